@@ -1,0 +1,4 @@
+//! fbl: turn mailbox-provider feedback (ARF, JMRP, SNDS) into suppressions, exports and reports.
+
+pub mod report;
+pub mod suppression;

@@ -113,6 +113,8 @@ pub enum Via {
     XApparentlyTo,
     DeliveredTo,
     To,
+    /// The sender of an unsubscribe request (Apple iCloud one-click unsubscribe mail).
+    From,
 }
 
 impl Via {
@@ -128,6 +130,7 @@ impl Via {
             Via::XApparentlyTo => "x_apparently_to",
             Via::DeliveredTo => "delivered_to",
             Via::To => "to",
+            Via::From => "from",
         }
     }
 }
@@ -149,6 +152,8 @@ pub struct Report {
     pub kind: Kind,
     pub format: Format,
     pub reporter: Reporter,
+    /// Date of the report message itself (when the provider sent it), RFC 3339 UTC.
+    pub report_date: Option<String>,
     pub feedback_type: Option<String>,
     pub user_agent: Option<String>,
     pub version: Option<String>,
@@ -179,6 +184,8 @@ pub struct Report {
     pub derived: BTreeMap<String, String>,
     pub recipients: Vec<Recipient>,
     pub redacted: bool,
+    /// Why no complainant was found, or what was rejected on the way (a forged token).
+    pub attribution_notes: Vec<String>,
     pub error: Option<String>,
 }
 
@@ -188,6 +195,7 @@ impl Report {
             kind,
             format,
             reporter,
+            report_date: None,
             feedback_type: None,
             user_agent: None,
             version: None,
@@ -212,6 +220,7 @@ impl Report {
             derived: BTreeMap::new(),
             recipients: Vec::new(),
             redacted: false,
+            attribution_notes: Vec::new(),
             error: None,
         }
     }

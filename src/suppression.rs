@@ -21,3 +21,55 @@ pub struct Suppression {
     /// Set only in incremental exports: when the address was taken off the list.
     pub removed_at: Option<String>,
 }
+
+use crate::config::{Action, SuppressionConfig};
+use crate::report::Kind;
+
+/// The suppression reason a report of this kind gives, or `None` when it suppresses nobody.
+/// `not_spam`, `auth_failure`, `bounce` and `not_a_report` never suppress.
+pub fn reason_for(kind: Kind, policy: &SuppressionConfig) -> Option<&'static str> {
+    match kind {
+        Kind::Complaint if policy.complaint == Action::Suppress => Some("complaint"),
+        Kind::Unsubscribe if policy.unsubscribe == Action::Suppress => Some("unsubscribe"),
+        _ => None,
+    }
+}
+
+/// When a suppression for `reason` first seen at `seen_at` (RFC 3339) expires, if ever.
+pub fn expiry(reason: &str, seen_at: &str, policy: &SuppressionConfig) -> Option<String> {
+    let days = *policy.expire_after_days.get(reason)?;
+    let seen = chrono::DateTime::parse_from_rfc3339(seen_at).ok()?;
+    let expires = seen.with_timezone(&chrono::Utc) + chrono::Duration::days(days as i64);
+    Some(expires.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_complaints_and_unsubscribes_suppress_by_default() {
+        let policy = SuppressionConfig::default();
+        assert_eq!(reason_for(Kind::Complaint, &policy), Some("complaint"));
+        assert_eq!(reason_for(Kind::Unsubscribe, &policy), Some("unsubscribe"));
+        for kind in [
+            Kind::NotSpam,
+            Kind::AuthFailure,
+            Kind::Bounce,
+            Kind::NotAReport,
+        ] {
+            assert_eq!(reason_for(kind, &policy), None, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn expiry_is_never_unless_configured() {
+        let mut policy = SuppressionConfig::default();
+        assert_eq!(expiry("complaint", "2026-11-01T00:00:00Z", &policy), None);
+        policy.expire_after_days.insert("unsubscribe".into(), 30);
+        assert_eq!(
+            expiry("unsubscribe", "2026-11-01T00:00:00Z", &policy).as_deref(),
+            Some("2026-12-01T00:00:00Z")
+        );
+    }
+}

@@ -1,0 +1,375 @@
+//! Finding the complainant: an ordered list of strategies over the report's fields and the
+//! identifiers the sender put into its own mail. Pure; the send log is reached through the
+//! `SendLogLookup` trait, which the store implements.
+
+use crate::address;
+use crate::config::{AttributionConfig, HeaderValueKind, Strategy};
+use crate::header_block::HeaderBlock;
+use crate::report::{Recipient, Report, Via};
+use crate::token;
+use crate::verp::VerpTemplate;
+use base64::Engine;
+
+/// What the send log knows about one sent message.
+pub trait SendLogLookup {
+    /// The recipient of the message with this Message-ID (without angle brackets).
+    fn recipient_by_message_id(&self, message_id: &str) -> Option<String>;
+    /// The recipient the sender's opaque id stands for.
+    fn recipient_by_id(&self, id: &str) -> Option<String>;
+}
+
+/// A send log that knows nothing, for `fbl parse` and tests.
+pub struct NoSendLog;
+
+impl SendLogLookup for NoSendLog {
+    fn recipient_by_message_id(&self, _: &str) -> Option<String> {
+        None
+    }
+    fn recipient_by_id(&self, _: &str) -> Option<String> {
+        None
+    }
+}
+
+/// The attribution settings, checked and with the token secret read.
+#[derive(Debug, Clone)]
+pub struct Attribution {
+    order: Vec<Strategy>,
+    headers: Vec<(String, HeaderValueKind, Option<String>)>,
+    verp: Vec<VerpTemplate>,
+    token_secret: Option<Vec<u8>>,
+}
+
+/// The complainants found, and why none were, when none were.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attributed {
+    pub recipients: Vec<Recipient>,
+    pub notes: Vec<String>,
+}
+
+impl Attribution {
+    pub fn new(
+        config: &AttributionConfig,
+        token_secret: Option<Vec<u8>>,
+    ) -> Result<Attribution, String> {
+        let verp = config
+            .verp
+            .iter()
+            .map(|t| VerpTemplate::parse(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Attribution {
+            order: config.order.clone(),
+            headers: config
+                .header
+                .iter()
+                .map(|h| (h.name.clone(), h.value, h.json_field.clone()))
+                .collect(),
+            verp,
+            token_secret,
+        })
+    }
+
+    /// Runs the strategies in order and stops at the first that yields an address. Ids found
+    /// on the way are kept, so that a later send-log import can resolve them.
+    pub fn attribute(
+        &self,
+        report: &Report,
+        original: &HeaderBlock,
+        send_log: &dyn SendLogLookup,
+    ) -> Attributed {
+        let mut out = Attributed::default();
+        for strategy in &self.order {
+            let before = out.recipients.len();
+            self.run(*strategy, report, original, send_log, &mut out);
+            let found_address = out.recipients[before..].iter().any(|r| r.address.is_some());
+            if found_address {
+                break;
+            }
+        }
+        dedup(&mut out.recipients);
+        out
+    }
+
+    fn run(
+        &self,
+        strategy: Strategy,
+        report: &Report,
+        original: &HeaderBlock,
+        send_log: &dyn SendLogLookup,
+        out: &mut Attributed,
+    ) {
+        match strategy {
+            Strategy::OriginalRcptTo => {
+                for value in &report.original_rcpt_to {
+                    push_address(out, value, Via::OriginalRcptTo);
+                }
+            }
+            Strategy::JmrpOriginalRecipient => {
+                for value in original.get_all("X-HmXmrOriginalRecipient") {
+                    push_address(out, value, Via::JmrpOriginalRecipient);
+                }
+            }
+            Strategy::Header => {
+                for (name, kind, json_field) in &self.headers {
+                    if *kind == HeaderValueKind::Token {
+                        continue;
+                    }
+                    for value in original.get_all(name) {
+                        self.header_value(name, *kind, json_field.as_deref(), value, out);
+                    }
+                }
+            }
+            Strategy::Token => {
+                for (name, kind, _) in &self.headers {
+                    if *kind == HeaderValueKind::Token {
+                        for value in original.get_all(name) {
+                            self.token_value(&format!("header {name}"), value, Via::Token, out);
+                        }
+                    }
+                }
+                for (template, envelope) in self.verp_matches(report, original) {
+                    if let Some(value) = template.token {
+                        self.token_value(
+                            &format!("VERP address {envelope}"),
+                            &value,
+                            Via::Token,
+                            out,
+                        );
+                    }
+                }
+            }
+            Strategy::Verp => {
+                for (capture, envelope) in self.verp_matches(report, original) {
+                    if let (Some(local), Some(domain)) = (&capture.local, &capture.domain) {
+                        let candidate = format!("{local}@{domain}");
+                        if address::is_redaction_token(local) {
+                            out.notes.push(format!(
+                                "VERP address {envelope} carries a redacted address"
+                            ));
+                        } else {
+                            push_address(out, &candidate, Via::Verp);
+                        }
+                    }
+                    if let Some(id) = capture.id {
+                        out.recipients.push(Recipient {
+                            address: None,
+                            id: Some(id),
+                            via: Via::Verp,
+                        });
+                    }
+                }
+            }
+            Strategy::CfblFeedbackId => {
+                for value in original.get_all("CFBL-Feedback-ID") {
+                    let id = value.trim();
+                    if !id.is_empty() {
+                        out.recipients.push(Recipient {
+                            address: None,
+                            id: Some(id.to_string()),
+                            via: Via::CfblFeedbackId,
+                        });
+                    }
+                }
+            }
+            Strategy::SendLog => self.resolve_through_send_log(report, send_log, out),
+            Strategy::XApparentlyTo => {
+                for value in original.get_all("X-Apparently-To") {
+                    push_address(out, value, Via::XApparentlyTo);
+                }
+            }
+            Strategy::DeliveredTo => {
+                for name in ["Delivered-To", "X-Delivered-To", "X-Original-To"] {
+                    for value in original.get_all(name) {
+                        push_address(out, value, Via::DeliveredTo);
+                    }
+                }
+            }
+            Strategy::To => {
+                let tos: Vec<&str> = original.get_all("To").collect();
+                // Several addresses in To: is a list or a group: nobody in particular.
+                let addresses: Vec<&str> = tos.iter().flat_map(|v| split_address_list(v)).collect();
+                if addresses.len() == 1 {
+                    push_address(out, addresses[0], Via::To);
+                }
+            }
+        }
+    }
+
+    fn header_value(
+        &self,
+        name: &str,
+        kind: HeaderValueKind,
+        json_field: Option<&str>,
+        value: &str,
+        out: &mut Attributed,
+    ) {
+        match kind {
+            HeaderValueKind::Address => push_address(out, value, Via::Header),
+            HeaderValueKind::Id => push_id(out, value, Via::Header),
+            HeaderValueKind::Base64Json => {
+                let field = json_field.unwrap_or("recipient");
+                match decode_base64_json(value, field) {
+                    Some(found) if found.contains('@') => push_address(out, &found, Via::Header),
+                    Some(found) => push_id(out, &found, Via::Header),
+                    None => out.notes.push(format!(
+                        "header {name} is not base64 JSON with a \"{field}\" member"
+                    )),
+                }
+            }
+            HeaderValueKind::Token => {}
+        }
+    }
+
+    fn token_value(&self, place: &str, value: &str, via: Via, out: &mut Attributed) {
+        let Some(secret) = &self.token_secret else {
+            return;
+        };
+        match token::verify(secret, value) {
+            Ok(payload) if payload.contains('@') => {
+                if address::complainant(&payload).is_some() {
+                    push_address(out, &payload, via);
+                } else {
+                    out.notes
+                        .push(format!("{place}: signed token holds no valid address"));
+                }
+            }
+            Ok(payload) => push_id(out, &payload, via),
+            Err(error) => out.notes.push(format!("{place}: {error}; not attributed")),
+        }
+    }
+
+    fn verp_matches(
+        &self,
+        report: &Report,
+        original: &HeaderBlock,
+    ) -> Vec<(crate::verp::VerpCapture, String)> {
+        let mut envelopes: Vec<String> = Vec::new();
+        if let Some(from) = &report.original_mail_from {
+            envelopes.push(from.clone());
+        }
+        for value in original.get_all("Return-Path") {
+            let bare = value
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .trim();
+            if !bare.is_empty() && !envelopes.iter().any(|e| e.eq_ignore_ascii_case(bare)) {
+                envelopes.push(bare.to_string());
+            }
+        }
+        let mut found = Vec::new();
+        for envelope in envelopes {
+            for template in &self.verp {
+                if let Some(capture) = template.capture(&envelope) {
+                    found.push((capture, envelope.clone()));
+                    break;
+                }
+            }
+        }
+        found
+    }
+
+    fn resolve_through_send_log(
+        &self,
+        report: &Report,
+        send_log: &dyn SendLogLookup,
+        out: &mut Attributed,
+    ) {
+        let ids: Vec<String> = out.recipients.iter().filter_map(|r| r.id.clone()).collect();
+        for id in ids {
+            if let Some(found) = send_log.recipient_by_id(&id) {
+                out.recipients.push(Recipient {
+                    address: address::normalise(&found),
+                    id: Some(id),
+                    via: Via::SendLog,
+                });
+                return;
+            }
+        }
+        if let Some(message_id) = report.message_id.as_deref()
+            && let Some(found) = send_log.recipient_by_message_id(message_id)
+        {
+            out.recipients.push(Recipient {
+                address: address::normalise(&found),
+                id: None,
+                via: Via::SendLog,
+            });
+        }
+    }
+}
+
+fn push_address(out: &mut Attributed, raw: &str, via: Via) {
+    if let Some(address) = address::complainant(raw) {
+        out.recipients.push(Recipient {
+            address: Some(address),
+            id: None,
+            via,
+        });
+    }
+}
+
+fn push_id(out: &mut Attributed, raw: &str, via: Via) {
+    let id = raw.trim();
+    if !id.is_empty() && id.len() <= 512 {
+        out.recipients.push(Recipient {
+            address: None,
+            id: Some(id.to_string()),
+            via,
+        });
+    }
+}
+
+fn decode_base64_json(value: &str, field: &str) -> Option<String> {
+    let compact: String = value.chars().filter(|c| !c.is_whitespace()).collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(compact.trim_end_matches('='))
+        .or_else(|_| {
+            base64::engine::general_purpose::STANDARD_NO_PAD.decode(compact.trim_end_matches('='))
+        })
+        .or_else(|_| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(compact.trim_end_matches('='))
+        })
+        .ok()?;
+    let json: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    match json.get(field)? {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Splits an address-list header on commas outside quotes and angle brackets.
+fn split_address_list(value: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut quoted, mut angle, mut start) = (false, false, 0);
+    for (i, c) in value.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '<' if !quoted => angle = true,
+            '>' if !quoted => angle = false,
+            ',' if !quoted && !angle => {
+                parts.push(&value[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&value[start..]);
+    parts
+        .into_iter()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+fn dedup(recipients: &mut Vec<Recipient>) {
+    let mut seen: Vec<(Option<String>, Option<String>)> = Vec::new();
+    recipients.retain(|r| {
+        let key = (r.address.as_ref().map(|a| a.to_lowercase()), r.id.clone());
+        if seen.contains(&key) {
+            false
+        } else {
+            seen.push(key);
+            true
+        }
+    });
+}

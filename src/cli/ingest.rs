@@ -1,0 +1,93 @@
+//! `fbl ingest`: store, attribute and act on messages from files, folders, Maildirs, mbox
+//! files or standard input.
+
+use super::{Context, Outcome, Progress, print_json, stdout_is_terminal};
+use crate::ingest::{Ingester, Summary};
+use crate::mail_source::Inputs;
+use anyhow::Result;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+/// Ingest reports: each message is parsed, stored, attributed and acted on (complainants
+/// suppressed). A message that cannot be parsed is quarantined with its bytes and reason.
+/// Prints a summary on a terminal, with --json, or when something needs attention; silent
+/// otherwise (for cron). Exit 1 when input was quarantined or complaints stayed unattributed.
+#[derive(Debug, clap::Args)]
+pub struct IngestArgs {
+    /// .eml files, folders of them, Maildirs, mbox files, or `-` for one message on stdin
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Print the summary as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(context: &Context, args: IngestArgs) -> Result<Outcome> {
+    let attribution = super::parse::attribution_from(&context.config)?;
+    let mut store = context.open_store()?;
+    let _lock = store.lock()?;
+    let inputs = Inputs::open(&args.paths, context.config.limits.max_message_bytes)?;
+    let ingester = Ingester {
+        attribution: &attribution,
+        policy: &context.config.suppression,
+        now: &context.now,
+    };
+    let mut progress = Progress::new();
+    let summary = ingester.ingest_all(&mut store, inputs, |n| progress.tick(n))?;
+    progress.done();
+    if args.json {
+        print_json(&summary)?;
+    } else if stdout_is_terminal() || summary.needs_attention() {
+        print!("{}", describe(&summary));
+    }
+    Ok(if summary.needs_attention() {
+        Outcome::Attention
+    } else {
+        Outcome::Clean
+    })
+}
+
+/// The summary for a person.
+pub fn describe(summary: &Summary) -> String {
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "{} messages: {} stored, {} duplicates, {} quarantined{}",
+        summary.messages,
+        summary.stored,
+        summary.duplicates,
+        summary.quarantined,
+        if summary.already_quarantined > 0 {
+            format!(" ({} already in quarantine)", summary.already_quarantined)
+        } else {
+            String::new()
+        }
+    );
+    let list = |map: &std::collections::BTreeMap<String, u64>| {
+        map.iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !summary.by_kind.is_empty() {
+        let _ = writeln!(text, "  kinds: {}", list(&summary.by_kind));
+        let _ = writeln!(text, "  reporters: {}", list(&summary.by_reporter));
+    }
+    let _ = writeln!(
+        text,
+        "  complaints and unsubscribes: {} attributed, {} unattributed",
+        summary.attributed, summary.unattributed
+    );
+    let _ = writeln!(
+        text,
+        "  suppressions: {} added, {} updated",
+        summary.suppressions_added, summary.suppressions_updated
+    );
+    for (reason, count) in &summary.unattributed_reasons {
+        let _ = writeln!(text, "  unattributed ({count}): {reason}");
+    }
+    for line in &summary.quarantine_reasons {
+        let _ = writeln!(text, "  quarantined: {line}");
+    }
+    text
+}

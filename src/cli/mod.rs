@@ -1,0 +1,172 @@
+//! The command line: clap definitions and dispatch. Only this module knows clap. Each
+//! subcommand lives in a file of its own; the doc comments are the `--help` text.
+
+mod config_cmd;
+mod export;
+mod ingest;
+mod parse;
+mod quarantine;
+mod reattribute;
+mod run;
+mod sendlog;
+mod suppress;
+
+use crate::config::Config;
+use crate::store::Store;
+use anyhow::{Context as _, Result};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// How a command ended, which `main` turns into an exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0: everything was fine.
+    Clean,
+    /// Exit 1: the command finished, but something needs a person's attention (quarantined
+    /// input, unattributed complaints, a broken report, an address not suppressed).
+    Attention,
+}
+
+/// fbl acts on mailbox-provider feedback: it parses ARF and JMRP complaint reports, keeps
+/// a suppression list with evidence, and exports it to list managers.
+///
+/// Exit status: 0 all fine; 1 finished, but something needs attention (quarantined or
+/// broken input, unattributed complaints, `suppress check` of an address not suppressed);
+/// 2 fatal (bad configuration, unusable store, unreadable input).
+#[derive(Debug, Parser)]
+#[command(name = "fbl", version, max_term_width = 100)]
+pub struct Cli {
+    /// Configuration file (TOML) [env: FBL_CONFIG]
+    #[arg(long, global = true, env = "FBL_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Store file, overriding [store] path [env: FBL_DB]
+    #[arg(long, global = true, env = "FBL_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// The time to act as if it were, RFC 3339 (for tests and replays) [env: FBL_NOW]
+    #[arg(long, global = true, env = "FBL_NOW", hide = true)]
+    pub now: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Parse(parse::ParseArgs),
+    Ingest(ingest::IngestArgs),
+    Run(run::RunArgs),
+    #[command(subcommand)]
+    Suppress(suppress::SuppressCommand),
+    #[command(subcommand)]
+    Quarantine(quarantine::QuarantineCommand),
+    #[command(subcommand)]
+    Sendlog(sendlog::SendlogCommand),
+    Reattribute(reattribute::ReattributeArgs),
+    Export(export::ExportArgs),
+    Config(config_cmd::ConfigArgs),
+}
+
+/// What every command may need: the configuration, where the store is, the time.
+pub struct Context {
+    pub config: Config,
+    pub config_path: Option<PathBuf>,
+    pub db: PathBuf,
+    pub now: String,
+}
+
+impl Context {
+    /// Opens the store (creating it and applying migrations when needed).
+    pub fn open_store(&self) -> Result<Store> {
+        Store::open(&self.db)
+    }
+}
+
+/// Parses the command line and runs the command.
+pub fn main() -> Result<Outcome> {
+    let cli = Cli::parse();
+    let config = match &cli.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    let db = match (&cli.db, &config.store.path, &cli.config) {
+        (Some(db), _, _) => db.clone(),
+        (None, Some(path), _) => path.clone(),
+        (None, None, Some(config_path)) => config_path
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join("fbl.sqlite"),
+        (None, None, None) => PathBuf::from("fbl.sqlite"),
+    };
+    let now = match cli.now {
+        Some(now) => {
+            let parsed = chrono::DateTime::parse_from_rfc3339(&now)
+                .with_context(|| format!("--now {now:?} is not an RFC 3339 time"))?;
+            rfc3339(parsed.with_timezone(&chrono::Utc))
+        }
+        None => rfc3339(chrono::Utc::now()),
+    };
+    let context = Context {
+        config,
+        config_path: cli.config,
+        db,
+        now,
+    };
+    match cli.command {
+        Command::Parse(args) => parse::run(&context, args),
+        Command::Ingest(args) => ingest::run(&context, args),
+        Command::Run(args) => run::run(&context, args),
+        Command::Suppress(command) => suppress::run(&context, command),
+        Command::Quarantine(command) => quarantine::run(&context, command),
+        Command::Sendlog(command) => sendlog::run(&context, command),
+        Command::Reattribute(args) => reattribute::run(&context, args),
+        Command::Export(args) => export::run(&context, args),
+        Command::Config(args) => config_cmd::run(&context, args),
+    }
+}
+
+pub fn rfc3339(time: chrono::DateTime<chrono::Utc>) -> String {
+    time.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Prints a value as one JSON document on standard output.
+fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    println!("{text}");
+    Ok(())
+}
+
+/// A progress line on standard error, only when it is a terminal.
+struct Progress {
+    on: bool,
+    last: u64,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        use std::io::IsTerminal;
+        Progress {
+            on: std::io::stderr().is_terminal(),
+            last: 0,
+        }
+    }
+
+    fn tick(&mut self, count: u64) {
+        if self.on && count >= self.last + 1000 {
+            self.last = count;
+            eprint!("\rfbl: {count} messages");
+        }
+    }
+
+    fn done(&self) {
+        if self.on && self.last > 0 {
+            eprintln!();
+        }
+    }
+}
+
+fn stdout_is_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal()
+}

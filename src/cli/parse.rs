@@ -1,0 +1,65 @@
+//! `fbl parse`: print what fbl understands of raw messages, as JSON Lines. Writes nothing.
+
+use super::Outcome;
+use crate::attribution::{Attribution, NoSendLog};
+use crate::config::Config;
+use crate::report_parser;
+use anyhow::{Context, Result};
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+/// Parse raw messages (files, or `-` for standard input) and print one JSON object per
+/// message (schema: schemas/report.schema.json). Exit 1 when a message claims to be a
+/// report but is broken.
+#[derive(Debug, clap::Args)]
+pub struct ParseArgs {
+    /// Message files, or `-` for one message on standard input
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Pretty-print each object over several lines
+    #[arg(long)]
+    pub pretty: bool,
+}
+
+pub fn run(context: &super::Context, args: ParseArgs) -> Result<Outcome> {
+    let attribution = attribution_from(&context.config)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut outcome = Outcome::Clean;
+    for path in &args.files {
+        let raw = if path.as_os_str() == "-" {
+            let mut raw = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut raw)
+                .context("cannot read standard input")?;
+            raw
+        } else {
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?
+        };
+        let report = report_parser::analyse(&raw, &attribution, &NoSendLog);
+        if report.error.is_some() {
+            outcome = Outcome::Attention;
+        }
+        if args.pretty {
+            serde_json::to_writer_pretty(&mut out, &report)?;
+        } else {
+            serde_json::to_writer(&mut out, &report)?;
+        }
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(outcome)
+}
+
+/// The attribution settings of a configuration, with the token secret read.
+pub fn attribution_from(config: &Config) -> Result<Attribution> {
+    let secret = match &config.attribution.token {
+        Some(token) => Some(
+            token
+                .resolve()
+                .context("cannot read [attribution.token] secret")?,
+        ),
+        None => None,
+    };
+    Attribution::new(&config.attribution, secret).map_err(anyhow::Error::msg)
+}

@@ -1,0 +1,126 @@
+//! `fbl quarantine`: look at what could not be processed, and try it again.
+
+use super::{Context, Outcome, print_json};
+use crate::ingest::{Ingester, Outcome as IngestOutcome, Summary};
+use crate::mail_source::Incoming;
+use anyhow::{Result, bail};
+use std::io::Write;
+
+/// Inspect and retry quarantined input (messages fbl could not process; kept with their
+/// bytes and the reason).
+#[derive(Debug, clap::Subcommand)]
+pub enum QuarantineCommand {
+    /// List quarantined messages: id, time, size, origin, reason
+    List {
+        /// Also list messages released by a successful retry
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one quarantined message's details, or its raw bytes with --raw
+    Show {
+        id: i64,
+        /// Write the raw message to standard output
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Process quarantined messages again (after an upgrade or a configuration change).
+    /// Exit 1 when some stay in quarantine.
+    Retry {
+        /// Ids to retry; all when none are given
+        ids: Vec<i64>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(context: &Context, command: QuarantineCommand) -> Result<Outcome> {
+    let mut store = context.open_store()?;
+    match command {
+        QuarantineCommand::List { all, json } => {
+            let entries = store.quarantine_list(all)?;
+            if json {
+                print_json(&entries)?;
+            } else {
+                for e in &entries {
+                    println!(
+                        "{}\t{}\t{} bytes\t{}\t{}{}",
+                        e.id,
+                        e.quarantined_at,
+                        e.size,
+                        e.origin,
+                        e.reason,
+                        e.released_at
+                            .as_ref()
+                            .map(|r| format!("\t(released {r})"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            Ok(Outcome::Clean)
+        }
+        QuarantineCommand::Show { id, raw } => {
+            let Some((entry, bytes)) = store.quarantined(id)? else {
+                bail!("no quarantined message with id {id}");
+            };
+            if raw {
+                std::io::stdout().write_all(&bytes)?;
+            } else {
+                print_json(&entry)?;
+            }
+            Ok(Outcome::Clean)
+        }
+        QuarantineCommand::Retry { ids, json } => {
+            let _lock = store.lock()?;
+            let attribution = super::parse::attribution_from(&context.config)?;
+            let ingester = Ingester {
+                attribution: &attribution,
+                policy: &context.config.suppression,
+                now: &context.now,
+            };
+            let ids: Vec<i64> = if ids.is_empty() {
+                store.quarantine_list(false)?.iter().map(|e| e.id).collect()
+            } else {
+                ids
+            };
+            let mut summary = Summary::default();
+            let mut still = Vec::new();
+            for id in ids {
+                let Some((entry, raw)) = store.quarantined(id)? else {
+                    bail!("no quarantined message with id {id}");
+                };
+                let oversized = (entry.size > raw.len() as u64).then_some(entry.size);
+                let incoming = Incoming {
+                    origin: entry.origin.clone(),
+                    raw,
+                    oversized,
+                };
+                let mut batch = store.begin()?;
+                let outcome = ingester.ingest_one(&mut batch, &incoming, &mut summary)?;
+                batch.commit()?;
+                if let IngestOutcome::Quarantined(reason) = outcome {
+                    still.push(format!("{id}: {reason}"));
+                }
+            }
+            if json {
+                print_json(&summary)?;
+            } else {
+                println!(
+                    "{} retried: {} stored, {} still quarantined",
+                    summary.messages,
+                    summary.stored + summary.duplicates,
+                    still.len()
+                );
+                for line in &still {
+                    println!("  {line}");
+                }
+            }
+            Ok(if still.is_empty() {
+                Outcome::Clean
+            } else {
+                Outcome::Attention
+            })
+        }
+    }
+}

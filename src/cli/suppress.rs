@@ -1,0 +1,268 @@
+//! `fbl suppress`: read and change the suppression list by hand.
+
+use super::{Context, Outcome, print_json};
+use crate::address;
+use crate::store::{SuppressRequest, SuppressionFilter};
+use crate::suppression::{self, Suppression};
+use anyhow::{Context as _, Result, bail};
+use std::io::BufRead;
+use std::path::PathBuf;
+
+/// Read and change the suppression list.
+#[derive(Debug, clap::Subcommand)]
+pub enum SuppressCommand {
+    /// List the suppressed addresses (address, reason, source, first and last seen, count, expiry)
+    List {
+        /// List removed and expired entries instead
+        #[arg(long)]
+        removed: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Exit 0 when ADDRESS is suppressed, 1 when it is not (for scripts); prints the entry
+    Check {
+        address: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show an address's entry, its history (every add, change and removal) and evidence
+    Show { address: String },
+    /// Suppress addresses by hand
+    Add {
+        #[arg(required = true)]
+        addresses: Vec<String>,
+        /// Reason kept with the entry
+        #[arg(long, default_value = "manual")]
+        reason: String,
+    },
+    /// Take an address off the list; the reason is kept in its history
+    Remove {
+        address: String,
+        /// Why it is removed (required)
+        #[arg(long)]
+        reason: String,
+    },
+    /// Import an existing list: one address per line, or CSV with an `email` or `address`
+    /// column (and optionally `reason`)
+    Import {
+        file: PathBuf,
+        /// Reason for entries that give none
+        #[arg(long, default_value = "import")]
+        reason: String,
+    },
+}
+
+pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
+    let mut store = context.open_store()?;
+    let now = context.now.as_str();
+    match command {
+        SuppressCommand::List { removed, json } => {
+            let filter = SuppressionFilter {
+                changed_since: None,
+                removed,
+                now: now.to_string(),
+            };
+            let mut entries: Vec<Suppression> = Vec::new();
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            store.for_each_suppression(&filter, |entry| {
+                use std::io::Write;
+                if json {
+                    entries.push(entry.clone());
+                } else {
+                    writeln!(
+                        out,
+                        "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                        entry.address,
+                        entry.reason,
+                        entry.source,
+                        entry.first_seen,
+                        entry.last_seen,
+                        entry.count,
+                        entry
+                            .expires_at
+                            .as_deref()
+                            .or(entry.removed_at.as_deref())
+                            .unwrap_or("-")
+                    )?;
+                }
+                Ok(())
+            })?;
+            drop(out);
+            if json {
+                print_json(&entries)?;
+            }
+            Ok(Outcome::Clean)
+        }
+        SuppressCommand::Check { address, json } => {
+            let normalised = address::normalise(&address)
+                .with_context(|| format!("{address:?} is not an email address"))?;
+            let entry = store.active_suppression(&normalised, now)?;
+            if json {
+                print_json(&entry)?;
+            } else if let Some(entry) = &entry {
+                println!(
+                    "{} suppressed: {} ({}, since {})",
+                    entry.address, entry.reason, entry.source, entry.first_seen
+                );
+            } else {
+                println!("{normalised} not suppressed");
+            }
+            Ok(if entry.is_some() {
+                Outcome::Clean
+            } else {
+                Outcome::Attention
+            })
+        }
+        SuppressCommand::Show { address } => {
+            let normalised = address::normalise(&address)
+                .with_context(|| format!("{address:?} is not an email address"))?;
+            let entry = store.active_suppression(&normalised, now)?;
+            let value = serde_json::json!({
+                "address": normalised,
+                "suppressed": entry,
+                "history": store.history(&normalised)?,
+                "evidence_report_ids": store.evidence(&normalised)?,
+            });
+            print_json(&value)?;
+            Ok(Outcome::Clean)
+        }
+        SuppressCommand::Add { addresses, reason } => {
+            let normalised = addresses
+                .iter()
+                .map(|a| {
+                    address::normalise(a).with_context(|| format!("{a:?} is not an email address"))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let _lock = store.lock()?;
+            let expires_at = suppression::expiry(&reason, now, &context.config.suppression);
+            let mut batch = store.begin()?;
+            for address in &normalised {
+                batch.suppress(&SuppressRequest {
+                    address,
+                    reason: &reason,
+                    source: "manual",
+                    seen_at: now,
+                    expires_at: expires_at.as_deref(),
+                    report_id: None,
+                    actor: "manual",
+                    now,
+                })?;
+            }
+            batch.commit()?;
+            Ok(Outcome::Clean)
+        }
+        SuppressCommand::Remove { address, reason } => {
+            if reason.trim().is_empty() {
+                bail!("--reason must say why the address is removed");
+            }
+            let normalised = address::normalise(&address)
+                .with_context(|| format!("{address:?} is not an email address"))?;
+            let _lock = store.lock()?;
+            let mut batch = store.begin()?;
+            let removed = batch.unsuppress(&normalised, &reason, "manual", now)?;
+            batch.commit()?;
+            if !removed {
+                eprintln!("fbl: {normalised} was not on the suppression list");
+                return Ok(Outcome::Attention);
+            }
+            Ok(Outcome::Clean)
+        }
+        SuppressCommand::Import { file, reason } => {
+            let entries = read_import(&file, &reason)?;
+            let _lock = store.lock()?;
+            let mut batch = store.begin()?;
+            let (mut added, mut invalid) = (0u64, Vec::new());
+            for (line, raw, entry_reason) in &entries {
+                let Some(address) = address::normalise(raw) else {
+                    invalid.push(format!(
+                        "{}:{line}: {raw:?} is not an email address",
+                        file.display()
+                    ));
+                    continue;
+                };
+                let expires_at =
+                    suppression::expiry(entry_reason, now, &context.config.suppression);
+                let change = batch.suppress(&SuppressRequest {
+                    address: &address,
+                    reason: entry_reason,
+                    source: "import",
+                    seen_at: now,
+                    expires_at: expires_at.as_deref(),
+                    report_id: None,
+                    actor: "import",
+                    now,
+                })?;
+                if change == crate::store::SuppressChange::Added {
+                    added += 1;
+                }
+            }
+            batch.commit()?;
+            println!(
+                "{} addresses read, {added} added, {} invalid",
+                entries.len(),
+                invalid.len()
+            );
+            for line in &invalid {
+                println!("  {line}");
+            }
+            Ok(if invalid.is_empty() {
+                Outcome::Clean
+            } else {
+                Outcome::Attention
+            })
+        }
+    }
+}
+
+/// Reads a plain list or a CSV file: (line number, address, reason).
+fn read_import(path: &PathBuf, default_reason: &str) -> Result<Vec<(u64, String, String)>> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut reader = std::io::BufReader::new(file);
+    let mut first = String::new();
+    reader.read_line(&mut first)?;
+    let header: Vec<String> = first
+        .trim()
+        .split(',')
+        .map(|h| h.trim().trim_matches('"').to_ascii_lowercase())
+        .collect();
+    let address_column = header
+        .iter()
+        .position(|h| ["email", "address", "email_address", "emailaddress"].contains(&h.as_str()));
+    let mut out = Vec::new();
+    if let Some(address_column) = address_column {
+        let reason_column = header.iter().position(|h| h == "reason");
+        let mut csv = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(reader);
+        for (index, record) in csv.records().enumerate() {
+            let record = record.with_context(|| format!("cannot read {}", path.display()))?;
+            let address = record.get(address_column).unwrap_or("").to_string();
+            let reason = reason_column
+                .and_then(|c| record.get(c))
+                .filter(|r| !r.trim().is_empty())
+                .unwrap_or(default_reason)
+                .to_string();
+            out.push((index as u64 + 2, address, reason));
+        }
+    } else {
+        let mut line_number = 1;
+        let mut push = |line: &str, n: u64| {
+            let text = line.trim();
+            if !text.is_empty() && !text.starts_with('#') {
+                out.push((n, text.to_string(), default_reason.to_string()));
+            }
+        };
+        push(&first, line_number);
+        for line in reader.lines() {
+            line_number += 1;
+            push(
+                &line.with_context(|| format!("cannot read {}", path.display()))?,
+                line_number,
+            );
+        }
+    }
+    Ok(out)
+}

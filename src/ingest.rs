@@ -1,0 +1,305 @@
+//! Ingesting messages: parse, store, attribute and suppress, in transactions of a bounded
+//! number of messages. The one place that puts the store and the pure steps together for
+//! reports; `fbl ingest`, `fbl run` and `fbl quarantine retry` all go through it.
+
+use crate::attribution::Attribution;
+use crate::config::SuppressionConfig;
+use crate::mail_source::Incoming;
+use crate::report::{Kind, Report};
+use crate::report_parser;
+use crate::store::{Batch, NewReport, Store, Stored, SuppressChange, SuppressRequest, sha256};
+use crate::suppression;
+use anyhow::Result;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Messages per transaction: large enough to be fast, small enough that a crash loses
+/// little work (the lost work is redone, never doubled, on the next run).
+pub const BATCH_SIZE: usize = 500;
+
+/// What one ingest run saw and did.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Summary {
+    pub messages: u64,
+    pub stored: u64,
+    pub duplicates: u64,
+    pub quarantined: u64,
+    /// Messages seen again that were already in quarantine.
+    pub already_quarantined: u64,
+    pub by_kind: BTreeMap<String, u64>,
+    pub by_reporter: BTreeMap<String, u64>,
+    /// Complaints and unsubscribes stored with a complainant address.
+    pub attributed: u64,
+    /// Complaints and unsubscribes stored without one.
+    pub unattributed: u64,
+    pub suppressions_added: u64,
+    pub suppressions_updated: u64,
+    /// Why complaints were not attributed, with counts.
+    pub unattributed_reasons: BTreeMap<String, u64>,
+    /// Origins and reasons of what was quarantined.
+    pub quarantine_reasons: Vec<String>,
+}
+
+impl Summary {
+    /// True when a person should look: something was quarantined or left unattributed.
+    pub fn needs_attention(&self) -> bool {
+        self.quarantined > 0 || self.unattributed > 0
+    }
+
+    pub fn add(&mut self, other: &Summary) {
+        self.messages += other.messages;
+        self.stored += other.stored;
+        self.duplicates += other.duplicates;
+        self.quarantined += other.quarantined;
+        self.already_quarantined += other.already_quarantined;
+        self.attributed += other.attributed;
+        self.unattributed += other.unattributed;
+        self.suppressions_added += other.suppressions_added;
+        self.suppressions_updated += other.suppressions_updated;
+        for (k, v) in &other.by_kind {
+            *self.by_kind.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &other.by_reporter {
+            *self.by_reporter.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &other.unattributed_reasons {
+            *self.unattributed_reasons.entry(k.clone()).or_default() += v;
+        }
+        self.quarantine_reasons
+            .extend(other.quarantine_reasons.iter().cloned());
+    }
+}
+
+/// What ingesting needs besides the store.
+pub struct Ingester<'a> {
+    pub attribution: &'a Attribution,
+    pub policy: &'a SuppressionConfig,
+    /// The time of this run, RFC 3339 UTC.
+    pub now: &'a str,
+}
+
+/// What happened to one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Stored(i64),
+    Duplicate(i64),
+    Quarantined(String),
+}
+
+impl Ingester<'_> {
+    /// Ingests every message of an iterator, committing every `BATCH_SIZE` messages.
+    /// `progress` is called after each message with the count so far. An error reading an
+    /// input ends the run after committing what was done.
+    pub fn ingest_all(
+        &self,
+        store: &mut Store,
+        inputs: impl Iterator<Item = Result<Incoming>>,
+        mut progress: impl FnMut(u64),
+    ) -> Result<Summary> {
+        let mut summary = Summary::default();
+        let mut inputs = inputs.peekable();
+        while inputs.peek().is_some() {
+            let mut batch = store.begin()?;
+            let mut in_batch = 0;
+            let mut failure = None;
+            for item in inputs.by_ref() {
+                match item {
+                    Ok(incoming) => {
+                        self.ingest_one(&mut batch, &incoming, &mut summary)?;
+                        progress(summary.messages);
+                    }
+                    Err(error) => {
+                        failure = Some(error);
+                        break;
+                    }
+                }
+                in_batch += 1;
+                if in_batch == BATCH_SIZE {
+                    break;
+                }
+            }
+            batch.commit()?;
+            if let Some(error) = failure {
+                return Err(error);
+            }
+        }
+        Ok(summary)
+    }
+
+    /// Ingests one message inside an open transaction.
+    pub fn ingest_one(
+        &self,
+        batch: &mut Batch,
+        incoming: &Incoming,
+        summary: &mut Summary,
+    ) -> Result<Outcome> {
+        summary.messages += 1;
+        let digest = sha256(&incoming.raw);
+        if let Some(id) = batch.report_id_by_sha256(&digest)? {
+            summary.duplicates += 1;
+            return Ok(Outcome::Duplicate(id));
+        }
+        if let Some(size) = incoming.oversized {
+            let reason = format!(
+                "message of {size} bytes is bigger than limits.max_message_bytes; only its first {} bytes are kept",
+                incoming.raw.len()
+            );
+            return self.quarantine(batch, incoming, &digest, reason, summary);
+        }
+        let parsed = std::panic::catch_unwind(|| report_parser::parse(&incoming.raw));
+        let Ok(parsed) = parsed else {
+            let reason =
+                "the parser failed on this message (a bug in fbl: please report it)".to_string();
+            return self.quarantine(batch, incoming, &digest, reason, summary);
+        };
+        let report_parser::Parsed {
+            mut report,
+            original,
+        } = parsed;
+        if let Some(error) = report.error.clone() {
+            return self.quarantine(batch, incoming, &digest, error, summary);
+        }
+        report_parser::attribute(&mut report, &original, self.attribution, &*batch);
+        let stored = batch.store_report(&NewReport {
+            raw: &incoming.raw,
+            sha256: digest,
+            origin: &incoming.origin,
+            report: &report,
+            ingested_at: self.now,
+        })?;
+        let id = match stored {
+            Stored::Duplicate(id) => {
+                summary.duplicates += 1;
+                return Ok(Outcome::Duplicate(id));
+            }
+            Stored::New(id) => id,
+        };
+        batch.release_quarantine(&digest, id, self.now)?;
+        summary.stored += 1;
+        *summary
+            .by_kind
+            .entry(report.kind.as_str().to_string())
+            .or_default() += 1;
+        *summary
+            .by_reporter
+            .entry(report.reporter.as_str().to_string())
+            .or_default() += 1;
+        self.act(batch, id, &report, summary)?;
+        Ok(Outcome::Stored(id))
+    }
+
+    /// Applies the suppression policy to a stored report.
+    pub fn act(
+        &self,
+        batch: &mut Batch,
+        report_id: i64,
+        report: &Report,
+        summary: &mut Summary,
+    ) -> Result<()> {
+        if !matches!(report.kind, Kind::Complaint | Kind::Unsubscribe) {
+            return Ok(());
+        }
+        let addresses = report.recipient_addresses();
+        if addresses.is_empty() {
+            summary.unattributed += 1;
+            let reason = report
+                .attribution_notes
+                .last()
+                .cloned()
+                .unwrap_or_else(|| "no complainant found".to_string());
+            *summary.unattributed_reasons.entry(reason).or_default() += 1;
+            return Ok(());
+        }
+        summary.attributed += 1;
+        let Some(reason) = suppression::reason_for(report.kind, self.policy) else {
+            return Ok(());
+        };
+        let seen_at = report.report_date.as_deref().unwrap_or(self.now);
+        let expires_at = suppression::expiry(reason, seen_at, self.policy);
+        for address in addresses {
+            let change = batch.suppress(&SuppressRequest {
+                address,
+                reason,
+                source: report.reporter.as_str(),
+                seen_at,
+                expires_at: expires_at.as_deref(),
+                report_id: Some(report_id),
+                actor: "report",
+                now: self.now,
+            })?;
+            match change {
+                SuppressChange::Added => summary.suppressions_added += 1,
+                SuppressChange::Updated => summary.suppressions_updated += 1,
+                SuppressChange::Unchanged => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn quarantine(
+        &self,
+        batch: &mut Batch,
+        incoming: &Incoming,
+        digest: &[u8; 32],
+        reason: String,
+        summary: &mut Summary,
+    ) -> Result<Outcome> {
+        if batch.quarantine(&incoming.raw, digest, &incoming.origin, &reason, self.now)? {
+            summary.quarantined += 1;
+            summary
+                .quarantine_reasons
+                .push(format!("{}: {reason}", incoming.origin));
+        } else {
+            summary.already_quarantined += 1;
+        }
+        Ok(Outcome::Quarantined(reason))
+    }
+}
+
+/// What `fbl reattribute` did.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Reattributed {
+    /// Unattributed complaint and unsubscribe reports looked at.
+    pub examined: u64,
+    /// Of those, reports now attributed.
+    pub attributed: u64,
+    pub suppressions_added: u64,
+    pub suppressions_updated: u64,
+}
+
+impl Ingester<'_> {
+    /// Attributes again every stored complaint that has no complainant yet (after a send log
+    /// import, or a change of the attribution settings), and acts on what is found.
+    pub fn reattribute(&self, store: &mut Store) -> Result<Reattributed> {
+        let mut outcome = Reattributed::default();
+        let ids = store.unattributed_report_ids()?;
+        for chunk in ids.chunks(BATCH_SIZE) {
+            let mut raws = Vec::with_capacity(chunk.len());
+            for &id in chunk {
+                if let Some(raw) = store.report_raw(id)? {
+                    raws.push((id, raw));
+                }
+            }
+            let mut batch = store.begin()?;
+            for (id, raw) in raws {
+                outcome.examined += 1;
+                let report_parser::Parsed {
+                    mut report,
+                    original,
+                } = report_parser::parse(&raw);
+                report_parser::attribute(&mut report, &original, self.attribution, &batch);
+                if report.recipient_addresses().is_empty() {
+                    continue;
+                }
+                batch.update_attribution(id, &report)?;
+                outcome.attributed += 1;
+                let mut summary = Summary::default();
+                self.act(&mut batch, id, &report, &mut summary)?;
+                outcome.suppressions_added += summary.suppressions_added;
+                outcome.suppressions_updated += summary.suppressions_updated;
+            }
+            batch.commit()?;
+        }
+        Ok(outcome)
+    }
+}

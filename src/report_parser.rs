@@ -1,0 +1,646 @@
+//! Raw message bytes in, `Report` out: RFC 5965 ARF in every shape seen, legacy JMRP,
+//! forwarded complaints, and the look-alikes that are not complaints. Pure: no IO, and it
+//! never panics. "Not a report" is a `Report` of kind `not_a_report`; a message that claims
+//! to be a report but is broken has `error` set.
+
+use crate::address;
+use crate::attribution::{Attribution, SendLogLookup};
+use crate::derivation;
+use crate::header_block::{self, HeaderBlock};
+use crate::report::{Format, Kind, Recipient, Report, Reporter, Via};
+use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+
+/// A parsed message: the report, and the headers of the reported message for attribution.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    pub report: Report,
+    pub original: HeaderBlock,
+}
+
+/// Limits that keep one message from costing unbounded memory or time.
+#[derive(Debug, Clone, Copy)]
+pub struct ParseLimits {
+    /// MIME parts in the whole message, nested messages included.
+    pub max_parts: usize,
+}
+
+impl Default for ParseLimits {
+    fn default() -> Self {
+        ParseLimits { max_parts: 1000 }
+    }
+}
+
+/// Parses and attributes one message.
+pub fn analyse(raw: &[u8], attribution: &Attribution, send_log: &dyn SendLogLookup) -> Report {
+    let Parsed {
+        mut report,
+        original,
+    } = parse(raw);
+    attribute(&mut report, &original, attribution, send_log);
+    report
+}
+
+/// Runs attribution on a parsed report and records the outcome in it.
+pub fn attribute(
+    report: &mut Report,
+    original: &HeaderBlock,
+    attribution: &Attribution,
+    send_log: &dyn SendLogLookup,
+) {
+    match report.kind {
+        Kind::Complaint | Kind::NotSpam => {
+            let found = attribution.attribute(report, original, send_log);
+            report.recipients = found.recipients;
+            report.attribution_notes = found.notes;
+        }
+        Kind::Unsubscribe if report.format == Format::Arf => {
+            let found = attribution.attribute(report, original, send_log);
+            report.recipients = found.recipients;
+            report.attribution_notes = found.notes;
+        }
+        // Apple's unsubscribe mail names the subscriber in From (set by `parse`).
+        Kind::Unsubscribe | Kind::AuthFailure | Kind::Bounce | Kind::NotAReport => {}
+    }
+    if matches!(
+        report.kind,
+        Kind::Complaint | Kind::Unsubscribe | Kind::NotSpam
+    ) && report.recipient_addresses().is_empty()
+    {
+        let reason = if report.redacted {
+            "the provider redacted the complainant and no sender identifier was found"
+        } else if report.recipients.iter().any(|r| r.id.is_some()) {
+            "only an id was found; import the send log to resolve it"
+        } else {
+            "no complainant address and no sender identifier found"
+        };
+        if !report.attribution_notes.iter().any(|n| n == reason) {
+            report.attribution_notes.push(reason.to_string());
+        }
+    }
+}
+
+/// Parses one message without attributing it.
+pub fn parse(raw: &[u8]) -> Parsed {
+    parse_with_limits(raw, ParseLimits::default())
+}
+
+pub fn parse_with_limits(raw: &[u8], limits: ParseLimits) -> Parsed {
+    let outer = HeaderBlock::parse(raw);
+    let Some(message) = MessageParser::default().parse(raw) else {
+        let mut report = Report::empty(Kind::NotAReport, Format::None, reporter_of(&outer, None));
+        if !raw.is_empty() {
+            report.error = None;
+        }
+        return Parsed {
+            report,
+            original: HeaderBlock::default(),
+        };
+    };
+    if count_parts(&message, 0) > limits.max_parts {
+        let mut report = Report::empty(Kind::NotAReport, Format::None, reporter_of(&outer, None));
+        report.error = Some(format!(
+            "message has more than {} MIME parts; not parsed",
+            limits.max_parts
+        ));
+        return Parsed {
+            report,
+            original: HeaderBlock::default(),
+        };
+    }
+    let mut parsed = parse_message(raw, &outer, &message, 0);
+    parsed.report.report_date = outer.get("Date").and_then(derivation::rfc3339_from_rfc5322);
+    parsed
+}
+
+fn count_parts(message: &Message, depth: usize) -> usize {
+    if depth > 8 {
+        return usize::MAX / 2;
+    }
+    message
+        .parts
+        .iter()
+        .map(|part| match &part.body {
+            PartType::Message(inner) => 1usize.saturating_add(count_parts(inner, depth + 1)),
+            _ => 1,
+        })
+        .fold(0usize, usize::saturating_add)
+}
+
+fn content_type_of(message: &Message) -> (String, String) {
+    message
+        .content_type()
+        .map(|ct| {
+            (
+                ct.ctype().to_ascii_lowercase(),
+                ct.subtype().unwrap_or("").to_ascii_lowercase(),
+            )
+        })
+        .unwrap_or_else(|| ("text".to_string(), "plain".to_string()))
+}
+
+fn parse_message(raw: &[u8], outer: &HeaderBlock, message: &Message, depth: usize) -> Parsed {
+    let (ctype, subtype) = content_type_of(message);
+    let report_type = message
+        .content_type()
+        .and_then(|ct| ct.attribute("report-type"))
+        .map(|v| v.trim().trim_matches('"').to_ascii_lowercase());
+    let attached = attached_message(message);
+
+    if ctype == "multipart" && subtype == "report" {
+        match report_type.as_deref() {
+            Some("feedback-report") => return parse_arf(raw, outer, message, attached),
+            Some("delivery-status") => {
+                return not_a_complaint(outer, attached, Kind::Bounce);
+            }
+            _ => {}
+        }
+    }
+    if let Some(parsed) = parse_forwarded(outer, message, attached.as_ref()) {
+        return parsed;
+    }
+    if is_apple_unsubscribe(outer) {
+        let mut report = Report::empty(Kind::Unsubscribe, Format::None, Reporter::Apple);
+        if let Some(from) = outer.get("From").and_then(address::complainant) {
+            report.recipients.push(Recipient {
+                address: Some(from),
+                id: None,
+                via: Via::From,
+            });
+        }
+        return Parsed {
+            report,
+            original: outer.clone(),
+        };
+    }
+    if looks_like_bounce(outer) {
+        return not_a_complaint(outer, attached, Kind::Bounce);
+    }
+    // A report forwarded inside another message (an abuse desk forwarding it on).
+    if depth < 2
+        && let Some(inner) = message.parts.iter().find_map(|part| match &part.body {
+            PartType::Message(inner) if is_feedback_report(inner) => Some(inner),
+            _ => None,
+        })
+    {
+        let inner_raw = inner.raw_message();
+        let inner_outer = HeaderBlock::parse(inner_raw);
+        return parse_message(inner_raw, &inner_outer, inner, depth + 1);
+    }
+    let report = Report::empty(Kind::NotAReport, Format::None, reporter_of(outer, None));
+    Parsed {
+        report,
+        original: HeaderBlock::default(),
+    }
+}
+
+fn is_feedback_report(message: &Message) -> bool {
+    let (ctype, subtype) = content_type_of(message);
+    ctype == "multipart"
+        && subtype == "report"
+        && message
+            .content_type()
+            .and_then(|ct| ct.attribute("report-type"))
+            .is_some_and(|v| {
+                v.trim()
+                    .trim_matches('"')
+                    .eq_ignore_ascii_case("feedback-report")
+            })
+}
+
+/// The reported message: its raw bytes (whole or headers only) and whether only headers
+/// were attached.
+#[derive(Debug, Clone)]
+struct Attached<'a> {
+    raw: &'a [u8],
+    headers_only: bool,
+    nested: Option<&'a Message<'a>>,
+}
+
+const MESSAGE_TYPES: [(&str, &str, bool); 9] = [
+    ("message", "rfc822", false),
+    ("message", "global", false),
+    ("text", "rfc822", false),
+    ("text", "rfc822-headers", true),
+    ("text", "rfc822-header", true),
+    ("message", "rfc822-headers", true),
+    ("message", "rfc822-header", true),
+    ("message", "global-headers", true),
+    ("text", "global-headers", true),
+];
+
+fn attached_message<'a>(message: &'a Message<'a>) -> Option<Attached<'a>> {
+    for part in message.parts.iter().skip(1) {
+        let Some(ct) = part.content_type() else {
+            continue;
+        };
+        let ctype = ct.ctype().to_ascii_lowercase();
+        let subtype = ct.subtype().unwrap_or("").to_ascii_lowercase();
+        let Some((_, _, headers_only)) = MESSAGE_TYPES
+            .iter()
+            .find(|(t, s, _)| *t == ctype && *s == subtype)
+        else {
+            continue;
+        };
+        let nested = match &part.body {
+            PartType::Message(inner) => Some(inner),
+            _ => None,
+        };
+        return Some(Attached {
+            raw: part.contents(),
+            headers_only: *headers_only,
+            nested,
+        });
+    }
+    None
+}
+
+fn not_a_complaint(outer: &HeaderBlock, attached: Option<Attached>, kind: Kind) -> Parsed {
+    let original = attached
+        .as_ref()
+        .map(|a| HeaderBlock::parse(a.raw))
+        .unwrap_or_default();
+    let mut report = Report::empty(kind, Format::None, reporter_of(outer, None));
+    fill_original(&mut report, &original, attached.as_ref());
+    Parsed { report, original }
+}
+
+fn parse_arf(
+    raw: &[u8],
+    outer: &HeaderBlock,
+    message: &Message,
+    attached: Option<Attached>,
+) -> Parsed {
+    let mut report = Report::empty(Kind::Complaint, Format::Arf, Reporter::Other);
+    let mut errors: Vec<String> = Vec::new();
+
+    let feedback_part = message.parts.iter().skip(1).find(|part| {
+        part.content_type().is_some_and(|ct| {
+            ct.subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("feedback-report"))
+        })
+    });
+    match feedback_part {
+        Some(part) => {
+            let fields = HeaderBlock::parse(part.contents());
+            read_feedback_fields(&mut report, &fields, &mut errors);
+        }
+        None => errors.push(
+            "multipart/report with report-type=feedback-report has no message/feedback-report part"
+                .to_string(),
+        ),
+    }
+    if let Some(boundary) = message
+        .content_type()
+        .and_then(|ct| ct.attribute("boundary"))
+    {
+        let closing = format!("--{boundary}--");
+        if !contains(raw, closing.as_bytes()) {
+            errors.push(format!(
+                "report is truncated: its closing MIME boundary {closing} is missing"
+            ));
+        }
+    }
+
+    let original = attached
+        .as_ref()
+        .map(|a| HeaderBlock::parse(a.raw))
+        .unwrap_or_default();
+    if attached.is_none() && errors.is_empty() {
+        // RFC 5965 requires the third part, but a report without it still says enough.
+        report
+            .extensions
+            .entry("x-fbl-missing-part".to_string())
+            .or_default()
+            .push("the reported message is not attached".to_string());
+    }
+    fill_original(&mut report, &original, attached.as_ref());
+    derive_missing(&mut report, &original);
+
+    report.kind = kind_of_feedback_type(report.feedback_type.as_deref());
+    report.reporter = reporter_of(outer, report.user_agent.as_deref());
+    if report.reporter == Reporter::Other && original.contains("X-HmXmrOriginalRecipient") {
+        report.reporter = Reporter::Microsoft;
+    }
+    report.redacted = is_redacted(&report, &original, attached.as_ref(), outer);
+    if !errors.is_empty() {
+        report.error = Some(errors.join("; "));
+    }
+    Parsed { report, original }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn kind_of_feedback_type(feedback_type: Option<&str>) -> Kind {
+    match feedback_type.map(|t| t.to_ascii_lowercase()).as_deref() {
+        Some("not-spam") => Kind::NotSpam,
+        Some("auth-failure") => Kind::AuthFailure,
+        // The old draft's opt-out type asks for removal: an unsubscribe, not a complaint.
+        Some("opt-out") | Some("unsubscribe") => Kind::Unsubscribe,
+        _ => Kind::Complaint,
+    }
+}
+
+fn read_feedback_fields(report: &mut Report, fields: &HeaderBlock, errors: &mut Vec<String>) {
+    for field in &fields.fields {
+        let name = field.name.to_ascii_lowercase();
+        let value = field.value.trim();
+        let single = |slot: &Option<String>| slot.is_some();
+        match name.as_str() {
+            "feedback-type" if report.feedback_type.is_none() => {
+                report.feedback_type = Some(value.to_ascii_lowercase())
+            }
+            "user-agent" if report.user_agent.is_none() => {
+                report.user_agent = Some(value.to_string())
+            }
+            "version" if report.version.is_none() => report.version = Some(value.to_string()),
+            "original-envelope-id" if !single(&report.original_envelope_id) => {
+                report.original_envelope_id = Some(value.to_string())
+            }
+            "original-mail-from" if !single(&report.original_mail_from) => {
+                report.original_mail_from = Some(bare_address(value))
+            }
+            "arrival-date" | "received-date" if report.arrival_date.is_none() => {
+                match derivation::rfc3339_from_rfc5322(value) {
+                    Some(date) => report.arrival_date = Some(date),
+                    None => keep(report, &name, value),
+                }
+            }
+            "reporting-mta" if report.reporting_mta.is_none() => {
+                report.reporting_mta = Some(value.to_string())
+            }
+            "source-ip" if report.source_ip.is_none() => match derivation::parse_ip(value) {
+                Some(ip) => report.source_ip = Some(ip.to_string()),
+                None => keep(report, &name, value),
+            },
+            "source-port" if report.source_port.is_none() => {
+                match value.split_whitespace().next().and_then(|p| p.parse().ok()) {
+                    Some(port) => report.source_port = Some(port),
+                    None => keep(report, &name, value),
+                }
+            }
+            "incidents" if report.incidents.is_none() => match value.parse::<u64>() {
+                Ok(n) if n > 0 => report.incidents = Some(n),
+                _ => errors.push(format!("Incidents is not a positive integer: {value:?}")),
+            },
+            "authentication-results" => report.authentication_results.push(value.to_string()),
+            "original-rcpt-to" => report.original_rcpt_to.push(bare_address(value)),
+            "reported-domain" => report.reported_domain.push(value.to_string()),
+            "reported-uri" => report.reported_uri.push(value.to_string()),
+            _ => keep(report, &name, value),
+        }
+    }
+    if report.feedback_type.is_none() {
+        errors.push("the feedback-report part has no Feedback-Type field".to_string());
+    }
+}
+
+fn keep(report: &mut Report, name: &str, value: &str) {
+    report
+        .extensions
+        .entry(name.to_string())
+        .or_default()
+        .push(value.to_string());
+}
+
+fn bare_address(value: &str) -> String {
+    let trimmed = value.trim();
+    trimmed
+        .strip_prefix('<')
+        .and_then(|v| v.strip_suffix('>'))
+        .unwrap_or(trimmed)
+        .trim()
+        .to_string()
+}
+
+/// Message-ID, Subject, From, Date and CFBL-Feedback-ID of the reported message.
+fn fill_original(report: &mut Report, original: &HeaderBlock, attached: Option<&Attached>) {
+    let Some(attached) = attached else {
+        return;
+    };
+    report.headers_only =
+        attached.headers_only || header_block::body_offset(attached.raw) >= attached.raw.len();
+    let owned;
+    let decoded: Option<&Message> = match attached.nested {
+        Some(nested) => Some(nested),
+        None => {
+            owned = MessageParser::default().parse_headers(attached.raw);
+            owned.as_ref()
+        }
+    };
+    if let Some(decoded) = decoded {
+        report.message_id = decoded.message_id().map(|id| id.trim().to_string());
+        report.subject = decoded.subject().map(|s| s.to_string());
+        report.from = decoded
+            .from()
+            .and_then(|from| from.first())
+            .and_then(|a| a.address())
+            .map(|a| a.to_string())
+            .or_else(|| original.get("From").map(str::to_string));
+        report.date = decoded
+            .date()
+            .filter(|d| d.is_valid())
+            .and_then(|d| derivation::rfc3339_from_timestamp(d.to_timestamp()));
+    }
+    if report.message_id.is_none() {
+        report.message_id = original
+            .get("Message-ID")
+            .map(|v| {
+                v.trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_string()
+            })
+            .filter(|v| !v.is_empty());
+    }
+    report.feedback_id = original
+        .get("CFBL-Feedback-ID")
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty());
+}
+
+/// Fills source IP, arrival date and mail-from from the attached headers when the report
+/// did not state them.
+fn derive_missing(report: &mut Report, original: &HeaderBlock) {
+    if report.source_ip.is_none()
+        && let Some((ip, from)) = derivation::source_ip(original)
+    {
+        report.source_ip = Some(ip.to_string());
+        report
+            .derived
+            .insert("source_ip".to_string(), from.to_string());
+    }
+    if report.arrival_date.is_none()
+        && let Some((date, from)) = derivation::arrival_date(original)
+    {
+        report.arrival_date = Some(date);
+        report
+            .derived
+            .insert("arrival_date".to_string(), from.to_string());
+    }
+    if report.original_mail_from.is_none()
+        && let Some((mail_from, from)) = derivation::mail_from(original)
+    {
+        report.original_mail_from = Some(mail_from);
+        report
+            .derived
+            .insert("original_mail_from".to_string(), from.to_string());
+    }
+}
+
+fn is_redacted(
+    report: &Report,
+    original: &HeaderBlock,
+    attached: Option<&Attached>,
+    outer: &HeaderBlock,
+) -> bool {
+    let _ = outer;
+    if report
+        .original_rcpt_to
+        .iter()
+        .any(|r| address::is_redaction_token(r))
+    {
+        return true;
+    }
+    if report.extensions.contains_key("redacted-address") {
+        return true;
+    }
+    if original.get_all("To").any(address::is_redaction_token) {
+        return true;
+    }
+    if let Some(attached) = attached {
+        let body = &attached.raw[header_block::body_offset(attached.raw)..];
+        if String::from_utf8_lossy(body)
+            .trim()
+            .eq_ignore_ascii_case("redacted")
+        {
+            return true;
+        }
+    }
+    // Since June 2026 JMRP states no recipient at all: Microsoft hides it by policy.
+    report.reporter == Reporter::Microsoft
+        && report.original_rcpt_to.is_empty()
+        && !original.contains("X-HmXmrOriginalRecipient")
+}
+
+/// Legacy JMRP and Amazon SES: a complaint forwarded as multipart/mixed with the original
+/// attached, no feedback-report part.
+fn parse_forwarded(
+    outer: &HeaderBlock,
+    message: &Message,
+    attached: Option<&Attached>,
+) -> Option<Parsed> {
+    let (ctype, _) = content_type_of(message);
+    if ctype != "multipart" {
+        return None;
+    }
+    let attached = attached?;
+    let from = outer.get("From").unwrap_or("").to_ascii_lowercase();
+    let subject = outer.get("Subject").unwrap_or("");
+    let original = HeaderBlock::parse(attached.raw);
+    let subject_ip = subject
+        .trim()
+        .to_ascii_lowercase()
+        .strip_prefix("complaint about message from")
+        .and_then(derivation::parse_ip);
+    let is_jmrp = from.contains("staff@hotmail.com")
+        || original.contains("X-HmXmrOriginalRecipient")
+        || (subject_ip.is_some() && is_microsoft_domain(&from));
+    let is_ses = from.contains("@email-abuse.amazonses.com")
+        || from.contains("complaints@") && from.contains("amazonses.com");
+    if !is_jmrp && !is_ses {
+        return None;
+    }
+    let (format, reporter) = if is_jmrp {
+        (Format::JmrpLegacy, Reporter::Microsoft)
+    } else {
+        (Format::Forwarded, Reporter::AmazonSes)
+    };
+    let mut report = Report::empty(Kind::Complaint, format, reporter);
+    report.feedback_type = Some("abuse".to_string());
+    report
+        .derived
+        .insert("feedback_type".to_string(), format.as_str().to_string());
+    if let Some(ip) = subject_ip {
+        report.source_ip = Some(ip.to_string());
+        report
+            .derived
+            .insert("source_ip".to_string(), "subject".to_string());
+    } else if let Some(ip) = original.get("X-Sender-IP").and_then(derivation::parse_ip) {
+        report.source_ip = Some(ip.to_string());
+        report
+            .derived
+            .insert("source_ip".to_string(), "x_sender_ip".to_string());
+    }
+    fill_original(&mut report, &original, Some(attached));
+    derive_missing(&mut report, &original);
+    report.redacted = original.get_all("To").any(address::is_redaction_token);
+    Some(Parsed { report, original })
+}
+
+fn is_microsoft_domain(from: &str) -> bool {
+    [
+        "hotmail.com",
+        "outlook.com",
+        "live.com",
+        "msn.com",
+        "microsoft.com",
+    ]
+    .iter()
+    .any(|d| from.contains(d))
+}
+
+fn is_apple_unsubscribe(outer: &HeaderBlock) -> bool {
+    outer
+        .get("X-Apple-Unsubscribe")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
+fn looks_like_bounce(outer: &HeaderBlock) -> bool {
+    let from = outer.get("From").unwrap_or("").to_ascii_lowercase();
+    let subject = outer.get("Subject").unwrap_or("").to_ascii_lowercase();
+    (from.contains("mailer-daemon") || from.contains("postmaster@"))
+        && [
+            "undeliver",
+            "delivery status",
+            "delivery failure",
+            "returned mail",
+            "failure notice",
+            "mail delivery failed",
+        ]
+        .iter()
+        .any(|s| subject.contains(s))
+}
+
+/// Who sent a message, from its User-Agent, From and tell-tale headers.
+fn reporter_of(outer: &HeaderBlock, user_agent: Option<&str>) -> Reporter {
+    let agent = user_agent.unwrap_or("").to_ascii_lowercase();
+    let from = outer.get("From").unwrap_or("").to_ascii_lowercase();
+    if agent.contains("jmrp") || from.contains("staff@hotmail.com") || is_microsoft_domain(&from) {
+        return Reporter::Microsoft;
+    }
+    if agent.contains("yahoo")
+        || from.contains("yahoo")
+        || outer.contains("X-Yahoo-Newman-Property")
+    {
+        return Reporter::Yahoo;
+    }
+    if agent.contains("aol") || from.contains("aol.") {
+        return Reporter::Aol;
+    }
+    if agent.contains("returnpath") || outer.contains("X-Rp-Fbl") || from.contains("@feedback.") {
+        return Reporter::Validity;
+    }
+    if from.contains("amazonses.com") {
+        return Reporter::AmazonSes;
+    }
+    if outer.contains("X-Apple-Unsubscribe")
+        || ["icloud.com", "me.com", "mac.com", "apple.com"]
+            .iter()
+            .any(|d| from.contains(d))
+    {
+        return Reporter::Apple;
+    }
+    Reporter::Other
+}

@@ -1,0 +1,823 @@
+//! The store: one SQLite file (WAL) holding reports with their raw bytes, complainants,
+//! quarantined input, the suppression list with its history, and the send log. The only
+//! module that speaks SQL; everything else sees the narrow interface below, so that another
+//! backend can replace this one without changes elsewhere.
+
+use crate::attribution::SendLogLookup;
+use crate::report::{Recipient, Report};
+use crate::sendlog::SendLogEntry;
+use crate::suppression::Suppression;
+use anyhow::{Context, Result, bail};
+use flate2::Compression;
+use rusqlite::{Connection, OptionalExtension, params};
+use sha2::{Digest, Sha256};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
+const MIGRATIONS: [(&str, &str); 1] = [(
+    "0001_init.sql",
+    include_str!("../schemas/sqlite/0001_init.sql"),
+)];
+
+/// The SHA-256 of a raw message: its identity in the store.
+pub fn sha256(raw: &[u8]) -> [u8; 32] {
+    Sha256::digest(raw).into()
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// An exclusive lock on a store held for the life of the value (a `.lock` file beside it).
+pub struct StoreLock {
+    _file: File,
+}
+
+/// A report to keep.
+pub struct NewReport<'a> {
+    pub raw: &'a [u8],
+    pub sha256: [u8; 32],
+    pub origin: &'a str,
+    pub report: &'a Report,
+    pub ingested_at: &'a str,
+}
+
+/// What happened to a report handed to the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    New(i64),
+    Duplicate(i64),
+}
+
+/// One quarantined input, without its bytes.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct QuarantineEntry {
+    pub id: i64,
+    pub sha256: String,
+    pub quarantined_at: String,
+    pub origin: String,
+    pub reason: String,
+    pub size: u64,
+    pub released_at: Option<String>,
+    pub report_id: Option<i64>,
+}
+
+/// One line of an address's suppression history.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HistoryEntry {
+    pub at: String,
+    pub action: String,
+    pub reason: Option<String>,
+    pub actor: String,
+    pub report_id: Option<i64>,
+    pub note: Option<String>,
+}
+
+/// An addition to the suppression list.
+#[derive(Debug, Clone)]
+pub struct SuppressRequest<'a> {
+    pub address: &'a str,
+    pub reason: &'a str,
+    pub source: &'a str,
+    pub seen_at: &'a str,
+    pub expires_at: Option<&'a str>,
+    pub report_id: Option<i64>,
+    /// `report`, `manual`, `import`.
+    pub actor: &'a str,
+    pub now: &'a str,
+}
+
+/// What a suppression request changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SuppressChange {
+    Added,
+    Updated,
+    Unchanged,
+}
+
+/// Which suppressions to read.
+#[derive(Debug, Clone, Default)]
+pub struct SuppressionFilter {
+    /// Only entries changed after this time (incremental exports).
+    pub changed_since: Option<String>,
+    /// Entries taken off the list (removed or expired) instead of those on it.
+    pub removed: bool,
+    /// Reference time for expiry.
+    pub now: String,
+}
+
+/// Sizes of the store's tables, for summaries and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StoreCounts {
+    pub reports: u64,
+    pub complainants: u64,
+    pub quarantined: u64,
+    pub suppressions: u64,
+    pub history: u64,
+    pub send_log: u64,
+}
+
+impl Store {
+    /// Opens (creating if needed) a store and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Store> {
+        let mut conn = Connection::open(path)
+            .with_context(|| format!("cannot open store {}", path.display()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .with_context(|| format!("cannot use store {}", path.display()))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrate(&mut conn).with_context(|| format!("cannot migrate store {}", path.display()))?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Takes the store's lock, or fails at once when another fbl holds it.
+    pub fn lock(&self) -> Result<StoreLock> {
+        let mut lock_path = self.path.clone().into_os_string();
+        lock_path.push(".lock");
+        let lock_path = PathBuf::from(lock_path);
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("cannot open lock file {}", lock_path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(StoreLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => bail!(
+                "another fbl is working on store {} (lock {} is held)",
+                self.path.display(),
+                lock_path.display()
+            ),
+            Err(std::fs::TryLockError::Error(error)) => {
+                Err(error).with_context(|| format!("cannot lock {}", lock_path.display()))
+            }
+        }
+    }
+
+    /// The schema version the store is at.
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    /// Starts a write transaction. Nothing it does is visible until `commit`.
+    pub fn begin(&mut self) -> Result<Batch<'_>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .with_context(|| format!("cannot write to store {}", self.path.display()))?;
+        Ok(Batch { tx })
+    }
+
+    pub fn counts(&self) -> Result<StoreCounts> {
+        let count = |table: &str| -> Result<u64> {
+            Ok(self
+                .conn
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| {
+                    r.get::<_, i64>(0)
+                })? as u64)
+        };
+        Ok(StoreCounts {
+            reports: count("reports")?,
+            complainants: count("complainants")?,
+            quarantined: count("quarantine WHERE released_at IS NULL")?,
+            suppressions: count("suppressions WHERE removed_at IS NULL")?,
+            history: count("suppression_history")?,
+            send_log: count("send_log")?,
+        })
+    }
+
+    /// The suppression of an address, if it is on the list and not expired at `now`.
+    pub fn active_suppression(&self, address: &str, now: &str) -> Result<Option<Suppression>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT address, reason, source, first_seen, last_seen, count, expires_at, removed_at
+             FROM suppressions
+             WHERE address = ?1 AND removed_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)",
+        )?;
+        Ok(statement
+            .query_row(params![address, now], suppression_from_row)
+            .optional()?)
+    }
+
+    /// Calls `each` for the suppressions the filter selects, in address order.
+    pub fn for_each_suppression(
+        &self,
+        filter: &SuppressionFilter,
+        mut each: impl FnMut(&Suppression) -> Result<()>,
+    ) -> Result<u64> {
+        let mut sql = String::from(
+            "SELECT address, reason, source, first_seen, last_seen, count, expires_at,
+                    CASE WHEN removed_at IS NOT NULL THEN removed_at
+                         WHEN expires_at IS NOT NULL AND expires_at <= ?1 THEN expires_at END
+             FROM suppressions WHERE ",
+        );
+        if filter.removed {
+            sql.push_str(
+                "(removed_at IS NOT NULL OR (expires_at IS NOT NULL AND expires_at <= ?1))",
+            );
+        } else {
+            sql.push_str("removed_at IS NULL AND (expires_at IS NULL OR expires_at > ?1)");
+        }
+        sql.push_str(" AND (?2 IS NULL OR updated_at > ?2 OR (expires_at IS NOT NULL AND expires_at > ?2 AND expires_at <= ?1))");
+        sql.push_str(" ORDER BY address COLLATE BINARY");
+        let mut statement = self.conn.prepare(&sql)?;
+        let mut rows = statement.query(params![filter.now, filter.changed_since])?;
+        let mut n = 0;
+        while let Some(row) = rows.next()? {
+            let entry = suppression_from_row(row)?;
+            each(&entry)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Every add, change and removal of an address, oldest first.
+    pub fn history(&self, address: &str) -> Result<Vec<HistoryEntry>> {
+        let mut statement = self.conn.prepare(
+            "SELECT at, action, reason, actor, report_id, note FROM suppression_history
+             WHERE address = ?1 ORDER BY id",
+        )?;
+        let rows = statement.query_map([address], |r| {
+            Ok(HistoryEntry {
+                at: r.get(0)?,
+                action: r.get(1)?,
+                reason: r.get(2)?,
+                actor: r.get(3)?,
+                report_id: r.get(4)?,
+                note: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The reports that are evidence for an address's suppression.
+    pub fn evidence(&self, address: &str) -> Result<Vec<i64>> {
+        let mut statement = self.conn.prepare(
+            "SELECT report_id FROM suppression_evidence WHERE address = ?1 ORDER BY report_id",
+        )?;
+        let rows = statement.query_map([address], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    pub fn quarantine_list(&self, include_released: bool) -> Result<Vec<QuarantineEntry>> {
+        let mut statement = self.conn.prepare(
+            "SELECT id, sha256, quarantined_at, origin, reason, raw_size, released_at, report_id
+             FROM quarantine WHERE ?1 OR released_at IS NULL ORDER BY id",
+        )?;
+        let rows = statement.query_map([include_released], quarantine_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    pub fn quarantined(&self, id: i64) -> Result<Option<(QuarantineEntry, Vec<u8>)>> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT id, sha256, quarantined_at, origin, reason, raw_size, released_at, report_id, raw_deflate
+                 FROM quarantine WHERE id = ?1",
+                [id],
+                |r| Ok((quarantine_from_row(r)?, r.get::<_, Vec<u8>>(8)?)),
+            )
+            .optional()?;
+        match row {
+            Some((entry, packed)) => Ok(Some((entry, inflate(&packed)?))),
+            None => Ok(None),
+        }
+    }
+
+    /// The raw bytes of a stored report.
+    pub fn report_raw(&self, id: i64) -> Result<Option<Vec<u8>>> {
+        let packed: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT raw_deflate FROM reports WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        packed.map(|p| inflate(&p)).transpose()
+    }
+
+    /// The parse result kept with a report.
+    pub fn report_json(&self, id: i64) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT report_json FROM reports WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    /// Ids of complaint and unsubscribe reports without a complainant address.
+    pub fn unattributed_report_ids(&self) -> Result<Vec<i64>> {
+        let mut statement = self.conn.prepare(
+            "SELECT id FROM reports WHERE attributed = 0 AND kind IN ('complaint', 'unsubscribe')
+             ORDER BY id",
+        )?;
+        let rows = statement.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    pub fn export_state(&self, name: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT last_exported_at FROM export_state WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+}
+
+impl SendLogLookup for Store {
+    fn recipient_by_message_id(&self, message_id: &str) -> Option<String> {
+        lookup_message_id(&self.conn, message_id)
+    }
+    fn recipient_by_id(&self, id: &str) -> Option<String> {
+        lookup_id(&self.conn, id)
+    }
+}
+
+fn lookup_message_id(conn: &Connection, message_id: &str) -> Option<String> {
+    let bare = message_id
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>');
+    if bare.is_empty() {
+        return None;
+    }
+    conn.prepare_cached(
+        "SELECT recipient FROM send_log WHERE message_id = ?1 ORDER BY sent_at DESC LIMIT 2",
+    )
+    .ok()
+    .and_then(|mut s| {
+        let found: Vec<String> = s
+            .query_map([bare], |r| r.get(0))
+            .ok()?
+            .filter_map(|r| r.ok())
+            .collect();
+        // One Message-ID sent to several recipients names nobody in particular.
+        (found.len() == 1).then(|| found[0].clone())
+    })
+}
+
+fn lookup_id(conn: &Connection, id: &str) -> Option<String> {
+    conn.prepare_cached(
+        "SELECT recipient FROM send_log WHERE id = ?1 ORDER BY sent_at DESC LIMIT 1",
+    )
+    .ok()
+    .and_then(|mut s| {
+        s.query_row([id.trim()], |r| r.get(0))
+            .optional()
+            .ok()
+            .flatten()
+    })
+}
+
+/// A write transaction on the store.
+pub struct Batch<'a> {
+    tx: rusqlite::Transaction<'a>,
+}
+
+impl SendLogLookup for Batch<'_> {
+    fn recipient_by_message_id(&self, message_id: &str) -> Option<String> {
+        lookup_message_id(&self.tx, message_id)
+    }
+    fn recipient_by_id(&self, id: &str) -> Option<String> {
+        lookup_id(&self.tx, id)
+    }
+}
+
+impl Batch<'_> {
+    pub fn commit(self) -> Result<()> {
+        self.tx.commit().context("cannot commit to the store")
+    }
+
+    /// The id of a stored report with these bytes, if there is one.
+    pub fn report_id_by_sha256(&self, sha256: &[u8; 32]) -> Result<Option<i64>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT id FROM reports WHERE sha256 = ?1")?
+            .query_row([&sha256[..]], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Keeps a report with its raw bytes and complainants; a report already stored is left
+    /// as it was.
+    pub fn store_report(&mut self, new: &NewReport) -> Result<Stored> {
+        if let Some(id) = self.report_id_by_sha256(&new.sha256)? {
+            return Ok(Stored::Duplicate(id));
+        }
+        let report = new.report;
+        let reported_at = report
+            .report_date
+            .clone()
+            .unwrap_or_else(|| new.ingested_at.to_string());
+        let reported_day = reported_at.get(..10).unwrap_or("").to_string();
+        let json = serde_json::to_string(report)?;
+        let attributed = !report.recipient_addresses().is_empty();
+        self.tx
+            .prepare_cached(
+                "INSERT INTO reports (sha256, ingested_at, origin, kind, format, reporter,
+                    feedback_type, source_ip, arrival_date, reported_at, reported_day, message_id,
+                    original_mail_from, subject, redacted, attributed, report_json, raw_deflate, raw_size)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+            )?
+            .execute(params![
+                &new.sha256[..],
+                new.ingested_at,
+                new.origin,
+                report.kind.as_str(),
+                report.format.as_str(),
+                report.reporter.as_str(),
+                report.feedback_type,
+                report.source_ip,
+                report.arrival_date,
+                reported_at,
+                reported_day,
+                report.message_id,
+                report.original_mail_from,
+                report.subject,
+                report.redacted,
+                attributed,
+                json,
+                deflate(new.raw)?,
+                new.raw.len() as i64,
+            ])?;
+        let id = self.tx.last_insert_rowid();
+        self.insert_complainants(id, &report.recipients)?;
+        Ok(Stored::New(id))
+    }
+
+    fn insert_complainants(&mut self, report_id: i64, recipients: &[Recipient]) -> Result<()> {
+        let mut statement = self.tx.prepare_cached(
+            "INSERT OR IGNORE INTO complainants (report_id, address, id, via) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for recipient in recipients {
+            statement.execute(params![
+                report_id,
+                recipient.address.as_deref().unwrap_or(""),
+                recipient.id.as_deref().unwrap_or(""),
+                recipient.via.as_str(),
+            ])?;
+        }
+        Ok(())
+    }
+
+    /// Replaces what is known of a stored report after attributing it again.
+    pub fn update_attribution(&mut self, report_id: i64, report: &Report) -> Result<()> {
+        self.tx
+            .prepare_cached("DELETE FROM complainants WHERE report_id = ?1")?
+            .execute([report_id])?;
+        self.insert_complainants(report_id, &report.recipients)?;
+        self.tx
+            .prepare_cached("UPDATE reports SET attributed = ?2, report_json = ?3 WHERE id = ?1")?
+            .execute(params![
+                report_id,
+                !report.recipient_addresses().is_empty(),
+                serde_json::to_string(report)?
+            ])?;
+        Ok(())
+    }
+
+    /// Keeps input that could not be processed, with its bytes and the reason. Returns false
+    /// when the same bytes were already quarantined.
+    pub fn quarantine(
+        &mut self,
+        raw: &[u8],
+        sha256: &[u8; 32],
+        origin: &str,
+        reason: &str,
+        now: &str,
+    ) -> Result<bool> {
+        let known = self
+            .tx
+            .prepare_cached("UPDATE quarantine SET reason = ?2 WHERE sha256 = ?1")?
+            .execute(params![&sha256[..], reason])?;
+        if known > 0 {
+            return Ok(false);
+        }
+        self.tx
+            .prepare_cached(
+                "INSERT INTO quarantine (sha256, quarantined_at, origin, reason, raw_deflate, raw_size)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![&sha256[..], now, origin, reason, deflate(raw)?, raw.len() as i64])?;
+        Ok(true)
+    }
+
+    /// True when these bytes sit in quarantine, not yet released.
+    pub fn is_quarantined(&self, sha256: &[u8; 32]) -> Result<bool> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT 1 FROM quarantine WHERE sha256 = ?1 AND released_at IS NULL")?
+            .exists([&sha256[..]])?)
+    }
+
+    /// Marks quarantined bytes as stored after all.
+    pub fn release_quarantine(
+        &mut self,
+        sha256: &[u8; 32],
+        report_id: i64,
+        now: &str,
+    ) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "UPDATE quarantine SET released_at = ?2, report_id = ?3
+                 WHERE sha256 = ?1 AND released_at IS NULL",
+            )?
+            .execute(params![&sha256[..], now, report_id])?;
+        Ok(())
+    }
+
+    /// Adds an address to the suppression list, or strengthens the entry it has.
+    pub fn suppress(&mut self, request: &SuppressRequest) -> Result<SuppressChange> {
+        let existing = self
+            .tx
+            .prepare_cached(
+                "SELECT reason, first_seen, last_seen, expires_at, removed_at
+                 FROM suppressions WHERE address = ?1",
+            )?
+            .query_row([request.address], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                ))
+            })
+            .optional()?;
+        let change = match existing {
+            None => {
+                self.tx
+                    .prepare_cached(
+                        "INSERT INTO suppressions (address, reason, source, first_seen, last_seen,
+                            count, expires_at, removed_at, updated_at)
+                         VALUES (?1, ?2, ?3, ?4, ?4, 1, ?5, NULL, ?6)",
+                    )?
+                    .execute(params![
+                        request.address,
+                        request.reason,
+                        request.source,
+                        request.seen_at,
+                        request.expires_at,
+                        request.now
+                    ])?;
+                self.history(
+                    request.address,
+                    request.now,
+                    "add",
+                    Some(request.reason),
+                    request.actor,
+                    request.report_id,
+                    None,
+                )?;
+                SuppressChange::Added
+            }
+            Some((reason, first_seen, last_seen, expires_at, removed_at)) => {
+                let expired = expires_at.as_deref().is_some_and(|e| e <= request.now);
+                let was_off = removed_at.is_some() || expired;
+                let reason = if was_off || reason_rank(request.reason) > reason_rank(&reason) {
+                    request.reason.to_string()
+                } else {
+                    reason
+                };
+                let expires_at = if was_off {
+                    request.expires_at.map(str::to_string)
+                } else {
+                    match (expires_at, request.expires_at) {
+                        (Some(a), Some(b)) => Some(if a.as_str() > b { a } else { b.to_string() }),
+                        _ => None,
+                    }
+                };
+                let first_seen = if was_off || request.seen_at < first_seen.as_str() {
+                    request.seen_at.to_string()
+                } else {
+                    first_seen
+                };
+                let last_seen = if request.seen_at > last_seen.as_str() {
+                    request.seen_at.to_string()
+                } else {
+                    last_seen
+                };
+                let source_sql = if was_off { "?7" } else { "source" };
+                let count_sql = if was_off { "1" } else { "count + 1" };
+                self.tx
+                    .prepare_cached(&format!(
+                        "UPDATE suppressions SET reason = ?2, first_seen = ?3, last_seen = ?4,
+                            count = {count_sql}, expires_at = ?5, removed_at = NULL, updated_at = ?6,
+                            source = {source_sql}
+                         WHERE address = ?1"
+                    ))?
+                    .execute(params![
+                        request.address,
+                        reason,
+                        first_seen,
+                        last_seen,
+                        expires_at,
+                        request.now,
+                        request.source
+                    ])?;
+                let action = if was_off { "add" } else { "update" };
+                let note = was_off.then_some("back on the list after removal or expiry");
+                self.history(
+                    request.address,
+                    request.now,
+                    action,
+                    Some(&reason),
+                    request.actor,
+                    request.report_id,
+                    note,
+                )?;
+                if was_off {
+                    SuppressChange::Added
+                } else {
+                    SuppressChange::Updated
+                }
+            }
+        };
+        if let Some(report_id) = request.report_id {
+            self.tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO suppression_evidence (address, report_id) VALUES (?1, ?2)",
+                )?
+                .execute(params![request.address, report_id])?;
+        }
+        Ok(change)
+    }
+
+    /// Takes an address off the list. Returns false when it was not on it.
+    pub fn unsuppress(&mut self, address: &str, why: &str, actor: &str, now: &str) -> Result<bool> {
+        let changed = self
+            .tx
+            .prepare_cached(
+                "UPDATE suppressions SET removed_at = ?2, updated_at = ?2
+                 WHERE address = ?1 AND removed_at IS NULL",
+            )?
+            .execute(params![address, now])?;
+        if changed > 0 {
+            self.history(address, now, "remove", None, actor, None, Some(why))?;
+        }
+        Ok(changed > 0)
+    }
+
+    /// Records the expiry of every entry whose time has come, so the history says so.
+    pub fn expire_suppressions(&mut self, now: &str) -> Result<u64> {
+        let due: Vec<(String, String)> = self
+            .tx
+            .prepare(
+                "SELECT address, expires_at FROM suppressions
+                 WHERE removed_at IS NULL AND expires_at IS NOT NULL AND expires_at <= ?1",
+            )?
+            .query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (address, expires_at) in &due {
+            self.tx
+                .prepare_cached(
+                    "UPDATE suppressions SET removed_at = ?2, updated_at = ?2 WHERE address = ?1",
+                )?
+                .execute(params![address, expires_at])?;
+            self.history(address, expires_at, "expire", None, "expiry", None, None)?;
+        }
+        Ok(due.len() as u64)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn history(
+        &mut self,
+        address: &str,
+        at: &str,
+        action: &str,
+        reason: Option<&str>,
+        actor: &str,
+        report_id: Option<i64>,
+        note: Option<&str>,
+    ) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO suppression_history (address, at, action, reason, actor, report_id, note)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![address, at, action, reason, actor, report_id, note])?;
+        Ok(())
+    }
+
+    /// Adds a send-log entry; returns false when it was there already.
+    pub fn add_send_log(&mut self, entry: &SendLogEntry, now: &str) -> Result<bool> {
+        let changed = self
+            .tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO send_log (message_id, recipient, id, campaign, list, source_ip, sent_at, imported_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                entry.message_id.as_deref().unwrap_or(""),
+                entry.recipient,
+                entry.id.as_deref().unwrap_or(""),
+                entry.campaign,
+                entry.list,
+                entry.source_ip,
+                entry.sent_at,
+                now
+            ])?;
+        Ok(changed > 0)
+    }
+
+    /// Deletes send-log entries sent (or, without a send time, imported) before `cutoff`.
+    pub fn prune_send_log(&mut self, cutoff: &str) -> Result<u64> {
+        Ok(self
+            .tx
+            .prepare_cached("DELETE FROM send_log WHERE coalesce(sent_at, imported_at) < ?1")?
+            .execute([cutoff])? as u64)
+    }
+
+    pub fn set_export_state(&mut self, name: &str, at: &str) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO export_state (name, last_exported_at) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET last_exported_at = excluded.last_exported_at",
+            )?
+            .execute(params![name, at])?;
+        Ok(())
+    }
+}
+
+fn reason_rank(reason: &str) -> u8 {
+    match reason {
+        "complaint" => 4,
+        "unsubscribe" => 3,
+        "manual" => 2,
+        "bounce" => 1,
+        _ => 0,
+    }
+}
+
+fn suppression_from_row(row: &rusqlite::Row) -> rusqlite::Result<Suppression> {
+    Ok(Suppression {
+        address: row.get(0)?,
+        reason: row.get(1)?,
+        source: row.get(2)?,
+        first_seen: row.get(3)?,
+        last_seen: row.get(4)?,
+        count: row.get::<_, i64>(5)? as u64,
+        expires_at: row.get(6)?,
+        removed_at: row.get(7)?,
+    })
+}
+
+fn quarantine_from_row(row: &rusqlite::Row) -> rusqlite::Result<QuarantineEntry> {
+    Ok(QuarantineEntry {
+        id: row.get(0)?,
+        sha256: hex::encode(row.get::<_, Vec<u8>>(1)?),
+        quarantined_at: row.get(2)?,
+        origin: row.get(3)?,
+        reason: row.get(4)?,
+        size: row.get::<_, i64>(5)? as u64,
+        released_at: row.get(6)?,
+        report_id: row.get(7)?,
+    })
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version as usize > MIGRATIONS.len() {
+        bail!(
+            "the store is at schema version {version}, newer than this fbl knows ({}); upgrade fbl",
+            MIGRATIONS.len()
+        );
+    }
+    for (index, (name, sql)) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)
+            .with_context(|| format!("migration {name} failed"))?;
+        tx.pragma_update(None, "user_version", (index + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn deflate(raw: &[u8]) -> Result<Vec<u8>> {
+    let mut encoder =
+        flate2::write::DeflateEncoder::new(Vec::with_capacity(raw.len() / 3), Compression::fast());
+    encoder.write_all(raw)?;
+    Ok(encoder.finish()?)
+}
+
+fn inflate(packed: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(packed.len() * 3);
+    flate2::read::DeflateDecoder::new(packed)
+        .read_to_end(&mut out)
+        .context("a stored message is corrupt (cannot inflate)")?;
+    Ok(out)
+}

@@ -611,15 +611,14 @@ impl Batch<'_> {
                 } else {
                     last_seen
                 };
-                let source_sql = if was_off { "?7" } else { "source" };
-                let count_sql = if was_off { "1" } else { "count + 1" };
                 self.tx
-                    .prepare_cached(&format!(
+                    .prepare_cached(
                         "UPDATE suppressions SET reason = ?2, first_seen = ?3, last_seen = ?4,
-                            count = {count_sql}, expires_at = ?5, removed_at = NULL, updated_at = ?6,
-                            source = {source_sql}
-                         WHERE address = ?1"
-                    ))?
+                            count = CASE WHEN ?8 THEN 1 ELSE count + 1 END, expires_at = ?5,
+                            removed_at = NULL, updated_at = ?6,
+                            source = CASE WHEN ?8 THEN ?7 ELSE source END
+                         WHERE address = ?1",
+                    )?
                     .execute(params![
                         request.address,
                         reason,
@@ -627,7 +626,8 @@ impl Batch<'_> {
                         last_seen,
                         expires_at,
                         request.now,
-                        request.source
+                        request.source,
+                        was_off
                     ])?;
                 let action = if was_off { "add" } else { "update" };
                 let note = was_off.then_some("back on the list after removal or expiry");

@@ -1,0 +1,380 @@
+//! The `fbl` binary end to end, on real SQLite files in temporary folders.
+
+use crate::support::{arf, fbl, run, stdout};
+use std::io::Write;
+use std::path::Path;
+use std::process::Stdio;
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let path = dir.join(name);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn counts(dir: &Path) -> fbl::store::StoreCounts {
+    fbl::store::Store::open(&dir.join("fbl.sqlite"))
+        .unwrap()
+        .counts()
+        .unwrap()
+}
+
+#[test]
+fn parse_prints_one_json_line_per_message_and_reads_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "a.eml",
+        &arf("abuse", "jane@example.org", "m1@example.com"),
+    );
+    write(
+        dir.path(),
+        "b.eml",
+        &arf("not-spam", "joe@example.org", "m2@example.com"),
+    );
+    let output = run(fbl(dir.path()).args(["parse", "a.eml", "b.eml"]));
+    assert_eq!(output.status.code(), Some(0));
+    let lines: Vec<serde_json::Value> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["kind"], "complaint");
+    assert_eq!(lines[0]["recipients"][0]["address"], "jane@example.org");
+    assert_eq!(lines[1]["kind"], "not_spam");
+
+    let mut child = fbl(dir.path())
+        .args(["parse", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&arf("abuse", "x@example.org", "m3@example.com"))
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert!(stdout(&output).contains("x@example.org"));
+    assert!(
+        !dir.path().join("fbl.sqlite").exists(),
+        "parse must write nothing"
+    );
+}
+
+#[test]
+fn parse_exits_1_on_a_broken_report_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = String::from_utf8(arf("abuse", "a@example.org", "m@example.com"))
+        .unwrap()
+        .replace("Feedback-Type: abuse\n", "");
+    write(dir.path(), "broken.eml", broken.as_bytes());
+    let output = run(fbl(dir.path()).args(["parse", "broken.eml"]));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).contains("no Feedback-Type"));
+}
+
+#[test]
+fn ingest_twice_stores_and_counts_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("in");
+    for (i, rcpt) in ["a@example.org", "b@example.org", "a@example.org"]
+        .iter()
+        .enumerate()
+    {
+        write(
+            &inbox,
+            &format!("{i}.eml"),
+            &arf("abuse", rcpt, &format!("m{i}@example.com")),
+        );
+    }
+    let output = run(fbl(dir.path()).args(["ingest", "in", "--json"]));
+    assert_eq!(output.status.code(), Some(0));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["stored"], 3);
+    assert_eq!(summary["suppressions_added"], 2);
+    assert_eq!(summary["suppressions_updated"], 1);
+    let first = counts(dir.path());
+
+    let output = run(fbl(dir.path()).args(["ingest", "in", "--json"]));
+    assert_eq!(output.status.code(), Some(0));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["stored"], 0);
+    assert_eq!(summary["duplicates"], 3);
+    assert_eq!(
+        counts(dir.path()),
+        first,
+        "a second ingest changed the store"
+    );
+
+    let output = run(fbl(dir.path()).args(["suppress", "check", "A@Example.org"]));
+    assert_eq!(output.status.code(), Some(0));
+    let output = run(fbl(dir.path()).args(["suppress", "list", "--json"]));
+    let list: Vec<serde_json::Value> = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0]["count"], 2);
+}
+
+#[test]
+fn look_alikes_never_suppress() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "in/ns.eml",
+        &arf("not-spam", "ns@example.org", "m1@example.com"),
+    );
+    write(
+        dir.path(),
+        "in/af.eml",
+        &arf("auth-failure", "af@example.org", "m2@example.com"),
+    );
+    write(
+        dir.path(),
+        "in/plain.eml",
+        b"From: a@example.com\nTo: b@example.org\nSubject: hi\n\nhello\n",
+    );
+    let output = run(fbl(dir.path()).args(["ingest", "in", "--json"]));
+    assert_eq!(output.status.code(), Some(0));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["stored"], 3);
+    assert_eq!(summary["by_kind"]["not_spam"], 1);
+    assert_eq!(summary["by_kind"]["auth_failure"], 1);
+    assert_eq!(summary["by_kind"]["not_a_report"], 1);
+    assert_eq!(counts(dir.path()).suppressions, 0);
+    for address in ["ns@example.org", "af@example.org", "b@example.org"] {
+        let output = run(fbl(dir.path()).args(["suppress", "check", address]));
+        assert_eq!(output.status.code(), Some(1), "{address}");
+    }
+}
+
+#[test]
+fn broken_input_is_quarantined_with_its_bytes_and_can_be_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = String::from_utf8(arf("abuse", "q@example.org", "m@example.com"))
+        .unwrap()
+        .replace("Feedback-Type: abuse\n", "")
+        .into_bytes();
+    write(dir.path(), "in/broken.eml", &broken);
+    write(
+        dir.path(),
+        "in/good.eml",
+        &arf("abuse", "g@example.org", "m2@example.com"),
+    );
+    let output = run(fbl(dir.path()).args(["ingest", "in"]));
+    assert_eq!(output.status.code(), Some(1), "quarantine means exit 1");
+    assert!(stdout(&output).contains("no Feedback-Type"));
+
+    let output = run(fbl(dir.path()).args(["quarantine", "list", "--json"]));
+    let list: Vec<serde_json::Value> = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(list.len(), 1);
+    let id = list[0]["id"].to_string();
+    let output = run(fbl(dir.path()).args(["quarantine", "show", &id, "--raw"]));
+    assert_eq!(output.stdout, broken, "quarantine keeps the exact bytes");
+
+    // Still broken: the retry keeps it and says so.
+    let output = run(fbl(dir.path()).args(["quarantine", "retry"]));
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(counts(dir.path()).quarantined, 1);
+
+    // A second ingest of the same input counts it once.
+    let output = run(fbl(dir.path()).args(["ingest", "in", "--json"]));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["quarantined"], 0);
+    assert_eq!(summary["already_quarantined"], 1);
+}
+
+#[test]
+fn unattributed_complaints_exit_1_and_say_why() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "r.eml",
+        &arf("abuse", "redacted@example.org", "m@example.com"),
+    );
+    let output = run(fbl(dir.path()).args(["ingest", "r.eml"]));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output).contains("unattributed"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn ingest_reads_maildir_mbox_and_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "Maildir/cur/1:2,S",
+        &arf("abuse", "md1@example.org", "a@example.com"),
+    );
+    write(
+        dir.path(),
+        "Maildir/new/2",
+        &arf("abuse", "md2@example.org", "b@example.com"),
+    );
+    std::fs::create_dir_all(dir.path().join("Maildir/tmp")).unwrap();
+    let mut mbox = Vec::new();
+    for (i, rcpt) in ["mb1@example.org", "mb2@example.org"].iter().enumerate() {
+        mbox.extend_from_slice(b"From feedback@arf.mail.yahoo.com Tue Nov 10 12:00:00 2026\n");
+        mbox.extend_from_slice(&arf("abuse", rcpt, &format!("mb{i}@example.com")));
+        mbox.extend_from_slice(b"\n");
+    }
+    write(dir.path(), "reports.mbox", &mbox);
+    let output = run(fbl(dir.path()).args(["ingest", "Maildir", "reports.mbox", "--json"]));
+    assert_eq!(output.status.code(), Some(0));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["stored"], 4);
+
+    let mut child = fbl(dir.path())
+        .args(["ingest", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&arf("abuse", "pipe@example.org", "p@example.com"))
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "silent success from a pipe");
+    assert!(
+        output.stdout.is_empty(),
+        "cron and MTA pipes get silence when all is well"
+    );
+    let output = run(fbl(dir.path()).args(["suppress", "check", "pipe@example.org"]));
+    assert_eq!(output.status.code(), Some(0));
+}
+
+#[test]
+fn manual_changes_need_a_reason_and_are_kept_in_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(fbl(dir.path()).args([
+        "suppress",
+        "add",
+        "m@Example.ORG",
+        "--reason",
+        "asked by phone",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    let output = run(fbl(dir.path()).args(["suppress", "add", "not-an-address"]));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not an email address"));
+    let output = run(fbl(dir.path()).args(["suppress", "remove", "m@example.org"]));
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "remove without --reason is refused"
+    );
+    let output = run(fbl(dir.path()).args([
+        "suppress",
+        "remove",
+        "m@example.org",
+        "--reason",
+        "re-subscribed, ticket 7",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    let output = run(fbl(dir.path()).args(["suppress", "check", "m@example.org"]));
+    assert_eq!(output.status.code(), Some(1));
+    let output = run(fbl(dir.path()).args(["suppress", "show", "m@example.org"]));
+    let shown: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let history = shown["history"].as_array().unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[0]["reason"], "asked by phone");
+    assert_eq!(history[1]["action"], "remove");
+    assert_eq!(history[1]["note"], "re-subscribed, ticket 7");
+}
+
+#[test]
+fn import_takes_plain_and_csv_lists_and_reports_invalid_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "list.txt",
+        b"# old list\none@example.org\n\nTWO@EXAMPLE.ORG\nnot an address\n",
+    );
+    write(
+        dir.path(),
+        "list.csv",
+        b"name,email,reason\nThree,three@example.org,complaint\nFour,four@example.org,\n",
+    );
+    let output = run(fbl(dir.path()).args(["suppress", "import", "list.txt"]));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "an invalid line needs attention"
+    );
+    assert!(stdout(&output).contains("list.txt:5"));
+    let output = run(fbl(dir.path()).args(["suppress", "import", "list.csv"]));
+    assert_eq!(output.status.code(), Some(0));
+    let output = run(fbl(dir.path()).args(["suppress", "list", "--json"]));
+    let list: Vec<serde_json::Value> = serde_json::from_str(&stdout(&output)).unwrap();
+    let summary: Vec<(String, String)> = list
+        .iter()
+        .map(|e| {
+            (
+                e["address"].as_str().unwrap().to_string(),
+                e["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("TWO@example.org".to_string(), "import".to_string()),
+            ("four@example.org".to_string(), "import".to_string()),
+            ("one@example.org".to_string(), "import".to_string()),
+            ("three@example.org".to_string(), "complaint".to_string()),
+        ]
+    );
+    // Importing again changes nothing but the counts' history.
+    let before = counts(dir.path()).suppressions;
+    run(fbl(dir.path()).args(["suppress", "import", "list.csv"]));
+    assert_eq!(counts(dir.path()).suppressions, before);
+}
+
+#[test]
+fn a_second_fbl_on_the_same_store_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "a.eml",
+        &arf("abuse", "a@example.org", "m@example.com"),
+    );
+    let store = fbl::store::Store::open(&dir.path().join("fbl.sqlite")).unwrap();
+    let _lock = store.lock().unwrap();
+    let output = run(fbl(dir.path()).args(["ingest", "a.eml"]));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("another fbl is working"));
+}
+
+#[test]
+fn a_bad_configuration_is_fatal_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "fbl.toml", b"[store]\npaht = \"x\"\n");
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "run"]));
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("fbl.toml") && stderr.contains("paht"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn config_prints_the_effective_configuration_with_secrets_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "fbl.toml", b"[attribution]\nheader = [{ name = \"X-T\", value = \"token\" }]\n[attribution.token]\nsecret = \"hunter2-very-secret\"\n");
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "config"]));
+    assert_eq!(output.status.code(), Some(0));
+    let text = stdout(&output);
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(text.contains("********"));
+    assert!(text.contains("fbl.sqlite"));
+}

@@ -1,0 +1,53 @@
+//! The configuration file: the shipped examples parse, typos are errors.
+
+use crate::support;
+use fbl::config::Config;
+
+#[test]
+fn the_example_configuration_parses() {
+    let config = Config::load(&support::root().join("fbl.example.toml")).unwrap();
+    assert_eq!(config.exports.len(), 3);
+    assert_eq!(config.sources.len(), 1);
+    assert!(config.attribution.token.is_some());
+}
+
+#[test]
+fn the_demo_configuration_parses() {
+    let config = Config::load(&support::fixtures().join("demo/fbl.toml")).unwrap();
+    assert!(
+        config.exports.len() >= 3,
+        "the demo writes at least three formats"
+    );
+}
+
+#[test]
+fn unknown_keys_are_errors() {
+    for text in [
+        "[store]\npaht = \"x\"\n",
+        "[attribution]\nordre = []\n",
+        "[[export]]\nformat = \"csv\"\npath = \"x\"\nhashed = true\n",
+        "surprise = 1\n",
+    ] {
+        let error = Config::from_toml(text).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("unknown field"),
+            "{text}: {error:#}"
+        );
+    }
+}
+
+#[test]
+fn bad_values_are_errors_that_name_the_problem() {
+    let error = Config::from_toml("[attribution]\nverp = [\"b-{nope}@x.example\"]\n").unwrap_err();
+    assert!(
+        format!("{error:#}").contains("unknown placeholder"),
+        "{error:#}"
+    );
+    let error = Config::from_toml("[attribution]\nverp = [\"t-{token}@x.example\"]\n").unwrap_err();
+    assert!(
+        format!("{error:#}").contains("[attribution.token]"),
+        "{error:#}"
+    );
+    let error = Config::from_toml("[[export]]\nformat = \"excel\"\npath = \"x\"\n").unwrap_err();
+    assert!(format!("{error:#}").contains("excel"), "{error:#}");
+}

@@ -1,0 +1,9 @@
+//! Integration tests, built as one binary from themed modules.
+
+mod support;
+
+mod cli;
+mod config;
+mod parse_golden;
+mod parse_properties;
+mod store;

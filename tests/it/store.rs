@@ -1,0 +1,211 @@
+//! The store on real SQLite files: migrations, uniqueness, the suppression list and its
+//! history.
+
+use fbl::store::{Store, SuppressChange, SuppressRequest, SuppressionFilter};
+
+fn request<'a>(address: &'a str, reason: &'a str, now: &'a str) -> SuppressRequest<'a> {
+    SuppressRequest {
+        address,
+        reason,
+        source: "yahoo",
+        seen_at: now,
+        expires_at: None,
+        report_id: None,
+        actor: "report",
+        now,
+    }
+}
+
+fn listed(store: &Store, now: &str, removed: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    store
+        .for_each_suppression(
+            &SuppressionFilter {
+                changed_since: None,
+                removed,
+                now: now.to_string(),
+            },
+            |s| {
+                out.push(s.address.clone());
+                Ok(())
+            },
+        )
+        .unwrap();
+    out
+}
+
+#[test]
+fn migrations_apply_to_a_fresh_file_and_reopen_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fbl.sqlite");
+    let store = Store::open(&path).unwrap();
+    let version = store.schema_version().unwrap();
+    assert!(version >= 1);
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), version);
+    let mode: String = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
+
+#[test]
+fn a_store_from_a_newer_fbl_is_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fbl.sqlite");
+    drop(Store::open(&path).unwrap());
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 999)
+        .unwrap();
+    let error = Store::open(&path).err().unwrap();
+    assert!(
+        format!("{error:#}").contains("newer than this fbl knows"),
+        "{error:#}"
+    );
+}
+
+#[test]
+fn suppressions_count_repeats_keep_the_strongest_reason_and_record_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("s.sqlite")).unwrap();
+    let mut batch = store.begin().unwrap();
+    assert_eq!(
+        batch
+            .suppress(&request(
+                "a@example.org",
+                "unsubscribe",
+                "2026-11-01T00:00:00Z"
+            ))
+            .unwrap(),
+        SuppressChange::Added
+    );
+    assert_eq!(
+        batch
+            .suppress(&request(
+                "A@EXAMPLE.ORG",
+                "complaint",
+                "2026-11-02T00:00:00Z"
+            ))
+            .unwrap(),
+        SuppressChange::Updated
+    );
+    assert_eq!(
+        batch
+            .suppress(&request(
+                "a@example.org",
+                "unsubscribe",
+                "2026-11-03T00:00:00Z"
+            ))
+            .unwrap(),
+        SuppressChange::Updated
+    );
+    batch.commit().unwrap();
+    let entry = store
+        .active_suppression("a@example.org", "2026-11-04T00:00:00Z")
+        .unwrap()
+        .unwrap();
+    assert_eq!(entry.reason, "complaint");
+    assert_eq!(entry.count, 3);
+    assert_eq!(entry.first_seen, "2026-11-01T00:00:00Z");
+    assert_eq!(entry.last_seen, "2026-11-03T00:00:00Z");
+    let actions: Vec<String> = store
+        .history("a@example.org")
+        .unwrap()
+        .into_iter()
+        .map(|h| h.action)
+        .collect();
+    assert_eq!(actions, ["add", "update", "update"]);
+}
+
+#[test]
+fn removal_and_expiry_take_an_address_off_the_list_and_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("s.sqlite")).unwrap();
+    let mut batch = store.begin().unwrap();
+    batch
+        .suppress(&request(
+            "gone@example.org",
+            "complaint",
+            "2026-11-01T00:00:00Z",
+        ))
+        .unwrap();
+    let mut expiring = request("brief@example.org", "unsubscribe", "2026-11-01T00:00:00Z");
+    expiring.expires_at = Some("2026-11-10T00:00:00Z");
+    batch.suppress(&expiring).unwrap();
+    batch
+        .suppress(&request(
+            "stays@example.org",
+            "complaint",
+            "2026-11-01T00:00:00Z",
+        ))
+        .unwrap();
+    assert!(
+        batch
+            .unsuppress(
+                "gone@example.org",
+                "customer asked, ticket 42",
+                "manual",
+                "2026-11-05T00:00:00Z"
+            )
+            .unwrap()
+    );
+    assert!(
+        !batch
+            .unsuppress("never@example.org", "x", "manual", "2026-11-05T00:00:00Z")
+            .unwrap()
+    );
+    batch.commit().unwrap();
+
+    let later = "2026-11-20T00:00:00Z";
+    assert_eq!(listed(&store, later, false), ["stays@example.org"]);
+    assert_eq!(
+        listed(&store, later, true),
+        ["brief@example.org", "gone@example.org"]
+    );
+    let mut batch = store.begin().unwrap();
+    assert_eq!(batch.expire_suppressions(later).unwrap(), 1);
+    assert_eq!(batch.expire_suppressions(later).unwrap(), 0);
+    batch.commit().unwrap();
+    let history = store.history("gone@example.org").unwrap();
+    assert_eq!(history.last().unwrap().action, "remove");
+    assert_eq!(
+        history.last().unwrap().note.as_deref(),
+        Some("customer asked, ticket 42")
+    );
+    assert_eq!(
+        store
+            .history("brief@example.org")
+            .unwrap()
+            .last()
+            .unwrap()
+            .action,
+        "expire"
+    );
+}
+
+#[test]
+fn quarantine_keeps_bytes_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("s.sqlite")).unwrap();
+    let raw = b"broken report bytes \x00\xff".to_vec();
+    let digest = fbl::store::sha256(&raw);
+    let mut batch = store.begin().unwrap();
+    assert!(
+        batch
+            .quarantine(&raw, &digest, "a.eml", "broken", "2026-11-01T00:00:00Z")
+            .unwrap()
+    );
+    assert!(
+        !batch
+            .quarantine(&raw, &digest, "a.eml", "broken", "2026-11-02T00:00:00Z")
+            .unwrap()
+    );
+    batch.commit().unwrap();
+    let list = store.quarantine_list(false).unwrap();
+    assert_eq!(list.len(), 1);
+    let (_, bytes) = store.quarantined(list[0].id).unwrap().unwrap();
+    assert_eq!(bytes, raw);
+}

@@ -69,7 +69,12 @@ pub fn is_redaction_token(raw: &str) -> bool {
     }
     let local = lower.split('@').next().unwrap_or("");
     let local = local.trim_end_matches(':').trim_matches('"');
-    REDACTION_LOCAL_PARTS.contains(&local) || local.chars().all(|c| c == '*' || c == 'x')
+    REDACTION_LOCAL_PARTS.contains(&local)
+        || local.chars().all(|c| c == '*' || c == 'x')
+        // AOL even redacts inside VERP: `bounces+123-redacted=aol.example@...`.
+        || local
+            .split(['-', '+', '.', '_', '='])
+            .any(|piece| piece == "redacted")
 }
 
 /// The complainant address in `raw`, unless it is a redaction token or not an address.
@@ -116,6 +121,7 @@ mod tests {
             "hashed@example.com",
             "<redacted@>",
             "xxxxx@example.com",
+            "123-redacted@aol.example",
         ] {
             assert!(is_redaction_token(token), "{token}");
             assert_eq!(complainant(token), None, "{token}");

@@ -97,6 +97,16 @@ impl Attribution {
         send_log: &dyn SendLogLookup,
         out: &mut Attributed,
     ) {
+        // A message that is not a report (Apple's unsubscribe mail) was addressed to the
+        // sender, not to the subscriber: its To and Delivered-To name nobody to suppress.
+        if report.format == crate::report::Format::None
+            && matches!(
+                strategy,
+                Strategy::To | Strategy::DeliveredTo | Strategy::XApparentlyTo
+            )
+        {
+            return;
+        }
         match strategy {
             Strategy::OriginalRcptTo => {
                 for value in &report.original_rcpt_to {
@@ -246,7 +256,19 @@ impl Attribution {
         if let Some(from) = &report.original_mail_from {
             envelopes.push(from.clone());
         }
-        for value in original.get_all("Return-Path") {
+        // An unsubscribe request sent to a List-Unsubscribe mailto address carries the
+        // sender's identifier in that address.
+        let to_addresses: Vec<&str> = if report.kind == crate::report::Kind::Unsubscribe
+            && report.format == crate::report::Format::None
+        {
+            original
+                .get_all("To")
+                .flat_map(split_address_list)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for value in original.get_all("Return-Path").chain(to_addresses) {
             let bare = value
                 .trim()
                 .trim_start_matches('<')

@@ -26,7 +26,7 @@ impl HeaderBlock {
     /// field (no colon, or a name with spaces) are skipped.
     pub fn parse(raw: &[u8]) -> HeaderBlock {
         let raw = &raw[..raw.len().min(MAX_HEADER_BLOCK_BYTES)];
-        let text: Cow<str> = String::from_utf8_lossy(raw);
+        let text: Cow<str> = decode(raw);
         let mut fields: Vec<Field> = Vec::new();
         let mut current: Option<Field> = None;
         for line in text.split('\n') {
@@ -90,6 +90,22 @@ impl HeaderBlock {
     }
 }
 
+/// Header bytes as text: UTF-8 where they are UTF-8, and each line that is not read as
+/// Latin-1 (8-bit headers from old mailers are mostly ISO-8859-1 or windows-1252).
+fn decode(raw: &[u8]) -> Cow<'_, str> {
+    if let Ok(text) = std::str::from_utf8(raw) {
+        return Cow::Borrowed(text);
+    }
+    let mut text = String::with_capacity(raw.len() + 16);
+    for line in raw.split_inclusive(|&b| b == b'\n') {
+        match std::str::from_utf8(line) {
+            Ok(valid) => text.push_str(valid),
+            Err(_) => text.extend(line.iter().map(|&b| b as char)),
+        }
+    }
+    Cow::Owned(text)
+}
+
 /// Where the header block of a message ends: the offset just past the first empty line, or
 /// the length when there is none.
 pub fn body_offset(raw: &[u8]) -> usize {
@@ -127,6 +143,12 @@ mod tests {
         let block = HeaderBlock::parse(b"garbage line\nSubject: hi\nbad name: x\n");
         assert_eq!(block.fields.len(), 1);
         assert_eq!(block.get("subject"), Some("hi"));
+    }
+
+    #[test]
+    fn reads_8_bit_lines_as_latin_1() {
+        let block = HeaderBlock::parse(b"Subject: Soldes d'\xe9t\xe9\nFrom: a@b.example\n\n");
+        assert_eq!(block.get("subject"), Some("Soldes d'\u{e9}t\u{e9}"));
     }
 
     #[test]

@@ -204,7 +204,7 @@ impl Ingester<'_> {
             summary.unattributed += 1;
             let reason = report
                 .attribution_notes
-                .last()
+                .first()
                 .cloned()
                 .unwrap_or_else(|| "no complainant found".to_string());
             *summary.unattributed_reasons.entry(reason).or_default() += 1;

@@ -48,28 +48,28 @@ pub fn attribute(
     send_log: &dyn SendLogLookup,
 ) {
     match report.kind {
-        Kind::Complaint | Kind::NotSpam => {
+        Kind::Complaint | Kind::NotSpam | Kind::Unsubscribe => {
+            // Apple's unsubscribe mail names the subscriber in From (set by `parse`); a
+            // signed token in the address it was sent to is stronger evidence.
+            let from_sender = std::mem::take(&mut report.recipients);
             let found = attribution.attribute(report, original, send_log);
             report.recipients = found.recipients;
             report.attribution_notes = found.notes;
+            if report.recipient_addresses().is_empty() {
+                report.recipients.extend(from_sender);
+            }
         }
-        Kind::Unsubscribe if report.format == Format::Arf => {
-            let found = attribution.attribute(report, original, send_log);
-            report.recipients = found.recipients;
-            report.attribution_notes = found.notes;
-        }
-        // Apple's unsubscribe mail names the subscriber in From (set by `parse`).
-        Kind::Unsubscribe | Kind::AuthFailure | Kind::Bounce | Kind::NotAReport => {}
+        Kind::AuthFailure | Kind::Bounce | Kind::NotAReport => {}
     }
     if matches!(
         report.kind,
         Kind::Complaint | Kind::Unsubscribe | Kind::NotSpam
     ) && report.recipient_addresses().is_empty()
     {
-        let reason = if report.redacted {
-            "the provider redacted the complainant and no sender identifier was found"
-        } else if report.recipients.iter().any(|r| r.id.is_some()) {
+        let reason = if report.recipients.iter().any(|r| r.id.is_some()) {
             "only an id was found; import the send log to resolve it"
+        } else if report.redacted {
+            "the provider redacted the complainant and no sender identifier was found"
         } else {
             "no complainant address and no sender identifier found"
         };
@@ -432,6 +432,14 @@ fn fill_original(report: &mut Report, original: &HeaderBlock, attached: Option<&
     if let Some(decoded) = decoded {
         report.message_id = decoded.message_id().map(|id| id.trim().to_string());
         report.subject = decoded.subject().map(|s| s.to_string());
+        if report
+            .subject
+            .as_deref()
+            .is_some_and(|s| s.contains('\u{FFFD}'))
+        {
+            // Raw 8-bit bytes: the header reader's Latin-1 reading beats replacement marks.
+            report.subject = original.get("Subject").map(str::to_string);
+        }
         report.from = decoded
             .from()
             .and_then(|from| from.first())
@@ -510,11 +518,14 @@ fn is_redacted(
         return true;
     }
     if let Some(attached) = attached {
+        // Validity reduces the attached message, or just its body, to `REDACTED`.
+        let is_redaction = |bytes: &[u8]| {
+            String::from_utf8_lossy(bytes)
+                .trim()
+                .eq_ignore_ascii_case("redacted")
+        };
         let body = &attached.raw[header_block::body_offset(attached.raw)..];
-        if String::from_utf8_lossy(body)
-            .trim()
-            .eq_ignore_ascii_case("redacted")
-        {
+        if is_redaction(body) || is_redaction(attached.raw) {
             return true;
         }
     }

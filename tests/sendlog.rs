@@ -1,0 +1,609 @@
+//! Tests of the send log reader: golden files under `fixtures/sendlog/`, one case per quirk
+//! through `check`, and a property that no input makes the reader panic.
+
+use fbl::sendlog::{ReadOptions, SendLogEntry, SendLogError, SendLogFormat, read_send_log};
+use std::fmt::Write as _;
+use std::io::{self, BufReader, Read};
+use std::path::Path;
+
+/// One line per item: an entry's set fields, or `error line N: reason`.
+fn render(items: impl Iterator<Item = Result<SendLogEntry, SendLogError>>) -> String {
+    let mut out = String::new();
+    for item in items {
+        match item {
+            Ok(entry) => {
+                let fields = [
+                    ("message_id", &entry.message_id),
+                    ("id", &entry.id),
+                    ("campaign", &entry.campaign),
+                    ("list", &entry.list),
+                    ("source_ip", &entry.source_ip),
+                    ("sent_at", &entry.sent_at),
+                ];
+                write!(out, "{}", entry.recipient).unwrap();
+                for (name, value) in fields {
+                    if let Some(value) = value {
+                        write!(out, " {name}={value}").unwrap();
+                    }
+                }
+                out.push('\n');
+            }
+            Err(error) => writeln!(out, "error {error}").unwrap(),
+        }
+    }
+    out
+}
+
+fn check_with(format: SendLogFormat, options: &ReadOptions, input: &str, expected: &str) {
+    let got = render(read_send_log(format, input.as_bytes(), options));
+    let expected: String = expected
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert_eq!(got, expected, "\nexpected:\n{expected}\ngot:\n{got}");
+}
+
+fn check(format: SendLogFormat, input: &str, expected: &str) {
+    check_with(format, &ReadOptions::utc(2026), input, expected);
+}
+
+mod golden {
+    use super::*;
+
+    /// The JSON Lines a golden file holds: each entry as an object, each error as
+    /// `{"error": "line N: reason"}`.
+    fn golden_output(format: SendLogFormat, input: &[u8]) -> String {
+        let mut out = String::new();
+        for item in read_send_log(format, input, &ReadOptions::utc(2026)) {
+            let line = match item {
+                Ok(entry) => serde_json::to_string(&entry).unwrap(),
+                Err(error) => serde_json::json!({ "error": error.to_string() }).to_string(),
+            };
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out
+    }
+
+    /// The first few lines that differ, as `expected` and `got` pairs.
+    fn line_diff(expected: &str, actual: &str) -> String {
+        let (expected, actual): (Vec<_>, Vec<_>) =
+            (expected.lines().collect(), actual.lines().collect());
+        (0..expected.len().max(actual.len()))
+            .filter(|&index| expected.get(index) != actual.get(index))
+            .take(5)
+            .map(|index| {
+                let missing = "(no line)";
+                format!(
+                    "  line {}\n    expected: {}\n    got:      {}\n",
+                    index + 1,
+                    expected.get(index).unwrap_or(&missing),
+                    actual.get(index).unwrap_or(&missing)
+                )
+            })
+            .collect()
+    }
+
+    fn format_of(path: &Path) -> Option<SendLogFormat> {
+        let name = path.file_name()?.to_str()?;
+        if name.ends_with(".expected.jsonl") {
+            return None;
+        }
+        match path.extension()?.to_str()? {
+            "csv" => Some(SendLogFormat::Csv),
+            "jsonl" => Some(SendLogFormat::Jsonl),
+            "log" => Some(SendLogFormat::Postfix),
+            _ => None,
+        }
+    }
+
+    /// Reads every fixture with LF and with CRLF line ends and compares with
+    /// `NAME.expected.jsonl`. On a mismatch it writes `NAME.actual`; with
+    /// `FBL_UPDATE_GOLDEN=1` it rewrites the expected file instead.
+    #[test]
+    fn fixtures_match_their_expected_output() {
+        let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sendlog");
+        let update = std::env::var_os("FBL_UPDATE_GOLDEN").is_some_and(|value| value == "1");
+        let mut paths: Vec<_> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        paths.sort();
+        let mut cases = 0;
+        let mut failures = Vec::new();
+        for path in paths {
+            let Some(format) = format_of(&path) else {
+                continue;
+            };
+            let input = std::fs::read_to_string(&path).unwrap();
+            let expected_path = path.with_file_name(format!(
+                "{}.expected.jsonl",
+                path.file_name().unwrap().to_str().unwrap()
+            ));
+            let actual = golden_output(format, input.as_bytes());
+            if update {
+                std::fs::write(&expected_path, &actual).unwrap();
+            }
+            let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+            let actual_path = path.with_extension(format!(
+                "{}.actual",
+                path.extension().unwrap().to_str().unwrap()
+            ));
+            if actual == expected {
+                let _ = std::fs::remove_file(&actual_path);
+            } else {
+                std::fs::write(&actual_path, &actual).unwrap();
+                failures.push(format!(
+                    "{}: output differs from {} (written to {}):\n{}",
+                    path.display(),
+                    expected_path.display(),
+                    actual_path.display(),
+                    line_diff(&expected, &actual)
+                ));
+            }
+            let crlf = input.replace('\n', "\r\n");
+            if golden_output(format, crlf.as_bytes()) != actual {
+                failures.push(format!(
+                    "{}: CRLF line ends change the output",
+                    path.display()
+                ));
+            }
+            cases += 1;
+        }
+        assert!(cases >= 4, "only {cases} golden cases ran");
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+}
+
+mod csv {
+    use super::*;
+
+    #[test]
+    fn missing_recipient_column_is_one_error_on_the_header() {
+        check(
+            SendLogFormat::Csv,
+            "message_id,name\n<a@x>,Alice\n<b@x>,Bob\n",
+            "error line 1: csv header has no recipient column (accepted names: recipient, rcpt, \
+             rcpt_to, to, email, email_address, address; found: message_id, name)",
+        );
+    }
+
+    #[test]
+    fn header_needs_a_message_id_or_an_id_column() {
+        check(
+            SendLogFormat::Csv,
+            "email,campaign\nann@example.org,c1\n",
+            "error line 1: csv header has neither a message_id nor an id column (accepted names: \
+             message_id, messageid, msgid, msg_id; id, recipient_id, subscriber_id; found: email, campaign)",
+        );
+    }
+
+    #[test]
+    fn an_id_column_is_enough_without_message_id() {
+        check(
+            SendLogFormat::Csv,
+            "ID,Recipient\nu-1,ann@example.org\n",
+            "ann@example.org id=u-1",
+        );
+    }
+
+    #[test]
+    fn two_columns_for_one_field_is_an_error() {
+        check(
+            SendLogFormat::Csv,
+            "message_id,email,to\n<a@x>,ann@example.org,bob@example.org\n",
+            "error line 1: csv header names the recipient field twice: columns `email` and `to`",
+        );
+    }
+
+    #[test]
+    fn bad_row_is_an_error_with_its_line_number_and_the_others_are_read() {
+        check(
+            SendLogFormat::Csv,
+            "message_id,recipient,sent_at\n\
+             <1@x>,ann@example.org,2026-11-28 01:49:26\n\
+             <2@x>,not-an-address,2026-11-28 01:49:27\n\
+             \n\
+             <3@x>,bob@example.org,yesterday\n\
+             <4@x>,cat@example.org,\n",
+            "ann@example.org message_id=1@x sent_at=2026-11-28T01:49:26Z
+             error line 3: recipient `not-an-address` is not an email address
+             error line 5: sent_at `yesterday` is not RFC 3339, `YYYY-MM-DD HH:MM:SS` or Unix seconds
+             cat@example.org message_id=4@x",
+        );
+    }
+
+    #[test]
+    fn semicolon_and_tab_delimiters_are_recognised_from_the_header() {
+        check(
+            SendLogFormat::Csv,
+            "message_id;recipient;campaign\n<1@x>;ann@example.org;\"a;b\"\n",
+            "ann@example.org message_id=1@x campaign=a;b",
+        );
+        check(
+            SendLogFormat::Csv,
+            "message_id\trecipient\n<1@x>\tann@example.org\n",
+            "ann@example.org message_id=1@x",
+        );
+    }
+
+    /// Excel writes a byte order mark before the header.
+    #[test]
+    fn byte_order_mark_before_the_header_is_ignored() {
+        check(
+            SendLogFormat::Csv,
+            "\u{feff}message_id,recipient\n<1@x>,ann@example.org\n",
+            "ann@example.org message_id=1@x",
+        );
+    }
+
+    #[test]
+    fn empty_input_has_no_header_and_a_header_alone_has_no_entries() {
+        check(
+            SendLogFormat::Csv,
+            "",
+            "error line 1: missing csv header row: the send log is empty",
+        );
+        check(SendLogFormat::Csv, "message_id,recipient\n", "");
+    }
+
+    #[test]
+    fn quoted_field_cannot_span_lines() {
+        check(
+            SendLogFormat::Csv,
+            "message_id,recipient,campaign\n<1@x>,ann@example.org,\"two\nlines\"\n<2@x>,bob@example.org,c\n",
+            "error line 2: unterminated quoted field
+             error line 3: missing recipient
+             bob@example.org message_id=2@x campaign=c",
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_row_is_an_error() {
+        let mut input =
+            b"message_id,recipient\n<1@x>,ann@example.org\n<2@x>,b\xffb@example.org\n".to_vec();
+        input.extend_from_slice(b"<3@x>,cat@example.org\n");
+        let got = render(read_send_log(
+            SendLogFormat::Csv,
+            input.as_slice(),
+            &ReadOptions::utc(2026),
+        ));
+        assert_eq!(
+            got,
+            "ann@example.org message_id=1@x\nerror line 3: row is not valid UTF-8\ncat@example.org message_id=3@x\n"
+        );
+    }
+}
+
+mod jsonl {
+    use super::*;
+
+    #[test]
+    fn numbers_are_accepted_where_they_make_sense() {
+        check(
+            SendLogFormat::Jsonl,
+            r#"{"message_id":"<1@x>","recipient":"ann@example.org","id":42,"list":7,"sent_at":1795830566}"#,
+            "ann@example.org message_id=1@x id=42 list=7 sent_at=2026-11-28T01:49:26Z",
+        );
+    }
+
+    #[test]
+    fn bad_lines_are_errors_and_blank_lines_are_skipped() {
+        check(
+            SendLogFormat::Jsonl,
+            "\n{\"message_id\":\"<1@x>\",\"recipient\":\"ann@example.org\"}\n  \nnull\n{\"recipient\":\"bob@example.org\"}\n{\"message_id\":\"<3@x>\",\"recipient\":[\"cat@example.org\"]}\n",
+            "ann@example.org message_id=1@x
+             error line 4: not a JSON object
+             error line 5: bob@example.org has neither a message_id nor an id
+             error line 6: `recipient` is neither a string nor a number",
+        );
+    }
+
+    #[test]
+    fn bad_source_ip_is_an_error() {
+        check(
+            SendLogFormat::Jsonl,
+            r#"{"message_id":"<1@x>","recipient":"ann@example.org","source_ip":"mx.example.org"}"#,
+            "error line 1: source_ip `mx.example.org` is not an IP address",
+        );
+    }
+}
+
+mod postfix {
+    use super::*;
+
+    fn cleanup(stamp: &str, queue_id: &str, message_id: &str) -> String {
+        format!("{stamp} mail01 postfix/cleanup[10]: {queue_id}: message-id=<{message_id}>\n")
+    }
+
+    fn delivery(stamp: &str, queue_id: &str, recipient: &str, status: &str) -> String {
+        format!(
+            "{stamp} mail01 postfix/smtp[20]: {queue_id}: to=<{recipient}>, relay=mx.example.org[192.0.2.25]:25, \
+             delay=1, delays=0.1/0/0.5/0.4, dsn=2.0.0, status={status} (250 2.0.0 Ok)\n"
+        )
+    }
+
+    fn removed(stamp: &str, queue_id: &str) -> String {
+        format!("{stamp} mail01 postfix/qmgr[30]: {queue_id}: removed\n")
+    }
+
+    #[test]
+    fn every_delivered_recipient_of_a_message_is_an_entry() {
+        let log = [
+            cleanup("Nov 28 01:49:25", "4ABC12345", "m1@x"),
+            delivery("Nov 28 01:49:26", "4ABC12345", "ann@example.org", "sent"),
+            delivery("Nov 28 01:49:26", "4ABC12345", "bob@example.org", "sent"),
+            delivery("Nov 28 01:49:27", "4ABC12345", "cat@example.org", "bounced"),
+            delivery("Nov 28 01:49:27", "4ABC12345", "dan@example.org", "sent"),
+            removed("Nov 28 01:49:27", "4ABC12345"),
+        ]
+        .concat();
+        check(
+            SendLogFormat::Postfix,
+            &log,
+            "ann@example.org message_id=m1@x sent_at=2026-11-28T01:49:26Z
+             bob@example.org message_id=m1@x sent_at=2026-11-28T01:49:26Z
+             dan@example.org message_id=m1@x sent_at=2026-11-28T01:49:27Z",
+        );
+    }
+
+    #[test]
+    fn deferred_then_sent_is_one_entry_at_the_time_it_was_sent() {
+        let log = [
+            cleanup("Nov 28 01:49:25", "4Ntq8n0Hq1z1xR3", "m1@x"),
+            delivery(
+                "Nov 28 01:49:26",
+                "4Ntq8n0Hq1z1xR3",
+                "ann@example.org",
+                "deferred",
+            ),
+            delivery(
+                "Nov 28 02:19:26",
+                "4Ntq8n0Hq1z1xR3",
+                "ann@example.org",
+                "deferred",
+            ),
+            delivery(
+                "Nov 28 03:19:26",
+                "4Ntq8n0Hq1z1xR3",
+                "ann@example.org",
+                "sent",
+            ),
+            removed("Nov 28 03:19:26", "4Ntq8n0Hq1z1xR3"),
+        ]
+        .concat();
+        check(
+            SendLogFormat::Postfix,
+            &log,
+            "ann@example.org message_id=m1@x sent_at=2026-11-28T03:19:26Z",
+        );
+    }
+
+    #[test]
+    fn december_to_january_counts_a_year_on() {
+        let log = [
+            cleanup("Dec 31 23:59:58", "4ABC12345", "m1@x"),
+            delivery("Dec 31 23:59:59", "4ABC12345", "ann@example.org", "sent"),
+            delivery("Jan  1 00:00:01", "4ABC12345", "bob@example.org", "sent"),
+            // A line written late, after January began, is still from December.
+            delivery("Dec 31 23:59:59", "4ABC12345", "cat@example.org", "sent"),
+            delivery("Jan  1 00:00:02", "4ABC12345", "dan@example.org", "sent"),
+            delivery("Feb  3 10:00:00", "4ABC12345", "eve@example.org", "sent"),
+        ]
+        .concat();
+        check(
+            SendLogFormat::Postfix,
+            &log,
+            "ann@example.org message_id=m1@x sent_at=2026-12-31T23:59:59Z
+             bob@example.org message_id=m1@x sent_at=2027-01-01T00:00:01Z
+             cat@example.org message_id=m1@x sent_at=2026-12-31T23:59:59Z
+             dan@example.org message_id=m1@x sent_at=2027-01-01T00:00:02Z
+             eve@example.org message_id=m1@x sent_at=2027-02-03T10:00:00Z",
+        );
+    }
+
+    #[test]
+    fn classic_timestamps_are_read_in_the_given_zone() {
+        let options = ReadOptions {
+            year: 2026,
+            offset: chrono::FixedOffset::east_opt(3600).unwrap(),
+        };
+        let log = [
+            cleanup("Jan  1 00:30:00", "4ABC12345", "m1@x"),
+            delivery(
+                "Jan  1 00:30:00.250",
+                "4ABC12345",
+                "ann@example.org",
+                "sent",
+            ),
+        ]
+        .concat();
+        check_with(
+            SendLogFormat::Postfix,
+            &options,
+            &log,
+            "ann@example.org message_id=m1@x sent_at=2025-12-31T23:30:00Z",
+        );
+    }
+
+    #[test]
+    fn delivery_after_removed_or_without_cleanup_is_an_error() {
+        let log = [
+            delivery("Nov 28 01:49:20", "1A2B3C4D5E", "ann@example.org", "sent"),
+            cleanup("Nov 28 01:49:25", "4ABC12345", "m1@x"),
+            removed("Nov 28 01:49:26", "4ABC12345"),
+            delivery("Nov 28 01:49:27", "4ABC12345", "bob@example.org", "sent"),
+        ]
+        .concat();
+        check(
+            SendLogFormat::Postfix,
+            &log,
+            "error line 1: queue id 1A2B3C4D5E: delivered to ann@example.org, but no message-id is known for it (no cleanup line before, or already removed)
+             error line 4: queue id 4ABC12345: delivered to bob@example.org, but no message-id is known for it (no cleanup line before, or already removed)",
+        );
+    }
+
+    #[test]
+    fn multi_instance_and_custom_syslog_names_are_read() {
+        let log = "\
+            2026-11-28T01:49:25+00:00 mail01 postfix-out/cleanup[1]: 4ABC12345: message-id=<m1@x>\n\
+            2026-11-28T01:49:26+00:00 mail01 postfix-out/smtp[2]: 4ABC12345: to=<ann@example.org>, relay=mx[192.0.2.1]:25, dsn=2.0.0, status=sent (250 ok)\n\
+            2026-11-28T01:49:27+00:00 mail01 postfix/relay/smtp[3]: 4ABC12345: to=<bob@example.org>, relay=mx[192.0.2.1]:25, dsn=2.0.0, status=sent (250 ok)\n\
+            2026-11-28T01:49:28+00:00 mail01 smtp[4]: 4ABC12345: to=<cat@example.org>, relay=mx[192.0.2.1]:25, dsn=2.0.0, status=sent (250 ok)\n";
+        check(
+            SendLogFormat::Postfix,
+            log,
+            "ann@example.org message_id=m1@x sent_at=2026-11-28T01:49:26Z
+             bob@example.org message_id=m1@x sent_at=2026-11-28T01:49:27Z",
+        );
+    }
+
+    #[test]
+    fn empty_message_id_is_an_error_on_delivery() {
+        let log = [
+            "Nov 28 01:49:25 mail01 postfix/cleanup[10]: 4ABC12345: message-id=<>\n".to_string(),
+            delivery("Nov 28 01:49:26", "4ABC12345", "ann@example.org", "sent"),
+        ]
+        .concat();
+        check(
+            SendLogFormat::Postfix,
+            &log,
+            "error line 2: queue id 4ABC12345: delivered to ann@example.org, but its message-id is empty",
+        );
+    }
+
+    #[test]
+    fn impossible_timestamps_on_deliveries_are_errors() {
+        let log = [
+            cleanup("Feb 28 01:49:25", "4ABC12345", "m1@x"),
+            delivery("Feb 29 01:49:26", "4ABC12345", "ann@example.org", "sent"),
+            delivery("Feb 28 25:49:26", "4ABC12345", "bob@example.org", "sent"),
+            delivery(
+                "2026-02-30T01:49:26Z",
+                "4ABC12345",
+                "cat@example.org",
+                "sent",
+            ),
+        ]
+        .concat();
+        check(
+            SendLogFormat::Postfix,
+            &log,
+            "error line 2: queue id 4ABC12345: timestamp `Feb 29 01:49:26` is not a time in the year 2026
+             error line 3: queue id 4ABC12345: timestamp `Feb 28 25:49:26` is not a time in the year 2026
+             error line 4: queue id 4ABC12345: timestamp `2026-02-30T01:49:26Z` is not an RFC 3339 time between the years 0 and 9999",
+        );
+    }
+}
+
+mod reading {
+    use super::*;
+
+    #[test]
+    fn line_longer_than_the_limit_is_an_error_and_reading_goes_on() {
+        let long = "x".repeat(fbl::sendlog::MAX_LINE_BYTES + 1);
+        let input = format!(
+            "{{\"message_id\":\"<1@x>\",\"recipient\":\"ann@example.org\"}}\n{long}\n{{\"message_id\":\"<2@x>\",\"recipient\":\"bob@example.org\"}}\n"
+        );
+        check(
+            SendLogFormat::Jsonl,
+            &input,
+            "ann@example.org message_id=1@x
+             error line 2: line is longer than 1048576 bytes, skipped
+             bob@example.org message_id=2@x",
+        );
+    }
+
+    /// Gives `data`, then fails.
+    struct FailingAfter {
+        data: io::Cursor<Vec<u8>>,
+    }
+
+    impl Read for FailingAfter {
+        fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+            match self.data.read(buffer)? {
+                0 => Err(io::Error::other("disk on fire")),
+                read => Ok(read),
+            }
+        }
+    }
+
+    #[test]
+    fn read_failure_ends_the_stream_after_one_error() {
+        let input = FailingAfter {
+            data: io::Cursor::new(
+                b"{\"message_id\":\"<1@x>\",\"recipient\":\"ann@example.org\"}\n".to_vec(),
+            ),
+        };
+        let got = render(read_send_log(
+            SendLogFormat::Jsonl,
+            BufReader::new(input),
+            &ReadOptions::utc(2026),
+        ));
+        assert_eq!(
+            got,
+            "ann@example.org message_id=1@x\nerror line 2: cannot read the send log: disk on fire\n"
+        );
+    }
+
+    #[test]
+    fn formats_parse_from_their_names() {
+        for format in SendLogFormat::ALL {
+            assert_eq!(format.as_str().parse::<SendLogFormat>(), Ok(format));
+            assert_eq!(
+                serde_json::to_string(&format).unwrap(),
+                format!("\"{}\"", format.as_str())
+            );
+        }
+        assert_eq!("JSONL".parse::<SendLogFormat>(), Ok(SendLogFormat::Jsonl));
+        assert_eq!(
+            "xml".parse::<SendLogFormat>().unwrap_err().to_string(),
+            "unknown send log format `xml` (expected csv, jsonl or postfix)"
+        );
+    }
+}
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Pieces of every format, so that random input often gets past the first checks.
+    const PIECES: &str = "(Nov 28 01:49:26 |Dec 31 23:59:59 |Jan  1 00:00:00 |2026-11-28T01:49:26\\.5\\+01:00 |h |\
+        postfix/cleanup\\[1\\]: |postfix-out/smtp\\[2\\]: |postfix/qmgr: |4ABC12345: |4Ntq8n0Hq1z1xR3: |\
+        message-id=<|to=<|a@b\\.c|>|, status=sent|, status=deferred| \\(250\\)|removed|\
+        message_id|recipient|email|id|sent_at|source_ip|\\{|\\}|\\[|\\]|\"|:|,|;|\t|\r|\n|<|@|\\.|[ -~]|[^\\x00-\\x7f]){0,120}";
+
+    fn consume(format: SendLogFormat, input: &[u8], year: i32) {
+        let options = ReadOptions {
+            year,
+            offset: chrono::FixedOffset::east_opt(-5 * 3600).unwrap(),
+        };
+        let lines = input.split(|&byte| byte == b'\n').count() as u64;
+        for item in read_send_log(format, input, &options) {
+            if let Err(error) = item {
+                assert!(
+                    (1..=lines).contains(&error.line),
+                    "{error} outside 1..={lines}"
+                );
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn on_arbitrary_bytes(input in proptest::collection::vec(any::<u8>(), 0..512), year in any::<i32>()) {
+            for format in SendLogFormat::ALL {
+                consume(format, &input, year);
+            }
+        }
+
+        #[test]
+        fn on_pieces_of_real_lines(input in PIECES, year in prop_oneof![Just(2026), any::<i32>()]) {
+            for format in SendLogFormat::ALL {
+                consume(format, input.as_bytes(), year);
+            }
+        }
+    }
+}

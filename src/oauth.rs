@@ -776,7 +776,8 @@ impl LoopbackListener {
 
     /// Waits up to `timeout` for the browser's GET carrying `code` (or `error`), answers it
     /// with a small HTML page, and returns the code once `state` matches. Requests without
-    /// either parameter (a favicon) get a 404 and the wait goes on.
+    /// either parameter (a favicon) get a 404 and the wait goes on. Each connection is read
+    /// on its own thread, so a browser's idle pre-connection holds nothing up.
     pub fn wait_for_code(
         self,
         expected_state: &str,
@@ -789,25 +790,38 @@ impl LoopbackListener {
         self.listener
             .set_nonblocking(true)
             .map_err(|err| io_error("setting non-blocking", err))?;
+        let (outcomes, outcome) = std::sync::mpsc::channel();
         loop {
+            if let Ok(result) = outcome.try_recv() {
+                return result;
+            }
             let now = Instant::now();
             if now >= deadline {
                 return Err(OAuthError::LoopbackTimeout {
                     seconds: timeout.as_secs(),
                 });
             }
-            let stream = match self.listener.accept() {
-                Ok((stream, _)) => stream,
-                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
-                    std::thread::sleep(Duration::from_millis(20).min(deadline - now));
-                    continue;
+            match self.listener.accept() {
+                Ok((stream, _)) => {
+                    let outcomes = outcomes.clone();
+                    let expected_state = expected_state.to_owned();
+                    let remaining = deadline - now;
+                    std::thread::spawn(move || {
+                        if let Some(result) = answer_redirect(stream, &expected_state, remaining) {
+                            // The waiter may have given up already; nothing to do then.
+                            let _ = outcomes.send(result);
+                        }
+                    });
                 }
-                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(err)
+                    if matches!(
+                        err.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+                    ) =>
+                {
+                    std::thread::sleep(Duration::from_millis(20).min(deadline - now));
+                }
                 Err(err) => return Err(io_error("accepting", err)),
-            };
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if let Some(outcome) = answer_redirect(stream, expected_state, remaining) {
-                return outcome;
             }
         }
     }

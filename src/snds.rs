@@ -1143,5 +1143,13 @@ mod tests {
             let _ = parse_ip_status_csv(&body);
             let _ = parse_api_data(&body, None, ZONE);
         }
+
+        #[test]
+        fn parsing_json_shaped_text_never_panics(
+            body in r#"[\[\]{}":, 0-9a-zA-Z.%<-]{0,80}"#
+        ) {
+            let _ = parse_api_data(&body, Some("application/json"), ZONE);
+            let _ = parse_api_ip_status(&body, Some("application/json"));
+        }
     }
 }

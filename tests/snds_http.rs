@@ -938,7 +938,15 @@ fn loopback_listener_receives_the_code() {
     );
     let waiting =
         std::thread::spawn(move || listener.wait_for_code("st-1", Duration::from_secs(10)));
+    // Browsers open connections ahead of need and may leave them idle.
+    let _idle_preconnection = TcpStream::connect(
+        redirect_uri
+            .trim_start_matches("http://")
+            .trim_end_matches('/'),
+    )
+    .unwrap();
     let browser = browser();
+    let started = Instant::now();
     let favicon = browser
         .get(format!("{redirect_uri}favicon.ico"))
         .send()
@@ -958,6 +966,11 @@ fn loopback_listener_receives_the_code() {
     assert!(!html.contains("the-code-123"));
     let code = waiting.join().unwrap().unwrap();
     assert_eq!(code.secret(), "the-code-123");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[test]

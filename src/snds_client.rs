@@ -1,0 +1,635 @@
+//! The SNDS client: fetches the legacy `data.aspx` and `ipStatus.aspx` reports with the key
+//! from the automated-access URL, and the new API's reports with a bearer token. The only
+//! SNDS module that does network IO; parsing is `snds`'s.
+//!
+//! **The key and tokens never appear in an error, `Display` or `Debug` output.** URLs in
+//! errors carry `key=***`; reqwest's errors are stripped of their URL and scrubbed.
+
+use crate::oauth::{self, OAuthConfig};
+use crate::snds::{self, IpStatusRange, SndsDataRow, SndsParseError};
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+use url::Url;
+
+/// Where the legacy automated-access pages live (`/data.aspx`, `/ipStatus.aspx`).
+pub const DEFAULT_LEGACY_BASE_URL: &str = "https://sendersupport.olc.protection.outlook.com/snds";
+/// The new SNDS REST API (from June 2026).
+pub const DEFAULT_API_BASE_URL: &str = "https://substrate.office.com/ip-domain-management-snds";
+pub const DEFAULT_AUTHORIZE_URL: &str =
+    "https://login.microsoftonline.com/consumers/oauth2/v2.0/authorize";
+pub const DEFAULT_TOKEN_URL: &str = "https://login.microsoftonline.com/consumers/oauth2/v2.0/token";
+pub const DEFAULT_DEVICE_CODE_URL: &str =
+    "https://login.microsoftonline.com/consumers/oauth2/v2.0/devicecode";
+/// The SNDS portal's own public client id.
+pub const DEFAULT_CLIENT_ID: &str = "a53a6cc1-a1cd-46f7-a4aa-281cdabec33c";
+/// [`DEFAULT_SCOPES`] as one space-separated string.
+pub const DEFAULT_SCOPE: &str = "a53a6cc1-a1cd-46f7-a4aa-281cdabec33c/.default offline_access";
+pub const DEFAULT_SCOPES: [&str; 2] = [
+    "a53a6cc1-a1cd-46f7-a4aa-281cdabec33c/.default",
+    "offline_access",
+];
+
+/// The OAuth configuration for the new SNDS API built from the defaults above.
+pub fn default_oauth_config() -> OAuthConfig {
+    OAuthConfig::public_client(
+        DEFAULT_AUTHORIZE_URL,
+        DEFAULT_TOKEN_URL,
+        Some(DEFAULT_DEVICE_CODE_URL),
+        DEFAULT_CLIENT_ID,
+        &DEFAULT_SCOPES,
+    )
+}
+
+/// Why a fetch failed; a caller branches on the variant. Every `url` is redacted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SndsClientError {
+    /// The legacy pages answered HTML (a sign-in page): the key is bad or expired.
+    #[error("snds {url} answered with a sign-in page: the key is bad or expired")]
+    SignInPage { url: String },
+    /// 404 or 410: an expired or mistyped link.
+    #[error("snds {url} answered http {status}: the link has expired or is wrong")]
+    NotFound { url: String, status: u16 },
+    /// The API answered 401, 403, a redirect or an HTML page: log in again.
+    #[error("snds api {url} wants a new login (http {status})")]
+    LoginNeeded { url: String, status: u16 },
+    /// The body is neither CSV nor JSON in a shape SNDS uses.
+    #[error("snds {url} answered a body that is not a report: {source}")]
+    Unparseable {
+        url: String,
+        #[source]
+        source: SndsParseError,
+    },
+    /// Any other status: a 4xx at once, a 5xx after the retries ran out.
+    #[error("snds {url} answered http {status}{}", after_attempts(*.attempts))]
+    Http {
+        url: String,
+        status: u16,
+        attempts: u32,
+    },
+    #[error("snds {url} failed{}: {message}", after_attempts(*.attempts))]
+    Network {
+        url: String,
+        message: String,
+        attempts: u32,
+    },
+    #[error("snds {url} timed out{}", after_attempts(*.attempts))]
+    Timeout { url: String, attempts: u32 },
+    /// What was pasted as the automated-access URL has no usable key or address.
+    #[error("snds automated access url unusable: {reason}")]
+    BadAccessUrl { reason: String },
+    #[error("snds base url {url} unusable: {reason}")]
+    BadBaseUrl { url: String, reason: String },
+    #[error("snds http client setup failed: {reason}")]
+    ClientSetup { reason: String },
+}
+
+fn after_attempts(attempts: u32) -> String {
+    if attempts > 1 {
+        format!(" after {attempts} attempts")
+    } else {
+        String::new()
+    }
+}
+
+/// The legacy base URL and key taken from a pasted automated-access URL. `Debug` masks the
+/// key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LegacyAccess {
+    pub base_url: String,
+    pub key: String,
+}
+
+impl fmt::Debug for LegacyAccess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LegacyAccess")
+            .field("base_url", &self.base_url)
+            .field("key", &"***")
+            .finish()
+    }
+}
+
+/// Reads the link SNDS shows under "Automated Access", such as
+/// `https://sendersupport.olc.protection.outlook.com/snds/data.aspx?key=...`: the base is
+/// the URL up to the page (`data.aspx`, `ipStatus.aspx`, `data/`), the key its `key`
+/// parameter. Errors never quote the pasted text, which holds the key.
+pub fn parse_automated_access_url(pasted: &str) -> Result<LegacyAccess, SndsClientError> {
+    let bad = |reason: &str| SndsClientError::BadAccessUrl {
+        reason: reason.to_owned(),
+    };
+    let url = Url::parse(pasted.trim()).map_err(|_| bad("not a url"))?;
+    if url.scheme() != "https" && url.scheme() != "http" {
+        return Err(bad("not an http or https url"));
+    }
+    if url.host_str().is_none() {
+        return Err(bad("no host"));
+    }
+    let key = url
+        .query_pairs()
+        .find(|(name, _)| name.eq_ignore_ascii_case("key"))
+        .map(|(_, value)| value.trim().to_owned())
+        .filter(|key| !key.is_empty())
+        .ok_or_else(|| bad("no key parameter"))?;
+    let mut base = url.clone();
+    base.set_query(None);
+    base.set_fragment(None);
+    let path = base.path().trim_end_matches('/').to_owned();
+    let page = path.rsplit('/').next().unwrap_or("").to_ascii_lowercase();
+    let known_page = matches!(
+        page.as_str(),
+        "data.aspx" | "ipstatus.aspx" | "data" | "ipstatus"
+    );
+    let base_path = if known_page {
+        path.rsplit_once('/').map(|(dir, _)| dir).unwrap_or("")
+    } else {
+        path.as_str()
+    };
+    base.set_path(base_path);
+    let base_url = base.as_str().trim_end_matches('/').to_owned();
+    Ok(LegacyAccess { base_url, key })
+}
+
+/// Timeouts, retries and the zone report times are read in.
+#[derive(Debug, Clone)]
+pub struct SndsClientOptions {
+    pub connect_timeout: Duration,
+    /// For a whole request, connection to last byte.
+    pub timeout: Duration,
+    /// Tries per fetch, the first included; 5xx answers and network errors are retried,
+    /// 4xx never.
+    pub max_attempts: u32,
+    /// The wait before the second try; it doubles for each further try up to `max_backoff`.
+    pub first_backoff: Duration,
+    pub max_backoff: Duration,
+    pub zone: Tz,
+}
+
+impl Default for SndsClientOptions {
+    fn default() -> SndsClientOptions {
+        SndsClientOptions {
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(60),
+            max_attempts: 3,
+            first_backoff: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(30),
+            zone: snds::DEFAULT_SNDS_ZONE,
+        }
+    }
+}
+
+/// A data report: the body as received, for archiving, and its rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataReport {
+    pub body: String,
+    pub content_type: Option<String>,
+    pub rows: Vec<SndsDataRow>,
+}
+
+/// An IP status report: the body as received and its ranges.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IpStatusReport {
+    pub body: String,
+    pub content_type: Option<String>,
+    pub ranges: Vec<IpStatusRange>,
+}
+
+type Sleep = Arc<dyn Fn(Duration) + Send + Sync>;
+
+/// Fetches SNDS reports. Holds no key or token: they are passed per call.
+pub struct SndsClient {
+    /// Follows redirects: a bad legacy key may be redirected to a sign-in page.
+    legacy_http: reqwest::blocking::Client,
+    /// Follows none: on the API a redirect means the login must be renewed.
+    api_http: reqwest::blocking::Client,
+    options: SndsClientOptions,
+    sleep: Sleep,
+}
+
+impl fmt::Debug for SndsClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SndsClient")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which of the two SNDS surfaces a request goes to; they read failures differently.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Surface {
+    Legacy,
+    Api,
+}
+
+/// A request target: the real URL and the one shown in errors.
+struct Target {
+    url: Url,
+    shown: String,
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Target").field("url", &self.shown).finish()
+    }
+}
+
+/// A 2xx answer.
+struct Answer {
+    content_type: Option<String>,
+    body: String,
+}
+
+impl SndsClient {
+    pub fn new(options: SndsClientOptions) -> Result<SndsClient, SndsClientError> {
+        let build = |redirect: reqwest::redirect::Policy| {
+            reqwest::blocking::Client::builder()
+                .connect_timeout(options.connect_timeout)
+                .timeout(options.timeout)
+                .redirect(redirect)
+                .user_agent(concat!("fbl/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|err| SndsClientError::ClientSetup {
+                    reason: oauth::describe_transport_error(err, &[]),
+                })
+        };
+        Ok(SndsClient {
+            legacy_http: build(reqwest::redirect::Policy::limited(5))?,
+            api_http: build(reqwest::redirect::Policy::none())?,
+            options,
+            sleep: Arc::new(std::thread::sleep),
+        })
+    }
+
+    /// Replaces the wait between retries, so tests need not wait.
+    pub fn with_sleep(mut self, sleep: impl Fn(Duration) + Send + Sync + 'static) -> SndsClient {
+        self.sleep = Arc::new(sleep);
+        self
+    }
+
+    pub fn options(&self) -> &SndsClientOptions {
+        &self.options
+    }
+
+    /// `GET {base}/data.aspx?key=KEY[&date=MMDDYY]`; without a date SNDS sends its latest
+    /// day. An empty body is a report with no rows.
+    pub fn fetch_legacy_data(
+        &self,
+        base_url: &str,
+        key: &str,
+        date: Option<NaiveDate>,
+    ) -> Result<DataReport, SndsClientError> {
+        let date = date.map(|date| date.format("%m%d%y").to_string());
+        let target = legacy_target(base_url, "data.aspx", key, date.as_deref())?;
+        let answer = self.get(&target, Surface::Legacy, key, None)?;
+        let rows = snds::parse_data_csv(&answer.body, self.options.zone)
+            .map_err(|err| parse_failure(err, &target, Surface::Legacy, &[key]))?;
+        Ok(DataReport {
+            body: answer.body,
+            content_type: answer.content_type,
+            rows,
+        })
+    }
+
+    /// `GET {base}/ipStatus.aspx?key=KEY`.
+    pub fn fetch_legacy_ip_status(
+        &self,
+        base_url: &str,
+        key: &str,
+    ) -> Result<IpStatusReport, SndsClientError> {
+        let target = legacy_target(base_url, "ipStatus.aspx", key, None)?;
+        let answer = self.get(&target, Surface::Legacy, key, None)?;
+        let ranges = snds::parse_ip_status_csv(&answer.body)
+            .map_err(|err| parse_failure(err, &target, Surface::Legacy, &[key]))?;
+        Ok(IpStatusReport {
+            body: answer.body,
+            content_type: answer.content_type,
+            ranges,
+        })
+    }
+
+    /// `GET {api_base}/api/report/data/{yyyy-MM-dd}` with `Authorization: Bearer`. The answer
+    /// may be CSV or JSON.
+    pub fn fetch_api_data(
+        &self,
+        api_base_url: &str,
+        access_token: &str,
+        date: NaiveDate,
+    ) -> Result<DataReport, SndsClientError> {
+        let path = format!("api/report/data/{}", date.format("%Y-%m-%d"));
+        let target = api_target(api_base_url, &path)?;
+        let answer = self.get(&target, Surface::Api, "", Some(access_token))?;
+        let rows = snds::parse_api_data(
+            &answer.body,
+            answer.content_type.as_deref(),
+            self.options.zone,
+        )
+        .map_err(|err| parse_failure(err, &target, Surface::Api, &[access_token]))?;
+        Ok(DataReport {
+            body: answer.body,
+            content_type: answer.content_type,
+            rows,
+        })
+    }
+
+    /// `GET {api_base}/api/report/status/ip` with `Authorization: Bearer`.
+    pub fn fetch_api_ip_status(
+        &self,
+        api_base_url: &str,
+        access_token: &str,
+    ) -> Result<IpStatusReport, SndsClientError> {
+        let target = api_target(api_base_url, "api/report/status/ip")?;
+        let answer = self.get(&target, Surface::Api, "", Some(access_token))?;
+        let ranges = snds::parse_api_ip_status(&answer.body, answer.content_type.as_deref())
+            .map_err(|err| parse_failure(err, &target, Surface::Api, &[access_token]))?;
+        Ok(IpStatusReport {
+            body: answer.body,
+            content_type: answer.content_type,
+            ranges,
+        })
+    }
+
+    /// GETs `target`, retrying 5xx answers and network errors with exponential backoff.
+    fn get(
+        &self,
+        target: &Target,
+        surface: Surface,
+        key: &str,
+        bearer: Option<&str>,
+    ) -> Result<Answer, SndsClientError> {
+        let secrets = [key, bearer.unwrap_or("")];
+        let attempts = self.options.max_attempts.max(1);
+        let mut attempt = 1;
+        loop {
+            let outcome = self.get_once(target, surface, bearer, &secrets, attempt);
+            let retryable = match &outcome {
+                Err(SndsClientError::Http { status, .. }) => *status >= 500,
+                Err(SndsClientError::Network { .. } | SndsClientError::Timeout { .. }) => true,
+                _ => false,
+            };
+            if !retryable || attempt >= attempts {
+                return outcome;
+            }
+            (self.sleep)(self.backoff(attempt));
+            attempt += 1;
+        }
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
+        self.options
+            .first_backoff
+            .saturating_mul(factor)
+            .min(self.options.max_backoff)
+    }
+
+    fn get_once(
+        &self,
+        target: &Target,
+        surface: Surface,
+        bearer: Option<&str>,
+        secrets: &[&str],
+        attempt: u32,
+    ) -> Result<Answer, SndsClientError> {
+        let transport = |err: reqwest::Error| {
+            if err.is_timeout() {
+                SndsClientError::Timeout {
+                    url: target.shown.clone(),
+                    attempts: attempt,
+                }
+            } else {
+                SndsClientError::Network {
+                    url: target.shown.clone(),
+                    message: oauth::describe_transport_error(err, secrets),
+                    attempts: attempt,
+                }
+            }
+        };
+        let http = match surface {
+            Surface::Legacy => &self.legacy_http,
+            Surface::Api => &self.api_http,
+        };
+        let mut request = http.get(target.url.clone()).header(
+            reqwest::header::ACCEPT,
+            "text/csv, application/json;q=0.9, */*;q=0.5",
+        );
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().map_err(transport)?;
+        let status = response.status().as_u16();
+        let url = target.shown.clone();
+        match (surface, status) {
+            (_, 200..=299) => {}
+            (_, 404 | 410) => return Err(SndsClientError::NotFound { url, status }),
+            (Surface::Api, 300..=399 | 401 | 403) => {
+                return Err(SndsClientError::LoginNeeded { url, status });
+            }
+            _ => {
+                return Err(SndsClientError::Http {
+                    url,
+                    status,
+                    attempts: attempt,
+                });
+            }
+        }
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        let body = response.text().map_err(transport)?;
+        Ok(Answer { content_type, body })
+    }
+}
+
+/// A parser's refusal as a client error: an HTML page is a sign-in page on the legacy
+/// surface and a lapsed login on the API; anything else is unparseable.
+fn parse_failure(
+    mut err: SndsParseError,
+    target: &Target,
+    surface: Surface,
+    secrets: &[&str],
+) -> SndsClientError {
+    let url = target.shown.clone();
+    match (err.clone(), surface) {
+        (SndsParseError::SignInPage, Surface::Legacy) => SndsClientError::SignInPage { url },
+        (SndsParseError::SignInPage, Surface::Api) => {
+            SndsClientError::LoginNeeded { url, status: 200 }
+        }
+        _ => {
+            for secret in secrets {
+                err.redact(secret);
+            }
+            SndsClientError::Unparseable { url, source: err }
+        }
+    }
+}
+
+fn legacy_target(
+    base_url: &str,
+    page: &str,
+    key: &str,
+    date: Option<&str>,
+) -> Result<Target, SndsClientError> {
+    if key.trim().is_empty() {
+        return Err(SndsClientError::BadAccessUrl {
+            reason: "the key is empty".to_owned(),
+        });
+    }
+    let build = |key: &str| -> Result<Url, SndsClientError> {
+        let mut url = page_url(base_url, page, &[key])?;
+        url.query_pairs_mut().append_pair("key", key);
+        if let Some(date) = date {
+            url.query_pairs_mut().append_pair("date", date);
+        }
+        Ok(url)
+    };
+    Ok(Target {
+        url: build(key)?,
+        shown: build("***")?.to_string(),
+    })
+}
+
+fn api_target(base_url: &str, path: &str) -> Result<Target, SndsClientError> {
+    let url = page_url(base_url, path, &[])?;
+    Ok(Target {
+        shown: url.to_string(),
+        url,
+    })
+}
+
+/// `{base}/{page}`; the base must be an http(s) URL without a query.
+fn page_url(base_url: &str, page: &str, secrets: &[&str]) -> Result<Url, SndsClientError> {
+    let base = base_url.trim().trim_end_matches('/');
+    let bad = |reason: &str| SndsClientError::BadBaseUrl {
+        url: oauth::redact(base, secrets),
+        reason: reason.to_owned(),
+    };
+    if base.contains('?') || base.contains('#') {
+        // Likely the whole automated-access link: do not echo it, it holds the key.
+        return Err(SndsClientError::BadBaseUrl {
+            url: "(hidden: it has a query)".to_owned(),
+            reason: "a base url has no query; pass the part before the page name".to_owned(),
+        });
+    }
+    let url = Url::parse(&format!("{base}/{page}")).map_err(|err| bad(&err.to_string()))?;
+    if url.scheme() != "https" && url.scheme() != "http" {
+        return Err(bad("not an http or https url"));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pasted_automated_access_urls() {
+        let check = |pasted: &str, base: &str, key: &str| {
+            let access = parse_automated_access_url(pasted).unwrap();
+            assert_eq!(
+                (access.base_url.as_str(), access.key.as_str()),
+                (base, key),
+                "{pasted}"
+            );
+            assert!(!format!("{access:?}").contains(key));
+        };
+        let base = DEFAULT_LEGACY_BASE_URL;
+        check(
+            &format!("{base}/data.aspx?key=ab12-cd34"),
+            base,
+            "ab12-cd34",
+        );
+        check(
+            &format!(" {base}/ipStatus.aspx?key=ab12-cd34\n"),
+            base,
+            "ab12-cd34",
+        );
+        check(&format!("{base}/data/?key=ab12-cd34"), base, "ab12-cd34");
+        check(
+            &format!("{base}/data.aspx?date=021026&key=ab12"),
+            base,
+            "ab12",
+        );
+        check(
+            "https://postmaster.live.com/snds/data.aspx?key=k1",
+            "https://postmaster.live.com/snds",
+            "k1",
+        );
+        check(
+            "http://127.0.0.1:8080/snds/?key=k1",
+            "http://127.0.0.1:8080/snds",
+            "k1",
+        );
+        for bad in [
+            "not a url key=secret-k",
+            "ftp://h/snds/data.aspx?key=secret-k",
+            "https://h/snds/data.aspx",
+            "https://h/snds/data.aspx?key=",
+        ] {
+            let err = parse_automated_access_url(bad).unwrap_err();
+            assert!(matches!(err, SndsClientError::BadAccessUrl { .. }), "{bad}");
+            assert!(
+                !err.to_string().contains("secret-k") && !format!("{err:?}").contains("secret-k")
+            );
+        }
+    }
+
+    #[test]
+    fn legacy_urls_carry_key_and_date_but_show_neither_key() {
+        let target =
+            legacy_target("https://h/snds/", "data.aspx", "k/ey+1", Some("021026")).unwrap();
+        assert_eq!(
+            target.url.as_str(),
+            "https://h/snds/data.aspx?key=k%2Fey%2B1&date=021026"
+        );
+        assert_eq!(target.shown, "https://h/snds/data.aspx?key=***&date=021026");
+        let err = legacy_target(
+            "https://h/snds/data.aspx?key=sekrit",
+            "data.aspx",
+            "sekrit",
+            None,
+        )
+        .unwrap_err();
+        assert!(!err.to_string().contains("sekrit") && !format!("{err:?}").contains("sekrit"));
+        let err = legacy_target("h:not a url sekrit", "data.aspx", "sekrit", None).unwrap_err();
+        assert!(!format!("{err} {err:?}").contains("sekrit"), "{err:?}");
+        assert!(matches!(
+            legacy_target("https://h/snds", "data.aspx", " ", None),
+            Err(SndsClientError::BadAccessUrl { .. })
+        ));
+    }
+
+    #[test]
+    fn api_urls() {
+        let target = api_target(DEFAULT_API_BASE_URL, "api/report/status/ip").unwrap();
+        assert_eq!(
+            target.url.as_str(),
+            "https://substrate.office.com/ip-domain-management-snds/api/report/status/ip"
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let client = SndsClient::new(SndsClientOptions {
+            first_backoff: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(5),
+            ..SndsClientOptions::default()
+        })
+        .unwrap();
+        let waits: Vec<u64> = (1..=4).map(|n| client.backoff(n).as_secs()).collect();
+        assert_eq!(waits, [2, 4, 5, 5]);
+    }
+
+    #[test]
+    fn default_oauth_config_uses_the_snds_portal_client() {
+        let config = default_oauth_config();
+        assert_eq!(config.client_id, DEFAULT_CLIENT_ID);
+        assert_eq!(config.scopes.join(" "), DEFAULT_SCOPE);
+        assert_eq!(
+            config.device_code_url.as_deref(),
+            Some(DEFAULT_DEVICE_CODE_URL)
+        );
+    }
+}

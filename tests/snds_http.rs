@@ -1,0 +1,1172 @@
+//! The SNDS client and the OAuth flows against a real HTTP server on 127.0.0.1: scripted
+//! answers per path, retries, timeouts, broken connections, token refresh with rotation,
+//! device-code polling, the loopback redirect listener, and no secret in any error.
+
+use chrono::NaiveDate;
+use fbl::oauth::{
+    AuthorizationCode, LoopbackListener, OAuthClient, OAuthConfig, OAuthError, Pkce, TokenSet,
+};
+use fbl::snds::FilterColor;
+use fbl::snds_client::{
+    SndsClient, SndsClientError, SndsClientOptions, parse_automated_access_url,
+};
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+const KEY: &str = "4f1c9e2a-SECRETKEY-77b3-0d5e6a8c9b10";
+const TOKEN: &str = "eyJ0eXAi.SECRET-ACCESS-TOKEN.sig";
+const REFRESH: &str = "M.C5_SECRET-REFRESH-TOKEN_1";
+
+const DATA_CSV: &str = include_str!("../fixtures/snds/data-14-fields.csv");
+const IP_STATUS_CSV: &str = include_str!("../fixtures/snds/ipstatus-ranges.csv");
+const SIGN_IN_PAGE: &str = include_str!("../fixtures/snds/data-sign-in-page.html");
+const API_JSON: &str = include_str!("../fixtures/snds/data-api.json");
+
+// ---------------------------------------------------------------------------------------
+// A small scripted HTTP/1.1 server.
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+struct Request {
+    method: String,
+    /// Path and query, as sent.
+    target: String,
+    headers: HashMap<String, String>,
+    body: String,
+}
+
+impl Request {
+    fn path(&self) -> &str {
+        self.target.split('?').next().unwrap_or("")
+    }
+
+    fn query(&self) -> HashMap<String, String> {
+        let query = self.target.split_once('?').map(|(_, q)| q).unwrap_or("");
+        url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect()
+    }
+
+    fn form(&self) -> HashMap<String, String> {
+        url::form_urlencoded::parse(self.body.as_bytes())
+            .into_owned()
+            .collect()
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+}
+
+/// What the server does with a request.
+enum Reply {
+    Respond {
+        status: u16,
+        headers: Vec<(&'static str, String)>,
+        body: String,
+    },
+    /// Reads the request, answers nothing, closes after the pause.
+    Hang(Duration),
+    /// Promises a body of `declared` bytes, sends `sent`, closes.
+    CloseMidBody { declared: usize, sent: String },
+}
+
+fn respond(status: u16, content_type: &str, body: &str) -> Reply {
+    Reply::Respond {
+        status,
+        headers: vec![("Content-Type", content_type.to_owned())],
+        body: body.to_owned(),
+    }
+}
+
+fn csv(body: &str) -> Reply {
+    respond(200, "text/csv", body)
+}
+
+fn json(status: u16, body: &str) -> Reply {
+    respond(status, "application/json; charset=utf-8", body)
+}
+
+fn redirect(location: &str) -> Reply {
+    Reply::Respond {
+        status: 302,
+        headers: vec![("Location", location.to_owned())],
+        body: String::new(),
+    }
+}
+
+/// Answers with `handler(request, n)` where `n` counts earlier requests to the same path.
+type Handler = dyn Fn(&Request, usize) -> Reply + Send + Sync;
+
+struct TestServer {
+    addr: SocketAddr,
+    log: Arc<Mutex<Vec<Request>>>,
+    stop: Arc<AtomicBool>,
+    accept_thread: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    fn start(handler: impl Fn(&Request, usize) -> Reply + Send + Sync + 'static) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let handler: Arc<Handler> = Arc::new(handler);
+        let counts = Arc::new(Mutex::new(HashMap::<String, usize>::new()));
+        let accept_thread = {
+            let (log, stop) = (log.clone(), stop.clone());
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    let (log, handler, counts) = (log.clone(), handler.clone(), counts.clone());
+                    std::thread::spawn(move || serve(stream, &log, &*handler, &counts));
+                }
+            })
+        };
+        TestServer {
+            addr,
+            log,
+            stop,
+            accept_thread: Some(accept_thread),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn requests(&self) -> Vec<Request> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect(self.addr);
+        if let Some(thread) = self.accept_thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn serve(
+    mut stream: TcpStream,
+    log: &Mutex<Vec<Request>>,
+    handler: &Handler,
+    counts: &Mutex<HashMap<String, usize>>,
+) {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let Some(request) = read_request(&mut stream) else {
+        return;
+    };
+    let nth = {
+        let mut counts = counts.lock().unwrap();
+        let count = counts.entry(request.path().to_owned()).or_insert(0);
+        *count += 1;
+        *count - 1
+    };
+    log.lock().unwrap().push(request.clone());
+    match handler(&request, nth) {
+        Reply::Respond {
+            status,
+            headers,
+            body,
+        } => {
+            let mut head = format!(
+                "HTTP/1.1 {status} Scripted\r\nContent-Length: {}\r\nConnection: close\r\n",
+                body.len()
+            );
+            for (name, value) in headers {
+                head.push_str(&format!("{name}: {value}\r\n"));
+            }
+            head.push_str("\r\n");
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body.as_bytes());
+        }
+        Reply::Hang(pause) => std::thread::sleep(pause),
+        Reply::CloseMidBody { declared, sent } => {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nContent-Length: {declared}\r\n\r\n"
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(sent.as_bytes());
+            let _ = stream.flush();
+        }
+    }
+    let _ = stream.flush();
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+}
+
+fn read_request(stream: &mut TcpStream) -> Option<Request> {
+    let mut data = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let head_end = loop {
+        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end + 4;
+        }
+        let read = stream.read(&mut buffer).ok()?;
+        if read == 0 {
+            return None;
+        }
+        data.extend_from_slice(&buffer[..read]);
+    };
+    let head = String::from_utf8_lossy(&data[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let mut request_line = lines.next()?.split_whitespace();
+    let method = request_line.next()?.to_owned();
+    let target = request_line.next()?.to_owned();
+    let headers: HashMap<String, String> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    let length: usize = headers
+        .get("content-length")
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0);
+    while data.len() < head_end + length {
+        let read = stream.read(&mut buffer).ok()?;
+        if read == 0 {
+            break;
+        }
+        data.extend_from_slice(&buffer[..read]);
+    }
+    let body_end = data.len().min(head_end + length);
+    Some(Request {
+        method,
+        target,
+        headers,
+        body: String::from_utf8_lossy(&data[head_end..body_end]).into_owned(),
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers.
+
+/// A client with short timeouts whose sleeps are recorded instead of slept.
+fn client_with(options: SndsClientOptions) -> (SndsClient, Arc<Mutex<Vec<Duration>>>) {
+    let sleeps = Arc::new(Mutex::new(Vec::new()));
+    let recorded = sleeps.clone();
+    let client = SndsClient::new(options)
+        .unwrap()
+        .with_sleep(move |pause| recorded.lock().unwrap().push(pause));
+    (client, sleeps)
+}
+
+fn options() -> SndsClientOptions {
+    SndsClientOptions {
+        connect_timeout: Duration::from_secs(2),
+        timeout: Duration::from_secs(3),
+        max_attempts: 3,
+        first_backoff: Duration::from_millis(100),
+        max_backoff: Duration::from_secs(1),
+        zone: chrono_tz::America::Los_Angeles,
+    }
+}
+
+fn default_client() -> (SndsClient, Arc<Mutex<Vec<Duration>>>) {
+    client_with(options())
+}
+
+fn oauth_config(server: &TestServer) -> OAuthConfig {
+    let mut config = OAuthConfig::public_client(
+        &format!("{}/authorize", server.url()),
+        &format!("{}/token", server.url()),
+        Some(&format!("{}/devicecode", server.url())),
+        "client-123",
+        &["api://snds/.default", "offline_access"],
+    );
+    config.connect_timeout = Duration::from_secs(2);
+    config.timeout = Duration::from_secs(3);
+    config
+}
+
+/// A port on 127.0.0.1 that nothing listens on.
+fn closed_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// Panics if `text` holds any secret or its URL-encoded form.
+fn assert_no_secret(what: &str, text: &str) {
+    for secret in [
+        KEY,
+        TOKEN,
+        REFRESH,
+        "SECRETKEY",
+        "SECRET-",
+        "the-code-123",
+        "dev-code-9",
+    ] {
+        let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        assert!(
+            !text.contains(secret) && !text.contains(&encoded),
+            "{what} leaks {secret:?}: {text}"
+        );
+    }
+}
+
+fn assert_error_has_no_secret(err: &dyn std::fmt::Debug, display: &str) {
+    assert_no_secret("Display", display);
+    assert_no_secret("Debug", &format!("{err:?}"));
+    assert_no_secret("pretty Debug", &format!("{err:#?}"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Legacy automated access.
+
+#[test]
+fn legacy_data_sends_the_key_and_parses_the_csv() {
+    let server = TestServer::start(|request, _| match request.path() {
+        "/snds/data.aspx" => csv(DATA_CSV),
+        _ => respond(404, "text/plain", "no"),
+    });
+    let (client, sleeps) = default_client();
+    let report = client
+        .fetch_legacy_data(&format!("{}/snds/", server.url()), KEY, None)
+        .unwrap();
+    assert_eq!(report.rows.len(), 4);
+    assert_eq!(report.rows[2].filter_result, FilterColor::Red);
+    assert_eq!(report.body, DATA_CSV);
+    assert_eq!(report.content_type.as_deref(), Some("text/csv"));
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].method, "GET");
+    let query = requests[0].query();
+    assert_eq!(query.get("key").map(String::as_str), Some(KEY));
+    assert!(
+        !query.contains_key("date"),
+        "no date asks for the latest day"
+    );
+    assert!(sleeps.lock().unwrap().is_empty());
+}
+
+#[test]
+fn legacy_data_date_is_mmddyy() {
+    let server = TestServer::start(|_, _| csv(""));
+    let (client, _) = default_client();
+    for (date, expected) in [
+        (NaiveDate::from_ymd_opt(2026, 2, 9).unwrap(), "020926"),
+        (NaiveDate::from_ymd_opt(2020, 9, 29).unwrap(), "092920"),
+        (NaiveDate::from_ymd_opt(2031, 12, 31).unwrap(), "123131"),
+    ] {
+        let report = client
+            .fetch_legacy_data(&format!("{}/snds", server.url()), KEY, Some(date))
+            .unwrap();
+        assert!(
+            report.rows.is_empty(),
+            "an empty body is a day without data"
+        );
+        let last = server.requests().pop().unwrap();
+        assert_eq!(last.query().get("date").map(String::as_str), Some(expected));
+    }
+}
+
+#[test]
+fn legacy_ip_status() {
+    let server = TestServer::start(|request, _| match request.path() {
+        "/snds/ipStatus.aspx" => csv(IP_STATUS_CSV),
+        _ => respond(404, "text/plain", "no"),
+    });
+    let (client, _) = default_client();
+    let report = client
+        .fetch_legacy_ip_status(&format!("{}/snds", server.url()), KEY)
+        .unwrap();
+    assert_eq!(report.ranges.len(), 4);
+    assert!(report.ranges[0].contains("192.0.3.0".parse().unwrap()));
+    assert_eq!(
+        server.requests()[0].query().get("key").map(String::as_str),
+        Some(KEY)
+    );
+}
+
+#[test]
+fn pasted_access_url_drives_a_fetch() {
+    let server = TestServer::start(|request, _| match request.path() {
+        "/snds/data.aspx" => csv(DATA_CSV),
+        _ => respond(404, "text/plain", "no"),
+    });
+    let pasted = format!("{}/snds/data.aspx?key={KEY}", server.url());
+    let access = parse_automated_access_url(&pasted).unwrap();
+    assert_no_secret("LegacyAccess Debug", &format!("{access:?}"));
+    let (client, _) = default_client();
+    let report = client
+        .fetch_legacy_data(&access.base_url, &access.key, None)
+        .unwrap();
+    assert_eq!(report.rows.len(), 4);
+}
+
+#[test]
+fn legacy_sign_in_page_means_a_bad_key() {
+    let server = TestServer::start(|request, _| match request.path() {
+        "/snds/data.aspx" => respond(200, "text/html; charset=utf-8", SIGN_IN_PAGE),
+        // A bad key redirected to a login page that carries the key along.
+        "/snds/ipStatus.aspx" => redirect(&format!("/login?wreply=ipStatus.aspx%3Fkey%3D{KEY}")),
+        "/login" => respond(200, "text/html", SIGN_IN_PAGE),
+        _ => respond(404, "text/plain", "no"),
+    });
+    let (client, sleeps) = default_client();
+    let base = format!("{}/snds", server.url());
+    let err = client.fetch_legacy_data(&base, KEY, None).unwrap_err();
+    assert!(matches!(err, SndsClientError::SignInPage { .. }), "{err:?}");
+    assert_error_has_no_secret(&err, &err.to_string());
+    let err = client.fetch_legacy_ip_status(&base, KEY).unwrap_err();
+    assert!(matches!(err, SndsClientError::SignInPage { .. }), "{err:?}");
+    assert_error_has_no_secret(&err, &err.to_string());
+    assert!(
+        sleeps.lock().unwrap().is_empty(),
+        "a sign-in page is not retried"
+    );
+}
+
+#[test]
+fn legacy_404_is_an_expired_link_and_not_retried() {
+    let server = TestServer::start(|_, _| respond(404, "text/html", "<h1>gone</h1>"));
+    let (client, sleeps) = default_client();
+    let err = client
+        .fetch_legacy_data(&format!("{}/snds", server.url()), KEY, None)
+        .unwrap_err();
+    assert!(
+        matches!(err, SndsClientError::NotFound { status: 404, .. }),
+        "{err:?}"
+    );
+    assert_eq!(server.requests().len(), 1);
+    assert!(sleeps.lock().unwrap().is_empty());
+}
+
+#[test]
+fn other_4xx_answers_are_not_retried() {
+    for status in [400, 429] {
+        let server = TestServer::start(move |_, _| respond(status, "text/plain", "no"));
+        let (client, _) = default_client();
+        let err = client
+            .fetch_legacy_data(&format!("{}/snds", server.url()), KEY, None)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            SndsClientError::Http {
+                url: format!("{}/snds/data.aspx?key=***", server.url()),
+                status,
+                attempts: 1
+            }
+        );
+        assert_eq!(server.requests().len(), 1);
+    }
+}
+
+#[test]
+fn a_500_is_retried_and_the_next_answer_used() {
+    let server = TestServer::start(|_, nth| match nth {
+        0 => respond(500, "text/plain", "busy"),
+        _ => csv(DATA_CSV),
+    });
+    let (client, sleeps) = default_client();
+    let report = client
+        .fetch_legacy_data(&format!("{}/snds", server.url()), KEY, None)
+        .unwrap();
+    assert_eq!(report.rows.len(), 4);
+    assert_eq!(server.requests().len(), 2);
+    assert_eq!(*sleeps.lock().unwrap(), [Duration::from_millis(100)]);
+}
+
+#[test]
+fn retries_are_bounded_and_back_off_exponentially() {
+    let server = TestServer::start(|_, _| respond(503, "text/plain", "down"));
+    let (client, sleeps) = client_with(SndsClientOptions {
+        max_attempts: 4,
+        max_backoff: Duration::from_millis(300),
+        ..options()
+    });
+    let err = client
+        .fetch_legacy_ip_status(&format!("{}/snds", server.url()), KEY)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SndsClientError::Http {
+                status: 503,
+                attempts: 4,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(server.requests().len(), 4);
+    let waits: Vec<u128> = sleeps
+        .lock()
+        .unwrap()
+        .iter()
+        .map(Duration::as_millis)
+        .collect();
+    assert_eq!(waits, [100, 200, 300]);
+    assert_error_has_no_secret(&err, &err.to_string());
+}
+
+#[test]
+fn a_server_that_never_answers_times_out() {
+    let server = TestServer::start(|_, _| Reply::Hang(Duration::from_secs(3)));
+    let (client, sleeps) = client_with(SndsClientOptions {
+        timeout: Duration::from_millis(300),
+        max_attempts: 2,
+        ..options()
+    });
+    let started = Instant::now();
+    let err = client
+        .fetch_legacy_data(&format!("{}/snds", server.url()), KEY, None)
+        .unwrap_err();
+    assert!(
+        matches!(err, SndsClientError::Timeout { attempts: 2, .. }),
+        "{err:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(sleeps.lock().unwrap().len(), 1, "a timeout is retried");
+    assert_error_has_no_secret(&err, &err.to_string());
+}
+
+#[test]
+fn a_connection_closed_mid_response_is_a_network_error_and_retried() {
+    let broken = || Reply::CloseMidBody {
+        declared: 5000,
+        sent: DATA_CSV[..40].to_owned(),
+    };
+    let server = TestServer::start(move |_, _| broken());
+    let (client, sleeps) = default_client();
+    let err = client
+        .fetch_legacy_data(&format!("{}/snds", server.url()), KEY, None)
+        .unwrap_err();
+    assert!(
+        matches!(err, SndsClientError::Network { attempts: 3, .. }),
+        "{err:?}"
+    );
+    assert_eq!(sleeps.lock().unwrap().len(), 2);
+    assert_error_has_no_secret(&err, &err.to_string());
+
+    let server = TestServer::start(move |_, nth| if nth == 0 { broken() } else { csv(DATA_CSV) });
+    let (client, _) = default_client();
+    let report = client
+        .fetch_legacy_data(&format!("{}/snds", server.url()), KEY, None)
+        .unwrap();
+    assert_eq!(report.rows.len(), 4);
+}
+
+#[test]
+fn a_refused_connection_is_a_network_error() {
+    let (client, sleeps) = default_client();
+    let base = format!("http://127.0.0.1:{}/snds", closed_port());
+    let err = client.fetch_legacy_data(&base, KEY, None).unwrap_err();
+    assert!(
+        matches!(err, SndsClientError::Network { attempts: 3, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("key=***"), "{err}");
+    assert_eq!(sleeps.lock().unwrap().len(), 2);
+    assert_error_has_no_secret(&err, &err.to_string());
+}
+
+#[test]
+fn a_body_that_is_not_csv_is_unparseable() {
+    let server = TestServer::start(|_, _| csv("Service temporarily unavailable, try later\r\n"));
+    let (client, _) = default_client();
+    let err = client
+        .fetch_legacy_data(&format!("{}/snds", server.url()), KEY, None)
+        .unwrap_err();
+    assert!(
+        matches!(err, SndsClientError::Unparseable { .. }),
+        "{err:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// The new API.
+
+#[test]
+fn api_data_sends_the_bearer_token_and_reads_json_or_csv() {
+    let server = TestServer::start(|request, _| match request.path() {
+        "/snds-api/api/report/data/2026-06-10" => json(200, API_JSON),
+        "/snds-api/api/report/data/2026-06-11" => csv(DATA_CSV),
+        _ => respond(404, "text/plain", "no"),
+    });
+    let (client, _) = default_client();
+    let base = format!("{}/snds-api/", server.url());
+    let day = NaiveDate::from_ymd_opt(2026, 6, 10).unwrap();
+    let report = client.fetch_api_data(&base, TOKEN, day).unwrap();
+    assert_eq!(report.rows.len(), 2);
+    assert_eq!(report.rows[1].trap_hits, 7);
+    let report = client
+        .fetch_api_data(&base, TOKEN, day.succ_opt().unwrap())
+        .unwrap();
+    assert_eq!(report.rows.len(), 4);
+    for request in server.requests() {
+        let expected = format!("Bearer {TOKEN}");
+        assert_eq!(request.header("authorization"), Some(expected.as_str()));
+        assert!(!request.target.contains(TOKEN));
+    }
+}
+
+#[test]
+fn api_ip_status() {
+    let server = TestServer::start(|request, _| match request.path() {
+        "/api/report/status/ip" => json(
+            200,
+            r#"[{"firstIp":"192.0.2.254","lastIp":"192.0.3.1","blocked":true,"details":"x"}]"#,
+        ),
+        _ => respond(404, "text/plain", "no"),
+    });
+    let (client, _) = default_client();
+    let report = client.fetch_api_ip_status(&server.url(), TOKEN).unwrap();
+    assert_eq!(report.ranges.len(), 1);
+    assert!(report.ranges[0].blocked);
+}
+
+#[test]
+fn api_401_403_redirect_and_html_mean_login_again() {
+    let server = TestServer::start(|request, _| match request.path() {
+        "/a/api/report/status/ip" => respond(401, "application/json", r#"{"error":"x"}"#),
+        "/b/api/report/status/ip" => respond(403, "text/plain", "forbidden"),
+        "/c/api/report/status/ip" => redirect("/login"),
+        "/d/api/report/status/ip" => respond(200, "text/html", SIGN_IN_PAGE),
+        _ => respond(200, "text/html", SIGN_IN_PAGE),
+    });
+    let (client, sleeps) = default_client();
+    for (prefix, status) in [("a", 401), ("b", 403), ("c", 302), ("d", 200)] {
+        let err = client
+            .fetch_api_ip_status(&format!("{}/{prefix}", server.url()), TOKEN)
+            .unwrap_err();
+        assert!(
+            matches!(err, SndsClientError::LoginNeeded { status: s, .. } if s == status),
+            "{prefix}: {err:?}"
+        );
+        assert_error_has_no_secret(&err, &err.to_string());
+    }
+    assert!(
+        !server.requests().iter().any(|r| r.path() == "/login"),
+        "the API's redirects are not followed"
+    );
+    assert!(sleeps.lock().unwrap().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// OAuth.
+
+#[test]
+fn refresh_returns_the_rotated_refresh_token() {
+    let server = TestServer::start(|request, nth| {
+        let form = request.form();
+        assert_eq!(request.method, "POST");
+        assert_eq!(form["grant_type"], "refresh_token");
+        assert_eq!(form["client_id"], "client-123");
+        assert_eq!(form["scope"], "api://snds/.default offline_access");
+        assert_eq!(form["refresh_token"], REFRESH);
+        match nth {
+            0 => json(
+                200,
+                r#"{"token_type":"Bearer","access_token":"AT-2","refresh_token":"RT-2","expires_in":3599,"scope":"api://snds/.default"}"#,
+            ),
+            _ => json(
+                200,
+                r#"{"token_type":"Bearer","access_token":"AT-3","expires_in":"3600"}"#,
+            ),
+        }
+    });
+    let client = OAuthClient::new(oauth_config(&server)).unwrap();
+    let before = chrono::Utc::now();
+    let rotated = client.refresh(REFRESH).unwrap();
+    assert_eq!(rotated.access_token, "AT-2");
+    assert_eq!(rotated.refresh_token.as_deref(), Some("RT-2"));
+    let lifetime = rotated.expires_at - before;
+    assert!(
+        (3590..=3600).contains(&lifetime.num_seconds()),
+        "{lifetime}"
+    );
+    let kept = client.refresh(REFRESH).unwrap();
+    assert_eq!(
+        kept.refresh_token.as_deref(),
+        Some(REFRESH),
+        "no rotation keeps the old one"
+    );
+    assert_no_secret("TokenSet Debug", &format!("{kept:?}"));
+    assert_eq!(
+        server.requests()[0].header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+}
+
+#[test]
+fn an_expired_refresh_token_is_invalid_grant_without_the_token() {
+    let server = TestServer::start(|_, _| {
+        json(
+            400,
+            &format!(
+                r#"{{"error":"invalid_grant","error_description":"AADSTS70008: The refresh token {REFRESH} has expired.\r\nTrace ID: 1"}}"#
+            ),
+        )
+    });
+    let client = OAuthClient::new(oauth_config(&server)).unwrap();
+    let err = client.refresh(REFRESH).unwrap_err();
+    assert!(
+        matches!(&err, OAuthError::InvalidGrant { error, .. } if error == "invalid_grant"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("AADSTS70008"), "{err}");
+    assert_error_has_no_secret(&err, &err.to_string());
+}
+
+#[test]
+fn token_endpoint_failures_are_typed() {
+    let server = TestServer::start(|_, nth| match nth {
+        0 => json(401, r#"{"error":"invalid_client"}"#),
+        1 => respond(502, "text/html", "<html>bad gateway</html>"),
+        2 => json(200, r#"{"token_type":"Bearer"}"#),
+        _ => Reply::Hang(Duration::from_secs(2)),
+    });
+    let mut config = oauth_config(&server);
+    config.timeout = Duration::from_millis(300);
+    let client = OAuthClient::new(config).unwrap();
+    let errors = [
+        client.refresh(REFRESH).unwrap_err(),
+        client.refresh(REFRESH).unwrap_err(),
+        client.refresh(REFRESH).unwrap_err(),
+        client.refresh(REFRESH).unwrap_err(),
+    ];
+    assert!(
+        matches!(&errors[0], OAuthError::Http { status: 401, error: Some(e), .. } if e == "invalid_client")
+    );
+    assert!(matches!(
+        &errors[1],
+        OAuthError::Http {
+            status: 502,
+            error: None,
+            ..
+        }
+    ));
+    assert!(
+        matches!(&errors[2], OAuthError::BadResponse { .. }),
+        "{:?}",
+        errors[2]
+    );
+    assert!(
+        matches!(&errors[3], OAuthError::Timeout { .. }),
+        "{:?}",
+        errors[3]
+    );
+    for err in &errors {
+        assert_error_has_no_secret(err, &err.to_string());
+    }
+    let refused = OAuthClient::new(OAuthConfig::public_client(
+        "http://127.0.0.1:1/authorize",
+        &format!("http://127.0.0.1:{}/token", closed_port()),
+        None,
+        "client-123",
+        &[],
+    ))
+    .unwrap()
+    .refresh(REFRESH)
+    .unwrap_err();
+    assert!(matches!(refused, OAuthError::Network { .. }), "{refused:?}");
+    assert_error_has_no_secret(&refused, &refused.to_string());
+}
+
+#[test]
+fn code_exchange_sends_the_verifier_and_redirect_uri() {
+    let server = TestServer::start(|request, _| {
+        let form = request.form();
+        assert_eq!(form["grant_type"], "authorization_code");
+        assert_eq!(form["code"], "the-code-123");
+        assert_eq!(form["redirect_uri"], "http://127.0.0.1:9/");
+        assert_eq!(form["code_verifier"], "v".repeat(43));
+        assert_eq!(form["client_id"], "client-123");
+        assert!(!form.contains_key("client_secret"));
+        json(
+            200,
+            r#"{"access_token":"AT-1","refresh_token":"RT-1","expires_in":3600}"#,
+        )
+    });
+    let client = OAuthClient::new(oauth_config(&server)).unwrap();
+    let tokens: TokenSet = client
+        .exchange_code(
+            &AuthorizationCode::new("the-code-123".to_owned()),
+            &Pkce::from_verifier("v".repeat(43)),
+            "http://127.0.0.1:9/",
+        )
+        .unwrap();
+    assert_eq!(tokens.access_token, "AT-1");
+    assert_eq!(tokens.refresh_token.as_deref(), Some("RT-1"));
+}
+
+#[test]
+fn a_rejected_code_names_no_code() {
+    let server = TestServer::start(|_, _| {
+        json(
+            400,
+            r#"{"error":"invalid_grant","error_description":"AADSTS54005: the-code-123 was already redeemed."}"#,
+        )
+    });
+    let client = OAuthClient::new(oauth_config(&server)).unwrap();
+    let err = client
+        .exchange_code(
+            &AuthorizationCode::new("the-code-123".to_owned()),
+            &Pkce::generate(),
+            "http://127.0.0.1:9/",
+        )
+        .unwrap_err();
+    assert!(matches!(err, OAuthError::InvalidGrant { .. }), "{err:?}");
+    assert_error_has_no_secret(&err, &err.to_string());
+}
+
+fn device_server(poll_answers: Vec<&'static str>) -> TestServer {
+    TestServer::start(move |request, nth| match request.path() {
+        "/devicecode" => {
+            assert_eq!(
+                request.form()["scope"],
+                "api://snds/.default offline_access"
+            );
+            json(
+                200,
+                r#"{"device_code":"dev-code-9","user_code":"ABCD-EFGH","verification_uri":"https://microsoft.com/devicelogin","expires_in":900,"interval":5,"message":"To sign in, use a web browser."}"#,
+            )
+        }
+        "/token" => {
+            let form = request.form();
+            assert_eq!(
+                form["grant_type"],
+                "urn:ietf:params:oauth:grant-type:device_code"
+            );
+            assert_eq!(form["device_code"], "dev-code-9");
+            let answer = poll_answers[nth.min(poll_answers.len() - 1)];
+            if answer.starts_with('{') {
+                json(200, answer)
+            } else {
+                json(400, &format!(r#"{{"error":"{answer}"}}"#))
+            }
+        }
+        _ => respond(404, "text/plain", "no"),
+    })
+}
+
+#[test]
+fn device_code_polling_waits_backs_off_and_succeeds() {
+    let server = device_server(vec![
+        "authorization_pending",
+        "slow_down",
+        "authorization_pending",
+        r#"{"access_token":"AT-D","refresh_token":"RT-D","expires_in":3600}"#,
+    ]);
+    let client = OAuthClient::new(oauth_config(&server)).unwrap();
+    let device = client.start_device_authorization().unwrap();
+    assert_eq!(device.user_code, "ABCD-EFGH");
+    assert_eq!(device.verification_uri, "https://microsoft.com/devicelogin");
+    assert_eq!(device.interval, Duration::from_secs(5));
+    assert_eq!(device.expires_in, Duration::from_secs(900));
+    assert_no_secret("DeviceAuthorization Debug", &format!("{device:?}"));
+    let mut sleeps = Vec::new();
+    let tokens = client
+        .poll_device_authorization(&device, &mut |pause| sleeps.push(pause.as_secs()))
+        .unwrap();
+    assert_eq!(tokens.access_token, "AT-D");
+    assert_eq!(sleeps, [5, 5, 10, 10], "slow_down adds 5 s to the interval");
+}
+
+#[test]
+fn device_code_expiry_is_reported() {
+    let server = device_server(vec!["authorization_pending", "expired_token"]);
+    let client = OAuthClient::new(oauth_config(&server)).unwrap();
+    let device = client.start_device_authorization().unwrap();
+    let err = client
+        .poll_device_authorization(&device, &mut |_| {})
+        .unwrap_err();
+    assert_eq!(err, OAuthError::DeviceCodeExpired);
+
+    // The server never says expired: polling stops once `expires_in` has been slept through.
+    let server = device_server(vec!["authorization_pending"]);
+    let client = OAuthClient::new(oauth_config(&server)).unwrap();
+    let mut device = client.start_device_authorization().unwrap();
+    device.expires_in = Duration::from_secs(12);
+    let mut polls = 0;
+    let err = client
+        .poll_device_authorization(&device, &mut |_| polls += 1)
+        .unwrap_err();
+    assert_eq!(err, OAuthError::DeviceCodeExpired);
+    assert_eq!(polls, 3);
+
+    let server = device_server(vec!["authorization_declined"]);
+    let client = OAuthClient::new(oauth_config(&server)).unwrap();
+    let device = client.start_device_authorization().unwrap();
+    let err = client
+        .poll_device_authorization(&device, &mut |_| {})
+        .unwrap_err();
+    assert!(
+        matches!(err, OAuthError::AuthorizationDenied { .. }),
+        "{err:?}"
+    );
+    assert_error_has_no_secret(&err, &err.to_string());
+}
+
+// ---------------------------------------------------------------------------------------
+// The loopback redirect listener, driven by a real HTTP client.
+
+fn browser() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn loopback_listener_receives_the_code() {
+    let listener = LoopbackListener::bind().unwrap();
+    let redirect_uri = listener.redirect_uri();
+    assert!(
+        redirect_uri.starts_with("http://127.0.0.1:"),
+        "{redirect_uri}"
+    );
+    let waiting =
+        std::thread::spawn(move || listener.wait_for_code("st-1", Duration::from_secs(10)));
+    // Browsers open connections ahead of need and may leave them idle.
+    let _idle_preconnection = TcpStream::connect(
+        redirect_uri
+            .trim_start_matches("http://")
+            .trim_end_matches('/'),
+    )
+    .unwrap();
+    let browser = browser();
+    let started = Instant::now();
+    let favicon = browser
+        .get(format!("{redirect_uri}favicon.ico"))
+        .send()
+        .unwrap();
+    assert_eq!(
+        favicon.status().as_u16(),
+        404,
+        "other requests do not end the wait"
+    );
+    let page = browser
+        .get(format!("{redirect_uri}?code=the-code-123&state=st-1"))
+        .send()
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().unwrap();
+    assert!(html.contains("Signed in"), "{html}");
+    assert!(!html.contains("the-code-123"));
+    let code = waiting.join().unwrap().unwrap();
+    assert_eq!(code.secret(), "the-code-123");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn loopback_listener_rejects_a_wrong_state_and_reports_errors() {
+    let listener = LoopbackListener::bind().unwrap();
+    let redirect_uri = listener.redirect_uri();
+    let waiting =
+        std::thread::spawn(move || listener.wait_for_code("st-1", Duration::from_secs(10)));
+    let page = browser()
+        .get(format!("{redirect_uri}?code=the-code-123&state=forged"))
+        .send()
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 400);
+    assert_eq!(waiting.join().unwrap(), Err(OAuthError::StateMismatch));
+
+    let listener = LoopbackListener::bind().unwrap();
+    let redirect_uri = listener.redirect_uri();
+    let waiting =
+        std::thread::spawn(move || listener.wait_for_code("st-1", Duration::from_secs(10)));
+    let page = browser()
+        .get(format!(
+            "{redirect_uri}?error=access_denied&error_description=<script>no</script>&state=st-1"
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 400);
+    assert!(
+        !page.text().unwrap().contains("<script>"),
+        "the page escapes what it echoes"
+    );
+    let err = waiting.join().unwrap().unwrap_err();
+    assert!(
+        matches!(err, OAuthError::AuthorizationDenied { .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn loopback_listener_times_out() {
+    let listener = LoopbackListener::bind().unwrap();
+    let started = Instant::now();
+    let err = listener
+        .wait_for_code("st-1", Duration::from_millis(200))
+        .unwrap_err();
+    assert!(matches!(err, OAuthError::LoopbackTimeout { .. }), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn full_login_with_loopback_redirect_and_code_exchange() {
+    let server = TestServer::start(|request, _| {
+        let form = request.form();
+        assert_eq!(form["code"], "the-code-123");
+        json(
+            200,
+            r#"{"access_token":"AT-L","refresh_token":"RT-L","expires_in":60}"#,
+        )
+    });
+    let client = OAuthClient::new(oauth_config(&server)).unwrap();
+    let listener = LoopbackListener::bind().unwrap();
+    let redirect_uri = listener.redirect_uri();
+    let pkce = Pkce::generate();
+    let state = fbl::oauth::new_state();
+    let authorize = client
+        .authorization_url(&redirect_uri, &state, &pkce, &[])
+        .unwrap();
+    assert!(
+        authorize
+            .as_str()
+            .starts_with(&format!("{}/authorize?", server.url()))
+    );
+    let expected_state = state.clone();
+    let waiting = std::thread::spawn(move || {
+        listener.wait_for_code(&expected_state, Duration::from_secs(10))
+    });
+    // The authorization server would redirect the browser here.
+    let mut redirect = url::Url::parse(&redirect_uri).unwrap();
+    redirect
+        .query_pairs_mut()
+        .append_pair("code", "the-code-123")
+        .append_pair("state", &state);
+    browser().get(redirect).send().unwrap();
+    let code = waiting.join().unwrap().unwrap();
+    let tokens = client.exchange_code(&code, &pkce, &redirect_uri).unwrap();
+    assert_eq!(tokens.access_token, "AT-L");
+    assert_eq!(
+        server.requests()[0].form()["code_verifier"],
+        pkce.verifier()
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// No secret in any error shape.
+
+#[test]
+fn no_error_shape_shows_the_key_or_token() {
+    let server = TestServer::start(|request, nth| match request.path() {
+        "/sign-in/data.aspx" => respond(200, "text/html", SIGN_IN_PAGE),
+        "/gone/data.aspx" => respond(404, "text/plain", "gone"),
+        "/teapot/data.aspx" => respond(418, "text/plain", "no"),
+        "/down/data.aspx" => respond(500, "text/plain", "down"),
+        // A body that echoes the key where the IP belongs.
+        "/echo/data.aspx" => csv(&format!("{KEY},2/10/2026 4:00 PM,,1,1,1,GREEN,< 0.1%\r\n")),
+        "/echo/ipStatus.aspx" => csv(&format!("{KEY},{KEY},Yes,x\r\n")),
+        "/hang/data.aspx" => Reply::Hang(Duration::from_secs(2)),
+        "/broken/data.aspx" => Reply::CloseMidBody {
+            declared: 999,
+            sent: "192.0.2.1,".to_owned(),
+        },
+        "/off-site/data.aspx" => redirect(&format!(
+            "http://127.0.0.1:{}/login?key={KEY}",
+            closed_port()
+        )),
+        "/api/api/report/data/2026-06-10" if nth == 0 => respond(401, "text/plain", "no"),
+        "/api/api/report/data/2026-06-10" => json(200, &format!(r#"[{{"ipAddress":"{TOKEN}"}}]"#)),
+        _ => respond(404, "text/plain", "no"),
+    });
+    let (client, _) = client_with(SndsClientOptions {
+        timeout: Duration::from_millis(300),
+        max_attempts: 2,
+        ..options()
+    });
+    let mut errors: Vec<SndsClientError> = [
+        "sign-in", "gone", "teapot", "down", "echo", "hang", "broken", "off-site",
+    ]
+    .iter()
+    .map(|prefix| {
+        client
+            .fetch_legacy_data(&format!("{}/{prefix}", server.url()), KEY, None)
+            .unwrap_err()
+    })
+    .collect();
+    errors.push(
+        client
+            .fetch_legacy_ip_status(&format!("{}/echo", server.url()), KEY)
+            .unwrap_err(),
+    );
+    errors.push(
+        client
+            .fetch_legacy_data(&format!("http://127.0.0.1:{}", closed_port()), KEY, None)
+            .unwrap_err(),
+    );
+    // The whole pasted link given as a base URL.
+    errors.push(
+        client
+            .fetch_legacy_data(
+                &format!("{}/snds/data.aspx?key={KEY}", server.url()),
+                KEY,
+                None,
+            )
+            .unwrap_err(),
+    );
+    errors.push(parse_automated_access_url(&format!("{KEY} is my key")).unwrap_err());
+    let day = NaiveDate::from_ymd_opt(2026, 6, 10).unwrap();
+    let api_base = format!("{}/api", server.url());
+    errors.push(client.fetch_api_data(&api_base, TOKEN, day).unwrap_err());
+    errors.push(client.fetch_api_data(&api_base, TOKEN, day).unwrap_err());
+
+    let kinds: Vec<&str> = errors
+        .iter()
+        .map(|err| match err {
+            SndsClientError::SignInPage { .. } => "sign-in",
+            SndsClientError::NotFound { .. } => "not-found",
+            SndsClientError::LoginNeeded { .. } => "login",
+            SndsClientError::Unparseable { .. } => "unparseable",
+            SndsClientError::Http { .. } => "http",
+            SndsClientError::Network { .. } => "network",
+            SndsClientError::Timeout { .. } => "timeout",
+            SndsClientError::BadAccessUrl { .. } => "bad-access-url",
+            SndsClientError::BadBaseUrl { .. } => "bad-base-url",
+            SndsClientError::ClientSetup { .. } => "setup",
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "sign-in",
+            "not-found",
+            "http",
+            "http",
+            "unparseable",
+            "timeout",
+            "network",
+            "network",
+            "unparseable",
+            "network",
+            "bad-base-url",
+            "bad-access-url",
+            "login",
+            "unparseable",
+        ]
+    );
+    for err in &errors {
+        assert_error_has_no_secret(err, &err.to_string());
+        if let Some(source) = std::error::Error::source(err) {
+            assert_error_has_no_secret(&source, &source.to_string());
+        }
+    }
+}

@@ -378,3 +378,143 @@ fn config_prints_the_effective_configuration_with_secrets_masked() {
     assert!(text.contains("********"));
     assert!(text.contains("fbl.sqlite"));
 }
+
+/// A store fed the two sparse JMRP fixtures that only an import can attribute: one with a
+/// VERP id, one with nothing but its Message-ID.
+fn store_with_unattributed_jmrp(dir: &Path) {
+    let fixtures = crate::support::fixtures().join("reports");
+    std::fs::copy(fixtures.join("fbl.toml"), dir.join("fbl.toml")).unwrap();
+    for name in [
+        "jmrp-2026-verp-id.eml",
+        "jmrp-2026-unattributable-message-id-only.eml",
+    ] {
+        std::fs::copy(fixtures.join(name), dir.join(name)).unwrap();
+    }
+    let output = run(fbl(dir).args([
+        "--config",
+        "fbl.toml",
+        "ingest",
+        "jmrp-2026-verp-id.eml",
+        "jmrp-2026-unattributable-message-id-only.eml",
+        "--json",
+    ]));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "unattributed complaints need attention"
+    );
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["unattributed"], 2);
+}
+
+#[test]
+fn a_send_log_imported_later_attributes_stored_complaints() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with_unattributed_jmrp(dir.path());
+    let message_id = {
+        let raw = std::fs::read_to_string(
+            dir.path()
+                .join("jmrp-2026-unattributable-message-id-only.eml"),
+        )
+        .unwrap();
+        let line = raw
+            .lines()
+            .filter(|l| l.starts_with("Message-ID:"))
+            .last()
+            .unwrap()
+            .to_string();
+        line.trim_start_matches("Message-ID:").trim().to_string()
+    };
+    write(
+        dir.path(),
+        "sends.csv",
+        format!(
+            "message_id,recipient,id,campaign,sent_at\n\
+             <other@example.com>,someone@example.org,,july,2026-11-01T10:00:00Z\n\
+             ,verp.person@example.org,7f3a9c,july,2026-11-01T10:00:00Z\n\
+             {message_id},msgid.person@example.org,,july,2026-11-01T10:00:00Z\n\
+             bad row without recipient,,,july,\n"
+        )
+        .as_bytes(),
+    );
+    let output = run(fbl(dir.path()).args([
+        "--config",
+        "fbl.toml",
+        "sendlog",
+        "import",
+        "sends.csv",
+        "--format",
+        "csv",
+        "--json",
+    ]));
+    assert_eq!(output.status.code(), Some(1), "a bad line needs attention");
+    let imported: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(imported["added"], 3);
+    assert_eq!(imported["bad_lines"], 1);
+    assert_eq!(imported["reattributed"], 2);
+    for address in ["verp.person@example.org", "msgid.person@example.org"] {
+        let output = run(fbl(dir.path()).args(["suppress", "show", address]));
+        let shown: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+        assert_eq!(shown["suppressed"]["source"], "microsoft", "{address}");
+        assert_eq!(
+            shown["evidence_report_ids"].as_array().unwrap().len(),
+            1,
+            "{address}"
+        );
+    }
+    assert!(
+        stdout(&run(fbl(dir.path()).args(["suppress", "list"])))
+            .lines()
+            .count()
+            == 2
+    );
+
+    // Importing the same log again adds nothing and changes nothing.
+    let before = counts(dir.path());
+    let output = run(fbl(dir.path()).args([
+        "--config",
+        "fbl.toml",
+        "sendlog",
+        "import",
+        "sends.csv",
+        "--format",
+        "csv",
+        "--json",
+    ]));
+    let imported: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(imported["added"], 0);
+    assert_eq!(imported["already_known"], 3);
+    assert_eq!(counts(dir.path()), before);
+}
+
+#[test]
+fn ingest_attributes_through_a_send_log_imported_first_and_prunes_old_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "sends.jsonl",
+        b"{\"message_id\": \"x1@example.com\", \"recipient\": \"first@example.org\", \"sent_at\": \"2026-11-10T00:00:00Z\"}\n\
+          {\"message_id\": \"old@example.com\", \"recipient\": \"old@example.org\", \"sent_at\": \"2025-01-01T00:00:00Z\"}\n",
+    );
+    let output = run(fbl(dir.path()).args([
+        "sendlog",
+        "import",
+        "sends.jsonl",
+        "--format",
+        "jsonl",
+        "--json",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    let imported: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(imported["pruned"], 1, "entries older than the retention go");
+    write(dir.path(), "r.eml", &arf("abuse", "", "x1@example.com"));
+    let output = run(fbl(dir.path()).args(["ingest", "r.eml", "--json"]));
+    assert_eq!(output.status.code(), Some(0));
+    let output = run(fbl(dir.path()).args(["parse", "r.eml"]));
+    assert!(
+        !stdout(&output).contains("first@example.org"),
+        "parse reads no store"
+    );
+    let output = run(fbl(dir.path()).args(["suppress", "check", "first@example.org"]));
+    assert_eq!(output.status.code(), Some(0));
+}

@@ -109,6 +109,53 @@ pub struct SuppressionFilter {
     pub now: String,
 }
 
+/// Rows read per query when walking the suppression list.
+const PAGE_SIZE: usize = 10_000;
+
+/// An iterator over suppressions, a page at a time (see `Store::suppressions`).
+pub struct SuppressionPages<'s> {
+    store: &'s Store,
+    filter: SuppressionFilter,
+    after: Option<String>,
+    buffer: std::collections::VecDeque<Suppression>,
+    done: bool,
+    error: Option<anyhow::Error>,
+}
+
+impl SuppressionPages<'_> {
+    /// Whether the walk ended on an error rather than at the end of the list.
+    pub fn finish(self) -> Result<()> {
+        match self.error {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Iterator for SuppressionPages<'_> {
+    type Item = Suppression;
+
+    fn next(&mut self) -> Option<Suppression> {
+        if self.buffer.is_empty() && !self.done {
+            match self
+                .store
+                .suppression_page(&self.filter, self.after.as_deref())
+            {
+                Ok(page) => {
+                    self.done = page.len() < PAGE_SIZE;
+                    self.after = page.last().map(|s| s.address.clone());
+                    self.buffer.extend(page);
+                }
+                Err(error) => {
+                    self.done = true;
+                    self.error = Some(error);
+                }
+            }
+        }
+        self.buffer.pop_front()
+    }
+}
+
 /// Sizes of the store's tables, for summaries and tests.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct StoreCounts {
@@ -217,11 +264,40 @@ impl Store {
         filter: &SuppressionFilter,
         mut each: impl FnMut(&Suppression) -> Result<()>,
     ) -> Result<u64> {
+        let mut pages = self.suppressions(filter);
+        let mut n = 0;
+        for entry in pages.by_ref() {
+            each(&entry)?;
+            n += 1;
+        }
+        pages.finish()?;
+        Ok(n)
+    }
+
+    /// The suppressions the filter selects, in address order (case-insensitive), read a
+    /// page at a time so that a list of millions is never held in memory. Call `finish`
+    /// after iterating to learn whether reading stopped on an error.
+    pub fn suppressions(&self, filter: &SuppressionFilter) -> SuppressionPages<'_> {
+        SuppressionPages {
+            store: self,
+            filter: filter.clone(),
+            after: None,
+            buffer: std::collections::VecDeque::new(),
+            done: false,
+            error: None,
+        }
+    }
+
+    fn suppression_page(
+        &self,
+        filter: &SuppressionFilter,
+        after: Option<&str>,
+    ) -> Result<Vec<Suppression>> {
         let mut sql = String::from(
             "SELECT address, reason, source, first_seen, last_seen, count, expires_at,
                     CASE WHEN removed_at IS NOT NULL THEN removed_at
                          WHEN expires_at IS NOT NULL AND expires_at <= ?1 THEN expires_at END
-             FROM suppressions WHERE ",
+             FROM suppressions WHERE (?3 IS NULL OR address > ?3) AND ",
         );
         if filter.removed {
             sql.push_str(
@@ -230,17 +306,16 @@ impl Store {
         } else {
             sql.push_str("removed_at IS NULL AND (expires_at IS NULL OR expires_at > ?1)");
         }
-        sql.push_str(" AND (?2 IS NULL OR updated_at > ?2 OR (expires_at IS NOT NULL AND expires_at > ?2 AND expires_at <= ?1))");
-        sql.push_str(" ORDER BY address COLLATE BINARY");
-        let mut statement = self.conn.prepare(&sql)?;
-        let mut rows = statement.query(params![filter.now, filter.changed_since])?;
-        let mut n = 0;
-        while let Some(row) = rows.next()? {
-            let entry = suppression_from_row(row)?;
-            each(&entry)?;
-            n += 1;
-        }
-        Ok(n)
+        sql.push_str(
+            " AND (?2 IS NULL OR updated_at > ?2 OR (expires_at IS NOT NULL AND expires_at > ?2 AND expires_at <= ?1))
+             ORDER BY address LIMIT ?4",
+        );
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let rows = statement.query_map(
+            params![filter.now, filter.changed_since, after, PAGE_SIZE as i64],
+            suppression_from_row,
+        )?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
     /// Every add, change and removal of an address, oldest first.

@@ -198,6 +198,17 @@ pub struct SendLogConfig {
     /// Entries older than this are pruned on import and on `fbl run`.
     #[serde(default = "default_retention")]
     pub retention_days: u32,
+    /// Logs `fbl run` imports before reading reports (idempotent, so a growing or rotated
+    /// log can be named every time).
+    #[serde(default, rename = "import")]
+    pub imports: Vec<SendLogImportConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendLogImportConfig {
+    pub path: PathBuf,
+    pub format: crate::sendlog::SendLogFormat,
 }
 
 fn default_retention() -> u32 {
@@ -208,6 +219,7 @@ impl Default for SendLogConfig {
     fn default() -> Self {
         SendLogConfig {
             retention_days: default_retention(),
+            imports: Vec::new(),
         }
     }
 }
@@ -312,6 +324,9 @@ impl Config {
         }
         for source in &mut self.sources {
             join(&mut source.path);
+        }
+        for import in &mut self.send_log.imports {
+            join(&mut import.path);
         }
         for export in &mut self.exports {
             join(&mut export.path);

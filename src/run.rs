@@ -7,26 +7,105 @@ use crate::config::{Config, ExportConfig};
 use crate::export::{ExportFormat, ExportOptions};
 use crate::ingest::{Ingester, Summary};
 use crate::mail_source::Inputs;
+use crate::sendlog::{ReadOptions, SendLogFormat, read_send_log};
 use crate::store::{Store, SuppressionFilter};
 use anyhow::{Context, Result};
 use serde::Serialize;
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 /// What a run did, for the summary and `--json`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RunSummary {
+    pub send_log: Vec<SendLogImported>,
     pub ingest: Summary,
     pub expired: u64,
     pub send_log_pruned: u64,
     pub exports: Vec<ExportWritten>,
-    /// Sources that could not be read, with the reason; the run went on without them.
+    /// Sources, send logs and exports that failed, with the reason; the run went on
+    /// without them.
     pub source_errors: Vec<String>,
 }
 
 impl RunSummary {
     pub fn needs_attention(&self) -> bool {
-        self.ingest.needs_attention() || !self.source_errors.is_empty()
+        self.ingest.needs_attention()
+            || !self.source_errors.is_empty()
+            || self.send_log.iter().any(|s| s.bad_lines > 0)
     }
+}
+
+/// What importing one send log did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SendLogImported {
+    pub origin: String,
+    pub entries: u64,
+    pub added: u64,
+    pub already_known: u64,
+    pub bad_lines: u64,
+    pub pruned: u64,
+    /// Stored complaints that the new entries attributed.
+    pub reattributed: u64,
+    pub suppressions_added: u64,
+    /// The first bad lines, with the reason.
+    pub errors: Vec<String>,
+}
+
+/// Imports a send log (idempotently), prunes entries past the retention, and when anything
+/// was added, attributes again the stored complaints that had no complainant.
+pub fn import_send_log(
+    store: &mut Store,
+    ingester: &Ingester,
+    format: SendLogFormat,
+    input: impl BufRead,
+    origin: &str,
+    retention_days: u32,
+) -> Result<SendLogImported> {
+    use chrono::{Datelike, Offset};
+    let now = chrono::DateTime::parse_from_rfc3339(ingester.now)
+        .context("the run's time is not RFC 3339")?;
+    let options = ReadOptions {
+        year: now.year(),
+        offset: chrono::Local::now().offset().fix(),
+    };
+    let mut imported = SendLogImported {
+        origin: origin.to_string(),
+        ..SendLogImported::default()
+    };
+    let mut batch = store.begin()?;
+    for (n, item) in read_send_log(format, input, &options).enumerate() {
+        match item {
+            Ok(entry) => {
+                imported.entries += 1;
+                if batch.add_send_log(&entry, ingester.now)? {
+                    imported.added += 1;
+                } else {
+                    imported.already_known += 1;
+                }
+            }
+            Err(error) => {
+                imported.bad_lines += 1;
+                if imported.errors.len() < 20 {
+                    imported.errors.push(format!("{origin}: {error}"));
+                }
+            }
+        }
+        // Commit in slices so a huge log neither holds one giant transaction nor loses
+        // much on a crash; importing again is idempotent.
+        if n % 50_000 == 49_999 {
+            batch.commit()?;
+            batch = store.begin()?;
+        }
+    }
+    let cutoff = now.with_timezone(&chrono::Utc) - chrono::Duration::days(retention_days as i64);
+    imported.pruned = batch.prune_send_log(&cutoff.format("%Y-%m-%dT%H:%M:%SZ").to_string())?;
+    batch.commit()?;
+    if imported.added > 0 {
+        let reattributed = ingester.reattribute(store)?;
+        imported.reattributed = reattributed.attributed;
+        imported.suppressions_added = reattributed.suppressions_added;
+    }
+    Ok(imported)
 }
 
 /// One export file written.
@@ -62,6 +141,25 @@ pub fn run(
         policy: &config.suppression,
         now,
     };
+    for import in &config.send_log.imports {
+        let imported = std::fs::File::open(&import.path)
+            .with_context(|| format!("cannot read send log {}", import.path.display()))
+            .and_then(|file| {
+                let reader = std::io::BufReader::with_capacity(256 * 1024, file);
+                import_send_log(
+                    store,
+                    &ingester,
+                    import.format,
+                    reader,
+                    &import.path.display().to_string(),
+                    config.send_log.retention_days,
+                )
+            });
+        match imported {
+            Ok(imported) => summary.send_log.push(imported),
+            Err(error) => summary.source_errors.push(format!("{error:#}")),
+        }
+    }
     for source in &config.sources {
         let inputs = match Inputs::open(
             std::slice::from_ref(&source.path),
@@ -91,12 +189,10 @@ pub fn run(
         batch.prune_send_log(&cutoff.format("%Y-%m-%dT%H:%M:%SZ").to_string())?;
     batch.commit()?;
     for export in &config.exports {
-        summary.exports.push(write_configured_export(
-            store,
-            export,
-            &ExportScope::default(),
-            now,
-        )?);
+        match write_configured_export(store, export, &ExportScope::default(), now) {
+            Ok(written) => summary.exports.push(written),
+            Err(error) => summary.source_errors.push(format!("{error:#}")),
+        }
     }
     Ok(summary)
 }
@@ -162,6 +258,10 @@ fn write_one(
     removed: bool,
     now: &str,
 ) -> Result<u64> {
+    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder)
+            .with_context(|| format!("cannot create folder {} for an export", folder.display()))?;
+    }
     let filter = SuppressionFilter {
         changed_since: since.clone(),
         removed,

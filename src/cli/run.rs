@@ -29,6 +29,15 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
     if args.json {
         print_json(&summary)?;
     } else if stdout_is_terminal() || summary.needs_attention() {
+        for import in &summary.send_log {
+            println!(
+                "send log {}: {} entries, {} new, {} bad lines; {} stored complaints attributed by it",
+                import.origin, import.entries, import.added, import.bad_lines, import.reattributed
+            );
+            for error in &import.errors {
+                println!("  {error}");
+            }
+        }
         print!("{}", super::ingest::describe(&summary.ingest));
         if summary.expired > 0 {
             println!("  expired suppressions: {}", summary.expired);

@@ -3,10 +3,9 @@
 
 use super::{Context, Outcome, print_json};
 use crate::ingest::Ingester;
-use crate::sendlog::{ReadOptions, SendLogFormat, read_send_log};
+use crate::run::import_send_log;
+use crate::sendlog::SendLogFormat;
 use anyhow::{Context as _, Result};
-use chrono::{Datelike, Offset};
-use serde::Serialize;
 use std::io::BufRead;
 use std::path::PathBuf;
 
@@ -29,26 +28,8 @@ pub enum SendlogCommand {
     },
 }
 
-#[derive(Debug, Default, Serialize)]
-struct Imported {
-    entries: u64,
-    added: u64,
-    already_known: u64,
-    bad_lines: u64,
-    pruned: u64,
-    reattributed: u64,
-    suppressions_added: u64,
-    /// The first bad lines, with the reason.
-    errors: Vec<String>,
-}
-
 pub fn run(context: &Context, command: SendlogCommand) -> Result<Outcome> {
-    match command {
-        SendlogCommand::Import { file, format, json } => import(context, file, format, json),
-    }
-}
-
-fn import(context: &Context, file: PathBuf, format: SendLogFormat, json: bool) -> Result<Outcome> {
+    let SendlogCommand::Import { file, format, json } = command;
     let mut store = context.open_store()?;
     let _lock = store.lock()?;
     let input: Box<dyn BufRead> = if file.as_os_str() == "-" {
@@ -60,52 +41,20 @@ fn import(context: &Context, file: PathBuf, format: SendLogFormat, json: bool) -
                 .with_context(|| format!("cannot read {}", file.display()))?,
         ))
     };
-    let now = chrono::DateTime::parse_from_rfc3339(&context.now)?;
-    let options = ReadOptions {
-        year: now.year(),
-        offset: chrono::Local::now().offset().fix(),
-    };
-    let mut imported = Imported::default();
-    let mut batch = store.begin()?;
-    for (n, item) in read_send_log(format, input, &options).enumerate() {
-        match item {
-            Ok(entry) => {
-                imported.entries += 1;
-                if batch.add_send_log(&entry, &context.now)? {
-                    imported.added += 1;
-                } else {
-                    imported.already_known += 1;
-                }
-            }
-            Err(error) => {
-                imported.bad_lines += 1;
-                if imported.errors.len() < 20 {
-                    imported.errors.push(format!("{}: {error}", file.display()));
-                }
-            }
-        }
-        // Commit in slices so a huge log neither holds one giant transaction nor loses
-        // much on a crash; re-importing is idempotent.
-        if n % 50_000 == 49_999 {
-            batch.commit()?;
-            batch = store.begin()?;
-        }
-    }
-    let cutoff = now.with_timezone(&chrono::Utc)
-        - chrono::Duration::days(context.config.send_log.retention_days as i64);
-    imported.pruned = batch.prune_send_log(&super::rfc3339(cutoff))?;
-    batch.commit()?;
-
     let attribution = super::parse::attribution_from(&context.config)?;
     let ingester = Ingester {
         attribution: &attribution,
         policy: &context.config.suppression,
         now: &context.now,
     };
-    let reattributed = ingester.reattribute(&mut store)?;
-    imported.reattributed = reattributed.attributed;
-    imported.suppressions_added = reattributed.suppressions_added;
-
+    let imported = import_send_log(
+        &mut store,
+        &ingester,
+        format,
+        input,
+        &file.display().to_string(),
+        context.config.send_log.retention_days,
+    )?;
     if json {
         print_json(&imported)?;
     } else {

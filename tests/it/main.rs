@@ -4,6 +4,7 @@ mod support;
 
 mod cli;
 mod config;
+mod demo;
 mod parse_golden;
 mod parse_properties;
 mod store;

@@ -1,0 +1,89 @@
+//! The README's first command: `fbl run` on the bundled demo, with no server and no network.
+
+use crate::support::{fbl, run, stdout};
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn the_demo_runs_the_main_job_and_a_second_run_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    copy_tree(&crate::support::fixtures().join("demo"), &demo);
+    let _ = std::fs::remove_dir_all(demo.join("exports"));
+    let _ = std::fs::remove_file(demo.join("fbl.sqlite"));
+
+    let output = run(fbl(dir.path()).args(["run", "--config", "demo/fbl.toml", "--json"]));
+    // The demo holds a broken report and redacted complaints: a person should look.
+    assert_eq!(output.status.code(), Some(1));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["ingest"]["quarantined"], 1);
+    assert!(summary["ingest"]["suppressions_added"].as_u64().unwrap() >= 10);
+    let kinds = summary["ingest"]["by_kind"].as_object().unwrap();
+    for kind in [
+        "complaint",
+        "not_spam",
+        "unsubscribe",
+        "auth_failure",
+        "bounce",
+        "not_a_report",
+    ] {
+        assert!(kinds.contains_key(kind), "the demo has no {kind}");
+    }
+    assert_eq!(summary["send_log"][0]["added"], 5);
+    let exports = summary["exports"].as_array().unwrap();
+    assert!(exports.len() >= 3);
+    let mut first_bytes = Vec::new();
+    for export in exports {
+        let path = dir.path().join(export["path"].as_str().unwrap());
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(!bytes.is_empty(), "{}", path.display());
+        first_bytes.push(bytes);
+    }
+    // Complainants found only through the send log are suppressed.
+    for address in [
+        "amelia.hart@example.org",
+        "bruno.costa@example.net",
+        "dana.weiss@example.net",
+        "emil.nyberg@aol.example",
+    ] {
+        let output =
+            run(fbl(dir.path()).args(["--config", "demo/fbl.toml", "suppress", "check", address]));
+        assert_eq!(output.status.code(), Some(0), "{address}");
+    }
+    let store = demo.join("fbl.sqlite");
+    let before = fbl::store::Store::open(&store).unwrap().counts().unwrap();
+
+    let output = run(fbl(dir.path()).args(["run", "--config", "demo/fbl.toml", "--json"]));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["ingest"]["stored"], 0);
+    assert_eq!(summary["send_log"][0]["added"], 0);
+    assert_eq!(
+        fbl::store::Store::open(&store).unwrap().counts().unwrap(),
+        before
+    );
+    for (export, before) in summary["exports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(first_bytes)
+    {
+        let path = dir.path().join(export["path"].as_str().unwrap());
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "{} changed",
+            path.display()
+        );
+    }
+}

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 /// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
 const MIGRATIONS: [(&str, &str); 1] = [(
     "0001_init.sql",
-    include_str!("../schemas/sqlite/0001_init.sql"),
+    include_str!("../../schemas/sqlite/0001_init.sql"),
 )];
 
 /// The SHA-256 of a raw message: its identity in the store.

@@ -20,6 +20,9 @@ pub struct Config {
     pub send_log: SendLogConfig,
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// IMAP feedback mailboxes polled by `fbl run`.
+    #[serde(default, rename = "mailbox")]
+    pub mailboxes: Vec<MailboxConfig>,
     /// Local inputs processed by `fbl run`: files, folders, Maildirs, mbox files.
     #[serde(default, rename = "source")]
     pub sources: Vec<SourceConfig>,
@@ -244,6 +247,158 @@ impl Default for LimitsConfig {
     }
 }
 
+/// How to reach an IMAP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailboxSecurity {
+    /// TLS from the first byte (port 993).
+    Tls,
+    /// Plain connection upgraded with STARTTLS (port 143).
+    Starttls,
+    /// No encryption: refused unless the host is loopback.
+    Plain,
+}
+
+/// How fbl logs in to a mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailboxAuth {
+    Password,
+    /// SASL XOAUTH2 with a bearer token (Microsoft 365, Outlook.com, Gmail).
+    Xoauth2,
+}
+
+/// What happens to a message in the mailbox once its report is safely stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterAction {
+    Keep,
+    Seen,
+    Move(String),
+    Delete,
+}
+
+impl AfterAction {
+    pub fn parse(text: &str) -> Result<AfterAction, String> {
+        match text {
+            "keep" => Ok(AfterAction::Keep),
+            "seen" => Ok(AfterAction::Seen),
+            "delete" => Ok(AfterAction::Delete),
+            _ => match text.strip_prefix("move:") {
+                Some(folder) if !folder.trim().is_empty() => Ok(AfterAction::Move(folder.trim().to_string())),
+                _ => Err(format!(
+                    "after = {text:?} is not one of keep, seen, move:FOLDER, delete"
+                )),
+            },
+        }
+    }
+
+    pub fn as_string(&self) -> String {
+        match self {
+            AfterAction::Keep => "keep".to_string(),
+            AfterAction::Seen => "seen".to_string(),
+            AfterAction::Move(folder) => format!("move:{folder}"),
+            AfterAction::Delete => "delete".to_string(),
+        }
+    }
+}
+
+/// One IMAP feedback mailbox.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxConfig {
+    pub name: String,
+    pub host: String,
+    /// Default 993 with `tls`, 143 otherwise.
+    pub port: Option<u16>,
+    #[serde(default = "default_security")]
+    pub security: MailboxSecurity,
+    /// Extra trust roots (PEM), added to the system's. Verification is always on.
+    pub ca_file: Option<PathBuf>,
+    pub user: String,
+    #[serde(default = "default_auth")]
+    pub auth: MailboxAuth,
+    /// Password: one of password_env, password_file, password_command.
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+    /// A command whose standard output is the password (as mail clients do).
+    pub password_command: Option<String>,
+    /// XOAUTH2: a command whose standard output is a bearer token.
+    pub token_command: Option<String>,
+    /// XOAUTH2: fbl's own refresh-token flow.
+    pub oauth: Option<MailboxOAuthConfig>,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_secs: u64,
+    #[serde(default = "default_read_timeout")]
+    pub read_timeout_secs: u64,
+    #[serde(default = "default_folders")]
+    pub folders: Vec<String>,
+    /// keep, seen, move:FOLDER or delete; applied only after the report is committed.
+    #[serde(default = "default_after")]
+    pub after: String,
+    /// Where messages that could not be processed go (never deleted). Absent: left in place.
+    pub quarantine_folder: Option<String>,
+    /// Messages fetched per round trip.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    /// Only messages received on or after this day (YYYY-MM-DD), for a first run on a
+    /// large old mailbox.
+    pub since: Option<chrono::NaiveDate>,
+    /// At most this many messages per folder and run.
+    pub limit: Option<usize>,
+}
+
+fn default_security() -> MailboxSecurity {
+    MailboxSecurity::Tls
+}
+fn default_auth() -> MailboxAuth {
+    MailboxAuth::Password
+}
+fn default_connect_timeout() -> u64 {
+    15
+}
+fn default_read_timeout() -> u64 {
+    60
+}
+fn default_folders() -> Vec<String> {
+    vec!["INBOX".to_string()]
+}
+fn default_after() -> String {
+    "seen".to_string()
+}
+fn default_batch_size() -> usize {
+    200
+}
+
+/// fbl's own OAuth 2.0 refresh-token flow for XOAUTH2.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxOAuthConfig {
+    pub token_url: String,
+    /// For `fbl mailbox login`: the authorization endpoint (code flow with PKCE).
+    pub authorize_url: Option<String>,
+    /// For `fbl mailbox login --device-code`.
+    pub device_code_url: Option<String>,
+    pub client_id: String,
+    /// Confidential clients only.
+    pub client_secret: Option<SecretConfig>,
+    pub scopes: Vec<String>,
+    /// Where the refresh token lives (mode 0600), rotated when the server sends a new one.
+    pub refresh_token_file: PathBuf,
+}
+
+impl MailboxConfig {
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.security {
+            MailboxSecurity::Tls => 993,
+            _ => 143,
+        })
+    }
+
+    pub fn after_action(&self) -> AfterAction {
+        AfterAction::parse(&self.after).expect("checked when the configuration was loaded")
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
@@ -304,6 +459,39 @@ impl Config {
         if uses_token && self.attribution.token.is_none() {
             bail!("attribution uses signed tokens but [attribution.token] gives no secret");
         }
+        let mut mailbox_names = std::collections::BTreeSet::new();
+        for mailbox in &self.mailboxes {
+            let name = &mailbox.name;
+            if !mailbox_names.insert(name) {
+                bail!("two [[mailbox]] entries are named {name:?}");
+            }
+            AfterAction::parse(&mailbox.after).map_err(|e| anyhow::anyhow!("mailbox {name}: {e}"))?;
+            if mailbox.batch_size == 0 {
+                bail!("mailbox {name}: batch_size must be at least 1");
+            }
+            if mailbox.folders.is_empty() {
+                bail!("mailbox {name}: folders is empty");
+            }
+            let password_sources = [
+                mailbox.password_env.is_some(),
+                mailbox.password_file.is_some(),
+                mailbox.password_command.is_some(),
+            ]
+            .iter()
+            .filter(|s| **s)
+            .count();
+            match mailbox.auth {
+                MailboxAuth::Password if password_sources != 1 => bail!(
+                    "mailbox {name}: give exactly one of password_env, password_file, password_command"
+                ),
+                MailboxAuth::Xoauth2
+                    if mailbox.token_command.is_some() == mailbox.oauth.is_some() =>
+                {
+                    bail!("mailbox {name}: auth = \"xoauth2\" needs exactly one of token_command or [mailbox.oauth]")
+                }
+                _ => {}
+            }
+        }
         let mut names = std::collections::BTreeSet::new();
         for source in &self.sources {
             if !names.insert(&source.name) {
@@ -328,6 +516,20 @@ impl Config {
         for import in &mut self.send_log.imports {
             join(&mut import.path);
         }
+        for mailbox in &mut self.mailboxes {
+            if let Some(path) = mailbox.ca_file.as_mut() {
+                join(path);
+            }
+            if let Some(path) = mailbox.password_file.as_mut() {
+                join(path);
+            }
+            if let Some(oauth) = mailbox.oauth.as_mut() {
+                join(&mut oauth.refresh_token_file);
+                if let Some(path) = oauth.client_secret.as_mut().and_then(|s| s.secret_file.as_mut()) {
+                    join(path);
+                }
+            }
+        }
         for export in &mut self.exports {
             join(&mut export.path);
             if let Some(path) = export.removed_path.as_mut() {
@@ -346,6 +548,11 @@ impl Config {
         let mut config = self.clone();
         if let Some(token) = config.attribution.token.as_mut() {
             *token = token.masked();
+        }
+        for mailbox in &mut config.mailboxes {
+            if let Some(secret) = mailbox.oauth.as_mut().and_then(|o| o.client_secret.as_mut()) {
+                *secret = secret.masked();
+            }
         }
         config
     }

@@ -76,6 +76,8 @@ pub struct Ingester<'a> {
     pub policy: &'a SuppressionConfig,
     /// The time of this run, RFC 3339 UTC.
     pub now: &'a str,
+    /// Parse and attribute, but roll every transaction back: nothing is kept.
+    pub dry_run: bool,
 }
 
 /// What happened to one message.
@@ -118,7 +120,11 @@ impl Ingester<'_> {
                     break;
                 }
             }
-            batch.commit()?;
+            if self.dry_run {
+                drop(batch);
+            } else {
+                batch.commit()?;
+            }
             if let Some(error) = failure {
                 return Err(error);
             }

@@ -10,6 +10,8 @@ pub mod export;
 pub mod header_block;
 pub mod ingest;
 pub mod mail_source;
+pub mod mailbox_credentials;
+pub mod mailbox_poll;
 pub mod oauth;
 pub mod report;
 pub mod report_parser;

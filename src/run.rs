@@ -7,6 +7,7 @@ use crate::config::{Config, ExportConfig};
 use crate::export::{ExportFormat, ExportOptions};
 use crate::ingest::{Ingester, Summary};
 use crate::mail_source::Inputs;
+use crate::mailbox_poll::{MailboxSummary, PollOptions, poll_mailbox};
 use crate::sendlog::{ReadOptions, SendLogFormat, read_send_log};
 use crate::store::{Store, SuppressionFilter};
 use anyhow::{Context, Result};
@@ -17,7 +18,11 @@ use std::path::{Path, PathBuf};
 /// What a run did, for the summary and `--json`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RunSummary {
+    /// True when nothing was changed (`--dry-run`).
+    pub dry_run: bool,
     pub send_log: Vec<SendLogImported>,
+    pub mailboxes: Vec<MailboxSummary>,
+    /// Everything ingested, mailboxes and local sources together.
     pub ingest: Summary,
     pub expired: u64,
     pub send_log_pruned: u64,
@@ -31,6 +36,7 @@ impl RunSummary {
     pub fn needs_attention(&self) -> bool {
         self.ingest.needs_attention()
             || !self.source_errors.is_empty()
+            || self.mailboxes.iter().any(|m| !m.errors.is_empty())
             || self.send_log.iter().any(|s| s.bad_lines > 0)
     }
 }
@@ -127,38 +133,59 @@ pub struct ExportScope {
     pub changed_since_last: bool,
 }
 
-/// Runs everything the configuration names, with the store locked.
+/// Runs everything the configuration names, with the store locked: send logs, mailboxes,
+/// local sources, expiry and pruning, exports. With `dry_run`, reads and parses everything
+/// and changes nothing, in the store, the mailboxes or the exports.
 pub fn run(
     config: &Config,
     store: &mut Store,
     attribution: &Attribution,
     now: &str,
+    dry_run: bool,
     progress: &mut dyn FnMut(u64),
 ) -> Result<RunSummary> {
-    let mut summary = RunSummary::default();
+    let mut summary = RunSummary {
+        dry_run,
+        ..RunSummary::default()
+    };
     let ingester = Ingester {
         attribution,
         policy: &config.suppression,
         now,
+        dry_run,
     };
-    for import in &config.send_log.imports {
-        let imported = std::fs::File::open(&import.path)
-            .with_context(|| format!("cannot read send log {}", import.path.display()))
-            .and_then(|file| {
-                let reader = std::io::BufReader::with_capacity(256 * 1024, file);
-                import_send_log(
-                    store,
-                    &ingester,
-                    import.format,
-                    reader,
-                    &import.path.display().to_string(),
-                    config.send_log.retention_days,
-                )
-            });
-        match imported {
-            Ok(imported) => summary.send_log.push(imported),
-            Err(error) => summary.source_errors.push(format!("{error:#}")),
+    if !dry_run {
+        for import in &config.send_log.imports {
+            let imported = std::fs::File::open(&import.path)
+                .with_context(|| format!("cannot read send log {}", import.path.display()))
+                .and_then(|file| {
+                    let reader = std::io::BufReader::with_capacity(256 * 1024, file);
+                    import_send_log(
+                        store,
+                        &ingester,
+                        import.format,
+                        reader,
+                        &import.path.display().to_string(),
+                        config.send_log.retention_days,
+                    )
+                });
+            match imported {
+                Ok(imported) => summary.send_log.push(imported),
+                Err(error) => summary.source_errors.push(format!("{error:#}")),
+            }
         }
+    }
+    for mailbox in &config.mailboxes {
+        let polled = poll_mailbox(
+            mailbox,
+            store,
+            &ingester,
+            config.limits.max_message_bytes,
+            PollOptions { dry_run },
+            &mut *progress,
+        );
+        summary.ingest.add(&polled.ingest);
+        summary.mailboxes.push(polled);
     }
     for source in &config.sources {
         let inputs = match Inputs::open(
@@ -179,6 +206,9 @@ pub fn run(
                 .source_errors
                 .push(format!("source {}: {error:#}", source.name)),
         }
+    }
+    if dry_run {
+        return Ok(summary);
     }
     let mut batch = store.begin()?;
     summary.expired = batch.expire_suppressions(now)?;

@@ -31,6 +31,7 @@ pub fn run(context: &Context, args: IngestArgs) -> Result<Outcome> {
         attribution: &attribution,
         policy: &context.config.suppression,
         now: &context.now,
+        dry_run: false,
     };
     let mut progress = Progress::new();
     let summary = ingester.ingest_all(&mut store, inputs, |n| progress.tick(n))?;

@@ -4,6 +4,7 @@
 mod config_cmd;
 mod export;
 mod ingest;
+mod mailbox;
 mod parse;
 mod quarantine;
 mod reattribute;
@@ -57,6 +58,8 @@ pub enum Command {
     Parse(parse::ParseArgs),
     Ingest(ingest::IngestArgs),
     Run(run::RunArgs),
+    #[command(subcommand)]
+    Mailbox(mailbox::MailboxCommand),
     #[command(subcommand)]
     Suppress(suppress::SuppressCommand),
     #[command(subcommand)]
@@ -117,6 +120,7 @@ pub fn main() -> Result<Outcome> {
         Command::Parse(args) => parse::run(&context, args),
         Command::Ingest(args) => ingest::run(&context, args),
         Command::Run(args) => run::run(&context, args),
+        Command::Mailbox(command) => mailbox::run(&context, command),
         Command::Suppress(command) => suppress::run(&context, command),
         Command::Quarantine(command) => quarantine::run(&context, command),
         Command::Sendlog(command) => sendlog::run(&context, command),

@@ -78,6 +78,7 @@ pub fn run(context: &Context, command: QuarantineCommand) -> Result<Outcome> {
                 attribution: &attribution,
                 policy: &context.config.suppression,
                 now: &context.now,
+                dry_run: false,
             };
             let ids: Vec<i64> = if ids.is_empty() {
                 store.quarantine_list(false)?.iter().map(|e| e.id).collect()

@@ -22,6 +22,7 @@ pub fn run(context: &Context, args: ReattributeArgs) -> Result<Outcome> {
         attribution: &attribution,
         policy: &context.config.suppression,
         now: &context.now,
+        dry_run: false,
     };
     let outcome = ingester.reattribute(&mut store)?;
     if args.json {

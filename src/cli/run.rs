@@ -11,6 +11,9 @@ pub struct RunArgs {
     /// Print the summary as JSON
     #[arg(long)]
     pub json: bool,
+    /// Read and parse everything, change nothing (store, mailboxes, exports)
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
@@ -23,6 +26,7 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
         &mut store,
         &attribution,
         &context.now,
+        args.dry_run,
         &mut |n| progress.tick(n),
     )?;
     progress.done();
@@ -50,8 +54,24 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
                 export.path.display()
             );
         }
-        for error in &summary.source_errors {
-            println!("  error: {error}");
+        for mailbox in &summary.mailboxes {
+            for folder in &mailbox.folders {
+                let actions: Vec<String> = folder.actions.iter().map(|(a, n)| format!("{a} {n}")).collect();
+                println!(
+                    "  mailbox {} {}: {} new{}{}",
+                    mailbox.mailbox,
+                    folder.folder,
+                    folder.new_messages,
+                    if folder.rescanned { " (UIDVALIDITY changed: read again from the start)" } else { "" },
+                    if actions.is_empty() { String::new() } else { format!("; {}", actions.join(", ")) }
+                );
+            }
+        }
+        if summary.dry_run {
+            println!("  dry run: nothing was changed");
+        }
+        for error in summary.mailboxes.iter().flat_map(|m| &m.errors).chain(&summary.source_errors) {
+            eprintln!("fbl: {error}");
         }
     }
     Ok(if summary.needs_attention() {

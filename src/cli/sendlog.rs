@@ -46,6 +46,7 @@ pub fn run(context: &Context, command: SendlogCommand) -> Result<Outcome> {
         attribution: &attribution,
         policy: &context.config.suppression,
         now: &context.now,
+        dry_run: false,
     };
     let imported = import_send_log(
         &mut store,

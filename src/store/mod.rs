@@ -15,11 +15,20 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+mod mailbox;
+pub use mailbox::{MailboxState, PendingAction};
+
 /// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
-const MIGRATIONS: [(&str, &str); 1] = [(
-    "0001_init.sql",
-    include_str!("../../schemas/sqlite/0001_init.sql"),
-)];
+const MIGRATIONS: [(&str, &str); 2] = [
+    (
+        "0001_init.sql",
+        include_str!("../../schemas/sqlite/0001_init.sql"),
+    ),
+    (
+        "0003_mailboxes.sql",
+        include_str!("../../schemas/sqlite/0003_mailboxes.sql"),
+    ),
+];
 
 /// The SHA-256 of a raw message: its identity in the store.
 pub fn sha256(raw: &[u8]) -> [u8; 32] {

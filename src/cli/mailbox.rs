@@ -1,0 +1,165 @@
+//! `fbl mailbox`: check a mailbox's settings, log in once for XOAUTH2, see progress.
+
+use super::{Context, Outcome, print_json};
+use crate::config::MailboxConfig;
+use crate::mailbox_credentials::{oauth_config, write_private_file};
+use crate::mailbox_poll::open_session;
+use crate::oauth::{LoopbackListener, OAuthClient, Pkce, new_state, parse_redirect};
+use anyhow::{Context as _, Result, bail};
+use std::io::BufRead;
+use std::time::Duration;
+
+/// Work with the configured IMAP mailboxes.
+#[derive(Debug, clap::Subcommand)]
+pub enum MailboxCommand {
+    /// Connect and log in to a mailbox, list its capabilities and folders, and check the
+    /// configured folders; says clearly what is wrong when something is. Exit 2 on failure.
+    Test { name: String },
+    /// One-time interactive authorization for auth = "xoauth2" with [mailbox.oauth]:
+    /// authorization code with PKCE on a loopback redirect (or paste the redirected URL),
+    /// or --device-code. Stores the refresh token (mode 0600) so cron runs are unattended.
+    Login {
+        name: String,
+        /// Use the device-code flow (a code to type on another device)
+        #[arg(long)]
+        device_code: bool,
+        /// Do not listen on a loopback port: paste the redirected URL instead
+        #[arg(long)]
+        paste: bool,
+    },
+    /// Show the progress kept per mailbox and folder (UIDVALIDITY, last UID, last success)
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(context: &Context, command: MailboxCommand) -> Result<Outcome> {
+    match command {
+        MailboxCommand::Test { name } => test(find(context, &name)?),
+        MailboxCommand::Login {
+            name,
+            device_code,
+            paste,
+        } => login(find(context, &name)?, device_code, paste),
+        MailboxCommand::Status { json } => {
+            let store = context.open_store()?;
+            let states = store.mailbox_states()?;
+            if json {
+                print_json(&states)?;
+            } else {
+                for state in &states {
+                    println!(
+                        "{}\t{}\tUIDVALIDITY {}\tlast UID {}\tlast success {}",
+                        state.mailbox,
+                        state.folder,
+                        state.uid_validity,
+                        state.last_uid,
+                        state.last_success_at.as_deref().unwrap_or("never")
+                    );
+                }
+            }
+            Ok(Outcome::Clean)
+        }
+    }
+}
+
+fn find<'c>(context: &'c Context, name: &str) -> Result<&'c MailboxConfig> {
+    context
+        .config
+        .mailboxes
+        .iter()
+        .find(|m| m.name == name)
+        .with_context(|| {
+            let names: Vec<&str> = context.config.mailboxes.iter().map(|m| m.name.as_str()).collect();
+            format!("no [[mailbox]] named {name:?} (configured: {})", names.join(", "))
+        })
+}
+
+fn test(mailbox: &MailboxConfig) -> Result<Outcome> {
+    println!(
+        "mailbox {}: {}:{} ({:?}), user {}",
+        mailbox.name,
+        mailbox.host,
+        mailbox.port(),
+        mailbox.security,
+        mailbox.user
+    );
+    let mut session = open_session(mailbox)?;
+    println!("  logged in");
+    println!("  capabilities: {}", session.capabilities().join(" "));
+    if !session.has_move() {
+        println!("  note: no MOVE; fbl will COPY, flag \\Deleted and expunge instead");
+    }
+    let folders = session.list_folders()?;
+    println!("  folders: {}", folders.join(", "));
+    let mut missing = Vec::new();
+    for folder in &mailbox.folders {
+        match session.examine(folder) {
+            Ok(status) => println!(
+                "  {folder}: {} messages, UIDVALIDITY {}",
+                status.exists, status.uid_validity
+            ),
+            Err(error) => missing.push(format!("{folder}: {error}")),
+        }
+    }
+    let _ = session.logout();
+    if !missing.is_empty() {
+        bail!("mailbox {}: cannot open {}", mailbox.name, missing.join("; "));
+    }
+    println!("  ok");
+    Ok(Outcome::Clean)
+}
+
+fn login(mailbox: &MailboxConfig, device_code: bool, paste: bool) -> Result<Outcome> {
+    let Some(oauth) = &mailbox.oauth else {
+        bail!(
+            "mailbox {}: login is for auth = \"xoauth2\" with a [mailbox.oauth] section",
+            mailbox.name
+        );
+    };
+    let client = OAuthClient::new(oauth_config(oauth)?)?;
+    let tokens = if device_code {
+        let device = client.start_device_authorization()?;
+        match &device.message {
+            Some(message) => eprintln!("{message}"),
+            None => eprintln!(
+                "Open {} and enter the code {}",
+                device.verification_uri, device.user_code
+            ),
+        }
+        client.poll_device_authorization(&device, &mut |d| std::thread::sleep(d))?
+    } else {
+        let pkce = Pkce::generate();
+        let state = new_state();
+        if paste {
+            let redirect_uri = "http://localhost/";
+            let url = client.authorization_url(redirect_uri, &state, &pkce, &[])?;
+            eprintln!("Open this URL in a browser, sign in, then paste the address you land on:\n\n{url}\n");
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            let code = parse_redirect(&line, &state)?;
+            client.exchange_code(&code, &pkce, redirect_uri)?
+        } else {
+            let listener = LoopbackListener::bind()?;
+            let redirect_uri = listener.redirect_uri();
+            let url = client.authorization_url(&redirect_uri, &state, &pkce, &[])?;
+            eprintln!("Open this URL in a browser and sign in (waiting up to 5 minutes):\n\n{url}\n");
+            let code = listener.wait_for_code(&state, Duration::from_secs(300))?;
+            client.exchange_code(&code, &pkce, &redirect_uri)?
+        }
+    };
+    let Some(refresh_token) = tokens.refresh_token.as_deref() else {
+        bail!(
+            "the token endpoint gave no refresh token; ask for the offline_access scope (mailbox {})",
+            mailbox.name
+        );
+    };
+    write_private_file(&oauth.refresh_token_file, refresh_token.as_bytes())?;
+    eprintln!(
+        "mailbox {}: refresh token stored in {} (mode 0600)",
+        mailbox.name,
+        oauth.refresh_token_file.display()
+    );
+    Ok(Outcome::Clean)
+}

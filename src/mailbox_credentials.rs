@@ -1,0 +1,147 @@
+//! Reading a mailbox's credentials: a password from the environment, a file or a command;
+//! an XOAUTH2 bearer token from a command or from fbl's own refresh-token flow (the refresh
+//! token lives in a 0600 file and is rotated when the server sends a new one). Errors name
+//! where fbl looked, never the secret.
+
+use crate::config::{MailboxAuth, MailboxConfig, MailboxOAuthConfig};
+use crate::imap_client::Auth;
+use crate::oauth::{OAuthClient, OAuthConfig, TokenSet};
+use anyhow::{Context, Result, bail};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// The credentials to log in to a mailbox with, fetched or refreshed now.
+pub fn credentials(mailbox: &MailboxConfig) -> Result<Auth> {
+    let name = &mailbox.name;
+    let user = mailbox.user.clone();
+    match mailbox.auth {
+        MailboxAuth::Password => {
+            let password = if let Some(var) = &mailbox.password_env {
+                std::env::var(var).with_context(|| {
+                    format!("mailbox {name}: environment variable {var} (password_env) is not set")
+                })?
+            } else if let Some(path) = &mailbox.password_file {
+                read_secret_file(path).with_context(|| format!("mailbox {name}: password_file"))?
+            } else if let Some(command) = &mailbox.password_command {
+                run_secret_command(command).with_context(|| format!("mailbox {name}: password_command"))?
+            } else {
+                bail!("mailbox {name}: no password source configured")
+            };
+            Ok(Auth::Password { user, password })
+        }
+        MailboxAuth::Xoauth2 => {
+            let access_token = if let Some(command) = &mailbox.token_command {
+                run_secret_command(command).with_context(|| format!("mailbox {name}: token_command"))?
+            } else if let Some(oauth) = &mailbox.oauth {
+                refresh_access_token(oauth).with_context(|| format!("mailbox {name}: OAuth token refresh"))?
+            } else {
+                bail!("mailbox {name}: auth = \"xoauth2\" needs token_command or [mailbox.oauth]")
+            };
+            Ok(Auth::XOAuth2 { user, access_token })
+        }
+    }
+}
+
+/// The OAuth client settings of a mailbox.
+pub fn oauth_config(oauth: &MailboxOAuthConfig) -> Result<OAuthConfig> {
+    let scopes: Vec<&str> = oauth.scopes.iter().map(String::as_str).collect();
+    let mut config = OAuthConfig::public_client(
+        oauth.authorize_url.as_deref().unwrap_or(&oauth.token_url),
+        &oauth.token_url,
+        oauth.device_code_url.as_deref(),
+        &oauth.client_id,
+        &scopes,
+    );
+    if let Some(secret) = &oauth.client_secret {
+        let bytes = secret.resolve().context("client_secret")?;
+        config.client_secret =
+            Some(String::from_utf8(bytes).context("client_secret is not UTF-8")?);
+    }
+    Ok(config)
+}
+
+/// Trades the stored refresh token for an access token, keeping a rotated refresh token.
+pub fn refresh_access_token(oauth: &MailboxOAuthConfig) -> Result<String> {
+    let path = &oauth.refresh_token_file;
+    let refresh_token = read_secret_file(path).with_context(|| {
+        format!(
+            "no refresh token in {}: run `fbl mailbox login NAME` once",
+            path.display()
+        )
+    })?;
+    let client = OAuthClient::new(oauth_config(oauth)?)?;
+    let tokens = client.refresh(&refresh_token).map_err(|error| {
+        anyhow::anyhow!("{error}; if the grant expired, run `fbl mailbox login NAME` again")
+    })?;
+    save_refresh_token(path, &tokens, &refresh_token)?;
+    Ok(tokens.access_token)
+}
+
+/// Writes a new refresh token (mode 0600, atomically) when the server rotated it.
+pub fn save_refresh_token(path: &Path, tokens: &TokenSet, previous: &str) -> Result<()> {
+    let Some(new) = tokens.refresh_token.as_deref() else {
+        return Ok(());
+    };
+    if new == previous {
+        return Ok(());
+    }
+    write_private_file(path, new.as_bytes())
+}
+
+/// Writes a secret to a file readable by its owner only, replacing it atomically.
+pub fn write_private_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(folder).with_context(|| format!("cannot create {}", folder.display()))?;
+    let temporary = folder.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("secret"),
+        std::process::id()
+    ));
+    let result = (|| -> std::io::Result<()> {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    result.with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn read_secret_file(path: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let secret = text.trim_end_matches(['\r', '\n']).to_string();
+    if secret.is_empty() {
+        bail!("{} is empty", path.display());
+    }
+    Ok(secret)
+}
+
+/// Runs `sh -c COMMAND` and takes the first line of its output as the secret. The command's
+/// own error output passes through to ours, so a password manager can explain itself.
+fn run_secret_command(command: &str) -> Result<String> {
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("cannot run `{command}`"))?;
+    if !output.status.success() {
+        bail!("`{command}` failed ({})", output.status);
+    }
+    let text = String::from_utf8(output.stdout).with_context(|| format!("`{command}` printed something that is not UTF-8"))?;
+    let secret = text.lines().next().unwrap_or("").trim().to_string();
+    if secret.is_empty() {
+        bail!("`{command}` printed nothing");
+    }
+    Ok(secret)
+}

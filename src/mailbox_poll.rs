@@ -1,0 +1,260 @@
+//! Polling IMAP feedback mailboxes: read what is new in each folder in batches, ingest it,
+//! commit the progress with the reports, and only then tidy the mailbox. A crash at any
+//! point loses nothing: what was committed is deduplicated when seen again, and mailbox
+//! actions still due are kept in the store and done first on the next run.
+
+use crate::config::{AfterAction, MailboxConfig, MailboxSecurity};
+use crate::imap_client::{ConnectOptions, Security, Session};
+use crate::ingest::{Ingester, Outcome, Summary};
+use crate::mail_source::{HEAD_BYTES, Incoming};
+use crate::store::Store;
+use anyhow::{Context, Result};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// What polling one mailbox did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MailboxSummary {
+    pub mailbox: String,
+    pub folders: Vec<FolderSummary>,
+    pub ingest: Summary,
+    /// Set when the mailbox (or one of its folders) failed; the others went on.
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FolderSummary {
+    pub folder: String,
+    pub uid_validity: u32,
+    /// New messages found above the last committed UID.
+    pub new_messages: u64,
+    pub fetched: u64,
+    /// Mailbox actions done, by action (`seen`, `move:Archive`, ...).
+    pub actions: BTreeMap<String, u64>,
+    /// True when UIDVALIDITY changed and the folder was read again from the start.
+    pub rescanned: bool,
+}
+
+/// Options that apply to a whole poll.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PollOptions {
+    /// Read and parse, change nothing in the store or the mailbox.
+    pub dry_run: bool,
+}
+
+/// The connection settings of a mailbox.
+pub fn connect_options(mailbox: &MailboxConfig) -> ConnectOptions {
+    let security = match mailbox.security {
+        MailboxSecurity::Tls => Security::Tls,
+        MailboxSecurity::Starttls => Security::Starttls,
+        MailboxSecurity::Plain => Security::Plain,
+    };
+    let mut options = ConnectOptions::new(mailbox.host.clone(), mailbox.port(), security);
+    options.ca_file = mailbox.ca_file.clone();
+    options.connect_timeout = Duration::from_secs(mailbox.connect_timeout_secs);
+    options.read_timeout = Duration::from_secs(mailbox.read_timeout_secs);
+    options
+}
+
+/// Connects and logs in to a mailbox.
+pub fn open_session(mailbox: &MailboxConfig) -> Result<Session> {
+    let auth = crate::mailbox_credentials::credentials(mailbox)?;
+    Session::connect(&connect_options(mailbox), &auth).with_context(|| format!("mailbox {}", mailbox.name))
+}
+
+/// Polls one mailbox: every folder, in order. An error ends the mailbox, not the run; it is
+/// recorded in the summary.
+pub fn poll_mailbox(
+    mailbox: &MailboxConfig,
+    store: &mut Store,
+    ingester: &Ingester,
+    max_message_bytes: u64,
+    options: PollOptions,
+    progress: &mut dyn FnMut(u64),
+) -> MailboxSummary {
+    let mut summary = MailboxSummary {
+        mailbox: mailbox.name.clone(),
+        ..MailboxSummary::default()
+    };
+    let mut session = match open_session(mailbox) {
+        Ok(session) => session,
+        Err(error) => {
+            summary.errors.push(format!("{error:#}"));
+            return summary;
+        }
+    };
+    for folder in &mailbox.folders {
+        match poll_folder(mailbox, folder, &mut session, store, ingester, max_message_bytes, options, &mut summary.ingest, progress) {
+            Ok(folder_summary) => summary.folders.push(folder_summary),
+            Err(error) => {
+                summary
+                    .errors
+                    .push(format!("mailbox {} folder {folder}: {error:#}", mailbox.name));
+                // A broken connection takes the following folders with it.
+                break;
+            }
+        }
+    }
+    let _ = session.logout();
+    summary
+}
+
+#[allow(clippy::too_many_arguments)]
+fn poll_folder(
+    mailbox: &MailboxConfig,
+    folder: &str,
+    session: &mut Session,
+    store: &mut Store,
+    ingester: &Ingester,
+    max_message_bytes: u64,
+    options: PollOptions,
+    ingest: &mut Summary,
+    progress: &mut dyn FnMut(u64),
+) -> Result<FolderSummary> {
+    let name = mailbox.name.as_str();
+    let status = if options.dry_run {
+        session.examine(folder)?
+    } else {
+        session.select(folder)?
+    };
+    let mut summary = FolderSummary {
+        folder: folder.to_string(),
+        uid_validity: status.uid_validity,
+        ..FolderSummary::default()
+    };
+    let state = store.mailbox_state(name, folder)?;
+    let mut last_uid = match &state {
+        Some(state) if state.uid_validity == status.uid_validity => state.last_uid,
+        Some(_) => {
+            summary.rescanned = true;
+            if !options.dry_run {
+                let mut batch = store.begin()?;
+                batch.reset_mailbox(name, folder, status.uid_validity)?;
+                batch.commit()?;
+            }
+            0
+        }
+        None => 0,
+    };
+
+    if !options.dry_run {
+        // Actions a crashed run committed to but did not do.
+        let pending = store.pending_actions(name, folder, status.uid_validity)?;
+        apply_actions(mailbox, folder, status.uid_validity, session, store, &pending_groups(&pending), &mut summary)?;
+    }
+
+    let mut uids = session.uids_after(last_uid, mailbox.since)?;
+    if let Some(limit) = mailbox.limit {
+        uids.truncate(limit);
+    }
+    summary.new_messages = uids.len() as u64;
+    let after = mailbox.after_action();
+    let mut prepared_folders = false;
+    for chunk in uids.chunks(mailbox.batch_size) {
+        let messages = session.fetch_batch(chunk)?;
+        summary.fetched += messages.len() as u64;
+        let mut groups: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+        let mut batch = store.begin()?;
+        for (uid, mut raw) in messages {
+            let oversized = if raw.len() as u64 > max_message_bytes {
+                let size = raw.len() as u64;
+                raw.truncate(HEAD_BYTES);
+                Some(size)
+            } else {
+                None
+            };
+            let incoming = Incoming {
+                origin: format!("imap:{name}/{folder};UIDVALIDITY={};UID={uid}", status.uid_validity),
+                raw,
+                oversized,
+            };
+            let outcome = ingester.ingest_one(&mut batch, &incoming, ingest)?;
+            progress(ingest.messages);
+            let action = match outcome {
+                Outcome::Quarantined(_) => mailbox.quarantine_folder.as_ref().map(|f| format!("move:{f}")),
+                Outcome::Stored(_) | Outcome::Duplicate(_) => match &after {
+                    AfterAction::Keep => None,
+                    other => Some(other.as_string()),
+                },
+            };
+            if let Some(action) = action {
+                if !options.dry_run {
+                    batch.add_pending_action(name, folder, status.uid_validity, uid, &action)?;
+                }
+                groups.entry(action).or_default().push(uid);
+            }
+        }
+        let highest = *chunk.last().expect("chunks are never empty");
+        last_uid = last_uid.max(highest);
+        if options.dry_run {
+            // Dropping the transaction rolls it back: a dry run changes nothing.
+            drop(batch);
+            continue;
+        }
+        batch.set_mailbox_progress(name, folder, status.uid_validity, last_uid)?;
+        batch.commit()?;
+        if !prepared_folders {
+            prepare_folders(mailbox, session)?;
+            prepared_folders = true;
+        }
+        apply_actions(mailbox, folder, status.uid_validity, session, store, &groups, &mut summary)?;
+    }
+    if !options.dry_run {
+        let mut batch = store.begin()?;
+        batch.set_mailbox_progress(name, folder, status.uid_validity, last_uid)?;
+        batch.mark_mailbox_success(name, folder, ingester.now)?;
+        batch.commit()?;
+    }
+    Ok(summary)
+}
+
+/// Creates the folders that actions move messages into, when missing.
+fn prepare_folders(mailbox: &MailboxConfig, session: &mut Session) -> Result<()> {
+    if let AfterAction::Move(target) = mailbox.after_action() {
+        session.create_folder_if_missing(&target)?;
+    }
+    if let Some(quarantine) = &mailbox.quarantine_folder {
+        session.create_folder_if_missing(quarantine)?;
+    }
+    Ok(())
+}
+
+fn pending_groups(pending: &[crate::store::PendingAction]) -> BTreeMap<String, Vec<u32>> {
+    let mut groups: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    for action in pending {
+        groups.entry(action.action.clone()).or_default().push(action.uid);
+    }
+    groups
+}
+
+/// Does the actions on the server, then forgets them in the store.
+fn apply_actions(
+    mailbox: &MailboxConfig,
+    folder: &str,
+    uid_validity: u32,
+    session: &mut Session,
+    store: &mut Store,
+    groups: &BTreeMap<String, Vec<u32>>,
+    summary: &mut FolderSummary,
+) -> Result<()> {
+    for (action, uids) in groups {
+        if uids.is_empty() {
+            continue;
+        }
+        match AfterAction::parse(action).map_err(anyhow::Error::msg)? {
+            AfterAction::Keep => {}
+            AfterAction::Seen => session.mark_seen(uids)?,
+            AfterAction::Delete => session.delete(uids)?,
+            AfterAction::Move(target) => {
+                session.create_folder_if_missing(&target)?;
+                session.move_to(uids, &target)?;
+            }
+        }
+        let mut batch = store.begin()?;
+        batch.clear_pending_actions(&mailbox.name, folder, uid_validity, uids)?;
+        batch.commit()?;
+        *summary.actions.entry(action.clone()).or_default() += uids.len() as u64;
+    }
+    Ok(())
+}

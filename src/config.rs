@@ -284,7 +284,9 @@ impl AfterAction {
             "seen" => Ok(AfterAction::Seen),
             "delete" => Ok(AfterAction::Delete),
             _ => match text.strip_prefix("move:") {
-                Some(folder) if !folder.trim().is_empty() => Ok(AfterAction::Move(folder.trim().to_string())),
+                Some(folder) if !folder.trim().is_empty() => {
+                    Ok(AfterAction::Move(folder.trim().to_string()))
+                }
                 _ => Err(format!(
                     "after = {text:?} is not one of keep, seen, move:FOLDER, delete"
                 )),
@@ -465,7 +467,8 @@ impl Config {
             if !mailbox_names.insert(name) {
                 bail!("two [[mailbox]] entries are named {name:?}");
             }
-            AfterAction::parse(&mailbox.after).map_err(|e| anyhow::anyhow!("mailbox {name}: {e}"))?;
+            AfterAction::parse(&mailbox.after)
+                .map_err(|e| anyhow::anyhow!("mailbox {name}: {e}"))?;
             if mailbox.batch_size == 0 {
                 bail!("mailbox {name}: batch_size must be at least 1");
             }
@@ -487,7 +490,9 @@ impl Config {
                 MailboxAuth::Xoauth2
                     if mailbox.token_command.is_some() == mailbox.oauth.is_some() =>
                 {
-                    bail!("mailbox {name}: auth = \"xoauth2\" needs exactly one of token_command or [mailbox.oauth]")
+                    bail!(
+                        "mailbox {name}: auth = \"xoauth2\" needs exactly one of token_command or [mailbox.oauth]"
+                    )
                 }
                 _ => {}
             }
@@ -525,7 +530,11 @@ impl Config {
             }
             if let Some(oauth) = mailbox.oauth.as_mut() {
                 join(&mut oauth.refresh_token_file);
-                if let Some(path) = oauth.client_secret.as_mut().and_then(|s| s.secret_file.as_mut()) {
+                if let Some(path) = oauth
+                    .client_secret
+                    .as_mut()
+                    .and_then(|s| s.secret_file.as_mut())
+                {
                     join(path);
                 }
             }
@@ -550,7 +559,11 @@ impl Config {
             *token = token.masked();
         }
         for mailbox in &mut config.mailboxes {
-            if let Some(secret) = mailbox.oauth.as_mut().and_then(|o| o.client_secret.as_mut()) {
+            if let Some(secret) = mailbox
+                .oauth
+                .as_mut()
+                .and_then(|o| o.client_secret.as_mut())
+            {
                 *secret = secret.masked();
             }
         }

@@ -1,60 +1,912 @@
-//! Placeholder until the export module lands from its branch.
+//! Export formatting: writes suppression entries in the shapes that list managers, email
+//! services and MTAs import. Pure: no file IO, no clock, no environment; it writes to any
+//! `std::io::Write` the caller hands it.
+//!
+//! Rules every format follows:
+//!
+//! - Streaming: entries are written one at a time and never collected, so memory stays flat
+//!   however long the list is.
+//! - Order: output order is input order. The caller passes entries sorted by address, so an
+//!   unchanged list gives byte-identical output (no timestamps, no "generated at" lines).
+//! - Every entry given is written. A full export and a removals file are separate calls; the
+//!   caller decides which entries go into which. Where a format can say "no longer
+//!   suppressed", an entry with `removed_at` set says so: Mautic writes `doNotEmail` 0 and
+//!   Postfix writes `DUNNO`. Everywhere else a removals file has the same shape as a full
+//!   export and the import on the other side is told to delete (listmonk's blocklist removal,
+//!   an SES import job with action `DELETE`, Postmark's `suppressions/delete`, ...).
+//! - Hashing ([`AddressHash::Sha256`]) replaces the address with the lowercase hex SHA-256 of
+//!   the lower-cased address; the rest of the row is unchanged.
+//! - Line-oriented text formats (plain, phpList, Mailman, Postfix) cannot carry a line break
+//!   inside a value, so control characters are removed from what they write. A hostile value
+//!   can therefore never add a second line. CSV and JSON formats quote and escape instead.
+//! - No spreadsheet formula escaping: these files are read by importers, and prefixing an
+//!   address with `'` would make it a different address. RFC 4180 quoting already keeps a
+//!   value inside its cell.
+
+use std::borrow::Borrow;
+use std::borrow::Cow;
+use std::fmt;
+use std::io::{self, BufWriter, Write};
+use std::str::FromStr;
+
 use serde::{Deserialize, Serialize};
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+use sha2::{Digest, Sha256};
+
+use crate::suppression::Suppression;
+
+/// Size of the write buffer put in front of the caller's writer.
+const BUFFER_CAPACITY: usize = 64 * 1024;
+
+/// Which shape to write. The names (`as_str`, `FromStr`, serde) are the ones used on the
+/// command line and in the configuration file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ExportFormat {
+    /// One address per line.
     Plain,
+    /// Generic CSV with a header row and every field.
     Csv,
+    /// Generic JSON Lines: one object per entry with the same fields as `csv`.
     Jsonl,
+    /// listmonk subscriber import (mode `blocklist`): `email,name,attributes`.
     Listmonk,
+    /// Mautic contact import: `email,doNotEmail,fbl_reason`.
     Mautic,
+    /// phpList permanent suppression list: one address per line.
     Phplist,
+    /// Mailman 3 mass unsubscribe: one address per line.
     Mailman,
+    /// Mailman 3 mass unsubscribe REST body: `{"emails": [...]}`.
     MailmanJson,
+    /// Amazon SES suppression list import job: `address,COMPLAINT` lines, no header.
     Ses,
+    /// Amazon SES suppression list import job as JSON Lines.
     SesJsonl,
+    /// Mailgun complaints import: `address,created_at` with an RFC 2822 date.
     Mailgun,
+    /// Postmark suppressions: a JSON array of `{"EmailAddress": ...}`.
     Postmark,
+    /// Postfix access map source, ready for `postmap`.
     Postfix,
 }
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+
+impl ExportFormat {
+    pub const ALL: [ExportFormat; 13] = [
+        ExportFormat::Plain,
+        ExportFormat::Csv,
+        ExportFormat::Jsonl,
+        ExportFormat::Listmonk,
+        ExportFormat::Mautic,
+        ExportFormat::Phplist,
+        ExportFormat::Mailman,
+        ExportFormat::MailmanJson,
+        ExportFormat::Ses,
+        ExportFormat::SesJsonl,
+        ExportFormat::Mailgun,
+        ExportFormat::Postmark,
+        ExportFormat::Postfix,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExportFormat::Plain => "plain",
+            ExportFormat::Csv => "csv",
+            ExportFormat::Jsonl => "jsonl",
+            ExportFormat::Listmonk => "listmonk",
+            ExportFormat::Mautic => "mautic",
+            ExportFormat::Phplist => "phplist",
+            ExportFormat::Mailman => "mailman",
+            ExportFormat::MailmanJson => "mailman-json",
+            ExportFormat::Ses => "ses",
+            ExportFormat::SesJsonl => "ses-jsonl",
+            ExportFormat::Mailgun => "mailgun",
+            ExportFormat::Postmark => "postmark",
+            ExportFormat::Postfix => "postfix",
+        }
+    }
+
+    /// The usual file name extension for this format, without the dot. Line-oriented text,
+    /// including the Postfix map source, is `txt`.
+    pub fn file_extension(self) -> &'static str {
+        match self {
+            ExportFormat::Plain
+            | ExportFormat::Phplist
+            | ExportFormat::Mailman
+            | ExportFormat::Postfix => "txt",
+            ExportFormat::Csv
+            | ExportFormat::Listmonk
+            | ExportFormat::Mautic
+            | ExportFormat::Ses
+            | ExportFormat::Mailgun => "csv",
+            ExportFormat::Jsonl | ExportFormat::SesJsonl => "jsonl",
+            ExportFormat::MailmanJson | ExportFormat::Postmark => "json",
+        }
+    }
+}
+
+impl fmt::Display for ExportFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name that is not one of [`ExportFormat::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown export format `{name}` (expected one of: {})", format_names())]
+pub struct UnknownExportFormat {
+    pub name: String,
+}
+
+fn format_names() -> String {
+    let names: Vec<&str> = ExportFormat::ALL.iter().map(|f| f.as_str()).collect();
+    names.join(", ")
+}
+
+impl FromStr for ExportFormat {
+    type Err = UnknownExportFormat;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        ExportFormat::ALL
+            .into_iter()
+            .find(|format| format.as_str() == name)
+            .ok_or_else(|| UnknownExportFormat {
+                name: name.to_owned(),
+            })
+    }
+}
+
+/// How to disguise addresses in an export meant for sharing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AddressHash {
+    /// Lowercase hex SHA-256 of the lower-cased address.
     Sha256,
 }
+
+impl AddressHash {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AddressHash::Sha256 => "sha256",
+        }
+    }
+}
+
+impl fmt::Display for AddressHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name that is not a supported address hash.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown address hash `{name}` (expected: sha256)")]
+pub struct UnknownAddressHash {
+    pub name: String,
+}
+
+impl FromStr for AddressHash {
+    type Err = UnknownAddressHash;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name {
+            "sha256" => Ok(AddressHash::Sha256),
+            _ => Err(UnknownAddressHash {
+                name: name.to_owned(),
+            }),
+        }
+    }
+}
+
+/// Choices that apply to every format.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExportOptions {
+    /// Write a hash instead of each address.
     pub hash: Option<AddressHash>,
 }
-impl ExportFormat {
-    pub fn as_str(&self) -> &'static str {
-        "x"
-    }
-}
-pub struct StreamingExport<W> {
+
+/// Writes `entries` to `out` in `format`, in the order given, and returns how many entries
+/// were written. That is every entry given, except in the line-oriented formats, which skip
+/// an entry whose address is empty once control characters are removed.
+///
+/// The writer is buffered here, so an unbuffered `File` is fine; everything is flushed before
+/// this returns. An error comes only from `out`.
+pub fn write_export<W: Write>(
+    format: ExportFormat,
+    options: &ExportOptions,
+    entries: impl IntoIterator<Item = impl Borrow<Suppression>>,
     out: W,
-    n: u64,
+) -> io::Result<u64> {
+    let entries = entries.into_iter();
+    let mut address = AddressText::new(options.hash);
+    match format {
+        ExportFormat::Plain | ExportFormat::Phplist | ExportFormat::Mailman => {
+            write_address_lines(entries, &mut address, out)
+        }
+        ExportFormat::Csv => write_generic_csv(entries, &mut address, out),
+        ExportFormat::Jsonl => write_generic_jsonl(entries, &mut address, out),
+        ExportFormat::Listmonk => write_listmonk(entries, &mut address, out),
+        ExportFormat::Mautic => write_mautic(entries, &mut address, out),
+        ExportFormat::MailmanJson => write_mailman_json(entries, &mut address, out),
+        ExportFormat::Ses => write_ses_csv(entries, &mut address, out),
+        ExportFormat::SesJsonl => write_ses_jsonl(entries, &mut address, out),
+        ExportFormat::Mailgun => write_mailgun(entries, &mut address, out),
+        ExportFormat::Postmark => write_postmark(entries, &mut address, out),
+        ExportFormat::Postfix => write_postfix(entries, &mut address, out),
+    }
 }
-impl<W: std::io::Write> StreamingExport<W> {
-    pub fn new(_f: ExportFormat, _o: &ExportOptions, out: W) -> std::io::Result<Self> {
-        Ok(Self { out, n: 0 })
+
+/// Turns an address into the text an export writes for it, reusing its buffers so that
+/// hashing a million addresses does not allocate a million times.
+struct AddressText {
+    hash: Option<AddressHash>,
+    lower_case: String,
+    hex: [u8; 64],
+}
+
+impl AddressText {
+    fn new(hash: Option<AddressHash>) -> Self {
+        AddressText {
+            hash,
+            lower_case: String::new(),
+            hex: [0; 64],
+        }
     }
-    pub fn write(&mut self, s: &crate::suppression::Suppression) -> std::io::Result<()> {
-        self.n += 1;
-        writeln!(self.out, "{}", s.address)
-    }
-    pub fn finish(self) -> std::io::Result<u64> {
-        Ok(self.n)
+
+    fn render<'s>(&'s mut self, address: &'s str) -> &'s str {
+        match self.hash {
+            None => address,
+            Some(AddressHash::Sha256) => {
+                let digest = if address
+                    .bytes()
+                    .any(|b| !b.is_ascii() || b.is_ascii_uppercase())
+                {
+                    // `to_lowercase` handles non-ASCII letters too; the buffer is reused.
+                    self.lower_case.clear();
+                    self.lower_case
+                        .extend(address.chars().flat_map(char::to_lowercase));
+                    Sha256::digest(self.lower_case.as_bytes())
+                } else {
+                    Sha256::digest(address.as_bytes())
+                };
+                hex::encode_to_slice(digest, &mut self.hex)
+                    .expect("a SHA-256 digest is 32 bytes and the buffer holds 64 hex digits");
+                std::str::from_utf8(&self.hex).expect("hex digits are ASCII")
+            }
+        }
     }
 }
-impl std::str::FromStr for ExportFormat {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Err(s.into())
+
+/// Removes characters that would end or disturb a line in a line-oriented file: control
+/// characters (CR, LF, tab, NEL, ...) and the Unicode line and paragraph separators. When
+/// `strip_spaces` is set every other whitespace character goes too, for formats where a space
+/// separates fields.
+fn line_safe(text: &str, strip_spaces: bool) -> Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() || (c.is_whitespace() && (strip_spaces || c != ' '));
+    if text
+        .bytes()
+        .all(|b| b.is_ascii() && !b.is_ascii_control() && (!strip_spaces || b != b' '))
+    {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(text.chars().filter(|&c| !unsafe_char(c)).collect())
+}
+
+/// Makes free text safe inside one line: line breaks and other control characters become a
+/// space, so words stay apart.
+fn one_line_text(text: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() || (c.is_whitespace() && c != ' ');
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| if unsafe_char(c) { ' ' } else { c })
+            .collect(),
+    )
+}
+
+fn buffered<W: Write>(out: W) -> BufWriter<W> {
+    BufWriter::with_capacity(BUFFER_CAPACITY, out)
+}
+
+fn csv_writer<W: Write>(out: W) -> csv::Writer<W> {
+    csv::WriterBuilder::new()
+        .buffer_capacity(BUFFER_CAPACITY)
+        .has_headers(false)
+        .from_writer(out)
+}
+
+/// Unwraps the IO error inside a CSV error; the other kinds cannot happen with fixed-width
+/// records written by hand, but are reported rather than hidden.
+fn csv_error(error: csv::Error) -> io::Error {
+    match error.into_kind() {
+        csv::ErrorKind::Io(error) => error,
+        kind => io::Error::other(format!("csv writer: {kind:?}")),
     }
 }
-impl std::str::FromStr for AddressHash {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Err(s.into())
+
+/// Writes a `u64` as decimal text into a reused buffer.
+fn decimal(buffer: &mut String, value: u64) -> &str {
+    use std::fmt::Write as _;
+    buffer.clear();
+    write!(buffer, "{value}").expect("writing to a String cannot fail");
+    buffer
+}
+
+/// Amazon SES knows two suppression reasons: a bounce is `BOUNCE`, everything else
+/// (complaint, unsubscribe, manual, import, ...) is `COMPLAINT`.
+fn ses_reason(reason: &str) -> &'static str {
+    if reason.eq_ignore_ascii_case("bounce") {
+        "BOUNCE"
+    } else {
+        "COMPLAINT"
+    }
+}
+
+/// Plain, phpList and Mailman: the address and a line feed. An address that is empty once
+/// made line-safe is skipped rather than written as a blank line.
+fn write_address_lines<W: Write>(
+    entries: impl Iterator<Item = impl Borrow<Suppression>>,
+    address: &mut AddressText,
+    out: W,
+) -> io::Result<u64> {
+    let mut out = buffered(out);
+    let mut written = 0;
+    for entry in entries {
+        let entry = entry.borrow();
+        let text = line_safe(address.render(&entry.address), false);
+        if text.is_empty() {
+            continue;
+        }
+        out.write_all(text.as_bytes())?;
+        out.write_all(b"\n")?;
+        written += 1;
+    }
+    out.flush()?;
+    Ok(written)
+}
+
+const GENERIC_CSV_HEADER: [&str; 8] = [
+    "email",
+    "reason",
+    "source",
+    "first_seen",
+    "last_seen",
+    "expires_at",
+    "count",
+    "removed_at",
+];
+
+/// Generic CSV: every field, absent values as empty cells.
+fn write_generic_csv<W: Write>(
+    entries: impl Iterator<Item = impl Borrow<Suppression>>,
+    address: &mut AddressText,
+    out: W,
+) -> io::Result<u64> {
+    let mut csv = csv_writer(out);
+    csv.write_record(GENERIC_CSV_HEADER).map_err(csv_error)?;
+    let mut count = String::new();
+    let mut written = 0;
+    for entry in entries {
+        let entry = entry.borrow();
+        csv.write_record([
+            address.render(&entry.address),
+            &entry.reason,
+            &entry.source,
+            &entry.first_seen,
+            &entry.last_seen,
+            entry.expires_at.as_deref().unwrap_or(""),
+            decimal(&mut count, entry.count),
+            entry.removed_at.as_deref().unwrap_or(""),
+        ])
+        .map_err(csv_error)?;
+        written += 1;
+    }
+    csv.flush()?;
+    Ok(written)
+}
+
+/// One line of the generic JSON Lines export; field order matches the CSV header.
+#[derive(Serialize)]
+struct GenericJsonRow<'e> {
+    email: &'e str,
+    reason: &'e str,
+    source: &'e str,
+    first_seen: &'e str,
+    last_seen: &'e str,
+    expires_at: Option<&'e str>,
+    count: u64,
+    removed_at: Option<&'e str>,
+}
+
+fn write_generic_jsonl<W: Write>(
+    entries: impl Iterator<Item = impl Borrow<Suppression>>,
+    address: &mut AddressText,
+    out: W,
+) -> io::Result<u64> {
+    let mut out = buffered(out);
+    let mut written = 0;
+    for entry in entries {
+        let entry = entry.borrow();
+        let row = GenericJsonRow {
+            email: address.render(&entry.address),
+            reason: &entry.reason,
+            source: &entry.source,
+            first_seen: &entry.first_seen,
+            last_seen: &entry.last_seen,
+            expires_at: entry.expires_at.as_deref(),
+            count: entry.count,
+            removed_at: entry.removed_at.as_deref(),
+        };
+        serde_json::to_writer(&mut out, &row)?;
+        out.write_all(b"\n")?;
+        written += 1;
+    }
+    out.flush()?;
+    Ok(written)
+}
+
+/// The listmonk `attributes` cell: fbl's fields under an `fbl_` prefix so they cannot clash
+/// with the list's own attributes.
+#[derive(Serialize)]
+struct ListmonkAttributes<'e> {
+    fbl_reason: &'e str,
+    fbl_source: &'e str,
+    fbl_first_seen: &'e str,
+    fbl_last_seen: &'e str,
+}
+
+/// listmonk's subscriber import takes `email,name,attributes` with attributes as a JSON
+/// object; importing with mode `blocklist` blocklists every address in the file. The name is
+/// left empty: fbl does not know it.
+fn write_listmonk<W: Write>(
+    entries: impl Iterator<Item = impl Borrow<Suppression>>,
+    address: &mut AddressText,
+    out: W,
+) -> io::Result<u64> {
+    let mut csv = csv_writer(out);
+    csv.write_record(["email", "name", "attributes"])
+        .map_err(csv_error)?;
+    let mut attributes = Vec::new();
+    let mut written = 0;
+    for entry in entries {
+        let entry = entry.borrow();
+        attributes.clear();
+        serde_json::to_writer(
+            &mut attributes,
+            &ListmonkAttributes {
+                fbl_reason: &entry.reason,
+                fbl_source: &entry.source,
+                fbl_first_seen: &entry.first_seen,
+                fbl_last_seen: &entry.last_seen,
+            },
+        )?;
+        csv.write_record([address.render(&entry.address).as_bytes(), b"", &attributes])
+            .map_err(csv_error)?;
+        written += 1;
+    }
+    csv.flush()?;
+    Ok(written)
+}
+
+/// Mautic's contact import maps a column to the special field `doNotEmail` ("Do Not Email"
+/// in the mapping screen). A true value (`1`) adds a manual Do-Not-Contact record for the
+/// email channel, a false value (`0`) removes it, so an entry with `removed_at` set writes
+/// `0` and a removals file lifts the suppression. The import cannot set the DNC reason (it
+/// records "set by user via import"), so fbl's reason goes in `fbl_reason`: it is mapped
+/// automatically when the instance has a custom contact field with that alias, and is
+/// otherwise left unmapped in the import screen.
+fn write_mautic<W: Write>(
+    entries: impl Iterator<Item = impl Borrow<Suppression>>,
+    address: &mut AddressText,
+    out: W,
+) -> io::Result<u64> {
+    let mut csv = csv_writer(out);
+    csv.write_record(["email", "doNotEmail", "fbl_reason"])
+        .map_err(csv_error)?;
+    let mut written = 0;
+    for entry in entries {
+        let entry = entry.borrow();
+        let do_not_email = if entry.removed_at.is_some() { "0" } else { "1" };
+        csv.write_record([address.render(&entry.address), do_not_email, &entry.reason])
+            .map_err(csv_error)?;
+        written += 1;
+    }
+    csv.flush()?;
+    Ok(written)
+}
+
+/// Writes a JSON array one element per line, opening it lazily so that an empty input still
+/// gives valid JSON: `[` and `]` for elements, `[]` when there are none.
+struct JsonArray<W: Write> {
+    out: BufWriter<W>,
+    opening: &'static [u8],
+    empty: &'static [u8],
+    closing: &'static [u8],
+    written: u64,
+}
+
+impl<W: Write> JsonArray<W> {
+    fn new(out: W, opening: &'static [u8], empty: &'static [u8], closing: &'static [u8]) -> Self {
+        JsonArray {
+            out: buffered(out),
+            opening,
+            empty,
+            closing,
+            written: 0,
+        }
+    }
+
+    /// Starts the next element and returns the writer for its body.
+    fn next_element(&mut self) -> io::Result<&mut BufWriter<W>> {
+        if self.written == 0 {
+            self.out.write_all(self.opening)?;
+            self.out.write_all(b"\n  ")?;
+        } else {
+            self.out.write_all(b",\n  ")?;
+        }
+        self.written += 1;
+        Ok(&mut self.out)
+    }
+
+    fn finish(mut self) -> io::Result<u64> {
+        if self.written == 0 {
+            self.out.write_all(self.empty)?;
+        } else {
+            self.out.write_all(b"\n")?;
+            self.out.write_all(self.closing)?;
+        }
+        self.out.write_all(b"\n")?;
+        self.out.flush()?;
+        Ok(self.written)
+    }
+}
+
+/// Mailman 3's mass unsubscribe REST call takes `{"emails": [...]}`.
+fn write_mailman_json<W: Write>(
+    entries: impl Iterator<Item = impl Borrow<Suppression>>,
+    address: &mut AddressText,
+    out: W,
+) -> io::Result<u64> {
+    let mut array = JsonArray::new(out, b"{\"emails\": [", b"{\"emails\": []}", b"]}");
+    for entry in entries {
+        let entry = entry.borrow();
+        let out = array.next_element()?;
+        serde_json::to_writer(out, address.render(&entry.address))?;
+    }
+    array.finish()
+}
+
+/// Postmark's suppression calls take objects with `EmailAddress`; the API wraps them in
+/// `{"Suppressions": [...]}` at most 50 a request, which the caller does when it sends them.
+fn write_postmark<W: Write>(
+    entries: impl Iterator<Item = impl Borrow<Suppression>>,
+    address: &mut AddressText,
+    out: W,
+) -> io::Result<u64> {
+    let mut array = JsonArray::new(out, b"[", b"[]", b"]");
+    for entry in entries {
+        let entry = entry.borrow();
+        let out = array.next_element()?;
+        out.write_all(b"{\"EmailAddress\": ")?;
+        serde_json::to_writer(&mut *out, address.render(&entry.address))?;
+        out.write_all(b"}")?;
+    }
+    array.finish()
+}
+
+/// Amazon SES import job data, CSV flavour: `address,REASON`, no header.
+fn write_ses_csv<W: Write>(
+    entries: impl Iterator<Item = impl Borrow<Suppression>>,
+    address: &mut AddressText,
+    out: W,
+) -> io::Result<u64> {
+    let mut csv = csv_writer(out);
+    let mut written = 0;
+    for entry in entries {
+        let entry = entry.borrow();
+        csv.write_record([address.render(&entry.address), ses_reason(&entry.reason)])
+            .map_err(csv_error)?;
+        written += 1;
+    }
+    csv.flush()?;
+    Ok(written)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SesJsonRow<'e> {
+    email_address: &'e str,
+    reason: &'static str,
+}
+
+/// Amazon SES import job data, JSON flavour: `{"emailAddress": ..., "reason": ...}` lines.
+fn write_ses_jsonl<W: Write>(
+    entries: impl Iterator<Item = impl Borrow<Suppression>>,
+    address: &mut AddressText,
+    out: W,
+) -> io::Result<u64> {
+    let mut out = buffered(out);
+    let mut written = 0;
+    for entry in entries {
+        let entry = entry.borrow();
+        let row = SesJsonRow {
+            email_address: address.render(&entry.address),
+            reason: ses_reason(&entry.reason),
+        };
+        serde_json::to_writer(&mut out, &row)?;
+        out.write_all(b"\n")?;
+        written += 1;
+    }
+    out.flush()?;
+    Ok(written)
+}
+
+/// Writes the RFC 2822 date of an RFC 3339 time, in UTC and with a two-digit day, into a
+/// reused buffer: `Sat, 28 Nov 2026 01:49:26 +0000`. A time that does not parse gives an
+/// empty string. The day is zero-padded because strict parsers (Go's `RFC1123Z`, for one)
+/// insist on it, and every RFC 2822 parser accepts it.
+fn rfc2822_date<'b>(buffer: &'b mut String, rfc3339: &str) -> &'b str {
+    use chrono::{Datelike, Timelike};
+    use std::fmt::Write as _;
+    const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    buffer.clear();
+    if let Ok(time) = chrono::DateTime::parse_from_rfc3339(rfc3339) {
+        // Formatted by hand: chrono's `format` parses its pattern on every call, which made
+        // this the slowest export by far.
+        let time = time.with_timezone(&chrono::Utc);
+        buffer.push_str(WEEKDAYS[time.weekday().num_days_from_monday() as usize]);
+        buffer.push_str(", ");
+        push_two_digits(buffer, time.day());
+        buffer.push(' ');
+        buffer.push_str(MONTHS[time.month0() as usize]);
+        buffer.push(' ');
+        write!(buffer, "{:04}", time.year()).expect("writing to a String cannot fail");
+        buffer.push(' ');
+        push_two_digits(buffer, time.hour());
+        buffer.push(':');
+        push_two_digits(buffer, time.minute());
+        buffer.push(':');
+        // A leap second (`:60`) shows as 59 plus a nanosecond overflow in chrono; keep 59.
+        push_two_digits(buffer, time.second());
+        buffer.push_str(" +0000");
+    }
+    buffer
+}
+
+/// Appends a number below 100 as two digits.
+fn push_two_digits(buffer: &mut String, value: u32) {
+    buffer.push(char::from(b'0' + (value / 10 % 10) as u8));
+    buffer.push(char::from(b'0' + (value % 10) as u8));
+}
+
+/// Mailgun's complaints import: `address,created_at`, the date from `first_seen`. Mailgun
+/// treats `created_at` as optional, so a `first_seen` that does not parse leaves it empty
+/// instead of failing the export.
+fn write_mailgun<W: Write>(
+    entries: impl Iterator<Item = impl Borrow<Suppression>>,
+    address: &mut AddressText,
+    out: W,
+) -> io::Result<u64> {
+    let mut csv = csv_writer(out);
+    csv.write_record(["address", "created_at"])
+        .map_err(csv_error)?;
+    let mut created_at = String::new();
+    let mut written = 0;
+    for entry in entries {
+        let entry = entry.borrow();
+        csv.write_record([
+            address.render(&entry.address),
+            rfc2822_date(&mut created_at, &entry.first_seen),
+        ])
+        .map_err(csv_error)?;
+        written += 1;
+    }
+    csv.flush()?;
+    Ok(written)
+}
+
+/// Postfix access map source: `address REJECT 5.7.1 suppressed: reason`, or `address DUNNO`
+/// ("as if not listed") for an entry with `removed_at` set.
+///
+/// `postmap` reads the key up to the first whitespace and treats a line that starts with
+/// whitespace as the continuation of the previous one, so whitespace and control characters
+/// are removed from the key, and the reason is kept on one line. An entry whose key is empty
+/// once cleaned is skipped.
+fn write_postfix<W: Write>(
+    entries: impl Iterator<Item = impl Borrow<Suppression>>,
+    address: &mut AddressText,
+    out: W,
+) -> io::Result<u64> {
+    let mut out = buffered(out);
+    let mut written = 0;
+    for entry in entries {
+        let entry = entry.borrow();
+        let key = line_safe(address.render(&entry.address), true);
+        if key.is_empty() {
+            continue;
+        }
+        out.write_all(key.as_bytes())?;
+        if entry.removed_at.is_some() {
+            out.write_all(b" DUNNO\n")?;
+        } else {
+            out.write_all(b" REJECT 5.7.1 suppressed: ")?;
+            out.write_all(one_line_text(entry.reason.trim()).as_bytes())?;
+            out.write_all(b"\n")?;
+        }
+        written += 1;
+    }
+    out.flush()?;
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(address: &str, reason: &str) -> Suppression {
+        Suppression {
+            address: address.to_owned(),
+            reason: reason.to_owned(),
+            source: "microsoft".to_owned(),
+            first_seen: "2026-11-28T01:49:26Z".to_owned(),
+            last_seen: "2026-11-28T01:49:26Z".to_owned(),
+            count: 1,
+            expires_at: None,
+            removed_at: None,
+        }
+    }
+
+    fn export(format: ExportFormat, hash: Option<AddressHash>, entries: &[Suppression]) -> String {
+        let mut out = Vec::new();
+        let written = write_export(format, &ExportOptions { hash }, entries, &mut out).unwrap();
+        assert_eq!(written, entries.len() as u64, "{format}");
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn format_names_round_trip_through_from_str_and_serde() {
+        for format in ExportFormat::ALL {
+            assert_eq!(format.as_str().parse::<ExportFormat>(), Ok(format));
+            let json = serde_json::to_string(&format).unwrap();
+            assert_eq!(json, format!("\"{}\"", format.as_str()));
+            assert_eq!(serde_json::from_str::<ExportFormat>(&json).unwrap(), format);
+        }
+    }
+
+    #[test]
+    fn format_and_hash_read_from_toml_configuration() {
+        #[derive(Deserialize)]
+        struct Target {
+            format: ExportFormat,
+            hash: Option<AddressHash>,
+        }
+        let target: Target =
+            toml::from_str("format = \"mailman-json\"\nhash = \"sha256\"\n").unwrap();
+        assert_eq!(target.format, ExportFormat::MailmanJson);
+        assert_eq!(target.hash, Some(AddressHash::Sha256));
+        assert!(toml::from_str::<Target>("format = \"mailman_json\"\n").is_err());
+    }
+
+    #[test]
+    fn unknown_format_name_lists_the_known_ones() {
+        let error = "excel".parse::<ExportFormat>().unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "unknown export format `excel` (expected one of: plain, csv, jsonl, listmonk, \
+             mautic, phplist, mailman, mailman-json, ses, ses-jsonl, mailgun, postmark, postfix)"
+        );
+        assert_eq!("sha256".parse::<AddressHash>(), Ok(AddressHash::Sha256));
+        assert!("md5".parse::<AddressHash>().is_err());
+    }
+
+    #[test]
+    fn sha256_hashes_the_lower_cased_address() {
+        // Expected values computed independently with `printf %s ADDRESS | sha256sum`.
+        let entries = [
+            entry("Jane@Example.org", "complaint"),
+            entry("JÖRG@bücher.example", "complaint"),
+        ];
+        assert_eq!(
+            export(ExportFormat::Plain, Some(AddressHash::Sha256), &entries),
+            "13d855ce931073d4924ac377cda0e9a543908b9d6607727c8033d729c65eced6\n\
+             ac740d2d12fbac869cdcb7b9d97a0abb131a2fcf19a3fdb98df2990082106bb6\n"
+        );
+    }
+
+    #[test]
+    fn postfix_line_cannot_be_split_by_a_hostile_address_or_reason() {
+        let hostile = entry(
+            "jane@example.org\r\nvictim@example.org OK",
+            "complaint\n  bob@example.org OK",
+        );
+        let output = export(ExportFormat::Postfix, None, &[hostile]);
+        assert_eq!(
+            output,
+            "jane@example.orgvictim@example.orgOK REJECT 5.7.1 suppressed: complaint   \
+             bob@example.org OK\n"
+        );
+        assert_eq!(output.lines().count(), 1);
+    }
+
+    #[test]
+    fn plain_line_cannot_be_split_by_a_hostile_address() {
+        let hostile = entry("jane@example.org\nvictim@example.org\u{2028}", "complaint");
+        let output = export(ExportFormat::Plain, None, &[hostile]);
+        assert_eq!(output, "jane@example.orgvictim@example.org\n");
+    }
+
+    #[test]
+    fn line_formats_skip_an_address_that_is_empty_once_cleaned() {
+        let mut out = Vec::new();
+        let entries = [
+            entry("\r\n", "complaint"),
+            entry("a@example.org", "complaint"),
+        ];
+        let written = write_export(
+            ExportFormat::Postfix,
+            &ExportOptions::default(),
+            &entries,
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(written, 1);
+        assert_eq!(out, b"a@example.org REJECT 5.7.1 suppressed: complaint\n");
+    }
+
+    #[test]
+    fn removed_entries_lift_the_suppression_where_the_format_can_say_so() {
+        let mut removed = entry("jane@example.org", "complaint");
+        removed.removed_at = Some("2026-12-01T00:00:00Z".to_owned());
+        let removed = [removed];
+        assert_eq!(
+            export(ExportFormat::Postfix, None, &removed),
+            "jane@example.org DUNNO\n"
+        );
+        assert_eq!(
+            export(ExportFormat::Mautic, None, &removed),
+            "email,doNotEmail,fbl_reason\njane@example.org,0,complaint\n"
+        );
+    }
+
+    #[test]
+    fn ses_reason_is_bounce_only_for_bounces() {
+        let entries = [
+            entry("a@example.org", "bounce"),
+            entry("b@example.org", "complaint"),
+            entry("c@example.org", "unsubscribe"),
+            entry("d@example.org", "manual"),
+        ];
+        assert_eq!(
+            export(ExportFormat::Ses, None, &entries),
+            "a@example.org,BOUNCE\nb@example.org,COMPLAINT\nc@example.org,COMPLAINT\n\
+             d@example.org,COMPLAINT\n"
+        );
+    }
+
+    #[test]
+    fn mailgun_date_is_rfc_2822_in_utc_and_empty_when_unparseable() {
+        let mut offset = entry("a@example.org", "complaint");
+        offset.first_seen = "2026-11-28T02:49:26+01:00".to_owned();
+        let mut broken = entry("b@example.org", "complaint");
+        broken.first_seen = "yesterday".to_owned();
+        assert_eq!(
+            export(ExportFormat::Mailgun, None, &[offset, broken]),
+            "address,created_at\na@example.org,\"Sat, 28 Nov 2026 01:49:26 +0000\"\n\
+             b@example.org,\n"
+        );
+    }
+
+    #[test]
+    fn csv_quotes_values_that_need_it() {
+        let entries = [entry("\"jane,doe\"@example.org", "complaint")];
+        let output = export(ExportFormat::Csv, None, &entries);
+        let mut reader = csv::Reader::from_reader(output.as_bytes());
+        let record = reader.records().next().unwrap().unwrap();
+        assert_eq!(&record[0], "\"jane,doe\"@example.org");
+        assert_eq!(record.len(), 8);
     }
 }

@@ -23,7 +23,8 @@ pub fn credentials(mailbox: &MailboxConfig) -> Result<Auth> {
             } else if let Some(path) = &mailbox.password_file {
                 read_secret_file(path).with_context(|| format!("mailbox {name}: password_file"))?
             } else if let Some(command) = &mailbox.password_command {
-                run_secret_command(command).with_context(|| format!("mailbox {name}: password_command"))?
+                run_secret_command(command)
+                    .with_context(|| format!("mailbox {name}: password_command"))?
             } else {
                 bail!("mailbox {name}: no password source configured")
             };
@@ -31,9 +32,11 @@ pub fn credentials(mailbox: &MailboxConfig) -> Result<Auth> {
         }
         MailboxAuth::Xoauth2 => {
             let access_token = if let Some(command) = &mailbox.token_command {
-                run_secret_command(command).with_context(|| format!("mailbox {name}: token_command"))?
+                run_secret_command(command)
+                    .with_context(|| format!("mailbox {name}: token_command"))?
             } else if let Some(oauth) = &mailbox.oauth {
-                refresh_access_token(oauth).with_context(|| format!("mailbox {name}: OAuth token refresh"))?
+                refresh_access_token(oauth)
+                    .with_context(|| format!("mailbox {name}: OAuth token refresh"))?
             } else {
                 bail!("mailbox {name}: auth = \"xoauth2\" needs token_command or [mailbox.oauth]")
             };
@@ -92,11 +95,17 @@ pub fn save_refresh_token(path: &Path, tokens: &TokenSet, previous: &str) -> Res
 pub fn write_private_file(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(folder).with_context(|| format!("cannot create {}", folder.display()))?;
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(folder)
+        .with_context(|| format!("cannot create {}", folder.display()))?;
     let temporary = folder.join(format!(
         ".{}.tmp-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("secret"),
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("secret"),
         std::process::id()
     ));
     let result = (|| -> std::io::Result<()> {
@@ -117,7 +126,8 @@ pub fn write_private_file(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 fn read_secret_file(path: &Path) -> Result<String> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let secret = text.trim_end_matches(['\r', '\n']).to_string();
     if secret.is_empty() {
         bail!("{} is empty", path.display());
@@ -138,7 +148,8 @@ fn run_secret_command(command: &str) -> Result<String> {
     if !output.status.success() {
         bail!("`{command}` failed ({})", output.status);
     }
-    let text = String::from_utf8(output.stdout).with_context(|| format!("`{command}` printed something that is not UTF-8"))?;
+    let text = String::from_utf8(output.stdout)
+        .with_context(|| format!("`{command}` printed something that is not UTF-8"))?;
     let secret = text.lines().next().unwrap_or("").trim().to_string();
     if secret.is_empty() {
         bail!("`{command}` printed nothing");

@@ -60,7 +60,8 @@ pub fn connect_options(mailbox: &MailboxConfig) -> ConnectOptions {
 /// Connects and logs in to a mailbox.
 pub fn open_session(mailbox: &MailboxConfig) -> Result<Session> {
     let auth = crate::mailbox_credentials::credentials(mailbox)?;
-    Session::connect(&connect_options(mailbox), &auth).with_context(|| format!("mailbox {}", mailbox.name))
+    Session::connect(&connect_options(mailbox), &auth)
+        .with_context(|| format!("mailbox {}", mailbox.name))
 }
 
 /// Polls one mailbox: every folder, in order. An error ends the mailbox, not the run; it is
@@ -85,12 +86,23 @@ pub fn poll_mailbox(
         }
     };
     for folder in &mailbox.folders {
-        match poll_folder(mailbox, folder, &mut session, store, ingester, max_message_bytes, options, &mut summary.ingest, progress) {
+        match poll_folder(
+            mailbox,
+            folder,
+            &mut session,
+            store,
+            ingester,
+            max_message_bytes,
+            options,
+            &mut summary.ingest,
+            progress,
+        ) {
             Ok(folder_summary) => summary.folders.push(folder_summary),
             Err(error) => {
-                summary
-                    .errors
-                    .push(format!("mailbox {} folder {folder}: {error:#}", mailbox.name));
+                summary.errors.push(format!(
+                    "mailbox {} folder {folder}: {error:#}",
+                    mailbox.name
+                ));
                 // A broken connection takes the following folders with it.
                 break;
             }
@@ -141,7 +153,15 @@ fn poll_folder(
     if !options.dry_run {
         // Actions a crashed run committed to but did not do.
         let pending = store.pending_actions(name, folder, status.uid_validity)?;
-        apply_actions(mailbox, folder, status.uid_validity, session, store, &pending_groups(&pending), &mut summary)?;
+        apply_actions(
+            mailbox,
+            folder,
+            status.uid_validity,
+            session,
+            store,
+            &pending_groups(&pending),
+            &mut summary,
+        )?;
     }
 
     let mut uids = session.uids_after(last_uid, mailbox.since)?;
@@ -165,14 +185,20 @@ fn poll_folder(
                 None
             };
             let incoming = Incoming {
-                origin: format!("imap:{name}/{folder};UIDVALIDITY={};UID={uid}", status.uid_validity),
+                origin: format!(
+                    "imap:{name}/{folder};UIDVALIDITY={};UID={uid}",
+                    status.uid_validity
+                ),
                 raw,
                 oversized,
             };
             let outcome = ingester.ingest_one(&mut batch, &incoming, ingest)?;
             progress(ingest.messages);
             let action = match outcome {
-                Outcome::Quarantined(_) => mailbox.quarantine_folder.as_ref().map(|f| format!("move:{f}")),
+                Outcome::Quarantined(_) => mailbox
+                    .quarantine_folder
+                    .as_ref()
+                    .map(|f| format!("move:{f}")),
                 Outcome::Stored(_) | Outcome::Duplicate(_) => match &after {
                     AfterAction::Keep => None,
                     other => Some(other.as_string()),
@@ -198,7 +224,15 @@ fn poll_folder(
             prepare_folders(mailbox, session)?;
             prepared_folders = true;
         }
-        apply_actions(mailbox, folder, status.uid_validity, session, store, &groups, &mut summary)?;
+        apply_actions(
+            mailbox,
+            folder,
+            status.uid_validity,
+            session,
+            store,
+            &groups,
+            &mut summary,
+        )?;
     }
     if !options.dry_run {
         let mut batch = store.begin()?;
@@ -223,7 +257,10 @@ fn prepare_folders(mailbox: &MailboxConfig, session: &mut Session) -> Result<()>
 fn pending_groups(pending: &[crate::store::PendingAction]) -> BTreeMap<String, Vec<u32>> {
     let mut groups: BTreeMap<String, Vec<u32>> = BTreeMap::new();
     for action in pending {
-        groups.entry(action.action.clone()).or_default().push(action.uid);
+        groups
+            .entry(action.action.clone())
+            .or_default()
+            .push(action.uid);
     }
     groups
 }

@@ -298,11 +298,13 @@ fn write_one(
         now: now.to_string(),
     };
     let written = atomic_file::write_atomically(path, |out| {
-        let mut writer = crate::export::StreamingExport::new(format, options, out)?;
-        store
-            .for_each_suppression(&filter, |entry| Ok(writer.write(entry)?))
+        let mut entries = store.suppressions(&filter);
+        let written = crate::export::write_export(format, options, entries.by_ref(), out)?;
+        // A read error must not leave a short file in place of the list: fail the write.
+        entries
+            .finish()
             .map_err(|error| std::io::Error::other(format!("{error:#}")))?;
-        writer.finish()
+        Ok(written)
     })
     .with_context(|| format!("cannot write export {}", path.display()))?;
     Ok(written)

@@ -71,8 +71,16 @@ fn find<'c>(context: &'c Context, name: &str) -> Result<&'c MailboxConfig> {
         .iter()
         .find(|m| m.name == name)
         .with_context(|| {
-            let names: Vec<&str> = context.config.mailboxes.iter().map(|m| m.name.as_str()).collect();
-            format!("no [[mailbox]] named {name:?} (configured: {})", names.join(", "))
+            let names: Vec<&str> = context
+                .config
+                .mailboxes
+                .iter()
+                .map(|m| m.name.as_str())
+                .collect();
+            format!(
+                "no [[mailbox]] named {name:?} (configured: {})",
+                names.join(", ")
+            )
         })
 }
 
@@ -105,7 +113,11 @@ fn test(mailbox: &MailboxConfig) -> Result<Outcome> {
     }
     let _ = session.logout();
     if !missing.is_empty() {
-        bail!("mailbox {}: cannot open {}", mailbox.name, missing.join("; "));
+        bail!(
+            "mailbox {}: cannot open {}",
+            mailbox.name,
+            missing.join("; ")
+        );
     }
     println!("  ok");
     Ok(Outcome::Clean)
@@ -135,7 +147,9 @@ fn login(mailbox: &MailboxConfig, device_code: bool, paste: bool) -> Result<Outc
         if paste {
             let redirect_uri = "http://localhost/";
             let url = client.authorization_url(redirect_uri, &state, &pkce, &[])?;
-            eprintln!("Open this URL in a browser, sign in, then paste the address you land on:\n\n{url}\n");
+            eprintln!(
+                "Open this URL in a browser, sign in, then paste the address you land on:\n\n{url}\n"
+            );
             let mut line = String::new();
             std::io::stdin().lock().read_line(&mut line)?;
             let code = parse_redirect(&line, &state)?;
@@ -144,7 +158,9 @@ fn login(mailbox: &MailboxConfig, device_code: bool, paste: bool) -> Result<Outc
             let listener = LoopbackListener::bind()?;
             let redirect_uri = listener.redirect_uri();
             let url = client.authorization_url(&redirect_uri, &state, &pkce, &[])?;
-            eprintln!("Open this URL in a browser and sign in (waiting up to 5 minutes):\n\n{url}\n");
+            eprintln!(
+                "Open this URL in a browser and sign in (waiting up to 5 minutes):\n\n{url}\n"
+            );
             let code = listener.wait_for_code(&state, Duration::from_secs(300))?;
             client.exchange_code(&code, &pkce, &redirect_uri)?
         }

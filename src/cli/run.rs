@@ -56,21 +56,38 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
         }
         for mailbox in &summary.mailboxes {
             for folder in &mailbox.folders {
-                let actions: Vec<String> = folder.actions.iter().map(|(a, n)| format!("{a} {n}")).collect();
+                let actions: Vec<String> = folder
+                    .actions
+                    .iter()
+                    .map(|(a, n)| format!("{a} {n}"))
+                    .collect();
                 println!(
                     "  mailbox {} {}: {} new{}{}",
                     mailbox.mailbox,
                     folder.folder,
                     folder.new_messages,
-                    if folder.rescanned { " (UIDVALIDITY changed: read again from the start)" } else { "" },
-                    if actions.is_empty() { String::new() } else { format!("; {}", actions.join(", ")) }
+                    if folder.rescanned {
+                        " (UIDVALIDITY changed: read again from the start)"
+                    } else {
+                        ""
+                    },
+                    if actions.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; {}", actions.join(", "))
+                    }
                 );
             }
         }
         if summary.dry_run {
             println!("  dry run: nothing was changed");
         }
-        for error in summary.mailboxes.iter().flat_map(|m| &m.errors).chain(&summary.source_errors) {
+        for error in summary
+            .mailboxes
+            .iter()
+            .flat_map(|m| &m.errors)
+            .chain(&summary.source_errors)
+        {
             eprintln!("fbl: {error}");
         }
     }

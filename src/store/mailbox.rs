@@ -46,7 +46,12 @@ impl Store {
     }
 
     /// Actions still due in a folder, by UID.
-    pub fn pending_actions(&self, mailbox: &str, folder: &str, uid_validity: u32) -> Result<Vec<PendingAction>> {
+    pub fn pending_actions(
+        &self,
+        mailbox: &str,
+        folder: &str,
+        uid_validity: u32,
+    ) -> Result<Vec<PendingAction>> {
         let mut statement = self.conn.prepare(
             "SELECT uid, action FROM mailbox_pending
              WHERE mailbox = ?1 AND folder = ?2 AND uid_validity = ?3 ORDER BY uid",
@@ -63,7 +68,13 @@ impl Store {
 
 impl Batch<'_> {
     /// Records progress; `last_uid` never goes backwards within one UIDVALIDITY.
-    pub fn set_mailbox_progress(&mut self, mailbox: &str, folder: &str, uid_validity: u32, last_uid: u32) -> Result<()> {
+    pub fn set_mailbox_progress(
+        &mut self,
+        mailbox: &str,
+        folder: &str,
+        uid_validity: u32,
+        last_uid: u32,
+    ) -> Result<()> {
         self.tx
             .prepare_cached(
                 "INSERT INTO mailbox_state (mailbox, folder, uid_validity, last_uid) VALUES (?1, ?2, ?3, ?4)
@@ -93,12 +104,21 @@ impl Batch<'_> {
 
     pub fn mark_mailbox_success(&mut self, mailbox: &str, folder: &str, at: &str) -> Result<()> {
         self.tx
-            .prepare_cached("UPDATE mailbox_state SET last_success_at = ?3 WHERE mailbox = ?1 AND folder = ?2")?
+            .prepare_cached(
+                "UPDATE mailbox_state SET last_success_at = ?3 WHERE mailbox = ?1 AND folder = ?2",
+            )?
             .execute(params![mailbox, folder, at])?;
         Ok(())
     }
 
-    pub fn add_pending_action(&mut self, mailbox: &str, folder: &str, uid_validity: u32, uid: u32, action: &str) -> Result<()> {
+    pub fn add_pending_action(
+        &mut self,
+        mailbox: &str,
+        folder: &str,
+        uid_validity: u32,
+        uid: u32,
+        action: &str,
+    ) -> Result<()> {
         self.tx
             .prepare_cached(
                 "INSERT OR REPLACE INTO mailbox_pending (mailbox, folder, uid_validity, uid, action)
@@ -108,7 +128,13 @@ impl Batch<'_> {
         Ok(())
     }
 
-    pub fn clear_pending_actions(&mut self, mailbox: &str, folder: &str, uid_validity: u32, uids: &[u32]) -> Result<()> {
+    pub fn clear_pending_actions(
+        &mut self,
+        mailbox: &str,
+        folder: &str,
+        uid_validity: u32,
+        uids: &[u32],
+    ) -> Result<()> {
         let mut statement = self.tx.prepare_cached(
             "DELETE FROM mailbox_pending WHERE mailbox = ?1 AND folder = ?2 AND uid_validity = ?3 AND uid = ?4",
         )?;

@@ -1,0 +1,261 @@
+//! Golden tests for the export formats: `fixtures/exports/suppressions.json` written in every
+//! format must match, byte for byte, the expected file beside it.
+//!
+//! Layout of `fixtures/exports/expected/`: `FORMAT.EXT` is the full export (entries without
+//! `removed_at`), `FORMAT-sha256.EXT` the same with hashed addresses, and
+//! `removals/FORMAT.EXT` the removals file (entries with `removed_at`). On a mismatch the
+//! output is written beside the expected file as `NAME.actual`. Run with
+//! `FBL_UPDATE_GOLDEN=1` to rewrite the expectations, then review the diff.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use fbl::export::{AddressHash, ExportFormat, ExportOptions, write_export};
+use fbl::suppression::Suppression;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/exports")
+}
+
+fn load_suppressions() -> Vec<Suppression> {
+    let path = fixtures().join("suppressions.json");
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let entries: Vec<Suppression> =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(
+        entries.windows(2).all(|w| w[0].address < w[1].address),
+        "the fixture must be sorted by address, as the store hands entries over"
+    );
+    entries
+}
+
+fn render(format: ExportFormat, options: &ExportOptions, entries: &[&Suppression]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let written = write_export(format, options, entries.iter().copied(), &mut out)
+        .unwrap_or_else(|e| panic!("{format}: {e}"));
+    assert_eq!(written, entries.len() as u64, "{format}: entries written");
+    out
+}
+
+struct Case {
+    /// Path relative to `expected/`.
+    name: String,
+    format: ExportFormat,
+    options: ExportOptions,
+    removals: bool,
+}
+
+fn cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    for format in ExportFormat::ALL {
+        cases.push(Case {
+            name: format!("{format}.{}", format.file_extension()),
+            format,
+            options: ExportOptions::default(),
+            removals: false,
+        });
+        cases.push(Case {
+            name: format!("removals/{format}.{}", format.file_extension()),
+            format,
+            options: ExportOptions::default(),
+            removals: true,
+        });
+    }
+    for format in [ExportFormat::Plain, ExportFormat::Csv, ExportFormat::Jsonl] {
+        cases.push(Case {
+            name: format!("{format}-sha256.{}", format.file_extension()),
+            format,
+            options: ExportOptions {
+                hash: Some(AddressHash::Sha256),
+            },
+            removals: false,
+        });
+    }
+    cases
+}
+
+/// The first differing line, numbered from 1, for a readable failure message.
+fn first_difference(expected: &[u8], actual: &[u8]) -> String {
+    let expected = String::from_utf8_lossy(expected);
+    let actual = String::from_utf8_lossy(actual);
+    let mut expected_lines = expected.split_inclusive('\n');
+    let mut actual_lines = actual.split_inclusive('\n');
+    let mut number = 1;
+    loop {
+        match (expected_lines.next(), actual_lines.next()) {
+            (Some(e), Some(a)) if e == a => number += 1,
+            (None, None) => return "no difference in lines".to_owned(),
+            (e, a) => return format!("line {number}:\n  expected: {e:?}\n       got: {a:?}"),
+        }
+    }
+}
+
+#[test]
+fn every_format_matches_its_golden_file() {
+    let entries = load_suppressions();
+    let expected_folder = fixtures().join("expected");
+    let update = std::env::var_os("FBL_UPDATE_GOLDEN").is_some_and(|v| v == "1");
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    let mut names = BTreeSet::new();
+
+    for case in cases() {
+        let selected: Vec<&Suppression> = entries
+            .iter()
+            .filter(|entry| entry.removed_at.is_some() == case.removals)
+            .collect();
+        assert!(
+            !selected.is_empty(),
+            "{}: the fixture has no entries for it",
+            case.name
+        );
+        let actual = render(case.format, &case.options, &selected);
+        let expected_path = expected_folder.join(&case.name);
+        let actual_path = expected_folder.join(format!("{}.actual", case.name));
+        names.insert(case.name.clone());
+        ran += 1;
+
+        if update {
+            fs::create_dir_all(expected_path.parent().unwrap()).unwrap();
+            fs::write(&expected_path, &actual).unwrap();
+            let _ = fs::remove_file(&actual_path);
+            continue;
+        }
+        match fs::read(&expected_path) {
+            Ok(expected) if expected == actual => {
+                let _ = fs::remove_file(&actual_path);
+            }
+            Ok(expected) => {
+                fs::write(&actual_path, &actual).unwrap();
+                failures.push(format!(
+                    "{}: output differs, see {}\n{}",
+                    case.name,
+                    actual_path.display(),
+                    first_difference(&expected, &actual)
+                ));
+            }
+            Err(error) => {
+                fs::write(&actual_path, &actual).unwrap();
+                failures.push(format!("{}: {error}", expected_path.display()));
+            }
+        }
+    }
+
+    assert!(ran > 0, "no golden case ran");
+    assert!(
+        failures.is_empty(),
+        "{} of {ran} golden cases failed (FBL_UPDATE_GOLDEN=1 regenerates):\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+
+    // Every expected file belongs to a case, so a renamed format leaves no stale file behind.
+    let mut on_disk = Vec::new();
+    collect_files(&expected_folder, &expected_folder, &mut on_disk);
+    let orphans: Vec<&String> = on_disk
+        .iter()
+        .filter(|name| !name.ends_with(".actual") && !names.contains(*name))
+        .collect();
+    assert!(
+        orphans.is_empty(),
+        "expected files without a case: {orphans:?}"
+    );
+}
+
+fn collect_files(root: &Path, folder: &Path, names: &mut Vec<String>) {
+    for entry in fs::read_dir(folder).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            collect_files(root, &path, names);
+        } else {
+            let relative = path.strip_prefix(root).unwrap();
+            names.push(relative.to_string_lossy().replace('\\', "/"));
+        }
+    }
+}
+
+#[test]
+fn empty_input_gives_valid_output_in_every_format() {
+    for format in ExportFormat::ALL {
+        let output = String::from_utf8(render(format, &ExportOptions::default(), &[])).unwrap();
+        let expected = match format {
+            ExportFormat::Plain
+            | ExportFormat::Phplist
+            | ExportFormat::Mailman
+            | ExportFormat::Jsonl
+            | ExportFormat::Ses
+            | ExportFormat::SesJsonl
+            | ExportFormat::Postfix => "",
+            ExportFormat::Csv => {
+                "email,reason,source,first_seen,last_seen,expires_at,count,removed_at\n"
+            }
+            ExportFormat::Listmonk => "email,name,attributes\n",
+            ExportFormat::Mautic => "email,doNotEmail,fbl_reason\n",
+            ExportFormat::Mailgun => "address,created_at\n",
+            ExportFormat::MailmanJson => "{\"emails\": []}\n",
+            ExportFormat::Postmark => "[]\n",
+        };
+        assert_eq!(output, expected, "{format}");
+        if format.file_extension() == "json" {
+            serde_json::from_str::<serde_json::Value>(&output)
+                .unwrap_or_else(|e| panic!("{format}: empty output is not JSON: {e}"));
+        }
+    }
+}
+
+#[test]
+fn json_array_formats_parse_as_json() {
+    let entries = load_suppressions();
+    let all: Vec<&Suppression> = entries.iter().collect();
+    for format in [ExportFormat::MailmanJson, ExportFormat::Postmark] {
+        let output = render(format, &ExportOptions::default(), &all);
+        let value: serde_json::Value = serde_json::from_slice(&output).unwrap();
+        let items = match format {
+            ExportFormat::MailmanJson => value["emails"].as_array().unwrap().len(),
+            _ => value.as_array().unwrap().len(),
+        };
+        assert_eq!(items, entries.len(), "{format}");
+    }
+}
+
+#[test]
+fn output_is_deterministic() {
+    let entries = load_suppressions();
+    let all: Vec<&Suppression> = entries.iter().collect();
+    let hashed = ExportOptions {
+        hash: Some(AddressHash::Sha256),
+    };
+    for format in ExportFormat::ALL {
+        for options in [&ExportOptions::default(), &hashed] {
+            let first = render(format, options, &all);
+            let second = render(format, options, &all);
+            assert_eq!(first, second, "{format} {options:?}");
+        }
+    }
+}
+
+#[test]
+fn csv_formats_read_back_with_the_fields_written() {
+    let entries = load_suppressions();
+    let all: Vec<&Suppression> = entries.iter().collect();
+    let output = render(ExportFormat::Csv, &ExportOptions::default(), &all);
+    let mut reader = csv::Reader::from_reader(output.as_slice());
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), entries.len());
+    for (record, entry) in records.iter().zip(&entries) {
+        assert_eq!(&record[0], entry.address);
+        assert_eq!(&record[1], entry.reason);
+        assert_eq!(&record[5], entry.expires_at.as_deref().unwrap_or(""));
+        assert_eq!(record[6].parse::<u64>().unwrap(), entry.count);
+    }
+
+    let output = render(ExportFormat::Listmonk, &ExportOptions::default(), &all);
+    let mut reader = csv::Reader::from_reader(output.as_slice());
+    for (record, entry) in reader.records().map(Result::unwrap).zip(&entries) {
+        assert_eq!(&record[0], entry.address);
+        assert_eq!(&record[1], "");
+        let attributes: serde_json::Value = serde_json::from_str(&record[2]).unwrap();
+        assert_eq!(attributes["fbl_source"], entry.source.as_str());
+    }
+}

@@ -257,18 +257,24 @@ pub fn write_export_files(
     now: &str,
 ) -> Result<ExportWritten> {
     let state_name = path.display().to_string();
-    let since = if scope.changed_since_last {
-        store.export_state(&state_name)?
+    // The sequence is read before writing, so a change made meanwhile is exported next time.
+    let seq_now = store.change_seq()?;
+    let changed_after_seq = if scope.changed_since_last {
+        store.export_state(&state_name)?.map(|(_, seq)| seq)
     } else {
-        scope.since.clone()
+        None
     };
-    let entries = write_one(store, format, options, path, &since, false, now)?;
+    let range = ChangeRange {
+        since: scope.since.clone(),
+        after_seq: changed_after_seq,
+    };
+    let entries = write_one(store, format, options, path, &range, false, now)?;
     let removed_entries = match removed_path {
-        Some(removed) => write_one(store, format, options, removed, &since, true, now)?,
+        Some(removed) => write_one(store, format, options, removed, &range, true, now)?,
         None => 0,
     };
     let mut batch = store.begin()?;
-    batch.set_export_state(&state_name, now)?;
+    batch.set_export_state(&state_name, now, seq_now)?;
     batch.commit()?;
     Ok(ExportWritten {
         format: format.as_str().to_string(),
@@ -279,12 +285,18 @@ pub fn write_export_files(
     })
 }
 
+/// Which changes an export covers.
+struct ChangeRange {
+    since: Option<String>,
+    after_seq: Option<i64>,
+}
+
 fn write_one(
     store: &Store,
     format: ExportFormat,
     options: &ExportOptions,
     path: &Path,
-    since: &Option<String>,
+    range: &ChangeRange,
     removed: bool,
     now: &str,
 ) -> Result<u64> {
@@ -293,7 +305,8 @@ fn write_one(
             .with_context(|| format!("cannot create folder {} for an export", folder.display()))?;
     }
     let filter = SuppressionFilter {
-        changed_since: since.clone(),
+        changed_since: range.since.clone(),
+        changed_after_seq: range.after_seq,
         removed,
         now: now.to_string(),
     };

@@ -57,9 +57,11 @@ CREATE TABLE suppressions (
     count       INTEGER NOT NULL,
     expires_at  TEXT,
     removed_at  TEXT,                             -- NULL while on the list
-    updated_at  TEXT    NOT NULL                  -- for incremental exports
+    updated_at  TEXT    NOT NULL,                 -- for exports of changes since a time
+    change_seq  INTEGER NOT NULL                  -- grows with every change: exports of changes since the last one
 ) WITHOUT ROWID;
 CREATE INDEX suppressions_by_update ON suppressions (updated_at);
+CREATE INDEX suppressions_by_change ON suppressions (change_seq);
 
 CREATE TABLE suppression_evidence (
     address     TEXT    NOT NULL COLLATE NOCASE,
@@ -96,5 +98,6 @@ CREATE INDEX send_log_by_sent_at ON send_log (sent_at);
 
 CREATE TABLE export_state (
     name            TEXT PRIMARY KEY,             -- the export's output path
-    last_exported_at TEXT NOT NULL
+    last_exported_at TEXT NOT NULL,
+    last_change_seq INTEGER NOT NULL              -- the highest change_seq the last export saw
 );

@@ -59,6 +59,7 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
         SuppressCommand::List { removed, json } => {
             let filter = SuppressionFilter {
                 changed_since: None,
+                changed_after_seq: None,
                 removed,
                 now: now.to_string(),
             };

@@ -110,8 +110,10 @@ pub enum SuppressChange {
 /// Which suppressions to read.
 #[derive(Debug, Clone, Default)]
 pub struct SuppressionFilter {
-    /// Only entries changed after this time (incremental exports).
+    /// Only entries changed at or after this time.
     pub changed_since: Option<String>,
+    /// Only entries changed after this point of the change sequence (see `change_seq`).
+    pub changed_after_seq: Option<i64>,
     /// Entries taken off the list (removed or expired) instead of those on it.
     pub removed: bool,
     /// Reference time for expiry.
@@ -316,12 +318,19 @@ impl Store {
             sql.push_str("removed_at IS NULL AND (expires_at IS NULL OR expires_at > ?1)");
         }
         sql.push_str(
-            " AND (?2 IS NULL OR updated_at > ?2 OR (expires_at IS NOT NULL AND expires_at > ?2 AND expires_at <= ?1))
+            " AND (?2 IS NULL OR updated_at >= ?2 OR (expires_at IS NOT NULL AND expires_at >= ?2 AND expires_at <= ?1))
+               AND (?5 IS NULL OR change_seq > ?5)
              ORDER BY address LIMIT ?4",
         );
         let mut statement = self.conn.prepare_cached(&sql)?;
         let rows = statement.query_map(
-            params![filter.now, filter.changed_since, after, PAGE_SIZE as i64],
+            params![
+                filter.now,
+                filter.changed_since,
+                after,
+                PAGE_SIZE as i64,
+                filter.changed_after_seq
+            ],
             suppression_from_row,
         )?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -411,15 +420,25 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    pub fn export_state(&self, name: &str) -> Result<Option<String>> {
+    /// When an output was last written, and the change sequence it had seen.
+    pub fn export_state(&self, name: &str) -> Result<Option<(String, i64)>> {
         Ok(self
             .conn
             .query_row(
-                "SELECT last_exported_at FROM export_state WHERE name = ?1",
+                "SELECT last_exported_at, last_change_seq FROM export_state WHERE name = ?1",
                 [name],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?)
+    }
+
+    /// The latest point of the suppression list's change sequence.
+    pub fn change_seq(&self) -> Result<i64> {
+        Ok(self.conn.query_row(
+            "SELECT coalesce(max(change_seq), 0) FROM suppressions",
+            [],
+            |r| r.get(0),
+        )?)
     }
 }
 
@@ -647,8 +666,9 @@ impl Batch<'_> {
                 self.tx
                     .prepare_cached(
                         "INSERT INTO suppressions (address, reason, source, first_seen, last_seen,
-                            count, expires_at, removed_at, updated_at)
-                         VALUES (?1, ?2, ?3, ?4, ?4, 1, ?5, NULL, ?6)",
+                            count, expires_at, removed_at, updated_at, change_seq)
+                         VALUES (?1, ?2, ?3, ?4, ?4, 1, ?5, NULL, ?6,
+                                 (SELECT coalesce(max(change_seq), 0) + 1 FROM suppressions))",
                     )?
                     .execute(params![
                         request.address,
@@ -700,6 +720,7 @@ impl Batch<'_> {
                         "UPDATE suppressions SET reason = ?2, first_seen = ?3, last_seen = ?4,
                             count = CASE WHEN ?8 THEN 1 ELSE count + 1 END, expires_at = ?5,
                             removed_at = NULL, updated_at = ?6,
+                            change_seq = (SELECT coalesce(max(change_seq), 0) + 1 FROM suppressions),
                             source = CASE WHEN ?8 THEN ?7 ELSE source END
                          WHERE address = ?1",
                     )?
@@ -746,7 +767,8 @@ impl Batch<'_> {
         let changed = self
             .tx
             .prepare_cached(
-                "UPDATE suppressions SET removed_at = ?2, updated_at = ?2
+                "UPDATE suppressions SET removed_at = ?2, updated_at = ?2,
+                    change_seq = (SELECT coalesce(max(change_seq), 0) + 1 FROM suppressions)
                  WHERE address = ?1 AND removed_at IS NULL",
             )?
             .execute(params![address, now])?;
@@ -826,13 +848,14 @@ impl Batch<'_> {
             .execute([cutoff])? as u64)
     }
 
-    pub fn set_export_state(&mut self, name: &str, at: &str) -> Result<()> {
+    pub fn set_export_state(&mut self, name: &str, at: &str, change_seq: i64) -> Result<()> {
         self.tx
             .prepare_cached(
-                "INSERT INTO export_state (name, last_exported_at) VALUES (?1, ?2)
-                 ON CONFLICT (name) DO UPDATE SET last_exported_at = excluded.last_exported_at",
+                "INSERT INTO export_state (name, last_exported_at, last_change_seq) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET last_exported_at = excluded.last_exported_at,
+                    last_change_seq = excluded.last_change_seq",
             )?
-            .execute(params![name, at])?;
+            .execute(params![name, at, change_seq])?;
         Ok(())
     }
 }

@@ -5,6 +5,7 @@ mod support;
 mod cli;
 mod config;
 mod demo;
+mod export;
 mod parse_golden;
 mod parse_properties;
 mod store;

@@ -22,6 +22,7 @@ fn listed(store: &Store, now: &str, removed: bool) -> Vec<String> {
         .for_each_suppression(
             &SuppressionFilter {
                 changed_since: None,
+                changed_after_seq: None,
                 removed,
                 now: now.to_string(),
             },

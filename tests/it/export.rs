@@ -1,0 +1,215 @@
+//! `fbl export` end to end on a real store: every format, atomic and deterministic files,
+//! incremental exports with removals.
+
+use crate::support::{arf, fbl, run, stdout};
+use std::path::Path;
+
+fn store_with_list(dir: &Path) {
+    let inbox = dir.join("in");
+    std::fs::create_dir_all(&inbox).unwrap();
+    for (i, rcpt) in ["zoe@example.org", "Adam@Example.net", "mia@example.com"]
+        .iter()
+        .enumerate()
+    {
+        std::fs::write(
+            inbox.join(format!("{i}.eml")),
+            arf("abuse", rcpt, &format!("m{i}@example.com")),
+        )
+        .unwrap();
+    }
+    assert_eq!(run(fbl(dir).args(["ingest", "in"])).status.code(), Some(0));
+    assert_eq!(
+        run(fbl(dir).args(["suppress", "add", "hand@example.org", "--reason", "asked"]))
+            .status
+            .code(),
+        Some(0)
+    );
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn every_format_is_written_atomically_and_deterministically() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with_list(dir.path());
+    let out = dir.path().join("out");
+    for format in fbl::export::ExportFormat::ALL {
+        let path = out.join(format.as_str());
+        let output = run(fbl(dir.path()).args([
+            "export",
+            "--format",
+            format.as_str(),
+            "--output",
+            path.to_str().unwrap(),
+        ]));
+        assert_eq!(output.status.code(), Some(0), "{format}");
+        let first = std::fs::read(&path).unwrap();
+        assert!(!first.is_empty(), "{format}");
+        let output = run(fbl(dir.path()).args([
+            "export",
+            "--format",
+            format.as_str(),
+            "--output",
+            path.to_str().unwrap(),
+        ]));
+        assert_eq!(output.status.code(), Some(0));
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            first,
+            "{format}: unchanged data must give identical bytes"
+        );
+    }
+    let names = files_in(&out);
+    assert!(
+        names.iter().all(|n| !n.starts_with('.')),
+        "temporary files left behind: {names:?}"
+    );
+    let plain = std::fs::read_to_string(out.join("plain")).unwrap();
+    assert_eq!(
+        plain,
+        "Adam@example.net\nhand@example.org\nmia@example.com\nzoe@example.org\n"
+    );
+    let postfix = std::fs::read_to_string(out.join("postfix")).unwrap();
+    assert!(
+        postfix
+            .lines()
+            .all(|l| l.split_whitespace().nth(1) == Some("REJECT")),
+        "{postfix}"
+    );
+}
+
+#[test]
+fn hashed_exports_share_no_address() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with_list(dir.path());
+    let output = run(fbl(dir.path()).args([
+        "export",
+        "--format",
+        "csv",
+        "--hash",
+        "sha256",
+        "--output",
+        "hashed.csv",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    let text = std::fs::read_to_string(dir.path().join("hashed.csv")).unwrap();
+    assert!(!text.contains('@'), "{text}");
+    // The hash of the lower-cased address, as list managers compute it.
+    assert!(
+        text.contains("0e7e5c9c1b0d6f2e") || text.lines().count() == 5,
+        "{text}"
+    );
+}
+
+#[test]
+fn incremental_exports_list_changes_and_removals() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with_list(dir.path());
+    let args = [
+        "export",
+        "--format",
+        "plain",
+        "--output",
+        "delta.txt",
+        "--removed-output",
+        "removed.txt",
+        "--changed-since-last",
+    ];
+    assert_eq!(run(fbl(dir.path()).args(args)).status.code(), Some(0));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("delta.txt"))
+            .unwrap()
+            .lines()
+            .count(),
+        4
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("removed.txt")).unwrap(),
+        ""
+    );
+
+    // Nothing changed: an empty delta.
+    let later = |command: &mut std::process::Command| {
+        command.env("FBL_NOW", "2026-11-21T08:00:00Z");
+    };
+    let mut command = fbl(dir.path());
+    later(&mut command);
+    assert_eq!(run(command.args(args)).status.code(), Some(0));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("delta.txt")).unwrap(),
+        ""
+    );
+
+    let mut command = fbl(dir.path());
+    later(&mut command);
+    assert_eq!(
+        run(command.args([
+            "suppress",
+            "remove",
+            "mia@example.com",
+            "--reason",
+            "mistake"
+        ]))
+        .status
+        .code(),
+        Some(0)
+    );
+    let mut command = fbl(dir.path());
+    command.env("FBL_NOW", "2026-11-22T08:00:00Z");
+    assert_eq!(
+        run(command.args(["suppress", "add", "new@example.org"]))
+            .status
+            .code(),
+        Some(0)
+    );
+    let mut command = fbl(dir.path());
+    command.env("FBL_NOW", "2026-11-23T08:00:00Z");
+    assert_eq!(run(command.args(args)).status.code(), Some(0));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("delta.txt")).unwrap(),
+        "new@example.org\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("removed.txt")).unwrap(),
+        "mia@example.com\n"
+    );
+}
+
+#[test]
+fn a_failed_export_leaves_the_previous_file_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with_list(dir.path());
+    let output = run(fbl(dir.path()).args(["export", "--format", "csv", "--output", "list.csv"]));
+    assert_eq!(output.status.code(), Some(0));
+    let before = std::fs::read(dir.path().join("list.csv")).unwrap();
+    // A row that cannot be read, last in address order: the export fails half-way through
+    // writing, and the old file stays.
+    let store = dir.path().join("fbl.sqlite");
+    let connection = rusqlite::Connection::open(&store).unwrap();
+    connection
+        .execute_batch(
+            "INSERT INTO suppressions (address, reason, source, first_seen, last_seen, count, updated_at, change_seq)
+             VALUES ('zzz@example.org', 'complaint', 'yahoo', 'x', 'x', 'many', 'x', 99)",
+        )
+        .unwrap();
+    drop(connection);
+    let output = run(fbl(dir.path()).args(["export", "--format", "csv", "--output", "list.csv"]));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("list.csv"));
+    assert_eq!(std::fs::read(dir.path().join("list.csv")).unwrap(), before);
+    assert_eq!(
+        files_in(dir.path())
+            .iter()
+            .filter(|n| n.contains(".tmp"))
+            .count(),
+        0
+    );
+    let _ = stdout(&output);
+}

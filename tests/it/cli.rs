@@ -419,8 +419,7 @@ fn a_send_log_imported_later_attributes_stored_complaints() {
         .unwrap();
         let line = raw
             .lines()
-            .filter(|l| l.starts_with("Message-ID:"))
-            .last()
+            .rfind(|l| l.starts_with("Message-ID:"))
             .unwrap()
             .to_string();
         line.trim_start_matches("Message-ID:").trim().to_string()

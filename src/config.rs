@@ -6,6 +6,9 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+mod snds;
+pub use snds::{SNDS_HISTORY_DAYS, SndsApiConfig, SndsConfig, SndsLegacyConfig};
+
 /// Everything fbl can be told. Every section is optional.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -29,6 +32,9 @@ pub struct Config {
     /// Files written by `fbl export` without arguments and by every `fbl run`.
     #[serde(default, rename = "export")]
     pub exports: Vec<ExportConfig>,
+    /// Microsoft SNDS, fetched by `fbl snds fetch` and by every `fbl run`.
+    #[serde(default)]
+    pub snds: Option<SndsConfig>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -503,6 +509,9 @@ impl Config {
                 bail!("two [[source]] entries are named {:?}", source.name);
             }
         }
+        if let Some(snds) = &self.snds {
+            snds.check()?;
+        }
         Ok(())
     }
 
@@ -550,6 +559,9 @@ impl Config {
         {
             join(path);
         }
+        if let Some(snds) = self.snds.as_mut() {
+            snds.resolve_paths(base);
+        }
     }
 
     /// The same configuration with every inline secret replaced by asterisks.
@@ -566,6 +578,9 @@ impl Config {
             {
                 *secret = secret.masked();
             }
+        }
+        if let Some(snds) = config.snds.as_mut() {
+            *snds = snds.masked();
         }
         config
     }

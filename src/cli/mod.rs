@@ -10,6 +10,7 @@ mod quarantine;
 mod reattribute;
 mod run;
 mod sendlog;
+mod snds;
 mod suppress;
 
 use crate::config::Config;
@@ -66,6 +67,8 @@ pub enum Command {
     Quarantine(quarantine::QuarantineCommand),
     #[command(subcommand)]
     Sendlog(sendlog::SendlogCommand),
+    #[command(subcommand)]
+    Snds(snds::SndsCommand),
     Reattribute(reattribute::ReattributeArgs),
     Export(export::ExportArgs),
     Config(config_cmd::ConfigArgs),
@@ -124,6 +127,7 @@ pub fn main() -> Result<Outcome> {
         Command::Suppress(command) => suppress::run(&context, command),
         Command::Quarantine(command) => quarantine::run(&context, command),
         Command::Sendlog(command) => sendlog::run(&context, command),
+        Command::Snds(command) => snds::run(&context, command),
         Command::Reattribute(args) => reattribute::run(&context, args),
         Command::Export(args) => export::run(&context, args),
         Command::Config(args) => config_cmd::run(&context, args),

@@ -17,12 +17,21 @@ use std::path::{Path, PathBuf};
 
 mod mailbox;
 pub use mailbox::{MailboxState, PendingAction};
+mod snds;
+pub use snds::{
+    IpStatusChanges, IpStatusPeriod, SndsAccountState, SndsDayFetched, SndsIpDay, SndsRowChange,
+    SndsRowFilter, StoredSndsRow,
+};
 
 /// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
-const MIGRATIONS: [(&str, &str); 2] = [
+const MIGRATIONS: [(&str, &str); 3] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/sqlite/0001_init.sql"),
+    ),
+    (
+        "0002_snds.sql",
+        include_str!("../../schemas/sqlite/0002_snds.sql"),
     ),
     (
         "0003_mailboxes.sql",

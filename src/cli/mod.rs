@@ -33,8 +33,9 @@ pub enum Outcome {
 /// a suppression list with evidence, and exports it to list managers.
 ///
 /// Exit status: 0 all fine; 1 finished, but something needs attention (quarantined or
-/// broken input, unattributed complaints, `suppress check` of an address not suppressed);
-/// 2 fatal (bad configuration, unusable store, unreadable input).
+/// broken input, unattributed complaints, `suppress check` of an address not suppressed,
+/// an SNDS alert or a failed SNDS fetch); 2 fatal (bad configuration, unusable store,
+/// unreadable input).
 #[derive(Debug, Parser)]
 #[command(name = "fbl", version, max_term_width = 100)]
 pub struct Cli {

@@ -24,9 +24,13 @@ const LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
 /// API with a one-time login.
 #[derive(Debug, clap::Subcommand)]
 pub enum SndsCommand {
-    /// Fetch data and ipStatus for every configured account into the store, and raise the
-    /// alerts they call for (each once). Default: the latest day. Days already stored are
-    /// skipped unless --refresh. Exit 1 when an account failed or an alert was raised.
+    /// Fetch data and ipStatus of every account into the store
+    ///
+    /// Fetches the latest day by default, one day with --date, or every day from --since to
+    /// yesterday; days already stored are skipped unless --refresh. The ipStatus is fetched
+    /// every time. Raises the alerts the data calls for, each once: an IP turned YELLOW or
+    /// RED, hit spam traps, was blocked or unblocked. Exit 1 when an account failed or an
+    /// alert was raised.
     Fetch {
         /// One day, YYYY-MM-DD
         #[arg(long, conflicts_with = "since", value_name = "DAY")]
@@ -41,10 +45,11 @@ pub enum SndsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Show the stored history, newest day first: day, IP, activity window, message
-    /// recipients, filter result, complaint rate, trap hits, and whether the latest ipStatus
-    /// lists the IP as blocked; then the ranges ipStatus lists now, with when each was first
-    /// seen.
+    /// Show the stored history as a table, newest day first
+    ///
+    /// Columns: day, IP, activity window (as SNDS wrote it), message recipients, filter
+    /// result, complaint rate, trap hits, and whether the latest ipStatus lists the IP as
+    /// blocked. Then the ranges the latest ipStatus lists, with when each was first seen.
     Show {
         /// Only this IP
         #[arg(long)]
@@ -55,10 +60,13 @@ pub enum SndsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// One-time interactive sign-in for the new SNDS API ([snds.api]): authorization code
-    /// with PKCE on a loopback redirect (or paste the address the browser lands on), or
-    /// --device-code. Stores the refresh token (mode 0600, in token_file or the store) so
-    /// that cron runs need nobody.
+    /// Sign in to the new SNDS API once, for unattended fetches
+    ///
+    /// Authorization code with PKCE: open the printed address, sign in, and a loopback
+    /// listener receives the redirect (or paste the address the browser lands on, when it
+    /// runs on another machine or [snds.api] redirect_uri is set); or --device-code. Stores
+    /// the refresh token (mode 0600, in token_file or the store) so that cron runs need
+    /// nobody.
     Login {
         /// Use the device-code flow (a code to type on another device)
         #[arg(long)]
@@ -67,9 +75,12 @@ pub enum SndsCommand {
         #[arg(long)]
         no_browser: bool,
     },
-    /// Say what is configured, when each account last fetched, what is stored and the state
-    /// of the API's token; never a key or token. Exit 1 when an account cannot fetch (no
-    /// key, no login).
+    /// Say what is configured and fetched, and the state of the API's token
+    ///
+    /// Per account: where it fetches from, where its key comes from, when it last fetched,
+    /// what is stored, the blocked ranges, and for the API where the refresh token is and
+    /// when it was saved; never a key or token. Exit 1 when an account cannot fetch (no key,
+    /// no login).
     Status {
         #[arg(long)]
         json: bool,
@@ -77,11 +88,13 @@ pub enum SndsCommand {
 }
 
 pub fn run(context: &Context, command: SndsCommand) -> Result<Outcome> {
-    let snds = context
-        .config
-        .snds
-        .as_ref()
-        .context("no [snds] section in the configuration")?;
+    let configured = || {
+        context
+            .config
+            .snds
+            .as_ref()
+            .context("no [snds] section in the configuration")
+    };
     match command {
         SndsCommand::Fetch {
             date,
@@ -94,14 +107,14 @@ pub fn run(context: &Context, command: SndsCommand) -> Result<Outcome> {
                 (None, Some(day)) => Days::Since(day),
                 (None, None) => Days::Latest,
             };
-            fetch(context, snds, FetchOptions { days, refresh }, json)
+            fetch(context, configured()?, FetchOptions { days, refresh }, json)
         }
         SndsCommand::Show { ip, days, json } => show(context, ip, days, json),
         SndsCommand::Login {
             device_code,
             no_browser,
-        } => login(context, snds, device_code, no_browser),
-        SndsCommand::Status { json } => status(context, snds, json),
+        } => login(context, configured()?, device_code, no_browser),
+        SndsCommand::Status { json } => status(context, configured()?, json),
     }
 }
 

@@ -9,6 +9,9 @@ fn the_example_configuration_parses() {
     assert_eq!(config.exports.len(), 3);
     assert_eq!(config.sources.len(), 1);
     assert!(config.attribution.token.is_some());
+    let snds = config.snds.expect("the example shows [snds]");
+    assert_eq!(snds.legacy.len(), 2);
+    assert!(snds.api.is_some());
 }
 
 #[test]

@@ -495,7 +495,7 @@ fn data_report(
 }
 
 /// The folder of a `file:DIR` base URL.
-fn local_folder(base_url: &str) -> Option<&Path> {
+pub fn local_folder(base_url: &str) -> Option<&Path> {
     let rest = base_url.trim().strip_prefix("file:")?;
     // `file:///srv/snds` and `file:/srv/snds` name the same folder.
     let rest = rest.strip_prefix("//").unwrap_or(rest);

@@ -237,8 +237,7 @@ impl SndsConfig {
 impl SndsLegacyConfig {
     /// The folder of a `file:` base URL.
     pub fn local_folder(&self) -> Option<&Path> {
-        let rest = self.base_url.as_deref()?.trim().strip_prefix("file:")?;
-        Some(Path::new(rest.strip_prefix("//").unwrap_or(rest)))
+        self.base_url.as_deref().and_then(snds_client::local_folder)
     }
 
     /// Where the key comes from, for messages: never the key.

@@ -20,6 +20,8 @@ pub struct Config {
     pub send_log: SendLogConfig,
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// Which reports may suppress anyone; absent means every parsed report may.
+    pub trust: Option<crate::trust::TrustConfig>,
     /// IMAP feedback mailboxes polled by `fbl run`.
     #[serde(default, rename = "mailbox")]
     pub mailboxes: Vec<MailboxConfig>,

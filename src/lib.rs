@@ -23,4 +23,5 @@ pub mod snds_client;
 pub mod store;
 pub mod suppression;
 pub mod token;
+pub mod trust;
 pub mod verp;

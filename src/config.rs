@@ -568,6 +568,12 @@ impl Config {
             {
                 *secret = secret.masked();
             }
+            // Commands can hold a secret inline (`echo ...`): never printed.
+            for command in [&mut mailbox.password_command, &mut mailbox.token_command] {
+                if command.is_some() {
+                    *command = Some("********".to_string());
+                }
+            }
         }
         config
     }

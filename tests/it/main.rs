@@ -8,4 +8,5 @@ mod demo;
 mod export;
 mod parse_golden;
 mod parse_properties;
+mod secrets;
 mod store;

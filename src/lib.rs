@@ -8,6 +8,7 @@ pub mod config;
 pub mod derivation;
 pub mod export;
 pub mod header_block;
+pub mod imap_client;
 pub mod ingest;
 pub mod mail_source;
 pub mod report;

@@ -1,11 +1,14 @@
 //! Integration tests, built as one binary from themed modules.
 
+mod dovecot;
 mod support;
 
 mod cli;
 mod config;
 mod demo;
 mod export;
+mod imap_client;
+mod imap_poll;
 mod parse_golden;
 mod parse_properties;
 mod secrets;

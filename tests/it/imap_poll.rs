@@ -40,7 +40,11 @@ impl Setup {
             ca = server.ca_path().display(),
         );
         std::fs::write(dir.path().join("fbl.toml"), config).unwrap();
-        Setup { dir, user, password }
+        Setup {
+            dir,
+            user,
+            password,
+        }
     }
 
     fn fbl(&self) -> Command {
@@ -89,8 +93,14 @@ fn polls_incrementally_and_moves_only_what_is_stored() {
     assert_eq!(code, Some(1), "a quarantined message needs attention");
     assert_eq!(summary["ingest"]["stored"], 20);
     assert_eq!(summary["ingest"]["quarantined"], 1);
-    assert_eq!(summary["mailboxes"][0]["folders"][0]["actions"]["move:Processed"], 20);
-    assert_eq!(summary["mailboxes"][0]["folders"][0]["actions"]["move:fbl-quarantine"], 1);
+    assert_eq!(
+        summary["mailboxes"][0]["folders"][0]["actions"]["move:Processed"],
+        20
+    );
+    assert_eq!(
+        summary["mailboxes"][0]["folders"][0]["actions"]["move:fbl-quarantine"],
+        1
+    );
     assert_eq!(folder_count(&server, &setup, "INBOX"), 0);
     assert_eq!(folder_count(&server, &setup, "Processed"), 20);
     assert_eq!(folder_count(&server, &setup, "fbl-quarantine"), 1);
@@ -124,7 +134,10 @@ fn seen_keeps_messages_in_place_and_flags_them() {
     assert_eq!(code, Some(0));
     let mut session = server.login(&setup.user, &setup.password);
     session.select("INBOX").unwrap();
-    assert!(session.unseen_uids().unwrap().is_empty(), "every stored message is \\Seen");
+    assert!(
+        session.unseen_uids().unwrap().is_empty(),
+        "every stored message is \\Seen"
+    );
     let _ = session.logout();
     assert_eq!(folder_count(&server, &setup, "INBOX"), 9);
 }
@@ -166,13 +179,26 @@ fn a_dry_run_changes_nothing_in_the_store_or_the_mailbox() {
     let (code, summary) = setup.run_json(&["--dry-run"]);
     assert_eq!(code, Some(0));
     assert_eq!(summary["dry_run"], true);
-    assert_eq!(summary["ingest"]["stored"], 12, "the dry run says what would be stored");
+    assert_eq!(
+        summary["ingest"]["stored"], 12,
+        "the dry run says what would be stored"
+    );
     assert_eq!(setup.counts(), fbl::store::StoreCounts::default());
     assert_eq!(folder_count(&server, &setup, "INBOX"), 12);
     let mut session = server.login(&setup.user, &setup.password);
     session.select("INBOX").unwrap();
-    assert_eq!(session.unseen_uids().unwrap().len(), 12, "nothing was flagged");
-    assert!(!session.list_folders().unwrap().iter().any(|f| f == "Processed"));
+    assert_eq!(
+        session.unseen_uids().unwrap().len(),
+        12,
+        "nothing was flagged"
+    );
+    assert!(
+        !session
+            .list_folders()
+            .unwrap()
+            .iter()
+            .any(|f| f == "Processed")
+    );
     let _ = session.logout();
 }
 
@@ -222,26 +248,41 @@ fn actions_a_crash_left_undone_are_done_first_and_nothing_is_counted_twice() {
     for (i, message) in messages.iter().enumerate() {
         std::fs::write(inbox.join(format!("{i}.eml")), message).unwrap();
     }
-    assert_eq!(run(setup.fbl().args(["ingest", "crash"])).status.code(), Some(0));
+    assert_eq!(
+        run(setup.fbl().args(["ingest", "crash"])).status.code(),
+        Some(0)
+    );
     {
         let mut store = fbl::store::Store::open(&setup.dir.path().join("fbl.sqlite")).unwrap();
         let mut batch = store.begin().unwrap();
         for uid in &uids {
-            batch.add_pending_action("jmrp", "INBOX", status.uid_validity, *uid, "move:Processed").unwrap();
+            batch
+                .add_pending_action("jmrp", "INBOX", status.uid_validity, *uid, "move:Processed")
+                .unwrap();
         }
-        batch.set_mailbox_progress("jmrp", "INBOX", status.uid_validity, *uids.last().unwrap()).unwrap();
+        batch
+            .set_mailbox_progress("jmrp", "INBOX", status.uid_validity, *uids.last().unwrap())
+            .unwrap();
         batch.commit().unwrap();
     }
     let before = setup.counts();
     let (code, summary) = setup.run_json(&[]);
     assert_eq!(code, Some(0));
-    assert_eq!(summary["mailboxes"][0]["folders"][0]["actions"]["move:Processed"], 5);
+    assert_eq!(
+        summary["mailboxes"][0]["folders"][0]["actions"]["move:Processed"],
+        5
+    );
     assert_eq!(summary["ingest"]["messages"], 0, "nothing fetched again");
     assert_eq!(setup.counts(), before);
     assert_eq!(folder_count(&server, &setup, "INBOX"), 0);
     assert_eq!(folder_count(&server, &setup, "Processed"), 5);
     let store = fbl::store::Store::open(&setup.dir.path().join("fbl.sqlite")).unwrap();
-    assert!(store.pending_actions("jmrp", "INBOX", status.uid_validity).unwrap().is_empty());
+    assert!(
+        store
+            .pending_actions("jmrp", "INBOX", status.uid_validity)
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
@@ -256,12 +297,22 @@ fn one_broken_mailbox_does_not_stop_the_others_and_its_password_stays_secret() {
     let broken = config
         .replace("name = \"jmrp\"", "name = \"broken\"")
         .replace("FBL_TEST_IMAP_PASSWORD", "FBL_TEST_WRONG_PASSWORD");
-    std::fs::write(setup.dir.path().join("fbl.toml"), format!("{broken}\n{config}")).unwrap();
+    std::fs::write(
+        setup.dir.path().join("fbl.toml"),
+        format!("{broken}\n{config}"),
+    )
+    .unwrap();
     let secret = "wrong-secret-4711";
-    let output = run(setup.fbl().env("FBL_TEST_WRONG_PASSWORD", secret).args(["run"]));
+    let output = run(setup
+        .fbl()
+        .env("FBL_TEST_WRONG_PASSWORD", secret)
+        .args(["run"]));
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("broken") && stderr.to_lowercase().contains("authentication"), "{stderr}");
+    assert!(
+        stderr.contains("broken") && stderr.to_lowercase().contains("authentication"),
+        "{stderr}"
+    );
     assert!(!stderr.contains(secret) && !stdout(&output).contains(secret));
     assert_eq!(setup.counts().reports, 3, "the good mailbox was read");
 }
@@ -270,9 +321,13 @@ fn one_broken_mailbox_does_not_stop_the_others_and_its_password_stays_secret() {
 fn starttls_works_and_plain_is_refused_off_loopback() {
     let server = Dovecot::start();
     let setup = Setup::new(&server, "keep", "");
-    let config = std::fs::read_to_string(setup.dir.path().join("fbl.toml")).unwrap()
+    let config = std::fs::read_to_string(setup.dir.path().join("fbl.toml"))
+        .unwrap()
         .replace("security = \"tls\"", "security = \"starttls\"")
-        .replace(&format!("port = {}", server.imaps_port()), &format!("port = {}", server.imap_port()));
+        .replace(
+            &format!("port = {}", server.imaps_port()),
+            &format!("port = {}", server.imap_port()),
+        );
     std::fs::write(setup.dir.path().join("fbl.toml"), &config).unwrap();
     let output = run(setup.fbl().args(["mailbox", "test", "jmrp"]));
     assert_eq!(output.status.code(), Some(0));
@@ -297,6 +352,9 @@ fn since_and_limit_bound_a_first_run() {
     let (_, summary) = setup.run_json(&[]);
     assert_eq!(summary["ingest"]["stored"], 4);
     let (_, summary) = setup.run_json(&[]);
-    assert_eq!(summary["ingest"]["stored"], 4, "the next run goes on where the last stopped");
+    assert_eq!(
+        summary["ingest"]["stored"], 4,
+        "the next run goes on where the last stopped"
+    );
     let _ = Path::new(".");
 }

@@ -5,6 +5,7 @@ mod support;
 
 mod cli;
 mod config;
+mod crash;
 mod demo;
 mod export;
 mod imap_client;

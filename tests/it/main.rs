@@ -8,6 +8,7 @@ mod config;
 mod crash;
 mod demo;
 mod export;
+mod faults;
 mod imap_client;
 mod imap_poll;
 mod parse_golden;

@@ -247,7 +247,7 @@ impl Session {
         };
         let mut tcp = connect_tcp(opts)?;
 
-        let mut client = match (opts.security, tls) {
+        let client = match (opts.security, tls) {
             (Security::Tls, Some(tls)) => {
                 let stream = tls_handshake(opts, &tls, tcp)?;
                 let mut client = imap::Client::new(Box::new(stream) as imap::Connection);
@@ -276,8 +276,8 @@ impl Session {
                 client
             }
         };
-        client.debug = std::env::var_os("FBL_IMAP_DEBUG").is_some_and(|v| v == "1");
 
+        // The crate's `debug` switch is left off: it would print LOGIN with the password.
         let inner = login(opts, auth, client)?;
         let mut session = Session {
             inner,

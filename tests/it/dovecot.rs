@@ -9,6 +9,7 @@
 
 #![allow(dead_code)]
 
+use base64::Engine as _;
 use fbl::imap_client::{Auth, ConnectOptions, Security, Session};
 use std::fmt::Write as _;
 use std::fs;
@@ -22,6 +23,9 @@ use std::time::{Duration, Instant};
 
 /// The uid and gid Dovecot runs as when the tests run as root.
 const NOBODY: u32 = 65534;
+
+/// The HMAC key with which test access tokens are signed; Dovecot checks them locally.
+const OAUTH2_KEY: &[u8] = b"fbl-test-oauth2-key-0123456789abcdef";
 
 /// How long a server may take to open its ports.
 const START_TIMEOUT: Duration = Duration::from_secs(5);
@@ -239,9 +243,25 @@ impl Dovecot {
             .tempdir()
             .expect("cannot make a temporary folder");
         let root = dir.path();
-        for sub in ["run", "state", "home", "mail"] {
-            fs::create_dir(root.join(sub)).unwrap();
+        for sub in ["run", "state", "home", "mail", "keys/default/HS256"] {
+            fs::create_dir_all(root.join(sub)).unwrap();
         }
+        // XOAUTH2: Dovecot validates HS256 JWTs itself with this key (no token server).
+        fs::write(
+            root.join("keys/default/HS256/default"),
+            base64::engine::general_purpose::STANDARD.encode(OAUTH2_KEY),
+        )
+        .unwrap();
+        fs::write(
+            root.join("oauth2.conf.ext"),
+            format!(
+                "introspection_mode = local\n\
+                 local_validation_key_dict = fs:posix:prefix={}/keys/\n\
+                 username_attribute = sub\n",
+                root.display()
+            ),
+        )
+        .unwrap();
         fs::write(root.join("ca.pem"), &certificates.ca).unwrap();
         fs::write(root.join("unrelated-ca.pem"), &certificates.unrelated_ca).unwrap();
         fs::write(root.join("cert.pem"), &certificates.cert).unwrap();
@@ -268,11 +288,16 @@ ssl = yes
 ssl_cert = <{d}/cert.pem
 ssl_key = <{d}/key.pem
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login xoauth2
 auth_failure_delay = 0
 default_internal_user = {user}
 default_internal_group = {group}
 default_login_user = {user}
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2
+  args = {d}/oauth2.conf.ext
+}}
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {d}/users
@@ -416,6 +441,31 @@ service imap-login {{
         )
         .expect("cannot add a user");
         (user, password)
+    }
+
+    /// A signed access token (JWT, HS256) for a user, valid for ten minutes, that this
+    /// server accepts with XOAUTH2.
+    pub fn access_token(&self, user: &str) -> String {
+        use base64::Engine;
+        use hmac::Mac;
+        let encode = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let header = encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+        let claims = encode(
+            format!(
+                r#"{{"sub":"{user}","iat":{},"exp":{}}}"#,
+                now - 10,
+                now + 600
+            )
+            .as_bytes(),
+        );
+        let signed = format!("{header}.{claims}");
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(OAUTH2_KEY).unwrap();
+        mac.update(signed.as_bytes());
+        format!("{signed}.{}", encode(&mac.finalize().into_bytes()))
     }
 
     /// Connection options for this server: 127.0.0.1, the port for `security`, the test CA,

@@ -88,6 +88,41 @@ fn wrong_password_is_auth_failed_naming_user_and_host_but_not_the_password() {
 }
 
 #[test]
+fn xoauth2_with_a_valid_token_logs_in() {
+    let server = Dovecot::start();
+    // Dovecot's oauth2 passdb needs no users file entry: the token names the user.
+    let auth = Auth::XOAuth2 {
+        user: "oauth-user".into(),
+        access_token: server.access_token("oauth-user"),
+    };
+    let mut session = Session::connect(&server.options(Security::Tls), &auth)
+        .unwrap_or_else(|e| panic!("{e}\n{}", server.diagnostics()));
+    session.select("INBOX").unwrap();
+    session.logout().unwrap();
+}
+
+#[test]
+fn xoauth2_with_a_bad_token_is_auth_failed_without_the_token() {
+    let server = Dovecot::start();
+    let mut token = server.access_token("oauth-user");
+    token.truncate(token.len() - 4);
+    token.push_str("AAAA");
+    let auth = Auth::XOAuth2 {
+        user: "oauth-user".into(),
+        access_token: token.clone(),
+    };
+    let error = Session::connect(&server.options(Security::Tls), &auth).unwrap_err();
+    assert!(
+        matches!(&error, ImapError::AuthFailed { user, .. } if user == "oauth-user"),
+        "{error:?}"
+    );
+    let shown = error.to_string();
+    // The server's JSON error details, sent as a last challenge, are kept for the postmaster.
+    assert!(shown.contains("401"), "{shown}");
+    assert!(!shown.contains(&token) && !format!("{error:?}").contains(&token));
+}
+
+#[test]
 fn plain_is_refused_for_a_remote_host_without_connecting() {
     // The name cannot resolve, so any attempt to connect would end in a Connect error.
     let options = ConnectOptions::new("imap.example.invalid", 143, Security::Plain);
@@ -257,6 +292,29 @@ fn fetch_one_matches_fetch_batch() {
         assert_eq!(session.fetch_one(uid).unwrap(), Some(body));
     }
     assert_eq!(session.fetch_one(9999).unwrap(), None);
+    assert_eq!(session.unseen_uids().unwrap(), uids);
+}
+
+#[test]
+fn fetch_sizes_and_fetch_head_bound_what_is_read() {
+    let server = Dovecot::start();
+    let mut session = server.new_session("sizes");
+    let sent: Vec<Vec<u8>> = reports(0..3).collect();
+    let uids = seed(&mut session, "INBOX", sent.clone());
+    session.select("INBOX").unwrap();
+    let sizes = session.fetch_sizes(&[uids[2], uids[0], 9999]).unwrap();
+    assert_eq!(
+        sizes,
+        vec![
+            (uids[0], sent[0].len() as u32),
+            (uids[2], sent[2].len() as u32)
+        ]
+    );
+    let head = session.fetch_head(uids[1], 100).unwrap().unwrap();
+    assert_eq!(head, sent[1][..100].to_vec());
+    let whole = session.fetch_head(uids[1], 1_000_000).unwrap().unwrap();
+    assert_eq!(whole, sent[1]);
+    assert_eq!(session.fetch_head(9999, 100).unwrap(), None);
     assert_eq!(session.unseen_uids().unwrap(), uids);
 }
 

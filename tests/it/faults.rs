@@ -56,7 +56,8 @@ impl Drop for Proxy {
 }
 
 fn relay(client: TcpStream, server: TcpStream, fault: Fault, stop: Arc<AtomicBool>) {
-    let (mut client_read, mut server_write) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+    let (mut client_read, mut server_write) =
+        (client.try_clone().unwrap(), server.try_clone().unwrap());
     std::thread::spawn(move || {
         let mut buffer = [0u8; 16384];
         while let Ok(n) = client_read.read(&mut buffer) {
@@ -132,7 +133,11 @@ impl Setup {
             .env("FBL_TEST_IMAP_PASSWORD", &self.password)
             .args(["--config", "fbl.toml", "run", "--json"]));
         let summary = serde_json::from_str(&stdout(&output)).unwrap_or(serde_json::Value::Null);
-        (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned(), summary)
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+            summary,
+        )
     }
 
     fn reports(&self) -> u64 {
@@ -151,11 +156,22 @@ fn check_fault(fault: Fault, expect_some_stored: bool) {
     let (code, stderr, summary) = setup.run();
     assert_eq!(code, Some(1), "a broken connection means exit 1");
     assert!(started.elapsed() < Duration::from_secs(30), "the run hung");
-    assert!(stderr.contains("mailbox jmrp") || stderr.contains("jmrp"), "{stderr}");
-    assert!(!summary["mailboxes"][0]["errors"].as_array().unwrap().is_empty());
+    assert!(
+        stderr.contains("mailbox jmrp") || stderr.contains("jmrp"),
+        "{stderr}"
+    );
+    assert!(
+        !summary["mailboxes"][0]["errors"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     let partial = setup.reports();
     if expect_some_stored {
-        assert!(partial > 0 && partial < 120, "{partial} stored before the fault");
+        assert!(
+            partial > 0 && partial < 120,
+            "{partial} stored before the fault"
+        );
     }
     drop(proxy);
     // The next run, without the fault, completes the work and counts nothing twice.

@@ -358,3 +358,161 @@ fn since_and_limit_bound_a_first_run() {
     );
     let _ = Path::new(".");
 }
+
+/// A one-shot OAuth token endpoint on loopback: answers each POST with `body` and `status`,
+/// and hands the request bodies it saw to the test.
+fn token_endpoint(status: u16, body: String) -> (u16, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut request = vec![0; length];
+            let _ = reader.read_exact(&mut request);
+            let _ = sender.send(String::from_utf8_lossy(&request).into_owned());
+            let reason = if status == 200 { "OK" } else { "Bad Request" };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (port, receiver)
+}
+
+fn xoauth2_setup(server: &Dovecot, auth_lines: &str) -> (tempfile::TempDir, String) {
+    let user = format!("oauth-{}", std::process::id());
+    server.drop_into_maildir(&user, reports(0..4));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("fbl.toml"),
+        format!(
+            "[[mailbox]]\nname = \"m365\"\nhost = \"127.0.0.1\"\nport = {}\nca_file = \"{}\"\n\
+             user = \"{user}\"\nauth = \"xoauth2\"\nafter = \"seen\"\n{auth_lines}\n",
+            server.imaps_port(),
+            server.ca_path().display()
+        ),
+    )
+    .unwrap();
+    (dir, user)
+}
+
+#[test]
+fn xoauth2_with_a_token_command_reads_the_mailbox() {
+    let server = Dovecot::start();
+    let (dir, user) = xoauth2_setup(&server, "token_command = \"cat access-token\"");
+    std::fs::write(dir.path().join("access-token"), server.access_token(&user)).unwrap();
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "run", "--json"]));
+    assert_eq!(output.status.code(), Some(0));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["ingest"]["stored"], 4);
+}
+
+#[test]
+fn xoauth2_refreshes_its_token_unattended_and_keeps_the_rotated_refresh_token() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = Dovecot::start();
+    let user = format!("oauth-{}", std::process::id());
+    let body = format!(
+        "{{\"access_token\":\"{}\",\"refresh_token\":\"rotated-refresh-2\",\"token_type\":\"Bearer\",\"expires_in\":3600}}",
+        server.access_token(&user)
+    );
+    let (port, requests) = token_endpoint(200, body);
+    let (dir, _) = xoauth2_setup(
+        &server,
+        &format!(
+            "[mailbox.oauth]\ntoken_url = \"http://127.0.0.1:{port}/token\"\nclient_id = \"fbl-test\"\n\
+             scopes = [\"https://outlook.office.com/IMAP.AccessAsUser.All\", \"offline_access\"]\n\
+             refresh_token_file = \"refresh-token\"\n"
+        ),
+    );
+    std::fs::write(dir.path().join("refresh-token"), "first-refresh-1\n").unwrap();
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "run", "--json"]));
+    assert_eq!(output.status.code(), Some(0));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["ingest"]["stored"], 4);
+    let request = requests
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    assert!(request.contains("grant_type=refresh_token"), "{request}");
+    assert!(
+        request.contains("refresh_token=first-refresh-1"),
+        "{request}"
+    );
+    let path = dir.path().join("refresh-token");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "rotated-refresh-2");
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
+
+#[test]
+fn an_expired_grant_says_to_log_in_again() {
+    let server = Dovecot::start();
+    let (port, _) = token_endpoint(
+        400,
+        "{\"error\":\"invalid_grant\",\"error_description\":\"AADSTS70008: expired\"}".into(),
+    );
+    let (dir, _) = xoauth2_setup(
+        &server,
+        &format!(
+            "[mailbox.oauth]\ntoken_url = \"http://127.0.0.1:{port}/token\"\nclient_id = \"fbl-test\"\n\
+             scopes = [\"offline_access\"]\nrefresh_token_file = \"refresh-token\"\n"
+        ),
+    );
+    std::fs::write(dir.path().join("refresh-token"), "stale-refresh-token-9").unwrap();
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "run"]));
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("fbl mailbox login"), "{stderr}");
+    assert!(!stderr.contains("stale-refresh-token-9"), "{stderr}");
+}
+
+#[test]
+fn an_oversized_message_is_quarantined_without_being_loaded() {
+    let server = Dovecot::start();
+    let setup = Setup::new(&server, "move:Processed", "");
+    let config = std::fs::read_to_string(setup.dir.path().join("fbl.toml")).unwrap();
+    std::fs::write(
+        setup.dir.path().join("fbl.toml"),
+        format!("[limits]\nmax_message_bytes = 100000\n\n{config}"),
+    )
+    .unwrap();
+    let mut big = arf_report(1);
+    big.extend(std::iter::repeat_n(b'x', 300_000));
+    let mut session = server.login(&setup.user, &setup.password);
+    seed(&mut session, "INBOX", vec![arf_report(0), big]);
+    let _ = session.logout();
+    let (code, summary) = setup.run_json(&[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(summary["ingest"]["stored"], 1);
+    assert_eq!(summary["ingest"]["quarantined"], 1);
+    assert!(
+        summary["ingest"]["quarantine_reasons"]
+            .to_string()
+            .contains("max_message_bytes")
+    );
+    assert_eq!(folder_count(&server, &setup, "fbl-quarantine"), 1);
+    let store = fbl::store::Store::open(&setup.dir.path().join("fbl.sqlite")).unwrap();
+    let entry = &store.quarantine_list(false).unwrap()[0];
+    assert!(
+        entry.size <= 64 * 1024,
+        "only the head is kept: {}",
+        entry.size
+    );
+}

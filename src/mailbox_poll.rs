@@ -13,6 +13,9 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// A UID and the message's size in bytes.
+type UidSize = (u32, u32);
+
 /// What polling one mailbox did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct MailboxSummary {
@@ -175,7 +178,7 @@ fn poll_folder(
         // Sizes first, so that an oversized message is never loaded whole: only its head
         // is fetched, to keep in quarantine.
         let sizes = session.fetch_sizes(chunk)?;
-        let (big, small): (Vec<(u32, u32)>, Vec<(u32, u32)>) = sizes
+        let (big, small): (Vec<UidSize>, Vec<UidSize>) = sizes
             .into_iter()
             .partition(|(_, size)| u64::from(*size) > max_message_bytes);
         let small_uids: Vec<u32> = small.iter().map(|(uid, _)| *uid).collect();

@@ -516,3 +516,61 @@ fn an_oversized_message_is_quarantined_without_being_loaded() {
         entry.size
     );
 }
+
+#[test]
+fn mailbox_login_stores_a_refresh_token_from_the_loopback_redirect() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::fs::PermissionsExt;
+    let (port, requests) = token_endpoint(
+        200,
+        "{\"access_token\":\"at-1\",\"refresh_token\":\"login-refresh-1\",\"token_type\":\"Bearer\",\"expires_in\":3600}".into(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("fbl.toml"),
+        format!(
+            "[[mailbox]]\nname = \"m365\"\nhost = \"127.0.0.1\"\nuser = \"fbl@example.com\"\nauth = \"xoauth2\"\n\
+             [mailbox.oauth]\nauthorize_url = \"https://login.example.com/authorize\"\n\
+             token_url = \"http://127.0.0.1:{port}/token\"\nclient_id = \"fbl-test\"\n\
+             scopes = [\"offline_access\"]\nrefresh_token_file = \"tokens/m365\"\n"
+        ),
+    )
+    .unwrap();
+    let mut child = fbl(dir.path())
+        .args(["--config", "fbl.toml", "mailbox", "login", "m365"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The URL to open is printed; a browser would follow it and be redirected back.
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = lines
+        .by_ref()
+        .map(|l| l.unwrap())
+        .find(|l| l.starts_with("https://login.example.com/authorize"))
+        .expect("no authorization URL printed");
+    let url = url::Url::parse(&url).unwrap();
+    let query: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+    assert_eq!(query["code_challenge_method"], "S256");
+    let redirect = format!(
+        "{}?code=the-code&state={}",
+        query["redirect_uri"], query["state"]
+    );
+    let response = reqwest::blocking::get(&redirect).unwrap();
+    assert!(response.status().is_success());
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    let request = requests
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    assert!(
+        request.contains("grant_type=authorization_code") && request.contains("code=the-code"),
+        "{request}"
+    );
+    assert!(request.contains("code_verifier="), "{request}");
+    let path = dir.path().join("tokens/m365");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "login-refresh-1");
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}

@@ -9,6 +9,7 @@ mod crash;
 mod demo;
 mod export;
 mod faults;
+mod fuzz_regressions;
 mod imap_client;
 mod imap_poll;
 mod parse_golden;

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Mode of a file that did not exist before.
 #[cfg(unix)]
-const NEW_FILE_MODE: u32 = 0o644;
+const NEW_FILE_MODE: u32 = 0o640;
 
 /// Counter that makes temporary file names unique within the process.
 static NEXT_TEMPORARY: AtomicU64 = AtomicU64::new(0);
@@ -22,7 +22,7 @@ const TEMPORARY_NAME_ATTEMPTS: u32 = 100;
 /// The content goes to a temporary file in the same folder (`.NAME.PID.N.tmp`), through a
 /// buffer; the file is flushed and synced, renamed over `path`, and the folder is synced so
 /// the rename survives a crash. The file keeps the permissions of the file it replaces, or
-/// gets mode 0644 when there was none. A symbolic link at `path` is replaced by the file,
+/// gets mode 0640 when there was none. A symbolic link at `path` is replaced by the file,
 /// not followed.
 ///
 /// On any error before the rename, including one returned by `write` (which is passed on
@@ -145,7 +145,7 @@ fn create_temporary(
     }
 }
 
-/// Gives the new file the old file's permissions, or 0644. Set explicitly so that the umask
+/// Gives the new file the old file's permissions, or 0640 (the list holds personal data: owner and group only). Set explicitly so that the umask
 /// does not take bits away from the old file's mode.
 #[cfg(unix)]
 fn set_permissions(file: &File, old: Option<fs::Permissions>) -> io::Result<()> {
@@ -224,7 +224,7 @@ mod tests {
     }
 
     #[test]
-    fn creates_a_missing_file_with_mode_0644() {
+    fn creates_a_missing_file_with_mode_0640() {
         let folder = tempfile::tempdir().unwrap();
         let path = folder.path().join("new.txt");
         write_atomically(&path, |out| out.write_all(b"a@example.org\n")).unwrap();
@@ -233,7 +233,7 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
-            assert_eq!(mode, 0o644);
+            assert_eq!(mode, 0o640);
         }
     }
 

@@ -23,6 +23,8 @@ pub struct Config {
     pub send_log: SendLogConfig,
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// Which reports may suppress anyone; absent means every parsed report may.
+    pub trust: Option<crate::trust::TrustConfig>,
     /// IMAP feedback mailboxes polled by `fbl run`.
     #[serde(default, rename = "mailbox")]
     pub mailboxes: Vec<MailboxConfig>,
@@ -577,6 +579,12 @@ impl Config {
                 .and_then(|o| o.client_secret.as_mut())
             {
                 *secret = secret.masked();
+            }
+            // Commands can hold a secret inline (`echo ...`): never printed.
+            for command in [&mut mailbox.password_command, &mut mailbox.token_command] {
+                if command.is_some() {
+                    *command = Some("********".to_string());
+                }
             }
         }
         if let Some(snds) = config.snds.as_mut() {

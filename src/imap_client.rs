@@ -159,7 +159,8 @@ pub enum ImapError {
 }
 
 impl ImapError {
-    /// True when trying again later may succeed without changing the configuration.
+    /// True when trying again later may succeed without changing the configuration. After
+    /// such an error the session is out of step with the server: drop it and connect anew.
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
@@ -208,7 +209,9 @@ impl imap::Authenticator for XOAuth2Sasl<'_> {
     }
 }
 
-/// A logged-in IMAP connection.
+/// A logged-in IMAP connection. Commands that act on messages work on the folder chosen with
+/// [`Session::select`] or [`Session::examine`]. After a transient error
+/// ([`ImapError::is_transient`]) the session must be dropped, not used again.
 pub struct Session {
     inner: imap::Session<imap::Connection>,
     host: String,
@@ -244,7 +247,7 @@ impl Session {
         };
         let mut tcp = connect_tcp(opts)?;
 
-        let mut client = match (opts.security, tls) {
+        let client = match (opts.security, tls) {
             (Security::Tls, Some(tls)) => {
                 let stream = tls_handshake(opts, &tls, tcp)?;
                 let mut client = imap::Client::new(Box::new(stream) as imap::Connection);
@@ -273,8 +276,8 @@ impl Session {
                 client
             }
         };
-        client.debug = std::env::var_os("FBL_IMAP_DEBUG").is_some_and(|v| v == "1");
 
+        // The crate's `debug` switch is left off: it would print LOGIN with the password.
         let inner = login(opts, auth, client)?;
         let mut session = Session {
             inner,
@@ -422,6 +425,42 @@ impl Session {
         messages.sort_by_key(|(uid, _)| *uid);
         messages.dedup_by_key(|(uid, _)| *uid);
         Ok(messages)
+    }
+
+    /// The sizes in bytes (`RFC822.SIZE`) of messages by UID, in one round trip, sorted by
+    /// UID; lets a caller keep a batch's memory bounded and spot oversized messages before
+    /// fetching them.
+    pub fn fetch_sizes(&mut self, uids: &[u32]) -> Result<Vec<(u32, u32)>, ImapError> {
+        let mut wanted = uids.to_vec();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut sizes = Vec::with_capacity(wanted.len());
+        for set in uid_sets(&wanted) {
+            let result = self.inner.uid_fetch(&set, "RFC822.SIZE");
+            let fetches = self.check(result, || format!("UID FETCH {set} RFC822.SIZE"))?;
+            for fetch in fetches.iter() {
+                if let (Some(uid), Some(size)) = (fetch.uid, fetch.size)
+                    && wanted.binary_search(&uid).is_ok()
+                {
+                    sizes.push((uid, size));
+                }
+            }
+        }
+        sizes.sort_unstable();
+        sizes.dedup_by_key(|(uid, _)| *uid);
+        Ok(sizes)
+    }
+
+    /// The first `max_bytes` of a message (`BODY.PEEK[]<0.max_bytes>`), without setting
+    /// `\Seen`; for keeping the head of an oversized message in quarantine.
+    pub fn fetch_head(&mut self, uid: u32, max_bytes: u32) -> Result<Option<Vec<u8>>, ImapError> {
+        let set = uid.to_string();
+        let query = format!("BODY.PEEK[]<0.{max_bytes}>");
+        let result = self.inner.uid_fetch(&set, &query);
+        let fetches = self.check(result, || format!("UID FETCH {set} {query}"))?;
+        let mut messages = Vec::with_capacity(1);
+        collect_bodies(&fetches, &[uid], &mut messages);
+        Ok(messages.pop().map(|(_, body)| body))
     }
 
     /// Fetches one message by UID, without setting `\Seen`: one round trip per message, kept

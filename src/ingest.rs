@@ -26,6 +26,8 @@ pub struct Summary {
     pub quarantined: u64,
     /// Messages seen again that were already in quarantine.
     pub already_quarantined: u64,
+    /// Of the quarantined, reports from an origin `[trust]` does not accept.
+    pub untrusted: u64,
     pub by_kind: BTreeMap<String, u64>,
     pub by_reporter: BTreeMap<String, u64>,
     /// Complaints and unsubscribes stored with a complainant address.
@@ -52,6 +54,7 @@ impl Summary {
         self.duplicates += other.duplicates;
         self.quarantined += other.quarantined;
         self.already_quarantined += other.already_quarantined;
+        self.untrusted += other.untrusted;
         self.attributed += other.attributed;
         self.unattributed += other.unattributed;
         self.suppressions_added += other.suppressions_added;
@@ -78,6 +81,8 @@ pub struct Ingester<'a> {
     pub now: &'a str,
     /// Parse and attribute, but roll every transaction back: nothing is kept.
     pub dry_run: bool,
+    /// When set, complaints and unsubscribes from an untrusted origin are quarantined.
+    pub trust: Option<&'a crate::trust::TrustConfig>,
 }
 
 /// What happened to one message.
@@ -164,6 +169,21 @@ impl Ingester<'_> {
         } = parsed;
         if let Some(error) = report.error.clone() {
             return self.quarantine(batch, incoming, &digest, error, summary);
+        }
+        if let Some(trust) = self.trust
+            && matches!(report.kind, Kind::Complaint | Kind::Unsubscribe)
+        {
+            let outer = crate::header_block::HeaderBlock::parse(&incoming.raw);
+            if let Err(why) = crate::trust::check(&outer, report.reporter, trust) {
+                summary.untrusted += 1;
+                return self.quarantine(
+                    batch,
+                    incoming,
+                    &digest,
+                    format!("untrusted_reporter: {why}"),
+                    summary,
+                );
+            }
         }
         report_parser::attribute(&mut report, &original, self.attribution, &*batch);
         let stored = batch.store_report(&NewReport {

@@ -26,4 +26,5 @@ pub mod snds_fetch;
 pub mod store;
 pub mod suppression;
 pub mod token;
+pub mod trust;
 pub mod verp;

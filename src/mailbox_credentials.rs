@@ -136,7 +136,8 @@ fn read_secret_file(path: &Path) -> Result<String> {
 }
 
 /// Runs `sh -c COMMAND` and takes the first line of its output as the secret. The command's
-/// own error output passes through to ours, so a password manager can explain itself.
+/// own error output passes through to ours, so a password manager can explain itself; the
+/// command itself is never printed, since it may hold a secret inline.
 fn run_secret_command(command: &str) -> Result<String> {
     let output = Command::new("sh")
         .arg("-c")
@@ -144,15 +145,15 @@ fn run_secret_command(command: &str) -> Result<String> {
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()
-        .with_context(|| format!("cannot run `{command}`"))?;
+        .context("cannot run the command")?;
     if !output.status.success() {
-        bail!("`{command}` failed ({})", output.status);
+        bail!("the command failed ({})", output.status);
     }
     let text = String::from_utf8(output.stdout)
-        .with_context(|| format!("`{command}` printed something that is not UTF-8"))?;
+        .context("the command printed something that is not UTF-8")?;
     let secret = text.lines().next().unwrap_or("").trim().to_string();
     if secret.is_empty() {
-        bail!("`{command}` printed nothing");
+        bail!("the command printed nothing");
     }
     Ok(secret)
 }

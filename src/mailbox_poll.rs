@@ -13,6 +13,9 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// A UID and the message's size in bytes.
+type UidSize = (u32, u32);
+
 /// What polling one mailbox did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct MailboxSummary {
@@ -172,18 +175,28 @@ fn poll_folder(
     let after = mailbox.after_action();
     let mut prepared_folders = false;
     for chunk in uids.chunks(mailbox.batch_size) {
-        let messages = session.fetch_batch(chunk)?;
+        // Sizes first, so that an oversized message is never loaded whole: only its head
+        // is fetched, to keep in quarantine.
+        let sizes = session.fetch_sizes(chunk)?;
+        let (big, small): (Vec<UidSize>, Vec<UidSize>) = sizes
+            .into_iter()
+            .partition(|(_, size)| u64::from(*size) > max_message_bytes);
+        let small_uids: Vec<u32> = small.iter().map(|(uid, _)| *uid).collect();
+        let mut messages: Vec<(u32, Vec<u8>, Option<u64>)> = session
+            .fetch_batch(&small_uids)?
+            .into_iter()
+            .map(|(uid, raw)| (uid, raw, None))
+            .collect();
+        for (uid, size) in big {
+            if let Some(head) = session.fetch_head(uid, HEAD_BYTES as u32)? {
+                messages.push((uid, head, Some(u64::from(size))));
+            }
+        }
+        messages.sort_by_key(|(uid, _, _)| *uid);
         summary.fetched += messages.len() as u64;
         let mut groups: BTreeMap<String, Vec<u32>> = BTreeMap::new();
         let mut batch = store.begin()?;
-        for (uid, mut raw) in messages {
-            let oversized = if raw.len() as u64 > max_message_bytes {
-                let size = raw.len() as u64;
-                raw.truncate(HEAD_BYTES);
-                Some(size)
-            } else {
-                None
-            };
+        for (uid, raw, oversized) in messages {
             let incoming = Incoming {
                 origin: format!(
                     "imap:{name}/{folder};UIDVALIDITY={};UID={uid}",

@@ -162,6 +162,7 @@ pub fn run(
         policy: &config.suppression,
         now,
         dry_run,
+        trust: config.trust.as_ref(),
     };
     if !dry_run {
         for import in &config.send_log.imports {

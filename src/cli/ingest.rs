@@ -32,6 +32,7 @@ pub fn run(context: &Context, args: IngestArgs) -> Result<Outcome> {
         policy: &context.config.suppression,
         now: &context.now,
         dry_run: false,
+        trust: context.config.trust.as_ref(),
     };
     let mut progress = Progress::new();
     let summary = ingester.ingest_all(&mut store, inputs, |n| progress.tick(n))?;

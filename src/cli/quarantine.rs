@@ -79,6 +79,7 @@ pub fn run(context: &Context, command: QuarantineCommand) -> Result<Outcome> {
                 policy: &context.config.suppression,
                 now: &context.now,
                 dry_run: false,
+                trust: context.config.trust.as_ref(),
             };
             let ids: Vec<i64> = if ids.is_empty() {
                 store.quarantine_list(false)?.iter().map(|e| e.id).collect()

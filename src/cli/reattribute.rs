@@ -23,6 +23,7 @@ pub fn run(context: &Context, args: ReattributeArgs) -> Result<Outcome> {
         policy: &context.config.suppression,
         now: &context.now,
         dry_run: false,
+        trust: context.config.trust.as_ref(),
     };
     let outcome = ingester.reattribute(&mut store)?;
     if args.json {

@@ -90,15 +90,16 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
         if summary.dry_run {
             println!("  dry run: nothing was changed");
         }
-        for error in summary
-            .mailboxes
-            .iter()
-            .flat_map(|m| &m.errors)
-            .chain(&summary.source_errors)
-            .chain(summary.snds.iter().flat_map(|s| &s.errors))
-        {
-            eprintln!("fbl: {error}");
-        }
+    }
+    // One line per problem on stderr, whatever the output format.
+    for error in summary
+        .mailboxes
+        .iter()
+        .flat_map(|m| &m.errors)
+        .chain(&summary.source_errors)
+        .chain(summary.snds.iter().flat_map(|s| &s.errors))
+    {
+        eprintln!("fbl: {error}");
     }
     Ok(if summary.needs_attention() {
         Outcome::Attention

@@ -47,6 +47,7 @@ pub fn run(context: &Context, command: SendlogCommand) -> Result<Outcome> {
         policy: &context.config.suppression,
         now: &context.now,
         dry_run: false,
+        trust: context.config.trust.as_ref(),
     };
     let imported = import_send_log(
         &mut store,

@@ -190,6 +190,17 @@ pub struct StoreCounts {
 impl Store {
     /// Opens (creating if needed) a store and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Store> {
+        if !path.exists() {
+            // The store holds personal data: readable by its owner only. SQLite gives its
+            // -wal and -shm files the same mode.
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .with_context(|| format!("cannot create store {}", path.display()))?;
+        }
         let mut conn = Connection::open(path)
             .with_context(|| format!("cannot open store {}", path.display()))?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;

@@ -517,3 +517,49 @@ fn ingest_attributes_through_a_send_log_imported_first_and_prunes_old_entries() 
     let output = run(fbl(dir.path()).args(["suppress", "check", "first@example.org"]));
     assert_eq!(output.status.code(), Some(0));
 }
+
+#[test]
+fn with_trust_configured_only_authenticated_feedback_loops_suppress() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "fbl.toml",
+        b"[trust]\nauthserv_id = \"mx.sender.example\"\n",
+    );
+    let signed = [
+        b"Authentication-Results: mx.sender.example; dkim=pass header.d=yahoo.com header.s=s1024\n"
+            .to_vec(),
+        arf("abuse", "signed@example.org", "s@example.com"),
+    ]
+    .concat();
+    // The same results, but written by a server that is not ours: anyone can add that.
+    let forged = [
+        b"Authentication-Results: mx.attacker.example; dkim=pass header.d=yahoo.com\n".to_vec(),
+        arf("abuse", "victim@example.org", "f@example.com"),
+    ]
+    .concat();
+    let unsigned = arf("abuse", "victim2@example.org", "u@example.com");
+    write(dir.path(), "in/signed.eml", &signed);
+    write(dir.path(), "in/forged.eml", &forged);
+    write(dir.path(), "in/unsigned.eml", &unsigned);
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "ingest", "in", "--json"]));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "untrusted reports need attention"
+    );
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["stored"], 1);
+    assert_eq!(summary["quarantined"], 2);
+    assert_eq!(summary["untrusted"], 2);
+    let reasons = summary["quarantine_reasons"].to_string();
+    assert!(reasons.contains("untrusted_reporter"), "{reasons}");
+    for (address, expected) in [
+        ("signed@example.org", 0),
+        ("victim@example.org", 1),
+        ("victim2@example.org", 1),
+    ] {
+        let output = run(fbl(dir.path()).args(["suppress", "check", address]));
+        assert_eq!(output.status.code(), Some(expected), "{address}");
+    }
+}

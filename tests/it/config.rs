@@ -8,6 +8,8 @@ fn the_example_configuration_parses() {
     let config = Config::load(&support::root().join("fbl.example.toml")).unwrap();
     assert_eq!(config.exports.len(), 3);
     assert_eq!(config.sources.len(), 1);
+    assert_eq!(config.mailboxes.len(), 2);
+    assert!(config.trust.is_some());
     assert!(config.attribution.token.is_some());
     let snds = config.snds.expect("the example shows [snds]");
     assert_eq!(snds.legacy.len(), 2);

@@ -1,14 +1,21 @@
 //! Integration tests, built as one binary from themed modules.
 
+mod dovecot;
 mod support;
 
 mod cli;
 mod config;
+mod crash;
 mod demo;
 mod export;
+mod faults;
+mod fuzz_regressions;
 mod http_server;
+mod imap_client;
+mod imap_poll;
 mod parse_golden;
 mod parse_properties;
+mod secrets;
 mod snds;
 mod snds_client;
 mod store;

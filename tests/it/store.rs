@@ -210,3 +210,15 @@ fn quarantine_keeps_bytes_once() {
     let (_, bytes) = store.quarantined(list[0].id).unwrap().unwrap();
     assert_eq!(bytes, raw);
 }
+
+#[test]
+fn a_new_store_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fbl.sqlite");
+    let mut store = Store::open(&path).unwrap();
+    let batch = store.begin().unwrap();
+    batch.commit().unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}

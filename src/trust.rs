@@ -1,0 +1,187 @@
+//! Which reports may suppress anyone. Anyone can mail the feedback address, so a report is
+//! trusted only when it comes from a known feedback loop, by its From domain, and the
+//! receiving server's own `Authentication-Results` (its `authserv-id`) shows a DKIM or DMARC
+//! pass for that domain. Pure.
+
+use crate::header_block::HeaderBlock;
+use crate::report::Reporter;
+use serde::{Deserialize, Serialize};
+
+/// `[trust]`: present means enforced.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustConfig {
+    /// The `authserv-id` your receiving server writes in `Authentication-Results` (the first
+    /// word of the header). Only its results are believed; any other can be forged.
+    pub authserv_id: String,
+    /// The reporters whose reports may suppress. Default: every known feedback loop.
+    #[serde(default = "default_reporters")]
+    pub reporters: Vec<Reporter>,
+    /// More sending domains to trust, beyond the built-in ones (e.g. an ISP's Validity
+    /// feedback domain such as `feedback.comcast.net`, or a private feedback loop).
+    #[serde(default)]
+    pub extra_domains: Vec<String>,
+}
+
+fn default_reporters() -> Vec<Reporter> {
+    vec![
+        Reporter::Microsoft,
+        Reporter::Yahoo,
+        Reporter::Aol,
+        Reporter::Validity,
+        Reporter::AmazonSes,
+        Reporter::Apple,
+    ]
+}
+
+/// The domains each feedback loop sends from (and signs with).
+pub fn reporter_domains(reporter: Reporter) -> &'static [&'static str] {
+    match reporter {
+        Reporter::Microsoft => &[
+            "hotmail.com",
+            "outlook.com",
+            "live.com",
+            "msn.com",
+            "microsoft.com",
+        ],
+        Reporter::Yahoo => &["yahoo.com", "yahoo.net", "yahoo-inc.com", "yahoodns.net"],
+        Reporter::Aol => &["aol.com", "aol.net", "yahoo.com", "verizonmedia.com"],
+        Reporter::Validity => &[
+            "returnpath.net",
+            "validity.com",
+            "comcast.net",
+            "rackspace.com",
+        ],
+        Reporter::AmazonSes => &["amazonses.com", "amazon.com"],
+        Reporter::Apple => &["icloud.com", "me.com", "mac.com", "apple.com"],
+        Reporter::Other => &[],
+    }
+}
+
+fn domain_matches(domain: &str, allowed: &str) -> bool {
+    let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    let allowed = allowed.trim().to_ascii_lowercase();
+    domain == allowed || domain.ends_with(&format!(".{allowed}"))
+}
+
+/// Checks a report's origin. `Err` says why it is not trusted.
+pub fn check(outer: &HeaderBlock, reporter: Reporter, config: &TrustConfig) -> Result<(), String> {
+    if !config.reporters.contains(&reporter) && config.extra_domains.is_empty() {
+        return Err(format!(
+            "reporter {} is not trusted ([trust] reporters)",
+            reporter.as_str()
+        ));
+    }
+    let from = outer.get("From").unwrap_or("");
+    let Some(from_domain) = crate::address::normalise(from)
+        .and_then(|a| a.rsplit_once('@').map(|(_, d)| d.to_string()))
+    else {
+        return Err("the report has no From address".to_string());
+    };
+    let mut allowed: Vec<&str> = config.extra_domains.iter().map(String::as_str).collect();
+    if config.reporters.contains(&reporter) {
+        allowed.extend(reporter_domains(reporter));
+    }
+    let Some(domain) = allowed.iter().find(|d| domain_matches(&from_domain, d)) else {
+        return Err(format!(
+            "From domain {from_domain} is not a trusted feedback loop domain"
+        ));
+    };
+    for value in outer.get_all("Authentication-Results") {
+        let authserv = value
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .next()
+            .unwrap_or("");
+        if !authserv.eq_ignore_ascii_case(&config.authserv_id) {
+            continue;
+        }
+        for clause in value.split(';').skip(1) {
+            let clause = clause.trim().to_ascii_lowercase();
+            let pass_for = |method: &str, property: &str| {
+                clause.starts_with(&format!("{method}=pass"))
+                    && crate::derivation::parameter(&clause, property).is_some_and(|d| {
+                        domain_matches(
+                            d.trim_start_matches('@').rsplit('@').next().unwrap_or(d),
+                            domain,
+                        )
+                    })
+            };
+            if pass_for("dkim", "header.d")
+                || pass_for("dkim", "header.i")
+                || pass_for("dmarc", "header.from")
+            {
+                return Ok(());
+            }
+        }
+    }
+    Err(format!(
+        "no DKIM or DMARC pass for {domain} in an Authentication-Results header from {}",
+        config.authserv_id
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> TrustConfig {
+        TrustConfig {
+            authserv_id: "mx.sender.example".into(),
+            reporters: default_reporters(),
+            extra_domains: vec![],
+        }
+    }
+
+    fn headers(text: &str) -> HeaderBlock {
+        HeaderBlock::parse(text.as_bytes())
+    }
+
+    #[test]
+    fn trusts_a_signed_report_from_a_known_loop() {
+        let outer = headers(
+            "Authentication-Results: mx.sender.example; dkim=pass header.d=hotmail.com header.s=s1; spf=pass\n\
+             From: staff@hotmail.com\n\n",
+        );
+        assert_eq!(check(&outer, Reporter::Microsoft, &config()), Ok(()));
+    }
+
+    #[test]
+    fn refuses_forgeries() {
+        // Results written by someone else's server prove nothing.
+        let foreign = headers(
+            "Authentication-Results: evil.example; dkim=pass header.d=hotmail.com\nFrom: staff@hotmail.com\n\n",
+        );
+        assert!(check(&foreign, Reporter::Microsoft, &config()).is_err());
+        // A pass for another domain.
+        let other = headers(
+            "Authentication-Results: mx.sender.example; dkim=pass header.d=evil.example\nFrom: staff@hotmail.com\n\n",
+        );
+        assert!(check(&other, Reporter::Microsoft, &config()).is_err());
+        // A failed signature.
+        let failed = headers(
+            "Authentication-Results: mx.sender.example; dkim=fail header.d=hotmail.com\nFrom: staff@hotmail.com\n\n",
+        );
+        assert!(check(&failed, Reporter::Microsoft, &config()).is_err());
+        // A look-alike domain.
+        let lookalike = headers(
+            "Authentication-Results: mx.sender.example; dkim=pass header.d=nothotmail.com\nFrom: staff@nothotmail.com\n\n",
+        );
+        assert!(check(&lookalike, Reporter::Microsoft, &config()).is_err());
+        // An unknown reporter.
+        let unknown = headers("From: fbl@random.example\n\n");
+        assert!(check(&unknown, Reporter::Other, &config()).is_err());
+    }
+
+    #[test]
+    fn dmarc_pass_and_extra_domains_count() {
+        let mut config = config();
+        config.extra_domains.push("feedback.isp.example".into());
+        let outer = headers(
+            "Authentication-Results: mx.sender.example;\n dmarc=pass header.from=feedback.isp.example\nFrom: feedbackloop@feedback.isp.example\n\n",
+        );
+        assert_eq!(check(&outer, Reporter::Validity, &config), Ok(()));
+    }
+}

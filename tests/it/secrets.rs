@@ -1,0 +1,126 @@
+//! No password, token or key ever reaches output: every command runs with recognisable
+//! secrets configured, and none of them may appear in what it prints.
+
+use crate::support::{arf, fbl};
+
+const CANARIES: [&str; 6] = [
+    "canary-token-secret-8f2d",
+    "canary-imap-password-51ac",
+    "canary-command-password-77e0",
+    "canary-client-secret-c3b9",
+    "canary-snds-key-4e6a",
+    "canary-snds-client-secret-92b1",
+];
+
+#[test]
+fn no_command_prints_a_configured_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[attribution]\n\
+         header = [{{ name = \"X-Fbl-Token\", value = \"token\" }}]\n\
+         token = {{ secret = \"{token}\" }}\n\
+         \n\
+         [[mailbox]]\n\
+         name = \"env\"\n\
+         host = \"127.0.0.1\"\n\
+         port = 1\n\
+         security = \"tls\"\n\
+         user = \"fbl\"\n\
+         password_env = \"FBL_TEST_CANARY_PASSWORD\"\n\
+         connect_timeout_secs = 2\n\
+         \n\
+         [[mailbox]]\n\
+         name = \"command\"\n\
+         host = \"127.0.0.1\"\n\
+         port = 1\n\
+         user = \"fbl\"\n\
+         password_command = \"echo {command}\"\n\
+         connect_timeout_secs = 2\n\
+         \n\
+         [[mailbox]]\n\
+         name = \"oauth\"\n\
+         host = \"127.0.0.1\"\n\
+         port = 1\n\
+         user = \"fbl\"\n\
+         auth = \"xoauth2\"\n\
+         connect_timeout_secs = 2\n\
+         [mailbox.oauth]\n\
+         token_url = \"http://127.0.0.1:1/token\"\n\
+         client_id = \"fbl-test\"\n\
+         client_secret = {{ secret = \"{client}\" }}\n\
+         scopes = [\"https://outlook.office.com/IMAP.AccessAsUser.All\", \"offline_access\"]\n\
+         refresh_token_file = \"refresh-token\"\n\
+         \n\
+         [snds]\n\
+         retries = 0\n\
+         timeout_secs = 2\n\
+         [[snds.legacy]]\n\
+         name = \"legacy\"\n\
+         key_env = \"FBL_TEST_CANARY_SNDS_KEY\"\n\
+         base_url = \"http://127.0.0.1:1/snds\"\n\
+         [snds.api]\n\
+         base_url = \"http://127.0.0.1:1\"\n\
+         token_url = \"http://127.0.0.1:1/token\"\n\
+         client_secret = {{ secret = \"{snds_client}\" }}\n\
+         token_file = \"snds-token\"\n",
+        token = CANARIES[0],
+        command = CANARIES[2],
+        client = CANARIES[3],
+        snds_client = CANARIES[5],
+    );
+    std::fs::write(dir.path().join("fbl.toml"), config).unwrap();
+    std::fs::write(
+        dir.path().join("refresh-token"),
+        "canary-refresh-token-0d1e",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("snds-token"), "canary-refresh-token-0d1e").unwrap();
+    std::fs::write(
+        dir.path().join("r.eml"),
+        arf("abuse", "a@example.org", "m@example.com"),
+    )
+    .unwrap();
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["config"],
+        vec!["parse", "r.eml"],
+        vec!["ingest", "r.eml", "--json"],
+        vec!["run"],
+        vec!["run", "--json"],
+        vec!["run", "--dry-run"],
+        vec!["suppress", "list", "--json"],
+        vec!["quarantine", "list"],
+        vec!["mailbox", "test", "env"],
+        vec!["mailbox", "test", "command"],
+        vec!["mailbox", "test", "oauth"],
+        vec!["mailbox", "status"],
+        vec!["export", "--format", "csv", "--output", "x.csv"],
+        vec!["snds", "fetch"],
+        vec!["snds", "fetch", "--json"],
+        vec!["snds", "status", "--json"],
+        vec!["snds", "show"],
+    ];
+    let mut ran = 0;
+    for args in commands {
+        let output = fbl(dir.path())
+            .env("FBL_TEST_CANARY_PASSWORD", CANARIES[1])
+            .env("FBL_TEST_CANARY_SNDS_KEY", CANARIES[4])
+            .args(["--config", "fbl.toml"])
+            .args(&args)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        for canary in CANARIES.iter().chain(&["canary-refresh-token-0d1e"]) {
+            assert!(
+                !text.contains(canary),
+                "`fbl {}` printed {canary}:\n{text}",
+                args.join(" ")
+            );
+        }
+        ran += 1;
+    }
+    assert_eq!(ran, 17);
+}

@@ -179,7 +179,8 @@ enum Source {
 }
 
 impl Source {
-    /// The day's report; the latest when `day` is None (legacy only).
+    /// The day's report. Without a day, the latest: the legacy page without a date, or
+    /// yesterday on the API, which has no "latest".
     fn data(
         &self,
         client: &SndsClient,

@@ -2,13 +2,13 @@
 //! and OAuth tests: each request is answered by a handler that sees the request and how many
 //! came to the same path before.
 
+use crate::dovecot::certificates;
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -102,12 +102,14 @@ impl TestServer {
     }
 
     /// An HTTPS server whose certificate (for 127.0.0.1) the test CA signed: clients must
-    /// trust [`TestCa::ca_file`].
+    /// trust the CA [`write_test_ca`] writes.
     pub fn start_tls(
         handler: impl Fn(&Request, usize) -> Reply + Send + Sync + 'static,
     ) -> TestServer {
-        let acceptor = native_tls::TlsAcceptor::new(test_ca().identity())
-            .expect("cannot build a TLS acceptor");
+        let certificates = certificates();
+        let identity = native_tls::Identity::from_pkcs8(&certificates.cert, &certificates.key)
+            .expect("the test certificate is unusable");
+        let acceptor = native_tls::TlsAcceptor::new(identity).expect("cannot build a TLS acceptor");
         TestServer::start_with(Some(acceptor), handler)
     }
 
@@ -287,112 +289,10 @@ fn read_request(stream: &mut impl Read) -> Option<Request> {
     })
 }
 
-/// A test CA and a certificate it signed for 127.0.0.1 and localhost, made with openssl once
-/// per test process (a CA and a leaf: rustls refuses a CA used as the server certificate).
-pub struct TestCa {
-    dir: PathBuf,
-}
-
-impl TestCa {
-    /// The CA's certificate (PEM), for `ca_file`.
-    pub fn ca_file(&self) -> PathBuf {
-        self.dir.join("ca.pem")
-    }
-
-    fn identity(&self) -> native_tls::Identity {
-        let cert = std::fs::read(self.dir.join("cert.pem")).unwrap();
-        let key = std::fs::read(self.dir.join("key.pem")).unwrap();
-        native_tls::Identity::from_pkcs8(&cert, &key).expect("the test certificate is unusable")
-    }
-}
-
-pub fn test_ca() -> &'static TestCa {
-    static CA: OnceLock<TestCa> = OnceLock::new();
-    CA.get_or_init(|| {
-        // Made once and kept under the target folder; a process that finds it made uses it.
-        let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-        let dir = target.join("snds-test-ca");
-        if !dir.join("cert.pem").exists() {
-            let fresh = target.join(format!("snds-test-ca.{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&fresh);
-            std::fs::create_dir_all(&fresh).unwrap();
-            make_certificates(&fresh);
-            if std::fs::rename(&fresh, &dir).is_err() {
-                // Another process made it first.
-                let _ = std::fs::remove_dir_all(&fresh);
-            }
-        }
-        TestCa { dir }
-    })
-}
-
-fn make_certificates(dir: &Path) {
-    let openssl = |args: &[&str]| {
-        let output = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("cannot run openssl; install it (apt-get install -y openssl)");
-        assert!(
-            output.status.success(),
-            "openssl {args:?} failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    };
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "3650",
-        "-subj",
-        "/CN=fbl test CA",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-    ]);
-    openssl(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "key.pem",
-        "-out",
-        "leaf.csr",
-        "-subj",
-        "/CN=localhost",
-    ]);
-    std::fs::write(
-        dir.join("leaf.ext"),
-        "basicConstraints=critical,CA:FALSE\n\
-         keyUsage=critical,digitalSignature,keyEncipherment\n\
-         extendedKeyUsage=serverAuth\n\
-         subjectAltName=DNS:localhost,IP:127.0.0.1\n",
-    )
-    .unwrap();
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "leaf.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "cert.pem",
-        "-days",
-        "3650",
-        "-extfile",
-        "leaf.ext",
-    ]);
+/// Writes the test CA's certificate (PEM) into `dir`, for `ca_file`: the CA that signed the
+/// HTTPS server's certificate (the Dovecot harness's, made once per process).
+pub fn write_test_ca(dir: &Path) -> PathBuf {
+    let path = dir.join("test-ca.pem");
+    std::fs::write(&path, &certificates().ca).unwrap();
+    path
 }

@@ -2,7 +2,7 @@
 //! and updated, days skipped and backfilled, every failure shape named without the key, the
 //! API with a token refresh and rotation, login, alerts raised once, `show --json`.
 
-use crate::http_server::{Reply, Request, TestServer, csv, json, respond, test_ca};
+use crate::http_server::{Reply, Request, TestServer, csv, json, respond, write_test_ca};
 use crate::support::{fbl, run, stdout};
 use fbl::store::{SndsRowFilter, Store};
 use std::collections::HashMap;
@@ -471,7 +471,7 @@ fn api_config(dir: &Path, server: &TestServer, token_file: bool) {
              authorize_url = \"{url}/authorize\"\ntoken_url = \"{url}/token\"\n\
              device_code_url = \"{url}/devicecode\"\nclient_id = \"fbl-test-client\"\n\
              scopes = [\"api://snds/.default\", \"offline_access\"]\n{token_file}",
-            test_ca().ca_file().display()
+            write_test_ca(dir).display()
         ),
     );
 }

@@ -3,7 +3,7 @@
 //! device-code polling, the loopback redirect listener, TLS with a private CA, and no secret
 //! in any error.
 
-use crate::http_server::{Reply, TestServer, csv, json, redirect, respond, test_ca};
+use crate::http_server::{Reply, TestServer, csv, json, redirect, respond, write_test_ca};
 use chrono::NaiveDate;
 use fbl::oauth::{
     AuthorizationCode, LoopbackListener, OAuthClient, OAuthConfig, OAuthError, Pkce, TokenSet,
@@ -960,8 +960,10 @@ fn https_with_the_test_ca_in_ca_file() {
     });
     assert!(server.url().starts_with("https://"));
     let base = format!("{}/snds", server.url());
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = write_test_ca(dir.path());
     let (trusting, _) = client_with(SndsClientOptions {
-        ca_file: Some(test_ca().ca_file()),
+        ca_file: Some(ca_file.clone()),
         ..options()
     });
     let report = trusting.fetch_legacy_data(&base, KEY, None).unwrap();
@@ -979,7 +981,7 @@ fn https_with_the_test_ca_in_ca_file() {
     assert_error_has_no_secret(&err, &err.to_string());
 
     let mut config = oauth_config(&server);
-    config.ca_file = Some(test_ca().ca_file());
+    config.ca_file = Some(ca_file);
     let tokens = OAuthClient::new(config).unwrap().refresh(REFRESH).unwrap();
     assert_eq!(tokens.access_token, "AT-9");
 }

@@ -222,3 +222,40 @@ fn a_new_store_is_readable_by_its_owner_only() {
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
 }
+
+#[test]
+fn a_store_written_by_an_older_version_is_migrated_on_open_and_keeps_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.sqlite");
+    {
+        // The store as the first version left it: only migration 0001, one suppression.
+        let connection = rusqlite::Connection::open(&path).unwrap();
+        let first =
+            std::fs::read_to_string(crate::support::root().join("schemas/sqlite/0001_init.sql"))
+                .unwrap();
+        connection.execute_batch(&first).unwrap();
+        connection.pragma_update(None, "user_version", 1).unwrap();
+        connection
+            .execute(
+                "INSERT INTO suppressions (address, reason, source, first_seen, last_seen, count, updated_at, change_seq)
+                 VALUES ('old@example.org', 'complaint', 'yahoo', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 1, '2026-01-01T00:00:00Z', 1)",
+                [],
+            )
+            .unwrap();
+    }
+    let migrations = std::fs::read_dir(crate::support::root().join("schemas/sqlite"))
+        .unwrap()
+        .count() as i64;
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), migrations);
+    assert!(
+        store
+            .active_suppression("old@example.org", "2026-11-01T00:00:00Z")
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store.mailbox_states().unwrap().is_empty(),
+        "later tables exist"
+    );
+}

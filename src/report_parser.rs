@@ -87,10 +87,7 @@ pub fn parse(raw: &[u8]) -> Parsed {
 pub fn parse_with_limits(raw: &[u8], limits: ParseLimits) -> Parsed {
     let outer = HeaderBlock::parse(raw);
     let Some(message) = MessageParser::default().parse(raw) else {
-        let mut report = Report::empty(Kind::NotAReport, Format::None, reporter_of(&outer, None));
-        if !raw.is_empty() {
-            report.error = None;
-        }
+        let report = Report::empty(Kind::NotAReport, Format::None, reporter_of(&outer, None));
         return Parsed {
             report,
             original: HeaderBlock::default(),
@@ -321,7 +318,7 @@ fn parse_arf(
     if report.reporter == Reporter::Other && original.contains("X-HmXmrOriginalRecipient") {
         report.reporter = Reporter::Microsoft;
     }
-    report.redacted = is_redacted(&report, &original, attached.as_ref(), outer);
+    report.redacted = is_redacted(&report, &original, attached.as_ref());
     if !errors.is_empty() {
         report.error = Some(errors.join("; "));
     }
@@ -497,13 +494,7 @@ fn derive_missing(report: &mut Report, original: &HeaderBlock) {
     }
 }
 
-fn is_redacted(
-    report: &Report,
-    original: &HeaderBlock,
-    attached: Option<&Attached>,
-    outer: &HeaderBlock,
-) -> bool {
-    let _ = outer;
+fn is_redacted(report: &Report, original: &HeaderBlock, attached: Option<&Attached>) -> bool {
     if report
         .original_rcpt_to
         .iter()

@@ -4,10 +4,8 @@ use super::{Context, Outcome, print_json};
 use crate::config::MailboxConfig;
 use crate::mailbox_credentials::{oauth_config, write_private_file};
 use crate::mailbox_poll::open_session;
-use crate::oauth::{LoopbackListener, OAuthClient, Pkce, new_state, parse_redirect};
+use crate::oauth::OAuthClient;
 use anyhow::{Context as _, Result, bail};
-use std::io::BufRead;
-use std::time::Duration;
 
 /// Work with the configured IMAP mailboxes.
 #[derive(Debug, clap::Subcommand)]
@@ -16,16 +14,16 @@ pub enum MailboxCommand {
     /// configured folders; says clearly what is wrong when something is. Exit 2 on failure.
     Test { name: String },
     /// One-time interactive authorization for auth = "xoauth2" with [mailbox.oauth]:
-    /// authorization code with PKCE on a loopback redirect (or paste the redirected URL),
-    /// or --device-code. Stores the refresh token (mode 0600) so cron runs are unattended.
+    /// authorization code with PKCE on a loopback redirect (or paste the address the
+    /// browser lands on), or --device-code. Stores the refresh token (mode 0600) so cron runs are unattended.
     Login {
         name: String,
         /// Use the device-code flow (a code to type on another device)
         #[arg(long)]
         device_code: bool,
-        /// Do not listen on a loopback port: paste the redirected URL instead
+        /// Do not try to open a browser; just print the address
         #[arg(long)]
-        paste: bool,
+        no_browser: bool,
     },
     /// Show the progress kept per mailbox and folder (UIDVALIDITY, last UID, last success)
     Status {
@@ -40,8 +38,8 @@ pub fn run(context: &Context, command: MailboxCommand) -> Result<Outcome> {
         MailboxCommand::Login {
             name,
             device_code,
-            paste,
-        } => login(find(context, &name)?, device_code, paste),
+            no_browser,
+        } => login(find(context, &name)?, device_code, no_browser),
         MailboxCommand::Status { json } => {
             let store = context.open_store()?;
             let states = store.mailbox_states()?;
@@ -123,7 +121,7 @@ fn test(mailbox: &MailboxConfig) -> Result<Outcome> {
     Ok(Outcome::Clean)
 }
 
-fn login(mailbox: &MailboxConfig, device_code: bool, paste: bool) -> Result<Outcome> {
+fn login(mailbox: &MailboxConfig, device_code: bool, no_browser: bool) -> Result<Outcome> {
     let Some(oauth) = &mailbox.oauth else {
         bail!(
             "mailbox {}: login is for auth = \"xoauth2\" with a [mailbox.oauth] section",
@@ -131,40 +129,7 @@ fn login(mailbox: &MailboxConfig, device_code: bool, paste: bool) -> Result<Outc
         );
     };
     let client = OAuthClient::new(oauth_config(oauth)?)?;
-    let tokens = if device_code {
-        let device = client.start_device_authorization()?;
-        match &device.message {
-            Some(message) => eprintln!("{message}"),
-            None => eprintln!(
-                "Open {} and enter the code {}",
-                device.verification_uri, device.user_code
-            ),
-        }
-        client.poll_device_authorization(&device, &mut |d| std::thread::sleep(d))?
-    } else {
-        let pkce = Pkce::generate();
-        let state = new_state();
-        if paste {
-            let redirect_uri = "http://localhost/";
-            let url = client.authorization_url(redirect_uri, &state, &pkce, &[])?;
-            eprintln!(
-                "Open this URL in a browser, sign in, then paste the address you land on:\n\n{url}\n"
-            );
-            let mut line = String::new();
-            std::io::stdin().lock().read_line(&mut line)?;
-            let code = parse_redirect(&line, &state)?;
-            client.exchange_code(&code, &pkce, redirect_uri)?
-        } else {
-            let listener = LoopbackListener::bind()?;
-            let redirect_uri = listener.redirect_uri();
-            let url = client.authorization_url(&redirect_uri, &state, &pkce, &[])?;
-            eprintln!(
-                "Open this URL in a browser and sign in (waiting up to 5 minutes):\n\n{url}\n"
-            );
-            let code = listener.wait_for_code(&state, Duration::from_secs(300))?;
-            client.exchange_code(&code, &pkce, &redirect_uri)?
-        }
-    };
+    let tokens = super::oauth_login::sign_in(&client, None, device_code, !no_browser)?;
     let Some(refresh_token) = tokens.refresh_token.as_deref() else {
         bail!(
             "the token endpoint gave no refresh token; ask for the offline_access scope (mailbox {})",

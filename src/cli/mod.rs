@@ -5,6 +5,7 @@ mod config_cmd;
 mod export;
 mod ingest;
 mod mailbox;
+mod oauth_login;
 mod parse;
 mod quarantine;
 mod reattribute;

@@ -2,8 +2,8 @@
 //! and say what is configured.
 
 use super::{Context, Outcome, print_json};
-use crate::config::{SndsApiConfig, SndsConfig};
-use crate::oauth::{LoopbackListener, OAuthClient, Pkce, TokenSet, new_state, parse_redirect};
+use crate::config::SndsConfig;
+use crate::oauth::OAuthClient;
 use crate::snds::IpStatusRange;
 use crate::snds_account::{self, TokenPlace, TokenState};
 use crate::snds_fetch::{Days, FetchOptions, SndsSummary};
@@ -11,13 +11,8 @@ use crate::store::{IpStatusPeriod, SndsAccountState, SndsRowFilter, StoredSndsRo
 use anyhow::{Context as _, Result, bail};
 use chrono::{NaiveDate, TimeDelta};
 use serde::Serialize;
-use std::io::BufRead;
 use std::net::IpAddr;
 use std::path::Path;
-use std::time::Duration;
-
-/// How long `fbl snds login` waits for the browser.
-const LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Microsoft SNDS: per IP and day, how Outlook.com sees the mail, and whether it blocks the
 /// IP. Configured in [snds]: legacy accounts with their automated-access key, and the new
@@ -357,19 +352,12 @@ fn login(
         bail!("login is for the new SNDS API, and the configuration has no [snds.api] section");
     };
     let client = OAuthClient::new(snds_account::oauth_config(snds, api)?)?;
-    let tokens = if device_code {
-        let device = client.start_device_authorization()?;
-        match &device.message {
-            Some(message) => eprintln!("{message}"),
-            None => eprintln!(
-                "Open {} and enter the code {}",
-                device.verification_uri, device.user_code
-            ),
-        }
-        client.poll_device_authorization(&device, &mut |pause| std::thread::sleep(pause))?
-    } else {
-        code_login(&client, api, no_browser)?
-    };
+    let tokens = super::oauth_login::sign_in(
+        &client,
+        api.redirect_uri.as_deref(),
+        device_code,
+        !no_browser,
+    )?;
     let Some(refresh_token) = tokens.refresh_token.as_deref() else {
         bail!(
             "snds account {}: the token endpoint gave no refresh token; ask for the offline_access scope",
@@ -387,70 +375,6 @@ fn login(
         api.name
     );
     Ok(Outcome::Clean)
-}
-
-/// The authorization-code flow: a loopback listener receives the redirect, or the user
-/// pastes the address the browser landed on, whichever comes first. With a configured
-/// `redirect_uri` only pasting works.
-fn code_login(client: &OAuthClient, api: &SndsApiConfig, no_browser: bool) -> Result<TokenSet> {
-    let pkce = Pkce::generate();
-    let state = new_state();
-    let (listener, redirect_uri) = match &api.redirect_uri {
-        Some(uri) => (None, uri.clone()),
-        None => {
-            let listener = LoopbackListener::bind()?;
-            let uri = listener.redirect_uri();
-            (Some(listener), uri)
-        }
-    };
-    let url = client.authorization_url(&redirect_uri, &state, &pkce, &[])?;
-    match listener {
-        Some(_) => eprintln!(
-            "Open this address in a browser and sign in (waiting up to 5 minutes); if the browser runs on another machine, paste here the address it lands on:\n\n{url}\n"
-        ),
-        None => eprintln!(
-            "Open this address in a browser, sign in, then paste here the address the browser lands on:\n\n{url}\n"
-        ),
-    }
-    if !no_browser {
-        open_browser(url.as_str());
-    }
-    let (sender, receiver) = std::sync::mpsc::channel();
-    if let Some(listener) = listener {
-        let sender = sender.clone();
-        let state = state.clone();
-        std::thread::spawn(move || {
-            let _ = sender.send(listener.wait_for_code(&state, LOGIN_TIMEOUT));
-        });
-    }
-    std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines() {
-            let Ok(line) = line else { return };
-            if !line.trim().is_empty() {
-                let _ = sender.send(parse_redirect(&line, &state));
-                return;
-            }
-        }
-    });
-    let code = receiver
-        .recv()
-        .context("the sign-in ended without an answer")??;
-    Ok(client.exchange_code(&code, &pkce, &redirect_uri)?)
-}
-
-/// Best effort: a browser that does not start changes nothing, the address is printed.
-fn open_browser(url: &str) {
-    let opener = if cfg!(target_os = "macos") {
-        "open"
-    } else {
-        "xdg-open"
-    };
-    let _ = std::process::Command::new(opener)
-        .arg(url)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn();
 }
 
 /// Makes the store (and its WAL files) readable by its owner only, since it now holds a

@@ -537,7 +537,15 @@ fn mailbox_login_stores_a_refresh_token_from_the_loopback_redirect() {
     )
     .unwrap();
     let mut child = fbl(dir.path())
-        .args(["--config", "fbl.toml", "mailbox", "login", "m365"])
+        .args([
+            "--config",
+            "fbl.toml",
+            "mailbox",
+            "login",
+            "m365",
+            "--no-browser",
+        ])
+        .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();

@@ -86,7 +86,18 @@ pub fn parse(raw: &[u8]) -> Parsed {
 
 pub fn parse_with_limits(raw: &[u8], limits: ParseLimits) -> Parsed {
     let outer = HeaderBlock::parse(raw);
-    let Some(message) = MessageParser::default().parse(raw) else {
+    // The MIME layer is a dependency: whatever it does on hostile input, this parser returns.
+    let parsed = std::panic::catch_unwind(|| MessageParser::default().parse(raw));
+    let Ok(parsed) = parsed else {
+        let mut report = Report::empty(Kind::NotAReport, Format::None, reporter_of(&outer, None));
+        report.error =
+            Some("the MIME structure cannot be read (the MIME parser failed)".to_string());
+        return Parsed {
+            report,
+            original: HeaderBlock::default(),
+        };
+    };
+    let Some(message) = parsed else {
         let report = Report::empty(Kind::NotAReport, Format::None, reporter_of(&outer, None));
         return Parsed {
             report,

@@ -17,9 +17,11 @@ use std::path::{Path, PathBuf};
 
 mod mailbox;
 pub use mailbox::{MailboxState, PendingAction};
+mod report;
+pub use report::{BounceToScan, DelistFigures, NewBlockEvent, SuppressionDelay};
 
 /// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
-const MIGRATIONS: [(&str, &str); 2] = [
+const MIGRATIONS: [(&str, &str); 3] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/sqlite/0001_init.sql"),
@@ -27,6 +29,10 @@ const MIGRATIONS: [(&str, &str); 2] = [
     (
         "0003_mailboxes.sql",
         include_str!("../../schemas/sqlite/0003_mailboxes.sql"),
+    ),
+    (
+        "0004_report.sql",
+        include_str!("../../schemas/sqlite/0004_report.sql"),
     ),
 ];
 

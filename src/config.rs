@@ -6,6 +6,9 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+mod report;
+pub use report::{MAX_REPORT_DAYS, ReportConfig, ReportOutputConfig};
+
 /// Everything fbl can be told. Every section is optional.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -31,6 +34,8 @@ pub struct Config {
     /// Files written by `fbl export` without arguments and by every `fbl run`.
     #[serde(default, rename = "export")]
     pub exports: Vec<ExportConfig>,
+    /// Complaint-rate thresholds, sending IPs and report files; absent means the defaults.
+    pub report: Option<ReportConfig>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -499,6 +504,9 @@ impl Config {
                 _ => {}
             }
         }
+        if let Some(report) = &self.report {
+            report.check()?;
+        }
         let mut names = std::collections::BTreeSet::new();
         for source in &self.sources {
             if !names.insert(&source.name) {
@@ -551,6 +559,9 @@ impl Config {
             && let Some(path) = token.secret_file.as_mut()
         {
             join(path);
+        }
+        for output in self.report.iter_mut().flat_map(|r| &mut r.outputs) {
+            join(&mut output.path);
         }
     }
 

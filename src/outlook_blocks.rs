@@ -104,11 +104,16 @@ pub fn sightings_in_bounce(raw: &[u8]) -> Vec<BlockSighting> {
                 .and_then(rfc3339_from_rfc5322)
                 .or_else(|| arrival.clone())
                 .or_else(|| outer_date.clone());
+            // `smtp; 550 ...`: the diagnostic type is not part of what Microsoft said.
+            let said = match diagnostic.split_once(';') {
+                Some((kind, rest)) if kind.trim().eq_ignore_ascii_case("smtp") => rest,
+                _ => diagnostic,
+            };
             found.push(BlockSighting {
                 ip: recognised.ip.clone(),
                 recipient,
                 at,
-                text: clip(diagnostic),
+                text: clip(said),
                 recognised,
                 message_id: message_id.clone(),
             });

@@ -181,6 +181,7 @@ pub struct ReportInput {
     pub attributed: u64,
     pub unattributed: u64,
     pub unattributed_reasons: Vec<(String, u64)>,
+    /// Sightings from before the window too (see `BLOCK_HISTORY_DAYS`).
     pub blocks: Vec<BlockEvent>,
     pub mailboxes: Vec<MailboxSuccess>,
 }
@@ -338,6 +339,10 @@ pub struct BlockEpisode {
     /// Whether SNDS ipStatus lists the IP as blocked as well.
     pub snds_blocked: bool,
 }
+
+/// How far before a window block sightings are read, so that an episode that began before
+/// the window keeps its start (and its alert is not raised again).
+pub const BLOCK_HISTORY_DAYS: i64 = 90;
 
 /// A gap longer than this many days between two sightings starts a new episode.
 pub const EPISODE_GAP_DAYS: i64 = 3;
@@ -503,16 +508,13 @@ pub fn build_report(
         })
         .collect();
 
-    // Blocks, grouped into episodes.
-    let blocks = episodes(&input.blocks, &input.snds_status);
-    let recent_blocks: Vec<&BlockEpisode> = blocks
-        .iter()
-        .filter(|b| {
-            b.last_seen
-                .get(..10)
-                .is_some_and(|d| d >= window.from_day.as_str())
-        })
+    // Blocks, grouped into episodes (the input may reach further back than the window, so
+    // that an episode keeps the start it had); those that go on into the window are shown.
+    let blocks: Vec<BlockEpisode> = episodes(&input.blocks, &input.snds_status)
+        .into_iter()
+        .filter(|b| b.last_seen.get(..10).is_some_and(|d| d >= window.from_day.as_str()))
         .collect();
+    let recent_blocks: Vec<&BlockEpisode> = blocks.iter().collect();
     // Per IP, the episode that matters most: a block before throttling, then the latest.
     let mut latest_block: BTreeMap<&str, &BlockEpisode> = BTreeMap::new();
     for episode in &recent_blocks {

@@ -8,6 +8,7 @@ mod mailbox;
 mod parse;
 mod quarantine;
 mod reattribute;
+mod report;
 mod run;
 mod sendlog;
 mod suppress;
@@ -67,6 +68,7 @@ pub enum Command {
     #[command(subcommand)]
     Sendlog(sendlog::SendlogCommand),
     Reattribute(reattribute::ReattributeArgs),
+    Report(report::ReportArgs),
     Export(export::ExportArgs),
     Config(config_cmd::ConfigArgs),
 }
@@ -125,6 +127,7 @@ pub fn main() -> Result<Outcome> {
         Command::Quarantine(command) => quarantine::run(&context, command),
         Command::Sendlog(command) => sendlog::run(&context, command),
         Command::Reattribute(args) => reattribute::run(&context, args),
+        Command::Report(args) => report::run(&context, args),
         Command::Export(args) => export::run(&context, args),
         Command::Config(args) => config_cmd::run(&context, args),
     }

@@ -79,6 +79,14 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
                 );
             }
         }
+        if let Some(report) = &summary.report {
+            for written in &report.written {
+                println!("  report {}: {} days to {}", written.format, written.days, written.path.display());
+            }
+            for alert in &report.alerts {
+                println!("alert {}: {}", alert.level.as_str(), alert.message);
+            }
+        }
         if summary.dry_run {
             println!("  dry run: nothing was changed");
         }
@@ -89,6 +97,7 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
         .iter()
         .flat_map(|m| &m.errors)
         .chain(&summary.source_errors)
+        .chain(summary.report.iter().flat_map(|r| &r.errors))
     {
         eprintln!("fbl: {error}");
     }

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 mod report;
 pub use report::{MAX_REPORT_DAYS, ReportConfig, ReportOutputConfig};
+mod snds;
+pub use snds::{SNDS_HISTORY_DAYS, SndsApiConfig, SndsConfig, SndsLegacyConfig};
 
 /// Everything fbl can be told. Every section is optional.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -36,6 +38,9 @@ pub struct Config {
     pub exports: Vec<ExportConfig>,
     /// Complaint-rate thresholds, sending IPs and report files; absent means the defaults.
     pub report: Option<ReportConfig>,
+    /// Microsoft SNDS, fetched by `fbl snds fetch` and by every `fbl run`.
+    #[serde(default)]
+    pub snds: Option<SndsConfig>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -513,6 +518,9 @@ impl Config {
                 bail!("two [[source]] entries are named {:?}", source.name);
             }
         }
+        if let Some(snds) = &self.snds {
+            snds.check()?;
+        }
         Ok(())
     }
 
@@ -563,6 +571,9 @@ impl Config {
         for output in self.report.iter_mut().flat_map(|r| &mut r.outputs) {
             join(&mut output.path);
         }
+        if let Some(snds) = self.snds.as_mut() {
+            snds.resolve_paths(base);
+        }
     }
 
     /// The same configuration with every inline secret replaced by asterisks.
@@ -585,6 +596,9 @@ impl Config {
                     *command = Some("********".to_string());
                 }
             }
+        }
+        if let Some(snds) = config.snds.as_mut() {
+            *snds = snds.masked();
         }
         config
     }

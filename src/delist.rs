@@ -60,7 +60,9 @@ const MAX_HEADER_CHARS: usize = 300;
 fn redact_addresses(text: &str) -> String {
     text.split_inclusive(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | ',' | ';' | '"'))
         .map(|piece| {
-            let word = piece.trim_end_matches(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | ',' | ';' | '"'));
+            let word = piece.trim_end_matches(|c: char| {
+                c.is_whitespace() || matches!(c, '<' | '>' | ',' | ';' | '"')
+            });
             if word.contains('@') && !word.starts_with('@') {
                 piece.replacen(word, "[recipient]", 1)
             } else {
@@ -116,7 +118,11 @@ impl Doc {
                 let _ = writeln!(self.text, "# {title}\n");
             }
             PacketFormat::Text => {
-                let _ = writeln!(self.text, "{title}\n{}\n", "=".repeat(title.chars().count()));
+                let _ = writeln!(
+                    self.text,
+                    "{title}\n{}\n",
+                    "=".repeat(title.chars().count())
+                );
             }
         }
     }
@@ -127,7 +133,11 @@ impl Doc {
                 let _ = writeln!(self.text, "## {heading}\n");
             }
             PacketFormat::Text => {
-                let _ = writeln!(self.text, "{heading}\n{}\n", "-".repeat(heading.chars().count()));
+                let _ = writeln!(
+                    self.text,
+                    "{heading}\n{}\n",
+                    "-".repeat(heading.chars().count())
+                );
             }
         }
     }
@@ -174,7 +184,11 @@ impl Doc {
                 };
                 let _ = writeln!(self.text, "{}", line(headers.to_vec()));
                 for row in rows {
-                    let _ = writeln!(self.text, "{}", line(row.iter().map(String::as_str).collect()));
+                    let _ = writeln!(
+                        self.text,
+                        "{}",
+                        line(row.iter().map(String::as_str).collect())
+                    );
                 }
             }
         }
@@ -254,7 +268,12 @@ pub fn packet(input: &DelistInput, format: PacketFormat) -> String {
     let latest_throttle = found.iter().rev().find(|e| e.class == BlockClass::Throttle);
     let listed: Vec<&SndsStatus> = input.ip_status.iter().filter(|s| contains(s, ip)).collect();
     let complaints: u64 = input.complaints_by_day.iter().map(|(_, n)| n).sum();
-    let suppressed: Vec<i64> = input.suppression_minutes.iter().flatten().copied().collect();
+    let suppressed: Vec<i64> = input
+        .suppression_minutes
+        .iter()
+        .flatten()
+        .copied()
+        .collect();
     let mut summary: Vec<String> = Vec::new();
     summary.push(match input.sending_ip {
         Some(true) => format!("Sending IP: {ip}, one of our configured sending IPs."),
@@ -294,13 +313,19 @@ pub fn packet(input: &DelistInput, format: PacketFormat) -> String {
             s.details
         )
     });
-    let volume: u64 = input.send_log_by_day.iter().map(|(_, n)| n).sum::<u64>().max(
-        input.snds_days.iter().map(|d| d.message_recipients).sum(),
-    );
+    let volume: u64 = input
+        .send_log_by_day
+        .iter()
+        .map(|(_, n)| n)
+        .sum::<u64>()
+        .max(input.snds_days.iter().map(|d| d.message_recipients).sum());
     summary.push(format!(
         "Complaints about mail from this IP: {complaints} in the period{}.",
         if volume > 0 {
-            format!(", against {volume} messages ({})", percent(Some(complaints as f64 * 100.0 / volume as f64)))
+            format!(
+                ", against {volume} messages ({})",
+                percent(Some(complaints as f64 * 100.0 / volume as f64))
+            )
         } else {
             String::new()
         }
@@ -323,7 +348,10 @@ pub fn packet(input: &DelistInput, format: PacketFormat) -> String {
     summary.push(if loops.is_empty() {
         "Feedback loops: no reports received yet.".to_string()
     } else {
-        format!("Feedback loops we receive and act on: {}.", loops.join("; "))
+        format!(
+            "Feedback loops we receive and act on: {}.",
+            loops.join("; ")
+        )
     });
     if !input.mailboxes.is_empty() {
         let names: Vec<String> = input
@@ -331,7 +359,10 @@ pub fn packet(input: &DelistInput, format: PacketFormat) -> String {
             .iter()
             .map(|(name, host)| format!("{name} ({host})"))
             .collect();
-        summary.push(format!("Feedback mailboxes read automatically: {}.", names.join(", ")));
+        summary.push(format!(
+            "Feedback mailboxes read automatically: {}.",
+            names.join(", ")
+        ));
     }
     doc.heading("Summary");
     doc.items(&summary);
@@ -348,12 +379,20 @@ pub fn packet(input: &DelistInput, format: PacketFormat) -> String {
                     c.3 = event.seen_at.clone();
                     c.4 = event.text.clone();
                 }
-                None => codes.push((event.code.clone(), event.seen_at.clone(), 1, event.seen_at.clone(), event.text.clone())),
+                None => codes.push((
+                    event.code.clone(),
+                    event.seen_at.clone(),
+                    1,
+                    event.seen_at.clone(),
+                    event.text.clone(),
+                )),
             }
         }
         let rows: Vec<Vec<String>> = codes
             .iter()
-            .map(|(code, first, n, last, _)| vec![code.clone(), first.clone(), last.clone(), n.to_string()])
+            .map(|(code, first, n, last, _)| {
+                vec![code.clone(), first.clone(), last.clone(), n.to_string()]
+            })
             .collect();
         doc.table(&["code", "first seen", "last seen", "times"], &rows);
         for (code, _, _, _, text) in &codes {
@@ -383,7 +422,16 @@ pub fn packet(input: &DelistInput, format: PacketFormat) -> String {
                 ]
             })
             .collect();
-        doc.table(&["day", "recipients", "filter result", "complaint rate", "trap hits"], &rows);
+        doc.table(
+            &[
+                "day",
+                "recipients",
+                "filter result",
+                "complaint rate",
+                "trap hits",
+            ],
+            &rows,
+        );
     }
     if !listed.is_empty() {
         let rows: Vec<Vec<String>> = listed
@@ -422,8 +470,17 @@ pub fn packet(input: &DelistInput, format: PacketFormat) -> String {
                     .find(|(d, _)| d == day)
                     .map(|(_, n)| *n)
                     .unwrap_or(0);
-                let snds = input.snds_days.iter().find(|d| d.day == *day).map(|d| d.message_recipients).filter(|m| *m > 0);
-                let log = input.send_log_by_day.iter().find(|(d, _)| d == day).map(|(_, n)| *n);
+                let snds = input
+                    .snds_days
+                    .iter()
+                    .find(|d| d.day == *day)
+                    .map(|d| d.message_recipients)
+                    .filter(|m| *m > 0);
+                let log = input
+                    .send_log_by_day
+                    .iter()
+                    .find(|(d, _)| d == day)
+                    .map(|(_, n)| *n);
                 let (messages, source) = match (snds, log) {
                     (Some(m), _) => (Some(m), "SNDS"),
                     (None, Some(m)) => (Some(m), "send log"),
@@ -433,14 +490,26 @@ pub fn packet(input: &DelistInput, format: PacketFormat) -> String {
                 vec![
                     day.to_string(),
                     complaints.to_string(),
-                    messages.map(|m| m.to_string()).unwrap_or_else(|| "-".into()),
+                    messages
+                        .map(|m| m.to_string())
+                        .unwrap_or_else(|| "-".into()),
                     source.to_string(),
                     percent(rate),
                     level.as_str().to_string(),
                 ]
             })
             .collect();
-        doc.table(&["day", "complaints", "messages", "volume from", "rate", "level"], &rows);
+        doc.table(
+            &[
+                "day",
+                "complaints",
+                "messages",
+                "volume from",
+                "rate",
+                "level",
+            ],
+            &rows,
+        );
     }
 
     doc.heading("Example headers of a recent message from this IP");
@@ -471,7 +540,10 @@ To: \"Zoe\" <zoe@outlook.example>, amy@outlook.example\n\
 Subject: Hello\n",
         );
         let got = redacted_headers(&headers);
-        assert_eq!(got[0].1, "from mta1.sender.example (mta1 [203.0.113.5]) by mx.example.net for <[recipient]>; Wed, 18 Nov 2026 09:15:00 +0000");
+        assert_eq!(
+            got[0].1,
+            "from mta1.sender.example (mta1 [203.0.113.5]) by mx.example.net for <[recipient]>; Wed, 18 Nov 2026 09:15:00 +0000"
+        );
         assert_eq!(got[1].1, "News <news@sender.example>");
         assert_eq!(got[2].1, "\"Zoe\" <[recipient]>, [recipient]");
     }
@@ -479,6 +551,9 @@ Subject: Hello\n",
     #[test]
     fn delays_read_as_a_person_would_say_them() {
         assert_eq!(delay_summary(&[]), "no complainant was suppressed");
-        assert_eq!(delay_summary(&[3, 5, 200, 4000]), "median 3.3 h, 95% within 2.8 days, longest 2.8 days");
+        assert_eq!(
+            delay_summary(&[3, 5, 200, 4000]),
+            "median 3.3 h, 95% within 2.8 days, longest 2.8 days"
+        );
     }
 }

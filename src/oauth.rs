@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use std::fmt;
 use std::io::{Read as _, Write as _};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use url::Url;
 
@@ -56,6 +57,8 @@ pub struct OAuthConfig {
     pub connect_timeout: Duration,
     /// For a whole request, connection to last byte.
     pub timeout: Duration,
+    /// Extra trust roots (PEM), added to the system's, for endpoints behind a private CA.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl OAuthConfig {
@@ -77,6 +80,7 @@ impl OAuthConfig {
             origin: None,
             connect_timeout: Duration::from_secs(10),
             timeout: Duration::from_secs(30),
+            ca_file: None,
         }
     }
 
@@ -97,6 +101,7 @@ impl fmt::Debug for OAuthConfig {
             .field("origin", &self.origin)
             .field("connect_timeout", &self.connect_timeout)
             .field("timeout", &self.timeout)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -397,11 +402,16 @@ impl fmt::Debug for OAuthClient {
 impl OAuthClient {
     /// Redirects are not followed: a token endpoint that redirects is misconfigured.
     pub fn new(config: OAuthConfig) -> Result<OAuthClient, OAuthError> {
+        let roots = match &config.ca_file {
+            Some(path) => read_ca_file(path).map_err(|reason| OAuthError::BadConfig { reason })?,
+            None => Vec::new(),
+        };
         let http = reqwest::blocking::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("fbl/", env!("CARGO_PKG_VERSION")))
+            .tls_certs_merge(roots)
             .build()
             .map_err(|err| OAuthError::BadConfig {
                 reason: format!("http client: {}", describe_transport_error(err, &[])),
@@ -719,6 +729,26 @@ pub(crate) fn redact(text: &str, secrets: &[&str]) -> String {
         }
     }
     out
+}
+
+/// The certificates of a PEM file of trust roots (a private CA), to add to the system's.
+pub(crate) fn read_ca_file(path: &Path) -> Result<Vec<reqwest::Certificate>, String> {
+    let pem = std::fs::read(path)
+        .map_err(|err| format!("cannot read ca_file {}: {err}", path.display()))?;
+    let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|err| {
+        format!(
+            "ca_file {} is not a PEM certificate: {}",
+            path.display(),
+            describe_transport_error(err, &[])
+        )
+    })?;
+    if certificates.is_empty() {
+        return Err(format!(
+            "ca_file {} holds no PEM certificate",
+            path.display()
+        ));
+    }
+    Ok(certificates)
 }
 
 /// A reqwest error as text without its URL (which may carry a key) and scrubbed of

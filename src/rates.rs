@@ -512,7 +512,11 @@ pub fn build_report(
     // that an episode keeps the start it had); those that go on into the window are shown.
     let blocks: Vec<BlockEpisode> = episodes(&input.blocks, &input.snds_status)
         .into_iter()
-        .filter(|b| b.last_seen.get(..10).is_some_and(|d| d >= window.from_day.as_str()))
+        .filter(|b| {
+            b.last_seen
+                .get(..10)
+                .is_some_and(|d| d >= window.from_day.as_str())
+        })
         .collect();
     let recent_blocks: Vec<&BlockEpisode> = blocks.iter().collect();
     // Per IP, the episode that matters most: a block before throttling, then the latest.

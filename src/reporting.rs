@@ -6,7 +6,9 @@
 use crate::atomic_file;
 use crate::config::{Config, ReportConfig};
 use crate::outlook_blocks::{BlockSighting, sightings_in_bounce, sightings_in_send_log};
-use crate::rates::{Alert, ComplaintReport, REPORTER_DOMAINS, ReportInput, Volume, Window, build_report};
+use crate::rates::{
+    Alert, ComplaintReport, REPORTER_DOMAINS, ReportInput, Volume, Window, build_report,
+};
 use crate::report_render::{ReportFormat, render};
 use crate::sendlog::{ReadOptions, SendLogFormat};
 use crate::store::{NewBlockEvent, Store};
@@ -89,7 +91,14 @@ pub fn scan_bounces(store: &mut Store, now: &str) -> Result<u64> {
                     sighting.message_id = bounce.message_id.clone();
                 }
             }
-            added += record(store, &sightings, "bounce", Some(bounce.id), &bounce.reported_at, now)?;
+            added += record(
+                store,
+                &sightings,
+                "bounce",
+                Some(bounce.id),
+                &bounce.reported_at,
+                now,
+            )?;
         }
         let mut batch = store.begin()?;
         batch.set_bounce_scan_position(last)?;
@@ -103,7 +112,12 @@ pub fn scan_bounces(store: &mut Store, now: &str) -> Result<u64> {
 
 /// Searches a send log's delivery statuses for Outlook.com codes (idempotent: a sighting is
 /// recorded once however often the log is read).
-pub fn scan_send_log(store: &mut Store, path: &Path, format: SendLogFormat, now: &str) -> Result<u64> {
+pub fn scan_send_log(
+    store: &mut Store,
+    path: &Path,
+    format: SendLogFormat,
+    now: &str,
+) -> Result<u64> {
     use chrono::{Datelike, Offset};
     let file = std::fs::File::open(path)
         .with_context(|| format!("cannot open send log {}", path.display()))?;
@@ -116,11 +130,19 @@ pub fn scan_send_log(store: &mut Store, path: &Path, format: SendLogFormat, now:
 }
 
 /// Gathers the figures of the `days` days ending on `now`'s day and builds the report.
-pub fn build(store: &Store, settings: &ReportConfig, days: u32, now: &str) -> Result<ComplaintReport> {
+pub fn build(
+    store: &Store,
+    settings: &ReportConfig,
+    days: u32,
+    now: &str,
+) -> Result<ComplaintReport> {
     let window = Window::ending(day_of(now)?, days);
     let (from, to) = (window.from_day.as_str(), window.to_day.as_str());
     let (complaints, attributed, unattributed) = store.complaint_counts(from, to)?;
-    let domains: Vec<&str> = REPORTER_DOMAINS.iter().flat_map(|(_, d)| d.iter().copied()).collect();
+    let domains: Vec<&str> = REPORTER_DOMAINS
+        .iter()
+        .flat_map(|(_, d)| d.iter().copied())
+        .collect();
     let send_log_reporter_days = store
         .send_log_domain_days(from, to, &domains)?
         .into_iter()
@@ -167,7 +189,13 @@ pub fn build(store: &Store, settings: &ReportConfig, days: u32, now: &str) -> Re
         blocks: store.block_events(&history_from(&window), None)?,
         mailboxes: store.mailbox_successes()?,
     };
-    Ok(build_report(input, window, settings.thresholds(), &settings.sending_ips(), now))
+    Ok(build_report(
+        input,
+        window,
+        settings.thresholds(),
+        &settings.sending_ips(),
+        now,
+    ))
 }
 
 /// The first day block sightings are read from for a window.
@@ -237,12 +265,16 @@ pub fn run_step(store: &mut Store, config: &Config, now: &str) -> RunReport {
     let mut step = RunReport::default();
     match scan_bounces(store, now) {
         Ok(n) => step.block_events_found += n,
-        Err(error) => step.errors.push(format!("block scan of bounces: {error:#}")),
+        Err(error) => step
+            .errors
+            .push(format!("block scan of bounces: {error:#}")),
     }
     for import in &config.send_log.imports {
         match scan_send_log(store, &import.path, import.format, now) {
             Ok(n) => step.block_events_found += n,
-            Err(error) => step.errors.push(format!("block scan of send log: {error:#}")),
+            Err(error) => step
+                .errors
+                .push(format!("block scan of send log: {error:#}")),
         }
     }
     let mut built: Vec<(u32, ComplaintReport)> = Vec::new();
@@ -313,7 +345,7 @@ pub fn delist_input(
         thresholds: settings.thresholds(),
         sending_ip: ranges.is_configured().then(|| ranges.contains_text(ip)),
         blocks: store.block_events("", Some(ip))?,
-        ip_status: store.snds_ip_status_history()?,
+        ip_status: store.snds_ip_status_all_periods()?,
         snds_available: store.has_snds()?,
         snds_days: store.snds_days(&window.from_day, &window.to_day, Some(ip))?,
         complaints_by_day: figures.complaints_by_day,

@@ -1,4 +1,4 @@
-//! A whole `fbl run`: every configured source, expiry, send-log pruning, then every
+//! A whole `fbl run`: every configured source, SNDS, expiry, send-log pruning, then every
 //! configured export. The one module that sequences the IO steps of a run.
 
 use crate::atomic_file;
@@ -9,6 +9,8 @@ use crate::ingest::{Ingester, Summary};
 use crate::mail_source::Inputs;
 use crate::mailbox_poll::{MailboxSummary, PollOptions, poll_mailbox};
 use crate::sendlog::{ReadOptions, SendLogFormat, read_send_log};
+use crate::snds_alerts::SndsAlert;
+use crate::snds_fetch::{Days, FetchOptions, SndsSummary};
 use crate::store::{Store, SuppressionFilter};
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -32,6 +34,11 @@ pub struct RunSummary {
     /// Sources, send logs and exports that failed, with the reason; the run went on
     /// without them.
     pub source_errors: Vec<String>,
+    /// What SNDS fetching did, when `[snds]` is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snds: Option<SndsSummary>,
+    /// SNDS alerts raised by this run; each event is raised once, in the run that saw it.
+    pub alerts: Vec<SndsAlert>,
 }
 
 impl RunSummary {
@@ -41,6 +48,8 @@ impl RunSummary {
             || self.mailboxes.iter().any(|m| !m.errors.is_empty())
             || self.send_log.iter().any(|s| s.bad_lines > 0)
             || self.report.as_ref().is_some_and(|r| r.needs_attention())
+            || self.snds.as_ref().is_some_and(SndsSummary::needs_attention)
+            || !self.alerts.is_empty()
     }
 }
 
@@ -213,6 +222,15 @@ pub fn run(
     }
     if dry_run {
         return Ok(summary);
+    }
+    if let Some(snds) = &config.snds {
+        let options = FetchOptions {
+            days: Days::Missing,
+            refresh: false,
+        };
+        let fetched = crate::snds_fetch::fetch(snds, store, options, now)?;
+        summary.snds = Some(fetched.summary);
+        summary.alerts = fetched.alerts;
     }
     let mut batch = store.begin()?;
     summary.expired = batch.expire_suppressions(now)?;

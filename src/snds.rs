@@ -83,6 +83,26 @@ impl FilterColor {
             _ => FilterColor::Unknown,
         }
     }
+
+    /// The name stored and printed: `green`, `yellow`, `red`, `unknown`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FilterColor::Green => "green",
+            FilterColor::Yellow => "yellow",
+            FilterColor::Red => "red",
+            FilterColor::Unknown => "unknown",
+        }
+    }
+
+    /// How bad the colour is, for "did it get worse": unknown and green are 0, yellow 1,
+    /// red 2.
+    pub fn severity(self) -> u8 {
+        match self {
+            FilterColor::Green | FilterColor::Unknown => 0,
+            FilterColor::Yellow => 1,
+            FilterColor::Red => 2,
+        }
+    }
 }
 
 /// The `complaint rate` column: complaints divided by message recipients, in percent.
@@ -204,23 +224,65 @@ fn ordered<T: Ord>(a: T, b: T) -> (T, T) {
 }
 
 /// Parses a `data.aspx` body (or the API's CSV data report). Times are read in `zone`.
+/// The first broken row makes the whole body an error; [`parse_data_keeping_good_rows`]
+/// keeps the others.
 pub fn parse_data_csv(body: &str, zone: Tz) -> Result<Vec<SndsDataRow>, SndsParseError> {
+    strict(data_csv(body, zone)?)
+}
+
+/// The rows of a data report that could be read, and one error (naming its line or item)
+/// for each row that could not.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DataParse {
+    pub rows: Vec<SndsDataRow>,
+    pub rejected: Vec<SndsParseError>,
+}
+
+/// Parses a data report as [`parse_api_data`] does (CSV or JSON), but a row that is broken
+/// (a first column that is not an IP, a count that is not a number) is set aside with its
+/// line number and the rest still load. A body in which no row at all can be read is an
+/// error: it is not a report.
+pub fn parse_data_keeping_good_rows(
+    body: &str,
+    content_type: Option<&str>,
+    zone: Tz,
+) -> Result<DataParse, SndsParseError> {
+    let parse = if is_json(strip_bom(body), content_type) && !looks_like_html(body) {
+        api_data_json(strip_bom(body), zone)?
+    } else {
+        data_csv(body, zone)?
+    };
+    match parse.rejected.first() {
+        Some(first) if parse.rows.is_empty() => Err(first.clone()),
+        _ => Ok(parse),
+    }
+}
+
+fn strict(parse: DataParse) -> Result<Vec<SndsDataRow>, SndsParseError> {
+    match parse.rejected.into_iter().next() {
+        Some(first) => Err(first),
+        None => Ok(parse.rows),
+    }
+}
+
+fn data_csv(body: &str, zone: Tz) -> Result<DataParse, SndsParseError> {
     let body = strip_bom(body);
     if looks_like_html(body) {
         return Err(SndsParseError::SignInPage);
     }
-    let mut rows = Vec::new();
+    let mut parse = DataParse::default();
     for_each_csv_record(body, |line, fields, first| {
         if first && is_header_row(fields, MIN_DATA_FIELDS, DATA_COLUMN_NAMES[0]) {
             return Ok(());
         }
         let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
-        let row = data_row_from_fields(&fields, zone)
-            .map_err(|reason| SndsParseError::BadRow { line, reason })?;
-        rows.push(row);
+        match data_row_from_fields(&fields, zone) {
+            Ok(row) => parse.rows.push(row),
+            Err(reason) => parse.rejected.push(SndsParseError::BadRow { line, reason }),
+        }
         Ok(())
     })?;
-    Ok(rows)
+    Ok(parse)
 }
 
 /// Parses an `ipStatus.aspx` body (or the API's CSV status report).
@@ -259,20 +321,29 @@ pub fn parse_api_data(
     if !is_json(body, content_type) {
         return parse_data_csv(body, zone);
     }
+    strict(api_data_json(body, zone)?)
+}
+
+fn api_data_json(body: &str, zone: Tz) -> Result<DataParse, SndsParseError> {
     let items = json_items(body)?;
-    let mut rows = Vec::with_capacity(items.len());
+    let mut parse = DataParse::default();
     for (index, item) in items.iter().enumerate() {
-        let fields =
-            json_fields(item, &DATA_COLUMN_NAMES).ok_or_else(|| SndsParseError::BadJsonItem {
+        let Some(fields) = json_fields(item, &DATA_COLUMN_NAMES) else {
+            parse.rejected.push(SndsParseError::BadJsonItem {
                 index,
                 reason: "not an object".to_owned(),
-            })?;
+            });
+            continue;
+        };
         let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
-        let row = data_row_from_fields(&fields, zone)
-            .map_err(|reason| SndsParseError::BadJsonItem { index, reason })?;
-        rows.push(row);
+        match data_row_from_fields(&fields, zone) {
+            Ok(row) => parse.rows.push(row),
+            Err(reason) => parse
+                .rejected
+                .push(SndsParseError::BadJsonItem { index, reason }),
+        }
     }
-    Ok(rows)
+    Ok(parse)
 }
 
 /// Parses an IP status report from the new API, CSV or JSON as for [`parse_api_data`].
@@ -946,6 +1017,53 @@ mod tests {
                 line: 3,
                 reason: "ip address column holds \"not-an-ip\", not an ip address".to_owned()
             }
+        );
+    }
+
+    #[test]
+    fn keeping_good_rows_sets_the_broken_one_aside_with_its_line() {
+        let parse = parse_data_keeping_good_rows(&fixture("data-bad-ip-on-line-3.csv"), None, ZONE)
+            .unwrap();
+        assert_eq!(parse.rows.len(), 1);
+        assert_eq!(
+            parse.rejected,
+            [SndsParseError::BadRow {
+                line: 3,
+                reason: "ip address column holds \"not-an-ip\", not an ip address".to_owned()
+            }]
+        );
+        let parse = parse_data_keeping_good_rows(
+            r#"[{"ipAddress":"192.0.2.1","rcptCommands":1}, 5]"#,
+            None,
+            ZONE,
+        )
+        .unwrap();
+        assert_eq!(parse.rows.len(), 1);
+        assert!(matches!(
+            parse.rejected[..],
+            [SndsParseError::BadJsonItem { index: 1, .. }]
+        ));
+    }
+
+    #[test]
+    fn keeping_good_rows_of_a_body_without_any_is_an_error() {
+        let err = parse_data_keeping_good_rows(
+            "Service temporarily unavailable, try later\n",
+            None,
+            ZONE,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, SndsParseError::BadRow { line: 1, .. }),
+            "{err:?}"
+        );
+        assert_eq!(
+            parse_data_keeping_good_rows(&fixture("data-sign-in-page.html"), None, ZONE),
+            Err(SndsParseError::SignInPage)
+        );
+        assert_eq!(
+            parse_data_keeping_good_rows("", Some("application/json"), ZONE),
+            Ok(DataParse::default())
         );
     }
 

@@ -1,6 +1,8 @@
 //! The SNDS client: fetches the legacy `data.aspx` and `ipStatus.aspx` reports with the key
 //! from the automated-access URL, and the new API's reports with a bearer token. The only
-//! SNDS module that does network IO; parsing is `snds`'s.
+//! SNDS module that does network IO; parsing is `snds`'s. A legacy base URL `file:DIR`
+//! reads the same reports from files instead (`DIR/data.csv` for the latest day,
+//! `DIR/data-MMDDYY.csv`, `DIR/ipStatus.csv`), for the demo and for work without network.
 //!
 //! **The key and tokens never appear in an error, `Display` or `Debug` output.** URLs in
 //! errors carry `key=***`; reqwest's errors are stripped of their URL and scrubbed.
@@ -10,6 +12,7 @@ use crate::snds::{self, IpStatusRange, SndsDataRow, SndsParseError};
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
@@ -84,6 +87,9 @@ pub enum SndsClientError {
     BadBaseUrl { url: String, reason: String },
     #[error("snds http client setup failed: {reason}")]
     ClientSetup { reason: String },
+    /// A `file:` base that cannot be read.
+    #[error("snds folder {}: {message}", .path.display())]
+    Local { path: PathBuf, message: String },
 }
 
 fn after_attempts(attempts: u32) -> String {
@@ -164,6 +170,8 @@ pub struct SndsClientOptions {
     pub first_backoff: Duration,
     pub max_backoff: Duration,
     pub zone: Tz,
+    /// Extra trust roots (PEM), added to the system's, for a server with a private CA.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for SndsClientOptions {
@@ -175,6 +183,7 @@ impl Default for SndsClientOptions {
             first_backoff: Duration::from_secs(2),
             max_backoff: Duration::from_secs(30),
             zone: snds::DEFAULT_SNDS_ZONE,
+            ca_file: None,
         }
     }
 }
@@ -185,6 +194,9 @@ pub struct DataReport {
     pub body: String,
     pub content_type: Option<String>,
     pub rows: Vec<SndsDataRow>,
+    /// Rows that could not be read, each naming its line or item; the others are in `rows`.
+    /// Scrubbed of the key or token.
+    pub rejected: Vec<SndsParseError>,
 }
 
 /// An IP status report: the body as received and its ranges.
@@ -242,12 +254,18 @@ struct Answer {
 
 impl SndsClient {
     pub fn new(options: SndsClientOptions) -> Result<SndsClient, SndsClientError> {
+        let roots = match &options.ca_file {
+            Some(path) => oauth::read_ca_file(path)
+                .map_err(|reason| SndsClientError::ClientSetup { reason })?,
+            None => Vec::new(),
+        };
         let build = |redirect: reqwest::redirect::Policy| {
             reqwest::blocking::Client::builder()
                 .connect_timeout(options.connect_timeout)
                 .timeout(options.timeout)
                 .redirect(redirect)
                 .user_agent(concat!("fbl/", env!("CARGO_PKG_VERSION")))
+                .tls_certs_merge(roots.clone())
                 .build()
                 .map_err(|err| SndsClientError::ClientSetup {
                     reason: oauth::describe_transport_error(err, &[]),
@@ -272,7 +290,9 @@ impl SndsClient {
     }
 
     /// `GET {base}/data.aspx?key=KEY[&date=MMDDYY]`; without a date SNDS sends its latest
-    /// day. An empty body is a report with no rows.
+    /// day. An empty body is a report with no rows. With a `file:DIR` base, reads
+    /// `DIR/data-MMDDYY.csv` (or `DIR/data.csv` without a date) and needs no key; a missing
+    /// day file is a day without data.
     pub fn fetch_legacy_data(
         &self,
         base_url: &str,
@@ -280,15 +300,21 @@ impl SndsClient {
         date: Option<NaiveDate>,
     ) -> Result<DataReport, SndsClientError> {
         let date = date.map(|date| date.format("%m%d%y").to_string());
-        let target = legacy_target(base_url, "data.aspx", key, date.as_deref())?;
-        let answer = self.get(&target, Surface::Legacy, key, None)?;
-        let rows = snds::parse_data_csv(&answer.body, self.options.zone)
-            .map_err(|err| parse_failure(err, &target, Surface::Legacy, &[key]))?;
-        Ok(DataReport {
-            body: answer.body,
-            content_type: answer.content_type,
-            rows,
-        })
+        let (shown, answer) = match local_folder(base_url) {
+            Some(folder) => {
+                let name = match &date {
+                    Some(date) => format!("data-{date}.csv"),
+                    None => "data.csv".to_owned(),
+                };
+                read_local(folder, &name)?
+            }
+            None => {
+                let target = legacy_target(base_url, "data.aspx", key, date.as_deref())?;
+                let answer = self.get(&target, Surface::Legacy, key, None)?;
+                (target.shown, answer)
+            }
+        };
+        data_report(answer, &shown, Surface::Legacy, key, self.options.zone)
     }
 
     /// `GET {base}/ipStatus.aspx?key=KEY`.
@@ -297,10 +323,16 @@ impl SndsClient {
         base_url: &str,
         key: &str,
     ) -> Result<IpStatusReport, SndsClientError> {
-        let target = legacy_target(base_url, "ipStatus.aspx", key, None)?;
-        let answer = self.get(&target, Surface::Legacy, key, None)?;
+        let (shown, answer) = match local_folder(base_url) {
+            Some(folder) => read_local(folder, "ipStatus.csv")?,
+            None => {
+                let target = legacy_target(base_url, "ipStatus.aspx", key, None)?;
+                let answer = self.get(&target, Surface::Legacy, key, None)?;
+                (target.shown, answer)
+            }
+        };
         let ranges = snds::parse_ip_status_csv(&answer.body)
-            .map_err(|err| parse_failure(err, &target, Surface::Legacy, &[key]))?;
+            .map_err(|err| parse_failure(err, &shown, Surface::Legacy, &[key]))?;
         Ok(IpStatusReport {
             body: answer.body,
             content_type: answer.content_type,
@@ -319,17 +351,13 @@ impl SndsClient {
         let path = format!("api/report/data/{}", date.format("%Y-%m-%d"));
         let target = api_target(api_base_url, &path)?;
         let answer = self.get(&target, Surface::Api, "", Some(access_token))?;
-        let rows = snds::parse_api_data(
-            &answer.body,
-            answer.content_type.as_deref(),
+        data_report(
+            answer,
+            &target.shown,
+            Surface::Api,
+            access_token,
             self.options.zone,
         )
-        .map_err(|err| parse_failure(err, &target, Surface::Api, &[access_token]))?;
-        Ok(DataReport {
-            body: answer.body,
-            content_type: answer.content_type,
-            rows,
-        })
     }
 
     /// `GET {api_base}/api/report/status/ip` with `Authorization: Bearer`.
@@ -341,7 +369,7 @@ impl SndsClient {
         let target = api_target(api_base_url, "api/report/status/ip")?;
         let answer = self.get(&target, Surface::Api, "", Some(access_token))?;
         let ranges = snds::parse_api_ip_status(&answer.body, answer.content_type.as_deref())
-            .map_err(|err| parse_failure(err, &target, Surface::Api, &[access_token]))?;
+            .map_err(|err| parse_failure(err, &target.shown, Surface::Api, &[access_token]))?;
         Ok(IpStatusReport {
             body: answer.body,
             content_type: answer.content_type,
@@ -443,15 +471,76 @@ impl SndsClient {
     }
 }
 
+/// Parses a data answer, keeping the rows that can be read.
+fn data_report(
+    answer: Answer,
+    shown: &str,
+    surface: Surface,
+    secret: &str,
+    zone: Tz,
+) -> Result<DataReport, SndsClientError> {
+    let parse =
+        snds::parse_data_keeping_good_rows(&answer.body, answer.content_type.as_deref(), zone)
+            .map_err(|err| parse_failure(err, shown, surface, &[secret]))?;
+    let mut rejected = parse.rejected;
+    for err in &mut rejected {
+        err.redact(secret);
+    }
+    Ok(DataReport {
+        body: answer.body,
+        content_type: answer.content_type,
+        rows: parse.rows,
+        rejected,
+    })
+}
+
+/// The folder of a `file:DIR` base URL.
+pub fn local_folder(base_url: &str) -> Option<&Path> {
+    let rest = base_url.trim().strip_prefix("file:")?;
+    // `file:///srv/snds` and `file:/srv/snds` name the same folder.
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    Some(Path::new(rest))
+}
+
+/// Reads `folder/name` as if SNDS had sent it; a missing file is an empty answer, a missing
+/// folder an error.
+fn read_local(folder: &Path, name: &str) -> Result<(String, Answer), SndsClientError> {
+    let path = folder.join(name);
+    let shown = format!("file:{}", path.display());
+    if !folder.is_dir() {
+        return Err(SndsClientError::Local {
+            path: folder.to_path_buf(),
+            message: "not a folder".to_owned(),
+        });
+    }
+    let body = match std::fs::read_to_string(&path) {
+        Ok(body) => body,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(err) => {
+            return Err(SndsClientError::Local {
+                path,
+                message: err.to_string(),
+            });
+        }
+    };
+    Ok((
+        shown,
+        Answer {
+            content_type: Some("text/csv".to_owned()),
+            body,
+        },
+    ))
+}
+
 /// A parser's refusal as a client error: an HTML page is a sign-in page on the legacy
 /// surface and a lapsed login on the API; anything else is unparseable.
 fn parse_failure(
     mut err: SndsParseError,
-    target: &Target,
+    shown: &str,
     surface: Surface,
     secrets: &[&str],
 ) -> SndsClientError {
-    let url = target.shown.clone();
+    let url = shown.to_owned();
     match (err.clone(), surface) {
         (SndsParseError::SignInPage, Surface::Legacy) => SndsClientError::SignInPage { url },
         (SndsParseError::SignInPage, Surface::Api) => {

@@ -11,6 +11,7 @@ mod reattribute;
 mod report;
 mod run;
 mod sendlog;
+mod snds;
 mod suppress;
 
 use crate::config::Config;
@@ -33,8 +34,9 @@ pub enum Outcome {
 /// a suppression list with evidence, and exports it to list managers.
 ///
 /// Exit status: 0 all fine; 1 finished, but something needs attention (quarantined or
-/// broken input, unattributed complaints, `suppress check` of an address not suppressed);
-/// 2 fatal (bad configuration, unusable store, unreadable input).
+/// broken input, unattributed complaints, `suppress check` of an address not suppressed,
+/// an SNDS alert or a failed SNDS fetch); 2 fatal (bad configuration, unusable store,
+/// unreadable input).
 #[derive(Debug, Parser)]
 #[command(name = "fbl", version, max_term_width = 100)]
 pub struct Cli {
@@ -67,6 +69,8 @@ pub enum Command {
     Quarantine(quarantine::QuarantineCommand),
     #[command(subcommand)]
     Sendlog(sendlog::SendlogCommand),
+    #[command(subcommand)]
+    Snds(snds::SndsCommand),
     Reattribute(reattribute::ReattributeArgs),
     Report(report::ReportArgs),
     Export(export::ExportArgs),
@@ -126,6 +130,7 @@ pub fn main() -> Result<Outcome> {
         Command::Suppress(command) => suppress::run(&context, command),
         Command::Quarantine(command) => quarantine::run(&context, command),
         Command::Sendlog(command) => sendlog::run(&context, command),
+        Command::Snds(command) => snds::run(&context, command),
         Command::Reattribute(args) => reattribute::run(&context, args),
         Command::Report(args) => report::run(&context, args),
         Command::Export(args) => export::run(&context, args),

@@ -81,7 +81,10 @@ fn check_days(days: u32) -> Result<u32> {
 }
 
 /// Writes text to a file atomically, or to standard output.
-fn emit(output: Option<&PathBuf>, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
+fn emit(
+    output: Option<&PathBuf>,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
     match output {
         Some(path) => {
             if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -112,8 +115,18 @@ pub fn run(context: &Context, args: ReportArgs) -> Result<Outcome> {
             Ok(ip) => ip.to_string(),
             Err(_) => bail!("--ip {:?} is not an IP address", delist.ip),
         };
-        let input = reporting::delist_input(&store, &context.config, &ip, check_days(delist.days)?, &context.now)?;
-        let format = if delist.markdown { PacketFormat::Markdown } else { PacketFormat::Text };
+        let input = reporting::delist_input(
+            &store,
+            &context.config,
+            &ip,
+            check_days(delist.days)?,
+            &context.now,
+        )?;
+        let format = if delist.markdown {
+            PacketFormat::Markdown
+        } else {
+            PacketFormat::Text
+        };
         let text = packet(&input, format);
         emit(delist.output.as_ref(), |out| out.write_all(text.as_bytes()))?;
         return Ok(Outcome::Clean);
@@ -121,7 +134,9 @@ pub fn run(context: &Context, args: ReportArgs) -> Result<Outcome> {
     let settings = reporting::settings(&context.config);
     let days = check_days(args.days.unwrap_or(settings.days))?;
     let report = reporting::build(&store, &settings, days, &context.now)?;
-    emit(args.output.as_ref(), |out| render(args.format, &report, out))?;
+    emit(args.output.as_ref(), |out| {
+        render(args.format, &report, out)
+    })?;
     let limit = match args.fail_on {
         None => return Ok(Outcome::Clean),
         Some(FailOn::Warn) => Level::Warn,

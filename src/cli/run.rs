@@ -3,9 +3,11 @@
 use super::{Context, Outcome, Progress, print_json, stdout_is_terminal};
 use anyhow::Result;
 
-/// Process every configured source, expire suppressions, prune the send log, write every
-/// configured export, then print the summary (on a terminal, with --json, or when something
-/// needs attention; silent under cron otherwise). Exit 1 when something needs attention.
+/// Process every configured source, fetch SNDS, expire suppressions, prune the send log,
+/// write every configured export, then print the summary (on a terminal, with --json, or
+/// when something needs attention; silent under cron otherwise). Exit 1 when something
+/// needs attention, an SNDS alert included (an IP turned YELLOW or RED, hit spam traps, was
+/// blocked or unblocked; each alert is raised once).
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Print the summary as JSON
@@ -81,11 +83,22 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
         }
         if let Some(report) = &summary.report {
             for written in &report.written {
-                println!("  report {}: {} days to {}", written.format, written.days, written.path.display());
+                println!(
+                    "  report {}: {} days to {}",
+                    written.format,
+                    written.days,
+                    written.path.display()
+                );
             }
             for alert in &report.alerts {
-                println!("alert {}: {}", alert.level.as_str(), alert.message);
+                println!("  alert: {}", alert.message);
             }
+        }
+        if let Some(snds) = &summary.snds {
+            print!("{}", super::snds::describe(snds));
+        }
+        for alert in &summary.alerts {
+            println!("  alert: {}", alert.message);
         }
         if summary.dry_run {
             println!("  dry run: nothing was changed");
@@ -98,6 +111,7 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
         .flat_map(|m| &m.errors)
         .chain(&summary.source_errors)
         .chain(summary.report.iter().flat_map(|r| &r.errors))
+        .chain(summary.snds.iter().flat_map(|s| &s.errors))
     {
         eprintln!("fbl: {error}");
     }

@@ -99,7 +99,8 @@ impl ReportConfig {
                 bail!("[report] days must be 1 to {MAX_REPORT_DAYS}, not {days}");
             }
         }
-        IpRanges::parse(&self.sending_ips).map_err(|e| anyhow::anyhow!("[report] sending_ips: {e}"))?;
+        IpRanges::parse(&self.sending_ips)
+            .map_err(|e| anyhow::anyhow!("[report] sending_ips: {e}"))?;
         Ok(())
     }
 }

@@ -139,7 +139,10 @@ fn page_into(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
         card(report.snds.trap_hits.to_string(), "SNDS trap hits");
     }
     if report.foreign_ips.configured {
-        card(report.foreign_ips.complaints.to_string(), "complaints about other IPs");
+        card(
+            report.foreign_ips.complaints.to_string(),
+            "complaints about other IPs",
+        );
     }
     page.push_str("</section>\n");
 
@@ -149,7 +152,12 @@ fn page_into(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
     } else {
         page.push_str("<ul class=\"alerts\">\n");
         for alert in &report.alerts {
-            writeln!(page, "<li>{} {}</li>", badge(alert.level), esc(&alert.message))?;
+            writeln!(
+                page,
+                "<li>{} {}</li>",
+                badge(alert.level),
+                esc(&alert.message)
+            )?;
         }
         page.push_str("</ul>\n");
     }
@@ -159,7 +167,9 @@ fn page_into(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
     page.push_str("<section id=\"rate-chart\"><h2>Complaint rate per IP</h2>\n");
     rate_chart(report, &days, page)?;
     page.push_str("</section>\n");
-    page.push_str("<section id=\"level-strip\"><h2>Level per IP and day, with Outlook.com blocks</h2>\n");
+    page.push_str(
+        "<section id=\"level-strip\"><h2>Level per IP and day, with Outlook.com blocks</h2>\n",
+    );
     strip(report, &days, Strip::Level, page)?;
     page.push_str("</section>\n");
     page.push_str("<section id=\"snds-strip\"><h2>SNDS filter result per IP and day</h2>\n");
@@ -215,7 +225,12 @@ fn page_into(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
         } else {
             page.push_str("<table><thead><tr><th>ip</th><th>complaints</th></tr></thead><tbody>\n");
             for ip in report.foreign_ips.ips.iter().take(TABLE_ROWS) {
-                writeln!(page, "<tr><td>{}</td><td class=\"n\">{}</td></tr>", esc(&ip.ip), ip.complaints)?;
+                writeln!(
+                    page,
+                    "<tr><td>{}</td><td class=\"n\">{}</td></tr>",
+                    esc(&ip.ip),
+                    ip.complaints
+                )?;
             }
             page.push_str("</tbody></table>\n");
         }
@@ -257,7 +272,10 @@ fn page_into(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
 
 /// A day's position in the window.
 fn day_index(days: &[String]) -> BTreeMap<&str, usize> {
-    days.iter().enumerate().map(|(i, d)| (d.as_str(), i)).collect()
+    days.iter()
+        .enumerate()
+        .map(|(i, d)| (d.as_str(), i))
+        .collect()
 }
 
 fn by_ip(report: &ComplaintReport) -> BTreeMap<&str, Vec<&IpDay>> {
@@ -287,12 +305,18 @@ fn rate_chart(report: &ComplaintReport, days: &[String], page: &mut String) -> s
     let chosen: Vec<&str> = report
         .ips
         .iter()
-        .filter(|ip| per_ip.get(ip.ip.as_str()).is_some_and(|d| d.iter().any(|d| d.level > Level::NotJudged)))
+        .filter(|ip| {
+            per_ip
+                .get(ip.ip.as_str())
+                .is_some_and(|d| d.iter().any(|d| d.level > Level::NotJudged))
+        })
         .take(CHART_IPS)
         .map(|ip| ip.ip.as_str())
         .collect();
     if chosen.is_empty() {
-        page.push_str("<p class=\"note\">No IP had enough messages on any day for a rate to be judged.</p>\n");
+        page.push_str(
+            "<p class=\"note\">No IP had enough messages on any day for a rate to be judged.</p>\n",
+        );
         return Ok(());
     }
     let t = &report.thresholds;
@@ -307,7 +331,11 @@ fn rate_chart(report: &ComplaintReport, days: &[String], page: &mut String) -> s
     let (left, right, upper, lower) = (56.0, 16.0, 16.0, 40.0);
     let plot_w = width - left - right;
     let plot_h = height - upper - lower;
-    let step = if days.len() > 1 { plot_w / (days.len() - 1) as f64 } else { 0.0 };
+    let step = if days.len() > 1 {
+        plot_w / (days.len() - 1) as f64
+    } else {
+        0.0
+    };
     let x = |i: usize| left + step * i as f64;
     let y = |rate: f64| upper + plot_h * (1.0 - (rate / top).min(1.0));
     let index = day_index(days);
@@ -374,7 +402,10 @@ fn rate_chart(report: &ComplaintReport, days: &[String], page: &mut String) -> s
         let mut points = String::new();
         let flush = |segment: &mut Vec<(f64, f64)>, page: &mut String| {
             if segment.len() > 1 {
-                let path: Vec<String> = segment.iter().map(|(a, b)| format!("{a:.1},{b:.1}")).collect();
+                let path: Vec<String> = segment
+                    .iter()
+                    .map(|(a, b)| format!("{a:.1},{b:.1}"))
+                    .collect();
                 let _ = writeln!(
                     page,
                     "<polyline points=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\"/>",
@@ -384,7 +415,8 @@ fn rate_chart(report: &ComplaintReport, days: &[String], page: &mut String) -> s
             segment.clear();
         };
         for day in per_ip[ip].iter().filter(|d| d.level > Level::NotJudged) {
-            let (Some(i), Some(rate)) = (index.get(day.day.as_str()).copied(), day.rate_percent) else {
+            let (Some(i), Some(rate)) = (index.get(day.day.as_str()).copied(), day.rate_percent)
+            else {
                 continue;
             };
             if previous.is_some_and(|p| p + 1 != i) {
@@ -442,7 +474,12 @@ enum Strip {
     Snds,
 }
 
-fn strip(report: &ComplaintReport, days: &[String], kind: Strip, page: &mut String) -> std::fmt::Result {
+fn strip(
+    report: &ComplaintReport,
+    days: &[String],
+    kind: Strip,
+    page: &mut String,
+) -> std::fmt::Result {
     let per_ip = by_ip(report);
     let rows: Vec<&str> = report
         .ips
@@ -450,7 +487,9 @@ fn strip(report: &ComplaintReport, days: &[String], kind: Strip, page: &mut Stri
         .map(|ip| ip.ip.as_str())
         .filter(|ip| match kind {
             Strip::Level => true,
-            Strip::Snds => per_ip.get(ip).is_some_and(|d| d.iter().any(|d| d.snds.is_some())),
+            Strip::Snds => per_ip
+                .get(ip)
+                .is_some_and(|d| d.iter().any(|d| d.snds.is_some())),
         })
         .take(STRIP_IPS)
         .collect();
@@ -466,8 +505,12 @@ fn strip(report: &ComplaintReport, days: &[String], kind: Strip, page: &mut Stri
     let width = label_w + cell_w * days.len() as f64 + 90.0;
     let height = 24.0 + row_h * rows.len() as f64 + 24.0;
     let title = match kind {
-        Strip::Level => "fbl's level per IP and day; dark bars beneath mark Outlook.com blocks, purple bars throttling",
-        Strip::Snds => "SNDS filter result per IP and day: green, yellow, red; grey is unknown, pale is no data",
+        Strip::Level => {
+            "fbl's level per IP and day; dark bars beneath mark Outlook.com blocks, purple bars throttling"
+        }
+        Strip::Snds => {
+            "SNDS filter result per IP and day: green, yellow, red; grey is unknown, pale is no data"
+        }
     };
     writeln!(
         page,
@@ -493,7 +536,12 @@ fn strip(report: &ComplaintReport, days: &[String], kind: Strip, page: &mut Stri
         report.ips.iter().map(|s| (s.ip.as_str(), s)).collect();
     for (r, ip) in rows.iter().enumerate() {
         let top = 24.0 + row_h * r as f64;
-        writeln!(page, "<text x=\"4\" y=\"{:.1}\">{}</text>", top + 11.0, esc(ip))?;
+        writeln!(
+            page,
+            "<text x=\"4\" y=\"{:.1}\">{}</text>",
+            top + 11.0,
+            esc(ip)
+        )?;
         // Empty cells first, so that missing days show.
         writeln!(
             page,
@@ -513,7 +561,9 @@ fn strip(report: &ComplaintReport, days: &[String], kind: Strip, page: &mut Stri
                         day.day,
                         day.level.as_str(),
                         day.complaints,
-                        day.messages.map(|m| m.to_string()).unwrap_or_else(|| "unknown".into())
+                        day.messages
+                            .map(|m| m.to_string())
+                            .unwrap_or_else(|| "unknown".into())
                     ),
                 ),
                 Strip::Snds => match &day.snds {
@@ -521,7 +571,12 @@ fn strip(report: &ComplaintReport, days: &[String], kind: Strip, page: &mut Stri
                         snds_colour(&s.filter_result),
                         format!(
                             "{} {}: SNDS {} , complaint rate {}, {} trap hits, {} recipients",
-                            ip, day.day, s.filter_result, s.complaint_rate, s.trap_hits, s.message_recipients
+                            ip,
+                            day.day,
+                            s.filter_result,
+                            s.complaint_rate,
+                            s.trap_hits,
+                            s.message_recipients
                         ),
                     ),
                     None => continue,
@@ -541,7 +596,9 @@ fn strip(report: &ComplaintReport, days: &[String], kind: Strip, page: &mut Stri
                 let last = episode.last_seen.get(..10).unwrap_or("");
                 let from = days.iter().position(|d| d.as_str() >= first);
                 let to = days.iter().rposition(|d| d.as_str() <= last);
-                let (Some(from), Some(to)) = (from, to) else { continue };
+                let (Some(from), Some(to)) = (from, to) else {
+                    continue;
+                };
                 if to < from {
                     continue;
                 }
@@ -587,7 +644,12 @@ fn strip(report: &ComplaintReport, days: &[String], kind: Strip, page: &mut Stri
     }
     page.push_str("</svg>\n");
     if report.ips.len() > rows.len() && kind == Strip::Level {
-        writeln!(page, "<p class=\"note\">The {} worst of {} IPs are shown.</p>", rows.len(), report.ips.len())?;
+        writeln!(
+            page,
+            "<p class=\"note\">The {} worst of {} IPs are shown.</p>",
+            rows.len(),
+            report.ips.len()
+        )?;
     }
     Ok(())
 }
@@ -598,7 +660,11 @@ fn reporter_bars(rows: &[RateRow], page: &mut String) -> std::fmt::Result {
         return Ok(());
     }
     let mut rows: Vec<&RateRow> = rows.iter().collect();
-    rows.sort_by(|a, b| b.complaints.cmp(&a.complaints).then_with(|| a.subject.cmp(&b.subject)));
+    rows.sort_by(|a, b| {
+        b.complaints
+            .cmp(&a.complaints)
+            .then_with(|| a.subject.cmp(&b.subject))
+    });
     let most = rows.iter().map(|r| r.complaints).max().unwrap_or(1).max(1) as f64;
     let (label_w, bar_w, row_h) = (120.0, 560.0, 24.0);
     let width = label_w + bar_w + 200.0;
@@ -635,7 +701,9 @@ fn reporter_bars(rows: &[RateRow], page: &mut String) -> std::fmt::Result {
 fn ip_table(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
     page.push_str("<section id=\"ips\"><h2>IPs, worst first</h2>\n");
     if report.ips.is_empty() {
-        page.push_str("<p class=\"note\">No complaints, volumes or blocks in the window.</p></section>\n");
+        page.push_str(
+            "<p class=\"note\">No complaints, volumes or blocks in the window.</p></section>\n",
+        );
         return Ok(());
     }
     page.push_str("<table><thead><tr><th>ip</th><th>complaints</th><th>messages</th><th>rate</th><th>level</th><th>worst day</th><th>worst rate</th><th>SNDS</th><th>trap hits</th><th>blocked</th></tr></thead><tbody>\n");
@@ -656,7 +724,9 @@ fn ip_table(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
             "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
             esc(&name),
             ip.complaints,
-            ip.messages.map(|m| m.to_string()).unwrap_or_else(|| "–".into()),
+            ip.messages
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| "–".into()),
             percent(ip.rate_percent),
             badge(ip.level),
             esc(ip.worst_day.as_deref().unwrap_or("–")),
@@ -668,7 +738,11 @@ fn ip_table(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
     }
     page.push_str("</tbody></table>\n");
     if report.ips.len() > TABLE_ROWS {
-        writeln!(page, "<p class=\"note\">{} more IPs in the CSV and JSON output.</p>", report.ips.len() - TABLE_ROWS)?;
+        writeln!(
+            page,
+            "<p class=\"note\">{} more IPs in the CSV and JSON output.</p>",
+            report.ips.len() - TABLE_ROWS
+        )?;
     }
     page.push_str("</section>\n");
     Ok(())
@@ -713,7 +787,9 @@ fn rate_table(id: &str, title: &str, rows: &[RateRow], page: &mut String) -> std
             "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
             esc(&row.subject),
             row.complaints,
-            row.messages.map(|m| m.to_string()).unwrap_or_else(|| "–".into()),
+            row.messages
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| "–".into()),
             percent(row.rate_percent),
             badge(row.level)
         )?;
@@ -728,7 +804,10 @@ mod tests {
 
     #[test]
     fn text_from_the_store_is_escaped() {
-        assert_eq!(esc("<script>\"a\" & 'b'</script>"), "&lt;script&gt;&quot;a&quot; &amp; &#39;b&#39;&lt;/script&gt;");
+        assert_eq!(
+            esc("<script>\"a\" & 'b'</script>"),
+            "&lt;script&gt;&quot;a&quot; &amp; &#39;b&#39;&lt;/script&gt;"
+        );
     }
 
     #[test]

@@ -56,7 +56,9 @@ impl std::str::FromStr for ReportFormat {
             .into_iter()
             .find(|f| f.as_str().eq_ignore_ascii_case(text.trim()))
             .ok_or_else(|| {
-                format!("unknown report format `{text}` (expected table, csv, json, html or prometheus)")
+                format!(
+                    "unknown report format `{text}` (expected table, csv, json, html or prometheus)"
+                )
             })
     }
 }
@@ -68,7 +70,11 @@ impl std::fmt::Display for ReportFormat {
 }
 
 /// Writes the report in one format.
-pub fn render(format: ReportFormat, report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
+pub fn render(
+    format: ReportFormat,
+    report: &ComplaintReport,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     match format {
         ReportFormat::Table => table::write(report, out),
         ReportFormat::Csv => csv::write(report, out),

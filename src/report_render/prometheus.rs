@@ -116,13 +116,34 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
     }
     families.push(foreign);
 
-    let mut ip_complaints = Family::new("fbl_ip_complaints", "Complaints per source IP in the window.");
-    let mut ip_messages = Family::new("fbl_ip_messages", "Messages per source IP in the window (SNDS, else the send log).");
-    let mut ip_ratio = Family::new("fbl_ip_complaint_ratio", "Complaint rate per source IP in the window, as a ratio.");
-    let mut ip_level = Family::new("fbl_ip_level", "Worst daily level per IP: -1 not judged, 0 ok, 1 warn, 2 critical.");
-    let mut day_complaints = Family::new("fbl_ip_latest_day_complaints", "Complaints per IP on its latest day with figures.");
-    let mut day_ratio = Family::new("fbl_ip_latest_day_complaint_ratio", "Complaint rate per IP on its latest day with a volume, as a ratio.");
-    let mut colour = Family::new("fbl_snds_filter_result", "SNDS filter result on the IP's latest day: 0 green, 1 yellow, 2 red, -1 unknown.");
+    let mut ip_complaints = Family::new(
+        "fbl_ip_complaints",
+        "Complaints per source IP in the window.",
+    );
+    let mut ip_messages = Family::new(
+        "fbl_ip_messages",
+        "Messages per source IP in the window (SNDS, else the send log).",
+    );
+    let mut ip_ratio = Family::new(
+        "fbl_ip_complaint_ratio",
+        "Complaint rate per source IP in the window, as a ratio.",
+    );
+    let mut ip_level = Family::new(
+        "fbl_ip_level",
+        "Worst daily level per IP: -1 not judged, 0 ok, 1 warn, 2 critical.",
+    );
+    let mut day_complaints = Family::new(
+        "fbl_ip_latest_day_complaints",
+        "Complaints per IP on its latest day with figures.",
+    );
+    let mut day_ratio = Family::new(
+        "fbl_ip_latest_day_complaint_ratio",
+        "Complaint rate per IP on its latest day with a volume, as a ratio.",
+    );
+    let mut colour = Family::new(
+        "fbl_snds_filter_result",
+        "SNDS filter result on the IP's latest day: 0 green, 1 yellow, 2 red, -1 unknown.",
+    );
     let mut traps = Family::new("fbl_snds_trap_hits", "SNDS trap hits per IP in the window.");
     for ip in &report.ips {
         let l = [("ip", ip.ip.as_str())];
@@ -159,12 +180,36 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
             day_ratio.add(&l, r);
         }
     }
-    families.extend([ip_complaints, ip_messages, ip_ratio, ip_level, day_complaints, day_ratio, colour, traps]);
+    families.extend([
+        ip_complaints,
+        ip_messages,
+        ip_ratio,
+        ip_level,
+        day_complaints,
+        day_ratio,
+        colour,
+        traps,
+    ]);
 
     for (name, help, rows, label) in [
-        ("fbl_reporter_complaints", "Complaints per reporter in the window.", &report.reporters, "reporter"),
-        ("fbl_campaign_complaints", "Complaints per campaign in the window.", &report.campaigns, "campaign"),
-        ("fbl_list_complaints", "Complaints per list in the window.", &report.lists, "list"),
+        (
+            "fbl_reporter_complaints",
+            "Complaints per reporter in the window.",
+            &report.reporters,
+            "reporter",
+        ),
+        (
+            "fbl_campaign_complaints",
+            "Complaints per campaign in the window.",
+            &report.campaigns,
+            "campaign",
+        ),
+        (
+            "fbl_list_complaints",
+            "Complaints per list in the window.",
+            &report.lists,
+            "list",
+        ),
     ] {
         let mut family = Family::new(name, help);
         for row in rows {
@@ -173,9 +218,24 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
         families.push(family);
     }
     for (name, help, rows, label) in [
-        ("fbl_reporter_complaint_ratio", "Complaint rate per reporter in the window, as a ratio.", &report.reporters, "reporter"),
-        ("fbl_campaign_complaint_ratio", "Complaint rate per campaign, as a ratio.", &report.campaigns, "campaign"),
-        ("fbl_list_complaint_ratio", "Complaint rate per list, as a ratio.", &report.lists, "list"),
+        (
+            "fbl_reporter_complaint_ratio",
+            "Complaint rate per reporter in the window, as a ratio.",
+            &report.reporters,
+            "reporter",
+        ),
+        (
+            "fbl_campaign_complaint_ratio",
+            "Complaint rate per campaign, as a ratio.",
+            &report.campaigns,
+            "campaign",
+        ),
+        (
+            "fbl_list_complaint_ratio",
+            "Complaint rate per list, as a ratio.",
+            &report.lists,
+            "list",
+        ),
     ] {
         let mut family = Family::new(name, help);
         for row in rows {
@@ -223,7 +283,11 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
     );
     for s in &report.snds.ip_status {
         status.add(
-            &[("first_ip", &s.first_ip), ("last_ip", &s.last_ip), ("details", &s.details)],
+            &[
+                ("first_ip", &s.first_ip),
+                ("last_ip", &s.last_ip),
+                ("details", &s.details),
+            ],
             i64::from(s.blocked),
         );
     }
@@ -234,7 +298,10 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
     );
     for mailbox in &report.mailboxes {
         if let Some(s) = mailbox.last_success_at.as_deref().and_then(seconds) {
-            mailboxes.add(&[("mailbox", &mailbox.mailbox), ("folder", &mailbox.folder)], s);
+            mailboxes.add(
+                &[("mailbox", &mailbox.mailbox), ("folder", &mailbox.folder)],
+                s,
+            );
         }
     }
     families.push(mailboxes);

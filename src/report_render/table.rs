@@ -98,7 +98,11 @@ fn rate_table(title: &str, rows: &[RateRow], out: &mut dyn Write) -> io::Result<
     }
     table.write(out)?;
     if rows.len() > MAX_ROWS {
-        writeln!(out, "  ({} more; --format csv or json lists them all)", rows.len() - MAX_ROWS)?;
+        writeln!(
+            out,
+            "  ({} more; --format csv or json lists them all)",
+            rows.len() - MAX_ROWS
+        )?;
     }
     Ok(())
 }
@@ -175,14 +179,24 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
                 ip.level.as_str().to_string(),
                 ip.worst_day.clone().unwrap_or_else(|| "-".to_string()),
                 percent(ip.worst_day_rate_percent),
-                ip.snds_filter_result.clone().unwrap_or_else(|| "-".to_string()),
+                ip.snds_filter_result
+                    .clone()
+                    .unwrap_or_else(|| "-".to_string()),
                 ip.trap_hits.to_string(),
-                if blocked.is_empty() { "-".to_string() } else { blocked.join(", ") },
+                if blocked.is_empty() {
+                    "-".to_string()
+                } else {
+                    blocked.join(", ")
+                },
             ]);
         }
         table.write(out)?;
         if report.ips.len() > MAX_ROWS {
-            writeln!(out, "  ({} more IPs; --format csv or json lists them all)", report.ips.len() - MAX_ROWS)?;
+            writeln!(
+                out,
+                "  ({} more IPs; --format csv or json lists them all)",
+                report.ips.len() - MAX_ROWS
+            )?;
         }
     }
 
@@ -199,7 +213,11 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
     rate_table("recipient domains", &report.recipient_domains, out)?;
 
     if report.unattributed.complaints > 0 {
-        writeln!(out, "\nunattributed complaints: {}", report.unattributed.complaints)?;
+        writeln!(
+            out,
+            "\nunattributed complaints: {}",
+            report.unattributed.complaints
+        )?;
         for reason in &report.unattributed.top_reasons {
             writeln!(out, "  {:>8}  {}", reason.complaints, reason.reason)?;
         }
@@ -229,7 +247,11 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
         ]);
         for episode in report.blocks.iter().rev().take(MAX_ROWS) {
             table.row(vec![
-                if episode.ip.is_empty() { "unknown".to_string() } else { episode.ip.clone() },
+                if episode.ip.is_empty() {
+                    "unknown".to_string()
+                } else {
+                    episode.ip.clone()
+                },
                 episode.class.as_str().to_string(),
                 episode.codes.join(", "),
                 episode.first_seen.clone(),

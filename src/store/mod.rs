@@ -19,12 +19,21 @@ mod mailbox;
 pub use mailbox::{MailboxState, PendingAction};
 mod report;
 pub use report::{BounceToScan, DelistFigures, NewBlockEvent, SuppressionDelay};
+mod snds;
+pub use snds::{
+    IpStatusChanges, IpStatusPeriod, SndsAccountState, SndsDayFetched, SndsIpDay, SndsRowChange,
+    SndsRowFilter, StoredSndsRow,
+};
 
 /// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
-const MIGRATIONS: [(&str, &str); 3] = [
+const MIGRATIONS: [(&str, &str); 4] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/sqlite/0001_init.sql"),
+    ),
+    (
+        "0002_snds.sql",
+        include_str!("../../schemas/sqlite/0002_snds.sql"),
     ),
     (
         "0003_mailboxes.sql",

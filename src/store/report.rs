@@ -252,28 +252,22 @@ impl Store {
         Ok(counts)
     }
 
-    /// Whether SNDS data can be stored here (the SNDS migration has run).
+    /// Whether any SNDS data is stored.
     pub fn has_snds(&self) -> Result<bool> {
         Ok(self
             .conn
-            .prepare_cached(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'snds_data'",
-            )?
+            .prepare_cached("SELECT 1 FROM snds_data LIMIT 1")?
             .exists([])?)
     }
 
     /// SNDS's figures per IP and day (every account and activity window of the day added
-    /// up; the worst filter result and complaint band), optionally for one IP. Empty when
-    /// SNDS storage does not exist.
+    /// up; the worst filter result and complaint band), optionally for one IP.
     pub fn snds_days(
         &self,
         from_day: &str,
         to_day: &str,
         ip: Option<&str>,
     ) -> Result<Vec<SndsDay>> {
-        if !self.has_snds()? {
-            return Ok(Vec::new());
-        }
         let mut statement = self.conn.prepare_cached(
             "SELECT ip, day, sum(message_recipients),
                     max(CASE filter_result WHEN 'red' THEN 3 WHEN 'yellow' THEN 2
@@ -311,20 +305,17 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// The ranges SNDS ipStatus lists now (periods not ended). Empty without SNDS storage.
+    /// The ranges SNDS ipStatus lists now (periods not ended).
     pub fn snds_ip_status(&self) -> Result<Vec<SndsStatus>> {
         self.snds_status_periods(true)
     }
 
     /// Every ipStatus period kept, ended or not, oldest first.
-    pub fn snds_ip_status_history(&self) -> Result<Vec<SndsStatus>> {
+    pub fn snds_ip_status_all_periods(&self) -> Result<Vec<SndsStatus>> {
         self.snds_status_periods(false)
     }
 
     fn snds_status_periods(&self, open_only: bool) -> Result<Vec<SndsStatus>> {
-        if !self.has_snds()? {
-            return Ok(Vec::new());
-        }
         let mut statement = self.conn.prepare_cached(
             "SELECT first_ip, last_ip, blocked, details, first_seen_at FROM snds_ip_status
              WHERE (?1 = 0 OR ended_at IS NULL) ORDER BY first_seen_at, first_ip",

@@ -11,6 +11,9 @@ fn the_example_configuration_parses() {
     assert_eq!(config.mailboxes.len(), 2);
     assert!(config.trust.is_some());
     assert!(config.attribution.token.is_some());
+    let snds = config.snds.expect("the example shows [snds]");
+    assert_eq!(snds.legacy.len(), 2);
+    assert!(snds.api.is_some());
 }
 
 #[test]

@@ -61,13 +61,45 @@ fn the_demo_runs_the_main_job_and_a_second_run_changes_nothing() {
             run(fbl(dir.path()).args(["--config", "demo/fbl.toml", "suppress", "check", address]));
         assert_eq!(output.status.code(), Some(0), "{address}");
     }
+    // SNDS, served from files: four days of four IPs, one turning YELLOW then RED with
+    // trap hits, in a blocked range.
+    let snds = &summary["snds"]["accounts"][0];
+    assert_eq!(snds["days"].as_array().unwrap().len(), 4);
+    assert_eq!(snds["blocked_ranges"], 1);
+    let alerts: Vec<&str> = summary["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|alert| alert["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        alerts,
+        [
+            "turned_yellow",
+            "turned_red",
+            "trap_hits",
+            "trap_hits",
+            "blocked"
+        ]
+    );
     let store = demo.join("fbl.sqlite");
+    let snds_rows = fbl::store::Store::open(&store)
+        .unwrap()
+        .snds_rows(&Default::default())
+        .unwrap();
+    assert_eq!(snds_rows.len(), 16);
     let before = fbl::store::Store::open(&store).unwrap().counts().unwrap();
 
     let output = run(fbl(dir.path()).args(["run", "--config", "demo/fbl.toml", "--json"]));
     let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(summary["ingest"]["stored"], 0);
     assert_eq!(summary["send_log"][0]["added"], 0);
+    assert_eq!(
+        summary["alerts"],
+        serde_json::json!([]),
+        "alerts are raised once"
+    );
+    assert_eq!(summary["snds"]["accounts"][0]["rows_added"], 0);
     assert_eq!(
         fbl::store::Store::open(&store).unwrap().counts().unwrap(),
         before

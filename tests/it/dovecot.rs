@@ -30,16 +30,17 @@ const OAUTH2_KEY: &[u8] = b"fbl-test-oauth2-key-0123456789abcdef";
 /// How long a server may take to open its ports.
 const START_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Certificates shared by every server of this process, kept in memory so that no folder
-/// outlives the process; each server writes them into its own folder.
-struct Certificates {
-    ca: Vec<u8>,
+/// Certificates shared by every server of this process (the HTTPS test server's too), kept
+/// in memory so that no folder outlives the process; each server writes them into its own
+/// folder.
+pub(crate) struct Certificates {
+    pub(crate) ca: Vec<u8>,
     unrelated_ca: Vec<u8>,
-    cert: Vec<u8>,
-    key: Vec<u8>,
+    pub(crate) cert: Vec<u8>,
+    pub(crate) key: Vec<u8>,
 }
 
-fn certificates() -> &'static Certificates {
+pub(crate) fn certificates() -> &'static Certificates {
     static CERTIFICATES: OnceLock<Certificates> = OnceLock::new();
     CERTIFICATES.get_or_init(make_certificates)
 }

@@ -213,3 +213,85 @@ fn a_failed_export_leaves_the_previous_file_whole() {
     );
     let _ = stdout(&output);
 }
+
+/// The fixture list (`fixtures/exports/suppressions.json`) written into a real store, as the
+/// store keeps it (removed entries with `removed_at` set).
+fn fixture_store(dir: &Path) {
+    drop(fbl::store::Store::open(&dir.join("fbl.sqlite")).unwrap());
+    let entries: Vec<fbl::suppression::Suppression> = serde_json::from_str(
+        &std::fs::read_to_string(crate::support::fixtures().join("exports/suppressions.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let connection = rusqlite::Connection::open(dir.join("fbl.sqlite")).unwrap();
+    for (seq, entry) in entries.iter().enumerate() {
+        connection
+            .execute(
+                "INSERT INTO suppressions (address, reason, source, first_seen, last_seen, count,
+                    expires_at, removed_at, updated_at, change_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?5, ?9)",
+                rusqlite::params![
+                    entry.address,
+                    entry.reason,
+                    entry.source,
+                    entry.first_seen,
+                    entry.last_seen,
+                    entry.count as i64,
+                    entry.expires_at,
+                    entry.removed_at,
+                    seq as i64 + 1
+                ],
+            )
+            .unwrap();
+    }
+}
+
+#[test]
+fn every_format_from_a_fixture_store_matches_its_golden_file() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture_store(dir.path());
+    let golden = crate::support::fixtures().join("exports/from-store");
+    std::fs::create_dir_all(&golden).unwrap();
+    let mut cases = 0;
+    let mut failures = Vec::new();
+    for format in fbl::export::ExportFormat::ALL {
+        for (suffix, extra) in [("", vec![]), (".removed", vec!["--removed-output"])] {
+            let name = format!("{}{suffix}.{}", format.as_str(), format.file_extension());
+            let main = dir.path().join("main");
+            let removed = dir.path().join("removed");
+            let mut args = vec![
+                "export",
+                "--format",
+                format.as_str(),
+                "--output",
+                main.to_str().unwrap(),
+            ];
+            if !extra.is_empty() {
+                args.extend(["--removed-output", removed.to_str().unwrap()]);
+            }
+            let output = run(fbl(dir.path())
+                .env("FBL_NOW", "2026-11-01T00:00:00Z")
+                .args(&args));
+            assert_eq!(output.status.code(), Some(0));
+            let got = std::fs::read(if extra.is_empty() { &main } else { &removed }).unwrap();
+            let expected_path = golden.join(&name);
+            if crate::support::updating_golden() {
+                std::fs::write(&expected_path, &got).unwrap();
+            }
+            let expected = std::fs::read(&expected_path).unwrap_or_default();
+            if got != expected {
+                std::fs::write(golden.join(format!("{name}.actual")), &got).unwrap();
+                failures.push(format!(
+                    "{name}:\n{}",
+                    crate::support::diff(
+                        &String::from_utf8_lossy(&expected),
+                        &String::from_utf8_lossy(&got)
+                    )
+                ));
+            }
+            cases += 1;
+        }
+    }
+    assert_eq!(cases, 26);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -3,11 +3,13 @@
 
 use crate::support::{arf, fbl};
 
-const CANARIES: [&str; 4] = [
+const CANARIES: [&str; 6] = [
     "canary-token-secret-8f2d",
     "canary-imap-password-51ac",
     "canary-command-password-77e0",
     "canary-client-secret-c3b9",
+    "canary-snds-key-4e6a",
+    "canary-snds-client-secret-92b1",
 ];
 
 #[test]
@@ -47,10 +49,24 @@ fn no_command_prints_a_configured_secret() {
          client_id = \"fbl-test\"\n\
          client_secret = {{ secret = \"{client}\" }}\n\
          scopes = [\"https://outlook.office.com/IMAP.AccessAsUser.All\", \"offline_access\"]\n\
-         refresh_token_file = \"refresh-token\"\n",
+         refresh_token_file = \"refresh-token\"\n\
+         \n\
+         [snds]\n\
+         retries = 0\n\
+         timeout_secs = 2\n\
+         [[snds.legacy]]\n\
+         name = \"legacy\"\n\
+         key_env = \"FBL_TEST_CANARY_SNDS_KEY\"\n\
+         base_url = \"http://127.0.0.1:1/snds\"\n\
+         [snds.api]\n\
+         base_url = \"http://127.0.0.1:1\"\n\
+         token_url = \"http://127.0.0.1:1/token\"\n\
+         client_secret = {{ secret = \"{snds_client}\" }}\n\
+         token_file = \"snds-token\"\n",
         token = CANARIES[0],
         command = CANARIES[2],
         client = CANARIES[3],
+        snds_client = CANARIES[5],
     );
     std::fs::write(dir.path().join("fbl.toml"), config).unwrap();
     std::fs::write(
@@ -58,6 +74,7 @@ fn no_command_prints_a_configured_secret() {
         "canary-refresh-token-0d1e",
     )
     .unwrap();
+    std::fs::write(dir.path().join("snds-token"), "canary-refresh-token-0d1e").unwrap();
     std::fs::write(
         dir.path().join("r.eml"),
         arf("abuse", "a@example.org", "m@example.com"),
@@ -77,11 +94,16 @@ fn no_command_prints_a_configured_secret() {
         vec!["mailbox", "test", "oauth"],
         vec!["mailbox", "status"],
         vec!["export", "--format", "csv", "--output", "x.csv"],
+        vec!["snds", "fetch"],
+        vec!["snds", "fetch", "--json"],
+        vec!["snds", "status", "--json"],
+        vec!["snds", "show"],
     ];
     let mut ran = 0;
     for args in commands {
         let output = fbl(dir.path())
             .env("FBL_TEST_CANARY_PASSWORD", CANARIES[1])
+            .env("FBL_TEST_CANARY_SNDS_KEY", CANARIES[4])
             .args(["--config", "fbl.toml"])
             .args(&args)
             .output()
@@ -100,5 +122,5 @@ fn no_command_prints_a_configured_secret() {
         }
         ran += 1;
     }
-    assert_eq!(ran, 13);
+    assert_eq!(ran, 17);
 }

@@ -1,7 +1,9 @@
 //! The SNDS client and the OAuth flows against a real HTTP server on 127.0.0.1: scripted
 //! answers per path, retries, timeouts, broken connections, token refresh with rotation,
-//! device-code polling, the loopback redirect listener, and no secret in any error.
+//! device-code polling, the loopback redirect listener, TLS with a private CA, and no secret
+//! in any error.
 
+use crate::http_server::{Reply, TestServer, csv, json, redirect, respond, write_test_ca};
 use chrono::NaiveDate;
 use fbl::oauth::{
     AuthorizationCode, LoopbackListener, OAuthClient, OAuthConfig, OAuthError, Pkce, TokenSet,
@@ -10,248 +12,18 @@ use fbl::snds::FilterColor;
 use fbl::snds_client::{
     SndsClient, SndsClientError, SndsClientOptions, parse_automated_access_url,
 };
-use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 const KEY: &str = "4f1c9e2a-SECRETKEY-77b3-0d5e6a8c9b10";
 const TOKEN: &str = "eyJ0eXAi.SECRET-ACCESS-TOKEN.sig";
 const REFRESH: &str = "M.C5_SECRET-REFRESH-TOKEN_1";
 
-const DATA_CSV: &str = include_str!("../fixtures/snds/data-14-fields.csv");
-const IP_STATUS_CSV: &str = include_str!("../fixtures/snds/ipstatus-ranges.csv");
-const SIGN_IN_PAGE: &str = include_str!("../fixtures/snds/data-sign-in-page.html");
-const API_JSON: &str = include_str!("../fixtures/snds/data-api.json");
-
-// ---------------------------------------------------------------------------------------
-// A small scripted HTTP/1.1 server.
-
-/// One request as the server saw it.
-#[derive(Debug, Clone)]
-struct Request {
-    method: String,
-    /// Path and query, as sent.
-    target: String,
-    headers: HashMap<String, String>,
-    body: String,
-}
-
-impl Request {
-    fn path(&self) -> &str {
-        self.target.split('?').next().unwrap_or("")
-    }
-
-    fn query(&self) -> HashMap<String, String> {
-        let query = self.target.split_once('?').map(|(_, q)| q).unwrap_or("");
-        url::form_urlencoded::parse(query.as_bytes())
-            .into_owned()
-            .collect()
-    }
-
-    fn form(&self) -> HashMap<String, String> {
-        url::form_urlencoded::parse(self.body.as_bytes())
-            .into_owned()
-            .collect()
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .get(&name.to_ascii_lowercase())
-            .map(String::as_str)
-    }
-}
-
-/// What the server does with a request.
-enum Reply {
-    Respond {
-        status: u16,
-        headers: Vec<(&'static str, String)>,
-        body: String,
-    },
-    /// Reads the request, answers nothing, closes after the pause.
-    Hang(Duration),
-    /// Promises a body of `declared` bytes, sends `sent`, closes.
-    CloseMidBody { declared: usize, sent: String },
-}
-
-fn respond(status: u16, content_type: &str, body: &str) -> Reply {
-    Reply::Respond {
-        status,
-        headers: vec![("Content-Type", content_type.to_owned())],
-        body: body.to_owned(),
-    }
-}
-
-fn csv(body: &str) -> Reply {
-    respond(200, "text/csv", body)
-}
-
-fn json(status: u16, body: &str) -> Reply {
-    respond(status, "application/json; charset=utf-8", body)
-}
-
-fn redirect(location: &str) -> Reply {
-    Reply::Respond {
-        status: 302,
-        headers: vec![("Location", location.to_owned())],
-        body: String::new(),
-    }
-}
-
-/// Answers with `handler(request, n)` where `n` counts earlier requests to the same path.
-type Handler = dyn Fn(&Request, usize) -> Reply + Send + Sync;
-
-struct TestServer {
-    addr: SocketAddr,
-    log: Arc<Mutex<Vec<Request>>>,
-    stop: Arc<AtomicBool>,
-    accept_thread: Option<JoinHandle<()>>,
-}
-
-impl TestServer {
-    fn start(handler: impl Fn(&Request, usize) -> Reply + Send + Sync + 'static) -> TestServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let handler: Arc<Handler> = Arc::new(handler);
-        let counts = Arc::new(Mutex::new(HashMap::<String, usize>::new()));
-        let accept_thread = {
-            let (log, stop) = (log.clone(), stop.clone());
-            std::thread::spawn(move || {
-                for stream in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    let (log, handler, counts) = (log.clone(), handler.clone(), counts.clone());
-                    std::thread::spawn(move || serve(stream, &log, &*handler, &counts));
-                }
-            })
-        };
-        TestServer {
-            addr,
-            log,
-            stop,
-            accept_thread: Some(accept_thread),
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn requests(&self) -> Vec<Request> {
-        self.log.lock().unwrap().clone()
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop so it sees the flag.
-        let _ = TcpStream::connect(self.addr);
-        if let Some(thread) = self.accept_thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn serve(
-    mut stream: TcpStream,
-    log: &Mutex<Vec<Request>>,
-    handler: &Handler,
-    counts: &Mutex<HashMap<String, usize>>,
-) {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let Some(request) = read_request(&mut stream) else {
-        return;
-    };
-    let nth = {
-        let mut counts = counts.lock().unwrap();
-        let count = counts.entry(request.path().to_owned()).or_insert(0);
-        *count += 1;
-        *count - 1
-    };
-    log.lock().unwrap().push(request.clone());
-    match handler(&request, nth) {
-        Reply::Respond {
-            status,
-            headers,
-            body,
-        } => {
-            let mut head = format!(
-                "HTTP/1.1 {status} Scripted\r\nContent-Length: {}\r\nConnection: close\r\n",
-                body.len()
-            );
-            for (name, value) in headers {
-                head.push_str(&format!("{name}: {value}\r\n"));
-            }
-            head.push_str("\r\n");
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(body.as_bytes());
-        }
-        Reply::Hang(pause) => std::thread::sleep(pause),
-        Reply::CloseMidBody { declared, sent } => {
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nContent-Length: {declared}\r\n\r\n"
-            );
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(sent.as_bytes());
-            let _ = stream.flush();
-        }
-    }
-    let _ = stream.flush();
-    let _ = stream.shutdown(std::net::Shutdown::Both);
-}
-
-fn read_request(stream: &mut TcpStream) -> Option<Request> {
-    let mut data = Vec::new();
-    let mut buffer = [0u8; 4096];
-    let head_end = loop {
-        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            break end + 4;
-        }
-        let read = stream.read(&mut buffer).ok()?;
-        if read == 0 {
-            return None;
-        }
-        data.extend_from_slice(&buffer[..read]);
-    };
-    let head = String::from_utf8_lossy(&data[..head_end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let mut request_line = lines.next()?.split_whitespace();
-    let method = request_line.next()?.to_owned();
-    let target = request_line.next()?.to_owned();
-    let headers: HashMap<String, String> = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
-        .collect();
-    let length: usize = headers
-        .get("content-length")
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(0);
-    while data.len() < head_end + length {
-        let read = stream.read(&mut buffer).ok()?;
-        if read == 0 {
-            break;
-        }
-        data.extend_from_slice(&buffer[..read]);
-    }
-    let body_end = data.len().min(head_end + length);
-    Some(Request {
-        method,
-        target,
-        headers,
-        body: String::from_utf8_lossy(&data[head_end..body_end]).into_owned(),
-    })
-}
+const DATA_CSV: &str = include_str!("../../fixtures/snds/data-14-fields.csv");
+const IP_STATUS_CSV: &str = include_str!("../../fixtures/snds/ipstatus-ranges.csv");
+const SIGN_IN_PAGE: &str = include_str!("../../fixtures/snds/data-sign-in-page.html");
+const API_JSON: &str = include_str!("../../fixtures/snds/data-api.json");
 
 // ---------------------------------------------------------------------------------------
 // Helpers.
@@ -274,6 +46,7 @@ fn options() -> SndsClientOptions {
         first_backoff: Duration::from_millis(100),
         max_backoff: Duration::from_secs(1),
         zone: chrono_tz::America::Los_Angeles,
+        ca_file: None,
     }
 }
 
@@ -1142,6 +915,7 @@ fn no_error_shape_shows_the_key_or_token() {
             SndsClientError::BadAccessUrl { .. } => "bad-access-url",
             SndsClientError::BadBaseUrl { .. } => "bad-base-url",
             SndsClientError::ClientSetup { .. } => "setup",
+            SndsClientError::Local { .. } => "local",
         })
         .collect();
     assert_eq!(
@@ -1169,4 +943,67 @@ fn no_error_shape_shows_the_key_or_token() {
             assert_error_has_no_secret(&source, &source.to_string());
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// TLS with a private CA.
+
+#[test]
+fn https_with_the_test_ca_in_ca_file() {
+    let server = TestServer::start_tls(|request, _| match request.path() {
+        "/snds/data.aspx" => csv(DATA_CSV),
+        "/token" => json(
+            200,
+            r#"{"access_token":"AT-9","refresh_token":"RT-9","expires_in":3600}"#,
+        ),
+        _ => respond(404, "text/plain", "no"),
+    });
+    assert!(server.url().starts_with("https://"));
+    let base = format!("{}/snds", server.url());
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = write_test_ca(dir.path());
+    let (trusting, _) = client_with(SndsClientOptions {
+        ca_file: Some(ca_file.clone()),
+        ..options()
+    });
+    let report = trusting.fetch_legacy_data(&base, KEY, None).unwrap();
+    assert_eq!(report.rows.len(), 4);
+
+    let (untrusting, _) = client_with(SndsClientOptions {
+        max_attempts: 1,
+        ..options()
+    });
+    let err = untrusting.fetch_legacy_data(&base, KEY, None).unwrap_err();
+    assert!(
+        matches!(err, SndsClientError::Network { .. }),
+        "a certificate from an unknown CA is refused: {err:?}"
+    );
+    assert_error_has_no_secret(&err, &err.to_string());
+
+    let mut config = oauth_config(&server);
+    config.ca_file = Some(ca_file);
+    let tokens = OAuthClient::new(config).unwrap().refresh(REFRESH).unwrap();
+    assert_eq!(tokens.access_token, "AT-9");
+}
+
+#[test]
+fn a_ca_file_that_is_not_pem_is_a_setup_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ca.pem");
+    std::fs::write(&path, "not a certificate").unwrap();
+    let err = SndsClient::new(SndsClientOptions {
+        ca_file: Some(path.clone()),
+        ..options()
+    })
+    .unwrap_err();
+    assert!(
+        matches!(&err, SndsClientError::ClientSetup { reason } if reason.contains("ca.pem")),
+        "{err:?}"
+    );
+    let mut config = OAuthConfig::public_client("https://a/", "https://t/", None, "c", &["s"]);
+    config.ca_file = Some(dir.path().join("missing.pem"));
+    assert!(matches!(
+        OAuthClient::new(config),
+        Err(OAuthError::BadConfig { .. })
+    ));
 }

@@ -1,0 +1,258 @@
+//! Which SNDS changes deserve an alert: an IP turning YELLOW or RED, trap hits, a range newly
+//! blocked in ipStatus, a range unblocked. Pure: the caller says what is stored, and records
+//! each alert under its event key (`SndsAlert::event`) so that it is raised once.
+
+use crate::snds::FilterColor;
+use crate::store::IpStatusPeriod;
+use serde::Serialize;
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// The IP's filter result became YELLOW from GREEN (or from nothing known).
+    TurnedYellow,
+    /// The IP's filter result became RED from GREEN or YELLOW (or from nothing known).
+    TurnedRed,
+    /// The IP hit spam traps on a day.
+    TrapHits,
+    /// ipStatus lists a range as blocked that it did not list as blocked before.
+    Blocked,
+    /// ipStatus no longer lists a range as blocked.
+    Unblocked,
+}
+
+impl AlertKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::TurnedYellow => "turned_yellow",
+            AlertKind::TurnedRed => "turned_red",
+            AlertKind::TrapHits => "trap_hits",
+            AlertKind::Blocked => "blocked",
+            AlertKind::Unblocked => "unblocked",
+        }
+    }
+}
+
+/// One alert, raised once per event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SndsAlert {
+    pub account: String,
+    pub kind: AlertKind,
+    /// The IP, or an ipStatus range `first-last` (one IP when both ends are the same).
+    pub ip: String,
+    /// The SNDS day of a data alert.
+    pub day: Option<String>,
+    /// The filter result, the trap hits, or the ipStatus details.
+    pub detail: String,
+    /// One line for people.
+    pub message: String,
+    /// With account, kind and IP, what makes the event unique: the day for data alerts,
+    /// the ipStatus period for blocked and unblocked.
+    #[serde(skip)]
+    pub event: String,
+}
+
+/// The worst of a day's filter results (an IP may have several windows in a day).
+pub fn worst_filter_result<'a>(results: impl IntoIterator<Item = &'a str>) -> FilterColor {
+    results
+        .into_iter()
+        .map(FilterColor::parse)
+        .max_by_key(|colour| (colour.severity(), *colour == FilterColor::Green))
+        .unwrap_or(FilterColor::Unknown)
+}
+
+/// The alerts one IP's day calls for: its filter result got worse than on the stored day
+/// before (`previous`, `None` when there is none), or it hit traps.
+pub fn data_alerts(
+    account: &str,
+    ip: &str,
+    day: &str,
+    filter_result: FilterColor,
+    trap_hits: u64,
+    previous: Option<FilterColor>,
+) -> Vec<SndsAlert> {
+    let mut alerts = Vec::new();
+    let before = previous.map(FilterColor::severity).unwrap_or(0);
+    let kind = match filter_result {
+        FilterColor::Yellow => Some(AlertKind::TurnedYellow),
+        FilterColor::Red => Some(AlertKind::TurnedRed),
+        FilterColor::Green | FilterColor::Unknown => None,
+    };
+    if let Some(kind) = kind
+        && filter_result.severity() > before
+    {
+        let colour = filter_result.as_str().to_ascii_uppercase();
+        let was = match previous {
+            Some(previous) if previous != FilterColor::Unknown => {
+                format!(" (was {})", previous.as_str().to_ascii_uppercase())
+            }
+            _ => String::new(),
+        };
+        alerts.push(SndsAlert {
+            account: account.to_owned(),
+            kind,
+            ip: ip.to_owned(),
+            day: Some(day.to_owned()),
+            detail: colour.clone(),
+            message: format!("snds {account}: {ip} turned {colour} on {day}{was}"),
+            event: day.to_owned(),
+        });
+    }
+    if trap_hits > 0 {
+        let traps = if trap_hits == 1 { "trap" } else { "traps" };
+        alerts.push(SndsAlert {
+            account: account.to_owned(),
+            kind: AlertKind::TrapHits,
+            ip: ip.to_owned(),
+            day: Some(day.to_owned()),
+            detail: trap_hits.to_string(),
+            message: format!("snds {account}: {ip} hit {trap_hits} spam {traps} on {day}"),
+            event: day.to_owned(),
+        });
+    }
+    alerts
+}
+
+/// The alerts an ipStatus snapshot calls for: each blocked period that began, and each
+/// blocked period that ended.
+pub fn ip_status_alerts(
+    account: &str,
+    opened: &[IpStatusPeriod],
+    closed: &[IpStatusPeriod],
+) -> Vec<SndsAlert> {
+    let alert = |period: &IpStatusPeriod, kind: AlertKind| {
+        let range = range_text(&period.first_ip, &period.last_ip);
+        let message = match kind {
+            AlertKind::Blocked if period.details.is_empty() => {
+                format!("snds {account}: {range} is blocked by Outlook.com")
+            }
+            AlertKind::Blocked => format!(
+                "snds {account}: {range} is blocked by Outlook.com: {}",
+                period.details
+            ),
+            _ => format!("snds {account}: {range} is no longer blocked by Outlook.com"),
+        };
+        SndsAlert {
+            account: account.to_owned(),
+            kind,
+            ip: range,
+            day: None,
+            detail: period.details.clone(),
+            message,
+            event: format!("period {}", period.id),
+        }
+    };
+    let blocked = opened
+        .iter()
+        .filter(|period| period.blocked)
+        .map(|period| alert(period, AlertKind::Blocked));
+    let unblocked = closed
+        .iter()
+        .filter(|period| period.blocked)
+        .map(|period| alert(period, AlertKind::Unblocked));
+    blocked.chain(unblocked).collect()
+}
+
+/// `first-last`, or one IP when both ends are the same.
+pub fn range_text(first_ip: &str, last_ip: &str) -> String {
+    if first_ip == last_ip {
+        first_ip.to_owned()
+    } else {
+        format!("{first_ip}-{last_ip}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(alerts: &[SndsAlert]) -> Vec<AlertKind> {
+        alerts.iter().map(|alert| alert.kind).collect()
+    }
+
+    #[test]
+    fn worse_colours_alert_and_better_ones_do_not() {
+        use FilterColor::*;
+        let check = |now: FilterColor, before: Option<FilterColor>, expected: &[AlertKind]| {
+            let alerts = data_alerts("main", "192.0.2.1", "2026-11-17", now, 0, before);
+            assert_eq!(kinds(&alerts), expected, "{now:?} after {before:?}");
+        };
+        check(Yellow, Some(Green), &[AlertKind::TurnedYellow]);
+        check(Yellow, None, &[AlertKind::TurnedYellow]);
+        check(Yellow, Some(Unknown), &[AlertKind::TurnedYellow]);
+        check(Red, Some(Yellow), &[AlertKind::TurnedRed]);
+        check(Red, Some(Green), &[AlertKind::TurnedRed]);
+        check(Yellow, Some(Yellow), &[]);
+        check(Yellow, Some(Red), &[]);
+        check(Red, Some(Red), &[]);
+        check(Green, Some(Red), &[]);
+        check(Unknown, None, &[]);
+    }
+
+    #[test]
+    fn trap_hits_alert_with_the_count() {
+        let alerts = data_alerts(
+            "main",
+            "198.51.100.7",
+            "2026-11-17",
+            FilterColor::Red,
+            14,
+            Some(FilterColor::Yellow),
+        );
+        let messages: Vec<&str> = alerts.iter().map(|a| a.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "snds main: 198.51.100.7 turned RED on 2026-11-17 (was YELLOW)",
+                "snds main: 198.51.100.7 hit 14 spam traps on 2026-11-17",
+            ]
+        );
+        assert!(alerts.iter().all(|a| a.event == "2026-11-17"));
+    }
+
+    #[test]
+    fn the_worst_window_of_a_day_counts() {
+        assert_eq!(
+            worst_filter_result(["GREEN", "red", "yellow"]),
+            FilterColor::Red
+        );
+        assert_eq!(worst_filter_result(["", "GREEN"]), FilterColor::Green);
+        assert_eq!(worst_filter_result([""]), FilterColor::Unknown);
+        assert_eq!(worst_filter_result([]), FilterColor::Unknown);
+    }
+
+    #[test]
+    fn blocked_periods_that_begin_or_end_alert() {
+        let period = |id: i64, first: &str, last: &str, blocked: bool| IpStatusPeriod {
+            id,
+            account: "main".to_owned(),
+            first_ip: first.to_owned(),
+            last_ip: last.to_owned(),
+            blocked,
+            blocked_raw: if blocked { "Yes" } else { "No" }.to_owned(),
+            details: "SpamHaus SBL/XBL".to_owned(),
+            first_seen_at: "2026-11-20T08:00:00Z".to_owned(),
+            last_seen_at: "2026-11-20T08:00:00Z".to_owned(),
+            ended_at: None,
+        };
+        let alerts = ip_status_alerts(
+            "main",
+            &[
+                period(3, "203.0.113.40", "203.0.113.47", true),
+                period(4, "203.0.113.9", "203.0.113.9", false),
+            ],
+            &[period(1, "192.0.2.9", "192.0.2.9", true)],
+        );
+        let messages: Vec<&str> = alerts.iter().map(|a| a.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "snds main: 203.0.113.40-203.0.113.47 is blocked by Outlook.com: SpamHaus SBL/XBL",
+                "snds main: 192.0.2.9 is no longer blocked by Outlook.com",
+            ]
+        );
+        assert_eq!(alerts[0].event, "period 3");
+        assert_eq!(alerts[1].event, "period 1");
+    }
+}

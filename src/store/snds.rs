@@ -1,0 +1,533 @@
+//! The store's part of SNDS: data rows per account, IP and activity window; the days asked
+//! for by date; ipStatus as periods over time; the alerts raised, each once; per-account
+//! state and the new API's refresh token when no token file is configured.
+
+use super::{Batch, Store};
+use crate::snds::{ComplaintBand, IpStatusRange, SndsDataRow};
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
+
+/// What storing one data row did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SndsRowChange {
+    Added,
+    /// The window was stored already; its values are now the fetched ones.
+    Updated,
+}
+
+/// A data row as stored.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StoredSndsRow {
+    pub account: String,
+    /// The SNDS day, `YYYY-MM-DD`.
+    pub day: String,
+    pub ip: String,
+    pub activity_start_raw: String,
+    pub activity_end_raw: String,
+    pub activity_start: Option<String>,
+    pub activity_end: Option<String>,
+    pub rcpt_commands: u64,
+    pub data_commands: u64,
+    pub message_recipients: u64,
+    /// `green`, `yellow`, `red` or `unknown`.
+    pub filter_result: String,
+    pub filter_result_raw: String,
+    /// `below_point_one`, `percent` or `unknown`.
+    pub complaint_rate: String,
+    pub complaint_percent: Option<f64>,
+    pub complaint_rate_raw: String,
+    pub trap_period_start_raw: String,
+    pub trap_period_end_raw: String,
+    pub trap_period_start: Option<String>,
+    pub trap_period_end: Option<String>,
+    pub trap_hits: u64,
+    pub sample_helo: Option<String>,
+    pub jmr_p1_sender: Option<String>,
+    pub comments: Option<String>,
+    pub first_fetched_at: String,
+    pub fetched_at: String,
+}
+
+/// Which stored rows to read; every part is optional.
+#[derive(Debug, Clone, Default)]
+pub struct SndsRowFilter {
+    pub account: Option<String>,
+    pub ip: Option<String>,
+    /// Only days on or after this one, `YYYY-MM-DD`.
+    pub from_day: Option<String>,
+}
+
+/// A day asked for by date.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SndsDayFetched {
+    pub day: String,
+    pub rows: u64,
+    pub fetched_at: String,
+}
+
+/// One IP on one day: the filter results of its windows and their trap hits added up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SndsIpDay {
+    pub day: String,
+    pub filter_results: Vec<String>,
+    pub trap_hits: u64,
+}
+
+/// A range with one blocked value, from the first ipStatus that listed it to the first that
+/// did not.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct IpStatusPeriod {
+    pub id: i64,
+    pub account: String,
+    pub first_ip: String,
+    pub last_ip: String,
+    pub blocked: bool,
+    pub blocked_raw: String,
+    pub details: String,
+    pub first_seen_at: String,
+    pub last_seen_at: String,
+    pub ended_at: Option<String>,
+}
+
+/// What an ipStatus snapshot changed: periods that began and periods that ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IpStatusChanges {
+    pub opened: Vec<IpStatusPeriod>,
+    pub closed: Vec<IpStatusPeriod>,
+}
+
+/// What the store knows about one SNDS account. Never the token itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SndsAccountState {
+    pub account: String,
+    pub last_data_fetch_at: Option<String>,
+    pub last_ip_status_at: Option<String>,
+    /// The newest day with stored rows.
+    pub newest_day: Option<String>,
+    pub days_stored: u64,
+    pub rows_stored: u64,
+    pub refresh_token_in_store: bool,
+    pub refresh_token_saved_at: Option<String>,
+}
+
+const ROW_COLUMNS: &str = "account, day, ip, activity_start_raw, activity_end_raw, activity_start,
+    activity_end, rcpt_commands, data_commands, message_recipients, filter_result,
+    filter_result_raw, complaint_rate, complaint_percent, complaint_rate_raw,
+    trap_period_start_raw, trap_period_end_raw, trap_period_start, trap_period_end, trap_hits,
+    sample_helo, jmr_p1_sender, comments, first_fetched_at, fetched_at";
+
+const PERIOD_COLUMNS: &str = "id, account, first_ip, last_ip, blocked, blocked_raw, details,
+    first_seen_at, last_seen_at, ended_at";
+
+impl Store {
+    /// Stored rows, newest day first, then by account, IP and window.
+    pub fn snds_rows(&self, filter: &SndsRowFilter) -> Result<Vec<StoredSndsRow>> {
+        let mut statement = self.conn.prepare(&format!(
+            "SELECT {ROW_COLUMNS} FROM snds_data
+             WHERE (?1 IS NULL OR account = ?1) AND (?2 IS NULL OR ip = ?2)
+               AND (?3 IS NULL OR day >= ?3)
+             ORDER BY day DESC, account, ip, activity_start, activity_start_raw"
+        ))?;
+        let rows = statement.query_map(
+            params![filter.account, filter.ip, filter.from_day],
+            row_from_sql,
+        )?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The newest day with stored rows among those the filter's account and IP select.
+    pub fn snds_newest_day(&self, filter: &SndsRowFilter) -> Result<Option<String>> {
+        Ok(self.conn.query_row(
+            "SELECT max(day) FROM snds_data
+             WHERE (?1 IS NULL OR account = ?1) AND (?2 IS NULL OR ip = ?2)",
+            params![filter.account, filter.ip],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// The days of an account asked for by date, oldest first.
+    pub fn snds_days_fetched(&self, account: &str) -> Result<Vec<SndsDayFetched>> {
+        let mut statement = self.conn.prepare(
+            "SELECT day, rows, fetched_at FROM snds_days WHERE account = ?1 ORDER BY day",
+        )?;
+        let rows = statement.query_map([account], |r| {
+            Ok(SndsDayFetched {
+                day: r.get(0)?,
+                rows: r.get::<_, i64>(1)? as u64,
+                fetched_at: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The ipStatus periods the latest snapshot listed; all accounts when `account` is None.
+    pub fn snds_current_ip_status(&self, account: Option<&str>) -> Result<Vec<IpStatusPeriod>> {
+        let mut statement = self.conn.prepare(&format!(
+            "SELECT {PERIOD_COLUMNS} FROM snds_ip_status
+             WHERE ended_at IS NULL AND (?1 IS NULL OR account = ?1)
+             ORDER BY account, first_ip, last_ip"
+        ))?;
+        let rows = statement.query_map([account], period_from_sql)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Every ipStatus period of an account, current and ended, oldest first: the answer to
+    /// "when was this range blocked".
+    pub fn snds_ip_status_history(&self, account: &str) -> Result<Vec<IpStatusPeriod>> {
+        let mut statement = self.conn.prepare(&format!(
+            "SELECT {PERIOD_COLUMNS} FROM snds_ip_status WHERE account = ?1 ORDER BY id"
+        ))?;
+        let rows = statement.query_map([account], period_from_sql)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    pub fn snds_account_state(&self, account: &str) -> Result<SndsAccountState> {
+        let (last_data_fetch_at, last_ip_status_at, refresh_token_in_store, saved_at) = self
+            .conn
+            .query_row(
+                "SELECT last_data_fetch_at, last_ip_status_at, refresh_token IS NOT NULL,
+                        refresh_token_saved_at
+                 FROM snds_accounts WHERE account = ?1",
+                [account],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?
+            .unwrap_or((None, None, false, None));
+        let (newest_day, days_stored, rows_stored) = self.conn.query_row(
+            "SELECT max(day), count(DISTINCT day), count(*) FROM snds_data WHERE account = ?1",
+            [account],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get::<_, i64>(1)? as u64,
+                    r.get::<_, i64>(2)? as u64,
+                ))
+            },
+        )?;
+        Ok(SndsAccountState {
+            account: account.to_owned(),
+            last_data_fetch_at,
+            last_ip_status_at,
+            newest_day,
+            days_stored,
+            rows_stored,
+            refresh_token_in_store,
+            refresh_token_saved_at: saved_at,
+        })
+    }
+
+    /// The new API's refresh token, when it is kept in the store.
+    pub fn snds_refresh_token(&self, account: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT refresh_token FROM snds_accounts WHERE account = ?1",
+                [account],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+}
+
+impl Batch<'_> {
+    /// Stores a data row under its account and SNDS day, or updates the stored window.
+    pub fn upsert_snds_row(
+        &mut self,
+        account: &str,
+        day: &str,
+        row: &SndsDataRow,
+        now: &str,
+    ) -> Result<SndsRowChange> {
+        let ip = row.ip.to_string();
+        let existed = self
+            .tx
+            .prepare_cached(
+                "SELECT 1 FROM snds_data WHERE account = ?1 AND ip = ?2 AND activity_start_raw = ?3",
+            )?
+            .exists(params![account, ip, row.activity_start_raw])?;
+        let (complaint_rate, complaint_percent) = match row.complaint_rate {
+            ComplaintBand::BelowPointOne => ("below_point_one", None),
+            ComplaintBand::Percent(value) => ("percent", Some(value)),
+            ComplaintBand::Unknown => ("unknown", None),
+        };
+        self.tx
+            .prepare_cached(&format!(
+                "INSERT INTO snds_data ({ROW_COLUMNS})
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                         ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?24)
+                 ON CONFLICT (account, ip, activity_start_raw) DO UPDATE SET
+                    day = excluded.day, activity_end_raw = excluded.activity_end_raw,
+                    activity_start = excluded.activity_start, activity_end = excluded.activity_end,
+                    rcpt_commands = excluded.rcpt_commands, data_commands = excluded.data_commands,
+                    message_recipients = excluded.message_recipients,
+                    filter_result = excluded.filter_result,
+                    filter_result_raw = excluded.filter_result_raw,
+                    complaint_rate = excluded.complaint_rate,
+                    complaint_percent = excluded.complaint_percent,
+                    complaint_rate_raw = excluded.complaint_rate_raw,
+                    trap_period_start_raw = excluded.trap_period_start_raw,
+                    trap_period_end_raw = excluded.trap_period_end_raw,
+                    trap_period_start = excluded.trap_period_start,
+                    trap_period_end = excluded.trap_period_end,
+                    trap_hits = excluded.trap_hits, sample_helo = excluded.sample_helo,
+                    jmr_p1_sender = excluded.jmr_p1_sender, comments = excluded.comments,
+                    fetched_at = excluded.fetched_at"
+            ))?
+            .execute(params![
+                account,
+                day,
+                ip,
+                row.activity_start_raw,
+                row.activity_end_raw,
+                row.activity_start.map(utc_text),
+                row.activity_end.map(utc_text),
+                row.rcpt_commands as i64,
+                row.data_commands as i64,
+                row.message_recipients as i64,
+                row.filter_result.as_str(),
+                row.filter_result_raw,
+                complaint_rate,
+                complaint_percent,
+                row.complaint_rate_raw,
+                row.trap_period_start_raw,
+                row.trap_period_end_raw,
+                row.trap_period_start.map(utc_text),
+                row.trap_period_end.map(utc_text),
+                row.trap_hits as i64,
+                row.sample_helo,
+                row.jmr_p1_sender,
+                row.comments,
+                now,
+            ])?;
+        Ok(if existed {
+            SndsRowChange::Updated
+        } else {
+            SndsRowChange::Added
+        })
+    }
+
+    /// Notes that `day` was asked for by date and how many rows came back.
+    pub fn record_snds_day(
+        &mut self,
+        account: &str,
+        day: &str,
+        rows: u64,
+        now: &str,
+    ) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO snds_days (account, day, rows, fetched_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (account, day) DO UPDATE SET
+                    rows = excluded.rows, fetched_at = excluded.fetched_at",
+            )?
+            .execute(params![account, day, rows as i64, now])?;
+        Ok(())
+    }
+
+    /// The two newest days of an IP on or before `day`, newest first: the day itself (when
+    /// stored) and the one before, to tell a change.
+    pub fn snds_ip_days(&self, account: &str, ip: &str, day: &str) -> Result<Vec<SndsIpDay>> {
+        let mut statement = self.tx.prepare_cached(
+            "SELECT day, group_concat(filter_result, ','), sum(trap_hits) FROM snds_data
+             WHERE account = ?1 AND ip = ?2 AND day <= ?3
+             GROUP BY day ORDER BY day DESC LIMIT 2",
+        )?;
+        let rows = statement.query_map(params![account, ip, day], |r| {
+            let results: String = r.get(1)?;
+            Ok(SndsIpDay {
+                day: r.get(0)?,
+                filter_results: results.split(',').map(str::to_owned).collect(),
+                trap_hits: r.get::<_, i64>(2)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Applies an ipStatus snapshot: periods still listed are extended, new ones begin, and
+    /// those no longer listed end. A range is the same period while its first IP, last IP
+    /// and blocked value stay; its details follow the latest snapshot.
+    pub fn apply_snds_ip_status(
+        &mut self,
+        account: &str,
+        ranges: &[IpStatusRange],
+        now: &str,
+    ) -> Result<IpStatusChanges> {
+        let open: Vec<IpStatusPeriod> = self
+            .tx
+            .prepare(&format!(
+                "SELECT {PERIOD_COLUMNS} FROM snds_ip_status
+                 WHERE account = ?1 AND ended_at IS NULL"
+            ))?
+            .query_map([account], period_from_sql)?
+            .collect::<rusqlite::Result<_>>()?;
+        let same = |period: &IpStatusPeriod, range: &IpStatusRange| {
+            period.first_ip == range.first_ip.to_string()
+                && period.last_ip == range.last_ip.to_string()
+                && period.blocked == range.blocked
+        };
+        let mut changes = IpStatusChanges::default();
+        for period in &open {
+            if !ranges.iter().any(|range| same(period, range)) {
+                self.tx
+                    .prepare_cached("UPDATE snds_ip_status SET ended_at = ?2 WHERE id = ?1")?
+                    .execute(params![period.id, now])?;
+                changes.closed.push(IpStatusPeriod {
+                    ended_at: Some(now.to_owned()),
+                    ..period.clone()
+                });
+            }
+        }
+        for (index, range) in ranges.iter().enumerate() {
+            // A range listed twice in one snapshot is one period.
+            if ranges[..index].iter().any(|earlier| {
+                earlier.first_ip == range.first_ip
+                    && earlier.last_ip == range.last_ip
+                    && earlier.blocked == range.blocked
+            }) {
+                continue;
+            }
+            match open.iter().find(|period| same(period, range)) {
+                Some(period) => {
+                    self.tx
+                        .prepare_cached(
+                            "UPDATE snds_ip_status SET last_seen_at = ?2, details = ?3,
+                                blocked_raw = ?4 WHERE id = ?1",
+                        )?
+                        .execute(params![period.id, now, range.details, range.blocked_raw])?;
+                }
+                None => {
+                    self.tx
+                        .prepare_cached(
+                            "INSERT INTO snds_ip_status (account, first_ip, last_ip, blocked,
+                                blocked_raw, details, first_seen_at, last_seen_at)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                        )?
+                        .execute(params![
+                            account,
+                            range.first_ip.to_string(),
+                            range.last_ip.to_string(),
+                            range.blocked,
+                            range.blocked_raw,
+                            range.details,
+                            now
+                        ])?;
+                    changes.opened.push(IpStatusPeriod {
+                        id: self.tx.last_insert_rowid(),
+                        account: account.to_owned(),
+                        first_ip: range.first_ip.to_string(),
+                        last_ip: range.last_ip.to_string(),
+                        blocked: range.blocked,
+                        blocked_raw: range.blocked_raw.clone(),
+                        details: range.details.clone(),
+                        first_seen_at: now.to_owned(),
+                        last_seen_at: now.to_owned(),
+                        ended_at: None,
+                    });
+                }
+            }
+        }
+        self.set_account_time(account, "last_ip_status_at", now)?;
+        Ok(changes)
+    }
+
+    /// Records an alert; false when this event was raised before.
+    pub fn record_snds_alert(
+        &mut self,
+        account: &str,
+        kind: &str,
+        ip: &str,
+        event: &str,
+        detail: &str,
+        now: &str,
+    ) -> Result<bool> {
+        let inserted = self
+            .tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO snds_alerts (account, kind, ip, event, detail, raised_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![account, kind, ip, event, detail, now])?;
+        Ok(inserted > 0)
+    }
+
+    /// Notes that data was fetched for an account.
+    pub fn record_snds_data_fetch(&mut self, account: &str, now: &str) -> Result<()> {
+        self.set_account_time(account, "last_data_fetch_at", now)
+    }
+
+    /// Keeps the new API's refresh token in the store (replacing the one there).
+    pub fn set_snds_refresh_token(&mut self, account: &str, token: &str, now: &str) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO snds_accounts (account, refresh_token, refresh_token_saved_at)
+                 VALUES (?1, ?2, ?3)
+                 ON CONFLICT (account) DO UPDATE SET refresh_token = excluded.refresh_token,
+                    refresh_token_saved_at = excluded.refresh_token_saved_at",
+            )?
+            .execute(params![account, token, now])?;
+        Ok(())
+    }
+
+    fn set_account_time(&mut self, account: &str, column: &str, now: &str) -> Result<()> {
+        debug_assert!(matches!(column, "last_data_fetch_at" | "last_ip_status_at"));
+        self.tx
+            .prepare_cached(&format!(
+                "INSERT INTO snds_accounts (account, {column}) VALUES (?1, ?2)
+                 ON CONFLICT (account) DO UPDATE SET {column} = excluded.{column}"
+            ))?
+            .execute(params![account, now])?;
+        Ok(())
+    }
+}
+
+fn utc_text(time: DateTime<Utc>) -> String {
+    time.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn row_from_sql(r: &rusqlite::Row) -> rusqlite::Result<StoredSndsRow> {
+    let count = |index: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(index)? as u64) };
+    Ok(StoredSndsRow {
+        account: r.get(0)?,
+        day: r.get(1)?,
+        ip: r.get(2)?,
+        activity_start_raw: r.get(3)?,
+        activity_end_raw: r.get(4)?,
+        activity_start: r.get(5)?,
+        activity_end: r.get(6)?,
+        rcpt_commands: count(7)?,
+        data_commands: count(8)?,
+        message_recipients: count(9)?,
+        filter_result: r.get(10)?,
+        filter_result_raw: r.get(11)?,
+        complaint_rate: r.get(12)?,
+        complaint_percent: r.get(13)?,
+        complaint_rate_raw: r.get(14)?,
+        trap_period_start_raw: r.get(15)?,
+        trap_period_end_raw: r.get(16)?,
+        trap_period_start: r.get(17)?,
+        trap_period_end: r.get(18)?,
+        trap_hits: count(19)?,
+        sample_helo: r.get(20)?,
+        jmr_p1_sender: r.get(21)?,
+        comments: r.get(22)?,
+        first_fetched_at: r.get(23)?,
+        fetched_at: r.get(24)?,
+    })
+}
+
+fn period_from_sql(r: &rusqlite::Row) -> rusqlite::Result<IpStatusPeriod> {
+    Ok(IpStatusPeriod {
+        id: r.get(0)?,
+        account: r.get(1)?,
+        first_ip: r.get(2)?,
+        last_ip: r.get(3)?,
+        blocked: r.get(4)?,
+        blocked_raw: r.get(5)?,
+        details: r.get(6)?,
+        first_seen_at: r.get(7)?,
+        last_seen_at: r.get(8)?,
+        ended_at: r.get(9)?,
+    })
+}

@@ -397,7 +397,7 @@ pub fn packet(input: &DelistInput, format: PacketFormat) -> String {
         doc.table(&["code", "first seen", "last seen", "times"], &rows);
         for (code, _, _, _, text) in &codes {
             doc.para(&format!("Latest {code} text:"));
-            doc.code(&[text.clone()]);
+            doc.code(std::slice::from_ref(text));
         }
     }
 

@@ -106,11 +106,11 @@ fn page_into(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
         esc(&w.from_day),
         esc(&w.to_day)
     )?;
-    write!(
+    writeln!(
         page,
         "<header><h1>Complaint report</h1>\
          <p class=\"meta\">Worst level: {} &nbsp; {} to {} ({} days), generated {}.</p>\
-         <p class=\"meta\">Thresholds: warn at {}%, critical at {}%; rates are judged from {} messages a day.</p></header>\n",
+         <p class=\"meta\">Thresholds: warn at {}%, critical at {}%; rates are judged from {} messages a day.</p></header>",
         badge(o.worst_level),
         esc(&w.from_day),
         esc(&w.to_day),
@@ -123,9 +123,9 @@ fn page_into(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
 
     page.push_str("<section class=\"cards\" id=\"overview\">\n");
     let mut card = |value: String, label: &str| {
-        let _ = write!(
+        let _ = writeln!(
             page,
-            "<div class=\"card\"><div class=\"value\">{value}</div><div class=\"label\">{}</div></div>\n",
+            "<div class=\"card\"><div class=\"value\">{value}</div><div class=\"label\">{}</div></div>",
             esc(label)
         );
     };

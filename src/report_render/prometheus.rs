@@ -75,8 +75,17 @@ impl Family {
     }
 }
 
+/// A percentage as a ratio, to ten decimals without trailing zeros (`0.45` is `0.0045`).
 fn ratio(rate_percent: Option<f64>) -> Option<String> {
-    rate_percent.map(|r| format!("{}", r / 100.0))
+    rate_percent.map(|r| {
+        let text = format!("{:.10}", r / 100.0);
+        let text = text.trim_end_matches('0').trim_end_matches('.');
+        if text.is_empty() {
+            "0".to_string()
+        } else {
+            text.to_string()
+        }
+    })
 }
 
 pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {

@@ -54,8 +54,8 @@ pub struct DelistFigures {
     pub suppressions_active: u64,
     /// Reporter, reports, the latest report time, over every report kept.
     pub reporters: Vec<(String, u64, String)>,
-    /// The raw bytes of the latest complaint about the IP, else of the latest bounce that
-    /// named it: for example headers.
+    /// The raw bytes of the latest complaint about the IP (one naming its complainant if
+    /// any does), else of the latest bounce that named it: for example headers.
     pub example_raw: Option<Vec<u8>>,
 }
 
@@ -466,7 +466,7 @@ impl Store {
             .conn
             .query_row(
                 "SELECT raw_deflate FROM reports WHERE kind = 'complaint' AND source_ip = ?1
-                 ORDER BY reported_at DESC, id DESC LIMIT 1",
+                 ORDER BY attributed DESC, reported_at DESC, id DESC LIMIT 1",
                 [ip],
                 |r| r.get(0),
             )

@@ -6,6 +6,8 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+mod report;
+pub use report::{MAX_REPORT_DAYS, ReportConfig, ReportOutputConfig};
 mod snds;
 pub use snds::{SNDS_HISTORY_DAYS, SndsApiConfig, SndsConfig, SndsLegacyConfig};
 
@@ -34,6 +36,8 @@ pub struct Config {
     /// Files written by `fbl export` without arguments and by every `fbl run`.
     #[serde(default, rename = "export")]
     pub exports: Vec<ExportConfig>,
+    /// Complaint-rate thresholds, sending IPs and report files; absent means the defaults.
+    pub report: Option<ReportConfig>,
     /// Microsoft SNDS, fetched by `fbl snds fetch` and by every `fbl run`.
     #[serde(default)]
     pub snds: Option<SndsConfig>,
@@ -505,6 +509,9 @@ impl Config {
                 _ => {}
             }
         }
+        if let Some(report) = &self.report {
+            report.check()?;
+        }
         let mut names = std::collections::BTreeSet::new();
         for source in &self.sources {
             if !names.insert(&source.name) {
@@ -560,6 +567,9 @@ impl Config {
             && let Some(path) = token.secret_file.as_mut()
         {
             join(path);
+        }
+        for output in self.report.iter_mut().flat_map(|r| &mut r.outputs) {
+            join(&mut output.path);
         }
         if let Some(snds) = self.snds.as_mut() {
             snds.resolve_paths(base);

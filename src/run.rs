@@ -29,6 +29,8 @@ pub struct RunSummary {
     pub expired: u64,
     pub send_log_pruned: u64,
     pub exports: Vec<ExportWritten>,
+    /// Block scan, report files and new alerts (absent on a dry run).
+    pub report: Option<crate::reporting::RunReport>,
     /// Sources, send logs and exports that failed, with the reason; the run went on
     /// without them.
     pub source_errors: Vec<String>,
@@ -45,6 +47,7 @@ impl RunSummary {
             || !self.source_errors.is_empty()
             || self.mailboxes.iter().any(|m| !m.errors.is_empty())
             || self.send_log.iter().any(|s| s.bad_lines > 0)
+            || self.report.as_ref().is_some_and(|r| r.needs_attention())
             || self.snds.as_ref().is_some_and(SndsSummary::needs_attention)
             || !self.alerts.is_empty()
     }
@@ -243,6 +246,7 @@ pub fn run(
             Err(error) => summary.source_errors.push(format!("{error:#}")),
         }
     }
+    summary.report = Some(crate::reporting::run_step(store, config, now));
     Ok(summary)
 }
 

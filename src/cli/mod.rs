@@ -9,6 +9,7 @@ mod oauth_login;
 mod parse;
 mod quarantine;
 mod reattribute;
+mod report;
 mod run;
 mod sendlog;
 mod snds;
@@ -72,6 +73,7 @@ pub enum Command {
     #[command(subcommand)]
     Snds(snds::SndsCommand),
     Reattribute(reattribute::ReattributeArgs),
+    Report(report::ReportArgs),
     Export(export::ExportArgs),
     Config(config_cmd::ConfigArgs),
 }
@@ -131,6 +133,7 @@ pub fn main() -> Result<Outcome> {
         Command::Sendlog(command) => sendlog::run(&context, command),
         Command::Snds(command) => snds::run(&context, command),
         Command::Reattribute(args) => reattribute::run(&context, args),
+        Command::Report(args) => report::run(&context, args),
         Command::Export(args) => export::run(&context, args),
         Command::Config(args) => config_cmd::run(&context, args),
     }

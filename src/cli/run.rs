@@ -81,6 +81,19 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
                 );
             }
         }
+        if let Some(report) = &summary.report {
+            for written in &report.written {
+                println!(
+                    "  report {}: {} days to {}",
+                    written.format,
+                    written.days,
+                    written.path.display()
+                );
+            }
+            for alert in &report.alerts {
+                println!("  alert: {}", alert.message);
+            }
+        }
         if let Some(snds) = &summary.snds {
             print!("{}", super::snds::describe(snds));
         }
@@ -97,6 +110,7 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
         .iter()
         .flat_map(|m| &m.errors)
         .chain(&summary.source_errors)
+        .chain(summary.report.iter().flat_map(|r| &r.errors))
         .chain(summary.snds.iter().flat_map(|s| &s.errors))
     {
         eprintln!("fbl: {error}");

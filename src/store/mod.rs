@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 
 mod mailbox;
 pub use mailbox::{MailboxState, PendingAction};
+mod report;
+pub use report::{BounceToScan, DelistFigures, NewBlockEvent, SuppressionDelay};
 mod snds;
 pub use snds::{
     IpStatusChanges, IpStatusPeriod, SndsAccountState, SndsDayFetched, SndsIpDay, SndsRowChange,
@@ -24,7 +26,7 @@ pub use snds::{
 };
 
 /// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
-const MIGRATIONS: [(&str, &str); 3] = [
+const MIGRATIONS: [(&str, &str); 4] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/sqlite/0001_init.sql"),
@@ -36,6 +38,10 @@ const MIGRATIONS: [(&str, &str); 3] = [
     (
         "0003_mailboxes.sql",
         include_str!("../../schemas/sqlite/0003_mailboxes.sql"),
+    ),
+    (
+        "0004_report.sql",
+        include_str!("../../schemas/sqlite/0004_report.sql"),
     ),
 ];
 

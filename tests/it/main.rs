@@ -15,6 +15,8 @@ mod imap_client;
 mod imap_poll;
 mod parse_golden;
 mod parse_properties;
+mod report;
+mod report_html;
 mod secrets;
 mod snds;
 mod snds_client;

@@ -1,0 +1,150 @@
+//! `fbl report`: complaint rates, thresholds and Outlook.com blocks; `fbl report delist`.
+
+use super::{Context, Outcome};
+use crate::config::MAX_REPORT_DAYS;
+use crate::delist::{PacketFormat, packet};
+use crate::rates::Level;
+use crate::report_render::{ReportFormat, render};
+use crate::reporting;
+use anyhow::{Result, bail};
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Complaint rates per IP and day (messages from SNDS, else the send log), per reporter and
+/// day, per campaign and list (through the send log) and per recipient domain, judged against
+/// the [report] thresholds (warn 0.1%, critical 0.3%, not below min_volume messages); SNDS
+/// filter result, complaint band and trap hits beside fbl's own figure; unattributed
+/// complaints and why; complaints about IPs outside [report] sending_ips; Outlook.com blocks
+/// (5xx) and throttling (4xx) found in bounces and send logs.
+///
+/// Formats: table (default), csv, json (schemas/report-output.schema.json), html (one
+/// self-contained page with charts), prometheus (node_exporter textfile).
+///
+/// Exit status: 0; 1 with --fail-on when the worst figure or block of the window is at that
+/// level or worse (an Outlook.com block counts as critical, throttling as warn); 2 fatal.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ReportArgs {
+    #[command(subcommand)]
+    pub command: Option<ReportCommand>,
+    /// Days covered, ending today (UTC) [default: [report] days, else 30]
+    #[arg(long, value_name = "N")]
+    pub days: Option<u32>,
+    /// table, csv, json, html or prometheus
+    #[arg(long, default_value = "table")]
+    pub format: ReportFormat,
+    /// Write to this file, atomically, instead of standard output
+    #[arg(long, short, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Exit 1 when anything in the window is at this level or worse: warn or critical
+    #[arg(long, value_name = "LEVEL")]
+    pub fail_on: Option<FailOn>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    Warn,
+    Critical,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ReportCommand {
+    Delist(DelistArgs),
+}
+
+/// The evidence Microsoft's sender support form asks for about a blocked IP, from the
+/// store: when the block began and its bounce texts, SNDS history and ipStatus, complaint
+/// rates by day, how fast complainants were suppressed, the suppression list size, the
+/// feedback loops, and example headers of a recent message (recipients redacted). Plain
+/// text or Markdown, ready to paste.
+#[derive(Debug, clap::Args)]
+pub struct DelistArgs {
+    /// The blocked IP
+    #[arg(long)]
+    pub ip: String,
+    /// Days of history [default: 90]
+    #[arg(long, value_name = "N", default_value_t = 90)]
+    pub days: u32,
+    /// Markdown instead of plain text
+    #[arg(long)]
+    pub markdown: bool,
+    /// Write to this file, atomically, instead of standard output
+    #[arg(long, short, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+}
+
+fn check_days(days: u32) -> Result<u32> {
+    if days == 0 || days > MAX_REPORT_DAYS {
+        bail!("--days must be 1 to {MAX_REPORT_DAYS}, not {days}");
+    }
+    Ok(days)
+}
+
+/// Writes text to a file atomically, or to standard output.
+fn emit(
+    output: Option<&PathBuf>,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
+    match output {
+        Some(path) => {
+            if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(folder)?;
+            }
+            crate::atomic_file::write_atomically(path, write)
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            write(&mut out)?;
+            out.flush()?;
+            Ok(())
+        }
+    }
+}
+
+pub fn run(context: &Context, args: ReportArgs) -> Result<Outcome> {
+    let mut store = context.open_store()?;
+    // New bounces are searched for blocks first, unless a running fbl holds the store (it
+    // does the same).
+    if let Ok(_lock) = store.lock() {
+        reporting::scan_bounces(&mut store, &context.now)?;
+    }
+    if let Some(ReportCommand::Delist(delist)) = args.command {
+        let ip = match delist.ip.trim().parse::<std::net::IpAddr>() {
+            Ok(ip) => ip.to_string(),
+            Err(_) => bail!("--ip {:?} is not an IP address", delist.ip),
+        };
+        let input = reporting::delist_input(
+            &store,
+            &context.config,
+            &ip,
+            check_days(delist.days)?,
+            &context.now,
+        )?;
+        let format = if delist.markdown {
+            PacketFormat::Markdown
+        } else {
+            PacketFormat::Text
+        };
+        let text = packet(&input, format);
+        emit(delist.output.as_ref(), |out| out.write_all(text.as_bytes()))?;
+        return Ok(Outcome::Clean);
+    }
+    let settings = reporting::settings(&context.config);
+    let days = check_days(args.days.unwrap_or(settings.days))?;
+    let report = reporting::build(&store, &settings, days, &context.now)?;
+    emit(args.output.as_ref(), |out| {
+        render(args.format, &report, out)
+    })?;
+    let limit = match args.fail_on {
+        None => return Ok(Outcome::Clean),
+        Some(FailOn::Warn) => Level::Warn,
+        Some(FailOn::Critical) => Level::Critical,
+    };
+    Ok(if report.overview.worst_level >= limit {
+        Outcome::Attention
+    } else {
+        Outcome::Clean
+    })
+}

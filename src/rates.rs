@@ -1,0 +1,1447 @@
+//! Complaint rates, thresholds and alerts: turns the store's aggregates (complaints and
+//! message counts per IP, day, reporter, campaign, list and recipient domain; SNDS figures;
+//! Outlook.com block sightings) into the `ComplaintReport` value that every report format
+//! renders and that `--format json` prints (`schemas/report-output.schema.json`). Pure: the
+//! day the report ends on is passed in.
+//!
+//! A rate is complaints ÷ messages in percent. Messages per IP and day come from SNDS
+//! `message recipients` where SNDS has a row, else from the send log; a figure whose volume
+//! is unknown or below `min_volume` is shown but not judged.
+
+use crate::ip_range::IpRanges;
+use crate::outlook_codes::BlockClass;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// When a rate is worth a warning.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Thresholds {
+    pub warn_percent: f64,
+    pub critical_percent: f64,
+    /// Below this many messages no rate is judged.
+    pub min_volume: u64,
+}
+
+impl Default for Thresholds {
+    /// Gmail's and Yahoo's published limits (formats.md section 6).
+    fn default() -> Self {
+        Thresholds {
+            warn_percent: 0.1,
+            critical_percent: 0.3,
+            min_volume: 1000,
+        }
+    }
+}
+
+/// How a figure stands against the thresholds. Ordered from harmless to worst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    /// The volume is unknown or below `min_volume`.
+    NotJudged,
+    Ok,
+    Warn,
+    Critical,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::NotJudged => "not_judged",
+            Level::Ok => "ok",
+            Level::Warn => "warn",
+            Level::Critical => "critical",
+        }
+    }
+}
+
+/// The rate of `complaints` in `messages` and its level.
+pub fn judge(
+    complaints: u64,
+    messages: Option<u64>,
+    thresholds: &Thresholds,
+) -> (Option<f64>, Level) {
+    let Some(messages) = messages.filter(|m| *m > 0) else {
+        return (None, Level::NotJudged);
+    };
+    let rate = complaints as f64 * 100.0 / messages as f64;
+    let level = if messages < thresholds.min_volume {
+        Level::NotJudged
+    } else if rate >= thresholds.critical_percent {
+        Level::Critical
+    } else if rate >= thresholds.warn_percent {
+        Level::Warn
+    } else {
+        Level::Ok
+    };
+    (Some(rate), level)
+}
+
+// ---------------------------------------------------------------------------------------
+// What the store hands over.
+
+/// Complaints reported on one day about one source IP by one reporter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplaintCount {
+    pub day: String,
+    pub source_ip: Option<String>,
+    pub reporter: String,
+    pub complaints: u64,
+}
+
+/// Messages counted for a key (an IP and day, a reporter and day).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Volume {
+    pub key: String,
+    pub day: String,
+    pub messages: u64,
+}
+
+/// SNDS's figures for one IP on one day, its activity windows added up.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SndsDay {
+    pub ip: String,
+    pub day: String,
+    pub message_recipients: u64,
+    /// The worst filter result of the day's windows: green, yellow, red or unknown.
+    pub filter_result: String,
+    /// SNDS's complaint band as written (`< 0.1%`, `0.4%`), the worst of the day's windows.
+    pub complaint_rate: String,
+    /// The band's percentage, when it states one.
+    pub complaint_percent: Option<f64>,
+    pub trap_hits: u64,
+}
+
+/// A range SNDS ipStatus lists, blocked or junked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SndsStatus {
+    pub first_ip: String,
+    pub last_ip: String,
+    pub blocked: bool,
+    pub details: String,
+    /// When fbl first saw SNDS list it so.
+    pub since: String,
+}
+
+/// Complaints and messages of one campaign and list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignCount {
+    pub campaign: Option<String>,
+    pub list: Option<String>,
+    pub complaints: u64,
+    pub messages: u64,
+}
+
+/// Complaints and messages of one recipient domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainCount {
+    pub domain: String,
+    pub complaints: u64,
+    pub messages: u64,
+}
+
+/// One Outlook.com rejection or deferral as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BlockEvent {
+    /// Empty when the sending IP could not be found.
+    pub ip: String,
+    pub code: String,
+    pub class: BlockClass,
+    pub text: String,
+    pub recipient: Option<String>,
+    pub seen_at: String,
+    /// `bounce` or `send_log`.
+    pub source: String,
+}
+
+/// When a mailbox folder was last read completely.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MailboxSuccess {
+    pub mailbox: String,
+    pub folder: String,
+    pub last_success_at: Option<String>,
+}
+
+/// Everything the store gives for one report.
+#[derive(Debug, Clone, Default)]
+pub struct ReportInput {
+    pub complaints: Vec<ComplaintCount>,
+    /// Per IP (key) and day, from the send log.
+    pub send_log_ip_days: Vec<Volume>,
+    /// Per reporter (key) and day, from the send log's recipient domains.
+    pub send_log_reporter_days: Vec<Volume>,
+    pub snds_days: Vec<SndsDay>,
+    /// Whether SNDS storage exists at all (false before SNDS is set up).
+    pub snds_available: bool,
+    pub snds_status: Vec<SndsStatus>,
+    pub campaigns: Vec<CampaignCount>,
+    /// Complaints the send log could not place in a campaign.
+    pub complaints_without_campaign: u64,
+    pub domains: Vec<DomainCount>,
+    pub attributed: u64,
+    pub unattributed: u64,
+    pub unattributed_reasons: Vec<(String, u64)>,
+    /// Sightings from before the window too (see `BLOCK_HISTORY_DAYS`).
+    pub blocks: Vec<BlockEvent>,
+    pub mailboxes: Vec<MailboxSuccess>,
+}
+
+/// Recipient domains of the big feedback loops, for messages per reporter. SNDS counts
+/// Microsoft's messages itself; the others come from the send log.
+#[rustfmt::skip]
+pub const REPORTER_DOMAINS: &[(&str, &[&str])] = &[
+    ("microsoft", &["outlook.com", "hotmail.com", "live.com", "msn.com", "hotmail.co.uk", "hotmail.fr", "hotmail.de", "hotmail.it", "hotmail.es", "live.co.uk", "live.fr", "live.de", "live.nl", "outlook.fr", "outlook.de", "outlook.es", "windowslive.com", "passport.com"]),
+    ("yahoo", &["yahoo.com", "ymail.com", "rocketmail.com", "yahoo.co.uk", "yahoo.fr", "yahoo.de", "yahoo.es", "yahoo.it", "yahoo.ca", "yahoo.com.br", "yahoo.co.jp", "yahoo.co.in"]),
+    ("aol", &["aol.com", "aim.com", "aol.co.uk", "aol.fr", "aol.de", "verizon.net"]),
+    ("validity", &["comcast.net", "xfinity.com", "mail.com", "gmx.com", "gmx.net", "web.de", "fastmail.com"]),
+    ("apple", &["icloud.com", "me.com", "mac.com"]),
+];
+
+// ---------------------------------------------------------------------------------------
+// The report.
+
+/// The days a report covers, both ends included, `YYYY-MM-DD` in UTC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Window {
+    pub from_day: String,
+    pub to_day: String,
+    pub days: u32,
+}
+
+impl Window {
+    /// The `days` days that end with `to_day`.
+    pub fn ending(to_day: chrono::NaiveDate, days: u32) -> Window {
+        let days = days.max(1);
+        let from = to_day - chrono::Duration::days(days as i64 - 1);
+        Window {
+            from_day: from.format("%Y-%m-%d").to_string(),
+            to_day: to_day.format("%Y-%m-%d").to_string(),
+            days,
+        }
+    }
+
+    /// Every day of the window, in order.
+    pub fn each_day(&self) -> Vec<String> {
+        let Ok(mut day) = chrono::NaiveDate::parse_from_str(&self.from_day, "%Y-%m-%d") else {
+            return Vec::new();
+        };
+        let mut out = Vec::with_capacity(self.days as usize);
+        for _ in 0..self.days {
+            out.push(day.format("%Y-%m-%d").to_string());
+            day += chrono::Duration::days(1);
+        }
+        out
+    }
+}
+
+/// Where a message count came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VolumeSource {
+    Snds,
+    SendLog,
+    None,
+}
+
+/// One IP on one day.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IpDay {
+    pub ip: String,
+    pub day: String,
+    pub complaints: u64,
+    pub messages: Option<u64>,
+    pub volume_source: VolumeSource,
+    pub rate_percent: Option<f64>,
+    pub level: Level,
+    /// SNDS's own view of the same IP and day, when it has one.
+    pub snds: Option<SndsDay>,
+}
+
+/// One IP over the window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IpSummary {
+    pub ip: String,
+    pub complaints: u64,
+    /// Messages on the days whose volume is known.
+    pub messages: Option<u64>,
+    pub rate_percent: Option<f64>,
+    pub level: Level,
+    /// The judged day with the highest rate.
+    pub worst_day: Option<String>,
+    pub worst_day_rate_percent: Option<f64>,
+    pub worst_day_level: Level,
+    /// The latest SNDS filter result in the window.
+    pub snds_filter_result: Option<String>,
+    pub trap_hits: u64,
+    /// Whether SNDS ipStatus lists the IP as blocked now.
+    pub snds_blocked: bool,
+    /// The latest Outlook.com code seen for the IP in the window.
+    pub outlook_block: Option<String>,
+    /// Whether the IP is one of `[report] sending_ips`; absent when none are configured.
+    pub sending_ip: Option<bool>,
+}
+
+/// A figure with a rate: a reporter on a day, a campaign, a list, a recipient domain.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RateRow {
+    pub subject: String,
+    /// The day, for daily figures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub day: Option<String>,
+    pub complaints: u64,
+    pub messages: Option<u64>,
+    pub volume_source: VolumeSource,
+    pub rate_percent: Option<f64>,
+    pub level: Level,
+}
+
+/// A reason given for complaints left without a complainant, and how often.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReasonCount {
+    pub reason: String,
+    pub complaints: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unattributed {
+    pub complaints: u64,
+    pub top_reasons: Vec<ReasonCount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IpCount {
+    pub ip: String,
+    pub complaints: u64,
+}
+
+/// Complaints about IPs that are not the sender's own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ForeignIps {
+    /// False when `[report] sending_ips` is not set: nothing can be said.
+    pub configured: bool,
+    pub complaints: u64,
+    pub ips: Vec<IpCount>,
+}
+
+/// One run of Outlook.com rejections of one class for one IP, with no gap longer than
+/// `EPISODE_GAP_DAYS` between two of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BlockEpisode {
+    pub ip: String,
+    pub class: BlockClass,
+    /// Every code seen, in order of first sighting.
+    pub codes: Vec<String>,
+    pub meaning: String,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub sightings: u64,
+    pub last_text: String,
+    /// Whether SNDS ipStatus lists the IP as blocked as well.
+    pub snds_blocked: bool,
+}
+
+/// How far before a window block sightings are read, so that an episode that began before
+/// the window keeps its start (and its alert is not raised again).
+pub const BLOCK_HISTORY_DAYS: i64 = 90;
+
+/// A gap longer than this many days between two sightings starts a new episode.
+pub const EPISODE_GAP_DAYS: i64 = 3;
+
+/// SNDS totals in the window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SndsSummary {
+    /// False when no SNDS data is stored: the SNDS columns are then empty.
+    pub available: bool,
+    pub trap_hits: u64,
+    pub ips_red: u64,
+    pub ips_yellow: u64,
+    pub ip_status: Vec<SndsStatus>,
+}
+
+/// Something a person should hear about once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Alert {
+    /// `complaint_rate`, `outlook_block`, `outlook_throttle`.
+    pub kind: String,
+    pub level: Level,
+    /// What it is about: `ip 192.0.2.10`, `campaign spring`, `reporter microsoft`.
+    pub subject: String,
+    /// Which occurrence: a day, or when a block began; empty for once-only subjects.
+    pub event: String,
+    pub message: String,
+}
+
+impl Alert {
+    /// The identity under which the store remembers it was raised.
+    pub fn key(&self) -> (String, String, String) {
+        (
+            format!("{}_{}", self.kind, self.level.as_str()),
+            self.subject.clone(),
+            self.event.clone(),
+        )
+    }
+}
+
+/// Totals and the worst level in the window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Overview {
+    pub complaints: u64,
+    pub attributed: u64,
+    pub unattributed: u64,
+    pub complaints_without_source_ip: u64,
+    pub ips: u64,
+    pub ips_warn: u64,
+    pub ips_critical: u64,
+    pub ips_blocked: u64,
+    pub ips_throttled: u64,
+    /// The worst level of every judged figure and block in the window.
+    pub worst_level: Level,
+}
+
+/// The whole report: the contract of `fbl report --format json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComplaintReport {
+    pub generated_at: String,
+    pub window: Window,
+    pub thresholds: Thresholds,
+    pub overview: Overview,
+    pub ips: Vec<IpSummary>,
+    pub ip_days: Vec<IpDay>,
+    pub reporters: Vec<RateRow>,
+    pub reporter_days: Vec<RateRow>,
+    pub campaigns: Vec<RateRow>,
+    pub lists: Vec<RateRow>,
+    pub complaints_without_campaign: u64,
+    pub recipient_domains: Vec<RateRow>,
+    pub unattributed: Unattributed,
+    pub foreign_ips: ForeignIps,
+    pub snds: SndsSummary,
+    pub blocks: Vec<BlockEpisode>,
+    pub mailboxes: Vec<MailboxSuccess>,
+    /// Alerts for the window's events (each is printed by `fbl run` only once).
+    pub alerts: Vec<Alert>,
+}
+
+/// How many reasons for unattributed complaints a report names.
+pub const TOP_REASONS: usize = 5;
+
+/// Alerts concern only events this many days before the report's last day, or later, so
+/// that a first run on an old store does not raise the whole history.
+pub const ALERT_LOOKBACK_DAYS: i64 = 7;
+
+/// Builds the report from the store's aggregates.
+pub fn build_report(
+    input: ReportInput,
+    window: Window,
+    thresholds: Thresholds,
+    sending_ips: &IpRanges,
+    generated_at: &str,
+) -> ComplaintReport {
+    let in_window = |day: &str| day >= window.from_day.as_str() && day <= window.to_day.as_str();
+
+    // Complaints per IP and day, per reporter and day; IPs outside the sender's ranges.
+    let mut ip_day_complaints: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut reporter_day_complaints: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut without_ip = 0;
+    let mut total = 0;
+    let mut foreign: BTreeMap<String, u64> = BTreeMap::new();
+    for count in input.complaints.iter().filter(|c| in_window(&c.day)) {
+        total += count.complaints;
+        *reporter_day_complaints
+            .entry((count.reporter.clone(), count.day.clone()))
+            .or_default() += count.complaints;
+        match count.source_ip.as_deref().filter(|ip| !ip.is_empty()) {
+            Some(ip) => {
+                *ip_day_complaints
+                    .entry((ip.to_string(), count.day.clone()))
+                    .or_default() += count.complaints;
+                if sending_ips.is_configured() && !sending_ips.contains_text(ip) {
+                    *foreign.entry(ip.to_string()).or_default() += count.complaints;
+                }
+            }
+            None => without_ip += count.complaints,
+        }
+    }
+
+    // Volumes: SNDS first, the send log where SNDS has no row.
+    let snds: BTreeMap<(String, String), SndsDay> = input
+        .snds_days
+        .iter()
+        .filter(|s| in_window(&s.day))
+        .map(|s| ((s.ip.clone(), s.day.clone()), s.clone()))
+        .collect();
+    let send_log: BTreeMap<(String, String), u64> = input
+        .send_log_ip_days
+        .iter()
+        .filter(|v| in_window(&v.day))
+        .map(|v| ((v.key.clone(), v.day.clone()), v.messages))
+        .collect();
+    let keys: BTreeSet<(String, String)> = ip_day_complaints
+        .keys()
+        .chain(snds.keys())
+        .chain(send_log.keys())
+        .cloned()
+        .collect();
+    let ip_days: Vec<IpDay> = keys
+        .into_iter()
+        .map(|key| {
+            let complaints = ip_day_complaints.get(&key).copied().unwrap_or(0);
+            let snds_day = snds.get(&key).cloned();
+            let (messages, volume_source) = match (&snds_day, send_log.get(&key)) {
+                (Some(s), _) if s.message_recipients > 0 => {
+                    (Some(s.message_recipients), VolumeSource::Snds)
+                }
+                (_, Some(m)) => (Some(*m), VolumeSource::SendLog),
+                _ => (None, VolumeSource::None),
+            };
+            let (rate_percent, level) = judge(complaints, messages, &thresholds);
+            IpDay {
+                ip: key.0,
+                day: key.1,
+                complaints,
+                messages,
+                volume_source,
+                rate_percent,
+                level,
+                snds: snds_day,
+            }
+        })
+        .collect();
+
+    // Blocks, grouped into episodes (the input may reach further back than the window, so
+    // that an episode keeps the start it had); those that go on into the window are shown.
+    let blocks: Vec<BlockEpisode> = episodes(&input.blocks, &input.snds_status)
+        .into_iter()
+        .filter(|b| {
+            b.last_seen
+                .get(..10)
+                .is_some_and(|d| d >= window.from_day.as_str())
+        })
+        .collect();
+    let recent_blocks: Vec<&BlockEpisode> = blocks.iter().collect();
+    // Per IP, the episode that matters most: a block before throttling, then the latest.
+    let mut latest_block: BTreeMap<&str, &BlockEpisode> = BTreeMap::new();
+    for episode in &recent_blocks {
+        let rank = |e: &BlockEpisode| (e.class == BlockClass::Block, e.last_seen.clone());
+        let keep = latest_block
+            .get(episode.ip.as_str())
+            .is_none_or(|kept| rank(episode) > rank(kept));
+        if keep {
+            latest_block.insert(&episode.ip, episode);
+        }
+    }
+
+    // Per IP over the window.
+    let mut ips: Vec<IpSummary> = Vec::new();
+    for (ip, days) in group_by_ip(&ip_days) {
+        let complaints: u64 = days.iter().map(|d| d.complaints).sum();
+        let known: Vec<&&IpDay> = days.iter().filter(|d| d.messages.is_some()).collect();
+        let messages = (!known.is_empty()).then(|| known.iter().filter_map(|d| d.messages).sum());
+        let complaints_known: u64 = known.iter().map(|d| d.complaints).sum();
+        let (rate_percent, level) = judge(complaints_known, messages, &thresholds);
+        let worst = days
+            .iter()
+            .filter(|d| d.level > Level::NotJudged)
+            .max_by(|a, b| {
+                (a.level, a.rate_percent.unwrap_or(0.0))
+                    .partial_cmp(&(b.level, b.rate_percent.unwrap_or(0.0)))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
+        let snds_filter_result = days
+            .iter()
+            .rev()
+            .find_map(|d| d.snds.as_ref().map(|s| s.filter_result.clone()));
+        let trap_hits = days
+            .iter()
+            .filter_map(|d| d.snds.as_ref().map(|s| s.trap_hits))
+            .sum();
+        ips.push(IpSummary {
+            ip: ip.to_string(),
+            complaints,
+            messages,
+            rate_percent,
+            level,
+            worst_day: worst.map(|d| d.day.clone()),
+            worst_day_rate_percent: worst.and_then(|d| d.rate_percent),
+            worst_day_level: worst.map(|d| d.level).unwrap_or(Level::NotJudged),
+            snds_filter_result,
+            trap_hits,
+            snds_blocked: snds_blocked(&input.snds_status, ip),
+            outlook_block: latest_block.get(ip).and_then(|b| b.codes.last().cloned()),
+            sending_ip: sending_ips
+                .is_configured()
+                .then(|| sending_ips.contains_text(ip)),
+        });
+    }
+    // IPs only seen in a block or in ipStatus still deserve a line.
+    for episode in latest_block.values() {
+        if !episode.ip.is_empty() && !ips.iter().any(|s| s.ip == episode.ip) {
+            ips.push(IpSummary {
+                ip: episode.ip.clone(),
+                complaints: 0,
+                messages: None,
+                rate_percent: None,
+                level: Level::NotJudged,
+                worst_day: None,
+                worst_day_rate_percent: None,
+                worst_day_level: Level::NotJudged,
+                snds_filter_result: None,
+                trap_hits: 0,
+                snds_blocked: episode.snds_blocked,
+                outlook_block: episode.codes.last().cloned(),
+                sending_ip: sending_ips
+                    .is_configured()
+                    .then(|| sending_ips.contains_text(&episode.ip)),
+            });
+        }
+    }
+    ips.sort_by(|a, b| {
+        let key = |s: &IpSummary| {
+            (
+                std::cmp::Reverse(s.outlook_block.is_some() || s.snds_blocked),
+                std::cmp::Reverse(s.level.max(s.worst_day_level)),
+                std::cmp::Reverse(ordered(s.rate_percent)),
+                std::cmp::Reverse(s.complaints),
+            )
+        };
+        key(a).cmp(&key(b)).then_with(|| a.ip.cmp(&b.ip))
+    });
+
+    // Per reporter and day: messages to the reporter's domains; for Microsoft, SNDS's total
+    // of the day when SNDS has rows for it.
+    let mut snds_total: BTreeMap<String, u64> = BTreeMap::new();
+    for s in snds.values() {
+        *snds_total.entry(s.day.clone()).or_default() += s.message_recipients;
+    }
+    let reporter_volume: BTreeMap<(String, String), u64> = input
+        .send_log_reporter_days
+        .iter()
+        .map(|v| ((v.key.clone(), v.day.clone()), v.messages))
+        .collect();
+    let mut reporter_days: Vec<RateRow> = Vec::new();
+    let reporter_keys: BTreeSet<(String, String)> =
+        reporter_day_complaints.keys().cloned().collect();
+    for (reporter, day) in reporter_keys {
+        let complaints = reporter_day_complaints[&(reporter.clone(), day.clone())];
+        let (messages, volume_source) = match (
+            reporter == "microsoft",
+            snds_total.get(&day),
+            reporter_volume.get(&(reporter.clone(), day.clone())),
+        ) {
+            (true, Some(total), _) if *total > 0 => (Some(*total), VolumeSource::Snds),
+            (_, _, Some(m)) => (Some(*m), VolumeSource::SendLog),
+            _ => (None, VolumeSource::None),
+        };
+        reporter_days.push(rate_row(
+            reporter,
+            Some(day),
+            complaints,
+            messages,
+            volume_source,
+            &thresholds,
+        ));
+    }
+    let mut reporters: BTreeMap<String, (u64, Option<u64>, VolumeSource)> = BTreeMap::new();
+    for row in &reporter_days {
+        let entry = reporters
+            .entry(row.subject.clone())
+            .or_insert((0, None, VolumeSource::None));
+        entry.0 += row.complaints;
+        if let Some(m) = row.messages {
+            entry.1 = Some(entry.1.unwrap_or(0) + m);
+            entry.2 = row.volume_source;
+        }
+    }
+    let mut reporters: Vec<RateRow> = reporters
+        .into_iter()
+        .map(|(reporter, (complaints, messages, source))| {
+            rate_row(reporter, None, complaints, messages, source, &thresholds)
+        })
+        .collect();
+    sort_rows(&mut reporters);
+
+    // Campaigns and lists.
+    let mut campaigns: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut lists: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for count in &input.campaigns {
+        if let Some(campaign) = &count.campaign {
+            let entry = campaigns.entry(campaign.clone()).or_default();
+            entry.0 += count.complaints;
+            entry.1 += count.messages;
+        }
+        if let Some(list) = &count.list {
+            let entry = lists.entry(list.clone()).or_default();
+            entry.0 += count.complaints;
+            entry.1 += count.messages;
+        }
+    }
+    let to_rows = |map: BTreeMap<String, (u64, u64)>| -> Vec<RateRow> {
+        let mut rows: Vec<RateRow> = map
+            .into_iter()
+            .filter(|(_, (complaints, _))| *complaints > 0)
+            .map(|(subject, (complaints, messages))| {
+                let source = if messages > 0 {
+                    VolumeSource::SendLog
+                } else {
+                    VolumeSource::None
+                };
+                rate_row(
+                    subject,
+                    None,
+                    complaints,
+                    Some(messages).filter(|m| *m > 0),
+                    source,
+                    &thresholds,
+                )
+            })
+            .collect();
+        sort_rows(&mut rows);
+        rows
+    };
+    let campaigns = to_rows(campaigns);
+    let lists = to_rows(lists);
+
+    let mut recipient_domains: Vec<RateRow> = input
+        .domains
+        .iter()
+        .filter(|d| d.complaints > 0)
+        .map(|d| {
+            let source = if d.messages > 0 {
+                VolumeSource::SendLog
+            } else {
+                VolumeSource::None
+            };
+            rate_row(
+                d.domain.clone(),
+                None,
+                d.complaints,
+                Some(d.messages).filter(|m| *m > 0),
+                source,
+                &thresholds,
+            )
+        })
+        .collect();
+    sort_rows(&mut recipient_domains);
+
+    let mut reasons = input.unattributed_reasons.clone();
+    reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let unattributed = Unattributed {
+        complaints: input.unattributed,
+        top_reasons: reasons
+            .into_iter()
+            .take(TOP_REASONS)
+            .map(|(reason, complaints)| ReasonCount { reason, complaints })
+            .collect(),
+    };
+
+    let mut foreign: Vec<IpCount> = foreign
+        .into_iter()
+        .map(|(ip, complaints)| IpCount { ip, complaints })
+        .collect();
+    foreign.sort_by(|a, b| {
+        b.complaints
+            .cmp(&a.complaints)
+            .then_with(|| a.ip.cmp(&b.ip))
+    });
+    let foreign_ips = ForeignIps {
+        configured: sending_ips.is_configured(),
+        complaints: foreign.iter().map(|f| f.complaints).sum(),
+        ips: foreign,
+    };
+
+    let latest_colour: BTreeMap<&str, &str> = snds
+        .values()
+        .map(|s| (s.ip.as_str(), s.filter_result.as_str()))
+        .collect();
+    let snds_summary = SndsSummary {
+        available: input.snds_available,
+        trap_hits: snds.values().map(|s| s.trap_hits).sum(),
+        ips_red: latest_colour.values().filter(|c| **c == "red").count() as u64,
+        ips_yellow: latest_colour.values().filter(|c| **c == "yellow").count() as u64,
+        ip_status: input.snds_status.clone(),
+    };
+
+    let judged_levels = ip_days
+        .iter()
+        .map(|d| d.level)
+        .chain(reporter_days.iter().map(|r| r.level))
+        .chain(campaigns.iter().map(|r| r.level))
+        .chain(lists.iter().map(|r| r.level))
+        .chain(recipient_domains.iter().map(|r| r.level))
+        .chain(recent_blocks.iter().map(|b| match b.class {
+            BlockClass::Block => Level::Critical,
+            BlockClass::Throttle => Level::Warn,
+        }));
+    let overview = Overview {
+        complaints: total,
+        attributed: input.attributed,
+        unattributed: input.unattributed,
+        complaints_without_source_ip: without_ip,
+        ips: ips.len() as u64,
+        ips_warn: ips
+            .iter()
+            .filter(|s| s.level.max(s.worst_day_level) == Level::Warn)
+            .count() as u64,
+        ips_critical: ips
+            .iter()
+            .filter(|s| s.level.max(s.worst_day_level) == Level::Critical)
+            .count() as u64,
+        ips_blocked: distinct_ips(&recent_blocks, BlockClass::Block),
+        ips_throttled: distinct_ips(&recent_blocks, BlockClass::Throttle),
+        worst_level: judged_levels.max().unwrap_or(Level::NotJudged),
+    };
+
+    let mut report = ComplaintReport {
+        generated_at: generated_at.to_string(),
+        window,
+        thresholds,
+        overview,
+        ips,
+        ip_days,
+        reporters,
+        reporter_days,
+        campaigns,
+        lists,
+        complaints_without_campaign: input.complaints_without_campaign,
+        recipient_domains,
+        unattributed,
+        foreign_ips,
+        snds: snds_summary,
+        blocks,
+        mailboxes: input.mailboxes,
+        alerts: Vec::new(),
+    };
+    report.alerts = alerts(&report);
+    report
+}
+
+fn distinct_ips(episodes: &[&BlockEpisode], class: BlockClass) -> u64 {
+    episodes
+        .iter()
+        .filter(|e| e.class == class && !e.ip.is_empty())
+        .map(|e| e.ip.as_str())
+        .collect::<BTreeSet<_>>()
+        .len() as u64
+}
+
+fn ordered(rate: Option<f64>) -> u64 {
+    // Rates are non-negative: their bits sort as the numbers do.
+    rate.map(|r| r.max(0.0).to_bits()).unwrap_or(0)
+}
+
+fn rate_row(
+    subject: String,
+    day: Option<String>,
+    complaints: u64,
+    messages: Option<u64>,
+    volume_source: VolumeSource,
+    thresholds: &Thresholds,
+) -> RateRow {
+    let (rate_percent, level) = judge(complaints, messages, thresholds);
+    RateRow {
+        subject,
+        day,
+        complaints,
+        messages,
+        volume_source,
+        rate_percent,
+        level,
+    }
+}
+
+/// Worst first, then by rate, complaints and name.
+fn sort_rows(rows: &mut [RateRow]) {
+    rows.sort_by(|a, b| {
+        let key = |r: &RateRow| {
+            (
+                std::cmp::Reverse(r.level),
+                std::cmp::Reverse(ordered(r.rate_percent)),
+                std::cmp::Reverse(r.complaints),
+            )
+        };
+        key(a).cmp(&key(b)).then_with(|| a.subject.cmp(&b.subject))
+    });
+}
+
+fn group_by_ip(days: &[IpDay]) -> Vec<(&str, Vec<&IpDay>)> {
+    let mut out: Vec<(&str, Vec<&IpDay>)> = Vec::new();
+    for day in days {
+        match out.last_mut() {
+            Some((ip, list)) if *ip == day.ip => list.push(day),
+            _ => out.push((&day.ip, vec![day])),
+        }
+    }
+    out
+}
+
+/// Whether an SNDS ipStatus range that says blocked contains the IP.
+pub fn snds_blocked(status: &[SndsStatus], ip: &str) -> bool {
+    let Ok(ip) = ip.parse::<std::net::IpAddr>() else {
+        return false;
+    };
+    status.iter().any(|s| {
+        s.blocked
+            && match (
+                s.first_ip.parse::<std::net::IpAddr>(),
+                s.last_ip.parse::<std::net::IpAddr>(),
+            ) {
+                (Ok(first), Ok(last)) => first <= ip && ip <= last,
+                _ => false,
+            }
+    })
+}
+
+/// Groups sightings per IP and class into episodes: a gap longer than `EPISODE_GAP_DAYS`
+/// starts a new one. Sorted by IP, then start.
+pub fn episodes(events: &[BlockEvent], status: &[SndsStatus]) -> Vec<BlockEpisode> {
+    let mut sorted: Vec<&BlockEvent> = events.iter().collect();
+    sorted.sort_by(|a, b| {
+        (a.ip.as_str(), a.class, a.seen_at.as_str()).cmp(&(
+            b.ip.as_str(),
+            b.class,
+            b.seen_at.as_str(),
+        ))
+    });
+    let mut out: Vec<BlockEpisode> = Vec::new();
+    for event in sorted {
+        let continues = out.last().is_some_and(|e| {
+            e.ip == event.ip
+                && e.class == event.class
+                && gap_days(&e.last_seen, &event.seen_at) <= EPISODE_GAP_DAYS
+        });
+        if continues {
+            let episode = out.last_mut().expect("checked above");
+            episode.last_seen = event.seen_at.clone();
+            episode.sightings += 1;
+            episode.last_text = event.text.clone();
+            if !episode.codes.contains(&event.code) {
+                episode.codes.push(event.code.clone());
+            }
+        } else {
+            out.push(BlockEpisode {
+                ip: event.ip.clone(),
+                class: event.class,
+                codes: vec![event.code.clone()],
+                meaning: crate::outlook_codes::describe(&event.code)
+                    .map(|c| c.meaning.to_string())
+                    .unwrap_or_default(),
+                first_seen: event.seen_at.clone(),
+                last_seen: event.seen_at.clone(),
+                sightings: 1,
+                last_text: event.text.clone(),
+                snds_blocked: snds_blocked(status, &event.ip),
+            });
+        }
+    }
+    out
+}
+
+fn gap_days(earlier: &str, later: &str) -> i64 {
+    let parse = |t: &str| chrono::DateTime::parse_from_rfc3339(t).ok();
+    match (parse(earlier), parse(later)) {
+        (Some(a), Some(b)) => (b - a).num_days(),
+        _ => 0,
+    }
+}
+
+/// The alerts of a report: judged figures at warn or critical and Outlook.com blocks, for
+/// events of the last `ALERT_LOOKBACK_DAYS` days of the window. Each has a stable key, so
+/// the caller can raise it once.
+pub fn alerts(report: &ComplaintReport) -> Vec<Alert> {
+    let recent_from = chrono::NaiveDate::parse_from_str(&report.window.to_day, "%Y-%m-%d")
+        .map(|d| {
+            (d - chrono::Duration::days(ALERT_LOOKBACK_DAYS))
+                .format("%Y-%m-%d")
+                .to_string()
+        })
+        .unwrap_or_default();
+    let recent = |day: &str| day >= recent_from.as_str();
+    let t = &report.thresholds;
+    let limit = |level: Level| match level {
+        Level::Critical => t.critical_percent,
+        _ => t.warn_percent,
+    };
+    let mut out = Vec::new();
+    for day in &report.ip_days {
+        if day.level >= Level::Warn && recent(&day.day) {
+            out.push(Alert {
+                kind: "complaint_rate".to_string(),
+                level: day.level,
+                subject: format!("ip {}", day.ip),
+                event: day.day.clone(),
+                message: format!(
+                    "ip {} complaint rate {} on {} ({} complaints in {} messages, {}): {} (at or above {}%)",
+                    day.ip,
+                    percent(day.rate_percent),
+                    day.day,
+                    day.complaints,
+                    day.messages.unwrap_or(0),
+                    source_name(day.volume_source),
+                    day.level.as_str(),
+                    limit(day.level),
+                ),
+            });
+        }
+    }
+    for row in &report.reporter_days {
+        let day = row.day.as_deref().unwrap_or("");
+        if row.level >= Level::Warn && recent(day) {
+            out.push(Alert {
+                kind: "complaint_rate".to_string(),
+                level: row.level,
+                subject: format!("reporter {}", row.subject),
+                event: day.to_string(),
+                message: format!(
+                    "reporter {} complaint rate {} on {} ({} complaints in {} messages): {} (at or above {}%)",
+                    row.subject,
+                    percent(row.rate_percent),
+                    day,
+                    row.complaints,
+                    row.messages.unwrap_or(0),
+                    row.level.as_str(),
+                    limit(row.level),
+                ),
+            });
+        }
+    }
+    for (what, rows) in [("campaign", &report.campaigns), ("list", &report.lists)] {
+        for row in rows.iter().filter(|r| r.level >= Level::Warn) {
+            out.push(Alert {
+                kind: "complaint_rate".to_string(),
+                level: row.level,
+                subject: format!("{what} {}", row.subject),
+                event: String::new(),
+                message: format!(
+                    "{what} {} complaint rate {} ({} complaints in {} messages): {} (at or above {}%)",
+                    row.subject,
+                    percent(row.rate_percent),
+                    row.complaints,
+                    row.messages.unwrap_or(0),
+                    row.level.as_str(),
+                    limit(row.level),
+                ),
+            });
+        }
+    }
+    for episode in &report.blocks {
+        if !recent(episode.last_seen.get(..10).unwrap_or("")) {
+            continue;
+        }
+        let ip = if episode.ip.is_empty() {
+            "an unknown ip"
+        } else {
+            &episode.ip
+        };
+        let (kind, level, verb) = match episode.class {
+            BlockClass::Block => ("outlook_block", Level::Critical, "blocked"),
+            BlockClass::Throttle => ("outlook_throttle", Level::Warn, "throttled"),
+        };
+        out.push(Alert {
+            kind: kind.to_string(),
+            level,
+            subject: format!("ip {ip}"),
+            event: episode.first_seen.clone(),
+            message: format!(
+                "Outlook.com {verb} {ip} since {} ({}: {}); last: {}",
+                episode.first_seen,
+                episode.codes.join(", "),
+                episode.meaning,
+                episode.last_text
+            ),
+        });
+    }
+    out
+}
+
+/// `0.123%`, or `-` when there is no rate.
+pub fn percent(rate: Option<f64>) -> String {
+    match rate {
+        Some(rate) => format!("{rate:.3}%"),
+        None => "-".to_string(),
+    }
+}
+
+fn source_name(source: VolumeSource) -> &'static str {
+    match source {
+        VolumeSource::Snds => "volume from SNDS",
+        VolumeSource::SendLog => "volume from the send log",
+        VolumeSource::None => "volume unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(n: u32) -> String {
+        format!("2026-11-{n:02}")
+    }
+
+    fn complaints(ip: &str, d: u32, reporter: &str, n: u64) -> ComplaintCount {
+        ComplaintCount {
+            day: day(d),
+            source_ip: (!ip.is_empty()).then(|| ip.to_string()),
+            reporter: reporter.to_string(),
+            complaints: n,
+        }
+    }
+
+    fn volume(key: &str, d: u32, messages: u64) -> Volume {
+        Volume {
+            key: key.to_string(),
+            day: day(d),
+            messages,
+        }
+    }
+
+    fn window() -> Window {
+        Window::ending(chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(), 30)
+    }
+
+    #[test]
+    fn judging_follows_the_thresholds_and_the_minimum_volume() {
+        let t = Thresholds::default();
+        let check = |c, m, expected: Level| assert_eq!(judge(c, m, &t).1, expected, "{c} in {m:?}");
+        check(0, Some(10_000), Level::Ok);
+        check(9, Some(10_000), Level::Ok);
+        check(10, Some(10_000), Level::Warn);
+        check(29, Some(10_000), Level::Warn);
+        check(30, Some(10_000), Level::Critical);
+        check(5, Some(999), Level::NotJudged);
+        check(5, Some(0), Level::NotJudged);
+        check(5, None, Level::NotJudged);
+        assert_eq!(judge(1, Some(200), &t).0, Some(0.5));
+    }
+
+    #[test]
+    fn snds_volume_wins_over_the_send_log_and_the_ip_summary_adds_up() {
+        let input = ReportInput {
+            complaints: vec![
+                complaints("192.0.2.10", 18, "microsoft", 4),
+                complaints("192.0.2.10", 19, "microsoft", 2),
+                complaints("192.0.2.10", 19, "yahoo", 1),
+                complaints("", 19, "yahoo", 5),
+            ],
+            send_log_ip_days: vec![
+                volume("192.0.2.10", 18, 500),
+                volume("192.0.2.10", 19, 2000),
+            ],
+            snds_days: vec![SndsDay {
+                ip: "192.0.2.10".into(),
+                day: day(18),
+                message_recipients: 1000,
+                filter_result: "yellow".into(),
+                complaint_rate: "0.4%".into(),
+                complaint_percent: Some(0.4),
+                trap_hits: 2,
+            }],
+            snds_available: true,
+            ..ReportInput::default()
+        };
+        let report = build_report(
+            input,
+            window(),
+            Thresholds::default(),
+            &IpRanges::default(),
+            "2026-11-20T08:00:00Z",
+        );
+        let got: Vec<_> = report
+            .ip_days
+            .iter()
+            .map(|d| {
+                (
+                    d.day.as_str(),
+                    d.complaints,
+                    d.messages,
+                    d.volume_source,
+                    d.level,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "2026-11-18",
+                    4,
+                    Some(1000),
+                    VolumeSource::Snds,
+                    Level::Critical
+                ),
+                (
+                    "2026-11-19",
+                    3,
+                    Some(2000),
+                    VolumeSource::SendLog,
+                    Level::Warn
+                ),
+            ]
+        );
+        let ip = &report.ips[0];
+        assert_eq!(
+            (ip.complaints, ip.messages, ip.level),
+            (7, Some(3000), Level::Warn)
+        );
+        assert_eq!(ip.worst_day.as_deref(), Some("2026-11-18"));
+        assert_eq!(ip.snds_filter_result.as_deref(), Some("yellow"));
+        assert_eq!(ip.trap_hits, 2);
+        assert_eq!(ip.sending_ip, None);
+        assert_eq!(report.overview.complaints, 12);
+        assert_eq!(report.overview.complaints_without_source_ip, 5);
+        assert_eq!(report.overview.worst_level, Level::Critical);
+        // Microsoft's daily volume is SNDS's total for the day.
+        let microsoft = report
+            .reporter_days
+            .iter()
+            .find(|r| r.subject == "microsoft" && r.day.as_deref() == Some("2026-11-18"))
+            .unwrap();
+        assert_eq!(
+            (microsoft.messages, microsoft.volume_source),
+            (Some(1000), VolumeSource::Snds)
+        );
+        let kinds: Vec<_> = report
+            .alerts
+            .iter()
+            .map(|a| (a.subject.as_str(), a.event.as_str(), a.level))
+            .collect();
+        assert!(
+            kinds.contains(&("ip 192.0.2.10", "2026-11-18", Level::Critical)),
+            "{kinds:?}"
+        );
+        assert!(
+            kinds.contains(&("ip 192.0.2.10", "2026-11-19", Level::Warn)),
+            "{kinds:?}"
+        );
+    }
+
+    #[test]
+    fn days_outside_the_window_and_old_alerts_are_left_out() {
+        let input = ReportInput {
+            complaints: vec![complaints("192.0.2.10", 1, "yahoo", 50), {
+                let mut c = complaints("192.0.2.10", 1, "yahoo", 50);
+                c.day = "2026-09-01".into();
+                c
+            }],
+            send_log_ip_days: vec![volume("192.0.2.10", 1, 1000)],
+            ..ReportInput::default()
+        };
+        let report = build_report(
+            input,
+            window(),
+            Thresholds::default(),
+            &IpRanges::default(),
+            "now",
+        );
+        assert_eq!(report.overview.complaints, 50);
+        assert_eq!(report.ip_days.len(), 1);
+        assert_eq!(report.ip_days[0].level, Level::Critical);
+        // 2026-11-01 is more than a week before the 20th: in the report, but no alert.
+        assert!(report.alerts.is_empty(), "{:?}", report.alerts);
+    }
+
+    #[test]
+    fn complaints_about_other_ips_are_counted_when_sending_ips_are_configured() {
+        let input = ReportInput {
+            complaints: vec![
+                complaints("192.0.2.10", 19, "yahoo", 3),
+                complaints("198.51.100.99", 19, "yahoo", 2),
+            ],
+            ..ReportInput::default()
+        };
+        let ranges = IpRanges::parse(&["192.0.2.0/24".to_string()]).unwrap();
+        let report = build_report(
+            input.clone(),
+            window(),
+            Thresholds::default(),
+            &ranges,
+            "now",
+        );
+        assert_eq!(report.foreign_ips.complaints, 2);
+        assert_eq!(report.foreign_ips.ips[0].ip, "198.51.100.99");
+        let none = build_report(
+            input,
+            window(),
+            Thresholds::default(),
+            &IpRanges::default(),
+            "now",
+        );
+        assert!(!none.foreign_ips.configured);
+        assert_eq!(none.foreign_ips.complaints, 0);
+    }
+
+    fn block(ip: &str, code: &str, class: BlockClass, at: &str) -> BlockEvent {
+        BlockEvent {
+            ip: ip.into(),
+            code: code.into(),
+            class,
+            text: format!("550 {code}"),
+            recipient: None,
+            seen_at: at.into(),
+            source: "bounce".into(),
+        }
+    }
+
+    #[test]
+    fn sightings_group_into_episodes_and_a_recent_block_alerts_once_per_episode() {
+        let events = [
+            block(
+                "203.0.113.5",
+                "SC-001",
+                BlockClass::Block,
+                "2026-11-01T10:00:00Z",
+            ),
+            block(
+                "203.0.113.5",
+                "S3140",
+                BlockClass::Block,
+                "2026-11-02T10:00:00Z",
+            ),
+            block(
+                "203.0.113.5",
+                "SC-001",
+                BlockClass::Block,
+                "2026-11-18T10:00:00Z",
+            ),
+            block(
+                "203.0.113.5",
+                "SC-001",
+                BlockClass::Block,
+                "2026-11-19T10:00:00Z",
+            ),
+            block(
+                "203.0.113.5",
+                "RP-001",
+                BlockClass::Throttle,
+                "2026-11-19T11:00:00Z",
+            ),
+        ];
+        let found = episodes(&events, &[]);
+        let got: Vec<_> = found
+            .iter()
+            .map(|e| {
+                (
+                    e.class,
+                    e.first_seen.as_str(),
+                    e.sightings,
+                    e.codes.join("+"),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    BlockClass::Block,
+                    "2026-11-01T10:00:00Z",
+                    2,
+                    "SC-001+S3140".to_string()
+                ),
+                (
+                    BlockClass::Block,
+                    "2026-11-18T10:00:00Z",
+                    2,
+                    "SC-001".to_string()
+                ),
+                (
+                    BlockClass::Throttle,
+                    "2026-11-19T11:00:00Z",
+                    1,
+                    "RP-001".to_string()
+                ),
+            ]
+        );
+        let input = ReportInput {
+            blocks: events.to_vec(),
+            ..ReportInput::default()
+        };
+        let report = build_report(
+            input,
+            window(),
+            Thresholds::default(),
+            &IpRanges::default(),
+            "now",
+        );
+        let keys: Vec<_> = report.alerts.iter().map(|a| a.key()).collect();
+        assert_eq!(
+            keys,
+            [
+                (
+                    "outlook_block_critical".to_string(),
+                    "ip 203.0.113.5".to_string(),
+                    "2026-11-18T10:00:00Z".to_string()
+                ),
+                (
+                    "outlook_throttle_warn".to_string(),
+                    "ip 203.0.113.5".to_string(),
+                    "2026-11-19T11:00:00Z".to_string()
+                ),
+            ]
+        );
+        assert_eq!(report.overview.ips_blocked, 1);
+        assert_eq!(report.overview.worst_level, Level::Critical);
+        assert_eq!(report.ips[0].outlook_block.as_deref(), Some("SC-001"));
+    }
+
+    #[test]
+    fn snds_ip_status_ranges_mark_ips_blocked() {
+        let status = [SndsStatus {
+            first_ip: "192.0.2.254".into(),
+            last_ip: "192.0.3.1".into(),
+            blocked: true,
+            details: "Blocked due to user complaints or other evidence of spamming".into(),
+            since: "2026-11-18T00:00:00Z".into(),
+        }];
+        assert!(snds_blocked(&status, "192.0.3.0"));
+        assert!(!snds_blocked(&status, "192.0.3.2"));
+        assert!(!snds_blocked(&status, "nonsense"));
+    }
+
+    #[test]
+    fn campaigns_and_lists_are_judged_and_unattributed_reasons_ranked() {
+        let input = ReportInput {
+            campaigns: vec![
+                CampaignCount {
+                    campaign: Some("spring".into()),
+                    list: Some("weekly".into()),
+                    complaints: 6,
+                    messages: 1500,
+                },
+                CampaignCount {
+                    campaign: Some("summer".into()),
+                    list: Some("weekly".into()),
+                    complaints: 1,
+                    messages: 5000,
+                },
+            ],
+            unattributed: 9,
+            unattributed_reasons: vec![
+                ("a".into(), 2),
+                ("b".into(), 7),
+                ("c".into(), 1),
+                ("d".into(), 1),
+                ("e".into(), 1),
+                ("f".into(), 1),
+            ],
+            ..ReportInput::default()
+        };
+        let report = build_report(
+            input,
+            window(),
+            Thresholds::default(),
+            &IpRanges::default(),
+            "now",
+        );
+        assert_eq!(report.campaigns[0].subject, "spring");
+        assert_eq!(report.campaigns[0].level, Level::Critical);
+        assert_eq!(report.lists[0].complaints, 7);
+        assert_eq!(report.lists[0].level, Level::Warn);
+        assert_eq!(report.unattributed.top_reasons.len(), TOP_REASONS);
+        assert_eq!(report.unattributed.top_reasons[0].reason, "b");
+        assert!(
+            report
+                .alerts
+                .iter()
+                .any(|a| a.subject == "campaign spring" && a.event.is_empty())
+        );
+    }
+}

@@ -1,0 +1,185 @@
+//! CSV: one row per figure. `section` says what a row is (`ip_day`, `ip`, `reporter_day`,
+//! `reporter`, `campaign`, `list`, `recipient_domain`, `foreign_ip`, `unattributed_reason`,
+//! `block`); columns that do not apply to a section are empty.
+
+use crate::rates::{ComplaintReport, Level, RateRow, VolumeSource};
+use std::io::{self, Write};
+
+const HEADER: [&str; 13] = [
+    "section",
+    "subject",
+    "day",
+    "complaints",
+    "messages",
+    "volume_source",
+    "rate_percent",
+    "level",
+    "snds_filter_result",
+    "snds_complaint_rate",
+    "snds_trap_hits",
+    "snds_message_recipients",
+    "detail",
+];
+
+fn number(n: Option<u64>) -> String {
+    n.map(|n| n.to_string()).unwrap_or_default()
+}
+
+fn rate(rate: Option<f64>) -> String {
+    rate.map(|r| format!("{r:.4}")).unwrap_or_default()
+}
+
+fn source(source: VolumeSource) -> &'static str {
+    match source {
+        VolumeSource::Snds => "snds",
+        VolumeSource::SendLog => "send_log",
+        VolumeSource::None => "",
+    }
+}
+
+fn level(level: Level) -> &'static str {
+    level.as_str()
+}
+
+pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
+    let mut writer = csv::Writer::from_writer(out);
+    let mut put = |cells: [String; 13]| -> io::Result<()> {
+        writer.write_record(&cells).map_err(io::Error::other)
+    };
+    put(HEADER.map(str::to_string))?;
+    for day in &report.ip_days {
+        let snds = day.snds.as_ref();
+        put([
+            "ip_day".into(),
+            day.ip.clone(),
+            day.day.clone(),
+            day.complaints.to_string(),
+            number(day.messages),
+            source(day.volume_source).into(),
+            rate(day.rate_percent),
+            level(day.level).into(),
+            snds.map(|s| s.filter_result.clone()).unwrap_or_default(),
+            snds.map(|s| s.complaint_rate.clone()).unwrap_or_default(),
+            number(snds.map(|s| s.trap_hits)),
+            number(snds.map(|s| s.message_recipients)),
+            String::new(),
+        ])?;
+    }
+    for ip in &report.ips {
+        let mut detail: Vec<String> = Vec::new();
+        if let Some(code) = &ip.outlook_block {
+            detail.push(format!("outlook {code}"));
+        }
+        if ip.snds_blocked {
+            detail.push("snds blocked".into());
+        }
+        if ip.sending_ip == Some(false) {
+            detail.push("not a sending ip".into());
+        }
+        put([
+            "ip".into(),
+            ip.ip.clone(),
+            ip.worst_day.clone().unwrap_or_default(),
+            ip.complaints.to_string(),
+            number(ip.messages),
+            String::new(),
+            rate(ip.rate_percent),
+            level(ip.level).into(),
+            ip.snds_filter_result.clone().unwrap_or_default(),
+            String::new(),
+            ip.trap_hits.to_string(),
+            String::new(),
+            detail.join("; "),
+        ])?;
+    }
+    let rows: [(&str, &Vec<RateRow>); 5] = [
+        ("reporter_day", &report.reporter_days),
+        ("reporter", &report.reporters),
+        ("campaign", &report.campaigns),
+        ("list", &report.lists),
+        ("recipient_domain", &report.recipient_domains),
+    ];
+    for (section, rows) in rows {
+        for row in rows {
+            put([
+                section.into(),
+                row.subject.clone(),
+                row.day.clone().unwrap_or_default(),
+                row.complaints.to_string(),
+                number(row.messages),
+                source(row.volume_source).into(),
+                rate(row.rate_percent),
+                level(row.level).into(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ])?;
+        }
+    }
+    for ip in &report.foreign_ips.ips {
+        put([
+            "foreign_ip".into(),
+            ip.ip.clone(),
+            String::new(),
+            ip.complaints.to_string(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            "not in [report] sending_ips".into(),
+        ])?;
+    }
+    for reason in &report.unattributed.top_reasons {
+        put([
+            "unattributed_reason".into(),
+            String::new(),
+            String::new(),
+            reason.complaints.to_string(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            reason.reason.clone(),
+        ])?;
+    }
+    for episode in &report.blocks {
+        put([
+            "block".into(),
+            episode.ip.clone(),
+            episode.first_seen.get(..10).unwrap_or("").into(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            match episode.class {
+                crate::outlook_codes::BlockClass::Block => "critical",
+                crate::outlook_codes::BlockClass::Throttle => "warn",
+            }
+            .into(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            format!(
+                "{} {} from {} to {} ({} seen): {}",
+                episode.class.as_str(),
+                episode.codes.join(", "),
+                episode.first_seen,
+                episode.last_seen,
+                episode.sightings,
+                episode.last_text
+            ),
+        ])?;
+    }
+    writer.flush()
+}

@@ -1,0 +1,88 @@
+//! The formats of a complaint report: a terminal table, CSV, JSON, one self-contained HTML
+//! page with inline SVG charts, and a Prometheus textfile. Pure: each takes the
+//! `ComplaintReport` value and a `Write`.
+
+mod csv;
+mod html;
+mod prometheus;
+mod table;
+
+use crate::rates::ComplaintReport;
+use serde::{Deserialize, Serialize};
+use std::io::{self, Write};
+
+/// How to write a report. The names are the ones used on the command line and in the
+/// configuration file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportFormat {
+    /// A readable table for the terminal.
+    Table,
+    /// One row per figure, with a `section` column.
+    Csv,
+    /// The whole report (`schemas/report-output.schema.json`).
+    Json,
+    /// One self-contained page with inline SVG charts, no external assets.
+    Html,
+    /// A textfile for node_exporter's textfile collector.
+    Prometheus,
+}
+
+impl ReportFormat {
+    pub const ALL: [ReportFormat; 5] = [
+        ReportFormat::Table,
+        ReportFormat::Csv,
+        ReportFormat::Json,
+        ReportFormat::Html,
+        ReportFormat::Prometheus,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportFormat::Table => "table",
+            ReportFormat::Csv => "csv",
+            ReportFormat::Json => "json",
+            ReportFormat::Html => "html",
+            ReportFormat::Prometheus => "prometheus",
+        }
+    }
+}
+
+impl std::str::FromStr for ReportFormat {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<ReportFormat, String> {
+        ReportFormat::ALL
+            .into_iter()
+            .find(|f| f.as_str().eq_ignore_ascii_case(text.trim()))
+            .ok_or_else(|| {
+                format!(
+                    "unknown report format `{text}` (expected table, csv, json, html or prometheus)"
+                )
+            })
+    }
+}
+
+impl std::fmt::Display for ReportFormat {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+/// Writes the report in one format.
+pub fn render(
+    format: ReportFormat,
+    report: &ComplaintReport,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    match format {
+        ReportFormat::Table => table::write(report, out),
+        ReportFormat::Csv => csv::write(report, out),
+        ReportFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, report)?;
+            out.write_all(b"\n")
+        }
+        ReportFormat::Html => html::write(report, out),
+        ReportFormat::Prometheus => prometheus::write(report, out),
+    }
+}

@@ -1,0 +1,300 @@
+//! The terminal table: the overview, alerts, the worst IPs, reporters, campaigns, lists,
+//! domains, unattributed complaints, foreign IPs, Outlook.com blocks, SNDS and mailboxes.
+
+use crate::rates::{ComplaintReport, RateRow, percent};
+use std::io::{self, Write};
+
+/// Rows shown per section; CSV and JSON have them all.
+const MAX_ROWS: usize = 20;
+
+/// Columns aligned to their widest cell; numbers to the right.
+struct Table {
+    headers: Vec<&'static str>,
+    right: Vec<bool>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn new(columns: &[(&'static str, bool)]) -> Table {
+        Table {
+            headers: columns.iter().map(|c| c.0).collect(),
+            right: columns.iter().map(|c| c.1).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    fn write(&self, out: &mut dyn Write) -> io::Result<()> {
+        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
+        for row in &self.rows {
+            for (i, cell) in row.iter().enumerate() {
+                widths[i] = widths[i].max(cell.chars().count());
+            }
+        }
+        let line = |cells: &[String]| -> String {
+            let mut text = String::from(" ");
+            for (i, cell) in cells.iter().enumerate() {
+                let pad = widths[i] - cell.chars().count();
+                text.push(' ');
+                if self.right[i] {
+                    text.push_str(&" ".repeat(pad));
+                    text.push_str(cell);
+                } else {
+                    text.push_str(cell);
+                    if i + 1 < cells.len() {
+                        text.push_str(&" ".repeat(pad));
+                    }
+                }
+                text.push(' ');
+            }
+            text.trim_end().to_string()
+        };
+        let headers: Vec<String> = self.headers.iter().map(|h| h.to_string()).collect();
+        writeln!(out, "{}", line(&headers))?;
+        for row in &self.rows {
+            writeln!(out, "{}", line(row))?;
+        }
+        Ok(())
+    }
+}
+
+fn count(n: Option<u64>) -> String {
+    n.map(|n| n.to_string()).unwrap_or_else(|| "-".to_string())
+}
+
+fn clip(text: &str, chars: usize) -> String {
+    if text.chars().count() <= chars {
+        text.to_string()
+    } else {
+        let mut clipped: String = text.chars().take(chars.saturating_sub(1)).collect();
+        clipped.push('…');
+        clipped
+    }
+}
+
+fn rate_table(title: &str, rows: &[RateRow], out: &mut dyn Write) -> io::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\n{title}")?;
+    let mut table = Table::new(&[
+        ("name", false),
+        ("complaints", true),
+        ("messages", true),
+        ("rate", true),
+        ("level", false),
+    ]);
+    for row in rows.iter().take(MAX_ROWS) {
+        table.row(vec![
+            clip(&row.subject, 40),
+            row.complaints.to_string(),
+            count(row.messages),
+            percent(row.rate_percent),
+            row.level.as_str().to_string(),
+        ]);
+    }
+    table.write(out)?;
+    if rows.len() > MAX_ROWS {
+        writeln!(
+            out,
+            "  ({} more; --format csv or json lists them all)",
+            rows.len() - MAX_ROWS
+        )?;
+    }
+    Ok(())
+}
+
+pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
+    let w = &report.window;
+    let t = &report.thresholds;
+    let o = &report.overview;
+    writeln!(
+        out,
+        "fbl complaint report {} to {} ({} days), generated {}",
+        w.from_day, w.to_day, w.days, report.generated_at
+    )?;
+    writeln!(
+        out,
+        "thresholds: warn {}%, critical {}%, judged from {} messages; worst: {}",
+        t.warn_percent,
+        t.critical_percent,
+        t.min_volume,
+        o.worst_level.as_str()
+    )?;
+    writeln!(
+        out,
+        "complaints: {} ({} attributed, {} unattributed, {} without a source IP); IPs: {} ({} critical, {} warn); Outlook.com: {} blocked, {} throttled",
+        o.complaints,
+        o.attributed,
+        o.unattributed,
+        o.complaints_without_source_ip,
+        o.ips,
+        o.ips_critical,
+        o.ips_warn,
+        o.ips_blocked,
+        o.ips_throttled
+    )?;
+
+    if !report.alerts.is_empty() {
+        writeln!(out, "\nalerts")?;
+        for alert in &report.alerts {
+            writeln!(out, "  {:<8} {}", alert.level.as_str(), alert.message)?;
+        }
+    }
+
+    if !report.ips.is_empty() {
+        writeln!(out, "\nIPs, worst first")?;
+        let mut table = Table::new(&[
+            ("ip", false),
+            ("complaints", true),
+            ("messages", true),
+            ("rate", true),
+            ("level", false),
+            ("worst day", false),
+            ("worst rate", true),
+            ("snds", false),
+            ("traps", true),
+            ("blocked", false),
+        ]);
+        for ip in report.ips.iter().take(MAX_ROWS) {
+            let mut blocked: Vec<String> = Vec::new();
+            if let Some(code) = &ip.outlook_block {
+                blocked.push(code.clone());
+            }
+            if ip.snds_blocked {
+                blocked.push("snds".to_string());
+            }
+            let name = match ip.sending_ip {
+                Some(false) => format!("{} (not ours)", ip.ip),
+                _ => ip.ip.clone(),
+            };
+            table.row(vec![
+                name,
+                ip.complaints.to_string(),
+                count(ip.messages),
+                percent(ip.rate_percent),
+                ip.level.as_str().to_string(),
+                ip.worst_day.clone().unwrap_or_else(|| "-".to_string()),
+                percent(ip.worst_day_rate_percent),
+                ip.snds_filter_result
+                    .clone()
+                    .unwrap_or_else(|| "-".to_string()),
+                ip.trap_hits.to_string(),
+                if blocked.is_empty() {
+                    "-".to_string()
+                } else {
+                    blocked.join(", ")
+                },
+            ]);
+        }
+        table.write(out)?;
+        if report.ips.len() > MAX_ROWS {
+            writeln!(
+                out,
+                "  ({} more IPs; --format csv or json lists them all)",
+                report.ips.len() - MAX_ROWS
+            )?;
+        }
+    }
+
+    rate_table("reporters", &report.reporters, out)?;
+    rate_table(
+        &format!(
+            "campaigns (through the send log; {} complaints not placed)",
+            report.complaints_without_campaign
+        ),
+        &report.campaigns,
+        out,
+    )?;
+    rate_table("lists", &report.lists, out)?;
+    rate_table("recipient domains", &report.recipient_domains, out)?;
+
+    if report.unattributed.complaints > 0 {
+        writeln!(
+            out,
+            "\nunattributed complaints: {}",
+            report.unattributed.complaints
+        )?;
+        for reason in &report.unattributed.top_reasons {
+            writeln!(out, "  {:>8}  {}", reason.complaints, reason.reason)?;
+        }
+    }
+    if report.foreign_ips.configured && report.foreign_ips.complaints > 0 {
+        writeln!(
+            out,
+            "\ncomplaints about IPs outside [report] sending_ips: {}",
+            report.foreign_ips.complaints
+        )?;
+        for ip in report.foreign_ips.ips.iter().take(MAX_ROWS) {
+            writeln!(out, "  {:>8}  {}", ip.complaints, ip.ip)?;
+        }
+    }
+
+    if !report.blocks.is_empty() {
+        writeln!(out, "\nOutlook.com blocks and throttling")?;
+        let mut table = Table::new(&[
+            ("ip", false),
+            ("class", false),
+            ("codes", false),
+            ("first seen", false),
+            ("last seen", false),
+            ("seen", true),
+            ("snds", false),
+            ("last text", false),
+        ]);
+        for episode in report.blocks.iter().rev().take(MAX_ROWS) {
+            table.row(vec![
+                if episode.ip.is_empty() {
+                    "unknown".to_string()
+                } else {
+                    episode.ip.clone()
+                },
+                episode.class.as_str().to_string(),
+                episode.codes.join(", "),
+                episode.first_seen.clone(),
+                episode.last_seen.clone(),
+                episode.sightings.to_string(),
+                if episode.snds_blocked { "blocked" } else { "-" }.to_string(),
+                clip(&episode.last_text, 60),
+            ]);
+        }
+        table.write(out)?;
+    }
+
+    if report.snds.available {
+        writeln!(
+            out,
+            "\nSNDS: {} trap hits; {} IPs red, {} yellow on their latest day",
+            report.snds.trap_hits, report.snds.ips_red, report.snds.ips_yellow
+        )?;
+        for status in &report.snds.ip_status {
+            writeln!(
+                out,
+                "  ipStatus {}-{}: {} since {} ({})",
+                status.first_ip,
+                status.last_ip,
+                if status.blocked { "blocked" } else { "listed" },
+                status.since,
+                status.details
+            )?;
+        }
+    } else {
+        writeln!(out, "\nSNDS: no data stored")?;
+    }
+    if !report.mailboxes.is_empty() {
+        writeln!(out, "\nmailboxes, last complete read")?;
+        for mailbox in &report.mailboxes {
+            writeln!(
+                out,
+                "  {} {}: {}",
+                mailbox.mailbox,
+                mailbox.folder,
+                mailbox.last_success_at.as_deref().unwrap_or("never")
+            )?;
+        }
+    }
+    Ok(())
+}

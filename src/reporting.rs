@@ -1,0 +1,363 @@
+//! The IO side of complaint reports: finds Outlook.com blocks in stored bounces and in the
+//! configured send logs, gathers a report's figures from the store, writes report files
+//! atomically, and raises each alert once (the store remembers which were raised). Used by
+//! `fbl report` and by every `fbl run`.
+
+use crate::atomic_file;
+use crate::config::{Config, ReportConfig};
+use crate::outlook_blocks::{BlockSighting, sightings_in_bounce, sightings_in_send_log};
+use crate::rates::{
+    Alert, ComplaintReport, REPORTER_DOMAINS, ReportInput, Volume, Window, build_report,
+};
+use crate::report_render::{ReportFormat, render};
+use crate::sendlog::{ReadOptions, SendLogFormat};
+use crate::store::{NewBlockEvent, Store};
+use anyhow::{Context, Result};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Bounces read from the store per transaction.
+const SCAN_BATCH: usize = 500;
+
+/// The `[report]` section, or its defaults.
+pub fn settings(config: &Config) -> ReportConfig {
+    config.report.clone().unwrap_or_default()
+}
+
+/// The UTC day of an RFC 3339 time.
+pub fn day_of(now: &str) -> Result<chrono::NaiveDate> {
+    Ok(chrono::DateTime::parse_from_rfc3339(now)
+        .with_context(|| format!("{now:?} is not an RFC 3339 time"))?
+        .with_timezone(&chrono::Utc)
+        .date_naive())
+}
+
+/// Records the sightings; returns how many were new. A sighting without an IP in its text
+/// takes the send log's source IP of the refused message, when the send log knows it.
+fn record(
+    store: &mut Store,
+    sightings: &[BlockSighting],
+    source: &str,
+    report_id: Option<i64>,
+    fallback_at: &str,
+    now: &str,
+) -> Result<u64> {
+    let ips: Vec<String> = sightings
+        .iter()
+        .map(|s| match (&s.ip, &s.message_id) {
+            (Some(ip), _) => Ok(ip.clone()),
+            (None, Some(id)) => Ok(store.send_log_source_ip(id)?.unwrap_or_default()),
+            (None, None) => Ok(String::new()),
+        })
+        .collect::<Result<_>>()?;
+    let mut batch = store.begin()?;
+    let mut added = 0;
+    for (sighting, ip) in sightings.iter().zip(&ips) {
+        let seen_at = sighting.at.as_deref().unwrap_or(fallback_at);
+        let event = NewBlockEvent {
+            ip,
+            code: &sighting.recognised.code,
+            class: sighting.recognised.class,
+            reply: sighting.recognised.reply,
+            status: sighting.recognised.status.as_deref(),
+            text: &sighting.text,
+            recipient: sighting.recipient.as_deref().unwrap_or(""),
+            seen_at,
+            source,
+            report_id,
+            found_at: now,
+        };
+        if batch.add_block_event(&event)? {
+            added += 1;
+        }
+    }
+    batch.commit()?;
+    Ok(added)
+}
+
+/// Searches the bounces stored since the last scan for Outlook.com codes. Returns how many
+/// new block events were recorded.
+pub fn scan_bounces(store: &mut Store, now: &str) -> Result<u64> {
+    let mut added = 0;
+    loop {
+        let bounces = store.bounces_to_scan(SCAN_BATCH)?;
+        let Some(last) = bounces.last().map(|b| b.id) else {
+            break;
+        };
+        for bounce in &bounces {
+            let mut sightings = sightings_in_bounce(&bounce.raw);
+            for sighting in &mut sightings {
+                if sighting.message_id.is_none() {
+                    sighting.message_id = bounce.message_id.clone();
+                }
+            }
+            added += record(
+                store,
+                &sightings,
+                "bounce",
+                Some(bounce.id),
+                &bounce.reported_at,
+                now,
+            )?;
+        }
+        let mut batch = store.begin()?;
+        batch.set_bounce_scan_position(last)?;
+        batch.commit()?;
+        if bounces.len() < SCAN_BATCH {
+            break;
+        }
+    }
+    Ok(added)
+}
+
+/// Searches a send log's delivery statuses for Outlook.com codes (idempotent: a sighting is
+/// recorded once however often the log is read).
+pub fn scan_send_log(
+    store: &mut Store,
+    path: &Path,
+    format: SendLogFormat,
+    now: &str,
+) -> Result<u64> {
+    use chrono::{Datelike, Offset};
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("cannot open send log {}", path.display()))?;
+    let options = ReadOptions {
+        year: day_of(now)?.year(),
+        offset: chrono::Local::now().offset().fix(),
+    };
+    let sightings = sightings_in_send_log(format, std::io::BufReader::new(file), &options);
+    record(store, &sightings, "send_log", None, now, now)
+}
+
+/// Gathers the figures of the `days` days ending on `now`'s day and builds the report.
+pub fn build(
+    store: &Store,
+    settings: &ReportConfig,
+    days: u32,
+    now: &str,
+) -> Result<ComplaintReport> {
+    let window = Window::ending(day_of(now)?, days);
+    let (from, to) = (window.from_day.as_str(), window.to_day.as_str());
+    let (complaints, attributed, unattributed) = store.complaint_counts(from, to)?;
+    let domains: Vec<&str> = REPORTER_DOMAINS
+        .iter()
+        .flat_map(|(_, d)| d.iter().copied())
+        .collect();
+    let send_log_reporter_days = store
+        .send_log_domain_days(from, to, &domains)?
+        .into_iter()
+        .filter_map(|v| {
+            let reporter = REPORTER_DOMAINS
+                .iter()
+                .find(|(_, list)| list.contains(&v.key.as_str()))?
+                .0;
+            Some(Volume {
+                key: reporter.to_string(),
+                ..v
+            })
+        })
+        .fold(Vec::<Volume>::new(), |mut out, v| {
+            match out.iter_mut().find(|o| o.key == v.key && o.day == v.day) {
+                Some(o) => o.messages += v.messages,
+                None => out.push(v),
+            }
+            out
+        });
+    let campaigns = store.campaign_counts(from, to)?;
+    let complaints_without_campaign = campaigns
+        .iter()
+        .filter(|c| c.campaign.is_none() && c.list.is_none())
+        .map(|c| c.complaints)
+        .sum();
+    let input = ReportInput {
+        complaints,
+        send_log_ip_days: store.send_log_ip_days(from, to)?,
+        send_log_reporter_days,
+        snds_days: store.snds_days(from, to, None)?,
+        snds_available: store.has_snds()?,
+        snds_status: store.snds_ip_status()?,
+        campaigns,
+        complaints_without_campaign,
+        domains: store.domain_counts(from, to)?,
+        attributed,
+        unattributed,
+        unattributed_reasons: if unattributed > 0 {
+            store.unattributed_reasons(from, to)?
+        } else {
+            Vec::new()
+        },
+        blocks: store.block_events(&history_from(&window), None)?,
+        mailboxes: store.mailbox_successes()?,
+    };
+    Ok(build_report(
+        input,
+        window,
+        settings.thresholds(),
+        &settings.sending_ips(),
+        now,
+    ))
+}
+
+/// The first day block sightings are read from for a window.
+fn history_from(window: &Window) -> String {
+    chrono::NaiveDate::parse_from_str(&window.from_day, "%Y-%m-%d")
+        .map(|d| {
+            (d - chrono::Duration::days(crate::rates::BLOCK_HISTORY_DAYS))
+                .format("%Y-%m-%d")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+/// Writes a report to a file, atomically (creating its folder).
+pub fn write_file(report: &ComplaintReport, format: ReportFormat, path: &Path) -> Result<()> {
+    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder)
+            .with_context(|| format!("cannot create folder {} for a report", folder.display()))?;
+    }
+    atomic_file::write_atomically(path, |out| render(format, report, out))
+        .with_context(|| format!("cannot write report {}", path.display()))
+}
+
+/// Records the alerts and returns those never raised before.
+pub fn raise_new(store: &mut Store, alerts: &[Alert], now: &str) -> Result<Vec<Alert>> {
+    let mut batch = store.begin()?;
+    let mut new = Vec::new();
+    for alert in alerts {
+        if batch.raise_alert(&alert.key(), &alert.message, now)? {
+            new.push(alert.clone());
+        }
+    }
+    batch.commit()?;
+    Ok(new)
+}
+
+/// One report file written by `fbl run`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportWritten {
+    pub format: ReportFormat,
+    pub path: PathBuf,
+    pub days: u32,
+}
+
+/// What the report step of `fbl run` did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunReport {
+    /// New Outlook.com block events found in bounces and send logs.
+    pub block_events_found: u64,
+    pub written: Vec<ReportWritten>,
+    /// Alerts raised for the first time by this run.
+    pub alerts: Vec<Alert>,
+    pub errors: Vec<String>,
+}
+
+impl RunReport {
+    pub fn needs_attention(&self) -> bool {
+        !self.alerts.is_empty() || !self.errors.is_empty()
+    }
+}
+
+/// The report step of `fbl run`: scan new bounces and the configured send logs for blocks,
+/// write every `[[report.output]]`, raise new alerts. A failure is kept in `errors` and the
+/// step goes on.
+pub fn run_step(store: &mut Store, config: &Config, now: &str) -> RunReport {
+    let settings = settings(config);
+    let mut step = RunReport::default();
+    match scan_bounces(store, now) {
+        Ok(n) => step.block_events_found += n,
+        Err(error) => step
+            .errors
+            .push(format!("block scan of bounces: {error:#}")),
+    }
+    for import in &config.send_log.imports {
+        match scan_send_log(store, &import.path, import.format, now) {
+            Ok(n) => step.block_events_found += n,
+            Err(error) => step
+                .errors
+                .push(format!("block scan of send log: {error:#}")),
+        }
+    }
+    let mut built: Vec<(u32, ComplaintReport)> = Vec::new();
+    let mut report_for = |store: &Store, days: u32| -> Result<ComplaintReport> {
+        if let Some((_, report)) = built.iter().find(|(d, _)| *d == days) {
+            return Ok(report.clone());
+        }
+        let report = build(store, &settings, days, now)?;
+        built.push((days, report.clone()));
+        Ok(report)
+    };
+    for output in &settings.outputs {
+        let days = output.days.unwrap_or(settings.days);
+        let written = report_for(store, days)
+            .and_then(|report| write_file(&report, output.format, &output.path));
+        match written {
+            Ok(()) => step.written.push(ReportWritten {
+                format: output.format,
+                path: output.path.clone(),
+                days,
+            }),
+            Err(error) => step.errors.push(format!("{error:#}")),
+        }
+    }
+    // Alerts concern the last days only: a short window is enough.
+    let alert_days = (crate::rates::ALERT_LOOKBACK_DAYS + 1) as u32;
+    match report_for(store, alert_days).and_then(|report| raise_new(store, &report.alerts, now)) {
+        Ok(alerts) => step.alerts = alerts,
+        Err(error) => step.errors.push(format!("alerts: {error:#}")),
+    }
+    step
+}
+
+/// Gathers the delisting packet's figures for one IP over the `days` days ending on `now`.
+pub fn delist_input(
+    store: &Store,
+    config: &Config,
+    ip: &str,
+    days: u32,
+    now: &str,
+) -> Result<crate::delist::DelistInput> {
+    let settings = settings(config);
+    let window = Window::ending(day_of(now)?, days);
+    let figures = store.delist_figures(ip, &window.from_day)?;
+    let minutes = |from: &str, to: &str| -> Option<i64> {
+        let from = chrono::DateTime::parse_from_rfc3339(from).ok()?;
+        let to = chrono::DateTime::parse_from_rfc3339(to).ok()?;
+        Some((to - from).num_minutes())
+    };
+    let suppression_minutes = figures
+        .delays
+        .iter()
+        .map(|d| {
+            d.suppressed_at
+                .as_deref()
+                .and_then(|at| minutes(&d.reported_at, at))
+        })
+        .collect();
+    let example_headers = figures
+        .example_raw
+        .as_deref()
+        .map(|raw| crate::report_parser::parse(raw).original);
+    let ranges = settings.sending_ips();
+    Ok(crate::delist::DelistInput {
+        ip: ip.to_string(),
+        generated_at: now.to_string(),
+        from_day: window.from_day.clone(),
+        thresholds: settings.thresholds(),
+        sending_ip: ranges.is_configured().then(|| ranges.contains_text(ip)),
+        blocks: store.block_events("", Some(ip))?,
+        ip_status: store.snds_ip_status_all_periods()?,
+        snds_available: store.has_snds()?,
+        snds_days: store.snds_days(&window.from_day, &window.to_day, Some(ip))?,
+        complaints_by_day: figures.complaints_by_day,
+        send_log_by_day: figures.send_log_by_day,
+        suppression_minutes,
+        suppressions_active: figures.suppressions_active,
+        reporters: figures.reporters,
+        mailboxes: config
+            .mailboxes
+            .iter()
+            .map(|m| (m.name.clone(), m.host.clone()))
+            .collect(),
+        example_headers,
+    })
+}

@@ -1,0 +1,555 @@
+//! The store's part of complaint-rate reports: aggregates counted by SQLite (GROUP BY over
+//! indexes, never every report loaded), SNDS figures when SNDS storage exists, Outlook.com
+//! block events, the bounce scan's progress, alerts raised once, and the figures of the
+//! delisting packet.
+
+use super::{Batch, Store, inflate};
+use crate::outlook_codes::BlockClass;
+use crate::rates::{
+    BlockEvent, CampaignCount, ComplaintCount, DomainCount, MailboxSuccess, SndsDay, SndsStatus,
+    Volume,
+};
+use anyhow::Result;
+use rusqlite::{OptionalExtension, params};
+
+/// A stored bounce not yet searched for Outlook.com codes.
+pub struct BounceToScan {
+    pub id: i64,
+    pub raw: Vec<u8>,
+    /// The bounced message's Message-ID, as the parser found it.
+    pub message_id: Option<String>,
+    pub reported_at: String,
+}
+
+/// A sighting to record.
+pub struct NewBlockEvent<'a> {
+    pub ip: &'a str,
+    pub code: &'a str,
+    pub class: BlockClass,
+    pub reply: Option<u16>,
+    pub status: Option<&'a str>,
+    pub text: &'a str,
+    pub recipient: &'a str,
+    pub seen_at: &'a str,
+    pub source: &'a str,
+    pub report_id: Option<i64>,
+    pub found_at: &'a str,
+}
+
+/// How long after its report a complainant was suppressed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SuppressionDelay {
+    pub reported_at: String,
+    pub ingested_at: String,
+    /// When the suppression list was first changed for this report; `None` if never.
+    pub suppressed_at: Option<String>,
+}
+
+/// What the delisting packet needs from the store about one IP.
+#[derive(Debug, Clone, Default)]
+pub struct DelistFigures {
+    pub complaints_by_day: Vec<(String, u64)>,
+    pub send_log_by_day: Vec<(String, u64)>,
+    pub delays: Vec<SuppressionDelay>,
+    pub suppressions_active: u64,
+    /// Reporter, reports, the latest report time, over every report kept.
+    pub reporters: Vec<(String, u64, String)>,
+    /// The raw bytes of the latest complaint about the IP (one naming its complainant if
+    /// any does), else of the latest bounce that named it: for example headers.
+    pub example_raw: Option<Vec<u8>>,
+}
+
+/// The name under which the bounce scan keeps its progress.
+const BOUNCE_SCAN: &str = "bounces";
+
+impl Store {
+    /// Complaints per reported day, source IP and reporter, and whether attributed, for the
+    /// days `from_day` to `to_day` (inclusive). Counted from an index.
+    pub fn complaint_counts(
+        &self,
+        from_day: &str,
+        to_day: &str,
+    ) -> Result<(Vec<ComplaintCount>, u64, u64)> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT reported_day, source_ip, reporter, attributed, count(*) FROM reports
+             WHERE kind = 'complaint' AND reported_day BETWEEN ?1 AND ?2
+             GROUP BY reported_day, source_ip, reporter, attributed",
+        )?;
+        let mut counts: Vec<ComplaintCount> = Vec::new();
+        let (mut attributed, mut unattributed) = (0, 0);
+        let mut rows = statement.query(params![from_day, to_day])?;
+        while let Some(row) = rows.next()? {
+            let day: String = row.get(0)?;
+            let source_ip: Option<String> = row.get(1)?;
+            let reporter: String = row.get(2)?;
+            let n = row.get::<_, i64>(4)? as u64;
+            if row.get::<_, bool>(3)? {
+                attributed += n;
+            } else {
+                unattributed += n;
+            }
+            match counts.last_mut() {
+                Some(last)
+                    if last.day == day
+                        && last.source_ip == source_ip
+                        && last.reporter == reporter =>
+                {
+                    last.complaints += n
+                }
+                _ => counts.push(ComplaintCount {
+                    day,
+                    source_ip,
+                    reporter,
+                    complaints: n,
+                }),
+            }
+        }
+        Ok((counts, attributed, unattributed))
+    }
+
+    /// The reasons (`attribution_notes`) given for complaints left without a complainant in
+    /// the days given, with how many complaints gave each.
+    pub fn unattributed_reasons(&self, from_day: &str, to_day: &str) -> Result<Vec<(String, u64)>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT note.value, count(*) FROM reports r,
+                    json_each(r.report_json, '$.attribution_notes') note
+             WHERE r.attributed = 0 AND r.kind = 'complaint'
+               AND r.reported_day BETWEEN ?1 AND ?2
+             GROUP BY note.value",
+        )?;
+        let rows = statement.query_map(params![from_day, to_day], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Messages per source IP and day sent, from the send log.
+    pub fn send_log_ip_days(&self, from_day: &str, to_day: &str) -> Result<Vec<Volume>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT source_ip, substr(sent_at, 1, 10) AS day, count(*) FROM send_log
+             WHERE sent_at >= ?1 AND sent_at < ?2 AND source_ip IS NOT NULL AND source_ip <> ''
+             GROUP BY source_ip, day",
+        )?;
+        let rows = statement.query_map(params![from_day, day_after(to_day)], |r| {
+            Ok(Volume {
+                key: r.get(0)?,
+                day: r.get(1)?,
+                messages: r.get::<_, i64>(2)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Messages per day and recipient domain, for the domains given, from the send log.
+    pub fn send_log_domain_days(
+        &self,
+        from_day: &str,
+        to_day: &str,
+        domains: &[&str],
+    ) -> Result<Vec<Volume>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT lower(substr(recipient, instr(recipient, '@') + 1)) AS domain,
+                    substr(sent_at, 1, 10) AS day, count(*) FROM send_log
+             WHERE sent_at >= ?1 AND sent_at < ?2
+               AND domain IN (SELECT value FROM json_each(?3))
+             GROUP BY domain, day",
+        )?;
+        let list = serde_json::to_string(domains)?;
+        let rows = statement.query_map(params![from_day, day_after(to_day), list], |r| {
+            Ok(Volume {
+                key: r.get(0)?,
+                day: r.get(1)?,
+                messages: r.get::<_, i64>(2)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Complaints reported in the days given per campaign and list of the message they are
+    /// about (found in the send log by Message-ID, else by the complainant's id), with the
+    /// messages the send log holds for each campaign and list. Complaints the send log
+    /// cannot place are counted under no campaign and no list.
+    pub fn campaign_counts(&self, from_day: &str, to_day: &str) -> Result<Vec<CampaignCount>> {
+        let mut complaints = self.conn.prepare_cached(
+            "WITH placed AS (
+                SELECT coalesce(
+                    (SELECT s.rowid FROM send_log s
+                     WHERE r.message_id IS NOT NULL AND r.message_id <> ''
+                       AND s.message_id = r.message_id LIMIT 1),
+                    (SELECT s.rowid FROM complainants k JOIN send_log s ON s.id = k.id
+                     WHERE k.report_id = r.id AND k.id <> '' LIMIT 1)) AS send
+                FROM reports r
+                WHERE r.kind = 'complaint' AND r.reported_day BETWEEN ?1 AND ?2)
+             SELECT s.campaign, s.list, count(*) FROM placed
+             LEFT JOIN send_log s ON s.rowid = placed.send
+             GROUP BY s.campaign, s.list",
+        )?;
+        let mut counts: Vec<CampaignCount> = complaints
+            .query_map(params![from_day, to_day], |r| {
+                Ok(CampaignCount {
+                    campaign: r.get(0)?,
+                    list: r.get(1)?,
+                    complaints: r.get::<_, i64>(2)? as u64,
+                    messages: 0,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut messages = self.conn.prepare_cached(
+            "SELECT campaign, list, count(*) FROM send_log
+             WHERE campaign IS NOT NULL OR list IS NOT NULL
+             GROUP BY campaign, list",
+        )?;
+        let mut rows = messages.query([])?;
+        while let Some(row) = rows.next()? {
+            let campaign: Option<String> = row.get(0)?;
+            let list: Option<String> = row.get(1)?;
+            let n = row.get::<_, i64>(2)? as u64;
+            match counts
+                .iter_mut()
+                .find(|c| c.campaign == campaign && c.list == list)
+            {
+                Some(count) => count.messages = n,
+                None => counts.push(CampaignCount {
+                    campaign,
+                    list,
+                    complaints: 0,
+                    messages: n,
+                }),
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Complaints per complainant domain (reported in the days given) and messages per
+    /// recipient domain (sent in those days), for the domains that had complaints.
+    pub fn domain_counts(&self, from_day: &str, to_day: &str) -> Result<Vec<DomainCount>> {
+        let mut complaints = self.conn.prepare_cached(
+            "SELECT lower(substr(k.address, instr(k.address, '@') + 1)) AS domain,
+                    count(DISTINCT r.id)
+             FROM reports r JOIN complainants k ON k.report_id = r.id
+             WHERE r.kind = 'complaint' AND r.reported_day BETWEEN ?1 AND ?2 AND k.address <> ''
+             GROUP BY domain",
+        )?;
+        let mut counts: Vec<DomainCount> = complaints
+            .query_map(params![from_day, to_day], |r| {
+                Ok(DomainCount {
+                    domain: r.get(0)?,
+                    complaints: r.get::<_, i64>(1)? as u64,
+                    messages: 0,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        if counts.is_empty() {
+            return Ok(counts);
+        }
+        let domains: Vec<&str> = counts.iter().map(|c| c.domain.as_str()).collect();
+        let sent = self.send_log_domain_days(from_day, to_day, &domains)?;
+        for volume in sent {
+            if let Some(count) = counts.iter_mut().find(|c| c.domain == volume.key) {
+                count.messages += volume.messages;
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Whether any SNDS data is stored.
+    pub fn has_snds(&self) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM snds_data LIMIT 1")?
+            .exists([])?)
+    }
+
+    /// SNDS's figures per IP and day (every account and activity window of the day added
+    /// up; the worst filter result and complaint band), optionally for one IP.
+    pub fn snds_days(
+        &self,
+        from_day: &str,
+        to_day: &str,
+        ip: Option<&str>,
+    ) -> Result<Vec<SndsDay>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT ip, day, sum(message_recipients),
+                    max(CASE filter_result WHEN 'red' THEN 3 WHEN 'yellow' THEN 2
+                                           WHEN 'green' THEN 1 ELSE 0 END),
+                    max(complaint_percent),
+                    max(complaint_rate = 'below_point_one'),
+                    sum(trap_hits)
+             FROM snds_data
+             WHERE day BETWEEN ?1 AND ?2 AND (?3 IS NULL OR ip = ?3)
+             GROUP BY ip, day ORDER BY ip, day",
+        )?;
+        let rows = statement.query_map(params![from_day, to_day, ip], |r| {
+            let percent: Option<f64> = r.get(4)?;
+            let below: bool = r.get::<_, Option<bool>>(5)?.unwrap_or(false);
+            Ok(SndsDay {
+                ip: r.get(0)?,
+                day: r.get(1)?,
+                message_recipients: r.get::<_, i64>(2)? as u64,
+                filter_result: match r.get::<_, i64>(3)? {
+                    3 => "red",
+                    2 => "yellow",
+                    1 => "green",
+                    _ => "unknown",
+                }
+                .to_string(),
+                complaint_rate: match (percent, below) {
+                    (Some(p), _) => format!("{p}%"),
+                    (None, true) => "< 0.1%".to_string(),
+                    (None, false) => String::new(),
+                },
+                complaint_percent: percent,
+                trap_hits: r.get::<_, i64>(6)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The ranges SNDS ipStatus lists now (periods not ended).
+    pub fn snds_ip_status(&self) -> Result<Vec<SndsStatus>> {
+        self.snds_status_periods(true)
+    }
+
+    /// Every ipStatus period kept, ended or not, oldest first.
+    pub fn snds_ip_status_all_periods(&self) -> Result<Vec<SndsStatus>> {
+        self.snds_status_periods(false)
+    }
+
+    fn snds_status_periods(&self, open_only: bool) -> Result<Vec<SndsStatus>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT first_ip, last_ip, blocked, details, first_seen_at FROM snds_ip_status
+             WHERE (?1 = 0 OR ended_at IS NULL) ORDER BY first_seen_at, first_ip",
+        )?;
+        let rows = statement.query_map([open_only], |r| {
+            Ok(SndsStatus {
+                first_ip: r.get(0)?,
+                last_ip: r.get(1)?,
+                blocked: r.get(2)?,
+                details: r.get(3)?,
+                since: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Block events seen on or after `from_day`, or every one for an IP.
+    pub fn block_events(&self, from_day: &str, ip: Option<&str>) -> Result<Vec<BlockEvent>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT ip, code, class, text, recipient, seen_at, source FROM block_events
+             WHERE day >= ?1 AND (?2 IS NULL OR ip = ?2) ORDER BY ip, seen_at, id",
+        )?;
+        let rows = statement.query_map(params![from_day, ip], |r| {
+            let class: String = r.get(2)?;
+            let recipient: String = r.get(4)?;
+            Ok(BlockEvent {
+                ip: r.get(0)?,
+                code: r.get(1)?,
+                class: BlockClass::parse(&class).unwrap_or(BlockClass::Block),
+                text: r.get(3)?,
+                recipient: (!recipient.is_empty()).then_some(recipient),
+                seen_at: r.get(5)?,
+                source: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// When each mailbox folder was last read completely.
+    pub fn mailbox_successes(&self) -> Result<Vec<MailboxSuccess>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT mailbox, folder, last_success_at FROM mailbox_state ORDER BY mailbox, folder",
+        )?;
+        let rows = statement.query_map([], |r| {
+            Ok(MailboxSuccess {
+                mailbox: r.get(0)?,
+                folder: r.get(1)?,
+                last_success_at: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Stored bounces after the scan's last position, at most `limit` of them, in id order.
+    pub fn bounces_to_scan(&self, limit: usize) -> Result<Vec<BounceToScan>> {
+        let after: i64 = self
+            .conn
+            .query_row(
+                "SELECT last_report_id FROM block_scan_state WHERE name = ?1",
+                [BOUNCE_SCAN],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0);
+        let mut statement = self.conn.prepare_cached(
+            "SELECT id, raw_deflate, message_id, reported_at FROM reports
+             WHERE kind = 'bounce' AND id > ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let mut rows = statement.query(params![after, limit as i64])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(BounceToScan {
+                id: row.get(0)?,
+                raw: inflate(&row.get::<_, Vec<u8>>(1)?)?,
+                message_id: row.get(2)?,
+                reported_at: row.get(3)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The source IP the send log gives for a Message-ID, when it gives exactly one.
+    pub fn send_log_source_ip(&self, message_id: &str) -> Result<Option<String>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT DISTINCT source_ip FROM send_log
+             WHERE message_id = ?1 AND source_ip IS NOT NULL AND source_ip <> '' LIMIT 2",
+        )?;
+        let found: Vec<String> = statement
+            .query_map([message_id], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok((found.len() == 1).then(|| found[0].clone()))
+    }
+
+    /// What the delisting packet shows about one IP, for days from `from_day` on.
+    pub fn delist_figures(&self, ip: &str, from_day: &str) -> Result<DelistFigures> {
+        let mut figures = DelistFigures::default();
+        let mut statement = self.conn.prepare_cached(
+            "SELECT reported_day, count(*) FROM reports
+             WHERE kind = 'complaint' AND reported_day >= ?2 AND source_ip = ?1
+             GROUP BY reported_day ORDER BY reported_day",
+        )?;
+        figures.complaints_by_day = statement
+            .query_map(params![ip, from_day], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut statement = self.conn.prepare_cached(
+            "SELECT substr(sent_at, 1, 10) AS day, count(*) FROM send_log
+             WHERE sent_at >= ?2 AND source_ip = ?1 GROUP BY day ORDER BY day",
+        )?;
+        figures.send_log_by_day = statement
+            .query_map(params![ip, from_day], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut statement = self.conn.prepare_cached(
+            "SELECT r.reported_at, r.ingested_at,
+                    (SELECT min(h.at) FROM suppression_history h
+                     WHERE h.report_id = r.id AND h.action IN ('add', 'update'))
+             FROM reports r
+             WHERE r.kind = 'complaint' AND r.reported_day >= ?2 AND r.source_ip = ?1",
+        )?;
+        figures.delays = statement
+            .query_map(params![ip, from_day], |r| {
+                Ok(SuppressionDelay {
+                    reported_at: r.get(0)?,
+                    ingested_at: r.get(1)?,
+                    suppressed_at: r.get(2)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        figures.suppressions_active = self.conn.query_row(
+            "SELECT count(*) FROM suppressions WHERE removed_at IS NULL",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? as u64;
+        let mut statement = self.conn.prepare_cached(
+            "SELECT reporter, count(*), max(reported_at) FROM reports
+             WHERE kind IN ('complaint', 'not_spam', 'unsubscribe')
+             GROUP BY reporter ORDER BY count(*) DESC, reporter",
+        )?;
+        figures.reporters = statement
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let example: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT raw_deflate FROM reports WHERE kind = 'complaint' AND source_ip = ?1
+                 ORDER BY attributed DESC, reported_at DESC, id DESC LIMIT 1",
+                [ip],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let example = match example {
+            Some(packed) => Some(packed),
+            None => self
+                .conn
+                .query_row(
+                    "SELECT r.raw_deflate FROM block_events b JOIN reports r ON r.id = b.report_id
+                     WHERE b.ip = ?1 ORDER BY b.seen_at DESC LIMIT 1",
+                    [ip],
+                    |r| r.get(0),
+                )
+                .optional()?,
+        };
+        figures.example_raw = example.map(|packed| inflate(&packed)).transpose()?;
+        Ok(figures)
+    }
+}
+
+impl Batch<'_> {
+    /// Records a sighting; false when it was recorded already.
+    pub fn add_block_event(&mut self, event: &NewBlockEvent) -> Result<bool> {
+        let changed = self
+            .tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO block_events (ip, code, class, reply, status, text,
+                    recipient, seen_at, day, source, report_id, found_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, substr(?8, 1, 10), ?9, ?10, ?11)",
+            )?
+            .execute(params![
+                event.ip,
+                event.code,
+                event.class.as_str(),
+                event.reply,
+                event.status,
+                event.text,
+                event.recipient,
+                event.seen_at,
+                event.source,
+                event.report_id,
+                event.found_at,
+            ])?;
+        Ok(changed > 0)
+    }
+
+    /// Moves the bounce scan past this report id.
+    pub fn set_bounce_scan_position(&mut self, last_report_id: i64) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO block_scan_state (name, last_report_id) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET last_report_id = max(last_report_id, excluded.last_report_id)",
+            )?
+            .execute(params![BOUNCE_SCAN, last_report_id])?;
+        Ok(())
+    }
+
+    /// Records an alert; true when it is new (never raised before).
+    pub fn raise_alert(
+        &mut self,
+        key: &(String, String, String),
+        message: &str,
+        now: &str,
+    ) -> Result<bool> {
+        let changed = self
+            .tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO report_alerts (kind, subject, event, message, raised_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![key.0, key.1, key.2, message, now])?;
+        Ok(changed > 0)
+    }
+}
+
+/// The day after `YYYY-MM-DD`, as the exclusive end of a time range over RFC 3339 text.
+fn day_after(day: &str) -> String {
+    chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+        .map(|d| {
+            (d + chrono::Duration::days(1))
+                .format("%Y-%m-%d")
+                .to_string()
+        })
+        .unwrap_or_else(|_| format!("{day}~"))
+}

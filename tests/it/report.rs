@@ -1,0 +1,808 @@
+//! `fbl report` and the report step of `fbl run` on fixture stores: rates and levels per IP,
+//! reporter, campaign, list and domain; every format; the JSON schema; `--fail-on`;
+//! Outlook.com blocks from bounces and send logs, alerted once; the delisting packet.
+
+use crate::support::{fbl, fixtures, run, schema, schema_errors, stdout};
+use std::path::{Path, PathBuf};
+
+/// An RFC 5965 report from Yahoo about one message sent from `ip`, dated `day`.
+fn complaint(ip: &str, day: &str, message_id: &str, rcpt_to: &str) -> String {
+    complaint_from("feedback@arf.mail.yahoo.com", ip, day, message_id, rcpt_to)
+}
+
+/// The same from another feedback loop.
+fn complaint_from(from: &str, ip: &str, day: &str, message_id: &str, rcpt_to: &str) -> String {
+    let rcpt = if rcpt_to.is_empty() {
+        String::new()
+    } else {
+        format!("Original-Rcpt-To: {rcpt_to}\n")
+    };
+    let agent = if from.contains("aol") {
+        "AOL SComp"
+    } else {
+        "Yahoo!-Mail-Feedback/2.0"
+    };
+    let date = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+        .unwrap()
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_utc()
+        .to_rfc2822();
+    format!(
+        "From: {from}\n\
+         To: fbl@sender.example\n\
+         Date: {date}\n\
+         Subject: FW: report\n\
+         MIME-Version: 1.0\n\
+         Content-Type: multipart/report; report-type=feedback-report; boundary=\"b\"\n\
+         \n\
+         --b\n\
+         Content-Type: text/plain\n\
+         \n\
+         A complaint.\n\
+         --b\n\
+         Content-Type: message/feedback-report\n\
+         \n\
+         Feedback-Type: abuse\n\
+         User-Agent: {agent}\n\
+         Version: 1\n\
+         Source-IP: {ip}\n\
+         {rcpt}\
+         \n\
+         --b\n\
+         Content-Type: text/rfc822-headers\n\
+         \n\
+         Received: from mta1.sender.example ({ip}) by mx.yahoo.example for <{rcpt_to}>; {date}\n\
+         From: news@sender.example\n\
+         To: {rcpt_to}\n\
+         Message-ID: <{message_id}>\n\
+         Subject: News\n\
+         \n\
+         --b--\n"
+    )
+}
+
+/// A fixture store: a send log of 2,000 messages a day from 192.0.2.10 (campaign spring)
+/// and 1,500 from 192.0.2.11 (campaign summer) on 17 to 19 November, complaints that put
+/// 192.0.2.10 at ok, warn and critical on those days, two about a foreign IP and one that
+/// names nobody.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn fbl(&self) -> std::process::Command {
+        let mut command = fbl(self.path());
+        command.args(["--config", "fbl.toml"]);
+        command
+    }
+}
+
+pub fn fixture_store(extra_config: &str) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path();
+    std::fs::write(
+        path.join("fbl.toml"),
+        format!(
+            "[store]\npath = \"fbl.sqlite\"\n\n[send_log]\nretention_days = 5000\n\n\
+             [report]\nsending_ips = [\"192.0.2.0/24\"]\n\n\
+             [[report.output]]\nformat = \"html\"\npath = \"out/report.html\"\n\n\
+             [[report.output]]\nformat = \"prometheus\"\npath = \"out/fbl.prom\"\ndays = 7\n{extra_config}"
+        ),
+    )
+    .unwrap();
+    let mut sends = String::from("message_id,recipient,campaign,list,source_ip,sent_at\n");
+    for (day, n) in [("2026-11-17", 17), ("2026-11-18", 18), ("2026-11-19", 19)] {
+        for i in 0..2000 {
+            let domain = if i % 2 == 0 {
+                "yahoo.com"
+            } else {
+                "example.org"
+            };
+            sends.push_str(&format!(
+                "m-10-{n}-{i}@sender.example,r{i}@{domain},spring,weekly,192.0.2.10,{day}T09:00:00Z\n"
+            ));
+        }
+        for i in 0..1500 {
+            sends.push_str(&format!(
+                "m-11-{n}-{i}@sender.example,s{i}@example.net,summer,weekly,192.0.2.11,{day}T10:00:00Z\n"
+            ));
+        }
+    }
+    std::fs::write(path.join("sends.csv"), sends).unwrap();
+    let reports = path.join("reports");
+    std::fs::create_dir(&reports).unwrap();
+    let mut files = 0;
+    let mut add = |text: String| {
+        files += 1;
+        std::fs::write(reports.join(format!("{files:03}.eml")), text).unwrap();
+    };
+    for (day, n, count) in [
+        ("2026-11-17", 17, 1),
+        ("2026-11-18", 18, 3),
+        ("2026-11-19", 19, 8),
+    ] {
+        for i in 0..count {
+            let i = i * 2; // recipients at yahoo.com
+            add(complaint(
+                "192.0.2.10",
+                day,
+                &format!("m-10-{n}-{i}@sender.example"),
+                &format!("r{i}@yahoo.com"),
+            ));
+        }
+    }
+    add(complaint(
+        "192.0.2.11",
+        "2026-11-19",
+        "m-11-19-7@sender.example",
+        "s7@example.net",
+    ));
+    for n in 1..=2 {
+        add(complaint_from(
+            "scomp@aol.net",
+            "198.51.100.99",
+            "2026-11-19",
+            &format!("elsewhere-{n}@other.example"),
+            &format!("x{n}@example.com"),
+        ));
+    }
+    add(complaint(
+        "192.0.2.10",
+        "2026-11-19",
+        "unknown@other.example",
+        "",
+    ));
+
+    let output = run(fbl(path).args([
+        "--config",
+        "fbl.toml",
+        "sendlog",
+        "import",
+        "sends.csv",
+        "--format",
+        "csv",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    let output = run(fbl(path).args(["--config", "fbl.toml", "ingest", "reports"]));
+    // The complaint that names nobody leaves the exit status at 1.
+    assert_eq!(output.status.code(), Some(1));
+    Fixture { dir }
+}
+
+fn report_json(fixture: &Fixture, args: &[&str]) -> serde_json::Value {
+    let output = run(fixture
+        .fbl()
+        .args(["report", "--format", "json"])
+        .args(args));
+    assert_eq!(output.status.code(), Some(0));
+    serde_json::from_str(&stdout(&output)).unwrap()
+}
+
+fn find<'a>(rows: &'a serde_json::Value, key: &str, value: &str) -> &'a serde_json::Value {
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row[key] == value)
+        .unwrap_or_else(|| panic!("no {key} = {value} in {rows:#}"))
+}
+
+#[test]
+fn rates_per_ip_day_campaign_list_domain_and_reporter_are_judged_against_the_thresholds() {
+    let fixture = fixture_store("");
+    let report = report_json(&fixture, &["--days", "7"]);
+    assert_eq!(report["window"]["from_day"], "2026-11-14");
+    assert_eq!(report["window"]["to_day"], "2026-11-20");
+
+    let days: Vec<(String, u64, u64, String)> = report["ip_days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["ip"] == "192.0.2.10")
+        .map(|d| {
+            (
+                d["day"].as_str().unwrap().to_string(),
+                d["complaints"].as_u64().unwrap(),
+                d["messages"].as_u64().unwrap(),
+                d["level"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        days,
+        [
+            ("2026-11-17".to_string(), 1, 2000, "ok".to_string()),
+            ("2026-11-18".to_string(), 3, 2000, "warn".to_string()),
+            ("2026-11-19".to_string(), 9, 2000, "critical".to_string()),
+        ]
+    );
+    let ip = find(&report["ips"], "ip", "192.0.2.10");
+    assert_eq!(ip["complaints"], 13);
+    assert_eq!(ip["worst_day"], "2026-11-19");
+    assert_eq!(ip["worst_day_level"], "critical");
+    assert_eq!(ip["sending_ip"], true);
+    assert_eq!(report["ips"][0]["ip"], "192.0.2.10", "worst first");
+
+    // 12 complaints placed in spring (6,000 messages), 1 in summer (4,500).
+    let spring = find(&report["campaigns"], "subject", "spring");
+    assert_eq!(
+        (spring["complaints"].as_u64(), spring["messages"].as_u64()),
+        (Some(12), Some(6000))
+    );
+    assert_eq!(spring["level"], "warn");
+    let weekly = find(&report["lists"], "subject", "weekly");
+    assert_eq!(weekly["complaints"], 13);
+    assert_eq!(report["complaints_without_campaign"], 3);
+
+    // Complainants at yahoo.com: 12 complaints in 9,000 messages sent there... no: 3,000.
+    let yahoo_domain = find(&report["recipient_domains"], "subject", "yahoo.com");
+    assert_eq!(yahoo_domain["complaints"], 12);
+    assert_eq!(yahoo_domain["messages"], 3000);
+    assert_eq!(yahoo_domain["level"], "critical");
+    // Yahoo's daily volume is what the send log sent to Yahoo's domains.
+    let yahoo_day = report["reporter_days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["subject"] == "yahoo" && r["day"] == "2026-11-19")
+        .unwrap();
+    assert_eq!(yahoo_day["messages"], 1000);
+    assert_eq!(yahoo_day["volume_source"], "send_log");
+
+    assert_eq!(report["overview"]["complaints"], 16);
+    assert_eq!(report["overview"]["unattributed"], 1);
+    assert_eq!(report["unattributed"]["complaints"], 1);
+    assert_eq!(
+        report["unattributed"]["top_reasons"][0]["reason"],
+        "the provider redacted the complainant and no sender identifier was found"
+    );
+    assert_eq!(report["foreign_ips"]["complaints"], 2);
+    assert_eq!(report["foreign_ips"]["ips"][0]["ip"], "198.51.100.99");
+    assert_eq!(report["overview"]["worst_level"], "critical");
+    let alerts: Vec<&str> = report["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["subject"].as_str().unwrap())
+        .collect();
+    assert!(alerts.contains(&"ip 192.0.2.10"), "{alerts:?}");
+    assert!(alerts.contains(&"campaign spring"), "{alerts:?}");
+
+    // Thresholds come from [report].
+    let strict = fixture_store("");
+    std::fs::write(
+        strict.path().join("fbl.toml"),
+        std::fs::read_to_string(strict.path().join("fbl.toml"))
+            .unwrap()
+            .replace(
+                "[report]\n",
+                "[report]\nwarn_percent = 0.01\ncritical_percent = 0.03\n",
+            ),
+    )
+    .unwrap();
+    let report = report_json(&strict, &["--days", "7"]);
+    let ip = find(&report["ips"], "ip", "192.0.2.11");
+    assert_eq!(ip["level"], "warn", "1 in 4,500 is 0.022%");
+}
+
+#[test]
+fn the_json_output_follows_its_schema() {
+    let validator = schema("report-output.schema.json");
+    let fixture = fixture_store("");
+    for days in ["1", "7", "30"] {
+        let report = report_json(&fixture, &["--days", days]);
+        let errors = schema_errors(&validator, &report);
+        assert!(errors.is_empty(), "--days {days}: {errors:#?}");
+    }
+    // An empty store too.
+    let empty = tempfile::tempdir().unwrap();
+    let output = run(fbl(empty.path()).args(["report", "--format", "json"]));
+    assert_eq!(output.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let errors = schema_errors(&validator, &report);
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert_eq!(report["overview"]["worst_level"], "not_judged");
+}
+
+#[test]
+fn fail_on_sets_the_exit_status_for_cron() {
+    let fixture = fixture_store("");
+    let status = |args: &[&str]| run(fixture.fbl().arg("report").args(args)).status.code();
+    assert_eq!(status(&["--days", "7", "--fail-on", "critical"]), Some(1));
+    assert_eq!(status(&["--days", "7", "--fail-on", "warn"]), Some(1));
+    // The 17th alone was fine: 1 in 2,000.
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(fbl(dir.path()).args(["report", "--fail-on", "warn"]));
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(status(&["--days", "7"]), Some(0));
+    let output = run(fixture.fbl().args(["report", "--fail-on", "sometimes"]));
+    assert_eq!(output.status.code(), Some(2));
+    let output = run(fixture.fbl().args(["report", "--days", "0"]));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--days must be 1 to"));
+}
+
+#[test]
+fn every_format_renders_the_same_figures() {
+    let fixture = fixture_store("");
+    let render = |format: &str| {
+        let output = run(fixture
+            .fbl()
+            .args(["report", "--days", "7", "--format", format]));
+        assert_eq!(output.status.code(), Some(0), "{format}");
+        stdout(&output)
+    };
+    let table = render("table");
+    for expected in [
+        "fbl complaint report 2026-11-14 to 2026-11-20 (7 days)",
+        "192.0.2.10",
+        "critical",
+        "198.51.100.99 (not ours)",
+        "unattributed complaints: 1",
+        "complaints about IPs outside [report] sending_ips: 2",
+        "spring",
+    ] {
+        assert!(
+            table.contains(expected),
+            "table lacks {expected:?}:\n{table}"
+        );
+    }
+
+    let csv = render("csv");
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    assert_eq!(&headers[0], "section");
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let critical = rows
+        .iter()
+        .find(|r| &r[0] == "ip_day" && &r[1] == "192.0.2.10" && &r[2] == "2026-11-19")
+        .unwrap();
+    assert_eq!(
+        (&critical[3], &critical[4], &critical[6], &critical[7]),
+        ("9", "2000", "0.4500", "critical")
+    );
+    for section in [
+        "ip",
+        "reporter_day",
+        "reporter",
+        "campaign",
+        "list",
+        "recipient_domain",
+        "foreign_ip",
+        "unattributed_reason",
+    ] {
+        assert!(
+            rows.iter().any(|r| &r[0] == section),
+            "csv has no {section} row"
+        );
+    }
+
+    let prometheus = render("prometheus");
+    check_prometheus(&prometheus);
+    assert!(
+        prometheus.contains("fbl_ip_complaints{ip=\"192.0.2.10\"} 13\n"),
+        "{prometheus}"
+    );
+    assert!(
+        prometheus.contains(
+            "fbl_ip_latest_day_complaint_ratio{ip=\"192.0.2.10\",day=\"2026-11-19\"} 0.0045\n"
+        ),
+        "{prometheus}"
+    );
+    assert!(prometheus.contains("fbl_unattributed_complaints 1\n"));
+
+    let html = render("html");
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("<svg"));
+
+    // --output writes the file atomically and prints nothing.
+    let output = run(fixture.fbl().args([
+        "report",
+        "--days",
+        "7",
+        "--format",
+        "json",
+        "--output",
+        "out/r.json",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    assert!(stdout(&output).is_empty());
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture.path().join("out/r.json")).unwrap()).unwrap();
+    assert_eq!(written["overview"]["complaints"], 16);
+}
+
+/// Every line is a comment or `name{labels} value`, every family has HELP and TYPE before
+/// its samples, and no label set repeats.
+fn check_prometheus(text: &str) {
+    let mut typed = std::collections::BTreeSet::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap();
+            assert_eq!(kind, "gauge");
+            assert!(typed.insert(name.to_string()), "family {name} typed twice");
+            continue;
+        }
+        if line.starts_with("# HELP ") {
+            continue;
+        }
+        let (series, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("bad line {line:?}"));
+        value
+            .parse::<f64>()
+            .unwrap_or_else(|_| panic!("bad value in {line:?}"));
+        let name = series.split('{').next().unwrap();
+        assert!(
+            name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "bad metric name in {line:?}"
+        );
+        assert!(typed.contains(name), "{name} has no TYPE line before it");
+        assert!(seen.insert(series.to_string()), "series {series} repeats");
+    }
+    assert!(!seen.is_empty());
+}
+
+fn copy_bounces(to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(fixtures().join("bounces")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "eml") {
+            std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn outlook_blocks_in_bounces_are_recorded_and_alerted_once_by_fbl_run() {
+    let fixture = fixture_store("\n[[source]]\nname = \"bounces\"\npath = \"bounces\"\n");
+    copy_bounces(&fixture.path().join("bounces"));
+    // The SC-001 bounce names no IP: the send log knows the refused message's.
+    let mut sends = std::fs::read_to_string(fixture.path().join("sends.csv")).unwrap();
+    sends.push_str("20261119140208.a41f@mta2.sender.example,liam.chen@hotmail.example,spring,weekly,192.0.2.12,2026-11-19T14:02:08Z\n");
+    std::fs::write(fixture.path().join("sends.csv"), sends).unwrap();
+    let output = run(fixture
+        .fbl()
+        .args(["sendlog", "import", "sends.csv", "--format", "csv"]));
+    assert_eq!(output.status.code(), Some(0));
+
+    let output = run(fixture.fbl().args(["run", "--json"]));
+    assert_eq!(output.status.code(), Some(1), "new alerts need a person");
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let step = &summary["report"];
+    assert_eq!(step["block_events_found"], 3);
+    let mut alerts: Vec<(String, String, String)> = step["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] != "complaint_rate")
+        .map(|a| {
+            (
+                a["kind"].as_str().unwrap().to_string(),
+                a["subject"].as_str().unwrap().to_string(),
+                a["event"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    alerts.sort();
+    assert_eq!(
+        alerts,
+        [
+            (
+                "outlook_block".into(),
+                "ip 192.0.2.12".into(),
+                "2026-11-19T14:02:10Z".into()
+            ),
+            (
+                "outlook_block".into(),
+                "ip 203.0.113.5".into(),
+                "2026-11-18T09:15:00Z".into()
+            ),
+            (
+                "outlook_throttle".into(),
+                "ip 203.0.113.6".into(),
+                "2026-11-19T14:38:51Z".into()
+            ),
+        ]
+    );
+    assert!(
+        step["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["subject"] == "ip 192.0.2.10")
+    );
+    let written: Vec<&str> = step["written"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(written.len(), 2, "{written:?}");
+    let prom = std::fs::read_to_string(fixture.path().join("out/fbl.prom")).unwrap();
+    check_prometheus(&prom);
+    assert!(
+        prom.contains("fbl_outlook_blocked{ip=\"203.0.113.5\",class=\"block\",code=\"S3140\"} 1\n"),
+        "{prom}"
+    );
+    assert!(
+        prom.contains("class=\"throttle\",code=\"RP-001\""),
+        "{prom}"
+    );
+
+    // The second run finds nothing new and raises nothing: exit 0, silent.
+    let output = run(fixture.fbl().arg("run"));
+    assert_eq!(output.status.code(), Some(0));
+    assert!(stdout(&output).is_empty(), "{}", stdout(&output));
+
+    // The report shows the blocks beside the IPs; throttling is not a block.
+    let report = report_json(&fixture, &["--days", "7"]);
+    assert_eq!(report["overview"]["ips_blocked"], 2);
+    assert_eq!(report["overview"]["ips_throttled"], 1);
+    assert_eq!(
+        find(&report["ips"], "ip", "203.0.113.5")["outlook_block"],
+        "S3140"
+    );
+    let episode = find(&report["blocks"], "ip", "203.0.113.6");
+    assert_eq!(episode["class"], "throttle");
+}
+
+#[test]
+fn a_postfix_send_log_with_outlook_deferrals_is_scanned_on_every_run() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("fbl.toml"),
+        "[send_log]\nretention_days = 5000\nimport = [{ path = \"mail.log\", format = \"postfix\" }]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("mail.log"),
+        "Nov 19 09:15:00 mta1 postfix/smtp[9]: 4ABC: to=<zoe@outlook.example>, relay=outlook.example[192.0.2.77]:25, delay=1, dsn=4.7.0, status=deferred (host outlook.example[192.0.2.77] said: 451 4.7.650 The mail server [203.0.113.7] has been temporarily rate limited due to IP reputation. (in reply to MAIL FROM command))\n\
+         Nov 19 09:16:00 mta1 postfix/smtp[9]: 4ABD: to=<amy@outlook.example>, relay=outlook.example[192.0.2.77]:25, delay=1, dsn=5.7.1, status=bounced (host outlook.example[192.0.2.77] said: 550 SC-004 (BAY004-MC5F3) Unfortunately, some messages from 203.0.113.7 weren't sent. (in reply to MAIL FROM command))\n",
+    )
+    .unwrap();
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "run", "--json"]));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["report"]["block_events_found"], 2);
+    let kinds: Vec<&str> = summary["report"]["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["outlook_block", "outlook_throttle"]);
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "run", "--json"]));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["report"]["block_events_found"], 0);
+    assert_eq!(summary["report"]["alerts"], serde_json::json!([]));
+}
+
+#[test]
+fn the_delisting_packet_gathers_the_evidence_in_text_and_markdown() {
+    let fixture = fixture_store("");
+    copy_bounces(&fixture.path().join("bounces"));
+    let output = run(fixture.fbl().args(["ingest", "bounces"]));
+    assert_eq!(output.status.code(), Some(0));
+    let text = stdout(&run(fixture.fbl().args([
+        "report",
+        "delist",
+        "--ip",
+        "192.0.2.10",
+    ])));
+    for expected in [
+        "Delisting evidence for 192.0.2.10\n=================================",
+        "one of our configured sending IPs",
+        "No Outlook.com block (5xx) seen",
+        "Complaints about mail from this IP: 13 in the period, against 6000 messages (0.217%).",
+        "Complainants suppressed: 12 of 13 complaints; time from the provider's report to suppression:",
+        "Suppression list: 11 addresses",
+        "yahoo (14 reports, latest 2026-11-19T12:00:00Z)",
+        "2026-11-19  9           2000      send log     0.450%  critical",
+        "Example headers of a recent message from this IP",
+        "To: [recipient]",
+        "From: news@sender.example",
+    ] {
+        assert!(
+            text.contains(expected),
+            "packet lacks {expected:?}:\n{text}"
+        );
+    }
+    assert!(
+        !text.contains("r0@yahoo.com"),
+        "a recipient leaked:\n{text}"
+    );
+
+    let markdown = stdout(&run(fixture.fbl().args([
+        "report",
+        "delist",
+        "--ip",
+        "203.0.113.5",
+        "--markdown",
+    ])));
+    for expected in [
+        "# Delisting evidence for 203.0.113.5",
+        "## Summary",
+        "Outlook.com has rejected mail from this IP since 2026-11-18T09:15:00Z (S3140: the IP or its network is on Microsoft's block list)",
+        "| code | first seen | last seen | times |",
+        "| S3140 | 2026-11-18T09:15:00Z | 2026-11-18T09:15:00Z | 1 |",
+        "not in our configured sending IPs",
+        "```\n550 5.7.1 Unfortunately, messages from [203.0.113.5] weren't sent.",
+    ] {
+        assert!(
+            markdown.contains(expected),
+            "packet lacks {expected:?}:\n{markdown}"
+        );
+    }
+    let output = run(fixture
+        .fbl()
+        .args(["report", "delist", "--ip", "mail.example"]));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("is not an IP address"));
+}
+
+#[test]
+fn a_bad_report_section_is_a_configuration_error() {
+    for (section, message) in [
+        (
+            "[report]\nwarn_percent = 0.5\ncritical_percent = 0.3\n",
+            "critical_percent (0.3) is below warn_percent (0.5)",
+        ),
+        (
+            "[report]\nsending_ips = [\"192.0.2.0/33\"]\n",
+            "sending_ips",
+        ),
+        ("[report]\ndays = 0\n", "days must be 1 to"),
+        ("[report]\nwarn = 0.1\n", "unknown field"),
+        (
+            "[[report.output]]\nformat = \"pdf\"\npath = \"r.pdf\"\n",
+            "unknown variant",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("fbl.toml"), section).unwrap();
+        let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "report"]));
+        assert_eq!(output.status.code(), Some(2), "{section}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(message), "{section}: {stderr}");
+    }
+}
+
+/// Golden files: each bounce fixture beside the sightings it holds, read with LF and CRLF.
+#[test]
+fn bounce_fixtures_give_their_expected_sightings() {
+    let folder = fixtures().join("bounces");
+    let mut cases = 0;
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
+    entries.sort();
+    for path in entries {
+        let raw = std::fs::read(&path).unwrap();
+        let expected_path = path.with_extension("expected.json");
+        let got = serde_json::to_string_pretty(&fbl::outlook_blocks::sightings_in_bounce(&raw))
+            .unwrap()
+            + "\n";
+        if crate::support::updating_golden() {
+            std::fs::write(&expected_path, &got).unwrap();
+        }
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_else(|_| {
+            panic!(
+                "{} is missing; run with FBL_UPDATE_GOLDEN=1",
+                expected_path.display()
+            )
+        });
+        if got != expected {
+            std::fs::write(path.with_extension("actual.json"), &got).unwrap();
+            panic!(
+                "{}:\n{}",
+                path.display(),
+                crate::support::diff(&expected, &got)
+            );
+        }
+        let crlf = serde_json::to_string_pretty(&fbl::outlook_blocks::sightings_in_bounce(
+            &crate::support::to_crlf(&raw),
+        ))
+        .unwrap()
+            + "\n";
+        assert_eq!(crlf, expected, "{} with CRLF line ends", path.display());
+        cases += 1;
+    }
+    assert!(cases >= 3, "only {cases} bounce fixtures ran");
+}
+
+#[test]
+fn snds_volume_colour_band_trap_hits_and_ip_status_sit_beside_fbls_own_figures() {
+    let fixture = fixture_store(
+        "\n[snds]\ntimezone = \"UTC\"\n\n[[snds.legacy]]\nname = \"t\"\nbase_url = \"file:snds\"\n",
+    );
+    let snds = fixture.path().join("snds");
+    std::fs::create_dir(&snds).unwrap();
+    // SNDS counts 3,000 recipients for 192.0.2.10 on the 19th (the send log says 2,000).
+    std::fs::write(
+        snds.join("data-111926.csv"),
+        "192.0.2.10,11/19/2026 12:00 AM,11/19/2026 11:59 PM,3010,3005,3000,RED,0.4%,11/19/2026 6:12 PM,11/19/2026 8:40 PM,5,mta1.sender.example,,\r\n",
+    )
+    .unwrap();
+    std::fs::write(
+        snds.join("ipStatus.csv"),
+        "192.0.2.8,192.0.2.15,Yes,Blocked due to user complaints or other evidence of spamming\r\n",
+    )
+    .unwrap();
+    let output = run(fixture
+        .fbl()
+        .args(["snds", "fetch", "--date", "2026-11-19"]));
+    assert!(matches!(output.status.code(), Some(0 | 1)), "{output:?}");
+
+    let report = report_json(&fixture, &["--days", "7"]);
+    let day = report["ip_days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["ip"] == "192.0.2.10" && d["day"] == "2026-11-19")
+        .unwrap();
+    assert_eq!(day["messages"], 3000);
+    assert_eq!(day["volume_source"], "snds");
+    assert_eq!(day["complaints"], 9);
+    assert_eq!(day["level"], "critical");
+    assert_eq!(day["snds"]["filter_result"], "red");
+    assert_eq!(day["snds"]["complaint_rate"], "0.4%");
+    assert_eq!(day["snds"]["trap_hits"], 5);
+    // The other days keep the send log's volume.
+    let other = report["ip_days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["ip"] == "192.0.2.10" && d["day"] == "2026-11-18")
+        .unwrap();
+    assert_eq!(other["volume_source"], "send_log");
+    let ip = find(&report["ips"], "ip", "192.0.2.10");
+    assert_eq!(ip["snds_filter_result"], "red");
+    assert_eq!(ip["trap_hits"], 5);
+    assert_eq!(ip["snds_blocked"], true);
+    assert_eq!(report["snds"]["available"], true);
+    assert_eq!(report["snds"]["trap_hits"], 5);
+    assert_eq!(report["snds"]["ip_status"][0]["first_ip"], "192.0.2.8");
+    // Microsoft's daily volume would be SNDS's; Yahoo's stays the send log's.
+    let validator = schema("report-output.schema.json");
+    assert_eq!(schema_errors(&validator, &report), Vec::<String>::new());
+
+    let prometheus = stdout(&run(fixture.fbl().args([
+        "report",
+        "--days",
+        "7",
+        "--format",
+        "prometheus",
+    ])));
+    check_prometheus(&prometheus);
+    assert!(
+        prometheus.contains("fbl_snds_filter_result{ip=\"192.0.2.10\"} 2\n"),
+        "{prometheus}"
+    );
+    assert!(
+        prometheus.contains("fbl_snds_trap_hits{ip=\"192.0.2.10\"} 5\n"),
+        "{prometheus}"
+    );
+    assert!(
+        prometheus.contains("fbl_snds_ip_status_blocked{first_ip=\"192.0.2.8\""),
+        "{prometheus}"
+    );
+
+    let packet = stdout(&run(fixture.fbl().args([
+        "report",
+        "delist",
+        "--ip",
+        "192.0.2.10",
+    ])));
+    assert!(packet.contains("SNDS ipStatus: blocked since"), "{packet}");
+    assert!(
+        packet.contains("2026-11-19  3000        red            0.4%            5"),
+        "{packet}"
+    );
+}

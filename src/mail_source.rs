@@ -4,6 +4,7 @@
 
 use anyhow::{Context, Result};
 use std::collections::VecDeque;
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -24,7 +25,13 @@ pub const HEAD_BYTES: usize = 64 * 1024;
 
 enum Pending {
     File(PathBuf),
-    Mbox(MboxReader),
+    /// Message files of one folder, by name, in order. Names alone, not whole paths, keep
+    /// the listing of a Maildir of a million messages near 60 MB (BENCHMARKS.md).
+    Folder {
+        folder: PathBuf,
+        names: std::vec::IntoIter<Box<OsStr>>,
+    },
+    Mbox(Box<MboxReader>),
 }
 
 /// Reads every message from a list of paths (`-` is standard input), in a stable order.
@@ -46,11 +53,14 @@ impl Inputs {
             let metadata = std::fs::metadata(path)
                 .with_context(|| format!("cannot read input {}", path.display()))?;
             if metadata.is_dir() {
-                for file in list_folder(path)? {
-                    pending.push_back(Pending::File(file));
+                for (folder, names) in list_folder(path)? {
+                    pending.push_back(Pending::Folder {
+                        folder,
+                        names: names.into_iter(),
+                    });
                 }
             } else if is_mbox(path)? {
-                pending.push_back(Pending::Mbox(MboxReader::open(path, max_bytes)?));
+                pending.push_back(Pending::Mbox(Box::new(MboxReader::open(path, max_bytes)?)));
             } else {
                 pending.push_back(Pending::File(path.clone()));
             }
@@ -89,6 +99,15 @@ impl Iterator for Inputs {
                     };
                     return Some(self.read_file(&path));
                 }
+                Pending::Folder { folder, names } => match names.next() {
+                    Some(name) => {
+                        let path = folder.join(&*name);
+                        return Some(self.read_file(&path));
+                    }
+                    None => {
+                        self.pending.pop_front();
+                    }
+                },
                 Pending::Mbox(reader) => match reader.next() {
                     Some(item) => return Some(item),
                     None => {
@@ -123,12 +142,17 @@ fn read_limited(reader: impl Read, origin: String, max_bytes: u64) -> std::io::R
 }
 
 /// The message files of a folder: a Maildir's `cur/` and `new/`, or every `.eml` file
-/// below it (Maildirs found inside are read as Maildirs). Sorted by path.
-fn list_folder(folder: &Path) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
+/// below it (Maildirs found inside are read as Maildirs). In path order, as groups of file
+/// names that share a folder.
+fn list_folder(folder: &Path) -> Result<Vec<(PathBuf, Vec<Box<OsStr>>)>> {
+    let mut groups = Vec::new();
     if is_maildir(folder) {
         for sub in ["cur", "new"] {
-            files.extend(regular_files(&folder.join(sub))?);
+            let sub = folder.join(sub);
+            let names = regular_files(&sub)?;
+            if !names.is_empty() {
+                groups.push((sub, names));
+            }
         }
     } else {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(folder)
@@ -136,6 +160,9 @@ fn list_folder(folder: &Path) -> Result<Vec<PathBuf>> {
             .filter_map(|e| e.ok().map(|e| e.path()))
             .collect();
         entries.sort();
+        // Files of this folder between two subfolders form one group, so the order stays
+        // that of the sorted paths.
+        let mut names: Vec<Box<OsStr>> = Vec::new();
         for path in entries {
             let hidden = path
                 .file_name()
@@ -145,37 +172,44 @@ fn list_folder(folder: &Path) -> Result<Vec<PathBuf>> {
                 continue;
             }
             if path.is_dir() {
-                files.extend(list_folder(&path)?);
+                if !names.is_empty() {
+                    groups.push((folder.to_path_buf(), std::mem::take(&mut names)));
+                }
+                groups.extend(list_folder(&path)?);
             } else if path
                 .extension()
                 .and_then(|e| e.to_str())
                 .is_some_and(|e| e.eq_ignore_ascii_case("eml"))
+                && let Some(name) = path.file_name()
             {
-                files.push(path);
+                names.push(name.into());
             }
         }
+        if !names.is_empty() {
+            groups.push((folder.to_path_buf(), names));
+        }
     }
-    files.sort();
-    Ok(files)
+    Ok(groups)
 }
 
 pub fn is_maildir(folder: &Path) -> bool {
     folder.join("cur").is_dir() && folder.join("new").is_dir()
 }
 
-fn regular_files(folder: &Path) -> Result<Vec<PathBuf>> {
+/// The names of the regular, not hidden files of a folder, sorted.
+fn regular_files(folder: &Path) -> Result<Vec<Box<OsStr>>> {
     if !folder.is_dir() {
         return Ok(Vec::new());
     }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
+    let mut names: Vec<Box<OsStr>> = std::fs::read_dir(folder)
         .with_context(|| format!("cannot list {}", folder.display()))?
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-        .map(|e| e.path())
+        .map(|e| e.file_name().into_boxed_os_str())
+        .filter(|name| !name.as_encoded_bytes().starts_with(b"."))
         .collect();
-    files.sort();
-    Ok(files)
+    names.sort_unstable();
+    Ok(names)
 }
 
 fn is_mbox(path: &Path) -> Result<bool> {

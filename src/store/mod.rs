@@ -334,7 +334,7 @@ impl Store {
             "SELECT address, reason, source, first_seen, last_seen, count, expires_at,
                     CASE WHEN removed_at IS NOT NULL THEN removed_at
                          WHEN expires_at IS NOT NULL AND expires_at <= ?1 THEN expires_at END
-             FROM suppressions WHERE (?3 IS NULL OR address > ?3) AND ",
+             FROM suppressions WHERE address > ?3 AND ",
         );
         if filter.removed {
             sql.push_str(
@@ -349,11 +349,14 @@ impl Store {
              ORDER BY address LIMIT ?4",
         );
         let mut statement = self.conn.prepare_cached(&sql)?;
+        // A plain `address > ?3` (every address sorts after '') lets SQLite seek to the
+        // page in the primary key; `?3 IS NULL OR ...` made it scan from the start for
+        // every page, which made a walk of the whole list quadratic.
         let rows = statement.query_map(
             params![
                 filter.now,
                 filter.changed_since,
-                after,
+                after.unwrap_or(""),
                 PAGE_SIZE as i64,
                 filter.changed_after_seq
             ],
@@ -501,8 +504,11 @@ fn lookup_message_id(conn: &Connection, message_id: &str) -> Option<String> {
 }
 
 fn lookup_id(conn: &Connection, id: &str) -> Option<String> {
+    // `id <> ''` lets SQLite use the partial index send_log_by_id (without it, a bound `?1`
+    // might be '' and the planner walks the whole log by sent_at), and keeps an empty id
+    // from matching the entries that have none.
     conn.prepare_cached(
-        "SELECT recipient FROM send_log WHERE id = ?1 ORDER BY sent_at DESC LIMIT 1",
+        "SELECT recipient FROM send_log WHERE id = ?1 AND id <> '' ORDER BY sent_at DESC LIMIT 1",
     )
     .ok()
     .and_then(|mut s| {

@@ -259,3 +259,37 @@ fn a_store_written_by_an_older_version_is_migrated_on_open_and_keeps_its_data() 
         "later tables exist"
     );
 }
+
+/// The id lookup once walked the whole send log (the partial index on `id` was never used)
+/// and matched an empty id against the entries that carry none.
+#[test]
+fn send_log_lookup_by_empty_id_finds_nobody() {
+    use fbl::attribution::SendLogLookup;
+    use fbl::sendlog::SendLogEntry;
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("s.sqlite")).unwrap();
+    let entry = |message_id: Option<&str>, recipient: &str, id: Option<&str>| SendLogEntry {
+        message_id: message_id.map(str::to_string),
+        recipient: recipient.to_string(),
+        id: id.map(str::to_string),
+        campaign: None,
+        list: None,
+        source_ip: None,
+        sent_at: Some("2026-11-01T00:00:00Z".to_string()),
+    };
+    let mut batch = store.begin().unwrap();
+    let now = "2026-11-02T00:00:00Z";
+    batch
+        .add_send_log(&entry(Some("m1@example.com"), "ann@example.net", None), now)
+        .unwrap();
+    batch
+        .add_send_log(&entry(None, "bob@example.net", Some("7f3a9c")), now)
+        .unwrap();
+    batch.commit().unwrap();
+    assert_eq!(store.recipient_by_id(""), None);
+    assert_eq!(store.recipient_by_id("  "), None);
+    assert_eq!(
+        store.recipient_by_id("7f3a9c").as_deref(),
+        Some("bob@example.net")
+    );
+}

@@ -12,7 +12,7 @@ use flate2::Compression;
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 mod mailbox;
@@ -213,6 +213,9 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")
             .with_context(|| format!("cannot use store {}", path.display()))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // 32 MiB of page cache (the default is 2 MB): the indexes of a store of millions of
+        // reports stay in memory, and peak memory stays well under 100 MB.
+        conn.pragma_update(None, "cache_size", -32768)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn).with_context(|| format!("cannot migrate store {}", path.display()))?;
         Ok(Store {
@@ -946,11 +949,31 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     Ok(())
 }
 
+thread_local! {
+    /// One compressor per thread, reset between messages: making a fresh one allocates and
+    /// zeroes some 300 KB, which cost a sixth of the ingest time.
+    static COMPRESSOR: std::cell::RefCell<flate2::Compress> =
+        std::cell::RefCell::new(flate2::Compress::new(Compression::fast(), false));
+}
+
 fn deflate(raw: &[u8]) -> Result<Vec<u8>> {
-    let mut encoder =
-        flate2::write::DeflateEncoder::new(Vec::with_capacity(raw.len() / 3), Compression::fast());
-    encoder.write_all(raw)?;
-    Ok(encoder.finish()?)
+    COMPRESSOR.with(|compressor| {
+        let mut compressor = compressor.borrow_mut();
+        compressor.reset();
+        let mut out = Vec::with_capacity(raw.len() / 2 + 64);
+        loop {
+            let consumed = compressor.total_in() as usize;
+            let status = compressor
+                .compress_vec(&raw[consumed..], &mut out, flate2::FlushCompress::Finish)
+                .context("cannot compress a message")?;
+            match status {
+                flate2::Status::StreamEnd => return Ok(out),
+                flate2::Status::Ok | flate2::Status::BufError => {
+                    out.reserve(out.capacity().max(4096));
+                }
+            }
+        }
+    })
 }
 
 fn inflate(packed: &[u8]) -> Result<Vec<u8>> {

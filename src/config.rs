@@ -445,6 +445,20 @@ impl Config {
         Ok(config)
     }
 
+    /// A warning when a configuration file that holds a secret inline (or a command that may
+    /// print one) can be read by every user of the machine.
+    pub fn permission_warning(&self, path: &Path) -> Option<String> {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode();
+        let holds_secret = toml::to_string(self).ok()? != toml::to_string(&self.masked()).ok()?;
+        (holds_secret && mode & 0o004 != 0).then(|| {
+            format!(
+                "warning: {} holds a secret and is readable by every user; chmod 600 (or 640) it",
+                path.display()
+            )
+        })
+    }
+
     /// Parses a configuration document and checks what serde cannot.
     pub fn from_toml(text: &str) -> Result<Config> {
         let config: Config = toml::from_str(text)?;

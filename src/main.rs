@@ -8,7 +8,11 @@ fn main() -> ExitCode {
         Ok(fbl::cli::Outcome::Attention) => ExitCode::from(1),
         Err(error) => {
             eprintln!("fbl: {error:#}");
-            ExitCode::from(2)
+            if error.downcast_ref::<fbl::store::StoreLocked>().is_some() {
+                ExitCode::from(3)
+            } else {
+                ExitCode::from(2)
+            }
         }
     }
 }

@@ -97,7 +97,13 @@ impl Context {
 pub fn main() -> Result<Outcome> {
     let cli = Cli::parse();
     let config = match &cli.config {
-        Some(path) => Config::load(path)?,
+        Some(path) => {
+            let config = Config::load(path)?;
+            if let Some(warning) = config.permission_warning(path) {
+                eprintln!("fbl: {warning}");
+            }
+            config
+        }
         None => Config::default(),
     };
     let db = match (&cli.db, &config.store.path, &cli.config) {

@@ -55,6 +55,15 @@ pub struct Store {
     path: PathBuf,
 }
 
+/// Another fbl holds the store's lock: `main` gives this its own exit status, so cron can
+/// tell an overlapping run from a failure.
+#[derive(Debug, thiserror::Error)]
+#[error("another fbl is working on store {} (lock {} is held); this run did nothing", store.display(), lock.display())]
+pub struct StoreLocked {
+    pub store: PathBuf,
+    pub lock: PathBuf,
+}
+
 /// An exclusive lock on a store held for the life of the value (a `.lock` file beside it).
 pub struct StoreLock {
     _file: File,
@@ -241,11 +250,11 @@ impl Store {
             .with_context(|| format!("cannot open lock file {}", lock_path.display()))?;
         match file.try_lock() {
             Ok(()) => Ok(StoreLock { _file: file }),
-            Err(std::fs::TryLockError::WouldBlock) => bail!(
-                "another fbl is working on store {} (lock {} is held)",
-                self.path.display(),
-                lock_path.display()
-            ),
+            Err(std::fs::TryLockError::WouldBlock) => Err(StoreLocked {
+                store: self.path.clone(),
+                lock: lock_path,
+            }
+            .into()),
             Err(std::fs::TryLockError::Error(error)) => {
                 Err(error).with_context(|| format!("cannot lock {}", lock_path.display()))
             }

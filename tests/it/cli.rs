@@ -350,7 +350,11 @@ fn a_second_fbl_on_the_same_store_is_refused() {
     let store = fbl::store::Store::open(&dir.path().join("fbl.sqlite")).unwrap();
     let _lock = store.lock().unwrap();
     let output = run(fbl(dir.path()).args(["ingest", "a.eml"]));
-    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "an overlapping run has its own exit status"
+    );
     assert!(String::from_utf8_lossy(&output.stderr).contains("another fbl is working"));
 }
 

@@ -10,6 +10,7 @@ mod demo;
 mod export;
 mod faults;
 mod fuzz_regressions;
+mod hostile;
 mod http_server;
 mod imap_client;
 mod imap_poll;

@@ -124,3 +124,37 @@ fn no_command_prints_a_configured_secret() {
     }
     assert_eq!(ran, 17);
 }
+
+#[test]
+fn a_world_readable_configuration_holding_a_secret_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fbl.toml");
+    std::fs::write(
+        &path,
+        "[attribution.token]\nsecret = \"inline-secret-5e1f\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let output = fbl(dir.path())
+        .args(["--config", "fbl.toml", "config"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("readable by every user"), "{stderr}");
+    assert!(!stderr.contains("inline-secret-5e1f"));
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let output = fbl(dir.path())
+        .args(["--config", "fbl.toml", "config"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&output.stderr).is_empty());
+    // A configuration without secrets may be read by anyone.
+    std::fs::write(&path, "[store]\npath = \"x.sqlite\"\n").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let output = fbl(dir.path())
+        .args(["--config", "fbl.toml", "config"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&output.stderr).is_empty());
+}

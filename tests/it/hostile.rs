@@ -1,0 +1,98 @@
+//! Hostile input: each shape has a sane outcome, never a crash, a hang or unbounded memory.
+
+use crate::support::{arf, fbl, run, stdout};
+use fbl::attribution::{Attribution, NoSendLog};
+use fbl::config::AttributionConfig;
+use fbl::report::Kind;
+use fbl::report_parser::analyse;
+
+fn attribution() -> Attribution {
+    Attribution::new(&AttributionConfig::default(), None).unwrap()
+}
+
+#[test]
+fn nul_bytes_in_headers_and_body_are_read_around() {
+    let mut raw = arf("abuse", "nul@example.org", "n@example.com");
+    raw.splice(0..0, b"X-Junk: a\0b\0\r\n".iter().copied());
+    raw.extend_from_slice(b"\0\0\0trailing");
+    let report = analyse(&raw, &attribution(), &NoSendLog);
+    assert_eq!(report.kind, Kind::Complaint);
+    assert_eq!(report.recipient_addresses(), ["nul@example.org"]);
+}
+
+#[test]
+fn deeply_nested_multiparts_are_refused_with_a_reason() {
+    let mut raw = String::from("Content-Type: multipart/mixed; boundary=b0\n\n");
+    for i in 0..20_000 {
+        raw.push_str(&format!(
+            "--b{i}\nContent-Type: multipart/mixed; boundary=b{}\n\n",
+            i + 1
+        ));
+    }
+    let report = analyse(raw.as_bytes(), &attribution(), &NoSendLog);
+    assert!(
+        report.error.as_deref().unwrap_or("").contains("MIME parts"),
+        "{:?}",
+        report.error
+    );
+}
+
+#[test]
+fn a_100000_line_header_block_is_bounded() {
+    let mut raw = String::new();
+    for i in 0..100_000 {
+        raw.push_str(&format!("X-Filler-{i}: {i}\n"));
+    }
+    raw.push_str("Subject: hi\n\nbody\n");
+    let started = std::time::Instant::now();
+    let report = analyse(raw.as_bytes(), &attribution(), &NoSendLog);
+    assert_eq!(report.kind, Kind::NotAReport);
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}
+
+#[test]
+fn a_report_forwarded_inside_another_message_is_found() {
+    let inner = arf("abuse", "inner@example.org", "i@example.com");
+    let mut raw = b"From: abuse-desk@example.com\nTo: fbl@example.com\nSubject: Fwd: report\n\
+                    MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"fw\"\n\n\
+                    --fw\nContent-Type: text/plain\n\nForwarding this report.\n\
+                    --fw\nContent-Type: message/rfc822\n\n"
+        .to_vec();
+    raw.extend_from_slice(&inner);
+    raw.extend_from_slice(b"\n--fw--\n");
+    let report = analyse(&raw, &attribution(), &NoSendLog);
+    assert_eq!(report.kind, Kind::Complaint);
+    assert_eq!(report.recipient_addresses(), ["inner@example.org"]);
+}
+
+#[test]
+fn non_utf8_and_encoded_word_headers_decode() {
+    let raw = arf("abuse", "enc@example.org", "e@example.com");
+    let text = String::from_utf8(raw)
+        .unwrap()
+        .replace("Subject: News\n", "Subject: =?ISO-8859-1?Q?Caf=E9_news?=\n");
+    let report = analyse(text.as_bytes(), &attribution(), &NoSendLog);
+    assert_eq!(report.subject.as_deref(), Some("Café news"));
+}
+
+#[test]
+fn an_oversized_file_is_quarantined_with_its_head_only() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("fbl.toml"),
+        "[limits]\nmax_message_bytes = 100000\n",
+    )
+    .unwrap();
+    let mut big = arf("abuse", "big@example.org", "b@example.com");
+    big.extend(std::iter::repeat_n(b'x', 500_000));
+    std::fs::write(dir.path().join("big.eml"), &big).unwrap();
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "ingest", "big.eml", "--json"]));
+    assert_eq!(output.status.code(), Some(1));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["quarantined"], 1);
+    assert!(
+        summary["quarantine_reasons"]
+            .to_string()
+            .contains("max_message_bytes")
+    );
+}

@@ -806,3 +806,34 @@ fn snds_volume_colour_band_trap_hits_and_ip_status_sit_beside_fbls_own_figures()
         "{packet}"
     );
 }
+
+#[test]
+fn the_demo_writes_a_report_with_its_outlook_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    copy_tree(&fixtures().join("demo"), &demo);
+    let _ = std::fs::remove_dir_all(demo.join("exports"));
+    let _ = std::fs::remove_file(demo.join("fbl.sqlite"));
+    let output = run(fbl(dir.path()).args(["run", "--config", "demo/fbl.toml", "--json"]));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["report"]["block_events_found"], 2);
+    assert_eq!(summary["report"]["written"].as_array().unwrap().len(), 2);
+    let html = std::fs::read_to_string(demo.join("exports/report.html")).unwrap();
+    assert!(html.contains("S3140") && html.contains("RP-001"));
+    let prom = std::fs::read_to_string(demo.join("exports/fbl.prom")).unwrap();
+    check_prometheus(&prom);
+    assert!(prom.contains("fbl_outlook_blocked{ip=\"192.0.2.25\",class=\"block\",code=\"S3140\"} 1"), "{prom}");
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}

@@ -616,6 +616,10 @@ impl Batch<'_> {
                 !report.recipient_addresses().is_empty(),
                 serde_json::to_string(report)?
             ])?;
+        // The report's summary for `fbl report` is redone on the next report step.
+        self.tx
+            .prepare_cached("UPDATE complaint_facts SET placed = -1 WHERE report_id = ?1")?
+            .execute([report_id])?;
         Ok(())
     }
 

@@ -59,13 +59,24 @@ CREATE TABLE complaint_facts (
     notes           TEXT,                         -- JSON array, unattributed complaints only
     placed          INTEGER NOT NULL              -- 1 found in the send log, 0 not, -1 redo
 );
-CREATE INDEX complaint_facts_by_day ON complaint_facts (reported_day, campaign, list, domain);
 CREATE INDEX complaint_facts_to_redo ON complaint_facts (placed) WHERE placed <= 0;
+CREATE INDEX complaint_facts_unattributed ON complaint_facts (reported_day, notes)
+    WHERE notes IS NOT NULL;
+
+-- Complaints per reported day and campaign-and-list (kind campaign, key campaign U+001F list)
+-- or complainant domain (kind domain), added up from complaint_facts as its rows come and go.
+CREATE TABLE complaint_day_counts (
+    kind        TEXT    NOT NULL,
+    day         TEXT    NOT NULL,
+    key         TEXT    NOT NULL,
+    complaints  INTEGER NOT NULL,
+    PRIMARY KEY (kind, day, key)
+) WITHOUT ROWID;
 
 -- Messages in the send log per day and source IP (kind ip), per day and recipient domain
 -- (kind domain), and per campaign and list (kind campaign, day ''; key campaign U+001F list),
 -- added up from the send-log rows imported since the last report step, rebuilt whole when
--- rows were pruned.
+-- rows were pruned (pruning sets report_progress send_log_pruned).
 CREATE TABLE send_log_volume (
     kind        TEXT    NOT NULL,
     day         TEXT    NOT NULL,

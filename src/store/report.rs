@@ -153,15 +153,16 @@ impl Store {
     /// the send log cannot place are counted under no campaign and no list.
     pub fn campaign_counts(&self, from_day: &str, to_day: &str) -> Result<Vec<CampaignCount>> {
         let mut complaints = self.conn.prepare_cached(
-            "SELECT campaign, list, count(*) FROM complaint_facts
-             WHERE reported_day BETWEEN ?1 AND ?2 GROUP BY campaign, list",
+            "SELECT key, sum(complaints) FROM complaint_day_counts
+             WHERE kind = 'campaign' AND day BETWEEN ?1 AND ?2 GROUP BY key",
         )?;
         let mut counts: Vec<CampaignCount> = complaints
             .query_map(params![from_day, to_day], |r| {
+                let (campaign, list) = split_campaign_key(&r.get::<_, String>(0)?);
                 Ok(CampaignCount {
-                    campaign: r.get(0)?,
-                    list: r.get(1)?,
-                    complaints: r.get::<_, i64>(2)? as u64,
+                    campaign,
+                    list,
+                    complaints: r.get::<_, i64>(1)? as u64,
                     messages: 0,
                 })
             })?
@@ -171,11 +172,8 @@ impl Store {
         )?;
         let mut rows = messages.query([])?;
         while let Some(row) = rows.next()? {
-            let key: String = row.get(0)?;
+            let (campaign, list) = split_campaign_key(&row.get::<_, String>(0)?);
             let n = row.get::<_, i64>(1)? as u64;
-            let (campaign, list) = key.split_once(KEY_SEPARATOR).unwrap_or((&key, ""));
-            let some = |text: &str| (!text.is_empty()).then(|| text.to_string());
-            let (campaign, list) = (some(campaign), some(list));
             match counts
                 .iter_mut()
                 .find(|c| c.campaign == campaign && c.list == list)
@@ -196,8 +194,8 @@ impl Store {
     /// recipient domain (sent in those days), for the domains that had complaints.
     pub fn domain_counts(&self, from_day: &str, to_day: &str) -> Result<Vec<DomainCount>> {
         let mut complaints = self.conn.prepare_cached(
-            "SELECT domain, count(*) FROM complaint_facts
-             WHERE reported_day BETWEEN ?1 AND ?2 AND domain IS NOT NULL GROUP BY domain",
+            "SELECT key, sum(complaints) FROM complaint_day_counts
+             WHERE kind = 'domain' AND day BETWEEN ?1 AND ?2 GROUP BY key",
         )?;
         let mut counts: Vec<DomainCount> = complaints
             .query_map(params![from_day, to_day], |r| {
@@ -242,19 +240,17 @@ impl Store {
                 .unwrap_or(0))
         };
         let mut last_rowid = progress("send_log_rowid")?;
-        let last_rows = progress("send_log_rows")?;
-        let (max_rowid, rows_now): (i64, i64) = tx.query_row(
-            "SELECT coalesce(max(rowid), 0), count(*) FROM send_log",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
+        let max_rowid: i64 =
+            tx.query_row("SELECT coalesce(max(rowid), 0) FROM send_log", [], |r| {
+                r.get(0)
+            })?;
         let added: i64 = tx.query_row(
             "SELECT count(*) FROM send_log WHERE rowid > ?1",
             [last_rowid],
             |r| r.get(0),
         )?;
-        if rows_now != last_rows + added {
-            // Rows were pruned (or the count is off): count everything again.
+        if progress("send_log_pruned")? != 0 || max_rowid < last_rowid {
+            // Rows were pruned: count everything again.
             tx.execute("DELETE FROM send_log_volume", [])?;
             last_rowid = 0;
         }
@@ -300,7 +296,7 @@ impl Store {
             Ok(())
         };
         set("send_log_rowid", max_rowid)?;
-        set("send_log_rows", rows_now)?;
+        set("send_log_pruned", 0)?;
 
         // Complaints again: reattributed ones, and when the send log grew, unplaced ones.
         tx.execute(
@@ -312,11 +308,36 @@ impl Store {
             "INSERT INTO temp.redo SELECT report_id FROM complaint_facts WHERE placed <= ?1",
             [if grew { 0 } else { -1 }],
         )?;
+        let last_id = progress("complaint_id")?;
+        // Facts leaving take their counts with them; facts coming add theirs.
+        let count_facts = |sign: &str, selection: &str| -> Result<()> {
+            for (kind, key, filter) in [
+                (
+                    "campaign",
+                    "coalesce(campaign, '') || char(31) || coalesce(list, '')",
+                    "1",
+                ),
+                ("domain", "domain", "domain IS NOT NULL"),
+            ] {
+                tx.execute(
+                    &format!(
+                        "INSERT INTO complaint_day_counts (kind, day, key, complaints)
+                         SELECT '{kind}', reported_day, {key} AS k, {sign}count(*) FROM complaint_facts
+                         WHERE ({selection}) AND {filter} GROUP BY reported_day, k
+                         ON CONFLICT (kind, day, key)
+                         DO UPDATE SET complaints = complaints + excluded.complaints"
+                    ),
+                    [last_id],
+                )?;
+            }
+            Ok(())
+        };
+        let redo = "report_id IN (SELECT report_id FROM temp.redo) AND ?1 IS NOT NULL";
+        count_facts("-", redo)?;
         tx.execute(
             "DELETE FROM complaint_facts WHERE report_id IN (SELECT report_id FROM temp.redo)",
             [],
         )?;
-        let last_id = progress("complaint_id")?;
         for selection in [
             "r.id > ?1",
             "r.id IN (SELECT report_id FROM temp.redo) AND ?1 IS NOT NULL",
@@ -326,6 +347,9 @@ impl Store {
                 [last_id],
             )?;
         }
+        count_facts("", "report_id > ?1")?;
+        count_facts("", redo)?;
+        tx.execute("DELETE FROM complaint_day_counts WHERE complaints = 0", [])?;
         let max_id: i64 =
             tx.query_row("SELECT coalesce(max(id), 0) FROM reports", [], |r| r.get(0))?;
         set("complaint_id", max_id.max(last_id))?;
@@ -631,7 +655,8 @@ const KEY_SEPARATOR: char = '\u{1f}';
 /// The facts of complaint reports, for the reports a condition put between `FACTS_HEAD`
 /// and `FACTS_TAIL` selects: campaign and list through the send log (by Message-ID, else by
 /// the complainant's id), the complainant's domain, and the notes of an unattributed
-/// complaint.
+/// complaint. (`+r.kind` keeps SQLite from scanning every complaint in the kind index when
+/// the condition is an id range.)
 const FACTS_HEAD: &str = "INSERT INTO complaint_facts
         (report_id, reported_day, campaign, list, domain, notes, placed)
     SELECT p.id, p.reported_day, s.campaign, s.list, p.domain, p.notes, s.rowid IS NOT NULL
@@ -647,8 +672,15 @@ const FACTS_HEAD: &str = "INSERT INTO complaint_facts
             CASE WHEN r.attributed = 0
                  THEN json_extract(r.report_json, '$.attribution_notes') END AS notes
           FROM reports r
-          WHERE r.kind = 'complaint'";
+          WHERE +r.kind = 'complaint'";
 const FACTS_TAIL: &str = ") AS p LEFT JOIN send_log s ON s.rowid = p.send";
+
+/// `campaign U+001F list` back into its parts; empty is none.
+fn split_campaign_key(key: &str) -> (Option<String>, Option<String>) {
+    let (campaign, list) = key.split_once(KEY_SEPARATOR).unwrap_or((key, ""));
+    let some = |text: &str| (!text.is_empty()).then(|| text.to_string());
+    (some(campaign), some(list))
+}
 
 fn volume_from_row(r: &rusqlite::Row) -> rusqlite::Result<Volume> {
     Ok(Volume {

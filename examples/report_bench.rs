@@ -6,7 +6,8 @@
 //! Run it in release: `cargo run --release --example report_bench [STORE]`. Without STORE
 //! the store is a temporary file; with it, the store is kept (built only when missing), so
 //! the binary can be timed too: `time target/release/fbl --db STORE report`.
-//! The store takes about 1.3 GB.
+//! The store takes about 1.8 GB and some 7 minutes to build; the first report step after
+//! the build then summarises every complaint once (about 35 s).
 
 use fbl::config::ReportConfig;
 use fbl::outlook_codes::BlockClass;

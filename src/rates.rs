@@ -1053,6 +1053,23 @@ pub fn alerts(report: &ComplaintReport) -> Vec<Alert> {
     out
 }
 
+/// The alerts, critical first, then blocks before rates, then by subject and event.
+pub fn worst_alerts_first(alerts: &[Alert]) -> Vec<&Alert> {
+    let mut sorted: Vec<&Alert> = alerts.iter().collect();
+    sorted.sort_by(|a, b| {
+        let key = |x: &Alert| {
+            (
+                std::cmp::Reverse(x.level),
+                x.kind == "complaint_rate",
+                x.subject.clone(),
+                x.event.clone(),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    sorted
+}
+
 /// `0.123%`, or `-` when there is no rate.
 pub fn percent(rate: Option<f64>) -> String {
     match rate {

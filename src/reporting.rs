@@ -129,7 +129,9 @@ pub fn scan_send_log(
     record(store, &sightings, "send_log", None, now, now)
 }
 
-/// Gathers the figures of the `days` days ending on `now`'s day and builds the report.
+/// Gathers the figures of the `days` days ending on `now`'s day and builds the report. The
+/// campaign, domain and volume figures are as fresh as the last
+/// `Store::refresh_report_summaries` (done by `fbl run` and `fbl report`).
 pub fn build(
     store: &Store,
     settings: &ReportConfig,
@@ -276,6 +278,9 @@ pub fn run_step(store: &mut Store, config: &Config, now: &str) -> RunReport {
                 .errors
                 .push(format!("block scan of send log: {error:#}")),
         }
+    }
+    if let Err(error) = store.refresh_report_summaries() {
+        step.errors.push(format!("report summaries: {error:#}"));
     }
     let mut built: Vec<(u32, ComplaintReport)> = Vec::new();
     let mut report_for = |store: &Store, days: u32| -> Result<ComplaintReport> {

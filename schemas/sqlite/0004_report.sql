@@ -4,9 +4,6 @@
 -- attributed) from this index alone, without reading a row.
 CREATE INDEX reports_complaints_by_day ON reports (kind, reported_day, source_ip, reporter, attributed);
 
--- Messages per campaign and list, from the index alone.
-CREATE INDEX send_log_by_campaign ON send_log (campaign, list);
-
 -- How fast complainants were suppressed (the delisting packet).
 CREATE INDEX suppression_history_by_report ON suppression_history (report_id) WHERE report_id IS NOT NULL;
 
@@ -46,4 +43,51 @@ CREATE TABLE report_alerts (
     message     TEXT    NOT NULL,
     raised_at   TEXT    NOT NULL,
     PRIMARY KEY (kind, subject, event)
+) WITHOUT ROWID;
+
+-- What `fbl report` needs of each complaint beyond the reports table, kept so that a report
+-- joins nothing: the campaign and list of the message complained about (send log, by
+-- Message-ID or the complainant's id), the complainant's domain, and for an unattributed
+-- complaint its attribution notes. Filled by the report step for new complaints; `placed`
+-- 0 rows are looked up again when the send log grows, -1 rows (attributed again) are redone.
+CREATE TABLE complaint_facts (
+    report_id       INTEGER PRIMARY KEY REFERENCES reports (id) ON DELETE CASCADE,
+    reported_day    TEXT    NOT NULL,
+    campaign        TEXT,
+    list            TEXT,
+    domain          TEXT,                         -- of the complainant address, if any
+    notes           TEXT,                         -- JSON array, unattributed complaints only
+    placed          INTEGER NOT NULL              -- 1 found in the send log, 0 not, -1 redo
+);
+CREATE INDEX complaint_facts_to_redo ON complaint_facts (placed) WHERE placed <= 0;
+CREATE INDEX complaint_facts_unattributed ON complaint_facts (reported_day, notes)
+    WHERE notes IS NOT NULL;
+
+-- Complaints per reported day and campaign-and-list (kind campaign, key campaign U+001F list)
+-- or complainant domain (kind domain), added up from complaint_facts as its rows come and go.
+CREATE TABLE complaint_day_counts (
+    kind        TEXT    NOT NULL,
+    day         TEXT    NOT NULL,
+    key         TEXT    NOT NULL,
+    complaints  INTEGER NOT NULL,
+    PRIMARY KEY (kind, day, key)
+) WITHOUT ROWID;
+
+-- Messages in the send log per day and source IP (kind ip), per day and recipient domain
+-- (kind domain), and per campaign and list (kind campaign, day ''; key campaign U+001F list),
+-- added up from the send-log rows imported since the last report step, rebuilt whole when
+-- rows were pruned (pruning sets report_progress send_log_pruned).
+CREATE TABLE send_log_volume (
+    kind        TEXT    NOT NULL,
+    day         TEXT    NOT NULL,
+    key         TEXT    NOT NULL,
+    messages    INTEGER NOT NULL,
+    PRIMARY KEY (kind, day, key)
+) WITHOUT ROWID;
+
+-- Progress of the two summaries above: the highest send-log rowid and complaint id folded
+-- in, and how many send-log rows there were then.
+CREATE TABLE report_progress (
+    name        TEXT    PRIMARY KEY,
+    value       INTEGER NOT NULL
 ) WITHOUT ROWID;

@@ -105,10 +105,11 @@ fn emit(
 
 pub fn run(context: &Context, args: ReportArgs) -> Result<Outcome> {
     let mut store = context.open_store()?;
-    // New bounces are searched for blocks first, unless a running fbl holds the store (it
-    // does the same).
+    // New bounces are searched for blocks and the summaries brought up to date first,
+    // unless a running fbl holds the store (it does the same).
     if let Ok(_lock) = store.lock() {
         reporting::scan_bounces(&mut store, &context.now)?;
+        store.refresh_report_summaries()?;
     }
     if let Some(ReportCommand::Delist(delist)) = args.command {
         let ip = match delist.ip.trim().parse::<std::net::IpAddr>() {

@@ -151,7 +151,8 @@ fn page_into(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
         page.push_str("<p class=\"note\">None in the last days of the window.</p>\n");
     } else {
         page.push_str("<ul class=\"alerts\">\n");
-        for alert in &report.alerts {
+        let alerts = crate::rates::worst_alerts_first(&report.alerts);
+        for alert in alerts.iter().take(TABLE_ROWS / 2) {
             writeln!(
                 page,
                 "<li>{} {}</li>",
@@ -160,6 +161,13 @@ fn page_into(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
             )?;
         }
         page.push_str("</ul>\n");
+        if alerts.len() > TABLE_ROWS / 2 {
+            writeln!(
+                page,
+                "<p class=\"note\">{} more alerts in the JSON output.</p>",
+                alerts.len() - TABLE_ROWS / 2
+            )?;
+        }
     }
     page.push_str("</section>\n");
 

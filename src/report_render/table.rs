@@ -139,9 +139,17 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
     )?;
 
     if !report.alerts.is_empty() {
-        writeln!(out, "\nalerts")?;
-        for alert in &report.alerts {
+        writeln!(out, "\nalerts, worst first")?;
+        let alerts = crate::rates::worst_alerts_first(&report.alerts);
+        for alert in alerts.iter().take(MAX_ROWS) {
             writeln!(out, "  {:<8} {}", alert.level.as_str(), alert.message)?;
+        }
+        if alerts.len() > MAX_ROWS {
+            writeln!(
+                out,
+                "  ({} more; --format csv or json lists them all)",
+                alerts.len() - MAX_ROWS
+            )?;
         }
     }
 

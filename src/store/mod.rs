@@ -634,6 +634,10 @@ impl Batch<'_> {
                 !report.recipient_addresses().is_empty(),
                 serde_json::to_string(report)?
             ])?;
+        // The report's summary for `fbl report` is redone on the next report step.
+        self.tx
+            .prepare_cached("UPDATE complaint_facts SET placed = -1 WHERE report_id = ?1")?
+            .execute([report_id])?;
         Ok(())
     }
 
@@ -886,10 +890,19 @@ impl Batch<'_> {
 
     /// Deletes send-log entries sent (or, without a send time, imported) before `cutoff`.
     pub fn prune_send_log(&mut self, cutoff: &str) -> Result<u64> {
-        Ok(self
+        let pruned = self
             .tx
             .prepare_cached("DELETE FROM send_log WHERE coalesce(sent_at, imported_at) < ?1")?
-            .execute([cutoff])? as u64)
+            .execute([cutoff])? as u64;
+        if pruned > 0 {
+            // The report's send-log volumes are counted again (see store/report.rs).
+            self.tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO report_progress (name, value) VALUES ('send_log_pruned', 1)",
+                )?
+                .execute([])?;
+        }
+        Ok(pruned)
     }
 
     pub fn set_export_state(&mut self, name: &str, at: &str, change_seq: i64) -> Result<()> {

@@ -108,13 +108,11 @@ impl Store {
     }
 
     /// The reasons (`attribution_notes`) given for complaints left without a complainant in
-    /// the days given, with how many complaints gave each.
+    /// the days given, with how many complaints gave each (from `complaint_facts`).
     pub fn unattributed_reasons(&self, from_day: &str, to_day: &str) -> Result<Vec<(String, u64)>> {
         let mut statement = self.conn.prepare_cached(
-            "SELECT note.value, count(*) FROM reports r,
-                    json_each(r.report_json, '$.attribution_notes') note
-             WHERE r.attributed = 0 AND r.kind = 'complaint'
-               AND r.reported_day BETWEEN ?1 AND ?2
+            "SELECT note.value, count(*) FROM complaint_facts f, json_each(f.notes) note
+             WHERE f.reported_day BETWEEN ?1 AND ?2 AND f.notes IS NOT NULL
              GROUP BY note.value",
         )?;
         let rows = statement.query_map(params![from_day, to_day], |r| {
@@ -123,24 +121,17 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Messages per source IP and day sent, from the send log.
+    /// Messages per source IP and day sent, from the send log (`send_log_volume`).
     pub fn send_log_ip_days(&self, from_day: &str, to_day: &str) -> Result<Vec<Volume>> {
         let mut statement = self.conn.prepare_cached(
-            "SELECT source_ip, substr(sent_at, 1, 10) AS day, count(*) FROM send_log
-             WHERE sent_at >= ?1 AND sent_at < ?2 AND source_ip IS NOT NULL AND source_ip <> ''
-             GROUP BY source_ip, day",
+            "SELECT key, day, messages FROM send_log_volume
+             WHERE kind = 'ip' AND day BETWEEN ?1 AND ?2",
         )?;
-        let rows = statement.query_map(params![from_day, day_after(to_day)], |r| {
-            Ok(Volume {
-                key: r.get(0)?,
-                day: r.get(1)?,
-                messages: r.get::<_, i64>(2)? as u64,
-            })
-        })?;
+        let rows = statement.query_map(params![from_day, to_day], volume_from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Messages per day and recipient domain, for the domains given, from the send log.
+    /// Messages per recipient domain and day, for the domains given, from the send log.
     pub fn send_log_domain_days(
         &self,
         from_day: &str,
@@ -148,62 +139,41 @@ impl Store {
         domains: &[&str],
     ) -> Result<Vec<Volume>> {
         let mut statement = self.conn.prepare_cached(
-            "SELECT lower(substr(recipient, instr(recipient, '@') + 1)) AS domain,
-                    substr(sent_at, 1, 10) AS day, count(*) FROM send_log
-             WHERE sent_at >= ?1 AND sent_at < ?2
-               AND domain IN (SELECT value FROM json_each(?3))
-             GROUP BY domain, day",
+            "SELECT key, day, messages FROM send_log_volume
+             WHERE kind = 'domain' AND day BETWEEN ?1 AND ?2
+               AND key IN (SELECT value FROM json_each(?3))",
         )?;
         let list = serde_json::to_string(domains)?;
-        let rows = statement.query_map(params![from_day, day_after(to_day), list], |r| {
-            Ok(Volume {
-                key: r.get(0)?,
-                day: r.get(1)?,
-                messages: r.get::<_, i64>(2)? as u64,
-            })
-        })?;
+        let rows = statement.query_map(params![from_day, to_day, list], volume_from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Complaints reported in the days given per campaign and list of the message they are
-    /// about (found in the send log by Message-ID, else by the complainant's id), with the
-    /// messages the send log holds for each campaign and list. Complaints the send log
-    /// cannot place are counted under no campaign and no list.
+    /// about, with the messages the send log holds for each campaign and list. Complaints
+    /// the send log cannot place are counted under no campaign and no list.
     pub fn campaign_counts(&self, from_day: &str, to_day: &str) -> Result<Vec<CampaignCount>> {
         let mut complaints = self.conn.prepare_cached(
-            "WITH placed AS (
-                SELECT coalesce(
-                    (SELECT s.rowid FROM send_log s
-                     WHERE r.message_id IS NOT NULL AND r.message_id <> ''
-                       AND s.message_id = r.message_id LIMIT 1),
-                    (SELECT s.rowid FROM complainants k JOIN send_log s ON s.id = k.id
-                     WHERE k.report_id = r.id AND k.id <> '' LIMIT 1)) AS send
-                FROM reports r
-                WHERE r.kind = 'complaint' AND r.reported_day BETWEEN ?1 AND ?2)
-             SELECT s.campaign, s.list, count(*) FROM placed
-             LEFT JOIN send_log s ON s.rowid = placed.send
-             GROUP BY s.campaign, s.list",
+            "SELECT key, sum(complaints) FROM complaint_day_counts
+             WHERE kind = 'campaign' AND day BETWEEN ?1 AND ?2 GROUP BY key",
         )?;
         let mut counts: Vec<CampaignCount> = complaints
             .query_map(params![from_day, to_day], |r| {
+                let (campaign, list) = split_campaign_key(&r.get::<_, String>(0)?);
                 Ok(CampaignCount {
-                    campaign: r.get(0)?,
-                    list: r.get(1)?,
-                    complaints: r.get::<_, i64>(2)? as u64,
+                    campaign,
+                    list,
+                    complaints: r.get::<_, i64>(1)? as u64,
                     messages: 0,
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
         let mut messages = self.conn.prepare_cached(
-            "SELECT campaign, list, count(*) FROM send_log
-             WHERE campaign IS NOT NULL OR list IS NOT NULL
-             GROUP BY campaign, list",
+            "SELECT key, messages FROM send_log_volume WHERE kind = 'campaign' AND day = ''",
         )?;
         let mut rows = messages.query([])?;
         while let Some(row) = rows.next()? {
-            let campaign: Option<String> = row.get(0)?;
-            let list: Option<String> = row.get(1)?;
-            let n = row.get::<_, i64>(2)? as u64;
+            let (campaign, list) = split_campaign_key(&row.get::<_, String>(0)?);
+            let n = row.get::<_, i64>(1)? as u64;
             match counts
                 .iter_mut()
                 .find(|c| c.campaign == campaign && c.list == list)
@@ -224,11 +194,8 @@ impl Store {
     /// recipient domain (sent in those days), for the domains that had complaints.
     pub fn domain_counts(&self, from_day: &str, to_day: &str) -> Result<Vec<DomainCount>> {
         let mut complaints = self.conn.prepare_cached(
-            "SELECT lower(substr(k.address, instr(k.address, '@') + 1)) AS domain,
-                    count(DISTINCT r.id)
-             FROM reports r JOIN complainants k ON k.report_id = r.id
-             WHERE r.kind = 'complaint' AND r.reported_day BETWEEN ?1 AND ?2 AND k.address <> ''
-             GROUP BY domain",
+            "SELECT key, sum(complaints) FROM complaint_day_counts
+             WHERE kind = 'domain' AND day BETWEEN ?1 AND ?2 GROUP BY key",
         )?;
         let mut counts: Vec<DomainCount> = complaints
             .query_map(params![from_day, to_day], |r| {
@@ -250,6 +217,145 @@ impl Store {
             }
         }
         Ok(counts)
+    }
+
+    /// Brings the report summaries up to date: the send-log volumes (new rows added in, or
+    /// everything counted again when rows were pruned) and the complaint facts (new
+    /// complaints; unplaced ones again when the send log grew; reattributed ones again).
+    /// Also gives this connection a bigger cache and memory-mapped reads for the report.
+    pub fn refresh_report_summaries(&mut self) -> Result<()> {
+        self.conn.pragma_update(None, "cache_size", -65536)?;
+        self.conn.pragma_update(None, "mmap_size", 1i64 << 30)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let progress = |name: &str| -> Result<i64> {
+            Ok(tx
+                .query_row(
+                    "SELECT value FROM report_progress WHERE name = ?1",
+                    [name],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .unwrap_or(0))
+        };
+        let mut last_rowid = progress("send_log_rowid")?;
+        let max_rowid: i64 =
+            tx.query_row("SELECT coalesce(max(rowid), 0) FROM send_log", [], |r| {
+                r.get(0)
+            })?;
+        let added: i64 = tx.query_row(
+            "SELECT count(*) FROM send_log WHERE rowid > ?1",
+            [last_rowid],
+            |r| r.get(0),
+        )?;
+        if progress("send_log_pruned")? != 0 || max_rowid < last_rowid {
+            // Rows were pruned: count everything again.
+            tx.execute("DELETE FROM send_log_volume", [])?;
+            last_rowid = 0;
+        }
+        let grew = added > 0;
+        if last_rowid < max_rowid {
+            for (kind, day, key, filter) in [
+                (
+                    "ip",
+                    "substr(sent_at, 1, 10)",
+                    "source_ip",
+                    "sent_at IS NOT NULL AND source_ip IS NOT NULL AND source_ip <> ''",
+                ),
+                (
+                    "domain",
+                    "substr(sent_at, 1, 10)",
+                    "lower(substr(recipient, instr(recipient, '@') + 1))",
+                    "sent_at IS NOT NULL",
+                ),
+                (
+                    "campaign",
+                    "''",
+                    "coalesce(campaign, '') || char(31) || coalesce(list, '')",
+                    "(campaign IS NOT NULL OR list IS NOT NULL)",
+                ),
+            ] {
+                tx.execute(
+                    &format!(
+                        "INSERT INTO send_log_volume (kind, day, key, messages)
+                         SELECT '{kind}', {day} AS d, {key} AS k, count(*) FROM send_log
+                         WHERE rowid > ?1 AND {filter} GROUP BY d, k
+                         ON CONFLICT (kind, day, key) DO UPDATE SET messages = messages + excluded.messages"
+                    ),
+                    [last_rowid],
+                )?;
+            }
+        }
+        let set = |name: &str, value: i64| -> Result<()> {
+            tx.execute(
+                "INSERT INTO report_progress (name, value) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                params![name, value],
+            )?;
+            Ok(())
+        };
+        set("send_log_rowid", max_rowid)?;
+        set("send_log_pruned", 0)?;
+
+        // Complaints again: reattributed ones, and when the send log grew, unplaced ones.
+        tx.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS redo (report_id INTEGER PRIMARY KEY)",
+            [],
+        )?;
+        tx.execute("DELETE FROM temp.redo", [])?;
+        tx.execute(
+            "INSERT INTO temp.redo SELECT report_id FROM complaint_facts WHERE placed <= ?1",
+            [if grew { 0 } else { -1 }],
+        )?;
+        let last_id = progress("complaint_id")?;
+        // Facts leaving take their counts with them; facts coming add theirs.
+        let count_facts = |sign: &str, selection: &str| -> Result<()> {
+            for (kind, key, filter) in [
+                (
+                    "campaign",
+                    "coalesce(campaign, '') || char(31) || coalesce(list, '')",
+                    "1",
+                ),
+                ("domain", "domain", "domain IS NOT NULL"),
+            ] {
+                tx.execute(
+                    &format!(
+                        "INSERT INTO complaint_day_counts (kind, day, key, complaints)
+                         SELECT '{kind}', reported_day, {key} AS k, {sign}count(*) FROM complaint_facts
+                         WHERE ({selection}) AND {filter} GROUP BY reported_day, k
+                         ON CONFLICT (kind, day, key)
+                         DO UPDATE SET complaints = complaints + excluded.complaints"
+                    ),
+                    [last_id],
+                )?;
+            }
+            Ok(())
+        };
+        let redo = "report_id IN (SELECT report_id FROM temp.redo) AND ?1 IS NOT NULL";
+        count_facts("-", redo)?;
+        tx.execute(
+            "DELETE FROM complaint_facts WHERE report_id IN (SELECT report_id FROM temp.redo)",
+            [],
+        )?;
+        for selection in [
+            "r.id > ?1",
+            "r.id IN (SELECT report_id FROM temp.redo) AND ?1 IS NOT NULL",
+        ] {
+            tx.execute(
+                &format!("{FACTS_HEAD} AND {selection}{FACTS_TAIL}"),
+                [last_id],
+            )?;
+        }
+        count_facts("", "report_id > ?1")?;
+        count_facts("", redo)?;
+        tx.execute("DELETE FROM complaint_day_counts WHERE complaints = 0", [])?;
+        let max_id: i64 =
+            tx.query_row("SELECT coalesce(max(id), 0) FROM reports", [], |r| r.get(0))?;
+        set("complaint_id", max_id.max(last_id))?;
+        tx.execute("DELETE FROM temp.redo", [])?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// Whether any SNDS data is stored.
@@ -543,13 +649,43 @@ impl Batch<'_> {
     }
 }
 
-/// The day after `YYYY-MM-DD`, as the exclusive end of a time range over RFC 3339 text.
-fn day_after(day: &str) -> String {
-    chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
-        .map(|d| {
-            (d + chrono::Duration::days(1))
-                .format("%Y-%m-%d")
-                .to_string()
-        })
-        .unwrap_or_else(|_| format!("{day}~"))
+/// Between campaign and list in a `send_log_volume` key.
+const KEY_SEPARATOR: char = '\u{1f}';
+
+/// The facts of complaint reports, for the reports a condition put between `FACTS_HEAD`
+/// and `FACTS_TAIL` selects: campaign and list through the send log (by Message-ID, else by
+/// the complainant's id), the complainant's domain, and the notes of an unattributed
+/// complaint. (`+r.kind` keeps SQLite from scanning every complaint in the kind index when
+/// the condition is an id range.)
+const FACTS_HEAD: &str = "INSERT INTO complaint_facts
+        (report_id, reported_day, campaign, list, domain, notes, placed)
+    SELECT p.id, p.reported_day, s.campaign, s.list, p.domain, p.notes, s.rowid IS NOT NULL
+    FROM (SELECT r.id, r.reported_day,
+            coalesce(
+                (SELECT s.rowid FROM send_log s
+                 WHERE r.message_id IS NOT NULL AND r.message_id <> ''
+                   AND s.message_id = r.message_id LIMIT 1),
+                (SELECT s.rowid FROM complainants k JOIN send_log s ON s.id = k.id
+                 WHERE k.report_id = r.id AND k.id <> '' LIMIT 1)) AS send,
+            (SELECT lower(substr(k.address, instr(k.address, '@') + 1)) FROM complainants k
+             WHERE k.report_id = r.id AND k.address <> '' LIMIT 1) AS domain,
+            CASE WHEN r.attributed = 0
+                 THEN json_extract(r.report_json, '$.attribution_notes') END AS notes
+          FROM reports r
+          WHERE +r.kind = 'complaint'";
+const FACTS_TAIL: &str = ") AS p LEFT JOIN send_log s ON s.rowid = p.send";
+
+/// `campaign U+001F list` back into its parts; empty is none.
+fn split_campaign_key(key: &str) -> (Option<String>, Option<String>) {
+    let (campaign, list) = key.split_once(KEY_SEPARATOR).unwrap_or((key, ""));
+    let some = |text: &str| (!text.is_empty()).then(|| text.to_string());
+    (some(campaign), some(list))
+}
+
+fn volume_from_row(r: &rusqlite::Row) -> rusqlite::Result<Volume> {
+    Ok(Volume {
+        key: r.get(0)?,
+        day: r.get(1)?,
+        messages: r.get::<_, i64>(2)? as u64,
+    })
 }

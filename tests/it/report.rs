@@ -806,3 +806,119 @@ fn snds_volume_colour_band_trap_hits_and_ip_status_sit_beside_fbls_own_figures()
         "{packet}"
     );
 }
+
+#[test]
+fn the_demo_writes_a_report_with_its_outlook_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    copy_tree(&fixtures().join("demo"), &demo);
+    let _ = std::fs::remove_dir_all(demo.join("exports"));
+    let _ = std::fs::remove_file(demo.join("fbl.sqlite"));
+    let output = run(fbl(dir.path()).args(["run", "--config", "demo/fbl.toml", "--json"]));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["report"]["block_events_found"], 2);
+    assert_eq!(summary["report"]["written"].as_array().unwrap().len(), 2);
+    let html = std::fs::read_to_string(demo.join("exports/report.html")).unwrap();
+    assert!(html.contains("S3140") && html.contains("RP-001"));
+    let prom = std::fs::read_to_string(demo.join("exports/fbl.prom")).unwrap();
+    check_prometheus(&prom);
+    assert!(
+        prom.contains("fbl_outlook_blocked{ip=\"192.0.2.25\",class=\"block\",code=\"S3140\"} 1"),
+        "{prom}"
+    );
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// The summaries behind a report follow the store: a complaint placed in a campaign once the
+/// send log names its message, reattribution, and volumes counted again after a prune.
+#[test]
+fn report_summaries_follow_later_send_logs_and_prunes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path();
+    let config = |retention: u32| {
+        std::fs::write(
+            path.join("fbl.toml"),
+            format!("[send_log]\nretention_days = {retention}\n"),
+        )
+        .unwrap()
+    };
+    config(5000);
+    std::fs::create_dir(path.join("reports")).unwrap();
+    std::fs::write(
+        path.join("reports/late.eml"),
+        complaint("192.0.2.10", "2026-11-19", "late-1@sender.example", ""),
+    )
+    .unwrap();
+    run(fbl(path).args(["--config", "fbl.toml", "ingest", "reports"]));
+    let json = |path: &Path| -> serde_json::Value {
+        let output = run(fbl(path).args([
+            "--config", "fbl.toml", "report", "--format", "json", "--days", "30",
+        ]));
+        serde_json::from_str(&stdout(&output)).unwrap()
+    };
+    let report = json(path);
+    assert_eq!(report["complaints_without_campaign"], 1);
+    assert_eq!(report["unattributed"]["complaints"], 1);
+
+    let mut sends = String::from("message_id,recipient,campaign,list,source_ip,sent_at\n");
+    sends.push_str(
+        "late-1@sender.example,late@example.org,autumn,monthly,192.0.2.10,2026-11-18T09:00:00Z\n",
+    );
+    for i in 0..5 {
+        sends.push_str(&format!("old-{i}@sender.example,o{i}@example.org,autumn,monthly,192.0.2.10,2026-11-01T09:00:00Z\n"));
+    }
+    std::fs::write(path.join("sends.csv"), sends).unwrap();
+    run(fbl(path).args([
+        "--config",
+        "fbl.toml",
+        "sendlog",
+        "import",
+        "sends.csv",
+        "--format",
+        "csv",
+    ]));
+    let report = json(path);
+    assert_eq!(report["complaints_without_campaign"], 0);
+    let autumn = find(&report["campaigns"], "subject", "autumn");
+    assert_eq!(
+        (autumn["complaints"].as_u64(), autumn["messages"].as_u64()),
+        (Some(1), Some(6))
+    );
+    // The import attributed the complaint through the send log: its domain is known now.
+    assert_eq!(report["unattributed"]["complaints"], 0);
+    assert_eq!(
+        find(&report["recipient_domains"], "subject", "example.org")["complaints"],
+        1
+    );
+    let old_day = |report: &serde_json::Value| {
+        report["ip_days"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["day"] == "2026-11-01")
+            .map(|d| d["messages"].clone())
+    };
+    assert_eq!(old_day(&report), Some(serde_json::json!(5)));
+
+    // A run with a ten-day retention prunes the 1 November sends: their volume goes too.
+    config(10);
+    run(fbl(path).args(["--config", "fbl.toml", "run"]));
+    let report = json(path);
+    assert_eq!(old_day(&report), None);
+    assert_eq!(
+        find(&report["campaigns"], "subject", "autumn")["messages"],
+        1
+    );
+}

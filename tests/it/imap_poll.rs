@@ -588,7 +588,7 @@ fn since_skips_older_mail_on_a_first_run() {
     let server = Dovecot::start();
     // Dovecot dates appended mail by its arrival (now): a `since` in the future skips it all,
     // one in the past takes it all.
-    let setup = Setup::new(&server, "keep", "since = 2999-01-01");
+    let setup = Setup::new(&server, "keep", "since = \"2999-01-01\"");
     let mut session = server.login(&setup.user, &setup.password);
     seed(&mut session, "INBOX", reports(0..3));
     let _ = session.logout();
@@ -597,7 +597,7 @@ fn since_skips_older_mail_on_a_first_run() {
     let config = std::fs::read_to_string(setup.dir.path().join("fbl.toml")).unwrap();
     std::fs::write(
         setup.dir.path().join("fbl.toml"),
-        config.replace("since = 2999-01-01", "since = 2000-01-01"),
+        config.replace("since = \"2999-01-01\"", "since = \"2000-01-01\""),
     )
     .unwrap();
     let (_, summary) = setup.run_json(&[]);

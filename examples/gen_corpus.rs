@@ -321,10 +321,9 @@ fn replace(text: &[u8], old: &[u8], new: &[u8], boundary: Boundary) -> Vec<u8> {
 
 /// A new id of the same shape as `old`, unique for message `index`.
 fn new_id(old: &str, index: u64, random: &mut Random) -> String {
-    if let Some((number, rest)) = old.split_once(':') {
+    if let Some((_, rest)) = old.split_once(':') {
         // CFBL-Feedback-ID `48213:july-deals-2026:8c1e0b2d`: recipient number first.
         let tail = rest.rsplit_once(':').map_or(rest, |(campaign, _)| campaign);
-        let _ = number;
         format!("{}:{tail}:{:08x}", 100_000 + index, random.next() as u32)
     } else if let Some((prefix, _)) = old.rsplit_once('-') {
         format!("{prefix}-{}", 100_000 + index)

@@ -2,24 +2,11 @@
 
 use crate::support::{fbl, run, stdout};
 
-fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 #[test]
 fn the_demo_runs_the_main_job_and_a_second_run_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let demo = dir.path().join("demo");
-    copy_tree(&crate::support::fixtures().join("demo"), &demo);
+    crate::support::copy_tree(&crate::support::fixtures().join("demo"), &demo);
     let _ = std::fs::remove_dir_all(demo.join("exports"));
     let _ = std::fs::remove_file(demo.join("fbl.sqlite"));
 

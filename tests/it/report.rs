@@ -811,7 +811,7 @@ fn snds_volume_colour_band_trap_hits_and_ip_status_sit_beside_fbls_own_figures()
 fn the_demo_writes_a_report_with_its_outlook_blocks() {
     let dir = tempfile::tempdir().unwrap();
     let demo = dir.path().join("demo");
-    copy_tree(&fixtures().join("demo"), &demo);
+    crate::support::copy_tree(&fixtures().join("demo"), &demo);
     let _ = std::fs::remove_dir_all(demo.join("exports"));
     let _ = std::fs::remove_file(demo.join("fbl.sqlite"));
     let output = run(fbl(dir.path()).args(["run", "--config", "demo/fbl.toml", "--json"]));
@@ -826,19 +826,6 @@ fn the_demo_writes_a_report_with_its_outlook_blocks() {
         prom.contains("fbl_outlook_blocked{ip=\"192.0.2.25\",class=\"block\",code=\"S3140\"} 1"),
         "{prom}"
     );
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// The summaries behind a report follow the store: a complaint placed in a campaign once the

@@ -150,3 +150,17 @@ pub fn arf(feedback_type: &str, rcpt_to: &str, message_id: &str) -> Vec<u8> {
     )
     .into_bytes()
 }
+
+/// Copies a folder tree (the demo, for instance) so a test can run in a scratch copy.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}

@@ -6,8 +6,12 @@ use crate::dovecot::{Dovecot, arf_report};
 use crate::support::fbl;
 use std::time::{Duration, Instant};
 
-const MESSAGES: usize = 2000;
+/// Reports in the mailbox at the start, and reports that arrive before each run, so that every
+/// run has work in hand when it is killed, however fast the machine.
+const FIRST: usize = 1000;
+const ARRIVING: usize = 34;
 const KILLS: usize = 30;
+const MESSAGES: usize = FIRST + ARRIVING * KILLS;
 
 /// A small deterministic generator, so a failure can be replayed.
 struct Lcg(u64);
@@ -53,7 +57,7 @@ fn killed_runs_lose_nothing_and_count_nothing_twice() {
     let server = Dovecot::start();
     let (user, password) = server.add_user("crash");
     server.login(&user, &password).logout().ok();
-    server.drop_into_maildir(&user, (0..MESSAGES).map(arf_report));
+    server.drop_into_maildir(&user, (0..FIRST).map(arf_report));
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("fbl.toml"),
@@ -81,9 +85,11 @@ fn killed_runs_lose_nothing_and_count_nothing_twice() {
     let mut killed = 0;
     let mut finished_early = 0;
     let started = Instant::now();
-    for _ in 0..KILLS {
+    for round in 0..KILLS {
+        let first = FIRST + round * ARRIVING;
+        server.drop_into_maildir(&user, (first..first + ARRIVING).map(arf_report));
         let mut child = command().spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(30 + random.next(400)));
+        std::thread::sleep(Duration::from_millis(20 + random.next(280)));
         match child.try_wait().unwrap() {
             Some(_) => finished_early += 1,
             None => {

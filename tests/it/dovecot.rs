@@ -18,7 +18,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// The uid and gid Dovecot runs as when the tests run as root.
@@ -517,7 +517,10 @@ service imap-login {{
             .unwrap()
             .as_secs();
         let pid = std::process::id();
-        for (i, message) in messages.into_iter().enumerate() {
+        // Unique across calls: two drops within one second must not overwrite each other.
+        static DROPPED: AtomicUsize = AtomicUsize::new(0);
+        for message in messages {
+            let i = DROPPED.fetch_add(1, Ordering::SeqCst);
             let name = format!("{stamp}.M{i}P{pid}.fbl-test");
             let tmp = maildir.join("tmp").join(&name);
             fs::write(&tmp, message).unwrap();

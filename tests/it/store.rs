@@ -293,3 +293,85 @@ fn send_log_lookup_by_empty_id_finds_nobody() {
         Some("bob@example.net")
     );
 }
+
+/// A store fbl may not write to (here: owned by root, fbl running as `nobody`; as an ordinary
+/// user, a 0400 file) gives a clear error naming it, and keeps what it held.
+#[test]
+fn a_store_fbl_cannot_write_gives_a_clear_error_and_keeps_its_data() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = dir.path().join("fbl.sqlite");
+    {
+        let mut store = Store::open(&path).unwrap();
+        let mut batch = store.begin().unwrap();
+        batch
+            .suppress(&request(
+                "kept@example.org",
+                "complaint",
+                "2026-11-01T00:00:00Z",
+            ))
+            .unwrap();
+        batch.commit().unwrap();
+    }
+    std::fs::write(
+        dir.path().join("r.eml"),
+        crate::support::arf("abuse", "new@example.org", "m@example.com"),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        dir.path().join("r.eml"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let root = std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false);
+    let mut command = if root {
+        // Root writes through file modes: run fbl as an unprivileged user instead.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut command = std::process::Command::new("setpriv");
+        command.args([
+            "--reuid",
+            "nobody",
+            "--regid",
+            "nogroup",
+            "--clear-groups",
+            "--",
+        ]);
+        command.arg(env!("CARGO_BIN_EXE_fbl"));
+        command
+    } else {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
+        std::process::Command::new(env!("CARGO_BIN_EXE_fbl"))
+    };
+    let output = command
+        .current_dir(dir.path())
+        .env_remove("RUST_BACKTRACE")
+        .args(["--db", path.to_str().unwrap(), "ingest", "r.eml"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("fbl.sqlite"),
+        "the error names the store: {stderr}"
+    );
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let store = Store::open(&path).unwrap();
+    assert!(
+        store
+            .active_suppression("kept@example.org", "2026-11-03T00:00:00Z")
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .active_suppression("new@example.org", "2026-11-03T00:00:00Z")
+            .unwrap()
+            .is_none()
+    );
+}

@@ -36,8 +36,9 @@ pub enum Outcome {
 ///
 /// Exit status: 0 all fine; 1 finished, but something needs attention (quarantined or
 /// broken input, unattributed complaints, `suppress check` of an address not suppressed,
-/// an SNDS alert or a failed SNDS fetch); 2 fatal (bad configuration, unusable store,
-/// unreadable input).
+/// an SNDS alert or a failed SNDS fetch, a new report alert); 2 fatal (bad configuration,
+/// unusable store, unreadable input); 3 another fbl is working on the same store (this run
+/// did nothing).
 #[derive(Debug, Parser)]
 #[command(name = "fbl", version, max_term_width = 100)]
 pub struct Cli {

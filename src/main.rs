@@ -3,9 +3,11 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     match fbl::cli::main() {
         Ok(fbl::cli::Outcome::Clean) => ExitCode::from(0),
         Ok(fbl::cli::Outcome::Attention) => ExitCode::from(1),
+        Err(error) if is_closed_pipe(&error) => ExitCode::from(141),
         Err(error) => {
             eprintln!("fbl: {error:#}");
             if error.downcast_ref::<fbl::store::StoreLocked>().is_some() {
@@ -15,4 +17,36 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Whether an error is standard output's reader having gone away.
+fn is_closed_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .and_then(|e| e.io_error_kind())
+                .is_some_and(|kind| kind == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// `fbl parse ... | head` closes the pipe early. Rust ignores SIGPIPE, so printing then panics;
+/// end quietly with the status a shell gives a process killed by SIGPIPE (128 + 13) instead.
+/// Work not yet committed is redone by the next run, as after any crash.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }

@@ -567,3 +567,43 @@ fn with_trust_configured_only_authenticated_feedback_loops_suppress() {
         assert_eq!(output.status.code(), Some(expected), "{address}");
     }
 }
+
+#[test]
+fn a_reader_that_stops_early_ends_fbl_quietly() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for i in 0..2000 {
+        let name = format!("{i}.eml");
+        write(
+            dir.path(),
+            &name,
+            &arf(
+                "abuse",
+                &format!("p{i}@example.org"),
+                &format!("m{i}@example.com"),
+            ),
+        );
+        files.push(name);
+    }
+    let mut child = fbl(dir.path())
+        .arg("parse")
+        .args(&files)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader is gone (like `| head -1`).
+    let output = child.wait_with_output().unwrap();
+    assert!(first.contains("p0@example.org"));
+    assert_eq!(output.status.code(), Some(141));
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

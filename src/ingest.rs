@@ -175,14 +175,16 @@ impl Ingester<'_> {
         {
             let outer = crate::header_block::HeaderBlock::parse(&incoming.raw);
             if let Err(why) = crate::trust::check(&outer, report.reporter, trust) {
-                summary.untrusted += 1;
-                return self.quarantine(
+                let before = summary.quarantined;
+                let outcome = self.quarantine(
                     batch,
                     incoming,
                     &digest,
                     format!("untrusted_reporter: {why}"),
                     summary,
                 );
+                summary.untrusted += summary.quarantined - before;
+                return outcome;
             }
         }
         report_parser::attribute(&mut report, &original, self.attribution, &*batch);

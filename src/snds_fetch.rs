@@ -402,18 +402,7 @@ impl Fetcher<'_> {
                 stored.trap_hits,
                 days.get(1).map(|before| worst(&before.filter_results)),
             );
-            for alert in alerts {
-                if batch.record_snds_alert(
-                    name,
-                    alert.kind.as_str(),
-                    &alert.ip,
-                    &alert.event,
-                    &alert.detail,
-                    self.now,
-                )? {
-                    out.alerts.push(alert);
-                }
-            }
+            self.record_alerts(&mut batch, name, alerts, out)?;
         }
         batch.commit()?;
         let at = requested
@@ -431,17 +420,15 @@ impl Fetcher<'_> {
         Ok(touched.iter().map(|(day, _)| *day).max())
     }
 
-    fn store_ip_status(
+    /// Keeps the alerts not raised before, and hands those on: each is raised once.
+    fn record_alerts(
         &self,
+        batch: &mut crate::store::Batch,
         name: &str,
-        report: &IpStatusReport,
-        store: &mut Store,
-        account: &mut AccountFetched,
+        alerts: impl IntoIterator<Item = snds_alerts::SndsAlert>,
         out: &mut Fetched,
     ) -> Result<()> {
-        let mut batch = store.begin()?;
-        let changes = batch.apply_snds_ip_status(name, &report.ranges, self.now)?;
-        for alert in snds_alerts::ip_status_alerts(name, &changes.opened, &changes.closed) {
+        for alert in alerts {
             if batch.record_snds_alert(
                 name,
                 alert.kind.as_str(),
@@ -453,6 +440,21 @@ impl Fetcher<'_> {
                 out.alerts.push(alert);
             }
         }
+        Ok(())
+    }
+
+    fn store_ip_status(
+        &self,
+        name: &str,
+        report: &IpStatusReport,
+        store: &mut Store,
+        account: &mut AccountFetched,
+        out: &mut Fetched,
+    ) -> Result<()> {
+        let mut batch = store.begin()?;
+        let changes = batch.apply_snds_ip_status(name, &report.ranges, self.now)?;
+        let alerts = snds_alerts::ip_status_alerts(name, &changes.opened, &changes.closed);
+        self.record_alerts(&mut batch, name, alerts, out)?;
         batch.commit()?;
         account.ip_status_ranges = Some(report.ranges.len() as u64);
         account.blocked_ranges = Some(report.ranges.iter().filter(|r| r.blocked).count() as u64);

@@ -4,7 +4,6 @@
 use crate::dovecot::{Dovecot, arf_report, seed};
 use crate::support::{fbl, run, stdout};
 use fbl::imap_client::Session;
-use std::path::Path;
 use std::process::Command;
 
 /// A test mailbox: a user on the server, and a configuration that polls it.
@@ -356,7 +355,6 @@ fn since_and_limit_bound_a_first_run() {
         summary["ingest"]["stored"], 4,
         "the next run goes on where the last stopped"
     );
-    let _ = Path::new(".");
 }
 
 /// A one-shot OAuth token endpoint on loopback: answers each POST with `body` and `status`,

@@ -2,7 +2,6 @@
 
 use crate::support;
 use fbl::attribution::{Attribution, NoSendLog};
-use fbl::config::AttributionConfig;
 use fbl::report_parser;
 use proptest::prelude::*;
 
@@ -33,7 +32,6 @@ token = { secret = "fbl-test-secret" }
 "#,
     )
     .unwrap();
-    let _ = AttributionConfig::default();
     Attribution::new(&config.attribution, Some(b"fbl-test-secret".to_vec())).unwrap()
 }
 

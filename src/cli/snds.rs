@@ -367,8 +367,10 @@ fn login(
     let mut store = context.open_store()?;
     snds_account::save_refresh_token(api, &mut store, refresh_token, &context.now)?;
     let place = TokenPlace::of(api);
-    if place == TokenPlace::Store {
-        restrict_to_owner(store.path())?;
+    if place == TokenPlace::Store
+        && let Some(path) = store.path()
+    {
+        restrict_to_owner(path)?;
     }
     eprintln!(
         "snds account {}: signed in; refresh token stored in {place} (mode 0600)",

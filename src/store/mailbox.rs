@@ -1,9 +1,9 @@
 //! The store's part of IMAP polling: progress per mailbox and folder (UIDVALIDITY and the
 //! highest committed UID), and the mailbox actions due after a commit.
 
+use super::db::{Row, params};
 use super::{Batch, Store};
 use anyhow::Result;
-use rusqlite::{OptionalExtension, params};
 
 /// How far a folder has been read.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -25,24 +25,21 @@ pub struct PendingAction {
 
 impl Store {
     pub fn mailbox_state(&self, mailbox: &str, folder: &str) -> Result<Option<MailboxState>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT mailbox, folder, uid_validity, last_uid, last_success_at
-                 FROM mailbox_state WHERE mailbox = ?1 AND folder = ?2",
-                params![mailbox, folder],
-                state_from_row,
-            )
-            .optional()?)
+        self.db.query_opt(
+            "SELECT mailbox, folder, uid_validity, last_uid, last_success_at
+             FROM mailbox_state WHERE mailbox = ?1 AND folder = ?2",
+            params![mailbox, folder],
+            state_from_row,
+        )
     }
 
     pub fn mailbox_states(&self) -> Result<Vec<MailboxState>> {
-        let mut statement = self.conn.prepare(
+        self.db.query(
             "SELECT mailbox, folder, uid_validity, last_uid, last_success_at
              FROM mailbox_state ORDER BY mailbox, folder",
-        )?;
-        let rows = statement.query_map([], state_from_row)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            params![],
+            state_from_row,
+        )
     }
 
     /// Actions still due in a folder, by UID.
@@ -52,17 +49,17 @@ impl Store {
         folder: &str,
         uid_validity: u32,
     ) -> Result<Vec<PendingAction>> {
-        let mut statement = self.conn.prepare(
+        self.db.query(
             "SELECT uid, action FROM mailbox_pending
              WHERE mailbox = ?1 AND folder = ?2 AND uid_validity = ?3 ORDER BY uid",
-        )?;
-        let rows = statement.query_map(params![mailbox, folder, uid_validity], |r| {
-            Ok(PendingAction {
-                uid: r.get(0)?,
-                action: r.get(1)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            params![mailbox, folder, uid_validity],
+            |r| {
+                Ok(PendingAction {
+                    uid: r.get(0)?,
+                    action: r.get(1)?,
+                })
+            },
+        )
     }
 }
 
@@ -75,39 +72,39 @@ impl Batch<'_> {
         uid_validity: u32,
         last_uid: u32,
     ) -> Result<()> {
-        self.tx
-            .prepare_cached(
+        self.tx.execute(
                 "INSERT INTO mailbox_state (mailbox, folder, uid_validity, last_uid) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (mailbox, folder) DO UPDATE SET
-                    last_uid = CASE WHEN uid_validity = excluded.uid_validity
-                                    THEN max(last_uid, excluded.last_uid) ELSE excluded.last_uid END,
+                    last_uid = CASE WHEN mailbox_state.uid_validity = excluded.uid_validity
+                                    THEN CASE WHEN excluded.last_uid > mailbox_state.last_uid
+                                              THEN excluded.last_uid ELSE mailbox_state.last_uid END
+                                    ELSE excluded.last_uid END,
                     uid_validity = excluded.uid_validity",
-            )?
-            .execute(params![mailbox, folder, uid_validity, last_uid])?;
+                params![mailbox, folder, uid_validity, last_uid],
+            )?;
         Ok(())
     }
 
     /// Starts a folder afresh after its UIDVALIDITY changed: progress back to zero, and the
     /// actions due under the old UIDVALIDITY dropped (their UIDs mean nothing now).
     pub fn reset_mailbox(&mut self, mailbox: &str, folder: &str, uid_validity: u32) -> Result<()> {
-        self.tx
-            .prepare_cached("DELETE FROM mailbox_pending WHERE mailbox = ?1 AND folder = ?2 AND uid_validity <> ?3")?
-            .execute(params![mailbox, folder, uid_validity])?;
-        self.tx
-            .prepare_cached(
+        self.tx.execute(
+            "DELETE FROM mailbox_pending WHERE mailbox = ?1 AND folder = ?2 AND uid_validity <> ?3",
+            params![mailbox, folder, uid_validity],
+        )?;
+        self.tx.execute(
                 "INSERT INTO mailbox_state (mailbox, folder, uid_validity, last_uid) VALUES (?1, ?2, ?3, 0)
                  ON CONFLICT (mailbox, folder) DO UPDATE SET uid_validity = excluded.uid_validity, last_uid = 0",
-            )?
-            .execute(params![mailbox, folder, uid_validity])?;
+                params![mailbox, folder, uid_validity],
+            )?;
         Ok(())
     }
 
     pub fn mark_mailbox_success(&mut self, mailbox: &str, folder: &str, at: &str) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "UPDATE mailbox_state SET last_success_at = ?3 WHERE mailbox = ?1 AND folder = ?2",
-            )?
-            .execute(params![mailbox, folder, at])?;
+        self.tx.execute(
+            "UPDATE mailbox_state SET last_success_at = ?3 WHERE mailbox = ?1 AND folder = ?2",
+            params![mailbox, folder, at],
+        )?;
         Ok(())
     }
 
@@ -119,12 +116,12 @@ impl Batch<'_> {
         uid: u32,
         action: &str,
     ) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "INSERT OR REPLACE INTO mailbox_pending (mailbox, folder, uid_validity, uid, action)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![mailbox, folder, uid_validity, uid, action])?;
+        self.tx.execute(
+                "INSERT INTO mailbox_pending (mailbox, folder, uid_validity, uid, action)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (mailbox, folder, uid_validity, uid) DO UPDATE SET action = excluded.action",
+                params![mailbox, folder, uid_validity, uid, action],
+            )?;
         Ok(())
     }
 
@@ -135,17 +132,17 @@ impl Batch<'_> {
         uid_validity: u32,
         uids: &[u32],
     ) -> Result<()> {
-        let mut statement = self.tx.prepare_cached(
-            "DELETE FROM mailbox_pending WHERE mailbox = ?1 AND folder = ?2 AND uid_validity = ?3 AND uid = ?4",
-        )?;
         for uid in uids {
-            statement.execute(params![mailbox, folder, uid_validity, uid])?;
+            self.tx.execute(
+                "DELETE FROM mailbox_pending WHERE mailbox = ?1 AND folder = ?2 AND uid_validity = ?3 AND uid = ?4",
+                params![mailbox, folder, uid_validity, uid],
+            )?;
         }
         Ok(())
     }
 }
 
-fn state_from_row(row: &rusqlite::Row) -> rusqlite::Result<MailboxState> {
+fn state_from_row(row: &Row) -> Result<MailboxState> {
     Ok(MailboxState {
         mailbox: row.get(0)?,
         folder: row.get(1)?,

@@ -8,13 +8,17 @@ use crate::report::{Recipient, Report};
 use crate::sendlog::SendLogEntry;
 use crate::suppression::Suppression;
 use anyhow::{Context, Result, bail};
+use db::{Db, Row, params};
 use flate2::Compression;
-use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+pub(crate) mod db;
+pub use db::Dialect;
+mod pg;
+pub use pg::{MailboxLock, PostgresConfig, is_postgres_url};
 mod mailbox;
 pub use mailbox::{MailboxState, PendingAction};
 mod report;
@@ -26,7 +30,7 @@ pub use snds::{
 };
 
 /// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
-const MIGRATIONS: [(&str, &str); 4] = [
+const MIGRATIONS: [(&str, &str); 5] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/sqlite/0001_init.sql"),
@@ -43,6 +47,10 @@ const MIGRATIONS: [(&str, &str); 4] = [
         "0004_report.sql",
         include_str!("../../schemas/sqlite/0004_report.sql"),
     ),
+    (
+        "0005_suppression_view.sql",
+        include_str!("../../schemas/sqlite/0005_suppression_view.sql"),
+    ),
 ];
 
 /// The SHA-256 of a raw message: its identity in the store.
@@ -51,8 +59,26 @@ pub fn sha256(raw: &[u8]) -> [u8; 32] {
 }
 
 pub struct Store {
-    conn: Connection,
-    path: PathBuf,
+    db: Db,
+    location: Location,
+}
+
+/// Where a store is.
+#[derive(Debug, Clone)]
+pub enum Location {
+    /// A SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database.
+    Postgres(PostgresConfig),
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Sqlite(path) => write!(f, "{}", path.display()),
+            Location::Postgres(config) => write!(f, "{}", config.redacted()),
+        }
+    }
 }
 
 /// Another fbl holds the store's lock: `main` gives this its own exit status, so cron can
@@ -64,9 +90,11 @@ pub struct StoreLocked {
     pub lock: PathBuf,
 }
 
-/// An exclusive lock on a store held for the life of the value (a `.lock` file beside it).
+/// An exclusive lock on a SQLite store held for the life of the value (a `.lock` file
+/// beside it). A PostgreSQL store needs none: its writes are serialised by the server, and
+/// mailboxes are locked one by one (`Store::lock_mailbox`).
 pub struct StoreLock {
-    _file: File,
+    _file: Option<File>,
 }
 
 /// A report to keep.
@@ -203,7 +231,7 @@ pub struct StoreCounts {
 }
 
 impl Store {
-    /// Opens (creating if needed) a store and brings its schema up to date.
+    /// Opens (creating if needed) a SQLite store and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Store> {
         if !path.exists() {
             // The store holds personal data: readable by its owner only. SQLite gives its
@@ -216,7 +244,7 @@ impl Store {
                 .open(path)
                 .with_context(|| format!("cannot create store {}", path.display()))?;
         }
-        let mut conn = Connection::open(path)
+        let conn = rusqlite::Connection::open(path)
             .with_context(|| format!("cannot open store {}", path.display()))?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.pragma_update(None, "journal_mode", "WAL")
@@ -226,20 +254,58 @@ impl Store {
         // reports stay in memory, and peak memory stays well under 100 MB.
         conn.pragma_update(None, "cache_size", -32768)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        migrate(&mut conn).with_context(|| format!("cannot migrate store {}", path.display()))?;
-        Ok(Store {
-            conn,
-            path: path.to_path_buf(),
-        })
+        let store = Store {
+            db: Db::Sqlite(conn),
+            location: Location::Sqlite(path.to_path_buf()),
+        };
+        store
+            .migrate()
+            .with_context(|| format!("cannot migrate store {}", path.display()))?;
+        Ok(store)
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Opens a store wherever it is, bringing its schema up to date.
+    pub fn open_at(location: &Location) -> Result<Store> {
+        match location {
+            Location::Sqlite(path) => Store::open(path),
+            Location::Postgres(config) => {
+                let store = Store {
+                    db: Db::Postgres(Box::new(pg::connect(config)?)),
+                    location: location.clone(),
+                };
+                store
+                    .migrate()
+                    .with_context(|| format!("cannot migrate store {}", config.redacted()))?;
+                Ok(store)
+            }
+        }
     }
 
-    /// Takes the store's lock, or fails at once when another fbl holds it.
+    /// The SQLite file, for a SQLite store.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.location {
+            Location::Sqlite(path) => Some(path),
+            Location::Postgres(_) => None,
+        }
+    }
+
+    /// Where the store is, fit to print (a PostgreSQL URL without its password).
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    /// Which engine holds the store.
+    pub fn dialect(&self) -> Dialect {
+        self.db.dialect()
+    }
+
+    /// Takes the store's lock, or fails at once when another fbl holds it. For a
+    /// PostgreSQL store this takes nothing: several hosts share it (see `lock_mailbox`).
     pub fn lock(&self) -> Result<StoreLock> {
-        let mut lock_path = self.path.clone().into_os_string();
+        let Location::Sqlite(path) = &self.location else {
+            return Ok(StoreLock { _file: None });
+        };
+        let mut lock_path = path.clone().into_os_string();
         lock_path.push(".lock");
         let lock_path = PathBuf::from(lock_path);
         let file = File::options()
@@ -249,9 +315,9 @@ impl Store {
             .open(&lock_path)
             .with_context(|| format!("cannot open lock file {}", lock_path.display()))?;
         match file.try_lock() {
-            Ok(()) => Ok(StoreLock { _file: file }),
+            Ok(()) => Ok(StoreLock { _file: Some(file) }),
             Err(std::fs::TryLockError::WouldBlock) => Err(StoreLocked {
-                store: self.path.clone(),
+                store: path.clone(),
                 lock: lock_path,
             }
             .into()),
@@ -261,29 +327,51 @@ impl Store {
         }
     }
 
-    /// The schema version the store is at.
-    pub fn schema_version(&self) -> Result<i64> {
-        Ok(self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    /// Takes the right to poll one mailbox, or `None` when another host is polling it. A
+    /// SQLite store is polled by one fbl at a time anyway (`lock`); a PostgreSQL store takes
+    /// an advisory lock per mailbox, held until the value is dropped.
+    pub fn lock_mailbox(&self, mailbox: &str) -> Result<Option<MailboxLock>> {
+        match &self.location {
+            Location::Sqlite(_) => Ok(Some(MailboxLock::none())),
+            Location::Postgres(config) => pg::lock_mailbox(config, mailbox),
+        }
     }
 
-    /// Starts a write transaction. Nothing it does is visible until `commit`.
+    /// The schema version the store is at.
+    pub fn schema_version(&self) -> Result<i64> {
+        match self.db.dialect() {
+            Dialect::Sqlite => self.db.value("PRAGMA user_version", params![]),
+            Dialect::Postgres => self.db.value(
+                "SELECT coalesce(max(version), 0) FROM fbl_schema",
+                params![],
+            ),
+        }
+    }
+
+    /// Starts a write transaction. Nothing it does is visible until `commit`. Write
+    /// transactions are serialised: SQLite's by its write lock, PostgreSQL's by an advisory
+    /// lock taken first, so that every check-then-write in a batch sees the latest commit of
+    /// every host.
     pub fn begin(&mut self) -> Result<Batch<'_>> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .with_context(|| format!("cannot write to store {}", self.path.display()))?;
-        Ok(Batch { tx })
+        let begin = self.db.pick(
+            "BEGIN IMMEDIATE",
+            "BEGIN; SELECT pg_advisory_xact_lock(7236223434829018368)",
+        );
+        self.db
+            .batch(begin)
+            .with_context(|| format!("cannot write to store {}", self.location))?;
+        Ok(Batch {
+            tx: &self.db,
+            open: true,
+        })
     }
 
     pub fn counts(&self) -> Result<StoreCounts> {
         let count = |table: &str| -> Result<u64> {
             Ok(self
-                .conn
-                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| {
-                    r.get::<_, i64>(0)
-                })? as u64)
+                .db
+                .value::<i64>(&format!("SELECT count(*) FROM {table}"), params![])?
+                as u64)
         };
         Ok(StoreCounts {
             reports: count("reports")?,
@@ -297,14 +385,13 @@ impl Store {
 
     /// The suppression of an address, if it is on the list and not expired at `now`.
     pub fn active_suppression(&self, address: &str, now: &str) -> Result<Option<Suppression>> {
-        let mut statement = self.conn.prepare_cached(
+        self.db.query_opt(
             "SELECT address, reason, source, first_seen, last_seen, count, expires_at, removed_at
              FROM suppressions
              WHERE address = ?1 AND removed_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)",
-        )?;
-        Ok(statement
-            .query_row(params![address, now], suppression_from_row)
-            .optional()?)
+            params![address, now],
+            suppression_from_row,
+        )
     }
 
     /// Calls `each` for the suppressions the filter selects, in address order.
@@ -356,15 +443,16 @@ impl Store {
             sql.push_str("removed_at IS NULL AND (expires_at IS NULL OR expires_at > ?1)");
         }
         sql.push_str(
-            " AND (?2 IS NULL OR updated_at >= ?2 OR (expires_at IS NOT NULL AND expires_at >= ?2 AND expires_at <= ?1))
-               AND (?5 IS NULL OR change_seq > ?5)
+            " AND (CAST(?2 AS TEXT) IS NULL OR updated_at >= ?2
+                   OR (expires_at IS NOT NULL AND expires_at >= ?2 AND expires_at <= ?1))
+               AND (CAST(?5 AS BIGINT) IS NULL OR change_seq > ?5)
              ORDER BY address LIMIT ?4",
         );
-        let mut statement = self.conn.prepare_cached(&sql)?;
         // A plain `address > ?3` (every address sorts after '') lets SQLite seek to the
         // page in the primary key; `?3 IS NULL OR ...` made it scan from the start for
         // every page, which made a walk of the whole list quadratic.
-        let rows = statement.query_map(
+        self.db.query(
+            &sql,
             params![
                 filter.now,
                 filter.changed_since,
@@ -373,57 +461,53 @@ impl Store {
                 filter.changed_after_seq
             ],
             suppression_from_row,
-        )?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        )
     }
 
     /// Every add, change and removal of an address, oldest first.
     pub fn history(&self, address: &str) -> Result<Vec<HistoryEntry>> {
-        let mut statement = self.conn.prepare(
+        self.db.query(
             "SELECT at, action, reason, actor, report_id, note FROM suppression_history
              WHERE address = ?1 ORDER BY id",
-        )?;
-        let rows = statement.query_map([address], |r| {
-            Ok(HistoryEntry {
-                at: r.get(0)?,
-                action: r.get(1)?,
-                reason: r.get(2)?,
-                actor: r.get(3)?,
-                report_id: r.get(4)?,
-                note: r.get(5)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            params![address],
+            |r| {
+                Ok(HistoryEntry {
+                    at: r.get(0)?,
+                    action: r.get(1)?,
+                    reason: r.get(2)?,
+                    actor: r.get(3)?,
+                    report_id: r.get(4)?,
+                    note: r.get(5)?,
+                })
+            },
+        )
     }
 
     /// The reports that are evidence for an address's suppression.
     pub fn evidence(&self, address: &str) -> Result<Vec<i64>> {
-        let mut statement = self.conn.prepare(
+        self.db.query(
             "SELECT report_id FROM suppression_evidence WHERE address = ?1 ORDER BY report_id",
-        )?;
-        let rows = statement.query_map([address], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            params![address],
+            |r| r.get(0),
+        )
     }
 
     pub fn quarantine_list(&self, include_released: bool) -> Result<Vec<QuarantineEntry>> {
-        let mut statement = self.conn.prepare(
+        self.db.query(
             "SELECT id, sha256, quarantined_at, origin, reason, raw_size, released_at, report_id
              FROM quarantine WHERE ?1 OR released_at IS NULL ORDER BY id",
-        )?;
-        let rows = statement.query_map([include_released], quarantine_from_row)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            params![include_released],
+            quarantine_from_row,
+        )
     }
 
     pub fn quarantined(&self, id: i64) -> Result<Option<(QuarantineEntry, Vec<u8>)>> {
-        let row = self
-            .conn
-            .query_row(
-                "SELECT id, sha256, quarantined_at, origin, reason, raw_size, released_at, report_id, raw_deflate
-                 FROM quarantine WHERE id = ?1",
-                [id],
-                |r| Ok((quarantine_from_row(r)?, r.get::<_, Vec<u8>>(8)?)),
-            )
-            .optional()?;
+        let row = self.db.query_opt(
+            "SELECT id, sha256, quarantined_at, origin, reason, raw_size, released_at, report_id, raw_deflate
+             FROM quarantine WHERE id = ?1",
+            params![id],
+            |r| Ok((quarantine_from_row(r)?, r.get::<Vec<u8>>(8)?)),
+        )?;
         match row {
             Some((entry, packed)) => Ok(Some((entry, inflate(&packed)?))),
             None => Ok(None),
@@ -432,67 +516,61 @@ impl Store {
 
     /// The raw bytes of a stored report.
     pub fn report_raw(&self, id: i64) -> Result<Option<Vec<u8>>> {
-        let packed: Option<Vec<u8>> = self
-            .conn
-            .query_row("SELECT raw_deflate FROM reports WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .optional()?;
+        let packed: Option<Vec<u8>> = self.db.query_opt(
+            "SELECT raw_deflate FROM reports WHERE id = ?1",
+            params![id],
+            |r| r.get(0),
+        )?;
         packed.map(|p| inflate(&p)).transpose()
     }
 
     /// The parse result kept with a report.
     pub fn report_json(&self, id: i64) -> Result<Option<String>> {
-        Ok(self
-            .conn
-            .query_row("SELECT report_json FROM reports WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .optional()?)
+        self.db.query_opt(
+            "SELECT report_json FROM reports WHERE id = ?1",
+            params![id],
+            |r| r.get(0),
+        )
     }
 
     /// Ids of complaint and unsubscribe reports without a complainant address.
     pub fn unattributed_report_ids(&self) -> Result<Vec<i64>> {
-        let mut statement = self.conn.prepare(
+        self.db.query(
             "SELECT id FROM reports WHERE attributed = 0 AND kind IN ('complaint', 'unsubscribe')
              ORDER BY id",
-        )?;
-        let rows = statement.query_map([], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            params![],
+            |r| r.get(0),
+        )
     }
 
     /// When an output was last written, and the change sequence it had seen.
     pub fn export_state(&self, name: &str) -> Result<Option<(String, i64)>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT last_exported_at, last_change_seq FROM export_state WHERE name = ?1",
-                [name],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?)
+        self.db.query_opt(
+            "SELECT last_exported_at, last_change_seq FROM export_state WHERE name = ?1",
+            params![name],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
     }
 
     /// The latest point of the suppression list's change sequence.
     pub fn change_seq(&self) -> Result<i64> {
-        Ok(self.conn.query_row(
+        self.db.value(
             "SELECT coalesce(max(change_seq), 0) FROM suppressions",
-            [],
-            |r| r.get(0),
-        )?)
+            params![],
+        )
     }
 }
 
 impl SendLogLookup for Store {
     fn recipient_by_message_id(&self, message_id: &str) -> Option<String> {
-        lookup_message_id(&self.conn, message_id)
+        lookup_message_id(&self.db, message_id)
     }
     fn recipient_by_id(&self, id: &str) -> Option<String> {
-        lookup_id(&self.conn, id)
+        lookup_id(&self.db, id)
     }
 }
 
-fn lookup_message_id(conn: &Connection, message_id: &str) -> Option<String> {
+fn lookup_message_id(db: &Db, message_id: &str) -> Option<String> {
     let bare = message_id
         .trim()
         .trim_start_matches('<')
@@ -500,63 +578,70 @@ fn lookup_message_id(conn: &Connection, message_id: &str) -> Option<String> {
     if bare.is_empty() {
         return None;
     }
-    conn.prepare_cached(
-        "SELECT recipient FROM send_log WHERE message_id = ?1 ORDER BY sent_at DESC LIMIT 2",
-    )
-    .ok()
-    .and_then(|mut s| {
-        let found: Vec<String> = s
-            .query_map([bare], |r| r.get(0))
-            .ok()?
-            .filter_map(|r| r.ok())
-            .collect();
-        // One Message-ID sent to several recipients names nobody in particular.
-        (found.len() == 1).then(|| found[0].clone())
-    })
+    let found: Vec<String> = db
+        .query(
+            "SELECT recipient FROM send_log WHERE message_id = ?1 ORDER BY sent_at DESC LIMIT 2",
+            params![bare],
+            |r| r.get(0),
+        )
+        .ok()?;
+    // One Message-ID sent to several recipients names nobody in particular.
+    (found.len() == 1).then(|| found[0].clone())
 }
 
-fn lookup_id(conn: &Connection, id: &str) -> Option<String> {
+fn lookup_id(db: &Db, id: &str) -> Option<String> {
     // `id <> ''` lets SQLite use the partial index send_log_by_id (without it, a bound `?1`
     // might be '' and the planner walks the whole log by sent_at), and keeps an empty id
     // from matching the entries that have none.
-    conn.prepare_cached(
+    db.query_opt(
         "SELECT recipient FROM send_log WHERE id = ?1 AND id <> '' ORDER BY sent_at DESC LIMIT 1",
+        params![id.trim()],
+        |r| r.get(0),
     )
     .ok()
-    .and_then(|mut s| {
-        s.query_row([id.trim()], |r| r.get(0))
-            .optional()
-            .ok()
-            .flatten()
-    })
+    .flatten()
 }
 
-/// A write transaction on the store.
+/// A write transaction on the store, rolled back when dropped without `commit`.
 pub struct Batch<'a> {
-    tx: rusqlite::Transaction<'a>,
+    tx: &'a Db,
+    open: bool,
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // Nothing to do on failure: a connection that cannot roll back has lost the
+            // transaction with it.
+            let _ = self.tx.batch("ROLLBACK");
+        }
+    }
 }
 
 impl SendLogLookup for Batch<'_> {
     fn recipient_by_message_id(&self, message_id: &str) -> Option<String> {
-        lookup_message_id(&self.tx, message_id)
+        lookup_message_id(self.tx, message_id)
     }
     fn recipient_by_id(&self, id: &str) -> Option<String> {
-        lookup_id(&self.tx, id)
+        lookup_id(self.tx, id)
     }
 }
 
 impl Batch<'_> {
-    pub fn commit(self) -> Result<()> {
-        self.tx.commit().context("cannot commit to the store")
+    pub fn commit(mut self) -> Result<()> {
+        self.open = false;
+        self.tx
+            .batch("COMMIT")
+            .context("cannot commit to the store")
     }
 
     /// The id of a stored report with these bytes, if there is one.
     pub fn report_id_by_sha256(&self, sha256: &[u8; 32]) -> Result<Option<i64>> {
-        Ok(self
-            .tx
-            .prepare_cached("SELECT id FROM reports WHERE sha256 = ?1")?
-            .query_row([&sha256[..]], |r| r.get(0))
-            .optional()?)
+        self.tx.query_opt(
+            "SELECT id FROM reports WHERE sha256 = ?1",
+            params![&sha256[..]],
+            |r| r.get(0),
+        )
     }
 
     /// Keeps a report with its raw bytes and complainants; a report already stored is left
@@ -573,14 +658,13 @@ impl Batch<'_> {
         let reported_day = reported_at.get(..10).unwrap_or("").to_string();
         let json = serde_json::to_string(report)?;
         let attributed = !report.recipient_addresses().is_empty();
-        self.tx
-            .prepare_cached(
-                "INSERT INTO reports (sha256, ingested_at, origin, kind, format, reporter,
-                    feedback_type, source_ip, arrival_date, reported_at, reported_day, message_id,
-                    original_mail_from, subject, redacted, attributed, report_json, raw_deflate, raw_size)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
-            )?
-            .execute(params![
+        let id: i64 = self.tx.value(
+            "INSERT INTO reports (sha256, ingested_at, origin, kind, format, reporter,
+                feedback_type, source_ip, arrival_date, reported_at, reported_day, message_id,
+                original_mail_from, subject, redacted, attributed, report_json, raw_deflate, raw_size)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
+             RETURNING id",
+            params![
                 &new.sha256[..],
                 new.ingested_at,
                 new.origin,
@@ -600,44 +684,48 @@ impl Batch<'_> {
                 json,
                 deflate(new.raw)?,
                 new.raw.len() as i64,
-            ])?;
-        let id = self.tx.last_insert_rowid();
+            ],
+        )?;
         self.insert_complainants(id, &report.recipients)?;
         Ok(Stored::New(id))
     }
 
     fn insert_complainants(&mut self, report_id: i64, recipients: &[Recipient]) -> Result<()> {
-        let mut statement = self.tx.prepare_cached(
-            "INSERT OR IGNORE INTO complainants (report_id, address, id, via) VALUES (?1, ?2, ?3, ?4)",
-        )?;
         for recipient in recipients {
-            statement.execute(params![
-                report_id,
-                recipient.address.as_deref().unwrap_or(""),
-                recipient.id.as_deref().unwrap_or(""),
-                recipient.via.as_str(),
-            ])?;
+            self.tx.execute(
+                "INSERT INTO complainants (report_id, address, id, via) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT DO NOTHING",
+                params![
+                    report_id,
+                    recipient.address.as_deref().unwrap_or(""),
+                    recipient.id.as_deref().unwrap_or(""),
+                    recipient.via.as_str(),
+                ],
+            )?;
         }
         Ok(())
     }
 
     /// Replaces what is known of a stored report after attributing it again.
     pub fn update_attribution(&mut self, report_id: i64, report: &Report) -> Result<()> {
-        self.tx
-            .prepare_cached("DELETE FROM complainants WHERE report_id = ?1")?
-            .execute([report_id])?;
+        self.tx.execute(
+            "DELETE FROM complainants WHERE report_id = ?1",
+            params![report_id],
+        )?;
         self.insert_complainants(report_id, &report.recipients)?;
-        self.tx
-            .prepare_cached("UPDATE reports SET attributed = ?2, report_json = ?3 WHERE id = ?1")?
-            .execute(params![
+        self.tx.execute(
+            "UPDATE reports SET attributed = ?2, report_json = ?3 WHERE id = ?1",
+            params![
                 report_id,
                 !report.recipient_addresses().is_empty(),
                 serde_json::to_string(report)?
-            ])?;
+            ],
+        )?;
         // The report's summary for `fbl report` is redone on the next report step.
-        self.tx
-            .prepare_cached("UPDATE complaint_facts SET placed = -1 WHERE report_id = ?1")?
-            .execute([report_id])?;
+        self.tx.execute(
+            "UPDATE complaint_facts SET placed = -1 WHERE report_id = ?1",
+            params![report_id],
+        )?;
         Ok(())
     }
 
@@ -651,28 +739,34 @@ impl Batch<'_> {
         reason: &str,
         now: &str,
     ) -> Result<bool> {
-        let known = self
-            .tx
-            .prepare_cached("UPDATE quarantine SET reason = ?2 WHERE sha256 = ?1")?
-            .execute(params![&sha256[..], reason])?;
+        let known = self.tx.execute(
+            "UPDATE quarantine SET reason = ?2 WHERE sha256 = ?1",
+            params![&sha256[..], reason],
+        )?;
         if known > 0 {
             return Ok(false);
         }
-        self.tx
-            .prepare_cached(
-                "INSERT INTO quarantine (sha256, quarantined_at, origin, reason, raw_deflate, raw_size)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![&sha256[..], now, origin, reason, deflate(raw)?, raw.len() as i64])?;
+        self.tx.execute(
+            "INSERT INTO quarantine (sha256, quarantined_at, origin, reason, raw_deflate, raw_size)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                &sha256[..],
+                now,
+                origin,
+                reason,
+                deflate(raw)?,
+                raw.len() as i64
+            ],
+        )?;
         Ok(true)
     }
 
     /// True when these bytes sit in quarantine, not yet released.
     pub fn is_quarantined(&self, sha256: &[u8; 32]) -> Result<bool> {
-        Ok(self
-            .tx
-            .prepare_cached("SELECT 1 FROM quarantine WHERE sha256 = ?1 AND released_at IS NULL")?
-            .exists([&sha256[..]])?)
+        self.tx.exists(
+            "SELECT 1 FROM quarantine WHERE sha256 = ?1 AND released_at IS NULL",
+            params![&sha256[..]],
+        )
     }
 
     /// Marks quarantined bytes as stored after all.
@@ -682,50 +776,46 @@ impl Batch<'_> {
         report_id: i64,
         now: &str,
     ) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "UPDATE quarantine SET released_at = ?2, report_id = ?3
-                 WHERE sha256 = ?1 AND released_at IS NULL",
-            )?
-            .execute(params![&sha256[..], now, report_id])?;
+        self.tx.execute(
+            "UPDATE quarantine SET released_at = ?2, report_id = ?3
+             WHERE sha256 = ?1 AND released_at IS NULL",
+            params![&sha256[..], now, report_id],
+        )?;
         Ok(())
     }
 
     /// Adds an address to the suppression list, or strengthens the entry it has.
     pub fn suppress(&mut self, request: &SuppressRequest) -> Result<SuppressChange> {
-        let existing = self
-            .tx
-            .prepare_cached(
-                "SELECT reason, first_seen, last_seen, expires_at, removed_at
-                 FROM suppressions WHERE address = ?1",
-            )?
-            .query_row([request.address], |r| {
+        let existing = self.tx.query_opt(
+            "SELECT reason, first_seen, last_seen, expires_at, removed_at
+             FROM suppressions WHERE address = ?1",
+            params![request.address],
+            |r| {
                 Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                    r.get::<_, Option<String>>(4)?,
+                    r.get::<String>(0)?,
+                    r.get::<String>(1)?,
+                    r.get::<String>(2)?,
+                    r.get::<Option<String>>(3)?,
+                    r.get::<Option<String>>(4)?,
                 ))
-            })
-            .optional()?;
+            },
+        )?;
         let change = match existing {
             None => {
-                self.tx
-                    .prepare_cached(
-                        "INSERT INTO suppressions (address, reason, source, first_seen, last_seen,
-                            count, expires_at, removed_at, updated_at, change_seq)
-                         VALUES (?1, ?2, ?3, ?4, ?4, 1, ?5, NULL, ?6,
-                                 (SELECT coalesce(max(change_seq), 0) + 1 FROM suppressions))",
-                    )?
-                    .execute(params![
+                self.tx.execute(
+                    "INSERT INTO suppressions (address, reason, source, first_seen, last_seen,
+                        count, expires_at, removed_at, updated_at, change_seq)
+                     VALUES (?1, ?2, ?3, ?4, ?4, 1, ?5, NULL, ?6,
+                             (SELECT coalesce(max(change_seq), 0) + 1 FROM suppressions))",
+                    params![
                         request.address,
                         request.reason,
                         request.source,
                         request.seen_at,
                         request.expires_at,
                         request.now
-                    ])?;
+                    ],
+                )?;
                 self.history(
                     request.address,
                     request.now,
@@ -763,16 +853,14 @@ impl Batch<'_> {
                 } else {
                     last_seen
                 };
-                self.tx
-                    .prepare_cached(
-                        "UPDATE suppressions SET reason = ?2, first_seen = ?3, last_seen = ?4,
-                            count = CASE WHEN ?8 THEN 1 ELSE count + 1 END, expires_at = ?5,
-                            removed_at = NULL, updated_at = ?6,
-                            change_seq = (SELECT coalesce(max(change_seq), 0) + 1 FROM suppressions),
-                            source = CASE WHEN ?8 THEN ?7 ELSE source END
-                         WHERE address = ?1",
-                    )?
-                    .execute(params![
+                self.tx.execute(
+                    "UPDATE suppressions SET reason = ?2, first_seen = ?3, last_seen = ?4,
+                        count = CASE WHEN ?8 THEN 1 ELSE count + 1 END, expires_at = ?5,
+                        removed_at = NULL, updated_at = ?6,
+                        change_seq = (SELECT coalesce(max(change_seq), 0) + 1 FROM suppressions),
+                        source = CASE WHEN ?8 THEN ?7 ELSE source END
+                     WHERE address = ?1",
+                    params![
                         request.address,
                         reason,
                         first_seen,
@@ -781,7 +869,8 @@ impl Batch<'_> {
                         request.now,
                         request.source,
                         was_off
-                    ])?;
+                    ],
+                )?;
                 let action = if was_off { "add" } else { "update" };
                 let note = was_off.then_some("back on the list after removal or expiry");
                 self.history(
@@ -801,25 +890,23 @@ impl Batch<'_> {
             }
         };
         if let Some(report_id) = request.report_id {
-            self.tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO suppression_evidence (address, report_id) VALUES (?1, ?2)",
-                )?
-                .execute(params![request.address, report_id])?;
+            self.tx.execute(
+                "INSERT INTO suppression_evidence (address, report_id) VALUES (?1, ?2)
+                 ON CONFLICT DO NOTHING",
+                params![request.address, report_id],
+            )?;
         }
         Ok(change)
     }
 
     /// Takes an address off the list. Returns false when it was not on it.
     pub fn unsuppress(&mut self, address: &str, why: &str, actor: &str, now: &str) -> Result<bool> {
-        let changed = self
-            .tx
-            .prepare_cached(
-                "UPDATE suppressions SET removed_at = ?2, updated_at = ?2,
-                    change_seq = (SELECT coalesce(max(change_seq), 0) + 1 FROM suppressions)
-                 WHERE address = ?1 AND removed_at IS NULL",
-            )?
-            .execute(params![address, now])?;
+        let changed = self.tx.execute(
+            "UPDATE suppressions SET removed_at = ?2, updated_at = ?2,
+                change_seq = (SELECT coalesce(max(change_seq), 0) + 1 FROM suppressions)
+             WHERE address = ?1 AND removed_at IS NULL",
+            params![address, now],
+        )?;
         if changed > 0 {
             self.history(address, now, "remove", None, actor, None, Some(why))?;
         }
@@ -828,20 +915,17 @@ impl Batch<'_> {
 
     /// Records the expiry of every entry whose time has come, so the history says so.
     pub fn expire_suppressions(&mut self, now: &str) -> Result<u64> {
-        let due: Vec<(String, String)> = self
-            .tx
-            .prepare(
-                "SELECT address, expires_at FROM suppressions
-                 WHERE removed_at IS NULL AND expires_at IS NOT NULL AND expires_at <= ?1",
-            )?
-            .query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
+        let due: Vec<(String, String)> = self.tx.query(
+            "SELECT address, expires_at FROM suppressions
+             WHERE removed_at IS NULL AND expires_at IS NOT NULL AND expires_at <= ?1",
+            params![now],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         for (address, expires_at) in &due {
-            self.tx
-                .prepare_cached(
-                    "UPDATE suppressions SET removed_at = ?2, updated_at = ?2 WHERE address = ?1",
-                )?
-                .execute(params![address, expires_at])?;
+            self.tx.execute(
+                "UPDATE suppressions SET removed_at = ?2, updated_at = ?2 WHERE address = ?1",
+                params![address, expires_at],
+            )?;
             self.history(address, expires_at, "expire", None, "expiry", None, None)?;
         }
         Ok(due.len() as u64)
@@ -858,24 +942,21 @@ impl Batch<'_> {
         report_id: Option<i64>,
         note: Option<&str>,
     ) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO suppression_history (address, at, action, reason, actor, report_id, note)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![address, at, action, reason, actor, report_id, note])?;
+        self.tx.execute(
+            "INSERT INTO suppression_history (address, at, action, reason, actor, report_id, note)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![address, at, action, reason, actor, report_id, note],
+        )?;
         Ok(())
     }
 
     /// Adds a send-log entry; returns false when it was there already.
     pub fn add_send_log(&mut self, entry: &SendLogEntry, now: &str) -> Result<bool> {
-        let changed = self
-            .tx
-            .prepare_cached(
-                "INSERT OR IGNORE INTO send_log (message_id, recipient, id, campaign, list, source_ip, sent_at, imported_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![
+        let changed = self.tx.execute(
+            "INSERT INTO send_log (message_id, recipient, id, campaign, list, source_ip, sent_at, imported_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT DO NOTHING",
+            params![
                 entry.message_id.as_deref().unwrap_or(""),
                 entry.recipient,
                 entry.id.as_deref().unwrap_or(""),
@@ -884,35 +965,35 @@ impl Batch<'_> {
                 entry.source_ip,
                 entry.sent_at,
                 now
-            ])?;
+            ],
+        )?;
         Ok(changed > 0)
     }
 
     /// Deletes send-log entries sent (or, without a send time, imported) before `cutoff`.
     pub fn prune_send_log(&mut self, cutoff: &str) -> Result<u64> {
-        let pruned = self
-            .tx
-            .prepare_cached("DELETE FROM send_log WHERE coalesce(sent_at, imported_at) < ?1")?
-            .execute([cutoff])? as u64;
+        let pruned = self.tx.execute(
+            "DELETE FROM send_log WHERE coalesce(sent_at, imported_at) < ?1",
+            params![cutoff],
+        )?;
         if pruned > 0 {
             // The report's send-log volumes are counted again (see store/report.rs).
-            self.tx
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO report_progress (name, value) VALUES ('send_log_pruned', 1)",
-                )?
-                .execute([])?;
+            self.tx.execute(
+                "INSERT INTO report_progress (name, value) VALUES ('send_log_pruned', 1)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                params![],
+            )?;
         }
         Ok(pruned)
     }
 
     pub fn set_export_state(&mut self, name: &str, at: &str, change_seq: i64) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO export_state (name, last_exported_at, last_change_seq) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (name) DO UPDATE SET last_exported_at = excluded.last_exported_at,
-                    last_change_seq = excluded.last_change_seq",
-            )?
-            .execute(params![name, at, change_seq])?;
+        self.tx.execute(
+            "INSERT INTO export_state (name, last_exported_at, last_change_seq) VALUES (?1, ?2, ?3)
+             ON CONFLICT (name) DO UPDATE SET last_exported_at = excluded.last_exported_at,
+                last_change_seq = excluded.last_change_seq",
+            params![name, at, change_seq],
+        )?;
         Ok(())
     }
 }
@@ -927,48 +1008,81 @@ fn reason_rank(reason: &str) -> u8 {
     }
 }
 
-fn suppression_from_row(row: &rusqlite::Row) -> rusqlite::Result<Suppression> {
+fn suppression_from_row(row: &Row) -> Result<Suppression> {
     Ok(Suppression {
         address: row.get(0)?,
         reason: row.get(1)?,
         source: row.get(2)?,
         first_seen: row.get(3)?,
         last_seen: row.get(4)?,
-        count: row.get::<_, i64>(5)? as u64,
+        count: row.get::<i64>(5)? as u64,
         expires_at: row.get(6)?,
         removed_at: row.get(7)?,
     })
 }
 
-fn quarantine_from_row(row: &rusqlite::Row) -> rusqlite::Result<QuarantineEntry> {
+fn quarantine_from_row(row: &Row) -> Result<QuarantineEntry> {
     Ok(QuarantineEntry {
         id: row.get(0)?,
-        sha256: hex::encode(row.get::<_, Vec<u8>>(1)?),
+        sha256: hex::encode(row.get::<Vec<u8>>(1)?),
         quarantined_at: row.get(2)?,
         origin: row.get(3)?,
         reason: row.get(4)?,
-        size: row.get::<_, i64>(5)? as u64,
+        size: row.get::<i64>(5)? as u64,
         released_at: row.get(6)?,
         report_id: row.get(7)?,
     })
 }
 
-fn migrate(conn: &mut Connection) -> Result<()> {
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if version as usize > MIGRATIONS.len() {
-        bail!(
-            "the store is at schema version {version}, newer than this fbl knows ({}); upgrade fbl",
-            MIGRATIONS.len()
-        );
+impl Store {
+    /// Applies the migrations the store has not had, each in its own transaction. On
+    /// PostgreSQL an advisory lock keeps two hosts from migrating at once.
+    fn migrate(&self) -> Result<()> {
+        let migrations: &[(&str, &str)] = match self.db.dialect() {
+            Dialect::Sqlite => &MIGRATIONS,
+            Dialect::Postgres => &pg::MIGRATIONS,
+        };
+        if self.db.dialect() == Dialect::Postgres {
+            self.db.batch(
+                "SELECT pg_advisory_lock(7236223434829018369);
+                 CREATE TABLE IF NOT EXISTS fbl_schema (
+                     version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+            )?;
+        }
+        let result = self.apply_migrations(migrations);
+        if self.db.dialect() == Dialect::Postgres {
+            self.db
+                .batch("SELECT pg_advisory_unlock(7236223434829018369)")?;
+        }
+        result
     }
-    for (index, (name, sql)) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)
-            .with_context(|| format!("migration {name} failed"))?;
-        tx.pragma_update(None, "user_version", (index + 1) as i64)?;
-        tx.commit()?;
+
+    fn apply_migrations(&self, migrations: &[(&str, &str)]) -> Result<()> {
+        let version = self.schema_version()?;
+        if version as usize > migrations.len() {
+            bail!(
+                "the store is at schema version {version}, newer than this fbl knows ({}); upgrade fbl",
+                migrations.len()
+            );
+        }
+        for (index, (name, sql)) in migrations.iter().enumerate().skip(version as usize) {
+            let number = (index + 1) as i64;
+            let record = match self.db.dialect() {
+                Dialect::Sqlite => format!("PRAGMA user_version = {number};"),
+                Dialect::Postgres => format!(
+                    "INSERT INTO fbl_schema (version, name) VALUES ({number}, '{}');",
+                    name.replace('\'', "")
+                ),
+            };
+            self.db
+                .batch(&format!("BEGIN;\n{sql}\n;{record}\nCOMMIT;"))
+                .inspect_err(|_| {
+                    let _ = self.db.batch("ROLLBACK");
+                })
+                .with_context(|| format!("migration {name} failed"))?;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 thread_local! {

@@ -3,6 +3,7 @@
 //! block events, the bounce scan's progress, alerts raised once, and the figures of the
 //! delisting packet.
 
+use super::db::{Db, Row, params};
 use super::{Batch, Store, inflate};
 use crate::outlook_codes::BlockClass;
 use crate::rates::{
@@ -10,7 +11,6 @@ use crate::rates::{
     Volume,
 };
 use anyhow::Result;
-use rusqlite::{OptionalExtension, params};
 
 /// A stored bounce not yet searched for Outlook.com codes.
 pub struct BounceToScan {
@@ -70,20 +70,26 @@ impl Store {
         from_day: &str,
         to_day: &str,
     ) -> Result<(Vec<ComplaintCount>, u64, u64)> {
-        let mut statement = self.conn.prepare_cached(
+        let rows = self.db.query(
             "SELECT reported_day, source_ip, reporter, attributed, count(*) FROM reports
              WHERE kind = 'complaint' AND reported_day BETWEEN ?1 AND ?2
-             GROUP BY reported_day, source_ip, reporter, attributed",
+             GROUP BY reported_day, source_ip, reporter, attributed
+             ORDER BY reported_day, source_ip, reporter, attributed",
+            params![from_day, to_day],
+            |row| {
+                Ok((
+                    row.get::<String>(0)?,
+                    row.get::<Option<String>>(1)?,
+                    row.get::<String>(2)?,
+                    row.get::<bool>(3)?,
+                    row.get::<i64>(4)? as u64,
+                ))
+            },
         )?;
         let mut counts: Vec<ComplaintCount> = Vec::new();
         let (mut attributed, mut unattributed) = (0, 0);
-        let mut rows = statement.query(params![from_day, to_day])?;
-        while let Some(row) = rows.next()? {
-            let day: String = row.get(0)?;
-            let source_ip: Option<String> = row.get(1)?;
-            let reporter: String = row.get(2)?;
-            let n = row.get::<_, i64>(4)? as u64;
-            if row.get::<_, bool>(3)? {
+        for (day, source_ip, reporter, is_attributed, n) in rows {
+            if is_attributed {
                 attributed += n;
             } else {
                 unattributed += n;
@@ -110,25 +116,28 @@ impl Store {
     /// The reasons (`attribution_notes`) given for complaints left without a complainant in
     /// the days given, with how many complaints gave each (from `complaint_facts`).
     pub fn unattributed_reasons(&self, from_day: &str, to_day: &str) -> Result<Vec<(String, u64)>> {
-        let mut statement = self.conn.prepare_cached(
+        let sql = self.db.pick(
             "SELECT note.value, count(*) FROM complaint_facts f, json_each(f.notes) note
              WHERE f.reported_day BETWEEN ?1 AND ?2 AND f.notes IS NOT NULL
-             GROUP BY note.value",
-        )?;
-        let rows = statement.query_map(params![from_day, to_day], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+             GROUP BY note.value ORDER BY note.value",
+            "SELECT note.value, count(*) FROM complaint_facts f,
+                    jsonb_array_elements_text(f.notes::jsonb) AS note(value)
+             WHERE f.reported_day BETWEEN ?1 AND ?2 AND f.notes IS NOT NULL
+             GROUP BY note.value ORDER BY note.value",
+        );
+        self.db.query(sql, params![from_day, to_day], |r| {
+            Ok((r.get::<String>(0)?, r.get::<i64>(1)? as u64))
+        })
     }
 
     /// Messages per source IP and day sent, from the send log (`send_log_volume`).
     pub fn send_log_ip_days(&self, from_day: &str, to_day: &str) -> Result<Vec<Volume>> {
-        let mut statement = self.conn.prepare_cached(
+        self.db.query(
             "SELECT key, day, messages FROM send_log_volume
-             WHERE kind = 'ip' AND day BETWEEN ?1 AND ?2",
-        )?;
-        let rows = statement.query_map(params![from_day, to_day], volume_from_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+             WHERE kind = 'ip' AND day BETWEEN ?1 AND ?2 ORDER BY key, day",
+            params![from_day, to_day],
+            volume_from_row,
+        )
     }
 
     /// Messages per recipient domain and day, for the domains given, from the send log.
@@ -138,42 +147,46 @@ impl Store {
         to_day: &str,
         domains: &[&str],
     ) -> Result<Vec<Volume>> {
-        let mut statement = self.conn.prepare_cached(
+        let sql = self.db.pick(
             "SELECT key, day, messages FROM send_log_volume
              WHERE kind = 'domain' AND day BETWEEN ?1 AND ?2
-               AND key IN (SELECT value FROM json_each(?3))",
-        )?;
+               AND key IN (SELECT value FROM json_each(?3)) ORDER BY key, day",
+            "SELECT key, day, messages FROM send_log_volume
+             WHERE kind = 'domain' AND day BETWEEN ?1 AND ?2
+               AND key IN (SELECT jsonb_array_elements_text(CAST(?3 AS TEXT)::jsonb))
+             ORDER BY key, day",
+        );
         let list = serde_json::to_string(domains)?;
-        let rows = statement.query_map(params![from_day, to_day, list], volume_from_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.db
+            .query(sql, params![from_day, to_day, list], volume_from_row)
     }
 
     /// Complaints reported in the days given per campaign and list of the message they are
     /// about, with the messages the send log holds for each campaign and list. Complaints
     /// the send log cannot place are counted under no campaign and no list.
     pub fn campaign_counts(&self, from_day: &str, to_day: &str) -> Result<Vec<CampaignCount>> {
-        let mut complaints = self.conn.prepare_cached(
+        let mut counts: Vec<CampaignCount> = self.db.query(
             "SELECT key, sum(complaints) FROM complaint_day_counts
-             WHERE kind = 'campaign' AND day BETWEEN ?1 AND ?2 GROUP BY key",
-        )?;
-        let mut counts: Vec<CampaignCount> = complaints
-            .query_map(params![from_day, to_day], |r| {
-                let (campaign, list) = split_campaign_key(&r.get::<_, String>(0)?);
+             WHERE kind = 'campaign' AND day BETWEEN ?1 AND ?2 GROUP BY key ORDER BY key",
+            params![from_day, to_day],
+            |r| {
+                let (campaign, list) = split_campaign_key(&r.get::<String>(0)?);
                 Ok(CampaignCount {
                     campaign,
                     list,
-                    complaints: r.get::<_, i64>(1)? as u64,
+                    complaints: r.get::<i64>(1)? as u64,
                     messages: 0,
                 })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        let mut messages = self.conn.prepare_cached(
-            "SELECT key, messages FROM send_log_volume WHERE kind = 'campaign' AND day = ''",
+            },
         )?;
-        let mut rows = messages.query([])?;
-        while let Some(row) = rows.next()? {
-            let (campaign, list) = split_campaign_key(&row.get::<_, String>(0)?);
-            let n = row.get::<_, i64>(1)? as u64;
+        let messages = self.db.query(
+            "SELECT key, messages FROM send_log_volume WHERE kind = 'campaign' AND day = ''
+             ORDER BY key",
+            params![],
+            |r| Ok((r.get::<String>(0)?, r.get::<i64>(1)? as u64)),
+        )?;
+        for (key, n) in messages {
+            let (campaign, list) = split_campaign_key(&key);
             match counts
                 .iter_mut()
                 .find(|c| c.campaign == campaign && c.list == list)
@@ -193,19 +206,18 @@ impl Store {
     /// Complaints per complainant domain (reported in the days given) and messages per
     /// recipient domain (sent in those days), for the domains that had complaints.
     pub fn domain_counts(&self, from_day: &str, to_day: &str) -> Result<Vec<DomainCount>> {
-        let mut complaints = self.conn.prepare_cached(
+        let mut counts: Vec<DomainCount> = self.db.query(
             "SELECT key, sum(complaints) FROM complaint_day_counts
-             WHERE kind = 'domain' AND day BETWEEN ?1 AND ?2 GROUP BY key",
-        )?;
-        let mut counts: Vec<DomainCount> = complaints
-            .query_map(params![from_day, to_day], |r| {
+             WHERE kind = 'domain' AND day BETWEEN ?1 AND ?2 GROUP BY key ORDER BY key",
+            params![from_day, to_day],
+            |r| {
                 Ok(DomainCount {
                     domain: r.get(0)?,
-                    complaints: r.get::<_, i64>(1)? as u64,
+                    complaints: r.get::<i64>(1)? as u64,
                     messages: 0,
                 })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
+            },
+        )?;
         if counts.is_empty() {
             return Ok(counts);
         }
@@ -224,34 +236,42 @@ impl Store {
     /// complaints; unplaced ones again when the send log grew; reattributed ones again).
     /// Also gives this connection a bigger cache and memory-mapped reads for the report.
     pub fn refresh_report_summaries(&mut self) -> Result<()> {
-        self.conn.pragma_update(None, "cache_size", -65536)?;
-        self.conn.pragma_update(None, "mmap_size", 1i64 << 30)?;
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        if let Some(conn) = self.db.sqlite() {
+            conn.pragma_update(None, "cache_size", -65536)?;
+            conn.pragma_update(None, "mmap_size", 1i64 << 30)?;
+        }
+        let batch = self.begin()?;
+        let tx: &Db = batch.tx;
+        let (domain, key_separator) = match tx.dialect() {
+            super::Dialect::Sqlite => (
+                "lower(substr(recipient, instr(recipient, '@') + 1))",
+                "char(31)",
+            ),
+            super::Dialect::Postgres => (
+                "lower(substr(recipient, strpos(recipient, '@') + 1))",
+                "chr(31)",
+            ),
+        };
+        let campaign_key =
+            format!("coalesce(campaign, '') || {key_separator} || coalesce(list, '')");
         let progress = |name: &str| -> Result<i64> {
             Ok(tx
-                .query_row(
+                .query_opt(
                     "SELECT value FROM report_progress WHERE name = ?1",
-                    [name],
+                    params![name],
                     |r| r.get(0),
-                )
-                .optional()?
+                )?
                 .unwrap_or(0))
         };
         let mut last_rowid = progress("send_log_rowid")?;
-        let max_rowid: i64 =
-            tx.query_row("SELECT coalesce(max(rowid), 0) FROM send_log", [], |r| {
-                r.get(0)
-            })?;
-        let added: i64 = tx.query_row(
+        let max_rowid: i64 = tx.value("SELECT coalesce(max(rowid), 0) FROM send_log", params![])?;
+        let added: i64 = tx.value(
             "SELECT count(*) FROM send_log WHERE rowid > ?1",
-            [last_rowid],
-            |r| r.get(0),
+            params![last_rowid],
         )?;
         if progress("send_log_pruned")? != 0 || max_rowid < last_rowid {
             // Rows were pruned: count everything again.
-            tx.execute("DELETE FROM send_log_volume", [])?;
+            tx.execute("DELETE FROM send_log_volume", params![])?;
             last_rowid = 0;
         }
         let grew = added > 0;
@@ -266,13 +286,13 @@ impl Store {
                 (
                     "domain",
                     "substr(sent_at, 1, 10)",
-                    "lower(substr(recipient, instr(recipient, '@') + 1))",
+                    domain,
                     "sent_at IS NOT NULL",
                 ),
                 (
                     "campaign",
                     "''",
-                    "coalesce(campaign, '') || char(31) || coalesce(list, '')",
+                    campaign_key.as_str(),
                     "(campaign IS NOT NULL OR list IS NOT NULL)",
                 ),
             ] {
@@ -281,9 +301,10 @@ impl Store {
                         "INSERT INTO send_log_volume (kind, day, key, messages)
                          SELECT '{kind}', {day} AS d, {key} AS k, count(*) FROM send_log
                          WHERE rowid > ?1 AND {filter} GROUP BY d, k
-                         ON CONFLICT (kind, day, key) DO UPDATE SET messages = messages + excluded.messages"
+                         ON CONFLICT (kind, day, key)
+                         DO UPDATE SET messages = send_log_volume.messages + excluded.messages"
                     ),
-                    [last_rowid],
+                    params![last_rowid],
                 )?;
             }
         }
@@ -300,23 +321,19 @@ impl Store {
 
         // Complaints again: reattributed ones, and when the send log grew, unplaced ones.
         tx.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS redo (report_id INTEGER PRIMARY KEY)",
-            [],
+            "CREATE TEMP TABLE IF NOT EXISTS redo (report_id BIGINT PRIMARY KEY)",
+            params![],
         )?;
-        tx.execute("DELETE FROM temp.redo", [])?;
+        tx.execute("DELETE FROM redo", params![])?;
         tx.execute(
-            "INSERT INTO temp.redo SELECT report_id FROM complaint_facts WHERE placed <= ?1",
-            [if grew { 0 } else { -1 }],
+            "INSERT INTO redo SELECT report_id FROM complaint_facts WHERE placed <= ?1",
+            params![if grew { 0 } else { -1 }],
         )?;
         let last_id = progress("complaint_id")?;
         // Facts leaving take their counts with them; facts coming add theirs.
         let count_facts = |sign: &str, selection: &str| -> Result<()> {
             for (kind, key, filter) in [
-                (
-                    "campaign",
-                    "coalesce(campaign, '') || char(31) || coalesce(list, '')",
-                    "1",
-                ),
+                ("campaign", campaign_key.as_str(), "1 = 1"),
                 ("domain", "domain", "domain IS NOT NULL"),
             ] {
                 tx.execute(
@@ -325,45 +342,45 @@ impl Store {
                          SELECT '{kind}', reported_day, {key} AS k, {sign}count(*) FROM complaint_facts
                          WHERE ({selection}) AND {filter} GROUP BY reported_day, k
                          ON CONFLICT (kind, day, key)
-                         DO UPDATE SET complaints = complaints + excluded.complaints"
+                         DO UPDATE SET complaints = complaint_day_counts.complaints + excluded.complaints"
                     ),
-                    [last_id],
+                    params![last_id],
                 )?;
             }
             Ok(())
         };
-        let redo = "report_id IN (SELECT report_id FROM temp.redo) AND ?1 IS NOT NULL";
+        let redo = "report_id IN (SELECT report_id FROM redo) AND CAST(?1 AS BIGINT) IS NOT NULL";
         count_facts("-", redo)?;
         tx.execute(
-            "DELETE FROM complaint_facts WHERE report_id IN (SELECT report_id FROM temp.redo)",
-            [],
+            "DELETE FROM complaint_facts WHERE report_id IN (SELECT report_id FROM redo)",
+            params![],
         )?;
+        let (head, tail) = match tx.dialect() {
+            super::Dialect::Sqlite => (FACTS_HEAD_SQLITE, FACTS_TAIL),
+            super::Dialect::Postgres => (FACTS_HEAD_POSTGRES, FACTS_TAIL),
+        };
         for selection in [
             "r.id > ?1",
-            "r.id IN (SELECT report_id FROM temp.redo) AND ?1 IS NOT NULL",
+            "r.id IN (SELECT report_id FROM redo) AND CAST(?1 AS BIGINT) IS NOT NULL",
         ] {
-            tx.execute(
-                &format!("{FACTS_HEAD} AND {selection}{FACTS_TAIL}"),
-                [last_id],
-            )?;
+            tx.execute(&format!("{head} AND {selection}{tail}"), params![last_id])?;
         }
         count_facts("", "report_id > ?1")?;
         count_facts("", redo)?;
-        tx.execute("DELETE FROM complaint_day_counts WHERE complaints = 0", [])?;
-        let max_id: i64 =
-            tx.query_row("SELECT coalesce(max(id), 0) FROM reports", [], |r| r.get(0))?;
+        tx.execute(
+            "DELETE FROM complaint_day_counts WHERE complaints = 0",
+            params![],
+        )?;
+        let max_id: i64 = tx.value("SELECT coalesce(max(id), 0) FROM reports", params![])?;
         set("complaint_id", max_id.max(last_id))?;
-        tx.execute("DELETE FROM temp.redo", [])?;
-        tx.commit()?;
+        tx.execute("DELETE FROM redo", params![])?;
+        batch.commit()?;
         Ok(())
     }
 
     /// Whether any SNDS data is stored.
     pub fn has_snds(&self) -> Result<bool> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT 1 FROM snds_data LIMIT 1")?
-            .exists([])?)
+        self.db.exists("SELECT 1 FROM snds_data LIMIT 1", params![])
     }
 
     /// SNDS's figures per IP and day (every account and activity window of the day added
@@ -374,41 +391,41 @@ impl Store {
         to_day: &str,
         ip: Option<&str>,
     ) -> Result<Vec<SndsDay>> {
-        let mut statement = self.conn.prepare_cached(
+        self.db.query(
             "SELECT ip, day, sum(message_recipients),
                     max(CASE filter_result WHEN 'red' THEN 3 WHEN 'yellow' THEN 2
                                            WHEN 'green' THEN 1 ELSE 0 END),
                     max(complaint_percent),
-                    max(complaint_rate = 'below_point_one'),
+                    max(CASE WHEN complaint_rate = 'below_point_one' THEN 1 ELSE 0 END),
                     sum(trap_hits)
              FROM snds_data
-             WHERE day BETWEEN ?1 AND ?2 AND (?3 IS NULL OR ip = ?3)
+             WHERE day BETWEEN ?1 AND ?2 AND (CAST(?3 AS TEXT) IS NULL OR ip = ?3)
              GROUP BY ip, day ORDER BY ip, day",
-        )?;
-        let rows = statement.query_map(params![from_day, to_day, ip], |r| {
-            let percent: Option<f64> = r.get(4)?;
-            let below: bool = r.get::<_, Option<bool>>(5)?.unwrap_or(false);
-            Ok(SndsDay {
-                ip: r.get(0)?,
-                day: r.get(1)?,
-                message_recipients: r.get::<_, i64>(2)? as u64,
-                filter_result: match r.get::<_, i64>(3)? {
-                    3 => "red",
-                    2 => "yellow",
-                    1 => "green",
-                    _ => "unknown",
-                }
-                .to_string(),
-                complaint_rate: match (percent, below) {
-                    (Some(p), _) => format!("{p}%"),
-                    (None, true) => "< 0.1%".to_string(),
-                    (None, false) => String::new(),
-                },
-                complaint_percent: percent,
-                trap_hits: r.get::<_, i64>(6)? as u64,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+            params![from_day, to_day, ip],
+            |r| {
+                let percent: Option<f64> = r.get(4)?;
+                let below: bool = r.get::<Option<bool>>(5)?.unwrap_or(false);
+                Ok(SndsDay {
+                    ip: r.get(0)?,
+                    day: r.get(1)?,
+                    message_recipients: r.get::<i64>(2)? as u64,
+                    filter_result: match r.get::<i64>(3)? {
+                        3 => "red",
+                        2 => "yellow",
+                        1 => "green",
+                        _ => "unknown",
+                    }
+                    .to_string(),
+                    complaint_rate: match (percent, below) {
+                        (Some(p), _) => format!("{p}%"),
+                        (None, true) => "< 0.1%".to_string(),
+                        (None, false) => String::new(),
+                    },
+                    complaint_percent: percent,
+                    trap_hits: r.get::<i64>(6)? as u64,
+                })
+            },
+        )
     }
 
     /// The ranges SNDS ipStatus lists now (periods not ended).
@@ -422,189 +439,172 @@ impl Store {
     }
 
     fn snds_status_periods(&self, open_only: bool) -> Result<Vec<SndsStatus>> {
-        let mut statement = self.conn.prepare_cached(
+        self.db.query(
             "SELECT first_ip, last_ip, blocked, details, first_seen_at FROM snds_ip_status
-             WHERE (?1 = 0 OR ended_at IS NULL) ORDER BY first_seen_at, first_ip",
-        )?;
-        let rows = statement.query_map([open_only], |r| {
-            Ok(SndsStatus {
-                first_ip: r.get(0)?,
-                last_ip: r.get(1)?,
-                blocked: r.get(2)?,
-                details: r.get(3)?,
-                since: r.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+             WHERE (?1 = 0 OR ended_at IS NULL) ORDER BY first_seen_at, first_ip, id",
+            params![open_only],
+            |r| {
+                Ok(SndsStatus {
+                    first_ip: r.get(0)?,
+                    last_ip: r.get(1)?,
+                    blocked: r.get(2)?,
+                    details: r.get(3)?,
+                    since: r.get(4)?,
+                })
+            },
+        )
     }
 
     /// Block events seen on or after `from_day`, or every one for an IP.
     pub fn block_events(&self, from_day: &str, ip: Option<&str>) -> Result<Vec<BlockEvent>> {
-        let mut statement = self.conn.prepare_cached(
+        self.db.query(
             "SELECT ip, code, class, text, recipient, seen_at, source FROM block_events
-             WHERE day >= ?1 AND (?2 IS NULL OR ip = ?2) ORDER BY ip, seen_at, id",
-        )?;
-        let rows = statement.query_map(params![from_day, ip], |r| {
-            let class: String = r.get(2)?;
-            let recipient: String = r.get(4)?;
-            Ok(BlockEvent {
-                ip: r.get(0)?,
-                code: r.get(1)?,
-                class: BlockClass::parse(&class).unwrap_or(BlockClass::Block),
-                text: r.get(3)?,
-                recipient: (!recipient.is_empty()).then_some(recipient),
-                seen_at: r.get(5)?,
-                source: r.get(6)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+             WHERE day >= ?1 AND (CAST(?2 AS TEXT) IS NULL OR ip = ?2) ORDER BY ip, seen_at, id",
+            params![from_day, ip],
+            |r| {
+                let class: String = r.get(2)?;
+                let recipient: String = r.get(4)?;
+                Ok(BlockEvent {
+                    ip: r.get(0)?,
+                    code: r.get(1)?,
+                    class: BlockClass::parse(&class).unwrap_or(BlockClass::Block),
+                    text: r.get(3)?,
+                    recipient: (!recipient.is_empty()).then_some(recipient),
+                    seen_at: r.get(5)?,
+                    source: r.get(6)?,
+                })
+            },
+        )
     }
 
     /// When each mailbox folder was last read completely.
     pub fn mailbox_successes(&self) -> Result<Vec<MailboxSuccess>> {
-        let mut statement = self.conn.prepare_cached(
+        self.db.query(
             "SELECT mailbox, folder, last_success_at FROM mailbox_state ORDER BY mailbox, folder",
-        )?;
-        let rows = statement.query_map([], |r| {
-            Ok(MailboxSuccess {
-                mailbox: r.get(0)?,
-                folder: r.get(1)?,
-                last_success_at: r.get(2)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+            params![],
+            |r| {
+                Ok(MailboxSuccess {
+                    mailbox: r.get(0)?,
+                    folder: r.get(1)?,
+                    last_success_at: r.get(2)?,
+                })
+            },
+        )
     }
 
     /// Stored bounces after the scan's last position, at most `limit` of them, in id order.
     pub fn bounces_to_scan(&self, limit: usize) -> Result<Vec<BounceToScan>> {
         let after: i64 = self
-            .conn
-            .query_row(
+            .db
+            .query_opt(
                 "SELECT last_report_id FROM block_scan_state WHERE name = ?1",
-                [BOUNCE_SCAN],
+                params![BOUNCE_SCAN],
                 |r| r.get(0),
-            )
-            .optional()?
+            )?
             .unwrap_or(0);
-        let mut statement = self.conn.prepare_cached(
+        self.db.query(
             "SELECT id, raw_deflate, message_id, reported_at FROM reports
              WHERE kind = 'bounce' AND id > ?1 ORDER BY id LIMIT ?2",
-        )?;
-        let mut rows = statement.query(params![after, limit as i64])?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            out.push(BounceToScan {
-                id: row.get(0)?,
-                raw: inflate(&row.get::<_, Vec<u8>>(1)?)?,
-                message_id: row.get(2)?,
-                reported_at: row.get(3)?,
-            });
-        }
-        Ok(out)
+            params![after, limit as i64],
+            |row| {
+                Ok(BounceToScan {
+                    id: row.get(0)?,
+                    raw: inflate(&row.get::<Vec<u8>>(1)?)?,
+                    message_id: row.get(2)?,
+                    reported_at: row.get(3)?,
+                })
+            },
+        )
     }
 
     /// The source IP the send log gives for a Message-ID, when it gives exactly one.
     pub fn send_log_source_ip(&self, message_id: &str) -> Result<Option<String>> {
-        let mut statement = self.conn.prepare_cached(
+        let found: Vec<String> = self.db.query(
             "SELECT DISTINCT source_ip FROM send_log
              WHERE message_id = ?1 AND source_ip IS NOT NULL AND source_ip <> '' LIMIT 2",
+            params![message_id],
+            |r| r.get(0),
         )?;
-        let found: Vec<String> = statement
-            .query_map([message_id], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
         Ok((found.len() == 1).then(|| found[0].clone()))
     }
 
     /// What the delisting packet shows about one IP, for days from `from_day` on.
     pub fn delist_figures(&self, ip: &str, from_day: &str) -> Result<DelistFigures> {
-        let mut figures = DelistFigures::default();
-        let mut statement = self.conn.prepare_cached(
+        let complaints_by_day = self.db.query(
             "SELECT reported_day, count(*) FROM reports
              WHERE kind = 'complaint' AND reported_day >= ?2 AND source_ip = ?1
              GROUP BY reported_day ORDER BY reported_day",
+            params![ip, from_day],
+            |r| Ok((r.get(0)?, r.get::<i64>(1)? as u64)),
         )?;
-        figures.complaints_by_day = statement
-            .query_map(params![ip, from_day], |r| {
-                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        let mut statement = self.conn.prepare_cached(
+        let send_log_by_day = self.db.query(
             "SELECT substr(sent_at, 1, 10) AS day, count(*) FROM send_log
              WHERE sent_at >= ?2 AND source_ip = ?1 GROUP BY day ORDER BY day",
+            params![ip, from_day],
+            |r| Ok((r.get(0)?, r.get::<i64>(1)? as u64)),
         )?;
-        figures.send_log_by_day = statement
-            .query_map(params![ip, from_day], |r| {
-                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        let mut statement = self.conn.prepare_cached(
+        let delays = self.db.query(
             "SELECT r.reported_at, r.ingested_at,
                     (SELECT min(h.at) FROM suppression_history h
                      WHERE h.report_id = r.id AND h.action IN ('add', 'update'))
              FROM reports r
-             WHERE r.kind = 'complaint' AND r.reported_day >= ?2 AND r.source_ip = ?1",
-        )?;
-        figures.delays = statement
-            .query_map(params![ip, from_day], |r| {
+             WHERE r.kind = 'complaint' AND r.reported_day >= ?2 AND r.source_ip = ?1
+             ORDER BY r.id",
+            params![ip, from_day],
+            |r| {
                 Ok(SuppressionDelay {
                     reported_at: r.get(0)?,
                     ingested_at: r.get(1)?,
                     suppressed_at: r.get(2)?,
                 })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        figures.suppressions_active = self.conn.query_row(
+            },
+        )?;
+        let suppressions_active = self.db.value::<i64>(
             "SELECT count(*) FROM suppressions WHERE removed_at IS NULL",
-            [],
-            |r| r.get::<_, i64>(0),
+            params![],
         )? as u64;
-        let mut statement = self.conn.prepare_cached(
+        let reporters = self.db.query(
             "SELECT reporter, count(*), max(reported_at) FROM reports
              WHERE kind IN ('complaint', 'not_spam', 'unsubscribe')
              GROUP BY reporter ORDER BY count(*) DESC, reporter",
+            params![],
+            |r| Ok((r.get(0)?, r.get::<i64>(1)? as u64, r.get(2)?)),
         )?;
-        figures.reporters = statement
-            .query_map([], |r| {
-                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        let example: Option<Vec<u8>> = self
-            .conn
-            .query_row(
-                "SELECT raw_deflate FROM reports WHERE kind = 'complaint' AND source_ip = ?1
-                 ORDER BY attributed DESC, reported_at DESC, id DESC LIMIT 1",
-                [ip],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let example: Option<Vec<u8>> = self.db.query_opt(
+            "SELECT raw_deflate FROM reports WHERE kind = 'complaint' AND source_ip = ?1
+             ORDER BY attributed DESC, reported_at DESC, id DESC LIMIT 1",
+            params![ip],
+            |r| r.get(0),
+        )?;
         let example = match example {
             Some(packed) => Some(packed),
-            None => self
-                .conn
-                .query_row(
-                    "SELECT r.raw_deflate FROM block_events b JOIN reports r ON r.id = b.report_id
-                     WHERE b.ip = ?1 ORDER BY b.seen_at DESC LIMIT 1",
-                    [ip],
-                    |r| r.get(0),
-                )
-                .optional()?,
+            None => self.db.query_opt(
+                "SELECT r.raw_deflate FROM block_events b JOIN reports r ON r.id = b.report_id
+                 WHERE b.ip = ?1 ORDER BY b.seen_at DESC, b.id DESC LIMIT 1",
+                params![ip],
+                |r| r.get(0),
+            )?,
         };
-        figures.example_raw = example.map(|packed| inflate(&packed)).transpose()?;
-        Ok(figures)
+        Ok(DelistFigures {
+            complaints_by_day,
+            send_log_by_day,
+            delays,
+            suppressions_active,
+            reporters,
+            example_raw: example.map(|packed| inflate(&packed)).transpose()?,
+        })
     }
 }
 
 impl Batch<'_> {
     /// Records a sighting; false when it was recorded already.
     pub fn add_block_event(&mut self, event: &NewBlockEvent) -> Result<bool> {
-        let changed = self
-            .tx
-            .prepare_cached(
-                "INSERT OR IGNORE INTO block_events (ip, code, class, reply, status, text,
-                    recipient, seen_at, day, source, report_id, found_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, substr(?8, 1, 10), ?9, ?10, ?11)",
-            )?
-            .execute(params![
+        let changed = self.tx.execute(
+            "INSERT INTO block_events (ip, code, class, reply, status, text,
+                recipient, seen_at, day, source, report_id, found_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, substr(?8, 1, 10), ?9, ?10, ?11)
+             ON CONFLICT DO NOTHING",
+            params![
                 event.ip,
                 event.code,
                 event.class.as_str(),
@@ -616,18 +616,20 @@ impl Batch<'_> {
                 event.source,
                 event.report_id,
                 event.found_at,
-            ])?;
+            ],
+        )?;
         Ok(changed > 0)
     }
 
     /// Moves the bounce scan past this report id.
     pub fn set_bounce_scan_position(&mut self, last_report_id: i64) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO block_scan_state (name, last_report_id) VALUES (?1, ?2)
-                 ON CONFLICT (name) DO UPDATE SET last_report_id = max(last_report_id, excluded.last_report_id)",
-            )?
-            .execute(params![BOUNCE_SCAN, last_report_id])?;
+        self.tx.execute(
+            "INSERT INTO block_scan_state (name, last_report_id) VALUES (?1, ?2)
+             ON CONFLICT (name) DO UPDATE SET last_report_id =
+                CASE WHEN excluded.last_report_id > block_scan_state.last_report_id
+                     THEN excluded.last_report_id ELSE block_scan_state.last_report_id END",
+            params![BOUNCE_SCAN, last_report_id],
+        )?;
         Ok(())
     }
 
@@ -638,13 +640,12 @@ impl Batch<'_> {
         message: &str,
         now: &str,
     ) -> Result<bool> {
-        let changed = self
-            .tx
-            .prepare_cached(
-                "INSERT OR IGNORE INTO report_alerts (kind, subject, event, message, raised_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![key.0, key.1, key.2, message, now])?;
+        let changed = self.tx.execute(
+            "INSERT INTO report_alerts (kind, subject, event, message, raised_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT DO NOTHING",
+            params![key.0, key.1, key.2, message, now],
+        )?;
         Ok(changed > 0)
     }
 }
@@ -652,14 +653,15 @@ impl Batch<'_> {
 /// Between campaign and list in a `send_log_volume` key.
 const KEY_SEPARATOR: char = '\u{1f}';
 
-/// The facts of complaint reports, for the reports a condition put between `FACTS_HEAD`
+/// The facts of complaint reports, for the reports a condition put between `FACTS_HEAD_*`
 /// and `FACTS_TAIL` selects: campaign and list through the send log (by Message-ID, else by
 /// the complainant's id), the complainant's domain, and the notes of an unattributed
 /// complaint. (`+r.kind` keeps SQLite from scanning every complaint in the kind index when
 /// the condition is an id range.)
-const FACTS_HEAD: &str = "INSERT INTO complaint_facts
+const FACTS_HEAD_SQLITE: &str = "INSERT INTO complaint_facts
         (report_id, reported_day, campaign, list, domain, notes, placed)
-    SELECT p.id, p.reported_day, s.campaign, s.list, p.domain, p.notes, s.rowid IS NOT NULL
+    SELECT p.id, p.reported_day, s.campaign, s.list, p.domain, p.notes,
+           CASE WHEN s.rowid IS NOT NULL THEN 1 ELSE 0 END
     FROM (SELECT r.id, r.reported_day,
             coalesce(
                 (SELECT s.rowid FROM send_log s
@@ -673,6 +675,24 @@ const FACTS_HEAD: &str = "INSERT INTO complaint_facts
                  THEN json_extract(r.report_json, '$.attribution_notes') END AS notes
           FROM reports r
           WHERE +r.kind = 'complaint'";
+/// The same in PostgreSQL's spelling (`rowid` is `send_log.seq` there).
+const FACTS_HEAD_POSTGRES: &str = "INSERT INTO complaint_facts
+        (report_id, reported_day, campaign, list, domain, notes, placed)
+    SELECT p.id, p.reported_day, s.campaign, s.list, p.domain, p.notes,
+           CASE WHEN s.rowid IS NOT NULL THEN 1 ELSE 0 END
+    FROM (SELECT r.id, r.reported_day,
+            coalesce(
+                (SELECT s.rowid FROM send_log s
+                 WHERE r.message_id IS NOT NULL AND r.message_id <> ''
+                   AND s.message_id = r.message_id ORDER BY s.rowid LIMIT 1),
+                (SELECT s.rowid FROM complainants k JOIN send_log s ON s.id = k.id
+                 WHERE k.report_id = r.id AND k.id <> '' ORDER BY s.rowid LIMIT 1)) AS send,
+            (SELECT lower(substr(k.address, strpos(k.address, '@') + 1)) FROM complainants k
+             WHERE k.report_id = r.id AND k.address <> '' LIMIT 1) AS domain,
+            CASE WHEN r.attributed = 0
+                 THEN (r.report_json::jsonb -> 'attribution_notes')::text END AS notes
+          FROM reports r
+          WHERE r.kind = 'complaint'";
 const FACTS_TAIL: &str = ") AS p LEFT JOIN send_log s ON s.rowid = p.send";
 
 /// `campaign U+001F list` back into its parts; empty is none.
@@ -682,10 +702,10 @@ fn split_campaign_key(key: &str) -> (Option<String>, Option<String>) {
     (some(campaign), some(list))
 }
 
-fn volume_from_row(r: &rusqlite::Row) -> rusqlite::Result<Volume> {
+fn volume_from_row(r: &Row) -> Result<Volume> {
     Ok(Volume {
         key: r.get(0)?,
         day: r.get(1)?,
-        messages: r.get::<_, i64>(2)? as u64,
+        messages: r.get::<i64>(2)? as u64,
     })
 }

@@ -2,11 +2,11 @@
 //! for by date; ipStatus as periods over time; the alerts raised, each once; per-account
 //! state and the new API's refresh token when no token file is configured.
 
+use super::db::{Row, params};
 use super::{Batch, Store};
 use crate::snds::{ComplaintBand, IpStatusRange, SndsDataRow};
 use anyhow::Result;
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 
 /// What storing one data row did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,87 +123,82 @@ const PERIOD_COLUMNS: &str = "id, account, first_ip, last_ip, blocked, blocked_r
 impl Store {
     /// Stored rows, newest day first, then by account, IP and window.
     pub fn snds_rows(&self, filter: &SndsRowFilter) -> Result<Vec<StoredSndsRow>> {
-        let mut statement = self.conn.prepare(&format!(
-            "SELECT {ROW_COLUMNS} FROM snds_data
-             WHERE (?1 IS NULL OR account = ?1) AND (?2 IS NULL OR ip = ?2)
-               AND (?3 IS NULL OR day >= ?3)
-             ORDER BY day DESC, account, ip, activity_start, activity_start_raw"
-        ))?;
-        let rows = statement.query_map(
+        self.db.query(
+            &format!(
+                "SELECT {ROW_COLUMNS} FROM snds_data
+                 WHERE (CAST(?1 AS TEXT) IS NULL OR account = ?1)
+                   AND (CAST(?2 AS TEXT) IS NULL OR ip = ?2)
+                   AND (CAST(?3 AS TEXT) IS NULL OR day >= ?3)
+                 ORDER BY day DESC, account, ip, activity_start, activity_start_raw"
+            ),
             params![filter.account, filter.ip, filter.from_day],
             row_from_sql,
-        )?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        )
     }
 
     /// The newest day with stored rows among those the filter's account and IP select.
     pub fn snds_newest_day(&self, filter: &SndsRowFilter) -> Result<Option<String>> {
-        Ok(self.conn.query_row(
+        self.db.value(
             "SELECT max(day) FROM snds_data
-             WHERE (?1 IS NULL OR account = ?1) AND (?2 IS NULL OR ip = ?2)",
+             WHERE (CAST(?1 AS TEXT) IS NULL OR account = ?1)
+               AND (CAST(?2 AS TEXT) IS NULL OR ip = ?2)",
             params![filter.account, filter.ip],
-            |r| r.get(0),
-        )?)
+        )
     }
 
     /// The days of an account asked for by date, oldest first.
     pub fn snds_days_fetched(&self, account: &str) -> Result<Vec<SndsDayFetched>> {
-        let mut statement = self.conn.prepare(
+        self.db.query(
             "SELECT day, rows, fetched_at FROM snds_days WHERE account = ?1 ORDER BY day",
-        )?;
-        let rows = statement.query_map([account], |r| {
-            Ok(SndsDayFetched {
-                day: r.get(0)?,
-                rows: r.get::<_, i64>(1)? as u64,
-                fetched_at: r.get(2)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            params![account],
+            |r| {
+                Ok(SndsDayFetched {
+                    day: r.get(0)?,
+                    rows: r.get::<i64>(1)? as u64,
+                    fetched_at: r.get(2)?,
+                })
+            },
+        )
     }
 
     /// The ipStatus periods the latest snapshot listed; all accounts when `account` is None.
     pub fn snds_current_ip_status(&self, account: Option<&str>) -> Result<Vec<IpStatusPeriod>> {
-        let mut statement = self.conn.prepare(&format!(
-            "SELECT {PERIOD_COLUMNS} FROM snds_ip_status
-             WHERE ended_at IS NULL AND (?1 IS NULL OR account = ?1)
-             ORDER BY account, first_ip, last_ip"
-        ))?;
-        let rows = statement.query_map([account], period_from_sql)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        self.db.query(
+            &format!(
+                "SELECT {PERIOD_COLUMNS} FROM snds_ip_status
+                 WHERE ended_at IS NULL AND (CAST(?1 AS TEXT) IS NULL OR account = ?1)
+                 ORDER BY account, first_ip, last_ip, id"
+            ),
+            params![account],
+            period_from_sql,
+        )
     }
 
     /// Every ipStatus period of an account, current and ended, oldest first: the answer to
     /// "when was this range blocked".
     pub fn snds_ip_status_history(&self, account: &str) -> Result<Vec<IpStatusPeriod>> {
-        let mut statement = self.conn.prepare(&format!(
-            "SELECT {PERIOD_COLUMNS} FROM snds_ip_status WHERE account = ?1 ORDER BY id"
-        ))?;
-        let rows = statement.query_map([account], period_from_sql)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        self.db.query(
+            &format!("SELECT {PERIOD_COLUMNS} FROM snds_ip_status WHERE account = ?1 ORDER BY id"),
+            params![account],
+            period_from_sql,
+        )
     }
 
     pub fn snds_account_state(&self, account: &str) -> Result<SndsAccountState> {
         let (last_data_fetch_at, last_ip_status_at, refresh_token_in_store, saved_at) = self
-            .conn
-            .query_row(
+            .db
+            .query_opt(
                 "SELECT last_data_fetch_at, last_ip_status_at, refresh_token IS NOT NULL,
                         refresh_token_saved_at
                  FROM snds_accounts WHERE account = ?1",
-                [account],
+                params![account],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()?
+            )?
             .unwrap_or((None, None, false, None));
-        let (newest_day, days_stored, rows_stored) = self.conn.query_row(
+        let (newest_day, days_stored, rows_stored) = self.db.query_one(
             "SELECT max(day), count(DISTINCT day), count(*) FROM snds_data WHERE account = ?1",
-            [account],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get::<_, i64>(1)? as u64,
-                    r.get::<_, i64>(2)? as u64,
-                ))
-            },
+            params![account],
+            |r| Ok((r.get(0)?, r.get::<i64>(1)? as u64, r.get::<i64>(2)? as u64)),
         )?;
         Ok(SndsAccountState {
             account: account.to_owned(),
@@ -220,13 +215,12 @@ impl Store {
     /// The new API's refresh token, when it is kept in the store.
     pub fn snds_refresh_token(&self, account: &str) -> Result<Option<String>> {
         Ok(self
-            .conn
-            .query_row(
+            .db
+            .query_opt(
                 "SELECT refresh_token FROM snds_accounts WHERE account = ?1",
-                [account],
-                |r| r.get(0),
-            )
-            .optional()?
+                params![account],
+                |r| r.get::<Option<String>>(0),
+            )?
             .flatten())
     }
 }
@@ -241,19 +235,17 @@ impl Batch<'_> {
         now: &str,
     ) -> Result<SndsRowChange> {
         let ip = row.ip.to_string();
-        let existed = self
-            .tx
-            .prepare_cached(
-                "SELECT 1 FROM snds_data WHERE account = ?1 AND ip = ?2 AND activity_start_raw = ?3",
-            )?
-            .exists(params![account, ip, row.activity_start_raw])?;
+        let existed = self.tx.exists(
+            "SELECT 1 FROM snds_data WHERE account = ?1 AND ip = ?2 AND activity_start_raw = ?3",
+            params![account, ip, row.activity_start_raw],
+        )?;
         let (complaint_rate, complaint_percent) = match row.complaint_rate {
             ComplaintBand::BelowPointOne => ("below_point_one", None),
             ComplaintBand::Percent(value) => ("percent", Some(value)),
             ComplaintBand::Unknown => ("unknown", None),
         };
-        self.tx
-            .prepare_cached(&format!(
+        self.tx.execute(
+            &format!(
                 "INSERT INTO snds_data ({ROW_COLUMNS})
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
                          ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?24)
@@ -274,8 +266,8 @@ impl Batch<'_> {
                     trap_hits = excluded.trap_hits, sample_helo = excluded.sample_helo,
                     jmr_p1_sender = excluded.jmr_p1_sender, comments = excluded.comments,
                     fetched_at = excluded.fetched_at"
-            ))?
-            .execute(params![
+            ),
+            params![
                 account,
                 day,
                 ip,
@@ -300,7 +292,8 @@ impl Batch<'_> {
                 row.jmr_p1_sender,
                 row.comments,
                 now,
-            ])?;
+            ],
+        )?;
         Ok(if existed {
             SndsRowChange::Updated
         } else {
@@ -316,33 +309,34 @@ impl Batch<'_> {
         rows: u64,
         now: &str,
     ) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO snds_days (account, day, rows, fetched_at) VALUES (?1, ?2, ?3, ?4)
+        self.tx.execute(
+            "INSERT INTO snds_days (account, day, rows, fetched_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (account, day) DO UPDATE SET
                     rows = excluded.rows, fetched_at = excluded.fetched_at",
-            )?
-            .execute(params![account, day, rows as i64, now])?;
+            params![account, day, rows as i64, now],
+        )?;
         Ok(())
     }
 
     /// The two newest days of an IP on or before `day`, newest first: the day itself (when
     /// stored) and the one before, to tell a change.
     pub fn snds_ip_days(&self, account: &str, ip: &str, day: &str) -> Result<Vec<SndsIpDay>> {
-        let mut statement = self.tx.prepare_cached(
+        let sql = self.tx.pick(
             "SELECT day, group_concat(filter_result, ','), sum(trap_hits) FROM snds_data
              WHERE account = ?1 AND ip = ?2 AND day <= ?3
              GROUP BY day ORDER BY day DESC LIMIT 2",
-        )?;
-        let rows = statement.query_map(params![account, ip, day], |r| {
+            "SELECT day, string_agg(filter_result, ','), sum(trap_hits) FROM snds_data
+             WHERE account = ?1 AND ip = ?2 AND day <= ?3
+             GROUP BY day ORDER BY day DESC LIMIT 2",
+        );
+        self.tx.query(sql, params![account, ip, day], |r| {
             let results: String = r.get(1)?;
             Ok(SndsIpDay {
                 day: r.get(0)?,
                 filter_results: results.split(',').map(str::to_owned).collect(),
-                trap_hits: r.get::<_, i64>(2)? as u64,
+                trap_hits: r.get::<i64>(2)? as u64,
             })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
     }
 
     /// Applies an ipStatus snapshot: periods still listed are extended, new ones begin, and
@@ -354,14 +348,14 @@ impl Batch<'_> {
         ranges: &[IpStatusRange],
         now: &str,
     ) -> Result<IpStatusChanges> {
-        let open: Vec<IpStatusPeriod> = self
-            .tx
-            .prepare(&format!(
+        let open: Vec<IpStatusPeriod> = self.tx.query(
+            &format!(
                 "SELECT {PERIOD_COLUMNS} FROM snds_ip_status
-                 WHERE account = ?1 AND ended_at IS NULL"
-            ))?
-            .query_map([account], period_from_sql)?
-            .collect::<rusqlite::Result<_>>()?;
+                 WHERE account = ?1 AND ended_at IS NULL ORDER BY id"
+            ),
+            params![account],
+            period_from_sql,
+        )?;
         let same = |period: &IpStatusPeriod, range: &IpStatusRange| {
             period.first_ip == range.first_ip.to_string()
                 && period.last_ip == range.last_ip.to_string()
@@ -370,9 +364,10 @@ impl Batch<'_> {
         let mut changes = IpStatusChanges::default();
         for period in &open {
             if !ranges.iter().any(|range| same(period, range)) {
-                self.tx
-                    .prepare_cached("UPDATE snds_ip_status SET ended_at = ?2 WHERE id = ?1")?
-                    .execute(params![period.id, now])?;
+                self.tx.execute(
+                    "UPDATE snds_ip_status SET ended_at = ?2 WHERE id = ?1",
+                    params![period.id, now],
+                )?;
                 changes.closed.push(IpStatusPeriod {
                     ended_at: Some(now.to_owned()),
                     ..period.clone()
@@ -390,21 +385,18 @@ impl Batch<'_> {
             }
             match open.iter().find(|period| same(period, range)) {
                 Some(period) => {
-                    self.tx
-                        .prepare_cached(
-                            "UPDATE snds_ip_status SET last_seen_at = ?2, details = ?3,
+                    self.tx.execute(
+                        "UPDATE snds_ip_status SET last_seen_at = ?2, details = ?3,
                                 blocked_raw = ?4 WHERE id = ?1",
-                        )?
-                        .execute(params![period.id, now, range.details, range.blocked_raw])?;
+                        params![period.id, now, range.details, range.blocked_raw],
+                    )?;
                 }
                 None => {
-                    self.tx
-                        .prepare_cached(
-                            "INSERT INTO snds_ip_status (account, first_ip, last_ip, blocked,
-                                blocked_raw, details, first_seen_at, last_seen_at)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-                        )?
-                        .execute(params![
+                    let id: i64 = self.tx.value(
+                        "INSERT INTO snds_ip_status (account, first_ip, last_ip, blocked,
+                            blocked_raw, details, first_seen_at, last_seen_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) RETURNING id",
+                        params![
                             account,
                             range.first_ip.to_string(),
                             range.last_ip.to_string(),
@@ -412,9 +404,10 @@ impl Batch<'_> {
                             range.blocked_raw,
                             range.details,
                             now
-                        ])?;
+                        ],
+                    )?;
                     changes.opened.push(IpStatusPeriod {
-                        id: self.tx.last_insert_rowid(),
+                        id,
                         account: account.to_owned(),
                         first_ip: range.first_ip.to_string(),
                         last_ip: range.last_ip.to_string(),
@@ -442,13 +435,11 @@ impl Batch<'_> {
         detail: &str,
         now: &str,
     ) -> Result<bool> {
-        let inserted = self
-            .tx
-            .prepare_cached(
-                "INSERT OR IGNORE INTO snds_alerts (account, kind, ip, event, detail, raised_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![account, kind, ip, event, detail, now])?;
+        let inserted = self.tx.execute(
+            "INSERT INTO snds_alerts (account, kind, ip, event, detail, raised_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+            params![account, kind, ip, event, detail, now],
+        )?;
         Ok(inserted > 0)
     }
 
@@ -459,25 +450,25 @@ impl Batch<'_> {
 
     /// Keeps the new API's refresh token in the store (replacing the one there).
     pub fn set_snds_refresh_token(&mut self, account: &str, token: &str, now: &str) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO snds_accounts (account, refresh_token, refresh_token_saved_at)
+        self.tx.execute(
+            "INSERT INTO snds_accounts (account, refresh_token, refresh_token_saved_at)
                  VALUES (?1, ?2, ?3)
                  ON CONFLICT (account) DO UPDATE SET refresh_token = excluded.refresh_token,
                     refresh_token_saved_at = excluded.refresh_token_saved_at",
-            )?
-            .execute(params![account, token, now])?;
+            params![account, token, now],
+        )?;
         Ok(())
     }
 
     fn set_account_time(&mut self, account: &str, column: &str, now: &str) -> Result<()> {
         debug_assert!(matches!(column, "last_data_fetch_at" | "last_ip_status_at"));
-        self.tx
-            .prepare_cached(&format!(
+        self.tx.execute(
+            &format!(
                 "INSERT INTO snds_accounts (account, {column}) VALUES (?1, ?2)
                  ON CONFLICT (account) DO UPDATE SET {column} = excluded.{column}"
-            ))?
-            .execute(params![account, now])?;
+            ),
+            params![account, now],
+        )?;
         Ok(())
     }
 }
@@ -486,8 +477,8 @@ fn utc_text(time: DateTime<Utc>) -> String {
     time.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-fn row_from_sql(r: &rusqlite::Row) -> rusqlite::Result<StoredSndsRow> {
-    let count = |index: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(index)? as u64) };
+fn row_from_sql(r: &Row) -> Result<StoredSndsRow> {
+    let count = |index: usize| -> Result<u64> { Ok(r.get::<i64>(index)? as u64) };
     Ok(StoredSndsRow {
         account: r.get(0)?,
         day: r.get(1)?,
@@ -517,7 +508,7 @@ fn row_from_sql(r: &rusqlite::Row) -> rusqlite::Result<StoredSndsRow> {
     })
 }
 
-fn period_from_sql(r: &rusqlite::Row) -> rusqlite::Result<IpStatusPeriod> {
+fn period_from_sql(r: &Row) -> Result<IpStatusPeriod> {
     Ok(IpStatusPeriod {
         id: r.get(0)?,
         account: r.get(1)?,

@@ -48,6 +48,31 @@ pub struct Config {
 pub struct StoreConfig {
     /// SQLite file; default `fbl.sqlite` beside the configuration file.
     pub path: Option<PathBuf>,
+    /// A PostgreSQL store instead: `postgres://user@host:port/database`, with libpq's
+    /// `sslmode` (disable, prefer, require, verify-ca, verify-full) and `sslrootcert`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Environment variable holding the PostgreSQL password (when the URL has none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    /// File holding the PostgreSQL password (first line; keep it 0600).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
+    /// Extra trust root (PEM) for the PostgreSQL server's certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+}
+
+impl StoreConfig {
+    /// The PostgreSQL store the section names, if it names one.
+    pub fn postgres(&self) -> Option<crate::store::PostgresConfig> {
+        self.url.as_ref().map(|url| crate::store::PostgresConfig {
+            url: url.clone(),
+            password_env: self.password_env.clone(),
+            password_file: self.password_file.clone(),
+            ca_file: self.ca_file.clone(),
+        })
+    }
 }
 
 /// A way of finding the complainant, tried in the configured order.
@@ -467,6 +492,19 @@ impl Config {
     }
 
     fn check(&self) -> Result<()> {
+        if let Some(url) = &self.store.url {
+            if self.store.path.is_some() {
+                bail!("[store] has both path and url: a store is a SQLite file or a PostgreSQL database, not both");
+            }
+            if !crate::store::is_postgres_url(url) {
+                bail!("[store] url must start with postgres:// (a SQLite store is given by path)");
+            }
+        } else if self.store.password_env.is_some()
+            || self.store.password_file.is_some()
+            || self.store.ca_file.is_some()
+        {
+            bail!("[store] password_env, password_file and ca_file are for a PostgreSQL store: set url");
+        }
         for template in &self.attribution.verp {
             crate::verp::VerpTemplate::parse(template).map_err(anyhow::Error::msg)?;
         }
@@ -544,7 +582,14 @@ impl Config {
                 *p = base.join(&*p);
             }
         };
-        if let Some(path) = self.store.path.as_mut() {
+        for path in [
+            self.store.path.as_mut(),
+            self.store.password_file.as_mut(),
+            self.store.ca_file.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+        {
             join(path);
         }
         for source in &mut self.sources {
@@ -613,6 +658,9 @@ impl Config {
         }
         if let Some(snds) = config.snds.as_mut() {
             *snds = snds.masked();
+        }
+        if let Some(store) = config.store.postgres() {
+            config.store.url = Some(store.redacted());
         }
         config
     }

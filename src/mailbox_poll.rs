@@ -24,6 +24,10 @@ pub struct MailboxSummary {
     pub ingest: Summary,
     /// Set when the mailbox (or one of its folders) failed; the others went on.
     pub errors: Vec<String>,
+    /// True when another host was polling the mailbox (a shared PostgreSQL store), so this
+    /// run left it alone.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub busy: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

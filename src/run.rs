@@ -189,6 +189,27 @@ pub fn run(
         }
     }
     for mailbox in &config.mailboxes {
+        // On a shared (PostgreSQL) store another host may be polling this mailbox now: it
+        // is left to that host, whose run records the progress.
+        let _polling = match store.lock_mailbox(&mailbox.name) {
+            Ok(Some(lock)) => lock,
+            Ok(None) => {
+                summary.mailboxes.push(MailboxSummary {
+                    mailbox: mailbox.name.clone(),
+                    busy: true,
+                    ..MailboxSummary::default()
+                });
+                continue;
+            }
+            Err(error) => {
+                summary.mailboxes.push(MailboxSummary {
+                    mailbox: mailbox.name.clone(),
+                    errors: vec![format!("{error:#}")],
+                    ..MailboxSummary::default()
+                });
+                continue;
+            }
+        };
         let polled = poll_mailbox(
             mailbox,
             store,

@@ -16,7 +16,7 @@ mod snds;
 mod suppress;
 
 use crate::config::Config;
-use crate::store::Store;
+use crate::store::{Location, PostgresConfig, Store, is_postgres_url};
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -46,9 +46,9 @@ pub struct Cli {
     #[arg(long, global = true, env = "FBL_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
 
-    /// Store file, overriding [store] path [env: FBL_DB]
-    #[arg(long, global = true, env = "FBL_DB", value_name = "PATH")]
-    pub db: Option<PathBuf>,
+    /// Store: a SQLite file or a postgres:// URL, overriding [store] [env: FBL_DB]
+    #[arg(long, global = true, env = "FBL_DB", value_name = "PATH|URL")]
+    pub db: Option<String>,
 
     /// The time to act as if it were, RFC 3339 (for tests and replays) [env: FBL_NOW]
     #[arg(long, global = true, env = "FBL_NOW", hide = true)]
@@ -83,14 +83,14 @@ pub enum Command {
 pub struct Context {
     pub config: Config,
     pub config_path: Option<PathBuf>,
-    pub db: PathBuf,
+    pub db: Location,
     pub now: String,
 }
 
 impl Context {
     /// Opens the store (creating it and applying migrations when needed).
     pub fn open_store(&self) -> Result<Store> {
-        Store::open(&self.db)
+        Store::open_at(&self.db)
     }
 }
 
@@ -107,14 +107,22 @@ pub fn main() -> Result<Outcome> {
         }
         None => Config::default(),
     };
-    let db = match (&cli.db, &config.store.path, &cli.config) {
-        (Some(db), _, _) => db.clone(),
-        (None, Some(path), _) => path.clone(),
-        (None, None, Some(config_path)) => config_path
-            .parent()
-            .unwrap_or(std::path::Path::new("."))
-            .join("fbl.sqlite"),
-        (None, None, None) => PathBuf::from("fbl.sqlite"),
+    let db = match (&cli.db, config.store.postgres(), &config.store.path, &cli.config) {
+        (Some(db), _, _, _) if is_postgres_url(db) => Location::Postgres(PostgresConfig {
+            url: db.clone(),
+            // The password, CA and the rest still come from [store] when it names them.
+            ..config.store.postgres().unwrap_or_default()
+        }),
+        (Some(db), _, _, _) => Location::Sqlite(PathBuf::from(db)),
+        (None, Some(postgres), _, _) => Location::Postgres(postgres),
+        (None, None, Some(path), _) => Location::Sqlite(path.clone()),
+        (None, None, None, Some(config_path)) => Location::Sqlite(
+            config_path
+                .parent()
+                .unwrap_or(std::path::Path::new("."))
+                .join("fbl.sqlite"),
+        ),
+        (None, None, None, None) => Location::Sqlite(PathBuf::from("fbl.sqlite")),
     };
     let now = match cli.now {
         Some(now) => {

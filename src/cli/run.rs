@@ -57,6 +57,12 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
             );
         }
         for mailbox in &summary.mailboxes {
+            if mailbox.busy {
+                println!(
+                    "  mailbox {}: another host is polling it; left to that host",
+                    mailbox.mailbox
+                );
+            }
             for folder in &mailbox.folders {
                 let actions: Vec<String> = folder
                     .actions

@@ -54,8 +54,10 @@ pub fn render(stretch: &Stretch, now: Instant, width: usize) -> String {
         let left = rate.map(|rate| ((total - done) as f64 / rate).ceil() as u64);
         format!("ETA {}", left.map_or_else(|| "--:--".to_string(), clock))
     };
+    // Done as wide as the total and the rate six wide, so that the bar keeps its length.
+    let digits = total.to_string().len();
     let stats = format!(
-        " {done}/{total} {:>3}%  {rate_text}  {tail}",
+        " {done:>digits$}/{total} {:>3}%  {rate_text:>6}  {tail}",
         percent(done, total)
     );
     // " [" + bar + "]" after the head; the head gives way to the bar.
@@ -283,7 +285,10 @@ mod tests {
         let line = render(&stretch(Some(1000), 250, t), t + secs(10), 80);
         // 25/s, 750 left: 30 s.
         assert!(line.starts_with("fbl: mailbox jmrp INBOX ["), "{line}");
-        assert!(line.ends_with("] 250/1000  25%  25/s  ETA 0:30"), "{line}");
+        assert!(
+            line.ends_with("]  250/1000  25%    25/s  ETA 0:30"),
+            "{line}"
+        );
         assert_eq!(line.chars().count(), 79, "{line}");
         let inside = &line[line.find('[').unwrap() + 1..line.find(']').unwrap()];
         let filled = inside.chars().filter(|&c| c == '#').count();
@@ -327,30 +332,30 @@ mod tests {
         // 2 per second, 7,200 left: an hour.
         let line = render(&stretch(Some(10_000), 2_800, t), t + secs(1400), 100);
         assert!(
-            line.ends_with(" 2800/10000  28%  2.0/s  ETA 1:00:00"),
+            line.ends_with("  2800/10000  28%   2.0/s  ETA 1:00:00"),
             "{line}"
         );
         let line = render(&stretch(Some(20_000), 2_800, t), t + secs(1400), 100);
-        assert!(line.ends_with("  2.0/s  ETA 2:23:20"), "{line}");
+        assert!(line.ends_with("   2.0/s  ETA 2:23:20"), "{line}");
         // Rounded up: a third of a second left is not "0:00".
         let line = render(&stretch(Some(7), 6, t), t + secs(2), 80);
-        assert!(line.ends_with(" 6/7  85%  3.0/s  ETA 0:01"), "{line}");
+        assert!(line.ends_with(" 6/7  85%   3.0/s  ETA 0:01"), "{line}");
     }
 
     #[test]
     fn nothing_measurable_yet_gives_no_rate_or_time_left() {
         let t = Instant::now();
         let line = render(&stretch(Some(100), 0, t), t + secs(3), 80);
-        assert!(line.ends_with(" 0/100   0%  --/s  ETA --:--"), "{line}");
+        assert!(line.ends_with("   0/100   0%    --/s  ETA --:--"), "{line}");
         let line = render(&stretch(Some(100), 5, t), t, 80);
-        assert!(line.ends_with(" 5/100   5%  --/s  ETA --:--"), "{line}");
+        assert!(line.ends_with("   5/100   5%    --/s  ETA --:--"), "{line}");
     }
 
     #[test]
     fn a_finished_stretch_says_how_long_it_took() {
         let t = Instant::now();
         let line = render(&stretch(Some(300), 300, t), t + secs(75), 80);
-        assert!(line.ends_with("] 300/300 100%  4.0/s  in 1:15"), "{line}");
+        assert!(line.ends_with("] 300/300 100%   4.0/s  in 1:15"), "{line}");
         assert!(!line.contains('-'), "{line}");
         // Rounded down: 1.9 s took one second, not two.
         let line = render(
@@ -358,7 +363,7 @@ mod tests {
             t + Duration::from_millis(1900),
             80,
         );
-        assert!(line.ends_with("] 19/19 100%  10/s  in 0:01"), "{line}");
+        assert!(line.ends_with("] 19/19 100%    10/s  in 0:01"), "{line}");
     }
 
     #[test]
@@ -392,7 +397,7 @@ mod tests {
     fn a_zero_total_is_a_full_bar() {
         let t = Instant::now();
         let line = render(&stretch(Some(0), 0, t), t + secs(1), 60);
-        assert!(line.ends_with("] 0/0 100%  --/s  in 0:01"), "{line}");
+        assert!(line.ends_with("] 0/0 100%    --/s  in 0:01"), "{line}");
         let inside = &line[line.find('[').unwrap() + 1..line.find(']').unwrap()];
         assert!(
             !inside.is_empty() && inside.chars().all(|c| c == '#'),
@@ -443,14 +448,14 @@ mod tests {
         assert!(line.contains("…"), "{line}");
         assert!(line.contains(" [#"), "{line}");
         assert!(
-            line.ends_with(" 65432/123456  53%  1636/s  ETA 0:36"),
+            line.ends_with("  65432/123456  53%  1636/s  ETA 0:36"),
             "{line}"
         );
         // Too narrow for a bar: the figures stay, the bar goes.
         let line = render(&long, t + secs(40), 45);
         assert!(!line.contains('['), "{line}");
         assert!(
-            line.ends_with(" 65432/123456  53%  1636/s  ETA 0:36"),
+            line.ends_with("  65432/123456  53%  1636/s  ETA 0:36"),
             "{line}"
         );
         // Wide: the bar takes the room, the label is whole.
@@ -484,13 +489,23 @@ mod tests {
             "{drawings} drawings:\n{text}"
         );
         assert!(text.starts_with("\rfbl: source demo ["), "{text:?}");
-        assert!(text.contains("] 1/5000   0%"), "{text:?}");
-        assert!(!text.contains("] 2/5000"), "{text:?}");
+        assert!(text.contains("]    1/5000   0%"), "{text:?}");
+        assert!(!text.contains("]    2/5000"), "{text:?}");
         assert!(
             text.ends_with("] 5000/5000 100%  1667/s  in 0:03\n"),
             "{text:?}"
         );
         assert_eq!(text.matches('\n').count(), 1);
+        // While the count grows the bar keeps its length.
+        let bars: Vec<usize> = text
+            .split('\r')
+            .filter(|drawing| drawing.contains("ETA"))
+            .map(|drawing| drawing.find(']').unwrap() - drawing.find('[').unwrap())
+            .collect();
+        assert!(
+            bars.len() > 10 && bars[1..].iter().all(|&b| b == bars[1]),
+            "{bars:?}"
+        );
     }
 
     #[test]
@@ -537,8 +552,8 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2, "{text:?}");
         // Ended when the next began, two seconds in.
-        assert!(lines[0].contains("INBOX [") && lines[0].ends_with("] 1/2  50%  0.5/s  ETA 0:02"));
-        assert!(lines[1].contains("Junk [") && lines[1].ends_with("] 1/1 100%  1.0/s  in 0:01"));
+        assert!(lines[0].contains("INBOX [") && lines[0].ends_with("] 1/2  50%   0.5/s  ETA 0:02"));
+        assert!(lines[1].contains("Junk [") && lines[1].ends_with("] 1/1 100%   1.0/s  in 0:01"));
     }
 
     #[test]

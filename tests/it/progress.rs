@@ -109,7 +109,7 @@ fn ingest_of_a_maildir_draws_a_bar_on_a_terminal() {
     assert!(result.terminal.ends_with("\r\n"), "{:?}", result.terminal);
     let drawings = result.drawings();
     assert!(
-        drawings[0].starts_with("fbl: Maildir [#---") && drawings[0].contains("] 1/30   3%  "),
+        drawings[0].starts_with("fbl: Maildir [#---") && drawings[0].contains("]  1/30   3%  "),
         "{drawings:?}"
     );
     let last = lines[0];
@@ -204,7 +204,7 @@ fn run_draws_a_bar_per_folder_on_a_terminal_and_nothing_under_cron() {
         result
             .drawings()
             .iter()
-            .any(|drawing| drawing.contains("] 1/25   4%")),
+            .any(|drawing| drawing.contains("]  1/25   4%")),
         "{:?}",
         result.terminal
     );

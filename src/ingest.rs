@@ -73,6 +73,19 @@ impl Summary {
     }
 }
 
+/// Where long work reports how far it is: `fbl run` and `fbl ingest` draw a bar from it on a
+/// terminal. Work comes in stretches (a mailbox folder, a source); `advance` is called once
+/// per message, so implementations must be cheap. The methods do nothing by default.
+pub trait Progress {
+    /// A stretch begins: `label` names it, `total` is how many messages it brings when that
+    /// is known beforehand.
+    fn start(&mut self, _label: &str, _total: Option<u64>) {}
+    /// `done` messages of the current stretch are processed.
+    fn advance(&mut self, _done: u64) {}
+    /// The current stretch is over, finished or failed. Harmless when none is going on.
+    fn finish(&mut self) {}
+}
+
 /// What ingesting needs besides the store.
 pub struct Ingester<'a> {
     pub attribution: &'a Attribution,

@@ -72,6 +72,19 @@ impl Inputs {
         })
     }
 
+    /// How many messages are left to read, when that is known without reading them: a file
+    /// is one message, a listed folder as many as it has files. An mbox is not counted (that
+    /// would mean reading it), so inputs with one give `None`.
+    pub fn known_total(&self) -> Option<u64> {
+        self.pending
+            .iter()
+            .try_fold(0u64, |sum, pending| match pending {
+                Pending::File(_) => Some(sum + 1),
+                Pending::Folder { names, .. } => Some(sum + names.len() as u64),
+                Pending::Mbox(_) => None,
+            })
+    }
+
     fn read_file(&mut self, path: &Path) -> Result<Incoming> {
         if path.as_os_str() == "-" {
             if self.stdin_done {
@@ -344,6 +357,40 @@ mod tests {
         assert_eq!(messages[0].raw, b"Subject: one\n\nFrom the start\nbody\n");
         assert_eq!(messages[1].raw, b"Subject: two\n\nx\n");
         assert!(messages[1].origin.ends_with("box#2"));
+    }
+
+    #[test]
+    fn counts_files_and_folders_beforehand_but_not_an_mbox() {
+        let dir = tempfile::tempdir().unwrap();
+        let maildir = dir.path().join("Maildir");
+        for sub in ["cur", "new", "tmp"] {
+            std::fs::create_dir_all(maildir.join(sub)).unwrap();
+        }
+        for name in ["cur/1:2,S", "cur/2:2,", "new/3", "new/.hidden", "tmp/4"] {
+            std::fs::write(maildir.join(name), b"Subject: x\n\nx\n").unwrap();
+        }
+        let one = dir.path().join("one.eml");
+        std::fs::write(&one, b"Subject: one\n\nx\n").unwrap();
+        let mbox = dir.path().join("box");
+        std::fs::write(
+            &mbox,
+            b"From a@example.com Thu Jan  1 00:00:00 2026\nSubject: x\n\nx\n",
+        )
+        .unwrap();
+
+        let mut inputs = Inputs::open(&[maildir.clone(), one.clone()], 1 << 20).unwrap();
+        assert_eq!(inputs.known_total(), Some(4));
+        inputs.next().unwrap().unwrap();
+        assert_eq!(inputs.known_total(), Some(3), "what is left");
+        assert_eq!(inputs.count(), 3);
+        let inputs = Inputs::open(&[maildir, mbox, one], 1 << 20).unwrap();
+        assert_eq!(inputs.known_total(), None);
+        let empty = dir.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        assert_eq!(
+            Inputs::open(&[empty], 1 << 20).unwrap().known_total(),
+            Some(0)
+        );
     }
 
     #[test]

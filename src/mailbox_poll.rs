@@ -5,7 +5,7 @@
 
 use crate::config::{AfterAction, MailboxConfig, MailboxSecurity};
 use crate::imap_client::{ConnectOptions, Security, Session};
-use crate::ingest::{Ingester, Outcome, Summary};
+use crate::ingest::{Ingester, Outcome, Progress, Summary};
 use crate::mail_source::{HEAD_BYTES, Incoming};
 use crate::store::Store;
 use anyhow::{Context, Result};
@@ -72,14 +72,15 @@ pub fn open_session(mailbox: &MailboxConfig) -> Result<Session> {
 }
 
 /// Polls one mailbox: every folder, in order. An error ends the mailbox, not the run; it is
-/// recorded in the summary.
+/// recorded in the summary. Each folder is a stretch of `progress`, with the number of new
+/// messages as its total.
 pub fn poll_mailbox(
     mailbox: &MailboxConfig,
     store: &mut Store,
     ingester: &Ingester,
     max_message_bytes: u64,
     options: PollOptions,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn Progress,
 ) -> MailboxSummary {
     let mut summary = MailboxSummary {
         mailbox: mailbox.name.clone(),
@@ -93,7 +94,7 @@ pub fn poll_mailbox(
         }
     };
     for folder in &mailbox.folders {
-        match poll_folder(
+        let polled = poll_folder(
             mailbox,
             folder,
             &mut session,
@@ -103,7 +104,9 @@ pub fn poll_mailbox(
             options,
             &mut summary.ingest,
             progress,
-        ) {
+        );
+        progress.finish();
+        match polled {
             Ok(folder_summary) => summary.folders.push(folder_summary),
             Err(error) => {
                 summary.errors.push(format!(
@@ -129,7 +132,7 @@ fn poll_folder(
     max_message_bytes: u64,
     options: PollOptions,
     ingest: &mut Summary,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn Progress,
 ) -> Result<FolderSummary> {
     let name = mailbox.name.as_str();
     let status = if options.dry_run {
@@ -176,6 +179,11 @@ fn poll_folder(
         uids.truncate(limit);
     }
     summary.new_messages = uids.len() as u64;
+    progress.start(
+        &format!("mailbox {name} {folder}"),
+        Some(summary.new_messages),
+    );
+    let mut done: u64 = 0;
     let after = mailbox.after_action();
     let mut prepared_folders = false;
     for chunk in uids.chunks(mailbox.batch_size) {
@@ -210,7 +218,8 @@ fn poll_folder(
                 oversized,
             };
             let outcome = ingester.ingest_one(&mut batch, &incoming, ingest)?;
-            progress(ingest.messages);
+            done += 1;
+            progress.advance(done);
             let action = match outcome {
                 Outcome::Quarantined(_) => mailbox
                     .quarantine_folder

@@ -5,7 +5,7 @@ use crate::atomic_file;
 use crate::attribution::Attribution;
 use crate::config::{Config, ExportConfig};
 use crate::export::{ExportFormat, ExportOptions};
-use crate::ingest::{Ingester, Summary};
+use crate::ingest::{Ingester, Progress, Summary};
 use crate::mail_source::Inputs;
 use crate::mailbox_poll::{MailboxSummary, PollOptions, poll_mailbox};
 use crate::sendlog::{ReadOptions, SendLogFormat, read_send_log};
@@ -147,14 +147,15 @@ pub struct ExportScope {
 
 /// Runs everything the configuration names, with the store locked: send logs, mailboxes,
 /// local sources, expiry and pruning, exports. With `dry_run`, reads and parses everything
-/// and changes nothing, in the store, the mailboxes or the exports.
+/// and changes nothing, in the store, the mailboxes or the exports. Each mailbox folder and
+/// each source is a stretch of `progress`.
 pub fn run(
     config: &Config,
     store: &mut Store,
     attribution: &Attribution,
     now: &str,
     dry_run: bool,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn Progress,
 ) -> Result<RunSummary> {
     let mut summary = RunSummary {
         dry_run,
@@ -216,7 +217,7 @@ pub fn run(
             &ingester,
             config.limits.max_message_bytes,
             PollOptions { dry_run },
-            &mut *progress,
+            progress,
         );
         summary.ingest.add(&polled.ingest);
         summary.mailboxes.push(polled);
@@ -234,7 +235,10 @@ pub fn run(
                 continue;
             }
         };
-        match ingester.ingest_all(store, inputs, &mut *progress) {
+        progress.start(&format!("source {}", source.name), inputs.known_total());
+        let ingested = ingester.ingest_all(store, inputs, |done| progress.advance(done));
+        progress.finish();
+        match ingested {
             Ok(part) => summary.ingest.add(&part),
             Err(error) => summary
                 .source_errors

@@ -1,8 +1,9 @@
 //! `fbl ingest`: store, attribute and act on messages from files, folders, Maildirs, mbox
 //! files or standard input.
 
-use super::{Context, Outcome, Progress, print_json, stdout_is_terminal};
-use crate::ingest::{Ingester, Summary};
+use super::progress::TerminalProgress;
+use super::{Context, Outcome, print_json, stdout_is_terminal};
+use crate::ingest::{Ingester, Progress as _, Summary};
 use crate::mail_source::Inputs;
 use anyhow::Result;
 use std::fmt::Write as _;
@@ -34,9 +35,16 @@ pub fn run(context: &Context, args: IngestArgs) -> Result<Outcome> {
         dry_run: false,
         trust: context.config.trust.as_ref(),
     };
-    let mut progress = Progress::new();
-    let summary = ingester.ingest_all(&mut store, inputs, |n| progress.tick(n))?;
-    progress.done();
+    let mut progress = TerminalProgress::stderr();
+    let label = match args.paths.as_slice() {
+        [one] => one.display().to_string(),
+        many => format!("{} inputs", many.len()),
+    };
+    progress.start(&label, inputs.known_total());
+    let summary = ingester.ingest_all(&mut store, inputs, |n| progress.advance(n));
+    // Before the error, if any, so that it starts a line of its own.
+    progress.finish();
+    let summary = summary?;
     if args.json {
         print_json(&summary)?;
     } else if stdout_is_terminal() || summary.needs_attention() {

@@ -7,6 +7,7 @@ mod ingest;
 mod mailbox;
 mod oauth_login;
 mod parse;
+mod progress;
 mod quarantine;
 mod reattribute;
 mod report;
@@ -163,35 +164,6 @@ fn print_json(value: &impl serde::Serialize) -> Result<()> {
     let text = serde_json::to_string_pretty(value)?;
     println!("{text}");
     Ok(())
-}
-
-/// A progress line on standard error, only when it is a terminal.
-struct Progress {
-    on: bool,
-    last: u64,
-}
-
-impl Progress {
-    fn new() -> Progress {
-        use std::io::IsTerminal;
-        Progress {
-            on: std::io::stderr().is_terminal(),
-            last: 0,
-        }
-    }
-
-    fn tick(&mut self, count: u64) {
-        if self.on && count >= self.last + 1000 {
-            self.last = count;
-            eprint!("\rfbl: {count} messages");
-        }
-    }
-
-    fn done(&self) {
-        if self.on && self.last > 0 {
-            eprintln!();
-        }
-    }
 }
 
 fn stdout_is_terminal() -> bool {

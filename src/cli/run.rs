@@ -1,6 +1,8 @@
 //! `fbl run`: the one command for cron.
 
-use super::{Context, Outcome, Progress, print_json, stdout_is_terminal};
+use super::progress::TerminalProgress;
+use super::{Context, Outcome, print_json, stdout_is_terminal};
+use crate::ingest::Progress as _;
 use anyhow::Result;
 
 /// Process every configured source, fetch SNDS, expire suppressions, prune the send log,
@@ -22,16 +24,18 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
     let attribution = super::parse::attribution_from(&context.config)?;
     let mut store = context.open_store()?;
     let _lock = store.lock()?;
-    let mut progress = Progress::new();
+    let mut progress = TerminalProgress::stderr();
     let summary = crate::run::run(
         &context.config,
         &mut store,
         &attribution,
         &context.now,
         args.dry_run,
-        &mut |n| progress.tick(n),
-    )?;
-    progress.done();
+        &mut progress,
+    );
+    // Ends a bar cut short by an error, so that the error starts a line of its own.
+    progress.finish();
+    let summary = summary?;
     if args.json {
         print_json(&summary)?;
     } else if stdout_is_terminal() || summary.needs_attention() {

@@ -7,14 +7,14 @@ use fbl::imap_client::Session;
 use std::process::Command;
 
 /// A test mailbox: a user on the server, and a configuration that polls it.
-struct Setup {
-    dir: tempfile::TempDir,
-    user: String,
-    password: String,
+pub(crate) struct Setup {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) user: String,
+    pub(crate) password: String,
 }
 
 impl Setup {
-    fn new(server: &Dovecot, after: &str, extra: &str) -> Setup {
+    pub(crate) fn new(server: &Dovecot, after: &str, extra: &str) -> Setup {
         let (user, password) = server.add_user("poll");
         // Log in once so that the Maildir exists.
         let session = server.login(&user, &password);
@@ -46,14 +46,14 @@ impl Setup {
         }
     }
 
-    fn fbl(&self) -> Command {
+    pub(crate) fn fbl(&self) -> Command {
         let mut command = fbl(self.dir.path());
         command.env("FBL_TEST_IMAP_PASSWORD", &self.password);
         command.args(["--config", "fbl.toml"]);
         command
     }
 
-    fn run_json(&self, args: &[&str]) -> (Option<i32>, serde_json::Value) {
+    pub(crate) fn run_json(&self, args: &[&str]) -> (Option<i32>, serde_json::Value) {
         let output = run(self.fbl().args(["run", "--json"]).args(args));
         let text = stdout(&output);
         let value = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
@@ -75,7 +75,7 @@ fn folder_count(server: &Dovecot, setup: &Setup, folder: &str) -> u32 {
     status.map(|s| s.exists).unwrap_or(0)
 }
 
-fn reports(range: std::ops::Range<usize>) -> Vec<Vec<u8>> {
+pub(crate) fn reports(range: std::ops::Range<usize>) -> Vec<Vec<u8>> {
     range.map(arf_report).collect()
 }
 

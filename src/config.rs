@@ -494,7 +494,9 @@ impl Config {
     fn check(&self) -> Result<()> {
         if let Some(url) = &self.store.url {
             if self.store.path.is_some() {
-                bail!("[store] has both path and url: a store is a SQLite file or a PostgreSQL database, not both");
+                bail!(
+                    "[store] has both path and url: a store is a SQLite file or a PostgreSQL database, not both"
+                );
             }
             if !crate::store::is_postgres_url(url) {
                 bail!("[store] url must start with postgres:// (a SQLite store is given by path)");
@@ -503,7 +505,9 @@ impl Config {
             || self.store.password_file.is_some()
             || self.store.ca_file.is_some()
         {
-            bail!("[store] password_env, password_file and ca_file are for a PostgreSQL store: set url");
+            bail!(
+                "[store] password_env, password_file and ca_file are for a PostgreSQL store: set url"
+            );
         }
         for template in &self.attribution.verp {
             crate::verp::VerpTemplate::parse(template).map_err(anyhow::Error::msg)?;

@@ -14,6 +14,7 @@ mod report;
 mod run;
 mod sendlog;
 mod snds;
+mod store_cmd;
 mod suppress;
 
 use crate::config::Config;
@@ -78,6 +79,8 @@ pub enum Command {
     Report(report::ReportArgs),
     Export(export::ExportArgs),
     Config(config_cmd::ConfigArgs),
+    #[command(subcommand)]
+    Store(store_cmd::StoreCommand),
 }
 
 /// What every command may need: the configuration, where the store is, the time.
@@ -108,7 +111,12 @@ pub fn main() -> Result<Outcome> {
         }
         None => Config::default(),
     };
-    let db = match (&cli.db, config.store.postgres(), &config.store.path, &cli.config) {
+    let db = match (
+        &cli.db,
+        config.store.postgres(),
+        &config.store.path,
+        &cli.config,
+    ) {
         (Some(db), _, _, _) if is_postgres_url(db) => Location::Postgres(PostgresConfig {
             url: db.clone(),
             // The password, CA and the rest still come from [store] when it names them.
@@ -152,6 +160,7 @@ pub fn main() -> Result<Outcome> {
         Command::Report(args) => report::run(&context, args),
         Command::Export(args) => export::run(&context, args),
         Command::Config(args) => config_cmd::run(&context, args),
+        Command::Store(command) => store_cmd::run(&context, command),
     }
 }
 

@@ -96,7 +96,9 @@ pub fn copy_store(source: &Store, target: &mut Store) -> Result<Vec<TableCopy>> 
     let mut report = Vec::new();
     for table in tables {
         let columns: Vec<String> = conn
-            .prepare(&format!("SELECT name FROM pragma_table_info('{table}') ORDER BY cid"))?
+            .prepare(&format!(
+                "SELECT name FROM pragma_table_info('{table}') ORDER BY cid"
+            ))?
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         let list = columns.join(", ");
@@ -106,11 +108,12 @@ pub fn copy_store(source: &Store, target: &mut Store) -> Result<Vec<TableCopy>> 
             marks.join(", ")
         );
         let order = if table == &"send_log" { "rowid" } else { "1" };
-        let mut statement = conn.prepare(&format!("SELECT {list} FROM {table} ORDER BY {order}"))?;
+        let mut statement =
+            conn.prepare(&format!("SELECT {list} FROM {table} ORDER BY {order}"))?;
         let mut rows = statement.query([])?;
         let (mut source_rows, mut copied) = (0u64, 0u64);
         let mut chunk: Vec<Vec<Owned>> = Vec::with_capacity(CHUNK);
-        let mut flush = |chunk: &mut Vec<Vec<Owned>>, target: &mut Store| -> Result<u64> {
+        let flush = |chunk: &mut Vec<Vec<Owned>>, target: &mut Store| -> Result<u64> {
             if chunk.is_empty() {
                 return Ok(0);
             }
@@ -171,7 +174,12 @@ pub fn copy_store(source: &Store, target: &mut Store) -> Result<Vec<TableCopy>> 
     let wrong: Vec<String> = report
         .iter()
         .filter(|t| t.source != t.target)
-        .map(|t| format!("{} ({} in the source, {} in the target)", t.table, t.source, t.target))
+        .map(|t| {
+            format!(
+                "{} ({} in the source, {} in the target)",
+                t.table, t.source, t.target
+            )
+        })
         .collect();
     if !wrong.is_empty() {
         bail!(

@@ -19,6 +19,8 @@ pub(crate) mod db;
 pub use db::Dialect;
 mod pg;
 pub use pg::{MailboxLock, PostgresConfig, is_postgres_url};
+mod copy;
+pub use copy::{TableCopy, copy_store};
 mod mailbox;
 pub use mailbox::{MailboxState, PendingAction};
 mod report;

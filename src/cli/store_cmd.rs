@@ -1,0 +1,101 @@
+//! `fbl store`: where the store is and what it holds, and the copy of a SQLite store into
+//! PostgreSQL.
+
+use super::{Context, Outcome, print_json};
+use crate::store::{Location, Store, copy_store};
+use anyhow::{Context as _, Result, bail};
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum StoreCommand {
+    /// Say where the store is, its engine, schema version and how much it holds
+    Info {
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Copy a SQLite store into a PostgreSQL one (idempotent: run it again after an
+    /// interruption), then check that every table arrived whole
+    Migrate {
+        /// The SQLite store to copy
+        #[arg(long, value_name = "PATH")]
+        from: PathBuf,
+        /// The PostgreSQL store to copy into (default: the configured store)
+        #[arg(long, value_name = "URL")]
+        to: Option<String>,
+        /// Print the counts as JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(context: &Context, command: StoreCommand) -> Result<Outcome> {
+    match command {
+        StoreCommand::Info { json } => {
+            let store = context.open_store()?;
+            let info = serde_json::json!({
+                "store": store.location().to_string(),
+                "engine": format!("{:?}", store.dialect()).to_lowercase(),
+                "schema_version": store.schema_version()?,
+                "counts": store.counts()?,
+            });
+            if json {
+                print_json(&info)?;
+            } else {
+                let counts = store.counts()?;
+                println!(
+                    "store {} ({:?}, schema version {})",
+                    store.location(),
+                    store.dialect(),
+                    store.schema_version()?
+                );
+                println!(
+                    "  {} reports, {} complainants, {} quarantined, {} suppressed, {} history entries, {} send-log entries",
+                    counts.reports,
+                    counts.complainants,
+                    counts.quarantined,
+                    counts.suppressions,
+                    counts.history,
+                    counts.send_log
+                );
+            }
+            Ok(Outcome::Clean)
+        }
+        StoreCommand::Migrate { from, to, json } => {
+            let target = match to {
+                Some(url) => Location::Postgres(crate::store::PostgresConfig {
+                    url,
+                    ..context.config.store.postgres().unwrap_or_default()
+                }),
+                None => context.db.clone(),
+            };
+            if !matches!(target, Location::Postgres(_)) {
+                bail!(
+                    "fbl store migrate copies into PostgreSQL: give --to postgres://... or set [store] url"
+                );
+            }
+            if !from.exists() {
+                bail!("no SQLite store at {}", from.display());
+            }
+            let source = Store::open(&from)?;
+            // Nothing may write to the source while it is copied.
+            let _lock = source.lock()?;
+            let mut target = Store::open_at(&target)?;
+            let copied = copy_store(&source, &mut target).with_context(|| {
+                format!("copying {} into {}", from.display(), target.location())
+            })?;
+            if json {
+                print_json(&copied)?;
+            } else {
+                println!("copied {} into {}:", from.display(), target.location());
+                for table in &copied {
+                    println!(
+                        "  {:<22} {:>10} rows, {:>10} copied now, counts match",
+                        table.table, table.source, table.copied
+                    );
+                }
+            }
+            Ok(Outcome::Clean)
+        }
+    }
+}

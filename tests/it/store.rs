@@ -1,7 +1,57 @@
-//! The store on real SQLite files: migrations, uniqueness, the suppression list and its
-//! history.
+//! The store on both engines, real SQLite files and a real PostgreSQL server: migrations,
+//! uniqueness, the suppression list and its history. Every test taking a [`Backend`] runs
+//! once per engine (see `on_both_backends!` at the end).
 
-use fbl::store::{Store, SuppressChange, SuppressRequest, SuppressionFilter};
+use fbl::store::{Location, PostgresConfig, Store, SuppressChange, SuppressRequest, SuppressionFilter};
+
+/// The engine a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A store of its own for one test: a file in a temporary folder, or a fresh database on
+/// the shared PostgreSQL server.
+pub(crate) struct TestStore {
+    pub(crate) location: Location,
+    pub(crate) dir: tempfile::TempDir,
+}
+
+impl TestStore {
+    pub(crate) fn new(backend: Backend) -> TestStore {
+        let dir = tempfile::tempdir().unwrap();
+        let location = match backend {
+            Backend::Sqlite => Location::Sqlite(dir.path().join("fbl.sqlite")),
+            Backend::Postgres => {
+                Location::Postgres(PostgresConfig::from_url(&crate::postgres::fresh_database()))
+            }
+        };
+        TestStore { location, dir }
+    }
+
+    pub(crate) fn open(&self) -> Store {
+        Store::open_at(&self.location).unwrap()
+    }
+
+    /// The `--db` argument naming this store.
+    pub(crate) fn db_arg(&self) -> String {
+        match &self.location {
+            Location::Sqlite(path) => path.display().to_string(),
+            Location::Postgres(config) => config.url.clone(),
+        }
+    }
+
+    /// The PostgreSQL database's name.
+    pub(crate) fn database(&self) -> String {
+        match &self.location {
+            Location::Postgres(config) => {
+                config.url.rsplit('/').next().unwrap().split('?').next().unwrap().to_string()
+            }
+            Location::Sqlite(_) => panic!("not a PostgreSQL store"),
+        }
+    }
+}
 
 fn request<'a>(address: &'a str, reason: &'a str, now: &'a str) -> SuppressRequest<'a> {
     SuppressRequest {
@@ -35,43 +85,70 @@ fn listed(store: &Store, now: &str, removed: bool) -> Vec<String> {
     out
 }
 
-#[test]
-fn migrations_apply_to_a_fresh_file_and_reopen_cleanly() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("fbl.sqlite");
-    let store = Store::open(&path).unwrap();
-    let version = store.schema_version().unwrap();
-    assert!(version >= 1);
-    drop(store);
-    let store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), version);
-    let mode: String = rusqlite::Connection::open(&path)
+fn migration_names(engine: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(crate::support::root().join("schemas").join(engine))
         .unwrap()
-        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(mode, "wal");
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 #[test]
-fn a_store_from_a_newer_fbl_is_refused_with_a_clear_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("fbl.sqlite");
-    drop(Store::open(&path).unwrap());
-    rusqlite::Connection::open(&path)
-        .unwrap()
-        .pragma_update(None, "user_version", 999)
-        .unwrap();
-    let error = Store::open(&path).err().unwrap();
+fn both_engines_have_the_same_numbered_migrations() {
+    assert_eq!(migration_names("sqlite"), migration_names("postgres"));
+}
+
+fn migrations_apply_to_a_fresh_store_and_reopen_cleanly(backend: Backend) {
+    let test = TestStore::new(backend);
+    let store = test.open();
+    let version = store.schema_version().unwrap();
+    assert_eq!(version, migration_names("sqlite").len() as i64);
+    drop(store);
+    let store = test.open();
+    assert_eq!(store.schema_version().unwrap(), version);
+    match &test.location {
+        Location::Sqlite(path) => {
+            let mode: String = rusqlite::Connection::open(path)
+                .unwrap()
+                .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(mode, "wal");
+        }
+        Location::Postgres(_) => {
+            let rows = crate::postgres::shared()
+                .psql_in(&test.database(), "SELECT version, name FROM fbl_schema ORDER BY version");
+            assert_eq!(rows.len() as i64, version, "{rows:?}");
+            assert_eq!(rows[0], "1|0001_init.sql");
+        }
+    }
+}
+
+fn a_store_from_a_newer_fbl_is_refused_with_a_clear_error(backend: Backend) {
+    let test = TestStore::new(backend);
+    drop(test.open());
+    match &test.location {
+        Location::Sqlite(path) => rusqlite::Connection::open(path)
+            .unwrap()
+            .pragma_update(None, "user_version", 999)
+            .unwrap(),
+        Location::Postgres(_) => {
+            crate::postgres::shared().psql_in(
+                &test.database(),
+                "INSERT INTO fbl_schema (version, name) VALUES (999, 'from the future')",
+            );
+        }
+    }
+    let error = Store::open_at(&test.location).err().unwrap();
     assert!(
         format!("{error:#}").contains("newer than this fbl knows"),
         "{error:#}"
     );
 }
 
-#[test]
-fn suppressions_count_repeats_keep_the_strongest_reason_and_record_history() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("s.sqlite")).unwrap();
+fn suppressions_count_repeats_keep_the_strongest_reason_and_record_history(backend: Backend) {
+    let test = TestStore::new(backend);
+    let mut store = test.open();
     let mut batch = store.begin().unwrap();
     assert_eq!(
         batch
@@ -121,10 +198,9 @@ fn suppressions_count_repeats_keep_the_strongest_reason_and_record_history() {
     assert_eq!(actions, ["add", "update", "update"]);
 }
 
-#[test]
-fn removal_and_expiry_take_an_address_off_the_list_and_say_so() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("s.sqlite")).unwrap();
+fn removal_and_expiry_take_an_address_off_the_list_and_say_so(backend: Backend) {
+    let test = TestStore::new(backend);
+    let mut store = test.open();
     let mut batch = store.begin().unwrap();
     batch
         .suppress(&request(
@@ -187,10 +263,9 @@ fn removal_and_expiry_take_an_address_off_the_list_and_say_so() {
     );
 }
 
-#[test]
-fn quarantine_keeps_bytes_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("s.sqlite")).unwrap();
+fn quarantine_keeps_bytes_once(backend: Backend) {
+    let test = TestStore::new(backend);
+    let mut store = test.open();
     let raw = b"broken report bytes \x00\xff".to_vec();
     let digest = fbl::store::sha256(&raw);
     let mut batch = store.begin().unwrap();
@@ -223,31 +298,52 @@ fn a_new_store_is_readable_by_its_owner_only() {
     assert_eq!(mode, 0o600);
 }
 
-#[test]
-fn a_store_written_by_an_older_version_is_migrated_on_open_and_keeps_its_data() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("old.sqlite");
-    {
-        // The store as the first version left it: only migration 0001, one suppression.
-        let connection = rusqlite::Connection::open(&path).unwrap();
-        let first =
-            std::fs::read_to_string(crate::support::root().join("schemas/sqlite/0001_init.sql"))
-                .unwrap();
-        connection.execute_batch(&first).unwrap();
-        connection.pragma_update(None, "user_version", 1).unwrap();
-        connection
-            .execute(
-                "INSERT INTO suppressions (address, reason, source, first_seen, last_seen, count, updated_at, change_seq)
-                 VALUES ('old@example.org', 'complaint', 'yahoo', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 1, '2026-01-01T00:00:00Z', 1)",
-                [],
+fn a_store_written_by_an_older_version_is_migrated_on_open_and_keeps_its_data(backend: Backend) {
+    let test = TestStore::new(backend);
+    let insert = "INSERT INTO suppressions (address, reason, source, first_seen, last_seen, count, updated_at, change_seq)
+         VALUES ('old@example.org', 'complaint', 'yahoo', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 1, '2026-01-01T00:00:00Z', 1)";
+    // The store as the first version left it: only migration 0001, one suppression.
+    match &test.location {
+        Location::Sqlite(path) => {
+            let connection = rusqlite::Connection::open(path).unwrap();
+            let first = std::fs::read_to_string(
+                crate::support::root().join("schemas/sqlite/0001_init.sql"),
             )
             .unwrap();
+            connection.execute_batch(&first).unwrap();
+            connection.pragma_update(None, "user_version", 1).unwrap();
+            connection.execute(insert, []).unwrap();
+        }
+        Location::Postgres(_) => {
+            let first = std::fs::read_to_string(
+                crate::support::root().join("schemas/postgres/0001_init.sql"),
+            )
+            .unwrap();
+            let server = crate::postgres::shared();
+            server.psql_in(&test.database(), &first);
+            server.psql_in(
+                &test.database(),
+                "CREATE TABLE fbl_schema (version BIGINT PRIMARY KEY, name TEXT NOT NULL,
+                     applied_at TIMESTAMPTZ NOT NULL DEFAULT now());
+                 INSERT INTO fbl_schema (version, name) VALUES (1, '0001_init.sql');
+                 ALTER TABLE suppressions OWNER TO fbl; ALTER TABLE fbl_schema OWNER TO fbl;",
+            );
+            // The superuser made the tables: hand every one to fbl, as if fbl had made them.
+            server.psql_in(
+                &test.database(),
+                "DO $$ DECLARE t record; BEGIN
+                   FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = 'public' LOOP
+                     EXECUTE format('ALTER TABLE %I OWNER TO fbl', t.tablename);
+                   END LOOP; END $$;",
+            );
+            server.psql_in(&test.database(), insert);
+        }
     }
-    let migrations = std::fs::read_dir(crate::support::root().join("schemas/sqlite"))
-        .unwrap()
-        .count() as i64;
-    let store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), migrations);
+    let store = Store::open_at(&test.location).unwrap();
+    assert_eq!(
+        store.schema_version().unwrap(),
+        migration_names("sqlite").len() as i64
+    );
     assert!(
         store
             .active_suppression("old@example.org", "2026-11-01T00:00:00Z")
@@ -262,12 +358,11 @@ fn a_store_written_by_an_older_version_is_migrated_on_open_and_keeps_its_data() 
 
 /// The id lookup once walked the whole send log (the partial index on `id` was never used)
 /// and matched an empty id against the entries that carry none.
-#[test]
-fn send_log_lookup_by_empty_id_finds_nobody() {
+fn send_log_lookup_by_empty_id_finds_nobody(backend: Backend) {
     use fbl::attribution::SendLogLookup;
     use fbl::sendlog::SendLogEntry;
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("s.sqlite")).unwrap();
+    let test = TestStore::new(backend);
+    let mut store = test.open();
     let entry = |message_id: Option<&str>, recipient: &str, id: Option<&str>| SendLogEntry {
         message_id: message_id.map(str::to_string),
         recipient: recipient.to_string(),
@@ -375,3 +470,154 @@ fn a_store_fbl_cannot_write_gives_a_clear_error_and_keeps_its_data() {
             .is_none()
     );
 }
+
+/// The read-only view lists what is on the list now: not removed, not expired.
+fn the_suppression_view_lists_the_current_list(backend: Backend) {
+    let test = TestStore::new(backend);
+    let mut store = test.open();
+    let mut batch = store.begin().unwrap();
+    for address in ["on@example.org", "gone@example.org", "expired@example.org", "later@example.org"] {
+        let mut entry = request(address, "complaint", "2026-11-01T00:00:00Z");
+        if address == "expired@example.org" {
+            entry.expires_at = Some("2026-11-02T00:00:00Z");
+        }
+        if address == "later@example.org" {
+            entry.expires_at = Some("2999-01-01T00:00:00Z");
+        }
+        batch.suppress(&entry).unwrap();
+    }
+    batch
+        .unsuppress("gone@example.org", "asked", "manual", "2026-11-03T00:00:00Z")
+        .unwrap();
+    batch.commit().unwrap();
+    drop(store);
+    let sql = "SELECT address, reason, count FROM fbl_suppressions ORDER BY address";
+    let rows: Vec<String> = match &test.location {
+        Location::Sqlite(path) => rusqlite::Connection::open(path)
+            .unwrap()
+            .prepare(sql)
+            .unwrap()
+            .query_map([], |r| {
+                Ok(format!("{}|{}|{}", r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect(),
+        Location::Postgres(_) => crate::postgres::shared().psql_in(&test.database(), sql),
+    };
+    assert_eq!(rows, ["later@example.org|complaint|1", "on@example.org|complaint|1"]);
+}
+
+/// Two connections storing the same report at the same moment store it once: the second
+/// write transaction waits for the first and then sees it.
+fn the_same_report_stored_at_once_by_two_connections_is_stored_once(backend: Backend) {
+    let test = TestStore::new(backend);
+    drop(test.open());
+    let raw = crate::support::arf("abuse", "twice@example.org", "m@example.com");
+    let report = fbl::report_parser::parse(&raw).report;
+    let barrier = std::sync::Barrier::new(8);
+    let outcomes: Vec<fbl::store::Stored> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut store = test.open();
+                    barrier.wait();
+                    let mut batch = store.begin().unwrap();
+                    let stored = batch
+                        .store_report(&fbl::store::NewReport {
+                            raw: &raw,
+                            sha256: fbl::store::sha256(&raw),
+                            origin: "test",
+                            report: &report,
+                            ingested_at: "2026-11-01T00:00:00Z",
+                        })
+                        .unwrap();
+                    batch.commit().unwrap();
+                    stored
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let new = outcomes
+        .iter()
+        .filter(|o| matches!(o, fbl::store::Stored::New(_)))
+        .count();
+    assert_eq!(new, 1, "{outcomes:?}");
+    assert_eq!(test.open().counts().unwrap().reports, 1);
+}
+
+/// Addresses sort the same on both engines (byte order, ASCII case folded), so exports are
+/// the same bytes whichever holds the list.
+#[test]
+fn both_engines_list_addresses_in_the_same_order() {
+    let addresses = [
+        "zed@example.org",
+        "Anna@example.org",
+        "anna.b@example.org",
+        "anna_c@example.org",
+        "ANNA-D@example.org",
+        "0001@example.org",
+        "émile@example.org",
+        "Émile2@example.org",
+        "bob+tag@example.org",
+        "bob@Example.org",
+    ];
+    let listings: Vec<Vec<String>> = [Backend::Sqlite, Backend::Postgres]
+        .into_iter()
+        .map(|backend| {
+            let test = TestStore::new(backend);
+            let mut store = test.open();
+            let mut batch = store.begin().unwrap();
+            for address in addresses {
+                batch
+                    .suppress(&request(address, "complaint", "2026-11-01T00:00:00Z"))
+                    .unwrap();
+            }
+            batch.commit().unwrap();
+            listed(&store, "2026-11-02T00:00:00Z", false)
+        })
+        .collect();
+    assert_eq!(listings[0].len(), addresses.len());
+    assert_eq!(listings[0], listings[1]);
+}
+
+/// On PostgreSQL one host at a time polls a mailbox; the lock ends with its holder.
+#[test]
+fn a_mailbox_lock_is_held_by_one_connection_at_a_time() {
+    let test = TestStore::new(Backend::Postgres);
+    let store = test.open();
+    let other = test.open();
+    let held = store.lock_mailbox("jmrp").unwrap().expect("free at first");
+    assert!(other.lock_mailbox("jmrp").unwrap().is_none(), "held elsewhere");
+    assert!(other.lock_mailbox("yahoo").unwrap().is_some(), "another mailbox is free");
+    drop(held);
+    assert!(other.lock_mailbox("jmrp").unwrap().is_some(), "free again");
+    // SQLite stores have one fbl at a time anyway (the store lock): always free.
+    let sqlite = TestStore::new(Backend::Sqlite).open();
+    let _a = sqlite.lock_mailbox("jmrp").unwrap().unwrap();
+    assert!(sqlite.lock_mailbox("jmrp").unwrap().is_some());
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $name() { super::$name(super::Backend::Sqlite) } )*
+        }
+        mod postgres {
+            $( #[test] fn $name() { super::$name(super::Backend::Postgres) } )*
+        }
+    };
+}
+
+on_both_backends!(
+    migrations_apply_to_a_fresh_store_and_reopen_cleanly,
+    a_store_from_a_newer_fbl_is_refused_with_a_clear_error,
+    suppressions_count_repeats_keep_the_strongest_reason_and_record_history,
+    removal_and_expiry_take_an_address_off_the_list_and_say_so,
+    quarantine_keeps_bytes_once,
+    a_store_written_by_an_older_version_is_migrated_on_open_and_keeps_its_data,
+    send_log_lookup_by_empty_id_finds_nobody,
+    the_suppression_view_lists_the_current_list,
+    the_same_report_stored_at_once_by_two_connections_is_stored_once,
+);

@@ -1,0 +1,375 @@
+//! fbl on a PostgreSQL store, end to end against a real server: the same outputs as on
+//! SQLite, `fbl store migrate`, the password and TLS settings, two `fbl run` at once against
+//! one Dovecot, and a connection dropped in the middle of a run.
+
+use crate::dovecot::{Dovecot, arf_report};
+use crate::postgres::{Postgres, fresh_database, shared};
+use crate::store::{Backend, TestStore};
+use crate::support::{copy_tree, fbl, fixtures, run, stdout};
+use std::path::Path;
+use std::process::Stdio;
+
+/// A copy of the demo in `dir/demo`, without its store or exports.
+fn demo_in(dir: &Path) {
+    let demo = dir.join("demo");
+    copy_tree(&fixtures().join("demo"), &demo);
+    let _ = std::fs::remove_dir_all(demo.join("exports"));
+    let _ = std::fs::remove_file(demo.join("fbl.sqlite"));
+}
+
+fn files_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn count(test: &TestStore, table: &str) -> i64 {
+    shared().psql_in(&test.database(), &format!("SELECT count(*) FROM {table}"))[0]
+        .parse()
+        .unwrap()
+}
+
+/// The demo, run twice on each engine: the same summaries, the same export and report
+/// bytes. Every step of `fbl run` (send log, ingest, suppression, exports, SNDS with its
+/// alerts, reports) reads and writes the store.
+#[test]
+fn the_demo_gives_the_same_outputs_on_postgresql_as_on_sqlite() {
+    let mut results = Vec::new();
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let test = TestStore::new(backend);
+        demo_in(test.dir.path());
+        let mut summaries = Vec::new();
+        for _ in 0..2 {
+            let output = run(fbl(test.dir.path()).args([
+                "--db",
+                &test.db_arg(),
+                "run",
+                "--config",
+                "demo/fbl.toml",
+                "--json",
+            ]));
+            assert_eq!(output.status.code(), Some(1), "{backend:?}");
+            summaries.push(stdout(&output));
+        }
+        let report = run(fbl(test.dir.path()).args([
+            "--db",
+            &test.db_arg(),
+            "--config",
+            "demo/fbl.toml",
+            "report",
+            "--format",
+            "json",
+        ]));
+        let exports = files_in(&test.dir.path().join("demo/exports"));
+        results.push((summaries, stdout(&report), exports, test));
+    }
+    let (sqlite, postgres) = (&results[0], &results[1]);
+    assert_eq!(sqlite.0, postgres.0, "run summaries differ");
+    assert_eq!(sqlite.1, postgres.1, "reports differ");
+    assert!(sqlite.2.len() >= 6);
+    for ((name, a), (other, b)) in sqlite.2.iter().zip(&postgres.2) {
+        assert_eq!(name, other);
+        assert!(a == b, "export {name} differs between SQLite and PostgreSQL");
+    }
+    let test = &postgres.3;
+    assert_eq!(
+        count(test, "fbl_suppressions"),
+        count(test, "suppressions WHERE removed_at IS NULL")
+    );
+}
+
+/// `fbl store migrate` copies a SQLite store whole, a second time copies nothing, and the
+/// copy answers every command as the original does.
+#[test]
+fn store_migrate_copies_a_sqlite_store_idempotently() {
+    let source = TestStore::new(Backend::Sqlite);
+    demo_in(source.dir.path());
+    let db = source.db_arg();
+    run(fbl(source.dir.path()).args(["--db", &db, "run", "--config", "demo/fbl.toml"]));
+    let target = TestStore::new(Backend::Postgres);
+    let url = target.db_arg();
+    let migrate = |expect_copied: bool| {
+        let output = run(fbl(source.dir.path()).args([
+            "store", "migrate", "--from", &db, "--to", &url, "--json",
+        ]));
+        assert_eq!(output.status.code(), Some(0));
+        let tables: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+        let tables = tables.as_array().unwrap();
+        assert!(tables.len() >= 18);
+        for table in tables {
+            assert_eq!(table["source"], table["target"], "{table}");
+            if !expect_copied {
+                assert_eq!(table["copied"], 0, "{table}");
+            }
+        }
+        let copied: u64 = tables.iter().map(|t| t["copied"].as_u64().unwrap()).sum();
+        assert_eq!(copied > 0, expect_copied);
+        stdout(&output)
+    };
+    let first = migrate(true);
+    assert!(first.contains("\"reports\""));
+    migrate(false);
+    // The password never shows, in output or errors.
+    assert!(!first.contains(crate::postgres::shared().password()));
+
+    for args in [
+        vec!["suppress", "list", "--json"],
+        vec!["quarantine", "list"],
+        vec!["report", "--format", "json"],
+        vec!["export", "--format", "mailgun", "--output", "out.csv"],
+    ] {
+        let on = |store: &str| {
+            let output = run(fbl(source.dir.path())
+                .args(["--db", store, "--config", "demo/fbl.toml"])
+                .args(&args));
+            let file = std::fs::read(source.dir.path().join("out.csv")).unwrap_or_default();
+            let _ = std::fs::remove_file(source.dir.path().join("out.csv"));
+            (output.status.code(), stdout(&output), file)
+        };
+        assert_eq!(on(&db), on(&url), "fbl {args:?}");
+    }
+    // New rows after the copy get new ids, past the copied ones.
+    let output = run(fbl(source.dir.path()).args([
+        "--db", &url, "suppress", "add", "new@example.org",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+}
+
+#[test]
+fn the_password_comes_from_the_url_an_environment_variable_a_file_or_pgpassfile() {
+    let server = shared();
+    let url = fresh_database();
+    let database = url.rsplit('/').next().unwrap().to_string();
+    let bare = server.database_url_without_password(&database);
+    let dir = tempfile::tempdir().unwrap();
+    let info = |config: &str, env: &[(&str, String)], db: &str| {
+        std::fs::write(dir.path().join("fbl.toml"), config).unwrap();
+        let mut command = fbl(dir.path());
+        command.env_remove("PGPASSWORD").env_remove("PGPASSFILE");
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let output = run(command.args(["--config", "fbl.toml", "--db", db, "store", "info"]));
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(!stderr.contains(server.password()), "password printed");
+        assert!(!stdout(&output).contains(server.password()), "password printed");
+        (output.status.code(), stdout(&output), stderr)
+    };
+    // In the URL.
+    let (code, out, _) = info("", &[], &url);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("Postgres"), "{out}");
+    assert!(out.contains(":***@"), "{out}");
+    // From an environment variable named in [store].
+    let (code, _, _) = info(
+        "[store]\npassword_env = \"STORE_PASSWORD\"\nurl = \"postgres://unused/x\"\n",
+        &[("STORE_PASSWORD", server.password().to_string())],
+        &bare,
+    );
+    assert_eq!(code, Some(0));
+    // From a file.
+    std::fs::write(dir.path().join("pw"), format!("{}\n", server.password())).unwrap();
+    let (code, _, _) = info(
+        "[store]\npassword_file = \"pw\"\nurl = \"postgres://unused/x\"\n",
+        &[],
+        &bare,
+    );
+    assert_eq!(code, Some(0));
+    // From a pgpass file.
+    std::fs::write(dir.path().join("pgpass"), format!("{}\n", server.pgpass_line())).unwrap();
+    let (code, _, _) = info(
+        "",
+        &[(
+            "PGPASSFILE",
+            dir.path().join("pgpass").display().to_string(),
+        )],
+        &bare,
+    );
+    assert_eq!(code, Some(0));
+    // A wrong one is refused with the server's reason, and not printed.
+    let wrong = url.replace(server.password(), "not-the-password");
+    let (code, _, stderr) = info("", &[], &wrong);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("password authentication failed"), "{stderr}");
+    assert!(!stderr.contains("not-the-password"), "{stderr}");
+    // No password at all.
+    let (code, _, stderr) = info("", &[], &bare);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("cannot connect to store"), "{stderr}");
+}
+
+#[test]
+fn tls_to_the_server_is_verified_against_the_configured_ca() {
+    let server = Postgres::start_tls();
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.url();
+    let info = |config: &str, db: &str| {
+        std::fs::write(dir.path().join("fbl.toml"), config).unwrap();
+        let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "--db", db, "store", "info"]));
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let with_ca = format!(
+        "[store]\nurl = \"postgres://unused/x\"\nca_file = \"{}\"\n",
+        server.ca_file().display()
+    );
+    let (code, stderr) = info(&with_ca, &format!("{url}?sslmode=verify-full"));
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, stderr) = info("", &format!("{url}?sslmode=require&sslrootcert={}", server.ca_file().display()));
+    assert_eq!(code, Some(0), "{stderr}");
+    // Without the CA the certificate is not trusted, whatever the mode.
+    let (code, stderr) = info("", &format!("{url}?sslmode=require"));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("cannot connect to store"), "{stderr}");
+    let with_other_ca = format!(
+        "[store]\nurl = \"postgres://unused/x\"\nca_file = \"{}\"\n",
+        server.unrelated_ca_file().display()
+    );
+    let (code, _) = info(&with_other_ca, &format!("{url}?sslmode=verify-full"));
+    assert_eq!(code, Some(2));
+}
+
+/// Two hosts' `fbl run` against the same two mailboxes and one PostgreSQL store at the same
+/// time: each mailbox is polled by one of them at a time, every report is stored once and
+/// every complainant suppressed once, and both mailboxes end as configured.
+#[test]
+fn two_runs_at_once_share_the_mailboxes_and_store_everything_once() {
+    let server = Dovecot::start();
+    let test = TestStore::new(Backend::Postgres);
+    let per_mailbox = 300;
+    let mut config = String::new();
+    let mut passwords = Vec::new();
+    let mut users = Vec::new();
+    for (index, name) in ["jmrp", "yahoo"].iter().enumerate() {
+        let (user, password) = server.add_user(name);
+        let session = server.login(&user, &password);
+        let _ = session.logout();
+        let first = index * per_mailbox;
+        server.drop_into_maildir(&user, (first..first + per_mailbox).map(arf_report));
+        config.push_str(&format!(
+            "[[mailbox]]\nname = \"{name}\"\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"tls\"\n\
+             ca_file = \"{ca}\"\nuser = \"{user}\"\npassword_env = \"IMAP_PASSWORD_{index}\"\n\
+             after = \"move:Processed\"\nbatch_size = 25\n\n",
+            port = server.imaps_port(),
+            ca = server.ca_path().display(),
+        ));
+        passwords.push(password);
+        users.push(user);
+    }
+    std::fs::write(test.dir.path().join("fbl.toml"), &config).unwrap();
+    let start = || {
+        let mut command = fbl(test.dir.path());
+        for (index, password) in passwords.iter().enumerate() {
+            command.env(format!("IMAP_PASSWORD_{index}"), password);
+        }
+        command
+            .args(["--config", "fbl.toml", "--db", &test.db_arg(), "run", "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (start(), start());
+    let mut summaries = Vec::new();
+    for child in [a, b] {
+        let output = child.wait_with_output().unwrap();
+        eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+        assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+        summaries.push(serde_json::from_str::<serde_json::Value>(&stdout(&output)).unwrap());
+    }
+    let stored: u64 = summaries
+        .iter()
+        .map(|s| s["ingest"]["stored"].as_u64().unwrap())
+        .sum();
+    let busy: usize = summaries
+        .iter()
+        .flat_map(|s| s["mailboxes"].as_array().unwrap())
+        .filter(|m| m["busy"] == true)
+        .count();
+    eprintln!("stored by the two runs: {stored}; mailboxes left to the other run: {busy}");
+    let total = 2 * per_mailbox as i64;
+    assert_eq!(count(&test, "reports"), total);
+    assert_eq!(count(&test, "suppressions"), total);
+    assert_eq!(count(&test, "suppression_history"), total);
+    assert_eq!(count(&test, "suppression_evidence"), total);
+    for (user, password) in users.iter().zip(&passwords) {
+        let mut session = server.login(user, password);
+        assert_eq!(session.examine("INBOX").unwrap().exists, 0, "{user}");
+        assert_eq!(
+            session.examine("Processed").unwrap().exists as usize,
+            per_mailbox,
+            "{user}"
+        );
+        let _ = session.logout();
+    }
+    // A last run finds nothing new.
+    let output = run(fbl(test.dir.path())
+        .envs(passwords.iter().enumerate().map(|(i, p)| (format!("IMAP_PASSWORD_{i}"), p.clone())))
+        .args(["--config", "fbl.toml", "--db", &test.db_arg(), "run", "--json"]));
+    assert_eq!(output.status.code(), Some(0));
+    let last: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(last["ingest"]["messages"], 0, "{last}");
+    assert_eq!(count(&test, "reports"), total);
+}
+
+/// The database connection dropped in the middle of an ingest: a clear error and a
+/// non-zero exit, nothing half-stored, and the next run stores the rest.
+#[test]
+fn a_connection_dropped_mid_run_ends_in_a_clear_error_and_the_next_run_completes() {
+    let test = TestStore::new(Backend::Postgres);
+    let maildir = test.dir.path().join("Maildir");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    let total = 3000;
+    for n in 0..total {
+        std::fs::write(maildir.join("new").join(format!("{n:06}.eml")), arf_report(n)).unwrap();
+    }
+    let child = fbl(test.dir.path())
+        .args(["--db", &test.db_arg(), "ingest", "Maildir"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until some batches are committed, then cut every connection to the database.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let stored = shared()
+            .psql_in(&test.database(), "SELECT count(*) FROM pg_tables WHERE tablename = 'reports'")[0]
+            .clone();
+        if stored == "1" && count(&test, "reports") > 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the ingest never stored anything");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let cut = shared().terminate_connections(&test.database());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stored_before = count(&test, "reports");
+    eprintln!("connections cut: {cut}; reports stored before: {stored_before}\n{stderr}");
+    if stored_before < total as i64 {
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("PostgreSQL") || stderr.contains("connection"), "{stderr}");
+    }
+    // Whatever was committed is whole: every stored complaint has its complainant and its
+    // suppression.
+    assert_eq!(count(&test, "complainants"), stored_before);
+    assert_eq!(count(&test, "suppressions"), stored_before);
+    let output = run(fbl(test.dir.path()).args(["--db", &test.db_arg(), "ingest", "Maildir"]));
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(count(&test, "reports"), total as i64);
+    assert_eq!(count(&test, "suppressions"), total as i64);
+    assert_eq!(count(&test, "suppression_history"), total as i64);
+}

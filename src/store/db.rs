@@ -28,13 +28,27 @@ pub(crate) enum Db {
 pub(crate) struct PgConn {
     client: RefCell<postgres::Client>,
     statements: RefCell<HashMap<String, postgres::Statement>>,
+    /// The store's URL without its password, for errors.
+    place: String,
 }
 
 impl PgConn {
-    pub(crate) fn new(client: postgres::Client) -> PgConn {
+    pub(crate) fn new(client: postgres::Client, place: String) -> PgConn {
         PgConn {
             client: RefCell::new(client),
             statements: RefCell::new(HashMap::new()),
+            place,
+        }
+    }
+
+    /// A failed statement, naming the store; a lost connection says so.
+    fn error(&self, error: postgres::Error) -> anyhow::Error {
+        let closed = self.client.borrow().is_closed();
+        let error = pg_error(error);
+        if closed {
+            error.context(format!("lost the connection to store {}", self.place))
+        } else {
+            error.context(format!("store {}", self.place))
         }
     }
 
@@ -43,11 +57,9 @@ impl PgConn {
             return Ok(statement.clone());
         }
         let text = to_postgres(sql);
-        let statement = self
-            .client
-            .borrow_mut()
-            .prepare(&text)
-            .map_err(pg_error)
+        let result = self.client.borrow_mut().prepare(&text);
+        let statement = result
+            .map_err(|e| self.error(e))
             .with_context(|| format!("cannot prepare: {}", one_line(&text)))?;
         self.statements
             .borrow_mut()
@@ -410,10 +422,8 @@ impl Db {
             Db::Postgres(pg) => {
                 let statement = pg.statement(sql)?;
                 let params = pg_params(params);
-                pg.client
-                    .borrow_mut()
-                    .execute(&statement, &params)
-                    .map_err(pg_error)
+                let result = pg.client.borrow_mut().execute(&statement, &params);
+                result.map_err(|e| pg.error(e))
             }
         }
     }
@@ -422,7 +432,10 @@ impl Db {
     pub(crate) fn batch(&self, sql: &str) -> Result<()> {
         match self {
             Db::Sqlite(conn) => Ok(conn.execute_batch(sql)?),
-            Db::Postgres(pg) => pg.client.borrow_mut().batch_execute(sql).map_err(pg_error),
+            Db::Postgres(pg) => {
+                let result = pg.client.borrow_mut().batch_execute(sql);
+                result.map_err(|e| pg.error(e))
+            }
         }
     }
 
@@ -448,11 +461,8 @@ impl Db {
             Db::Postgres(pg) => {
                 let statement = pg.statement(sql)?;
                 let params = pg_params(params);
-                let rows = pg
-                    .client
-                    .borrow_mut()
-                    .query(&statement, &params)
-                    .map_err(pg_error)?;
+                let result = pg.client.borrow_mut().query(&statement, &params);
+                let rows = result.map_err(|e| pg.error(e))?;
                 rows.iter().map(|row| each(&Row::Postgres(row))).collect()
             }
         }
@@ -479,11 +489,8 @@ impl Db {
             Db::Postgres(pg) => {
                 let statement = pg.statement(sql)?;
                 let params = pg_params(params);
-                let rows = pg
-                    .client
-                    .borrow_mut()
-                    .query(&statement, &params)
-                    .map_err(pg_error)?;
+                let result = pg.client.borrow_mut().query(&statement, &params);
+                let rows = result.map_err(|e| pg.error(e))?;
                 rows.first()
                     .map(|row| each(&Row::Postgres(row)))
                     .transpose()

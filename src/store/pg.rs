@@ -305,7 +305,7 @@ pub(super) fn connect(config: &PostgresConfig) -> Result<PgConn> {
     client
         .batch_execute("SET TIME ZONE 'UTC'")
         .map_err(pg_error)?;
-    Ok(PgConn::new(client))
+    Ok(PgConn::new(client, config.redacted()))
 }
 
 /// The right to poll one mailbox, held for the life of the value (a PostgreSQL advisory lock

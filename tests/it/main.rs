@@ -1,6 +1,7 @@
 //! Integration tests, built as one binary from themed modules.
 
 mod dovecot;
+mod postgres;
 mod support;
 
 mod cli;
@@ -23,3 +24,4 @@ mod secrets;
 mod snds;
 mod snds_client;
 mod store;
+mod store_postgres;

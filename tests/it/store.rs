@@ -2,7 +2,9 @@
 //! uniqueness, the suppression list and its history. Every test taking a [`Backend`] runs
 //! once per engine (see `on_both_backends!` at the end).
 
-use fbl::store::{Location, PostgresConfig, Store, SuppressChange, SuppressRequest, SuppressionFilter};
+use fbl::store::{
+    Location, PostgresConfig, Store, SuppressChange, SuppressRequest, SuppressionFilter,
+};
 
 /// The engine a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,7 +14,8 @@ pub(crate) enum Backend {
 }
 
 /// A store of its own for one test: a file in a temporary folder, or a fresh database on
-/// the shared PostgreSQL server.
+/// the shared PostgreSQL server. The database's password is in a pgpass file in the folder,
+/// so that no command line or URL a test prints carries it.
 pub(crate) struct TestStore {
     pub(crate) location: Location,
     pub(crate) dir: tempfile::TempDir,
@@ -24,10 +27,38 @@ impl TestStore {
         let location = match backend {
             Backend::Sqlite => Location::Sqlite(dir.path().join("fbl.sqlite")),
             Backend::Postgres => {
-                Location::Postgres(PostgresConfig::from_url(&crate::postgres::fresh_database()))
+                let server = crate::postgres::shared();
+                let url = crate::postgres::fresh_database();
+                let database = url.rsplit('/').next().unwrap().to_string();
+                let pgpass = dir.path().join("pgpass");
+                std::fs::write(&pgpass, format!("{}\n", server.pgpass_line())).unwrap();
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o600)).unwrap();
+                Location::Postgres(PostgresConfig {
+                    url: server.database_url_without_password(&database),
+                    password_file: Some(dir.path().join("password")),
+                    ..PostgresConfig::default()
+                })
             }
         };
+        if backend == Backend::Postgres {
+            std::fs::write(
+                dir.path().join("password"),
+                crate::postgres::shared().password(),
+            )
+            .unwrap();
+        }
         TestStore { location, dir }
+    }
+
+    /// `fbl` in the test's folder on this store (`--db`, and the pgpass file for PostgreSQL).
+    pub(crate) fn fbl(&self) -> std::process::Command {
+        let mut command = crate::support::fbl(self.dir.path());
+        command.args(["--db", &self.db_arg()]);
+        if matches!(self.location, Location::Postgres(_)) {
+            command.env("PGPASSFILE", self.dir.path().join("pgpass"));
+        }
+        command
     }
 
     pub(crate) fn open(&self) -> Store {
@@ -45,9 +76,15 @@ impl TestStore {
     /// The PostgreSQL database's name.
     pub(crate) fn database(&self) -> String {
         match &self.location {
-            Location::Postgres(config) => {
-                config.url.rsplit('/').next().unwrap().split('?').next().unwrap().to_string()
-            }
+            Location::Postgres(config) => config
+                .url
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .split('?')
+                .next()
+                .unwrap()
+                .to_string(),
             Location::Sqlite(_) => panic!("not a PostgreSQL store"),
         }
     }
@@ -86,10 +123,11 @@ fn listed(store: &Store, now: &str, removed: bool) -> Vec<String> {
 }
 
 fn migration_names(engine: &str) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(crate::support::root().join("schemas").join(engine))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let mut names: Vec<String> =
+        std::fs::read_dir(crate::support::root().join("schemas").join(engine))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
     names.sort();
     names
 }
@@ -116,8 +154,10 @@ fn migrations_apply_to_a_fresh_store_and_reopen_cleanly(backend: Backend) {
             assert_eq!(mode, "wal");
         }
         Location::Postgres(_) => {
-            let rows = crate::postgres::shared()
-                .psql_in(&test.database(), "SELECT version, name FROM fbl_schema ORDER BY version");
+            let rows = crate::postgres::shared().psql_in(
+                &test.database(),
+                "SELECT version, name FROM fbl_schema ORDER BY version",
+            );
             assert_eq!(rows.len() as i64, version, "{rows:?}");
             assert_eq!(rows[0], "1|0001_init.sql");
         }
@@ -476,7 +516,12 @@ fn the_suppression_view_lists_the_current_list(backend: Backend) {
     let test = TestStore::new(backend);
     let mut store = test.open();
     let mut batch = store.begin().unwrap();
-    for address in ["on@example.org", "gone@example.org", "expired@example.org", "later@example.org"] {
+    for address in [
+        "on@example.org",
+        "gone@example.org",
+        "expired@example.org",
+        "later@example.org",
+    ] {
         let mut entry = request(address, "complaint", "2026-11-01T00:00:00Z");
         if address == "expired@example.org" {
             entry.expires_at = Some("2026-11-02T00:00:00Z");
@@ -487,7 +532,12 @@ fn the_suppression_view_lists_the_current_list(backend: Backend) {
         batch.suppress(&entry).unwrap();
     }
     batch
-        .unsuppress("gone@example.org", "asked", "manual", "2026-11-03T00:00:00Z")
+        .unsuppress(
+            "gone@example.org",
+            "asked",
+            "manual",
+            "2026-11-03T00:00:00Z",
+        )
         .unwrap();
     batch.commit().unwrap();
     drop(store);
@@ -498,14 +548,25 @@ fn the_suppression_view_lists_the_current_list(backend: Backend) {
             .prepare(sql)
             .unwrap()
             .query_map([], |r| {
-                Ok(format!("{}|{}|{}", r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+                Ok(format!(
+                    "{}|{}|{}",
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?
+                ))
             })
             .unwrap()
             .map(Result::unwrap)
             .collect(),
         Location::Postgres(_) => crate::postgres::shared().psql_in(&test.database(), sql),
     };
-    assert_eq!(rows, ["later@example.org|complaint|1", "on@example.org|complaint|1"]);
+    assert_eq!(
+        rows,
+        [
+            "later@example.org|complaint|1",
+            "on@example.org|complaint|1"
+        ]
+    );
 }
 
 /// Two connections storing the same report at the same moment store it once: the second
@@ -589,8 +650,14 @@ fn a_mailbox_lock_is_held_by_one_connection_at_a_time() {
     let store = test.open();
     let other = test.open();
     let held = store.lock_mailbox("jmrp").unwrap().expect("free at first");
-    assert!(other.lock_mailbox("jmrp").unwrap().is_none(), "held elsewhere");
-    assert!(other.lock_mailbox("yahoo").unwrap().is_some(), "another mailbox is free");
+    assert!(
+        other.lock_mailbox("jmrp").unwrap().is_none(),
+        "held elsewhere"
+    );
+    assert!(
+        other.lock_mailbox("yahoo").unwrap().is_some(),
+        "another mailbox is free"
+    );
     drop(held);
     assert!(other.lock_mailbox("jmrp").unwrap().is_some(), "free again");
     // SQLite stores have one fbl at a time anyway (the store lock): always free.

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// The uid and gid Dovecot runs as when the tests run as root.
-const NOBODY: u32 = 65534;
+pub(crate) const NOBODY: u32 = 65534;
 
 /// The HMAC key with which test access tokens are signed; Dovecot checks them locally.
 const OAUTH2_KEY: &[u8] = b"fbl-test-oauth2-key-0123456789abcdef";
@@ -35,7 +35,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(5);
 /// folder.
 pub(crate) struct Certificates {
     pub(crate) ca: Vec<u8>,
-    unrelated_ca: Vec<u8>,
+    pub(crate) unrelated_ca: Vec<u8>,
     pub(crate) cert: Vec<u8>,
     pub(crate) key: Vec<u8>,
 }
@@ -146,7 +146,7 @@ fn make_certificates() -> Certificates {
     }
 }
 
-fn running_as_root() -> bool {
+pub(crate) fn running_as_root() -> bool {
     fs::metadata("/proc/self")
         .map(|m| m.uid() == 0)
         .unwrap_or(false)
@@ -162,7 +162,7 @@ fn name_of(file: &str, id: u32) -> Option<String> {
 
 /// The current user's and group's names and ids, for running Dovecot as that user when not
 /// root.
-fn current_user() -> (String, String, u32, u32) {
+pub(crate) fn current_user() -> (String, String, u32, u32) {
     let meta = fs::metadata("/proc/self").expect("cannot read /proc/self");
     let (uid, gid) = (meta.uid(), meta.gid());
     let user = name_of("/etc/passwd", uid)
@@ -172,7 +172,7 @@ fn current_user() -> (String, String, u32, u32) {
     (user, group, uid, gid)
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("cannot bind a loopback port")
@@ -545,7 +545,7 @@ impl Drop for Dovecot {
     }
 }
 
-fn chown_tree(path: &Path, uid: u32, gid: u32) {
+pub(crate) fn chown_tree(path: &Path, uid: u32, gid: u32) {
     std::os::unix::fs::chown(path, Some(uid), Some(gid)).unwrap();
     if path.is_dir() {
         for entry in fs::read_dir(path).unwrap() {

@@ -16,6 +16,7 @@ mod imap_client;
 mod imap_poll;
 mod parse_golden;
 mod parse_properties;
+mod postgres;
 mod report;
 mod report_html;
 mod secrets;

@@ -13,11 +13,12 @@ use std::path::PathBuf;
 #[derive(Debug, clap::Subcommand)]
 pub enum SendlogCommand {
     /// Import a send log (idempotent: entries already known are skipped), prune entries
-    /// older than [send_log] retention_days, then attribute again the stored complaints
-    /// that had no complainant. Formats: csv and jsonl (columns message_id, recipient and
-    /// optional id, campaign, list, source_ip, sent_at), postfix (mail logs: message-id
-    /// from cleanup joined with status=sent deliveries by queue id). Exit 1 when some
-    /// lines could not be read.
+    /// older than [send_log] retention_days, attribute again the stored complaints that
+    /// had no complainant, and record the Outlook.com blocks and throttling its delivery
+    /// statuses show. Formats: csv and jsonl (columns message_id, recipient and optional
+    /// id, campaign, list, source_ip, sent_at, status), postfix (mail logs: message-id from
+    /// cleanup joined with deliveries by queue id). Exit 1 when some lines could not be
+    /// read or new blocks were found.
     Import {
         /// The log file, or `-` for standard input
         file: PathBuf,
@@ -32,15 +33,20 @@ pub fn run(context: &Context, command: SendlogCommand) -> Result<Outcome> {
     let SendlogCommand::Import { file, format, json } = command;
     let mut store = context.open_store()?;
     let _lock = store.lock()?;
-    let input: Box<dyn BufRead> = if file.as_os_str() == "-" {
-        Box::new(std::io::BufReader::new(std::io::stdin()))
+    // The log is read twice: once for the entries, once for Outlook.com codes in delivery
+    // statuses. Standard input is kept in a private temporary file for that, removed after.
+    let spooled = if file.as_os_str() == "-" {
+        Some(Spool::from_stdin()?)
     } else {
-        Box::new(std::io::BufReader::with_capacity(
-            256 * 1024,
-            std::fs::File::open(&file)
-                .with_context(|| format!("cannot read {}", file.display()))?,
-        ))
+        None
     };
+    let path = spooled
+        .as_ref()
+        .map_or(file.as_path(), |s| s.path.as_path());
+    let input: Box<dyn BufRead> = Box::new(std::io::BufReader::with_capacity(
+        256 * 1024,
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", file.display()))?,
+    ));
     let attribution = super::parse::attribution_from(&context.config)?;
     let ingester = Ingester {
         attribution: &attribution,
@@ -57,8 +63,12 @@ pub fn run(context: &Context, command: SendlogCommand) -> Result<Outcome> {
         &file.display().to_string(),
         context.config.send_log.retention_days,
     )?;
+    let blocks = crate::reporting::scan_send_log(&mut store, path, format, &context.now)
+        .context("block scan of the send log")?;
     if json {
-        print_json(&imported)?;
+        let mut value = serde_json::to_value(&imported)?;
+        value["block_events_found"] = blocks.into();
+        print_json(&value)?;
     } else {
         println!(
             "{} entries read: {} added, {} already known, {} bad lines; {} pruned; {} stored complaints attributed now ({} suppressions added)",
@@ -70,13 +80,50 @@ pub fn run(context: &Context, command: SendlogCommand) -> Result<Outcome> {
             imported.reattributed,
             imported.suppressions_added
         );
+        if blocks > 0 {
+            println!(
+                "{blocks} new Outlook.com block or throttling events in delivery statuses (see fbl report; the next fbl run alerts)"
+            );
+        }
         for error in &imported.errors {
             println!("  {error}");
         }
     }
-    Ok(if imported.bad_lines > 0 {
+    Ok(if imported.bad_lines > 0 || blocks > 0 {
         Outcome::Attention
     } else {
         Outcome::Clean
     })
+}
+
+/// Standard input copied into a file only its owner can read, deleted when dropped.
+struct Spool {
+    path: PathBuf,
+}
+
+impl Spool {
+    fn from_stdin() -> Result<Spool> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = std::env::temp_dir().join(format!(
+            "fbl-sendlog-{}-{}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        let spool = Spool { path };
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&spool.path)
+            .with_context(|| format!("cannot create {}", spool.path.display()))?;
+        std::io::copy(&mut std::io::stdin().lock(), &mut out)
+            .with_context(|| format!("cannot keep standard input in {}", spool.path.display()))?;
+        Ok(spool)
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }

@@ -582,6 +582,57 @@ fn a_postfix_send_log_with_outlook_deferrals_is_scanned_on_every_run() {
     assert_eq!(summary["report"]["alerts"], serde_json::json!([]));
 }
 
+/// A one-off `fbl sendlog import` records the blocks its delivery statuses show, from a
+/// file or from standard input, once; the next `fbl run` alerts on them.
+#[test]
+fn a_one_off_send_log_import_records_outlook_blocks_from_a_file_or_stdin() {
+    let log = "Nov 19 09:16:00 mta1 postfix/smtp[9]: 4ABD: to=<amy@outlook.example>, relay=outlook.example[192.0.2.77]:25, delay=1, dsn=5.7.1, status=bounced (host outlook.example[192.0.2.77] said: 550 SC-004 (BAY004-MC5F3) Unfortunately, some messages from 203.0.113.7 weren't sent. (in reply to MAIL FROM command))\n";
+    for from_stdin in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("fbl.toml"),
+            "[send_log]\nretention_days = 5000\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("mail.log"), log).unwrap();
+        let import = || {
+            let mut command = fbl(dir.path());
+            command.args([
+                "--config", "fbl.toml", "sendlog", "import", "--format", "postfix", "--json",
+            ]);
+            if from_stdin {
+                command
+                    .arg("-")
+                    .stdin(std::fs::File::open(dir.path().join("mail.log")).unwrap());
+            } else {
+                command.arg("mail.log");
+            }
+            let output = run(&mut command);
+            let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+            (output.status.code(), summary["block_events_found"].as_u64())
+        };
+        assert_eq!(import(), (Some(1), Some(1)), "stdin: {from_stdin}");
+        assert_eq!(
+            import(),
+            (Some(0), Some(0)),
+            "found once, stdin: {from_stdin}"
+        );
+        let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "run", "--json"]));
+        let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+        assert_eq!(
+            summary["report"]["alerts"][0]["kind"], "outlook_block",
+            "{summary}"
+        );
+        // The spooled copy of standard input is gone.
+        let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("fbl-sendlog-"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+}
+
 #[test]
 fn the_delisting_packet_gathers_the_evidence_in_text_and_markdown() {
     let fixture = fixture_store("");

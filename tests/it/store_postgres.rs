@@ -214,6 +214,23 @@ fn the_password_comes_from_the_url_an_environment_variable_a_file_or_pgpassfile(
     let (code, _, stderr) = info("", &[], &bare);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("cannot connect to store"), "{stderr}");
+    // `fbl config` shows the store without its password.
+    std::fs::write(
+        dir.path().join("fbl.toml"),
+        format!("[store]\nurl = \"{url}?sslmode=disable\"\n"),
+    )
+    .unwrap();
+    let output = fbl(dir.path())
+        .args(["--config", "fbl.toml", "config"])
+        .output()
+        .unwrap();
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(text.contains(":***@127.0.0.1"), "{text}");
+    assert!(
+        !text.contains(server.password()),
+        "password printed by fbl config"
+    );
 }
 
 #[test]

@@ -546,7 +546,12 @@ impl Drop for Dovecot {
 }
 
 pub(crate) fn chown_tree(path: &Path, uid: u32, gid: u32) {
-    std::os::unix::fs::chown(path, Some(uid), Some(gid)).unwrap();
+    // A running Dovecot may move a message (new/ to cur/) between the listing and the
+    // chown: what is gone is Dovecot's already.
+    match std::os::unix::fs::chown(path, Some(uid), Some(gid)) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return,
+        result => result.unwrap(),
+    }
     if path.is_dir() {
         for entry in fs::read_dir(path).unwrap() {
             chown_tree(&entry.unwrap().path(), uid, gid);

@@ -359,9 +359,14 @@ impl Store {
             "BEGIN IMMEDIATE",
             "BEGIN; SELECT pg_advisory_xact_lock(7236223434829018368)",
         );
-        self.db
-            .batch(begin)
-            .with_context(|| format!("cannot write to store {}", self.location))?;
+        match self.db.dialect() {
+            Dialect::Sqlite => self
+                .db
+                .batch(begin)
+                .with_context(|| format!("cannot write to store {}", self.location))?,
+            // PostgreSQL's errors name the store already.
+            Dialect::Postgres => self.db.batch(begin)?,
+        }
         Ok(Batch {
             tx: &self.db,
             open: true,

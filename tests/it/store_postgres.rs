@@ -429,3 +429,76 @@ fn a_connection_dropped_mid_run_ends_in_a_clear_error_and_the_next_run_completes
     assert_eq!(count(&test, "suppressions"), total as i64);
     assert_eq!(count(&test, "suppression_history"), total as i64);
 }
+
+/// The same in the middle of `fbl run` polling a mailbox: the run ends in a clear error, no
+/// message is moved whose report is not committed, and the next run finishes the mailbox.
+#[test]
+fn a_connection_dropped_mid_poll_moves_only_what_is_stored_and_the_next_run_completes() {
+    let server = Dovecot::start();
+    let test = TestStore::new(Backend::Postgres);
+    let (user, password) = server.add_user("jmrp");
+    let session = server.login(&user, &password);
+    let _ = session.logout();
+    let total = 2000;
+    server.drop_into_maildir(&user, (0..total).map(arf_report));
+    std::fs::write(
+        test.dir.path().join("fbl.toml"),
+        format!(
+            "[[mailbox]]\nname = \"jmrp\"\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"tls\"\n\
+             ca_file = \"{ca}\"\nuser = \"{user}\"\npassword_env = \"IMAP_PASSWORD\"\n\
+             after = \"move:Processed\"\nbatch_size = 100\n",
+            port = server.imaps_port(),
+            ca = server.ca_path().display(),
+        ),
+    )
+    .unwrap();
+    let fbl_run = || {
+        let mut command = test.fbl();
+        command
+            .env("IMAP_PASSWORD", &password)
+            .args(["--config", "fbl.toml", "run", "--json"]);
+        command
+    };
+    let child = fbl_run()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let ready = shared().psql_in(
+            &test.database(),
+            "SELECT count(*) FROM pg_tables WHERE tablename = 'reports'",
+        )[0] == "1";
+        if ready && count(&test, "reports") > 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the run never stored anything");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    shared().terminate_connections(&test.database());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let summary: serde_json::Value =
+        serde_json::from_str(&stdout(&output)).unwrap_or(serde_json::Value::Null);
+    let stored = count(&test, "reports");
+    let mut session = server.login(&user, &password);
+    let moved = session.examine("Processed").map(|s| s.exists).unwrap_or(0) as i64;
+    let _ = session.logout();
+    eprintln!("reports stored before the cut: {stored}; moved: {moved}\n{stderr}\n{summary}");
+    assert!(stored < total as i64, "the cut came too late to test anything");
+    assert_ne!(output.status.code(), Some(0), "{stderr}");
+    let errors = summary["mailboxes"][0]["errors"].to_string() + &stderr;
+    assert!(errors.contains("PostgreSQL"), "a clear error: {errors}");
+    assert!(moved <= stored, "a message was moved whose report is not stored");
+    assert_eq!(count(&test, "suppressions"), stored);
+
+    let output = run(&mut fbl_run());
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(count(&test, "reports"), total as i64);
+    assert_eq!(count(&test, "suppressions"), total as i64);
+    let mut session = server.login(&user, &password);
+    assert_eq!(session.examine("INBOX").unwrap().exists, 0);
+    assert_eq!(session.examine("Processed").unwrap().exists as usize, total);
+    let _ = session.logout();
+}

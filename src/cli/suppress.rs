@@ -172,21 +172,29 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
         SuppressCommand::Import { file, reason } => {
             let entries = read_import(&file, &reason)?;
             let _lock = store.lock()?;
+            // One transaction, so that a failure imports nothing (importing again would count
+            // every address twice); the list is read as it goes, never held in memory.
             let mut batch = store.begin()?;
-            let (mut added, mut invalid) = (0u64, Vec::new());
-            for (line, raw, entry_reason) in &entries {
-                let Some(address) = address::normalise(raw) else {
-                    invalid.push(format!(
-                        "{}:{line}: {raw:?} is not an email address",
-                        file.display()
-                    ));
+            let (mut read, mut added, mut invalid) = (0u64, 0u64, 0u64);
+            let mut shown = Vec::new();
+            for entry in entries {
+                let (line, raw, entry_reason) = entry?;
+                read += 1;
+                let Some(address) = address::normalise(&raw) else {
+                    invalid += 1;
+                    if shown.len() < 20 {
+                        shown.push(format!(
+                            "{}:{line}: {raw:?} is not an email address",
+                            file.display()
+                        ));
+                    }
                     continue;
                 };
                 let expires_at =
-                    suppression::expiry(entry_reason, now, &context.config.suppression);
+                    suppression::expiry(&entry_reason, now, &context.config.suppression);
                 let change = batch.suppress(&SuppressRequest {
                     address: &address,
-                    reason: entry_reason,
+                    reason: &entry_reason,
                     source: "import",
                     seen_at: now,
                     expires_at: expires_at.as_deref(),
@@ -199,15 +207,14 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
                 }
             }
             batch.commit()?;
-            println!(
-                "{} addresses read, {added} added, {} invalid",
-                entries.len(),
-                invalid.len()
-            );
-            for line in &invalid {
+            println!("{read} addresses read, {added} added, {invalid} invalid");
+            for line in &shown {
                 println!("  {line}");
             }
-            Ok(if invalid.is_empty() {
+            if invalid > shown.len() as u64 {
+                println!("  ... and {} more", invalid - shown.len() as u64);
+            }
+            Ok(if invalid == 0 {
                 Outcome::Clean
             } else {
                 Outcome::Attention
@@ -216,13 +223,21 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
     }
 }
 
-/// Reads a plain list or a CSV file: (line number, address, reason).
-fn read_import(path: &PathBuf, default_reason: &str) -> Result<Vec<(u64, String, String)>> {
+/// One address of an imported list: line number, address, reason.
+type ImportEntry = (u64, String, String);
+
+/// Reads a plain list or a CSV file, an entry at a time.
+fn read_import(
+    path: &PathBuf,
+    default_reason: &str,
+) -> Result<Box<dyn Iterator<Item = Result<ImportEntry>>>> {
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut reader = std::io::BufReader::new(file);
+    let mut reader = std::io::BufReader::with_capacity(256 * 1024, file);
     let mut first = String::new();
-    reader.read_line(&mut first)?;
+    reader
+        .read_line(&mut first)
+        .with_context(|| format!("cannot read {}", path.display()))?;
     let header: Vec<String> = first
         .trim()
         .split(',')
@@ -231,39 +246,43 @@ fn read_import(path: &PathBuf, default_reason: &str) -> Result<Vec<(u64, String,
     let address_column = header
         .iter()
         .position(|h| ["email", "address", "email_address", "emailaddress"].contains(&h.as_str()));
-    let mut out = Vec::new();
+    let shown = path.display().to_string();
+    let default_reason = default_reason.to_string();
     if let Some(address_column) = address_column {
         let reason_column = header.iter().position(|h| h == "reason");
-        let mut csv = csv::ReaderBuilder::new()
+        let csv = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
             .from_reader(reader);
-        for (index, record) in csv.records().enumerate() {
-            let record = record.with_context(|| format!("cannot read {}", path.display()))?;
-            let address = record.get(address_column).unwrap_or("").to_string();
-            let reason = reason_column
-                .and_then(|c| record.get(c))
-                .filter(|r| !r.trim().is_empty())
-                .unwrap_or(default_reason)
-                .to_string();
-            out.push((index as u64 + 2, address, reason));
-        }
+        Ok(Box::new(csv.into_records().enumerate().map(
+            move |(index, record)| {
+                let record = record.with_context(|| format!("cannot read {shown}"))?;
+                let address = record.get(address_column).unwrap_or("").to_string();
+                let reason = reason_column
+                    .and_then(|c| record.get(c))
+                    .filter(|r| !r.trim().is_empty())
+                    .unwrap_or(&default_reason)
+                    .to_string();
+                Ok((index as u64 + 2, address, reason))
+            },
+        )))
     } else {
-        let mut line_number = 1;
-        let mut push = |line: &str, n: u64| {
-            let text = line.trim();
-            if !text.is_empty() && !text.starts_with('#') {
-                out.push((n, text.to_string(), default_reason.to_string()));
-            }
-        };
-        push(&first, line_number);
-        for line in reader.lines() {
-            line_number += 1;
-            push(
-                &line.with_context(|| format!("cannot read {}", path.display()))?,
-                line_number,
-            );
-        }
+        let keep = |text: &str| !text.trim().is_empty() && !text.trim().starts_with('#');
+        let head = keep(&first).then(|| Ok((1, first.trim().to_string(), default_reason.clone())));
+        let rest = reader
+            .lines()
+            .enumerate()
+            .filter_map(move |(index, line)| match line {
+                Err(error) => Some(Err(
+                    anyhow::Error::new(error).context(format!("cannot read {shown}"))
+                )),
+                Ok(line) if keep(&line) => Some(Ok((
+                    index as u64 + 2,
+                    line.trim().to_string(),
+                    default_reason.clone(),
+                ))),
+                Ok(_) => None,
+            });
+        Ok(Box::new(head.into_iter().chain(rest)))
     }
-    Ok(out)
 }

@@ -473,7 +473,10 @@ fn a_connection_dropped_mid_poll_moves_only_what_is_stored_and_the_next_run_comp
         if ready && count(&test, "reports") > 0 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the run never stored anything");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never stored anything"
+        );
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     shared().terminate_connections(&test.database());
@@ -486,11 +489,17 @@ fn a_connection_dropped_mid_poll_moves_only_what_is_stored_and_the_next_run_comp
     let moved = session.examine("Processed").map(|s| s.exists).unwrap_or(0) as i64;
     let _ = session.logout();
     eprintln!("reports stored before the cut: {stored}; moved: {moved}\n{stderr}\n{summary}");
-    assert!(stored < total as i64, "the cut came too late to test anything");
+    assert!(
+        stored < total as i64,
+        "the cut came too late to test anything"
+    );
     assert_ne!(output.status.code(), Some(0), "{stderr}");
     let errors = summary["mailboxes"][0]["errors"].to_string() + &stderr;
     assert!(errors.contains("PostgreSQL"), "a clear error: {errors}");
-    assert!(moved <= stored, "a message was moved whose report is not stored");
+    assert!(
+        moved <= stored,
+        "a message was moved whose report is not stored"
+    );
     assert_eq!(count(&test, "suppressions"), stored);
 
     let output = run(&mut fbl_run());

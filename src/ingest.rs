@@ -117,6 +117,9 @@ impl Ingester<'_> {
         mut progress: impl FnMut(u64),
     ) -> Result<Summary> {
         let mut summary = Summary::default();
+        let place = store.location().to_string();
+        // Messages of this run in committed transactions: what a failure leaves stored.
+        let mut committed = 0;
         let mut inputs = inputs.peekable();
         while inputs.peek().is_some() {
             let mut batch = store.begin()?;
@@ -125,7 +128,8 @@ impl Ingester<'_> {
             for item in inputs.by_ref() {
                 match item {
                     Ok(incoming) => {
-                        self.ingest_one(&mut batch, &incoming, &mut summary)?;
+                        self.ingest_one(&mut batch, &incoming, &mut summary)
+                            .map_err(|error| store_failure(error, &place, committed))?;
                         progress(summary.messages);
                     }
                     Err(error) => {
@@ -141,7 +145,10 @@ impl Ingester<'_> {
             if self.dry_run {
                 drop(batch);
             } else {
-                batch.commit()?;
+                batch
+                    .commit()
+                    .map_err(|error| store_failure(error, &place, committed))?;
+                committed = summary.messages;
             }
             if let Some(error) = failure {
                 return Err(error);
@@ -295,6 +302,41 @@ impl Ingester<'_> {
         }
         Ok(Outcome::Quarantined(reason))
     }
+}
+
+/// A store error in the middle of an ingest, made fit for the person reading cron's mail: it
+/// names the store, and a full disk (or an exhausted quota) says so plainly, with what this
+/// run kept. The transaction that failed is rolled back whole; the next run redoes it.
+fn store_failure(error: anyhow::Error, place: &str, committed: u64) -> anyhow::Error {
+    if is_disk_full(&error) {
+        error.context(format!(
+            "store {place}: the disk is full; free some space and run fbl again (the first \
+             {committed} messages of this run are committed and kept, the next run processes \
+             the rest)"
+        ))
+    } else if format!("{error:#}").contains(place) {
+        // Already named (PostgreSQL errors name their store).
+        error
+    } else {
+        error.context(format!("store {place}"))
+    }
+}
+
+/// Whether an error comes from a disk (or a quota) with no room left.
+fn is_disk_full(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        if let Some(rusqlite::Error::SqliteFailure(failure, _)) =
+            cause.downcast_ref::<rusqlite::Error>()
+        {
+            return failure.code == rusqlite::ErrorCode::DiskFull;
+        }
+        cause.downcast_ref::<std::io::Error>().is_some_and(|e| {
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            )
+        })
+    })
 }
 
 /// What `fbl reattribute` did.

@@ -1,0 +1,527 @@
+//! A disk that fills up under fbl: the store's, in the middle of an ingest, and an export's
+//! folder. The disk is a real one, a tiny tmpfs: mounted directly when the tests run as root
+//! (CI), else inside a user and mount namespace (`unshare --map-root-user --mount`) in which
+//! this test runs again as root. When neither is possible the test fails and says why.
+
+use crate::support::{arf, fbl, run};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Set in the copy of a test that runs inside a namespace.
+const IN_NAMESPACE: &str = "FBL_TEST_FULL_DISK_IN_NAMESPACE";
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|status| {
+            status
+                .lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+/// Whether the calling test should go on: yes when it runs as root (it may mount). Else it
+/// runs again, `test` by its full name, inside a namespace where it is root, and the caller
+/// returns once that run has passed; a failure of that run fails the caller.
+fn as_root(test: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    assert!(
+        std::env::var_os(IN_NAMESPACE).is_none(),
+        "inside `unshare --map-root-user` but not root: the full-disk tests cannot mount a tmpfs"
+    );
+    let probe = Command::new("unshare")
+        .args(["--map-root-user", "--mount", "true"])
+        .output();
+    match probe {
+        Ok(output) if output.status.success() => {}
+        Ok(output) => panic!(
+            "the full-disk tests mount a tmpfs: they need root, or user namespaces for \
+             `unshare --map-root-user --mount`, which failed here: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ),
+        Err(error) => panic!(
+            "the full-disk tests mount a tmpfs: they need root, or `unshare` (util-linux) to \
+             run in a user namespace: cannot run unshare: {error}"
+        ),
+    }
+    let done = tempfile::tempdir().unwrap();
+    let marker = done.path().join("passed");
+    let output = Command::new("unshare")
+        .args(["--map-root-user", "--mount", "--"])
+        .arg(std::env::current_exe().unwrap())
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(IN_NAMESPACE, &marker)
+        .output()
+        .unwrap();
+    // The inner harness's own closing line is left out, so that a summing of the outer
+    // output (scripts/test) counts this test once.
+    let text = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
+    let text: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("test result:"))
+        .collect();
+    assert!(
+        output.status.success() && marker.exists(),
+        "{test} failed inside `unshare --map-root-user --mount` (exit {:?}):\n{}",
+        output.status.code(),
+        text.join("\n")
+    );
+    false
+}
+
+/// Records, for the outer run, that the scenario inside a namespace got to its end (so that
+/// a test name that matches nothing cannot pass).
+fn passed() {
+    if let Some(marker) = std::env::var_os(IN_NAMESPACE) {
+        std::fs::write(marker, "").unwrap();
+    }
+}
+
+/// A tmpfs of a given size on a fresh folder, unmounted when dropped.
+struct Tmpfs {
+    dir: PathBuf,
+    _parent: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    fn mount(size: &str) -> Tmpfs {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("disk");
+        std::fs::create_dir(&dir).unwrap();
+        mount(
+            &[
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0755"),
+                "tmpfs",
+            ],
+            &dir,
+        );
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+        assert!(
+            mounts
+                .lines()
+                .any(|l| l.split(' ').nth(1) == dir.to_str() && l.starts_with("tmpfs ")),
+            "{} is not a tmpfs after mounting it",
+            dir.display()
+        );
+        Tmpfs {
+            dir,
+            _parent: parent,
+        }
+    }
+
+    fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Makes room: the same tmpfs, with its files, grown to `size`.
+    fn grow(&self, size: &str) {
+        mount(&["-o", &format!("remount,size={size}"), "tmpfs"], &self.dir);
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let status = Command::new("umount").arg(&self.dir).status();
+        if !status.is_ok_and(|s| s.success()) {
+            // Busy: detach it now, the kernel frees it when the last user goes.
+            let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+        }
+    }
+}
+
+fn mount(args: &[&str], dir: &Path) {
+    let output = Command::new("mount").args(args).arg(dir).output().unwrap();
+    assert!(
+        output.status.success(),
+        "mount {args:?} {} failed: {}",
+        dir.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// An ARF complaint about `address` whose text part carries `padding` bytes that do not
+/// compress (the store keeps messages deflated).
+fn padded_report(address: &str, padding: usize, rng: &mut impl rand::Rng) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut text = String::with_capacity(padding + padding / 76 + 1);
+    for i in 0..padding {
+        text.push(ALPHABET[rng.random_range(0..64)] as char);
+        if i % 76 == 75 {
+            text.push('\n');
+        }
+    }
+    let report = arf("abuse", address, &format!("{address}.news@example.com"));
+    String::from_utf8(report)
+        .unwrap()
+        .replace("A report.\n", &format!("A report.\n{text}\n"))
+        .into_bytes()
+}
+
+/// A Maildir of messages, in this order (fbl reads a Maildir sorted by file name).
+fn maildir(dir: &Path, messages: &[Vec<u8>]) {
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    for (i, message) in messages.iter().enumerate() {
+        std::fs::write(dir.join("new").join(format!("{i:06}.eml")), message).unwrap();
+    }
+}
+
+/// What a store holds, read from a copy of its files (so that reading writes nothing on the
+/// full disk, and the data is shown to be in the files themselves).
+#[derive(Debug, Clone, PartialEq)]
+struct Contents {
+    /// (id, sha256) of every report.
+    reports: Vec<(i64, Vec<u8>)>,
+    /// (report id, address) of every complainant.
+    complainants: Vec<(i64, String)>,
+    /// (address, reason, source, first_seen, count, removed_at) of every suppression.
+    suppressions: Vec<(String, String, String, String, i64, Option<String>)>,
+    history: i64,
+    /// Complainants without an active suppression holding their report as evidence.
+    complainants_unsuppressed: i64,
+    /// Complaint reports without a complainant.
+    complaints_unattributed: i64,
+}
+
+fn contents(store: &Path) -> Contents {
+    let copy = tempfile::tempdir().unwrap();
+    for suffix in ["", "-wal"] {
+        let mut from = store.as_os_str().to_owned();
+        from.push(suffix);
+        let from = PathBuf::from(from);
+        if from.exists() {
+            std::fs::copy(&from, copy.path().join(format!("fbl.sqlite{suffix}"))).unwrap();
+        }
+    }
+    let db = rusqlite::Connection::open(copy.path().join("fbl.sqlite")).unwrap();
+    let integrity: String = db
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok", "the store's files are damaged");
+    let rows = |sql: &str| -> Vec<Vec<rusqlite::types::Value>> {
+        let mut statement = db.prepare(sql).unwrap();
+        let width = statement.column_count();
+        statement
+            .query_map([], |row| (0..width).map(|i| row.get(i)).collect())
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    use rusqlite::types::Value;
+    let int = |v: &Value| match v {
+        Value::Integer(i) => *i,
+        other => panic!("not an integer: {other:?}"),
+    };
+    let text = |v: &Value| match v {
+        Value::Text(t) => t.clone(),
+        other => panic!("not text: {other:?}"),
+    };
+    Contents {
+        reports: rows("SELECT id, sha256 FROM reports ORDER BY id")
+            .iter()
+            .map(|r| match &r[1] {
+                Value::Blob(b) => (int(&r[0]), b.clone()),
+                other => panic!("sha256 is not a blob: {other:?}"),
+            })
+            .collect(),
+        complainants: rows(
+            "SELECT report_id, address FROM complainants ORDER BY report_id, address",
+        )
+        .iter()
+        .map(|r| (int(&r[0]), text(&r[1])))
+        .collect(),
+        suppressions: rows(
+            "SELECT address, reason, source, first_seen, count, removed_at FROM suppressions
+             ORDER BY address",
+        )
+        .iter()
+        .map(|r| {
+            (
+                text(&r[0]),
+                text(&r[1]),
+                text(&r[2]),
+                text(&r[3]),
+                int(&r[4]),
+                match &r[5] {
+                    Value::Null => None,
+                    v => Some(text(v)),
+                },
+            )
+        })
+        .collect(),
+        history: count("SELECT count(*) FROM suppression_history"),
+        complainants_unsuppressed: count(
+            "SELECT count(*) FROM complainants c
+             WHERE NOT EXISTS (SELECT 1 FROM suppressions s
+                               WHERE s.address = c.address AND s.removed_at IS NULL)
+                OR NOT EXISTS (SELECT 1 FROM suppression_evidence e
+                               WHERE e.address = c.address AND e.report_id = c.report_id)",
+        ),
+        complaints_unattributed: count(
+            "SELECT count(*) FROM reports r WHERE r.kind = 'complaint'
+             AND NOT EXISTS (SELECT 1 FROM complainants c WHERE c.report_id = r.id)",
+        ),
+    }
+}
+
+/// What was there before is still there, unchanged.
+fn assert_kept(before: &Contents, after: &Contents) {
+    for report in &before.reports {
+        assert!(
+            after.reports.contains(report),
+            "report {} was lost",
+            report.0
+        );
+    }
+    for complainant in &before.complainants {
+        assert!(
+            after.complainants.contains(complainant),
+            "complainant {complainant:?} was lost"
+        );
+    }
+    for suppression in &before.suppressions {
+        assert!(
+            after.suppressions.contains(suppression),
+            "suppression {suppression:?} was lost or changed"
+        );
+    }
+    assert!(after.history >= before.history, "history was lost");
+}
+
+#[test]
+fn a_full_disk_stops_ingest_with_a_clear_error_and_loses_nothing_committed() {
+    if !as_root(
+        "full_disk::a_full_disk_stops_ingest_with_a_clear_error_and_loses_nothing_committed",
+    ) {
+        return;
+    }
+    use rand::SeedableRng;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    let work = tempfile::tempdir().unwrap();
+    // The store alone needs about 250 KB; the first batch of the Maildir below about 1.8 MB
+    // more, the second 2.5 MB more.
+    let disk = Tmpfs::mount("3m");
+    let store = disk.path().join("fbl.sqlite");
+    let db = store.to_str().unwrap();
+
+    // Committed before the disk fills: reports with their suppressions, and one by hand.
+    let before: Vec<Vec<u8>> = (0..20)
+        .map(|i| {
+            arf(
+                "abuse",
+                &format!("before{i}@example.org"),
+                &format!("before{i}@example.com"),
+            )
+        })
+        .collect();
+    maildir(&work.path().join("before"), &before);
+    let output = run(fbl(work.path()).args(["--db", db, "ingest", "before"]));
+    assert_eq!(output.status.code(), Some(0));
+    let output = run(fbl(work.path()).args([
+        "--db",
+        db,
+        "suppress",
+        "add",
+        "by-hand@example.org",
+        "--reason",
+        "asked",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    let committed = contents(&store);
+    assert_eq!(committed.reports.len(), 20);
+    assert_eq!(committed.suppressions.len(), 21);
+
+    // A Maildir bigger than what is left: a first batch of small reports that fits, then
+    // reports of 30 KB that do not compress.
+    let batch = fbl::ingest::BATCH_SIZE;
+    let big = 100;
+    let total = batch + big;
+    let addresses: Vec<String> = (0..total).map(|i| format!("user{i}@example.org")).collect();
+    let messages: Vec<Vec<u8>> = addresses
+        .iter()
+        .enumerate()
+        .map(|(i, address)| padded_report(address, if i < batch { 0 } else { 30_000 }, &mut rng))
+        .collect();
+    maildir(&work.path().join("Maildir"), &messages);
+
+    let output = run(fbl(work.path()).args(["--db", db, "ingest", "Maildir"]));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "a full disk is fatal: {stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("store {db}: the disk is full; free some space")),
+        "the error names the store and says the disk is full: {stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "the first {batch} messages of this run are committed"
+        )),
+        "the error says what this run kept: {stderr}"
+    );
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "one line of error, nothing else: {stderr}"
+    );
+
+    let after = contents(&store);
+    assert_kept(&committed, &after);
+    let new = after.reports.len() - committed.reports.len();
+    assert!(
+        new > 0 && new < total,
+        "the disk filled in the middle of the run: {new} of {total} stored"
+    );
+    assert_eq!(new % batch, 0, "only whole batches are stored: {new}");
+    assert_eq!(after.complainants.len(), after.reports.len());
+    assert_eq!(after.complainants_unsuppressed, 0);
+    assert_eq!(after.complaints_unattributed, 0);
+    assert_eq!(after.suppressions.len(), 21 + new);
+
+    // The next cron run, the disk still full: the same error, and nothing changes.
+    let output = run(fbl(work.path()).args(["--db", db, "ingest", "Maildir"]));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("the disk is full"));
+    assert_eq!(contents(&store), after);
+
+    // With room again, the next run stores the rest, each report once.
+    disk.grow("64m");
+    let output = run(fbl(work.path()).args(["--db", db, "ingest", "Maildir", "--json"]));
+    assert_eq!(output.status.code(), Some(0));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["messages"], total);
+    assert_eq!(summary["stored"], total - new);
+    assert_eq!(summary["duplicates"], new);
+
+    let last = contents(&store);
+    assert_kept(&committed, &last);
+    assert_kept(&after, &last);
+    assert_eq!(last.reports.len(), 20 + total);
+    assert_eq!(last.complainants_unsuppressed, 0);
+    assert_eq!(last.complaints_unattributed, 0);
+    let mut complainants: Vec<&str> = last
+        .complainants
+        .iter()
+        .map(|(_, address)| address.as_str())
+        .filter(|a| a.starts_with("user"))
+        .collect();
+    complainants.sort();
+    let mut expected: Vec<&str> = addresses.iter().map(String::as_str).collect();
+    expected.sort();
+    assert_eq!(complainants, expected, "every report stored exactly once");
+    assert_eq!(last.suppressions.len(), 21 + total);
+    assert!(last.suppressions.iter().all(|s| s.4 == 1 && s.5.is_none()));
+    passed();
+}
+
+#[test]
+fn a_full_disk_fails_an_export_and_leaves_the_previous_file_whole() {
+    if !as_root("full_disk::a_full_disk_fails_an_export_and_leaves_the_previous_file_whole") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let disk = Tmpfs::mount("128k");
+    let list = disk.path().join("list.csv");
+    let store = dir.join("fbl.sqlite");
+    let db = store.to_str().unwrap();
+    let list_arg = list.to_str().unwrap();
+
+    let old: String = (0..100).map(|i| format!("old{i}@example.org\n")).collect();
+    std::fs::write(dir.join("old.txt"), old).unwrap();
+    let output = run(fbl(dir).args(["--db", db, "suppress", "import", "old.txt"]));
+    assert_eq!(output.status.code(), Some(0));
+    let export = [
+        "--db", db, "export", "--format", "csv", "--output", list_arg,
+    ];
+    let output = run(fbl(dir).args(export));
+    assert_eq!(output.status.code(), Some(0));
+    let previous = std::fs::read(&list).unwrap();
+    assert_eq!(previous.iter().filter(|&&b| b == b'\n').count(), 101);
+
+    // Fill the disk, then leave 24 KiB: a new export starts, and runs out of room.
+    let filler = disk.path().join("filler");
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&filler).unwrap();
+        let error = loop {
+            if let Err(error) = file.write_all(&[0u8; 4096]) {
+                break error;
+            }
+        };
+        assert_eq!(error.kind(), std::io::ErrorKind::StorageFull);
+        let len = file.metadata().unwrap().len();
+        file.set_len(len - 24 * 1024).unwrap();
+    }
+    let new: String = (0..3000)
+        .map(|i| format!("new-subscriber-{i}@example.org\n"))
+        .collect();
+    std::fs::write(dir.join("new.txt"), new).unwrap();
+    let output = run(fbl(dir).args(["--db", db, "suppress", "import", "new.txt"]));
+    assert_eq!(output.status.code(), Some(0));
+
+    let files = || {
+        let mut names: Vec<String> = std::fs::read_dir(disk.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let output = run(fbl(dir).args(export));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot write export {list_arg}"))
+            && stderr.contains("No space left on device"),
+        "the error names the export and says the disk is full: {stderr}"
+    );
+    assert!(
+        std::fs::read(&list).unwrap() == previous,
+        "the previous export is changed"
+    );
+    assert_eq!(files(), ["filler", "list.csv"], "a temporary file is left");
+
+    // `fbl run` writing the same file as an [[export]]: it goes on, says so, exits 1.
+    std::fs::write(
+        dir.join("fbl.toml"),
+        format!("[store]\npath = {db:?}\n\n[[export]]\nformat = \"csv\"\npath = {list_arg:?}\n"),
+    )
+    .unwrap();
+    let output = run(fbl(dir).args(["--config", "fbl.toml", "run"]));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot write export {list_arg}"))
+            && stderr.contains("No space left on device"),
+        "{stderr}"
+    );
+    assert!(
+        std::fs::read(&list).unwrap() == previous,
+        "the previous export is changed"
+    );
+    assert_eq!(files(), ["filler", "list.csv"], "a temporary file is left");
+
+    // With room again, the export is written whole.
+    std::fs::remove_file(&filler).unwrap();
+    disk.grow("1m");
+    let output = run(fbl(dir).args(export));
+    assert_eq!(output.status.code(), Some(0));
+    let written = std::fs::read(&list).unwrap();
+    assert_eq!(written.iter().filter(|&&b| b == b'\n').count(), 3101);
+    assert!(
+        written.len() > 24 * 1024,
+        "the new export did not fit in the room left"
+    );
+    assert_eq!(files(), ["list.csv"]);
+    passed();
+}

@@ -308,7 +308,7 @@ impl Ingester<'_> {
 /// names the store, and a full disk (or an exhausted quota) says so plainly, with what this
 /// run kept. The transaction that failed is rolled back whole; the next run redoes it.
 fn store_failure(error: anyhow::Error, place: &str, committed: u64) -> anyhow::Error {
-    if is_disk_full(&error) {
+    if crate::store::is_disk_full(&error) {
         error.context(format!(
             "store {place}: the disk is full; free some space and run fbl again (the first \
              {committed} messages of this run are committed and kept, the next run processes \
@@ -320,23 +320,6 @@ fn store_failure(error: anyhow::Error, place: &str, committed: u64) -> anyhow::E
     } else {
         error.context(format!("store {place}"))
     }
-}
-
-/// Whether an error comes from a disk (or a quota) with no room left.
-fn is_disk_full(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
-        if let Some(rusqlite::Error::SqliteFailure(failure, _)) =
-            cause.downcast_ref::<rusqlite::Error>()
-        {
-            return failure.code == rusqlite::ErrorCode::DiskFull;
-        }
-        cause.downcast_ref::<std::io::Error>().is_some_and(|e| {
-            matches!(
-                e.kind(),
-                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
-            )
-        })
-    })
 }
 
 /// What `fbl reattribute` did.

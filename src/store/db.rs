@@ -524,13 +524,47 @@ fn pg_params<'v>(params: &'v [Value<'v>]) -> Vec<&'v (dyn ToSql + Sync)> {
     params.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
 }
 
+/// An error the PostgreSQL server reported, with its SQLSTATE code (so that a full disk,
+/// `53100`, can be told from other failures).
+#[derive(Debug, thiserror::Error)]
+#[error("PostgreSQL: {message}")]
+pub(crate) struct PgServerError {
+    pub(crate) code: String,
+    pub(crate) message: String,
+}
+
 /// A PostgreSQL error with the server's own message (the crate's Display says only
 /// "db error").
 pub(crate) fn pg_error(error: postgres::Error) -> anyhow::Error {
     match error.as_db_error() {
-        Some(db) => anyhow!("PostgreSQL: {}", db.message()),
+        Some(db) => PgServerError {
+            code: db.code().code().to_string(),
+            message: db.message().to_string(),
+        }
+        .into(),
         None => anyhow!("PostgreSQL: {error}"),
     }
+}
+
+/// Whether an error comes from a store (or a disk) with no room left: SQLite's
+/// `SQLITE_FULL`, PostgreSQL's `disk_full` (53100), or a full disk or quota in file IO.
+pub fn is_disk_full(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        if let Some(rusqlite::Error::SqliteFailure(failure, _)) =
+            cause.downcast_ref::<rusqlite::Error>()
+        {
+            return failure.code == rusqlite::ErrorCode::DiskFull;
+        }
+        if let Some(server) = cause.downcast_ref::<PgServerError>() {
+            return server.code == "53100";
+        }
+        cause.downcast_ref::<std::io::Error>().is_some_and(|e| {
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            )
+        })
+    })
 }
 
 fn one_line(sql: &str) -> String {
@@ -596,6 +630,27 @@ mod tests {
             "SELECT s.seq, rowid_x FROM t WHERE a = $1 AND b = '?2 rowid' AND c = $12"
         );
         assert_eq!(to_postgres("SELECT 'é' || ?1"), "SELECT 'é' || $1");
+    }
+
+    #[test]
+    fn a_full_disk_is_recognised_on_either_engine() {
+        let postgres = |code: &str| {
+            anyhow::Error::from(PgServerError {
+                code: code.to_string(),
+                message: "could not extend file".to_string(),
+            })
+            .context("store postgres://db/fbl")
+        };
+        assert!(is_disk_full(&postgres("53100")));
+        assert!(!is_disk_full(&postgres("23505")));
+        let sqlite = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            None,
+        );
+        assert!(is_disk_full(&anyhow::Error::from(sqlite).context("commit")));
+        let io = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        assert!(is_disk_full(&anyhow::Error::from(io)));
+        assert!(!is_disk_full(&anyhow!("something else")));
     }
 
     #[test]

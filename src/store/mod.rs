@@ -16,7 +16,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 pub(crate) mod db;
-pub use db::Dialect;
+pub use db::{Dialect, is_disk_full};
 mod pg;
 pub use pg::{MailboxLock, PostgresConfig, is_postgres_url};
 mod copy;
@@ -370,6 +370,7 @@ impl Store {
         Ok(Batch {
             tx: &self.db,
             open: true,
+            location: &self.location,
         })
     }
 
@@ -613,6 +614,7 @@ fn lookup_id(db: &Db, id: &str) -> Option<String> {
 pub struct Batch<'a> {
     tx: &'a Db,
     open: bool,
+    location: &'a Location,
 }
 
 impl Drop for Batch<'_> {
@@ -637,9 +639,14 @@ impl SendLogLookup for Batch<'_> {
 impl Batch<'_> {
     pub fn commit(mut self) -> Result<()> {
         self.open = false;
-        self.tx
-            .batch("COMMIT")
-            .context("cannot commit to the store")
+        match self.tx.dialect() {
+            Dialect::Sqlite => self
+                .tx
+                .batch("COMMIT")
+                .with_context(|| format!("cannot commit to store {}", self.location)),
+            // PostgreSQL's errors name the store already.
+            Dialect::Postgres => self.tx.batch("COMMIT"),
+        }
     }
 
     /// The id of a stored report with these bytes, if there is one.

@@ -240,6 +240,11 @@ pub fn run(
         progress.finish();
         match ingested {
             Ok(part) => summary.ingest.add(&part),
+            // A store with no room left can take nothing more this run: fatal (exit 2), with
+            // what was kept said in the error.
+            Err(error) if crate::store::is_disk_full(&error) => {
+                return Err(error.context(format!("source {}", source.name)));
+            }
             Err(error) => summary
                 .source_errors
                 .push(format!("source {}: {error:#}", source.name)),

@@ -392,6 +392,21 @@ fn a_full_disk_stops_ingest_with_a_clear_error_and_loses_nothing_committed() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("the disk is full"));
     assert_eq!(contents(&store), after);
+    // The same from cron's `fbl run` reading the Maildir as a source: fatal too (exit 2),
+    // not a source failure among others.
+    std::fs::write(
+        work.path().join("fbl.toml"),
+        "[[source]]\nname = \"old\"\npath = \"Maildir\"\n",
+    )
+    .unwrap();
+    let output = run(fbl(work.path()).args(["--db", db, "--config", "fbl.toml", "run"]));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("source old") && stderr.contains("the disk is full"),
+        "{stderr}"
+    );
+    assert_eq!(contents(&store), after);
 
     // With room again, the next run stores the rest, each report once.
     disk.grow("64m");

@@ -98,6 +98,8 @@ fn no_command_prints_a_configured_secret() {
         vec!["snds", "fetch", "--json"],
         vec!["snds", "status", "--json"],
         vec!["snds", "show"],
+        vec!["store", "info"],
+        vec!["store", "info", "--json"],
     ];
     let mut ran = 0;
     for args in commands {
@@ -122,7 +124,7 @@ fn no_command_prints_a_configured_secret() {
         }
         ran += 1;
     }
-    assert_eq!(ran, 17);
+    assert_eq!(ran, 19);
 }
 
 #[test]

@@ -139,13 +139,29 @@ pub fn clock(seconds: u64) -> String {
     }
 }
 
-/// The terminal's width as the `COLUMNS` environment variable gives it, else 80.
+/// The terminal's width: the `COLUMNS` environment variable when set (an explicit choice
+/// wins), else what the terminal on standard error says its size is, else 80.
 pub fn terminal_width() -> usize {
     std::env::var("COLUMNS")
         .ok()
         .and_then(|columns| columns.trim().parse::<usize>().ok())
         .filter(|&columns| columns > 0)
+        .or_else(stderr_columns)
         .unwrap_or(DEFAULT_WIDTH)
+}
+
+/// The width of the terminal on standard error (`TIOCGWINSZ`), when it has one and knows it.
+fn stderr_columns() -> Option<usize> {
+    let mut size = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one `winsize` into the pointer given, which points at a
+    // local of that type; on failure (not a terminal) it writes nothing.
+    let status = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) };
+    (status == 0 && size.ws_col > 0).then_some(size.ws_col as usize)
 }
 
 /// Draws the bar on a writer (standard error when it is a terminal). When off, every

@@ -44,8 +44,17 @@ fn quote(word: &OsStr) -> String {
 /// `script`, and standard output redirected to a file; the environment and folder are those
 /// of `command`.
 fn on_terminal(command: &Command, scratch: &Path) -> OnTerminal {
+    on_terminal_of_width(command, scratch, None)
+}
+
+/// [`on_terminal`] on a pseudo-terminal that says it is `columns` wide (`stty cols`).
+fn on_terminal_of_width(command: &Command, scratch: &Path, columns: Option<u16>) -> OnTerminal {
     let stdout_path = scratch.join("stdout-on-terminal.txt");
-    let mut line = quote(command.get_program());
+    let mut line = match columns {
+        Some(columns) => format!("stty cols {columns} rows 24; "),
+        None => String::new(),
+    };
+    line.push_str(&quote(command.get_program()));
     for arg in command.get_args() {
         line.push(' ');
         line.push_str(&quote(arg));
@@ -260,4 +269,17 @@ fn run_draws_a_bar_for_a_local_source_on_a_terminal() {
     );
     // Width 80 when COLUMNS is not set.
     assert!(lines[0].chars().count() == 79, "{lines:?}");
+}
+
+/// Without COLUMNS, the bar is as wide as the terminal says it is.
+#[test]
+fn without_columns_the_bar_fits_the_terminal_size() {
+    let dir = tempfile::tempdir().unwrap();
+    make_maildir(&dir.path().join("Maildir"), 30);
+    let mut command = fbl(dir.path());
+    command.env_remove("COLUMNS").args(["ingest", "Maildir"]);
+    let result = on_terminal_of_width(&command, dir.path(), Some(123));
+    let lines = result.final_lines();
+    assert!(!lines.is_empty(), "{}", result.terminal);
+    assert_eq!(lines[0].chars().count(), 122, "{lines:?}");
 }

@@ -13,7 +13,7 @@ use super::{Dialect, Store};
 use anyhow::{Context, Result, bail};
 
 /// The tables copied, parents before children.
-const TABLES: [&str; 19] = [
+const TABLES: [&str; 18] = [
     "reports",
     "complainants",
     "quarantine",
@@ -32,7 +32,6 @@ const TABLES: [&str; 19] = [
     "block_events",
     "block_scan_state",
     "report_alerts",
-    "complaint_facts",
 ];
 
 /// Tables whose `id` the target numbers itself afterwards (identity columns).
@@ -90,11 +89,8 @@ pub fn copy_store(source: &Store, target: &mut Store) -> Result<Vec<TableCopy>> 
             target.schema_version()?
         );
     }
-    // complaint_facts is derived: the target recounts it. Skipped, but listed last above so
-    // that a future version may copy it.
-    let tables = &TABLES[..TABLES.len() - 1];
     let mut report = Vec::new();
-    for table in tables {
+    for table in &TABLES {
         let columns: Vec<String> = conn
             .prepare(&format!(
                 "SELECT name FROM pragma_table_info('{table}') ORDER BY cid"

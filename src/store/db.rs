@@ -414,9 +414,7 @@ impl Db {
     /// Runs one statement; returns the number of rows it changed.
     pub(crate) fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
         match self {
-            Db::Sqlite(conn) => Ok(conn
-                .prepare_cached(sql)
-                .with_context(|| format!("cannot prepare: {}", one_line(sql)))?
+            Db::Sqlite(conn) => Ok(sqlite_statement(conn, sql)?
                 .execute(rusqlite::params_from_iter(params))?
                 as u64),
             Db::Postgres(pg) => {
@@ -439,6 +437,37 @@ impl Db {
         }
     }
 
+    /// Calls `each` for the rows of a query in order, until it returns false.
+    fn walk(
+        &self,
+        sql: &str,
+        params: &[Value],
+        mut each: impl FnMut(&Row) -> Result<bool>,
+    ) -> Result<()> {
+        match self {
+            Db::Sqlite(conn) => {
+                let mut statement = sqlite_statement(conn, sql)?;
+                let mut rows = statement.query(rusqlite::params_from_iter(params))?;
+                while let Some(row) = rows.next()? {
+                    if !each(&Row::Sqlite(row))? {
+                        break;
+                    }
+                }
+            }
+            Db::Postgres(pg) => {
+                let statement = pg.statement(sql)?;
+                let params = pg_params(params);
+                let result = pg.client.borrow_mut().query(&statement, &params);
+                for row in &result.map_err(|e| pg.error(e))? {
+                    if !each(&Row::Postgres(row))? {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Every row of a query, each turned into a `T` by `each`.
     pub(crate) fn query<T>(
         &self,
@@ -446,26 +475,12 @@ impl Db {
         params: &[Value],
         mut each: impl FnMut(&Row) -> Result<T>,
     ) -> Result<Vec<T>> {
-        match self {
-            Db::Sqlite(conn) => {
-                let mut statement = conn
-                    .prepare_cached(sql)
-                    .with_context(|| format!("cannot prepare: {}", one_line(sql)))?;
-                let mut rows = statement.query(rusqlite::params_from_iter(params))?;
-                let mut out = Vec::new();
-                while let Some(row) = rows.next()? {
-                    out.push(each(&Row::Sqlite(row))?);
-                }
-                Ok(out)
-            }
-            Db::Postgres(pg) => {
-                let statement = pg.statement(sql)?;
-                let params = pg_params(params);
-                let result = pg.client.borrow_mut().query(&statement, &params);
-                let rows = result.map_err(|e| pg.error(e))?;
-                rows.iter().map(|row| each(&Row::Postgres(row))).collect()
-            }
-        }
+        let mut out = Vec::new();
+        self.walk(sql, params, |row| {
+            out.push(each(row)?);
+            Ok(true)
+        })?;
+        Ok(out)
     }
 
     /// The first row of a query, if there is one.
@@ -475,27 +490,15 @@ impl Db {
         params: &[Value],
         each: impl FnOnce(&Row) -> Result<T>,
     ) -> Result<Option<T>> {
-        match self {
-            Db::Sqlite(conn) => {
-                let mut statement = conn
-                    .prepare_cached(sql)
-                    .with_context(|| format!("cannot prepare: {}", one_line(sql)))?;
-                let mut rows = statement.query(rusqlite::params_from_iter(params))?;
-                match rows.next()? {
-                    Some(row) => Ok(Some(each(&Row::Sqlite(row))?)),
-                    None => Ok(None),
-                }
+        let mut each = Some(each);
+        let mut first = None;
+        self.walk(sql, params, |row| {
+            if let Some(each) = each.take() {
+                first = Some(each(row)?);
             }
-            Db::Postgres(pg) => {
-                let statement = pg.statement(sql)?;
-                let params = pg_params(params);
-                let result = pg.client.borrow_mut().query(&statement, &params);
-                let rows = result.map_err(|e| pg.error(e))?;
-                rows.first()
-                    .map(|row| each(&Row::Postgres(row)))
-                    .transpose()
-            }
-        }
+            Ok(false)
+        })?;
+        Ok(first)
     }
 
     /// The first row of a query, which must have one.
@@ -518,6 +521,15 @@ impl Db {
     pub(crate) fn exists(&self, sql: &str, params: &[Value]) -> Result<bool> {
         Ok(self.query_opt(sql, params, |_| Ok(()))?.is_some())
     }
+}
+
+/// A cached prepared statement, naming the query when it does not prepare.
+fn sqlite_statement<'c>(
+    conn: &'c rusqlite::Connection,
+    sql: &str,
+) -> Result<rusqlite::CachedStatement<'c>> {
+    conn.prepare_cached(sql)
+        .with_context(|| format!("cannot prepare: {}", one_line(sql)))
 }
 
 fn pg_params<'v>(params: &'v [Value<'v>]) -> Vec<&'v (dyn ToSql + Sync)> {

@@ -242,18 +242,12 @@ impl Store {
         }
         let batch = self.begin()?;
         let tx: &Db = batch.tx;
-        let (domain, key_separator) = match tx.dialect() {
-            super::Dialect::Sqlite => (
-                "lower(substr(recipient, instr(recipient, '@') + 1))",
-                "char(31)",
-            ),
-            super::Dialect::Postgres => (
-                "lower(substr(recipient, strpos(recipient, '@') + 1))",
-                "chr(31)",
-            ),
-        };
-        let campaign_key =
-            format!("coalesce(campaign, '') || {key_separator} || coalesce(list, '')");
+        let spelling = Spelling::of(tx.dialect());
+        let domain = spelling.domain_of("recipient");
+        let campaign_key = format!(
+            "coalesce(campaign, '') || {} || coalesce(list, '')",
+            spelling.key_separator
+        );
         let progress = |name: &str| -> Result<i64> {
             Ok(tx
                 .query_opt(
@@ -286,7 +280,7 @@ impl Store {
                 (
                     "domain",
                     "substr(sent_at, 1, 10)",
-                    domain,
+                    domain.as_str(),
                     "sent_at IS NOT NULL",
                 ),
                 (
@@ -355,15 +349,11 @@ impl Store {
             "DELETE FROM complaint_facts WHERE report_id IN (SELECT report_id FROM redo)",
             params![],
         )?;
-        let (head, tail) = match tx.dialect() {
-            super::Dialect::Sqlite => (FACTS_HEAD_SQLITE, FACTS_TAIL),
-            super::Dialect::Postgres => (FACTS_HEAD_POSTGRES, FACTS_TAIL),
-        };
         for selection in [
             "r.id > ?1",
             "r.id IN (SELECT report_id FROM redo) AND CAST(?1 AS BIGINT) IS NOT NULL",
         ] {
-            tx.execute(&format!("{head} AND {selection}{tail}"), params![last_id])?;
+            tx.execute(&spelling.facts(selection), params![last_id])?;
         }
         count_facts("", "report_id > ?1")?;
         count_facts("", redo)?;
@@ -653,47 +643,82 @@ impl Batch<'_> {
 /// Between campaign and list in a `send_log_volume` key.
 const KEY_SEPARATOR: char = '\u{1f}';
 
-/// The facts of complaint reports, for the reports a condition put between `FACTS_HEAD_*`
-/// and `FACTS_TAIL` selects: campaign and list through the send log (by Message-ID, else by
-/// the complainant's id), the complainant's domain, and the notes of an unattributed
-/// complaint. (`+r.kind` keeps SQLite from scanning every complaint in the kind index when
-/// the condition is an id range.)
-const FACTS_HEAD_SQLITE: &str = "INSERT INTO complaint_facts
-        (report_id, reported_day, campaign, list, domain, notes, placed)
-    SELECT p.id, p.reported_day, s.campaign, s.list, p.domain, p.notes,
-           CASE WHEN s.rowid IS NOT NULL THEN 1 ELSE 0 END
-    FROM (SELECT r.id, r.reported_day,
-            coalesce(
-                (SELECT s.rowid FROM send_log s
-                 WHERE r.message_id IS NOT NULL AND r.message_id <> ''
-                   AND s.message_id = r.message_id LIMIT 1),
-                (SELECT s.rowid FROM complainants k JOIN send_log s ON s.id = k.id
-                 WHERE k.report_id = r.id AND k.id <> '' LIMIT 1)) AS send,
-            (SELECT lower(substr(k.address, instr(k.address, '@') + 1)) FROM complainants k
-             WHERE k.report_id = r.id AND k.address <> '' LIMIT 1) AS domain,
-            CASE WHEN r.attributed = 0
-                 THEN json_extract(r.report_json, '$.attribution_notes') END AS notes
-          FROM reports r
-          WHERE +r.kind = 'complaint'";
-/// The same in PostgreSQL's spelling (`rowid` is `send_log.seq` there).
-const FACTS_HEAD_POSTGRES: &str = "INSERT INTO complaint_facts
-        (report_id, reported_day, campaign, list, domain, notes, placed)
-    SELECT p.id, p.reported_day, s.campaign, s.list, p.domain, p.notes,
-           CASE WHEN s.rowid IS NOT NULL THEN 1 ELSE 0 END
-    FROM (SELECT r.id, r.reported_day,
-            coalesce(
-                (SELECT s.rowid FROM send_log s
-                 WHERE r.message_id IS NOT NULL AND r.message_id <> ''
-                   AND s.message_id = r.message_id ORDER BY s.rowid LIMIT 1),
-                (SELECT s.rowid FROM complainants k JOIN send_log s ON s.id = k.id
-                 WHERE k.report_id = r.id AND k.id <> '' ORDER BY s.rowid LIMIT 1)) AS send,
-            (SELECT lower(substr(k.address, strpos(k.address, '@') + 1)) FROM complainants k
-             WHERE k.report_id = r.id AND k.address <> '' LIMIT 1) AS domain,
-            CASE WHEN r.attributed = 0
-                 THEN (r.report_json::jsonb -> 'attribution_notes')::text END AS notes
-          FROM reports r
-          WHERE r.kind = 'complaint'";
-const FACTS_TAIL: &str = ") AS p LEFT JOIN send_log s ON s.rowid = p.send";
+/// What SQLite and PostgreSQL spell differently in the report summaries' SQL. (`rowid`, which
+/// only `send_log` is read by, is translated to its `seq` column by `db::to_postgres`.)
+struct Spelling {
+    /// The position of a substring: `instr(text, part)` or `strpos(text, part)`.
+    position: &'static str,
+    /// The character between campaign and list (`KEY_SEPARATOR`).
+    key_separator: &'static str,
+    /// The attribution notes of a report, as JSON text.
+    notes: &'static str,
+    /// The complaint filter; SQLite's `+` keeps it from scanning every complaint in the kind
+    /// index when the condition is an id range.
+    complaint: &'static str,
+    /// How the first matching send-log row is chosen (SQLite's index order is rowid order).
+    first_send: &'static str,
+}
+
+impl Spelling {
+    fn of(dialect: super::Dialect) -> Spelling {
+        match dialect {
+            super::Dialect::Sqlite => Spelling {
+                position: "instr",
+                key_separator: "char(31)",
+                notes: "json_extract(r.report_json, '$.attribution_notes')",
+                complaint: "+r.kind = 'complaint'",
+                first_send: "",
+            },
+            super::Dialect::Postgres => Spelling {
+                position: "strpos",
+                key_separator: "chr(31)",
+                notes: "(r.report_json::jsonb -> 'attribution_notes')::text",
+                complaint: "r.kind = 'complaint'",
+                first_send: "ORDER BY s.rowid",
+            },
+        }
+    }
+
+    /// The lower-cased domain of an address column.
+    fn domain_of(&self, column: &str) -> String {
+        format!(
+            "lower(substr({column}, {}({column}, '@') + 1))",
+            self.position
+        )
+    }
+
+    /// Inserts the facts of the complaint reports `selection` picks: campaign and list
+    /// through the send log (by Message-ID, else by the complainant's id), the
+    /// complainant's domain, and the notes of an unattributed complaint.
+    fn facts(&self, selection: &str) -> String {
+        let Spelling {
+            notes,
+            complaint,
+            first_send,
+            ..
+        } = self;
+        let domain = self.domain_of("k.address");
+        format!(
+            "INSERT INTO complaint_facts
+                (report_id, reported_day, campaign, list, domain, notes, placed)
+            SELECT p.id, p.reported_day, s.campaign, s.list, p.domain, p.notes,
+                   CASE WHEN s.rowid IS NOT NULL THEN 1 ELSE 0 END
+            FROM (SELECT r.id, r.reported_day,
+                    coalesce(
+                        (SELECT s.rowid FROM send_log s
+                         WHERE r.message_id IS NOT NULL AND r.message_id <> ''
+                           AND s.message_id = r.message_id {first_send} LIMIT 1),
+                        (SELECT s.rowid FROM complainants k JOIN send_log s ON s.id = k.id
+                         WHERE k.report_id = r.id AND k.id <> '' {first_send} LIMIT 1)) AS send,
+                    (SELECT {domain} FROM complainants k
+                     WHERE k.report_id = r.id AND k.address <> '' LIMIT 1) AS domain,
+                    CASE WHEN r.attributed = 0 THEN {notes} END AS notes
+                  FROM reports r
+                  WHERE {complaint} AND {selection}) AS p
+            LEFT JOIN send_log s ON s.rowid = p.send"
+        )
+    }
+}
 
 /// `campaign U+001F list` back into its parts; empty is none.
 fn split_campaign_key(key: &str) -> (Option<String>, Option<String>) {

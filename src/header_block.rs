@@ -26,47 +26,8 @@ impl HeaderBlock {
     /// field (no colon, or a name with spaces) are skipped.
     pub fn parse(raw: &[u8]) -> HeaderBlock {
         let raw = &raw[..raw.len().min(MAX_HEADER_BLOCK_BYTES)];
-        let text: Cow<str> = decode(raw);
-        let mut fields: Vec<Field> = Vec::new();
-        let mut current: Option<Field> = None;
-        for line in text.split('\n') {
-            let line = line.strip_suffix('\r').unwrap_or(line);
-            if line.trim().is_empty() {
-                if current.is_some() || !fields.is_empty() {
-                    break;
-                }
-                // Leading blank lines before any field are tolerated.
-                continue;
-            }
-            if line.starts_with([' ', '\t']) {
-                if let Some(field) = current.as_mut() {
-                    let piece = line.trim();
-                    if !piece.is_empty() {
-                        if !field.value.is_empty() {
-                            field.value.push(' ');
-                        }
-                        field.value.push_str(piece);
-                    }
-                }
-                continue;
-            }
-            if let Some(field) = current.take() {
-                fields.push(field);
-            }
-            if let Some((name, value)) = line.split_once(':') {
-                let name = name.trim_end();
-                if !name.is_empty() && !name.contains([' ', '\t']) && name.is_ascii() {
-                    current = Some(Field {
-                        name: name.to_string(),
-                        value: value.trim().to_string(),
-                    });
-                }
-            }
-        }
-        if let Some(field) = current.take() {
-            fields.push(field);
-        }
-        HeaderBlock { fields }
+        // Only the header block is decoded, not the body after it.
+        read_fields(&decode(&raw[..block_end(raw)]))
     }
 
     /// The first value of a field.
@@ -90,6 +51,81 @@ impl HeaderBlock {
     }
 }
 
+/// The fields of decoded header text, up to its first blank line.
+fn read_fields(text: &str) -> HeaderBlock {
+    let mut fields: Vec<Field> = Vec::new();
+    let mut current: Option<Field> = None;
+    for line in text.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.trim().is_empty() {
+            if current.is_some() || !fields.is_empty() {
+                break;
+            }
+            // Leading blank lines before any field are tolerated.
+            continue;
+        }
+        if line.starts_with([' ', '\t']) {
+            if let Some(field) = current.as_mut() {
+                let piece = line.trim();
+                if !piece.is_empty() {
+                    if !field.value.is_empty() {
+                        field.value.push(' ');
+                    }
+                    field.value.push_str(piece);
+                }
+            }
+            continue;
+        }
+        if let Some(field) = current.take() {
+            fields.push(field);
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            let name = name.trim_end();
+            if !name.is_empty() && !name.contains([' ', '\t']) && name.is_ascii() {
+                current = Some(Field {
+                    name: name.to_string(),
+                    value: value.trim().to_string(),
+                });
+            }
+        }
+    }
+    if let Some(field) = current.take() {
+        fields.push(field);
+    }
+    HeaderBlock { fields }
+}
+
+/// Where reading stops: at the first blank line after the start of a field. It may say
+/// later than `parse` stops (a line `parse` sees as blank or as a field only once decoded,
+/// such as one of non-breaking spaces), never earlier, so `parse` reads the same fields from
+/// `raw[..block_end(raw)]` as from `raw`.
+fn block_end(raw: &[u8]) -> usize {
+    let mut field_seen = false;
+    let mut line_start = 0;
+    while line_start < raw.len() {
+        let line_end =
+            memchr::memchr(b'\n', &raw[line_start..]).map_or(raw.len(), |p| line_start + p + 1);
+        let line = &raw[line_start..line_end];
+        if line.iter().all(u8::is_ascii_whitespace) {
+            if field_seen {
+                return line_start;
+            }
+        } else if !field_seen && !line.starts_with(b" ") && !line.starts_with(b"\t") {
+            field_seen = line
+                .iter()
+                .position(|&b| b == b':')
+                .map(|colon| line[..colon].trim_ascii_end())
+                .is_some_and(|name| {
+                    !name.is_empty()
+                        && name.is_ascii()
+                        && !name.iter().any(|&b| b == b' ' || b == b'\t')
+                });
+        }
+        line_start = line_end;
+    }
+    raw.len()
+}
+
 /// Header bytes as text: UTF-8 where they are UTF-8, and each line that is not read as
 /// Latin-1 (8-bit headers from old mailers are mostly ISO-8859-1 or windows-1252).
 fn decode(raw: &[u8]) -> Cow<'_, str> {
@@ -111,10 +147,8 @@ fn decode(raw: &[u8]) -> Cow<'_, str> {
 pub fn body_offset(raw: &[u8]) -> usize {
     let mut line_start = 0;
     while line_start < raw.len() {
-        let line_end = raw[line_start..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(raw.len(), |p| line_start + p + 1);
+        let line_end =
+            memchr::memchr(b'\n', &raw[line_start..]).map_or(raw.len(), |p| line_start + p + 1);
         let line = &raw[line_start..line_end];
         if line == b"\n" || line == b"\r\n" {
             return line_end;
@@ -149,6 +183,58 @@ mod tests {
     fn reads_8_bit_lines_as_latin_1() {
         let block = HeaderBlock::parse(b"Subject: Soldes d'\xe9t\xe9\nFrom: a@b.example\n\n");
         assert_eq!(block.get("subject"), Some("Soldes d'\u{e9}t\u{e9}"));
+    }
+
+    /// Reading only up to `block_end` gives the same fields as reading the whole input.
+    #[test]
+    fn stopping_at_the_block_end_changes_nothing() {
+        let mut inputs: Vec<Vec<u8>> = vec![
+            b"garbage\n\nFrom: x\n\nbody: 1\n".to_vec(),
+            b"\n\n  \nA: b\r\n \t\r\nC: d\n".to_vec(),
+            b"A: b\n\xc2\xa0\nC: d\n\nE: f\n".to_vec(),
+            b"Name With Space: x\n\nA: b\n\nC: d\n".to_vec(),
+            b"N\xe9: x\n\nA: b\n".to_vec(),
+            b"A\x0b: b\n\x0b\nC: d\n\nE: f".to_vec(),
+            b": empty name\n\nA: b\n".to_vec(),
+            b" folded first\n\nA: b\n".to_vec(),
+        ];
+        let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/reports");
+        for entry in std::fs::read_dir(fixtures).unwrap() {
+            inputs.push(std::fs::read(entry.unwrap().path()).unwrap());
+        }
+        // Lines made of a small alphabet of the bytes that matter, in every mix.
+        let alphabet: &[&[u8]] = &[
+            b"A: b",
+            b"\n",
+            b"\r\n",
+            b" ",
+            b"\t",
+            b":",
+            b"x",
+            b"\xa0",
+            b"\xc2\xa0",
+            b"\x0b",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            let mut input = Vec::new();
+            for _ in 0..(state % 24) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                input.extend_from_slice(alphabet[(state % alphabet.len() as u64) as usize]);
+            }
+            inputs.push(input);
+        }
+        for input in &inputs {
+            let whole = read_fields(&decode(&input[..input.len().min(MAX_HEADER_BLOCK_BYTES)]));
+            assert_eq!(
+                HeaderBlock::parse(input),
+                whole,
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
     }
 
     #[test]

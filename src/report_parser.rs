@@ -8,7 +8,22 @@ use crate::attribution::{Attribution, SendLogLookup};
 use crate::derivation;
 use crate::header_block::{self, HeaderBlock};
 use crate::report::{Format, Kind, Recipient, Report, Reporter, Via};
-use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+use mail_parser::{HeaderName, Message, MessageParser, MimeHeaders, PartType};
+use std::sync::LazyLock;
+
+/// The MIME layer reads only what fbl asks of it: the MIME headers (to walk and decode the
+/// parts) and the Message-ID, Subject, From and Date of the reported message. Every other
+/// header is skipped without being decoded: an attached message often carries a dozen
+/// Received fields, and fbl reads the headers it needs with its own reader (`header_block`).
+static MIME: LazyLock<MessageParser> = LazyLock::new(|| {
+    MessageParser::new()
+        .with_mime_headers()
+        .header_id(HeaderName::MessageId)
+        .header_text(HeaderName::Subject)
+        .header_address(HeaderName::From)
+        .header_date(HeaderName::Date)
+        .default_header_ignore()
+});
 
 /// A parsed message: the report, and the headers of the reported message for attribution.
 #[derive(Debug, Clone)]
@@ -87,7 +102,7 @@ pub fn parse(raw: &[u8]) -> Parsed {
 pub fn parse_with_limits(raw: &[u8], limits: ParseLimits) -> Parsed {
     let outer = HeaderBlock::parse(raw);
     // The MIME layer is a dependency: whatever it does on hostile input, this parser returns.
-    let parsed = std::panic::catch_unwind(|| MessageParser::default().parse(raw));
+    let parsed = std::panic::catch_unwind(|| MIME.parse(raw));
     let Ok(parsed) = parsed else {
         let mut report = Report::empty(Kind::NotAReport, Format::None, reporter_of(&outer, None));
         report.error =
@@ -336,8 +351,10 @@ fn parse_arf(
     Parsed { report, original }
 }
 
+/// True when `needle` occurs in `haystack`, searched from the end (where a closing boundary
+/// sits).
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+    !needle.is_empty() && memchr::memmem::rfind(haystack, needle).is_some()
 }
 
 fn kind_of_feedback_type(feedback_type: Option<&str>) -> Kind {
@@ -433,7 +450,7 @@ fn fill_original(report: &mut Report, original: &HeaderBlock, attached: Option<&
     let decoded: Option<&Message> = match attached.nested {
         Some(nested) => Some(nested),
         None => {
-            owned = MessageParser::default().parse_headers(attached.raw);
+            owned = MIME.parse_headers(attached.raw);
             owned.as_ref()
         }
     };
@@ -521,11 +538,7 @@ fn is_redacted(report: &Report, original: &HeaderBlock, attached: Option<&Attach
     }
     if let Some(attached) = attached {
         // Validity reduces the attached message, or just its body, to `REDACTED`.
-        let is_redaction = |bytes: &[u8]| {
-            String::from_utf8_lossy(bytes)
-                .trim()
-                .eq_ignore_ascii_case("redacted")
-        };
+        let is_redaction = |bytes: &[u8]| bytes.trim_ascii().eq_ignore_ascii_case(b"redacted");
         let body = &attached.raw[header_block::body_offset(attached.raw)..];
         if is_redaction(body) || is_redaction(attached.raw) {
             return true;

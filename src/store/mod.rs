@@ -9,14 +9,13 @@ use crate::sendlog::SendLogEntry;
 use crate::suppression::Suppression;
 use anyhow::{Context, Result, bail};
 use db::{Db, Row, params};
-use flate2::Compression;
 use sha2::{Digest, Sha256};
 use std::fs::File;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 pub(crate) mod db;
 pub use db::{Dialect, is_disk_full};
+mod packed;
 mod pg;
 pub use pg::{MailboxLock, PostgresConfig, is_postgres_url};
 mod copy;
@@ -32,7 +31,7 @@ pub use snds::{
 };
 
 /// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
-const MIGRATIONS: [(&str, &str); 5] = [
+const MIGRATIONS: [(&str, &str); 6] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/sqlite/0001_init.sql"),
@@ -52,6 +51,10 @@ const MIGRATIONS: [(&str, &str); 5] = [
     (
         "0005_suppression_view.sql",
         include_str!("../../schemas/sqlite/0005_suppression_view.sql"),
+    ),
+    (
+        "0006_raw_packed.sql",
+        include_str!("../../schemas/sqlite/0006_raw_packed.sql"),
     ),
 ];
 
@@ -511,13 +514,13 @@ impl Store {
 
     pub fn quarantined(&self, id: i64) -> Result<Option<(QuarantineEntry, Vec<u8>)>> {
         let row = self.db.query_opt(
-            "SELECT id, sha256, quarantined_at, origin, reason, raw_size, released_at, report_id, raw_deflate
+            "SELECT id, sha256, quarantined_at, origin, reason, raw_size, released_at, report_id, raw_packed
              FROM quarantine WHERE id = ?1",
             params![id],
             |r| Ok((quarantine_from_row(r)?, r.get::<Vec<u8>>(8)?)),
         )?;
         match row {
-            Some((entry, packed)) => Ok(Some((entry, inflate(&packed)?))),
+            Some((entry, packed)) => Ok(Some((entry, packed::unpack(&packed)?))),
             None => Ok(None),
         }
     }
@@ -525,11 +528,11 @@ impl Store {
     /// The raw bytes of a stored report.
     pub fn report_raw(&self, id: i64) -> Result<Option<Vec<u8>>> {
         let packed: Option<Vec<u8>> = self.db.query_opt(
-            "SELECT raw_deflate FROM reports WHERE id = ?1",
+            "SELECT raw_packed FROM reports WHERE id = ?1",
             params![id],
             |r| r.get(0),
         )?;
-        packed.map(|p| inflate(&p)).transpose()
+        packed.map(|p| packed::unpack(&p)).transpose()
     }
 
     /// The parse result kept with a report.
@@ -675,7 +678,7 @@ impl Batch<'_> {
         let id: i64 = self.tx.value(
             "INSERT INTO reports (sha256, ingested_at, origin, kind, format, reporter,
                 feedback_type, source_ip, arrival_date, reported_at, reported_day, message_id,
-                original_mail_from, subject, redacted, attributed, report_json, raw_deflate, raw_size)
+                original_mail_from, subject, redacted, attributed, report_json, raw_packed, raw_size)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
              RETURNING id",
             params![
@@ -696,7 +699,7 @@ impl Batch<'_> {
                 report.redacted,
                 attributed,
                 json,
-                deflate(new.raw)?,
+                packed::pack(new.raw)?,
                 new.raw.len() as i64,
             ],
         )?;
@@ -761,14 +764,14 @@ impl Batch<'_> {
             return Ok(false);
         }
         self.tx.execute(
-            "INSERT INTO quarantine (sha256, quarantined_at, origin, reason, raw_deflate, raw_size)
+            "INSERT INTO quarantine (sha256, quarantined_at, origin, reason, raw_packed, raw_size)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 &sha256[..],
                 now,
                 origin,
                 reason,
-                deflate(raw)?,
+                packed::pack(raw)?,
                 raw.len() as i64
             ],
         )?;
@@ -1097,39 +1100,4 @@ impl Store {
         }
         Ok(())
     }
-}
-
-thread_local! {
-    /// One compressor per thread, reset between messages: making a fresh one allocates and
-    /// zeroes some 300 KB, which cost a sixth of the ingest time.
-    static COMPRESSOR: std::cell::RefCell<flate2::Compress> =
-        std::cell::RefCell::new(flate2::Compress::new(Compression::fast(), false));
-}
-
-fn deflate(raw: &[u8]) -> Result<Vec<u8>> {
-    COMPRESSOR.with(|compressor| {
-        let mut compressor = compressor.borrow_mut();
-        compressor.reset();
-        let mut out = Vec::with_capacity(raw.len() / 2 + 64);
-        loop {
-            let consumed = compressor.total_in() as usize;
-            let status = compressor
-                .compress_vec(&raw[consumed..], &mut out, flate2::FlushCompress::Finish)
-                .context("cannot compress a message")?;
-            match status {
-                flate2::Status::StreamEnd => return Ok(out),
-                flate2::Status::Ok | flate2::Status::BufError => {
-                    out.reserve(out.capacity().max(4096));
-                }
-            }
-        }
-    })
-}
-
-fn inflate(packed: &[u8]) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(packed.len() * 3);
-    flate2::read::DeflateDecoder::new(packed)
-        .read_to_end(&mut out)
-        .context("a stored message is corrupt (cannot inflate)")?;
-    Ok(out)
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// Numbered migrations for PostgreSQL, the same numbers as SQLite's. The schema version is
 /// the highest row of `fbl_schema`.
-pub(super) const MIGRATIONS: [(&str, &str); 5] = [
+pub(super) const MIGRATIONS: [(&str, &str); 6] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/postgres/0001_init.sql"),
@@ -30,6 +30,10 @@ pub(super) const MIGRATIONS: [(&str, &str); 5] = [
     (
         "0005_suppression_view.sql",
         include_str!("../../schemas/postgres/0005_suppression_view.sql"),
+    ),
+    (
+        "0006_raw_packed.sql",
+        include_str!("../../schemas/postgres/0006_raw_packed.sql"),
     ),
 ];
 

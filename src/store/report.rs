@@ -4,7 +4,7 @@
 //! delisting packet.
 
 use super::db::{Db, Row, params};
-use super::{Batch, Store, inflate};
+use super::{Batch, Store};
 use crate::outlook_codes::BlockClass;
 use crate::rates::{
     BlockEvent, CampaignCount, ComplaintCount, DomainCount, MailboxSuccess, SndsDay, SndsStatus,
@@ -493,13 +493,13 @@ impl Store {
             )?
             .unwrap_or(0);
         self.db.query(
-            "SELECT id, raw_deflate, message_id, reported_at FROM reports
+            "SELECT id, raw_packed, message_id, reported_at FROM reports
              WHERE kind = 'bounce' AND id > ?1 ORDER BY id LIMIT ?2",
             params![after, limit as i64],
             |row| {
                 Ok(BounceToScan {
                     id: row.get(0)?,
-                    raw: inflate(&row.get::<Vec<u8>>(1)?)?,
+                    raw: super::packed::unpack(&row.get::<Vec<u8>>(1)?)?,
                     message_id: row.get(2)?,
                     reported_at: row.get(3)?,
                 })
@@ -561,7 +561,7 @@ impl Store {
             |r| Ok((r.get(0)?, r.get::<i64>(1)? as u64, r.get(2)?)),
         )?;
         let example: Option<Vec<u8>> = self.db.query_opt(
-            "SELECT raw_deflate FROM reports WHERE kind = 'complaint' AND source_ip = ?1
+            "SELECT raw_packed FROM reports WHERE kind = 'complaint' AND source_ip = ?1
              ORDER BY attributed DESC, reported_at DESC, id DESC LIMIT 1",
             params![ip],
             |r| r.get(0),
@@ -569,7 +569,7 @@ impl Store {
         let example = match example {
             Some(packed) => Some(packed),
             None => self.db.query_opt(
-                "SELECT r.raw_deflate FROM block_events b JOIN reports r ON r.id = b.report_id
+                "SELECT r.raw_packed FROM block_events b JOIN reports r ON r.id = b.report_id
                  WHERE b.ip = ?1 ORDER BY b.seen_at DESC, b.id DESC LIMIT 1",
                 params![ip],
                 |r| r.get(0),
@@ -581,7 +581,9 @@ impl Store {
             delays,
             suppressions_active,
             reporters,
-            example_raw: example.map(|packed| inflate(&packed)).transpose()?,
+            example_raw: example
+                .map(|packed| super::packed::unpack(&packed))
+                .transpose()?,
         })
     }
 }

@@ -145,7 +145,7 @@ fn mount(args: &[&str], dir: &Path) {
 }
 
 /// An ARF complaint about `address` whose text part carries `padding` bytes that do not
-/// compress (the store keeps messages deflated).
+/// compress (the store keeps messages compressed).
 fn padded_report(address: &str, padding: usize, rng: &mut impl rand::Rng) -> Vec<u8> {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut text = String::with_capacity(padding + padding / 76 + 1);

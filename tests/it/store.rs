@@ -342,6 +342,24 @@ fn a_store_written_by_an_older_version_is_migrated_on_open_and_keeps_its_data(ba
     let test = TestStore::new(backend);
     let insert = "INSERT INTO suppressions (address, reason, source, first_seen, last_seen, count, updated_at, change_seq)
          VALUES ('old@example.org', 'complaint', 'yahoo', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 1, '2026-01-01T00:00:00Z', 1)";
+    // A report and a quarantined message as the first version kept them: raw DEFLATE.
+    let raw = b"From: staff@hotmail.com\r\nSubject: complaint\r\n\r\nkept by the first version\r\n";
+    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut encoder, raw).unwrap();
+    let deflated = hex::encode(encoder.finish().unwrap());
+    let blob = match backend {
+        Backend::Sqlite => format!("X'{deflated}'"),
+        Backend::Postgres => format!("'\\x{deflated}'::bytea"),
+    };
+    let old_rows = format!(
+        "INSERT INTO reports (id, sha256, ingested_at, origin, kind, format, reporter, reported_at,
+             reported_day, redacted, attributed, report_json, raw_deflate, raw_size)
+         VALUES (7, {blob}, '2026-01-01T00:00:00Z', 'old.eml', 'complaint', 'jmrp_legacy',
+             'microsoft', '2026-01-01T00:00:00Z', '2026-01-01', 0, 0, '{{}}', {blob}, {size});
+         INSERT INTO quarantine (id, sha256, quarantined_at, origin, reason, raw_deflate, raw_size)
+         VALUES (3, {blob}, '2026-01-01T00:00:00Z', 'bad.eml', 'broken', {blob}, {size});",
+        size = raw.len()
+    );
     // The store as the first version left it: only migration 0001, one suppression.
     match &test.location {
         Location::Sqlite(path) => {
@@ -353,6 +371,7 @@ fn a_store_written_by_an_older_version_is_migrated_on_open_and_keeps_its_data(ba
             connection.execute_batch(&first).unwrap();
             connection.pragma_update(None, "user_version", 1).unwrap();
             connection.execute(insert, []).unwrap();
+            connection.execute_batch(&old_rows).unwrap();
         }
         Location::Postgres(_) => {
             let first = std::fs::read_to_string(
@@ -377,9 +396,13 @@ fn a_store_written_by_an_older_version_is_migrated_on_open_and_keeps_its_data(ba
                    END LOOP; END $$;",
             );
             server.psql_in(&test.database(), insert);
+            server.psql_in(&test.database(), &old_rows);
         }
     }
     let store = Store::open_at(&test.location).unwrap();
+    // Messages compressed by the first version read back whole after the migrations.
+    assert_eq!(store.report_raw(7).unwrap().unwrap(), raw);
+    assert_eq!(store.quarantined(3).unwrap().unwrap().1, raw);
     assert_eq!(
         store.schema_version().unwrap(),
         migration_names("sqlite").len() as i64

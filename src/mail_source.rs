@@ -1,11 +1,12 @@
 //! Local mail inputs: single message files, folders of `.eml` files, Maildirs (`cur/` and
 //! `new/`), mbox files and standard input. Messages are read one at a time, so a large
-//! mbox or Maildir is never held in memory whole.
+//! mbox or Maildir is never held in memory whole; folders are listed in chunks of at most
+//! `LISTING_CHUNK` names, so neither is the list of their files.
 
 use anyhow::{Context, Result};
 use std::collections::VecDeque;
 use std::ffi::OsStr;
-use std::fs::File;
+use std::fs::{File, ReadDir};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -23,18 +24,23 @@ pub struct Incoming {
 /// How much of an oversized message is kept in quarantine.
 pub const HEAD_BYTES: usize = 64 * 1024;
 
+/// The most file names of one folder held in memory at a time (about 60 bytes each).
+pub const LISTING_CHUNK: usize = 4096;
+
 enum Pending {
     File(PathBuf),
-    /// Message files of one folder, by name, in order. Names alone, not whole paths, keep
-    /// the listing of a Maildir of a million messages near 60 MB (BENCHMARKS.md).
+    /// The message files of a folder given as input, walked lazily (`FolderWalk`).
     Folder {
-        folder: PathBuf,
-        names: std::vec::IntoIter<Box<OsStr>>,
+        walk: Box<FolderWalk>,
+        /// Message files counted when the inputs were opened and not yet yielded.
+        left: u64,
     },
     Mbox(Box<MboxReader>),
 }
 
-/// Reads every message from a list of paths (`-` is standard input), in a stable order.
+/// Reads every message from a list of paths (`-` is standard input), in a stable order:
+/// the paths as given; inside a folder, the order of `FolderWalk` (by name for a folder of
+/// up to `LISTING_CHUNK` files).
 pub struct Inputs {
     pending: VecDeque<Pending>,
     max_bytes: u64,
@@ -42,8 +48,14 @@ pub struct Inputs {
 }
 
 impl Inputs {
-    /// Expands the paths now (folders are listed, sorted by name) and reads lazily.
+    /// Checks the paths now and reads lazily. A folder is walked once now to count its
+    /// message files (for `known_total`; no names are kept), and listed again chunk by
+    /// chunk as it is read (`FolderWalk`), so memory does not grow with its size.
     pub fn open(paths: &[PathBuf], max_bytes: u64) -> Result<Inputs> {
+        Inputs::open_chunked(paths, max_bytes, LISTING_CHUNK)
+    }
+
+    fn open_chunked(paths: &[PathBuf], max_bytes: u64, chunk: usize) -> Result<Inputs> {
         let mut pending = VecDeque::new();
         for path in paths {
             if path.as_os_str() == "-" {
@@ -53,12 +65,16 @@ impl Inputs {
             let metadata = std::fs::metadata(path)
                 .with_context(|| format!("cannot read input {}", path.display()))?;
             if metadata.is_dir() {
-                for (folder, names) in list_folder(path)? {
-                    pending.push_back(Pending::Folder {
-                        folder,
-                        names: names.into_iter(),
-                    });
+                // Fails, as the reading would, when a folder inside cannot be listed.
+                let mut left = 0u64;
+                for file in FolderWalk::new(path, chunk) {
+                    file?;
+                    left += 1;
                 }
+                pending.push_back(Pending::Folder {
+                    walk: Box::new(FolderWalk::new(path, chunk)),
+                    left,
+                });
             } else if is_mbox(path)? {
                 pending.push_back(Pending::Mbox(Box::new(MboxReader::open(path, max_bytes)?)));
             } else {
@@ -73,14 +89,15 @@ impl Inputs {
     }
 
     /// How many messages are left to read, when that is known without reading them: a file
-    /// is one message, a listed folder as many as it has files. An mbox is not counted (that
-    /// would mean reading it), so inputs with one give `None`.
+    /// is one message, a folder as many as it had files when the inputs were opened, less
+    /// those yielded since. An mbox is not counted (that would mean reading it), so inputs
+    /// with one give `None`.
     pub fn known_total(&self) -> Option<u64> {
         self.pending
             .iter()
             .try_fold(0u64, |sum, pending| match pending {
                 Pending::File(_) => Some(sum + 1),
-                Pending::Folder { names, .. } => Some(sum + names.len() as u64),
+                Pending::Folder { left, .. } => Some(sum + *left),
                 Pending::Mbox(_) => None,
             })
     }
@@ -112,11 +129,13 @@ impl Iterator for Inputs {
                     };
                     return Some(self.read_file(&path));
                 }
-                Pending::Folder { folder, names } => match names.next() {
-                    Some(name) => {
-                        let path = folder.join(&*name);
+                Pending::Folder { walk, left } => match walk.next() {
+                    Some(Ok(path)) => {
+                        *left = left.saturating_sub(1);
                         return Some(self.read_file(&path));
                     }
+                    // A folder inside that could no longer be listed; the walk goes on.
+                    Some(Err(error)) => return Some(Err(error)),
                     None => {
                         self.pending.pop_front();
                     }
@@ -154,75 +173,167 @@ fn read_limited(reader: impl Read, origin: String, max_bytes: u64) -> std::io::R
     })
 }
 
-/// The message files of a folder: a Maildir's `cur/` and `new/`, or every `.eml` file
-/// below it (Maildirs found inside are read as Maildirs). In path order, as groups of file
-/// names that share a folder.
-fn list_folder(folder: &Path) -> Result<Vec<(PathBuf, Vec<Box<OsStr>>)>> {
-    let mut groups = Vec::new();
-    if is_maildir(folder) {
-        for sub in ["cur", "new"] {
-            let sub = folder.join(sub);
-            let names = regular_files(&sub)?;
-            if !names.is_empty() {
-                groups.push((sub, names));
+/// The message files below a folder given as input, found lazily: a Maildir's `cur/` then
+/// its `new/` (every regular file not hidden), or every `.eml` file below a plain folder,
+/// not hidden, with a Maildir found inside read as a Maildir at its place.
+///
+/// Order: each folder is read through one `read_dir` stream, in chunks of at most `chunk`
+/// names in the order the file system gives them. Each chunk is sorted by name and walked
+/// before the next is read, a subfolder being walked whole at its place in its chunk. A
+/// folder of at most `chunk` entries that count (message files, and subfolders of a plain
+/// folder) is therefore read in name order; a larger one in sorted runs of `chunk`. The
+/// order is the same every time for an unchanged folder (a file system lists an unchanged
+/// directory in the same order), and memory is one chunk per level of nesting, whatever
+/// the number of files.
+///
+/// Keeping one stream per folder, rather than reopening it for each chunk, means that every
+/// entry that stays in place during the walk is yielded exactly once (POSIX `readdir`); an
+/// entry added or removed meanwhile may or may not be. A file removed after its chunk was
+/// read is still yielded, and reading it fails, as before.
+struct FolderWalk {
+    chunk: usize,
+    /// The folders being walked, innermost last.
+    stack: Vec<Listing>,
+}
+
+/// One folder of a walk, listed a chunk at a time.
+struct Listing {
+    folder: PathBuf,
+    /// A Maildir's `cur/` or `new/`: every regular file not hidden. Otherwise a plain
+    /// folder: its `.eml` files and subfolders, not hidden.
+    maildir_part: bool,
+    /// `None` until the first chunk is read.
+    entries: Option<ReadDir>,
+    /// What is left of the chunk being walked: names, sorted, and whether each is a
+    /// subfolder.
+    chunk: std::vec::IntoIter<(Box<OsStr>, bool)>,
+}
+
+impl FolderWalk {
+    fn new(folder: &Path, chunk: usize) -> FolderWalk {
+        let mut walk = FolderWalk {
+            chunk: chunk.max(1),
+            stack: Vec::new(),
+        };
+        walk.enter(folder.to_path_buf());
+        walk
+    }
+
+    fn enter(&mut self, folder: PathBuf) {
+        if is_maildir(&folder) {
+            // The last pushed is walked first: `cur/`, then `new/`.
+            for sub in ["new", "cur"] {
+                self.stack.push(Listing::new(folder.join(sub), true));
             }
-        }
-    } else {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(folder)
-            .with_context(|| format!("cannot list {}", folder.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .collect();
-        entries.sort();
-        // Files of this folder between two subfolders form one group, so the order stays
-        // that of the sorted paths.
-        let mut names: Vec<Box<OsStr>> = Vec::new();
-        for path in entries {
-            let hidden = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with('.'));
-            if hidden {
-                continue;
-            }
-            if path.is_dir() {
-                if !names.is_empty() {
-                    groups.push((folder.to_path_buf(), std::mem::take(&mut names)));
-                }
-                groups.extend(list_folder(&path)?);
-            } else if path
-                .extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| e.eq_ignore_ascii_case("eml"))
-                && let Some(name) = path.file_name()
-            {
-                names.push(name.into());
-            }
-        }
-        if !names.is_empty() {
-            groups.push((folder.to_path_buf(), names));
+        } else {
+            self.stack.push(Listing::new(folder, false));
         }
     }
-    Ok(groups)
+}
+
+impl Iterator for FolderWalk {
+    type Item = Result<PathBuf>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let listing = self.stack.last_mut()?;
+            if let Some((name, is_folder)) = listing.chunk.next() {
+                let path = listing.folder.join(&*name);
+                if is_folder {
+                    self.enter(path);
+                    continue;
+                }
+                return Some(Ok(path));
+            }
+            match listing.read_chunk(self.chunk) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.stack.pop();
+                }
+                Err(error) => {
+                    self.stack.pop();
+                    return Some(Err(error));
+                }
+            }
+        }
+    }
+}
+
+impl Listing {
+    fn new(folder: PathBuf, maildir_part: bool) -> Listing {
+        Listing {
+            folder,
+            maildir_part,
+            entries: None,
+            chunk: Vec::new().into_iter(),
+        }
+    }
+
+    /// Reads and sorts the next chunk of at most `size` names; false when none are left.
+    fn read_chunk(&mut self, size: usize) -> Result<bool> {
+        let entries = match &mut self.entries {
+            Some(entries) => entries,
+            None => {
+                // A Maildir's `cur/` or `new/` that is not there holds nothing.
+                if self.maildir_part && !self.folder.is_dir() {
+                    return Ok(false);
+                }
+                let entries = std::fs::read_dir(&self.folder)
+                    .with_context(|| format!("cannot list {}", self.folder.display()))?;
+                self.entries.insert(entries)
+            }
+        };
+        let mut names = Vec::new();
+        // An entry that cannot be read is skipped; after an error the stream ends.
+        for entry in entries.by_ref().filter_map(|e| e.ok()) {
+            let kept = if self.maildir_part {
+                maildir_file(&entry)
+            } else {
+                eml_file_or_folder(&entry)
+            };
+            if let Some(kept) = kept {
+                names.push(kept);
+                if names.len() == size {
+                    break;
+                }
+            }
+        }
+        if names.is_empty() {
+            return Ok(false);
+        }
+        names.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        self.chunk = names.into_iter();
+        Ok(true)
+    }
+}
+
+/// In a Maildir's `cur/` or `new/`: a regular file, not hidden.
+fn maildir_file(entry: &std::fs::DirEntry) -> Option<(Box<OsStr>, bool)> {
+    if !entry.file_type().is_ok_and(|t| t.is_file()) {
+        return None;
+    }
+    let name = entry.file_name().into_boxed_os_str();
+    (!name.as_encoded_bytes().starts_with(b".")).then_some((name, false))
+}
+
+/// In a plain folder: a subfolder (true) or an `.eml` file (false), not hidden.
+fn eml_file_or_folder(entry: &std::fs::DirEntry) -> Option<(Box<OsStr>, bool)> {
+    let name = entry.file_name();
+    if name.to_str().is_some_and(|n| n.starts_with('.')) {
+        return None;
+    }
+    let path = entry.path();
+    if path.is_dir() {
+        return Some((name.into_boxed_os_str(), true));
+    }
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("eml"))
+        .then(|| (name.into_boxed_os_str(), false))
 }
 
 pub fn is_maildir(folder: &Path) -> bool {
     folder.join("cur").is_dir() && folder.join("new").is_dir()
-}
-
-/// The names of the regular, not hidden files of a folder, sorted.
-fn regular_files(folder: &Path) -> Result<Vec<Box<OsStr>>> {
-    if !folder.is_dir() {
-        return Ok(Vec::new());
-    }
-    let mut names: Vec<Box<OsStr>> = std::fs::read_dir(folder)
-        .with_context(|| format!("cannot list {}", folder.display()))?
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .map(|e| e.file_name().into_boxed_os_str())
-        .filter(|name| !name.as_encoded_bytes().starts_with(b"."))
-        .collect();
-    names.sort_unstable();
-    Ok(names)
 }
 
 fn is_mbox(path: &Path) -> Result<bool> {
@@ -391,6 +502,163 @@ mod tests {
             Inputs::open(&[empty], 1 << 20).unwrap().known_total(),
             Some(0)
         );
+    }
+
+    fn origins(inputs: Inputs) -> Vec<String> {
+        inputs.map(|m| m.unwrap().origin).collect()
+    }
+
+    fn relative(origins: &[String], root: &Path) -> Vec<String> {
+        let root = format!("{}/", root.display());
+        origins
+            .iter()
+            .map(|o| o.strip_prefix(&root).unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn reads_a_maildir_larger_than_a_chunk_once_each_in_a_stable_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let maildir = dir.path().join("Maildir");
+        for sub in ["cur", "new", "tmp", "cur/sub"] {
+            std::fs::create_dir_all(maildir.join(sub)).unwrap();
+        }
+        let mut expected = Vec::new();
+        for i in 0..23 {
+            let name = format!("cur/{i:02}:2,S");
+            std::fs::write(maildir.join(&name), format!("Subject: {i}\n\nx\n")).unwrap();
+            expected.push(name);
+        }
+        for i in 0..8 {
+            let name = format!("new/{i:02}");
+            std::fs::write(maildir.join(&name), format!("Subject: new {i}\n\nx\n")).unwrap();
+            expected.push(name);
+        }
+        for name in ["cur/.hidden", "new/.hidden", "tmp/1", "cur/sub/1"] {
+            std::fs::write(maildir.join(name), b"Subject: no\n\nx\n").unwrap();
+        }
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(maildir.join("cur/00:2,S"), maildir.join("new/link")).unwrap();
+
+        let chunk = 4;
+        let mut inputs =
+            Inputs::open_chunked(std::slice::from_ref(&maildir), 1 << 20, chunk).unwrap();
+        assert_eq!(inputs.known_total(), Some(31));
+        let first = inputs.next().unwrap().unwrap().origin;
+        assert_eq!(inputs.known_total(), Some(30), "what is left");
+        let mut order = vec![first];
+        for (n, message) in inputs.by_ref().enumerate() {
+            order.push(message.unwrap().origin);
+            if n == 10 {
+                break;
+            }
+        }
+        assert_eq!(inputs.known_total(), Some(31 - order.len() as u64));
+        order.extend(origins(inputs));
+        let order = relative(&order, &maildir);
+
+        // Every message file once, `cur/` before `new/`.
+        assert!(order[..23].iter().all(|p| p.starts_with("cur/")));
+        let mut sorted = order.clone();
+        sorted.sort();
+        assert_eq!(sorted, expected);
+        // Each chunk sorted by name.
+        for part in [&order[..23], &order[23..]] {
+            for run in part.chunks(chunk) {
+                assert!(run.is_sorted(), "{run:?}");
+            }
+        }
+        // The same order again.
+        let again = Inputs::open_chunked(std::slice::from_ref(&maildir), 1 << 20, chunk).unwrap();
+        assert_eq!(relative(&origins(again), &maildir), order);
+        // A chunk as large as the folder: name order, as `open` gives.
+        let whole = Inputs::open_chunked(std::slice::from_ref(&maildir), 1 << 20, 23).unwrap();
+        assert_eq!(relative(&origins(whole), &maildir), expected);
+        let open = Inputs::open(std::slice::from_ref(&maildir), 1 << 20).unwrap();
+        assert_eq!(relative(&origins(open), &maildir), expected);
+    }
+
+    #[test]
+    fn reads_a_tree_of_eml_files_in_chunks_with_subfolders_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("reports");
+        for sub in ["b", "b/c", "d/cur", "d/new", "d/tmp", ".hidden", "e"] {
+            std::fs::create_dir_all(root.join(sub)).unwrap();
+        }
+        let files = [
+            "a1.eml",
+            "a2.EML",
+            "b/1.eml",
+            "b/2.eml",
+            "b/c/1.eml",
+            "b3.eml",
+            "c.eml",
+            "d/cur/1",
+            "d/new/2",
+            "e/1.eml",
+            "f.eml",
+            "g.eml",
+        ];
+        for name in files {
+            std::fs::write(root.join(name), b"Subject: x\n\nx\n").unwrap();
+        }
+        for name in [
+            "notes.txt",
+            ".h.eml",
+            ".hidden/1.eml",
+            "b/.2.eml",
+            "d/tmp/1",
+        ] {
+            std::fs::write(root.join(name), b"Subject: no\n\nx\n").unwrap();
+        }
+        let open =
+            |chunk| Inputs::open_chunked(std::slice::from_ref(&root), 1 << 20, chunk).unwrap();
+        // One chunk: path order, as before chunks.
+        let whole = open(LISTING_CHUNK);
+        assert_eq!(whole.known_total(), Some(files.len() as u64));
+        assert_eq!(relative(&origins(whole), &root), files);
+        for chunk in [1, 2, 3, 5] {
+            let inputs = open(chunk);
+            assert_eq!(inputs.known_total(), Some(files.len() as u64));
+            let order = relative(&origins(inputs), &root);
+            let mut sorted = order.clone();
+            sorted.sort();
+            let mut expected = files.map(String::from).to_vec();
+            expected.sort();
+            assert_eq!(sorted, expected, "chunk {chunk}: each file once");
+            // A subfolder is read whole, at one place.
+            let b = order.iter().position(|p| p.starts_with("b/")).unwrap();
+            assert!(
+                order[b..b + 3].iter().all(|p| p.starts_with("b/")),
+                "{order:?}"
+            );
+            assert_eq!(
+                relative(&origins(open(chunk)), &root),
+                order,
+                "chunk {chunk}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_file_removed_after_its_chunk_was_listed_fails_to_read_and_the_rest_follows() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("reports");
+        std::fs::create_dir(&folder).unwrap();
+        for name in ["1.eml", "2.eml", "3.eml"] {
+            std::fs::write(folder.join(name), b"Subject: x\n\nx\n").unwrap();
+        }
+        let mut inputs = Inputs::open(std::slice::from_ref(&folder), 1 << 20).unwrap();
+        assert!(inputs.next().unwrap().unwrap().origin.ends_with("1.eml"));
+        std::fs::remove_file(folder.join("2.eml")).unwrap();
+        let error = inputs.next().unwrap().unwrap_err();
+        assert!(
+            format!("{error:#}")
+                .starts_with(&format!("cannot read {}", folder.join("2.eml").display())),
+            "{error:#}"
+        );
+        assert!(inputs.next().unwrap().unwrap().origin.ends_with("3.eml"));
+        assert!(inputs.next().is_none());
     }
 
     #[test]

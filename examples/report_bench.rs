@@ -94,6 +94,7 @@ fn build(path: &Path) -> anyhow::Result<()> {
             ip(ip_n)
         );
         batch.store_report(&NewReport {
+            packed: None,
             raw: raw.as_bytes(),
             sha256: sha256(raw.as_bytes()),
             origin: "bench",

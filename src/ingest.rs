@@ -17,6 +17,94 @@ use std::collections::BTreeMap;
 /// little work (the lost work is redone, never doubled, on the next run).
 pub const BATCH_SIZE: usize = 500;
 
+/// How many messages the reading thread may prepare ahead of the storing one.
+const AHEAD: usize = 16;
+
+/// The work on one message that needs no store, done ahead by the reading thread.
+struct Prepared {
+    digest: [u8; 32],
+    /// The id of the report with these bytes, when the reader found it stored (reports
+    /// are never deleted, so it is a duplicate).
+    stored: Option<i64>,
+    /// None when stored, or when the work is left to the storing thread.
+    work: Option<PreparedWork>,
+}
+
+struct PreparedWork {
+    /// None when the parser panicked.
+    parsed: Option<report_parser::Parsed>,
+    /// The raw message compressed for the store.
+    packed: Vec<u8>,
+}
+
+impl Prepared {
+    /// The digest only: parsing is left to the storing thread.
+    fn new(incoming: &Incoming) -> Prepared {
+        Prepared {
+            digest: sha256(&incoming.raw),
+            stored: None,
+            work: None,
+        }
+    }
+
+    /// Everything: digest, parse and compressed bytes, unless `stored` finds these bytes
+    /// in the store already.
+    fn ahead(
+        incoming: &Incoming,
+        stored: impl FnOnce(&[u8; 32]) -> Option<i64>,
+    ) -> Result<Prepared> {
+        let digest = sha256(&incoming.raw);
+        let stored = stored(&digest);
+        let work = if incoming.oversized.is_some() || stored.is_some() {
+            None
+        } else {
+            Some(PreparedWork {
+                parsed: parse_caught(&incoming.raw),
+                packed: crate::store::pack(&incoming.raw)?,
+            })
+        };
+        Ok(Prepared {
+            digest,
+            stored,
+            work,
+        })
+    }
+}
+
+/// Parses a message; None when the parser panicked (a bug, the message is quarantined).
+fn parse_caught(raw: &[u8]) -> Option<report_parser::Parsed> {
+    std::panic::catch_unwind(|| report_parser::parse(raw)).ok()
+}
+
+/// The reading thread of `ingest_all`: reads every input, prepares it and sends it on, in
+/// order, until the inputs end, one fails (sent on, then nothing more), or the storing
+/// thread stops listening. It looks the digest up in a connection of its own, so that
+/// messages stored by an earlier run are not parsed again; a message stored by this run
+/// but not yet committed is parsed for nothing, and the storing thread's own lookup finds
+/// it a duplicate.
+fn prepare_all(
+    inputs: impl Iterator<Item = Result<Incoming>>,
+    location: &crate::store::Location,
+    sender: std::sync::mpsc::SyncSender<Result<(Incoming, Prepared)>>,
+) {
+    // Without a connection (a store that cannot be opened twice), every message is parsed.
+    let mut lookup = crate::store::ReportLookup::open(location).ok();
+    for item in inputs {
+        let item = item.and_then(|incoming| {
+            let prepared = Prepared::ahead(&incoming, |digest| {
+                lookup
+                    .as_mut()
+                    .and_then(|lookup| lookup.report_id(digest).ok().flatten())
+            })?;
+            Ok((incoming, prepared))
+        });
+        let failed = item.is_err();
+        if sender.send(item).is_err() || failed {
+            return;
+        }
+    }
+}
+
 /// What one ingest run saw and did.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Summary {
@@ -110,50 +198,80 @@ impl Ingester<'_> {
     /// Ingests every message of an iterator, committing every `BATCH_SIZE` messages.
     /// `progress` is called after each message with the count so far. An error reading an
     /// input ends the run after committing what was done.
+    ///
+    /// A second thread reads the inputs and does the work that needs no store (SHA-256,
+    /// parsing, compressing) a few messages ahead, while this one stores them in order: the
+    /// store sees exactly what a single thread would do, and a run uses two cores.
     pub fn ingest_all(
         &self,
         store: &mut Store,
-        inputs: impl Iterator<Item = Result<Incoming>>,
+        inputs: impl Iterator<Item = Result<Incoming>> + Send,
         mut progress: impl FnMut(u64),
     ) -> Result<Summary> {
         let mut summary = Summary::default();
         let place = store.location().to_string();
-        // Messages of this run in committed transactions: what a failure leaves stored.
-        let mut committed = 0;
-        let mut inputs = inputs.peekable();
-        while inputs.peek().is_some() {
-            let mut batch = store.begin()?;
-            let mut in_batch = 0;
-            let mut failure = None;
-            for item in inputs.by_ref() {
-                match item {
-                    Ok(incoming) => {
-                        self.ingest_one(&mut batch, &incoming, &mut summary)
-                            .map_err(|error| store_failure(error, &place, committed))?;
-                        progress(summary.messages);
-                    }
+        let location = store.location().clone();
+        std::thread::scope(|scope| {
+            let (sender, receiver) = std::sync::mpsc::sync_channel(AHEAD);
+            let reader = scope.spawn(move || prepare_all(inputs, &location, sender));
+            let mut received = receiver.into_iter().peekable();
+            // Messages of this run in committed transactions: what a failure leaves stored.
+            let mut committed = 0;
+            let mut outcome = Ok(());
+            'batches: while received.peek().is_some() {
+                let mut batch = match store.begin() {
+                    Ok(batch) => batch,
                     Err(error) => {
-                        failure = Some(error);
+                        outcome = Err(error);
+                        break;
+                    }
+                };
+                let mut in_batch = 0;
+                let mut failure = None;
+                for item in received.by_ref() {
+                    match item {
+                        Ok((incoming, prepared)) => {
+                            if let Err(error) =
+                                self.ingest_prepared(&mut batch, &incoming, prepared, &mut summary)
+                            {
+                                outcome = Err(store_failure(error, &place, committed));
+                                break 'batches;
+                            }
+                            progress(summary.messages);
+                        }
+                        Err(error) => {
+                            failure = Some(error);
+                            break;
+                        }
+                    }
+                    in_batch += 1;
+                    if in_batch == BATCH_SIZE {
                         break;
                     }
                 }
-                in_batch += 1;
-                if in_batch == BATCH_SIZE {
+                if self.dry_run {
+                    drop(batch);
+                } else if let Err(error) = batch.commit() {
+                    outcome = Err(store_failure(error, &place, committed));
+                    break;
+                } else {
+                    committed = summary.messages;
+                }
+                if let Some(error) = failure {
+                    outcome = Err(error);
                     break;
                 }
             }
-            if self.dry_run {
-                drop(batch);
-            } else {
-                batch
-                    .commit()
-                    .map_err(|error| store_failure(error, &place, committed))?;
-                committed = summary.messages;
+            // Whatever ended the loop, the reader stops at its next message once the
+            // receiving end is gone.
+            drop(received);
+            if reader.join().is_err() {
+                outcome = outcome.and(Err(anyhow::anyhow!(
+                    "reading the inputs failed (a bug in fbl: please report it)"
+                )));
             }
-            if let Some(error) = failure {
-                return Err(error);
-            }
-        }
+            outcome
+        })?;
         Ok(summary)
     }
 
@@ -164,9 +282,25 @@ impl Ingester<'_> {
         incoming: &Incoming,
         summary: &mut Summary,
     ) -> Result<Outcome> {
+        let prepared = Prepared::new(incoming);
+        self.ingest_prepared(batch, incoming, prepared, summary)
+    }
+
+    /// Ingests one message, whose store-free work is done, inside an open transaction.
+    fn ingest_prepared(
+        &self,
+        batch: &mut Batch,
+        incoming: &Incoming,
+        prepared: Prepared,
+        summary: &mut Summary,
+    ) -> Result<Outcome> {
         summary.messages += 1;
-        let digest = sha256(&incoming.raw);
-        if let Some(id) = batch.report_id_by_sha256(&digest)? {
+        let digest = prepared.digest;
+        let stored = match prepared.stored {
+            Some(id) => Some(id),
+            None => batch.report_id_by_sha256(&digest)?,
+        };
+        if let Some(id) = stored {
             summary.duplicates += 1;
             return Ok(Outcome::Duplicate(id));
         }
@@ -177,8 +311,11 @@ impl Ingester<'_> {
             );
             return self.quarantine(batch, incoming, &digest, reason, summary);
         }
-        let parsed = std::panic::catch_unwind(|| report_parser::parse(&incoming.raw));
-        let Ok(parsed) = parsed else {
+        let (parsed, packed) = match prepared.work {
+            Some(work) => (work.parsed, Some(work.packed)),
+            None => (parse_caught(&incoming.raw), None),
+        };
+        let Some(parsed) = parsed else {
             let reason =
                 "the parser failed on this message (a bug in fbl: please report it)".to_string();
             return self.quarantine(batch, incoming, &digest, reason, summary);
@@ -210,6 +347,7 @@ impl Ingester<'_> {
         report_parser::attribute(&mut report, &original, self.attribution, &*batch);
         let stored = batch.store_report(&NewReport {
             raw: &incoming.raw,
+            packed: packed.as_deref(),
             sha256: digest,
             origin: &incoming.origin,
             report: &report,

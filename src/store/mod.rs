@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 pub(crate) mod db;
 pub use db::{Dialect, is_disk_full};
 mod packed;
+pub use packed::pack;
 mod pg;
 pub use pg::{MailboxLock, PostgresConfig, is_postgres_url};
 mod copy;
@@ -105,10 +106,50 @@ pub struct StoreLock {
 /// A report to keep.
 pub struct NewReport<'a> {
     pub raw: &'a [u8],
+    /// `raw` compressed already (by `pack`), when the caller did it ahead.
+    pub packed: Option<&'a [u8]>,
     pub sha256: [u8; 32],
     pub origin: &'a str,
     pub report: &'a Report,
     pub ingested_at: &'a str,
+}
+
+/// Looks stored reports up by digest on a connection of its own, for a thread that reads
+/// ahead of the one that writes. Lookups are grouped in read transactions of
+/// `LOOKUPS_PER_READ` (one per lookup cost a lock round on every message); each sees what
+/// was committed when it began, and none lasts long enough to hold a checkpoint back.
+pub struct ReportLookup {
+    store: Store,
+    in_read: usize,
+}
+
+impl ReportLookup {
+    const LOOKUPS_PER_READ: usize = 256;
+
+    pub fn open(location: &Location) -> Result<ReportLookup> {
+        Ok(ReportLookup {
+            store: Store::open_at(location)?,
+            in_read: 0,
+        })
+    }
+
+    /// The id of the report with these bytes, when one was stored and committed.
+    pub fn report_id(&mut self, sha256: &[u8; 32]) -> Result<Option<i64>> {
+        if self.in_read == 0 {
+            self.store.db.batch("BEGIN")?;
+        }
+        let found = self.store.db.query_opt(
+            "SELECT id FROM reports WHERE sha256 = ?1",
+            params![&sha256[..]],
+            |r| r.get(0),
+        );
+        self.in_read += 1;
+        if self.in_read == Self::LOOKUPS_PER_READ || found.is_err() {
+            self.in_read = 0;
+            self.store.db.batch("COMMIT")?;
+        }
+        found
+    }
 }
 
 /// What happened to a report handed to the store.
@@ -675,6 +716,14 @@ impl Batch<'_> {
         let reported_day = reported_at.get(..10).unwrap_or("").to_string();
         let json = serde_json::to_string(report)?;
         let attributed = !report.recipient_addresses().is_empty();
+        let packed_here;
+        let packed = match new.packed {
+            Some(packed) => packed,
+            None => {
+                packed_here = packed::pack(new.raw)?;
+                &packed_here[..]
+            }
+        };
         let id: i64 = self.tx.value(
             "INSERT INTO reports (sha256, ingested_at, origin, kind, format, reporter,
                 feedback_type, source_ip, arrival_date, reported_at, reported_day, message_id,
@@ -699,7 +748,7 @@ impl Batch<'_> {
                 report.redacted,
                 attributed,
                 json,
-                packed::pack(new.raw)?,
+                packed,
                 new.raw.len() as i64,
             ],
         )?;

@@ -609,6 +609,7 @@ fn the_same_report_stored_at_once_by_two_connections_is_stored_once(backend: Bac
                     let mut batch = store.begin().unwrap();
                     let stored = batch
                         .store_report(&fbl::store::NewReport {
+                            packed: None,
                             raw: &raw,
                             sha256: fbl::store::sha256(&raw),
                             origin: "test",

@@ -127,10 +127,13 @@ impl ReportLookup {
     const LOOKUPS_PER_READ: usize = 256;
 
     pub fn open(location: &Location) -> Result<ReportLookup> {
-        Ok(ReportLookup {
-            store: Store::open_at(location)?,
-            in_read: 0,
-        })
+        let store = Store::open_at(location)?;
+        if let Db::Sqlite(conn) = &store.db {
+            // Lookups of random digests gain little from a cache: keep this connection's
+            // small, so that the two connections of an ingest stay within its memory bound.
+            conn.pragma_update(None, "cache_size", -2048)?;
+        }
+        Ok(ReportLookup { store, in_read: 0 })
     }
 
     /// The id of the report with these bytes, when one was stored and committed.

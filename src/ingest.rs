@@ -14,10 +14,8 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Messages per transaction: large enough to be fast, small enough that a crash loses
-/// little work (the lost work is redone, never doubled, on the next run). A commit writes
-/// every index page the batch touched; in a store of 100,000 reports 2,000 per batch cost
-/// 8 % less CPU than 500 (BENCHMARKS.md), 5,000 took peak memory near 100 MB.
-pub const BATCH_SIZE: usize = 2000;
+/// little work (the lost work is redone, never doubled, on the next run).
+pub const BATCH_SIZE: usize = 500;
 
 /// The reading thread hands messages over in chunks of up to `CHUNK_MESSAGES` messages or
 /// `CHUNK_BYTES` bytes (one hand-over per message cost a thread wake-up each), and may be

@@ -303,10 +303,6 @@ impl Store {
         // reports stay in memory, and peak memory stays well under 100 MB.
         conn.pragma_update(None, "cache_size", -32768)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        // Checkpoint the WAL every 64 MiB instead of every 4 MiB: a page that several
-        // batches change is copied into the store once, not once per batch (ingest: 8 % less
-        // CPU, BENCHMARKS.md). The WAL file may reach that size while fbl runs.
-        conn.pragma_update(None, "wal_autocheckpoint", 16384)?;
         let store = Store {
             db: Db::Sqlite(conn),
             location: Location::Sqlite(path.to_path_buf()),

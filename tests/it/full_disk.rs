@@ -305,10 +305,9 @@ fn a_full_disk_stops_ingest_with_a_clear_error_and_loses_nothing_committed() {
     use rand::SeedableRng;
     let mut rng = rand::rngs::StdRng::seed_from_u64(9);
     let work = tempfile::tempdir().unwrap();
-    // The store alone needs about 250 KB; the first batch of the Maildir below about 3.6 KB
-    // a report more (in the WAL: no checkpoint before 64 MiB), the second 6 MB more.
-    let batch = fbl::ingest::BATCH_SIZE;
-    let disk = Tmpfs::mount(&format!("{}k", 250 + batch * 4 + 2500));
+    // The store alone needs about 250 KB; the first batch of the Maildir below about 1.8 MB
+    // more, the second 2.5 MB more.
+    let disk = Tmpfs::mount("3m");
     let store = disk.path().join("fbl.sqlite");
     let db = store.to_str().unwrap();
 
@@ -341,7 +340,8 @@ fn a_full_disk_stops_ingest_with_a_clear_error_and_loses_nothing_committed() {
 
     // A Maildir bigger than what is left: a first batch of small reports that fits, then
     // reports of 30 KB that do not compress.
-    let big = 200;
+    let batch = fbl::ingest::BATCH_SIZE;
+    let big = 100;
     let total = batch + big;
     let addresses: Vec<String> = (0..total).map(|i| format!("user{i}@example.org")).collect();
     let messages: Vec<Vec<u8>> = addresses

@@ -40,6 +40,8 @@ struct Prepared {
 struct PreparedWork {
     /// None when the parser panicked.
     parsed: Option<report_parser::Parsed>,
+    /// True when the report is attributed already (the reader could read the send log).
+    attributed: bool,
     /// The raw message compressed for the store.
     packed: Vec<u8>,
 }
@@ -54,19 +56,31 @@ impl Prepared {
         }
     }
 
-    /// Everything: digest, parse and compressed bytes, unless `stored` finds these bytes
-    /// in the store already.
+    /// Everything: digest, parse, attribution and compressed bytes, unless `lookup` finds
+    /// these bytes in the store already. Without `lookup`, attribution (which reads the send
+    /// log) is left to the storing thread.
     fn ahead(
         incoming: &Incoming,
-        stored: impl FnOnce(&[u8; 32]) -> Option<i64>,
+        mut lookup: Option<&mut crate::store::ReportLookup>,
+        attribution: &Attribution,
     ) -> Result<Prepared> {
         let digest = sha256(&incoming.raw);
-        let stored = stored(&digest);
+        let stored = lookup
+            .as_mut()
+            .and_then(|lookup| lookup.report_id(&digest).ok().flatten());
         let work = if incoming.oversized.is_some() || stored.is_some() {
             None
         } else {
+            let mut parsed = parse_caught(&incoming.raw);
+            let mut attributed = false;
+            if let (Some(parsed), Some(lookup)) = (parsed.as_mut(), lookup) {
+                let report_parser::Parsed { report, original } = parsed;
+                report_parser::attribute(report, original, attribution, &*lookup);
+                attributed = true;
+            }
             Some(PreparedWork {
-                parsed: parse_caught(&incoming.raw),
+                parsed,
+                attributed,
                 packed: crate::store::pack(&incoming.raw)?,
             })
         };
@@ -86,12 +100,14 @@ fn parse_caught(raw: &[u8]) -> Option<report_parser::Parsed> {
 /// The reading thread of `ingest_all`: reads every input, prepares it and sends it on, in
 /// order, until the inputs end, one fails (sent on, then nothing more), or the storing
 /// thread stops listening. It looks the digest up in a connection of its own, so that
-/// messages stored by an earlier run are not parsed again; a message stored by this run
+/// messages stored by an earlier run are not parsed again (a message stored by this run
 /// but not yet committed is parsed for nothing, and the storing thread's own lookup finds
-/// it a duplicate.
+/// it a duplicate), and attributes on that connection too: ingesting never writes the send
+/// log, so it reads there what the storing thread would.
 fn prepare_all(
     inputs: impl Iterator<Item = Result<Incoming>>,
     location: &crate::store::Location,
+    attribution: &Attribution,
     sender: std::sync::mpsc::SyncSender<Chunk>,
 ) {
     // Without a connection (a store that cannot be opened twice), every message is parsed.
@@ -100,11 +116,7 @@ fn prepare_all(
     let mut chunk_bytes = 0;
     for item in inputs {
         let item = item.and_then(|incoming| {
-            let prepared = Prepared::ahead(&incoming, |digest| {
-                lookup
-                    .as_mut()
-                    .and_then(|lookup| lookup.report_id(digest).ok().flatten())
-            })?;
+            let prepared = Prepared::ahead(&incoming, lookup.as_mut(), attribution)?;
             Ok((incoming, prepared))
         });
         let failed = item.is_err();
@@ -231,7 +243,8 @@ impl Ingester<'_> {
         let location = store.location().clone();
         std::thread::scope(|scope| {
             let (sender, receiver) = std::sync::mpsc::sync_channel(AHEAD);
-            let reader = scope.spawn(move || prepare_all(inputs, &location, sender));
+            let attribution = self.attribution;
+            let reader = scope.spawn(move || prepare_all(inputs, &location, attribution, sender));
             let mut received = receiver.into_iter().flatten().peekable();
             // Messages of this run in committed transactions: what a failure leaves stored.
             let mut committed = 0;
@@ -329,9 +342,9 @@ impl Ingester<'_> {
             );
             return self.quarantine(batch, incoming, &digest, reason, summary);
         }
-        let (parsed, packed) = match prepared.work {
-            Some(work) => (work.parsed, Some(work.packed)),
-            None => (parse_caught(&incoming.raw), None),
+        let (parsed, attributed, packed) = match prepared.work {
+            Some(work) => (work.parsed, work.attributed, Some(work.packed)),
+            None => (parse_caught(&incoming.raw), false, None),
         };
         let Some(parsed) = parsed else {
             let reason =
@@ -362,7 +375,9 @@ impl Ingester<'_> {
                 return outcome;
             }
         }
-        report_parser::attribute(&mut report, &original, self.attribution, &*batch);
+        if !attributed {
+            report_parser::attribute(&mut report, &original, self.attribution, &*batch);
+        }
         let stored = batch.store_report(&NewReport {
             raw: &incoming.raw,
             packed: packed.as_deref(),
@@ -571,12 +586,31 @@ mod tests {
         store.counts().unwrap().reports
     }
 
-    /// The two-thread `ingest_all` gives what one message at a time gives, in the same order.
+    /// A send log that names the complainant of the fixture that carries only a Message-ID.
+    fn with_send_log(path: &Path) -> Store {
+        let mut store = Store::open(path).unwrap();
+        let entry = crate::sendlog::SendLogEntry {
+            message_id: Some("20260720104501.9b1c77e0@mta1.example.com".to_string()),
+            recipient: "found-in-the-send-log@example.org".to_string(),
+            id: None,
+            campaign: None,
+            list: None,
+            source_ip: None,
+            sent_at: Some("2026-07-20T10:45:01Z".to_string()),
+        };
+        let mut batch = store.begin().unwrap();
+        assert!(batch.add_send_log(&entry, "2026-11-20T08:00:00Z").unwrap());
+        batch.commit().unwrap();
+        store
+    }
+
+    /// The two-thread `ingest_all` (which also attributes on the reading thread, send log
+    /// included) gives what one message at a time gives, in the same order.
     #[test]
     fn reading_ahead_stores_what_one_thread_stores() {
         let dir = tempfile::tempdir().unwrap();
         let messages = fixtures();
-        let mut ahead = Store::open(&dir.path().join("ahead.sqlite")).unwrap();
+        let mut ahead = with_send_log(&dir.path().join("ahead.sqlite"));
         let mut seen = Vec::new();
         let summary = ingest(
             &mut ahead,
@@ -595,7 +629,7 @@ mod tests {
             dry_run: false,
             trust: None,
         };
-        let mut alone = Store::open(&dir.path().join("alone.sqlite")).unwrap();
+        let mut alone = with_send_log(&dir.path().join("alone.sqlite"));
         let mut expected = Summary::default();
         let mut outcomes = Vec::new();
         {
@@ -606,6 +640,12 @@ mod tests {
             batch.commit().unwrap();
         }
         assert_eq!(summary, expected);
+        for store in [&ahead, &alone] {
+            let found = store
+                .active_suppression("found-in-the-send-log@example.org", "2026-11-21T00:00:00Z")
+                .unwrap();
+            assert!(found.is_some(), "attributed through the send log");
+        }
         assert!(
             summary.stored > 50 && summary.quarantined > 0,
             "{summary:?}"

@@ -114,8 +114,8 @@ pub struct NewReport<'a> {
     pub ingested_at: &'a str,
 }
 
-/// Looks stored reports up by digest on a connection of its own, for a thread that reads
-/// ahead of the one that writes. Lookups are grouped in read transactions of
+/// Looks stored reports up by digest, and the send log up for attribution, on a connection
+/// of its own, for a thread that reads ahead of the one that writes. Lookups are grouped in read transactions of
 /// `LOOKUPS_PER_READ` (one per lookup cost a lock round on every message); each sees what
 /// was committed when it began, and none lasts long enough to hold a checkpoint back.
 pub struct ReportLookup {
@@ -671,6 +671,15 @@ impl Drop for Batch<'_> {
             // transaction with it.
             let _ = self.tx.batch("ROLLBACK");
         }
+    }
+}
+
+impl SendLogLookup for ReportLookup {
+    fn recipient_by_message_id(&self, message_id: &str) -> Option<String> {
+        lookup_message_id(&self.store.db, message_id)
+    }
+    fn recipient_by_id(&self, id: &str) -> Option<String> {
+        lookup_id(&self.store.db, id)
     }
 }
 

@@ -565,21 +565,25 @@ mod tests {
             .collect()
     }
 
-    fn ingest(
-        store: &mut Store,
-        inputs: Vec<Result<Incoming>>,
-        progress: impl FnMut(u64),
-    ) -> Result<Summary> {
+    /// Runs `f` with an ingester of the default settings.
+    fn with_ingester<T>(f: impl FnOnce(&Ingester) -> T) -> T {
         let attribution = Attribution::new(&AttributionConfig::default(), None).unwrap();
         let policy = SuppressionConfig::default();
-        let ingester = Ingester {
+        f(&Ingester {
             attribution: &attribution,
             policy: &policy,
             now: "2026-11-20T08:00:00Z",
             dry_run: false,
             trust: None,
-        };
-        ingester.ingest_all(store, inputs.into_iter(), progress)
+        })
+    }
+
+    fn ingest(
+        store: &mut Store,
+        inputs: Vec<Result<Incoming>>,
+        progress: impl FnMut(u64),
+    ) -> Result<Summary> {
+        with_ingester(|ingester| ingester.ingest_all(store, inputs.into_iter(), progress))
     }
 
     fn stored_reports(store: &Store) -> u64 {
@@ -620,25 +624,16 @@ mod tests {
         .unwrap();
         assert_eq!(seen, (1..=messages.len() as u64).collect::<Vec<_>>());
 
-        let attribution = Attribution::new(&AttributionConfig::default(), None).unwrap();
-        let policy = SuppressionConfig::default();
-        let one = Ingester {
-            attribution: &attribution,
-            policy: &policy,
-            now: "2026-11-20T08:00:00Z",
-            dry_run: false,
-            trust: None,
-        };
         let mut alone = with_send_log(&dir.path().join("alone.sqlite"));
         let mut expected = Summary::default();
         let mut outcomes = Vec::new();
-        {
+        with_ingester(|one| {
             let mut batch = alone.begin().unwrap();
             for incoming in &messages {
                 outcomes.push(one.ingest_one(&mut batch, incoming, &mut expected).unwrap());
             }
             batch.commit().unwrap();
-        }
+        });
         assert_eq!(summary, expected);
         for store in [&ahead, &alone] {
             let found = store

@@ -717,9 +717,6 @@ impl Batch<'_> {
     /// Keeps a report with its raw bytes and complainants; a report already stored is left
     /// as it was.
     pub fn store_report(&mut self, new: &NewReport) -> Result<Stored> {
-        if let Some(id) = self.report_id_by_sha256(&new.sha256)? {
-            return Ok(Stored::Duplicate(id));
-        }
         let report = new.report;
         let reported_at = report
             .report_date
@@ -736,11 +733,14 @@ impl Batch<'_> {
                 &packed_here[..]
             }
         };
-        let id: i64 = self.tx.value(
+        // The schema's UNIQUE sha256 decides: no row comes back for bytes stored already
+        // (one index search instead of a lookup and then the insert's own).
+        let inserted: Option<i64> = self.tx.query_opt(
             "INSERT INTO reports (sha256, ingested_at, origin, kind, format, reporter,
                 feedback_type, source_ip, arrival_date, reported_at, reported_day, message_id,
                 original_mail_from, subject, redacted, attributed, report_json, raw_packed, raw_size)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
+             ON CONFLICT (sha256) DO NOTHING
              RETURNING id",
             params![
                 &new.sha256[..],
@@ -763,7 +763,14 @@ impl Batch<'_> {
                 packed,
                 new.raw.len() as i64,
             ],
+            |r| r.get(0),
         )?;
+        let Some(id) = inserted else {
+            let id = self
+                .report_id_by_sha256(&new.sha256)?
+                .context("a report conflicted on its SHA-256 but cannot be found")?;
+            return Ok(Stored::Duplicate(id));
+        };
         self.insert_complainants(id, &report.recipients)?;
         Ok(Stored::New(id))
     }

@@ -229,9 +229,9 @@ impl Ingester<'_> {
     /// `progress` is called after each message with the count so far. An error reading an
     /// input ends the run after committing what was done.
     ///
-    /// A second thread reads the inputs and does the work that needs no store (SHA-256,
-    /// parsing, compressing) a few messages ahead, while this one stores them in order: the
-    /// store sees exactly what a single thread would do, and a run uses two cores.
+    /// A second thread reads the inputs and does the work that needs no writing (SHA-256,
+    /// parsing, attributing, compressing) a few messages ahead, while this one stores them in
+    /// order: the store sees what a single thread would do, and a run uses two cores.
     pub fn ingest_all(
         &self,
         store: &mut Store,
@@ -239,71 +239,75 @@ impl Ingester<'_> {
         mut progress: impl FnMut(u64),
     ) -> Result<Summary> {
         let mut summary = Summary::default();
-        let place = store.location().to_string();
         let location = store.location().clone();
         std::thread::scope(|scope| {
             let (sender, receiver) = std::sync::mpsc::sync_channel(AHEAD);
             let attribution = self.attribution;
             let reader = scope.spawn(move || prepare_all(inputs, &location, attribution, sender));
-            let mut received = receiver.into_iter().flatten().peekable();
-            // Messages of this run in committed transactions: what a failure leaves stored.
-            let mut committed = 0;
-            let mut outcome = Ok(());
-            'batches: while received.peek().is_some() {
-                let mut batch = match store.begin() {
-                    Ok(batch) => batch,
-                    Err(error) => {
-                        outcome = Err(error);
-                        break;
-                    }
-                };
-                let mut in_batch = 0;
-                let mut failure = None;
-                for item in received.by_ref() {
-                    match item {
-                        Ok((incoming, prepared)) => {
-                            if let Err(error) =
-                                self.ingest_prepared(&mut batch, &incoming, prepared, &mut summary)
-                            {
-                                outcome = Err(store_failure(error, &place, committed));
-                                break 'batches;
-                            }
-                            progress(summary.messages);
-                        }
-                        Err(error) => {
-                            failure = Some(error);
-                            break;
-                        }
-                    }
-                    in_batch += 1;
-                    if in_batch == BATCH_SIZE {
-                        break;
-                    }
-                }
-                if self.dry_run {
-                    drop(batch);
-                } else if let Err(error) = batch.commit() {
-                    outcome = Err(store_failure(error, &place, committed));
-                    break;
-                } else {
-                    committed = summary.messages;
-                }
-                if let Some(error) = failure {
-                    outcome = Err(error);
-                    break;
-                }
-            }
-            // Whatever ended the loop, the reader stops at its next message once the
-            // receiving end is gone.
-            drop(received);
-            if reader.join().is_err() {
-                outcome = outcome.and(Err(anyhow::anyhow!(
-                    "reading the inputs failed (a bug in fbl: please report it)"
-                )));
-            }
-            outcome
+            // The receiving end goes with `store_all`: however it ends, the reader stops at
+            // its next chunk.
+            let stored = self.store_all(
+                store,
+                receiver.into_iter().flatten(),
+                &mut summary,
+                &mut progress,
+            );
+            let read = reader.join();
+            stored?;
+            read.map_err(|_| {
+                anyhow::anyhow!("reading the inputs failed (a bug in fbl: please report it)")
+            })
         })?;
         Ok(summary)
+    }
+
+    /// The storing side of `ingest_all`: prepared messages into the store, in transactions
+    /// of `BATCH_SIZE`.
+    fn store_all(
+        &self,
+        store: &mut Store,
+        received: impl Iterator<Item = Result<(Incoming, Prepared)>>,
+        summary: &mut Summary,
+        progress: &mut impl FnMut(u64),
+    ) -> Result<()> {
+        let place = store.location().to_string();
+        // Messages of this run in committed transactions: what a failure leaves stored.
+        let mut committed = 0;
+        let mut received = received.peekable();
+        while received.peek().is_some() {
+            let mut batch = store.begin()?;
+            let mut in_batch = 0;
+            let mut failure = None;
+            for item in received.by_ref() {
+                match item {
+                    Ok((incoming, prepared)) => {
+                        self.ingest_prepared(&mut batch, &incoming, prepared, summary)
+                            .map_err(|error| store_failure(error, &place, committed))?;
+                        progress(summary.messages);
+                    }
+                    Err(error) => {
+                        failure = Some(error);
+                        break;
+                    }
+                }
+                in_batch += 1;
+                if in_batch == BATCH_SIZE {
+                    break;
+                }
+            }
+            if self.dry_run {
+                drop(batch);
+            } else {
+                batch
+                    .commit()
+                    .map_err(|error| store_failure(error, &place, committed))?;
+                committed = summary.messages;
+            }
+            if let Some(error) = failure {
+                return Err(error);
+            }
+        }
+        Ok(())
     }
 
     /// Ingests one message inside an open transaction.

@@ -115,9 +115,10 @@ pub struct NewReport<'a> {
 }
 
 /// Looks stored reports up by digest, and the send log up for attribution, on a connection
-/// of its own, for a thread that reads ahead of the one that writes. Lookups are grouped in read transactions of
-/// `LOOKUPS_PER_READ` (one per lookup cost a lock round on every message); each sees what
-/// was committed when it began, and none lasts long enough to hold a checkpoint back.
+/// of its own, for a thread that reads ahead of the one that writes. Digest lookups are
+/// grouped in read transactions of `LOOKUPS_PER_READ` (one each cost a lock round on every
+/// message); each sees what was committed when it began, and none lasts long enough to
+/// hold a checkpoint back.
 pub struct ReportLookup {
     store: Store,
     in_read: usize,
@@ -141,11 +142,7 @@ impl ReportLookup {
         if self.in_read == 0 {
             self.store.db.batch("BEGIN")?;
         }
-        let found = self.store.db.query_opt(
-            "SELECT id FROM reports WHERE sha256 = ?1",
-            params![&sha256[..]],
-            |r| r.get(0),
-        );
+        let found = report_id_by_sha256(&self.store.db, sha256);
         self.in_read += 1;
         if self.in_read == Self::LOOKUPS_PER_READ || found.is_err() {
             self.in_read = 0;
@@ -625,6 +622,14 @@ impl SendLogLookup for Store {
     }
 }
 
+fn report_id_by_sha256(db: &Db, sha256: &[u8; 32]) -> Result<Option<i64>> {
+    db.query_opt(
+        "SELECT id FROM reports WHERE sha256 = ?1",
+        params![&sha256[..]],
+        |r| r.get(0),
+    )
+}
+
 fn lookup_message_id(db: &Db, message_id: &str) -> Option<String> {
     let bare = message_id
         .trim()
@@ -707,11 +712,7 @@ impl Batch<'_> {
 
     /// The id of a stored report with these bytes, if there is one.
     pub fn report_id_by_sha256(&self, sha256: &[u8; 32]) -> Result<Option<i64>> {
-        self.tx.query_opt(
-            "SELECT id FROM reports WHERE sha256 = ?1",
-            params![&sha256[..]],
-            |r| r.get(0),
-        )
+        report_id_by_sha256(self.tx, sha256)
     }
 
     /// Keeps a report with its raw bytes and complainants; a report already stored is left

@@ -492,19 +492,24 @@ fn a_full_disk_fails_an_export_and_leaves_the_previous_file_whole() {
         names.sort();
         names
     };
+    // The error names the export and says the disk is full; the previous file is whole and
+    // no temporary file is left.
+    let failed_and_kept = |stderr: &str| {
+        assert!(
+            stderr.contains(&format!("cannot write export {list_arg}"))
+                && stderr.contains("No space left on device"),
+            "the error names the export and says the disk is full: {stderr}"
+        );
+        assert!(
+            std::fs::read(&list).unwrap() == previous,
+            "the previous export is changed"
+        );
+        assert_eq!(files(), ["filler", "list.csv"], "a temporary file is left");
+    };
     let output = run(fbl(dir).args(export));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains(&format!("cannot write export {list_arg}"))
-            && stderr.contains("No space left on device"),
-        "the error names the export and says the disk is full: {stderr}"
-    );
-    assert!(
-        std::fs::read(&list).unwrap() == previous,
-        "the previous export is changed"
-    );
-    assert_eq!(files(), ["filler", "list.csv"], "a temporary file is left");
+    failed_and_kept(&stderr);
 
     // `fbl run` writing the same file as an [[export]]: it goes on, says so, exits 1.
     std::fs::write(
@@ -515,16 +520,7 @@ fn a_full_disk_fails_an_export_and_leaves_the_previous_file_whole() {
     let output = run(fbl(dir).args(["--config", "fbl.toml", "run"]));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains(&format!("cannot write export {list_arg}"))
-            && stderr.contains("No space left on device"),
-        "{stderr}"
-    );
-    assert!(
-        std::fs::read(&list).unwrap() == previous,
-        "the previous export is changed"
-    );
-    assert_eq!(files(), ["filler", "list.csv"], "a temporary file is left");
+    failed_and_kept(&stderr);
 
     // With room again, the export is written whole.
     std::fs::remove_file(&filler).unwrap();

@@ -30,11 +30,23 @@ type Chunk = Vec<Result<(Incoming, Prepared)>>;
 /// The work on one message that needs no store, done ahead by the reading thread.
 struct Prepared {
     digest: [u8; 32],
-    /// The id of the report with these bytes, when the reader found it stored (reports
-    /// are never deleted, so it is a duplicate).
-    stored: Option<i64>,
+    /// What the reader found of these bytes in the store.
+    seen: Seen,
     /// None when stored, or when the work is left to the storing thread.
     work: Option<PreparedWork>,
+}
+
+/// What the reading thread found in the store for a digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    /// Not looked up (no lookup connection, or the lookup failed): the storing thread does.
+    Unknown,
+    /// Stored already, as this report (reports are never deleted: a duplicate).
+    Stored(i64),
+    /// Not stored when the reader looked. A copy stored by this run after that is caught by
+    /// the reports table's UNIQUE digest when storing, or by the quarantine's when the copy
+    /// was quarantined: the same bytes meet the same fate within a run.
+    Absent,
 }
 
 struct PreparedWork {
@@ -51,7 +63,7 @@ impl Prepared {
     fn new(incoming: &Incoming) -> Prepared {
         Prepared {
             digest: sha256(&incoming.raw),
-            stored: None,
+            seen: Seen::Unknown,
             work: None,
         }
     }
@@ -65,10 +77,12 @@ impl Prepared {
         attribution: &Attribution,
     ) -> Result<Prepared> {
         let digest = sha256(&incoming.raw);
-        let stored = lookup
-            .as_mut()
-            .and_then(|lookup| lookup.report_id(&digest).ok().flatten());
-        let work = if incoming.oversized.is_some() || stored.is_some() {
+        let seen = match lookup.as_mut().map(|lookup| lookup.report_id(&digest)) {
+            Some(Ok(Some(id))) => Seen::Stored(id),
+            Some(Ok(None)) => Seen::Absent,
+            None | Some(Err(_)) => Seen::Unknown,
+        };
+        let work = if incoming.oversized.is_some() || matches!(seen, Seen::Stored(_)) {
             None
         } else {
             let mut parsed = parse_caught(&incoming.raw);
@@ -84,11 +98,7 @@ impl Prepared {
                 packed: crate::store::pack(&incoming.raw)?,
             })
         };
-        Ok(Prepared {
-            digest,
-            stored,
-            work,
-        })
+        Ok(Prepared { digest, seen, work })
     }
 }
 
@@ -331,9 +341,10 @@ impl Ingester<'_> {
     ) -> Result<Outcome> {
         summary.messages += 1;
         let digest = prepared.digest;
-        let stored = match prepared.stored {
-            Some(id) => Some(id),
-            None => batch.report_id_by_sha256(&digest)?,
+        let stored = match prepared.seen {
+            Seen::Stored(id) => Some(id),
+            Seen::Absent => None,
+            Seen::Unknown => batch.report_id_by_sha256(&digest)?,
         };
         if let Some(id) = stored {
             summary.duplicates += 1;
@@ -663,6 +674,33 @@ mod tests {
         let again = ingest(&mut ahead, messages.into_iter().map(Ok).collect(), |_| {}).unwrap();
         assert_eq!(again.duplicates, summary.stored);
         assert_eq!(again.stored, 0);
+    }
+
+    /// The same bytes twice in one run: the reading thread cannot see the first copy (not
+    /// committed yet), so the store's UNIQUE digests decide. The summary is the one-message
+    /// path's: each report stored once and counted once, each broken input quarantined once.
+    #[test]
+    fn copies_within_one_run_are_stored_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let messages = fixtures();
+        let twice: Vec<Incoming> = messages.iter().chain(&messages).cloned().collect();
+        let mut store = Store::open(&dir.path().join("twice.sqlite")).unwrap();
+        let summary = ingest(&mut store, twice.iter().cloned().map(Ok).collect(), |_| {}).unwrap();
+
+        let mut alone = Store::open(&dir.path().join("alone.sqlite")).unwrap();
+        let mut expected = Summary::default();
+        with_ingester(|one| {
+            let mut batch = alone.begin().unwrap();
+            for incoming in &twice {
+                one.ingest_one(&mut batch, incoming, &mut expected).unwrap();
+            }
+            batch.commit().unwrap();
+        });
+        assert_eq!(summary, expected);
+        assert_eq!(summary.duplicates, summary.stored);
+        assert_eq!(summary.already_quarantined, summary.quarantined);
+        assert!(summary.quarantined > 0, "{summary:?}");
+        assert_eq!(stored_reports(&store), summary.stored);
     }
 
     /// An input that cannot be read ends the run with its error, after committing what came

@@ -32,7 +32,7 @@ pub use snds::{
 };
 
 /// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
-const MIGRATIONS: [(&str, &str); 6] = [
+const MIGRATIONS: [(&str, &str); 7] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/sqlite/0001_init.sql"),
@@ -56,6 +56,10 @@ const MIGRATIONS: [(&str, &str); 6] = [
     (
         "0006_raw_packed.sql",
         include_str!("../../schemas/sqlite/0006_raw_packed.sql"),
+    ),
+    (
+        "0007_unused_indexes.sql",
+        include_str!("../../schemas/sqlite/0007_unused_indexes.sql"),
     ),
 ];
 

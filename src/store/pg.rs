@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// Numbered migrations for PostgreSQL, the same numbers as SQLite's. The schema version is
 /// the highest row of `fbl_schema`.
-pub(super) const MIGRATIONS: [(&str, &str); 6] = [
+pub(super) const MIGRATIONS: [(&str, &str); 7] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/postgres/0001_init.sql"),
@@ -34,6 +34,10 @@ pub(super) const MIGRATIONS: [(&str, &str); 6] = [
     (
         "0006_raw_packed.sql",
         include_str!("../../schemas/postgres/0006_raw_packed.sql"),
+    ),
+    (
+        "0007_unused_indexes.sql",
+        include_str!("../../schemas/postgres/0007_unused_indexes.sql"),
     ),
 ];
 

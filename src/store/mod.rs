@@ -32,7 +32,7 @@ pub use snds::{
 };
 
 /// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
-const MIGRATIONS: [(&str, &str); 7] = [
+const MIGRATIONS: [(&str, &str); 8] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/sqlite/0001_init.sql"),
@@ -60,6 +60,10 @@ const MIGRATIONS: [(&str, &str); 7] = [
     (
         "0007_unused_indexes.sql",
         include_str!("../../schemas/sqlite/0007_unused_indexes.sql"),
+    ),
+    (
+        "0008_evidence_in_history.sql",
+        include_str!("../../schemas/sqlite/0008_evidence_in_history.sql"),
     ),
 ];
 
@@ -539,10 +543,16 @@ impl Store {
         )
     }
 
-    /// The reports that are evidence for an address's suppression.
+    /// The reports that are evidence for an address's suppression: those of its history
+    /// lines. Stores before version 8 also wrote each to `suppression_evidence`, read too
+    /// (every such row has its history line; the union costs nothing and assumes nothing).
     pub fn evidence(&self, address: &str) -> Result<Vec<i64>> {
         self.db.query(
-            "SELECT report_id FROM suppression_evidence WHERE address = ?1 ORDER BY report_id",
+            "SELECT report_id FROM suppression_history
+             WHERE address = ?1 AND report_id IS NOT NULL
+             UNION
+             SELECT report_id FROM suppression_evidence WHERE address = ?1
+             ORDER BY 1",
             params![address],
             |r| r.get(0),
         )
@@ -979,13 +989,7 @@ impl Batch<'_> {
                 }
             }
         };
-        if let Some(report_id) = request.report_id {
-            self.tx.execute(
-                "INSERT INTO suppression_evidence (address, report_id) VALUES (?1, ?2)
-                 ON CONFLICT DO NOTHING",
-                params![request.address, report_id],
-            )?;
-        }
+        // The history line just written, with its report, is the evidence (see `evidence`).
         Ok(change)
     }
 

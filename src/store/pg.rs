@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// Numbered migrations for PostgreSQL, the same numbers as SQLite's. The schema version is
 /// the highest row of `fbl_schema`.
-pub(super) const MIGRATIONS: [(&str, &str); 7] = [
+pub(super) const MIGRATIONS: [(&str, &str); 8] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/postgres/0001_init.sql"),
@@ -38,6 +38,10 @@ pub(super) const MIGRATIONS: [(&str, &str); 7] = [
     (
         "0007_unused_indexes.sql",
         include_str!("../../schemas/postgres/0007_unused_indexes.sql"),
+    ),
+    (
+        "0008_evidence_in_history.sql",
+        include_str!("../../schemas/postgres/0008_evidence_in_history.sql"),
     ),
 ];
 

@@ -261,8 +261,8 @@ fn contents(store: &Path) -> Contents {
             "SELECT count(*) FROM complainants c
              WHERE NOT EXISTS (SELECT 1 FROM suppressions s
                                WHERE s.address = c.address AND s.removed_at IS NULL)
-                OR NOT EXISTS (SELECT 1 FROM suppression_evidence e
-                               WHERE e.address = c.address AND e.report_id = c.report_id)",
+                OR NOT EXISTS (SELECT 1 FROM suppression_history h
+                               WHERE h.address = c.address AND h.report_id = c.report_id)",
         ),
         complaints_unattributed: count(
             "SELECT count(*) FROM reports r WHERE r.kind = 'complaint'

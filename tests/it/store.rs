@@ -357,7 +357,8 @@ fn a_store_written_by_an_older_version_is_migrated_on_open_and_keeps_its_data(ba
          VALUES (7, {blob}, '2026-01-01T00:00:00Z', 'old.eml', 'complaint', 'jmrp_legacy',
              'microsoft', '2026-01-01T00:00:00Z', '2026-01-01', 0, 0, '{{}}', {blob}, {size});
          INSERT INTO quarantine (id, sha256, quarantined_at, origin, reason, raw_deflate, raw_size)
-         VALUES (3, {blob}, '2026-01-01T00:00:00Z', 'bad.eml', 'broken', {blob}, {size});",
+         VALUES (3, {blob}, '2026-01-01T00:00:00Z', 'bad.eml', 'broken', {blob}, {size});
+         INSERT INTO suppression_evidence (address, report_id) VALUES ('old@example.org', 7);",
         size = raw.len()
     );
     // The store as the first version left it: only migration 0001, one suppression.
@@ -417,6 +418,25 @@ fn a_store_written_by_an_older_version_is_migrated_on_open_and_keeps_its_data(ba
         store.mailbox_states().unwrap().is_empty(),
         "later tables exist"
     );
+    // Evidence the first version kept in its own table (from version 8 it is read from the
+    // history) is still shown, once, also when the history names the same report.
+    assert_eq!(store.evidence("old@example.org").unwrap(), [7]);
+    let mut store = store;
+    let mut batch = store.begin().unwrap();
+    batch
+        .suppress(&fbl::store::SuppressRequest {
+            address: "old@example.org",
+            reason: "complaint",
+            source: "yahoo",
+            seen_at: "2026-11-01T00:00:00Z",
+            expires_at: None,
+            report_id: Some(7),
+            actor: "report",
+            now: "2026-11-01T00:00:00Z",
+        })
+        .unwrap();
+    batch.commit().unwrap();
+    assert_eq!(store.evidence("old@example.org").unwrap(), [7]);
 }
 
 /// The id lookup once walked the whole send log (the partial index on `id` was never used)

@@ -1,0 +1,7 @@
+-- fbl store, version 8: the evidence of a suppression is read from its history. Every
+-- suppression caused by a report writes a history line holding that report_id, so the
+-- second copy fbl wrote to suppression_evidence, one more entry with a random key
+-- (the address) per suppression, is no longer written. The table stays, read together with
+-- the history (`fbl suppress show`), so that stores written before lose nothing; history
+-- lines are looked up through suppression_history_by_address (address, at). Nothing to
+-- change in the schema: the version number marks the change of what is written.

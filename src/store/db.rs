@@ -426,6 +426,20 @@ impl Db {
         }
     }
 
+    /// Runs an INSERT into a table whose key is `id`; returns the new row's id, or None
+    /// when its ON CONFLICT clause inserted nothing. SQLite reads the id from the
+    /// connection (`RETURNING` would build a temporary table for each row); PostgreSQL
+    /// appends `RETURNING id`.
+    pub(crate) fn insert_for_id(&self, sql: &str, params: &[Value]) -> Result<Option<i64>> {
+        match self {
+            Db::Sqlite(conn) => {
+                let inserted = self.execute(sql, params)?;
+                Ok((inserted == 1).then(|| conn.last_insert_rowid()))
+            }
+            Db::Postgres(_) => self.query_opt(&format!("{sql} RETURNING id"), params, |r| r.get(0)),
+        }
+    }
+
     /// Runs statements without parameters, one after the other (schema changes).
     pub(crate) fn batch(&self, sql: &str) -> Result<()> {
         match self {

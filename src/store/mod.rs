@@ -652,9 +652,11 @@ fn lookup_message_id(db: &Db, message_id: &str) -> Option<String> {
     if bare.is_empty() {
         return None;
     }
+    // Two rows at most, in any order: only whether there is exactly one matters (sorting
+    // them cost a temporary table per lookup).
     let found: Vec<String> = db
         .query(
-            "SELECT recipient FROM send_log WHERE message_id = ?1 ORDER BY sent_at DESC LIMIT 2",
+            "SELECT recipient FROM send_log WHERE message_id = ?1 LIMIT 2",
             params![bare],
             |r| r.get(0),
         )
@@ -667,13 +669,20 @@ fn lookup_id(db: &Db, id: &str) -> Option<String> {
     // `id <> ''` lets SQLite use the partial index send_log_by_id (without it, a bound `?1`
     // might be '' and the planner walks the whole log by sent_at), and keeps an empty id
     // from matching the entries that have none.
-    db.query_opt(
-        "SELECT recipient FROM send_log WHERE id = ?1 AND id <> '' ORDER BY sent_at DESC LIMIT 1",
-        params![id.trim()],
-        |r| r.get(0),
-    )
-    .ok()
-    .flatten()
+    // The latest send of the id, picked here: `ORDER BY sent_at DESC` cost a temporary sorter
+    // on every lookup, and an id names one message, so it has a row or few. A send without
+    // a time counts as the oldest, as SQLite sorts NULL.
+    let sends: Vec<(String, Option<String>)> = db
+        .query(
+            "SELECT recipient, sent_at FROM send_log WHERE id = ?1 AND id <> ''",
+            params![id.trim()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .ok()?;
+    sends
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1))
+        .map(|(recipient, _)| recipient)
 }
 
 /// A write transaction on the store, rolled back when dropped without `commit`.
@@ -748,15 +757,14 @@ impl Batch<'_> {
                 &packed_here[..]
             }
         };
-        // The schema's UNIQUE sha256 decides: no row comes back for bytes stored already
+        // The schema's UNIQUE sha256 decides: no row is inserted for bytes stored already
         // (one index search instead of a lookup and then the insert's own).
-        let inserted: Option<i64> = self.tx.query_opt(
+        let inserted = self.tx.insert_for_id(
             "INSERT INTO reports (sha256, ingested_at, origin, kind, format, reporter,
                 feedback_type, source_ip, arrival_date, reported_at, reported_day, message_id,
                 original_mail_from, subject, redacted, attributed, report_json, raw_packed, raw_size)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
-             ON CONFLICT (sha256) DO NOTHING
-             RETURNING id",
+             ON CONFLICT (sha256) DO NOTHING",
             params![
                 &new.sha256[..],
                 new.ingested_at,
@@ -778,7 +786,6 @@ impl Batch<'_> {
                 packed,
                 new.raw.len() as i64,
             ],
-            |r| r.get(0),
         )?;
         let Some(id) = inserted else {
             let id = self

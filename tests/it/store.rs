@@ -470,6 +470,36 @@ fn send_log_lookup_by_empty_id_finds_nobody(backend: Backend) {
         store.recipient_by_id("7f3a9c").as_deref(),
         Some("bob@example.net")
     );
+
+    // An id sent more than once names its latest recipient; a send without a time counts as
+    // the oldest. A Message-ID sent to two recipients names neither.
+    let mut batch = store.begin().unwrap();
+    for (recipient, sent_at) in [
+        ("carol@example.net", Some("2026-10-01T00:00:00Z")),
+        ("dave@example.net", Some("2026-11-01T00:00:00Z")),
+        ("erin@example.net", None),
+    ] {
+        let send = SendLogEntry {
+            sent_at: sent_at.map(str::to_string),
+            ..entry(None, recipient, Some("resent"))
+        };
+        batch.add_send_log(&send, now).unwrap();
+    }
+    for recipient in ["fay@example.net", "gus@example.net"] {
+        batch
+            .add_send_log(&entry(Some("m2@example.com"), recipient, None), now)
+            .unwrap();
+    }
+    batch.commit().unwrap();
+    assert_eq!(
+        store.recipient_by_id("resent").as_deref(),
+        Some("dave@example.net")
+    );
+    assert_eq!(store.recipient_by_message_id("<m2@example.com>"), None);
+    assert_eq!(
+        store.recipient_by_message_id("<m1@example.com>").as_deref(),
+        Some("ann@example.net")
+    );
 }
 
 /// A store fbl may not write to (here: owned by root, fbl running as `nobody`; as an ordinary

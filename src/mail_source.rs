@@ -113,7 +113,7 @@ impl Inputs {
         }
         let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
         // The size read beforehand makes the buffer right at once: without it, reading
-        // probes, grows and copies (a tenth of the reading thread's time).
+        // starts with small probing reads, then grows and copies the buffer.
         let size = file.metadata().map_or(0, |meta| meta.len());
         read_limited(file, path.display().to_string(), self.max_bytes, size)
             .with_context(|| format!("cannot read {}", path.display()))

@@ -2,7 +2,7 @@
 
 use super::{Context, Outcome, print_json};
 use crate::address;
-use crate::store::{SuppressRequest, SuppressionFilter};
+use crate::store::{Store, SuppressRequest, SuppressionFilter};
 use crate::suppression::{self, Suppression};
 use anyhow::{Context as _, Result, bail};
 use std::io::BufRead;
@@ -20,8 +20,15 @@ pub enum SuppressCommand {
         json: bool,
     },
     /// Exit 0 when ADDRESS is suppressed, 1 when it is not (for scripts); prints the entry
+    ///
+    /// With several addresses, or `-` to read them from standard input one per line (one
+    /// process for a whole list: starting fbl costs far more than a lookup; blank lines and
+    /// `#` comments are skipped), it prints a line for each, in order (`--json`: a JSON
+    /// object per line), and exits 0 when every one is suppressed, 1 when one is not or is
+    /// not an address.
     Check {
-        address: String,
+        #[arg(required = true, value_name = "ADDRESS")]
+        addresses: Vec<String>,
         #[arg(long)]
         json: bool,
     },
@@ -95,8 +102,14 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
             }
             Ok(Outcome::Clean)
         }
-        SuppressCommand::Check { address, json } => {
-            let normalised = address::normalise(&address)
+        SuppressCommand::Check { addresses, json }
+            if addresses.len() > 1 || addresses[0] == "-" =>
+        {
+            check_many(&store, &addresses, json, now)
+        }
+        SuppressCommand::Check { addresses, json } => {
+            let address = &addresses[0];
+            let normalised = address::normalise(address)
                 .with_context(|| format!("{address:?} is not an email address"))?;
             let entry = store.active_suppression(&normalised, now)?;
             if json {
@@ -285,4 +298,68 @@ fn read_import(
             });
         Ok(Box::new(head.into_iter().chain(rest)))
     }
+}
+
+/// `fbl suppress check` of a list: a line per address, in order; Clean when every one is
+/// suppressed. A line that is not an address is said so and counts as not suppressed.
+fn check_many(store: &Store, addresses: &[String], json: bool, now: &str) -> Result<Outcome> {
+    use std::io::Write;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut every = true;
+    let mut check = |raw: &str| -> Result<()> {
+        let raw = raw.trim();
+        // Blank lines and `#` comments, as `suppress import` reads a plain list.
+        if raw.is_empty() || raw.starts_with('#') {
+            return Ok(());
+        }
+        let Some(normalised) = address::normalise(raw) else {
+            every = false;
+            if json {
+                let line = serde_json::json!({
+                    "address": raw,
+                    "suppressed": false,
+                    "error": "not an email address",
+                });
+                writeln!(out, "{line}")?;
+            } else {
+                writeln!(out, "{raw:?} is not an email address")?;
+            }
+            return Ok(());
+        };
+        let entry = store.active_suppression(&normalised, now)?;
+        every &= entry.is_some();
+        if json {
+            let line = serde_json::json!({
+                "address": normalised,
+                "suppressed": entry.is_some(),
+                "entry": entry,
+            });
+            writeln!(out, "{line}")?;
+        } else if let Some(entry) = &entry {
+            writeln!(
+                out,
+                "{} suppressed: {} ({}, since {})",
+                entry.address, entry.reason, entry.source, entry.first_seen
+            )?;
+        } else {
+            writeln!(out, "{normalised} not suppressed")?;
+        }
+        Ok(())
+    };
+    for address in addresses {
+        if address == "-" {
+            for line in std::io::stdin().lock().lines() {
+                check(&line.context("cannot read standard input")?)?;
+            }
+        } else {
+            check(address)?;
+        }
+    }
+    out.flush()?;
+    Ok(if every {
+        Outcome::Clean
+    } else {
+        Outcome::Attention
+    })
 }

@@ -291,6 +291,79 @@ fn manual_changes_need_a_reason_and_are_kept_in_history() {
     assert_eq!(history[1]["note"], "re-subscribed, ticket 7");
 }
 
+/// A whole list checked by one process, from the command line or standard input: a line per
+/// address in order, exit 0 only when every one is suppressed.
+#[test]
+fn suppress_check_takes_a_list_from_arguments_or_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(fbl(dir.path()).args(["suppress", "add", "a@example.org", "b@example.org"]));
+    assert_eq!(output.status.code(), Some(0));
+
+    let output = run(fbl(dir.path()).args(["suppress", "check", "A@Example.org", "b@example.org"]));
+    assert_eq!(output.status.code(), Some(0), "every one is suppressed");
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].starts_with("a@example.org suppressed: manual"),
+        "{text}"
+    );
+    assert!(
+        lines[1].starts_with("b@example.org suppressed: manual"),
+        "{text}"
+    );
+
+    let check_stdin = |args: &[&str], input: &str| {
+        let mut child = fbl(dir.path())
+            .args(["suppress", "check"])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let input = "# to send today\nb@example.org\n\n  nobody@example.org\nnot an address\n";
+    let output = check_stdin(&["-"], input);
+    assert_eq!(output.status.code(), Some(1), "one is not suppressed");
+    assert_eq!(
+        stdout(&output)
+            .lines()
+            .map(|line| line.split(':').next().unwrap())
+            .collect::<Vec<_>>(),
+        [
+            "b@example.org suppressed",
+            "nobody@example.org not suppressed",
+            "\"not an address\" is not an email address",
+        ]
+    );
+    let output = check_stdin(&["-", "--json"], input);
+    assert_eq!(output.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> = stdout(&output)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["suppressed"], true);
+    assert_eq!(lines[0]["entry"]["reason"], "manual");
+    assert_eq!(lines[1]["address"], "nobody@example.org");
+    assert_eq!(lines[1]["suppressed"], false);
+    assert!(lines[1]["entry"].is_null());
+    assert_eq!(lines[2]["error"], "not an email address");
+    let output = check_stdin(&["-"], "a@example.org\nb@example.org\n");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "every one on stdin is suppressed"
+    );
+}
+
 #[test]
 fn import_takes_plain_and_csv_lists_and_reports_invalid_lines() {
     let dir = tempfile::tempdir().unwrap();

@@ -110,10 +110,10 @@ fn parse_caught(raw: &[u8]) -> Option<report_parser::Parsed> {
 /// The reading thread of `ingest_all`: reads every input, prepares it and sends it on, in
 /// order, until the inputs end, one fails (sent on, then nothing more), or the storing
 /// thread stops listening. It looks the digest up in a connection of its own, so that
-/// messages stored by an earlier run are not parsed again (a message stored by this run
-/// but not yet committed is parsed for nothing, and the storing thread's own lookup finds
-/// it a duplicate), and attributes on that connection too: ingesting never writes the send
-/// log, so it reads there what the storing thread would.
+/// messages stored by an earlier run are not parsed again (a copy stored by this run but
+/// not yet committed is parsed for nothing: see `Seen::Absent`), and attributes on that
+/// connection too: ingesting never writes the send log, so it reads there what the storing
+/// thread would.
 fn prepare_all(
     inputs: impl Iterator<Item = Result<Incoming>>,
     location: &crate::store::Location,

@@ -1,7 +1,6 @@
 //! The `fbl` binary end to end, on real SQLite files in temporary folders.
 
-use crate::support::{arf, fbl, run, stdout};
-use std::io::Write;
+use crate::support::{arf, fbl, run, run_with_stdin, stdout};
 use std::path::Path;
 use std::process::Stdio;
 
@@ -45,19 +44,10 @@ fn parse_prints_one_json_line_per_message_and_reads_stdin() {
     assert_eq!(lines[0]["recipients"][0]["address"], "jane@example.org");
     assert_eq!(lines[1]["kind"], "not_spam");
 
-    let mut child = fbl(dir.path())
-        .args(["parse", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&arf("abuse", "x@example.org", "m3@example.com"))
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = run_with_stdin(
+        fbl(dir.path()).args(["parse", "-"]),
+        &arf("abuse", "x@example.org", "m3@example.com"),
+    );
     assert_eq!(output.status.code(), Some(0));
     assert!(stdout(&output).contains("x@example.org"));
     assert!(
@@ -230,19 +220,10 @@ fn ingest_reads_maildir_mbox_and_stdin() {
     let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(summary["stored"], 4);
 
-    let mut child = fbl(dir.path())
-        .args(["ingest", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&arf("abuse", "pipe@example.org", "p@example.com"))
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = run_with_stdin(
+        fbl(dir.path()).args(["ingest", "-"]),
+        &arf("abuse", "pipe@example.org", "p@example.com"),
+    );
     assert_eq!(output.status.code(), Some(0), "silent success from a pipe");
     assert!(
         output.stdout.is_empty(),
@@ -314,20 +295,10 @@ fn suppress_check_takes_a_list_from_arguments_or_stdin() {
     );
 
     let check_stdin = |args: &[&str], input: &str| {
-        let mut child = fbl(dir.path())
-            .args(["suppress", "check"])
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        run_with_stdin(
+            fbl(dir.path()).args(["suppress", "check"]).args(args),
+            input.as_bytes(),
+        )
     };
     let input = "# to send today\nb@example.org\n\n  nobody@example.org\nnot an address\n";
     let output = check_stdin(&["-"], input);

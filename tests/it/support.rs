@@ -28,6 +28,26 @@ pub fn fbl(dir: &Path) -> Command {
 /// Runs a command and returns its output, printing it when the test fails.
 pub fn run(command: &mut Command) -> Output {
     let output = command.output().expect("cannot start fbl");
+    shown(command, output)
+}
+
+/// `run`, with `input` on the command's standard input.
+pub fn run_with_stdin(command: &mut Command, input: &[u8]) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot start fbl");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let output = child.wait_with_output().unwrap();
+    shown(command, output)
+}
+
+/// Prints a command's output for a failing test to show, and hands it back.
+fn shown(command: &Command, output: Output) -> Output {
     eprintln!(
         "$ {:?}\nexit: {:?}\nstdout:\n{}\nstderr:\n{}",
         command,

@@ -35,3 +35,4 @@ pub mod suppression;
 pub mod token;
 pub mod trust;
 pub mod verp;
+pub mod zone;

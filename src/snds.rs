@@ -6,14 +6,10 @@
 //! kept as the raw text and also converted to UTC with a configurable zone, because SNDS
 //! does not say which zone it writes.
 
-use chrono::{DateTime, LocalResult, NaiveDateTime, Offset, TimeZone, Utc};
-use chrono_tz::Tz;
+use crate::zone::Zone;
+use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Serialize, Serializer};
 use std::net::IpAddr;
-
-/// The zone SNDS times are read in when the configuration names none. One implementation
-/// assumes US Pacific, another UTC; Microsoft does not document it.
-pub const DEFAULT_SNDS_ZONE: Tz = chrono_tz::America::Los_Angeles;
 
 /// Fewer fields than this (through the complaint rate) is not a data row.
 const MIN_DATA_FIELDS: usize = 8;
@@ -226,7 +222,7 @@ fn ordered<T: Ord>(a: T, b: T) -> (T, T) {
 /// Parses a `data.aspx` body (or the API's CSV data report). Times are read in `zone`.
 /// The first broken row makes the whole body an error; [`parse_data_keeping_good_rows`]
 /// keeps the others.
-pub fn parse_data_csv(body: &str, zone: Tz) -> Result<Vec<SndsDataRow>, SndsParseError> {
+pub fn parse_data_csv(body: &str, zone: &Zone) -> Result<Vec<SndsDataRow>, SndsParseError> {
     strict(data_csv(body, zone)?)
 }
 
@@ -245,7 +241,7 @@ pub struct DataParse {
 pub fn parse_data_keeping_good_rows(
     body: &str,
     content_type: Option<&str>,
-    zone: Tz,
+    zone: &Zone,
 ) -> Result<DataParse, SndsParseError> {
     let parse = if is_json(strip_bom(body), content_type) && !looks_like_html(body) {
         api_data_json(strip_bom(body), zone)?
@@ -265,7 +261,7 @@ fn strict(parse: DataParse) -> Result<Vec<SndsDataRow>, SndsParseError> {
     }
 }
 
-fn data_csv(body: &str, zone: Tz) -> Result<DataParse, SndsParseError> {
+fn data_csv(body: &str, zone: &Zone) -> Result<DataParse, SndsParseError> {
     let body = strip_bom(body);
     if looks_like_html(body) {
         return Err(SndsParseError::SignInPage);
@@ -312,7 +308,7 @@ pub fn parse_ip_status_csv(body: &str) -> Result<Vec<IpStatusRange>, SndsParseEr
 pub fn parse_api_data(
     body: &str,
     content_type: Option<&str>,
-    zone: Tz,
+    zone: &Zone,
 ) -> Result<Vec<SndsDataRow>, SndsParseError> {
     let body = strip_bom(body);
     if looks_like_html(body) {
@@ -324,7 +320,7 @@ pub fn parse_api_data(
     strict(api_data_json(body, zone)?)
 }
 
-fn api_data_json(body: &str, zone: Tz) -> Result<DataParse, SndsParseError> {
+fn api_data_json(body: &str, zone: &Zone) -> Result<DataParse, SndsParseError> {
     let items = json_items(body)?;
     let mut parse = DataParse::default();
     for (index, item) in items.iter().enumerate() {
@@ -390,7 +386,7 @@ pub fn parse_api_ip_status(
 /// Also reads 24-hour and ISO 8601 forms; an ISO time with an offset keeps its offset.
 /// A local time skipped by a daylight-saving change is read with the offset before the
 /// change; a repeated one takes the earlier instant. Empty or unknown text gives `None`.
-pub fn parse_snds_time(raw: &str, zone: Tz) -> Option<DateTime<Utc>> {
+pub fn parse_snds_time(raw: &str, zone: &Zone) -> Option<DateTime<Utc>> {
     const LOCAL_FORMATS: [&str; 10] = [
         "%m/%d/%Y %I:%M %p",
         "%m/%d/%Y %I:%M:%S %p",
@@ -413,26 +409,7 @@ pub fn parse_snds_time(raw: &str, zone: Tz) -> Option<DateTime<Utc>> {
     let naive = LOCAL_FORMATS
         .iter()
         .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())?;
-    local_to_utc(naive, zone)
-}
-
-fn local_to_utc(naive: NaiveDateTime, zone: Tz) -> Option<DateTime<Utc>> {
-    match zone.from_local_datetime(&naive) {
-        LocalResult::Single(time) => Some(time.with_timezone(&Utc)),
-        LocalResult::Ambiguous(earlier, _) => Some(earlier.with_timezone(&Utc)),
-        LocalResult::None => {
-            // Skipped by a spring-forward change: read it with the offset in force just before.
-            let before = naive.checked_sub_signed(chrono::TimeDelta::hours(3))?;
-            let offset = match zone.from_local_datetime(&before) {
-                LocalResult::Single(time) | LocalResult::Ambiguous(time, _) => time.offset().fix(),
-                LocalResult::None => return None,
-            };
-            offset
-                .from_local_datetime(&naive)
-                .single()
-                .map(|time| time.with_timezone(&Utc))
-        }
-    }
+    zone.to_utc(naive)
 }
 
 fn strip_bom(body: &str) -> &str {
@@ -513,7 +490,7 @@ fn for_each_csv_record(
 
 /// Builds a data row from fields in the legacy column order; a missing trailing field is
 /// empty. The error is the reason, without the location, which the caller adds.
-fn data_row_from_fields(fields: &[&str], zone: Tz) -> Result<SndsDataRow, String> {
+fn data_row_from_fields(fields: &[&str], zone: &Zone) -> Result<SndsDataRow, String> {
     if fields.len() < MIN_DATA_FIELDS {
         return Err(format!(
             "expected at least {MIN_DATA_FIELDS} fields, found {}",
@@ -784,7 +761,9 @@ mod tests {
     use super::*;
     use std::path::{Path, PathBuf};
 
-    const ZONE: Tz = DEFAULT_SNDS_ZONE;
+    fn pacific() -> Zone {
+        Zone::default_snds()
+    }
 
     fn utc(text: &str) -> Option<DateTime<Utc>> {
         Some(
@@ -813,9 +792,9 @@ mod tests {
             parsed.map(|ranges| serde_json::to_value(ranges).unwrap())
         } else {
             let parsed = if json {
-                parse_api_data(body, Some("application/json; charset=utf-8"), ZONE)
+                parse_api_data(body, Some("application/json; charset=utf-8"), &pacific())
             } else {
-                parse_data_csv(body, ZONE)
+                parse_data_csv(body, &pacific())
             };
             parsed.map(|rows| serde_json::to_value(rows).unwrap())
         };
@@ -885,7 +864,7 @@ mod tests {
 
     #[test]
     fn fourteen_fields_with_quoted_comma_in_comments() {
-        let rows = parse_data_csv(&fixture("data-14-fields.csv"), ZONE).unwrap();
+        let rows = parse_data_csv(&fixture("data-14-fields.csv"), &pacific()).unwrap();
         assert_eq!(rows.len(), 4);
         let red = &rows[2];
         assert_eq!(red.ip, "198.51.100.7".parse::<IpAddr>().unwrap());
@@ -906,7 +885,7 @@ mod tests {
     #[test]
     fn thirteen_fields_leave_comments_empty() {
         // Real rows have been seen without the comments column (formats.md 4.1).
-        let rows = parse_data_csv(&fixture("data-13-fields.csv"), ZONE).unwrap();
+        let rows = parse_data_csv(&fixture("data-13-fields.csv"), &pacific()).unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].complaint_rate, ComplaintBand::BelowPointOne);
         assert_eq!(rows[0].complaint_rate_raw, "<0.1%");
@@ -918,7 +897,8 @@ mod tests {
 
     #[test]
     fn windows_crossing_midnight_and_daylight_saving_changes() {
-        let rows = parse_data_csv(&fixture("data-crossing-midnight-and-dst.csv"), ZONE).unwrap();
+        let rows =
+            parse_data_csv(&fixture("data-crossing-midnight-and-dst.csv"), &pacific()).unwrap();
         // 11 PM PST on 7 March to 11 PM PDT on 8 March: 23 hours, across midnight and the change.
         assert_eq!(rows[0].activity_start, utc("2026-03-08T07:00:00Z"));
         assert_eq!(rows[0].activity_end, utc("2026-03-09T06:00:00Z"));
@@ -930,10 +910,10 @@ mod tests {
 
     #[test]
     fn zone_is_configurable() {
-        let rows = parse_data_csv(&fixture("data-14-fields.csv"), chrono_tz::UTC).unwrap();
+        let rows = parse_data_csv(&fixture("data-14-fields.csv"), &Zone::utc()).unwrap();
         assert_eq!(rows[0].activity_start, utc("2026-02-10T16:00:00Z"));
         assert_eq!(rows[0].activity_start_raw, "2/10/2026 4:00 PM");
-        let pacific = parse_data_csv(&fixture("data-14-fields.csv"), ZONE).unwrap();
+        let pacific = parse_data_csv(&fixture("data-14-fields.csv"), &pacific()).unwrap();
         assert_eq!(pacific[0].activity_start, utc("2026-02-11T00:00:00Z"));
     }
 
@@ -941,7 +921,7 @@ mod tests {
     fn times_in_every_accepted_shape() {
         let check = |raw: &str, expected: Option<&str>| {
             assert_eq!(
-                parse_snds_time(raw, chrono_tz::UTC),
+                parse_snds_time(raw, &Zone::utc()),
                 expected.and_then(utc),
                 "{raw}"
             );
@@ -983,7 +963,7 @@ mod tests {
 
     #[test]
     fn header_row_is_tolerated() {
-        let rows = parse_data_csv(&fixture("data-with-header-row.csv"), ZONE).unwrap();
+        let rows = parse_data_csv(&fixture("data-with-header-row.csv"), &pacific()).unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].rcpt_commands, 1502);
         assert_eq!(rows[0].filter_result, FilterColor::Green);
@@ -991,8 +971,8 @@ mod tests {
 
     #[test]
     fn prose_is_not_mistaken_for_a_header() {
-        let err =
-            parse_data_csv("Service temporarily unavailable, try later\r\n", ZONE).unwrap_err();
+        let err = parse_data_csv("Service temporarily unavailable, try later\r\n", &pacific())
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "snds csv line 1: expected at least 8 fields, found 2"
@@ -1010,7 +990,7 @@ mod tests {
 
     #[test]
     fn row_without_an_ip_is_an_error_naming_its_line() {
-        let err = parse_data_csv(&fixture("data-bad-ip-on-line-3.csv"), ZONE).unwrap_err();
+        let err = parse_data_csv(&fixture("data-bad-ip-on-line-3.csv"), &pacific()).unwrap_err();
         assert_eq!(
             err,
             SndsParseError::BadRow {
@@ -1022,8 +1002,9 @@ mod tests {
 
     #[test]
     fn keeping_good_rows_sets_the_broken_one_aside_with_its_line() {
-        let parse = parse_data_keeping_good_rows(&fixture("data-bad-ip-on-line-3.csv"), None, ZONE)
-            .unwrap();
+        let parse =
+            parse_data_keeping_good_rows(&fixture("data-bad-ip-on-line-3.csv"), None, &pacific())
+                .unwrap();
         assert_eq!(parse.rows.len(), 1);
         assert_eq!(
             parse.rejected,
@@ -1035,7 +1016,7 @@ mod tests {
         let parse = parse_data_keeping_good_rows(
             r#"[{"ipAddress":"192.0.2.1","rcptCommands":1}, 5]"#,
             None,
-            ZONE,
+            &pacific(),
         )
         .unwrap();
         assert_eq!(parse.rows.len(), 1);
@@ -1050,7 +1031,7 @@ mod tests {
         let err = parse_data_keeping_good_rows(
             "Service temporarily unavailable, try later\n",
             None,
-            ZONE,
+            &pacific(),
         )
         .unwrap_err();
         assert!(
@@ -1058,23 +1039,24 @@ mod tests {
             "{err:?}"
         );
         assert_eq!(
-            parse_data_keeping_good_rows(&fixture("data-sign-in-page.html"), None, ZONE),
+            parse_data_keeping_good_rows(&fixture("data-sign-in-page.html"), None, &pacific()),
             Err(SndsParseError::SignInPage)
         );
         assert_eq!(
-            parse_data_keeping_good_rows("", Some("application/json"), ZONE),
+            parse_data_keeping_good_rows("", Some("application/json"), &pacific()),
             Ok(DataParse::default())
         );
     }
 
     #[test]
     fn short_and_garbled_rows_are_errors() {
-        let err = parse_data_csv("192.0.2.1,2/10/2026 4:00 PM,x\n", ZONE).unwrap_err();
+        let err = parse_data_csv("192.0.2.1,2/10/2026 4:00 PM,x\n", &pacific()).unwrap_err();
         assert!(
             matches!(err, SndsParseError::BadRow { line: 1, .. }),
             "{err:?}"
         );
-        let err = parse_data_csv("192.0.2.1,a,b,many,1,1,GREEN,< 0.1%,,,,,,\n", ZONE).unwrap_err();
+        let err =
+            parse_data_csv("192.0.2.1,a,b,many,1,1,GREEN,< 0.1%,,,,,,\n", &pacific()).unwrap_err();
         assert_eq!(
             err.to_string(),
             "snds csv line 1: rcpt commands column holds \"many\", not a count"
@@ -1090,30 +1072,36 @@ mod tests {
 
     #[test]
     fn empty_body_is_no_data() {
-        assert_eq!(parse_data_csv("", ZONE), Ok(vec![]));
-        assert_eq!(parse_data_csv("\r\n\r\n", ZONE), Ok(vec![]));
+        assert_eq!(parse_data_csv("", &pacific()), Ok(vec![]));
+        assert_eq!(parse_data_csv("\r\n\r\n", &pacific()), Ok(vec![]));
         assert_eq!(parse_ip_status_csv(""), Ok(vec![]));
         assert_eq!(
-            parse_api_data("", Some("application/json"), ZONE),
+            parse_api_data("", Some("application/json"), &pacific()),
             Ok(vec![])
         );
-        assert_eq!(parse_api_data("[]", None, ZONE), Ok(vec![]));
+        assert_eq!(parse_api_data("[]", None, &pacific()), Ok(vec![]));
         assert_eq!(parse_api_ip_status("", None), Ok(vec![]));
     }
 
     #[test]
     fn html_is_a_sign_in_page() {
         let page = fixture("data-sign-in-page.html");
-        assert_eq!(parse_data_csv(&page, ZONE), Err(SndsParseError::SignInPage));
+        assert_eq!(
+            parse_data_csv(&page, &pacific()),
+            Err(SndsParseError::SignInPage)
+        );
         assert_eq!(parse_ip_status_csv(&page), Err(SndsParseError::SignInPage));
         assert_eq!(
-            parse_api_data(&page, Some("text/html"), ZONE),
+            parse_api_data(&page, Some("text/html"), &pacific()),
             Err(SndsParseError::SignInPage)
         );
         let late = "Please sign in\n<HTML><body>x</body></HTML>";
-        assert_eq!(parse_data_csv(late, ZONE), Err(SndsParseError::SignInPage));
         assert_eq!(
-            parse_data_csv("\u{feff}  \n<!doctype html>", ZONE),
+            parse_data_csv(late, &pacific()),
+            Err(SndsParseError::SignInPage)
+        );
+        assert_eq!(
+            parse_data_csv("\u{feff}  \n<!doctype html>", &pacific()),
             Err(SndsParseError::SignInPage)
         );
     }
@@ -1165,8 +1153,12 @@ mod tests {
 
     #[test]
     fn api_json_in_camel_case() {
-        let rows =
-            parse_api_data(&fixture("data-api.json"), Some("application/json"), ZONE).unwrap();
+        let rows = parse_api_data(
+            &fixture("data-api.json"),
+            Some("application/json"),
+            &pacific(),
+        )
+        .unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].rcpt_commands, 1502);
         assert_eq!(rows[0].activity_start, utc("2026-06-10T23:00:00Z"));
@@ -1180,7 +1172,8 @@ mod tests {
     #[test]
     fn api_json_with_legacy_names_wrapped_in_an_object() {
         // No content type: the leading `{` says JSON.
-        let rows = parse_api_data(&fixture("data-api-legacy-names.json"), None, ZONE).unwrap();
+        let rows =
+            parse_api_data(&fixture("data-api-legacy-names.json"), None, &pacific()).unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].trap_hits, 112);
         assert_eq!(rows[0].jmr_p1_sender.as_deref(), Some("news@example.org"));
@@ -1189,13 +1182,14 @@ mod tests {
     #[test]
     fn api_csv_goes_to_the_csv_parser() {
         let body = fixture("data-14-fields.csv");
-        let rows = parse_api_data(&body, Some("text/csv"), ZONE).unwrap();
-        assert_eq!(rows, parse_data_csv(&body, ZONE).unwrap());
+        let rows = parse_api_data(&body, Some("text/csv"), &pacific()).unwrap();
+        assert_eq!(rows, parse_data_csv(&body, &pacific()).unwrap());
     }
 
     #[test]
     fn api_json_errors_name_the_item() {
-        let err = parse_api_data(r#"[{"ipAddress":"192.0.2.1"}, 5]"#, None, ZONE).unwrap_err();
+        let err =
+            parse_api_data(r#"[{"ipAddress":"192.0.2.1"}, 5]"#, None, &pacific()).unwrap_err();
         assert_eq!(
             err,
             SndsParseError::BadJsonItem {
@@ -1203,12 +1197,12 @@ mod tests {
                 reason: "not an object".to_owned()
             }
         );
-        let err = parse_api_data(r#"[{"ipAddress":"x"}]"#, None, ZONE).unwrap_err();
+        let err = parse_api_data(r#"[{"ipAddress":"x"}]"#, None, &pacific()).unwrap_err();
         assert!(
             matches!(err, SndsParseError::BadJsonItem { index: 0, .. }),
             "{err:?}"
         );
-        let err = parse_api_data("[{", Some("application/json"), ZONE).unwrap_err();
+        let err = parse_api_data("[{", Some("application/json"), &pacific()).unwrap_err();
         assert!(matches!(err, SndsParseError::BadJson { .. }), "{err:?}");
         let err = parse_api_ip_status("\"text\"", Some("application/json")).unwrap_err();
         assert!(matches!(err, SndsParseError::BadJson { .. }), "{err:?}");
@@ -1236,7 +1230,7 @@ mod tests {
 
     #[test]
     fn row_serialises_times_as_rfc3339() {
-        let rows = parse_data_csv(&fixture("data-13-fields.csv"), chrono_tz::UTC).unwrap();
+        let rows = parse_data_csv(&fixture("data-13-fields.csv"), &Zone::utc()).unwrap();
         let value = serde_json::to_value(&rows[0]).unwrap();
         assert_eq!(value["activity_start"], "2026-03-02T01:00:00Z");
         assert_eq!(value["trap_period_start"], serde_json::Value::Null);
@@ -1247,9 +1241,9 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn parsing_arbitrary_text_never_panics(body in "\\PC*") {
-            let _ = parse_data_csv(&body, ZONE);
+            let _ = parse_data_csv(&body, &pacific());
             let _ = parse_ip_status_csv(&body);
-            let _ = parse_api_data(&body, Some("application/json"), ZONE);
+            let _ = parse_api_data(&body, Some("application/json"), &pacific());
             let _ = parse_api_ip_status(&body, None);
         }
 
@@ -1257,16 +1251,16 @@ mod tests {
         fn parsing_csv_shaped_text_never_panics(
             body in "([0-9./: APM<%\",a-z-]{0,40}(\r?\n)){0,8}"
         ) {
-            let _ = parse_data_csv(&body, ZONE);
+            let _ = parse_data_csv(&body, &pacific());
             let _ = parse_ip_status_csv(&body);
-            let _ = parse_api_data(&body, None, ZONE);
+            let _ = parse_api_data(&body, None, &pacific());
         }
 
         #[test]
         fn parsing_json_shaped_text_never_panics(
             body in r#"[\[\]{}":, 0-9a-zA-Z.%<-]{0,80}"#
         ) {
-            let _ = parse_api_data(&body, Some("application/json"), ZONE);
+            let _ = parse_api_data(&body, Some("application/json"), &pacific());
             let _ = parse_api_ip_status(&body, Some("application/json"));
         }
     }

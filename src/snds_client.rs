@@ -9,8 +9,8 @@
 
 use crate::oauth::{self, OAuthConfig};
 use crate::snds::{self, IpStatusRange, SndsDataRow, SndsParseError};
+use crate::zone::Zone;
 use chrono::NaiveDate;
-use chrono_tz::Tz;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -169,7 +169,7 @@ pub struct SndsClientOptions {
     /// The wait before the second try; it doubles for each further try up to `max_backoff`.
     pub first_backoff: Duration,
     pub max_backoff: Duration,
-    pub zone: Tz,
+    pub zone: Zone,
     /// Extra trust roots (PEM), added to the system's, for a server with a private CA.
     pub ca_file: Option<PathBuf>,
 }
@@ -182,7 +182,7 @@ impl Default for SndsClientOptions {
             max_attempts: 3,
             first_backoff: Duration::from_secs(2),
             max_backoff: Duration::from_secs(30),
-            zone: snds::DEFAULT_SNDS_ZONE,
+            zone: Zone::default_snds(),
             ca_file: None,
         }
     }
@@ -314,7 +314,7 @@ impl SndsClient {
                 (target.shown, answer)
             }
         };
-        data_report(answer, &shown, Surface::Legacy, key, self.options.zone)
+        data_report(answer, &shown, Surface::Legacy, key, &self.options.zone)
     }
 
     /// `GET {base}/ipStatus.aspx?key=KEY`.
@@ -356,7 +356,7 @@ impl SndsClient {
             &target.shown,
             Surface::Api,
             access_token,
-            self.options.zone,
+            &self.options.zone,
         )
     }
 
@@ -477,7 +477,7 @@ fn data_report(
     shown: &str,
     surface: Surface,
     secret: &str,
-    zone: Tz,
+    zone: &Zone,
 ) -> Result<DataReport, SndsClientError> {
     let parse =
         snds::parse_data_keeping_good_rows(&answer.body, answer.content_type.as_deref(), zone)

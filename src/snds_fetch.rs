@@ -15,9 +15,9 @@ use crate::snds_account;
 use crate::snds_alerts::{self, SndsAlert};
 use crate::snds_client::{DataReport, IpStatusReport, SndsClient, SndsClientError};
 use crate::store::{SndsDayFetched, SndsRowChange, Store};
+use crate::zone::Zone;
 use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use chrono_tz::Tz;
 use serde::Serialize;
 use std::collections::BTreeSet;
 
@@ -250,7 +250,7 @@ fn after(error: &SndsClientError) -> AfterError {
 
 struct Fetcher<'a> {
     client: &'a SndsClient,
-    zone: Tz,
+    zone: Zone,
     today: NaiveDate,
     now: &'a str,
     options: FetchOptions,
@@ -352,7 +352,8 @@ impl Fetcher<'_> {
     /// The SNDS day of a row: the date its window starts on, as SNDS wrote it.
     fn day_of(&self, row: &SndsDataRow) -> Option<NaiveDate> {
         row.activity_start
-            .map(|start| start.with_timezone(&self.zone).date_naive())
+            .and_then(|start| self.zone.to_local(start))
+            .map(|local| local.date())
     }
 
     /// Stores a data report's rows and the alerts they call for; returns the newest day

@@ -137,10 +137,8 @@ pub const SNDS_HISTORY_DAYS: u32 = 90;
 
 impl SndsConfig {
     /// The zone SNDS times are read in.
-    pub fn zone(&self) -> chrono_tz::Tz {
-        self.timezone
-            .parse()
-            .expect("checked when the configuration was loaded")
+    pub fn zone(&self) -> crate::zone::Zone {
+        crate::zone::Zone::named(&self.timezone).expect("checked when the configuration was loaded")
     }
 
     /// Every account's name, legacy ones first.
@@ -153,7 +151,7 @@ impl SndsConfig {
     }
 
     pub(super) fn check(&self) -> Result<()> {
-        if self.timezone.parse::<chrono_tz::Tz>().is_err() {
+        if crate::zone::Zone::named(&self.timezone).is_none() {
             bail!(
                 "snds timezone {:?} is not an IANA zone name (such as UTC or America/Los_Angeles)",
                 self.timezone

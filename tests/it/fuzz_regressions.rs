@@ -56,10 +56,10 @@ fn snds_target_inputs_parse() {
         .filter(|p| !p.to_string_lossy().ends_with(".expected.json"))
     {
         let text = String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned();
-        let zone = fbl::snds::DEFAULT_SNDS_ZONE;
-        let _ = fbl::snds::parse_data_csv(&text, zone);
+        let zone = fbl::zone::Zone::default_snds();
+        let _ = fbl::snds::parse_data_csv(&text, &zone);
         let _ = fbl::snds::parse_ip_status_csv(&text);
-        let _ = fbl::snds::parse_api_data(&text, Some("application/json"), zone);
+        let _ = fbl::snds::parse_api_data(&text, Some("application/json"), &zone);
         let _ = fbl::snds::parse_api_ip_status(&text, None);
     }
 }

@@ -45,7 +45,7 @@ fn options() -> SndsClientOptions {
         max_attempts: 3,
         first_backoff: Duration::from_millis(100),
         max_backoff: Duration::from_secs(1),
-        zone: chrono_tz::America::Los_Angeles,
+        zone: fbl::zone::Zone::default_snds(),
         ca_file: None,
     }
 }

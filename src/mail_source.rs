@@ -1,10 +1,10 @@
-//! Local mail inputs: single message files, folders of `.eml` files, Maildirs (`cur/` and
-//! `new/`), mbox files and standard input. Messages are read one at a time, so a large
+//! Local mail inputs: single message files, folders of `.eml` files, Maildirs (`new/` and
+//! `cur/`), mbox files and standard input. Messages are read one at a time, so a large
 //! mbox or Maildir is never held in memory whole; folders are listed in chunks of at most
 //! `LISTING_CHUNK` names, so neither is the list of their files.
 
 use anyhow::{Context, Result};
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::ffi::OsStr;
 use std::fs::{File, ReadDir};
 use std::io::{BufRead, BufReader, Read};
@@ -111,13 +111,45 @@ impl Inputs {
             return read_limited(std::io::stdin().lock(), "-".to_string(), self.max_bytes, 0)
                 .context("cannot read standard input");
         }
-        let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-        // The size read beforehand makes the buffer right at once: without it, reading
-        // starts with small probing reads, then grows and copies the buffer.
-        let size = file.metadata().map_or(0, |meta| meta.len());
-        read_limited(file, path.display().to_string(), self.max_bytes, size)
+        read_message(path, self.max_bytes)
             .with_context(|| format!("cannot read {}", path.display()))
     }
+}
+
+/// Reads a message file found by a walk. One of a Maildir's `new/` that is gone when it is
+/// opened was most likely moved to `cur/` by a mail client since `new/` was listed: it is
+/// read there.
+fn read_walked(walk: &mut FolderWalk, path: &Path, max_bytes: u64) -> Result<Incoming> {
+    let error = match read_message(path, max_bytes) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => error,
+        read => return read.with_context(|| format!("cannot read {}", path.display())),
+    };
+    if !walk.in_maildir_new(path) {
+        return Err(error).with_context(|| format!("cannot read {}", path.display()));
+    }
+    match walk.moved_to_cur(path) {
+        Ok(Some(moved)) => read_message(&moved, max_bytes)
+            .with_context(|| format!("cannot read {}", moved.display())),
+        Ok(None) => anyhow::bail!(
+            "cannot read {}: it vanished from new/ and is not in cur/",
+            path.display()
+        ),
+        Err(error) => Err(error).with_context(|| {
+            format!(
+                "cannot read {}: it vanished from new/, and cur/ cannot be listed",
+                path.display()
+            )
+        }),
+    }
+}
+
+/// Reads a message file; the error is the file system's, to tell a file that is gone.
+fn read_message(path: &Path, max_bytes: u64) -> std::io::Result<Incoming> {
+    let file = File::open(path)?;
+    // The size read beforehand makes the buffer right at once: without it, reading starts
+    // with small probing reads, then grows and copies the buffer.
+    let size = file.metadata().map_or(0, |meta| meta.len());
+    read_limited(file, path.display().to_string(), max_bytes, size)
 }
 
 impl Iterator for Inputs {
@@ -135,7 +167,7 @@ impl Iterator for Inputs {
                 Pending::Folder { walk, left } => match walk.next() {
                     Some(Ok(path)) => {
                         *left = left.saturating_sub(1);
-                        return Some(self.read_file(&path));
+                        return Some(read_walked(walk, &path, self.max_bytes));
                     }
                     // A folder inside that could no longer be listed; the walk goes on.
                     Some(Err(error)) => return Some(Err(error)),
@@ -183,9 +215,15 @@ fn read_limited(
     })
 }
 
-/// The message files below a folder given as input, found lazily: a Maildir's `cur/` then
-/// its `new/` (every regular file not hidden), or every `.eml` file below a plain folder,
+/// The message files below a folder given as input, found lazily: a Maildir's `new/` then
+/// its `cur/` (every regular file not hidden), or every `.eml` file below a plain folder,
 /// not hidden, with a Maildir found inside read as a Maildir at its place.
+///
+/// `new/` comes first because mail clients move messages from `new/` to `cur/` (adding
+/// `:2,` and flags to the name), never back: a message moved during the walk is found in
+/// one or the other. One moved after its chunk of `new/` was listed is read from `cur/`
+/// (`moved_to_cur`) and skipped when `cur/` is walked; one moved after it was read is read
+/// again from `cur/` (the store knows it by its digest: a duplicate).
 ///
 /// Order: each folder is read through one `read_dir` stream, in chunks of at most `chunk`
 /// names in the order the file system gives them. Each chunk is sorted by name and walked
@@ -194,12 +232,13 @@ fn read_limited(
 /// folder) is therefore read in name order; a larger one in sorted runs of `chunk`. The
 /// order is the same every time for an unchanged folder (a file system lists an unchanged
 /// directory in the same order), and memory is one chunk per level of nesting, whatever
-/// the number of files.
+/// the number of files, plus the names of the messages found moved to `cur/`.
 ///
 /// Keeping one stream per folder, rather than reopening it for each chunk, means that every
 /// entry that stays in place during the walk is yielded exactly once (POSIX `readdir`); an
 /// entry added or removed meanwhile may or may not be. A file removed after its chunk was
-/// read is still yielded, and reading it fails, as before.
+/// read is still yielded, and reading it fails, unless it is a message of a Maildir's
+/// `new/` found in `cur/`.
 struct FolderWalk {
     chunk: usize,
     /// The folders being walked, innermost last.
@@ -212,6 +251,9 @@ struct Listing {
     /// A Maildir's `cur/` or `new/`: every regular file not hidden. Otherwise a plain
     /// folder: its `.eml` files and subfolders, not hidden.
     maildir_part: bool,
+    /// In a Maildir's `cur/`: the unique names (before the `:`) of messages already read
+    /// here, found moved from `new/` after it was listed; skipped.
+    moved: HashSet<Box<[u8]>>,
     /// `None` until the first chunk is read.
     entries: Option<ReadDir>,
     /// What is left of the chunk being walked: names, sorted, and whether each is a
@@ -231,14 +273,66 @@ impl FolderWalk {
 
     fn enter(&mut self, folder: PathBuf) {
         if is_maildir(&folder) {
-            // The last pushed is walked first: `cur/`, then `new/`.
-            for sub in ["new", "cur"] {
+            // The last pushed is walked first: `new/`, then `cur/`.
+            for sub in ["cur", "new"] {
                 self.stack.push(Listing::new(folder.join(sub), true));
             }
         } else {
             self.stack.push(Listing::new(folder, false));
         }
     }
+
+    /// Whether `path`, just yielded, is in a Maildir's `new/`.
+    fn in_maildir_new(&self, path: &Path) -> bool {
+        self.stack.last().is_some_and(|new| {
+            new.maildir_part && new.folder.ends_with("new") && path.parent() == Some(&new.folder)
+        })
+    }
+
+    /// Where the message at `path`, just yielded from a Maildir's `new/` and gone from there
+    /// now, is in the sibling `cur/`, which then skips it.
+    fn moved_to_cur(&mut self, path: &Path) -> std::io::Result<Option<PathBuf>> {
+        // Below `new/` on the stack, its `cur/`: pushed together, walked after it.
+        let (Some([cur, _new]), Some(name)) = (self.stack.last_chunk_mut(), path.file_name())
+        else {
+            return Ok(None);
+        };
+        let unique = unique_name(name.as_encoded_bytes());
+        let Some(found) = find_in_cur(&cur.folder, name)? else {
+            return Ok(None);
+        };
+        cur.moved.insert(unique.into());
+        Ok(Some(found))
+    }
+}
+
+/// The file in `cur/` of the message named `name` in `new/`: its unique name followed by
+/// `:` and the info the mover added, or `name` unchanged.
+fn find_in_cur(cur: &Path, name: &OsStr) -> std::io::Result<Option<PathBuf>> {
+    // The usual names first, without listing `cur/`: unchanged, or with no flags yet (how
+    // Dovecot moves a message when a client opens the folder).
+    let mut no_flags = name.to_os_string();
+    no_flags.push(":2,");
+    for candidate in [name, &no_flags] {
+        let path = cur.join(candidate);
+        if std::fs::symlink_metadata(&path).is_ok_and(|meta| meta.is_file()) {
+            return Ok(Some(path));
+        }
+    }
+    let unique = unique_name(name.as_encoded_bytes());
+    for entry in std::fs::read_dir(cur)?.filter_map(|e| e.ok()) {
+        if let Some((found, _)) = maildir_file(&entry)
+            && unique_name(found.as_encoded_bytes()) == unique
+        {
+            return Ok(Some(cur.join(&*found)));
+        }
+    }
+    Ok(None)
+}
+
+/// What names a Maildir message wherever it is: its file name up to the first `:`.
+fn unique_name(name: &[u8]) -> &[u8] {
+    name.split(|&b| b == b':').next().unwrap_or(name)
 }
 
 impl Iterator for FolderWalk {
@@ -274,6 +368,7 @@ impl Listing {
         Listing {
             folder,
             maildir_part,
+            moved: HashSet::new(),
             entries: None,
             chunk: Vec::new().into_iter(),
         }
@@ -298,6 +393,7 @@ impl Listing {
         for entry in entries.by_ref().filter_map(|e| e.ok()) {
             let kept = if self.maildir_part {
                 maildir_file(&entry)
+                    .filter(|(name, _)| !self.moved.contains(unique_name(name.as_encoded_bytes())))
             } else {
                 eml_file_or_folder(&entry)
             };
@@ -534,14 +630,14 @@ mod tests {
             std::fs::create_dir_all(maildir.join(sub)).unwrap();
         }
         let mut expected = Vec::new();
-        for i in 0..23 {
-            let name = format!("cur/{i:02}:2,S");
-            std::fs::write(maildir.join(&name), format!("Subject: {i}\n\nx\n")).unwrap();
-            expected.push(name);
-        }
         for i in 0..8 {
             let name = format!("new/{i:02}");
             std::fs::write(maildir.join(&name), format!("Subject: new {i}\n\nx\n")).unwrap();
+            expected.push(name);
+        }
+        for i in 0..23 {
+            let name = format!("cur/{i:02}:2,S");
+            std::fs::write(maildir.join(&name), format!("Subject: {i}\n\nx\n")).unwrap();
             expected.push(name);
         }
         for name in ["cur/.hidden", "new/.hidden", "tmp/1", "cur/sub/1"] {
@@ -567,13 +663,15 @@ mod tests {
         order.extend(origins(inputs));
         let order = relative(&order, &maildir);
 
-        // Every message file once, `cur/` before `new/`.
-        assert!(order[..23].iter().all(|p| p.starts_with("cur/")));
+        // Every message file once, `new/` before `cur/`.
+        assert!(order[..8].iter().all(|p| p.starts_with("new/")));
         let mut sorted = order.clone();
         sorted.sort();
-        assert_eq!(sorted, expected);
+        let mut all = expected.clone();
+        all.sort();
+        assert_eq!(sorted, all);
         // Each chunk sorted by name.
-        for part in [&order[..23], &order[23..]] {
+        for part in [&order[..8], &order[8..]] {
             for run in part.chunks(chunk) {
                 assert!(run.is_sorted(), "{run:?}");
             }
@@ -603,8 +701,8 @@ mod tests {
             "b/c/1.eml",
             "b3.eml",
             "c.eml",
-            "d/cur/1",
             "d/new/2",
+            "d/cur/1",
             "e/1.eml",
             "f.eml",
             "g.eml",
@@ -669,6 +767,74 @@ mod tests {
         );
         assert!(inputs.next().unwrap().unwrap().origin.ends_with("3.eml"));
         assert!(inputs.next().is_none());
+    }
+
+    /// A Maildir with these message files (paths below it) and an empty `tmp/`.
+    fn maildir_with(root: &Path, files: &[&str]) -> PathBuf {
+        let maildir = root.join("Maildir");
+        for sub in ["cur", "new", "tmp"] {
+            std::fs::create_dir_all(maildir.join(sub)).unwrap();
+        }
+        for name in files {
+            std::fs::write(maildir.join(name), format!("Subject: {name}\n\nx\n")).unwrap();
+        }
+        maildir
+    }
+
+    #[test]
+    fn reads_a_maildirs_new_before_its_cur() {
+        let dir = tempfile::tempdir().unwrap();
+        let maildir = maildir_with(dir.path(), &["cur/1:2,S", "cur/3:2,", "new/2", "new/4"]);
+        let inputs = Inputs::open(std::slice::from_ref(&maildir), 1 << 20).unwrap();
+        assert_eq!(
+            relative(&origins(inputs), &maildir),
+            ["new/2", "new/4", "cur/1:2,S", "cur/3:2,"]
+        );
+    }
+
+    #[test]
+    fn a_message_moved_to_cur_after_new_was_listed_is_read_there_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let maildir = maildir_with(dir.path(), &["new/1", "new/2", "new/3", "new/4:2,"]);
+        let mut inputs = Inputs::open(std::slice::from_ref(&maildir), 1 << 20).unwrap();
+        assert_eq!(inputs.known_total(), Some(4));
+        // The first read lists `new/`; then a mail client moves three of its messages: one
+        // with a flag set (found by listing `cur/`), one with none, one named with its info
+        // already.
+        let mut order = vec![inputs.next().unwrap().unwrap()];
+        std::fs::rename(maildir.join("new/2"), maildir.join("cur/2:2,S")).unwrap();
+        std::fs::rename(maildir.join("new/3"), maildir.join("cur/3:2,")).unwrap();
+        std::fs::rename(maildir.join("new/4:2,"), maildir.join("cur/4:2,")).unwrap();
+        order.push(inputs.next().unwrap().unwrap());
+        // Flags changed again before `cur/` is walked: the same message still.
+        std::fs::rename(maildir.join("cur/2:2,S"), maildir.join("cur/2:2,RS")).unwrap();
+        for message in inputs.by_ref() {
+            order.push(message.unwrap());
+        }
+        let origins: Vec<String> = order.iter().map(|m| m.origin.clone()).collect();
+        assert_eq!(
+            relative(&origins, &maildir),
+            ["new/1", "cur/2:2,S", "cur/3:2,", "cur/4:2,"]
+        );
+        assert_eq!(order[1].raw, b"Subject: new/2\n\nx\n");
+        assert_eq!(inputs.known_total(), Some(0));
+    }
+
+    #[test]
+    fn a_message_gone_from_new_and_not_in_cur_is_an_error_that_says_it_vanished() {
+        let dir = tempfile::tempdir().unwrap();
+        let maildir = maildir_with(dir.path(), &["cur/9:2,S", "new/1", "new/2", "new/3"]);
+        let mut inputs = Inputs::open(std::slice::from_ref(&maildir), 1 << 20).unwrap();
+        assert!(inputs.next().unwrap().unwrap().origin.ends_with("new/1"));
+        std::fs::remove_file(maildir.join("new/2")).unwrap();
+        let error = format!("{:#}", inputs.next().unwrap().unwrap_err());
+        assert!(
+            error.starts_with(&format!("cannot read {}", maildir.join("new/2").display()))
+                && error.contains("vanished"),
+            "{error}"
+        );
+        let rest: Vec<String> = inputs.map(|m| m.unwrap().origin).collect();
+        assert_eq!(relative(&rest, &maildir), ["new/3", "cur/9:2,S"]);
     }
 
     #[test]

@@ -4,10 +4,11 @@
 //! `LISTING_CHUNK` names, so neither is the list of their files.
 
 use anyhow::{Context, Result};
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::ffi::OsStr;
 use std::fs::{File, ReadDir};
 use std::io::{BufRead, BufReader, Read};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// One message read from an input.
@@ -116,33 +117,6 @@ impl Inputs {
     }
 }
 
-/// Reads a message file found by a walk. One of a Maildir's `new/` that is gone when it is
-/// opened was most likely moved to `cur/` by a mail client since `new/` was listed: it is
-/// read there.
-fn read_walked(walk: &mut FolderWalk, path: &Path, max_bytes: u64) -> Result<Incoming> {
-    let error = match read_message(path, max_bytes) {
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => error,
-        read => return read.with_context(|| format!("cannot read {}", path.display())),
-    };
-    if !walk.in_maildir_new(path) {
-        return Err(error).with_context(|| format!("cannot read {}", path.display()));
-    }
-    match walk.moved_to_cur(path) {
-        Ok(Some(moved)) => read_message(&moved, max_bytes)
-            .with_context(|| format!("cannot read {}", moved.display())),
-        Ok(None) => anyhow::bail!(
-            "cannot read {}: it vanished from new/ and is not in cur/",
-            path.display()
-        ),
-        Err(error) => Err(error).with_context(|| {
-            format!(
-                "cannot read {}: it vanished from new/, and cur/ cannot be listed",
-                path.display()
-            )
-        }),
-    }
-}
-
 /// Reads a message file; the error is the file system's, to tell a file that is gone.
 fn read_message(path: &Path, max_bytes: u64) -> std::io::Result<Incoming> {
     let file = File::open(path)?;
@@ -167,7 +141,17 @@ impl Iterator for Inputs {
                 Pending::Folder { walk, left } => match walk.next() {
                     Some(Ok(path)) => {
                         *left = left.saturating_sub(1);
-                        return Some(read_walked(walk, &path, self.max_bytes));
+                        match read_message(&path, self.max_bytes) {
+                            // Moved to `cur/` since `new/` was listed: read there.
+                            Err(error)
+                                if error.kind() == std::io::ErrorKind::NotFound
+                                    && walk.expect_in_cur(&path) => {}
+                            read => {
+                                return Some(
+                                    read.with_context(|| format!("cannot read {}", path.display())),
+                                );
+                            }
+                        }
                     }
                     // A folder inside that could no longer be listed; the walk goes on.
                     Some(Err(error)) => return Some(Err(error)),
@@ -221,9 +205,10 @@ fn read_limited(
 ///
 /// `new/` comes first because mail clients move messages from `new/` to `cur/` (adding
 /// `:2,` and flags to the name), never back: a message moved during the walk is found in
-/// one or the other. One moved after its chunk of `new/` was listed is read from `cur/`
-/// (`moved_to_cur`) and skipped when `cur/` is walked; one moved after it was read is read
-/// again from `cur/` (the store knows it by its digest: a duplicate).
+/// one or the other. One listed in `new/` but gone when it is read is expected in `cur/`,
+/// which is listed later (`expect_in_cur`): it is read there, and it is an error only if
+/// `cur/` does not list it either. One moved after it was read is read again from `cur/`
+/// (the store knows it by its digest: a duplicate).
 ///
 /// Order: each folder is read through one `read_dir` stream, in chunks of at most `chunk`
 /// names in the order the file system gives them. Each chunk is sorted by name and walked
@@ -232,13 +217,13 @@ fn read_limited(
 /// folder) is therefore read in name order; a larger one in sorted runs of `chunk`. The
 /// order is the same every time for an unchanged folder (a file system lists an unchanged
 /// directory in the same order), and memory is one chunk per level of nesting, whatever
-/// the number of files, plus the names of the messages found moved to `cur/`.
+/// the number of files, plus the names of the messages expected in `cur/`.
 ///
 /// Keeping one stream per folder, rather than reopening it for each chunk, means that every
 /// entry that stays in place during the walk is yielded exactly once (POSIX `readdir`); an
 /// entry added or removed meanwhile may or may not be. A file removed after its chunk was
 /// read is still yielded, and reading it fails, unless it is a message of a Maildir's
-/// `new/` found in `cur/`.
+/// `new/`, expected in `cur/`.
 struct FolderWalk {
     chunk: usize,
     /// The folders being walked, innermost last.
@@ -251,9 +236,10 @@ struct Listing {
     /// A Maildir's `cur/` or `new/`: every regular file not hidden. Otherwise a plain
     /// folder: its `.eml` files and subfolders, not hidden.
     maildir_part: bool,
-    /// In a Maildir's `cur/`: the unique names (before the `:`) of messages already read
-    /// here, found moved from `new/` after it was listed; skipped.
-    moved: HashSet<Box<[u8]>>,
+    /// In a Maildir's `cur/`: the unique names (before the `:`) of messages listed in `new/`
+    /// but gone when read, most likely moved here. Each is crossed off when this folder
+    /// lists it; one never listed is an error once the listing ends.
+    expected: BTreeSet<Box<[u8]>>,
     /// `None` until the first chunk is read.
     entries: Option<ReadDir>,
     /// What is left of the chunk being walked: names, sorted, and whether each is a
@@ -282,52 +268,24 @@ impl FolderWalk {
         }
     }
 
-    /// Whether `path`, just yielded, is in a Maildir's `new/`.
-    fn in_maildir_new(&self, path: &Path) -> bool {
-        self.stack.last().is_some_and(|new| {
-            new.maildir_part && new.folder.ends_with("new") && path.parent() == Some(&new.folder)
-        })
-    }
-
-    /// Where the message at `path`, just yielded from a Maildir's `new/` and gone from there
-    /// now, is in the sibling `cur/`, which then skips it.
-    fn moved_to_cur(&mut self, path: &Path) -> std::io::Result<Option<PathBuf>> {
-        // Below `new/` on the stack, its `cur/`: pushed together, walked after it.
-        let (Some([cur, _new]), Some(name)) = (self.stack.last_chunk_mut(), path.file_name())
-        else {
-            return Ok(None);
+    /// Called when `path`, just yielded, is gone: when it was in a Maildir's `new/`, its
+    /// sibling `cur/` (below it on the stack, walked after it) now expects it, and true.
+    fn expect_in_cur(&mut self, path: &Path) -> bool {
+        let (Some([cur, new]), Some(name)) = (self.stack.last_chunk_mut(), path.file_name()) else {
+            return false;
         };
-        let unique = unique_name(name.as_encoded_bytes());
-        let Some(found) = find_in_cur(&cur.folder, name)? else {
-            return Ok(None);
-        };
-        cur.moved.insert(unique.into());
-        Ok(Some(found))
-    }
-}
-
-/// The file in `cur/` of the message named `name` in `new/`: its unique name followed by
-/// `:` and the info the mover added, or `name` unchanged.
-fn find_in_cur(cur: &Path, name: &OsStr) -> std::io::Result<Option<PathBuf>> {
-    // The usual names first, without listing `cur/`: unchanged, or with no flags yet (how
-    // Dovecot moves a message when a client opens the folder).
-    let mut no_flags = name.to_os_string();
-    no_flags.push(":2,");
-    for candidate in [name, &no_flags] {
-        let path = cur.join(candidate);
-        if std::fs::symlink_metadata(&path).is_ok_and(|meta| meta.is_file()) {
-            return Ok(Some(path));
+        let in_new = new.maildir_part
+            && new.folder.ends_with("new")
+            && path.parent() == Some(new.folder.as_path())
+            && cur.maildir_part
+            && cur.folder.parent() == new.folder.parent()
+            && cur.folder.ends_with("cur");
+        if in_new {
+            cur.expected
+                .insert(unique_name(name.as_encoded_bytes()).into());
         }
+        in_new
     }
-    let unique = unique_name(name.as_encoded_bytes());
-    for entry in std::fs::read_dir(cur)?.filter_map(|e| e.ok()) {
-        if let Some((found, _)) = maildir_file(&entry)
-            && unique_name(found.as_encoded_bytes()) == unique
-        {
-            return Ok(Some(cur.join(&*found)));
-        }
-    }
-    Ok(None)
 }
 
 /// What names a Maildir message wherever it is: its file name up to the first `:`.
@@ -352,6 +310,15 @@ impl Iterator for FolderWalk {
             match listing.read_chunk(self.chunk) {
                 Ok(true) => {}
                 Ok(false) => {
+                    if let Some(unique) = listing.expected.pop_first() {
+                        let cur = &listing.folder;
+                        let new = cur.with_file_name("new");
+                        return Some(Err(anyhow::anyhow!(
+                            "cannot read {}: it vanished from new/ and {} does not hold it",
+                            new.join(OsStr::from_bytes(&unique)).display(),
+                            cur.display()
+                        )));
+                    }
                     self.stack.pop();
                 }
                 Err(error) => {
@@ -368,7 +335,7 @@ impl Listing {
         Listing {
             folder,
             maildir_part,
-            moved: HashSet::new(),
+            expected: BTreeSet::new(),
             entries: None,
             chunk: Vec::new().into_iter(),
         }
@@ -392,8 +359,13 @@ impl Listing {
         // An entry that cannot be read is skipped; after an error the stream ends.
         for entry in entries.by_ref().filter_map(|e| e.ok()) {
             let kept = if self.maildir_part {
-                maildir_file(&entry)
-                    .filter(|(name, _)| !self.moved.contains(unique_name(name.as_encoded_bytes())))
+                let file = maildir_file(&entry);
+                if let Some((name, _)) = &file
+                    && !self.expected.is_empty()
+                {
+                    self.expected.remove(unique_name(name.as_encoded_bytes()));
+                }
+                file
             } else {
                 eml_file_or_folder(&entry)
             };
@@ -799,14 +771,12 @@ mod tests {
         let mut inputs = Inputs::open(std::slice::from_ref(&maildir), 1 << 20).unwrap();
         assert_eq!(inputs.known_total(), Some(4));
         // The first read lists `new/`; then a mail client moves three of its messages: one
-        // with a flag set (found by listing `cur/`), one with none, one named with its info
-        // already.
+        // with a flag set, one with none, one named with its info already.
         let mut order = vec![inputs.next().unwrap().unwrap()];
         std::fs::rename(maildir.join("new/2"), maildir.join("cur/2:2,S")).unwrap();
         std::fs::rename(maildir.join("new/3"), maildir.join("cur/3:2,")).unwrap();
         std::fs::rename(maildir.join("new/4:2,"), maildir.join("cur/4:2,")).unwrap();
-        order.push(inputs.next().unwrap().unwrap());
-        // Flags changed again before `cur/` is walked: the same message still.
+        // Flags changed again before `cur/` is listed: the same message still.
         std::fs::rename(maildir.join("cur/2:2,S"), maildir.join("cur/2:2,RS")).unwrap();
         for message in inputs.by_ref() {
             order.push(message.unwrap());
@@ -814,7 +784,7 @@ mod tests {
         let origins: Vec<String> = order.iter().map(|m| m.origin.clone()).collect();
         assert_eq!(
             relative(&origins, &maildir),
-            ["new/1", "cur/2:2,S", "cur/3:2,", "cur/4:2,"]
+            ["new/1", "cur/2:2,RS", "cur/3:2,", "cur/4:2,"]
         );
         assert_eq!(order[1].raw, b"Subject: new/2\n\nx\n");
         assert_eq!(inputs.known_total(), Some(0));
@@ -827,14 +797,18 @@ mod tests {
         let mut inputs = Inputs::open(std::slice::from_ref(&maildir), 1 << 20).unwrap();
         assert!(inputs.next().unwrap().unwrap().origin.ends_with("new/1"));
         std::fs::remove_file(maildir.join("new/2")).unwrap();
+        // The rest is read first: the message may still turn up in `cur/`.
+        for expected in ["new/3", "cur/9:2,S"] {
+            let origin = inputs.next().unwrap().unwrap().origin;
+            assert_eq!(relative(&[origin], &maildir), [expected]);
+        }
         let error = format!("{:#}", inputs.next().unwrap().unwrap_err());
         assert!(
             error.starts_with(&format!("cannot read {}", maildir.join("new/2").display()))
                 && error.contains("vanished"),
             "{error}"
         );
-        let rest: Vec<String> = inputs.map(|m| m.unwrap().origin).collect();
-        assert_eq!(relative(&rest, &maildir), ["new/3", "cur/9:2,S"]);
+        assert!(inputs.next().is_none());
     }
 
     #[test]

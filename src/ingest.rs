@@ -495,17 +495,24 @@ impl Ingester<'_> {
 /// run kept. The transaction that failed is rolled back whole; the next run redoes it.
 fn store_failure(error: anyhow::Error, place: &str, committed: u64) -> anyhow::Error {
     if crate::store::is_disk_full(&error) {
-        error.context(format!(
-            "store {place}: the disk is full; free some space and run fbl again (the first \
-             {committed} messages of this run are committed and kept, the next run processes \
-             the rest)"
-        ))
+        disk_full(error, place, committed)
     } else if format!("{error:#}").contains(place) {
         // Already named (PostgreSQL errors name their store).
         error
     } else {
         error.context(format!("store {place}"))
     }
+}
+
+/// A store error that `is_disk_full`, said plainly: the store, that its disk is full, and
+/// how many messages of this run (`committed`) are kept. One wording for every place that
+/// stores messages: an ingest, and a mailbox poll.
+pub(crate) fn disk_full(error: anyhow::Error, place: &str, committed: u64) -> anyhow::Error {
+    error.context(format!(
+        "store {place}: the disk is full; free some space and run fbl again (the first \
+         {committed} messages of this run are committed and kept, the next run processes the \
+         rest)"
+    ))
 }
 
 /// What `fbl reattribute` did.

@@ -5,7 +5,7 @@
 
 use crate::config::{AfterAction, MailboxConfig, MailboxSecurity};
 use crate::imap_client::{ConnectOptions, Security, Session};
-use crate::ingest::{Ingester, Outcome, Progress, Summary};
+use crate::ingest::{Ingester, Outcome, Progress, Summary, disk_full};
 use crate::mail_source::{HEAD_BYTES, Incoming};
 use crate::store::Store;
 use anyhow::{Context, Result};
@@ -72,8 +72,10 @@ pub fn open_session(mailbox: &MailboxConfig) -> Result<Session> {
 }
 
 /// Polls one mailbox: every folder, in order. An error ends the mailbox, not the run; it is
-/// recorded in the summary. Each folder is a stretch of `progress`, with the number of new
-/// messages as its total.
+/// recorded in the summary. The one error returned is a store whose disk is full: it can
+/// take nothing more this run, so the run ends (exit 2), and the messages whose reports were
+/// not committed stay in the mailbox untouched. Each folder is a stretch of `progress`, with
+/// the number of new messages as its total.
 pub fn poll_mailbox(
     mailbox: &MailboxConfig,
     store: &mut Store,
@@ -81,7 +83,7 @@ pub fn poll_mailbox(
     max_message_bytes: u64,
     options: PollOptions,
     progress: &mut dyn Progress,
-) -> MailboxSummary {
+) -> Result<MailboxSummary> {
     let mut summary = MailboxSummary {
         mailbox: mailbox.name.clone(),
         ..MailboxSummary::default()
@@ -90,10 +92,12 @@ pub fn poll_mailbox(
         Ok(session) => session,
         Err(error) => {
             summary.errors.push(format!("{error:#}"));
-            return summary;
+            return Ok(summary);
         }
     };
+    let mut fatal = None;
     for folder in &mailbox.folders {
+        let mut committed = 0;
         let polled = poll_folder(
             mailbox,
             folder,
@@ -103,11 +107,20 @@ pub fn poll_mailbox(
             max_message_bytes,
             options,
             &mut summary.ingest,
+            &mut committed,
             progress,
         );
         progress.finish();
         match polled {
             Ok(folder_summary) => summary.folders.push(folder_summary),
+            Err(error) if crate::store::is_disk_full(&error) => {
+                let place = store.location().to_string();
+                fatal = Some(
+                    disk_full(error, &place, committed)
+                        .context(format!("mailbox {} folder {folder}", mailbox.name)),
+                );
+                break;
+            }
             Err(error) => {
                 summary.errors.push(format!(
                     "mailbox {} folder {folder}: {error:#}",
@@ -119,9 +132,14 @@ pub fn poll_mailbox(
         }
     }
     let _ = session.logout();
-    summary
+    match fatal {
+        Some(error) => Err(error),
+        None => Ok(summary),
+    }
 }
 
+/// Polls one folder. `committed` counts its messages in committed transactions: what a
+/// failure leaves stored.
 #[allow(clippy::too_many_arguments)]
 fn poll_folder(
     mailbox: &MailboxConfig,
@@ -132,6 +150,7 @@ fn poll_folder(
     max_message_bytes: u64,
     options: PollOptions,
     ingest: &mut Summary,
+    committed: &mut u64,
     progress: &mut dyn Progress,
 ) -> Result<FolderSummary> {
     let name = mailbox.name.as_str();
@@ -246,6 +265,7 @@ fn poll_folder(
         }
         batch.set_mailbox_progress(name, folder, status.uid_validity, last_uid)?;
         batch.commit()?;
+        *committed = done;
         if !prepared_folders {
             prepare_folders(mailbox, session)?;
             prepared_folders = true;

@@ -211,6 +211,7 @@ pub fn run(
                 continue;
             }
         };
+        // Fails only when the store's disk is full: fatal (exit 2), as for a source.
         let polled = poll_mailbox(
             mailbox,
             store,
@@ -218,7 +219,7 @@ pub fn run(
             config.limits.max_message_bytes,
             PollOptions { dry_run },
             progress,
-        );
+        )?;
         summary.ingest.add(&polled.ingest);
         summary.mailboxes.push(polled);
     }

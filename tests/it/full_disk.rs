@@ -1,9 +1,13 @@
-//! A disk that fills up under fbl: the store's, in the middle of an ingest, and an export's
-//! folder. The disk is a real one, a tiny tmpfs: mounted directly when the tests run as root
-//! (CI), else inside a user and mount namespace (`unshare --map-root-user --mount`) in which
-//! this test runs again as root. When neither is possible the test fails and says why.
+//! A disk that fills up under fbl: the store's, in the middle of an ingest or of a mailbox
+//! poll, and an export's folder. The disk is a real one, a tiny tmpfs: mounted directly when
+//! the tests run as root (CI), else inside a user and mount namespace (`unshare
+//! --map-root-user --mount`) in which this test runs again as root. When neither is possible
+//! the test fails and says why.
 
-use crate::support::{arf, fbl, run};
+use crate::dovecot::Dovecot;
+use crate::support::{arf, fbl, run, to_crlf};
+use fbl::imap_client::{Auth, ConnectOptions, ImapError, Security, Session};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -24,6 +28,11 @@ fn is_root() -> bool {
 /// runs again, `test` by its full name, inside a namespace where it is root, and the caller
 /// returns once that run has passed; a failure of that run fails the caller.
 fn as_root(test: &str) -> bool {
+    as_root_with_env(test, &[])
+}
+
+/// `as_root`, with `env` added to the environment of the run inside a namespace.
+fn as_root_with_env(test: &str, env: &[(&str, &str)]) -> bool {
     if is_root() {
         return true;
     }
@@ -53,6 +62,7 @@ fn as_root(test: &str) -> bool {
         .arg(std::env::current_exe().unwrap())
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
         .env(IN_NAMESPACE, &marker)
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     // The inner harness's own closing line is left out, so that a summing of the outer
@@ -435,6 +445,254 @@ fn a_full_disk_stops_ingest_with_a_clear_error_and_loses_nothing_committed() {
     assert_eq!(complainants, expected, "every report stored exactly once");
     assert_eq!(last.suppressions.len(), 21 + total);
     assert!(last.suppressions.iter().all(|s| s.4 == 1 && s.5.is_none()));
+    passed();
+}
+
+/// Where the copy of a test inside a namespace finds the IMAP account that the copy outside
+/// set up: port, CA file, user and password, a line each.
+const IMAP_ACCOUNT: &str = "FBL_TEST_FULL_DISK_IMAP_ACCOUNT";
+
+/// An account on a test Dovecot. Dovecot cannot run inside the namespace (only root is mapped
+/// there, and Dovecot will not work as root), so the copy of a test outside it starts the
+/// server, and the copy inside is handed the account in its environment.
+struct ImapAccount {
+    port: u16,
+    ca_file: PathBuf,
+    user: String,
+    password: String,
+}
+
+impl ImapAccount {
+    /// A new user on `server` whose INBOX holds `messages`.
+    fn seeded(server: &Dovecot, messages: Vec<Vec<u8>>) -> ImapAccount {
+        let (user, password) = server.add_user("full-disk");
+        // Log in once so that the Maildir exists.
+        let _ = server.login(&user, &password).logout();
+        server.drop_into_maildir(&user, messages);
+        ImapAccount {
+            port: server.imaps_port(),
+            ca_file: server.ca_path(),
+            user,
+            password,
+        }
+    }
+
+    fn from_env() -> Option<ImapAccount> {
+        let text = std::env::var(IMAP_ACCOUNT).ok()?;
+        let [port, ca_file, user, password] = text.lines().collect::<Vec<_>>()[..] else {
+            panic!("{IMAP_ACCOUNT} is not four lines: {text:?}");
+        };
+        Some(ImapAccount {
+            port: port.parse().unwrap(),
+            ca_file: ca_file.into(),
+            user: user.to_string(),
+            password: password.to_string(),
+        })
+    }
+
+    fn to_env(&self) -> String {
+        format!(
+            "{}\n{}\n{}\n{}",
+            self.port,
+            self.ca_file.display(),
+            self.user,
+            self.password
+        )
+    }
+
+    /// A configuration with one mailbox, `jmrp`: this account's INBOX, read 10 messages to a
+    /// batch, each stored message moved to `Processed`.
+    fn config(&self) -> String {
+        format!(
+            "[[mailbox]]\n\
+             name = \"jmrp\"\n\
+             host = \"127.0.0.1\"\n\
+             port = {}\n\
+             security = \"tls\"\n\
+             ca_file = {:?}\n\
+             user = {:?}\n\
+             password_env = \"FBL_TEST_IMAP_PASSWORD\"\n\
+             after = \"move:Processed\"\n\
+             batch_size = 10\n\
+             connect_timeout_secs = 5\n\
+             read_timeout_secs = 10\n",
+            self.port,
+            self.ca_file.display().to_string(),
+            self.user,
+        )
+    }
+
+    /// The SHA-256 of every message in a folder (none when there is no such folder), and
+    /// whether it is flagged `\Seen`; read without changing anything.
+    fn folder(&self, folder: &str) -> Vec<(Vec<u8>, bool)> {
+        let mut options = ConnectOptions::new("127.0.0.1", self.port, Security::Tls);
+        options.ca_file = Some(self.ca_file.clone());
+        let auth = Auth::Password {
+            user: self.user.clone(),
+            password: self.password.clone(),
+        };
+        let mut session = Session::connect(&options, &auth).unwrap();
+        let mut messages = Vec::new();
+        match session.examine(folder) {
+            Ok(_) => {
+                let uids = session.uids_after(0, None).unwrap();
+                let unseen = session.unseen_uids().unwrap();
+                for (uid, raw) in session.fetch_batch(&uids).unwrap() {
+                    messages.push((fbl::store::sha256(&raw).to_vec(), !unseen.contains(&uid)));
+                }
+            }
+            Err(ImapError::NoSuchFolder(_)) => {}
+            Err(error) => panic!("cannot open folder {folder}: {error}"),
+        }
+        let _ = session.logout();
+        messages
+    }
+}
+
+#[test]
+fn a_full_disk_while_polling_a_mailbox_is_fatal_and_moves_only_what_was_stored() {
+    let test =
+        "full_disk::a_full_disk_while_polling_a_mailbox_is_fatal_and_moves_only_what_was_stored";
+    // Complaints of 30 KB that do not compress: far more than the disk below holds.
+    let total = 60;
+    let addresses: Vec<String> = (0..total).map(|i| format!("imap{i}@example.org")).collect();
+    let (_server, account) = match ImapAccount::from_env() {
+        // The copy inside a namespace: the server is the outer copy's.
+        Some(account) => (None, account),
+        None => {
+            use rand::SeedableRng;
+            let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+            let messages = addresses
+                .iter()
+                .map(|address| to_crlf(&padded_report(address, 30_000, &mut rng)))
+                .collect();
+            let server = Dovecot::start();
+            let account = ImapAccount::seeded(&server, messages);
+            (Some(server), account)
+        }
+    };
+    if !as_root_with_env(test, &[(IMAP_ACCOUNT, &account.to_env())]) {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    // The store alone needs about 250 KB, each batch of 10 about 300 KB more: a few batches
+    // fit, not all of them.
+    let disk = Tmpfs::mount("1536k");
+    let store = disk.path().join("fbl.sqlite");
+    let db = store.to_str().unwrap();
+    std::fs::write(work.path().join("fbl.toml"), account.config()).unwrap();
+    let fbl_run = || {
+        run(fbl(work.path())
+            .env("FBL_TEST_IMAP_PASSWORD", &account.password)
+            .args(["--db", db, "--config", "fbl.toml", "run"]))
+    };
+    let digests = |messages: &[(Vec<u8>, bool)]| -> BTreeSet<Vec<u8>> {
+        messages.iter().map(|(digest, _)| digest.clone()).collect()
+    };
+    let inbox = account.folder("INBOX");
+    assert_eq!(inbox.len(), total);
+    assert!(inbox.iter().all(|(_, seen)| !seen));
+
+    let output = fbl_run();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "a full disk is fatal while polling a mailbox, as for a source: {stderr}"
+    );
+    let after = contents(&store);
+    let stored = after.reports.len();
+    assert!(
+        stored > 0 && stored < total,
+        "the disk filled in the middle of the mailbox: {stored} of {total} stored"
+    );
+    assert_eq!(stored % 10, 0, "only whole batches are stored: {stored}");
+    assert!(
+        stderr.contains(&format!(
+            "mailbox jmrp folder INBOX: store {db}: the disk is full; free some space"
+        )),
+        "the error names the mailbox, its folder and the store, and says the disk is full: \
+         {stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "the first {stored} messages of this run are committed"
+        )),
+        "the error says what this run kept: {stderr}"
+    );
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "one line of error, nothing else: {stderr}"
+    );
+    assert_eq!(after.complainants.len(), stored);
+    assert_eq!(after.complainants_unsuppressed, 0);
+    assert_eq!(after.complaints_unattributed, 0);
+    assert_eq!(after.suppressions.len(), stored);
+    // Exactly the stored messages were moved; the others are in INBOX as they were.
+    let stored_digests: BTreeSet<Vec<u8>> = after.reports.iter().map(|r| r.1.clone()).collect();
+    let processed = account.folder("Processed");
+    assert_eq!(digests(&processed), stored_digests);
+    let left = account.folder("INBOX");
+    assert_eq!(left.len(), total - stored);
+    assert!(
+        left.iter()
+            .all(|(digest, seen)| !seen && !stored_digests.contains(digest)),
+        "a message left in INBOX is stored or flagged \\Seen"
+    );
+
+    // The next cron run, the disk still full: the same error, and nothing changes.
+    let output = fbl_run();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("mailbox jmrp folder INBOX") && stderr.contains("the disk is full"),
+        "{stderr}"
+    );
+    assert_eq!(contents(&store), after);
+    assert_eq!(account.folder("INBOX"), left);
+    assert_eq!(account.folder("Processed"), processed);
+
+    // With room again, the next run stores the rest, each report once, and moves it.
+    disk.grow("64m");
+    let output = fbl_run();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let last = contents(&store);
+    assert_kept(&after, &last);
+    assert_eq!(last.reports.len(), total);
+    assert_eq!(last.complainants_unsuppressed, 0);
+    assert_eq!(last.complaints_unattributed, 0);
+    let mut complainants: Vec<&str> = last
+        .complainants
+        .iter()
+        .map(|(_, address)| address.as_str())
+        .collect();
+    complainants.sort();
+    let mut expected: Vec<&str> = addresses.iter().map(String::as_str).collect();
+    expected.sort();
+    assert_eq!(complainants, expected, "every report stored exactly once");
+    assert_eq!(last.suppressions.len(), total);
+    assert!(account.folder("INBOX").is_empty());
+    let processed = account.folder("Processed");
+    assert_eq!(processed.len(), total);
+    assert_eq!(
+        digests(&processed),
+        last.reports.iter().map(|r| r.1.clone()).collect()
+    );
+    let store = fbl::store::Store::open(&store).unwrap();
+    let state = &store.mailbox_states().unwrap()[0];
+    assert!(
+        store
+            .pending_actions("jmrp", "INBOX", state.uid_validity)
+            .unwrap()
+            .is_empty(),
+        "no mailbox action is left to do"
+    );
     passed();
 }
 

@@ -1185,3 +1185,41 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store's schema version is the number of migrations it has had, so each migration
+    /// must sit at the position its number says, on both engines, and every file must be
+    /// listed: a renumbered, missing or misplaced one would be skipped or applied twice.
+    #[test]
+    fn migrations_are_listed_at_the_position_their_number_says() {
+        for (engine, migrations) in [("sqlite", &MIGRATIONS), ("postgres", &pg::MIGRATIONS)] {
+            for (index, (name, _)) in migrations.iter().enumerate() {
+                assert!(
+                    name.starts_with(&format!("{:04}_", index + 1)),
+                    "{engine} migration {name} is at position {}",
+                    index + 1
+                );
+            }
+            let folder = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("schemas")
+                .join(engine);
+            let mut files: Vec<String> = std::fs::read_dir(&folder)
+                .unwrap()
+                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            files.sort();
+            let listed: Vec<&str> = migrations.iter().map(|(name, _)| *name).collect();
+            assert_eq!(files, listed, "{engine}: files and the list differ");
+            for (name, sql) in migrations.iter() {
+                let file = std::fs::read_to_string(folder.join(name)).unwrap();
+                assert_eq!(
+                    &file, sql,
+                    "{engine} migration {name} includes another file"
+                );
+            }
+        }
+    }
+}

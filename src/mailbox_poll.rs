@@ -5,7 +5,7 @@
 
 use crate::config::{AfterAction, MailboxConfig, MailboxSecurity};
 use crate::imap_client::{ConnectOptions, Security, Session};
-use crate::ingest::{Ingester, Outcome, Progress, Summary, disk_full};
+use crate::ingest::{Ingester, Kept, Outcome, Progress, Summary, disk_full};
 use crate::mail_source::{HEAD_BYTES, Incoming};
 use crate::store::Store;
 use anyhow::{Context, Result};
@@ -117,7 +117,7 @@ pub fn poll_mailbox(
             Err(error) if crate::store::is_disk_full(&error) => {
                 let place = store.location().to_string();
                 fatal = Some(
-                    disk_full(error, &place, committed)
+                    disk_full(error, &place, Kept::Messages(committed))
                         .context(format!("mailbox {} folder {folder}", mailbox.name)),
                 );
                 break;

@@ -492,7 +492,8 @@ impl Ingester<'_> {
     }
 }
 
-/// A store error in the middle of a run's work (an ingest, a send-log import), made fit for the person reading cron's mail: it names the store, and a full disk
+/// A store error in the middle of a run's work (an ingest, a send-log import, recording an
+/// export), made fit for the person reading cron's mail: it names the store, and a full disk
 /// (or an exhausted quota) says so plainly, with what this run kept. The transaction that
 /// failed is rolled back whole.
 pub(crate) fn store_failure(error: anyhow::Error, place: &str, kept: Kept) -> anyhow::Error {
@@ -514,10 +515,13 @@ pub(crate) enum Kept {
     SendLogEntries(u64),
     /// A whole send log, but not every stored complaint it attributes.
     SendLogImported,
+    /// An export's files, written whole, but not their record in the store.
+    Export,
 }
 
 /// The context `disk_full` puts on an error: a store that can take nothing more this run.
-/// A run stops on it (exit 2) wherever it is met.
+/// A run stops on it (exit 2) wherever it is met; its type tells it from an export's own
+/// full disk, which fails that export only.
 #[derive(Debug)]
 pub(crate) struct StoreFull(String);
 
@@ -543,6 +547,9 @@ pub(crate) fn disk_full(error: anyhow::Error, place: &str, kept: Kept) -> anyhow
             "the send log is imported and kept; run fbl reattribute too, for the stored \
              complaints it attributes",
         ),
+        Kept::Export => {
+            String::from("the export is written whole; the next export covers its changes again")
+        }
     };
     error.context(StoreFull(format!(
         "store {place}: the disk is full; free some space and run fbl again ({kept})"

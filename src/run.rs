@@ -312,6 +312,9 @@ pub fn run(
     for export in &config.exports {
         match write_configured_export(store, export, &ExportScope::default(), now) {
             Ok(written) => summary.exports.push(written),
+            // The store's disk full, not the export's own (which fails this export only):
+            // fatal (exit 2), as for a source.
+            Err(error) if error.is::<StoreFull>() => return Err(error),
             Err(error) => summary.source_errors.push(format!("{error:#}")),
         }
     }
@@ -365,9 +368,10 @@ pub fn write_export_files(
         Some(removed) => write_one(store, format, options, removed, &range, true, now)?,
         None => 0,
     };
-    let mut batch = store.begin()?;
-    batch.set_export_state(&state_name, now, seq_now)?;
-    batch.commit()?;
+    let place = store.location().to_string();
+    record_export(store, &state_name, now, seq_now)
+        .map_err(|error| store_failure(error, &place, Kept::Export))
+        .with_context(|| format!("export {}", path.display()))?;
     Ok(ExportWritten {
         format: format.as_str().to_string(),
         path: path.to_path_buf(),
@@ -375,6 +379,13 @@ pub fn write_export_files(
         removed_path: removed_path.map(Path::to_path_buf),
         removed_entries,
     })
+}
+
+/// Records in the store that an output was written, and up to which change.
+fn record_export(store: &mut Store, name: &str, now: &str, seq: i64) -> Result<()> {
+    let mut batch = store.begin()?;
+    batch.set_export_state(name, now, seq)?;
+    batch.commit()
 }
 
 /// Which changes an export covers.

@@ -925,3 +925,91 @@ fn a_full_disk_fails_an_export_and_leaves_the_previous_file_whole() {
     assert_eq!(files(), ["list.csv"]);
     passed();
 }
+
+#[test]
+fn a_full_store_disk_while_recording_an_export_is_fatal_and_the_file_is_whole() {
+    if !as_root(
+        "full_disk::a_full_store_disk_while_recording_an_export_is_fatal_and_the_file_is_whole",
+    ) {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let disk = Tmpfs::mount("2m");
+    let store = disk.path().join("fbl.sqlite");
+    let db = store.to_str().unwrap();
+    let list = dir.join("exports/list.csv");
+    let list_arg = list.to_str().unwrap();
+    let addresses: String = (0..100).map(|i| format!("old{i}@example.org\n")).collect();
+    std::fs::write(dir.join("list.txt"), addresses).unwrap();
+    let output = run(fbl(dir).args(["--db", db, "suppress", "import", "list.txt"]));
+    assert_eq!(output.status.code(), Some(0));
+    std::fs::write(
+        dir.join("fbl.toml"),
+        format!("[[export]]\nformat = \"csv\"\npath = {list_arg:?}\n"),
+    )
+    .unwrap();
+
+    // Fill the store's disk, leaving the 32 KiB of the index SQLite makes beside the store
+    // when fbl opens it (its -shm file), and nothing for the write-ahead log: the run reads
+    // the list and writes the export on another disk, then cannot record it in the store.
+    let filler = disk.path().join("filler");
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&filler).unwrap();
+        let error = loop {
+            if let Err(error) = file.write_all(&[0u8; 4096]) {
+                break error;
+            }
+        };
+        assert_eq!(error.kind(), std::io::ErrorKind::StorageFull);
+        let len = file.metadata().unwrap().len();
+        file.set_len(len - 32 * 1024).unwrap();
+    }
+    let recorded = || -> Vec<String> {
+        let (_copy, db) = open_copy(&store);
+        let mut statement = db.prepare("SELECT name FROM export_state").unwrap();
+        statement
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let output = run(fbl(dir).args(["--db", db, "--config", "fbl.toml", "run"]));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "a full store disk is fatal in an export too: {stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "export {list_arg}: store {db}: the disk is full; free some space"
+        )),
+        "the error names the export and the store, and says the disk is full: {stderr}"
+    );
+    assert!(
+        stderr.contains("the export is written whole"),
+        "the error says what was kept: {stderr}"
+    );
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "one line of error, nothing else: {stderr}"
+    );
+    let written = std::fs::read_to_string(&list).unwrap();
+    assert_eq!(
+        written.lines().count(),
+        101,
+        "the export is whole: {written}"
+    );
+    assert!(recorded().is_empty(), "the export is recorded");
+
+    // With room again, the run writes the export and records it.
+    std::fs::remove_file(&filler).unwrap();
+    let output = run(fbl(dir).args(["--db", db, "--config", "fbl.toml", "run"]));
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(std::fs::read_to_string(&list).unwrap(), written);
+    assert_eq!(recorded(), [list_arg]);
+    passed();
+}

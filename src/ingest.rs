@@ -292,7 +292,9 @@ impl Ingester<'_> {
                 match item {
                     Ok((incoming, prepared)) => {
                         self.ingest_prepared(&mut batch, &incoming, prepared, summary)
-                            .map_err(|error| store_failure(error, &place, committed))?;
+                            .map_err(|error| {
+                                store_failure(error, &place, Kept::Messages(committed))
+                            })?;
                         progress(summary.messages);
                     }
                     Err(error) => {
@@ -310,7 +312,7 @@ impl Ingester<'_> {
             } else {
                 batch
                     .commit()
-                    .map_err(|error| store_failure(error, &place, committed))?;
+                    .map_err(|error| store_failure(error, &place, Kept::Messages(committed)))?;
                 committed = summary.messages;
             }
             if let Some(error) = failure {
@@ -490,12 +492,13 @@ impl Ingester<'_> {
     }
 }
 
-/// A store error in the middle of an ingest, made fit for the person reading cron's mail: it
-/// names the store, and a full disk (or an exhausted quota) says so plainly, with what this
-/// run kept. The transaction that failed is rolled back whole; the next run redoes it.
-fn store_failure(error: anyhow::Error, place: &str, committed: u64) -> anyhow::Error {
+/// A store error in the middle of a run's work (an ingest, a send-log import, recording an
+/// export), made fit for the person reading cron's mail: it names the store, and a full disk
+/// (or an exhausted quota) says so plainly, with what this run kept. The transaction that
+/// failed is rolled back whole.
+pub(crate) fn store_failure(error: anyhow::Error, place: &str, kept: Kept) -> anyhow::Error {
     if crate::store::is_disk_full(&error) {
-        disk_full(error, place, committed)
+        disk_full(error, place, kept)
     } else if format!("{error:#}").contains(place) {
         // Already named (PostgreSQL errors name their store).
         error
@@ -504,15 +507,53 @@ fn store_failure(error: anyhow::Error, place: &str, committed: u64) -> anyhow::E
     }
 }
 
+/// What a run that a full store disk stopped has kept, for `disk_full` to say.
+pub(crate) enum Kept {
+    /// The first this many messages of the run, in committed transactions.
+    Messages(u64),
+    /// The first this many entries of a send log, in committed slices.
+    SendLogEntries(u64),
+    /// A whole send log, but not every stored complaint it attributes.
+    SendLogImported,
+    /// An export's files, written whole, but not their record in the store.
+    Export,
+}
+
+/// The context `disk_full` puts on an error: a store that can take nothing more this run.
+/// A run stops on it (exit 2) wherever it is met; its type tells it from an export's own
+/// full disk, which fails that export only.
+#[derive(Debug)]
+pub(crate) struct StoreFull(String);
+
+impl std::fmt::Display for StoreFull {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A store error that `is_disk_full`, said plainly: the store, that its disk is full, and
-/// how many messages of this run (`committed`) are kept. One wording for every place that
-/// stores messages: an ingest, and a mailbox poll.
-pub(crate) fn disk_full(error: anyhow::Error, place: &str, committed: u64) -> anyhow::Error {
-    error.context(format!(
-        "store {place}: the disk is full; free some space and run fbl again (the first \
-         {committed} messages of this run are committed and kept, the next run processes the \
-         rest)"
-    ))
+/// what this run kept. One wording for every place that writes to the store in a run.
+pub(crate) fn disk_full(error: anyhow::Error, place: &str, kept: Kept) -> anyhow::Error {
+    let kept = match kept {
+        Kept::Messages(committed) => format!(
+            "the first {committed} messages of this run are committed and kept, the next run \
+             processes the rest"
+        ),
+        Kept::SendLogEntries(committed) => format!(
+            "the first {committed} entries of the send log are committed and kept, the next \
+             run imports the rest"
+        ),
+        Kept::SendLogImported => String::from(
+            "the send log is imported and kept; run fbl reattribute too, for the stored \
+             complaints it attributes",
+        ),
+        Kept::Export => {
+            String::from("the export is written whole; the next export covers its changes again")
+        }
+    };
+    error.context(StoreFull(format!(
+        "store {place}: the disk is full; free some space and run fbl again ({kept})"
+    )))
 }
 
 /// What `fbl reattribute` did.

@@ -5,7 +5,7 @@
 
 use crate::config::{AfterAction, MailboxConfig, MailboxSecurity};
 use crate::imap_client::{ConnectOptions, Security, Session};
-use crate::ingest::{Ingester, Outcome, Progress, Summary, disk_full};
+use crate::ingest::{Ingester, Kept, Outcome, Progress, Summary, disk_full};
 use crate::mail_source::{HEAD_BYTES, Incoming};
 use crate::store::Store;
 use anyhow::{Context, Result};
@@ -21,6 +21,7 @@ type UidSize = (u32, u32);
 pub struct MailboxSummary {
     pub mailbox: String,
     pub folders: Vec<FolderSummary>,
+    /// What the committed batches ingested: a batch rolled back is not counted.
     pub ingest: Summary,
     /// Set when the mailbox (or one of its folders) failed; the others went on.
     pub errors: Vec<String>,
@@ -116,7 +117,7 @@ pub fn poll_mailbox(
             Err(error) if crate::store::is_disk_full(&error) => {
                 let place = store.location().to_string();
                 fatal = Some(
-                    disk_full(error, &place, committed)
+                    disk_full(error, &place, Kept::Messages(committed))
                         .context(format!("mailbox {} folder {folder}", mailbox.name)),
                 );
                 break;
@@ -138,8 +139,9 @@ pub fn poll_mailbox(
     }
 }
 
-/// Polls one folder. `committed` counts its messages in committed transactions: what a
-/// failure leaves stored.
+/// Polls one folder. `ingest` is added each batch's counts once the batch is committed (on
+/// a dry run, every batch's), and `committed` counts the folder's messages in committed
+/// transactions: what a failure leaves stored, and counted.
 #[allow(clippy::too_many_arguments)]
 fn poll_folder(
     mailbox: &MailboxConfig,
@@ -226,6 +228,9 @@ fn poll_folder(
         messages.sort_by_key(|(uid, _, _)| *uid);
         summary.fetched += messages.len() as u64;
         let mut groups: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+        // The batch's counts join `ingest` once it is committed: a batch rolled back (a
+        // failed statement or commit) is not counted.
+        let mut counted = Summary::default();
         let mut batch = store.begin()?;
         for (uid, raw, oversized) in messages {
             let incoming = Incoming {
@@ -236,7 +241,7 @@ fn poll_folder(
                 raw,
                 oversized,
             };
-            let outcome = ingester.ingest_one(&mut batch, &incoming, ingest)?;
+            let outcome = ingester.ingest_one(&mut batch, &incoming, &mut counted)?;
             done += 1;
             progress.advance(done);
             let action = match outcome {
@@ -259,12 +264,15 @@ fn poll_folder(
         let highest = *chunk.last().expect("chunks are never empty");
         last_uid = last_uid.max(highest);
         if options.dry_run {
-            // Dropping the transaction rolls it back: a dry run changes nothing.
+            // Dropping the transaction rolls it back: a dry run changes nothing, and counts
+            // what it would have done.
             drop(batch);
+            ingest.add(&counted);
             continue;
         }
         batch.set_mailbox_progress(name, folder, status.uid_validity, last_uid)?;
         batch.commit()?;
+        ingest.add(&counted);
         *committed = done;
         if !prepared_folders {
             prepare_folders(mailbox, session)?;

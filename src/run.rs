@@ -5,10 +5,10 @@ use crate::atomic_file;
 use crate::attribution::Attribution;
 use crate::config::{Config, ExportConfig};
 use crate::export::{ExportFormat, ExportOptions};
-use crate::ingest::{Ingester, Progress, Summary};
+use crate::ingest::{Ingester, Kept, Progress, StoreFull, Summary, store_failure};
 use crate::mail_source::Inputs;
 use crate::mailbox_poll::{MailboxSummary, PollOptions, poll_mailbox};
-use crate::sendlog::{ReadOptions, SendLogFormat, read_send_log};
+use crate::sendlog::{ReadOptions, SendLogEntry, SendLogError, SendLogFormat, read_send_log};
 use crate::snds_alerts::SndsAlert;
 use crate::snds_fetch::{Days, FetchOptions, SndsSummary};
 use crate::store::{Store, SuppressionFilter};
@@ -69,6 +69,10 @@ pub struct SendLogImported {
     pub errors: Vec<String>,
 }
 
+/// Send-log entries (bad lines included) per transaction: a huge log neither holds one giant
+/// transaction nor loses much on a crash (importing again is idempotent).
+pub const SEND_LOG_SLICE: usize = 50_000;
+
 /// Imports a send log (idempotently), prunes entries past the retention, and when anything
 /// was added, attributes again the stored complaints that had no complainant.
 pub fn import_send_log(
@@ -86,16 +90,49 @@ pub fn import_send_log(
         year: now.year(),
         offset: chrono::Local::now().offset().fix(),
     };
+    let cutoff = now.with_timezone(&chrono::Utc) - chrono::Duration::days(retention_days as i64);
     let mut imported = SendLogImported {
         origin: origin.to_string(),
         ..SendLogImported::default()
     };
+    let place = store.location().to_string();
+    let mut committed = 0;
+    store_send_log(
+        store,
+        ingester.now,
+        read_send_log(format, input, &options),
+        &cutoff.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        &mut imported,
+        &mut committed,
+    )
+    .map_err(|error| store_failure(error, &place, Kept::SendLogEntries(committed)))?;
+    if imported.added > 0 {
+        let reattributed = ingester
+            .reattribute(store)
+            .map_err(|error| store_failure(error, &place, Kept::SendLogImported))?;
+        imported.reattributed = reattributed.attributed;
+        imported.suppressions_added = reattributed.suppressions_added;
+    }
+    Ok(imported)
+}
+
+/// The entries of a send log into the store, in slices of `SEND_LOG_SLICE`, then the prune
+/// of those sent before `cutoff`. `committed` counts the entries in committed slices: what a
+/// failure leaves imported.
+fn store_send_log(
+    store: &mut Store,
+    now: &str,
+    read: impl Iterator<Item = Result<SendLogEntry, SendLogError>>,
+    cutoff: &str,
+    imported: &mut SendLogImported,
+    committed: &mut u64,
+) -> Result<()> {
     let mut batch = store.begin()?;
-    for (n, item) in read_send_log(format, input, &options).enumerate() {
+    for (n, item) in read.enumerate() {
         match item {
             Ok(entry) => {
                 imported.entries += 1;
-                if batch.add_send_log(&entry, ingester.now)? {
+                if batch.add_send_log(&entry, now)? {
                     imported.added += 1;
                 } else {
                     imported.already_known += 1;
@@ -104,26 +141,22 @@ pub fn import_send_log(
             Err(error) => {
                 imported.bad_lines += 1;
                 if imported.errors.len() < 20 {
-                    imported.errors.push(format!("{origin}: {error}"));
+                    imported
+                        .errors
+                        .push(format!("{}: {error}", imported.origin));
                 }
             }
         }
-        // Commit in slices so a huge log neither holds one giant transaction nor loses
-        // much on a crash; importing again is idempotent.
-        if n % 50_000 == 49_999 {
+        if n % SEND_LOG_SLICE == SEND_LOG_SLICE - 1 {
             batch.commit()?;
+            *committed = imported.entries;
             batch = store.begin()?;
         }
     }
-    let cutoff = now.with_timezone(&chrono::Utc) - chrono::Duration::days(retention_days as i64);
-    imported.pruned = batch.prune_send_log(&cutoff.format("%Y-%m-%dT%H:%M:%SZ").to_string())?;
+    imported.pruned = batch.prune_send_log(cutoff)?;
     batch.commit()?;
-    if imported.added > 0 {
-        let reattributed = ingester.reattribute(store)?;
-        imported.reattributed = reattributed.attributed;
-        imported.suppressions_added = reattributed.suppressions_added;
-    }
-    Ok(imported)
+    *committed = imported.entries;
+    Ok(())
 }
 
 /// One export file written.
@@ -185,6 +218,11 @@ pub fn run(
                 });
             match imported {
                 Ok(imported) => summary.send_log.push(imported),
+                // A store with no room left can take nothing more this run: fatal (exit 2),
+                // as for a source.
+                Err(error) if error.is::<StoreFull>() => {
+                    return Err(error.context(format!("send log {}", import.path.display())));
+                }
                 Err(error) => summary.source_errors.push(format!("{error:#}")),
             }
         }
@@ -274,6 +312,9 @@ pub fn run(
     for export in &config.exports {
         match write_configured_export(store, export, &ExportScope::default(), now) {
             Ok(written) => summary.exports.push(written),
+            // The store's disk full, not the export's own (which fails this export only):
+            // fatal (exit 2), as for a source.
+            Err(error) if error.is::<StoreFull>() => return Err(error),
             Err(error) => summary.source_errors.push(format!("{error:#}")),
         }
     }
@@ -327,9 +368,10 @@ pub fn write_export_files(
         Some(removed) => write_one(store, format, options, removed, &range, true, now)?,
         None => 0,
     };
-    let mut batch = store.begin()?;
-    batch.set_export_state(&state_name, now, seq_now)?;
-    batch.commit()?;
+    let place = store.location().to_string();
+    record_export(store, &state_name, now, seq_now)
+        .map_err(|error| store_failure(error, &place, Kept::Export))
+        .with_context(|| format!("export {}", path.display()))?;
     Ok(ExportWritten {
         format: format.as_str().to_string(),
         path: path.to_path_buf(),
@@ -337,6 +379,13 @@ pub fn write_export_files(
         removed_path: removed_path.map(Path::to_path_buf),
         removed_entries,
     })
+}
+
+/// Records in the store that an output was written, and up to which change.
+fn record_export(store: &mut Store, name: &str, now: &str, seq: i64) -> Result<()> {
+    let mut batch = store.begin()?;
+    batch.set_export_state(name, now, seq)?;
+    batch.commit()
 }
 
 /// Which changes an export covers.

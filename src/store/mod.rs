@@ -722,15 +722,18 @@ impl SendLogLookup for Batch<'_> {
 
 impl Batch<'_> {
     pub fn commit(mut self) -> Result<()> {
-        self.open = false;
-        match self.tx.dialect() {
+        let committed = match self.tx.dialect() {
             Dialect::Sqlite => self
                 .tx
                 .batch("COMMIT")
                 .with_context(|| format!("cannot commit to store {}", self.location)),
             // PostgreSQL's errors name the store already.
             Dialect::Postgres => self.tx.batch("COMMIT"),
-        }
+        };
+        // A COMMIT that SQLite refuses (a deferred constraint, a busy database) leaves the
+        // transaction open: dropping the batch rolls it back, or no batch could begin after.
+        self.open = committed.is_err();
+        committed
     }
 
     /// The id of a stored report with these bytes, if there is one.

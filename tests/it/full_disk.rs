@@ -200,20 +200,7 @@ struct Contents {
 }
 
 fn contents(store: &Path) -> Contents {
-    let copy = tempfile::tempdir().unwrap();
-    for suffix in ["", "-wal"] {
-        let mut from = store.as_os_str().to_owned();
-        from.push(suffix);
-        let from = PathBuf::from(from);
-        if from.exists() {
-            std::fs::copy(&from, copy.path().join(format!("fbl.sqlite{suffix}"))).unwrap();
-        }
-    }
-    let db = rusqlite::Connection::open(copy.path().join("fbl.sqlite")).unwrap();
-    let integrity: String = db
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(integrity, "ok", "the store's files are damaged");
+    let (_copy, db) = open_copy(store);
     let rows = |sql: &str| -> Vec<Vec<rusqlite::types::Value>> {
         let mut statement = db.prepare(sql).unwrap();
         let width = statement.column_count();
@@ -279,6 +266,38 @@ fn contents(store: &Path) -> Contents {
              AND NOT EXISTS (SELECT 1 FROM complainants c WHERE c.report_id = r.id)",
         ),
     }
+}
+
+/// A copy of a store's files, opened and checked whole (the folder goes with the connection).
+fn open_copy(store: &Path) -> (tempfile::TempDir, rusqlite::Connection) {
+    let copy = tempfile::tempdir().unwrap();
+    for suffix in ["", "-wal"] {
+        let mut from = store.as_os_str().to_owned();
+        from.push(suffix);
+        let from = PathBuf::from(from);
+        if from.exists() {
+            std::fs::copy(&from, copy.path().join(format!("fbl.sqlite{suffix}"))).unwrap();
+        }
+    }
+    let db = rusqlite::Connection::open(copy.path().join("fbl.sqlite")).unwrap();
+    let integrity: String = db
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok", "the store's files are damaged");
+    (copy, db)
+}
+
+/// The Message-IDs of a store's send log, in order, read from a copy of its files.
+fn send_log(store: &Path) -> Vec<String> {
+    let (_copy, db) = open_copy(store);
+    let mut statement = db
+        .prepare("SELECT message_id FROM send_log ORDER BY message_id")
+        .unwrap();
+    statement
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
 }
 
 /// What was there before is still there, unchanged.
@@ -445,6 +464,118 @@ fn a_full_disk_stops_ingest_with_a_clear_error_and_loses_nothing_committed() {
     assert_eq!(complainants, expected, "every report stored exactly once");
     assert_eq!(last.suppressions.len(), 21 + total);
     assert!(last.suppressions.iter().all(|s| s.4 == 1 && s.5.is_none()));
+    passed();
+}
+
+#[test]
+fn a_full_disk_while_importing_a_send_log_is_fatal_and_keeps_whole_slices() {
+    if !as_root("full_disk::a_full_disk_while_importing_a_send_log_is_fatal_and_keeps_whole_slices")
+    {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    // 50,000 entries take about 15 MB of store and as much of write-ahead log: the first
+    // slice fits, the second does not.
+    let disk = Tmpfs::mount("24m");
+    let store = disk.path().join("fbl.sqlite");
+    let db = store.to_str().unwrap();
+    let slice = fbl::run::SEND_LOG_SLICE;
+    let total = 2 * slice + slice / 2;
+    // Message-IDs in no particular order, as a mail server's are.
+    let message_ids: Vec<String> = (0..total as u64)
+        .map(|i| {
+            format!(
+                "{:016x}.{i}@mta1.example.com",
+                i.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            )
+        })
+        .collect();
+    let mut csv = String::from("message_id,recipient,campaign,sent_at\n");
+    for (i, message_id) in message_ids.iter().enumerate() {
+        csv.push_str(&format!(
+            "<{message_id}>,subscriber{i}@example.org,spring,2026-11-{:02}T10:00:00Z\n",
+            1 + i % 19
+        ));
+    }
+    std::fs::write(work.path().join("sends.csv"), csv).unwrap();
+    std::fs::write(
+        work.path().join("fbl.toml"),
+        "[send_log]\nimport = [{ path = \"sends.csv\", format = \"csv\" }]\n",
+    )
+    .unwrap();
+    let fbl_run = |json: bool| {
+        let mut command = fbl(work.path());
+        command.args(["--db", db, "--config", "fbl.toml", "run"]);
+        if json {
+            command.arg("--json");
+        }
+        run(&mut command)
+    };
+
+    let output = fbl_run(false);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "a full disk is fatal while importing a send log, as for a source: {stderr}"
+    );
+    let kept = send_log(&store);
+    assert!(
+        !kept.is_empty() && kept.len() < total,
+        "the disk filled in the middle of the send log: {} of {total} imported",
+        kept.len()
+    );
+    assert_eq!(
+        kept.len() % slice,
+        0,
+        "only whole slices are kept: {}",
+        kept.len()
+    );
+    assert!(
+        stderr.contains(&format!(
+            "send log sends.csv: store {db}: the disk is full; free some space"
+        )),
+        "the error names the send log and the store, and says the disk is full: {stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "the first {} entries of the send log are committed",
+            kept.len()
+        )),
+        "the error says what was kept: {stderr}"
+    );
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "one line of error, nothing else: {stderr}"
+    );
+
+    // The next cron run, the disk still full: the same error, and nothing changes.
+    let output = fbl_run(false);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("send log sends.csv") && stderr.contains("the disk is full"),
+        "{stderr}"
+    );
+    assert_eq!(send_log(&store), kept);
+
+    // With room again, the next run imports the rest, each entry once.
+    disk.grow("128m");
+    let output = fbl_run(true);
+    assert_eq!(output.status.code(), Some(0));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let imported = &summary["send_log"][0];
+    assert_eq!(imported["entries"], total);
+    assert_eq!(imported["added"], total - kept.len());
+    assert_eq!(imported["already_known"], kept.len());
+    let mut expected = message_ids;
+    expected.sort();
+    assert_eq!(
+        send_log(&store),
+        expected,
+        "every entry imported exactly once"
+    );
     passed();
 }
 
@@ -792,5 +923,93 @@ fn a_full_disk_fails_an_export_and_leaves_the_previous_file_whole() {
         "the new export did not fit in the room left"
     );
     assert_eq!(files(), ["list.csv"]);
+    passed();
+}
+
+#[test]
+fn a_full_store_disk_while_recording_an_export_is_fatal_and_the_file_is_whole() {
+    if !as_root(
+        "full_disk::a_full_store_disk_while_recording_an_export_is_fatal_and_the_file_is_whole",
+    ) {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let disk = Tmpfs::mount("2m");
+    let store = disk.path().join("fbl.sqlite");
+    let db = store.to_str().unwrap();
+    let list = dir.join("exports/list.csv");
+    let list_arg = list.to_str().unwrap();
+    let addresses: String = (0..100).map(|i| format!("old{i}@example.org\n")).collect();
+    std::fs::write(dir.join("list.txt"), addresses).unwrap();
+    let output = run(fbl(dir).args(["--db", db, "suppress", "import", "list.txt"]));
+    assert_eq!(output.status.code(), Some(0));
+    std::fs::write(
+        dir.join("fbl.toml"),
+        format!("[[export]]\nformat = \"csv\"\npath = {list_arg:?}\n"),
+    )
+    .unwrap();
+
+    // Fill the store's disk, leaving the 32 KiB of the index SQLite makes beside the store
+    // when fbl opens it (its -shm file), and nothing for the write-ahead log: the run reads
+    // the list and writes the export on another disk, then cannot record it in the store.
+    let filler = disk.path().join("filler");
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&filler).unwrap();
+        let error = loop {
+            if let Err(error) = file.write_all(&[0u8; 4096]) {
+                break error;
+            }
+        };
+        assert_eq!(error.kind(), std::io::ErrorKind::StorageFull);
+        let len = file.metadata().unwrap().len();
+        file.set_len(len - 32 * 1024).unwrap();
+    }
+    let recorded = || -> Vec<String> {
+        let (_copy, db) = open_copy(&store);
+        let mut statement = db.prepare("SELECT name FROM export_state").unwrap();
+        statement
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let output = run(fbl(dir).args(["--db", db, "--config", "fbl.toml", "run"]));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "a full store disk is fatal in an export too: {stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "export {list_arg}: store {db}: the disk is full; free some space"
+        )),
+        "the error names the export and the store, and says the disk is full: {stderr}"
+    );
+    assert!(
+        stderr.contains("the export is written whole"),
+        "the error says what was kept: {stderr}"
+    );
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "one line of error, nothing else: {stderr}"
+    );
+    let written = std::fs::read_to_string(&list).unwrap();
+    assert_eq!(
+        written.lines().count(),
+        101,
+        "the export is whole: {written}"
+    );
+    assert!(recorded().is_empty(), "the export is recorded");
+
+    // With room again, the run writes the export and records it.
+    std::fs::remove_file(&filler).unwrap();
+    let output = run(fbl(dir).args(["--db", db, "--config", "fbl.toml", "run"]));
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(std::fs::read_to_string(&list).unwrap(), written);
+    assert_eq!(recorded(), [list_arg]);
     passed();
 }

@@ -122,6 +122,58 @@ fn polls_incrementally_and_moves_only_what_is_stored() {
     assert_eq!(setup.counts(), before);
 }
 
+/// A batch the store refuses to commit (here a deferred constraint that the 26th report
+/// breaks, checked at COMMIT) is rolled back whole and not counted: the summary says what
+/// the store holds, the refused batch's messages stay in INBOX, and the next run stores them.
+#[test]
+fn a_batch_the_store_refuses_is_not_counted_and_the_next_run_stores_it() {
+    let server = Dovecot::start();
+    let setup = Setup::new(&server, "move:Processed", "");
+    let mut session = server.login(&setup.user, &setup.password);
+    seed(&mut session, "INBOX", reports(0..40));
+    let _ = session.logout();
+    let path = setup.dir.path().join("fbl.sqlite");
+    drop(fbl::store::Store::open(&path).unwrap());
+    let store = rusqlite::Connection::open(&path).unwrap();
+    store
+        .execute_batch(
+            "CREATE TABLE test_allowed (id INTEGER PRIMARY KEY);
+             CREATE TABLE test_refused (id INTEGER
+                 REFERENCES test_allowed (id) DEFERRABLE INITIALLY DEFERRED);
+             CREATE TRIGGER test_refuse AFTER INSERT ON reports
+             WHEN (SELECT count(*) FROM reports) = 26
+             BEGIN INSERT INTO test_refused VALUES (NEW.id); END;",
+        )
+        .unwrap();
+
+    let (code, summary) = setup.run_json(&[]);
+    assert_eq!(code, Some(1), "a failed mailbox needs attention: {summary}");
+    let errors = summary["mailboxes"][0]["errors"].to_string();
+    assert!(
+        errors.contains("mailbox jmrp folder INBOX") && errors.contains("FOREIGN KEY"),
+        "{errors}"
+    );
+    // Batches of 7: three committed, the fourth (reports 22 to 28) refused.
+    let counts = setup.counts();
+    assert_eq!(counts.reports, 21);
+    assert_eq!(counts.suppressions, 21);
+    for ingest in [&summary["ingest"], &summary["mailboxes"][0]["ingest"]] {
+        assert_eq!(ingest["messages"], 21, "{ingest}");
+        assert_eq!(ingest["stored"], 21, "{ingest}");
+        assert_eq!(ingest["suppressions_added"], 21, "{ingest}");
+    }
+    assert_eq!(folder_count(&server, &setup, "Processed"), 21);
+    assert_eq!(folder_count(&server, &setup, "INBOX"), 19);
+
+    store.execute_batch("DROP TRIGGER test_refuse").unwrap();
+    let (code, summary) = setup.run_json(&[]);
+    assert_eq!(code, Some(0), "{summary}");
+    assert_eq!(summary["ingest"]["stored"], 19);
+    assert_eq!(setup.counts().reports, 40);
+    assert_eq!(folder_count(&server, &setup, "INBOX"), 0);
+    assert_eq!(folder_count(&server, &setup, "Processed"), 40);
+}
+
 #[test]
 fn seen_keeps_messages_in_place_and_flags_them() {
     let server = Dovecot::start();

@@ -682,6 +682,67 @@ fn the_same_report_stored_at_once_by_two_connections_is_stored_once(backend: Bac
     assert_eq!(test.open().counts().unwrap().reports, 1);
 }
 
+/// A COMMIT the store refuses (here a deferred constraint, checked only then) leaves no
+/// transaction open: what the batch did is rolled back, and the next batch commits alone.
+fn a_refused_commit_rolls_back_and_the_next_batch_commits(backend: Backend) {
+    let test = TestStore::new(backend);
+    let mut store = test.open();
+    // Suppressing an address starting with "refused" breaks a deferred foreign key.
+    match &test.location {
+        Location::Sqlite(path) => rusqlite::Connection::open(path)
+            .unwrap()
+            .execute_batch(
+                "CREATE TABLE test_allowed (address TEXT PRIMARY KEY);
+                 CREATE TABLE test_refused (address TEXT
+                     REFERENCES test_allowed (address) DEFERRABLE INITIALLY DEFERRED);
+                 CREATE TRIGGER test_refuse AFTER INSERT ON suppressions
+                 WHEN NEW.address LIKE 'refused%'
+                 BEGIN INSERT INTO test_refused VALUES (NEW.address); END;",
+            )
+            .unwrap(),
+        Location::Postgres(_) => {
+            crate::postgres::shared().psql_in(
+                &test.database(),
+                "CREATE TABLE test_allowed (address text PRIMARY KEY);
+                 CREATE TABLE test_refused (address text
+                     REFERENCES test_allowed (address) DEFERRABLE INITIALLY DEFERRED);
+                 CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql
+                 SECURITY DEFINER AS $$
+                 BEGIN
+                     IF NEW.address LIKE 'refused%' THEN
+                         INSERT INTO test_refused VALUES (NEW.address);
+                     END IF;
+                     RETURN NEW;
+                 END $$;
+                 CREATE TRIGGER test_refuse AFTER INSERT ON suppressions
+                 FOR EACH ROW EXECUTE FUNCTION test_refuse();",
+            );
+        }
+    }
+    let now = "2026-11-01T00:00:00Z";
+    let mut batch = store.begin().unwrap();
+    for address in ["rolled-back@example.org", "refused@example.org"] {
+        batch.suppress(&request(address, "complaint", now)).unwrap();
+    }
+    let error = batch
+        .commit()
+        .expect_err("the deferred constraint fails the commit");
+    assert!(
+        format!("{error:#}").to_lowercase().contains("foreign key"),
+        "{error:#}"
+    );
+    let mut batch = store.begin().unwrap();
+    batch
+        .suppress(&request("later@example.org", "complaint", now))
+        .unwrap();
+    batch.commit().unwrap();
+    assert_eq!(
+        listed(&store, "2026-11-02T00:00:00Z", false),
+        ["later@example.org"]
+    );
+    assert_eq!(test.open().counts().unwrap().history, 1);
+}
+
 /// Addresses sort the same on both engines (byte order, ASCII case folded), so exports are
 /// the same bytes whichever holds the list.
 #[test]
@@ -761,4 +822,5 @@ on_both_backends!(
     send_log_lookup_by_empty_id_finds_nobody,
     the_suppression_view_lists_the_current_list,
     the_same_report_stored_at_once_by_two_connections_is_stored_once,
+    a_refused_commit_rolls_back_and_the_next_batch_commits,
 );

@@ -436,8 +436,10 @@ fn a_connection_dropped_mid_run_ends_in_a_clear_error_and_the_next_run_completes
     assert_eq!(count(&test, "suppression_history"), total as i64);
 }
 
-/// The same in the middle of `fbl run` polling a mailbox: the run ends in a clear error, no
-/// message is moved whose report is not committed, and the next run finishes the mailbox.
+/// The same in the middle of `fbl run` polling a mailbox: the run ends in a clear error and
+/// exit 2 (the mailbox's failure is recorded, then the run's next step finds the connection
+/// lost), no message is moved whose report is not committed, and the next run finishes the
+/// mailbox.
 #[test]
 fn a_connection_dropped_mid_poll_moves_only_what_is_stored_and_the_next_run_completes() {
     let server = Dovecot::start();
@@ -499,7 +501,7 @@ fn a_connection_dropped_mid_poll_moves_only_what_is_stored_and_the_next_run_comp
         stored < total as i64,
         "the cut came too late to test anything"
     );
-    assert_ne!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
     let errors = summary["mailboxes"][0]["errors"].to_string() + &stderr;
     assert!(errors.contains("PostgreSQL"), "a clear error: {errors}");
     assert!(

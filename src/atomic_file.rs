@@ -22,8 +22,13 @@ const TEMPORARY_NAME_ATTEMPTS: u32 = 100;
 /// The content goes to a temporary file in the same folder (`.NAME.PID.N.tmp`), through a
 /// buffer; the file is flushed and synced, renamed over `path`, and the folder is synced so
 /// the rename survives a crash. The file keeps the permissions of the file it replaces, or
-/// gets mode 0640 when there was none. A symbolic link at `path` is replaced by the file,
-/// not followed.
+/// gets mode 0640 when there was none. A symbolic link at `path` to a file (or to nothing) is
+/// replaced by the file, not followed.
+///
+/// When `path` is (or links to) a device, a pipe or a socket, such as `/dev/stdout` or a
+/// FIFO a script reads, there is no file to replace: the content is written straight to it.
+/// A rename there would put a regular file where the device was (as root, `/dev/null` or
+/// `/dev/stdout` for the whole machine).
 ///
 /// On any error before the rename, including one returned by `write` (which is passed on
 /// unchanged) or a panic inside it, the temporary file is removed and `path` is untouched.
@@ -42,6 +47,9 @@ pub fn write_atomically<T>(
         _ => Path::new("."),
     };
     let permissions = match fs::metadata(path) {
+        Ok(metadata) if !metadata.is_file() && !metadata.is_dir() => {
+            return write_through(path, write);
+        }
         Ok(metadata) => Some(metadata.permissions()),
         Err(error) if error.kind() == io::ErrorKind::NotFound => None,
         Err(error) => return Err(context(error, format!("cannot read {}", path.display()))),
@@ -94,6 +102,23 @@ pub fn write_atomically<T>(
             ),
         )
     })?;
+    Ok(value)
+}
+
+/// Writes to a device, a pipe or a socket as it is, through a buffer.
+fn write_through<T>(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<T>,
+) -> io::Result<T> {
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| context(e, format!("cannot open {}", path.display())))?;
+    let mut buffer = BufWriter::with_capacity(64 * 1024, file);
+    let value = write(&mut buffer)?;
+    buffer
+        .flush()
+        .map_err(|e| context(e, format!("cannot write {}", path.display())))?;
     Ok(value)
 }
 
@@ -204,6 +229,50 @@ mod tests {
             .collect();
         names.sort();
         names
+    }
+
+    /// A FIFO at `path`, and a thread that reads it whole.
+    fn fifo_with_reader(path: &Path) -> std::thread::JoinHandle<Vec<u8>> {
+        use std::os::unix::ffi::OsStrExt;
+        let name = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        let path = path.to_path_buf();
+        std::thread::spawn(move || fs::read(path).unwrap())
+    }
+
+    #[test]
+    fn a_pipe_is_written_to_not_replaced() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("list.fifo");
+        let reader = fifo_with_reader(&fifo);
+        let value = write_atomically(&fifo, |out| {
+            out.write_all(b"a@example.com\n")?;
+            Ok(7)
+        })
+        .unwrap();
+        assert_eq!(value, 7);
+        // Checked first: had the pipe been replaced, the reader would wait forever.
+        assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+        assert_eq!(reader.join().unwrap(), b"a@example.com\n");
+        assert_eq!(names_in(dir.path()), ["list.fifo"]);
+
+        // Through a symbolic link too (as /dev/stdout is one): the link stays.
+        let link = dir.path().join("out");
+        std::os::unix::fs::symlink(&fifo, &link).unwrap();
+        let reader = std::thread::spawn({
+            let fifo = fifo.clone();
+            move || fs::read(fifo).unwrap()
+        });
+        write_atomically(&link, |out| out.write_all(b"b@example.com\n")).unwrap();
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(reader.join().unwrap(), b"b@example.com\n");
+        assert_eq!(names_in(dir.path()), ["list.fifo", "out"]);
     }
 
     #[test]

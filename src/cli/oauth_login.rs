@@ -69,14 +69,20 @@ fn code_login(
         let sender = sender.clone();
         let state = state.clone();
         std::thread::spawn(move || {
-            let _ = sender.send(listener.wait_for_code(&state, LOGIN_TIMEOUT));
+            let port = listener.port();
+            let code = listener
+                .wait_for_code(&state, LOGIN_TIMEOUT)
+                .with_context(|| format!("the browser's redirect to 127.0.0.1:{port}"));
+            let _ = sender.send(code);
         });
     }
     std::thread::spawn(move || {
         for line in std::io::stdin().lock().lines() {
             let Ok(line) = line else { return };
             if !line.trim().is_empty() {
-                let _ = sender.send(parse_redirect(&line, &state));
+                let code =
+                    parse_redirect(&line, &state).context("the address pasted on standard input");
+                let _ = sender.send(code);
                 return;
             }
         }

@@ -613,10 +613,20 @@ fn mailbox_login_stores_a_refresh_token_from_the_loopback_redirect() {
         "{}?code=the-code&state={}",
         query["redirect_uri"], query["state"]
     );
-    let response = reqwest::blocking::get(&redirect).unwrap();
+    let response = reqwest::blocking::get(&redirect).unwrap_or_else(|error| {
+        // Say whether the login had ended already, and why (a flake seen under load).
+        let _ = child.kill();
+        let status = child.wait();
+        let rest: Vec<String> = lines.by_ref().map_while(Result::ok).collect();
+        panic!(
+            "the redirect to {redirect} failed: {error:?}; fbl: {status:?}\n{}",
+            rest.join("\n")
+        )
+    });
     assert!(response.status().is_success());
     let status = child.wait().unwrap();
-    assert!(status.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(status.success(), "fbl: {status:?}\n{}", rest.join("\n"));
     let request = requests
         .recv_timeout(std::time::Duration::from_secs(5))
         .unwrap();

@@ -627,7 +627,14 @@ fn login_with_the_loopback_redirect_stores_the_refresh_token_privately() {
             "{}?code=code-from-browser&state={}",
             query["redirect_uri"], query["state"]
         );
-        let page = reqwest::blocking::get(&landing).unwrap();
+        let page = reqwest::blocking::get(&landing).unwrap_or_else(|error| {
+            // Say whether the login had ended already, and why (a flake seen under load).
+            let _ = child.kill();
+            let status = child.wait();
+            let mut rest = String::new();
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut rest);
+            panic!("the redirect to {landing} failed: {error:?}; fbl: {status:?}\n{rest}")
+        });
         assert_eq!(page.status().as_u16(), 200);
         let status = child.wait().unwrap();
         let mut rest = String::new();

@@ -492,10 +492,10 @@ impl Ingester<'_> {
     }
 }
 
-/// A store error in the middle of a run's work (an ingest, a send-log import, recording an
-/// export), made fit for the person reading cron's mail: it names the store, and a full disk
-/// (or an exhausted quota) says so plainly, with what this run kept. The transaction that
-/// failed is rolled back whole.
+/// A store error in the middle of a run's work (an ingest, a send-log import, an SNDS fetch,
+/// the expiry, recording an export), made fit for the person reading cron's mail: it names
+/// the store, and a full disk (or an exhausted quota) says so plainly, with what this run
+/// kept. The transaction that failed is rolled back whole.
 pub(crate) fn store_failure(error: anyhow::Error, place: &str, kept: Kept) -> anyhow::Error {
     if crate::store::is_disk_full(&error) {
         disk_full(error, place, kept)
@@ -517,6 +517,12 @@ pub(crate) enum Kept {
     SendLogImported,
     /// An export's files, written whole, but not their record in the store.
     Export,
+    /// Everything ingested by `fbl run`, and the SNDS days stored, but not the others.
+    Snds,
+    /// Everything ingested and fetched by `fbl run`, but not the expiry and the prune.
+    Expiry,
+    /// Everything ingested and exported by `fbl run`, but not the report step's work.
+    Report,
 }
 
 /// The context `disk_full` puts on an error: a store that can take nothing more this run.
@@ -550,6 +556,18 @@ pub(crate) fn disk_full(error: anyhow::Error, place: &str, kept: Kept) -> anyhow
         Kept::Export => {
             String::from("the export is written whole; the next export covers its changes again")
         }
+        Kept::Snds => String::from(
+            "everything ingested this run is committed and kept, and the SNDS days stored; the \
+             next run fetches the others",
+        ),
+        Kept::Expiry => String::from(
+            "everything ingested and fetched this run is committed and kept; the next run \
+             expires suppressions and prunes the send log",
+        ),
+        Kept::Report => String::from(
+            "everything ingested and exported this run is committed and kept; the next run does \
+             the report step again",
+        ),
     };
     error.context(StoreFull(format!(
         "store {place}: the disk is full; free some space and run fbl again ({kept})"

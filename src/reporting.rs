@@ -5,6 +5,7 @@
 
 use crate::atomic_file;
 use crate::config::{Config, ReportConfig};
+use crate::ingest::{Kept, disk_full};
 use crate::outlook_blocks::{BlockSighting, sightings_in_bounce, sightings_in_send_log};
 use crate::rates::{
     Alert, ComplaintReport, REPORTER_DOMAINS, ReportInput, Volume, Window, build_report,
@@ -261,26 +262,33 @@ impl RunReport {
 
 /// The report step of `fbl run`: scan new bounces and the configured send logs for blocks,
 /// write every `[[report.output]]`, raise new alerts. A failure is kept in `errors` and the
-/// step goes on.
-pub fn run_step(store: &mut Store, config: &Config, now: &str) -> RunReport {
+/// step goes on, but for a full store disk: the store can take nothing more this run, which
+/// stops on it (exit 2). A report file's own full disk fails that file only, as an export's.
+pub fn run_step(store: &mut Store, config: &Config, now: &str) -> Result<RunReport> {
     let settings = settings(config);
     let mut step = RunReport::default();
+    let place = store.location().to_string();
+    // Only the store is written below, but for the report files: a full disk met elsewhere
+    // is the store's (reading a send log cannot fill one).
+    let failed = |errors: &mut Vec<String>, what: &str, error: anyhow::Error| {
+        if crate::store::is_disk_full(&error) {
+            return Err(disk_full(error, &place, Kept::Report).context("report"));
+        }
+        errors.push(format!("{what}: {error:#}"));
+        Ok(())
+    };
     match scan_bounces(store, now) {
         Ok(n) => step.block_events_found += n,
-        Err(error) => step
-            .errors
-            .push(format!("block scan of bounces: {error:#}")),
+        Err(error) => failed(&mut step.errors, "block scan of bounces", error)?,
     }
     for import in &config.send_log.imports {
         match scan_send_log(store, &import.path, import.format, now) {
             Ok(n) => step.block_events_found += n,
-            Err(error) => step
-                .errors
-                .push(format!("block scan of send log: {error:#}")),
+            Err(error) => failed(&mut step.errors, "block scan of send log", error)?,
         }
     }
     if let Err(error) = store.refresh_report_summaries() {
-        step.errors.push(format!("report summaries: {error:#}"));
+        failed(&mut step.errors, "report summaries", error)?;
     }
     let mut built: Vec<(u32, ComplaintReport)> = Vec::new();
     let mut report_for = |store: &Store, days: u32| -> Result<ComplaintReport> {
@@ -308,9 +316,9 @@ pub fn run_step(store: &mut Store, config: &Config, now: &str) -> RunReport {
     let alert_days = (crate::rates::ALERT_LOOKBACK_DAYS + 1) as u32;
     match report_for(store, alert_days).and_then(|report| raise_new(store, &report.alerts, now)) {
         Ok(alerts) => step.alerts = alerts,
-        Err(error) => step.errors.push(format!("alerts: {error:#}")),
+        Err(error) => failed(&mut step.errors, "alerts", error)?,
     }
-    step
+    Ok(step)
 }
 
 /// Gathers the delisting packet's figures for one IP over the `days` days ending on `now`.

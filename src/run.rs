@@ -292,23 +292,26 @@ pub fn run(
     if dry_run {
         return Ok(summary);
     }
+    let place = store.location().to_string();
     if let Some(snds) = &config.snds {
         let options = FetchOptions {
             days: Days::Missing,
             refresh: false,
         };
-        let fetched = crate::snds_fetch::fetch(snds, store, options, now)?;
+        // Fails only when the store does; its disk full is fatal (exit 2), as for a source.
+        let fetched = crate::snds_fetch::fetch(snds, store, options, now)
+            .map_err(|error| store_failure(error, &place, Kept::Snds))
+            .context("snds")?;
         summary.snds = Some(fetched.summary);
         summary.alerts = fetched.alerts;
     }
-    let mut batch = store.begin()?;
-    summary.expired = batch.expire_suppressions(now)?;
     let cutoff = chrono::DateTime::parse_from_rfc3339(now)
         .map(|t| t - chrono::Duration::days(config.send_log.retention_days as i64))
         .context("the run's time is not RFC 3339")?;
-    summary.send_log_pruned =
-        batch.prune_send_log(&cutoff.format("%Y-%m-%dT%H:%M:%SZ").to_string())?;
-    batch.commit()?;
+    (summary.expired, summary.send_log_pruned) =
+        expire(store, now, &cutoff.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .map_err(|error| store_failure(error, &place, Kept::Expiry))
+            .context("expiry")?;
     for export in &config.exports {
         match write_configured_export(store, export, &ExportScope::default(), now) {
             Ok(written) => summary.exports.push(written),
@@ -318,8 +321,19 @@ pub fn run(
             Err(error) => summary.source_errors.push(format!("{error:#}")),
         }
     }
-    summary.report = Some(crate::reporting::run_step(store, config, now));
+    // Fails only when the store's disk is full: fatal (exit 2), as for a source.
+    summary.report = Some(crate::reporting::run_step(store, config, now)?);
     Ok(summary)
+}
+
+/// Expires the suppressions due by `now` and prunes the send-log entries sent before
+/// `cutoff`, in one transaction; returns how many of each.
+fn expire(store: &mut Store, now: &str, cutoff: &str) -> Result<(u64, u64)> {
+    let mut batch = store.begin()?;
+    let expired = batch.expire_suppressions(now)?;
+    let pruned = batch.prune_send_log(cutoff)?;
+    batch.commit()?;
+    Ok((expired, pruned))
 }
 
 /// Writes one configured export (and its removals file, when configured).

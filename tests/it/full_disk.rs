@@ -1,8 +1,8 @@
-//! A disk that fills up under fbl: the store's, in the middle of an ingest or of a mailbox
-//! poll, and an export's folder. The disk is a real one, a tiny tmpfs: mounted directly when
-//! the tests run as root (CI), else inside a user and mount namespace (`unshare
-//! --map-root-user --mount`) in which this test runs again as root. When neither is possible
-//! the test fails and says why.
+//! A disk that fills up under fbl: the store's, in the middle of an ingest, a mailbox poll or
+//! any later step of `fbl run`, and an export's or a report's folder. The disk is a real one,
+//! a tiny tmpfs: mounted directly when the tests run as root (CI), else inside a user and
+//! mount namespace (`unshare --map-root-user --mount`) in which this test runs again as root.
+//! When neither is possible the test fails and says why.
 
 use crate::dovecot::Dovecot;
 use crate::support::{arf, fbl, run, to_crlf};
@@ -89,6 +89,11 @@ fn passed() {
     }
 }
 
+/// The index SQLite makes beside a store when fbl opens it (its -shm file): a store disk
+/// filled but for this much has no room left for the write-ahead log, so the first write of
+/// a run fails.
+const SHM_BYTES: u64 = 32 * 1024;
+
 /// A tmpfs of a given size on a fresh folder, unmounted when dropped.
 struct Tmpfs {
     dir: PathBuf,
@@ -126,6 +131,22 @@ impl Tmpfs {
 
     fn path(&self) -> &Path {
         &self.dir
+    }
+
+    /// Fills the disk with a file, `filler`, then leaves `room` bytes free; returns its path.
+    fn fill_leaving(&self, room: u64) -> PathBuf {
+        use std::io::Write;
+        let filler = self.dir.join("filler");
+        let mut file = std::fs::File::create(&filler).unwrap();
+        let error = loop {
+            if let Err(error) = file.write_all(&[0u8; 4096]) {
+                break error;
+            }
+        };
+        assert_eq!(error.kind(), std::io::ErrorKind::StorageFull);
+        let len = file.metadata().unwrap().len();
+        file.set_len(len - room).unwrap();
+        filler
     }
 
     /// Makes room: the same tmpfs, with its files, grown to `size`.
@@ -853,19 +874,7 @@ fn a_full_disk_fails_an_export_and_leaves_the_previous_file_whole() {
     assert_eq!(previous.iter().filter(|&&b| b == b'\n').count(), 101);
 
     // Fill the disk, then leave 24 KiB: a new export starts, and runs out of room.
-    let filler = disk.path().join("filler");
-    {
-        use std::io::Write;
-        let mut file = std::fs::File::create(&filler).unwrap();
-        let error = loop {
-            if let Err(error) = file.write_all(&[0u8; 4096]) {
-                break error;
-            }
-        };
-        assert_eq!(error.kind(), std::io::ErrorKind::StorageFull);
-        let len = file.metadata().unwrap().len();
-        file.set_len(len - 24 * 1024).unwrap();
-    }
+    let filler = disk.fill_leaving(24 * 1024);
     let new: String = (0..3000)
         .map(|i| format!("new-subscriber-{i}@example.org\n"))
         .collect();
@@ -950,22 +959,9 @@ fn a_full_store_disk_while_recording_an_export_is_fatal_and_the_file_is_whole() 
     )
     .unwrap();
 
-    // Fill the store's disk, leaving the 32 KiB of the index SQLite makes beside the store
-    // when fbl opens it (its -shm file), and nothing for the write-ahead log: the run reads
-    // the list and writes the export on another disk, then cannot record it in the store.
-    let filler = disk.path().join("filler");
-    {
-        use std::io::Write;
-        let mut file = std::fs::File::create(&filler).unwrap();
-        let error = loop {
-            if let Err(error) = file.write_all(&[0u8; 4096]) {
-                break error;
-            }
-        };
-        assert_eq!(error.kind(), std::io::ErrorKind::StorageFull);
-        let len = file.metadata().unwrap().len();
-        file.set_len(len - 32 * 1024).unwrap();
-    }
+    // Fill the store's disk but for its -shm file: the run reads the list and writes the
+    // export on another disk, then cannot record it in the store.
+    let filler = disk.fill_leaving(SHM_BYTES);
     let recorded = || -> Vec<String> {
         let (_copy, db) = open_copy(&store);
         let mut statement = db.prepare("SELECT name FROM export_state").unwrap();
@@ -1011,5 +1007,228 @@ fn a_full_store_disk_while_recording_an_export_is_fatal_and_the_file_is_whole() 
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(std::fs::read_to_string(&list).unwrap(), written);
     assert_eq!(recorded(), [list_arg]);
+    passed();
+}
+
+/// `fbl run` (on `work`, with the configuration `fbl.toml` and the store `db`); its exit code
+/// and standard error.
+fn fbl_run(work: &Path, db: &str, extra: &[&str]) -> (Option<i32>, String, Vec<u8>) {
+    let output = run(fbl(work)
+        .args(["--db", db, "--config", "fbl.toml", "run"])
+        .args(extra));
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output.status.code(), stderr, output.stdout)
+}
+
+/// The one line of error of a run that a full store disk stopped in `step`, saying what is
+/// kept.
+fn assert_stopped_in(step: &str, db: &str, kept: &str, code: Option<i32>, stderr: &str) {
+    assert_eq!(
+        code,
+        Some(2),
+        "a full store disk is fatal in the {step} step: {stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "{step}: store {db}: the disk is full; free some space and run fbl again ("
+        )),
+        "the error names the step and the store, and says the disk is full: {stderr}"
+    );
+    assert!(
+        stderr.contains(kept),
+        "the error says what is kept: {stderr}"
+    );
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "one line of error, nothing else: {stderr}"
+    );
+}
+
+#[test]
+fn a_full_store_disk_in_the_report_step_is_fatal_and_a_full_report_folder_is_not() {
+    if !as_root(
+        "full_disk::a_full_store_disk_in_the_report_step_is_fatal_and_a_full_report_folder_is_not",
+    ) {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let disk = Tmpfs::mount("2m");
+    let store = disk.path().join("fbl.sqlite");
+    let db = store.to_str().unwrap();
+    // The report file on a disk of its own.
+    let reports = Tmpfs::mount("256k");
+    let report = reports.path().join("report.json");
+    std::fs::write(
+        dir.join("fbl.toml"),
+        format!("[[report.output]]\nformat = \"json\"\npath = {report:?}\n"),
+    )
+    .unwrap();
+    // Complaints ingested, not yet summarised for the report (only `fbl run` and `fbl report`
+    // do that).
+    let complaints: Vec<Vec<u8>> = (0..50)
+        .map(|i| {
+            arf(
+                "abuse",
+                &format!("user{i}@example.org"),
+                &format!("m{i}@example.com"),
+            )
+        })
+        .collect();
+    maildir(&dir.join("Maildir"), &complaints);
+    let output = run(fbl(dir).args(["--db", db, "ingest", "Maildir"]));
+    assert_eq!(output.status.code(), Some(0));
+    let summarised = || -> i64 {
+        let (_copy, db) = open_copy(&store);
+        db.query_row("SELECT count(*) FROM complaint_facts", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(summarised(), 0);
+
+    // The store's disk full but for its -shm file: nothing before the report step writes, its
+    // summary of the complaints cannot be written.
+    let filler = disk.fill_leaving(SHM_BYTES);
+    let kept = "everything ingested and exported this run is committed and kept; the next run \
+                does the report step again";
+    for _ in 0..2 {
+        let (code, stderr, _) = fbl_run(dir, db, &[]);
+        assert_stopped_in("report", db, kept, code, &stderr);
+        assert_eq!(summarised(), 0);
+        assert!(!report.exists(), "the run went on to write the report");
+    }
+
+    // Room for the store, none on the report's disk: that report fails alone (exit 1), as an
+    // export does, and the rest of the step is done.
+    std::fs::remove_file(&filler).unwrap();
+    let report_filler = reports.fill_leaving(0);
+    let (code, stderr, _) = fbl_run(dir, db, &[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot write report {}", report.display()))
+            && stderr.contains("No space left on device"),
+        "the error names the report and says its disk is full: {stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert_eq!(summarised(), 50);
+
+    // With room everywhere, the report is written.
+    std::fs::remove_file(&report_filler).unwrap();
+    let (code, stderr, _) = fbl_run(dir, db, &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert!(written.is_object(), "{written}");
+    passed();
+}
+
+#[test]
+fn a_full_store_disk_in_the_snds_step_is_fatal_with_the_shared_wording() {
+    if !as_root("full_disk::a_full_store_disk_in_the_snds_step_is_fatal_with_the_shared_wording") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let disk = Tmpfs::mount("2m");
+    let store = disk.path().join("fbl.sqlite");
+    let db = store.to_str().unwrap();
+    // The demo's SNDS account, read from its files.
+    let snds = crate::support::fixtures().join("demo/snds");
+    std::fs::write(
+        dir.join("fbl.toml"),
+        format!(
+            "[snds]\ntimezone = \"UTC\"\nbackfill_days = 7\n\n\
+             [[snds.legacy]]\nname = \"demo\"\nbase_url = \"file:{}\"\n",
+            snds.display()
+        ),
+    )
+    .unwrap();
+    let output = run(fbl(dir).args(["--db", db, "store", "info"]));
+    assert_eq!(output.status.code(), Some(0));
+    let snds_rows = || -> i64 {
+        let (_copy, db) = open_copy(&store);
+        db.query_row("SELECT count(*) FROM snds_data", [], |r| r.get(0))
+            .unwrap()
+    };
+
+    let filler = disk.fill_leaving(SHM_BYTES);
+    let (code, stderr, _) = fbl_run(dir, db, &[]);
+    assert_stopped_in(
+        "snds",
+        db,
+        "everything ingested this run is committed and kept, and the SNDS days stored; the \
+         next run fetches the others",
+        code,
+        &stderr,
+    );
+    assert_eq!(snds_rows(), 0);
+
+    // With room again, the run stores the days and raises their alerts.
+    std::fs::remove_file(&filler).unwrap();
+    let (code, stderr, stdout) = fbl_run(dir, db, &["--json"]);
+    assert_eq!(code, Some(1), "the demo's SNDS alerts: {stderr}");
+    let summary: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
+    assert!(
+        summary["snds"]["accounts"][0]["rows"].as_u64() > Some(0),
+        "{summary}"
+    );
+    assert!(
+        !summary["alerts"].as_array().unwrap().is_empty(),
+        "{summary}"
+    );
+    assert!(snds_rows() > 0);
+    passed();
+}
+
+#[test]
+fn a_full_store_disk_while_expiring_is_fatal_with_the_shared_wording() {
+    if !as_root("full_disk::a_full_store_disk_while_expiring_is_fatal_with_the_shared_wording") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let disk = Tmpfs::mount("2m");
+    let store = disk.path().join("fbl.sqlite");
+    let db = store.to_str().unwrap();
+    std::fs::write(
+        dir.join("fbl.toml"),
+        "[suppression]\nexpire_after_days = { manual = 1 }\n",
+    )
+    .unwrap();
+    // A suppression that expired on 2 November; the run is on the 20th.
+    let output = run(fbl(dir)
+        .env("FBL_NOW", "2026-11-01T08:00:00Z")
+        .args(["--db", db, "--config", "fbl.toml", "suppress", "add"])
+        .args(["gone@example.org", "--reason", "manual"]));
+    assert_eq!(output.status.code(), Some(0));
+    let active = || -> i64 {
+        let (_copy, db) = open_copy(&store);
+        db.query_row(
+            "SELECT count(*) FROM suppressions WHERE removed_at IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert_eq!(active(), 1);
+
+    let filler = disk.fill_leaving(SHM_BYTES);
+    let (code, stderr, _) = fbl_run(dir, db, &[]);
+    assert_stopped_in(
+        "expiry",
+        db,
+        "everything ingested and fetched this run is committed and kept; the next run expires \
+         suppressions and prunes the send log",
+        code,
+        &stderr,
+    );
+    assert_eq!(active(), 1);
+
+    std::fs::remove_file(&filler).unwrap();
+    let (code, stderr, stdout) = fbl_run(dir, db, &["--json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let summary: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
+    assert_eq!(summary["expired"], 1);
+    assert_eq!(active(), 0);
     passed();
 }

@@ -239,6 +239,10 @@ impl Ingester<'_> {
     /// `progress` is called after each message with the count so far. An error reading an
     /// input ends the run after committing what was done.
     ///
+    /// Each batch's counts are added to `summary` once the batch is committed (on a dry run,
+    /// once it is rolled back), so that after an error too it counts what the store holds:
+    /// the caller that goes on (`fbl run`, past a failed source) reports it.
+    ///
     /// A second thread reads the inputs and does the work that needs no writing (SHA-256,
     /// parsing, attributing, compressing) a few messages ahead, while this one stores them in
     /// order: the store sees what a single thread would do, and a run uses two cores.
@@ -246,9 +250,9 @@ impl Ingester<'_> {
         &self,
         store: &mut Store,
         inputs: impl Iterator<Item = Result<Incoming>> + Send,
+        summary: &mut Summary,
         mut progress: impl FnMut(u64),
-    ) -> Result<Summary> {
-        let mut summary = Summary::default();
+    ) -> Result<()> {
         let location = store.location().clone();
         std::thread::scope(|scope| {
             let (sender, receiver) = std::sync::mpsc::sync_channel(AHEAD);
@@ -259,7 +263,7 @@ impl Ingester<'_> {
             let stored = self.store_all(
                 store,
                 receiver.into_iter().flatten(),
-                &mut summary,
+                summary,
                 &mut progress,
             );
             let read = reader.join();
@@ -267,12 +271,11 @@ impl Ingester<'_> {
             read.map_err(|_| {
                 anyhow::anyhow!("reading the inputs failed (a bug in fbl: please report it)")
             })
-        })?;
-        Ok(summary)
+        })
     }
 
     /// The storing side of `ingest_all`: prepared messages into the store, in transactions
-    /// of `BATCH_SIZE`.
+    /// of `BATCH_SIZE`, each one's counts added to `summary` once it is committed.
     fn store_all(
         &self,
         store: &mut Store,
@@ -283,19 +286,24 @@ impl Ingester<'_> {
         let place = store.location().to_string();
         // Messages of this run in committed transactions: what a failure leaves stored.
         let mut committed = 0;
+        let mut done = 0;
         let mut received = received.peekable();
         while received.peek().is_some() {
             let mut batch = store.begin()?;
+            // The batch's counts: a batch rolled back (a failed statement or commit) is not
+            // counted.
+            let mut counted = Summary::default();
             let mut in_batch = 0;
             let mut failure = None;
             for item in received.by_ref() {
                 match item {
                     Ok((incoming, prepared)) => {
-                        self.ingest_prepared(&mut batch, &incoming, prepared, summary)
+                        self.ingest_prepared(&mut batch, &incoming, prepared, &mut counted)
                             .map_err(|error| {
                                 store_failure(error, &place, Kept::Messages(committed))
                             })?;
-                        progress(summary.messages);
+                        done += 1;
+                        progress(done);
                     }
                     Err(error) => {
                         failure = Some(error);
@@ -313,8 +321,9 @@ impl Ingester<'_> {
                 batch
                     .commit()
                     .map_err(|error| store_failure(error, &place, Kept::Messages(committed)))?;
-                committed = summary.messages;
+                committed += counted.messages;
             }
+            summary.add(&counted);
             if let Some(error) = failure {
                 return Err(error);
             }
@@ -659,12 +668,28 @@ mod tests {
         })
     }
 
+    /// `ingest_all` with a new summary, handed back with its outcome.
     fn ingest(
         store: &mut Store,
         inputs: Vec<Result<Incoming>>,
         progress: impl FnMut(u64),
-    ) -> Result<Summary> {
-        with_ingester(|ingester| ingester.ingest_all(store, inputs.into_iter(), progress))
+    ) -> (Summary, Result<()>) {
+        let mut summary = Summary::default();
+        let done = with_ingester(|ingester| {
+            ingester.ingest_all(store, inputs.into_iter(), &mut summary, progress)
+        });
+        (summary, done)
+    }
+
+    /// `ingest`, which must succeed.
+    fn ingested(
+        store: &mut Store,
+        inputs: Vec<Result<Incoming>>,
+        progress: impl FnMut(u64),
+    ) -> Summary {
+        let (summary, done) = ingest(store, inputs, progress);
+        done.unwrap();
+        summary
     }
 
     fn stored_reports(store: &Store) -> u64 {
@@ -697,12 +722,11 @@ mod tests {
         let messages = fixtures();
         let mut ahead = with_send_log(&dir.path().join("ahead.sqlite"));
         let mut seen = Vec::new();
-        let summary = ingest(
+        let summary = ingested(
             &mut ahead,
             messages.iter().cloned().map(Ok).collect(),
             |n| seen.push(n),
-        )
-        .unwrap();
+        );
         assert_eq!(seen, (1..=messages.len() as u64).collect::<Vec<_>>());
 
         let mut alone = with_send_log(&dir.path().join("alone.sqlite"));
@@ -737,7 +761,7 @@ mod tests {
         }
 
         // Again: every message is found stored (by the reading thread), none is parsed again.
-        let again = ingest(&mut ahead, messages.into_iter().map(Ok).collect(), |_| {}).unwrap();
+        let again = ingested(&mut ahead, messages.into_iter().map(Ok).collect(), |_| {});
         assert_eq!(again.duplicates, summary.stored);
         assert_eq!(again.stored, 0);
     }
@@ -751,7 +775,7 @@ mod tests {
         let messages = fixtures();
         let twice: Vec<Incoming> = messages.iter().chain(&messages).cloned().collect();
         let mut store = Store::open(&dir.path().join("twice.sqlite")).unwrap();
-        let summary = ingest(&mut store, twice.iter().cloned().map(Ok).collect(), |_| {}).unwrap();
+        let summary = ingested(&mut store, twice.iter().cloned().map(Ok).collect(), |_| {});
 
         let mut alone = Store::open(&dir.path().join("alone.sqlite")).unwrap();
         let mut expected = Summary::default();
@@ -770,7 +794,7 @@ mod tests {
     }
 
     /// An input that cannot be read ends the run with its error, after committing what came
-    /// before it; nothing after it is read.
+    /// before it, which the summary counts; nothing after it is read.
     #[test]
     fn an_input_error_ends_the_run_and_keeps_what_came_before() {
         let dir = tempfile::tempdir().unwrap();
@@ -781,12 +805,14 @@ mod tests {
             messages.iter().take(before).cloned().map(Ok).collect();
         inputs.push(Err(anyhow::anyhow!("cannot read broken.eml")));
         inputs.extend(messages.iter().skip(before).cloned().map(Ok));
-        let error = ingest(&mut store, inputs, |_| {}).unwrap_err();
+        let (summary, done) = ingest(&mut store, inputs, |_| {});
+        let error = done.unwrap_err();
         assert!(format!("{error:#}").contains("cannot read broken.eml"));
         let mut probe = Store::open(&dir.path().join("probe.sqlite")).unwrap();
         let first_part = messages.iter().take(before).cloned().map(Ok).collect();
-        let stored_before = ingest(&mut probe, first_part, |_| {}).unwrap().stored;
-        assert!(stored_before > 0);
-        assert_eq!(stored_reports(&store), stored_before);
+        let expected = ingested(&mut probe, first_part, |_| {});
+        assert!(expected.stored > 0);
+        assert_eq!(stored_reports(&store), expected.stored);
+        assert_eq!(summary, expected);
     }
 }

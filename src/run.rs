@@ -275,10 +275,13 @@ pub fn run(
             }
         };
         progress.start(&format!("source {}", source.name), inputs.known_total());
-        let ingested = ingester.ingest_all(store, inputs, |done| progress.advance(done));
+        // The committed batches are counted, whatever happens next.
+        let ingested = ingester.ingest_all(store, inputs, &mut summary.ingest, |done| {
+            progress.advance(done)
+        });
         progress.finish();
         match ingested {
-            Ok(part) => summary.ingest.add(&part),
+            Ok(()) => {}
             // A store with no room left can take nothing more this run: fatal (exit 2), with
             // what was kept said in the error.
             Err(error) if crate::store::is_disk_full(&error) => {

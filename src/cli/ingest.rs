@@ -41,10 +41,11 @@ pub fn run(context: &Context, args: IngestArgs) -> Result<Outcome> {
         many => format!("{} inputs", many.len()),
     };
     progress.start(&label, inputs.known_total());
-    let summary = ingester.ingest_all(&mut store, inputs, |n| progress.advance(n));
+    let mut summary = Summary::default();
+    let ingested = ingester.ingest_all(&mut store, inputs, &mut summary, |n| progress.advance(n));
     // Before the error, if any, so that it starts a line of its own.
     progress.finish();
-    let summary = summary?;
+    ingested?;
     if args.json {
         print_json(&summary)?;
     } else if stdout_is_terminal() || summary.needs_attention() {

@@ -651,3 +651,105 @@ fn a_reader_that_stops_early_ends_fbl_quietly() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// `fbl run` over one configured source, `local` (the folder `in`); its exit code and JSON
+/// summary.
+fn run_source(dir: &Path) -> (Option<i32>, serde_json::Value) {
+    std::fs::write(
+        dir.join("fbl.toml"),
+        "[store]\npath = \"fbl.sqlite\"\n\n[[source]]\nname = \"local\"\npath = \"in\"\n",
+    )
+    .unwrap();
+    let output = run(fbl(dir).args(["--config", "fbl.toml", "run", "--json"]));
+    (
+        output.status.code(),
+        serde_json::from_str(&stdout(&output)).unwrap(),
+    )
+}
+
+/// A source that fails after some of its messages are committed (a file that cannot be
+/// read, as root too: a link to nothing) is a failure among others (exit 1), and the summary
+/// counts what it committed.
+#[test]
+fn a_source_that_fails_midway_counts_what_it_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..3 {
+        write(
+            &dir.path().join("in"),
+            &format!("{i}.eml"),
+            &arf(
+                "abuse",
+                &format!("user{i}@example.org"),
+                &format!("m{i}@example.com"),
+            ),
+        );
+    }
+    // Read last (a folder is read in name order).
+    std::os::unix::fs::symlink("nowhere.eml", dir.path().join("in/zz.eml")).unwrap();
+
+    let (code, summary) = run_source(dir.path());
+    assert_eq!(code, Some(1), "a failed source needs attention: {summary}");
+    let errors = summary["source_errors"].to_string();
+    assert!(
+        errors.contains("source local") && errors.contains("zz.eml"),
+        "{errors}"
+    );
+    assert_eq!(counts(dir.path()).reports, 3);
+    assert_eq!(summary["ingest"]["messages"], 3, "{summary}");
+    assert_eq!(summary["ingest"]["stored"], 3, "{summary}");
+    assert_eq!(summary["ingest"]["suppressions_added"], 3, "{summary}");
+}
+
+/// A source whose second batch the store refuses to commit (a deferred constraint that the
+/// 550th report breaks, checked at COMMIT): the summary counts the first batch, which the
+/// store holds, and not the refused one; the next run stores it.
+#[test]
+fn a_source_batch_the_store_refuses_is_not_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let batch = fbl::ingest::BATCH_SIZE;
+    let total = batch + 100;
+    for i in 0..total {
+        write(
+            &dir.path().join("in"),
+            &format!("{i:04}.eml"),
+            &arf(
+                "abuse",
+                &format!("user{i}@example.org"),
+                &format!("m{i}@example.com"),
+            ),
+        );
+    }
+    let path = dir.path().join("fbl.sqlite");
+    drop(fbl::store::Store::open(&path).unwrap());
+    let store = rusqlite::Connection::open(&path).unwrap();
+    store
+        .execute_batch(&format!(
+            "CREATE TABLE test_allowed (id INTEGER PRIMARY KEY);
+             CREATE TABLE test_refused (id INTEGER
+                 REFERENCES test_allowed (id) DEFERRABLE INITIALLY DEFERRED);
+             CREATE TRIGGER test_refuse AFTER INSERT ON reports
+             WHEN (SELECT count(*) FROM reports) = {}
+             BEGIN INSERT INTO test_refused VALUES (NEW.id); END;",
+            batch + 50
+        ))
+        .unwrap();
+
+    let (code, summary) = run_source(dir.path());
+    assert_eq!(code, Some(1), "a failed source needs attention: {summary}");
+    let errors = summary["source_errors"].to_string();
+    assert!(
+        errors.contains("source local") && errors.contains("FOREIGN KEY"),
+        "{errors}"
+    );
+    assert_eq!(counts(dir.path()).reports, batch as u64);
+    assert_eq!(summary["ingest"]["messages"], batch, "{summary}");
+    assert_eq!(summary["ingest"]["stored"], batch, "{summary}");
+    assert_eq!(summary["ingest"]["suppressions_added"], batch, "{summary}");
+
+    store.execute_batch("DROP TRIGGER test_refuse").unwrap();
+    let (code, summary) = run_source(dir.path());
+    assert_eq!(code, Some(0), "{summary}");
+    assert_eq!(summary["ingest"]["stored"], total - batch);
+    assert_eq!(summary["ingest"]["duplicates"], batch);
+    assert_eq!(counts(dir.path()).reports, total as u64);
+}

@@ -32,7 +32,7 @@ pub use snds::{
 };
 
 /// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
-const MIGRATIONS: [(&str, &str); 8] = [
+const MIGRATIONS: [(&str, &str); 9] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/sqlite/0001_init.sql"),
@@ -64,6 +64,10 @@ const MIGRATIONS: [(&str, &str); 8] = [
     (
         "0008_evidence_in_history.sql",
         include_str!("../../schemas/sqlite/0008_evidence_in_history.sql"),
+    ),
+    (
+        "0009_unread_update_index.sql",
+        include_str!("../../schemas/sqlite/0009_unread_update_index.sql"),
     ),
 ];
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// Numbered migrations for PostgreSQL, the same numbers as SQLite's. The schema version is
 /// the highest row of `fbl_schema`.
-pub(super) const MIGRATIONS: [(&str, &str); 8] = [
+pub(super) const MIGRATIONS: [(&str, &str); 9] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/postgres/0001_init.sql"),
@@ -42,6 +42,10 @@ pub(super) const MIGRATIONS: [(&str, &str); 8] = [
     (
         "0008_evidence_in_history.sql",
         include_str!("../../schemas/postgres/0008_evidence_in_history.sql"),
+    ),
+    (
+        "0009_unread_update_index.sql",
+        include_str!("../../schemas/postgres/0009_unread_update_index.sql"),
     ),
 ];
 

@@ -532,6 +532,10 @@ pub(crate) enum Kept {
     Expiry,
     /// Everything ingested and exported by `fbl run`, but not the report step's work.
     Report,
+    /// What the store held before `fbl snds fetch`, and the days it stored.
+    SndsFetched,
+    /// Everything: `fbl report` only scans and summarises what is stored.
+    Summaries,
 }
 
 /// The context `disk_full` puts on an error: a store that can take nothing more this run.
@@ -577,6 +581,12 @@ pub(crate) fn disk_full(error: anyhow::Error, place: &str, kept: Kept) -> anyhow
             "everything ingested and exported this run is committed and kept; the next run does \
              the report step again",
         ),
+        Kept::SndsFetched => {
+            String::from("the SNDS days stored before are kept; the next fetch gets the others")
+        }
+        Kept::Summaries => {
+            String::from("nothing stored is lost; the next report summarises the complaints again")
+        }
     };
     error.context(StoreFull(format!(
         "store {place}: the disk is full; free some space and run fbl again ({kept})"

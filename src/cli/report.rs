@@ -3,6 +3,7 @@
 use super::{Context, Outcome};
 use crate::config::MAX_REPORT_DAYS;
 use crate::delist::{PacketFormat, packet};
+use crate::ingest::{Kept, store_failure};
 use crate::rates::Level;
 use crate::report_render::{ReportFormat, render};
 use crate::reporting;
@@ -108,8 +109,10 @@ pub fn run(context: &Context, args: ReportArgs) -> Result<Outcome> {
     // New bounces are searched for blocks and the summaries brought up to date first,
     // unless a running fbl holds the store (it does the same).
     if let Ok(_lock) = store.lock() {
-        reporting::scan_bounces(&mut store, &context.now)?;
-        store.refresh_report_summaries()?;
+        let place = store.location().to_string();
+        reporting::scan_bounces(&mut store, &context.now)
+            .and_then(|_| store.refresh_report_summaries())
+            .map_err(|error| store_failure(error, &place, Kept::Summaries))?;
     }
     if let Some(ReportCommand::Delist(delist)) = args.command {
         let ip = match delist.ip.trim().parse::<std::net::IpAddr>() {

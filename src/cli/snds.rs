@@ -3,6 +3,7 @@
 
 use super::{Context, Outcome, print_json};
 use crate::config::SndsConfig;
+use crate::ingest::{Kept, store_failure};
 use crate::oauth::OAuthClient;
 use crate::snds::IpStatusRange;
 use crate::snds_account::{self, TokenPlace, TokenState};
@@ -121,7 +122,9 @@ fn fetch(
 ) -> Result<Outcome> {
     let mut store = context.open_store()?;
     let _lock = store.lock()?;
-    let fetched = crate::snds_fetch::fetch(snds, &mut store, options, &context.now)?;
+    let place = store.location().to_string();
+    let fetched = crate::snds_fetch::fetch(snds, &mut store, options, &context.now)
+        .map_err(|error| store_failure(error, &place, Kept::SndsFetched))?;
     if json {
         print_json(&fetched)?;
     } else {

@@ -1045,6 +1045,20 @@ fn assert_stopped_in(step: &str, db: &str, kept: &str, code: Option<i32>, stderr
     );
 }
 
+/// A command other than `fbl run` stopped by its store's full disk: exit 2, one line that
+/// names the store, says the disk is full and what is kept.
+fn assert_stopped_alone(db: &str, kept: &str, output: &std::process::Output) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "fbl: store {db}: the disk is full; free some space and run fbl again ({kept})"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
 #[test]
 fn a_full_store_disk_in_the_report_step_is_fatal_and_a_full_report_folder_is_not() {
     if !as_root(
@@ -1097,6 +1111,14 @@ fn a_full_store_disk_in_the_report_step_is_fatal_and_a_full_report_folder_is_not
         assert_eq!(summarised(), 0);
         assert!(!report.exists(), "the run went on to write the report");
     }
+    // `fbl report` summarises first too, and says the same of the store.
+    let output = run(fbl(dir).args(["--db", db, "report"]));
+    assert_stopped_alone(
+        db,
+        "nothing stored is lost; the next report summarises the complaints again",
+        &output,
+    );
+    assert_eq!(summarised(), 0);
 
     // Room for the store, none on the report's disk: that report fails alone (exit 1), as an
     // export does, and the rest of the step is done.
@@ -1160,6 +1182,13 @@ fn a_full_store_disk_in_the_snds_step_is_fatal_with_the_shared_wording() {
          next run fetches the others",
         code,
         &stderr,
+    );
+    assert_eq!(snds_rows(), 0);
+    let output = run(fbl(dir).args(["--config", "fbl.toml", "--db", db, "snds", "fetch"]));
+    assert_stopped_alone(
+        db,
+        "the SNDS days stored before are kept; the next fetch gets the others",
+        &output,
     );
     assert_eq!(snds_rows(), 0);
 

@@ -289,6 +289,12 @@ fn contents(store: &Path) -> Contents {
     }
 }
 
+/// A count (`SELECT count(*) ...`) in a copy of the store, checked whole by `open_copy`.
+fn count_in(store: &Path, sql: &str) -> i64 {
+    let (_copy, db) = open_copy(store);
+    db.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
 /// A copy of a store's files, opened and checked whole (the folder goes with the connection).
 fn open_copy(store: &Path) -> (tempfile::TempDir, rusqlite::Connection) {
     let copy = tempfile::tempdir().unwrap();
@@ -1093,11 +1099,7 @@ fn a_full_store_disk_in_the_report_step_is_fatal_and_a_full_report_folder_is_not
     maildir(&dir.join("Maildir"), &complaints);
     let output = run(fbl(dir).args(["--db", db, "ingest", "Maildir"]));
     assert_eq!(output.status.code(), Some(0));
-    let summarised = || -> i64 {
-        let (_copy, db) = open_copy(&store);
-        db.query_row("SELECT count(*) FROM complaint_facts", [], |r| r.get(0))
-            .unwrap()
-    };
+    let summarised = || count_in(&store, "SELECT count(*) FROM complaint_facts");
     assert_eq!(summarised(), 0);
 
     // The store's disk full but for its -shm file: nothing before the report step writes, its
@@ -1167,11 +1169,7 @@ fn a_full_store_disk_in_the_snds_step_is_fatal_with_the_shared_wording() {
     .unwrap();
     let output = run(fbl(dir).args(["--db", db, "store", "info"]));
     assert_eq!(output.status.code(), Some(0));
-    let snds_rows = || -> i64 {
-        let (_copy, db) = open_copy(&store);
-        db.query_row("SELECT count(*) FROM snds_data", [], |r| r.get(0))
-            .unwrap()
-    };
+    let snds_rows = || count_in(&store, "SELECT count(*) FROM snds_data");
 
     let filler = disk.fill_leaving(SHM_BYTES);
     let (code, stderr, _) = fbl_run(dir, db, &[]);
@@ -1230,14 +1228,11 @@ fn a_full_store_disk_while_expiring_is_fatal_with_the_shared_wording() {
         .args(["--db", db, "--config", "fbl.toml", "suppress", "add"])
         .args(["gone@example.org", "--reason", "manual"]));
     assert_eq!(output.status.code(), Some(0));
-    let active = || -> i64 {
-        let (_copy, db) = open_copy(&store);
-        db.query_row(
+    let active = || {
+        count_in(
+            &store,
             "SELECT count(*) FROM suppressions WHERE removed_at IS NULL",
-            [],
-            |r| r.get(0),
         )
-        .unwrap()
     };
     assert_eq!(active(), 1);
 

@@ -524,6 +524,8 @@ pub(crate) enum Kept {
     SendLogEntries(u64),
     /// A whole send log, but not every stored complaint it attributes.
     SendLogImported,
+    /// A whole send log and what it attributes, but not the Outlook.com blocks it shows.
+    SendLogBlocks,
     /// An export's files, written whole, but not their record in the store.
     Export,
     /// Everything ingested by `fbl run`, and the SNDS days stored, but not the others.
@@ -565,6 +567,10 @@ pub(crate) fn disk_full(error: anyhow::Error, place: &str, kept: Kept) -> anyhow
         Kept::SendLogImported => String::from(
             "the send log is imported and kept; run fbl reattribute too, for the stored \
              complaints it attributes",
+        ),
+        Kept::SendLogBlocks => String::from(
+            "the send log is imported and kept; import it again to record the Outlook.com \
+             blocks its delivery statuses show",
         ),
         Kept::Export => {
             String::from("the export is written whole; the next export covers its changes again")

@@ -63,8 +63,17 @@ pub fn run(context: &Context, command: SendlogCommand) -> Result<Outcome> {
         &file.display().to_string(),
         context.config.send_log.retention_days,
     )?;
-    let blocks = crate::reporting::scan_send_log(&mut store, path, format, &context.now)
-        .context("block scan of the send log")?;
+    let place = store.location().to_string();
+    let blocks = crate::reporting::scan_send_log(&mut store, path, format, &context.now).map_err(
+        |error| {
+            let error = error.context("block scan of the send log");
+            if crate::store::is_disk_full(&error) {
+                crate::ingest::disk_full(error, &place, crate::ingest::Kept::SendLogBlocks)
+            } else {
+                error
+            }
+        },
+    )?;
     if json {
         let mut value = serde_json::to_value(&imported)?;
         value["block_events_found"] = blocks.into();

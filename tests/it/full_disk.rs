@@ -606,6 +606,61 @@ fn a_full_disk_while_importing_a_send_log_is_fatal_and_keeps_whole_slices() {
     passed();
 }
 
+/// `fbl sendlog import` alone: the entries, then the Outlook.com blocks that its delivery
+/// statuses show. A store disk that fills while the blocks are recorded stops it with the
+/// shared wording; with room again, the same import records them, once.
+#[test]
+fn a_full_store_disk_while_recording_a_send_logs_blocks_is_fatal_with_the_shared_wording() {
+    if !as_root(
+        "full_disk::a_full_store_disk_while_recording_a_send_logs_blocks_is_fatal_with_the_shared_wording",
+    ) {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let disk = Tmpfs::mount("2m");
+    let store = disk.path().join("fbl.sqlite");
+    let db = store.to_str().unwrap();
+    std::fs::write(dir.join("fbl.toml"), "[send_log]\nretention_days = 5000\n").unwrap();
+    // A bounce only: no entry for the send log, one block for the store.
+    std::fs::write(
+        dir.join("mail.log"),
+        "Nov 19 09:16:00 mta1 postfix/smtp[9]: 4ABD: to=<amy@outlook.example>, \
+         relay=outlook.example[192.0.2.77]:25, delay=1, dsn=5.7.1, status=bounced (host \
+         outlook.example[192.0.2.77] said: 550 SC-004 (BAY004-MC5F3) Unfortunately, some \
+         messages from 203.0.113.7 weren't sent. (in reply to MAIL FROM command))\n",
+    )
+    .unwrap();
+    let output = run(fbl(dir).args(["--db", db, "store", "info"]));
+    assert_eq!(output.status.code(), Some(0));
+    let import = || {
+        run(fbl(dir).args([
+            "--config", "fbl.toml", "--db", db, "sendlog", "import", "mail.log", "--format",
+            "postfix", "--json",
+        ]))
+    };
+    let blocks = || count_in(&store, "SELECT count(*) FROM block_events");
+
+    let filler = disk.fill_leaving(SHM_BYTES);
+    let output = import();
+    assert_stopped_alone(
+        db,
+        "the send log is imported and kept; import it again to record the Outlook.com blocks \
+         its delivery statuses show",
+        &output,
+    );
+    assert!(output.stdout.is_empty(), "no summary of a stopped import");
+    assert_eq!(blocks(), 0);
+
+    std::fs::remove_file(&filler).unwrap();
+    let output = import();
+    assert_eq!(output.status.code(), Some(1), "a new block is news");
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["block_events_found"], 1, "{summary}");
+    assert_eq!(blocks(), 1);
+    passed();
+}
+
 /// Where the copy of a test inside a namespace finds the IMAP account that the copy outside
 /// set up: port, CA file, user and password, a line each.
 const IMAP_ACCOUNT: &str = "FBL_TEST_FULL_DISK_IMAP_ACCOUNT";

@@ -175,8 +175,14 @@ pub fn access_token(
     if let Some(rotated) = tokens.refresh_token.as_deref()
         && rotated != refresh_token
     {
-        save_refresh_token(api, store, rotated, now)
-            .context("cannot keep the rotated refresh token")?;
+        // The token endpoint has rotated the grant: the token kept may be refused next time
+        // (Microsoft's stay good until they expire; stricter servers refuse them at once).
+        save_refresh_token(api, store, rotated, now).with_context(|| {
+            format!(
+                "cannot keep the rotated refresh token in {place} (if the next fetch is \
+                 refused, run `fbl snds login`)"
+            )
+        })?;
     }
     Ok(tokens.access_token)
 }

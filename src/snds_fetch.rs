@@ -143,6 +143,16 @@ pub fn fetch(
                 };
                 fetcher.fetch_account(name, &source, store, &mut out)?
             }
+            // The store could not keep the rotated refresh token: its disk is full, which
+            // stops the run as any store failure does.
+            Err(error)
+                if matches!(
+                    snds_account::TokenPlace::of(api),
+                    snds_account::TokenPlace::Store
+                ) && crate::store::is_disk_full(&error) =>
+            {
+                return Err(error.context(format!("snds account {name}")));
+            }
             Err(error) => {
                 out.summary
                     .errors

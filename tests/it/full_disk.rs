@@ -1262,6 +1262,97 @@ fn a_full_store_disk_in_the_snds_step_is_fatal_with_the_shared_wording() {
     passed();
 }
 
+/// The SNDS API's token endpoint rotates the refresh token at every refresh. A store disk
+/// too full to keep the rotated one stops the run (exit 2) and `fbl snds fetch` with the
+/// shared wording, which says that a login may be needed; no token is shown.
+#[test]
+fn a_store_disk_too_full_for_the_rotated_snds_token_is_fatal_and_says_so() {
+    use crate::http_server::{TestServer, json, respond, write_test_ca};
+    if !as_root("full_disk::a_store_disk_too_full_for_the_rotated_snds_token_is_fatal_and_says_so")
+    {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let server = TestServer::start_tls(|request, nth| match request.path() {
+        "/token" => json(
+            200,
+            &format!(
+                r#"{{"access_token":"AT-SECRET-{n}","refresh_token":"RT-SECRET-{n}","expires_in":3600}}"#,
+                n = nth + 2
+            ),
+        ),
+        _ => respond(404, "text/plain", "no"),
+    });
+    let url = server.url();
+    std::fs::write(
+        dir.join("fbl.toml"),
+        format!(
+            "[snds]\ntimezone = \"UTC\"\nretries = 1\nretry_backoff_secs = 0\ntimeout_secs = 5\n\
+             backfill_days = 1\nca_file = \"{}\"\n\n[snds.api]\nname = \"newapi\"\n\
+             base_url = \"{url}\"\nauthorize_url = \"{url}/authorize\"\n\
+             token_url = \"{url}/token\"\ndevice_code_url = \"{url}/devicecode\"\n\
+             client_id = \"fbl-test-client\"\nscopes = [\"api://snds/.default\"]\n",
+            write_test_ca(dir).display()
+        ),
+    )
+    .unwrap();
+    let disk = Tmpfs::mount("2m");
+    let store = disk.path().join("fbl.sqlite");
+    let db = store.to_str().unwrap();
+    {
+        let mut store = fbl::store::Store::open(&store).unwrap();
+        let mut batch = store.begin().unwrap();
+        batch
+            .set_snds_refresh_token("newapi", "RT-SECRET-1", "2026-11-19T00:00:00Z")
+            .unwrap();
+        batch.commit().unwrap();
+    }
+    let token = || {
+        let (_copy, conn) = open_copy(&store);
+        conn.query_row(
+            "SELECT refresh_token FROM snds_accounts WHERE account = 'newapi'",
+            [],
+            |row| row.get::<_, String>(0),
+        )
+        .unwrap()
+    };
+    let no_secret = |text: &str| {
+        assert!(
+            !text.contains("AT-SECRET") && !text.contains("RT-SECRET"),
+            "a token is shown: {text}"
+        );
+    };
+    let lost = "cannot keep the rotated refresh token in the store (if the next fetch is \
+                refused, run `fbl snds login`)";
+
+    let _filler = disk.fill_leaving(SHM_BYTES);
+    let (code, stderr, stdout) = fbl_run(dir, db, &[]);
+    assert_stopped_in(
+        "snds",
+        db,
+        "everything ingested this run is committed and kept, and the SNDS days stored; the \
+         next run fetches the others",
+        code,
+        &stderr,
+    );
+    assert!(stderr.contains(lost), "{stderr}");
+    no_secret(&stderr);
+    no_secret(&String::from_utf8_lossy(&stdout));
+    let output = run(fbl(dir).args(["--config", "fbl.toml", "--db", db, "snds", "fetch"]));
+    assert_stopped_alone(
+        db,
+        "the SNDS days stored before are kept; the next fetch gets the others",
+        &output,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(lost), "{stderr}");
+    no_secret(&stderr);
+    assert_eq!(token(), "RT-SECRET-1", "the token kept is the one before");
+    assert_eq!(server.requests().len(), 2, "one refresh per command");
+    passed();
+}
+
 #[test]
 fn a_full_store_disk_while_expiring_is_fatal_with_the_shared_wording() {
     if !as_root("full_disk::a_full_store_disk_while_expiring_is_fatal_with_the_shared_wording") {

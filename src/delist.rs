@@ -76,22 +76,21 @@ fn redact_addresses(text: &str) -> String {
 /// whole, and `for <address>` in Received fields.
 pub fn redacted_headers(headers: &HeaderBlock) -> Vec<(String, String)> {
     headers
-        .fields
-        .iter()
-        .map(|field| {
-            let name = field.name.to_ascii_lowercase();
+        .fields()
+        .map(|(field, value)| {
+            let name = field.to_ascii_lowercase();
             let value = if RECIPIENT_HEADERS.contains(&name.as_str()) {
-                redact_addresses(&field.value)
+                redact_addresses(value)
             } else if name == "received" {
-                match field.value.find(" for ") {
+                match value.find(" for ") {
                     Some(at) => {
-                        let (head, tail) = field.value.split_at(at);
+                        let (head, tail) = value.split_at(at);
                         format!("{head}{}", redact_addresses(tail))
                     }
-                    None => field.value.clone(),
+                    None => value.to_owned(),
                 }
             } else {
-                field.value.clone()
+                value.to_owned()
             };
             let value = if value.chars().count() > MAX_HEADER_CHARS {
                 let mut short: String = value.chars().take(MAX_HEADER_CHARS).collect();
@@ -100,7 +99,7 @@ pub fn redacted_headers(headers: &HeaderBlock) -> Vec<(String, String)> {
             } else {
                 value
             };
-            (field.name.clone(), value)
+            (field.to_owned(), value)
         })
         .collect()
 }
@@ -514,7 +513,7 @@ pub fn packet(input: &DelistInput, format: PacketFormat) -> String {
 
     doc.heading("Example headers of a recent message from this IP");
     match &input.example_headers {
-        Some(headers) if !headers.fields.is_empty() => {
+        Some(headers) if !headers.is_empty() => {
             doc.para("Recipient addresses are replaced by [recipient].");
             let lines: Vec<String> = redacted_headers(headers)
                 .into_iter()

@@ -145,7 +145,7 @@ fn status_groups(body: &[u8]) -> (HeaderBlock, Vec<HeaderBlock>) {
     let mut blocks = text
         .split("\n\n")
         .map(|block| HeaderBlock::parse(block.as_bytes()))
-        .filter(|block| !block.fields.is_empty());
+        .filter(|block| !block.is_empty());
     let per_message = blocks.next().unwrap_or_default();
     let mut recipients: Vec<HeaderBlock> = blocks.collect();
     // Some mailers write one block only, recipient fields included.

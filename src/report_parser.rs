@@ -368,9 +368,9 @@ fn kind_of_feedback_type(feedback_type: Option<&str>) -> Kind {
 }
 
 fn read_feedback_fields(report: &mut Report, fields: &HeaderBlock, errors: &mut Vec<String>) {
-    for field in &fields.fields {
-        let name = field.name.to_ascii_lowercase();
-        let value = field.value.trim();
+    for (name, value) in fields.fields() {
+        let name = name.to_ascii_lowercase();
+        let value = value.trim();
         let single = |slot: &Option<String>| slot.is_some();
         match name.as_str() {
             "feedback-type" if report.feedback_type.is_none() => {

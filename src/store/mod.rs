@@ -31,8 +31,19 @@ pub use snds::{
     SndsRowFilter, StoredSndsRow,
 };
 
+/// The ids of an address's history lines (`?1`), as the `chain` of a query: from the
+/// suppression's latest line back through each line's `previous_id`. Ids only go down along
+/// it, so it ends even on a damaged store.
+const HISTORY_CHAIN: &str = "WITH RECURSIVE chain (id) AS (
+        SELECT last_history_id FROM suppressions
+        WHERE address = ?1 AND last_history_id IS NOT NULL
+        UNION ALL
+        SELECT h.previous_id FROM suppression_history h JOIN chain c ON h.id = c.id
+        WHERE h.previous_id IS NOT NULL AND h.previous_id < h.id
+    )";
+
 /// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
-const MIGRATIONS: [(&str, &str); 9] = [
+const MIGRATIONS: [(&str, &str); 10] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/sqlite/0001_init.sql"),
@@ -68,6 +79,10 @@ const MIGRATIONS: [(&str, &str); 9] = [
     (
         "0009_unread_update_index.sql",
         include_str!("../../schemas/sqlite/0009_unread_update_index.sql"),
+    ),
+    (
+        "0010_history_chain.sql",
+        include_str!("../../schemas/sqlite/0010_history_chain.sql"),
     ),
 ];
 
@@ -531,8 +546,11 @@ impl Store {
     /// Every add, change and removal of an address, oldest first.
     pub fn history(&self, address: &str) -> Result<Vec<HistoryEntry>> {
         self.db.query(
-            "SELECT at, action, reason, actor, report_id, note FROM suppression_history
-             WHERE address = ?1 ORDER BY id",
+            &format!(
+                "{HISTORY_CHAIN}
+                 SELECT at, action, reason, actor, report_id, note FROM suppression_history
+                 WHERE id IN (SELECT id FROM chain) ORDER BY id"
+            ),
             params![address],
             |r| {
                 Ok(HistoryEntry {
@@ -552,11 +570,14 @@ impl Store {
     /// (every such row has its history line; the union costs nothing and assumes nothing).
     pub fn evidence(&self, address: &str) -> Result<Vec<i64>> {
         self.db.query(
-            "SELECT report_id FROM suppression_history
-             WHERE address = ?1 AND report_id IS NOT NULL
-             UNION
-             SELECT report_id FROM suppression_evidence WHERE address = ?1
-             ORDER BY 1",
+            &format!(
+                "{HISTORY_CHAIN}
+                 SELECT report_id FROM suppression_history
+                 WHERE id IN (SELECT id FROM chain) AND report_id IS NOT NULL
+                 UNION
+                 SELECT report_id FROM suppression_evidence WHERE address = ?1
+                 ORDER BY 1"
+            ),
             params![address],
             |r| r.get(0),
         )
@@ -901,7 +922,7 @@ impl Batch<'_> {
     /// Adds an address to the suppression list, or strengthens the entry it has.
     pub fn suppress(&mut self, request: &SuppressRequest) -> Result<SuppressChange> {
         let existing = self.tx.query_opt(
-            "SELECT reason, first_seen, last_seen, expires_at, removed_at
+            "SELECT reason, first_seen, last_seen, expires_at, removed_at, last_history_id
              FROM suppressions WHERE address = ?1",
             params![request.address],
             |r| {
@@ -911,26 +932,14 @@ impl Batch<'_> {
                     r.get::<String>(2)?,
                     r.get::<Option<String>>(3)?,
                     r.get::<Option<String>>(4)?,
+                    r.get::<Option<i64>>(5)?,
                 ))
             },
         )?;
+        // The history line goes first: the suppression row points at it.
         let change = match existing {
             None => {
-                self.tx.execute(
-                    "INSERT INTO suppressions (address, reason, source, first_seen, last_seen,
-                        count, expires_at, removed_at, updated_at, change_seq)
-                     VALUES (?1, ?2, ?3, ?4, ?4, 1, ?5, NULL, ?6,
-                             (SELECT coalesce(max(change_seq), 0) + 1 FROM suppressions))",
-                    params![
-                        request.address,
-                        request.reason,
-                        request.source,
-                        request.seen_at,
-                        request.expires_at,
-                        request.now
-                    ],
-                )?;
-                self.history(
+                let line = self.history(
                     request.address,
                     request.now,
                     "add",
@@ -938,10 +947,26 @@ impl Batch<'_> {
                     request.actor,
                     request.report_id,
                     None,
+                    None,
+                )?;
+                self.tx.execute(
+                    "INSERT INTO suppressions (address, reason, source, first_seen, last_seen,
+                        count, expires_at, removed_at, updated_at, change_seq, last_history_id)
+                     VALUES (?1, ?2, ?3, ?4, ?4, 1, ?5, NULL, ?6,
+                             (SELECT coalesce(max(change_seq), 0) + 1 FROM suppressions), ?7)",
+                    params![
+                        request.address,
+                        request.reason,
+                        request.source,
+                        request.seen_at,
+                        request.expires_at,
+                        request.now,
+                        line
+                    ],
                 )?;
                 SuppressChange::Added
             }
-            Some((reason, first_seen, last_seen, expires_at, removed_at)) => {
+            Some((reason, first_seen, last_seen, expires_at, removed_at, previous)) => {
                 let expired = expires_at.as_deref().is_some_and(|e| e <= request.now);
                 let was_off = removed_at.is_some() || expired;
                 let reason = if was_off || reason_rank(request.reason) > reason_rank(&reason) {
@@ -967,12 +992,24 @@ impl Batch<'_> {
                 } else {
                     last_seen
                 };
+                let action = if was_off { "add" } else { "update" };
+                let note = was_off.then_some("back on the list after removal or expiry");
+                let line = self.history(
+                    request.address,
+                    request.now,
+                    action,
+                    Some(&reason),
+                    request.actor,
+                    request.report_id,
+                    note,
+                    previous,
+                )?;
                 self.tx.execute(
                     "UPDATE suppressions SET reason = ?2, first_seen = ?3, last_seen = ?4,
                         count = CASE WHEN ?8 THEN 1 ELSE count + 1 END, expires_at = ?5,
                         removed_at = NULL, updated_at = ?6,
                         change_seq = (SELECT coalesce(max(change_seq), 0) + 1 FROM suppressions),
-                        source = CASE WHEN ?8 THEN ?7 ELSE source END
+                        source = CASE WHEN ?8 THEN ?7 ELSE source END, last_history_id = ?9
                      WHERE address = ?1",
                     params![
                         request.address,
@@ -982,19 +1019,9 @@ impl Batch<'_> {
                         expires_at,
                         request.now,
                         request.source,
-                        was_off
+                        was_off,
+                        line
                     ],
-                )?;
-                let action = if was_off { "add" } else { "update" };
-                let note = was_off.then_some("back on the list after removal or expiry");
-                self.history(
-                    request.address,
-                    request.now,
-                    action,
-                    Some(&reason),
-                    request.actor,
-                    request.report_id,
-                    note,
                 )?;
                 if was_off {
                     SuppressChange::Added
@@ -1009,36 +1036,57 @@ impl Batch<'_> {
 
     /// Takes an address off the list. Returns false when it was not on it.
     pub fn unsuppress(&mut self, address: &str, why: &str, actor: &str, now: &str) -> Result<bool> {
-        let changed = self.tx.execute(
-            "UPDATE suppressions SET removed_at = ?2, updated_at = ?2,
-                change_seq = (SELECT coalesce(max(change_seq), 0) + 1 FROM suppressions)
-             WHERE address = ?1 AND removed_at IS NULL",
-            params![address, now],
+        let on_list = self.tx.query_opt(
+            "SELECT last_history_id FROM suppressions WHERE address = ?1 AND removed_at IS NULL",
+            params![address],
+            |r| r.get::<Option<i64>>(0),
         )?;
-        if changed > 0 {
-            self.history(address, now, "remove", None, actor, None, Some(why))?;
-        }
-        Ok(changed > 0)
+        let Some(previous) = on_list else {
+            return Ok(false);
+        };
+        let line = self.history(
+            address,
+            now,
+            "remove",
+            None,
+            actor,
+            None,
+            Some(why),
+            previous,
+        )?;
+        self.tx.execute(
+            "UPDATE suppressions SET removed_at = ?2, updated_at = ?2,
+                change_seq = (SELECT coalesce(max(change_seq), 0) + 1 FROM suppressions),
+                last_history_id = ?3
+             WHERE address = ?1",
+            params![address, now, line],
+        )?;
+        Ok(true)
     }
 
     /// Records the expiry of every entry whose time has come, so the history says so.
     pub fn expire_suppressions(&mut self, now: &str) -> Result<u64> {
-        let due: Vec<(String, String)> = self.tx.query(
-            "SELECT address, expires_at FROM suppressions
+        let due: Vec<(String, String, Option<i64>)> = self.tx.query(
+            "SELECT address, expires_at, last_history_id FROM suppressions
              WHERE removed_at IS NULL AND expires_at IS NOT NULL AND expires_at <= ?1",
             params![now],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
-        for (address, expires_at) in &due {
-            self.tx.execute(
-                "UPDATE suppressions SET removed_at = ?2, updated_at = ?2 WHERE address = ?1",
-                params![address, expires_at],
+        for (address, expires_at, previous) in &due {
+            let line = self.history(
+                address, expires_at, "expire", None, "expiry", None, None, *previous,
             )?;
-            self.history(address, expires_at, "expire", None, "expiry", None, None)?;
+            self.tx.execute(
+                "UPDATE suppressions SET removed_at = ?2, updated_at = ?2, last_history_id = ?3
+                 WHERE address = ?1",
+                params![address, expires_at, line],
+            )?;
         }
         Ok(due.len() as u64)
     }
 
+    /// Writes a history line of `address`, after its line `previous`; returns the new
+    /// line's id, for the suppression row to point at.
     #[allow(clippy::too_many_arguments)]
     fn history(
         &mut self,
@@ -1049,13 +1097,18 @@ impl Batch<'_> {
         actor: &str,
         report_id: Option<i64>,
         note: Option<&str>,
-    ) -> Result<()> {
-        self.tx.execute(
-            "INSERT INTO suppression_history (address, at, action, reason, actor, report_id, note)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![address, at, action, reason, actor, report_id, note],
-        )?;
-        Ok(())
+        previous: Option<i64>,
+    ) -> Result<i64> {
+        self.tx
+            .insert_for_id(
+                "INSERT INTO suppression_history
+                    (address, at, action, reason, actor, report_id, note, previous_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    address, at, action, reason, actor, report_id, note, previous
+                ],
+            )?
+            .context("a history line was not written")
     }
 
     /// Adds a send-log entry; returns false when it was there already.

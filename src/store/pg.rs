@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// Numbered migrations for PostgreSQL, the same numbers as SQLite's. The schema version is
 /// the highest row of `fbl_schema`.
-pub(super) const MIGRATIONS: [(&str, &str); 9] = [
+pub(super) const MIGRATIONS: [(&str, &str); 10] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/postgres/0001_init.sql"),
@@ -46,6 +46,10 @@ pub(super) const MIGRATIONS: [(&str, &str); 9] = [
     (
         "0009_unread_update_index.sql",
         include_str!("../../schemas/postgres/0009_unread_update_index.sql"),
+    ),
+    (
+        "0010_history_chain.sql",
+        include_str!("../../schemas/postgres/0010_history_chain.sql"),
     ),
 ];
 

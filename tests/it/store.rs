@@ -439,6 +439,165 @@ fn a_store_written_by_an_older_version_is_migrated_on_open_and_keeps_its_data(ba
     assert_eq!(store.evidence("old@example.org").unwrap(), [7]);
 }
 
+/// Version 10 finds an address's history lines through a chain (each line's previous line,
+/// the suppression's latest) instead of an index by address. A store of version 9 is
+/// chained by the migration: every address shows the lines it showed before, in order, the
+/// case of the address as written notwithstanding, and lines written after follow on.
+fn history_written_before_version_10_is_chained_by_the_migration(backend: Backend) {
+    let test = TestStore::new(backend);
+    let engine = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let version_9: Vec<String> = migration_names(engine)
+        .into_iter()
+        .take_while(|name| name.as_str() < "0010")
+        .collect();
+    assert_eq!(version_9.len(), 9);
+    let schema: Vec<String> = version_9
+        .iter()
+        .map(|name| {
+            std::fs::read_to_string(crate::support::root().join(format!("schemas/{engine}/{name}")))
+                .unwrap()
+        })
+        .collect();
+    // Two addresses on the list, one taken off, lines interleaved as runs write them; the
+    // history of `Mixed@Example.org` was written under two spellings of its local part.
+    let rows = "INSERT INTO reports (id, sha256, ingested_at, origin, kind, format, reporter,
+             reported_at, reported_day, redacted, attributed, report_json, raw_packed, raw_size)
+         VALUES (5, 'r5', '2026-01-01T00:00:00Z', 'a.eml', 'complaint', 'arf', 'yahoo',
+             '2026-01-01T00:00:00Z', '2026-01-01', 0, 1, '{}', 'x', 1),
+            (6, 'r6', '2026-01-02T00:00:00Z', 'b.eml', 'complaint', 'arf', 'yahoo',
+             '2026-01-02T00:00:00Z', '2026-01-02', 0, 1, '{}', 'x', 1);
+         INSERT INTO suppressions (address, reason, source, first_seen, last_seen, count,
+             removed_at, updated_at, change_seq)
+         VALUES ('ann@example.org', 'complaint', 'yahoo', '2026-01-01T00:00:00Z',
+                 '2026-01-02T00:00:00Z', 2, NULL, '2026-01-02T00:00:00Z', 3),
+                ('Mixed@Example.org', 'complaint', 'manual', '2026-01-01T00:00:00Z',
+                 '2026-01-01T00:00:00Z', 1, '2026-01-03T00:00:00Z', '2026-01-03T00:00:00Z', 4);
+         INSERT INTO suppression_history (id, address, at, action, reason, actor, report_id, note)
+         VALUES (1, 'ann@example.org', '2026-01-01T00:00:00Z', 'add', 'complaint', 'report', 5, NULL),
+                (2, 'Mixed@Example.org', '2026-01-01T00:00:00Z', 'add', 'complaint', 'manual', NULL, 'by hand'),
+                (3, 'ann@example.org', '2026-01-02T00:00:00Z', 'update', 'complaint', 'report', 6, NULL),
+                (4, 'mixed@Example.org', '2026-01-03T00:00:00Z', 'remove', NULL, 'manual', NULL, 'asked');";
+    match &test.location {
+        Location::Sqlite(path) => {
+            let connection = rusqlite::Connection::open(path).unwrap();
+            for sql in &schema {
+                connection.execute_batch(sql).unwrap();
+            }
+            connection.pragma_update(None, "user_version", 9).unwrap();
+            connection
+                .execute_batch(
+                    &rows
+                        .replace("'r5'", "X'05'")
+                        .replace("'r6'", "X'06'")
+                        .replace("'x'", "X'00'"),
+                )
+                .unwrap();
+        }
+        Location::Postgres(_) => {
+            let server = crate::postgres::shared();
+            for sql in &schema {
+                server.psql_in(&test.database(), sql);
+            }
+            let mut versions = String::from(
+                "CREATE TABLE fbl_schema (version BIGINT PRIMARY KEY, name TEXT NOT NULL,
+                     applied_at TIMESTAMPTZ NOT NULL DEFAULT now());",
+            );
+            for (i, name) in version_9.iter().enumerate() {
+                versions.push_str(&format!(
+                    "INSERT INTO fbl_schema (version, name) VALUES ({}, '{name}');",
+                    i + 1
+                ));
+            }
+            server.psql_in(&test.database(), &versions);
+            server.psql_in(
+                &test.database(),
+                "DO $$ DECLARE t record; BEGIN
+                   FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = 'public' LOOP
+                     EXECUTE format('ALTER TABLE %I OWNER TO fbl', t.tablename);
+                   END LOOP;
+                   FOR t IN SELECT viewname FROM pg_views WHERE schemaname = 'public' LOOP
+                     EXECUTE format('ALTER VIEW %I OWNER TO fbl', t.viewname);
+                   END LOOP; END $$;",
+            );
+            server.psql_in(
+                &test.database(),
+                &rows
+                    .replace("'r5'", "'\\x05'::bytea")
+                    .replace("'r6'", "'\\x06'::bytea")
+                    .replace("'x'", "'\\x00'::bytea"),
+            );
+            server.psql_in(
+                &test.database(),
+                "SELECT setval(pg_get_serial_sequence('suppression_history', 'id'), 4)",
+            );
+        }
+    }
+    let mut store = Store::open_at(&test.location).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 10);
+    let actions = |store: &Store, address: &str| -> Vec<(String, String, Option<i64>)> {
+        store
+            .history(address)
+            .unwrap()
+            .into_iter()
+            .map(|h| (h.at[..10].to_string(), h.action, h.report_id))
+            .collect()
+    };
+    let line = |day: &str, action: &str, report: Option<i64>| {
+        (day.to_string(), action.to_string(), report)
+    };
+    assert_eq!(
+        actions(&store, "ann@example.org"),
+        [
+            line("2026-01-01", "add", Some(5)),
+            line("2026-01-02", "update", Some(6))
+        ]
+    );
+    assert_eq!(store.evidence("ann@example.org").unwrap(), [5, 6]);
+    let mixed = [
+        line("2026-01-01", "add", None),
+        line("2026-01-03", "remove", None),
+    ];
+    assert_eq!(actions(&store, "mixed@example.org"), mixed);
+    assert_eq!(actions(&store, "MIXED@example.org"), mixed);
+    assert!(actions(&store, "nobody@example.org").is_empty());
+
+    // Lines written from now on follow on from the chained ones.
+    let mut batch = store.begin().unwrap();
+    batch
+        .suppress(&fbl::store::SuppressRequest {
+            address: "mixed@example.org",
+            reason: "complaint",
+            source: "yahoo",
+            seen_at: "2026-01-04T00:00:00Z",
+            expires_at: None,
+            report_id: Some(6),
+            actor: "report",
+            now: "2026-01-04T00:00:00Z",
+        })
+        .unwrap();
+    assert!(
+        batch
+            .unsuppress("ann@example.org", "asked", "manual", "2026-01-05T00:00:00Z")
+            .unwrap()
+    );
+    batch.commit().unwrap();
+    let mut mixed = mixed.to_vec();
+    mixed.push(line("2026-01-04", "add", Some(6)));
+    assert_eq!(actions(&store, "Mixed@Example.org"), mixed);
+    assert_eq!(store.evidence("mixed@example.org").unwrap(), [6]);
+    assert_eq!(
+        actions(&store, "ann@example.org"),
+        [
+            line("2026-01-01", "add", Some(5)),
+            line("2026-01-02", "update", Some(6)),
+            line("2026-01-05", "remove", None)
+        ]
+    );
+}
+
 /// The id lookup once walked the whole send log (the partial index on `id` was never used)
 /// and matched an empty id against the entries that carry none.
 fn send_log_lookup_by_empty_id_finds_nobody(backend: Backend) {
@@ -819,6 +978,7 @@ on_both_backends!(
     removal_and_expiry_take_an_address_off_the_list_and_say_so,
     quarantine_keeps_bytes_once,
     a_store_written_by_an_older_version_is_migrated_on_open_and_keeps_its_data,
+    history_written_before_version_10_is_chained_by_the_migration,
     send_log_lookup_by_empty_id_finds_nobody,
     the_suppression_view_lists_the_current_list,
     the_same_report_stored_at_once_by_two_connections_is_stored_once,

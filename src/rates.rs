@@ -439,74 +439,104 @@ pub fn build_report(
 ) -> ComplaintReport {
     let in_window = |day: &str| day >= window.from_day.as_str() && day <= window.to_day.as_str();
 
-    // Complaints per IP and day, per reporter and day; IPs outside the sender's ranges.
-    let mut ip_day_complaints: BTreeMap<(String, String), u64> = BTreeMap::new();
-    let mut reporter_day_complaints: BTreeMap<(String, String), u64> = BTreeMap::new();
+    // Complaints per IP and day (put in that order and added up below), per reporter and
+    // day; IPs outside the sender's ranges.
+    let mut ip_day_complaints: Vec<(&str, &str, u64)> = Vec::new();
+    let mut reporter_day_complaints: BTreeMap<(&str, &str), u64> = BTreeMap::new();
     let mut without_ip = 0;
     let mut total = 0;
-    let mut foreign: BTreeMap<String, u64> = BTreeMap::new();
+    let mut foreign: BTreeMap<&str, u64> = BTreeMap::new();
     for count in input.complaints.iter().filter(|c| in_window(&c.day)) {
         total += count.complaints;
         *reporter_day_complaints
-            .entry((count.reporter.clone(), count.day.clone()))
+            .entry((count.reporter.as_str(), count.day.as_str()))
             .or_default() += count.complaints;
         match count.source_ip.as_deref().filter(|ip| !ip.is_empty()) {
             Some(ip) => {
-                *ip_day_complaints
-                    .entry((ip.to_string(), count.day.clone()))
-                    .or_default() += count.complaints;
+                ip_day_complaints.push((ip, count.day.as_str(), count.complaints));
                 if sending_ips.is_configured() && !sending_ips.contains_text(ip) {
-                    *foreign.entry(ip.to_string()).or_default() += count.complaints;
+                    *foreign.entry(ip).or_default() += count.complaints;
                 }
             }
             None => without_ip += count.complaints,
         }
     }
+    ip_day_complaints.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    ip_day_complaints.dedup_by(|later, kept| {
+        let same = (later.0, later.1) == (kept.0, kept.1);
+        if same {
+            kept.2 += later.2;
+        }
+        same
+    });
 
-    // Volumes: SNDS first, the send log where SNDS has no row.
-    let snds: BTreeMap<(String, String), SndsDay> = input
-        .snds_days
-        .iter()
-        .filter(|s| in_window(&s.day))
-        .map(|s| ((s.ip.clone(), s.day.clone()), s.clone()))
-        .collect();
-    let send_log: BTreeMap<(String, String), u64> = input
+    // Volumes: SNDS first, the send log where SNDS has no row. Both lists are put in IP
+    // and day order; of two entries for the same IP and day, the later one counts.
+    let mut snds_days: Vec<SndsDay> = input.snds_days;
+    snds_days.retain(|s| in_window(&s.day));
+    snds_days.sort_by(|a, b| (&a.ip, &a.day).cmp(&(&b.ip, &b.day)));
+    keep_last(&mut snds_days, |a, b| (&a.ip, &a.day) == (&b.ip, &b.day));
+    let mut send_log: Vec<(&str, &str, u64)> = input
         .send_log_ip_days
         .iter()
         .filter(|v| in_window(&v.day))
-        .map(|v| ((v.key.clone(), v.day.clone()), v.messages))
+        .map(|v| (v.key.as_str(), v.day.as_str(), v.messages))
         .collect();
-    let keys: BTreeSet<(String, String)> = ip_day_complaints
-        .keys()
-        .chain(snds.keys())
-        .chain(send_log.keys())
-        .cloned()
-        .collect();
-    let ip_days: Vec<IpDay> = keys
+    send_log.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    keep_last(&mut send_log, |a, b| (a.0, a.1) == (b.0, b.1));
+
+    // One row per IP and day found in any of the three lists, merged in their order.
+    let mut ip_days: Vec<IpDay> = Vec::with_capacity(
+        ip_day_complaints
+            .len()
+            .max(snds_days.len())
+            .max(send_log.len()),
+    );
+    let mut complaints_at = ip_day_complaints.iter().peekable();
+    let mut snds_at = snds_days.into_iter().peekable();
+    let mut sent_at = send_log.iter().peekable();
+    loop {
+        let next = [
+            complaints_at.peek().map(|c| (c.0, c.1)),
+            snds_at.peek().map(|s| (s.ip.as_str(), s.day.as_str())),
+            sent_at.peek().map(|v| (v.0, v.1)),
+        ]
         .into_iter()
-        .map(|key| {
-            let complaints = ip_day_complaints.get(&key).copied().unwrap_or(0);
-            let snds_day = snds.get(&key).cloned();
-            let (messages, volume_source) = match (&snds_day, send_log.get(&key)) {
-                (Some(s), _) if s.message_recipients > 0 => {
-                    (Some(s.message_recipients), VolumeSource::Snds)
-                }
-                (_, Some(m)) => (Some(*m), VolumeSource::SendLog),
-                _ => (None, VolumeSource::None),
-            };
-            let (rate_percent, level) = judge(complaints, messages, &thresholds);
-            IpDay {
-                ip: key.0,
-                day: key.1,
-                complaints,
-                messages,
-                volume_source,
-                rate_percent,
-                level,
-                snds: snds_day,
+        .flatten()
+        .min();
+        let Some((ip, day)) = next else {
+            break;
+        };
+        let (ip, day) = (ip.to_string(), day.to_string());
+        let key = (ip.as_str(), day.as_str());
+        let complaints = complaints_at
+            .next_if(|c| (c.0, c.1) == key)
+            .map_or(0, |c| c.2);
+        let snds_day = snds_at.next_if(|s| (s.ip.as_str(), s.day.as_str()) == key);
+        let sent = sent_at.next_if(|v| (v.0, v.1) == key).map(|v| v.2);
+        let (messages, volume_source) = match (&snds_day, sent) {
+            (Some(s), _) if s.message_recipients > 0 => {
+                (Some(s.message_recipients), VolumeSource::Snds)
             }
-        })
-        .collect();
+            (_, Some(m)) => (Some(m), VolumeSource::SendLog),
+            _ => (None, VolumeSource::None),
+        };
+        let (rate_percent, level) = judge(complaints, messages, &thresholds);
+        ip_days.push(IpDay {
+            ip,
+            day,
+            complaints,
+            messages,
+            volume_source,
+            rate_percent,
+            level,
+            snds: snds_day,
+        });
+    }
+    drop(ip_day_complaints);
+    drop(send_log);
+    // SNDS's rows in the window, in IP and day order.
+    let snds = || ip_days.iter().filter_map(|d| d.snds.as_ref());
 
     // Blocks, grouped into episodes (the input may reach further back than the window, so
     // that an episode keeps the start it had); those that go on into the window are shown.
@@ -609,32 +639,29 @@ pub fn build_report(
 
     // Per reporter and day: messages to the reporter's domains; for Microsoft, SNDS's total
     // of the day when SNDS has rows for it.
-    let mut snds_total: BTreeMap<String, u64> = BTreeMap::new();
-    for s in snds.values() {
-        *snds_total.entry(s.day.clone()).or_default() += s.message_recipients;
+    let mut snds_total: BTreeMap<&str, u64> = BTreeMap::new();
+    for s in snds() {
+        *snds_total.entry(s.day.as_str()).or_default() += s.message_recipients;
     }
-    let reporter_volume: BTreeMap<(String, String), u64> = input
+    let reporter_volume: BTreeMap<(&str, &str), u64> = input
         .send_log_reporter_days
         .iter()
-        .map(|v| ((v.key.clone(), v.day.clone()), v.messages))
+        .map(|v| ((v.key.as_str(), v.day.as_str()), v.messages))
         .collect();
     let mut reporter_days: Vec<RateRow> = Vec::new();
-    let reporter_keys: BTreeSet<(String, String)> =
-        reporter_day_complaints.keys().cloned().collect();
-    for (reporter, day) in reporter_keys {
-        let complaints = reporter_day_complaints[&(reporter.clone(), day.clone())];
+    for (&(reporter, day), &complaints) in &reporter_day_complaints {
         let (messages, volume_source) = match (
             reporter == "microsoft",
-            snds_total.get(&day),
-            reporter_volume.get(&(reporter.clone(), day.clone())),
+            snds_total.get(day),
+            reporter_volume.get(&(reporter, day)),
         ) {
             (true, Some(total), _) if *total > 0 => (Some(*total), VolumeSource::Snds),
             (_, _, Some(m)) => (Some(*m), VolumeSource::SendLog),
             _ => (None, VolumeSource::None),
         };
         reporter_days.push(rate_row(
-            reporter,
-            Some(day),
+            reporter.to_string(),
+            Some(day.to_string()),
             complaints,
             messages,
             volume_source,
@@ -736,7 +763,10 @@ pub fn build_report(
 
     let mut foreign: Vec<IpCount> = foreign
         .into_iter()
-        .map(|(ip, complaints)| IpCount { ip, complaints })
+        .map(|(ip, complaints)| IpCount {
+            ip: ip.to_string(),
+            complaints,
+        })
         .collect();
     foreign.sort_by(|a, b| {
         b.complaints
@@ -749,13 +779,12 @@ pub fn build_report(
         ips: foreign,
     };
 
-    let latest_colour: BTreeMap<&str, &str> = snds
-        .values()
+    let latest_colour: BTreeMap<&str, &str> = snds()
         .map(|s| (s.ip.as_str(), s.filter_result.as_str()))
         .collect();
     let snds_summary = SndsSummary {
         available: input.snds_available,
-        trap_hits: snds.values().map(|s| s.trap_hits).sum(),
+        trap_hits: snds().map(|s| s.trap_hits).sum(),
         ips_red: latest_colour.values().filter(|c| **c == "red").count() as u64,
         ips_yellow: latest_colour.values().filter(|c| **c == "yellow").count() as u64,
         ip_status: input.snds_status.clone(),
@@ -813,6 +842,18 @@ pub fn build_report(
     };
     report.alerts = alerts(&report);
     report
+}
+
+/// Removes each run of neighbours that `same` says are equal but its last one (as a map
+/// filled in order keeps the last value given for a key).
+fn keep_last<T>(items: &mut Vec<T>, same: impl Fn(&T, &T) -> bool) {
+    items.dedup_by(|later, kept| {
+        let equal = same(later, kept);
+        if equal {
+            std::mem::swap(later, kept);
+        }
+        equal
+    });
 }
 
 fn distinct_ips(episodes: &[&BlockEpisode], class: BlockClass) -> u64 {

@@ -439,51 +439,83 @@ pub fn build_report(
 ) -> ComplaintReport {
     let in_window = |day: &str| day >= window.from_day.as_str() && day <= window.to_day.as_str();
 
-    // Complaints per IP and day (put in that order and added up below), per reporter and
-    // day; IPs outside the sender's ranges.
-    let mut ip_day_complaints: Vec<(&str, &str, u64)> = Vec::new();
-    let mut reporter_day_complaints: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    // IPs, days and reporters are numbered as they come, then ranked in text order: the
+    // lists per IP and day below are sorted by rank and hold no copy of a name, so that
+    // each list of the input can go as soon as it is read.
+    let mut ip_names = Names::default();
+    let mut day_names = Names::default();
+    let mut reporter_names = Names::default();
+
+    // Complaints per IP and day, per reporter and day; IPs outside the sender's ranges.
+    let mut ip_day_complaints: Vec<(u32, u32, u64)> = Vec::with_capacity(input.complaints.len());
+    let mut reporter_day_complaints: Vec<(u32, u32, u64)> =
+        Vec::with_capacity(input.complaints.len());
     let mut without_ip = 0;
     let mut total = 0;
-    let mut foreign: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut foreign: BTreeMap<u32, u64> = BTreeMap::new();
     for count in input.complaints.iter().filter(|c| in_window(&c.day)) {
         total += count.complaints;
-        *reporter_day_complaints
-            .entry((count.reporter.as_str(), count.day.as_str()))
-            .or_default() += count.complaints;
+        let day = day_names.id(&count.day);
+        let reporter = reporter_names.id(&count.reporter);
+        reporter_day_complaints.push((reporter, day, count.complaints));
         match count.source_ip.as_deref().filter(|ip| !ip.is_empty()) {
             Some(ip) => {
-                ip_day_complaints.push((ip, count.day.as_str(), count.complaints));
+                let id = ip_names.id(ip);
+                ip_day_complaints.push((id, day, count.complaints));
                 if sending_ips.is_configured() && !sending_ips.contains_text(ip) {
-                    *foreign.entry(ip).or_default() += count.complaints;
+                    *foreign.entry(id).or_default() += count.complaints;
                 }
             }
             None => without_ip += count.complaints,
         }
     }
-    ip_day_complaints.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-    ip_day_complaints.dedup_by(|later, kept| {
-        let same = (later.0, later.1) == (kept.0, kept.1);
-        if same {
-            kept.2 += later.2;
-        }
-        same
-    });
+    drop(input.complaints);
 
-    // Volumes: SNDS first, the send log where SNDS has no row. Both lists are put in IP
-    // and day order; of two entries for the same IP and day, the later one counts.
+    // Volumes: SNDS first, the send log where SNDS has no row. Of two volumes for the same
+    // IP and day in one list, the later one counts (as a map filled in order would keep).
+    let mut send_log: Vec<(u32, u32, u64)> = Vec::with_capacity(input.send_log_ip_days.len());
+    for v in input.send_log_ip_days.iter().filter(|v| in_window(&v.day)) {
+        send_log.push((ip_names.id(&v.key), day_names.id(&v.day), v.messages));
+    }
+    drop(input.send_log_ip_days);
     let mut snds_days: Vec<SndsDay> = input.snds_days;
     snds_days.retain(|s| in_window(&s.day));
     snds_days.sort_by(|a, b| (&a.ip, &a.day).cmp(&(&b.ip, &b.day)));
     keep_last(&mut snds_days, |a, b| (&a.ip, &a.day) == (&b.ip, &b.day));
-    let mut send_log: Vec<(&str, &str, u64)> = input
-        .send_log_ip_days
+    let mut snds_keys: Vec<(u32, u32)> = snds_days
         .iter()
-        .filter(|v| in_window(&v.day))
-        .map(|v| (v.key.as_str(), v.day.as_str(), v.messages))
+        .map(|s| (ip_names.id(&s.ip), day_names.id(&s.day)))
         .collect();
-    send_log.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    ip_names.order();
+    day_names.order();
+    reporter_names.order();
+
+    // Each list in IP (or reporter) and day order, complaints added up (SNDS's is already,
+    // by name, which ranks follow).
+    let in_rank_order = |list: &mut Vec<(u32, u32, u64)>, first: &Names| {
+        for entry in list.iter_mut() {
+            *entry = (first.rank(entry.0), day_names.rank(entry.1), entry.2);
+        }
+        list.sort_by_key(|entry| (entry.0, entry.1));
+    };
+    let add_up = |list: &mut Vec<(u32, u32, u64)>| {
+        list.dedup_by(|later, kept| {
+            let same = (later.0, later.1) == (kept.0, kept.1);
+            if same {
+                kept.2 += later.2;
+            }
+            same
+        })
+    };
+    in_rank_order(&mut ip_day_complaints, &ip_names);
+    add_up(&mut ip_day_complaints);
+    in_rank_order(&mut reporter_day_complaints, &reporter_names);
+    add_up(&mut reporter_day_complaints);
+    in_rank_order(&mut send_log, &ip_names);
     keep_last(&mut send_log, |a, b| (a.0, a.1) == (b.0, b.1));
+    for key in &mut snds_keys {
+        *key = (ip_names.rank(key.0), day_names.rank(key.1));
+    }
 
     // One row per IP and day found in any of the three lists, merged in their order.
     let mut ip_days: Vec<IpDay> = Vec::with_capacity(
@@ -493,26 +525,24 @@ pub fn build_report(
             .max(send_log.len()),
     );
     let mut complaints_at = ip_day_complaints.iter().peekable();
-    let mut snds_at = snds_days.into_iter().peekable();
+    let mut snds_at = snds_keys.into_iter().zip(snds_days).peekable();
     let mut sent_at = send_log.iter().peekable();
     loop {
         let next = [
             complaints_at.peek().map(|c| (c.0, c.1)),
-            snds_at.peek().map(|s| (s.ip.as_str(), s.day.as_str())),
+            snds_at.peek().map(|(key, _)| *key),
             sent_at.peek().map(|v| (v.0, v.1)),
         ]
         .into_iter()
         .flatten()
         .min();
-        let Some((ip, day)) = next else {
+        let Some(key) = next else {
             break;
         };
-        let (ip, day) = (ip.to_string(), day.to_string());
-        let key = (ip.as_str(), day.as_str());
         let complaints = complaints_at
             .next_if(|c| (c.0, c.1) == key)
             .map_or(0, |c| c.2);
-        let snds_day = snds_at.next_if(|s| (s.ip.as_str(), s.day.as_str()) == key);
+        let snds_day = snds_at.next_if(|(at, _)| *at == key).map(|(_, s)| s);
         let sent = sent_at.next_if(|v| (v.0, v.1) == key).map(|v| v.2);
         let (messages, volume_source) = match (&snds_day, sent) {
             (Some(s), _) if s.message_recipients > 0 => {
@@ -523,8 +553,8 @@ pub fn build_report(
         };
         let (rate_percent, level) = judge(complaints, messages, &thresholds);
         ip_days.push(IpDay {
-            ip,
-            day,
+            ip: ip_names.name(key.0).to_string(),
+            day: day_names.name(key.1).to_string(),
             complaints,
             messages,
             volume_source,
@@ -649,7 +679,8 @@ pub fn build_report(
         .map(|v| ((v.key.as_str(), v.day.as_str()), v.messages))
         .collect();
     let mut reporter_days: Vec<RateRow> = Vec::new();
-    for (&(reporter, day), &complaints) in &reporter_day_complaints {
+    for &(reporter, day, complaints) in &reporter_day_complaints {
+        let (reporter, day) = (reporter_names.name(reporter), day_names.name(day));
         let (messages, volume_source) = match (
             reporter == "microsoft",
             snds_total.get(day),
@@ -763,8 +794,8 @@ pub fn build_report(
 
     let mut foreign: Vec<IpCount> = foreign
         .into_iter()
-        .map(|(ip, complaints)| IpCount {
-            ip: ip.to_string(),
+        .map(|(id, complaints)| IpCount {
+            ip: ip_names.name(ip_names.rank(id)).to_string(),
             complaints,
         })
         .collect();
@@ -842,6 +873,67 @@ pub fn build_report(
     };
     report.alerts = alerts(&report);
     report
+}
+
+/// Names (IPs, days, reporters) numbered as they come, then ranked in text order.
+#[derive(Default)]
+struct Names {
+    ids: std::collections::HashMap<String, u32>,
+    /// The last name numbered and its number: the lists come in runs of one day or IP.
+    last: Option<(String, u32)>,
+    /// Each id's rank, once `order` has run.
+    ranks: Vec<u32>,
+    /// The names in text order, once `order` has run.
+    sorted: Vec<String>,
+}
+
+impl Names {
+    /// The number of a name, new or already given.
+    fn id(&mut self, name: &str) -> u32 {
+        if let Some((last, id)) = &self.last
+            && last == name
+        {
+            return *id;
+        }
+        let id = match self.ids.get(name) {
+            Some(&id) => id,
+            None => {
+                let id = self.ids.len() as u32;
+                self.ids.insert(name.to_string(), id);
+                id
+            }
+        };
+        match &mut self.last {
+            Some((last, last_id)) => {
+                last.clear();
+                last.push_str(name);
+                *last_id = id;
+            }
+            None => self.last = Some((name.to_string(), id)),
+        }
+        id
+    }
+
+    /// Ranks the names given so far.
+    fn order(&mut self) {
+        let mut by_name: Vec<(&String, u32)> = self.ids.iter().map(|(n, &id)| (n, id)).collect();
+        by_name.sort_unstable();
+        self.ranks = vec![0; by_name.len()];
+        for (rank, (_, id)) in by_name.iter().enumerate() {
+            self.ranks[*id as usize] = rank as u32;
+        }
+        self.sorted = by_name.into_iter().map(|(name, _)| name.clone()).collect();
+    }
+
+    /// The rank of a numbered name.
+    fn rank(&self, id: u32) -> u32 {
+        self.ranks[id as usize]
+    }
+
+    /// The name of a rank.
+    fn name(&self, rank: u32) -> &str {
+        &self.sorted[rank as usize]
+    }
 }
 
 /// Removes each run of neighbours that `same` says are equal but its last one (as a map

@@ -1248,6 +1248,87 @@ mod tests {
         Window::ending(chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(), 30)
     }
 
+    fn snds(ip: &str, d: u32, recipients: u64, colour: &str) -> SndsDay {
+        SndsDay {
+            ip: ip.into(),
+            day: day(d),
+            message_recipients: recipients,
+            filter_result: colour.into(),
+            complaint_rate: String::new(),
+            complaint_percent: None,
+            trap_hits: 1,
+        }
+    }
+
+    /// The lists are merged by IP and day whatever order they come in; a volume given
+    /// twice for an IP and day counts as given last, as the maps of before kept it.
+    #[test]
+    fn the_order_of_the_input_lists_does_not_matter_and_the_last_volume_counts() {
+        let ips = ["192.0.2.9", "192.0.2.10", "198.51.100.1", ""];
+        let mut complaint_list = Vec::new();
+        let mut send_log = Vec::new();
+        let mut snds_list = Vec::new();
+        for (i, ip) in ips.iter().enumerate() {
+            for d in 1..=20 {
+                let n = (i as u64 + 1) * d as u64;
+                for reporter in ["yahoo", "aol", "microsoft"] {
+                    if !(n + reporter.len() as u64).is_multiple_of(3) {
+                        complaint_list.push(complaints(ip, d, reporter, n % 7));
+                    }
+                }
+                if d % 2 == 0 && !ip.is_empty() {
+                    send_log.push(volume(ip, d, 1000 + n));
+                }
+                if d % 3 == 0 && !ip.is_empty() {
+                    snds_list.push(snds(ip, d, 2000 + n, ["green", "red"][d as usize % 2]));
+                }
+            }
+        }
+        let build = |complaints: Vec<ComplaintCount>, send_log: Vec<Volume>, snds_days| {
+            build_report(
+                ReportInput {
+                    complaints,
+                    send_log_ip_days: send_log,
+                    snds_days,
+                    snds_available: true,
+                    ..ReportInput::default()
+                },
+                window(),
+                Thresholds::default(),
+                &IpRanges::parse(&["192.0.2.0/24".to_string()]).unwrap(),
+                "2026-11-20T08:00:00Z",
+            )
+        };
+        let in_order = build(complaint_list.clone(), send_log.clone(), snds_list.clone());
+        assert_eq!(in_order.ip_days.len(), 60);
+        let mut shuffled = (complaint_list.clone(), send_log.clone(), snds_list.clone());
+        shuffled.0.reverse();
+        shuffled.1.rotate_left(7);
+        shuffled.2.reverse();
+        shuffled.2.rotate_left(3);
+        assert_eq!(build(shuffled.0, shuffled.1, shuffled.2), in_order);
+
+        // Given twice, the later volume of an IP and day counts.
+        let mut twice = send_log.clone();
+        twice.insert(0, volume("192.0.2.10", 4, 1));
+        twice.push(volume("192.0.2.10", 2, 7));
+        let mut snds_twice = snds_list.clone();
+        snds_twice.push(snds("192.0.2.9", 3, 5, "yellow"));
+        let report = build(complaint_list, twice, snds_twice);
+        let ip_day = |ip: &str, d: u32| {
+            report
+                .ip_days
+                .iter()
+                .find(|x| x.ip == ip && x.day == day(d))
+                .unwrap()
+        };
+        assert_eq!(ip_day("192.0.2.10", 2).messages, Some(7));
+        assert_eq!(ip_day("192.0.2.10", 4).messages, Some(1008));
+        let snds_day = ip_day("192.0.2.9", 3);
+        assert_eq!(snds_day.messages, Some(5));
+        assert_eq!(snds_day.snds.as_ref().unwrap().filter_result, "yellow");
+    }
+
     #[test]
     fn judging_follows_the_thresholds_and_the_minimum_volume() {
         let t = Thresholds::default();

@@ -439,74 +439,134 @@ pub fn build_report(
 ) -> ComplaintReport {
     let in_window = |day: &str| day >= window.from_day.as_str() && day <= window.to_day.as_str();
 
+    // IPs, days and reporters are numbered as they come, then ranked in text order: the
+    // lists per IP and day below are sorted by rank and hold no copy of a name, so that
+    // each list of the input can go as soon as it is read.
+    let mut ip_names = Names::default();
+    let mut day_names = Names::default();
+    let mut reporter_names = Names::default();
+
     // Complaints per IP and day, per reporter and day; IPs outside the sender's ranges.
-    let mut ip_day_complaints: BTreeMap<(String, String), u64> = BTreeMap::new();
-    let mut reporter_day_complaints: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut ip_day_complaints: Vec<(u32, u32, u64)> = Vec::with_capacity(input.complaints.len());
+    let mut reporter_day_complaints: Vec<(u32, u32, u64)> =
+        Vec::with_capacity(input.complaints.len());
     let mut without_ip = 0;
     let mut total = 0;
-    let mut foreign: BTreeMap<String, u64> = BTreeMap::new();
+    let mut foreign: BTreeMap<u32, u64> = BTreeMap::new();
     for count in input.complaints.iter().filter(|c| in_window(&c.day)) {
         total += count.complaints;
-        *reporter_day_complaints
-            .entry((count.reporter.clone(), count.day.clone()))
-            .or_default() += count.complaints;
+        let day = day_names.id(&count.day);
+        let reporter = reporter_names.id(&count.reporter);
+        reporter_day_complaints.push((reporter, day, count.complaints));
         match count.source_ip.as_deref().filter(|ip| !ip.is_empty()) {
             Some(ip) => {
-                *ip_day_complaints
-                    .entry((ip.to_string(), count.day.clone()))
-                    .or_default() += count.complaints;
+                let id = ip_names.id(ip);
+                ip_day_complaints.push((id, day, count.complaints));
                 if sending_ips.is_configured() && !sending_ips.contains_text(ip) {
-                    *foreign.entry(ip.to_string()).or_default() += count.complaints;
+                    *foreign.entry(id).or_default() += count.complaints;
                 }
             }
             None => without_ip += count.complaints,
         }
     }
+    drop(input.complaints);
 
-    // Volumes: SNDS first, the send log where SNDS has no row.
-    let snds: BTreeMap<(String, String), SndsDay> = input
-        .snds_days
+    // Volumes: SNDS first, the send log where SNDS has no row. Of two volumes for the same
+    // IP and day in one list, the later one counts (as a map filled in order would keep).
+    let mut send_log: Vec<(u32, u32, u64)> = Vec::with_capacity(input.send_log_ip_days.len());
+    for v in input.send_log_ip_days.iter().filter(|v| in_window(&v.day)) {
+        send_log.push((ip_names.id(&v.key), day_names.id(&v.day), v.messages));
+    }
+    drop(input.send_log_ip_days);
+    let mut snds_days: Vec<SndsDay> = input.snds_days;
+    snds_days.retain(|s| in_window(&s.day));
+    snds_days.sort_by(|a, b| (&a.ip, &a.day).cmp(&(&b.ip, &b.day)));
+    keep_last(&mut snds_days, |a, b| (&a.ip, &a.day) == (&b.ip, &b.day));
+    let mut snds_keys: Vec<(u32, u32)> = snds_days
         .iter()
-        .filter(|s| in_window(&s.day))
-        .map(|s| ((s.ip.clone(), s.day.clone()), s.clone()))
+        .map(|s| (ip_names.id(&s.ip), day_names.id(&s.day)))
         .collect();
-    let send_log: BTreeMap<(String, String), u64> = input
-        .send_log_ip_days
-        .iter()
-        .filter(|v| in_window(&v.day))
-        .map(|v| ((v.key.clone(), v.day.clone()), v.messages))
-        .collect();
-    let keys: BTreeSet<(String, String)> = ip_day_complaints
-        .keys()
-        .chain(snds.keys())
-        .chain(send_log.keys())
-        .cloned()
-        .collect();
-    let ip_days: Vec<IpDay> = keys
-        .into_iter()
-        .map(|key| {
-            let complaints = ip_day_complaints.get(&key).copied().unwrap_or(0);
-            let snds_day = snds.get(&key).cloned();
-            let (messages, volume_source) = match (&snds_day, send_log.get(&key)) {
-                (Some(s), _) if s.message_recipients > 0 => {
-                    (Some(s.message_recipients), VolumeSource::Snds)
-                }
-                (_, Some(m)) => (Some(*m), VolumeSource::SendLog),
-                _ => (None, VolumeSource::None),
-            };
-            let (rate_percent, level) = judge(complaints, messages, &thresholds);
-            IpDay {
-                ip: key.0,
-                day: key.1,
-                complaints,
-                messages,
-                volume_source,
-                rate_percent,
-                level,
-                snds: snds_day,
+    ip_names.order();
+    day_names.order();
+    reporter_names.order();
+
+    // Each list in IP (or reporter) and day order, complaints added up (SNDS's is already,
+    // by name, which ranks follow).
+    let in_rank_order = |list: &mut Vec<(u32, u32, u64)>, first: &Names| {
+        for entry in list.iter_mut() {
+            *entry = (first.rank(entry.0), day_names.rank(entry.1), entry.2);
+        }
+        list.sort_by_key(|entry| (entry.0, entry.1));
+    };
+    let add_up = |list: &mut Vec<(u32, u32, u64)>| {
+        list.dedup_by(|later, kept| {
+            let same = (later.0, later.1) == (kept.0, kept.1);
+            if same {
+                kept.2 += later.2;
             }
+            same
         })
-        .collect();
+    };
+    in_rank_order(&mut ip_day_complaints, &ip_names);
+    add_up(&mut ip_day_complaints);
+    in_rank_order(&mut reporter_day_complaints, &reporter_names);
+    add_up(&mut reporter_day_complaints);
+    in_rank_order(&mut send_log, &ip_names);
+    keep_last(&mut send_log, |a, b| (a.0, a.1) == (b.0, b.1));
+    for key in &mut snds_keys {
+        *key = (ip_names.rank(key.0), day_names.rank(key.1));
+    }
+
+    // One row per IP and day found in any of the three lists, merged in their order.
+    let mut ip_days: Vec<IpDay> = Vec::with_capacity(
+        ip_day_complaints
+            .len()
+            .max(snds_days.len())
+            .max(send_log.len()),
+    );
+    let mut complaints_at = ip_day_complaints.iter().peekable();
+    let mut snds_at = snds_keys.into_iter().zip(snds_days).peekable();
+    let mut sent_at = send_log.iter().peekable();
+    loop {
+        let next = [
+            complaints_at.peek().map(|c| (c.0, c.1)),
+            snds_at.peek().map(|(key, _)| *key),
+            sent_at.peek().map(|v| (v.0, v.1)),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let Some(key) = next else {
+            break;
+        };
+        let complaints = complaints_at
+            .next_if(|c| (c.0, c.1) == key)
+            .map_or(0, |c| c.2);
+        let snds_day = snds_at.next_if(|(at, _)| *at == key).map(|(_, s)| s);
+        let sent = sent_at.next_if(|v| (v.0, v.1) == key).map(|v| v.2);
+        let (messages, volume_source) = match (&snds_day, sent) {
+            (Some(s), _) if s.message_recipients > 0 => {
+                (Some(s.message_recipients), VolumeSource::Snds)
+            }
+            (_, Some(m)) => (Some(m), VolumeSource::SendLog),
+            _ => (None, VolumeSource::None),
+        };
+        let (rate_percent, level) = judge(complaints, messages, &thresholds);
+        ip_days.push(IpDay {
+            ip: ip_names.name(key.0).to_string(),
+            day: day_names.name(key.1).to_string(),
+            complaints,
+            messages,
+            volume_source,
+            rate_percent,
+            level,
+            snds: snds_day,
+        });
+    }
+    drop(ip_day_complaints);
+    drop(send_log);
+    // SNDS's rows in the window, in IP and day order.
+    let snds = || ip_days.iter().filter_map(|d| d.snds.as_ref());
 
     // Blocks, grouped into episodes (the input may reach further back than the window, so
     // that an episode keeps the start it had); those that go on into the window are shown.
@@ -609,32 +669,30 @@ pub fn build_report(
 
     // Per reporter and day: messages to the reporter's domains; for Microsoft, SNDS's total
     // of the day when SNDS has rows for it.
-    let mut snds_total: BTreeMap<String, u64> = BTreeMap::new();
-    for s in snds.values() {
-        *snds_total.entry(s.day.clone()).or_default() += s.message_recipients;
+    let mut snds_total: BTreeMap<&str, u64> = BTreeMap::new();
+    for s in snds() {
+        *snds_total.entry(s.day.as_str()).or_default() += s.message_recipients;
     }
-    let reporter_volume: BTreeMap<(String, String), u64> = input
+    let reporter_volume: BTreeMap<(&str, &str), u64> = input
         .send_log_reporter_days
         .iter()
-        .map(|v| ((v.key.clone(), v.day.clone()), v.messages))
+        .map(|v| ((v.key.as_str(), v.day.as_str()), v.messages))
         .collect();
     let mut reporter_days: Vec<RateRow> = Vec::new();
-    let reporter_keys: BTreeSet<(String, String)> =
-        reporter_day_complaints.keys().cloned().collect();
-    for (reporter, day) in reporter_keys {
-        let complaints = reporter_day_complaints[&(reporter.clone(), day.clone())];
+    for &(reporter, day, complaints) in &reporter_day_complaints {
+        let (reporter, day) = (reporter_names.name(reporter), day_names.name(day));
         let (messages, volume_source) = match (
             reporter == "microsoft",
-            snds_total.get(&day),
-            reporter_volume.get(&(reporter.clone(), day.clone())),
+            snds_total.get(day),
+            reporter_volume.get(&(reporter, day)),
         ) {
             (true, Some(total), _) if *total > 0 => (Some(*total), VolumeSource::Snds),
             (_, _, Some(m)) => (Some(*m), VolumeSource::SendLog),
             _ => (None, VolumeSource::None),
         };
         reporter_days.push(rate_row(
-            reporter,
-            Some(day),
+            reporter.to_string(),
+            Some(day.to_string()),
             complaints,
             messages,
             volume_source,
@@ -736,7 +794,10 @@ pub fn build_report(
 
     let mut foreign: Vec<IpCount> = foreign
         .into_iter()
-        .map(|(ip, complaints)| IpCount { ip, complaints })
+        .map(|(id, complaints)| IpCount {
+            ip: ip_names.name(ip_names.rank(id)).to_string(),
+            complaints,
+        })
         .collect();
     foreign.sort_by(|a, b| {
         b.complaints
@@ -749,13 +810,12 @@ pub fn build_report(
         ips: foreign,
     };
 
-    let latest_colour: BTreeMap<&str, &str> = snds
-        .values()
+    let latest_colour: BTreeMap<&str, &str> = snds()
         .map(|s| (s.ip.as_str(), s.filter_result.as_str()))
         .collect();
     let snds_summary = SndsSummary {
         available: input.snds_available,
-        trap_hits: snds.values().map(|s| s.trap_hits).sum(),
+        trap_hits: snds().map(|s| s.trap_hits).sum(),
         ips_red: latest_colour.values().filter(|c| **c == "red").count() as u64,
         ips_yellow: latest_colour.values().filter(|c| **c == "yellow").count() as u64,
         ip_status: input.snds_status.clone(),
@@ -813,6 +873,79 @@ pub fn build_report(
     };
     report.alerts = alerts(&report);
     report
+}
+
+/// Names (IPs, days, reporters) numbered as they come, then ranked in text order.
+#[derive(Default)]
+struct Names {
+    ids: std::collections::HashMap<String, u32>,
+    /// The last name numbered and its number: the lists come in runs of one day or IP.
+    last: Option<(String, u32)>,
+    /// Each id's rank, once `order` has run.
+    ranks: Vec<u32>,
+    /// The names in text order, once `order` has run.
+    sorted: Vec<String>,
+}
+
+impl Names {
+    /// The number of a name, new or already given.
+    fn id(&mut self, name: &str) -> u32 {
+        if let Some((last, id)) = &self.last
+            && last == name
+        {
+            return *id;
+        }
+        let id = match self.ids.get(name) {
+            Some(&id) => id,
+            None => {
+                let id = self.ids.len() as u32;
+                self.ids.insert(name.to_string(), id);
+                id
+            }
+        };
+        match &mut self.last {
+            Some((last, last_id)) => {
+                last.clear();
+                last.push_str(name);
+                *last_id = id;
+            }
+            None => self.last = Some((name.to_string(), id)),
+        }
+        id
+    }
+
+    /// Ranks the names given so far.
+    fn order(&mut self) {
+        let mut by_name: Vec<(&String, u32)> = self.ids.iter().map(|(n, &id)| (n, id)).collect();
+        by_name.sort_unstable();
+        self.ranks = vec![0; by_name.len()];
+        for (rank, (_, id)) in by_name.iter().enumerate() {
+            self.ranks[*id as usize] = rank as u32;
+        }
+        self.sorted = by_name.into_iter().map(|(name, _)| name.clone()).collect();
+    }
+
+    /// The rank of a numbered name.
+    fn rank(&self, id: u32) -> u32 {
+        self.ranks[id as usize]
+    }
+
+    /// The name of a rank.
+    fn name(&self, rank: u32) -> &str {
+        &self.sorted[rank as usize]
+    }
+}
+
+/// Removes each run of neighbours that `same` says are equal but its last one (as a map
+/// filled in order keeps the last value given for a key).
+fn keep_last<T>(items: &mut Vec<T>, same: impl Fn(&T, &T) -> bool) {
+    items.dedup_by(|later, kept| {
+        let equal = same(later, kept);
+        if equal {
+            std::mem::swap(later, kept);
+        }
+        equal
+    });
 }
 
 fn distinct_ips(episodes: &[&BlockEpisode], class: BlockClass) -> u64 {
@@ -1113,6 +1246,87 @@ mod tests {
 
     fn window() -> Window {
         Window::ending(chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(), 30)
+    }
+
+    fn snds(ip: &str, d: u32, recipients: u64, colour: &str) -> SndsDay {
+        SndsDay {
+            ip: ip.into(),
+            day: day(d),
+            message_recipients: recipients,
+            filter_result: colour.into(),
+            complaint_rate: String::new(),
+            complaint_percent: None,
+            trap_hits: 1,
+        }
+    }
+
+    /// The lists are merged by IP and day whatever order they come in; a volume given
+    /// twice for an IP and day counts as given last, as the maps of before kept it.
+    #[test]
+    fn the_order_of_the_input_lists_does_not_matter_and_the_last_volume_counts() {
+        let ips = ["192.0.2.9", "192.0.2.10", "198.51.100.1", ""];
+        let mut complaint_list = Vec::new();
+        let mut send_log = Vec::new();
+        let mut snds_list = Vec::new();
+        for (i, ip) in ips.iter().enumerate() {
+            for d in 1..=20 {
+                let n = (i as u64 + 1) * d as u64;
+                for reporter in ["yahoo", "aol", "microsoft"] {
+                    if !(n + reporter.len() as u64).is_multiple_of(3) {
+                        complaint_list.push(complaints(ip, d, reporter, n % 7));
+                    }
+                }
+                if d % 2 == 0 && !ip.is_empty() {
+                    send_log.push(volume(ip, d, 1000 + n));
+                }
+                if d % 3 == 0 && !ip.is_empty() {
+                    snds_list.push(snds(ip, d, 2000 + n, ["green", "red"][d as usize % 2]));
+                }
+            }
+        }
+        let build = |complaints: Vec<ComplaintCount>, send_log: Vec<Volume>, snds_days| {
+            build_report(
+                ReportInput {
+                    complaints,
+                    send_log_ip_days: send_log,
+                    snds_days,
+                    snds_available: true,
+                    ..ReportInput::default()
+                },
+                window(),
+                Thresholds::default(),
+                &IpRanges::parse(&["192.0.2.0/24".to_string()]).unwrap(),
+                "2026-11-20T08:00:00Z",
+            )
+        };
+        let in_order = build(complaint_list.clone(), send_log.clone(), snds_list.clone());
+        assert_eq!(in_order.ip_days.len(), 60);
+        let mut shuffled = (complaint_list.clone(), send_log.clone(), snds_list.clone());
+        shuffled.0.reverse();
+        shuffled.1.rotate_left(7);
+        shuffled.2.reverse();
+        shuffled.2.rotate_left(3);
+        assert_eq!(build(shuffled.0, shuffled.1, shuffled.2), in_order);
+
+        // Given twice, the later volume of an IP and day counts.
+        let mut twice = send_log.clone();
+        twice.insert(0, volume("192.0.2.10", 4, 1));
+        twice.push(volume("192.0.2.10", 2, 7));
+        let mut snds_twice = snds_list.clone();
+        snds_twice.push(snds("192.0.2.9", 3, 5, "yellow"));
+        let report = build(complaint_list, twice, snds_twice);
+        let ip_day = |ip: &str, d: u32| {
+            report
+                .ip_days
+                .iter()
+                .find(|x| x.ip == ip && x.day == day(d))
+                .unwrap()
+        };
+        assert_eq!(ip_day("192.0.2.10", 2).messages, Some(7));
+        assert_eq!(ip_day("192.0.2.10", 4).messages, Some(1008));
+        let snds_day = ip_day("192.0.2.9", 3);
+        assert_eq!(snds_day.messages, Some(5));
+        assert_eq!(snds_day.snds.as_ref().unwrap().filter_result, "yellow");
     }
 
     #[test]

@@ -140,6 +140,18 @@ pub fn build(
     now: &str,
 ) -> Result<ComplaintReport> {
     let window = Window::ending(day_of(now)?, days);
+    let input = store.with_small_cache(|| gather(store, &window))?;
+    Ok(build_report(
+        input,
+        window,
+        settings.thresholds(),
+        &settings.sending_ips(),
+        now,
+    ))
+}
+
+/// What the store holds for a report's window.
+fn gather(store: &Store, window: &Window) -> Result<ReportInput> {
     let (from, to) = (window.from_day.as_str(), window.to_day.as_str());
     let (complaints, attributed, unattributed) = store.complaint_counts(from, to)?;
     let domains: Vec<&str> = REPORTER_DOMAINS
@@ -189,16 +201,10 @@ pub fn build(
         } else {
             Vec::new()
         },
-        blocks: store.block_events(&history_from(&window), None)?,
+        blocks: store.block_events(&history_from(window), None)?,
         mailboxes: store.mailbox_successes()?,
     };
-    Ok(build_report(
-        input,
-        window,
-        settings.thresholds(),
-        &settings.sending_ips(),
-        now,
-    ))
+    Ok(input)
 }
 
 /// The first day block sightings are read from for a window.

@@ -487,9 +487,21 @@ impl Db {
         &self,
         sql: &str,
         params: &[Value],
+        each: impl FnMut(&Row) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        self.query_sized(sql, params, 0, each)
+    }
+
+    /// [`Db::query`] with room made for `rows` rows first (a count the caller has), so that
+    /// a large result is not copied into larger and larger vectors as it grows.
+    pub(crate) fn query_sized<T>(
+        &self,
+        sql: &str,
+        params: &[Value],
+        rows: usize,
         mut each: impl FnMut(&Row) -> Result<T>,
     ) -> Result<Vec<T>> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(rows);
         self.walk(sql, params, |row| {
             out.push(each(row)?);
             Ok(true)

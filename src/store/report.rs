@@ -62,10 +62,99 @@ pub struct DelistFigures {
 /// The name under which the bounce scan keeps its progress.
 const BOUNCE_SCAN: &str = "bounces";
 
+/// The `report_progress` entry of the complaints per day, source IP and reporter: the
+/// highest report id folded into `complaint_day_counts` kind `source`.
+const SOURCE_COUNTS: &str = "source_id";
+
 impl Store {
-    /// Complaints per reported day, source IP and reporter, and whether attributed, for the
-    /// days `from_day` to `to_day` (inclusive). Counted from an index.
+    /// Complaints per reported day, source IP and reporter for the days `from_day` to
+    /// `to_day` (inclusive), and how many of them were attributed and unattributed.
+    ///
+    /// Read from what the report step keeps (`complaint_day_counts` kind `source`, and the
+    /// facts of unattributed complaints) when that holds every complaint as it is now;
+    /// otherwise (a report newer than the last report step, or one attributed again since)
+    /// counted from an index of the reports, which gives the same figures but reads every
+    /// complaint of the window: over 1,000,000 of them, most of a 90-day report's time
+    /// (BENCHMARKS.md, "`fbl report` over 1,000,000 complaints").
     pub fn complaint_counts(
+        &self,
+        from_day: &str,
+        to_day: &str,
+    ) -> Result<(Vec<ComplaintCount>, u64, u64)> {
+        if self.complaint_counts_kept()? {
+            return self.kept_complaint_counts(from_day, to_day);
+        }
+        self.counted_complaint_counts(from_day, to_day)
+    }
+
+    /// Whether the report step's counts hold every complaint as it is now: it has counted
+    /// every report stored, and redone the facts of every report attributed again since.
+    fn complaint_counts_kept(&self) -> Result<bool> {
+        let progress = |name: &str| -> Result<i64> {
+            Ok(self
+                .db
+                .query_opt(
+                    "SELECT value FROM report_progress WHERE name = ?1",
+                    params![name],
+                    |r| r.get(0),
+                )?
+                .unwrap_or(0))
+        };
+        let last_id: i64 = self
+            .db
+            .value("SELECT coalesce(max(id), 0) FROM reports", params![])?;
+        if last_id > progress(SOURCE_COUNTS)? || last_id > progress("complaint_id")? {
+            return Ok(false);
+        }
+        let redo = self.db.exists(
+            "SELECT 1 FROM complaint_facts WHERE placed <= 0 AND placed < 0 LIMIT 1",
+            params![],
+        )?;
+        Ok(!redo)
+    }
+
+    /// `complaint_counts` from the counts kept by the report step.
+    fn kept_complaint_counts(
+        &self,
+        from_day: &str,
+        to_day: &str,
+    ) -> Result<(Vec<ComplaintCount>, u64, u64)> {
+        let mut total = 0;
+        let rows = self.db.value::<i64>(
+            "SELECT count(*) FROM complaint_day_counts
+             WHERE kind = 'source' AND day BETWEEN ?1 AND ?2",
+            params![from_day, to_day],
+        )?;
+        let counts = self.db.query_sized(
+            "SELECT day, key, complaints FROM complaint_day_counts
+             WHERE kind = 'source' AND day BETWEEN ?1 AND ?2 ORDER BY day, key",
+            params![from_day, to_day],
+            rows as usize,
+            |r| {
+                let key: String = r.get(1)?;
+                let (source_ip, reporter) = key.split_once(KEY_SEPARATOR).unwrap_or((&key, ""));
+                let complaints = r.get::<i64>(2)? as u64;
+                total += complaints;
+                Ok(ComplaintCount {
+                    day: r.get(0)?,
+                    source_ip: (!source_ip.is_empty()).then(|| source_ip.to_string()),
+                    reporter: reporter.to_string(),
+                    complaints,
+                })
+            },
+        )?;
+        // A fact has notes exactly when its complaint has no complainant (`Spelling::facts`);
+        // the partial index complaint_facts_unattributed holds those facts alone.
+        let unattributed = self.db.value::<i64>(
+            "SELECT count(*) FROM complaint_facts
+             WHERE reported_day BETWEEN ?1 AND ?2 AND notes IS NOT NULL",
+            params![from_day, to_day],
+        )? as u64;
+        Ok((counts, total.saturating_sub(unattributed), unattributed))
+    }
+
+    /// `complaint_counts` counted from the index `reports_complaints_by_day`.
+    fn counted_complaint_counts(
         &self,
         from_day: &str,
         to_day: &str,
@@ -113,16 +202,38 @@ impl Store {
         Ok((counts, attributed, unattributed))
     }
 
+    /// Runs `read` with the connection's page cache at 2 MiB (SQLite), then sets it back. A
+    /// report's queries read each page of their tables once, in order, so a larger cache
+    /// only holds memory: at 90 days over 1,000,000 complaints, the report step's 16 MiB
+    /// added 11 MB to the peak and took no time off (BENCHMARKS.md, "`fbl report` over
+    /// 1,000,000 complaints").
+    pub fn with_small_cache<T>(&self, read: impl FnOnce() -> Result<T>) -> Result<T> {
+        let Some(conn) = self.db.sqlite() else {
+            return read();
+        };
+        let cache: i64 = conn.pragma_query_value(None, "cache_size", |r| r.get(0))?;
+        conn.pragma_update(None, "cache_size", -2048)?;
+        let result = read();
+        conn.pragma_update(None, "cache_size", cache)?;
+        result
+    }
+
     /// The reasons (`attribution_notes`) given for complaints left without a complainant in
-    /// the days given, with how many complaints gave each (from `complaint_facts`).
+    /// the days given, with how many complaints gave each (from `complaint_facts`). Equal
+    /// notes are counted per day first, from the index, so that each distinct list of notes
+    /// is parsed as JSON once a day rather than once per complaint.
     pub fn unattributed_reasons(&self, from_day: &str, to_day: &str) -> Result<Vec<(String, u64)>> {
         let sql = self.db.pick(
-            "SELECT note.value, count(*) FROM complaint_facts f, json_each(f.notes) note
-             WHERE f.reported_day BETWEEN ?1 AND ?2 AND f.notes IS NOT NULL
+            "SELECT note.value, sum(g.n) FROM
+                (SELECT notes, count(*) AS n FROM complaint_facts
+                 WHERE reported_day BETWEEN ?1 AND ?2 AND notes IS NOT NULL
+                 GROUP BY reported_day, notes) AS g, json_each(g.notes) AS note
              GROUP BY note.value ORDER BY note.value",
-            "SELECT note.value, count(*) FROM complaint_facts f,
-                    jsonb_array_elements_text(f.notes::jsonb) AS note(value)
-             WHERE f.reported_day BETWEEN ?1 AND ?2 AND f.notes IS NOT NULL
+            "SELECT note.value, sum(g.n) FROM
+                (SELECT notes, count(*) AS n FROM complaint_facts
+                 WHERE reported_day BETWEEN ?1 AND ?2 AND notes IS NOT NULL
+                 GROUP BY reported_day, notes) AS g,
+                jsonb_array_elements_text(g.notes::jsonb) AS note(value)
              GROUP BY note.value ORDER BY note.value",
         );
         self.db.query(sql, params![from_day, to_day], |r| {
@@ -130,12 +241,18 @@ impl Store {
         })
     }
 
-    /// Messages per source IP and day sent, from the send log (`send_log_volume`).
+    /// Messages per source IP and day sent, from the send log (`send_log_volume`), in day
+    /// order, then IP: the table's own order, which needs no sort.
     pub fn send_log_ip_days(&self, from_day: &str, to_day: &str) -> Result<Vec<Volume>> {
-        self.db.query(
-            "SELECT key, day, messages FROM send_log_volume
-             WHERE kind = 'ip' AND day BETWEEN ?1 AND ?2 ORDER BY key, day",
+        let rows = self.db.value::<i64>(
+            "SELECT count(*) FROM send_log_volume WHERE kind = 'ip' AND day BETWEEN ?1 AND ?2",
             params![from_day, to_day],
+        )?;
+        self.db.query_sized(
+            "SELECT key, day, messages FROM send_log_volume
+             WHERE kind = 'ip' AND day BETWEEN ?1 AND ?2 ORDER BY day, key",
+            params![from_day, to_day],
+            rows as usize,
             volume_from_row,
         )
     }
@@ -232,8 +349,10 @@ impl Store {
     }
 
     /// Brings the report summaries up to date: the send-log volumes (new rows added in, or
-    /// everything counted again when rows were pruned) and the complaint facts (new
-    /// complaints; unplaced ones again when the send log grew; reattributed ones again).
+    /// everything counted again when rows were pruned), the complaint facts (new
+    /// complaints; unplaced ones again when the send log grew; reattributed ones again) and
+    /// the complaints per day, source IP and reporter (new complaints added in; all of them
+    /// the first time, once after an upgrade).
     ///
     /// The report step keeps a 16 MiB page cache and reads without a memory map: over
     /// 1,000,000 complaints it is as fast as with 64 MiB and a 1 GiB map, and its peak
@@ -322,8 +441,12 @@ impl Store {
             params![],
         )?;
         tx.execute("DELETE FROM redo", params![])?;
+        // `placed <= 0` lets the planner read the partial index complaint_facts_to_redo
+        // (which holds only those rows): from `placed <= ?1` alone, a bound parameter, it
+        // cannot tell that the index's condition holds, and SQLite read every fact.
         tx.execute(
-            "INSERT INTO redo SELECT report_id FROM complaint_facts WHERE placed <= ?1",
+            "INSERT INTO redo SELECT report_id FROM complaint_facts
+             WHERE placed <= 0 AND placed <= ?1",
             params![if grew { 0 } else { -1 }],
         )?;
         let last_id = progress("complaint_id")?;
@@ -360,12 +483,38 @@ impl Store {
         }
         count_facts("", "report_id > ?1")?;
         count_facts("", redo)?;
+        // Complaints per day, source IP and reporter: none of the three ever changes, so
+        // new complaints are only added in. Their progress is kept apart from the facts' so
+        // that the report step of an fbl that does not keep them (an older one sharing the
+        // store) leaves them behind, not wrong. The first fold reads the index, later ones
+        // the reports added since.
+        let source_from = progress(SOURCE_COUNTS)?;
+        let source_key = format!(
+            "coalesce(source_ip, '') || {} || reporter",
+            spelling.key_separator
+        );
+        let complaints_after = if source_from == 0 {
+            "kind = 'complaint' AND id > ?1"
+        } else {
+            spelling.complaint_after
+        };
+        tx.execute(
+            &format!(
+                "INSERT INTO complaint_day_counts (kind, day, key, complaints)
+                 SELECT 'source', reported_day, {source_key} AS k, count(*) FROM reports
+                 WHERE {complaints_after} GROUP BY reported_day, k
+                 ON CONFLICT (kind, day, key)
+                 DO UPDATE SET complaints = complaint_day_counts.complaints + excluded.complaints"
+            ),
+            params![source_from],
+        )?;
         tx.execute(
             "DELETE FROM complaint_day_counts WHERE complaints = 0",
             params![],
         )?;
         let max_id: i64 = tx.value("SELECT coalesce(max(id), 0) FROM reports", params![])?;
         set("complaint_id", max_id.max(last_id))?;
+        set(SOURCE_COUNTS, max_id.max(source_from))?;
         tx.execute("DELETE FROM redo", params![])?;
         batch.commit()?;
         Ok(())
@@ -377,48 +526,77 @@ impl Store {
     }
 
     /// SNDS's figures per IP and day (every account and activity window of the day added
-    /// up; the worst filter result and complaint band), optionally for one IP.
+    /// up; the worst filter result and complaint band), optionally for one IP; in IP order,
+    /// then day.
+    ///
+    /// The rows are added up here rather than by a GROUP BY: for every IP, SQLite would
+    /// read the rows through `snds_data_by_day` and look each one up in the table (a
+    /// B-tree search on the text key), then sort the groups; reading the table in its own
+    /// order skips both (BENCHMARKS.md, "`fbl report` over 1,000,000 complaints", has the
+    /// figures). For one IP, the index is still the way in.
     pub fn snds_days(
         &self,
         from_day: &str,
         to_day: &str,
         ip: Option<&str>,
     ) -> Result<Vec<SndsDay>> {
-        self.db.query(
-            "SELECT ip, day, sum(message_recipients),
-                    max(CASE filter_result WHEN 'red' THEN 3 WHEN 'yellow' THEN 2
-                                           WHEN 'green' THEN 1 ELSE 0 END),
-                    max(complaint_percent),
-                    max(CASE WHEN complaint_rate = 'below_point_one' THEN 1 ELSE 0 END),
-                    sum(trap_hits)
-             FROM snds_data
-             WHERE day BETWEEN ?1 AND ?2 AND (CAST(?3 AS TEXT) IS NULL OR ip = ?3)
-             GROUP BY ip, day ORDER BY ip, day",
+        const COLUMNS: &str = "SELECT ip, day, message_recipients,
+                CASE filter_result WHEN 'red' THEN 3 WHEN 'yellow' THEN 2
+                                   WHEN 'green' THEN 1 ELSE 0 END,
+                complaint_percent,
+                CASE WHEN complaint_rate = 'below_point_one' THEN 1 ELSE 0 END,
+                trap_hits
+             FROM snds_data";
+        let sql = match ip {
+            Some(_) => format!("{COLUMNS} WHERE day BETWEEN ?1 AND ?2 AND ip = ?3"),
+            None => format!(
+                "{COLUMNS} WHERE {} BETWEEN ?1 AND ?2 AND CAST(?3 AS TEXT) IS NULL",
+                self.db.pick("+day", "day")
+            ),
+        };
+        let rows = self.db.value::<i64>(
+            &sql.replacen(COLUMNS, "SELECT count(*) FROM snds_data", 1),
             params![from_day, to_day, ip],
-            |r| {
-                let percent: Option<f64> = r.get(4)?;
-                let below: bool = r.get::<Option<bool>>(5)?.unwrap_or(false);
-                Ok(SndsDay {
-                    ip: r.get(0)?,
-                    day: r.get(1)?,
-                    message_recipients: r.get::<i64>(2)? as u64,
-                    filter_result: match r.get::<i64>(3)? {
-                        3 => "red",
-                        2 => "yellow",
-                        1 => "green",
-                        _ => "unknown",
-                    }
-                    .to_string(),
-                    complaint_rate: match (percent, below) {
-                        (Some(p), _) => format!("{p}%"),
-                        (None, true) => "< 0.1%".to_string(),
-                        (None, false) => String::new(),
-                    },
-                    complaint_percent: percent,
-                    trap_hits: r.get::<i64>(6)? as u64,
-                })
-            },
-        )
+        )?;
+        let mut days =
+            self.db
+                .query_sized(&sql, params![from_day, to_day, ip], rows as usize, |r| {
+                    let percent: Option<f64> = r.get(4)?;
+                    Ok(SndsDay {
+                        ip: r.get(0)?,
+                        day: r.get(1)?,
+                        message_recipients: r.get::<i64>(2)? as u64,
+                        filter_result: filter_result(r.get(3)?).to_string(),
+                        complaint_rate: complaint_rate(percent, r.get(5)?),
+                        complaint_percent: percent,
+                        trap_hits: r.get::<i64>(6)? as u64,
+                    })
+                })?;
+        days.sort_unstable_by(|a, b| (&a.ip, &a.day).cmp(&(&b.ip, &b.day)));
+        // The windows of a day added up as SQL's sum() and max() would, max() leaving NULLs
+        // aside. A window's band "< 0.1%" is the only one that shows no percentage, and it
+        // shows only when there is none: below_point_one counts only then.
+        days.dedup_by(|window, kept| {
+            if (&window.ip, &window.day) != (&kept.ip, &kept.day) {
+                return false;
+            }
+            let rank = |result: &str| (0..4).find(|&n| filter_result(n) == result);
+            kept.message_recipients += window.message_recipients;
+            if rank(&window.filter_result) > rank(&kept.filter_result) {
+                kept.filter_result = std::mem::take(&mut window.filter_result);
+            }
+            let below = [&kept.complaint_rate, &window.complaint_rate]
+                .iter()
+                .any(|rate| rate.as_str() == BELOW_POINT_ONE);
+            kept.complaint_percent = match (kept.complaint_percent, window.complaint_percent) {
+                (Some(a), Some(b)) => Some(if b > a { b } else { a }),
+                (a, b) => a.or(b),
+            };
+            kept.complaint_rate = complaint_rate(kept.complaint_percent, below);
+            kept.trap_hits += window.trap_hits;
+            true
+        });
+        Ok(days)
     }
 
     /// The ranges SNDS ipStatus lists now (periods not ended).
@@ -662,6 +840,9 @@ struct Spelling {
     complaint: &'static str,
     /// How the first matching send-log row is chosen (SQLite's index order is rowid order).
     first_send: &'static str,
+    /// Complaints after report id ?1, of the reports table unaliased, read by id (`+`, as
+    /// in `complaint`).
+    complaint_after: &'static str,
 }
 
 impl Spelling {
@@ -673,6 +854,7 @@ impl Spelling {
                 notes: "json_extract(r.report_json, '$.attribution_notes')",
                 complaint: "+r.kind = 'complaint'",
                 first_send: "",
+                complaint_after: "+kind = 'complaint' AND id > ?1",
             },
             super::Dialect::Postgres => Spelling {
                 position: "strpos",
@@ -680,6 +862,7 @@ impl Spelling {
                 notes: "(r.report_json::jsonb -> 'attribution_notes')::text",
                 complaint: "r.kind = 'complaint'",
                 first_send: "ORDER BY s.rowid",
+                complaint_after: "kind = 'complaint' AND id > ?1",
             },
         }
     }
@@ -694,7 +877,8 @@ impl Spelling {
 
     /// Inserts the facts of the complaint reports `selection` picks: campaign and list
     /// through the send log (by Message-ID, else by the complainant's id), the
-    /// complainant's domain, and the notes of an unattributed complaint.
+    /// complainant's domain, and the notes of an unattributed complaint (never NULL for
+    /// one: `kept_complaint_counts` counts the unattributed complaints by their notes).
     fn facts(&self, selection: &str) -> String {
         let Spelling {
             notes,
@@ -717,7 +901,7 @@ impl Spelling {
                          WHERE k.report_id = r.id AND k.id <> '' {first_send} LIMIT 1)) AS send,
                     (SELECT {domain} FROM complainants k
                      WHERE k.report_id = r.id AND k.address <> '' LIMIT 1) AS domain,
-                    CASE WHEN r.attributed = 0 THEN {notes} END AS notes
+                    CASE WHEN r.attributed = 0 THEN coalesce({notes}, '[]') END AS notes
                   FROM reports r
                   WHERE {complaint} AND {selection}) AS p
             LEFT JOIN send_log s ON s.rowid = p.send"
@@ -732,10 +916,402 @@ fn split_campaign_key(key: &str) -> (Option<String>, Option<String>) {
     (some(campaign), some(list))
 }
 
+/// SNDS's complaint band when it states no percentage but "below 0.1%".
+const BELOW_POINT_ONE: &str = "< 0.1%";
+
+/// A filter result from its rank (`snds_days`), worst highest.
+fn filter_result(rank: i64) -> &'static str {
+    match rank {
+        3 => "red",
+        2 => "yellow",
+        1 => "green",
+        _ => "unknown",
+    }
+}
+
+/// SNDS's complaint band as shown: its percentage, else "< 0.1%" when it says so.
+fn complaint_rate(percent: Option<f64>, below_point_one: bool) -> String {
+    match (percent, below_point_one) {
+        (Some(p), _) => format!("{p}%"),
+        (None, true) => BELOW_POINT_ONE.to_string(),
+        (None, false) => String::new(),
+    }
+}
+
 fn volume_from_row(r: &Row) -> Result<Volume> {
     Ok(Volume {
         key: r.get(0)?,
         day: r.get(1)?,
         messages: r.get::<i64>(2)? as u64,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Format, Kind, Recipient, Report, Reporter, Via};
+    use crate::snds::{ComplaintBand, FilterColor, SndsDataRow};
+    use crate::store::{NewReport, Stored, sha256};
+    use std::collections::BTreeMap;
+
+    const NOW: &str = "2026-11-20T08:00:00Z";
+
+    /// Complaint `n`: on one of five days, about one of two IPs or none (absent or empty),
+    /// from one of three reporters, two in three attributed.
+    fn complaint(n: usize) -> Report {
+        let reporter = [Reporter::Yahoo, Reporter::Aol, Reporter::Microsoft][n % 3];
+        let mut report = Report::empty(Kind::Complaint, Format::Arf, reporter);
+        report.report_date = Some(format!("2026-11-0{}T10:00:00Z", 1 + n % 5));
+        report.source_ip = match n % 4 {
+            0 | 1 => Some(format!("192.0.2.{}", 1 + n % 2)),
+            2 => None,
+            _ => Some(String::new()),
+        };
+        attribute(&mut report, n, !n.is_multiple_of(3));
+        report
+    }
+
+    fn attribute(report: &mut Report, n: usize, attributed: bool) {
+        report.recipients.clear();
+        report.attribution_notes.clear();
+        if attributed {
+            report.recipients.push(Recipient {
+                address: Some(format!("user{n}@example.org")),
+                id: None,
+                via: Via::OriginalRcptTo,
+            });
+        } else if n.is_multiple_of(2) {
+            report.attribution_notes.push("no complainant found".into());
+        }
+    }
+
+    /// Stores complaints `range` (and a not-spam report beside them); returns their ids.
+    fn store(store: &mut Store, range: std::ops::Range<usize>) -> Vec<i64> {
+        let mut batch = store.begin().unwrap();
+        let mut ids = Vec::new();
+        for n in range {
+            for report in [
+                complaint(n),
+                Report::empty(Kind::NotSpam, Format::Arf, Reporter::Yahoo),
+            ] {
+                let raw = format!("report {n} {:?}", report.kind);
+                let stored = batch
+                    .store_report(&NewReport {
+                        raw: raw.as_bytes(),
+                        packed: None,
+                        sha256: sha256(raw.as_bytes()),
+                        origin: "test",
+                        report: &report,
+                        ingested_at: NOW,
+                    })
+                    .unwrap();
+                if let (Kind::Complaint, Stored::New(id)) = (report.kind, stored) {
+                    ids.push(id);
+                }
+            }
+        }
+        batch.commit().unwrap();
+        ids
+    }
+
+    /// Complaints per day, source IP and reporter, an empty IP read as none (as the report
+    /// reads it: the index counts a NULL and an empty IP apart), and the two totals.
+    type Normalised = (BTreeMap<(String, Option<String>, String), u64>, u64, u64);
+
+    fn normalised(counts: (Vec<ComplaintCount>, u64, u64)) -> Normalised {
+        let (rows, attributed, unattributed) = counts;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            let ip = row.source_ip.filter(|ip| !ip.is_empty());
+            *out.entry((row.day, ip, row.reporter)).or_default() += row.complaints;
+        }
+        (out, attributed, unattributed)
+    }
+
+    /// `complaint_counts` gives what counting the index gives, from the kept counts or not.
+    fn check(store: &Store, kept: bool) {
+        assert_eq!(store.complaint_counts_kept().unwrap(), kept);
+        for (from, to) in [
+            ("2026-11-01", "2026-11-30"),
+            ("2026-11-02", "2026-11-04"),
+            ("2026-12-01", "2026-12-31"),
+        ] {
+            let counted = normalised(store.counted_complaint_counts(from, to).unwrap());
+            assert_eq!(
+                normalised(store.complaint_counts(from, to).unwrap()),
+                counted
+            );
+            if kept {
+                let from_kept = store.kept_complaint_counts(from, to).unwrap();
+                assert_eq!(normalised(from_kept), counted, "{from} to {to}");
+            }
+        }
+    }
+
+    #[test]
+    fn kept_complaint_counts_are_the_counted_ones_and_used_only_when_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = Store::open(&dir.path().join("store.sqlite")).unwrap();
+        let first = store(&mut db, 0..40);
+        check(&db, false);
+        db.refresh_report_summaries().unwrap();
+        check(&db, true);
+        let (_, attributed, unattributed) =
+            db.complaint_counts("2026-11-01", "2026-11-30").unwrap();
+        assert_eq!((attributed, unattributed), (26, 14));
+
+        // New complaints: counted from the index until the next report step.
+        store(&mut db, 40..50);
+        check(&db, false);
+        db.refresh_report_summaries().unwrap();
+        check(&db, true);
+
+        // Attributed again, one way and the other.
+        let mut batch = db.begin().unwrap();
+        for (n, attributed) in [(0, true), (1, false)] {
+            let mut report = complaint(n);
+            attribute(&mut report, n, attributed);
+            batch.update_attribution(first[n], &report).unwrap();
+        }
+        batch.commit().unwrap();
+        check(&db, false);
+        db.refresh_report_summaries().unwrap();
+        check(&db, true);
+        let (_, attributed, unattributed) =
+            db.complaint_counts("2026-11-01", "2026-11-30").unwrap();
+        assert_eq!((attributed, unattributed), (33, 17));
+
+        // The report step of an fbl that keeps no counts per source IP (an older one on the
+        // same store): the facts move on, those counts stay behind and are not used until
+        // this fbl's next report step.
+        let kept = |db: &Store| -> Vec<(String, String, i64)> {
+            db.db
+                .query(
+                    "SELECT day, key, complaints FROM complaint_day_counts
+                     WHERE kind = 'source' ORDER BY day, key",
+                    params![],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .unwrap()
+        };
+        let before = kept(&db);
+        let source_id: i64 = db
+            .db
+            .value(
+                "SELECT value FROM report_progress WHERE name = ?1",
+                params![SOURCE_COUNTS],
+            )
+            .unwrap();
+        store(&mut db, 50..60);
+        db.refresh_report_summaries().unwrap();
+        assert_ne!(kept(&db), before);
+        let batch = db.begin().unwrap();
+        batch
+            .tx
+            .execute(
+                "DELETE FROM complaint_day_counts WHERE kind = 'source'",
+                params![],
+            )
+            .unwrap();
+        for (day, key, complaints) in &before {
+            batch
+                .tx
+                .execute(
+                    "INSERT INTO complaint_day_counts (kind, day, key, complaints)
+                     VALUES ('source', ?1, ?2, ?3)",
+                    params![day, key, complaints],
+                )
+                .unwrap();
+        }
+        batch
+            .tx
+            .execute(
+                "UPDATE report_progress SET value = ?2 WHERE name = ?1",
+                params![SOURCE_COUNTS, source_id],
+            )
+            .unwrap();
+        batch.commit().unwrap();
+        check(&db, false);
+        db.refresh_report_summaries().unwrap();
+        check(&db, true);
+    }
+
+    /// Two accounts, and two activity windows of one day: added up as the SQL aggregates
+    /// (sum, max, max of the percentage leaving NULLs aside) did.
+    #[test]
+    fn snds_windows_of_a_day_add_up_as_sql_did() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = Store::open(&dir.path().join("store.sqlite")).unwrap();
+        let mut batch = db.begin().unwrap();
+        let rows = [
+            (
+                "a",
+                "192.0.2.1",
+                "11/1/2026 12:00 AM",
+                FilterColor::Green,
+                ComplaintBand::BelowPointOne,
+                100,
+                0,
+            ),
+            (
+                "a",
+                "192.0.2.1",
+                "11/1/2026 12:00 PM",
+                FilterColor::Yellow,
+                ComplaintBand::Unknown,
+                50,
+                2,
+            ),
+            (
+                "b",
+                "192.0.2.1",
+                "11/1/2026 12:00 AM",
+                FilterColor::Unknown,
+                ComplaintBand::Percent(0.4),
+                7,
+                1,
+            ),
+            (
+                "a",
+                "192.0.2.2",
+                "11/1/2026 12:00 AM",
+                FilterColor::Red,
+                ComplaintBand::Unknown,
+                9,
+                0,
+            ),
+            (
+                "b",
+                "192.0.2.2",
+                "11/1/2026 12:00 AM",
+                FilterColor::Green,
+                ComplaintBand::Unknown,
+                1,
+                0,
+            ),
+            (
+                "a",
+                "192.0.2.10",
+                "11/2/2026 12:00 AM",
+                FilterColor::Green,
+                ComplaintBand::Percent(0.2),
+                1,
+                0,
+            ),
+            (
+                "b",
+                "192.0.2.10",
+                "11/2/2026 12:00 AM",
+                FilterColor::Green,
+                ComplaintBand::Percent(1.5),
+                1,
+                0,
+            ),
+            (
+                "b",
+                "192.0.2.10",
+                "11/2/2026 6:00 AM",
+                FilterColor::Green,
+                ComplaintBand::BelowPointOne,
+                1,
+                0,
+            ),
+            (
+                "a",
+                "192.0.2.3",
+                "11/3/2026 12:00 AM",
+                FilterColor::Green,
+                ComplaintBand::Unknown,
+                4,
+                0,
+            ),
+        ];
+        for (account, ip, start, colour, band, recipients, traps) in rows {
+            let day = format!(
+                "2026-11-0{}",
+                start.split('/').nth(1).unwrap().parse::<u32>().unwrap()
+            );
+            let row = SndsDataRow {
+                ip: ip.parse().unwrap(),
+                activity_start_raw: start.into(),
+                activity_end_raw: String::new(),
+                activity_start: None,
+                activity_end: None,
+                rcpt_commands: 0,
+                data_commands: 0,
+                message_recipients: recipients,
+                filter_result: colour,
+                filter_result_raw: String::new(),
+                complaint_rate_raw: String::new(),
+                complaint_rate: band,
+                trap_period_start_raw: String::new(),
+                trap_period_end_raw: String::new(),
+                trap_period_start: None,
+                trap_period_end: None,
+                trap_hits: traps,
+                sample_helo: None,
+                jmr_p1_sender: None,
+                comments: None,
+            };
+            batch.upsert_snds_row(account, &day, &row, NOW).unwrap();
+        }
+        batch.commit().unwrap();
+        // What the GROUP BY this replaced gave.
+        let grouped = |from: &str, to: &str, ip: Option<&str>| -> Vec<SndsDay> {
+            db.db
+                .query(
+                    "SELECT ip, day, sum(message_recipients),
+                        max(CASE filter_result WHEN 'red' THEN 3 WHEN 'yellow' THEN 2
+                                               WHEN 'green' THEN 1 ELSE 0 END),
+                        max(complaint_percent),
+                        max(CASE WHEN complaint_rate = 'below_point_one' THEN 1 ELSE 0 END),
+                        sum(trap_hits)
+                     FROM snds_data
+                     WHERE day BETWEEN ?1 AND ?2 AND (CAST(?3 AS TEXT) IS NULL OR ip = ?3)
+                     GROUP BY ip, day ORDER BY ip, day",
+                    params![from, to, ip],
+                    |r| {
+                        let percent: Option<f64> = r.get(4)?;
+                        Ok(SndsDay {
+                            ip: r.get(0)?,
+                            day: r.get(1)?,
+                            message_recipients: r.get::<i64>(2)? as u64,
+                            filter_result: filter_result(r.get(3)?).to_string(),
+                            complaint_rate: complaint_rate(percent, r.get(5)?),
+                            complaint_percent: percent,
+                            trap_hits: r.get::<i64>(6)? as u64,
+                        })
+                    },
+                )
+                .unwrap()
+        };
+        for (from, to, ip) in [
+            ("2026-11-01", "2026-11-30", None),
+            ("2026-11-02", "2026-11-03", None),
+            ("2026-11-01", "2026-11-30", Some("192.0.2.1")),
+            ("2026-11-01", "2026-11-30", Some("192.0.2.10")),
+        ] {
+            let given = db.snds_days(from, to, ip).unwrap();
+            assert_eq!(given, grouped(from, to, ip), "{from} to {to}, {ip:?}");
+        }
+        let all = db.snds_days("2026-11-01", "2026-11-30", None).unwrap();
+        assert_eq!(all.len(), 4);
+        assert_eq!(
+            (
+                all[0].message_recipients,
+                all[0].filter_result.as_str(),
+                all[0].complaint_rate.as_str(),
+                all[0].trap_hits
+            ),
+            (157, "yellow", "0.4%", 3)
+        );
+        assert_eq!(all[1].complaint_rate, "1.5%");
+        assert_eq!(
+            (
+                all[2].filter_result.as_str(),
+                all[2].complaint_rate.as_str()
+            ),
+            ("red", "")
+        );
+    }
 }

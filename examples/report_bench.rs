@@ -6,8 +6,9 @@
 //! Run it in release: `cargo run --release --example report_bench [STORE]`. Without STORE
 //! the store is a temporary file; with it, the store is kept (built only when missing), so
 //! the binary can be timed too: `time target/release/fbl --db STORE report`.
-//! The store takes about 1.8 GB and some 7 minutes to build; the first report step after
-//! the build then summarises every complaint once (about 35 s).
+//! The store takes about 1.7 GB and one to seven minutes to build, as loaded as the machine
+//! is; the first report step after the build then summarises every complaint once (10 to
+//! 35 s so far: BENCHMARKS.md, "`fbl report` over 1,000,000 complaints").
 
 use fbl::config::ReportConfig;
 use fbl::outlook_codes::BlockClass;

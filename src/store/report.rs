@@ -558,20 +558,12 @@ impl Store {
             &sql.replacen(COLUMNS, "SELECT count(*) FROM snds_data", 1),
             params![from_day, to_day, ip],
         )?;
-        let mut days =
-            self.db
-                .query_sized(&sql, params![from_day, to_day, ip], rows as usize, |r| {
-                    let percent: Option<f64> = r.get(4)?;
-                    Ok(SndsDay {
-                        ip: r.get(0)?,
-                        day: r.get(1)?,
-                        message_recipients: r.get::<i64>(2)? as u64,
-                        filter_result: filter_result(r.get(3)?).to_string(),
-                        complaint_rate: complaint_rate(percent, r.get(5)?),
-                        complaint_percent: percent,
-                        trap_hits: r.get::<i64>(6)? as u64,
-                    })
-                })?;
+        let mut days = self.db.query_sized(
+            &sql,
+            params![from_day, to_day, ip],
+            rows as usize,
+            snds_day_from_row,
+        )?;
         days.sort_unstable_by(|a, b| (&a.ip, &a.day).cmp(&(&b.ip, &b.day)));
         // The windows of a day added up as SQL's sum() and max() would, max() leaving NULLs
         // aside. A window's band "< 0.1%" is the only one that shows no percentage, and it
@@ -938,6 +930,21 @@ fn complaint_rate(percent: Option<f64>, below_point_one: bool) -> String {
     }
 }
 
+/// An IP's SNDS day from a row of (ip, day, recipients, filter rank, complaint percent,
+/// below 0.1 %, trap hits).
+fn snds_day_from_row(r: &Row) -> Result<SndsDay> {
+    let percent: Option<f64> = r.get(4)?;
+    Ok(SndsDay {
+        ip: r.get(0)?,
+        day: r.get(1)?,
+        message_recipients: r.get::<i64>(2)? as u64,
+        filter_result: filter_result(r.get(3)?).to_string(),
+        complaint_rate: complaint_rate(percent, r.get(5)?),
+        complaint_percent: percent,
+        trap_hits: r.get::<i64>(6)? as u64,
+    })
+}
+
 fn volume_from_row(r: &Row) -> Result<Volume> {
     Ok(Volume {
         key: r.get(0)?,
@@ -1270,18 +1277,7 @@ mod tests {
                      WHERE day BETWEEN ?1 AND ?2 AND (CAST(?3 AS TEXT) IS NULL OR ip = ?3)
                      GROUP BY ip, day ORDER BY ip, day",
                     params![from, to, ip],
-                    |r| {
-                        let percent: Option<f64> = r.get(4)?;
-                        Ok(SndsDay {
-                            ip: r.get(0)?,
-                            day: r.get(1)?,
-                            message_recipients: r.get::<i64>(2)? as u64,
-                            filter_result: filter_result(r.get(3)?).to_string(),
-                            complaint_rate: complaint_rate(percent, r.get(5)?),
-                            complaint_percent: percent,
-                            trap_hits: r.get::<i64>(6)? as u64,
-                        })
-                    },
+                    snds_day_from_row,
                 )
                 .unwrap()
         };

@@ -355,7 +355,16 @@ pub fn delist_input(
 ) -> Result<crate::delist::DelistInput> {
     let settings = settings(config);
     let window = Window::ending(day_of(now)?, days);
-    let figures = store.delist_figures(ip, &window.from_day)?;
+    // One snapshot of the store for every figure of the packet, as for a report.
+    let (figures, blocks, ip_status, snds_available, snds_days) = store.read_snapshot(|store| {
+        Ok((
+            store.delist_figures(ip, &window.from_day)?,
+            store.block_events("", Some(ip))?,
+            store.snds_ip_status_all_periods()?,
+            store.has_snds()?,
+            store.snds_days(&window.from_day, &window.to_day, Some(ip))?,
+        ))
+    })?;
     let minutes = |from: &str, to: &str| -> Option<i64> {
         let from = chrono::DateTime::parse_from_rfc3339(from).ok()?;
         let to = chrono::DateTime::parse_from_rfc3339(to).ok()?;
@@ -381,10 +390,10 @@ pub fn delist_input(
         from_day: window.from_day.clone(),
         thresholds: settings.thresholds(),
         sending_ip: ranges.is_configured().then(|| ranges.contains_text(ip)),
-        blocks: store.block_events("", Some(ip))?,
-        ip_status: store.snds_ip_status_all_periods()?,
-        snds_available: store.has_snds()?,
-        snds_days: store.snds_days(&window.from_day, &window.to_day, Some(ip))?,
+        blocks,
+        ip_status,
+        snds_available,
+        snds_days,
         complaints_by_day: figures.complaints_by_day,
         send_log_by_day: figures.send_log_by_day,
         suppression_minutes,

@@ -484,20 +484,23 @@ impl Store {
         Ok(result)
     }
 
+    /// Sizes of the tables, read in one snapshot.
     pub fn counts(&self) -> Result<StoreCounts> {
-        let count = |table: &str| -> Result<u64> {
-            Ok(self
-                .db
-                .value::<i64>(&format!("SELECT count(*) FROM {table}"), params![])?
-                as u64)
-        };
-        Ok(StoreCounts {
-            reports: count("reports")?,
-            complainants: count("complainants")?,
-            quarantined: count("quarantine WHERE released_at IS NULL")?,
-            suppressions: count("suppressions WHERE removed_at IS NULL")?,
-            history: count("suppression_history")?,
-            send_log: count("send_log")?,
+        self.read_snapshot(|store| {
+            let count = |table: &str| -> Result<u64> {
+                Ok(store
+                    .db
+                    .value::<i64>(&format!("SELECT count(*) FROM {table}"), params![])?
+                    as u64)
+            };
+            Ok(StoreCounts {
+                reports: count("reports")?,
+                complainants: count("complainants")?,
+                quarantined: count("quarantine WHERE released_at IS NULL")?,
+                suppressions: count("suppressions WHERE removed_at IS NULL")?,
+                history: count("suppression_history")?,
+                send_log: count("send_log")?,
+            })
         })
     }
 

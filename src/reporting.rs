@@ -140,7 +140,7 @@ pub fn build(
     now: &str,
 ) -> Result<ComplaintReport> {
     let window = Window::ending(day_of(now)?, days);
-    let input = store.with_small_cache(|| gather(store, &window))?;
+    let input = read_input(store, &window, &mut || Ok(()))?;
     Ok(build_report(
         input,
         window,
@@ -150,10 +150,28 @@ pub fn build(
     ))
 }
 
+/// What the store holds for a report's window, read in one snapshot of the store (commits
+/// by another fbl meanwhile are left to the next report, not mixed into this one) and with
+/// the small page cache. `after_first_read` runs between the complaint counts and the other
+/// reads: a no-op but in the test of the snapshot, which commits there through another
+/// connection.
+fn read_input(
+    store: &Store,
+    window: &Window,
+    after_first_read: &mut dyn FnMut() -> Result<()>,
+) -> Result<ReportInput> {
+    store.with_small_cache(|| store.read_snapshot(|store| gather(store, window, after_first_read)))
+}
+
 /// What the store holds for a report's window.
-fn gather(store: &Store, window: &Window) -> Result<ReportInput> {
+fn gather(
+    store: &Store,
+    window: &Window,
+    after_first_read: &mut dyn FnMut() -> Result<()>,
+) -> Result<ReportInput> {
     let (from, to) = (window.from_day.as_str(), window.to_day.as_str());
     let (complaints, attributed, unattributed) = store.complaint_counts(from, to)?;
+    after_first_read()?;
     let domains: Vec<&str> = REPORTER_DOMAINS
         .iter()
         .flat_map(|(_, d)| d.iter().copied())
@@ -337,7 +355,16 @@ pub fn delist_input(
 ) -> Result<crate::delist::DelistInput> {
     let settings = settings(config);
     let window = Window::ending(day_of(now)?, days);
-    let figures = store.delist_figures(ip, &window.from_day)?;
+    // One snapshot of the store for every figure of the packet, as for a report.
+    let (figures, blocks, ip_status, snds_available, snds_days) = store.read_snapshot(|store| {
+        Ok((
+            store.delist_figures(ip, &window.from_day)?,
+            store.block_events("", Some(ip))?,
+            store.snds_ip_status_all_periods()?,
+            store.has_snds()?,
+            store.snds_days(&window.from_day, &window.to_day, Some(ip))?,
+        ))
+    })?;
     let minutes = |from: &str, to: &str| -> Option<i64> {
         let from = chrono::DateTime::parse_from_rfc3339(from).ok()?;
         let to = chrono::DateTime::parse_from_rfc3339(to).ok()?;
@@ -363,10 +390,10 @@ pub fn delist_input(
         from_day: window.from_day.clone(),
         thresholds: settings.thresholds(),
         sending_ip: ranges.is_configured().then(|| ranges.contains_text(ip)),
-        blocks: store.block_events("", Some(ip))?,
-        ip_status: store.snds_ip_status_all_periods()?,
-        snds_available: store.has_snds()?,
-        snds_days: store.snds_days(&window.from_day, &window.to_day, Some(ip))?,
+        blocks,
+        ip_status,
+        snds_available,
+        snds_days,
         complaints_by_day: figures.complaints_by_day,
         send_log_by_day: figures.send_log_by_day,
         suppression_minutes,
@@ -379,4 +406,130 @@ pub fn delist_input(
             .collect(),
         example_headers,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Format, Kind, Recipient, Report, Reporter, Via};
+    use crate::store::{NewReport, sha256};
+
+    const NOW: &str = "2026-11-20T08:00:00Z";
+    const DAYS: u32 = 30;
+
+    /// Stores complaint `n` (in the window; one in three without a complainant) and commits.
+    fn store_complaint(store: &mut Store, n: usize) {
+        let mut report = Report::empty(Kind::Complaint, Format::Arf, Reporter::Yahoo);
+        report.report_date = Some(format!("2026-11-0{}T10:00:00Z", 1 + n % 5));
+        report.source_ip = Some("192.0.2.1".into());
+        if n.is_multiple_of(3) {
+            report.attribution_notes.push("no complainant found".into());
+        } else {
+            report.recipients.push(Recipient {
+                address: Some(format!("user{n}@example.org")),
+                id: None,
+                via: Via::OriginalRcptTo,
+            });
+        }
+        let raw = format!("complaint {n}");
+        let mut batch = store.begin().unwrap();
+        batch
+            .store_report(&NewReport {
+                raw: raw.as_bytes(),
+                packed: None,
+                sha256: sha256(raw.as_bytes()),
+                origin: "test",
+                report: &report,
+                ingested_at: NOW,
+            })
+            .unwrap();
+        batch.commit().unwrap();
+    }
+
+    /// The report of an input, as `build` makes it.
+    fn report_of(input: ReportInput) -> ComplaintReport {
+        let settings = ReportConfig::default();
+        build_report(
+            input,
+            Window::ending(day_of(NOW).unwrap(), DAYS),
+            settings.thresholds(),
+            &settings.sending_ips(),
+            NOW,
+        )
+    }
+
+    /// Every complaint counted once in each of the report's figures: the total per day, the
+    /// attributed/unattributed split, the campaigns (none here: no send log) and the
+    /// complainant domains (of the attributed ones).
+    fn assert_one_state(input: &ReportInput) {
+        let per_day: u64 = input.complaints.iter().map(|c| c.complaints).sum();
+        let campaigns: u64 = input.campaigns.iter().map(|c| c.complaints).sum();
+        let domains: u64 = input.domains.iter().map(|d| d.complaints).sum();
+        assert_eq!(per_day, input.attributed + input.unattributed);
+        assert_eq!(campaigns, per_day, "campaigns");
+        assert_eq!(input.complaints_without_campaign, per_day);
+        assert_eq!(domains, input.attributed, "domains");
+    }
+
+    /// Another fbl (`fbl run`'s report step, on a second connection to the same file)
+    /// stores a complaint and brings the summaries up to date while a report is reading.
+    /// Before the report read in one snapshot, its per-day counts and split came from the
+    /// store before that commit and its campaign and domain figures from after it.
+    #[test]
+    fn a_complaint_committed_while_a_report_reads_is_left_to_the_next_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fbl.sqlite");
+        let mut writer = Store::open(&path).unwrap();
+        for n in 0..9 {
+            store_complaint(&mut writer, n);
+        }
+        writer.refresh_report_summaries().unwrap();
+        let reader = Store::open(&path).unwrap();
+        let window = Window::ending(day_of(NOW).unwrap(), DAYS);
+
+        let before = read_input(&reader, &window, &mut || Ok(())).unwrap();
+        assert_one_state(&before);
+        assert_eq!((before.attributed, before.unattributed), (6, 3));
+
+        let mut commits = 0;
+        let during = read_input(&reader, &window, &mut || {
+            store_complaint(&mut writer, 9);
+            writer.refresh_report_summaries()?;
+            commits += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(commits, 1);
+        assert_one_state(&during);
+        assert_eq!(report_of(during), report_of(before.clone()));
+
+        // The next report sees the complaint, and the connection is out of its snapshot.
+        let after = read_input(&reader, &window, &mut || Ok(())).unwrap();
+        assert_one_state(&after);
+        assert_eq!((after.attributed, after.unattributed), (6, 4));
+    }
+
+    /// A failed read ends the snapshot: the connection reads the latest commit after it.
+    #[test]
+    fn a_report_read_that_fails_ends_its_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fbl.sqlite");
+        let mut writer = Store::open(&path).unwrap();
+        store_complaint(&mut writer, 1);
+        writer.refresh_report_summaries().unwrap();
+        let reader = Store::open(&path).unwrap();
+        let window = Window::ending(day_of(NOW).unwrap(), DAYS);
+        let failed = read_input(&reader, &window, &mut || {
+            store_complaint(&mut writer, 2);
+            writer.refresh_report_summaries()?;
+            anyhow::bail!("stopped between reads")
+        });
+        assert_eq!(
+            format!("{:#}", failed.err().unwrap()),
+            "stopped between reads"
+        );
+        let after = read_input(&reader, &window, &mut || Ok(())).unwrap();
+        assert_one_state(&after);
+        assert_eq!(after.attributed, 2);
+    }
 }

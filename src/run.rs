@@ -369,22 +369,27 @@ pub fn write_export_files(
     now: &str,
 ) -> Result<ExportWritten> {
     let state_name = path.display().to_string();
-    // The sequence is read before writing, so a change made meanwhile is exported next time.
-    let seq_now = store.change_seq()?;
-    let changed_after_seq = if scope.changed_since_last {
-        store.export_state(&state_name)?.map(|(_, seq)| seq)
-    } else {
-        None
-    };
-    let range = ChangeRange {
-        since: scope.since.clone(),
-        after_seq: changed_after_seq,
-    };
-    let entries = write_one(store, format, options, path, &range, false, now)?;
-    let removed_entries = match removed_path {
-        Some(removed) => write_one(store, format, options, removed, &range, true, now)?,
-        None => 0,
-    };
+    // The sequence, the list (read a page at a time) and its removals from one snapshot of
+    // the store: the files show one state of the list, and the sequence recorded is the one
+    // they hold, so a change committed meanwhile is exported next time.
+    let (seq_now, entries, removed_entries) = store.read_snapshot(|store| {
+        let seq_now = store.change_seq()?;
+        let changed_after_seq = if scope.changed_since_last {
+            store.export_state(&state_name)?.map(|(_, seq)| seq)
+        } else {
+            None
+        };
+        let range = ChangeRange {
+            since: scope.since.clone(),
+            after_seq: changed_after_seq,
+        };
+        let entries = write_one(store, format, options, path, &range, false, now)?;
+        let removed_entries = match removed_path {
+            Some(removed) => write_one(store, format, options, removed, &range, true, now)?,
+            None => 0,
+        };
+        Ok((seq_now, entries, removed_entries))
+    })?;
     let place = store.location().to_string();
     record_export(store, &state_name, now, seq_now)
         .map_err(|error| store_failure(error, &place, Kept::Export))

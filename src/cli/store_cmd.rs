@@ -33,21 +33,22 @@ pub fn run(context: &Context, command: StoreCommand) -> Result<Outcome> {
     match command {
         StoreCommand::Info { json } => {
             let store = context.open_store()?;
-            let info = serde_json::json!({
-                "store": store.location().to_string(),
-                "engine": format!("{:?}", store.dialect()).to_lowercase(),
-                "schema_version": store.schema_version()?,
-                "counts": store.counts()?,
-            });
+            // The version and the counts from one snapshot of the store.
+            let (schema_version, counts) =
+                store.read_snapshot(|store| Ok((store.schema_version()?, store.counts()?)))?;
             if json {
-                print_json(&info)?;
+                print_json(&serde_json::json!({
+                    "store": store.location().to_string(),
+                    "engine": format!("{:?}", store.dialect()).to_lowercase(),
+                    "schema_version": schema_version,
+                    "counts": counts,
+                }))?;
             } else {
-                let counts = store.counts()?;
                 println!(
                     "store {} ({:?}, schema version {})",
                     store.location(),
                     store.dialect(),
-                    store.schema_version()?
+                    schema_version
                 );
                 println!(
                     "  {} reports, {} complainants, {} quarantined, {} suppressed, {} history entries, {} send-log entries",

@@ -94,6 +94,8 @@ pub fn sha256(raw: &[u8]) -> [u8; 32] {
 pub struct Store {
     db: Db,
     location: Location,
+    /// Whether a `read_snapshot` is open on the connection.
+    in_snapshot: std::cell::Cell<bool>,
 }
 
 /// Where a store is.
@@ -330,6 +332,7 @@ impl Store {
         let store = Store {
             db: Db::Sqlite(conn),
             location: Location::Sqlite(path.to_path_buf()),
+            in_snapshot: Default::default(),
         };
         store
             .migrate()
@@ -345,6 +348,7 @@ impl Store {
                 let store = Store {
                     db: Db::Postgres(Box::new(pg::connect(config)?)),
                     location: location.clone(),
+                    in_snapshot: Default::default(),
                 };
                 store
                     .migrate()
@@ -445,20 +449,58 @@ impl Store {
         })
     }
 
-    pub fn counts(&self) -> Result<StoreCounts> {
-        let count = |table: &str| -> Result<u64> {
-            Ok(self
+    /// Runs `read` in one read transaction, so that every query it makes sees the store as
+    /// it was at the first of them, whatever other connections commit meanwhile: SQLite's
+    /// deferred `BEGIN` (in WAL mode the snapshot is fixed by the first read; writers do not
+    /// wait for it, and it holds a checkpoint back only while it lasts), PostgreSQL's
+    /// `REPEATABLE READ READ ONLY`. The transaction ends when `read` returns, and is rolled
+    /// back when `read` fails or panics, so the connection is usable after. Called inside
+    /// another, it reads in the snapshot already open. `read` must not write.
+    pub fn read_snapshot<T>(&self, read: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
+        if self.in_snapshot.get() {
+            return read(self);
+        }
+        let run = |sql: &str| match self.db.dialect() {
+            Dialect::Sqlite => self
                 .db
-                .value::<i64>(&format!("SELECT count(*) FROM {table}"), params![])?
-                as u64)
+                .batch(sql)
+                .with_context(|| format!("cannot read store {}", self.location)),
+            // PostgreSQL's errors name the store already.
+            Dialect::Postgres => self.db.batch(sql),
         };
-        Ok(StoreCounts {
-            reports: count("reports")?,
-            complainants: count("complainants")?,
-            quarantined: count("quarantine WHERE released_at IS NULL")?,
-            suppressions: count("suppressions WHERE removed_at IS NULL")?,
-            history: count("suppression_history")?,
-            send_log: count("send_log")?,
+        run(self
+            .db
+            .pick("BEGIN", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"))?;
+        let mut snapshot = ReadSnapshot {
+            store: self,
+            open: true,
+        };
+        self.in_snapshot.set(true);
+        let result = read(self)?;
+        // A read transaction changed nothing: COMMIT only ends it. One that SQLite refuses
+        // leaves it open, for the drop to roll back.
+        run("COMMIT")?;
+        snapshot.open = false;
+        Ok(result)
+    }
+
+    /// Sizes of the tables, read in one snapshot.
+    pub fn counts(&self) -> Result<StoreCounts> {
+        self.read_snapshot(|store| {
+            let count = |table: &str| -> Result<u64> {
+                Ok(store
+                    .db
+                    .value::<i64>(&format!("SELECT count(*) FROM {table}"), params![])?
+                    as u64)
+            };
+            Ok(StoreCounts {
+                reports: count("reports")?,
+                complainants: count("complainants")?,
+                quarantined: count("quarantine WHERE released_at IS NULL")?,
+                suppressions: count("suppressions WHERE removed_at IS NULL")?,
+                history: count("suppression_history")?,
+                send_log: count("send_log")?,
+            })
         })
     }
 
@@ -723,6 +765,24 @@ impl Drop for Batch<'_> {
             // Nothing to do on failure: a connection that cannot roll back has lost the
             // transaction with it.
             let _ = self.tx.batch("ROLLBACK");
+        }
+    }
+}
+
+/// An open `Store::read_snapshot`: ended, rolled back, when dropped while open (`read`
+/// failed or panicked, or COMMIT was refused).
+struct ReadSnapshot<'a> {
+    store: &'a Store,
+    open: bool,
+}
+
+impl Drop for ReadSnapshot<'_> {
+    fn drop(&mut self) {
+        self.store.in_snapshot.set(false);
+        if self.open {
+            // Nothing to do on failure: a connection that cannot roll back has lost the
+            // transaction with it.
+            let _ = self.store.db.batch("ROLLBACK");
         }
     }
 }

@@ -960,6 +960,69 @@ fn a_mailbox_lock_is_held_by_one_connection_at_a_time() {
     assert!(sqlite.lock_mailbox("jmrp").unwrap().is_some());
 }
 
+/// Runs SQL on the test's store through a connection of the harness.
+fn run_sql(test: &TestStore, sql: &str) {
+    match &test.location {
+        Location::Sqlite(path) => rusqlite::Connection::open(path)
+            .unwrap()
+            .execute_batch(sql)
+            .unwrap(),
+        Location::Postgres(_) => {
+            crate::postgres::shared().psql_in(&test.database(), sql);
+        }
+    }
+}
+
+/// A read snapshot sees the store as it was at its first read: a commit by another
+/// connection after that (which does not wait for the snapshot) shows only once it ends.
+fn a_read_snapshot_sees_no_commit_made_after_its_first_read(backend: Backend) {
+    let test = TestStore::new(backend);
+    let now = "2026-11-01T00:00:00Z";
+    let mut writer = test.open();
+    let reader = test.open();
+    let suppress = |writer: &mut Store, address: &str| {
+        let mut batch = writer.begin().unwrap();
+        batch.suppress(&request(address, "complaint", now)).unwrap();
+        batch.commit().unwrap();
+    };
+    suppress(&mut writer, "first@example.org");
+    let (before, during) = reader
+        .read_snapshot(|store| {
+            let before = store.counts()?;
+            suppress(&mut writer, "second@example.org");
+            Ok((before, store.counts()?))
+        })
+        .unwrap();
+    assert_eq!(before.suppressions, 1);
+    assert_eq!(during, before);
+    assert_eq!(writer.counts().unwrap().suppressions, 2);
+    assert_eq!(reader.counts().unwrap().suppressions, 2);
+}
+
+/// A read that fails ends its snapshot (on PostgreSQL, a failed statement aborts the
+/// transaction): the connection reads, in a new snapshot, what was committed meanwhile.
+fn a_failed_read_snapshot_ends_and_the_connection_reads_on(backend: Backend) {
+    let test = TestStore::new(backend);
+    let now = "2026-11-01T00:00:00Z";
+    let mut writer = test.open();
+    let reader = test.open();
+    run_sql(&test, "ALTER TABLE mailbox_state RENAME TO test_away");
+    let failed = reader.read_snapshot(|store| {
+        assert_eq!(store.counts()?.suppressions, 0);
+        let mut batch = writer.begin()?;
+        batch.suppress(&request("late@example.org", "complaint", now))?;
+        batch.commit()?;
+        store.mailbox_successes()
+    });
+    let error = format!("{:#}", failed.unwrap_err());
+    assert!(error.contains("mailbox_state"), "{error}");
+    run_sql(&test, "ALTER TABLE test_away RENAME TO mailbox_state");
+    assert_eq!(reader.counts().unwrap().suppressions, 1);
+    assert!(reader.mailbox_successes().unwrap().is_empty());
+    let again = reader.read_snapshot(|store| store.counts()).unwrap();
+    assert_eq!(again.suppressions, 1);
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -983,4 +1046,6 @@ on_both_backends!(
     the_suppression_view_lists_the_current_list,
     the_same_report_stored_at_once_by_two_connections_is_stored_once,
     a_refused_commit_rolls_back_and_the_next_batch_commits,
+    a_read_snapshot_sees_no_commit_made_after_its_first_read,
+    a_failed_read_snapshot_ends_and_the_connection_reads_on,
 );

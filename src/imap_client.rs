@@ -749,8 +749,9 @@ fn quote(text: &str) -> String {
     format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-/// `localhost` or a loopback address, the only hosts plain-text IMAP may go to.
-fn is_loopback_host(host: &str) -> bool {
+/// `localhost` or a loopback address, the only hosts plain-text IMAP (and plain HTTP for
+/// SNDS and OAuth, whose requests carry keys and tokens) may go to.
+pub(crate) fn is_loopback_host(host: &str) -> bool {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     bare.eq_ignore_ascii_case("localhost")
         || bare.eq_ignore_ascii_case("localhost.")

@@ -39,7 +39,9 @@ fn is_closed_pipe(error: &anyhow::Error) -> bool {
 
 /// `fbl parse ... | head` closes the pipe early. Rust ignores SIGPIPE, so printing then panics;
 /// end quietly with the status a shell gives a process killed by SIGPIPE (128 + 13) instead.
-/// Work not yet committed is redone by the next run, as after any crash.
+/// Any other failure to print (`> /dev/full`, a full disk) is a fatal error like the rest
+/// (exit 2, one line), not a panic. Work not yet committed is redone by the next run, as
+/// after any crash.
 fn quiet_on_closed_pipe() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -49,8 +51,13 @@ fn quiet_on_closed_pipe() {
             .map(String::as_str)
             .or_else(|| payload.downcast_ref::<&str>().copied())
             .unwrap_or("");
-        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
-            std::process::exit(141);
+        if let Some(reason) = message.strip_prefix("failed printing to stdout") {
+            if reason.contains("Broken pipe") {
+                std::process::exit(141);
+            }
+            let reason = reason.trim_start_matches(':').trim();
+            eprintln!("fbl: cannot write to standard output: {reason}");
+            std::process::exit(2);
         }
         default(info);
     }));

@@ -630,6 +630,13 @@ impl OAuthClient {
         form: &[(&str, &str)],
         secrets: &[&str],
     ) -> Result<(u16, String), OAuthError> {
+        if !Url::parse(endpoint).is_ok_and(|url| crate::snds_client::encrypted_or_loopback(&url)) {
+            return Err(OAuthError::BadConfig {
+                reason: format!(
+                    "endpoint {endpoint}: plain http would send tokens and secrets unencrypted; use https (http is for loopback only)"
+                ),
+            });
+        }
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish();
@@ -950,6 +957,34 @@ fn html_escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_are_never_sent_over_plain_http_beyond_loopback() {
+        let client = |token_url: &str| {
+            OAuthClient::new(OAuthConfig::public_client(
+                "https://login.example.com/authorize",
+                token_url,
+                None,
+                "client",
+                &["scope"],
+            ))
+            .unwrap()
+        };
+        // Refused before any connection: 192.0.2.1 (TEST-NET-1) would only time out.
+        let err = client("http://192.0.2.1:9/token")
+            .refresh("RT-SECRET")
+            .unwrap_err();
+        assert!(
+            matches!(&err, OAuthError::BadConfig { reason } if reason.contains("plain http")),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("RT-SECRET"), "{err}");
+        // Loopback is allowed (nothing listens on port 9: a network error, not a refusal).
+        let err = client("http://127.0.0.1:9/token")
+            .refresh("RT-SECRET")
+            .unwrap_err();
+        assert!(matches!(err, OAuthError::Network { .. }), "{err}");
+    }
 
     fn config() -> OAuthConfig {
         OAuthConfig::public_client(

@@ -132,6 +132,11 @@ pub fn parse_automated_access_url(pasted: &str) -> Result<LegacyAccess, SndsClie
     if url.host_str().is_none() {
         return Err(bad("no host"));
     }
+    if !encrypted_or_loopback(&url) {
+        return Err(bad(
+            "plain http would send the key unencrypted; use the https link SNDS shows",
+        ));
+    }
     let key = url
         .query_pairs()
         .find(|(name, _)| name.eq_ignore_ascii_case("key"))
@@ -606,12 +611,55 @@ fn page_url(base_url: &str, page: &str, secrets: &[&str]) -> Result<Url, SndsCli
     if url.scheme() != "https" && url.scheme() != "http" {
         return Err(bad("not an http or https url"));
     }
+    if !encrypted_or_loopback(&url) {
+        return Err(bad(
+            "plain http would send the key or token unencrypted; use https (http is for loopback only)",
+        ));
+    }
     Ok(url)
+}
+
+/// An https URL, or an http one to this machine: the SNDS key and OAuth tokens never cross
+/// a network in the clear (as plain-text IMAP is refused beyond loopback).
+pub(crate) fn encrypted_or_loopback(url: &Url) -> bool {
+    url.scheme() == "https"
+        || url
+            .host_str()
+            .is_some_and(crate::imap_client::is_loopback_host)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_key_and_tokens_go_over_http_only_to_loopback() {
+        for url in [
+            "https://sendersupport.olc.protection.outlook.com/snds",
+            "http://127.0.0.1:8080/snds",
+            "http://[::1]:8080/snds",
+            "http://localhost/snds",
+        ] {
+            assert!(legacy_target(url, "data.aspx", "k1", None).is_ok(), "{url}");
+            assert!(api_target(url, "v1/data").is_ok(), "{url}");
+        }
+        for url in [
+            "http://sendersupport.olc.protection.outlook.com/snds",
+            "http://192.0.2.1:9/snds",
+            "http://127.0.0.1.example.net/snds",
+        ] {
+            let err = legacy_target(url, "data.aspx", "K-SECRET", None).unwrap_err();
+            assert!(err.to_string().contains("plain http"), "{url}: {err}");
+            assert!(!err.to_string().contains("K-SECRET"), "{err}");
+            assert!(api_target(url, "v1/data").is_err(), "{url}");
+        }
+        let err = parse_automated_access_url(
+            "http://sendersupport.olc.protection.outlook.com/snds/data.aspx?key=K-SECRET",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("plain http"), "{err}");
+        assert!(!err.to_string().contains("K-SECRET"), "{err}");
+    }
 
     #[test]
     fn pasted_automated_access_urls() {

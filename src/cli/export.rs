@@ -30,12 +30,13 @@ pub struct ExportArgs {
     /// Only entries changed since fbl last wrote this output
     #[arg(long)]
     pub changed_since_last: bool,
+    /// Print what was written as JSON
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(context: &Context, args: ExportArgs) -> Result<Outcome> {
-    let mut store = context.open_store()?;
+    let mut store = context.open_existing_store()?;
     let _lock = store.lock()?;
     if let Some(since) = &args.since {
         chrono::DateTime::parse_from_rfc3339(since)

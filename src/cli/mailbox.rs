@@ -27,6 +27,7 @@ pub enum MailboxCommand {
     },
     /// Show the progress kept per mailbox and folder (UIDVALIDITY, last UID, last success)
     Status {
+        /// Print the mailboxes' states as JSON
         #[arg(long)]
         json: bool,
     },
@@ -41,7 +42,7 @@ pub fn run(context: &Context, command: MailboxCommand) -> Result<Outcome> {
             no_browser,
         } => login(find(context, &name)?, device_code, no_browser),
         MailboxCommand::Status { json } => {
-            let store = context.open_store()?;
+            let store = context.open_existing_store()?;
             let states = store.mailbox_states()?;
             if json {
                 print_json(&states)?;

@@ -19,7 +19,7 @@ mod suppress;
 
 use crate::config::Config;
 use crate::store::{Location, PostgresConfig, Store, is_postgres_url};
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -44,11 +44,11 @@ pub enum Outcome {
 #[derive(Debug, Parser)]
 #[command(name = "fbl", version, max_term_width = 100)]
 pub struct Cli {
-    /// Configuration file (TOML) [env: FBL_CONFIG]
+    /// Configuration file (TOML)
     #[arg(long, global = true, env = "FBL_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
 
-    /// Store: a SQLite file or a postgres:// URL, overriding [store] [env: FBL_DB]
+    /// Store: a SQLite file or a postgres:// URL, overriding [store]
     #[arg(long, global = true, env = "FBL_DB", value_name = "PATH|URL")]
     pub db: Option<String>,
 
@@ -79,6 +79,7 @@ pub enum Command {
     Report(report::ReportArgs),
     Export(export::ExportArgs),
     Config(config_cmd::ConfigArgs),
+    /// The store itself: where it is and what it holds, and copying it into PostgreSQL
     #[command(subcommand)]
     Store(store_cmd::StoreCommand),
 }
@@ -92,9 +93,28 @@ pub struct Context {
 }
 
 impl Context {
-    /// Opens the store (creating it and applying migrations when needed).
+    /// Opens the store (creating it and applying migrations when needed), for the commands
+    /// that put something in it: `ingest`, `run`, `sendlog import`, `suppress add` and
+    /// `import`, the `snds` fetch and login, `mailbox`.
     pub fn open_store(&self) -> Result<Store> {
         Store::open_at(&self.db)
+    }
+
+    /// Opens the store for a command that reads it or acts on what it holds. A SQLite
+    /// store that does not exist is an error: made empty, it would answer "not suppressed"
+    /// for every address and export an empty list over the real one, as when a cron job
+    /// loses its `--config` and runs in another folder.
+    pub fn open_existing_store(&self) -> Result<Store> {
+        if let Location::Sqlite(path) = &self.db
+            && !path.exists()
+        {
+            bail!(
+                "no store at {}: name it with --config or --db (FBL_CONFIG, FBL_DB); \
+                 only ingest, run, sendlog import, suppress add and suppress import make a new one",
+                path.display()
+            );
+        }
+        self.open_store()
     }
 }
 
@@ -122,6 +142,11 @@ pub fn main() -> Result<Outcome> {
             // The password, CA and the rest still come from [store] when it names them.
             ..config.store.postgres().unwrap_or_default()
         }),
+        (Some(db), _, _, _) if looks_like_conninfo(db) => bail!(
+            // Not echoed: such a string often holds a password.
+            "--db (or FBL_DB) looks like a PostgreSQL key=value connection string; \
+             give a postgres:// URL, or a SQLite file path"
+        ),
         (Some(db), _, _, _) => Location::Sqlite(PathBuf::from(db)),
         (None, Some(postgres), _, _) => Location::Postgres(postgres),
         (None, None, Some(path), _) => Location::Sqlite(path.clone()),
@@ -162,6 +187,16 @@ pub fn main() -> Result<Outcome> {
         Command::Config(args) => config_cmd::run(&context, args),
         Command::Store(command) => store_cmd::run(&context, command),
     }
+}
+
+/// A libpq `key=value` connection string (`host=db1 dbname=fbl password=...`), which would
+/// otherwise name a SQLite file, and show its password wherever the store is named.
+fn looks_like_conninfo(db: &str) -> bool {
+    const KEYS: [&str; 6] = ["host", "hostaddr", "dbname", "user", "password", "port"];
+    db.split_ascii_whitespace().any(|word| {
+        word.split_once('=')
+            .is_some_and(|(key, _)| KEYS.contains(&key.to_ascii_lowercase().as_str()))
+    })
 }
 
 pub fn rfc3339(time: chrono::DateTime<chrono::Utc>) -> String {

@@ -15,6 +15,7 @@ pub enum QuarantineCommand {
         /// Also list messages released by a successful retry
         #[arg(long)]
         all: bool,
+        /// Print the entries as JSON
         #[arg(long)]
         json: bool,
     },
@@ -30,13 +31,14 @@ pub enum QuarantineCommand {
     Retry {
         /// Ids to retry; all when none are given
         ids: Vec<i64>,
+        /// Print the outcome as JSON
         #[arg(long)]
         json: bool,
     },
 }
 
 pub fn run(context: &Context, command: QuarantineCommand) -> Result<Outcome> {
-    let mut store = context.open_store()?;
+    let mut store = context.open_existing_store()?;
     match command {
         QuarantineCommand::List { all, json } => {
             let entries = store.quarantine_list(all)?;

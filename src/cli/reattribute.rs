@@ -16,7 +16,7 @@ pub struct ReattributeArgs {
 
 pub fn run(context: &Context, args: ReattributeArgs) -> Result<Outcome> {
     let attribution = super::parse::attribution_from(&context.config)?;
-    let mut store = context.open_store()?;
+    let mut store = context.open_existing_store()?;
     let _lock = store.lock()?;
     let ingester = Ingester {
         attribution: &attribution,

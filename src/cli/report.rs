@@ -63,7 +63,7 @@ pub struct DelistArgs {
     /// The blocked IP
     #[arg(long)]
     pub ip: String,
-    /// Days of history [default: 90]
+    /// Days of history
     #[arg(long, value_name = "N", default_value_t = 90)]
     pub days: u32,
     /// Markdown instead of plain text
@@ -105,7 +105,7 @@ fn emit(
 }
 
 pub fn run(context: &Context, args: ReportArgs) -> Result<Outcome> {
-    let mut store = context.open_store()?;
+    let mut store = context.open_existing_store()?;
     // New bounces are searched for blocks and the summaries brought up to date first,
     // unless a running fbl holds the store (it does the same).
     if let Ok(_lock) = store.lock() {

@@ -22,8 +22,10 @@ pub enum SendlogCommand {
     Import {
         /// The log file, or `-` for standard input
         file: PathBuf,
+        /// The log's format
         #[arg(long)]
         format: SendLogFormat,
+        /// Print the summary as JSON
         #[arg(long)]
         json: bool,
     },

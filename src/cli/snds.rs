@@ -53,6 +53,7 @@ pub enum SndsCommand {
         /// How many days, counted back from the newest day stored
         #[arg(long, default_value_t = 14)]
         days: u32,
+        /// Print the rows and the ipStatus ranges as JSON
         #[arg(long)]
         json: bool,
     },
@@ -78,6 +79,7 @@ pub enum SndsCommand {
     /// when it was saved; never a key or token. Exit 1 when an account cannot fetch (no key,
     /// no login).
     Status {
+        /// Print the status as JSON
         #[arg(long)]
         json: bool,
     },
@@ -191,7 +193,7 @@ struct Shown<'a> {
 }
 
 fn show(context: &Context, ip: Option<IpAddr>, days: u32, json: bool) -> Result<Outcome> {
-    let store = context.open_store()?;
+    let store = context.open_existing_store()?;
     let mut filter = SndsRowFilter {
         ip: ip.map(|ip| ip.to_string()),
         ..SndsRowFilter::default()
@@ -422,7 +424,7 @@ struct Status {
 }
 
 fn status(context: &Context, snds: &SndsConfig, json: bool) -> Result<Outcome> {
-    let store = context.open_store()?;
+    let store = context.open_existing_store()?;
     let blocked = |account: &str| -> Result<u64> {
         Ok(store
             .snds_current_ip_status(Some(account))?

@@ -32,7 +32,7 @@ pub enum StoreCommand {
 pub fn run(context: &Context, command: StoreCommand) -> Result<Outcome> {
     match command {
         StoreCommand::Info { json } => {
-            let store = context.open_store()?;
+            let store = context.open_existing_store()?;
             // The version and the counts from one snapshot of the store.
             let (schema_version, counts) =
                 store.read_snapshot(|store| Ok((store.schema_version()?, store.counts()?)))?;

@@ -16,6 +16,7 @@ pub enum SuppressCommand {
         /// List removed and expired entries instead
         #[arg(long)]
         removed: bool,
+        /// Print the list as one JSON array
         #[arg(long)]
         json: bool,
     },
@@ -29,6 +30,7 @@ pub enum SuppressCommand {
     Check {
         #[arg(required = true, value_name = "ADDRESS")]
         addresses: Vec<String>,
+        /// Print the answers as JSON
         #[arg(long)]
         json: bool,
     },
@@ -60,7 +62,11 @@ pub enum SuppressCommand {
 }
 
 pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
-    let mut store = context.open_store()?;
+    // Adding to the list may start it; every other command needs the list that exists.
+    let mut store = match command {
+        SuppressCommand::Add { .. } | SuppressCommand::Import { .. } => context.open_store()?,
+        _ => context.open_existing_store()?,
+    };
     let now = context.now.as_str();
     match command {
         SuppressCommand::List { removed, json } => {
@@ -92,10 +98,13 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
                             .as_deref()
                             .or(entry.removed_at.as_deref())
                             .unwrap_or("-")
-                    )?;
+                    )
+                    .context("cannot write to standard output")?;
                 }
                 Ok(())
             })?;
+            // Dropping the buffer would lose a failed last write (a full disk, a closed pipe).
+            std::io::Write::flush(&mut out).context("cannot write to standard output")?;
             drop(out);
             if json {
                 print_json(&entries)?;

@@ -753,3 +753,138 @@ fn a_source_batch_the_store_refuses_is_not_counted() {
     assert_eq!(summary["ingest"]["duplicates"], batch);
     assert_eq!(counts(dir.path()).reports, total as u64);
 }
+
+/// A cron job that lost its `--config` runs in another folder: a command that reads the
+/// store must not make an empty one there and answer from it ("not suppressed", an empty
+/// export written over the real list).
+#[test]
+fn commands_that_read_the_store_refuse_one_that_does_not_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let exports = dir.path().join("exports");
+    std::fs::create_dir(&exports).unwrap();
+    std::fs::write(exports.join("list.txt"), "kept@example.org\n").unwrap();
+    let commands: [&[&str]; 14] = [
+        &["suppress", "check", "jane@example.org"],
+        &["suppress", "list"],
+        &["suppress", "show", "jane@example.org"],
+        &[
+            "suppress",
+            "remove",
+            "jane@example.org",
+            "--reason",
+            "asked",
+        ],
+        &[
+            "export",
+            "--format",
+            "plain",
+            "--output",
+            "exports/list.txt",
+        ],
+        &["report"],
+        &["report", "delist", "--ip", "192.0.2.1"],
+        &["store", "info"],
+        &["quarantine", "list"],
+        &["quarantine", "retry"],
+        &["reattribute"],
+        &["snds", "show"],
+        &["mailbox", "status"],
+        &[
+            "--db",
+            "elsewhere.sqlite",
+            "suppress",
+            "check",
+            "jane@example.org",
+        ],
+    ];
+    for args in commands {
+        let output = run(fbl(dir.path()).args(args));
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("no store at") && stderr.contains("--config"),
+            "{args:?}: {stderr}"
+        );
+        let made: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|name| name != "exports")
+            .collect();
+        assert!(made.is_empty(), "{args:?} made {made:?}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(exports.join("list.txt")).unwrap(),
+        "kept@example.org\n"
+    );
+
+    // Adding to the list starts a store where it is named.
+    let output = run(fbl(dir.path()).args(["suppress", "add", "jane@example.org"]));
+    assert_eq!(output.status.code(), Some(0));
+    let output = run(fbl(dir.path()).args(["suppress", "check", "jane@example.org"]));
+    assert_eq!(output.status.code(), Some(0));
+}
+
+/// A listing sent to a full disk must fail (exit 2, one line), not end 0 with the list cut
+/// short or panic; a reader that goes away early gives 141, as SIGPIPE would.
+#[test]
+fn output_that_cannot_be_written_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(fbl(dir.path()).args(["suppress", "add", "a@example.org", "b@example.org"]));
+    assert_eq!(output.status.code(), Some(0));
+    let commands: [&[&str]; 5] = [
+        &["suppress", "list"],
+        &["suppress", "list", "--json"],
+        &["suppress", "check", "a@example.org"],
+        &["suppress", "show", "a@example.org"],
+        &["store", "info"],
+    ];
+    for args in commands {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let output = run(fbl(dir.path()).args(args).stdout(full));
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.starts_with("fbl: cannot write to standard output")
+                && stderr.contains("No space left on device")
+                && stderr.lines().count() == 1,
+            "{args:?}: {stderr}"
+        );
+    }
+
+    // A reader that reads nothing and goes away.
+    let mut child = fbl(dir.path())
+        .args(["suppress", "list"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(141), "{output:?}");
+    assert!(output.stderr.is_empty(), "{output:?}");
+}
+
+/// `--db 'host=... password=...'` is not a file name: refused, and the password not shown.
+#[test]
+fn a_libpq_connection_string_is_refused_without_showing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for db in [
+        "host=127.0.0.1 port=1 password=PW-SECRET",
+        "dbname=fbl user=fbl password=PW-SECRET",
+    ] {
+        let output = run(fbl(dir.path()).args(["--db", db, "suppress", "add", "a@example.org"]));
+        assert_eq!(output.status.code(), Some(2), "{db}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("postgres://"), "{stderr}");
+        assert!(!stderr.contains("PW-SECRET"), "{stderr}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+    // A file whose name merely has an `=` in it is still a file.
+    let output =
+        run(fbl(dir.path()).args(["--db", "a=b.sqlite", "suppress", "add", "a@example.org"]));
+    assert_eq!(output.status.code(), Some(0));
+    assert!(dir.path().join("a=b.sqlite").exists());
+}

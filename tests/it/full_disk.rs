@@ -631,8 +631,8 @@ fn a_full_store_disk_while_recording_a_send_logs_blocks_is_fatal_with_the_shared
          messages from 203.0.113.7 weren't sent. (in reply to MAIL FROM command))\n",
     )
     .unwrap();
-    let output = run(fbl(dir).args(["--db", db, "store", "info"]));
-    assert_eq!(output.status.code(), Some(0));
+    // The store made while the disk has room.
+    fbl::store::Store::open(std::path::Path::new(db)).unwrap();
     let import = || {
         run(fbl(dir).args([
             "--config", "fbl.toml", "--db", db, "sendlog", "import", "mail.log", "--format",
@@ -1222,8 +1222,8 @@ fn a_full_store_disk_in_the_snds_step_is_fatal_with_the_shared_wording() {
         ),
     )
     .unwrap();
-    let output = run(fbl(dir).args(["--db", db, "store", "info"]));
-    assert_eq!(output.status.code(), Some(0));
+    // The store made while the disk has room.
+    fbl::store::Store::open(std::path::Path::new(db)).unwrap();
     let snds_rows = || count_in(&store, "SELECT count(*) FROM snds_data");
 
     let filler = disk.fill_leaving(SHM_BYTES);

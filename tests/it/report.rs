@@ -300,6 +300,7 @@ fn the_json_output_follows_its_schema() {
     }
     // An empty store too.
     let empty = tempfile::tempdir().unwrap();
+    fbl::store::Store::open(&empty.path().join("fbl.sqlite")).unwrap();
     let output = run(fbl(empty.path()).args(["report", "--format", "json"]));
     assert_eq!(output.status.code(), Some(0));
     let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
@@ -316,6 +317,7 @@ fn fail_on_sets_the_exit_status_for_cron() {
     assert_eq!(status(&["--days", "7", "--fail-on", "warn"]), Some(1));
     // The 17th alone was fine: 1 in 2,000.
     let dir = tempfile::tempdir().unwrap();
+    fbl::store::Store::open(&dir.path().join("fbl.sqlite")).unwrap();
     let output = run(fbl(dir.path()).args(["report", "--fail-on", "warn"]));
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(status(&["--days", "7"]), Some(0));

@@ -264,6 +264,8 @@ pub struct IpSummary {
     pub complaints: u64,
     /// Messages on the days whose volume is known.
     pub messages: Option<u64>,
+    /// Complaints on the days whose volume is known: the rate is these over `messages`.
+    pub rated_complaints: u64,
     pub rate_percent: Option<f64>,
     pub level: Level,
     /// The judged day with the highest rate.
@@ -619,6 +621,7 @@ pub fn build_report(
             ip: ip.to_string(),
             complaints,
             messages,
+            rated_complaints: complaints_known,
             rate_percent,
             level,
             worst_day: worst.map(|d| d.day.clone()),
@@ -640,6 +643,7 @@ pub fn build_report(
                 ip: episode.ip.clone(),
                 complaints: 0,
                 messages: None,
+                rated_complaints: 0,
                 rate_percent: None,
                 level: Level::NotJudged,
                 worst_day: None,
@@ -1342,6 +1346,44 @@ mod tests {
         check(5, Some(0), Level::NotJudged);
         check(5, None, Level::NotJudged);
         assert_eq!(judge(1, Some(200), &t).0, Some(0.5));
+    }
+
+    #[test]
+    fn an_ips_rate_is_over_the_complaints_of_the_days_with_volume() {
+        let input = ReportInput {
+            complaints: vec![
+                complaints("192.0.2.10", 18, "microsoft", 4),
+                complaints("192.0.2.10", 19, "microsoft", 5),
+            ],
+            send_log_ip_days: vec![volume("192.0.2.10", 18, 1000)],
+            ..ReportInput::default()
+        };
+        let report = build_report(
+            input,
+            window(),
+            Thresholds::default(),
+            &IpRanges::default(),
+            "2026-11-20T08:00:00Z",
+        );
+        let ip = &report.ips[0];
+        assert_eq!(
+            (ip.complaints, ip.rated_complaints, ip.messages),
+            (9, 4, Some(1000))
+        );
+        assert_eq!(ip.rate_percent, Some(0.4));
+        let mut table = Vec::new();
+        crate::report_render::render(
+            crate::report_render::ReportFormat::Table,
+            &report,
+            &mut table,
+        )
+        .unwrap();
+        let table = String::from_utf8(table).unwrap();
+        let row = table
+            .lines()
+            .find(|l| l.trim_start().starts_with("192.0.2.10"))
+            .unwrap();
+        assert!(row.contains("9 (4 rated)") && row.contains("0.400%"), "{row}");
     }
 
     #[test]

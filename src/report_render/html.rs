@@ -731,7 +731,7 @@ fn ip_table(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
             page,
             "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
             esc(&name),
-            ip.complaints,
+            esc(&super::ip_complaints(ip)),
             ip.messages
                 .map(|m| m.to_string())
                 .unwrap_or_else(|| "–".into()),

@@ -69,6 +69,17 @@ impl std::fmt::Display for ReportFormat {
     }
 }
 
+/// An IP's complaints as a table shows them: with, when some fell on days whose volume is
+/// not known, how many the rate is taken over ("9 (6 rated)" beside 2 messages and 300 %),
+/// so that the row's figures agree with each other.
+fn ip_complaints(ip: &crate::rates::IpSummary) -> String {
+    if ip.messages.is_some() && ip.rated_complaints != ip.complaints {
+        format!("{} ({} rated)", ip.complaints, ip.rated_complaints)
+    } else {
+        ip.complaints.to_string()
+    }
+}
+
 /// Writes the report in one format.
 pub fn render(
     format: ReportFormat,

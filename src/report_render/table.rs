@@ -181,7 +181,7 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
             };
             table.row(vec![
                 name,
-                ip.complaints.to_string(),
+                super::ip_complaints(ip),
                 count(ip.messages),
                 percent(ip.rate_percent),
                 ip.level.as_str().to_string(),

@@ -1383,7 +1383,10 @@ mod tests {
             .lines()
             .find(|l| l.trim_start().starts_with("192.0.2.10"))
             .unwrap();
-        assert!(row.contains("9 (4 rated)") && row.contains("0.400%"), "{row}");
+        assert!(
+            row.contains("9 (4 rated)") && row.contains("0.400%"),
+            "{row}"
+        );
     }
 
     #[test]

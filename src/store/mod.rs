@@ -305,6 +305,26 @@ pub struct StoreCounts {
     pub send_log: u64,
 }
 
+/// Why the folder of a SQLite store cannot be written, if it cannot: every connection,
+/// readers included, needs the `-wal` and `-shm` files beside the store.
+fn folder_not_writable(path: &Path) -> Option<String> {
+    use std::os::unix::ffi::OsStrExt;
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let name = std::ffi::CString::new(folder.as_os_str().as_bytes()).ok()?;
+    // SAFETY: a NUL-terminated path; access(2) only reads it.
+    if unsafe { libc::access(name.as_ptr(), libc::W_OK) } == 0 {
+        return None;
+    }
+    let error = std::io::Error::last_os_error();
+    Some(format!(
+        "its folder {} is not writable ({error})",
+        folder.display()
+    ))
+}
+
 impl Store {
     /// Opens (creating if needed) a SQLite store and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Store> {
@@ -323,7 +343,14 @@ impl Store {
             .with_context(|| format!("cannot open store {}", path.display()))?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.pragma_update(None, "journal_mode", "WAL")
-            .with_context(|| format!("cannot use store {}", path.display()))?;
+            .with_context(|| match folder_not_writable(path) {
+                Some(why) => format!(
+                    "cannot use store {}: SQLite writes its -wal and -shm files beside it, \
+                     and {why}",
+                    path.display()
+                ),
+                None => format!("cannot use store {}", path.display()),
+            })?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         // 32 MiB of page cache (the default is 2 MB): the indexes of a store of millions of
         // reports stay in memory, and peak memory stays well under 100 MB.

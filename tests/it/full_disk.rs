@@ -1402,3 +1402,27 @@ fn a_full_store_disk_while_expiring_is_fatal_with_the_shared_wording() {
     assert_eq!(active(), 0);
     passed();
 }
+
+/// A store on a read-only file system cannot be used even to read (SQLite needs its -wal and
+/// -shm files): the error says so, instead of SQLite's "unable to open database file".
+#[test]
+fn a_store_on_a_read_only_file_system_says_its_folder_is_not_writable() {
+    if !as_root("full_disk::a_store_on_a_read_only_file_system_says_its_folder_is_not_writable") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let disk = Tmpfs::mount("4m");
+    let store = disk.path().join("fbl.sqlite");
+    let db = store.to_str().unwrap();
+    let output = run(fbl(work.path()).args(["--db", db, "suppress", "add", "a@example.org"]));
+    assert_eq!(output.status.code(), Some(0));
+    mount(&["-o", "remount,ro", "tmpfs"], disk.path());
+    let output = run(fbl(work.path()).args(["--db", db, "suppress", "check", "a@example.org"]));
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("its folder") && stderr.contains("is not writable"),
+        "{stderr}"
+    );
+    passed();
+}

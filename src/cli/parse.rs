@@ -3,18 +3,20 @@
 use super::Outcome;
 use crate::attribution::{Attribution, NoSendLog};
 use crate::config::Config;
+use crate::mail_source::Inputs;
 use crate::report_parser;
 use anyhow::{Context, Result};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
-/// Parse raw messages (files, or `-` for standard input) and print one JSON object per
-/// message (schema: schemas/report.schema.json). Exit 1 when a message claims to be a
-/// report but is broken.
+/// Parse raw messages (files, folders, Maildirs, mbox files, or `-` for standard input, as
+/// `fbl ingest` reads them) and print one JSON object per message (schema:
+/// schemas/report.schema.json). Exit 1 when a message claims to be a report but is broken
 #[derive(Debug, clap::Args)]
 pub struct ParseArgs {
-    /// Message files, or `-` for one message on standard input
-    #[arg(required = true, value_name = "FILE")]
+    /// Message files, folders of them, Maildirs, mbox files, or `-` for one message on
+    /// standard input
+    #[arg(required = true, value_name = "PATH")]
     pub files: Vec<PathBuf>,
     /// Pretty-print each object over several lines
     #[arg(long)]
@@ -26,16 +28,9 @@ pub fn run(context: &super::Context, args: ParseArgs) -> Result<Outcome> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut outcome = Outcome::Clean;
-    for path in &args.files {
-        let raw = if path.as_os_str() == "-" {
-            let mut raw = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut raw)
-                .context("cannot read standard input")?;
-            raw
-        } else {
-            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?
-        };
+    // Nothing is stored, so no size limit: a message is parsed whole, however big.
+    for incoming in Inputs::open(&args.files, u64::MAX / 2)? {
+        let raw = incoming?.raw;
         let report = report_parser::analyse(&raw, &attribution, &NoSendLog);
         if report.error.is_some() {
             outcome = Outcome::Attention;

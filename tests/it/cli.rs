@@ -888,3 +888,44 @@ fn a_libpq_connection_string_is_refused_without_showing_it() {
     assert_eq!(output.status.code(), Some(0));
     assert!(dir.path().join("a=b.sqlite").exists());
 }
+
+/// `fbl parse` reads what `fbl ingest` reads: every message of an mbox and of a Maildir, not
+/// the first message of the file alone.
+#[test]
+fn parse_reads_every_message_of_an_mbox_and_a_maildir() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut mbox = Vec::new();
+    for (n, address) in ["one@example.org", "two@example.org"].iter().enumerate() {
+        mbox.extend_from_slice(b"From feedback@example.net Thu Nov 19 08:00:00 2026\n");
+        mbox.extend_from_slice(&arf("abuse", address, &format!("m{n}@example.com")));
+        mbox.extend_from_slice(b"\n");
+    }
+    write(dir.path(), "box.mbox", &mbox);
+    write(
+        dir.path(),
+        "md/new/1.eml",
+        &arf("abuse", "three@example.org", "m3@example.com"),
+    );
+    std::fs::create_dir_all(dir.path().join("md/cur")).unwrap();
+    std::fs::create_dir_all(dir.path().join("md/tmp")).unwrap();
+    let output = run(fbl(dir.path()).args(["parse", "box.mbox", "md"]));
+    assert_eq!(output.status.code(), Some(0));
+    let addresses: Vec<String> = stdout(&output)
+        .lines()
+        .map(|l| {
+            let report: serde_json::Value = serde_json::from_str(l).unwrap();
+            report["recipients"][0]["address"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        addresses,
+        ["one@example.org", "two@example.org", "three@example.org"]
+    );
+    assert!(
+        !dir.path().join("fbl.sqlite").exists(),
+        "parse must write nothing"
+    );
+}

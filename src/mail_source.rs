@@ -421,8 +421,38 @@ fn is_mbox(path: &Path) -> Result<bool> {
     Ok(n == 5 && &head == b"From ")
 }
 
-/// Splits an mbox file (mboxrd or mboxo) into messages at `From ` lines, undoing `>From `
-/// quoting.
+/// Whether a line (after a blank one) starts a new message of an mbox: `From `, the envelope
+/// sender, then a date with a time of day and a year, as every mbox writer puts it
+/// (`From jane@example.com Thu Nov 19 08:00:00 2026`, with or without a zone). A body line
+/// that an mboxo writer left unquoted, such as `From the desk of the editor`, does not cut
+/// the message in two.
+fn is_separator(line: &[u8]) -> bool {
+    let Some(rest) = line.strip_prefix(b"From ") else {
+        return false;
+    };
+    let Ok(rest) = std::str::from_utf8(rest) else {
+        return false;
+    };
+    let mut words = rest.split_ascii_whitespace();
+    if words.next().is_none() {
+        return false;
+    }
+    let date: Vec<&str> = words.collect();
+    let time = date.iter().any(|w| {
+        let parts: Vec<&str> = w.split(':').collect();
+        (parts.len() == 2 || parts.len() == 3)
+            && parts
+                .iter()
+                .all(|p| (1..=2).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
+    });
+    let year = date
+        .iter()
+        .any(|w| w.len() == 4 && w.bytes().all(|b| b.is_ascii_digit()));
+    time && year
+}
+
+/// Splits an mbox file (mboxrd or mboxo) into messages at `From ` lines (`is_separator`),
+/// undoing `>From ` quoting.
 struct MboxReader {
     reader: BufReader<File>,
     path: PathBuf,
@@ -482,7 +512,7 @@ impl Iterator for MboxReader {
                     return Some(Err(error));
                 }
             }
-            if previous_blank && self.line.starts_with(b"From ") {
+            if previous_blank && is_separator(&self.line) {
                 break;
             }
             let blank = self.line == b"\n" || self.line == b"\r\n";
@@ -546,6 +576,36 @@ mod tests {
         assert_eq!(messages[0].raw, b"Subject: one\n\nFrom the start\nbody\n");
         assert_eq!(messages[1].raw, b"Subject: two\n\nx\n");
         assert!(messages[1].origin.ends_with("box#2"));
+    }
+
+    #[test]
+    fn an_unquoted_from_line_in_a_body_does_not_split_the_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("box");
+        std::fs::write(
+            &path,
+            b"From a@example.com Thu Jan  1 00:00:00 2026\nSubject: one\n\nFrom the desk of the editor\nbody\n\nFrom b@example.com Thu Jan  1 00:00:00 +0000 2026\nSubject: two\n\nx\n\nFrom MAILER-DAEMON Fri Nov 20 9:05 2026\nSubject: three\n\ny\n",
+        )
+        .unwrap();
+        let messages: Vec<Incoming> = Inputs::open(&[path], 1 << 20)
+            .unwrap()
+            .map(|m| m.unwrap())
+            .collect();
+        assert_eq!(messages.len(), 3);
+        assert_eq!(
+            messages[0].raw,
+            b"Subject: one\n\nFrom the desk of the editor\nbody\n"
+        );
+        assert_eq!(messages[1].raw, b"Subject: two\n\nx\n");
+        assert_eq!(messages[2].raw, b"Subject: three\n\ny\n");
+        for line in [
+            "From the desk of the editor\n",
+            "From here on, 2026 is the year\n",
+            "From 9:00 to 17:00\n",
+            "From \n",
+        ] {
+            assert!(!is_separator(line.as_bytes()), "{line}");
+        }
     }
 
     #[test]

@@ -363,7 +363,8 @@ impl Ingester<'_> {
         }
         if let Some(size) = incoming.oversized {
             let reason = format!(
-                "message of {size} bytes is bigger than limits.max_message_bytes; only its first {} bytes are kept",
+                "message of {size} bytes was bigger than limits.max_message_bytes: only its first \
+                 {} bytes were kept; ingest the original again with a larger max_message_bytes",
                 incoming.raw.len()
             );
             return self.quarantine(batch, incoming, &digest, reason, summary);
@@ -489,7 +490,15 @@ impl Ingester<'_> {
         reason: String,
         summary: &mut Summary,
     ) -> Result<Outcome> {
-        if batch.quarantine(&incoming.raw, digest, &incoming.origin, &reason, self.now)? {
+        let size = incoming.oversized.unwrap_or(incoming.raw.len() as u64);
+        if batch.quarantine(
+            &incoming.raw,
+            digest,
+            size,
+            &incoming.origin,
+            &reason,
+            self.now,
+        )? {
             summary.quarantined += 1;
             summary
                 .quarantine_reasons

@@ -352,6 +352,16 @@ impl Ingester<'_> {
     ) -> Result<Outcome> {
         summary.messages += 1;
         let digest = prepared.digest;
+        // A delivery that lost its message (a broken pipe, a `.forward` gone wrong) must be
+        // seen: the parser would take it for a message that is not a report. Checked before
+        // the lookup, which would find an empty message stored by an earlier fbl.
+        if incoming.oversized.is_none() && incoming.raw.iter().all(u8::is_ascii_whitespace) {
+            let reason = match incoming.raw.len() {
+                0 => "empty message (0 bytes)".to_string(),
+                n => format!("empty message ({n} bytes of white space only)"),
+            };
+            return self.quarantine(batch, incoming, &digest, reason, summary);
+        }
         let stored = match prepared.seen {
             Seen::Stored(id) => Some(id),
             Seen::Absent => None,

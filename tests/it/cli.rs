@@ -236,6 +236,30 @@ fn the_head_of_an_oversized_message_stays_in_quarantine_on_retry() {
     );
 }
 
+/// An empty delivery (a broken pipe, `fbl ingest - < /dev/null`) used to be stored as a
+/// message that is not a report, exit 0: nobody saw it. It is quarantined, exit 1.
+#[test]
+fn an_empty_message_is_quarantined() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run_with_stdin(fbl(dir.path()).args(["ingest", "-"]), b"");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output).contains("quarantined: -: empty message (0 bytes)"),
+        "{}",
+        stdout(&output)
+    );
+    write(dir.path(), "blank.eml", b"\r\n\n \n");
+    let output = run(fbl(dir.path()).args(["ingest", "blank.eml"]));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output).contains("blank.eml: empty message (5 bytes of white space only)"),
+        "{}",
+        stdout(&output)
+    );
+    let counts = counts(dir.path());
+    assert_eq!((counts.reports, counts.quarantined), (0, 2));
+}
+
 #[test]
 fn unattributed_complaints_exit_1_and_say_why() {
     let dir = tempfile::tempdir().unwrap();

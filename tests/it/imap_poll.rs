@@ -566,6 +566,30 @@ fn an_oversized_message_is_quarantined_without_being_loaded() {
     assert_eq!(head.len(), 64 * 1024, "only the head is kept");
 }
 
+/// An empty message in a mailbox is quarantined like any message fbl cannot read: moved to
+/// the quarantine folder, never to the folder of processed messages.
+#[test]
+fn an_empty_message_is_quarantined_and_moved_to_the_quarantine_folder() {
+    let server = Dovecot::start();
+    let setup = Setup::new(&server, "move:Processed", "");
+    let mut session = server.login(&setup.user, &setup.password);
+    seed(&mut session, "INBOX", vec![arf_report(0), b"\r\n".to_vec()]);
+    let _ = session.logout();
+    let (code, summary) = setup.run_json(&[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(summary["ingest"]["stored"], 1);
+    assert_eq!(summary["ingest"]["quarantined"], 1);
+    assert!(
+        summary["ingest"]["quarantine_reasons"]
+            .to_string()
+            .contains("empty message"),
+        "{summary}"
+    );
+    assert_eq!(folder_count(&server, &setup, "fbl-quarantine"), 1);
+    assert_eq!(folder_count(&server, &setup, "Processed"), 1);
+    assert_eq!(folder_count(&server, &setup, "INBOX"), 0);
+}
+
 #[test]
 fn mailbox_login_stores_a_refresh_token_from_the_loopback_redirect() {
     use std::io::{BufRead, BufReader};

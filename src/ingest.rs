@@ -352,6 +352,16 @@ impl Ingester<'_> {
     ) -> Result<Outcome> {
         summary.messages += 1;
         let digest = prepared.digest;
+        // A delivery that lost its message (a broken pipe, a `.forward` gone wrong) must be
+        // seen: the parser would take it for a message that is not a report. Checked before
+        // the lookup, which would find an empty message stored by an earlier fbl.
+        if incoming.oversized.is_none() && incoming.raw.iter().all(u8::is_ascii_whitespace) {
+            let reason = match incoming.raw.len() {
+                0 => "empty message (0 bytes)".to_string(),
+                n => format!("empty message ({n} bytes of white space only)"),
+            };
+            return self.quarantine(batch, incoming, &digest, reason, summary);
+        }
         let stored = match prepared.seen {
             Seen::Stored(id) => Some(id),
             Seen::Absent => None,
@@ -363,7 +373,8 @@ impl Ingester<'_> {
         }
         if let Some(size) = incoming.oversized {
             let reason = format!(
-                "message of {size} bytes is bigger than limits.max_message_bytes; only its first {} bytes are kept",
+                "message of {size} bytes was bigger than limits.max_message_bytes: only its first \
+                 {} bytes were kept; ingest the original again with a larger max_message_bytes",
                 incoming.raw.len()
             );
             return self.quarantine(batch, incoming, &digest, reason, summary);
@@ -489,7 +500,15 @@ impl Ingester<'_> {
         reason: String,
         summary: &mut Summary,
     ) -> Result<Outcome> {
-        if batch.quarantine(&incoming.raw, digest, &incoming.origin, &reason, self.now)? {
+        let size = incoming.oversized.unwrap_or(incoming.raw.len() as u64);
+        if batch.quarantine(
+            &incoming.raw,
+            digest,
+            size,
+            &incoming.origin,
+            &reason,
+            self.now,
+        )? {
             summary.quarantined += 1;
             summary
                 .quarantine_reasons

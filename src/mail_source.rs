@@ -16,14 +16,21 @@ use std::path::{Path, PathBuf};
 pub struct Incoming {
     /// Where it came from: a path, `PATH#N` for the Nth message of an mbox, or `-`.
     pub origin: String,
-    /// The bytes; for an oversized message only its first `HEAD_BYTES`.
+    /// The bytes; for an oversized message only its first `head_bytes(max_bytes)`.
     pub raw: Vec<u8>,
     /// Set when the message is bigger than the limit: its full size.
     pub oversized: Option<u64>,
 }
 
-/// How much of an oversized message is kept in quarantine.
+/// How much of an oversized message is kept in quarantine, at most.
 pub const HEAD_BYTES: usize = 64 * 1024;
+
+/// How much of a message bigger than `max_bytes` is kept in quarantine: its first
+/// `HEAD_BYTES`, or its first `max_bytes` when that is less, so that no more than the limit
+/// is ever kept.
+pub fn head_bytes(max_bytes: u64) -> usize {
+    usize::try_from(max_bytes).map_or(HEAD_BYTES, |max| max.min(HEAD_BYTES))
+}
 
 /// The most file names of one folder held in memory at a time (about 60 bytes each).
 pub const LISTING_CHUNK: usize = 4096;
@@ -185,7 +192,7 @@ fn read_limited(
         let mut rest = limited.into_inner();
         let extra = std::io::copy(&mut rest, &mut std::io::sink())?;
         let size = raw.len() as u64 + extra;
-        raw.truncate(HEAD_BYTES);
+        raw.truncate(head_bytes(max_bytes));
         return Ok(Incoming {
             origin,
             raw,
@@ -536,11 +543,13 @@ impl Iterator for MboxReader {
         } else if !self.done && raw.ends_with(b"\r\n\r\n") {
             raw.truncate(raw.len() - 2);
         }
-        if raw.is_empty() && self.done {
+        // Nothing read: the end of the file. (An oversized message whose first line is over
+        // the limit keeps no bytes, and is still a message.)
+        if size == 0 && self.done {
             return None;
         }
         if size > self.max_bytes {
-            raw.truncate(HEAD_BYTES);
+            raw.truncate(head_bytes(self.max_bytes));
             return Some(Ok(Incoming {
                 origin,
                 raw,
@@ -883,5 +892,42 @@ mod tests {
             .unwrap();
         assert_eq!(message.oversized, Some(200_000));
         assert_eq!(message.raw.len(), HEAD_BYTES);
+    }
+
+    /// With a limit below `HEAD_BYTES`, the first `max_bytes` are kept, not `max_bytes + 1`
+    /// (a file used to keep the byte read to see that it was over the limit).
+    #[test]
+    fn keeps_no_more_than_a_limit_smaller_than_the_head() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("big.eml");
+        let mbox = dir.path().join("big.mbox");
+        let lines: Vec<u8> = [[b'a'; 99].as_slice(), b"\n"].concat().repeat(50);
+        std::fs::write(&file, &lines).unwrap();
+        let mut text = b"From sender@example.com Mon Jan  1 00:00:00 2026\n".to_vec();
+        text.extend_from_slice(&lines);
+        std::fs::write(&mbox, text).unwrap();
+        for path in [file, mbox] {
+            let message = Inputs::open(std::slice::from_ref(&path), 1_000)
+                .unwrap()
+                .next()
+                .unwrap()
+                .unwrap();
+            assert_eq!(message.oversized, Some(5_000), "{}", path.display());
+            assert_eq!(message.raw, lines[..1_000], "{}", path.display());
+        }
+        // A last message whose first line is over the limit keeps nothing of it, and is
+        // still yielded (it used to end the mbox as if it were empty).
+        let one_line = dir.path().join("one-line.mbox");
+        let mut text = b"From sender@example.com Mon Jan  1 00:00:00 2026\n".to_vec();
+        text.extend_from_slice(&[b'a'; 4_999]);
+        text.push(b'\n');
+        std::fs::write(&one_line, text).unwrap();
+        let messages: Vec<Incoming> = Inputs::open(&[one_line], 1_000)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(messages.len(), 1);
+        assert_eq!(messages[0].oversized, Some(5_000));
+        assert!(messages[0].raw.is_empty());
     }
 }

@@ -6,7 +6,7 @@
 use crate::config::{AfterAction, MailboxConfig, MailboxSecurity};
 use crate::imap_client::{ConnectOptions, Security, Session};
 use crate::ingest::{Ingester, Kept, Outcome, Progress, Summary, disk_full};
-use crate::mail_source::{HEAD_BYTES, Incoming};
+use crate::mail_source::{Incoming, head_bytes};
 use crate::store::Store;
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -221,7 +221,7 @@ fn poll_folder(
             .map(|(uid, raw)| (uid, raw, None))
             .collect();
         for (uid, size) in big {
-            if let Some(head) = session.fetch_head(uid, HEAD_BYTES as u32)? {
+            if let Some(head) = session.fetch_head(uid, head_bytes(max_message_bytes) as u32)? {
                 messages.push((uid, head, Some(u64::from(size))));
             }
         }

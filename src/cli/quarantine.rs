@@ -10,7 +10,8 @@ use std::io::Write;
 /// bytes and the reason).
 #[derive(Debug, clap::Subcommand)]
 pub enum QuarantineCommand {
-    /// List quarantined messages: id, time, size, origin, reason
+    /// List quarantined messages: id, time, size, origin, reason. The size is the message's;
+    /// of an oversized message only the head is kept (the reason says how much)
     List {
         /// Also list messages released by a successful retry
         #[arg(long)]
@@ -19,7 +20,8 @@ pub enum QuarantineCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Show one quarantined message's details, or its raw bytes with --raw
+    /// Show one quarantined message's details, or its raw bytes with --raw (of an oversized
+    /// message, the head that was kept; standard error says so)
     Show {
         id: i64,
         /// Write the raw message to standard output
@@ -67,6 +69,15 @@ pub fn run(context: &Context, command: QuarantineCommand) -> Result<Outcome> {
                 bail!("no quarantined message with id {id}");
             };
             if raw {
+                // The bytes as kept; that they are not the whole message goes to standard
+                // error, so that it is seen and standard output stays the exact bytes.
+                if entry.size > bytes.len() as u64 {
+                    eprintln!(
+                        "fbl: quarantined message {id} keeps only the first {} of its {} bytes",
+                        bytes.len(),
+                        entry.size
+                    );
+                }
                 std::io::stdout().write_all(&bytes)?;
             } else {
                 print_json(&entry)?;
@@ -94,6 +105,8 @@ pub fn run(context: &Context, command: QuarantineCommand) -> Result<Outcome> {
                 let Some((entry, raw)) = store.quarantined(id)? else {
                     bail!("no quarantined message with id {id}");
                 };
+                // Only the head of an oversized message is kept: it is never parsed as if it
+                // were the message, and stays in quarantine.
                 let oversized = (entry.size > raw.len() as u64).then_some(entry.size);
                 let incoming = Incoming {
                     origin: entry.origin.clone(),

@@ -43,7 +43,7 @@ const HISTORY_CHAIN: &str = "WITH RECURSIVE chain (id) AS (
     )";
 
 /// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
-const MIGRATIONS: [(&str, &str); 10] = [
+const MIGRATIONS: [(&str, &str); 11] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/sqlite/0001_init.sql"),
@@ -83,6 +83,10 @@ const MIGRATIONS: [(&str, &str); 10] = [
     (
         "0010_history_chain.sql",
         include_str!("../../schemas/sqlite/0010_history_chain.sql"),
+    ),
+    (
+        "0011_quarantine_size.sql",
+        include_str!("../../schemas/sqlite/0011_quarantine_size.sql"),
     ),
 ];
 
@@ -196,6 +200,7 @@ pub struct QuarantineEntry {
     pub quarantined_at: String,
     pub origin: String,
     pub reason: String,
+    /// The message's size; more than the bytes kept when only its head is.
     pub size: u64,
     pub released_at: Option<String>,
     pub report_id: Option<i64>,
@@ -951,12 +956,15 @@ impl Batch<'_> {
         Ok(())
     }
 
-    /// Keeps input that could not be processed, with its bytes and the reason. Returns false
-    /// when the same bytes were already quarantined.
+    /// Keeps input that could not be processed, with its bytes and the reason. `size` is the
+    /// message's size: more than `raw.len()` when only the head of an oversized message is
+    /// kept, which is how `fbl quarantine retry` knows not to parse it. Returns false when the
+    /// same bytes were already quarantined.
     pub fn quarantine(
         &mut self,
         raw: &[u8],
         sha256: &[u8; 32],
+        size: u64,
         origin: &str,
         reason: &str,
         now: &str,
@@ -977,7 +985,7 @@ impl Batch<'_> {
                 origin,
                 reason,
                 packed::pack(raw)?,
-                raw.len() as i64
+                size as i64
             ],
         )?;
         Ok(true)

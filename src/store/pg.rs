@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// Numbered migrations for PostgreSQL, the same numbers as SQLite's. The schema version is
 /// the highest row of `fbl_schema`.
-pub(super) const MIGRATIONS: [(&str, &str); 10] = [
+pub(super) const MIGRATIONS: [(&str, &str); 11] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/postgres/0001_init.sql"),
@@ -50,6 +50,10 @@ pub(super) const MIGRATIONS: [(&str, &str); 10] = [
     (
         "0010_history_chain.sql",
         include_str!("../../schemas/postgres/0010_history_chain.sql"),
+    ),
+    (
+        "0011_quarantine_size.sql",
+        include_str!("../../schemas/postgres/0011_quarantine_size.sql"),
     ),
 ];
 

@@ -177,6 +177,89 @@ fn broken_input_is_quarantined_with_its_bytes_and_can_be_retried() {
     assert_eq!(summary["already_quarantined"], 1);
 }
 
+/// `fbl quarantine retry` used to parse the kept head of an oversized message as if it were
+/// the message: a complaint whose head parses was stored from its head, and stored again
+/// when the original was ingested with a larger limit, so it counted twice. The head stays
+/// in quarantine, and says what to do.
+#[test]
+fn the_head_of_an_oversized_message_stays_in_quarantine_on_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "small.toml",
+        b"[store]\npath = \"fbl.sqlite\"\n[limits]\nmax_message_bytes = 1000\n",
+    );
+    write(dir.path(), "big.toml", b"[store]\npath = \"fbl.sqlite\"\n");
+    // A complaint, then 270 KB of base64-like noise: its first 1,000 bytes parse.
+    let mut big = arf("abuse", "big@example.org", "big@example.com");
+    for line in 0..3_500 {
+        big.extend_from_slice(format!("{:076}\n", line * 7919).as_bytes());
+    }
+    write(dir.path(), "big.eml", &big);
+    let size = big.len();
+
+    let output = run(fbl(dir.path()).args(["--config", "small.toml", "ingest", "big.eml"]));
+    assert_eq!(output.status.code(), Some(1));
+    let output = run(fbl(dir.path()).args(["quarantine", "list", "--json"]));
+    let list: Vec<serde_json::Value> = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(list[0]["size"], size, "the message's size, not the head's");
+    let output = run(fbl(dir.path()).args(["quarantine", "show", "1", "--raw"]));
+    assert_eq!(output.stdout, big[..1000], "the first max_message_bytes");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("keeps only the first 1000 of its {size} bytes")),
+        "{stderr}"
+    );
+
+    let output = run(fbl(dir.path()).args(["--config", "big.toml", "quarantine", "retry"]));
+    assert_eq!(output.status.code(), Some(1), "one is left in quarantine");
+    let text = stdout(&output);
+    assert!(
+        text.starts_with("1 retried: 0 stored, 1 still quarantined\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "1: message of {size} bytes was bigger than limits.max_message_bytes: only its first 1000 bytes were kept; ingest the original again with a larger max_message_bytes"
+        )),
+        "{text}"
+    );
+    assert_eq!(counts(dir.path()).reports, 0);
+
+    let output = run(fbl(dir.path()).args(["--config", "big.toml", "ingest", "big.eml"]));
+    assert_eq!(output.status.code(), Some(0));
+    let store = fbl::store::Store::open(&dir.path().join("fbl.sqlite")).unwrap();
+    assert_eq!(
+        store.evidence("big@example.org").unwrap(),
+        [1],
+        "counted once"
+    );
+}
+
+/// An empty delivery (a broken pipe, `fbl ingest - < /dev/null`) used to be stored as a
+/// message that is not a report, exit 0: nobody saw it. It is quarantined, exit 1.
+#[test]
+fn an_empty_message_is_quarantined() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run_with_stdin(fbl(dir.path()).args(["ingest", "-"]), b"");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output).contains("quarantined: -: empty message (0 bytes)"),
+        "{}",
+        stdout(&output)
+    );
+    write(dir.path(), "blank.eml", b"\r\n\n \n");
+    let output = run(fbl(dir.path()).args(["ingest", "blank.eml"]));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output).contains("blank.eml: empty message (5 bytes of white space only)"),
+        "{}",
+        stdout(&output)
+    );
+    let counts = counts(dir.path());
+    assert_eq!((counts.reports, counts.quarantined), (0, 2));
+}
+
 #[test]
 fn unattributed_complaints_exit_1_and_say_why() {
     let dir = tempfile::tempdir().unwrap();

@@ -545,6 +545,7 @@ fn an_oversized_message_is_quarantined_without_being_loaded() {
     .unwrap();
     let mut big = arf_report(1);
     big.extend(std::iter::repeat_n(b'x', 300_000));
+    let big_size = big.len() as u64;
     let mut session = server.login(&setup.user, &setup.password);
     seed(&mut session, "INBOX", vec![arf_report(0), big]);
     let _ = session.logout();
@@ -560,11 +561,33 @@ fn an_oversized_message_is_quarantined_without_being_loaded() {
     assert_eq!(folder_count(&server, &setup, "fbl-quarantine"), 1);
     let store = fbl::store::Store::open(&setup.dir.path().join("fbl.sqlite")).unwrap();
     let entry = &store.quarantine_list(false).unwrap()[0];
+    assert_eq!(entry.size, big_size, "the message's size");
+    let (_, head) = store.quarantined(entry.id).unwrap().unwrap();
+    assert_eq!(head.len(), 64 * 1024, "only the head is kept");
+}
+
+/// An empty message in a mailbox is quarantined like any message fbl cannot read: moved to
+/// the quarantine folder, never to the folder of processed messages.
+#[test]
+fn an_empty_message_is_quarantined_and_moved_to_the_quarantine_folder() {
+    let server = Dovecot::start();
+    let setup = Setup::new(&server, "move:Processed", "");
+    let mut session = server.login(&setup.user, &setup.password);
+    seed(&mut session, "INBOX", vec![arf_report(0), b"\r\n".to_vec()]);
+    let _ = session.logout();
+    let (code, summary) = setup.run_json(&[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(summary["ingest"]["stored"], 1);
+    assert_eq!(summary["ingest"]["quarantined"], 1);
     assert!(
-        entry.size <= 64 * 1024,
-        "only the head is kept: {}",
-        entry.size
+        summary["ingest"]["quarantine_reasons"]
+            .to_string()
+            .contains("empty message"),
+        "{summary}"
     );
+    assert_eq!(folder_count(&server, &setup, "fbl-quarantine"), 1);
+    assert_eq!(folder_count(&server, &setup, "Processed"), 1);
+    assert_eq!(folder_count(&server, &setup, "INBOX"), 0);
 }
 
 #[test]

@@ -311,12 +311,26 @@ fn quarantine_keeps_bytes_once(backend: Backend) {
     let mut batch = store.begin().unwrap();
     assert!(
         batch
-            .quarantine(&raw, &digest, "a.eml", "broken", "2026-11-01T00:00:00Z")
+            .quarantine(
+                &raw,
+                &digest,
+                raw.len() as u64,
+                "a.eml",
+                "broken",
+                "2026-11-01T00:00:00Z"
+            )
             .unwrap()
     );
     assert!(
         !batch
-            .quarantine(&raw, &digest, "a.eml", "broken", "2026-11-02T00:00:00Z")
+            .quarantine(
+                &raw,
+                &digest,
+                raw.len() as u64,
+                "a.eml",
+                "broken",
+                "2026-11-02T00:00:00Z"
+            )
             .unwrap()
     );
     batch.commit().unwrap();
@@ -439,28 +453,127 @@ fn a_store_written_by_an_older_version_is_migrated_on_open_and_keeps_its_data(ba
     assert_eq!(store.evidence("old@example.org").unwrap(), [7]);
 }
 
-/// Version 10 finds an address's history lines through a chain (each line's previous line,
-/// the suppression's latest) instead of an index by address. A store of version 9 is
-/// chained by the migration: every address shows the lines it showed before, in order, the
-/// case of the address as written notwithstanding, and lines written after follow on.
-fn history_written_before_version_10_is_chained_by_the_migration(backend: Backend) {
-    let test = TestStore::new(backend);
-    let engine = match backend {
-        Backend::Sqlite => "sqlite",
-        Backend::Postgres => "postgres",
+/// Makes `test`'s store as fbl left it at schema `version` (its first `version` migrations),
+/// holding `rows` (SQL for the test's engine).
+fn store_of_version(test: &TestStore, version: usize, rows: &str) {
+    let engine = match test.location {
+        Location::Sqlite(_) => "sqlite",
+        Location::Postgres(_) => "postgres",
     };
-    let version_9: Vec<String> = migration_names(engine)
-        .into_iter()
-        .take_while(|name| name.as_str() < "0010")
-        .collect();
-    assert_eq!(version_9.len(), 9);
-    let schema: Vec<String> = version_9
+    let names: Vec<String> = migration_names(engine).into_iter().take(version).collect();
+    assert_eq!(names.len(), version);
+    let schema: Vec<String> = names
         .iter()
         .map(|name| {
             std::fs::read_to_string(crate::support::root().join(format!("schemas/{engine}/{name}")))
                 .unwrap()
         })
         .collect();
+    match &test.location {
+        Location::Sqlite(path) => {
+            let connection = rusqlite::Connection::open(path).unwrap();
+            for sql in &schema {
+                connection.execute_batch(sql).unwrap();
+            }
+            connection
+                .pragma_update(None, "user_version", version as i64)
+                .unwrap();
+            connection.execute_batch(rows).unwrap();
+        }
+        Location::Postgres(_) => {
+            let server = crate::postgres::shared();
+            for sql in &schema {
+                server.psql_in(&test.database(), sql);
+            }
+            let mut versions = String::from(
+                "CREATE TABLE fbl_schema (version BIGINT PRIMARY KEY, name TEXT NOT NULL,
+                     applied_at TIMESTAMPTZ NOT NULL DEFAULT now());",
+            );
+            for (i, name) in names.iter().enumerate() {
+                versions.push_str(&format!(
+                    "INSERT INTO fbl_schema (version, name) VALUES ({}, '{name}');",
+                    i + 1
+                ));
+            }
+            server.psql_in(&test.database(), &versions);
+            server.psql_in(
+                &test.database(),
+                "DO $$ DECLARE t record; BEGIN
+                   FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = 'public' LOOP
+                     EXECUTE format('ALTER TABLE %I OWNER TO fbl', t.tablename);
+                   END LOOP;
+                   FOR t IN SELECT viewname FROM pg_views WHERE schemaname = 'public' LOOP
+                     EXECUTE format('ALTER VIEW %I OWNER TO fbl', t.viewname);
+                   END LOOP; END $$;",
+            );
+            server.psql_in(&test.database(), rows);
+        }
+    }
+}
+
+/// Before version 11 a quarantined oversized message was kept with the size of its head,
+/// so `fbl quarantine retry` parsed the head as if it were the message. The migration gives
+/// such a row its message's size back from its reason; other rows keep theirs.
+fn oversized_quarantine_written_before_version_11_gets_its_size_from_its_reason(backend: Backend) {
+    let test = TestStore::new(backend);
+    // The head of a complaint padded out, as fbl kept it: the first 1,001 bytes.
+    let mut head = crate::support::arf("abuse", "big@example.org", "b@example.com");
+    head.resize(1001, b'x');
+    let head_digest = fbl::store::sha256(&head);
+    let head = fbl::store::pack(&head).unwrap();
+    let broken_digest = fbl::store::sha256(b"broken");
+    let broken = fbl::store::pack(b"broken").unwrap();
+    let rows = format!(
+        "INSERT INTO quarantine (id, sha256, quarantined_at, origin, reason, raw_packed, raw_size)
+         VALUES (1, {a}, '2026-01-01T00:00:00Z', 'big.eml',
+                 'message of 270840 bytes is bigger than limits.max_message_bytes; only its first 1001 bytes are kept',
+                 {head}, 1001),
+                (2, {b}, '2026-01-01T00:00:00Z', 'bad.eml', 'no Feedback-Type field', {broken}, 6);",
+        a = blob(backend, &head_digest),
+        b = blob(backend, &broken_digest),
+        head = blob(backend, &head),
+        broken = blob(backend, &broken),
+    );
+    store_of_version(&test, 10, &rows);
+    let store = Store::open_at(&test.location).unwrap();
+    let sizes: Vec<(i64, u64)> = store
+        .quarantine_list(false)
+        .unwrap()
+        .iter()
+        .map(|e| (e.id, e.size))
+        .collect();
+    assert_eq!(sizes, [(1, 270_840), (2, 6)]);
+    drop(store);
+
+    // The retry keeps the head in quarantine, and says why.
+    let output = crate::support::run(test.fbl().args(["quarantine", "retry", "1"]));
+    assert_eq!(output.status.code(), Some(1));
+    let text = crate::support::stdout(&output);
+    assert!(
+        text.starts_with("1 retried: 0 stored, 1 still quarantined\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1: message of 270840 bytes was bigger than limits.max_message_bytes: only its first 1001 bytes were kept"),
+        "{text}"
+    );
+    assert_eq!(test.open().quarantine_list(false).unwrap().len(), 2);
+}
+
+/// Bytes as an SQL literal for the engine.
+fn blob(backend: Backend, bytes: &[u8]) -> String {
+    match backend {
+        Backend::Sqlite => format!("X'{}'", hex::encode(bytes)),
+        Backend::Postgres => format!("'\\x{}'::bytea", hex::encode(bytes)),
+    }
+}
+
+/// Version 10 finds an address's history lines through a chain (each line's previous line,
+/// the suppression's latest) instead of an index by address. A store of version 9 is
+/// chained by the migration: every address shows the lines it showed before, in order, the
+/// case of the address as written notwithstanding, and lines written after follow on.
+fn history_written_before_version_10_is_chained_by_the_migration(backend: Backend) {
+    let test = TestStore::new(backend);
     // Two addresses on the list, one taken off, lines interleaved as runs write them; the
     // history of `Mixed@Example.org` was written under two spellings of its local part.
     let rows = "INSERT INTO reports (id, sha256, ingested_at, origin, kind, format, reporter,
@@ -480,63 +593,28 @@ fn history_written_before_version_10_is_chained_by_the_migration(backend: Backen
                 (2, 'Mixed@Example.org', '2026-01-01T00:00:00Z', 'add', 'complaint', 'manual', NULL, 'by hand'),
                 (3, 'ann@example.org', '2026-01-02T00:00:00Z', 'update', 'complaint', 'report', 6, NULL),
                 (4, 'mixed@Example.org', '2026-01-03T00:00:00Z', 'remove', NULL, 'manual', NULL, 'asked');";
-    match &test.location {
-        Location::Sqlite(path) => {
-            let connection = rusqlite::Connection::open(path).unwrap();
-            for sql in &schema {
-                connection.execute_batch(sql).unwrap();
-            }
-            connection.pragma_update(None, "user_version", 9).unwrap();
-            connection
-                .execute_batch(
-                    &rows
-                        .replace("'r5'", "X'05'")
-                        .replace("'r6'", "X'06'")
-                        .replace("'x'", "X'00'"),
-                )
-                .unwrap();
-        }
-        Location::Postgres(_) => {
-            let server = crate::postgres::shared();
-            for sql in &schema {
-                server.psql_in(&test.database(), sql);
-            }
-            let mut versions = String::from(
-                "CREATE TABLE fbl_schema (version BIGINT PRIMARY KEY, name TEXT NOT NULL,
-                     applied_at TIMESTAMPTZ NOT NULL DEFAULT now());",
-            );
-            for (i, name) in version_9.iter().enumerate() {
-                versions.push_str(&format!(
-                    "INSERT INTO fbl_schema (version, name) VALUES ({}, '{name}');",
-                    i + 1
-                ));
-            }
-            server.psql_in(&test.database(), &versions);
-            server.psql_in(
-                &test.database(),
-                "DO $$ DECLARE t record; BEGIN
-                   FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = 'public' LOOP
-                     EXECUTE format('ALTER TABLE %I OWNER TO fbl', t.tablename);
-                   END LOOP;
-                   FOR t IN SELECT viewname FROM pg_views WHERE schemaname = 'public' LOOP
-                     EXECUTE format('ALTER VIEW %I OWNER TO fbl', t.viewname);
-                   END LOOP; END $$;",
-            );
-            server.psql_in(
-                &test.database(),
-                &rows
-                    .replace("'r5'", "'\\x05'::bytea")
-                    .replace("'r6'", "'\\x06'::bytea")
-                    .replace("'x'", "'\\x00'::bytea"),
-            );
-            server.psql_in(
-                &test.database(),
-                "SELECT setval(pg_get_serial_sequence('suppression_history', 'id'), 4)",
-            );
-        }
+    let rows = match backend {
+        Backend::Sqlite => rows
+            .replace("'r5'", "X'05'")
+            .replace("'r6'", "X'06'")
+            .replace("'x'", "X'00'"),
+        Backend::Postgres => rows
+            .replace("'r5'", "'\\x05'::bytea")
+            .replace("'r6'", "'\\x06'::bytea")
+            .replace("'x'", "'\\x00'::bytea"),
+    };
+    store_of_version(&test, 9, &rows);
+    if backend == Backend::Postgres {
+        crate::postgres::shared().psql_in(
+            &test.database(),
+            "SELECT setval(pg_get_serial_sequence('suppression_history', 'id'), 4)",
+        );
     }
     let mut store = Store::open_at(&test.location).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 10);
+    assert_eq!(
+        store.schema_version().unwrap(),
+        migration_names("sqlite").len() as i64
+    );
     let actions = |store: &Store, address: &str| -> Vec<(String, String, Option<i64>)> {
         store
             .history(address)
@@ -1042,6 +1120,7 @@ on_both_backends!(
     quarantine_keeps_bytes_once,
     a_store_written_by_an_older_version_is_migrated_on_open_and_keeps_its_data,
     history_written_before_version_10_is_chained_by_the_migration,
+    oversized_quarantine_written_before_version_11_gets_its_size_from_its_reason,
     send_log_lookup_by_empty_id_finds_nobody,
     the_suppression_view_lists_the_current_list,
     the_same_report_stored_at_once_by_two_connections_is_stored_once,

@@ -340,7 +340,7 @@ fn push_id(out: &mut Attributed, raw: &str, via: Via) {
     }
 }
 
-fn decode_base64_json(value: &str, field: &str) -> Option<String> {
+pub(crate) fn decode_base64_json(value: &str, field: &str) -> Option<String> {
     let compact: String = value.chars().filter(|c| !c.is_whitespace()).collect();
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(compact.trim_end_matches('='))

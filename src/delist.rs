@@ -2,9 +2,11 @@
 //! support form asks for, gathered from the store, as plain text or Markdown ready to paste.
 //! Pure: takes the figures, returns text.
 
+use crate::config::{AttributionConfig, HeaderValueKind};
 use crate::header_block::HeaderBlock;
 use crate::outlook_codes::BlockClass;
 use crate::rates::{BlockEvent, SndsDay, SndsStatus, Thresholds, episodes, judge, percent};
+use crate::verp::VerpTemplate;
 use std::fmt::Write as _;
 
 /// Everything the packet says.
@@ -42,55 +44,440 @@ pub enum PacketFormat {
     Markdown,
 }
 
-/// Headers whose addresses are the recipient's: replaced in the example.
+/// Headers whose addresses are the recipient's: each mailbox, display name included, shown
+/// as `[recipient]`.
 const RECIPIENT_HEADERS: &[&str] = &[
     "to",
     "cc",
+    "bcc",
+    "resent-to",
+    "resent-cc",
     "delivered-to",
+    "x-delivered-to",
     "x-original-to",
     "x-apparently-to",
+    "envelope-to",
+    "x-envelope-to",
     "original-recipient",
     "x-hmxmroriginalrecipient",
 ];
 
+/// Headers whose value is kept (after the complainant is removed from it): what Microsoft
+/// needs to see (sender, subject, date, authentication, the path with the sending IP) and
+/// what cannot hold a recipient. Any other header, the sender's own among them, is shown
+/// with its value `[redacted]`: an unknown header may carry a recipient id.
+const KEPT_HEADERS: &[&str] = &[
+    "from",
+    "sender",
+    "reply-to",
+    "subject",
+    "date",
+    "return-path",
+    "received",
+    "received-spf",
+    "authentication-results",
+    "arc-authentication-results",
+    "arc-seal",
+    "arc-message-signature",
+    "dkim-signature",
+    "domainkey-signature",
+    "list-id",
+    "list-unsubscribe-post",
+    "precedence",
+    "auto-submitted",
+    "mime-version",
+    "content-type",
+    "content-transfer-encoding",
+    "x-mailer",
+    "x-originating-ip",
+];
+
+/// Headers that name a message: shown as `<[redacted]@domain>`, since a sender's Message-ID
+/// can stand for the recipient (the send log maps one to the other).
+const MESSAGE_ID_HEADERS: &[&str] = &[
+    "message-id",
+    "in-reply-to",
+    "references",
+    "resent-message-id",
+];
+
+/// Headers of an unsubscribe link: each URI shown with its scheme and host only.
+const UNSUBSCRIBE_HEADERS: &[&str] = &["list-unsubscribe"];
+
+/// Headers added by Microsoft's own servers, kept (after the complainant is removed from
+/// them): they are Microsoft's evidence.
+const MICROSOFT_HEADER_PREFIXES: &[&str] = &["x-ms-", "x-microsoft-", "x-forefront-"];
+
+/// The shortest local part or name word removed wherever it appears: shorter ones (`jo`)
+/// would cut unrelated words.
+const MIN_SECRET_CHARS: usize = 3;
+
 /// The longest header value shown in the example.
 const MAX_HEADER_CHARS: usize = 300;
 
-/// Replaces every address in a text with `[recipient]`.
-fn redact_addresses(text: &str) -> String {
-    text.split_inclusive(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | ',' | ';' | '"'))
-        .map(|piece| {
-            let word = piece.trim_end_matches(|c: char| {
-                c.is_whitespace() || matches!(c, '<' | '>' | ',' | ';' | '"')
-            });
-            if word.contains('@') && !word.starts_with('@') {
-                piece.replacen(word, "[recipient]", 1)
-            } else {
-                piece.to_string()
+const RECIPIENT: &str = "[recipient]";
+const REDACTED: &str = "[redacted]";
+
+/// What `[attribution]` says identifies a recipient in the sender's own mail: the example
+/// headers are redacted with it.
+#[derive(Debug, Clone, Default)]
+pub struct Redaction {
+    /// Lower-case names of the `[attribution] header` headers, with the JSON member of the
+    /// `base64_json` ones.
+    identifier_headers: Vec<(String, Option<String>)>,
+    verp: Vec<VerpTemplate>,
+}
+
+impl Redaction {
+    /// From the configuration (whose VERP templates were checked when it was read; one that
+    /// does not parse is skipped).
+    pub fn new(config: &AttributionConfig) -> Redaction {
+        Redaction {
+            identifier_headers: config
+                .header
+                .iter()
+                .map(|h| {
+                    let json_field = (h.value == HeaderValueKind::Base64Json)
+                        .then(|| h.json_field.clone().unwrap_or_else(|| "recipient".into()));
+                    (h.name.to_ascii_lowercase(), json_field)
+                })
+                .collect(),
+            verp: config
+                .verp
+                .iter()
+                .filter_map(|t| VerpTemplate::parse(t).ok())
+                .collect(),
+        }
+    }
+}
+
+/// Splits an address list at the commas outside quotes and angle brackets.
+fn split_mailboxes(value: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut quoted, mut angle, mut start) = (false, false, 0);
+    for (i, c) in value.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '<' if !quoted => angle = true,
+            '>' if !quoted => angle = false,
+            ',' | ';' if !quoted && !angle => {
+                out.push(&value[start..i]);
+                start = i + 1;
             }
+            _ => {}
+        }
+    }
+    out.push(&value[start..]);
+    out.into_iter()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .collect()
+}
+
+/// The address and display name of one mailbox (`"Name" <a@b>`, `Name <a@b>`, `a@b`).
+fn mailbox_parts(mailbox: &str) -> (Option<&str>, Option<&str>) {
+    match (mailbox.find('<'), mailbox.rfind('>')) {
+        (Some(open), Some(close)) if open < close => {
+            let name = mailbox[..open].trim().trim_matches('"').trim();
+            let address = mailbox[open + 1..close].trim();
+            (
+                Some(address).filter(|a| a.contains('@')),
+                Some(name).filter(|n| !n.is_empty()),
+            )
+        }
+        _ => (
+            Some(mailbox.trim_matches(|c: char| c == '"' || c.is_whitespace()))
+                .filter(|a| a.contains('@')),
+            None,
+        ),
+    }
+}
+
+/// The words of a header value that hold an `@`, as bare addresses: angle brackets,
+/// quotes, a `mailto:` scheme and `?` parameters removed.
+fn address_words(value: &str) -> Vec<&str> {
+    value
+        .split(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | ',' | ';' | '"' | '(' | ')'))
+        .map(|word| {
+            let word = word
+                .strip_prefix("mailto:")
+                .or_else(|| word.strip_prefix("MAILTO:"))
+                .unwrap_or(word);
+            word.split('?').next().unwrap_or(word)
+        })
+        .filter(|word| word.contains('@') && !word.starts_with('@'))
+        .collect()
+}
+
+/// Percent-encodes what a URL would.
+fn url_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
         })
         .collect()
 }
 
-/// The example headers with the recipient's addresses removed: recipient fields redacted
-/// whole, and `for <address>` in Received fields.
-pub fn redacted_headers(headers: &HeaderBlock) -> Vec<(String, String)> {
+/// Replaces every occurrence of `needle` in `text`, ASCII case ignored, with `with`; when
+/// `whole_words`, only where no letter or digit touches it on either side.
+fn replace_ignoring_case(text: &str, needle: &str, with: &str, whole_words: bool) -> String {
+    if needle.is_empty() {
+        return text.to_string();
+    }
+    let lower_text = text.to_ascii_lowercase();
+    let lower_needle = needle.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut done = 0;
+    let mut from = 0;
+    while let Some(found) = lower_text[from..].find(&lower_needle) {
+        let at = from + found;
+        let end = at + lower_needle.len();
+        let touches = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+        if whole_words
+            && (touches(text[..at].chars().next_back()) || touches(text[end..].chars().next()))
+        {
+            from = at + lower_needle.chars().next().map_or(1, char::len_utf8);
+            continue;
+        }
+        out.push_str(&text[done..at]);
+        out.push_str(with);
+        done = end;
+        from = end;
+    }
+    out.push_str(&text[done..]);
+    out
+}
+
+/// What identifies the complainant, found in the headers, to be removed wherever it appears.
+#[derive(Debug, Default)]
+struct Secrets {
+    /// Addresses, their encodings and local parts: replaced by `[recipient]`.
+    addresses: Vec<String>,
+    /// Display names and their words: replaced by `[recipient]` as whole words.
+    names: Vec<String>,
+    /// Ids, tokens and other identifier values: replaced by `[redacted]`.
+    ids: Vec<String>,
+}
+
+impl Secrets {
+    fn address(&mut self, address: &str, redaction: &Redaction) {
+        let address = address.trim().trim_matches(|c| c == '<' || c == '>');
+        let Some((local, domain)) = address.rsplit_once('@') else {
+            return;
+        };
+        if local.is_empty() || domain.is_empty() {
+            return;
+        }
+        let local = local.trim_matches('"');
+        let mut forms = vec![
+            address.to_string(),
+            format!("{local}={domain}"),
+            format!("{local}%40{domain}"),
+            url_encoded(address),
+        ];
+        for template in &redaction.verp {
+            if let Some(encoded) = template.encode(local, domain) {
+                forms.push(encoded.split('@').next().unwrap_or(&encoded).to_string());
+            }
+        }
+        if local.chars().count() >= MIN_SECRET_CHARS {
+            forms.push(local.to_string());
+            forms.push(url_encoded(local));
+        }
+        self.addresses.extend(forms);
+    }
+
+    fn name(&mut self, name: &str) {
+        self.names.push(name.to_string());
+        self.names.extend(
+            name.split(|c: char| !c.is_alphanumeric())
+                .filter(|word| word.chars().count() >= MIN_SECRET_CHARS)
+                .map(str::to_string),
+        );
+    }
+
+    fn id(&mut self, id: &str) {
+        let id = id.trim().trim_matches(|c| c == '<' || c == '>');
+        if id.chars().count() >= MIN_SECRET_CHARS {
+            self.ids.push(id.to_string());
+        }
+    }
+
+    /// Everything found in the headers, longest first so that an address goes before its
+    /// local part.
+    fn find(headers: &HeaderBlock, redaction: &Redaction) -> Secrets {
+        let mut secrets = Secrets::default();
+        for (field, value) in headers.fields() {
+            let name = field.to_ascii_lowercase();
+            if RECIPIENT_HEADERS.contains(&name.as_str()) {
+                for mailbox in split_mailboxes(value) {
+                    let (address, display) = mailbox_parts(mailbox);
+                    if let Some(address) = address {
+                        secrets.address(address, redaction);
+                    }
+                    if let Some(display) = display {
+                        secrets.name(display);
+                    }
+                }
+            }
+            if name == "received"
+                && let Some(at) = value.find(" for ")
+            {
+                for address in address_words(&value[at..]).into_iter().take(1) {
+                    secrets.address(address, redaction);
+                }
+            }
+            if let Some((_, json_field)) = redaction
+                .identifier_headers
+                .iter()
+                .find(|(n, _)| *n == name)
+            {
+                secrets.id(value);
+                for address in address_words(value) {
+                    secrets.address(address, redaction);
+                }
+                if let Some(field) = json_field
+                    && let Some(found) = crate::attribution::decode_base64_json(value, field)
+                {
+                    if found.contains('@') {
+                        secrets.address(&found, redaction);
+                    } else {
+                        secrets.id(&found);
+                    }
+                }
+            }
+            for word in address_words(value) {
+                for template in &redaction.verp {
+                    let Some(capture) = template.capture(word) else {
+                        continue;
+                    };
+                    if let (Some(local), Some(domain)) = (&capture.local, &capture.domain) {
+                        secrets.address(&format!("{local}@{domain}"), redaction);
+                    }
+                    for id in [&capture.id, &capture.token].into_iter().flatten() {
+                        secrets.id(id);
+                    }
+                }
+            }
+        }
+        for list in [&mut secrets.addresses, &mut secrets.names, &mut secrets.ids] {
+            list.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+            list.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+        }
+        secrets
+    }
+
+    /// The value with every secret removed.
+    fn remove_from(&self, value: &str) -> String {
+        let mut value = value.to_string();
+        for address in &self.addresses {
+            value = replace_ignoring_case(&value, address, RECIPIENT, false);
+        }
+        for id in &self.ids {
+            value = replace_ignoring_case(&value, id, REDACTED, false);
+        }
+        for name in &self.names {
+            value = replace_ignoring_case(&value, name, RECIPIENT, true);
+        }
+        value
+    }
+}
+
+/// Each address a VERP template matches, shown as the template with its placeholders
+/// `[redacted]`.
+fn mask_verp(value: &str, redaction: &Redaction) -> String {
+    let mut value = value.to_string();
+    for word in address_words(&value.clone()) {
+        if let Some(template) = redaction.verp.iter().find(|t| t.capture(word).is_some()) {
+            value = value.replace(word, &template.masked(REDACTED));
+        }
+    }
+    value
+}
+
+/// `<local@domain>` as `<[redacted]@domain>`, for each message id of the value.
+fn mask_message_ids(value: &str) -> String {
+    let ids: Vec<String> = value
+        .split(|c: char| c.is_whitespace() || c == '<' || c == '>' || c == ',')
+        .filter(|id| !id.is_empty())
+        .map(|id| match id.rsplit_once('@') {
+            Some((_, domain)) => format!("<{REDACTED}@{domain}>"),
+            None => format!("<{REDACTED}>"),
+        })
+        .collect();
+    ids.join(" ")
+}
+
+/// Each URI of a List-Unsubscribe value with its scheme and host only:
+/// `<mailto:[redacted]@host>`, `<https://host/[redacted]>`.
+fn mask_unsubscribe(value: &str) -> String {
+    let uris: Vec<String> = value
+        .split(',')
+        .map(|uri| {
+            uri.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .trim()
+        })
+        .filter(|uri| !uri.is_empty())
+        .map(|uri| {
+            if let Some(rest) = uri.get(..7).filter(|s| s.eq_ignore_ascii_case("mailto:")) {
+                let address = uri[rest.len()..].split('?').next().unwrap_or("");
+                match address.rsplit_once('@') {
+                    Some((_, host)) => format!("<mailto:{REDACTED}@{host}>"),
+                    None => format!("<mailto:{REDACTED}>"),
+                }
+            } else if let Some((scheme, rest)) = uri.split_once("://") {
+                let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+                let host = host.rsplit('@').next().unwrap_or(host);
+                format!("<{scheme}://{host}/{REDACTED}>")
+            } else {
+                format!("<{REDACTED}>")
+            }
+        })
+        .collect();
+    uris.join(", ")
+}
+
+/// The example headers with the complainant removed, for a packet that leaves the company:
+///
+/// - recipient headers (To, Cc, Delivered-To, ...): each mailbox, its display name
+///   included, as `[recipient]`;
+/// - the headers `[attribution] header` names, and any header not known to be needed or
+///   safe (see `KEPT_HEADERS`): the value as `[redacted]`;
+/// - Message-ID and its kin: the domain only; List-Unsubscribe: scheme and host only;
+/// - addresses a configured VERP template matches (Return-Path): what the template decodes
+///   as `[redacted]`;
+/// - in every value kept, the complainant's address, its local part, its encodings
+///   (`local=domain`, `%40`, URL-encoded, the configured VERP forms), display name, and the
+///   ids and tokens found for it, wherever they appear (a `Received: ... for <address>`,
+///   a DKIM `z=` copy of To).
+pub fn redacted_headers(headers: &HeaderBlock, redaction: &Redaction) -> Vec<(String, String)> {
+    let secrets = Secrets::find(headers, redaction);
     headers
         .fields()
         .map(|(field, value)| {
             let name = field.to_ascii_lowercase();
-            let value = if RECIPIENT_HEADERS.contains(&name.as_str()) {
-                redact_addresses(value)
-            } else if name == "received" {
-                match value.find(" for ") {
-                    Some(at) => {
-                        let (head, tail) = value.split_at(at);
-                        format!("{head}{}", redact_addresses(tail))
-                    }
-                    None => value.to_owned(),
-                }
+            let name = name.as_str();
+            let value = if RECIPIENT_HEADERS.contains(&name) {
+                vec![RECIPIENT; split_mailboxes(value).len().max(1)].join(", ")
+            } else if redaction.identifier_headers.iter().any(|(n, _)| n == name) {
+                REDACTED.to_string()
+            } else if MESSAGE_ID_HEADERS.contains(&name) {
+                secrets.remove_from(&mask_message_ids(value))
+            } else if UNSUBSCRIBE_HEADERS.contains(&name) {
+                secrets.remove_from(&mask_unsubscribe(value))
+            } else if KEPT_HEADERS.contains(&name)
+                || MICROSOFT_HEADER_PREFIXES
+                    .iter()
+                    .any(|p| name.starts_with(p))
+            {
+                secrets.remove_from(&mask_verp(value, redaction))
             } else {
-                value.to_owned()
+                REDACTED.to_string()
             };
             let value = if value.chars().count() > MAX_HEADER_CHARS {
                 let mut short: String = value.chars().take(MAX_HEADER_CHARS).collect();
@@ -245,8 +632,8 @@ fn duration(minutes: i64) -> String {
     }
 }
 
-/// The packet, ready to paste.
-pub fn packet(input: &DelistInput, format: PacketFormat) -> String {
+/// The packet, ready to paste; the example headers redacted with `redaction`.
+pub fn packet(input: &DelistInput, format: PacketFormat, redaction: &Redaction) -> String {
     let mut doc = Doc {
         format,
         text: String::new(),
@@ -514,8 +901,11 @@ pub fn packet(input: &DelistInput, format: PacketFormat) -> String {
     doc.heading("Example headers of a recent message from this IP");
     match &input.example_headers {
         Some(headers) if !headers.is_empty() => {
-            doc.para("Recipient addresses are replaced by [recipient].");
-            let lines: Vec<String> = redacted_headers(headers)
+            doc.para(
+                "The recipient's addresses and name are replaced by [recipient]; identifiers \
+                 of the recipient, and headers not needed here, by [redacted].",
+            );
+            let lines: Vec<String> = redacted_headers(headers, redaction)
                 .into_iter()
                 .map(|(name, value)| format!("{name}: {value}"))
                 .collect();
@@ -530,21 +920,103 @@ pub fn packet(input: &DelistInput, format: PacketFormat) -> String {
 mod tests {
     use super::*;
 
+    fn redaction(toml: &str) -> Redaction {
+        let config: AttributionConfig = toml::from_str(toml).unwrap();
+        Redaction::new(&config)
+    }
+
     #[test]
     fn recipient_addresses_are_redacted_and_the_sender_kept() {
         let headers = HeaderBlock::parse(
             b"Received: from mta1.sender.example (mta1 [203.0.113.5]) by mx.example.net\n for <zoe@outlook.example>; Wed, 18 Nov 2026 09:15:00 +0000\n\
 From: News <news@sender.example>\n\
-To: \"Zoe\" <zoe@outlook.example>, amy@outlook.example\n\
+To: \"Zoe Quill\" <zoe@outlook.example>, amy@outlook.example\n\
 Subject: Hello\n",
         );
-        let got = redacted_headers(&headers);
+        let got = redacted_headers(&headers, &Redaction::default());
         assert_eq!(
             got[0].1,
             "from mta1.sender.example (mta1 [203.0.113.5]) by mx.example.net for <[recipient]>; Wed, 18 Nov 2026 09:15:00 +0000"
         );
         assert_eq!(got[1].1, "News <news@sender.example>");
-        assert_eq!(got[2].1, "\"Zoe\" <[recipient]>, [recipient]");
+        assert_eq!(got[2].1, "[recipient], [recipient]");
+    }
+
+    /// The audit's case: a sender's own recipient header, a display name, and the address
+    /// encoded in List-Unsubscribe, Return-Path (VERP), Message-ID and a personalised Subject.
+    #[test]
+    fn the_complainant_is_removed_from_every_header_in_every_encoding() {
+        let headers = HeaderBlock::parse(
+            b"Return-Path: <bounces+victim.person=example.net@bounce.sender.example>\n\
+Received: from mta1.sender.example (mta1 [192.0.2.25]) by mx.example.net for <victim.person@example.net>; Wed, 18 Nov 2026 09:15:00 +0000\n\
+Authentication-Results: mx.example.net; spf=pass smtp.mailfrom=bounce.sender.example; dkim=pass header.d=sender.example\n\
+DKIM-Signature: v=1; a=rsa-sha256; d=sender.example; s=s1; h=from:to:subject; z=To:victim.person@example.net; bh=abc=; b=def=\n\
+From: News <news@sender.example>\n\
+To: \"Victim Person\" <victim.person@example.net>\n\
+Subject: Victim, your November news\n\
+Date: Wed, 18 Nov 2026 09:14:00 +0000\n\
+Message-ID: <20261118.victim.person=example.net@sender.example>\n\
+X-Fbl-Rcpt: victim.person@example.net\n\
+X-Kumo-Ref: eyJyZWNpcGllbnQiOiJ2aWN0aW0ucGVyc29uQGV4YW1wbGUubmV0In0=\n\
+X-Subscriber: 884211\n\
+List-Unsubscribe: <mailto:unsub+victim.person=example.net@example.com?subject=unsubscribe>, <https://sender.example/u?e=victim.person%40example.net&t=Zx81>\n\
+List-Unsubscribe-Post: List-Unsubscribe=One-Click\n\
+X-MS-Exchange-Organization-AuthAs: Anonymous\n",
+        );
+        let redaction = redaction(
+            "header = [\n\
+               { name = \"X-Fbl-Rcpt\", value = \"address\" },\n\
+               { name = \"x-kumo-ref\", value = \"base64_json\", json_field = \"recipient\" },\n\
+             ]\n\
+             verp = [\"bounces+{local}={domain}@bounce.sender.example\"]\n",
+        );
+        let got = redacted_headers(&headers, &redaction);
+        let shown: String = got.iter().map(|(n, v)| format!("{n}: {v}\n")).collect();
+        for secret in ["victim", "person", "884211", "eyJ", "Zx81"] {
+            assert!(
+                !shown
+                    .to_ascii_lowercase()
+                    .contains(&secret.to_ascii_lowercase()),
+                "{secret:?} is shown:\n{shown}"
+            );
+        }
+        let expected = "\
+Return-Path: <bounces+[redacted]=[redacted]@bounce.sender.example>
+Received: from mta1.sender.example (mta1 [192.0.2.25]) by mx.example.net for <[recipient]>; Wed, 18 Nov 2026 09:15:00 +0000
+Authentication-Results: mx.example.net; spf=pass smtp.mailfrom=bounce.sender.example; dkim=pass header.d=sender.example
+DKIM-Signature: v=1; a=rsa-sha256; d=sender.example; s=s1; h=from:to:subject; z=To:[recipient]; bh=abc=; b=def=
+From: News <news@sender.example>
+To: [recipient]
+Subject: [recipient], your November news
+Date: Wed, 18 Nov 2026 09:14:00 +0000
+Message-ID: <[redacted]@sender.example>
+X-Fbl-Rcpt: [redacted]
+X-Kumo-Ref: [redacted]
+X-Subscriber: [redacted]
+List-Unsubscribe: <mailto:[redacted]@example.com>, <https://sender.example/[redacted]>
+List-Unsubscribe-Post: List-Unsubscribe=One-Click
+X-MS-Exchange-Organization-AuthAs: Anonymous
+";
+        assert_eq!(shown, expected);
+    }
+
+    #[test]
+    fn ids_a_verp_template_decodes_are_removed_wherever_they_appear() {
+        let headers = HeaderBlock::parse(
+            b"Return-Path: <b-7f3a9c@bounce.sender.example>\n\
+Received: from mta1.sender.example by mx.example.net with ESMTP id 7f3a9c-x; Wed, 18 Nov 2026 09:15:00 +0000\n\
+From: news@sender.example\n",
+        );
+        let got = redacted_headers(
+            &headers,
+            &redaction("verp = [\"b-{id}@bounce.sender.example\"]\n"),
+        );
+        assert_eq!(got[0].1, "<b-[redacted]@bounce.sender.example>");
+        assert_eq!(
+            got[1].1,
+            "from mta1.sender.example by mx.example.net with ESMTP id [redacted]-x; Wed, 18 Nov 2026 09:15:00 +0000"
+        );
+        assert_eq!(got[2].1, "news@sender.example");
     }
 
     #[test]

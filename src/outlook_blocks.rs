@@ -352,8 +352,6 @@ fn jsonl_sightings(input: impl BufRead) -> Vec<BlockSighting> {
 
 fn postfix_sightings(input: impl BufRead, options: &ReadOptions) -> Vec<BlockSighting> {
     let mut found = Vec::new();
-    let mut year = options.year;
-    let mut last_month = 0u32;
     for line in input.lines().map_while(Result::ok) {
         let Some(at) = line.find(" status=") else {
             continue;
@@ -374,7 +372,7 @@ fn postfix_sightings(input: impl BufRead, options: &ReadOptions) -> Vec<BlockSig
             rest.find(">,").map(|end| rest[..end].to_string())
         });
         // RFC 3339 stamps (`2026-11-28T01:49:26.123+01:00 host ...`) or classic syslog
-        // (`Nov 28 01:49:26 host ...`) in the configured zone, the year counted on.
+        // (`Nov 28 01:49:26 host ...`): the latest such local time up to now, see `ReadOptions`.
         let first = line.split_whitespace().next().unwrap_or("");
         let at = if let Ok(time) = chrono::DateTime::parse_from_rfc3339(first) {
             Some(time.with_timezone(&chrono::Utc))
@@ -385,15 +383,11 @@ fn postfix_sightings(input: impl BufRead, options: &ReadOptions) -> Vec<BlockSig
                 .position(|m| stamp.starts_with(m))
                 .map(|p| p as u32 + 1);
             month.and_then(|month| {
-                if last_month >= 10 && month <= 3 {
-                    year += 1;
-                }
-                last_month = month;
-                let text = format!("{year} {stamp}");
-                chrono::NaiveDateTime::parse_from_str(&text, "%Y %b %e %H:%M:%S")
-                    .ok()
-                    .and_then(|naive| naive.and_local_timezone(options.offset).single())
-                    .map(|t| t.with_timezone(&chrono::Utc))
+                // A fixed leap year, so that `Feb 29` parses; the year is chosen below.
+                let text = format!("2000 {stamp}");
+                let naive =
+                    chrono::NaiveDateTime::parse_from_str(&text, "%Y %b %e %H:%M:%S").ok()?;
+                options.classic_utc(month, chrono::Datelike::day(&naive), naive.time())
             })
         };
         found.push(BlockSighting {

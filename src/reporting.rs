@@ -119,12 +119,13 @@ pub fn scan_send_log(
     format: SendLogFormat,
     now: &str,
 ) -> Result<u64> {
-    use chrono::{Datelike, Offset};
     let file = std::fs::File::open(path)
         .with_context(|| format!("cannot open send log {}", path.display()))?;
     let options = ReadOptions {
-        year: day_of(now)?.year(),
-        offset: chrono::Local::now().offset().fix(),
+        now: chrono::DateTime::parse_from_rfc3339(now)
+            .context("the run's time is not RFC 3339")?
+            .to_utc(),
+        zone: crate::zone::Zone::system(),
     };
     let sightings = sightings_in_send_log(format, std::io::BufReader::new(file), &options);
     record(store, &sightings, "send_log", None, now, now)

@@ -83,12 +83,11 @@ pub fn import_send_log(
     origin: &str,
     retention_days: u32,
 ) -> Result<SendLogImported> {
-    use chrono::{Datelike, Offset};
     let now = chrono::DateTime::parse_from_rfc3339(ingester.now)
         .context("the run's time is not RFC 3339")?;
     let options = ReadOptions {
-        year: now.year(),
-        offset: chrono::Local::now().offset().fix(),
+        now: now.to_utc(),
+        zone: crate::zone::Zone::system(),
     };
     let cutoff = now.with_timezone(&chrono::Utc) - chrono::Duration::days(retention_days as i64);
     let mut imported = SendLogImported {

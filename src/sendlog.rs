@@ -36,7 +36,10 @@
 
 pub mod postfix;
 
-use chrono::{DateTime, FixedOffset, NaiveDateTime, SecondsFormat, Utc};
+use crate::zone::Zone;
+use chrono::{
+    DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, TimeDelta, Utc,
+};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::io::{self, BufRead};
@@ -117,25 +120,53 @@ pub struct SendLogError {
     pub reason: String,
 }
 
+/// How far past `now` a classic syslog timestamp may be and still count as this year's:
+/// the logging host's clock and fbl's may disagree a little.
+pub const CLOCK_SKEW: TimeDelta = TimeDelta::days(1);
+
 /// What the reader cannot know from the log itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ReadOptions {
-    /// The year of the first classic syslog timestamp (`Nov 28 01:49:26`), which carries
-    /// none. The reader counts a year on when the month goes back by more than six
-    /// (December to January). Callers usually pass the current year.
-    pub year: i32,
-    /// The zone of classic syslog timestamps. A fixed offset: a log that crosses a
-    /// daylight-saving change is off by the difference on one side of it.
-    pub offset: FixedOffset,
+    /// When the log is read. A classic syslog timestamp (`Nov 28 01:49:26`) carries no year:
+    /// it is taken as the latest such local time not later than `now` plus [`CLOCK_SKEW`],
+    /// so December lines read in January are of the year before, and a log that spans New
+    /// Year comes out in order.
+    pub now: DateTime<Utc>,
+    /// The zone of classic syslog timestamps, with its daylight-saving rules: each time is
+    /// read with the offset in force on its own date. See [`Zone::to_utc`] for the hour
+    /// skipped and the hour repeated at a change.
+    pub zone: Zone,
 }
 
 impl ReadOptions {
-    /// Classic syslog timestamps taken as UTC.
+    /// Classic syslog timestamps read as UTC, each in `year`: as read at the last instant
+    /// of `year` less [`CLOCK_SKEW`]. For tests and fuzzing.
     pub fn utc(year: i32) -> ReadOptions {
+        let end = NaiveDate::from_ymd_opt(year.clamp(-9998, 9998) + 1, 1, 1)
+            .expect("a year within chrono's range")
+            .and_time(NaiveTime::MIN)
+            .and_utc();
         ReadOptions {
-            year,
-            offset: FixedOffset::east_opt(0).expect("zero is a valid offset"),
+            now: end - TimeDelta::nanoseconds(1) - CLOCK_SKEW,
+            zone: Zone::utc(),
         }
+    }
+
+    /// The instant of a classic syslog timestamp, `month`/`day` at `time` local: of the
+    /// latest year (of the nine up to `now`'s, which always hold a 29 February) in which
+    /// that date exists and is not later than `now` plus [`CLOCK_SKEW`]. `None` for a date
+    /// that is in none of them, or outside the years -9999 to 9999.
+    pub fn classic_utc(&self, month: u32, day: u32, time: NaiveTime) -> Option<DateTime<Utc>> {
+        let latest = self
+            .zone
+            .to_local(self.now.checked_add_signed(CLOCK_SKEW)?)?;
+        let newest = latest.year();
+        (newest - 8..=newest)
+            .rev()
+            .filter_map(|year| NaiveDate::from_ymd_opt(year, month, day))
+            .map(|date| date.and_time(time))
+            .find(|local| *local <= latest)
+            .and_then(|local| self.zone.to_utc(local))
     }
 }
 

@@ -87,6 +87,33 @@ impl VerpTemplate {
         &self.source
     }
 
+    /// The template with each placeholder written as `mark`: what a matching address shows
+    /// once what it encodes is removed.
+    pub fn masked(&self, mark: &str) -> String {
+        self.pieces
+            .iter()
+            .map(|piece| match piece {
+                Piece::Literal(literal) => literal.as_str(),
+                _ => mark,
+            })
+            .collect()
+    }
+
+    /// The address this template gives for `local@domain`; `None` for a template with an
+    /// `{id}` or a `{token}`, or without `{local}`.
+    pub fn encode(&self, local: &str, domain: &str) -> Option<String> {
+        let mut out = String::new();
+        for piece in &self.pieces {
+            match piece {
+                Piece::Literal(literal) => out.push_str(literal),
+                Piece::Local => out.push_str(local),
+                Piece::Domain => out.push_str(domain),
+                Piece::Id | Piece::Token => return None,
+            }
+        }
+        self.pieces.contains(&Piece::Local).then_some(out)
+    }
+
     /// Matches a bare envelope address (angle brackets are removed first).
     pub fn capture(&self, address: &str) -> Option<VerpCapture> {
         let address = address.trim().trim_start_matches('<').trim_end_matches('>');
@@ -177,6 +204,18 @@ mod tests {
                 .as_deref(),
             Some("YQ.c2ln")
         );
+    }
+
+    #[test]
+    fn masks_and_encodes() {
+        let template = VerpTemplate::parse("Bounces+{local}={domain}@bounce.example.com").unwrap();
+        assert_eq!(template.masked("[x]"), "bounces+[x]=[x]@bounce.example.com");
+        assert_eq!(
+            template.encode("jane", "example.org").as_deref(),
+            Some("bounces+jane=example.org@bounce.example.com")
+        );
+        let template = VerpTemplate::parse("b-{id}@bounce.example.com").unwrap();
+        assert_eq!(template.encode("jane", "example.org"), None);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! IANA time zones, for reading SNDS times (which carry no offset) as UTC.
+//! IANA time zones, for reading SNDS times and classic syslog times (which carry no offset)
+//! as UTC.
 //!
 //! A zone is looked up by name in the system's zone database (`/usr/share/zoneinfo`, or
 //! `TZDIR`), so that an updated `tzdata` package is used; on a system without one, in the
@@ -30,6 +31,12 @@ impl Zone {
     /// Coordinated Universal Time.
     pub fn utc() -> Zone {
         Zone(TimeZone::UTC)
+    }
+
+    /// The zone of this host: `TZ` (an IANA name, a TZif path or a POSIX rule), else
+    /// `/etc/localtime`; UTC when neither names a zone. Reads the environment and a file.
+    pub fn system() -> Zone {
+        Zone(TimeZone::system())
     }
 
     /// [`DEFAULT_SNDS_ZONE`].

@@ -381,35 +381,48 @@ mod postfix {
         );
     }
 
+    fn read_at(now: &str, zone: &str) -> ReadOptions {
+        ReadOptions {
+            now: chrono::DateTime::parse_from_rfc3339(now).unwrap().to_utc(),
+            zone: fbl::zone::Zone::named(zone).unwrap(),
+        }
+    }
+
     #[test]
-    fn december_to_january_counts_a_year_on() {
+    fn classic_dates_are_the_latest_not_after_now() {
+        // Read on 2 January 2027: December is of 2026, the log comes out in order, and a
+        // line a day ahead of the clock is still this year's.
         let log = [
-            cleanup("Dec 31 23:59:58", "4ABC12345", "m1@x"),
-            delivery("Dec 31 23:59:59", "4ABC12345", "ann@example.org", "sent"),
-            delivery("Jan  1 00:00:01", "4ABC12345", "bob@example.org", "sent"),
+            cleanup("Dec 30 10:00:00", "4ABC12345", "m1@x"),
+            delivery("Dec 30 10:00:01", "4ABC12345", "ann@example.org", "sent"),
+            delivery("Dec 31 23:59:59", "4ABC12345", "bob@example.org", "sent"),
+            delivery("Jan  1 00:00:01", "4ABC12345", "cat@example.org", "sent"),
             // A line written late, after January began, is still from December.
-            delivery("Dec 31 23:59:59", "4ABC12345", "cat@example.org", "sent"),
-            delivery("Jan  1 00:00:02", "4ABC12345", "dan@example.org", "sent"),
-            delivery("Feb  3 10:00:00", "4ABC12345", "eve@example.org", "sent"),
+            delivery("Dec 31 23:59:59", "4ABC12345", "dan@example.org", "sent"),
+            delivery("Jan  2 09:00:01", "4ABC12345", "eve@example.org", "sent"),
+            delivery("Jan  3 09:59:59", "4ABC12345", "fay@example.org", "sent"),
+            // More than a day ahead: last year's.
+            delivery("Jan  3 10:00:01", "4ABC12345", "gus@example.org", "sent"),
+            delivery("Feb 29 10:00:00", "4ABC12345", "hal@example.org", "sent"),
         ]
         .concat();
-        check(
+        check_with(
             SendLogFormat::Postfix,
+            &read_at("2027-01-02T10:00:00Z", "UTC"),
             &log,
-            "ann@example.org message_id=m1@x sent_at=2026-12-31T23:59:59Z
-             bob@example.org message_id=m1@x sent_at=2027-01-01T00:00:01Z
-             cat@example.org message_id=m1@x sent_at=2026-12-31T23:59:59Z
-             dan@example.org message_id=m1@x sent_at=2027-01-01T00:00:02Z
-             eve@example.org message_id=m1@x sent_at=2027-02-03T10:00:00Z",
+            "ann@example.org message_id=m1@x sent_at=2026-12-30T10:00:01Z
+             bob@example.org message_id=m1@x sent_at=2026-12-31T23:59:59Z
+             cat@example.org message_id=m1@x sent_at=2027-01-01T00:00:01Z
+             dan@example.org message_id=m1@x sent_at=2026-12-31T23:59:59Z
+             eve@example.org message_id=m1@x sent_at=2027-01-02T09:00:01Z
+             fay@example.org message_id=m1@x sent_at=2027-01-03T09:59:59Z
+             gus@example.org message_id=m1@x sent_at=2026-01-03T10:00:01Z
+             hal@example.org message_id=m1@x sent_at=2024-02-29T10:00:00Z",
         );
     }
 
     #[test]
-    fn classic_timestamps_are_read_in_the_given_zone() {
-        let options = ReadOptions {
-            year: 2026,
-            offset: chrono::FixedOffset::east_opt(3600).unwrap(),
-        };
+    fn classic_timestamps_take_the_offset_of_their_own_date() {
         let log = [
             cleanup("Jan  1 00:30:00", "4ABC12345", "m1@x"),
             delivery(
@@ -418,13 +431,50 @@ mod postfix {
                 "ann@example.org",
                 "sent",
             ),
+            // Summer time (CEST, +02:00), read in November (CET, +01:00).
+            delivery("Jul 10 12:00:01", "4ABC12345", "bob@example.org", "sent"),
+            // 02:30 on 29 March 2026 never happened in Berlin: read with the offset before
+            // the change (+01:00).
+            delivery("Mar 29 02:30:00", "4ABC12345", "cat@example.org", "sent"),
+            // 02:30 on 25 October 2026 happened twice: the earlier, still +02:00.
+            delivery("Oct 25 02:30:00", "4ABC12345", "dan@example.org", "sent"),
         ]
         .concat();
         check_with(
             SendLogFormat::Postfix,
-            &options,
+            &read_at("2026-11-20T10:00:00Z", "Europe/Berlin"),
             &log,
-            "ann@example.org message_id=m1@x sent_at=2025-12-31T23:30:00Z",
+            "ann@example.org message_id=m1@x sent_at=2025-12-31T23:30:00Z
+             bob@example.org message_id=m1@x sent_at=2026-07-10T10:00:01Z
+             cat@example.org message_id=m1@x sent_at=2026-03-29T01:30:00Z
+             dan@example.org message_id=m1@x sent_at=2026-10-25T00:30:00Z",
+        );
+    }
+
+    #[test]
+    fn rfc3339_timestamps_keep_their_own_offset() {
+        let log = [
+            cleanup("2026-12-30T10:00:00.123456+01:00", "4ABC12345", "m1@x"),
+            delivery(
+                "2026-12-30T10:00:00.123456+01:00",
+                "4ABC12345",
+                "ann@example.org",
+                "sent",
+            ),
+            delivery(
+                "2026-12-30T10:00:01+0100",
+                "4ABC12345",
+                "bob@example.org",
+                "sent",
+            ),
+        ]
+        .concat();
+        check_with(
+            SendLogFormat::Postfix,
+            &read_at("2027-01-02T10:00:00Z", "Europe/Berlin"),
+            &log,
+            "ann@example.org message_id=m1@x sent_at=2026-12-30T09:00:00Z
+             bob@example.org message_id=m1@x sent_at=2026-12-30T09:00:01Z",
         );
     }
 
@@ -478,7 +528,8 @@ mod postfix {
     fn impossible_timestamps_on_deliveries_are_errors() {
         let log = [
             cleanup("Feb 28 01:49:25", "4ABC12345", "m1@x"),
-            delivery("Feb 29 01:49:26", "4ABC12345", "ann@example.org", "sent"),
+            // 29 February is the latest one (see above); 30 February never is.
+            delivery("Feb 30 01:49:26", "4ABC12345", "ann@example.org", "sent"),
             delivery("Feb 28 25:49:26", "4ABC12345", "bob@example.org", "sent"),
             delivery(
                 "2026-02-30T01:49:26Z",
@@ -491,8 +542,8 @@ mod postfix {
         check(
             SendLogFormat::Postfix,
             &log,
-            "error line 2: queue id 4ABC12345: timestamp `Feb 29 01:49:26` is not a time in the year 2026
-             error line 3: queue id 4ABC12345: timestamp `Feb 28 25:49:26` is not a time in the year 2026
+            "error line 2: queue id 4ABC12345: timestamp `Feb 30 01:49:26` is not a time in the nine years up to now
+             error line 3: queue id 4ABC12345: timestamp `Feb 28 25:49:26` is not a time in the nine years up to now
              error line 4: queue id 4ABC12345: timestamp `2026-02-30T01:49:26Z` is not an RFC 3339 time between the years 0 and 9999",
         );
     }
@@ -575,10 +626,10 @@ mod never_panics {
         message-id=<|to=<|a@b\\.c|>|, status=sent|, status=deferred| \\(250\\)|removed|\
         message_id|recipient|email|id|sent_at|source_ip|\\{|\\}|\\[|\\]|\"|:|,|;|\t|\r|\n|<|@|\\.|[ -~]|[^\\x00-\\x7f]){0,120}";
 
-    fn consume(format: SendLogFormat, input: &[u8], year: i32) {
+    fn consume(format: SendLogFormat, input: &[u8], now: i64) {
         let options = ReadOptions {
-            year,
-            offset: chrono::FixedOffset::east_opt(-5 * 3600).unwrap(),
+            now: chrono::DateTime::from_timestamp(now, 0).unwrap_or_default(),
+            zone: fbl::zone::Zone::named("America/New_York").unwrap(),
         };
         let lines = input.split(|&byte| byte == b'\n').count() as u64;
         for item in read_send_log(format, input, &options) {
@@ -593,16 +644,16 @@ mod never_panics {
 
     proptest! {
         #[test]
-        fn on_arbitrary_bytes(input in proptest::collection::vec(any::<u8>(), 0..512), year in any::<i32>()) {
+        fn on_arbitrary_bytes(input in proptest::collection::vec(any::<u8>(), 0..512), now in any::<i64>()) {
             for format in SendLogFormat::ALL {
-                consume(format, &input, year);
+                consume(format, &input, now);
             }
         }
 
         #[test]
-        fn on_pieces_of_real_lines(input in PIECES, year in prop_oneof![Just(2026), any::<i32>()]) {
+        fn on_pieces_of_real_lines(input in PIECES, now in prop_oneof![Just(1_796_205_600), any::<i64>()]) {
             for format in SendLogFormat::ALL {
-                consume(format, input.as_bytes(), year);
+                consume(format, input.as_bytes(), now);
             }
         }
     }

@@ -2,7 +2,7 @@
 
 use super::{Context, Outcome};
 use crate::config::MAX_REPORT_DAYS;
-use crate::delist::{PacketFormat, packet};
+use crate::delist::{PacketFormat, Redaction, packet};
 use crate::ingest::{Kept, store_failure};
 use crate::rates::Level;
 use crate::report_render::{ReportFormat, render};
@@ -131,7 +131,7 @@ pub fn run(context: &Context, args: ReportArgs) -> Result<Outcome> {
         } else {
             PacketFormat::Text
         };
-        let text = packet(&input, format);
+        let text = packet(&input, format, &Redaction::new(&context.config.attribution));
         emit(delist.output.as_ref(), |out| out.write_all(text.as_bytes()))?;
         return Ok(Outcome::Clean);
     }

@@ -22,9 +22,10 @@
 //!
 //! Timestamps are either RFC 3339 (`2026-11-28T01:49:26.123456+00:00`, also with `+0000`)
 //! or classic syslog (`Nov 28 01:49:26`, optionally with a fraction), which has neither year
-//! nor zone: [`ReadOptions`] gives both. A month that goes back by more than six from the
-//! month before (December to January) starts the next year; one that goes forward by more
-//! than six (a late December line after January began) is taken as the year before.
+//! nor zone: each is the latest such time not later than [`ReadOptions::now`] (plus a day of
+//! clock skew), read in [`ReadOptions::zone`] with the offset of its own date. December
+//! lines read in January are of the year before; a log that spans New Year comes out in
+//! order.
 //!
 //! Memory: one entry per open queue id, forgotten at `removed`. Logs can miss `removed`
 //! lines (rotation, a crash), so at most [`MAX_OPEN_QUEUE_IDS`] are kept, the oldest
@@ -33,7 +34,7 @@
 use super::{
     ReadOptions, SendLogEntry, Step, normalise_message_id, normalise_recipient, rfc3339_utc, shown,
 };
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveTime, Utc};
 use std::collections::{BTreeMap, HashMap};
 
 /// The most queue ids the reader remembers at once.
@@ -43,11 +44,7 @@ pub const MAX_OPEN_QUEUE_IDS: usize = 1_000_000;
 const DELIVERY_AGENTS: [&str; 5] = ["smtp", "lmtp", "virtual", "local", "pipe"];
 
 pub(super) struct PostfixState {
-    offset: FixedOffset,
-    /// The year of the latest classic timestamp that did not go back.
-    year: i32,
-    /// The month of that timestamp; `None` before the first.
-    month: Option<u32>,
+    options: ReadOptions,
     queue_ids: OpenQueueIds,
 }
 
@@ -58,9 +55,7 @@ impl PostfixState {
 
     fn with_limit(options: &ReadOptions, limit: usize) -> PostfixState {
         PostfixState {
-            offset: options.offset,
-            year: options.year,
-            month: None,
+            options: options.clone(),
             queue_ids: OpenQueueIds {
                 by_id: HashMap::new(),
                 by_age: BTreeMap::new(),
@@ -74,10 +69,6 @@ impl PostfixState {
         let text = String::from_utf8_lossy(bytes);
         let Some(line) = SyslogLine::parse(&text) else {
             return Step::Skip;
-        };
-        let year = match line.stamp {
-            Stamp::Classic { month, .. } => self.year_of(month),
-            Stamp::Absolute(_) => self.year,
         };
         let Some((_, daemon)) = line.program.rsplit_once('/') else {
             return Step::Skip;
@@ -95,29 +86,13 @@ impl PostfixState {
             self.queue_ids.close(queue_id);
             Step::Skip
         } else if DELIVERY_AGENTS.contains(&daemon) {
-            self.delivery(queue_id, event, &line.stamp, year)
+            self.delivery(queue_id, event, &line.stamp)
         } else {
             Step::Skip
         }
     }
 
-    /// The year of a classic timestamp in `month`, counting a year on at a rollover.
-    fn year_of(&mut self, month: u32) -> i32 {
-        match self.month {
-            Some(previous) if previous > month + 6 => {
-                self.year = self.year.saturating_add(1);
-                self.month = Some(month);
-                self.year
-            }
-            Some(previous) if month > previous + 6 => self.year.saturating_sub(1),
-            _ => {
-                self.month = Some(month);
-                self.year
-            }
-        }
-    }
-
-    fn delivery(&self, queue_id: &str, event: &str, stamp: &Stamp<'_>, year: i32) -> Step {
+    fn delivery(&self, queue_id: &str, event: &str, stamp: &Stamp<'_>) -> Step {
         let Some((address, status)) = parse_delivery(event) else {
             return Step::Skip;
         };
@@ -144,10 +119,10 @@ impl PostfixState {
                 ));
             }
         };
-        let Some(sent_at) = self.utc(stamp, year) else {
+        let Some(sent_at) = self.utc(stamp) else {
             let reason = match *stamp {
                 Stamp::Classic { month, day, time } => format!(
-                    "`{} {day} {}` is not a time in the year {year}",
+                    "`{} {day} {}` is not a time in the nine years up to now",
                     MONTHS[month as usize - 1],
                     shown(time)
                 ),
@@ -170,7 +145,7 @@ impl PostfixState {
     }
 
     /// The UTC time of a timestamp, if it is a time between the years 0 and 9999.
-    fn utc(&self, stamp: &Stamp<'_>, year: i32) -> Option<DateTime<Utc>> {
+    fn utc(&self, stamp: &Stamp<'_>) -> Option<DateTime<Utc>> {
         let time = match *stamp {
             Stamp::Absolute(time) => DateTime::parse_from_rfc3339(time)
                 .or_else(|_| DateTime::parse_from_str(time, "%Y-%m-%dT%H:%M:%S%.f%z"))
@@ -178,8 +153,7 @@ impl PostfixState {
                 .to_utc(),
             Stamp::Classic { month, day, time } => {
                 let time = NaiveTime::parse_from_str(time, "%H:%M:%S%.f").ok()?;
-                let local = NaiveDate::from_ymd_opt(year, month, day)?.and_time(time);
-                self.offset.from_local_datetime(&local).single()?.to_utc()
+                self.options.classic_utc(month, day, time)?
             }
         };
         (0..=9999).contains(&time.year()).then_some(time)

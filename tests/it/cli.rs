@@ -617,6 +617,91 @@ fn a_send_log_imported_later_attributes_stored_complaints() {
     assert_eq!(counts(dir.path()), before);
 }
 
+/// Classic syslog dates carry no year: read on 2 January 2027, December's lines were dated
+/// December 2027 (the current year) and January's 2028 (counted on at the rollover).
+#[test]
+fn a_postfix_log_across_new_year_is_dated_up_to_now() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "fbl.toml",
+        b"[store]\npath = \"fbl.sqlite\"\n\n[send_log]\nretention_days = 5000\n",
+    );
+    write(
+        dir.path(),
+        "mail.log",
+        b"Dec 30 10:00:00 mail01 postfix/cleanup[1202]: AAA111: message-id=<dec30@sender.example>\n\
+          Dec 30 10:00:01 mail01 postfix/smtp[1203]: AAA111: to=<dec@example.org>, relay=mx.example.org[192.0.2.1]:25, delay=1, dsn=2.0.0, status=sent (250 OK)\n\
+          Dec 30 10:00:01 mail01 postfix/qmgr[1204]: AAA111: removed\n\
+          Jan  2 09:00:00 mail01 postfix/cleanup[1202]: BBB222: message-id=<jan2@sender.example>\n\
+          Jan  2 09:00:01 mail01 postfix/smtp[1203]: BBB222: to=<jan@example.org>, relay=mx.example.org[192.0.2.1]:25, delay=1, dsn=2.0.0, status=sent (250 OK)\n\
+          Jan  2 09:00:01 mail01 postfix/qmgr[1204]: BBB222: removed\n",
+    );
+    for (zone, december, january) in [
+        ("UTC", "2026-12-30T10:00:01Z", "2027-01-02T09:00:01Z"),
+        // Berlin is at +01:00 on both dates.
+        (
+            "Europe/Berlin",
+            "2026-12-30T09:00:01Z",
+            "2027-01-02T08:00:01Z",
+        ),
+    ] {
+        let _ = std::fs::remove_file(dir.path().join("fbl.sqlite"));
+        let output = run(fbl(dir.path())
+            .env("FBL_NOW", "2027-01-02T10:00:00Z")
+            .env("TZ", zone)
+            .args(["--config", "fbl.toml", "sendlog", "import", "mail.log"])
+            .args(["--format", "postfix", "--json"]));
+        assert_eq!(output.status.code(), Some(0), "{zone}");
+        let store = rusqlite::Connection::open(dir.path().join("fbl.sqlite")).unwrap();
+        let mut query = store
+            .prepare("SELECT recipient, sent_at FROM send_log ORDER BY sent_at")
+            .unwrap();
+        let rows: Vec<(String, String)> = query
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("dec@example.org".to_string(), december.to_string()),
+                ("jan@example.org".to_string(), january.to_string()),
+            ],
+            "{zone}"
+        );
+    }
+}
+
+/// The offset of a classic syslog time is the one in force on its own date: a July line
+/// read in November in Berlin is at +02:00 (CEST), not November's +01:00.
+#[test]
+fn a_postfix_log_from_summer_read_in_winter_keeps_summer_time() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "fbl.toml",
+        b"[store]\npath = \"fbl.sqlite\"\n\n[send_log]\nretention_days = 5000\n",
+    );
+    write(
+        dir.path(),
+        "mail.log",
+        b"Jul 10 12:00:00 mail01 postfix/cleanup[1202]: AAA111: message-id=<jul10@sender.example>\n\
+          Jul 10 12:00:01 mail01 postfix/smtp[1203]: AAA111: to=<jul@example.org>, relay=mx.example.org[192.0.2.1]:25, delay=1, dsn=2.0.0, status=sent (250 OK)\n",
+    );
+    let output = run(fbl(dir.path())
+        .env("FBL_NOW", "2026-11-20T08:00:00Z")
+        .env("TZ", "Europe/Berlin")
+        .args(["--config", "fbl.toml", "sendlog", "import", "mail.log"])
+        .args(["--format", "postfix", "--json"]));
+    assert_eq!(output.status.code(), Some(0));
+    let store = rusqlite::Connection::open(dir.path().join("fbl.sqlite")).unwrap();
+    let sent_at: String = store
+        .query_row("SELECT sent_at FROM send_log", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(sent_at, "2026-07-10T10:00:01Z");
+}
+
 #[test]
 fn ingest_attributes_through_a_send_log_imported_first_and_prunes_old_entries() {
     let dir = tempfile::tempdir().unwrap();

@@ -698,6 +698,101 @@ fn the_delisting_packet_gathers_the_evidence_in_text_and_markdown() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("is not an IP address"));
 }
 
+/// The audit's case: the complainant's address in a sender's own header (`X-Fbl-Rcpt`), a
+/// display name in To, the VERP form in Return-Path and List-Unsubscribe, the URL-encoded
+/// form in a link, the address in a Message-ID and the first name in the Subject.
+#[test]
+fn the_delisting_packet_shows_nothing_of_the_complainant() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("fbl.toml"),
+        "[store]\npath = \"fbl.sqlite\"\n\n\
+         [attribution]\n\
+         header = [{ name = \"X-Fbl-Rcpt\", value = \"address\" }]\n\
+         verp = [\"bounces+{local}={domain}@bounce.sender.example\"]\n",
+    )
+    .unwrap();
+    let report = "From: feedback@arf.mail.yahoo.com\n\
+         To: fbl@sender.example\n\
+         Date: Thu, 19 Nov 2026 12:00:00 +0000\n\
+         Subject: FW: report\n\
+         MIME-Version: 1.0\n\
+         Content-Type: multipart/report; report-type=feedback-report; boundary=\"b\"\n\
+         \n\
+         --b\n\
+         Content-Type: text/plain\n\
+         \n\
+         A complaint.\n\
+         --b\n\
+         Content-Type: message/feedback-report\n\
+         \n\
+         Feedback-Type: abuse\n\
+         User-Agent: Yahoo!-Mail-Feedback/2.0\n\
+         Version: 1\n\
+         Source-IP: 192.0.2.25\n\
+         \n\
+         --b\n\
+         Content-Type: text/rfc822-headers\n\
+         \n\
+         Return-Path: <bounces+victim.person=example.net@bounce.sender.example>\n\
+         Received: from mta1.sender.example (192.0.2.25) by mx.yahoo.example for <victim.person@example.net>; Thu, 19 Nov 2026 11:00:00 +0000\n\
+         Authentication-Results: mx.yahoo.example; dkim=pass header.d=sender.example\n\
+         From: News <news@sender.example>\n\
+         To: \"Victim Person\" <victim.person@example.net>\n\
+         Subject: Victim, your November news\n\
+         Date: Thu, 19 Nov 2026 10:59:00 +0000\n\
+         Message-ID: <nov.victim.person=example.net@sender.example>\n\
+         X-Fbl-Rcpt: victim.person@example.net\n\
+         List-Unsubscribe: <mailto:unsub+victim.person=example.net@example.com>, <https://sender.example/u?e=victim.person%40example.net>\n\
+         List-Unsubscribe-Post: List-Unsubscribe=One-Click\n\
+         \n\
+         --b--\n";
+    std::fs::write(dir.path().join("r.eml"), report).unwrap();
+    let config = ["--config", "fbl.toml"];
+    let output = run(fbl(dir.path()).args(config).args(["ingest", "r.eml"]));
+    assert_eq!(output.status.code(), Some(0));
+    let output =
+        run(fbl(dir.path())
+            .args(config)
+            .args(["suppress", "show", "victim.person@example.net"]));
+    let shown: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert!(
+        !shown["suppressed"].is_null(),
+        "the complaint was attributed: {shown}"
+    );
+    for format in [&[][..], &["--markdown"][..]] {
+        let output = run(fbl(dir.path())
+            .args(config)
+            .args(["report", "delist", "--ip", "192.0.2.25"])
+            .args(format));
+        assert_eq!(output.status.code(), Some(0));
+        let packet = stdout(&output);
+        assert!(packet.contains("Example headers"), "{packet}");
+        for secret in ["victim", "person"] {
+            assert!(
+                !packet.to_ascii_lowercase().contains(secret),
+                "{secret:?} is in the packet ({format:?}):\n{packet}"
+            );
+        }
+        for kept in [
+            "From: News <news@sender.example>",
+            "Subject: [recipient], your November news",
+            "Message-ID: <[redacted]@sender.example>",
+            "Return-Path: <bounces+[redacted]=[redacted]@bounce.sender.example>",
+            "Received: from mta1.sender.example (192.0.2.25) by mx.yahoo.example for <[recipient]>",
+            "Authentication-Results: mx.yahoo.example; dkim=pass header.d=sender.example",
+            "To: [recipient]\n",
+            "X-Fbl-Rcpt: [redacted]",
+            "List-Unsubscribe: <mailto:[redacted]@example.com>, <https://sender.example/[redacted]>",
+        ] {
+            assert!(
+                packet.contains(kept),
+                "packet lacks {kept:?} ({format:?}):\n{packet}"
+            );
+        }
+    }
+}
+
 #[test]
 fn a_bad_report_section_is_a_configuration_error() {
     for (section, message) in [

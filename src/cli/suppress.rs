@@ -262,6 +262,12 @@ fn read_import(
     reader
         .read_line(&mut first)
         .with_context(|| format!("cannot read {}", path.display()))?;
+    // A list saved by Excel or another Windows program starts with a UTF-8 byte order mark,
+    // which is not part of the header or of the first address (`fbl sendlog import` drops it
+    // too).
+    if let Some(rest) = first.strip_prefix('\u{feff}') {
+        first = rest.to_string();
+    }
     let header: Vec<String> = first
         .trim()
         .split(',')

@@ -861,6 +861,37 @@ fn suppress_import_reports_each_invalid_address_and_goes_on() {
 }
 
 #[test]
+fn suppress_import_drops_a_utf8_byte_order_mark() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "b.csv",
+        b"\xef\xbb\xbfemail,reason\r\nA@Example.com,bounce\r\n",
+    );
+    write(dir.path(), "b.txt", b"\xef\xbb\xbfplain@example.com\r\n");
+    let output = run(fbl(dir.path()).args(["suppress", "import", "b.csv"]));
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(stdout(&output), "1 addresses read, 1 added, 0 invalid\n");
+    let output = run(fbl(dir.path()).args(["suppress", "import", "b.txt"]));
+    assert_eq!(output.status.code(), Some(0));
+    let output = run(fbl(dir.path()).args(["suppress", "list", "--json"]));
+    let list: Vec<serde_json::Value> = serde_json::from_str(&stdout(&output)).unwrap();
+    let summary: Vec<(&str, &str)> = list
+        .iter()
+        .map(|e| {
+            (
+                e["address"].as_str().unwrap(),
+                e["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [("A@example.com", "bounce"), ("plain@example.com", "import")]
+    );
+}
+
+#[test]
 fn suppress_remove_takes_off_an_invalid_address_kept_before_by_its_text() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = fbl::store::Store::open(&dir.path().join("fbl.sqlite")).unwrap();

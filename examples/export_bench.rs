@@ -94,7 +94,7 @@ fn main() -> io::Result<()> {
     for (name, format, options) in runs {
         // A first pass counts the bytes and warms the caches; the timed runs follow.
         let mut sink = CountingSink { bytes: 0 };
-        let written = write_export(format, options, &entries, &mut sink)?;
+        let written = write_export(format, options, &entries, &mut sink)?.written;
         assert_eq!(written, ENTRIES as u64);
 
         // The best of several runs, as a shared machine makes single timings noisy.

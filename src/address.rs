@@ -1,9 +1,70 @@
 //! Email addresses as fbl compares them: normalisation, validation and redaction tokens.
+//!
+//! An address fbl keeps is `local@domain` with a dot-atom local part (RFC 5322 `atext`, or
+//! any non-ASCII character as RFC 6532 allows, between single dots) and a domain of at least
+//! two labels of letters, digits and hyphens (Unicode letters and digits too, for IDNs). A
+//! quoted local part (`"a b"@example.org`) and an address literal (`a@[192.0.2.1]`) are not
+//! kept. Lengths are RFC 5321's, counted in UTF-8 bytes as on an SMTPUTF8 wire: local part at
+//! most 64, domain at most 255 and each of its labels 1 to 63, the whole address at most 254.
+
+/// The longest local part (RFC 5321, 4.5.3.1.1).
+const MAX_LOCAL_PART_BYTES: usize = 64;
+/// The longest domain (RFC 5321, 4.5.3.1.2).
+const MAX_DOMAIN_BYTES: usize = 255;
+/// The longest domain label (RFC 1035, 2.3.4).
+const MAX_LABEL_BYTES: usize = 63;
+/// The longest address: a path is at most 256 bytes with its angle brackets (RFC 5321,
+/// 4.5.3.1.3, and its erratum 1690).
+const MAX_ADDRESS_BYTES: usize = 254;
+
+/// Why a text is not an address fbl keeps. The text says it to the person who typed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Invalid {
+    #[error("it has no @")]
+    NoAt,
+    #[error("it has more than one @")]
+    MoreThanOneAt,
+    #[error("a quoted local part is not accepted")]
+    QuotedLocalPart,
+    #[error("the part before the @ is empty")]
+    EmptyLocalPart,
+    #[error("the part before the @ is longer than 64 bytes")]
+    LocalPartTooLong,
+    #[error("the part before the @ starts or ends with a dot")]
+    LocalPartEdgeDot,
+    #[error("the part before the @ has two dots in a row")]
+    LocalPartDoubleDot,
+    #[error(
+        "the part before the @ has a space, a control or invisible character, or one of ()<>[]\\,;:"
+    )]
+    LocalPartCharacter,
+    #[error("the domain is empty")]
+    EmptyDomain,
+    #[error("the domain has no dot")]
+    DotlessDomain,
+    #[error("the domain is longer than 255 bytes")]
+    DomainTooLong,
+    #[error("the domain starts or ends with a dot, or has two dots in a row")]
+    EmptyLabel,
+    #[error("a label of the domain is longer than 63 bytes")]
+    LabelTooLong,
+    #[error("a label of the domain starts or ends with a hyphen")]
+    LabelEdgeHyphen,
+    #[error("the domain has a character other than letters, digits, hyphens and dots")]
+    DomainCharacter,
+    #[error("it is longer than 254 bytes")]
+    TooLong,
+}
 
 /// Trims an address taken from a header or field (angle brackets, quotes, `mailto:`,
 /// trailing `; date` as in `X-Apparently-To`), lower-cases its domain and checks it.
-/// Returns `None` when what is left is not a plausible `local@domain` address.
+/// Returns `None` when what is left is not an address fbl keeps (see [`parse`] for why).
 pub fn normalise(raw: &str) -> Option<String> {
+    parse(raw).ok()
+}
+
+/// [`normalise`], saying why when the text is not an address fbl keeps.
+pub fn parse(raw: &str) -> Result<String, Invalid> {
     let mut text = raw.trim();
     // "Name <addr>" and "<addr>; Thu, 1 Jan ..." forms.
     if let Some(start) = text.rfind('<')
@@ -18,27 +79,95 @@ pub fn normalise(raw: &str) -> Option<String> {
         .strip_prefix("mailto:")
         .or_else(|| text.strip_prefix("MAILTO:"))
         .unwrap_or(text);
-    let (local, domain) = text.rsplit_once('@')?;
-    if local.is_empty()
-        || local.len() > 64
-        || domain.len() > 255
-        || !domain.contains('.')
-        || domain.starts_with('.')
-        || domain.ends_with('.')
-        || domain.contains("..")
+    let (local, domain) = text.split_once('@').ok_or(Invalid::NoAt)?;
+    // Quotes are looked for first: `"a@b"@example.org` is quoted, not two @.
+    if local.contains('"') || domain.contains('"') {
+        return Err(Invalid::QuotedLocalPart);
+    }
+    if domain.contains('@') {
+        return Err(Invalid::MoreThanOneAt);
+    }
+    check_local_part(local)?;
+    let domain = domain.to_lowercase();
+    check_domain(&domain)?;
+    if local.len() + 1 + domain.len() > MAX_ADDRESS_BYTES {
+        return Err(Invalid::TooLong);
+    }
+    Ok(format!("{local}@{domain}"))
+}
+
+/// Checks an unquoted local part: a dot-atom of `atext` and non-ASCII characters, at most 64
+/// bytes. Also used for the send log's recipients.
+pub fn check_local_part(local: &str) -> Result<(), Invalid> {
+    if local.is_empty() {
+        return Err(Invalid::EmptyLocalPart);
+    }
+    if local.len() > MAX_LOCAL_PART_BYTES {
+        return Err(Invalid::LocalPartTooLong);
+    }
+    if local.starts_with('.') || local.ends_with('.') {
+        return Err(Invalid::LocalPartEdgeDot);
+    }
+    if local.contains("..") {
+        return Err(Invalid::LocalPartDoubleDot);
+    }
+    // What RFC 5322 `atext` leaves out of printable ASCII, besides the dot and the quote
+    // looked at above; non-ASCII is allowed (RFC 6532) unless it cannot be seen.
+    let forbidden = |c: char| {
+        c.is_control() || c.is_whitespace() || is_invisible(c) || "@<>()[]\\,;:\"".contains(c)
+    };
+    if local.contains(forbidden) {
+        return Err(Invalid::LocalPartCharacter);
+    }
+    Ok(())
+}
+
+/// Format characters that show nothing and would make two addresses look the same: the
+/// byte order mark (a list saved by a spreadsheet starts with one), zero-width spaces and
+/// joiners, direction marks and embeddings, the soft hyphen.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// Checks a lower-cased domain: at least two labels of letters, digits and hyphens.
+fn check_domain(domain: &str) -> Result<(), Invalid> {
+    if domain.is_empty() {
+        return Err(Invalid::EmptyDomain);
+    }
+    check_domain_labels(domain)?;
+    if !domain.contains('.') {
+        return Err(Invalid::DotlessDomain);
+    }
+    if !domain
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == '-' || c == '.')
     {
-        return None;
+        return Err(Invalid::DomainCharacter);
     }
-    let local_ok = local
-        .chars()
-        .all(|c| !c.is_control() && !c.is_whitespace() && !"<>()[]\\,;:\"".contains(c));
-    let domain_ok = domain
-        .chars()
-        .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
-    if !local_ok || !domain_ok {
-        return None;
+    Ok(())
+}
+
+/// Checks a domain's length and labels: at most 255 bytes, labels of 1 to 63 bytes that
+/// neither start nor end with a hyphen. Leaves the characters to the caller; also used for
+/// the send log's recipients.
+pub fn check_domain_labels(domain: &str) -> Result<(), Invalid> {
+    if domain.len() > MAX_DOMAIN_BYTES {
+        return Err(Invalid::DomainTooLong);
     }
-    Some(format!("{local}@{}", domain.to_lowercase()))
+    for label in domain.split('.') {
+        if label.is_empty() {
+            return Err(Invalid::EmptyLabel);
+        }
+        if label.len() > MAX_LABEL_BYTES {
+            return Err(Invalid::LabelTooLong);
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(Invalid::LabelEdgeHyphen);
+        }
+    }
+    Ok(())
 }
 
 /// Local parts providers put where they removed the complainant (RFC 6590): `redacted`,
@@ -110,6 +239,107 @@ mod tests {
         assert_eq!(normalise("not an address"), None);
         assert_eq!(normalise("a@localhost"), None);
         assert_eq!(normalise("@example.org"), None);
+    }
+
+    /// The address fbl keeps for `raw`, or why it keeps none.
+    fn check(raw: &str, expected: Result<&str, Invalid>) {
+        assert_eq!(parse(raw).as_deref(), expected.as_deref(), "{raw:?}");
+    }
+
+    #[test]
+    fn keeps_valid_addresses_of_odd_shapes() {
+        for (raw, kept) in [
+            ("o'brien@example.ie", "o'brien@example.ie"),
+            ("a+tag@example.com", "a+tag@example.com"),
+            ("a.b.c@example.com", "a.b.c@example.com"),
+            ("#hash@example.com", "#hash@example.com"),
+            (
+                "!#$%&'*+-/=?^_`{|}~@example.com",
+                "!#$%&'*+-/=?^_`{|}~@example.com",
+            ),
+            ("JANE@EXAMPLE.COM", "JANE@example.com"),
+            ("josé@exämple.de", "josé@exämple.de"),
+            ("JOSÉ@EXÄMPLE.DE", "JOSÉ@exämple.de"),
+            ("用户@例子.广告", "用户@例子.广告"),
+            ("a@xn--exmple-cua.de", "a@xn--exmple-cua.de"),
+            ("a@b-c.d-e.example", "a@b-c.d-e.example"),
+            ("a@1.example", "a@1.example"),
+            ("<a@b.example>", "a@b.example"),
+        ] {
+            check(raw, Ok(kept));
+        }
+    }
+
+    #[test]
+    fn refuses_invalid_addresses_and_says_why() {
+        for (raw, why) in [
+            ("a@b@c.com", Invalid::MoreThanOneAt),
+            (".a@c.com", Invalid::LocalPartEdgeDot),
+            ("a.@c.com", Invalid::LocalPartEdgeDot),
+            ("a..b@c.com", Invalid::LocalPartDoubleDot),
+            ("a@-bad-.com", Invalid::LabelEdgeHyphen),
+            ("a@bad-.com", Invalid::LabelEdgeHyphen),
+            ("a@example.-com", Invalid::LabelEdgeHyphen),
+            ("no-at.example.com", Invalid::NoAt),
+            ("@example.org", Invalid::EmptyLocalPart),
+            ("a@", Invalid::EmptyDomain),
+            ("a@localhost", Invalid::DotlessDomain),
+            ("a@.example.org", Invalid::EmptyLabel),
+            ("a@example..org", Invalid::EmptyLabel),
+            ("a@example.org.", Invalid::EmptyLabel),
+            ("a@exa_mple.org", Invalid::DomainCharacter),
+            ("a@[192.0.2.1]", Invalid::DomainCharacter),
+            ("\"a b\"@example.org", Invalid::NoAt),
+            ("\"a@b\"@example.org", Invalid::QuotedLocalPart),
+            ("x\"y@example.org", Invalid::QuotedLocalPart),
+            ("a(b)@example.org", Invalid::LocalPartCharacter),
+            ("a:b@example.org", Invalid::LocalPartCharacter),
+            ("a\\b@example.org", Invalid::LocalPartCharacter),
+            ("a\u{7f}@example.org", Invalid::LocalPartCharacter),
+            ("\u{feff}a@example.org", Invalid::LocalPartCharacter),
+            ("a\u{200b}b@example.org", Invalid::LocalPartCharacter),
+            ("a\u{a0}b@example.org", Invalid::LocalPartCharacter),
+        ] {
+            check(raw, Err(why));
+        }
+    }
+
+    #[test]
+    fn lengths_are_rfc_5321_in_utf8_bytes() {
+        let local = |n: usize| "l".repeat(n);
+        let label = |n: usize| "d".repeat(n);
+        check(
+            &format!("{}@example.org", local(64)),
+            Ok(&format!("{}@example.org", local(64))),
+        );
+        check(
+            &format!("{}@example.org", local(65)),
+            Err(Invalid::LocalPartTooLong),
+        );
+        // 32 two-byte characters are 64 bytes; one more is too many.
+        check(
+            &format!("{}@example.org", "é".repeat(32)),
+            Ok(&format!("{}@example.org", "é".repeat(32))),
+        );
+        check(
+            &format!("{}@example.org", "é".repeat(33)),
+            Err(Invalid::LocalPartTooLong),
+        );
+        check(
+            &format!("a@{}.org", label(63)),
+            Ok(&format!("a@{}.org", label(63))),
+        );
+        check(&format!("a@{}.org", label(64)), Err(Invalid::LabelTooLong));
+        // Four labels of 63 and three dots: a domain of 255 bytes, an address of 257.
+        let domain_255 = [label(63), label(63), label(63), label(63)].join(".");
+        check(&format!("a@{domain_255}"), Err(Invalid::TooLong));
+        check(&format!("a@{domain_255}.org"), Err(Invalid::DomainTooLong));
+        // 254 bytes in all is the most.
+        let domain_250 = [label(63), label(63), label(63), label(58)].join(".");
+        let longest = format!("abc@{domain_250}");
+        assert_eq!(longest.len(), 254);
+        check(&longest, Ok(&longest));
+        check(&format!("abcd@{domain_250}"), Err(Invalid::TooLong));
     }
 
     #[test]

@@ -66,7 +66,8 @@ pub enum ExportFormat {
     Mailgun,
     /// Postmark suppressions: a JSON array of `{"EmailAddress": ...}`.
     Postmark,
-    /// Postfix access map source, ready for `postmap`.
+    /// Postfix access map source, ready for `postmap`. An address that begins with `#` is
+    /// left out: postmap(1) reads such a line as a comment, and a key cannot be quoted.
     Postfix,
 }
 
@@ -204,9 +205,22 @@ pub struct ExportOptions {
     pub hash: Option<AddressHash>,
 }
 
-/// Writes `entries` to `out` in `format`, in the order given, and returns how many entries
-/// were written. That is every entry given, except in the line-oriented formats, which skip
-/// an entry whose address is empty once control characters are removed.
+/// What an export wrote, and what it could not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Exported {
+    /// How many entries were written.
+    pub written: u64,
+    /// How many suppressed addresses the format cannot hold and were left out: in Postfix,
+    /// an address that begins with `#` (see [`ExportFormat::Postfix`]).
+    pub left_out: u64,
+    /// The first address left out.
+    pub first_left_out: Option<String>,
+}
+
+/// Writes `entries` to `out` in `format`, in the order given, and says how many entries were
+/// written. That is every entry given, except that the line-oriented formats skip an entry
+/// whose address is empty once control characters are removed, and Postfix leaves out an
+/// address that begins with `#` (counted in [`Exported::left_out`] when it is suppressed).
 ///
 /// The writer is buffered here, so an unbuffered `File` is fine; everything is flushed before
 /// this returns. An error comes only from `out`.
@@ -215,10 +229,10 @@ pub fn write_export<W: Write>(
     options: &ExportOptions,
     entries: impl IntoIterator<Item = impl Borrow<Suppression>>,
     out: W,
-) -> io::Result<u64> {
+) -> io::Result<Exported> {
     let entries = entries.into_iter();
     let mut address = AddressText::new(options.hash);
-    match format {
+    let written = match format {
         ExportFormat::Plain | ExportFormat::Phplist | ExportFormat::Mailman => {
             write_address_lines(entries, &mut address, out)
         }
@@ -231,8 +245,12 @@ pub fn write_export<W: Write>(
         ExportFormat::SesJsonl => write_ses_jsonl(entries, &mut address, out),
         ExportFormat::Mailgun => write_mailgun(entries, &mut address, out),
         ExportFormat::Postmark => write_postmark(entries, &mut address, out),
-        ExportFormat::Postfix => write_postfix(entries, &mut address, out),
-    }
+        ExportFormat::Postfix => return write_postfix(entries, &mut address, out),
+    }?;
+    Ok(Exported {
+        written,
+        ..Exported::default()
+    })
 }
 
 /// Turns an address into the text an export writes for it, reusing its buffers so that
@@ -716,17 +734,32 @@ fn write_mailgun<W: Write>(
 /// whitespace as the continuation of the previous one, so whitespace and control characters
 /// are removed from the key, and the reason is kept on one line. An entry whose key is empty
 /// once cleaned is skipped.
+///
+/// `postmap` also skips a line whose first non-whitespace character is `#` as a comment, and
+/// has no quoting for keys, so an address that begins with `#` (valid: `#` is `atext`)
+/// cannot be a key. Written, it would be silently not rejected; it is left out and counted,
+/// so that the caller can say so. Its `DUNNO` line is left out uncounted: a key that is not
+/// in the map is not listed either.
 fn write_postfix<W: Write>(
     entries: impl Iterator<Item = impl Borrow<Suppression>>,
     address: &mut AddressText,
     out: W,
-) -> io::Result<u64> {
+) -> io::Result<Exported> {
     let mut out = buffered(out);
     let mut written = 0;
+    let mut left_out = 0;
+    let mut first_left_out = None;
     for entry in entries {
         let entry = entry.borrow();
         let key = line_safe(address.render(&entry.address), true);
         if key.is_empty() {
+            continue;
+        }
+        if key.starts_with('#') {
+            if entry.removed_at.is_none() {
+                left_out += 1;
+                first_left_out.get_or_insert_with(|| key.into_owned());
+            }
             continue;
         }
         out.write_all(key.as_bytes())?;
@@ -740,7 +773,11 @@ fn write_postfix<W: Write>(
         written += 1;
     }
     out.flush()?;
-    Ok(written)
+    Ok(Exported {
+        written,
+        left_out,
+        first_left_out,
+    })
 }
 
 #[cfg(test)]
@@ -762,8 +799,8 @@ mod tests {
 
     fn export(format: ExportFormat, hash: Option<AddressHash>, entries: &[Suppression]) -> String {
         let mut out = Vec::new();
-        let written = write_export(format, &ExportOptions { hash }, entries, &mut out).unwrap();
-        assert_eq!(written, entries.len() as u64, "{format}");
+        let exported = write_export(format, &ExportOptions { hash }, entries, &mut out).unwrap();
+        assert_eq!(exported.written, entries.len() as u64, "{format}");
         String::from_utf8(out).unwrap()
     }
 
@@ -846,15 +883,64 @@ mod tests {
             entry("\r\n", "complaint"),
             entry("a@example.org", "complaint"),
         ];
-        let written = write_export(
+        let exported = write_export(
             ExportFormat::Postfix,
             &ExportOptions::default(),
             &entries,
             &mut out,
         )
         .unwrap();
-        assert_eq!(written, 1);
+        assert_eq!(exported.written, 1);
         assert_eq!(out, b"a@example.org REJECT 5.7.1 suppressed: complaint\n");
+    }
+
+    #[test]
+    fn postfix_leaves_out_an_address_that_postmap_would_read_as_a_comment() {
+        let mut removed = entry("#gone@example.org", "complaint");
+        removed.removed_at = Some("2026-12-01T00:00:00Z".to_owned());
+        let entries = [
+            entry("#hash@example.com", "complaint"),
+            entry("#second@example.com", "complaint"),
+            removed,
+            entry("a#b@example.org", "complaint"),
+        ];
+        let mut out = Vec::new();
+        let exported = write_export(
+            ExportFormat::Postfix,
+            &ExportOptions::default(),
+            &entries,
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "a#b@example.org REJECT 5.7.1 suppressed: complaint\n"
+        );
+        assert_eq!(
+            exported,
+            Exported {
+                written: 1,
+                left_out: 2,
+                first_left_out: Some("#hash@example.com".to_owned()),
+            }
+        );
+        // Every other format keeps it: `#` has no meaning at the start of their lines.
+        for format in ExportFormat::ALL {
+            if format != ExportFormat::Postfix {
+                let output = export(format, None, &entries[..1]);
+                assert!(output.contains("#hash@example.com"), "{format}: {output}");
+            }
+        }
+        // A hash never begins with `#`.
+        let hashed = export(
+            ExportFormat::Postfix,
+            Some(AddressHash::Sha256),
+            &entries[..1],
+        );
+        assert!(
+            hashed.ends_with(" REJECT 5.7.1 suppressed: complaint\n"),
+            "{hashed}"
+        );
     }
 
     #[test]

@@ -166,6 +166,10 @@ pub struct ExportWritten {
     pub entries: u64,
     pub removed_path: Option<PathBuf>,
     pub removed_entries: u64,
+    /// Suppressed addresses the format cannot hold, left out of the file.
+    pub left_out: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_left_out: Option<String>,
 }
 
 /// Which entries an export covers.
@@ -384,7 +388,7 @@ pub fn write_export_files(
         };
         let entries = write_one(store, format, options, path, &range, false, now)?;
         let removed_entries = match removed_path {
-            Some(removed) => write_one(store, format, options, removed, &range, true, now)?,
+            Some(removed) => write_one(store, format, options, removed, &range, true, now)?.written,
             None => 0,
         };
         Ok((seq_now, entries, removed_entries))
@@ -396,9 +400,11 @@ pub fn write_export_files(
     Ok(ExportWritten {
         format: format.as_str().to_string(),
         path: path.to_path_buf(),
-        entries,
+        entries: entries.written,
         removed_path: removed_path.map(Path::to_path_buf),
         removed_entries,
+        left_out: entries.left_out,
+        first_left_out: entries.first_left_out,
     })
 }
 
@@ -423,7 +429,7 @@ fn write_one(
     range: &ChangeRange,
     removed: bool,
     now: &str,
-) -> Result<u64> {
+) -> Result<crate::export::Exported> {
     if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(folder)
             .with_context(|| format!("cannot create folder {} for an export", folder.display()))?;

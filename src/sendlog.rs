@@ -611,6 +611,13 @@ pub fn normalise_message_id(text: &str) -> Option<String> {
 /// An email address trimmed, domain lower-cased, from a bare address, one in angle brackets,
 /// or one with a display name (`Ann <ann@example.org>`); `None` when it is not an address
 /// (no `@`, an empty part, whitespace, brackets, or a domain with characters no domain has).
+///
+/// Wider than [`crate::address::normalise`], as a log records what an MTA sent: a quoted
+/// local part (`"odd@local"@example.net`), an address literal, `_` and dotless domains are
+/// kept; such an entry can attribute a complaint but never suppresses anyone. An unquoted
+/// local part and a domain name follow the same rules as the suppression list's addresses:
+/// one `@`, no leading, trailing or doubled dot, labels of 1 to 63 bytes not starting or
+/// ending with a hyphen, RFC 5321's lengths.
 pub fn normalise_recipient(text: &str) -> Option<String> {
     let trimmed = text.trim();
     let address = trimmed
@@ -625,16 +632,18 @@ pub fn normalise_recipient(text: &str) -> Option<String> {
         })
     } else {
         !domain.is_empty()
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-            && !domain.contains("..")
+            && crate::address::check_domain_labels(domain).is_ok()
             && domain
                 .chars()
                 .all(|c| c.is_alphanumeric() || matches!(c, '-' | '.' | '_'))
     };
-    let local_is_valid = !local.is_empty()
-        && !local.contains(|c: char| c.is_whitespace() || c.is_control() || c == '<' || c == '>');
-    (domain_is_valid && local_is_valid).then(|| format!("{local}@{}", domain.to_lowercase()))
+    let local_is_valid = if local.len() >= 2 && local.starts_with('"') && local.ends_with('"') {
+        !local.contains(|c: char| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
+    } else {
+        crate::address::check_local_part(local).is_ok()
+    };
+    let recipient = format!("{local}@{}", domain.to_lowercase());
+    (domain_is_valid && local_is_valid && recipient.len() <= 254).then_some(recipient)
 }
 
 /// An IPv4 or IPv6 address in canonical form; brackets around it are dropped.
@@ -736,6 +745,14 @@ mod tests {
         check("user@example..org", None);
         check("user@example.org.", None);
         check("user@exa,mple.org", None);
+        check("a@b@c.com", None);
+        check(".a@c.com", None);
+        check("a..b@c.com", None);
+        check("a@-bad-.com", None);
+        check(&format!("{}@example.org", "l".repeat(65)), None);
+        check("o'brien@example.ie", Some("o'brien@example.ie"));
+        check("root@localhost", Some("root@localhost"));
+        check("a@under_score.example", Some("a@under_score.example"));
     }
 
     #[test]

@@ -32,9 +32,13 @@ fn load_suppressions() -> Vec<Suppression> {
 
 fn render(format: ExportFormat, options: &ExportOptions, entries: &[&Suppression]) -> Vec<u8> {
     let mut out = Vec::new();
-    let written = write_export(format, options, entries.iter().copied(), &mut out)
+    let exported = write_export(format, options, entries.iter().copied(), &mut out)
         .unwrap_or_else(|e| panic!("{format}: {e}"));
-    assert_eq!(written, entries.len() as u64, "{format}: entries written");
+    assert_eq!(
+        exported.written,
+        entries.len() as u64,
+        "{format}: entries written"
+    );
     out
 }
 

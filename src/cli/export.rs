@@ -70,6 +70,11 @@ pub fn run(context: &Context, args: ExportArgs) -> Result<Outcome> {
                 .collect::<Result<Vec<_>>>()?
         }
     };
+    for w in &written {
+        if let Some(note) = left_out_note(w) {
+            eprintln!("fbl: {note}");
+        }
+    }
     if args.json {
         print_json(&written)?;
     } else if super::stdout_is_terminal() {
@@ -83,4 +88,20 @@ pub fn run(context: &Context, args: ExportArgs) -> Result<Outcome> {
         }
     }
     Ok(Outcome::Clean)
+}
+
+/// The line that says which suppressed addresses an export left out, when it left out any.
+/// The export does not fail: every other address is in the file, and the next run says it
+/// again for as long as they are on the list.
+pub fn left_out_note(written: &crate::run::ExportWritten) -> Option<String> {
+    let first = written.first_left_out.as_deref()?;
+    Some(format!(
+        "export {} {}: {} suppressed address{} left out (first: {first}): postmap reads a \
+         line that begins with # as a comment, so reject {} another way",
+        written.format,
+        written.path.display(),
+        written.left_out,
+        if written.left_out == 1 { "" } else { "es" },
+        if written.left_out == 1 { "it" } else { "them" },
+    ))
 }

@@ -36,6 +36,11 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
     // Ends a bar cut short by an error, so that the error starts a line of its own.
     progress.finish();
     let summary = summary?;
+    for export in &summary.exports {
+        if let Some(note) = super::export::left_out_note(export) {
+            eprintln!("fbl: {note}");
+        }
+    }
     if args.json {
         print_json(&summary)?;
     } else if stdout_is_terminal() || summary.needs_attention() {

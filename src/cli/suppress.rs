@@ -118,8 +118,7 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
         }
         SuppressCommand::Check { addresses, json } => {
             let address = &addresses[0];
-            let normalised = address::normalise(address)
-                .with_context(|| format!("{address:?} is not an email address"))?;
+            let normalised = parse_typed(address)?;
             let entry = store.active_suppression(&normalised, now)?;
             if json {
                 print_json(&entry)?;
@@ -138,8 +137,7 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
             })
         }
         SuppressCommand::Show { address } => {
-            let normalised = address::normalise(&address)
-                .with_context(|| format!("{address:?} is not an email address"))?;
+            let normalised = parse_typed(&address)?;
             let entry = store.active_suppression(&normalised, now)?;
             let value = serde_json::json!({
                 "address": normalised,
@@ -153,9 +151,7 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
         SuppressCommand::Add { addresses, reason } => {
             let normalised = addresses
                 .iter()
-                .map(|a| {
-                    address::normalise(a).with_context(|| format!("{a:?} is not an email address"))
-                })
+                .map(|a| parse_typed(a))
                 .collect::<Result<Vec<_>>>()?;
             let _lock = store.lock()?;
             let expires_at = suppression::expiry(&reason, now, &context.config.suppression);
@@ -179,12 +175,19 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
             if reason.trim().is_empty() {
                 bail!("--reason must say why the address is removed");
             }
-            let normalised = address::normalise(&address)
-                .with_context(|| format!("{address:?} is not an email address"))?;
+            // An entry kept before addresses were checked as closely as now (`a@b@c.com`)
+            // can still be taken off by its exact text.
+            let (normalised, invalid) = match address::parse(&address) {
+                Ok(normalised) => (normalised, None),
+                Err(why) => (address.trim().to_string(), Some(why)),
+            };
             let _lock = store.lock()?;
             let mut batch = store.begin()?;
             let removed = batch.unsuppress(&normalised, &reason, "manual", now)?;
             batch.commit()?;
+            if let (false, Some(why)) = (removed, invalid) {
+                bail!("{address:?} is not an email address: {why}");
+            }
             if !removed {
                 eprintln!("fbl: {normalised} was not on the suppression list");
                 return Ok(Outcome::Attention);
@@ -202,15 +205,18 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
             for entry in entries {
                 let (line, raw, entry_reason) = entry?;
                 read += 1;
-                let Some(address) = address::normalise(&raw) else {
-                    invalid += 1;
-                    if shown.len() < 20 {
-                        shown.push(format!(
-                            "{}:{line}: {raw:?} is not an email address",
-                            file.display()
-                        ));
+                let address = match address::parse(&raw) {
+                    Ok(address) => address,
+                    Err(why) => {
+                        invalid += 1;
+                        if shown.len() < 20 {
+                            shown.push(format!(
+                                "{}:{line}: {raw:?} is not an email address: {why}",
+                                file.display()
+                            ));
+                        }
+                        continue;
                     }
-                    continue;
                 };
                 let expires_at =
                     suppression::expiry(&entry_reason, now, &context.config.suppression);
@@ -245,6 +251,11 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
     }
 }
 
+/// The address a person typed, normalised; an error that says why it is not one.
+fn parse_typed(raw: &str) -> Result<String> {
+    address::parse(raw).map_err(|why| anyhow::anyhow!("{raw:?} is not an email address: {why}"))
+}
+
 /// One address of an imported list: line number, address, reason.
 type ImportEntry = (u64, String, String);
 
@@ -260,6 +271,12 @@ fn read_import(
     reader
         .read_line(&mut first)
         .with_context(|| format!("cannot read {}", path.display()))?;
+    // A list saved by Excel or another Windows program starts with a UTF-8 byte order mark,
+    // which is not part of the header or of the first address (`fbl sendlog import` drops it
+    // too).
+    if let Some(rest) = first.strip_prefix('\u{feff}') {
+        first = rest.to_string();
+    }
     let header: Vec<String> = first
         .trim()
         .split(',')
@@ -322,19 +339,23 @@ fn check_many(store: &Store, addresses: &[String], json: bool, now: &str) -> Res
         if raw.is_empty() || raw.starts_with('#') {
             return Ok(());
         }
-        let Some(normalised) = address::normalise(raw) else {
-            every = false;
-            if json {
-                let line = serde_json::json!({
-                    "address": raw,
-                    "suppressed": false,
-                    "error": "not an email address",
-                });
-                writeln!(out, "{line}")?;
-            } else {
-                writeln!(out, "{raw:?} is not an email address")?;
+        let normalised = match address::parse(raw) {
+            Ok(normalised) => normalised,
+            Err(why) => {
+                every = false;
+                if json {
+                    let line = serde_json::json!({
+                        "address": raw,
+                        "suppressed": false,
+                        "error": "not an email address",
+                        "why": why.to_string(),
+                    });
+                    writeln!(out, "{line}")?;
+                } else {
+                    writeln!(out, "{raw:?} is not an email address: {why}")?;
+                }
+                return Ok(());
             }
-            return Ok(());
         };
         let entry = store.active_suppression(&normalised, now)?;
         every &= entry.is_some();

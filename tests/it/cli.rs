@@ -1097,3 +1097,177 @@ fn parse_reads_every_message_of_an_mbox_and_a_maildir() {
         "parse must write nothing"
     );
 }
+
+/// Addresses an audit found in the list: two `@`, a dot at the start or doubled in the local
+/// part, a domain label with hyphens at its ends.
+const INVALID_ADDRESSES: [&str; 4] = ["a@b@c.com", ".a@c.com", "a..b@c.com", "a@-bad-.com"];
+
+#[test]
+fn invalid_addresses_never_enter_the_list_from_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, address) in INVALID_ADDRESSES.iter().enumerate() {
+        let report = arf("abuse", address, &format!("m{i}@example.com"));
+        let output = run_with_stdin(fbl(dir.path()).args(["parse", "-"]), &report);
+        let parsed: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+        let addresses: Vec<&serde_json::Value> = parsed["recipients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r.get("address").filter(|a| !a.is_null()))
+            .collect();
+        assert!(addresses.is_empty(), "{address}: {parsed}");
+        write(dir.path(), &format!("in/{i}.eml"), &report);
+    }
+    let output = run(fbl(dir.path()).args(["ingest", "in"]));
+    assert_eq!(output.status.code(), Some(1), "unattributed");
+    assert_eq!(counts(dir.path()).suppressions, 0);
+}
+
+#[test]
+fn suppress_add_refuses_an_invalid_address_with_exit_2_and_one_line_why() {
+    let dir = tempfile::tempdir().unwrap();
+    for address in INVALID_ADDRESSES {
+        let output = run(fbl(dir.path()).args(["suppress", "add", address]));
+        assert_eq!(output.status.code(), Some(2), "{address}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with(&format!("fbl: {address:?} is not an email address: ")),
+            "{stderr}"
+        );
+    }
+    let output = run(fbl(dir.path()).args(["suppress", "add", "a@b@c.com"]));
+    assert_eq!(
+        String::from_utf8(output.stderr).unwrap(),
+        "fbl: \"a@b@c.com\" is not an email address: it has more than one @\n"
+    );
+    // One bad address among good ones adds none of them.
+    let output = run(fbl(dir.path()).args(["suppress", "add", "ok@example.org", "a..b@c.com"]));
+    assert_eq!(output.status.code(), Some(2));
+    let output = run(fbl(dir.path()).args(["suppress", "list", "--json"]));
+    assert_eq!(stdout(&output).trim(), "[]");
+    // Valid odd shapes are kept as typed, the domain lower-cased.
+    let output = run(fbl(dir.path()).args([
+        "suppress",
+        "add",
+        "o'brien@example.ie",
+        "a+tag@example.com",
+        "josé@EXÄMPLE.de",
+        "#hash@example.com",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    let output = run(fbl(dir.path()).args(["suppress", "list"]));
+    let text = stdout(&output);
+    let listed: Vec<&str> = text
+        .lines()
+        .map(|line| line.split('\t').next().unwrap())
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            "#hash@example.com",
+            "a+tag@example.com",
+            "josé@exämple.de",
+            "o'brien@example.ie"
+        ]
+    );
+}
+
+#[test]
+fn suppress_import_reports_each_invalid_address_and_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut list = String::from("good@example.org\n");
+    for address in INVALID_ADDRESSES {
+        list.push_str(address);
+        list.push('\n');
+    }
+    list.push_str("last@example.org\n");
+    write(dir.path(), "list.txt", list.as_bytes());
+    let output = run(fbl(dir.path()).args(["suppress", "import", "list.txt"]));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "invalid lines need attention"
+    );
+    let text = stdout(&output);
+    assert!(
+        text.starts_with("6 addresses read, 2 added, 4 invalid\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("list.txt:2: \"a@b@c.com\" is not an email address: it has more than one @"),
+        "{text}"
+    );
+    for line in 3..=5 {
+        assert!(text.contains(&format!("list.txt:{line}: ")), "{text}");
+    }
+    assert_eq!(counts(dir.path()).suppressions, 2);
+}
+
+#[test]
+fn suppress_import_drops_a_utf8_byte_order_mark() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "b.csv",
+        b"\xef\xbb\xbfemail,reason\r\nA@Example.com,bounce\r\n",
+    );
+    write(dir.path(), "b.txt", b"\xef\xbb\xbfplain@example.com\r\n");
+    let output = run(fbl(dir.path()).args(["suppress", "import", "b.csv"]));
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(stdout(&output), "1 addresses read, 1 added, 0 invalid\n");
+    let output = run(fbl(dir.path()).args(["suppress", "import", "b.txt"]));
+    assert_eq!(output.status.code(), Some(0));
+    let output = run(fbl(dir.path()).args(["suppress", "list", "--json"]));
+    let list: Vec<serde_json::Value> = serde_json::from_str(&stdout(&output)).unwrap();
+    let summary: Vec<(&str, &str)> = list
+        .iter()
+        .map(|e| {
+            (
+                e["address"].as_str().unwrap(),
+                e["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [("A@example.com", "bounce"), ("plain@example.com", "import")]
+    );
+}
+
+#[test]
+fn suppress_remove_takes_off_an_invalid_address_kept_before_by_its_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = fbl::store::Store::open(&dir.path().join("fbl.sqlite")).unwrap();
+    let mut batch = store.begin().unwrap();
+    batch
+        .suppress(&fbl::store::SuppressRequest {
+            address: "a@b@c.com",
+            reason: "complaint",
+            source: "yahoo",
+            seen_at: "2026-11-01T00:00:00Z",
+            expires_at: None,
+            report_id: None,
+            actor: "report",
+            now: "2026-11-01T00:00:00Z",
+        })
+        .unwrap();
+    batch.commit().unwrap();
+    drop(store);
+    let output =
+        run(fbl(dir.path()).args(["suppress", "remove", "a@b@c.com", "--reason", "invalid"]));
+    assert_eq!(output.status.code(), Some(0));
+    let output = run(fbl(dir.path()).args(["suppress", "list", "--json"]));
+    assert_eq!(stdout(&output).trim(), "[]");
+    let output =
+        run(fbl(dir.path()).args(["suppress", "remove", "a@b@c.com", "--reason", "again"]));
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "not listed and not an address"
+    );
+    assert_eq!(
+        String::from_utf8(output.stderr).unwrap(),
+        "fbl: \"a@b@c.com\" is not an email address: it has more than one @\n"
+    );
+}

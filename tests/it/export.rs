@@ -295,3 +295,52 @@ fn every_format_from_a_fixture_store_matches_its_golden_file() {
     assert_eq!(cases, 26);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn postfix_map_leaves_out_an_address_postmap_would_read_as_a_comment() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(fbl(dir.path()).args([
+        "suppress",
+        "add",
+        "#hash@example.com",
+        "#two@example.com",
+        "jane@example.org",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    let map = dir.path().join("access");
+    let output = run(fbl(dir.path()).args([
+        "export",
+        "--format",
+        "postfix",
+        "--output",
+        map.to_str().unwrap(),
+    ]));
+    assert_eq!(output.status.code(), Some(0), "the export does not fail");
+    assert_eq!(
+        std::fs::read_to_string(&map).unwrap(),
+        "jane@example.org REJECT 5.7.1 suppressed: manual\n"
+    );
+    assert_eq!(
+        String::from_utf8(output.stderr).unwrap(),
+        format!(
+            "fbl: export postfix {}: 2 suppressed addresses left out (first: \
+             #hash@example.com): postmap reads a line that begins with # as a comment, so \
+             reject them another way\n",
+            map.display()
+        )
+    );
+    // The plain list keeps them.
+    let plain = dir.path().join("plain");
+    let output = run(fbl(dir.path()).args([
+        "export",
+        "--format",
+        "plain",
+        "--output",
+        plain.to_str().unwrap(),
+    ]));
+    assert!(output.stderr.is_empty());
+    assert_eq!(
+        std::fs::read_to_string(&plain).unwrap(),
+        "#hash@example.com\n#two@example.com\njane@example.org\n"
+    );
+}

@@ -35,6 +35,9 @@ pub struct DelistInput {
     pub mailboxes: Vec<(String, String)>,
     /// The header block of a recent message from the IP.
     pub example_headers: Option<HeaderBlock>,
+    /// The complainant the example's own report names (its `Original-Rcpt-To`, or what the
+    /// parser found), removed from the headers with what they show of it.
+    pub example_complainants: Vec<String>,
 }
 
 /// Plain text or Markdown.
@@ -126,6 +129,8 @@ pub struct Redaction {
     /// `base64_json` ones.
     identifier_headers: Vec<(String, Option<String>)>,
     verp: Vec<VerpTemplate>,
+    /// Complainant addresses known besides the headers (the report's own fields).
+    complainants: Vec<String>,
 }
 
 impl Redaction {
@@ -147,6 +152,7 @@ impl Redaction {
                 .iter()
                 .filter_map(|t| VerpTemplate::parse(t).ok())
                 .collect(),
+            complainants: Vec::new(),
         }
     }
 }
@@ -310,6 +316,9 @@ impl Secrets {
     /// local part.
     fn find(headers: &HeaderBlock, redaction: &Redaction) -> Secrets {
         let mut secrets = Secrets::default();
+        for address in &redaction.complainants {
+            secrets.address(address, redaction);
+        }
         for (field, value) in headers.fields() {
             let name = field.to_ascii_lowercase();
             if RECIPIENT_HEADERS.contains(&name.as_str()) {
@@ -905,7 +914,11 @@ pub fn packet(input: &DelistInput, format: PacketFormat, redaction: &Redaction) 
                 "The recipient's addresses and name are replaced by [recipient]; identifiers \
                  of the recipient, and headers not needed here, by [redacted].",
             );
-            let lines: Vec<String> = redacted_headers(headers, redaction)
+            let redaction = Redaction {
+                complainants: input.example_complainants.clone(),
+                ..redaction.clone()
+            };
+            let lines: Vec<String> = redacted_headers(headers, &redaction)
                 .into_iter()
                 .map(|(name, value)| format!("{name}: {value}"))
                 .collect();

@@ -380,10 +380,20 @@ pub fn delist_input(
                 .and_then(|at| minutes(&d.reported_at, at))
         })
         .collect();
-    let example_headers = figures
+    let example = figures
         .example_raw
         .as_deref()
-        .map(|raw| crate::report_parser::parse(raw).original);
+        .map(crate::report_parser::parse);
+    let example_complainants = example
+        .as_ref()
+        .map(|parsed| {
+            let report = &parsed.report;
+            let mut found: Vec<String> = report.original_rcpt_to.clone();
+            found.extend(report.recipients.iter().filter_map(|r| r.address.clone()));
+            found
+        })
+        .unwrap_or_default();
+    let example_headers = example.map(|parsed| parsed.original);
     let ranges = settings.sending_ips();
     Ok(crate::delist::DelistInput {
         ip: ip.to_string(),
@@ -406,6 +416,7 @@ pub fn delist_input(
             .map(|m| (m.name.clone(), m.host.clone()))
             .collect(),
         example_headers,
+        example_complainants,
     })
 }
 

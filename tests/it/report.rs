@@ -1057,3 +1057,64 @@ fn report_summaries_follow_later_send_logs_and_prunes() {
         1
     );
 }
+
+/// The complainant the report itself names (`Original-Rcpt-To`) is removed from the example
+/// headers even where nothing in them marks it: an unconfigured VERP form in Return-Path,
+/// the local part in the Subject, with no To at all.
+#[test]
+fn the_delisting_packet_removes_the_complainant_its_report_names() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("fbl.toml"),
+        "[store]\npath = \"fbl.sqlite\"\n",
+    )
+    .unwrap();
+    let report = "From: feedback@arf.mail.yahoo.com\n\
+         To: fbl@sender.example\n\
+         Date: Thu, 19 Nov 2026 12:00:00 +0000\n\
+         Subject: FW: report\n\
+         MIME-Version: 1.0\n\
+         Content-Type: multipart/report; report-type=feedback-report; boundary=\"b\"\n\
+         \n\
+         --b\n\
+         Content-Type: text/plain\n\
+         \n\
+         A complaint.\n\
+         --b\n\
+         Content-Type: message/feedback-report\n\
+         \n\
+         Feedback-Type: abuse\n\
+         User-Agent: Yahoo!-Mail-Feedback/2.0\n\
+         Version: 1\n\
+         Source-IP: 192.0.2.25\n\
+         Original-Rcpt-To: quiet.reader@example.net\n\
+         \n\
+         --b\n\
+         Content-Type: text/rfc822-headers\n\
+         \n\
+         Return-Path: <b-quiet.reader=example.net@bounce.sender.example>\n\
+         From: News <news@sender.example>\n\
+         Subject: News for quiet.reader\n\
+         Date: Thu, 19 Nov 2026 10:59:00 +0000\n\
+         Message-ID: <n1@sender.example>\n\
+         \n\
+         --b--\n";
+    std::fs::write(dir.path().join("r.eml"), report).unwrap();
+    let config = ["--config", "fbl.toml"];
+    let output = run(fbl(dir.path()).args(config).args(["ingest", "r.eml"]));
+    assert_eq!(output.status.code(), Some(0));
+    let output = run(fbl(dir.path())
+        .args(config)
+        .args(["report", "delist", "--ip", "192.0.2.25"]));
+    assert_eq!(output.status.code(), Some(0));
+    let packet = stdout(&output);
+    assert!(packet.contains("Example headers"), "{packet}");
+    assert!(
+        !packet.contains("quiet.reader"),
+        "the complainant is in the packet:\n{packet}"
+    );
+    assert!(
+        packet.contains("From: News <news@sender.example>"),
+        "{packet}"
+    );
+}

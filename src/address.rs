@@ -199,7 +199,9 @@ pub fn is_redaction_token(raw: &str) -> bool {
     let local = lower.split('@').next().unwrap_or("");
     let local = local.trim_end_matches(':').trim_matches('"');
     REDACTION_LOCAL_PARTS.contains(&local)
-        || local.chars().all(|c| c == '*' || c == 'x')
+        || local.chars().all(|c| c == '*')
+        // A mask of x's; `x@` and `xx@` are real (if rare) addresses.
+        || (local.len() >= 3 && local.chars().all(|c| c == 'x'))
         // AOL even redacts inside VERP: `bounces+123-redacted=aol.example@...`.
         || local
             .split(['-', '+', '.', '_', '='])
@@ -357,5 +359,17 @@ mod tests {
             assert_eq!(complainant(token), None, "{token}");
         }
         assert!(!is_redaction_token("jane@example.org"));
+        for real in ["x@example.org", "xx@example.org", "xavier@example.org"] {
+            assert!(!is_redaction_token(real), "{real}");
+            assert_eq!(complainant(real).as_deref(), Some(real));
+        }
+        for mask in [
+            "xxx@example.org",
+            "***@example.org",
+            "*@example.org",
+            "@example.org",
+        ] {
+            assert!(is_redaction_token(mask), "{mask}");
+        }
     }
 }

@@ -386,6 +386,16 @@ pub struct MailboxConfig {
     pub limit: Option<usize>,
 }
 
+/// Whether two IMAP folder names are the same folder: `INBOX` in any case (RFC 3501), other
+/// names exactly.
+fn same_folder(a: &str, b: &str) -> bool {
+    if a.eq_ignore_ascii_case("INBOX") {
+        b.eq_ignore_ascii_case("INBOX")
+    } else {
+        a == b
+    }
+}
+
 fn default_security() -> MailboxSecurity {
     MailboxSecurity::Tls
 }
@@ -540,13 +550,47 @@ impl Config {
             if !mailbox_names.insert(name) {
                 bail!("two [[mailbox]] entries are named {name:?}");
             }
-            AfterAction::parse(&mailbox.after)
+            let after = AfterAction::parse(&mailbox.after)
                 .map_err(|e| anyhow::anyhow!("mailbox {name}: {e}"))?;
             if mailbox.batch_size == 0 {
                 bail!("mailbox {name}: batch_size must be at least 1");
             }
             if mailbox.folders.is_empty() {
                 bail!("mailbox {name}: folders is empty");
+            }
+            // A message moved into a folder that is polled gets a new UID there, and would be
+            // fetched and moved again on every run.
+            let moved_to = [
+                (
+                    "after = \"move:...\"",
+                    if let AfterAction::Move(f) = &after {
+                        Some(f)
+                    } else {
+                        None
+                    },
+                ),
+                ("quarantine_folder", mailbox.quarantine_folder.as_ref()),
+            ];
+            for (setting, target) in moved_to {
+                if let Some(target) = target
+                    && mailbox.folders.iter().any(|f| same_folder(f, target))
+                {
+                    bail!(
+                        "mailbox {name}: {setting} moves messages into {target:?}, which is also in \
+                         folders: they would be fetched and moved again on every run"
+                    );
+                }
+            }
+            if mailbox.limit == Some(0) {
+                bail!("mailbox {name}: limit must be at least 1 (leave it out for no limit)");
+            }
+            for (setting, seconds) in [
+                ("connect_timeout_secs", mailbox.connect_timeout_secs),
+                ("read_timeout_secs", mailbox.read_timeout_secs),
+            ] {
+                if seconds == 0 {
+                    bail!("mailbox {name}: {setting} must be at least 1");
+                }
             }
             let password_sources = [
                 mailbox.password_env.is_some(),

@@ -108,12 +108,13 @@ impl fmt::Debug for Auth {
 #[derive(Debug, thiserror::Error)]
 pub enum ImapError {
     /// The TCP connection could not be made (refused, unreachable, name not found).
-    #[error("cannot connect to IMAP server {host}:{port}: {source}")]
+    /// (The cause is in the message, and not also a `source`: errors are printed with their
+    /// chain, which would say it twice.)
+    #[error("cannot connect to IMAP server {host}:{port}: {cause}")]
     Connect {
         host: String,
         port: u16,
-        #[source]
-        source: io::Error,
+        cause: io::Error,
     },
     /// The server accepted nothing or said nothing within the timeout.
     #[error(
@@ -785,10 +786,10 @@ fn tls_connector(opts: &ConnectOptions) -> Result<native_tls::TlsConnector, Imap
 }
 
 fn connect_tcp(opts: &ConnectOptions) -> Result<TcpStream, ImapError> {
-    let connect_error = |source| ImapError::Connect {
+    let connect_error = |cause| ImapError::Connect {
         host: opts.host.clone(),
         port: opts.port,
-        source,
+        cause,
     };
     let host = opts.host.trim_start_matches('[').trim_end_matches(']');
     let addresses: Vec<SocketAddr> = (host, opts.port)

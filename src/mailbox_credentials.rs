@@ -9,6 +9,7 @@ use crate::oauth::{OAuthClient, OAuthConfig, TokenSet};
 use anyhow::{Context, Result, bail};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// The credentials to log in to a mailbox with, fetched or refreshed now.
 pub fn credentials(mailbox: &MailboxConfig) -> Result<Auth> {
@@ -135,25 +136,87 @@ fn read_secret_file(path: &Path) -> Result<String> {
     Ok(secret)
 }
 
+/// How long a `password_command` or `token_command` may take. A password manager answers in
+/// well under a second; one that hangs (waiting for an unlock that never comes under cron)
+/// would otherwise hold the store's lock and every later cron run would find it taken.
+const SECRET_COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Runs `sh -c COMMAND` and takes the first line of its output as the secret. The command's
 /// own error output passes through to ours, so a password manager can explain itself; the
 /// command itself is never printed, since it may hold a secret inline.
 fn run_secret_command(command: &str) -> Result<String> {
-    let output = Command::new("sh")
+    run_secret_command_within(command, SECRET_COMMAND_TIMEOUT)
+}
+
+/// `run_secret_command` with a time limit: past it, the command and everything it started
+/// (its own process group) are killed.
+fn run_secret_command_within(command: &str, limit: Duration) -> Result<String> {
+    use std::io::Read;
+    use std::os::unix::process::CommandExt;
+    let mut child = Command::new("sh")
         .arg("-c")
         .arg(command)
         .stdin(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
-        .output()
+        .process_group(0)
+        .spawn()
         .context("cannot run the command")?;
-    if !output.status.success() {
-        bail!("the command failed ({})", output.status);
+    let mut stdout = child.stdout.take().context("cannot run the command")?;
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        stdout.read_to_end(&mut out).map(|_| out)
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().context("cannot run the command")? {
+            break status;
+        }
+        if started.elapsed() >= limit {
+            // SAFETY: kill(2) on the process group the child leads; nothing else is in it.
+            unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
+            let _ = child.wait();
+            let _ = reader.join();
+            bail!(
+                "the command gave no answer within {} s and was stopped",
+                limit.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let stdout = reader
+        .join()
+        .map_err(|_| anyhow::anyhow!("cannot read the command's output"))?
+        .context("cannot read the command's output")?;
+    if !status.success() {
+        bail!("the command failed ({status})");
     }
-    let text = String::from_utf8(output.stdout)
-        .context("the command printed something that is not UTF-8")?;
+    let text =
+        String::from_utf8(stdout).context("the command printed something that is not UTF-8")?;
     let secret = text.lines().next().unwrap_or("").trim().to_string();
     if secret.is_empty() {
         bail!("the command printed nothing");
     }
     Ok(secret)
+}
+
+#[cfg(test)]
+mod command_tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_command_is_stopped_at_its_time_limit_with_what_it_started() {
+        let started = Instant::now();
+        let error = run_secret_command_within("sleep 30; echo late", Duration::from_millis(300))
+            .unwrap_err();
+        assert!(error.to_string().contains("no answer within"), "{error:#}");
+        // The `sleep` was killed with `sh`: the pipe closed, nothing waited 30 s.
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert_eq!(
+            run_secret_command_within("echo s3cret; echo second", Duration::from_secs(10)).unwrap(),
+            "s3cret"
+        );
+        let error = run_secret_command_within("exit 3", Duration::from_secs(10)).unwrap_err();
+        assert!(error.to_string().contains("failed"), "{error:#}");
+    }
 }

@@ -4,7 +4,7 @@
 //! actions still due are kept in the store and done first on the next run.
 
 use crate::config::{AfterAction, MailboxConfig, MailboxSecurity};
-use crate::imap_client::{ConnectOptions, Security, Session};
+use crate::imap_client::{ConnectOptions, ImapError, Security, Session};
 use crate::ingest::{Ingester, Kept, Outcome, Progress, Summary, disk_full};
 use crate::mail_source::{Incoming, head_bytes};
 use crate::store::Store;
@@ -127,8 +127,12 @@ pub fn poll_mailbox(
                     "mailbox {} folder {folder}: {error:#}",
                     mailbox.name
                 ));
-                // A broken connection takes the following folders with it.
-                break;
+                // A folder the server answered about (no such folder, a command refused)
+                // leaves the session in step: the next folders are polled. A broken
+                // connection, or anything else, takes them with it.
+                if !answered_by_the_server(&error) {
+                    break;
+                }
             }
         }
     }
@@ -137,6 +141,19 @@ pub fn poll_mailbox(
         Some(error) => Err(error),
         None => Ok(summary),
     }
+}
+
+/// Whether an error is the server's answer about one folder (it does not exist, a command
+/// was refused with NO or BAD), after which the session can go on to the next folder.
+fn answered_by_the_server(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.downcast_ref::<ImapError>().is_some_and(|e| {
+            matches!(
+                e,
+                ImapError::NoSuchFolder(_) | ImapError::Refused { .. } | ImapError::ReadOnly(_)
+            )
+        })
+    })
 }
 
 /// Polls one folder. `ingest` is added each batch's counts once the batch is committed (on

@@ -59,12 +59,8 @@ pub enum SndsClientError {
     #[error("snds api {url} wants a new login (http {status})")]
     LoginNeeded { url: String, status: u16 },
     /// The body is neither CSV nor JSON in a shape SNDS uses.
-    #[error("snds {url} answered a body that is not a report: {source}")]
-    Unparseable {
-        url: String,
-        #[source]
-        source: SndsParseError,
-    },
+    #[error("snds {url} answered a body that is not a report: {cause}")]
+    Unparseable { url: String, cause: SndsParseError },
     /// Any other status: a 4xx at once, a 5xx after the retries ran out.
     #[error("snds {url} answered http {status}{}", after_attempts(*.attempts))]
     Http {
@@ -555,7 +551,7 @@ fn parse_failure(
             for secret in secrets {
                 err.redact(secret);
             }
-            SndsClientError::Unparseable { url, source: err }
+            SndsClientError::Unparseable { url, cause: err }
         }
     }
 }

@@ -56,3 +56,50 @@ fn bad_values_are_errors_that_name_the_problem() {
     let error = Config::from_toml("[[export]]\nformat = \"excel\"\npath = \"x\"\n").unwrap_err();
     assert!(format!("{error:#}").contains("excel"), "{error:#}");
 }
+
+/// A mailbox setting that could only loop or do nothing is refused when the file is read:
+/// moving into a polled folder (fetched and moved again every run), a limit of 0, a timeout
+/// of 0.
+#[test]
+fn mailbox_settings_that_loop_or_do_nothing_are_refused() {
+    let mailbox = |extra: &str| {
+        format!(
+            "[[mailbox]]\nname = \"m\"\nhost = \"imap.example.com\"\nuser = \"u\"\n\
+             password_env = \"P\"\n{extra}\n"
+        )
+    };
+    for (extra, expected) in [
+        (
+            "folders = [\"INBOX\", \"Processed\"]\nafter = \"move:Processed\"",
+            "also in folders",
+        ),
+        (
+            "folders = [\"inbox\"]\nafter = \"move:INBOX\"",
+            "also in folders",
+        ),
+        (
+            "folders = [\"INBOX\", \"fbl-quarantine\"]\nquarantine_folder = \"fbl-quarantine\"",
+            "quarantine_folder",
+        ),
+        ("limit = 0", "limit must be at least 1"),
+        (
+            "connect_timeout_secs = 0",
+            "connect_timeout_secs must be at least 1",
+        ),
+        (
+            "read_timeout_secs = 0",
+            "read_timeout_secs must be at least 1",
+        ),
+    ] {
+        let error = Config::from_toml(&mailbox(extra)).unwrap_err();
+        assert!(
+            format!("{error:#}").contains(expected),
+            "{extra}: {error:#}"
+        );
+    }
+    // Moving elsewhere, and a quarantine folder that is not polled, are fine.
+    Config::from_toml(&mailbox(
+        "folders = [\"INBOX\", \"Junk\"]\nafter = \"move:Processed\"\nquarantine_folder = \"q\"\nlimit = 1",
+    ))
+    .unwrap();
+}

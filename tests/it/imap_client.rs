@@ -183,6 +183,9 @@ fn refused_port_is_a_connect_error() {
         "{error:?}"
     );
     assert!(error.is_transient());
+    // Printed with its chain, as fbl prints errors, the cause is said once.
+    let shown = format!("{:#}", anyhow::Error::from(error));
+    assert_eq!(shown.matches("Connection refused").count(), 1, "{shown}");
 }
 
 #[test]

@@ -686,3 +686,24 @@ fn since_skips_older_mail_on_a_first_run() {
     let (_, summary) = setup.run_json(&[]);
     assert_eq!(summary["ingest"]["stored"], 3);
 }
+
+/// A folder the server says does not exist is an error for that folder alone: the folders
+/// after it are polled (before, INBOX went unread on every run while the typo stayed).
+#[test]
+fn a_missing_folder_does_not_stop_the_folders_after_it() {
+    let server = Dovecot::start();
+    let setup = Setup::new(&server, "move:Processed", "folders = [\"Nope\", \"INBOX\"]");
+    let mut session = server.login(&setup.user, &setup.password);
+    seed(&mut session, "INBOX", reports(0..3));
+    let _ = session.logout();
+    let (code, summary) = setup.run_json(&[]);
+    assert_eq!(code, Some(1), "the missing folder needs attention");
+    assert_eq!(summary["ingest"]["stored"], 3, "{summary}");
+    let errors = summary["mailboxes"][0]["errors"].to_string();
+    assert!(
+        errors.contains("Nope") && errors.contains("does not exist"),
+        "{errors}"
+    );
+    assert_eq!(folder_count(&server, &setup, "INBOX"), 0);
+    assert_eq!(folder_count(&server, &setup, "Processed"), 3);
+}

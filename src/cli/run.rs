@@ -3,7 +3,7 @@
 use super::progress::TerminalProgress;
 use super::{Context, Outcome, print_json, stdout_is_terminal};
 use crate::ingest::Progress as _;
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 
 /// Process every configured source, fetch SNDS, expire suppressions, prune the send log,
 /// write every configured export, then print the summary (on a terminal, with --json, or
@@ -22,7 +22,18 @@ pub struct RunArgs {
 
 pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
     let attribution = super::parse::attribution_from(&context.config)?;
-    let mut store = context.open_store()?;
+    // A dry run changes nothing, not even by making the store: before the first run it
+    // previews against an empty store in a temporary folder, removed after.
+    let mut _preview_folder = None;
+    let mut store = match &context.db {
+        crate::store::Location::Sqlite(path) if args.dry_run && !path.exists() => {
+            let folder = PreviewFolder::make()?;
+            let store = crate::store::Store::open(&folder.0.join("fbl.sqlite"))?;
+            _preview_folder = Some(folder);
+            store
+        }
+        _ => context.open_store()?,
+    };
     let _lock = store.lock()?;
     let mut progress = TerminalProgress::stderr();
     let summary = crate::run::run(
@@ -135,4 +146,30 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
     } else {
         Outcome::Clean
     })
+}
+
+/// A private temporary folder for a dry run's empty store, removed with what it holds when
+/// dropped (after the store is closed: it is declared before the store).
+struct PreviewFolder(std::path::PathBuf);
+
+impl PreviewFolder {
+    fn make() -> Result<PreviewFolder> {
+        use std::os::unix::fs::DirBuilderExt;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let path = std::env::temp_dir().join(format!("fbl-dry-run-{}-{nanos}", std::process::id()));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
+            .with_context(|| format!("cannot make {} for the dry run's store", path.display()))?;
+        Ok(PreviewFolder(path))
+    }
+}
+
+impl Drop for PreviewFolder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

@@ -1271,3 +1271,31 @@ fn suppress_remove_takes_off_an_invalid_address_kept_before_by_its_text() {
         "fbl: \"a@b@c.com\" is not an email address: it has more than one @\n"
     );
 }
+
+/// A dry run before the first run previews against an empty store and leaves no store (nor
+/// its lock or log files) behind.
+#[test]
+fn a_first_dry_run_makes_no_store() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "fbl.toml",
+        b"[store]\npath = \"fbl.sqlite\"\n\n[[source]]\nname = \"in\"\npath = \"in\"\n",
+    );
+    write(
+        dir.path(),
+        "in/a.eml",
+        &arf("abuse", "jane@example.org", "m1@example.com"),
+    );
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "run", "--dry-run", "--json"]));
+    assert_eq!(output.status.code(), Some(0));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["dry_run"], true);
+    assert_eq!(summary["ingest"]["stored"], 1, "{summary}");
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["fbl.toml", "in"]);
+}

@@ -43,14 +43,29 @@ pub fn legacy_access(account: &SndsLegacyConfig) -> Result<LegacyAccess> {
             key: access.key,
         })
     };
+    // The whole "Automated Access" link where the key alone belongs: said plainly, without
+    // quoting it (it holds the key), instead of SNDS's sign-in page for a bad key later.
+    let not_a_link = |key: String, setting: &str, other: &str| -> Result<String> {
+        if key.contains("://") || key.to_ascii_lowercase().contains("key=") {
+            bail!(
+                "{setting} holds a whole link, not the key alone: give the link with {other} \
+                 instead (or only the value after key=)"
+            );
+        }
+        Ok(key)
+    };
     if let Some(name) = &account.key_env {
-        let key = read_env(name, "key_env")?;
+        let key = not_a_link(read_env(name, "key_env")?, "key_env", "access_url_env")?;
         Ok(LegacyAccess {
             base_url: base_or_default(),
             key,
         })
     } else if let Some(path) = &account.key_file {
-        let key = read_secret_file(path, "key_file")?;
+        let key = not_a_link(
+            read_secret_file(path, "key_file")?,
+            "key_file",
+            "access_url_file",
+        )?;
         Ok(LegacyAccess {
             base_url: base_or_default(),
             key,

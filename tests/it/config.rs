@@ -103,3 +103,34 @@ fn mailbox_settings_that_loop_or_do_nothing_are_refused() {
     ))
     .unwrap();
 }
+
+/// The whole "Automated Access" link pasted where the key alone belongs is said plainly,
+/// without quoting it (it holds the key).
+#[test]
+fn an_snds_link_given_as_the_key_is_refused_without_showing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("key");
+    std::fs::write(
+        &file,
+        "https://sendersupport.olc.protection.outlook.com/snds/data.aspx?key=K-SECRET-1\n",
+    )
+    .unwrap();
+    let config = Config::from_toml(&format!(
+        "[snds]\n[[snds.legacy]]\nname = \"a\"\nkey_file = \"{}\"\n",
+        file.display()
+    ))
+    .unwrap();
+    let snds = config.snds.unwrap();
+    let error = fbl::snds_account::legacy_access(&snds.legacy[0]).unwrap_err();
+    let shown = format!("{error:#}");
+    assert!(shown.contains("access_url_file"), "{shown}");
+    assert!(!shown.contains("K-SECRET-1"), "{shown}");
+    // The key alone is fine.
+    std::fs::write(&file, "K-SECRET-1\n").unwrap();
+    assert_eq!(
+        fbl::snds_account::legacy_access(&snds.legacy[0])
+            .unwrap()
+            .key,
+        "K-SECRET-1"
+    );
+}

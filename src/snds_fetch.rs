@@ -339,9 +339,11 @@ impl Fetcher<'_> {
             }
         };
         let mut failure = None;
+        let mut fetched_newest = false;
         for day in days {
             match source.data(self.client, Some(day), self.yesterday()) {
                 Ok(report) => {
+                    fetched_newest |= latest.is_some() && day == newest;
                     let stored = self.store_data(name, Some(day), &report, store, account, out)?;
                     if self.options.days == Days::Latest && stored.is_some() {
                         break;
@@ -353,7 +355,11 @@ impl Fetcher<'_> {
                 }
             }
         }
-        if let Some(report) = latest {
+        // The latest page is the newest day's: when that day was just fetched by its date, the
+        // same rows (and any row set aside) are not stored and reported a second time.
+        if let Some(report) = latest
+            && !fetched_newest
+        {
             self.store_data(name, None, &report, store, account, out)?;
         }
         Ok(failure)

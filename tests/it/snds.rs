@@ -901,3 +901,25 @@ fn snds_configuration_mistakes_are_errors() {
         "https://login.microsoftonline.com/consumers/oauth2/v2.0/token"
     );
 }
+
+/// `fbl run` fetches the newest day twice over (the latest page, then by its date when it is
+/// missing): a row set aside there is reported once, not twice on every run.
+#[test]
+fn a_row_set_aside_on_the_newest_day_is_reported_once_per_run() {
+    let (dir, answers, _server) = legacy_setup();
+    let day = row("192.0.2.10", "2026-11-19", 1500, "GREEN", 0)
+        + "not-an-ip,11/19/2026 4:00 PM,11/20/2026 4:00 PM,1,1,1,GREEN,< 0.1%,,,,,,\r\n";
+    set_day(&answers, "2026-11-19", day.clone());
+    set_latest(&answers, day);
+    let output = run(fbl(dir.path())
+        .args(["--config", "fbl.toml", "run", "--json"])
+        .env(KEY_ENV, KEY));
+    assert_eq!(output.status.code(), Some(1));
+    let summary = json_of(&output);
+    let set_aside = summary
+        .to_string()
+        .matches("row set aside: snds csv line 2")
+        .count();
+    assert_eq!(set_aside, 1, "{summary}");
+    assert_eq!(stored_rows(dir.path()).len(), 1);
+}

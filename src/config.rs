@@ -384,6 +384,11 @@ pub struct MailboxConfig {
     pub since: Option<chrono::NaiveDate>,
     /// At most this many messages per folder and run.
     pub limit: Option<usize>,
+    /// The configuration file's folder, where `password_command` and `token_command` run,
+    /// so that a relative path in them means what every other relative path in the file
+    /// means (cron's own folder is `$HOME`). Not a setting.
+    #[serde(skip)]
+    pub command_dir: Option<PathBuf>,
 }
 
 /// Whether two IMAP folder names are the same folder: `INBOX` in any case (RFC 3501), other
@@ -652,6 +657,7 @@ impl Config {
             join(&mut import.path);
         }
         for mailbox in &mut self.mailboxes {
+            mailbox.command_dir = Some(base.to_path_buf());
             if let Some(path) = mailbox.ca_file.as_mut() {
                 join(path);
             }

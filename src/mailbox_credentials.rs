@@ -24,7 +24,7 @@ pub fn credentials(mailbox: &MailboxConfig) -> Result<Auth> {
             } else if let Some(path) = &mailbox.password_file {
                 read_secret_file(path).with_context(|| format!("mailbox {name}: password_file"))?
             } else if let Some(command) = &mailbox.password_command {
-                run_secret_command(command)
+                run_secret_command(command, mailbox.command_dir.as_deref())
                     .with_context(|| format!("mailbox {name}: password_command"))?
             } else {
                 bail!("mailbox {name}: no password source configured")
@@ -33,7 +33,7 @@ pub fn credentials(mailbox: &MailboxConfig) -> Result<Auth> {
         }
         MailboxAuth::Xoauth2 => {
             let access_token = if let Some(command) = &mailbox.token_command {
-                run_secret_command(command)
+                run_secret_command(command, mailbox.command_dir.as_deref())
                     .with_context(|| format!("mailbox {name}: token_command"))?
             } else if let Some(oauth) = &mailbox.oauth {
                 refresh_access_token(oauth)
@@ -144,16 +144,21 @@ const SECRET_COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 /// Runs `sh -c COMMAND` and takes the first line of its output as the secret. The command's
 /// own error output passes through to ours, so a password manager can explain itself; the
 /// command itself is never printed, since it may hold a secret inline.
-fn run_secret_command(command: &str) -> Result<String> {
-    run_secret_command_within(command, SECRET_COMMAND_TIMEOUT)
+/// It runs in `dir` (the configuration's folder) when given.
+fn run_secret_command(command: &str, dir: Option<&Path>) -> Result<String> {
+    run_secret_command_within(command, dir, SECRET_COMMAND_TIMEOUT)
 }
 
 /// `run_secret_command` with a time limit: past it, the command and everything it started
 /// (its own process group) are killed.
-fn run_secret_command_within(command: &str, limit: Duration) -> Result<String> {
+fn run_secret_command_within(command: &str, dir: Option<&Path>, limit: Duration) -> Result<String> {
     use std::io::Read;
     use std::os::unix::process::CommandExt;
-    let mut child = Command::new("sh")
+    let mut shell = Command::new("sh");
+    if let Some(dir) = dir.filter(|d| !d.as_os_str().is_empty()) {
+        shell.current_dir(dir);
+    }
+    let mut child = shell
         .arg("-c")
         .arg(command)
         .stdin(Stdio::null())
@@ -207,16 +212,26 @@ mod command_tests {
     #[test]
     fn a_secret_command_is_stopped_at_its_time_limit_with_what_it_started() {
         let started = Instant::now();
-        let error = run_secret_command_within("sleep 30; echo late", Duration::from_millis(300))
-            .unwrap_err();
+        let error =
+            run_secret_command_within("sleep 30; echo late", None, Duration::from_millis(300))
+                .unwrap_err();
         assert!(error.to_string().contains("no answer within"), "{error:#}");
         // The `sleep` was killed with `sh`: the pipe closed, nothing waited 30 s.
         assert!(started.elapsed() < Duration::from_secs(10));
         assert_eq!(
-            run_secret_command_within("echo s3cret; echo second", Duration::from_secs(10)).unwrap(),
+            run_secret_command_within("echo s3cret; echo second", None, Duration::from_secs(10))
+                .unwrap(),
             "s3cret"
         );
-        let error = run_secret_command_within("exit 3", Duration::from_secs(10)).unwrap_err();
+        let error = run_secret_command_within("exit 3", None, Duration::from_secs(10)).unwrap_err();
         assert!(error.to_string().contains("failed"), "{error:#}");
+        // In the configuration's folder: `./pw.sh` is the one beside the file.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pw.sh"), "echo from-beside\n").unwrap();
+        assert_eq!(
+            run_secret_command_within("sh ./pw.sh", Some(dir.path()), Duration::from_secs(10))
+                .unwrap(),
+            "from-beside"
+        );
     }
 }

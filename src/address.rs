@@ -208,6 +208,31 @@ pub fn is_redaction_token(raw: &str) -> bool {
             .any(|piece| piece == "redacted")
 }
 
+/// Splits an address-list header (To, Cc, ...) at the commas, and the semicolons some
+/// clients write, outside quotes and angle brackets; trimmed, empty parts left out.
+pub fn split_list(value: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut quoted, mut angle, mut start) = (false, false, 0);
+    for (i, c) in value.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '<' if !quoted => angle = true,
+            '>' if !quoted => angle = false,
+            ',' | ';' if !quoted && !angle => {
+                parts.push(&value[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&value[start..]);
+    parts
+        .into_iter()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
 /// The complainant address in `raw`, unless it is a redaction token or not an address.
 pub fn complainant(raw: &str) -> Option<String> {
     if is_redaction_token(raw) {

@@ -196,7 +196,8 @@ impl Attribution {
             Strategy::To => {
                 let tos: Vec<&str> = original.get_all("To").collect();
                 // Several addresses in To: is a list or a group: nobody in particular.
-                let addresses: Vec<&str> = tos.iter().flat_map(|v| split_address_list(v)).collect();
+                let addresses: Vec<&str> =
+                    tos.iter().flat_map(|v| address::split_list(v)).collect();
                 if addresses.len() == 1 {
                     push_address(out, addresses[0], Via::To);
                 }
@@ -263,7 +264,7 @@ impl Attribution {
         {
             original
                 .get_all("To")
-                .flat_map(split_address_list)
+                .flat_map(address::split_list)
                 .collect()
         } else {
             Vec::new()
@@ -357,30 +358,6 @@ pub(crate) fn decode_base64_json(value: &str, field: &str) -> Option<String> {
         serde_json::Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
-}
-
-/// Splits an address-list header on commas outside quotes and angle brackets.
-fn split_address_list(value: &str) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let (mut quoted, mut angle, mut start) = (false, false, 0);
-    for (i, c) in value.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            '<' if !quoted => angle = true,
-            '>' if !quoted => angle = false,
-            ',' if !quoted && !angle => {
-                parts.push(&value[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&value[start..]);
-    parts
-        .into_iter()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .collect()
 }
 
 fn dedup(recipients: &mut Vec<Recipient>) {

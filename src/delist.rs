@@ -2,6 +2,7 @@
 //! support form asks for, gathered from the store, as plain text or Markdown ready to paste.
 //! Pure: takes the figures, returns text.
 
+use crate::address;
 use crate::config::{AttributionConfig, HeaderValueKind};
 use crate::header_block::HeaderBlock;
 use crate::outlook_codes::BlockClass;
@@ -157,29 +158,6 @@ impl Redaction {
     }
 }
 
-/// Splits an address list at the commas outside quotes and angle brackets.
-fn split_mailboxes(value: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let (mut quoted, mut angle, mut start) = (false, false, 0);
-    for (i, c) in value.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            '<' if !quoted => angle = true,
-            '>' if !quoted => angle = false,
-            ',' | ';' if !quoted && !angle => {
-                out.push(&value[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    out.push(&value[start..]);
-    out.into_iter()
-        .map(str::trim)
-        .filter(|m| !m.is_empty())
-        .collect()
-}
-
 /// The address and display name of one mailbox (`"Name" <a@b>`, `Name <a@b>`, `a@b`).
 fn mailbox_parts(mailbox: &str) -> (Option<&str>, Option<&str>) {
     match (mailbox.find('<'), mailbox.rfind('>')) {
@@ -322,7 +300,7 @@ impl Secrets {
         for (field, value) in headers.fields() {
             let name = field.to_ascii_lowercase();
             if RECIPIENT_HEADERS.contains(&name.as_str()) {
-                for mailbox in split_mailboxes(value) {
+                for mailbox in address::split_list(value) {
                     let (address, display) = mailbox_parts(mailbox);
                     if let Some(address) = address {
                         secrets.address(address, redaction);
@@ -472,7 +450,7 @@ pub fn redacted_headers(headers: &HeaderBlock, redaction: &Redaction) -> Vec<(St
             let name = field.to_ascii_lowercase();
             let name = name.as_str();
             let value = if RECIPIENT_HEADERS.contains(&name) {
-                vec![RECIPIENT; split_mailboxes(value).len().max(1)].join(", ")
+                vec![RECIPIENT; address::split_list(value).len().max(1)].join(", ")
             } else if redaction.identifier_headers.iter().any(|(n, _)| n == name) {
                 REDACTED.to_string()
             } else if MESSAGE_ID_HEADERS.contains(&name) {

@@ -186,7 +186,7 @@ fn read_limited(
 ) -> std::io::Result<Incoming> {
     // One byte more than expected, so that the end shows without a probing read.
     let mut raw = Vec::with_capacity(size.min(max_bytes) as usize + 1);
-    let mut limited = reader.take(max_bytes + 1);
+    let mut limited = reader.take(max_bytes.saturating_add(1));
     limited.read_to_end(&mut raw)?;
     if raw.len() as u64 > max_bytes {
         let mut rest = limited.into_inner();

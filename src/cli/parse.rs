@@ -29,7 +29,7 @@ pub fn run(context: &super::Context, args: ParseArgs) -> Result<Outcome> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut outcome = Outcome::Clean;
     // Nothing is stored, so no size limit: a message is parsed whole, however big.
-    for incoming in Inputs::open(&args.files, u64::MAX / 2)? {
+    for incoming in Inputs::open(&args.files, u64::MAX)? {
         let raw = incoming?.raw;
         let report = report_parser::analyse(&raw, &attribution, &NoSendLog);
         if report.error.is_some() {

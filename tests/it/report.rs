@@ -712,29 +712,9 @@ fn the_delisting_packet_shows_nothing_of_the_complainant() {
          verp = [\"bounces+{local}={domain}@bounce.sender.example\"]\n",
     )
     .unwrap();
-    let report = "From: feedback@arf.mail.yahoo.com\n\
-         To: fbl@sender.example\n\
-         Date: Thu, 19 Nov 2026 12:00:00 +0000\n\
-         Subject: FW: report\n\
-         MIME-Version: 1.0\n\
-         Content-Type: multipart/report; report-type=feedback-report; boundary=\"b\"\n\
-         \n\
-         --b\n\
-         Content-Type: text/plain\n\
-         \n\
-         A complaint.\n\
-         --b\n\
-         Content-Type: message/feedback-report\n\
-         \n\
-         Feedback-Type: abuse\n\
-         User-Agent: Yahoo!-Mail-Feedback/2.0\n\
-         Version: 1\n\
-         Source-IP: 192.0.2.25\n\
-         \n\
-         --b\n\
-         Content-Type: text/rfc822-headers\n\
-         \n\
-         Return-Path: <bounces+victim.person=example.net@bounce.sender.example>\n\
+    let report = delist_complaint(
+        "",
+        "Return-Path: <bounces+victim.person=example.net@bounce.sender.example>\n\
          Received: from mta1.sender.example (192.0.2.25) by mx.yahoo.example for <victim.person@example.net>; Thu, 19 Nov 2026 11:00:00 +0000\n\
          Authentication-Results: mx.yahoo.example; dkim=pass header.d=sender.example\n\
          From: News <news@sender.example>\n\
@@ -745,8 +725,8 @@ fn the_delisting_packet_shows_nothing_of_the_complainant() {
          X-Fbl-Rcpt: victim.person@example.net\n\
          List-Unsubscribe: <mailto:unsub+victim.person=example.net@example.com>, <https://sender.example/u?e=victim.person%40example.net>\n\
          List-Unsubscribe-Post: List-Unsubscribe=One-Click\n\
-         \n\
-         --b--\n";
+",
+    );
     std::fs::write(dir.path().join("r.eml"), report).unwrap();
     let config = ["--config", "fbl.toml"];
     let output = run(fbl(dir.path()).args(config).args(["ingest", "r.eml"]));
@@ -1069,36 +1049,15 @@ fn the_delisting_packet_removes_the_complainant_its_report_names() {
         "[store]\npath = \"fbl.sqlite\"\n",
     )
     .unwrap();
-    let report = "From: feedback@arf.mail.yahoo.com\n\
-         To: fbl@sender.example\n\
-         Date: Thu, 19 Nov 2026 12:00:00 +0000\n\
-         Subject: FW: report\n\
-         MIME-Version: 1.0\n\
-         Content-Type: multipart/report; report-type=feedback-report; boundary=\"b\"\n\
-         \n\
-         --b\n\
-         Content-Type: text/plain\n\
-         \n\
-         A complaint.\n\
-         --b\n\
-         Content-Type: message/feedback-report\n\
-         \n\
-         Feedback-Type: abuse\n\
-         User-Agent: Yahoo!-Mail-Feedback/2.0\n\
-         Version: 1\n\
-         Source-IP: 192.0.2.25\n\
-         Original-Rcpt-To: quiet.reader@example.net\n\
-         \n\
-         --b\n\
-         Content-Type: text/rfc822-headers\n\
-         \n\
-         Return-Path: <b-quiet.reader=example.net@bounce.sender.example>\n\
+    let report = delist_complaint(
+        "Original-Rcpt-To: quiet.reader@example.net\n",
+        "Return-Path: <b-quiet.reader=example.net@bounce.sender.example>\n\
          From: News <news@sender.example>\n\
          Subject: News for quiet.reader\n\
          Date: Thu, 19 Nov 2026 10:59:00 +0000\n\
          Message-ID: <n1@sender.example>\n\
-         \n\
-         --b--\n";
+",
+    );
     std::fs::write(dir.path().join("r.eml"), report).unwrap();
     let config = ["--config", "fbl.toml"];
     let output = run(fbl(dir.path()).args(config).args(["ingest", "r.eml"]));
@@ -1117,4 +1076,37 @@ fn the_delisting_packet_removes_the_complainant_its_report_names() {
         packet.contains("From: News <news@sender.example>"),
         "{packet}"
     );
+}
+
+/// A Yahoo complaint about 192.0.2.25 with `feedback` added to its feedback-report fields and
+/// `attached` as the reported message's headers.
+fn delist_complaint(feedback: &str, attached: &str) -> String {
+    format!(
+        "From: feedback@arf.mail.yahoo.com\n\
+         To: fbl@sender.example\n\
+         Date: Thu, 19 Nov 2026 12:00:00 +0000\n\
+         Subject: FW: report\n\
+         MIME-Version: 1.0\n\
+         Content-Type: multipart/report; report-type=feedback-report; boundary=\"b\"\n\
+         \n\
+         --b\n\
+         Content-Type: text/plain\n\
+         \n\
+         A complaint.\n\
+         --b\n\
+         Content-Type: message/feedback-report\n\
+         \n\
+         Feedback-Type: abuse\n\
+         User-Agent: Yahoo!-Mail-Feedback/2.0\n\
+         Version: 1\n\
+         Source-IP: 192.0.2.25\n\
+         {feedback}\
+         \n\
+         --b\n\
+         Content-Type: text/rfc822-headers\n\
+         \n\
+         {attached}\
+         \n\
+         --b--\n"
+    )
 }

@@ -208,6 +208,14 @@ pub fn is_redaction_token(raw: &str) -> bool {
             .any(|piece| piece == "redacted")
 }
 
+/// True for a `#` comment line of a plain address list (`suppress import`, `suppress check
+/// -`). `#` is a valid first character of a local part, so a line that is an address is not a
+/// comment: `#team@example.org`, as fbl's own exports write it, comes back on import.
+pub fn is_comment_line(line: &str) -> bool {
+    let line = line.trim();
+    line.starts_with('#') && parse(line).is_err()
+}
+
 /// Splits an address-list header (To, Cc, ...) at the commas, and the semicolons some
 /// clients write, outside quotes and angle brackets; trimmed, empty parts left out.
 pub fn split_list(value: &str) -> Vec<&str> {
@@ -243,6 +251,16 @@ pub fn complainant(raw: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_hash_line_is_a_comment_unless_it_is_an_address() {
+        assert!(is_comment_line("# old list"));
+        assert!(is_comment_line("  # commented@example.org"));
+        assert!(is_comment_line("#"));
+        assert!(!is_comment_line("#team@example.org"));
+        assert!(!is_comment_line("a@example.org"));
+        assert_eq!(parse("#team@example.org").unwrap(), "#team@example.org");
+    }
+
     use super::*;
 
     #[test]

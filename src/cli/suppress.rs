@@ -24,7 +24,7 @@ pub enum SuppressCommand {
     ///
     /// With several addresses, or `-` to read them from standard input one per line (one
     /// process for a whole list: starting fbl costs far more than a lookup; blank lines and
-    /// `#` comments are skipped), it prints a line for each, in order (`--json`: a JSON
+    /// `#` comments are skipped, but `#a@example.org` is an address), it prints a line for each, in order (`--json`: a JSON
     /// object per line), and exits 0 when every one is suppressed, 1 when one is not or is
     /// not an address.
     Check {
@@ -51,8 +51,9 @@ pub enum SuppressCommand {
         #[arg(long)]
         reason: String,
     },
-    /// Import an existing list: one address per line, or CSV with an `email` or `address`
-    /// column (and optionally `reason`)
+    /// Import an existing list: one address per line (blank lines and `#` comments skipped,
+    /// but `#a@example.org` is an address), or CSV with an `email` or `address` column (and
+    /// optionally `reason`)
     Import {
         file: PathBuf,
         /// Reason for entries that give none
@@ -306,7 +307,7 @@ fn read_import(
             },
         )))
     } else {
-        let keep = |text: &str| !text.trim().is_empty() && !text.trim().starts_with('#');
+        let keep = |text: &str| !text.trim().is_empty() && !address::is_comment_line(text);
         let head = keep(&first).then(|| Ok((1, first.trim().to_string(), default_reason.clone())));
         let rest = reader
             .lines()
@@ -336,7 +337,7 @@ fn check_many(store: &Store, addresses: &[String], json: bool, now: &str) -> Res
     let mut check = |raw: &str| -> Result<()> {
         let raw = raw.trim();
         // Blank lines and `#` comments, as `suppress import` reads a plain list.
-        if raw.is_empty() || raw.starts_with('#') {
+        if raw.is_empty() || address::is_comment_line(raw) {
             return Ok(());
         }
         let normalised = match address::parse(raw) {

@@ -383,7 +383,7 @@ fn suppress_check_takes_a_list_from_arguments_or_stdin() {
             input.as_bytes(),
         )
     };
-    let input = "# to send today\nb@example.org\n\n  nobody@example.org\nnot an address\n";
+    let input = "# to send today\nb@example.org\n\n  nobody@example.org\nnot an address\n#hash@example.org\n";
     let output = check_stdin(&["-"], input);
     assert_eq!(output.status.code(), Some(1), "one is not suppressed");
     assert_eq!(
@@ -395,6 +395,7 @@ fn suppress_check_takes_a_list_from_arguments_or_stdin() {
             "b@example.org suppressed",
             "nobody@example.org not suppressed",
             "\"not an address\" is not an email address",
+            "#hash@example.org not suppressed",
         ]
     );
     let output = check_stdin(&["-", "--json"], input);
@@ -403,7 +404,7 @@ fn suppress_check_takes_a_list_from_arguments_or_stdin() {
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
-    assert_eq!(lines.len(), 3);
+    assert_eq!(lines.len(), 4);
     assert_eq!(lines[0]["suppressed"], true);
     assert_eq!(lines[0]["entry"]["reason"], "manual");
     assert_eq!(lines[1]["address"], "nobody@example.org");
@@ -424,7 +425,7 @@ fn import_takes_plain_and_csv_lists_and_reports_invalid_lines() {
     write(
         dir.path(),
         "list.txt",
-        b"# old list\none@example.org\n\nTWO@EXAMPLE.ORG\nnot an address\n",
+        b"# old list\none@example.org\n\nTWO@EXAMPLE.ORG\nnot an address\n#hash@example.org\n# commented@example.org\n",
     );
     write(
         dir.path(),
@@ -454,6 +455,7 @@ fn import_takes_plain_and_csv_lists_and_reports_invalid_lines() {
     assert_eq!(
         summary,
         [
+            ("#hash@example.org".to_string(), "import".to_string()),
             ("four@example.org".to_string(), "import".to_string()),
             ("one@example.org".to_string(), "import".to_string()),
             ("three@example.org".to_string(), "complaint".to_string()),

@@ -411,15 +411,36 @@ impl Fetcher<'_> {
             let worst = |results: &[String]| {
                 snds_alerts::worst_filter_result(results.iter().map(String::as_str))
             };
+            let colour = worst(&stored.filter_results);
             let alerts = snds_alerts::data_alerts(
                 name,
                 ip,
                 &day,
-                worst(&stored.filter_results),
+                colour,
                 stored.trap_hits,
                 days.get(1).map(|before| worst(&before.filter_results)),
             );
-            self.record_alerts(&mut batch, name, alerts, out)?;
+            // A backfilled day that begins an episode already alerted on a later day (the
+            // newest day was fetched first) is not news: one alert an episode.
+            let mut kept = Vec::with_capacity(alerts.len());
+            for alert in alerts {
+                let turned = matches!(
+                    alert.kind,
+                    snds_alerts::AlertKind::TurnedYellow | snds_alerts::AlertKind::TurnedRed
+                );
+                if !(turned
+                    && batch.snds_episode_alerted_later(
+                        name,
+                        ip,
+                        &day,
+                        alert.kind.as_str(),
+                        colour,
+                    )?)
+                {
+                    kept.push(alert);
+                }
+            }
+            self.record_alerts(&mut batch, name, kept, out)?;
         }
         batch.commit()?;
         let at = requested

@@ -339,6 +339,43 @@ impl Batch<'_> {
         })
     }
 
+    /// Whether the first day stored after `day` for an IP had the same worst filter result
+    /// `colour` and was alerted as `kind`: a day fetched late (backfill after the newest day)
+    /// that starts an episode someone was already told of, dated the later day.
+    pub fn snds_episode_alerted_later(
+        &self,
+        account: &str,
+        ip: &str,
+        day: &str,
+        kind: &str,
+        colour: crate::snds::FilterColor,
+    ) -> Result<bool> {
+        let sql = self.tx.pick(
+            "SELECT day, group_concat(filter_result, ',') FROM snds_data
+             WHERE account = ?1 AND ip = ?2 AND day > ?3
+             GROUP BY day ORDER BY day LIMIT 1",
+            "SELECT day, string_agg(filter_result, ',') FROM snds_data
+             WHERE account = ?1 AND ip = ?2 AND day > ?3
+             GROUP BY day ORDER BY day LIMIT 1",
+        );
+        let next: Vec<(String, String)> = self.tx.query(sql, params![account, ip, day], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+        let Some((next_day, results)) = next.into_iter().next() else {
+            return Ok(false);
+        };
+        if crate::snds_alerts::worst_filter_result(results.split(',')) != colour {
+            return Ok(false);
+        }
+        let raised: Vec<i64> = self.tx.query(
+            "SELECT count(*) FROM snds_alerts
+             WHERE account = ?1 AND kind = ?2 AND ip = ?3 AND event = ?4",
+            params![account, kind, ip, next_day],
+            |r| r.get(0),
+        )?;
+        Ok(raised.first().is_some_and(|&n| n > 0))
+    }
+
     /// Applies an ipStatus snapshot: periods still listed are extended, new ones begin, and
     /// those no longer listed end. A range is the same period while its first IP, last IP
     /// and blocked value stay; its details follow the latest snapshot.

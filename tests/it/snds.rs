@@ -923,3 +923,60 @@ fn a_row_set_aside_on_the_newest_day_is_reported_once_per_run() {
     assert_eq!(set_aside, 1, "{summary}");
     assert_eq!(stored_rows(dir.path()).len(), 1);
 }
+
+/// `fbl snds fetch` of the latest day before the first `fbl run`: the run's backfill finds
+/// the day the IP really turned RED, an episode already told of; it is not told again.
+#[test]
+fn a_backfilled_day_does_not_alert_an_episode_already_alerted_on_a_later_day() {
+    let (dir, answers, _server) = legacy_setup();
+    for (day, filter) in [
+        ("2026-11-16", "GREEN"),
+        ("2026-11-17", "RED"),
+        ("2026-11-18", "RED"),
+    ] {
+        let body = row("198.51.100.7", day, 16000, filter, 0);
+        set_day(&answers, day, body.clone());
+        if day == "2026-11-18" {
+            set_latest(&answers, body);
+        }
+    }
+    let output = run(fbl(dir.path())
+        .args(["--config", "fbl.toml", "snds", "fetch", "--json"])
+        .env(KEY_ENV, KEY)
+        .env("FBL_NOW", "2026-11-20T07:00:00Z"));
+    assert_eq!(
+        alert_messages(&json_of(&output)),
+        ["snds main: 198.51.100.7 turned RED on 2026-11-18"]
+    );
+    let (_, summary) = run_json(dir.path(), "2026-11-20T08:00:00Z");
+    assert_eq!(
+        summary["snds"]["accounts"][0]["days"],
+        serde_json::json!(["2026-11-16", "2026-11-17", "2026-11-18"]),
+        "the run backfilled the days before the latest"
+    );
+    assert_eq!(alert_messages(&summary), Vec::<String>::new());
+
+    // A backfilled episode that ended before the newest day is news, and is told.
+    let (dir, answers, _server) = legacy_setup();
+    for (day, filter) in [
+        ("2026-11-16", "GREEN"),
+        ("2026-11-17", "RED"),
+        ("2026-11-18", "GREEN"),
+    ] {
+        let body = row("198.51.100.7", day, 16000, filter, 0);
+        set_day(&answers, day, body.clone());
+        if day == "2026-11-18" {
+            set_latest(&answers, body);
+        }
+    }
+    let output = run(fbl(dir.path())
+        .args(["--config", "fbl.toml", "snds", "fetch", "--json"])
+        .env(KEY_ENV, KEY)
+        .env("FBL_NOW", "2026-11-20T07:00:00Z"));
+    assert_eq!(alert_messages(&json_of(&output)), Vec::<String>::new());
+    let (_, summary) = run_json(dir.path(), "2026-11-20T08:00:00Z");
+    assert_eq!(
+        alert_messages(&summary),
+        ["snds main: 198.51.100.7 turned RED on 2026-11-17 (was GREEN)"]
+    );
+}

@@ -431,6 +431,7 @@ impl Ingester<'_> {
             Stored::New(id) => id,
         };
         batch.release_quarantine(&digest, id, self.now)?;
+        batch.release_quarantined_heads(&incoming.raw, id, self.now)?;
         summary.stored += 1;
         *summary
             .by_kind

@@ -43,7 +43,7 @@ const HISTORY_CHAIN: &str = "WITH RECURSIVE chain (id) AS (
     )";
 
 /// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
-const MIGRATIONS: [(&str, &str); 11] = [
+const MIGRATIONS: [(&str, &str); 12] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/sqlite/0001_init.sql"),
@@ -87,6 +87,10 @@ const MIGRATIONS: [(&str, &str); 11] = [
     (
         "0011_quarantine_size.sql",
         include_str!("../../schemas/sqlite/0011_quarantine_size.sql"),
+    ),
+    (
+        "0012_quarantine_heads.sql",
+        include_str!("../../schemas/sqlite/0012_quarantine_heads.sql"),
     ),
 ];
 
@@ -1012,6 +1016,34 @@ impl Batch<'_> {
             params![&sha256[..], now, report_id],
         )?;
         Ok(())
+    }
+
+    /// Releases the heads kept in quarantine of `raw` (an oversized message an earlier run
+    /// could keep only the start of), now that `raw` is stored as `report_id`; returns how
+    /// many.
+    pub fn release_quarantined_heads(
+        &mut self,
+        raw: &[u8],
+        report_id: i64,
+        now: &str,
+    ) -> Result<u64> {
+        let candidates: Vec<(i64, Vec<u8>)> = self.tx.query(
+            "SELECT id, raw_packed FROM quarantine WHERE raw_size = ?1 AND released_at IS NULL",
+            params![raw.len() as i64],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let mut released = 0;
+        for (id, packed) in candidates {
+            let head = packed::unpack(&packed)?;
+            if head.len() < raw.len() && raw.starts_with(&head) {
+                self.tx.execute(
+                    "UPDATE quarantine SET released_at = ?2, report_id = ?3 WHERE id = ?1",
+                    params![id, now, report_id],
+                )?;
+                released += 1;
+            }
+        }
+        Ok(released)
     }
 
     /// Adds an address to the suppression list, or strengthens the entry it has.

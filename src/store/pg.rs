@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// Numbered migrations for PostgreSQL, the same numbers as SQLite's. The schema version is
 /// the highest row of `fbl_schema`.
-pub(super) const MIGRATIONS: [(&str, &str); 11] = [
+pub(super) const MIGRATIONS: [(&str, &str); 12] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/postgres/0001_init.sql"),
@@ -54,6 +54,10 @@ pub(super) const MIGRATIONS: [(&str, &str); 11] = [
     (
         "0011_quarantine_size.sql",
         include_str!("../../schemas/postgres/0011_quarantine_size.sql"),
+    ),
+    (
+        "0012_quarantine_heads.sql",
+        include_str!("../../schemas/postgres/0012_quarantine_heads.sql"),
     ),
 ];
 

@@ -234,6 +234,13 @@ fn the_head_of_an_oversized_message_stays_in_quarantine_on_retry() {
         [1],
         "counted once"
     );
+    // The original stored, its head leaves the quarantine, linked to the report.
+    assert_eq!(counts(dir.path()).quarantined, 0, "the head is released");
+    let output = run(fbl(dir.path()).args(["quarantine", "list", "--all", "--json"]));
+    let list: Vec<serde_json::Value> = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["report_id"], 1);
+    assert!(list[0]["released_at"].is_string(), "{list:?}");
 }
 
 /// An empty delivery (a broken pipe, `fbl ingest - < /dev/null`) used to be stored as a

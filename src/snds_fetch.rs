@@ -548,10 +548,16 @@ fn plan_days(
     };
     let mut planned = Vec::new();
     let mut skipped = 0;
+    // A day asked for by name is asked again when it had no data, however old: the person
+    // asking has a reason to think SNDS has some now.
+    let needs_no_asking = |done: &SndsDayFetched| match days {
+        Days::One(_) => done.rows > 0,
+        _ => is_final(done),
+    };
     for day in first.iter_days().take_while(|day| *day <= last) {
         let stored = fetched
             .iter()
-            .any(|done| done.day == day.to_string() && is_final(done));
+            .any(|done| done.day == day.to_string() && needs_no_asking(done));
         if stored && !refresh {
             skipped += 1;
         } else {
@@ -694,6 +700,28 @@ mod tests {
             "2026-11-19",
             &["2026-11-15"],
             0,
+        );
+    }
+
+    #[test]
+    fn a_day_named_that_had_no_data_is_asked_again() {
+        let fetched = [done("2026-11-15", 0, "2026-11-19T08:00:00Z")];
+        check(
+            Days::One(date("2026-11-15")),
+            false,
+            &fetched,
+            "2026-11-19",
+            &["2026-11-15"],
+            0,
+        );
+        // Backfilling leaves it, final since it was old when asked.
+        check(
+            Days::Since(date("2026-11-15")),
+            false,
+            &fetched,
+            "2026-11-19",
+            &["2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19"],
+            1,
         );
     }
 

@@ -23,8 +23,8 @@ pub enum SndsCommand {
     /// Fetch data and ipStatus of every account into the store
     ///
     /// Fetches the latest day by default, one day with --date, or every day from --since to
-    /// yesterday; days already stored are skipped unless --refresh. The ipStatus is fetched
-    /// every time. Raises the alerts the data calls for, each once: an IP turned YELLOW or
+    /// yesterday; days already stored are skipped unless --refresh (a --date day that had no
+    /// data is asked again). The ipStatus is fetched every time. Raises the alerts the data calls for, each once: an IP turned YELLOW or
     /// RED, hit spam traps, was blocked or unblocked. Exit 1 when an account failed or an
     /// alert was raised.
     Fetch {

@@ -75,6 +75,25 @@ pub fn parse(raw: &str) -> Result<String, Invalid> {
         text = first;
     }
     let text = text.trim().trim_matches(['"', '\'']).trim();
+    check(text)
+}
+
+/// An address a person typed or a list gave (`suppress add`, `import`, `check`): checked as
+/// [`parse`] does, but nothing of it is cut away. Only white space around it, and `<...>`
+/// (with a display name before it) or `mailto:` around the whole of it, are taken off: a
+/// leading `'` is part of the address, and `a@example.org, b@example.org` is not an address.
+pub fn parse_typed(raw: &str) -> Result<String, Invalid> {
+    let mut text = raw.trim();
+    if let Some(inside) = text.strip_suffix('>')
+        && let Some(start) = inside.rfind('<')
+    {
+        text = inside[start + 1..].trim();
+    }
+    check(text)
+}
+
+/// Checks an address taken out of its surroundings; lower-cases its domain.
+fn check(text: &str) -> Result<String, Invalid> {
     let text = text
         .strip_prefix("mailto:")
         .or_else(|| text.strip_prefix("MAILTO:"))
@@ -213,7 +232,7 @@ pub fn is_redaction_token(raw: &str) -> bool {
 /// comment: `#team@example.org`, as fbl's own exports write it, comes back on import.
 pub fn is_comment_line(line: &str) -> bool {
     let line = line.trim();
-    line.starts_with('#') && parse(line).is_err()
+    line.starts_with('#') && parse_typed(line).is_err()
 }
 
 /// Splits an address-list header (To, Cc, ...) at the commas, and the semicolons some
@@ -251,6 +270,44 @@ pub fn complainant(raw: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_typed_address_is_checked_whole() {
+        assert_eq!(
+            parse_typed(" 'tis@Example.COM ").unwrap(),
+            "'tis@example.com"
+        );
+        assert_eq!(
+            parse_typed("Jane Doe <jane@example.org>").unwrap(),
+            "jane@example.org"
+        );
+        assert_eq!(
+            parse_typed("mailto:a@example.org").unwrap(),
+            "a@example.org"
+        );
+        assert_eq!(
+            parse_typed("a1@example.org, b1@example.org"),
+            Err(Invalid::MoreThanOneAt)
+        );
+        assert_eq!(
+            parse_typed("a2@example.org;b2@example.org"),
+            Err(Invalid::MoreThanOneAt)
+        );
+        assert_eq!(
+            parse_typed("c@example.org garbage"),
+            Err(Invalid::DomainCharacter)
+        );
+        assert_eq!(
+            parse_typed("jane,doe@example.org"),
+            Err(Invalid::LocalPartCharacter)
+        );
+        assert_eq!(
+            parse_typed("a b@example.com"),
+            Err(Invalid::LocalPartCharacter)
+        );
+        // Header values keep their lenient reading.
+        assert_eq!(parse("'tis@example.com'").unwrap(), "tis@example.com");
+    }
+
     #[test]
     fn a_hash_line_is_a_comment_unless_it_is_an_address() {
         assert!(is_comment_line("# old list"));

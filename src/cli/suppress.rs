@@ -178,7 +178,7 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
             }
             // An entry kept before addresses were checked as closely as now (`a@b@c.com`)
             // can still be taken off by its exact text.
-            let (normalised, invalid) = match address::parse(&address) {
+            let (normalised, invalid) = match address::parse_typed(&address) {
                 Ok(normalised) => (normalised, None),
                 Err(why) => (address.trim().to_string(), Some(why)),
             };
@@ -206,7 +206,7 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
             for entry in entries {
                 let (line, raw, entry_reason) = entry?;
                 read += 1;
-                let address = match address::parse(&raw) {
+                let address = match address::parse_typed(&raw) {
                     Ok(address) => address,
                     Err(why) => {
                         invalid += 1;
@@ -254,7 +254,8 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
 
 /// The address a person typed, normalised; an error that says why it is not one.
 fn parse_typed(raw: &str) -> Result<String> {
-    address::parse(raw).map_err(|why| anyhow::anyhow!("{raw:?} is not an email address: {why}"))
+    address::parse_typed(raw)
+        .map_err(|why| anyhow::anyhow!("{raw:?} is not an email address: {why}"))
 }
 
 /// One address of an imported list: line number, address, reason.
@@ -340,7 +341,7 @@ fn check_many(store: &Store, addresses: &[String], json: bool, now: &str) -> Res
         if raw.is_empty() || address::is_comment_line(raw) {
             return Ok(());
         }
-        let normalised = match address::parse(raw) {
+        let normalised = match address::parse_typed(raw) {
             Ok(normalised) => normalised,
             Err(why) => {
                 every = false;

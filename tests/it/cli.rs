@@ -1150,6 +1150,17 @@ fn suppress_add_refuses_an_invalid_address_with_exit_2_and_one_line_why() {
         String::from_utf8(output.stderr).unwrap(),
         "fbl: \"a@b@c.com\" is not an email address: it has more than one @\n"
     );
+    // What a typed address holds besides the address is not cut away: a list in one
+    // argument, or trailing words, are refused rather than cut to their first address.
+    for typed in [
+        "a1@example.org, b1@example.org",
+        "a2@example.org;b2@example.org",
+        "c@example.org garbage",
+        "jane,doe@example.org",
+    ] {
+        let output = run(fbl(dir.path()).args(["suppress", "add", typed]));
+        assert_eq!(output.status.code(), Some(2), "{typed}");
+    }
     // One bad address among good ones adds none of them.
     let output = run(fbl(dir.path()).args(["suppress", "add", "ok@example.org", "a..b@c.com"]));
     assert_eq!(output.status.code(), Some(2));
@@ -1163,6 +1174,7 @@ fn suppress_add_refuses_an_invalid_address_with_exit_2_and_one_line_why() {
         "a+tag@example.com",
         "josé@EXÄMPLE.de",
         "#hash@example.com",
+        "'tis@example.com",
     ]));
     assert_eq!(output.status.code(), Some(0));
     let output = run(fbl(dir.path()).args(["suppress", "list"]));
@@ -1175,6 +1187,7 @@ fn suppress_add_refuses_an_invalid_address_with_exit_2_and_one_line_why() {
         listed,
         [
             "#hash@example.com",
+            "'tis@example.com",
             "a+tag@example.com",
             "josé@exämple.de",
             "o'brien@example.ie"

@@ -51,11 +51,16 @@ pub fn parse_ip(text: &str) -> Option<IpAddr> {
         .strip_prefix("IPv6:")
         .or_else(|| token.strip_prefix("ipv6:"))
         .unwrap_or(token);
-    token.parse::<IpAddr>().ok().or_else(|| {
-        // "192.0.2.1:25" forms.
-        let (host, _) = token.rsplit_once(':')?;
-        host.parse::<Ipv4Addr>().ok().map(IpAddr::V4)
-    })
+    token
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| {
+            // "192.0.2.1:25" forms.
+            let (host, _) = token.rsplit_once(':')?;
+            host.parse::<Ipv4Addr>().ok().map(IpAddr::V4)
+        })
+        // `::ffff:192.0.2.25` is the IPv4 address a dual-stack listener saw: one IP, one row.
+        .map(|ip| ip.to_canonical())
 }
 
 /// Every IP literal in a piece of header text: inside `[...]` or `(...)`, or bare.
@@ -242,6 +247,18 @@ pub fn mail_from(headers: &HeaderBlock) -> Found<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_ipv4_mapped_address_is_the_ipv4_address() {
+        assert_eq!(
+            parse_ip("::ffff:192.0.2.25").map(|ip| ip.to_string()),
+            Some("192.0.2.25".to_string())
+        );
+        assert_eq!(
+            parse_ip("2001:db8::1").map(|ip| ip.to_string()),
+            Some("2001:db8::1".to_string())
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -367,6 +367,30 @@ fn kind_of_feedback_type(feedback_type: Option<&str>) -> Kind {
     }
 }
 
+/// The Feedback-Type token of a field value, lower-cased: RFC 5322 comments, quotes and
+/// anything after the token (`not-spam;`, `auth-failure (dmarc)`) left out, so that a
+/// look-alike is never read as a complaint for its decoration.
+fn feedback_type_token(value: &str) -> String {
+    let mut bare = String::with_capacity(value.len());
+    let mut depth = 0u32;
+    let mut escaped = false;
+    for c in value.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if depth > 0 => escaped = true,
+            '(' => depth += 1,
+            ')' if depth > 0 => depth -= 1,
+            _ if depth > 0 => {}
+            _ => bare.push(c),
+        }
+    }
+    bare.split(|c: char| c.is_whitespace() || c == ';' || c == ',')
+        .map(|token| token.trim_matches(['"', '\'']))
+        .find(|token| !token.is_empty())
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
 fn read_feedback_fields(report: &mut Report, fields: &HeaderBlock, errors: &mut Vec<String>) {
     for (name, value) in fields.fields() {
         let name = name.to_ascii_lowercase();
@@ -374,7 +398,7 @@ fn read_feedback_fields(report: &mut Report, fields: &HeaderBlock, errors: &mut 
         let single = |slot: &Option<String>| slot.is_some();
         match name.as_str() {
             "feedback-type" if report.feedback_type.is_none() => {
-                report.feedback_type = Some(value.to_ascii_lowercase())
+                report.feedback_type = Some(feedback_type_token(value))
             }
             "user-agent" if report.user_agent.is_none() => {
                 report.user_agent = Some(value.to_string())
@@ -669,4 +693,30 @@ fn reporter_of(outer: &HeaderBlock, user_agent: Option<&str>) -> Reporter {
         return Reporter::Apple;
     }
     Reporter::Other
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_feedback_type_is_read_without_its_comments_and_quotes() {
+        for (value, token, kind) in [
+            ("abuse", "abuse", Kind::Complaint),
+            ("Abuse ", "abuse", Kind::Complaint),
+            ("auth-failure (dmarc)", "auth-failure", Kind::AuthFailure),
+            (
+                "not-spam (user marked (as) not junk)",
+                "not-spam",
+                Kind::NotSpam,
+            ),
+            ("\"not-spam\"", "not-spam", Kind::NotSpam),
+            ("not-spam;", "not-spam", Kind::NotSpam),
+            ("(comment) opt-out", "opt-out", Kind::Unsubscribe),
+        ] {
+            let read = feedback_type_token(value);
+            assert_eq!(read, token, "{value}");
+            assert_eq!(kind_of_feedback_type(Some(&read)), kind, "{value}");
+        }
+    }
 }

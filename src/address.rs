@@ -219,6 +219,8 @@ pub fn is_redaction_token(raw: &str) -> bool {
     let local = local.trim_end_matches(':').trim_matches('"');
     REDACTION_LOCAL_PARTS.contains(&local)
         || local.chars().all(|c| c == '*')
+        // A masked address (`j*******@outlook.com`, `ja****e@`): two stars in a row.
+        || local.contains("**")
         // A mask of x's; `x@` and `xx@` are real (if rare) addresses.
         || (local.len() >= 3 && local.chars().all(|c| c == 'x'))
         // AOL even redacts inside VERP: `bounces+123-redacted=aol.example@...`.

@@ -44,6 +44,8 @@ pub struct Attribution {
 pub struct Attributed {
     pub recipients: Vec<Recipient>,
     pub notes: Vec<String>,
+    /// A sender token did not verify: the message was tampered with.
+    pub forged: bool,
 }
 
 impl Attribution {
@@ -78,8 +80,30 @@ impl Attribution {
     ) -> Attributed {
         let mut out = Attributed::default();
         for strategy in &self.order {
+            let weak = matches!(
+                strategy,
+                Strategy::To | Strategy::DeliveredTo | Strategy::XApparentlyTo
+            );
+            if weak && let Some(why) = weak_sources_barred(&out) {
+                // Said only when the strategy would have named someone.
+                let mut unused = Attributed::default();
+                self.run(*strategy, report, original, send_log, &mut unused);
+                drop_the_senders_own(report, original, 0, &mut unused);
+                for recipient in unused.recipients {
+                    if let Some(address) = recipient.address {
+                        out.notes.push(format!(
+                            "{} names {address}: not used, {why}",
+                            recipient.via.as_str()
+                        ));
+                    }
+                }
+                continue;
+            }
             let before = out.recipients.len();
             self.run(*strategy, report, original, send_log, &mut out);
+            if weak {
+                drop_the_senders_own(report, original, before, &mut out);
+            }
             let found_address = out.recipients[before..].iter().any(|r| r.address.is_some());
             if found_address {
                 break;
@@ -244,7 +268,10 @@ impl Attribution {
                 }
             }
             Ok(payload) => push_id(out, &payload, via),
-            Err(error) => out.notes.push(format!("{place}: {error}; not attributed")),
+            Err(error) => {
+                out.forged = true;
+                out.notes.push(format!("{place}: {error}; not attributed"));
+            }
         }
     }
 
@@ -317,6 +344,66 @@ impl Attribution {
                 via: Via::SendLog,
             });
         }
+    }
+}
+
+/// Why the weak strategies (To, Delivered-To, X-Apparently-To), which read headers anyone on
+/// the way may have set, must not run: a sender identifier was found (the send log will
+/// resolve it, and a To filled in now would stand in its way for good), or a sender token
+/// did not verify (the message was tampered with).
+fn weak_sources_barred(out: &Attributed) -> Option<&'static str> {
+    if out.forged {
+        Some("as a sender token does not verify")
+    } else if out
+        .recipients
+        .iter()
+        .any(|r| r.id.is_some() && r.address.is_none())
+    {
+        Some("as a sender identifier was found (the send log resolves it)")
+    } else {
+        None
+    }
+}
+
+/// Takes out of what a weak strategy found, from `from` on, the addresses that are the
+/// sender's own: the original's From, Sender, Reply-To, Return-Path, its envelope sender, and
+/// the list's posting address. A message sent with the recipients in Bcc has the sender or
+/// the list in To: that is nobody who complained.
+fn drop_the_senders_own(
+    report: &Report,
+    original: &HeaderBlock,
+    from: usize,
+    out: &mut Attributed,
+) {
+    let own: Vec<String> = ["From", "Sender", "Reply-To", "Return-Path", "List-Post"]
+        .into_iter()
+        .flat_map(|name| original.get_all(name))
+        .flat_map(address::split_list)
+        .chain(report.original_mail_from.as_deref())
+        .filter_map(address::normalise)
+        .collect();
+    if own.is_empty() {
+        return;
+    }
+    let mut dropped = Vec::new();
+    let mut index = from;
+    while index < out.recipients.len() {
+        let is_own = out.recipients[index]
+            .address
+            .as_deref()
+            .is_some_and(|a| own.iter().any(|o| o.eq_ignore_ascii_case(a)));
+        if is_own {
+            let recipient = out.recipients.remove(index);
+            dropped.push((recipient.address.unwrap_or_default(), recipient.via));
+        } else {
+            index += 1;
+        }
+    }
+    for (address, via) in dropped {
+        out.notes.push(format!(
+            "{} names {address}, the sender's own address: not a complainant",
+            via.as_str()
+        ));
     }
 }
 

@@ -1321,3 +1321,105 @@ fn a_first_dry_run_makes_no_store() {
     left.sort();
     assert_eq!(left, ["fbl.toml", "in"]);
 }
+
+/// A sparse complaint (no Original-Rcpt-To) whose attached headers are `headers`.
+fn sparse_complaint(headers: &str) -> Vec<u8> {
+    format!(
+        "From: staff@hotmail.com\n\
+         To: fbl@example.com\n\
+         Subject: complaint\n\
+         MIME-Version: 1.0\n\
+         Content-Type: multipart/report; report-type=feedback-report; boundary=\"b\"\n\
+         \n\
+         --b\n\
+         Content-Type: text/plain\n\
+         \n\
+         A complaint.\n\
+         --b\n\
+         Content-Type: message/feedback-report\n\
+         \n\
+         Feedback-Type: abuse\n\
+         User-Agent: JMRP/1.0\n\
+         Version: 1\n\
+         \n\
+         --b\n\
+         Content-Type: text/rfc822-headers\n\
+         \n\
+         Return-Path: <news-return@example.com>\n\
+         From: Example Shop <news@example.com>\n\
+         Message-ID: <m1@mta1.example.com>\n\
+         {headers}\
+         \n\
+         --b--\n"
+    )
+    .into_bytes()
+}
+
+/// The weak strategies (To, Delivered-To) read headers that name the sender or a list as
+/// often as the complainant. They never name the sender's own address, never run once a
+/// sender identifier is found (the send log resolves it later, and a To filled in now would
+/// stand in its way for good) or a sender token fails, and masked addresses name nobody.
+#[test]
+fn weak_headers_never_name_the_sender_and_give_way_to_identifiers() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "fbl.toml",
+        b"[attribution]\nheader = [\n  { name = \"X-Campaign-Ref\", value = \"id\" },\n  { name = \"X-Fbl-Token\", value = \"token\" },\n]\ntoken = { secret = \"fbl-test-secret\" }\n",
+    );
+    let parse = |headers: &str| -> serde_json::Value {
+        let output = run_with_stdin(
+            fbl(dir.path()).args(["--config", "fbl.toml", "parse", "-"]),
+            &sparse_complaint(headers),
+        );
+        serde_json::from_str(&stdout(&output)).unwrap()
+    };
+    let addresses = |parsed: &serde_json::Value| -> Vec<String> {
+        parsed["recipients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["address"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let notes = |parsed: &serde_json::Value| parsed["attribution_notes"].to_string();
+
+    // The one address in To is the complainant.
+    let parsed = parse("To: jane@example.net\n");
+    assert_eq!(addresses(&parsed), ["jane@example.net"]);
+
+    // Sent with the recipients in Bcc: To is the sender, or the list.
+    let parsed = parse("To: Example Shop <news@example.com>\n");
+    assert_eq!(addresses(&parsed), Vec::<String>::new());
+    assert!(
+        notes(&parsed).contains("the sender's own address"),
+        "{parsed}"
+    );
+    let parsed =
+        parse("To: members@lists.example.com\nList-Post: <mailto:members@lists.example.com>\n");
+    assert_eq!(addresses(&parsed), Vec::<String>::new());
+    let parsed = parse("X-Original-To: news-return@example.com\n");
+    assert_eq!(addresses(&parsed), Vec::<String>::new());
+
+    // An id found: To is not used, and the report waits for the send log.
+    let parsed = parse("X-Campaign-Ref: sub-r3\nTo: members@lists.example.com\n");
+    assert_eq!(addresses(&parsed), Vec::<String>::new());
+    assert!(
+        notes(&parsed).contains("to names members@lists.example.com: not used"),
+        "{parsed}"
+    );
+
+    // A forged token: the headers name nobody.
+    let parsed = parse("X-Fbl-Token: amFuZUBleGFtcGxlLm5ldA.AAAA\nTo: bystander@example.org\n");
+    assert_eq!(addresses(&parsed), Vec::<String>::new());
+    assert!(
+        notes(&parsed).contains("as a sender token does not verify"),
+        "{parsed}"
+    );
+
+    // Masked addresses are nobody.
+    for masked in ["j*******@outlook.com", "ja****e@example.net"] {
+        let parsed = parse(&format!("To: {masked}\n"));
+        assert_eq!(addresses(&parsed), Vec::<String>::new(), "{masked}");
+    }
+}

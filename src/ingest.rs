@@ -471,7 +471,13 @@ impl Ingester<'_> {
         let Some(reason) = suppression::reason_for(report.kind, self.policy) else {
             return Ok(());
         };
-        let seen_at = report.report_date.as_deref().unwrap_or(self.now);
+        // When the report says it was written; never later than now (a Date in the future,
+        // a wrong clock or a forgery, would date the entry ahead and put off its expiry).
+        let seen_at = report
+            .report_date
+            .as_deref()
+            .filter(|date| not_after(date, self.now))
+            .unwrap_or(self.now);
         let expires_at = suppression::expiry(reason, seen_at, self.policy);
         for address in addresses {
             let change = batch.suppress(&SuppressRequest {
@@ -664,6 +670,17 @@ impl Ingester<'_> {
             batch.commit()?;
         }
         Ok(outcome)
+    }
+}
+
+/// Whether RFC 3339 time `time` is not later than `now` (true when either cannot be read).
+fn not_after(time: &str, now: &str) -> bool {
+    match (
+        chrono::DateTime::parse_from_rfc3339(time),
+        chrono::DateTime::parse_from_rfc3339(now),
+    ) {
+        (Ok(time), Ok(now)) => time <= now,
+        _ => true,
     }
 }
 

@@ -1423,3 +1423,26 @@ fn weak_headers_never_name_the_sender_and_give_way_to_identifiers() {
         assert_eq!(addresses(&parsed), Vec::<String>::new(), "{masked}");
     }
 }
+
+/// A report dated in the future (a wrong clock, a forgery) must not date its suppression
+/// ahead of now, which would also put off its expiry.
+#[test]
+fn a_report_dated_in_the_future_is_seen_now() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = String::from_utf8(arf("abuse", "future@example.org", "f@example.com"))
+        .unwrap()
+        .replace(
+            "Date: Tue, 10 Nov 2026 12:00:00 +0000",
+            "Date: Thu, 1 Jan 2099 00:00:00 +0000",
+        );
+    assert!(report.contains("2099"));
+    write(dir.path(), "future.eml", report.as_bytes());
+    let output = run(fbl(dir.path())
+        .args(["ingest", "future.eml"])
+        .env("FBL_NOW", "2026-11-20T08:00:00Z"));
+    assert_eq!(output.status.code(), Some(0));
+    let output = run(fbl(dir.path()).args(["suppress", "list", "--json"]));
+    let list: Vec<serde_json::Value> = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(list[0]["first_seen"], "2026-11-20T08:00:00Z");
+    assert_eq!(list[0]["last_seen"], "2026-11-20T08:00:00Z");
+}

@@ -58,6 +58,25 @@ pub fn reporter_domains(reporter: Reporter) -> &'static [&'static str] {
     }
 }
 
+/// Mail domains where anyone can open an account whose mail the provider signs: a loop's
+/// domain there proves nothing, only the loop's own address (or a subdomain of it, such as
+/// `arf.mail.yahoo.com`, where nobody has a mailbox) does.
+const CONSUMER_DOMAINS: [&str; 10] = [
+    "hotmail.com",
+    "outlook.com",
+    "live.com",
+    "msn.com",
+    "yahoo.com",
+    "aol.com",
+    "comcast.net",
+    "icloud.com",
+    "me.com",
+    "mac.com",
+];
+
+/// The feedback loops' own addresses on consumer domains (formats.md section 2.1).
+const LOOP_ADDRESSES: [&str; 1] = ["staff@hotmail.com"];
+
 fn domain_matches(domain: &str, allowed: &str) -> bool {
     let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
     let allowed = allowed.trim().to_ascii_lowercase();
@@ -87,6 +106,25 @@ pub fn check(outer: &HeaderBlock, reporter: Reporter, config: &TrustConfig) -> R
             "From domain {from_domain} is not a trusted feedback loop domain"
         ));
     };
+    // Apple's unsubscribe mail comes from the subscriber's own iCloud address, and can only
+    // take that address off the list.
+    let consumer = CONSUMER_DOMAINS.contains(&from_domain.as_str()) && reporter != Reporter::Apple;
+    let from_address = crate::address::normalise(from).unwrap_or_default();
+    if consumer
+        && !LOOP_ADDRESSES
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(&from_address))
+        && !config
+            .extra_domains
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(&from_domain))
+    {
+        return Err(format!(
+            "{from_address} is a mailbox anyone can have at {from_domain}, not a feedback loop's \
+             address"
+        ));
+    }
+    let mut passed = false;
     for value in outer.get_all("Authentication-Results") {
         let authserv = value
             .split(';')
@@ -113,9 +151,30 @@ pub fn check(outer: &HeaderBlock, reporter: Reporter, config: &TrustConfig) -> R
                 || pass_for("dkim", "header.i")
                 || pass_for("dmarc", "header.from")
             {
-                return Ok(());
+                passed = true;
+            }
+            // A failure your server wrote outweighs any pass: a forger can add a header
+            // that looks like your server's, but cannot take away the one it wrote.
+            let failed_for = |method: &str, property: &str| {
+                clause.starts_with(&format!("{method}="))
+                    && !clause.starts_with(&format!("{method}=pass"))
+                    && crate::derivation::parameter(&clause, property).is_some_and(|d| {
+                        domain_matches(
+                            d.trim_start_matches('@').rsplit('@').next().unwrap_or(d),
+                            domain,
+                        )
+                    })
+            };
+            if failed_for("dmarc", "header.from") || failed_for("dkim", "header.d") {
+                return Err(format!(
+                    "an Authentication-Results header from {} records a failure for {domain}",
+                    config.authserv_id
+                ));
             }
         }
+    }
+    if passed {
+        return Ok(());
     }
     Err(format!(
         "no DKIM or DMARC pass for {domain} in an Authentication-Results header from {}",
@@ -173,6 +232,57 @@ mod tests {
         // An unknown reporter.
         let unknown = headers("From: fbl@random.example\n\n");
         assert!(check(&unknown, Reporter::Other, &config()).is_err());
+    }
+
+    #[test]
+    fn a_consumer_mailbox_at_a_loop_domain_is_not_the_loop() {
+        // Anyone's hotmail.com or yahoo.com mail passes DKIM for the domain.
+        for (from, reporter) in [
+            ("random.user1234@yahoo.com", Reporter::Yahoo),
+            ("someone@outlook.com", Reporter::Microsoft),
+            ("someone@hotmail.com", Reporter::Microsoft),
+            ("user@comcast.net", Reporter::Validity),
+        ] {
+            let domain = from.split('@').nth(1).unwrap();
+            let outer = headers(&format!(
+                "Authentication-Results: mx.sender.example; dkim=pass header.d={domain}
+From: {from}
+
+"
+            ));
+            let why = check(&outer, reporter, &config()).unwrap_err();
+            assert!(why.contains("anyone can have"), "{from}: {why}");
+        }
+        // The loops' own addresses, and subdomains where nobody has a mailbox, are trusted.
+        for (from, d, reporter) in [
+            ("staff@hotmail.com", "hotmail.com", Reporter::Microsoft),
+            ("feedback@arf.mail.yahoo.com", "yahoo.com", Reporter::Yahoo),
+            (
+                "feedbackloop@feedback.comcast.net",
+                "comcast.net",
+                Reporter::Validity,
+            ),
+            ("subscriber@icloud.com", "icloud.com", Reporter::Apple),
+        ] {
+            let outer = headers(&format!(
+                "Authentication-Results: mx.sender.example; dkim=pass header.d={d}
+From: {from}
+
+"
+            ));
+            assert_eq!(check(&outer, reporter, &config()), Ok(()), "{from}");
+        }
+    }
+
+    #[test]
+    fn a_failure_from_your_server_outweighs_a_pass() {
+        let outer = headers(
+            "Authentication-Results: mx.sender.example; dmarc=fail header.from=hotmail.com\n\
+             Authentication-Results: mx.sender.example; dkim=pass header.d=hotmail.com\n\
+             From: staff@hotmail.com\n\n",
+        );
+        let why = check(&outer, Reporter::Microsoft, &config()).unwrap_err();
+        assert!(why.contains("records a failure"), "{why}");
     }
 
     #[test]

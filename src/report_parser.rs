@@ -198,8 +198,11 @@ fn parse_message(raw: &[u8], outer: &HeaderBlock, message: &Message, depth: usiz
     if looks_like_bounce(outer) {
         return not_a_complaint(outer, attached, Kind::Bounce);
     }
-    // A report forwarded inside another message (an abuse desk forwarding it on).
+    // A report forwarded inside another message (an abuse desk forwarding it on); not one
+    // an auto-reply sent back with it (an out-of-office answer to the feedback address):
+    // that is the same complaint again, not a new one.
     if depth < 2
+        && !is_automatic_reply(outer)
         && let Some(inner) = message.parts.iter().find_map(|part| match &part.body {
             PartType::Message(inner) if is_feedback_report(inner) => Some(inner),
             _ => None,
@@ -655,12 +658,44 @@ fn looks_like_bounce(outer: &HeaderBlock) -> bool {
             "undeliver",
             "delivery status",
             "delivery failure",
+            "delivery has failed",
+            "delivery notification",
+            "could not be delivered",
+            "not delivered",
+            "delayed",
             "returned mail",
             "failure notice",
             "mail delivery failed",
         ]
         .iter()
         .any(|s| subject.contains(s))
+}
+
+/// An answer a program sent by itself: RFC 3834 `Auto-Submitted: auto-replied`, the common
+/// auto-responder headers, or an out-of-office subject.
+fn is_automatic_reply(outer: &HeaderBlock) -> bool {
+    let subject = outer
+        .get("Subject")
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    outer
+        .get("Auto-Submitted")
+        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("auto-replied"))
+        || outer.contains("X-Autoreply")
+        || outer.contains("X-Autorespond")
+        || outer
+            .get("Precedence")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("auto_reply"))
+        || [
+            "automatic reply:",
+            "auto:",
+            "autoreply:",
+            "auto-reply:",
+            "out of office",
+        ]
+        .iter()
+        .any(|prefix| subject.starts_with(prefix))
 }
 
 /// Who sent a message, from its User-Agent, From and tell-tale headers.

@@ -1446,3 +1446,58 @@ fn a_report_dated_in_the_future_is_seen_now() {
     assert_eq!(list[0]["first_seen"], "2026-11-20T08:00:00Z");
     assert_eq!(list[0]["last_seen"], "2026-11-20T08:00:00Z");
 }
+
+/// `report` attached to a message with these outer headers.
+fn wrapped(outer: &str, report: &[u8]) -> Vec<u8> {
+    let mut message = format!(
+        "{outer}To: fbl@example.com\n\
+         MIME-Version: 1.0\n\
+         Content-Type: multipart/mixed; boundary=\"w\"\n\
+         \n\
+         --w\n\
+         Content-Type: text/plain\n\
+         \n\
+         See the attached message.\n\
+         --w\n\
+         Content-Type: message/rfc822\n\
+         \n"
+    )
+    .into_bytes();
+    message.extend_from_slice(report);
+    message.extend_from_slice(b"\n--w--\n");
+    message
+}
+
+/// A report comes back inside an out-of-office answer or a delay warning: that is the same
+/// complaint again, not a new one. An abuse desk forwarding it by hand still counts.
+#[test]
+fn a_report_inside_an_auto_reply_or_a_delay_warning_is_not_a_new_complaint() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = arf("abuse", "jane@example.org", "m@example.com");
+    let kind = |outer: &str| -> String {
+        let output = run_with_stdin(
+            fbl(dir.path()).args(["parse", "-"]),
+            &wrapped(outer, &report),
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+        parsed["kind"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(
+        kind("From: colleague@example.com\nSubject: Automatic reply: report\n"),
+        "not_a_report"
+    );
+    assert_eq!(
+        kind("From: colleague@example.com\nAuto-Submitted: auto-replied\nSubject: Re: report\n"),
+        "not_a_report"
+    );
+    assert_eq!(
+        kind(
+            "From: MAILER-DAEMON@mx.example.com\nSubject: Warning: message 4Q7Z delayed 4 hours\n"
+        ),
+        "bounce"
+    );
+    assert_eq!(
+        kind("From: abuse-desk@isp.example\nSubject: Fwd: report\n"),
+        "complaint"
+    );
+}

@@ -632,16 +632,36 @@ fn parse_forwarded(
     Some(Parsed { report, original })
 }
 
+/// Whether a From header's address is at one of Microsoft's mail domains (or a subdomain).
+/// Only the address counts: `"Forwarded via msn.com" <abuse@isp.example>` is not Microsoft.
 fn is_microsoft_domain(from: &str) -> bool {
-    [
-        "hotmail.com",
-        "outlook.com",
-        "live.com",
-        "msn.com",
-        "microsoft.com",
-    ]
-    .iter()
-    .any(|d| from.contains(d))
+    from_domain_is(
+        from,
+        &[
+            "hotmail.com",
+            "outlook.com",
+            "live.com",
+            "msn.com",
+            "microsoft.com",
+        ],
+    )
+}
+
+/// The domain of a From header's address, lower-cased.
+fn from_domain(from: &str) -> Option<String> {
+    let address = address::normalise(from)?;
+    address
+        .rsplit_once('@')
+        .map(|(_, domain)| domain.to_owned())
+}
+
+/// Whether a From header's address is at one of `domains` or a subdomain of one.
+fn from_domain_is(from: &str, domains: &[&str]) -> bool {
+    from_domain(from).is_some_and(|domain| {
+        domains
+            .iter()
+            .any(|d| domain == *d || domain.ends_with(&format!(".{d}")))
+    })
 }
 
 fn is_apple_unsubscribe(outer: &HeaderBlock) -> bool {
@@ -701,29 +721,33 @@ fn is_automatic_reply(outer: &HeaderBlock) -> bool {
 /// Who sent a message, from its User-Agent, From and tell-tale headers.
 fn reporter_of(outer: &HeaderBlock, user_agent: Option<&str>) -> Reporter {
     let agent = user_agent.unwrap_or("").to_ascii_lowercase();
-    let from = outer.get("From").unwrap_or("").to_ascii_lowercase();
-    if agent.contains("jmrp") || from.contains("staff@hotmail.com") || is_microsoft_domain(&from) {
+    // The address of From, never its display name.
+    let from = outer.get("From").unwrap_or("");
+    let domain = from_domain(from).unwrap_or_default();
+    if agent.contains("jmrp") || is_microsoft_domain(from) {
         return Reporter::Microsoft;
     }
     if agent.contains("yahoo")
-        || from.contains("yahoo")
+        || from_domain_is(
+            from,
+            &["yahoo.com", "yahoo.net", "yahoo-inc.com", "yahoodns.net"],
+        )
         || outer.contains("X-Yahoo-Newman-Property")
     {
         return Reporter::Yahoo;
     }
-    if agent.contains("aol") || from.contains("aol.") {
+    if agent.contains("aol") || from_domain_is(from, &["aol.com", "aol.net"]) {
         return Reporter::Aol;
     }
-    if agent.contains("returnpath") || outer.contains("X-Rp-Fbl") || from.contains("@feedback.") {
+    if agent.contains("returnpath") || outer.contains("X-Rp-Fbl") || domain.starts_with("feedback.")
+    {
         return Reporter::Validity;
     }
-    if from.contains("amazonses.com") {
+    if from_domain_is(from, &["amazonses.com"]) {
         return Reporter::AmazonSes;
     }
     if outer.contains("X-Apple-Unsubscribe")
-        || ["icloud.com", "me.com", "mac.com", "apple.com"]
-            .iter()
-            .any(|d| from.contains(d))
+        || from_domain_is(from, &["icloud.com", "me.com", "mac.com", "apple.com"])
     {
         return Reporter::Apple;
     }
@@ -733,6 +757,32 @@ fn reporter_of(outer: &HeaderBlock, user_agent: Option<&str>) -> Reporter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_reporter_is_told_by_the_from_address_not_its_display_name() {
+        let reporter = |from: &str| {
+            reporter_of(
+                &HeaderBlock::parse(format!("From: {from}\n\n").as_bytes()),
+                None,
+            )
+        };
+        assert_eq!(reporter("staff@hotmail.com"), Reporter::Microsoft);
+        assert_eq!(
+            reporter("Yahoo! Mail AntiSpam Feedback <feedback@arf.mail.yahoo.com>"),
+            Reporter::Yahoo
+        );
+        assert_eq!(reporter("scomp@aol.net"), Reporter::Aol);
+        assert_eq!(
+            reporter("feedbackloop@feedback.comcast.net"),
+            Reporter::Validity
+        );
+        assert_eq!(
+            reporter("\"Forwarded via msn.com\" <abuse@isp.example>"),
+            Reporter::Other
+        );
+        assert_eq!(reporter("reports@gaol.example"), Reporter::Other);
+        assert_eq!(reporter("\"Not yahoo\" <x@isp.example>"), Reporter::Other);
+    }
 
     #[test]
     fn a_feedback_type_is_read_without_its_comments_and_quotes() {

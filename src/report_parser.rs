@@ -437,7 +437,10 @@ fn read_feedback_fields(report: &mut Report, fields: &HeaderBlock, errors: &mut 
                 _ => errors.push(format!("Incidents is not a positive integer: {value:?}")),
             },
             "authentication-results" => report.authentication_results.push(value.to_string()),
-            "original-rcpt-to" => report.original_rcpt_to.push(bare_address(value)),
+            // One address a field (RFC 5965 section 3.2); a list written in one is each of them.
+            "original-rcpt-to" => report
+                .original_rcpt_to
+                .extend(address::split_list(value).into_iter().map(bare_address)),
             "reported-domain" => report.reported_domain.push(value.to_string()),
             "reported-uri" => report.reported_uri.push(value.to_string()),
             _ => keep(report, &name, value),
@@ -782,6 +785,19 @@ mod tests {
         );
         assert_eq!(reporter("reports@gaol.example"), Reporter::Other);
         assert_eq!(reporter("\"Not yahoo\" <x@isp.example>"), Reporter::Other);
+    }
+
+    #[test]
+    fn a_list_in_one_original_rcpt_to_is_each_of_its_addresses() {
+        let fields = HeaderBlock::parse(
+            b"Feedback-Type: abuse\nOriginal-Rcpt-To: <a@example.org>, b@example.net\nOriginal-Rcpt-To: c@example.com\n\n",
+        );
+        let mut report = Report::empty(Kind::Complaint, Format::Arf, Reporter::Other);
+        read_feedback_fields(&mut report, &fields, &mut Vec::new());
+        assert_eq!(
+            report.original_rcpt_to,
+            ["a@example.org", "b@example.net", "c@example.com"]
+        );
     }
 
     #[test]

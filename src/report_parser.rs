@@ -178,6 +178,14 @@ fn parse_message(raw: &[u8], outer: &HeaderBlock, message: &Message, depth: usiz
             _ => {}
         }
     }
+    // A feedback-report part in a multipart/report without its report-type, or in a
+    // multipart/mixed: a report written carelessly is still a report.
+    if ctype == "multipart"
+        && report_type.as_deref() != Some("delivery-status")
+        && has_feedback_report_part(message)
+    {
+        return parse_arf(raw, outer, message, attached);
+    }
     if let Some(parsed) = parse_forwarded(outer, message, attached.as_ref()) {
         return parsed;
     }
@@ -217,6 +225,17 @@ fn parse_message(raw: &[u8], outer: &HeaderBlock, message: &Message, depth: usiz
         report,
         original: HeaderBlock::default(),
     }
+}
+
+fn has_feedback_report_part(message: &Message) -> bool {
+    message.parts.iter().skip(1).any(|part| {
+        part.content_type().is_some_and(|ct| {
+            ct.ctype().eq_ignore_ascii_case("message")
+                && ct
+                    .subtype()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("feedback-report"))
+        })
+    })
 }
 
 fn is_feedback_report(message: &Message) -> bool {

@@ -1501,3 +1501,22 @@ fn a_report_inside_an_auto_reply_or_a_delay_warning_is_not_a_new_complaint() {
         "complaint"
     );
 }
+
+/// A feedback-report part is a report also when the sender left out `report-type` or wrote
+/// multipart/mixed: it used to be stored as "not a report", exit 0, and nobody was told.
+#[test]
+fn a_feedback_report_part_without_its_report_type_is_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = String::from_utf8(arf("abuse", "jane@example.org", "m@example.com")).unwrap();
+    let declared = "multipart/report; report-type=feedback-report;";
+    assert!(report.contains(declared));
+    for written in ["multipart/report;", "multipart/mixed;"] {
+        let output = run_with_stdin(
+            fbl(dir.path()).args(["parse", "-"]),
+            report.replace(declared, written).as_bytes(),
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+        assert_eq!(parsed["kind"], "complaint", "{written}");
+        assert_eq!(parsed["recipients"][0]["address"], "jane@example.org");
+    }
+}

@@ -19,6 +19,10 @@ pub enum SuppressCommand {
         /// Print the list as one JSON array
         #[arg(long)]
         json: bool,
+        /// List only the entries that are not valid addresses (kept before fbl checked
+        /// addresses as closely as now); `fbl suppress remove` takes them off
+        #[arg(long)]
+        invalid: bool,
     },
     /// Exit 0 when ADDRESS is suppressed, 1 when it is not (for scripts); prints the entry
     ///
@@ -70,7 +74,11 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
     };
     let now = context.now.as_str();
     match command {
-        SuppressCommand::List { removed, json } => {
+        SuppressCommand::List {
+            removed,
+            json,
+            invalid,
+        } => {
             let filter = SuppressionFilter {
                 changed_since: None,
                 changed_after_seq: None,
@@ -82,6 +90,9 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
             let mut out = std::io::BufWriter::new(stdout.lock());
             store.for_each_suppression(&filter, |entry| {
                 use std::io::Write;
+                if invalid && address::parse_typed(&entry.address).is_ok() {
+                    return Ok(());
+                }
                 if json {
                     entries.push(entry.clone());
                 } else {

@@ -1274,12 +1274,34 @@ fn suppress_remove_takes_off_an_invalid_address_kept_before_by_its_text() {
             now: "2026-11-01T00:00:00Z",
         })
         .unwrap();
+    batch
+        .suppress(&fbl::store::SuppressRequest {
+            address: "valid@example.com",
+            reason: "complaint",
+            source: "yahoo",
+            seen_at: "2026-11-01T00:00:00Z",
+            expires_at: None,
+            report_id: None,
+            actor: "report",
+            now: "2026-11-01T00:00:00Z",
+        })
+        .unwrap();
     batch.commit().unwrap();
     drop(store);
+    // `--invalid` finds it among the rest.
+    let output = run(fbl(dir.path()).args(["suppress", "list", "--invalid"]));
+    assert_eq!(output.status.code(), Some(0));
+    let text = stdout(&output);
+    assert_eq!(
+        text.lines()
+            .map(|l| l.split('\t').next().unwrap())
+            .collect::<Vec<_>>(),
+        ["a@b@c.com"]
+    );
     let output =
         run(fbl(dir.path()).args(["suppress", "remove", "a@b@c.com", "--reason", "invalid"]));
     assert_eq!(output.status.code(), Some(0));
-    let output = run(fbl(dir.path()).args(["suppress", "list", "--json"]));
+    let output = run(fbl(dir.path()).args(["suppress", "list", "--invalid", "--json"]));
     assert_eq!(stdout(&output).trim(), "[]");
     let output =
         run(fbl(dir.path()).args(["suppress", "remove", "a@b@c.com", "--reason", "again"]));

@@ -15,6 +15,7 @@ use crate::sendlog::{ReadOptions, SendLogFormat};
 use crate::store::{NewBlockEvent, Store};
 use anyhow::{Context, Result};
 use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Bounces read from the store per transaction.
@@ -220,10 +221,71 @@ fn gather(
         } else {
             Vec::new()
         },
-        blocks: store.block_events(&history_from(window), None)?,
+        blocks: block_history(store, window)?,
         mailboxes: store.mailbox_successes()?,
     };
     Ok(input)
+}
+
+/// The block sightings a window's report needs: those from `history_from`, and for an
+/// episode already going on then, the ones before that belong to it, so that the episode
+/// keeps its true start (and its alert its identity) as the window moves on.
+fn block_history(store: &Store, window: &Window) -> Result<Vec<crate::rates::BlockEvent>> {
+    use crate::rates::EPISODE_GAP_DAYS;
+    let from = history_from(window);
+    let mut events = store.block_events(&from, None)?;
+    // Per IP and class, the earliest sighting read: its episode may reach further back.
+    let mut earliest: BTreeMap<(String, crate::outlook_codes::BlockClass), String> =
+        BTreeMap::new();
+    for event in &events {
+        let key = (event.ip.clone(), event.class);
+        let at = earliest.entry(key).or_insert_with(|| event.seen_at.clone());
+        if event.seen_at < *at {
+            *at = event.seen_at.clone();
+        }
+    }
+    let gap = |earlier: &str, later: &str| match (
+        chrono::DateTime::parse_from_rfc3339(earlier),
+        chrono::DateTime::parse_from_rfc3339(later),
+    ) {
+        (Ok(a), Ok(b)) => (b - a).num_days() <= EPISODE_GAP_DAYS,
+        _ => false,
+    };
+    let history_start = format!("{from}T00:00:00Z");
+    let ips: BTreeSet<String> = earliest
+        .iter()
+        .filter(|(_, at)| gap(&history_start, at))
+        .map(|((ip, _), _)| ip.clone())
+        .collect();
+    for ip in ips {
+        // Walk back page by page while each class's chain of sightings goes on.
+        let mut before = earliest
+            .iter()
+            .filter(|((i, _), _)| *i == ip)
+            .map(|(_, at)| at.clone())
+            .min()
+            .unwrap_or_default();
+        loop {
+            let page = store.block_events_before(&ip, &before, 1000)?;
+            let Some(last) = page.last() else { break };
+            before = last.seen_at.clone();
+            let mut kept_any = false;
+            for event in page {
+                let key = (event.ip.clone(), event.class);
+                if let Some(at) = earliest.get_mut(&key)
+                    && gap(&event.seen_at, at)
+                {
+                    *at = event.seen_at.clone();
+                    events.push(event);
+                    kept_any = true;
+                }
+            }
+            if !kept_any {
+                break;
+            }
+        }
+    }
+    Ok(events)
 }
 
 /// The first day block sightings are read from for a window.

@@ -640,6 +640,33 @@ impl Store {
         )
     }
 
+    /// An IP's sightings before `before` (an RFC 3339 time), newest first, at most `limit`.
+    pub fn block_events_before(
+        &self,
+        ip: &str,
+        before: &str,
+        limit: u64,
+    ) -> Result<Vec<BlockEvent>> {
+        self.db.query(
+            "SELECT ip, code, class, text, recipient, seen_at, source FROM block_events
+             WHERE ip = ?1 AND seen_at < ?2 ORDER BY seen_at DESC, id DESC LIMIT ?3",
+            params![ip, before, limit as i64],
+            |r| {
+                let class: String = r.get(2)?;
+                let recipient: String = r.get(4)?;
+                Ok(BlockEvent {
+                    ip: r.get(0)?,
+                    code: r.get(1)?,
+                    class: BlockClass::parse(&class).unwrap_or(BlockClass::Block),
+                    text: r.get(3)?,
+                    recipient: (!recipient.is_empty()).then_some(recipient),
+                    seen_at: r.get(5)?,
+                    source: r.get(6)?,
+                })
+            },
+        )
+    }
+
     /// When each mailbox folder was last read completely.
     pub fn mailbox_successes(&self) -> Result<Vec<MailboxSuccess>> {
         self.db.query(

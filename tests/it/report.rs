@@ -1110,3 +1110,56 @@ fn delist_complaint(feedback: &str, attached: &str) -> String {
          --b--\n"
     )
 }
+
+/// An Outlook.com block that goes on for months is one episode: alerted once, with the day
+/// it began, however far the report's window has moved on since.
+#[test]
+fn a_long_block_episode_is_alerted_once_with_its_true_start() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("fbl.toml"),
+        "[send_log]\nretention_days = 5000\n",
+    )
+    .unwrap();
+    let mut log = String::new();
+    let mut day = chrono::NaiveDate::from_ymd_opt(2026, 7, 1).unwrap();
+    let last = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+    let mut queue = 0;
+    while day <= last {
+        queue += 1;
+        log.push_str(&format!(
+            "{} 09:16:00 mta1 postfix/smtp[9]: 4A{queue:04X}: to=<amy@outlook.example>, relay=outlook.example[192.0.2.77]:25, delay=1, dsn=5.7.1, status=bounced (host outlook.example[192.0.2.77] said: 550 5.7.1 Unfortunately, messages from [203.0.113.7] weren't sent. Please contact your Internet service provider since part of their network is on our block list (S3140). (in reply to RCPT TO command))\n",
+            day.format("%b %e")
+        ));
+        day += chrono::Duration::days(2);
+    }
+    std::fs::write(dir.path().join("mail.log"), log).unwrap();
+    let output = run(fbl(dir.path())
+        .args([
+            "--config", "fbl.toml", "sendlog", "import", "--format", "postfix", "mail.log",
+        ])
+        .env("FBL_NOW", "2026-11-21T08:00:00Z"));
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let alerts = |now: &str| -> Vec<String> {
+        let output = run(fbl(dir.path())
+            .args(["--config", "fbl.toml", "run", "--json"])
+            .env("FBL_NOW", now));
+        let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+        summary["report"]["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["message"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let first = alerts("2026-11-21T09:00:00Z");
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(first[0].contains("since 2026-07-01"), "{first:?}");
+    for now in [
+        "2026-11-21T10:00:00Z",
+        "2026-11-23T09:00:00Z",
+        "2026-11-26T09:00:00Z",
+    ] {
+        assert_eq!(alerts(now), Vec::<String>::new(), "{now}");
+    }
+}

@@ -163,10 +163,16 @@ pub(super) fn describe(summary: &SndsSummary) -> String {
             account.account, account.rows, account.rows_added
         );
         if !account.empty_days.is_empty() {
-            line.push_str(&format!(", {} days without data", account.empty_days.len()));
+            line.push_str(&format!(
+                ", {} without data",
+                days_text(account.empty_days.len())
+            ));
         }
         if account.skipped_days > 0 {
-            line.push_str(&format!(", {} days stored already", account.skipped_days));
+            line.push_str(&format!(
+                ", {} stored already",
+                days_text(account.skipped_days as usize)
+            ));
         }
         if let (Some(ranges), Some(blocked)) = (account.ip_status_ranges, account.blocked_ranges) {
             line.push_str(&format!("; ip status {ranges} ranges, {blocked} blocked"));
@@ -175,6 +181,15 @@ pub(super) fn describe(summary: &SndsSummary) -> String {
         text.push('\n');
     }
     text
+}
+
+/// "1 day", "2 days".
+fn days_text(n: usize) -> String {
+    if n == 1 {
+        "1 day".to_owned()
+    } else {
+        format!("{n} days")
+    }
 }
 
 /// A stored row as `show --json` prints it.

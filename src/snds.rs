@@ -540,6 +540,13 @@ fn ip_status_from_fields(fields: &[&str]) -> Result<IpStatusRange, String> {
             "first ip {first_ip} and last ip {last_ip} are of different families"
         ));
     }
+    // A range written backwards is the same range: kept in order, so that every reader (the
+    // store's periods, the report) sees one shape of it.
+    let (first_ip, last_ip) = if last_ip < first_ip {
+        (last_ip, first_ip)
+    } else {
+        (first_ip, last_ip)
+    };
     let blocked_raw = field(2).to_owned();
     let blocked = match blocked_raw.to_ascii_lowercase().as_str() {
         "yes" | "y" | "true" | "1" | "blocked" => true,
@@ -1138,6 +1145,12 @@ mod tests {
             details: String::new(),
         };
         assert!(range.contains("192.0.2.5".parse().unwrap()));
+        let read = parse_ip_status_csv("192.0.2.15,192.0.2.8,Yes,Blocked\n").unwrap();
+        assert_eq!(
+            (read[0].first_ip.to_string(), read[0].last_ip.to_string()),
+            ("192.0.2.8".to_owned(), "192.0.2.15".to_owned()),
+            "kept in order"
+        );
         let ranges = parse_ip_status_csv("2001:db8::,2001:db8::ff,No,\n").unwrap();
         assert!(ranges[0].contains("2001:db8::a0".parse().unwrap()));
         assert!(!ranges[0].contains("2001:db8::100".parse().unwrap()));

@@ -183,6 +183,19 @@ pub(super) fn describe(summary: &SndsSummary) -> String {
     text
 }
 
+/// A URL to show: a user name and password written into it (`https://user:pw@host/`) left
+/// out, as they are secrets.
+fn without_userinfo(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// "1 day", "2 days".
 fn days_text(n: usize) -> String {
     if n == 1 {
@@ -462,7 +475,7 @@ fn status(context: &Context, snds: &SndsConfig, json: bool) -> Result<Outcome> {
         accounts.push(AccountStatus {
             account: account.name.clone(),
             kind: "legacy",
-            base_url,
+            base_url: without_userinfo(&base_url),
             credentials: match account.local_folder() {
                 Some(_) => "read from files, no key".to_owned(),
                 None => format!("key from {}", account.key_source()),
@@ -488,8 +501,12 @@ fn status(context: &Context, snds: &SndsConfig, json: bool) -> Result<Outcome> {
         accounts.push(AccountStatus {
             account: api.name.clone(),
             kind: "api",
-            base_url: api.base_url.clone(),
-            credentials: format!("client {} at {}", api.client_id, api.token_url),
+            base_url: without_userinfo(&api.base_url),
+            credentials: format!(
+                "client {} at {}",
+                api.client_id,
+                without_userinfo(&api.token_url)
+            ),
             problem,
             token: Some(token),
             stored: store.snds_account_state(&api.name)?,
@@ -552,4 +569,19 @@ fn status(context: &Context, snds: &SndsConfig, json: bool) -> Result<Outcome> {
     } else {
         Outcome::Attention
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_url_is_shown_without_its_user_and_password() {
+        assert_eq!(
+            super::without_userinfo("http://user:SECRET@127.0.0.1:8765/snds"),
+            "http://127.0.0.1:8765/snds"
+        );
+        assert_eq!(
+            super::without_userinfo("https://sendersupport.olc.protection.outlook.com/snds"),
+            "https://sendersupport.olc.protection.outlook.com/snds"
+        );
+    }
 }

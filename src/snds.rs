@@ -1034,6 +1034,24 @@ mod tests {
     }
 
     #[test]
+    fn a_broken_first_row_is_set_aside_too() {
+        let body = fixture("data-bad-ip-on-line-3.csv");
+        let lines: Vec<&str> = body.lines().collect();
+        let good = lines
+            .iter()
+            .find(|l| l.starts_with(|c: char| c.is_ascii_digit()))
+            .unwrap();
+        let broken = good.replacen(good.split(',').next().unwrap(), "192.0.2.0/24", 1);
+        let parse =
+            parse_data_keeping_good_rows(&format!("{broken}\n{good}\n"), None, &pacific()).unwrap();
+        assert_eq!(parse.rows.len(), 1);
+        assert!(matches!(
+            parse.rejected[..],
+            [SndsParseError::BadRow { line: 1, .. }]
+        ));
+    }
+
+    #[test]
     fn keeping_good_rows_of_a_body_without_any_is_an_error() {
         let err = parse_data_keeping_good_rows(
             "Service temporarily unavailable, try later\n",

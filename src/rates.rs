@@ -4,9 +4,17 @@
 //! renders and that `--format json` prints (`schemas/report-output.schema.json`). Pure: the
 //! day the report ends on is passed in.
 //!
-//! A rate is complaints ÷ messages in percent. Messages per IP and day come from SNDS
-//! `message recipients` where SNDS has a row, else from the send log; a figure whose volume
-//! is unknown or below `min_volume` is shown but not judged.
+//! A rate is rated complaints ÷ messages in percent, and both sides count the same mail. Per
+//! IP and day, the send log's volume (every recipient) is the denominator of all the IP's
+//! complaints that day; only when the send log has nothing for the IP and day is SNDS's
+//! `message recipients` used, and then, as SNDS counts Outlook.com recipients alone, over
+//! Microsoft's complaints only (`rated_complaints`; `complaints` stays the total). Per
+//! reporter, the window's messages are those of every day with a known volume, and the rate
+//! is over the complaints of those days. A figure whose volume is unknown or below
+//! `min_volume` is shown but not judged. SNDS's filter colour is shown beside fbl's figure,
+//! never judged; an IP that SNDS ipStatus lists as blocked counts as blocked and critical, as
+//! an Outlook.com block seen in bounces does. Displayed percentages are cut, never rounded
+//! up, so that a figure just under a threshold never shows at it.
 
 use crate::ip_range::IpRanges;
 use crate::outlook_codes::BlockClass;
@@ -238,17 +246,28 @@ impl Window {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VolumeSource {
+    /// SNDS `message recipients`: Outlook.com recipients only.
     Snds,
     SendLog,
     None,
 }
+
+/// The reporter whose complaints an SNDS volume rates: SNDS counts Outlook.com's
+/// recipients only.
+pub const SNDS_REPORTER: &str = "microsoft";
 
 /// One IP on one day.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IpDay {
     pub ip: String,
     pub day: String,
+    /// Every complaint about the IP that day, from every reporter.
     pub complaints: u64,
+    /// The complaints the rate is taken over: all of them when the send log gives the
+    /// volume, Microsoft's alone when SNDS does (it counts Outlook.com recipients only),
+    /// none when the volume is unknown.
+    pub rated_complaints: u64,
+    /// The send log's messages from the IP that day, else SNDS's recipients.
     pub messages: Option<u64>,
     pub volume_source: VolumeSource,
     pub rate_percent: Option<f64>,
@@ -264,7 +283,7 @@ pub struct IpSummary {
     pub complaints: u64,
     /// Messages on the days whose volume is known.
     pub messages: Option<u64>,
-    /// Complaints on the days whose volume is known: the rate is these over `messages`.
+    /// The days' rated complaints added up: the rate is these over `messages`.
     pub rated_complaints: u64,
     pub rate_percent: Option<f64>,
     pub level: Level,
@@ -291,7 +310,11 @@ pub struct RateRow {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub day: Option<String>,
     pub complaints: u64,
+    /// The complaints the rate is taken over: those of the days (or the figure) whose
+    /// volume is known.
+    pub rated_complaints: u64,
     pub messages: Option<u64>,
+    /// For a reporter's window row, `snds` when SNDS gave any of its days' volumes.
     pub volume_source: VolumeSource,
     pub rate_percent: Option<f64>,
     pub level: Level,
@@ -394,9 +417,11 @@ pub struct Overview {
     pub ips: u64,
     pub ips_warn: u64,
     pub ips_critical: u64,
+    /// IPs Outlook.com rejected in the window, or that SNDS ipStatus lists as blocked.
     pub ips_blocked: u64,
     pub ips_throttled: u64,
-    /// The worst level of every judged figure and block in the window.
+    /// The worst level of every judged figure and block in the window: an Outlook.com block
+    /// (in bounces, send logs or SNDS ipStatus) is critical, throttling warn.
     pub worst_level: Level,
 }
 
@@ -448,8 +473,10 @@ pub fn build_report(
     let mut day_names = Names::default();
     let mut reporter_names = Names::default();
 
-    // Complaints per IP and day, per reporter and day; IPs outside the sender's ranges.
+    // Complaints per IP and day (all, and Microsoft's, which an SNDS volume rates), per
+    // reporter and day; IPs outside the sender's ranges.
     let mut ip_day_complaints: Vec<(u32, u32, u64)> = Vec::with_capacity(input.complaints.len());
+    let mut ip_day_microsoft: Vec<(u32, u32, u64)> = Vec::new();
     let mut reporter_day_complaints: Vec<(u32, u32, u64)> =
         Vec::with_capacity(input.complaints.len());
     let mut without_ip = 0;
@@ -464,6 +491,9 @@ pub fn build_report(
             Some(ip) => {
                 let id = ip_names.id(ip);
                 ip_day_complaints.push((id, day, count.complaints));
+                if count.reporter == SNDS_REPORTER {
+                    ip_day_microsoft.push((id, day, count.complaints));
+                }
                 if sending_ips.is_configured() && !sending_ips.contains_text(ip) {
                     *foreign.entry(id).or_default() += count.complaints;
                 }
@@ -473,8 +503,9 @@ pub fn build_report(
     }
     drop(input.complaints);
 
-    // Volumes: SNDS first, the send log where SNDS has no row. Of two volumes for the same
-    // IP and day in one list, the later one counts (as a map filled in order would keep).
+    // Volumes: the send log first, SNDS where the send log has nothing. Of two volumes for
+    // the same IP and day in one list, the later one counts (as a map filled in order would
+    // keep).
     let mut send_log: Vec<(u32, u32, u64)> = Vec::with_capacity(input.send_log_ip_days.len());
     for v in input.send_log_ip_days.iter().filter(|v| in_window(&v.day)) {
         send_log.push((ip_names.id(&v.key), day_names.id(&v.day), v.messages));
@@ -511,6 +542,8 @@ pub fn build_report(
     };
     in_rank_order(&mut ip_day_complaints, &ip_names);
     add_up(&mut ip_day_complaints);
+    in_rank_order(&mut ip_day_microsoft, &ip_names);
+    add_up(&mut ip_day_microsoft);
     in_rank_order(&mut reporter_day_complaints, &reporter_names);
     add_up(&mut reporter_day_complaints);
     in_rank_order(&mut send_log, &ip_names);
@@ -519,7 +552,8 @@ pub fn build_report(
         *key = (ip_names.rank(key.0), day_names.rank(key.1));
     }
 
-    // One row per IP and day found in any of the three lists, merged in their order.
+    // One row per IP and day found in any of the three lists, merged in their order
+    // (Microsoft's complaints are a part of the first).
     let mut ip_days: Vec<IpDay> = Vec::with_capacity(
         ip_day_complaints
             .len()
@@ -527,6 +561,7 @@ pub fn build_report(
             .max(send_log.len()),
     );
     let mut complaints_at = ip_day_complaints.iter().peekable();
+    let mut microsoft_at = ip_day_microsoft.iter().peekable();
     let mut snds_at = snds_keys.into_iter().zip(snds_days).peekable();
     let mut sent_at = send_log.iter().peekable();
     loop {
@@ -544,20 +579,27 @@ pub fn build_report(
         let complaints = complaints_at
             .next_if(|c| (c.0, c.1) == key)
             .map_or(0, |c| c.2);
+        let microsoft = microsoft_at
+            .next_if(|c| (c.0, c.1) == key)
+            .map_or(0, |c| c.2);
         let snds_day = snds_at.next_if(|(at, _)| *at == key).map(|(_, s)| s);
         let sent = sent_at.next_if(|v| (v.0, v.1) == key).map(|v| v.2);
-        let (messages, volume_source) = match (&snds_day, sent) {
-            (Some(s), _) if s.message_recipients > 0 => {
-                (Some(s.message_recipients), VolumeSource::Snds)
+        // The send log counts every recipient: it rates every complaint. SNDS counts
+        // Outlook.com's alone: it rates Microsoft's complaints alone, and only where the send
+        // log has nothing (its row comes a day or two late; the level must not change then).
+        let (messages, volume_source, rated_complaints) = match (sent, &snds_day) {
+            (Some(m), _) if m > 0 => (Some(m), VolumeSource::SendLog, complaints),
+            (_, Some(s)) if s.message_recipients > 0 => {
+                (Some(s.message_recipients), VolumeSource::Snds, microsoft)
             }
-            (_, Some(m)) => (Some(m), VolumeSource::SendLog),
-            _ => (None, VolumeSource::None),
+            _ => (None, VolumeSource::None, 0),
         };
-        let (rate_percent, level) = judge(complaints, messages, &thresholds);
+        let (rate_percent, level) = judge(rated_complaints, messages, &thresholds);
         ip_days.push(IpDay {
             ip: ip_names.name(key.0).to_string(),
             day: day_names.name(key.1).to_string(),
             complaints,
+            rated_complaints,
             messages,
             volume_source,
             rate_percent,
@@ -566,6 +608,7 @@ pub fn build_report(
         });
     }
     drop(ip_day_complaints);
+    drop(ip_day_microsoft);
     drop(send_log);
     // SNDS's rows in the window, in IP and day order.
     let snds = || ip_days.iter().filter_map(|d| d.snds.as_ref());
@@ -596,11 +639,12 @@ pub fn build_report(
     // Per IP over the window.
     let mut ips: Vec<IpSummary> = Vec::new();
     for (ip, days) in group_by_ip(&ip_days) {
+        // Each day's rated complaints go with that day's messages, whichever the source.
         let complaints: u64 = days.iter().map(|d| d.complaints).sum();
         let known: Vec<&&IpDay> = days.iter().filter(|d| d.messages.is_some()).collect();
         let messages = (!known.is_empty()).then(|| known.iter().filter_map(|d| d.messages).sum());
-        let complaints_known: u64 = known.iter().map(|d| d.complaints).sum();
-        let (rate_percent, level) = judge(complaints_known, messages, &thresholds);
+        let rated_complaints: u64 = known.iter().map(|d| d.rated_complaints).sum();
+        let (rate_percent, level) = judge(rated_complaints, messages, &thresholds);
         let worst = days
             .iter()
             .filter(|d| d.level > Level::NotJudged)
@@ -621,7 +665,7 @@ pub fn build_report(
             ip: ip.to_string(),
             complaints,
             messages,
-            rated_complaints: complaints_known,
+            rated_complaints,
             rate_percent,
             level,
             worst_day: worst.map(|d| d.day.clone()),
@@ -680,20 +724,24 @@ pub fn build_report(
     let reporter_volume: BTreeMap<(&str, &str), u64> = input
         .send_log_reporter_days
         .iter()
+        .filter(|v| in_window(&v.day))
         .map(|v| ((v.key.as_str(), v.day.as_str()), v.messages))
         .collect();
-    let mut reporter_days: Vec<RateRow> = Vec::new();
-    for &(reporter, day, complaints) in &reporter_day_complaints {
-        let (reporter, day) = (reporter_names.name(reporter), day_names.name(day));
-        let (messages, volume_source) = match (
-            reporter == "microsoft",
+    let volume_of = |reporter: &str, day: &str| -> (Option<u64>, VolumeSource) {
+        match (
+            reporter == SNDS_REPORTER,
             snds_total.get(day),
             reporter_volume.get(&(reporter, day)),
         ) {
             (true, Some(total), _) if *total > 0 => (Some(*total), VolumeSource::Snds),
             (_, _, Some(m)) => (Some(*m), VolumeSource::SendLog),
             _ => (None, VolumeSource::None),
-        };
+        }
+    };
+    let mut reporter_days: Vec<RateRow> = Vec::new();
+    for &(reporter, day, complaints) in &reporter_day_complaints {
+        let (reporter, day) = (reporter_names.name(reporter), day_names.name(day));
+        let (messages, volume_source) = volume_of(reporter, day);
         reporter_days.push(rate_row(
             reporter.to_string(),
             Some(day.to_string()),
@@ -703,21 +751,42 @@ pub fn build_report(
             &thresholds,
         ));
     }
-    let mut reporters: BTreeMap<String, (u64, Option<u64>, VolumeSource)> = BTreeMap::new();
+    // Per reporter over the window: the messages of every day with a known volume, those
+    // without a complaint too, and the complaints of those days (`rated_complaints`).
+    let mut reporter_complaints: BTreeMap<&str, u64> = BTreeMap::new();
     for row in &reporter_days {
-        let entry = reporters
-            .entry(row.subject.clone())
-            .or_insert((0, None, VolumeSource::None));
-        entry.0 += row.complaints;
-        if let Some(m) = row.messages {
-            entry.1 = Some(entry.1.unwrap_or(0) + m);
-            entry.2 = row.volume_source;
-        }
+        *reporter_complaints.entry(row.subject.as_str()).or_default() += row.complaints;
     }
-    let mut reporters: Vec<RateRow> = reporters
+    let window_days = window.each_day();
+    let mut reporters: Vec<RateRow> = reporter_complaints
         .into_iter()
-        .map(|(reporter, (complaints, messages, source))| {
-            rate_row(reporter, None, complaints, messages, source, &thresholds)
+        .map(|(reporter, complaints)| {
+            let (mut messages, mut source) = (None, VolumeSource::None);
+            for day in &window_days {
+                let (m, s) = volume_of(reporter, day);
+                if let Some(m) = m {
+                    messages = Some(messages.unwrap_or(0) + m);
+                    if source != VolumeSource::Snds {
+                        source = s;
+                    }
+                }
+            }
+            let rated: u64 = reporter_days
+                .iter()
+                .filter(|r| r.subject == reporter && r.messages.is_some())
+                .map(|r| r.complaints)
+                .sum();
+            let (rate_percent, level) = judge(rated, messages, &thresholds);
+            RateRow {
+                subject: reporter.to_string(),
+                day: None,
+                complaints,
+                rated_complaints: rated,
+                messages,
+                volume_source: source,
+                rate_percent,
+                level,
+            }
         })
         .collect();
     sort_rows(&mut reporters);
@@ -835,7 +904,21 @@ pub fn build_report(
         .chain(recent_blocks.iter().map(|b| match b.class {
             BlockClass::Block => Level::Critical,
             BlockClass::Throttle => Level::Warn,
-        }));
+        }))
+        // SNDS ipStatus's block is an Outlook.com block too (its colour is not: shown only).
+        .chain(
+            ips.iter()
+                .filter(|s| s.snds_blocked)
+                .map(|_| Level::Critical),
+        );
+    // Blocked: rejected in the window (bounces, send logs), or listed blocked by SNDS.
+    let ips_blocked = recent_blocks
+        .iter()
+        .filter(|e| e.class == BlockClass::Block && !e.ip.is_empty())
+        .map(|e| e.ip.as_str())
+        .chain(ips.iter().filter(|s| s.snds_blocked).map(|s| s.ip.as_str()))
+        .collect::<BTreeSet<_>>()
+        .len() as u64;
     let overview = Overview {
         complaints: total,
         attributed: input.attributed,
@@ -850,7 +933,7 @@ pub fn build_report(
             .iter()
             .filter(|s| s.level.max(s.worst_day_level) == Level::Critical)
             .count() as u64,
-        ips_blocked: distinct_ips(&recent_blocks, BlockClass::Block),
+        ips_blocked,
         ips_throttled: distinct_ips(&recent_blocks, BlockClass::Throttle),
         worst_level: judged_levels.max().unwrap_or(Level::NotJudged),
     };
@@ -979,6 +1062,7 @@ fn rate_row(
         subject,
         day,
         complaints,
+        rated_complaints: if messages.is_some() { complaints } else { 0 },
         messages,
         volume_source,
         rate_percent,
@@ -1107,11 +1191,11 @@ pub fn alerts(report: &ComplaintReport) -> Vec<Alert> {
                 subject: format!("ip {}", day.ip),
                 event: day.day.clone(),
                 message: format!(
-                    "ip {} complaint rate {} on {} ({} complaints in {} messages, {}): {} (at or above {}%)",
+                    "ip {} complaint rate {} on {} ({} in {} messages, {}): {} (at or above {}%)",
                     day.ip,
                     percent(day.rate_percent),
                     day.day,
-                    day.complaints,
+                    rated_text(day),
                     day.messages.unwrap_or(0),
                     source_name(day.volume_source),
                     day.level.as_str(),
@@ -1207,17 +1291,49 @@ pub fn worst_alerts_first(alerts: &[Alert]) -> Vec<&Alert> {
     sorted
 }
 
-/// `0.123%`, or `-` when there is no rate.
+/// `0.123%`, or `-` when there is no rate. Cut to three decimals, never rounded up, so that
+/// a rate just under a threshold never shows at it (1 in 1,001 is `0.099%`, not `0.100%`
+/// beside `ok`). JSON and CSV keep the exact value.
 pub fn percent(rate: Option<f64>) -> String {
     match rate {
-        Some(rate) => format!("{rate:.3}%"),
+        Some(rate) => {
+            let thousandths = rate * 1000.0;
+            // A rate that is a whole number of thousandths may come out of the division a
+            // hair under it (0.3 as 0.29999999999999998): that one is not cut down.
+            let nearest = thousandths.round();
+            let tolerance = 1e-12 * thousandths.abs().max(1.0);
+            let cut = if (thousandths - nearest).abs() <= tolerance {
+                nearest
+            } else {
+                thousandths.floor()
+            };
+            format!("{:.3}%", cut / 1000.0)
+        }
         None => "-".to_string(),
+    }
+}
+
+/// Which of an IP's complaints of a day its rate is over: `3 complaints`, or with an SNDS
+/// volume `1 Microsoft complaints of 3`.
+pub fn rated_text(day: &IpDay) -> String {
+    match day.volume_source {
+        VolumeSource::Snds => format!(
+            "{} Microsoft complaints of {}",
+            day.rated_complaints, day.complaints
+        ),
+        _ if day.rated_complaints != day.complaints => {
+            format!(
+                "{} rated complaints of {}",
+                day.rated_complaints, day.complaints
+            )
+        }
+        _ => format!("{} complaints", day.complaints),
     }
 }
 
 fn source_name(source: VolumeSource) -> &'static str {
     match source {
-        VolumeSource::Snds => "volume from SNDS",
+        VolumeSource::Snds => "volume from SNDS, Outlook.com recipients only",
         VolumeSource::SendLog => "volume from the send log",
         VolumeSource::None => "volume unknown",
     }
@@ -1389,20 +1505,23 @@ mod tests {
         );
     }
 
+    fn build(input: ReportInput) -> ComplaintReport {
+        build_report(
+            input,
+            window(),
+            Thresholds::default(),
+            &IpRanges::default(),
+            "2026-11-20T08:00:00Z",
+        )
+    }
+
+    /// The send log counts every recipient: its volume rates every complaint about the IP
+    /// that day, SNDS's row or not. SNDS counts Outlook.com's recipients alone: where the
+    /// send log has nothing it rates Microsoft's complaints alone.
     #[test]
-    fn snds_volume_wins_over_the_send_log_and_the_ip_summary_adds_up() {
-        let input = ReportInput {
-            complaints: vec![
-                complaints("192.0.2.10", 18, "microsoft", 4),
-                complaints("192.0.2.10", 19, "microsoft", 2),
-                complaints("192.0.2.10", 19, "yahoo", 1),
-                complaints("", 19, "yahoo", 5),
-            ],
-            send_log_ip_days: vec![
-                volume("192.0.2.10", 18, 500),
-                volume("192.0.2.10", 19, 2000),
-            ],
-            snds_days: vec![SndsDay {
+    fn the_send_log_rates_every_complaint_and_snds_only_microsofts() {
+        let input = |with_snds_on_19th: bool| {
+            let mut snds_days = vec![SndsDay {
                 ip: "192.0.2.10".into(),
                 day: day(18),
                 message_recipients: 1000,
@@ -1410,17 +1529,26 @@ mod tests {
                 complaint_rate: "0.4%".into(),
                 complaint_percent: Some(0.4),
                 trap_hits: 2,
-            }],
-            snds_available: true,
-            ..ReportInput::default()
+            }];
+            if with_snds_on_19th {
+                snds_days.push(snds("192.0.2.10", 19, 1000, "green"));
+            }
+            ReportInput {
+                complaints: vec![
+                    complaints("192.0.2.10", 18, "microsoft", 4),
+                    complaints("192.0.2.10", 18, "yahoo", 2),
+                    complaints("192.0.2.10", 19, "microsoft", 1),
+                    complaints("192.0.2.10", 19, "yahoo", 2),
+                    complaints("", 19, "yahoo", 5),
+                ],
+                // 2,000 messages on the 19th: 1,000 to yahoo.com, 1,000 to outlook.com.
+                send_log_ip_days: vec![volume("192.0.2.10", 19, 2000)],
+                snds_days,
+                snds_available: true,
+                ..ReportInput::default()
+            }
         };
-        let report = build_report(
-            input,
-            window(),
-            Thresholds::default(),
-            &IpRanges::default(),
-            "2026-11-20T08:00:00Z",
-        );
+        let report = build(input(true));
         let got: Vec<_> = report
             .ip_days
             .iter()
@@ -1428,6 +1556,7 @@ mod tests {
                 (
                     d.day.as_str(),
                     d.complaints,
+                    d.rated_complaints,
                     d.messages,
                     d.volume_source,
                     d.level,
@@ -1437,15 +1566,20 @@ mod tests {
         assert_eq!(
             got,
             [
+                // No send log: SNDS's 1,000 Outlook.com recipients, over the 4 Microsoft
+                // complaints (not the 6 of every reporter).
                 (
                     "2026-11-18",
+                    6,
                     4,
                     Some(1000),
                     VolumeSource::Snds,
                     Level::Critical
                 ),
+                // 3 in 2,000 = 0.15 %, not 3 in SNDS's 1,000 = 0.3 % critical.
                 (
                     "2026-11-19",
+                    3,
                     3,
                     Some(2000),
                     VolumeSource::SendLog,
@@ -1453,16 +1587,31 @@ mod tests {
                 ),
             ]
         );
+        assert_eq!(report.ip_days[0].rate_percent, Some(0.4));
+        assert_eq!(report.ip_days[1].rate_percent, Some(0.15));
+        // SNDS's row for the 19th, a day or two late, changes nothing but its own column.
+        let before = build(input(false));
+        assert_eq!(
+            (
+                before.ip_days[1].messages,
+                before.ip_days[1].rate_percent,
+                before.ip_days[1].level
+            ),
+            (Some(2000), Some(0.15), Level::Warn)
+        );
+        assert!(before.ip_days[1].snds.is_none() && report.ip_days[1].snds.is_some());
+
+        // The window sums each day's rated complaints with that day's messages.
         let ip = &report.ips[0];
         assert_eq!(
-            (ip.complaints, ip.messages, ip.level),
-            (7, Some(3000), Level::Warn)
+            (ip.complaints, ip.rated_complaints, ip.messages, ip.level),
+            (9, 7, Some(3000), Level::Warn)
         );
         assert_eq!(ip.worst_day.as_deref(), Some("2026-11-18"));
-        assert_eq!(ip.snds_filter_result.as_deref(), Some("yellow"));
-        assert_eq!(ip.trap_hits, 2);
+        assert_eq!(ip.snds_filter_result.as_deref(), Some("green"));
+        assert_eq!(ip.trap_hits, 3);
         assert_eq!(ip.sending_ip, None);
-        assert_eq!(report.overview.complaints, 12);
+        assert_eq!(report.overview.complaints, 14);
         assert_eq!(report.overview.complaints_without_source_ip, 5);
         assert_eq!(report.overview.worst_level, Level::Critical);
         // Microsoft's daily volume is SNDS's total for the day.
@@ -1475,19 +1624,174 @@ mod tests {
             (microsoft.messages, microsoft.volume_source),
             (Some(1000), VolumeSource::Snds)
         );
-        let kinds: Vec<_> = report
+        let alerts: Vec<_> = report
             .alerts
             .iter()
             .map(|a| (a.subject.as_str(), a.event.as_str(), a.level))
             .collect();
         assert!(
-            kinds.contains(&("ip 192.0.2.10", "2026-11-18", Level::Critical)),
-            "{kinds:?}"
+            alerts.contains(&("ip 192.0.2.10", "2026-11-18", Level::Critical)),
+            "{alerts:?}"
         );
         assert!(
-            kinds.contains(&("ip 192.0.2.10", "2026-11-19", Level::Warn)),
-            "{kinds:?}"
+            alerts.contains(&("ip 192.0.2.10", "2026-11-19", Level::Warn)),
+            "{alerts:?}"
         );
+        // The alert says which complaints were rated.
+        let snds_alert = report
+            .alerts
+            .iter()
+            .find(|a| a.event == "2026-11-18")
+            .unwrap();
+        assert!(
+            snds_alert
+                .message
+                .contains("(4 Microsoft complaints of 6 in 1000 messages, volume from SNDS"),
+            "{}",
+            snds_alert.message
+        );
+    }
+
+    /// A reporter's window counts every day of it with a known volume, those without a
+    /// complaint too, and its rate is over the complaints of those days only.
+    #[test]
+    fn a_reporters_window_rate_is_over_every_day_with_volume() {
+        let report = build(ReportInput {
+            complaints: vec![
+                complaints("192.0.2.10", 17, "yahoo", 3),
+                complaints("192.0.2.10", 19, "yahoo", 5),
+                // No volume known on the 20th.
+                complaints("192.0.2.10", 20, "yahoo", 2),
+                complaints("192.0.2.10", 19, "microsoft", 1),
+            ],
+            send_log_reporter_days: vec![
+                volume("yahoo", 17, 1500),
+                // Sends to Yahoo and no complaint from it on the 18th.
+                volume("yahoo", 18, 2000),
+                volume("yahoo", 19, 1500),
+                // Outside the window: not counted.
+                Volume {
+                    key: "yahoo".into(),
+                    day: "2026-10-01".into(),
+                    messages: 9000,
+                },
+                volume("microsoft", 19, 400),
+            ],
+            snds_days: vec![snds("192.0.2.10", 18, 600, "green")],
+            snds_available: true,
+            ..ReportInput::default()
+        });
+        let row = |name: &str| report.reporters.iter().find(|r| r.subject == name).unwrap();
+        let yahoo = row("yahoo");
+        assert_eq!(
+            (yahoo.complaints, yahoo.rated_complaints, yahoo.messages),
+            (10, 8, Some(5000)),
+            "8 in 5,000 (not 10 in the 3,000 of the days with a complaint)"
+        );
+        assert_eq!(yahoo.rate_percent, Some(0.16));
+        assert_eq!(yahoo.level, Level::Warn);
+        assert_eq!(yahoo.volume_source, VolumeSource::SendLog);
+        // Microsoft: SNDS's 600 on the 18th (no complaint that day) and the send log's 400
+        // on the 19th, where SNDS has no row.
+        let microsoft = row("microsoft");
+        assert_eq!(
+            (
+                microsoft.complaints,
+                microsoft.rated_complaints,
+                microsoft.messages
+            ),
+            (1, 1, Some(1000))
+        );
+        assert_eq!(microsoft.volume_source, VolumeSource::Snds);
+        // A day's row rates its complaints when its volume is known.
+        let day_20 = report
+            .reporter_days
+            .iter()
+            .find(|r| r.subject == "yahoo" && r.day.as_deref() == Some("2026-11-20"))
+            .unwrap();
+        assert_eq!((day_20.complaints, day_20.rated_complaints), (2, 0));
+        let mut table = Vec::new();
+        crate::report_render::render(
+            crate::report_render::ReportFormat::Table,
+            &report,
+            &mut table,
+        )
+        .unwrap();
+        let table = String::from_utf8(table).unwrap();
+        let line = table
+            .lines()
+            .find(|l| l.trim_start().starts_with("yahoo"))
+            .unwrap();
+        assert!(
+            line.contains("10 (8 rated)") && line.contains("5000") && line.contains("0.160%"),
+            "{line}"
+        );
+    }
+
+    /// A displayed percentage is cut, never rounded up across a threshold; JSON keeps the
+    /// exact value.
+    #[test]
+    fn displayed_rates_are_cut_not_rounded_up() {
+        let t = Thresholds::default();
+        let (rate, level) = judge(1, Some(1001), &t);
+        assert_eq!(level, Level::Ok);
+        assert_eq!(percent(rate), "0.099%");
+        assert!((rate.unwrap() - 0.0999000999).abs() < 1e-9);
+        assert_eq!(percent(judge(1, Some(1000), &t).0), "0.100%");
+        assert_eq!(percent(judge(3, Some(1000), &t).0), "0.300%");
+        assert_eq!(percent(judge(7, Some(2000), &t).0), "0.350%");
+        assert_eq!(percent(judge(2999, Some(1_000_000), &t).0), "0.299%");
+        assert_eq!(percent(Some(300.0)), "300.000%");
+        assert_eq!(percent(None), "-");
+        // Whatever the figures, the display is the exact rate cut to thousandths.
+        for messages in (1000..40_000).step_by(7) {
+            for complaints in [0, 1, 2, 3, 9, 10, 29, 30, 31, 99, 100, 299, 300] {
+                let shown = percent(judge(complaints, Some(messages), &t).0);
+                let thousandths = complaints * 100_000 / messages;
+                let expected = format!("{}.{:03}%", thousandths / 1000, thousandths % 1000);
+                assert_eq!(shown, expected, "{complaints} in {messages}");
+            }
+        }
+    }
+
+    /// An IP SNDS ipStatus lists as blocked is blocked and critical, as one Outlook.com
+    /// rejected in a bounce is; a RED day alone is shown, not judged.
+    #[test]
+    fn an_snds_block_is_a_block_and_a_red_day_is_information() {
+        let input = |blocked: bool| ReportInput {
+            complaints: vec![complaints("192.0.2.10", 19, "yahoo", 1)],
+            send_log_ip_days: vec![volume("192.0.2.10", 19, 5000)],
+            snds_days: vec![snds("192.0.2.10", 19, 3000, "red")],
+            snds_available: true,
+            snds_status: vec![SndsStatus {
+                first_ip: "192.0.2.8".into(),
+                last_ip: "192.0.2.15".into(),
+                blocked,
+                details: "Blocked due to user complaints or other evidence of spamming".into(),
+                since: "2026-11-18T00:00:00Z".into(),
+            }],
+            ..ReportInput::default()
+        };
+        let report = build(input(true));
+        assert!(report.ips[0].snds_blocked);
+        assert_eq!(report.ips[0].level, Level::Ok);
+        assert_eq!(report.overview.ips_blocked, 1);
+        assert_eq!(report.overview.worst_level, Level::Critical);
+        // Listed, not blocked: a RED day and an ok rate.
+        let report = build(input(false));
+        assert!(!report.ips[0].snds_blocked);
+        assert_eq!(report.overview.ips_blocked, 0);
+        assert_eq!(report.overview.worst_level, Level::Ok);
+        assert_eq!(report.snds.ips_red, 1);
+        // A bounce block and an SNDS block of the same IP count once.
+        let mut both = input(true);
+        both.blocks = vec![block(
+            "192.0.2.10",
+            "S3140",
+            BlockClass::Block,
+            "2026-11-19T10:00:00Z",
+        )];
+        assert_eq!(build(both).overview.ips_blocked, 1);
     }
 
     #[test]

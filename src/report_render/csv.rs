@@ -1,11 +1,16 @@
 //! CSV: one row per figure. `section` says what a row is (`ip_day`, `ip`, `reporter_day`,
 //! `reporter`, `campaign`, `list`, `recipient_domain`, `foreign_ip`, `unattributed_reason`,
-//! `block`); columns that do not apply to a section are empty.
+//! `block`); columns that do not apply to a section are empty. `rated_complaints` (last, so
+//! that the columns before it keep their places) is how many of `complaints` the rate is
+//! over: those of days with a known volume, and on an IP's day whose volume is SNDS's
+//! (Outlook.com recipients only), Microsoft's alone.
 
 use crate::rates::{ComplaintReport, Level, RateRow, VolumeSource};
 use std::io::{self, Write};
 
-const HEADER: [&str; 13] = [
+const COLUMNS: usize = 14;
+
+const HEADER: [&str; COLUMNS] = [
     "section",
     "subject",
     "day",
@@ -19,6 +24,7 @@ const HEADER: [&str; 13] = [
     "snds_trap_hits",
     "snds_message_recipients",
     "detail",
+    "rated_complaints",
 ];
 
 fn number(n: Option<u64>) -> String {
@@ -43,7 +49,7 @@ fn level(level: Level) -> &'static str {
 
 pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
-    let mut put = |cells: [String; 13]| -> io::Result<()> {
+    let mut put = |cells: [String; COLUMNS]| -> io::Result<()> {
         writer.write_record(&cells).map_err(io::Error::other)
     };
     put(HEADER.map(str::to_string))?;
@@ -63,6 +69,7 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
             number(snds.map(|s| s.trap_hits)),
             number(snds.map(|s| s.message_recipients)),
             String::new(),
+            day.rated_complaints.to_string(),
         ])?;
     }
     for ip in &report.ips {
@@ -90,6 +97,7 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
             ip.trap_hits.to_string(),
             String::new(),
             detail.join("; "),
+            ip.rated_complaints.to_string(),
         ])?;
     }
     let rows: [(&str, &Vec<RateRow>); 5] = [
@@ -115,6 +123,7 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
                 String::new(),
                 String::new(),
                 String::new(),
+                row.rated_complaints.to_string(),
             ])?;
         }
     }
@@ -133,6 +142,7 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
             String::new(),
             String::new(),
             "not in [report] sending_ips".into(),
+            String::new(),
         ])?;
     }
     for reason in &report.unattributed.top_reasons {
@@ -150,6 +160,7 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
             String::new(),
             String::new(),
             reason.reason.clone(),
+            String::new(),
         ])?;
     }
     for episode in &report.blocks {
@@ -179,6 +190,7 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
                 episode.sightings,
                 episode.last_text
             ),
+            String::new(),
         ])?;
     }
     writer.flush()

@@ -5,7 +5,7 @@
 //! complaints per reporter.
 
 use crate::outlook_codes::BlockClass;
-use crate::rates::{ComplaintReport, IpDay, Level, RateRow, percent};
+use crate::rates::{ComplaintReport, IpDay, Level, RateRow, VolumeSource, percent, rated_text};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -274,7 +274,7 @@ fn page_into(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
     }
     writeln!(
         page,
-        "<footer>Written by fbl. Volumes come from SNDS where it has a row for the IP and day, else from the send log. Complaints count on the day they were reported.</footer>\n</body>\n</html>"
+        "<footer>Written by fbl. An IP's volume for a day comes from the send log, which rates every complaint; where the send log has nothing for the IP and day, from SNDS, which counts Outlook.com recipients only and so rates Microsoft's complaints alone. SNDS's colour is shown, not judged; an IP SNDS ipStatus lists as blocked counts as blocked. Complaints count on the day they were reported.</footer>\n</body>\n</html>"
     )
 }
 
@@ -434,13 +434,13 @@ fn rate_chart(report: &ComplaintReport, days: &[String], page: &mut String) -> s
             segment.push((x(i), y(rate)));
             write!(
                 points,
-                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{colour}\"><title>{} {}: {} ({} of {})</title></circle>",
+                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{colour}\"><title>{} {}: {} ({} in {} messages)</title></circle>",
                 x(i),
                 y(rate),
                 esc(ip),
                 esc(&day.day),
                 percent(day.rate_percent),
-                day.complaints,
+                esc(&rated_text(day)),
                 day.messages.unwrap_or(0)
             )?;
         }
@@ -564,14 +564,19 @@ fn strip(
                 Strip::Level => (
                     level_colour(day.level),
                     format!(
-                        "{} {}: {} ({} complaints, {} messages)",
+                        "{} {}: {} ({}, {} messages{})",
                         ip,
                         day.day,
                         day.level.as_str(),
-                        day.complaints,
+                        rated_text(day),
                         day.messages
                             .map(|m| m.to_string())
-                            .unwrap_or_else(|| "unknown".into())
+                            .unwrap_or_else(|| "unknown".into()),
+                        match day.volume_source {
+                            VolumeSource::Snds => " from SNDS, Outlook.com only",
+                            VolumeSource::SendLog => " from the send log",
+                            VolumeSource::None => "",
+                        }
                     ),
                 ),
                 Strip::Snds => match &day.snds {
@@ -686,7 +691,7 @@ fn reporter_bars(rows: &[RateRow], page: &mut String) -> std::fmt::Result {
         let length = (bar_w * row.complaints as f64 / most).max(1.0);
         writeln!(
             page,
-            "<text x=\"4\" y=\"{:.1}\">{}</text><rect x=\"{label_w}\" y=\"{top:.1}\" width=\"{length:.1}\" height=\"16\" fill=\"{}\"><title>{}: {} complaints, rate {}</title></rect><text x=\"{:.1}\" y=\"{:.1}\">{} · {}</text>",
+            "<text x=\"4\" y=\"{:.1}\">{}</text><rect x=\"{label_w}\" y=\"{top:.1}\" width=\"{length:.1}\" height=\"16\" fill=\"{}\"><title>{}: {} complaints ({} rated), rate {}</title></rect><text x=\"{:.1}\" y=\"{:.1}\">{} · {}</text>",
             top + 12.0,
             esc(&row.subject),
             match row.level {
@@ -695,6 +700,7 @@ fn reporter_bars(rows: &[RateRow], page: &mut String) -> std::fmt::Result {
             },
             esc(&row.subject),
             row.complaints,
+            row.rated_complaints,
             percent(row.rate_percent),
             label_w + length + 6.0,
             top + 12.0,
@@ -745,6 +751,14 @@ fn ip_table(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
         )?;
     }
     page.push_str("</tbody></table>\n");
+    if report
+        .ips
+        .iter()
+        .take(TABLE_ROWS)
+        .any(|ip| super::ip_complaints(ip) != ip.complaints.to_string())
+    {
+        writeln!(page, "<p class=\"note\">{}.</p>", esc(super::RATED_NOTE))?;
+    }
     if report.ips.len() > TABLE_ROWS {
         writeln!(
             page,
@@ -794,7 +808,7 @@ fn rate_table(id: &str, title: &str, rows: &[RateRow], page: &mut String) -> std
             page,
             "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
             esc(&row.subject),
-            row.complaints,
+            esc(&super::row_complaints(row)),
             row.messages
                 .map(|m| m.to_string())
                 .unwrap_or_else(|| "–".into()),
@@ -802,7 +816,15 @@ fn rate_table(id: &str, title: &str, rows: &[RateRow], page: &mut String) -> std
             badge(row.level)
         )?;
     }
-    page.push_str("</tbody></table></section>\n");
+    page.push_str("</tbody></table>\n");
+    if rows
+        .iter()
+        .take(TABLE_ROWS)
+        .any(|r| super::row_complaints(r) != r.complaints.to_string())
+    {
+        writeln!(page, "<p class=\"note\">{}.</p>", esc(super::RATED_NOTE))?;
+    }
+    page.push_str("</section>\n");
     Ok(())
 }
 

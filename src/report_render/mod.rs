@@ -69,16 +69,30 @@ impl std::fmt::Display for ReportFormat {
     }
 }
 
-/// An IP's complaints as a table shows them: with, when some fell on days whose volume is
-/// not known, how many the rate is taken over ("9 (6 rated)" beside 2 messages and 300 %),
-/// so that the row's figures agree with each other.
-fn ip_complaints(ip: &crate::rates::IpSummary) -> String {
-    if ip.messages.is_some() && ip.rated_complaints != ip.complaints {
-        format!("{} ({} rated)", ip.complaints, ip.rated_complaints)
+/// Complaints as a table shows them: with, when the rate is not over all of them (some fell
+/// on days whose volume is not known, or on days rated by SNDS's Outlook.com-only volume,
+/// which rates Microsoft's alone), how many it is taken over ("9 (6 rated)" beside 2
+/// messages and 300 %), so that the row's figures agree with each other.
+fn rated(complaints: u64, rated_complaints: u64, messages: Option<u64>) -> String {
+    if messages.is_some() && rated_complaints != complaints {
+        format!("{complaints} ({rated_complaints} rated)")
     } else {
-        ip.complaints.to_string()
+        complaints.to_string()
     }
 }
+
+/// An IP's complaints over the window, as `rated` shows them.
+fn ip_complaints(ip: &crate::rates::IpSummary) -> String {
+    rated(ip.complaints, ip.rated_complaints, ip.messages)
+}
+
+/// A reporter's, campaign's, list's or domain's complaints, as `rated` shows them.
+fn row_complaints(row: &crate::rates::RateRow) -> String {
+    rated(row.complaints, row.rated_complaints, row.messages)
+}
+
+/// What the "rated" of a table means, for a note beneath it.
+const RATED_NOTE: &str = "rated: the complaints of the days whose volume is known, over those days' messages; on a day only SNDS counts (Outlook.com recipients), Microsoft's complaints alone";
 
 /// Writes the report in one format.
 pub fn render(

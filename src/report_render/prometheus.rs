@@ -129,13 +129,17 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
         "fbl_ip_complaints",
         "Complaints per source IP in the window.",
     );
+    let mut ip_rated = Family::new(
+        "fbl_ip_rated_complaints",
+        "Complaints per source IP in the window that its ratio is over: those of days with a known volume; on a day whose volume is SNDS's (Outlook.com only), Microsoft's alone.",
+    );
     let mut ip_messages = Family::new(
         "fbl_ip_messages",
-        "Messages per source IP in the window (SNDS, else the send log).",
+        "Messages per source IP on the window's days with a known volume (the send log, else SNDS's Outlook.com recipients).",
     );
     let mut ip_ratio = Family::new(
         "fbl_ip_complaint_ratio",
-        "Complaint rate per source IP in the window, as a ratio.",
+        "Complaint rate per source IP in the window (its rated complaints over its messages), as a ratio.",
     );
     let mut ip_level = Family::new(
         "fbl_ip_level",
@@ -144,6 +148,10 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
     let mut day_complaints = Family::new(
         "fbl_ip_latest_day_complaints",
         "Complaints per IP on its latest day with figures.",
+    );
+    let mut day_rated = Family::new(
+        "fbl_ip_latest_day_rated_complaints",
+        "Complaints per IP on its latest day with figures that its ratio is over: all with the send log's volume, Microsoft's with SNDS's, none without a volume.",
     );
     let mut day_ratio = Family::new(
         "fbl_ip_latest_day_complaint_ratio",
@@ -157,6 +165,7 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
     for ip in &report.ips {
         let l = [("ip", ip.ip.as_str())];
         ip_complaints.add(&l, ip.complaints);
+        ip_rated.add(&l, ip.rated_complaints);
         if let Some(m) = ip.messages {
             ip_messages.add(&l, m);
         }
@@ -185,16 +194,19 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
     for (ip, day) in latest {
         let l = [("ip", ip), ("day", day.day.as_str())];
         day_complaints.add(&l, day.complaints);
+        day_rated.add(&l, day.rated_complaints);
         if let Some(r) = ratio(day.rate_percent) {
             day_ratio.add(&l, r);
         }
     }
     families.extend([
         ip_complaints,
+        ip_rated,
         ip_messages,
         ip_ratio,
         ip_level,
         day_complaints,
+        day_rated,
         day_ratio,
         colour,
         traps,
@@ -226,10 +238,18 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
         }
         families.push(family);
     }
+    let mut reporter_rated = Family::new(
+        "fbl_reporter_rated_complaints",
+        "Complaints per reporter in the window that its ratio is over: those of days with a known volume.",
+    );
+    for row in &report.reporters {
+        reporter_rated.add(&[("reporter", row.subject.as_str())], row.rated_complaints);
+    }
+    families.push(reporter_rated);
     for (name, help, rows, label) in [
         (
             "fbl_reporter_complaint_ratio",
-            "Complaint rate per reporter in the window, as a ratio.",
+            "Complaint rate per reporter in the window (its rated complaints over the messages of its days with a known volume), as a ratio.",
             &report.reporters,
             "reporter",
         ),

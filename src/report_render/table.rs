@@ -90,7 +90,7 @@ fn rate_table(title: &str, rows: &[RateRow], out: &mut dyn Write) -> io::Result<
     for row in rows.iter().take(MAX_ROWS) {
         table.row(vec![
             clip(&row.subject, 40),
-            row.complaints.to_string(),
+            super::row_complaints(row),
             count(row.messages),
             percent(row.rate_percent),
             row.level.as_str().to_string(),
@@ -103,6 +103,13 @@ fn rate_table(title: &str, rows: &[RateRow], out: &mut dyn Write) -> io::Result<
             "  ({} more; --format csv or json lists them all)",
             rows.len() - MAX_ROWS
         )?;
+    }
+    if rows
+        .iter()
+        .take(MAX_ROWS)
+        .any(|r| super::row_complaints(r) != r.complaints.to_string())
+    {
+        writeln!(out, "  ({})", super::RATED_NOTE)?;
     }
     Ok(())
 }
@@ -205,6 +212,14 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
                 "  ({} more IPs; --format csv or json lists them all)",
                 report.ips.len() - MAX_ROWS
             )?;
+        }
+        if report
+            .ips
+            .iter()
+            .take(MAX_ROWS)
+            .any(|ip| super::ip_complaints(ip) != ip.complaints.to_string())
+        {
+            writeln!(out, "  ({})", super::RATED_NOTE)?;
         }
     }
 

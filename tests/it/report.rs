@@ -354,6 +354,13 @@ fn every_format_renders_the_same_figures() {
         );
     }
 
+    // 192.0.2.11's worst day, 1 in 1,500, is 0.0666…%: shown cut, 0.066%, never rounded up.
+    let line = table
+        .lines()
+        .find(|l| l.trim_start().starts_with("192.0.2.11"))
+        .unwrap();
+    assert!(line.contains("0.066%"), "{line}");
+
     let csv = render("csv");
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
     let headers = reader.headers().unwrap().clone();
@@ -367,6 +374,12 @@ fn every_format_renders_the_same_figures() {
         (&critical[3], &critical[4], &critical[6], &critical[7]),
         ("9", "2000", "0.4500", "critical")
     );
+    assert_eq!((&headers[13], &critical[13]), ("rated_complaints", "9"));
+    let ok = rows
+        .iter()
+        .find(|r| &r[0] == "ip_day" && &r[1] == "192.0.2.11" && &r[2] == "2026-11-19")
+        .unwrap();
+    assert_eq!(&ok[6], "0.0667", "CSV keeps its four rounded decimals");
     for section in [
         "ip",
         "reporter_day",
@@ -651,7 +664,8 @@ fn the_delisting_packet_gathers_the_evidence_in_text_and_markdown() {
         "Delisting evidence for 192.0.2.10\n=================================",
         "one of our configured sending IPs",
         "No Outlook.com block (5xx) seen",
-        "Complaints about mail from this IP: 13 in the period, against 6000 messages (0.217%).",
+        // 0.2166…%: cut, not rounded up.
+        "Complaints about mail from this IP: 13 in the period, against 6000 messages (0.216%).",
         "Complainants suppressed: 12 of 13 complaints; time from the provider's report to suppression:",
         "Suppression list: 11 addresses",
         "yahoo (14 reports, latest 2026-11-19T12:00:00Z)",
@@ -845,29 +859,48 @@ fn bounce_fixtures_give_their_expected_sightings() {
     assert!(cases >= 3, "only {cases} bounce fixtures ran");
 }
 
-#[test]
-fn snds_volume_colour_band_trap_hits_and_ip_status_sit_beside_fbls_own_figures() {
+/// A fixture store with SNDS data from `file:snds`: 3,000 recipients of 192.0.2.10 on the
+/// 19th (the send log says 2,000), RED, 0.4 %, 5 trap hits; 1,000 of 192.0.2.12 on the
+/// 19th, which the send log never names, and a Yahoo complaint about it; ipStatus as given.
+fn snds_fixture(ip_status: &str) -> Fixture {
     let fixture = fixture_store(
         "\n[snds]\ntimezone = \"UTC\"\n\n[[snds.legacy]]\nname = \"t\"\nbase_url = \"file:snds\"\n",
     );
     let snds = fixture.path().join("snds");
     std::fs::create_dir(&snds).unwrap();
-    // SNDS counts 3,000 recipients for 192.0.2.10 on the 19th (the send log says 2,000).
     std::fs::write(
         snds.join("data-111926.csv"),
-        "192.0.2.10,11/19/2026 12:00 AM,11/19/2026 11:59 PM,3010,3005,3000,RED,0.4%,11/19/2026 6:12 PM,11/19/2026 8:40 PM,5,mta1.sender.example,,\r\n",
+        "192.0.2.10,11/19/2026 12:00 AM,11/19/2026 11:59 PM,3010,3005,3000,RED,0.4%,11/19/2026 6:12 PM,11/19/2026 8:40 PM,5,mta1.sender.example,,\r\n\
+         192.0.2.12,11/19/2026 12:00 AM,11/19/2026 11:59 PM,1000,1000,1000,GREEN,< 0.1%,11/19/2026 6:12 PM,11/19/2026 8:40 PM,0,mta3.sender.example,,\r\n",
     )
     .unwrap();
-    std::fs::write(
-        snds.join("ipStatus.csv"),
-        "192.0.2.8,192.0.2.15,Yes,Blocked due to user complaints or other evidence of spamming\r\n",
-    )
-    .unwrap();
+    std::fs::write(snds.join("ipStatus.csv"), ip_status).unwrap();
     let output = run(fixture
         .fbl()
         .args(["snds", "fetch", "--date", "2026-11-19"]));
     assert!(matches!(output.status.code(), Some(0 | 1)), "{output:?}");
+    let reports = fixture.path().join("more-reports");
+    std::fs::create_dir(&reports).unwrap();
+    std::fs::write(
+        reports.join("12.eml"),
+        complaint(
+            "192.0.2.12",
+            "2026-11-19",
+            "m-12@sender.example",
+            "t1@yahoo.com",
+        ),
+    )
+    .unwrap();
+    let output = run(fixture.fbl().args(["ingest", "more-reports"]));
+    assert!(matches!(output.status.code(), Some(0 | 1)), "{output:?}");
+    fixture
+}
 
+#[test]
+fn snds_volume_colour_band_trap_hits_and_ip_status_sit_beside_fbls_own_figures() {
+    let fixture = snds_fixture(
+        "192.0.2.8,192.0.2.15,Yes,Blocked due to user complaints or other evidence of spamming\r\n",
+    );
     let report = report_json(&fixture, &["--days", "7"]);
     let day = report["ip_days"]
         .as_array()
@@ -875,10 +908,14 @@ fn snds_volume_colour_band_trap_hits_and_ip_status_sit_beside_fbls_own_figures()
         .iter()
         .find(|d| d["ip"] == "192.0.2.10" && d["day"] == "2026-11-19")
         .unwrap();
-    assert_eq!(day["messages"], 3000);
-    assert_eq!(day["volume_source"], "snds");
+    // The send log's 2,000 messages (every recipient) rate all 9 complaints; SNDS's 3,000
+    // Outlook.com recipients stand beside them.
+    assert_eq!(day["messages"], 2000);
+    assert_eq!(day["volume_source"], "send_log");
     assert_eq!(day["complaints"], 9);
+    assert_eq!(day["rated_complaints"], 9);
     assert_eq!(day["level"], "critical");
+    assert_eq!(day["snds"]["message_recipients"], 3000);
     assert_eq!(day["snds"]["filter_result"], "red");
     assert_eq!(day["snds"]["complaint_rate"], "0.4%");
     assert_eq!(day["snds"]["trap_hits"], 5);
@@ -890,6 +927,56 @@ fn snds_volume_colour_band_trap_hits_and_ip_status_sit_beside_fbls_own_figures()
         .find(|d| d["ip"] == "192.0.2.10" && d["day"] == "2026-11-18")
         .unwrap();
     assert_eq!(other["volume_source"], "send_log");
+    // Where the send log has nothing, SNDS's volume rates Microsoft's complaints alone: the
+    // Yahoo complaint about 192.0.2.12 is counted, not rated (it was 1 in 1,000, warn).
+    let snds_only = report["ip_days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["ip"] == "192.0.2.12" && d["day"] == "2026-11-19")
+        .unwrap();
+    assert_eq!(
+        (
+            &snds_only["complaints"],
+            &snds_only["rated_complaints"],
+            &snds_only["messages"],
+            &snds_only["volume_source"],
+            &snds_only["level"]
+        ),
+        (
+            &serde_json::json!(1),
+            &serde_json::json!(0),
+            &serde_json::json!(1000),
+            &serde_json::json!("snds"),
+            &serde_json::json!("ok")
+        )
+    );
+    let ip12 = find(&report["ips"], "ip", "192.0.2.12");
+    assert_eq!(
+        (&ip12["complaints"], &ip12["rated_complaints"]),
+        (&serde_json::json!(1), &serde_json::json!(0))
+    );
+    let csv = stdout(&run(fixture
+        .fbl()
+        .args(["report", "--days", "7", "--format", "csv"])));
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    assert_eq!(&reader.headers().unwrap()[13], "rated_complaints");
+    let row = reader
+        .records()
+        .map(Result::unwrap)
+        .find(|r| &r[0] == "ip_day" && &r[1] == "192.0.2.12")
+        .unwrap();
+    assert_eq!(
+        (&row[3], &row[4], &row[5], &row[13]),
+        ("1", "1000", "snds", "0")
+    );
+    let table = stdout(&run(fixture.fbl().args(["report", "--days", "7"])));
+    let line = table
+        .lines()
+        .find(|l| l.trim_start().starts_with("192.0.2.12"))
+        .unwrap();
+    assert!(line.contains("1 (0 rated)"), "{table}");
+    assert!(table.contains("Microsoft's complaints alone"), "{table}");
     let ip = find(&report["ips"], "ip", "192.0.2.10");
     assert_eq!(ip["snds_filter_result"], "red");
     assert_eq!(ip["trap_hits"], 5);
@@ -897,6 +984,8 @@ fn snds_volume_colour_band_trap_hits_and_ip_status_sit_beside_fbls_own_figures()
     assert_eq!(report["snds"]["available"], true);
     assert_eq!(report["snds"]["trap_hits"], 5);
     assert_eq!(report["snds"]["ip_status"][0]["first_ip"], "192.0.2.8");
+    // IPs of the report in SNDS's blocked range count as blocked.
+    assert_eq!(report["overview"]["ips_blocked"], 3);
     // Microsoft's daily volume would be SNDS's; Yahoo's stays the send log's.
     let validator = schema("report-output.schema.json");
     assert_eq!(schema_errors(&validator, &report), Vec::<String>::new());
@@ -921,6 +1010,16 @@ fn snds_volume_colour_band_trap_hits_and_ip_status_sit_beside_fbls_own_figures()
         prometheus.contains("fbl_snds_ip_status_blocked{first_ip=\"192.0.2.8\""),
         "{prometheus}"
     );
+    assert!(
+        prometheus.contains("fbl_ip_rated_complaints{ip=\"192.0.2.12\"} 0\n"),
+        "{prometheus}"
+    );
+    assert!(
+        prometheus.contains(
+            "fbl_ip_latest_day_rated_complaints{ip=\"192.0.2.12\",day=\"2026-11-19\"} 0\n"
+        ),
+        "{prometheus}"
+    );
 
     let packet = stdout(&run(fixture.fbl().args([
         "report",
@@ -933,6 +1032,80 @@ fn snds_volume_colour_band_trap_hits_and_ip_status_sit_beside_fbls_own_figures()
         packet.contains("2026-11-19  3000        red            0.4%            5"),
         "{packet}"
     );
+}
+
+/// An IP SNDS ipStatus lists as blocked is an Outlook.com block: counted as blocked, and
+/// critical for `worst_level` and `--fail-on`, whatever the rates say. A RED day is shown
+/// beside fbl's figure and judges nothing.
+#[test]
+fn an_snds_block_counts_as_critical_and_a_red_day_does_not() {
+    let lenient = |fixture: &Fixture| {
+        let config = fixture.path().join("fbl.toml");
+        let text = std::fs::read_to_string(&config).unwrap().replace(
+            "[report]\n",
+            "[report]\nwarn_percent = 50\ncritical_percent = 90\n",
+        );
+        std::fs::write(config, text).unwrap();
+    };
+    let status = |fixture: &Fixture, level: &str| {
+        run(fixture
+            .fbl()
+            .args(["report", "--days", "7", "--fail-on", level]))
+        .status
+        .code()
+    };
+
+    // Blocked: only 192.0.2.10's range.
+    let blocked = snds_fixture(
+        "192.0.2.10,192.0.2.10,Yes,Blocked due to user complaints or other evidence of spamming\r\n",
+    );
+    lenient(&blocked);
+    let report = report_json(&blocked, &["--days", "7"]);
+    assert_eq!(report["overview"]["ips_critical"], 0, "no rate is critical");
+    assert_eq!(report["overview"]["ips_blocked"], 1);
+    assert_eq!(report["overview"]["worst_level"], "critical");
+    assert_eq!(status(&blocked, "critical"), Some(1));
+    let table = stdout(&run(blocked.fbl().args(["report", "--days", "7"])));
+    assert!(table.contains("Outlook.com: 1 blocked"), "{table}");
+    assert!(table.contains("worst: critical"), "{table}");
+
+    // Listed but not blocked, and RED on the 19th: information only.
+    let red = snds_fixture("192.0.2.10,192.0.2.10,No,Junked due to user complaints\r\n");
+    lenient(&red);
+    let report = report_json(&red, &["--days", "7"]);
+    assert_eq!(report["snds"]["ips_red"], 1);
+    assert_eq!(report["overview"]["ips_blocked"], 0);
+    assert_eq!(report["overview"]["worst_level"], "ok");
+    assert_eq!(status(&red, "warn"), Some(0));
+}
+
+/// A reporter's window: the messages of every day with a known volume, those without a
+/// complaint from it too.
+#[test]
+fn a_reporters_window_counts_its_days_without_complaints() {
+    let fixture = fixture_store("");
+    let report = report_json(&fixture, &["--days", "7"]);
+    let yahoo = find(&report["reporters"], "subject", "yahoo").clone();
+    assert_eq!(yahoo["messages"], 3000);
+    // 500 more messages to yahoo.com on the 16th, a day with no complaint.
+    let mut sends = String::from("message_id,recipient,campaign,list,source_ip,sent_at\n");
+    for i in 0..500 {
+        sends.push_str(&format!(
+            "q-{i}@sender.example,q{i}@yahoo.com,autumn,weekly,192.0.2.10,2026-11-16T09:00:00Z\n"
+        ));
+    }
+    std::fs::write(fixture.path().join("quiet.csv"), sends).unwrap();
+    let output = run(fixture
+        .fbl()
+        .args(["sendlog", "import", "quiet.csv", "--format", "csv"]));
+    assert_eq!(output.status.code(), Some(0));
+    let report = report_json(&fixture, &["--days", "7"]);
+    let after = find(&report["reporters"], "subject", "yahoo");
+    assert_eq!(after["messages"], 3500, "{after}");
+    assert_eq!(after["complaints"], yahoo["complaints"]);
+    assert_eq!(after["rated_complaints"], yahoo["complaints"]);
+    let expected = yahoo["complaints"].as_f64().unwrap() * 100.0 / 3500.0;
+    assert!((after["rate_percent"].as_f64().unwrap() - expected).abs() < 1e-9);
 }
 
 #[test]

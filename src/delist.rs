@@ -24,7 +24,8 @@ pub struct DelistInput {
     pub ip_status: Vec<SndsStatus>,
     pub snds_available: bool,
     pub snds_days: Vec<SndsDay>,
-    pub complaints_by_day: Vec<(String, u64)>,
+    /// Day, complaints, of which Microsoft's (the only ones SNDS's volume counts).
+    pub complaints_by_day: Vec<(String, u64, u64)>,
     pub send_log_by_day: Vec<(String, u64)>,
     /// Minutes from each complaint report to the suppression of its complainant; `None`
     /// for complaints whose complainant was not suppressed.
@@ -629,7 +630,7 @@ pub fn packet(input: &DelistInput, format: PacketFormat, redaction: &Redaction) 
     doc.title(&format!("Delisting evidence for {ip}"));
     doc.para(&format!(
         "Gathered by fbl from its store at {}; figures cover {} to {}. Complaint rates are \
-         complaints ÷ messages (messages from SNDS where it has a row, else from our send log).",
+         complaints ÷ messages (messages from our send log; where it has none, from SNDS, against Microsoft's complaints alone).",
         input.generated_at,
         input.from_day,
         input.generated_at.get(..10).unwrap_or(&input.generated_at)
@@ -640,7 +641,7 @@ pub fn packet(input: &DelistInput, format: PacketFormat, redaction: &Redaction) 
     let latest_block = found.iter().rev().find(|e| e.class == BlockClass::Block);
     let latest_throttle = found.iter().rev().find(|e| e.class == BlockClass::Throttle);
     let listed: Vec<&SndsStatus> = input.ip_status.iter().filter(|s| contains(s, ip)).collect();
-    let complaints: u64 = input.complaints_by_day.iter().map(|(_, n)| n).sum();
+    let complaints: u64 = input.complaints_by_day.iter().map(|(_, n, _)| n).sum();
     let suppressed: Vec<i64> = input
         .suppression_minutes
         .iter()
@@ -686,21 +687,23 @@ pub fn packet(input: &DelistInput, format: PacketFormat, redaction: &Redaction) 
             s.details
         )
     });
-    let volume: u64 = input
-        .send_log_by_day
+    // As the report rates them: each day's complaints over the volume that counted them.
+    let (rated, volume) = day_rates(input)
         .iter()
-        .map(|(_, n)| n)
-        .sum::<u64>()
-        .max(input.snds_days.iter().map(|d| d.message_recipients).sum());
+        .filter_map(|d| d.messages.map(|m| (d.rated, m)))
+        .fold((0, 0), |(c, v), (rated, m)| (c + rated, v + m));
     summary.push(format!(
         "Complaints about mail from this IP: {complaints} in the period{}.",
-        if volume > 0 {
-            format!(
+        match volume {
+            0 => String::new(),
+            _ if rated == complaints => format!(
                 ", against {volume} messages ({})",
-                percent(Some(complaints as f64 * 100.0 / volume as f64))
-            )
-        } else {
-            String::new()
+                percent(Some(rated as f64 * 100.0 / volume as f64))
+            ),
+            _ => format!(
+                "; {rated} of them on days of known volume, against {volume} messages ({})",
+                percent(Some(rated as f64 * 100.0 / volume as f64))
+            ),
         }
     ));
     summary.push(format!(
@@ -822,51 +825,25 @@ pub fn packet(input: &DelistInput, format: PacketFormat, redaction: &Redaction) 
     }
 
     doc.heading("Complaint rates by day");
-    let mut days: Vec<&str> = input
-        .complaints_by_day
-        .iter()
-        .map(|(d, _)| d.as_str())
-        .chain(input.send_log_by_day.iter().map(|(d, _)| d.as_str()))
-        .chain(input.snds_days.iter().map(|d| d.day.as_str()))
-        .collect();
-    days.sort_unstable();
-    days.dedup();
+    let days = day_rates(input);
     if days.is_empty() {
         doc.para("No complaints and no volume recorded for this IP in the period.");
     } else {
         let rows: Vec<Vec<String>> = days
             .iter()
-            .map(|day| {
-                let complaints = input
-                    .complaints_by_day
-                    .iter()
-                    .find(|(d, _)| d == day)
-                    .map(|(_, n)| *n)
-                    .unwrap_or(0);
-                let snds = input
-                    .snds_days
-                    .iter()
-                    .find(|d| d.day == *day)
-                    .map(|d| d.message_recipients)
-                    .filter(|m| *m > 0);
-                let log = input
-                    .send_log_by_day
-                    .iter()
-                    .find(|(d, _)| d == day)
-                    .map(|(_, n)| *n);
-                let (messages, source) = match (snds, log) {
-                    (Some(m), _) => (Some(m), "SNDS"),
-                    (None, Some(m)) => (Some(m), "send log"),
-                    (None, None) => (None, "-"),
-                };
-                let (rate, level) = judge(complaints, messages, &input.thresholds);
+            .map(|d| {
+                let (rate, level) = judge(d.rated, d.messages, &input.thresholds);
                 vec![
-                    day.to_string(),
-                    complaints.to_string(),
-                    messages
+                    d.day.clone(),
+                    if d.rated == d.complaints || d.messages.is_none() {
+                        d.complaints.to_string()
+                    } else {
+                        format!("{} ({} rated)", d.complaints, d.rated)
+                    },
+                    d.messages
                         .map(|m| m.to_string())
                         .unwrap_or_else(|| "-".into()),
-                    source.to_string(),
+                    d.source.to_string(),
                     percent(rate),
                     level.as_str().to_string(),
                 ]
@@ -883,6 +860,12 @@ pub fn packet(input: &DelistInput, format: PacketFormat, redaction: &Redaction) 
             ],
             &rows,
         );
+        if days.iter().any(|d| d.source == SNDS_ONLY) {
+            doc.para(
+                "Where the send log has no volume, SNDS's is used; it counts Outlook.com \
+                 recipients only, so only Microsoft's complaints are rated against it.",
+            );
+        }
     }
 
     doc.heading("Example headers of a recent message from this IP");
@@ -907,8 +890,122 @@ pub fn packet(input: &DelistInput, format: PacketFormat, redaction: &Redaction) 
     doc.text.trim_end().to_string() + "\n"
 }
 
+/// The volume column of a day rated against SNDS's figure.
+const SNDS_ONLY: &str = "SNDS (Outlook.com)";
+
+/// One day of the packet's rate table.
+struct DayRate {
+    day: String,
+    complaints: u64,
+    /// The complaints the volume counted: all with the send log's, Microsoft's with SNDS's.
+    rated: u64,
+    messages: Option<u64>,
+    source: &'static str,
+}
+
+/// Each day with complaints or volume, rated as `fbl report` rates an IP's day: the send
+/// log's volume rates all complaints; where it has none, SNDS's rates Microsoft's alone.
+fn day_rates(input: &DelistInput) -> Vec<DayRate> {
+    let mut days: Vec<&str> = input
+        .complaints_by_day
+        .iter()
+        .map(|(d, _, _)| d.as_str())
+        .chain(input.send_log_by_day.iter().map(|(d, _)| d.as_str()))
+        .chain(input.snds_days.iter().map(|d| d.day.as_str()))
+        .collect();
+    days.sort_unstable();
+    days.dedup();
+    days.into_iter()
+        .map(|day| {
+            let (complaints, microsoft) = input
+                .complaints_by_day
+                .iter()
+                .find(|(d, _, _)| d == day)
+                .map(|(_, n, m)| (*n, *m))
+                .unwrap_or((0, 0));
+            let snds = input
+                .snds_days
+                .iter()
+                .find(|d| d.day == day)
+                .map(|d| d.message_recipients)
+                .filter(|m| *m > 0);
+            let log = input
+                .send_log_by_day
+                .iter()
+                .find(|(d, _)| d == day)
+                .map(|(_, n)| *n)
+                .filter(|m| *m > 0);
+            let (rated, messages, source) = match (log, snds) {
+                (Some(m), _) => (complaints, Some(m), "send log"),
+                (None, Some(m)) => (microsoft, Some(m), SNDS_ONLY),
+                (None, None) => (0, None, "-"),
+            };
+            DayRate {
+                day: day.to_owned(),
+                complaints,
+                rated,
+                messages,
+                source,
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
+    /// A day whose only volume is SNDS's rates Microsoft's complaints alone against it, as
+    /// `fbl report` does; a day with the send log's rates them all.
+    #[test]
+    fn a_day_with_only_snds_volume_rates_microsofts_complaints_alone() {
+        let snds_day = |day: &str, recipients: u64| crate::rates::SndsDay {
+            ip: "192.0.2.10".into(),
+            day: day.into(),
+            message_recipients: recipients,
+            filter_result: "green".into(),
+            complaint_rate: "< 0.1%".into(),
+            complaint_percent: None,
+            trap_hits: 0,
+        };
+        let input = DelistInput {
+            ip: "192.0.2.10".into(),
+            generated_at: "2026-11-20T08:00:00Z".into(),
+            from_day: "2026-11-01".into(),
+            thresholds: Thresholds::default(),
+            sending_ip: None,
+            blocks: vec![],
+            ip_status: vec![],
+            snds_available: true,
+            snds_days: vec![snds_day("2026-11-18", 1000), snds_day("2026-11-19", 1000)],
+            complaints_by_day: vec![("2026-11-18".into(), 3, 1), ("2026-11-19".into(), 4, 1)],
+            send_log_by_day: vec![("2026-11-19".into(), 2000)],
+            suppression_minutes: vec![],
+            suppressions_active: 0,
+            reporters: vec![],
+            mailboxes: vec![],
+            example_headers: None,
+            example_complainants: vec![],
+        };
+        let text = packet(&input, PacketFormat::Text, &Redaction::default());
+        assert!(
+            text.contains(
+                "  2026-11-18  3 (1 rated)  1000      SNDS (Outlook.com)  0.100%  warn\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "  2026-11-19  4            2000      send log            0.200%  warn\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "7 in the period; 5 of them on days of known volume, against 3000 messages (0.166%)"
+            ),
+            "{text}"
+        );
+    }
+
     use super::*;
 
     fn redaction(toml: &str) -> Redaction {

@@ -11,7 +11,8 @@ use anyhow::{Result, bail};
 use std::io::Write;
 use std::path::PathBuf;
 
-/// Complaint rates per IP and day (messages from SNDS, else the send log), per reporter and
+/// Complaint rates per IP and day (messages from the send log; where it has none, SNDS's
+/// Outlook.com volume against Microsoft's complaints alone), per reporter and
 /// day, per campaign and list (through the send log) and per recipient domain, judged against
 /// the [report] thresholds (warn 0.1%, critical 0.3%, not below min_volume messages); SNDS
 /// filter result, complaint band and trap hits beside fbl's own figure; unattributed

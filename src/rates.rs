@@ -1225,13 +1225,26 @@ pub fn alerts(report: &ComplaintReport) -> Vec<Alert> {
             });
         }
     }
+    // A campaign is sent once: alerted once. A list is mailed on and on: alerted again each
+    // ISO week its rate stays high (once ever would leave a standing list silent for good).
+    let week = chrono::NaiveDate::parse_from_str(&report.window.to_day, "%Y-%m-%d")
+        .map(|day| {
+            use chrono::Datelike;
+            let week = day.iso_week();
+            format!("{}-W{:02}", week.year(), week.week())
+        })
+        .unwrap_or_default();
     for (what, rows) in [("campaign", &report.campaigns), ("list", &report.lists)] {
         for row in rows.iter().filter(|r| r.level >= Level::Warn) {
             out.push(Alert {
                 kind: "complaint_rate".to_string(),
                 level: row.level,
                 subject: format!("{what} {}", row.subject),
-                event: String::new(),
+                event: if what == "list" {
+                    week.clone()
+                } else {
+                    String::new()
+                },
                 message: format!(
                     "{what} {} complaint rate {} ({} complaints in {} messages): {} (at or above {}%)",
                     row.subject,
@@ -2023,5 +2036,13 @@ mod tests {
                 .iter()
                 .any(|a| a.subject == "campaign spring" && a.event.is_empty())
         );
+        // A list is alerted again each week it stays high: the event is the window's week.
+        let list = report
+            .alerts
+            .iter()
+            .find(|a| a.subject.starts_with("list "))
+            .expect("a list alert");
+        assert_eq!(report.window.to_day, "2026-11-20");
+        assert_eq!(list.event, "2026-W47");
     }
 }

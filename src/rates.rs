@@ -136,8 +136,13 @@ pub struct SndsStatus {
 pub struct CampaignCount {
     pub campaign: Option<String>,
     pub list: Option<String>,
+    /// Complaints reported in the window.
     pub complaints: u64,
+    /// Messages sent in the window.
     pub messages: u64,
+    /// Complaints and messages of every day kept (a campaign's rate is over all of it).
+    pub complaints_all: u64,
+    pub messages_all: u64,
 }
 
 /// Complaints and messages of one recipient domain.
@@ -792,25 +797,31 @@ pub fn build_report(
     sort_rows(&mut reporters);
 
     // Campaigns and lists.
-    let mut campaigns: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    let mut lists: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    // A campaign is sent once: shown when it drew a complaint in the window, rated over all
+    // its complaints and messages. A list is mailed on and on: rated over the window, its
+    // complaints reported and its messages sent in it.
+    // Per name: complaints in the window, then the complaints and messages rated.
+    let mut campaigns: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
+    let mut lists: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
     for count in &input.campaigns {
         if let Some(campaign) = &count.campaign {
             let entry = campaigns.entry(campaign.clone()).or_default();
             entry.0 += count.complaints;
-            entry.1 += count.messages;
+            entry.1 += count.complaints_all;
+            entry.2 += count.messages_all;
         }
         if let Some(list) = &count.list {
             let entry = lists.entry(list.clone()).or_default();
             entry.0 += count.complaints;
-            entry.1 += count.messages;
+            entry.1 += count.complaints;
+            entry.2 += count.messages;
         }
     }
-    let to_rows = |map: BTreeMap<String, (u64, u64)>| -> Vec<RateRow> {
+    let to_rows = |map: BTreeMap<String, (u64, u64, u64)>| -> Vec<RateRow> {
         let mut rows: Vec<RateRow> = map
             .into_iter()
-            .filter(|(_, (complaints, _))| *complaints > 0)
-            .map(|(subject, (complaints, messages))| {
+            .filter(|(_, (in_window, _, _))| *in_window > 0)
+            .map(|(subject, (_, complaints, messages))| {
                 let source = if messages > 0 {
                     VolumeSource::SendLog
                 } else {
@@ -1993,17 +2004,22 @@ mod tests {
     fn campaigns_and_lists_are_judged_and_unattributed_reasons_ranked() {
         let input = ReportInput {
             campaigns: vec![
+                // Sent before and in the window, complained about before and in it.
                 CampaignCount {
                     campaign: Some("spring".into()),
                     list: Some("weekly".into()),
                     complaints: 6,
                     messages: 1500,
+                    complaints_all: 8,
+                    messages_all: 2000,
                 },
                 CampaignCount {
                     campaign: Some("summer".into()),
                     list: Some("weekly".into()),
                     complaints: 1,
                     messages: 5000,
+                    complaints_all: 1,
+                    messages_all: 5000,
                 },
             ],
             unattributed: 9,
@@ -2025,8 +2041,14 @@ mod tests {
             "now",
         );
         assert_eq!(report.campaigns[0].subject, "spring");
+        // A campaign over all it drew and sent; a list over the window.
+        assert_eq!(
+            (report.campaigns[0].complaints, report.campaigns[0].messages),
+            (8, Some(2000))
+        );
         assert_eq!(report.campaigns[0].level, Level::Critical);
         assert_eq!(report.lists[0].complaints, 7);
+        assert_eq!(report.lists[0].messages, Some(6500));
         assert_eq!(report.lists[0].level, Level::Warn);
         assert_eq!(report.unattributed.top_reasons.len(), TOP_REASONS);
         assert_eq!(report.unattributed.top_reasons[0].reason, "b");

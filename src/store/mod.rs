@@ -43,7 +43,7 @@ const HISTORY_CHAIN: &str = "WITH RECURSIVE chain (id) AS (
     )";
 
 /// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
-const MIGRATIONS: [(&str, &str); 12] = [
+const MIGRATIONS: [(&str, &str); 13] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/sqlite/0001_init.sql"),
@@ -91,6 +91,10 @@ const MIGRATIONS: [(&str, &str); 12] = [
     (
         "0012_quarantine_heads.sql",
         include_str!("../../schemas/sqlite/0012_quarantine_heads.sql"),
+    ),
+    (
+        "0013_campaign_volume_by_day.sql",
+        include_str!("../../schemas/sqlite/0013_campaign_volume_by_day.sql"),
     ),
 ];
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// Numbered migrations for PostgreSQL, the same numbers as SQLite's. The schema version is
 /// the highest row of `fbl_schema`.
-pub(super) const MIGRATIONS: [(&str, &str); 12] = [
+pub(super) const MIGRATIONS: [(&str, &str); 13] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/postgres/0001_init.sql"),
@@ -58,6 +58,10 @@ pub(super) const MIGRATIONS: [(&str, &str); 12] = [
     (
         "0012_quarantine_heads.sql",
         include_str!("../../schemas/postgres/0012_quarantine_heads.sql"),
+    ),
+    (
+        "0013_campaign_volume_by_day.sql",
+        include_str!("../../schemas/postgres/0013_campaign_volume_by_day.sql"),
     ),
 ];
 

@@ -283,42 +283,58 @@ impl Store {
     /// about, with the messages the send log holds for each campaign and list. Complaints
     /// the send log cannot place are counted under no campaign and no list.
     pub fn campaign_counts(&self, from_day: &str, to_day: &str) -> Result<Vec<CampaignCount>> {
-        let mut counts: Vec<CampaignCount> = self.db.query(
-            "SELECT key, sum(complaints) FROM complaint_day_counts
-             WHERE kind = 'campaign' AND day BETWEEN ?1 AND ?2 GROUP BY key ORDER BY key",
-            params![from_day, to_day],
-            |r| {
-                let (campaign, list) = split_campaign_key(&r.get::<String>(0)?);
-                Ok(CampaignCount {
-                    campaign,
-                    list,
-                    complaints: r.get::<i64>(1)? as u64,
-                    messages: 0,
-                })
-            },
-        )?;
-        let messages = self.db.query(
-            "SELECT key, messages FROM send_log_volume WHERE kind = 'campaign' AND day = ''
-             ORDER BY key",
+        let in_window = |day: &str| !day.is_empty() && day >= from_day && day <= to_day;
+        // Per key: complaints in the window and in all; messages sent in the window and in
+        // all (a send without a time counts in all only).
+        let mut by_key: std::collections::BTreeMap<String, [u64; 4]> =
+            std::collections::BTreeMap::new();
+        let complaints: Vec<(String, String, i64)> = self.db.query(
+            "SELECT key, day, sum(complaints) FROM complaint_day_counts
+             WHERE kind = 'campaign' GROUP BY key, day",
             params![],
-            |r| Ok((r.get::<String>(0)?, r.get::<i64>(1)? as u64)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
-        for (key, n) in messages {
-            let (campaign, list) = split_campaign_key(&key);
-            match counts
-                .iter_mut()
-                .find(|c| c.campaign == campaign && c.list == list)
-            {
-                Some(count) => count.messages = n,
-                None => counts.push(CampaignCount {
-                    campaign,
-                    list,
-                    complaints: 0,
-                    messages: n,
-                }),
+        let windowed_keys: std::collections::BTreeSet<String> = complaints
+            .iter()
+            .filter(|(_, day, _)| in_window(day))
+            .map(|(key, _, _)| key.clone())
+            .collect();
+        for (key, day, n) in complaints {
+            let entry = by_key.entry(key).or_default();
+            if in_window(&day) {
+                entry[0] += n as u64;
             }
+            entry[1] += n as u64;
         }
-        Ok(counts)
+        let messages: Vec<(String, String, i64)> = self.db.query(
+            "SELECT key, day, messages FROM send_log_volume WHERE kind = 'campaign'",
+            params![],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        for (key, day, n) in messages {
+            let entry = by_key.entry(key).or_default();
+            if in_window(&day) {
+                entry[2] += n as u64;
+            }
+            entry[3] += n as u64;
+        }
+        Ok(by_key
+            .into_iter()
+            .filter(|(key, counts)| windowed_keys.contains(key) || counts[2] > 0)
+            .map(
+                |(key, [complaints, complaints_all, messages, messages_all])| {
+                    let (campaign, list) = split_campaign_key(&key);
+                    CampaignCount {
+                        campaign,
+                        list,
+                        complaints,
+                        messages,
+                        complaints_all,
+                        messages_all,
+                    }
+                },
+            )
+            .collect())
     }
 
     /// Complaints per complainant domain (reported in the days given) and messages per
@@ -408,7 +424,7 @@ impl Store {
                 ),
                 (
                     "campaign",
-                    "''",
+                    "coalesce(substr(sent_at, 1, 10), '')",
                     campaign_key.as_str(),
                     "(campaign IS NOT NULL OR list IS NOT NULL)",
                 ),

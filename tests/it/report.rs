@@ -1336,3 +1336,24 @@ fn a_long_block_episode_is_alerted_once_with_its_true_start() {
         assert_eq!(alerts(now), Vec::<String>::new(), "{now}");
     }
 }
+
+/// A campaign, sent once, is rated over all its complaints and messages, shown when it drew
+/// a complaint in the window; a list, mailed on and on, over the complaints reported and the
+/// messages sent in the window (its messages were all-time against windowed complaints).
+#[test]
+fn a_campaign_is_rated_over_all_of_it_and_a_list_over_the_window() {
+    let fixture = fixture_store("");
+    let report = report_json(&fixture, &["--days", "2"]);
+    assert_eq!(report["window"]["from_day"], "2026-11-19");
+    let spring = find(&report["campaigns"], "subject", "spring");
+    assert_eq!(
+        (&spring["complaints"], &spring["messages"]),
+        (&12.into(), &6000.into())
+    );
+    let weekly = find(&report["lists"], "subject", "weekly");
+    assert_eq!(
+        (&weekly["complaints"], &weekly["messages"]),
+        (&9.into(), &3500.into()),
+        "{weekly}"
+    );
+}

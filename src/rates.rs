@@ -491,7 +491,14 @@ pub fn build_report(
         total += count.complaints;
         let day = day_names.id(&count.day);
         let reporter = reporter_names.id(&count.reporter);
-        reporter_day_complaints.push((reporter, day, count.complaints));
+        // A complaint about mail from an IP that is not ours (another sender's, or a forged
+        // report) is not over our messages to the reporter: listed apart, not rated.
+        let ours = count
+            .source_ip
+            .as_deref()
+            .filter(|ip| !ip.is_empty())
+            .is_none_or(|ip| !sending_ips.is_configured() || sending_ips.contains_text(ip));
+        reporter_day_complaints.push((reporter, day, if ours { count.complaints } else { 0 }));
         match count.source_ip.as_deref().filter(|ip| !ip.is_empty()) {
             Some(ip) => {
                 let id = ip_names.id(ip);
@@ -1862,6 +1869,8 @@ mod tests {
         );
         assert_eq!(report.foreign_ips.complaints, 2);
         assert_eq!(report.foreign_ips.ips[0].ip, "198.51.100.99");
+        // Not ours: not over our messages to Yahoo.
+        assert_eq!(report.reporter_days[0].complaints, 3);
         let none = build_report(
             input,
             window(),
@@ -1871,6 +1880,7 @@ mod tests {
         );
         assert!(!none.foreign_ips.configured);
         assert_eq!(none.foreign_ips.complaints, 0);
+        assert_eq!(none.reporter_days[0].complaints, 5);
     }
 
     fn block(ip: &str, code: &str, class: BlockClass, at: &str) -> BlockEvent {

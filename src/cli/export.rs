@@ -24,10 +24,11 @@ use std::path::{Path, PathBuf};
 /// so open an export in a spreadsheet with care; run `postmap` on a postfix export; Postmark
 /// takes at most 50 addresses a request (`{"Suppressions": [...]}`), so split the array;
 /// Mailgun's import takes files up to 25 MB. A removals file has the same shape as the full
-/// list in every format but mautic (doNotEmail 0) and postfix (DUNNO): import it as a
-/// deletion (listmonk: unblocklist; SES: a DELETE import job; Mailgun, Postmark: delete
-/// calls; Mailman, phpList: remove from the ban or suppression list), never as a normal
-/// import, which would suppress those addresses again (README: "Removals files").
+/// list in every format but mautic (doNotEmail 0, which also clears a Do-Not-Contact Mautic
+/// set itself: filter it first) and postfix (DUNNO): use it as a deletion (listmonk:
+/// unblocklist; SES: a DELETE import job; Mailgun, Postmark: delete calls; Mailman, phpList:
+/// take them off the ban or suppression list), never as a normal import, which would
+/// suppress those addresses again (README, "Exports").
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
     /// Output format
@@ -38,7 +39,7 @@ pub struct ExportArgs {
     pub output: Option<PathBuf>,
     /// Also write the removed and expired addresses to this file, in the same format. Not an
     /// import file: it is the same shape as the list (but for mautic and postfix), so import
-    /// it as a deletion, never as a normal import (README: "Removals files")
+    /// it as a deletion, never as a normal import (README, "Exports")
     #[arg(long, value_name = "PATH")]
     pub removed_output: Option<PathBuf>,
     /// Write each address as the lowercase hex SHA-256 of the lower-cased address, for

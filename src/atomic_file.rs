@@ -2,10 +2,12 @@
 //! the file see either the old content or the new, never a half-written file, and a failed
 //! write leaves the old file as it was.
 
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
 
 /// Mode of a file that did not exist before.
 #[cfg(unix)]
@@ -17,18 +19,165 @@ static NEXT_TEMPORARY: AtomicU64 = AtomicU64::new(0);
 /// How many taken temporary names to step over before giving up.
 const TEMPORARY_NAME_ATTEMPTS: u32 = 100;
 
+/// The longest file name most file systems take (`NAME_MAX`), in bytes.
+const NAME_MAX: usize = 255;
+
+/// How many symbolic links to follow before calling it a loop (Linux's own limit).
+const MAX_LINKS: u32 = 40;
+
+/// A temporary file left by a process that is gone is removed only once it is this old, so
+/// that a live writer whose process id cannot be seen (another PID namespace sharing the
+/// folder) is never disturbed: a live writer keeps its file's time recent.
+const STALE_TEMPORARY_AGE: Duration = Duration::from_secs(15 * 60);
+
+/// Where an output path leads once its symbolic links are followed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum OutputTarget {
+    /// A descriptor this process has open: `/dev/stdout` (1), `/dev/stderr` (2), `/dev/stdin`
+    /// (0), `/dev/fd/N`, `/proc/self/fd/N`, `/proc/<this process>/fd/N`, or a link to one.
+    Descriptor(i32),
+    /// An absolute path with every symbolic link in it followed (the last name need not
+    /// exist).
+    Path(PathBuf),
+}
+
+/// Follows the symbolic links in `path` (as `realpath` does, but the last name need not
+/// exist) and says where it leads. A name that is one of this process's descriptors
+/// (`/dev/stdout`, `/dev/fd/N`, `/proc/self/fd/N`, ...) is recognised before its link is
+/// followed: following it would give the file that descriptor has open (or a `pipe:[...]`
+/// name), and writing there by name would replace or truncate what the descriptor is
+/// writing. A descriptor of another process (`/proc/<pid>/fd/N`) is refused.
+pub fn resolve_output(path: &Path) -> io::Result<OutputTarget> {
+    resolve(path).map(|(target, _)| target)
+}
+
+/// [`resolve_output`], and whether a symbolic link was followed on the way.
+fn resolve(path: &Path) -> io::Result<(OutputTarget, bool)> {
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(path)
+    };
+    let mut pending: Vec<OsString> = Vec::new();
+    push_components(&mut pending, &absolute);
+    let mut current = PathBuf::from("/");
+    let mut links = 0;
+    while let Some(name) = pending.pop() {
+        if name == "/" {
+            current = PathBuf::from("/");
+            continue;
+        }
+        if name == "." {
+            continue;
+        }
+        if name == ".." {
+            current.pop();
+            continue;
+        }
+        let candidate = current.join(&name);
+        if pending.is_empty()
+            && let Some(descriptor) = descriptor_of(&candidate)?
+        {
+            return Ok((OutputTarget::Descriptor(descriptor), links > 0));
+        }
+        match fs::symlink_metadata(&candidate) {
+            Ok(metadata) if metadata.file_type().is_symlink() => {
+                links += 1;
+                if links > MAX_LINKS {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("too many levels of symbolic links in {}", path.display()),
+                    ));
+                }
+                let target = fs::read_link(&candidate)?;
+                push_components(&mut pending, &target);
+            }
+            // A name that does not exist (or cannot be looked at) is taken as it is: the
+            // write that follows says what is wrong with it.
+            _ => current = candidate,
+        }
+    }
+    Ok((OutputTarget::Path(current), links > 0))
+}
+
+/// Puts the components of `path` on the stack `pending`, the first on top. An absolute
+/// path starts with `/`, which sends the walk back to the root.
+fn push_components(pending: &mut Vec<OsString>, path: &Path) {
+    let mut names: Vec<OsString> = Vec::new();
+    for component in path.components() {
+        names.push(match component {
+            Component::RootDir | Component::Prefix(_) => OsString::from("/"),
+            Component::CurDir => OsString::from("."),
+            Component::ParentDir => OsString::from(".."),
+            Component::Normal(name) => name.to_os_string(),
+        });
+    }
+    pending.extend(names.into_iter().rev());
+}
+
+/// The descriptor a path names, if it names one of this process's.
+fn descriptor_of(path: &Path) -> io::Result<Option<i32>> {
+    let Some(text) = path.to_str() else {
+        return Ok(None);
+    };
+    let number = |text: &str| -> Option<i32> {
+        (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| text.parse().ok())
+            .flatten()
+    };
+    match text {
+        "/dev/stdin" => return Ok(Some(0)),
+        "/dev/stdout" => return Ok(Some(1)),
+        "/dev/stderr" => return Ok(Some(2)),
+        _ => {}
+    }
+    if let Some(fd) = text.strip_prefix("/dev/fd/").and_then(number) {
+        return Ok(Some(fd));
+    }
+    let Some(rest) = text.strip_prefix("/proc/") else {
+        return Ok(None);
+    };
+    let parts: Vec<&str> = rest.split('/').collect();
+    let (process, fd) = match parts.as_slice() {
+        [process, "fd", fd] => (*process, *fd),
+        [process, "task", _, "fd", fd] => (*process, *fd),
+        _ => return Ok(None),
+    };
+    let Some(fd) = number(fd) else {
+        return Ok(None);
+    };
+    if process == "self" || process == "thread-self" {
+        return Ok(Some(fd));
+    }
+    match number(process) {
+        Some(pid) if pid as u32 == std::process::id() => Ok(Some(fd)),
+        Some(_) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is a descriptor of another process", path.display()),
+        )),
+        None => Ok(None),
+    }
+}
+
 /// Writes a new version of `path` through `write` and puts it in place atomically.
 ///
-/// The content goes to a temporary file in the same folder (`.NAME.PID.N.tmp`), through a
-/// buffer; the file is flushed and synced, renamed over `path`, and the folder is synced so
-/// the rename survives a crash. The file keeps the permissions of the file it replaces, or
-/// gets mode 0640 when there was none. A symbolic link at `path` to a file (or to nothing) is
-/// replaced by the file, not followed.
+/// The content goes to a temporary file in the same folder (`.NAME.PID.N.tmp`, the name
+/// shortened when it would be too long), through a buffer; the file is flushed and synced,
+/// renamed over `path`, and the folder is synced so the rename survives a crash. The file
+/// keeps the permissions, the group and (when running as root) the owner of the file it
+/// replaces, or gets mode 0640 when there was none. Temporary files of the same output left
+/// by a process that no longer runs (killed mid-write) are removed first.
 ///
-/// When `path` is (or links to) a device, a pipe or a socket, such as `/dev/stdout` or a
-/// FIFO a script reads, there is no file to replace: the content is written straight to it.
-/// A rename there would put a regular file where the device was (as root, `/dev/null` or
-/// `/dev/stdout` for the whole machine).
+/// A symbolic link at `path` is followed: the file it leads to is replaced (its temporary
+/// file is in that file's folder) and the link stays.
+///
+/// When `path` is (or links to) one of this process's descriptors (`/dev/stdout`,
+/// `/dev/stderr`, `/dev/fd/N`, `/proc/self/fd/N`), the content is written to that open
+/// descriptor as it is: not reopened, so a `>>` redirection is appended to and nothing is
+/// truncated. When it is (or links to) a device, a pipe or a socket, such as `/dev/null` or a
+/// FIFO a script reads, there is no file to replace either: the content is written straight
+/// to it. A rename there would put a regular file where the device was (as root, `/dev/null`
+/// or `/dev/stdout` for the whole machine).
 ///
 /// On any error before the rename, including one returned by `write` (which is passed on
 /// unchanged) or a panic inside it, the temporary file is removed and `path` is untouched.
@@ -36,26 +185,55 @@ pub fn write_atomically<T>(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> io::Result<T>,
 ) -> io::Result<T> {
-    let file_name = path.file_name().ok_or_else(|| {
-        io::Error::new(
+    if path.as_os_str().as_encoded_bytes().ends_with(b"/") {
+        return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("cannot write {}: the path has no file name", path.display()),
-        )
-    })?;
-    let folder = match path.parent() {
-        Some(folder) if !folder.as_os_str().is_empty() => folder,
-        _ => Path::new("."),
+            format!(
+                "cannot write {}: the path ends with / (a folder), give a file name",
+                path.display()
+            ),
+        ));
+    }
+    let (real, followed) =
+        match resolve(path).map_err(|e| context(e, format!("cannot write {}", path.display())))? {
+            (OutputTarget::Descriptor(descriptor), _) => {
+                return write_descriptor(descriptor, path, write);
+            }
+            (OutputTarget::Path(real), followed) => (real, followed),
+        };
+    // Named as given, and as the file replaced when a link led elsewhere.
+    let shown = if followed {
+        format!("{} (link to {})", path.display(), real.display())
+    } else {
+        path.display().to_string()
     };
-    let permissions = match fs::metadata(path) {
-        Ok(metadata) if !metadata.is_file() && !metadata.is_dir() => {
-            return write_through(path, write);
+    let Some(file_name) = real.file_name() else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("cannot write {shown}: the path has no file name"),
+        ));
+    };
+    let folder = match real.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder,
+        _ => Path::new("/"),
+    };
+    let old = match fs::metadata(&real) {
+        Ok(metadata) if metadata.is_dir() => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("cannot write {shown}: it is a folder"),
+            ));
         }
-        Ok(metadata) => Some(metadata.permissions()),
+        Ok(metadata) if !metadata.is_file() => {
+            return write_through(&real, &shown, write);
+        }
+        Ok(metadata) => Some(metadata),
         Err(error) if error.kind() == io::ErrorKind::NotFound => None,
-        Err(error) => return Err(context(error, format!("cannot read {}", path.display()))),
+        Err(error) => return Err(context(error, format!("cannot read {shown}"))),
     };
 
-    let (file, temporary) = create_temporary(folder, file_name, path)?;
+    remove_stale_temporaries(folder, file_name);
+    let (file, temporary) = create_temporary(folder, file_name, &shown)?;
     let mut guard = RemoveOnDrop {
         path: Some(temporary),
     };
@@ -65,13 +243,16 @@ pub fn write_atomically<T>(
         .expect("the guard holds the path until disarmed");
     let describe = |action: &str| {
         format!(
-            "cannot {action} {} (temporary file for {})",
-            temporary.display(),
-            path.display()
+            "cannot write {shown}: cannot {action} its temporary file {}",
+            temporary.display()
         )
     };
 
-    set_permissions(&file, permissions).map_err(|e| context(e, describe("set permissions on")))?;
+    if let Some(old) = &old {
+        keep_owner(&file, old).map_err(|e| context(e, describe("keep the owner and group on")))?;
+    }
+    set_permissions(&file, old.as_ref().map(fs::Metadata::permissions))
+        .map_err(|e| context(e, describe("set permissions on")))?;
     let mut buffer = BufWriter::with_capacity(64 * 1024, file);
     let value = write(&mut buffer)?;
     let file = buffer
@@ -80,13 +261,12 @@ pub fn write_atomically<T>(
     file.sync_all().map_err(|e| context(e, describe("sync")))?;
     drop(file);
 
-    fs::rename(&temporary, path).map_err(|e| {
+    fs::rename(&temporary, &real).map_err(|e| {
         context(
             e,
             format!(
-                "cannot rename {} to {}",
-                temporary.display(),
-                path.display()
+                "cannot replace {shown} with its temporary file {}",
+                temporary.display()
             ),
         )
     })?;
@@ -96,8 +276,7 @@ pub fn write_atomically<T>(
         context(
             e,
             format!(
-                "wrote {} but cannot sync its folder {}",
-                path.display(),
+                "wrote {shown} but cannot sync its folder {}",
                 folder.display()
             ),
         )
@@ -105,15 +284,29 @@ pub fn write_atomically<T>(
     Ok(value)
 }
 
-/// Writes to a device, a pipe or a socket as it is, through a buffer.
-fn write_through<T>(
+/// Writes to a descriptor this process has open, through a buffer, on a duplicate of it: the
+/// descriptor is neither reopened (which would truncate or restart a `>>` file) nor closed.
+#[cfg(unix)]
+fn write_descriptor<T>(
+    descriptor: i32,
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> io::Result<T>,
 ) -> io::Result<T> {
-    let file = OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(|e| context(e, format!("cannot open {}", path.display())))?;
+    use std::os::fd::FromRawFd;
+    // SAFETY: fcntl with F_DUPFD_CLOEXEC only reads the descriptor number; a descriptor that
+    // is not open gives -1 (EBADF) and nothing else happens.
+    let duplicate = unsafe { libc::fcntl(descriptor, libc::F_DUPFD_CLOEXEC, 0) };
+    if duplicate < 0 {
+        return Err(context(
+            io::Error::last_os_error(),
+            format!(
+                "cannot write {}: descriptor {descriptor} is not open",
+                path.display()
+            ),
+        ));
+    }
+    // SAFETY: `duplicate` is a new descriptor owned by nothing else; the File closes it.
+    let file = unsafe { File::from_raw_fd(duplicate) };
     let mut buffer = BufWriter::with_capacity(64 * 1024, file);
     let value = write(&mut buffer)?;
     buffer
@@ -122,21 +315,156 @@ fn write_through<T>(
     Ok(value)
 }
 
+#[cfg(not(unix))]
+fn write_descriptor<T>(
+    _descriptor: i32,
+    path: &Path,
+    _write: impl FnOnce(&mut dyn Write) -> io::Result<T>,
+) -> io::Result<T> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!(
+            "cannot write {}: descriptors are not supported here",
+            path.display()
+        ),
+    ))
+}
+
+/// Writes to a device, a pipe or a socket as it is, through a buffer.
+fn write_through<T>(
+    path: &Path,
+    shown: &str,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<T>,
+) -> io::Result<T> {
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| context(e, format!("cannot open {shown}")))?;
+    let mut buffer = BufWriter::with_capacity(64 * 1024, file);
+    let value = write(&mut buffer)?;
+    buffer
+        .flush()
+        .map_err(|e| context(e, format!("cannot write {shown}")))?;
+    Ok(value)
+}
+
+/// The name of a temporary file for `file_name`: `.NAME.PID.N.tmp`, with NAME cut short
+/// when the whole would be longer than a file name may be.
+fn temporary_name(file_name: &OsStr, process: u32, call: u64) -> OsString {
+    let suffix = format!(".{process}.{call}.tmp");
+    let bytes = file_name.as_encoded_bytes();
+    let room = NAME_MAX.saturating_sub(1 + suffix.len());
+    let mut name = OsString::from(".");
+    if bytes.len() <= room {
+        name.push(file_name);
+    } else {
+        // Cut on a character boundary where the name is UTF-8; other bytes are kept as they
+        // are (a Unix file name is bytes).
+        let mut cut = room;
+        if let Ok(text) = std::str::from_utf8(bytes) {
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+        }
+        name.push(bytes_to_os(&bytes[..cut]));
+    }
+    name.push(suffix);
+    name
+}
+
+#[cfg(unix)]
+fn bytes_to_os(bytes: &[u8]) -> OsString {
+    use std::os::unix::ffi::OsStrExt;
+    OsStr::from_bytes(bytes).to_os_string()
+}
+
+#[cfg(not(unix))]
+fn bytes_to_os(bytes: &[u8]) -> OsString {
+    OsString::from(String::from_utf8_lossy(bytes).into_owned())
+}
+
+/// The process id in `name` when it is a temporary file of `file_name` as
+/// [`temporary_name`] makes them: `.NAME.PID.N.tmp`, NAME whole or cut short to fill the
+/// longest file name.
+fn temporary_process(name: &OsStr, file_name: &OsStr) -> Option<u32> {
+    let bytes = name.as_encoded_bytes();
+    let inner = bytes.strip_prefix(b".")?.strip_suffix(b".tmp")?;
+    let mut fields = inner.rsplitn(3, |b| *b == b'.');
+    let call = fields.next()?;
+    let process = fields.next()?;
+    let stem = fields.next()?;
+    let digits = |field: &[u8]| !field.is_empty() && field.iter().all(u8::is_ascii_digit);
+    if !digits(call) || !digits(process) {
+        return None;
+    }
+    let whole = file_name.as_encoded_bytes();
+    let same = stem == whole
+        || (whole.len() > stem.len() && whole.starts_with(stem) && bytes.len() >= NAME_MAX - 3);
+    if !same {
+        return None;
+    }
+    std::str::from_utf8(process).ok()?.parse().ok()
+}
+
+/// Whether a process with this id runs (or may: one that cannot be signalled is taken as
+/// running).
+#[cfg(unix)]
+fn process_is_alive(process: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(process) else {
+        return true;
+    };
+    if pid <= 0 {
+        return true;
+    }
+    // SAFETY: signal 0 sends nothing; it only asks whether the process exists.
+    let result = unsafe { libc::kill(pid, 0) };
+    result == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
+#[cfg(not(unix))]
+fn process_is_alive(_process: u32) -> bool {
+    true
+}
+
+/// Removes the temporary files of this output (the exact name pattern fbl makes for it)
+/// that a killed run left behind: those of a process id that is not running, old enough
+/// not to be a live writer's. Best effort: what cannot be removed stays.
+fn remove_stale_temporaries(folder: &Path, file_name: &OsStr) {
+    let Ok(entries) = fs::read_dir(folder) else {
+        return;
+    };
+    let own = std::process::id();
+    let now = SystemTime::now();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(process) = temporary_process(&name, file_name) else {
+            continue;
+        };
+        if process == own || process_is_alive(process) {
+            continue;
+        }
+        let Ok(metadata) = entry.metadata() else {
+            continue;
+        };
+        let old_enough = metadata
+            .modified()
+            .ok()
+            .and_then(|modified| now.duration_since(modified).ok())
+            .is_some_and(|age| age >= STALE_TEMPORARY_AGE);
+        if metadata.is_file() && old_enough {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Creates a new temporary file beside the target, stepping over names that are taken (for
 /// example by a crashed run that had the same process id).
-fn create_temporary(
-    folder: &Path,
-    file_name: &std::ffi::OsStr,
-    target: &Path,
-) -> io::Result<(File, PathBuf)> {
+fn create_temporary(folder: &Path, file_name: &OsStr, shown: &str) -> io::Result<(File, PathBuf)> {
     let process = std::process::id();
     let mut attempts = 0;
     loop {
         let call = NEXT_TEMPORARY.fetch_add(1, Ordering::Relaxed);
-        let mut name = std::ffi::OsString::from(".");
-        name.push(file_name);
-        name.push(format!(".{process}.{call}.tmp"));
-        let temporary = folder.join(name);
+        let temporary = folder.join(temporary_name(file_name, process, call));
         match OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -149,8 +477,7 @@ fn create_temporary(
                     return Err(context(
                         error,
                         format!(
-                            "cannot create a temporary file for {} in {}",
-                            target.display(),
+                            "cannot create a temporary file for {shown} in {}",
                             folder.display()
                         ),
                     ));
@@ -160,8 +487,7 @@ fn create_temporary(
                 return Err(context(
                     error,
                     format!(
-                        "cannot create a temporary file for {} in {}",
-                        target.display(),
+                        "cannot create a temporary file for {shown} in {}",
                         folder.display()
                     ),
                 ));
@@ -170,8 +496,35 @@ fn create_temporary(
     }
 }
 
-/// Gives the new file the old file's permissions, or 0640 (the list holds personal data: owner and group only). Set explicitly so that the umask
-/// does not take bits away from the old file's mode.
+/// Gives the new file the group of the file it replaces, and its owner too when running as
+/// root (nobody else may give a file away). A group this user may not give (one it is not a
+/// member of) is left as the new file has it: the mode set after is the old one, so the file
+/// is at most as open as a new file of this user's.
+#[cfg(unix)]
+fn keep_owner(file: &File, old: &fs::Metadata) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let new = file.metadata()?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    let owner = (root && new.uid() != old.uid()).then(|| old.uid());
+    let group = (new.gid() != old.gid()).then(|| old.gid());
+    if owner.is_none() && group.is_none() {
+        return Ok(());
+    }
+    match std::os::unix::fs::fchown(file, owner, group) {
+        Err(error) if error.raw_os_error() == Some(libc::EPERM) => Ok(()),
+        other => other,
+    }
+}
+
+#[cfg(not(unix))]
+fn keep_owner(_file: &File, _old: &fs::Metadata) -> io::Result<()> {
+    Ok(())
+}
+
+/// Gives the new file the old file's permissions, or 0640 (the list holds personal data:
+/// owner and group only). Set explicitly, after the owner (a change of owner clears the
+/// set-id bits), so that the umask does not take bits away from the old file's mode.
 #[cfg(unix)]
 fn set_permissions(file: &File, old: Option<fs::Permissions>) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
@@ -389,5 +742,262 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn standard_streams_and_descriptors_resolve_to_the_descriptor() {
+        // Resolution only: nothing here writes to these paths.
+        for (path, descriptor) in [
+            ("/dev/stdout", 1),
+            ("/dev/stderr", 2),
+            ("/dev/stdin", 0),
+            ("/dev/fd/7", 7),
+            ("/proc/self/fd/3", 3),
+            ("/proc/thread-self/fd/5", 5),
+        ] {
+            assert_eq!(
+                resolve_output(Path::new(path)).unwrap(),
+                OutputTarget::Descriptor(descriptor),
+                "{path}"
+            );
+        }
+        let own = format!("/proc/{}/fd/4", std::process::id());
+        assert_eq!(
+            resolve_output(Path::new(&own)).unwrap(),
+            OutputTarget::Descriptor(4)
+        );
+        if std::process::id() != 1 {
+            let error = resolve_output(Path::new("/proc/1/fd/1")).unwrap_err();
+            assert!(error.to_string().contains("another process"), "{error}");
+        }
+
+        // A user's links to them, relative ones and chains included.
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("mystdout");
+        std::os::unix::fs::symlink("/proc/self/fd/1", &link).unwrap();
+        let chain = dir.path().join("chain");
+        std::os::unix::fs::symlink("mystdout", &chain).unwrap();
+        let via_dev = dir.path().join("err");
+        std::os::unix::fs::symlink("/dev/stderr", &via_dev).unwrap();
+        assert_eq!(resolve_output(&link).unwrap(), OutputTarget::Descriptor(1));
+        assert_eq!(resolve_output(&chain).unwrap(), OutputTarget::Descriptor(1));
+        assert_eq!(
+            resolve_output(&via_dev).unwrap(),
+            OutputTarget::Descriptor(2)
+        );
+
+        // Anything else resolves to a path with its links followed.
+        let real = fs::canonicalize(dir.path()).unwrap();
+        fs::create_dir(real.join("sub")).unwrap();
+        std::os::unix::fs::symlink("sub/target.csv", real.join("link.csv")).unwrap();
+        assert_eq!(
+            resolve_output(&dir.path().join("link.csv")).unwrap(),
+            OutputTarget::Path(real.join("sub/target.csv"))
+        );
+        assert_eq!(
+            resolve_output(&dir.path().join("sub/../x/./y.csv")).unwrap(),
+            OutputTarget::Path(real.join("x/y.csv"))
+        );
+        let looped = dir.path().join("loop");
+        std::os::unix::fs::symlink("loop", &looped).unwrap();
+        assert!(resolve_output(&looped).is_err());
+    }
+
+    #[test]
+    fn a_link_to_an_open_descriptor_is_written_to_not_replaced_or_truncated() {
+        use std::os::fd::AsRawFd;
+        let dir = tempfile::tempdir().unwrap();
+        let sink = dir.path().join("sink.txt");
+        fs::write(&sink, "before\n").unwrap();
+        // As `>> sink.txt` opens it.
+        let open = OpenOptions::new().append(true).open(&sink).unwrap();
+        let link = dir.path().join("mystdout");
+        std::os::unix::fs::symlink(format!("/proc/self/fd/{}", open.as_raw_fd()), &link).unwrap();
+
+        write_atomically(&link, |out| out.write_all(b"a@example.com\n")).unwrap();
+        write_atomically(&link, |out| out.write_all(b"b@example.com\n")).unwrap();
+
+        assert_eq!(
+            fs::read_to_string(&sink).unwrap(),
+            "before\na@example.com\nb@example.com\n"
+        );
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(names_in(dir.path()), ["mystdout", "sink.txt"]);
+        // Still open: the write used a duplicate of it.
+        drop(open);
+
+        let closed = dir.path().join("closed");
+        std::os::unix::fs::symlink("/dev/fd/999", &closed).unwrap();
+        let error = write_atomically(&closed, |out| out.write_all(b"x")).unwrap_err();
+        assert!(
+            error.to_string().contains("descriptor 999 is not open"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_link_to_a_file_is_followed_and_its_target_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("sub");
+        fs::create_dir(&sub).unwrap();
+        fs::write(sub.join("target.csv"), "old\n").unwrap();
+        let link = dir.path().join("link.csv");
+        std::os::unix::fs::symlink("sub/target.csv", &link).unwrap();
+
+        write_atomically(&link, |out| out.write_all(b"new\n")).unwrap();
+
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(fs::read(sub.join("target.csv")).unwrap(), b"new\n");
+        assert_eq!(names_in(dir.path()), ["link.csv", "sub"]);
+        assert_eq!(names_in(&sub), ["target.csv"]);
+
+        // A link to nothing yet: the file is made where it points.
+        let dangling = dir.path().join("later.csv");
+        std::os::unix::fs::symlink("sub/later.csv", &dangling).unwrap();
+        write_atomically(&dangling, |out| out.write_all(b"first\n")).unwrap();
+        assert!(
+            fs::symlink_metadata(&dangling)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(fs::read(sub.join("later.csv")).unwrap(), b"first\n");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn keeps_the_group_and_as_root_the_owner_of_the_file_it_replaces() {
+        use std::os::unix::fs::MetadataExt;
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("g.csv");
+        fs::write(&path, "old\n").unwrap();
+        let root = unsafe { libc::geteuid() } == 0;
+        let (owner, group) = if root {
+            (Some(4321), 4322)
+        } else {
+            // A group of this user's other than the one a new file gets, if there is one.
+            let mut groups = vec![0 as libc::gid_t; 256];
+            let count = unsafe { libc::getgroups(256, groups.as_mut_ptr()) };
+            let current = fs::metadata(&path).unwrap().gid();
+            match groups[..count.max(0) as usize]
+                .iter()
+                .find(|g| **g != current)
+            {
+                Some(group) => (None, *group),
+                None => return,
+            }
+        };
+        std::os::unix::fs::chown(&path, owner, Some(group)).unwrap();
+        fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
+
+        write_atomically(&path, |out| out.write_all(b"new\n")).unwrap();
+
+        let metadata = fs::metadata(&path).unwrap();
+        assert_eq!(metadata.gid(), group);
+        if let Some(owner) = owner {
+            assert_eq!(metadata.uid(), owner);
+        }
+        assert_eq!(metadata.mode() & 0o7777, 0o640);
+        assert_eq!(fs::read(&path).unwrap(), b"new\n");
+    }
+
+    /// The id of a process that has ended.
+    fn dead_process() -> u32 {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let id = child.id();
+        child.wait().unwrap();
+        id
+    }
+
+    #[test]
+    fn removes_stale_temporary_files_of_the_same_output_only() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("lm.csv");
+        let dead = dead_process();
+        let live = std::process::id();
+        let hour_ago = SystemTime::now() - Duration::from_secs(3600);
+        let make = |name: &str, old: bool| {
+            let file = File::create(folder.path().join(name)).unwrap();
+            if old {
+                file.set_modified(hour_ago).unwrap();
+            }
+        };
+        let stale = format!(".lm.csv.{dead}.0.tmp");
+        let kept = [
+            format!(".lm.csv.{live}.0.tmp"),      // a live process
+            format!(".lm.csv.{dead}.x.tmp"),      // not the pattern
+            format!(".lm.csv.bak.{dead}.0.tmp"),  // another output's
+            format!(".other.csv.{dead}.0.tmp"),   // another output's
+            format!("lm.csv.{dead}.0.tmp"),       // not hidden: not fbl's
+            format!(".lm.csv.{dead}.1.tmp.keep"), // not the pattern
+        ];
+        make(&stale, true);
+        for name in &kept {
+            make(name, true);
+        }
+        let recent = format!(".lm.csv.{dead}.2.tmp");
+        make(&recent, false);
+
+        write_atomically(&path, |out| out.write_all(b"new\n")).unwrap();
+
+        let names = names_in(folder.path());
+        assert!(!names.contains(&stale), "{names:?}");
+        for name in kept.iter().chain([&recent]) {
+            assert!(names.contains(name), "{name} removed: {names:?}");
+        }
+        assert!(names.contains(&"lm.csv".to_string()));
+    }
+
+    #[test]
+    fn a_long_file_name_gets_a_shortened_temporary_name() {
+        let folder = tempfile::tempdir().unwrap();
+        let name = "é".repeat(60) + &"l".repeat(125); // 245 bytes
+        assert_eq!(name.len(), 245);
+        let path = folder.path().join(&name);
+        let mut seen = Vec::new();
+        write_atomically(&path, |out| {
+            seen = names_in(folder.path());
+            out.write_all(b"x\n")
+        })
+        .unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"x\n");
+        assert_eq!(names_in(folder.path()), std::slice::from_ref(&name));
+        assert_eq!(seen.len(), 1);
+        assert!(seen[0].len() <= NAME_MAX, "{}", seen[0]);
+        // It is still recognised as this output's when a killed run leaves it.
+        let process = temporary_process(OsStr::new(&seen[0]), OsStr::new(&name));
+        assert_eq!(process, Some(std::process::id()));
+        assert_eq!(
+            temporary_process(OsStr::new(&seen[0]), OsStr::new("other")),
+            None
+        );
+    }
+
+    #[test]
+    fn a_folder_or_a_trailing_slash_is_an_error_naming_the_path() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("nothere/");
+        let error = write_atomically(&path, |out| out.write_all(b"x")).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.starts_with(&format!("cannot write {}", path.display())),
+            "{message}"
+        );
+        assert!(!message.contains(".nothere."), "{message}");
+        let sub = folder.path().join("sub");
+        fs::create_dir(&sub).unwrap();
+        let error = write_atomically(&sub, |out| out.write_all(b"x")).unwrap_err();
+        assert!(error.to_string().contains("it is a folder"), "{error}");
+        assert_eq!(names_in(folder.path()), ["sub"]);
     }
 }

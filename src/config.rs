@@ -482,7 +482,39 @@ impl Config {
             .with_context(|| format!("invalid configuration file {}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
         config.resolve_paths(base);
+        config
+            .check_export_paths(path)
+            .with_context(|| format!("invalid configuration file {}", path.display()))?;
         Ok(config)
+    }
+
+    /// Refuses `[[export]]` files that would overwrite the store this file names, the file
+    /// itself, or one another.
+    fn check_export_paths(&self, config_path: &Path) -> Result<()> {
+        let store = match (&self.store.url, &self.store.path) {
+            (Some(_), _) => None,
+            (None, Some(path)) => Some(path.clone()),
+            (None, None) => Some(
+                config_path
+                    .parent()
+                    .unwrap_or(Path::new("."))
+                    .join("fbl.sqlite"),
+            ),
+        };
+        check_output_paths(&self.export_outputs(), store.as_deref(), Some(config_path))
+    }
+
+    /// Every file the `[[export]]` entries write, named for messages.
+    pub fn export_outputs(&self) -> Vec<(String, PathBuf)> {
+        let mut outputs = Vec::new();
+        for (index, export) in self.exports.iter().enumerate() {
+            let number = index + 1;
+            outputs.push((format!("[[export]] {number} path"), export.path.clone()));
+            if let Some(removed) = &export.removed_path {
+                outputs.push((format!("[[export]] {number} removed_path"), removed.clone()));
+            }
+        }
+        outputs
     }
 
     /// A warning when a configuration file that holds a secret inline (or a command that may
@@ -622,6 +654,12 @@ impl Config {
         if let Some(report) = &self.report {
             report.check()?;
         }
+        for (index, export) in self.exports.iter().enumerate() {
+            let options = crate::export::ExportOptions { hash: export.hash };
+            options
+                .check(export.format)
+                .with_context(|| format!("[[export]] {} ({})", index + 1, export.path.display()))?;
+        }
         let mut names = std::collections::BTreeSet::new();
         for source in &self.sources {
             if !names.insert(&source.name) {
@@ -723,4 +761,88 @@ impl Config {
         }
         config
     }
+}
+
+/// Refuses output files (each named for messages) of one invocation that would overwrite the
+/// store (with its `-wal`, `-shm`, `-journal` and `.lock` files), the configuration file, or
+/// one another. Paths are compared once their symbolic links are followed (and by file
+/// identity where they exist), so `./a.csv`, `a.csv` and a link to it are one file, as are
+/// `-o /dev/stdout` and `-o /dev/fd/1`.
+pub fn check_output_paths(
+    outputs: &[(String, PathBuf)],
+    store: Option<&Path>,
+    config: Option<&Path>,
+) -> Result<()> {
+    use crate::atomic_file::{OutputTarget, resolve_output};
+    let resolve = |path: &Path| {
+        resolve_output(path).with_context(|| format!("cannot resolve {}", path.display()))
+    };
+    let same = |a: &OutputTarget, b: &OutputTarget| -> bool {
+        if a == b {
+            return true;
+        }
+        match (a, b) {
+            (OutputTarget::Path(a), OutputTarget::Path(b)) => same_file(a, b),
+            _ => false,
+        }
+    };
+    let mut protected: Vec<(String, OutputTarget)> = Vec::new();
+    if let Some(store) = store {
+        let resolved = resolve(store)?;
+        if let OutputTarget::Path(base) = &resolved {
+            for suffix in ["-wal", "-shm", "-journal", ".lock"] {
+                let mut name = base.clone().into_os_string();
+                name.push(suffix);
+                protected.push((
+                    format!("the store's {suffix} file of {}", store.display()),
+                    OutputTarget::Path(PathBuf::from(name)),
+                ));
+            }
+        }
+        protected.insert(0, (format!("the store {}", store.display()), resolved));
+    }
+    if let Some(config) = config {
+        protected.push((
+            format!("the configuration file {}", config.display()),
+            resolve(config)?,
+        ));
+    }
+    let mut seen: Vec<(&str, &Path, OutputTarget)> = Vec::new();
+    for (label, path) in outputs {
+        let target = resolve(path)?;
+        if let Some((what, _)) = protected.iter().find(|(_, p)| same(p, &target)) {
+            bail!(
+                "{label} {} is {what}: an export never overwrites it; give another path",
+                path.display()
+            );
+        }
+        // Writing twice to nothing loses nothing.
+        let null = target == OutputTarget::Path(PathBuf::from("/dev/null"));
+        if let Some((other, other_path, _)) =
+            seen.iter().find(|(_, _, t)| !null && same(t, &target))
+        {
+            bail!(
+                "{label} {} is the same file as {other} {}: each output needs a file of its own",
+                path.display(),
+                other_path.display()
+            );
+        }
+        seen.push((label, path, target));
+    }
+    Ok(())
+}
+
+/// Whether two existing paths are one file (hard links, bind mounts).
+#[cfg(unix)]
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_file(_a: &Path, _b: &Path) -> bool {
+    false
 }

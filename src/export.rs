@@ -106,6 +106,18 @@ impl ExportFormat {
         }
     }
 
+    /// Formats that may carry hashed addresses (`hash = "sha256"`): those for sharing a list
+    /// without disclosing it. Every other format feeds a system that matches real addresses
+    /// (a Postfix map, an SES import, a list manager's blocklist), where a hex string in
+    /// the address column would suppress nobody.
+    pub const HASHABLE: [ExportFormat; 3] =
+        [ExportFormat::Plain, ExportFormat::Csv, ExportFormat::Jsonl];
+
+    /// Whether this format may carry hashed addresses (see [`ExportFormat::HASHABLE`]).
+    pub fn allows_hash(self) -> bool {
+        ExportFormat::HASHABLE.contains(&self)
+    }
+
     /// The usual file name extension for this format, without the dot. Line-oriented text,
     /// including the Postfix map source, is `txt`.
     pub fn file_extension(self) -> &'static str {
@@ -175,6 +187,32 @@ impl AddressHash {
 impl fmt::Display for AddressHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// A hash asked for with a format that needs real addresses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{format} cannot carry hashed addresses: it feeds a system that matches real addresses, \
+     where a hash would suppress nobody; hashing is for sharing a list ({})",
+    hashable_names()
+)]
+pub struct HashNotAllowed {
+    pub format: ExportFormat,
+}
+
+fn hashable_names() -> String {
+    let names: Vec<&str> = ExportFormat::HASHABLE.iter().map(|f| f.as_str()).collect();
+    names.join(", ")
+}
+
+impl ExportOptions {
+    /// Refuses a hash for a format that needs real addresses.
+    pub fn check(&self, format: ExportFormat) -> Result<(), HashNotAllowed> {
+        match self.hash {
+            Some(_) if !format.allows_hash() => Err(HashNotAllowed { format }),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -851,6 +889,27 @@ mod tests {
             export(ExportFormat::Plain, Some(AddressHash::Sha256), &entries),
             "13d855ce931073d4924ac377cda0e9a543908b9d6607727c8033d729c65eced6\n\
              ac740d2d12fbac869cdcb7b9d97a0abb131a2fcf19a3fdb98df2990082106bb6\n"
+        );
+    }
+
+    #[test]
+    fn hash_is_allowed_only_where_the_list_is_for_sharing() {
+        let hashed = ExportOptions {
+            hash: Some(AddressHash::Sha256),
+        };
+        for format in ExportFormat::ALL {
+            let allowed = matches!(
+                format,
+                ExportFormat::Plain | ExportFormat::Csv | ExportFormat::Jsonl
+            );
+            assert_eq!(hashed.check(format).is_ok(), allowed, "{format}");
+            assert!(ExportOptions::default().check(format).is_ok());
+        }
+        assert_eq!(
+            hashed.check(ExportFormat::Postfix).unwrap_err().to_string(),
+            "postfix cannot carry hashed addresses: it feeds a system that matches real \
+             addresses, where a hash would suppress nobody; hashing is for sharing a list \
+             (plain, csv, jsonl)"
         );
     }
 

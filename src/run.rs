@@ -371,14 +371,23 @@ pub fn write_export_files(
     scope: &ExportScope,
     now: &str,
 ) -> Result<ExportWritten> {
-    let state_name = path.display().to_string();
+    // Keyed by the file the path leads to (absolute, links followed), so that `d.txt` and
+    // `./d.txt` are one output and `d.txt` in two folders two. A state recorded before under
+    // the path as typed is read once when there is none under that key.
+    let state_name = export_state_key(path);
+    let typed_name = path.display().to_string();
     // The sequence, the list (read a page at a time) and its removals from one snapshot of
     // the store: the files show one state of the list, and the sequence recorded is the one
     // they hold, so a change committed meanwhile is exported next time.
     let (seq_now, entries, removed_entries) = store.read_snapshot(|store| {
         let seq_now = store.change_seq()?;
         let changed_after_seq = if scope.changed_since_last {
-            store.export_state(&state_name)?.map(|(_, seq)| seq)
+            match store.export_state(&state_name)? {
+                Some(state) => Some(state),
+                None if typed_name != state_name => store.export_state(&typed_name)?,
+                None => None,
+            }
+            .map(|(_, seq)| seq)
         } else {
             None
         };
@@ -408,6 +417,15 @@ pub fn write_export_files(
     })
 }
 
+/// The name an output's `--changed-since-last` state is kept under: its absolute path with
+/// the links followed, or the path as given for a descriptor (`/dev/stdout`).
+fn export_state_key(path: &Path) -> String {
+    match atomic_file::resolve_output(path) {
+        Ok(atomic_file::OutputTarget::Path(real)) => real.display().to_string(),
+        _ => path.display().to_string(),
+    }
+}
+
 /// Records in the store that an output was written, and up to which change.
 fn record_export(store: &mut Store, name: &str, now: &str, seq: i64) -> Result<()> {
     let mut batch = store.begin()?;
@@ -431,8 +449,13 @@ fn write_one(
     now: &str,
 ) -> Result<crate::export::Exported> {
     if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(folder)
-            .with_context(|| format!("cannot create folder {} for an export", folder.display()))?;
+        std::fs::create_dir_all(folder).with_context(|| {
+            format!(
+                "cannot write export {}: cannot create its folder {}",
+                path.display(),
+                folder.display()
+            )
+        })?;
     }
     let filter = SuppressionFilter {
         changed_since: range.since.clone(),

@@ -1,33 +1,55 @@
 //! `fbl export`: write the suppression list for a list manager.
 
 use super::{Context, Outcome, print_json};
+use crate::atomic_file::OutputTarget;
 use crate::export::{AddressHash, ExportFormat, ExportOptions};
+use crate::ingest::StoreFull;
 use crate::run::{ExportScope, write_configured_export, write_export_files};
+use crate::store::Location;
 use anyhow::{Result, bail};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Write the suppression list in a list manager's format, atomically (a temporary file in
 /// the same folder, renamed into place), in address order. Without --format, writes every
-/// [[export]] of the configuration. Formats: plain, csv, jsonl, listmonk, mautic, phplist,
-/// mailman, mailman-json, ses, ses-jsonl, mailgun, postmark, postfix.
+/// [[export]] of the configuration (each one even when another fails). Formats: plain, csv,
+/// jsonl, listmonk, mautic, phplist, mailman, mailman-json, ses, ses-jsonl, mailgun,
+/// postmark, postfix.
+///
+/// An output that is a link is followed and the file it leads to replaced; `-`,
+/// /dev/stdout, /dev/stderr and /dev/fd/N are written to that open descriptor (a `>>`
+/// redirection is appended to). An output that is the store, the configuration file or
+/// another output of the same command is refused.
+///
+/// Before importing: CSV cells are not formula-escaped (a valid address may begin with `=`),
+/// so open an export in a spreadsheet with care; run `postmap` on a postfix export; Postmark
+/// takes at most 50 addresses a request (`{"Suppressions": [...]}`), so split the array;
+/// Mailgun's import takes files up to 25 MB. A removals file has the same shape as the full
+/// list in every format but mautic (doNotEmail 0, which also clears a Do-Not-Contact Mautic
+/// set itself: filter it first) and postfix (DUNNO): use it as a deletion (listmonk:
+/// unblocklist; SES: a DELETE import job; Mailgun, Postmark: delete calls; Mailman, phpList:
+/// take them off the ban or suppression list), never as a normal import, which would
+/// suppress those addresses again (README, "Exports").
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
     /// Output format
     #[arg(long)]
     pub format: Option<ExportFormat>,
-    /// Output file (required with --format)
-    #[arg(long, short)]
+    /// Output file (required with --format); `-` is standard output
+    #[arg(long, short, value_name = "PATH")]
     pub output: Option<PathBuf>,
-    /// Also write removed and expired addresses to this file, in the same format
-    #[arg(long)]
+    /// Also write the removed and expired addresses to this file, in the same format. Not an
+    /// import file: it is the same shape as the list (but for mautic and postfix), so import
+    /// it as a deletion, never as a normal import (README, "Exports")
+    #[arg(long, value_name = "PATH")]
     pub removed_output: Option<PathBuf>,
-    /// Write addresses as lowercase SHA-256 hex
-    #[arg(long)]
+    /// Write each address as the lowercase hex SHA-256 of the lower-cased address, for
+    /// sharing a list without disclosing it: plain, csv and jsonl only
+    #[arg(long, value_name = "sha256")]
     pub hash: Option<AddressHash>,
-    /// Only entries changed after this RFC 3339 time
-    #[arg(long, conflicts_with = "changed_since_last")]
+    /// Only entries changed at or after this RFC 3339 time (any offset)
+    #[arg(long, value_name = "TIME", conflicts_with = "changed_since_last")]
     pub since: Option<String>,
-    /// Only entries changed since fbl last wrote this output
+    /// Only entries changed since fbl last wrote this output (kept per absolute path)
     #[arg(long)]
     pub changed_since_last: bool,
     /// Print what was written as JSON
@@ -35,41 +57,126 @@ pub struct ExportArgs {
     pub json: bool,
 }
 
-pub fn run(context: &Context, args: ExportArgs) -> Result<Outcome> {
-    let mut store = context.open_existing_store()?;
-    let _lock = store.lock()?;
-    if let Some(since) = &args.since {
-        chrono::DateTime::parse_from_rfc3339(since)
-            .map_err(|_| anyhow::anyhow!("--since {since:?} is not an RFC 3339 time"))?;
+/// `-` on the command line: standard output.
+fn output_path(path: &Path) -> PathBuf {
+    if path == Path::new("-") {
+        PathBuf::from("/dev/stdout")
+    } else {
+        path.to_path_buf()
     }
+}
+
+/// `--since` as the store keeps times (RFC 3339 in UTC, `Z`, whole seconds), so that the
+/// store's text comparison is a comparison of times whatever offset was given. A fraction of
+/// a second is dropped: the entries of that second are included.
+pub fn since_in_store_form(since: &str) -> Result<String> {
+    let time = chrono::DateTime::parse_from_rfc3339(since).map_err(|_| {
+        anyhow::anyhow!(
+            "--since {since:?} is not an RFC 3339 time (for example 2026-11-22T10:00:00Z or \
+             2026-11-22T11:00:00+01:00)"
+        )
+    })?;
+    Ok(super::rfc3339(time.with_timezone(&chrono::Utc)))
+}
+
+/// Refuses outputs that would overwrite the store, the configuration or each other, and
+/// standard output shared with the --json summary.
+pub fn check_outputs(context: &Context, outputs: &[(String, PathBuf)], json: bool) -> Result<()> {
+    let store = match &context.db {
+        Location::Sqlite(path) => Some(path.as_path()),
+        Location::Postgres(_) => None,
+    };
+    crate::config::check_output_paths(outputs, store, context.config_path.as_deref())?;
+    if json {
+        for (label, path) in outputs {
+            if crate::atomic_file::resolve_output(path).ok() == Some(OutputTarget::Descriptor(1)) {
+                bail!(
+                    "{label} {} is standard output, where --json prints the summary: drop --json \
+                     or write the export to a file",
+                    path.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn run(context: &Context, args: ExportArgs) -> Result<Outcome> {
+    let since = args.since.as_deref().map(since_in_store_form).transpose()?;
     let scope = ExportScope {
-        since: args.since.clone(),
+        since,
         changed_since_last: args.changed_since_last,
     };
-    let written = match (args.format, &args.output) {
-        (Some(format), Some(output)) => vec![write_export_files(
-            &mut store,
-            format,
-            &ExportOptions { hash: args.hash },
-            output,
-            args.removed_output.as_deref(),
-            &scope,
-            &context.now,
-        )?],
+    match (args.format, &args.output) {
         (Some(_), None) => bail!("--format needs --output PATH"),
         (None, Some(_)) => bail!("--output needs --format FORMAT"),
-        (None, None) => {
+        _ => {}
+    }
+    let output = args.output.as_deref().map(output_path);
+    let removed_output = args.removed_output.as_deref().map(output_path);
+    let options = ExportOptions { hash: args.hash };
+    let outputs = match (args.format, &output) {
+        (Some(format), Some(output)) => {
+            options.check(format)?;
+            let mut outputs = vec![("--output".to_string(), output.clone())];
+            if let Some(removed) = &removed_output {
+                outputs.push(("--removed-output".to_string(), removed.clone()));
+            }
+            outputs
+        }
+        _ => {
+            // Each [[export]] has its own settings: a flag meant for one file is not applied
+            // to all of them, nor silently dropped.
+            if args.removed_output.is_some() {
+                bail!(
+                    "--removed-output goes with --format and --output; for the configured \
+                     exports, set removed_path in each [[export]]"
+                );
+            }
+            if args.hash.is_some() {
+                bail!(
+                    "--hash goes with --format and --output; for the configured exports, set \
+                     hash = \"sha256\" in each [[export]] that may carry hashes"
+                );
+            }
             if context.config.exports.is_empty() {
                 bail!("no [[export]] in the configuration; give --format and --output");
             }
-            context
-                .config
-                .exports
-                .iter()
-                .map(|export| write_configured_export(&mut store, export, &scope, &context.now))
-                .collect::<Result<Vec<_>>>()?
+            context.config.export_outputs()
         }
     };
+    check_outputs(context, &outputs, args.json)?;
+
+    let mut store = context.open_existing_store()?;
+    let _lock = store.lock()?;
+    let mut written = Vec::new();
+    let mut failed = 0;
+    match (args.format, &output) {
+        (Some(format), Some(output)) => written.push(write_export_files(
+            &mut store,
+            format,
+            &options,
+            output,
+            removed_output.as_deref(),
+            &scope,
+            &context.now,
+        )?),
+        _ => {
+            // Each configured export alone, as `fbl run` writes them: one that fails does not
+            // keep the others from being written.
+            for export in &context.config.exports {
+                match write_configured_export(&mut store, export, &scope, &context.now) {
+                    Ok(done) => written.push(done),
+                    // The store's disk full is fatal, as everywhere.
+                    Err(error) if error.is::<StoreFull>() => return Err(error),
+                    Err(error) => {
+                        eprintln!("fbl: {error:#}");
+                        failed += 1;
+                    }
+                }
+            }
+        }
+    }
     for w in &written {
         if let Some(note) = left_out_note(w) {
             eprintln!("fbl: {note}");
@@ -86,6 +193,12 @@ pub fn run(context: &Context, args: ExportArgs) -> Result<Outcome> {
                 w.path.display()
             );
         }
+    }
+    if failed > 0 {
+        bail!(
+            "{failed} of {} configured exports failed (each named above); the others were written",
+            context.config.exports.len()
+        );
     }
     Ok(Outcome::Clean)
 }

@@ -344,3 +344,456 @@ fn postfix_map_leaves_out_an_address_postmap_would_read_as_a_comment() {
         "#hash@example.com\n#two@example.com\njane@example.org\n"
     );
 }
+
+/// Runs `fbl` (in `dir`, with `args`) with its standard output on `file`, opened for
+/// appending as `>>` does; returns the exit code and standard error.
+fn run_with_stdout_appended_to(dir: &Path, file: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let stdout = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(file)
+        .unwrap();
+    let output = fbl(dir)
+        .args(args)
+        .stdout(std::process::Stdio::from(stdout))
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    eprintln!("fbl {args:?}: exit {:?}\n{stderr}", output.status.code());
+    (output.status.code(), stderr)
+}
+
+// Never `-o /dev/stdout` itself here: a broken build would rename a file over the machine's
+// /dev/stdout (tests run as root). A link of the test's own to /proc/self/fd/1 goes through
+// the same resolution, and `-` is mapped to it.
+#[test]
+fn standard_output_is_written_to_where_it_is_redirected_never_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with_list(dir.path());
+    let expected = "Adam@example.net\nhand@example.org\nmia@example.com\nzoe@example.org\n";
+    let redirected = dir.path().join("redirected.txt");
+    std::fs::write(&redirected, "before\n").unwrap();
+
+    // `-o -` is standard output, appended to as `>>` asks.
+    let (code, stderr) = run_with_stdout_appended_to(
+        dir.path(),
+        &redirected,
+        &["export", "--format", "plain", "-o", "-"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!dir.path().join("-").exists(), "a file named - was made");
+    assert_eq!(
+        std::fs::read_to_string(&redirected).unwrap(),
+        format!("before\n{expected}")
+    );
+
+    // A link to /proc/self/fd/1 (as /dev/stdout is): written through, the link kept.
+    let link = dir.path().join("mystdout");
+    std::os::unix::fs::symlink("/proc/self/fd/1", &link).unwrap();
+    let chain = dir.path().join("chain");
+    std::os::unix::fs::symlink("mystdout", &chain).unwrap();
+    std::fs::write(&redirected, "").unwrap();
+    for path in ["mystdout", "chain"] {
+        let (code, stderr) = run_with_stdout_appended_to(
+            dir.path(),
+            &redirected,
+            &["export", "--format", "plain", "-o", path],
+        );
+        assert_eq!(code, Some(0), "{stderr}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(&redirected).unwrap(),
+        format!("{expected}{expected}")
+    );
+    for link in [&link, &chain] {
+        assert!(
+            std::fs::symlink_metadata(link)
+                .unwrap()
+                .file_type()
+                .is_symlink(),
+            "{} was replaced",
+            link.display()
+        );
+    }
+    assert_eq!(
+        files_in(dir.path())
+            .iter()
+            .filter(|n| n.contains(".tmp"))
+            .count(),
+        0
+    );
+
+    // The --json summary and the export cannot share standard output.
+    let (code, stderr) = run_with_stdout_appended_to(
+        dir.path(),
+        &redirected,
+        &["export", "--format", "plain", "-o", "-", "--json"],
+    );
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("standard output"), "{stderr}");
+}
+
+#[test]
+fn an_export_never_overwrites_the_store_the_configuration_or_another_output() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with_list(dir.path());
+    std::fs::write(dir.path().join("fbl.toml"), "").unwrap();
+    std::os::unix::fs::symlink("fbl.sqlite", dir.path().join("store-link")).unwrap();
+    let store = std::fs::read(dir.path().join("fbl.sqlite")).unwrap();
+    let before = files_in(dir.path());
+    for (args, message) in [
+        (vec!["-o", "fbl.sqlite"], "is the store fbl.sqlite"),
+        (vec!["-o", "./fbl.sqlite"], "is the store fbl.sqlite"),
+        (vec!["-o", "store-link"], "is the store fbl.sqlite"),
+        (vec!["-o", "sub/../fbl.sqlite-wal"], "the store's -wal file"),
+        (vec!["-o", "fbl.sqlite-shm"], "the store's -shm file"),
+        (vec!["-o", "fbl.sqlite.lock"], "the store's .lock file"),
+        (
+            vec!["-o", "list.txt", "--removed-output", "fbl.sqlite"],
+            "--removed-output fbl.sqlite is the store",
+        ),
+        (
+            vec!["-o", "list.txt", "--removed-output", "./list.txt"],
+            "--removed-output ./list.txt is the same file as --output list.txt",
+        ),
+        (vec!["-o", "fbl.toml"], "is the configuration file"),
+    ] {
+        let output = run(fbl(dir.path())
+            .args(["--config", "fbl.toml", "export", "--format", "plain"])
+            .args(&args));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        assert_eq!(files_in(dir.path()), before, "{args:?} wrote something");
+    }
+    assert_eq!(std::fs::read(dir.path().join("fbl.sqlite")).unwrap(), store);
+    assert_eq!(std::fs::read(dir.path().join("fbl.toml")).unwrap(), b"");
+
+    // --db names the store when it is elsewhere; `fbl run` checks its exports against it too.
+    std::fs::write(
+        dir.path().join("fbl.toml"),
+        "[[export]]\nformat = \"plain\"\npath = \"fbl.sqlite\"\n",
+    )
+    .unwrap();
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "--db", "fbl.sqlite", "run"]));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("is the store"));
+    assert_eq!(std::fs::read(dir.path().join("fbl.sqlite")).unwrap(), store);
+
+    // In the configuration: refused when it is read, for every command.
+    for (toml, message) in [
+        (
+            "[[export]]\nformat = \"plain\"\npath = \"a.txt\"\n\
+             [[export]]\nformat = \"csv\"\npath = \"./a.txt\"\n",
+            "[[export]] 2 path ./a.txt is the same file as [[export]] 1 path",
+        ),
+        (
+            "[[export]]\nformat = \"plain\"\npath = \"a.txt\"\nremoved_path = \"r.txt\"\n\
+             [[export]]\nformat = \"plain\"\npath = \"r.txt\"\n",
+            "[[export]] 2 path r.txt is the same file as [[export]] 1 removed_path",
+        ),
+        (
+            "[[export]]\nformat = \"plain\"\npath = \"a.txt\"\nremoved_path = \"a.txt\"\n",
+            "[[export]] 1 removed_path a.txt is the same file as [[export]] 1 path",
+        ),
+        (
+            "[[export]]\nformat = \"plain\"\npath = \"fbl.toml\"\n",
+            "is the configuration file",
+        ),
+        (
+            "[[export]]\nformat = \"plain\"\npath = \"fbl.sqlite\"\n",
+            "is the store",
+        ),
+    ] {
+        std::fs::write(dir.path().join("fbl.toml"), toml).unwrap();
+        let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "export"]));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{toml}");
+        assert!(stderr.contains("invalid configuration file"), "{stderr}");
+        assert!(stderr.contains(message), "{toml}: {stderr}");
+        assert!(!dir.path().join("a.txt").exists());
+        assert_eq!(
+            std::fs::read(dir.path().join("fbl.toml")).unwrap(),
+            toml.as_bytes()
+        );
+    }
+    assert_eq!(std::fs::read(dir.path().join("fbl.sqlite")).unwrap(), store);
+}
+
+#[test]
+fn since_compares_times_whatever_their_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    for (address, at) in [
+        ("early@example.org", "2026-11-22T08:30:00Z"),
+        ("middle@example.org", "2026-11-22T09:02:00Z"),
+        ("late@example.org", "2026-11-22T10:30:00Z"),
+    ] {
+        let output = run(fbl(dir.path())
+            .env("FBL_NOW", at)
+            .args(["suppress", "add", address]));
+        assert_eq!(output.status.code(), Some(0));
+    }
+    for (since, expected) in [
+        // 09:01Z: middle and late. As text, "...T09:02:00Z" sorts before "...T10:01...".
+        (
+            "2026-11-22T10:01:00+01:00",
+            "late@example.org\nmiddle@example.org\n",
+        ),
+        // 10:00Z: late only. As text, "...T05:00..." let every entry of the day through.
+        ("2026-11-22T05:00:00-05:00", "late@example.org\n"),
+        // Lower-case t and z are RFC 3339 too.
+        (
+            "2026-11-22t09:00:00z",
+            "late@example.org\nmiddle@example.org\n",
+        ),
+        (
+            "2026-11-22T09:02:00.750Z",
+            "late@example.org\nmiddle@example.org\n",
+        ),
+        ("2026-11-22T09:02:01Z", "late@example.org\n"),
+    ] {
+        let output = run(fbl(dir.path()).args([
+            "export",
+            "--format",
+            "plain",
+            "-o",
+            "since.txt",
+            "--since",
+            since,
+        ]));
+        assert_eq!(output.status.code(), Some(0), "{since}");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("since.txt")).unwrap(),
+            expected,
+            "--since {since}"
+        );
+    }
+    let output = run(fbl(dir.path()).args([
+        "export",
+        "--format",
+        "plain",
+        "-o",
+        "since.txt",
+        "--since",
+        "2026-11-22",
+    ]));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("is not an RFC 3339 time"));
+}
+
+#[test]
+fn hash_is_refused_for_formats_that_need_real_addresses() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with_list(dir.path());
+    for format in fbl::export::ExportFormat::ALL {
+        let path = format!("hashed-{format}");
+        let output = run(fbl(dir.path()).args([
+            "export",
+            "--format",
+            format.as_str(),
+            "--hash",
+            "sha256",
+            "-o",
+            &path,
+        ]));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if matches!(format.as_str(), "plain" | "csv" | "jsonl") {
+            assert_eq!(output.status.code(), Some(0), "{format}: {stderr}");
+        } else {
+            assert_eq!(output.status.code(), Some(2), "{format}");
+            assert!(
+                stderr.contains(&format!("{format} cannot carry hashed addresses"))
+                    && stderr.contains("(plain, csv, jsonl)"),
+                "{format}: {stderr}"
+            );
+            assert!(!dir.path().join(&path).exists(), "{format}");
+        }
+    }
+    std::fs::write(
+        dir.path().join("fbl.toml"),
+        "[[export]]\nformat = \"postfix\"\npath = \"access\"\nhash = \"sha256\"\n",
+    )
+    .unwrap();
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "export"]));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("postfix cannot carry hashed addresses")
+    );
+    assert!(!dir.path().join("access").exists());
+
+    // The configured exports have their own settings: --hash and --removed-output are not
+    // silently dropped there.
+    std::fs::write(
+        dir.path().join("fbl.toml"),
+        "[[export]]\nformat = \"plain\"\npath = \"list.txt\"\n",
+    )
+    .unwrap();
+    for (flag, value) in [("--hash", "sha256"), ("--removed-output", "gone.txt")] {
+        let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "export", flag, value]));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flag}");
+        assert!(
+            stderr.contains(&format!("{flag} goes with --format and --output")),
+            "{stderr}"
+        );
+        assert!(!dir.path().join("list.txt").exists());
+        assert!(!dir.path().join("gone.txt").exists());
+    }
+}
+
+#[test]
+fn a_linked_output_replaces_the_file_it_leads_to_and_keeps_its_group() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    store_with_list(dir.path());
+    let targets = dir.path().join("targets");
+    std::fs::create_dir(&targets).unwrap();
+    std::fs::write(targets.join("target.csv"), "stale\n").unwrap();
+    std::os::unix::fs::symlink("targets/target.csv", dir.path().join("link.csv")).unwrap();
+    let root = unsafe { libc::geteuid() } == 0;
+    if root {
+        std::os::unix::fs::chown(targets.join("target.csv"), Some(4321), Some(4322)).unwrap();
+    }
+    std::fs::set_permissions(
+        targets.join("target.csv"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o640),
+    )
+    .unwrap();
+
+    let output = run(fbl(dir.path()).args(["export", "--format", "plain", "-o", "link.csv"]));
+    assert_eq!(output.status.code(), Some(0));
+
+    assert!(
+        std::fs::symlink_metadata(dir.path().join("link.csv"))
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link was replaced by a file"
+    );
+    assert_eq!(
+        std::fs::read_to_string(targets.join("target.csv")).unwrap(),
+        "Adam@example.net\nhand@example.org\nmia@example.com\nzoe@example.org\n"
+    );
+    let metadata = std::fs::metadata(targets.join("target.csv")).unwrap();
+    assert_eq!(metadata.mode() & 0o7777, 0o640);
+    if root {
+        assert_eq!((metadata.uid(), metadata.gid()), (4321, 4322));
+    }
+    assert_eq!(files_in(&targets), ["target.csv"]);
+}
+
+#[test]
+fn every_configured_export_is_tried_when_one_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with_list(dir.path());
+    std::fs::write(
+        dir.path().join("blocker"),
+        "a file where a folder should be\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("fbl.toml"),
+        "[[export]]\nformat = \"plain\"\npath = \"first.txt\"\n\
+         [[export]]\nformat = \"csv\"\npath = \"blocker/second.csv\"\n\
+         [[export]]\nformat = \"jsonl\"\npath = \"third.jsonl\"\n",
+    )
+    .unwrap();
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "export"]));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("blocker/second.csv"), "{stderr}");
+    assert!(
+        stderr.contains("1 of 3 configured exports failed"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("first.txt"))
+            .unwrap()
+            .lines()
+            .count(),
+        4
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("third.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        4,
+        "the export after the failed one is written"
+    );
+}
+
+#[test]
+fn a_killed_exports_temporary_file_is_removed_by_the_next_export() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with_list(dir.path());
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let stale = format!(".lm.csv.{dead}.0.tmp");
+    let other = format!(".other.csv.{dead}.0.tmp");
+    for name in [&stale, &other] {
+        let file = std::fs::File::create(dir.path().join(name)).unwrap();
+        file.set_modified(hour_ago).unwrap();
+    }
+    let output = run(fbl(dir.path()).args(["export", "--format", "listmonk", "-o", "lm.csv"]));
+    assert_eq!(output.status.code(), Some(0));
+    let names = files_in(dir.path());
+    assert!(!names.contains(&stale), "{names:?}");
+    assert!(
+        names.contains(&other),
+        "another output's file was removed: {names:?}"
+    );
+
+    // A long name: the temporary name is shortened, the export written.
+    let long = "l".repeat(245);
+    let output = run(fbl(dir.path()).args(["export", "--format", "plain", "-o", &long]));
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(&long))
+            .unwrap()
+            .lines()
+            .count(),
+        4
+    );
+
+    // A path that names a folder: the error names it, not a temporary file.
+    let output = run(fbl(dir.path()).args(["export", "--format", "plain", "-o", "nothere/"]));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr.contains("nothere/"), "{stderr}");
+    assert!(!stderr.contains(".nothere."), "{stderr}");
+}
+
+#[test]
+fn changed_since_last_is_kept_per_file_not_per_spelling() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with_list(dir.path());
+    let db = dir.path().join("fbl.sqlite");
+    let db = db.to_str().unwrap();
+    let export = |folder: &Path, path: &str| -> String {
+        let output = run(fbl(folder).args([
+            "--db",
+            db,
+            "export",
+            "--format",
+            "plain",
+            "-o",
+            path,
+            "--changed-since-last",
+        ]));
+        assert_eq!(output.status.code(), Some(0));
+        std::fs::read_to_string(folder.join(path)).unwrap()
+    };
+    assert_eq!(export(dir.path(), "d.txt").lines().count(), 4);
+    // The same file, spelt otherwise: nothing changed since.
+    assert_eq!(export(dir.path(), "./d.txt"), "");
+    assert_eq!(export(&dir.path().join("."), "d.txt"), "");
+    // The same name in another folder is another output: a full list the first time.
+    let other = dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    assert_eq!(export(&other, "d.txt").lines().count(), 4);
+    assert_eq!(export(&other, "d.txt"), "");
+}

@@ -1,6 +1,7 @@
 //! CSV: one row per figure. `section` says what a row is (`ip_day`, `ip`, `reporter_day`,
 //! `reporter`, `campaign`, `list`, `recipient_domain`, `foreign_ip`, `unattributed_reason`,
-//! `block`); columns that do not apply to a section are empty. `rated_complaints` (last, so
+//! `block`); columns that do not apply to a section are empty (an `ip` row's figures are the
+//! window's: no day; its worst day is in `detail`). `rated_complaints` (last, so
 //! that the columns before it keep their places) is how many of `complaints` the rate is
 //! over: those of days with a known volume, and on an IP's day whose volume is SNDS's
 //! (Outlook.com recipients only), Microsoft's alone.
@@ -83,10 +84,19 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
         if ip.sending_ip == Some(false) {
             detail.push("not a sending ip".into());
         }
+        // The row's figures are the window's: its day column stays empty, and the worst day
+        // goes in the detail with its own rate, not beside the window's rate.
+        if let Some(day) = &ip.worst_day {
+            detail.push(format!(
+                "worst day {day} {} {}",
+                rate(ip.worst_day_rate_percent),
+                level(ip.worst_day_level)
+            ));
+        }
         put([
             "ip".into(),
             ip.ip.clone(),
-            ip.worst_day.clone().unwrap_or_default(),
+            String::new(),
             ip.complaints.to_string(),
             number(ip.messages),
             String::new(),

@@ -380,6 +380,16 @@ fn every_format_renders_the_same_figures() {
         .find(|r| &r[0] == "ip_day" && &r[1] == "192.0.2.11" && &r[2] == "2026-11-19")
         .unwrap();
     assert_eq!(&ok[6], "0.0667", "CSV keeps its four rounded decimals");
+    // An IP's window row has no day beside its window rate; its worst day is in the detail.
+    let window = rows
+        .iter()
+        .find(|r| &r[0] == "ip" && &r[1] == "192.0.2.10")
+        .unwrap();
+    assert_eq!(&window[2], "");
+    assert!(
+        window[12].contains("worst day 2026-11-19 0.4500 critical"),
+        "{window:?}"
+    );
     for section in [
         "ip",
         "reporter_day",

@@ -562,8 +562,14 @@ impl Store {
                                    WHEN 'green' THEN 1 ELSE 0 END,
                 complaint_percent,
                 CASE WHEN complaint_rate = 'below_point_one' THEN 1 ELSE 0 END,
-                trap_hits
+                trap_hits, activity_start, activity_end
              FROM snds_data";
+        // A row is filed under the day its window starts on, as SNDS names it; a report puts
+        // it beside the UTC day the window mostly covers (a window from 4 PM to 4 PM is the
+        // next day's mail), so rows filed a day before the window count too.
+        let filed_from = chrono::NaiveDate::parse_from_str(from_day, "%Y-%m-%d")
+            .map(|day| (day - chrono::Duration::days(1)).to_string())
+            .unwrap_or_else(|_| from_day.to_owned());
         let sql = match ip {
             Some(_) => format!("{COLUMNS} WHERE day BETWEEN ?1 AND ?2 AND ip = ?3"),
             None => format!(
@@ -573,14 +579,15 @@ impl Store {
         };
         let rows = self.db.value::<i64>(
             &sql.replacen(COLUMNS, "SELECT count(*) FROM snds_data", 1),
-            params![from_day, to_day, ip],
+            params![filed_from, to_day, ip],
         )?;
         let mut days = self.db.query_sized(
             &sql,
-            params![from_day, to_day, ip],
+            params![filed_from, to_day, ip],
             rows as usize,
             snds_day_from_row,
         )?;
+        days.retain(|d| d.day.as_str() >= from_day && d.day.as_str() <= to_day);
         days.sort_unstable_by(|a, b| (&a.ip, &a.day).cmp(&(&b.ip, &b.day)));
         // The windows of a day added up as SQL's sum() and max() would, max() leaving NULLs
         // aside. A window's band "< 0.1%" is the only one that shows no percentage, and it
@@ -978,11 +985,25 @@ fn complaint_rate(percent: Option<f64>, below_point_one: bool) -> String {
 
 /// An IP's SNDS day from a row of (ip, day, recipients, filter rank, complaint percent,
 /// below 0.1 %, trap hits).
+/// The UTC day an activity window mostly covers: the day of its middle.
+fn covered_day(start: Option<&str>, end: Option<&str>) -> Option<String> {
+    let start = chrono::DateTime::parse_from_rfc3339(start?).ok()?;
+    let end = chrono::DateTime::parse_from_rfc3339(end?).ok()?;
+    if end < start {
+        return None;
+    }
+    let middle = start + (end - start) / 2;
+    Some(middle.with_timezone(&chrono::Utc).date_naive().to_string())
+}
+
 fn snds_day_from_row(r: &Row) -> Result<SndsDay> {
     let percent: Option<f64> = r.get(4)?;
+    let filed: String = r.get(1)?;
+    let start: Option<String> = r.get(7)?;
+    let end: Option<String> = r.get(8)?;
     Ok(SndsDay {
         ip: r.get(0)?,
-        day: r.get(1)?,
+        day: covered_day(start.as_deref(), end.as_deref()).unwrap_or(filed),
         message_recipients: r.get::<i64>(2)? as u64,
         filter_result: filter_result(r.get(3)?).to_string(),
         complaint_rate: complaint_rate(percent, r.get(5)?),
@@ -1006,6 +1027,24 @@ mod tests {
     use crate::snds::{ComplaintBand, FilterColor, SndsDataRow};
     use crate::store::{NewReport, Stored, sha256};
     use std::collections::BTreeMap;
+
+    #[test]
+    fn an_snds_window_belongs_to_the_utc_day_it_mostly_covers() {
+        // 4 PM to 4 PM Pacific is the next UTC day exactly; read in UTC, mostly the next day.
+        assert_eq!(
+            covered_day(Some("2026-11-21T00:00:00Z"), Some("2026-11-22T00:00:00Z")).as_deref(),
+            Some("2026-11-21")
+        );
+        assert_eq!(
+            covered_day(Some("2026-11-20T16:00:00Z"), Some("2026-11-21T16:00:00Z")).as_deref(),
+            Some("2026-11-21")
+        );
+        assert_eq!(
+            covered_day(Some("2026-11-20T01:00:00Z"), Some("2026-11-20T05:00:00Z")).as_deref(),
+            Some("2026-11-20")
+        );
+        assert_eq!(covered_day(None, Some("2026-11-20T05:00:00Z")), None);
+    }
 
     const NOW: &str = "2026-11-20T08:00:00Z";
 
@@ -1318,7 +1357,7 @@ mod tests {
                                                WHEN 'green' THEN 1 ELSE 0 END),
                         max(complaint_percent),
                         max(CASE WHEN complaint_rate = 'below_point_one' THEN 1 ELSE 0 END),
-                        sum(trap_hits)
+                        sum(trap_hits), NULL, NULL
                      FROM snds_data
                      WHERE day BETWEEN ?1 AND ?2 AND (CAST(?3 AS TEXT) IS NULL OR ip = ?3)
                      GROUP BY ip, day ORDER BY ip, day",

@@ -1367,3 +1367,37 @@ fn a_campaign_is_rated_over_all_of_it_and_a_list_over_the_window() {
         "{weekly}"
     );
 }
+
+/// SNDS names a window by the day it starts on, but a window from 4 PM to 4 PM Pacific is
+/// the next UTC day's mail: the report puts its figures beside that day, where the send log's
+/// messages and the complaints about them are.
+#[test]
+fn snds_figures_sit_beside_the_utc_day_their_window_covers() {
+    let fixture = fixture_store(
+        "\n[snds]\ntimezone = \"America/Los_Angeles\"\n\n[[snds.legacy]]\nname = \"t\"\nbase_url = \"file:snds\"\n",
+    );
+    let snds = fixture.path().join("snds");
+    std::fs::create_dir(&snds).unwrap();
+    std::fs::write(
+        snds.join("data-111826.csv"),
+        "192.0.2.10,11/18/2026 4:00 PM,11/19/2026 4:00 PM,3010,3005,3000,RED,0.4%,,,5,mta1.sender.example,,\r\n",
+    )
+    .unwrap();
+    std::fs::write(snds.join("ipStatus.csv"), "").unwrap();
+    let output = run(fixture
+        .fbl()
+        .args(["snds", "fetch", "--date", "2026-11-18"]));
+    assert!(matches!(output.status.code(), Some(0 | 1)), "{output:?}");
+    let report = report_json(&fixture, &["--days", "7"]);
+    let day = |d: &str| {
+        report["ip_days"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|row| row["ip"] == "192.0.2.10" && row["day"] == d)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(day("2026-11-19")["snds"]["message_recipients"], 3000);
+    assert!(day("2026-11-18")["snds"].is_null());
+}

@@ -486,6 +486,7 @@ impl Store {
             tx: &self.db,
             open: true,
             location: &self.location,
+            smallest_open_head: None,
         })
     }
 
@@ -797,6 +798,10 @@ pub struct Batch<'a> {
     tx: &'a Db,
     open: bool,
     location: &'a Location,
+    /// The smallest message size of the oversized heads in quarantine, not released, when
+    /// first asked in this batch (`Some(None)`: there are none): storing a smaller report has
+    /// no head to release, so most reports need no lookup.
+    smallest_open_head: Option<Option<i64>>,
 }
 
 impl Drop for Batch<'_> {
@@ -1031,6 +1036,24 @@ impl Batch<'_> {
         report_id: i64,
         now: &str,
     ) -> Result<u64> {
+        let smallest = match self.smallest_open_head {
+            Some(smallest) => smallest,
+            None => {
+                // A head's reason begins so (`fbl quarantine retry` keeps it).
+                let smallest = self.tx.query_opt(
+                    "SELECT min(raw_size) FROM quarantine
+                     WHERE released_at IS NULL AND reason LIKE 'message of %'",
+                    params![],
+                    |r| r.get::<Option<i64>>(0),
+                )?;
+                let smallest = smallest.flatten();
+                self.smallest_open_head = Some(smallest);
+                smallest
+            }
+        };
+        if smallest.is_none_or(|smallest| (raw.len() as i64) < smallest) {
+            return Ok(0);
+        }
         let candidates: Vec<(i64, Vec<u8>)> = self.tx.query(
             "SELECT id, raw_packed FROM quarantine WHERE raw_size = ?1 AND released_at IS NULL",
             params![raw.len() as i64],

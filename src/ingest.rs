@@ -399,7 +399,9 @@ impl Ingester<'_> {
             && matches!(report.kind, Kind::Complaint | Kind::Unsubscribe)
         {
             let outer = crate::header_block::HeaderBlock::parse(&incoming.raw);
-            if let Err(why) = crate::trust::check(&outer, report.reporter, trust) {
+            let own_unsubscribe =
+                report.format == crate::report::Format::None && report.kind == Kind::Unsubscribe;
+            if let Err(why) = crate::trust::check(&outer, report.reporter, own_unsubscribe, trust) {
                 let before = summary.quarantined;
                 let outcome = self.quarantine(
                     batch,

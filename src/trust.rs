@@ -84,7 +84,15 @@ fn domain_matches(domain: &str, allowed: &str) -> bool {
 }
 
 /// Checks a report's origin. `Err` says why it is not trusted.
-pub fn check(outer: &HeaderBlock, reporter: Reporter, config: &TrustConfig) -> Result<(), String> {
+/// `own_unsubscribe`: the message is a subscriber's own unsubscribe request (Apple's
+/// one-click mail, sent from the subscriber's iCloud address), which can only take that
+/// address off the list; it may come from a consumer mailbox.
+pub fn check(
+    outer: &HeaderBlock,
+    reporter: Reporter,
+    own_unsubscribe: bool,
+    config: &TrustConfig,
+) -> Result<(), String> {
     if !config.reporters.contains(&reporter) && config.extra_domains.is_empty() {
         return Err(format!(
             "reporter {} is not trusted ([trust] reporters)",
@@ -106,9 +114,10 @@ pub fn check(outer: &HeaderBlock, reporter: Reporter, config: &TrustConfig) -> R
             "From domain {from_domain} is not a trusted feedback loop domain"
         ));
     };
-    // Apple's unsubscribe mail comes from the subscriber's own iCloud address, and can only
-    // take that address off the list.
-    let consumer = CONSUMER_DOMAINS.contains(&from_domain.as_str()) && reporter != Reporter::Apple;
+    // Apple's unsubscribe mail comes from the subscriber's own iCloud address; an ARF report
+    // from an iCloud mailbox is anyone's.
+    let consumer = CONSUMER_DOMAINS.contains(&from_domain.as_str())
+        && !(own_unsubscribe && reporter == Reporter::Apple);
     let from_address = crate::address::normalise(from).unwrap_or_default();
     if consumer
         && !LOOP_ADDRESSES
@@ -153,19 +162,14 @@ pub fn check(outer: &HeaderBlock, reporter: Reporter, config: &TrustConfig) -> R
             {
                 passed = true;
             }
-            // A failure your server wrote outweighs any pass: a forger can add a header
-            // that looks like your server's, but cannot take away the one it wrote.
-            let failed_for = |method: &str, property: &str| {
-                clause.starts_with(&format!("{method}="))
-                    && !clause.starts_with(&format!("{method}=pass"))
-                    && crate::derivation::parameter(&clause, property).is_some_and(|d| {
-                        domain_matches(
-                            d.trim_start_matches('@').rsplit('@').next().unwrap_or(d),
-                            domain,
-                        )
-                    })
-            };
-            if failed_for("dmarc", "header.from") || failed_for("dkim", "header.d") {
+            // A DMARC failure your server wrote outweighs any pass: a forger can add a
+            // header that looks like your server's, but cannot take away the one it wrote.
+            // Only `fail` counts: a temporary error, or one of two signatures failing, is not
+            // a forgery.
+            if clause.starts_with("dmarc=fail")
+                && crate::derivation::parameter(&clause, "header.from")
+                    .is_some_and(|d| domain_matches(d, domain))
+            {
                 return Err(format!(
                     "an Authentication-Results header from {} records a failure for {domain}",
                     config.authserv_id
@@ -204,7 +208,7 @@ mod tests {
             "Authentication-Results: mx.sender.example; dkim=pass header.d=hotmail.com header.s=s1; spf=pass\n\
              From: staff@hotmail.com\n\n",
         );
-        assert_eq!(check(&outer, Reporter::Microsoft, &config()), Ok(()));
+        assert_eq!(check(&outer, Reporter::Microsoft, false, &config()), Ok(()));
     }
 
     #[test]
@@ -213,25 +217,25 @@ mod tests {
         let foreign = headers(
             "Authentication-Results: evil.example; dkim=pass header.d=hotmail.com\nFrom: staff@hotmail.com\n\n",
         );
-        assert!(check(&foreign, Reporter::Microsoft, &config()).is_err());
+        assert!(check(&foreign, Reporter::Microsoft, false, &config()).is_err());
         // A pass for another domain.
         let other = headers(
             "Authentication-Results: mx.sender.example; dkim=pass header.d=evil.example\nFrom: staff@hotmail.com\n\n",
         );
-        assert!(check(&other, Reporter::Microsoft, &config()).is_err());
+        assert!(check(&other, Reporter::Microsoft, false, &config()).is_err());
         // A failed signature.
         let failed = headers(
             "Authentication-Results: mx.sender.example; dkim=fail header.d=hotmail.com\nFrom: staff@hotmail.com\n\n",
         );
-        assert!(check(&failed, Reporter::Microsoft, &config()).is_err());
+        assert!(check(&failed, Reporter::Microsoft, false, &config()).is_err());
         // A look-alike domain.
         let lookalike = headers(
             "Authentication-Results: mx.sender.example; dkim=pass header.d=nothotmail.com\nFrom: staff@nothotmail.com\n\n",
         );
-        assert!(check(&lookalike, Reporter::Microsoft, &config()).is_err());
+        assert!(check(&lookalike, Reporter::Microsoft, false, &config()).is_err());
         // An unknown reporter.
         let unknown = headers("From: fbl@random.example\n\n");
-        assert!(check(&unknown, Reporter::Other, &config()).is_err());
+        assert!(check(&unknown, Reporter::Other, false, &config()).is_err());
     }
 
     #[test]
@@ -245,12 +249,9 @@ mod tests {
         ] {
             let domain = from.split('@').nth(1).unwrap();
             let outer = headers(&format!(
-                "Authentication-Results: mx.sender.example; dkim=pass header.d={domain}
-From: {from}
-
-"
+                "Authentication-Results: mx.sender.example; dkim=pass header.d={domain}\nFrom: {from}\n\n"
             ));
-            let why = check(&outer, reporter, &config()).unwrap_err();
+            let why = check(&outer, reporter, false, &config()).unwrap_err();
             assert!(why.contains("anyone can have"), "{from}: {why}");
         }
         // The loops' own addresses, and subdomains where nobody has a mailbox, are trusted.
@@ -262,16 +263,18 @@ From: {from}
                 "comcast.net",
                 Reporter::Validity,
             ),
-            ("subscriber@icloud.com", "icloud.com", Reporter::Apple),
         ] {
             let outer = headers(&format!(
-                "Authentication-Results: mx.sender.example; dkim=pass header.d={d}
-From: {from}
-
-"
+                "Authentication-Results: mx.sender.example; dkim=pass header.d={d}\nFrom: {from}\n\n"
             ));
-            assert_eq!(check(&outer, reporter, &config()), Ok(()), "{from}");
+            assert_eq!(check(&outer, reporter, false, &config()), Ok(()), "{from}");
         }
+        // An iCloud mailbox: its owner's own unsubscribe request, not a report about others.
+        let icloud = headers(
+            "Authentication-Results: mx.sender.example; dkim=pass header.d=icloud.com\nFrom: subscriber@icloud.com\n\n",
+        );
+        assert_eq!(check(&icloud, Reporter::Apple, true, &config()), Ok(()));
+        assert!(check(&icloud, Reporter::Apple, false, &config()).is_err());
     }
 
     #[test]
@@ -281,8 +284,22 @@ From: {from}
              Authentication-Results: mx.sender.example; dkim=pass header.d=hotmail.com\n\
              From: staff@hotmail.com\n\n",
         );
-        let why = check(&outer, Reporter::Microsoft, &config()).unwrap_err();
+        let why = check(&outer, Reporter::Microsoft, false, &config()).unwrap_err();
         assert!(why.contains("records a failure"), "{why}");
+        // A temporary error, or one failing signature beside a passing one, is no forgery.
+        for results in [
+            "dkim=temperror header.d=yahoo.com; dmarc=pass header.from=yahoo.com",
+            "dkim=fail header.d=yahoo.com; dkim=pass header.d=yahoo.com",
+        ] {
+            let outer = headers(&format!(
+                "Authentication-Results: mx.sender.example; {results}\nFrom: feedback@arf.mail.yahoo.com\n\n"
+            ));
+            assert_eq!(
+                check(&outer, Reporter::Yahoo, false, &config()),
+                Ok(()),
+                "{results}"
+            );
+        }
     }
 
     #[test]
@@ -292,6 +309,6 @@ From: {from}
         let outer = headers(
             "Authentication-Results: mx.sender.example;\n dmarc=pass header.from=feedback.isp.example\nFrom: feedbackloop@feedback.isp.example\n\n",
         );
-        assert_eq!(check(&outer, Reporter::Validity, &config), Ok(()));
+        assert_eq!(check(&outer, Reporter::Validity, false, &config), Ok(()));
     }
 }

@@ -619,11 +619,13 @@ fn parse_forwarded(
         .to_ascii_lowercase()
         .strip_prefix("complaint about message from")
         .and_then(derivation::parse_ip);
-    let is_jmrp = from.contains("staff@hotmail.com")
+    // The From address, never its display name ("Forwarded from staff@hotmail.com").
+    let from_address = address::normalise(&from).unwrap_or_default();
+    let is_jmrp = from_address == "staff@hotmail.com"
         || original.contains("X-HmXmrOriginalRecipient")
         || (subject_ip.is_some() && is_microsoft_domain(&from));
-    let is_ses = from.contains("@email-abuse.amazonses.com")
-        || from.contains("complaints@") && from.contains("amazonses.com");
+    let is_ses = from_domain_is(&from, &["email-abuse.amazonses.com"])
+        || (from_address.starts_with("complaints@") && from_domain_is(&from, &["amazonses.com"]));
     if !is_jmrp && !is_ses {
         return None;
     }
@@ -695,22 +697,29 @@ fn is_apple_unsubscribe(outer: &HeaderBlock) -> bool {
 fn looks_like_bounce(outer: &HeaderBlock) -> bool {
     let from = outer.get("From").unwrap_or("").to_ascii_lowercase();
     let subject = outer.get("Subject").unwrap_or("").to_ascii_lowercase();
-    (from.contains("mailer-daemon") || from.contains("postmaster@"))
+    let daemon = from.contains("mailer-daemon");
+    (daemon || from.contains("postmaster@"))
         && [
             "undeliver",
             "delivery status",
             "delivery failure",
-            "delivery has failed",
-            "delivery notification",
-            "could not be delivered",
-            "not delivered",
-            "delayed",
             "returned mail",
             "failure notice",
             "mail delivery failed",
         ]
         .iter()
         .any(|s| subject.contains(s))
+        // Words a person forwarding mail from a postmaster@ address may write too.
+        || daemon
+            && [
+                "delivery has failed",
+                "delivery notification",
+                "could not be delivered",
+                "not delivered",
+                "delayed",
+            ]
+            .iter()
+            .any(|s| subject.contains(s))
 }
 
 /// An answer a program sent by itself: RFC 3834 `Auto-Submitted: auto-replied`, the common

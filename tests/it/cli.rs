@@ -1542,3 +1542,28 @@ fn a_feedback_report_part_without_its_report_type_is_still_read() {
         assert_eq!(parsed["recipients"][0]["address"], "jane@example.org");
     }
 }
+
+/// Microsoft's legacy JMRP shape (a message attached to a mail from staff@hotmail.com) is
+/// told by the From address, not by what its display name says.
+#[test]
+fn a_display_name_naming_staff_at_hotmail_is_not_jmrp() {
+    let dir = tempfile::tempdir().unwrap();
+    let attached =
+        b"From: news@example.com\nTo: jane@example.org\nMessage-ID: <n1@example.com>\nSubject: News\n\nHello.\n";
+    let kind = |outer: &str| -> String {
+        let output = run_with_stdin(
+            fbl(dir.path()).args(["parse", "-"]),
+            &wrapped(outer, attached),
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+        parsed["kind"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(
+        kind("From: \"Forwarded from staff@hotmail.com\" <abuse@isp.example>\nSubject: Fwd\n"),
+        "not_a_report"
+    );
+    assert_eq!(
+        kind("From: staff@hotmail.com\nSubject: complaint about message from 192.0.2.20\n"),
+        "complaint"
+    );
+}

@@ -16,6 +16,10 @@ pub trait SendLogLookup {
     fn recipient_by_message_id(&self, message_id: &str) -> Option<String>;
     /// The recipient the sender's opaque id stands for.
     fn recipient_by_id(&self, id: &str) -> Option<String>;
+    /// Whether the send log holds anything: only then can an id found now be resolved.
+    fn has_entries(&self) -> bool {
+        false
+    }
 }
 
 /// A send log that knows nothing, for `fbl parse` and tests.
@@ -84,7 +88,7 @@ impl Attribution {
                 strategy,
                 Strategy::To | Strategy::DeliveredTo | Strategy::XApparentlyTo
             );
-            if weak && let Some(why) = weak_sources_barred(&out) {
+            if weak && let Some(why) = weak_sources_barred(&out, send_log) {
                 // Said only when the strategy would have named someone.
                 let mut unused = Attributed::default();
                 self.run(*strategy, report, original, send_log, &mut unused);
@@ -348,16 +352,18 @@ impl Attribution {
 }
 
 /// Why the weak strategies (To, Delivered-To, X-Apparently-To), which read headers anyone on
-/// the way may have set, must not run: a sender identifier was found (the send log will
-/// resolve it, and a To filled in now would stand in its way for good), or a sender token
-/// did not verify (the message was tampered with).
-fn weak_sources_barred(out: &Attributed) -> Option<&'static str> {
+/// the way may have set, must not run: a sender identifier was found and a send log is kept
+/// (it will resolve the id, also when the entry arrives later, and a To filled in now would
+/// stand in its way for good), or a sender token did not verify (the message was tampered
+/// with). Without any send log an id resolves nothing, and To is the best there is.
+fn weak_sources_barred(out: &Attributed, send_log: &dyn SendLogLookup) -> Option<&'static str> {
     if out.forged {
         Some("as a sender token does not verify")
     } else if out
         .recipients
         .iter()
         .any(|r| r.id.is_some() && r.address.is_none())
+        && send_log.has_entries()
     {
         Some("as a sender identifier was found (the send log resolves it)")
     } else {

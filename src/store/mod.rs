@@ -736,12 +736,22 @@ impl Store {
 }
 
 impl SendLogLookup for Store {
+    fn has_entries(&self) -> bool {
+        send_log_has_entries(&self.db)
+    }
     fn recipient_by_message_id(&self, message_id: &str) -> Option<String> {
         lookup_message_id(&self.db, message_id)
     }
     fn recipient_by_id(&self, id: &str) -> Option<String> {
         lookup_id(&self.db, id)
     }
+}
+
+/// Whether the send log holds an entry (an error reads as "no": To is then used, as
+/// before there was a send log).
+fn send_log_has_entries(db: &Db) -> bool {
+    db.exists("SELECT 1 FROM send_log LIMIT 1", params![])
+        .unwrap_or(false)
 }
 
 fn report_id_by_sha256(db: &Db, sha256: &[u8; 32]) -> Result<Option<i64>> {
@@ -833,6 +843,9 @@ impl Drop for ReadSnapshot<'_> {
 }
 
 impl SendLogLookup for ReportLookup {
+    fn has_entries(&self) -> bool {
+        send_log_has_entries(&self.store.db)
+    }
     fn recipient_by_message_id(&self, message_id: &str) -> Option<String> {
         lookup_message_id(&self.store.db, message_id)
     }
@@ -842,6 +855,9 @@ impl SendLogLookup for ReportLookup {
 }
 
 impl SendLogLookup for Batch<'_> {
+    fn has_entries(&self) -> bool {
+        send_log_has_entries(self.tx)
+    }
     fn recipient_by_message_id(&self, message_id: &str) -> Option<String> {
         lookup_message_id(self.tx, message_id)
     }

@@ -1423,13 +1423,45 @@ fn weak_headers_never_name_the_sender_and_give_way_to_identifiers() {
     let parsed = parse("X-Original-To: news-return@example.com\n");
     assert_eq!(addresses(&parsed), Vec::<String>::new());
 
-    // An id found: To is not used, and the report waits for the send log.
-    let parsed = parse("X-Campaign-Ref: sub-r3\nTo: members@lists.example.com\n");
-    assert_eq!(addresses(&parsed), Vec::<String>::new());
-    assert!(
-        notes(&parsed).contains("to names members@lists.example.com: not used"),
-        "{parsed}"
+    // An id found without any send log to resolve it: To is the best there is.
+    let parsed = parse("X-Campaign-Ref: sub-r3\nTo: jane@example.net\n");
+    assert_eq!(addresses(&parsed), ["jane@example.net"]);
+
+    // With a send log kept, the id waits for it: To (a list here) is not used, and the
+    // entry that arrives later names the complainant.
+    write(
+        dir.path(),
+        "early.csv",
+        b"message_id,recipient,id\nother@mta1.example.com,someone@example.org,sub-r1\n",
     );
+    let import = |file: &str| {
+        run(fbl(dir.path()).args([
+            "--config", "fbl.toml", "sendlog", "import", file, "--format", "csv",
+        ]))
+    };
+    assert_eq!(import("early.csv").status.code(), Some(0));
+    write(
+        dir.path(),
+        "r3.eml",
+        &sparse_complaint("X-Campaign-Ref: sub-r3\nTo: members@lists.example.com\n"),
+    );
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "ingest", "r3.eml"]));
+    assert_eq!(output.status.code(), Some(1), "unattributed for now");
+    assert_eq!(counts(dir.path()).suppressions, 0);
+    write(
+        dir.path(),
+        "late.csv",
+        b"message_id,recipient,id\nm3@mta1.example.com,real.r3@example.org,sub-r3\n",
+    );
+    import("late.csv");
+    let output = run(fbl(dir.path()).args([
+        "--config",
+        "fbl.toml",
+        "suppress",
+        "check",
+        "real.r3@example.org",
+    ]));
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
 
     // A forged token: the headers name nobody.
     let parsed = parse("X-Fbl-Token: amFuZUBleGFtcGxlLm5ldA.AAAA\nTo: bystander@example.org\n");

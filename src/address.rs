@@ -84,10 +84,19 @@ pub fn parse(raw: &str) -> Result<String, Invalid> {
 /// leading `'` is part of the address, and `a@example.org, b@example.org` is not an address.
 pub fn parse_typed(raw: &str) -> Result<String, Invalid> {
     let mut text = raw.trim();
+    // A list's own separator after the one address (`a@example.org,`).
+    text = text.strip_suffix([',', ';']).unwrap_or(text).trim_end();
     if let Some(inside) = text.strip_suffix('>')
         && let Some(start) = inside.rfind('<')
     {
         text = inside[start + 1..].trim();
+    }
+    // Quotes around the whole value, as a spreadsheet writes it (`"a@example.org"`); a quoted
+    // local part (`"a b"@example.org`) is left for `check` to refuse.
+    if let Some(inside) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"'))
+        && !inside.contains('"')
+    {
+        text = inside.trim();
     }
     check(text)
 }
@@ -305,6 +314,19 @@ mod tests {
         assert_eq!(
             parse_typed("a b@example.com"),
             Err(Invalid::LocalPartCharacter)
+        );
+        // What a list around one address adds.
+        assert_eq!(
+            parse_typed("\"quoted@example.org\"").unwrap(),
+            "quoted@example.org"
+        );
+        assert_eq!(
+            parse_typed("trailing@example.org,").unwrap(),
+            "trailing@example.org"
+        );
+        assert_eq!(
+            parse_typed("\"a b\"@example.org"),
+            Err(Invalid::QuotedLocalPart)
         );
         // Header values keep their lenient reading.
         assert_eq!(parse("'tis@example.com'").unwrap(), "tis@example.com");

@@ -295,9 +295,18 @@ fn read_import(
         .split(',')
         .map(|h| h.trim().trim_matches('"').to_ascii_lowercase())
         .collect();
-    let address_column = header
-        .iter()
-        .position(|h| ["email", "address", "email_address", "emailaddress"].contains(&h.as_str()));
+    let address_column = header.iter().position(|h| {
+        [
+            "email",
+            "address",
+            "email_address",
+            "emailaddress",
+            "email address",
+            "e-mail",
+            "e-mail address",
+        ]
+        .contains(&h.as_str())
+    });
     let shown = path.display().to_string();
     let default_reason = default_reason.to_string();
     if let Some(address_column) = address_column {

@@ -448,6 +448,14 @@ fn import_takes_plain_and_csv_lists_and_reports_invalid_lines() {
     assert!(stdout(&output).contains("list.txt:5"));
     let output = run(fbl(dir.path()).args(["suppress", "import", "list.csv"]));
     assert_eq!(output.status.code(), Some(0));
+    // Mailchimp's export names its column "Email Address".
+    write(
+        dir.path(),
+        "mailchimp.csv",
+        b"Email Address,First Name\nfive@example.org,Five\n",
+    );
+    let output = run(fbl(dir.path()).args(["suppress", "import", "mailchimp.csv"]));
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
     let output = run(fbl(dir.path()).args(["suppress", "list", "--json"]));
     let list: Vec<serde_json::Value> = serde_json::from_str(&stdout(&output)).unwrap();
     let summary: Vec<(String, String)> = list
@@ -463,6 +471,7 @@ fn import_takes_plain_and_csv_lists_and_reports_invalid_lines() {
         summary,
         [
             ("#hash@example.org".to_string(), "import".to_string()),
+            ("five@example.org".to_string(), "import".to_string()),
             ("four@example.org".to_string(), "import".to_string()),
             ("one@example.org".to_string(), "import".to_string()),
             ("three@example.org".to_string(), "complaint".to_string()),

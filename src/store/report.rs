@@ -285,7 +285,7 @@ impl Store {
     pub fn campaign_counts(&self, from_day: &str, to_day: &str) -> Result<Vec<CampaignCount>> {
         let in_window = |day: &str| !day.is_empty() && day >= from_day && day <= to_day;
         // Per key: complaints in the window and in all; messages sent in the window and in
-        // all (a send without a time counts in all only).
+        // all (a send the log gives no time for counts in every window, as it may be in any).
         let mut by_key: std::collections::BTreeMap<String, [u64; 4]> =
             std::collections::BTreeMap::new();
         let complaints: Vec<(String, String, i64)> = self.db.query(
@@ -313,7 +313,7 @@ impl Store {
         )?;
         for (key, day, n) in messages {
             let entry = by_key.entry(key).or_default();
-            if in_window(&day) {
+            if day.is_empty() || in_window(&day) {
                 entry[2] += n as u64;
             }
             entry[3] += n as u64;

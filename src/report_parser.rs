@@ -457,9 +457,17 @@ fn read_feedback_fields(report: &mut Report, fields: &HeaderBlock, errors: &mut 
             },
             "authentication-results" => report.authentication_results.push(value.to_string()),
             // One address a field (RFC 5965 section 3.2); a list written in one is each of them.
-            "original-rcpt-to" => report
-                .original_rcpt_to
-                .extend(address::split_list(value).into_iter().map(bare_address)),
+            "original-rcpt-to" => {
+                let parts = address::split_list(value);
+                if parts.is_empty() {
+                    // An empty field is how some loops redact the complainant: kept as it is.
+                    report.original_rcpt_to.push(bare_address(value));
+                } else {
+                    report
+                        .original_rcpt_to
+                        .extend(parts.into_iter().map(bare_address));
+                }
+            }
             "reported-domain" => report.reported_domain.push(value.to_string()),
             "reported-uri" => report.reported_uri.push(value.to_string()),
             _ => keep(report, &name, value),
@@ -826,6 +834,11 @@ mod tests {
             report.original_rcpt_to,
             ["a@example.org", "b@example.net", "c@example.com"]
         );
+        // An empty one is kept: it says the complainant was redacted.
+        let fields = HeaderBlock::parse(b"Feedback-Type: abuse\nOriginal-Rcpt-To: \n\n");
+        let mut report = Report::empty(Kind::Complaint, Format::Arf, Reporter::Other);
+        read_feedback_fields(&mut report, &fields, &mut Vec::new());
+        assert_eq!(report.original_rcpt_to, [""]);
     }
 
     #[test]

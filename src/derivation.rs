@@ -245,6 +245,21 @@ pub fn mail_from(headers: &HeaderBlock) -> Found<String> {
         .map(|v| (v.trim_matches(['<', '>']).to_string(), "envelope_from"))
 }
 
+/// `time` (RFC 3339) when it is not later than `now`, else `now`: a date a report gives in
+/// the future (a wrong clock, a forgery) counts as now. A time that cannot be read is kept.
+pub fn not_after_now<'a>(time: Option<&'a str>, now: &'a str) -> &'a str {
+    match time {
+        None => now,
+        Some(time) => match (
+            chrono::DateTime::parse_from_rfc3339(time),
+            chrono::DateTime::parse_from_rfc3339(now),
+        ) {
+            (Ok(t), Ok(n)) if t > n => now,
+            _ => time,
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

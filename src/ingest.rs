@@ -475,11 +475,7 @@ impl Ingester<'_> {
         };
         // When the report says it was written; never later than now (a Date in the future,
         // a wrong clock or a forgery, would date the entry ahead and put off its expiry).
-        let seen_at = report
-            .report_date
-            .as_deref()
-            .filter(|date| not_after(date, self.now))
-            .unwrap_or(self.now);
+        let seen_at = crate::derivation::not_after_now(report.report_date.as_deref(), self.now);
         let expires_at = suppression::expiry(reason, seen_at, self.policy);
         for address in addresses {
             let change = batch.suppress(&SuppressRequest {
@@ -672,17 +668,6 @@ impl Ingester<'_> {
             batch.commit()?;
         }
         Ok(outcome)
-    }
-}
-
-/// Whether RFC 3339 time `time` is not later than `now` (true when either cannot be read).
-fn not_after(time: &str, now: &str) -> bool {
-    match (
-        chrono::DateTime::parse_from_rfc3339(time),
-        chrono::DateTime::parse_from_rfc3339(now),
-    ) {
-        (Ok(time), Ok(now)) => time <= now,
-        _ => true,
     }
 }
 

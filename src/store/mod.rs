@@ -891,10 +891,11 @@ impl Batch<'_> {
     /// as it was.
     pub fn store_report(&mut self, new: &NewReport) -> Result<Stored> {
         let report = new.report;
-        let reported_at = report
-            .report_date
-            .clone()
-            .unwrap_or_else(|| new.ingested_at.to_string());
+        // Never later than it was stored: a report dated ahead would count on a day no
+        // report's window has reached yet.
+        let reported_at =
+            crate::derivation::not_after_now(report.report_date.as_deref(), new.ingested_at)
+                .to_string();
         let reported_day = reported_at.get(..10).unwrap_or("").to_string();
         let json = serde_json::to_string(report)?;
         let attributed = !report.recipient_addresses().is_empty();

@@ -1508,6 +1508,12 @@ fn a_report_dated_in_the_future_is_seen_now() {
     let list: Vec<serde_json::Value> = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(list[0]["first_seen"], "2026-11-20T08:00:00Z");
     assert_eq!(list[0]["last_seen"], "2026-11-20T08:00:00Z");
+    // The complaint counts today, in today's report, not in 2099's.
+    let output = run(fbl(dir.path())
+        .args(["report", "--days", "1", "--format", "json"])
+        .env("FBL_NOW", "2026-11-20T09:00:00Z"));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(report["overview"]["complaints"], 1, "{report}");
 }
 
 /// `report` attached to a message with these outer headers.

@@ -258,30 +258,16 @@ fn block_history(store: &Store, window: &Window) -> Result<Vec<crate::rates::Blo
         .map(|((ip, _), _)| ip.clone())
         .collect();
     for ip in ips {
-        // Walk back page by page while each class's chain of sightings goes on.
-        let mut before = earliest
-            .iter()
-            .filter(|((i, _), _)| *i == ip)
-            .map(|(_, at)| at.clone())
-            .min()
-            .unwrap_or_default();
-        loop {
-            let page = store.block_events_before(&ip, &before, 1000)?;
-            let Some(last) = page.last() else { break };
-            before = last.seen_at.clone();
-            let mut kept_any = false;
-            for event in page {
-                let key = (event.ip.clone(), event.class);
-                if let Some(at) = earliest.get_mut(&key)
-                    && gap(&event.seen_at, at)
-                {
-                    *at = event.seen_at.clone();
-                    events.push(event);
-                    kept_any = true;
-                }
-            }
-            if !kept_any {
-                break;
+        // The sightings before the history read, newest first: each class's chain goes on
+        // while its sightings are close enough.
+        for event in store.block_events_before(&ip, &history_start)? {
+            let key = (event.ip.clone(), event.class);
+            if let Some(at) = earliest.get_mut(&key)
+                && event.seen_at < *at
+                && gap(&event.seen_at, at)
+            {
+                *at = event.seen_at.clone();
+                events.push(event);
             }
         }
     }

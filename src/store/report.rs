@@ -648,46 +648,17 @@ impl Store {
             "SELECT ip, code, class, text, recipient, seen_at, source FROM block_events
              WHERE day >= ?1 AND (CAST(?2 AS TEXT) IS NULL OR ip = ?2) ORDER BY ip, seen_at, id",
             params![from_day, ip],
-            |r| {
-                let class: String = r.get(2)?;
-                let recipient: String = r.get(4)?;
-                Ok(BlockEvent {
-                    ip: r.get(0)?,
-                    code: r.get(1)?,
-                    class: BlockClass::parse(&class).unwrap_or(BlockClass::Block),
-                    text: r.get(3)?,
-                    recipient: (!recipient.is_empty()).then_some(recipient),
-                    seen_at: r.get(5)?,
-                    source: r.get(6)?,
-                })
-            },
+            block_event_from_row,
         )
     }
 
-    /// An IP's sightings before `before` (an RFC 3339 time), newest first, at most `limit`.
-    pub fn block_events_before(
-        &self,
-        ip: &str,
-        before: &str,
-        limit: u64,
-    ) -> Result<Vec<BlockEvent>> {
+    /// An IP's sightings before `before` (an RFC 3339 time), newest first.
+    pub fn block_events_before(&self, ip: &str, before: &str) -> Result<Vec<BlockEvent>> {
         self.db.query(
             "SELECT ip, code, class, text, recipient, seen_at, source FROM block_events
-             WHERE ip = ?1 AND seen_at < ?2 ORDER BY seen_at DESC, id DESC LIMIT ?3",
-            params![ip, before, limit as i64],
-            |r| {
-                let class: String = r.get(2)?;
-                let recipient: String = r.get(4)?;
-                Ok(BlockEvent {
-                    ip: r.get(0)?,
-                    code: r.get(1)?,
-                    class: BlockClass::parse(&class).unwrap_or(BlockClass::Block),
-                    text: r.get(3)?,
-                    recipient: (!recipient.is_empty()).then_some(recipient),
-                    seen_at: r.get(5)?,
-                    source: r.get(6)?,
-                })
-            },
+             WHERE ip = ?1 AND seen_at < ?2 ORDER BY seen_at DESC, id DESC",
+            params![ip, before],
+            block_event_from_row,
         )
     }
 
@@ -1009,6 +980,20 @@ fn snds_day_from_row(r: &Row) -> Result<SndsDay> {
         complaint_rate: complaint_rate(percent, r.get(5)?),
         complaint_percent: percent,
         trap_hits: r.get::<i64>(6)? as u64,
+    })
+}
+
+fn block_event_from_row(r: &Row) -> Result<BlockEvent> {
+    let class: String = r.get(2)?;
+    let recipient: String = r.get(4)?;
+    Ok(BlockEvent {
+        ip: r.get(0)?,
+        code: r.get(1)?,
+        class: BlockClass::parse(&class).unwrap_or(BlockClass::Block),
+        text: r.get(3)?,
+        recipient: (!recipient.is_empty()).then_some(recipient),
+        seen_at: r.get(5)?,
+        source: r.get(6)?,
     })
 }
 

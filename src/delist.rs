@@ -927,18 +927,18 @@ fn day_rates(input: &DelistInput) -> Vec<DayRate> {
                 .snds_days
                 .iter()
                 .find(|d| d.day == day)
-                .map(|d| d.message_recipients)
-                .filter(|m| *m > 0);
+                .map(|d| d.message_recipients);
             let log = input
                 .send_log_by_day
                 .iter()
                 .find(|(d, _)| d == day)
-                .map(|(_, n)| *n)
-                .filter(|m| *m > 0);
-            let (rated, messages, source) = match (log, snds) {
-                (Some(m), _) => (complaints, Some(m), "send log"),
-                (None, Some(m)) => (microsoft, Some(m), SNDS_ONLY),
-                (None, None) => (0, None, "-"),
+                .map(|(_, n)| *n);
+            let (messages, from, rated) =
+                crate::rates::ip_day_volume(complaints, microsoft, log, snds);
+            let source = match from {
+                crate::rates::VolumeSource::SendLog => "send log",
+                crate::rates::VolumeSource::Snds => SNDS_ONLY,
+                crate::rates::VolumeSource::None => "-",
             };
             DayRate {
                 day: day.to_owned(),

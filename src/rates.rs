@@ -498,7 +498,9 @@ pub fn build_report(
             .as_deref()
             .filter(|ip| !ip.is_empty())
             .is_none_or(|ip| !sending_ips.is_configured() || sending_ips.contains_text(ip));
-        reporter_day_complaints.push((reporter, day, if ours { count.complaints } else { 0 }));
+        if ours {
+            reporter_day_complaints.push((reporter, day, count.complaints));
+        }
         match count.source_ip.as_deref().filter(|ip| !ip.is_empty()) {
             Some(ip) => {
                 let id = ip_names.id(ip);
@@ -599,13 +601,12 @@ pub fn build_report(
         // The send log counts every recipient: it rates every complaint. SNDS counts
         // Outlook.com's alone: it rates Microsoft's complaints alone, and only where the send
         // log has nothing (its row comes a day or two late; the level must not change then).
-        let (messages, volume_source, rated_complaints) = match (sent, &snds_day) {
-            (Some(m), _) if m > 0 => (Some(m), VolumeSource::SendLog, complaints),
-            (_, Some(s)) if s.message_recipients > 0 => {
-                (Some(s.message_recipients), VolumeSource::Snds, microsoft)
-            }
-            _ => (None, VolumeSource::None, 0),
-        };
+        let (messages, volume_source, rated_complaints) = ip_day_volume(
+            complaints,
+            microsoft,
+            sent,
+            snds_day.as_ref().map(|s| s.message_recipients),
+        );
         let (rate_percent, level) = judge(rated_complaints, messages, &thresholds);
         ip_days.push(IpDay {
             ip: ip_names.name(key.0).to_string(),
@@ -1065,6 +1066,24 @@ fn distinct_ips(episodes: &[&BlockEpisode], class: BlockClass) -> u64 {
 fn ordered(rate: Option<f64>) -> u64 {
     // Rates are non-negative: their bits sort as the numbers do.
     rate.map(|r| r.max(0.0).to_bits()).unwrap_or(0)
+}
+
+/// An IP's day: the messages, where they come from and the complaints they rate, from the
+/// day's complaints (all, and Microsoft's), the send log's messages and SNDS's recipients.
+/// The send log counts every recipient: it rates every complaint. SNDS counts Outlook.com's
+/// alone: it rates Microsoft's complaints alone, and only where the send log has nothing.
+/// Also the delisting packet's rule.
+pub fn ip_day_volume(
+    complaints: u64,
+    microsoft: u64,
+    send_log: Option<u64>,
+    snds_recipients: Option<u64>,
+) -> (Option<u64>, VolumeSource, u64) {
+    match (send_log, snds_recipients) {
+        (Some(m), _) if m > 0 => (Some(m), VolumeSource::SendLog, complaints),
+        (_, Some(m)) if m > 0 => (Some(m), VolumeSource::Snds, microsoft),
+        _ => (None, VolumeSource::None, 0),
+    }
 }
 
 fn rate_row(

@@ -484,6 +484,8 @@ pub fn build_report(
     let mut ip_day_microsoft: Vec<(u32, u32, u64)> = Vec::new();
     let mut reporter_day_complaints: Vec<(u32, u32, u64)> =
         Vec::with_capacity(input.complaints.len());
+    // Of those, about IPs outside `sending_ips`: counted, never rated.
+    let mut reporter_day_foreign: Vec<(u32, u32, u64)> = Vec::new();
     let mut without_ip = 0;
     let mut total = 0;
     let mut foreign: BTreeMap<u32, u64> = BTreeMap::new();
@@ -498,8 +500,9 @@ pub fn build_report(
             .as_deref()
             .filter(|ip| !ip.is_empty())
             .is_none_or(|ip| !sending_ips.is_configured() || sending_ips.contains_text(ip));
-        if ours {
-            reporter_day_complaints.push((reporter, day, count.complaints));
+        reporter_day_complaints.push((reporter, day, count.complaints));
+        if !ours {
+            reporter_day_foreign.push((reporter, day, count.complaints));
         }
         match count.source_ip.as_deref().filter(|ip| !ip.is_empty()) {
             Some(ip) => {
@@ -560,6 +563,8 @@ pub fn build_report(
     add_up(&mut ip_day_microsoft);
     in_rank_order(&mut reporter_day_complaints, &reporter_names);
     add_up(&mut reporter_day_complaints);
+    in_rank_order(&mut reporter_day_foreign, &reporter_names);
+    add_up(&mut reporter_day_foreign);
     in_rank_order(&mut send_log, &ip_names);
     keep_last(&mut send_log, |a, b| (a.0, a.1) == (b.0, b.1));
     for key in &mut snds_keys {
@@ -752,17 +757,23 @@ pub fn build_report(
         }
     };
     let mut reporter_days: Vec<RateRow> = Vec::new();
-    for &(reporter, day, complaints) in &reporter_day_complaints {
-        let (reporter, day) = (reporter_names.name(reporter), day_names.name(day));
+    let mut foreign_at = reporter_day_foreign.iter().peekable();
+    for &(reporter_id, day_id, complaints) in &reporter_day_complaints {
+        let foreign = foreign_at
+            .next_if(|f| (f.0, f.1) == (reporter_id, day_id))
+            .map_or(0, |f| f.2);
+        let (reporter, day) = (reporter_names.name(reporter_id), day_names.name(day_id));
         let (messages, volume_source) = volume_of(reporter, day);
-        reporter_days.push(rate_row(
+        let mut row = rate_row(
             reporter.to_string(),
             Some(day.to_string()),
-            complaints,
+            complaints - foreign,
             messages,
             volume_source,
             &thresholds,
-        ));
+        );
+        row.complaints = complaints;
+        reporter_days.push(row);
     }
     // Per reporter over the window: the messages of every day with a known volume, those
     // without a complaint too, and the complaints of those days (`rated_complaints`).
@@ -786,8 +797,8 @@ pub fn build_report(
             }
             let rated: u64 = reporter_days
                 .iter()
-                .filter(|r| r.subject == reporter && r.messages.is_some())
-                .map(|r| r.complaints)
+                .filter(|r| r.subject == reporter)
+                .map(|r| r.rated_complaints)
                 .sum();
             let (rate_percent, level) = judge(rated, messages, &thresholds);
             RateRow {
@@ -1876,6 +1887,7 @@ mod tests {
                 complaints("192.0.2.10", 19, "yahoo", 3),
                 complaints("198.51.100.99", 19, "yahoo", 2),
             ],
+            send_log_reporter_days: vec![volume("yahoo", 19, 1000)],
             ..ReportInput::default()
         };
         let ranges = IpRanges::parse(&["192.0.2.0/24".to_string()]).unwrap();
@@ -1888,8 +1900,21 @@ mod tests {
         );
         assert_eq!(report.foreign_ips.complaints, 2);
         assert_eq!(report.foreign_ips.ips[0].ip, "198.51.100.99");
-        // Not ours: not over our messages to Yahoo.
-        assert_eq!(report.reporter_days[0].complaints, 3);
+        // Not ours: counted, not rated over our messages to Yahoo.
+        assert_eq!(
+            (
+                report.reporter_days[0].complaints,
+                report.reporter_days[0].rated_complaints
+            ),
+            (5, 3)
+        );
+        assert_eq!(
+            (
+                report.reporters[0].complaints,
+                report.reporters[0].rated_complaints
+            ),
+            (5, 3)
+        );
         let none = build_report(
             input,
             window(),
@@ -1899,7 +1924,7 @@ mod tests {
         );
         assert!(!none.foreign_ips.configured);
         assert_eq!(none.foreign_ips.complaints, 0);
-        assert_eq!(none.reporter_days[0].complaints, 5);
+        assert_eq!(none.reporter_days[0].rated_complaints, 5);
     }
 
     fn block(ip: &str, code: &str, class: BlockClass, at: &str) -> BlockEvent {

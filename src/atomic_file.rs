@@ -258,6 +258,14 @@ pub fn write_atomically<T>(
     let file = buffer
         .into_inner()
         .map_err(|e| context(e.into_error(), describe("write")))?;
+    // The same bytes as the file there: it is kept as it is, so that its time says when the
+    // content last changed and whatever watches it (a `postmap` job, an import) is not woken
+    // for nothing. The temporary file goes with the guard.
+    if let Some(old) = &old
+        && same_content(&temporary, &real, old.len()).unwrap_or(false)
+    {
+        return Ok(value);
+    }
     file.sync_all().map_err(|e| context(e, describe("sync")))?;
     drop(file);
 
@@ -282,6 +290,26 @@ pub fn write_atomically<T>(
         )
     })?;
     Ok(value)
+}
+
+/// Whether the file at `new` holds the same bytes as the one at `old` (`old_len` long).
+fn same_content(new: &Path, old: &Path, old_len: u64) -> io::Result<bool> {
+    use std::io::Read;
+    if fs::metadata(new)?.len() != old_len {
+        return Ok(false);
+    }
+    let (mut a, mut b) = (fs::File::open(new)?, fs::File::open(old)?);
+    let (mut x, mut y) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
+    loop {
+        let n = a.read(&mut x)?;
+        if n == 0 {
+            return Ok(true);
+        }
+        b.read_exact(&mut y[..n])?;
+        if x[..n] != y[..n] {
+            return Ok(false);
+        }
+    }
 }
 
 /// Writes to a descriptor this process has open, through a buffer, on a duplicate of it: the
@@ -591,6 +619,24 @@ mod tests {
         assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
         let path = path.to_path_buf();
         std::thread::spawn(move || fs::read(path).unwrap())
+    }
+
+    #[test]
+    fn the_same_content_leaves_the_file_as_it_was() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("list.txt");
+        write_atomically(&path, |out| out.write_all(b"a@example.com\n")).unwrap();
+        let before = fs::metadata(&path).unwrap();
+        write_atomically(&path, |out| out.write_all(b"a@example.com\n")).unwrap();
+        let after = fs::metadata(&path).unwrap();
+        assert_eq!(after.ino(), before.ino(), "the same file, not a new one");
+        assert_eq!(names_in(dir.path()), ["list.txt"], "no temporary file left");
+        // Other bytes, even as many, replace it.
+        write_atomically(&path, |out| out.write_all(b"b@example.com\n")).unwrap();
+        assert_ne!(fs::metadata(&path).unwrap().ino(), before.ino());
+        assert_eq!(fs::read(&path).unwrap(), b"b@example.com\n");
+        assert_eq!(names_in(dir.path()), ["list.txt"]);
     }
 
     #[test]

@@ -49,7 +49,9 @@ pub struct ExportArgs {
     /// Only entries changed at or after this RFC 3339 time (any offset)
     #[arg(long, value_name = "TIME", conflicts_with = "changed_since_last")]
     pub since: Option<String>,
-    /// Only entries changed since fbl last wrote this output (kept per absolute path)
+    /// Only entries changed since fbl last wrote this output (kept per absolute path); the
+    /// addresses taken off the list since then are written only with --removed-output, and
+    /// the next delta starts after them either way
     #[arg(long)]
     pub changed_since_last: bool,
     /// Print what was written as JSON

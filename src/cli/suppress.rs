@@ -56,8 +56,8 @@ pub enum SuppressCommand {
         reason: String,
     },
     /// Import an existing list: one address per line (blank lines and `#` comments skipped,
-    /// but `#a@example.org` is an address), or CSV with an `email` or `address` column (and
-    /// optionally `reason`)
+    /// but `#a@example.org` is an address), or CSV with an `email`, `address`, `Email
+    /// Address` or `E-mail` column (and optionally `reason`)
     Import {
         file: PathBuf,
         /// Reason for entries that give none

@@ -924,59 +924,52 @@ fn a_row_set_aside_on_the_newest_day_is_reported_once_per_run() {
     assert_eq!(stored_rows(dir.path()).len(), 1);
 }
 
+/// Three days of one IP's colours, the last of them also SNDS's latest page; `fbl snds fetch`
+/// of that latest day alone, then the first `fbl run`, which backfills the days before.
+/// Returns the alerts of each, and the days the run fetched.
+fn latest_fetched_before_the_first_run(
+    colours: [&str; 3],
+) -> (Vec<String>, Vec<String>, serde_json::Value) {
+    let (dir, answers, _server) = legacy_setup();
+    let days = ["2026-11-16", "2026-11-17", "2026-11-18"];
+    for (day, filter) in days.iter().zip(colours) {
+        let body = row("198.51.100.7", day, 16000, filter, 0);
+        set_day(&answers, day, body.clone());
+        if *day == days[2] {
+            set_latest(&answers, body);
+        }
+    }
+    let output = run(fbl(dir.path())
+        .args(["--config", "fbl.toml", "snds", "fetch", "--json"])
+        .env(KEY_ENV, KEY)
+        .env("FBL_NOW", "2026-11-20T07:00:00Z"));
+    let fetched = alert_messages(&json_of(&output));
+    let (_, summary) = run_json(dir.path(), "2026-11-20T08:00:00Z");
+    let ran = alert_messages(&summary);
+    (fetched, ran, summary["snds"]["accounts"][0]["days"].clone())
+}
+
 /// `fbl snds fetch` of the latest day before the first `fbl run`: the run's backfill finds
 /// the day the IP really turned RED, an episode already told of; it is not told again.
 #[test]
 fn a_backfilled_day_does_not_alert_an_episode_already_alerted_on_a_later_day() {
-    let (dir, answers, _server) = legacy_setup();
-    for (day, filter) in [
-        ("2026-11-16", "GREEN"),
-        ("2026-11-17", "RED"),
-        ("2026-11-18", "RED"),
-    ] {
-        let body = row("198.51.100.7", day, 16000, filter, 0);
-        set_day(&answers, day, body.clone());
-        if day == "2026-11-18" {
-            set_latest(&answers, body);
-        }
-    }
-    let output = run(fbl(dir.path())
-        .args(["--config", "fbl.toml", "snds", "fetch", "--json"])
-        .env(KEY_ENV, KEY)
-        .env("FBL_NOW", "2026-11-20T07:00:00Z"));
+    let (fetched, ran, days) = latest_fetched_before_the_first_run(["GREEN", "RED", "RED"]);
     assert_eq!(
-        alert_messages(&json_of(&output)),
+        fetched,
         ["snds main: 198.51.100.7 turned RED on 2026-11-18"]
     );
-    let (_, summary) = run_json(dir.path(), "2026-11-20T08:00:00Z");
     assert_eq!(
-        summary["snds"]["accounts"][0]["days"],
+        days,
         serde_json::json!(["2026-11-16", "2026-11-17", "2026-11-18"]),
         "the run backfilled the days before the latest"
     );
-    assert_eq!(alert_messages(&summary), Vec::<String>::new());
+    assert_eq!(ran, Vec::<String>::new());
 
     // A backfilled episode that ended before the newest day is news, and is told.
-    let (dir, answers, _server) = legacy_setup();
-    for (day, filter) in [
-        ("2026-11-16", "GREEN"),
-        ("2026-11-17", "RED"),
-        ("2026-11-18", "GREEN"),
-    ] {
-        let body = row("198.51.100.7", day, 16000, filter, 0);
-        set_day(&answers, day, body.clone());
-        if day == "2026-11-18" {
-            set_latest(&answers, body);
-        }
-    }
-    let output = run(fbl(dir.path())
-        .args(["--config", "fbl.toml", "snds", "fetch", "--json"])
-        .env(KEY_ENV, KEY)
-        .env("FBL_NOW", "2026-11-20T07:00:00Z"));
-    assert_eq!(alert_messages(&json_of(&output)), Vec::<String>::new());
-    let (_, summary) = run_json(dir.path(), "2026-11-20T08:00:00Z");
+    let (fetched, ran, _) = latest_fetched_before_the_first_run(["GREEN", "RED", "GREEN"]);
+    assert_eq!(fetched, Vec::<String>::new());
     assert_eq!(
-        alert_messages(&summary),
+        ran,
         ["snds main: 198.51.100.7 turned RED on 2026-11-17 (was GREEN)"]
     );
 }

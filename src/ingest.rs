@@ -360,7 +360,18 @@ impl Ingester<'_> {
                 0 => "empty message (0 bytes)".to_string(),
                 n => format!("empty message ({n} bytes of white space only)"),
             };
-            return self.quarantine(batch, incoming, &digest, reason, summary);
+            let known = summary.already_quarantined;
+            let outcome = self.quarantine(batch, incoming, &digest, reason.clone(), summary)?;
+            // Every empty delivery is a delivery lost, not the same broken message read
+            // again: it needs attention each time, though its (no) bytes are kept once.
+            if summary.already_quarantined > known {
+                summary.already_quarantined = known;
+                summary.quarantined += 1;
+                summary
+                    .quarantine_reasons
+                    .push(format!("{}: {reason}", incoming.origin));
+            }
+            return Ok(outcome);
         }
         let stored = match prepared.seen {
             Seen::Stored(id) => Some(id),

@@ -263,8 +263,17 @@ fn an_empty_message_is_quarantined() {
         "{}",
         stdout(&output)
     );
-    let counts = counts(dir.path());
-    assert_eq!((counts.reports, counts.quarantined), (0, 2));
+    let kept = counts(dir.path());
+    assert_eq!((kept.reports, kept.quarantined), (0, 2));
+    // Another empty delivery is another lost one: told again, its bytes kept once.
+    let output = run_with_stdin(fbl(dir.path()).args(["ingest", "-"]), b"");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output).contains("quarantined: -: empty message (0 bytes)"),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(counts(dir.path()).quarantined, 2);
 }
 
 #[test]

@@ -13,6 +13,8 @@ pub struct HeaderBlock {
     /// Where each field's name starts, its value starts (where its name ends) and its value
     /// ends, in `text`.
     spans: Vec<[usize; 3]>,
+    /// The block went on past `MAX_HEADER_BLOCK_BYTES`: the fields after that were not read.
+    truncated: bool,
 }
 
 /// The longest header block, in bytes, that is read; the rest is ignored, so that a hostile
@@ -24,9 +26,19 @@ impl HeaderBlock {
     /// with a single space; bytes that are not UTF-8 are replaced; lines that are not a
     /// field (no colon, or a name with spaces) are skipped.
     pub fn parse(raw: &[u8]) -> HeaderBlock {
+        let longer = raw.len() > MAX_HEADER_BLOCK_BYTES;
         let raw = &raw[..raw.len().min(MAX_HEADER_BLOCK_BYTES)];
         // Only the header block is decoded, not the body after it.
-        read_fields(&decode(&raw[..block_end(raw)]))
+        let end = block_end(raw);
+        let mut block = read_fields(&decode(&raw[..end]));
+        block.truncated = longer && end == raw.len();
+        block
+    }
+
+    /// Whether the block went on past `MAX_HEADER_BLOCK_BYTES`, so that fields after that
+    /// were not read.
+    pub fn is_truncated(&self) -> bool {
+        self.truncated
     }
 
     /// The fields, as (name, value), in order.
@@ -64,6 +76,7 @@ fn read_fields(text: &str) -> HeaderBlock {
     let mut block = HeaderBlock {
         text: String::with_capacity(text.len()),
         spans: Vec::with_capacity(16),
+        truncated: false,
     };
     // The field being read (its name's start and value's start in `block.text`), whose
     // value ends where `block.text` does.
@@ -185,6 +198,24 @@ pub fn body_offset(raw: &[u8]) -> usize {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_block_longer_than_the_limit_says_so() {
+        let mut long = String::new();
+        while long.len() <= MAX_HEADER_BLOCK_BYTES {
+            long.push_str("X-Filler: 0123456789012345678901234567890123456789\n");
+        }
+        long.push_str("X-Campaign-Ref: sub-1\n\nbody\n");
+        let block = HeaderBlock::parse(long.as_bytes());
+        assert!(block.is_truncated());
+        assert!(block.get("X-Campaign-Ref").is_none());
+        let short = HeaderBlock::parse(b"From: a@example.org\n\nbody\n");
+        assert!(!short.is_truncated());
+        // A short block followed by a long body is whole.
+        let mut body = b"From: a@example.org\n\n".to_vec();
+        body.resize(MAX_HEADER_BLOCK_BYTES * 2, b'x');
+        assert!(!HeaderBlock::parse(&body).is_truncated());
+    }
+
     use super::*;
 
     #[test]

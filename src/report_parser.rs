@@ -76,6 +76,13 @@ pub fn attribute(
         }
         Kind::AuthFailure | Kind::Bounce | Kind::NotAReport => {}
     }
+    if original.is_truncated() {
+        report.attribution_notes.push(format!(
+            "the reported message's headers are longer than {} KiB: fields after that were \
+             not read (a sender identifier there was not found)",
+            crate::header_block::MAX_HEADER_BLOCK_BYTES / 1024
+        ));
+    }
     if matches!(
         report.kind,
         Kind::Complaint | Kind::Unsubscribe | Kind::NotSpam

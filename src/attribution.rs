@@ -41,6 +41,11 @@ pub struct Attribution {
     headers: Vec<(String, HeaderValueKind, Option<String>)>,
     verp: Vec<VerpTemplate>,
     token_secret: Option<Vec<u8>>,
+    /// `unsubscribe_addresses` without a placeholder, lower-cased.
+    unsubscribe_literals: Vec<String>,
+    /// `unsubscribe_addresses` with one (also in `verp`, so that their tokens and ids are
+    /// read as a VERP address's are).
+    unsubscribe_templates: Vec<VerpTemplate>,
 }
 
 /// The complainants found, and why none were, when none were.
@@ -57,11 +62,24 @@ impl Attribution {
         config: &AttributionConfig,
         token_secret: Option<Vec<u8>>,
     ) -> Result<Attribution, String> {
-        let verp = config
+        let mut verp = config
             .verp
             .iter()
             .map(|t| VerpTemplate::parse(t))
             .collect::<Result<Vec<_>, _>>()?;
+        let (templates, literals): (Vec<&String>, Vec<&String>) = config
+            .unsubscribe_addresses
+            .iter()
+            .partition(|a| a.contains('{'));
+        let unsubscribe_templates = templates
+            .into_iter()
+            .map(|t| VerpTemplate::parse(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        for template in &unsubscribe_templates {
+            if !config.verp.iter().any(|v| v == template.as_str()) {
+                verp.push(template.clone());
+            }
+        }
         Ok(Attribution {
             order: config.order.clone(),
             headers: config
@@ -71,7 +89,39 @@ impl Attribution {
                 .collect(),
             verp,
             token_secret,
+            unsubscribe_literals: literals
+                .into_iter()
+                .map(|a| a.trim().to_lowercase())
+                .collect(),
+            unsubscribe_templates,
         })
+    }
+
+    /// Whether a message with these headers was sent to one of the sender's
+    /// `unsubscribe_addresses` (its To, Delivered-To or X-Original-To).
+    pub fn is_unsubscribe_request(&self, headers: &HeaderBlock) -> bool {
+        if self.unsubscribe_literals.is_empty() && self.unsubscribe_templates.is_empty() {
+            return false;
+        }
+        ["To", "Delivered-To", "X-Original-To"]
+            .into_iter()
+            .flat_map(|name| headers.get_all(name))
+            .flat_map(address::split_list)
+            // The address as written: a token may make its local part longer than an
+            // address fbl would keep.
+            .map(|part| match (part.rfind('<'), part.rfind('>')) {
+                (Some(start), Some(end)) if start < end => part[start + 1..end].trim(),
+                _ => part.trim(),
+            })
+            .any(|to| {
+                self.unsubscribe_literals
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case(to))
+                    || self
+                        .unsubscribe_templates
+                        .iter()
+                        .any(|t| t.capture(to).is_some())
+            })
     }
 
     /// Runs the strategies in order and stops at the first that yields an address. Ids found

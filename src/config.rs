@@ -119,6 +119,12 @@ pub struct AttributionConfig {
     /// The HMAC secret that signs tokens (`value = "token"` headers and `{token}` VERP).
     #[serde(default)]
     pub token: Option<SecretConfig>,
+    /// The addresses of your `List-Unsubscribe: <mailto:...>` links: a literal address, or a
+    /// template like `verp`'s (`unsubscribe+{token}@lists.example.com`). A message sent to
+    /// one is an unsubscribe request; the template's token or id, else its sender, names
+    /// who asks.
+    #[serde(default)]
+    pub unsubscribe_addresses: Vec<String>,
 }
 
 fn default_order() -> Vec<Strategy> {
@@ -132,6 +138,7 @@ impl Default for AttributionConfig {
             header: Vec::new(),
             verp: Vec::new(),
             token: None,
+            unsubscribe_addresses: Vec::new(),
         }
     }
 }
@@ -564,6 +571,16 @@ impl Config {
         for template in &self.attribution.verp {
             crate::verp::VerpTemplate::parse(template).map_err(anyhow::Error::msg)?;
         }
+        for address in &self.attribution.unsubscribe_addresses {
+            if address.contains('{') {
+                crate::verp::VerpTemplate::parse(address).map_err(anyhow::Error::msg)?;
+            } else if crate::address::parse_typed(address).is_err() {
+                bail!(
+                    "[attribution] unsubscribe_addresses: {address:?} is neither an address nor a \
+                     template"
+                );
+            }
+        }
         for header in &self.attribution.header {
             if header.value == HeaderValueKind::Base64Json && header.json_field.is_none() {
                 bail!(
@@ -577,7 +594,12 @@ impl Config {
             .header
             .iter()
             .any(|h| h.value == HeaderValueKind::Token)
-            || self.attribution.verp.iter().any(|t| t.contains("{token}"));
+            || self
+                .attribution
+                .verp
+                .iter()
+                .chain(&self.attribution.unsubscribe_addresses)
+                .any(|t| t.contains("{token}"));
         if uses_token && self.attribution.token.is_none() {
             bail!("attribution uses signed tokens but [attribution.token] gives no secret");
         }

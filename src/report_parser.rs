@@ -62,6 +62,23 @@ pub fn attribute(
     attribution: &Attribution,
     send_log: &dyn SendLogLookup,
 ) {
+    // A message sent to one of the sender's List-Unsubscribe mailto addresses (from any mail
+    // client: Apple's carries its own mark) asks to unsubscribe its sender, or whoever the
+    // address's token or id names.
+    if report.kind == Kind::NotAReport
+        && report.format == Format::None
+        && report.error.is_none()
+        && attribution.is_unsubscribe_request(original)
+    {
+        report.kind = Kind::Unsubscribe;
+        if let Some(from) = original.get("From").and_then(address::complainant) {
+            report.recipients.push(Recipient {
+                address: Some(from),
+                id: None,
+                via: Via::From,
+            });
+        }
+    }
     match report.kind {
         Kind::Complaint | Kind::NotSpam | Kind::Unsubscribe => {
             // Apple's unsubscribe mail names the subscriber in From (set by `parse`); a
@@ -228,10 +245,14 @@ fn parse_message(raw: &[u8], outer: &HeaderBlock, message: &Message, depth: usiz
         return parse_message(inner_raw, &inner_outer, inner, depth + 1);
     }
     let report = Report::empty(Kind::NotAReport, Format::None, reporter_of(outer, None));
-    Parsed {
-        report,
-        original: HeaderBlock::default(),
-    }
+    // Its own headers: `attribute` tells from them whether it is an unsubscribe request
+    // sent to one of the sender's `unsubscribe_addresses`. Not an automatic reply.
+    let original = if depth == 0 && !is_automatic_reply(outer) {
+        outer.clone()
+    } else {
+        HeaderBlock::default()
+    };
+    Parsed { report, original }
 }
 
 fn has_feedback_report_part(message: &Message) -> bool {

@@ -1614,3 +1614,60 @@ fn a_display_name_naming_staff_at_hotmail_is_not_jmrp() {
         "complaint"
     );
 }
+
+/// A mail to one of the sender's List-Unsubscribe mailto addresses, from any mail client, is
+/// an unsubscribe request: its token names who asks, else its sender does. Before, only
+/// Apple's carried a mark fbl knew, and every other one was stored as "not a report".
+#[test]
+fn a_mail_to_a_list_unsubscribe_address_is_an_unsubscribe_request() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "fbl.toml",
+        b"[attribution]\nunsubscribe_addresses = [\"leave@lists.example.com\", \"unsubscribe+{token}@lists.example.com\"]\ntoken = { secret = \"fbl-test-secret\" }\n",
+    );
+    let parse = |message: String| -> serde_json::Value {
+        let output = run_with_stdin(
+            fbl(dir.path()).args(["--config", "fbl.toml", "parse", "-"]),
+            message.as_bytes(),
+        );
+        serde_json::from_str(&stdout(&output)).unwrap()
+    };
+    let mail = |to: &str| {
+        format!(
+            "From: Jane <jane@mail.example>\nTo: {to}\nSubject: Unsubscribe\nDate: Tue, 10 Nov 2026 12:00:00 +0000\n\nPlease unsubscribe me.\n"
+        )
+    };
+    let plain = parse(mail("leave@lists.example.com"));
+    assert_eq!(plain["kind"], "unsubscribe", "{plain}");
+    assert_eq!(plain["recipients"][0]["address"], "jane@mail.example");
+    assert_eq!(plain["recipients"][0]["via"], "from");
+
+    let token = fbl::token::sign(b"fbl-test-secret", "subscriber@example.org");
+    let signed = parse(mail(&format!("unsubscribe+{token}@lists.example.com")));
+    assert_eq!(signed["kind"], "unsubscribe", "{signed}");
+    assert_eq!(signed["recipients"][0]["address"], "subscriber@example.org");
+    assert_eq!(signed["recipients"][0]["via"], "token");
+
+    // Mail to another address, or an automatic reply to this one, is not.
+    assert_eq!(
+        parse(mail("news@lists.example.com"))["kind"],
+        "not_a_report"
+    );
+    let auto = mail("leave@lists.example.com")
+        .replace("Subject: Unsubscribe", "Subject: Automatic reply: News");
+    assert_eq!(parse(auto)["kind"], "not_a_report");
+
+    // Ingested, it suppresses with the reason unsubscribe.
+    write(
+        dir.path(),
+        "u.eml",
+        mail("leave@lists.example.com").as_bytes(),
+    );
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "ingest", "u.eml"]));
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "suppress", "list", "--json"]));
+    let list: Vec<serde_json::Value> = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(list[0]["address"], "jane@mail.example");
+    assert_eq!(list[0]["reason"], "unsubscribe");
+}

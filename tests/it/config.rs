@@ -55,6 +55,17 @@ fn bad_values_are_errors_that_name_the_problem() {
     );
     let error = Config::from_toml("[[export]]\nformat = \"excel\"\npath = \"x\"\n").unwrap_err();
     assert!(format!("{error:#}").contains("excel"), "{error:#}");
+    for (value, says) in [
+        ("not an address", "neither an address nor a template"),
+        ("u-{nope}@x.example", "unknown placeholder"),
+        ("u-{token}@x.example", "[attribution.token]"),
+    ] {
+        let error = Config::from_toml(&format!(
+            "[attribution]\nunsubscribe_addresses = [\"{value}\"]\n"
+        ))
+        .unwrap_err();
+        assert!(format!("{error:#}").contains(says), "{value}: {error:#}");
+    }
 }
 
 /// A mailbox setting that could only loop or do nothing is refused when the file is read:

@@ -406,13 +406,30 @@ impl Ingester<'_> {
         if let Some(error) = report.error.clone() {
             return self.quarantine(batch, incoming, &digest, error, summary);
         }
+        if !attributed {
+            report_parser::attribute(&mut report, &original, self.attribution, &*batch);
+        }
         if let Some(trust) = self.trust
             && matches!(report.kind, Kind::Complaint | Kind::Unsubscribe)
         {
             let outer = crate::header_block::HeaderBlock::parse(&incoming.raw);
             let own_unsubscribe =
                 report.format == crate::report::Format::None && report.kind == Kind::Unsubscribe;
-            if let Err(why) = crate::trust::check(&outer, report.reporter, own_unsubscribe, trust) {
+            // An unsubscribe request whose address carried a token we signed names only the
+            // subscriber we sent it to: proof enough, whoever relayed it.
+            let signed = own_unsubscribe
+                && !report.recipients.is_empty()
+                && report
+                    .recipients
+                    .iter()
+                    .filter(|r| r.address.is_some())
+                    .all(|r| r.via == crate::report::Via::Token);
+            let checked = if signed {
+                Ok(())
+            } else {
+                crate::trust::check(&outer, report.reporter, own_unsubscribe, trust)
+            };
+            if let Err(why) = checked {
                 let before = summary.quarantined;
                 let outcome = self.quarantine(
                     batch,
@@ -424,9 +441,6 @@ impl Ingester<'_> {
                 summary.untrusted += summary.quarantined - before;
                 return outcome;
             }
-        }
-        if !attributed {
-            report_parser::attribute(&mut report, &original, self.attribution, &*batch);
         }
         let stored = batch.store_report(&NewReport {
             raw: &incoming.raw,

@@ -1671,3 +1671,48 @@ fn a_mail_to_a_list_unsubscribe_address_is_an_unsubscribe_request() {
     assert_eq!(list[0]["address"], "jane@mail.example");
     assert_eq!(list[0]["reason"], "unsubscribe");
 }
+
+/// With `[trust]`, an unsubscribe request from an ordinary mailbox is let through when the
+/// address it was sent to carries a token fbl signed (it names the one subscriber it was sent
+/// to); without one, it waits in quarantine for a person.
+#[test]
+fn with_trust_a_signed_unsubscribe_request_is_taken_and_an_unsigned_one_quarantined() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "fbl.toml",
+        b"[trust]\nauthserv_id = \"mx.sender.example\"\n\n[attribution]\nunsubscribe_addresses = [\"leave@lists.example.com\", \"unsubscribe+{token}@lists.example.com\"]\ntoken = { secret = \"fbl-test-secret\" }\n",
+    );
+    let token = fbl::token::sign(b"fbl-test-secret", "subscriber@example.org");
+    let mail = |to: &str| {
+        format!(
+            "From: Jane <jane@mail.example>\nTo: {to}\nSubject: Unsubscribe\nDate: Tue, 10 Nov 2026 12:00:00 +0000\n\nPlease unsubscribe me.\n"
+        )
+    };
+    write(
+        dir.path(),
+        "signed.eml",
+        mail(&format!("unsubscribe+{token}@lists.example.com")).as_bytes(),
+    );
+    write(
+        dir.path(),
+        "plain.eml",
+        mail("leave@lists.example.com").as_bytes(),
+    );
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "ingest", "signed.eml"]));
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "ingest", "plain.eml"]));
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("untrusted_reporter"),
+        "{}",
+        stdout(&output)
+    );
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "suppress", "list", "--json"]));
+    let list: Vec<serde_json::Value> = serde_json::from_str(&stdout(&output)).unwrap();
+    let addresses: Vec<&str> = list
+        .iter()
+        .map(|e| e["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(addresses, ["subscriber@example.org"]);
+}

@@ -224,18 +224,19 @@ impl Store {
     /// notes are counted per day first, from the index, so that each distinct list of notes
     /// is parsed as JSON once a day rather than once per complaint.
     pub fn unattributed_reasons(&self, from_day: &str, to_day: &str) -> Result<Vec<(String, u64)>> {
+        // Each complaint once, by its first note (the one `fbl ingest`'s summary gives): a
+        // complaint with two notes is not two reasons.
         let sql = self.db.pick(
-            "SELECT note.value, sum(g.n) FROM
-                (SELECT notes, count(*) AS n FROM complaint_facts
+            "SELECT reason, sum(n) FROM
+                (SELECT json_extract(notes, '$[0]') AS reason, count(*) AS n FROM complaint_facts
                  WHERE reported_day BETWEEN ?1 AND ?2 AND notes IS NOT NULL
-                 GROUP BY reported_day, notes) AS g, json_each(g.notes) AS note
-             GROUP BY note.value ORDER BY note.value",
-            "SELECT note.value, sum(g.n) FROM
-                (SELECT notes, count(*) AS n FROM complaint_facts
+                 GROUP BY reported_day, notes)
+             WHERE reason IS NOT NULL GROUP BY reason ORDER BY reason",
+            "SELECT reason, sum(n) FROM
+                (SELECT (notes::jsonb)->>0 AS reason, count(*) AS n FROM complaint_facts
                  WHERE reported_day BETWEEN ?1 AND ?2 AND notes IS NOT NULL
-                 GROUP BY reported_day, notes) AS g,
-                jsonb_array_elements_text(g.notes::jsonb) AS note(value)
-             GROUP BY note.value ORDER BY note.value",
+                 GROUP BY reported_day, notes) AS g
+             WHERE reason IS NOT NULL GROUP BY reason ORDER BY reason",
         );
         self.db.query(sql, params![from_day, to_day], |r| {
             Ok((r.get::<String>(0)?, r.get::<i64>(1)? as u64))

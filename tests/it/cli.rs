@@ -1716,3 +1716,38 @@ fn with_trust_a_signed_unsubscribe_request_is_taken_and_an_unsigned_one_quaranti
         .collect();
     assert_eq!(addresses, ["subscriber@example.org"]);
 }
+
+/// `fbl report` counts an unattributed complaint once among the reasons, by its first note,
+/// as `fbl ingest` does: one with two notes was two reasons.
+#[test]
+fn an_unattributed_complaint_is_one_reason_in_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "fbl.toml",
+        b"[attribution]\nheader = [\n  { name = \"X-Fbl-Token\", value = \"token\" },\n]\ntoken = { secret = \"fbl-test-secret\" }\n",
+    );
+    write(
+        dir.path(),
+        "r.eml",
+        &sparse_complaint("X-Fbl-Token: amFuZUBleGFtcGxlLm5ldA.AAAA\n"),
+    );
+    let output = run(fbl(dir.path())
+        .args(["--config", "fbl.toml", "ingest", "r.eml"])
+        .env("FBL_NOW", "2026-11-20T08:00:00Z"));
+    assert_eq!(output.status.code(), Some(1));
+    let output = run(fbl(dir.path())
+        .args(["--config", "fbl.toml", "report", "--format", "json"])
+        .env("FBL_NOW", "2026-11-20T09:00:00Z"));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(report["unattributed"]["complaints"], 1, "{report}");
+    let reasons = report["unattributed"]["top_reasons"].as_array().unwrap();
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(
+        reasons[0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("header X-Fbl-Token: "),
+        "{reasons:?}"
+    );
+}

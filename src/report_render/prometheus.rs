@@ -157,6 +157,11 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
         "fbl_ip_latest_day_complaint_ratio",
         "Complaint rate per IP on its latest day with a volume, as a ratio.",
     );
+    // The day is a value, not a label: a label would start a new series every day.
+    let mut day_start = Family::new(
+        "fbl_ip_latest_day_timestamp_seconds",
+        "Start (UTC, Unix seconds) of the day the fbl_ip_latest_day_* figures are about.",
+    );
     let mut colour = Family::new(
         "fbl_snds_filter_result",
         "SNDS filter result on the IP's latest day: 0 green, 1 yellow, 2 red, -1 unknown.",
@@ -192,11 +197,18 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
         latest.insert(&day.ip, day);
     }
     for (ip, day) in latest {
-        let l = [("ip", ip), ("day", day.day.as_str())];
+        let l = [("ip", ip)];
         day_complaints.add(&l, day.complaints);
         day_rated.add(&l, day.rated_complaints);
         if let Some(r) = ratio(day.rate_percent) {
             day_ratio.add(&l, r);
+        }
+        if let Ok(date) = chrono::NaiveDate::parse_from_str(&day.day, "%Y-%m-%d") {
+            let start = date
+                .and_hms_opt(0, 0, 0)
+                .expect("midnight exists")
+                .and_utc();
+            day_start.add(&l, start.timestamp());
         }
     }
     families.extend([
@@ -208,6 +220,7 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
         day_complaints,
         day_rated,
         day_ratio,
+        day_start,
         colour,
         traps,
     ]);

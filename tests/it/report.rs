@@ -413,11 +413,15 @@ fn every_format_renders_the_same_figures() {
         "{prometheus}"
     );
     assert!(
-        prometheus.contains(
-            "fbl_ip_latest_day_complaint_ratio{ip=\"192.0.2.10\",day=\"2026-11-19\"} 0.0045\n"
-        ),
+        prometheus.contains("fbl_ip_latest_day_complaint_ratio{ip=\"192.0.2.10\"} 0.0045\n"),
         "{prometheus}"
     );
+    // The day is a value (2026-11-19T00:00:00Z), not a label that starts a series a day.
+    assert!(
+        prometheus.contains("fbl_ip_latest_day_timestamp_seconds{ip=\"192.0.2.10\"} 1795046400\n"),
+        "{prometheus}"
+    );
+    assert!(!prometheus.contains("day=\""), "{prometheus}");
     assert!(prometheus.contains("fbl_unattributed_complaints 1\n"));
 
     let html = render("html");
@@ -1025,9 +1029,7 @@ fn snds_volume_colour_band_trap_hits_and_ip_status_sit_beside_fbls_own_figures()
         "{prometheus}"
     );
     assert!(
-        prometheus.contains(
-            "fbl_ip_latest_day_rated_complaints{ip=\"192.0.2.12\",day=\"2026-11-19\"} 0\n"
-        ),
+        prometheus.contains("fbl_ip_latest_day_rated_complaints{ip=\"192.0.2.12\"} 0\n"),
         "{prometheus}"
     );
 

@@ -72,6 +72,8 @@ pub struct AccountFetched {
     pub skipped_days: u64,
     pub rows: u64,
     pub rows_added: u64,
+    /// Rows stored before that came back with other values (a refetch of the same values
+    /// counts in `rows` only).
     pub rows_updated: u64,
     /// Rows that could not be read; each is in the errors.
     pub rows_rejected: u64,
@@ -393,6 +395,7 @@ impl Fetcher<'_> {
             match batch.upsert_snds_row(name, &day.to_string(), row, self.now)? {
                 SndsRowChange::Added => account.rows_added += 1,
                 SndsRowChange::Updated => account.rows_updated += 1,
+                SndsRowChange::Unchanged => {}
             }
             account.rows += 1;
             touched.insert((day, row.ip.to_string()));

@@ -162,6 +162,9 @@ pub(super) fn describe(summary: &SndsSummary) -> String {
             "  snds {}: {days}, {} rows received, {} new",
             account.account, account.rows, account.rows_added
         );
+        if account.rows_updated > 0 {
+            line.push_str(&format!(", {} changed", account.rows_updated));
+        }
         if !account.empty_days.is_empty() {
             line.push_str(&format!(
                 ", {} without data",

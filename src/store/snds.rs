@@ -12,8 +12,10 @@ use chrono::{DateTime, Utc};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SndsRowChange {
     Added,
-    /// The window was stored already; its values are now the fetched ones.
+    /// The window was stored already, with other values; they are now the fetched ones.
     Updated,
+    /// The window was stored already with the same values.
+    Unchanged,
 }
 
 /// A data row as stored.
@@ -235,10 +237,52 @@ impl Batch<'_> {
         now: &str,
     ) -> Result<SndsRowChange> {
         let ip = row.ip.to_string();
-        let existed = self.tx.exists(
-            "SELECT 1 FROM snds_data WHERE account = ?1 AND ip = ?2 AND activity_start_raw = ?3",
+        // What SNDS said of the window before, as it wrote it: told apart from the fetched row.
+        type Said = (
+            String,
+            String,
+            i64,
+            i64,
+            i64,
+            String,
+            String,
+            i64,
+            String,
+            String,
+        );
+        let before: Option<Said> = self.tx.query_opt(
+            "SELECT day, activity_end_raw, rcpt_commands, data_commands, message_recipients,
+                    filter_result_raw, complaint_rate_raw, trap_hits, trap_period_start_raw,
+                    trap_period_end_raw
+             FROM snds_data WHERE account = ?1 AND ip = ?2 AND activity_start_raw = ?3",
             params![account, ip, row.activity_start_raw],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                ))
+            },
         )?;
+        let now_said: Said = (
+            day.to_owned(),
+            row.activity_end_raw.clone(),
+            row.rcpt_commands as i64,
+            row.data_commands as i64,
+            row.message_recipients as i64,
+            row.filter_result_raw.clone(),
+            row.complaint_rate_raw.clone(),
+            row.trap_hits as i64,
+            row.trap_period_start_raw.clone(),
+            row.trap_period_end_raw.clone(),
+        );
         let (complaint_rate, complaint_percent) = match row.complaint_rate {
             ComplaintBand::BelowPointOne => ("below_point_one", None),
             ComplaintBand::Percent(value) => ("percent", Some(value)),
@@ -294,10 +338,10 @@ impl Batch<'_> {
                 now,
             ],
         )?;
-        Ok(if existed {
-            SndsRowChange::Updated
-        } else {
-            SndsRowChange::Added
+        Ok(match before {
+            None => SndsRowChange::Added,
+            Some(before) if before == now_said => SndsRowChange::Unchanged,
+            Some(_) => SndsRowChange::Updated,
         })
     }
 

@@ -238,6 +238,21 @@ pub fn is_redaction_token(raw: &str) -> bool {
             .any(|piece| piece == "redacted")
 }
 
+/// The domain of the address in a header value (`Name <a@example.org>`), lower-cased.
+pub fn domain_of(raw: &str) -> Option<String> {
+    let address = normalise(raw)?;
+    address
+        .rsplit_once('@')
+        .map(|(_, domain)| domain.to_owned())
+}
+
+/// Whether `domain` is `parent` or a subdomain of it (case and a trailing dot aside).
+pub fn is_within(domain: &str, parent: &str) -> bool {
+    let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    let parent = parent.trim().to_ascii_lowercase();
+    domain == parent || domain.ends_with(&format!(".{parent}"))
+}
+
 /// True for a `#` comment line of a plain address list (`suppress import`, `suppress check
 /// -`). `#` is a valid first character of a local part, so a line that is an address is not a
 /// comment: `#team@example.org`, as fbl's own exports write it, comes back on import.

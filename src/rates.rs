@@ -1404,6 +1404,18 @@ fn source_name(source: VolumeSource) -> &'static str {
 mod tests {
     use super::*;
 
+    /// The report as the table renders it.
+    fn table_of(report: &ComplaintReport) -> String {
+        let mut table = Vec::new();
+        crate::report_render::render(
+            crate::report_render::ReportFormat::Table,
+            report,
+            &mut table,
+        )
+        .unwrap();
+        String::from_utf8(table).unwrap()
+    }
+
     fn day(n: u32) -> String {
         format!("2026-11-{n:02}")
     }
@@ -1548,14 +1560,7 @@ mod tests {
             (9, 4, Some(1000))
         );
         assert_eq!(ip.rate_percent, Some(0.4));
-        let mut table = Vec::new();
-        crate::report_render::render(
-            crate::report_render::ReportFormat::Table,
-            &report,
-            &mut table,
-        )
-        .unwrap();
-        let table = String::from_utf8(table).unwrap();
+        let table = table_of(&report);
         let row = table
             .lines()
             .find(|l| l.trim_start().starts_with("192.0.2.10"))
@@ -1771,14 +1776,7 @@ mod tests {
             .find(|r| r.subject == "yahoo" && r.day.as_deref() == Some("2026-11-20"))
             .unwrap();
         assert_eq!((day_20.complaints, day_20.rated_complaints), (2, 0));
-        let mut table = Vec::new();
-        crate::report_render::render(
-            crate::report_render::ReportFormat::Table,
-            &report,
-            &mut table,
-        )
-        .unwrap();
-        let table = String::from_utf8(table).unwrap();
+        let table = table_of(&report);
         let line = table
             .lines()
             .find(|l| l.trim_start().starts_with("yahoo"))

@@ -707,21 +707,10 @@ fn is_microsoft_domain(from: &str) -> bool {
     )
 }
 
-/// The domain of a From header's address, lower-cased.
-fn from_domain(from: &str) -> Option<String> {
-    let address = address::normalise(from)?;
-    address
-        .rsplit_once('@')
-        .map(|(_, domain)| domain.to_owned())
-}
-
 /// Whether a From header's address is at one of `domains` or a subdomain of one.
 fn from_domain_is(from: &str, domains: &[&str]) -> bool {
-    from_domain(from).is_some_and(|domain| {
-        domains
-            .iter()
-            .any(|d| domain == *d || domain.ends_with(&format!(".{d}")))
-    })
+    address::domain_of(from)
+        .is_some_and(|domain| domains.iter().any(|d| address::is_within(&domain, d)))
 }
 
 fn is_apple_unsubscribe(outer: &HeaderBlock) -> bool {
@@ -790,7 +779,7 @@ fn reporter_of(outer: &HeaderBlock, user_agent: Option<&str>) -> Reporter {
     let agent = user_agent.unwrap_or("").to_ascii_lowercase();
     // The address of From, never its display name.
     let from = outer.get("From").unwrap_or("");
-    let domain = from_domain(from).unwrap_or_default();
+    let domain = address::domain_of(from).unwrap_or_default();
     if agent.contains("jmrp") || is_microsoft_domain(from) {
         return Reporter::Microsoft;
     }

@@ -77,12 +77,6 @@ const CONSUMER_DOMAINS: [&str; 10] = [
 /// The feedback loops' own addresses on consumer domains (formats.md section 2.1).
 const LOOP_ADDRESSES: [&str; 1] = ["staff@hotmail.com"];
 
-fn domain_matches(domain: &str, allowed: &str) -> bool {
-    let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
-    let allowed = allowed.trim().to_ascii_lowercase();
-    domain == allowed || domain.ends_with(&format!(".{allowed}"))
-}
-
 /// Checks a report's origin. `Err` says why it is not trusted.
 /// `own_unsubscribe`: the message is a subscriber's own unsubscribe request (Apple's
 /// one-click mail, sent from the subscriber's iCloud address), which can only take that
@@ -100,16 +94,17 @@ pub fn check(
         ));
     }
     let from = outer.get("From").unwrap_or("");
-    let Some(from_domain) = crate::address::normalise(from)
-        .and_then(|a| a.rsplit_once('@').map(|(_, d)| d.to_string()))
-    else {
+    let Some(from_domain) = crate::address::domain_of(from) else {
         return Err("the report has no From address".to_string());
     };
     let mut allowed: Vec<&str> = config.extra_domains.iter().map(String::as_str).collect();
     if config.reporters.contains(&reporter) {
         allowed.extend(reporter_domains(reporter));
     }
-    let Some(domain) = allowed.iter().find(|d| domain_matches(&from_domain, d)) else {
+    let Some(domain) = allowed
+        .iter()
+        .find(|d| crate::address::is_within(&from_domain, d))
+    else {
         return Err(format!(
             "From domain {from_domain} is not a trusted feedback loop domain"
         ));
@@ -150,7 +145,7 @@ pub fn check(
             let pass_for = |method: &str, property: &str| {
                 clause.starts_with(&format!("{method}=pass"))
                     && crate::derivation::parameter(&clause, property).is_some_and(|d| {
-                        domain_matches(
+                        crate::address::is_within(
                             d.trim_start_matches('@').rsplit('@').next().unwrap_or(d),
                             domain,
                         )
@@ -168,7 +163,7 @@ pub fn check(
             // a forgery.
             if clause.starts_with("dmarc=fail")
                 && crate::derivation::parameter(&clause, "header.from")
-                    .is_some_and(|d| domain_matches(d, domain))
+                    .is_some_and(|d| crate::address::is_within(d, domain))
             {
                 return Err(format!(
                     "an Authentication-Results header from {} records a failure for {domain}",

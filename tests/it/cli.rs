@@ -1537,20 +1537,20 @@ fn wrapped(outer: &str, report: &[u8]) -> Vec<u8> {
     message
 }
 
+/// The kind `fbl parse` gives `attached` inside a message with these outer headers.
+fn kind_of_wrapped(dir: &Path, outer: &str, attached: &[u8]) -> String {
+    let output = run_with_stdin(fbl(dir).args(["parse", "-"]), &wrapped(outer, attached));
+    let parsed: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    parsed["kind"].as_str().unwrap().to_owned()
+}
+
 /// A report comes back inside an out-of-office answer or a delay warning: that is the same
 /// complaint again, not a new one. An abuse desk forwarding it by hand still counts.
 #[test]
 fn a_report_inside_an_auto_reply_or_a_delay_warning_is_not_a_new_complaint() {
     let dir = tempfile::tempdir().unwrap();
     let report = arf("abuse", "jane@example.org", "m@example.com");
-    let kind = |outer: &str| -> String {
-        let output = run_with_stdin(
-            fbl(dir.path()).args(["parse", "-"]),
-            &wrapped(outer, &report),
-        );
-        let parsed: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
-        parsed["kind"].as_str().unwrap().to_owned()
-    };
+    let kind = |outer: &str| kind_of_wrapped(dir.path(), outer, &report);
     assert_eq!(
         kind("From: colleague@example.com\nSubject: Automatic reply: report\n"),
         "not_a_report"
@@ -1597,14 +1597,7 @@ fn a_display_name_naming_staff_at_hotmail_is_not_jmrp() {
     let dir = tempfile::tempdir().unwrap();
     let attached =
         b"From: news@example.com\nTo: jane@example.org\nMessage-ID: <n1@example.com>\nSubject: News\n\nHello.\n";
-    let kind = |outer: &str| -> String {
-        let output = run_with_stdin(
-            fbl(dir.path()).args(["parse", "-"]),
-            &wrapped(outer, attached),
-        );
-        let parsed: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
-        parsed["kind"].as_str().unwrap().to_owned()
-    };
+    let kind = |outer: &str| kind_of_wrapped(dir.path(), outer, attached);
     assert_eq!(
         kind("From: \"Forwarded from staff@hotmail.com\" <abuse@isp.example>\nSubject: Fwd\n"),
         "not_a_report"
@@ -1613,6 +1606,13 @@ fn a_display_name_naming_staff_at_hotmail_is_not_jmrp() {
         kind("From: staff@hotmail.com\nSubject: complaint about message from 192.0.2.20\n"),
         "complaint"
     );
+}
+
+/// What a mail client sends to a List-Unsubscribe mailto address `to`.
+fn unsubscribe_mail(to: &str) -> String {
+    format!(
+        "From: Jane <jane@mail.example>\nTo: {to}\nSubject: Unsubscribe\nDate: Tue, 10 Nov 2026 12:00:00 +0000\n\nPlease unsubscribe me.\n"
+    )
 }
 
 /// A mail to one of the sender's List-Unsubscribe mailto addresses, from any mail client, is
@@ -1633,11 +1633,7 @@ fn a_mail_to_a_list_unsubscribe_address_is_an_unsubscribe_request() {
         );
         serde_json::from_str(&stdout(&output)).unwrap()
     };
-    let mail = |to: &str| {
-        format!(
-            "From: Jane <jane@mail.example>\nTo: {to}\nSubject: Unsubscribe\nDate: Tue, 10 Nov 2026 12:00:00 +0000\n\nPlease unsubscribe me.\n"
-        )
-    };
+    let mail = unsubscribe_mail;
     let plain = parse(mail("leave@lists.example.com"));
     assert_eq!(plain["kind"], "unsubscribe", "{plain}");
     assert_eq!(plain["recipients"][0]["address"], "jane@mail.example");
@@ -1684,11 +1680,7 @@ fn with_trust_a_signed_unsubscribe_request_is_taken_and_an_unsigned_one_quaranti
         b"[trust]\nauthserv_id = \"mx.sender.example\"\n\n[attribution]\nunsubscribe_addresses = [\"leave@lists.example.com\", \"unsubscribe+{token}@lists.example.com\"]\ntoken = { secret = \"fbl-test-secret\" }\n",
     );
     let token = fbl::token::sign(b"fbl-test-secret", "subscriber@example.org");
-    let mail = |to: &str| {
-        format!(
-            "From: Jane <jane@mail.example>\nTo: {to}\nSubject: Unsubscribe\nDate: Tue, 10 Nov 2026 12:00:00 +0000\n\nPlease unsubscribe me.\n"
-        )
-    };
+    let mail = unsubscribe_mail;
     write(
         dir.path(),
         "signed.eml",

@@ -98,6 +98,7 @@ fn build(path: &Path) -> anyhow::Result<()> {
             packed: None,
             raw: raw.as_bytes(),
             sha256: sha256(raw.as_bytes()),
+            content_key: None,
             origin: "bench",
             report: &report,
             ingested_at: NOW,

@@ -4,6 +4,7 @@
 
 use crate::attribution::Attribution;
 use crate::config::SuppressionConfig;
+use crate::content_key::content_key;
 use crate::mail_source::Incoming;
 use crate::report::{Kind, Report};
 use crate::report_parser;
@@ -30,6 +31,8 @@ type Chunk = Vec<Result<(Incoming, Prepared)>>;
 /// The work on one message that needs no store, done ahead by the reading thread.
 struct Prepared {
     digest: [u8; 32],
+    /// What the message says, whichever way it was delivered (`content_key`).
+    content_key: [u8; 32],
     /// What the reader found of these bytes in the store.
     seen: Seen,
     /// None when stored, or when the work is left to the storing thread.
@@ -44,8 +47,8 @@ enum Seen {
     /// Stored already, as this report (reports are never deleted: a duplicate).
     Stored(i64),
     /// Not stored when the reader looked. A copy stored by this run after that is caught by
-    /// the reports table's UNIQUE digest when storing, or by the quarantine's when the copy
-    /// was quarantined: the same bytes meet the same fate within a run.
+    /// the reports table's UNIQUE digest or content key when storing, or by the quarantine's
+    /// when the copy was quarantined: the same bytes meet the same fate within a run.
     Absent,
 }
 
@@ -63,6 +66,7 @@ impl Prepared {
     fn new(incoming: &Incoming) -> Prepared {
         Prepared {
             digest: sha256(&incoming.raw),
+            content_key: content_key(&incoming.raw),
             seen: Seen::Unknown,
             work: None,
         }
@@ -77,7 +81,11 @@ impl Prepared {
         attribution: &Attribution,
     ) -> Result<Prepared> {
         let digest = sha256(&incoming.raw);
-        let seen = match lookup.as_mut().map(|lookup| lookup.report_id(&digest)) {
+        let content_key = content_key(&incoming.raw);
+        let seen = match lookup
+            .as_mut()
+            .map(|lookup| lookup.report_id(&digest, &content_key))
+        {
             Some(Ok(Some(id))) => Seen::Stored(id),
             Some(Ok(None)) => Seen::Absent,
             None | Some(Err(_)) => Seen::Unknown,
@@ -98,7 +106,12 @@ impl Prepared {
                 packed: crate::store::pack(&incoming.raw)?,
             })
         };
-        Ok(Prepared { digest, seen, work })
+        Ok(Prepared {
+            digest,
+            content_key,
+            seen,
+            work,
+        })
     }
 }
 
@@ -376,11 +389,10 @@ impl Ingester<'_> {
         let stored = match prepared.seen {
             Seen::Stored(id) => Some(id),
             Seen::Absent => None,
-            Seen::Unknown => batch.report_id_by_sha256(&digest)?,
+            Seen::Unknown => batch.report_id_by_digests(&digest, &prepared.content_key)?,
         };
         if let Some(id) = stored {
-            summary.duplicates += 1;
-            return Ok(Outcome::Duplicate(id));
+            return self.duplicate(batch, &digest, id, summary);
         }
         if let Some(size) = incoming.oversized {
             let reason = format!(
@@ -446,15 +458,13 @@ impl Ingester<'_> {
             raw: &incoming.raw,
             packed: packed.as_deref(),
             sha256: digest,
+            content_key: Some(prepared.content_key),
             origin: &incoming.origin,
             report: &report,
             ingested_at: self.now,
         })?;
         let id = match stored {
-            Stored::Duplicate(id) => {
-                summary.duplicates += 1;
-                return Ok(Outcome::Duplicate(id));
-            }
+            Stored::Duplicate(id) => return self.duplicate(batch, &digest, id, summary),
             Stored::New(id) => id,
         };
         batch.release_quarantine(&digest, id, self.now)?;
@@ -470,6 +480,22 @@ impl Ingester<'_> {
             .or_default() += 1;
         self.act(batch, id, &report, summary)?;
         Ok(Outcome::Stored(id))
+    }
+
+    /// A message whose report is stored already (these bytes, or another delivery of it).
+    /// Quarantined, these bytes leave the quarantine, linked to that report: a copy set
+    /// aside (untrusted by the way it came, say) is no longer waiting for a person once
+    /// another delivery of it was stored.
+    fn duplicate(
+        &self,
+        batch: &mut Batch,
+        digest: &[u8; 32],
+        id: i64,
+        summary: &mut Summary,
+    ) -> Result<Outcome> {
+        batch.release_quarantine(digest, id, self.now)?;
+        summary.duplicates += 1;
+        Ok(Outcome::Duplicate(id))
     }
 
     /// Applies the suppression policy to a stored report.

@@ -5,6 +5,7 @@ pub mod atomic_file;
 pub mod attribution;
 pub mod cli;
 pub mod config;
+pub mod content_key;
 pub mod delist;
 pub mod derivation;
 pub mod export;

@@ -498,6 +498,7 @@ mod tests {
                 raw: raw.as_bytes(),
                 packed: None,
                 sha256: sha256(raw.as_bytes()),
+                content_key: None,
                 origin: "test",
                 report: &report,
                 ingested_at: NOW,

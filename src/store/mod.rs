@@ -43,7 +43,7 @@ const HISTORY_CHAIN: &str = "WITH RECURSIVE chain (id) AS (
     )";
 
 /// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
-const MIGRATIONS: [(&str, &str); 13] = [
+const MIGRATIONS: [(&str, &str); 14] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/sqlite/0001_init.sql"),
@@ -95,6 +95,10 @@ const MIGRATIONS: [(&str, &str); 13] = [
     (
         "0013_campaign_volume_by_day.sql",
         include_str!("../../schemas/sqlite/0013_campaign_volume_by_day.sql"),
+    ),
+    (
+        "0014_report_content_key.sql",
+        include_str!("../../schemas/sqlite/0014_report_content_key.sql"),
     ),
 ];
 
@@ -150,6 +154,8 @@ pub struct NewReport<'a> {
     /// `raw` compressed already (by `pack`), when the caller did it ahead.
     pub packed: Option<&'a [u8]>,
     pub sha256: [u8; 32],
+    /// `raw`'s content key (`content_key::content_key`), when the caller has it already.
+    pub content_key: Option<[u8; 32]>,
     pub origin: &'a str,
     pub report: &'a Report,
     pub ingested_at: &'a str,
@@ -178,12 +184,13 @@ impl ReportLookup {
         Ok(ReportLookup { store, in_read: 0 })
     }
 
-    /// The id of the report with these bytes, when one was stored and committed.
-    pub fn report_id(&mut self, sha256: &[u8; 32]) -> Result<Option<i64>> {
+    /// The id of the report with these bytes or this content key (another delivery of
+    /// it), when one was stored and committed.
+    pub fn report_id(&mut self, sha256: &[u8; 32], content_key: &[u8; 32]) -> Result<Option<i64>> {
         if self.in_read == 0 {
             self.store.db.batch("BEGIN")?;
         }
-        let found = report_id_by_sha256(&self.store.db, sha256);
+        let found = report_id_by_digests(&self.store.db, sha256, content_key);
         self.in_read += 1;
         if self.in_read == Self::LOOKUPS_PER_READ || found.is_err() {
             self.in_read = 0;
@@ -762,6 +769,15 @@ fn report_id_by_sha256(db: &Db, sha256: &[u8; 32]) -> Result<Option<i64>> {
     )
 }
 
+/// The stored report with these bytes, or another delivery of it (its content key).
+fn report_id_by_digests(db: &Db, sha256: &[u8; 32], content_key: &[u8; 32]) -> Result<Option<i64>> {
+    db.query_opt(
+        "SELECT id FROM reports WHERE sha256 = ?1 OR content_key = ?2",
+        params![&sha256[..], &content_key[..]],
+        |r| r.get(0),
+    )
+}
+
 fn lookup_message_id(db: &Db, message_id: &str) -> Option<String> {
     let bare = message_id
         .trim()
@@ -887,6 +903,16 @@ impl Batch<'_> {
         report_id_by_sha256(self.tx, sha256)
     }
 
+    /// The id of a stored report with these bytes or this content key (another delivery
+    /// of the same report), if there is one.
+    pub fn report_id_by_digests(
+        &self,
+        sha256: &[u8; 32],
+        content_key: &[u8; 32],
+    ) -> Result<Option<i64>> {
+        report_id_by_digests(self.tx, sha256, content_key)
+    }
+
     /// Keeps a report with its raw bytes and complainants; a report already stored is left
     /// as it was.
     pub fn store_report(&mut self, new: &NewReport) -> Result<Stored> {
@@ -907,14 +933,19 @@ impl Batch<'_> {
                 &packed_here[..]
             }
         };
-        // The schema's UNIQUE sha256 decides: no row is inserted for bytes stored already
-        // (one index search instead of a lookup and then the insert's own).
+        let content_key = new
+            .content_key
+            .unwrap_or_else(|| crate::content_key::content_key(new.raw));
+        // The schema's UNIQUE sha256 and content_key decide: no row is inserted for bytes,
+        // or another delivery of a report, stored already (one index search each instead of
+        // a lookup and then the insert's own).
         let inserted = self.tx.insert_for_id(
             "INSERT INTO reports (sha256, ingested_at, origin, kind, format, reporter,
                 feedback_type, source_ip, arrival_date, reported_at, reported_day, message_id,
-                original_mail_from, subject, redacted, attributed, report_json, raw_packed, raw_size)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
-             ON CONFLICT (sha256) DO NOTHING",
+                original_mail_from, subject, redacted, attributed, report_json, raw_packed, raw_size,
+                content_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
+             ON CONFLICT DO NOTHING",
             params![
                 &new.sha256[..],
                 new.ingested_at,
@@ -935,12 +966,13 @@ impl Batch<'_> {
                 json,
                 packed,
                 new.raw.len() as i64,
+                &content_key[..],
             ],
         )?;
         let Some(id) = inserted else {
             let id = self
-                .report_id_by_sha256(&new.sha256)?
-                .context("a report conflicted on its SHA-256 but cannot be found")?;
+                .report_id_by_digests(&new.sha256, &content_key)?
+                .context("a report conflicted on its digests but cannot be found")?;
             return Ok(Stored::Duplicate(id));
         };
         self.insert_complainants(id, &report.recipients)?;
@@ -1407,13 +1439,55 @@ impl Store {
                 ),
             };
             self.db
-                .batch(&format!("BEGIN;\n{sql}\n;{record}\nCOMMIT;"))
+                .batch(&format!("BEGIN;\n{sql}"))
+                .and_then(|()| self.after_migration(name))
+                .and_then(|()| self.db.batch(&format!("{record}\nCOMMIT;")))
                 .inspect_err(|_| {
                     let _ = self.db.batch("ROLLBACK");
                 })
                 .with_context(|| format!("migration {name} failed"))?;
         }
         Ok(())
+    }
+
+    /// What a migration needs of fbl's own code, in its transaction, after its SQL.
+    fn after_migration(&self, name: &str) -> Result<()> {
+        if name == "0014_report_content_key.sql" {
+            self.key_stored_reports()?;
+        }
+        Ok(())
+    }
+
+    /// Gives every stored report its content key, reading its raw message, oldest first. A
+    /// report whose key an older one has already is a copy stored before version 14: it
+    /// keeps none, and stays as it was (reports are never deleted).
+    fn key_stored_reports(&self) -> Result<()> {
+        const CHUNK: i64 = 1_000;
+        let mut after = 0i64;
+        loop {
+            let rows: Vec<(i64, Vec<u8>)> = self.db.query(
+                "SELECT id, raw_packed FROM reports WHERE id > ?1 ORDER BY id LIMIT ?2",
+                params![after, CHUNK],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let Some(&(last, _)) = rows.last() else {
+                return Ok(());
+            };
+            for (id, packed) in rows {
+                // A raw message that no longer unpacks (damaged outside fbl) keeps no key,
+                // as a copy does: the store must still open, and the row is shown as it is.
+                let Ok(raw) = packed::unpack(&packed) else {
+                    continue;
+                };
+                let key = crate::content_key::content_key(&raw);
+                self.db.execute(
+                    "UPDATE reports SET content_key = ?2 WHERE id = ?1
+                     AND NOT EXISTS (SELECT 1 FROM reports WHERE content_key = ?2)",
+                    params![id, &key[..]],
+                )?;
+            }
+            after = last;
+        }
     }
 }
 

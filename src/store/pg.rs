@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// Numbered migrations for PostgreSQL, the same numbers as SQLite's. The schema version is
 /// the highest row of `fbl_schema`.
-pub(super) const MIGRATIONS: [(&str, &str); 13] = [
+pub(super) const MIGRATIONS: [(&str, &str); 14] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/postgres/0001_init.sql"),
@@ -62,6 +62,10 @@ pub(super) const MIGRATIONS: [(&str, &str); 13] = [
     (
         "0013_campaign_volume_by_day.sql",
         include_str!("../../schemas/postgres/0013_campaign_volume_by_day.sql"),
+    ),
+    (
+        "0014_report_content_key.sql",
+        include_str!("../../schemas/postgres/0014_report_content_key.sql"),
     ),
 ];
 

@@ -109,6 +109,107 @@ fn ingest_twice_stores_and_counts_once() {
     assert_eq!(list[0]["count"], 2);
 }
 
+/// The same report delivered twice (to an alias and the mailbox behind it, once with CRLF
+/// and once with LF, once from an mbox export) is one complaint: each copy's delivery
+/// fields and line endings differ, what the provider wrote does not.
+#[test]
+fn a_report_delivered_twice_counts_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let report =
+        std::fs::read(crate::support::fixtures().join("reports/yahoo-cfl-received-date.eml"))
+            .unwrap();
+    let aliased = [
+        b"Delivered-To: abuse@example.com\nX-Original-To: fbl-alias@example.com\n".as_slice(),
+        &report,
+    ]
+    .concat();
+    write(dir.path(), "in/1.eml", &report);
+    write(dir.path(), "in/2.eml", &aliased);
+    write(dir.path(), "in/3.eml", &crate::support::to_crlf(&report));
+    // Another report with the same body but its own Message-ID is another complaint.
+    let text = String::from_utf8(report.clone()).unwrap();
+    let other = text.replace("Message-ID: <9f21d170.", "Message-ID: <another.9f21d170.");
+    assert_ne!(other, text);
+    write(dir.path(), "in/4.eml", other.as_bytes());
+    let output = run(fbl(dir.path()).args(["ingest", "in", "--json"]));
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["stored"], 2, "{summary}");
+    assert_eq!(summary["duplicates"], 2, "{summary}");
+    let first = counts(dir.path());
+
+    // A copy arriving in a later run (looked up by the reading thread) is a duplicate too.
+    let relayed = [
+        b"Received: from relay.example.com by mx2.example.com; Mon, 9 Mar 2026 15:00:00 +0000\r\n"
+            .as_slice(),
+        &crate::support::to_crlf(&report),
+    ]
+    .concat();
+    write(dir.path(), "later/5.eml", &relayed);
+    let output = run(fbl(dir.path()).args(["ingest", "later", "--json"]));
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["stored"], 0, "{summary}");
+    assert_eq!(summary["duplicates"], 1, "{summary}");
+    assert_eq!(counts(dir.path()), first, "a copy changed the store");
+    // One suppression, counted once per report, not per copy.
+    let output = run(fbl(dir.path()).args(["suppress", "list", "--json"]));
+    let list: Vec<serde_json::Value> = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["count"], 2, "{list:?}");
+}
+
+/// A delivery set aside in quarantine (untrusted by the way it came) leaves it when another
+/// delivery of the same report is stored: a retry finds it stored, and nobody is left
+/// waiting on it.
+#[test]
+fn a_quarantined_delivery_of_a_stored_report_leaves_the_quarantine() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "fbl.toml",
+        b"[trust]\nauthserv_id = \"mx.sender.example\"\n",
+    );
+    let report = [
+        b"Message-ID: <r1@arf.mail.yahoo.com>\n".as_slice(),
+        &arf("abuse", "signed@example.org", "s@example.com"),
+    ]
+    .concat();
+    let through = |results: &str| [results.as_bytes(), &report].concat();
+    write(
+        dir.path(),
+        "first/copy.eml",
+        &through("Authentication-Results: mx.other.example; dkim=pass header.d=yahoo.com\n"),
+    );
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "ingest", "first", "--json"]));
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let open_quarantine = |dir: &Path| -> usize {
+        let output = run(fbl(dir).args(["quarantine", "list", "--json"]));
+        serde_json::from_str::<Vec<serde_json::Value>>(&stdout(&output))
+            .unwrap()
+            .len()
+    };
+    assert_eq!(open_quarantine(dir.path()), 1);
+    write(
+        dir.path(),
+        "second/copy.eml",
+        &through(
+            "Authentication-Results: mx.sender.example; dkim=pass header.d=yahoo.com header.s=s1\n",
+        ),
+    );
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "ingest", "second", "--json"]));
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "quarantine", "retry"]));
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(
+        stdout(&output).starts_with("1 retried: 1 stored, 0 still quarantined"),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(open_quarantine(dir.path()), 0);
+    assert_eq!(counts(dir.path()).reports, 1);
+}
+
 #[test]
 fn look_alikes_never_suppress() {
     let dir = tempfile::tempdir().unwrap();

@@ -899,6 +899,7 @@ fn the_same_report_stored_at_once_by_two_connections_is_stored_once(backend: Bac
                             packed: None,
                             raw: &raw,
                             sha256: fbl::store::sha256(&raw),
+                            content_key: None,
                             origin: "test",
                             report: &report,
                             ingested_at: "2026-11-01T00:00:00Z",
@@ -917,6 +918,145 @@ fn the_same_report_stored_at_once_by_two_connections_is_stored_once(backend: Bac
         .count();
     assert_eq!(new, 1, "{outcomes:?}");
     assert_eq!(test.open().counts().unwrap().reports, 1);
+}
+
+/// One report delivered several ways (each copy with trace fields of its own, some with LF
+/// and some with CRLF) and stored at once by as many connections is stored once: the other
+/// deliveries are duplicates of it, and so is one stored later.
+fn deliveries_of_one_report_are_stored_once(backend: Backend) {
+    let test = TestStore::new(backend);
+    drop(test.open());
+    let original = [
+        b"Message-ID: <report-1@arf.example>\n".as_slice(),
+        &crate::support::arf("abuse", "twice@example.org", "m@example.com"),
+    ]
+    .concat();
+    let delivery = |n: usize| -> Vec<u8> {
+        let copy = [
+            format!("Received: by mx{n}.example.com; Tue, 10 Nov 2026 12:00:0{n} +0000\n")
+                .as_bytes(),
+            &original,
+        ]
+        .concat();
+        if n.is_multiple_of(2) {
+            crate::support::to_crlf(&copy)
+        } else {
+            copy
+        }
+    };
+    let report = fbl::report_parser::parse(&original).report;
+    let barrier = std::sync::Barrier::new(8);
+    let outcomes: Vec<fbl::store::Stored> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|n| {
+                let (barrier, report, test) = (&barrier, &report, &test);
+                let raw = delivery(n);
+                scope.spawn(move || {
+                    let mut store = test.open();
+                    barrier.wait();
+                    let mut batch = store.begin().unwrap();
+                    let stored = batch
+                        .store_report(&fbl::store::NewReport {
+                            packed: None,
+                            raw: &raw,
+                            sha256: fbl::store::sha256(&raw),
+                            content_key: None,
+                            origin: "test",
+                            report,
+                            ingested_at: "2026-11-01T00:00:00Z",
+                        })
+                        .unwrap();
+                    batch.commit().unwrap();
+                    stored
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let new: Vec<i64> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            fbl::store::Stored::New(id) => Some(*id),
+            fbl::store::Stored::Duplicate(_) => None,
+        })
+        .collect();
+    assert_eq!(new.len(), 1, "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, fbl::store::Stored::New(id) | fbl::store::Stored::Duplicate(id) if *id == new[0])),
+        "{outcomes:?}"
+    );
+    let mut store = test.open();
+    let later = delivery(9);
+    let batch = store.begin().unwrap();
+    assert_eq!(
+        batch
+            .report_id_by_digests(
+                &fbl::store::sha256(&later),
+                &fbl::content_key::content_key(&later)
+            )
+            .unwrap(),
+        Some(new[0])
+    );
+    drop(batch);
+    assert_eq!(store.counts().unwrap().reports, 1);
+}
+
+/// Version 14 keys reports by what they say. Reports stored before are keyed by the
+/// migration, reading their raw messages, so that a later delivery of one is a duplicate; a
+/// second delivery stored before keeps no key (the migration does not fail on it) and stays.
+fn reports_stored_before_version_14_are_keyed_by_the_migration(backend: Backend) {
+    let test = TestStore::new(backend);
+    let first = [
+        b"Message-ID: <report-1@arf.example>\n".as_slice(),
+        &crate::support::arf("abuse", "one@example.org", "m1@example.com"),
+    ]
+    .concat();
+    let first_again = [b"Delivered-To: alias@example.com\n".as_slice(), &first].concat();
+    let second = [
+        b"Message-ID: <report-2@arf.example>\n".as_slice(),
+        &crate::support::arf("abuse", "two@example.org", "m2@example.com"),
+    ]
+    .concat();
+    let row = |id: i64, raw: &[u8]| {
+        format!(
+            "({id}, {sha}, '2026-01-01T00:00:00Z', 'old.eml', 'complaint', 'arf', 'yahoo',
+              '2026-01-01T00:00:00Z', '2026-01-01', 0, 0, '{{}}', {packed}, {size})",
+            sha = blob(backend, &fbl::store::sha256(raw)),
+            packed = blob(backend, &fbl::store::pack(raw).unwrap()),
+            size = raw.len()
+        )
+    };
+    let rows = format!(
+        "INSERT INTO reports (id, sha256, ingested_at, origin, kind, format, reporter,
+             reported_at, reported_day, redacted, attributed, report_json, raw_packed, raw_size)
+         VALUES {}, {}, {};",
+        row(1, &first),
+        row(2, &first_again),
+        row(3, &second)
+    );
+    store_of_version(&test, 13, &rows);
+    let mut store = Store::open_at(&test.location).unwrap();
+    assert_eq!(store.counts().unwrap().reports, 3);
+    let batch = store.begin().unwrap();
+    for (raw, id) in [
+        (
+            [b"Delivered-To: abuse@example.com\n".as_slice(), &first].concat(),
+            1,
+        ),
+        (crate::support::to_crlf(&second), 3),
+    ] {
+        assert_eq!(
+            batch
+                .report_id_by_digests(
+                    &fbl::store::sha256(&raw),
+                    &fbl::content_key::content_key(&raw)
+                )
+                .unwrap(),
+            Some(id)
+        );
+    }
 }
 
 /// A COMMIT the store refuses (here a deferred constraint, checked only then) leaves no
@@ -1124,6 +1264,8 @@ on_both_backends!(
     send_log_lookup_by_empty_id_finds_nobody,
     the_suppression_view_lists_the_current_list,
     the_same_report_stored_at_once_by_two_connections_is_stored_once,
+    deliveries_of_one_report_are_stored_once,
+    reports_stored_before_version_14_are_keyed_by_the_migration,
     a_refused_commit_rolls_back_and_the_next_batch_commits,
     a_read_snapshot_sees_no_commit_made_after_its_first_read,
     a_failed_read_snapshot_ends_and_the_connection_reads_on,

@@ -3,7 +3,7 @@
 use super::progress::TerminalProgress;
 use super::{Context, Outcome, print_json, stdout_is_terminal};
 use crate::ingest::Progress as _;
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 
 /// Process every configured source, fetch SNDS, expire suppressions, prune the send log,
 /// write every configured export, then print the summary (on a terminal, with --json, or
@@ -21,6 +21,15 @@ pub struct RunArgs {
 }
 
 pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
+    // Everything `run` does comes from the configuration: without one it would make an
+    // empty store where it stands and exit 0, every night, as when a cron job loses the
+    // FBL_CONFIG its author set in a login shell.
+    if context.config_path.is_none() {
+        bail!(
+            "fbl run needs a configuration (its sources, mailboxes, exports): give --config PATH \
+             or set FBL_CONFIG"
+        );
+    }
     // An [[export]] that is the store (given by --db) or the configuration file is refused
     // before anything is done.
     super::export::check_outputs(context, &context.config.export_outputs(), false)?;

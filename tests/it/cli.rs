@@ -1120,6 +1120,29 @@ fn commands_that_read_the_store_refuse_one_that_does_not_exist() {
     assert_eq!(output.status.code(), Some(0));
 }
 
+/// `fbl run` without a configuration (a cron job that lost the FBL_CONFIG of its author's
+/// login shell) is a fatal error that names the way out; it makes no store where it stands
+/// and does not exit 0 having done nothing.
+#[test]
+fn run_without_a_configuration_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["run"][..],
+        &["run", "--dry-run"],
+        &["--db", "x.sqlite", "run"],
+    ] {
+        let output = run(fbl(dir.path()).args(args));
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("needs a configuration") && stderr.contains("FBL_CONFIG"),
+            "{args:?}: {stderr}"
+        );
+        let made: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(made.is_empty(), "{args:?} made {made:?}");
+    }
+}
+
 /// A listing sent to a full disk must fail (exit 2, one line), not end 0 with the list cut
 /// short or panic; a reader that goes away early gives 141, as SIGPIPE would.
 #[test]

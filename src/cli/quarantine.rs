@@ -99,9 +99,32 @@ pub fn run(context: &Context, command: QuarantineCommand) -> Result<Outcome> {
             } else {
                 ids
             };
+            // Every id is checked before any is retried: a typo among several must not
+            // leave the ones before it retried and the ones after it not.
+            let mut unknown = Vec::new();
+            let mut released = Vec::new();
+            for &id in &ids {
+                match store.quarantined(id)? {
+                    None => unknown.push(id.to_string()),
+                    Some((entry, _)) if entry.released_at.is_some() => {
+                        released.push((id, entry.report_id))
+                    }
+                    Some(_) => {}
+                }
+            }
+            if !unknown.is_empty() {
+                bail!(
+                    "no quarantined message with id {}; nothing was retried (`fbl quarantine \
+                     list --all` lists them)",
+                    unknown.join(", ")
+                );
+            }
             let mut summary = Summary::default();
             let mut still = Vec::new();
             for id in ids {
+                if released.iter().any(|&(released, _)| released == id) {
+                    continue;
+                }
                 let Some((entry, raw)) = store.quarantined(id)? else {
                     bail!("no quarantined message with id {id}");
                 };
@@ -131,6 +154,14 @@ pub fn run(context: &Context, command: QuarantineCommand) -> Result<Outcome> {
                 );
                 for line in &still {
                     println!("  {line}");
+                }
+                for (id, report) in &released {
+                    match report {
+                        Some(report) => {
+                            println!("  {id}: released already, stored as report {report}")
+                        }
+                        None => println!("  {id}: released already"),
+                    }
                 }
             }
             Ok(if still.is_empty() {

@@ -208,6 +208,43 @@ fn a_quarantined_delivery_of_a_stored_report_leaves_the_quarantine() {
     );
     assert_eq!(open_quarantine(dir.path()), 0);
     assert_eq!(counts(dir.path()).reports, 1);
+    // Retried again by its id, it is not retried, and the output says where it went.
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "quarantine", "retry", "1"]));
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert_eq!(
+        stdout(&output),
+        "0 retried: 0 stored, 0 still quarantined\n  1: released already, stored as report 1\n"
+    );
+}
+
+/// An unknown id among several is found before anything is retried: the command fails
+/// naming it, and the ids before it were not retried.
+#[test]
+fn quarantine_retry_checks_every_id_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = String::from_utf8(arf("abuse", "a@example.org", "m@example.com"))
+        .unwrap()
+        .replace("Feedback-Type: abuse\n", "");
+    write(dir.path(), "in/1.eml", broken.as_bytes());
+    write(
+        dir.path(),
+        "in/2.eml",
+        broken.replace("a@example", "b@example").as_bytes(),
+    );
+    let output = run(fbl(dir.path()).args(["ingest", "in"]));
+    assert_eq!(output.status.code(), Some(1));
+    // After an upgrade that reads them, a retry would store them: here it must not start.
+    let output = run(fbl(dir.path()).args(["quarantine", "retry", "1", "99", "2", "98"]));
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no quarantined message with id 99, 98; nothing was retried"),
+        "{stderr}"
+    );
+    assert_eq!(stdout(&output), "");
+    let output = run(fbl(dir.path()).args(["quarantine", "retry", "1", "2"]));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).starts_with("2 retried: 0 stored, 2 still quarantined"));
 }
 
 #[test]

@@ -8,8 +8,9 @@ use anyhow::{Context as _, Result};
 /// Process every configured source, fetch SNDS, expire suppressions, prune the send log,
 /// write every configured export, then print the summary (on a terminal, with --json, or
 /// when something needs attention; silent under cron otherwise). Exit 1 when something
-/// needs attention, an SNDS alert included (an IP turned YELLOW or RED, hit spam traps, was
-/// blocked or unblocked; each alert is raised once).
+/// needs attention, an SNDS alert included (an IP turned YELLOW or RED, hit spam traps or
+/// more of them on a day already alerted, was blocked or unblocked; each alert is raised
+/// once).
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Print the summary as JSON

@@ -35,7 +35,9 @@ pub struct ReportArgs {
     /// table, csv, json, html or prometheus
     #[arg(long, default_value = "table")]
     pub format: ReportFormat,
-    /// Write to this file, atomically, instead of standard output
+    /// Write to this file, atomically, instead of standard output; a link is followed and
+    /// its target replaced, /dev/stdout and /dev/fd/N are written to as they are open. The
+    /// store and the configuration file are refused
     #[arg(long, short, value_name = "PATH")]
     pub output: Option<PathBuf>,
     /// Exit 1 when anything in the window is at this level or worse: warn or critical
@@ -70,7 +72,8 @@ pub struct DelistArgs {
     /// Markdown instead of plain text
     #[arg(long)]
     pub markdown: bool,
-    /// Write to this file, atomically, instead of standard output
+    /// Write to this file, atomically, instead of standard output; the store and the
+    /// configuration file are refused
     #[arg(long, short, value_name = "PATH")]
     pub output: Option<PathBuf>,
 }
@@ -106,6 +109,15 @@ fn emit(
 }
 
 pub fn run(context: &Context, args: ReportArgs) -> Result<Outcome> {
+    // An output that is the store or the configuration file is refused before the store is
+    // touched, as an export's is.
+    let output = match &args.command {
+        Some(ReportCommand::Delist(delist)) => delist.output.as_ref(),
+        None => args.output.as_ref(),
+    };
+    if let Some(output) = output {
+        super::export::check_outputs(context, &[("--output".to_owned(), output.clone())], false)?;
+    }
     let mut store = context.open_existing_store()?;
     // New bounces are searched for blocks and the summaries brought up to date first,
     // unless a running fbl holds the store (it does the same).

@@ -22,9 +22,9 @@ pub struct RunArgs {
 }
 
 pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
-    // An [[export]] that is the store (given by --db) or the configuration file is refused
-    // before anything is done.
-    super::export::check_outputs(context, &context.config.export_outputs(), false)?;
+    // An [[export]] or [[report.output]] that is the store (given by --db), the
+    // configuration file or another output of the run is refused before anything is done.
+    super::export::check_outputs(context, &context.config.run_outputs(), false)?;
     let attribution = super::parse::attribution_from(&context.config)?;
     // A dry run changes nothing, not even by making the store: before the first run it
     // previews against an empty store in a temporary folder, removed after.

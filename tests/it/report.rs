@@ -828,6 +828,145 @@ fn a_bad_report_section_is_a_configuration_error() {
     }
 }
 
+/// The names in a folder, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// `fbl report -o` is checked as an export's output is: the store (its `-wal`, a link to
+/// it), the configuration file are refused before the store is touched, and the store still
+/// answers the same report after.
+#[test]
+fn a_report_output_never_overwrites_the_store_or_the_configuration() {
+    let fixture = fixture_store("");
+    let path = fixture.path();
+    let report = || {
+        let output = run(fixture.fbl().args(["report", "--format", "json"]));
+        assert_eq!(output.status.code(), Some(0));
+        stdout(&output)
+    };
+    let before_report = report();
+    std::os::unix::fs::symlink("fbl.sqlite", path.join("store-link")).unwrap();
+    let store = std::fs::read(path.join("fbl.sqlite")).unwrap();
+    let config = std::fs::read(path.join("fbl.toml")).unwrap();
+    let files = names_in(path);
+    for (args, message) in [
+        (
+            vec!["report", "-o", "fbl.sqlite"],
+            "--output fbl.sqlite is the store",
+        ),
+        (vec!["report", "-o", "./store-link"], "is the store"),
+        (
+            vec!["report", "--format", "html", "--output", "fbl.sqlite-wal"],
+            "the store's -wal file",
+        ),
+        (
+            vec!["report", "-o", "fbl.toml"],
+            "--output fbl.toml is the configuration file",
+        ),
+        (
+            vec!["report", "delist", "--ip", "192.0.2.10", "-o", "fbl.sqlite"],
+            "is the store",
+        ),
+    ] {
+        let output = run(fixture.fbl().args(&args).env_remove("RUST_BACKTRACE"));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("an output never overwrites it; give another path"),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(names_in(path), files, "{args:?} wrote something");
+        assert_eq!(
+            std::fs::read(path.join("fbl.sqlite")).unwrap(),
+            store,
+            "{args:?}"
+        );
+        assert_eq!(
+            std::fs::read(path.join("fbl.toml")).unwrap(),
+            config,
+            "{args:?}"
+        );
+    }
+    assert_eq!(report(), before_report, "the store answers as before");
+}
+
+/// The files `fbl run` writes, `[[export]]` and `[[report.output]]` alike, are one set of
+/// outputs: a report file that is an export's file, the store or the configuration is
+/// refused before either is written.
+#[test]
+fn fbl_run_refuses_a_report_output_that_is_an_export_the_store_or_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path();
+    std::fs::write(
+        path.join("in.eml"),
+        complaint(
+            "192.0.2.10",
+            "2026-11-19",
+            "m1@sender.example",
+            "r1@yahoo.com",
+        ),
+    )
+    .unwrap();
+    let export = "[[source]]\nname = \"reports\"\npath = \"in.eml\"\n\n\
+                  [[export]]\nformat = \"plain\"\npath = \"out/list.txt\"\n\n";
+    for (report_output, message) in [
+        (
+            "out/../out/list.txt",
+            "[[report.output]] 1 path out/../out/list.txt is the same file as [[export]] 1 path \
+             out/list.txt",
+        ),
+        (
+            "fbl.toml",
+            "[[report.output]] 1 path fbl.toml is the configuration file",
+        ),
+        (
+            "fbl.sqlite",
+            "[[report.output]] 1 path fbl.sqlite is the store",
+        ),
+    ] {
+        std::fs::write(
+            path.join("fbl.toml"),
+            format!("{export}[[report.output]]\nformat = \"html\"\npath = \"{report_output}\"\n"),
+        )
+        .unwrap();
+        let config = std::fs::read(path.join("fbl.toml")).unwrap();
+        let output = run(fbl(path)
+            .args(["--config", "fbl.toml", "run"])
+            .env_remove("RUST_BACKTRACE"));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{report_output}: {stderr}");
+        assert!(stderr.contains(message), "{report_output}: {stderr}");
+        assert_eq!(
+            names_in(path),
+            ["fbl.toml", "in.eml"],
+            "{report_output}: nothing written"
+        );
+        assert_eq!(std::fs::read(path.join("fbl.toml")).unwrap(), config);
+    }
+
+    // The store given by --db, which the configuration cannot know: refused by `fbl run`.
+    std::fs::write(
+        path.join("fbl.toml"),
+        format!("{export}[[report.output]]\nformat = \"html\"\npath = \"other.sqlite\"\n"),
+    )
+    .unwrap();
+    let output = run(fbl(path).args(["--config", "fbl.toml", "--db", "other.sqlite", "run"]));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("[[report.output]] 1 path") && stderr.contains("is the store other.sqlite"),
+        "{stderr}"
+    );
+    assert_eq!(names_in(path), ["fbl.toml", "in.eml"], "nothing written");
+}
+
 /// Golden files: each bounce fixture beside the sightings it holds, read with LF and CRLF.
 #[test]
 fn bounce_fixtures_give_their_expected_sightings() {

@@ -36,8 +36,8 @@ pub struct ReportArgs {
     #[arg(long, default_value = "table")]
     pub format: ReportFormat,
     /// Write to this file, atomically, instead of standard output; a link is followed and
-    /// its target replaced, /dev/stdout and /dev/fd/N are written to as they are open. The
-    /// store and the configuration file are refused
+    /// its target replaced; `-`, /dev/stdout and /dev/fd/N are written to as they are open
+    /// (a `>>` redirection is appended to). The store and the configuration file are refused
     #[arg(long, short, value_name = "PATH")]
     pub output: Option<PathBuf>,
     /// Exit 1 when anything in the window is at this level or worse: warn or critical
@@ -111,11 +111,13 @@ fn emit(
 pub fn run(context: &Context, args: ReportArgs) -> Result<Outcome> {
     // An output that is the store or the configuration file is refused before the store is
     // touched, as an export's is.
+    // `-` is standard output, as for an export.
     let output = match &args.command {
-        Some(ReportCommand::Delist(delist)) => delist.output.as_ref(),
-        None => args.output.as_ref(),
-    };
-    if let Some(output) = output {
+        Some(ReportCommand::Delist(delist)) => delist.output.as_deref(),
+        None => args.output.as_deref(),
+    }
+    .map(super::export::output_path);
+    if let Some(output) = &output {
         super::export::check_outputs(context, &[("--output".to_owned(), output.clone())], false)?;
     }
     let mut store = context.open_existing_store()?;
@@ -145,15 +147,13 @@ pub fn run(context: &Context, args: ReportArgs) -> Result<Outcome> {
             PacketFormat::Text
         };
         let text = packet(&input, format, &Redaction::new(&context.config.attribution));
-        emit(delist.output.as_ref(), |out| out.write_all(text.as_bytes()))?;
+        emit(output.as_ref(), |out| out.write_all(text.as_bytes()))?;
         return Ok(Outcome::Clean);
     }
     let settings = reporting::settings(&context.config);
     let days = check_days(args.days.unwrap_or(settings.days))?;
     let report = reporting::build(&store, &settings, days, &context.now)?;
-    emit(args.output.as_ref(), |out| {
-        render(args.format, &report, out)
-    })?;
+    emit(output.as_ref(), |out| render(args.format, &report, out))?;
     let limit = match args.fail_on {
         None => return Ok(Outcome::Clean),
         Some(FailOn::Warn) => Level::Warn,

@@ -874,7 +874,7 @@ fn a_report_output_never_overwrites_the_store_or_the_configuration() {
             "is the store",
         ),
     ] {
-        let output = run(fixture.fbl().args(&args).env_remove("RUST_BACKTRACE"));
+        let output = run(fixture.fbl().args(&args));
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(message), "{args:?}: {stderr}");
@@ -895,6 +895,103 @@ fn a_report_output_never_overwrites_the_store_or_the_configuration() {
         );
     }
     assert_eq!(report(), before_report, "the store answers as before");
+}
+
+/// `fbl report -o LINK`: the file the link leads to is replaced, in its own folder; the link
+/// stays a link and no temporary file is left in either folder.
+#[test]
+fn a_report_output_that_is_a_link_replaces_the_file_it_leads_to() {
+    let fixture = fixture_store("");
+    let path = fixture.path();
+    let expected = run(fixture.fbl().args(["report", "--format", "csv"]));
+    assert_eq!(expected.status.code(), Some(0));
+    let targets = path.join("targets");
+    std::fs::create_dir(&targets).unwrap();
+    std::fs::write(targets.join("report.csv"), "stale\n").unwrap();
+    std::os::unix::fs::symlink("targets/report.csv", path.join("link.csv")).unwrap();
+    std::os::unix::fs::symlink("link.csv", path.join("chain.csv")).unwrap();
+    let before = names_in(path);
+
+    for link in ["link.csv", "chain.csv"] {
+        std::fs::write(targets.join("report.csv"), "stale\n").unwrap();
+        let output = run(fixture
+            .fbl()
+            .args(["report", "--format", "csv", "-o", link]));
+        assert_eq!(output.status.code(), Some(0), "{link}");
+        assert_eq!(
+            stdout(&output),
+            "",
+            "{link}: written to the file, not to stdout"
+        );
+        assert_eq!(
+            std::fs::read(targets.join("report.csv")).unwrap(),
+            expected.stdout,
+            "{link}"
+        );
+        for name in ["link.csv", "chain.csv"] {
+            assert!(
+                std::fs::symlink_metadata(path.join(name))
+                    .unwrap()
+                    .file_type()
+                    .is_symlink(),
+                "{link}: {name} was replaced by a file"
+            );
+        }
+        assert_eq!(names_in(path), before, "{link}");
+        assert_eq!(names_in(&targets), ["report.csv"], "{link}");
+    }
+}
+
+/// `fbl report -o /dev/stdout` (and `-o -`) with standard output redirected to a file with
+/// `>>`: the report is appended to that file through the open descriptor; nothing is renamed
+/// over it, and no file named `-` is made.
+#[test]
+fn a_report_to_dev_stdout_is_written_where_stdout_is_redirected() {
+    let fixture = fixture_store("");
+    let path = fixture.path();
+    let expected = run(fixture.fbl().args(["report"]));
+    assert_eq!(expected.status.code(), Some(0));
+    let expected = stdout(&expected);
+    let redirected = path.join("redirected.txt");
+    std::fs::write(&redirected, "before\n").unwrap();
+    let dev_stdout = Path::new("/dev/stdout");
+    let link_before = std::fs::read_link(dev_stdout).ok();
+    for target in ["/dev/stdout", "-"] {
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&redirected)
+            .unwrap();
+        let output = fixture
+            .fbl()
+            .args(["report", "-o", target])
+            .stdout(std::process::Stdio::from(file))
+            .output()
+            .unwrap();
+        // Tests run as root: had fbl renamed a file over /dev/stdout, put the link back
+        // before failing, so that the machine keeps its /dev/stdout.
+        if std::fs::read_link(dev_stdout).ok() != link_before {
+            let _ = std::fs::remove_file(dev_stdout);
+            if let Some(link) = &link_before {
+                std::os::unix::fs::symlink(link, dev_stdout).unwrap();
+            }
+            panic!("-o {target} replaced /dev/stdout");
+        }
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "-o {target}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(&redirected).unwrap(),
+        format!("before\n{expected}{expected}")
+    );
+    assert!(!path.join("-").exists(), "a file named - was made");
+    assert!(
+        !names_in(path).iter().any(|name| name.contains(".tmp")),
+        "a temporary file was left"
+    );
 }
 
 /// The files `fbl run` writes, `[[export]]` and `[[report.output]]` alike, are one set of
@@ -937,9 +1034,7 @@ fn fbl_run_refuses_a_report_output_that_is_an_export_the_store_or_the_configurat
         )
         .unwrap();
         let config = std::fs::read(path.join("fbl.toml")).unwrap();
-        let output = run(fbl(path)
-            .args(["--config", "fbl.toml", "run"])
-            .env_remove("RUST_BACKTRACE"));
+        let output = run(fbl(path).args(["--config", "fbl.toml", "run"]));
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{report_output}: {stderr}");
         assert!(stderr.contains(message), "{report_output}: {stderr}");

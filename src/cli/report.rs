@@ -14,7 +14,8 @@ use std::path::PathBuf;
 /// Complaint rates per IP and day (messages from the send log; where it has none, SNDS's
 /// Outlook.com volume against Microsoft's complaints alone), per reporter and
 /// day, per campaign and list (through the send log) and per recipient domain, judged against
-/// the [report] thresholds (warn 0.1%, critical 0.3%, not below min_volume messages); SNDS
+/// the [report] thresholds (warn 0.1%, critical 0.3%; nothing is judged below min_volume
+/// messages, be it a day, a window's total, a campaign, a list or a domain); SNDS
 /// filter result, complaint band and trap hits beside fbl's own figure; unattributed
 /// complaints and why; complaints about IPs outside [report] sending_ips; Outlook.com blocks
 /// (5xx) and throttling (4xx) found in bounces and send logs.

@@ -897,6 +897,55 @@ fn a_report_output_never_overwrites_the_store_or_the_configuration() {
     assert_eq!(report(), before_report, "the store answers as before");
 }
 
+/// `min_volume` is for every figure, not only an IP's day: with 5,000, 192.0.2.10's days
+/// (2,000 messages each) are not judged, but its window (6,000), campaign spring (6,000) and
+/// list weekly (10,500) are; the table and the HTML say so.
+#[test]
+fn min_volume_applies_to_window_campaign_and_list_totals_and_the_report_says_so() {
+    let fixture = fixture_store("");
+    let config = std::fs::read_to_string(fixture.path().join("fbl.toml")).unwrap();
+    std::fs::write(
+        fixture.path().join("fbl.toml"),
+        config.replace("[report]\n", "[report]\nmin_volume = 5000\n"),
+    )
+    .unwrap();
+    let report = report_json(&fixture, &[]);
+    let days: Vec<&serde_json::Value> = report["ip_days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["ip"] == "192.0.2.10")
+        .collect();
+    assert_eq!(days.len(), 3);
+    assert!(days.iter().all(|d| d["level"] == "not_judged"), "{days:?}");
+    let ip = find(&report["ips"], "ip", "192.0.2.10");
+    assert_eq!(
+        (ip["messages"].as_u64(), &ip["level"]),
+        (Some(6000), &"warn".into())
+    );
+    let spring = find(&report["campaigns"], "subject", "spring");
+    assert_eq!(spring["level"], "warn", "{spring}");
+    let weekly = find(&report["lists"], "subject", "weekly");
+    assert_eq!(weekly["level"], "warn", "{weekly}");
+
+    let output = run(fixture.fbl().args(["report"]));
+    assert!(
+        stdout(&output).contains(
+            "thresholds: warn 0.1%, critical 0.3%, judged over 5000 messages or more (a day, a \
+             window's total, a campaign, a list, a domain); worst: warn"
+        ),
+        "{}",
+        stdout(&output)
+    );
+    let output = run(fixture.fbl().args(["report", "--format", "html"]));
+    let html = stdout(&output);
+    assert!(
+        html.contains("a rate is judged only over 5000 messages or more, whatever it covers"),
+        "{html}"
+    );
+    assert!(!html.contains("messages a day"), "{html}");
+}
+
 /// `fbl report -o LINK`: the file the link leads to is replaced, in its own folder; the link
 /// stays a link and no temporary file is left in either folder.
 #[test]

@@ -149,7 +149,7 @@ fn trap_hits_alert(
 }
 
 /// The event key of a rise of a day's trap hits to `trap_hits`: `DAY FIGURE`.
-pub fn trap_hits_rise_event(day: &str, trap_hits: u64) -> String {
+fn trap_hits_rise_event(day: &str, trap_hits: u64) -> String {
     format!("{day} {trap_hits}")
 }
 

@@ -495,8 +495,8 @@ impl Config {
         Ok(config)
     }
 
-    /// Refuses `[[export]]` files that would overwrite the store this file names, the file
-    /// itself, or one another.
+    /// Refuses `[[export]]` and `[[report.output]]` files that would overwrite the store this
+    /// file names, the file itself, or one another.
     fn check_export_paths(&self, config_path: &Path) -> Result<()> {
         let store = match (&self.store.url, &self.store.path) {
             (Some(_), _) => None,
@@ -508,7 +508,22 @@ impl Config {
                     .join("fbl.sqlite"),
             ),
         };
-        check_output_paths(&self.export_outputs(), store.as_deref(), Some(config_path))
+        check_output_paths(&self.run_outputs(), store.as_deref(), Some(config_path))
+    }
+
+    /// Every file an `fbl run` writes: the `[[export]]` files, then the `[[report.output]]`
+    /// files, named for messages.
+    pub fn run_outputs(&self) -> Vec<(String, PathBuf)> {
+        let mut outputs = self.export_outputs();
+        let reports = self.report.iter().flat_map(|report| &report.outputs);
+        for (index, output) in reports.enumerate() {
+            let number = index + 1;
+            outputs.push((
+                format!("[[report.output]] {number} path"),
+                output.path.clone(),
+            ));
+        }
+        outputs
     }
 
     /// Every file the `[[export]]` entries write, named for messages.
@@ -834,7 +849,7 @@ pub fn check_output_paths(
         let target = resolve(path)?;
         if let Some((what, _)) = protected.iter().find(|(_, p)| same(p, &target)) {
             bail!(
-                "{label} {} is {what}: an export never overwrites it; give another path",
+                "{label} {} is {what}: an output never overwrites it; give another path",
                 path.display()
             );
         }

@@ -26,7 +26,8 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct Thresholds {
     pub warn_percent: f64,
     pub critical_percent: f64,
-    /// Below this many messages no rate is judged.
+    /// Below this many messages no rate is judged, whatever it covers (a day, a window's
+    /// total, a campaign, a list, a domain).
     pub min_volume: u64,
 }
 

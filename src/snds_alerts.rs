@@ -63,7 +63,9 @@ pub fn worst_filter_result<'a>(results: impl IntoIterator<Item = &'a str>) -> Fi
 }
 
 /// The alerts one IP's day calls for: its filter result got worse than on the stored day
-/// before (`previous`, `None` when there is none), or it hit traps.
+/// before (`previous`, `None` when there is none), or it hit traps: the first time, or more
+/// of them than the highest figure already alerted for the day (`trap_hits_alerted`, from a
+/// refetch or a corrected figure).
 pub fn data_alerts(
     account: &str,
     ip: &str,
@@ -71,6 +73,7 @@ pub fn data_alerts(
     filter_result: FilterColor,
     trap_hits: u64,
     previous: Option<FilterColor>,
+    trap_hits_alerted: Option<u64>,
 ) -> Vec<SndsAlert> {
     let mut alerts = Vec::new();
     let before = previous.map(FilterColor::severity).unwrap_or(0);
@@ -99,19 +102,55 @@ pub fn data_alerts(
             event: day.to_owned(),
         });
     }
-    if trap_hits > 0 {
-        let traps = if trap_hits == 1 { "trap" } else { "traps" };
-        alerts.push(SndsAlert {
-            account: account.to_owned(),
-            kind: AlertKind::TrapHits,
-            ip: ip.to_owned(),
-            day: Some(day.to_owned()),
-            detail: trap_hits.to_string(),
-            message: format!("snds {account}: {ip} hit {trap_hits} spam {traps} on {day}"),
-            event: day.to_owned(),
-        });
-    }
+    alerts.extend(trap_hits_alert(
+        account,
+        ip,
+        day,
+        trap_hits,
+        trap_hits_alerted,
+    ));
     alerts
+}
+
+/// The trap-hit alert of an IP's day: the first hits (event: the day), or a rise above the
+/// highest figure already alerted (event: the day and the new figure, so each new figure is
+/// raised once); a figure that stays or falls raises nothing.
+fn trap_hits_alert(
+    account: &str,
+    ip: &str,
+    day: &str,
+    trap_hits: u64,
+    alerted: Option<u64>,
+) -> Option<SndsAlert> {
+    let (message, event) = match alerted {
+        _ if trap_hits == 0 => return None,
+        None => {
+            let traps = if trap_hits == 1 { "trap" } else { "traps" };
+            (
+                format!("snds {account}: {ip} hit {trap_hits} spam {traps} on {day}"),
+                day.to_owned(),
+            )
+        }
+        Some(before) if trap_hits > before => (
+            format!("snds {account}: {ip} trap hits on {day} rose from {before} to {trap_hits}"),
+            trap_hits_rise_event(day, trap_hits),
+        ),
+        Some(_) => return None,
+    };
+    Some(SndsAlert {
+        account: account.to_owned(),
+        kind: AlertKind::TrapHits,
+        ip: ip.to_owned(),
+        day: Some(day.to_owned()),
+        detail: trap_hits.to_string(),
+        message,
+        event,
+    })
+}
+
+/// The event key of a rise of a day's trap hits to `trap_hits`: `DAY FIGURE`.
+fn trap_hits_rise_event(day: &str, trap_hits: u64) -> String {
+    format!("{day} {trap_hits}")
 }
 
 /// The alerts an ipStatus snapshot calls for: each blocked period that began, and each
@@ -175,7 +214,7 @@ mod tests {
     fn worse_colours_alert_and_better_ones_do_not() {
         use FilterColor::*;
         let check = |now: FilterColor, before: Option<FilterColor>, expected: &[AlertKind]| {
-            let alerts = data_alerts("main", "192.0.2.1", "2026-11-17", now, 0, before);
+            let alerts = data_alerts("main", "192.0.2.1", "2026-11-17", now, 0, before, None);
             assert_eq!(kinds(&alerts), expected, "{now:?} after {before:?}");
         };
         check(Yellow, Some(Green), &[AlertKind::TurnedYellow]);
@@ -199,6 +238,7 @@ mod tests {
             FilterColor::Red,
             14,
             Some(FilterColor::Yellow),
+            None,
         );
         let messages: Vec<&str> = alerts.iter().map(|a| a.message.as_str()).collect();
         assert_eq!(
@@ -209,6 +249,48 @@ mod tests {
             ]
         );
         assert!(alerts.iter().all(|a| a.event == "2026-11-17"));
+    }
+
+    #[test]
+    fn trap_hits_that_rise_above_the_alerted_figure_alert_again_and_others_do_not() {
+        let check = |trap_hits: u64, alerted: Option<u64>, expected: Option<(&str, &str)>| {
+            let alerts = data_alerts(
+                "main",
+                "198.51.100.7",
+                "2026-11-20",
+                FilterColor::Green,
+                trap_hits,
+                Some(FilterColor::Green),
+                alerted,
+            );
+            let got = alerts
+                .iter()
+                .map(|a| (a.message.as_str(), a.event.as_str()))
+                .next();
+            assert_eq!(got, expected, "{trap_hits} after {alerted:?}");
+            assert!(alerts.iter().all(|a| a.kind == AlertKind::TrapHits));
+            assert!(alerts.iter().all(|a| a.detail == trap_hits.to_string()));
+        };
+        check(
+            2,
+            None,
+            Some((
+                "snds main: 198.51.100.7 hit 2 spam traps on 2026-11-20",
+                "2026-11-20",
+            )),
+        );
+        check(
+            7,
+            Some(2),
+            Some((
+                "snds main: 198.51.100.7 trap hits on 2026-11-20 rose from 2 to 7",
+                "2026-11-20 7",
+            )),
+        );
+        check(7, Some(7), None);
+        check(5, Some(7), None);
+        check(0, Some(7), None);
+        check(0, None, None);
     }
 
     #[test]

@@ -422,6 +422,7 @@ impl Fetcher<'_> {
                 colour,
                 stored.trap_hits,
                 days.get(1).map(|before| worst(&before.filter_results)),
+                batch.snds_trap_hits_alerted(name, ip, &day)?,
             );
             // A backfilled day that begins an episode already alerted on a later day (the
             // newest day was fetched first) is not news: one alert an episode.

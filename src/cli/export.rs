@@ -60,7 +60,7 @@ pub struct ExportArgs {
 }
 
 /// `-` on the command line: standard output.
-fn output_path(path: &Path) -> PathBuf {
+pub(super) fn output_path(path: &Path) -> PathBuf {
     if path == Path::new("-") {
         PathBuf::from("/dev/stdout")
     } else {

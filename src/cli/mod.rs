@@ -37,7 +37,8 @@ pub enum Outcome {
 /// a suppression list with evidence, and exports it to list managers.
 ///
 /// Exit status: 0 all fine; 1 finished, but something needs attention (quarantined or
-/// broken input, unattributed complaints, `suppress check` of an address not suppressed,
+/// broken input, unattributed complaints, `suppress check` of an address not suppressed or
+/// of something that is not an address,
 /// an SNDS alert or a failed SNDS fetch, a new report alert); 2 fatal (bad configuration,
 /// unusable store, unreadable input); 3 another fbl is working on the same store (this run
 /// did nothing).

@@ -14,7 +14,8 @@ use std::path::PathBuf;
 /// Complaint rates per IP and day (messages from the send log; where it has none, SNDS's
 /// Outlook.com volume against Microsoft's complaints alone), per reporter and
 /// day, per campaign and list (through the send log) and per recipient domain, judged against
-/// the [report] thresholds (warn 0.1%, critical 0.3%, not below min_volume messages); SNDS
+/// the [report] thresholds (warn 0.1%, critical 0.3%; nothing is judged below min_volume
+/// messages, be it a day, a window's total, a campaign, a list or a domain); SNDS
 /// filter result, complaint band and trap hits beside fbl's own figure; unattributed
 /// complaints and why; complaints about IPs outside [report] sending_ips; Outlook.com blocks
 /// (5xx) and throttling (4xx) found in bounces and send logs.
@@ -35,7 +36,9 @@ pub struct ReportArgs {
     /// table, csv, json, html or prometheus
     #[arg(long, default_value = "table")]
     pub format: ReportFormat,
-    /// Write to this file, atomically, instead of standard output
+    /// Write to this file, atomically, instead of standard output; a link is followed and
+    /// its target replaced; `-`, /dev/stdout and /dev/fd/N are written to as they are open
+    /// (a `>>` redirection is appended to). The store and the configuration file are refused
     #[arg(long, short, value_name = "PATH")]
     pub output: Option<PathBuf>,
     /// Exit 1 when anything in the window is at this level or worse: warn or critical
@@ -70,7 +73,8 @@ pub struct DelistArgs {
     /// Markdown instead of plain text
     #[arg(long)]
     pub markdown: bool,
-    /// Write to this file, atomically, instead of standard output
+    /// Write to this file, atomically, instead of standard output; the store and the
+    /// configuration file are refused
     #[arg(long, short, value_name = "PATH")]
     pub output: Option<PathBuf>,
 }
@@ -106,6 +110,17 @@ fn emit(
 }
 
 pub fn run(context: &Context, args: ReportArgs) -> Result<Outcome> {
+    // An output that is the store or the configuration file is refused before the store is
+    // touched, as an export's is.
+    // `-` is standard output, as for an export.
+    let output = match &args.command {
+        Some(ReportCommand::Delist(delist)) => delist.output.as_deref(),
+        None => args.output.as_deref(),
+    }
+    .map(super::export::output_path);
+    if let Some(output) = &output {
+        super::export::check_outputs(context, &[("--output".to_owned(), output.clone())], false)?;
+    }
     let mut store = context.open_existing_store()?;
     // New bounces are searched for blocks and the summaries brought up to date first,
     // unless a running fbl holds the store (it does the same).
@@ -133,15 +148,13 @@ pub fn run(context: &Context, args: ReportArgs) -> Result<Outcome> {
             PacketFormat::Text
         };
         let text = packet(&input, format, &Redaction::new(&context.config.attribution));
-        emit(delist.output.as_ref(), |out| out.write_all(text.as_bytes()))?;
+        emit(output.as_ref(), |out| out.write_all(text.as_bytes()))?;
         return Ok(Outcome::Clean);
     }
     let settings = reporting::settings(&context.config);
     let days = check_days(args.days.unwrap_or(settings.days))?;
     let report = reporting::build(&store, &settings, days, &context.now)?;
-    emit(args.output.as_ref(), |out| {
-        render(args.format, &report, out)
-    })?;
+    emit(output.as_ref(), |out| render(args.format, &report, out))?;
     let limit = match args.fail_on {
         None => return Ok(Outcome::Clean),
         Some(FailOn::Warn) => Level::Warn,

@@ -8,8 +8,9 @@ use anyhow::{Context as _, Result, bail};
 /// Process every configured source, fetch SNDS, expire suppressions, prune the send log,
 /// write every configured export, then print the summary (on a terminal, with --json, or
 /// when something needs attention; silent under cron otherwise). Exit 1 when something
-/// needs attention, an SNDS alert included (an IP turned YELLOW or RED, hit spam traps, was
-/// blocked or unblocked; each alert is raised once).
+/// needs attention, an SNDS alert included (an IP turned YELLOW or RED, hit spam traps or
+/// more of them on a day already alerted, was blocked or unblocked; each alert is raised
+/// once).
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Print the summary as JSON
@@ -30,9 +31,9 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
              or set FBL_CONFIG"
         );
     }
-    // An [[export]] that is the store (given by --db) or the configuration file is refused
-    // before anything is done.
-    super::export::check_outputs(context, &context.config.export_outputs(), false)?;
+    // An [[export]] or [[report.output]] that is the store (given by --db), the
+    // configuration file or another output of the run is refused before anything is done.
+    super::export::check_outputs(context, &context.config.run_outputs(), false)?;
     let attribution = super::parse::attribution_from(&context.config)?;
     // A dry run changes nothing, not even by making the store: before the first run it
     // previews against an empty store in a temporary folder, removed after.

@@ -28,9 +28,15 @@ pub enum SuppressCommand {
     ///
     /// With several addresses, or `-` to read them from standard input one per line (one
     /// process for a whole list: starting fbl costs far more than a lookup; blank lines and
-    /// `#` comments are skipped, but `#a@example.org` is an address), it prints a line for each, in order (`--json`: a JSON
-    /// object per line), and exits 0 when every one is suppressed, 1 when one is not or is
-    /// not an address.
+    /// `#` comments are skipped, but `#a@example.org` is an address), it prints a line for
+    /// each, in order (`--json`: a JSON object per line), and exits 0 when every one is
+    /// suppressed, 1 when one is not.
+    ///
+    /// Something that is not an email address is not on the list (unless a store kept it
+    /// before addresses were checked as closely as now: then it is, by its exact text), so it
+    /// counts as not suppressed, exit 1, one address or a list alike; why is said on standard
+    /// error for one address, in its line for a list. Exit 2 only when fbl cannot answer (the
+    /// store missing or unusable, standard input unreadable).
     Check {
         #[arg(required = true, value_name = "ADDRESS")]
         addresses: Vec<String>,
@@ -129,9 +135,20 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
             check_many(&store, &addresses, json, now)
         }
         SuppressCommand::Check { addresses, json } => {
-            let address = &addresses[0];
-            let normalised = parse_typed(address)?;
-            let entry = store.active_suppression(&normalised, now)?;
+            // The address to say "not suppressed" of; none for what is not an address, said
+            // on standard error instead.
+            let (not_suppressed, entry) = match check_address(&store, &addresses[0], now)? {
+                Checked::Address { address, entry } => (Some(address), entry),
+                Checked::NotAnAddress { raw, why, entry } => {
+                    if entry.is_none() {
+                        eprintln!(
+                            "fbl: {raw:?} is not an email address: {why}; it is not on the \
+                             suppression list"
+                        );
+                    }
+                    (None, entry)
+                }
+            };
             if json {
                 print_json(&entry)?;
             } else if let Some(entry) = &entry {
@@ -139,8 +156,8 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
                     "{} suppressed: {} ({}, since {})",
                     entry.address, entry.reason, entry.source, entry.first_seen
                 );
-            } else {
-                println!("{normalised} not suppressed");
+            } else if let Some(address) = not_suppressed {
+                println!("{address} not suppressed");
             }
             Ok(if entry.is_some() {
                 Outcome::Clean
@@ -348,6 +365,44 @@ fn read_import(
     }
 }
 
+/// The answer of `fbl suppress check` for one typed address.
+enum Checked {
+    /// A valid address, normalised, and its entry when it is suppressed.
+    Address {
+        address: String,
+        entry: Option<Suppression>,
+    },
+    /// Not an email address (`raw`, trimmed): not on the list, unless a store kept it by this
+    /// exact text before addresses were checked as closely as now (`entry`).
+    NotAnAddress {
+        raw: String,
+        why: String,
+        entry: Option<Suppression>,
+    },
+}
+
+/// The one rule of `fbl suppress check`, for one address and for a list: a valid address is
+/// looked up; what is not an address is not on the list (but for an entry kept by its exact
+/// text), and so counts as not suppressed, never as a failure.
+fn check_address(store: &Store, raw: &str, now: &str) -> Result<Checked> {
+    let raw = raw.trim();
+    Ok(match address::parse_typed(raw) {
+        Ok(address) => Checked::Address {
+            entry: store.active_suppression(&address, now)?,
+            address,
+        },
+        Err(why) => Checked::NotAnAddress {
+            entry: if raw.is_empty() {
+                None
+            } else {
+                store.active_suppression(raw, now)?
+            },
+            raw: raw.to_owned(),
+            why: why.to_string(),
+        },
+    })
+}
+
 /// `fbl suppress check` of a list: a line per address, in order; Clean when every one is
 /// suppressed. A line that is not an address is said so and counts as not suppressed.
 fn check_many(store: &Store, addresses: &[String], json: bool, now: &str) -> Result<Outcome> {
@@ -361,16 +416,20 @@ fn check_many(store: &Store, addresses: &[String], json: bool, now: &str) -> Res
         if raw.is_empty() || address::is_comment_line(raw) {
             return Ok(());
         }
-        let normalised = match address::parse_typed(raw) {
-            Ok(normalised) => normalised,
-            Err(why) => {
+        let (normalised, entry) = match check_address(store, raw, now)? {
+            Checked::Address { address, entry } => (address, entry),
+            Checked::NotAnAddress {
+                raw,
+                why,
+                entry: None,
+            } => {
                 every = false;
                 if json {
                     let line = serde_json::json!({
                         "address": raw,
                         "suppressed": false,
                         "error": "not an email address",
-                        "why": why.to_string(),
+                        "why": why,
                     });
                     writeln!(out, "{line}")?;
                 } else {
@@ -378,8 +437,8 @@ fn check_many(store: &Store, addresses: &[String], json: bool, now: &str) -> Res
                 }
                 return Ok(());
             }
+            Checked::NotAnAddress { raw, entry, .. } => (raw, entry),
         };
-        let entry = store.active_suppression(&normalised, now)?;
         every &= entry.is_some();
         if json {
             let line = serde_json::json!({

@@ -17,7 +17,8 @@ pub struct ReportConfig {
     /// A rate at or above this percentage is `critical` (Gmail's and Yahoo's 0.3%).
     #[serde(default = "default_critical")]
     pub critical_percent: f64,
-    /// Below this many messages (an IP on a day, a campaign) no rate is judged.
+    /// Below this many messages no rate is judged, whatever it covers: an IP's or a
+    /// reporter's day, an IP's or a reporter's window total, a campaign, a list, a domain.
     #[serde(default = "default_min_volume")]
     pub min_volume: u64,
     /// Days a report covers, ending today (UTC), unless `--days` or an output says otherwise.

@@ -110,7 +110,7 @@ fn page_into(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
         page,
         "<header><h1>Complaint report</h1>\
          <p class=\"meta\">Worst level: {} &nbsp; {} to {} ({} days), generated {}.</p>\
-         <p class=\"meta\">Thresholds: warn at {}%, critical at {}%; rates are judged from {} messages a day.</p></header>",
+         <p class=\"meta\">Thresholds: warn at {}%, critical at {}%; a rate is judged only over {} messages or more, whatever it covers: an IP's or a reporter's day, a window's total, a campaign, a list or a domain.</p></header>",
         badge(o.worst_level),
         esc(&w.from_day),
         esc(&w.to_day),

@@ -125,7 +125,7 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
     )?;
     writeln!(
         out,
-        "thresholds: warn {}%, critical {}%, judged from {} messages; worst: {}",
+        "thresholds: warn {}%, critical {}%, judged over {} messages or more (a day, a window's total, a campaign, a list, a domain); worst: {}",
         t.warn_percent,
         t.critical_percent,
         t.min_volume,

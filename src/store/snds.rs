@@ -420,6 +420,32 @@ impl Batch<'_> {
         Ok(raised.first().is_some_and(|&n| n > 0))
     }
 
+    /// The highest trap-hit figure already alerted for an IP's day (its first alert, keyed by
+    /// the day, and each rise, keyed `DAY FIGURE`), or `None` when none was.
+    pub fn snds_trap_hits_alerted(
+        &self,
+        account: &str,
+        ip: &str,
+        day: &str,
+    ) -> Result<Option<u64>> {
+        let alerted: Vec<(String, String)> = self.tx.query(
+            "SELECT event, detail FROM snds_alerts
+             WHERE account = ?1 AND kind = 'trap_hits' AND ip = ?2 AND substr(event, 1, 10) = ?3",
+            params![account, ip, day],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(alerted
+            .iter()
+            .filter(|(event, _)| {
+                event == day
+                    || event
+                        .strip_prefix(day)
+                        .is_some_and(|rest| rest.starts_with(' '))
+            })
+            .filter_map(|(_, detail)| detail.parse::<u64>().ok())
+            .max())
+    }
+
     /// Applies an ipStatus snapshot: periods still listed are extended, new ones begin, and
     /// those no longer listed end. A range is the same period while its first IP, last IP
     /// and blocked value stay; its details follow the latest snapshot.

@@ -573,6 +573,79 @@ fn suppress_check_takes_a_list_from_arguments_or_stdin() {
     );
 }
 
+/// One rule for `suppress check`, one address or a list: what is not an email address is not
+/// on the list, so it is "not suppressed" (exit 1) with the reason, never a failure (exit 2
+/// is for a check that cannot be answered); an entry a store kept by that exact text before
+/// addresses were checked as closely as now is suppressed (exit 0).
+#[test]
+fn suppress_check_of_an_invalid_address_exits_1_alone_or_in_a_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |args: &[&str]| run(fbl(dir.path()).args(["suppress", "check"]).args(args));
+    let output = check(&["a@example.org"]);
+    assert_eq!(output.status.code(), Some(2), "no store: no answer");
+
+    let mut store = fbl::store::Store::open(&dir.path().join("fbl.sqlite")).unwrap();
+    let mut batch = store.begin().unwrap();
+    // Stored as a report did before addresses were checked as closely as now.
+    for address in ["a@b@c.com", "a@example.org"] {
+        batch
+            .suppress(&fbl::store::SuppressRequest {
+                address,
+                reason: "complaint",
+                source: "yahoo",
+                seen_at: "2026-11-01T00:00:00Z",
+                expires_at: None,
+                report_id: None,
+                actor: "report",
+                now: "2026-11-01T00:00:00Z",
+            })
+            .unwrap();
+    }
+    batch.commit().unwrap();
+    drop(store);
+
+    let output = check(&["not an address"]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "not an address: not suppressed"
+    );
+    assert_eq!(stdout(&output), "");
+    assert_eq!(
+        String::from_utf8(output.stderr).unwrap(),
+        "fbl: \"not an address\" is not an email address: it has no @; it is not on the \
+         suppression list\n"
+    );
+    let output = check(&["x..y@example.org", "--json"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(stdout(&output).trim(), "null");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("is not an email address"),
+        "the reason is given"
+    );
+
+    // The same answer in a list, from arguments or standard input.
+    let output = check(&["a@example.org", "not an address"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stdout(&output).lines().nth(1),
+        Some("\"not an address\" is not an email address: it has no @")
+    );
+    let output = run_with_stdin(
+        fbl(dir.path()).args(["suppress", "check", "-"]),
+        b"a@example.org\nnot an address\n",
+    );
+    assert_eq!(output.status.code(), Some(1));
+
+    // An entry kept by its exact text is on the list: alone or in a list, exit 0.
+    let output = check(&["a@b@c.com"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(stdout(&output).starts_with("a@b@c.com suppressed: complaint"));
+    assert_eq!(String::from_utf8(output.stderr).unwrap(), "");
+    let output = check(&["a@example.org", "a@b@c.com"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+}
+
 #[test]
 fn import_takes_plain_and_csv_lists_and_reports_invalid_lines() {
     let dir = tempfile::tempdir().unwrap();

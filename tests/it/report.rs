@@ -828,6 +828,289 @@ fn a_bad_report_section_is_a_configuration_error() {
     }
 }
 
+/// The names in a folder, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// `fbl report -o` is checked as an export's output is: the store (its `-wal`, a link to
+/// it), the configuration file are refused before the store is touched, and the store still
+/// answers the same report after.
+#[test]
+fn a_report_output_never_overwrites_the_store_or_the_configuration() {
+    let fixture = fixture_store("");
+    let path = fixture.path();
+    let report = || {
+        let output = run(fixture.fbl().args(["report", "--format", "json"]));
+        assert_eq!(output.status.code(), Some(0));
+        stdout(&output)
+    };
+    let before_report = report();
+    std::os::unix::fs::symlink("fbl.sqlite", path.join("store-link")).unwrap();
+    let store = std::fs::read(path.join("fbl.sqlite")).unwrap();
+    let config = std::fs::read(path.join("fbl.toml")).unwrap();
+    let files = names_in(path);
+    for (args, message) in [
+        (
+            vec!["report", "-o", "fbl.sqlite"],
+            "--output fbl.sqlite is the store",
+        ),
+        (vec!["report", "-o", "./store-link"], "is the store"),
+        (
+            vec!["report", "--format", "html", "--output", "fbl.sqlite-wal"],
+            "the store's -wal file",
+        ),
+        (
+            vec!["report", "-o", "fbl.toml"],
+            "--output fbl.toml is the configuration file",
+        ),
+        (
+            vec!["report", "delist", "--ip", "192.0.2.10", "-o", "fbl.sqlite"],
+            "is the store",
+        ),
+    ] {
+        let output = run(fixture.fbl().args(&args));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("an output never overwrites it; give another path"),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(names_in(path), files, "{args:?} wrote something");
+        assert_eq!(
+            std::fs::read(path.join("fbl.sqlite")).unwrap(),
+            store,
+            "{args:?}"
+        );
+        assert_eq!(
+            std::fs::read(path.join("fbl.toml")).unwrap(),
+            config,
+            "{args:?}"
+        );
+    }
+    assert_eq!(report(), before_report, "the store answers as before");
+}
+
+/// `min_volume` is for every figure, not only an IP's day: with 5,000, 192.0.2.10's days
+/// (2,000 messages each) are not judged, but its window (6,000), campaign spring (6,000) and
+/// list weekly (10,500) are; the table and the HTML say so.
+#[test]
+fn min_volume_applies_to_window_campaign_and_list_totals_and_the_report_says_so() {
+    let fixture = fixture_store("");
+    let config = std::fs::read_to_string(fixture.path().join("fbl.toml")).unwrap();
+    std::fs::write(
+        fixture.path().join("fbl.toml"),
+        config.replace("[report]\n", "[report]\nmin_volume = 5000\n"),
+    )
+    .unwrap();
+    let report = report_json(&fixture, &[]);
+    let days: Vec<&serde_json::Value> = report["ip_days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["ip"] == "192.0.2.10")
+        .collect();
+    assert_eq!(days.len(), 3);
+    assert!(days.iter().all(|d| d["level"] == "not_judged"), "{days:?}");
+    let ip = find(&report["ips"], "ip", "192.0.2.10");
+    assert_eq!(
+        (ip["messages"].as_u64(), &ip["level"]),
+        (Some(6000), &"warn".into())
+    );
+    let spring = find(&report["campaigns"], "subject", "spring");
+    assert_eq!(spring["level"], "warn", "{spring}");
+    let weekly = find(&report["lists"], "subject", "weekly");
+    assert_eq!(weekly["level"], "warn", "{weekly}");
+
+    let output = run(fixture.fbl().args(["report"]));
+    assert!(
+        stdout(&output).contains(
+            "thresholds: warn 0.1%, critical 0.3%, judged over 5000 messages or more (a day, a \
+             window's total, a campaign, a list, a domain); worst: warn"
+        ),
+        "{}",
+        stdout(&output)
+    );
+    let output = run(fixture.fbl().args(["report", "--format", "html"]));
+    let html = stdout(&output);
+    assert!(
+        html.contains("a rate is judged only over 5000 messages or more, whatever it covers"),
+        "{html}"
+    );
+    assert!(!html.contains("messages a day"), "{html}");
+}
+
+/// `fbl report -o LINK`: the file the link leads to is replaced, in its own folder; the link
+/// stays a link and no temporary file is left in either folder.
+#[test]
+fn a_report_output_that_is_a_link_replaces_the_file_it_leads_to() {
+    let fixture = fixture_store("");
+    let path = fixture.path();
+    let expected = run(fixture.fbl().args(["report", "--format", "csv"]));
+    assert_eq!(expected.status.code(), Some(0));
+    let targets = path.join("targets");
+    std::fs::create_dir(&targets).unwrap();
+    std::fs::write(targets.join("report.csv"), "stale\n").unwrap();
+    std::os::unix::fs::symlink("targets/report.csv", path.join("link.csv")).unwrap();
+    std::os::unix::fs::symlink("link.csv", path.join("chain.csv")).unwrap();
+    let before = names_in(path);
+
+    for link in ["link.csv", "chain.csv"] {
+        std::fs::write(targets.join("report.csv"), "stale\n").unwrap();
+        let output = run(fixture
+            .fbl()
+            .args(["report", "--format", "csv", "-o", link]));
+        assert_eq!(output.status.code(), Some(0), "{link}");
+        assert_eq!(
+            stdout(&output),
+            "",
+            "{link}: written to the file, not to stdout"
+        );
+        assert_eq!(
+            std::fs::read(targets.join("report.csv")).unwrap(),
+            expected.stdout,
+            "{link}"
+        );
+        for name in ["link.csv", "chain.csv"] {
+            assert!(
+                std::fs::symlink_metadata(path.join(name))
+                    .unwrap()
+                    .file_type()
+                    .is_symlink(),
+                "{link}: {name} was replaced by a file"
+            );
+        }
+        assert_eq!(names_in(path), before, "{link}");
+        assert_eq!(names_in(&targets), ["report.csv"], "{link}");
+    }
+}
+
+/// `fbl report -o /dev/stdout` (and `-o -`) with standard output redirected to a file with
+/// `>>`: the report is appended to that file through the open descriptor; nothing is renamed
+/// over it, and no file named `-` is made.
+#[test]
+fn a_report_to_dev_stdout_is_written_where_stdout_is_redirected() {
+    let fixture = fixture_store("");
+    let path = fixture.path();
+    let expected = run(fixture.fbl().args(["report"]));
+    assert_eq!(expected.status.code(), Some(0));
+    let expected = stdout(&expected);
+    let redirected = path.join("redirected.txt");
+    std::fs::write(&redirected, "before\n").unwrap();
+    let dev_stdout = Path::new("/dev/stdout");
+    let link_before = std::fs::read_link(dev_stdout).ok();
+    for target in ["/dev/stdout", "-"] {
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&redirected)
+            .unwrap();
+        let output = fixture
+            .fbl()
+            .args(["report", "-o", target])
+            .stdout(std::process::Stdio::from(file))
+            .output()
+            .unwrap();
+        // Tests run as root: had fbl renamed a file over /dev/stdout, put the link back
+        // before failing, so that the machine keeps its /dev/stdout.
+        if std::fs::read_link(dev_stdout).ok() != link_before {
+            let _ = std::fs::remove_file(dev_stdout);
+            if let Some(link) = &link_before {
+                std::os::unix::fs::symlink(link, dev_stdout).unwrap();
+            }
+            panic!("-o {target} replaced /dev/stdout");
+        }
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "-o {target}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(&redirected).unwrap(),
+        format!("before\n{expected}{expected}")
+    );
+    assert!(!path.join("-").exists(), "a file named - was made");
+    assert!(
+        !names_in(path).iter().any(|name| name.contains(".tmp")),
+        "a temporary file was left"
+    );
+}
+
+/// The files `fbl run` writes, `[[export]]` and `[[report.output]]` alike, are one set of
+/// outputs: a report file that is an export's file, the store or the configuration is
+/// refused before either is written.
+#[test]
+fn fbl_run_refuses_a_report_output_that_is_an_export_the_store_or_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path();
+    std::fs::write(
+        path.join("in.eml"),
+        complaint(
+            "192.0.2.10",
+            "2026-11-19",
+            "m1@sender.example",
+            "r1@yahoo.com",
+        ),
+    )
+    .unwrap();
+    let export = "[[source]]\nname = \"reports\"\npath = \"in.eml\"\n\n\
+                  [[export]]\nformat = \"plain\"\npath = \"out/list.txt\"\n\n";
+    for (report_output, message) in [
+        (
+            "out/../out/list.txt",
+            "[[report.output]] 1 path out/../out/list.txt is the same file as [[export]] 1 path \
+             out/list.txt",
+        ),
+        (
+            "fbl.toml",
+            "[[report.output]] 1 path fbl.toml is the configuration file",
+        ),
+        (
+            "fbl.sqlite",
+            "[[report.output]] 1 path fbl.sqlite is the store",
+        ),
+    ] {
+        std::fs::write(
+            path.join("fbl.toml"),
+            format!("{export}[[report.output]]\nformat = \"html\"\npath = \"{report_output}\"\n"),
+        )
+        .unwrap();
+        let config = std::fs::read(path.join("fbl.toml")).unwrap();
+        let output = run(fbl(path).args(["--config", "fbl.toml", "run"]));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{report_output}: {stderr}");
+        assert!(stderr.contains(message), "{report_output}: {stderr}");
+        assert_eq!(
+            names_in(path),
+            ["fbl.toml", "in.eml"],
+            "{report_output}: nothing written"
+        );
+        assert_eq!(std::fs::read(path.join("fbl.toml")).unwrap(), config);
+    }
+
+    // The store given by --db, which the configuration cannot know: refused by `fbl run`.
+    std::fs::write(
+        path.join("fbl.toml"),
+        format!("{export}[[report.output]]\nformat = \"html\"\npath = \"other.sqlite\"\n"),
+    )
+    .unwrap();
+    let output = run(fbl(path).args(["--config", "fbl.toml", "--db", "other.sqlite", "run"]));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("[[report.output]] 1 path") && stderr.contains("is the store other.sqlite"),
+        "{stderr}"
+    );
+    assert_eq!(names_in(path), ["fbl.toml", "in.eml"], "nothing written");
+}
+
 /// Golden files: each bounce fixture beside the sightings it holds, read with LF and CRLF.
 #[test]
 fn bounce_fixtures_give_their_expected_sightings() {

@@ -776,6 +776,62 @@ fn run_raises_each_alert_once_and_a_change_raises_one() {
     assert_eq!(periods[0].ended_at.as_deref(), Some("2026-11-20T10:00:00Z"));
 }
 
+/// SNDS's latest day refetched by each run with a corrected trap-hit figure: a rise above the
+/// figure already alerted is told once per new figure; the same figure or a fall is not. A
+/// day that turns from YELLOW to RED on a refetch is told too (another kind of alert).
+#[test]
+fn more_trap_hits_on_a_day_already_alerted_raise_a_new_alert_once() {
+    let (dir, answers, _server) = legacy_setup();
+    let day = "2026-11-20";
+    let mut runs = 0;
+    let mut run_with = |filter: &str, traps: u64| {
+        let body = row("198.51.100.7", day, 16000, filter, traps);
+        set_day(&answers, day, body.clone());
+        set_latest(&answers, body);
+        runs += 1;
+        run_json(dir.path(), &format!("2026-11-22T{runs:02}:00:00Z"))
+    };
+    let (code, summary) = run_with("YELLOW", 2);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        alert_messages(&summary),
+        [
+            "snds main: 198.51.100.7 turned YELLOW on 2026-11-20",
+            "snds main: 198.51.100.7 hit 2 spam traps on 2026-11-20",
+        ]
+    );
+    let (code, summary) = run_with("YELLOW", 7);
+    assert_eq!(
+        alert_messages(&summary),
+        ["snds main: 198.51.100.7 trap hits on 2026-11-20 rose from 2 to 7"]
+    );
+    assert_eq!(code, Some(1), "a rise needs attention");
+    let alert = &summary["alerts"][0];
+    assert_eq!(alert["kind"], "trap_hits");
+    assert_eq!(alert["day"], day);
+    assert_eq!(alert["detail"], "7");
+    for (traps, why) in [
+        (7, "the same figure"),
+        (5, "a fall"),
+        (7, "a figure already told"),
+    ] {
+        let (code, summary) = run_with("YELLOW", traps);
+        assert_eq!(alert_messages(&summary), Vec::<String>::new(), "{why}");
+        assert_eq!(code, Some(0), "{why}");
+    }
+    let (_, summary) = run_with("RED", 9);
+    assert_eq!(
+        alert_messages(&summary),
+        [
+            "snds main: 198.51.100.7 turned RED on 2026-11-20",
+            "snds main: 198.51.100.7 trap hits on 2026-11-20 rose from 7 to 9",
+        ]
+    );
+    let (code, summary) = run_with("RED", 9);
+    assert_eq!(alert_messages(&summary), Vec::<String>::new());
+    assert_eq!(code, Some(0));
+}
+
 #[test]
 fn a_failing_snds_fetch_does_not_stop_the_run_but_needs_attention() {
     let (dir, _answers, _server) = legacy_setup();

@@ -42,6 +42,18 @@ pub struct FolderSummary {
     pub actions: BTreeMap<String, u64>,
     /// True when UIDVALIDITY changed and the folder was read again from the start.
     pub rescanned: bool,
+    /// Actions the server refused (a folder it will not create, say), with the number of
+    /// messages each left where they are: they are tried again on the next run, and the
+    /// folder's new messages were read all the same.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub refused_actions: BTreeMap<String, RefusedAction>,
+}
+
+/// An action the server refused, and how many messages it left in the folder.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RefusedAction {
+    pub messages: u64,
+    pub error: String,
 }
 
 /// Options that apply to a whole poll.
@@ -113,7 +125,23 @@ pub fn poll_mailbox(
         );
         progress.finish();
         match polled {
-            Ok(folder_summary) => summary.folders.push(folder_summary),
+            Ok(folder_summary) => {
+                for (action, refused) in &folder_summary.refused_actions {
+                    summary.errors.push(format!(
+                        "mailbox {} folder {folder}: {} {} left in the folder, to be tried \
+                         again next run: {action} was refused: {}",
+                        mailbox.name,
+                        refused.messages,
+                        if refused.messages == 1 {
+                            "message"
+                        } else {
+                            "messages"
+                        },
+                        refused.error
+                    ));
+                }
+                summary.folders.push(folder_summary)
+            }
             Err(error) if crate::store::is_disk_full(&error) => {
                 let place = store.location().to_string();
                 fatal = Some(
@@ -199,7 +227,7 @@ fn poll_folder(
     };
 
     if !options.dry_run {
-        // Actions a crashed run committed to but did not do.
+        // Actions a crashed run committed to, or the server refused, but not done.
         let pending = store.pending_actions(name, folder, status.uid_validity)?;
         apply_actions(
             mailbox,
@@ -207,7 +235,7 @@ fn poll_folder(
             status.uid_validity,
             session,
             store,
-            &pending_groups(&pending),
+            &pending_groups(mailbox, &pending),
             &mut summary,
         )?;
     }
@@ -292,7 +320,12 @@ fn poll_folder(
         ingest.add(&counted);
         *committed = done;
         if !prepared_folders {
-            prepare_folders(mailbox, session)?;
+            // A folder the server will not create is said by the moves into it.
+            if let Err(error) = prepare_folders(mailbox, session)
+                && !answered_by_the_server(&error)
+            {
+                return Err(error);
+            }
             prepared_folders = true;
         }
         apply_actions(
@@ -325,18 +358,35 @@ fn prepare_folders(mailbox: &MailboxConfig, session: &mut Session) -> Result<()>
     Ok(())
 }
 
-fn pending_groups(pending: &[crate::store::PendingAction]) -> BTreeMap<String, Vec<u32>> {
+/// The pending actions by action, as the configuration says now. A pending action is the
+/// move into the quarantine folder or the `after` action it was given; one that is neither
+/// any more was given under an `after` since changed (a mistyped folder the server refused,
+/// say) and is done as `after` says now: a stored report's message follows the current
+/// configuration, and a mistake once made does not stay pending for good.
+fn pending_groups(
+    mailbox: &MailboxConfig,
+    pending: &[crate::store::PendingAction],
+) -> BTreeMap<String, Vec<u32>> {
+    let quarantine = mailbox
+        .quarantine_folder
+        .as_ref()
+        .map(|f| format!("move:{f}"));
+    let after = mailbox.after_action().as_string();
     let mut groups: BTreeMap<String, Vec<u32>> = BTreeMap::new();
     for action in pending {
-        groups
-            .entry(action.action.clone())
-            .or_default()
-            .push(action.uid);
+        let current = if Some(&action.action) == quarantine.as_ref() {
+            &action.action
+        } else {
+            &after
+        };
+        groups.entry(current.clone()).or_default().push(action.uid);
     }
     groups
 }
 
-/// Does the actions on the server, then forgets them in the store.
+/// Does the actions on the server, then forgets them in the store. An action the server
+/// refuses stays pending, and is noted in `summary.refused_actions`; any other failure (a
+/// broken connection) ends the folder.
 fn apply_actions(
     mailbox: &MailboxConfig,
     folder: &str,
@@ -350,14 +400,24 @@ fn apply_actions(
         if uids.is_empty() {
             continue;
         }
-        match AfterAction::parse(action).map_err(anyhow::Error::msg)? {
-            AfterAction::Keep => {}
-            AfterAction::Seen => session.mark_seen(uids)?,
-            AfterAction::Delete => session.delete(uids)?,
-            AfterAction::Move(target) => {
-                session.create_folder_if_missing(&target)?;
-                session.move_to(uids, &target)?;
+        let done: Result<(), ImapError> =
+            match AfterAction::parse(action).map_err(anyhow::Error::msg)? {
+                AfterAction::Keep => Ok(()),
+                AfterAction::Seen => session.mark_seen(uids),
+                AfterAction::Delete => session.delete(uids),
+                AfterAction::Move(target) => session
+                    .create_folder_if_missing(&target)
+                    .and_then(|_| session.move_to(uids, &target)),
+            };
+        if let Err(error) = done {
+            let error = anyhow::Error::from(error);
+            if !answered_by_the_server(&error) {
+                return Err(error);
             }
+            let refused = summary.refused_actions.entry(action.clone()).or_default();
+            refused.messages += uids.len() as u64;
+            refused.error = format!("{error:#}");
+            continue;
         }
         let mut batch = store.begin()?;
         batch.clear_pending_actions(&mailbox.name, folder, uid_validity, uids)?;

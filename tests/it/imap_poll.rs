@@ -707,3 +707,58 @@ fn a_missing_folder_does_not_stop_the_folders_after_it() {
     assert_eq!(folder_count(&server, &setup, "INBOX"), 0);
     assert_eq!(folder_count(&server, &setup, "Processed"), 3);
 }
+
+/// A move the server refuses (here a folder name Dovecot will not create) leaves those
+/// messages in the folder, pending, and says so (exit 1); it does not stop the folder's new
+/// mail from being read. Once `after` is corrected, the pending messages follow the new
+/// setting instead of retrying the refused one for good.
+#[test]
+fn a_refused_move_stays_pending_without_blocking_new_mail_and_follows_a_corrected_after() {
+    let server = Dovecot::start();
+    let setup = Setup::new(&server, "move:Archive..2026", "");
+    let mut session = server.login(&setup.user, &setup.password);
+    seed(&mut session, "INBOX", reports(0..3));
+    let _ = session.logout();
+    let (code, summary) = setup.run_json(&[]);
+    assert_eq!(code, Some(1), "{summary}");
+    assert_eq!(summary["ingest"]["stored"], 3, "{summary}");
+    let errors = summary["mailboxes"][0]["errors"].to_string();
+    assert!(
+        errors.contains("3 messages left in the folder")
+            && errors.contains("move:Archive..2026 was refused"),
+        "{errors}"
+    );
+    assert_eq!(folder_count(&server, &setup, "INBOX"), 3);
+
+    // New mail is read although the earlier move is still refused.
+    let mut session = server.login(&setup.user, &setup.password);
+    seed(&mut session, "INBOX", reports(3..5));
+    let _ = session.logout();
+    let (code, summary) = setup.run_json(&[]);
+    assert_eq!(code, Some(1), "{summary}");
+    assert_eq!(summary["ingest"]["stored"], 2, "{summary}");
+    let errors = summary["mailboxes"][0]["errors"].to_string();
+    assert!(errors.contains("5 messages left"), "{errors}");
+    assert_eq!(setup.counts().reports, 5);
+
+    // The typo is mended: what was pending goes where `after` now says.
+    let config = setup.dir.path().join("fbl.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("move:Archive..2026", "move:Processed"),
+    )
+    .unwrap();
+    let (code, summary) = setup.run_json(&[]);
+    assert_eq!(code, Some(0), "{summary}");
+    assert_eq!(
+        summary["mailboxes"][0]["folders"][0]["actions"]["move:Processed"], 5,
+        "{summary}"
+    );
+    assert_eq!(folder_count(&server, &setup, "INBOX"), 0);
+    assert_eq!(folder_count(&server, &setup, "Processed"), 5);
+    let (code, summary) = setup.run_json(&[]);
+    assert_eq!(code, Some(0), "{summary}");
+    assert_eq!(summary["ingest"]["messages"], 0, "{summary}");
+    assert_eq!(setup.counts().reports, 5);
+}

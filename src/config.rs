@@ -645,6 +645,23 @@ impl Config {
                 ),
                 ("quarantine_folder", mailbox.quarantine_folder.as_ref()),
             ];
+            // IMAP names folders in modified UTF-7 (RFC 3501, 5.1.3); fbl sends names as
+            // written, and a server refuses UTF-8 ("not valid mUTF-7") only once a run has
+            // stored the reports and tries to move them. The name to write is given.
+            let named = mailbox
+                .folders
+                .iter()
+                .map(|f| ("folders", f))
+                .chain(moved_to.iter().filter_map(|(s, f)| f.map(|f| (*s, f))));
+            for (setting, folder) in named {
+                if !folder.is_ascii() {
+                    bail!(
+                        "mailbox {name}: {setting} names the folder {folder:?}; IMAP names it \
+                         in modified UTF-7: write {:?}",
+                        crate::imap_client::modified_utf7(folder)
+                    );
+                }
+            }
             for (setting, target) in moved_to {
                 if let Some(target) = target
                     && mailbox.folders.iter().any(|f| same_folder(f, target))

@@ -831,10 +831,30 @@ fn tls_handshake(
     tls.connect(host, tcp).map_err(|e| match e {
         native_tls::HandshakeError::WouldBlock(_) => timeout(opts),
         native_tls::HandshakeError::Failure(e) => ImapError::Tls(format!(
-            "TLS handshake with IMAP server {}:{} failed: {e}; if the server uses a private CA, name its PEM certificate in ca_file",
-            opts.host, opts.port
+            "TLS handshake with IMAP server {}:{} failed: {e}{}",
+            opts.host,
+            opts.port,
+            tls_hint(&e.to_string(), opts.port)
         )),
     })
+}
+
+/// What to try after a failed TLS handshake, from OpenSSL's words: a certificate that does
+/// not verify wants `ca_file`; an answer that is not TLS at all (OpenSSL's "wrong version
+/// number", "packet length too long") is a plain-text port given `security = "tls"`.
+fn tls_hint(error: &str, port: u16) -> String {
+    let error = error.to_ascii_lowercase();
+    if error.contains("certificate") || error.contains("issuer") {
+        "; if the server uses a private CA, name its PEM certificate in ca_file".to_string()
+    } else if error.contains("wrong version number") || error.contains("packet length too long") {
+        format!(
+            "; the server did not answer in TLS: port {port} looks like a plain-text port \
+             (IMAP's is 143: give it security = \"starttls\"), security = \"tls\" wants the \
+             implicit-TLS port (993)"
+        )
+    } else {
+        String::new()
+    }
 }
 
 /// Reads one line from the plain socket, one byte at a time, so that nothing the server sends
@@ -1049,8 +1069,62 @@ fn printable(line: &[u8]) -> String {
     text.chars().take(200).collect()
 }
 
+/// A folder name in IMAP's modified UTF-7 (RFC 3501, 5.1.3): printable ASCII as it is but
+/// `&` as `&-`, and each run of other characters as `&`, the modified base64 (`,` for `/`,
+/// no padding) of its UTF-16BE, and `-`.
+pub fn modified_utf7(name: &str) -> String {
+    use base64::Engine as _;
+    const MODIFIED: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::IMAP_MUTF7,
+        base64::engine::general_purpose::NO_PAD,
+    );
+    let mut out = String::with_capacity(name.len());
+    let mut run: Vec<u8> = Vec::new();
+    let flush = |run: &mut Vec<u8>, out: &mut String| {
+        if !run.is_empty() {
+            out.push('&');
+            out.push_str(&MODIFIED.encode(&run));
+            out.push('-');
+            run.clear();
+        }
+    };
+    for c in name.chars() {
+        if (' '..='~').contains(&c) {
+            flush(&mut run, &mut out);
+            if c == '&' {
+                out.push_str("&-");
+            } else {
+                out.push(c);
+            }
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                run.extend_from_slice(&unit.to_be_bytes());
+            }
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn folder_names_in_modified_utf7() {
+        use super::modified_utf7;
+        // RFC 3501's own example, and names a user would write.
+        assert_eq!(
+            modified_utf7("~peter/mail/\u{53f0}\u{5317}/\u{65e5}\u{672c}\u{8a9e}"),
+            "~peter/mail/&U,BTFw-/&ZeVnLIqe-"
+        );
+        assert_eq!(modified_utf7("Reçus"), "Re&AOc-us");
+        assert_eq!(modified_utf7("Traités"), "Trait&AOk-s");
+        assert_eq!(modified_utf7("Q&A"), "Q&-A");
+        assert_eq!(modified_utf7("INBOX.Processed"), "INBOX.Processed");
+        // Outside the BMP: a surrogate pair in one run.
+        assert_eq!(modified_utf7("\u{1F4E7}"), "&2D3c5w-");
+    }
+
     use super::*;
 
     #[test]

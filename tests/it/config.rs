@@ -101,6 +101,17 @@ fn mailbox_settings_that_loop_or_do_nothing_are_refused() {
             "read_timeout_secs = 0",
             "read_timeout_secs must be at least 1",
         ),
+        // Non-ASCII names the server would refuse (only after the reports are stored):
+        // the modified UTF-7 to write is given.
+        (
+            "folders = [\"Reçus\"]",
+            "folders names the folder \"Reçus\"; IMAP names it in modified UTF-7: write \"Re&AOc-us\"",
+        ),
+        ("after = \"move:Traités\"", "write \"Trait&AOk-s\""),
+        (
+            "quarantine_folder = \"Quarantäne\"",
+            "write \"Quarant&AOQ-ne\"",
+        ),
     ] {
         let error = Config::from_toml(&mailbox(extra)).unwrap_err();
         assert!(
@@ -110,7 +121,7 @@ fn mailbox_settings_that_loop_or_do_nothing_are_refused() {
     }
     // Moving elsewhere, and a quarantine folder that is not polled, are fine.
     Config::from_toml(&mailbox(
-        "folders = [\"INBOX\", \"Junk\"]\nafter = \"move:Processed\"\nquarantine_folder = \"q\"\nlimit = 1",
+        "folders = [\"INBOX\", \"Junk\", \"Re&AOc-us\"]\nafter = \"move:Processed\"\nquarantine_folder = \"q\"\nlimit = 1",
     ))
     .unwrap();
 }

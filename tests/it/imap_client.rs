@@ -147,6 +147,23 @@ fn unrelated_ca_is_a_tls_error() {
     }
 }
 
+/// `security = "tls"` on the plain-text port is said for what it is, not as a CA problem.
+#[test]
+fn tls_on_the_plain_port_says_so() {
+    let server = Dovecot::start();
+    let (user, pass) = server.add_user("tlsplain");
+    let mut options = server.options(Security::Tls);
+    options.port = server.imap_port();
+    let error = Session::connect(&options, &password(&user, &pass)).unwrap_err();
+    assert!(matches!(error, ImapError::Tls(_)), "{error:?}");
+    let text = error.to_string();
+    assert!(
+        text.contains("did not answer in TLS") && text.contains("security = \"starttls\""),
+        "{text}"
+    );
+    assert!(!text.contains("ca_file"), "{text}");
+}
+
 #[test]
 fn without_ca_file_a_private_certificate_is_not_trusted() {
     let server = Dovecot::start();
@@ -155,6 +172,7 @@ fn without_ca_file_a_private_certificate_is_not_trusted() {
     options.ca_file = None;
     let error = Session::connect(&options, &password(&user, &pass)).unwrap_err();
     assert!(matches!(error, ImapError::Tls(_)), "{error:?}");
+    assert!(error.to_string().contains("ca_file"), "{error}");
 }
 
 #[test]

@@ -33,7 +33,7 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
     }
     // An [[export]] or [[report.output]] that is the store (given by --db), the
     // configuration file or another output of the run is refused before anything is done.
-    super::export::check_outputs(context, &context.config.run_outputs(), false)?;
+    super::export::check_outputs(context, &context.config.run_outputs(), args.json)?;
     let attribution = super::parse::attribution_from(&context.config)?;
     // A dry run changes nothing, not even by making the store: before the first run it
     // previews against an empty store in a temporary folder, removed after.

@@ -1230,6 +1230,43 @@ fn commands_that_read_the_store_refuse_one_that_does_not_exist() {
     assert_eq!(output.status.code(), Some(0));
 }
 
+/// An export to standard output next to the `--json` summary on the same standard output
+/// would mix the two: refused before anything is done, by `fbl export` and by `fbl run`.
+#[test]
+fn an_export_to_standard_output_beside_the_json_summary_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "fbl.toml",
+        b"[[export]]\nformat = \"plain\"\npath = \"/dev/stdout\"\n",
+    );
+    write(
+        dir.path(),
+        "in/1.eml",
+        &arf("abuse", "a@example.org", "m@example.com"),
+    );
+    let output = run(fbl(dir.path()).args(["ingest", "in"]));
+    assert_eq!(output.status.code(), Some(0));
+    for args in [
+        &["--config", "fbl.toml", "run", "--json"][..],
+        &["export", "--format", "plain", "-o", "-", "--json"],
+        &["export", "--format", "plain", "-o", "/dev/stdout", "--json"],
+    ] {
+        let output = run(fbl(dir.path()).args(args));
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert_eq!(stdout(&output), "", "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("is standard output, where --json prints the summary"),
+            "{args:?}: {stderr}"
+        );
+    }
+    // Without --json, the list is what standard output carries.
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "run"]));
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(stdout(&output), "a@example.org\n");
+}
+
 /// `fbl run` without a configuration (a cron job that lost the FBL_CONFIG of its author's
 /// login shell) is a fatal error that names the way out; it makes no store where it stands
 /// and does not exit 0 having done nothing.

@@ -124,6 +124,20 @@ pub fn parse(raw: &[u8]) -> Parsed {
 }
 
 pub fn parse_with_limits(raw: &[u8], limits: ParseLimits) -> Parsed {
+    // A PDF, a ZIP archive or random bytes fed to fbl is a mistake a person must see (the
+    // wrong file, a broken delivery), not a message that is quietly not a report: it is
+    // refused with a reason, and ingest quarantines it with its bytes.
+    if !header_block::starts_with_field(raw) {
+        let mut report = Report::empty(Kind::NotAReport, Format::None, Reporter::Other);
+        report.error = Some(not_an_email(raw));
+        return Parsed {
+            report,
+            original: HeaderBlock::default(),
+        };
+    }
+    // Blank lines before the first field (a pipe or a tool that wrote a newline first): the
+    // MIME layer would take the first for the end of an empty header.
+    let raw = &raw[leading_blank_lines(raw)..];
     let outer = HeaderBlock::parse(raw);
     // The MIME layer is a dependency: whatever it does on hostile input, this parser returns.
     let parsed = std::panic::catch_unwind(|| MIME.parse(raw));
@@ -157,6 +171,48 @@ pub fn parse_with_limits(raw: &[u8], limits: ParseLimits) -> Parsed {
     let mut parsed = parse_message(raw, &outer, &message, 0);
     parsed.report.report_date = outer.get("Date").and_then(derivation::rfc3339_from_rfc5322);
     parsed
+}
+
+/// How many bytes the blank lines at the start of `raw` take.
+fn leading_blank_lines(raw: &[u8]) -> usize {
+    let mut start = 0;
+    while let Some(end) = memchr::memchr(b'\n', &raw[start..]).map(|at| start + at + 1) {
+        if !raw[start..end].iter().all(u8::is_ascii_whitespace) {
+            break;
+        }
+        start = end;
+    }
+    start
+}
+
+/// Why input that does not start with a header field is not read: what it begins with, and
+/// what that looks like when it is a common kind of file.
+fn not_an_email(raw: &[u8]) -> String {
+    let start = raw.trim_ascii_start();
+    if start.is_empty() {
+        return "not an email message: it is empty".to_string();
+    }
+    const KNOWN: [(&[u8], &str); 7] = [
+        (b"%PDF-", "a PDF document"),
+        (b"PK\x03\x04", "a ZIP archive or an Office document"),
+        (b"\x1f\x8b", "gzip data"),
+        (
+            b"\xd0\xcf\x11\xe0",
+            "an OLE file, such as a message saved by Outlook as .msg",
+        ),
+        (b"\x89PNG", "a PNG image"),
+        (b"\xff\xd8\xff", "a JPEG image"),
+        (b"{\\rtf", "an RTF document"),
+    ];
+    let what = KNOWN
+        .iter()
+        .find(|(magic, _)| start.starts_with(magic))
+        .map(|(_, what)| format!(", {what}"))
+        .unwrap_or_default();
+    format!(
+        "not an email message: it does not start with a header field (it begins \"{}\"{what})",
+        start[..start.len().min(16)].escape_ascii()
+    )
 }
 
 fn count_parts(message: &Message, depth: usize) -> usize {
@@ -856,6 +912,63 @@ mod tests {
         let mut report = Report::empty(Kind::Complaint, Format::Arf, Reporter::Other);
         read_feedback_fields(&mut report, &fields, &mut Vec::new());
         assert_eq!(report.original_rcpt_to, [""]);
+    }
+
+    const EVERY_FIELD: &[u8] = include_bytes!("../fixtures/reports/arf-rfc5965-every-field.eml");
+
+    #[test]
+    fn input_that_is_not_an_email_is_an_error_not_a_message_without_a_report() {
+        let mut random = vec![0u8; 2048];
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for byte in &mut random {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            *byte = state as u8;
+        }
+        random[0] = 0x8c;
+        for (raw, says) in [
+            (
+                &b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\n"[..],
+                "(it begins \"%PDF-1.4\\n%\\xe2\\xe3\\xcf\\xd3\\n1\", a PDF document)",
+            ),
+            (
+                b"PK\x03\x04\x14\x00\x00\x00\x08\x00report.eml",
+                "a ZIP archive",
+            ),
+            (&random, "does not start with a header field"),
+            (b"", "it is empty"),
+        ] {
+            let report = parse(raw).report;
+            assert_eq!(report.kind, Kind::NotAReport);
+            let error = report.error.unwrap_or_default();
+            assert!(error.starts_with("not an email message: "), "{error}");
+            assert!(error.contains(says), "{error}");
+        }
+    }
+
+    #[test]
+    fn odd_but_real_emails_still_parse() {
+        let text = std::str::from_utf8(EVERY_FIELD).unwrap();
+        for raw in [
+            format!("From news-return@example.com Tue Mar 10 08:00:05 2026\n{text}"),
+            format!("\n\r\n{text}"),
+            format!("\u{feff}{text}"),
+            text.replace('\n', "\r\n"),
+            text.replacen("Subject: ", "Subject: \u{e9}t\u{e9} ", 1),
+        ] {
+            let report = parse(raw.as_bytes()).report;
+            assert_eq!(report.error, None, "{:?}", &raw[..40]);
+            assert_eq!(report.kind, Kind::Complaint);
+            assert_eq!(report.original_rcpt_to, ["jane.doe@example.net"]);
+        }
+        let latin1 = [
+            b"Subject: \xe9t\xe9\nFrom: a@example.org\n\n".as_slice(),
+            b"hello\n",
+        ]
+        .concat();
+        let report = parse(&latin1).report;
+        assert_eq!((report.kind, report.error), (Kind::NotAReport, None));
     }
 
     #[test]

@@ -498,10 +498,25 @@ fn feedback_type_token(value: &str) -> String {
 }
 
 fn read_feedback_fields(report: &mut Report, fields: &HeaderBlock, errors: &mut Vec<String>) {
+    // Every Feedback-Type value, once each, in order. RFC 5965 section 3.1 allows exactly
+    // one. Two that disagree (`abuse` and `not-spam`) make the report an error rather than
+    // letting the first win: the type decides whether the complainant is suppressed at all
+    // (a complaint) or must never be (the user said the mail is wanted), so either pick may
+    // be the wrong action, and a report built that way is broken or forged. It is
+    // quarantined for a person to look at. The same value repeated says nothing new.
+    let mut feedback_types: Vec<String> = Vec::new();
+    let mut feedback_type_fields = 0;
     for (name, value) in fields.fields() {
         let name = name.to_ascii_lowercase();
         let value = value.trim();
         let single = |slot: &Option<String>| slot.is_some();
+        if name == "feedback-type" {
+            feedback_type_fields += 1;
+            let token = feedback_type_token(value);
+            if !feedback_types.contains(&token) {
+                feedback_types.push(token);
+            }
+        }
         match name.as_str() {
             "feedback-type" if report.feedback_type.is_none() => {
                 report.feedback_type = Some(feedback_type_token(value))
@@ -559,6 +574,26 @@ fn read_feedback_fields(report: &mut Report, fields: &HeaderBlock, errors: &mut 
     }
     if report.feedback_type.is_none() {
         errors.push("the feedback-report part has no Feedback-Type field".to_string());
+    }
+    if let [first @ .., last] = feedback_types.as_slice()
+        && !first.is_empty()
+    {
+        let count = match feedback_type_fields {
+            2 => "two".to_string(),
+            n => n.to_string(),
+        };
+        let shown = |t: &String| {
+            if t.is_empty() {
+                "\"\"".to_string()
+            } else {
+                t.clone()
+            }
+        };
+        errors.push(format!(
+            "{count} Feedback-Type fields: {} and {}",
+            first.iter().map(shown).collect::<Vec<_>>().join(", "),
+            shown(last)
+        ));
     }
 }
 
@@ -916,6 +951,14 @@ mod tests {
 
     const EVERY_FIELD: &[u8] = include_bytes!("../fixtures/reports/arf-rfc5965-every-field.eml");
 
+    /// The fixture with its part-2 `Feedback-Type: abuse` line replaced by `lines`.
+    fn with_feedback_types(lines: &str) -> Vec<u8> {
+        let text = std::str::from_utf8(EVERY_FIELD).unwrap();
+        assert!(text.contains("\nFeedback-Type: abuse\n"));
+        text.replacen("\nFeedback-Type: abuse\n", &format!("\n{lines}"), 1)
+            .into_bytes()
+    }
+
     #[test]
     fn input_that_is_not_an_email_is_an_error_not_a_message_without_a_report() {
         let mut random = vec![0u8; 2048];
@@ -969,6 +1012,34 @@ mod tests {
         .concat();
         let report = parse(&latin1).report;
         assert_eq!((report.kind, report.error), (Kind::NotAReport, None));
+    }
+
+    #[test]
+    fn two_feedback_types_that_disagree_are_an_error() {
+        let report = parse(&with_feedback_types(
+            "Feedback-Type: abuse\nFeedback-Type: not-spam\n",
+        ))
+        .report;
+        assert_eq!(
+            report.error.as_deref(),
+            Some("two Feedback-Type fields: abuse and not-spam")
+        );
+        let report = parse(&with_feedback_types(
+            "Feedback-Type: not-spam\nFeedback-Type: abuse\nFeedback-Type: fraud\n",
+        ))
+        .report;
+        assert_eq!(
+            report.error.as_deref(),
+            Some("3 Feedback-Type fields: not-spam, abuse and fraud")
+        );
+        // The same type twice, in another case or with a comment, is no contradiction.
+        let report = parse(&with_feedback_types(
+            "Feedback-Type: abuse\nFeedback-Type: Abuse (again)\n",
+        ))
+        .report;
+        assert_eq!(report.error, None);
+        assert_eq!(report.kind, Kind::Complaint);
+        assert_eq!(report.feedback_type.as_deref(), Some("abuse"));
     }
 
     #[test]

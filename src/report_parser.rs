@@ -168,7 +168,7 @@ pub fn parse_with_limits(raw: &[u8], limits: ParseLimits) -> Parsed {
             original: HeaderBlock::default(),
         };
     }
-    let mut parsed = parse_message(raw, &outer, &message, 0);
+    let mut parsed = parse_message(raw, &outer, &message, 0, limits);
     parsed.report.report_date = outer.get("Date").and_then(derivation::rfc3339_from_rfc5322);
     parsed
 }
@@ -241,7 +241,13 @@ fn content_type_of(message: &Message) -> (String, String) {
         .unwrap_or_else(|| ("text".to_string(), "plain".to_string()))
 }
 
-fn parse_message(raw: &[u8], outer: &HeaderBlock, message: &Message, depth: usize) -> Parsed {
+fn parse_message(
+    raw: &[u8],
+    outer: &HeaderBlock,
+    message: &Message,
+    depth: usize,
+    limits: ParseLimits,
+) -> Parsed {
     let (ctype, subtype) = content_type_of(message);
     let report_type = message
         .content_type()
@@ -286,19 +292,14 @@ fn parse_message(raw: &[u8], outer: &HeaderBlock, message: &Message, depth: usiz
     if looks_like_bounce(outer) {
         return not_a_complaint(outer, attached, Kind::Bounce);
     }
-    // A report forwarded inside another message (an abuse desk forwarding it on); not one
-    // an auto-reply sent back with it (an out-of-office answer to the feedback address):
-    // that is the same complaint again, not a new one.
+    // A report forwarded inside another message (an abuse desk or a person forwarding it
+    // on); not one an auto-reply sent back with it (an out-of-office answer to the feedback
+    // address): that is the same complaint again, not a new one.
     if depth < 2
         && !is_automatic_reply(outer)
-        && let Some(inner) = message.parts.iter().find_map(|part| match &part.body {
-            PartType::Message(inner) if is_feedback_report(inner) => Some(inner),
-            _ => None,
-        })
+        && let Some(parsed) = forwarded_report(message, depth, limits)
     {
-        let inner_raw = inner.raw_message();
-        let inner_outer = HeaderBlock::parse(inner_raw);
-        return parse_message(inner_raw, &inner_outer, inner, depth + 1);
+        return parsed;
     }
     let report = Report::empty(Kind::NotAReport, Format::None, reporter_of(outer, None));
     // Its own headers: `attribute` tells from them whether it is an unsubscribe request
@@ -309,6 +310,72 @@ fn parse_message(raw: &[u8], outer: &HeaderBlock, message: &Message, depth: usiz
         HeaderBlock::default()
     };
     Parsed { report, original }
+}
+
+/// The first feedback report attached to `message`: as `message/rfc822`, or as a file that a
+/// mail client attached as it saw fit when a person forwarded the report "as attachment"
+/// (`application/octet-stream` or `text/plain` named `report.eml`, `application/x-eml`),
+/// its transfer encoding decoded. Such a file is read when it starts with a header field and
+/// is a feedback report; any other attachment (a PDF, a picture) is left as it is.
+fn forwarded_report(message: &Message, depth: usize, limits: ParseLimits) -> Option<Parsed> {
+    for part in &message.parts {
+        match &part.body {
+            PartType::Message(inner) if is_feedback_report(inner) => {
+                let inner_raw = inner.raw_message();
+                let inner_outer = HeaderBlock::parse(inner_raw);
+                return Some(parse_message(
+                    inner_raw,
+                    &inner_outer,
+                    inner,
+                    depth + 1,
+                    limits,
+                ));
+            }
+            PartType::Binary(_) | PartType::InlineBinary(_) | PartType::Text(_)
+                if may_be_a_message_file(part) =>
+            {
+                let contents = part.contents();
+                if !header_block::starts_with_field(contents) {
+                    continue;
+                }
+                let Ok(Some(inner)) = std::panic::catch_unwind(|| MIME.parse(contents)) else {
+                    continue;
+                };
+                if !is_feedback_report(&inner) || count_parts(&inner, 0) > limits.max_parts {
+                    continue;
+                }
+                let inner_outer = HeaderBlock::parse(contents);
+                return Some(parse_message(
+                    contents,
+                    &inner_outer,
+                    &inner,
+                    depth + 1,
+                    limits,
+                ));
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Whether an attachment that is not `message/rfc822` may hold a saved message: a file named
+/// `*.eml`, whatever its type, or one of the types mail clients give such a file.
+fn may_be_a_message_file(part: &mail_parser::MessagePart) -> bool {
+    if part
+        .attachment_name()
+        .is_some_and(|name| name.trim().to_ascii_lowercase().ends_with(".eml"))
+    {
+        return true;
+    }
+    part.content_type().is_some_and(|ct| {
+        let subtype = ct.subtype().unwrap_or("").to_ascii_lowercase();
+        match ct.ctype().to_ascii_lowercase().as_str() {
+            "application" => matches!(subtype.as_str(), "octet-stream" | "x-eml" | "eml"),
+            "message" => subtype == "x-eml",
+            _ => false,
+        }
+    })
 }
 
 fn has_feedback_report_part(message: &Message) -> bool {
@@ -1012,6 +1079,93 @@ mod tests {
         .concat();
         let report = parse(&latin1).report;
         assert_eq!((report.kind, report.error), (Kind::NotAReport, None));
+    }
+
+    /// A person's message forwarding `attachment` (its part headers, then its body).
+    fn forwarding(part_headers: &str, body: &[u8]) -> Vec<u8> {
+        [
+            b"From: Dana <dana@example.com>\nTo: fbl@example.com\nSubject: FW: complaint\n\
+              MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"fw\"\n\n\
+              --fw\nContent-Type: text/plain\n\nSee the attached report.\n--fw\n"
+                .as_slice(),
+            part_headers.as_bytes(),
+            b"\n\n",
+            body,
+            b"\n--fw--\n",
+        ]
+        .concat()
+    }
+
+    fn base64_lines(bytes: &[u8]) -> Vec<u8> {
+        use base64::Engine;
+        let text = base64::engine::general_purpose::STANDARD.encode(bytes);
+        text.as_bytes().chunks(76).collect::<Vec<_>>().join(&b'\n')
+    }
+
+    #[test]
+    fn a_report_a_mail_client_attached_as_a_file_is_read_as_forwarded() {
+        for (headers, body) in [
+            (
+                "Content-Type: application/octet-stream; name=\"complaint.eml\"\n\
+                 Content-Disposition: attachment; filename=\"complaint.eml\"\n\
+                 Content-Transfer-Encoding: base64",
+                base64_lines(EVERY_FIELD),
+            ),
+            (
+                "Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64",
+                base64_lines(EVERY_FIELD),
+            ),
+            (
+                "Content-Type: application/x-eml\nContent-Disposition: attachment",
+                EVERY_FIELD.to_vec(),
+            ),
+            (
+                "Content-Type: text/plain; charset=us-ascii; name=\"FW complaint.EML\"\n\
+                 Content-Disposition: attachment",
+                EVERY_FIELD.to_vec(),
+            ),
+        ] {
+            let report = parse(&forwarding(headers, &body)).report;
+            assert_eq!(report.error, None, "{headers}");
+            assert_eq!(report.kind, Kind::Complaint, "{headers}");
+            assert_eq!(
+                report.original_rcpt_to,
+                ["jane.doe@example.net"],
+                "{headers}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_attached_file_that_is_no_report_stays_an_attachment() {
+        let ordinary = b"From: a@example.org\nTo: b@example.com\nSubject: hi\n\nhello\n";
+        for (headers, body) in [
+            (
+                "Content-Type: application/octet-stream; name=\"invoice.pdf\"\n\
+                 Content-Transfer-Encoding: base64",
+                base64_lines(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< >>\nendobj\n"),
+            ),
+            (
+                "Content-Type: application/octet-stream; name=\"noise.eml\"\n\
+                 Content-Transfer-Encoding: base64",
+                base64_lines(&[0x8c, 0x00, 0xff, 0x3a, 0x10, 0x9e, 0x3a, 0x0a]),
+            ),
+            (
+                "Content-Type: application/x-eml; name=\"hello.eml\"",
+                ordinary.to_vec(),
+            ),
+            (
+                "Content-Type: text/plain; name=\"notes.txt\"",
+                EVERY_FIELD.to_vec(),
+            ),
+        ] {
+            let report = parse(&forwarding(headers, &body)).report;
+            assert_eq!(
+                (report.kind, report.error),
+                (Kind::NotAReport, None),
+                "{headers}"
+            );
+        }
     }
 
     #[test]

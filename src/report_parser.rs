@@ -1196,6 +1196,39 @@ mod tests {
         assert_eq!(report.feedback_type.as_deref(), Some("abuse"));
     }
 
+    /// RFC 2047 encoded words in the East Asian charsets mailers still use for subjects
+    /// (mail-parser's `full_encoding` feature). Each word was made with Python's codecs and
+    /// checked to decode back with `email.header.decode_header`.
+    #[test]
+    fn east_asian_encoded_word_subjects_are_decoded() {
+        let text = std::str::from_utf8(EVERY_FIELD).unwrap();
+        let attached = "\nSubject: Your July deals are here\n";
+        assert!(text.contains(attached));
+        for (word, subject) in [
+            (
+                "=?ISO-2022-JP?B?GyRCPVUkTiU7ITwlayEnQTRJShsoQjMwJRskQiUqJVUbKEI=?=",
+                "春のセール：全品30%オフ",
+            ),
+            (
+                "=?GB2312?B?tLq8vrTZz/qjusirs6HG39Xb?=",
+                "春季促销：全场七折",
+            ),
+            (
+                "=?Shift_JIS?B?j3SCzINagVuDi4FGkVOVaTMwJYNJg3Q=?=",
+                "春のセール：全品30%オフ",
+            ),
+            (
+                "=?EUC-KR?B?ur24wsDMILy8wM86IMD8IMewuPEgMzAlIMfSwM4=?=",
+                "봄맞이 세일: 전 품목 30% 할인",
+            ),
+            ("=?Big5?B?rEupda9TveahR6X+wF2kQ6fp?=", "春季特賣：全館七折"),
+        ] {
+            let raw = text.replacen(attached, &format!("\nSubject: {word}\n"), 1);
+            let report = parse(raw.as_bytes()).report;
+            assert_eq!(report.subject.as_deref(), Some(subject), "{word}");
+        }
+    }
+
     #[test]
     fn a_feedback_type_is_read_without_its_comments_and_quotes() {
         for (value, token, kind) in [

@@ -46,6 +46,8 @@ pub struct Attribution {
     /// `unsubscribe_addresses` with one (also in `verp`, so that their tokens and ids are
     /// read as a VERP address's are).
     unsubscribe_templates: Vec<VerpTemplate>,
+    /// `unsubscribe_urls`: where a `List-Unsubscribe` link carries a signed token.
+    unsubscribe_urls: Vec<UnsubscribeUrl>,
 }
 
 /// The complainants found, and why none were, when none were.
@@ -80,6 +82,11 @@ impl Attribution {
                 verp.push(template.clone());
             }
         }
+        let unsubscribe_urls = config
+            .unsubscribe_urls
+            .iter()
+            .map(|t| UnsubscribeUrl::parse(t))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Attribution {
             order: config.order.clone(),
             headers: config
@@ -94,6 +101,7 @@ impl Attribution {
                 .map(|a| a.trim().to_lowercase())
                 .collect(),
             unsubscribe_templates,
+            unsubscribe_urls,
         })
     }
 
@@ -224,6 +232,14 @@ impl Attribution {
                         );
                     }
                 }
+                for (link, value) in self.unsubscribe_url_tokens(original) {
+                    self.token_value(
+                        &format!("List-Unsubscribe link {link}"),
+                        &value,
+                        Via::Token,
+                        out,
+                    );
+                }
             }
             Strategy::Verp => {
                 for (capture, envelope) in self.verp_matches(report, original) {
@@ -327,6 +343,26 @@ impl Attribution {
                 out.notes.push(format!("{place}: {error}; not attributed"));
             }
         }
+    }
+
+    /// The tokens of the original's `List-Unsubscribe` links that match one of
+    /// `unsubscribe_urls`, each with its link.
+    fn unsubscribe_url_tokens(&self, original: &HeaderBlock) -> Vec<(String, String)> {
+        if self.unsubscribe_urls.is_empty() {
+            return Vec::new();
+        }
+        let mut found: Vec<(String, String)> = Vec::new();
+        for link in original
+            .get_all("List-Unsubscribe")
+            .flat_map(list_unsubscribe_links)
+        {
+            if let Some(token) = self.unsubscribe_urls.iter().find_map(|t| t.token_in(&link))
+                && !found.iter().any(|(_, known)| *known == token)
+            {
+                found.push((link, token));
+            }
+        }
+        found
     }
 
     fn verp_matches(
@@ -463,6 +499,166 @@ fn drop_the_senders_own(
     }
 }
 
+/// The links of a `List-Unsubscribe` value (RFC 2369): each URI in angle brackets, white
+/// space inside them removed (a folded link); a value without brackets is split at commas.
+fn list_unsubscribe_links(value: &str) -> Vec<String> {
+    let bare = |link: &str| -> String { link.chars().filter(|c| !c.is_whitespace()).collect() };
+    let mut links = Vec::new();
+    let mut rest = value;
+    while let Some(start) = rest.find('<') {
+        let Some(length) = rest[start..].find('>') else {
+            break;
+        };
+        links.push(bare(&rest[start + 1..start + length]));
+        rest = &rest[start + length + 1..];
+    }
+    if links.is_empty() {
+        links.extend(value.split(',').map(bare));
+    }
+    links.retain(|link| !link.is_empty());
+    links
+}
+
+/// An `unsubscribe_urls` template: an http or https link with one `{token}`, in a path
+/// segment (`https://example.com/u/{token}`) or a query parameter's value
+/// (`https://example.com/unsubscribe?t={token}`). A link matches when its scheme, host and
+/// port are the template's, its path has the template's segments, and it has each of the
+/// template's query parameters (others, and a fragment, are ignored). A piece with the
+/// placeholder is matched as a VERP template is (`u-{token}` takes what follows `u-`), one
+/// piece at a time, so the token never takes in a following `/`, `?` or `&`.
+#[derive(Debug, Clone)]
+pub struct UnsubscribeUrl {
+    scheme: String,
+    authority: String,
+    path: Vec<UrlPiece>,
+    query: Vec<(String, UrlPiece)>,
+}
+
+#[derive(Debug, Clone)]
+enum UrlPiece {
+    Literal(String),
+    Template(VerpTemplate),
+}
+
+impl UrlPiece {
+    /// Whether `text` matches; the token the piece holds goes to `token`.
+    fn matches(&self, text: &str, token: &mut Option<String>) -> bool {
+        match self {
+            UrlPiece::Literal(literal) => literal == text,
+            UrlPiece::Template(template) => match template.capture(text) {
+                Some(capture) => {
+                    *token = capture.token;
+                    token.is_some()
+                }
+                None => false,
+            },
+        }
+    }
+}
+
+/// What stands for `{token}` while a template is read as a URL: braces are not URL
+/// characters, and the URL reader would encode them.
+const TOKEN_MARK: &str = "fbl0token0mark";
+
+impl UnsubscribeUrl {
+    pub fn parse(template: &str) -> Result<UnsubscribeUrl, String> {
+        let refuse = |why: String| format!("[attribution] unsubscribe_urls: {template:?} {why}");
+        if template.matches("{token}").count() != 1
+            || template.replacen("{token}", "", 1).contains(['{', '}'])
+        {
+            return Err(refuse(
+                "must hold one {token}, and no other placeholder".to_string(),
+            ));
+        }
+        let url = url::Url::parse(&template.replacen("{token}", TOKEN_MARK, 1))
+            .map_err(|error| refuse(format!("is not a link ({error})")))?;
+        if !matches!(url.scheme(), "https" | "http") {
+            return Err(refuse("is not an https (or http) link".to_string()));
+        }
+        let piece = |text: &str| -> Result<UrlPiece, String> {
+            if text.contains(TOKEN_MARK) {
+                VerpTemplate::parse(&text.replacen(TOKEN_MARK, "{token}", 1))
+                    .map(UrlPiece::Template)
+                    .map_err(refuse)
+            } else {
+                Ok(UrlPiece::Literal(text.to_string()))
+            }
+        };
+        let path = path_segments(&url)
+            .iter()
+            .map(|segment| piece(segment))
+            .collect::<Result<Vec<_>, _>>()?;
+        let query = url
+            .query_pairs()
+            .filter(|(name, _)| !name.contains(TOKEN_MARK))
+            .map(|(name, value)| Ok((name.into_owned(), piece(&value)?)))
+            .collect::<Result<Vec<_>, String>>()?;
+        let in_place = path
+            .iter()
+            .chain(query.iter().map(|(_, piece)| piece))
+            .any(|piece| matches!(piece, UrlPiece::Template(_)));
+        if !in_place {
+            return Err(refuse(
+                "must have its {token} in the path or in a query parameter's value".to_string(),
+            ));
+        }
+        Ok(UnsubscribeUrl {
+            scheme: url.scheme().to_string(),
+            authority: authority_of(&url),
+            path,
+            query,
+        })
+    }
+
+    /// The token `link` carries, when it is a link of this template.
+    pub fn token_in(&self, link: &str) -> Option<String> {
+        let url = url::Url::parse(link).ok()?;
+        if url.scheme() != self.scheme || authority_of(&url) != self.authority {
+            return None;
+        }
+        let segments = path_segments(&url);
+        if segments.len() != self.path.len() {
+            return None;
+        }
+        let mut token = None;
+        for (piece, segment) in self.path.iter().zip(&segments) {
+            if !piece.matches(segment, &mut token) {
+                return None;
+            }
+        }
+        for (name, piece) in &self.query {
+            let found = url
+                .query_pairs()
+                .any(|(n, value)| n == name.as_str() && piece.matches(&value, &mut token));
+            if !found {
+                return None;
+            }
+        }
+        token
+    }
+}
+
+/// Host and port, as the URL reader wrote them (the host lower-cased, a default port left
+/// out).
+fn authority_of(url: &url::Url) -> String {
+    match url.port() {
+        Some(port) => format!("{}:{port}", url.host_str().unwrap_or("")),
+        None => url.host_str().unwrap_or("").to_string(),
+    }
+}
+
+/// The path's segments, without the empty one a trailing `/` leaves.
+fn path_segments(url: &url::Url) -> Vec<String> {
+    let mut segments: Vec<String> = url
+        .path_segments()
+        .map(|s| s.map(str::to_string).collect())
+        .unwrap_or_default();
+    if segments.last().is_some_and(String::is_empty) {
+        segments.pop();
+    }
+    segments
+}
+
 fn push_address(out: &mut Attributed, raw: &str, via: Via) {
     if let Some(address) = address::complainant(raw) {
         out.recipients.push(Recipient {
@@ -514,4 +710,147 @@ fn dedup(recipients: &mut Vec<Recipient>) {
             true
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Format, Kind, Reporter};
+
+    const SECRET: &[u8] = b"fbl-test-secret";
+
+    fn attribution(urls: &[&str]) -> Attribution {
+        let config = AttributionConfig {
+            unsubscribe_urls: urls.iter().map(|u| u.to_string()).collect(),
+            ..AttributionConfig::default()
+        };
+        Attribution::new(&config, Some(SECRET.to_vec())).unwrap()
+    }
+
+    /// Attributes a sparse complaint whose attached headers are `headers`.
+    fn attributed(attribution: &Attribution, headers: &str) -> Attributed {
+        let report = Report::empty(Kind::Complaint, Format::Arf, Reporter::Microsoft);
+        let original = HeaderBlock::parse(format!("{headers}\n\n").as_bytes());
+        attribution.attribute(&report, &original, &NoSendLog)
+    }
+
+    #[test]
+    fn a_token_is_read_from_the_piece_of_the_link_its_template_names() {
+        let path = UnsubscribeUrl::parse("https://Example.com/u/{token}").unwrap();
+        let query =
+            UnsubscribeUrl::parse("https://example.com/unsubscribe?list=news&t={token}").unwrap();
+        let prefixed = UnsubscribeUrl::parse("http://example.com:8080/x/u-{token}/").unwrap();
+        for (template, link, token) in [
+            (&path, "https://example.com/u/AbC.d-_", Some("AbC.d-_")),
+            (&path, "https://EXAMPLE.com/u/AbC.def/", Some("AbC.def")),
+            (&path, "https://example.com/u/AbC.def#top", Some("AbC.def")),
+            (
+                &path,
+                "https://example.com/u/AbC.def?utm_source=x",
+                Some("AbC.def"),
+            ),
+            (&path, "https://example.com/u/AbC.def/confirm", None),
+            (&path, "https://example.com/v/AbC.def", None),
+            (&path, "https://www.example.com/u/AbC.def", None),
+            (&path, "http://example.com/u/AbC.def", None),
+            (&path, "https://example.com/u/", None),
+            (
+                &query,
+                "https://example.com/unsubscribe?utm=1&t=Tok.en&list=news",
+                Some("Tok.en"),
+            ),
+            (&query, "https://example.com/unsubscribe?t=Tok.en", None),
+            (&query, "https://example.com/unsubscribe?list=news", None),
+            (
+                &prefixed,
+                "http://example.com:8080/x/u-Tok.en",
+                Some("Tok.en"),
+            ),
+            (&prefixed, "http://example.com/x/u-Tok.en", None),
+        ] {
+            assert_eq!(template.token_in(link).as_deref(), token, "{link}");
+        }
+    }
+
+    #[test]
+    fn a_template_must_place_one_token_in_an_https_link() {
+        for (template, says) in [
+            ("https://example.com/u/{id}", "no other placeholder"),
+            ("https://example.com/u/{token}/{token}", "one {token}"),
+            ("https://example.com/u/", "one {token}"),
+            ("mailto:u+{token}@example.com", "https"),
+            ("https://{token}.example.com/u", "in the path or in a query"),
+            (
+                "https://example.com/u?{token}=1",
+                "in the path or in a query",
+            ),
+            ("example.com/u/{token}", "is not a link"),
+        ] {
+            let error = UnsubscribeUrl::parse(template).unwrap_err();
+            assert!(error.contains(says), "{template}: {error}");
+            assert!(
+                error.starts_with("[attribution] unsubscribe_urls: "),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_signed_token_in_a_list_unsubscribe_link_names_the_complainant() {
+        let attribution = attribution(&[
+            "https://www.example.com/u/{token}",
+            "https://www.example.com/unsubscribe?t={token}",
+        ]);
+        let token = token::sign(SECRET, "jane@example.org");
+        for headers in [
+            format!(
+                "List-Unsubscribe: <mailto:unsubscribe@lists.example.com>,\n <https://www.example.com/u/{token}>"
+            ),
+            format!("List-Unsubscribe: <https://www.example.com/unsubscribe?list=7&t={token}>"),
+            format!("List-Unsubscribe: https://www.example.com/u/{token}"),
+        ] {
+            let found = attributed(&attribution, &headers);
+            assert_eq!(
+                found.recipients,
+                [Recipient {
+                    address: Some("jane@example.org".to_string()),
+                    id: None,
+                    via: Via::Token,
+                }],
+                "{headers}"
+            );
+            assert!(!found.forged);
+        }
+        // A link of another shape is none of fbl's business.
+        let found = attributed(
+            &attribution,
+            "List-Unsubscribe: <https://www.example.com/u/7f3a9c/confirm>",
+        );
+        assert_eq!((found.recipients.len(), found.forged), (0, false));
+    }
+
+    #[test]
+    fn a_list_unsubscribe_token_that_does_not_verify_is_forged() {
+        let attribution = attribution(&["https://www.example.com/u/{token}"]);
+        let token = token::sign(b"another secret", "jane@example.org");
+        let found = attributed(
+            &attribution,
+            &format!("List-Unsubscribe: <https://www.example.com/u/{token}>\nTo: jane@example.org"),
+        );
+        assert!(found.forged);
+        assert!(found.recipients.is_empty(), "{:?}", found.recipients);
+        assert!(
+            found.notes.iter().any(|n| n
+                .starts_with("List-Unsubscribe link https://www.example.com/u/")
+                && n.contains("does not verify")),
+            "{:?}",
+            found.notes
+        );
+        // The weak To is not used once a token failed.
+        assert!(
+            found.notes.iter().any(|n| n.contains("not used")),
+            "{:?}",
+            found.notes
+        );
+    }
 }

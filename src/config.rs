@@ -125,6 +125,11 @@ pub struct AttributionConfig {
     /// who asks.
     #[serde(default)]
     pub unsubscribe_addresses: Vec<String>,
+    /// Templates of the https links of your `List-Unsubscribe` headers that carry a signed
+    /// token: `https://example.com/u/{token}`, `https://example.com/unsubscribe?t={token}`.
+    /// A report whose attached headers hold such a link names whom the token names (`token`).
+    #[serde(default)]
+    pub unsubscribe_urls: Vec<String>,
 }
 
 fn default_order() -> Vec<Strategy> {
@@ -139,6 +144,7 @@ impl Default for AttributionConfig {
             verp: Vec::new(),
             token: None,
             unsubscribe_addresses: Vec::new(),
+            unsubscribe_urls: Vec::new(),
         }
     }
 }
@@ -596,6 +602,9 @@ impl Config {
                 );
             }
         }
+        for template in &self.attribution.unsubscribe_urls {
+            crate::attribution::UnsubscribeUrl::parse(template).map_err(anyhow::Error::msg)?;
+        }
         for header in &self.attribution.header {
             if header.value == HeaderValueKind::Base64Json && header.json_field.is_none() {
                 bail!(
@@ -614,6 +623,7 @@ impl Config {
                 .verp
                 .iter()
                 .chain(&self.attribution.unsubscribe_addresses)
+                .chain(&self.attribution.unsubscribe_urls)
                 .any(|t| t.contains("{token}"));
         if uses_token && self.attribution.token.is_none() {
             bail!("attribution uses signed tokens but [attribution.token] gives no secret");

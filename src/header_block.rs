@@ -180,6 +180,31 @@ fn decode(raw: &[u8]) -> Cow<'_, str> {
     Cow::Owned(text)
 }
 
+/// Whether `raw` starts as an RFC 5322 message does: its first line that is not blank (after
+/// a UTF-8 byte-order mark, and an mbox `From ` line) is a header field, a name of printable
+/// ASCII (RFC 5322 `ftext`) and a colon; white space before the colon is the obsolete syntax
+/// (RFC 5322 section 4.5), still accepted. A PDF, a ZIP archive or random bytes do not.
+pub fn starts_with_field(raw: &[u8]) -> bool {
+    let raw = raw.strip_prefix(b"\xef\xbb\xbf").unwrap_or(raw);
+    let mut lines = raw
+        .split(|&b| b == b'\n')
+        .filter(|line| !line.iter().all(u8::is_ascii_whitespace));
+    let Some(mut line) = lines.next() else {
+        return false;
+    };
+    if line.starts_with(b"From ") {
+        let Some(next) = lines.next() else {
+            return false;
+        };
+        line = next;
+    }
+    let Some(colon) = memchr::memchr(b':', line) else {
+        return false;
+    };
+    let name = line[..colon].trim_ascii_end();
+    !name.is_empty() && name.iter().all(|&b| (33..=126).contains(&b))
+}
+
 /// Where the header block of a message ends: the offset just past the first empty line, or
 /// the length when there is none.
 pub fn body_offset(raw: &[u8]) -> usize {
@@ -355,6 +380,36 @@ mod tests {
                 "{:?}",
                 String::from_utf8_lossy(input)
             );
+        }
+    }
+
+    #[test]
+    fn tells_a_message_from_what_is_not_one() {
+        for message in [
+            &b"From: a@example.org\n\nhi\n"[..],
+            b"Received: from x\r\n\tby y\r\n\r\n",
+            b"\n\r\n  \nSubject: leading blank lines\n\n",
+            b"From sender@example.org Mon Nov 23 10:00:00 2026\nFrom: a@example.org\n\n",
+            b"\xef\xbb\xbfReturn-Path: <b@example.com>\n\n",
+            b"Subject : obsolete space before the colon\n\n",
+            b"X-Junk: a\0b\n\n",
+            b"Subject: \xe9t\xe9\n\n",
+        ] {
+            assert!(starts_with_field(message), "{:?}", message.escape_ascii());
+        }
+        for other in [
+            &b""[..],
+            b" \n\r\n",
+            b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n",
+            b"PK\x03\x04\x14\0\0\0\x08\0",
+            b"\x1f\x8b\x08\0\0\0\0\0",
+            b"plain text: with a colon after a space\n",
+            b": no name\n",
+            b" Subject: folded before any field\n",
+            b"From sender@example.org Mon Nov 23 10:00:00 2026\n",
+            b"N\xe9: 8-bit name\n",
+        ] {
+            assert!(!starts_with_field(other), "{:?}", other.escape_ascii());
         }
     }
 

@@ -124,6 +124,20 @@ pub fn parse(raw: &[u8]) -> Parsed {
 }
 
 pub fn parse_with_limits(raw: &[u8], limits: ParseLimits) -> Parsed {
+    // A PDF, a ZIP archive or random bytes fed to fbl is a mistake a person must see (the
+    // wrong file, a broken delivery), not a message that is quietly not a report: it is
+    // refused with a reason, and ingest quarantines it with its bytes.
+    if !header_block::starts_with_field(raw) {
+        let mut report = Report::empty(Kind::NotAReport, Format::None, Reporter::Other);
+        report.error = Some(not_an_email(raw));
+        return Parsed {
+            report,
+            original: HeaderBlock::default(),
+        };
+    }
+    // Blank lines before the first field (a pipe or a tool that wrote a newline first): the
+    // MIME layer would take the first for the end of an empty header.
+    let raw = &raw[leading_blank_lines(raw)..];
     let outer = HeaderBlock::parse(raw);
     // The MIME layer is a dependency: whatever it does on hostile input, this parser returns.
     let parsed = std::panic::catch_unwind(|| MIME.parse(raw));
@@ -154,9 +168,51 @@ pub fn parse_with_limits(raw: &[u8], limits: ParseLimits) -> Parsed {
             original: HeaderBlock::default(),
         };
     }
-    let mut parsed = parse_message(raw, &outer, &message, 0);
+    let mut parsed = parse_message(raw, &outer, &message, 0, limits);
     parsed.report.report_date = outer.get("Date").and_then(derivation::rfc3339_from_rfc5322);
     parsed
+}
+
+/// How many bytes the blank lines at the start of `raw` take.
+fn leading_blank_lines(raw: &[u8]) -> usize {
+    let mut start = 0;
+    while let Some(end) = memchr::memchr(b'\n', &raw[start..]).map(|at| start + at + 1) {
+        if !raw[start..end].iter().all(u8::is_ascii_whitespace) {
+            break;
+        }
+        start = end;
+    }
+    start
+}
+
+/// Why input that does not start with a header field is not read: what it begins with, and
+/// what that looks like when it is a common kind of file.
+fn not_an_email(raw: &[u8]) -> String {
+    let start = raw.trim_ascii_start();
+    if start.is_empty() {
+        return "not an email message: it is empty".to_string();
+    }
+    const KNOWN: [(&[u8], &str); 7] = [
+        (b"%PDF-", "a PDF document"),
+        (b"PK\x03\x04", "a ZIP archive or an Office document"),
+        (b"\x1f\x8b", "gzip data"),
+        (
+            b"\xd0\xcf\x11\xe0",
+            "an OLE file, such as a message saved by Outlook as .msg",
+        ),
+        (b"\x89PNG", "a PNG image"),
+        (b"\xff\xd8\xff", "a JPEG image"),
+        (b"{\\rtf", "an RTF document"),
+    ];
+    let what = KNOWN
+        .iter()
+        .find(|(magic, _)| start.starts_with(magic))
+        .map(|(_, what)| format!(", {what}"))
+        .unwrap_or_default();
+    format!(
+        "not an email message: it does not start with a header field (it begins \"{}\"{what})",
+        start[..start.len().min(16)].escape_ascii()
+    )
 }
 
 fn count_parts(message: &Message, depth: usize) -> usize {
@@ -185,7 +241,13 @@ fn content_type_of(message: &Message) -> (String, String) {
         .unwrap_or_else(|| ("text".to_string(), "plain".to_string()))
 }
 
-fn parse_message(raw: &[u8], outer: &HeaderBlock, message: &Message, depth: usize) -> Parsed {
+fn parse_message(
+    raw: &[u8],
+    outer: &HeaderBlock,
+    message: &Message,
+    depth: usize,
+    limits: ParseLimits,
+) -> Parsed {
     let (ctype, subtype) = content_type_of(message);
     let report_type = message
         .content_type()
@@ -230,19 +292,14 @@ fn parse_message(raw: &[u8], outer: &HeaderBlock, message: &Message, depth: usiz
     if looks_like_bounce(outer) {
         return not_a_complaint(outer, attached, Kind::Bounce);
     }
-    // A report forwarded inside another message (an abuse desk forwarding it on); not one
-    // an auto-reply sent back with it (an out-of-office answer to the feedback address):
-    // that is the same complaint again, not a new one.
+    // A report forwarded inside another message (an abuse desk or a person forwarding it
+    // on); not one an auto-reply sent back with it (an out-of-office answer to the feedback
+    // address): that is the same complaint again, not a new one.
     if depth < 2
         && !is_automatic_reply(outer)
-        && let Some(inner) = message.parts.iter().find_map(|part| match &part.body {
-            PartType::Message(inner) if is_feedback_report(inner) => Some(inner),
-            _ => None,
-        })
+        && let Some(parsed) = forwarded_report(message, depth, limits)
     {
-        let inner_raw = inner.raw_message();
-        let inner_outer = HeaderBlock::parse(inner_raw);
-        return parse_message(inner_raw, &inner_outer, inner, depth + 1);
+        return parsed;
     }
     let report = Report::empty(Kind::NotAReport, Format::None, reporter_of(outer, None));
     // Its own headers: `attribute` tells from them whether it is an unsubscribe request
@@ -253,6 +310,72 @@ fn parse_message(raw: &[u8], outer: &HeaderBlock, message: &Message, depth: usiz
         HeaderBlock::default()
     };
     Parsed { report, original }
+}
+
+/// The first feedback report attached to `message`: as `message/rfc822`, or as a file that a
+/// mail client attached as it saw fit when a person forwarded the report "as attachment"
+/// (`application/octet-stream` or `text/plain` named `report.eml`, `application/x-eml`),
+/// its transfer encoding decoded. Such a file is read when it starts with a header field and
+/// is a feedback report; any other attachment (a PDF, a picture) is left as it is.
+fn forwarded_report(message: &Message, depth: usize, limits: ParseLimits) -> Option<Parsed> {
+    for part in &message.parts {
+        match &part.body {
+            PartType::Message(inner) if is_feedback_report(inner) => {
+                let inner_raw = inner.raw_message();
+                let inner_outer = HeaderBlock::parse(inner_raw);
+                return Some(parse_message(
+                    inner_raw,
+                    &inner_outer,
+                    inner,
+                    depth + 1,
+                    limits,
+                ));
+            }
+            PartType::Binary(_) | PartType::InlineBinary(_) | PartType::Text(_)
+                if may_be_a_message_file(part) =>
+            {
+                let contents = part.contents();
+                if !header_block::starts_with_field(contents) {
+                    continue;
+                }
+                let Ok(Some(inner)) = std::panic::catch_unwind(|| MIME.parse(contents)) else {
+                    continue;
+                };
+                if !is_feedback_report(&inner) || count_parts(&inner, 0) > limits.max_parts {
+                    continue;
+                }
+                let inner_outer = HeaderBlock::parse(contents);
+                return Some(parse_message(
+                    contents,
+                    &inner_outer,
+                    &inner,
+                    depth + 1,
+                    limits,
+                ));
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Whether an attachment that is not `message/rfc822` may hold a saved message: a file named
+/// `*.eml`, whatever its type, or one of the types mail clients give such a file.
+fn may_be_a_message_file(part: &mail_parser::MessagePart) -> bool {
+    if part
+        .attachment_name()
+        .is_some_and(|name| name.trim().to_ascii_lowercase().ends_with(".eml"))
+    {
+        return true;
+    }
+    part.content_type().is_some_and(|ct| {
+        let subtype = ct.subtype().unwrap_or("").to_ascii_lowercase();
+        match ct.ctype().to_ascii_lowercase().as_str() {
+            "application" => matches!(subtype.as_str(), "octet-stream" | "x-eml" | "eml"),
+            "message" => subtype == "x-eml",
+            _ => false,
+        }
+    })
 }
 
 fn has_feedback_report_part(message: &Message) -> bool {
@@ -442,10 +565,25 @@ fn feedback_type_token(value: &str) -> String {
 }
 
 fn read_feedback_fields(report: &mut Report, fields: &HeaderBlock, errors: &mut Vec<String>) {
+    // Every Feedback-Type value, once each, in order. RFC 5965 section 3.1 allows exactly
+    // one. Two that disagree (`abuse` and `not-spam`) make the report an error rather than
+    // letting the first win: the type decides whether the complainant is suppressed at all
+    // (a complaint) or must never be (the user said the mail is wanted), so either pick may
+    // be the wrong action, and a report built that way is broken or forged. It is
+    // quarantined for a person to look at. The same value repeated says nothing new.
+    let mut feedback_types: Vec<String> = Vec::new();
+    let mut feedback_type_fields = 0;
     for (name, value) in fields.fields() {
         let name = name.to_ascii_lowercase();
         let value = value.trim();
         let single = |slot: &Option<String>| slot.is_some();
+        if name == "feedback-type" {
+            feedback_type_fields += 1;
+            let token = feedback_type_token(value);
+            if !feedback_types.contains(&token) {
+                feedback_types.push(token);
+            }
+        }
         match name.as_str() {
             "feedback-type" if report.feedback_type.is_none() => {
                 report.feedback_type = Some(feedback_type_token(value))
@@ -503,6 +641,26 @@ fn read_feedback_fields(report: &mut Report, fields: &HeaderBlock, errors: &mut 
     }
     if report.feedback_type.is_none() {
         errors.push("the feedback-report part has no Feedback-Type field".to_string());
+    }
+    if let [first @ .., last] = feedback_types.as_slice()
+        && !first.is_empty()
+    {
+        let count = match feedback_type_fields {
+            2 => "two".to_string(),
+            n => n.to_string(),
+        };
+        let shown = |t: &String| {
+            if t.is_empty() {
+                "\"\"".to_string()
+            } else {
+                t.clone()
+            }
+        };
+        errors.push(format!(
+            "{count} Feedback-Type fields: {} and {}",
+            first.iter().map(shown).collect::<Vec<_>>().join(", "),
+            shown(last)
+        ));
     }
 }
 
@@ -856,6 +1014,219 @@ mod tests {
         let mut report = Report::empty(Kind::Complaint, Format::Arf, Reporter::Other);
         read_feedback_fields(&mut report, &fields, &mut Vec::new());
         assert_eq!(report.original_rcpt_to, [""]);
+    }
+
+    const EVERY_FIELD: &[u8] = include_bytes!("../fixtures/reports/arf-rfc5965-every-field.eml");
+
+    /// The fixture with its part-2 `Feedback-Type: abuse` line replaced by `lines`.
+    fn with_feedback_types(lines: &str) -> Vec<u8> {
+        let text = std::str::from_utf8(EVERY_FIELD).unwrap();
+        assert!(text.contains("\nFeedback-Type: abuse\n"));
+        text.replacen("\nFeedback-Type: abuse\n", &format!("\n{lines}"), 1)
+            .into_bytes()
+    }
+
+    #[test]
+    fn input_that_is_not_an_email_is_an_error_not_a_message_without_a_report() {
+        let mut random = vec![0u8; 2048];
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for byte in &mut random {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            *byte = state as u8;
+        }
+        random[0] = 0x8c;
+        for (raw, says) in [
+            (
+                &b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\n"[..],
+                "(it begins \"%PDF-1.4\\n%\\xe2\\xe3\\xcf\\xd3\\n1\", a PDF document)",
+            ),
+            (
+                b"PK\x03\x04\x14\x00\x00\x00\x08\x00report.eml",
+                "a ZIP archive",
+            ),
+            (&random, "does not start with a header field"),
+            (b"", "it is empty"),
+        ] {
+            let report = parse(raw).report;
+            assert_eq!(report.kind, Kind::NotAReport);
+            let error = report.error.unwrap_or_default();
+            assert!(error.starts_with("not an email message: "), "{error}");
+            assert!(error.contains(says), "{error}");
+        }
+    }
+
+    #[test]
+    fn odd_but_real_emails_still_parse() {
+        let text = std::str::from_utf8(EVERY_FIELD).unwrap();
+        for raw in [
+            format!("From news-return@example.com Tue Mar 10 08:00:05 2026\n{text}"),
+            format!("\n\r\n{text}"),
+            format!("\u{feff}{text}"),
+            text.replace('\n', "\r\n"),
+            text.replacen("Subject: ", "Subject: \u{e9}t\u{e9} ", 1),
+        ] {
+            let report = parse(raw.as_bytes()).report;
+            assert_eq!(report.error, None, "{:?}", &raw[..40]);
+            assert_eq!(report.kind, Kind::Complaint);
+            assert_eq!(report.original_rcpt_to, ["jane.doe@example.net"]);
+        }
+        let latin1 = [
+            b"Subject: \xe9t\xe9\nFrom: a@example.org\n\n".as_slice(),
+            b"hello\n",
+        ]
+        .concat();
+        let report = parse(&latin1).report;
+        assert_eq!((report.kind, report.error), (Kind::NotAReport, None));
+    }
+
+    /// A person's message forwarding `attachment` (its part headers, then its body).
+    fn forwarding(part_headers: &str, body: &[u8]) -> Vec<u8> {
+        [
+            b"From: Dana <dana@example.com>\nTo: fbl@example.com\nSubject: FW: complaint\n\
+              MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"fw\"\n\n\
+              --fw\nContent-Type: text/plain\n\nSee the attached report.\n--fw\n"
+                .as_slice(),
+            part_headers.as_bytes(),
+            b"\n\n",
+            body,
+            b"\n--fw--\n",
+        ]
+        .concat()
+    }
+
+    fn base64_lines(bytes: &[u8]) -> Vec<u8> {
+        use base64::Engine;
+        let text = base64::engine::general_purpose::STANDARD.encode(bytes);
+        text.as_bytes().chunks(76).collect::<Vec<_>>().join(&b'\n')
+    }
+
+    #[test]
+    fn a_report_a_mail_client_attached_as_a_file_is_read_as_forwarded() {
+        for (headers, body) in [
+            (
+                "Content-Type: application/octet-stream; name=\"complaint.eml\"\n\
+                 Content-Disposition: attachment; filename=\"complaint.eml\"\n\
+                 Content-Transfer-Encoding: base64",
+                base64_lines(EVERY_FIELD),
+            ),
+            (
+                "Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64",
+                base64_lines(EVERY_FIELD),
+            ),
+            (
+                "Content-Type: application/x-eml\nContent-Disposition: attachment",
+                EVERY_FIELD.to_vec(),
+            ),
+            (
+                "Content-Type: text/plain; charset=us-ascii; name=\"FW complaint.EML\"\n\
+                 Content-Disposition: attachment",
+                EVERY_FIELD.to_vec(),
+            ),
+        ] {
+            let report = parse(&forwarding(headers, &body)).report;
+            assert_eq!(report.error, None, "{headers}");
+            assert_eq!(report.kind, Kind::Complaint, "{headers}");
+            assert_eq!(
+                report.original_rcpt_to,
+                ["jane.doe@example.net"],
+                "{headers}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_attached_file_that_is_no_report_stays_an_attachment() {
+        let ordinary = b"From: a@example.org\nTo: b@example.com\nSubject: hi\n\nhello\n";
+        for (headers, body) in [
+            (
+                "Content-Type: application/octet-stream; name=\"invoice.pdf\"\n\
+                 Content-Transfer-Encoding: base64",
+                base64_lines(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< >>\nendobj\n"),
+            ),
+            (
+                "Content-Type: application/octet-stream; name=\"noise.eml\"\n\
+                 Content-Transfer-Encoding: base64",
+                base64_lines(&[0x8c, 0x00, 0xff, 0x3a, 0x10, 0x9e, 0x3a, 0x0a]),
+            ),
+            (
+                "Content-Type: application/x-eml; name=\"hello.eml\"",
+                ordinary.to_vec(),
+            ),
+            (
+                "Content-Type: text/plain; name=\"notes.txt\"",
+                EVERY_FIELD.to_vec(),
+            ),
+        ] {
+            let report = parse(&forwarding(headers, &body)).report;
+            assert_eq!(
+                (report.kind, report.error),
+                (Kind::NotAReport, None),
+                "{headers}"
+            );
+        }
+    }
+
+    #[test]
+    fn two_feedback_types_that_disagree_are_an_error() {
+        let report = parse(&with_feedback_types(
+            "Feedback-Type: abuse\nFeedback-Type: not-spam\n",
+        ))
+        .report;
+        assert_eq!(
+            report.error.as_deref(),
+            Some("two Feedback-Type fields: abuse and not-spam")
+        );
+        let report = parse(&with_feedback_types(
+            "Feedback-Type: not-spam\nFeedback-Type: abuse\nFeedback-Type: fraud\n",
+        ))
+        .report;
+        assert_eq!(
+            report.error.as_deref(),
+            Some("3 Feedback-Type fields: not-spam, abuse and fraud")
+        );
+        // The same type twice, in another case or with a comment, is no contradiction.
+        let report = parse(&with_feedback_types(
+            "Feedback-Type: abuse\nFeedback-Type: Abuse (again)\n",
+        ))
+        .report;
+        assert_eq!(report.error, None);
+        assert_eq!(report.kind, Kind::Complaint);
+        assert_eq!(report.feedback_type.as_deref(), Some("abuse"));
+    }
+
+    /// RFC 2047 encoded words in the East Asian charsets mailers still use for subjects
+    /// (mail-parser's `full_encoding` feature). Each word was made with Python's codecs and
+    /// checked to decode back with `email.header.decode_header`.
+    #[test]
+    fn east_asian_encoded_word_subjects_are_decoded() {
+        let text = std::str::from_utf8(EVERY_FIELD).unwrap();
+        let attached = "\nSubject: Your July deals are here\n";
+        assert!(text.contains(attached));
+        for (word, subject) in [
+            (
+                "=?ISO-2022-JP?B?GyRCPVUkTiU7ITwlayEnQTRJShsoQjMwJRskQiUqJVUbKEI=?=",
+                "春のセール：全品30%オフ",
+            ),
+            (
+                "=?GB2312?B?tLq8vrTZz/qjusirs6HG39Xb?=",
+                "春季促销：全场七折",
+            ),
+            (
+                "=?Shift_JIS?B?j3SCzINagVuDi4FGkVOVaTMwJYNJg3Q=?=",
+                "春のセール：全品30%オフ",
+            ),
+            (
+                "=?EUC-KR?B?ur24wsDMILy8wM86IMD8IMewuPEgMzAlIMfSwM4=?=",
+                "봄맞이 세일: 전 품목 30% 할인",
+            ),
+            ("=?Big5?B?rEupda9TveahR6X+wF2kQ6fp?=", "春季特賣：全館七折"),
+        ] {
+            let raw = text.replacen(attached, &format!("\nSubject: {word}\n"), 1);
+            let report = parse(raw.as_bytes()).report;
+            assert_eq!(report.subject.as_deref(), Some(subject), "{word}");
+        }
     }
 
     #[test]

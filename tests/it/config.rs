@@ -66,6 +66,24 @@ fn bad_values_are_errors_that_name_the_problem() {
         .unwrap_err();
         assert!(format!("{error:#}").contains(says), "{value}: {error:#}");
     }
+    for (value, says) in [
+        ("https://example.com/u/{id}", "no other placeholder"),
+        ("mailto:u+{token}@example.com", "https"),
+        ("https://{token}.example.com/u", "in the path or in a query"),
+        ("https://example.com/u/{token}", "[attribution.token]"),
+    ] {
+        let error = Config::from_toml(&format!(
+            "[attribution]\nunsubscribe_urls = [\"{value}\"]\n"
+        ))
+        .unwrap_err();
+        assert!(format!("{error:#}").contains(says), "{value}: {error:#}");
+    }
+    let config = Config::from_toml(
+        "[attribution]\nunsubscribe_urls = [\"https://example.com/unsubscribe?t={token}\"]\n\
+         token = { secret = \"s\" }\n",
+    )
+    .unwrap();
+    assert_eq!(config.attribution.unsubscribe_urls.len(), 1);
 }
 
 /// A mailbox setting that could only loop or do nothing is refused when the file is read:

@@ -96,3 +96,46 @@ fn an_oversized_file_is_quarantined_with_its_head_only() {
             .contains("max_message_bytes")
     );
 }
+
+/// A PDF fed to `fbl ingest` by mistake, and a report whose part 2 says both `abuse` and
+/// `not-spam`: each is quarantined with its bytes and a reason, and the run exits 1.
+#[test]
+fn a_file_that_is_not_an_email_and_a_report_of_two_types_are_quarantined() {
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n";
+    std::fs::write(dir.path().join("scan.pdf"), pdf).unwrap();
+    std::fs::write(
+        dir.path().join("two.eml"),
+        arf(
+            "abuse\nFeedback-Type: not-spam",
+            "two@example.org",
+            "t@example.com",
+        ),
+    )
+    .unwrap();
+    let output = run(fbl(dir.path()).args(["ingest", "scan.pdf", "two.eml", "--json"]));
+    assert_eq!(output.status.code(), Some(1));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["quarantined"], 2);
+    assert_eq!(summary["stored"], 0);
+    let reasons = summary["quarantine_reasons"].to_string();
+    assert!(
+        reasons.contains("not an email message") && reasons.contains("a PDF document"),
+        "{reasons}"
+    );
+    assert!(
+        reasons.contains("two Feedback-Type fields: abuse and not-spam"),
+        "{reasons}"
+    );
+    let output = run(fbl(dir.path()).args(["quarantine", "list", "--json"]));
+    let list: Vec<serde_json::Value> = serde_json::from_str(&stdout(&output)).unwrap();
+    let id = list
+        .iter()
+        .find(|q| q["reason"].to_string().contains("PDF"))
+        .map(|q| q["id"].to_string())
+        .unwrap();
+    let output = run(fbl(dir.path()).args(["quarantine", "show", &id, "--raw"]));
+    assert_eq!(output.stdout, pdf);
+    let output = run(fbl(dir.path()).args(["suppress", "check", "two@example.org"]));
+    assert_eq!(output.status.code(), Some(1));
+}

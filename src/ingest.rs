@@ -705,6 +705,15 @@ impl Ingester<'_> {
                     mut report,
                     original,
                 } = report_parser::parse(&raw);
+                // A report this fbl reads as broken (say two Feedback-Types that disagree, an
+                // error since it was stored), or as no longer a complaint or unsubscribe, is
+                // left as it was: it would be quarantined if it came in now, and suppresses
+                // nobody.
+                if report.error.is_some()
+                    || !matches!(report.kind, Kind::Complaint | Kind::Unsubscribe)
+                {
+                    continue;
+                }
                 report_parser::attribute(&mut report, &original, self.attribution, &batch);
                 if report.recipient_addresses().is_empty() {
                     continue;

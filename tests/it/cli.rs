@@ -1230,6 +1230,50 @@ fn commands_that_read_the_store_refuse_one_that_does_not_exist() {
     assert_eq!(output.status.code(), Some(0));
 }
 
+/// A complaint stored unattributed by an older fbl, which this one reads as broken (two
+/// Feedback-Types that disagree: one says the mail was wanted), is not attributed and acted on
+/// by `fbl reattribute`: it would be quarantined if it came in now.
+#[test]
+fn reattribute_leaves_a_stored_report_that_now_reads_as_broken() {
+    let dir = tempfile::tempdir().unwrap();
+    let two_types = String::from_utf8(arf("abuse", "wanted@example.org", "m@example.com"))
+        .unwrap()
+        .replace(
+            "Feedback-Type: abuse\n",
+            "Feedback-Type: abuse\nFeedback-Type: not-spam\n",
+        );
+    let parsed = fbl::report_parser::parse(two_types.as_bytes()).report;
+    assert!(parsed.error.is_some(), "{parsed:?}");
+    // As an older fbl stored it: a complaint whose complainant it had not found.
+    let mut old = parsed.clone();
+    old.error = None;
+    old.kind = fbl::report::Kind::Complaint;
+    old.recipients.clear();
+    let mut store = fbl::store::Store::open(&dir.path().join("fbl.sqlite")).unwrap();
+    let mut batch = store.begin().unwrap();
+    batch
+        .store_report(&fbl::store::NewReport {
+            raw: two_types.as_bytes(),
+            packed: None,
+            sha256: fbl::store::sha256(two_types.as_bytes()),
+            content_key: None,
+            origin: "old.eml",
+            report: &old,
+            ingested_at: "2026-11-01T00:00:00Z",
+        })
+        .unwrap();
+    batch.commit().unwrap();
+    drop(store);
+    let output = run(fbl(dir.path()).args(["reattribute"]));
+    assert!(
+        stdout(&output).starts_with("1 unattributed reports examined: 0 attributed now"),
+        "{}",
+        stdout(&output)
+    );
+    let output = run(fbl(dir.path()).args(["suppress", "check", "wanted@example.org"]));
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+}
+
 /// An export to standard output next to the `--json` summary on the same standard output
 /// would mix the two: refused before anything is done, by `fbl export` and by `fbl run`.
 #[test]

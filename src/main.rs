@@ -15,7 +15,9 @@ fn main() -> ExitCode {
         Err(error) if is_closed_pipe(&error) => ExitCode::from(141),
         Err(error) => {
             eprintln!("fbl: {error:#}");
-            if error.downcast_ref::<fbl::store::StoreLocked>().is_some() {
+            if fbl::cli::mta_requested() {
+                ExitCode::from(fbl::cli::EX_TEMPFAIL)
+            } else if error.downcast_ref::<fbl::store::StoreLocked>().is_some() {
                 ExitCode::from(3)
             } else {
                 ExitCode::from(2)

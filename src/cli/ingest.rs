@@ -21,12 +21,28 @@ pub struct IngestArgs {
     /// Print the summary as JSON
     #[arg(long)]
     pub json: bool,
+    /// Delivery by an MTA (a Postfix pipe transport, procmail, a .forward), of `-`: exit 0
+    /// once the message is kept (stored, or quarantined for a person), 75 (EX_TEMPFAIL: the
+    /// MTA keeps it and retries) when it could not be; wait for another fbl's lock on the
+    /// store; print nothing on standard output
+    #[arg(long, conflicts_with = "json")]
+    pub mta: bool,
+    /// With --mta, how long to wait for another fbl's lock, in seconds
+    #[arg(long, requires = "mta", default_value_t = 300, value_name = "SECONDS")]
+    pub lock_wait: u64,
 }
 
 pub fn run(context: &Context, args: IngestArgs) -> Result<Outcome> {
+    if args.mta && args.paths.iter().any(|p| p.as_os_str() != "-") {
+        anyhow::bail!("--mta reads the one message an MTA delivers on standard input: give `-`");
+    }
     let attribution = super::parse::attribution_from(&context.config)?;
     let mut store = context.open_store()?;
-    let _lock = store.lock()?;
+    let _lock = if args.mta {
+        lock_waiting(&store, std::time::Duration::from_secs(args.lock_wait))?
+    } else {
+        store.lock()?
+    };
     let inputs = Inputs::open(&args.paths, context.config.limits.max_message_bytes)?;
     let ingester = Ingester {
         attribution: &attribution,
@@ -46,6 +62,14 @@ pub fn run(context: &Context, args: IngestArgs) -> Result<Outcome> {
     // Before the error, if any, so that it starts a line of its own.
     progress.finish();
     ingested?;
+    if args.mta {
+        // Kept: the MTA is done with it. What needs a person shows in `fbl quarantine list`
+        // and the next `fbl run`; an MTA would put anything printed in a bounce.
+        if summary.needs_attention() {
+            eprint!("{}", describe(&summary));
+        }
+        return Ok(Outcome::Clean);
+    }
     if args.json {
         print_json(&summary)?;
     } else if stdout_is_terminal() || summary.needs_attention() {
@@ -56,6 +80,26 @@ pub fn run(context: &Context, args: IngestArgs) -> Result<Outcome> {
     } else {
         Outcome::Clean
     })
+}
+
+/// Takes the store's lock, waiting up to `wait` while another fbl holds it (a cron run
+/// may hold it for minutes; a delivery can wait that long).
+fn lock_waiting(
+    store: &crate::store::Store,
+    wait: std::time::Duration,
+) -> Result<crate::store::StoreLock> {
+    let started = std::time::Instant::now();
+    loop {
+        match store.lock() {
+            Err(error)
+                if error.downcast_ref::<crate::store::StoreLocked>().is_some()
+                    && started.elapsed() < wait =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            locked => return locked,
+        }
+    }
 }
 
 /// The summary for a person.

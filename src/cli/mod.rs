@@ -33,6 +33,20 @@ pub enum Outcome {
     Attention,
 }
 
+/// The exit status `fbl ingest --mta` gives for any failure: sysexits.h's EX_TEMPFAIL, on
+/// which an MTA (Postfix's pipe, procmail, a `.forward`) keeps the message and tries again.
+/// fbl's own codes 1, 2 and 3 mean nothing to an MTA: it would bounce the report back to the
+/// feedback loop, and lose it.
+pub const EX_TEMPFAIL: u8 = 75;
+
+/// Whether the command line asks for `fbl ingest --mta`, looked at before it is parsed, so
+/// that even a command line clap refuses, or a configuration that does not load, ends in
+/// EX_TEMPFAIL for the MTA rather than a bounce.
+pub fn mta_requested() -> bool {
+    let mut args = std::env::args_os().skip(1);
+    args.any(|a| a == "ingest") && std::env::args_os().any(|a| a == "--mta")
+}
+
 /// fbl acts on mailbox-provider feedback: it parses ARF and JMRP complaint reports, keeps
 /// a suppression list with evidence, and exports it to list managers.
 ///
@@ -121,7 +135,14 @@ impl Context {
 
 /// Parses the command line and runs the command.
 pub fn main() -> Result<Outcome> {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) if mta_requested() && error.use_stderr() => {
+            // An MTA keeps the message and retries; the mistake shows in its log.
+            return Err(anyhow::anyhow!("{}", error.render()));
+        }
+        Err(error) => error.exit(),
+    };
     let config = match &cli.config {
         Some(path) => {
             let config = Config::load(path)?;

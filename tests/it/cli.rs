@@ -1274,6 +1274,90 @@ fn reattribute_leaves_a_stored_report_that_now_reads_as_broken() {
     assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
 }
 
+/// `fbl ingest --mta -` speaks an MTA's exit codes (sysexits.h): 0 once the message is kept,
+/// stored or quarantined (fbl's 1 would make Postfix bounce the report to the feedback
+/// loop), 75 when it could not be kept, so that the MTA keeps it and retries: another fbl
+/// holding the store past `--lock-wait`, a configuration that does not load, a mistyped
+/// command line. It waits for a lock that is let go, and prints nothing on standard output.
+#[test]
+fn ingest_for_an_mta_exits_0_once_kept_and_75_when_it_cannot_keep() {
+    let dir = tempfile::tempdir().unwrap();
+    let mta = |extra: &[&str], message: &[u8]| {
+        let mut command = fbl(dir.path());
+        command.args(["ingest", "--mta"]).args(extra).arg("-");
+        run_with_stdin(&mut command, message)
+    };
+    // Kept: an unattributed complaint, a broken report (quarantined).
+    let output = mta(&[], &arf("abuse", "", "m1@example.com"));
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(stdout(&output), "");
+    let broken = String::from_utf8(arf("abuse", "b@example.org", "m2@example.com"))
+        .unwrap()
+        .replace("Feedback-Type: abuse\n", "");
+    let output = mta(&[], broken.as_bytes());
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(stdout(&output), "");
+    assert_eq!(counts(dir.path()).reports, 1);
+    assert_eq!(counts(dir.path()).quarantined, 1);
+
+    // Another fbl holds the store past the wait: 75, nothing stored.
+    let lock = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.path().join("fbl.sqlite.lock"))
+        .unwrap();
+    lock.try_lock().unwrap();
+    let output = mta(
+        &["--lock-wait", "1"],
+        &arf("abuse", "c@example.org", "m3@example.com"),
+    );
+    assert_eq!(output.status.code(), Some(75));
+    assert_eq!(stdout(&output), "");
+    // Let go while it waits: stored.
+    let letting_go = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        drop(lock);
+    });
+    let output = mta(
+        &["--lock-wait", "30"],
+        &arf("abuse", "c@example.org", "m3@example.com"),
+    );
+    letting_go.join().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(counts(dir.path()).reports, 2);
+
+    // A configuration that does not load, a mistyped command line, a path: 75.
+    write(dir.path(), "bad.toml", b"[nonsense]\n");
+    let mut command = fbl(dir.path());
+    command.args(["--config", "bad.toml", "ingest", "--mta", "-"]);
+    let output = run_with_stdin(
+        &mut command,
+        &arf("abuse", "d@example.org", "m4@example.com"),
+    );
+    assert_eq!(output.status.code(), Some(75));
+    let output = mta(
+        &["--no-such-flag"],
+        &arf("abuse", "d@example.org", "m4@example.com"),
+    );
+    assert_eq!(output.status.code(), Some(75));
+    let mut command = fbl(dir.path());
+    command.args(["ingest", "--mta", "some.eml"]);
+    let output = run_with_stdin(&mut command, b"");
+    assert_eq!(output.status.code(), Some(75));
+    assert_eq!(counts(dir.path()).reports, 2);
+    // Without --mta, fbl's own codes stay.
+    let mut command = fbl(dir.path());
+    command.args(["ingest", "-"]);
+    let output = run_with_stdin(&mut command, &arf("abuse", "", "m5@example.com"));
+    assert_eq!(output.status.code(), Some(1));
+}
+
 /// An export to standard output next to the `--json` summary on the same standard output
 /// would mix the two: refused before anything is done, by `fbl export` and by `fbl run`.
 #[test]

@@ -371,25 +371,9 @@ fn postfix_sightings(input: impl BufRead, options: &ReadOptions) -> Vec<BlockSig
             let rest = &line[start + " to=<".len()..];
             rest.find(">,").map(|end| rest[..end].to_string())
         });
-        // RFC 3339 stamps (`2026-11-28T01:49:26.123+01:00 host ...`) or classic syslog
-        // (`Nov 28 01:49:26 host ...`): the latest such local time up to now, see `ReadOptions`.
-        let first = line.split_whitespace().next().unwrap_or("");
-        let at = if let Ok(time) = chrono::DateTime::parse_from_rfc3339(first) {
-            Some(time.with_timezone(&chrono::Utc))
-        } else {
-            let stamp: String = line.chars().take(15).collect();
-            let month = MONTHS
-                .iter()
-                .position(|m| stamp.starts_with(m))
-                .map(|p| p as u32 + 1);
-            month.and_then(|month| {
-                // A fixed leap year, so that `Feb 29` parses; the year is chosen below.
-                let text = format!("2000 {stamp}");
-                let naive =
-                    chrono::NaiveDateTime::parse_from_str(&text, "%Y %b %e %H:%M:%S").ok()?;
-                options.classic_utc(month, chrono::Datelike::day(&naive), naive.time())
-            })
-        };
+        // Every syslog shape the send log reader knows (classic, RFC 3339, RFC 5424, ...),
+        // classic times as the latest such local time up to now, see `ReadOptions`.
+        let at = crate::sendlog::postfix::syslog_line_time(&line, options);
         found.push(BlockSighting {
             ip: recognised.ip.clone(),
             recipient,
@@ -401,10 +385,6 @@ fn postfix_sightings(input: impl BufRead, options: &ReadOptions) -> Vec<BlockSig
     }
     found
 }
-
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
 
 #[cfg(test)]
 mod tests {

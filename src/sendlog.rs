@@ -231,6 +231,36 @@ pub struct SendLogReader<R> {
     finished: bool,
 }
 
+impl<R> SendLogReader<R> {
+    /// The reader of a Postfix log that continues `open`, the queue ids the log before it
+    /// left open (see [`postfix`]); other formats ignore them.
+    pub fn carrying(mut self, open: impl IntoIterator<Item = postfix::OpenQueueId>) -> Self {
+        if let FormatState::Postfix(state) = &mut self.state {
+            state.carry(open);
+        }
+        self
+    }
+
+    /// A Postfix log's queue ids open at this point (all of them once the reader is done),
+    /// with their Message-ID, oldest first: for the reader of the next log. Empty for other
+    /// formats.
+    pub fn open_queue_ids(&self) -> Vec<postfix::OpenQueueId> {
+        match &self.state {
+            FormatState::Postfix(state) => state.open_queue_ids(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// How a Postfix log's lines were read so far; `None` for other formats, whose every
+    /// line is an entry or an error.
+    pub fn line_counts(&self) -> Option<postfix::LineCounts> {
+        match &self.state {
+            FormatState::Postfix(state) => Some(state.counts()),
+            _ => None,
+        }
+    }
+}
+
 enum FormatState {
     /// `columns` is `None` until the header has been read.
     Csv {

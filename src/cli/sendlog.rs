@@ -82,11 +82,12 @@ pub fn run(context: &Context, command: SendlogCommand) -> Result<Outcome> {
         print_json(&value)?;
     } else {
         println!(
-            "{} entries read: {} added, {} already known, {} bad lines; {} pruned; {} stored complaints attributed now ({} suppressions added)",
+            "{} entries read: {} added, {} already known, {} bad lines{}; {} pruned; {} stored complaints attributed now ({} suppressions added)",
             imported.entries,
             imported.added,
             imported.already_known,
             imported.bad_lines,
+            unrecognised(&imported),
             imported.pruned,
             imported.reattributed,
             imported.suppressions_added
@@ -100,11 +101,20 @@ pub fn run(context: &Context, command: SendlogCommand) -> Result<Outcome> {
             println!("  {error}");
         }
     }
-    Ok(if imported.bad_lines > 0 || blocks > 0 {
+    Ok(if imported.needs_attention() || blocks > 0 {
         Outcome::Attention
     } else {
         Outcome::Clean
     })
+}
+
+/// `, N lines not recognised` for a log with lines in no shape its format knows.
+pub(crate) fn unrecognised(imported: &crate::run::SendLogImported) -> String {
+    match imported.unrecognised_lines {
+        0 => String::new(),
+        1 => ", 1 line not recognised".to_string(),
+        n => format!(", {n} lines not recognised"),
+    }
 }
 
 /// Standard input copied into a file only its owner can read, deleted when dropped.

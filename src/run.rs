@@ -27,6 +27,7 @@ pub struct RunSummary {
     /// Everything ingested, mailboxes and local sources together.
     pub ingest: Summary,
     pub expired: u64,
+    /// Send-log entries pruned, by the imports and after them.
     pub send_log_pruned: u64,
     pub exports: Vec<ExportWritten>,
     /// Block scan, report files and new alerts (absent on a dry run).
@@ -60,6 +61,8 @@ pub struct SendLogImported {
     pub entries: u64,
     pub added: u64,
     pub already_known: u64,
+    /// Entries sent before the `retention_days` cutoff: not stored.
+    pub older_than_retention: u64,
     pub bad_lines: u64,
     /// Lines in no shape the format knows, skipped (a Postfix log: lines that are no syslog
     /// line; lines of other programs are not counted).
@@ -86,7 +89,8 @@ impl SendLogImported {
 /// transaction nor loses much on a crash (importing again is idempotent).
 pub const SEND_LOG_SLICE: usize = 50_000;
 
-/// Imports a send log (idempotently), prunes entries past the retention, and when anything
+/// Imports a send log (idempotently; entries sent before the retention are skipped), prunes
+/// entries past the retention, and when anything
 /// was added, attributes again the stored complaints that had no complainant.
 pub fn import_send_log(
     store: &mut Store,
@@ -152,7 +156,15 @@ fn store_send_log<R: BufRead>(
         match item {
             Ok(entry) => {
                 imported.entries += 1;
-                if batch.add_send_log(&entry, now)? {
+                // Stored, it would be pruned at once below, and added again by the next
+                // import of the same log.
+                if entry
+                    .sent_at
+                    .as_deref()
+                    .is_some_and(|sent_at| sent_at < cutoff)
+                {
+                    imported.older_than_retention += 1;
+                } else if batch.add_send_log(&entry, now)? {
                     imported.added += 1;
                 } else {
                     imported.already_known += 1;
@@ -360,10 +372,13 @@ pub fn run(
     let cutoff = chrono::DateTime::parse_from_rfc3339(now)
         .map(|t| t - chrono::Duration::days(config.send_log.retention_days as i64))
         .context("the run's time is not RFC 3339")?;
-    (summary.expired, summary.send_log_pruned) =
+    let pruned_now;
+    (summary.expired, pruned_now) =
         expire(store, now, &cutoff.format("%Y-%m-%dT%H:%M:%SZ").to_string())
             .map_err(|error| store_failure(error, &place, Kept::Expiry))
             .context("expiry")?;
+    // The imports pruned first: the run's figure counts theirs too.
+    summary.send_log_pruned = pruned_now + summary.send_log.iter().map(|s| s.pruned).sum::<u64>();
     for export in &config.exports {
         match write_configured_export(store, export, &ExportScope::default(), now) {
             Ok(written) => summary.exports.push(written),

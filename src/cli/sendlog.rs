@@ -82,10 +82,11 @@ pub fn run(context: &Context, command: SendlogCommand) -> Result<Outcome> {
         print_json(&value)?;
     } else {
         println!(
-            "{} entries read: {} added, {} already known, {} bad lines{}; {} pruned; {} stored complaints attributed now ({} suppressions added)",
+            "{} entries read: {} added, {} already known, {} older than retention, {} bad lines{}; {} pruned; {} stored complaints attributed now ({} suppressions added)",
             imported.entries,
             imported.added,
             imported.already_known,
+            imported.older_than_retention,
             imported.bad_lines,
             unrecognised(&imported),
             imported.pruned,

@@ -953,6 +953,51 @@ fn a_send_log_with_no_line_fbl_recognises_needs_attention() {
     assert_eq!(imported["none_recognised"], false);
 }
 
+/// An entry sent before the retention cutoff is not stored: it used to be added and pruned
+/// again by every import, which counted it as new each time and so attributed all stored
+/// complaints again on every import and every run.
+#[test]
+fn entries_older_than_the_retention_are_skipped_and_a_reimport_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "old.csv",
+        b"message_id,recipient,sent_at\n<old1@s.example>,old1@example.org,2026-03-01T10:00:00Z\n<new1@s.example>,new1@example.org,2026-11-19T10:00:00Z\n",
+    );
+    let import = || {
+        let output = run(
+            fbl(dir.path()).args(["sendlog", "import", "old.csv", "--format", "csv", "--json"])
+        );
+        assert_eq!(output.status.code(), Some(0));
+        let imported: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+        ["added", "already_known", "older_than_retention", "pruned"]
+            .map(|field| imported[field].as_u64().unwrap())
+    };
+    assert_eq!(import(), [1, 0, 1, 0]);
+    for _ in 0..2 {
+        assert_eq!(import(), [0, 1, 1, 0], "nothing new, nothing pruned");
+    }
+    let output = run(fbl(dir.path()).args(["sendlog", "import", "old.csv", "--format", "csv"]));
+    assert!(
+        stdout(&output).starts_with(
+            "2 entries read: 0 added, 1 already known, 1 older than retention, 0 bad lines; 0 pruned;"
+        ),
+        "{}",
+        stdout(&output)
+    );
+
+    // A run whose import prunes an entry that grew old counts it in its own figure too.
+    write(dir.path(), "fbl.toml", b"[store]\npath = \"fbl.sqlite\"\n[send_log]\nimport = [{ path = \"old.csv\", format = \"csv\" }]\n");
+    let output = run(fbl(dir.path())
+        .env("FBL_NOW", "2027-05-25T00:00:00Z")
+        .args(["--config", "fbl.toml", "run", "--json"]));
+    assert_eq!(output.status.code(), Some(0));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["send_log"][0]["pruned"], 1);
+    assert_eq!(summary["send_log"][0]["older_than_retention"], 2);
+    assert_eq!(summary["send_log_pruned"], 1, "the two pruned counts agree");
+}
+
 #[test]
 fn ingest_attributes_through_a_send_log_imported_first_and_prunes_old_entries() {
     let dir = tempfile::tempdir().unwrap();
@@ -972,7 +1017,11 @@ fn ingest_attributes_through_a_send_log_imported_first_and_prunes_old_entries() 
     ]));
     assert_eq!(output.status.code(), Some(0));
     let imported: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
-    assert_eq!(imported["pruned"], 1, "entries older than the retention go");
+    assert_eq!(
+        (&imported["added"], &imported["older_than_retention"]),
+        (&1.into(), &1.into()),
+        "entries older than the retention are not kept"
+    );
     write(dir.path(), "r.eml", &arf("abuse", "", "x1@example.com"));
     let output = run(fbl(dir.path()).args(["ingest", "r.eml", "--json"]));
     assert_eq!(output.status.code(), Some(0));

@@ -198,6 +198,30 @@ mod csv {
         );
     }
 
+    /// ISO 8601 forms that exports write: an offset without a colon (`+0100`: Python's
+    /// `%z`, PHP's `DATE_ISO8601`), a space for the `T`, a space before the offset (Ruby), a
+    /// date alone. The first was a bad line, though the Postfix reader took `+0100`.
+    #[test]
+    fn sent_at_in_iso_8601_forms_is_read() {
+        check(
+            SendLogFormat::Csv,
+            "message_id,recipient,sent_at\n\
+             <1@x>,ann@example.org,2026-11-28T10:00:00+0100\n\
+             <2@x>,bob@example.org,2026-11-28 10:00:00+01:00\n\
+             <3@x>,cat@example.org,2026-11-28 10:00:00 +0100\n\
+             <4@x>,dan@example.org,2026-11-28\n",
+            "ann@example.org message_id=1@x sent_at=2026-11-28T09:00:00Z
+             bob@example.org message_id=2@x sent_at=2026-11-28T09:00:00Z
+             cat@example.org message_id=3@x sent_at=2026-11-28T09:00:00Z
+             dan@example.org message_id=4@x sent_at=2026-11-28T00:00:00Z",
+        );
+        check(
+            SendLogFormat::Jsonl,
+            r#"{"message_id": "<1@x>", "recipient": "ann@example.org", "sent_at": "2026-11-28T10:00:00.250+0100"}"#,
+            "ann@example.org message_id=1@x sent_at=2026-11-28T09:00:00Z",
+        );
+    }
+
     #[test]
     fn bad_row_is_an_error_with_its_line_number_and_the_others_are_read() {
         check(

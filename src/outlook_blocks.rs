@@ -482,6 +482,35 @@ Nov 18 09:18:00 mta1 postfix/smtp[9]: 4ABF: to=<c@outlook.example>, relay=outloo
         );
     }
 
+    /// Every syslog shape the send log reader takes is dated: RFC 5424, `<PRI>` and
+    /// journald's `+0000` lines had no time before.
+    #[test]
+    fn postfix_lines_in_other_syslog_shapes_are_dated() {
+        let status = "postfix/smtp 9 - - 4ABC: to=<zoe@outlook.example>, relay=outlook.example[192.0.2.77]:25, dsn=5.7.1, status=bounced (host outlook.example[192.0.2.77] said: 550 SC-001 (BAY004-MC1F12) Unfortunately, messages from 203.0.113.5 weren't sent.)";
+        let classic = status.replacen(" 9 - -", "[9]:", 1);
+        let log = format!(
+            "<22>1 2026-11-18T09:15:00.5+01:00 mta1 {status}\n\
+             <22>Nov 18 09:16:00 mta1 {classic}\n\
+             2026-11-18T09:17:00+0000 mta1 {classic}\n\
+             2026-11-18 09:18:00 mta1 {classic}\n"
+        );
+        let found = sightings_in_send_log(
+            SendLogFormat::Postfix,
+            log.as_bytes(),
+            &ReadOptions::utc(2026),
+        );
+        let at: Vec<_> = found.iter().map(|s| s.at.as_deref()).collect();
+        assert_eq!(
+            at,
+            [
+                Some("2026-11-18T08:15:00Z"),
+                Some("2026-11-18T09:16:00Z"),
+                Some("2026-11-18T09:17:00Z"),
+                Some("2026-11-18T09:18:00Z")
+            ]
+        );
+    }
+
     #[test]
     fn a_csv_send_log_with_a_status_column_gives_its_source_ip() {
         let log = "message_id,recipient,source_ip,sent_at,smtp_response\n\

@@ -12,13 +12,15 @@ use std::path::PathBuf;
 /// Import and manage the send log.
 #[derive(Debug, clap::Subcommand)]
 pub enum SendlogCommand {
-    /// Import a send log (idempotent: entries already known are skipped), prune entries
-    /// older than [send_log] retention_days, attribute again the stored complaints that
-    /// had no complainant, and record the Outlook.com blocks and throttling its delivery
-    /// statuses show. Formats: csv and jsonl (columns message_id, recipient and optional
-    /// id, campaign, list, source_ip, sent_at, status), postfix (mail logs: message-id from
-    /// cleanup joined with deliveries by queue id). Exit 1 when some lines could not be
-    /// read or new blocks were found.
+    /// Import a send log (idempotent: entries already known, and entries older than
+    /// [send_log] retention_days, are skipped), prune stored entries older than that,
+    /// attribute again the stored complaints that had no complainant, and record the
+    /// Outlook.com blocks and throttling its delivery statuses show. Formats: csv and jsonl
+    /// (columns message_id, recipient and optional id, campaign, list, source_ip, sent_at,
+    /// status), postfix (mail logs: message-id from cleanup joined with deliveries by queue
+    /// id; queue ids still open at the end are kept for the next import, so import a rotated
+    /// log before the current one). Exit 1 when some lines could not be read, a postfix log
+    /// has no Postfix line, or new blocks were found.
     Import {
         /// The log file, or `-` for standard input
         file: PathBuf,

@@ -371,25 +371,9 @@ fn postfix_sightings(input: impl BufRead, options: &ReadOptions) -> Vec<BlockSig
             let rest = &line[start + " to=<".len()..];
             rest.find(">,").map(|end| rest[..end].to_string())
         });
-        // RFC 3339 stamps (`2026-11-28T01:49:26.123+01:00 host ...`) or classic syslog
-        // (`Nov 28 01:49:26 host ...`): the latest such local time up to now, see `ReadOptions`.
-        let first = line.split_whitespace().next().unwrap_or("");
-        let at = if let Ok(time) = chrono::DateTime::parse_from_rfc3339(first) {
-            Some(time.with_timezone(&chrono::Utc))
-        } else {
-            let stamp: String = line.chars().take(15).collect();
-            let month = MONTHS
-                .iter()
-                .position(|m| stamp.starts_with(m))
-                .map(|p| p as u32 + 1);
-            month.and_then(|month| {
-                // A fixed leap year, so that `Feb 29` parses; the year is chosen below.
-                let text = format!("2000 {stamp}");
-                let naive =
-                    chrono::NaiveDateTime::parse_from_str(&text, "%Y %b %e %H:%M:%S").ok()?;
-                options.classic_utc(month, chrono::Datelike::day(&naive), naive.time())
-            })
-        };
+        // Every syslog shape the send log reader knows (classic, RFC 3339, RFC 5424, ...),
+        // classic times as the latest such local time up to now, see `ReadOptions`.
+        let at = crate::sendlog::postfix::syslog_line_time(&line, options);
         found.push(BlockSighting {
             ip: recognised.ip.clone(),
             recipient,
@@ -401,10 +385,6 @@ fn postfix_sightings(input: impl BufRead, options: &ReadOptions) -> Vec<BlockSig
     }
     found
 }
-
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
 
 #[cfg(test)]
 mod tests {
@@ -498,6 +478,35 @@ Nov 18 09:18:00 mta1 postfix/smtp[9]: 4ABF: to=<c@outlook.example>, relay=outloo
                     Some("amy@outlook.example"),
                     Some("2026-11-18T09:16:00Z")
                 ),
+            ]
+        );
+    }
+
+    /// Every syslog shape the send log reader takes is dated: RFC 5424, `<PRI>` and
+    /// journald's `+0000` lines had no time before.
+    #[test]
+    fn postfix_lines_in_other_syslog_shapes_are_dated() {
+        let status = "postfix/smtp 9 - - 4ABC: to=<zoe@outlook.example>, relay=outlook.example[192.0.2.77]:25, dsn=5.7.1, status=bounced (host outlook.example[192.0.2.77] said: 550 SC-001 (BAY004-MC1F12) Unfortunately, messages from 203.0.113.5 weren't sent.)";
+        let classic = status.replacen(" 9 - -", "[9]:", 1);
+        let log = format!(
+            "<22>1 2026-11-18T09:15:00.5+01:00 mta1 {status}\n\
+             <22>Nov 18 09:16:00 mta1 {classic}\n\
+             2026-11-18T09:17:00+0000 mta1 {classic}\n\
+             2026-11-18 09:18:00 mta1 {classic}\n"
+        );
+        let found = sightings_in_send_log(
+            SendLogFormat::Postfix,
+            log.as_bytes(),
+            &ReadOptions::utc(2026),
+        );
+        let at: Vec<_> = found.iter().map(|s| s.at.as_deref()).collect();
+        assert_eq!(
+            at,
+            [
+                Some("2026-11-18T08:15:00Z"),
+                Some("2026-11-18T09:16:00Z"),
+                Some("2026-11-18T09:17:00Z"),
+                Some("2026-11-18T09:18:00Z")
             ]
         );
     }

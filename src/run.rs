@@ -8,7 +8,7 @@ use crate::export::{ExportFormat, ExportOptions};
 use crate::ingest::{Ingester, Kept, Progress, StoreFull, Summary, store_failure};
 use crate::mail_source::Inputs;
 use crate::mailbox_poll::{MailboxSummary, PollOptions, poll_mailbox};
-use crate::sendlog::{ReadOptions, SendLogEntry, SendLogError, SendLogFormat, read_send_log};
+use crate::sendlog::{ReadOptions, SendLogFormat, SendLogReader, read_send_log};
 use crate::snds_alerts::SndsAlert;
 use crate::snds_fetch::{Days, FetchOptions, SndsSummary};
 use crate::store::{Store, SuppressionFilter};
@@ -27,6 +27,7 @@ pub struct RunSummary {
     /// Everything ingested, mailboxes and local sources together.
     pub ingest: Summary,
     pub expired: u64,
+    /// Send-log entries pruned, by the imports and after them.
     pub send_log_pruned: u64,
     pub exports: Vec<ExportWritten>,
     /// Block scan, report files and new alerts (absent on a dry run).
@@ -46,7 +47,7 @@ impl RunSummary {
         self.ingest.needs_attention()
             || !self.source_errors.is_empty()
             || self.mailboxes.iter().any(|m| !m.errors.is_empty())
-            || self.send_log.iter().any(|s| s.bad_lines > 0)
+            || self.send_log.iter().any(SendLogImported::needs_attention)
             || self.report.as_ref().is_some_and(|r| r.needs_attention())
             || self.snds.as_ref().is_some_and(SndsSummary::needs_attention)
             || !self.alerts.is_empty()
@@ -60,7 +61,15 @@ pub struct SendLogImported {
     pub entries: u64,
     pub added: u64,
     pub already_known: u64,
+    /// Entries sent before the `retention_days` cutoff: not stored.
+    pub older_than_retention: u64,
     pub bad_lines: u64,
+    /// Lines in no shape the format knows, skipped (a Postfix log: lines that are no syslog
+    /// line; lines of other programs are not counted).
+    pub unrecognised_lines: u64,
+    /// The log has lines, but none of them is in its format (a Postfix log without a single
+    /// Postfix line): the wrong `--format`, or a log fbl cannot read.
+    pub none_recognised: bool,
     pub pruned: u64,
     /// Stored complaints that the new entries attributed.
     pub reattributed: u64,
@@ -69,11 +78,19 @@ pub struct SendLogImported {
     pub errors: Vec<String>,
 }
 
+impl SendLogImported {
+    /// Bad lines, or a log none of whose lines could be read.
+    pub fn needs_attention(&self) -> bool {
+        self.bad_lines > 0 || self.none_recognised
+    }
+}
+
 /// Send-log entries (bad lines included) per transaction: a huge log neither holds one giant
 /// transaction nor loses much on a crash (importing again is idempotent).
 pub const SEND_LOG_SLICE: usize = 50_000;
 
-/// Imports a send log (idempotently), prunes entries past the retention, and when anything
+/// Imports a send log (idempotently; entries sent before the retention are skipped), prunes
+/// entries past the retention, and when anything
 /// was added, attributes again the stored complaints that had no complainant.
 pub fn import_send_log(
     store: &mut Store,
@@ -117,21 +134,37 @@ pub fn import_send_log(
 
 /// The entries of a send log into the store, in slices of `SEND_LOG_SLICE`, then the prune
 /// of those sent before `cutoff`. `committed` counts the entries in committed slices: what a
-/// failure leaves imported.
-fn store_send_log(
+/// failure leaves imported. A Postfix log is read with the queue ids the logs imported
+/// before left open, and those it leaves open are kept for the next, in the last slice.
+fn store_send_log<R: BufRead>(
     store: &mut Store,
     now: &str,
-    read: impl Iterator<Item = Result<SendLogEntry, SendLogError>>,
+    read: SendLogReader<R>,
     cutoff: &str,
     imported: &mut SendLogImported,
     committed: &mut u64,
 ) -> Result<()> {
     let mut batch = store.begin()?;
-    for (n, item) in read.enumerate() {
+    let forget_queue_ids_before = forget_queue_ids_before(now)?;
+    let carried = if read.line_counts().is_some() {
+        batch.postfix_open_queue_ids(&forget_queue_ids_before)?
+    } else {
+        Vec::new()
+    };
+    let mut read = read.carrying(carried.iter().cloned());
+    for (n, item) in read.by_ref().enumerate() {
         match item {
             Ok(entry) => {
                 imported.entries += 1;
-                if batch.add_send_log(&entry, now)? {
+                // Stored, it would be pruned at once below, and added again by the next
+                // import of the same log.
+                if entry
+                    .sent_at
+                    .as_deref()
+                    .is_some_and(|sent_at| sent_at < cutoff)
+                {
+                    imported.older_than_retention += 1;
+                } else if batch.add_send_log(&entry, now)? {
                     imported.added += 1;
                 } else {
                     imported.already_known += 1;
@@ -152,10 +185,35 @@ fn store_send_log(
             batch = store.begin()?;
         }
     }
+    if let Some(counts) = read.line_counts() {
+        imported.unrecognised_lines = counts.unrecognised;
+        if counts.lines > 0 && counts.postfix_lines == 0 {
+            imported.none_recognised = true;
+            imported.errors.push(format!(
+                "{}: {} lines, none recognised as a Postfix log",
+                imported.origin, counts.lines
+            ));
+        }
+        batch.set_postfix_open_queue_ids(
+            &carried,
+            &read.open_queue_ids(),
+            &forget_queue_ids_before,
+        )?;
+    }
     imported.pruned = batch.prune_send_log(cutoff)?;
     batch.commit()?;
     *committed = imported.entries;
     Ok(())
+}
+
+/// Postfix queue ids not seen since this time are forgotten: their message has left the
+/// queue (see [`crate::sendlog::postfix::MAX_QUEUE_LIFETIME`]).
+fn forget_queue_ids_before(now: &str) -> Result<String> {
+    let now =
+        chrono::DateTime::parse_from_rfc3339(now).context("the run's time is not RFC 3339")?;
+    Ok((now.to_utc() - crate::sendlog::postfix::MAX_QUEUE_LIFETIME)
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string())
 }
 
 /// One export file written.
@@ -314,10 +372,13 @@ pub fn run(
     let cutoff = chrono::DateTime::parse_from_rfc3339(now)
         .map(|t| t - chrono::Duration::days(config.send_log.retention_days as i64))
         .context("the run's time is not RFC 3339")?;
-    (summary.expired, summary.send_log_pruned) =
+    let pruned_now;
+    (summary.expired, pruned_now) =
         expire(store, now, &cutoff.format("%Y-%m-%dT%H:%M:%SZ").to_string())
             .map_err(|error| store_failure(error, &place, Kept::Expiry))
             .context("expiry")?;
+    // The imports pruned first: the run's figure counts theirs too.
+    summary.send_log_pruned = pruned_now + summary.send_log.iter().map(|s| s.pruned).sum::<u64>();
     for export in &config.exports {
         match write_configured_export(store, export, &ExportScope::default(), now) {
             Ok(written) => summary.exports.push(written),

@@ -27,8 +27,9 @@
 //!   `sent_at` as Unix seconds).
 //!
 //! Every entry needs a recipient address and a `message_id` or an `id`. `sent_at` may be
-//! RFC 3339, `YYYY-MM-DD HH:MM:SS` (UTC, optionally with fractional seconds or a `T`), or
-//! Unix seconds. A `source_ip` or `sent_at` that does not parse makes the row an error.
+//! RFC 3339, ISO 8601's forms of it (`+0100`, a space for the `T`), a time without an
+//! offset (UTC), a date alone, or Unix seconds: see [`normalise_sent_at`]. A `source_ip` or
+//! `sent_at` that does not parse makes the row an error.
 //!
 //! # Postfix
 //!
@@ -229,6 +230,36 @@ pub struct SendLogReader<R> {
     lines: LineReader<R>,
     state: FormatState,
     finished: bool,
+}
+
+impl<R> SendLogReader<R> {
+    /// The reader of a Postfix log that continues `open`, the queue ids the log before it
+    /// left open (see [`postfix`]); other formats ignore them.
+    pub fn carrying(mut self, open: impl IntoIterator<Item = postfix::OpenQueueId>) -> Self {
+        if let FormatState::Postfix(state) = &mut self.state {
+            state.carry(open);
+        }
+        self
+    }
+
+    /// A Postfix log's queue ids open at this point (all of them once the reader is done),
+    /// with their Message-ID, oldest first: for the reader of the next log. Empty for other
+    /// formats.
+    pub fn open_queue_ids(&self) -> Vec<postfix::OpenQueueId> {
+        match &self.state {
+            FormatState::Postfix(state) => state.open_queue_ids(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// How a Postfix log's lines were read so far; `None` for other formats, whose every
+    /// line is an entry or an error.
+    pub fn line_counts(&self) -> Option<postfix::LineCounts> {
+        match &self.state {
+            FormatState::Postfix(state) => Some(state.counts()),
+            _ => None,
+        }
+    }
 }
 
 enum FormatState {
@@ -656,20 +687,46 @@ pub fn normalise_source_ip(text: &str) -> Option<String> {
     bare.parse::<IpAddr>().ok().map(|ip| ip.to_string())
 }
 
-/// A time as RFC 3339 UTC with whole seconds, from RFC 3339, `YYYY-MM-DD HH:MM:SS` (UTC,
-/// with an optional fraction and `T` for the space) or Unix seconds (with an optional
-/// fraction). Fractions are cut off.
+/// A time as RFC 3339 UTC with whole seconds, from:
+///
+/// - RFC 3339 (`2026-11-28T10:00:00Z`, `2026-11-28T10:00:00.5+01:00`), also with a space for
+///   the `T`, with ISO 8601's offset without a colon (`+0100`) or of hours alone (`+01`),
+///   and with a space before the offset or `UTC` (`2026-11-28 10:00:00 +0100`, as Ruby
+///   writes times; `2026-11-28 10:00:00 UTC`);
+/// - a date and time without an offset (`2026-11-28 10:00:00`, or with `T`), as UTC;
+/// - a date alone (`2026-11-28`), as its midnight UTC;
+/// - Unix seconds.
+///
+/// Fractions of a second are allowed everywhere and cut off.
 pub fn normalise_sent_at(text: &str) -> Option<String> {
     let text = text.trim();
     let time = if let Some(seconds) = unix_seconds(text) {
         DateTime::from_timestamp(seconds, 0)?
     } else if let Ok(time) = DateTime::parse_from_rfc3339(text) {
         time.to_utc()
+    } else if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        date.and_time(NaiveTime::MIN).and_utc()
     } else {
-        ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
+        let text = text
+            .strip_suffix("UTC")
+            .or_else(|| text.strip_suffix('Z'))
+            .map_or(text, |rest| rest.trim_end());
+        let with_offset = [
+            "%Y-%m-%dT%H:%M:%S%.f%#z",
+            "%Y-%m-%d %H:%M:%S%.f%#z",
+            "%Y-%m-%dT%H:%M:%S%.f %#z",
+            "%Y-%m-%d %H:%M:%S%.f %#z",
+        ];
+        match with_offset
             .into_iter()
-            .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())?
-            .and_utc()
+            .find_map(|format| DateTime::parse_from_str(text, format).ok())
+        {
+            Some(time) => time.to_utc(),
+            None => ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
+                .into_iter()
+                .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())?
+                .and_utc(),
+        }
     };
     Some(rfc3339_utc(time))
 }
@@ -780,11 +837,28 @@ mod tests {
         check("2026-11-28 01:49:26", expected);
         check("2026-11-28 01:49:26.123", expected);
         check("2026-11-28T01:49:26", expected);
+        // ISO 8601's offset without a colon, and of hours alone (exports, Ruby, Python's
+        // `%z`); a space before the offset or UTC; a space for the `T` with an offset.
+        check("2026-11-28T02:49:26+0100", expected);
+        check("2026-11-28T02:49:26.5+0100", expected);
+        check("2026-11-28T02:49:26+01", expected);
+        check("2026-11-27T20:49:26-0500", expected);
+        check("2026-11-28 02:49:26 +0100", expected);
+        check("2026-11-28 02:49:26+01:00", expected);
+        check("2026-11-28 01:49:26 UTC", expected);
+        check("2026-11-28 01:49:26Z", expected);
+        check("2026-11-28t01:49:26z", expected);
+        // A date alone is its midnight, UTC.
+        check("2026-11-28", Some("2026-11-28T00:00:00Z"));
         check("1795830566", expected);
         check("1795830566.9", expected);
         check("28/11/2026", None);
         check("-5", None);
         check("1795830566000", None);
         check("2026-02-30 00:00:00", None);
+        check("2026-11-28T01:49:26+2500", None);
+        check("2026-11-28 01:49:26 CET", None);
+        check("2026-11-28 01", None);
+        check("2026-11-28T01:49:26+01:00 trailing", None);
     }
 }

@@ -198,6 +198,30 @@ mod csv {
         );
     }
 
+    /// ISO 8601 forms that exports write: an offset without a colon (`+0100`: Python's
+    /// `%z`, PHP's `DATE_ISO8601`), a space for the `T`, a space before the offset (Ruby), a
+    /// date alone. The first was a bad line, though the Postfix reader took `+0100`.
+    #[test]
+    fn sent_at_in_iso_8601_forms_is_read() {
+        check(
+            SendLogFormat::Csv,
+            "message_id,recipient,sent_at\n\
+             <1@x>,ann@example.org,2026-11-28T10:00:00+0100\n\
+             <2@x>,bob@example.org,2026-11-28 10:00:00+01:00\n\
+             <3@x>,cat@example.org,2026-11-28 10:00:00 +0100\n\
+             <4@x>,dan@example.org,2026-11-28\n",
+            "ann@example.org message_id=1@x sent_at=2026-11-28T09:00:00Z
+             bob@example.org message_id=2@x sent_at=2026-11-28T09:00:00Z
+             cat@example.org message_id=3@x sent_at=2026-11-28T09:00:00Z
+             dan@example.org message_id=4@x sent_at=2026-11-28T00:00:00Z",
+        );
+        check(
+            SendLogFormat::Jsonl,
+            r#"{"message_id": "<1@x>", "recipient": "ann@example.org", "sent_at": "2026-11-28T10:00:00.250+0100"}"#,
+            "ann@example.org message_id=1@x sent_at=2026-11-28T09:00:00Z",
+        );
+    }
+
     #[test]
     fn bad_row_is_an_error_with_its_line_number_and_the_others_are_read() {
         check(
@@ -492,6 +516,125 @@ mod postfix {
             &log,
             "error line 1: queue id 1A2B3C4D5E: delivered to ann@example.org, but no message-id is known for it (no cleanup line before, or already removed)
              error line 4: queue id 4ABC12345: delivered to bob@example.org, but no message-id is known for it (no cleanup line before, or already removed)",
+        );
+    }
+
+    /// The queue ids a log leaves open (queued, not removed), with the time last seen,
+    /// continue in the next log's reader; those removed or without a Message-ID do not, and
+    /// a queue id is another host's queue id on another host.
+    #[test]
+    fn queue_ids_left_open_continue_in_the_next_log() {
+        use fbl::sendlog::postfix::OpenQueueId;
+        let first = [
+            cleanup("Nov 27 23:50:00", "9ABC12345", "rot1@x"),
+            delivery(
+                "Nov 27 23:50:01",
+                "9ABC12345",
+                "ann@example.org",
+                "deferred",
+            ),
+            cleanup("Nov 27 23:51:00", "1DEF12345", "done@x"),
+            delivery("Nov 27 23:51:01", "1DEF12345", "bob@example.org", "sent"),
+            removed("Nov 27 23:51:01", "1DEF12345"),
+            "Nov 27 23:52:00 mail01 postfix/cleanup[10]: 2FED12345: message-id=<>\n".to_string(),
+        ]
+        .concat();
+        let mut reader = read_send_log(
+            SendLogFormat::Postfix,
+            first.as_bytes(),
+            &ReadOptions::utc(2026),
+        );
+        assert_eq!(reader.by_ref().filter(Result::is_ok).count(), 1);
+        let open = reader.open_queue_ids();
+        assert_eq!(
+            open,
+            [OpenQueueId {
+                host: "mail01".to_string(),
+                queue_id: "9ABC12345".to_string(),
+                message_id: "rot1@x".to_string(),
+                last_seen: "2026-11-27T23:50:01Z".to_string(),
+            }]
+        );
+        let second = [
+            delivery("Nov 28 00:20:02", "9ABC12345", "ann@example.org", "sent"),
+            delivery("Nov 28 00:20:02", "1DEF12345", "bob@example.org", "sent"),
+            "Nov 28 00:20:03 mail02 postfix/smtp[20]: 9ABC12345: to=<cat@example.org>, relay=mx[192.0.2.1]:25, dsn=2.0.0, status=sent (250 ok)\n".to_string(),
+            removed("Nov 28 00:20:03", "9ABC12345"),
+        ]
+        .concat();
+        let mut reader = read_send_log(
+            SendLogFormat::Postfix,
+            second.as_bytes(),
+            &ReadOptions::utc(2026),
+        )
+        .carrying(open);
+        assert_eq!(
+            render(reader.by_ref()),
+            "ann@example.org message_id=rot1@x sent_at=2026-11-28T00:20:02Z\n\
+             error line 2: queue id 1DEF12345: delivered to bob@example.org, but no message-id is known for it (no cleanup line before, or already removed)\n\
+             error line 3: queue id 9ABC12345: delivered to cat@example.org, but no message-id is known for it (no cleanup line before, or already removed)\n"
+        );
+        assert!(reader.open_queue_ids().is_empty());
+    }
+
+    /// The shapes syslog daemons write besides the classic and RFC 3339 ones, each read:
+    /// RFC 5424 (rsyslog's `RSYSLOG_SyslogProtocol23Format`, with structured data and a
+    /// BOM), a `<PRI>` before a classic line (the network form written to a file), and a
+    /// date and time apart (`2026-11-28 01:49:26`, read in the local zone, here UTC, or with
+    /// its own offset). They used to be skipped silently, as lines of another program.
+    #[test]
+    fn rfc5424_priority_and_spaced_date_time_lines_are_read() {
+        let log = "\
+            <22>1 2026-11-28T01:49:25.123456+00:00 mail01 postfix/cleanup 1202 - - 4ABC12345: message-id=<m1@sender.example>\n\
+            <22>1 2026-11-28T01:49:26.123456+00:00 mail01 postfix/smtp 1300 - - 4ABC12345: to=<alice@example.org>, relay=mx1.example.org[192.0.2.25]:25, delay=1.2, delays=0.05/0.01/0.62/0.52, dsn=2.0.0, status=sent (250 2.0.0 OK)\n\
+            <22>1 2026-11-28T01:49:27Z mail01 postfix/smtp 1300 - [origin ip=\"192.0.2.1\" x=\"a \\\"]\\\" b\"][meta sequenceId=\"7\"] \u{FEFF}4ABC12345: to=<bob@example.org>, relay=mx1.example.org[192.0.2.25]:25, dsn=2.0.0, status=sent (250 OK)\n\
+            <22>Nov 28 01:49:28 mail01 postfix/cleanup[1202]: 5ABC12345: message-id=<m2@sender.example>\n\
+            <22>Nov 28 01:49:29 mail01 postfix/smtp[1300]: 5ABC12345: to=<cat@example.org>, relay=mx1.example.org[192.0.2.25]:25, dsn=2.0.0, status=sent (250 OK)\n\
+            2026-11-28 01:49:30 mail01 postfix/cleanup[1202]: 6ABC12345: message-id=<m3@sender.example>\n\
+            2026-11-28 01:49:31 mail01 postfix/smtp[1300]: 6ABC12345: to=<dan@example.org>, relay=mx1.example.org[192.0.2.25]:25, dsn=2.0.0, status=sent (250 OK)\n\
+            2026-11-28 02:49:32+01:00 mail01 postfix/smtp[1300]: 6ABC12345: to=<eve@example.org>, relay=mx1.example.org[192.0.2.25]:25, dsn=2.0.0, status=sent (250 OK)\n\
+            2026-11-28T01:49:33 mail01 postfix/smtp[1300]: 6ABC12345: to=<fay@example.org>, relay=mx1.example.org[192.0.2.25]:25, dsn=2.0.0, status=sent (250 OK)\n\
+            <22>1 - mail01 postfix/smtp 1300 - - 6ABC12345: to=<gus@example.org>, relay=mx1.example.org[192.0.2.25]:25, dsn=2.0.0, status=sent (250 OK)\n";
+        check(
+            SendLogFormat::Postfix,
+            log,
+            "alice@example.org message_id=m1@sender.example sent_at=2026-11-28T01:49:26Z
+             bob@example.org message_id=m1@sender.example sent_at=2026-11-28T01:49:27Z
+             cat@example.org message_id=m2@sender.example sent_at=2026-11-28T01:49:29Z
+             dan@example.org message_id=m3@sender.example sent_at=2026-11-28T01:49:31Z
+             eve@example.org message_id=m3@sender.example sent_at=2026-11-28T01:49:32Z
+             fay@example.org message_id=m3@sender.example sent_at=2026-11-28T01:49:33Z
+             error line 10: queue id 6ABC12345: timestamp `-` is no time",
+        );
+    }
+
+    /// Lines of other programs are normal in a mail log and are not counted; lines in no
+    /// syslog shape are, and a log with no Postfix line at all is noticed by the caller.
+    #[test]
+    fn lines_in_no_syslog_shape_are_counted() {
+        let counts = |log: &str| {
+            let mut reader = read_send_log(
+                SendLogFormat::Postfix,
+                log.as_bytes(),
+                &ReadOptions::utc(2026),
+            );
+            reader.by_ref().for_each(drop);
+            let counts = reader.line_counts().unwrap();
+            (counts.lines, counts.postfix_lines, counts.unrecognised)
+        };
+        let mail_log = "\
+            Nov 28 01:49:25 mail01 dovecot: imap-login: Login: user=<ann>\n\
+            Nov 28 01:49:25 mail01 kernel: [12.3] eth0: link up\n\
+            \n\
+            Nov 28 01:49:26 mail01 postfix/anvil[99]: statistics: max connection rate 1/60s\n\
+            -- Boot 0123456789abcdef --\n";
+        assert_eq!(counts(mail_log), (4, 1, 1));
+        let csv = "message_id,recipient\n<m1@x>,ann@example.org\n";
+        assert_eq!(counts(csv), (2, 0, 2));
+        assert!(
+            read_send_log(SendLogFormat::Csv, csv.as_bytes(), &ReadOptions::utc(2026))
+                .line_counts()
+                .is_none()
         );
     }
 

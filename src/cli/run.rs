@@ -70,8 +70,13 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
     } else if stdout_is_terminal() || summary.needs_attention() {
         for import in &summary.send_log {
             println!(
-                "send log {}: {} entries, {} new, {} bad lines; {} stored complaints attributed by it",
-                import.origin, import.entries, import.added, import.bad_lines, import.reattributed
+                "send log {}: {} entries, {} new, {} bad lines{}; {} stored complaints attributed by it",
+                import.origin,
+                import.entries,
+                import.added,
+                import.bad_lines,
+                super::sendlog::unrecognised(import),
+                import.reattributed
             );
             for error in &import.errors {
                 println!("  {error}");

@@ -12,13 +12,15 @@ use std::path::PathBuf;
 /// Import and manage the send log.
 #[derive(Debug, clap::Subcommand)]
 pub enum SendlogCommand {
-    /// Import a send log (idempotent: entries already known are skipped), prune entries
-    /// older than [send_log] retention_days, attribute again the stored complaints that
-    /// had no complainant, and record the Outlook.com blocks and throttling its delivery
-    /// statuses show. Formats: csv and jsonl (columns message_id, recipient and optional
-    /// id, campaign, list, source_ip, sent_at, status), postfix (mail logs: message-id from
-    /// cleanup joined with deliveries by queue id). Exit 1 when some lines could not be
-    /// read or new blocks were found.
+    /// Import a send log (idempotent: entries already known, and entries older than
+    /// [send_log] retention_days, are skipped), prune stored entries older than that,
+    /// attribute again the stored complaints that had no complainant, and record the
+    /// Outlook.com blocks and throttling its delivery statuses show. Formats: csv and jsonl
+    /// (columns message_id, recipient and optional id, campaign, list, source_ip, sent_at,
+    /// status), postfix (mail logs: message-id from cleanup joined with deliveries by queue
+    /// id; queue ids still open at the end are kept for the next import, so import a rotated
+    /// log before the current one). Exit 1 when some lines could not be read, a postfix log
+    /// has no Postfix line, or new blocks were found.
     Import {
         /// The log file, or `-` for standard input
         file: PathBuf,
@@ -82,11 +84,13 @@ pub fn run(context: &Context, command: SendlogCommand) -> Result<Outcome> {
         print_json(&value)?;
     } else {
         println!(
-            "{} entries read: {} added, {} already known, {} bad lines; {} pruned; {} stored complaints attributed now ({} suppressions added)",
+            "{} entries read: {} added, {} already known, {} older than retention, {} bad lines{}; {} pruned; {} stored complaints attributed now ({} suppressions added)",
             imported.entries,
             imported.added,
             imported.already_known,
+            imported.older_than_retention,
             imported.bad_lines,
+            unrecognised(&imported),
             imported.pruned,
             imported.reattributed,
             imported.suppressions_added
@@ -100,11 +104,20 @@ pub fn run(context: &Context, command: SendlogCommand) -> Result<Outcome> {
             println!("  {error}");
         }
     }
-    Ok(if imported.bad_lines > 0 || blocks > 0 {
+    Ok(if imported.needs_attention() || blocks > 0 {
         Outcome::Attention
     } else {
         Outcome::Clean
     })
+}
+
+/// `, N lines not recognised` for a log with lines in no shape its format knows.
+pub(crate) fn unrecognised(imported: &crate::run::SendLogImported) -> String {
+    match imported.unrecognised_lines {
+        0 => String::new(),
+        1 => ", 1 line not recognised".to_string(),
+        n => format!(", {n} lines not recognised"),
+    }
 }
 
 /// Standard input copied into a file only its owner can read, deleted when dropped.

@@ -1,5 +1,5 @@
-//! Postfix mail logs as a send log: each `status=sent` delivery joined, by queue id, with
-//! the `message-id=` that cleanup logged for the message.
+//! Postfix mail logs as a send log: each `status=sent` delivery joined, by host and queue id,
+//! with the `message-id=` that cleanup logged for the message.
 //!
 //! The lines read, from any syslog name whose last part names the daemon (`postfix/smtp`,
 //! the multi-instance `postfix-out/smtp`, `postfix/relay/smtp`):
@@ -12,20 +12,48 @@
 //! - `4ABC12345: removed` (from qmgr, or postsuper) closes the queue id.
 //!
 //! Everything else is skipped without error, including lines of other programs. A delivery
-//! whose queue id has no `message-id=` line before it is an error, as is one to a recipient
-//! that is no address.
+//! whose queue id has no `message-id=` line before it (in this log, or carried from the one
+//! before, see below) is an error, as is one to a recipient that is no address.
 //!
-//! Queue ids may be short (hex, `4ABC12345`) or long (`4Ntq8n0Hq1z1xR3`).
+//! Queue ids may be short (hex, `4ABC12345`) or long (`4Ntq8n0Hq1z1xR3`). They are per
+//! host: a log gathered from several hosts joins each host's lines alone.
 //!
 //! `source_ip` stays empty: Postfix does not log the address a delivery left from, and the
 //! `client=` of smtpd lines is the client that injected the message.
 //!
-//! Timestamps are either RFC 3339 (`2026-11-28T01:49:26.123456+00:00`, also with `+0000`)
-//! or classic syslog (`Nov 28 01:49:26`, optionally with a fraction), which has neither year
-//! nor zone: each is the latest such time not later than [`ReadOptions::now`] (plus a day of
-//! clock skew), read in [`ReadOptions::zone`] with the offset of its own date. December
-//! lines read in January are of the year before; a log that spans New Year comes out in
-//! order.
+//! # Line shapes
+//!
+//! - Classic syslog (RFC 3164, rsyslog's default `RSYSLOG_TraditionalFileFormat`, journald's
+//!   `journalctl -o short`): `Nov 28 01:49:26 host postfix/smtp[1300]: ...`, optionally with
+//!   a fraction of a second.
+//! - RFC 3339 times (rsyslog's `RSYSLOG_FileFormat`, syslog-ng's `ISODATE`, `journalctl -o
+//!   short-iso` and `short-iso-precise`): `2026-11-28T01:49:26.123456+00:00 host ...`, also
+//!   with `+0000` or `Z`.
+//! - A date and a time apart: `2026-11-28 01:49:26 host ...`, with or without an offset.
+//! - Either of the above after a `<PRI>` priority (`<22>Nov 28 ...`), as when the network
+//!   form is written to a file.
+//! - RFC 5424 (rsyslog's `RSYSLOG_SyslogProtocol23Format`): `<22>1 2026-11-28T01:49:26.123Z
+//!   host postfix/smtp 1300 - - 4ABC12345: ...`, structured data and a BOM skipped.
+//!
+//! A time with a zone (RFC 3339, RFC 5424) is read as written. Classic times have neither
+//! year nor zone: each is the latest such time not later than [`ReadOptions::now`] (plus a
+//! day of clock skew), read in [`ReadOptions::zone`] with the offset of its own date.
+//! December lines read in January are of the year before; a log that spans New Year comes
+//! out in order. A date and time without an offset is read in [`ReadOptions::zone`] too.
+//!
+//! A line in none of these shapes is counted as unrecognised ([`LineCounts`]); a line of
+//! another program (dovecot, the kernel, `postfix/anvil`) is a syslog line and is not. A log
+//! with lines but no Postfix line at all is not a Postfix log fbl can read: the caller says so.
+//!
+//! # Across logs
+//!
+//! A message queued before a log was rotated and delivered after it has its `message-id=`
+//! in one file and its delivery in the next. The queue ids still open at the end of a log
+//! ([`SendLogReader::open_queue_ids`](super::SendLogReader::open_queue_ids)) are kept by the
+//! caller and given to the reader of the next log
+//! ([`SendLogReader::carrying`](super::SendLogReader::carrying)). Postfix reuses short queue
+//! ids, so a caller forgets one not seen for [`MAX_QUEUE_LIFETIME`], Postfix's own default
+//! `maximal_queue_lifetime`: by then the message has left the queue.
 //!
 //! Memory: one entry per open queue id, forgotten at `removed`. Logs can miss `removed`
 //! lines (rotation, a crash), so at most [`MAX_OPEN_QUEUE_IDS`] are kept, the oldest
@@ -34,18 +62,48 @@
 use super::{
     ReadOptions, SendLogEntry, Step, normalise_message_id, normalise_recipient, rfc3339_utc, shown,
 };
-use chrono::{DateTime, Datelike, NaiveTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Utc};
 use std::collections::{BTreeMap, HashMap};
 
 /// The most queue ids the reader remembers at once.
 pub const MAX_OPEN_QUEUE_IDS: usize = 1_000_000;
 
+/// How long a queue id is remembered across logs after it was last seen: Postfix's default
+/// `maximal_queue_lifetime`, after which a message still queued is returned to its sender.
+pub const MAX_QUEUE_LIFETIME: TimeDelta = TimeDelta::days(5);
+
 /// The daemons whose `status=sent` lines are deliveries.
 const DELIVERY_AGENTS: [&str; 5] = ["smtp", "lmtp", "virtual", "local", "pipe"];
+
+/// A queue id still open at the end of a log: its message was queued, and not yet removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenQueueId {
+    /// The host name of its lines, as syslog wrote it.
+    pub host: String,
+    pub queue_id: String,
+    /// As cleanup logged it, normalised as a send log entry's.
+    pub message_id: String,
+    /// The time of the last line that named it, RFC 3339 UTC with whole seconds.
+    pub last_seen: String,
+}
+
+/// How the lines of a Postfix log were read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LineCounts {
+    /// Lines that are not blank.
+    pub lines: u64,
+    /// Syslog lines of a Postfix program (`postfix/...`, `postfix-out/...`).
+    pub postfix_lines: u64,
+    /// Lines that are no syslog line in any shape the reader knows.
+    pub unrecognised: u64,
+}
 
 pub(super) struct PostfixState {
     options: ReadOptions,
     queue_ids: OpenQueueIds,
+    counts: LineCounts,
+    /// `host queue_id` of the line at hand, kept to look queue ids up without allocating.
+    key: String,
 }
 
 impl PostfixState {
@@ -57,33 +115,95 @@ impl PostfixState {
         PostfixState {
             options: options.clone(),
             queue_ids: OpenQueueIds {
-                by_id: HashMap::new(),
+                by_key: HashMap::new(),
                 by_age: BTreeMap::new(),
                 next_age: 0,
                 limit,
             },
+            counts: LineCounts::default(),
+            key: String::new(),
         }
     }
 
+    /// Opens the queue ids a log before this one left open, oldest first.
+    pub(super) fn carry(&mut self, open: impl IntoIterator<Item = OpenQueueId>) {
+        for carried in open {
+            let Ok(seen) = DateTime::parse_from_rfc3339(&carried.last_seen) else {
+                continue;
+            };
+            let key = format!("{} {}", carried.host, carried.queue_id);
+            self.queue_ids
+                .open(key, Some(carried.message_id), Seen::Utc(seen.to_utc()));
+        }
+    }
+
+    /// The queue ids open now with a known Message-ID, oldest first.
+    pub(super) fn open_queue_ids(&self) -> Vec<OpenQueueId> {
+        self.queue_ids
+            .by_age
+            .values()
+            .filter_map(|key| {
+                let (_, message_id, seen) = self.queue_ids.by_key.get(key)?;
+                let message_id = message_id.clone()?;
+                let last_seen = match seen {
+                    Seen::Utc(time) => *time,
+                    Seen::Classic { month, day, time } => self.utc(&Stamp::Classic {
+                        month: *month,
+                        day: *day,
+                        time,
+                    })?,
+                    Seen::Written(text) => self.utc(&Stamp::Absolute(text))?,
+                    Seen::Unknown => return None,
+                };
+                let (host, queue_id) = key.split_once(' ')?;
+                Some(OpenQueueId {
+                    host: host.to_string(),
+                    queue_id: queue_id.to_string(),
+                    message_id,
+                    last_seen: rfc3339_utc(last_seen),
+                })
+            })
+            .collect()
+    }
+
+    pub(super) fn counts(&self) -> LineCounts {
+        self.counts
+    }
+
     pub(super) fn line(&mut self, bytes: &[u8]) -> Step {
+        if super::is_blank(bytes) {
+            return Step::Skip;
+        }
+        self.counts.lines += 1;
         let text = String::from_utf8_lossy(bytes);
         let Some(line) = SyslogLine::parse(&text) else {
+            self.counts.unrecognised += 1;
             return Step::Skip;
         };
-        let Some((_, daemon)) = line.program.rsplit_once('/') else {
+        let Some((instance, daemon)) = line.program.rsplit_once('/') else {
             return Step::Skip;
         };
+        if instance.starts_with("postfix") {
+            self.counts.postfix_lines += 1;
+        }
         let Some((queue_id, event)) = split_queue_id(line.message) else {
             return Step::Skip;
         };
+        self.key.clear();
+        self.key.push_str(line.host);
+        self.key.push(' ');
+        self.key.push_str(queue_id);
         if daemon == "cleanup" {
             if let Some(message_id) = event.strip_prefix("message-id=") {
-                self.queue_ids
-                    .open(queue_id, normalise_message_id(message_id));
+                self.queue_ids.open(
+                    self.key.clone(),
+                    normalise_message_id(message_id),
+                    Seen::of(&line.stamp),
+                );
             }
             Step::Skip
         } else if event.trim_end() == "removed" {
-            self.queue_ids.close(queue_id);
+            self.queue_ids.close(&self.key);
             Step::Skip
         } else if DELIVERY_AGENTS.contains(&daemon) {
             self.delivery(queue_id, event, &line.stamp)
@@ -92,10 +212,12 @@ impl PostfixState {
         }
     }
 
-    fn delivery(&self, queue_id: &str, event: &str, stamp: &Stamp<'_>) -> Step {
+    fn delivery(&mut self, queue_id: &str, event: &str, stamp: &Stamp<'_>) -> Step {
         let Some((address, status)) = parse_delivery(event) else {
             return Step::Skip;
         };
+        // A deferred delivery is a sign of life: the message is still queued.
+        self.queue_ids.seen(&self.key, stamp);
         if status != "sent" {
             return Step::Skip;
         }
@@ -105,7 +227,7 @@ impl PostfixState {
                 shown(address)
             ));
         };
-        let message_id = match self.queue_ids.message_id(queue_id) {
+        let message_id = match self.queue_ids.message_id(&self.key) {
             Some(Some(message_id)) => message_id.to_string(),
             Some(None) => {
                 return Step::Error(format!(
@@ -130,6 +252,12 @@ impl PostfixState {
                     "`{}` is not an RFC 3339 time between the years 0 and 9999",
                     shown(time)
                 ),
+                Stamp::Apart { date, time } => format!(
+                    "`{} {}` is not a time between the years 0 and 9999",
+                    shown(date),
+                    shown(time)
+                ),
+                Stamp::Nil => "`-` is no time".to_string(),
             };
             return Step::Error(format!("queue id {queue_id}: timestamp {reason}"));
         };
@@ -146,55 +274,117 @@ impl PostfixState {
 
     /// The UTC time of a timestamp, if it is a time between the years 0 and 9999.
     fn utc(&self, stamp: &Stamp<'_>) -> Option<DateTime<Utc>> {
-        let time = match *stamp {
-            Stamp::Absolute(time) => DateTime::parse_from_rfc3339(time)
-                .or_else(|_| DateTime::parse_from_str(time, "%Y-%m-%dT%H:%M:%S%.f%z"))
-                .ok()?
-                .to_utc(),
-            Stamp::Classic { month, day, time } => {
-                let time = NaiveTime::parse_from_str(time, "%H:%M:%S%.f").ok()?;
-                self.options.classic_utc(month, day, time)?
-            }
-        };
-        (0..=9999).contains(&time.year()).then_some(time)
+        stamp_utc(stamp, &self.options)
     }
 }
 
-/// The queue ids seen and not yet removed, with the Message-ID of each.
+/// The UTC time of a syslog line in any shape the reader knows (see the module
+/// documentation), for other readers of mail logs: the Outlook.com block scan.
+pub fn syslog_line_time(line: &str, options: &ReadOptions) -> Option<DateTime<Utc>> {
+    stamp_utc(&SyslogLine::parse(line)?.stamp, options)
+}
+
+/// The UTC time of a timestamp, if it is a time between the years 0 and 9999.
+fn stamp_utc(stamp: &Stamp<'_>, options: &ReadOptions) -> Option<DateTime<Utc>> {
+    let time = match *stamp {
+        Stamp::Absolute(time) => date_time_utc(time, options)?,
+        Stamp::Apart { date, time } => date_time_utc(&format!("{date}T{time}"), options)?,
+        Stamp::Classic { month, day, time } => {
+            let time = NaiveTime::parse_from_str(time, "%H:%M:%S%.f").ok()?;
+            options.classic_utc(month, day, time)?
+        }
+        Stamp::Nil => return None,
+    };
+    (0..=9999).contains(&time.year()).then_some(time)
+}
+
+/// `2026-11-28T01:49:26.5+01:00` (also `+0100`, `Z`) as written, and without an offset in
+/// the zone of the options.
+fn date_time_utc(text: &str, options: &ReadOptions) -> Option<DateTime<Utc>> {
+    if let Ok(time) = DateTime::parse_from_rfc3339(text)
+        .or_else(|_| DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%z"))
+    {
+        return Some(time.to_utc());
+    }
+    let local = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").ok()?;
+    options.zone.to_utc(local)
+}
+
+/// When a queue id was last seen, as written; turned into UTC only for the queue ids still
+/// open at the end of a log.
+enum Seen {
+    Utc(DateTime<Utc>),
+    Classic {
+        month: u32,
+        day: u32,
+        time: Box<str>,
+    },
+    /// A date and time, with `T` between them.
+    Written(Box<str>),
+    Unknown,
+}
+
+impl Seen {
+    fn of(stamp: &Stamp<'_>) -> Seen {
+        match *stamp {
+            Stamp::Classic { month, day, time } => Seen::Classic {
+                month,
+                day,
+                time: time.into(),
+            },
+            Stamp::Absolute(time) => Seen::Written(time.into()),
+            Stamp::Apart { date, time } => Seen::Written(format!("{date}T{time}").into()),
+            Stamp::Nil => Seen::Unknown,
+        }
+    }
+}
+
+/// The queue ids seen and not yet removed, with the Message-ID of each, by `host queue_id`.
 struct OpenQueueIds {
-    /// Queue id to (age, Message-ID); the Message-ID is `None` when cleanup logged it empty.
-    by_id: HashMap<String, (u64, Option<String>)>,
-    /// Age to queue id, oldest first, to forget the oldest when full.
+    /// Key to (age, Message-ID, last seen); the Message-ID is `None` when cleanup logged it
+    /// empty.
+    by_key: HashMap<String, (u64, Option<String>, Seen)>,
+    /// Age to key, oldest first, to forget the oldest when full.
     by_age: BTreeMap<u64, String>,
     next_age: u64,
     limit: usize,
 }
 
 impl OpenQueueIds {
-    fn open(&mut self, queue_id: &str, message_id: Option<String>) {
-        self.close(queue_id);
+    fn open(&mut self, key: String, message_id: Option<String>, seen: Seen) {
+        self.close(&key);
         let age = self.next_age;
         self.next_age += 1;
-        self.by_id.insert(queue_id.to_string(), (age, message_id));
-        self.by_age.insert(age, queue_id.to_string());
-        while self.by_id.len() > self.limit {
+        self.by_age.insert(age, key.clone());
+        self.by_key.insert(key, (age, message_id, seen));
+        while self.by_key.len() > self.limit {
             let Some((_, oldest)) = self.by_age.pop_first() else {
                 break;
             };
-            self.by_id.remove(&oldest);
+            self.by_key.remove(&oldest);
         }
     }
 
-    fn close(&mut self, queue_id: &str) {
-        if let Some((age, _)) = self.by_id.remove(queue_id) {
+    fn close(&mut self, key: &str) {
+        if let Some((age, _, _)) = self.by_key.remove(key) {
             self.by_age.remove(&age);
         }
     }
 
-    fn message_id(&self, queue_id: &str) -> Option<Option<&str>> {
-        self.by_id
-            .get(queue_id)
-            .map(|(_, message_id)| message_id.as_deref())
+    /// Notes a later line of an open queue id.
+    fn seen(&mut self, key: &str, stamp: &Stamp<'_>) {
+        if let Some((_, _, seen)) = self.by_key.get_mut(key) {
+            let later = Seen::of(stamp);
+            if !matches!(later, Seen::Unknown) {
+                *seen = later;
+            }
+        }
+    }
+
+    fn message_id(&self, key: &str) -> Option<Option<&str>> {
+        self.by_key
+            .get(key)
+            .map(|(_, message_id, _)| message_id.as_deref())
     }
 }
 
@@ -202,13 +392,19 @@ impl OpenQueueIds {
 enum Stamp<'a> {
     /// `Nov 28 01:49:26`: no year, local time; `time` is `01:49:26`.
     Classic { month: u32, day: u32, time: &'a str },
-    /// `2026-11-28T01:49:26.123456+00:00`.
+    /// `2026-11-28T01:49:26.123456+00:00`, or without an offset (local time).
     Absolute(&'a str),
+    /// `2026-11-28 01:49:26`, the time perhaps with an offset.
+    Apart { date: &'a str, time: &'a str },
+    /// RFC 5424's `-`: the sender knew no time.
+    Nil,
 }
 
-/// A syslog line: `TIMESTAMP HOST PROGRAM[PID]: MESSAGE`.
+/// A syslog line: `TIMESTAMP HOST PROGRAM[PID]: MESSAGE`, or RFC 5424's
+/// `<PRI>1 TIMESTAMP HOST APP-NAME PROCID MSGID STRUCTURED-DATA MESSAGE`.
 struct SyslogLine<'a> {
     stamp: Stamp<'a>,
+    host: &'a str,
     /// Without the `[PID]`.
     program: &'a str,
     message: &'a str,
@@ -216,8 +412,17 @@ struct SyslogLine<'a> {
 
 impl SyslogLine<'_> {
     fn parse(line: &str) -> Option<SyslogLine<'_>> {
+        let line = strip_priority(line);
+        if let Some(rest) = line.strip_prefix("1 ") {
+            return SyslogLine::rfc5424(rest);
+        }
         let (first, rest) = next_word(line)?;
-        let (stamp, rest) = if first.starts_with(|c: char| c.is_ascii_digit()) {
+        let (stamp, rest) = if is_date(first) {
+            match next_word(rest) {
+                Some((time, after)) if is_time(time) => (Stamp::Apart { date: first, time }, after),
+                _ => return None,
+            }
+        } else if first.starts_with(|c: char| c.is_ascii_digit()) {
             (Stamp::Absolute(first), rest)
         } else {
             let month = month_number(first)?;
@@ -226,16 +431,93 @@ impl SyslogLine<'_> {
             let (time, rest) = next_word(rest)?;
             (Stamp::Classic { month, day, time }, rest)
         };
-        let (_host, rest) = next_word(rest)?;
+        let (host, rest) = next_word(rest)?;
         let (program, message) = next_word(rest)?;
         let program = program.strip_suffix(':')?;
         let program = program.split('[').next().unwrap_or(program);
         Some(SyslogLine {
             stamp,
+            host,
             program,
             message: message.trim_start_matches(' '),
         })
     }
+
+    /// The rest of an RFC 5424 line after `<PRI>1 `.
+    fn rfc5424(rest: &str) -> Option<SyslogLine<'_>> {
+        let (stamp, rest) = next_word(rest)?;
+        let (host, rest) = next_word(rest)?;
+        let (program, rest) = next_word(rest)?;
+        let (_procid, rest) = next_word(rest)?;
+        let (_msgid, rest) = next_word(rest)?;
+        let message = skip_structured_data(rest.trim_start_matches(' '))?;
+        let message = message.strip_prefix(' ').unwrap_or(message);
+        let message = message.strip_prefix('\u{FEFF}').unwrap_or(message);
+        Some(SyslogLine {
+            stamp: if stamp == "-" {
+                Stamp::Nil
+            } else {
+                Stamp::Absolute(stamp)
+            },
+            host,
+            program,
+            message: message.trim_start_matches(' '),
+        })
+    }
+}
+
+/// A line without its `<PRI>` (`<22>`), if it has one.
+fn strip_priority(line: &str) -> &str {
+    let Some(rest) = line.strip_prefix('<') else {
+        return line;
+    };
+    match rest.split_once('>') {
+        Some((digits, after))
+            if (1..=3).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            after
+        }
+        _ => line,
+    }
+}
+
+/// What follows RFC 5424 structured data: `-`, or elements `[id name="value" ...]` whose
+/// values may hold `\]`, `\"` and spaces. `None` when it does not end.
+fn skip_structured_data(text: &str) -> Option<&str> {
+    if let Some(rest) = text.strip_prefix('-') {
+        return Some(rest);
+    }
+    let mut rest = text;
+    while rest.starts_with('[') {
+        let mut in_value = false;
+        let mut escaped = false;
+        let mut end = None;
+        for (position, c) in rest.char_indices().skip(1) {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' if in_value => escaped = true,
+                '"' => in_value = !in_value,
+                ']' if !in_value => {
+                    end = Some(position);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        rest = &rest[end? + 1..];
+    }
+    Some(rest)
+}
+
+/// `2026-11-28`.
+fn is_date(word: &str) -> bool {
+    word.len() == 10 && NaiveDate::parse_from_str(word, "%Y-%m-%d").is_ok()
+}
+
+/// `01:49:26`, perhaps with a fraction and an offset.
+fn is_time(word: &str) -> bool {
+    let bytes = word.as_bytes();
+    bytes.len() >= 8 && bytes[2] == b':' && bytes[5] == b':'
 }
 
 /// The first space-separated word of `text` and what follows it.
@@ -318,7 +600,7 @@ mod tests {
         let crate::sendlog::FormatState::Postfix(state) = &reader.state else {
             panic!("the reader reads postfix")
         };
-        assert!(state.queue_ids.by_id.is_empty());
+        assert!(state.queue_ids.by_key.is_empty());
         assert!(state.queue_ids.by_age.is_empty());
     }
 
@@ -329,13 +611,13 @@ mod tests {
             for line in message(&format!("{number:X}ABCDE"), number, false).lines() {
                 let _ = state.line(line.as_bytes());
             }
-            assert!(state.queue_ids.by_id.len() <= 100);
+            assert!(state.queue_ids.by_key.len() <= 100);
         }
-        assert_eq!(state.queue_ids.by_id.len(), 100);
+        assert_eq!(state.queue_ids.by_key.len(), 100);
         assert_eq!(state.queue_ids.by_age.len(), 100);
         // The newest is still known, the oldest is not.
-        assert!(state.queue_ids.message_id("3E7ABCDE").is_some());
-        assert!(state.queue_ids.message_id("0ABCDE").is_none());
+        assert!(state.queue_ids.message_id("mail01 3E7ABCDE").is_some());
+        assert!(state.queue_ids.message_id("mail01 0ABCDE").is_none());
         let log = message("0ABCDE", 0, false);
         assert_eq!(
             entries(read_send_log(

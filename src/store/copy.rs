@@ -13,7 +13,7 @@ use super::{Dialect, Store};
 use anyhow::{Context, Result, bail};
 
 /// The tables copied, parents before children.
-const TABLES: [&str; 18] = [
+const TABLES: [&str; 19] = [
     "reports",
     "complainants",
     "quarantine",
@@ -21,6 +21,7 @@ const TABLES: [&str; 18] = [
     "suppression_evidence",
     "suppression_history",
     "send_log",
+    "postfix_open_queue_ids",
     "export_state",
     "snds_data",
     "snds_days",

@@ -6,6 +6,7 @@
 use crate::attribution::SendLogLookup;
 use crate::report::{Recipient, Report};
 use crate::sendlog::SendLogEntry;
+use crate::sendlog::postfix::OpenQueueId;
 use crate::suppression::Suppression;
 use anyhow::{Context, Result, bail};
 use db::{Db, Row, params};
@@ -43,7 +44,7 @@ const HISTORY_CHAIN: &str = "WITH RECURSIVE chain (id) AS (
     )";
 
 /// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
-const MIGRATIONS: [(&str, &str); 14] = [
+const MIGRATIONS: [(&str, &str); 15] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/sqlite/0001_init.sql"),
@@ -99,6 +100,10 @@ const MIGRATIONS: [(&str, &str); 14] = [
     (
         "0014_report_content_key.sql",
         include_str!("../../schemas/sqlite/0014_report_content_key.sql"),
+    ),
+    (
+        "0015_postfix_open_queue_ids.sql",
+        include_str!("../../schemas/sqlite/0015_postfix_open_queue_ids.sql"),
     ),
 ];
 
@@ -1349,6 +1354,62 @@ impl Batch<'_> {
             )?;
         }
         Ok(pruned)
+    }
+
+    /// The Postfix queue ids imported logs left open and that were seen at `since` or
+    /// later, oldest first: for the import of the next log.
+    pub fn postfix_open_queue_ids(&self, since: &str) -> Result<Vec<OpenQueueId>> {
+        self.tx.query(
+            "SELECT host, queue_id, message_id, last_seen FROM postfix_open_queue_ids
+             WHERE last_seen >= ?1 ORDER BY last_seen, host, queue_id",
+            params![since],
+            |r| {
+                Ok(OpenQueueId {
+                    host: r.get(0)?,
+                    queue_id: r.get(1)?,
+                    message_id: r.get(2)?,
+                    last_seen: r.get(3)?,
+                })
+            },
+        )
+    }
+
+    /// Records the Postfix queue ids open after a log: those of `carried` (what the log was
+    /// read with) no longer in `open` were removed and are forgotten, those of `open` kept;
+    /// and every queue id last seen before `forget_before` is forgotten.
+    pub fn set_postfix_open_queue_ids(
+        &mut self,
+        carried: &[OpenQueueId],
+        open: &[OpenQueueId],
+        forget_before: &str,
+    ) -> Result<()> {
+        let key = |id: &OpenQueueId| (id.host.clone(), id.queue_id.clone());
+        let before: std::collections::HashMap<_, _> =
+            carried.iter().map(|id| (key(id), id)).collect();
+        let after: std::collections::HashSet<_> = open.iter().map(key).collect();
+        for id in carried.iter().filter(|id| !after.contains(&key(id))) {
+            self.tx.execute(
+                "DELETE FROM postfix_open_queue_ids WHERE host = ?1 AND queue_id = ?2",
+                params![id.host, id.queue_id],
+            )?;
+        }
+        for id in open {
+            if before.get(&key(id)) == Some(&id) || id.last_seen.as_str() < forget_before {
+                continue;
+            }
+            self.tx.execute(
+                "INSERT INTO postfix_open_queue_ids (host, queue_id, message_id, last_seen)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (host, queue_id) DO UPDATE SET message_id = excluded.message_id,
+                    last_seen = excluded.last_seen",
+                params![id.host, id.queue_id, id.message_id, id.last_seen],
+            )?;
+        }
+        self.tx.execute(
+            "DELETE FROM postfix_open_queue_ids WHERE last_seen < ?1",
+            params![forget_before],
+        )?;
+        Ok(())
     }
 
     pub fn set_export_state(&mut self, name: &str, at: &str, change_seq: i64) -> Result<()> {

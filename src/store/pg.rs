@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// Numbered migrations for PostgreSQL, the same numbers as SQLite's. The schema version is
 /// the highest row of `fbl_schema`.
-pub(super) const MIGRATIONS: [(&str, &str); 14] = [
+pub(super) const MIGRATIONS: [(&str, &str); 15] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/postgres/0001_init.sql"),
@@ -66,6 +66,10 @@ pub(super) const MIGRATIONS: [(&str, &str); 14] = [
     (
         "0014_report_content_key.sql",
         include_str!("../../schemas/postgres/0014_report_content_key.sql"),
+    ),
+    (
+        "0015_postfix_open_queue_ids.sql",
+        include_str!("../../schemas/postgres/0015_postfix_open_queue_ids.sql"),
     ),
 ];
 

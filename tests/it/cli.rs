@@ -940,6 +940,174 @@ fn a_postfix_log_from_summer_read_in_winter_keeps_summer_time() {
     assert_eq!(sent_at, "2026-07-10T10:00:01Z");
 }
 
+/// `fbl run` imports the configured logs in order: a message queued in `maillog.1` (before
+/// the rotation) and delivered in `maillog` is recorded, and the run is clean. It used to
+/// be a bad line, and every run exited 1 until the next rotation.
+#[test]
+fn a_run_records_a_postfix_delivery_queued_before_the_log_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "maillog.1",
+        b"Nov 27 23:50:00 mail01 postfix/cleanup[1202]: 9ABC12345: message-id=<rot1@sender.example>\n\
+          Nov 27 23:50:01 mail01 postfix/smtp[1300]: 9ABC12345: to=<slow@example.net>, relay=mx.example.net[198.51.100.7]:25, delay=1, delays=0.05/0.01/0.5/0.5, dsn=4.7.0, status=deferred (host said: 421 4.7.0 try later)\n",
+    );
+    write(
+        dir.path(),
+        "maillog",
+        b"Nov 28 00:20:02 mail01 postfix/smtp[1300]: 9ABC12345: to=<slow@example.net>, relay=mx.example.net[198.51.100.7]:25, delay=1802, delays=1800/0.01/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 OK)\n\
+          Nov 28 00:20:02 mail01 postfix/qmgr[1100]: 9ABC12345: removed\n",
+    );
+    write(
+        dir.path(),
+        "both.toml",
+        b"[store]\npath = \"fbl.sqlite\"\n[send_log]\nimport = [{ path = \"maillog.1\", format = \"postfix\" }, { path = \"maillog\", format = \"postfix\" }]\n",
+    );
+    for pass in ["first", "second"] {
+        let output = run(fbl(dir.path())
+            .env("FBL_NOW", "2026-11-28T12:00:00Z")
+            .env("TZ", "UTC")
+            .args(["--config", "both.toml", "run", "--json"]));
+        assert_eq!(output.status.code(), Some(0), "{pass} run");
+        let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+        assert_eq!(summary["send_log"][1]["bad_lines"], 0, "{pass} run");
+        assert_eq!(
+            summary["send_log"][1]["added"],
+            if pass == "first" { 1 } else { 0 },
+            "{pass} run"
+        );
+        let store = rusqlite::Connection::open(dir.path().join("fbl.sqlite")).unwrap();
+        let sent: Vec<(String, String, String)> = store
+            .prepare("SELECT message_id, recipient, sent_at FROM send_log")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            sent,
+            [(
+                "rot1@sender.example".to_string(),
+                "slow@example.net".to_string(),
+                "2026-11-28T00:20:02Z".to_string()
+            )],
+            "{pass} run"
+        );
+        let open: i64 = store
+            .query_row("SELECT count(*) FROM postfix_open_queue_ids", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(open, 0, "{pass} run: removed, so forgotten");
+    }
+}
+
+/// A send log with lines but not one Postfix line (a CSV given as `--format postfix`, a
+/// syslog shape fbl cannot read) is said to be so, and needs attention: it used to be
+/// "imported" with 0 entries and exit 0, and `fbl run` said nothing.
+#[test]
+fn a_send_log_with_no_line_fbl_recognises_needs_attention() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "sends.csv",
+        b"message_id,recipient,sent_at\n<m1@s.example>,ann@example.org,2026-11-27T10:00:00Z\n<m2@s.example>,bob@example.org,2026-11-27T10:00:00Z\n",
+    );
+    write(
+        dir.path(),
+        "fbl.toml",
+        b"[store]\npath = \"fbl.sqlite\"\n[send_log]\nimport = [{ path = \"sends.csv\", format = \"postfix\" }]\n",
+    );
+    let output = run(fbl(dir.path()).args([
+        "--config",
+        "fbl.toml",
+        "sendlog",
+        "import",
+        "sends.csv",
+        "--format",
+        "postfix",
+    ]));
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(
+        text.contains("0 bad lines, 3 lines not recognised;"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sends.csv: 3 lines, none recognised as a Postfix log"),
+        "{text}"
+    );
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "run"]));
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(
+        text.contains("3 lines, none recognised as a Postfix log"),
+        "{text}"
+    );
+
+    // A mail log whose Postfix lines are there, among other programs' and a line in no
+    // syslog shape, is fine: the odd line is counted, not an error.
+    write(
+        dir.path(),
+        "mail.log",
+        b"Nov 19 01:49:25 mail01 dovecot: imap-login: Login: user=<ann>\n\
+          Nov 19 01:49:26 mail01 postfix/anvil[99]: statistics: max connection rate 1/60s\n\
+          -- MARK --\n",
+    );
+    let output = run(fbl(dir.path()).args([
+        "--config", "fbl.toml", "sendlog", "import", "mail.log", "--format", "postfix", "--json",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    let imported: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(imported["unrecognised_lines"], 1);
+    assert_eq!(imported["none_recognised"], false);
+}
+
+/// An entry sent before the retention cutoff is not stored: it used to be added and pruned
+/// again by every import, which counted it as new each time and so attributed all stored
+/// complaints again on every import and every run.
+#[test]
+fn entries_older_than_the_retention_are_skipped_and_a_reimport_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "old.csv",
+        b"message_id,recipient,sent_at\n<old1@s.example>,old1@example.org,2026-03-01T10:00:00Z\n<new1@s.example>,new1@example.org,2026-11-19T10:00:00Z\n",
+    );
+    let import = || {
+        let output = run(
+            fbl(dir.path()).args(["sendlog", "import", "old.csv", "--format", "csv", "--json"])
+        );
+        assert_eq!(output.status.code(), Some(0));
+        let imported: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+        ["added", "already_known", "older_than_retention", "pruned"]
+            .map(|field| imported[field].as_u64().unwrap())
+    };
+    assert_eq!(import(), [1, 0, 1, 0]);
+    for _ in 0..2 {
+        assert_eq!(import(), [0, 1, 1, 0], "nothing new, nothing pruned");
+    }
+    let output = run(fbl(dir.path()).args(["sendlog", "import", "old.csv", "--format", "csv"]));
+    assert!(
+        stdout(&output).starts_with(
+            "2 entries read: 0 added, 1 already known, 1 older than retention, 0 bad lines; 0 pruned;"
+        ),
+        "{}",
+        stdout(&output)
+    );
+
+    // A run whose import prunes an entry that grew old counts it in its own figure too.
+    write(dir.path(), "fbl.toml", b"[store]\npath = \"fbl.sqlite\"\n[send_log]\nimport = [{ path = \"old.csv\", format = \"csv\" }]\n");
+    let output = run(fbl(dir.path())
+        .env("FBL_NOW", "2027-05-25T00:00:00Z")
+        .args(["--config", "fbl.toml", "run", "--json"]));
+    assert_eq!(output.status.code(), Some(0));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["send_log"][0]["pruned"], 1);
+    assert_eq!(summary["send_log"][0]["older_than_retention"], 2);
+    assert_eq!(summary["send_log_pruned"], 1, "the two pruned counts agree");
+}
+
 #[test]
 fn ingest_attributes_through_a_send_log_imported_first_and_prunes_old_entries() {
     let dir = tempfile::tempdir().unwrap();
@@ -959,7 +1127,11 @@ fn ingest_attributes_through_a_send_log_imported_first_and_prunes_old_entries() 
     ]));
     assert_eq!(output.status.code(), Some(0));
     let imported: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
-    assert_eq!(imported["pruned"], 1, "entries older than the retention go");
+    assert_eq!(
+        (&imported["added"], &imported["older_than_retention"]),
+        (&1.into(), &1.into()),
+        "entries older than the retention are not kept"
+    );
     write(dir.path(), "r.eml", &arf("abuse", "", "x1@example.com"));
     let output = run(fbl(dir.path()).args(["ingest", "r.eml", "--json"]));
     assert_eq!(output.status.code(), Some(0));

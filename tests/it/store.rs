@@ -1241,6 +1241,109 @@ fn a_failed_read_snapshot_ends_and_the_connection_reads_on(backend: Backend) {
     assert_eq!(again.suppressions, 1);
 }
 
+/// A message queued before the nightly log rotation and delivered after it: its message-id=
+/// is in `maillog.1`, its delivery in `maillog`. The queue id still open at the end of the
+/// first import is kept in the store and joins the delivery in the second; once `removed`,
+/// it is forgotten. It used to be a bad line ("no message-id is known"), lost for good.
+fn a_postfix_message_deferred_across_log_rotation_is_recorded(backend: Backend) {
+    let test = TestStore::new(backend);
+    let dir = test.dir.path();
+    std::fs::write(
+        dir.join("maillog.1"),
+        "Nov 27 23:50:00 mail01 postfix/cleanup[1202]: 9ABC12345: message-id=<rot1@sender.example>\n\
+         Nov 27 23:50:01 mail01 postfix/smtp[1300]: 9ABC12345: to=<slow@example.net>, relay=mx.example.net[198.51.100.7]:25, delay=1, delays=0.05/0.01/0.5/0.5, dsn=4.7.0, status=deferred (host said: 421 4.7.0 try later)\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("maillog"),
+        "Nov 28 00:20:02 mail01 postfix/smtp[1300]: 9ABC12345: to=<slow@example.net>, relay=mx.example.net[198.51.100.7]:25, delay=1802, delays=1800/0.01/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 OK)\n\
+         Nov 28 00:20:02 mail01 postfix/qmgr[1100]: 9ABC12345: removed\n",
+    )
+    .unwrap();
+    let import = |file: &str, now: &str| {
+        let output = crate::support::run(
+            test.fbl()
+                .env("FBL_NOW", now)
+                .env("TZ", "UTC")
+                .args(["sendlog", "import", file, "--format", "postfix", "--json"]),
+        );
+        let imported: serde_json::Value =
+            serde_json::from_slice(&output.stdout).unwrap_or_default();
+        (output.status.code(), imported)
+    };
+    let open_queue_ids = || -> Vec<(String, String, String, String)> {
+        let mut store = test.open();
+        let batch = store.begin().unwrap();
+        batch
+            .postfix_open_queue_ids("0000")
+            .unwrap()
+            .into_iter()
+            .map(|id| (id.host, id.queue_id, id.message_id, id.last_seen))
+            .collect()
+    };
+    let now = "2026-11-28T12:00:00Z";
+    let (code, imported) = import("maillog.1", now);
+    assert_eq!(code, Some(0), "{imported}");
+    assert_eq!(imported["entries"], 0);
+    assert_eq!(
+        open_queue_ids(),
+        [(
+            "mail01".to_string(),
+            "9ABC12345".to_string(),
+            "rot1@sender.example".to_string(),
+            "2026-11-27T23:50:01Z".to_string()
+        )],
+        "kept, last seen at the deferral"
+    );
+    // Read again, the first log changes nothing.
+    let (code, imported) = import("maillog.1", now);
+    assert_eq!((code, &imported["entries"]), (Some(0), &0.into()));
+    assert_eq!(open_queue_ids().len(), 1);
+    let (code, imported) = import("maillog", now);
+    assert_eq!(code, Some(0), "{imported}");
+    assert_eq!(imported["bad_lines"], 0);
+    assert_eq!(imported["added"], 1);
+    assert!(open_queue_ids().is_empty(), "removed: forgotten");
+    let store = test.open();
+    assert_eq!(store.counts().unwrap().send_log, 1);
+    drop(store);
+
+    // Both again, in order: nothing new, nothing kept.
+    assert_eq!(import("maillog.1", now).1["added"], 0);
+    let (code, imported) = import("maillog", now);
+    assert_eq!((code, &imported["already_known"]), (Some(0), &1.into()));
+    assert!(open_queue_ids().is_empty());
+
+    // A queue id not seen for longer than Postfix keeps a message queued (5 days) is
+    // forgotten: Postfix reuses short queue ids, so a later delivery under it is another
+    // message's.
+    let test_later = TestStore::new(backend);
+    for file in ["maillog.1", "maillog"] {
+        std::fs::copy(dir.join(file), test_later.dir.path().join(file)).unwrap();
+    }
+    let import_later = |file: &str, now: &str| {
+        crate::support::run(
+            test_later
+                .fbl()
+                .env("FBL_NOW", now)
+                .env("TZ", "UTC")
+                .args(["sendlog", "import", file, "--format", "postfix", "--json"]),
+        )
+    };
+    assert_eq!(import_later("maillog.1", now).status.code(), Some(0));
+    let output = import_later("maillog", "2026-12-03T00:00:00Z");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "an unknown queue id is a bad line"
+    );
+    assert!(
+        crate::support::stdout(&output).contains("no message-id is known"),
+        "{}",
+        crate::support::stdout(&output)
+    );
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1269,4 +1372,5 @@ on_both_backends!(
     a_refused_commit_rolls_back_and_the_next_batch_commits,
     a_read_snapshot_sees_no_commit_made_after_its_first_read,
     a_failed_read_snapshot_ends_and_the_connection_reads_on,
+    a_postfix_message_deferred_across_log_rotation_is_recorded,
 );

@@ -572,6 +572,26 @@ impl Config {
     }
 
     fn check(&self) -> Result<()> {
+        // Reasons are free text (`suppress add --reason`), so any key may be meant; but one
+        // a letter or a case away from fbl's own reasons is a typo that would leave the list
+        // never expiring, silently.
+        const REASONS: [&str; 4] = ["complaint", "unsubscribe", "manual", "import"];
+        for key in self.suppression.expire_after_days.keys() {
+            let near = REASONS.iter().find(|reason| {
+                key != *reason
+                    && (key.eq_ignore_ascii_case(reason)
+                        || key.to_ascii_lowercase().trim_end_matches('s') == **reason
+                        || [format!("{reason}d"), format!("{reason}ed")]
+                            .contains(&key.to_ascii_lowercase()))
+            });
+            if let Some(reason) = near {
+                bail!(
+                    "[suppression] expire_after_days names {key:?}, which no suppression has: \
+                     write {reason:?} (fbl's reasons are complaint, unsubscribe, manual and \
+                     import, or the one given to suppress add --reason)"
+                );
+            }
+        }
         if let Some(url) = &self.store.url {
             if self.store.path.is_some() {
                 bail!(

@@ -31,6 +31,25 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
              or set FBL_CONFIG"
         );
     }
+    let config = &context.config;
+    if config.sources.is_empty()
+        && config.mailboxes.is_empty()
+        && config.send_log.imports.is_empty()
+        && config.exports.is_empty()
+        && config.snds.is_none()
+        && config.report.is_none()
+    {
+        // An empty file (a deploy that truncated it) would otherwise pass for a quiet night.
+        bail!(
+            "{} configures nothing for fbl run to do: no [[source]], [[mailbox]], [send_log] \
+             import, [[export]], [snds] or [report]",
+            context
+                .config_path
+                .as_deref()
+                .unwrap_or(std::path::Path::new("the configuration"))
+                .display()
+        );
+    }
     // An [[export]] or [[report.output]] that is the store (given by --db), the
     // configuration file or another output of the run is refused before anything is done.
     super::export::check_outputs(context, &context.config.run_outputs(), args.json)?;

@@ -1588,6 +1588,18 @@ fn run_without_a_configuration_is_refused() {
         let made: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert!(made.is_empty(), "{args:?} made {made:?}");
     }
+    // An empty configuration (a deploy that truncated it), or one of comments only, too.
+    for text in ["", "# fbl\n\n[suppression]\n"] {
+        write(dir.path(), "fbl.toml", text.as_bytes());
+        let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "run"]));
+        assert_eq!(output.status.code(), Some(2), "{text:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("fbl.toml configures nothing for fbl run to do"),
+            "{stderr}"
+        );
+        assert!(!dir.path().join("fbl.sqlite").exists());
+    }
 }
 
 /// A listing sent to a full disk must fail (exit 2, one line), not end 0 with the list cut

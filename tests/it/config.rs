@@ -43,6 +43,28 @@ fn unknown_keys_are_errors() {
 
 #[test]
 fn bad_values_are_errors_that_name_the_problem() {
+    // A reason a letter or a case away from fbl's own would never expire anything.
+    for (key, write) in [
+        ("complaints", "complaint"),
+        ("Unsubscribe", "unsubscribe"),
+        ("imported", "import"),
+    ] {
+        let error = Config::from_toml(&format!(
+            "[suppression]\nexpire_after_days = {{ {key} = 30 }}\n"
+        ))
+        .unwrap_err();
+        assert!(
+            format!("{error:#}").contains(&format!(
+                "names \"{key}\", which no suppression has: write \"{write}\""
+            )),
+            "{key}: {error:#}"
+        );
+    }
+    // fbl's reasons, and one of the user's own (`suppress add --reason legal`), are fine.
+    Config::from_toml(
+        "[suppression]\nexpire_after_days = { complaint = 30, unsubscribe = 10, manual = 5, import = 1, legal = 3 }\n",
+    )
+    .unwrap();
     let error = Config::from_toml("[attribution]\nverp = [\"b-{nope}@x.example\"]\n").unwrap_err();
     assert!(
         format!("{error:#}").contains("unknown placeholder"),

@@ -121,8 +121,8 @@ fn parse_caught(raw: &[u8]) -> Option<report_parser::Parsed> {
 }
 
 /// The reading thread of `ingest_all`: reads every input, prepares it and sends it on, in
-/// order, until the inputs end, one fails (sent on, then nothing more), or the storing
-/// thread stops listening. It looks the digest up in a connection of its own, so that
+/// order (an input that cannot be read is sent on as its error), until the inputs end or
+/// the storing thread stops listening. It looks the digest up in a connection of its own, so that
 /// messages stored by an earlier run are not parsed again (a copy stored by this run but
 /// not yet committed is parsed for nothing: see `Seen::Absent`), and attributes on that
 /// connection too: ingesting never writes the send log, so it reads there what the storing
@@ -148,7 +148,7 @@ fn prepare_all(
         if failed || chunk.len() == CHUNK_MESSAGES || chunk_bytes >= CHUNK_BYTES {
             let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_MESSAGES));
             chunk_bytes = 0;
-            if sender.send(full).is_err() || failed {
+            if sender.send(full).is_err() {
                 return;
             }
         }
@@ -181,12 +181,16 @@ pub struct Summary {
     pub unattributed_reasons: BTreeMap<String, u64>,
     /// Origins and reasons of what was quarantined.
     pub quarantine_reasons: Vec<String>,
+    /// Inputs that could not be read (a file the user running fbl may not read, one gone
+    /// while it was read), with the error: they are where they were, not in the store, and
+    /// the inputs after them were read.
+    pub unreadable: Vec<String>,
 }
 
 impl Summary {
     /// True when a person should look: something was quarantined or left unattributed.
     pub fn needs_attention(&self) -> bool {
-        self.quarantined > 0 || self.unattributed > 0
+        self.quarantined > 0 || self.unattributed > 0 || !self.unreadable.is_empty()
     }
 
     pub fn add(&mut self, other: &Summary) {
@@ -211,6 +215,7 @@ impl Summary {
         }
         self.quarantine_reasons
             .extend(other.quarantine_reasons.iter().cloned());
+        self.unreadable.extend(other.unreadable.iter().cloned());
     }
 }
 
@@ -249,8 +254,9 @@ pub enum Outcome {
 
 impl Ingester<'_> {
     /// Ingests every message of an iterator, committing every `BATCH_SIZE` messages.
-    /// `progress` is called after each message with the count so far. An error reading an
-    /// input ends the run after committing what was done.
+    /// `progress` is called after each message with the count so far. An input that cannot
+    /// be read is noted in `summary.unreadable` (a person must look: exit 1) and the inputs
+    /// after it are read; a store error ends the run after committing what was done.
     ///
     /// Each batch's counts are added to `summary` once the batch is committed (on a dry run,
     /// once it is rolled back), so that after an error too it counts what the store holds:
@@ -307,7 +313,6 @@ impl Ingester<'_> {
             // counted.
             let mut counted = Summary::default();
             let mut in_batch = 0;
-            let mut failure = None;
             for item in received.by_ref() {
                 match item {
                     Ok((incoming, prepared)) => {
@@ -318,10 +323,9 @@ impl Ingester<'_> {
                         done += 1;
                         progress(done);
                     }
-                    Err(error) => {
-                        failure = Some(error);
-                        break;
-                    }
+                    // One input that cannot be read (a file fbl's user may not read) is said,
+                    // and the rest is read: a source is not stopped for good by one file.
+                    Err(error) => counted.unreadable.push(format!("{error:#}")),
                 }
                 in_batch += 1;
                 if in_batch == BATCH_SIZE {
@@ -337,9 +341,6 @@ impl Ingester<'_> {
                 committed += counted.messages;
             }
             summary.add(&counted);
-            if let Some(error) = failure {
-                return Err(error);
-            }
         }
         Ok(())
     }
@@ -893,10 +894,10 @@ mod tests {
         assert_eq!(stored_reports(&store), summary.stored);
     }
 
-    /// An input that cannot be read ends the run with its error, after committing what came
-    /// before it, which the summary counts; nothing after it is read.
+    /// An input that cannot be read is said, and the inputs after it are read: a source is
+    /// not stopped for good by one file its reader may not open.
     #[test]
-    fn an_input_error_ends_the_run_and_keeps_what_came_before() {
+    fn an_input_that_cannot_be_read_is_said_and_the_rest_is_read() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("s.sqlite")).unwrap();
         let messages = fixtures();
@@ -906,11 +907,13 @@ mod tests {
         inputs.push(Err(anyhow::anyhow!("cannot read broken.eml")));
         inputs.extend(messages.iter().skip(before).cloned().map(Ok));
         let (summary, done) = ingest(&mut store, inputs, |_| {});
-        let error = done.unwrap_err();
-        assert!(format!("{error:#}").contains("cannot read broken.eml"));
+        done.unwrap();
+        assert_eq!(summary.unreadable, ["cannot read broken.eml"]);
+        assert!(summary.needs_attention());
         let mut probe = Store::open(&dir.path().join("probe.sqlite")).unwrap();
-        let first_part = messages.iter().take(before).cloned().map(Ok).collect();
-        let expected = ingested(&mut probe, first_part, |_| {});
+        let every = messages.iter().cloned().map(Ok).collect();
+        let mut expected = ingested(&mut probe, every, |_| {});
+        expected.unreadable = summary.unreadable.clone();
         assert!(expected.stored > 0);
         assert_eq!(stored_reports(&store), expected.stored);
         assert_eq!(summary, expected);

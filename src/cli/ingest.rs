@@ -144,5 +144,8 @@ pub fn describe(summary: &Summary) -> String {
     for line in &summary.quarantine_reasons {
         let _ = writeln!(text, "  quarantined: {line}");
     }
+    for line in &summary.unreadable {
+        let _ = writeln!(text, "  not read (left where it is): {line}");
+    }
     text
 }

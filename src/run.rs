@@ -380,6 +380,17 @@ pub fn run(
     // The imports pruned first: the run's figure counts theirs too.
     summary.send_log_pruned = pruned_now + summary.send_log.iter().map(|s| s.pruned).sum::<u64>();
     for export in &config.exports {
+        match never_listed_over_a_list(store, &export.path) {
+            Ok(None) => {}
+            Ok(Some(why)) => {
+                summary.source_errors.push(why);
+                continue;
+            }
+            Err(error) => {
+                summary.source_errors.push(format!("{error:#}"));
+                continue;
+            }
+        }
         match write_configured_export(store, export, &ExportScope::default(), now) {
             Ok(written) => summary.exports.push(written),
             // The store's disk full, not the export's own (which fails this export only):
@@ -391,6 +402,33 @@ pub fn run(
     // Fails only when the store's disk is full: fatal (exit 2), as for a source.
     summary.report = Some(crate::reporting::run_step(store, config, now)?);
     Ok(summary)
+}
+
+/// Why an export must not be written, when the store has never listed anyone and the
+/// export's file, which fbl never wrote, holds a list: a mistyped `[store] path` or a
+/// relative `FBL_DB` under cron opens a new, empty store, and would replace the list every
+/// list manager reads with an empty one, exit 0.
+fn never_listed_over_a_list(store: &Store, path: &Path) -> Result<Option<String>> {
+    if store.change_seq()? != 0 {
+        return Ok(None);
+    }
+    let Ok(atomic_file::OutputTarget::Path(real)) = atomic_file::resolve_output(path) else {
+        return Ok(None);
+    };
+    let size = match std::fs::metadata(&real) {
+        Ok(meta) if meta.is_file() => meta.len(),
+        _ => return Ok(None),
+    };
+    if size == 0 || store.export_state(&export_state_key(path))?.is_some() {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "export {} not written: it holds a list ({size} bytes) that fbl did not write, and \
+         the store {} has never listed anyone; a mistyped [store] path or FBL_DB would \
+         replace it with an empty list. If the list is to be emptied, remove the file",
+        path.display(),
+        store.location()
+    )))
 }
 
 /// Expires the suppressions due by `now` and prunes the send-log entries sent before

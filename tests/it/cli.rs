@@ -1576,6 +1576,54 @@ fn a_message_that_cannot_be_read_is_said_and_the_rest_is_read() {
     );
 }
 
+/// A mistyped `[store] path` opens a new, empty store: `fbl run` must not replace the list
+/// every list manager reads with an empty one and exit 0. An export fbl did not write, over
+/// a store that has never listed anyone, is left as it is and said (exit 1); once the store
+/// lists someone, or the file is gone, exports are written as always.
+#[test]
+fn a_store_that_never_listed_anyone_does_not_empty_an_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = |store: &str| {
+        format!(
+            "[store]\npath = \"{store}\"\n[[export]]\nformat = \"postfix\"\npath = \"access\"\n"
+        )
+    };
+    write(dir.path(), "fbl.toml", config("fbl.sqlite").as_bytes());
+    let output = run(fbl(dir.path()).args([
+        "--config",
+        "fbl.toml",
+        "suppress",
+        "add",
+        "x1@example.org",
+        "x2@example.org",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "run"]));
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let list = std::fs::read_to_string(dir.path().join("access")).unwrap();
+    assert_eq!(list.lines().count(), 2, "{list}");
+
+    // The typo: a new store, nobody listed. The list stays.
+    write(dir.path(), "fbl.toml", config("fbl.sqllite").as_bytes());
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "run"]));
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("has never listed anyone"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("access")).unwrap(),
+        list
+    );
+
+    // A file that is really to be emptied is removed first; an export fbl wrote stays its own.
+    std::fs::remove_file(dir.path().join("access")).unwrap();
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "run"]));
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("access")).unwrap(),
+        ""
+    );
+}
+
 /// An export to standard output next to the `--json` summary on the same standard output
 /// would mix the two: refused before anything is done, by `fbl export` and by `fbl run`.
 #[test]

@@ -624,6 +624,12 @@ fn read_feedback_fields(report: &mut Report, fields: &HeaderBlock, errors: &mut 
             "authentication-results" => report.authentication_results.push(value.to_string()),
             // One address a field (RFC 5965 section 3.2); a list written in one is each of them.
             "original-rcpt-to" => {
+                // An address type in front, as DSN fields have it (`rfc822; jane@...`),
+                // which some loops write here too, is no address.
+                let value = match value.trim().split_once(';') {
+                    Some((kind, rest)) if kind.trim().eq_ignore_ascii_case("rfc822") => rest,
+                    _ => value,
+                };
                 let parts = address::split_list(value);
                 if parts.is_empty() {
                     // An empty field is how some loops redact the complainant: kept as it is.
@@ -996,6 +1002,18 @@ mod tests {
         );
         assert_eq!(reporter("reports@gaol.example"), Reporter::Other);
         assert_eq!(reporter("\"Not yahoo\" <x@isp.example>"), Reporter::Other);
+    }
+
+    #[test]
+    fn an_address_type_before_original_rcpt_to_is_not_an_address() {
+        let fields =
+            HeaderBlock::parse(b"Feedback-Type: abuse\nOriginal-Rcpt-To: rfc822; <jane@example.net>\nOriginal-Rcpt-To: RFC822;joe@example.org\n\n");
+        let mut report = Report::empty(Kind::Complaint, Format::Arf, Reporter::Other);
+        read_feedback_fields(&mut report, &fields, &mut Vec::new());
+        assert_eq!(
+            report.original_rcpt_to,
+            ["jane@example.net", "joe@example.org"]
+        );
     }
 
     #[test]

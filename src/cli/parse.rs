@@ -30,10 +30,12 @@ pub fn run(context: &super::Context, args: ParseArgs) -> Result<Outcome> {
     let mut outcome = Outcome::Clean;
     // Nothing is stored, so no size limit: a message is parsed whole, however big.
     for incoming in Inputs::open(&args.files, u64::MAX)? {
-        let raw = incoming?.raw;
-        let report = report_parser::analyse(&raw, &attribution, &NoSendLog);
-        if report.error.is_some() {
+        let incoming = incoming?;
+        let report = report_parser::analyse(&incoming.raw, &attribution, &NoSendLog);
+        if let Some(error) = &report.error {
             outcome = Outcome::Attention;
+            // The JSON says what is wrong, not where: a folder's broken messages are named.
+            eprintln!("fbl: {}: {error}", incoming.origin);
         }
         if args.pretty {
             serde_json::to_writer_pretty(&mut out, &report)?;

@@ -66,6 +66,21 @@ fn parse_exits_1_on_a_broken_report_and_says_why() {
     let output = run(fbl(dir.path()).args(["parse", "broken.eml"]));
     assert_eq!(output.status.code(), Some(1));
     assert!(stdout(&output).contains("no Feedback-Type"));
+    // Which message is broken, among a folder's, is named on standard error.
+    write(
+        dir.path(),
+        "in/a.eml",
+        &arf("abuse", "a@example.org", "a@example.com"),
+    );
+    write(dir.path(), "in/b.eml", broken.as_bytes());
+    let output = run(fbl(dir.path()).args(["parse", "in"]));
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("fbl: in/b.eml: ") && stderr.contains("no Feedback-Type"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -34,6 +34,8 @@ pub fn content_key(raw: &[u8]) -> [u8; 32] {
     let mut hasher = Sha256::new();
     hasher.update(b"fbl content key 1\n");
     let mut message_id = false;
+    // The fields as hashed, in one buffer: one `update` for them all, not one a byte.
+    let mut fields = Vec::with_capacity(512);
     for_each_field(&raw[..body_at], |name, value| {
         let Some(known) = IDENTITY_FIELDS
             .iter()
@@ -42,8 +44,8 @@ pub fn content_key(raw: &[u8]) -> [u8; 32] {
             return;
         };
         message_id |= *known == "message-id";
-        hasher.update(known.as_bytes());
-        hasher.update(b":");
+        fields.extend_from_slice(known.as_bytes());
+        fields.push(b':');
         // Folding and runs of white space are how a field was written out, not what it says.
         let mut space = false;
         let mut written = false;
@@ -52,15 +54,16 @@ pub fn content_key(raw: &[u8]) -> [u8; 32] {
                 space = written;
             } else {
                 if space {
-                    hasher.update(b" ");
+                    fields.push(b' ');
                     space = false;
                 }
-                hasher.update([byte]);
+                fields.push(byte);
                 written = true;
             }
         }
-        hasher.update(b"\n");
+        fields.push(b'\n');
     });
+    hasher.update(&fields);
     if !message_id {
         let mut exact = Sha256::new();
         exact.update(b"fbl content key 1, exact\n");

@@ -31,23 +31,18 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
              or set FBL_CONFIG"
         );
     }
-    let config = &context.config;
-    if config.sources.is_empty()
-        && config.mailboxes.is_empty()
-        && config.send_log.imports.is_empty()
-        && config.exports.is_empty()
-        && config.snds.is_none()
-        && config.report.is_none()
+    // An empty file (a deploy that truncated it) would otherwise pass for a quiet night:
+    // with nothing configured, a run only expires and reports on what the store holds.
+    if let Some(path) = &context.config_path
+        && std::fs::read_to_string(path)
+            .ok()
+            .and_then(|text| text.parse::<toml::Table>().ok())
+            .is_some_and(|table| table.is_empty())
     {
-        // An empty file (a deploy that truncated it) would otherwise pass for a quiet night.
         bail!(
-            "{} configures nothing for fbl run to do: no [[source]], [[mailbox]], [send_log] \
-             import, [[export]], [snds] or [report]",
-            context
-                .config_path
-                .as_deref()
-                .unwrap_or(std::path::Path::new("the configuration"))
-                .display()
+            "{} sets nothing (an empty file, or comments only): fbl run would read no \
+             source, mailbox, send log or SNDS and write no export",
+            path.display()
         );
     }
     // An [[export]] or [[report.output]] that is the store (given by --db), the

@@ -1698,13 +1698,13 @@ fn run_without_a_configuration_is_refused() {
         assert!(made.is_empty(), "{args:?} made {made:?}");
     }
     // An empty configuration (a deploy that truncated it), or one of comments only, too.
-    for text in ["", "# fbl\n\n[suppression]\n"] {
+    for text in ["", "# fbl\n\n# [suppression]\n"] {
         write(dir.path(), "fbl.toml", text.as_bytes());
         let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "run"]));
         assert_eq!(output.status.code(), Some(2), "{text:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
-            stderr.contains("fbl.toml configures nothing for fbl run to do"),
+            stderr.contains("fbl.toml sets nothing (an empty file, or comments only)"),
             "{stderr}"
         );
         assert!(!dir.path().join("fbl.sqlite").exists());

@@ -13,7 +13,8 @@
 //! is over the complaints of those days. A figure whose volume is unknown or below
 //! `min_volume` is shown but not judged. SNDS's filter colour is shown beside fbl's figure,
 //! never judged; an IP that SNDS ipStatus lists as blocked counts as blocked and critical, as
-//! an Outlook.com block seen in bounces does. Displayed percentages are cut, never rounded
+//! an Outlook.com block seen in bounces does, whatever its volume: an IP's level is the worst
+//! of its rates and its blocks, and the overview counts IPs by it. Displayed percentages are cut, never rounded
 //! up, so that a figure just under a threshold never shows at it.
 
 use crate::ip_range::IpRanges;
@@ -292,7 +293,12 @@ pub struct IpSummary {
     /// The days' rated complaints added up: the rate is these over `messages`.
     pub rated_complaints: u64,
     pub rate_percent: Option<f64>,
+    /// The IP's level: the worst of `rate_level`, `worst_day_level` and an Outlook.com block
+    /// in the window (seen in bounces or send logs, or listed by SNDS ipStatus: critical,
+    /// whatever the volume) or throttling (warn). The overview counts IPs by it.
     pub level: Level,
+    /// The window's rate alone, judged against the thresholds.
+    pub rate_level: Level,
     /// The judged day with the highest rate.
     pub worst_day: Option<String>,
     pub worst_day_rate_percent: Option<f64>,
@@ -687,6 +693,7 @@ pub fn build_report(
             rated_complaints,
             rate_percent,
             level,
+            rate_level: level,
             worst_day: worst.map(|d| d.day.clone()),
             worst_day_rate_percent: worst.and_then(|d| d.rate_percent),
             worst_day_level: worst.map(|d| d.level).unwrap_or(Level::NotJudged),
@@ -709,6 +716,7 @@ pub fn build_report(
                 rated_complaints: 0,
                 rate_percent: None,
                 level: Level::NotJudged,
+                rate_level: Level::NotJudged,
                 worst_day: None,
                 worst_day_rate_percent: None,
                 worst_day_level: Level::NotJudged,
@@ -722,11 +730,26 @@ pub fn build_report(
             });
         }
     }
+    // An IP's level: its rates', and an Outlook.com block in the window is critical
+    // whatever the volume (throttling warn), as the overview's worst level has it.
+    for summary in &mut ips {
+        let block_level = recent_blocks
+            .iter()
+            .filter(|e| e.ip == summary.ip)
+            .map(|e| block_level(e.class))
+            .chain(summary.snds_blocked.then_some(Level::Critical))
+            .max()
+            .unwrap_or(Level::NotJudged);
+        summary.level = summary
+            .rate_level
+            .max(summary.worst_day_level)
+            .max(block_level);
+    }
     ips.sort_by(|a, b| {
         let key = |s: &IpSummary| {
             (
                 std::cmp::Reverse(s.outlook_block.is_some() || s.snds_blocked),
-                std::cmp::Reverse(s.level.max(s.worst_day_level)),
+                std::cmp::Reverse(s.level),
                 std::cmp::Reverse(ordered(s.rate_percent)),
                 std::cmp::Reverse(s.complaints),
             )
@@ -932,16 +955,11 @@ pub fn build_report(
         .chain(campaigns.iter().map(|r| r.level))
         .chain(lists.iter().map(|r| r.level))
         .chain(recipient_domains.iter().map(|r| r.level))
-        .chain(recent_blocks.iter().map(|b| match b.class {
-            BlockClass::Block => Level::Critical,
-            BlockClass::Throttle => Level::Warn,
-        }))
-        // SNDS ipStatus's block is an Outlook.com block too (its colour is not: shown only).
-        .chain(
-            ips.iter()
-                .filter(|s| s.snds_blocked)
-                .map(|_| Level::Critical),
-        );
+        .chain(reporters.iter().map(|r| r.level))
+        .chain(recent_blocks.iter().map(|b| block_level(b.class)))
+        // Each IP's level holds its window's rate and its blocks, SNDS ipStatus's among
+        // them (SNDS's colour is not: shown only), so the worst is never below an IP's.
+        .chain(ips.iter().map(|s| s.level));
     // Blocked: rejected in the window (bounces, send logs), or listed blocked by SNDS.
     let ips_blocked = recent_blocks
         .iter()
@@ -956,14 +974,8 @@ pub fn build_report(
         unattributed: input.unattributed,
         complaints_without_source_ip: without_ip,
         ips: ips.len() as u64,
-        ips_warn: ips
-            .iter()
-            .filter(|s| s.level.max(s.worst_day_level) == Level::Warn)
-            .count() as u64,
-        ips_critical: ips
-            .iter()
-            .filter(|s| s.level.max(s.worst_day_level) == Level::Critical)
-            .count() as u64,
+        ips_warn: ips.iter().filter(|s| s.level == Level::Warn).count() as u64,
+        ips_critical: ips.iter().filter(|s| s.level == Level::Critical).count() as u64,
         ips_blocked,
         ips_throttled: distinct_ips(&recent_blocks, BlockClass::Throttle),
         worst_level: judged_levels.max().unwrap_or(Level::NotJudged),
@@ -1064,6 +1076,14 @@ fn keep_last<T>(items: &mut Vec<T>, same: impl Fn(&T, &T) -> bool) {
         }
         equal
     });
+}
+
+/// The level an Outlook.com episode gives its IP: a block critical, throttling warn.
+fn block_level(class: BlockClass) -> Level {
+    match class {
+        BlockClass::Block => Level::Critical,
+        BlockClass::Throttle => Level::Warn,
+    }
 }
 
 fn distinct_ips(episodes: &[&BlockEpisode], class: BlockClass) -> u64 {
@@ -1671,9 +1691,16 @@ mod tests {
         // The window sums each day's rated complaints with that day's messages.
         let ip = &report.ips[0];
         assert_eq!(
-            (ip.complaints, ip.rated_complaints, ip.messages, ip.level),
+            (
+                ip.complaints,
+                ip.rated_complaints,
+                ip.messages,
+                ip.rate_level
+            ),
             (9, 7, Some(3000), Level::Warn)
         );
+        // Its worst day is critical: so is the IP.
+        assert_eq!(ip.level, Level::Critical);
         assert_eq!(ip.worst_day.as_deref(), Some("2026-11-18"));
         assert_eq!(ip.snds_filter_result.as_deref(), Some("green"));
         assert_eq!(ip.trap_hits, 3);
@@ -1834,12 +1861,17 @@ mod tests {
         };
         let report = build(input(true));
         assert!(report.ips[0].snds_blocked);
-        assert_eq!(report.ips[0].level, Level::Ok);
+        // Blocked: the IP is critical, and counted so, whatever its rate.
+        assert_eq!(report.ips[0].rate_level, Level::Ok);
+        assert_eq!(report.ips[0].level, Level::Critical);
         assert_eq!(report.overview.ips_blocked, 1);
+        assert_eq!(report.overview.ips_critical, 1);
         assert_eq!(report.overview.worst_level, Level::Critical);
         // Listed, not blocked: a RED day and an ok rate.
         let report = build(input(false));
         assert!(!report.ips[0].snds_blocked);
+        assert_eq!(report.ips[0].level, Level::Ok);
+        assert_eq!(report.overview.ips_critical, 0);
         assert_eq!(report.overview.ips_blocked, 0);
         assert_eq!(report.overview.worst_level, Level::Ok);
         assert_eq!(report.snds.ips_red, 1);
@@ -1852,6 +1884,77 @@ mod tests {
             "2026-11-19T10:00:00Z",
         )];
         assert_eq!(build(both).overview.ips_blocked, 1);
+    }
+
+    /// The demo's IPs: one SNDS ipStatus lists as blocked, with thousands of messages and
+    /// no complaint (`ok` by its rate), one Outlook.com refused with S3140 over two messages
+    /// (too few to judge), one throttled. Each showed `ok` or `not_judged` while the header
+    /// said "0 critical" beside "worst: critical".
+    #[test]
+    fn a_blocked_ip_is_critical_whatever_its_volume_and_the_overview_counts_it() {
+        let report = build(ReportInput {
+            complaints: vec![complaints("192.0.2.25", 19, "yahoo", 3)],
+            send_log_ip_days: vec![volume("192.0.2.25", 19, 2), volume("192.0.2.30", 19, 5)],
+            snds_days: vec![snds("198.51.100.7", 19, 9000, "red")],
+            snds_available: true,
+            snds_status: vec![SndsStatus {
+                first_ip: "198.51.100.0".into(),
+                last_ip: "198.51.100.15".into(),
+                blocked: true,
+                details: "Blocked due to user complaints or other evidence of spamming".into(),
+                since: "2026-11-19T00:00:00Z".into(),
+            }],
+            blocks: vec![
+                block(
+                    "192.0.2.25",
+                    "S3140",
+                    BlockClass::Block,
+                    "2026-11-18T09:15:00Z",
+                ),
+                block(
+                    "192.0.2.30",
+                    "RP-001",
+                    BlockClass::Throttle,
+                    "2026-11-18T09:15:00Z",
+                ),
+            ],
+            ..ReportInput::default()
+        });
+        let level_of = |ip: &str| {
+            let summary = report.ips.iter().find(|s| s.ip == ip).unwrap();
+            (summary.rate_level, summary.level)
+        };
+        assert_eq!(level_of("198.51.100.7"), (Level::Ok, Level::Critical));
+        assert_eq!(level_of("192.0.2.25"), (Level::NotJudged, Level::Critical));
+        assert_eq!(level_of("192.0.2.30"), (Level::NotJudged, Level::Warn));
+        assert_eq!(report.overview.ips_critical, 2);
+        assert_eq!(report.overview.ips_warn, 1);
+        assert_eq!(report.overview.ips_blocked, 2);
+        assert_eq!(report.overview.worst_level, Level::Critical);
+        let table = table_of(&report);
+        assert!(
+            table.contains("IPs: 3 (2 critical, 1 warn)"),
+            "the header counts blocked IPs as critical:\n{table}"
+        );
+    }
+
+    /// An IP whose window total is judged above a threshold while no day is (each day under
+    /// `min_volume`) is counted, and the worst level is never below an IP's or a reporter's.
+    #[test]
+    fn the_worst_level_is_never_below_an_ips_or_a_reporters() {
+        let report = build(ReportInput {
+            complaints: (10..=14)
+                .map(|d| complaints("192.0.2.10", d, "yahoo", 1))
+                .collect(),
+            send_log_ip_days: (10..=14).map(|d| volume("192.0.2.10", d, 400)).collect(),
+            ..ReportInput::default()
+        });
+        let ip = &report.ips[0];
+        assert_eq!(ip.worst_day_level, Level::NotJudged);
+        assert_eq!(ip.rate_level, Level::Warn);
+        assert_eq!(ip.level, Level::Warn);
+        assert_eq!(report.overview.ips_warn, 1);
+        assert_eq!(report.overview.worst_level, Level::Warn);
     }
 
     #[test]

@@ -143,7 +143,7 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
     );
     let mut ip_level = Family::new(
         "fbl_ip_level",
-        "Worst daily level per IP: -1 not judged, 0 ok, 1 warn, 2 critical.",
+        "Level per IP in the window (its rates, an Outlook.com block critical, throttling warn): -1 not judged, 0 ok, 1 warn, 2 critical.",
     );
     let mut day_complaints = Family::new(
         "fbl_ip_latest_day_complaints",
@@ -177,7 +177,7 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
         if let Some(r) = ratio(ip.rate_percent) {
             ip_ratio.add(&l, r);
         }
-        ip_level.add(&l, level_number(ip.level.max(ip.worst_day_level)));
+        ip_level.add(&l, level_number(ip.level));
         if let Some(c) = &ip.snds_filter_result {
             let value = match c.as_str() {
                 "green" => 0,

@@ -71,7 +71,7 @@ p.meta { color: #555; margin: 0.2em 0; }
 table { border-collapse: collapse; background: #fff; width: 100%; font-size: 0.9em; }
 th, td { border-bottom: 1px solid #eee; padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #f0f0f0; }
-td.n { text-align: right; font-variant-numeric: tabular-nums; }
+th.n, td.n { text-align: right; font-variant-numeric: tabular-nums; }
 ul.alerts { padding-left: 0; list-style: none; }
 ul.alerts li { margin: 4px 0; }
 svg { background: #fff; border: 1px solid #e0e0e0; border-radius: 6px; max-width: 100%; height: auto; }
@@ -214,7 +214,7 @@ fn page_into(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
         report.unattributed.complaints
     )?;
     if !report.unattributed.top_reasons.is_empty() {
-        page.push_str("<table><thead><tr><th>complaints</th><th>reason</th></tr></thead><tbody>\n");
+        page.push_str("<table><thead><tr><th class=\"n\">complaints</th><th>reason</th></tr></thead><tbody>\n");
         for reason in &report.unattributed.top_reasons {
             writeln!(
                 page,
@@ -231,7 +231,7 @@ fn page_into(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
         if report.foreign_ips.ips.is_empty() {
             page.push_str("<p class=\"note\">Every complaint names one of your sending IPs.</p>\n");
         } else {
-            page.push_str("<table><thead><tr><th>ip</th><th>complaints</th></tr></thead><tbody>\n");
+            page.push_str("<table><thead><tr><th>ip</th><th class=\"n\">complaints</th></tr></thead><tbody>\n");
             for ip in report.foreign_ips.ips.iter().take(TABLE_ROWS) {
                 writeln!(
                     page,
@@ -720,7 +720,7 @@ fn ip_table(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
         );
         return Ok(());
     }
-    page.push_str("<table><thead><tr><th>ip</th><th>complaints</th><th>messages</th><th>rate</th><th>level</th><th>worst day</th><th>worst rate</th><th>SNDS</th><th>trap hits</th><th>blocked</th></tr></thead><tbody>\n");
+    page.push_str("<table><thead><tr><th>ip</th><th class=\"n\">complaints</th><th class=\"n\">messages</th><th class=\"n\">rate</th><th>level</th><th>worst day</th><th class=\"n\">worst rate</th><th>SNDS</th><th class=\"n\">trap hits</th><th>blocked</th></tr></thead><tbody>\n");
     for ip in report.ips.iter().take(TABLE_ROWS) {
         let mut blocked: Vec<String> = Vec::new();
         if let Some(code) = &ip.outlook_block {
@@ -776,7 +776,7 @@ fn blocks_table(report: &ComplaintReport, page: &mut String) -> std::fmt::Result
         page.push_str("<p class=\"note\">No Outlook.com block or deferral codes seen in bounces or the send log.</p></section>\n");
         return Ok(());
     }
-    page.push_str("<table><thead><tr><th>ip</th><th>class</th><th>codes</th><th>meaning</th><th>first seen</th><th>last seen</th><th>seen</th><th>SNDS</th><th>last text</th></tr></thead><tbody>\n");
+    page.push_str("<table><thead><tr><th>ip</th><th>class</th><th>codes</th><th>meaning</th><th>first seen</th><th>last seen</th><th class=\"n\">seen</th><th>SNDS</th><th>last text</th></tr></thead><tbody>\n");
     for e in report.blocks.iter().rev().take(TABLE_ROWS) {
         writeln!(
             page,
@@ -802,7 +802,7 @@ fn rate_table(id: &str, title: &str, rows: &[RateRow], page: &mut String) -> std
         page.push_str("<p class=\"note\">No complaints could be placed here.</p></section>\n");
         return Ok(());
     }
-    page.push_str("<table><thead><tr><th>name</th><th>complaints</th><th>messages</th><th>rate</th><th>level</th></tr></thead><tbody>\n");
+    page.push_str("<table><thead><tr><th>name</th><th class=\"n\">complaints</th><th class=\"n\">messages</th><th class=\"n\">rate</th><th>level</th></tr></thead><tbody>\n");
     for row in rows.iter().take(TABLE_ROWS) {
         writeln!(
             page,

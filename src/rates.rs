@@ -1238,13 +1238,7 @@ fn gap_days(earlier: &str, later: &str) -> i64 {
 /// events of the last `ALERT_LOOKBACK_DAYS` days of the window. Each has a stable key, so
 /// the caller can raise it once.
 pub fn alerts(report: &ComplaintReport) -> Vec<Alert> {
-    let recent_from = chrono::NaiveDate::parse_from_str(&report.window.to_day, "%Y-%m-%d")
-        .map(|d| {
-            (d - chrono::Duration::days(ALERT_LOOKBACK_DAYS))
-                .format("%Y-%m-%d")
-                .to_string()
-        })
-        .unwrap_or_default();
+    let recent_from = alert_days_from(&report.window);
     let recent = |day: &str| day >= recent_from.as_str();
     let t = &report.thresholds;
     let limit = |level: Level| match level {
@@ -1354,6 +1348,19 @@ pub fn alerts(report: &ComplaintReport) -> Vec<Alert> {
         });
     }
     out
+}
+
+/// The first day whose events a report alerts: `ALERT_LOOKBACK_DAYS` before its last day
+/// (or the window's first day, when that is later).
+pub fn alert_days_from(window: &Window) -> String {
+    let from = chrono::NaiveDate::parse_from_str(&window.to_day, "%Y-%m-%d")
+        .map(|d| {
+            (d - chrono::Duration::days(ALERT_LOOKBACK_DAYS))
+                .format("%Y-%m-%d")
+                .to_string()
+        })
+        .unwrap_or_default();
+    from.max(window.from_day.clone())
 }
 
 /// The alerts, critical first, then blocks before rates, then by subject and event.

@@ -147,9 +147,19 @@ fn page_into(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
     page.push_str("</section>\n");
 
     page.push_str("<section id=\"alerts\"><h2>Alerts</h2>\n");
-    if report.alerts.is_empty() {
-        page.push_str("<p class=\"note\">None in the last days of the window.</p>\n");
-    } else {
+    let alert_from = crate::rates::alert_days_from(w);
+    writeln!(
+        page,
+        "<p class=\"note\">Complaint rates at warn or critical, and Outlook.com blocks and throttling, from {} to {}: {}. SNDS's alerts (an IP turned YELLOW or RED, trap hits, a range blocked or unblocked) are told by <code>fbl run</code> when it fetches them and are not repeated in this list; what SNDS shows for these days is below it.</p>",
+        esc(&alert_from),
+        esc(&w.to_day),
+        match report.alerts.len() {
+            0 => "none".to_string(),
+            1 => "1 alert".to_string(),
+            n => format!("{n} alerts"),
+        }
+    )?;
+    if !report.alerts.is_empty() {
         page.push_str("<ul class=\"alerts\">\n");
         let alerts = crate::rates::worst_alerts_first(&report.alerts);
         for alert in alerts.iter().take(TABLE_ROWS / 2) {
@@ -168,6 +178,14 @@ fn page_into(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
                 alerts.len() - TABLE_ROWS / 2
             )?;
         }
+    }
+    let snds = snds_events(report, &alert_from);
+    if !snds.is_empty() {
+        page.push_str("<p>SNDS in the same days (a day's data beside the UTC day its window mostly covers, as below; <code>fbl run</code> names it by the day it starts on):</p>\n<ul class=\"alerts\">\n");
+        for event in &snds {
+            writeln!(page, "<li>{}</li>", esc(event))?;
+        }
+        page.push_str("</ul>\n");
     }
     page.push_str("</section>\n");
 
@@ -276,6 +294,51 @@ fn page_into(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
         page,
         "<footer>Written by fbl. An IP's volume for a day comes from the send log, which rates every complaint; where the send log has nothing for the IP and day, from SNDS, which counts Outlook.com recipients only and so rates Microsoft's complaints alone. SNDS's colour is shown, not judged; an IP SNDS ipStatus lists as blocked counts as blocked. Complaints count on the day they were reported.</footer>\n</body>\n</html>"
     )
+}
+
+/// What SNDS shows from `from` on, as the alerts of `fbl run` would name it: per IP, its
+/// YELLOW and RED days and trap hits; the ranges ipStatus lists as blocked.
+fn snds_events(report: &ComplaintReport, from: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if !report.snds.available {
+        return out;
+    }
+    for (ip, days) in by_ip(report) {
+        let recent: Vec<(&str, &crate::rates::SndsDay)> = days
+            .iter()
+            .filter(|d| d.day.as_str() >= from)
+            .filter_map(|d| d.snds.as_ref().map(|s| (d.day.as_str(), s)))
+            .collect();
+        for colour in ["red", "yellow"] {
+            let on: Vec<&str> = recent
+                .iter()
+                .filter(|(_, s)| s.filter_result == colour)
+                .map(|(day, _)| *day)
+                .collect();
+            if !on.is_empty() {
+                out.push(format!(
+                    "{ip}: {} on {}",
+                    colour.to_uppercase(),
+                    on.join(", ")
+                ));
+            }
+        }
+        let traps: Vec<String> = recent
+            .iter()
+            .filter(|(_, s)| s.trap_hits > 0)
+            .map(|(day, s)| format!("{} on {day}", s.trap_hits))
+            .collect();
+        if !traps.is_empty() {
+            out.push(format!("{ip}: trap hits {}", traps.join(", ")));
+        }
+    }
+    for status in report.snds.ip_status.iter().filter(|s| s.blocked) {
+        out.push(format!(
+            "{} – {}: blocked by Outlook.com since {} ({})",
+            status.first_ip, status.last_ip, status.since, status.details
+        ));
+    }
+    out
 }
 
 /// A day's position in the window.

@@ -1193,6 +1193,32 @@ fn snds_fixture(ip_status: &str) -> Fixture {
     fixture
 }
 
+/// The HTML report said "Alerts: None in the last days of the window" right after `fbl run`
+/// raised SNDS alerts (turned RED, trap hits, blocked): the section says what its list
+/// covers, and shows what SNDS says in the same days.
+#[test]
+fn the_html_alerts_say_what_they_cover_and_show_snds_in_the_same_days() {
+    let fixture = snds_fixture(
+        "192.0.2.8,192.0.2.15,Yes,Blocked due to user complaints or other evidence of spamming\r\n",
+    );
+    let output = run(fixture
+        .fbl()
+        .args(["report", "--days", "7", "--format", "html"]));
+    let html = stdout(&output);
+    let start = html.find("<section id=\"alerts\">").unwrap();
+    let alerts = &html[start..start + html[start..].find("</section>").unwrap()];
+    assert!(!alerts.contains("None in the last days"), "{alerts}");
+    for expected in [
+        "Outlook.com blocks and throttling, from 2026-11-14 to 2026-11-20: 7 alerts",
+        "SNDS's alerts (an IP turned YELLOW or RED, trap hits, a range blocked or unblocked) are told by <code>fbl run</code>",
+        "<li>192.0.2.10: RED on 2026-11-19</li>",
+        "<li>192.0.2.10: trap hits 5 on 2026-11-19</li>",
+        "<li>192.0.2.8 – 192.0.2.15: blocked by Outlook.com since ",
+    ] {
+        assert!(alerts.contains(expected), "{expected} is missing: {alerts}");
+    }
+}
+
 #[test]
 fn snds_volume_colour_band_trap_hits_and_ip_status_sit_beside_fbls_own_figures() {
     let fixture = snds_fixture(

@@ -65,7 +65,9 @@ impl Level {
     }
 }
 
-/// The rate of `complaints` in `messages` and its level.
+/// The rate of `complaints` in `messages` and its level. More complaints than messages is
+/// no rate: the send log lacks messages the complaints are about. It is shown (flagged, see
+/// `more_complaints_than_messages`), never judged.
 pub fn judge(
     complaints: u64,
     messages: Option<u64>,
@@ -75,7 +77,7 @@ pub fn judge(
         return (None, Level::NotJudged);
     };
     let rate = complaints as f64 * 100.0 / messages as f64;
-    let level = if messages < thresholds.min_volume {
+    let level = if messages < thresholds.min_volume || complaints > messages {
         Level::NotJudged
     } else if rate >= thresholds.critical_percent {
         Level::Critical
@@ -1402,6 +1404,16 @@ pub fn percent(rate: Option<f64>) -> String {
     }
 }
 
+/// Whether a rate is over 100%: more complaints than messages, which no real rate is. The
+/// send log lacks messages the complaints are about (it is incomplete for the IP and day, or
+/// the figure); every format flags it, and it is never judged.
+pub fn more_complaints_than_messages(rate: Option<f64>) -> bool {
+    rate.is_some_and(|r| r > 100.0)
+}
+
+/// What a flagged rate (`more_complaints_than_messages`) means, for a note beside it.
+pub const MORE_COMPLAINTS_THAN_MESSAGES: &str = "more complaints than messages sent: the send log lacks messages these complaints are about (it is incomplete for this IP and day, or this figure); not a real rate, never judged";
+
 /// Which of an IP's complaints of a day its rate is over: `3 complaints`, or with an SNDS
 /// volume `1 Microsoft complaints of 3`.
 pub fn rated_text(day: &IpDay) -> String {
@@ -1962,6 +1974,35 @@ mod tests {
         assert_eq!(ip.level, Level::Warn);
         assert_eq!(report.overview.ips_warn, 1);
         assert_eq!(report.overview.worst_level, Level::Warn);
+    }
+
+    /// The demo showed 300% and 250% with no note: 9 complaints about a day the send log
+    /// holds 2 messages of. More complaints than messages is never judged, and is flagged.
+    #[test]
+    fn more_complaints_than_messages_is_flagged_and_never_judged() {
+        let thresholds = Thresholds::default();
+        assert_eq!(
+            judge(3000, Some(1500), &thresholds),
+            (Some(200.0), Level::NotJudged)
+        );
+        assert_eq!(
+            judge(1500, Some(1500), &thresholds),
+            (Some(100.0), Level::Critical)
+        );
+        assert!(more_complaints_than_messages(Some(100.001)));
+        assert!(!more_complaints_than_messages(Some(100.0)));
+        assert!(!more_complaints_than_messages(None));
+        let report = build(ReportInput {
+            complaints: vec![complaints("192.0.2.25", 19, "yahoo", 9)],
+            send_log_ip_days: vec![volume("192.0.2.25", 19, 2)],
+            ..ReportInput::default()
+        });
+        let table = table_of(&report);
+        assert!(table.contains("450.000% !"), "{table}");
+        assert!(
+            table.contains(&format!("(!: {MORE_COMPLAINTS_THAN_MESSAGES})")),
+            "{table}"
+        );
     }
 
     #[test]

@@ -4,8 +4,12 @@
 //! result per IP and day as heat strips with Outlook.com blocks marked beside them, and
 //! complaints per reporter.
 
+use super::rate_cell;
 use crate::outlook_codes::BlockClass;
-use crate::rates::{ComplaintReport, IpDay, Level, RateRow, VolumeSource, percent, rated_text};
+use crate::rates::{
+    ComplaintReport, IpDay, Level, RateRow, VolumeSource, more_complaints_than_messages, percent,
+    rated_text,
+};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -627,7 +631,7 @@ fn strip(
                 Strip::Level => (
                     level_colour(day.level),
                     format!(
-                        "{} {}: {} ({}, {} messages{})",
+                        "{} {}: {} ({}, {} messages{}){}",
                         ip,
                         day.day,
                         day.level.as_str(),
@@ -639,6 +643,11 @@ fn strip(
                             VolumeSource::Snds => " from SNDS, Outlook.com only",
                             VolumeSource::SendLog => " from the send log",
                             VolumeSource::None => "",
+                        },
+                        if more_complaints_than_messages(day.rate_percent) {
+                            format!(": {}", crate::rates::MORE_COMPLAINTS_THAN_MESSAGES)
+                        } else {
+                            String::new()
                         }
                     ),
                 ),
@@ -764,11 +773,11 @@ fn reporter_bars(rows: &[RateRow], page: &mut String) -> std::fmt::Result {
             esc(&row.subject),
             row.complaints,
             row.rated_complaints,
-            percent(row.rate_percent),
+            rate_cell(row.rate_percent),
             label_w + length + 6.0,
             top + 12.0,
             row.complaints,
-            percent(row.rate_percent)
+            rate_cell(row.rate_percent)
         )?;
     }
     page.push_str("</svg>\n");
@@ -804,10 +813,10 @@ fn ip_table(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
             ip.messages
                 .map(|m| m.to_string())
                 .unwrap_or_else(|| "–".into()),
-            percent(ip.rate_percent),
+            rate_cell(ip.rate_percent),
             badge(ip.level),
             esc(ip.worst_day.as_deref().unwrap_or("–")),
-            percent(ip.worst_day_rate_percent),
+            rate_cell(ip.worst_day_rate_percent),
             esc(ip.snds_filter_result.as_deref().unwrap_or("–")),
             ip.trap_hits,
             esc(&blocked.join(", "))
@@ -821,6 +830,16 @@ fn ip_table(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
         .any(|ip| super::ip_complaints(ip) != ip.complaints.to_string())
     {
         writeln!(page, "<p class=\"note\">{}.</p>", esc(super::RATED_NOTE))?;
+    }
+    if report.ips.iter().take(TABLE_ROWS).any(|ip| {
+        more_complaints_than_messages(ip.rate_percent)
+            || more_complaints_than_messages(ip.worst_day_rate_percent)
+    }) {
+        writeln!(
+            page,
+            "<p class=\"note\">{}.</p>",
+            esc(&super::more_complaints_note())
+        )?;
     }
     if report.ips.len() > TABLE_ROWS {
         writeln!(
@@ -875,11 +894,22 @@ fn rate_table(id: &str, title: &str, rows: &[RateRow], page: &mut String) -> std
             row.messages
                 .map(|m| m.to_string())
                 .unwrap_or_else(|| "–".into()),
-            percent(row.rate_percent),
+            rate_cell(row.rate_percent),
             badge(row.level)
         )?;
     }
     page.push_str("</tbody></table>\n");
+    if rows
+        .iter()
+        .take(TABLE_ROWS)
+        .any(|r| more_complaints_than_messages(r.rate_percent))
+    {
+        writeln!(
+            page,
+            "<p class=\"note\">{}.</p>",
+            esc(&super::more_complaints_note())
+        )?;
+    }
     if rows
         .iter()
         .take(TABLE_ROWS)

@@ -296,7 +296,7 @@ fn page_into(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
     }
     writeln!(
         page,
-        "<footer>Written by fbl. An IP's volume for a day comes from the send log, which rates every complaint; where the send log has nothing for the IP and day, from SNDS, which counts Outlook.com recipients only and so rates Microsoft's complaints alone. SNDS's colour is shown, not judged; an IP SNDS ipStatus lists as blocked counts as blocked. Complaints count on the day they were reported.</footer>\n</body>\n</html>"
+        "<footer>Written by fbl. An IP's volume for a day comes from the send log, which rates every complaint; where the send log has nothing for the IP and day, from SNDS, which counts Outlook.com recipients only and so rates Microsoft's complaints alone. SNDS's colour and trap hits are shown, not judged; an IP Outlook.com blocked in the window (in a bounce or send log, or listed as blocked by SNDS ipStatus) is critical whatever its volume, throttling warn. A rate marked ! is over 100%: more complaints than messages, the send log incomplete; it is never judged. Complaints count on the day they were reported.</footer>\n</body>\n</html>"
     )
 }
 

@@ -1,6 +1,7 @@
 //! The HTML report in a real headless browser (Debian's chromium, installed by
 //! scripts/test): it renders without console errors, loads nothing from outside, its
-//! charts have a size and its table headers are aligned as their columns. The screenshot goes to a temporary folder, never the repository.
+//! charts have a size and its table headers are aligned as their columns. The screenshot
+//! goes to a temporary folder, never the repository.
 
 use crate::report::fixture_store;
 use crate::support::run;

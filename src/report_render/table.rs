@@ -153,7 +153,12 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
     )?;
 
     if !report.alerts.is_empty() {
-        writeln!(out, "\nalerts, worst first")?;
+        writeln!(
+            out,
+            "\nalerts, worst first (complaint rates and Outlook.com blocks, {} to {}; SNDS's are told by fbl run)",
+            crate::rates::alert_days_from(w),
+            w.to_day
+        )?;
         let alerts = crate::rates::worst_alerts_first(&report.alerts);
         for alert in alerts.iter().take(MAX_ROWS) {
             writeln!(out, "  {:<8} {}", alert.level.as_str(), alert.message)?;

@@ -1217,6 +1217,11 @@ fn the_html_alerts_say_what_they_cover_and_show_snds_in_the_same_days() {
     ] {
         assert!(alerts.contains(expected), "{expected} is missing: {alerts}");
     }
+    let table = stdout(&run(fixture.fbl().args(["report", "--days", "7"])));
+    assert!(
+        table.contains("alerts, worst first (complaint rates and Outlook.com blocks, 2026-11-14 to 2026-11-20; SNDS's are told by fbl run)"),
+        "{table}"
+    );
 }
 
 #[test]

@@ -13,7 +13,8 @@
 //! is over the complaints of those days. A figure whose volume is unknown or below
 //! `min_volume` is shown but not judged. SNDS's filter colour is shown beside fbl's figure,
 //! never judged; an IP that SNDS ipStatus lists as blocked counts as blocked and critical, as
-//! an Outlook.com block seen in bounces does. Displayed percentages are cut, never rounded
+//! an Outlook.com block seen in bounces does, whatever its volume: an IP's level is the worst
+//! of its rates and its blocks, and the overview counts IPs by it. Displayed percentages are cut, never rounded
 //! up, so that a figure just under a threshold never shows at it.
 
 use crate::ip_range::IpRanges;
@@ -64,7 +65,9 @@ impl Level {
     }
 }
 
-/// The rate of `complaints` in `messages` and its level.
+/// The rate of `complaints` in `messages` and its level. More complaints than messages is
+/// no rate: the send log lacks messages the complaints are about. It is shown (flagged, see
+/// `more_complaints_than_messages`), never judged.
 pub fn judge(
     complaints: u64,
     messages: Option<u64>,
@@ -74,7 +77,7 @@ pub fn judge(
         return (None, Level::NotJudged);
     };
     let rate = complaints as f64 * 100.0 / messages as f64;
-    let level = if messages < thresholds.min_volume {
+    let level = if messages < thresholds.min_volume || complaints > messages {
         Level::NotJudged
     } else if rate >= thresholds.critical_percent {
         Level::Critical
@@ -292,7 +295,12 @@ pub struct IpSummary {
     /// The days' rated complaints added up: the rate is these over `messages`.
     pub rated_complaints: u64,
     pub rate_percent: Option<f64>,
+    /// The IP's level: the worst of `rate_level`, `worst_day_level` and an Outlook.com block
+    /// in the window (seen in bounces or send logs, or listed by SNDS ipStatus: critical,
+    /// whatever the volume) or throttling (warn). The overview counts IPs by it.
     pub level: Level,
+    /// The window's rate alone, judged against the thresholds.
+    pub rate_level: Level,
     /// The judged day with the highest rate.
     pub worst_day: Option<String>,
     pub worst_day_rate_percent: Option<f64>,
@@ -687,6 +695,7 @@ pub fn build_report(
             rated_complaints,
             rate_percent,
             level,
+            rate_level: level,
             worst_day: worst.map(|d| d.day.clone()),
             worst_day_rate_percent: worst.and_then(|d| d.rate_percent),
             worst_day_level: worst.map(|d| d.level).unwrap_or(Level::NotJudged),
@@ -709,6 +718,7 @@ pub fn build_report(
                 rated_complaints: 0,
                 rate_percent: None,
                 level: Level::NotJudged,
+                rate_level: Level::NotJudged,
                 worst_day: None,
                 worst_day_rate_percent: None,
                 worst_day_level: Level::NotJudged,
@@ -722,11 +732,26 @@ pub fn build_report(
             });
         }
     }
+    // An IP's level: its rates', and an Outlook.com block in the window is critical
+    // whatever the volume (throttling warn), as the overview's worst level has it.
+    for summary in &mut ips {
+        let block_level = recent_blocks
+            .iter()
+            .filter(|e| e.ip == summary.ip)
+            .map(|e| block_level(e.class))
+            .chain(summary.snds_blocked.then_some(Level::Critical))
+            .max()
+            .unwrap_or(Level::NotJudged);
+        summary.level = summary
+            .rate_level
+            .max(summary.worst_day_level)
+            .max(block_level);
+    }
     ips.sort_by(|a, b| {
         let key = |s: &IpSummary| {
             (
                 std::cmp::Reverse(s.outlook_block.is_some() || s.snds_blocked),
-                std::cmp::Reverse(s.level.max(s.worst_day_level)),
+                std::cmp::Reverse(s.level),
                 std::cmp::Reverse(ordered(s.rate_percent)),
                 std::cmp::Reverse(s.complaints),
             )
@@ -932,16 +957,11 @@ pub fn build_report(
         .chain(campaigns.iter().map(|r| r.level))
         .chain(lists.iter().map(|r| r.level))
         .chain(recipient_domains.iter().map(|r| r.level))
-        .chain(recent_blocks.iter().map(|b| match b.class {
-            BlockClass::Block => Level::Critical,
-            BlockClass::Throttle => Level::Warn,
-        }))
-        // SNDS ipStatus's block is an Outlook.com block too (its colour is not: shown only).
-        .chain(
-            ips.iter()
-                .filter(|s| s.snds_blocked)
-                .map(|_| Level::Critical),
-        );
+        .chain(reporters.iter().map(|r| r.level))
+        .chain(recent_blocks.iter().map(|b| block_level(b.class)))
+        // Each IP's level holds its window's rate and its blocks, SNDS ipStatus's among
+        // them (SNDS's colour is not: shown only), so the worst is never below an IP's.
+        .chain(ips.iter().map(|s| s.level));
     // Blocked: rejected in the window (bounces, send logs), or listed blocked by SNDS.
     let ips_blocked = recent_blocks
         .iter()
@@ -956,14 +976,8 @@ pub fn build_report(
         unattributed: input.unattributed,
         complaints_without_source_ip: without_ip,
         ips: ips.len() as u64,
-        ips_warn: ips
-            .iter()
-            .filter(|s| s.level.max(s.worst_day_level) == Level::Warn)
-            .count() as u64,
-        ips_critical: ips
-            .iter()
-            .filter(|s| s.level.max(s.worst_day_level) == Level::Critical)
-            .count() as u64,
+        ips_warn: ips.iter().filter(|s| s.level == Level::Warn).count() as u64,
+        ips_critical: ips.iter().filter(|s| s.level == Level::Critical).count() as u64,
         ips_blocked,
         ips_throttled: distinct_ips(&recent_blocks, BlockClass::Throttle),
         worst_level: judged_levels.max().unwrap_or(Level::NotJudged),
@@ -1064,6 +1078,14 @@ fn keep_last<T>(items: &mut Vec<T>, same: impl Fn(&T, &T) -> bool) {
         }
         equal
     });
+}
+
+/// The level an Outlook.com episode gives its IP: a block critical, throttling warn.
+fn block_level(class: BlockClass) -> Level {
+    match class {
+        BlockClass::Block => Level::Critical,
+        BlockClass::Throttle => Level::Warn,
+    }
 }
 
 fn distinct_ips(episodes: &[&BlockEpisode], class: BlockClass) -> u64 {
@@ -1218,13 +1240,7 @@ fn gap_days(earlier: &str, later: &str) -> i64 {
 /// events of the last `ALERT_LOOKBACK_DAYS` days of the window. Each has a stable key, so
 /// the caller can raise it once.
 pub fn alerts(report: &ComplaintReport) -> Vec<Alert> {
-    let recent_from = chrono::NaiveDate::parse_from_str(&report.window.to_day, "%Y-%m-%d")
-        .map(|d| {
-            (d - chrono::Duration::days(ALERT_LOOKBACK_DAYS))
-                .format("%Y-%m-%d")
-                .to_string()
-        })
-        .unwrap_or_default();
+    let recent_from = alert_days_from(&report.window);
     let recent = |day: &str| day >= recent_from.as_str();
     let t = &report.thresholds;
     let limit = |level: Level| match level {
@@ -1336,6 +1352,19 @@ pub fn alerts(report: &ComplaintReport) -> Vec<Alert> {
     out
 }
 
+/// The first day whose events a report alerts: `ALERT_LOOKBACK_DAYS` before its last day
+/// (or the window's first day, when that is later).
+pub fn alert_days_from(window: &Window) -> String {
+    let from = chrono::NaiveDate::parse_from_str(&window.to_day, "%Y-%m-%d")
+        .map(|d| {
+            (d - chrono::Duration::days(ALERT_LOOKBACK_DAYS))
+                .format("%Y-%m-%d")
+                .to_string()
+        })
+        .unwrap_or_default();
+    from.max(window.from_day.clone())
+}
+
 /// The alerts, critical first, then blocks before rates, then by subject and event.
 pub fn worst_alerts_first(alerts: &[Alert]) -> Vec<&Alert> {
     let mut sorted: Vec<&Alert> = alerts.iter().collect();
@@ -1374,6 +1403,16 @@ pub fn percent(rate: Option<f64>) -> String {
         None => "-".to_string(),
     }
 }
+
+/// Whether a rate is over 100%: more complaints than messages, which no real rate is. The
+/// send log lacks messages the complaints are about (it is incomplete for the IP and day, or
+/// the figure); every format flags it, and it is never judged.
+pub fn more_complaints_than_messages(rate: Option<f64>) -> bool {
+    rate.is_some_and(|r| r > 100.0)
+}
+
+/// What a flagged rate (`more_complaints_than_messages`) means, for a note beside it.
+pub const MORE_COMPLAINTS_THAN_MESSAGES: &str = "more complaints than messages sent: the send log lacks messages these complaints are about (it is incomplete for this IP and day, or this figure); not a real rate, never judged";
 
 /// Which of an IP's complaints of a day its rate is over: `3 complaints`, or with an SNDS
 /// volume `1 Microsoft complaints of 3`.
@@ -1671,9 +1710,16 @@ mod tests {
         // The window sums each day's rated complaints with that day's messages.
         let ip = &report.ips[0];
         assert_eq!(
-            (ip.complaints, ip.rated_complaints, ip.messages, ip.level),
+            (
+                ip.complaints,
+                ip.rated_complaints,
+                ip.messages,
+                ip.rate_level
+            ),
             (9, 7, Some(3000), Level::Warn)
         );
+        // Its worst day is critical: so is the IP.
+        assert_eq!(ip.level, Level::Critical);
         assert_eq!(ip.worst_day.as_deref(), Some("2026-11-18"));
         assert_eq!(ip.snds_filter_result.as_deref(), Some("green"));
         assert_eq!(ip.trap_hits, 3);
@@ -1834,12 +1880,17 @@ mod tests {
         };
         let report = build(input(true));
         assert!(report.ips[0].snds_blocked);
-        assert_eq!(report.ips[0].level, Level::Ok);
+        // Blocked: the IP is critical, and counted so, whatever its rate.
+        assert_eq!(report.ips[0].rate_level, Level::Ok);
+        assert_eq!(report.ips[0].level, Level::Critical);
         assert_eq!(report.overview.ips_blocked, 1);
+        assert_eq!(report.overview.ips_critical, 1);
         assert_eq!(report.overview.worst_level, Level::Critical);
         // Listed, not blocked: a RED day and an ok rate.
         let report = build(input(false));
         assert!(!report.ips[0].snds_blocked);
+        assert_eq!(report.ips[0].level, Level::Ok);
+        assert_eq!(report.overview.ips_critical, 0);
         assert_eq!(report.overview.ips_blocked, 0);
         assert_eq!(report.overview.worst_level, Level::Ok);
         assert_eq!(report.snds.ips_red, 1);
@@ -1852,6 +1903,106 @@ mod tests {
             "2026-11-19T10:00:00Z",
         )];
         assert_eq!(build(both).overview.ips_blocked, 1);
+    }
+
+    /// The demo's IPs: one SNDS ipStatus lists as blocked, with thousands of messages and
+    /// no complaint (`ok` by its rate), one Outlook.com refused with S3140 over two messages
+    /// (too few to judge), one throttled. Each showed `ok` or `not_judged` while the header
+    /// said "0 critical" beside "worst: critical".
+    #[test]
+    fn a_blocked_ip_is_critical_whatever_its_volume_and_the_overview_counts_it() {
+        let report = build(ReportInput {
+            complaints: vec![complaints("192.0.2.25", 19, "yahoo", 3)],
+            send_log_ip_days: vec![volume("192.0.2.25", 19, 2), volume("192.0.2.30", 19, 5)],
+            snds_days: vec![snds("198.51.100.7", 19, 9000, "red")],
+            snds_available: true,
+            snds_status: vec![SndsStatus {
+                first_ip: "198.51.100.0".into(),
+                last_ip: "198.51.100.15".into(),
+                blocked: true,
+                details: "Blocked due to user complaints or other evidence of spamming".into(),
+                since: "2026-11-19T00:00:00Z".into(),
+            }],
+            blocks: vec![
+                block(
+                    "192.0.2.25",
+                    "S3140",
+                    BlockClass::Block,
+                    "2026-11-18T09:15:00Z",
+                ),
+                block(
+                    "192.0.2.30",
+                    "RP-001",
+                    BlockClass::Throttle,
+                    "2026-11-18T09:15:00Z",
+                ),
+            ],
+            ..ReportInput::default()
+        });
+        let level_of = |ip: &str| {
+            let summary = report.ips.iter().find(|s| s.ip == ip).unwrap();
+            (summary.rate_level, summary.level)
+        };
+        assert_eq!(level_of("198.51.100.7"), (Level::Ok, Level::Critical));
+        assert_eq!(level_of("192.0.2.25"), (Level::NotJudged, Level::Critical));
+        assert_eq!(level_of("192.0.2.30"), (Level::NotJudged, Level::Warn));
+        assert_eq!(report.overview.ips_critical, 2);
+        assert_eq!(report.overview.ips_warn, 1);
+        assert_eq!(report.overview.ips_blocked, 2);
+        assert_eq!(report.overview.worst_level, Level::Critical);
+        let table = table_of(&report);
+        assert!(
+            table.contains("IPs: 3 (2 critical, 1 warn)"),
+            "the header counts blocked IPs as critical:\n{table}"
+        );
+    }
+
+    /// An IP whose window total is judged above a threshold while no day is (each day under
+    /// `min_volume`) is counted, and the worst level is never below an IP's or a reporter's.
+    #[test]
+    fn the_worst_level_is_never_below_an_ips_or_a_reporters() {
+        let report = build(ReportInput {
+            complaints: (10..=14)
+                .map(|d| complaints("192.0.2.10", d, "yahoo", 1))
+                .collect(),
+            send_log_ip_days: (10..=14).map(|d| volume("192.0.2.10", d, 400)).collect(),
+            ..ReportInput::default()
+        });
+        let ip = &report.ips[0];
+        assert_eq!(ip.worst_day_level, Level::NotJudged);
+        assert_eq!(ip.rate_level, Level::Warn);
+        assert_eq!(ip.level, Level::Warn);
+        assert_eq!(report.overview.ips_warn, 1);
+        assert_eq!(report.overview.worst_level, Level::Warn);
+    }
+
+    /// The demo showed 300% and 250% with no note: 9 complaints about a day the send log
+    /// holds 2 messages of. More complaints than messages is never judged, and is flagged.
+    #[test]
+    fn more_complaints_than_messages_is_flagged_and_never_judged() {
+        let thresholds = Thresholds::default();
+        assert_eq!(
+            judge(3000, Some(1500), &thresholds),
+            (Some(200.0), Level::NotJudged)
+        );
+        assert_eq!(
+            judge(1500, Some(1500), &thresholds),
+            (Some(100.0), Level::Critical)
+        );
+        assert!(more_complaints_than_messages(Some(100.001)));
+        assert!(!more_complaints_than_messages(Some(100.0)));
+        assert!(!more_complaints_than_messages(None));
+        let report = build(ReportInput {
+            complaints: vec![complaints("192.0.2.25", 19, "yahoo", 9)],
+            send_log_ip_days: vec![volume("192.0.2.25", 19, 2)],
+            ..ReportInput::default()
+        });
+        let table = table_of(&report);
+        assert!(table.contains("450.000% !"), "{table}");
+        assert!(
+            table.contains(&format!("(!: {MORE_COMPLAINTS_THAN_MESSAGES})")),
+            "{table}"
+        );
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! CSV: one row per figure. `section` says what a row is (`ip_day`, `ip`, `reporter_day`,
 //! `reporter`, `campaign`, `list`, `recipient_domain`, `foreign_ip`, `unattributed_reason`,
 //! `block`); columns that do not apply to a section are empty (an `ip` row's figures are the
-//! window's: no day; its worst day is in `detail`). `rated_complaints` (last, so
+//! window's: no day; its worst day is in `detail`). A rate over 100 (more complaints than
+//! messages: the send log is incomplete) says so in `detail` and is `not_judged`. `rated_complaints` (last, so
 //! that the columns before it keep their places) is how many of `complaints` the rate is
 //! over: those of days with a known volume, and on an IP's day whose volume is SNDS's
 //! (Outlook.com recipients only), Microsoft's alone.
 
-use crate::rates::{ComplaintReport, Level, RateRow, VolumeSource};
+use crate::rates::{ComplaintReport, Level, RateRow, VolumeSource, more_complaints_than_messages};
 use std::io::{self, Write};
 
 const COLUMNS: usize = 14;
@@ -34,6 +35,15 @@ fn number(n: Option<u64>) -> String {
 
 fn rate(rate: Option<f64>) -> String {
     rate.map(|r| format!("{r:.4}")).unwrap_or_default()
+}
+
+/// The `detail` of a figure with more complaints than messages, else nothing.
+fn flag(rate: Option<f64>) -> String {
+    if more_complaints_than_messages(rate) {
+        crate::rates::MORE_COMPLAINTS_THAN_MESSAGES.to_string()
+    } else {
+        String::new()
+    }
 }
 
 fn source(source: VolumeSource) -> &'static str {
@@ -69,7 +79,7 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
             snds.map(|s| s.complaint_rate.clone()).unwrap_or_default(),
             number(snds.map(|s| s.trap_hits)),
             number(snds.map(|s| s.message_recipients)),
-            String::new(),
+            flag(day.rate_percent),
             day.rated_complaints.to_string(),
         ])?;
     }
@@ -83,6 +93,9 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
         }
         if ip.sending_ip == Some(false) {
             detail.push("not a sending ip".into());
+        }
+        if more_complaints_than_messages(ip.rate_percent) {
+            detail.push(flag(ip.rate_percent));
         }
         // The row's figures are the window's: its day column stays empty, and the worst day
         // goes in the detail with its own rate, not beside the window's rate.
@@ -132,7 +145,7 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
                 String::new(),
                 String::new(),
                 String::new(),
-                String::new(),
+                flag(row.rate_percent),
                 row.rated_complaints.to_string(),
             ])?;
         }

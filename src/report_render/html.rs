@@ -4,8 +4,12 @@
 //! result per IP and day as heat strips with Outlook.com blocks marked beside them, and
 //! complaints per reporter.
 
+use super::rate_cell;
 use crate::outlook_codes::BlockClass;
-use crate::rates::{ComplaintReport, IpDay, Level, RateRow, VolumeSource, percent, rated_text};
+use crate::rates::{
+    ComplaintReport, IpDay, Level, RateRow, VolumeSource, more_complaints_than_messages, percent,
+    rated_text,
+};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -71,7 +75,7 @@ p.meta { color: #555; margin: 0.2em 0; }
 table { border-collapse: collapse; background: #fff; width: 100%; font-size: 0.9em; }
 th, td { border-bottom: 1px solid #eee; padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #f0f0f0; }
-td.n { text-align: right; font-variant-numeric: tabular-nums; }
+th.n, td.n { text-align: right; font-variant-numeric: tabular-nums; }
 ul.alerts { padding-left: 0; list-style: none; }
 ul.alerts li { margin: 4px 0; }
 svg { background: #fff; border: 1px solid #e0e0e0; border-radius: 6px; max-width: 100%; height: auto; }
@@ -147,9 +151,19 @@ fn page_into(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
     page.push_str("</section>\n");
 
     page.push_str("<section id=\"alerts\"><h2>Alerts</h2>\n");
-    if report.alerts.is_empty() {
-        page.push_str("<p class=\"note\">None in the last days of the window.</p>\n");
-    } else {
+    let alert_from = crate::rates::alert_days_from(w);
+    writeln!(
+        page,
+        "<p class=\"note\">Complaint rates at warn or critical, and Outlook.com blocks and throttling, from {} to {}: {}. SNDS's alerts (an IP turned YELLOW or RED, trap hits, a range blocked or unblocked) are told by <code>fbl run</code> when it fetches them and are not repeated in this list; what SNDS shows for these days is below it.</p>",
+        esc(&alert_from),
+        esc(&w.to_day),
+        match report.alerts.len() {
+            0 => "none".to_string(),
+            1 => "1 alert".to_string(),
+            n => format!("{n} alerts"),
+        }
+    )?;
+    if !report.alerts.is_empty() {
         page.push_str("<ul class=\"alerts\">\n");
         let alerts = crate::rates::worst_alerts_first(&report.alerts);
         for alert in alerts.iter().take(TABLE_ROWS / 2) {
@@ -168,6 +182,14 @@ fn page_into(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
                 alerts.len() - TABLE_ROWS / 2
             )?;
         }
+    }
+    let snds = snds_events(report, &alert_from);
+    if !snds.is_empty() {
+        page.push_str("<p>SNDS in the same days (a day's data beside the UTC day its window mostly covers, as below; <code>fbl run</code> names it by the day it starts on):</p>\n<ul class=\"alerts\">\n");
+        for event in &snds {
+            writeln!(page, "<li>{}</li>", esc(event))?;
+        }
+        page.push_str("</ul>\n");
     }
     page.push_str("</section>\n");
 
@@ -214,7 +236,7 @@ fn page_into(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
         report.unattributed.complaints
     )?;
     if !report.unattributed.top_reasons.is_empty() {
-        page.push_str("<table><thead><tr><th>complaints</th><th>reason</th></tr></thead><tbody>\n");
+        page.push_str("<table><thead><tr><th class=\"n\">complaints</th><th>reason</th></tr></thead><tbody>\n");
         for reason in &report.unattributed.top_reasons {
             writeln!(
                 page,
@@ -231,7 +253,7 @@ fn page_into(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
         if report.foreign_ips.ips.is_empty() {
             page.push_str("<p class=\"note\">Every complaint names one of your sending IPs.</p>\n");
         } else {
-            page.push_str("<table><thead><tr><th>ip</th><th>complaints</th></tr></thead><tbody>\n");
+            page.push_str("<table><thead><tr><th>ip</th><th class=\"n\">complaints</th></tr></thead><tbody>\n");
             for ip in report.foreign_ips.ips.iter().take(TABLE_ROWS) {
                 writeln!(
                     page,
@@ -274,8 +296,53 @@ fn page_into(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
     }
     writeln!(
         page,
-        "<footer>Written by fbl. An IP's volume for a day comes from the send log, which rates every complaint; where the send log has nothing for the IP and day, from SNDS, which counts Outlook.com recipients only and so rates Microsoft's complaints alone. SNDS's colour is shown, not judged; an IP SNDS ipStatus lists as blocked counts as blocked. Complaints count on the day they were reported.</footer>\n</body>\n</html>"
+        "<footer>Written by fbl. An IP's volume for a day comes from the send log, which rates every complaint; where the send log has nothing for the IP and day, from SNDS, which counts Outlook.com recipients only and so rates Microsoft's complaints alone. SNDS's colour and trap hits are shown, not judged; an IP Outlook.com blocked in the window (in a bounce or send log, or listed as blocked by SNDS ipStatus) is critical whatever its volume, throttling warn. A rate marked ! is over 100%: more complaints than messages, the send log incomplete; it is never judged. Complaints count on the day they were reported.</footer>\n</body>\n</html>"
     )
+}
+
+/// What SNDS shows from `from` on, as the alerts of `fbl run` would name it: per IP, its
+/// YELLOW and RED days and trap hits; the ranges ipStatus lists as blocked.
+fn snds_events(report: &ComplaintReport, from: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if !report.snds.available {
+        return out;
+    }
+    for (ip, days) in by_ip(report) {
+        let recent: Vec<(&str, &crate::rates::SndsDay)> = days
+            .iter()
+            .filter(|d| d.day.as_str() >= from)
+            .filter_map(|d| d.snds.as_ref().map(|s| (d.day.as_str(), s)))
+            .collect();
+        for colour in ["red", "yellow"] {
+            let on: Vec<&str> = recent
+                .iter()
+                .filter(|(_, s)| s.filter_result == colour)
+                .map(|(day, _)| *day)
+                .collect();
+            if !on.is_empty() {
+                out.push(format!(
+                    "{ip}: {} on {}",
+                    colour.to_uppercase(),
+                    on.join(", ")
+                ));
+            }
+        }
+        let traps: Vec<String> = recent
+            .iter()
+            .filter(|(_, s)| s.trap_hits > 0)
+            .map(|(day, s)| format!("{} on {day}", s.trap_hits))
+            .collect();
+        if !traps.is_empty() {
+            out.push(format!("{ip}: trap hits {}", traps.join(", ")));
+        }
+    }
+    for status in report.snds.ip_status.iter().filter(|s| s.blocked) {
+        out.push(format!(
+            "{} – {}: blocked by Outlook.com since {} ({})",
+            status.first_ip, status.last_ip, status.since, status.details
+        ));
+    }
+    out
 }
 
 /// A day's position in the window.
@@ -564,7 +631,7 @@ fn strip(
                 Strip::Level => (
                     level_colour(day.level),
                     format!(
-                        "{} {}: {} ({}, {} messages{})",
+                        "{} {}: {} ({}, {} messages{}){}",
                         ip,
                         day.day,
                         day.level.as_str(),
@@ -576,6 +643,11 @@ fn strip(
                             VolumeSource::Snds => " from SNDS, Outlook.com only",
                             VolumeSource::SendLog => " from the send log",
                             VolumeSource::None => "",
+                        },
+                        if more_complaints_than_messages(day.rate_percent) {
+                            format!(": {}", crate::rates::MORE_COMPLAINTS_THAN_MESSAGES)
+                        } else {
+                            String::new()
                         }
                     ),
                 ),
@@ -701,11 +773,11 @@ fn reporter_bars(rows: &[RateRow], page: &mut String) -> std::fmt::Result {
             esc(&row.subject),
             row.complaints,
             row.rated_complaints,
-            percent(row.rate_percent),
+            rate_cell(row.rate_percent),
             label_w + length + 6.0,
             top + 12.0,
             row.complaints,
-            percent(row.rate_percent)
+            rate_cell(row.rate_percent)
         )?;
     }
     page.push_str("</svg>\n");
@@ -720,7 +792,7 @@ fn ip_table(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
         );
         return Ok(());
     }
-    page.push_str("<table><thead><tr><th>ip</th><th>complaints</th><th>messages</th><th>rate</th><th>level</th><th>worst day</th><th>worst rate</th><th>SNDS</th><th>trap hits</th><th>blocked</th></tr></thead><tbody>\n");
+    page.push_str("<table><thead><tr><th>ip</th><th class=\"n\">complaints</th><th class=\"n\">messages</th><th class=\"n\">rate</th><th>level</th><th>worst day</th><th class=\"n\">worst rate</th><th>SNDS</th><th class=\"n\">trap hits</th><th>blocked</th></tr></thead><tbody>\n");
     for ip in report.ips.iter().take(TABLE_ROWS) {
         let mut blocked: Vec<String> = Vec::new();
         if let Some(code) = &ip.outlook_block {
@@ -741,10 +813,10 @@ fn ip_table(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
             ip.messages
                 .map(|m| m.to_string())
                 .unwrap_or_else(|| "–".into()),
-            percent(ip.rate_percent),
+            rate_cell(ip.rate_percent),
             badge(ip.level),
             esc(ip.worst_day.as_deref().unwrap_or("–")),
-            percent(ip.worst_day_rate_percent),
+            rate_cell(ip.worst_day_rate_percent),
             esc(ip.snds_filter_result.as_deref().unwrap_or("–")),
             ip.trap_hits,
             esc(&blocked.join(", "))
@@ -758,6 +830,16 @@ fn ip_table(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
         .any(|ip| super::ip_complaints(ip) != ip.complaints.to_string())
     {
         writeln!(page, "<p class=\"note\">{}.</p>", esc(super::RATED_NOTE))?;
+    }
+    if report.ips.iter().take(TABLE_ROWS).any(|ip| {
+        more_complaints_than_messages(ip.rate_percent)
+            || more_complaints_than_messages(ip.worst_day_rate_percent)
+    }) {
+        writeln!(
+            page,
+            "<p class=\"note\">{}.</p>",
+            esc(&super::more_complaints_note())
+        )?;
     }
     if report.ips.len() > TABLE_ROWS {
         writeln!(
@@ -776,7 +858,7 @@ fn blocks_table(report: &ComplaintReport, page: &mut String) -> std::fmt::Result
         page.push_str("<p class=\"note\">No Outlook.com block or deferral codes seen in bounces or the send log.</p></section>\n");
         return Ok(());
     }
-    page.push_str("<table><thead><tr><th>ip</th><th>class</th><th>codes</th><th>meaning</th><th>first seen</th><th>last seen</th><th>seen</th><th>SNDS</th><th>last text</th></tr></thead><tbody>\n");
+    page.push_str("<table><thead><tr><th>ip</th><th>class</th><th>codes</th><th>meaning</th><th>first seen</th><th>last seen</th><th class=\"n\">seen</th><th>SNDS</th><th>last text</th></tr></thead><tbody>\n");
     for e in report.blocks.iter().rev().take(TABLE_ROWS) {
         writeln!(
             page,
@@ -802,7 +884,7 @@ fn rate_table(id: &str, title: &str, rows: &[RateRow], page: &mut String) -> std
         page.push_str("<p class=\"note\">No complaints could be placed here.</p></section>\n");
         return Ok(());
     }
-    page.push_str("<table><thead><tr><th>name</th><th>complaints</th><th>messages</th><th>rate</th><th>level</th></tr></thead><tbody>\n");
+    page.push_str("<table><thead><tr><th>name</th><th class=\"n\">complaints</th><th class=\"n\">messages</th><th class=\"n\">rate</th><th>level</th></tr></thead><tbody>\n");
     for row in rows.iter().take(TABLE_ROWS) {
         writeln!(
             page,
@@ -812,11 +894,22 @@ fn rate_table(id: &str, title: &str, rows: &[RateRow], page: &mut String) -> std
             row.messages
                 .map(|m| m.to_string())
                 .unwrap_or_else(|| "–".into()),
-            percent(row.rate_percent),
+            rate_cell(row.rate_percent),
             badge(row.level)
         )?;
     }
     page.push_str("</tbody></table>\n");
+    if rows
+        .iter()
+        .take(TABLE_ROWS)
+        .any(|r| more_complaints_than_messages(r.rate_percent))
+    {
+        writeln!(
+            page,
+            "<p class=\"note\">{}.</p>",
+            esc(&super::more_complaints_note())
+        )?;
+    }
     if rows
         .iter()
         .take(TABLE_ROWS)

@@ -91,6 +91,22 @@ fn row_complaints(row: &crate::rates::RateRow) -> String {
     rated(row.complaints, row.rated_complaints, row.messages)
 }
 
+/// A rate as a table or the HTML page shows it: cut to three decimals, and flagged with `!`
+/// when there are more complaints than messages (`MORE_COMPLAINTS_NOTE` says why).
+fn rate_cell(rate: Option<f64>) -> String {
+    let text = crate::rates::percent(rate);
+    if crate::rates::more_complaints_than_messages(rate) {
+        format!("{text} !")
+    } else {
+        text
+    }
+}
+
+/// The note beneath a table that shows a flagged rate.
+fn more_complaints_note() -> String {
+    format!("!: {}", crate::rates::MORE_COMPLAINTS_THAN_MESSAGES)
+}
+
 /// What the "rated" of a table means, for a note beneath it.
 const RATED_NOTE: &str = "rated: the complaints of the days whose volume is known, over those days' messages; on a day only SNDS counts (Outlook.com recipients), Microsoft's complaints alone";
 

@@ -76,7 +76,12 @@ impl Family {
 }
 
 /// A percentage as a ratio, to ten decimals without trailing zeros (`0.45` is `0.0045`).
+/// None above 1 (more complaints than messages, the send log incomplete): not a rate, left
+/// out as an unknown volume is.
 fn ratio(rate_percent: Option<f64>) -> Option<String> {
+    if crate::rates::more_complaints_than_messages(rate_percent) {
+        return None;
+    }
     rate_percent.map(|r| {
         let text = format!("{:.10}", r / 100.0);
         let text = text.trim_end_matches('0').trim_end_matches('.');
@@ -139,11 +144,11 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
     );
     let mut ip_ratio = Family::new(
         "fbl_ip_complaint_ratio",
-        "Complaint rate per source IP in the window (its rated complaints over its messages), as a ratio.",
+        "Complaint rate per source IP in the window (its rated complaints over its messages), as a ratio; absent above 1 (more complaints than messages: the send log is incomplete).",
     );
     let mut ip_level = Family::new(
         "fbl_ip_level",
-        "Worst daily level per IP: -1 not judged, 0 ok, 1 warn, 2 critical.",
+        "Level per IP in the window (its rates, an Outlook.com block critical, throttling warn): -1 not judged, 0 ok, 1 warn, 2 critical.",
     );
     let mut day_complaints = Family::new(
         "fbl_ip_latest_day_complaints",
@@ -155,7 +160,7 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
     );
     let mut day_ratio = Family::new(
         "fbl_ip_latest_day_complaint_ratio",
-        "Complaint rate per IP on its latest day with a volume, as a ratio.",
+        "Complaint rate per IP on its latest day with a volume, as a ratio; absent above 1 (more complaints than messages: the send log is incomplete).",
     );
     // The day is a value, not a label: a label would start a new series every day.
     let mut day_start = Family::new(
@@ -177,7 +182,7 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
         if let Some(r) = ratio(ip.rate_percent) {
             ip_ratio.add(&l, r);
         }
-        ip_level.add(&l, level_number(ip.level.max(ip.worst_day_level)));
+        ip_level.add(&l, level_number(ip.level));
         if let Some(c) = &ip.snds_filter_result {
             let value = match c.as_str() {
                 "green" => 0,
@@ -262,19 +267,19 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
     for (name, help, rows, label) in [
         (
             "fbl_reporter_complaint_ratio",
-            "Complaint rate per reporter in the window (its rated complaints over the messages of its days with a known volume), as a ratio.",
+            "Complaint rate per reporter in the window (its rated complaints over the messages of its days with a known volume), as a ratio; absent above 1 (more complaints than messages: the send log is incomplete).",
             &report.reporters,
             "reporter",
         ),
         (
             "fbl_campaign_complaint_ratio",
-            "Complaint rate per campaign, as a ratio.",
+            "Complaint rate per campaign, as a ratio; absent above 1 (more complaints than messages: the send log is incomplete).",
             &report.campaigns,
             "campaign",
         ),
         (
             "fbl_list_complaint_ratio",
-            "Complaint rate per list, as a ratio.",
+            "Complaint rate per list, as a ratio; absent above 1 (more complaints than messages: the send log is incomplete).",
             &report.lists,
             "list",
         ),

@@ -1,7 +1,7 @@
 //! The terminal table: the overview, alerts, the worst IPs, reporters, campaigns, lists,
 //! domains, unattributed complaints, foreign IPs, Outlook.com blocks, SNDS and mailboxes.
 
-use crate::rates::{ComplaintReport, RateRow, percent};
+use crate::rates::{ComplaintReport, RateRow, more_complaints_than_messages};
 use std::io::{self, Write};
 
 /// Rows shown per section; CSV and JSON have them all.
@@ -92,7 +92,7 @@ fn rate_table(title: &str, rows: &[RateRow], out: &mut dyn Write) -> io::Result<
             clip(&row.subject, 40),
             super::row_complaints(row),
             count(row.messages),
-            percent(row.rate_percent),
+            super::rate_cell(row.rate_percent),
             row.level.as_str().to_string(),
         ]);
     }
@@ -110,6 +110,13 @@ fn rate_table(title: &str, rows: &[RateRow], out: &mut dyn Write) -> io::Result<
         .any(|r| super::row_complaints(r) != r.complaints.to_string())
     {
         writeln!(out, "  ({})", super::RATED_NOTE)?;
+    }
+    if rows
+        .iter()
+        .take(MAX_ROWS)
+        .any(|r| more_complaints_than_messages(r.rate_percent))
+    {
+        writeln!(out, "  ({})", super::more_complaints_note())?;
     }
     Ok(())
 }
@@ -146,7 +153,12 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
     )?;
 
     if !report.alerts.is_empty() {
-        writeln!(out, "\nalerts, worst first")?;
+        writeln!(
+            out,
+            "\nalerts, worst first (complaint rates and Outlook.com blocks, {} to {}; SNDS's are told by fbl run)",
+            crate::rates::alert_days_from(w),
+            w.to_day
+        )?;
         let alerts = crate::rates::worst_alerts_first(&report.alerts);
         for alert in alerts.iter().take(MAX_ROWS) {
             writeln!(out, "  {:<8} {}", alert.level.as_str(), alert.message)?;
@@ -190,10 +202,10 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
                 name,
                 super::ip_complaints(ip),
                 count(ip.messages),
-                percent(ip.rate_percent),
+                super::rate_cell(ip.rate_percent),
                 ip.level.as_str().to_string(),
                 ip.worst_day.clone().unwrap_or_else(|| "-".to_string()),
-                percent(ip.worst_day_rate_percent),
+                super::rate_cell(ip.worst_day_rate_percent),
                 ip.snds_filter_result
                     .clone()
                     .unwrap_or_else(|| "-".to_string()),
@@ -220,6 +232,12 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
             .any(|ip| super::ip_complaints(ip) != ip.complaints.to_string())
         {
             writeln!(out, "  ({})", super::RATED_NOTE)?;
+        }
+        if report.ips.iter().take(MAX_ROWS).any(|ip| {
+            more_complaints_than_messages(ip.rate_percent)
+                || more_complaints_than_messages(ip.worst_day_rate_percent)
+        }) {
+            writeln!(out, "  ({})", super::more_complaints_note())?;
         }
     }
 

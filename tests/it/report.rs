@@ -286,7 +286,7 @@ fn rates_per_ip_day_campaign_list_domain_and_reporter_are_judged_against_the_thr
     .unwrap();
     let report = report_json(&strict, &["--days", "7"]);
     let ip = find(&report["ips"], "ip", "192.0.2.11");
-    assert_eq!(ip["level"], "warn", "1 in 4,500 is 0.022%");
+    assert_eq!(ip["rate_level"], "warn", "1 in 4,500 is 0.022%");
 }
 
 #[test]
@@ -1193,6 +1193,37 @@ fn snds_fixture(ip_status: &str) -> Fixture {
     fixture
 }
 
+/// The HTML report said "Alerts: None in the last days of the window" right after `fbl run`
+/// raised SNDS alerts (turned RED, trap hits, blocked): the section says what its list
+/// covers, and shows what SNDS says in the same days.
+#[test]
+fn the_html_alerts_say_what_they_cover_and_show_snds_in_the_same_days() {
+    let fixture = snds_fixture(
+        "192.0.2.8,192.0.2.15,Yes,Blocked due to user complaints or other evidence of spamming\r\n",
+    );
+    let output = run(fixture
+        .fbl()
+        .args(["report", "--days", "7", "--format", "html"]));
+    let html = stdout(&output);
+    let start = html.find("<section id=\"alerts\">").unwrap();
+    let alerts = &html[start..start + html[start..].find("</section>").unwrap()];
+    assert!(!alerts.contains("None in the last days"), "{alerts}");
+    for expected in [
+        "Outlook.com blocks and throttling, from 2026-11-14 to 2026-11-20: 7 alerts",
+        "SNDS's alerts (an IP turned YELLOW or RED, trap hits, a range blocked or unblocked) are told by <code>fbl run</code>",
+        "<li>192.0.2.10: RED on 2026-11-19</li>",
+        "<li>192.0.2.10: trap hits 5 on 2026-11-19</li>",
+        "<li>192.0.2.8 – 192.0.2.15: blocked by Outlook.com since ",
+    ] {
+        assert!(alerts.contains(expected), "{expected} is missing: {alerts}");
+    }
+    let table = stdout(&run(fixture.fbl().args(["report", "--days", "7"])));
+    assert!(
+        table.contains("alerts, worst first (complaint rates and Outlook.com blocks, 2026-11-14 to 2026-11-20; SNDS's are told by fbl run)"),
+        "{table}"
+    );
+}
+
 #[test]
 fn snds_volume_colour_band_trap_hits_and_ip_status_sit_beside_fbls_own_figures() {
     let fixture = snds_fixture(
@@ -1330,7 +1361,8 @@ fn snds_volume_colour_band_trap_hits_and_ip_status_sit_beside_fbls_own_figures()
 }
 
 /// An IP SNDS ipStatus lists as blocked is an Outlook.com block: counted as blocked, and
-/// critical for `worst_level` and `--fail-on`, whatever the rates say. A RED day is shown
+/// critical (its level, the overview's count of critical IPs, `worst_level`, `--fail-on`),
+/// whatever the rates say. A RED day is shown
 /// beside fbl's figure and judges nothing.
 #[test]
 fn an_snds_block_counts_as_critical_and_a_red_day_does_not() {
@@ -1356,13 +1388,18 @@ fn an_snds_block_counts_as_critical_and_a_red_day_does_not() {
     );
     lenient(&blocked);
     let report = report_json(&blocked, &["--days", "7"]);
-    assert_eq!(report["overview"]["ips_critical"], 0, "no rate is critical");
+    // No rate is critical, but the blocked IP is, and counted so beside the worst level.
+    let ip = find(&report["ips"], "ip", "192.0.2.10");
+    assert_eq!(ip["level"], "critical");
+    assert_ne!(ip["rate_level"], "critical");
+    assert_eq!(report["overview"]["ips_critical"], 1);
     assert_eq!(report["overview"]["ips_blocked"], 1);
     assert_eq!(report["overview"]["worst_level"], "critical");
     assert_eq!(status(&blocked, "critical"), Some(1));
     let table = stdout(&run(blocked.fbl().args(["report", "--days", "7"])));
     assert!(table.contains("Outlook.com: 1 blocked"), "{table}");
     assert!(table.contains("worst: critical"), "{table}");
+    assert!(table.contains("(1 critical, "), "{table}");
 
     // Listed but not blocked, and RED on the 19th: information only.
     let red = snds_fixture("192.0.2.10,192.0.2.10,No,Junked due to user complaints\r\n");

@@ -1,6 +1,7 @@
 //! The HTML report in a real headless browser (Debian's chromium, installed by
-//! scripts/test): it renders without console errors, loads nothing from outside, and its
-//! charts have a size. The screenshot goes to a temporary folder, never the repository.
+//! scripts/test): it renders without console errors, loads nothing from outside, its
+//! charts have a size and its table headers are aligned as their columns. The screenshot
+//! goes to a temporary folder, never the repository.
 
 use crate::report::fixture_store;
 use crate::support::run;
@@ -53,7 +54,20 @@ const charts = [...document.querySelectorAll('svg')].map(s => {
   const r = s.getBoundingClientRect();
   return [s.closest('section').id, Math.round(r.width), Math.round(r.height), s.querySelectorAll('rect,circle,polyline,line').length];
 });
-document.body.setAttribute('data-probe', JSON.stringify({charts, images: document.images.length, links: document.querySelectorAll('link,iframe,object,embed').length}));
+const misaligned = [];
+for (const table of document.querySelectorAll('table')) {
+  const heads = [...table.querySelectorAll('thead th')];
+  for (const row of table.querySelectorAll('tbody tr')) {
+    if (row.cells.length !== heads.length) misaligned.push(`${table.closest('section').id}: ${row.cells.length} cells under ${heads.length} headers`);
+    heads.forEach((th, i) => {
+      const td = row.cells[i];
+      if (!td) return;
+      const [a, b] = [getComputedStyle(th).textAlign, getComputedStyle(td).textAlign];
+      if (a !== b) misaligned.push(`${table.closest('section').id} ${th.textContent}: header ${a}, cells ${b}`);
+    });
+  }
+}
+document.body.setAttribute('data-probe', JSON.stringify({charts, misaligned: [...new Set(misaligned)], images: document.images.length, links: document.querySelectorAll('link,iframe,object,embed').length}));
 </script>"#;
 
 #[test]
@@ -110,6 +124,10 @@ fn the_html_report_renders_in_chromium_without_console_errors() {
     let end = start + dom[start..].find('"').unwrap();
     let probe: serde_json::Value =
         serde_json::from_str(&dom[start..end].replace("&quot;", "\"")).unwrap();
+    // Each header is aligned as its column's cells: numbers and their headers to the right
+    // (headers were left-aligned over right-aligned numbers, each number seeming to sit
+    // under the next header).
+    assert_eq!(probe["misaligned"], serde_json::json!([]), "{probe}");
     assert_eq!(probe["images"], 0);
     assert_eq!(probe["links"], 0);
     let charts = probe["charts"].as_array().unwrap();

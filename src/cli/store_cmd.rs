@@ -14,6 +14,21 @@ pub enum StoreCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Show a stored report: where and when it came, what it is, whom it names and how,
+    /// and the parse result kept with it (the ids `fbl suppress show` gives as evidence)
+    Report {
+        id: i64,
+        /// Write the raw message instead, byte for byte
+        #[arg(long)]
+        raw: bool,
+    },
+    /// List the stored complaints and unsubscribes that name nobody yet, with why (exit 1
+    /// when there is one; `fbl sendlog import` and `fbl reattribute` may name them)
+    Unattributed {
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Copy a SQLite store into a PostgreSQL one (idempotent: run it again after an
     /// interruption), then check that every table arrived whole
     Migrate {
@@ -61,6 +76,45 @@ pub fn run(context: &Context, command: StoreCommand) -> Result<Outcome> {
                 );
             }
             Ok(Outcome::Clean)
+        }
+        StoreCommand::Report { id, raw } => {
+            let store = context.open_existing_store()?;
+            if raw {
+                let Some(bytes) = store.report_raw(id)? else {
+                    bail!("no stored report with id {id}");
+                };
+                std::io::Write::write_all(&mut std::io::stdout(), &bytes)
+                    .context("cannot write to standard output")?;
+            } else {
+                let Some(report) = store.stored_report(id)? else {
+                    bail!("no stored report with id {id}");
+                };
+                print_json(&report)?;
+            }
+            Ok(Outcome::Clean)
+        }
+        StoreCommand::Unattributed { json } => {
+            let store = context.open_existing_store()?;
+            let reports = store.unattributed_reports()?;
+            if json {
+                print_json(&reports)?;
+            } else {
+                for report in &reports {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        report.id,
+                        report.reported_at,
+                        report.reporter,
+                        report.origin,
+                        report.reason
+                    );
+                }
+            }
+            Ok(if reports.is_empty() {
+                Outcome::Clean
+            } else {
+                Outcome::Attention
+            })
         }
         StoreCommand::Migrate { from, to, json } => {
             let target = match to {

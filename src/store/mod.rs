@@ -226,6 +226,40 @@ pub struct QuarantineEntry {
     pub report_id: Option<i64>,
 }
 
+/// A stored report, for `fbl store report`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StoredReport {
+    pub id: i64,
+    pub ingested_at: String,
+    pub origin: String,
+    pub kind: String,
+    pub reporter: String,
+    pub reported_at: String,
+    pub attributed: bool,
+    pub complainants: Vec<StoredComplainant>,
+    /// The parse result kept with the report, as `fbl parse` printed it then.
+    pub report: serde_json::Value,
+}
+
+/// A complainant found for a stored report, and how.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StoredComplainant {
+    pub address: String,
+    pub id: String,
+    pub via: String,
+}
+
+/// A stored complaint or unsubscribe that names nobody yet.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UnattributedReport {
+    pub id: i64,
+    pub reported_at: String,
+    pub reporter: String,
+    pub origin: String,
+    /// The first reason its attribution gave.
+    pub reason: String,
+}
+
 /// One line of an address's suppression history.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct HistoryEntry {
@@ -698,6 +732,75 @@ impl Store {
             Some((entry, packed)) => Ok(Some((entry, packed::unpack(&packed)?))),
             None => Ok(None),
         }
+    }
+
+    /// A stored report as `fbl store report` shows it: where and when it came, what it is,
+    /// whom it names, and the parse result kept with it.
+    pub fn stored_report(&self, id: i64) -> Result<Option<StoredReport>> {
+        self.read_snapshot(|store| {
+            let row = store.db.query_opt(
+                "SELECT id, ingested_at, origin, kind, reporter, reported_at, attributed,
+                        report_json
+                 FROM reports WHERE id = ?1",
+                params![id],
+                |r| {
+                    Ok((
+                        StoredReport {
+                            id: r.get(0)?,
+                            ingested_at: r.get(1)?,
+                            origin: r.get(2)?,
+                            kind: r.get(3)?,
+                            reporter: r.get(4)?,
+                            reported_at: r.get(5)?,
+                            attributed: r.get(6)?,
+                            complainants: Vec::new(),
+                            report: serde_json::Value::Null,
+                        },
+                        r.get::<String>(7)?,
+                    ))
+                },
+            )?;
+            let Some((mut report, json)) = row else {
+                return Ok(None);
+            };
+            report.report = serde_json::from_str(&json)?;
+            report.complainants = store.db.query(
+                "SELECT address, id, via FROM complainants WHERE report_id = ?1
+                 ORDER BY address, id, via",
+                params![id],
+                |r| {
+                    Ok(StoredComplainant {
+                        address: r.get(0)?,
+                        id: r.get(1)?,
+                        via: r.get(2)?,
+                    })
+                },
+            )?;
+            Ok(Some(report))
+        })
+    }
+
+    /// The stored complaints and unsubscribes that name nobody yet, oldest first, each with
+    /// the first reason its attribution gave.
+    pub fn unattributed_reports(&self) -> Result<Vec<UnattributedReport>> {
+        self.db.query(
+            "SELECT id, reported_at, reporter, origin, report_json FROM reports
+             WHERE attributed = 0 AND kind IN ('complaint', 'unsubscribe') ORDER BY id",
+            params![],
+            |r| {
+                let json: String = r.get(4)?;
+                let notes = serde_json::from_str::<serde_json::Value>(&json)
+                    .ok()
+                    .and_then(|v| v["attribution_notes"][0].as_str().map(str::to_string));
+                Ok(UnattributedReport {
+                    id: r.get(0)?,
+                    reported_at: r.get(1)?,
+                    reporter: r.get(2)?,
+                    origin: r.get(3)?,
+                    reason: notes.unwrap_or_default(),
+                })
+            },
+        )
     }
 
     /// The raw bytes of a stored report.

@@ -1639,6 +1639,50 @@ fn a_store_that_never_listed_anyone_does_not_empty_an_export() {
     );
 }
 
+/// The evidence `fbl suppress show` gives is report ids: `fbl store report ID` shows one
+/// (where it came from, whom it names and how, the parse result), `--raw` its bytes; `fbl
+/// store unattributed` lists the complaints that name nobody, with why (exit 1 when any).
+#[test]
+fn stored_reports_can_be_shown_and_the_unattributed_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let named = arf("abuse", "jane@example.org", "m1@example.com");
+    write(dir.path(), "in/1.eml", &named);
+    write(dir.path(), "in/2.eml", &arf("abuse", "", "m2@example.com"));
+    let output = run(fbl(dir.path()).args(["ingest", "in"]));
+    assert_eq!(output.status.code(), Some(1));
+    let output = run(fbl(dir.path()).args(["suppress", "show", "jane@example.org"]));
+    let shown: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let id = shown["evidence_report_ids"][0]
+        .as_i64()
+        .unwrap()
+        .to_string();
+
+    let output = run(fbl(dir.path()).args(["store", "report", &id]));
+    assert_eq!(output.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert!(
+        report["origin"].as_str().unwrap().ends_with("1.eml"),
+        "{report}"
+    );
+    assert_eq!(report["kind"], "complaint");
+    assert_eq!(report["complainants"][0]["address"], "jane@example.org");
+    assert_eq!(report["complainants"][0]["via"], "original_rcpt_to");
+    assert_eq!(report["report"]["feedback_type"], "abuse");
+    let output = run(fbl(dir.path()).args(["store", "report", &id, "--raw"]));
+    assert_eq!(output.stdout, named);
+    let output = run(fbl(dir.path()).args(["store", "report", "999"]));
+    assert_eq!(output.status.code(), Some(2));
+
+    let output = run(fbl(dir.path()).args(["store", "unattributed", "--json"]));
+    assert_eq!(output.status.code(), Some(1));
+    let list: Vec<serde_json::Value> = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert!(list[0]["origin"].as_str().unwrap().ends_with("2.eml"));
+    assert!(!list[0]["reason"].as_str().unwrap().is_empty(), "{list:?}");
+    let output = run(fbl(dir.path()).args(["store", "unattributed"]));
+    assert_eq!(stdout(&output).lines().count(), 1);
+}
+
 /// An export to standard output next to the `--json` summary on the same standard output
 /// would mix the two: refused before anything is done, by `fbl export` and by `fbl run`.
 #[test]

@@ -1059,6 +1059,55 @@ fn reports_stored_before_version_14_are_keyed_by_the_migration(backend: Backend)
     }
 }
 
+/// `fbl store report` and `fbl store unattributed` read the same on both engines.
+fn a_stored_report_and_the_unattributed_read_back(backend: Backend) {
+    let test = TestStore::new(backend);
+    let mut store = test.open();
+    let mut batch = store.begin().unwrap();
+    let mut ids = Vec::new();
+    for rcpt in ["jane@example.org", ""] {
+        let raw = crate::support::arf("abuse", rcpt, &format!("{rcpt}m@example.com"));
+        let mut report = fbl::report_parser::parse(&raw).report;
+        if !rcpt.is_empty() {
+            report.recipients.push(fbl::report::Recipient {
+                address: Some(rcpt.to_string()),
+                id: None,
+                via: fbl::report::Via::OriginalRcptTo,
+            });
+        } else {
+            report.attribution_notes.push("nobody named".to_string());
+        }
+        let stored = batch
+            .store_report(&fbl::store::NewReport {
+                raw: &raw,
+                packed: None,
+                sha256: fbl::store::sha256(&raw),
+                content_key: None,
+                origin: "test.eml",
+                report: &report,
+                ingested_at: "2026-11-01T00:00:00Z",
+            })
+            .unwrap();
+        ids.push(match stored {
+            fbl::store::Stored::New(id) => id,
+            other => panic!("{other:?}"),
+        });
+    }
+    batch.commit().unwrap();
+    let shown = store.stored_report(ids[0]).unwrap().unwrap();
+    assert_eq!(shown.kind, "complaint");
+    assert!(shown.attributed);
+    assert_eq!(shown.complainants.len(), 1);
+    assert_eq!(shown.complainants[0].address, "jane@example.org");
+    assert_eq!(shown.complainants[0].via, "original_rcpt_to");
+    assert_eq!(shown.report["feedback_type"], "abuse");
+    assert!(store.stored_report(ids[1] + 100).unwrap().is_none());
+    let unattributed = store.unattributed_reports().unwrap();
+    assert_eq!(unattributed.len(), 1);
+    assert_eq!(unattributed[0].id, ids[1]);
+    assert_eq!(unattributed[0].reason, "nobody named");
+}
+
 /// A COMMIT the store refuses (here a deferred constraint, checked only then) leaves no
 /// transaction open: what the batch did is rolled back, and the next batch commits alone.
 fn a_refused_commit_rolls_back_and_the_next_batch_commits(backend: Backend) {
@@ -1368,6 +1417,7 @@ on_both_backends!(
     the_suppression_view_lists_the_current_list,
     the_same_report_stored_at_once_by_two_connections_is_stored_once,
     deliveries_of_one_report_are_stored_once,
+    a_stored_report_and_the_unattributed_read_back,
     reports_stored_before_version_14_are_keyed_by_the_migration,
     a_refused_commit_rolls_back_and_the_next_batch_commits,
     a_read_snapshot_sees_no_commit_made_after_its_first_read,

@@ -356,7 +356,17 @@ impl Attribution {
             .get_all("List-Unsubscribe")
             .flat_map(list_unsubscribe_links)
         {
-            if let Some(token) = self.unsubscribe_urls.iter().find_map(|t| t.token_in(&link))
+            // A mailto link is no template's; each other link is read once for them all.
+            let web = link
+                .get(..4)
+                .is_some_and(|s| s.eq_ignore_ascii_case("http"));
+            let Some(url) = web.then(|| url::Url::parse(&link).ok()).flatten() else {
+                continue;
+            };
+            if let Some(token) = self
+                .unsubscribe_urls
+                .iter()
+                .find_map(|t| t.token_in_url(&url))
                 && !found.iter().any(|(_, known)| *known == token)
             {
                 found.push((link, token));
@@ -612,11 +622,15 @@ impl UnsubscribeUrl {
 
     /// The token `link` carries, when it is a link of this template.
     pub fn token_in(&self, link: &str) -> Option<String> {
-        let url = url::Url::parse(link).ok()?;
-        if url.scheme() != self.scheme || authority_of(&url) != self.authority {
+        self.token_in_url(&url::Url::parse(link).ok()?)
+    }
+
+    /// The token a link read already carries, when it is a link of this template.
+    fn token_in_url(&self, url: &url::Url) -> Option<String> {
+        if url.scheme() != self.scheme || authority_of(url) != self.authority {
             return None;
         }
-        let segments = path_segments(&url);
+        let segments = path_segments(url);
         if segments.len() != self.path.len() {
             return None;
         }

@@ -20,6 +20,28 @@ fn counts(dir: &Path) -> fbl::store::StoreCounts {
         .unwrap()
 }
 
+/// Suppresses `addresses` in the store of `dir` as a complaint did before fbl checked
+/// addresses as closely as now (so an invalid one may be among them).
+fn suppressed_by_an_older_fbl(dir: &Path, addresses: &[&str]) {
+    let mut store = fbl::store::Store::open(&dir.join("fbl.sqlite")).unwrap();
+    let mut batch = store.begin().unwrap();
+    for address in addresses {
+        batch
+            .suppress(&fbl::store::SuppressRequest {
+                address,
+                reason: "complaint",
+                source: "yahoo",
+                seen_at: "2026-11-01T00:00:00Z",
+                expires_at: None,
+                report_id: None,
+                actor: "report",
+                now: "2026-11-01T00:00:00Z",
+            })
+            .unwrap();
+    }
+    batch.commit().unwrap();
+}
+
 #[test]
 fn parse_prints_one_json_line_per_message_and_reads_stdin() {
     let dir = tempfile::tempdir().unwrap();
@@ -599,25 +621,7 @@ fn suppress_check_of_an_invalid_address_exits_1_alone_or_in_a_list() {
     let output = check(&["a@example.org"]);
     assert_eq!(output.status.code(), Some(2), "no store: no answer");
 
-    let mut store = fbl::store::Store::open(&dir.path().join("fbl.sqlite")).unwrap();
-    let mut batch = store.begin().unwrap();
-    // Stored as a report did before addresses were checked as closely as now.
-    for address in ["a@b@c.com", "a@example.org"] {
-        batch
-            .suppress(&fbl::store::SuppressRequest {
-                address,
-                reason: "complaint",
-                source: "yahoo",
-                seen_at: "2026-11-01T00:00:00Z",
-                expires_at: None,
-                report_id: None,
-                actor: "report",
-                now: "2026-11-01T00:00:00Z",
-            })
-            .unwrap();
-    }
-    batch.commit().unwrap();
-    drop(store);
+    suppressed_by_an_older_fbl(dir.path(), &["a@b@c.com", "a@example.org"]);
 
     let output = check(&["not an address"]);
     assert_eq!(
@@ -2014,25 +2018,7 @@ fn suppress_import_drops_a_utf8_byte_order_mark() {
 #[test]
 fn suppress_remove_takes_off_an_invalid_address_kept_before_by_its_text() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = fbl::store::Store::open(&dir.path().join("fbl.sqlite")).unwrap();
-    let mut batch = store.begin().unwrap();
-    // Stored as a report did before addresses were checked as closely as now.
-    for address in ["a@b@c.com", "valid@example.com"] {
-        batch
-            .suppress(&fbl::store::SuppressRequest {
-                address,
-                reason: "complaint",
-                source: "yahoo",
-                seen_at: "2026-11-01T00:00:00Z",
-                expires_at: None,
-                report_id: None,
-                actor: "report",
-                now: "2026-11-01T00:00:00Z",
-            })
-            .unwrap();
-    }
-    batch.commit().unwrap();
-    drop(store);
+    suppressed_by_an_older_fbl(dir.path(), &["a@b@c.com", "valid@example.com"]);
     // `--invalid` finds it among the rest.
     let output = run(fbl(dir.path()).args(["suppress", "list", "--invalid"]));
     assert_eq!(output.status.code(), Some(0));

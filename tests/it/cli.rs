@@ -20,6 +20,13 @@ fn counts(dir: &Path) -> fbl::store::StoreCounts {
         .unwrap()
 }
 
+/// A report `arf` would make, but broken: it has no Feedback-Type (quarantined).
+fn broken_arf(rcpt_to: &str, message_id: &str) -> String {
+    String::from_utf8(arf("abuse", rcpt_to, message_id))
+        .unwrap()
+        .replace("Feedback-Type: abuse\n", "")
+}
+
 /// Suppresses `addresses` in the store of `dir` as a complaint did before fbl checked
 /// addresses as closely as now (so an invalid one may be among them).
 fn suppressed_by_an_older_fbl(dir: &Path, addresses: &[&str]) {
@@ -81,9 +88,7 @@ fn parse_prints_one_json_line_per_message_and_reads_stdin() {
 #[test]
 fn parse_exits_1_on_a_broken_report_and_says_why() {
     let dir = tempfile::tempdir().unwrap();
-    let broken = String::from_utf8(arf("abuse", "a@example.org", "m@example.com"))
-        .unwrap()
-        .replace("Feedback-Type: abuse\n", "");
+    let broken = broken_arf("a@example.org", "m@example.com");
     write(dir.path(), "broken.eml", broken.as_bytes());
     let output = run(fbl(dir.path()).args(["parse", "broken.eml"]));
     assert_eq!(output.status.code(), Some(1));
@@ -259,9 +264,7 @@ fn a_quarantined_delivery_of_a_stored_report_leaves_the_quarantine() {
 #[test]
 fn quarantine_retry_checks_every_id_first() {
     let dir = tempfile::tempdir().unwrap();
-    let broken = String::from_utf8(arf("abuse", "a@example.org", "m@example.com"))
-        .unwrap()
-        .replace("Feedback-Type: abuse\n", "");
+    let broken = broken_arf("a@example.org", "m@example.com");
     write(dir.path(), "in/1.eml", broken.as_bytes());
     write(
         dir.path(),
@@ -319,10 +322,7 @@ fn look_alikes_never_suppress() {
 #[test]
 fn broken_input_is_quarantined_with_its_bytes_and_can_be_retried() {
     let dir = tempfile::tempdir().unwrap();
-    let broken = String::from_utf8(arf("abuse", "q@example.org", "m@example.com"))
-        .unwrap()
-        .replace("Feedback-Type: abuse\n", "")
-        .into_bytes();
+    let broken = broken_arf("q@example.org", "m@example.com").into_bytes();
     write(dir.path(), "in/broken.eml", &broken);
     write(
         dir.path(),
@@ -1479,9 +1479,7 @@ fn ingest_for_an_mta_exits_0_once_kept_and_75_when_it_cannot_keep() {
     let output = mta(&[], &arf("abuse", "", "m1@example.com"));
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(stdout(&output), "");
-    let broken = String::from_utf8(arf("abuse", "b@example.org", "m2@example.com"))
-        .unwrap()
-        .replace("Feedback-Type: abuse\n", "");
+    let broken = broken_arf("b@example.org", "m2@example.com");
     let output = mta(&[], broken.as_bytes());
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(stdout(&output), "");

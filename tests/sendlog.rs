@@ -577,6 +577,51 @@ mod postfix {
         assert!(reader.open_queue_ids().is_empty());
     }
 
+    /// The current log read again (every `fbl run` imports it) starts with the queue ids its
+    /// own end left open. Postfix reuses short queue ids: a delivery near the start of the
+    /// log, before a carried id was last seen, is not joined to that id's later message
+    /// (here m2: it would name ann as its recipient, and a complaint about m2 would suppress
+    /// her).
+    #[test]
+    fn a_log_read_again_does_not_join_its_early_lines_to_ids_it_left_open() {
+        let log = [
+            delivery("Nov 28 09:00:00", "4ABC12345", "ann@example.org", "sent"),
+            removed("Nov 28 09:00:01", "4ABC12345"),
+            cleanup("Nov 28 10:00:00", "4ABC12345", "m2@x"),
+        ]
+        .concat();
+        // The first read, after the rotated log that opened 4ABC12345 for m1.
+        let carried_m1 = vec![fbl::sendlog::postfix::OpenQueueId {
+            host: "mail01".to_string(),
+            queue_id: "4ABC12345".to_string(),
+            message_id: "m1@x".to_string(),
+            last_seen: "2026-11-27T10:00:00Z".to_string(),
+        }];
+        let mut reader = read_send_log(
+            SendLogFormat::Postfix,
+            log.as_bytes(),
+            &ReadOptions::utc(2026),
+        )
+        .carrying(carried_m1);
+        assert_eq!(
+            render(reader.by_ref()),
+            "ann@example.org message_id=m1@x sent_at=2026-11-28T09:00:00Z\n"
+        );
+        let left_open = reader.open_queue_ids();
+        assert_eq!(left_open.len(), 1);
+        assert_eq!(left_open[0].message_id, "m2@x");
+        // Read again alone: the early delivery is not m2's.
+        let mut again = read_send_log(
+            SendLogFormat::Postfix,
+            log.as_bytes(),
+            &ReadOptions::utc(2026),
+        )
+        .carrying(left_open);
+        let rendered = render(again.by_ref());
+        assert!(!rendered.contains("message_id=m2@x"), "{rendered}");
+        assert_eq!(again.open_queue_ids()[0].message_id, "m2@x");
+    }
+
     /// The shapes syslog daemons write besides the classic and RFC 3339 ones, each read:
     /// RFC 5424 (rsyslog's `RSYSLOG_SyslogProtocol23Format`, with structured data and a
     /// BOM), a `<PRI>` before a classic line (the network form written to a file), and a

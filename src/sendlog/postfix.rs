@@ -132,8 +132,12 @@ impl PostfixState {
                 continue;
             };
             let key = format!("{} {}", carried.host, carried.queue_id);
-            self.queue_ids
-                .open(key, Some(carried.message_id), Seen::Utc(seen.to_utc()));
+            self.queue_ids.open(
+                key,
+                Some(carried.message_id),
+                Seen::Utc(seen.to_utc()),
+                Some(seen.to_utc()),
+            );
         }
     }
 
@@ -143,7 +147,7 @@ impl PostfixState {
             .by_age
             .values()
             .filter_map(|key| {
-                let (_, message_id, seen) = self.queue_ids.by_key.get(key)?;
+                let (_, message_id, seen, _) = self.queue_ids.by_key.get(key)?;
                 let message_id = message_id.clone()?;
                 let last_seen = match seen {
                     Seen::Utc(time) => *time,
@@ -199,11 +203,14 @@ impl PostfixState {
                     self.key.clone(),
                     normalise_message_id(message_id),
                     Seen::of(&line.stamp),
+                    None,
                 );
             }
             Step::Skip
         } else if event.trim_end() == "removed" {
-            self.queue_ids.close(&self.key);
+            if !self.before_carried(&line.stamp) {
+                self.queue_ids.close(&self.key);
+            }
             Step::Skip
         } else if DELIVERY_AGENTS.contains(&daemon) {
             self.delivery(queue_id, event, &line.stamp)
@@ -216,8 +223,14 @@ impl PostfixState {
         let Some((address, status)) = parse_delivery(event) else {
             return Step::Skip;
         };
+        // A line from before a queue id carried from an earlier import was last seen is the
+        // same log read again, where Postfix may have used the id for another message:
+        // the carried Message-ID is not this line's.
+        let before_carried = self.before_carried(stamp);
         // A deferred delivery is a sign of life: the message is still queued.
-        self.queue_ids.seen(&self.key, stamp);
+        if !before_carried {
+            self.queue_ids.seen(&self.key, stamp);
+        }
         if status != "sent" {
             return Step::Skip;
         }
@@ -227,7 +240,12 @@ impl PostfixState {
                 shown(address)
             ));
         };
-        let message_id = match self.queue_ids.message_id(&self.key) {
+        let known = if before_carried {
+            None
+        } else {
+            self.queue_ids.message_id(&self.key)
+        };
+        let message_id = match known {
             Some(Some(message_id)) => message_id.to_string(),
             Some(None) => {
                 return Step::Error(format!(
@@ -275,6 +293,15 @@ impl PostfixState {
     /// The UTC time of a timestamp, if it is a time between the years 0 and 9999.
     fn utc(&self, stamp: &Stamp<'_>) -> Option<DateTime<Utc>> {
         stamp_utc(stamp, &self.options)
+    }
+
+    /// Whether the line at hand (`self.key`) is older than the time its queue id, carried
+    /// from an earlier import, was last seen there.
+    fn before_carried(&self, stamp: &Stamp<'_>) -> bool {
+        match self.queue_ids.by_key.get(&self.key) {
+            Some((_, _, _, Some(carried))) => self.utc(stamp).is_some_and(|at| at < *carried),
+            _ => false,
+        }
     }
 }
 
@@ -341,9 +368,10 @@ impl Seen {
 
 /// The queue ids seen and not yet removed, with the Message-ID of each, by `host queue_id`.
 struct OpenQueueIds {
-    /// Key to (age, Message-ID, last seen); the Message-ID is `None` when cleanup logged it
-    /// empty.
-    by_key: HashMap<String, (u64, Option<String>, Seen)>,
+    /// Key to (age, Message-ID, last seen, carried); the Message-ID is `None` when cleanup
+    /// logged it empty; `carried` is when a queue id carried from an earlier import was last
+    /// seen there.
+    by_key: HashMap<String, (u64, Option<String>, Seen, Option<DateTime<Utc>>)>,
     /// Age to key, oldest first, to forget the oldest when full.
     by_age: BTreeMap<u64, String>,
     next_age: u64,
@@ -351,12 +379,18 @@ struct OpenQueueIds {
 }
 
 impl OpenQueueIds {
-    fn open(&mut self, key: String, message_id: Option<String>, seen: Seen) {
+    fn open(
+        &mut self,
+        key: String,
+        message_id: Option<String>,
+        seen: Seen,
+        carried: Option<DateTime<Utc>>,
+    ) {
         self.close(&key);
         let age = self.next_age;
         self.next_age += 1;
         self.by_age.insert(age, key.clone());
-        self.by_key.insert(key, (age, message_id, seen));
+        self.by_key.insert(key, (age, message_id, seen, carried));
         while self.by_key.len() > self.limit {
             let Some((_, oldest)) = self.by_age.pop_first() else {
                 break;
@@ -366,14 +400,14 @@ impl OpenQueueIds {
     }
 
     fn close(&mut self, key: &str) {
-        if let Some((age, _, _)) = self.by_key.remove(key) {
+        if let Some((age, _, _, _)) = self.by_key.remove(key) {
             self.by_age.remove(&age);
         }
     }
 
     /// Notes a later line of an open queue id.
     fn seen(&mut self, key: &str, stamp: &Stamp<'_>) {
-        if let Some((_, _, seen)) = self.by_key.get_mut(key) {
+        if let Some((_, _, seen, _)) = self.by_key.get_mut(key) {
             let later = Seen::of(stamp);
             if !matches!(later, Seen::Unknown) {
                 *seen = later;
@@ -384,7 +418,7 @@ impl OpenQueueIds {
     fn message_id(&self, key: &str) -> Option<Option<&str>> {
         self.by_key
             .get(key)
-            .map(|(_, message_id, _)| message_id.as_deref())
+            .map(|(_, message_id, _, _)| message_id.as_deref())
     }
 }
 

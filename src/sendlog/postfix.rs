@@ -366,12 +366,15 @@ impl Seen {
     }
 }
 
+/// An open queue id: (age, Message-ID, last seen, carried).
+type OpenEntry = (u64, Option<String>, Seen, Option<DateTime<Utc>>);
+
 /// The queue ids seen and not yet removed, with the Message-ID of each, by `host queue_id`.
 struct OpenQueueIds {
     /// Key to (age, Message-ID, last seen, carried); the Message-ID is `None` when cleanup
     /// logged it empty; `carried` is when a queue id carried from an earlier import was last
     /// seen there.
-    by_key: HashMap<String, (u64, Option<String>, Seen, Option<DateTime<Utc>>)>,
+    by_key: HashMap<String, OpenEntry>,
     /// Age to key, oldest first, to forget the oldest when full.
     by_age: BTreeMap<u64, String>,
     next_age: u64,

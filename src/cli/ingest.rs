@@ -43,7 +43,15 @@ pub fn run(context: &Context, args: IngestArgs) -> Result<Outcome> {
     } else {
         store.lock()?
     };
-    let inputs = Inputs::open(&args.paths, context.config.limits.max_message_bytes)?;
+    // From an MTA, the message on standard input is its only copy once fbl says 0: it is
+    // kept whole, however big (the MTA's own size limit bounds it), never as a head that
+    // asks for "the original" to be ingested again.
+    let max_bytes = if args.mta {
+        u64::MAX
+    } else {
+        context.config.limits.max_message_bytes
+    };
+    let inputs = Inputs::open(&args.paths, max_bytes)?;
     let ingester = Ingester {
         attribution: &attribution,
         policy: &context.config.suppression,
@@ -63,6 +71,10 @@ pub fn run(context: &Context, args: IngestArgs) -> Result<Outcome> {
     progress.finish();
     ingested?;
     if args.mta {
+        // Not read (a short read, a pipe that broke): not kept, so the MTA must keep it.
+        if let Some(error) = summary.unreadable.first() {
+            anyhow::bail!("the message was not kept: {error}");
+        }
         // Kept: the MTA is done with it. What needs a person shows in `fbl quarantine list`
         // and the next `fbl run`; an MTA would put anything printed in a bounce.
         if summary.needs_attention() {

@@ -1518,6 +1518,42 @@ fn ingest_for_an_mta_exits_0_once_kept_and_75_when_it_cannot_keep() {
     );
     assert_eq!(counts(dir.path()).reports, 2);
 
+    // Standard input that cannot be read (here a folder): not kept, 75.
+    let mut command = fbl(dir.path());
+    command
+        .args(["ingest", "--mta", "-"])
+        .stdin(std::fs::File::open(dir.path()).unwrap());
+    let output = run(&mut command);
+    assert_eq!(
+        output.status.code(),
+        Some(75),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // A message over max_message_bytes is kept whole (the MTA drops its copy on 0).
+    write(
+        dir.path(),
+        "small.toml",
+        b"[limits]\nmax_message_bytes = 1000\n",
+    );
+    let mut big = arf("abuse", "big@example.org", "m9@example.com");
+    big.extend(std::iter::repeat_n(b'x', 5000));
+    big.push(b'\n');
+    let mut command = fbl(dir.path());
+    command.args([
+        "--config",
+        "small.toml",
+        "--db",
+        "fbl.sqlite",
+        "ingest",
+        "--mta",
+        "-",
+    ]);
+    let output = run_with_stdin(&mut command, &big);
+    assert_eq!(output.status.code(), Some(0));
+    let output = run(fbl(dir.path()).args(["suppress", "check", "big@example.org"]));
+    assert_eq!(output.status.code(), Some(0), "stored whole and acted on");
+
     // A configuration that does not load, a mistyped command line, a path: 75.
     write(dir.path(), "bad.toml", b"[nonsense]\n");
     let mut command = fbl(dir.path());
@@ -1536,7 +1572,7 @@ fn ingest_for_an_mta_exits_0_once_kept_and_75_when_it_cannot_keep() {
     command.args(["ingest", "--mta", "some.eml"]);
     let output = run_with_stdin(&mut command, b"");
     assert_eq!(output.status.code(), Some(75));
-    assert_eq!(counts(dir.path()).reports, 2);
+    assert_eq!(counts(dir.path()).reports, 3);
     // Without --mta, fbl's own codes stay.
     let mut command = fbl(dir.path());
     command.args(["ingest", "-"]);

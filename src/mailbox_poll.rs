@@ -235,7 +235,7 @@ fn poll_folder(
             status.uid_validity,
             session,
             store,
-            &pending_groups(mailbox, &pending),
+            &pending_groups(mailbox, folder, status.uid_validity, store, &pending)?,
             &mut summary,
         )?;
     }
@@ -360,13 +360,18 @@ fn prepare_folders(mailbox: &MailboxConfig, session: &mut Session) -> Result<()>
 
 /// The pending actions by action, as the configuration says now. A pending action is the
 /// move into the quarantine folder or the `after` action it was given; one that is neither
-/// any more was given under an `after` since changed (a mistyped folder the server refused,
-/// say) and is done as `after` says now: a stored report's message follows the current
-/// configuration, and a mistake once made does not stay pending for good.
+/// any more was given under a configuration since changed (a mistyped folder the server
+/// refused, say) and is done as the configuration says now: for a message in quarantine,
+/// the move into the quarantine folder (or nothing, when none is configured now); for a
+/// stored report's message, `after`. A mistake once made does not stay pending for good,
+/// and a quarantined message never takes `after` (deleted, or moved where nobody looks).
 fn pending_groups(
     mailbox: &MailboxConfig,
+    folder: &str,
+    uid_validity: u32,
+    store: &Store,
     pending: &[crate::store::PendingAction],
-) -> BTreeMap<String, Vec<u32>> {
+) -> Result<BTreeMap<String, Vec<u32>>> {
     let quarantine = mailbox
         .quarantine_folder
         .as_ref()
@@ -374,14 +379,22 @@ fn pending_groups(
     let after = mailbox.after_action().as_string();
     let mut groups: BTreeMap<String, Vec<u32>> = BTreeMap::new();
     for action in pending {
-        let current = if Some(&action.action) == quarantine.as_ref() {
-            &action.action
+        let current = if Some(&action.action) == quarantine.as_ref() || action.action == after {
+            action.action.clone()
         } else {
-            &after
+            let origin = format!(
+                "imap:{}/{folder};UIDVALIDITY={uid_validity};UID={}",
+                mailbox.name, action.uid
+            );
+            if store.is_quarantined_origin(&origin)? {
+                quarantine.clone().unwrap_or_else(|| "keep".to_string())
+            } else {
+                after.clone()
+            }
         };
-        groups.entry(current.clone()).or_default().push(action.uid);
+        groups.entry(current).or_default().push(action.uid);
     }
-    groups
+    Ok(groups)
 }
 
 /// Does the actions on the server, then forgets them in the store. An action the server

@@ -803,6 +803,16 @@ impl Store {
         )
     }
 
+    /// Whether a message from this origin (`imap:NAME/FOLDER;UIDVALIDITY=V;UID=U`) sits in
+    /// quarantine, not yet released. Read without an index: for the rare pending mailbox
+    /// action whose kind the configuration no longer tells.
+    pub fn is_quarantined_origin(&self, origin: &str) -> Result<bool> {
+        self.db.exists(
+            "SELECT 1 FROM quarantine WHERE origin = ?1 AND released_at IS NULL",
+            params![origin],
+        )
+    }
+
     /// The raw bytes of a stored report.
     pub fn report_raw(&self, id: i64) -> Result<Option<Vec<u8>>> {
         let packed: Option<Vec<u8>> = self.db.query_opt(

@@ -762,3 +762,40 @@ fn a_refused_move_stays_pending_without_blocking_new_mail_and_follows_a_correcte
     assert_eq!(summary["ingest"]["messages"], 0, "{summary}");
     assert_eq!(setup.counts().reports, 5);
 }
+
+/// A quarantine move the server refused stays a quarantine move when the folder's name is
+/// mended: the message goes to the new quarantine folder, never to what `after` does with
+/// stored reports (here delete it).
+#[test]
+fn a_refused_quarantine_move_follows_the_mended_quarantine_folder_not_after() {
+    let server = Dovecot::start();
+    let setup = Setup::new(&server, "delete", "");
+    let config = setup.dir.path().join("fbl.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let mistyped = text.replace(
+        "quarantine_folder = \"fbl-quarantine\"",
+        "quarantine_folder = \"Quarantine..2026\"",
+    );
+    assert_ne!(mistyped, text);
+    std::fs::write(&config, &mistyped).unwrap();
+    let mut session = server.login(&setup.user, &setup.password);
+    seed(&mut session, "INBOX", reports(0..2));
+    seed(&mut session, "INBOX", [b"Content-Type: multipart/report; report-type=feedback-report; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nno feedback part\r\n--x--\r\n".to_vec()]);
+    let _ = session.logout();
+    let (code, summary) = setup.run_json(&[]);
+    assert_eq!(code, Some(1), "{summary}");
+    assert_eq!(summary["ingest"]["stored"], 2, "{summary}");
+    assert_eq!(summary["ingest"]["quarantined"], 1, "{summary}");
+    // The two stored were deleted; the quarantined one waits.
+    assert_eq!(folder_count(&server, &setup, "INBOX"), 1);
+
+    std::fs::write(&config, mistyped.replace("Quarantine..2026", "Quarantine")).unwrap();
+    let (code, summary) = setup.run_json(&[]);
+    assert_eq!(code, Some(0), "{summary}");
+    assert_eq!(
+        summary["mailboxes"][0]["folders"][0]["actions"]["move:Quarantine"], 1,
+        "{summary}"
+    );
+    assert_eq!(folder_count(&server, &setup, "INBOX"), 0);
+    assert_eq!(folder_count(&server, &setup, "Quarantine"), 1);
+}

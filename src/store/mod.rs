@@ -879,14 +879,6 @@ fn send_log_has_entries(db: &Db) -> bool {
         .unwrap_or(false)
 }
 
-fn report_id_by_sha256(db: &Db, sha256: &[u8; 32]) -> Result<Option<i64>> {
-    db.query_opt(
-        "SELECT id FROM reports WHERE sha256 = ?1",
-        params![&sha256[..]],
-        |r| r.get(0),
-    )
-}
-
 /// The stored report with these bytes, or another delivery of it (its content key).
 fn report_id_by_digests(db: &Db, sha256: &[u8; 32], content_key: &[u8; 32]) -> Result<Option<i64>> {
     db.query_opt(
@@ -1014,11 +1006,6 @@ impl Batch<'_> {
         // transaction open: dropping the batch rolls it back, or no batch could begin after.
         self.open = committed.is_err();
         committed
-    }
-
-    /// The id of a stored report with these bytes, if there is one.
-    pub fn report_id_by_sha256(&self, sha256: &[u8; 32]) -> Result<Option<i64>> {
-        report_id_by_sha256(self.tx, sha256)
     }
 
     /// The id of a stored report with these bytes or this content key (another delivery

@@ -408,7 +408,7 @@ pub fn run(
 /// export's file, which fbl never wrote, holds a list: a mistyped `[store] path` or a
 /// relative `FBL_DB` under cron opens a new, empty store, and would replace the list every
 /// list manager reads with an empty one, exit 0.
-fn never_listed_over_a_list(store: &Store, path: &Path) -> Result<Option<String>> {
+pub(crate) fn never_listed_over_a_list(store: &Store, path: &Path) -> Result<Option<String>> {
     if store.change_seq()? != 0 {
         return Ok(None);
     }

@@ -167,6 +167,15 @@ pub fn run(context: &Context, args: ExportArgs) -> Result<Outcome> {
             // Each configured export alone, as `fbl run` writes them: one that fails does not
             // keep the others from being written.
             for export in &context.config.exports {
+                match crate::run::never_listed_over_a_list(&store, &export.path) {
+                    Ok(None) => {}
+                    Ok(Some(why)) => {
+                        eprintln!("fbl: {why}");
+                        failed += 1;
+                        continue;
+                    }
+                    Err(error) => return Err(error),
+                }
                 match write_configured_export(&mut store, export, &scope, &context.now) {
                     Ok(done) => written.push(done),
                     // The store's disk full is fatal, as everywhere.

@@ -1666,6 +1666,14 @@ fn a_store_that_never_listed_anyone_does_not_empty_an_export() {
         std::fs::read_to_string(dir.path().join("access")).unwrap(),
         list
     );
+    // `fbl export` of the configured exports alike (exit 2, as for a failed export).
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "export"]));
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("has never listed anyone"));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("access")).unwrap(),
+        list
+    );
 
     // A file that is really to be emptied is removed first; an export fbl wrote stays its own.
     std::fs::remove_file(dir.path().join("access")).unwrap();

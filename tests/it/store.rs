@@ -1031,14 +1031,31 @@ fn reports_stored_before_version_14_are_keyed_by_the_migration(backend: Backend)
     let rows = format!(
         "INSERT INTO reports (id, sha256, ingested_at, origin, kind, format, reporter,
              reported_at, reported_day, redacted, attributed, report_json, raw_packed, raw_size)
-         VALUES {}, {}, {};",
+         VALUES {}, {}, {}, {};",
         row(1, &first),
         row(2, &first_again),
-        row(3, &second)
+        row(3, &second),
+        // A raw message damaged outside fbl: it no longer unpacks. The store still opens.
+        row(4, b"damaged").replace(
+            &blob(backend, &fbl::store::pack(b"damaged").unwrap()),
+            &blob(backend, b"\x00")
+        )
     );
     store_of_version(&test, 13, &rows);
     let mut store = Store::open_at(&test.location).unwrap();
-    assert_eq!(store.counts().unwrap().reports, 3);
+    assert_eq!(store.counts().unwrap().reports, 4);
+    if let Location::Sqlite(path) = &test.location {
+        // The copy stored before and the damaged row keep no key; the others have theirs.
+        let keyless: Vec<i64> = rusqlite::Connection::open(path)
+            .unwrap()
+            .prepare("SELECT id FROM reports WHERE content_key IS NULL ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(keyless, [2, 4]);
+    }
     let batch = store.begin().unwrap();
     for (raw, id) in [
         (

@@ -198,8 +198,8 @@ pub fn run(context: &Context, args: ExportArgs) -> Result<Outcome> {
     } else if super::stdout_is_terminal() {
         for w in &written {
             println!(
-                "{} entries in {} to {}",
-                w.entries,
+                "{} in {} to {}",
+                super::counted(w.entries, "entry", "entries"),
                 w.format,
                 w.path.display()
             );

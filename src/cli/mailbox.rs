@@ -76,10 +76,14 @@ fn find<'c>(context: &'c Context, name: &str) -> Result<&'c MailboxConfig> {
                 .iter()
                 .map(|m| m.name.as_str())
                 .collect();
-            format!(
-                "no [[mailbox]] named {name:?} (configured: {})",
-                names.join(", ")
-            )
+            if names.is_empty() {
+                format!("no [[mailbox]] named {name:?}: the configuration has none")
+            } else {
+                format!(
+                    "no [[mailbox]] named {name:?} (configured: {})",
+                    names.join(", ")
+                )
+            }
         })
 }
 

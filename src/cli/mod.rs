@@ -33,6 +33,15 @@ pub enum Outcome {
     Attention,
 }
 
+/// A count with its noun: "1 entry", "2 entries", "0 entries".
+pub fn counted(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 /// The exit status `fbl ingest --mta` gives for any failure: sysexits.h's EX_TEMPFAIL, on
 /// which an MTA (Postfix's pipe, procmail, a `.forward`) keeps the message and tries again.
 /// fbl's own codes 1, 2 and 3 mean nothing to an MTA: it would bounce the report back to the
@@ -235,4 +244,14 @@ fn print_json(value: &impl serde::Serialize) -> Result<()> {
 fn stdout_is_terminal() -> bool {
     use std::io::IsTerminal;
     std::io::stdout().is_terminal()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_count_takes_its_noun_in_the_right_number() {
+        assert_eq!(super::counted(1, "entry", "entries"), "1 entry");
+        assert_eq!(super::counted(0, "entry", "entries"), "0 entries");
+        assert_eq!(super::counted(2, "day", "days"), "2 days");
+    }
 }

@@ -84,9 +84,9 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
     } else if stdout_is_terminal() || summary.needs_attention() {
         for import in &summary.send_log {
             println!(
-                "send log {}: {} entries, {} new, {} bad lines{}; {} stored complaints attributed by it",
+                "send log {}: {}, {} new, {} bad lines{}; {} stored complaints attributed by it",
                 import.origin,
-                import.entries,
+                super::counted(import.entries, "entry", "entries"),
                 import.added,
                 import.bad_lines,
                 super::sendlog::unrecognised(import),
@@ -102,9 +102,9 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
         }
         for export in &summary.exports {
             println!(
-                "  export {}: {} entries to {}",
+                "  export {}: {} to {}",
                 export.format,
-                export.entries,
+                super::counted(export.entries, "entry", "entries"),
                 export.path.display()
             );
         }

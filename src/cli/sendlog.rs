@@ -84,8 +84,8 @@ pub fn run(context: &Context, command: SendlogCommand) -> Result<Outcome> {
         print_json(&value)?;
     } else {
         println!(
-            "{} entries read: {} added, {} already known, {} older than retention, {} bad lines{}; {} pruned; {} stored complaints attributed now ({} suppressions added)",
-            imported.entries,
+            "{} read: {} added, {} already known, {} older than retention, {} bad lines{}; {} pruned; {} stored complaints attributed now ({} suppressions added)",
+            super::counted(imported.entries, "entry", "entries"),
             imported.added,
             imported.already_known,
             imported.older_than_retention,

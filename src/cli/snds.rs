@@ -201,11 +201,7 @@ fn without_userinfo(url: &str) -> String {
 
 /// "1 day", "2 days".
 fn days_text(n: usize) -> String {
-    if n == 1 {
-        "1 day".to_owned()
-    } else {
-        format!("{n} days")
-    }
+    super::counted(n as u64, "day", "days")
 }
 
 /// A stored row as `show --json` prints it.

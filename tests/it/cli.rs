@@ -1729,6 +1729,33 @@ fn stored_reports_can_be_shown_and_the_unattributed_listed() {
     assert_eq!(stdout(&output).lines().count(), 1);
 }
 
+/// Counts read as English: "1 entry", not "1 entries"; a mailbox asked for by name when
+/// none is configured says so, not "(configured: )".
+#[test]
+fn counts_and_missing_names_read_as_sentences() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "sends.csv",
+        b"message_id,recipient,sent_at\n<one@x>,one@example.org,2026-11-19T10:00:00Z\n",
+    );
+    let output = run(fbl(dir.path()).args(["sendlog", "import", "sends.csv", "--format", "csv"]));
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        stdout(&output).starts_with("1 entry read: 1 added"),
+        "{}",
+        stdout(&output)
+    );
+    write(dir.path(), "fbl.toml", b"[send_log]\nretention_days = 30\n");
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "mailbox", "test", "jmrp"]));
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no [[mailbox]] named \"jmrp\": the configuration has none"),
+        "{stderr}"
+    );
+}
+
 /// An export to standard output next to the `--json` summary on the same standard output
 /// would mix the two: refused before anything is done, by `fbl export` and by `fbl run`.
 #[test]

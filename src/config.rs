@@ -572,6 +572,27 @@ impl Config {
     }
 
     fn check(&self) -> Result<()> {
+        // An empty path names nothing: said here, by its key, not as "cannot create store :".
+        let mut paths: Vec<(String, &Path)> = Vec::new();
+        if let Some(path) = &self.store.path {
+            paths.push(("[store] path".to_string(), path));
+        }
+        for (i, source) in self.sources.iter().enumerate() {
+            paths.push((format!("[[source]] {} path", i + 1), &source.path));
+        }
+        for (i, import) in self.send_log.imports.iter().enumerate() {
+            paths.push((format!("[send_log] import {} path", i + 1), &import.path));
+        }
+        for (label, path) in self.export_outputs() {
+            if path.as_os_str().is_empty() {
+                bail!("{label} is empty: name a file");
+            }
+        }
+        for (label, path) in paths {
+            if path.as_os_str().is_empty() {
+                bail!("{label} is empty: name a file");
+            }
+        }
         // Reasons are free text (`suppress add --reason`), so any key may be meant; but one
         // a letter or a case away from fbl's own reasons is a typo that would leave the list
         // never expiring, silently.

@@ -43,6 +43,24 @@ fn unknown_keys_are_errors() {
 
 #[test]
 fn bad_values_are_errors_that_name_the_problem() {
+    for (text, says) in [
+        ("[store]\npath = \"\"\n", "[store] path is empty"),
+        (
+            "[[source]]\nname = \"m\"\npath = \"\"\n",
+            "[[source]] 1 path is empty",
+        ),
+        (
+            "[send_log]\nimport = [{ path = \"\", format = \"csv\" }]\n",
+            "[send_log] import 1 path is empty",
+        ),
+        (
+            "[[export]]\nformat = \"plain\"\npath = \"\"\n",
+            "[[export]] 1 path is empty",
+        ),
+    ] {
+        let error = Config::from_toml(text).unwrap_err();
+        assert!(format!("{error:#}").contains(says), "{text}: {error:#}");
+    }
     // A reason a letter or a case away from fbl's own would never expire anything.
     for (key, write) in [
         ("complaints", "complaint"),

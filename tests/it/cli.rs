@@ -1729,8 +1729,8 @@ fn stored_reports_can_be_shown_and_the_unattributed_listed() {
     assert_eq!(stdout(&output).lines().count(), 1);
 }
 
-/// Counts read as English: "1 entry", not "1 entries"; a mailbox asked for by name when
-/// none is configured says so, not "(configured: )".
+/// Counts read as English: "1 entry", not "1 entries"; a missing send log is said once; a
+/// mailbox asked for by name when none is configured says so, not "(configured: )".
 #[test]
 fn counts_and_missing_names_read_as_sentences() {
     let dir = tempfile::tempdir().unwrap();
@@ -1747,6 +1747,16 @@ fn counts_and_missing_names_read_as_sentences() {
         stdout(&output)
     );
     write(dir.path(), "fbl.toml", b"[send_log]\nretention_days = 30\n");
+    // A send log that is not there is said once, not again by the block scan.
+    write(
+        dir.path(),
+        "missing.toml",
+        b"[send_log]\nimport = [{ path = \"nope.csv\", format = \"csv\" }]\n",
+    );
+    let output = run(fbl(dir.path()).args(["--config", "missing.toml", "run"]));
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.matches("nope.csv").count(), 1, "{stderr}");
     let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "mailbox", "test", "jmrp"]));
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);

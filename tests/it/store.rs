@@ -879,18 +879,20 @@ fn the_suppression_view_lists_the_current_list(backend: Backend) {
     );
 }
 
-/// Two connections storing the same report at the same moment store it once: the second
-/// write transaction waits for the first and then sees it.
-fn the_same_report_stored_at_once_by_two_connections_is_stored_once(backend: Backend) {
-    let test = TestStore::new(backend);
-    drop(test.open());
-    let raw = crate::support::arf("abuse", "twice@example.org", "m@example.com");
-    let report = fbl::report_parser::parse(&raw).report;
-    let barrier = std::sync::Barrier::new(8);
-    let outcomes: Vec<fbl::store::Stored> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..8)
-            .map(|_| {
-                scope.spawn(|| {
+/// Stores each of `raws` as `report` from a connection of its own, all at the same moment
+/// (a barrier), each in its own transaction; what the store answered each.
+fn stored_at_once(
+    test: &TestStore,
+    report: &fbl::report::Report,
+    raws: Vec<Vec<u8>>,
+) -> Vec<fbl::store::Stored> {
+    let barrier = std::sync::Barrier::new(raws.len());
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = raws
+            .into_iter()
+            .map(|raw| {
+                let barrier = &barrier;
+                scope.spawn(move || {
                     let mut store = test.open();
                     barrier.wait();
                     let mut batch = store.begin().unwrap();
@@ -901,7 +903,7 @@ fn the_same_report_stored_at_once_by_two_connections_is_stored_once(backend: Bac
                             sha256: fbl::store::sha256(&raw),
                             content_key: None,
                             origin: "test",
-                            report: &report,
+                            report,
                             ingested_at: "2026-11-01T00:00:00Z",
                         })
                         .unwrap();
@@ -911,7 +913,17 @@ fn the_same_report_stored_at_once_by_two_connections_is_stored_once(backend: Bac
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
+    })
+}
+
+/// Two connections storing the same report at the same moment store it once: the second
+/// write transaction waits for the first and then sees it.
+fn the_same_report_stored_at_once_by_two_connections_is_stored_once(backend: Backend) {
+    let test = TestStore::new(backend);
+    drop(test.open());
+    let raw = crate::support::arf("abuse", "twice@example.org", "m@example.com");
+    let report = fbl::report_parser::parse(&raw).report;
+    let outcomes = stored_at_once(&test, &report, vec![raw; 8]);
     let new = outcomes
         .iter()
         .filter(|o| matches!(o, fbl::store::Stored::New(_)))
@@ -945,34 +957,7 @@ fn deliveries_of_one_report_are_stored_once(backend: Backend) {
         }
     };
     let report = fbl::report_parser::parse(&original).report;
-    let barrier = std::sync::Barrier::new(8);
-    let outcomes: Vec<fbl::store::Stored> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..8)
-            .map(|n| {
-                let (barrier, report, test) = (&barrier, &report, &test);
-                let raw = delivery(n);
-                scope.spawn(move || {
-                    let mut store = test.open();
-                    barrier.wait();
-                    let mut batch = store.begin().unwrap();
-                    let stored = batch
-                        .store_report(&fbl::store::NewReport {
-                            packed: None,
-                            raw: &raw,
-                            sha256: fbl::store::sha256(&raw),
-                            content_key: None,
-                            origin: "test",
-                            report,
-                            ingested_at: "2026-11-01T00:00:00Z",
-                        })
-                        .unwrap();
-                    batch.commit().unwrap();
-                    stored
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
+    let outcomes = stored_at_once(&test, &report, (0..8).map(delivery).collect());
     let new: Vec<i64> = outcomes
         .iter()
         .filter_map(|o| match o {

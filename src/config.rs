@@ -553,9 +553,20 @@ impl Config {
         if mode & 0o004 == 0 {
             return None;
         }
+        // A command that reads the secret from elsewhere (`cat /etc/fbl/imap.pass`, `pass show
+        // fbl`) holds none: warning of it at every cron run would only teach people to ignore
+        // the warning. One that prints a literal (`echo ...`) holds it.
+        let mut judged = self.clone();
+        for mailbox in &mut judged.mailboxes {
+            for command in [&mut mailbox.password_command, &mut mailbox.token_command] {
+                if command.as_deref().is_some_and(|c| !prints_a_literal(c)) {
+                    *command = None;
+                }
+            }
+        }
         // JSON, not TOML: the same comparison at a tenth of the cost, paid by every command.
         let holds_secret =
-            serde_json::to_vec(self).ok()? != serde_json::to_vec(&self.masked()).ok()?;
+            serde_json::to_vec(&judged).ok()? != serde_json::to_vec(&judged.masked()).ok()?;
         holds_secret.then(|| {
             format!(
                 "warning: {} holds a secret and is readable by every user; chmod 600 (or 640) it",
@@ -866,6 +877,20 @@ impl Config {
         }
         config
     }
+}
+
+/// Whether a shell command prints text written in it: it starts with `echo` or `printf`
+/// (after an `exec`), or feeds a here-document or here-string (`<<`).
+fn prints_a_literal(command: &str) -> bool {
+    let mut words = command.split_whitespace();
+    let first = match words.next() {
+        Some("exec") => words.next(),
+        first => first,
+    };
+    matches!(
+        first,
+        Some("echo" | "printf" | "/bin/echo" | "/usr/bin/printf")
+    ) || command.contains("<<")
 }
 
 /// Refuses output files (each named for messages) of one invocation that would overwrite the

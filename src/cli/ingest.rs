@@ -119,8 +119,8 @@ pub fn describe(summary: &Summary) -> String {
     let mut text = String::new();
     let _ = writeln!(
         text,
-        "{} messages: {} stored, {} duplicates, {} quarantined{}",
-        summary.messages,
+        "{}: {} stored, {} duplicates, {} quarantined{}",
+        super::counted(summary.messages, "message", "messages"),
         summary.stored,
         summary.duplicates,
         summary.quarantined,

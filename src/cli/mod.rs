@@ -246,6 +246,15 @@ fn stdout_is_terminal() -> bool {
     std::io::stdout().is_terminal()
 }
 
+/// The header line of a tab-separated listing, for a person: written only when standard
+/// output is a terminal, so that what a script reads from a pipe is the rows alone.
+fn terminal_header(out: &mut impl std::io::Write, columns: &[&str]) -> Result<()> {
+    if stdout_is_terminal() {
+        writeln!(out, "{}", columns.join("\t")).context("cannot write to standard output")?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -47,6 +47,12 @@ pub fn run(context: &Context, command: QuarantineCommand) -> Result<Outcome> {
             if json {
                 print_json(&entries)?;
             } else {
+                let mut out = std::io::stdout().lock();
+                super::terminal_header(
+                    &mut out,
+                    &["ID", "QUARANTINED", "SIZE", "ORIGIN", "REASON"],
+                )?;
+                drop(out);
                 for e in &entries {
                     println!(
                         "{}\t{}\t{} bytes\t{}\t{}{}",

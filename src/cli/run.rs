@@ -81,7 +81,9 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
     }
     if args.json {
         print_json(&summary)?;
-    } else if stdout_is_terminal() || summary.needs_attention() {
+    } else if stdout_is_terminal() || summary.needs_attention() || summary.dry_run {
+        // A dry run is asked for its preview: it prints it wherever its output goes (a pipe
+        // to less, a script), not only on a terminal.
         for import in &summary.send_log {
             println!(
                 "send log {}: {}, {} new, {} bad lines{}; {} stored complaints attributed by it",

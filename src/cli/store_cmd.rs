@@ -99,6 +99,12 @@ pub fn run(context: &Context, command: StoreCommand) -> Result<Outcome> {
             if json {
                 print_json(&reports)?;
             } else {
+                let mut out = std::io::stdout().lock();
+                super::terminal_header(
+                    &mut out,
+                    &["REPORT", "REPORTED", "REPORTER", "ORIGIN", "WHY NOBODY"],
+                )?;
+                drop(out);
                 for report in &reports {
                     println!(
                         "{}\t{}\t{}\t{}\t{}",

@@ -94,6 +94,24 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
             let mut entries: Vec<Suppression> = Vec::new();
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
+            if !json {
+                super::terminal_header(
+                    &mut out,
+                    &[
+                        "ADDRESS",
+                        "REASON",
+                        "SOURCE",
+                        "FIRST SEEN",
+                        "LAST SEEN",
+                        "COUNT",
+                        if removed {
+                            "EXPIRES/REMOVED"
+                        } else {
+                            "EXPIRES"
+                        },
+                    ],
+                )?;
+            }
             store.for_each_suppression(&filter, |entry| {
                 use std::io::Write;
                 if invalid && address::parse_typed(&entry.address).is_ok() {

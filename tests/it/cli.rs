@@ -2154,6 +2154,32 @@ fn a_first_dry_run_makes_no_store() {
     assert_eq!(left, ["fbl.toml", "in"]);
 }
 
+/// A dry run prints its preview when its output is not a terminal (a pipe to `less`, a
+/// script), where a clean real run prints nothing.
+#[test]
+fn a_dry_run_prints_its_preview_off_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "fbl.toml",
+        b"[store]\npath = \"fbl.sqlite\"\n\n[[source]]\nname = \"in\"\npath = \"in\"\n",
+    );
+    write(
+        dir.path(),
+        "in/a.eml",
+        &arf("abuse", "jane@example.org", "m1@example.com"),
+    );
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "run", "--dry-run"]));
+    assert_eq!(output.status.code(), Some(0));
+    let text = stdout(&output);
+    assert!(text.contains("dry run: nothing was changed"), "{text}");
+    assert!(text.contains("1 message: 1 stored"), "{text}");
+    // The real run that follows is clean and, off a terminal, silent (cron).
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "run"]));
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(stdout(&output), "");
+}
+
 /// A sparse complaint (no Original-Rcpt-To) whose attached headers are `headers`.
 fn sparse_complaint(headers: &str) -> Vec<u8> {
     format!(

@@ -50,6 +50,20 @@ fn on_terminal(command: &Command, scratch: &Path) -> OnTerminal {
 /// [`on_terminal`] on a pseudo-terminal that says it is `columns` wide (`stty cols`).
 fn on_terminal_of_width(command: &Command, scratch: &Path, columns: Option<u16>) -> OnTerminal {
     let stdout_path = scratch.join("stdout-on-terminal.txt");
+    let redirect = format!(" >{}", quote(stdout_path.as_os_str()));
+    let mut result = in_script(command, columns, &redirect);
+    result.stdout = std::fs::read_to_string(&stdout_path).unwrap_or_default();
+    result
+}
+
+/// Runs `command` with standard output (and input) on a pseudo-terminal and standard error
+/// sent to /dev/null: what a person sees of a listing.
+fn stdout_on_terminal(command: &Command) -> OnTerminal {
+    in_script(command, None, " 2>/dev/null")
+}
+
+/// Runs `command` through util-linux `script`, with `redirect` after it on the shell line.
+fn in_script(command: &Command, columns: Option<u16>, redirect: &str) -> OnTerminal {
     let mut line = match columns {
         Some(columns) => format!("stty cols {columns} rows 24; "),
         None => String::new(),
@@ -59,8 +73,7 @@ fn on_terminal_of_width(command: &Command, scratch: &Path, columns: Option<u16>)
         line.push(' ');
         line.push_str(&quote(arg));
     }
-    line.push_str(" >");
-    line.push_str(&quote(stdout_path.as_os_str()));
+    line.push_str(redirect);
     let mut script = Command::new("script");
     script.args(["--quiet", "--return", "--command", &line, "/dev/null"]);
     script.env("SHELL", "/bin/sh");
@@ -81,7 +94,7 @@ fn on_terminal_of_width(command: &Command, scratch: &Path, columns: Option<u16>)
     OnTerminal {
         code: output.status.code(),
         terminal: stdout(&output),
-        stdout: std::fs::read_to_string(&stdout_path).unwrap_or_default(),
+        stdout: String::new(),
     }
 }
 
@@ -282,4 +295,48 @@ fn without_columns_the_bar_fits_the_terminal_size() {
     let lines = result.final_lines();
     assert!(!lines.is_empty(), "{}", result.terminal);
     assert_eq!(lines[0].chars().count(), 122, "{lines:?}");
+}
+
+/// A listing carries a header line for the person reading it on a terminal, and none for a
+/// script reading a pipe.
+#[test]
+fn listings_carry_a_header_on_a_terminal_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(fbl(dir.path()).args(["suppress", "add", "a@example.org"]));
+    assert_eq!(output.status.code(), Some(0));
+    let listings: [(&[&str], &str); 3] = [
+        (
+            &["suppress", "list"],
+            "ADDRESS\tREASON\tSOURCE\tFIRST SEEN\tLAST SEEN\tCOUNT\tEXPIRES",
+        ),
+        (
+            &["quarantine", "list"],
+            "ID\tQUARANTINED\tSIZE\tORIGIN\tREASON",
+        ),
+        (
+            &["store", "unattributed"],
+            "REPORT\tREPORTED\tREPORTER\tORIGIN\tWHY NOBODY",
+        ),
+    ];
+    for (args, header) in listings {
+        let mut command = fbl(dir.path());
+        command.args(args);
+        let seen = stdout_on_terminal(&command);
+        assert_eq!(seen.code, Some(0), "{args:?}: {}", seen.terminal);
+        let first = seen.terminal.split("\r\n").next().unwrap_or("");
+        assert_eq!(first, header, "{args:?}: {:?}", seen.terminal);
+        let piped = run(fbl(dir.path()).args(args));
+        assert!(!stdout(&piped).contains(header), "{args:?}");
+    }
+    // The rows follow the header, unchanged.
+    let mut command = fbl(dir.path());
+    command.args(["suppress", "list"]);
+    let seen = stdout_on_terminal(&command);
+    let rows: Vec<&str> = seen
+        .terminal
+        .split("\r\n")
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(rows[1].starts_with("a@example.org\tmanual\t"), "{rows:?}");
 }

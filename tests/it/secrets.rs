@@ -151,6 +151,36 @@ fn a_world_readable_configuration_holding_a_secret_is_warned_about() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&output.stderr).is_empty());
+    // A password command that reads the secret from elsewhere holds none; one that prints
+    // a literal does.
+    for (command, warned) in [
+        ("cat /etc/fbl/imap.pass", false),
+        ("pass show mail/fbl", false),
+        ("echo inline-secret-5e1f", true),
+        ("exec printf %s inline-secret-5e1f", true),
+        ("cat <<< inline-secret-5e1f", true),
+    ] {
+        std::fs::write(
+            &path,
+            format!(
+                "[[mailbox]]\nname = \"m\"\nhost = \"imap.example.com\"\nuser = \"u\"\n\
+                 password_command = \"{command}\"\n"
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let output = fbl(dir.path())
+            .args(["--config", "fbl.toml", "config"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            stderr.contains("readable by every user"),
+            warned,
+            "{command}: {stderr}"
+        );
+        assert!(!stderr.contains("inline-secret-5e1f"), "{stderr}");
+    }
     // A configuration without secrets may be read by anyone.
     std::fs::write(&path, "[store]\npath = \"x.sqlite\"\n").unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();

@@ -5,12 +5,15 @@
 //! messages: the send log is incomplete) says so in `detail` and is `not_judged`. `rated_complaints` (last, so
 //! that the columns before it keep their places) is how many of `complaints` the rate is
 //! over: those of days with a known volume, and on an IP's day whose volume is SNDS's
-//! (Outlook.com recipients only), Microsoft's alone.
+//! (Outlook.com recipients only), Microsoft's alone. `rate_level` (after it, for the same
+//! reason) is, on an `ip` row, the level of its rate alone: its `level` is the worst of that,
+//! its worst day's and a block, so that a blocked IP with a low rate is `critical` there and
+//! its rate's own level shows here. Other rows leave it empty (their `level` is their rate's).
 
 use crate::rates::{ComplaintReport, Level, RateRow, VolumeSource, more_complaints_than_messages};
 use std::io::{self, Write};
 
-const COLUMNS: usize = 14;
+const COLUMNS: usize = 15;
 
 const HEADER: [&str; COLUMNS] = [
     "section",
@@ -27,6 +30,7 @@ const HEADER: [&str; COLUMNS] = [
     "snds_message_recipients",
     "detail",
     "rated_complaints",
+    "rate_level",
 ];
 
 fn number(n: Option<u64>) -> String {
@@ -81,6 +85,7 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
             number(snds.map(|s| s.message_recipients)),
             flag(day.rate_percent),
             day.rated_complaints.to_string(),
+            String::new(),
         ])?;
     }
     for ip in &report.ips {
@@ -121,6 +126,7 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
             String::new(),
             detail.join("; "),
             ip.rated_complaints.to_string(),
+            level(ip.rate_level).into(),
         ])?;
     }
     let rows: [(&str, &Vec<RateRow>); 5] = [
@@ -147,6 +153,7 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
                 String::new(),
                 flag(row.rate_percent),
                 row.rated_complaints.to_string(),
+                String::new(),
             ])?;
         }
     }
@@ -166,6 +173,7 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
             String::new(),
             "not in [report] sending_ips".into(),
             String::new(),
+            String::new(),
         ])?;
     }
     for reason in &report.unattributed.top_reasons {
@@ -183,6 +191,7 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
             String::new(),
             String::new(),
             reason.reason.clone(),
+            String::new(),
             String::new(),
         ])?;
     }
@@ -213,6 +222,7 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
                 episode.sightings,
                 episode.last_text
             ),
+            String::new(),
             String::new(),
         ])?;
     }

@@ -1392,6 +1392,19 @@ fn an_snds_block_counts_as_critical_and_a_red_day_does_not() {
     let ip = find(&report["ips"], "ip", "192.0.2.10");
     assert_eq!(ip["level"], "critical");
     assert_ne!(ip["rate_level"], "critical");
+    // The CSV says both too: the IP's level, and its rate's own in `rate_level`.
+    let csv = stdout(&run(blocked
+        .fbl()
+        .args(["report", "--days", "7", "--format", "csv"])));
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    assert_eq!(&reader.headers().unwrap()[14], "rate_level");
+    let row = reader
+        .records()
+        .map(Result::unwrap)
+        .find(|r| &r[0] == "ip" && &r[1] == "192.0.2.10")
+        .unwrap();
+    assert_eq!(&row[7], "critical");
+    assert_eq!(&row[14], ip["rate_level"].as_str().unwrap(), "{row:?}");
     assert_eq!(report["overview"]["ips_critical"], 1);
     assert_eq!(report["overview"]["ips_blocked"], 1);
     assert_eq!(report["overview"]["worst_level"], "critical");

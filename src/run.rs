@@ -300,7 +300,7 @@ fn store_send_log<R: BufRead>(
 pub const HEAD_BYTES: u64 = 4096;
 
 /// Imports, for `fbl run`, what was added to a configured send log since the last run (see
-/// the README, "Send log"): from the position kept in the store, when the file still begins
+/// the README, "Send logs"): from the position kept in the store, when the file still begins
 /// as it did and is not shorter; else the rest of `PATH.1` first when the log was rotated,
 /// and the file from its start. Only whole lines are read. What each file gave is pushed on
 /// `out` as it is committed. A path that is no regular file (a pipe) is read whole, as it

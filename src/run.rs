@@ -76,6 +76,48 @@ pub struct SendLogImported {
     pub suppressions_added: u64,
     /// The first bad lines, with the reason.
     pub errors: Vec<String>,
+    /// Bytes of the log read: from where the run before stopped to the last whole line
+    /// (`fbl run`), or all of it (`fbl sendlog import`).
+    pub bytes_read: u64,
+    /// `fbl run`: the byte offset reading resumed at, where the run before stopped. Absent
+    /// when the log was read from its start (see `from_start`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resumed_at: Option<u64>,
+    /// `fbl run`: why the log was read from its start. Absent when reading resumed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_start: Option<FromStart>,
+    /// `fbl run`: bytes of a last line still being written (no line end yet), left for the
+    /// next run to read whole.
+    pub partial_line_bytes: u64,
+}
+
+/// Why `fbl run` read a send log from its start rather than from where it stopped before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FromStart {
+    /// No position is kept for it: its first read, or after `fbl sendlog rewind`.
+    FirstRead,
+    /// It was read before in another format.
+    FormatChanged,
+    /// It is shorter than where reading stopped (truncated in place, as logrotate's
+    /// `copytruncate` does).
+    Truncated,
+    /// Its beginning is not what was read before: another file is at its path.
+    Replaced,
+    /// It was renamed to `PATH.1` (as logrotate does): the rest of `PATH.1` was read first.
+    Rotated,
+}
+
+impl FromStart {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FromStart::FirstRead => "first read",
+            FromStart::FormatChanged => "format changed",
+            FromStart::Truncated => "truncated",
+            FromStart::Replaced => "replaced",
+            FromStart::Rotated => "rotated",
+        }
+    }
 }
 
 impl SendLogImported {
@@ -100,6 +142,34 @@ pub fn import_send_log(
     origin: &str,
     retention_days: u32,
 ) -> Result<SendLogImported> {
+    import_send_log_from(store, ingester, format, input, origin, retention_days, None)
+}
+
+/// Where a slice of a send log read by `fbl run` begins, and what to keep once it is read.
+struct Resume {
+    /// Lines before the slice.
+    lines_before: u64,
+    /// A CSV log's header row, when the slice begins after it.
+    header: Option<crate::sendlog::CsvHeader>,
+    /// The offset the slice begins at.
+    from: u64,
+    /// The position to keep once the slice is read whole; its `byte_offset` and `lines` are
+    /// set then.
+    position: crate::store::SendLogPosition,
+    /// Whether a log with lines but none in its format is said (a slice read from the
+    /// start); a slice read on from a log read before may hold only other programs' lines.
+    check_recognised: bool,
+}
+
+fn import_send_log_from(
+    store: &mut Store,
+    ingester: &Ingester,
+    format: SendLogFormat,
+    input: impl BufRead,
+    origin: &str,
+    retention_days: u32,
+    resume: Option<Resume>,
+) -> Result<SendLogImported> {
     let now = chrono::DateTime::parse_from_rfc3339(ingester.now)
         .context("the run's time is not RFC 3339")?;
     let options = ReadOptions {
@@ -113,13 +183,18 @@ pub fn import_send_log(
     };
     let place = store.location().to_string();
     let mut committed = 0;
+    let mut read = read_send_log(format, input, &options);
+    if let Some(resume) = &resume {
+        read = read.resuming(resume.lines_before, resume.header.clone());
+    }
     store_send_log(
         store,
         ingester.now,
-        read_send_log(format, input, &options),
+        read,
         &cutoff.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         &mut imported,
         &mut committed,
+        resume,
     )
     .map_err(|error| store_failure(error, &place, Kept::SendLogEntries(committed)))?;
     if imported.added > 0 {
@@ -136,6 +211,8 @@ pub fn import_send_log(
 /// of those sent before `cutoff`. `committed` counts the entries in committed slices: what a
 /// failure leaves imported. A Postfix log is read with the queue ids the logs imported
 /// before left open, and those it leaves open are kept for the next, in the last slice.
+/// So is the position of a log `fbl run` reads (`resume`), once it was read to the end of
+/// its slice: never past an entry not committed, never past a line not read.
 fn store_send_log<R: BufRead>(
     store: &mut Store,
     now: &str,
@@ -143,6 +220,7 @@ fn store_send_log<R: BufRead>(
     cutoff: &str,
     imported: &mut SendLogImported,
     committed: &mut u64,
+    resume: Option<Resume>,
 ) -> Result<()> {
     let mut batch = store.begin()?;
     let forget_queue_ids_before = forget_queue_ids_before(now)?;
@@ -185,9 +263,11 @@ fn store_send_log<R: BufRead>(
             batch = store.begin()?;
         }
     }
+    imported.bytes_read = read.bytes_read();
     if let Some(counts) = read.line_counts() {
         imported.unrecognised_lines = counts.unrecognised;
-        if counts.lines > 0 && counts.postfix_lines == 0 {
+        let check_recognised = resume.as_ref().is_none_or(|r| r.check_recognised);
+        if check_recognised && counts.lines > 0 && counts.postfix_lines == 0 {
             imported.none_recognised = true;
             imported.errors.push(format!(
                 "{}: {} lines, none recognised as a Postfix log",
@@ -201,9 +281,271 @@ fn store_send_log<R: BufRead>(
         )?;
     }
     imported.pruned = batch.prune_send_log(cutoff)?;
+    // A log none of whose lines was understood (the wrong format) is read again next time
+    // and said again; so is one whose read failed or ended early (no CSV header).
+    if let Some(mut resume) = resume
+        && !read.ended_early()
+        && !imported.none_recognised
+    {
+        resume.position.byte_offset = resume.from + read.bytes_read();
+        resume.position.lines = read.lines_read();
+        batch.set_send_log_position(&resume.position)?;
+    }
     batch.commit()?;
     *committed = imported.entries;
     Ok(())
+}
+
+/// Bytes of a send log's beginning whose SHA-256 tells a file read before from another.
+pub const HEAD_BYTES: u64 = 4096;
+
+/// Imports, for `fbl run`, what was added to a configured send log since the last run (see
+/// the README, "Send logs"): from the position kept in the store, when the file still begins
+/// as it did and is not shorter; else the rest of `PATH.1` first when the log was rotated,
+/// and the file from its start. Only whole lines are read. What each file gave is pushed on
+/// `out` as it is committed. A path that is no regular file (a pipe) is read whole, as it
+/// comes, and keeps no position.
+pub fn import_configured_send_log(
+    store: &mut Store,
+    ingester: &Ingester,
+    import: &crate::config::SendLogImportConfig,
+    retention_days: u32,
+    out: &mut Vec<SendLogImported>,
+) -> Result<()> {
+    let origin = import.path.display().to_string();
+    let file = std::fs::File::open(&import.path)
+        .with_context(|| format!("cannot read send log {origin}"))?;
+    let is_file = file
+        .metadata()
+        .with_context(|| format!("cannot read send log {origin}"))?
+        .is_file();
+    if !is_file {
+        // A pipe or a device has no offset to come back to: read as it comes.
+        let reader = std::io::BufReader::with_capacity(256 * 1024, file);
+        let imported = import_send_log(
+            store,
+            ingester,
+            import.format,
+            reader,
+            &origin,
+            retention_days,
+        )?;
+        out.push(imported);
+        return Ok(());
+    }
+    let host = host_name();
+    let key = position_key(&import.path)?;
+    let kept = store.send_log_position(&host, &key)?;
+    let template = crate::store::SendLogPosition {
+        host,
+        path: key,
+        format: import.format.as_str().to_string(),
+        byte_offset: 0,
+        lines: 0,
+        head_sha256: String::new(),
+        head_bytes: 0,
+        read_at: ingester.now.to_string(),
+    };
+    let length = file_length(&file, &import.path)?;
+    let why = match &kept {
+        None => FromStart::FirstRead,
+        Some(kept) if kept.format != import.format.as_str() => FromStart::FormatChanged,
+        Some(kept) if length >= kept.byte_offset && begins_as(&file, kept)? => {
+            let imported = import_file_slice(
+                store,
+                ingester,
+                import.format,
+                file,
+                &import.path,
+                kept,
+                false,
+                retention_days,
+                template,
+                None,
+            )?;
+            out.push(imported);
+            return Ok(());
+        }
+        Some(kept) => {
+            let mut rotated = import.path.clone().into_os_string();
+            rotated.push(".1");
+            let rotated = PathBuf::from(rotated);
+            match std::fs::File::open(&rotated) {
+                Ok(old)
+                    if file_length(&old, &rotated)? >= kept.byte_offset
+                        && begins_as(&old, kept)? =>
+                {
+                    // The writer is done with it: its last line is read even without a
+                    // line end.
+                    let imported = import_file_slice(
+                        store,
+                        ingester,
+                        import.format,
+                        old,
+                        &rotated,
+                        kept,
+                        true,
+                        retention_days,
+                        template.clone(),
+                        None,
+                    )?;
+                    out.push(imported);
+                    FromStart::Rotated
+                }
+                _ if length < kept.byte_offset => FromStart::Truncated,
+                _ => FromStart::Replaced,
+            }
+        }
+    };
+    let start = crate::store::SendLogPosition {
+        byte_offset: 0,
+        lines: 0,
+        ..template.clone()
+    };
+    let imported = import_file_slice(
+        store,
+        ingester,
+        import.format,
+        file,
+        &import.path,
+        &start,
+        false,
+        retention_days,
+        template,
+        Some(why),
+    )?;
+    out.push(imported);
+    Ok(())
+}
+
+/// Imports a file from `kept`'s offset (a line boundary) to its last line end, or its end
+/// when `to_end`, and keeps the position reached in `template`'s host and path.
+#[allow(clippy::too_many_arguments)]
+fn import_file_slice(
+    store: &mut Store,
+    ingester: &Ingester,
+    format: SendLogFormat,
+    mut file: std::fs::File,
+    path: &Path,
+    kept: &crate::store::SendLogPosition,
+    to_end: bool,
+    retention_days: u32,
+    mut position: crate::store::SendLogPosition,
+    from_start: Option<FromStart>,
+) -> Result<SendLogImported> {
+    use std::io::{Read, Seek};
+    let origin = path.display().to_string();
+    let context = || format!("cannot read send log {origin}");
+    let length = file_length(&file, path)?;
+    let from = kept.byte_offset;
+    let end = if to_end {
+        length
+    } else {
+        last_line_end(&file, from, length).with_context(context)?
+    };
+    let head = end.min(HEAD_BYTES);
+    position.head_sha256 = head_sha256(&file, head).with_context(context)?;
+    position.head_bytes = head;
+    let header = if format == SendLogFormat::Csv && from > 0 {
+        file.rewind().with_context(context)?;
+        crate::sendlog::read_csv_header(std::io::BufReader::new(Read::by_ref(&mut file)))
+            .with_context(context)?
+            .filter(|header| header.end <= from)
+    } else {
+        None
+    };
+    file.seek(std::io::SeekFrom::Start(from))
+        .with_context(context)?;
+    let input = std::io::BufReader::with_capacity(256 * 1024, file.take(end - from));
+    let resume = Resume {
+        lines_before: kept.lines,
+        header,
+        from,
+        position,
+        check_recognised: from == 0,
+    };
+    let mut imported = import_send_log_from(
+        store,
+        ingester,
+        format,
+        input,
+        &origin,
+        retention_days,
+        Some(resume),
+    )?;
+    imported.resumed_at = from_start.is_none().then_some(from);
+    imported.from_start = from_start;
+    imported.partial_line_bytes = length - end;
+    Ok(imported)
+}
+
+/// The key a send log's position is kept under: its path as configured, made absolute
+/// (links are not followed: a link moved to another file is the log at that path).
+pub(crate) fn position_key(path: &Path) -> Result<String> {
+    let absolute = std::path::absolute(path)
+        .with_context(|| format!("cannot make send log path {} absolute", path.display()))?;
+    Ok(absolute.display().to_string())
+}
+
+/// The machine's name, which a position is kept under: hosts that share a PostgreSQL store
+/// each read their own logs.
+pub(crate) fn host_name() -> String {
+    let mut name = [0u8; 256];
+    // SAFETY: the buffer is writable for its length; gethostname writes at most that.
+    let result = unsafe { libc::gethostname(name.as_mut_ptr().cast(), name.len()) };
+    if result != 0 {
+        return String::new();
+    }
+    let length = name
+        .iter()
+        .position(|&byte| byte == 0)
+        .unwrap_or(name.len());
+    String::from_utf8_lossy(&name[..length]).into_owned()
+}
+
+fn file_length(file: &std::fs::File, path: &Path) -> Result<u64> {
+    Ok(file
+        .metadata()
+        .with_context(|| format!("cannot read send log {}", path.display()))?
+        .len())
+}
+
+/// The hex SHA-256 of a file's first `bytes` bytes.
+fn head_sha256(file: &std::fs::File, bytes: u64) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::os::unix::fs::FileExt;
+    let mut head = vec![0u8; bytes as usize];
+    file.read_exact_at(&mut head, 0)?;
+    Ok(hex::encode(Sha256::digest(&head)))
+}
+
+/// Whether a file begins with the bytes `kept` was read from.
+fn begins_as(file: &std::fs::File, kept: &crate::store::SendLogPosition) -> Result<bool> {
+    match head_sha256(file, kept.head_bytes) {
+        Ok(sha256) => Ok(sha256 == kept.head_sha256),
+        // Shorter than the head read before.
+        Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(error) => Err(error).context("cannot read a send log's beginning"),
+    }
+}
+
+/// The offset just past the last line end between `from` and `length` (`from` when there
+/// is none): a last line still being written is left for the next run.
+fn last_line_end(file: &std::fs::File, from: u64, length: u64) -> std::io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    const CHUNK: u64 = 64 * 1024;
+    let mut buffer = vec![0u8; CHUNK as usize];
+    let mut end = length;
+    while end > from {
+        let start = end.saturating_sub(CHUNK).max(from);
+        let chunk = &mut buffer[..(end - start) as usize];
+        file.read_exact_at(chunk, start)?;
+        if let Some(newline) = chunk.iter().rposition(|&byte| byte == b'\n') {
+            return Ok(start + newline as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(from)
 }
 
 /// Postfix queue ids not seen since this time are forgotten: their message has left the
@@ -264,21 +606,15 @@ pub fn run(
     };
     if !dry_run {
         for import in &config.send_log.imports {
-            let imported = std::fs::File::open(&import.path)
-                .with_context(|| format!("cannot read send log {}", import.path.display()))
-                .and_then(|file| {
-                    let reader = std::io::BufReader::with_capacity(256 * 1024, file);
-                    import_send_log(
-                        store,
-                        &ingester,
-                        import.format,
-                        reader,
-                        &import.path.display().to_string(),
-                        config.send_log.retention_days,
-                    )
-                });
+            let imported = import_configured_send_log(
+                store,
+                &ingester,
+                import,
+                config.send_log.retention_days,
+                &mut summary.send_log,
+            );
             match imported {
-                Ok(imported) => summary.send_log.push(imported),
+                Ok(()) => {}
                 // A store with no room left can take nothing more this run: fatal (exit 2),
                 // as for a source.
                 Err(error) if error.is::<StoreFull>() => {

@@ -219,9 +219,53 @@ pub fn read_send_log<R: BufRead>(
             input,
             buffer: Vec::new(),
             number: 0,
+            consumed: 0,
+            ended_line: true,
         },
         state,
         finished: false,
+        ended_early: false,
+        pending: None,
+    }
+}
+
+/// The header row of a CSV send log: its first non-blank line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvHeader {
+    /// Its line number, from 1.
+    pub line: u64,
+    /// The line, without its line end and a UTF-8 BOM.
+    pub bytes: Vec<u8>,
+    /// The offset just past its line end.
+    pub end: u64,
+}
+
+/// The header row of a CSV send log read from its start, to read the log on from a later
+/// line ([`SendLogReader::resuming`]): the line the reader takes as the header; `None` when
+/// the input has no such line that ends with a line end.
+pub fn read_csv_header<R: BufRead>(input: R) -> io::Result<Option<CsvHeader>> {
+    let mut lines = LineReader {
+        input,
+        buffer: Vec::new(),
+        number: 0,
+        consumed: 0,
+        ended_line: true,
+    };
+    loop {
+        match lines.next_line() {
+            LineRead::End => return Ok(None),
+            LineRead::Failed(error) => return Err(error),
+            // Skipped, as the reader skips it: the next line is the header.
+            LineRead::TooLong => {}
+            LineRead::Line if is_blank(&lines.buffer) => {}
+            LineRead::Line => {
+                return Ok(lines.ended_line.then(|| CsvHeader {
+                    line: lines.number,
+                    bytes: std::mem::take(&mut lines.buffer),
+                    end: lines.consumed,
+                }));
+            }
+        }
     }
 }
 
@@ -230,9 +274,51 @@ pub struct SendLogReader<R> {
     lines: LineReader<R>,
     state: FormatState,
     finished: bool,
+    /// The stream ended on an error before the end of the input.
+    ended_early: bool,
+    /// An error to give before reading on (a bad CSV header given to `resuming`).
+    pending: Option<SendLogError>,
 }
 
 impl<R> SendLogReader<R> {
+    /// The reader of the rest of a log, from a line boundary after its first `lines_before`
+    /// lines: errors name lines by their number in the whole log, and a CSV log, whose rest
+    /// holds no header, is read with `header`, its header row read from its start (see
+    /// [`read_csv_header`]); a header that does not read ends the stream with its error.
+    pub fn resuming(mut self, lines_before: u64, header: Option<CsvHeader>) -> Self {
+        self.lines.number = lines_before;
+        if let (FormatState::Csv { columns }, Some(header)) = (&mut self.state, header)
+            && let Step::Fatal(reason) | Step::Error(reason) = csv_line(columns, &header.bytes)
+        {
+            self.pending = Some(SendLogError {
+                line: header.line,
+                reason,
+            });
+        }
+        self
+    }
+
+    /// The lines read so far (with those before a [`resuming`](Self::resuming) point).
+    pub fn lines_read(&self) -> u64 {
+        self.lines.number
+    }
+
+    /// The bytes of the input read so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.lines.consumed
+    }
+
+    /// Whether the last line read ended with a line end (true before any line).
+    pub fn last_line_ended(&self) -> bool {
+        self.lines.ended_line
+    }
+
+    /// Whether the stream ended on an error before the end of the input (a read that
+    /// failed, a missing or unusable CSV header): what follows was not read.
+    pub fn ended_early(&self) -> bool {
+        self.ended_early
+    }
+
     /// The reader of a Postfix log that continues `open`, the queue ids the log before it
     /// left open (see [`postfix`]); other formats ignore them.
     pub fn carrying(mut self, open: impl IntoIterator<Item = postfix::OpenQueueId>) -> Self {
@@ -284,6 +370,11 @@ impl<R: BufRead> Iterator for SendLogReader<R> {
     type Item = Result<SendLogEntry, SendLogError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if let Some(error) = self.pending.take() {
+            self.finished = true;
+            self.ended_early = true;
+            return Some(Err(error));
+        }
         while !self.finished {
             let step = match self.lines.next_line() {
                 LineRead::End => {
@@ -314,6 +405,7 @@ impl<R: BufRead> Iterator for SendLogReader<R> {
                 Step::Error(reason) => return Some(Err(SendLogError { line, reason })),
                 Step::Fatal(reason) => {
                     self.finished = true;
+                    self.ended_early = true;
                     return Some(Err(SendLogError { line, reason }));
                 }
             }
@@ -329,6 +421,10 @@ struct LineReader<R> {
     buffer: Vec<u8>,
     /// The number of the current line, from 1.
     number: u64,
+    /// The bytes consumed from `input`.
+    consumed: u64,
+    /// Whether the current line ended with a line end (not the end of the input).
+    ended_line: bool,
 }
 
 enum LineRead {
@@ -368,9 +464,12 @@ impl<R: BufRead> LineReader<R> {
             }
             let used = chunk.len() + usize::from(newline.is_some());
             self.input.consume(used);
+            self.consumed += used as u64;
             if newline.is_some() {
+                self.ended_line = true;
                 break;
             }
+            self.ended_line = false;
         }
         if !read_any {
             return LineRead::End;

@@ -86,13 +86,14 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
         // to less, a script), not only on a terminal.
         for import in &summary.send_log {
             println!(
-                "send log {}: {}, {} new, {} bad lines{}; {} stored complaints attributed by it",
+                "send log {}: {}, {} new, {} bad lines{}; {} stored complaints attributed by it; {}",
                 import.origin,
                 super::counted(import.entries, "entry", "entries"),
                 import.added,
                 import.bad_lines,
                 super::sendlog::unrecognised(import),
-                import.reattributed
+                import.reattributed,
+                super::sendlog::how_read(import)
             );
             for error in &import.errors {
                 println!("  {error}");

@@ -5,7 +5,7 @@ use super::{Context, Outcome, print_json};
 use crate::ingest::Ingester;
 use crate::run::import_send_log;
 use crate::sendlog::SendLogFormat;
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use std::io::BufRead;
 use std::path::PathBuf;
 
@@ -20,7 +20,8 @@ pub enum SendlogCommand {
     /// status), postfix (mail logs: message-id from cleanup joined with deliveries by queue
     /// id; queue ids still open at the end are kept for the next import, so import a rotated
     /// log before the current one). Exit 1 when some lines could not be read, a postfix log
-    /// has no Postfix line, or new blocks were found.
+    /// has no Postfix line, or new blocks were found. The whole file is read, whatever fbl run
+    /// read of it before, and fbl run's positions are left as they are.
     Import {
         /// The log file, or `-` for standard input
         file: PathBuf,
@@ -31,10 +32,62 @@ pub enum SendlogCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Make fbl run read a configured send log from its start again (after a bad line was
+    /// fixed in place, for instance): forget where it stopped reading it. fbl run reads each
+    /// [send_log] import from where the run before stopped. Without PATH, every send log
+    /// this host read.
+    Rewind {
+        /// The log, as in [send_log] import
+        path: Option<PathBuf>,
+    },
 }
 
 pub fn run(context: &Context, command: SendlogCommand) -> Result<Outcome> {
-    let SendlogCommand::Import { file, format, json } = command;
+    match command {
+        SendlogCommand::Import { file, format, json } => import(context, file, format, json),
+        SendlogCommand::Rewind { path } => rewind(context, path),
+    }
+}
+
+/// `fbl sendlog rewind [PATH]`.
+fn rewind(context: &Context, path: Option<PathBuf>) -> Result<Outcome> {
+    let mut store = context.open_existing_store()?;
+    let _lock = store.lock()?;
+    let host = crate::run::host_name();
+    let key = path.as_deref().map(crate::run::position_key).transpose()?;
+    let mut batch = store.begin()?;
+    let forgotten = batch.forget_send_log_positions(&host, key.as_deref())?;
+    batch.commit()?;
+    if let (Some(key), true) = (&key, forgotten.is_empty()) {
+        let kept: Vec<String> = store
+            .send_log_positions()?
+            .into_iter()
+            .filter(|position| position.host == host)
+            .map(|position| position.path)
+            .collect();
+        bail!(
+            "no position is kept for send log {key} on this host ({host}): fbl run reads it \
+             from its start anyway; positions kept: {}",
+            if kept.is_empty() {
+                "none".to_string()
+            } else {
+                kept.join(", ")
+            }
+        );
+    }
+    if forgotten.is_empty() {
+        println!("no position is kept for any send log on this host ({host}): nothing to rewind");
+    }
+    for position in &forgotten {
+        println!(
+            "send log {}: rewound from byte {} (line {}); the next fbl run reads it from its start",
+            position.path, position.byte_offset, position.lines
+        );
+    }
+    Ok(Outcome::Clean)
+}
+
+fn import(context: &Context, file: PathBuf, format: SendLogFormat, json: bool) -> Result<Outcome> {
     let mut store = context.open_store()?;
     let _lock = store.lock()?;
     // The log is read twice: once for the entries, once for Outlook.com codes in delivery
@@ -118,6 +171,27 @@ pub(crate) fn unrecognised(imported: &crate::run::SendLogImported) -> String {
         1 => ", 1 line not recognised".to_string(),
         n => format!(", {n} lines not recognised"),
     }
+}
+
+/// How `fbl run` read a send log: `read 120 bytes from byte 4096`, `read 4096 bytes from the
+/// start (rotated)`, and the bytes of a line still being written, left for the next run.
+pub(crate) fn how_read(imported: &crate::run::SendLogImported) -> String {
+    let from = match (imported.resumed_at, imported.from_start) {
+        (Some(offset), _) => format!("from byte {offset}"),
+        (None, Some(why)) => format!("from the start ({})", why.as_str()),
+        (None, None) => "from the start".to_string(),
+    };
+    let partial = match imported.partial_line_bytes {
+        0 => String::new(),
+        bytes => format!(
+            ", {} of a line still being written left for the next run",
+            super::counted(bytes, "byte", "bytes")
+        ),
+    };
+    format!(
+        "read {} {from}{partial}",
+        super::counted(imported.bytes_read, "byte", "bytes")
+    )
 }
 
 /// Standard input copied into a file only its owner can read, deleted when dropped.

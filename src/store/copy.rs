@@ -13,7 +13,7 @@ use super::{Dialect, Store};
 use anyhow::{Context, Result, bail};
 
 /// The tables copied, parents before children.
-const TABLES: [&str; 19] = [
+const TABLES: [&str; 20] = [
     "reports",
     "complainants",
     "quarantine",
@@ -22,6 +22,7 @@ const TABLES: [&str; 19] = [
     "suppression_history",
     "send_log",
     "postfix_open_queue_ids",
+    "send_log_positions",
     "export_state",
     "snds_data",
     "snds_days",

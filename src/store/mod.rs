@@ -24,6 +24,8 @@ mod copy;
 pub use copy::{TableCopy, copy_store};
 mod mailbox;
 pub use mailbox::{MailboxState, PendingAction};
+mod send_log_position;
+pub use send_log_position::SendLogPosition;
 mod report;
 pub use report::{BounceToScan, DelistFigures, NewBlockEvent, SuppressionDelay};
 mod snds;
@@ -44,7 +46,7 @@ const HISTORY_CHAIN: &str = "WITH RECURSIVE chain (id) AS (
     )";
 
 /// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
-const MIGRATIONS: [(&str, &str); 15] = [
+const MIGRATIONS: [(&str, &str); 16] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/sqlite/0001_init.sql"),
@@ -104,6 +106,10 @@ const MIGRATIONS: [(&str, &str); 15] = [
     (
         "0015_postfix_open_queue_ids.sql",
         include_str!("../../schemas/sqlite/0015_postfix_open_queue_ids.sql"),
+    ),
+    (
+        "0016_send_log_positions.sql",
+        include_str!("../../schemas/sqlite/0016_send_log_positions.sql"),
     ),
 ];
 

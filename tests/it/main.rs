@@ -22,6 +22,7 @@ mod progress;
 mod report;
 mod report_html;
 mod secrets;
+mod sendlog_resume;
 mod snds;
 mod snds_client;
 mod store;

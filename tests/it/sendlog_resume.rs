@@ -1,0 +1,615 @@
+//! `fbl run` reads each configured send log from where the run before stopped: appended
+//! lines only, a bad line said once, a line still being written left whole for the next run,
+//! a truncated, replaced or rotated log read from its start (the rest of `PATH.1` first),
+//! a dry run and `fbl sendlog import` moving nothing, `fbl sendlog rewind`, the Postfix
+//! carry across a resume, and a failed import never leaving the position past what it did
+//! not commit. Real SQLite files; the store part on PostgreSQL too.
+
+use crate::store::{Backend, TestStore};
+use crate::support::{fbl, run, stdout};
+use fbl::store::SendLogPosition;
+use std::io::Write;
+use std::path::Path;
+
+const NOW: &str = "2026-11-28T12:00:00Z";
+
+/// A folder with a configuration importing `imports` (path, format) into `fbl.sqlite`.
+fn setup(imports: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), imports, true);
+    dir
+}
+
+fn write_config(dir: &Path, imports: &[(&str, &str)], with_store: bool) {
+    let list: Vec<String> = imports
+        .iter()
+        .map(|(path, format)| format!("{{ path = \"{path}\", format = \"{format}\" }}"))
+        .collect();
+    let store = if with_store {
+        "[store]\npath = \"fbl.sqlite\"\n"
+    } else {
+        ""
+    };
+    std::fs::write(
+        dir.join("fbl.toml"),
+        format!(
+            "{store}[send_log]\nretention_days = 5000\nimport = [{}]\n",
+            list.join(", ")
+        ),
+    )
+    .unwrap();
+}
+
+fn append(dir: &Path, file: &str, text: &str) {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(file))
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+}
+
+fn size(dir: &Path, file: &str) -> u64 {
+    std::fs::metadata(dir.join(file)).unwrap().len()
+}
+
+/// `fbl run --json` (and `extra` arguments): its exit status and summary.
+fn fbl_run(dir: &Path, extra: &[&str]) -> (Option<i32>, serde_json::Value) {
+    run_with(fbl(dir), extra)
+}
+
+fn run_with(
+    mut command: std::process::Command,
+    extra: &[&str],
+) -> (Option<i32>, serde_json::Value) {
+    let output = run(command
+        .env("FBL_NOW", NOW)
+        .env("TZ", "UTC")
+        .args(["--config", "fbl.toml", "run", "--json"])
+        .args(extra));
+    let summary = serde_json::from_str(&stdout(&output)).unwrap_or(serde_json::Value::Null);
+    (output.status.code(), summary)
+}
+
+fn send_log(dir: &Path) -> Vec<String> {
+    let db = rusqlite::Connection::open(dir.join("fbl.sqlite")).unwrap();
+    let mut statement = db
+        .prepare("SELECT recipient FROM send_log ORDER BY recipient")
+        .unwrap();
+    statement
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+fn positions(dir: &Path) -> Vec<SendLogPosition> {
+    fbl::store::Store::open(&dir.join("fbl.sqlite"))
+        .unwrap()
+        .send_log_positions()
+        .unwrap()
+}
+
+fn csv_row(name: &str) -> String {
+    format!("<{name}@s.example>,{name}@example.org,2026-11-27T10:00:00Z\n")
+}
+
+const CSV_HEADER: &str = "message_id,recipient,sent_at\n";
+
+/// The bad line a CSV log holds is said by the run that first reads it, exit 1, and not by
+/// the next runs, which read only what was added: good lines still imported, a new bad line
+/// said once, by its line number in the whole file.
+#[test]
+fn a_bad_line_is_said_once_and_the_lines_added_after_it_are_imported() {
+    let dir = setup(&[("sends.csv", "csv")]);
+    let first = format!(
+        "{CSV_HEADER}{}not an address,,\n{}",
+        csv_row("a1"),
+        csv_row("a2")
+    );
+    append(dir.path(), "sends.csv", &first);
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(1), "{summary}");
+    let imported = &summary["send_log"][0];
+    assert_eq!(imported["bad_lines"], 1);
+    assert_eq!(imported["added"], 2);
+    assert_eq!(imported["from_start"], "first_read");
+    assert!(imported.get("resumed_at").is_none(), "{imported}");
+    assert_eq!(imported["bytes_read"], first.len());
+    assert_eq!(imported["partial_line_bytes"], 0);
+
+    append(dir.path(), "sends.csv", &csv_row("b1"));
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0), "the bad line is not said again: {summary}");
+    let imported = &summary["send_log"][0];
+    assert_eq!(
+        (
+            &imported["bad_lines"],
+            &imported["entries"],
+            &imported["added"]
+        ),
+        (&0.into(), &1.into(), &1.into())
+    );
+    assert_eq!(imported["resumed_at"], first.len());
+    assert!(imported.get("from_start").is_none(), "{imported}");
+    assert_eq!(imported["bytes_read"], csv_row("b1").len());
+
+    // Nothing added: nothing read, nothing said.
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{summary}");
+    assert_eq!(summary["send_log"][0]["bytes_read"], 0);
+    assert_eq!(summary["send_log"][0]["entries"], 0);
+
+    // A new bad line is said once, by its line in the file; the line after it imported.
+    let offset = size(dir.path(), "sends.csv");
+    let added = format!("<c1@s.example>,,\n{}", csv_row("c2"));
+    append(dir.path(), "sends.csv", &added);
+    let output = run(fbl(dir.path())
+        .env("FBL_NOW", NOW)
+        .args(["--config", "fbl.toml", "run"]));
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(
+        text.contains("sends.csv: line 6: missing recipient"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("read {} bytes from byte {offset}", added.len())),
+        "{text}"
+    );
+    assert_eq!(
+        send_log(dir.path()),
+        [
+            "a1@example.org",
+            "a2@example.org",
+            "b1@example.org",
+            "c2@example.org"
+        ]
+    );
+    let (code, _) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0));
+}
+
+/// A last line without its line end is being written: it is left, and read whole by the
+/// next run once it is finished.
+#[test]
+fn a_line_still_being_written_is_read_whole_by_the_next_run() {
+    let dir = setup(&[("sends.jsonl", "jsonl")]);
+    let whole = "{\"message_id\":\"<j1@s.example>\",\"recipient\":\"j1@example.org\"}\n";
+    let (start, rest) = (
+        "{\"message_id\":\"<j2@s.exa",
+        "mple>\",\"recipient\":\"j2@example.org\"}\n",
+    );
+    append(dir.path(), "sends.jsonl", &format!("{whole}{start}"));
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0), "half a line is no bad line: {summary}");
+    let imported = &summary["send_log"][0];
+    assert_eq!(imported["added"], 1);
+    assert_eq!(imported["bytes_read"], whole.len());
+    assert_eq!(imported["partial_line_bytes"], start.len());
+    assert_eq!(positions(dir.path())[0].byte_offset, whole.len() as u64);
+
+    append(dir.path(), "sends.jsonl", rest);
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{summary}");
+    let imported = &summary["send_log"][0];
+    assert_eq!(imported["resumed_at"], whole.len());
+    assert_eq!(imported["added"], 1);
+    assert_eq!(imported["partial_line_bytes"], 0);
+    assert_eq!(send_log(dir.path()), ["j1@example.org", "j2@example.org"]);
+}
+
+/// A log truncated in place (logrotate's copytruncate) and one replaced by another file are
+/// read from their start, and say why; another format reads it from the start too.
+#[test]
+fn a_truncated_or_replaced_log_is_read_from_its_start() {
+    let dir = setup(&[("sends.csv", "csv")]);
+    let rows: String = (0..20).map(|i| csv_row(&format!("old{i:02}"))).collect();
+    append(dir.path(), "sends.csv", &format!("{CSV_HEADER}{rows}"));
+    assert_eq!(fbl_run(dir.path(), &[]).0, Some(0));
+
+    // Truncated, then written again: shorter than the position.
+    std::fs::write(
+        dir.path().join("sends.csv"),
+        format!("{CSV_HEADER}{}", csv_row("new1")),
+    )
+    .unwrap();
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{summary}");
+    let imported = &summary["send_log"][0];
+    assert_eq!(imported["from_start"], "truncated");
+    assert_eq!(imported["added"], 1);
+
+    // Replaced by a longer file that begins otherwise.
+    let other: String = (0..30).map(|i| csv_row(&format!("rep{i:02}"))).collect();
+    std::fs::write(
+        dir.path().join("sends.csv"),
+        format!("{CSV_HEADER}\n{other}"),
+    )
+    .unwrap();
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{summary}");
+    let imported = &summary["send_log"][0];
+    assert_eq!(imported["from_start"], "replaced");
+    assert_eq!(imported["added"], 30);
+
+    // A header read from the start when reading resumes after it, also past a blank line.
+    append(dir.path(), "sends.csv", &csv_row("late"));
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(
+        (code, &summary["send_log"][0]["added"]),
+        (Some(0), &1.into())
+    );
+
+    // Read as another format: from the start.
+    write_config(dir.path(), &[("sends.csv", "jsonl")], true);
+    let (_, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(summary["send_log"][0]["from_start"], "format_changed");
+}
+
+fn cleanup(time: &str, queue_id: &str, message_id: &str) -> String {
+    format!("Nov 28 {time} mail01 postfix/cleanup[1202]: {queue_id}: message-id=<{message_id}>\n")
+}
+
+fn sent(time: &str, queue_id: &str, to: &str) -> String {
+    format!(
+        "Nov 28 {time} mail01 postfix/smtp[1300]: {queue_id}: to=<{to}>, relay=mx.example.net[198.51.100.7]:25, delay=1, delays=0.05/0.01/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 OK)\n"
+    )
+}
+
+fn removed(time: &str, queue_id: &str) -> String {
+    format!("Nov 28 {time} mail01 postfix/qmgr[1100]: {queue_id}: removed\n")
+}
+
+/// A Postfix message whose message-id= was read by one run and whose delivery is added
+/// after it is recorded by the next, which reads only what was added: the queue id left
+/// open is carried. Lines of other programs alone in what was added are no wrong format.
+#[test]
+fn a_postfix_delivery_added_after_its_message_id_was_read_is_recorded() {
+    let dir = setup(&[("mail.log", "postfix")]);
+    append(
+        dir.path(),
+        "mail.log",
+        &format!(
+            "{}{}{}",
+            cleanup("01:00:00", "1AAA11111", "one@sender.example"),
+            sent("01:00:01", "1AAA11111", "one@example.net"),
+            cleanup("01:00:02", "2BBB22222", "two@sender.example")
+        ),
+    );
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{summary}");
+    assert_eq!(summary["send_log"][0]["added"], 1);
+    let offset = size(dir.path(), "mail.log");
+
+    append(
+        dir.path(),
+        "mail.log",
+        "Nov 28 01:00:03 mail01 dovecot: imap-login: Login: user=<x>\n",
+    );
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0), "only dovecot lines added: {summary}");
+    assert_eq!(summary["send_log"][0]["none_recognised"], false);
+
+    append(
+        dir.path(),
+        "mail.log",
+        &format!(
+            "{}{}",
+            sent("01:05:00", "2BBB22222", "two@example.net"),
+            removed("01:05:00", "2BBB22222")
+        ),
+    );
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{summary}");
+    let imported = &summary["send_log"][0];
+    assert!(imported["resumed_at"].as_u64().unwrap() > offset);
+    assert_eq!(
+        (&imported["added"], &imported["bad_lines"]),
+        (&1.into(), &0.into())
+    );
+    assert_eq!(send_log(dir.path()), ["one@example.net", "two@example.net"]);
+}
+
+/// logrotate renames `mail.log` to `mail.log.1` and starts a new `mail.log`: the lines
+/// added to the old file after the last run are read from `mail.log.1`, then the new file
+/// from its start, and a message queued in one and delivered in the other is recorded.
+#[test]
+fn a_log_rotated_by_renaming_is_read_to_its_end_then_the_new_one_from_its_start() {
+    let dir = setup(&[("mail.log", "postfix")]);
+    append(
+        dir.path(),
+        "mail.log",
+        &format!(
+            "{}{}",
+            cleanup("01:00:00", "1AAA11111", "one@sender.example"),
+            sent("01:00:01", "1AAA11111", "one@example.net"),
+        ),
+    );
+    assert_eq!(fbl_run(dir.path(), &[]).0, Some(0));
+    let offset = size(dir.path(), "mail.log");
+    // Written after that run, before the rotation.
+    append(
+        dir.path(),
+        "mail.log",
+        &format!(
+            "{}{}",
+            cleanup("02:00:00", "3CCC33333", "three@sender.example"),
+            sent("02:00:01", "3CCC33333", "three@example.net"),
+        ),
+    );
+    append(
+        dir.path(),
+        "mail.log",
+        &cleanup("02:00:02", "4DDD44444", "four@sender.example"),
+    );
+    std::fs::rename(dir.path().join("mail.log"), dir.path().join("mail.log.1")).unwrap();
+    append(
+        dir.path(),
+        "mail.log",
+        &format!(
+            "{}{}{}{}",
+            sent("03:00:00", "4DDD44444", "four@example.net"),
+            removed("03:00:00", "4DDD44444"),
+            cleanup("03:00:01", "5EEE55555", "five@sender.example"),
+            sent("03:00:02", "5EEE55555", "five@example.net"),
+        ),
+    );
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{summary}");
+    let logs = summary["send_log"].as_array().unwrap();
+    assert_eq!(logs.len(), 2, "{summary}");
+    assert!(logs[0]["origin"].as_str().unwrap().ends_with("mail.log.1"));
+    assert_eq!(logs[0]["resumed_at"], offset);
+    assert_eq!(logs[0]["added"], 1);
+    assert!(logs[1]["origin"].as_str().unwrap().ends_with("mail.log"));
+    assert_eq!(logs[1]["from_start"], "rotated");
+    assert_eq!(
+        (&logs[1]["added"], &logs[1]["bad_lines"]),
+        (&2.into(), &0.into())
+    );
+    assert_eq!(
+        send_log(dir.path()),
+        [
+            "five@example.net",
+            "four@example.net",
+            "one@example.net",
+            "three@example.net"
+        ]
+    );
+    // The next run reads on in the new file.
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0));
+    assert_eq!(summary["send_log"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        summary["send_log"][0]["resumed_at"],
+        size(dir.path(), "mail.log")
+    );
+}
+
+/// `fbl run --dry-run` reads no send log and moves no position; `fbl sendlog import`
+/// reads the whole file and moves no position either.
+#[test]
+fn a_dry_run_and_a_manual_import_move_no_position() {
+    let dir = setup(&[("sends.csv", "csv")]);
+    append(
+        dir.path(),
+        "sends.csv",
+        &format!("{CSV_HEADER}{}", csv_row("a1")),
+    );
+    assert_eq!(fbl_run(dir.path(), &[]).0, Some(0));
+    let before = positions(dir.path());
+    assert_eq!(before.len(), 1);
+    append(dir.path(), "sends.csv", &csv_row("b1"));
+
+    let (code, summary) = fbl_run(dir.path(), &["--dry-run"]);
+    assert_eq!(code, Some(0), "{summary}");
+    assert_eq!(summary["send_log"], serde_json::json!([]));
+    assert_eq!(positions(dir.path()), before);
+
+    let output = run(fbl(dir.path()).env("FBL_NOW", NOW).args([
+        "--config",
+        "fbl.toml",
+        "sendlog",
+        "import",
+        "sends.csv",
+        "--format",
+        "csv",
+        "--json",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    let imported: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(
+        (&imported["entries"], &imported["added"]),
+        (&2.into(), &1.into())
+    );
+    assert_eq!(imported["bytes_read"], size(dir.path(), "sends.csv"));
+    assert!(imported.get("from_start").is_none() && imported.get("resumed_at").is_none());
+    assert_eq!(positions(dir.path()), before);
+
+    let (_, summary) = fbl_run(dir.path(), &[]);
+    let imported = &summary["send_log"][0];
+    assert_eq!(imported["resumed_at"], before[0].byte_offset);
+    assert_eq!(
+        (&imported["entries"], &imported["already_known"]),
+        (&1.into(), &1.into())
+    );
+}
+
+/// `fbl sendlog rewind PATH` makes the next run read the log from its start (the bad line
+/// said again); a path with no position is an error naming those kept; without a path,
+/// every position of the host is forgotten.
+#[test]
+fn rewind_makes_the_next_run_read_from_the_start() {
+    let dir = setup(&[("sends.csv", "csv"), ("other.csv", "csv")]);
+    let first = format!("{CSV_HEADER}{}bad,,\n", csv_row("a1"));
+    append(dir.path(), "sends.csv", &first);
+    append(
+        dir.path(),
+        "other.csv",
+        &format!("{CSV_HEADER}{}", csv_row("o1")),
+    );
+    assert_eq!(fbl_run(dir.path(), &[]).0, Some(1));
+    assert_eq!(fbl_run(dir.path(), &[]).0, Some(0));
+
+    let rewind = |args: &[&str]| {
+        run(fbl(dir.path())
+            .args(["--config", "fbl.toml", "sendlog", "rewind"])
+            .args(args))
+    };
+    let output = rewind(&["sends.csv"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        stdout(&output).contains(&format!(
+            "sends.csv: rewound from byte {} (line 3)",
+            first.len()
+        )),
+        "{}",
+        stdout(&output)
+    );
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(1), "the bad line is said again: {summary}");
+    assert_eq!(summary["send_log"][0]["from_start"], "first_read");
+    assert_eq!(summary["send_log"][0]["already_known"], 1);
+    assert!(summary["send_log"][1]["resumed_at"].is_u64());
+
+    let output = rewind(&["nothere.csv"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no position is kept for send log") && stderr.contains("other.csv"),
+        "{stderr}"
+    );
+
+    assert_eq!(rewind(&[]).status.code(), Some(0));
+    assert!(positions(dir.path()).is_empty());
+}
+
+/// An import that fails in the middle (the store refuses an entry) keeps no position past
+/// what it did not commit: the next run reads again from where the last good run stopped,
+/// and every entry is imported. The log spans more than one slice, the first committed.
+#[test]
+fn a_failed_import_leaves_the_position_before_what_it_did_not_commit() {
+    let dir = setup(&[("sends.csv", "csv")]);
+    append(
+        dir.path(),
+        "sends.csv",
+        &format!("{CSV_HEADER}{}", csv_row("first")),
+    );
+    assert_eq!(fbl_run(dir.path(), &[]).0, Some(0));
+    let before = positions(dir.path());
+    let slice = fbl::run::SEND_LOG_SLICE;
+    let mut rows = String::new();
+    for i in 0..slice + 10 {
+        rows.push_str(&csv_row(&format!("r{i:06}")));
+    }
+    rows.push_str(&csv_row("poison"));
+    append(dir.path(), "sends.csv", &rows);
+    rusqlite::Connection::open(dir.path().join("fbl.sqlite"))
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER test_refuse BEFORE INSERT ON send_log
+             WHEN NEW.recipient LIKE 'poison%'
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+        )
+        .unwrap();
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(1), "{summary}");
+    let errors = summary["source_errors"].to_string();
+    assert!(errors.contains("refused by the test"), "{errors}");
+    assert_eq!(
+        send_log(dir.path()).len(),
+        1 + slice,
+        "the first slice is committed"
+    );
+    assert_eq!(positions(dir.path()), before, "the position did not move");
+
+    rusqlite::Connection::open(dir.path().join("fbl.sqlite"))
+        .unwrap()
+        .execute_batch("DROP TRIGGER test_refuse")
+        .unwrap();
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{summary}");
+    let imported = &summary["send_log"][0];
+    assert_eq!(imported["resumed_at"], before[0].byte_offset);
+    assert_eq!(imported["already_known"], slice);
+    assert_eq!(imported["added"], 11);
+    assert_eq!(send_log(dir.path()).len(), slice + 12);
+    assert_eq!(
+        positions(dir.path())[0].byte_offset,
+        size(dir.path(), "sends.csv")
+    );
+}
+
+/// The positions on either engine: kept per host and path, replaced, forgotten; and
+/// `fbl run` on the store reads on from its position.
+fn positions_are_kept_per_host_and_path(backend: Backend) {
+    let test = TestStore::new(backend);
+    let mut store = test.open();
+    let position = |host: &str, path: &str, offset: u64| SendLogPosition {
+        host: host.to_string(),
+        path: path.to_string(),
+        format: "postfix".to_string(),
+        byte_offset: offset,
+        lines: offset / 10,
+        head_sha256: "ab".repeat(32),
+        head_bytes: offset.min(4096),
+        read_at: NOW.to_string(),
+    };
+    let mut batch = store.begin().unwrap();
+    for kept in [
+        position("mx1", "/var/log/mail.log", 100),
+        position("mx2", "/var/log/mail.log", 5_000_000_000),
+        position("mx1", "/var/log/other.log", 7),
+        position("mx1", "/var/log/mail.log", 120),
+    ] {
+        batch.set_send_log_position(&kept).unwrap();
+    }
+    batch.commit().unwrap();
+    assert_eq!(
+        store.send_log_position("mx1", "/var/log/mail.log").unwrap(),
+        Some(position("mx1", "/var/log/mail.log", 120))
+    );
+    assert_eq!(
+        store.send_log_position("mx2", "/var/log/mail.log").unwrap(),
+        Some(position("mx2", "/var/log/mail.log", 5_000_000_000))
+    );
+    let mut batch = store.begin().unwrap();
+    let forgotten = batch.forget_send_log_positions("mx1", None).unwrap();
+    batch.commit().unwrap();
+    assert_eq!(forgotten.len(), 2);
+    assert_eq!(
+        store.send_log_positions().unwrap().len(),
+        1,
+        "mx2's is kept"
+    );
+    drop(store);
+
+    let dir = test.dir.path();
+    write_config(dir, &[("sends.csv", "csv")], false);
+    append(dir, "sends.csv", &format!("{CSV_HEADER}{}", csv_row("a1")));
+    let (code, summary) = run_with(test.fbl(), &[]);
+    assert_eq!(code, Some(0), "{summary}");
+    append(dir, "sends.csv", &csv_row("b1"));
+    let (code, summary) = run_with(test.fbl(), &[]);
+    assert_eq!(code, Some(0), "{summary}");
+    assert_eq!(
+        summary["send_log"][0]["resumed_at"],
+        CSV_HEADER.len() + csv_row("a1").len()
+    );
+    assert_eq!(summary["send_log"][0]["added"], 1);
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $name() { super::$name(super::Backend::Sqlite) } )*
+        }
+        mod postgres {
+            $( #[test] fn $name() { super::$name(super::Backend::Postgres) } )*
+        }
+    };
+}
+
+on_both_backends!(positions_are_kept_per_host_and_path);

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// Numbered migrations for PostgreSQL, the same numbers as SQLite's. The schema version is
 /// the highest row of `fbl_schema`.
-pub(super) const MIGRATIONS: [(&str, &str); 15] = [
+pub(super) const MIGRATIONS: [(&str, &str); 16] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/postgres/0001_init.sql"),
@@ -70,6 +70,10 @@ pub(super) const MIGRATIONS: [(&str, &str); 15] = [
     (
         "0015_postfix_open_queue_ids.sql",
         include_str!("../../schemas/postgres/0015_postfix_open_queue_ids.sql"),
+    ),
+    (
+        "0016_idn_canonical.sql",
+        include_str!("../../schemas/postgres/0016_idn_canonical.sql"),
     ),
 ];
 

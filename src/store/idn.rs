@@ -271,9 +271,9 @@ impl Store {
             // Said once, here: the migration runs once. Nothing is deleted.
             let shown: Vec<&str> = invalid.iter().take(10).map(String::as_str).collect();
             eprintln!(
-                "fbl: store migration 0016: {} stored address{} with a domain that is not a valid \
-                 internationalised domain name (UTS #46) left as {} (not suppressing anyone new, \
-                 not matched by the other form): {}{}",
+                "fbl: store migration 0016: {} stored address{} whose domain is not a valid \
+                 internationalised domain name (UTS #46) left as {}: {}{} (`fbl suppress list \
+                 --invalid` lists such suppressions, `fbl suppress remove` takes one off)",
                 invalid.len(),
                 if invalid.len() == 1 { "" } else { "es" },
                 if invalid.len() == 1 {

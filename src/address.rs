@@ -6,6 +6,17 @@
 //! quoted local part (`"a b"@example.org`) and an address literal (`a@[192.0.2.1]`) are not
 //! kept. Lengths are RFC 5321's, counted in UTF-8 bytes as on an SMTPUTF8 wire: local part at
 //! most 64, domain at most 255 and each of its labels 1 to 63, the whole address at most 254.
+//! An internationalised domain must fit in both its forms on the wire: as UTF-8 (SMTPUTF8) and
+//! as A-labels (`xn--...`, as every other mail server sends it).
+//!
+//! An internationalised domain (IDN) comes in two forms: Unicode (U-labels, `bücher.de`, as a
+//! subscriber typed it) and ASCII (A-labels, `xn--bcher-kva.de`, as most MTAs and reports
+//! carry it). fbl keeps one: the Unicode form after UTS #46 processing (nontransitional, as
+//! IDNA2008 and browsers do: mapped, lower-cased, NFC), so that both forms are one address.
+//! A domain that is all ASCII and has no `xn--` label is only lower-cased, as before, without
+//! the IDNA machinery.
+
+use std::borrow::Cow;
 
 /// The longest local part (RFC 5321, 4.5.3.1.1).
 const MAX_LOCAL_PART_BYTES: usize = 64;
@@ -54,6 +65,16 @@ pub enum Invalid {
     DomainCharacter,
     #[error("it is longer than 254 bytes")]
     TooLong,
+    #[error(
+        "the domain is not a valid internationalised domain name (IDNA, UTS #46): an xn-- label \
+         does not decode, or it has a character a domain name cannot have"
+    )]
+    InvalidIdn,
+    #[error(
+        "in its ASCII form (xn-- labels, as most mail servers send it) the domain is longer than \
+         255 bytes, a label longer than 63 or the address longer than 254"
+    )]
+    AsciiFormTooLong,
 }
 
 /// Trims an address taken from a header or field (angle brackets, quotes, `mailto:`,
@@ -101,7 +122,89 @@ pub fn parse_typed(raw: &str) -> Result<String, Invalid> {
     check(text)
 }
 
-/// Checks an address taken out of its surroundings; lower-cases its domain.
+/// The form fbl keeps of a domain (see the module's documentation): lower-cased when it is
+/// all ASCII without an `xn--` label (borrowed when it is already), else the Unicode form
+/// UTS #46 gives (`XN--BCHER-KVA.de` and `ＢÜＣＨＥＲ.de` are `bücher.de`). `Err` when UTS #46
+/// refuses it: an `xn--` label that does not decode, a character no domain name has.
+/// Lengths and the characters of an ASCII domain are left to the caller.
+pub fn canonical_domain(domain: &str) -> Result<Cow<'_, str>, Invalid> {
+    if domain.is_ascii() && !has_a_label(domain) {
+        return Ok(if domain.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(domain.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(domain)
+        });
+    }
+    let (unicode, result) = idna::uts46::Uts46::new().to_unicode(
+        domain.as_bytes(),
+        idna::uts46::AsciiDenyList::EMPTY,
+        idna::uts46::Hyphens::Allow,
+    );
+    match result {
+        Ok(()) => Ok(Cow::Owned(unicode.into_owned())),
+        Err(_) => Err(Invalid::InvalidIdn),
+    }
+}
+
+/// Whether a label of an ASCII domain starts with the ACE prefix `xn--` (in any case).
+fn has_a_label(domain: &str) -> bool {
+    domain
+        .split('.')
+        .any(|label| label.len() >= 4 && label[..4].eq_ignore_ascii_case("xn--"))
+}
+
+/// The ASCII form of a canonical domain (A-labels, `xn--bcher-kva.de` for `bücher.de`);
+/// borrowed when it is ASCII already. `None` when UTS #46 refuses it (an address left as it
+/// was by the store's migration to canonical domains).
+pub fn ascii_domain(domain: &str) -> Option<Cow<'_, str>> {
+    if domain.is_ascii() {
+        return Some(Cow::Borrowed(domain));
+    }
+    idna::uts46::Uts46::new()
+        .to_ascii(
+            domain.as_bytes(),
+            idna::uts46::AsciiDenyList::EMPTY,
+            idna::uts46::Hyphens::Allow,
+            idna::uts46::DnsLength::Ignore,
+        )
+        .ok()
+        .map(|ascii| Cow::Owned(ascii.into_owned()))
+}
+
+/// An address fbl keeps, written all in ASCII, as formats and servers that do not take
+/// SMTPUTF8 need it: its domain as A-labels. `None` when the local part is not ASCII (no
+/// ASCII form exists) or the domain has no ASCII form.
+pub fn ascii_address(address: &str) -> Option<Cow<'_, str>> {
+    if address.is_ascii() {
+        return Some(Cow::Borrowed(address));
+    }
+    let (local, domain) = address.rsplit_once('@')?;
+    if !local.is_ascii() {
+        return None;
+    }
+    let domain = ascii_domain(domain)?;
+    Some(Cow::Owned(format!("{local}@{domain}")))
+}
+
+/// An address with its domain as A-labels and its local part as it is (which may be UTF-8,
+/// as an SMTPUTF8 client may send it so). `None` when its domain has no ASCII form.
+pub fn ascii_domain_of(address: &str) -> Option<Cow<'_, str>> {
+    let (local, domain) = address.rsplit_once('@')?;
+    match ascii_domain(domain)? {
+        Cow::Borrowed(_) => Some(Cow::Borrowed(address)),
+        Cow::Owned(domain) => Some(Cow::Owned(format!("{local}@{domain}"))),
+    }
+}
+
+/// The domain of a send-log recipient as fbl keeps it: [`canonical_domain`], or only
+/// lower-cased when UTS #46 refuses it (a send log keeps what an MTA sent; such a recipient
+/// attributes nothing to a suppressible address).
+pub fn recipient_domain(domain: &str) -> String {
+    canonical_domain(domain).map_or_else(|_| domain.to_lowercase(), Cow::into_owned)
+}
+
+/// Checks an address taken out of its surroundings; puts its domain in the form fbl keeps
+/// ([`canonical_domain`]).
 fn check(text: &str) -> Result<String, Invalid> {
     let text = text
         .strip_prefix("mailto:")
@@ -116,10 +219,21 @@ fn check(text: &str) -> Result<String, Invalid> {
         return Err(Invalid::MoreThanOneAt);
     }
     check_local_part(local)?;
-    let domain = domain.to_lowercase();
+    if domain.is_empty() {
+        return Err(Invalid::EmptyDomain);
+    }
+    let domain = canonical_domain(domain)?;
     check_domain(&domain)?;
     if local.len() + 1 + domain.len() > MAX_ADDRESS_BYTES {
         return Err(Invalid::TooLong);
+    }
+    if !domain.is_ascii() {
+        // The A-label form is what a server without SMTPUTF8 sends: it must fit too.
+        let ascii = ascii_domain(&domain).ok_or(Invalid::InvalidIdn)?;
+        if check_domain_labels(&ascii).is_err() || local.len() + 1 + ascii.len() > MAX_ADDRESS_BYTES
+        {
+            return Err(Invalid::AsciiFormTooLong);
+        }
     }
     Ok(format!("{local}@{domain}"))
 }
@@ -246,10 +360,14 @@ pub fn domain_of(raw: &str) -> Option<String> {
         .map(|(_, domain)| domain.to_owned())
 }
 
-/// Whether `domain` is `parent` or a subdomain of it (case and a trailing dot aside).
+/// Whether `domain` is `parent` or a subdomain of it (case, a trailing dot and the form of
+/// an internationalised domain aside: `xn--bcher-kva.de` is within `bücher.de`).
 pub fn is_within(domain: &str, parent: &str) -> bool {
-    let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
-    let parent = parent.trim().to_ascii_lowercase();
+    let canonical = |text: &str| -> String {
+        let text = text.trim().trim_end_matches('.');
+        canonical_domain(text).map_or_else(|_| text.to_ascii_lowercase(), Cow::into_owned)
+    };
+    let (domain, parent) = (canonical(domain), canonical(parent));
     domain == parent || domain.ends_with(&format!(".{parent}"))
 }
 
@@ -402,7 +520,7 @@ mod tests {
             ("josé@exämple.de", "josé@exämple.de"),
             ("JOSÉ@EXÄMPLE.DE", "JOSÉ@exämple.de"),
             ("用户@例子.广告", "用户@例子.广告"),
-            ("a@xn--exmple-cua.de", "a@xn--exmple-cua.de"),
+            ("a@xn--exmple-cua.de", "a@exämple.de"),
             ("a@b-c.d-e.example", "a@b-c.d-e.example"),
             ("a@1.example", "a@1.example"),
             ("<a@b.example>", "a@b.example"),
@@ -481,6 +599,118 @@ mod tests {
         assert_eq!(longest.len(), 254);
         check(&longest, Ok(&longest));
         check(&format!("abcd@{domain_250}"), Err(Invalid::TooLong));
+    }
+
+    #[test]
+    fn an_internationalised_domain_is_kept_in_its_unicode_form() {
+        for (raw, kept) in [
+            // A-labels, in any case, are decoded.
+            ("user@xn--bcher-kva.de", "user@bücher.de"),
+            ("User@XN--BCHER-KVA.DE", "User@bücher.de"),
+            ("user@mail.xn--bcher-kva.de", "user@mail.bücher.de"),
+            ("用户@xn--fsqu00a.xn--4rr70v", "用户@例子.广告"),
+            // U-labels are mapped as UTS #46 does: case, full-width forms, NFC.
+            ("user@BÜCHER.de", "user@bücher.de"),
+            ("user@ＢＵＣＨＥＲ.de", "user@bucher.de"),
+            ("user@ｂüｃｈｅｒ.de", "user@bücher.de"),
+            ("user@bu\u{308}cher.de", "user@bücher.de"),
+            // Nontransitional: ß stays ß (IDNA2008), it is not turned into ss.
+            ("user@faß.de", "user@faß.de"),
+            ("user@xn--fa-hia.de", "user@faß.de"),
+        ] {
+            check(raw, Ok(kept));
+        }
+        assert_eq!(
+            parse_typed("user@xn--bcher-kva.de"),
+            parse_typed("user@bücher.de")
+        );
+        assert_eq!(
+            complainant("<user@xn--bcher-kva.de>").as_deref(),
+            Some("user@bücher.de")
+        );
+        assert_eq!(
+            domain_of("a@XN--BCHER-KVA.de").as_deref(),
+            Some("bücher.de")
+        );
+        assert!(is_within("mail.xn--bcher-kva.de", "bücher.de"));
+        assert!(is_within("mail.bücher.de", "XN--BCHER-KVA.DE"));
+    }
+
+    #[test]
+    fn a_domain_uts_46_refuses_is_not_kept() {
+        for raw in [
+            // Not Punycode.
+            "user@xn--.de",
+            "user@xn--zz-.de",
+            "user@xn--bcher-kva!.de",
+            // Punycode of plain ASCII is not an A-label.
+            "user@xn--bcher-.de",
+            // A disallowed character.
+            "user@bü\u{2028}cher.de",
+        ] {
+            assert!(parse(raw).is_err(), "{raw:?}");
+        }
+        check("user@xn--zz-.de", Err(Invalid::InvalidIdn));
+        check("user@xn--bcher-kva!.de", Err(Invalid::InvalidIdn));
+        assert!(Invalid::InvalidIdn.to_string().contains("xn--"));
+    }
+
+    #[test]
+    fn an_ascii_domain_is_only_lower_cased() {
+        for (raw, kept) in [
+            ("a@Example.COM", "a@example.com"),
+            ("a@exa-mple.org", "a@exa-mple.org"),
+            ("a@sub.xn.example", "a@sub.xn.example"),
+            ("a@xn-example.org", "a@xn-example.org"),
+        ] {
+            check(raw, Ok(kept));
+        }
+        assert!(matches!(
+            canonical_domain("example.org"),
+            Ok(Cow::Borrowed("example.org"))
+        ));
+        check("a@exa_mple.org", Err(Invalid::DomainCharacter));
+    }
+
+    #[test]
+    fn the_ascii_form_of_an_address_has_a_labels() {
+        assert_eq!(
+            ascii_address("user@bücher.de").as_deref(),
+            Some("user@xn--bcher-kva.de")
+        );
+        assert_eq!(
+            ascii_address("User@example.org").as_deref(),
+            Some("User@example.org")
+        );
+        assert_eq!(ascii_address("josé@bücher.de"), None);
+        assert_eq!(ascii_address("josé@example.org"), None);
+        assert_eq!(
+            ascii_domain("例子.广告").as_deref(),
+            Some("xn--fsqu00a.xn--4rr70v")
+        );
+    }
+
+    #[test]
+    fn an_idn_must_fit_in_its_ascii_form_too() {
+        // 60 bytes in UTF-8, but 66 as the A-label xn--aaa...a-y9f.
+        let label = "a".repeat(58) + "ü";
+        check(&format!("a@{label}.de"), Err(Invalid::AsciiFormTooLong));
+        // 57 bytes in UTF-8, 63 as an A-label: the most.
+        let label = "a".repeat(55) + "ü";
+        assert_eq!(ascii_domain(&label).unwrap().len(), 63);
+        check(&format!("a@{label}.de"), Ok(&format!("a@{label}.de")));
+        // The whole address: 252 bytes in UTF-8, 258 with A-labels.
+        let domain = [
+            "d".repeat(63),
+            "d".repeat(63),
+            "d".repeat(63),
+            "a".repeat(50) + "ü",
+        ]
+        .join(".");
+        let address = format!("abcdefg@{domain}");
+        assert_eq!(address.len(), 252);
+        check(&address, Err(Invalid::AsciiFormTooLong));
+        check(&format!("ab@{domain}"), Ok(&format!("ab@{domain}")));
     }
 
     #[test]

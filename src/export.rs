@@ -15,7 +15,15 @@
 //!   export and the import on the other side is told to delete (listmonk's blocklist removal,
 //!   an SES import job with action `DELETE`, Postmark's `suppressions/delete`, ...).
 //! - Hashing ([`AddressHash::Sha256`]) replaces the address with the lowercase hex SHA-256 of
-//!   the lower-cased address; the rest of the row is unchanged.
+//!   the lower-cased address; the rest of the row is unchanged. An internationalised domain is
+//!   hashed in the Unicode form fbl keeps (`bücher.de`, not `xn--bcher-kva.de`).
+//! - Internationalised domains: the store keeps the Unicode form (U-labels), as list managers
+//!   hold what subscribers typed, and that is what listmonk, Mautic, phpList, Mailman, CSV and
+//!   JSON Lines get. Amazon SES, Mailgun and Postmark get the ASCII form (A-labels,
+//!   `xn--bcher-kva.de`): none of them takes SMTPUTF8 addresses, and SES refuses a Unicode
+//!   domain. An address whose local part is not ASCII has no ASCII form: those three leave it
+//!   out and count it ([`Exported::left_out`]) rather than write a line the import refuses or
+//!   reads as another address. Postfix gets both forms (see [`ExportFormat::Postfix`]).
 //! - Line-oriented text formats (plain, phpList, Mailman, Postfix) cannot carry a line break
 //!   inside a value, so control characters are removed from what they write. A hostile value
 //!   can therefore never add a second line. CSV and JSON formats quote and escape instead.
@@ -58,16 +66,22 @@ pub enum ExportFormat {
     Mailman,
     /// Mailman 3 mass unsubscribe REST body: `{"emails": [...]}`.
     MailmanJson,
-    /// Amazon SES suppression list import job: `address,COMPLAINT` lines, no header.
+    /// Amazon SES suppression list import job: `address,COMPLAINT` lines, no header. ASCII
+    /// addresses only: an internationalised domain is written as A-labels, and an address
+    /// whose local part is not ASCII is left out (SES does not take SMTPUTF8 addresses).
     Ses,
-    /// Amazon SES suppression list import job as JSON Lines.
+    /// Amazon SES suppression list import job as JSON Lines; ASCII addresses only, as `ses`.
     SesJsonl,
-    /// Mailgun complaints import: `address,created_at` with an RFC 2822 date.
+    /// Mailgun complaints import: `address,created_at` with an RFC 2822 date. ASCII addresses
+    /// only, as `ses`: Mailgun sends without SMTPUTF8 and keys its lists by the ASCII form.
     Mailgun,
-    /// Postmark suppressions: a JSON array of `{"EmailAddress": ...}`.
+    /// Postmark suppressions: a JSON array of `{"EmailAddress": ...}`. ASCII addresses only,
+    /// as `ses`: Postmark does not send to SMTPUTF8 addresses.
     Postmark,
     /// Postfix access map source, ready for `postmap`. An address that begins with `#` is
-    /// left out: postmap(1) reads such a line as a comment, and a key cannot be quoted.
+    /// left out: postmap(1) reads such a line as a comment, and a key cannot be quoted. An
+    /// internationalised domain gets two lines, the Unicode form (what an SMTPUTF8 client
+    /// sends) and the A-label form (what every other client sends).
     Postfix,
 }
 
@@ -249,7 +263,8 @@ pub struct Exported {
     /// How many entries were written.
     pub written: u64,
     /// How many suppressed addresses the format cannot hold and were left out: in Postfix,
-    /// an address that begins with `#` (see [`ExportFormat::Postfix`]).
+    /// an address that begins with `#` (see [`ExportFormat::Postfix`]); in SES, Mailgun and
+    /// Postmark, an address with no ASCII form (its local part is not ASCII).
     pub left_out: u64,
     /// The first address left out.
     pub first_left_out: Option<String>,
@@ -257,8 +272,9 @@ pub struct Exported {
 
 /// Writes `entries` to `out` in `format`, in the order given, and says how many entries were
 /// written. That is every entry given, except that the line-oriented formats skip an entry
-/// whose address is empty once control characters are removed, and Postfix leaves out an
-/// address that begins with `#` (counted in [`Exported::left_out`] when it is suppressed).
+/// whose address is empty once control characters are removed, Postfix leaves out an
+/// address that begins with `#`, and SES, Mailgun and Postmark an address with no ASCII form
+/// (each counted in [`Exported::left_out`] when it is suppressed).
 ///
 /// The writer is buffered here, so an unbuffered `File` is fine; everything is flushed before
 /// this returns. An error comes only from `out`.
@@ -279,10 +295,10 @@ pub fn write_export<W: Write>(
         ExportFormat::Listmonk => write_listmonk(entries, &mut address, out),
         ExportFormat::Mautic => write_mautic(entries, &mut address, out),
         ExportFormat::MailmanJson => write_mailman_json(entries, &mut address, out),
-        ExportFormat::Ses => write_ses_csv(entries, &mut address, out),
-        ExportFormat::SesJsonl => write_ses_jsonl(entries, &mut address, out),
-        ExportFormat::Mailgun => write_mailgun(entries, &mut address, out),
-        ExportFormat::Postmark => write_postmark(entries, &mut address, out),
+        ExportFormat::Ses => return write_ses_csv(entries, &mut address, out),
+        ExportFormat::SesJsonl => return write_ses_jsonl(entries, &mut address, out),
+        ExportFormat::Mailgun => return write_mailgun(entries, &mut address, out),
+        ExportFormat::Postmark => return write_postmark(entries, &mut address, out),
         ExportFormat::Postfix => return write_postfix(entries, &mut address, out),
     }?;
     Ok(Exported {
@@ -328,6 +344,44 @@ impl AddressText {
                     .expect("a SHA-256 digest is 32 bytes and the buffer holds 64 hex digits");
                 std::str::from_utf8(&self.hex).expect("hex digits are ASCII")
             }
+        }
+    }
+}
+
+impl AddressText {
+    /// The address as a format that takes ASCII addresses only writes it: the domain as
+    /// A-labels. `None` when it has no ASCII form (a local part that is not ASCII). A hash is
+    /// ASCII already.
+    fn render_ascii<'s>(&'s mut self, address: &'s str) -> Option<Cow<'s, str>> {
+        if self.hash.is_some() {
+            return Some(Cow::Borrowed(self.render(address)));
+        }
+        crate::address::ascii_address(address)
+    }
+}
+
+/// The suppressed addresses a format cannot hold, counted as they are left out.
+#[derive(Default)]
+struct LeftOut {
+    count: u64,
+    first: Option<String>,
+}
+
+impl LeftOut {
+    /// Counts an entry left out, when it is suppressed: a removal that is not written says
+    /// nothing wrong, as an address not in the file is not suppressed there either.
+    fn add(&mut self, entry: &Suppression, shown: &str) {
+        if entry.removed_at.is_none() {
+            self.count += 1;
+            self.first.get_or_insert_with(|| shown.to_owned());
+        }
+    }
+
+    fn exported(self, written: u64) -> Exported {
+        Exported {
+            written,
+            left_out: self.count,
+            first_left_out: self.first,
         }
     }
 }
@@ -639,16 +693,22 @@ fn write_postmark<W: Write>(
     entries: impl Iterator<Item = impl Borrow<Suppression>>,
     address: &mut AddressText,
     out: W,
-) -> io::Result<u64> {
+) -> io::Result<Exported> {
     let mut array = JsonArray::new(out, b"[", b"[]", b"]");
+    let mut left_out = LeftOut::default();
     for entry in entries {
         let entry = entry.borrow();
+        let Some(text) = address.render_ascii(&entry.address) else {
+            left_out.add(entry, &entry.address);
+            continue;
+        };
         let out = array.next_element()?;
         out.write_all(b"{\"EmailAddress\": ")?;
-        serde_json::to_writer(&mut *out, address.render(&entry.address))?;
+        serde_json::to_writer(&mut *out, text.as_ref())?;
         out.write_all(b"}")?;
     }
-    array.finish()
+    let written = array.finish()?;
+    Ok(left_out.exported(written))
 }
 
 /// Amazon SES import job data, CSV flavour: `address,REASON`, no header.
@@ -656,17 +716,22 @@ fn write_ses_csv<W: Write>(
     entries: impl Iterator<Item = impl Borrow<Suppression>>,
     address: &mut AddressText,
     out: W,
-) -> io::Result<u64> {
+) -> io::Result<Exported> {
     let mut csv = csv_writer(out);
     let mut written = 0;
+    let mut left_out = LeftOut::default();
     for entry in entries {
         let entry = entry.borrow();
-        csv.write_record([address.render(&entry.address), ses_reason(&entry.reason)])
+        let Some(text) = address.render_ascii(&entry.address) else {
+            left_out.add(entry, &entry.address);
+            continue;
+        };
+        csv.write_record([text.as_ref(), ses_reason(&entry.reason)])
             .map_err(csv_error)?;
         written += 1;
     }
     csv.flush()?;
-    Ok(written)
+    Ok(left_out.exported(written))
 }
 
 #[derive(Serialize)]
@@ -681,13 +746,18 @@ fn write_ses_jsonl<W: Write>(
     entries: impl Iterator<Item = impl Borrow<Suppression>>,
     address: &mut AddressText,
     out: W,
-) -> io::Result<u64> {
+) -> io::Result<Exported> {
     let mut out = buffered(out);
     let mut written = 0;
+    let mut left_out = LeftOut::default();
     for entry in entries {
         let entry = entry.borrow();
+        let Some(text) = address.render_ascii(&entry.address) else {
+            left_out.add(entry, &entry.address);
+            continue;
+        };
         let row = SesJsonRow {
-            email_address: address.render(&entry.address),
+            email_address: &text,
             reason: ses_reason(&entry.reason),
         };
         serde_json::to_writer(&mut out, &row)?;
@@ -695,7 +765,7 @@ fn write_ses_jsonl<W: Write>(
         written += 1;
     }
     out.flush()?;
-    Ok(written)
+    Ok(left_out.exported(written))
 }
 
 /// Writes the RFC 2822 date of an RFC 3339 time, in UTC and with a two-digit day, into a
@@ -746,23 +816,28 @@ fn write_mailgun<W: Write>(
     entries: impl Iterator<Item = impl Borrow<Suppression>>,
     address: &mut AddressText,
     out: W,
-) -> io::Result<u64> {
+) -> io::Result<Exported> {
     let mut csv = csv_writer(out);
     csv.write_record(["address", "created_at"])
         .map_err(csv_error)?;
     let mut created_at = String::new();
     let mut written = 0;
+    let mut left_out = LeftOut::default();
     for entry in entries {
         let entry = entry.borrow();
+        let Some(text) = address.render_ascii(&entry.address) else {
+            left_out.add(entry, &entry.address);
+            continue;
+        };
         csv.write_record([
-            address.render(&entry.address),
+            text.as_ref(),
             rfc2822_date(&mut created_at, &entry.first_seen),
         ])
         .map_err(csv_error)?;
         written += 1;
     }
     csv.flush()?;
-    Ok(written)
+    Ok(left_out.exported(written))
 }
 
 /// Postfix access map source: `address REJECT 5.7.1 suppressed: reason`, or `address DUNNO`
@@ -778,6 +853,11 @@ fn write_mailgun<W: Write>(
 /// cannot be a key. Written, it would be silently not rejected; it is left out and counted,
 /// so that the caller can say so. Its `DUNNO` line is left out uncounted: a key that is not
 /// in the map is not listed either.
+///
+/// An address with an internationalised domain is written twice, with the same value: in
+/// the Unicode form fbl keeps, which an SMTPUTF8 client sends, and with its domain as
+/// A-labels, which every other client sends (`user@xn--bcher-kva.de`). It counts as one
+/// entry written.
 fn write_postfix<W: Write>(
     entries: impl Iterator<Item = impl Borrow<Suppression>>,
     address: &mut AddressText,
@@ -785,8 +865,8 @@ fn write_postfix<W: Write>(
 ) -> io::Result<Exported> {
     let mut out = buffered(out);
     let mut written = 0;
-    let mut left_out = 0;
-    let mut first_left_out = None;
+    let mut left_out = LeftOut::default();
+    let hashed = address.hash.is_some();
     for entry in entries {
         let entry = entry.borrow();
         let key = line_safe(address.render(&entry.address), true);
@@ -794,28 +874,27 @@ fn write_postfix<W: Write>(
             continue;
         }
         if key.starts_with('#') {
-            if entry.removed_at.is_none() {
-                left_out += 1;
-                first_left_out.get_or_insert_with(|| key.into_owned());
-            }
+            left_out.add(entry, &key);
             continue;
         }
-        out.write_all(key.as_bytes())?;
-        if entry.removed_at.is_some() {
-            out.write_all(b" DUNNO\n")?;
-        } else {
-            out.write_all(b" REJECT 5.7.1 suppressed: ")?;
-            out.write_all(one_line_text(entry.reason.trim()).as_bytes())?;
-            out.write_all(b"\n")?;
+        let ascii_key = match crate::address::ascii_domain_of(&key) {
+            Some(ascii) if !hashed && ascii != key => Some(ascii.into_owned()),
+            _ => None,
+        };
+        for key in std::iter::once(key.as_ref()).chain(ascii_key.as_deref()) {
+            out.write_all(key.as_bytes())?;
+            if entry.removed_at.is_some() {
+                out.write_all(b" DUNNO\n")?;
+            } else {
+                out.write_all(b" REJECT 5.7.1 suppressed: ")?;
+                out.write_all(one_line_text(entry.reason.trim()).as_bytes())?;
+                out.write_all(b"\n")?;
+            }
         }
         written += 1;
     }
     out.flush()?;
-    Ok(Exported {
-        written,
-        left_out,
-        first_left_out,
-    })
+    Ok(left_out.exported(written))
 }
 
 #[cfg(test)]

@@ -213,7 +213,25 @@ fn schemas_reject_documents_that_break_the_contract() {
         json!({"emailAddress": "a@example.org"}),
     );
 
+    // SES and Postmark take ASCII addresses only: an internationalised domain as A-labels.
+    assert!(
+        validator(ses).is_valid(
+            &json!({"emailAddress": "info@xn--bcher-kva.example", "reason": "COMPLAINT"})
+        )
+    );
+    check_rejected(
+        ses,
+        "a Unicode domain",
+        json!({"emailAddress": "info@bücher.example", "reason": "COMPLAINT"}),
+    );
+
     let postmark = "export-postmark.schema.json";
+    assert!(validator(postmark).is_valid(&json!([{"EmailAddress": "info@xn--bcher-kva.example"}])));
+    check_rejected(
+        postmark,
+        "a Unicode domain",
+        json!([{"EmailAddress": "info@bücher.example"}]),
+    );
     check_rejected(
         postmark,
         "an object instead of an array",

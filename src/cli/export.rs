@@ -219,13 +219,23 @@ pub fn run(context: &Context, args: ExportArgs) -> Result<Outcome> {
 /// again for as long as they are on the list.
 pub fn left_out_note(written: &crate::run::ExportWritten) -> Option<String> {
     let first = written.first_left_out.as_deref()?;
+    let them = if written.left_out == 1 { "it" } else { "them" };
+    let why = if written.format == crate::export::ExportFormat::Postfix.as_str() {
+        format!(
+            "postmap reads a line that begins with # as a comment, so reject {them} another way"
+        )
+    } else {
+        format!(
+            "{} takes ASCII addresses only and the part before the @ is not ASCII, so suppress \
+             {them} another way",
+            written.format
+        )
+    };
     Some(format!(
-        "export {} {}: {} suppressed address{} left out (first: {first}): postmap reads a \
-         line that begins with # as a comment, so reject {} another way",
+        "export {} {}: {} suppressed address{} left out (first: {first}): {why}",
         written.format,
         written.path.display(),
         written.left_out,
         if written.left_out == 1 { "" } else { "es" },
-        if written.left_out == 1 { "it" } else { "them" },
     ))
 }

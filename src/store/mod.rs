@@ -22,6 +22,7 @@ mod pg;
 pub use pg::{MailboxLock, PostgresConfig, is_postgres_url};
 mod copy;
 pub use copy::{TableCopy, copy_store};
+mod idn;
 mod mailbox;
 pub use mailbox::{MailboxState, PendingAction};
 mod send_log_position;
@@ -46,7 +47,7 @@ const HISTORY_CHAIN: &str = "WITH RECURSIVE chain (id) AS (
     )";
 
 /// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
-const MIGRATIONS: [(&str, &str); 16] = [
+const MIGRATIONS: [(&str, &str); 17] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/sqlite/0001_init.sql"),
@@ -110,6 +111,10 @@ const MIGRATIONS: [(&str, &str); 16] = [
     (
         "0016_send_log_positions.sql",
         include_str!("../../schemas/sqlite/0016_send_log_positions.sql"),
+    ),
+    (
+        "0017_idn_canonical.sql",
+        include_str!("../../schemas/sqlite/0017_idn_canonical.sql"),
     ),
 ];
 
@@ -1621,6 +1626,10 @@ impl Store {
     fn after_migration(&self, name: &str) -> Result<()> {
         if name == "0014_report_content_key.sql" {
             self.key_stored_reports()?;
+        }
+        // Matched by its name, not its number: the number may change when migrations merge.
+        if name.ends_with("_idn_canonical.sql") {
+            self.canonical_stored_addresses()?;
         }
         Ok(())
     }

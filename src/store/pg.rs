@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// Numbered migrations for PostgreSQL, the same numbers as SQLite's. The schema version is
 /// the highest row of `fbl_schema`.
-pub(super) const MIGRATIONS: [(&str, &str); 16] = [
+pub(super) const MIGRATIONS: [(&str, &str); 17] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/postgres/0001_init.sql"),
@@ -74,6 +74,10 @@ pub(super) const MIGRATIONS: [(&str, &str); 16] = [
     (
         "0016_send_log_positions.sql",
         include_str!("../../schemas/postgres/0016_send_log_positions.sql"),
+    ),
+    (
+        "0017_idn_canonical.sql",
+        include_str!("../../schemas/postgres/0017_idn_canonical.sql"),
     ),
 ];
 

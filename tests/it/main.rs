@@ -14,6 +14,7 @@ mod full_disk;
 mod fuzz_regressions;
 mod hostile;
 mod http_server;
+mod idn;
 mod imap_client;
 mod imap_poll;
 mod parse_golden;

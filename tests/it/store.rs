@@ -1395,6 +1395,146 @@ fn a_postfix_message_deferred_across_log_rotation_is_recorded(backend: Backend) 
     );
 }
 
+/// The store's schema version before migration `0017_idn_canonical` (found by its name, so
+/// that a renumbering when branches merge changes nothing here).
+fn version_before_idn_canonical() -> usize {
+    migration_names("sqlite")
+        .iter()
+        .position(|name| name.ends_with("_idn_canonical.sql"))
+        .expect("the migration is listed")
+}
+
+/// An internationalised domain is kept in one form (Unicode) since migration 0017. A store
+/// written before holds both forms: the migration rewrites every address, merges the two
+/// suppressions of one person (earliest first seen, latest last seen, counts added, the
+/// stronger reason, no expiry when either has none), keeps both histories in one chain with
+/// a `merge` line and both evidence, and leaves an address UTS #46 refuses as it is.
+fn addresses_stored_before_idn_canonical_are_rewritten_and_merged(backend: Backend) {
+    let test = TestStore::new(backend);
+    let rows = "INSERT INTO reports (id, sha256, ingested_at, origin, kind, format, reporter,
+             reported_at, reported_day, redacted, attributed, report_json, raw_packed, raw_size)
+         VALUES (5, 'r5', '2026-01-05T00:00:00Z', 'a.eml', 'complaint', 'arf', 'yahoo',
+             '2026-01-05T00:00:00Z', '2026-01-05', 0, 1, '{}', 'x', 1),
+            (6, 'r6', '2026-02-01T00:00:00Z', 'b.eml', 'complaint', 'arf', 'yahoo',
+             '2026-02-01T00:00:00Z', '2026-02-01', 0, 1, '{}', 'x', 1);
+         INSERT INTO suppressions (address, reason, source, first_seen, last_seen, count,
+             expires_at, removed_at, updated_at, change_seq, last_history_id)
+         VALUES ('user@xn--bcher-kva.de', 'complaint', 'yahoo', '2026-01-05T00:00:00Z',
+                 '2026-02-01T00:00:00Z', 2, NULL, NULL, '2026-02-01T00:00:00Z', 3, 4),
+                ('user@bücher.de', 'manual', 'manual', '2026-01-01T00:00:00Z',
+                 '2026-01-10T00:00:00Z', 1, '2027-01-01T00:00:00Z', NULL,
+                 '2026-01-10T00:00:00Z', 2, 2),
+                ('solo@xn--caf-dma.example', 'complaint', 'yahoo', '2026-01-05T00:00:00Z',
+                 '2026-01-05T00:00:00Z', 1, NULL, NULL, '2026-01-05T00:00:00Z', 1, 3),
+                ('bad@xn--zz-.de', 'manual', 'manual', '2026-01-05T00:00:00Z',
+                 '2026-01-05T00:00:00Z', 1, NULL, NULL, '2026-01-05T00:00:00Z', 4, 5);
+         INSERT INTO suppression_history
+             (id, address, at, action, reason, actor, report_id, note, previous_id)
+         VALUES (1, 'user@xn--bcher-kva.de', '2026-01-05T00:00:00Z', 'add', 'complaint', 'report', 5, NULL, NULL),
+                (2, 'user@bücher.de', '2026-01-10T00:00:00Z', 'add', 'manual', 'manual', NULL, 'by phone', NULL),
+                (3, 'solo@xn--caf-dma.example', '2026-01-05T00:00:00Z', 'add', 'complaint', 'report', 5, NULL, NULL),
+                (4, 'user@xn--bcher-kva.de', '2026-02-01T00:00:00Z', 'update', 'complaint', 'report', 6, NULL, 1),
+                (5, 'bad@xn--zz-.de', '2026-01-05T00:00:00Z', 'add', 'manual', 'manual', NULL, NULL, NULL);
+         INSERT INTO suppression_evidence (address, report_id) VALUES ('user@xn--bcher-kva.de', 5);
+         INSERT INTO complainants (report_id, address, id, via)
+         VALUES (5, 'user@xn--bcher-kva.de', '', 'original_rcpt_to'),
+                (6, 'user@xn--bcher-kva.de', '', 'original_rcpt_to'),
+                (6, 'user@bücher.de', '', 'original_rcpt_to');
+         INSERT INTO send_log (message_id, recipient, id, imported_at)
+         VALUES ('m1@example.com', 'user@xn--bcher-kva.de', '', '2026-01-01T00:00:00Z'),
+                ('m1@example.com', 'user@bücher.de', '', '2026-01-01T00:00:00Z'),
+                ('m2@example.com', 'solo@XN--CAF-DMA.example', '', '2026-01-01T00:00:00Z');";
+    let rows = match backend {
+        Backend::Sqlite => rows
+            .replace("'r5'", "X'05'")
+            .replace("'r6'", "X'06'")
+            .replace("'x'", "X'00'"),
+        Backend::Postgres => rows
+            .replace("'r5'", "'\\x05'::bytea")
+            .replace("'r6'", "'\\x06'::bytea")
+            .replace("'x'", "'\\x00'::bytea"),
+    };
+    store_of_version(&test, version_before_idn_canonical(), &rows);
+    if backend == Backend::Postgres {
+        crate::postgres::shared().psql_in(
+            &test.database(),
+            "SELECT setval(pg_get_serial_sequence('suppression_history', 'id'), 5)",
+        );
+    }
+    // The first fbl to open the store migrates it, and names what it left as it was.
+    let output = test.fbl().args(["store", "info"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(
+        stderr.matches("bad@xn--zz-.de").count(),
+        1,
+        "named once: {stderr}"
+    );
+    assert!(stderr.contains("1 stored address"), "{stderr}");
+    let output = test.fbl().args(["store", "info"]).output().unwrap();
+    assert!(output.stderr.is_empty(), "said once, not at every open");
+    let store = Store::open_at(&test.location).unwrap();
+    let list: Vec<fbl::suppression::Suppression> =
+        store.suppressions(&SuppressionFilter::default()).collect();
+    let addresses: Vec<&str> = list.iter().map(|s| s.address.as_str()).collect();
+    // Refused by UTS #46: left as it is, not lost.
+    assert_eq!(
+        addresses,
+        ["bad@xn--zz-.de", "solo@café.example", "user@bücher.de"]
+    );
+    let merged = &list[2];
+    assert_eq!(merged.reason, "complaint", "the stronger reason");
+    assert_eq!(merged.source, "yahoo");
+    assert_eq!(merged.first_seen, "2026-01-01T00:00:00Z");
+    assert_eq!(merged.last_seen, "2026-02-01T00:00:00Z");
+    assert_eq!(merged.count, 3);
+    assert_eq!(merged.expires_at, None, "one of the two never expired");
+    assert_eq!(merged.removed_at, None);
+
+    let history = store.history("user@bücher.de").unwrap();
+    let actions: Vec<(&str, Option<i64>)> = history
+        .iter()
+        .map(|h| (h.action.as_str(), h.report_id))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("add", Some(5)),
+            ("add", None),
+            ("update", Some(6)),
+            ("merge", None)
+        ]
+    );
+    let note = history.last().unwrap().note.as_deref().unwrap();
+    assert!(note.contains("merged with user@xn--bcher-kva.de"), "{note}");
+    assert_eq!(store.evidence("user@bücher.de").unwrap(), [5, 6]);
+    assert_eq!(store.history("solo@café.example").unwrap().len(), 1);
+    assert_eq!(store.history("bad@xn--zz-.de").unwrap().len(), 1);
+
+    let complainants = |id: i64| -> Vec<String> {
+        store
+            .stored_report(id)
+            .unwrap()
+            .unwrap()
+            .complainants
+            .into_iter()
+            .map(|c| c.address)
+            .collect()
+    };
+    assert_eq!(complainants(5), ["user@bücher.de"]);
+    assert_eq!(complainants(6), ["user@bücher.de"], "two forms, one row");
+    use fbl::attribution::SendLogLookup;
+    assert_eq!(
+        store.recipient_by_message_id("m1@example.com").as_deref(),
+        Some("user@bücher.de")
+    );
+    assert_eq!(
+        store.recipient_by_message_id("m2@example.com").as_deref(),
+        Some("solo@café.example")
+    );
+    assert_eq!(store.counts().unwrap().send_log, 2, "two forms, one entry");
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1425,4 +1565,5 @@ on_both_backends!(
     a_read_snapshot_sees_no_commit_made_after_its_first_read,
     a_failed_read_snapshot_ends_and_the_connection_reads_on,
     a_postfix_message_deferred_across_log_rotation_is_recorded,
+    addresses_stored_before_idn_canonical_are_rewritten_and_merged,
 );

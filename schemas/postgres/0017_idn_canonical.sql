@@ -1,0 +1,12 @@
+-- fbl store, version 17: one form for an internationalised domain. An address reached fbl
+-- with its domain in Unicode (`user@bücher.de`, as a list manager holds it) or in ASCII
+-- (`user@xn--bcher-kva.de`, as most MTAs and reports carry it), and fbl kept the two as two
+-- addresses: a complaint under one did not suppress the other, and one person could hold two
+-- suppressions. fbl now keeps the Unicode form UTS #46 gives (src/address.rs).
+--
+-- Nothing changes in the schema. fbl rewrites the stored addresses when this migration runs,
+-- in the same transaction (src/store/idn.rs): suppressions, their history and evidence,
+-- complainants, the send log's recipients and Outlook.com block events. Two suppressions
+-- that become one are merged (first seen the earliest, last seen the latest, counts added,
+-- the stronger reason, the later expiry or none), with both histories and a `merge` line.
+-- An address whose domain UTS #46 refuses is left as it is and said once.

@@ -1,0 +1,412 @@
+//! Migration 0017's Rust part: every stored address in the form fbl keeps now, an
+//! internationalised domain in its Unicode form (`crate::address::canonical_domain`). Two
+//! suppressions that become one address are merged. An address UTS #46 refuses is left as it
+//! is and said once.
+
+use super::db::params;
+use super::{HISTORY_CHAIN, Store, reason_rank};
+use crate::address::{Invalid, canonical_domain};
+use anyhow::Result;
+use std::collections::BTreeSet;
+
+/// What the migration says about a stored address.
+enum Form {
+    /// Already as fbl keeps it (or not an `local@domain` address at all).
+    Kept,
+    /// To be rewritten to this.
+    Canonical(String),
+    /// UTS #46 refuses its domain: left as it is.
+    Invalid,
+}
+
+/// The form fbl keeps now of a stored address; the local part is left as it is.
+fn form(address: &str) -> Form {
+    let Some((local, domain)) = address.rsplit_once('@') else {
+        return Form::Kept;
+    };
+    match canonical_domain(domain) {
+        Ok(canonical) if canonical == domain => Form::Kept,
+        Ok(canonical) => Form::Canonical(format!("{local}@{canonical}")),
+        Err(Invalid::InvalidIdn) => Form::Invalid,
+        Err(_) => Form::Kept,
+    }
+}
+
+/// One suppression row as the merge reads it.
+struct Row {
+    reason: String,
+    source: String,
+    first_seen: String,
+    last_seen: String,
+    count: i64,
+    expires_at: Option<String>,
+    removed_at: Option<String>,
+}
+
+impl Store {
+    /// SQL that is true for an address column that may not be in the form fbl keeps: one
+    /// with a character beyond ASCII or an `xn--` label. Every other stored address is kept
+    /// as it is without being read into fbl.
+    fn maybe_not_canonical(&self, column: &str) -> String {
+        let beyond_ascii = self.db.pick(
+            "length(CAST({c} AS BLOB)) <> length({c})",
+            "octet_length({c}::text) <> length({c}::text)",
+        );
+        format!(
+            "({} OR lower({column}) LIKE '%xn--%')",
+            beyond_ascii.replace("{c}", column)
+        )
+    }
+
+    /// Rewrites every stored address to the form fbl keeps now (see the module).
+    pub(super) fn canonical_stored_addresses(&self) -> Result<()> {
+        let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let mut invalid = BTreeSet::new();
+        let mut note = |address: &str| {
+            invalid.insert(address.to_string());
+        };
+
+        // Suppressions first: a merge reads both history chains from their rows.
+        let addresses: Vec<String> = self.db.query(
+            &format!(
+                "SELECT address FROM suppressions WHERE {} ORDER BY address",
+                self.maybe_not_canonical("address")
+            ),
+            params![],
+            |r| r.get(0),
+        )?;
+        for address in &addresses {
+            match form(address) {
+                Form::Kept => {}
+                Form::Invalid => note(address),
+                Form::Canonical(canonical) => self.merge_suppression(address, &canonical, &now)?,
+            }
+        }
+
+        // History lines, found in one pass (there is no index by address).
+        let lines: Vec<(i64, String)> = self.db.query(
+            &format!(
+                "SELECT id, address FROM suppression_history WHERE {}",
+                self.maybe_not_canonical("address")
+            ),
+            params![],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        for (id, address) in &lines {
+            match form(address) {
+                Form::Kept => {}
+                Form::Invalid => note(address),
+                Form::Canonical(canonical) => {
+                    self.db.execute(
+                        "UPDATE suppression_history SET address = ?2 WHERE id = ?1",
+                        params![*id, canonical],
+                    )?;
+                }
+            }
+        }
+
+        // Evidence written before version 8: one row per address and report.
+        let evidence: Vec<(String, i64)> = self.db.query(
+            &format!(
+                "SELECT address, report_id FROM suppression_evidence WHERE {}",
+                self.maybe_not_canonical("address")
+            ),
+            params![],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        for (address, report_id) in &evidence {
+            match form(address) {
+                Form::Kept => {}
+                Form::Invalid => note(address),
+                Form::Canonical(canonical) => {
+                    self.db.execute(
+                        "INSERT INTO suppression_evidence (address, report_id) VALUES (?1, ?2)
+                         ON CONFLICT DO NOTHING",
+                        params![canonical, *report_id],
+                    )?;
+                    self.db.execute(
+                        "DELETE FROM suppression_evidence WHERE address = ?1 AND report_id = ?2",
+                        params![address, *report_id],
+                    )?;
+                }
+            }
+        }
+
+        // Complainants: a report naming both forms keeps one row.
+        let complainants: Vec<(i64, String, String, String)> = self.db.query(
+            &format!(
+                "SELECT report_id, address, id, via FROM complainants WHERE {}",
+                self.maybe_not_canonical("address")
+            ),
+            params![],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+        let mut complainants_changed = false;
+        for (report_id, address, id, via) in &complainants {
+            match form(address) {
+                Form::Kept => {}
+                Form::Invalid => note(address),
+                Form::Canonical(canonical) => {
+                    let duplicate = self.db.exists(
+                        "SELECT 1 FROM complainants
+                         WHERE report_id = ?1 AND address = ?2 AND id = ?3 AND via = ?4",
+                        params![*report_id, canonical, id, via],
+                    )?;
+                    if duplicate {
+                        self.db.execute(
+                            "DELETE FROM complainants
+                             WHERE report_id = ?1 AND address = ?2 AND id = ?3 AND via = ?4",
+                            params![*report_id, address, id, via],
+                        )?;
+                    } else {
+                        self.db.execute(
+                            "UPDATE complainants SET address = ?5
+                             WHERE report_id = ?1 AND address = ?2 AND id = ?3 AND via = ?4",
+                            params![*report_id, address, id, via, canonical],
+                        )?;
+                    }
+                    complainants_changed = true;
+                }
+            }
+        }
+        if complainants_changed {
+            // The report's complaints per complainant domain are counted again from the
+            // complainants (store/report.rs: facts `placed` -1 are redone).
+            self.db.execute(
+                &format!(
+                    "UPDATE complaint_facts SET placed = -1 WHERE domain IS NOT NULL AND {}",
+                    self.maybe_not_canonical("domain")
+                ),
+                params![],
+            )?;
+        }
+
+        // The send log, one pass (there is no index by recipient); a row whose canonical
+        // twin is there already goes, as importing it again would have changed nothing.
+        let sent: Vec<(i64, String, String, String)> = self.db.query(
+            &format!(
+                "SELECT rowid, message_id, recipient, id FROM send_log WHERE {}",
+                self.maybe_not_canonical("recipient")
+            ),
+            params![],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+        let mut send_log_changed = false;
+        for (rowid, message_id, recipient, id) in &sent {
+            match form(recipient) {
+                Form::Kept => {}
+                // A send log keeps what the MTA sent: said, but such a recipient
+                // attributes nothing anyway.
+                Form::Invalid => note(recipient),
+                Form::Canonical(canonical) => {
+                    let duplicate = self.db.exists(
+                        "SELECT 1 FROM send_log
+                         WHERE message_id = ?1 AND recipient = ?2 AND id = ?3",
+                        params![message_id, canonical, id],
+                    )?;
+                    if duplicate {
+                        self.db
+                            .execute("DELETE FROM send_log WHERE rowid = ?1", params![*rowid])?;
+                    } else {
+                        self.db.execute(
+                            "UPDATE send_log SET recipient = ?2 WHERE rowid = ?1",
+                            params![*rowid, canonical],
+                        )?;
+                    }
+                    send_log_changed = true;
+                }
+            }
+        }
+        if send_log_changed {
+            // The report's send-log volumes (by recipient domain too) are counted again.
+            self.db.execute(
+                "INSERT INTO report_progress (name, value) VALUES ('send_log_pruned', 1)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                params![],
+            )?;
+        }
+
+        // Outlook.com block events name the recipient of the bounce or send-log line.
+        let events: Vec<(i64, String, String, String, String, String)> = self.db.query(
+            &format!(
+                "SELECT id, source, ip, code, recipient, seen_at FROM block_events WHERE {}",
+                self.maybe_not_canonical("recipient")
+            ),
+            params![],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            },
+        )?;
+        for (id, source, ip, code, recipient, seen_at) in &events {
+            match form(recipient) {
+                Form::Kept => {}
+                Form::Invalid => note(recipient),
+                Form::Canonical(canonical) => {
+                    let duplicate = self.db.exists(
+                        "SELECT 1 FROM block_events WHERE source = ?1 AND ip = ?2 AND code = ?3
+                         AND recipient = ?4 AND seen_at = ?5",
+                        params![source, ip, code, canonical, seen_at],
+                    )?;
+                    if duplicate {
+                        self.db
+                            .execute("DELETE FROM block_events WHERE id = ?1", params![*id])?;
+                    } else {
+                        self.db.execute(
+                            "UPDATE block_events SET recipient = ?2 WHERE id = ?1",
+                            params![*id, canonical],
+                        )?;
+                    }
+                }
+            }
+        }
+
+        if !invalid.is_empty() {
+            // Said once, here: the migration runs once. Nothing is deleted.
+            let shown: Vec<&str> = invalid.iter().take(10).map(String::as_str).collect();
+            eprintln!(
+                "fbl: store migration 0017: {} stored address{} whose domain is not a valid \
+                 internationalised domain name (UTS #46) left as {}: {}{} (`fbl suppress list \
+                 --invalid` lists such suppressions, `fbl suppress remove` takes one off)",
+                invalid.len(),
+                if invalid.len() == 1 { "" } else { "es" },
+                if invalid.len() == 1 {
+                    "it is"
+                } else {
+                    "they are"
+                },
+                shown.join(", "),
+                if invalid.len() > shown.len() {
+                    ", ..."
+                } else {
+                    ""
+                }
+            );
+        }
+        Ok(())
+    }
+
+    /// Moves the suppression of `address` to `canonical`; when `canonical` has one already,
+    /// merges the two: first seen the earliest, last seen the latest, counts added, the
+    /// stronger reason, the later expiry (none when either has none), on the list when
+    /// either is. Both history chains become one, ordered by id, and a `merge` line ends it.
+    fn merge_suppression(&self, address: &str, canonical: &str, now: &str) -> Result<()> {
+        let read = |address: &str| {
+            self.db.query_opt(
+                "SELECT reason, source, first_seen, last_seen, count, expires_at, removed_at
+                 FROM suppressions WHERE address = ?1",
+                params![address],
+                |r| {
+                    Ok(Row {
+                        reason: r.get(0)?,
+                        source: r.get(1)?,
+                        first_seen: r.get(2)?,
+                        last_seen: r.get(3)?,
+                        count: r.get(4)?,
+                        expires_at: r.get(5)?,
+                        removed_at: r.get(6)?,
+                    })
+                },
+            )
+        };
+        let Some(other) = read(address)? else {
+            return Ok(());
+        };
+        let same_row = canonical.eq_ignore_ascii_case(address);
+        let kept = if same_row { None } else { read(canonical)? };
+        let Some(kept) = kept else {
+            self.db.execute(
+                "UPDATE suppressions SET address = ?2 WHERE address = ?1",
+                params![address, canonical],
+            )?;
+            return Ok(());
+        };
+        let chain = |address: &str| -> Result<Vec<i64>> {
+            self.db.query(
+                &format!("{HISTORY_CHAIN} SELECT id FROM chain WHERE id IS NOT NULL"),
+                params![address],
+                |r| r.get(0),
+            )
+        };
+        let mut lines = chain(canonical)?;
+        lines.extend(chain(address)?);
+        lines.sort_unstable();
+        lines.dedup();
+
+        // An entry on the list outweighs one taken off it; between two alike, the stronger
+        // reason wins (the canonical entry's on a tie), and the later expiry.
+        let (kept_on, other_on) = (kept.removed_at.is_none(), other.removed_at.is_none());
+        let stronger = if kept_on != other_on {
+            if kept_on { &kept } else { &other }
+        } else if reason_rank(&other.reason) > reason_rank(&kept.reason) {
+            &other
+        } else {
+            &kept
+        };
+        let expires_at = if kept_on != other_on {
+            stronger.expires_at.clone()
+        } else {
+            match (&kept.expires_at, &other.expires_at) {
+                (Some(a), Some(b)) => Some(a.max(b).clone()),
+                _ => None,
+            }
+        };
+        let removed_at = if kept_on || other_on {
+            None
+        } else {
+            kept.removed_at.clone().max(other.removed_at.clone())
+        };
+        let first_seen = kept.first_seen.clone().min(other.first_seen.clone());
+        let last_seen = kept.last_seen.clone().max(other.last_seen.clone());
+        let count = kept.count + other.count;
+
+        // One chain: each line after the one before it by id.
+        for pair in lines.windows(2) {
+            self.db.execute(
+                "UPDATE suppression_history SET previous_id = ?2 WHERE id = ?1",
+                params![pair[1], pair[0]],
+            )?;
+        }
+        let note = format!(
+            "merged with {address} (the same address, its domain in another form) by store \
+             migration 0017: {} and {} reports or actions",
+            kept.count, other.count
+        );
+        let line = self.db.insert_for_id(
+            "INSERT INTO suppression_history
+                (address, at, action, reason, actor, report_id, note, previous_id)
+             VALUES (?1, ?2, 'merge', ?3, 'migration', NULL, ?4, ?5)",
+            params![canonical, now, stronger.reason, note, lines.last().copied()],
+        )?;
+        self.db.execute(
+            "DELETE FROM suppressions WHERE address = ?1",
+            params![address],
+        )?;
+        self.db.execute(
+            "UPDATE suppressions SET reason = ?2, source = ?3, first_seen = ?4, last_seen = ?5,
+                count = ?6, expires_at = ?7, removed_at = ?8, updated_at = ?9,
+                change_seq = (SELECT coalesce(max(change_seq), 0) + 1 FROM suppressions),
+                last_history_id = ?10
+             WHERE address = ?1",
+            params![
+                canonical,
+                stronger.reason,
+                stronger.source,
+                first_seen,
+                last_seen,
+                count,
+                expires_at,
+                removed_at,
+                now,
+                line
+            ],
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,160 @@
+//! Internationalised domains end to end: an address is one address whichever form its domain
+//! comes in (Unicode `bücher.de` or A-labels `xn--bcher-kva.de`), kept in its Unicode form.
+
+use crate::support::{fbl, run, run_with_stdin, stdout};
+
+/// `support::arf` with a longer MIME boundary: its boundary `b` would be found inside
+/// `xn--bcher` by the MIME parser, which cuts the address there.
+fn arf(feedback_type: &str, rcpt_to: &str, message_id: &str) -> Vec<u8> {
+    String::from_utf8(crate::support::arf(feedback_type, rcpt_to, message_id))
+        .unwrap()
+        .replace("boundary=\"b\"", "boundary=\"=_report_=\"")
+        .replace("\n--b\n", "\n--=_report_=\n")
+        .replace("\n--b--\n", "\n--=_report_=--\n")
+        .into_bytes()
+}
+
+fn listed(dir: &std::path::Path) -> Vec<serde_json::Value> {
+    let output = run(fbl(dir).args(["suppress", "list", "--json"]));
+    assert_eq!(output.status.code(), Some(0));
+    let list: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    match list {
+        serde_json::Value::Array(rows) => rows,
+        other => other["suppressions"].as_array().unwrap().clone(),
+    }
+}
+
+#[test]
+fn a_complaint_under_the_a_label_form_suppresses_the_unicode_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run_with_stdin(
+        fbl(dir.path()).args(["ingest", "-"]),
+        &arf("abuse", "user@xn--bcher-kva.de", "m1@example.com"),
+    );
+    assert_eq!(output.status.code(), Some(0));
+    for form in [
+        "user@bücher.de",
+        "user@xn--bcher-kva.de",
+        "user@XN--BCHER-KVA.DE",
+        "user@BÜCHER.de",
+        "user@ｂüｃｈｅｒ.de",
+    ] {
+        let output = run(fbl(dir.path()).args(["suppress", "check", form]));
+        assert_eq!(output.status.code(), Some(0), "{form}");
+    }
+    // A second complaint and a manual add under the other forms: still one suppression.
+    let output = run_with_stdin(
+        fbl(dir.path()).args(["ingest", "-"]),
+        &arf("abuse", "user@bücher.de", "m2@example.com"),
+    );
+    assert_eq!(output.status.code(), Some(0));
+    let output = run(fbl(dir.path()).args([
+        "suppress",
+        "add",
+        "user@XN--bcher-kva.de",
+        "--reason",
+        "asked by phone",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    let rows = listed(dir.path());
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["address"], "user@bücher.de");
+    assert_eq!(rows[0]["count"], 3);
+
+    // Removed under one form, it is off the list under both.
+    let output = run(fbl(dir.path()).args([
+        "suppress",
+        "remove",
+        "user@xn--bcher-kva.de",
+        "--reason",
+        "re-subscribed",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    let output = run(fbl(dir.path()).args(["suppress", "check", "user@bücher.de"]));
+    assert_eq!(output.status.code(), Some(1));
+}
+
+#[test]
+fn an_a_label_that_does_not_decode_is_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let output =
+        run(fbl(dir.path()).args(["suppress", "add", "user@xn--zz-.de", "--reason", "typed"]));
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("not a valid internationalised domain name"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_send_log_recipient_is_kept_in_the_same_form_as_a_complainant() {
+    for (raw, kept) in [
+        ("user@xn--bcher-kva.de", "user@bücher.de"),
+        ("<User@XN--BCHER-KVA.DE>", "User@bücher.de"),
+        ("user@BÜCHER.de", "user@bücher.de"),
+        ("user@Example.ORG", "user@example.org"),
+        ("\"odd@local\"@xn--bcher-kva.de", "\"odd@local\"@bücher.de"),
+        // A domain UTS #46 refuses stays as the log has it, lower-cased.
+        ("user@XN--ZZ.de", "user@xn--zz.de"),
+    ] {
+        assert_eq!(
+            fbl::sendlog::normalise_recipient(raw).as_deref(),
+            Some(kept),
+            "{raw}"
+        );
+    }
+}
+
+#[test]
+fn exports_write_each_consumer_the_form_it_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(fbl(dir.path()).args([
+        "suppress",
+        "add",
+        "info@xn--bcher-kva.example",
+        "josé@bücher.example",
+        "--reason",
+        "asked",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    let export = |format: &str| {
+        let path = dir.path().join(format);
+        let output = run(fbl(dir.path()).args([
+            "export",
+            "--format",
+            format,
+            "--output",
+            path.to_str().unwrap(),
+        ]));
+        assert_eq!(output.status.code(), Some(0), "{format}");
+        (
+            std::fs::read_to_string(&path).unwrap(),
+            String::from_utf8(output.stderr).unwrap(),
+            path,
+        )
+    };
+    let (plain, stderr, _) = export("plain");
+    assert_eq!(plain, "info@bücher.example\njosé@bücher.example\n");
+    assert_eq!(stderr, "");
+    let (ses, stderr, path) = export("ses");
+    assert_eq!(ses, "info@xn--bcher-kva.example,COMPLAINT\n");
+    assert_eq!(
+        stderr,
+        format!(
+            "fbl: export ses {}: 1 suppressed address left out (first: josé@bücher.example): \
+             ses takes ASCII addresses only and the part before the @ is not ASCII, so \
+             suppress it another way\n",
+            path.display()
+        )
+    );
+    let (postfix, stderr, _) = export("postfix");
+    assert_eq!(
+        postfix,
+        "info@bücher.example REJECT 5.7.1 suppressed: asked\n\
+         info@xn--bcher-kva.example REJECT 5.7.1 suppressed: asked\n\
+         josé@bücher.example REJECT 5.7.1 suppressed: asked\n\
+         josé@xn--bcher-kva.example REJECT 5.7.1 suppressed: asked\n"
+    );
+    assert_eq!(stderr, "");
+}

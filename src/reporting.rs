@@ -120,15 +120,42 @@ pub fn scan_send_log(
     format: SendLogFormat,
     now: &str,
 ) -> Result<u64> {
-    let file = std::fs::File::open(path)
-        .with_context(|| format!("cannot open send log {}", path.display()))?;
+    scan_send_log_from(store, path, format, now, 0)
+}
+
+/// [`scan_send_log`] of the lines from byte `from` (a line boundary) to the end: what `fbl
+/// run` read of the log this time. A CSV log read from a later line is read with its header
+/// row first, as the import reads it.
+pub fn scan_send_log_from(
+    store: &mut Store,
+    path: &Path,
+    format: SendLogFormat,
+    now: &str,
+    from: u64,
+) -> Result<u64> {
+    use std::io::{Read, Seek};
+    let context = || format!("cannot read send log {}", path.display());
+    let mut file = std::fs::File::open(path).with_context(context)?;
     let options = ReadOptions {
         now: chrono::DateTime::parse_from_rfc3339(now)
             .context("the run's time is not RFC 3339")?
             .to_utc(),
         zone: crate::zone::Zone::system(),
     };
-    let sightings = sightings_in_send_log(format, std::io::BufReader::new(file), &options);
+    let mut header = Vec::new();
+    if format == SendLogFormat::Csv && from > 0 {
+        let found =
+            crate::sendlog::read_csv_header(std::io::BufReader::new(Read::by_ref(&mut file)))
+                .with_context(context)?;
+        if let Some(found) = found.filter(|found| found.end <= from) {
+            header = found.bytes;
+            header.push(b'\n');
+        }
+    }
+    file.seek(std::io::SeekFrom::Start(from))
+        .with_context(context)?;
+    let input = std::io::BufReader::with_capacity(256 * 1024, header.as_slice().chain(file));
+    let sightings = sightings_in_send_log(format, input, &options);
     record(store, &sightings, "send_log", None, now, now)
 }
 
@@ -337,7 +364,17 @@ impl RunReport {
 /// write every `[[report.output]]`, raise new alerts. A failure is kept in `errors` and the
 /// step goes on, but for a full store disk: the store can take nothing more this run, which
 /// stops on it (exit 2). A report file's own full disk fails that file only, as an export's.
-pub fn run_step(store: &mut Store, config: &Config, now: &str) -> Result<RunReport> {
+/// `read` is what the run's send-log imports read: each log is scanned for blocks from where
+/// its import began reading (not all of it again at every run), and the rest of a rotated
+/// `PATH.1` the import read too. A log the import did not read (its import failed) is
+/// scanned whole; one that is no regular file (a pipe) not at all: what it held went to the
+/// import.
+pub fn run_step(
+    store: &mut Store,
+    config: &Config,
+    now: &str,
+    read: &[crate::run::SendLogImported],
+) -> Result<RunReport> {
     let settings = settings(config);
     let mut step = RunReport::default();
     let place = store.location().to_string();
@@ -356,12 +393,25 @@ pub fn run_step(store: &mut Store, config: &Config, now: &str) -> Result<RunRepo
     }
     for import in &config.send_log.imports {
         // A log that is not there was said by the import step already: once is enough.
-        if !import.path.exists() {
+        if !import.path.is_file() {
             continue;
         }
-        match scan_send_log(store, &import.path, import.format, now) {
-            Ok(n) => step.block_events_found += n,
-            Err(error) => failed(&mut step.errors, "block scan of send log", error)?,
+        let mut rotated = import.path.clone().into_os_string();
+        rotated.push(".1");
+        let mut slices: Vec<(&Path, u64)> = read
+            .iter()
+            .filter_map(|imported| imported.read_file.as_ref())
+            .filter(|(path, _)| *path == import.path || path.as_os_str() == rotated)
+            .map(|(path, from)| (path.as_path(), *from))
+            .collect();
+        if slices.is_empty() {
+            slices.push((&import.path, 0));
+        }
+        for (path, from) in slices {
+            match scan_send_log_from(store, path, import.format, now, from) {
+                Ok(n) => step.block_events_found += n,
+                Err(error) => failed(&mut step.errors, "block scan of send log", error)?,
+            }
         }
     }
     if let Err(error) = store.refresh_report_summaries() {

@@ -89,6 +89,10 @@ pub struct SendLogImported {
     /// `fbl run`: bytes of a last line still being written (no line end yet), left for the
     /// next run to read whole.
     pub partial_line_bytes: u64,
+    /// `fbl run`: the file read and the offset reading began at, for the block scan of the
+    /// same run to read from there too (not in `--json`: `origin` and `resumed_at` say it).
+    #[serde(skip)]
+    pub read_file: Option<(PathBuf, u64)>,
 }
 
 /// Why `fbl run` read a send log from its start rather than from where it stopped before.
@@ -475,6 +479,7 @@ fn import_file_slice(
     )?;
     imported.resumed_at = from_start.is_none().then_some(from);
     imported.from_start = from_start;
+    imported.read_file = Some((path.to_path_buf(), from));
     imported.partial_line_bytes = length - end;
     Ok(imported)
 }
@@ -736,7 +741,12 @@ pub fn run(
         }
     }
     // Fails only when the store's disk is full: fatal (exit 2), as for a source.
-    summary.report = Some(crate::reporting::run_step(store, config, now)?);
+    summary.report = Some(crate::reporting::run_step(
+        store,
+        config,
+        now,
+        &summary.send_log,
+    )?);
     Ok(summary)
 }
 

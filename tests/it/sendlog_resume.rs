@@ -613,3 +613,48 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(positions_are_kept_per_host_and_path);
+
+/// `fbl run`'s block scan of a send log reads what the import of the same run read, from
+/// where it began: a CSV log read on from a later line is scanned with its header row (the
+/// Outlook.com rejection appended since the last run is found), and what earlier runs read
+/// is not scanned again (an event removed from the store since is not found anew).
+#[test]
+fn the_block_scan_reads_the_log_from_where_the_import_began() {
+    let dir = setup(&[("sends.csv", "csv")]);
+    append(
+        dir.path(),
+        "sends.csv",
+        &format!(
+            "message_id,recipient,sent_at,source_ip,status\n\
+             <m1@s.example>,a@example.org,2026-11-27T10:00:00Z,203.0.113.7,\"250 2.0.0 OK\"\n\
+             <m2@s.example>,b@outlook.example,2026-11-27T10:01:00Z,203.0.113.7,\"{}\"\n",
+            "550 5.7.1 Unfortunately, messages from [203.0.113.7] weren't sent. (S3140)"
+        ),
+    );
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(1), "a block is a new alert: {summary}");
+    assert_eq!(summary["report"]["block_events_found"], 1, "{summary}");
+    let db = rusqlite::Connection::open(dir.path().join("fbl.sqlite")).unwrap();
+    assert_eq!(
+        db.execute("DELETE FROM block_events", []).unwrap(),
+        1,
+        "the event is stored"
+    );
+    // Appended: a throttle of another IP, found under the header read from the file's start.
+    append(
+        dir.path(),
+        "sends.csv",
+        "<m3@s.example>,c@outlook.example,2026-11-27T11:00:00Z,203.0.113.8,\"451 4.7.650 The mail server [203.0.113.8] has been temporarily rate limited due to IP reputation.\"\n",
+    );
+    let (_, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(summary["send_log"][0]["entries"], 1, "{summary}");
+    assert_eq!(summary["report"]["block_events_found"], 1, "{summary}");
+    let ips: Vec<String> = db
+        .prepare("SELECT ip FROM block_events ORDER BY ip")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(ips, ["203.0.113.8"], "only the appended line was scanned");
+}

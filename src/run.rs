@@ -575,6 +575,11 @@ pub struct ExportWritten {
     pub left_out: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_left_out: Option<String>,
+    /// Of `left_out`, those suppressed or changed since this output was last written (all of
+    /// them the first time): what `fbl run` tells, once, rather than at every run.
+    pub new_left_out: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_new_left_out: Option<String>,
 }
 
 /// Which entries an export covers.
@@ -824,15 +829,16 @@ pub fn write_export_files(
     // The sequence, the list (read a page at a time) and its removals from one snapshot of
     // the store: the files show one state of the list, and the sequence recorded is the one
     // they hold, so a change committed meanwhile is exported next time.
-    let (seq_now, entries, removed_entries) = store.read_snapshot(|store| {
+    let (seq_now, entries, removed_entries, new_left_out) = store.read_snapshot(|store| {
         let seq_now = store.change_seq()?;
+        let last_seq = match store.export_state(&state_name)? {
+            Some(state) => Some(state),
+            None if typed_name != state_name => store.export_state(&typed_name)?,
+            None => None,
+        }
+        .map(|(_, seq)| seq);
         let changed_after_seq = if scope.changed_since_last {
-            match store.export_state(&state_name)? {
-                Some(state) => Some(state),
-                None if typed_name != state_name => store.export_state(&typed_name)?,
-                None => None,
-            }
-            .map(|(_, seq)| seq)
+            last_seq
         } else {
             None
         };
@@ -845,7 +851,29 @@ pub fn write_export_files(
             Some(removed) => write_one(store, format, options, removed, &range, true, now)?.written,
             None => 0,
         };
-        Ok((seq_now, entries, removed_entries))
+        // Which of those left out are new since the output was last written: the changes
+        // after it, through the same writer into nothing (only when some are left out).
+        let new_left_out = match last_seq {
+            Some(last_seq) if entries.left_out > 0 && changed_after_seq != Some(last_seq) => {
+                let filter = SuppressionFilter {
+                    changed_since: scope.since.clone(),
+                    changed_after_seq: Some(last_seq),
+                    removed: false,
+                    now: now.to_string(),
+                };
+                let mut changed = store.suppressions(&filter);
+                let counted = crate::export::write_export(
+                    format,
+                    options,
+                    changed.by_ref(),
+                    std::io::sink(),
+                )?;
+                changed.finish()?;
+                (counted.left_out, counted.first_left_out)
+            }
+            _ => (entries.left_out, entries.first_left_out.clone()),
+        };
+        Ok((seq_now, entries, removed_entries, new_left_out))
     })?;
     let place = store.location().to_string();
     record_export(store, &state_name, now, seq_now)
@@ -859,6 +887,8 @@ pub fn write_export_files(
         removed_entries,
         left_out: entries.left_out,
         first_left_out: entries.first_left_out,
+        new_left_out: new_left_out.0,
+        first_new_left_out: new_left_out.1,
     })
 }
 

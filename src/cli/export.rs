@@ -215,11 +215,26 @@ pub fn run(context: &Context, args: ExportArgs) -> Result<Outcome> {
 }
 
 /// The line that says which suppressed addresses an export left out, when it left out any.
-/// The export does not fail: every other address is in the file, and the next run says it
-/// again for as long as they are on the list.
+/// The export does not fail: every other address is in the file. `fbl export` says it every
+/// time it is asked.
 pub fn left_out_note(written: &crate::run::ExportWritten) -> Option<String> {
     let first = written.first_left_out.as_deref()?;
-    let them = if written.left_out == 1 { "it" } else { "them" };
+    Some(note_of(written, written.left_out, first, ""))
+}
+
+/// [`left_out_note`] for `fbl run`: only of addresses left out for the first time (suppressed
+/// or changed since the output was last written), so that a cron job says it once.
+pub fn new_left_out_note(written: &crate::run::ExportWritten) -> Option<String> {
+    let first = written.first_new_left_out.as_deref()?;
+    let also = match written.left_out - written.new_left_out {
+        0 => String::new(),
+        older => format!(" ({older} more, said before)"),
+    };
+    Some(note_of(written, written.new_left_out, first, &also))
+}
+
+fn note_of(written: &crate::run::ExportWritten, count: u64, first: &str, also: &str) -> String {
+    let them = if count == 1 { "it" } else { "them" };
     let why = if written.format == crate::export::ExportFormat::Postfix.as_str() {
         format!(
             "postmap reads a line that begins with # as a comment, so reject {them} another way"
@@ -231,11 +246,11 @@ pub fn left_out_note(written: &crate::run::ExportWritten) -> Option<String> {
             written.format
         )
     };
-    Some(format!(
-        "export {} {}: {} suppressed address{} left out (first: {first}): {why}",
+    format!(
+        "export {} {}: {} suppressed address{} left out{also} (first: {first}): {why}",
         written.format,
         written.path.display(),
-        written.left_out,
-        if written.left_out == 1 { "" } else { "es" },
-    ))
+        count,
+        if count == 1 { "" } else { "es" },
+    )
 }

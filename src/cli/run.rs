@@ -75,7 +75,9 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
     progress.finish();
     let summary = summary?;
     for export in &summary.exports {
-        if let Some(note) = super::export::left_out_note(export) {
+        // Said by the run that first leaves an address out, not by every cron run after it
+        // (`fbl export` says it every time; `--json` has the counts).
+        if let Some(note) = super::export::new_left_out_note(export) {
             eprintln!("fbl: {note}");
         }
     }

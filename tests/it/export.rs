@@ -296,6 +296,74 @@ fn every_format_from_a_fixture_store_matches_its_golden_file() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// `fbl run` says an address its export leaves out once, in the run that first leaves it out,
+/// not at every cron run after it: a second such address is said alone, with the count of
+/// those said before. `--json` always has the counts; `fbl export` always says it.
+#[test]
+fn fbl_run_says_an_address_left_out_once() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("fbl.toml"),
+        "[store]\npath = \"fbl.sqlite\"\n\n[[export]]\nformat = \"postfix\"\npath = \"access\"\n",
+    )
+    .unwrap();
+    let add = |address: &str| {
+        let output =
+            run(fbl(dir.path()).args(["--config", "fbl.toml", "suppress", "add", address]));
+        assert_eq!(output.status.code(), Some(0));
+    };
+    let fbl_run = || {
+        let mut command = fbl(dir.path());
+        command.env_remove("RUST_BACKTRACE");
+        let output = run(command.args(["--config", "fbl.toml", "run"]));
+        assert_eq!(output.status.code(), Some(0));
+        String::from_utf8(output.stderr).unwrap()
+    };
+    add("jane@example.org");
+    add("#hash@example.com");
+    let note = |count: &str, also: &str, first: &str, them: &str| {
+        format!(
+            "fbl: export postfix access: {count} left out{also} (first: {first}): postmap reads \
+             a line that begins with # as a comment, so reject {them} another way\n"
+        )
+    };
+    assert_eq!(
+        fbl_run(),
+        note("1 suppressed address", "", "#hash@example.com", "it")
+    );
+    assert_eq!(fbl_run(), "", "said once");
+    add("jane.doe@example.org");
+    assert_eq!(
+        fbl_run(),
+        "",
+        "a change that leaves nobody out says nothing"
+    );
+    add("#two@example.com");
+    assert_eq!(
+        fbl_run(),
+        note(
+            "1 suppressed address",
+            " (1 more, said before)",
+            "#two@example.com",
+            "it"
+        )
+    );
+    assert_eq!(fbl_run(), "");
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "run", "--json"]));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["exports"][0]["left_out"], 2, "{summary}");
+    assert_eq!(summary["exports"][0]["new_left_out"], 0, "{summary}");
+    // Asked for, the export says it every time.
+    let output = run(fbl(dir.path()).args([
+        "--config", "fbl.toml", "export", "--format", "postfix", "--output", "access",
+    ]));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("2 suppressed addresses left out"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 #[test]
 fn postfix_map_leaves_out_an_address_postmap_would_read_as_a_comment() {
     let dir = tempfile::tempdir().unwrap();

@@ -223,19 +223,43 @@ fn check(text: &str) -> Result<String, Invalid> {
         return Err(Invalid::EmptyDomain);
     }
     let domain = canonical_domain(domain)?;
-    check_domain(&domain)?;
+    check_canonical_domain(&domain)?;
     if local.len() + 1 + domain.len() > MAX_ADDRESS_BYTES {
         return Err(Invalid::TooLong);
     }
     if !domain.is_ascii() {
         // The A-label form is what a server without SMTPUTF8 sends: it must fit too.
         let ascii = ascii_domain(&domain).ok_or(Invalid::InvalidIdn)?;
-        if check_domain_labels(&ascii).is_err() || local.len() + 1 + ascii.len() > MAX_ADDRESS_BYTES
-        {
+        if local.len() + 1 + ascii.len() > MAX_ADDRESS_BYTES {
             return Err(Invalid::AsciiFormTooLong);
         }
     }
     Ok(format!("{local}@{domain}"))
+}
+
+/// Checks a domain in the form [`canonical_domain`] gives. An all-ASCII one must be letters,
+/// digits, hyphens and dots in labels of RFC 1035's lengths. An internationalised one has had
+/// its characters judged by UTS #46 (which takes what IDNA2008 takes: a Tamil virama, a
+/// zero-width joiner where its context allows, and more that are not letters or digits); its
+/// shape is checked on the Unicode form, and its A-label form (what a server without SMTPUTF8
+/// sends) must be a domain of letters, digits and hyphens of RFC 1035's lengths.
+pub fn check_canonical_domain(domain: &str) -> Result<(), Invalid> {
+    if domain.is_ascii() {
+        return check_domain(domain);
+    }
+    if domain.is_empty() {
+        return Err(Invalid::EmptyDomain);
+    }
+    check_domain_labels(domain)?;
+    if !domain.contains('.') {
+        return Err(Invalid::DotlessDomain);
+    }
+    let ascii = ascii_domain(domain).ok_or(Invalid::InvalidIdn)?;
+    match check_domain(&ascii) {
+        Ok(()) => Ok(()),
+        Err(Invalid::DomainTooLong | Invalid::LabelTooLong) => Err(Invalid::AsciiFormTooLong),
+        Err(other) => Err(other),
+    }
 }
 
 /// Checks an unquoted local part: a dot-atom of `atext` and non-ASCII characters, at most 64
@@ -634,6 +658,30 @@ mod tests {
         );
         assert!(is_within("mail.xn--bcher-kva.de", "bücher.de"));
         assert!(is_within("mail.bücher.de", "XN--BCHER-KVA.DE"));
+    }
+
+    /// IDNA2008 takes characters that are neither letters nor digits (a Tamil or Devanagari
+    /// virama, a zero-width non-joiner after one, an emoji kept by UTS #46): registered
+    /// domains use them, and their A-label form was kept before fbl decoded A-labels.
+    #[test]
+    fn an_internationalised_domain_of_marks_and_joiners_is_kept_in_both_forms() {
+        for (a_label, unicode) in [
+            // .இந்தியா, India's Tamil ccTLD (viramas).
+            ("user@example.xn--xkc2dl3a5ee0h", "user@example.இந்தியா"),
+            // हिन्दी has a Devanagari virama.
+            ("user@xn--j2bd4cyah0f.xn--h2brj9c", "user@हिन्दी.भारत"),
+            // A zero-width non-joiner after a virama, where IDNA2008 allows it.
+            ("user@xn--11b2ezcs70k.in", "user@क्\u{200C}ष.in"),
+            ("user@xn--i-7iq.ws", "user@i❤.ws"),
+        ] {
+            check(a_label, Ok(unicode));
+            check(unicode, Ok(unicode));
+            assert_eq!(
+                complainant(&format!("<{a_label}>")).as_deref(),
+                Some(unicode),
+                "{a_label}"
+            );
+        }
     }
 
     #[test]

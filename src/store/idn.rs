@@ -26,7 +26,12 @@ fn form(address: &str) -> Form {
     };
     match canonical_domain(domain) {
         Ok(canonical) if canonical == domain => Form::Kept,
-        Ok(canonical) => Form::Canonical(format!("{local}@{canonical}")),
+        // The form `address::check` keeps, or none: an address no command could find again
+        // once rewritten is left as it is.
+        Ok(canonical) => match crate::address::check_canonical_domain(&canonical) {
+            Ok(()) => Form::Canonical(format!("{local}@{canonical}")),
+            Err(_) => Form::Invalid,
+        },
         Err(Invalid::InvalidIdn) => Form::Invalid,
         Err(_) => Form::Kept,
     }
@@ -41,6 +46,7 @@ struct Row {
     count: i64,
     expires_at: Option<String>,
     removed_at: Option<String>,
+    last_history_id: Option<i64>,
 }
 
 impl Store {
@@ -299,7 +305,8 @@ impl Store {
     fn merge_suppression(&self, address: &str, canonical: &str, now: &str) -> Result<()> {
         let read = |address: &str| {
             self.db.query_opt(
-                "SELECT reason, source, first_seen, last_seen, count, expires_at, removed_at
+                "SELECT reason, source, first_seen, last_seen, count, expires_at, removed_at,
+                    last_history_id
                  FROM suppressions WHERE address = ?1",
                 params![address],
                 |r| {
@@ -311,6 +318,7 @@ impl Store {
                         count: r.get(4)?,
                         expires_at: r.get(5)?,
                         removed_at: r.get(6)?,
+                        last_history_id: r.get(7)?,
                     })
                 },
             )
@@ -321,9 +329,14 @@ impl Store {
         let same_row = canonical.eq_ignore_ascii_case(address);
         let kept = if same_row { None } else { read(canonical)? };
         let Some(kept) = kept else {
+            // Changed for the exports too: one written with `--changed-since-last` or
+            // `--since` gives the list manager the new form (which a subscriber's record
+            // holds) at its next run.
             self.db.execute(
-                "UPDATE suppressions SET address = ?2 WHERE address = ?1",
-                params![address, canonical],
+                "UPDATE suppressions SET address = ?2, updated_at = ?3,
+                    change_seq = (SELECT coalesce(max(change_seq), 0) + 1 FROM suppressions)
+                 WHERE address = ?1",
+                params![address, canonical, now],
             )?;
             return Ok(());
         };
@@ -339,17 +352,55 @@ impl Store {
         lines.sort_unstable();
         lines.dedup();
 
-        // An entry on the list outweighs one taken off it; between two alike, the stronger
-        // reason wins (the canonical entry's on a tie), and the later expiry.
-        let (kept_on, other_on) = (kept.removed_at.is_none(), other.removed_at.is_none());
-        let stronger = if kept_on != other_on {
+        // An entry on the list outweighs one taken off it, but for a removal by a person
+        // (`suppress remove`, not an expiry) made after the last report or action of the
+        // entry on the list: that person let this address back in, not knowing it had a twin.
+        // Between two alike, the stronger reason wins (the canonical entry's on a tie), and
+        // the later expiry.
+        let removal_stands = |off: &Row, on: &Row| -> Result<bool> {
+            let Some(removed_at) = &off.removed_at else {
+                return Ok(false);
+            };
+            if *removed_at <= on.last_seen {
+                return Ok(false);
+            }
+            let Some(line) = off.last_history_id else {
+                return Ok(false);
+            };
+            let action: Option<String> = self.db.query_opt(
+                "SELECT action FROM suppression_history WHERE id = ?1",
+                params![line],
+                |r| r.get(0),
+            )?;
+            Ok(action.as_deref() == Some("remove"))
+        };
+        let (mut kept_on, mut other_on) = (kept.removed_at.is_none(), other.removed_at.is_none());
+        let mut removal_kept = false;
+        if kept_on != other_on {
+            let (on, off) = if kept_on {
+                (&kept, &other)
+            } else {
+                (&other, &kept)
+            };
+            if removal_stands(off, on)? {
+                removal_kept = true;
+                (kept_on, other_on) = (false, false);
+            }
+        }
+        let stronger = if removal_kept {
+            if kept.removed_at.is_some() {
+                &kept
+            } else {
+                &other
+            }
+        } else if kept_on != other_on {
             if kept_on { &kept } else { &other }
         } else if reason_rank(&other.reason) > reason_rank(&kept.reason) {
             &other
         } else {
             &kept
         };
-        let expires_at = if kept_on != other_on {
+        let expires_at = if kept_on != other_on || removal_kept {
             stronger.expires_at.clone()
         } else {
             match (&kept.expires_at, &other.expires_at) {
@@ -373,11 +424,32 @@ impl Store {
                 params![pair[1], pair[0]],
             )?;
         }
-        let note = format!(
+        let mut note = format!(
             "merged with {address} (the same address, its domain in another form) by store \
              migration 0017: {} and {} reports or actions",
             kept.count, other.count
         );
+        if removal_kept {
+            note.push_str(&format!(
+                "; off the list, as the removal of {} on {} came after the other's last report",
+                if kept.removed_at.is_some() {
+                    canonical
+                } else {
+                    address
+                },
+                stronger.removed_at.as_deref().unwrap_or("")
+            ));
+        } else if kept.removed_at.is_some() != other.removed_at.is_some() {
+            note.push_str(&format!(
+                "; on the list, as {} is (the removal of the other came before its last report, \
+                 or was an expiry)",
+                if kept.removed_at.is_none() {
+                    canonical
+                } else {
+                    address
+                }
+            ));
+        }
         let line = self.db.insert_for_id(
             "INSERT INTO suppression_history
                 (address, at, action, reason, actor, report_id, note, previous_id)

@@ -1427,14 +1427,25 @@ fn addresses_stored_before_idn_canonical_are_rewritten_and_merged(backend: Backe
                 ('solo@xn--caf-dma.example', 'complaint', 'yahoo', '2026-01-05T00:00:00Z',
                  '2026-01-05T00:00:00Z', 1, NULL, NULL, '2026-01-05T00:00:00Z', 1, 3),
                 ('bad@xn--zz-.de', 'manual', 'manual', '2026-01-05T00:00:00Z',
-                 '2026-01-05T00:00:00Z', 1, NULL, NULL, '2026-01-05T00:00:00Z', 4, 5);
+                 '2026-01-05T00:00:00Z', 1, NULL, NULL, '2026-01-05T00:00:00Z', 4, 5),
+                ('t@example.xn--xkc2dl3a5ee0h', 'complaint', 'yahoo', '2026-01-05T00:00:00Z',
+                 '2026-01-05T00:00:00Z', 1, NULL, NULL, '2026-01-05T00:00:00Z', 5, 6),
+                ('back@xn--bcher-kva.de', 'complaint', 'yahoo', '2026-01-05T00:00:00Z',
+                 '2026-01-05T00:00:00Z', 1, NULL, NULL, '2026-01-05T00:00:00Z', 0, 7),
+                ('back@bücher.de', 'manual', 'manual', '2026-01-02T00:00:00Z',
+                 '2026-01-02T00:00:00Z', 1, NULL, '2026-03-01T00:00:00Z', '2026-03-01T00:00:00Z',
+                 0, 9);
          INSERT INTO suppression_history
              (id, address, at, action, reason, actor, report_id, note, previous_id)
          VALUES (1, 'user@xn--bcher-kva.de', '2026-01-05T00:00:00Z', 'add', 'complaint', 'report', 5, NULL, NULL),
                 (2, 'user@bücher.de', '2026-01-10T00:00:00Z', 'add', 'manual', 'manual', NULL, 'by phone', NULL),
                 (3, 'solo@xn--caf-dma.example', '2026-01-05T00:00:00Z', 'add', 'complaint', 'report', 5, NULL, NULL),
                 (4, 'user@xn--bcher-kva.de', '2026-02-01T00:00:00Z', 'update', 'complaint', 'report', 6, NULL, 1),
-                (5, 'bad@xn--zz-.de', '2026-01-05T00:00:00Z', 'add', 'manual', 'manual', NULL, NULL, NULL);
+                (5, 'bad@xn--zz-.de', '2026-01-05T00:00:00Z', 'add', 'manual', 'manual', NULL, NULL, NULL),
+                (6, 't@example.xn--xkc2dl3a5ee0h', '2026-01-05T00:00:00Z', 'add', 'complaint', 'report', 5, NULL, NULL),
+                (7, 'back@xn--bcher-kva.de', '2026-01-05T00:00:00Z', 'add', 'complaint', 'report', 5, NULL, NULL),
+                (8, 'back@bücher.de', '2026-01-02T00:00:00Z', 'add', 'manual', 'manual', NULL, NULL, NULL),
+                (9, 'back@bücher.de', '2026-03-01T00:00:00Z', 'remove', 'manual', 'manual', NULL, 'confirmed opt-in again', 8);
          INSERT INTO suppression_evidence (address, report_id) VALUES ('user@xn--bcher-kva.de', 5);
          INSERT INTO complainants (report_id, address, id, via)
          VALUES (5, 'user@xn--bcher-kva.de', '', 'original_rcpt_to'),
@@ -1458,7 +1469,7 @@ fn addresses_stored_before_idn_canonical_are_rewritten_and_merged(backend: Backe
     if backend == Backend::Postgres {
         crate::postgres::shared().psql_in(
             &test.database(),
-            "SELECT setval(pg_get_serial_sequence('suppression_history', 'id'), 5)",
+            "SELECT setval(pg_get_serial_sequence('suppression_history', 'id'), 9)",
         );
     }
     // The first fbl to open the store migrates it, and names what it left as it was.
@@ -1480,9 +1491,33 @@ fn addresses_stored_before_idn_canonical_are_rewritten_and_merged(backend: Backe
     // Refused by UTS #46: left as it is, not lost.
     assert_eq!(
         addresses,
-        ["bad@xn--zz-.de", "solo@café.example", "user@bücher.de"]
+        [
+            "bad@xn--zz-.de",
+            "solo@café.example",
+            "t@example.இந்தியா",
+            "user@bücher.de"
+        ]
     );
-    let merged = &list[2];
+    // A domain of viramas (India's Tamil ccTLD) is rewritten to the form a check of either
+    // form finds.
+    assert_eq!(
+        fbl::address::parse_typed("t@example.xn--xkc2dl3a5ee0h").as_deref(),
+        Ok("t@example.இந்தியா")
+    );
+    // Renamed or merged, an entry is a change for the exports that send changes only: the
+    // list manager gets the form its subscriber's record holds.
+    let changed: Vec<String> = store
+        .suppressions(&SuppressionFilter {
+            changed_after_seq: Some(5),
+            ..SuppressionFilter::default()
+        })
+        .map(|s| s.address)
+        .collect();
+    assert_eq!(
+        changed,
+        ["solo@café.example", "t@example.இந்தியா", "user@bücher.de"]
+    );
+    let merged = &list[3];
     assert_eq!(merged.reason, "complaint", "the stronger reason");
     assert_eq!(merged.source, "yahoo");
     assert_eq!(merged.first_seen, "2026-01-01T00:00:00Z");
@@ -1508,6 +1543,16 @@ fn addresses_stored_before_idn_canonical_are_rewritten_and_merged(backend: Backe
     let note = history.last().unwrap().note.as_deref().unwrap();
     assert!(note.contains("merged with user@xn--bcher-kva.de"), "{note}");
     assert_eq!(store.evidence("user@bücher.de").unwrap(), [5, 6]);
+    // A person's removal of one form after the other's last report stands: the merged entry
+    // is off the list (`back@...` is not listed above), and its history says why.
+    let history = store.history("back@bücher.de").unwrap();
+    let actions: Vec<&str> = history.iter().map(|h| h.action.as_str()).collect();
+    assert_eq!(actions, ["add", "add", "remove", "merge"]);
+    let note = history.last().unwrap().note.as_deref().unwrap();
+    assert!(
+        note.contains("off the list, as the removal of back@bücher.de"),
+        "{note}"
+    );
     assert_eq!(store.history("solo@café.example").unwrap().len(), 1);
     assert_eq!(store.history("bad@xn--zz-.de").unwrap().len(), 1);
 

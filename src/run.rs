@@ -348,13 +348,16 @@ pub fn import_configured_send_log(
         lines: 0,
         head_sha256: String::new(),
         head_bytes: 0,
+        tail_sha256: String::new(),
+        tail_bytes: 0,
+        file_id: String::new(),
         read_at: ingester.now.to_string(),
     };
     let length = file_length(&file, &import.path)?;
     let why = match &kept {
         None => FromStart::FirstRead,
         Some(kept) if kept.format != import.format.as_str() => FromStart::FormatChanged,
-        Some(kept) if length >= kept.byte_offset && begins_as(&file, kept)? => {
+        Some(kept) if is_where_it_was(&file, kept, length, true)? => {
             let imported = import_file_slice(
                 store,
                 ingester,
@@ -375,10 +378,8 @@ pub fn import_configured_send_log(
             rotated.push(".1");
             let rotated = PathBuf::from(rotated);
             match std::fs::File::open(&rotated) {
-                Ok(old)
-                    if file_length(&old, &rotated)? >= kept.byte_offset
-                        && begins_as(&old, kept)? =>
-                {
+                // Renamed, it is the same file; copied (`copytruncate`), a copy of its bytes.
+                Ok(old) if is_where_it_was(&old, kept, file_length(&old, &rotated)?, false)? => {
                     // The writer is done with it: its last line is read even without a
                     // line end.
                     let imported = import_file_slice(
@@ -450,6 +451,10 @@ fn import_file_slice(
     let head = end.min(HEAD_BYTES);
     position.head_sha256 = head_sha256(&file, head).with_context(context)?;
     position.head_bytes = head;
+    let tail = end.min(HEAD_BYTES);
+    position.tail_sha256 = range_sha256(&file, end - tail, tail).with_context(context)?;
+    position.tail_bytes = tail;
+    position.file_id = file_id(&file).with_context(context)?;
     let header = if format == SendLogFormat::Csv && from > 0 {
         file.rewind().with_context(context)?;
         crate::sendlog::read_csv_header(std::io::BufReader::new(Read::by_ref(&mut file)))
@@ -517,11 +522,48 @@ fn file_length(file: &std::fs::File, path: &Path) -> Result<u64> {
 
 /// The hex SHA-256 of a file's first `bytes` bytes.
 fn head_sha256(file: &std::fs::File, bytes: u64) -> std::io::Result<String> {
+    range_sha256(file, 0, bytes)
+}
+
+/// The hex SHA-256 of `bytes` bytes of a file from offset `from`.
+fn range_sha256(file: &std::fs::File, from: u64, bytes: u64) -> std::io::Result<String> {
     use sha2::{Digest, Sha256};
     use std::os::unix::fs::FileExt;
-    let mut head = vec![0u8; bytes as usize];
-    file.read_exact_at(&mut head, 0)?;
-    Ok(hex::encode(Sha256::digest(&head)))
+    let mut range = vec![0u8; bytes as usize];
+    file.read_exact_at(&mut range, from)?;
+    Ok(hex::encode(Sha256::digest(&range)))
+}
+
+/// A file's device and inode, `DEV:INO`: which file it is, whatever its name.
+fn file_id(file: &std::fs::File) -> std::io::Result<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = file.metadata()?;
+    Ok(format!("{}:{}", meta.dev(), meta.ino()))
+}
+
+/// Whether `file` (`length` bytes long) is the log `kept` was read from, unchanged up to where
+/// reading stopped: at least as long, with the same bytes at its beginning and just before
+/// the offset, and, when `same_file`, the same file (device and inode). A log that was empty,
+/// or a CSV header alone, when it was read begins as any other: only its identity tells that
+/// another file took its path, and only the bytes before the offset a rewrite in place. A
+/// rotated `PATH.1` is looked at by its bytes alone, as logrotate's `copytruncate` makes it a
+/// copy (a log read empty then matches any `PATH.1`, which is then read whole: importing
+/// again is harmless, losing its lines would not be).
+fn is_where_it_was(
+    file: &std::fs::File,
+    kept: &crate::store::SendLogPosition,
+    length: u64,
+    same_file: bool,
+) -> Result<bool> {
+    if length < kept.byte_offset || kept.tail_bytes > kept.byte_offset {
+        return Ok(false);
+    }
+    if same_file && file_id(file).context("cannot read a send log's identity")? != kept.file_id {
+        return Ok(false);
+    }
+    let tail = range_sha256(file, kept.byte_offset - kept.tail_bytes, kept.tail_bytes)
+        .context("cannot read a send log")?;
+    Ok(tail == kept.tail_sha256 && begins_as(file, kept)?)
 }
 
 /// Whether a file begins with the bytes `kept` was read from.

@@ -21,10 +21,16 @@ pub struct SendLogPosition {
     /// SHA-256 (hex) of the file's first `head_bytes` bytes.
     pub head_sha256: String,
     pub head_bytes: u64,
+    /// SHA-256 (hex) of the `tail_bytes` bytes just before `byte_offset`.
+    pub tail_sha256: String,
+    pub tail_bytes: u64,
+    /// The file's device and inode, `DEV:INO`.
+    pub file_id: String,
     pub read_at: String,
 }
 
-const COLUMNS: &str = "host, path, format, byte_offset, lines, head_sha256, head_bytes, read_at";
+const COLUMNS: &str = "host, path, format, byte_offset, lines, head_sha256, head_bytes, \
+                       tail_sha256, tail_bytes, file_id, read_at";
 
 fn from_row(r: &Row) -> Result<SendLogPosition> {
     Ok(SendLogPosition {
@@ -35,7 +41,10 @@ fn from_row(r: &Row) -> Result<SendLogPosition> {
         lines: r.get(4)?,
         head_sha256: r.get(5)?,
         head_bytes: r.get(6)?,
-        read_at: r.get(7)?,
+        tail_sha256: r.get(7)?,
+        tail_bytes: r.get(8)?,
+        file_id: r.get(9)?,
+        read_at: r.get(10)?,
     })
 }
 
@@ -64,11 +73,13 @@ impl Batch<'_> {
     pub fn set_send_log_position(&mut self, position: &SendLogPosition) -> Result<()> {
         self.tx.execute(
             &format!(
-                "INSERT INTO send_log_positions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                "INSERT INTO send_log_positions ({COLUMNS})
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                  ON CONFLICT (host, path) DO UPDATE SET format = excluded.format,
                     byte_offset = excluded.byte_offset, lines = excluded.lines,
                     head_sha256 = excluded.head_sha256, head_bytes = excluded.head_bytes,
-                    read_at = excluded.read_at"
+                    tail_sha256 = excluded.tail_sha256, tail_bytes = excluded.tail_bytes,
+                    file_id = excluded.file_id, read_at = excluded.read_at"
             ),
             params![
                 position.host,
@@ -78,6 +89,9 @@ impl Batch<'_> {
                 position.lines,
                 position.head_sha256,
                 position.head_bytes,
+                position.tail_sha256,
+                position.tail_bytes,
+                position.file_id,
                 position.read_at
             ],
         )?;

@@ -555,6 +555,9 @@ fn positions_are_kept_per_host_and_path(backend: Backend) {
         lines: offset / 10,
         head_sha256: "ab".repeat(32),
         head_bytes: offset.min(4096),
+        tail_sha256: "cd".repeat(32),
+        tail_bytes: offset.min(4096),
+        file_id: format!("2049:{offset}"),
         read_at: NOW.to_string(),
     };
     let mut batch = store.begin().unwrap();
@@ -657,4 +660,103 @@ fn the_block_scan_reads_the_log_from_where_the_import_began() {
         .map(Result::unwrap)
         .collect();
     assert_eq!(ips, ["203.0.113.8"], "only the appended line was scanned");
+}
+
+/// A log that was empty, or held a CSV header alone, when a run read it begins as any other
+/// file: a rotation is told by the file's identity, so the lines written to it before it was
+/// renamed `PATH.1` are read; and a log rewritten in place past the offset (truncated, then
+/// grown again) by the bytes before the offset, so it is read from its start.
+#[test]
+fn a_log_read_empty_or_header_only_is_still_followed_through_a_rotation() {
+    for (format, file, start, a, b) in [
+        (
+            "jsonl",
+            "sends.jsonl",
+            String::new(),
+            "{\"message_id\": \"<a@s.example>\", \"recipient\": \"a@example.org\"}\n".to_string(),
+            "{\"message_id\": \"<b@s.example>\", \"recipient\": \"b@example.org\"}\n".to_string(),
+        ),
+        (
+            "csv",
+            "sends.csv",
+            CSV_HEADER.to_string(),
+            csv_row("a"),
+            csv_row("b"),
+        ),
+    ] {
+        let dir = setup(&[(file, format)]);
+        append(dir.path(), file, &start);
+        let (code, summary) = fbl_run(dir.path(), &[]);
+        assert_eq!(code, Some(0), "{format}: {summary}");
+        // Written to, then renamed away, and a new log started (with its header).
+        append(dir.path(), file, &a);
+        std::fs::rename(dir.path().join(file), dir.path().join(format!("{file}.1"))).unwrap();
+        append(dir.path(), file, &format!("{start}{b}"));
+        let (code, summary) = fbl_run(dir.path(), &[]);
+        assert_eq!(code, Some(0), "{format}: {summary}");
+        assert_eq!(
+            summary["send_log"][1]["from_start"], "rotated",
+            "{format}: {summary}"
+        );
+        assert_eq!(
+            send_log(dir.path()),
+            ["a@example.org", "b@example.org"],
+            "{format}: {summary}"
+        );
+    }
+
+    // Copied and truncated (logrotate's copytruncate): `PATH.1` is a copy, another file, found
+    // by its bytes; the line written before the copy is read from it.
+    let dir = setup(&[("sends.csv", "csv")]);
+    append(
+        dir.path(),
+        "sends.csv",
+        &format!("{CSV_HEADER}{}", csv_row("f")),
+    );
+    fbl_run(dir.path(), &[]);
+    append(dir.path(), "sends.csv", &csv_row("g"));
+    std::fs::copy(dir.path().join("sends.csv"), dir.path().join("sends.csv.1")).unwrap();
+    std::fs::write(dir.path().join("sends.csv"), "").unwrap();
+    append(
+        dir.path(),
+        "sends.csv",
+        &format!("{CSV_HEADER}{}", csv_row("h")),
+    );
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{summary}");
+    assert_eq!(summary["send_log"][1]["from_start"], "rotated", "{summary}");
+    assert_eq!(
+        send_log(dir.path()),
+        ["f@example.org", "g@example.org", "h@example.org"]
+    );
+
+    // Rewritten in place: the same file, the same header, other lines past the offset.
+    let dir = setup(&[("sends.csv", "csv")]);
+    append(
+        dir.path(),
+        "sends.csv",
+        &format!("{CSV_HEADER}{}", csv_row("c")),
+    );
+    fbl_run(dir.path(), &[]);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(dir.path().join("sends.csv"))
+        .unwrap();
+    drop(file);
+    append(
+        dir.path(),
+        "sends.csv",
+        &format!("{CSV_HEADER}{}{}", csv_row("d"), csv_row("e")),
+    );
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{summary}");
+    assert_eq!(
+        summary["send_log"][0]["from_start"], "replaced",
+        "{summary}"
+    );
+    assert_eq!(
+        send_log(dir.path()),
+        ["c@example.org", "d@example.org", "e@example.org"]
+    );
 }

@@ -216,3 +216,53 @@ fn a_list_unsubscribe_mailto_token_names_the_complainant_and_a_forged_one_nobody
         "the secret was written: {written}"
     );
 }
+
+/// A complaint whose attached `List-Unsubscribe` mailto address carries an opaque `{id}` of
+/// an `unsubscribe_addresses` template: the send log resolves the id (via `send_log`), as it
+/// resolves the same id in a VERP Return-Path.
+#[test]
+fn a_list_unsubscribe_mailto_id_is_resolved_through_the_send_log() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("fbl.toml"),
+        "[attribution]\nunsubscribe_addresses = [\"leave-{id}@lists.example.com\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("sends.csv"),
+        "id,recipient,sent_at\nmt7d21,nadia.haddad@example.org,2026-11-10T10:25:00Z\n",
+    )
+    .unwrap();
+    let output = run(fbl(dir.path()).args([
+        "--config",
+        "fbl.toml",
+        "sendlog",
+        "import",
+        "sends.csv",
+        "--format",
+        "csv",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    let raw = std::fs::read_to_string(
+        fixtures().join("reports/arf-list-unsubscribe-mailto-signed-token.eml"),
+    )
+    .unwrap();
+    let token_address = "unsubscribe+cm9zYS5rbGVpbkBleGFtcGxlLm9yZw.Jc17k8UzPBPsd5YrYbOOUg";
+    assert!(raw.contains(token_address));
+    std::fs::create_dir_all(dir.path().join("in")).unwrap();
+    std::fs::write(
+        dir.path().join("in/id.eml"),
+        raw.replace(token_address, "leave-mt7d21"),
+    )
+    .unwrap();
+    let (code, summary, _) = ingest(dir.path());
+    assert_eq!(code, Some(0), "{summary}");
+    assert!(is_suppressed(dir.path(), "nadia.haddad@example.org"));
+    let report = evidence(dir.path(), "nadia.haddad@example.org");
+    let complainants = report["complainants"].to_string();
+    assert!(
+        complainants.contains("\"via\":\"send_log\"")
+            && complainants.contains("nadia.haddad@example.org"),
+        "{report}"
+    );
+}

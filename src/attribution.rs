@@ -240,9 +240,27 @@ impl Attribution {
                         out,
                     );
                 }
+                for (capture, link) in self.unsubscribe_mailto_matches(original) {
+                    if let Some(value) = capture.token {
+                        self.token_value(
+                            &format!("List-Unsubscribe link {link}"),
+                            &value,
+                            Via::Token,
+                            out,
+                        );
+                    }
+                }
             }
             Strategy::Verp => {
-                for (capture, envelope) in self.verp_matches(report, original) {
+                // A List-Unsubscribe mailto address of an `unsubscribe_addresses` template is
+                // read as a VERP address is: its `{id}` (or `{local}={domain}`) names the
+                // complainant as the Return-Path's would.
+                let mailto = self.unsubscribe_mailto_matches(original);
+                for (capture, envelope) in self
+                    .verp_matches(report, original)
+                    .into_iter()
+                    .chain(mailto)
+                {
                     if let (Some(local), Some(domain)) = (&capture.local, &capture.domain) {
                         let candidate = format!("{local}@{domain}");
                         if address::is_redaction_token(local) {
@@ -370,6 +388,41 @@ impl Attribution {
                 && !found.iter().any(|(_, known)| *known == token)
             {
                 found.push((link, token));
+            }
+        }
+        found
+    }
+
+    /// The addresses of the original's `List-Unsubscribe` mailto links that match one of the
+    /// `unsubscribe_addresses` templates, each with what the template captured and the link
+    /// (`mailto:` and the address, without its `?subject=`).
+    fn unsubscribe_mailto_matches(
+        &self,
+        original: &HeaderBlock,
+    ) -> Vec<(crate::verp::VerpCapture, String)> {
+        if self.unsubscribe_templates.is_empty() {
+            return Vec::new();
+        }
+        let mut found: Vec<(crate::verp::VerpCapture, String)> = Vec::new();
+        for link in original
+            .get_all("List-Unsubscribe")
+            .flat_map(list_unsubscribe_links)
+        {
+            for to in mailto_addresses(&link) {
+                let link = format!("mailto:{to}");
+                if found
+                    .iter()
+                    .any(|(_, known)| known.eq_ignore_ascii_case(&link))
+                {
+                    continue;
+                }
+                if let Some(capture) = self
+                    .unsubscribe_templates
+                    .iter()
+                    .find_map(|t| t.capture(&to))
+                {
+                    found.push((capture, link));
+                }
             }
         }
         found
@@ -527,6 +580,43 @@ fn list_unsubscribe_links(value: &str) -> Vec<String> {
     }
     links.retain(|link| !link.is_empty());
     links
+}
+
+/// The addresses of a `mailto:` link (RFC 6068): those before its `?`, separated by commas,
+/// percent-encoding decoded. None for any other link, or an address that does not decode.
+fn mailto_addresses(link: &str) -> Vec<String> {
+    let Some(rest) = link
+        .get(..7)
+        .filter(|scheme| scheme.eq_ignore_ascii_case("mailto:"))
+        .map(|_| &link[7..])
+    else {
+        return Vec::new();
+    };
+    let to = rest.split('?').next().unwrap_or("");
+    to.split(',')
+        .filter_map(percent_decoded)
+        .map(|address| address.trim().to_string())
+        .filter(|address| !address.is_empty())
+        .collect()
+}
+
+/// `text` with each `%XX` replaced by its byte; `None` for a malformed escape or bytes that
+/// are not UTF-8.
+fn percent_decoded(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(index + 1..index + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            index += 3;
+        } else {
+            out.push(bytes[index]);
+            index += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// An `unsubscribe_urls` template: an http or https link with one `{token}`, in a path
@@ -841,6 +931,146 @@ mod tests {
             "List-Unsubscribe: <https://www.example.com/u/7f3a9c/confirm>",
         );
         assert_eq!((found.recipients.len(), found.forged), (0, false));
+    }
+
+    fn with_unsubscribe_addresses(addresses: &[&str]) -> Attribution {
+        let config = AttributionConfig {
+            unsubscribe_addresses: addresses.iter().map(|a| a.to_string()).collect(),
+            ..AttributionConfig::default()
+        };
+        Attribution::new(&config, Some(SECRET.to_vec())).unwrap()
+    }
+
+    #[test]
+    fn a_signed_token_in_a_list_unsubscribe_mailto_address_names_the_complainant() {
+        let attribution = with_unsubscribe_addresses(&[
+            "leave@lists.example.com",
+            "unsubscribe+{token}@lists.example.com",
+        ]);
+        let token = token::sign(SECRET, "jane@example.org");
+        for headers in [
+            format!(
+                "List-Unsubscribe: <https://www.example.com/u/7f3a9c>,\n <mailto:unsubscribe+{token}@lists.example.com?subject=unsubscribe>"
+            ),
+            format!("List-Unsubscribe: <MAILTO:unsubscribe%2B{token}@Lists.Example.com>"),
+            format!(
+                "List-Unsubscribe: <mailto:leave@lists.example.com,unsubscribe+{token}@lists.example.com>"
+            ),
+        ] {
+            let found = attributed(&attribution, &headers);
+            assert_eq!(
+                found.recipients,
+                [Recipient {
+                    address: Some("jane@example.org".to_string()),
+                    id: None,
+                    via: Via::Token,
+                }],
+                "{headers}"
+            );
+            assert!(!found.forged, "{headers}");
+        }
+        // A literal address, or one of no template, names nobody; nor does a mailto address
+        // when no `unsubscribe_addresses` template is configured.
+        let found = attributed(
+            &attribution,
+            "List-Unsubscribe: <mailto:leave@lists.example.com?subject=x>, <mailto:other+abc@lists.example.com>\nTo: jane@example.org",
+        );
+        assert_eq!(found.recipients[0].via, Via::To, "{:?}", found.recipients);
+        let found = attributed(
+            &with_unsubscribe_addresses(&[]),
+            &format!("List-Unsubscribe: <mailto:unsubscribe+{token}@lists.example.com>"),
+        );
+        assert_eq!((found.recipients.len(), found.forged), (0, false));
+    }
+
+    #[test]
+    fn a_list_unsubscribe_mailto_token_that_does_not_verify_is_forged() {
+        let attribution = with_unsubscribe_addresses(&["unsubscribe+{token}@lists.example.com"]);
+        let token = token::sign(b"forger-key-9q", "jane@example.org");
+        let found = attributed(
+            &attribution,
+            &format!(
+                "List-Unsubscribe: <mailto:unsubscribe+{token}@lists.example.com?subject=unsubscribe>\nTo: jane@example.org"
+            ),
+        );
+        assert!(found.forged);
+        assert!(found.recipients.is_empty(), "{:?}", found.recipients);
+        assert!(
+            found.notes.iter().any(|n| n.starts_with(&format!(
+                "List-Unsubscribe link mailto:unsubscribe+{token}@lists.example.com: "
+            )) && n.contains("does not verify")),
+            "{:?}",
+            found.notes
+        );
+        assert!(
+            found.notes.iter().any(|n| n.contains("not used")),
+            "{:?}",
+            found.notes
+        );
+        // Neither the key it was signed with nor fbl's secret is written anywhere.
+        assert!(
+            !found
+                .notes
+                .iter()
+                .any(|n| n.contains("forger-key-9q") || n.contains("fbl-test-secret")),
+            "{:?}",
+            found.notes
+        );
+    }
+
+    #[test]
+    fn an_id_in_a_list_unsubscribe_mailto_address_is_read_as_a_verp_id() {
+        let attribution = with_unsubscribe_addresses(&["leave-{id}@lists.example.com"]);
+        let found = attributed(
+            &attribution,
+            "List-Unsubscribe: <mailto:leave-7f3a9c@lists.example.com?subject=unsubscribe>",
+        );
+        assert_eq!(
+            found.recipients,
+            [Recipient {
+                address: None,
+                id: Some("7f3a9c".to_string()),
+                via: Via::Verp,
+            }]
+        );
+        // The send log resolves it, as any VERP id.
+        struct Log;
+        impl SendLogLookup for Log {
+            fn recipient_by_message_id(&self, _: &str) -> Option<String> {
+                None
+            }
+            fn recipient_by_id(&self, id: &str) -> Option<String> {
+                (id == "7f3a9c").then(|| "jane@example.org".to_string())
+            }
+            fn has_entries(&self) -> bool {
+                true
+            }
+        }
+        let report = Report::empty(Kind::Complaint, Format::Arf, Reporter::Microsoft);
+        let original =
+            HeaderBlock::parse(b"List-Unsubscribe: <mailto:leave-7f3a9c@lists.example.com>\n\n");
+        let found = attribution.attribute(&report, &original, &Log);
+        assert_eq!(
+            found.recipients.last(),
+            Some(&Recipient {
+                address: Some("jane@example.org".to_string()),
+                id: Some("7f3a9c".to_string()),
+                via: Via::SendLog,
+            })
+        );
+    }
+
+    #[test]
+    fn mailto_links_give_their_decoded_addresses() {
+        assert_eq!(
+            mailto_addresses("mailto:a%2Bb@example.com,c@example.org?subject=x%20y"),
+            ["a+b@example.com", "c@example.org"]
+        );
+        assert_eq!(mailto_addresses("Mailto:a@example.com"), ["a@example.com"]);
+        assert!(mailto_addresses("https://example.com/u/a@b").is_empty());
+        assert!(mailto_addresses("mailto:a%2@example.com").is_empty());
+        assert!(mailto_addresses("mailto:a%ff@example.com").is_empty());
+        assert!(mailto_addresses("mailto:").is_empty());
     }
 
     #[test]

@@ -168,7 +168,7 @@ pub fn parse_with_limits(raw: &[u8], limits: ParseLimits) -> Parsed {
             original: HeaderBlock::default(),
         };
     }
-    let mut parsed = parse_message(raw, &outer, &message, 0, limits);
+    let mut parsed = parse_message(raw, &outer, &message, limits);
     parsed.report.report_date = outer.get("Date").and_then(derivation::rfc3339_from_rfc5322);
     parsed
 }
@@ -241,11 +241,12 @@ fn content_type_of(message: &Message) -> (String, String) {
         .unwrap_or_else(|| ("text".to_string(), "plain".to_string()))
 }
 
+/// What a message is, read at the top level (a report forwarded inside it is read by
+/// `forwarded_report`).
 fn parse_message(
     raw: &[u8],
     outer: &HeaderBlock,
     message: &Message,
-    depth: usize,
     limits: ParseLimits,
 ) -> Parsed {
     let (ctype, subtype) = content_type_of(message);
@@ -253,26 +254,13 @@ fn parse_message(
         .content_type()
         .and_then(|ct| ct.attribute("report-type"))
         .map(|v| v.trim().trim_matches('"').to_ascii_lowercase());
-    let attached = attached_message(message);
-
-    if ctype == "multipart" && subtype == "report" {
-        match report_type.as_deref() {
-            Some("feedback-report") => return parse_arf(raw, outer, message, attached),
-            Some("delivery-status") => {
-                return not_a_complaint(outer, attached, Kind::Bounce);
-            }
-            _ => {}
-        }
-    }
-    // A feedback-report part in a multipart/report without its report-type, or in a
-    // multipart/mixed: a report written carelessly is still a report.
     if ctype == "multipart"
-        && report_type.as_deref() != Some("delivery-status")
-        && has_feedback_report_part(message)
+        && subtype == "report"
+        && report_type.as_deref() == Some("delivery-status")
     {
-        return parse_arf(raw, outer, message, attached);
+        return not_a_complaint(outer, attached_message(message), Kind::Bounce);
     }
-    if let Some(parsed) = parse_forwarded(outer, message, attached.as_ref()) {
+    if let Some(parsed) = loop_report(raw, outer, message) {
         return parsed;
     }
     if is_apple_unsubscribe(outer) {
@@ -290,21 +278,20 @@ fn parse_message(
         };
     }
     if looks_like_bounce(outer) {
-        return not_a_complaint(outer, attached, Kind::Bounce);
+        return not_a_complaint(outer, attached_message(message), Kind::Bounce);
     }
     // A report forwarded inside another message (an abuse desk or a person forwarding it
     // on); not one an auto-reply sent back with it (an out-of-office answer to the feedback
     // address): that is the same complaint again, not a new one.
-    if depth < 2
-        && !is_automatic_reply(outer)
-        && let Some(parsed) = forwarded_report(message, depth, limits)
+    if !is_automatic_reply(outer)
+        && let Some(parsed) = forwarded_report(message, limits)
     {
         return parsed;
     }
     let report = Report::empty(Kind::NotAReport, Format::None, reporter_of(outer, None));
     // Its own headers: `attribute` tells from them whether it is an unsubscribe request
     // sent to one of the sender's `unsubscribe_addresses`. Not an automatic reply.
-    let original = if depth == 0 && !is_automatic_reply(outer) {
+    let original = if !is_automatic_reply(outer) {
         outer.clone()
     } else {
         HeaderBlock::default()
@@ -312,24 +299,54 @@ fn parse_message(
     Parsed { report, original }
 }
 
-/// The first feedback report attached to `message`: as `message/rfc822`, or as a file that a
-/// mail client attached as it saw fit when a person forwarded the report "as attachment"
-/// (`application/octet-stream` or `text/plain` named `report.eml`, `application/x-eml`),
-/// its transfer encoding decoded. Such a file is read when it starts with a header field and
-/// is a feedback report; any other attachment (a PDF, a picture) is left as it is.
-fn forwarded_report(message: &Message, depth: usize, limits: ParseLimits) -> Option<Parsed> {
+/// A feedback loop's own report, of any shape it sends: RFC 5965 ARF (the sparse 2026 JMRP
+/// too), or a feedback-report part in another multipart; legacy JMRP and Amazon SES, which
+/// forward the complained-about message in a multipart/mixed. `None` for any other message
+/// (a bounce, an unsubscribe request, ordinary mail): the caller decides what it is.
+fn loop_report(raw: &[u8], outer: &HeaderBlock, message: &Message) -> Option<Parsed> {
+    let (ctype, subtype) = content_type_of(message);
+    if ctype != "multipart" {
+        return None;
+    }
+    let report_type = message
+        .content_type()
+        .and_then(|ct| ct.attribute("report-type"))
+        .map(|v| v.trim().trim_matches('"').to_ascii_lowercase());
+    let attached = attached_message(message);
+    match report_type.as_deref() {
+        Some("feedback-report") if subtype == "report" => {
+            return Some(parse_arf(raw, outer, message, attached));
+        }
+        Some("delivery-status") if subtype == "report" => return None,
+        _ => {}
+    }
+    // A feedback-report part in a multipart/report without its report-type, or in a
+    // multipart/mixed: a report written carelessly is still a report.
+    if report_type.as_deref() != Some("delivery-status") && has_feedback_report_part(message) {
+        return Some(parse_arf(raw, outer, message, attached));
+    }
+    parse_forwarded(outer, message, attached.as_ref())
+}
+
+/// The first feedback loop's report attached to `message`, of any shape `loop_report` reads
+/// (ARF, legacy JMRP, Amazon SES): as `message/rfc822` (attached or inline), or as a file
+/// that a mail client attached as it saw fit when a person forwarded the report "as
+/// attachment" (`application/octet-stream` or `text/plain` named `report.eml`,
+/// `application/x-eml`), its transfer encoding decoded. Such a file is read when it starts
+/// with a header field and is such a report; any other attachment (a PDF, a picture, an
+/// ordinary message) is left as it is. The report is read from its own headers, as if it
+/// had arrived by itself (its reporter from its own From); only its date is the forward's.
+/// An unsubscribe request is not looked for inside a forward: its sender, who names the
+/// subscriber, would be anyone's say-so there.
+fn forwarded_report(message: &Message, limits: ParseLimits) -> Option<Parsed> {
     for part in &message.parts {
         match &part.body {
-            PartType::Message(inner) if is_feedback_report(inner) => {
+            PartType::Message(inner) => {
                 let inner_raw = inner.raw_message();
                 let inner_outer = HeaderBlock::parse(inner_raw);
-                return Some(parse_message(
-                    inner_raw,
-                    &inner_outer,
-                    inner,
-                    depth + 1,
-                    limits,
-                ));
+                if let Some(parsed) = loop_report(inner_raw, &inner_outer, inner) {
+                    return Some(parsed);
+                }
             }
             PartType::Binary(_) | PartType::InlineBinary(_) | PartType::Text(_)
                 if may_be_a_message_file(part) =>
@@ -341,17 +358,13 @@ fn forwarded_report(message: &Message, depth: usize, limits: ParseLimits) -> Opt
                 let Ok(Some(inner)) = std::panic::catch_unwind(|| MIME.parse(contents)) else {
                     continue;
                 };
-                if !is_feedback_report(&inner) || count_parts(&inner, 0) > limits.max_parts {
+                if count_parts(&inner, 0) > limits.max_parts {
                     continue;
                 }
                 let inner_outer = HeaderBlock::parse(contents);
-                return Some(parse_message(
-                    contents,
-                    &inner_outer,
-                    &inner,
-                    depth + 1,
-                    limits,
-                ));
+                if let Some(parsed) = loop_report(contents, &inner_outer, &inner) {
+                    return Some(parsed);
+                }
             }
             _ => {}
         }
@@ -387,20 +400,6 @@ fn has_feedback_report_part(message: &Message) -> bool {
                     .is_some_and(|s| s.eq_ignore_ascii_case("feedback-report"))
         })
     })
-}
-
-fn is_feedback_report(message: &Message) -> bool {
-    let (ctype, subtype) = content_type_of(message);
-    ctype == "multipart"
-        && subtype == "report"
-        && message
-            .content_type()
-            .and_then(|ct| ct.attribute("report-type"))
-            .is_some_and(|v| {
-                v.trim()
-                    .trim_matches('"')
-                    .eq_ignore_ascii_case("feedback-report")
-            })
 }
 
 /// The reported message: its raw bytes (whole or headers only) and whether only headers
@@ -1151,6 +1150,102 @@ mod tests {
                 ["jane.doe@example.net"],
                 "{headers}"
             );
+        }
+    }
+
+    const LEGACY_JMRP: &[u8] = include_bytes!("../fixtures/reports/jmrp-legacy-2016.eml");
+    const SES: &[u8] = include_bytes!("../fixtures/reports/amazon-ses-forwarded-complaint.eml");
+
+    /// Every way a mail client attaches a forwarded message: `message/rfc822` attached or
+    /// inline, and a file (base64 `application/octet-stream`, `application/x-eml`,
+    /// `text/plain` named `*.eml`).
+    fn attached_every_way(report: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+        vec![
+            (
+                "Content-Type: message/rfc822; name=\"complaint.eml\"\n\
+                 Content-Disposition: attachment; filename=\"complaint.eml\"",
+                report.to_vec(),
+            ),
+            (
+                "Content-Type: message/rfc822\nContent-Disposition: inline",
+                report.to_vec(),
+            ),
+            (
+                "Content-Type: application/octet-stream; name=\"complaint.eml\"\n\
+                 Content-Disposition: attachment; filename=\"complaint.eml\"\n\
+                 Content-Transfer-Encoding: base64",
+                base64_lines(report),
+            ),
+            (
+                "Content-Type: application/x-eml\nContent-Disposition: attachment",
+                report.to_vec(),
+            ),
+            (
+                "Content-Type: text/plain; charset=us-ascii; name=\"FW complaint.eml\"\n\
+                 Content-Disposition: attachment",
+                report.to_vec(),
+            ),
+        ]
+    }
+
+    #[test]
+    fn a_forwarded_legacy_jmrp_or_ses_complaint_is_read_as_it_arrived() {
+        for (fixture, format, reporter, complainant) in [
+            (
+                LEGACY_JMRP,
+                Format::JmrpLegacy,
+                Reporter::Microsoft,
+                "lucy.grant@hotmail.example",
+            ),
+            (
+                SES,
+                Format::Forwarded,
+                Reporter::AmazonSes,
+                "carla.mendes@example.net",
+            ),
+        ] {
+            let direct = parse(fixture);
+            for (headers, body) in attached_every_way(fixture) {
+                let Parsed { report, original } = parse(&forwarding(headers, &body));
+                assert_eq!(report.error, None, "{headers}");
+                assert_eq!(
+                    (report.kind, report.format, report.reporter),
+                    (Kind::Complaint, format, reporter),
+                    "{headers}"
+                );
+                // The report's own fields, and the complained-about message's headers for
+                // attribution, are those of the report as it arrived.
+                assert_eq!(report.source_ip, direct.report.source_ip, "{headers}");
+                assert_eq!(report.message_id, direct.report.message_id, "{headers}");
+                assert_eq!(report.derived, direct.report.derived, "{headers}");
+                assert!(
+                    original
+                        .get_all("To")
+                        .chain(original.get_all("X-HmXmrOriginalRecipient"))
+                        .any(|to| to.contains(complainant)),
+                    "{headers}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_forward_holds_no_unsubscribe_request_nor_bounce() {
+        // Anyone can write a message with an Apple mark and a From naming someone else, and
+        // attach it: only its own sender may ask to leave a list.
+        let apple = b"From: victim@example.org\nTo: unsubscribe@lists.example.com\n\
+                      Subject: unsubscribe\nX-Apple-Unsubscribe: true\n\nunsubscribe\n";
+        let bounce = b"From: MAILER-DAEMON@mx.example.net\nTo: news-return@example.com\n\
+                       Subject: Undelivered Mail Returned to Sender\n\nThe mail could not be delivered.\n";
+        for fixture in [&apple[..], &bounce[..]] {
+            for (headers, body) in attached_every_way(fixture) {
+                let report = parse(&forwarding(headers, &body)).report;
+                assert_eq!(
+                    (report.kind, report.error, report.recipients.len()),
+                    (Kind::NotAReport, None, 0),
+                    "{headers}"
+                );
+            }
         }
     }
 

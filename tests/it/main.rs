@@ -10,6 +10,7 @@ mod crash;
 mod demo;
 mod export;
 mod faults;
+mod forwarded_reports;
 mod full_disk;
 mod fuzz_regressions;
 mod hostile;

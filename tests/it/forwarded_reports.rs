@@ -1,0 +1,268 @@
+//! Through `fbl ingest`: legacy JMRP and Amazon SES complaints that a person or an abuse desk
+//! forwarded to the feedback mailbox, in every way mail clients forward them, and the signed
+//! token of a complaint's `List-Unsubscribe` mailto address.
+
+use crate::support::{fbl, fixtures, run, stdout};
+use std::path::Path;
+
+/// Copies `fixtures/reports/NAME` into `dir/in/`, with `prefix` (header lines) before it.
+fn put(dir: &Path, name: &str, prefix: &str) {
+    let raw = std::fs::read(fixtures().join("reports").join(name)).unwrap();
+    std::fs::create_dir_all(dir.join("in")).unwrap();
+    std::fs::write(
+        dir.join("in").join(name),
+        [prefix.as_bytes(), &raw].concat(),
+    )
+    .unwrap();
+}
+
+/// `fbl ingest in --json` with `fbl.toml`: its exit code, summary and everything it wrote.
+fn ingest(dir: &Path) -> (Option<i32>, serde_json::Value, String) {
+    let output = run(fbl(dir).args(["--config", "fbl.toml", "ingest", "in", "--json"]));
+    let all = format!(
+        "{}{}",
+        stdout(&output),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (
+        output.status.code(),
+        serde_json::from_str(&stdout(&output)).unwrap(),
+        all,
+    )
+}
+
+fn is_suppressed(dir: &Path, address: &str) -> bool {
+    let output = run(fbl(dir).args(["--config", "fbl.toml", "suppress", "check", address]));
+    output.status.code() == Some(0)
+}
+
+/// The stored report that suppressed `address`, as `fbl store report` shows it.
+fn evidence(dir: &Path, address: &str) -> serde_json::Value {
+    let output = run(fbl(dir).args(["--config", "fbl.toml", "suppress", "show", address]));
+    let shown: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let id = shown["evidence_report_ids"][0]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no evidence for {address}: {shown}"))
+        .to_string();
+    let output = run(fbl(dir).args(["--config", "fbl.toml", "store", "report", &id]));
+    assert_eq!(output.status.code(), Some(0));
+    serde_json::from_str(&stdout(&output)).unwrap()
+}
+
+/// A colleague's Thunderbird or Outlook forward of a legacy JMRP report, a Gmail forward of
+/// an Amazon SES complaint, and an abuse desk's inline one: each is read as the report it
+/// carries, and suppresses the complainant that report names; the person who forwarded it
+/// is nobody's complainant.
+#[test]
+fn a_forwarded_legacy_jmrp_or_ses_complaint_suppresses_its_complainant() {
+    for (fixture, reporter, format, complainant, via, forwarder) in [
+        (
+            "forwarded-jmrp-legacy-thunderbird-message-rfc822.eml",
+            "microsoft",
+            "jmrp_legacy",
+            "lucy.grant@hotmail.example",
+            "jmrp_original_recipient",
+            "marta.lindqvist@example.com",
+        ),
+        (
+            "forwarded-jmrp-legacy-outlook-octet-stream-base64.eml",
+            "microsoft",
+            "jmrp_legacy",
+            "marco.rossi@outlook.example",
+            "jmrp_original_recipient",
+            "noc@example.com",
+        ),
+        (
+            "forwarded-ses-gmail-message-rfc822.eml",
+            "amazon_ses",
+            "forwarded",
+            "carla.mendes@example.net",
+            "to",
+            "priya.natarajan@example.com",
+        ),
+        (
+            "forwarded-ses-message-rfc822-inline.eml",
+            "amazon_ses",
+            "forwarded",
+            "carla.mendes@example.net",
+            "to",
+            "abuse@example.com",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("fbl.toml"), "").unwrap();
+        put(dir.path(), fixture, "");
+        let (code, summary, _) = ingest(dir.path());
+        assert_eq!(code, Some(0), "{fixture}: {summary}");
+        assert_eq!(summary["stored"], 1, "{fixture}: {summary}");
+        assert_eq!(summary["by_kind"]["complaint"], 1, "{fixture}: {summary}");
+        assert_eq!(summary["by_reporter"][reporter], 1, "{fixture}: {summary}");
+        assert!(is_suppressed(dir.path(), complainant), "{fixture}");
+        assert!(!is_suppressed(dir.path(), forwarder), "{fixture}");
+        let report = evidence(dir.path(), complainant);
+        assert_eq!(report["kind"], "complaint", "{fixture}: {report}");
+        assert_eq!(report["report"]["format"], format, "{fixture}: {report}");
+        assert_eq!(
+            report["complainants"][0]["address"], complainant,
+            "{fixture}: {report}"
+        );
+        assert_eq!(report["complainants"][0]["via"], via, "{fixture}: {report}");
+    }
+}
+
+/// With `[trust]`, a forwarded legacy JMRP report is judged as a forwarded ARF report is:
+/// its reporter is the one its own From names, but the message fbl received comes from the
+/// person who forwarded it, so it may suppress only when that person's domain is one of
+/// `extra_domains` with a DKIM pass your server recorded; otherwise it is quarantined.
+#[test]
+fn with_trust_a_forwarded_legacy_jmrp_report_is_judged_as_a_forwarded_arf_report() {
+    let signed = "Authentication-Results: mx1.example.com; dkim=pass header.d=example.com header.s=s1;\n \
+                  dmarc=pass header.from=example.com\n";
+    for (extra_domains, trusted) in [("", false), ("extra_domains = [\"example.com\"]\n", true)] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("fbl.toml"),
+            format!("[trust]\nauthserv_id = \"mx1.example.com\"\n{extra_domains}"),
+        )
+        .unwrap();
+        put(
+            dir.path(),
+            "forwarded-jmrp-legacy-thunderbird-message-rfc822.eml",
+            signed,
+        );
+        put(
+            dir.path(),
+            "forwarded-as-attachment-octet-stream-base64.eml",
+            signed,
+        );
+        let (code, summary, _) = ingest(dir.path());
+        for complainant in ["lucy.grant@hotmail.example", "emma.wilson@yahoo.example"] {
+            assert_eq!(
+                is_suppressed(dir.path(), complainant),
+                trusted,
+                "{complainant} ({extra_domains}): {summary}"
+            );
+        }
+        if trusted {
+            assert_eq!(
+                (code, &summary["stored"]),
+                (Some(0), &2.into()),
+                "{summary}"
+            );
+        } else {
+            assert_eq!(code, Some(1), "{summary}");
+            assert_eq!(summary["untrusted"], 2, "{summary}");
+            let reasons = summary["quarantine_reasons"].to_string();
+            assert!(
+                reasons.contains("untrusted_reporter: From domain example.com"),
+                "{reasons}"
+            );
+        }
+    }
+}
+
+/// A complaint whose attached original names nobody but carries
+/// `List-Unsubscribe: <mailto:unsubscribe+TOKEN@lists.example.com>`: the signed token names
+/// the complainant (via `token`), as the https link's does; a forged one names nobody, and the
+/// report says so. The token secret is written nowhere.
+#[test]
+fn a_list_unsubscribe_mailto_token_names_the_complainant_and_a_forged_one_nobody() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "fbl-test-secret";
+    std::fs::write(
+        dir.path().join("fbl.toml"),
+        format!(
+            "[attribution]\nunsubscribe_addresses = [\"unsubscribe+{{token}}@lists.example.com\"]\n\
+             token = {{ secret = \"{secret}\" }}\n"
+        ),
+    )
+    .unwrap();
+    put(
+        dir.path(),
+        "arf-list-unsubscribe-mailto-signed-token.eml",
+        "",
+    );
+    put(
+        dir.path(),
+        "arf-list-unsubscribe-mailto-token-forged.eml",
+        "",
+    );
+    let (code, summary, mut written) = ingest(dir.path());
+    assert_eq!(
+        code,
+        Some(1),
+        "the forged one stays unattributed: {summary}"
+    );
+    assert_eq!(summary["stored"], 2, "{summary}");
+    assert_eq!(summary["attributed"], 1, "{summary}");
+    assert_eq!(summary["unattributed"], 1, "{summary}");
+
+    assert!(is_suppressed(dir.path(), "rosa.klein@example.org"));
+    assert!(!is_suppressed(dir.path(), "victim@example.org"));
+    let report = evidence(dir.path(), "rosa.klein@example.org");
+    assert_eq!(report["complainants"][0]["via"], "token", "{report}");
+
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "store", "unattributed"]));
+    let listed = stdout(&output);
+    assert!(
+        listed.contains("mailto:unsubscribe+dmljdGltQGV4YW1wbGUub3Jn")
+            && listed.contains("does not verify"),
+        "{listed}"
+    );
+    written.push_str(&listed);
+    written.push_str(&String::from_utf8_lossy(&output.stderr));
+    assert!(
+        !written.contains(secret),
+        "the secret was written: {written}"
+    );
+}
+
+/// A complaint whose attached `List-Unsubscribe` mailto address carries an opaque `{id}` of
+/// an `unsubscribe_addresses` template: the send log resolves the id (via `send_log`), as it
+/// resolves the same id in a VERP Return-Path.
+#[test]
+fn a_list_unsubscribe_mailto_id_is_resolved_through_the_send_log() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("fbl.toml"),
+        "[attribution]\nunsubscribe_addresses = [\"leave-{id}@lists.example.com\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("sends.csv"),
+        "id,recipient,sent_at\nmt7d21,nadia.haddad@example.org,2026-11-10T10:25:00Z\n",
+    )
+    .unwrap();
+    let output = run(fbl(dir.path()).args([
+        "--config",
+        "fbl.toml",
+        "sendlog",
+        "import",
+        "sends.csv",
+        "--format",
+        "csv",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    let raw = std::fs::read_to_string(
+        fixtures().join("reports/arf-list-unsubscribe-mailto-signed-token.eml"),
+    )
+    .unwrap();
+    let token_address = "unsubscribe+cm9zYS5rbGVpbkBleGFtcGxlLm9yZw.Jc17k8UzPBPsd5YrYbOOUg";
+    assert!(raw.contains(token_address));
+    std::fs::create_dir_all(dir.path().join("in")).unwrap();
+    std::fs::write(
+        dir.path().join("in/id.eml"),
+        raw.replace(token_address, "leave-mt7d21"),
+    )
+    .unwrap();
+    let (code, summary, _) = ingest(dir.path());
+    assert_eq!(code, Some(0), "{summary}");
+    assert!(is_suppressed(dir.path(), "nadia.haddad@example.org"));
+    let report = evidence(dir.path(), "nadia.haddad@example.org");
+    let complainants = report["complainants"].to_string();
+    assert!(
+        complainants.contains("\"via\":\"send_log\"")
+            && complainants.contains("nadia.haddad@example.org"),
+        "{report}"
+    );
+}

@@ -879,18 +879,40 @@ impl Config {
     }
 }
 
-/// Whether a shell command prints text written in it: it starts with `echo` or `printf`
-/// (after an `exec`), or feeds a here-document or here-string (`<<`).
+/// Whether a shell command may print text written in it, a secret: every command but a
+/// known secret reader (`cat FILE`, `pass show NAME`, `gpg --decrypt FILE`, `secret-tool
+/// lookup ...`, `systemd-creds cat NAME`, a vault's client) called plainly, with no shell
+/// syntax (`;`, `|`, `$`, quotes, redirections) and no `NAME=VALUE` argument beside its
+/// options (`-field=password` is an option). What is not known to read elsewhere is taken
+/// to hold the secret: a warning too many is better than a secret left readable.
 fn prints_a_literal(command: &str) -> bool {
+    const READERS: &[&str] = &[
+        "cat",
+        "head",
+        "pass",
+        "gopass",
+        "gpg",
+        "gpg2",
+        "secret-tool",
+        "systemd-creds",
+        "op",
+        "bw",
+        "vault",
+        "keyring",
+        "doppler",
+        "aws",
+        "gcloud",
+        "az",
+    ];
+    if command.contains(|c: char| ";|&$`<>(){}'\"\\*?!#".contains(c)) {
+        return true;
+    }
     let mut words = command.split_whitespace();
-    let first = match words.next() {
-        Some("exec") => words.next(),
-        first => first,
+    let Some(program) = words.next() else {
+        return true;
     };
-    matches!(
-        first,
-        Some("echo" | "printf" | "/bin/echo" | "/usr/bin/printf")
-    ) || command.contains("<<")
+    let name = program.rsplit('/').next().unwrap_or(program);
+    !READERS.contains(&name) || words.any(|word| word.contains('=') && !word.starts_with('-'))
 }
 
 /// Refuses output files (each named for messages) of one invocation that would overwrite the

@@ -156,9 +156,22 @@ fn a_world_readable_configuration_holding_a_secret_is_warned_about() {
     for (command, warned) in [
         ("cat /etc/fbl/imap.pass", false),
         ("pass show mail/fbl", false),
+        (
+            "/usr/bin/gpg --quiet --decrypt /etc/fbl/imap.pass.gpg",
+            false,
+        ),
+        ("vault kv get -field=password secret/fbl", false),
         ("echo inline-secret-5e1f", true),
+        ("/usr/bin/echo inline-secret-5e1f", true),
         ("exec printf %s inline-secret-5e1f", true),
         ("cat <<< inline-secret-5e1f", true),
+        ("sh -c 'echo inline-secret-5e1f'", true),
+        ("env LC_ALL=C echo inline-secret-5e1f", true),
+        (
+            "curl -s -d client_secret=inline-secret-5e1f https://auth.example.com/token",
+            true,
+        ),
+        ("cat /etc/fbl/imap.pass; echo inline-secret-5e1f", true),
     ] {
         std::fs::write(
             &path,

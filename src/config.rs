@@ -122,7 +122,8 @@ pub struct AttributionConfig {
     /// The addresses of your `List-Unsubscribe: <mailto:...>` links: a literal address, or a
     /// template like `verp`'s (`unsubscribe+{token}@lists.example.com`). A message sent to
     /// one is an unsubscribe request; the template's token or id, else its sender, names
-    /// who asks.
+    /// who asks. A complaint whose attached `List-Unsubscribe` holds such a mailto link is
+    /// attributed by its token (`token`) or id (`verp`) too.
     #[serde(default)]
     pub unsubscribe_addresses: Vec<String>,
     /// Templates of the https links of your `List-Unsubscribe` headers that carry a signed

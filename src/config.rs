@@ -473,6 +473,40 @@ pub struct SourceConfig {
     pub name: String,
     /// A file, a folder of `.eml` files, a Maildir or an mbox file.
     pub path: PathBuf,
+    /// What `fbl run` does with a message file once the store keeps it: `keep` (read again,
+    /// and skipped as stored, at every run), `delete`, or `move:FOLDER`. Not for an mbox.
+    #[serde(default = "default_source_after")]
+    pub after: String,
+}
+
+fn default_source_after() -> String {
+    "keep".to_string()
+}
+
+/// What `fbl run` does with a source's message file once the store keeps its message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceAfter {
+    Keep,
+    Delete,
+    /// Into this folder (its `cur/` when it is a Maildir), under the same name.
+    Move(PathBuf),
+}
+
+impl SourceAfter {
+    pub fn parse(text: &str) -> Result<SourceAfter, String> {
+        match text {
+            "keep" => Ok(SourceAfter::Keep),
+            "delete" => Ok(SourceAfter::Delete),
+            _ => match text.strip_prefix("move:") {
+                Some(folder) if !folder.trim().is_empty() => {
+                    Ok(SourceAfter::Move(PathBuf::from(folder.trim())))
+                }
+                _ => Err(format!(
+                    "after = {text:?} is not one of keep, delete, move:FOLDER"
+                )),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -782,6 +816,8 @@ impl Config {
             if !names.insert(&source.name) {
                 bail!("two [[source]] entries are named {:?}", source.name);
             }
+            SourceAfter::parse(&source.after)
+                .map_err(|why| anyhow::anyhow!("[[source]] {:?}: {why}", source.name))?;
         }
         if let Some(snds) = &self.snds {
             snds.check()?;
@@ -807,6 +843,12 @@ impl Config {
         }
         for source in &mut self.sources {
             join(&mut source.path);
+            if let Some(folder) = source.after.strip_prefix("move:") {
+                let folder = Path::new(folder.trim());
+                if folder.is_relative() {
+                    source.after = format!("move:{}", base.join(folder).display());
+                }
+            }
         }
         for import in &mut self.send_log.imports {
             join(&mut import.path);

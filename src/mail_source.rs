@@ -421,7 +421,7 @@ pub fn is_maildir(folder: &Path) -> bool {
     folder.join("cur").is_dir() && folder.join("new").is_dir()
 }
 
-fn is_mbox(path: &Path) -> Result<bool> {
+pub(crate) fn is_mbox(path: &Path) -> Result<bool> {
     let mut head = [0u8; 5];
     let mut file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let n = file.read(&mut head)?;

@@ -40,6 +40,21 @@ pub struct RunSummary {
     pub snds: Option<SndsSummary>,
     /// SNDS alerts raised by this run; each event is raised once, in the run that saw it.
     pub alerts: Vec<SndsAlert>,
+    /// What `after` did with the message files of each `[[source]]` that sets it.
+    pub source_files: Vec<SourceFilesDone>,
+}
+
+/// What a `[[source]]`'s `after` did with its message files, once the store kept them.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SourceFilesDone {
+    pub source: String,
+    /// `delete` or `move:FOLDER`.
+    pub after: String,
+    /// Files deleted or moved.
+    pub done: u64,
+    /// Files left where they are: their message is not kept in the store (unreadable, or
+    /// bigger than `max_message_bytes`, whose head alone is in quarantine).
+    pub left: u64,
 }
 
 impl RunSummary {
@@ -736,10 +751,37 @@ pub fn run(
             Err(error) if crate::store::is_disk_full(&error) => {
                 return Err(error.context(format!("source {}", source.name)));
             }
-            Err(error) => summary
-                .source_errors
-                .push(format!("source {}: {error:#}", source.name)),
+            Err(error) => {
+                summary
+                    .source_errors
+                    .push(format!("source {}: {error:#}", source.name));
+                continue;
+            }
         }
+        let after = crate::config::SourceAfter::parse(&source.after)
+            .unwrap_or(crate::config::SourceAfter::Keep);
+        if dry_run || after == crate::config::SourceAfter::Keep {
+            continue;
+        }
+        let mut done = SourceFilesDone {
+            source: source.name.clone(),
+            after: source.after.clone(),
+            ..SourceFilesDone::default()
+        };
+        let tidied = tidy_source(
+            store,
+            &source.path,
+            &after,
+            config.limits.max_message_bytes,
+            &mut done,
+            &mut summary.source_errors,
+        );
+        if let Err(error) = tidied {
+            summary
+                .source_errors
+                .push(format!("source {}: after: {error:#}", source.name));
+        }
+        summary.source_files.push(done);
     }
     if dry_run {
         return Ok(summary);
@@ -832,6 +874,118 @@ fn expire(store: &mut Store, now: &str, cutoff: &str) -> Result<(u64, u64)> {
     let pruned = batch.prune_send_log(cutoff)?;
     batch.commit()?;
     Ok((expired, pruned))
+}
+
+/// Applies a `[[source]]`'s `after` to its message files whose message the store keeps
+/// (checked file by file, by the bytes read now, so that a file changed or added since the
+/// ingest, or one that could not be stored, stays where it is). A file that cannot be moved
+/// or deleted is said in `errors` and left; the others go on. An mbox is refused: its
+/// messages cannot be taken out one by one.
+fn tidy_source(
+    store: &Store,
+    path: &Path,
+    after: &crate::config::SourceAfter,
+    max_bytes: u64,
+    done: &mut SourceFilesDone,
+    errors: &mut Vec<String>,
+) -> Result<()> {
+    use crate::config::SourceAfter;
+    if path.is_file() && crate::mail_source::is_mbox(path)? {
+        anyhow::bail!(
+            "{} is an mbox, whose messages cannot be moved or deleted one by one: \
+             after must be keep",
+            path.display()
+        );
+    }
+    if let SourceAfter::Move(folder) = after {
+        std::fs::create_dir_all(folder)
+            .with_context(|| format!("cannot create {}", folder.display()))?;
+        // A folder the source reads would be read again and moved onto itself: refused. A
+        // Maildir's own subfolders (`.Done`, Maildir++) are not read.
+        let (source, target) = (path.canonicalize()?, folder.canonicalize()?);
+        if let Ok(inside) = target.strip_prefix(&source) {
+            let maildir = source.join("cur").is_dir() && source.join("new").is_dir();
+            let subfolder = inside
+                .components()
+                .next()
+                .is_some_and(|first| first.as_os_str().as_encoded_bytes().starts_with(b"."));
+            if !(maildir && subfolder) {
+                anyhow::bail!(
+                    "after = \"move:{}\" is a folder the source reads: its files would be read \
+                     again; move them out of {}",
+                    folder.display(),
+                    path.display()
+                );
+            }
+        }
+    }
+    for incoming in Inputs::open(std::slice::from_ref(&path.to_path_buf()), max_bytes)? {
+        let Ok(incoming) = incoming else {
+            done.left += 1;
+            continue;
+        };
+        let digest = crate::store::sha256(&incoming.raw);
+        let key = crate::content_key::content_key(&incoming.raw);
+        if incoming.oversized.is_some() || !store.keeps_message(&digest, &key)? {
+            done.left += 1;
+            continue;
+        }
+        let file = PathBuf::from(&incoming.origin);
+        let result = match after {
+            SourceAfter::Keep => continue,
+            SourceAfter::Delete => std::fs::remove_file(&file)
+                .with_context(|| format!("cannot delete {}", file.display())),
+            SourceAfter::Move(folder) => move_into(&file, folder),
+        };
+        match result {
+            Ok(()) => done.done += 1,
+            Err(error) => {
+                done.left += 1;
+                errors.push(format!("source {}: {error:#}", done.source));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Moves a message file into `folder` (its `cur/` when it is a Maildir), under its own name;
+/// never over a file there.
+fn move_into(file: &Path, folder: &Path) -> Result<()> {
+    let name = file
+        .file_name()
+        .with_context(|| format!("{} has no file name", file.display()))?;
+    let maildir_cur = folder.join("cur");
+    let into = if maildir_cur.is_dir() && folder.join("new").is_dir() {
+        maildir_cur
+    } else {
+        folder.to_path_buf()
+    };
+    let target = into.join(name);
+    // A hard link fails when the name is taken: nothing is replaced. Across file systems, a
+    // copy (synced before the original goes) does the same with create_new.
+    match std::fs::hard_link(file, &target) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::CrossesDevices => {
+            let mut from = std::fs::File::open(file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let mut to = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&target)
+                .with_context(|| format!("cannot create {}", target.display()))?;
+            std::io::copy(&mut from, &mut to)
+                .and_then(|_| to.sync_all())
+                .with_context(|| {
+                    format!("cannot copy {} to {}", file.display(), target.display())
+                })?;
+        }
+        Err(error) => {
+            return Err(error).with_context(|| {
+                format!("cannot move {} to {}", file.display(), target.display())
+            });
+        }
+    }
+    std::fs::remove_file(file).with_context(|| format!("cannot remove {}", file.display()))
 }
 
 /// Writes one configured export (and its removals file, when configured).

@@ -105,6 +105,25 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
         if summary.expired > 0 {
             println!("  expired suppressions: {}", summary.expired);
         }
+        for files in &summary.source_files {
+            println!(
+                "  source {}: {} {}{}",
+                files.source,
+                super::counted(files.done, "file", "files"),
+                match files.after.strip_prefix("move:") {
+                    Some(folder) => format!("moved to {folder}"),
+                    None => "deleted".to_string(),
+                },
+                if files.left > 0 {
+                    format!(
+                        "; {} left (not kept in the store: unreadable, or too big)",
+                        files.left
+                    )
+                } else {
+                    String::new()
+                }
+            );
+        }
         for export in &summary.exports {
             println!(
                 "  export {}: {} to {}",

@@ -26,6 +26,7 @@ mod idn;
 mod mailbox;
 pub use mailbox::{MailboxState, PendingAction};
 mod send_log_position;
+mod source_files;
 pub use send_log_position::SendLogPosition;
 mod report;
 pub use report::{BounceToScan, DelistFigures, NewBlockEvent, SuppressionDelay};

@@ -27,5 +27,6 @@ mod secrets;
 mod sendlog_resume;
 mod snds;
 mod snds_client;
+mod source_after;
 mod store;
 mod store_postgres;

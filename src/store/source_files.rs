@@ -1,0 +1,23 @@
+//! The store's part of tidying a local source after `fbl run`: whether a message file's bytes
+//! are kept.
+
+use super::Store;
+use super::db::params;
+use anyhow::Result;
+
+impl Store {
+    /// Whether the store keeps the message whose raw bytes hash to `sha256` (content key
+    /// `content_key`): a stored report of these bytes or of another delivery of the same
+    /// report, or these bytes in quarantine. A caller must not ask this of the head of an
+    /// oversized message, whose quarantined bytes are only that head.
+    pub fn keeps_message(&self, sha256: &[u8; 32], content_key: &[u8; 32]) -> Result<bool> {
+        let found: Option<i64> = self.db.query_opt(
+            "SELECT 1 FROM reports WHERE sha256 = ?1 OR content_key = ?2
+             UNION ALL SELECT 1 FROM quarantine WHERE sha256 = ?1
+             LIMIT 1",
+            params![&sha256[..], &content_key[..]],
+            |r| r.get(0),
+        )?;
+        Ok(found.is_some())
+    }
+}

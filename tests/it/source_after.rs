@@ -1,0 +1,193 @@
+//! `[[source]] after`: what `fbl run` does with a local source's message files once the store
+//! keeps their message (delete, or move into a folder or a Maildir), and never with one it
+//! does not keep (an oversized message, whose head alone is in quarantine; a file added
+//! since); an mbox is refused; a dry run touches nothing.
+
+use crate::support::{arf, fbl, run, stdout};
+use std::path::Path;
+
+fn maildir(root: &Path, name: &str) -> std::path::PathBuf {
+    let dir = root.join(name);
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    dir
+}
+
+fn files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    names.sort();
+    names
+}
+
+fn config(dir: &Path, source_path: &str, after: &str) {
+    std::fs::write(
+        dir.join("fbl.toml"),
+        format!(
+            "[store]\npath = \"fbl.sqlite\"\n[limits]\nmax_message_bytes = 4000\n\n\
+             [[source]]\nname = \"local\"\npath = \"{source_path}\"\nafter = \"{after}\"\n"
+        ),
+    )
+    .unwrap();
+}
+
+fn fbl_run(dir: &Path, extra: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let output = run(fbl(dir)
+        .args(["--config", "fbl.toml", "run", "--json"])
+        .args(extra));
+    let summary = serde_json::from_str(&stdout(&output)).unwrap_or(serde_json::Value::Null);
+    (output.status.code(), summary)
+}
+
+/// A Maildir of a complaint, a duplicate delivery of it, a broken report and one too big:
+/// `delete` removes the first three (stored, a duplicate, quarantined with its bytes) and
+/// leaves the one whose head alone is kept; a dry run before touches nothing.
+#[test]
+fn delete_removes_the_files_whose_message_the_store_keeps() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = maildir(dir.path(), "Maildir");
+    let complaint = arf("abuse", "jane@example.org", "m1@example.com");
+    std::fs::write(inbox.join("new/1.host"), &complaint).unwrap();
+    std::fs::write(inbox.join("new/2.host"), &complaint).unwrap();
+    std::fs::write(
+        inbox.join("new/3.host"),
+        b"Subject: hello\n\nnot a report at all\n",
+    )
+    .unwrap();
+    let mut big = arf("abuse", "joe@example.org", "m2@example.com");
+    big.extend(std::iter::repeat_n(b'x', 5000));
+    std::fs::write(inbox.join("cur/4.host:2,S"), &big).unwrap();
+    config(dir.path(), "Maildir", "delete");
+
+    let (_, summary) = fbl_run(dir.path(), &["--dry-run"]);
+    assert_eq!(summary["source_files"], serde_json::json!([]), "{summary}");
+    assert_eq!(files(&inbox.join("new")), ["1.host", "2.host", "3.host"]);
+
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(1), "the oversized one is quarantined: {summary}");
+    assert_eq!(summary["source_files"][0]["done"], 3, "{summary}");
+    assert_eq!(summary["source_files"][0]["left"], 1, "{summary}");
+    assert!(files(&inbox.join("new")).is_empty());
+    assert_eq!(
+        files(&inbox.join("cur")),
+        ["4.host:2,S"],
+        "its head alone is kept"
+    );
+    // The next run reads the one left (already in quarantine) and nothing else.
+    let (_, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(summary["ingest"]["messages"], 1, "{summary}");
+    let output = run(fbl(dir.path()).args([
+        "--config",
+        "fbl.toml",
+        "suppress",
+        "check",
+        "jane@example.org",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+}
+
+/// `move:FOLDER` puts the files into a Maildir's `cur/` (a folder with `cur/` and `new/`) or a
+/// plain folder, under their own names; a name taken there is never replaced: that file is
+/// said and left.
+#[test]
+fn move_puts_the_files_into_a_maildir_or_a_folder_and_replaces_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = maildir(dir.path(), "Maildir");
+    let done = maildir(dir.path(), "Done");
+    std::fs::write(
+        inbox.join("new/1.host"),
+        arf("abuse", "a@example.org", "m1@example.com"),
+    )
+    .unwrap();
+    std::fs::write(
+        inbox.join("new/2.host"),
+        arf("abuse", "b@example.org", "m2@example.com"),
+    )
+    .unwrap();
+    std::fs::write(done.join("cur/2.host"), b"someone else's file").unwrap();
+    config(dir.path(), "Maildir", "move:Done");
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(1), "the name taken is said: {summary}");
+    assert_eq!(summary["source_files"][0]["done"], 1, "{summary}");
+    assert_eq!(files(&inbox.join("new")), ["2.host"]);
+    assert_eq!(files(&done.join("cur")), ["1.host", "2.host"]);
+    assert_eq!(
+        std::fs::read(done.join("cur/2.host")).unwrap(),
+        b"someone else's file",
+        "never replaced"
+    );
+    let errors = summary["source_errors"].to_string();
+    assert!(
+        errors.contains("cannot move") && errors.contains("2.host"),
+        "{errors}"
+    );
+
+    // A plain folder, made when missing.
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = maildir(dir.path(), "Maildir");
+    std::fs::write(
+        inbox.join("new/1.host"),
+        arf("abuse", "a@example.org", "m1@example.com"),
+    )
+    .unwrap();
+    config(dir.path(), "Maildir", "move:processed/fbl");
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{summary}");
+    assert_eq!(files(&dir.path().join("processed/fbl")), ["1.host"]);
+    assert!(files(&inbox.join("new")).is_empty());
+}
+
+/// An mbox cannot have its messages taken out one by one: `after` other than `keep` is said,
+/// and the mbox is read and left whole; a folder the source reads is refused as a target;
+/// a value that is no action is a configuration error.
+#[test]
+fn an_mbox_or_a_folder_the_source_reads_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut mbox = b"From MAILER-DAEMON Thu Nov 20 08:00:00 2026\n".to_vec();
+    mbox.extend(arf("abuse", "a@example.org", "m1@example.com"));
+    std::fs::write(dir.path().join("reports.mbox"), &mbox).unwrap();
+    config(dir.path(), "reports.mbox", "delete");
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(1), "{summary}");
+    assert_eq!(summary["ingest"]["stored"], 1, "{summary}");
+    assert!(
+        summary["source_errors"].to_string().contains("is an mbox"),
+        "{summary}"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("reports.mbox")).unwrap(),
+        mbox
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("in")).unwrap();
+    std::fs::write(
+        dir.path().join("in/a.eml"),
+        arf("abuse", "a@example.org", "m1@example.com"),
+    )
+    .unwrap();
+    config(dir.path(), "in", "move:in/done");
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(1), "{summary}");
+    assert!(
+        summary["source_errors"]
+            .to_string()
+            .contains("is a folder the source reads"),
+        "{summary}"
+    );
+    assert_eq!(files(&dir.path().join("in")), ["a.eml", "done"]);
+
+    config(dir.path(), "in", "remove");
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "run"]));
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("after = \"remove\" is not one of keep, delete, move:FOLDER"),
+        "{stderr}"
+    );
+}

@@ -250,7 +250,16 @@ pub fn check_canonical_domain(domain: &str) -> Result<(), Invalid> {
     if domain.is_empty() {
         return Err(Invalid::EmptyDomain);
     }
-    check_domain_labels(domain)?;
+    // Lengths are DNS's, of the A-label form (a label of 32 `ü` is 64 bytes of UTF-8 and 38
+    // of A-label): only the labels' shape is checked here.
+    for label in domain.split('.') {
+        if label.is_empty() {
+            return Err(Invalid::EmptyLabel);
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(Invalid::LabelEdgeHyphen);
+        }
+    }
     if !domain.contains('.') {
         return Err(Invalid::DotlessDomain);
     }
@@ -658,6 +667,23 @@ mod tests {
         );
         assert!(is_within("mail.xn--bcher-kva.de", "bücher.de"));
         assert!(is_within("mail.bücher.de", "XN--BCHER-KVA.DE"));
+    }
+
+    /// A label's length limit (63) is its A-label form's: a label of 32 `ü` is 64 bytes of
+    /// UTF-8 and 38 of A-label, a legal DNS name; 60 `ü` are too long in either form.
+    #[test]
+    fn an_idn_label_is_measured_in_its_a_label_form() {
+        let long = "ü".repeat(32);
+        let a_label = ascii_domain(&format!("{long}.de")).unwrap().into_owned();
+        assert!(a_label.split('.').next().unwrap().len() <= 63, "{a_label}");
+        let kept = format!("user@{long}.de");
+        check(&kept, Ok(kept.as_str()));
+        check(&format!("user@{a_label}"), Ok(kept.as_str()));
+        let too_long = "ü".repeat(60);
+        assert_eq!(
+            parse(&format!("user@{too_long}.de")),
+            Err(Invalid::AsciiFormTooLong)
+        );
     }
 
     /// IDNA2008 takes characters that are neither letters nor digits (a Tamil or Devanagari

@@ -183,12 +183,22 @@ impl Attribution {
         send_log: &dyn SendLogLookup,
         out: &mut Attributed,
     ) {
-        // A message that is not a report (Apple's unsubscribe mail) was addressed to the
-        // sender, not to the subscriber: its To and Delivered-To name nobody to suppress.
-        if report.format == crate::report::Format::None
+        // A message that is not a report (an unsubscribe request: Apple's one-click mail, or
+        // mail to one of `unsubscribe_addresses`) was addressed to the sender, not to the
+        // subscriber: its To and Delivered-To name nobody to suppress. Its other headers are
+        // its author's, whoever that is: an unsigned id or address in them (a header of
+        // yours, CFBL-Feedback-ID, a List-Unsubscribe link) would let anyone name anyone.
+        // Only the address it was sent to (a template's token or id) and its sender count.
+        let request = report.format == crate::report::Format::None;
+        if request
             && matches!(
                 strategy,
-                Strategy::To | Strategy::DeliveredTo | Strategy::XApparentlyTo
+                Strategy::To
+                    | Strategy::DeliveredTo
+                    | Strategy::XApparentlyTo
+                    | Strategy::Header
+                    | Strategy::CfblFeedbackId
+                    | Strategy::JmrpOriginalRecipient
             )
         {
             return;
@@ -232,7 +242,12 @@ impl Attribution {
                         );
                     }
                 }
-                for (link, value) in self.unsubscribe_url_tokens(original) {
+                let links = if request {
+                    Vec::new()
+                } else {
+                    self.unsubscribe_url_tokens(original)
+                };
+                for (link, value) in links {
                     self.token_value(
                         &format!("List-Unsubscribe link {link}"),
                         &value,
@@ -240,7 +255,12 @@ impl Attribution {
                         out,
                     );
                 }
-                for (capture, link) in self.unsubscribe_mailto_matches(original) {
+                let mailto = if request {
+                    Vec::new()
+                } else {
+                    self.unsubscribe_mailto_matches(original)
+                };
+                for (capture, link) in mailto {
                     if let Some(value) = capture.token {
                         self.token_value(
                             &format!("List-Unsubscribe link {link}"),
@@ -255,7 +275,11 @@ impl Attribution {
                 // A List-Unsubscribe mailto address of an `unsubscribe_addresses` template is
                 // read as a VERP address is: its `{id}` (or `{local}={domain}`) names the
                 // complainant as the Return-Path's would.
-                let mailto = self.unsubscribe_mailto_matches(original);
+                let mailto = if request {
+                    Vec::new()
+                } else {
+                    self.unsubscribe_mailto_matches(original)
+                };
                 for (capture, envelope) in self
                     .verp_matches(report, original)
                     .into_iter()

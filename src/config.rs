@@ -925,9 +925,10 @@ impl Config {
 /// Whether a shell command may print text written in it, a secret: every command but a
 /// known secret reader (`cat FILE`, `pass show NAME`, `gpg --decrypt FILE`, `secret-tool
 /// lookup ...`, `systemd-creds cat NAME`, a vault's client) called plainly, with no shell
-/// syntax (`;`, `|`, `$`, quotes, redirections) and no `NAME=VALUE` argument beside its
-/// options (`-field=password` is an option). What is not known to read elsewhere is taken
-/// to hold the secret: a warning too many is better than a secret left readable.
+/// syntax (`;`, `|`, `$`, quotes, redirections), no `NAME=VALUE` argument (`-field=password`
+/// too) and no option that takes a secret (`--passphrase`, `--session`, ...). What is not
+/// known to read elsewhere is taken to hold the secret: a warning too many is better than a
+/// secret left readable.
 fn prints_a_literal(command: &str) -> bool {
     const READERS: &[&str] = &[
         "cat",
@@ -954,8 +955,21 @@ fn prints_a_literal(command: &str) -> bool {
     let Some(program) = words.next() else {
         return true;
     };
+    // Options that take a secret as their value (`--passphrase x`, `--session x`).
+    const SECRET_OPTIONS: &[&str] = &[
+        "--passphrase",
+        "--password",
+        "--pass",
+        "--session",
+        "--token",
+        "--secret",
+        "--client-secret",
+        "--key",
+        "-p",
+    ];
     let name = program.rsplit('/').next().unwrap_or(program);
-    !READERS.contains(&name) || words.any(|word| word.contains('=') && !word.starts_with('-'))
+    !READERS.contains(&name)
+        || words.any(|word| word.contains('=') || SECRET_OPTIONS.contains(&word))
 }
 
 /// Refuses output files (each named for messages) of one invocation that would overwrite the

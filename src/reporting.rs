@@ -120,18 +120,19 @@ pub fn scan_send_log(
     format: SendLogFormat,
     now: &str,
 ) -> Result<u64> {
-    scan_send_log_from(store, path, format, now, 0)
+    scan_send_log_from(store, path, format, now, 0, None)
 }
 
-/// [`scan_send_log`] of the lines from byte `from` (a line boundary) to the end: what `fbl
-/// run` read of the log this time. A CSV log read from a later line is read with its header
-/// row first, as the import reads it.
+/// [`scan_send_log`] of the lines from byte `from` (a line boundary) to `to` (or the end):
+/// what `fbl run` read of the log this time, not a line still being written. A CSV log read
+/// from a later line is read with its header row first, as the import reads it.
 pub fn scan_send_log_from(
     store: &mut Store,
     path: &Path,
     format: SendLogFormat,
     now: &str,
     from: u64,
+    to: Option<u64>,
 ) -> Result<u64> {
     use std::io::{Read, Seek};
     let context = || format!("cannot read send log {}", path.display());
@@ -154,7 +155,8 @@ pub fn scan_send_log_from(
     }
     file.seek(std::io::SeekFrom::Start(from))
         .with_context(context)?;
-    let input = std::io::BufReader::with_capacity(256 * 1024, header.as_slice().chain(file));
+    let slice = file.take(to.map_or(u64::MAX, |to| to.saturating_sub(from)));
+    let input = std::io::BufReader::with_capacity(256 * 1024, header.as_slice().chain(slice));
     let sightings = sightings_in_send_log(format, input, &options);
     record(store, &sightings, "send_log", None, now, now)
 }
@@ -396,19 +398,18 @@ pub fn run_step(
         if !import.path.is_file() {
             continue;
         }
-        let mut rotated = import.path.clone().into_os_string();
-        rotated.push(".1");
-        let mut slices: Vec<(&Path, u64)> = read
+        let rotated = crate::run::rotated_path(&import.path);
+        let mut slices: Vec<(&Path, u64, Option<u64>)> = read
             .iter()
             .filter_map(|imported| imported.read_file.as_ref())
-            .filter(|(path, _)| *path == import.path || path.as_os_str() == rotated)
-            .map(|(path, from)| (path.as_path(), *from))
+            .filter(|(path, _, _)| *path == import.path || *path == rotated)
+            .map(|(path, from, to)| (path.as_path(), *from, Some(*to)))
             .collect();
         if slices.is_empty() {
-            slices.push((&import.path, 0));
+            slices.push((&import.path, 0, None));
         }
-        for (path, from) in slices {
-            match scan_send_log_from(store, path, import.format, now, from) {
+        for (path, from, to) in slices {
+            match scan_send_log_from(store, path, import.format, now, from, to) {
                 Ok(n) => step.block_events_found += n,
                 Err(error) => failed(&mut step.errors, "block scan of send log", error)?,
             }

@@ -104,10 +104,11 @@ pub struct SendLogImported {
     /// `fbl run`: bytes of a last line still being written (no line end yet), left for the
     /// next run to read whole.
     pub partial_line_bytes: u64,
-    /// `fbl run`: the file read and the offset reading began at, for the block scan of the
-    /// same run to read from there too (not in `--json`: `origin` and `resumed_at` say it).
+    /// `fbl run`: the file read and the offsets reading began and ended at, for the block
+    /// scan of the same run to read the same lines (not in `--json`: `origin`, `resumed_at`
+    /// and `bytes_read` say it).
     #[serde(skip)]
-    pub read_file: Option<(PathBuf, u64)>,
+    pub read_file: Option<(PathBuf, u64, u64)>,
 }
 
 /// Why `fbl run` read a send log from its start rather than from where it stopped before.
@@ -389,9 +390,7 @@ pub fn import_configured_send_log(
             return Ok(());
         }
         Some(kept) => {
-            let mut rotated = import.path.clone().into_os_string();
-            rotated.push(".1");
-            let rotated = PathBuf::from(rotated);
+            let rotated = rotated_path(&import.path);
             match std::fs::File::open(&rotated) {
                 // Renamed, it is the same file; copied (`copytruncate`), a copy of its bytes.
                 Ok(old) if is_where_it_was(&old, kept, file_length(&old, &rotated)?, false)? => {
@@ -436,6 +435,15 @@ pub fn import_configured_send_log(
     )?;
     out.push(imported);
     Ok(())
+}
+
+/// Where logrotate puts a log it rotates by renaming: `PATH.1`, beside the file the path
+/// leads to (a link is followed: logrotate rotates the file, not the link).
+pub(crate) fn rotated_path(path: &Path) -> PathBuf {
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut rotated = real.into_os_string();
+    rotated.push(".1");
+    PathBuf::from(rotated)
 }
 
 /// Imports a file from `kept`'s offset (a line boundary) to its last line end, or its end
@@ -499,7 +507,7 @@ fn import_file_slice(
     )?;
     imported.resumed_at = from_start.is_none().then_some(from);
     imported.from_start = from_start;
-    imported.read_file = Some((path.to_path_buf(), from));
+    imported.read_file = Some((path.to_path_buf(), from, end));
     imported.partial_line_bytes = length - end;
     Ok(imported)
 }

@@ -456,10 +456,10 @@ impl Store {
              VALUES (?1, ?2, 'merge', ?3, 'migration', NULL, ?4, ?5)",
             params![canonical, now, stronger.reason, note, lines.last().copied()],
         )?;
-        self.db.execute(
-            "DELETE FROM suppressions WHERE address = ?1",
-            params![address],
-        )?;
+        // The merged entry's change comes after every change made before, the twin's too:
+        // updated before the twin is deleted, so that its sequence is past the twin's
+        // (deleted first, a twin with the highest sequence would lower the store's, and an
+        // export that recorded it would miss this entry and the next changes).
         self.db.execute(
             "UPDATE suppressions SET reason = ?2, source = ?3, first_seen = ?4, last_seen = ?5,
                 count = ?6, expires_at = ?7, removed_at = ?8, updated_at = ?9,
@@ -478,6 +478,10 @@ impl Store {
                 now,
                 line
             ],
+        )?;
+        self.db.execute(
+            "DELETE FROM suppressions WHERE address = ?1",
+            params![address],
         )?;
         Ok(())
     }

@@ -30,3 +30,4 @@ mod snds_client;
 mod source_after;
 mod store;
 mod store_postgres;
+mod unsubscribe_requests;

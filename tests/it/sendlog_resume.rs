@@ -760,3 +760,56 @@ fn a_log_read_empty_or_header_only_is_still_followed_through_a_rotation() {
         ["c@example.org", "d@example.org", "e@example.org"]
     );
 }
+
+/// A log rewritten in place past its first 4 KiB (the same file, the same beginning, at least
+/// as long) is told by the bytes just before the offset, and read from its start.
+#[test]
+fn a_log_rewritten_past_its_first_4_kib_is_read_from_its_start() {
+    let dir = setup(&[("sends.csv", "csv")]);
+    let mut text = CSV_HEADER.to_string();
+    for n in 0..150 {
+        text.push_str(&csv_row(&format!("early{n:03}")));
+    }
+    assert!(text.len() > 8192);
+    append(dir.path(), "sends.csv", &text);
+    fbl_run(dir.path(), &[]);
+    // The same first 4 KiB, other lines after them: rewritten in place, not appended to.
+    let keep = &text[..5000];
+    let keep = &keep[..=keep.rfind('\n').unwrap()];
+    let mut rewritten = keep.to_string();
+    for n in 0..150 {
+        rewritten.push_str(&csv_row(&format!("late{n:03}")));
+    }
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.path().join("sends.csv"))
+        .unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&file, rewritten.as_bytes(), 0).unwrap();
+    drop(file);
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{summary}");
+    assert_eq!(
+        summary["send_log"][0]["from_start"], "replaced",
+        "{summary}"
+    );
+    assert!(send_log(dir.path()).contains(&"late000@example.org".to_string()));
+}
+
+/// The block scan reads what the import read: a rejection line still being written (no line
+/// end yet) is scanned by the run that reads it whole, once.
+#[test]
+fn the_block_scan_leaves_a_line_still_being_written() {
+    let dir = setup(&[("sends.csv", "csv")]);
+    append(
+        dir.path(),
+        "sends.csv",
+        "message_id,recipient,sent_at,source_ip,status\n\
+         <m1@s.example>,a@example.org,2026-11-27T10:00:00Z,203.0.113.7,250 ok\n\
+         <m2@s.example>,b@outlook.example,2026-11-27T10:01:00Z,203.0.113.7,550 5.7.1 Unfortunately messages from [203.0.113.7] weren't sent (S3140)",
+    );
+    let (_, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(summary["report"]["block_events_found"], 0, "{summary}");
+    append(dir.path(), "sends.csv", "\n");
+    let (_, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(summary["report"]["block_events_found"], 1, "{summary}");
+}

@@ -1431,7 +1431,7 @@ fn addresses_stored_before_idn_canonical_are_rewritten_and_merged(backend: Backe
                 ('t@example.xn--xkc2dl3a5ee0h', 'complaint', 'yahoo', '2026-01-05T00:00:00Z',
                  '2026-01-05T00:00:00Z', 1, NULL, NULL, '2026-01-05T00:00:00Z', 5, 6),
                 ('back@xn--bcher-kva.de', 'complaint', 'yahoo', '2026-01-05T00:00:00Z',
-                 '2026-01-05T00:00:00Z', 1, NULL, NULL, '2026-01-05T00:00:00Z', 0, 7),
+                 '2026-01-05T00:00:00Z', 1, NULL, NULL, '2026-01-05T00:00:00Z', 99, 7),
                 ('back@bücher.de', 'manual', 'manual', '2026-01-02T00:00:00Z',
                  '2026-01-02T00:00:00Z', 1, NULL, '2026-03-01T00:00:00Z', '2026-03-01T00:00:00Z',
                  0, 9);
@@ -1543,6 +1543,9 @@ fn addresses_stored_before_idn_canonical_are_rewritten_and_merged(backend: Backe
     let note = history.last().unwrap().note.as_deref().unwrap();
     assert!(note.contains("merged with user@xn--bcher-kva.de"), "{note}");
     assert_eq!(store.evidence("user@bücher.de").unwrap(), [5, 6]);
+    // The twin merged away held the store's latest change (99): the merge comes after it,
+    // so that an export that recorded 99 still sends what changed.
+    assert!(store.change_seq().unwrap() > 99);
     // A person's removal of one form after the other's last report stands: the merged entry
     // is off the list (`back@...` is not listed above), and its history says why.
     let history = store.history("back@bücher.de").unwrap();

@@ -813,3 +813,36 @@ fn the_block_scan_leaves_a_line_still_being_written() {
     let (_, summary) = fbl_run(dir.path(), &[]);
     assert_eq!(summary["report"]["block_events_found"], 1, "{summary}");
 }
+
+/// A log named through a symbolic link: logrotate renames the file the link leads to, and
+/// its `.1` is looked for there, not beside the link.
+#[test]
+fn a_log_named_through_a_link_is_followed_through_a_rotation() {
+    let dir = setup(&[("sends.csv", "csv")]);
+    std::fs::create_dir_all(dir.path().join("logs")).unwrap();
+    std::os::unix::fs::symlink("logs/current.csv", dir.path().join("sends.csv")).unwrap();
+    append(
+        dir.path(),
+        "logs/current.csv",
+        &format!("{CSV_HEADER}{}", csv_row("a")),
+    );
+    fbl_run(dir.path(), &[]);
+    append(dir.path(), "logs/current.csv", &csv_row("b"));
+    std::fs::rename(
+        dir.path().join("logs/current.csv"),
+        dir.path().join("logs/current.csv.1"),
+    )
+    .unwrap();
+    append(
+        dir.path(),
+        "logs/current.csv",
+        &format!("{CSV_HEADER}{}", csv_row("c")),
+    );
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{summary}");
+    assert_eq!(
+        send_log(dir.path()),
+        ["a@example.org", "b@example.org", "c@example.org"],
+        "{summary}"
+    );
+}

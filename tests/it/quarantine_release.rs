@@ -191,3 +191,41 @@ fn a_trusted_delivery_after_an_untrusted_one_in_the_same_ingest_releases_it() {
         assert_eq!(summary["duplicates"], count, "{summary}");
     }
 }
+
+/// The head of an oversized message is kept without a content key: its key would be the
+/// head's, not the message's. A message quarantined whole has its key.
+#[test]
+fn the_head_of_an_oversized_message_is_quarantined_without_a_content_key() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "fbl.toml",
+        &[CONFIG, b"[limits]\nmax_message_bytes = 100000\n".as_slice()].concat(),
+    );
+    let mut big = trusted();
+    big.extend(std::iter::repeat_n(b'x', 200_000));
+    write(dir.path(), "in/1-big.eml", &big);
+    write(dir.path(), "in/2-untrusted.eml", &untrusted());
+    let (code, summary) = ingest(dir.path(), "in");
+    assert_eq!(code, Some(1), "{summary}");
+    assert_eq!(summary["quarantined"], 2, "{summary}");
+    let keys: Vec<(String, Option<Vec<u8>>)> =
+        rusqlite::Connection::open(dir.path().join("fbl.sqlite"))
+            .unwrap()
+            .prepare("SELECT origin, content_key FROM quarantine ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+    assert_eq!(
+        keys,
+        [
+            (String::from("in/1-big.eml"), None),
+            (
+                String::from("in/2-untrusted.eml"),
+                Some(fbl::content_key::content_key(&untrusted()).to_vec())
+            ),
+        ]
+    );
+}

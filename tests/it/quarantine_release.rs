@@ -229,3 +229,30 @@ fn the_head_of_an_oversized_message_is_quarantined_without_a_content_key() {
         ]
     );
 }
+
+/// `fbl run` over a source holding the untrusted copy and then the trusted one: the run
+/// needs nobody (exit 0), and the next run neither.
+#[test]
+fn a_run_whose_untrusted_copy_is_released_by_its_trusted_one_needs_nobody() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "fbl.toml",
+        &[
+            CONFIG,
+            b"\n[store]\npath = \"fbl.sqlite\"\n\n[[source]]\nname = \"local\"\npath = \"maildir\"\n"
+                .as_slice(),
+        ]
+        .concat(),
+    );
+    maildir(dir.path(), 40, (3, untrusted()), (30, trusted()));
+    for stored in [39, 0] {
+        let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "run", "--json"]));
+        assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+        let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+        assert_eq!(summary["ingest"]["stored"], stored, "{summary}");
+        assert_eq!(summary["ingest"]["quarantined"], 0, "{summary}");
+    }
+    assert!(quarantine_list(dir.path(), false).is_empty());
+    assert_eq!(quarantine_list(dir.path(), true).len(), 1);
+}

@@ -48,7 +48,9 @@ enum Seen {
     Stored(i64),
     /// Not stored when the reader looked. A copy stored by this run after that is caught by
     /// the reports table's UNIQUE digest or content key when storing, or by the quarantine's
-    /// when the copy was quarantined: the same bytes meet the same fate within a run.
+    /// when the copy was quarantined: the same bytes meet the same fate within a run. A
+    /// delivery about to be quarantined as untrusted is looked up again by the storing
+    /// thread, in its transaction: another delivery stored since makes it a duplicate.
     Absent,
 }
 
@@ -181,10 +183,32 @@ pub struct Summary {
     pub unattributed_reasons: BTreeMap<String, u64>,
     /// Origins and reasons of what was quarantined.
     pub quarantine_reasons: Vec<String>,
+    /// Quarantined messages (of this run or an earlier one) released because another
+    /// delivery of their report was stored, or found stored: nobody needs to look at them.
+    /// One quarantined earlier in this run is not counted in `quarantined` (nor `untrusted`,
+    /// nor `quarantine_reasons`) any more.
+    pub released: u64,
     /// Inputs that could not be read (a file the user running fbl may not read, one gone
     /// while it was read), with the error: they are where they were, not in the store, and
     /// the inputs after them were read.
     pub unreadable: Vec<String>,
+    /// The quarantine rows this summary counts in `quarantined`, with their line of
+    /// `quarantine_reasons` and whether they are counted in `untrusted`: a row released
+    /// later in the run is taken out of the counts by its id.
+    #[serde(skip)]
+    quarantined_rows: Vec<QuarantinedRow>,
+    /// Rows released here that this summary did not quarantine: of an earlier batch of the
+    /// run (settled when the batches' summaries are added) or of an earlier run.
+    #[serde(skip)]
+    released_rows: Vec<i64>,
+}
+
+/// A quarantine row a summary counts (see `Summary::quarantined_rows`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct QuarantinedRow {
+    id: i64,
+    line: String,
+    untrusted: bool,
 }
 
 impl Summary {
@@ -213,9 +237,33 @@ impl Summary {
         for (k, v) in &other.unattributed_reasons {
             *self.unattributed_reasons.entry(k.clone()).or_default() += v;
         }
+        self.released += other.released;
         self.quarantine_reasons
             .extend(other.quarantine_reasons.iter().cloned());
         self.unreadable.extend(other.unreadable.iter().cloned());
+        self.quarantined_rows
+            .extend(other.quarantined_rows.iter().cloned());
+        for &id in &other.released_rows {
+            self.settle_released(id);
+        }
+    }
+
+    /// A quarantine row released by another delivery of its report: when this summary
+    /// counted it as quarantined, it no longer does (nobody needs to look at it); otherwise
+    /// it is kept, for the summary this one is added to.
+    fn settle_released(&mut self, id: i64) {
+        let Some(at) = self.quarantined_rows.iter().position(|row| row.id == id) else {
+            self.released_rows.push(id);
+            return;
+        };
+        let row = self.quarantined_rows.remove(at);
+        self.quarantined = self.quarantined.saturating_sub(1);
+        if row.untrusted {
+            self.untrusted = self.untrusted.saturating_sub(1);
+        }
+        if let Some(line) = self.quarantine_reasons.iter().position(|l| *l == row.line) {
+            self.quarantine_reasons.remove(line);
+        }
     }
 }
 
@@ -366,6 +414,7 @@ impl Ingester<'_> {
     ) -> Result<Outcome> {
         summary.messages += 1;
         let digest = prepared.digest;
+        let key = &prepared.content_key;
         // A delivery that lost its message (a broken pipe, a `.forward` gone wrong) must be
         // seen: the parser would take it for a message that is not a report. Checked before
         // the lookup, which would find an empty message stored by an earlier fbl.
@@ -375,7 +424,8 @@ impl Ingester<'_> {
                 n => format!("empty message ({n} bytes of white space only)"),
             };
             let known = summary.already_quarantined;
-            let outcome = self.quarantine(batch, incoming, &digest, reason.clone(), summary)?;
+            let outcome =
+                self.quarantine(batch, incoming, &digest, key, reason.clone(), summary)?;
             // Every empty delivery is a delivery lost, not the same broken message read
             // again: it needs attention each time, though its (no) bytes are kept once.
             if summary.already_quarantined > known {
@@ -393,7 +443,7 @@ impl Ingester<'_> {
             Seen::Unknown => batch.report_id_by_digests(&digest, &prepared.content_key)?,
         };
         if let Some(id) = stored {
-            return self.duplicate(batch, &digest, id, summary);
+            return self.duplicate(batch, incoming, &digest, key, id, summary);
         }
         if let Some(size) = incoming.oversized {
             let reason = format!(
@@ -401,7 +451,7 @@ impl Ingester<'_> {
                  {} bytes were kept; ingest the original again with a larger max_message_bytes",
                 incoming.raw.len()
             );
-            return self.quarantine(batch, incoming, &digest, reason, summary);
+            return self.quarantine(batch, incoming, &digest, key, reason, summary);
         }
         let (parsed, attributed, packed) = match prepared.work {
             Some(work) => (work.parsed, work.attributed, Some(work.packed)),
@@ -410,14 +460,14 @@ impl Ingester<'_> {
         let Some(parsed) = parsed else {
             let reason =
                 "the parser failed on this message (a bug in fbl: please report it)".to_string();
-            return self.quarantine(batch, incoming, &digest, reason, summary);
+            return self.quarantine(batch, incoming, &digest, key, reason, summary);
         };
         let report_parser::Parsed {
             mut report,
             original,
         } = parsed;
         if let Some(error) = report.error.clone() {
-            return self.quarantine(batch, incoming, &digest, error, summary);
+            return self.quarantine(batch, incoming, &digest, key, error, summary);
         }
         if !attributed {
             report_parser::attribute(&mut report, &original, self.attribution, &*batch);
@@ -443,16 +493,22 @@ impl Ingester<'_> {
                 crate::trust::check(&outer, report.reporter, own_unsubscribe, trust)
             };
             if let Err(why) = checked {
-                let before = summary.quarantined;
-                let outcome = self.quarantine(
+                // The reader looked these up before this thread stored what came ahead of
+                // them: another delivery of the report, trusted, may be stored by now (in
+                // this transaction). Then this one is a duplicate, not a report to set aside.
+                if prepared.seen == Seen::Absent
+                    && let Some(id) = batch.report_id_by_digests(&digest, key)?
+                {
+                    return self.duplicate(batch, incoming, &digest, key, id, summary);
+                }
+                return self.quarantine(
                     batch,
                     incoming,
                     &digest,
+                    key,
                     format!("untrusted_reporter: {why}"),
                     summary,
                 );
-                summary.untrusted += summary.quarantined - before;
-                return outcome;
             }
         }
         let stored = batch.store_report(&NewReport {
@@ -465,10 +521,12 @@ impl Ingester<'_> {
             ingested_at: self.now,
         })?;
         let id = match stored {
-            Stored::Duplicate(id) => return self.duplicate(batch, &digest, id, summary),
+            Stored::Duplicate(id) => {
+                return self.duplicate(batch, incoming, &digest, key, id, summary);
+            }
             Stored::New(id) => id,
         };
-        batch.release_quarantine(&digest, id, self.now)?;
+        self.release(batch, &digest, Some(key), id, summary)?;
         batch.release_quarantined_heads(&incoming.raw, id, self.now)?;
         summary.stored += 1;
         *summary
@@ -484,19 +542,40 @@ impl Ingester<'_> {
     }
 
     /// A message whose report is stored already (these bytes, or another delivery of it).
-    /// Quarantined, these bytes leave the quarantine, linked to that report: a copy set
+    /// Quarantined, its deliveries leave the quarantine, linked to that report: a copy set
     /// aside (untrusted by the way it came, say) is no longer waiting for a person once
     /// another delivery of it was stored.
     fn duplicate(
         &self,
         batch: &mut Batch,
+        incoming: &Incoming,
         digest: &[u8; 32],
+        content_key: &[u8; 32],
         id: i64,
         summary: &mut Summary,
     ) -> Result<Outcome> {
-        batch.release_quarantine(digest, id, self.now)?;
+        // The head of an oversized message has no content key of the message's.
+        let content_key = incoming.oversized.is_none().then_some(content_key);
+        self.release(batch, digest, content_key, id, summary)?;
         summary.duplicates += 1;
         Ok(Outcome::Duplicate(id))
+    }
+
+    /// Releases the quarantined deliveries of report `id` (its bytes, its content key), and
+    /// takes those quarantined earlier in this run out of the counts that need a person.
+    fn release(
+        &self,
+        batch: &mut Batch,
+        digest: &[u8; 32],
+        content_key: Option<&[u8; 32]>,
+        id: i64,
+        summary: &mut Summary,
+    ) -> Result<()> {
+        for row in batch.release_quarantine(digest, content_key, id, self.now)? {
+            summary.released += 1;
+            summary.settle_released(row);
+        }
+        Ok(())
     }
 
     /// Applies the suppression policy to a stored report.
@@ -554,22 +633,35 @@ impl Ingester<'_> {
         batch: &mut Batch,
         incoming: &Incoming,
         digest: &[u8; 32],
+        content_key: &[u8; 32],
         reason: String,
         summary: &mut Summary,
     ) -> Result<Outcome> {
         let size = incoming.oversized.unwrap_or(incoming.raw.len() as u64);
-        if batch.quarantine(
+        // Kept with its content key, so that storing another delivery of the report releases
+        // it; the head of an oversized message has none of the message's.
+        let content_key = incoming.oversized.is_none().then_some(content_key);
+        if let Some(id) = batch.quarantine(
             &incoming.raw,
             digest,
+            content_key,
             size,
             &incoming.origin,
             &reason,
             self.now,
         )? {
+            let line = format!("{}: {reason}", incoming.origin);
+            let untrusted = reason.starts_with("untrusted_reporter:");
             summary.quarantined += 1;
-            summary
-                .quarantine_reasons
-                .push(format!("{}: {reason}", incoming.origin));
+            if untrusted {
+                summary.untrusted += 1;
+            }
+            summary.quarantine_reasons.push(line.clone());
+            summary.quarantined_rows.push(QuarantinedRow {
+                id,
+                line,
+                untrusted,
+            });
         } else {
             summary.already_quarantined += 1;
         }

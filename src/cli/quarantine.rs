@@ -13,7 +13,8 @@ pub enum QuarantineCommand {
     /// List quarantined messages: id, time, size, origin, reason. The size is the message's;
     /// of an oversized message only the head is kept (the reason says how much)
     List {
-        /// Also list messages released by a successful retry
+        /// Also list messages released: stored by a retry, or another delivery of their
+        /// report stored
         #[arg(long)]
         all: bool,
         /// Print the entries as JSON
@@ -61,10 +62,13 @@ pub fn run(context: &Context, command: QuarantineCommand) -> Result<Outcome> {
                         e.size,
                         e.origin,
                         e.reason,
-                        e.released_at
-                            .as_ref()
-                            .map(|r| format!("\t(released {r})"))
-                            .unwrap_or_default()
+                        match (&e.released_at, e.report_id) {
+                            (Some(at), Some(report)) => {
+                                format!("\t(released {at}, stored as report {report})")
+                            }
+                            (Some(at), None) => format!("\t(released {at})"),
+                            (None, _) => String::new(),
+                        }
                     );
                 }
             }

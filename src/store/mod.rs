@@ -48,7 +48,7 @@ const HISTORY_CHAIN: &str = "WITH RECURSIVE chain (id) AS (
     )";
 
 /// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
-const MIGRATIONS: [(&str, &str); 17] = [
+const MIGRATIONS: [(&str, &str); 18] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/sqlite/0001_init.sql"),
@@ -116,6 +116,10 @@ const MIGRATIONS: [(&str, &str); 17] = [
     (
         "0017_idn_canonical.sql",
         include_str!("../../schemas/sqlite/0017_idn_canonical.sql"),
+    ),
+    (
+        "0018_quarantine_content_key.sql",
+        include_str!("../../schemas/sqlite/0018_quarantine_content_key.sql"),
     ),
 ];
 
@@ -1137,37 +1141,44 @@ impl Batch<'_> {
 
     /// Keeps input that could not be processed, with its bytes and the reason. `size` is the
     /// message's size: more than `raw.len()` when only the head of an oversized message is
-    /// kept, which is how `fbl quarantine retry` knows not to parse it. Returns false when the
-    /// same bytes were already quarantined.
+    /// kept, which is how `fbl quarantine retry` knows not to parse it. `content_key` is the
+    /// message's (`content_key`), so that storing another delivery of it releases it; None
+    /// for such a head, whose key would not be the message's. Returns the new row's id, or
+    /// None when the same bytes were already quarantined.
+    #[allow(clippy::too_many_arguments)]
     pub fn quarantine(
         &mut self,
         raw: &[u8],
         sha256: &[u8; 32],
+        content_key: Option<&[u8; 32]>,
         size: u64,
         origin: &str,
         reason: &str,
         now: &str,
-    ) -> Result<bool> {
+    ) -> Result<Option<i64>> {
+        let content_key = content_key.map(|key| key.to_vec());
         let known = self.tx.execute(
-            "UPDATE quarantine SET reason = ?2 WHERE sha256 = ?1",
-            params![&sha256[..], reason],
+            "UPDATE quarantine SET reason = ?2, content_key = coalesce(content_key, ?3)
+             WHERE sha256 = ?1",
+            params![&sha256[..], reason, content_key.clone()],
         )?;
         if known > 0 {
-            return Ok(false);
+            return Ok(None);
         }
-        self.tx.execute(
-            "INSERT INTO quarantine (sha256, quarantined_at, origin, reason, raw_packed, raw_size)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        self.tx.insert_for_id(
+            "INSERT INTO quarantine (sha256, quarantined_at, origin, reason, raw_packed, raw_size,
+                content_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 &sha256[..],
                 now,
                 origin,
                 reason,
                 packed::pack(raw)?,
-                size as i64
+                size as i64,
+                content_key
             ],
-        )?;
-        Ok(true)
+        )
     }
 
     /// True when these bytes sit in quarantine, not yet released.
@@ -1178,19 +1189,33 @@ impl Batch<'_> {
         )
     }
 
-    /// Marks quarantined bytes as stored after all.
+    /// Marks quarantined deliveries of a stored report as stored after all: those with its
+    /// bytes, and those with its content key (the same report delivered another way, set
+    /// aside as untrusted, say). Returns the ids of the rows released, nearly always none.
     pub fn release_quarantine(
         &mut self,
         sha256: &[u8; 32],
+        content_key: Option<&[u8; 32]>,
         report_id: i64,
         now: &str,
-    ) -> Result<()> {
-        self.tx.execute(
-            "UPDATE quarantine SET released_at = ?2, report_id = ?3
-             WHERE sha256 = ?1 AND released_at IS NULL",
-            params![&sha256[..], now, report_id],
+    ) -> Result<Vec<i64>> {
+        // Two searches of an index each (the open rows' content keys have a partial index of
+        // their own): run for every report stored, and nearly always finding nothing.
+        let open: Vec<i64> = self.tx.query(
+            "SELECT id FROM quarantine WHERE sha256 = ?1 AND released_at IS NULL
+             UNION
+             SELECT id FROM quarantine WHERE content_key = ?2 AND released_at IS NULL
+             ORDER BY 1",
+            params![&sha256[..], content_key.map(|key| key.to_vec())],
+            |r| r.get(0),
         )?;
-        Ok(())
+        for &id in &open {
+            self.tx.execute(
+                "UPDATE quarantine SET released_at = ?2, report_id = ?3 WHERE id = ?1",
+                params![id, now, report_id],
+            )?;
+        }
+        Ok(open)
     }
 
     /// Releases the heads kept in quarantine of `raw` (an oversized message an earlier run
@@ -1632,6 +1657,9 @@ impl Store {
         if name.ends_with("_idn_canonical.sql") {
             self.canonical_stored_addresses()?;
         }
+        if name.ends_with("_quarantine_content_key.sql") {
+            self.key_open_quarantine()?;
+        }
         Ok(())
     }
 
@@ -1660,6 +1688,41 @@ impl Store {
                 self.db.execute(
                     "UPDATE reports SET content_key = ?2 WHERE id = ?1
                      AND NOT EXISTS (SELECT 1 FROM reports WHERE content_key = ?2)",
+                    params![id, &key[..]],
+                )?;
+            }
+            after = last;
+        }
+    }
+}
+
+impl Store {
+    /// Gives every open quarantine row its content key, reading the message kept. The head
+    /// of an oversized message (fewer bytes kept than its size) keeps none, as does a row
+    /// whose bytes no longer unpack (damaged outside fbl: the store must still open).
+    fn key_open_quarantine(&self) -> Result<()> {
+        const CHUNK: i64 = 1_000;
+        let mut after = 0i64;
+        loop {
+            let rows: Vec<(i64, Vec<u8>, i64)> = self.db.query(
+                "SELECT id, raw_packed, raw_size FROM quarantine
+                 WHERE id > ?1 AND released_at IS NULL ORDER BY id LIMIT ?2",
+                params![after, CHUNK],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
+            let Some(&(last, _, _)) = rows.last() else {
+                return Ok(());
+            };
+            for (id, packed, size) in rows {
+                let Ok(raw) = packed::unpack(&packed) else {
+                    continue;
+                };
+                if raw.len() as i64 != size {
+                    continue;
+                }
+                let key = crate::content_key::content_key(&raw);
+                self.db.execute(
+                    "UPDATE quarantine SET content_key = ?2 WHERE id = ?1",
                     params![id, &key[..]],
                 )?;
             }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// Numbered migrations for PostgreSQL, the same numbers as SQLite's. The schema version is
 /// the highest row of `fbl_schema`.
-pub(super) const MIGRATIONS: [(&str, &str); 17] = [
+pub(super) const MIGRATIONS: [(&str, &str); 18] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/postgres/0001_init.sql"),
@@ -78,6 +78,10 @@ pub(super) const MIGRATIONS: [(&str, &str); 17] = [
     (
         "0017_idn_canonical.sql",
         include_str!("../../schemas/postgres/0017_idn_canonical.sql"),
+    ),
+    (
+        "0018_quarantine_content_key.sql",
+        include_str!("../../schemas/postgres/0018_quarantine_content_key.sql"),
     ),
 ];
 

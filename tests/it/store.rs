@@ -314,28 +314,58 @@ fn quarantine_keeps_bytes_once(backend: Backend) {
             .quarantine(
                 &raw,
                 &digest,
+                Some(&fbl::content_key::content_key(&raw)),
                 raw.len() as u64,
                 "a.eml",
                 "broken",
                 "2026-11-01T00:00:00Z"
             )
             .unwrap()
+            .is_some()
     );
     assert!(
-        !batch
+        batch
             .quarantine(
                 &raw,
                 &digest,
+                Some(&fbl::content_key::content_key(&raw)),
                 raw.len() as u64,
                 "a.eml",
                 "broken",
                 "2026-11-02T00:00:00Z"
             )
             .unwrap()
+            .is_none()
     );
+    // The head of an oversized message is kept without a content key, and a release by
+    // digest alone (of such a head) finds nothing else.
+    let head = b"the head of a big message".to_vec();
+    assert!(
+        batch
+            .quarantine(
+                &head,
+                &fbl::store::sha256(&head),
+                None,
+                100_000,
+                "big.eml",
+                "message of 100000 bytes",
+                "2026-11-02T00:00:00Z"
+            )
+            .unwrap()
+            .is_some()
+    );
+    let none = batch
+        .release_quarantine(
+            &fbl::store::sha256(b"other"),
+            None,
+            1,
+            "2026-11-03T00:00:00Z",
+        )
+        .unwrap();
+    assert!(none.is_empty());
     batch.commit().unwrap();
     let list = store.quarantine_list(false).unwrap();
-    assert_eq!(list.len(), 1);
+    assert_eq!(list.len(), 2);
     let (_, bytes) = store.quarantined(list[0].id).unwrap().unwrap();
     assert_eq!(bytes, raw);
 }
@@ -558,6 +588,132 @@ fn oversized_quarantine_written_before_version_11_gets_its_size_from_its_reason(
         "{text}"
     );
     assert_eq!(test.open().quarantine_list(false).unwrap().len(), 2);
+}
+
+/// Version 18 keys the quarantine by what each message says, so that storing another
+/// delivery of a report releases its quarantined copies. Open rows quarantined before are
+/// keyed by the migration, reading their kept bytes; the head of an oversized message, a
+/// released row and bytes that no longer unpack keep no key (and the store still opens).
+fn quarantine_written_before_version_18_is_keyed_by_the_migration(backend: Backend) {
+    let test = TestStore::new(backend);
+    let report = [
+        b"Message-ID: <twice@arf.example>\n".as_slice(),
+        &crate::support::arf("abuse", "twice@example.org", "t@example.com"),
+    ]
+    .concat();
+    let untrusted = [
+        b"Authentication-Results: mx.other.example; dkim=pass header.d=yahoo.com\n".as_slice(),
+        &report,
+    ]
+    .concat();
+    let trusted = [
+        b"Authentication-Results: mx.sender.example; dkim=pass header.d=yahoo.com\n".as_slice(),
+        &report,
+    ]
+    .concat();
+    // A message without a Message-ID is keyed by all its bytes: a head of it would have a
+    // key of its own, were it keyed.
+    let mut head = crate::support::arf("abuse", "big@example.org", "b@example.com");
+    head.resize(1001, b'x');
+    let retried = crate::support::arf("abuse", "retried@example.org", "r@example.com");
+    let row = |id: i64, raw: &[u8], size: usize, reason: &str, released: &str| {
+        format!(
+            "({id}, {sha}, '2026-01-01T00:00:00Z', 'q{id}.eml', '{reason}', {packed}, {size},
+              {released})",
+            sha = blob(backend, &fbl::store::sha256(raw)),
+            packed = blob(backend, &fbl::store::pack(raw).unwrap()),
+        )
+    };
+    let rows = format!(
+        "INSERT INTO reports (id, sha256, ingested_at, origin, kind, format, reporter,
+             reported_at, reported_day, redacted, attributed, report_json, raw_packed, raw_size,
+             content_key)
+         VALUES (1, {sha}, '2026-01-01T00:00:00Z', 'trusted.eml', 'complaint', 'arf', 'yahoo',
+              '2026-01-01T00:00:00Z', '2026-01-01', 0, 0, '{{}}', {packed}, {size}, {key});
+         INSERT INTO quarantine (id, sha256, quarantined_at, origin, reason, raw_packed,
+             raw_size, released_at)
+         VALUES {}, {}, {}, {};",
+        row(
+            1,
+            &untrusted,
+            untrusted.len(),
+            "untrusted_reporter: not ours",
+            "NULL"
+        ),
+        row(
+            2,
+            &head,
+            270840,
+            "message of 270840 bytes was bigger",
+            "NULL"
+        ),
+        row(
+            3,
+            &retried,
+            retried.len(),
+            "no Feedback-Type field",
+            "'2026-01-02T00:00:00Z'"
+        ),
+        // Bytes damaged outside fbl: they no longer unpack.
+        row(4, b"damaged", 7, "broken", "NULL").replace(
+            &blob(backend, &fbl::store::pack(b"damaged").unwrap()),
+            &blob(backend, b"\x00")
+        ),
+        sha = blob(backend, &fbl::store::sha256(&trusted)),
+        packed = blob(backend, &fbl::store::pack(&trusted).unwrap()),
+        size = trusted.len(),
+        key = blob(backend, &fbl::content_key::content_key(&trusted)),
+    );
+    let version = migration_names("sqlite")
+        .iter()
+        .position(|name| name.ends_with("_quarantine_content_key.sql"))
+        .expect("the migration is listed");
+    store_of_version(&test, version, &rows);
+    let mut store = Store::open_at(&test.location).unwrap();
+    assert_eq!(store.quarantine_list(true).unwrap().len(), 4);
+    if let Location::Sqlite(path) = &test.location {
+        let keys: Vec<(i64, Option<Vec<u8>>)> = rusqlite::Connection::open(path)
+            .unwrap()
+            .prepare("SELECT id, content_key FROM quarantine ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            keys,
+            [
+                (1, Some(fbl::content_key::content_key(&untrusted).to_vec())),
+                (2, None),
+                (3, None),
+                (4, None)
+            ]
+        );
+    }
+    // Another delivery of the report, stored or found stored, releases the untrusted copy
+    // by its content key, and nothing else.
+    let delivered = [b"Delivered-To: fbl@example.com\n".as_slice(), &trusted].concat();
+    let mut batch = store.begin().unwrap();
+    let released = batch
+        .release_quarantine(
+            &fbl::store::sha256(&delivered),
+            Some(&fbl::content_key::content_key(&delivered)),
+            1,
+            "2026-11-20T08:00:00Z",
+        )
+        .unwrap();
+    assert_eq!(released, [1]);
+    batch.commit().unwrap();
+    let open: Vec<i64> = store
+        .quarantine_list(false)
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(open, [2, 4]);
+    let (entry, _) = store.quarantined(1).unwrap().unwrap();
+    assert_eq!(entry.report_id, Some(1));
+    assert_eq!(entry.released_at.as_deref(), Some("2026-11-20T08:00:00Z"));
 }
 
 /// Bytes as an SQL literal for the engine.
@@ -1614,4 +1770,5 @@ on_both_backends!(
     a_failed_read_snapshot_ends_and_the_connection_reads_on,
     a_postfix_message_deferred_across_log_rotation_is_recorded,
     addresses_stored_before_idn_canonical_are_rewritten_and_merged,
+    quarantine_written_before_version_18_is_keyed_by_the_migration,
 );

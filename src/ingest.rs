@@ -117,6 +117,36 @@ impl Prepared {
     }
 }
 
+/// An unsubscribe request without a token fbl signed may unsubscribe its sender only: the
+/// sender's provider vouches for the From address (the DKIM pass `trust::check` asked for),
+/// not for an address in the template it was mailed to (`unsubscribe+{local}={domain}@`, an
+/// `{id}`), which anyone can write. Another address waits in quarantine for a person.
+fn unsigned_request_names_its_sender(
+    outer: &crate::header_block::HeaderBlock,
+    own_unsubscribe: bool,
+    report: &Report,
+) -> std::result::Result<(), String> {
+    if !own_unsubscribe {
+        return Ok(());
+    }
+    let from = outer
+        .get("From")
+        .and_then(crate::address::normalise)
+        .unwrap_or_default();
+    match report
+        .recipients
+        .iter()
+        .filter_map(|r| r.address.as_deref())
+        .find(|address| !address.eq_ignore_ascii_case(&from))
+    {
+        Some(other) => Err(format!(
+            "an unsubscribe request from {from} names {other}: without a token fbl signed, a \
+             request unsubscribes its sender only"
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Parses a message; None when the parser panicked (a bug, the message is quarantined).
 fn parse_caught(raw: &[u8]) -> Option<report_parser::Parsed> {
     std::panic::catch_unwind(|| report_parser::parse(raw)).ok()
@@ -490,7 +520,9 @@ impl Ingester<'_> {
             let checked = if signed {
                 Ok(())
             } else {
-                crate::trust::check(&outer, report.reporter, own_unsubscribe, trust)
+                crate::trust::check(&outer, report.reporter, own_unsubscribe, trust).and_then(
+                    |()| unsigned_request_names_its_sender(&outer, own_unsubscribe, &report),
+                )
             };
             if let Err(why) = checked {
                 // The reader looked these up before this thread stored what came ahead of

@@ -119,13 +119,21 @@ pub fn describe(summary: &Summary) -> String {
     let mut text = String::new();
     let _ = writeln!(
         text,
-        "{}: {} stored, {} duplicates, {} quarantined{}",
+        "{}: {} stored, {} duplicates, {} quarantined{}{}",
         super::counted(summary.messages, "message", "messages"),
         summary.stored,
         summary.duplicates,
         summary.quarantined,
         if summary.already_quarantined > 0 {
             format!(" ({} already in quarantine)", summary.already_quarantined)
+        } else {
+            String::new()
+        },
+        if summary.released > 0 {
+            format!(
+                "; {} released from quarantine (another delivery of their report is stored)",
+                summary.released
+            )
         } else {
             String::new()
         }
@@ -160,4 +168,23 @@ pub fn describe(summary: &Summary) -> String {
         let _ = writeln!(text, "  not read (left where it is): {line}");
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_says_what_left_the_quarantine() {
+        let mut summary = Summary::default();
+        (summary.messages, summary.stored, summary.released) = (1, 1, 1);
+        assert!(
+            describe(&summary).starts_with(
+                "1 message: 1 stored, 0 duplicates, 0 quarantined; 1 released from quarantine \
+                 (another delivery of their report is stored)\n"
+            ),
+            "{}",
+            describe(&summary)
+        );
+    }
 }

@@ -13,7 +13,7 @@ const CONFIG: &str = "[store]\npath = \"fbl.sqlite\"\n\n[attribution]\n\
 /// A request from `from` to `to`, with `extra` header lines.
 fn request(from: &str, to: &str, extra: &str) -> Vec<u8> {
     format!(
-        "Authentication-Results: mx1.example.com; dkim=pass header.d=icloud.example\n\
+        "Authentication-Results: mx1.example.com; dkim=pass header.d=icloud.com\n\
          From: {from}\n\
          To: {to}\n\
          Subject: unsubscribe\n\
@@ -63,7 +63,7 @@ fn a_request_s_own_headers_name_nobody() {
     std::fs::write(
         dir.path().join("in/a.eml"),
         request(
-            "mallory@icloud.example",
+            "mallory@icloud.com",
             "leave@lists.example.com",
             "List-Unsubscribe: <mailto:unsubscribe+victim=example.org@lists.example.com>\n\
              X-Fbl-Rcpt: victim2@example.org\n\
@@ -73,5 +73,49 @@ fn a_request_s_own_headers_name_nobody() {
     .unwrap();
     let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "ingest", "in"]));
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
-    assert_eq!(suppressed(dir.path()), ["mallory@icloud.example"]);
+    assert_eq!(suppressed(dir.path()), ["mallory@icloud.com"]);
+}
+
+/// With `[trust]`: a request without a token fbl signed, from an iCloud address whose DKIM
+/// passed, unsubscribes its sender; one whose address template names someone else (any
+/// `{local}={domain}` anyone can write) waits in quarantine for a person.
+#[test]
+fn with_trust_an_unsigned_request_unsubscribes_its_sender_only() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("fbl.toml"),
+        format!("{CONFIG}\n[trust]\nauthserv_id = \"mx1.example.com\"\n"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("in")).unwrap();
+    std::fs::write(
+        dir.path().join("in/own.eml"),
+        request(
+            "jane@icloud.com",
+            "unsubscribe+jane=icloud.com@lists.example.com",
+            "",
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("in/other.eml"),
+        request(
+            "mallory@icloud.com",
+            "unsubscribe+victim=example.org@lists.example.com",
+            "",
+        ),
+    )
+    .unwrap();
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "ingest", "in", "--json"]));
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["untrusted"], 1, "{summary}");
+    assert!(
+        summary["quarantine_reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("names victim@example.org"),
+        "{summary}"
+    );
+    assert_eq!(suppressed(dir.path()), ["jane@icloud.com"]);
 }

@@ -1035,12 +1035,25 @@ pub fn write_export_files(
     // they hold, so a change committed meanwhile is exported next time.
     let (seq_now, entries, removed_entries, new_left_out) = store.read_snapshot(|store| {
         let seq_now = store.change_seq()?;
-        let last_seq = match store.export_state(&state_name)? {
-            Some(state) => Some(state),
-            None if typed_name != state_name => store.export_state(&typed_name)?,
+        let state_key = match store.export_state(&state_name)? {
+            Some(_) => Some(&state_name),
+            None if typed_name != state_name => store
+                .export_state(&typed_name)?
+                .is_some()
+                .then_some(&typed_name),
             None => None,
-        }
-        .map(|(_, seq)| seq);
+        };
+        let last_seq = match state_key {
+            Some(key) => store.export_state(key)?.map(|(_, seq)| seq),
+            None => None,
+        };
+        // What the output left out when it was last written, in which format: all it leaves
+        // out is new when it was written in another format (or before fbl kept this), and
+        // so are as many as the count grew by.
+        let (last_format, last_left_out) = match state_key {
+            Some(key) => store.export_left_out(key)?.unwrap_or((None, None)),
+            None => (None, None),
+        };
         let changed_after_seq = if scope.changed_since_last {
             last_seq
         } else {
@@ -1057,30 +1070,30 @@ pub fn write_export_files(
         };
         // Which of those left out are new since the output was last written: the changes
         // after it, through the same writer into nothing (only when some are left out).
-        let new_left_out = match last_seq {
-            Some(last_seq) if entries.left_out > 0 && changed_after_seq != Some(last_seq) => {
-                let filter = SuppressionFilter {
-                    changed_since: scope.since.clone(),
-                    changed_after_seq: Some(last_seq),
-                    removed: false,
-                    now: now.to_string(),
-                };
-                let mut changed = store.suppressions(&filter);
-                let counted = crate::export::write_export(
-                    format,
-                    options,
-                    changed.by_ref(),
-                    std::io::sink(),
-                )?;
-                changed.finish()?;
-                (counted.left_out, counted.first_left_out)
+        let same_format = last_format.as_deref() == Some(format.as_str());
+        // An output of changes only (`--changed-since-last`) holds what is new already.
+        let delta = changed_after_seq.is_some() || scope.since.is_some();
+        let new_left_out = if entries.left_out == 0 || delta {
+            (entries.left_out, entries.first_left_out.clone())
+        } else if let (Some(seq), Some(before), true) = (last_seq, last_left_out, same_format) {
+            // Those of the changes since, or as many as the count grew by (an address on the
+            // list before that this output now leaves out), whichever is more.
+            let (changed, first) = left_out_changed(store, format, options, scope, seq, now)?;
+            let grown = entries.left_out.saturating_sub(before);
+            if changed >= grown {
+                (changed, first)
+            } else {
+                (grown, first.or_else(|| entries.first_left_out.clone()))
             }
-            _ => (entries.left_out, entries.first_left_out.clone()),
+        } else {
+            (entries.left_out, entries.first_left_out.clone())
         };
         Ok((seq_now, entries, removed_entries, new_left_out))
     })?;
     let place = store.location().to_string();
-    record_export(store, &state_name, now, seq_now)
+    let kept_left_out =
+        (scope.since.is_none() && !scope.changed_since_last).then_some(entries.left_out);
+    record_export(store, &state_name, now, seq_now, format, kept_left_out)
         .map_err(|error| store_failure(error, &place, Kept::Export))
         .with_context(|| format!("export {}", path.display()))?;
     Ok(ExportWritten {
@@ -1105,11 +1118,41 @@ fn export_state_key(path: &Path) -> String {
     }
 }
 
-/// Records in the store that an output was written, and up to which change.
-fn record_export(store: &mut Store, name: &str, now: &str, seq: i64) -> Result<()> {
+/// Records in the store that an output was written: up to which change, in which format,
+/// and, for a whole list, how many suppressed addresses it left out.
+fn record_export(
+    store: &mut Store,
+    name: &str,
+    now: &str,
+    seq: i64,
+    format: ExportFormat,
+    left_out: Option<u64>,
+) -> Result<()> {
     let mut batch = store.begin()?;
-    batch.set_export_state(name, now, seq)?;
+    batch.set_export_state(name, now, seq, format.as_str(), left_out)?;
     batch.commit()
+}
+
+/// How many suppressed addresses changed after `after_seq` an output in `format` leaves
+/// out, and the first: the changes, through the same writer into nothing.
+fn left_out_changed(
+    store: &Store,
+    format: ExportFormat,
+    options: &ExportOptions,
+    scope: &ExportScope,
+    after_seq: i64,
+    now: &str,
+) -> Result<(u64, Option<String>)> {
+    let filter = SuppressionFilter {
+        changed_since: scope.since.clone(),
+        changed_after_seq: Some(after_seq),
+        removed: false,
+        now: now.to_string(),
+    };
+    let mut changed = store.suppressions(&filter);
+    let counted = crate::export::write_export(format, options, changed.by_ref(), std::io::sink())?;
+    changed.finish()?;
+    Ok((counted.left_out, counted.first_left_out))
 }
 
 /// Which changes an export covers.

@@ -48,7 +48,7 @@ const HISTORY_CHAIN: &str = "WITH RECURSIVE chain (id) AS (
     )";
 
 /// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
-const MIGRATIONS: [(&str, &str); 18] = [
+const MIGRATIONS: [(&str, &str); 19] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/sqlite/0001_init.sql"),
@@ -120,6 +120,10 @@ const MIGRATIONS: [(&str, &str); 18] = [
     (
         "0018_quarantine_content_key.sql",
         include_str!("../../schemas/sqlite/0018_quarantine_content_key.sql"),
+    ),
+    (
+        "0019_export_left_out.sql",
+        include_str!("../../schemas/sqlite/0019_export_left_out.sql"),
     ),
 ];
 
@@ -867,6 +871,16 @@ impl Store {
         )
     }
 
+    /// The format an output was last written in and how many addresses it left out (each
+    /// `None` for an output written before store version 19).
+    pub fn export_left_out(&self, name: &str) -> Result<Option<(Option<String>, Option<u64>)>> {
+        self.db.query_opt(
+            "SELECT format, left_out FROM export_state WHERE name = ?1",
+            params![name],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    }
+
     /// The latest point of the suppression list's change sequence.
     pub fn change_seq(&self) -> Result<i64> {
         self.db.value(
@@ -1549,12 +1563,23 @@ impl Batch<'_> {
         Ok(())
     }
 
-    pub fn set_export_state(&mut self, name: &str, at: &str, change_seq: i64) -> Result<()> {
+    /// Records that an output was written: when, up to which change, in which format, and
+    /// how many suppressed addresses it left out.
+    pub fn set_export_state(
+        &mut self,
+        name: &str,
+        at: &str,
+        change_seq: i64,
+        format: &str,
+        left_out: Option<u64>,
+    ) -> Result<()> {
         self.tx.execute(
-            "INSERT INTO export_state (name, last_exported_at, last_change_seq) VALUES (?1, ?2, ?3)
+            "INSERT INTO export_state (name, last_exported_at, last_change_seq, format, left_out)
+             VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (name) DO UPDATE SET last_exported_at = excluded.last_exported_at,
-                last_change_seq = excluded.last_change_seq",
-            params![name, at, change_seq],
+                last_change_seq = excluded.last_change_seq, format = excluded.format,
+                left_out = excluded.left_out",
+            params![name, at, change_seq, format, left_out],
         )?;
         Ok(())
     }

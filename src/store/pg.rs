@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// Numbered migrations for PostgreSQL, the same numbers as SQLite's. The schema version is
 /// the highest row of `fbl_schema`.
-pub(super) const MIGRATIONS: [(&str, &str); 18] = [
+pub(super) const MIGRATIONS: [(&str, &str); 19] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/postgres/0001_init.sql"),
@@ -82,6 +82,10 @@ pub(super) const MIGRATIONS: [(&str, &str); 18] = [
     (
         "0018_quarantine_content_key.sql",
         include_str!("../../schemas/postgres/0018_quarantine_content_key.sql"),
+    ),
+    (
+        "0019_export_left_out.sql",
+        include_str!("../../schemas/postgres/0019_export_left_out.sql"),
     ),
 ];
 

@@ -364,6 +364,54 @@ fn fbl_run_says_an_address_left_out_once() {
     );
 }
 
+/// An address already on the list that an export newly leaves out is said too, once: when the
+/// output's format changes (a Postfix map becomes an SES list, which cannot hold a non-ASCII
+/// local part), and after an upgrade, for an output fbl wrote before it kept what it left out.
+#[test]
+fn fbl_run_says_an_address_newly_left_out_by_a_format_change_or_an_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = |format: &str| {
+        std::fs::write(
+            dir.path().join("fbl.toml"),
+            format!(
+                "[store]\npath = \"fbl.sqlite\"\n\n[[export]]\nformat = \"{format}\"\npath = \"out\"\n"
+            ),
+        )
+        .unwrap();
+    };
+    let fbl_run = || {
+        let mut command = fbl(dir.path());
+        command.env_remove("RUST_BACKTRACE");
+        let output = run(command.args(["--config", "fbl.toml", "run"]));
+        assert_eq!(output.status.code(), Some(0));
+        String::from_utf8(output.stderr).unwrap()
+    };
+    config("postfix");
+    let output = run(fbl(dir.path()).args([
+        "--config",
+        "fbl.toml",
+        "suppress",
+        "add",
+        "josé@example.com",
+        "jane@example.org",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(fbl_run(), "", "a Postfix map holds josé@example.com");
+    config("ses");
+    let said = fbl_run();
+    assert!(
+        said.contains("export ses out: 1 suppressed address left out (first: josé@example.com)"),
+        "{said}"
+    );
+    assert_eq!(fbl_run(), "", "said once");
+    // An output written before fbl kept what it left out: said once more, then not.
+    let db = rusqlite::Connection::open(dir.path().join("fbl.sqlite")).unwrap();
+    db.execute("UPDATE export_state SET format = NULL, left_out = NULL", [])
+        .unwrap();
+    assert!(fbl_run().contains("1 suppressed address left out"));
+    assert_eq!(fbl_run(), "");
+}
+
 #[test]
 fn postfix_map_leaves_out_an_address_postmap_would_read_as_a_comment() {
     let dir = tempfile::tempdir().unwrap();

@@ -34,6 +34,11 @@ pub enum QuarantineCommand {
     Retry {
         /// Ids to retry; all when none are given
         ids: Vec<i64>,
+        /// Take these messages although `[trust]` does not (a forward by a colleague, a
+        /// request from an unknown provider): a person looked at them (`fbl quarantine show
+        /// ID --raw`) and vouches for them. Needs the ids; every other check still applies
+        #[arg(long)]
+        trusted: bool,
         /// Print the outcome as JSON
         #[arg(long)]
         json: bool,
@@ -94,7 +99,13 @@ pub fn run(context: &Context, command: QuarantineCommand) -> Result<Outcome> {
             }
             Ok(Outcome::Clean)
         }
-        QuarantineCommand::Retry { ids, json } => {
+        QuarantineCommand::Retry { ids, trusted, json } => {
+            if trusted && ids.is_empty() {
+                bail!(
+                    "--trusted takes the messages a person looked at: name their ids (`fbl \
+                     quarantine list`); nothing was retried"
+                );
+            }
             let _lock = store.lock()?;
             let attribution = super::parse::attribution_from(&context.config)?;
             let ingester = Ingester {
@@ -102,7 +113,11 @@ pub fn run(context: &Context, command: QuarantineCommand) -> Result<Outcome> {
                 policy: &context.config.suppression,
                 now: &context.now,
                 dry_run: false,
-                trust: context.config.trust.as_ref(),
+                trust: if trusted {
+                    None
+                } else {
+                    context.config.trust.as_ref()
+                },
             };
             let ids: Vec<i64> = if ids.is_empty() {
                 store.quarantine_list(false)?.iter().map(|e| e.id).collect()

@@ -256,3 +256,37 @@ fn a_run_whose_untrusted_copy_is_released_by_its_trusted_one_needs_nobody() {
     assert!(quarantine_list(dir.path(), false).is_empty());
     assert_eq!(quarantine_list(dir.path(), true).len(), 1);
 }
+
+/// A person who looked at an untrusted message takes it with `fbl quarantine retry --trusted
+/// ID`: stored and acted on, released; a plain retry leaves it, and `--trusted` without ids
+/// is refused.
+#[test]
+fn a_person_takes_an_untrusted_message_with_retry_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "fbl.toml", CONFIG);
+    write(dir.path(), "untrusted/copy.eml", &untrusted());
+    let (code, _) = ingest(dir.path(), "untrusted");
+    assert_eq!(code, Some(1));
+    let id = quarantine_list(dir.path(), false)[0]["id"].to_string();
+    let retry = |args: &[&str]| {
+        run(fbl(dir.path())
+            .args(["--config", "fbl.toml", "quarantine", "retry"])
+            .args(args))
+    };
+    let output = retry(&[&id]);
+    assert_eq!(output.status.code(), Some(1), "still untrusted");
+    let output = retry(&["--trusted"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("name their ids"));
+    let output = retry(&["--trusted", &id]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(quarantine_list(dir.path(), false).is_empty());
+    let output = run(fbl(dir.path()).args([
+        "--config",
+        "fbl.toml",
+        "suppress",
+        "check",
+        "twice@example.org",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+}

@@ -155,8 +155,15 @@ pub fn describe(summary: &Summary) -> String {
     );
     let _ = writeln!(
         text,
-        "  suppressions: {} added, {} updated",
-        summary.suppressions_added, summary.suppressions_updated
+        "  suppressions: {} added, {} updated{}",
+        summary.suppressions_added,
+        summary.suppressions_updated,
+        // More than the reports attributed: one report named several addresses.
+        if summary.suppressions_added + summary.suppressions_updated > summary.attributed {
+            " (a report may name several addresses)"
+        } else {
+            ""
+        }
     );
     for (reason, count) in &summary.unattributed_reasons {
         let _ = writeln!(text, "  unattributed ({count}): {reason}");
@@ -178,6 +185,16 @@ mod tests {
     fn the_summary_says_what_left_the_quarantine() {
         let mut summary = Summary::default();
         (summary.messages, summary.stored, summary.released) = (1, 1, 1);
+        (summary.attributed, summary.suppressions_added) = (1, 2);
+        assert!(
+            describe(&summary).contains(
+                "  suppressions: 2 added, 0 updated (a report may name several addresses)\n"
+            ),
+            "{}",
+            describe(&summary)
+        );
+        summary.suppressions_added = 1;
+        assert!(describe(&summary).contains("  suppressions: 1 added, 0 updated\n"));
         assert!(
             describe(&summary).starts_with(
                 "1 message: 1 stored, 0 duplicates, 0 quarantined; 1 released from quarantine \

@@ -189,16 +189,23 @@ impl Attribution {
         // its author's, whoever that is: an unsigned id or address in them (a header of
         // yours, CFBL-Feedback-ID, a List-Unsubscribe link) would let anyone name anyone.
         // Only the address it was sent to (a template's token or id) and its sender count.
-        let request = report.format == crate::report::Format::None;
+        let request = report.format == crate::report::Format::None
+            && matches!(
+                report.kind,
+                crate::report::Kind::Unsubscribe | crate::report::Kind::NotAReport
+            );
+        if report.format == crate::report::Format::None
+            && matches!(
+                strategy,
+                Strategy::To | Strategy::DeliveredTo | Strategy::XApparentlyTo
+            )
+        {
+            return;
+        }
         if request
             && matches!(
                 strategy,
-                Strategy::To
-                    | Strategy::DeliveredTo
-                    | Strategy::XApparentlyTo
-                    | Strategy::Header
-                    | Strategy::CfblFeedbackId
-                    | Strategy::JmrpOriginalRecipient
+                Strategy::Header | Strategy::CfblFeedbackId | Strategy::JmrpOriginalRecipient
             )
         {
             return;
@@ -463,9 +470,11 @@ impl Attribution {
         }
         // An unsubscribe request sent to a List-Unsubscribe mailto address carries the
         // sender's identifier in that address.
-        let to_addresses: Vec<&str> = if report.kind == crate::report::Kind::Unsubscribe
-            && report.format == crate::report::Format::None
-        {
+        // A request's Return-Path is its author's choice (its envelope sender), not one of
+        // yours: only the address it was sent to is read.
+        let request = report.kind == crate::report::Kind::Unsubscribe
+            && report.format == crate::report::Format::None;
+        let to_addresses: Vec<&str> = if request {
             original
                 .get_all("To")
                 .flat_map(address::split_list)
@@ -473,7 +482,12 @@ impl Attribution {
         } else {
             Vec::new()
         };
-        for value in original.get_all("Return-Path").chain(to_addresses) {
+        let return_path: Vec<&str> = if request {
+            Vec::new()
+        } else {
+            original.get_all("Return-Path").collect()
+        };
+        for value in return_path.into_iter().chain(to_addresses) {
             let bare = value
                 .trim()
                 .trim_start_matches('<')

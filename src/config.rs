@@ -925,8 +925,8 @@ impl Config {
 /// Whether a shell command may print text written in it, a secret: every command but a
 /// known secret reader (`cat FILE`, `pass show NAME`, `gpg --decrypt FILE`, `secret-tool
 /// lookup ...`, `systemd-creds cat NAME`, a vault's client) called plainly, with no shell
-/// syntax (`;`, `|`, `$`, quotes, redirections), no `NAME=VALUE` argument (`-field=password`
-/// too) and no option that takes a secret (`--passphrase`, `--session`, ...). What is not
+/// syntax (`;`, `|`, `$`, quotes, redirections), no `NAME=VALUE` argument and no option that
+/// takes a secret (`--passphrase x`, `--session=x`, ...). What is not
 /// known to read elsewhere is taken to hold the secret: a warning too many is better than a
 /// secret left readable.
 fn prints_a_literal(command: &str) -> bool {
@@ -957,19 +957,27 @@ fn prints_a_literal(command: &str) -> bool {
     };
     // Options that take a secret as their value (`--passphrase x`, `--session x`).
     const SECRET_OPTIONS: &[&str] = &[
-        "--passphrase",
-        "--password",
-        "--pass",
-        "--session",
-        "--token",
-        "--secret",
-        "--client-secret",
-        "--key",
-        "-p",
+        "passphrase",
+        "password",
+        "pass",
+        "session",
+        "token",
+        "secret",
+        "client-secret",
+        "key",
+        "p",
     ];
     let name = program.rsplit('/').next().unwrap_or(program);
-    !READERS.contains(&name)
-        || words.any(|word| word.contains('=') || SECRET_OPTIONS.contains(&word))
+    // `NAME=VALUE` is a literal; `-option=value` only for an option that takes a secret
+    // (vault's `-field=password` names a field).
+    let literal = |word: &str| match word.split_once('=') {
+        Some((option, _)) if option.starts_with('-') => {
+            SECRET_OPTIONS.contains(&option.trim_start_matches('-'))
+        }
+        Some(_) => true,
+        None => SECRET_OPTIONS.contains(&word.trim_start_matches('-')) && word.starts_with('-'),
+    };
+    !READERS.contains(&name) || words.any(literal)
 }
 
 /// Refuses output files (each named for messages) of one invocation that would overwrite the

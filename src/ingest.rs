@@ -133,11 +133,23 @@ fn unsigned_request_names_its_sender(
         .get("From")
         .and_then(crate::address::normalise)
         .unwrap_or_default();
+    // One mailbox whatever its `+tag` and case, and an Apple ID under any of its domains.
+    let mailbox = |address: &str| -> String {
+        let address = address.to_ascii_lowercase();
+        let (local, domain) = address.rsplit_once('@').unwrap_or((&address, ""));
+        let local = local.split_once('+').map_or(local, |(base, _)| base);
+        let domain = match domain {
+            "me.com" | "mac.com" => "icloud.com",
+            other => other,
+        };
+        format!("{local}@{domain}")
+    };
+    let sender = mailbox(&from);
     match report
         .recipients
         .iter()
         .filter_map(|r| r.address.as_deref())
-        .find(|address| !address.eq_ignore_ascii_case(&from))
+        .find(|address| from.is_empty() || mailbox(address) != sender)
     {
         Some(other) => Err(format!(
             "an unsubscribe request from {from} names {other}: without a token fbl signed, a \

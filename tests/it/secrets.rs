@@ -161,6 +161,7 @@ fn a_world_readable_configuration_holding_a_secret_is_warned_about() {
             false,
         ),
         ("vault kv get -field password secret/fbl", false),
+        ("vault kv get -field=password secret/fbl", false),
         ("gpg --batch --passphrase=inline-secret-5e1f -d f.gpg", true),
         ("gpg --batch --passphrase inline-secret-5e1f -d f.gpg", true),
         ("bw get password imap --session inline-secret-5e1f", true),

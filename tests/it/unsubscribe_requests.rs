@@ -7,6 +7,7 @@ use crate::support::{fbl, run, stdout};
 use std::path::Path;
 
 const CONFIG: &str = "[store]\npath = \"fbl.sqlite\"\n\n[attribution]\n\
+    verp = [\"bounce+{local}={domain}@lists.example.com\"]\n\
     unsubscribe_addresses = [\"leave@lists.example.com\", \"unsubscribe+{local}={domain}@lists.example.com\"]\n\
     header = [{ name = \"X-Fbl-Rcpt\", value = \"address\" }]\n";
 
@@ -65,7 +66,8 @@ fn a_request_s_own_headers_name_nobody() {
         request(
             "mallory@icloud.com",
             "leave@lists.example.com",
-            "List-Unsubscribe: <mailto:unsubscribe+victim=example.org@lists.example.com>\n\
+            "Return-Path: <bounce+victim4=example.org@lists.example.com>\n\
+             List-Unsubscribe: <mailto:unsubscribe+victim=example.org@lists.example.com>\n\
              X-Fbl-Rcpt: victim2@example.org\n\
              CFBL-Feedback-ID: id-victim3\n",
         ),
@@ -97,6 +99,16 @@ fn with_trust_an_unsigned_request_unsubscribes_its_sender_only() {
         ),
     )
     .unwrap();
+    // The same mailbox: its +tag, its case, and another domain of the same Apple ID.
+    std::fs::write(
+        dir.path().join("in/tagged.eml"),
+        request(
+            "Jane <JANE@icloud.com>",
+            "unsubscribe+jane+news=me.com@lists.example.com",
+            "",
+        ),
+    )
+    .unwrap();
     std::fs::write(
         dir.path().join("in/other.eml"),
         request(
@@ -117,5 +129,8 @@ fn with_trust_an_unsigned_request_unsubscribes_its_sender_only() {
             .contains("names victim@example.org"),
         "{summary}"
     );
-    assert_eq!(suppressed(dir.path()), ["jane@icloud.com"]);
+    assert_eq!(
+        suppressed(dir.path()),
+        ["jane+news@me.com", "jane@icloud.com"]
+    );
 }

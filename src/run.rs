@@ -52,8 +52,11 @@ pub struct SourceFilesDone {
     pub after: String,
     /// Files deleted or moved.
     pub done: u64,
+    /// Files that could not be moved or deleted (each said in `source_errors`).
+    pub failed: u64,
     /// Files left where they are: their message is not kept in the store (unreadable, or
-    /// bigger than `max_message_bytes`, whose head alone is in quarantine).
+    /// bigger than `max_message_bytes`, whose head alone is in quarantine), or they were
+    /// written less than two minutes ago, are empty, or changed while they were looked at.
     pub left: u64,
 }
 
@@ -884,11 +887,17 @@ fn expire(store: &mut Store, now: &str, cutoff: &str) -> Result<(u64, u64)> {
     Ok((expired, pruned))
 }
 
-/// Applies a `[[source]]`'s `after` to its message files whose message the store keeps
-/// (checked file by file, by the bytes read now, so that a file changed or added since the
-/// ingest, or one that could not be stored, stays where it is). A file that cannot be moved
-/// or deleted is said in `errors` and left; the others go on. An mbox is refused: its
-/// messages cannot be taken out one by one.
+/// How long a source's file must have been left alone before `after` touches it: a file a
+/// tool writes in place (not written elsewhere and renamed, as a Maildir delivery is) may be
+/// read half-written; it is read again, whole, by a later run.
+pub const SOURCE_FILE_SETTLE: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Applies a `[[source]]`'s `after` to its message files whose message the store keeps:
+/// checked file by file by the bytes read now, and only for a file left alone for
+/// [`SOURCE_FILE_SETTLE`], not empty, and still the same file (device, inode, size, time)
+/// just before it is moved or deleted. The store's commits are made durable first. A file
+/// that cannot be moved or deleted is said in `errors` and left; the others go on. An mbox
+/// is refused: its messages cannot be taken out one by one.
 fn tidy_source(
     store: &Store,
     path: &Path,
@@ -898,6 +907,7 @@ fn tidy_source(
     errors: &mut Vec<String>,
 ) -> Result<()> {
     use crate::config::SourceAfter;
+    use std::os::unix::fs::MetadataExt;
     if path.is_file() && crate::mail_source::is_mbox(path)? {
         anyhow::bail!(
             "{} is an mbox, whose messages cannot be moved or deleted one by one: \
@@ -906,11 +916,13 @@ fn tidy_source(
         );
     }
     if let SourceAfter::Move(folder) = after {
-        std::fs::create_dir_all(folder)
-            .with_context(|| format!("cannot create {}", folder.display()))?;
-        // A folder the source reads would be read again and moved onto itself: refused. A
-        // Maildir's own subfolders (`.Done`, Maildir++) are not read.
-        let (source, target) = (path.canonicalize()?, folder.canonicalize()?);
+        // A folder the source reads would be read again and moved onto itself: refused
+        // before anything is made. A Maildir's own subfolders (`.Done`, Maildir++) are not read.
+        let source = path.canonicalize()?;
+        let target = match folder.canonicalize() {
+            Ok(target) => target,
+            Err(_) => std::path::absolute(folder)?,
+        };
         if let Ok(inside) = target.strip_prefix(&source) {
             let maildir = source.join("cur").is_dir() && source.join("new").is_dir();
             let subfolder = inside
@@ -926,29 +938,68 @@ fn tidy_source(
                 );
             }
         }
+        std::fs::create_dir_all(folder)
+            .with_context(|| format!("cannot create {}", folder.display()))?;
     }
+    // Nothing leaves the source before the store's commits are on disk.
+    if !store.make_durable()? {
+        anyhow::bail!(
+            "the store is busy making its commits durable: the files stay for the next run"
+        );
+    }
+    let settled_before = std::time::SystemTime::now() - SOURCE_FILE_SETTLE;
+    let identity = |meta: &std::fs::Metadata| {
+        (
+            meta.dev(),
+            meta.ino(),
+            meta.len(),
+            meta.mtime(),
+            meta.mtime_nsec(),
+        )
+    };
     for incoming in Inputs::open(std::slice::from_ref(&path.to_path_buf()), max_bytes)? {
         let Ok(incoming) = incoming else {
             done.left += 1;
             continue;
         };
-        let digest = crate::store::sha256(&incoming.raw);
-        let key = crate::content_key::content_key(&incoming.raw);
-        if incoming.oversized.is_some() || !store.keeps_message(&digest, &key)? {
+        let file = PathBuf::from(&incoming.origin);
+        let Ok(before) = std::fs::symlink_metadata(&file) else {
+            done.left += 1;
+            continue;
+        };
+        let settled = before.modified().is_ok_and(|at| at <= settled_before);
+        let whole = before.len() == incoming.raw.len() as u64
+            && incoming.oversized.is_none()
+            && !incoming.raw.iter().all(u8::is_ascii_whitespace);
+        if !settled || !whole {
             done.left += 1;
             continue;
         }
-        let file = PathBuf::from(&incoming.origin);
+        let digest = crate::store::sha256(&incoming.raw);
+        let key = crate::content_key::content_key(&incoming.raw);
+        if !store.keeps_message(&digest, &key)? {
+            done.left += 1;
+            continue;
+        }
+        // Still the file whose bytes were read: not replaced or written to meanwhile.
+        if std::fs::symlink_metadata(&file)
+            .map(|now| identity(&now))
+            .ok()
+            != Some(identity(&before))
+        {
+            done.left += 1;
+            continue;
+        }
         let result = match after {
             SourceAfter::Keep => continue,
             SourceAfter::Delete => std::fs::remove_file(&file)
                 .with_context(|| format!("cannot delete {}", file.display())),
-            SourceAfter::Move(folder) => move_into(&file, folder),
+            SourceAfter::Move(folder) => move_into(&file, &incoming.raw, folder),
         };
         match result {
             Ok(()) => done.done += 1,
             Err(error) => {
-                done.left += 1;
+                done.failed += 1;
                 errors.push(format!("source {}: {error:#}", done.source));
             }
         }
@@ -956,9 +1007,12 @@ fn tidy_source(
     Ok(())
 }
 
-/// Moves a message file into `folder` (its `cur/` when it is a Maildir), under its own name;
-/// never over a file there.
-fn move_into(file: &Path, folder: &Path) -> Result<()> {
+/// Moves a message file (whose bytes are `raw`) into `folder` (its `cur/` when it is a
+/// Maildir), under its own name, or `NAME.1`, `NAME.2`, ... when that is another file's; a
+/// file of the same bytes there already is this one, moved by a run that stopped before it
+/// removed the original. The new name is made whole (a hard link, or a copy under a
+/// temporary name, synced, then linked) and its folder synced before the original goes.
+fn move_into(file: &Path, raw: &[u8], folder: &Path) -> Result<()> {
     let name = file
         .file_name()
         .with_context(|| format!("{} has no file name", file.display()))?;
@@ -968,32 +1022,65 @@ fn move_into(file: &Path, folder: &Path) -> Result<()> {
     } else {
         folder.to_path_buf()
     };
-    let target = into.join(name);
-    // A hard link fails when the name is taken: nothing is replaced. Across file systems, a
-    // copy (synced before the original goes) does the same with create_new.
-    match std::fs::hard_link(file, &target) {
-        Ok(()) => {}
-        Err(error) if error.kind() == std::io::ErrorKind::CrossesDevices => {
-            let mut from = std::fs::File::open(file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
-            let mut to = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&target)
-                .with_context(|| format!("cannot create {}", target.display()))?;
-            std::io::copy(&mut from, &mut to)
-                .and_then(|_| to.sync_all())
-                .with_context(|| {
-                    format!("cannot copy {} to {}", file.display(), target.display())
+    let sync_folder = || {
+        std::fs::File::open(&into)
+            .and_then(|folder| folder.sync_all())
+            .with_context(|| format!("cannot sync {}", into.display()))
+    };
+    for attempt in 0..1000u32 {
+        let mut target_name = name.to_os_string();
+        if attempt > 0 {
+            target_name.push(format!(".{attempt}"));
+        }
+        let target = into.join(&target_name);
+        if let Ok(there) = std::fs::read(&target) {
+            if there == raw {
+                sync_folder()?;
+                return std::fs::remove_file(file)
+                    .with_context(|| format!("cannot remove {}", file.display()));
+            }
+            continue;
+        }
+        match std::fs::hard_link(file, &target) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            // Across file systems, or where links are not allowed: a copy under a temporary
+            // name, synced, then linked to the name (which fails, replacing nothing, when
+            // the name was taken meanwhile).
+            Err(_) => {
+                let mut temporary = std::ffi::OsString::from(".fbl-moving-");
+                temporary.push(&target_name);
+                let temporary = into.join(temporary);
+                let copied = (|| -> std::io::Result<()> {
+                    let mut to = std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .open(&temporary)?;
+                    std::io::Write::write_all(&mut to, raw)?;
+                    to.sync_all()?;
+                    std::fs::hard_link(&temporary, &target).or_else(|error| {
+                        if error.kind() == std::io::ErrorKind::AlreadyExists || target.exists() {
+                            Err(std::io::Error::from(std::io::ErrorKind::AlreadyExists))
+                        } else {
+                            std::fs::rename(&temporary, &target)
+                        }
+                    })
+                })();
+                let _ = std::fs::remove_file(&temporary);
+                copied.with_context(|| {
+                    format!("cannot move {} to {}", file.display(), target.display())
                 })?;
+            }
         }
-        Err(error) => {
-            return Err(error).with_context(|| {
-                format!("cannot move {} to {}", file.display(), target.display())
-            });
-        }
+        sync_folder()?;
+        return std::fs::remove_file(file)
+            .with_context(|| format!("cannot remove {}", file.display()));
     }
-    std::fs::remove_file(file).with_context(|| format!("cannot remove {}", file.display()))
+    anyhow::bail!(
+        "cannot move {} into {}: its name and a thousand variants are taken",
+        file.display(),
+        into.display()
+    )
 }
 
 /// Writes one configured export (and its removals file, when configured).

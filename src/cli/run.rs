@@ -114,13 +114,16 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
                     Some(folder) => format!("moved to {folder}"),
                     None => "deleted".to_string(),
                 },
-                if files.left > 0 {
-                    format!(
-                        "; {} left (not kept in the store: unreadable, or too big)",
-                        files.left
-                    )
-                } else {
-                    String::new()
+                match (files.left, files.failed) {
+                    (0, 0) => String::new(),
+                    (left, 0) => format!(
+                        "; {left} left (not kept in the store, written in the last two minutes, \
+                         or empty)"
+                    ),
+                    (left, failed) => format!(
+                        "; {left} left (not kept in the store, written in the last two \
+                         minutes, or empty), {failed} could not be moved or deleted"
+                    ),
                 }
             );
         }

@@ -2,7 +2,7 @@
 //! are kept.
 
 use super::Store;
-use super::db::params;
+use super::db::{Db, params};
 use anyhow::Result;
 
 impl Store {
@@ -19,5 +19,19 @@ impl Store {
             |r| r.get(0),
         )?;
         Ok(found.is_some())
+    }
+
+    /// Makes every commit durable before something outside the store is removed on the
+    /// strength of it: SQLite in WAL mode with `synchronous = NORMAL` syncs at a checkpoint,
+    /// so one is run in full (waiting for readers up to the busy timeout). `false` when it
+    /// could not complete. PostgreSQL's commits are durable already.
+    pub fn make_durable(&self) -> Result<bool> {
+        match &self.db {
+            Db::Sqlite(conn) => {
+                let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(FULL)", [], |r| r.get(0))?;
+                Ok(busy == 0)
+            }
+            _ => Ok(true),
+        }
     }
 }

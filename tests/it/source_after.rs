@@ -1,7 +1,8 @@
 //! `[[source]] after`: what `fbl run` does with a local source's message files once the store
 //! keeps their message (delete, or move into a folder or a Maildir), and never with one it
-//! does not keep (an oversized message, whose head alone is in quarantine; a file added
-//! since); an mbox is refused; a dry run touches nothing.
+//! does not keep (an oversized message, whose head alone is in quarantine), one written in the
+//! last two minutes (perhaps half-written) or an empty one; an mbox is refused; a dry run
+//! touches nothing.
 
 use crate::support::{arf, fbl, run, stdout};
 use std::path::Path;
@@ -12,6 +13,20 @@ fn maildir(root: &Path, name: &str) -> std::path::PathBuf {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
     }
     dir
+}
+
+/// Writes a message file as a delivery an hour ago left it (settled: see
+/// `fbl::run::SOURCE_FILE_SETTLE`).
+fn put(path: impl AsRef<Path>, bytes: &[u8]) {
+    let path = path.as_ref();
+    std::fs::write(path, bytes).unwrap();
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(hour_ago)
+        .unwrap();
 }
 
 fn files(dir: &Path) -> Vec<String> {
@@ -52,16 +67,15 @@ fn delete_removes_the_files_whose_message_the_store_keeps() {
     let dir = tempfile::tempdir().unwrap();
     let inbox = maildir(dir.path(), "Maildir");
     let complaint = arf("abuse", "jane@example.org", "m1@example.com");
-    std::fs::write(inbox.join("new/1.host"), &complaint).unwrap();
-    std::fs::write(inbox.join("new/2.host"), &complaint).unwrap();
-    std::fs::write(
+    put(inbox.join("new/1.host"), &complaint);
+    put(inbox.join("new/2.host"), &complaint);
+    put(
         inbox.join("new/3.host"),
         b"Subject: hello\n\nnot a report at all\n",
-    )
-    .unwrap();
+    );
     let mut big = arf("abuse", "joe@example.org", "m2@example.com");
     big.extend(std::iter::repeat_n(b'x', 5000));
-    std::fs::write(inbox.join("cur/4.host:2,S"), &big).unwrap();
+    put(inbox.join("cur/4.host:2,S"), &big);
     config(dir.path(), "Maildir", "delete");
 
     let (_, summary) = fbl_run(dir.path(), &["--dry-run"]);
@@ -92,54 +106,76 @@ fn delete_removes_the_files_whose_message_the_store_keeps() {
 }
 
 /// `move:FOLDER` puts the files into a Maildir's `cur/` (a folder with `cur/` and `new/`) or a
-/// plain folder, under their own names; a name taken there is never replaced: that file is
-/// said and left.
+/// plain folder, under their own names; a name taken there by another file is never
+/// replaced (the file gets `NAME.1`), and one taken by the same bytes (a move a run stopped
+/// before it removed the original) is this file: the original goes.
 #[test]
 fn move_puts_the_files_into_a_maildir_or_a_folder_and_replaces_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let inbox = maildir(dir.path(), "Maildir");
     let done = maildir(dir.path(), "Done");
-    std::fs::write(
-        inbox.join("new/1.host"),
-        arf("abuse", "a@example.org", "m1@example.com"),
-    )
-    .unwrap();
-    std::fs::write(
-        inbox.join("new/2.host"),
-        arf("abuse", "b@example.org", "m2@example.com"),
-    )
-    .unwrap();
+    let one = arf("abuse", "a@example.org", "m1@example.com");
+    let two = arf("abuse", "b@example.org", "m2@example.com");
+    let three = arf("abuse", "c@example.org", "m3@example.com");
+    put(inbox.join("new/1.host"), &one);
+    put(inbox.join("new/2.host"), &two);
+    put(inbox.join("new/3.host"), &three);
     std::fs::write(done.join("cur/2.host"), b"someone else's file").unwrap();
+    std::fs::write(done.join("cur/3.host"), &three).unwrap();
     config(dir.path(), "Maildir", "move:Done");
     let (code, summary) = fbl_run(dir.path(), &[]);
-    assert_eq!(code, Some(1), "the name taken is said: {summary}");
-    assert_eq!(summary["source_files"][0]["done"], 1, "{summary}");
-    assert_eq!(files(&inbox.join("new")), ["2.host"]);
-    assert_eq!(files(&done.join("cur")), ["1.host", "2.host"]);
+    assert_eq!(code, Some(0), "{summary}");
+    assert_eq!(summary["source_files"][0]["done"], 3, "{summary}");
+    assert!(files(&inbox.join("new")).is_empty());
+    assert_eq!(
+        files(&done.join("cur")),
+        ["1.host", "2.host", "2.host.1", "3.host"]
+    );
     assert_eq!(
         std::fs::read(done.join("cur/2.host")).unwrap(),
         b"someone else's file",
         "never replaced"
     );
-    let errors = summary["source_errors"].to_string();
-    assert!(
-        errors.contains("cannot move") && errors.contains("2.host"),
-        "{errors}"
-    );
+    assert_eq!(std::fs::read(done.join("cur/2.host.1")).unwrap(), two);
 
     // A plain folder, made when missing.
     let dir = tempfile::tempdir().unwrap();
     let inbox = maildir(dir.path(), "Maildir");
-    std::fs::write(
-        inbox.join("new/1.host"),
-        arf("abuse", "a@example.org", "m1@example.com"),
-    )
-    .unwrap();
+    put(inbox.join("new/1.host"), &one);
     config(dir.path(), "Maildir", "move:processed/fbl");
     let (code, summary) = fbl_run(dir.path(), &[]);
     assert_eq!(code, Some(0), "{summary}");
     assert_eq!(files(&dir.path().join("processed/fbl")), ["1.host"]);
     assert!(files(&inbox.join("new")).is_empty());
+}
+
+/// A file written in the last two minutes may be half-written by a tool that writes in place:
+/// it stays (a later run reads it whole), as does an empty one; in a plain folder, the rest of
+/// such a file reaches the store.
+#[test]
+fn a_file_written_just_now_or_empty_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("in")).unwrap();
+    let complaint = arf("abuse", "a@example.org", "m1@example.com");
+    let half = &complaint[..complaint.len() / 2];
+    std::fs::write(dir.path().join("in/being-written.eml"), half).unwrap();
+    put(dir.path().join("in/empty.eml"), b"");
+    config(dir.path(), "in", "delete");
+    let (_, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(summary["source_files"][0]["done"], 0, "{summary}");
+    assert_eq!(summary["source_files"][0]["left"], 2, "{summary}");
+    assert_eq!(
+        files(&dir.path().join("in")),
+        ["being-written.eml", "empty.eml"]
+    );
+    // Written whole, and settled: stored, then deleted.
+    put(dir.path().join("in/being-written.eml"), &complaint);
+    let (_, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(summary["source_files"][0]["done"], 1, "{summary}");
+    assert_eq!(files(&dir.path().join("in")), ["empty.eml"]);
+    let output =
+        run(fbl(dir.path()).args(["--config", "fbl.toml", "suppress", "check", "a@example.org"]));
+    assert_eq!(output.status.code(), Some(0));
 }
 
 /// An mbox cannot have its messages taken out one by one: `after` other than `keep` is said,
@@ -166,11 +202,10 @@ fn an_mbox_or_a_folder_the_source_reads_is_refused() {
 
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("in")).unwrap();
-    std::fs::write(
+    put(
         dir.path().join("in/a.eml"),
-        arf("abuse", "a@example.org", "m1@example.com"),
-    )
-    .unwrap();
+        &arf("abuse", "a@example.org", "m1@example.com"),
+    );
     config(dir.path(), "in", "move:in/done");
     let (code, summary) = fbl_run(dir.path(), &[]);
     assert_eq!(code, Some(1), "{summary}");
@@ -180,7 +215,7 @@ fn an_mbox_or_a_folder_the_source_reads_is_refused() {
             .contains("is a folder the source reads"),
         "{summary}"
     );
-    assert_eq!(files(&dir.path().join("in")), ["a.eml", "done"]);
+    assert_eq!(files(&dir.path().join("in")), ["a.eml"], "nothing made");
 
     config(dir.path(), "in", "remove");
     let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "run"]));

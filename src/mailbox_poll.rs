@@ -108,6 +108,25 @@ pub fn poll_mailbox(
             return Ok(summary);
         }
     };
+    // A message the server deletes or moves away is gone from the folder: the commit that
+    // stored it must be on disk first, not only in SQLite's write-ahead log until a
+    // checkpoint (`synchronous = NORMAL`), which a power cut would lose. So what is committed
+    // is synced now, and every commit from here on.
+    let destructive = matches!(
+        mailbox.after_action(),
+        AfterAction::Delete | AfterAction::Move(_)
+    ) || mailbox.quarantine_folder.is_some();
+    if destructive && !options.dry_run {
+        store.sync_each_commit()?;
+        if !store.make_durable()? {
+            summary.errors.push(
+                "the store is busy making its commits durable; the mailbox is left for the next \
+                 run"
+                .to_string(),
+            );
+            return Ok(summary);
+        }
+    }
     let mut fatal = None;
     for folder in &mailbox.folders {
         let mut committed = 0;

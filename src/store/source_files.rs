@@ -34,4 +34,22 @@ impl Store {
             _ => Ok(true),
         }
     }
+
+    /// Syncs every commit from now on (SQLite `synchronous = FULL`: the write-ahead log is
+    /// synced at each commit), for a run that deletes or moves mail on the strength of its
+    /// commits. PostgreSQL's commits are durable already.
+    pub fn sync_each_commit(&self) -> Result<()> {
+        if let Db::Sqlite(conn) = &self.db {
+            conn.pragma_update(None, "synchronous", "FULL")?;
+        }
+        Ok(())
+    }
+
+    /// SQLite's `synchronous` setting (0 off, 1 normal, 2 full, 3 extra); 2 on PostgreSQL.
+    pub fn synchronous(&self) -> Result<i64> {
+        match &self.db {
+            Db::Sqlite(conn) => Ok(conn.query_row("PRAGMA synchronous", [], |r| r.get(0))?),
+            _ => Ok(2),
+        }
+    }
 }

@@ -799,3 +799,55 @@ fn a_refused_quarantine_move_follows_the_mended_quarantine_folder_not_after() {
     assert_eq!(folder_count(&server, &setup, "INBOX"), 0);
     assert_eq!(folder_count(&server, &setup, "Quarantine"), 1);
 }
+
+/// A mailbox whose `after` deletes or moves mail (or that has a `quarantine_folder`) syncs
+/// what was committed before it touches the server, and every commit of the run after
+/// (SQLite's `synchronous = FULL`, not `NORMAL`, which syncs only at a checkpoint): a power
+/// cut cannot take back a report whose message the server already moved away. A mailbox
+/// that only marks mail seen leaves the setting as it is.
+#[test]
+fn a_mailbox_that_moves_mail_syncs_every_commit() {
+    for (after, quarantine, synchronous) in [("move:Processed", true, 2), ("seen", false, 1)] {
+        // One server a mailbox: a second user added to a running one may not log in at once.
+        let server = Dovecot::start();
+        let setup = Setup::new(&server, after, "");
+        let mut session = server.login(&setup.user, &setup.password);
+        seed(&mut session, "INBOX", reports(0..3));
+        let _ = session.logout();
+        let path = setup.dir.path().join("fbl.toml");
+        let mut text = std::fs::read_to_string(&path).unwrap().replace(
+            "password_env = \"FBL_TEST_IMAP_PASSWORD\"",
+            "password_file = \"imap.pass\"",
+        );
+        if !quarantine {
+            text = text.replace("quarantine_folder = \"fbl-quarantine\"\n", "");
+        }
+        std::fs::write(&path, text).unwrap();
+        std::fs::write(setup.dir.path().join("imap.pass"), &setup.password).unwrap();
+        let config = fbl::config::Config::load(&path).unwrap();
+        let attribution = fbl::attribution::Attribution::new(&config.attribution, None).unwrap();
+        let ingester = fbl::ingest::Ingester {
+            attribution: &attribution,
+            policy: &config.suppression,
+            now: "2026-11-20T08:00:00Z",
+            dry_run: false,
+            trust: None,
+        };
+        struct Quiet;
+        impl fbl::ingest::Progress for Quiet {}
+        let mut store = fbl::store::Store::open(&setup.dir.path().join("fbl.sqlite")).unwrap();
+        assert_eq!(store.synchronous().unwrap(), 1, "NORMAL, as opened");
+        let summary = fbl::mailbox_poll::poll_mailbox(
+            &config.mailboxes[0],
+            &mut store,
+            &ingester,
+            config.limits.max_message_bytes,
+            fbl::mailbox_poll::PollOptions { dry_run: false },
+            &mut Quiet,
+        )
+        .unwrap();
+        assert!(summary.errors.is_empty(), "{:?}", summary.errors);
+        assert_eq!(summary.ingest.stored, 3, "{after}");
+        assert_eq!(store.synchronous().unwrap(), synchronous, "{after}");
+    }
+}

@@ -1122,25 +1122,16 @@ pub fn write_export_files(
     // they hold, so a change committed meanwhile is exported next time.
     let (seq_now, entries, removed_entries, new_left_out) = store.read_snapshot(|store| {
         let seq_now = store.change_seq()?;
-        let state_key = match store.export_state(&state_name)? {
-            Some(_) => Some(&state_name),
-            None if typed_name != state_name => store
-                .export_state(&typed_name)?
-                .is_some()
-                .then_some(&typed_name),
+        let state = match store.export_state(&state_name)? {
+            Some(state) => Some(state),
+            None if typed_name != state_name => store.export_state(&typed_name)?,
             None => None,
         };
-        let last_seq = match state_key {
-            Some(key) => store.export_state(key)?.map(|(_, seq)| seq),
-            None => None,
-        };
+        let last_seq = state.as_ref().map(|state| state.change_seq);
         // What the output left out when it was last written, in which format: all it leaves
         // out is new when it was written in another format (or before fbl kept this), and
         // so are as many as the count grew by.
-        let (last_format, last_left_out) = match state_key {
-            Some(key) => store.export_left_out(key)?.unwrap_or((None, None)),
-            None => (None, None),
-        };
+        let (last_format, last_left_out) = state.map_or((None, None), |s| (s.format, s.left_out));
         let changed_after_seq = if scope.changed_since_last {
             last_seq
         } else {

@@ -127,6 +127,17 @@ const MIGRATIONS: [(&str, &str); 19] = [
     ),
 ];
 
+/// What fbl kept of an output the last time it wrote it (`export_state`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportState {
+    /// The highest change of the list it had seen.
+    pub change_seq: i64,
+    /// The format it was written in, and how many suppressed addresses it left out (`None`
+    /// for an output written before store version 19, or one of changes only).
+    pub format: Option<String>,
+    pub left_out: Option<u64>,
+}
+
 /// The SHA-256 of a raw message: its identity in the store.
 pub fn sha256(raw: &[u8]) -> [u8; 32] {
     Sha256::digest(raw).into()
@@ -862,22 +873,18 @@ impl Store {
         )
     }
 
-    /// When an output was last written, and the change sequence it had seen.
-    pub fn export_state(&self, name: &str) -> Result<Option<(String, i64)>> {
+    /// What fbl kept of an output the last time it wrote it.
+    pub fn export_state(&self, name: &str) -> Result<Option<ExportState>> {
         self.db.query_opt(
-            "SELECT last_exported_at, last_change_seq FROM export_state WHERE name = ?1",
+            "SELECT last_change_seq, format, left_out FROM export_state WHERE name = ?1",
             params![name],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-    }
-
-    /// The format an output was last written in and how many addresses it left out (each
-    /// `None` for an output written before store version 19).
-    pub fn export_left_out(&self, name: &str) -> Result<Option<(Option<String>, Option<u64>)>> {
-        self.db.query_opt(
-            "SELECT format, left_out FROM export_state WHERE name = ?1",
-            params![name],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| {
+                Ok(ExportState {
+                    change_seq: r.get(0)?,
+                    format: r.get(1)?,
+                    left_out: r.get(2)?,
+                })
+            },
         )
     }
 

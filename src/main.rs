@@ -15,6 +15,9 @@ fn main() -> ExitCode {
         Err(error) if is_closed_pipe(&error) => ExitCode::from(141),
         Err(error) => {
             eprintln!("fbl: {error:#}");
+            if let Some(hint) = fbl::store::write_refused(&error) {
+                eprintln!("fbl: {hint}");
+            }
             if fbl::cli::mta_requested() {
                 ExitCode::from(fbl::cli::EX_TEMPFAIL)
             } else if error.downcast_ref::<fbl::store::StoreLocked>().is_some() {

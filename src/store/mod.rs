@@ -415,6 +415,81 @@ fn folder_not_writable(path: &Path) -> Option<String> {
     ))
 }
 
+/// A SQLite store this process can read but not write (set by `Store::open`), and why: a
+/// write to it fails with SQLite's bare "attempt to write a readonly database", which
+/// `write_refused` explains.
+static NOT_WRITABLE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// A user's name, or their number when the system has no name for it.
+fn user_name(uid: u32) -> String {
+    // SAFETY: getpwuid returns a pointer into static storage or null; the name is copied at
+    // once, and fbl calls this from one thread at a time (the error path of `main`, or
+    // `Store::open` before any worker thread starts).
+    unsafe {
+        let entry = libc::getpwuid(uid);
+        if !entry.is_null() && !(*entry).pw_name.is_null() {
+            return std::ffi::CStr::from_ptr((*entry).pw_name)
+                .to_string_lossy()
+                .into_owned();
+        }
+    }
+    format!("uid {uid}")
+}
+
+/// Why this process cannot `mode` (R_OK, W_OK) the store file at `path`, when it cannot and
+/// the file's owner and mode say why: a store made by root's cron and then used by a
+/// person, or the other way round.
+fn file_access_problem(path: &Path, mode: libc::c_int) -> Option<String> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::MetadataExt;
+    let name = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: a NUL-terminated path; access(2) only reads it.
+    if unsafe { libc::access(name.as_ptr(), mode) } == 0 {
+        return None;
+    }
+    let error = std::io::Error::last_os_error();
+    if error.kind() != std::io::ErrorKind::PermissionDenied {
+        return None;
+    }
+    let meta = std::fs::metadata(path).ok()?;
+    // SAFETY: geteuid cannot fail.
+    let me = unsafe { libc::geteuid() };
+    let owner = user_name(meta.uid());
+    if meta.uid() == me {
+        return Some(format!(
+            "its mode {:04o} does not let its owner, {owner}, {}",
+            meta.mode() & 0o7777,
+            if mode & libc::R_OK != 0 {
+                "read and write it"
+            } else {
+                "write it"
+            }
+        ));
+    }
+    Some(format!(
+        "it belongs to {owner} (mode {:04o}) and fbl runs as {}: run fbl as {owner} (for cron, \
+         from {owner}'s crontab), or give this user access to the file and its -wal and -shm \
+         files",
+        meta.mode() & 0o7777,
+        user_name(me),
+    ))
+}
+
+/// What to tell a person whose command failed because the store could not be written,
+/// when that is why it failed.
+pub fn write_refused(error: &anyhow::Error) -> Option<String> {
+    let read_only = error.chain().any(|cause| {
+        cause
+            .downcast_ref::<rusqlite::Error>()
+            .and_then(rusqlite::Error::sqlite_error_code)
+            == Some(rusqlite::ErrorCode::ReadOnly)
+    });
+    if !read_only {
+        return None;
+    }
+    NOT_WRITABLE.lock().ok()?.clone()
+}
+
 impl Store {
     /// Opens (creating if needed) a SQLite store and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Store> {
@@ -429,8 +504,17 @@ impl Store {
                 .open(path)
                 .with_context(|| format!("cannot create store {}", path.display()))?;
         }
-        let conn = rusqlite::Connection::open(path)
-            .with_context(|| format!("cannot open store {}", path.display()))?;
+        let conn = rusqlite::Connection::open(path).with_context(|| {
+            match file_access_problem(path, libc::R_OK | libc::W_OK) {
+                Some(why) => format!("cannot open store {}: {why}", path.display()),
+                None => format!("cannot open store {}", path.display()),
+            }
+        })?;
+        if let Some(why) = file_access_problem(path, libc::W_OK)
+            && let Ok(mut slot) = NOT_WRITABLE.lock()
+        {
+            *slot = Some(format!("cannot write the store {}: {why}", path.display()));
+        }
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .with_context(|| match folder_not_writable(path) {

@@ -925,30 +925,9 @@ fn a_store_fbl_cannot_write_gives_a_clear_error_and_keeps_its_data() {
         std::fs::Permissions::from_mode(0o644),
     )
     .unwrap();
-    let root = std::fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false);
-    let mut command = if root {
-        // Root writes through file modes: run fbl as an unprivileged user instead.
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let mut command = std::process::Command::new("setpriv");
-        command.args([
-            "--reuid",
-            "nobody",
-            "--regid",
-            "nogroup",
-            "--clear-groups",
-            "--",
-        ]);
-        command.arg(env!("CARGO_BIN_EXE_fbl"));
-        command
-    } else {
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
-        std::process::Command::new(env!("CARGO_BIN_EXE_fbl"))
-    };
+    let mode = if running_as_root() { 0o644 } else { 0o400 };
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    let mut command = fbl_as_another_user();
     let output = command
         .current_dir(dir.path())
         .env_remove("RUST_BACKTRACE")
@@ -969,6 +948,117 @@ fn a_store_fbl_cannot_write_gives_a_clear_error_and_keeps_its_data() {
             .unwrap()
             .is_some()
     );
+    assert!(
+        store
+            .active_suppression("new@example.org", "2026-11-03T00:00:00Z")
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// Whether the tests run as root (as CI does), which writes through file modes.
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+/// fbl run by a user that does not own the store: as root, `nobody` (setpriv); otherwise
+/// the test's own user, kept off the file by its mode.
+fn fbl_as_another_user() -> std::process::Command {
+    if running_as_root() {
+        let mut command = std::process::Command::new("setpriv");
+        command.args([
+            "--reuid",
+            "nobody",
+            "--regid",
+            "nogroup",
+            "--clear-groups",
+            "--",
+        ]);
+        command.arg(env!("CARGO_BIN_EXE_fbl"));
+        command
+    } else {
+        std::process::Command::new(env!("CARGO_BIN_EXE_fbl"))
+    }
+}
+
+/// A store made by one user (root's cron) and used by another: SQLite's own words ("attempt
+/// to write a readonly database", "unable to open database file") name neither the file nor
+/// the cause. fbl says whose the file is, its mode, who fbl runs as, and what to do.
+#[test]
+fn a_store_of_another_user_says_whose_it_is() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let path = dir.path().join("fbl.sqlite");
+    {
+        let mut store = Store::open(&path).unwrap();
+        let mut batch = store.begin().unwrap();
+        batch
+            .suppress(&request(
+                "kept@example.org",
+                "complaint",
+                "2026-11-01T00:00:00Z",
+            ))
+            .unwrap();
+        batch.commit().unwrap();
+    }
+    let root = running_as_root();
+    let owner = if root { "root" } else { "its owner" };
+    let run = |args: &[&str]| {
+        let output = fbl_as_another_user()
+            .current_dir(dir.path())
+            .env_remove("RUST_BACKTRACE")
+            .args(["--db", path.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+
+    // Readable, not writable: reading works, a change is refused with the reason.
+    let mode = if root { 0o644 } else { 0o400 };
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    let (code, stdout, stderr) = run(&["suppress", "list"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("kept@example.org"), "{stdout}");
+    let (code, _, stderr) = run(&["suppress", "add", "new@example.org", "--reason", "x"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}", path.display()))
+            && stderr.contains(owner)
+            && stderr.contains(&format!("mode {mode:04o}")),
+        "{stderr}"
+    );
+    if root {
+        assert!(
+            stderr.contains("fbl runs as nobody: run fbl as root"),
+            "{stderr}"
+        );
+    }
+
+    // Not even readable: the open fails with the same explanation.
+    let mode = if root { 0o600 } else { 0o000 };
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    let (code, _, stderr) = run(&["suppress", "check", "kept@example.org"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot open store {}", path.display()))
+            && stderr.contains(owner)
+            && stderr.contains(&format!("mode {mode:04o}")),
+        "{stderr}"
+    );
+
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let store = Store::open(&path).unwrap();
     assert!(
         store
             .active_suppression("new@example.org", "2026-11-03T00:00:00Z")

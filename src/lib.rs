@@ -16,6 +16,7 @@ pub mod ip_range;
 pub mod mail_source;
 pub mod mailbox_credentials;
 pub mod mailbox_poll;
+pub mod mime_boundary;
 pub mod oauth;
 pub mod outlook_blocks;
 pub mod outlook_codes;

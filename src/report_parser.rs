@@ -141,6 +141,17 @@ pub fn parse_with_limits(raw: &[u8], limits: ParseLimits) -> Parsed {
     let outer = HeaderBlock::parse(raw);
     // The MIME layer is a dependency: whatever it does on hostile input, this parser returns.
     let parsed = std::panic::catch_unwind(|| MIME.parse(raw));
+    // A boundary that also occurs where it is no delimiter would cut a part short: the
+    // structure is read again from a copy in which it is renamed (`mime_boundary`).
+    let repaired = match &parsed {
+        Ok(Some(message)) => crate::mime_boundary::renamed(raw, message),
+        _ => None,
+    };
+    let parsed = match &repaired {
+        Some(copy) => std::panic::catch_unwind(|| MIME.parse(copy)),
+        None => parsed,
+    };
+    let raw = repaired.as_deref().unwrap_or(raw);
     let Ok(parsed) = parsed else {
         let mut report = Report::empty(Kind::NotAReport, Format::None, reporter_of(&outer, None));
         report.error =
@@ -357,6 +368,16 @@ fn forwarded_report(message: &Message, limits: ParseLimits) -> Option<Parsed> {
                 }
                 let Ok(Some(inner)) = std::panic::catch_unwind(|| MIME.parse(contents)) else {
                     continue;
+                };
+                let repaired = crate::mime_boundary::renamed(contents, &inner);
+                let (contents, inner) = match &repaired {
+                    Some(copy) => {
+                        let Ok(Some(again)) = std::panic::catch_unwind(|| MIME.parse(copy)) else {
+                            continue;
+                        };
+                        (copy.as_slice(), again)
+                    }
+                    None => (contents, inner),
                 };
                 if count_parts(&inner, 0) > limits.max_parts {
                     continue;

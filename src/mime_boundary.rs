@@ -13,12 +13,19 @@
 use mail_parser::{Message, MimeHeaders, PartType};
 use memchr::memmem;
 
+/// Messages with more boundaries than this are read as they are: each boundary costs a
+/// scan of the whole message, and a real report has one to four.
+const MAX_BOUNDARIES: usize = 32;
+
 /// A copy of `raw` in which each boundary of `message` (parsed from `raw`) that also occurs
 /// where it is no delimiter is renamed; `None` when every boundary occurs only as a
 /// delimiter (nearly always: real generators use long random boundaries).
 pub fn renamed(raw: &[u8], message: &Message) -> Option<Vec<u8>> {
     let mut boundaries = Vec::new();
     collect(message, 0, &mut boundaries);
+    if boundaries.len() > MAX_BOUNDARIES {
+        return None;
+    }
     let ambiguous: Vec<&str> = boundaries
         .iter()
         .map(String::as_str)
@@ -66,7 +73,8 @@ fn is_delimiter(raw: &[u8], at: usize, boundary: &str) -> bool {
         Some(end) => &rest[..end],
         None => rest,
     };
-    line.iter().all(|&byte| matches!(byte, b' ' | b'\t' | b'\r'))
+    line.iter()
+        .all(|&byte| matches!(byte, b' ' | b'\t' | b'\r'))
 }
 
 /// Whether `--boundary` occurs anywhere in `raw` but on a delimiter line.
@@ -179,7 +187,10 @@ mod tests {
         let fixed = renamed(raw, &parse(raw)).unwrap();
         let text = String::from_utf8(fixed.clone()).unwrap();
         assert!(text.contains("boundary==_fbl_0_0_0f9e8d7c6b5a\n"), "{text}");
-        assert!(text.contains("user@xn--bcher-kva.de\n--=_fbl_0_0_"), "{text}");
+        assert!(
+            text.contains("user@xn--bcher-kva.de\n--=_fbl_0_0_"),
+            "{text}"
+        );
         let message = parse(&fixed);
         assert_eq!(
             message.parts[1].text_contents(),
@@ -205,7 +216,11 @@ mod tests {
         let raw = b"Content-Type: multipart/mixed; boundary*0=b\n\n--b\n\
             Content-Type: text/plain\n\nx--by\n--b--\n";
         let message = parse(raw);
-        if message.content_type().and_then(|ct| ct.attribute("boundary")) == Some("b") {
+        if message
+            .content_type()
+            .and_then(|ct| ct.attribute("boundary"))
+            == Some("b")
+        {
             assert!(renamed(raw, &message).is_none());
         }
     }

@@ -141,17 +141,6 @@ pub fn parse_with_limits(raw: &[u8], limits: ParseLimits) -> Parsed {
     let outer = HeaderBlock::parse(raw);
     // The MIME layer is a dependency: whatever it does on hostile input, this parser returns.
     let parsed = std::panic::catch_unwind(|| MIME.parse(raw));
-    // A boundary that also occurs where it is no delimiter would cut a part short: the
-    // structure is read again from a copy in which it is renamed (`mime_boundary`).
-    let repaired = match &parsed {
-        Ok(Some(message)) => crate::mime_boundary::renamed(raw, message),
-        _ => None,
-    };
-    let parsed = match &repaired {
-        Some(copy) => std::panic::catch_unwind(|| MIME.parse(copy)),
-        None => parsed,
-    };
-    let raw = repaired.as_deref().unwrap_or(raw);
     let Ok(parsed) = parsed else {
         let mut report = Report::empty(Kind::NotAReport, Format::None, reporter_of(&outer, None));
         report.error =
@@ -168,17 +157,24 @@ pub fn parse_with_limits(raw: &[u8], limits: ParseLimits) -> Parsed {
             original: HeaderBlock::default(),
         };
     };
-    if count_parts(&message, 0) > limits.max_parts {
+    if let Some(why) = too_complex(&message, limits) {
         let mut report = Report::empty(Kind::NotAReport, Format::None, reporter_of(&outer, None));
-        report.error = Some(format!(
-            "message has more than {} MIME parts; not parsed",
-            limits.max_parts
-        ));
+        report.error = Some(why);
         return Parsed {
             report,
             original: HeaderBlock::default(),
         };
     }
+    // A boundary that also occurs where it is no delimiter would cut a part short: the
+    // structure is read again from a copy in which it is renamed (`mime_boundary`).
+    let repaired = crate::mime_boundary::renamed(raw, &message);
+    let again = repaired
+        .as_deref()
+        .and_then(|copy| std::panic::catch_unwind(|| MIME.parse(copy)).ok().flatten());
+    let (raw, message) = match (&repaired, again) {
+        (Some(copy), Some(again)) => (copy.as_slice(), again),
+        _ => (raw, message),
+    };
     let mut parsed = parse_message(raw, &outer, &message, limits);
     parsed.report.report_date = outer.get("Date").and_then(derivation::rfc3339_from_rfc5322);
     parsed
@@ -224,6 +220,42 @@ fn not_an_email(raw: &[u8]) -> String {
         "not an email message: it does not start with a header field (it begins \"{}\"{what})",
         start[..start.len().min(16)].escape_ascii()
     )
+}
+
+/// Messages nested deeper than this (a forward of a forward of ...) are not read.
+const MAX_NESTING: usize = 8;
+
+/// Why `message` is too complex to read, if it is: more MIME parts than `limits` allow, or
+/// messages nested more than `MAX_NESTING` deep.
+fn too_complex(message: &Message, limits: ParseLimits) -> Option<String> {
+    if nesting(message, 0) > MAX_NESTING {
+        return Some(format!(
+            "messages are nested more than {MAX_NESTING} deep (a forward of a forward ...); \
+             not parsed"
+        ));
+    }
+    (count_parts(message, 0) > limits.max_parts).then(|| {
+        format!(
+            "message has more than {} MIME parts; not parsed",
+            limits.max_parts
+        )
+    })
+}
+
+/// How deep messages are nested in `message` (0: none attached).
+fn nesting(message: &Message, depth: usize) -> usize {
+    if depth > MAX_NESTING {
+        return depth;
+    }
+    message
+        .parts
+        .iter()
+        .filter_map(|part| match &part.body {
+            PartType::Message(inner) => Some(nesting(inner, depth + 1)),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(depth)
 }
 
 fn count_parts(message: &Message, depth: usize) -> usize {
@@ -369,19 +401,17 @@ fn forwarded_report(message: &Message, limits: ParseLimits) -> Option<Parsed> {
                 let Ok(Some(inner)) = std::panic::catch_unwind(|| MIME.parse(contents)) else {
                     continue;
                 };
-                let repaired = crate::mime_boundary::renamed(contents, &inner);
-                let (contents, inner) = match &repaired {
-                    Some(copy) => {
-                        let Ok(Some(again)) = std::panic::catch_unwind(|| MIME.parse(copy)) else {
-                            continue;
-                        };
-                        (copy.as_slice(), again)
-                    }
-                    None => (contents, inner),
-                };
-                if count_parts(&inner, 0) > limits.max_parts {
+                if too_complex(&inner, limits).is_some() {
                     continue;
                 }
+                let repaired = crate::mime_boundary::renamed(contents, &inner);
+                let again = repaired
+                    .as_deref()
+                    .and_then(|copy| std::panic::catch_unwind(|| MIME.parse(copy)).ok().flatten());
+                let (contents, inner) = match (&repaired, again) {
+                    (Some(copy), Some(again)) => (copy.as_slice(), again),
+                    _ => (contents, inner),
+                };
                 let inner_outer = HeaderBlock::parse(contents);
                 if let Some(parsed) = loop_report(contents, &inner_outer, &inner) {
                     return Some(parsed);

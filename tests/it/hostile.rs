@@ -139,3 +139,63 @@ fn a_file_that_is_not_an_email_and_a_report_of_two_types_are_quarantined() {
     let output = run(fbl(dir.path()).args(["suppress", "check", "two@example.org"]));
     assert_eq!(output.status.code(), Some(1));
 }
+
+/// A short boundary that also occurs inside a part (here in an IDN's A-label, `xn--b...`)
+/// is no delimiter there (RFC 2046 5.1.1: delimiters start a line). The MIME layer took it
+/// for one and cut the complainant to `user@xn`.
+#[test]
+fn a_short_boundary_inside_a_field_does_not_cut_it() {
+    let raw = "From: staff@hotmail.com\n\
+        To: fbl@sender.example\n\
+        Subject: complaint\n\
+        MIME-Version: 1.0\n\
+        Content-Type: multipart/report; report-type=feedback-report; boundary=b\n\
+        \n\
+        --b\n\
+        Content-Type: text/plain\n\
+        \n\
+        A complaint.\n\
+        --b\n\
+        Content-Type: message/feedback-report\n\
+        \n\
+        Feedback-Type: abuse\n\
+        User-Agent: Test/1.0\n\
+        Version: 1\n\
+        Original-Rcpt-To: user@xn--bcher-kva.de\n\
+        \n\
+        --b\n\
+        Content-Type: text/rfc822-headers\n\
+        \n\
+        From: news@sender.example\n\
+        To: user@xn--bcher-kva.de\n\
+        Message-ID: <m1@sender.example>\n\
+        \n\
+        --b--\n";
+    let report = analyse(raw.as_bytes(), &attribution(), &NoSendLog);
+    assert_eq!(report.error, None);
+    assert_eq!(report.kind, Kind::Complaint);
+    assert_eq!(report.recipient_addresses(), ["user@bücher.de"]);
+    assert_eq!(report.message_id.as_deref(), Some("m1@sender.example"));
+}
+
+/// Messages nested ten deep are refused for their depth, not for a part count they do not
+/// have.
+#[test]
+fn deeply_nested_messages_are_refused_for_their_depth() {
+    let mut raw = arf("abuse", "deep@example.org", "d@example.com");
+    for i in 0..10 {
+        let mut outer = format!(
+            "From: fwd{i}@example.net\r\nSubject: Fwd\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/mixed; boundary=\"=_nest{i}\"\r\n\r\n\
+             --=_nest{i}\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n\
+             --=_nest{i}\r\nContent-Type: message/rfc822\r\n\r\n"
+        )
+        .into_bytes();
+        outer.extend_from_slice(&raw);
+        outer.extend_from_slice(format!("\r\n--=_nest{i}--\r\n").as_bytes());
+        raw = outer;
+    }
+    let report = analyse(&raw, &attribution(), &NoSendLog);
+    let error = report.error.unwrap_or_default();
+    assert!(error.contains("nested more than 8 deep"), "{error}");
+}

@@ -333,8 +333,13 @@ fn parse_message(
     }
     let report = Report::empty(Kind::NotAReport, Format::None, reporter_of(outer, None));
     // Its own headers: `attribute` tells from them whether it is an unsubscribe request
-    // sent to one of the sender's `unsubscribe_addresses`. Not an automatic reply.
-    let original = if !is_automatic_reply(outer) {
+    // sent to one of the sender's `unsubscribe_addresses`. Not a message a program sent
+    // (RFC 3834: an auto-reply, any `Auto-Submitted` but `no`) nor a report of any kind (a
+    // read receipt, RFC 8098): no person asked for anything.
+    let sent_by_a_program = is_automatic_reply(outer)
+        || is_auto_submitted(outer)
+        || (ctype == "multipart" && subtype == "report");
+    let original = if !sent_by_a_program {
         outer.clone()
     } else {
         HeaderBlock::default()
@@ -590,10 +595,8 @@ fn kind_of_feedback_type(feedback_type: Option<&str>) -> Kind {
     }
 }
 
-/// The Feedback-Type token of a field value, lower-cased: RFC 5322 comments, quotes and
-/// anything after the token (`not-spam;`, `auth-failure (dmarc)`) left out, so that a
-/// look-alike is never read as a complaint for its decoration.
-fn feedback_type_token(value: &str) -> String {
+/// A field value without its RFC 5322 comments (`2 (two)` is `2 `).
+fn without_comments(value: &str) -> String {
     let mut bare = String::with_capacity(value.len());
     let mut depth = 0u32;
     let mut escaped = false;
@@ -607,7 +610,15 @@ fn feedback_type_token(value: &str) -> String {
             _ => bare.push(c),
         }
     }
-    bare.split(|c: char| c.is_whitespace() || c == ';' || c == ',')
+    bare
+}
+
+/// The Feedback-Type token of a field value, lower-cased: RFC 5322 comments, quotes and
+/// anything after the token (`not-spam;`, `auth-failure (dmarc)`) left out, so that a
+/// look-alike is never read as a complaint for its decoration.
+fn feedback_type_token(value: &str) -> String {
+    without_comments(value)
+        .split(|c: char| c.is_whitespace() || c == ';' || c == ',')
         .map(|token| token.trim_matches(['"', '\'']))
         .find(|token| !token.is_empty())
         .unwrap_or("")
@@ -667,10 +678,12 @@ fn read_feedback_fields(report: &mut Report, fields: &HeaderBlock, errors: &mut 
                     None => keep(report, &name, value),
                 }
             }
-            "incidents" if report.incidents.is_none() => match value.parse::<u64>() {
-                Ok(n) if n > 0 => report.incidents = Some(n),
-                _ => errors.push(format!("Incidents is not a positive integer: {value:?}")),
-            },
+            "incidents" if report.incidents.is_none() => {
+                match without_comments(value).trim().parse::<u64>() {
+                    Ok(n) if n > 0 => report.incidents = Some(n),
+                    _ => errors.push(format!("Incidents is not a positive integer: {value:?}")),
+                }
+            }
             "authentication-results" => report.authentication_results.push(value.to_string()),
             // One address a field (RFC 5965 section 3.2); a list written in one is each of them.
             "original-rcpt-to" => {
@@ -697,6 +710,12 @@ fn read_feedback_fields(report: &mut Report, fields: &HeaderBlock, errors: &mut 
     }
     if report.feedback_type.is_none() {
         errors.push("the feedback-report part has no Feedback-Type field".to_string());
+    }
+    if let [only] = feedback_types.as_slice()
+        && only.is_empty()
+    {
+        // RFC 5965 section 3.1 requires a type: without one, whether to suppress is a guess.
+        errors.push("the Feedback-Type field is empty".to_string());
     }
     if let [first @ .., last] = feedback_types.as_slice()
         && !first.is_empty()
@@ -963,6 +982,15 @@ fn looks_like_bounce(outer: &HeaderBlock) -> bool {
 
 /// An answer a program sent by itself: RFC 3834 `Auto-Submitted: auto-replied`, the common
 /// auto-responder headers, or an out-of-office subject.
+/// Whether a program sent the message (RFC 3834 section 5: any `Auto-Submitted` value but
+/// `no`, comments aside).
+fn is_auto_submitted(outer: &HeaderBlock) -> bool {
+    outer.get("Auto-Submitted").is_some_and(|value| {
+        let value = without_comments(value);
+        !value.trim().is_empty() && !value.trim().eq_ignore_ascii_case("no")
+    })
+}
+
 fn is_automatic_reply(outer: &HeaderBlock) -> bool {
     let subject = outer
         .get("Subject")

@@ -23,6 +23,7 @@ mod parse_properties;
 mod progress;
 mod quarantine_release;
 mod report;
+mod report_fields;
 mod report_html;
 mod secrets;
 mod sendlog_resume;

@@ -1,0 +1,125 @@
+//! Fields of a report read as RFC 5965 and RFC 3834 have them: a Feedback-Type must say a
+//! type, a count may carry a comment, and mail a program sent to an unsubscribe address asks
+//! for nothing.
+
+use crate::support::{arf, fbl, run};
+use fbl::attribution::{Attribution, NoSendLog};
+use fbl::config::AttributionConfig;
+use fbl::report::Kind;
+use fbl::report_parser::analyse;
+
+fn attribution() -> Attribution {
+    Attribution::new(&AttributionConfig::default(), None).unwrap()
+}
+
+/// An empty Feedback-Type (or one that is only a comment) says no type: whether to suppress
+/// would be a guess, so the report is an error (quarantined), not a complaint.
+#[test]
+fn an_empty_feedback_type_is_an_error_not_a_complaint() {
+    for value in ["", "(none)", "  "] {
+        let raw = arf(value, "a@example.net", "m@example.com");
+        let report = analyse(&raw, &attribution(), &NoSendLog);
+        assert_eq!(
+            report.error.as_deref(),
+            Some("the Feedback-Type field is empty"),
+            "Feedback-Type: {value:?}"
+        );
+    }
+    let report = analyse(
+        &arf(
+            "abuse (user clicked junk)",
+            "a@example.net",
+            "m@example.com",
+        ),
+        &attribution(),
+        &NoSendLog,
+    );
+    assert_eq!(report.error, None);
+    assert_eq!(report.kind, Kind::Complaint);
+}
+
+/// `Incidents: 2 (two)` is a valid count with a comment (RFC 5965 section 3.1 takes RFC
+/// 5322's CFWS around it); `several` is still no count.
+#[test]
+fn an_incidents_count_may_carry_a_comment() {
+    let with_incidents = |value: &str| {
+        let raw = String::from_utf8(arf("abuse", "a@example.net", "m@example.com")).unwrap();
+        raw.replace("Version: 1\n", &format!("Version: 1\nIncidents: {value}\n"))
+    };
+    let report = analyse(
+        with_incidents("2 (two)").as_bytes(),
+        &attribution(),
+        &NoSendLog,
+    );
+    assert_eq!(report.error, None);
+    assert_eq!(report.incidents, Some(2));
+    let report = analyse(
+        with_incidents("several").as_bytes(),
+        &attribution(),
+        &NoSendLog,
+    );
+    assert!(report.error.is_some());
+}
+
+/// Mail sent to an unsubscribe address by a program (an auto-reply, any `Auto-Submitted`
+/// but `no`, a read receipt) is no request: nobody is unsubscribed. A person's mail is.
+#[test]
+fn mail_a_program_sent_to_an_unsubscribe_address_is_no_request() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("fbl.toml"),
+        "[store]\npath = \"fbl.sqlite\"\n\n[attribution]\n\
+         unsubscribe_addresses = [\"leave@lists.example.com\"]\n",
+    )
+    .unwrap();
+    let message = |extra: &str, content_type: &str, body: &str| {
+        format!(
+            "From: jane@example.org\nTo: leave@lists.example.com\nSubject: hello\n\
+             Date: Tue, 24 Nov 2026 10:00:00 +0000\nMessage-ID: <x@example.org>\n{extra}\
+             MIME-Version: 1.0\nContent-Type: {content_type}\n\n{body}"
+        )
+    };
+    let cases = [
+        (
+            "person.eml",
+            message("", "text/plain", "unsubscribe\n"),
+            "unsubscribe",
+        ),
+        (
+            "auto-no.eml",
+            message(
+                "Auto-Submitted: no (a person)\n",
+                "text/plain",
+                "unsubscribe\n",
+            ),
+            "unsubscribe",
+        ),
+        (
+            "generated.eml",
+            message(
+                "Auto-Submitted: auto-generated\n",
+                "text/plain",
+                "Your ticket was received.\n",
+            ),
+            "not_a_report",
+        ),
+        (
+            "receipt.eml",
+            message(
+                "",
+                "multipart/report; report-type=disposition-notification; boundary=\"r\"",
+                "--r\nContent-Type: text/plain\n\nRead.\n--r\n\
+                 Content-Type: message/disposition-notification\n\n\
+                 Final-Recipient: rfc822; jane@example.org\n\
+                 Disposition: manual-action/MDN-sent-manually; displayed\n--r--\n",
+            ),
+            "not_a_report",
+        ),
+    ];
+    for (name, raw, kind) in cases {
+        std::fs::write(dir.path().join(name), raw).unwrap();
+        let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "parse", name]));
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(json["kind"], kind, "{name}: {json}");
+    }
+}

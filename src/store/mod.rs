@@ -1034,20 +1034,39 @@ fn lookup_id(db: &Db, id: &str) -> Option<String> {
     // `id <> ''` lets SQLite use the partial index send_log_by_id (without it, a bound `?1`
     // might be '' and the planner walks the whole log by sent_at), and keeps an empty id
     // from matching the entries that have none.
-    // The latest send of the id, picked here: `ORDER BY sent_at DESC` cost a temporary sorter
-    // on every lookup, and an id names one message, so it has a row or few. A send without
-    // a time counts as the oldest, as SQLite sorts NULL.
-    let sends: Vec<(String, Option<String>)> = db
+    // An id sent again to the same recipient (a resend) names that recipient. An id sent to
+    // several recipients (a campaign-level CFBL-Feedback-ID, RFC 9477's `111:222:333:4444`,
+    // or an id used again for someone else) names nobody in particular, as a Message-ID
+    // sent to several does: picking one would suppress someone who may not have complained.
+    // A few rows are read, in any order (DISTINCT or ORDER BY cost a temporary b-tree per
+    // lookup); only an id sent more often than that is looked at again, for another
+    // recipient.
+    const FEW: usize = 8;
+    let id = id.trim();
+    let recipients: Vec<String> = db
         .query(
-            "SELECT recipient, sent_at FROM send_log WHERE id = ?1 AND id <> ''",
-            params![id.trim()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            "SELECT recipient FROM send_log WHERE id = ?1 AND id <> '' LIMIT 8",
+            params![id],
+            |r| r.get(0),
         )
         .ok()?;
-    sends
-        .into_iter()
-        .max_by(|a, b| a.1.cmp(&b.1))
-        .map(|(recipient, _)| recipient)
+    let (first, rest) = recipients.split_first()?;
+    if !rest.iter().all(|other| other.eq_ignore_ascii_case(first)) {
+        return None;
+    }
+    if recipients.len() == FEW {
+        let someone_else = db
+            .exists(
+                "SELECT 1 FROM send_log WHERE id = ?1 AND id <> '' \
+                 AND lower(recipient) <> lower(?2)",
+                params![id, first],
+            )
+            .ok()?;
+        if someone_else {
+            return None;
+        }
+    }
+    Some(first.clone())
 }
 
 /// A write transaction on the store, rolled back when dropped without `commit`.

@@ -864,8 +864,9 @@ fn send_log_lookup_by_empty_id_finds_nobody(backend: Backend) {
         Some("bob@example.net")
     );
 
-    // An id sent more than once names its latest recipient; a send without a time counts as
-    // the oldest. A Message-ID sent to two recipients names neither.
+    // An id sent again to the same recipient names that recipient; an id sent to several
+    // recipients (a campaign-level id) names none of them, whichever was sent last. A
+    // Message-ID sent to two recipients names neither.
     let mut batch = store.begin().unwrap();
     for (recipient, sent_at) in [
         ("carol@example.net", Some("2026-10-01T00:00:00Z")),
@@ -878,15 +879,44 @@ fn send_log_lookup_by_empty_id_finds_nobody(backend: Backend) {
         };
         batch.add_send_log(&send, now).unwrap();
     }
+    for day in 1..=2 {
+        let send = SendLogEntry {
+            sent_at: Some(format!("2026-10-{day:02}T00:00:00Z")),
+            ..entry(None, "hal@example.net", Some("twice"))
+        };
+        batch.add_send_log(&send, now).unwrap();
+    }
+    // Sent ten times to one recipient, then once to another: more rows than one read takes.
+    for day in 1..=11 {
+        let recipient = if day == 11 {
+            "ivy@example.net"
+        } else {
+            "joe@example.net"
+        };
+        let message_id = format!("often-{day}@example.com");
+        let send = SendLogEntry {
+            sent_at: Some(format!("2026-10-{day:02}T00:00:00Z")),
+            ..entry(Some(&message_id), recipient, Some("often"))
+        };
+        batch.add_send_log(&send, now).unwrap();
+    }
     for recipient in ["fay@example.net", "gus@example.net"] {
         batch
             .add_send_log(&entry(Some("m2@example.com"), recipient, None), now)
             .unwrap();
     }
     batch.commit().unwrap();
+    assert_eq!(store.recipient_by_id("resent"), None);
     assert_eq!(
-        store.recipient_by_id("resent").as_deref(),
-        Some("dave@example.net")
+        store.recipient_by_id("twice").as_deref(),
+        Some("hal@example.net")
+    );
+    assert_eq!(store.recipient_by_id("often"), None);
+    assert_eq!(
+        store
+            .recipient_by_message_id("<often-3@example.com>")
+            .as_deref(),
+        Some("joe@example.net")
     );
     assert_eq!(store.recipient_by_message_id("<m2@example.com>"), None);
     assert_eq!(

@@ -387,45 +387,68 @@ fn loop_report(raw: &[u8], outer: &HeaderBlock, message: &Message) -> Option<Par
 /// An unsubscribe request is not looked for inside a forward: its sender, who names the
 /// subscriber, would be anyone's say-so there.
 fn forwarded_report(message: &Message, limits: ParseLimits) -> Option<Parsed> {
+    // Every report attached, each once (the same one attached twice is one): a message that
+    // forwards several ("select three, forward as attachments", a digest) is not read in
+    // part, which would drop the others without a word.
+    let mut found: Vec<(&[u8], Parsed)> = Vec::new();
     for part in &message.parts {
-        match &part.body {
-            PartType::Message(inner) => {
-                let inner_raw = inner.raw_message();
-                let inner_outer = HeaderBlock::parse(inner_raw);
-                if let Some(parsed) = loop_report(inner_raw, &inner_outer, inner) {
-                    return Some(parsed);
-                }
-            }
+        let attached: &[u8] = match &part.body {
+            PartType::Message(inner) => inner.raw_message(),
             PartType::Binary(_) | PartType::InlineBinary(_) | PartType::Text(_)
                 if may_be_a_message_file(part) =>
             {
-                let contents = part.contents();
-                if !header_block::starts_with_field(contents) {
-                    continue;
-                }
-                let Ok(Some(inner)) = std::panic::catch_unwind(|| MIME.parse(contents)) else {
-                    continue;
-                };
-                if too_complex(&inner, limits).is_some() {
-                    continue;
-                }
-                let repaired = crate::mime_boundary::renamed(contents, &inner);
-                let again = repaired
-                    .as_deref()
-                    .and_then(|copy| std::panic::catch_unwind(|| MIME.parse(copy)).ok().flatten());
-                let (contents, inner) = match (&repaired, again) {
-                    (Some(copy), Some(again)) => (copy.as_slice(), again),
-                    _ => (contents, inner),
-                };
-                let inner_outer = HeaderBlock::parse(contents);
-                if let Some(parsed) = loop_report(contents, &inner_outer, &inner) {
-                    return Some(parsed);
-                }
+                part.contents()
             }
-            _ => {}
+            _ => continue,
+        };
+        if found.iter().any(|(bytes, _)| *bytes == attached) {
+            continue;
+        }
+        if let Some(parsed) = attached_report(part, limits) {
+            found.push((attached, parsed));
         }
     }
-    None
+    let count = found.len();
+    let (_, mut first) = found.into_iter().next()?;
+    if count > 1 {
+        first.report.error = Some(format!(
+            "this message forwards {count} reports, and fbl reads one report a message: none \
+             of them was acted on; forward each in a message of its own, or save them as .eml \
+             files and give those to fbl ingest"
+        ));
+    }
+    Some(first)
+}
+
+/// The feedback loop's report one attachment holds, if it holds one (see `forwarded_report`).
+fn attached_report(part: &mail_parser::MessagePart, limits: ParseLimits) -> Option<Parsed> {
+    match &part.body {
+        PartType::Message(inner) => {
+            let inner_raw = inner.raw_message();
+            let inner_outer = HeaderBlock::parse(inner_raw);
+            loop_report(inner_raw, &inner_outer, inner)
+        }
+        _ => {
+            let contents = part.contents();
+            if !header_block::starts_with_field(contents) {
+                return None;
+            }
+            let inner = std::panic::catch_unwind(|| MIME.parse(contents)).ok()??;
+            if too_complex(&inner, limits).is_some() {
+                return None;
+            }
+            let repaired = crate::mime_boundary::renamed(contents, &inner);
+            let again = repaired
+                .as_deref()
+                .and_then(|copy| std::panic::catch_unwind(|| MIME.parse(copy)).ok().flatten());
+            let (contents, inner) = match (&repaired, again) {
+                (Some(copy), Some(again)) => (copy.as_slice(), again),
+                _ => (contents, inner),
+            };
+            let inner_outer = HeaderBlock::parse(contents);
+            loop_report(contents, &inner_outer, &inner)
+        }
+    }
 }
 
 /// Whether an attachment that is not `message/rfc822` may hold a saved message: a file named

@@ -266,3 +266,62 @@ fn a_list_unsubscribe_mailto_id_is_resolved_through_the_send_log() {
         "{report}"
     );
 }
+
+/// A person selects three reports and forwards them as attachments in one message: fbl
+/// reads one report a message, so it acts on none of them and quarantines the forward with
+/// a reason (it used to read the first and drop the other two without a word). The same
+/// report attached twice is one report.
+#[test]
+fn a_forward_of_several_reports_is_quarantined_not_read_in_part() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        fixtures().join("reports").join("fbl.toml"),
+        dir.path().join("fbl.toml"),
+    )
+    .unwrap();
+    let attach = |names: &[&str]| {
+        let mut raw = String::from(
+            "From: colleague@sender.example\nTo: fbl@sender.example\nSubject: Fwd: reports\n\
+             Date: Tue, 24 Nov 2026 10:00:00 +0000\nMIME-Version: 1.0\n\
+             Content-Type: multipart/mixed; boundary=\"=_fwd_7c1a\"\n\n\
+             --=_fwd_7c1a\nContent-Type: text/plain\n\nThree complaints, see attached.\n",
+        );
+        for name in names {
+            let report = std::fs::read_to_string(fixtures().join("reports").join(name)).unwrap();
+            raw.push_str(&format!(
+                "--=_fwd_7c1a\nContent-Type: message/rfc822\n\
+                 Content-Disposition: attachment; filename=\"{name}\"\n\n{report}\n"
+            ));
+        }
+        raw.push_str("--=_fwd_7c1a--\n");
+        raw
+    };
+    std::fs::create_dir_all(dir.path().join("in")).unwrap();
+    std::fs::write(
+        dir.path().join("in/three.eml"),
+        attach(&[
+            "arf-rfc5965-every-field.eml",
+            "mailru-arf-address-in-clear.eml",
+            "jmrp-legacy-2016.eml",
+        ]),
+    )
+    .unwrap();
+    let (code, summary, all) = ingest(dir.path());
+    assert_eq!(code, Some(1), "{all}");
+    assert_eq!(summary["quarantined"], 1, "{summary}");
+    assert!(all.contains("forwards 3 reports"), "{all}");
+    assert!(!is_suppressed(dir.path(), "jane.doe@example.net"));
+    assert!(!is_suppressed(dir.path(), "lucy.grant@hotmail.example"));
+
+    // One report attached twice: read as that report.
+    std::fs::remove_file(dir.path().join("in/three.eml")).unwrap();
+    std::fs::write(
+        dir.path().join("in/twice.eml"),
+        attach(&["arf-rfc5965-every-field.eml", "arf-rfc5965-every-field.eml"]),
+    )
+    .unwrap();
+    let (code, summary, all) = ingest(dir.path());
+    assert_eq!(summary["quarantined"], 0, "{summary} {all}");
+    assert_eq!(code, Some(0), "{all}");
+    assert!(is_suppressed(dir.path(), "jane.doe@example.net"));
+}

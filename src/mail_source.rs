@@ -401,6 +401,47 @@ fn maildir_file(entry: &std::fs::DirEntry) -> Option<(Box<OsStr>, bool)> {
     (!name.as_encoded_bytes().starts_with(b".")).then_some((name, false))
 }
 
+/// The files below a plain folder given as input that a walk does not read (not named
+/// `*.eml`, not hidden, not in a Maildir): how many, and the first few paths. For a person
+/// who gave a folder of reports saved as `.txt` or `.msg` and saw nothing happen.
+pub fn files_not_read(folder: &Path) -> (u64, Vec<PathBuf>) {
+    const SHOWN: usize = 3;
+    const LOOKED_AT: usize = 100_000;
+    let mut count = 0u64;
+    let mut shown = Vec::new();
+    let mut folders = vec![folder.to_path_buf()];
+    let mut looked_at = 0;
+    while let Some(folder) = folders.pop() {
+        if is_maildir(&folder) {
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            looked_at += 1;
+            if looked_at > LOOKED_AT {
+                return (count, shown);
+            }
+            if entry.file_name().as_encoded_bytes().starts_with(b".") {
+                continue;
+            }
+            let path = entry.path();
+            match entry.file_type() {
+                Ok(kind) if kind.is_dir() => folders.push(path),
+                Ok(kind) if kind.is_file() && eml_file_or_folder(&entry).is_none() => {
+                    count += 1;
+                    if shown.len() < SHOWN {
+                        shown.push(path);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    (count, shown)
+}
+
 /// In a plain folder: a subfolder (true) or an `.eml` file (false), not hidden.
 fn eml_file_or_folder(entry: &std::fs::DirEntry) -> Option<(Box<OsStr>, bool)> {
     let name = entry.file_name();

@@ -70,6 +70,28 @@ pub fn run(context: &Context, args: IngestArgs) -> Result<Outcome> {
     // Before the error, if any, so that it starts a line of its own.
     progress.finish();
     ingested?;
+    if summary.messages == 0 {
+        // Nothing read at all: a plain folder whose files are not named `*.eml` (reports
+        // saved as `.txt` or `.msg`) would otherwise look like a folder without reports.
+        for path in args.paths.iter().filter(|p| p.is_dir()) {
+            let (count, shown) = crate::mail_source::files_not_read(path);
+            if count > 0 {
+                let names: Vec<String> = shown.iter().map(|p| p.display().to_string()).collect();
+                summary.unreadable.push(format!(
+                    "{}: {} not named *.eml ({}{}); in a folder that is not a Maildir only \
+                     files named *.eml are read: rename them, or give the files themselves",
+                    path.display(),
+                    super::counted(count, "file", "files"),
+                    names.join(", "),
+                    if count > shown.len() as u64 {
+                        ", ..."
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        }
+    }
     if args.mta {
         // Not read (a short read, a pipe that broke): not kept, so the MTA must keep it.
         if let Some(error) = summary.unreadable.first() {

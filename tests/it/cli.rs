@@ -2571,3 +2571,29 @@ fn an_unattributed_complaint_is_one_reason_in_the_report() {
         "{reasons:?}"
     );
 }
+
+/// A folder of reports saved as `.txt` or `.msg`: nothing in it is read (only `*.eml` files
+/// are, outside a Maildir). That used to look like a folder without reports (exit 0, "0
+/// messages"); it is said, with the files, exit 1. A folder with `.eml` files beside other
+/// files says nothing of the others.
+#[test]
+fn a_folder_without_eml_files_says_what_it_did_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = arf("abuse", "saved@example.org", "s@example.com");
+    write(dir.path(), "saved/report.txt", &report);
+    write(dir.path(), "saved/older/report.msg", &report);
+    write(dir.path(), "saved/.hidden.txt", &report);
+    let output = run(fbl(dir.path()).args(["--db", "fbl.sqlite", "ingest", "saved"]));
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(
+        text.contains("saved: 2 files not named *.eml (") && text.contains("saved/report.txt"),
+        "{text}"
+    );
+    assert!(!text.contains("hidden"), "{text}");
+
+    write(dir.path(), "saved/report.eml", &report);
+    let output = run(fbl(dir.path()).args(["--db", "fbl.sqlite", "ingest", "saved"]));
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(!stdout(&output).contains("not named"));
+}

@@ -256,6 +256,21 @@ pub struct SendLogConfig {
     /// log can be named every time).
     #[serde(default, rename = "import")]
     pub imports: Vec<SendLogImportConfig>,
+    /// The name `fbl run` keeps the `import` positions under, instead of the machine's
+    /// (`gethostname`): for a container that gets a new name at every start, which would
+    /// read its logs from their start every time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+}
+
+impl SendLogConfig {
+    /// The host name send-log positions are kept under (see `host`).
+    pub fn position_host(&self) -> String {
+        match self.host.as_deref().map(str::trim) {
+            Some(host) if !host.is_empty() => host.to_string(),
+            _ => crate::run::host_name(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -274,6 +289,7 @@ impl Default for SendLogConfig {
         SendLogConfig {
             retention_days: default_retention(),
             imports: Vec::new(),
+            host: None,
         }
     }
 }

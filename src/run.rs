@@ -332,9 +332,10 @@ pub fn import_configured_send_log(
     store: &mut Store,
     ingester: &Ingester,
     import: &crate::config::SendLogImportConfig,
-    retention_days: u32,
+    send_log: &crate::config::SendLogConfig,
     out: &mut Vec<SendLogImported>,
 ) -> Result<()> {
+    let retention_days = send_log.retention_days;
     let origin = import.path.display().to_string();
     let file = std::fs::File::open(&import.path)
         .with_context(|| format!("cannot read send log {origin}"))?;
@@ -356,7 +357,7 @@ pub fn import_configured_send_log(
         out.push(imported);
         return Ok(());
     }
-    let host = host_name();
+    let host = send_log.position_host();
     let key = position_key(&import.path)?;
     let kept = store.send_log_position(&host, &key)?;
     let template = crate::store::SendLogPosition {
@@ -523,8 +524,8 @@ pub(crate) fn position_key(path: &Path) -> Result<String> {
     Ok(absolute.display().to_string())
 }
 
-/// The machine's name, which a position is kept under: hosts that share a PostgreSQL store
-/// each read their own logs.
+/// The machine's name, which a position is kept under unless `[send_log] host` names
+/// another: hosts that share a PostgreSQL store each read their own logs.
 pub(crate) fn host_name() -> String {
     let mut name = [0u8; 256];
     // SAFETY: the buffer is writable for its length; gethostname writes at most that.
@@ -688,7 +689,7 @@ pub fn run(
                 store,
                 &ingester,
                 import,
-                config.send_log.retention_days,
+                &config.send_log,
                 &mut summary.send_log,
             );
             match imported {

@@ -53,7 +53,7 @@ pub fn run(context: &Context, command: SendlogCommand) -> Result<Outcome> {
 fn rewind(context: &Context, path: Option<PathBuf>) -> Result<Outcome> {
     let mut store = context.open_existing_store()?;
     let _lock = store.lock()?;
-    let host = crate::run::host_name();
+    let host = context.config.send_log.position_host();
     let key = path.as_deref().map(crate::run::position_key).transpose()?;
     let mut batch = store.begin()?;
     let forgotten = batch.forget_send_log_positions(&host, key.as_deref())?;

@@ -846,3 +846,39 @@ fn a_log_named_through_a_link_is_followed_through_a_rotation() {
         "{summary}"
     );
 }
+
+/// `[send_log] host` names the host positions are kept under, for a container that gets a
+/// new name at every start: the next run, whatever the machine's name, reads on, and
+/// `fbl sendlog rewind` forgets that host's positions.
+#[test]
+fn a_configured_host_keeps_the_positions_whatever_the_machine_s_name() {
+    let dir = setup(&[("sends.csv", "csv")]);
+    let config = std::fs::read_to_string(dir.path().join("fbl.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("fbl.toml"),
+        config.replace("[send_log]\n", "[send_log]\nhost = \"mx-container\"\n"),
+    )
+    .unwrap();
+    append(
+        dir.path(),
+        "sends.csv",
+        &format!("{CSV_HEADER}{}", csv_row("c1")),
+    );
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{summary}");
+    let kept = positions(dir.path());
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].host, "mx-container");
+
+    append(dir.path(), "sends.csv", &csv_row("c2"));
+    let (_, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(summary["send_log"][0]["added"], 1, "{summary}");
+    assert!(
+        summary["send_log"][0].get("resumed_at").is_some(),
+        "{summary}"
+    );
+
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "sendlog", "rewind"]));
+    assert_eq!(output.status.code(), Some(0));
+    assert!(positions(dir.path()).is_empty());
+}

@@ -638,31 +638,45 @@ impl Store {
         Ok(days)
     }
 
-    /// The ranges SNDS ipStatus lists now (periods not ended).
+    /// The ranges SNDS ipStatus lists now (periods not ended), across accounts.
     pub fn snds_ip_status(&self) -> Result<Vec<SndsStatus>> {
         self.snds_status_periods(true)
     }
 
-    /// Every ipStatus period kept, ended or not, oldest first.
+    /// Every ipStatus period kept, ended or not, across accounts, oldest first.
     pub fn snds_ip_status_all_periods(&self) -> Result<Vec<SndsStatus>> {
         self.snds_status_periods(false)
     }
 
+    /// The periods cut into parts by when their addresses began to be listed so (a blocked
+    /// range that grew keeps its older addresses' start), by `since`, then range. Accounts
+    /// that cover the same IPs each keep a period of a range they both list; it is one range,
+    /// listed once, and its addresses were listed since the earliest start any account saw.
     fn snds_status_periods(&self, open_only: bool) -> Result<Vec<SndsStatus>> {
-        self.db.query(
-            "SELECT first_ip, last_ip, blocked, details, first_seen_at FROM snds_ip_status
-             WHERE (?1 = 0 OR ended_at IS NULL) ORDER BY first_seen_at, first_ip, id",
-            params![open_only],
-            |r| {
-                Ok(SndsStatus {
-                    first_ip: r.get(0)?,
-                    last_ip: r.get(1)?,
-                    blocked: r.get(2)?,
-                    details: r.get(3)?,
-                    since: r.get(4)?,
-                })
-            },
-        )
+        let periods = self.snds_ip_status_all_accounts()?;
+        let mut parts = super::snds::ip_status_since(&periods, open_only);
+        parts.sort_by_cached_key(|part| {
+            (
+                part.since.clone(),
+                super::snds::address_order(part),
+                part.blocked,
+                part.period_id,
+            )
+        });
+        parts.dedup_by(|a, b| {
+            (&a.since, &a.first_ip, &a.last_ip, a.blocked)
+                == (&b.since, &b.first_ip, &b.last_ip, b.blocked)
+        });
+        Ok(parts
+            .into_iter()
+            .map(|part| SndsStatus {
+                first_ip: part.first_ip,
+                last_ip: part.last_ip,
+                blocked: part.blocked,
+                details: part.details,
+                since: part.since,
+            })
+            .collect())
     }
 
     /// Block events seen on or after `from_day`, or every one for an IP.

@@ -131,7 +131,8 @@ pub struct SndsStatus {
     pub last_ip: String,
     pub blocked: bool,
     pub details: String,
-    /// When fbl first saw SNDS list it so.
+    /// When fbl first saw SNDS list these addresses so, without a break since: a range that
+    /// grew is listed in parts, its older addresses with their older start.
     pub since: String,
 }
 

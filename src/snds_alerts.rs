@@ -16,9 +16,9 @@ pub enum AlertKind {
     TurnedRed,
     /// The IP hit spam traps on a day.
     TrapHits,
-    /// ipStatus lists a range as blocked that it did not list as blocked before.
+    /// ipStatus lists addresses as blocked that no range it listed before blocked.
     Blocked,
-    /// ipStatus no longer lists a range as blocked.
+    /// ipStatus lists addresses in no blocked range that a range it listed before blocked.
     Unblocked,
 }
 
@@ -153,8 +153,11 @@ fn trap_hits_rise_event(day: &str, trap_hits: u64) -> String {
     format!("{day} {trap_hits}")
 }
 
-/// The alerts an ipStatus snapshot calls for: each blocked period that began, and each
-/// blocked period that ended.
+/// The alerts an ipStatus snapshot calls for: each part of a blocked period that began, and
+/// each part of a blocked period that ended, as the store tells them
+/// (`Batch::apply_snds_ip_status`: only addresses that entered or left every blocked range,
+/// so a range that grows or shrinks alerts its new or its dropped addresses alone). The event
+/// is the period's; with the part's range it is unique.
 pub fn ip_status_alerts(
     account: &str,
     opened: &[IpStatusPeriod],

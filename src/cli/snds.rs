@@ -45,7 +45,8 @@ pub enum SndsCommand {
     ///
     /// Columns: day, IP, activity window (as SNDS wrote it), message recipients, filter
     /// result, complaint rate, trap hits, and whether the latest ipStatus lists the IP as
-    /// blocked. Then the ranges the latest ipStatus lists, with when each was first seen.
+    /// blocked. Then the ranges the latest ipStatus lists, with since when their addresses
+    /// have been listed so (a blocked range that grew keeps its older addresses' start).
     Show {
         /// Only this IP
         #[arg(long)]
@@ -271,7 +272,13 @@ fn show(context: &Context, ip: Option<IpAddr>, days: u32, json: bool) -> Result<
     } else {
         print_table(&shown.rows);
     }
-    for period in &ip_status {
+    // Each range in parts by when its addresses began to be listed so: a blocked range that
+    // grew keeps its older addresses' start.
+    let listed_since = store
+        .snds_current_ip_status_since(None)?
+        .into_iter()
+        .filter(|part| ip.is_none_or(|ip| ip_in(&part.first_ip, &part.last_ip, ip)));
+    for period in listed_since {
         let range = crate::snds_alerts::range_text(&period.first_ip, &period.last_ip);
         let state = if period.blocked {
             "blocked"
@@ -285,18 +292,22 @@ fn show(context: &Context, ip: Option<IpAddr>, days: u32, json: bool) -> Result<
         };
         println!(
             "{} {range} {state} since {}{details}",
-            period.account, period.first_seen_at
+            period.account, period.since
         );
     }
     Ok(Outcome::Clean)
 }
 
 fn period_contains(period: &IpStatusPeriod, ip: IpAddr) -> bool {
-    match (period.first_ip.parse(), period.last_ip.parse()) {
+    ip_in(&period.first_ip, &period.last_ip, ip)
+}
+
+fn ip_in(first_ip: &str, last_ip: &str, ip: IpAddr) -> bool {
+    match (first_ip.parse(), last_ip.parse()) {
         (Ok(first_ip), Ok(last_ip)) => IpStatusRange {
             first_ip,
             last_ip,
-            blocked: period.blocked,
+            blocked: false,
             blocked_raw: String::new(),
             details: String::new(),
         }

@@ -543,9 +543,14 @@ impl Store {
         self.db.exists("SELECT 1 FROM snds_data LIMIT 1", params![])
     }
 
-    /// SNDS's figures per IP and day (every account and activity window of the day added
-    /// up; the worst filter result and complaint band), optionally for one IP; in IP order,
-    /// then day.
+    /// SNDS's figures per IP and day (every activity window of the day added up; the worst
+    /// filter result and complaint band), optionally for one IP; in IP order, then day.
+    ///
+    /// Accounts that cover the same IPs (a legacy key beside the new API, two keys of one
+    /// sender) each store the same windows: SNDS counts the IP's mail once, whichever account
+    /// asks. A window counts once, as the account that fetched it last holds it (the newest
+    /// figure SNDS gave; on a tie, the first account by name), so that two accounts do not
+    /// double the volume and the trap hits, nor halve a complaint rate.
     ///
     /// The rows are added up here rather than by a GROUP BY: for every IP, SQLite would
     /// read the rows through `snds_data_by_day` and look each one up in the table (a
@@ -563,7 +568,8 @@ impl Store {
                                    WHEN 'green' THEN 1 ELSE 0 END,
                 complaint_percent,
                 CASE WHEN complaint_rate = 'below_point_one' THEN 1 ELSE 0 END,
-                trap_hits, activity_start, activity_end
+                trap_hits, activity_start, activity_end,
+                coalesce(activity_start, activity_start_raw), fetched_at, account
              FROM snds_data";
         // A row is filed under the day its window starts on, as SNDS names it; a report puts
         // it beside the UTC day the window mostly covers (a window from 4 PM to 4 PM is the
@@ -582,14 +588,30 @@ impl Store {
             &sql.replacen(COLUMNS, "SELECT count(*) FROM snds_data", 1),
             params![filed_from, to_day, ip],
         )?;
-        let mut days = self.db.query_sized(
-            &sql,
-            params![filed_from, to_day, ip],
-            rows as usize,
-            snds_day_from_row,
-        )?;
-        days.retain(|d| d.day.as_str() >= from_day && d.day.as_str() <= to_day);
-        days.sort_unstable_by(|a, b| (&a.ip, &a.day).cmp(&(&b.ip, &b.day)));
+        let mut days =
+            self.db
+                .query_sized(&sql, params![filed_from, to_day, ip], rows as usize, |r| {
+                    let window = SndsWindow {
+                        start: r.get(9)?,
+                        fetched_at: r.get(10)?,
+                        account: r.get(11)?,
+                    };
+                    Ok((snds_day_from_row(r)?, window))
+                })?;
+        days.retain(|(d, _)| d.day.as_str() >= from_day && d.day.as_str() <= to_day);
+        // One row per IP and window across accounts: the one fetched last comes first and
+        // the others of its window are left out.
+        days.sort_unstable_by(|(a, wa), (b, wb)| {
+            (&a.ip, &a.day, &wa.start, &wb.fetched_at, &wa.account).cmp(&(
+                &b.ip,
+                &b.day,
+                &wb.start,
+                &wa.fetched_at,
+                &wb.account,
+            ))
+        });
+        days.dedup_by(|(a, wa), (b, wb)| (&a.ip, &a.day, &wa.start) == (&b.ip, &b.day, &wb.start));
+        let mut days: Vec<SndsDay> = days.into_iter().map(|(day, _)| day).collect();
         // The windows of a day added up as SQL's sum() and max() would, max() leaving NULLs
         // aside. A window's band "< 0.1%" is the only one that shows no percentage, and it
         // shows only when there is none: below_point_one counts only then.
@@ -616,31 +638,45 @@ impl Store {
         Ok(days)
     }
 
-    /// The ranges SNDS ipStatus lists now (periods not ended).
+    /// The ranges SNDS ipStatus lists now (periods not ended), across accounts.
     pub fn snds_ip_status(&self) -> Result<Vec<SndsStatus>> {
         self.snds_status_periods(true)
     }
 
-    /// Every ipStatus period kept, ended or not, oldest first.
+    /// Every ipStatus period kept, ended or not, across accounts, oldest first.
     pub fn snds_ip_status_all_periods(&self) -> Result<Vec<SndsStatus>> {
         self.snds_status_periods(false)
     }
 
+    /// The periods cut into parts by when their addresses began to be listed so (a blocked
+    /// range that grew keeps its older addresses' start), by `since`, then range. Accounts
+    /// that cover the same IPs each keep a period of a range they both list; it is one range,
+    /// listed once, and its addresses were listed since the earliest start any account saw.
     fn snds_status_periods(&self, open_only: bool) -> Result<Vec<SndsStatus>> {
-        self.db.query(
-            "SELECT first_ip, last_ip, blocked, details, first_seen_at FROM snds_ip_status
-             WHERE (?1 = 0 OR ended_at IS NULL) ORDER BY first_seen_at, first_ip, id",
-            params![open_only],
-            |r| {
-                Ok(SndsStatus {
-                    first_ip: r.get(0)?,
-                    last_ip: r.get(1)?,
-                    blocked: r.get(2)?,
-                    details: r.get(3)?,
-                    since: r.get(4)?,
-                })
-            },
-        )
+        let periods = self.snds_ip_status_all_accounts()?;
+        let mut parts = super::snds::ip_status_since(&periods, open_only);
+        parts.sort_by_cached_key(|part| {
+            (
+                part.since.clone(),
+                super::snds::address_order(part),
+                part.blocked,
+                part.period_id,
+            )
+        });
+        parts.dedup_by(|a, b| {
+            (&a.since, &a.first_ip, &a.last_ip, a.blocked)
+                == (&b.since, &b.first_ip, &b.last_ip, b.blocked)
+        });
+        Ok(parts
+            .into_iter()
+            .map(|part| SndsStatus {
+                first_ip: part.first_ip,
+                last_ip: part.last_ip,
+                blocked: part.blocked,
+                details: part.details,
+                since: part.since,
+            })
+            .collect())
     }
 
     /// Block events seen on or after `from_day`, or every one for an IP.
@@ -968,6 +1004,14 @@ fn covered_day(start: Option<&str>, end: Option<&str>) -> Option<String> {
     Some(middle.with_timezone(&chrono::Utc).date_naive().to_string())
 }
 
+/// What tells an SNDS row's activity window apart, and which account's copy of it to keep.
+struct SndsWindow {
+    /// The window's start in UTC, or as SNDS wrote it when it could not be read.
+    start: String,
+    fetched_at: String,
+    account: String,
+}
+
 fn snds_day_from_row(r: &Row) -> Result<SndsDay> {
     let percent: Option<f64> = r.get(4)?;
     let filed: String = r.get(1)?;
@@ -1216,7 +1260,8 @@ mod tests {
     }
 
     /// Two accounts, and two activity windows of one day: added up as the SQL aggregates
-    /// (sum, max, max of the percentage leaving NULLs aside) did.
+    /// (sum, max, max of the percentage leaving NULLs aside) did, a window that both
+    /// accounts hold counted once.
     #[test]
     fn snds_windows_of_a_day_add_up_as_sql_did() {
         let dir = tempfile::tempdir().unwrap();
@@ -1244,7 +1289,7 @@ mod tests {
             (
                 "b",
                 "192.0.2.1",
-                "11/1/2026 12:00 AM",
+                "11/1/2026 6:00 PM",
                 FilterColor::Unknown,
                 ComplaintBand::Percent(0.4),
                 7,
@@ -1280,7 +1325,7 @@ mod tests {
             (
                 "b",
                 "192.0.2.10",
-                "11/2/2026 12:00 AM",
+                "11/2/2026 12:00 PM",
                 FilterColor::Green,
                 ComplaintBand::Percent(1.5),
                 1,
@@ -1335,7 +1380,8 @@ mod tests {
             batch.upsert_snds_row(account, &day, &row, NOW).unwrap();
         }
         batch.commit().unwrap();
-        // What the GROUP BY this replaced gave.
+        // What the GROUP BY this replaced gave, over one row per IP and window: the one of
+        // the account that fetched it last, or the first account by name.
         let grouped = |from: &str, to: &str, ip: Option<&str>| -> Vec<SndsDay> {
             db.db
                 .query(
@@ -1345,8 +1391,15 @@ mod tests {
                         max(complaint_percent),
                         max(CASE WHEN complaint_rate = 'below_point_one' THEN 1 ELSE 0 END),
                         sum(trap_hits), NULL, NULL
-                     FROM snds_data
+                     FROM snds_data d
                      WHERE day BETWEEN ?1 AND ?2 AND (CAST(?3 AS TEXT) IS NULL OR ip = ?3)
+                       AND NOT EXISTS (
+                           SELECT 1 FROM snds_data o
+                           WHERE o.ip = d.ip
+                             AND coalesce(o.activity_start, o.activity_start_raw)
+                                 = coalesce(d.activity_start, d.activity_start_raw)
+                             AND (o.fetched_at > d.fetched_at
+                                  OR (o.fetched_at = d.fetched_at AND o.account < d.account)))
                      GROUP BY ip, day ORDER BY ip, day",
                     params![from, to, ip],
                     snds_day_from_row,
@@ -1374,12 +1427,14 @@ mod tests {
             (157, "yellow", "0.4%", 3)
         );
         assert_eq!(all[1].complaint_rate, "1.5%");
+        // Both accounts hold 192.0.2.2's window, fetched at once: the first account's counts.
         assert_eq!(
             (
+                all[2].message_recipients,
                 all[2].filter_result.as_str(),
                 all[2].complaint_rate.as_str()
             ),
-            ("red", "")
+            (9, "red", "")
         );
     }
 }

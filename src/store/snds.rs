@@ -7,6 +7,7 @@ use super::{Batch, Store};
 use crate::snds::{ComplaintBand, IpStatusRange, SndsDataRow};
 use anyhow::Result;
 use chrono::{DateTime, Utc};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// What storing one data row did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,11 +93,40 @@ pub struct IpStatusPeriod {
     pub ended_at: Option<String>,
 }
 
-/// What an ipStatus snapshot changed: periods that began and periods that ended.
+/// What an ipStatus snapshot changed, address by address: a range that changes shape (grows,
+/// shrinks, is split in two) is a new period, but only the addresses that entered or left
+/// every blocked range are news.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IpStatusChanges {
+    /// The addresses newly inside a blocked range: each part of a blocked period that began
+    /// that no blocked period of the account listed before, as that period cut to the part.
     pub opened: Vec<IpStatusPeriod>,
+    /// The addresses no longer inside any blocked range: each part of a blocked period that
+    /// ended that no blocked period of the account lists now, as that period (with its end)
+    /// cut to the part.
     pub closed: Vec<IpStatusPeriod>,
+    /// The distinct ranges the snapshot listed (a line listed twice counts once), and how
+    /// many of them are blocked.
+    pub ranges: u64,
+    pub blocked_ranges: u64,
+}
+
+/// A part of an ipStatus period whose addresses have been listed with the period's blocked
+/// value since one time: a blocked range that grew is one period, but its older addresses
+/// have been blocked since before it began.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct IpStatusSince {
+    pub account: String,
+    pub first_ip: String,
+    pub last_ip: String,
+    pub blocked: bool,
+    pub details: String,
+    /// When the part's addresses began to be listed so without a break: the period's
+    /// `first_seen_at`, or the start of a period before it that listed them so and that
+    /// ended no earlier than this one began (the snapshot that replaced one by the other).
+    pub since: String,
+    /// The period the part is of.
+    pub period_id: i64,
 }
 
 /// What the store knows about one SNDS account. Never the token itself.
@@ -184,6 +214,45 @@ impl Store {
             params![account],
             period_from_sql,
         )
+    }
+
+    /// Every ipStatus period of every account, oldest first.
+    pub fn snds_ip_status_all_accounts(&self) -> Result<Vec<IpStatusPeriod>> {
+        self.db.query(
+            &format!("SELECT {PERIOD_COLUMNS} FROM snds_ip_status ORDER BY id"),
+            params![],
+            period_from_sql,
+        )
+    }
+
+    /// The ranges the latest ipStatus of each account lists (all accounts when `account` is
+    /// None), each cut into parts by when its addresses began to be listed so: "blocked
+    /// since" per address, each account's history on its own. In account order, then by
+    /// period and address.
+    pub fn snds_current_ip_status_since(
+        &self,
+        account: Option<&str>,
+    ) -> Result<Vec<IpStatusSince>> {
+        let periods = self.snds_ip_status_all_accounts()?;
+        let mut accounts: Vec<&str> = periods
+            .iter()
+            .map(|period| period.account.as_str())
+            .filter(|name| account.is_none_or(|wanted| wanted == *name))
+            .collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        let mut out = Vec::new();
+        for name in accounts {
+            let own: Vec<IpStatusPeriod> = periods
+                .iter()
+                .filter(|period| period.account == name)
+                .cloned()
+                .collect();
+            let mut parts = ip_status_since(&own, true);
+            parts.sort_by_cached_key(|part| (address_order(part), part.period_id));
+            out.extend(parts);
+        }
+        Ok(out)
     }
 
     pub fn snds_account_state(&self, account: &str) -> Result<SndsAccountState> {
@@ -448,7 +517,8 @@ impl Batch<'_> {
 
     /// Applies an ipStatus snapshot: periods still listed are extended, new ones begin, and
     /// those no longer listed end. A range is the same period while its first IP, last IP
-    /// and blocked value stay; its details follow the latest snapshot.
+    /// and blocked value stay; its details follow the latest snapshot. What changed is told
+    /// address by address (`IpStatusChanges`).
     pub fn apply_snds_ip_status(
         &mut self,
         account: &str,
@@ -468,19 +538,21 @@ impl Batch<'_> {
                 && period.last_ip == range.last_ip.to_string()
                 && period.blocked == range.blocked
         };
-        let mut changes = IpStatusChanges::default();
+        let mut ended = Vec::new();
         for period in &open {
             if !ranges.iter().any(|range| same(period, range)) {
                 self.tx.execute(
                     "UPDATE snds_ip_status SET ended_at = ?2 WHERE id = ?1",
                     params![period.id, now],
                 )?;
-                changes.closed.push(IpStatusPeriod {
+                ended.push(IpStatusPeriod {
                     ended_at: Some(now.to_owned()),
                     ..period.clone()
                 });
             }
         }
+        let mut listed = Vec::new();
+        let mut began = Vec::new();
         for (index, range) in ranges.iter().enumerate() {
             // A range listed twice in one snapshot is one period.
             if ranges[..index].iter().any(|earlier| {
@@ -490,6 +562,7 @@ impl Batch<'_> {
             }) {
                 continue;
             }
+            listed.push(range);
             match open.iter().find(|period| same(period, range)) {
                 Some(period) => {
                     self.tx.execute(
@@ -513,7 +586,7 @@ impl Batch<'_> {
                             now
                         ],
                     )?;
-                    changes.opened.push(IpStatusPeriod {
+                    began.push(IpStatusPeriod {
                         id,
                         account: account.to_owned(),
                         first_ip: range.first_ip.to_string(),
@@ -529,7 +602,24 @@ impl Batch<'_> {
             }
         }
         self.set_account_time(account, "last_ip_status_at", now)?;
-        Ok(changes)
+        // Blocked before this snapshot: every period open until now; blocked after it:
+        // every range it lists.
+        let blocked_before: Vec<Span> = open
+            .iter()
+            .filter(|period| period.blocked)
+            .filter_map(|period| Span::of(&period.first_ip, &period.last_ip))
+            .collect();
+        let blocked_after: Vec<Span> = listed
+            .iter()
+            .filter(|range| range.blocked)
+            .filter_map(|range| Span::of(&range.first_ip.to_string(), &range.last_ip.to_string()))
+            .collect();
+        Ok(IpStatusChanges {
+            opened: parts_not_in(&began, blocked_before),
+            closed: parts_not_in(&ended, blocked_after),
+            ranges: listed.len() as u64,
+            blocked_ranges: listed.iter().filter(|range| range.blocked).count() as u64,
+        })
     }
 
     /// Records an alert; false when this event was raised before.
@@ -628,4 +718,284 @@ fn period_from_sql(r: &Row) -> Result<IpStatusPeriod> {
         last_seen_at: r.get(8)?,
         ended_at: r.get(9)?,
     })
+}
+
+/// Where a part sorts among others: by its first and last address (IPv4 before IPv6), and
+/// as written when those are no IPs.
+pub(crate) fn address_order(
+    part: &IpStatusSince,
+) -> (Option<IpAddr>, Option<IpAddr>, String, String) {
+    (
+        part.first_ip.parse().ok(),
+        part.last_ip.parse().ok(),
+        part.first_ip.clone(),
+        part.last_ip.clone(),
+    )
+}
+
+/// An address range of one family as numbers, both ends included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Span {
+    v6: bool,
+    first: u128,
+    last: u128,
+}
+
+impl Span {
+    /// The range from `first_ip` to `last_ip` (or back, as `IpStatusRange::contains` reads
+    /// it); None when either is no IP or the two are of different families.
+    fn of(first_ip: &str, last_ip: &str) -> Option<Span> {
+        let number = |ip: IpAddr| match ip {
+            IpAddr::V4(ip) => (false, u128::from(u32::from(ip))),
+            IpAddr::V6(ip) => (true, u128::from(ip)),
+        };
+        let (v6, first) = number(first_ip.parse().ok()?);
+        let (last_v6, last) = number(last_ip.parse().ok()?);
+        (v6 == last_v6).then_some(Span {
+            v6,
+            first: first.min(last),
+            last: first.max(last),
+        })
+    }
+
+    fn ip(&self, value: u128) -> String {
+        if self.v6 {
+            Ipv6Addr::from(value).to_string()
+        } else {
+            Ipv4Addr::from(value as u32).to_string()
+        }
+    }
+
+    fn overlaps(&self, other: &Span) -> bool {
+        self.v6 == other.v6 && self.first <= other.last && other.first <= self.last
+    }
+
+    /// The parts of this range that none of `covers` contains, in address order.
+    fn uncovered(&self, covers: &[Span]) -> Vec<Span> {
+        let mut covers: Vec<&Span> = covers.iter().filter(|c| c.overlaps(self)).collect();
+        covers.sort_unstable();
+        let mut parts = Vec::new();
+        let mut next = Some(self.first);
+        for cover in covers {
+            let Some(from) = next else { break };
+            if cover.first > from {
+                parts.push(Span {
+                    last: cover.first - 1,
+                    first: from,
+                    ..*self
+                });
+            }
+            if cover.last >= from {
+                next = cover.last.checked_add(1);
+            }
+        }
+        if let Some(from) = next
+            && from <= self.last
+        {
+            parts.push(Span {
+                first: from,
+                ..*self
+            });
+        }
+        parts
+    }
+}
+
+/// The parts of the blocked periods of `periods` that none of `covered` contains, each as
+/// its period cut to the part; a part two periods share is told once, with the first.
+fn parts_not_in(periods: &[IpStatusPeriod], mut covered: Vec<Span>) -> Vec<IpStatusPeriod> {
+    let mut out = Vec::new();
+    for period in periods.iter().filter(|period| period.blocked) {
+        let Some(span) = Span::of(&period.first_ip, &period.last_ip) else {
+            out.push(period.clone());
+            continue;
+        };
+        for part in span.uncovered(&covered) {
+            out.push(IpStatusPeriod {
+                first_ip: part.ip(part.first),
+                last_ip: part.ip(part.last),
+                ..period.clone()
+            });
+            covered.push(part);
+        }
+    }
+    out
+}
+
+/// The periods of `periods` (only those not ended when `open_only`), each cut into parts by
+/// when its addresses began to be listed with its blocked value without a break: going
+/// back from the period's start through the periods of `periods` that listed the same
+/// addresses so and had not ended when the later one began. Periods are told in their
+/// order, a period's parts in address order.
+pub(crate) fn ip_status_since(periods: &[IpStatusPeriod], open_only: bool) -> Vec<IpStatusSince> {
+    let spans: Vec<Option<Span>> = periods
+        .iter()
+        .map(|period| Span::of(&period.first_ip, &period.last_ip))
+        .collect();
+    let mut out = Vec::new();
+    for (period, span) in periods.iter().zip(&spans) {
+        if open_only && period.ended_at.is_some() {
+            continue;
+        }
+        let part = |first: String, last: String, since: &str| IpStatusSince {
+            account: period.account.clone(),
+            first_ip: first,
+            last_ip: last,
+            blocked: period.blocked,
+            details: period.details.clone(),
+            since: since.to_owned(),
+            period_id: period.id,
+        };
+        let Some(span) = span else {
+            out.push(part(
+                period.first_ip.clone(),
+                period.last_ip.clone(),
+                &period.first_seen_at,
+            ));
+            continue;
+        };
+        // The periods that may share its addresses, and where each begins or ends within
+        // it: between two such bounds every address is listed by the same periods.
+        let others: Vec<(&IpStatusPeriod, Span)> = periods
+            .iter()
+            .zip(&spans)
+            .filter_map(|(other, s)| Some((other, (*s)?)))
+            .filter(|(other, s)| other.blocked == period.blocked && s.overlaps(span))
+            .collect();
+        let mut bounds = vec![span.first];
+        for (_, s) in &others {
+            if s.first > span.first {
+                bounds.push(s.first);
+            }
+            if let Some(after) = s.last.checked_add(1)
+                && after <= span.last
+            {
+                bounds.push(after);
+            }
+        }
+        bounds.sort_unstable();
+        bounds.dedup();
+        let mut pieces: Vec<(u128, u128, &str)> = Vec::new();
+        for (index, &first) in bounds.iter().enumerate() {
+            let last = bounds.get(index + 1).map_or(span.last, |next| next - 1);
+            let mut since = period.first_seen_at.as_str();
+            loop {
+                let earlier = others
+                    .iter()
+                    .filter(|(other, s)| {
+                        s.first <= first
+                            && last <= s.last
+                            && other.first_seen_at.as_str() < since
+                            && other.ended_at.as_deref().is_none_or(|end| end >= since)
+                    })
+                    .map(|(other, _)| other.first_seen_at.as_str())
+                    .min();
+                match earlier {
+                    Some(earlier) => since = earlier,
+                    None => break,
+                }
+            }
+            match pieces.last_mut() {
+                Some(piece) if piece.2 == since => piece.1 = last,
+                _ => pieces.push((first, last, since)),
+            }
+        }
+        for (first, last, since) in pieces {
+            out.push(part(span.ip(first), span.ip(last), since));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn period(id: i64, first: &str, last: &str, seen: (&str, Option<&str>)) -> IpStatusPeriod {
+        IpStatusPeriod {
+            id,
+            account: "main".to_owned(),
+            first_ip: first.to_owned(),
+            last_ip: last.to_owned(),
+            blocked: true,
+            blocked_raw: "Yes".to_owned(),
+            details: String::new(),
+            first_seen_at: seen.0.to_owned(),
+            last_seen_at: seen.0.to_owned(),
+            ended_at: seen.1.map(str::to_owned),
+        }
+    }
+
+    fn text(span: &Span) -> String {
+        format!("{}-{}", span.ip(span.first), span.ip(span.last))
+    }
+
+    #[test]
+    fn the_uncovered_parts_of_a_range_are_its_holes_and_ends() {
+        let span = |first: &str, last: &str| Span::of(first, last).unwrap();
+        let whole = span("192.0.2.0", "192.0.2.255");
+        let holes = whole.uncovered(&[
+            span("192.0.2.10", "192.0.2.19"),
+            span("192.0.2.15", "192.0.2.29"),
+            span("2001:db8::", "2001:db8::ffff"),
+            span("192.0.2.200", "192.0.3.10"),
+        ]);
+        let holes: Vec<String> = holes.iter().map(text).collect();
+        assert_eq!(holes, ["192.0.2.0-192.0.2.9", "192.0.2.30-192.0.2.199"]);
+        // The last IPv6 address has no address after it.
+        let top = span("ffff::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+        assert!(top.uncovered(&[top]).is_empty());
+        let below = span("fffe::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+        let parts: Vec<String> = below.uncovered(&[top]).iter().map(text).collect();
+        assert_eq!(parts, ["fffe::-fffe:ffff:ffff:ffff:ffff:ffff:ffff:ffff"]);
+        // A range written backwards reads as SNDS's contains() reads it.
+        assert_eq!(
+            span("192.0.2.9", "192.0.2.1"),
+            span("192.0.2.1", "192.0.2.9")
+        );
+    }
+
+    #[test]
+    fn blocked_since_goes_back_through_periods_that_replaced_each_other() {
+        let (t1, t2, t3, t4) = (
+            "2026-11-20T08:00:00Z",
+            "2026-11-21T08:00:00Z",
+            "2026-11-22T08:00:00Z",
+            "2026-11-23T08:00:00Z",
+        );
+        let periods = [
+            period(1, "198.51.100.0", "198.51.100.15", (t1, Some(t2))),
+            period(2, "198.51.100.0", "198.51.100.31", (t2, None)),
+            // Ended a snapshot before the one that listed 64-79 again: a break.
+            period(3, "198.51.100.64", "198.51.100.79", (t1, Some(t2))),
+            period(4, "198.51.100.64", "198.51.100.79", (t3, None)),
+            // Still listed beside a wider range that began later.
+            period(5, "198.51.100.128", "198.51.100.135", (t1, None)),
+            period(6, "198.51.100.128", "198.51.100.143", (t4, None)),
+        ];
+        let parts: Vec<(String, String, String, i64)> = ip_status_since(&periods, true)
+            .into_iter()
+            .map(|p| (p.first_ip, p.last_ip, p.since, p.period_id))
+            .collect();
+        let part = |first: &str, last: &str, since: &str, id: i64| {
+            (first.to_owned(), last.to_owned(), since.to_owned(), id)
+        };
+        assert_eq!(
+            parts,
+            [
+                part("198.51.100.0", "198.51.100.15", t1, 2),
+                part("198.51.100.16", "198.51.100.31", t2, 2),
+                part("198.51.100.64", "198.51.100.79", t3, 4),
+                part("198.51.100.128", "198.51.100.135", t1, 5),
+                part("198.51.100.128", "198.51.100.135", t1, 6),
+                part("198.51.100.136", "198.51.100.143", t4, 6),
+            ]
+        );
+        // A junked range does not carry a block's start, nor a block a junked one's.
+        let mut junked = periods[0].clone();
+        junked.blocked = false;
+        let parts = ip_status_since(&[junked, periods[1].clone()], true);
+        assert_eq!(parts.len(), 1);
+        assert_eq!(parts[0].since, t2);
+    }
 }

@@ -28,6 +28,7 @@ mod report_html;
 mod secrets;
 mod sendlog_resume;
 mod snds;
+mod snds_accounts;
 mod snds_client;
 mod source_after;
 mod store;

@@ -686,6 +686,28 @@ impl Store {
         Ok(result)
     }
 
+    /// The send-log entries of a Message-ID (without angle brackets), in the order they
+    /// came in.
+    pub fn send_log_for_message_id(&self, message_id: &str) -> Result<Vec<SendLogEntry>> {
+        let text = |value: String| (!value.is_empty()).then_some(value);
+        self.db.query(
+            "SELECT message_id, recipient, id, campaign, list, source_ip, sent_at
+             FROM send_log WHERE message_id = ?1 AND message_id <> '' ORDER BY rowid",
+            params![message_id],
+            |r| {
+                Ok(SendLogEntry {
+                    message_id: text(r.get(0)?),
+                    recipient: r.get(1)?,
+                    id: text(r.get(2)?),
+                    campaign: r.get(3)?,
+                    list: r.get(4)?,
+                    source_ip: r.get(5)?,
+                    sent_at: r.get(6)?,
+                })
+            },
+        )
+    }
+
     /// Sizes of the tables, read in one snapshot.
     pub fn counts(&self) -> Result<StoreCounts> {
         self.read_snapshot(|store| {
@@ -1017,36 +1039,34 @@ fn lookup_message_id(db: &Db, message_id: &str) -> Option<String> {
     if bare.is_empty() {
         return None;
     }
-    // Two rows at most, in any order: only whether there is exactly one matters (sorting
-    // them cost a temporary table per lookup).
-    let found: Vec<String> = db
-        .query(
-            "SELECT recipient FROM send_log WHERE message_id = ?1 LIMIT 2",
-            params![bare],
-            |r| r.get(0),
-        )
-        .ok()?;
-    // One Message-ID sent to several recipients names nobody in particular.
-    (found.len() == 1).then(|| found[0].clone())
+    // `message_id <> ''` lets SQLite use the partial index send_log_by_message_id.
+    only_recipient(db, "message_id", bare)
 }
 
 fn lookup_id(db: &Db, id: &str) -> Option<String> {
     // `id <> ''` lets SQLite use the partial index send_log_by_id (without it, a bound `?1`
     // might be '' and the planner walks the whole log by sent_at), and keeps an empty id
     // from matching the entries that have none.
-    // An id sent again to the same recipient (a resend) names that recipient. An id sent to
-    // several recipients (a campaign-level CFBL-Feedback-ID, RFC 9477's `111:222:333:4444`,
-    // or an id used again for someone else) names nobody in particular, as a Message-ID
-    // sent to several does: picking one would suppress someone who may not have complained.
+    only_recipient(db, "id", id.trim())
+}
+
+/// The one recipient the send log's entries with this `column` (`message_id` or `id`) name.
+/// Several entries may name the same recipient: a resend, or the same send in two logs (a
+/// Postfix log, which has no id, and a CSV that has one). A Message-ID or an id sent to
+/// several recipients (a campaign-level CFBL-Feedback-ID, RFC 9477's `111:222:333:4444`, or
+/// an id used again for someone else) names nobody in particular: picking one would
+/// suppress someone who may not have complained.
+fn only_recipient(db: &Db, column: &str, value: &str) -> Option<String> {
     // A few rows are read, in any order (DISTINCT or ORDER BY cost a temporary b-tree per
-    // lookup); only an id sent more often than that is looked at again, for another
+    // lookup); only a value with more entries than that is looked at again, for another
     // recipient.
     const FEW: usize = 8;
-    let id = id.trim();
     let recipients: Vec<String> = db
         .query(
-            "SELECT recipient FROM send_log WHERE id = ?1 AND id <> '' LIMIT 8",
-            params![id],
+            &format!(
+                "SELECT recipient FROM send_log WHERE {column} = ?1 AND {column} <> '' LIMIT 8"
+            ),
+            params![value],
             |r| r.get(0),
         )
         .ok()?;
@@ -1057,9 +1077,11 @@ fn lookup_id(db: &Db, id: &str) -> Option<String> {
     if recipients.len() == FEW {
         let someone_else = db
             .exists(
-                "SELECT 1 FROM send_log WHERE id = ?1 AND id <> '' \
-                 AND lower(recipient) <> lower(?2)",
-                params![id, first],
+                &format!(
+                    "SELECT 1 FROM send_log WHERE {column} = ?1 AND {column} <> '' \
+                     AND lower(recipient) <> lower(?2)"
+                ),
+                params![value, first],
             )
             .ok()?;
         if someone_else {
@@ -1582,6 +1604,73 @@ impl Batch<'_> {
 
     /// Adds a send-log entry; returns false when it was there already.
     pub fn add_send_log(&mut self, entry: &SendLogEntry, now: &str) -> Result<bool> {
+        let message_id = entry.message_id.as_deref().unwrap_or("");
+        let id = entry.id.as_deref().unwrap_or("");
+        if !message_id.is_empty() {
+            // The same send (Message-ID and recipient) in another log: a Postfix log, which
+            // has no id, campaign or source IP, and a CSV written by the mailer, which has
+            // them. One row, with what either says: two would count the message twice in
+            // the report's volumes. Entries with two different ids stay two.
+            type Row = (i64, String, Option<String>, Option<String>, Option<String>);
+            let before: Option<(Row, Option<String>)> = self.tx.query_opt(
+                "SELECT rowid, id, campaign, list, source_ip, sent_at FROM send_log
+                 WHERE message_id = ?1 AND message_id <> '' AND recipient = ?2
+                   AND (id = '' OR ?3 = '' OR id = ?3)
+                 LIMIT 1",
+                params![message_id, entry.recipient, id],
+                |r| {
+                    Ok((
+                        (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?),
+                        r.get(5)?,
+                    ))
+                },
+            )?;
+            if let Some(((rowid, old_id, campaign, list, source_ip), sent_at)) = before {
+                let given = |value: &Option<String>| {
+                    value
+                        .as_deref()
+                        .filter(|v| !v.is_empty())
+                        .map(str::to_string)
+                };
+                let new_id = if old_id.is_empty() {
+                    id.to_string()
+                } else {
+                    old_id.clone()
+                };
+                let new_campaign = given(&campaign).or_else(|| given(&entry.campaign));
+                let new_list = given(&list).or_else(|| given(&entry.list));
+                let new_ip = given(&source_ip).or_else(|| given(&entry.source_ip));
+                let new_sent_at = given(&sent_at).or_else(|| given(&entry.sent_at));
+                let regrouped = new_campaign != given(&campaign)
+                    || new_list != given(&list)
+                    || new_ip != given(&source_ip);
+                if !regrouped && new_id == old_id && new_sent_at == given(&sent_at) {
+                    return Ok(false);
+                }
+                self.tx.execute(
+                    "UPDATE send_log SET id = ?2, campaign = ?3, list = ?4, source_ip = ?5,
+                     sent_at = ?6 WHERE rowid = ?1",
+                    params![rowid, new_id, new_campaign, new_list, new_ip, new_sent_at],
+                )?;
+                let counted: i64 = self
+                    .tx
+                    .query_opt(
+                        "SELECT value FROM report_progress WHERE name = 'send_log_rowid'",
+                        params![],
+                        |r| r.get(0),
+                    )?
+                    .unwrap_or(0);
+                if rowid <= counted && (regrouped || new_sent_at != given(&sent_at)) {
+                    // The report counted this row under no IP, campaign or day: count again.
+                    self.tx.execute(
+                        "INSERT INTO report_progress (name, value) VALUES ('send_log_pruned', 1)
+                         ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                        params![],
+                    )?;
+                }
+                return Ok(true);
+            }
+        }
         let changed = self.tx.execute(
             "INSERT INTO send_log (message_id, recipient, id, campaign, list, source_ip, sent_at, imported_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)

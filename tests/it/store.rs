@@ -832,6 +832,65 @@ fn history_written_before_version_10_is_chained_by_the_migration(backend: Backen
     );
 }
 
+/// The same send in a Postfix log (no id, campaign or source IP) and in the mailer's CSV
+/// (with them), in either order, is one send-log entry with what both say: two counted the
+/// message twice in the report's volumes.
+fn one_send_in_two_logs_is_one_entry(backend: Backend) {
+    use fbl::sendlog::SendLogEntry;
+    let test = TestStore::new(backend);
+    let mut store = test.open();
+    let postfix = |message_id: &str| SendLogEntry {
+        message_id: Some(message_id.to_string()),
+        recipient: "uma@outlook.example".to_string(),
+        id: None,
+        campaign: None,
+        list: None,
+        source_ip: None,
+        sent_at: Some("2026-11-01T00:00:05Z".to_string()),
+    };
+    let csv = |message_id: &str| SendLogEntry {
+        id: Some("sub-1001".to_string()),
+        campaign: Some("black-friday".to_string()),
+        list: Some("news".to_string()),
+        source_ip: Some("203.0.113.5".to_string()),
+        sent_at: Some("2026-11-01T00:00:00Z".to_string()),
+        ..postfix(message_id)
+    };
+    let now = "2026-11-02T00:00:00Z";
+    let mut batch = store.begin().unwrap();
+    assert!(batch.add_send_log(&postfix("u1@s.example"), now).unwrap());
+    assert!(
+        batch.add_send_log(&csv("u1@s.example"), now).unwrap(),
+        "filled in"
+    );
+    assert!(batch.add_send_log(&csv("u2@s.example"), now).unwrap());
+    assert!(!batch.add_send_log(&postfix("u2@s.example"), now).unwrap());
+    // Read again: nothing changes.
+    assert!(!batch.add_send_log(&csv("u1@s.example"), now).unwrap());
+    assert!(!batch.add_send_log(&postfix("u1@s.example"), now).unwrap());
+    // Another id for the same Message-ID and recipient is another entry.
+    let other = SendLogEntry {
+        id: Some("sub-2002".to_string()),
+        ..csv("u1@s.example")
+    };
+    assert!(batch.add_send_log(&other, now).unwrap());
+    batch.commit().unwrap();
+    assert_eq!(store.counts().unwrap().send_log, 3);
+    for message_id in ["u1@s.example", "u2@s.example"] {
+        let rows = store.send_log_for_message_id(message_id).unwrap();
+        let first = &rows[0];
+        assert_eq!(
+            (
+                first.id.as_deref(),
+                first.campaign.as_deref(),
+                first.source_ip.as_deref()
+            ),
+            (Some("sub-1001"), Some("black-friday"), Some("203.0.113.5")),
+            "{message_id}: {rows:?}"
+        );
+    }
+}
+
 /// The id lookup once walked the whole send log (the partial index on `id` was never used)
 /// and matched an empty id against the entries that carry none.
 fn send_log_lookup_by_empty_id_finds_nobody(backend: Backend) {
@@ -900,6 +959,12 @@ fn send_log_lookup_by_empty_id_finds_nobody(backend: Backend) {
         };
         batch.add_send_log(&send, now).unwrap();
     }
+    // The same send in two logs: a Postfix log (no id) and a CSV (with one).
+    for id in [None, Some("sub-1001")] {
+        batch
+            .add_send_log(&entry(Some("m3@example.com"), "kim@example.net", id), now)
+            .unwrap();
+    }
     for recipient in ["fay@example.net", "gus@example.net"] {
         batch
             .add_send_log(&entry(Some("m2@example.com"), recipient, None), now)
@@ -919,6 +984,10 @@ fn send_log_lookup_by_empty_id_finds_nobody(backend: Backend) {
         Some("joe@example.net")
     );
     assert_eq!(store.recipient_by_message_id("<m2@example.com>"), None);
+    assert_eq!(
+        store.recipient_by_message_id("<m3@example.com>").as_deref(),
+        Some("kim@example.net")
+    );
     assert_eq!(
         store.recipient_by_message_id("<m1@example.com>").as_deref(),
         Some("ann@example.net")
@@ -1880,6 +1949,7 @@ on_both_backends!(
     history_written_before_version_10_is_chained_by_the_migration,
     oversized_quarantine_written_before_version_11_gets_its_size_from_its_reason,
     send_log_lookup_by_empty_id_finds_nobody,
+    one_send_in_two_logs_is_one_entry,
     the_suppression_view_lists_the_current_list,
     the_same_report_stored_at_once_by_two_connections_is_stored_once,
     deliveries_of_one_report_are_stored_once,

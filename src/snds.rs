@@ -38,8 +38,11 @@ pub enum SndsParseError {
 }
 
 impl SndsParseError {
-    /// Replaces every occurrence of `secret` in the error's text with `***`, for callers that
-    /// hold a key or token which a hostile or confused server might echo into the body.
+    /// Replaces `secret` in the error's text with `***`, for callers that hold a key or token
+    /// which a hostile or confused server might echo into the body: the secret as sent and
+    /// URL-encoded, and its first characters (8 or more) where a quoted value was cut short.
+    /// A caller should also scrub the body before parsing it (quoting is cut after 60
+    /// characters, which may fall inside the secret); this catches what is left.
     pub fn redact(&mut self, secret: &str) {
         if secret.is_empty() {
             return;
@@ -49,10 +52,53 @@ impl SndsParseError {
             SndsParseError::BadRow { reason, .. }
             | SndsParseError::BadJson { reason }
             | SndsParseError::BadJsonItem { reason, .. } => {
-                *reason = reason.replace(secret, "***");
+                *reason = redact_secret(reason, secret);
             }
         }
     }
+}
+
+/// The fewest leading characters of a secret that are masked where a quote was cut.
+const SECRET_PREFIX_CHARS: usize = 8;
+
+/// `text` without `secret`, as sent or URL-encoded, nor its first 8 or more characters just
+/// before a cut (`…`).
+fn redact_secret(text: &str, secret: &str) -> String {
+    let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    let mut out = text.replace(secret, "***");
+    if encoded != secret {
+        out = out.replace(&encoded, "***");
+    }
+    for form in [secret, encoded.as_str()] {
+        out = mask_prefix_before_cut(&out, form);
+    }
+    out
+}
+
+fn mask_prefix_before_cut(text: &str, secret: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('…') {
+        let before = &rest[..at];
+        // The longest start of the secret, of at least 8 characters, that ends at the cut.
+        let start_len = secret
+            .char_indices()
+            .map(|(index, c)| index + c.len_utf8())
+            .skip(SECRET_PREFIX_CHARS - 1)
+            .filter(|end| before.ends_with(&secret[..*end]))
+            .last();
+        match start_len {
+            Some(len) => {
+                out.push_str(&before[..before.len() - len]);
+                out.push_str("***");
+            }
+            None => out.push_str(before),
+        }
+        out.push('…');
+        rest = &rest[at + '…'.len_utf8()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The `filter result` column: how often SmartScreen judged the IP's mail to be spam.
@@ -1256,6 +1302,38 @@ mod tests {
             reason: "x secret-key y".to_owned(),
         };
         err.redact("secret-key");
+        assert_eq!(err.to_string(), "snds csv line 1: x *** y");
+    }
+
+    #[test]
+    fn redact_leaves_no_part_of_a_secret_at_the_cut() {
+        let secret = "0f8b3c2a-51d7-4e9b-a1c3-7d2e9f4b6a10";
+        for left in 1..=secret.len() {
+            let text = format!(
+                "{:<width$}{secret} please renew",
+                "Unknown key:",
+                width = 60 - left
+            );
+            let mut err = SndsParseError::BadRow {
+                line: 1,
+                reason: format!(
+                    "ip address column holds {:?}, not an ip address",
+                    excerpt(&text)
+                ),
+            };
+            err.redact(secret);
+            let shown = err.to_string();
+            let chars: Vec<char> = secret.chars().collect();
+            for window in chars.windows(8) {
+                let part: String = window.iter().collect();
+                assert!(!shown.contains(&part), "{left}: {shown}");
+            }
+        }
+        let mut err = SndsParseError::BadRow {
+            line: 1,
+            reason: "x k%2Fy%2Bz-123456 y".to_owned(),
+        };
+        err.redact("k/y+z-123456");
         assert_eq!(err.to_string(), "snds csv line 1: x *** y");
     }
 

@@ -332,7 +332,7 @@ impl SndsClient {
                 (target.shown, answer)
             }
         };
-        let ranges = snds::parse_ip_status_csv(&answer.body)
+        let ranges = snds::parse_ip_status_csv(&scrubbed(&answer.body, key))
             .map_err(|err| parse_failure(err, &shown, Surface::Legacy, &[key]))?;
         Ok(IpStatusReport {
             body: answer.body,
@@ -369,7 +369,8 @@ impl SndsClient {
     ) -> Result<IpStatusReport, SndsClientError> {
         let target = api_target(api_base_url, "api/report/status/ip")?;
         let answer = self.get(&target, Surface::Api, "", Some(access_token))?;
-        let ranges = snds::parse_api_ip_status(&answer.body, answer.content_type.as_deref())
+        let body = scrubbed(&answer.body, access_token);
+        let ranges = snds::parse_api_ip_status(&body, answer.content_type.as_deref())
             .map_err(|err| parse_failure(err, &target.shown, Surface::Api, &[access_token]))?;
         Ok(IpStatusReport {
             body: answer.body,
@@ -480,9 +481,9 @@ fn data_report(
     secret: &str,
     zone: &Zone,
 ) -> Result<DataReport, SndsClientError> {
-    let parse =
-        snds::parse_data_keeping_good_rows(&answer.body, answer.content_type.as_deref(), zone)
-            .map_err(|err| parse_failure(err, shown, surface, &[secret]))?;
+    let body = scrubbed(&answer.body, secret);
+    let parse = snds::parse_data_keeping_good_rows(&body, answer.content_type.as_deref(), zone)
+        .map_err(|err| parse_failure(err, shown, surface, &[secret]))?;
     let mut rejected = parse.rejected;
     for err in &mut rejected {
         err.redact(secret);
@@ -493,6 +494,13 @@ fn data_report(
         rows: parse.rows,
         rejected,
     })
+}
+
+/// The body to parse: `secret` (the key or token), as sent and URL-encoded, replaced by
+/// `***` wherever a server echoed it. An error quotes at most 60 characters of a value, so
+/// the secret must go before quoting: cut first, its first characters would be left.
+fn scrubbed(body: &str, secret: &str) -> String {
+    oauth::redact(body, &[secret])
 }
 
 /// The folder of a `file:DIR` base URL.

@@ -1032,3 +1032,54 @@ fn a_backfilled_day_does_not_alert_an_episode_already_alerted_on_a_later_day() {
         ["snds main: 198.51.100.7 turned RED on 2026-11-17 (was GREEN)"]
     );
 }
+
+/// Panics if `text` holds any 8 characters in a row of `secret`.
+fn assert_no_part_of(secret: &str, what: &str, text: &str) {
+    let chars: Vec<char> = secret.chars().collect();
+    for window in chars.windows(8) {
+        let part: String = window.iter().collect();
+        assert!(
+            !text.contains(&part),
+            "{what} shows {part:?} of the key: {text}"
+        );
+    }
+}
+
+#[test]
+fn a_server_echoing_the_key_in_a_broken_row_shows_none_of_it() {
+    let (dir, answers, _server) = legacy_setup();
+    // Rows whose first column quotes the key, from a server that echoes what it was sent;
+    // the padding puts the key across the point where an error stops quoting (60
+    // characters), leaving 8, 9, 17 or 33 of its characters before the cut.
+    let mut body = row("192.0.2.10", "2026-11-17", 1500, "GREEN", 0);
+    for left in [8, 9, 17, 33] {
+        let text = format!(
+            "{:<width$}{KEY} please renew",
+            "Unknown key in request:",
+            width = 60 - left
+        );
+        body.push_str(&format!("{text},,,,,,,,,,,,,\r\n"));
+    }
+    set_day(&answers, "2026-11-17", body.clone());
+    set_latest(&answers, body);
+    let output = fbl_snds(dir.path(), &["snds", "fetch", "--date", "2026-11-17"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("row set aside"), "{stderr}");
+    for (name, text) in [("stdout", &output.stdout), ("stderr", &output.stderr)] {
+        assert_no_part_of(KEY, name, &String::from_utf8_lossy(text));
+    }
+    let output = run(fbl(dir.path())
+        .args(["--config", "fbl.toml", "run", "--json"])
+        .env(KEY_ENV, KEY)
+        .env("FBL_NOW", "2026-11-19T08:00:00Z"));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output).contains("row set aside"),
+        "{}",
+        stdout(&output)
+    );
+    for (name, text) in [("stdout", &output.stdout), ("stderr", &output.stderr)] {
+        assert_no_part_of(KEY, name, &String::from_utf8_lossy(text));
+    }
+}

@@ -1007,3 +1007,81 @@ fn a_ca_file_that_is_not_pem_is_a_setup_error() {
         Err(OAuthError::BadConfig { .. })
     ));
 }
+
+/// Panics if `text` holds any 8 characters in a row of `secret`.
+fn assert_no_part_of(secret: &str, text: &str) {
+    let chars: Vec<char> = secret.chars().collect();
+    for window in chars.windows(8) {
+        let part: String = window.iter().collect();
+        assert!(!text.contains(&part), "shows {part:?} of a secret: {text}");
+    }
+}
+
+/// A broken first column that quotes `secret`, padded so that the point where an error
+/// stops quoting (60 characters) leaves `left` characters of it.
+fn echo_row(secret: &str, left: usize) -> String {
+    let text = format!(
+        "{:<width$}{secret} please renew",
+        "Unknown key in request:",
+        width = 60 - left
+    );
+    format!("{text},,,,,,,,,,,,,\r\n")
+}
+
+#[test]
+fn a_key_echoed_into_a_broken_row_is_not_quoted_even_in_part() {
+    // A key with characters a URL encodes, echoed both as sent and as written in the query.
+    const ODD_KEY: &str = "k3y/with+slash=9f8e7d6c5b4a-3210";
+    let server = TestServer::start(|request, _| {
+        let encoded = request.target.split_once("key=").unwrap().1.to_owned();
+        let mut body = DATA_CSV.to_owned();
+        for left in [8, 9, 20, 31] {
+            body.push_str(&echo_row(ODD_KEY, left));
+            body.push_str(&echo_row(&encoded, left));
+        }
+        csv(&body)
+    });
+    let (client, _) = default_client();
+    let base = format!("{}/snds", server.url());
+    let report = client.fetch_legacy_data(&base, ODD_KEY, None).unwrap();
+    assert_eq!(report.rows.len(), 4);
+    assert_eq!(report.rejected.len(), 8);
+    let encoded: String = url::form_urlencoded::byte_serialize(ODD_KEY.as_bytes()).collect();
+    for err in &report.rejected {
+        for text in [err.to_string(), format!("{err:?}")] {
+            assert_no_part_of(ODD_KEY, &text);
+            assert_no_part_of(&encoded, &text);
+        }
+    }
+}
+
+#[test]
+fn a_token_echoed_by_the_api_is_not_quoted_even_in_part() {
+    let server = TestServer::start(|request, nth| {
+        let echoed = request.header("authorization").unwrap_or("").to_owned();
+        let mut body = String::new();
+        if nth == 0 {
+            body.push_str(DATA_CSV);
+        }
+        for left in [8, 15, 30] {
+            body.push_str(&echo_row(&echoed, left + "Bearer ".len()));
+        }
+        csv(&body)
+    });
+    let (client, _) = default_client();
+    let day = NaiveDate::from_ymd_opt(2026, 11, 17).unwrap();
+    let report = client.fetch_api_data(&server.url(), TOKEN, day).unwrap();
+    assert_eq!(report.rejected.len(), 3);
+    for err in &report.rejected {
+        assert_no_part_of(TOKEN, &format!("{err} {err:?}"));
+    }
+    // Only broken rows: the whole answer is refused, quoting the first.
+    let err = client
+        .fetch_api_data(&server.url(), TOKEN, day)
+        .unwrap_err();
+    assert!(
+        matches!(err, SndsClientError::Unparseable { .. }),
+        "{err:?}"
+    );
+    assert_no_part_of(TOKEN, &format!("{err} {err:?}"));
+}

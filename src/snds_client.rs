@@ -265,6 +265,9 @@ impl SndsClient {
                 .connect_timeout(options.connect_timeout)
                 .timeout(options.timeout)
                 .redirect(redirect)
+                // The legacy URL holds the key: a redirect's target is not told where it
+                // came from.
+                .referer(false)
                 .user_agent(concat!("fbl/", env!("CARGO_PKG_VERSION")))
                 .tls_certs_merge(roots.clone())
                 .build()

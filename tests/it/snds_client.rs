@@ -1085,3 +1085,19 @@ fn a_token_echoed_by_the_api_is_not_quoted_even_in_part() {
     );
     assert_no_part_of(TOKEN, &format!("{err} {err:?}"));
 }
+
+#[test]
+fn a_redirect_sends_no_referer_and_no_key_to_its_target() {
+    let target = TestServer::start(|_, _| csv(DATA_CSV));
+    let next = format!("{}/elsewhere/data.aspx", target.url());
+    let first = TestServer::start(move |_, _| redirect(&next));
+    let (client, _) = default_client();
+    let report = client
+        .fetch_legacy_data(&format!("{}/snds", first.url()), KEY, None)
+        .unwrap();
+    assert_eq!(report.rows.len(), 4);
+    let requests = target.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].header("referer"), None, "{:?}", requests[0]);
+    assert_no_secret("the redirect's request", &format!("{:?}", requests[0]));
+}

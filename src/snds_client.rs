@@ -68,6 +68,13 @@ pub enum SndsClientError {
         status: u16,
         attempts: u32,
     },
+    /// A redirect to plain http beyond this machine, refused before connecting: following it
+    /// would send the key (in the URL) unencrypted. `host` is the redirect's host only.
+    #[error(
+        "snds {url} redirected to plain http on {host}, which would send the key unencrypted: \
+         not followed (only https, or http to this machine, is)"
+    )]
+    UnsafeRedirect { url: String, host: String },
     #[error("snds {url} failed{}: {message}", after_attempts(*.attempts))]
     Network {
         url: String,
@@ -276,7 +283,7 @@ impl SndsClient {
                 })
         };
         Ok(SndsClient {
-            legacy_http: build(reqwest::redirect::Policy::limited(5))?,
+            legacy_http: build(legacy_redirects())?,
             api_http: build(reqwest::redirect::Policy::none())?,
             options,
             sleep: Arc::new(std::thread::sleep),
@@ -425,6 +432,12 @@ impl SndsClient {
         attempt: u32,
     ) -> Result<Answer, SndsClientError> {
         let transport = |err: reqwest::Error| {
+            if let Some(refused) = refused_redirect(&err) {
+                return SndsClientError::UnsafeRedirect {
+                    url: target.shown.clone(),
+                    host: refused.host.clone(),
+                };
+            }
             if err.is_timeout() {
                 SndsClientError::Timeout {
                     url: target.shown.clone(),
@@ -474,6 +487,52 @@ impl SndsClient {
         let body = response.text().map_err(transport)?;
         Ok(Answer { content_type, body })
     }
+}
+
+/// How many redirects the legacy client follows in a row.
+const MAX_REDIRECTS: usize = 5;
+
+/// The legacy client's redirects: up to [`MAX_REDIRECTS`], each to https or to http on this
+/// machine only. The URL carries the key, and a redirect (from https too) to plain http
+/// elsewhere would send it unencrypted: refused before connecting.
+fn legacy_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.previous().len() >= MAX_REDIRECTS {
+            let error = format!("more than {MAX_REDIRECTS} redirects");
+            attempt.error(error)
+        } else if !encrypted_or_loopback(attempt.url()) {
+            let host = attempt.url().host_str().unwrap_or("").to_owned();
+            attempt.error(RefusedRedirect { host })
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+/// Why [`legacy_redirects`] stopped: a redirect to plain http beyond loopback.
+#[derive(Debug)]
+struct RefusedRedirect {
+    host: String,
+}
+
+impl fmt::Display for RefusedRedirect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "refused a redirect to plain http on {}", self.host)
+    }
+}
+
+impl std::error::Error for RefusedRedirect {}
+
+/// The refusal of [`legacy_redirects`] in a transport error, if that is what it is.
+fn refused_redirect(err: &reqwest::Error) -> Option<&RefusedRedirect> {
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        if let Some(refused) = cause.downcast_ref::<RefusedRedirect>() {
+            return Some(refused);
+        }
+        source = cause.source();
+    }
+    None
 }
 
 /// Parses a data answer, keeping the rows that can be read.

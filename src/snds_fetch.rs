@@ -252,7 +252,8 @@ fn after(error: &SndsClientError) -> AfterError {
         | SndsClientError::BadAccessUrl { .. }
         | SndsClientError::BadBaseUrl { .. }
         | SndsClientError::ClientSetup { .. }
-        | SndsClientError::Local { .. } => AfterError::StopAccount,
+        | SndsClientError::Local { .. }
+        | SndsClientError::UnsafeRedirect { .. } => AfterError::StopAccount,
         SndsClientError::Unparseable { .. }
         | SndsClientError::Http { .. }
         | SndsClientError::Network { .. }

@@ -857,6 +857,7 @@ fn no_error_shape_shows_the_key_or_token() {
             "http://127.0.0.1:{}/login?key={KEY}",
             closed_port()
         )),
+        "/plain/data.aspx" => redirect(&format!("http://192.0.2.1/snds/data.aspx?key={KEY}")),
         "/api/api/report/data/2026-06-10" if nth == 0 => respond(401, "text/plain", "no"),
         "/api/api/report/data/2026-06-10" => json(200, &format!(r#"[{{"ipAddress":"{TOKEN}"}}]"#)),
         _ => respond(404, "text/plain", "no"),
@@ -867,7 +868,7 @@ fn no_error_shape_shows_the_key_or_token() {
         ..options()
     });
     let mut errors: Vec<SndsClientError> = [
-        "sign-in", "gone", "teapot", "down", "echo", "hang", "broken", "off-site",
+        "sign-in", "gone", "teapot", "down", "echo", "hang", "broken", "off-site", "plain",
     ]
     .iter()
     .map(|prefix| {
@@ -916,6 +917,7 @@ fn no_error_shape_shows_the_key_or_token() {
             SndsClientError::BadBaseUrl { .. } => "bad-base-url",
             SndsClientError::ClientSetup { .. } => "setup",
             SndsClientError::Local { .. } => "local",
+            SndsClientError::UnsafeRedirect { .. } => "unsafe-redirect",
         })
         .collect();
     assert_eq!(
@@ -929,6 +931,7 @@ fn no_error_shape_shows_the_key_or_token() {
             "timeout",
             "network",
             "network",
+            "unsafe-redirect",
             "unparseable",
             "network",
             "bad-base-url",
@@ -1100,4 +1103,65 @@ fn a_redirect_sends_no_referer_and_no_key_to_its_target() {
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].header("referer"), None, "{:?}", requests[0]);
     assert_no_secret("the redirect's request", &format!("{:?}", requests[0]));
+}
+
+#[test]
+fn a_redirect_to_plain_http_beyond_loopback_is_refused_before_connecting() {
+    // 192.0.2.1 is TEST-NET-1: a connection attempt would hang until the connect timeout.
+    let server = TestServer::start(|request, _| {
+        let query = request.target.split_once('?').unwrap().1.to_owned();
+        redirect(&format!("http://192.0.2.1/snds/data.aspx?{query}"))
+    });
+    let (client, sleeps) = default_client();
+    let started = Instant::now();
+    let err = client
+        .fetch_legacy_data(&format!("{}/snds", server.url()), KEY, None)
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(err, SndsClientError::UnsafeRedirect { .. }),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("redirected to plain http on 192.0.2.1") && message.contains("key=***"),
+        "{message}"
+    );
+    assert_error_has_no_secret(&err, &message);
+    assert_eq!(server.requests().len(), 1, "not retried");
+    assert!(sleeps.lock().unwrap().is_empty());
+}
+
+#[test]
+fn an_https_answer_redirecting_to_http_is_refused_beyond_loopback_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = TestServer::start(|_, _| csv(DATA_CSV));
+    let loopback_next = format!(
+        "{}/snds/data.aspx",
+        plain.url().replace("127.0.0.1", "localhost")
+    );
+    let server = TestServer::start_tls(move |request, _| match request.path() {
+        "/a/data.aspx" => redirect(&loopback_next),
+        _ => redirect("http://snds.example.net/snds/data.aspx"),
+    });
+    let (client, _) = client_with(SndsClientOptions {
+        ca_file: Some(write_test_ca(dir.path())),
+        ..options()
+    });
+    let report = client
+        .fetch_legacy_data(&format!("{}/a", server.url()), KEY, None)
+        .unwrap();
+    assert_eq!(report.rows.len(), 4);
+    let err = client
+        .fetch_legacy_data(&format!("{}/b", server.url()), KEY, None)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("redirected to plain http on snds.example.net"),
+        "{err}"
+    );
 }

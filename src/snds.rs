@@ -14,6 +14,9 @@ use std::net::IpAddr;
 /// Fewer fields than this (through the complaint rate) is not a data row.
 const MIN_DATA_FIELDS: usize = 8;
 
+/// The fields of a whole data row: SNDS writes 13 or 14 (formats.md 4.1).
+const FULL_DATA_FIELDS: usize = 13;
+
 /// Fewer fields than this (first IP, last IP, blocked) is not an IP status row.
 const MIN_IP_STATUS_FIELDS: usize = 3;
 
@@ -313,8 +316,23 @@ fn data_csv(body: &str, zone: &Zone) -> Result<DataParse, SndsParseError> {
         return Err(SndsParseError::SignInPage);
     }
     let mut parse = DataParse::default();
-    for_each_csv_record(body, |line, fields, first| {
+    for_each_csv_record(body, |line, fields, first, line_end| {
         if first && is_header_row(fields, MIN_DATA_FIELDS, DATA_COLUMN_NAMES[0]) {
+            return Ok(());
+        }
+        // SNDS ends every row with a line end. A last row without one and short of fields
+        // is an answer cut off in transfer (a connection closed early, with no length to
+        // tell): its last field may be cut too, and storing it would overwrite the figures
+        // stored before with what is missing.
+        if !line_end && fields.len() < FULL_DATA_FIELDS {
+            parse.rejected.push(SndsParseError::BadRow {
+                line,
+                reason: format!(
+                    "the answer ends in this row, after {} of {FULL_DATA_FIELDS} fields and \
+                     without a line end: it was cut off, so the row is not kept",
+                    fields.len()
+                ),
+            });
             return Ok(());
         }
         let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
@@ -334,7 +352,7 @@ pub fn parse_ip_status_csv(body: &str) -> Result<Vec<IpStatusRange>, SndsParseEr
         return Err(SndsParseError::SignInPage);
     }
     let mut ranges = Vec::new();
-    for_each_csv_record(body, |line, fields, first| {
+    for_each_csv_record(body, |line, fields, first, _| {
         if first && is_header_row(fields, MIN_IP_STATUS_FIELDS, IP_STATUS_COLUMN_NAMES[0]) {
             return Ok(());
         }
@@ -489,10 +507,11 @@ fn is_header_row(fields: &[String], min_fields: usize, first_column: &[&str]) ->
     fields.len() >= min_fields && first_column.contains(&normalise_key(cell).as_str())
 }
 
-/// Calls `each(line, fields, is_first_record)` for every non-blank CSV record, trimmed.
+/// Calls `each(line, fields, is_first_record, ends_with_a_line_end)` for every non-blank CSV
+/// record, trimmed.
 fn for_each_csv_record(
     body: &str,
-    mut each: impl FnMut(u64, &[String], bool) -> Result<(), SndsParseError>,
+    mut each: impl FnMut(u64, &[String], bool, bool) -> Result<(), SndsParseError>,
 ) -> Result<(), SndsParseError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -528,8 +547,13 @@ fn for_each_csv_record(
             continue;
         }
         let line = record.position().map(|p| line_at(p.byte())).unwrap_or(line);
+        // The reader stops after the record's line end, if it has one.
+        let end = usize::try_from(reader.position().byte()).unwrap_or(usize::MAX);
+        let line_end = body.as_bytes()[..end.min(body.len())]
+            .last()
+            .is_some_and(|b| matches!(b, b'\r' | b'\n'));
         let fields: Vec<String> = record.iter().map(str::to_owned).collect();
-        each(line, &fields, first)?;
+        each(line, &fields, first, line_end)?;
         first = false;
     }
 }
@@ -1335,6 +1359,33 @@ mod tests {
         };
         err.redact("k/y+z-123456");
         assert_eq!(err.to_string(), "snds csv line 1: x *** y");
+    }
+
+    #[test]
+    fn a_cut_off_last_line_is_set_aside() {
+        let whole = "192.0.2.10,11/17/2026 4:00 PM,11/18/2026 4:00 PM,1500,1500,1500,GREEN,< 0.1%,,,0,mail.example.com,,\r\n";
+        let cut = "198.51.100.7,11/17/2026 4:00 PM,11/18/2026 4:00 PM,9301,9301,9301,RED,0.6%,11/17/2026 4:00 PM";
+        let parse =
+            parse_data_keeping_good_rows(&format!("{whole}{cut}"), None, &Zone::utc()).unwrap();
+        assert_eq!(parse.rows.len(), 1);
+        assert_eq!(
+            parse.rejected,
+            [SndsParseError::BadRow {
+                line: 2,
+                reason: "the answer ends in this row, after 9 of 13 fields and without a line \
+                         end: it was cut off, so the row is not kept"
+                    .to_owned()
+            }]
+        );
+        // A whole row without a line end, and a short row that has one, are read.
+        let short = "192.0.2.11,11/17/2026 4:00 PM,11/18/2026 4:00 PM,7,7,7,GREEN,< 0.1%,,,0\n";
+        let parse = parse_data_keeping_good_rows(
+            &format!("{short}{}", whole.trim_end()),
+            None,
+            &Zone::utc(),
+        )
+        .unwrap();
+        assert_eq!((parse.rows.len(), parse.rejected.len()), (2, 0));
     }
 
     #[test]

@@ -1083,3 +1083,57 @@ fn a_server_echoing_the_key_in_a_broken_row_shows_none_of_it() {
         assert_no_part_of(KEY, name, &String::from_utf8_lossy(text));
     }
 }
+
+#[test]
+fn a_cut_off_answer_is_set_aside_and_keeps_the_stored_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let day = "2026-11-17";
+    let good = row("192.0.2.10", day, 1500, "GREEN", 0);
+    let trapped = row("198.51.100.7", day, 9301, "RED", 12);
+    let whole = format!("{good}{trapped}");
+    // The second answer ends after the ninth field of the trapped row, with no line end:
+    // the connection closed early, and without a length the client cannot tell.
+    let cut: String = {
+        let fields: Vec<&str> = trapped.split(',').collect();
+        format!("{good}{}", fields[..9].join(","))
+    };
+    let server = TestServer::start(move |request, n| {
+        if request.query().get("key").map(String::as_str) != Some(KEY) {
+            return respond(200, "text/html", SIGN_IN_PAGE);
+        }
+        match (request.path(), n) {
+            ("/snds/data.aspx", 0) => csv(&whole),
+            ("/snds/data.aspx", _) => Reply::CloseWithoutLength { body: cut.clone() },
+            _ => csv(""),
+        }
+    });
+    write_config(
+        dir.path(),
+        &legacy_account("main", &format!("{}/snds", server.url())),
+    );
+    let output = fbl_snds(dir.path(), &["snds", "fetch", "--date", day]);
+    // Exit 1 for the alerts (turned RED, trap hits), with no error.
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(output.stderr.is_empty(), "{output:?}");
+    let traps = |dir: &Path| -> Vec<(String, u64)> {
+        stored_rows(dir)
+            .into_iter()
+            .map(|row| (row.ip, row.trap_hits))
+            .collect()
+    };
+    let before = traps(dir.path());
+    assert!(
+        before.contains(&("198.51.100.7".to_owned(), 12)),
+        "{before:?}"
+    );
+    let output = fbl_snds(dir.path(), &["snds", "fetch", "--date", day, "--refresh"]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("snds account main day 2026-11-17: row set aside: snds csv line 2:")
+            && stderr.contains("cut off"),
+        "{stderr}"
+    );
+    assert_eq!(traps(dir.path()), before, "the stored figures are kept");
+    assert_no_key(&output);
+}

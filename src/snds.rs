@@ -7,8 +7,9 @@
 //! does not say which zone it writes.
 
 use crate::zone::Zone;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
 use serde::{Serialize, Serializer};
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 /// Fewer fields than this (through the complaint rate) is not a data row.
@@ -19,6 +20,9 @@ const FULL_DATA_FIELDS: usize = 13;
 
 /// Fewer fields than this (first IP, last IP, blocked) is not an IP status row.
 const MIN_IP_STATUS_FIELDS: usize = 3;
+
+/// A time before this year is not SNDS's (it began in 2005): a year misread or mistyped.
+const FIRST_YEAR: i32 = 2000;
 
 /// How much of an offending value an error message quotes.
 const EXCERPT_CHARS: usize = 60;
@@ -449,7 +453,9 @@ pub fn parse_api_ip_status(
 /// Converts an SNDS time such as `2/10/2026 4:00 PM` to UTC, reading it in `zone`.
 /// Also reads 24-hour and ISO 8601 forms; an ISO time with an offset keeps its offset.
 /// A local time skipped by a daylight-saving change is read with the offset before the
-/// change; a repeated one takes the earlier instant. Empty or unknown text gives `None`.
+/// change; a repeated one takes the earlier instant. A two-digit year (`11/18/26`) is
+/// read as 20YY; a year before 2000 (`11/18/0026`) is refused. Empty or unknown text gives
+/// `None`.
 pub fn parse_snds_time(raw: &str, zone: &Zone) -> Option<DateTime<Utc>> {
     const LOCAL_FORMATS: [&str; 10] = [
         "%m/%d/%Y %I:%M %p",
@@ -468,12 +474,33 @@ pub fn parse_snds_time(raw: &str, zone: &Zone) -> Option<DateTime<Utc>> {
         return None;
     }
     if let Ok(with_offset) = DateTime::parse_from_rfc3339(text) {
-        return Some(with_offset.with_timezone(&Utc));
+        return (with_offset.year() >= FIRST_YEAR).then(|| with_offset.with_timezone(&Utc));
     }
+    let text = with_four_digit_year(text);
     let naive = LOCAL_FORMATS
         .iter()
-        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())?;
+        .find_map(|format| NaiveDateTime::parse_from_str(&text, format).ok())
+        .filter(|naive| naive.year() >= FIRST_YEAR)?;
     zone.to_utc(naive)
+}
+
+/// `M/D/YY h:mm AM` as `M/D/20YY h:mm AM`: chrono's `%Y` reads `26` as the year 26.
+fn with_four_digit_year(text: &str) -> Cow<'_, str> {
+    let (date, time) = match text.split_once(' ') {
+        Some((date, time)) => (date, Some(time)),
+        None => (text, None),
+    };
+    let parts: Vec<&str> = date.split('/').collect();
+    match parts[..] {
+        [month, day, year] if year.len() == 2 && year.bytes().all(|b| b.is_ascii_digit()) => {
+            let date = format!("{month}/{day}/20{year}");
+            Cow::Owned(match time {
+                Some(time) => format!("{date} {time}"),
+                None => date,
+            })
+        }
+        _ => Cow::Borrowed(text),
+    }
 }
 
 fn strip_bom(body: &str) -> &str {
@@ -676,7 +703,8 @@ fn parse_count(text: &str, name: &str) -> Result<u64, String> {
     }
 }
 
-fn excerpt(text: &str) -> String {
+/// `text`, cut to 60 characters (`…` marks the cut). Scrub any secret from `text` first.
+pub(crate) fn excerpt(text: &str) -> String {
     if text.chars().count() <= EXCERPT_CHARS {
         text.to_owned()
     } else {
@@ -1386,6 +1414,25 @@ mod tests {
         )
         .unwrap();
         assert_eq!((parse.rows.len(), parse.rejected.len()), (2, 0));
+    }
+
+    #[test]
+    fn two_digit_years_are_this_century_and_years_before_2000_are_refused() {
+        let check = |raw: &str, expected: Option<&str>| {
+            assert_eq!(
+                parse_snds_time(raw, &Zone::utc()),
+                expected.and_then(utc),
+                "{raw}"
+            );
+        };
+        check("11/18/26 4:00 PM", Some("2026-11-18T16:00:00Z"));
+        check("11/18/26 16:00", Some("2026-11-18T16:00:00Z"));
+        check("1/2/99 4:00 PM", Some("2099-01-02T16:00:00Z"));
+        check("11/18/0026 4:00 PM", None);
+        check("11/18/1999 4:00 PM", None);
+        check("11/18/126 4:00 PM", None);
+        check("0026-11-18T16:00:00", None);
+        check("18.11.2026 16:00", None);
     }
 
     #[test]

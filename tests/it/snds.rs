@@ -1137,3 +1137,38 @@ fn a_cut_off_answer_is_set_aside_and_keeps_the_stored_figures() {
     assert_eq!(traps(dir.path()), before, "the stored figures are kept");
     assert_no_key(&output);
 }
+
+#[test]
+fn a_window_start_that_cannot_be_read_is_set_aside_not_filed_under_a_guessed_day() {
+    let (dir, answers, _server) = legacy_setup();
+    let good = row("192.0.2.10", "2026-11-17", 1500, "GREEN", 0);
+    // A two-digit year is this century's.
+    let short_year = row("192.0.2.11", "2026-11-17", 700, "RED", 0).replace("/2026 ", "/26 ");
+    let european = row("192.0.2.12", "2026-11-17", 900, "RED", 0)
+        .replace("11/17/2026 4:00 PM", "17.11.2026 16:00");
+    set_day(
+        &answers,
+        "2026-11-17",
+        format!("{good}{short_year}{european}"),
+    );
+    let output = fbl_snds(dir.path(), &["snds", "fetch", "--date", "2026-11-17"]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("row set aside") && stderr.contains("\"17.11.2026 16:00\""),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("0026"), "{stderr}");
+    let stored: Vec<(String, String)> = stored_rows(dir.path())
+        .into_iter()
+        .map(|row| (row.day, row.ip))
+        .collect();
+    assert_eq!(
+        stored,
+        [
+            ("2026-11-17".to_owned(), "192.0.2.10".to_owned()),
+            ("2026-11-17".to_owned(), "192.0.2.11".to_owned()),
+        ]
+    );
+    assert_no_key(&output);
+}

@@ -2,9 +2,9 @@
 //! the new API's CSV or JSON answers. Pure: no IO, no clock.
 //!
 //! Parsing is by position (formats.md section 4): no header row is expected but one is
-//! tolerated, rows may carry 13 or 14 fields, and quoted commas follow RFC 4180. Times are
-//! kept as the raw text and also converted to UTC with a configurable zone, because SNDS
-//! does not say which zone it writes.
+//! tolerated, rows may carry 13 or 14 fields (more are ignored), lines starting with `#` are
+//! comments, and quoted commas follow RFC 4180. Times are kept as the raw text and also
+//! converted to UTC with a configurable zone, because SNDS does not say which zone it writes.
 
 use crate::zone::Zone;
 use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
@@ -534,8 +534,8 @@ fn is_header_row(fields: &[String], min_fields: usize, first_column: &[&str]) ->
     fields.len() >= min_fields && first_column.contains(&normalise_key(cell).as_str())
 }
 
-/// Calls `each(line, fields, is_first_record, ends_with_a_line_end)` for every non-blank CSV
-/// record, trimmed.
+/// Calls `each(line, fields, is_first_record, ends_with_a_line_end)` for every CSV record,
+/// trimmed; blank lines and lines starting with `#` (comments) are skipped.
 fn for_each_csv_record(
     body: &str,
     mut each: impl FnMut(u64, &[String], bool, bool) -> Result<(), SndsParseError>,
@@ -544,6 +544,7 @@ fn for_each_csv_record(
         .has_headers(false)
         .flexible(true)
         .trim(csv::Trim::All)
+        .comment(Some(b'#'))
         .from_reader(body.as_bytes());
     let mut record = csv::StringRecord::new();
     let mut first = true;
@@ -618,7 +619,8 @@ fn data_row_from_fields(fields: &[&str], zone: &Zone) -> Result<SndsDataRow, Str
         trap_hits: count(10, "trap hits")?,
         sample_helo: optional(11),
         jmr_p1_sender: optional(12),
-        comments: joined_tail(fields, 13),
+        // Columns after the 14th are none SNDS is known to write: left out, not glued on.
+        comments: optional(13),
     })
 }
 
@@ -1433,6 +1435,16 @@ mod tests {
         check("11/18/126 4:00 PM", None);
         check("0026-11-18T16:00:00", None);
         check("18.11.2026 16:00", None);
+    }
+
+    #[test]
+    fn comment_lines_are_skipped_and_extra_columns_stay_out_of_comments() {
+        let body = "# SNDS export\r\n\r\n192.0.2.10,11/17/2026 4:00 PM,11/18/2026 4:00 PM,1,1,1,GREEN,< 0.1%,,,0,,,JMR Block,extra1,extra2\r\n# end\r\n";
+        let rows = parse_data_csv(body, &Zone::utc()).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].comments.as_deref(), Some("JMR Block"));
+        let ranges = parse_ip_status_csv("# ranges\n192.0.2.1,192.0.2.9,Yes,x\n").unwrap();
+        assert_eq!(ranges.len(), 1);
     }
 
     #[test]

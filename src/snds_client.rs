@@ -75,6 +75,19 @@ pub enum SndsClientError {
          not followed (only https, or http to this machine, is)"
     )]
     UnsafeRedirect { url: String, host: String },
+    /// 429: SNDS asks to be asked less often. Retried like a 5xx, after the wait it asks
+    /// for (cut to the longest backoff).
+    #[error(
+        "snds {url} answered http 429: rate limited{}{}",
+        after_attempts(*.attempts),
+        wait_asked(*.retry_after_secs)
+    )]
+    RateLimited {
+        url: String,
+        attempts: u32,
+        /// The wait its `Retry-After` asked for, in seconds, when it said.
+        retry_after_secs: Option<u64>,
+    },
     #[error("snds {url} failed{}: {message}", after_attempts(*.attempts))]
     Network {
         url: String,
@@ -93,6 +106,13 @@ pub enum SndsClientError {
     /// A `file:` base that cannot be read.
     #[error("snds folder {}: {message}", .path.display())]
     Local { path: PathBuf, message: String },
+}
+
+fn wait_asked(retry_after_secs: Option<u64>) -> String {
+    match retry_after_secs {
+        Some(secs) => format!("; it asked to wait {secs} s before asking again"),
+        None => String::new(),
+    }
 }
 
 fn after_attempts(attempts: u32) -> String {
@@ -171,10 +191,11 @@ pub struct SndsClientOptions {
     pub connect_timeout: Duration,
     /// For a whole request, connection to last byte.
     pub timeout: Duration,
-    /// Tries per fetch, the first included; 5xx answers and network errors are retried,
-    /// 4xx never.
+    /// Tries per fetch, the first included; 5xx and 429 answers and network errors are
+    /// retried, other 4xx never.
     pub max_attempts: u32,
     /// The wait before the second try; it doubles for each further try up to `max_backoff`.
+    /// A wait the server asks for (`Retry-After`) replaces it, cut to `max_backoff`.
     pub first_backoff: Duration,
     pub max_backoff: Duration,
     pub zone: Zone,
@@ -258,6 +279,21 @@ impl fmt::Debug for Target {
 struct Answer {
     content_type: Option<String>,
     body: String,
+}
+
+/// A failed try, and the wait the server asked for before the next (`Retry-After`).
+struct Failed {
+    error: SndsClientError,
+    retry_after: Option<Duration>,
+}
+
+impl From<SndsClientError> for Failed {
+    fn from(error: SndsClientError) -> Failed {
+        Failed {
+            error,
+            retry_after: None,
+        }
+    }
 }
 
 impl SndsClient {
@@ -389,7 +425,8 @@ impl SndsClient {
         })
     }
 
-    /// GETs `target`, retrying 5xx answers and network errors with exponential backoff.
+    /// GETs `target`, retrying 5xx and 429 answers and network errors with exponential
+    /// backoff, or after the wait the server asks for.
     fn get(
         &self,
         target: &Target,
@@ -401,16 +438,25 @@ impl SndsClient {
         let attempts = self.options.max_attempts.max(1);
         let mut attempt = 1;
         loop {
-            let outcome = self.get_once(target, surface, bearer, &secrets, attempt);
-            let retryable = match &outcome {
-                Err(SndsClientError::Http { status, .. }) => *status >= 500,
-                Err(SndsClientError::Network { .. } | SndsClientError::Timeout { .. }) => true,
+            let failed = match self.get_once(target, surface, bearer, &secrets, attempt) {
+                Ok(answer) => return Ok(answer),
+                Err(failed) => failed,
+            };
+            let retryable = match &failed.error {
+                SndsClientError::Http { status, .. } => *status >= 500,
+                SndsClientError::RateLimited { .. }
+                | SndsClientError::Network { .. }
+                | SndsClientError::Timeout { .. } => true,
                 _ => false,
             };
             if !retryable || attempt >= attempts {
-                return outcome;
+                return Err(failed.error);
             }
-            (self.sleep)(self.backoff(attempt));
+            let wait = match failed.retry_after {
+                Some(asked) => asked.min(self.options.max_backoff),
+                None => self.backoff(attempt),
+            };
+            (self.sleep)(wait);
             attempt += 1;
         }
     }
@@ -430,7 +476,7 @@ impl SndsClient {
         bearer: Option<&str>,
         secrets: &[&str],
         attempt: u32,
-    ) -> Result<Answer, SndsClientError> {
+    ) -> Result<Answer, Failed> {
         let transport = |err: reqwest::Error| {
             if let Some(refused) = refused_redirect(&err) {
                 return SndsClientError::UnsafeRedirect {
@@ -465,19 +511,26 @@ impl SndsClient {
         let response = request.send().map_err(transport)?;
         let status = response.status().as_u16();
         let url = target.shown.clone();
-        match (surface, status) {
-            (_, 200..=299) => {}
-            (_, 404 | 410) => return Err(SndsClientError::NotFound { url, status }),
+        let retry_after = retry_after(&response);
+        let error = match (surface, status) {
+            (_, 200..=299) => None,
+            (_, 404 | 410) => Some(SndsClientError::NotFound { url, status }),
+            (_, 429) => Some(SndsClientError::RateLimited {
+                url,
+                attempts: attempt,
+                retry_after_secs: retry_after.map(|wait| wait.as_secs()),
+            }),
             (Surface::Api, 300..=399 | 401 | 403) => {
-                return Err(SndsClientError::LoginNeeded { url, status });
+                Some(SndsClientError::LoginNeeded { url, status })
             }
-            _ => {
-                return Err(SndsClientError::Http {
-                    url,
-                    status,
-                    attempts: attempt,
-                });
-            }
+            _ => Some(SndsClientError::Http {
+                url,
+                status,
+                attempts: attempt,
+            }),
+        };
+        if let Some(error) = error {
+            return Err(Failed { error, retry_after });
         }
         let content_type = response
             .headers()
@@ -487,6 +540,26 @@ impl SndsClient {
         let body = response.text().map_err(transport)?;
         Ok(Answer { content_type, body })
     }
+}
+
+/// The wait a `Retry-After` header asks for: seconds, or an HTTP date (a date past is no
+/// wait).
+fn retry_after(response: &reqwest::blocking::Response) -> Option<Duration> {
+    let value = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    Some(
+        (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
+            .to_std()
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// How many redirects the legacy client follows in a row.

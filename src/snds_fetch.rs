@@ -254,7 +254,8 @@ fn after(error: &SndsClientError) -> AfterError {
         | SndsClientError::BadBaseUrl { .. }
         | SndsClientError::ClientSetup { .. }
         | SndsClientError::Local { .. }
-        | SndsClientError::UnsafeRedirect { .. } => AfterError::StopAccount,
+        | SndsClientError::UnsafeRedirect { .. }
+        | SndsClientError::RateLimited { .. } => AfterError::StopAccount,
         SndsClientError::Unparseable { .. }
         | SndsClientError::Http { .. }
         | SndsClientError::Network { .. }

@@ -222,7 +222,8 @@ fn legacy_404_is_an_expired_link_and_not_retried() {
 
 #[test]
 fn other_4xx_answers_are_not_retried() {
-    for status in [400, 429] {
+    // 429 is retried: a_429_is_rate_limiting_retried_after_the_wait_it_asks_for.
+    for status in [400, 418] {
         let server = TestServer::start(move |_, _| respond(status, "text/plain", "no"));
         let (client, _) = default_client();
         let err = client
@@ -857,6 +858,11 @@ fn no_error_shape_shows_the_key_or_token() {
             "http://127.0.0.1:{}/login?key={KEY}",
             closed_port()
         )),
+        "/limited/data.aspx" => Reply::Respond {
+            status: 429,
+            headers: vec![("Retry-After", "0".to_owned())],
+            body: format!("too many requests for key {KEY}"),
+        },
         "/plain/data.aspx" => redirect(&format!("http://192.0.2.1/snds/data.aspx?key={KEY}")),
         "/api/api/report/data/2026-06-10" if nth == 0 => respond(401, "text/plain", "no"),
         "/api/api/report/data/2026-06-10" => json(200, &format!(r#"[{{"ipAddress":"{TOKEN}"}}]"#)),
@@ -869,6 +875,7 @@ fn no_error_shape_shows_the_key_or_token() {
     });
     let mut errors: Vec<SndsClientError> = [
         "sign-in", "gone", "teapot", "down", "echo", "hang", "broken", "off-site", "plain",
+        "limited",
     ]
     .iter()
     .map(|prefix| {
@@ -918,6 +925,7 @@ fn no_error_shape_shows_the_key_or_token() {
             SndsClientError::ClientSetup { .. } => "setup",
             SndsClientError::Local { .. } => "local",
             SndsClientError::UnsafeRedirect { .. } => "unsafe-redirect",
+            SndsClientError::RateLimited { .. } => "rate-limited",
         })
         .collect();
     assert_eq!(
@@ -932,6 +940,7 @@ fn no_error_shape_shows_the_key_or_token() {
             "network",
             "network",
             "unsafe-redirect",
+            "rate-limited",
             "unparseable",
             "network",
             "bad-base-url",
@@ -1164,4 +1173,41 @@ fn an_https_answer_redirecting_to_http_is_refused_beyond_loopback_only() {
             .contains("redirected to plain http on snds.example.net"),
         "{err}"
     );
+}
+
+#[test]
+fn a_429_is_rate_limiting_retried_after_the_wait_it_asks_for() {
+    let limited = |seconds: &str| Reply::Respond {
+        status: 429,
+        headers: vec![("Retry-After", seconds.to_owned())],
+        body: "slow down".to_owned(),
+    };
+    let server = TestServer::start(move |_, nth| match nth {
+        0 => limited("1"),
+        _ => csv(DATA_CSV),
+    });
+    let (client, sleeps) = default_client();
+    let report = client
+        .fetch_legacy_data(&format!("{}/snds", server.url()), KEY, None)
+        .unwrap();
+    assert_eq!(report.rows.len(), 4);
+    assert_eq!(*sleeps.lock().unwrap(), [Duration::from_secs(1)]);
+
+    // A longer wait than the longest backoff is cut to it; the retries stay bounded.
+    let server = TestServer::start(move |_, _| limited("3600"));
+    let (client, sleeps) = default_client();
+    let err = client
+        .fetch_api_ip_status(&server.url(), TOKEN)
+        .unwrap_err();
+    assert!(
+        matches!(err, SndsClientError::RateLimited { attempts: 3, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("rate limited"), "{err}");
+    assert_eq!(server.requests().len(), 3);
+    assert_eq!(
+        *sleeps.lock().unwrap(),
+        [Duration::from_secs(1), Duration::from_secs(1)]
+    );
+    assert_error_has_no_secret(&err, &err.to_string());
 }

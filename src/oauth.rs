@@ -410,6 +410,7 @@ impl OAuthClient {
             .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)
             .redirect(reqwest::redirect::Policy::none())
+            .referer(false)
             .user_agent(concat!("fbl/", env!("CARGO_PKG_VERSION")))
             .tls_certs_merge(roots)
             .build()

@@ -2,20 +2,27 @@
 //! the new API's CSV or JSON answers. Pure: no IO, no clock.
 //!
 //! Parsing is by position (formats.md section 4): no header row is expected but one is
-//! tolerated, rows may carry 13 or 14 fields, and quoted commas follow RFC 4180. Times are
-//! kept as the raw text and also converted to UTC with a configurable zone, because SNDS
-//! does not say which zone it writes.
+//! tolerated, rows may carry 13 or 14 fields (more are ignored), lines starting with `#` are
+//! comments, and quoted commas follow RFC 4180. Times are kept as the raw text and also
+//! converted to UTC with a configurable zone, because SNDS does not say which zone it writes.
 
 use crate::zone::Zone;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
 use serde::{Serialize, Serializer};
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 /// Fewer fields than this (through the complaint rate) is not a data row.
 const MIN_DATA_FIELDS: usize = 8;
 
+/// The fields of a whole data row: SNDS writes 13 or 14 (formats.md 4.1).
+const FULL_DATA_FIELDS: usize = 13;
+
 /// Fewer fields than this (first IP, last IP, blocked) is not an IP status row.
 const MIN_IP_STATUS_FIELDS: usize = 3;
+
+/// A time before this year is not SNDS's (it began in 2005): a year misread or mistyped.
+const FIRST_YEAR: i32 = 2000;
 
 /// How much of an offending value an error message quotes.
 const EXCERPT_CHARS: usize = 60;
@@ -38,8 +45,11 @@ pub enum SndsParseError {
 }
 
 impl SndsParseError {
-    /// Replaces every occurrence of `secret` in the error's text with `***`, for callers that
-    /// hold a key or token which a hostile or confused server might echo into the body.
+    /// Replaces `secret` in the error's text with `***`, for callers that hold a key or token
+    /// which a hostile or confused server might echo into the body: the secret as sent and
+    /// URL-encoded, and its first characters (8 or more) where a quoted value was cut short.
+    /// A caller should also scrub the body before parsing it (quoting is cut after 60
+    /// characters, which may fall inside the secret); this catches what is left.
     pub fn redact(&mut self, secret: &str) {
         if secret.is_empty() {
             return;
@@ -49,10 +59,53 @@ impl SndsParseError {
             SndsParseError::BadRow { reason, .. }
             | SndsParseError::BadJson { reason }
             | SndsParseError::BadJsonItem { reason, .. } => {
-                *reason = reason.replace(secret, "***");
+                *reason = redact_secret(reason, secret);
             }
         }
     }
+}
+
+/// The fewest leading characters of a secret that are masked where a quote was cut.
+const SECRET_PREFIX_CHARS: usize = 8;
+
+/// `text` without `secret`, as sent or URL-encoded, nor its first 8 or more characters just
+/// before a cut (`…`).
+fn redact_secret(text: &str, secret: &str) -> String {
+    let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    let mut out = text.replace(secret, "***");
+    if encoded != secret {
+        out = out.replace(&encoded, "***");
+    }
+    for form in [secret, encoded.as_str()] {
+        out = mask_prefix_before_cut(&out, form);
+    }
+    out
+}
+
+fn mask_prefix_before_cut(text: &str, secret: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('…') {
+        let before = &rest[..at];
+        // The longest start of the secret, of at least 8 characters, that ends at the cut.
+        let start_len = secret
+            .char_indices()
+            .map(|(index, c)| index + c.len_utf8())
+            .skip(SECRET_PREFIX_CHARS - 1)
+            .filter(|end| before.ends_with(&secret[..*end]))
+            .last();
+        match start_len {
+            Some(len) => {
+                out.push_str(&before[..before.len() - len]);
+                out.push_str("***");
+            }
+            None => out.push_str(before),
+        }
+        out.push('…');
+        rest = &rest[at + '…'.len_utf8()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The `filter result` column: how often SmartScreen judged the IP's mail to be spam.
@@ -267,8 +320,23 @@ fn data_csv(body: &str, zone: &Zone) -> Result<DataParse, SndsParseError> {
         return Err(SndsParseError::SignInPage);
     }
     let mut parse = DataParse::default();
-    for_each_csv_record(body, |line, fields, first| {
+    for_each_csv_record(body, |line, fields, first, line_end| {
         if first && is_header_row(fields, MIN_DATA_FIELDS, DATA_COLUMN_NAMES[0]) {
+            return Ok(());
+        }
+        // SNDS ends every row with a line end. A last row without one and short of fields
+        // is an answer cut off in transfer (a connection closed early, with no length to
+        // tell): its last field may be cut too, and storing it would overwrite the figures
+        // stored before with what is missing.
+        if !line_end && fields.len() < FULL_DATA_FIELDS {
+            parse.rejected.push(SndsParseError::BadRow {
+                line,
+                reason: format!(
+                    "the answer ends in this row, after {} of {FULL_DATA_FIELDS} fields and \
+                     without a line end: it was cut off, so the row is not kept",
+                    fields.len()
+                ),
+            });
             return Ok(());
         }
         let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
@@ -288,7 +356,7 @@ pub fn parse_ip_status_csv(body: &str) -> Result<Vec<IpStatusRange>, SndsParseEr
         return Err(SndsParseError::SignInPage);
     }
     let mut ranges = Vec::new();
-    for_each_csv_record(body, |line, fields, first| {
+    for_each_csv_record(body, |line, fields, first, _| {
         if first && is_header_row(fields, MIN_IP_STATUS_FIELDS, IP_STATUS_COLUMN_NAMES[0]) {
             return Ok(());
         }
@@ -385,7 +453,9 @@ pub fn parse_api_ip_status(
 /// Converts an SNDS time such as `2/10/2026 4:00 PM` to UTC, reading it in `zone`.
 /// Also reads 24-hour and ISO 8601 forms; an ISO time with an offset keeps its offset.
 /// A local time skipped by a daylight-saving change is read with the offset before the
-/// change; a repeated one takes the earlier instant. Empty or unknown text gives `None`.
+/// change; a repeated one takes the earlier instant. A two-digit year (`11/18/26`) is
+/// read as 20YY; a year before 2000 (`11/18/0026`) is refused. Empty or unknown text gives
+/// `None`.
 pub fn parse_snds_time(raw: &str, zone: &Zone) -> Option<DateTime<Utc>> {
     const LOCAL_FORMATS: [&str; 10] = [
         "%m/%d/%Y %I:%M %p",
@@ -404,12 +474,33 @@ pub fn parse_snds_time(raw: &str, zone: &Zone) -> Option<DateTime<Utc>> {
         return None;
     }
     if let Ok(with_offset) = DateTime::parse_from_rfc3339(text) {
-        return Some(with_offset.with_timezone(&Utc));
+        return (with_offset.year() >= FIRST_YEAR).then(|| with_offset.with_timezone(&Utc));
     }
+    let text = with_four_digit_year(text);
     let naive = LOCAL_FORMATS
         .iter()
-        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())?;
+        .find_map(|format| NaiveDateTime::parse_from_str(&text, format).ok())
+        .filter(|naive| naive.year() >= FIRST_YEAR)?;
     zone.to_utc(naive)
+}
+
+/// `M/D/YY h:mm AM` as `M/D/20YY h:mm AM`: chrono's `%Y` reads `26` as the year 26.
+fn with_four_digit_year(text: &str) -> Cow<'_, str> {
+    let (date, time) = match text.split_once(' ') {
+        Some((date, time)) => (date, Some(time)),
+        None => (text, None),
+    };
+    let parts: Vec<&str> = date.split('/').collect();
+    match parts[..] {
+        [month, day, year] if year.len() == 2 && year.bytes().all(|b| b.is_ascii_digit()) => {
+            let date = format!("{month}/{day}/20{year}");
+            Cow::Owned(match time {
+                Some(time) => format!("{date} {time}"),
+                None => date,
+            })
+        }
+        _ => Cow::Borrowed(text),
+    }
 }
 
 fn strip_bom(body: &str) -> &str {
@@ -443,15 +534,17 @@ fn is_header_row(fields: &[String], min_fields: usize, first_column: &[&str]) ->
     fields.len() >= min_fields && first_column.contains(&normalise_key(cell).as_str())
 }
 
-/// Calls `each(line, fields, is_first_record)` for every non-blank CSV record, trimmed.
+/// Calls `each(line, fields, is_first_record, ends_with_a_line_end)` for every CSV record,
+/// trimmed; blank lines and lines starting with `#` (comments) are skipped.
 fn for_each_csv_record(
     body: &str,
-    mut each: impl FnMut(u64, &[String], bool) -> Result<(), SndsParseError>,
+    mut each: impl FnMut(u64, &[String], bool, bool) -> Result<(), SndsParseError>,
 ) -> Result<(), SndsParseError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .trim(csv::Trim::All)
+        .comment(Some(b'#'))
         .from_reader(body.as_bytes());
     let mut record = csv::StringRecord::new();
     let mut first = true;
@@ -482,8 +575,13 @@ fn for_each_csv_record(
             continue;
         }
         let line = record.position().map(|p| line_at(p.byte())).unwrap_or(line);
+        // The reader stops after the record's line end, if it has one.
+        let end = usize::try_from(reader.position().byte()).unwrap_or(usize::MAX);
+        let line_end = body.as_bytes()[..end.min(body.len())]
+            .last()
+            .is_some_and(|b| matches!(b, b'\r' | b'\n'));
         let fields: Vec<String> = record.iter().map(str::to_owned).collect();
-        each(line, &fields, first)?;
+        each(line, &fields, first, line_end)?;
         first = false;
     }
 }
@@ -521,7 +619,8 @@ fn data_row_from_fields(fields: &[&str], zone: &Zone) -> Result<SndsDataRow, Str
         trap_hits: count(10, "trap hits")?,
         sample_helo: optional(11),
         jmr_p1_sender: optional(12),
-        comments: joined_tail(fields, 13),
+        // Columns after the 14th are none SNDS is known to write: left out, not glued on.
+        comments: optional(13),
     })
 }
 
@@ -606,7 +705,8 @@ fn parse_count(text: &str, name: &str) -> Result<u64, String> {
     }
 }
 
-fn excerpt(text: &str) -> String {
+/// `text`, cut to 60 characters (`…` marks the cut). Scrub any secret from `text` first.
+pub(crate) fn excerpt(text: &str) -> String {
     if text.chars().count() <= EXCERPT_CHARS {
         text.to_owned()
     } else {
@@ -1257,6 +1357,94 @@ mod tests {
         };
         err.redact("secret-key");
         assert_eq!(err.to_string(), "snds csv line 1: x *** y");
+    }
+
+    #[test]
+    fn redact_leaves_no_part_of_a_secret_at_the_cut() {
+        let secret = "0f8b3c2a-51d7-4e9b-a1c3-7d2e9f4b6a10";
+        for left in 1..=secret.len() {
+            let text = format!(
+                "{:<width$}{secret} please renew",
+                "Unknown key:",
+                width = 60 - left
+            );
+            let mut err = SndsParseError::BadRow {
+                line: 1,
+                reason: format!(
+                    "ip address column holds {:?}, not an ip address",
+                    excerpt(&text)
+                ),
+            };
+            err.redact(secret);
+            let shown = err.to_string();
+            let chars: Vec<char> = secret.chars().collect();
+            for window in chars.windows(8) {
+                let part: String = window.iter().collect();
+                assert!(!shown.contains(&part), "{left}: {shown}");
+            }
+        }
+        let mut err = SndsParseError::BadRow {
+            line: 1,
+            reason: "x k%2Fy%2Bz-123456 y".to_owned(),
+        };
+        err.redact("k/y+z-123456");
+        assert_eq!(err.to_string(), "snds csv line 1: x *** y");
+    }
+
+    #[test]
+    fn a_cut_off_last_line_is_set_aside() {
+        let whole = "192.0.2.10,11/17/2026 4:00 PM,11/18/2026 4:00 PM,1500,1500,1500,GREEN,< 0.1%,,,0,mail.example.com,,\r\n";
+        let cut = "198.51.100.7,11/17/2026 4:00 PM,11/18/2026 4:00 PM,9301,9301,9301,RED,0.6%,11/17/2026 4:00 PM";
+        let parse =
+            parse_data_keeping_good_rows(&format!("{whole}{cut}"), None, &Zone::utc()).unwrap();
+        assert_eq!(parse.rows.len(), 1);
+        assert_eq!(
+            parse.rejected,
+            [SndsParseError::BadRow {
+                line: 2,
+                reason: "the answer ends in this row, after 9 of 13 fields and without a line \
+                         end: it was cut off, so the row is not kept"
+                    .to_owned()
+            }]
+        );
+        // A whole row without a line end, and a short row that has one, are read.
+        let short = "192.0.2.11,11/17/2026 4:00 PM,11/18/2026 4:00 PM,7,7,7,GREEN,< 0.1%,,,0\n";
+        let parse = parse_data_keeping_good_rows(
+            &format!("{short}{}", whole.trim_end()),
+            None,
+            &Zone::utc(),
+        )
+        .unwrap();
+        assert_eq!((parse.rows.len(), parse.rejected.len()), (2, 0));
+    }
+
+    #[test]
+    fn two_digit_years_are_this_century_and_years_before_2000_are_refused() {
+        let check = |raw: &str, expected: Option<&str>| {
+            assert_eq!(
+                parse_snds_time(raw, &Zone::utc()),
+                expected.and_then(utc),
+                "{raw}"
+            );
+        };
+        check("11/18/26 4:00 PM", Some("2026-11-18T16:00:00Z"));
+        check("11/18/26 16:00", Some("2026-11-18T16:00:00Z"));
+        check("1/2/99 4:00 PM", Some("2099-01-02T16:00:00Z"));
+        check("11/18/0026 4:00 PM", None);
+        check("11/18/1999 4:00 PM", None);
+        check("11/18/126 4:00 PM", None);
+        check("0026-11-18T16:00:00", None);
+        check("18.11.2026 16:00", None);
+    }
+
+    #[test]
+    fn comment_lines_are_skipped_and_extra_columns_stay_out_of_comments() {
+        let body = "# SNDS export\r\n\r\n192.0.2.10,11/17/2026 4:00 PM,11/18/2026 4:00 PM,1,1,1,GREEN,< 0.1%,,,0,,,JMR Block,extra1,extra2\r\n# end\r\n";
+        let rows = parse_data_csv(body, &Zone::utc()).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].comments.as_deref(), Some("JMR Block"));
+        let ranges = parse_ip_status_csv("# ranges\n192.0.2.1,192.0.2.9,Yes,x\n").unwrap();
+        assert_eq!(ranges.len(), 1);
     }
 
     #[test]

@@ -68,6 +68,26 @@ pub enum SndsClientError {
         status: u16,
         attempts: u32,
     },
+    /// A redirect to plain http beyond this machine, refused before connecting: following it
+    /// would send the key (in the URL) unencrypted. `host` is the redirect's host only.
+    #[error(
+        "snds {url} redirected to plain http on {host}, which would send the key unencrypted: \
+         not followed (only https, or http to this machine, is)"
+    )]
+    UnsafeRedirect { url: String, host: String },
+    /// 429: SNDS asks to be asked less often. Retried like a 5xx, after the wait it asks
+    /// for (cut to the longest backoff).
+    #[error(
+        "snds {url} answered http 429: rate limited{}{}",
+        after_attempts(*.attempts),
+        wait_asked(*.retry_after_secs)
+    )]
+    RateLimited {
+        url: String,
+        attempts: u32,
+        /// The wait its `Retry-After` asked for, in seconds, when it said.
+        retry_after_secs: Option<u64>,
+    },
     #[error("snds {url} failed{}: {message}", after_attempts(*.attempts))]
     Network {
         url: String,
@@ -86,6 +106,13 @@ pub enum SndsClientError {
     /// A `file:` base that cannot be read.
     #[error("snds folder {}: {message}", .path.display())]
     Local { path: PathBuf, message: String },
+}
+
+fn wait_asked(retry_after_secs: Option<u64>) -> String {
+    match retry_after_secs {
+        Some(secs) => format!("; it asked to wait {secs} s before asking again"),
+        None => String::new(),
+    }
 }
 
 fn after_attempts(attempts: u32) -> String {
@@ -164,10 +191,11 @@ pub struct SndsClientOptions {
     pub connect_timeout: Duration,
     /// For a whole request, connection to last byte.
     pub timeout: Duration,
-    /// Tries per fetch, the first included; 5xx answers and network errors are retried,
-    /// 4xx never.
+    /// Tries per fetch, the first included; 5xx and 429 answers and network errors are
+    /// retried, other 4xx never.
     pub max_attempts: u32,
     /// The wait before the second try; it doubles for each further try up to `max_backoff`.
+    /// A wait the server asks for (`Retry-After`) replaces it, cut to `max_backoff`.
     pub first_backoff: Duration,
     pub max_backoff: Duration,
     pub zone: Zone,
@@ -253,6 +281,21 @@ struct Answer {
     body: String,
 }
 
+/// A failed try, and the wait the server asked for before the next (`Retry-After`).
+struct Failed {
+    error: SndsClientError,
+    retry_after: Option<Duration>,
+}
+
+impl From<SndsClientError> for Failed {
+    fn from(error: SndsClientError) -> Failed {
+        Failed {
+            error,
+            retry_after: None,
+        }
+    }
+}
+
 impl SndsClient {
     pub fn new(options: SndsClientOptions) -> Result<SndsClient, SndsClientError> {
         let roots = match &options.ca_file {
@@ -265,6 +308,9 @@ impl SndsClient {
                 .connect_timeout(options.connect_timeout)
                 .timeout(options.timeout)
                 .redirect(redirect)
+                // The legacy URL holds the key: a redirect's target is not told where it
+                // came from.
+                .referer(false)
                 .user_agent(concat!("fbl/", env!("CARGO_PKG_VERSION")))
                 .tls_certs_merge(roots.clone())
                 .build()
@@ -273,7 +319,7 @@ impl SndsClient {
                 })
         };
         Ok(SndsClient {
-            legacy_http: build(reqwest::redirect::Policy::limited(5))?,
+            legacy_http: build(legacy_redirects())?,
             api_http: build(reqwest::redirect::Policy::none())?,
             options,
             sleep: Arc::new(std::thread::sleep),
@@ -332,7 +378,7 @@ impl SndsClient {
                 (target.shown, answer)
             }
         };
-        let ranges = snds::parse_ip_status_csv(&answer.body)
+        let ranges = snds::parse_ip_status_csv(&scrubbed(&answer.body, key))
             .map_err(|err| parse_failure(err, &shown, Surface::Legacy, &[key]))?;
         Ok(IpStatusReport {
             body: answer.body,
@@ -369,7 +415,8 @@ impl SndsClient {
     ) -> Result<IpStatusReport, SndsClientError> {
         let target = api_target(api_base_url, "api/report/status/ip")?;
         let answer = self.get(&target, Surface::Api, "", Some(access_token))?;
-        let ranges = snds::parse_api_ip_status(&answer.body, answer.content_type.as_deref())
+        let body = scrubbed(&answer.body, access_token);
+        let ranges = snds::parse_api_ip_status(&body, answer.content_type.as_deref())
             .map_err(|err| parse_failure(err, &target.shown, Surface::Api, &[access_token]))?;
         Ok(IpStatusReport {
             body: answer.body,
@@ -378,7 +425,8 @@ impl SndsClient {
         })
     }
 
-    /// GETs `target`, retrying 5xx answers and network errors with exponential backoff.
+    /// GETs `target`, retrying 5xx and 429 answers and network errors with exponential
+    /// backoff, or after the wait the server asks for.
     fn get(
         &self,
         target: &Target,
@@ -390,16 +438,25 @@ impl SndsClient {
         let attempts = self.options.max_attempts.max(1);
         let mut attempt = 1;
         loop {
-            let outcome = self.get_once(target, surface, bearer, &secrets, attempt);
-            let retryable = match &outcome {
-                Err(SndsClientError::Http { status, .. }) => *status >= 500,
-                Err(SndsClientError::Network { .. } | SndsClientError::Timeout { .. }) => true,
+            let failed = match self.get_once(target, surface, bearer, &secrets, attempt) {
+                Ok(answer) => return Ok(answer),
+                Err(failed) => failed,
+            };
+            let retryable = match &failed.error {
+                SndsClientError::Http { status, .. } => *status >= 500,
+                SndsClientError::RateLimited { .. }
+                | SndsClientError::Network { .. }
+                | SndsClientError::Timeout { .. } => true,
                 _ => false,
             };
             if !retryable || attempt >= attempts {
-                return outcome;
+                return Err(failed.error);
             }
-            (self.sleep)(self.backoff(attempt));
+            let wait = match failed.retry_after {
+                Some(asked) => asked.min(self.options.max_backoff),
+                None => self.backoff(attempt),
+            };
+            (self.sleep)(wait);
             attempt += 1;
         }
     }
@@ -419,8 +476,14 @@ impl SndsClient {
         bearer: Option<&str>,
         secrets: &[&str],
         attempt: u32,
-    ) -> Result<Answer, SndsClientError> {
+    ) -> Result<Answer, Failed> {
         let transport = |err: reqwest::Error| {
+            if let Some(refused) = refused_redirect(&err) {
+                return SndsClientError::UnsafeRedirect {
+                    url: target.shown.clone(),
+                    host: refused.host.clone(),
+                };
+            }
             if err.is_timeout() {
                 SndsClientError::Timeout {
                     url: target.shown.clone(),
@@ -448,19 +511,26 @@ impl SndsClient {
         let response = request.send().map_err(transport)?;
         let status = response.status().as_u16();
         let url = target.shown.clone();
-        match (surface, status) {
-            (_, 200..=299) => {}
-            (_, 404 | 410) => return Err(SndsClientError::NotFound { url, status }),
+        let retry_after = retry_after(&response);
+        let error = match (surface, status) {
+            (_, 200..=299) => None,
+            (_, 404 | 410) => Some(SndsClientError::NotFound { url, status }),
+            (_, 429) => Some(SndsClientError::RateLimited {
+                url,
+                attempts: attempt,
+                retry_after_secs: retry_after.map(|wait| wait.as_secs()),
+            }),
             (Surface::Api, 300..=399 | 401 | 403) => {
-                return Err(SndsClientError::LoginNeeded { url, status });
+                Some(SndsClientError::LoginNeeded { url, status })
             }
-            _ => {
-                return Err(SndsClientError::Http {
-                    url,
-                    status,
-                    attempts: attempt,
-                });
-            }
+            _ => Some(SndsClientError::Http {
+                url,
+                status,
+                attempts: attempt,
+            }),
+        };
+        if let Some(error) = error {
+            return Err(Failed { error, retry_after });
         }
         let content_type = response
             .headers()
@@ -472,6 +542,72 @@ impl SndsClient {
     }
 }
 
+/// The wait a `Retry-After` header asks for: seconds, or an HTTP date (a date past is no
+/// wait).
+fn retry_after(response: &reqwest::blocking::Response) -> Option<Duration> {
+    let value = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    Some(
+        (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
+            .to_std()
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// How many redirects the legacy client follows in a row.
+const MAX_REDIRECTS: usize = 5;
+
+/// The legacy client's redirects: up to [`MAX_REDIRECTS`], each to https or to http on this
+/// machine only. The URL carries the key, and a redirect (from https too) to plain http
+/// elsewhere would send it unencrypted: refused before connecting.
+fn legacy_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.previous().len() >= MAX_REDIRECTS {
+            let error = format!("more than {MAX_REDIRECTS} redirects");
+            attempt.error(error)
+        } else if !encrypted_or_loopback(attempt.url()) {
+            let host = attempt.url().host_str().unwrap_or("").to_owned();
+            attempt.error(RefusedRedirect { host })
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+/// Why [`legacy_redirects`] stopped: a redirect to plain http beyond loopback.
+#[derive(Debug)]
+struct RefusedRedirect {
+    host: String,
+}
+
+impl fmt::Display for RefusedRedirect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "refused a redirect to plain http on {}", self.host)
+    }
+}
+
+impl std::error::Error for RefusedRedirect {}
+
+/// The refusal of [`legacy_redirects`] in a transport error, if that is what it is.
+fn refused_redirect(err: &reqwest::Error) -> Option<&RefusedRedirect> {
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        if let Some(refused) = cause.downcast_ref::<RefusedRedirect>() {
+            return Some(refused);
+        }
+        source = cause.source();
+    }
+    None
+}
+
 /// Parses a data answer, keeping the rows that can be read.
 fn data_report(
     answer: Answer,
@@ -480,9 +616,9 @@ fn data_report(
     secret: &str,
     zone: &Zone,
 ) -> Result<DataReport, SndsClientError> {
-    let parse =
-        snds::parse_data_keeping_good_rows(&answer.body, answer.content_type.as_deref(), zone)
-            .map_err(|err| parse_failure(err, shown, surface, &[secret]))?;
+    let body = scrubbed(&answer.body, secret);
+    let parse = snds::parse_data_keeping_good_rows(&body, answer.content_type.as_deref(), zone)
+        .map_err(|err| parse_failure(err, shown, surface, &[secret]))?;
     let mut rejected = parse.rejected;
     for err in &mut rejected {
         err.redact(secret);
@@ -493,6 +629,13 @@ fn data_report(
         rows: parse.rows,
         rejected,
     })
+}
+
+/// The body to parse: `secret` (the key or token), as sent and URL-encoded, replaced by
+/// `***` wherever a server echoed it. An error quotes at most 60 characters of a value, so
+/// the secret must go before quoting: cut first, its first characters would be left.
+fn scrubbed(body: &str, secret: &str) -> String {
+    oauth::redact(body, &[secret])
 }
 
 /// The folder of a `file:DIR` base URL.

@@ -5,12 +5,13 @@
 //! **A failing account never stops the others, and nothing here fails on a fetch**: fetch
 //! errors are collected, naming the account and never the key. Only the store can fail.
 //!
-//! Rows are filed under the day their activity window starts on, as SNDS writes it. The days
+//! Rows are filed under the day their activity window starts on, as SNDS writes it; a row
+//! whose start cannot be read is set aside (an error, never a day guessed). The days
 //! asked for by date are kept apart, so that a day is skipped once it has data, or once it
 //! is old enough that SNDS will not add any.
 
 use crate::config::{SNDS_HISTORY_DAYS, SndsConfig};
-use crate::snds::SndsDataRow;
+use crate::snds::{self, SndsDataRow};
 use crate::snds_account;
 use crate::snds_alerts::{self, SndsAlert};
 use crate::snds_client::{DataReport, IpStatusReport, SndsClient, SndsClientError};
@@ -252,7 +253,9 @@ fn after(error: &SndsClientError) -> AfterError {
         | SndsClientError::BadAccessUrl { .. }
         | SndsClientError::BadBaseUrl { .. }
         | SndsClientError::ClientSetup { .. }
-        | SndsClientError::Local { .. } => AfterError::StopAccount,
+        | SndsClientError::Local { .. }
+        | SndsClientError::UnsafeRedirect { .. }
+        | SndsClientError::RateLimited { .. } => AfterError::StopAccount,
         SndsClientError::Unparseable { .. }
         | SndsClientError::Http { .. }
         | SndsClientError::Network { .. }
@@ -387,11 +390,16 @@ impl Fetcher<'_> {
     ) -> Result<Option<NaiveDate>> {
         let mut batch = store.begin()?;
         let mut touched = BTreeSet::new();
+        // A row is filed under the day its window starts on: without a readable start, that
+        // day is unknown, and the row is set aside rather than filed under a guess.
+        let mut unfiled = Vec::new();
+        let mut stored = 0;
         for row in &report.rows {
-            let day = self
-                .day_of(row)
-                .or(requested)
-                .unwrap_or_else(|| self.yesterday());
+            let Some(day) = self.day_of(row) else {
+                unfiled.push(row);
+                continue;
+            };
+            stored += 1;
             match batch.upsert_snds_row(name, &day.to_string(), row, self.now)? {
                 SndsRowChange::Added => account.rows_added += 1,
                 SndsRowChange::Updated => account.rows_updated += 1,
@@ -401,7 +409,7 @@ impl Fetcher<'_> {
             touched.insert((day, row.ip.to_string()));
         }
         if let Some(day) = requested {
-            batch.record_snds_day(name, &day.to_string(), report.rows.len() as u64, self.now)?;
+            batch.record_snds_day(name, &day.to_string(), stored, self.now)?;
             if report.rows.is_empty() {
                 account.empty_days.push(day.to_string());
             }
@@ -454,6 +462,23 @@ impl Fetcher<'_> {
             account.rows_rejected += 1;
             out.summary.errors.push(format!(
                 "snds account {name}{at}: row set aside: {rejected}"
+            ));
+        }
+        for row in unfiled {
+            account.rows_rejected += 1;
+            let start = if row.activity_start_raw.is_empty() {
+                "no activity start".to_owned()
+            } else {
+                format!(
+                    "activity start {:?}, which is not a time in a shape SNDS writes \
+                     (M/D/YYYY h:mm AM)",
+                    snds::excerpt(&row.activity_start_raw)
+                )
+            };
+            out.summary.errors.push(format!(
+                "snds account {name}{at}: row set aside: ip {} has {start}, so the day to file \
+                 it under is unknown",
+                row.ip
             ));
         }
         account

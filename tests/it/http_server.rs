@@ -58,6 +58,9 @@ pub enum Reply {
     Hang(Duration),
     /// Promises a body of `declared` bytes, sends `sent`, closes.
     CloseMidBody { declared: usize, sent: String },
+    /// A CSV body sent without a length, ended by closing the connection: a client cannot
+    /// tell an answer cut off in transfer from a whole one.
+    CloseWithoutLength { body: String },
 }
 
 pub fn respond(status: u16, content_type: &str, body: &str) -> Reply {
@@ -241,6 +244,11 @@ fn serve(
             let _ = stream.write_all(head.as_bytes());
             let _ = stream.write_all(sent.as_bytes());
             let _ = stream.flush();
+        }
+        Reply::CloseWithoutLength { body } => {
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nConnection: close\r\n\r\n";
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body.as_bytes());
         }
     }
     let _ = stream.flush();

@@ -1032,3 +1032,143 @@ fn a_backfilled_day_does_not_alert_an_episode_already_alerted_on_a_later_day() {
         ["snds main: 198.51.100.7 turned RED on 2026-11-17 (was GREEN)"]
     );
 }
+
+/// Panics if `text` holds any 8 characters in a row of `secret`.
+fn assert_no_part_of(secret: &str, what: &str, text: &str) {
+    let chars: Vec<char> = secret.chars().collect();
+    for window in chars.windows(8) {
+        let part: String = window.iter().collect();
+        assert!(
+            !text.contains(&part),
+            "{what} shows {part:?} of the key: {text}"
+        );
+    }
+}
+
+#[test]
+fn a_server_echoing_the_key_in_a_broken_row_shows_none_of_it() {
+    let (dir, answers, _server) = legacy_setup();
+    // Rows whose first column quotes the key, from a server that echoes what it was sent;
+    // the padding puts the key across the point where an error stops quoting (60
+    // characters), leaving 8, 9, 17 or 33 of its characters before the cut.
+    let mut body = row("192.0.2.10", "2026-11-17", 1500, "GREEN", 0);
+    for left in [8, 9, 17, 33] {
+        let text = format!(
+            "{:<width$}{KEY} please renew",
+            "Unknown key in request:",
+            width = 60 - left
+        );
+        body.push_str(&format!("{text},,,,,,,,,,,,,\r\n"));
+    }
+    set_day(&answers, "2026-11-17", body.clone());
+    set_latest(&answers, body);
+    let output = fbl_snds(dir.path(), &["snds", "fetch", "--date", "2026-11-17"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("row set aside"), "{stderr}");
+    for (name, text) in [("stdout", &output.stdout), ("stderr", &output.stderr)] {
+        assert_no_part_of(KEY, name, &String::from_utf8_lossy(text));
+    }
+    let output = run(fbl(dir.path())
+        .args(["--config", "fbl.toml", "run", "--json"])
+        .env(KEY_ENV, KEY)
+        .env("FBL_NOW", "2026-11-19T08:00:00Z"));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output).contains("row set aside"),
+        "{}",
+        stdout(&output)
+    );
+    for (name, text) in [("stdout", &output.stdout), ("stderr", &output.stderr)] {
+        assert_no_part_of(KEY, name, &String::from_utf8_lossy(text));
+    }
+}
+
+#[test]
+fn a_cut_off_answer_is_set_aside_and_keeps_the_stored_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let day = "2026-11-17";
+    let good = row("192.0.2.10", day, 1500, "GREEN", 0);
+    let trapped = row("198.51.100.7", day, 9301, "RED", 12);
+    let whole = format!("{good}{trapped}");
+    // The second answer ends after the ninth field of the trapped row, with no line end:
+    // the connection closed early, and without a length the client cannot tell.
+    let cut: String = {
+        let fields: Vec<&str> = trapped.split(',').collect();
+        format!("{good}{}", fields[..9].join(","))
+    };
+    let server = TestServer::start(move |request, n| {
+        if request.query().get("key").map(String::as_str) != Some(KEY) {
+            return respond(200, "text/html", SIGN_IN_PAGE);
+        }
+        match (request.path(), n) {
+            ("/snds/data.aspx", 0) => csv(&whole),
+            ("/snds/data.aspx", _) => Reply::CloseWithoutLength { body: cut.clone() },
+            _ => csv(""),
+        }
+    });
+    write_config(
+        dir.path(),
+        &legacy_account("main", &format!("{}/snds", server.url())),
+    );
+    let output = fbl_snds(dir.path(), &["snds", "fetch", "--date", day]);
+    // Exit 1 for the alerts (turned RED, trap hits), with no error.
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(output.stderr.is_empty(), "{output:?}");
+    let traps = |dir: &Path| -> Vec<(String, u64)> {
+        stored_rows(dir)
+            .into_iter()
+            .map(|row| (row.ip, row.trap_hits))
+            .collect()
+    };
+    let before = traps(dir.path());
+    assert!(
+        before.contains(&("198.51.100.7".to_owned(), 12)),
+        "{before:?}"
+    );
+    let output = fbl_snds(dir.path(), &["snds", "fetch", "--date", day, "--refresh"]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("snds account main day 2026-11-17: row set aside: snds csv line 2:")
+            && stderr.contains("cut off"),
+        "{stderr}"
+    );
+    assert_eq!(traps(dir.path()), before, "the stored figures are kept");
+    assert_no_key(&output);
+}
+
+#[test]
+fn a_window_start_that_cannot_be_read_is_set_aside_not_filed_under_a_guessed_day() {
+    let (dir, answers, _server) = legacy_setup();
+    let good = row("192.0.2.10", "2026-11-17", 1500, "GREEN", 0);
+    // A two-digit year is this century's.
+    let short_year = row("192.0.2.11", "2026-11-17", 700, "RED", 0).replace("/2026 ", "/26 ");
+    let european = row("192.0.2.12", "2026-11-17", 900, "RED", 0)
+        .replace("11/17/2026 4:00 PM", "17.11.2026 16:00");
+    set_day(
+        &answers,
+        "2026-11-17",
+        format!("{good}{short_year}{european}"),
+    );
+    let output = fbl_snds(dir.path(), &["snds", "fetch", "--date", "2026-11-17"]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("row set aside") && stderr.contains("\"17.11.2026 16:00\""),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("0026"), "{stderr}");
+    let stored: Vec<(String, String)> = stored_rows(dir.path())
+        .into_iter()
+        .map(|row| (row.day, row.ip))
+        .collect();
+    assert_eq!(
+        stored,
+        [
+            ("2026-11-17".to_owned(), "192.0.2.10".to_owned()),
+            ("2026-11-17".to_owned(), "192.0.2.11".to_owned()),
+        ]
+    );
+    assert_no_key(&output);
+}

@@ -222,7 +222,8 @@ fn legacy_404_is_an_expired_link_and_not_retried() {
 
 #[test]
 fn other_4xx_answers_are_not_retried() {
-    for status in [400, 429] {
+    // 429 is retried: a_429_is_rate_limiting_retried_after_the_wait_it_asks_for.
+    for status in [400, 418] {
         let server = TestServer::start(move |_, _| respond(status, "text/plain", "no"));
         let (client, _) = default_client();
         let err = client
@@ -857,6 +858,12 @@ fn no_error_shape_shows_the_key_or_token() {
             "http://127.0.0.1:{}/login?key={KEY}",
             closed_port()
         )),
+        "/limited/data.aspx" => Reply::Respond {
+            status: 429,
+            headers: vec![("Retry-After", "0".to_owned())],
+            body: format!("too many requests for key {KEY}"),
+        },
+        "/plain/data.aspx" => redirect(&format!("http://192.0.2.1/snds/data.aspx?key={KEY}")),
         "/api/api/report/data/2026-06-10" if nth == 0 => respond(401, "text/plain", "no"),
         "/api/api/report/data/2026-06-10" => json(200, &format!(r#"[{{"ipAddress":"{TOKEN}"}}]"#)),
         _ => respond(404, "text/plain", "no"),
@@ -867,7 +874,8 @@ fn no_error_shape_shows_the_key_or_token() {
         ..options()
     });
     let mut errors: Vec<SndsClientError> = [
-        "sign-in", "gone", "teapot", "down", "echo", "hang", "broken", "off-site",
+        "sign-in", "gone", "teapot", "down", "echo", "hang", "broken", "off-site", "plain",
+        "limited",
     ]
     .iter()
     .map(|prefix| {
@@ -916,6 +924,8 @@ fn no_error_shape_shows_the_key_or_token() {
             SndsClientError::BadBaseUrl { .. } => "bad-base-url",
             SndsClientError::ClientSetup { .. } => "setup",
             SndsClientError::Local { .. } => "local",
+            SndsClientError::UnsafeRedirect { .. } => "unsafe-redirect",
+            SndsClientError::RateLimited { .. } => "rate-limited",
         })
         .collect();
     assert_eq!(
@@ -929,6 +939,8 @@ fn no_error_shape_shows_the_key_or_token() {
             "timeout",
             "network",
             "network",
+            "unsafe-redirect",
+            "rate-limited",
             "unparseable",
             "network",
             "bad-base-url",
@@ -1006,4 +1018,196 @@ fn a_ca_file_that_is_not_pem_is_a_setup_error() {
         OAuthClient::new(config),
         Err(OAuthError::BadConfig { .. })
     ));
+}
+
+/// Panics if `text` holds any 8 characters in a row of `secret`.
+fn assert_no_part_of(secret: &str, text: &str) {
+    let chars: Vec<char> = secret.chars().collect();
+    for window in chars.windows(8) {
+        let part: String = window.iter().collect();
+        assert!(!text.contains(&part), "shows {part:?} of a secret: {text}");
+    }
+}
+
+/// A broken first column that quotes `secret`, padded so that the point where an error
+/// stops quoting (60 characters) leaves `left` characters of it.
+fn echo_row(secret: &str, left: usize) -> String {
+    let text = format!(
+        "{:<width$}{secret} please renew",
+        "Unknown key in request:",
+        width = 60 - left
+    );
+    format!("{text},,,,,,,,,,,,,\r\n")
+}
+
+#[test]
+fn a_key_echoed_into_a_broken_row_is_not_quoted_even_in_part() {
+    // A key with characters a URL encodes, echoed both as sent and as written in the query.
+    const ODD_KEY: &str = "k3y/with+slash=9f8e7d6c5b4a-3210";
+    let server = TestServer::start(|request, _| {
+        let encoded = request.target.split_once("key=").unwrap().1.to_owned();
+        let mut body = DATA_CSV.to_owned();
+        for left in [8, 9, 20, 31] {
+            body.push_str(&echo_row(ODD_KEY, left));
+            body.push_str(&echo_row(&encoded, left));
+        }
+        csv(&body)
+    });
+    let (client, _) = default_client();
+    let base = format!("{}/snds", server.url());
+    let report = client.fetch_legacy_data(&base, ODD_KEY, None).unwrap();
+    assert_eq!(report.rows.len(), 4);
+    assert_eq!(report.rejected.len(), 8);
+    let encoded: String = url::form_urlencoded::byte_serialize(ODD_KEY.as_bytes()).collect();
+    for err in &report.rejected {
+        for text in [err.to_string(), format!("{err:?}")] {
+            assert_no_part_of(ODD_KEY, &text);
+            assert_no_part_of(&encoded, &text);
+        }
+    }
+}
+
+#[test]
+fn a_token_echoed_by_the_api_is_not_quoted_even_in_part() {
+    let server = TestServer::start(|request, nth| {
+        let echoed = request.header("authorization").unwrap_or("").to_owned();
+        let mut body = String::new();
+        if nth == 0 {
+            body.push_str(DATA_CSV);
+        }
+        for left in [8, 15, 30] {
+            body.push_str(&echo_row(&echoed, left + "Bearer ".len()));
+        }
+        csv(&body)
+    });
+    let (client, _) = default_client();
+    let day = NaiveDate::from_ymd_opt(2026, 11, 17).unwrap();
+    let report = client.fetch_api_data(&server.url(), TOKEN, day).unwrap();
+    assert_eq!(report.rejected.len(), 3);
+    for err in &report.rejected {
+        assert_no_part_of(TOKEN, &format!("{err} {err:?}"));
+    }
+    // Only broken rows: the whole answer is refused, quoting the first.
+    let err = client
+        .fetch_api_data(&server.url(), TOKEN, day)
+        .unwrap_err();
+    assert!(
+        matches!(err, SndsClientError::Unparseable { .. }),
+        "{err:?}"
+    );
+    assert_no_part_of(TOKEN, &format!("{err} {err:?}"));
+}
+
+#[test]
+fn a_redirect_sends_no_referer_and_no_key_to_its_target() {
+    let target = TestServer::start(|_, _| csv(DATA_CSV));
+    let next = format!("{}/elsewhere/data.aspx", target.url());
+    let first = TestServer::start(move |_, _| redirect(&next));
+    let (client, _) = default_client();
+    let report = client
+        .fetch_legacy_data(&format!("{}/snds", first.url()), KEY, None)
+        .unwrap();
+    assert_eq!(report.rows.len(), 4);
+    let requests = target.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].header("referer"), None, "{:?}", requests[0]);
+    assert_no_secret("the redirect's request", &format!("{:?}", requests[0]));
+}
+
+#[test]
+fn a_redirect_to_plain_http_beyond_loopback_is_refused_before_connecting() {
+    // 192.0.2.1 is TEST-NET-1: a connection attempt would hang until the connect timeout.
+    let server = TestServer::start(|request, _| {
+        let query = request.target.split_once('?').unwrap().1.to_owned();
+        redirect(&format!("http://192.0.2.1/snds/data.aspx?{query}"))
+    });
+    let (client, sleeps) = default_client();
+    let started = Instant::now();
+    let err = client
+        .fetch_legacy_data(&format!("{}/snds", server.url()), KEY, None)
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(err, SndsClientError::UnsafeRedirect { .. }),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("redirected to plain http on 192.0.2.1") && message.contains("key=***"),
+        "{message}"
+    );
+    assert_error_has_no_secret(&err, &message);
+    assert_eq!(server.requests().len(), 1, "not retried");
+    assert!(sleeps.lock().unwrap().is_empty());
+}
+
+#[test]
+fn an_https_answer_redirecting_to_http_is_refused_beyond_loopback_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = TestServer::start(|_, _| csv(DATA_CSV));
+    let loopback_next = format!(
+        "{}/snds/data.aspx",
+        plain.url().replace("127.0.0.1", "localhost")
+    );
+    let server = TestServer::start_tls(move |request, _| match request.path() {
+        "/a/data.aspx" => redirect(&loopback_next),
+        _ => redirect("http://snds.example.net/snds/data.aspx"),
+    });
+    let (client, _) = client_with(SndsClientOptions {
+        ca_file: Some(write_test_ca(dir.path())),
+        ..options()
+    });
+    let report = client
+        .fetch_legacy_data(&format!("{}/a", server.url()), KEY, None)
+        .unwrap();
+    assert_eq!(report.rows.len(), 4);
+    let err = client
+        .fetch_legacy_data(&format!("{}/b", server.url()), KEY, None)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("redirected to plain http on snds.example.net"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_429_is_rate_limiting_retried_after_the_wait_it_asks_for() {
+    let limited = |seconds: &str| Reply::Respond {
+        status: 429,
+        headers: vec![("Retry-After", seconds.to_owned())],
+        body: "slow down".to_owned(),
+    };
+    let server = TestServer::start(move |_, nth| match nth {
+        0 => limited("1"),
+        _ => csv(DATA_CSV),
+    });
+    let (client, sleeps) = default_client();
+    let report = client
+        .fetch_legacy_data(&format!("{}/snds", server.url()), KEY, None)
+        .unwrap();
+    assert_eq!(report.rows.len(), 4);
+    assert_eq!(*sleeps.lock().unwrap(), [Duration::from_secs(1)]);
+
+    // A longer wait than the longest backoff is cut to it; the retries stay bounded.
+    let server = TestServer::start(move |_, _| limited("3600"));
+    let (client, sleeps) = default_client();
+    let err = client
+        .fetch_api_ip_status(&server.url(), TOKEN)
+        .unwrap_err();
+    assert!(
+        matches!(err, SndsClientError::RateLimited { attempts: 3, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("rate limited"), "{err}");
+    assert_eq!(server.requests().len(), 3);
+    assert_eq!(
+        *sleeps.lock().unwrap(),
+        [Duration::from_secs(1), Duration::from_secs(1)]
+    );
+    assert_error_has_no_secret(&err, &err.to_string());
 }

@@ -128,7 +128,11 @@ pub fn check(
              address"
         ));
     }
-    let mut passed = false;
+    // What each field of your server records for `domain`. Your server's own field cannot
+    // be taken away, but one that looks like it can be added by whoever wrote the message
+    // (RFC 8601 section 5 asks the MTA to delete those; not every one does): where two of
+    // them disagree, one is a forgery and the message proves nothing.
+    let mut fields: Vec<Recorded> = Vec::new();
     for value in outer.get_all("Authentication-Results") {
         // Results written by another server are anyone's.
         if !authserv_id_of(value).is_some_and(|id| id.eq_ignore_ascii_case(&config.authserv_id)) {
@@ -140,38 +144,86 @@ pub fn check(
                 config.authserv_id
             )
         })?;
-        for result in &results {
-            let about = |name: &str, at: bool| {
-                result
-                    .property(name)
-                    .and_then(|p| domain_property(p, at))
-                    .is_some_and(|d| crate::address::is_within(d, domain))
+        fields.push(Recorded::of(&results, domain));
+    }
+    // A DMARC failure your server wrote outweighs any pass: a forger can add a header that
+    // looks like your server's, but cannot take away the one it wrote. Only `fail` counts: a
+    // temporary error, or one of two signatures failing, is not a forgery.
+    if fields
+        .iter()
+        .filter_map(|f| f.dmarc.as_ref())
+        .any(|results| results.iter().any(|r| r == "fail"))
+    {
+        return Err(format!(
+            "an Authentication-Results header from {} records a failure for {domain}",
+            config.authserv_id
+        ));
+    }
+    let remove = format!(
+        "one of them was not written by your server; make your MTA remove Authentication-Results \
+         fields with the authserv-id {} from incoming mail (RFC 8601 section 5)",
+        config.authserv_id
+    );
+    for (method, recorded) in [
+        (
+            "DKIM",
+            fields
+                .iter()
+                .filter_map(|f| f.dkim.as_ref())
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "DMARC",
+            fields.iter().filter_map(|f| f.dmarc.as_ref()).collect(),
+        ),
+    ] {
+        // One verifier records no signature (`dkim=none`) and a valid one at once only when
+        // someone else wrote a part of what it seems to have written.
+        if recorded
+            .iter()
+            .any(|r| r.iter().any(|x| x == "pass") && r.iter().any(|x| x == "none"))
+        {
+            return Err(format!(
+                "Authentication-Results fields of {} record both none and pass for {method} of \
+                 {domain}: {remove}",
+                config.authserv_id
+            ));
+        }
+        if let Some(other) = recorded.iter().find(|r| **r != recorded[0]) {
+            let said = |r: &Vec<String>| match r.is_empty() {
+                true => "no result".to_string(),
+                false => r.join(" and "),
             };
-            let about_domain = match result.method.as_str() {
-                // The signing domain; the AUID only when no `header.d` is given.
-                "dkim" if result.property("header.d").is_some() => about("header.d", false),
-                "dkim" => about("header.i", true),
-                "dmarc" => about("header.from", false),
-                _ => false,
-            };
-            if !about_domain {
-                continue;
-            }
-            if result.result == "pass" {
-                passed = true;
-            }
-            // A DMARC failure your server wrote outweighs any pass: a forger can add a
-            // header that looks like your server's, but cannot take away the one it wrote.
-            // Only `fail` counts: a temporary error, or one of two signatures failing, is not
-            // a forgery.
-            if result.method == "dmarc" && result.result == "fail" {
-                return Err(format!(
-                    "an Authentication-Results header from {} records a failure for {domain}",
-                    config.authserv_id
-                ));
-            }
+            return Err(format!(
+                "Authentication-Results fields of {} disagree on {method} for {domain} (one \
+                 records {}, another {}): {remove}",
+                config.authserv_id,
+                said(recorded[0]),
+                said(other)
+            ));
         }
     }
+    let dkim_pass = fields
+        .iter()
+        .filter_map(|f| f.dkim.as_ref())
+        .any(|r| r.iter().any(|x| x == "pass"));
+    let dmarc_pass = fields
+        .iter()
+        .filter_map(|f| f.dmarc.as_ref())
+        .any(|r| r.iter().any(|x| x == "pass"));
+    // DMARC passes on an aligned DKIM or SPF pass: a DMARC pass beside your server's DKIM and
+    // SPF results, neither of which passed for the domain, was not your server's.
+    let dkim_recorded = fields.iter().any(|f| f.dkim.is_some());
+    let spf_recorded = fields.iter().any(|f| f.spf.is_some());
+    let spf_pass = fields.iter().any(|f| f.spf == Some(true));
+    if dmarc_pass && !dkim_pass && dkim_recorded && spf_recorded && !spf_pass {
+        return Err(format!(
+            "Authentication-Results fields of {} record a DMARC pass for {domain} but neither a \
+             DKIM nor an SPF pass for it: {remove}",
+            config.authserv_id
+        ));
+    }
+    let passed = dkim_pass || dmarc_pass;
     if passed {
         return Ok(());
     }
@@ -406,6 +458,76 @@ fn domain_property(property: &Property, at: bool) -> Option<&str> {
     plain.then_some(domain)
 }
 
+/// What one `Authentication-Results` field records for a domain.
+#[derive(Debug, Default)]
+struct Recorded {
+    /// With any `dkim=` result: the results for signatures of the domain (a `header.d`
+    /// within it, or a `header.i` when there is no `header.d`), and `none` when no signature
+    /// was found; sorted, each once.
+    dkim: Option<Vec<String>>,
+    /// With any `dmarc=` result: the results for a `header.from` within the domain.
+    dmarc: Option<Vec<String>>,
+    /// With any `spf=` result: whether one passed for an envelope sender within the domain
+    /// (`smtp.mailfrom`, else `smtp.helo`).
+    spf: Option<bool>,
+}
+
+impl Recorded {
+    fn of(field: &[MethodResult], domain: &str) -> Recorded {
+        let mut recorded = Recorded::default();
+        for result in field {
+            let about = |name: &str, at: bool| {
+                result
+                    .property(name)
+                    .and_then(|p| domain_property(p, at))
+                    .is_some_and(|d| crate::address::is_within(d, domain))
+            };
+            match result.method.as_str() {
+                "dkim" => {
+                    let named = result.property("header.d").is_some()
+                        || result.property("header.i").is_some();
+                    // The signing domain; the AUID only when no `header.d` is given.
+                    let about_domain = if result.property("header.d").is_some() {
+                        about("header.d", false)
+                    } else {
+                        about("header.i", true)
+                    };
+                    let results = recorded.dkim.get_or_insert_with(Vec::new);
+                    if about_domain || (!named && result.result == "none") {
+                        results.push(result.result.clone());
+                    }
+                }
+                "dmarc" => {
+                    let results = recorded.dmarc.get_or_insert_with(Vec::new);
+                    if about("header.from", false) {
+                        results.push(result.result.clone());
+                    }
+                }
+                "spf" => {
+                    let sender = result
+                        .property("smtp.mailfrom")
+                        .or_else(|| result.property("smtp.helo"))
+                        .filter(|p| !p.quoted)
+                        .map(|p| p.value.rsplit('@').next().unwrap_or(""));
+                    let aligned = result.result == "pass"
+                        && sender.is_some_and(|d| crate::address::is_within(d, domain));
+                    let passed = recorded.spf.get_or_insert(false);
+                    *passed |= aligned;
+                }
+                _ => {}
+            }
+        }
+        for results in [&mut recorded.dkim, &mut recorded.dmarc]
+            .into_iter()
+            .flatten()
+        {
+            results.sort();
+            results.dedup();
+        }
+        recorded
+    }
+}
+
 /// The authserv-id of an `Authentication-Results` field value: its first word.
 fn authserv_id_of(value: &str) -> Option<String> {
     let mut reader = Reader {
@@ -617,6 +739,86 @@ mod tests {
              From: staff@hotmail.com\n\n",
         );
         assert_eq!(check(&outer, Reporter::Microsoft, false, &config()), Ok(()));
+    }
+
+    #[test]
+    fn a_result_added_beside_your_server_s_is_found_out() {
+        for fields in [
+            // Your server found no signature; the sender added a pass under its field.
+            "mx.sender.example; spf=softfail smtp.mailfrom=attacker.example; dkim=none\n\
+             Authentication-Results: mx.sender.example; dkim=pass header.d=hotmail.com",
+            // Or above it.
+            "mx.sender.example; dkim=pass header.d=hotmail.com\n\
+             Authentication-Results: mx.sender.example; dkim=none",
+            // A failure, or another result, for the same domain.
+            "mx.sender.example; dkim=fail header.d=hotmail.com\n\
+             Authentication-Results: mx.sender.example; dkim=pass header.d=hotmail.com",
+            "mx.sender.example; dkim=neutral header.d=hotmail.com\n\
+             Authentication-Results: mx.sender.example; dkim=pass header.d=hotmail.com",
+            // Your server verified the sender's own signature only.
+            "mx.sender.example; dkim=pass header.d=attacker.example\n\
+             Authentication-Results: mx.sender.example; dkim=pass header.d=hotmail.com",
+            // A DMARC pass beside a DMARC result of another kind.
+            "mx.sender.example; dmarc=none header.from=hotmail.com\n\
+             Authentication-Results: mx.sender.example; dmarc=pass header.from=hotmail.com",
+        ] {
+            let outer = headers(&format!(
+                "Authentication-Results: {fields}\nFrom: staff@hotmail.com\n\n"
+            ));
+            let why = check(&outer, Reporter::Microsoft, false, &config()).unwrap_err();
+            assert!(
+                why.contains("disagree on") && why.contains("(RFC 8601 section 5)"),
+                "{fields}: {why}"
+            );
+        }
+        // No signature and a valid one, in what looks like one field.
+        let outer = headers(
+            "Authentication-Results: mx.sender.example; dkim=none; dkim=pass header.d=hotmail.com\n\
+             From: staff@hotmail.com\n\n",
+        );
+        let why = check(&outer, Reporter::Microsoft, false, &config()).unwrap_err();
+        assert!(why.contains("both none and pass"), "{why}");
+        // A DMARC pass where your server's DKIM and SPF results show nothing that could pass.
+        let outer = headers(
+            "Authentication-Results: mx.sender.example; spf=fail smtp.mailfrom=attacker.example; dkim=none\n\
+             Authentication-Results: mx.sender.example; dmarc=pass header.from=hotmail.com\n\
+             From: staff@hotmail.com\n\n",
+        );
+        let why = check(&outer, Reporter::Microsoft, false, &config()).unwrap_err();
+        assert!(why.contains("neither a DKIM nor an SPF pass"), "{why}");
+    }
+
+    #[test]
+    fn fields_your_server_s_milters_write_are_trusted() {
+        for fields in [
+            // SPF, DKIM and DMARC milters, a field each.
+            "mx.sender.example; spf=pass smtp.mailfrom=staff@hotmail.com\n\
+             Authentication-Results: mx.sender.example; dkim=pass (2048-bit key; unprotected) \
+             header.d=hotmail.com header.i=@hotmail.com header.b=\"AbC\"\n\
+             Authentication-Results: mx.sender.example; dmarc=pass (p=reject dis=none) \
+             header.from=hotmail.com",
+            // Two signatures, one failing for another domain.
+            "mx.sender.example; dkim=pass header.d=hotmail.com; dkim=fail header.d=esp.example\n\
+             Authentication-Results: mx.sender.example; dmarc=pass header.from=hotmail.com",
+            // Two verifiers that agree.
+            "mx.sender.example; dkim=pass header.d=hotmail.com header.s=s1\n\
+             Authentication-Results: mx.sender.example; dkim=pass header.d=hotmail.com",
+            // DMARC on an aligned SPF pass, no signature.
+            "mx.sender.example; spf=pass smtp.mailfrom=bounce@hotmail.com; dkim=none\n\
+             Authentication-Results: mx.sender.example; dmarc=pass header.from=hotmail.com",
+            // Another server's results, whatever they say, are not compared.
+            "mx.sender.example; dkim=pass header.d=hotmail.com\n\
+             Authentication-Results: relay.example; dkim=none",
+        ] {
+            let outer = headers(&format!(
+                "Authentication-Results: {fields}\nFrom: staff@hotmail.com\n\n"
+            ));
+            assert_eq!(
+                check(&outer, Reporter::Microsoft, false, &config()),
+                Ok(()),
+                "{fields}"
+            );
+        }
     }
 
     #[test]

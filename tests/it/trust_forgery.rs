@@ -80,6 +80,41 @@ fn reason<'a>(summary: &'a serde_json::Value, file: &str) -> &'a str {
         .unwrap_or_else(|| panic!("{file} is not quarantined: {summary}"))
 }
 
+/// Your server's field says no signature; one the sender added below it (as an MTA that
+/// does not delete incoming fields of its authserv-id lets through) says pass.
+#[test]
+fn a_pass_added_under_your_server_s_result_is_not_believed() {
+    let (summary, suppressed) = ingest(&[
+        (
+            "forged.eml",
+            report(
+                "Authentication-Results: mx.sender.example; spf=softfail smtp.mailfrom=attacker.example; dkim=none\n\
+                 Received: from evil.attacker.example (evil.attacker.example [203.0.113.66]) by mx.sender.example with ESMTP; Mon, 9 Nov 2026 11:00:00 +0000\n\
+                 Authentication-Results: mx.sender.example; dkim=pass header.d=hotmail.com header.s=s1\n",
+                "ceo@victim.example",
+            ),
+        ),
+        (
+            "failed.eml",
+            report(
+                "Authentication-Results: mx.sender.example; dkim=pass header.d=hotmail.com header.s=s1\n\
+                 Authentication-Results: mx.sender.example; dkim=fail (bad signature) header.d=hotmail.com\n",
+                "cfo@victim.example",
+            ),
+        ),
+    ]);
+    assert_eq!(summary["untrusted"], 2, "{summary}");
+    for file in ["forged.eml", "failed.eml"] {
+        let why = reason(&summary, file);
+        assert!(
+            why.contains("untrusted_reporter: Authentication-Results fields of mx.sender.example disagree on DKIM for hotmail.com")
+                && why.contains("remove Authentication-Results fields with the authserv-id mx.sender.example from incoming mail (RFC 8601 section 5)"),
+            "{why}"
+        );
+    }
+    assert!(suppressed.is_empty(), "{suppressed:?}");
+}
+
 /// A `;` inside a quoted local part is no separator: the result after it is part of the
 /// address, not a DKIM pass of your server's.
 #[test]
@@ -96,4 +131,44 @@ fn a_pass_inside_a_quoted_string_is_not_believed() {
         "{summary}"
     );
     assert!(suppressed.is_empty(), "{suppressed:?}");
+}
+
+/// What MTAs write: SPF, DKIM and DMARC milters each with a field of their own, comments with
+/// `;` in them, a second signature failing for another domain, two verifiers that agree, a
+/// DMARC pass on an aligned SPF pass. All trusted.
+#[test]
+fn results_your_server_wrote_in_several_fields_are_trusted() {
+    let (summary, suppressed) = ingest(&[
+        (
+            "milters.eml",
+            report(
+                "Authentication-Results: mx.sender.example; dmarc=pass (p=reject dis=none) header.from=hotmail.com\n\
+                 Authentication-Results: mx.sender.example;\n\tdkim=pass (2048-bit key; unprotected) header.d=hotmail.com header.i=@hotmail.com header.b=\"AbCdEfGh\";\n\tdkim=fail reason=\"signature verification failed\" (1024-bit key; unprotected) header.d=esp.example header.i=@esp.example header.b=\"XyZ\"\n\
+                 Authentication-Results: mx.sender.example; spf=pass (mailfrom) smtp.mailfrom=hotmail.com (client-ip=192.0.2.9; helo=mail.hotmail.com; envelope-from=staff@hotmail.com; receiver=<UNKNOWN>)\n",
+                "one@example.org",
+            ),
+        ),
+        (
+            "two-verifiers.eml",
+            report(
+                "Authentication-Results: mx.sender.example; dkim=pass header.d=hotmail.com header.s=s1 header.b=AbC; dmarc=pass (policy=reject) header.from=hotmail.com\n\
+                 Authentication-Results: mx.sender.example 1; dkim=pass (2048-bit key) header.d=hotmail.com header.b=\"AbCd\"\n",
+                "two@example.org",
+            ),
+        ),
+        (
+            "spf-aligned.eml",
+            report(
+                "Authentication-Results: mx.sender.example; spf=pass smtp.mailfrom=bounce@hotmail.com; dkim=none\n\
+                 Authentication-Results: mx.sender.example; dmarc=pass header.from=hotmail.com\n",
+                "three@example.org",
+            ),
+        ),
+    ]);
+    assert_eq!(summary["stored"], 3, "{summary}");
+    assert_eq!(summary["untrusted"], 0, "{summary}");
+    assert_eq!(
+        suppressed,
+        ["one@example.org", "three@example.org", "two@example.org"]
+    );
 }

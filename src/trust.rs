@@ -93,7 +93,28 @@ pub fn check(
             reporter.as_str()
         ));
     }
-    let from = outer.get("From").unwrap_or("");
+    // Which of two senders a report is from cannot be told: RFC 5322 (section 3.6) allows one
+    // From field, and DMARC (RFC 7489 section 6.6.1) rejects a message with several, or with
+    // several addresses in it.
+    let froms: Vec<&str> = outer.get_all("From").collect();
+    if froms.len() > 1 {
+        return Err(format!(
+            "the report has {} From fields (RFC 5322 allows one): which of them sent it cannot \
+             be told",
+            froms.len()
+        ));
+    }
+    let from = froms.first().copied().unwrap_or("");
+    let addresses = crate::address::split_list(from)
+        .iter()
+        .filter(|part| part.contains('@'))
+        .count();
+    if addresses > 1 {
+        return Err(format!(
+            "the report's From holds {addresses} addresses: which of them sent it cannot be told \
+             (RFC 7489 section 6.6.1)"
+        ));
+    }
     let Some(from_domain) = crate::address::domain_of(from) else {
         return Err("the report has no From address".to_string());
     };
@@ -819,6 +840,38 @@ mod tests {
                 "{fields}"
             );
         }
+    }
+
+    #[test]
+    fn a_report_from_two_senders_is_not_trusted() {
+        let signed = "Authentication-Results: mx.sender.example; dkim=pass header.d=hotmail.com\n";
+        for (froms, says) in [
+            (
+                "From: staff@hotmail.com\nFrom: attacker@hotmail.com\n",
+                "2 From fields",
+            ),
+            (
+                "From: attacker@hotmail.com\nFrom: staff@hotmail.com\n",
+                "2 From fields",
+            ),
+            (
+                "From: staff@hotmail.com, attacker@hotmail.com\n",
+                "From holds 2 addresses",
+            ),
+            (
+                "From: Staff <staff@hotmail.com>, <x@evil.example>\n",
+                "From holds 2 addresses",
+            ),
+        ] {
+            let outer = headers(&format!("{signed}{froms}\n"));
+            let why = check(&outer, Reporter::Microsoft, false, &config()).unwrap_err();
+            assert!(why.contains(says), "{froms}: {why}");
+        }
+        // A display name with a comma in quotes is one address.
+        let outer = headers(&format!(
+            "{signed}From: \"Staff, Hotmail\" <staff@hotmail.com>\n\n"
+        ));
+        assert_eq!(check(&outer, Reporter::Microsoft, false, &config()), Ok(()));
     }
 
     #[test]

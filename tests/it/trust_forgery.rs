@@ -133,6 +133,46 @@ fn a_pass_inside_a_quoted_string_is_not_believed() {
     assert!(suppressed.is_empty(), "{suppressed:?}");
 }
 
+/// Two From fields (RFC 5322 allows one): whichever is read first, the report is not trusted.
+#[test]
+fn a_report_with_two_from_fields_is_not_trusted() {
+    let signed = "Authentication-Results: mx.sender.example; dkim=pass header.d=hotmail.com header.s=s1; dmarc=pass header.from=hotmail.com\n";
+    let (summary, suppressed) = ingest(&[
+        (
+            "two.eml",
+            report(
+                &format!("{signed}From: staff@hotmail.com\nFrom: attacker@hotmail.com\n"),
+                "ceo@victim.example",
+            ),
+        ),
+        (
+            "two-rev.eml",
+            report(
+                &format!("{signed}From: attacker@hotmail.com\nFrom: staff@hotmail.com\n"),
+                "cfo@victim.example",
+            ),
+        ),
+        (
+            "list.eml",
+            report(
+                &format!("{signed}From: staff@hotmail.com, attacker@hotmail.com\n"),
+                "cto@victim.example",
+            ),
+        ),
+    ]);
+    assert_eq!(summary["untrusted"], 3, "{summary}");
+    for file in ["two.eml", "two-rev.eml"] {
+        let why = reason(&summary, file);
+        assert!(
+            why.contains("the report has 2 From fields"),
+            "{file}: {why}"
+        );
+    }
+    let why = reason(&summary, "list.eml");
+    assert!(why.contains("2 addresses"), "{why}");
+    assert!(suppressed.is_empty(), "{suppressed:?}");
+}
+
 /// What MTAs write: SPF, DKIM and DMARC milters each with a field of their own, comments with
 /// `;` in them, a second signature failing for another domain, two verifiers that agree, a
 /// DMARC pass on an aligned SPF pass. All trusted.

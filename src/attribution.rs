@@ -232,7 +232,10 @@ impl Attribution {
                 }
             }
             Strategy::Token => {
-                for (name, kind, _) in &self.headers {
+                // A request's token headers were written by its author, who may have copied
+                // them from anyone's newsletter: only the address it was sent to counts.
+                let token_headers = if request { &[][..] } else { &self.headers[..] };
+                for (name, kind, _) in token_headers {
                     if *kind == HeaderValueKind::Token {
                         for value in original.get_all(name) {
                             self.token_value(&format!("header {name}"), value, Via::Token, out);

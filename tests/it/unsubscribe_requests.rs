@@ -233,3 +233,56 @@ fn with_trust_a_request_s_token_header_names_nobody() {
     assert_eq!(summary["suppressions_added"], 1, "{summary}");
     assert_eq!(suppressed(dir.path()), ["mallory@attacker.example"]);
 }
+
+/// The request's To may hold other addresses beside the unsubscribe address (a VERP address
+/// of yours, one with a token): they name nobody. Only an address of `unsubscribe_addresses`
+/// is read, else the request's sender is who asks.
+#[test]
+fn only_the_unsubscribe_address_in_a_request_s_to_names_anyone() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = ingest_requests(
+        dir.path(),
+        SIGNED_CONFIG,
+        &[
+            (
+                "verp.eml",
+                plain_request(
+                    "mallory@attacker.example",
+                    "unsubscribe@lists.example.com, bounces+victim=example.org@bounce.example.com",
+                    "",
+                ),
+            ),
+            (
+                "token.eml",
+                plain_request(
+                    "mallory2@attacker.example",
+                    &format!(
+                        "unsubscribe@lists.example.com, <t-{}@bounce.example.com>",
+                        token_of("victim2@example.org")
+                    ),
+                    "",
+                ),
+            ),
+            (
+                "named.eml",
+                plain_request(
+                    "someone@anywhere.example",
+                    &format!(
+                        "other@example.net, Lists <unsubscribe+{}@lists.example.com>",
+                        token_of("jane@example.org")
+                    ),
+                    "",
+                ),
+            ),
+        ],
+    );
+    assert_eq!(summary["suppressions_added"], 3, "{summary}");
+    assert_eq!(
+        suppressed(dir.path()),
+        [
+            "jane@example.org",
+            "mallory2@attacker.example",
+            "mallory@attacker.example"
+        ]
+    );
+}

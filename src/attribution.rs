@@ -115,12 +115,7 @@ impl Attribution {
             .into_iter()
             .flat_map(|name| headers.get_all(name))
             .flat_map(address::split_list)
-            // The address as written: a token may make its local part longer than an
-            // address fbl would keep.
-            .map(|part| match (part.rfind('<'), part.rfind('>')) {
-                (Some(start), Some(end)) if start < end => part[start + 1..end].trim(),
-                _ => part.trim(),
-            })
+            .map(written_address)
             .any(|to| {
                 self.unsubscribe_literals
                     .iter()
@@ -232,7 +227,10 @@ impl Attribution {
                 }
             }
             Strategy::Token => {
-                for (name, kind, _) in &self.headers {
+                // A request's token headers were written by its author, who may have copied
+                // them from anyone's newsletter: only the address it was sent to counts.
+                let token_headers = if request { &[][..] } else { &self.headers[..] };
+                for (name, kind, _) in token_headers {
                     if *kind == HeaderValueKind::Token {
                         for value in original.get_all(name) {
                             self.token_value(&format!("header {name}"), value, Via::Token, out);
@@ -464,30 +462,40 @@ impl Attribution {
         report: &Report,
         original: &HeaderBlock,
     ) -> Vec<(crate::verp::VerpCapture, String)> {
+        // An unsubscribe request sent to a List-Unsubscribe mailto address carries the
+        // sender's identifier in that address. Its Return-Path is its author's choice (its
+        // envelope sender), and so is the rest of its To (another address of yours, a VERP
+        // one, say): only an address of `unsubscribe_addresses` is read, by those templates.
+        let request = report.kind == crate::report::Kind::Unsubscribe
+            && report.format == crate::report::Format::None;
+        if request {
+            let mut found: Vec<(crate::verp::VerpCapture, String)> = Vec::new();
+            for to in original
+                .get_all("To")
+                .flat_map(address::split_list)
+                .map(written_address)
+            {
+                if found
+                    .iter()
+                    .any(|(_, known)| known.eq_ignore_ascii_case(to))
+                {
+                    continue;
+                }
+                if let Some(capture) = self
+                    .unsubscribe_templates
+                    .iter()
+                    .find_map(|t| t.capture(to))
+                {
+                    found.push((capture, to.to_string()));
+                }
+            }
+            return found;
+        }
         let mut envelopes: Vec<String> = Vec::new();
         if let Some(from) = &report.original_mail_from {
             envelopes.push(from.clone());
         }
-        // An unsubscribe request sent to a List-Unsubscribe mailto address carries the
-        // sender's identifier in that address.
-        // A request's Return-Path is its author's choice (its envelope sender), not one of
-        // yours: only the address it was sent to is read.
-        let request = report.kind == crate::report::Kind::Unsubscribe
-            && report.format == crate::report::Format::None;
-        let to_addresses: Vec<&str> = if request {
-            original
-                .get_all("To")
-                .flat_map(address::split_list)
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let return_path: Vec<&str> = if request {
-            Vec::new()
-        } else {
-            original.get_all("Return-Path").collect()
-        };
-        for value in return_path.into_iter().chain(to_addresses) {
+        for value in original.get_all("Return-Path") {
             let bare = value
                 .trim()
                 .trim_start_matches('<')
@@ -535,6 +543,15 @@ impl Attribution {
                 via: Via::SendLog,
             });
         }
+    }
+}
+
+/// The address in one address of a list (`Name <a@example.org>`, `a@example.org`), as
+/// written: a token may make its local part longer than an address fbl would keep.
+fn written_address(part: &str) -> &str {
+    match (part.rfind('<'), part.rfind('>')) {
+        (Some(start), Some(end)) if start < end => part[start + 1..end].trim(),
+        _ => part.trim(),
     }
 }
 

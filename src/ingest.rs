@@ -521,7 +521,9 @@ impl Ingester<'_> {
             let own_unsubscribe =
                 report.format == crate::report::Format::None && report.kind == Kind::Unsubscribe;
             // An unsubscribe request whose address carried a token we signed names only the
-            // subscriber we sent it to: proof enough, whoever relayed it.
+            // subscriber we sent it to: proof enough, whoever relayed it. For a request, the
+            // token strategy reads only that address (never the request's own headers), so
+            // every address found `via` token is one the request was sent to.
             let signed = own_unsubscribe
                 && !report.recipients.is_empty()
                 && report

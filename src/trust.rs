@@ -93,7 +93,28 @@ pub fn check(
             reporter.as_str()
         ));
     }
-    let from = outer.get("From").unwrap_or("");
+    // Which of two senders a report is from cannot be told: RFC 5322 (section 3.6) allows one
+    // From field, and DMARC (RFC 7489 section 6.6.1) rejects a message with several, or with
+    // several addresses in it.
+    let froms: Vec<&str> = outer.get_all("From").collect();
+    if froms.len() > 1 {
+        return Err(format!(
+            "the report has {} From fields (RFC 5322 allows one): which of them sent it cannot \
+             be told",
+            froms.len()
+        ));
+    }
+    let from = froms.first().copied().unwrap_or("");
+    let addresses = crate::address::split_list(from)
+        .iter()
+        .filter(|part| part.contains('@'))
+        .count();
+    if addresses > 1 {
+        return Err(format!(
+            "the report's From holds {addresses} addresses: which of them sent it cannot be told \
+             (RFC 7489 section 6.6.1)"
+        ));
+    }
     let Some(from_domain) = crate::address::domain_of(from) else {
         return Err("the report has no From address".to_string());
     };
@@ -128,50 +149,102 @@ pub fn check(
              address"
         ));
     }
-    let mut passed = false;
+    // What each field of your server records for `domain`. Your server's own field cannot
+    // be taken away, but one that looks like it can be added by whoever wrote the message
+    // (RFC 8601 section 5 asks the MTA to delete those; not every one does): where two of
+    // them disagree, one is a forgery and the message proves nothing.
+    let mut fields: Vec<Recorded> = Vec::new();
     for value in outer.get_all("Authentication-Results") {
-        let authserv = value
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .split_whitespace()
-            .next()
-            .unwrap_or("");
-        if !authserv.eq_ignore_ascii_case(&config.authserv_id) {
+        // Results written by another server are anyone's.
+        if !authserv_id_of(value).is_some_and(|id| id.eq_ignore_ascii_case(&config.authserv_id)) {
             continue;
         }
-        for clause in value.split(';').skip(1) {
-            let clause = clause.trim().to_ascii_lowercase();
-            let pass_for = |method: &str, property: &str| {
-                clause.starts_with(&format!("{method}=pass"))
-                    && crate::derivation::parameter(&clause, property).is_some_and(|d| {
-                        crate::address::is_within(
-                            d.trim_start_matches('@').rsplit('@').next().unwrap_or(d),
-                            domain,
-                        )
-                    })
+        let results = parse_authentication_results(value).map_err(|why| {
+            format!(
+                "an Authentication-Results field of {} cannot be read: {why}",
+                config.authserv_id
+            )
+        })?;
+        fields.push(Recorded::of(&results, domain));
+    }
+    // A DMARC failure your server wrote outweighs any pass: a forger can add a header that
+    // looks like your server's, but cannot take away the one it wrote. Only `fail` counts: a
+    // temporary error, or one of two signatures failing, is not a forgery.
+    if fields
+        .iter()
+        .filter_map(|f| f.dmarc.as_ref())
+        .any(|results| results.iter().any(|r| r == "fail"))
+    {
+        return Err(format!(
+            "an Authentication-Results header from {} records a failure for {domain}",
+            config.authserv_id
+        ));
+    }
+    let remove = format!(
+        "one of them was not written by your server; make your MTA remove Authentication-Results \
+         fields with the authserv-id {} from incoming mail (RFC 8601 section 5)",
+        config.authserv_id
+    );
+    for (method, recorded) in [
+        (
+            "DKIM",
+            fields
+                .iter()
+                .filter_map(|f| f.dkim.as_ref())
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "DMARC",
+            fields.iter().filter_map(|f| f.dmarc.as_ref()).collect(),
+        ),
+    ] {
+        // One verifier records no signature (`dkim=none`) and a valid one at once only when
+        // someone else wrote a part of what it seems to have written.
+        if recorded
+            .iter()
+            .any(|r| r.iter().any(|x| x == "pass") && r.iter().any(|x| x == "none"))
+        {
+            return Err(format!(
+                "Authentication-Results fields of {} record both none and pass for {method} of \
+                 {domain}: {remove}",
+                config.authserv_id
+            ));
+        }
+        if let Some(other) = recorded.iter().find(|r| **r != recorded[0]) {
+            let said = |r: &Vec<String>| match r.is_empty() {
+                true => "no result".to_string(),
+                false => r.join(" and "),
             };
-            if pass_for("dkim", "header.d")
-                || pass_for("dkim", "header.i")
-                || pass_for("dmarc", "header.from")
-            {
-                passed = true;
-            }
-            // A DMARC failure your server wrote outweighs any pass: a forger can add a
-            // header that looks like your server's, but cannot take away the one it wrote.
-            // Only `fail` counts: a temporary error, or one of two signatures failing, is not
-            // a forgery.
-            if clause.starts_with("dmarc=fail")
-                && crate::derivation::parameter(&clause, "header.from")
-                    .is_some_and(|d| crate::address::is_within(d, domain))
-            {
-                return Err(format!(
-                    "an Authentication-Results header from {} records a failure for {domain}",
-                    config.authserv_id
-                ));
-            }
+            return Err(format!(
+                "Authentication-Results fields of {} disagree on {method} for {domain} (one \
+                 records {}, another {}): {remove}",
+                config.authserv_id,
+                said(recorded[0]),
+                said(other)
+            ));
         }
     }
+    let dkim_pass = fields
+        .iter()
+        .filter_map(|f| f.dkim.as_ref())
+        .any(|r| r.iter().any(|x| x == "pass"));
+    let dmarc_pass = fields
+        .iter()
+        .filter_map(|f| f.dmarc.as_ref())
+        .any(|r| r.iter().any(|x| x == "pass"));
+    // DMARC passes on an aligned DKIM or SPF pass: a DMARC pass beside your server's DKIM and
+    // SPF results, neither of which passed for the domain, was not your server's.
+    let dkim_recorded = fields.iter().any(|f| f.dkim.is_some());
+    let spf_recorded = fields.iter().any(|f| f.spf.is_some());
+    let spf_pass = fields.iter().any(|f| f.spf == Some(true));
+    if dmarc_pass && !dkim_pass && dkim_recorded && spf_recorded && !spf_pass {
+        return Err(format!(
+            "Authentication-Results fields of {} record a DMARC pass for {domain} but neither a \
+             DKIM nor an SPF pass for it: {remove}",
+            config.authserv_id
+        ));
+    }
+    let passed = dkim_pass || dmarc_pass;
     if passed {
         return Ok(());
     }
@@ -179,6 +252,311 @@ pub fn check(
         "no DKIM or DMARC pass for {domain} in an Authentication-Results header from {}",
         config.authserv_id
     ))
+}
+
+/// One result of an `Authentication-Results` field (RFC 8601 section 2.2): `method=result`
+/// and its properties (`header.d=...`, `smtp.mailfrom=...`, `reason=...`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct MethodResult {
+    /// Lower-cased, without its version (`dkim/1`).
+    method: String,
+    /// Lower-cased.
+    result: String,
+    properties: Vec<Property>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Property {
+    /// Lower-cased: `header.d`, `smtp.mailfrom`.
+    name: String,
+    /// Unquoted, its quoted-pairs undone.
+    value: String,
+    /// Whether any of the value was written as a quoted-string.
+    quoted: bool,
+}
+
+impl MethodResult {
+    fn property(&self, name: &str) -> Option<&Property> {
+        self.properties.iter().find(|p| p.name == name)
+    }
+}
+
+/// A reader of one field value, by RFC 8601's grammar: a `;` or `=` inside a quoted-string
+/// or a comment (nested, with quoted-pairs) separates nothing.
+struct Reader<'a> {
+    chars: std::iter::Peekable<std::str::Chars<'a>>,
+}
+
+impl Reader<'_> {
+    fn peek(&mut self) -> Option<char> {
+        self.chars.peek().copied()
+    }
+
+    /// Skips white space and comments.
+    fn skip_cfws(&mut self) -> Result<(), String> {
+        loop {
+            match self.peek() {
+                Some(c) if c.is_whitespace() => {
+                    self.chars.next();
+                }
+                Some('(') => self.comment()?,
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    fn comment(&mut self) -> Result<(), String> {
+        self.chars.next();
+        let mut depth = 1;
+        while depth > 0 {
+            match self.chars.next() {
+                None => return Err("a comment is not closed".to_string()),
+                Some('\\') => {
+                    self.chars.next();
+                }
+                Some('(') => depth += 1,
+                Some(')') => depth -= 1,
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// A method, result or property name: up to white space, a comment, `;`, `=` or a quote.
+    fn token(&mut self) -> String {
+        let mut out = String::new();
+        while let Some(c) = self.peek() {
+            if c.is_whitespace() || matches!(c, '(' | ')' | ';' | '=' | '"') {
+                break;
+            }
+            out.push(c);
+            self.chars.next();
+        }
+        out
+    }
+
+    /// A value: tokens and quoted-strings written together (`"a b"@example.com`), up to white
+    /// space, a comment or `;`; and whether any of it was quoted.
+    fn value(&mut self) -> Result<(String, bool), String> {
+        let (mut out, mut quoted) = (String::new(), false);
+        while let Some(c) = self.peek() {
+            match c {
+                '"' => {
+                    quoted = true;
+                    self.chars.next();
+                    loop {
+                        match self.chars.next() {
+                            None => return Err("a quoted-string is not closed".to_string()),
+                            Some('"') => break,
+                            Some('\\') => match self.chars.next() {
+                                Some(escaped) => out.push(escaped),
+                                None => {
+                                    return Err("a quoted-string is not closed".to_string());
+                                }
+                            },
+                            Some(other) => out.push(other),
+                        }
+                    }
+                }
+                c if c.is_whitespace() || c == '(' || c == ';' => break,
+                c => {
+                    out.push(c);
+                    self.chars.next();
+                }
+            }
+        }
+        Ok((out, quoted))
+    }
+
+    fn expect(&mut self, wanted: char, after: &str) -> Result<(), String> {
+        match self.chars.next() {
+            Some(c) if c == wanted => Ok(()),
+            Some(c) => Err(format!("{c:?} where '{wanted}' should follow {after}")),
+            None => Err(format!(
+                "the field ends where '{wanted}' should follow {after}"
+            )),
+        }
+    }
+}
+
+/// Reads the results of an `Authentication-Results` field value (RFC 8601 section 2.2),
+/// after its authserv-id. `Err` says what cannot be read.
+fn parse_authentication_results(value: &str) -> Result<Vec<MethodResult>, String> {
+    let mut reader = Reader {
+        chars: value.chars().peekable(),
+    };
+    reader.skip_cfws()?;
+    if reader.value()?.0.is_empty() {
+        return Err("it has no authserv-id".to_string());
+    }
+    reader.skip_cfws()?;
+    // An optional version.
+    if reader.peek().is_some_and(|c| c.is_ascii_digit()) {
+        reader.token();
+        reader.skip_cfws()?;
+    }
+    let mut results = Vec::new();
+    loop {
+        match reader.peek() {
+            None => break,
+            Some(';') => {
+                reader.chars.next();
+            }
+            Some(c) => return Err(format!("{c:?} where ';' should come")),
+        }
+        reader.skip_cfws()?;
+        if reader.peek().is_none() {
+            break;
+        }
+        let method = reader.token().to_ascii_lowercase();
+        if method.is_empty() {
+            return Err("a result has no method".to_string());
+        }
+        reader.skip_cfws()?;
+        // `none`: nothing was checked.
+        if method == "none" && matches!(reader.peek(), None | Some(';')) {
+            continue;
+        }
+        reader.expect('=', &method)?;
+        reader.skip_cfws()?;
+        let result = reader.token().to_ascii_lowercase();
+        if result.is_empty() {
+            return Err(format!("{method} has no result"));
+        }
+        let mut properties = Vec::new();
+        loop {
+            reader.skip_cfws()?;
+            if matches!(reader.peek(), None | Some(';')) {
+                break;
+            }
+            let name = reader.token().to_ascii_lowercase();
+            if name.is_empty() {
+                return Err(format!(
+                    "{:?} in the result of {method}",
+                    reader.peek().unwrap_or(' ')
+                ));
+            }
+            reader.skip_cfws()?;
+            reader.expect('=', &name)?;
+            reader.skip_cfws()?;
+            let (value, quoted) = reader.value()?;
+            properties.push(Property {
+                name,
+                value,
+                quoted,
+            });
+        }
+        let method = method.split('/').next().unwrap_or("").to_string();
+        results.push(MethodResult {
+            method,
+            result,
+            properties,
+        });
+    }
+    Ok(results)
+}
+
+/// The domain a `header.d`, `header.from` (`at = false`) or `header.i` (`at = true`: `@` and
+/// the domain, after an optional local part) property names; None when it is not a plain
+/// domain (quoted, or with another `@` or characters no domain has).
+fn domain_property(property: &Property, at: bool) -> Option<&str> {
+    if property.quoted {
+        return None;
+    }
+    let domain = if at {
+        let (local, domain) = property.value.rsplit_once('@')?;
+        if local.contains('@') {
+            return None;
+        }
+        domain
+    } else {
+        &property.value
+    };
+    let plain = !domain.is_empty()
+        && domain
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '.' | '_'));
+    plain.then_some(domain)
+}
+
+/// What one `Authentication-Results` field records for a domain.
+#[derive(Debug, Default)]
+struct Recorded {
+    /// With any `dkim=` result: the results for signatures of the domain (a `header.d`
+    /// within it, or a `header.i` when there is no `header.d`), and `none` when no signature
+    /// was found; sorted, each once.
+    dkim: Option<Vec<String>>,
+    /// With any `dmarc=` result: the results for a `header.from` within the domain.
+    dmarc: Option<Vec<String>>,
+    /// With any `spf=` result: whether one passed for an envelope sender within the domain
+    /// (`smtp.mailfrom`, else `smtp.helo`).
+    spf: Option<bool>,
+}
+
+impl Recorded {
+    fn of(field: &[MethodResult], domain: &str) -> Recorded {
+        let mut recorded = Recorded::default();
+        for result in field {
+            let about = |name: &str, at: bool| {
+                result
+                    .property(name)
+                    .and_then(|p| domain_property(p, at))
+                    .is_some_and(|d| crate::address::is_within(d, domain))
+            };
+            match result.method.as_str() {
+                "dkim" => {
+                    let named = result.property("header.d").is_some()
+                        || result.property("header.i").is_some();
+                    // The signing domain; the AUID only when no `header.d` is given.
+                    let about_domain = if result.property("header.d").is_some() {
+                        about("header.d", false)
+                    } else {
+                        about("header.i", true)
+                    };
+                    let results = recorded.dkim.get_or_insert_with(Vec::new);
+                    if about_domain || (!named && result.result == "none") {
+                        results.push(result.result.clone());
+                    }
+                }
+                "dmarc" => {
+                    let results = recorded.dmarc.get_or_insert_with(Vec::new);
+                    if about("header.from", false) {
+                        results.push(result.result.clone());
+                    }
+                }
+                "spf" => {
+                    let sender = result
+                        .property("smtp.mailfrom")
+                        .or_else(|| result.property("smtp.helo"))
+                        .filter(|p| !p.quoted)
+                        .map(|p| p.value.rsplit('@').next().unwrap_or(""));
+                    let aligned = result.result == "pass"
+                        && sender.is_some_and(|d| crate::address::is_within(d, domain));
+                    let passed = recorded.spf.get_or_insert(false);
+                    *passed |= aligned;
+                }
+                _ => {}
+            }
+        }
+        for results in [&mut recorded.dkim, &mut recorded.dmarc]
+            .into_iter()
+            .flatten()
+        {
+            results.sort();
+            results.dedup();
+        }
+        recorded
+    }
+}
+
+/// The authserv-id of an `Authentication-Results` field value: its first word.
+fn authserv_id_of(value: &str) -> Option<String> {
+    let mut reader = Reader {
+        chars: value.chars().peekable(),
+    };
+    reader.skip_cfws().ok()?;
+    let (id, _) = reader.value().ok()?;
+    (!id.is_empty()).then_some(id)
 }
 
 #[cfg(test)]
@@ -295,6 +673,205 @@ mod tests {
                 "{results}"
             );
         }
+    }
+
+    #[test]
+    fn a_semicolon_in_a_quoted_string_or_a_comment_separates_nothing() {
+        for results in [
+            r#"spf=fail smtp.mailfrom="x;dkim=pass header.d=hotmail.com"@hotmail.com; dkim=none"#,
+            "spf=fail (x; dkim=pass header.d=hotmail.com) smtp.mailfrom=evil.example; dkim=none",
+            r"spf=fail (a (nested; comment) \) ; dkim=pass header.d=hotmail.com) smtp.mailfrom=evil.example",
+            r#"dkim=fail reason="bad; dkim=pass header.d=hotmail.com" header.d=evil.example"#,
+        ] {
+            let outer = headers(&format!(
+                "Authentication-Results: mx.sender.example; {results}\nFrom: staff@hotmail.com\n\n"
+            ));
+            let why = check(&outer, Reporter::Microsoft, false, &config()).unwrap_err();
+            assert!(why.starts_with("no DKIM or DMARC pass"), "{results}: {why}");
+        }
+    }
+
+    #[test]
+    fn a_signing_domain_must_be_a_plain_domain() {
+        for results in [
+            r#"dkim=pass header.d="hotmail.com""#,
+            r#"dkim=pass header.d=hotmail.com"@hotmail.com""#,
+            r#"dkim=pass header.d="x"@hotmail.com"#,
+            "dkim=pass header.d=evil.example@hotmail.com",
+            "dkim=pass header.i=a@b@hotmail.com",
+            r#"dkim=pass header.i="a@b"@hotmail.com"#,
+            r#"dmarc=pass header.from="hotmail.com""#,
+            "dmarc=pass header.from=evil@hotmail.com",
+        ] {
+            let outer = headers(&format!(
+                "Authentication-Results: mx.sender.example; {results}\nFrom: staff@hotmail.com\n\n"
+            ));
+            assert!(
+                check(&outer, Reporter::Microsoft, false, &config()).is_err(),
+                "{results}"
+            );
+        }
+    }
+
+    #[test]
+    fn results_as_mtas_write_them_are_read() {
+        for field in [
+            // OpenDKIM: a comment with a `;`, a quoted header.b.
+            "mx.sender.example; dkim=pass (2048-bit key; unprotected) header.d=hotmail.com \
+             header.i=@hotmail.com header.a=rsa-sha256 header.s=selector1 header.b=\"AbCdEf\"",
+            // rspamd: one field for all, comments with colons, a VERP envelope sender.
+            "mx.sender.example; dkim=pass header.d=hotmail.com header.s=s1 header.b=AbC; \
+             spf=pass (mx.sender.example: domain of bounces+x=y.example@hotmail.com designates \
+             192.0.2.1 as permitted sender) smtp.mailfrom=bounces+x=y.example@hotmail.com; \
+             dmarc=pass (policy=none) header.from=hotmail.com",
+            // A version, white space around `=`, a trailing `;`, the AUID alone.
+            "mx.sender.example 1; dkim = pass header.i = staff@hotmail.com;",
+            // Case.
+            "MX.Sender.Example; DKIM=Pass Header.D=Hotmail.COM",
+        ] {
+            let outer = headers(&format!(
+                "Authentication-Results: {field}\nFrom: staff@hotmail.com\n\n"
+            ));
+            assert_eq!(
+                check(&outer, Reporter::Microsoft, false, &config()),
+                Ok(()),
+                "{field}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_field_of_your_server_that_cannot_be_read_is_not_trusted() {
+        for results in [
+            "dkim=pass header.d=hotmail.com (a comment that never ends",
+            r#"dkim=pass header.d=hotmail.com header.b="unclosed"#,
+            "dkim=pass header.d=hotmail.com header.s",
+        ] {
+            let outer = headers(&format!(
+                "Authentication-Results: mx.sender.example; {results}\nFrom: staff@hotmail.com\n\n"
+            ));
+            let why = check(&outer, Reporter::Microsoft, false, &config()).unwrap_err();
+            assert!(why.contains("cannot be read"), "{results}: {why}");
+        }
+        // Another server's field is not read at all.
+        let outer = headers(
+            "Authentication-Results: other.example; dkim=pass (oops\n\
+             Authentication-Results: mx.sender.example; dkim=pass header.d=hotmail.com\n\
+             From: staff@hotmail.com\n\n",
+        );
+        assert_eq!(check(&outer, Reporter::Microsoft, false, &config()), Ok(()));
+    }
+
+    #[test]
+    fn a_result_added_beside_your_server_s_is_found_out() {
+        for fields in [
+            // Your server found no signature; the sender added a pass under its field.
+            "mx.sender.example; spf=softfail smtp.mailfrom=attacker.example; dkim=none\n\
+             Authentication-Results: mx.sender.example; dkim=pass header.d=hotmail.com",
+            // Or above it.
+            "mx.sender.example; dkim=pass header.d=hotmail.com\n\
+             Authentication-Results: mx.sender.example; dkim=none",
+            // A failure, or another result, for the same domain.
+            "mx.sender.example; dkim=fail header.d=hotmail.com\n\
+             Authentication-Results: mx.sender.example; dkim=pass header.d=hotmail.com",
+            "mx.sender.example; dkim=neutral header.d=hotmail.com\n\
+             Authentication-Results: mx.sender.example; dkim=pass header.d=hotmail.com",
+            // Your server verified the sender's own signature only.
+            "mx.sender.example; dkim=pass header.d=attacker.example\n\
+             Authentication-Results: mx.sender.example; dkim=pass header.d=hotmail.com",
+            // A DMARC pass beside a DMARC result of another kind.
+            "mx.sender.example; dmarc=none header.from=hotmail.com\n\
+             Authentication-Results: mx.sender.example; dmarc=pass header.from=hotmail.com",
+        ] {
+            let outer = headers(&format!(
+                "Authentication-Results: {fields}\nFrom: staff@hotmail.com\n\n"
+            ));
+            let why = check(&outer, Reporter::Microsoft, false, &config()).unwrap_err();
+            assert!(
+                why.contains("disagree on") && why.contains("(RFC 8601 section 5)"),
+                "{fields}: {why}"
+            );
+        }
+        // No signature and a valid one, in what looks like one field.
+        let outer = headers(
+            "Authentication-Results: mx.sender.example; dkim=none; dkim=pass header.d=hotmail.com\n\
+             From: staff@hotmail.com\n\n",
+        );
+        let why = check(&outer, Reporter::Microsoft, false, &config()).unwrap_err();
+        assert!(why.contains("both none and pass"), "{why}");
+        // A DMARC pass where your server's DKIM and SPF results show nothing that could pass.
+        let outer = headers(
+            "Authentication-Results: mx.sender.example; spf=fail smtp.mailfrom=attacker.example; dkim=none\n\
+             Authentication-Results: mx.sender.example; dmarc=pass header.from=hotmail.com\n\
+             From: staff@hotmail.com\n\n",
+        );
+        let why = check(&outer, Reporter::Microsoft, false, &config()).unwrap_err();
+        assert!(why.contains("neither a DKIM nor an SPF pass"), "{why}");
+    }
+
+    #[test]
+    fn fields_your_server_s_milters_write_are_trusted() {
+        for fields in [
+            // SPF, DKIM and DMARC milters, a field each.
+            "mx.sender.example; spf=pass smtp.mailfrom=staff@hotmail.com\n\
+             Authentication-Results: mx.sender.example; dkim=pass (2048-bit key; unprotected) \
+             header.d=hotmail.com header.i=@hotmail.com header.b=\"AbC\"\n\
+             Authentication-Results: mx.sender.example; dmarc=pass (p=reject dis=none) \
+             header.from=hotmail.com",
+            // Two signatures, one failing for another domain.
+            "mx.sender.example; dkim=pass header.d=hotmail.com; dkim=fail header.d=esp.example\n\
+             Authentication-Results: mx.sender.example; dmarc=pass header.from=hotmail.com",
+            // Two verifiers that agree.
+            "mx.sender.example; dkim=pass header.d=hotmail.com header.s=s1\n\
+             Authentication-Results: mx.sender.example; dkim=pass header.d=hotmail.com",
+            // DMARC on an aligned SPF pass, no signature.
+            "mx.sender.example; spf=pass smtp.mailfrom=bounce@hotmail.com; dkim=none\n\
+             Authentication-Results: mx.sender.example; dmarc=pass header.from=hotmail.com",
+            // Another server's results, whatever they say, are not compared.
+            "mx.sender.example; dkim=pass header.d=hotmail.com\n\
+             Authentication-Results: relay.example; dkim=none",
+        ] {
+            let outer = headers(&format!(
+                "Authentication-Results: {fields}\nFrom: staff@hotmail.com\n\n"
+            ));
+            assert_eq!(
+                check(&outer, Reporter::Microsoft, false, &config()),
+                Ok(()),
+                "{fields}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_report_from_two_senders_is_not_trusted() {
+        let signed = "Authentication-Results: mx.sender.example; dkim=pass header.d=hotmail.com\n";
+        for (froms, says) in [
+            (
+                "From: staff@hotmail.com\nFrom: attacker@hotmail.com\n",
+                "2 From fields",
+            ),
+            (
+                "From: attacker@hotmail.com\nFrom: staff@hotmail.com\n",
+                "2 From fields",
+            ),
+            (
+                "From: staff@hotmail.com, attacker@hotmail.com\n",
+                "From holds 2 addresses",
+            ),
+            (
+                "From: Staff <staff@hotmail.com>, <x@evil.example>\n",
+                "From holds 2 addresses",
+            ),
+        ] {
+            let outer = headers(&format!("{signed}{froms}\n"));
+            let why = check(&outer, Reporter::Microsoft, false, &config()).unwrap_err();
+            assert!(why.contains(says), "{froms}: {why}");
+        }
+        // A display name with a comma in quotes is one address.
+        let outer = headers(&format!(
+            "{signed}From: \"Staff, Hotmail\" <staff@hotmail.com>\n\n"
+        ));
+        assert_eq!(check(&outer, Reporter::Microsoft, false, &config()), Ok(()));
     }
 
     #[test]

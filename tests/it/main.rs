@@ -33,4 +33,5 @@ mod snds_client;
 mod source_after;
 mod store;
 mod store_postgres;
+mod trust_forgery;
 mod unsubscribe_requests;

@@ -134,3 +134,155 @@ fn with_trust_an_unsigned_request_unsubscribes_its_sender_only() {
         ["jane+news@me.com", "jane@icloud.com"]
     );
 }
+
+const SIGNED_CONFIG: &str = "[store]\npath = \"fbl.sqlite\"\n\n[attribution]\n\
+    verp = [\"bounces+{local}={domain}@bounce.example.com\", \"t-{token}@bounce.example.com\"]\n\
+    unsubscribe_addresses = [\"unsubscribe@lists.example.com\", \"unsubscribe+{token}@lists.example.com\"]\n\
+    header = [{ name = \"X-Fbl-Token\", value = \"token\" }]\n\
+    token = { secret = \"fbl-test-secret\" }\n";
+
+const TRUST: &str = "\n[trust]\nauthserv_id = \"mx1.example.com\"\n";
+
+/// A request from any mail client: no Apple mark, no DKIM pass.
+fn plain_request(from: &str, to: &str, extra: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\n\
+         To: {to}\n\
+         Subject: unsubscribe\n\
+         Date: Tue, 24 Nov 2026 10:00:00 +0000\n\
+         Message-ID: <plain-{}@client.example>\n\
+         {extra}\
+         \n\
+         unsubscribe\n",
+        to.len() + extra.len()
+    )
+    .into_bytes()
+}
+
+fn token_of(address: &str) -> String {
+    fbl::token::sign(b"fbl-test-secret", address)
+}
+
+/// Ingests the requests (file name, bytes) with `config`; the summary.
+fn ingest_requests(dir: &Path, config: &str, requests: &[(&str, Vec<u8>)]) -> serde_json::Value {
+    std::fs::write(dir.join("fbl.toml"), config).unwrap();
+    std::fs::create_dir_all(dir.join("in")).unwrap();
+    for (name, bytes) in requests {
+        std::fs::write(dir.join("in").join(name), bytes).unwrap();
+    }
+    let output = run(fbl(dir).args(["--config", "fbl.toml", "ingest", "in", "--json"]));
+    serde_json::from_str(&stdout(&output)).unwrap()
+}
+
+/// A token header in the request is its author's (copied from anyone's newsletter, say): it
+/// names nobody, and the request is not signed. Only a token in the address it was sent to
+/// counts.
+#[test]
+fn with_trust_a_request_s_token_header_names_nobody() {
+    let dir = tempfile::tempdir().unwrap();
+    let copied = format!("X-Fbl-Token: {}\n", token_of("mara@example.org"));
+    let summary = ingest_requests(
+        dir.path(),
+        &format!("{SIGNED_CONFIG}{TRUST}"),
+        &[
+            (
+                "copied.eml",
+                plain_request(
+                    "Mallory <mallory@attacker.example>",
+                    "unsubscribe@lists.example.com",
+                    &copied,
+                ),
+            ),
+            (
+                "signed.eml",
+                plain_request(
+                    "someone@anywhere.example",
+                    &format!(
+                        "unsubscribe+{}@lists.example.com",
+                        token_of("jane@example.org")
+                    ),
+                    "",
+                ),
+            ),
+        ],
+    );
+    assert_eq!(summary["untrusted"], 1, "{summary}");
+    assert!(
+        summary["quarantine_reasons"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("in/copied.eml: untrusted_reporter: "),
+        "{summary}"
+    );
+    assert_eq!(suppressed(dir.path()), ["jane@example.org"]);
+
+    // Without [trust], the request unsubscribes its sender.
+    let dir = tempfile::tempdir().unwrap();
+    let summary = ingest_requests(
+        dir.path(),
+        SIGNED_CONFIG,
+        &[(
+            "copied.eml",
+            plain_request(
+                "mallory@attacker.example",
+                "unsubscribe@lists.example.com",
+                &copied,
+            ),
+        )],
+    );
+    assert_eq!(summary["suppressions_added"], 1, "{summary}");
+    assert_eq!(suppressed(dir.path()), ["mallory@attacker.example"]);
+}
+
+/// The request's To may hold other addresses beside the unsubscribe address (a VERP address
+/// of yours, one with a token): they name nobody. Only an address of `unsubscribe_addresses`
+/// is read, else the request's sender is who asks.
+#[test]
+fn only_the_unsubscribe_address_in_a_request_s_to_names_anyone() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = ingest_requests(
+        dir.path(),
+        SIGNED_CONFIG,
+        &[
+            (
+                "verp.eml",
+                plain_request(
+                    "mallory@attacker.example",
+                    "unsubscribe@lists.example.com, bounces+victim=example.org@bounce.example.com",
+                    "",
+                ),
+            ),
+            (
+                "token.eml",
+                plain_request(
+                    "mallory2@attacker.example",
+                    &format!(
+                        "unsubscribe@lists.example.com, <t-{}@bounce.example.com>",
+                        token_of("victim2@example.org")
+                    ),
+                    "",
+                ),
+            ),
+            (
+                "named.eml",
+                plain_request(
+                    "someone@anywhere.example",
+                    &format!(
+                        "other@example.net, Lists <unsubscribe+{}@lists.example.com>",
+                        token_of("jane@example.org")
+                    ),
+                    "",
+                ),
+            ),
+        ],
+    );
+    assert_eq!(summary["suppressions_added"], 3, "{summary}");
+    assert_eq!(
+        suppressed(dir.path()),
+        [
+            "jane@example.org",
+            "mallory2@attacker.example",
+            "mallory@attacker.example"
+        ]
+    );
+}

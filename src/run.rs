@@ -1117,6 +1117,11 @@ pub fn write_export_files(
     // the path as typed is read once when there is none under that key.
     let state_name = export_state_key(path);
     let typed_name = path.display().to_string();
+    // The expiries due by `now` are recorded first, as `fbl run` records them: each takes
+    // its point of the change sequence, so that a delta carries an expiry no run has
+    // recorded yet (in its removals file, as a Postfix `DUNNO`), and a delta after a full
+    // export, applied in order, gives the list a full export would.
+    record_expiries(store, now).with_context(|| format!("export {}", path.display()))?;
     // The sequence, the list (read a page at a time) and its removals from one snapshot of
     // the store: the files show one state of the list, and the sequence recorded is the one
     // they hold, so a change committed meanwhile is exported next time.
@@ -1194,6 +1199,15 @@ fn export_state_key(path: &Path) -> String {
         Ok(atomic_file::OutputTarget::Path(real)) => real.display().to_string(),
         _ => path.display().to_string(),
     }
+}
+
+/// Records the expiry of the suppressions due by `now` (see `expire_suppressions`).
+fn record_expiries(store: &mut Store, now: &str) -> Result<()> {
+    let mut batch = store.begin()?;
+    batch
+        .expire_suppressions(now)
+        .context("cannot record the expiries due")?;
+    batch.commit()
 }
 
 /// Records in the store that an output was written: up to which change, in which format,

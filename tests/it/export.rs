@@ -1,6 +1,7 @@
 //! `fbl export` end to end on a real store: every format, atomic and deterministic files,
 //! incremental exports with removals.
 
+use crate::store::{Backend, TestStore};
 use crate::support::{arf, fbl, run, stdout};
 use std::path::Path;
 
@@ -913,3 +914,106 @@ fn changed_since_last_is_kept_per_file_not_per_spelling() {
     assert_eq!(export(&other, "d.txt").lines().count(), 4);
     assert_eq!(export(&other, "d.txt"), "");
 }
+
+/// `fbl` on a test store with `[suppression]` expiring manual entries after 30 days, at `now`.
+fn fbl_expiring(test: &TestStore, now: &str) -> std::process::Command {
+    let config = test.dir.path().join("expiring.toml");
+    if !config.exists() {
+        std::fs::write(
+            &config,
+            "[suppression]\nexpire_after_days = { manual = 30 }\n",
+        )
+        .unwrap();
+    }
+    let mut command = test.fbl();
+    command.args(["--config", config.to_str().unwrap()]);
+    command.env("FBL_NOW", now);
+    command
+}
+
+fn read(test: &TestStore, name: &str) -> String {
+    std::fs::read_to_string(test.dir.path().join(name)).unwrap()
+}
+
+/// An expiry is a change of the list: a delta carries it, whether `fbl run` recorded it or
+/// its time only has passed, and the deltas applied in order give the list a full export
+/// gives.
+fn an_expiry_reaches_the_next_delta(backend: Backend) {
+    let test = TestStore::new(backend);
+    let start = "2026-11-01T00:00:00Z";
+    let add = |now: &str, args: &[&str]| {
+        let output = run(fbl_expiring(&test, now)
+            .args(["suppress", "add"])
+            .args(args));
+        assert_eq!(output.status.code(), Some(0));
+    };
+    add(start, &["a@example.com"]);
+    add(start, &["--reason", "complaint", "b@example.com"]);
+    let delta = |now: &str| {
+        let output = run(fbl_expiring(&test, now).args([
+            "export",
+            "--format",
+            "postfix",
+            "-o",
+            "map.txt",
+            "--removed-output",
+            "map-rm.txt",
+            "--changed-since-last",
+        ]));
+        assert_eq!(output.status.code(), Some(0));
+        (read(&test, "map.txt"), read(&test, "map-rm.txt"))
+    };
+    assert_eq!(
+        delta(start),
+        (
+            "a@example.com REJECT 5.7.1 suppressed: manual\n\
+             b@example.com REJECT 5.7.1 suppressed: complaint\n"
+                .to_string(),
+            String::new()
+        )
+    );
+
+    // Recorded by `fbl run`.
+    let output = run(fbl_expiring(&test, "2026-12-06T00:00:00Z").arg("run"));
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        delta("2026-12-06T00:00:00Z"),
+        (String::new(), "a@example.com DUNNO\n".to_string())
+    );
+
+    // Due by time only: no run recorded it.
+    add("2026-11-20T00:00:00Z", &["c@example.com"]);
+    assert_eq!(
+        delta("2026-11-20T00:00:01Z").0,
+        "c@example.com REJECT 5.7.1 suppressed: manual\n"
+    );
+    assert_eq!(
+        delta("2026-12-25T00:00:00Z"),
+        (String::new(), "c@example.com DUNNO\n".to_string())
+    );
+    // Nothing changed since: an empty delta.
+    assert_eq!(
+        delta("2026-12-26T00:00:00Z"),
+        (String::new(), String::new())
+    );
+    let output = run(fbl_expiring(&test, "2026-12-26T00:00:00Z")
+        .args(["export", "--format", "postfix", "-o", "full.txt"]));
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        read(&test, "full.txt"),
+        "b@example.com REJECT 5.7.1 suppressed: complaint\n"
+    );
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $name() { super::$name(super::Backend::Sqlite) } )*
+        }
+        mod postgres {
+            $( #[test] fn $name() { super::$name(super::Backend::Postgres) } )*
+        }
+    };
+}
+
+on_both_backends!(an_expiry_reaches_the_next_delta);

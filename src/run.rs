@@ -1125,54 +1125,90 @@ pub fn write_export_files(
     // The sequence, the list (read a page at a time) and its removals from one snapshot of
     // the store: the files show one state of the list, and the sequence recorded is the one
     // they hold, so a change committed meanwhile is exported next time.
-    let (seq_now, entries, removed_entries, new_left_out) = store.read_snapshot(|store| {
-        let seq_now = store.change_seq()?;
-        let state = match store.export_state(&state_name)? {
-            Some(state) => Some(state),
-            None if typed_name != state_name => store.export_state(&typed_name)?,
-            None => None,
-        };
-        let last_seq = state.as_ref().map(|state| state.change_seq);
-        // What the output left out when it was last written, in which format: all it leaves
-        // out is new when it was written in another format (or before fbl kept this), and
-        // so are as many as the count grew by.
-        let (last_format, last_left_out) = state.map_or((None, None), |s| (s.format, s.left_out));
-        let changed_after_seq = if scope.changed_since_last {
-            last_seq
-        } else {
-            None
-        };
-        let range = ChangeRange {
-            since: scope.since.clone(),
-            after_seq: changed_after_seq,
-        };
-        let entries = write_one(store, format, options, path, &range, false, now)?;
-        let removed_entries = match removed_path {
-            Some(removed) => write_one(store, format, options, removed, &range, true, now)?.written,
-            None => 0,
-        };
-        // Which of those left out are new since the output was last written: the changes
-        // after it, through the same writer into nothing (only when some are left out).
-        let same_format = last_format.as_deref() == Some(format.as_str());
-        // An output of changes only (`--changed-since-last`) holds what is new already.
-        let delta = changed_after_seq.is_some() || scope.since.is_some();
-        let new_left_out = if entries.left_out == 0 || delta {
-            (entries.left_out, entries.first_left_out.clone())
-        } else if let (Some(seq), Some(before), true) = (last_seq, last_left_out, same_format) {
-            // Those of the changes since, or as many as the count grew by (an address on the
-            // list before that this output now leaves out), whichever is more.
-            let (changed, first) = left_out_changed(store, format, options, scope, seq, now)?;
-            let grown = entries.left_out.saturating_sub(before);
-            if changed >= grown {
-                (changed, first)
+    let (seq_now, (entries, main_file, removed_entries, removed_file), new_left_out) = store
+        .read_snapshot(|store| {
+            let seq_now = store.change_seq()?;
+            let state = match store.export_state(&state_name)? {
+                Some(state) => Some(state),
+                None if typed_name != state_name => store.export_state(&typed_name)?,
+                None => None,
+            };
+            let last_seq = state.as_ref().map(|state| state.change_seq);
+            // What the output left out when it was last written, in which format: all it leaves
+            // out is new when it was written in another format (or before fbl kept this), and
+            // so are as many as the count grew by.
+            let (last_format, last_left_out) =
+                state.map_or((None, None), |s| (s.format, s.left_out));
+            let changed_after_seq = if scope.changed_since_last {
+                last_seq
             } else {
-                (grown, first.or_else(|| entries.first_left_out.clone()))
-            }
-        } else {
-            (entries.left_out, entries.first_left_out.clone())
-        };
-        Ok((seq_now, entries, removed_entries, new_left_out))
-    })?;
+                None
+            };
+            let range = ChangeRange {
+                since: scope.since.clone(),
+                after_seq: changed_after_seq,
+            };
+            // Both files are written whole and synced before either is put in place, so that a
+            // removals file that cannot be written leaves the list as it was too. An output that
+            // is a descriptor or a pipe is written as it is prepared, so it goes last.
+            let (entries, main_file, removed_entries, removed_file) = match removed_path {
+                Some(removed) if !is_stream(path) || is_stream(removed) => {
+                    let (entries, main_file) =
+                        write_one(store, format, options, path, &range, false, now)?;
+                    let (removed_entries, removed_file) =
+                        write_one(store, format, options, removed, &range, true, now)?;
+                    (
+                        entries,
+                        main_file,
+                        removed_entries.written,
+                        Some(removed_file),
+                    )
+                }
+                Some(removed) => {
+                    let (removed_entries, removed_file) =
+                        write_one(store, format, options, removed, &range, true, now)?;
+                    let (entries, main_file) =
+                        write_one(store, format, options, path, &range, false, now)?;
+                    (
+                        entries,
+                        main_file,
+                        removed_entries.written,
+                        Some(removed_file),
+                    )
+                }
+                None => {
+                    let (entries, main_file) =
+                        write_one(store, format, options, path, &range, false, now)?;
+                    (entries, main_file, 0, None)
+                }
+            };
+            // Which of those left out are new since the output was last written: the changes
+            // after it, through the same writer into nothing (only when some are left out).
+            let same_format = last_format.as_deref() == Some(format.as_str());
+            // An output of changes only (`--changed-since-last`) holds what is new already.
+            let delta = changed_after_seq.is_some() || scope.since.is_some();
+            let new_left_out = if entries.left_out == 0 || delta {
+                (entries.left_out, entries.first_left_out.clone())
+            } else if let (Some(seq), Some(before), true) = (last_seq, last_left_out, same_format) {
+                // Those of the changes since, or as many as the count grew by (an address on the
+                // list before that this output now leaves out), whichever is more.
+                let (changed, first) = left_out_changed(store, format, options, scope, seq, now)?;
+                let grown = entries.left_out.saturating_sub(before);
+                if changed >= grown {
+                    (changed, first)
+                } else {
+                    (grown, first.or_else(|| entries.first_left_out.clone()))
+                }
+            } else {
+                (entries.left_out, entries.first_left_out.clone())
+            };
+            Ok((
+                seq_now,
+                (entries, main_file, removed_entries, removed_file),
+                new_left_out,
+            ))
+        })?;
+    put_in_place(path, main_file, removed_path, removed_file)?;
     let place = store.location().to_string();
     let kept_left_out =
         (scope.since.is_none() && !scope.changed_since_last).then_some(entries.left_out);
@@ -1247,12 +1283,57 @@ fn left_out_changed(
     Ok((counted.left_out, counted.first_left_out))
 }
 
+/// Whether an output is written as it is prepared, with no rename: a descriptor (`-`,
+/// `/dev/stdout`), a device, a FIFO or a socket.
+fn is_stream(path: &Path) -> bool {
+    match atomic_file::resolve_output(path) {
+        Ok(atomic_file::OutputTarget::Descriptor(_)) => true,
+        Ok(atomic_file::OutputTarget::Path(real)) => {
+            std::fs::metadata(real).is_ok_and(|meta| !meta.is_file() && !meta.is_dir())
+        }
+        Err(_) => false,
+    }
+}
+
+/// Puts an export's prepared files in place: the list, then its removals file. When the
+/// removals file cannot be renamed in after the list was, says exactly that: the list is
+/// the new one, the removals file the old one, and nothing is recorded, so that the next
+/// export of changes covers these again.
+fn put_in_place(
+    path: &Path,
+    main_file: atomic_file::Prepared,
+    removed_path: Option<&Path>,
+    removed_file: Option<atomic_file::Prepared>,
+) -> Result<()> {
+    let main_pending = main_file.is_pending();
+    main_file
+        .put_in_place()
+        .with_context(|| format!("cannot write export {}", path.display()))?;
+    let (Some(removed_path), Some(removed_file)) = (removed_path, removed_file) else {
+        return Ok(());
+    };
+    removed_file.put_in_place().with_context(|| {
+        let main = if main_pending {
+            format!("export {} was replaced with the new list", path.display())
+        } else {
+            format!("export {} holds the new list", path.display())
+        };
+        format!(
+            "{main}, but its removals file {} was left as it was; this export is not \
+             recorded, so the next one with --changed-since-last covers its changes again",
+            removed_path.display()
+        )
+    })
+}
+
 /// Which changes an export covers.
 struct ChangeRange {
     since: Option<String>,
     after_seq: Option<i64>,
 }
 
+/// Writes one file of an export (the list, or with `removed` its removals) to its temporary
+/// file, whole and synced, ready to be put in place.
 fn write_one(
     store: &Store,
     format: ExportFormat,
@@ -1261,7 +1342,7 @@ fn write_one(
     range: &ChangeRange,
     removed: bool,
     now: &str,
-) -> Result<crate::export::Exported> {
+) -> Result<(crate::export::Exported, atomic_file::Prepared)> {
     if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(folder).with_context(|| {
             format!(
@@ -1277,7 +1358,7 @@ fn write_one(
         removed,
         now: now.to_string(),
     };
-    let written = atomic_file::write_atomically(path, |out| {
+    let written = atomic_file::prepare_atomically(path, |out| {
         let mut entries = store.suppressions(&filter);
         let written = crate::export::write_export(format, options, entries.by_ref(), out)?;
         // A read error must not leave a short file in place of the list: fail the write.

@@ -915,6 +915,57 @@ fn changed_since_last_is_kept_per_file_not_per_spelling() {
     assert_eq!(export(&other, "d.txt"), "");
 }
 
+#[test]
+fn a_removals_file_that_cannot_be_written_leaves_the_list_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with_list(dir.path());
+    std::fs::write(dir.path().join("main.txt"), "old\n").unwrap();
+    std::fs::create_dir(dir.path().join("isdir")).unwrap();
+    let output = run(fbl(dir.path()).args([
+        "export",
+        "--format",
+        "plain",
+        "-o",
+        "main.txt",
+        "--removed-output",
+        "isdir",
+        "--changed-since-last",
+    ]));
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("isdir: it is a folder"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("main.txt")).unwrap(),
+        "old\n"
+    );
+    assert_eq!(
+        files_in(dir.path())
+            .iter()
+            .filter(|n| n.contains(".tmp"))
+            .count(),
+        0
+    );
+    // Nothing was recorded: the next delta is the whole list.
+    let output = run(fbl(dir.path()).args([
+        "export",
+        "--format",
+        "plain",
+        "-o",
+        "main.txt",
+        "--removed-output",
+        "removed.txt",
+        "--changed-since-last",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("main.txt"))
+            .unwrap()
+            .lines()
+            .count(),
+        4
+    );
+}
+
 /// `fbl` on a test store with `[suppression]` expiring manual entries after 30 days, at `now`.
 fn fbl_expiring(test: &TestStore, now: &str) -> std::process::Command {
     let config = test.dir.path().join("expiring.toml");

@@ -657,6 +657,9 @@ pub struct ExportScope {
     pub since: Option<String>,
     /// Only entries changed since this output was last written by fbl.
     pub changed_since_last: bool,
+    /// The name the output's state is kept under, instead of its path: for an output that
+    /// is not a file (standard output, a pipe), where the path tells no reader from another.
+    pub state_name: Option<String>,
 }
 
 /// Runs everything the configuration names, with the store locked: send logs, mailboxes,
@@ -1114,9 +1117,20 @@ pub fn write_export_files(
 ) -> Result<ExportWritten> {
     // Keyed by the file the path leads to (absolute, links followed), so that `d.txt` and
     // `./d.txt` are one output and `d.txt` in two folders two. A state recorded before under
-    // the path as typed is read once when there is none under that key.
-    let state_name = export_state_key(path);
-    let typed_name = path.display().to_string();
+    // the path as typed is read once when there is none under that key. Standard output, a
+    // pipe or a device is no file that tells one reader from another: its state goes by the
+    // name given with it (`--state-name`), and a delta there without a name is refused
+    // rather than sharing one state with every other such output.
+    let (state_name, typed_name) = match &scope.state_name {
+        Some(name) => (format!("{STATE_NAME_PREFIX}{name}"), None),
+        None if scope.changed_since_last && is_stream(path) => anyhow::bail!(
+            "--changed-since-last to {}: standard output, a pipe or a device is no file that \
+             fbl can keep the point of the list it last wrote for; name that point with \
+             --state-name NAME (one name per reader of the changes), or write to a file",
+            path.display()
+        ),
+        None => (export_state_key(path), Some(path.display().to_string())),
+    };
     // The expiries due by `now` are recorded first, as `fbl run` records them: each takes
     // its point of the change sequence, so that a delta carries an expiry no run has
     // recorded yet (in its removals file, as a Postfix `DUNNO`), and a delta after a full
@@ -1128,10 +1142,10 @@ pub fn write_export_files(
     let (seq_now, (entries, main_file, removed_entries, removed_file), new_left_out) = store
         .read_snapshot(|store| {
             let seq_now = store.change_seq()?;
-            let state = match store.export_state(&state_name)? {
-                Some(state) => Some(state),
-                None if typed_name != state_name => store.export_state(&typed_name)?,
-                None => None,
+            let state = match (store.export_state(&state_name)?, &typed_name) {
+                (Some(state), _) => Some(state),
+                (None, Some(typed)) if *typed != state_name => store.export_state(typed)?,
+                (None, _) => None,
             };
             let last_seq = state.as_ref().map(|state| state.change_seq);
             // What the output left out when it was last written, in which format: all it leaves
@@ -1227,6 +1241,10 @@ pub fn write_export_files(
         first_new_left_out: new_left_out.1,
     })
 }
+
+/// The prefix of an output's state kept under the name given with `--state-name`: no
+/// output path (absolute, or as typed before fbl resolved it) begins with it in practice.
+const STATE_NAME_PREFIX: &str = "state-name:";
 
 /// The name an output's `--changed-since-last` state is kept under: its absolute path with
 /// the links followed, or the path as given for a descriptor (`/dev/stdout`).

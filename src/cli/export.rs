@@ -49,11 +49,16 @@ pub struct ExportArgs {
     /// Only entries changed at or after this RFC 3339 time (any offset)
     #[arg(long, value_name = "TIME", conflicts_with = "changed_since_last")]
     pub since: Option<String>,
-    /// Only entries changed since fbl last wrote this output (kept per absolute path); the
-    /// addresses taken off the list since then are written only with --removed-output, and
-    /// the next delta starts after them either way
+    /// Only entries changed since fbl last wrote this output (kept per absolute path, or
+    /// under --state-name); the addresses taken off the list since then are written only with
+    /// --removed-output, and the next delta starts after them either way
     #[arg(long)]
     pub changed_since_last: bool,
+    /// Keep the point of the list this delta reaches under NAME instead of the output's path:
+    /// needed for --changed-since-last to standard output, a pipe or a device, which is no
+    /// file that tells one reader from another. One name per reader of the changes
+    #[arg(long, value_name = "NAME", requires = "changed_since_last")]
+    pub state_name: Option<String>,
     /// Print what was written as JSON
     #[arg(long)]
     pub json: bool,
@@ -105,13 +110,23 @@ pub fn check_outputs(context: &Context, outputs: &[(String, PathBuf)], json: boo
 
 pub fn run(context: &Context, args: ExportArgs) -> Result<Outcome> {
     let since = args.since.as_deref().map(since_in_store_form).transpose()?;
+    if let Some(name) = &args.state_name
+        && (name.is_empty() || name.chars().any(char::is_control))
+    {
+        bail!("--state-name {name:?}: give a name of visible characters");
+    }
     let scope = ExportScope {
         since,
         changed_since_last: args.changed_since_last,
+        state_name: args.state_name.clone(),
     };
     match (args.format, &args.output) {
         (Some(_), None) => bail!("--format needs --output PATH"),
         (None, Some(_)) => bail!("--output needs --format FORMAT"),
+        (None, None) if args.state_name.is_some() => bail!(
+            "--state-name goes with --format and --output: each configured export keeps its \
+             state under its own path"
+        ),
         _ => {}
     }
     let output = args.output.as_deref().map(output_path);

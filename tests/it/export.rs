@@ -966,6 +966,44 @@ fn a_removals_file_that_cannot_be_written_leaves_the_list_as_it_was() {
     );
 }
 
+#[test]
+fn a_delta_to_standard_output_needs_a_state_name_and_keeps_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with_list(dir.path());
+    let out = dir.path().join("stdout.txt");
+    let delta = |format: &str, name: Option<&str>| {
+        std::fs::write(&out, "").unwrap();
+        let mut args = vec![
+            "export",
+            "--format",
+            format,
+            "-o",
+            "-",
+            "--changed-since-last",
+        ];
+        if let Some(name) = name {
+            args.extend(["--state-name", name]);
+        }
+        let (code, stderr) = run_with_stdout_appended_to(dir.path(), &out, &args);
+        (code, stderr, std::fs::read_to_string(&out).unwrap())
+    };
+    // Without a name: refused, nothing written, nothing recorded.
+    let (code, stderr, written) = delta("ses", None);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("--state-name NAME"), "{stderr}");
+    assert_eq!(written, "");
+    // Each name keeps its own point: the first delta of each is the whole list.
+    let (code, stderr, written) = delta("ses", Some("ses-import"));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(written.lines().count(), 4, "{written}");
+    let (code, stderr, written) = delta("postfix", Some("postfix-map"));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(written.lines().count(), 4, "{written}");
+    let (code, _, written) = delta("postfix", Some("postfix-map"));
+    assert_eq!(code, Some(0));
+    assert_eq!(written, "");
+}
+
 /// `fbl` on a test store with `[suppression]` expiring manual entries after 30 days, at `now`.
 fn fbl_expiring(test: &TestStore, now: &str) -> std::process::Command {
     let config = test.dir.path().join("expiring.toml");

@@ -648,6 +648,10 @@ pub struct ExportWritten {
     pub new_left_out: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_new_left_out: Option<String>,
+    /// Why an export of changes (`--changed-since-last`) was written in full: the output
+    /// was last written in another format, or hashed otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub written_in_full: Option<String>,
 }
 
 /// Which entries an export covers.
@@ -1131,6 +1135,7 @@ pub fn write_export_files(
         ),
         None => (export_state_key(path), Some(path.display().to_string())),
     };
+    let shape = state_format(format, options);
     // The expiries due by `now` are recorded first, as `fbl run` records them: each takes
     // its point of the change sequence, so that a delta carries an expiry no run has
     // recorded yet (in its removals file, as a Postfix `DUNNO`), and a delta after a full
@@ -1139,94 +1144,109 @@ pub fn write_export_files(
     // The sequence, the list (read a page at a time) and its removals from one snapshot of
     // the store: the files show one state of the list, and the sequence recorded is the one
     // they hold, so a change committed meanwhile is exported next time.
-    let (seq_now, (entries, main_file, removed_entries, removed_file), new_left_out) = store
-        .read_snapshot(|store| {
-            let seq_now = store.change_seq()?;
-            let state = match (store.export_state(&state_name)?, &typed_name) {
-                (Some(state), _) => Some(state),
-                (None, Some(typed)) if *typed != state_name => store.export_state(typed)?,
-                (None, _) => None,
-            };
-            let last_seq = state.as_ref().map(|state| state.change_seq);
-            // What the output left out when it was last written, in which format: all it leaves
-            // out is new when it was written in another format (or before fbl kept this), and
-            // so are as many as the count grew by.
-            let (last_format, last_left_out) =
-                state.map_or((None, None), |s| (s.format, s.left_out));
-            let changed_after_seq = if scope.changed_since_last {
-                last_seq
+    let (
+        seq_now,
+        (entries, main_file, removed_entries, removed_file),
+        new_left_out,
+        (whole, written_in_full),
+    ) = store.read_snapshot(|store| {
+        let seq_now = store.change_seq()?;
+        let state = match (store.export_state(&state_name)?, &typed_name) {
+            (Some(state), _) => Some(state),
+            (None, Some(typed)) if *typed != state_name => store.export_state(typed)?,
+            (None, _) => None,
+        };
+        let last_seq = state.as_ref().map(|state| state.change_seq);
+        // What the output left out when it was last written, in which format: all it leaves
+        // out is new when it was written in another format (or before fbl kept this), and
+        // so are as many as the count grew by.
+        let (last_format, last_left_out) = state.map_or((None, None), |s| (s.format, s.left_out));
+        // Changes since an output written in another format, or hashed otherwise, would add
+        // only the new entries to a file its reader takes as another kind of list: it is
+        // written in full. (An output written before fbl kept its format is taken as it is.)
+        let written_in_full = match (&last_format, scope.changed_since_last) {
+            (Some(last), true) if *last != shape => Some(format!(
+                "written in full, not as the changes since it was last written: it was last \
+                 written as {}",
+                last.replace('+', " hashed with ")
+            )),
+            _ => None,
+        };
+        let changed_after_seq = if scope.changed_since_last && written_in_full.is_none() {
+            last_seq
+        } else {
+            None
+        };
+        let range = ChangeRange {
+            since: scope.since.clone(),
+            after_seq: changed_after_seq,
+        };
+        // Both files are written whole and synced before either is put in place, so that a
+        // removals file that cannot be written leaves the list as it was too. An output that
+        // is a descriptor or a pipe is written as it is prepared, so it goes last.
+        let (entries, main_file, removed_entries, removed_file) = match removed_path {
+            Some(removed) if !is_stream(path) || is_stream(removed) => {
+                let (entries, main_file) =
+                    write_one(store, format, options, path, &range, false, now)?;
+                let (removed_entries, removed_file) =
+                    write_one(store, format, options, removed, &range, true, now)?;
+                (
+                    entries,
+                    main_file,
+                    removed_entries.written,
+                    Some(removed_file),
+                )
+            }
+            Some(removed) => {
+                let (removed_entries, removed_file) =
+                    write_one(store, format, options, removed, &range, true, now)?;
+                let (entries, main_file) =
+                    write_one(store, format, options, path, &range, false, now)?;
+                (
+                    entries,
+                    main_file,
+                    removed_entries.written,
+                    Some(removed_file),
+                )
+            }
+            None => {
+                let (entries, main_file) =
+                    write_one(store, format, options, path, &range, false, now)?;
+                (entries, main_file, 0, None)
+            }
+        };
+        // Which of those left out are new since the output was last written: the changes
+        // after it, through the same writer into nothing (only when some are left out).
+        let same_format = last_format.as_deref() == Some(shape.as_str());
+        // An output of changes only (`--changed-since-last`) holds what is new already.
+        let delta = changed_after_seq.is_some() || scope.since.is_some();
+        let new_left_out = if entries.left_out == 0 || delta {
+            (entries.left_out, entries.first_left_out.clone())
+        } else if let (Some(seq), Some(before), true) = (last_seq, last_left_out, same_format) {
+            // Those of the changes since, or as many as the count grew by (an address on the
+            // list before that this output now leaves out), whichever is more.
+            let (changed, first) = left_out_changed(store, format, options, scope, seq, now)?;
+            let grown = entries.left_out.saturating_sub(before);
+            if changed >= grown {
+                (changed, first)
             } else {
-                None
-            };
-            let range = ChangeRange {
-                since: scope.since.clone(),
-                after_seq: changed_after_seq,
-            };
-            // Both files are written whole and synced before either is put in place, so that a
-            // removals file that cannot be written leaves the list as it was too. An output that
-            // is a descriptor or a pipe is written as it is prepared, so it goes last.
-            let (entries, main_file, removed_entries, removed_file) = match removed_path {
-                Some(removed) if !is_stream(path) || is_stream(removed) => {
-                    let (entries, main_file) =
-                        write_one(store, format, options, path, &range, false, now)?;
-                    let (removed_entries, removed_file) =
-                        write_one(store, format, options, removed, &range, true, now)?;
-                    (
-                        entries,
-                        main_file,
-                        removed_entries.written,
-                        Some(removed_file),
-                    )
-                }
-                Some(removed) => {
-                    let (removed_entries, removed_file) =
-                        write_one(store, format, options, removed, &range, true, now)?;
-                    let (entries, main_file) =
-                        write_one(store, format, options, path, &range, false, now)?;
-                    (
-                        entries,
-                        main_file,
-                        removed_entries.written,
-                        Some(removed_file),
-                    )
-                }
-                None => {
-                    let (entries, main_file) =
-                        write_one(store, format, options, path, &range, false, now)?;
-                    (entries, main_file, 0, None)
-                }
-            };
-            // Which of those left out are new since the output was last written: the changes
-            // after it, through the same writer into nothing (only when some are left out).
-            let same_format = last_format.as_deref() == Some(format.as_str());
-            // An output of changes only (`--changed-since-last`) holds what is new already.
-            let delta = changed_after_seq.is_some() || scope.since.is_some();
-            let new_left_out = if entries.left_out == 0 || delta {
-                (entries.left_out, entries.first_left_out.clone())
-            } else if let (Some(seq), Some(before), true) = (last_seq, last_left_out, same_format) {
-                // Those of the changes since, or as many as the count grew by (an address on the
-                // list before that this output now leaves out), whichever is more.
-                let (changed, first) = left_out_changed(store, format, options, scope, seq, now)?;
-                let grown = entries.left_out.saturating_sub(before);
-                if changed >= grown {
-                    (changed, first)
-                } else {
-                    (grown, first.or_else(|| entries.first_left_out.clone()))
-                }
-            } else {
-                (entries.left_out, entries.first_left_out.clone())
-            };
-            Ok((
-                seq_now,
-                (entries, main_file, removed_entries, removed_file),
-                new_left_out,
-            ))
-        })?;
+                (grown, first.or_else(|| entries.first_left_out.clone()))
+            }
+        } else {
+            (entries.left_out, entries.first_left_out.clone())
+        };
+        let whole = changed_after_seq.is_none() && scope.since.is_none();
+        Ok((
+            seq_now,
+            (entries, main_file, removed_entries, removed_file),
+            new_left_out,
+            (whole, written_in_full),
+        ))
+    })?;
     put_in_place(path, main_file, removed_path, removed_file)?;
     let place = store.location().to_string();
-    let kept_left_out =
-        (scope.since.is_none() && !scope.changed_since_last).then_some(entries.left_out);
-    record_export(store, &state_name, now, seq_now, format, kept_left_out)
+    let kept_left_out = whole.then_some(entries.left_out);
+    record_export(store, &state_name, now, seq_now, &shape, kept_left_out)
         .map_err(|error| store_failure(error, &place, Kept::Export))
         .with_context(|| format!("export {}", path.display()))?;
     Ok(ExportWritten {
@@ -1239,12 +1259,22 @@ pub fn write_export_files(
         first_left_out: entries.first_left_out,
         new_left_out: new_left_out.0,
         first_new_left_out: new_left_out.1,
+        written_in_full,
     })
 }
 
 /// The prefix of an output's state kept under the name given with `--state-name`: no
 /// output path (absolute, or as typed before fbl resolved it) begins with it in practice.
 const STATE_NAME_PREFIX: &str = "state-name:";
+
+/// The shape an output is written in, as its state keeps it (the `format` column): the
+/// format, and `+sha256` when its addresses are hashed. A delta is a delta of one shape.
+fn state_format(format: ExportFormat, options: &ExportOptions) -> String {
+    match options.hash {
+        None => format.as_str().to_string(),
+        Some(hash) => format!("{format}+{hash}"),
+    }
+}
 
 /// The name an output's `--changed-since-last` state is kept under: its absolute path with
 /// the links followed, or the path as given for a descriptor (`/dev/stdout`).
@@ -1271,11 +1301,11 @@ fn record_export(
     name: &str,
     now: &str,
     seq: i64,
-    format: ExportFormat,
+    format: &str,
     left_out: Option<u64>,
 ) -> Result<()> {
     let mut batch = store.begin()?;
-    batch.set_export_state(name, now, seq, format.as_str(), left_out)?;
+    batch.set_export_state(name, now, seq, format, left_out)?;
     batch.commit()
 }
 

@@ -51,7 +51,8 @@ pub struct ExportArgs {
     pub since: Option<String>,
     /// Only entries changed since fbl last wrote this output (kept per absolute path, or
     /// under --state-name); the addresses taken off the list since then are written only with
-    /// --removed-output, and the next delta starts after them either way
+    /// --removed-output, and the next delta starts after them either way. An output last
+    /// written in another format (or hashed otherwise) is written in full, and said so
     #[arg(long)]
     pub changed_since_last: bool,
     /// Keep the point of the list this delta reaches under NAME instead of the output's path:
@@ -204,6 +205,9 @@ pub fn run(context: &Context, args: ExportArgs) -> Result<Outcome> {
         }
     }
     for w in &written {
+        if let Some(why) = &w.written_in_full {
+            eprintln!("fbl: export {} {}: {why}", w.format, w.path.display());
+        }
         if let Some(note) = left_out_note(w) {
             eprintln!("fbl: {note}");
         }

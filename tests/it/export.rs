@@ -1004,6 +1004,45 @@ fn a_delta_to_standard_output_needs_a_state_name_and_keeps_its_own() {
     assert_eq!(written, "");
 }
 
+#[test]
+fn a_delta_to_an_output_last_written_in_another_shape_is_written_in_full() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with_list(dir.path());
+    let delta = |args: &[&str]| {
+        let output = run(fbl(dir.path())
+            .args(["export", "-o", "list.out", "--changed-since-last"])
+            .args(args));
+        assert_eq!(output.status.code(), Some(0));
+        (
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+            std::fs::read_to_string(dir.path().join("list.out")).unwrap(),
+        )
+    };
+    assert_eq!(delta(&["--format", "plain"]).1.lines().count(), 4);
+    assert_eq!(
+        delta(&["--format", "plain"]),
+        (String::new(), String::new())
+    );
+    // Another format: the whole list, said once.
+    let (stderr, written) = delta(&["--format", "ses"]);
+    assert!(
+        stderr.contains("written in full") && stderr.contains("last written as plain"),
+        "{stderr}"
+    );
+    assert_eq!(written.lines().count(), 4, "{written}");
+    assert_eq!(delta(&["--format", "ses"]), (String::new(), String::new()));
+    // Hashed, then not: another shape each time.
+    let (stderr, written) = delta(&["--format", "csv", "--hash", "sha256"]);
+    assert!(stderr.contains("written in full"), "{stderr}");
+    assert_eq!(written.lines().count(), 5, "{written}");
+    let (stderr, written) = delta(&["--format", "csv"]);
+    assert!(
+        stderr.contains("last written as csv hashed with sha256"),
+        "{stderr}"
+    );
+    assert!(written.contains("@"), "{written}");
+}
+
 /// `fbl` on a test store with `[suppression]` expiring manual entries after 30 days, at `now`.
 fn fbl_expiring(test: &TestStore, now: &str) -> std::process::Command {
     let config = test.dir.path().join("expiring.toml");

@@ -17,9 +17,12 @@
 //! - Hashing ([`AddressHash::Sha256`]) replaces the address with the lowercase hex SHA-256 of
 //!   the lower-cased address; the rest of the row is unchanged. An internationalised domain is
 //!   hashed in the Unicode form fbl keeps (`bücher.de`, not `xn--bcher-kva.de`).
-//! - Internationalised domains: the store keeps the Unicode form (U-labels), as list managers
-//!   hold what subscribers typed, and that is what listmonk, Mautic, phpList, Mailman, CSV and
-//!   JSON Lines get. Amazon SES, Mailgun and Postmark get the ASCII form (A-labels,
+//! - Internationalised domains: the store keeps the Unicode form (U-labels), and that is
+//!   what plain, CSV and JSON Lines get (one row per suppression, for your own tools). A list
+//!   manager holds an address as it was typed or sent to it: a web form usually sends the
+//!   A-label form (`user@xn--bcher-kva.de`), another signup the Unicode one. listmonk,
+//!   Mautic, phpList and Mailman get both, one row each, the Unicode form first (one entry
+//!   written). Amazon SES, Mailgun and Postmark get the ASCII form (A-labels,
 //!   `xn--bcher-kva.de`): none of them takes SMTPUTF8 addresses, and SES refuses a Unicode
 //!   domain. An address whose local part is not ASCII has no ASCII form: those three leave it
 //!   out and count it ([`Exported::left_out`]) rather than write a line the import refuses or
@@ -62,7 +65,8 @@ pub enum ExportFormat {
     Mautic,
     /// phpList permanent suppression list: one address per line.
     Phplist,
-    /// Mailman 3 mass unsubscribe: one address per line.
+    /// Mailman 3 mass unsubscribe: one address per line. An internationalised domain gets
+    /// two lines, the Unicode form and the A-label form, as in every list manager's format.
     Mailman,
     /// Mailman 3 mass unsubscribe REST body: `{"emails": [...]}`.
     MailmanJson,
@@ -287,8 +291,9 @@ pub fn write_export<W: Write>(
     let entries = entries.into_iter();
     let mut address = AddressText::new(options.hash);
     let written = match format {
-        ExportFormat::Plain | ExportFormat::Phplist | ExportFormat::Mailman => {
-            write_address_lines(entries, &mut address, out)
+        ExportFormat::Plain => write_address_lines(entries, &mut address, false, out),
+        ExportFormat::Phplist | ExportFormat::Mailman => {
+            write_address_lines(entries, &mut address, true, out)
         }
         ExportFormat::Csv => write_generic_csv(entries, &mut address, out),
         ExportFormat::Jsonl => write_generic_jsonl(entries, &mut address, out),
@@ -357,6 +362,19 @@ impl AddressText {
             return Some(Cow::Borrowed(self.render(address)));
         }
         crate::address::ascii_address(address)
+    }
+}
+
+/// The address with its internationalised domain as A-labels (`user@xn--bcher-kva.de`),
+/// when that differs from `text`: the second form that the list managers and Postfix get.
+/// `None` for an ASCII domain and for a hash.
+fn a_label_form(text: &str, hashed: bool) -> Option<String> {
+    if hashed {
+        return None;
+    }
+    match crate::address::ascii_domain_of(text) {
+        Some(ascii) if ascii != text => Some(ascii.into_owned()),
+        _ => None,
     }
 }
 
@@ -454,22 +472,28 @@ fn ses_reason(reason: &str) -> &'static str {
 }
 
 /// Plain, phpList and Mailman: the address and a line feed. An address that is empty once
-/// made line-safe is skipped rather than written as a blank line.
+/// made line-safe is skipped rather than written as a blank line. With `both_forms` (the
+/// list managers), an internationalised domain gives a second line with its A-labels.
 fn write_address_lines<W: Write>(
     entries: impl Iterator<Item = impl Borrow<Suppression>>,
     address: &mut AddressText,
+    both_forms: bool,
     out: W,
 ) -> io::Result<u64> {
     let mut out = buffered(out);
     let mut written = 0;
+    let hashed = address.hash.is_some();
     for entry in entries {
         let entry = entry.borrow();
         let text = line_safe(address.render(&entry.address), false);
         if text.is_empty() {
             continue;
         }
-        out.write_all(text.as_bytes())?;
-        out.write_all(b"\n")?;
+        let other = a_label_form(&text, hashed || !both_forms);
+        for text in std::iter::once(text.as_ref()).chain(other.as_deref()) {
+            out.write_all(text.as_bytes())?;
+            out.write_all(b"\n")?;
+        }
         written += 1;
     }
     out.flush()?;
@@ -591,8 +615,12 @@ fn write_listmonk<W: Write>(
                 fbl_last_seen: &entry.last_seen,
             },
         )?;
-        csv.write_record([address.render(&entry.address).as_bytes(), b"", &attributes])
-            .map_err(csv_error)?;
+        let text = address.render(&entry.address);
+        let other = a_label_form(text, false);
+        for text in std::iter::once(text).chain(other.as_deref()) {
+            csv.write_record([text.as_bytes(), b"", &attributes])
+                .map_err(csv_error)?;
+        }
         written += 1;
     }
     csv.flush()?;
@@ -618,8 +646,12 @@ fn write_mautic<W: Write>(
     for entry in entries {
         let entry = entry.borrow();
         let do_not_email = if entry.removed_at.is_some() { "0" } else { "1" };
-        csv.write_record([address.render(&entry.address), do_not_email, &entry.reason])
-            .map_err(csv_error)?;
+        let text = address.render(&entry.address);
+        let other = a_label_form(text, false);
+        for text in std::iter::once(text).chain(other.as_deref()) {
+            csv.write_record([text, do_not_email, &entry.reason])
+                .map_err(csv_error)?;
+        }
         written += 1;
     }
     csv.flush()?;
@@ -679,12 +711,18 @@ fn write_mailman_json<W: Write>(
     out: W,
 ) -> io::Result<u64> {
     let mut array = JsonArray::new(out, b"{\"emails\": [", b"{\"emails\": []}", b"]}");
+    let mut written = 0;
     for entry in entries {
         let entry = entry.borrow();
-        let out = array.next_element()?;
-        serde_json::to_writer(out, address.render(&entry.address))?;
+        let text = address.render(&entry.address);
+        let other = a_label_form(text, false);
+        for text in std::iter::once(text).chain(other.as_deref()) {
+            serde_json::to_writer(array.next_element()?, text)?;
+        }
+        written += 1;
     }
-    array.finish()
+    array.finish()?;
+    Ok(written)
 }
 
 /// Postmark's suppression calls take objects with `EmailAddress`; the API wraps them in
@@ -1094,6 +1132,45 @@ mod tests {
             export(ExportFormat::Mautic, None, &removed),
             "email,doNotEmail,fbl_reason\njane@example.org,0,complaint\n"
         );
+    }
+
+    #[test]
+    fn list_managers_get_both_forms_of_an_internationalised_domain() {
+        let entries = [
+            entry("a@example.org", "complaint"),
+            entry("user@bücher.de", "complaint"),
+        ];
+        assert_eq!(
+            export(ExportFormat::Phplist, None, &entries),
+            "a@example.org\nuser@bücher.de\nuser@xn--bcher-kva.de\n"
+        );
+        assert_eq!(
+            export(ExportFormat::Mailman, None, &entries),
+            export(ExportFormat::Phplist, None, &entries)
+        );
+        assert_eq!(
+            export(ExportFormat::MailmanJson, None, &entries),
+            "{\"emails\": [\n  \"a@example.org\",\n  \"user@bücher.de\",\n  \
+             \"user@xn--bcher-kva.de\"\n]}\n"
+        );
+        assert_eq!(
+            export(ExportFormat::Mautic, None, &entries),
+            "email,doNotEmail,fbl_reason\na@example.org,1,complaint\n\
+             user@bücher.de,1,complaint\nuser@xn--bcher-kva.de,1,complaint\n"
+        );
+        let listmonk = export(ExportFormat::Listmonk, None, &entries);
+        assert!(
+            listmonk.contains("\nuser@bücher.de,,")
+                && listmonk.contains("\nuser@xn--bcher-kva.de,,"),
+            "{listmonk}"
+        );
+        // Plain, CSV and JSON Lines keep one row per suppression, in the form fbl keeps.
+        assert_eq!(
+            export(ExportFormat::Plain, None, &entries),
+            "a@example.org\nuser@bücher.de\n"
+        );
+        assert!(!export(ExportFormat::Csv, None, &entries).contains("xn--"));
+        assert!(!export(ExportFormat::Jsonl, None, &entries).contains("xn--"));
     }
 
     #[test]

@@ -266,16 +266,19 @@ pub struct ExportOptions {
 pub struct Exported {
     /// How many entries were written.
     pub written: u64,
-    /// How many suppressed addresses the format cannot hold and were left out: in Postfix,
-    /// an address that begins with `#` (see [`ExportFormat::Postfix`]); in SES, Mailgun and
-    /// Postmark, an address with no ASCII form (its local part is not ASCII).
+    /// How many suppressed addresses the format cannot hold and were left out: in every
+    /// format, an address that fails the address check (kept by a store written before fbl
+    /// checked addresses); in Postfix, an address that begins with `#` (see
+    /// [`ExportFormat::Postfix`]); in SES, Mailgun and Postmark, an address with no ASCII
+    /// form (its local part is not ASCII).
     pub left_out: u64,
     /// The first address left out.
     pub first_left_out: Option<String>,
 }
 
 /// Writes `entries` to `out` in `format`, in the order given, and says how many entries were
-/// written. That is every entry given, except that the line-oriented formats skip an entry
+/// written. That is every entry given, except that an address that fails the address check
+/// ([`crate::address::parse_typed`]) is left out, the line-oriented formats skip an entry
 /// whose address is empty once control characters are removed, Postfix leaves out an
 /// address that begins with `#`, and SES, Mailgun and Postmark an address with no ASCII form
 /// (each counted in [`Exported::left_out`] when it is suppressed).
@@ -288,7 +291,30 @@ pub fn write_export<W: Write>(
     entries: impl IntoIterator<Item = impl Borrow<Suppression>>,
     out: W,
 ) -> io::Result<Exported> {
-    let entries = entries.into_iter();
+    // An address that fails today's check (a store written before fbl checked addresses
+    // may hold `jane doe@example.com`, or one with a line break) is left out of every
+    // format: written, it would be mangled into another address (a space or a line break
+    // dropped) or split a line.
+    let mut invalid = LeftOut::default();
+    let entries = entries.into_iter().filter(|entry| {
+        let entry = entry.borrow();
+        let valid = crate::address::parse_typed(&entry.address).is_ok();
+        if !valid {
+            invalid.add(entry, &entry.address);
+        }
+        valid
+    });
+    let exported = write_valid(format, options, entries, out)?;
+    Ok(invalid.before(exported))
+}
+
+/// [`write_export`] of the entries whose address passes the address check.
+fn write_valid<W: Write>(
+    format: ExportFormat,
+    options: &ExportOptions,
+    entries: impl Iterator<Item = impl Borrow<Suppression>>,
+    out: W,
+) -> io::Result<Exported> {
     let mut address = AddressText::new(options.hash);
     let written = match format {
         ExportFormat::Plain => write_address_lines(entries, &mut address, false, out),
@@ -392,6 +418,15 @@ impl LeftOut {
         if entry.removed_at.is_none() {
             self.count += 1;
             self.first.get_or_insert_with(|| shown.to_owned());
+        }
+    }
+
+    /// Adds these to what a format left out, the first of these first.
+    fn before(self, exported: Exported) -> Exported {
+        Exported {
+            written: exported.written,
+            left_out: self.count + exported.left_out,
+            first_left_out: self.first.or(exported.first_left_out),
         }
     }
 
@@ -1031,43 +1066,51 @@ mod tests {
     }
 
     #[test]
-    fn postfix_line_cannot_be_split_by_a_hostile_address_or_reason() {
-        let hostile = entry(
-            "jane@example.org\r\nvictim@example.org OK",
-            "complaint\n  bob@example.org OK",
-        );
+    fn postfix_line_cannot_be_split_by_a_hostile_reason() {
+        let hostile = entry("jane@example.org", "complaint\n  bob@example.org OK");
         let output = export(ExportFormat::Postfix, None, &[hostile]);
         assert_eq!(
             output,
-            "jane@example.orgvictim@example.orgOK REJECT 5.7.1 suppressed: complaint   \
-             bob@example.org OK\n"
+            "jane@example.org REJECT 5.7.1 suppressed: complaint   bob@example.org OK\n"
         );
         assert_eq!(output.lines().count(), 1);
     }
 
     #[test]
-    fn plain_line_cannot_be_split_by_a_hostile_address() {
-        let hostile = entry("jane@example.org\nvictim@example.org\u{2028}", "complaint");
-        let output = export(ExportFormat::Plain, None, &[hostile]);
-        assert_eq!(output, "jane@example.orgvictim@example.org\n");
-    }
-
-    #[test]
-    fn line_formats_skip_an_address_that_is_empty_once_cleaned() {
-        let mut out = Vec::new();
+    fn an_address_that_fails_the_check_is_left_out_of_every_format() {
+        // Kept by a store written before fbl checked addresses: written, each would be
+        // another address (a space dropped, lines joined) or break the file.
+        let mut removed = entry("gone @example.org", "complaint");
+        removed.removed_at = Some("2026-12-01T00:00:00Z".to_owned());
         let entries = [
-            entry("\r\n", "complaint"),
             entry("a@example.org", "complaint"),
+            entry("jane doe@example.com", "complaint"),
+            entry("jane@example.org\r\nvictim@example.org OK", "complaint"),
+            entry("\r\n", "complaint"),
+            removed,
         ];
-        let exported = write_export(
-            ExportFormat::Postfix,
-            &ExportOptions::default(),
-            &entries,
-            &mut out,
-        )
-        .unwrap();
-        assert_eq!(exported.written, 1);
-        assert_eq!(out, b"a@example.org REJECT 5.7.1 suppressed: complaint\n");
+        for format in ExportFormat::ALL {
+            for hash in [None, Some(AddressHash::Sha256)] {
+                if hash.is_some() && !format.allows_hash() {
+                    continue;
+                }
+                let mut out = Vec::new();
+                let exported =
+                    write_export(format, &ExportOptions { hash }, &entries, &mut out).unwrap();
+                assert_eq!(
+                    exported,
+                    Exported {
+                        written: 1,
+                        left_out: 3,
+                        first_left_out: Some("jane doe@example.com".to_owned()),
+                    },
+                    "{format}"
+                );
+                let output = String::from_utf8(out).unwrap();
+                assert!(!output.contains("jane"), "{format}: {output}");
+                assert!(!output.contains("gone"), "{format}: {output}");
+            }
+        }
     }
 
     #[test]
@@ -1203,11 +1246,11 @@ mod tests {
 
     #[test]
     fn csv_quotes_values_that_need_it() {
-        let entries = [entry("\"jane,doe\"@example.org", "complaint")];
+        let entries = [entry("jane@example.org", "complaint, \"spam\" button")];
         let output = export(ExportFormat::Csv, None, &entries);
         let mut reader = csv::Reader::from_reader(output.as_bytes());
         let record = reader.records().next().unwrap().unwrap();
-        assert_eq!(&record[0], "\"jane,doe\"@example.org");
+        assert_eq!(&record[1], "complaint, \"spam\" button");
         assert_eq!(record.len(), 8);
     }
 }

@@ -30,10 +30,32 @@ fn load_suppressions() -> Vec<Suppression> {
     entries
 }
 
+/// The entries whose address passes the address check: those an export writes.
+fn valid(entries: Vec<Suppression>) -> Vec<Suppression> {
+    entries
+        .into_iter()
+        .filter(|e| fbl::address::parse_typed(&e.address).is_ok())
+        .collect()
+}
+
 fn render(format: ExportFormat, options: &ExportOptions, entries: &[&Suppression]) -> Vec<u8> {
     let mut out = Vec::new();
     let exported = write_export(format, options, entries.iter().copied(), &mut out)
         .unwrap_or_else(|e| panic!("{format}: {e}"));
+    // An address that fails the address check is left out of every format (the fixture's
+    // quoted `"jane,doe"@example.net`, kept by a store from before the check), counted when
+    // it is suppressed.
+    let invalid = |e: &&&Suppression| fbl::address::parse_typed(&e.address).is_err();
+    let invalid_suppressed = entries
+        .iter()
+        .filter(invalid)
+        .filter(|e| e.removed_at.is_none())
+        .count() as u64;
+    let entries: Vec<&Suppression> = entries
+        .iter()
+        .copied()
+        .filter(|e| fbl::address::parse_typed(&e.address).is_ok())
+        .collect();
     // SES, Mailgun and Postmark take ASCII addresses only: one whose local part is not ASCII
     // has no ASCII form and is left out, counted when it is suppressed.
     let no_ascii_form = |e: &&&Suppression| !e.address.split('@').next().unwrap().is_ascii();
@@ -55,7 +77,12 @@ fn render(format: ExportFormat, options: &ExportOptions, entries: &[&Suppression
         entries.len() as u64 - left_out - removals_left_out,
         "{format}: entries written"
     );
-    assert_eq!(exported.left_out, left_out, "{format}: entries left out");
+    assert_eq!(
+        exported.left_out,
+        left_out + invalid_suppressed,
+        "{format}: entries left out"
+    );
+
     out
 }
 
@@ -229,6 +256,7 @@ fn empty_input_gives_valid_output_in_every_format() {
 fn json_array_formats_parse_as_json() {
     let entries = load_suppressions();
     let all: Vec<&Suppression> = entries.iter().collect();
+    let entries = valid(entries.clone());
     for format in [ExportFormat::MailmanJson, ExportFormat::Postmark] {
         let output = render(format, &ExportOptions::default(), &all);
         let value: serde_json::Value = serde_json::from_slice(&output).unwrap();
@@ -344,6 +372,7 @@ fn output_is_deterministic() {
 fn csv_formats_read_back_with_the_fields_written() {
     let entries = load_suppressions();
     let all: Vec<&Suppression> = entries.iter().collect();
+    let entries = valid(entries.clone());
     let output = render(ExportFormat::Csv, &ExportOptions::default(), &all);
     let mut reader = csv::Reader::from_reader(output.as_slice());
     let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();

@@ -254,6 +254,19 @@ pub fn new_left_out_note(written: &crate::run::ExportWritten) -> Option<String> 
 
 fn note_of(written: &crate::run::ExportWritten, count: u64, first: &str, also: &str) -> String {
     let them = if count == 1 { "it" } else { "them" };
+    if crate::address::parse_typed(first).is_err() {
+        // Quoted: such an address may hold a space or a line break.
+        return format!(
+            "export {} {}: {} suppressed address{} left out{also} (first: {first:?}, not a valid \
+             address: kept from before fbl checked addresses, written it would be another \
+             address or break the file); fbl suppress list --invalid lists them: remove \
+             {them} and suppress the addresses meant",
+            written.format,
+            written.path.display(),
+            count,
+            if count == 1 { "" } else { "es" },
+        );
+    }
     let why = if written.format == crate::export::ExportFormat::Postfix.as_str() {
         format!(
             "postmap reads a line that begins with # as a comment, so reject {them} another way"

@@ -1043,6 +1043,45 @@ fn a_delta_to_an_output_last_written_in_another_shape_is_written_in_full() {
     assert!(written.contains("@"), "{written}");
 }
 
+#[test]
+fn an_address_from_before_the_address_check_is_left_out_and_said() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with_list(dir.path());
+    // As a store written before fbl checked addresses may hold them.
+    let connection = rusqlite::Connection::open(dir.path().join("fbl.sqlite")).unwrap();
+    connection
+        .execute_batch(
+            "INSERT INTO suppressions (address, reason, source, first_seen, last_seen, count,
+                                       updated_at, change_seq)
+             VALUES ('jane doe@example.com', 'complaint', 'yahoo', '2026-01-01T00:00:00Z',
+                     '2026-01-01T00:00:00Z', 1, '2026-01-01T00:00:00Z', 90),
+                    ('line@example.com' || char(10) || 'x@example.com', 'complaint', 'yahoo',
+                     '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 1,
+                     '2026-01-01T00:00:00Z', 91)",
+        )
+        .unwrap();
+    drop(connection);
+    for format in ["postfix", "plain", "csv"] {
+        let output = run(fbl(dir.path()).args(["export", "--format", format, "-o", "list"]));
+        assert_eq!(output.status.code(), Some(0));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&format!(
+                "export {format} list: 2 suppressed addresses left out (first: \"jane \
+                 doe@example.com\", not a valid address"
+            )),
+            "{stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        let written = std::fs::read_to_string(dir.path().join("list")).unwrap();
+        assert!(
+            !written.contains("jane") && !written.contains("line@"),
+            "{written}"
+        );
+        assert!(written.contains("zoe@example.org"), "{written}");
+    }
+}
+
 /// `fbl` on a test store with `[suppression]` expiring manual entries after 30 days, at `now`.
 fn fbl_expiring(test: &TestStore, now: &str) -> std::process::Command {
     let config = test.dir.path().join("expiring.toml");

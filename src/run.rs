@@ -1181,6 +1181,21 @@ pub fn write_export_files(
             since: scope.since.clone(),
             after_seq: changed_after_seq,
         };
+        // The removals file of a whole list holds the addresses taken off since this output
+        // was last written (in this shape), not every address ever taken off: applied as a
+        // deletion at every run, the older ones would lift, again and again, a suppression
+        // the target has made itself since (an SES bounce, a listmonk blocklisting). The
+        // first time, and after a change of shape, it holds them all; with --since, those of
+        // the range asked for.
+        let same_shape = last_format.as_deref().is_none_or(|last| last == shape);
+        let removed_range = ChangeRange {
+            since: scope.since.clone(),
+            after_seq: match changed_after_seq {
+                Some(seq) => Some(seq),
+                None if scope.since.is_none() && same_shape => last_seq,
+                None => None,
+            },
+        };
         // Both files are written whole and synced before either is put in place, so that a
         // removals file that cannot be written leaves the list as it was too. An output that
         // is a descriptor or a pipe is written as it is prepared, so it goes last.
@@ -1189,7 +1204,7 @@ pub fn write_export_files(
                 let (entries, main_file) =
                     write_one(store, format, options, path, &range, false, now)?;
                 let (removed_entries, removed_file) =
-                    write_one(store, format, options, removed, &range, true, now)?;
+                    write_one(store, format, options, removed, &removed_range, true, now)?;
                 (
                     entries,
                     main_file,
@@ -1199,7 +1214,7 @@ pub fn write_export_files(
             }
             Some(removed) => {
                 let (removed_entries, removed_file) =
-                    write_one(store, format, options, removed, &range, true, now)?;
+                    write_one(store, format, options, removed, &removed_range, true, now)?;
                 let (entries, main_file) =
                     write_one(store, format, options, path, &range, false, now)?;
                 (

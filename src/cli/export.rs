@@ -28,7 +28,9 @@ use std::path::{Path, PathBuf};
 /// set itself: filter it first) and postfix (DUNNO): use it as a deletion (listmonk:
 /// unblocklist; SES: a DELETE import job; Mailgun, Postmark: delete calls; Mailman, phpList:
 /// take them off the ban or suppression list), never as a normal import, which would
-/// suppress those addresses again (README, "Exports").
+/// suppress those addresses again. Every such deletion also lifts a suppression the target
+/// made itself (an SES bounce, a listmonk blocklisting): leave those addresses out first
+/// (README, "Exports").
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
     /// Output format
@@ -37,9 +39,11 @@ pub struct ExportArgs {
     /// Output file (required with --format); `-` is standard output
     #[arg(long, short, value_name = "PATH")]
     pub output: Option<PathBuf>,
-    /// Also write the removed and expired addresses to this file, in the same format. Not an
-    /// import file: it is the same shape as the list (but for mautic and postfix), so import
-    /// it as a deletion, never as a normal import (README, "Exports")
+    /// Also write the removed and expired addresses to this file, in the same format: those
+    /// of the range with --changed-since-last or --since, else those taken off since fbl last
+    /// wrote this output (all the first time). Not an import file: it is the same shape as the
+    /// list (but for mautic and postfix), so import it as a deletion, never as a normal import
+    /// (README, "Exports")
     #[arg(long, value_name = "PATH")]
     pub removed_output: Option<PathBuf>,
     /// Write each address as the lowercase hex SHA-256 of the lower-cased address, for

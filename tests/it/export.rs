@@ -258,7 +258,9 @@ fn every_format_from_a_fixture_store_matches_its_golden_file() {
     for format in fbl::export::ExportFormat::ALL {
         for (suffix, extra) in [("", vec![]), (".removed", vec!["--removed-output"])] {
             let name = format!("{}{suffix}.{}", format.as_str(), format.file_extension());
-            let main = dir.path().join("main");
+            // An output of its own: a second export of one output has in its removals file
+            // only the addresses taken off since the first.
+            let main = dir.path().join(format!("main-{name}"));
             let removed = dir.path().join("removed");
             let mut args = vec![
                 "export",
@@ -1080,6 +1082,60 @@ fn an_address_from_before_the_address_check_is_left_out_and_said() {
         );
         assert!(written.contains("zoe@example.org"), "{written}");
     }
+}
+
+#[test]
+fn a_whole_lists_removals_file_holds_the_removals_since_that_output_was_last_written() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with_list(dir.path());
+    let at = |now: &str, args: &[&str]| {
+        let output = run(fbl(dir.path()).env("FBL_NOW", now).args(args));
+        assert_eq!(output.status.code(), Some(0));
+    };
+    let remove = |now: &str, address: &str| {
+        at(now, &["suppress", "remove", address, "--reason", "asked"]);
+    };
+    let full = |now: &str, format: &str| {
+        at(
+            now,
+            &[
+                "export",
+                "--format",
+                format,
+                "-o",
+                "list.txt",
+                "--removed-output",
+                "removed.txt",
+            ],
+        );
+        (
+            std::fs::read_to_string(dir.path().join("list.txt")).unwrap(),
+            std::fs::read_to_string(dir.path().join("removed.txt")).unwrap(),
+        )
+    };
+    remove("2026-11-21T00:00:00Z", "mia@example.com");
+    // The first time: every address taken off.
+    let (list, removed) = full("2026-11-22T00:00:00Z", "plain");
+    assert_eq!(
+        list,
+        "Adam@example.net\nhand@example.org\nzoe@example.org\n"
+    );
+    assert_eq!(removed, "mia@example.com\n");
+    // Nothing taken off since: the whole list, no removal to apply again.
+    assert_eq!(full("2026-11-23T00:00:00Z", "plain").1, "");
+    remove("2026-11-24T00:00:00Z", "zoe@example.org");
+    assert_eq!(
+        full("2026-11-25T00:00:00Z", "plain"),
+        (
+            "Adam@example.net\nhand@example.org\n".to_string(),
+            "zoe@example.org\n".to_string()
+        )
+    );
+    // Another format at that output: every address taken off again, as the first time.
+    assert_eq!(
+        full("2026-11-26T00:00:00Z", "ses").1,
+        "mia@example.com,COMPLAINT\nzoe@example.org,COMPLAINT\n"
+    );
 }
 
 /// `fbl` on a test store with `[suppression]` expiring manual entries after 30 days, at `now`.

@@ -185,6 +185,83 @@ pub fn write_atomically<T>(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> io::Result<T>,
 ) -> io::Result<T> {
+    let (value, prepared) = prepare_atomically(path, write)?;
+    prepared.put_in_place()?;
+    Ok(value)
+}
+
+/// A new version of an output, written whole and synced to its temporary file, not yet put
+/// in place (see [`prepare_atomically`]). Dropped without [`Prepared::put_in_place`], its
+/// temporary file is removed and the output is left as it was.
+#[must_use = "the new file is put in place only by put_in_place"]
+pub struct Prepared {
+    /// The rename still to do; `None` when there is nothing to rename: the new bytes are
+    /// the old file's, or the output is a descriptor, a device or a pipe, written already.
+    rename: Option<Rename>,
+}
+
+struct Rename {
+    temporary: RemoveOnDrop,
+    real: PathBuf,
+    folder: PathBuf,
+    shown: String,
+}
+
+impl Prepared {
+    /// Whether the output is written only by [`Prepared::put_in_place`] (a file replaced by
+    /// a rename), rather than written already or left as it was.
+    pub fn is_pending(&self) -> bool {
+        self.rename.is_some()
+    }
+
+    /// Renames the temporary file over the output and syncs its folder, so that the rename
+    /// survives a crash.
+    pub fn put_in_place(self) -> io::Result<()> {
+        let Some(mut rename) = self.rename else {
+            return Ok(());
+        };
+        let temporary = rename
+            .temporary
+            .path
+            .clone()
+            .expect("the guard holds the path until disarmed");
+        fs::rename(&temporary, &rename.real).map_err(|e| {
+            context(
+                e,
+                format!(
+                    "cannot replace {} with its temporary file {}",
+                    rename.shown,
+                    temporary.display()
+                ),
+            )
+        })?;
+        rename.temporary.path = None;
+        sync_folder(&rename.folder).map_err(|e| {
+            context(
+                e,
+                format!(
+                    "wrote {} but cannot sync its folder {}",
+                    rename.shown,
+                    rename.folder.display()
+                ),
+            )
+        })
+    }
+}
+
+/// [`write_atomically`] up to the rename: the new version is written to its temporary file,
+/// flushed and synced, and handed back with the value `write` returned, to be put in place by
+/// [`Prepared::put_in_place`]. Several outputs that go together are prepared first and put in
+/// place only once every one is ready, so that one that cannot be written leaves them all as
+/// they were.
+///
+/// An output that is a descriptor, a device or a pipe has no rename: it is written here,
+/// straight away, and its [`Prepared`] has nothing left to do.
+pub fn prepare_atomically<T>(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<T>,
+) -> io::Result<(T, Prepared)> {
+    let done = Prepared { rename: None };
     if path.as_os_str().as_encoded_bytes().ends_with(b"/") {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -197,7 +274,7 @@ pub fn write_atomically<T>(
     let (real, followed) =
         match resolve(path).map_err(|e| context(e, format!("cannot write {}", path.display())))? {
             (OutputTarget::Descriptor(descriptor), _) => {
-                return write_descriptor(descriptor, path, write);
+                return Ok((write_descriptor(descriptor, path, write)?, done));
             }
             (OutputTarget::Path(real), followed) => (real, followed),
         };
@@ -225,7 +302,7 @@ pub fn write_atomically<T>(
             ));
         }
         Ok(metadata) if !metadata.is_file() => {
-            return write_through(&real, &shown, write);
+            return Ok((write_through(&real, &shown, write)?, done));
         }
         Ok(metadata) => Some(metadata),
         Err(error) if error.kind() == io::ErrorKind::NotFound => None,
@@ -234,7 +311,7 @@ pub fn write_atomically<T>(
 
     remove_stale_temporaries(folder, file_name);
     let (file, temporary) = create_temporary(folder, file_name, &shown)?;
-    let mut guard = RemoveOnDrop {
+    let guard = RemoveOnDrop {
         path: Some(temporary),
     };
     let temporary = guard
@@ -264,32 +341,22 @@ pub fn write_atomically<T>(
     if let Some(old) = &old
         && same_content(&temporary, &real, old.len()).unwrap_or(false)
     {
-        return Ok(value);
+        return Ok((value, done));
     }
     file.sync_all().map_err(|e| context(e, describe("sync")))?;
     drop(file);
-
-    fs::rename(&temporary, &real).map_err(|e| {
-        context(
-            e,
-            format!(
-                "cannot replace {shown} with its temporary file {}",
-                temporary.display()
-            ),
-        )
-    })?;
-    guard.path = None;
-
-    sync_folder(folder).map_err(|e| {
-        context(
-            e,
-            format!(
-                "wrote {shown} but cannot sync its folder {}",
-                folder.display()
-            ),
-        )
-    })?;
-    Ok(value)
+    let rename = Rename {
+        temporary: guard,
+        folder: folder.to_path_buf(),
+        real,
+        shown,
+    };
+    Ok((
+        value,
+        Prepared {
+            rename: Some(rename),
+        },
+    ))
 }
 
 /// Whether the file at `new` holds the same bytes as the one at `old` (`old_len` long).

@@ -17,9 +17,12 @@
 //! - Hashing ([`AddressHash::Sha256`]) replaces the address with the lowercase hex SHA-256 of
 //!   the lower-cased address; the rest of the row is unchanged. An internationalised domain is
 //!   hashed in the Unicode form fbl keeps (`bücher.de`, not `xn--bcher-kva.de`).
-//! - Internationalised domains: the store keeps the Unicode form (U-labels), as list managers
-//!   hold what subscribers typed, and that is what listmonk, Mautic, phpList, Mailman, CSV and
-//!   JSON Lines get. Amazon SES, Mailgun and Postmark get the ASCII form (A-labels,
+//! - Internationalised domains: the store keeps the Unicode form (U-labels), and that is
+//!   what plain, CSV and JSON Lines get (one row per suppression, for your own tools). A list
+//!   manager holds an address as it was typed or sent to it: a web form usually sends the
+//!   A-label form (`user@xn--bcher-kva.de`), another signup the Unicode one. listmonk,
+//!   Mautic, phpList and Mailman get both, one row each, the Unicode form first (one entry
+//!   written). Amazon SES, Mailgun and Postmark get the ASCII form (A-labels,
 //!   `xn--bcher-kva.de`): none of them takes SMTPUTF8 addresses, and SES refuses a Unicode
 //!   domain. An address whose local part is not ASCII has no ASCII form: those three leave it
 //!   out and count it ([`Exported::left_out`]) rather than write a line the import refuses or
@@ -62,7 +65,8 @@ pub enum ExportFormat {
     Mautic,
     /// phpList permanent suppression list: one address per line.
     Phplist,
-    /// Mailman 3 mass unsubscribe: one address per line.
+    /// Mailman 3 mass unsubscribe: one address per line. An internationalised domain gets
+    /// two lines, the Unicode form and the A-label form, as in every list manager's format.
     Mailman,
     /// Mailman 3 mass unsubscribe REST body: `{"emails": [...]}`.
     MailmanJson,
@@ -262,16 +266,19 @@ pub struct ExportOptions {
 pub struct Exported {
     /// How many entries were written.
     pub written: u64,
-    /// How many suppressed addresses the format cannot hold and were left out: in Postfix,
-    /// an address that begins with `#` (see [`ExportFormat::Postfix`]); in SES, Mailgun and
-    /// Postmark, an address with no ASCII form (its local part is not ASCII).
+    /// How many suppressed addresses the format cannot hold and were left out: in every
+    /// format, an address that fails the address check (kept by a store written before fbl
+    /// checked addresses); in Postfix, an address that begins with `#` (see
+    /// [`ExportFormat::Postfix`]); in SES, Mailgun and Postmark, an address with no ASCII
+    /// form (its local part is not ASCII).
     pub left_out: u64,
     /// The first address left out.
     pub first_left_out: Option<String>,
 }
 
 /// Writes `entries` to `out` in `format`, in the order given, and says how many entries were
-/// written. That is every entry given, except that the line-oriented formats skip an entry
+/// written. That is every entry given, except that an address that fails the address check
+/// ([`crate::address::parse_typed`]) is left out, the line-oriented formats skip an entry
 /// whose address is empty once control characters are removed, Postfix leaves out an
 /// address that begins with `#`, and SES, Mailgun and Postmark an address with no ASCII form
 /// (each counted in [`Exported::left_out`] when it is suppressed).
@@ -284,11 +291,35 @@ pub fn write_export<W: Write>(
     entries: impl IntoIterator<Item = impl Borrow<Suppression>>,
     out: W,
 ) -> io::Result<Exported> {
-    let entries = entries.into_iter();
+    // An address that fails today's check (a store written before fbl checked addresses
+    // may hold `jane doe@example.com`, or one with a line break) is left out of every
+    // format: written, it would be mangled into another address (a space or a line break
+    // dropped) or split a line.
+    let mut invalid = LeftOut::default();
+    let entries = entries.into_iter().filter(|entry| {
+        let entry = entry.borrow();
+        let valid = crate::address::parse_typed(&entry.address).is_ok();
+        if !valid {
+            invalid.add(entry, &entry.address);
+        }
+        valid
+    });
+    let exported = write_valid(format, options, entries, out)?;
+    Ok(invalid.before(exported))
+}
+
+/// [`write_export`] of the entries whose address passes the address check.
+fn write_valid<W: Write>(
+    format: ExportFormat,
+    options: &ExportOptions,
+    entries: impl Iterator<Item = impl Borrow<Suppression>>,
+    out: W,
+) -> io::Result<Exported> {
     let mut address = AddressText::new(options.hash);
     let written = match format {
-        ExportFormat::Plain | ExportFormat::Phplist | ExportFormat::Mailman => {
-            write_address_lines(entries, &mut address, out)
+        ExportFormat::Plain => write_address_lines(entries, &mut address, false, out),
+        ExportFormat::Phplist | ExportFormat::Mailman => {
+            write_address_lines(entries, &mut address, true, out)
         }
         ExportFormat::Csv => write_generic_csv(entries, &mut address, out),
         ExportFormat::Jsonl => write_generic_jsonl(entries, &mut address, out),
@@ -360,6 +391,19 @@ impl AddressText {
     }
 }
 
+/// The address with its internationalised domain as A-labels (`user@xn--bcher-kva.de`),
+/// when that differs from `text`: the second form that the list managers and Postfix get.
+/// `None` for an ASCII domain and for a hash.
+fn a_label_form(text: &str, hashed: bool) -> Option<String> {
+    if hashed {
+        return None;
+    }
+    match crate::address::ascii_domain_of(text) {
+        Some(ascii) if ascii != text => Some(ascii.into_owned()),
+        _ => None,
+    }
+}
+
 /// The suppressed addresses a format cannot hold, counted as they are left out.
 #[derive(Default)]
 struct LeftOut {
@@ -374,6 +418,15 @@ impl LeftOut {
         if entry.removed_at.is_none() {
             self.count += 1;
             self.first.get_or_insert_with(|| shown.to_owned());
+        }
+    }
+
+    /// Adds these to what a format left out, the first of these first.
+    fn before(self, exported: Exported) -> Exported {
+        Exported {
+            written: exported.written,
+            left_out: self.count + exported.left_out,
+            first_left_out: self.first.or(exported.first_left_out),
         }
     }
 
@@ -454,22 +507,28 @@ fn ses_reason(reason: &str) -> &'static str {
 }
 
 /// Plain, phpList and Mailman: the address and a line feed. An address that is empty once
-/// made line-safe is skipped rather than written as a blank line.
+/// made line-safe is skipped rather than written as a blank line. With `both_forms` (the
+/// list managers), an internationalised domain gives a second line with its A-labels.
 fn write_address_lines<W: Write>(
     entries: impl Iterator<Item = impl Borrow<Suppression>>,
     address: &mut AddressText,
+    both_forms: bool,
     out: W,
 ) -> io::Result<u64> {
     let mut out = buffered(out);
     let mut written = 0;
+    let hashed = address.hash.is_some();
     for entry in entries {
         let entry = entry.borrow();
         let text = line_safe(address.render(&entry.address), false);
         if text.is_empty() {
             continue;
         }
-        out.write_all(text.as_bytes())?;
-        out.write_all(b"\n")?;
+        let other = a_label_form(&text, hashed || !both_forms);
+        for text in std::iter::once(text.as_ref()).chain(other.as_deref()) {
+            out.write_all(text.as_bytes())?;
+            out.write_all(b"\n")?;
+        }
         written += 1;
     }
     out.flush()?;
@@ -591,8 +650,12 @@ fn write_listmonk<W: Write>(
                 fbl_last_seen: &entry.last_seen,
             },
         )?;
-        csv.write_record([address.render(&entry.address).as_bytes(), b"", &attributes])
-            .map_err(csv_error)?;
+        let text = address.render(&entry.address);
+        let other = a_label_form(text, false);
+        for text in std::iter::once(text).chain(other.as_deref()) {
+            csv.write_record([text.as_bytes(), b"", &attributes])
+                .map_err(csv_error)?;
+        }
         written += 1;
     }
     csv.flush()?;
@@ -618,8 +681,12 @@ fn write_mautic<W: Write>(
     for entry in entries {
         let entry = entry.borrow();
         let do_not_email = if entry.removed_at.is_some() { "0" } else { "1" };
-        csv.write_record([address.render(&entry.address), do_not_email, &entry.reason])
-            .map_err(csv_error)?;
+        let text = address.render(&entry.address);
+        let other = a_label_form(text, false);
+        for text in std::iter::once(text).chain(other.as_deref()) {
+            csv.write_record([text, do_not_email, &entry.reason])
+                .map_err(csv_error)?;
+        }
         written += 1;
     }
     csv.flush()?;
@@ -679,12 +746,18 @@ fn write_mailman_json<W: Write>(
     out: W,
 ) -> io::Result<u64> {
     let mut array = JsonArray::new(out, b"{\"emails\": [", b"{\"emails\": []}", b"]}");
+    let mut written = 0;
     for entry in entries {
         let entry = entry.borrow();
-        let out = array.next_element()?;
-        serde_json::to_writer(out, address.render(&entry.address))?;
+        let text = address.render(&entry.address);
+        let other = a_label_form(text, false);
+        for text in std::iter::once(text).chain(other.as_deref()) {
+            serde_json::to_writer(array.next_element()?, text)?;
+        }
+        written += 1;
     }
-    array.finish()
+    array.finish()?;
+    Ok(written)
 }
 
 /// Postmark's suppression calls take objects with `EmailAddress`; the API wraps them in
@@ -993,43 +1066,51 @@ mod tests {
     }
 
     #[test]
-    fn postfix_line_cannot_be_split_by_a_hostile_address_or_reason() {
-        let hostile = entry(
-            "jane@example.org\r\nvictim@example.org OK",
-            "complaint\n  bob@example.org OK",
-        );
+    fn postfix_line_cannot_be_split_by_a_hostile_reason() {
+        let hostile = entry("jane@example.org", "complaint\n  bob@example.org OK");
         let output = export(ExportFormat::Postfix, None, &[hostile]);
         assert_eq!(
             output,
-            "jane@example.orgvictim@example.orgOK REJECT 5.7.1 suppressed: complaint   \
-             bob@example.org OK\n"
+            "jane@example.org REJECT 5.7.1 suppressed: complaint   bob@example.org OK\n"
         );
         assert_eq!(output.lines().count(), 1);
     }
 
     #[test]
-    fn plain_line_cannot_be_split_by_a_hostile_address() {
-        let hostile = entry("jane@example.org\nvictim@example.org\u{2028}", "complaint");
-        let output = export(ExportFormat::Plain, None, &[hostile]);
-        assert_eq!(output, "jane@example.orgvictim@example.org\n");
-    }
-
-    #[test]
-    fn line_formats_skip_an_address_that_is_empty_once_cleaned() {
-        let mut out = Vec::new();
+    fn an_address_that_fails_the_check_is_left_out_of_every_format() {
+        // Kept by a store written before fbl checked addresses: written, each would be
+        // another address (a space dropped, lines joined) or break the file.
+        let mut removed = entry("gone @example.org", "complaint");
+        removed.removed_at = Some("2026-12-01T00:00:00Z".to_owned());
         let entries = [
-            entry("\r\n", "complaint"),
             entry("a@example.org", "complaint"),
+            entry("jane doe@example.com", "complaint"),
+            entry("jane@example.org\r\nvictim@example.org OK", "complaint"),
+            entry("\r\n", "complaint"),
+            removed,
         ];
-        let exported = write_export(
-            ExportFormat::Postfix,
-            &ExportOptions::default(),
-            &entries,
-            &mut out,
-        )
-        .unwrap();
-        assert_eq!(exported.written, 1);
-        assert_eq!(out, b"a@example.org REJECT 5.7.1 suppressed: complaint\n");
+        for format in ExportFormat::ALL {
+            for hash in [None, Some(AddressHash::Sha256)] {
+                if hash.is_some() && !format.allows_hash() {
+                    continue;
+                }
+                let mut out = Vec::new();
+                let exported =
+                    write_export(format, &ExportOptions { hash }, &entries, &mut out).unwrap();
+                assert_eq!(
+                    exported,
+                    Exported {
+                        written: 1,
+                        left_out: 3,
+                        first_left_out: Some("jane doe@example.com".to_owned()),
+                    },
+                    "{format}"
+                );
+                let output = String::from_utf8(out).unwrap();
+                assert!(!output.contains("jane"), "{format}: {output}");
+                assert!(!output.contains("gone"), "{format}: {output}");
+            }
+        }
     }
 
     #[test]
@@ -1097,6 +1178,45 @@ mod tests {
     }
 
     #[test]
+    fn list_managers_get_both_forms_of_an_internationalised_domain() {
+        let entries = [
+            entry("a@example.org", "complaint"),
+            entry("user@bücher.de", "complaint"),
+        ];
+        assert_eq!(
+            export(ExportFormat::Phplist, None, &entries),
+            "a@example.org\nuser@bücher.de\nuser@xn--bcher-kva.de\n"
+        );
+        assert_eq!(
+            export(ExportFormat::Mailman, None, &entries),
+            export(ExportFormat::Phplist, None, &entries)
+        );
+        assert_eq!(
+            export(ExportFormat::MailmanJson, None, &entries),
+            "{\"emails\": [\n  \"a@example.org\",\n  \"user@bücher.de\",\n  \
+             \"user@xn--bcher-kva.de\"\n]}\n"
+        );
+        assert_eq!(
+            export(ExportFormat::Mautic, None, &entries),
+            "email,doNotEmail,fbl_reason\na@example.org,1,complaint\n\
+             user@bücher.de,1,complaint\nuser@xn--bcher-kva.de,1,complaint\n"
+        );
+        let listmonk = export(ExportFormat::Listmonk, None, &entries);
+        assert!(
+            listmonk.contains("\nuser@bücher.de,,")
+                && listmonk.contains("\nuser@xn--bcher-kva.de,,"),
+            "{listmonk}"
+        );
+        // Plain, CSV and JSON Lines keep one row per suppression, in the form fbl keeps.
+        assert_eq!(
+            export(ExportFormat::Plain, None, &entries),
+            "a@example.org\nuser@bücher.de\n"
+        );
+        assert!(!export(ExportFormat::Csv, None, &entries).contains("xn--"));
+        assert!(!export(ExportFormat::Jsonl, None, &entries).contains("xn--"));
+    }
+
+    #[test]
     fn ses_reason_is_bounce_only_for_bounces() {
         let entries = [
             entry("a@example.org", "bounce"),
@@ -1126,11 +1246,11 @@ mod tests {
 
     #[test]
     fn csv_quotes_values_that_need_it() {
-        let entries = [entry("\"jane,doe\"@example.org", "complaint")];
+        let entries = [entry("jane@example.org", "complaint, \"spam\" button")];
         let output = export(ExportFormat::Csv, None, &entries);
         let mut reader = csv::Reader::from_reader(output.as_bytes());
         let record = reader.records().next().unwrap().unwrap();
-        assert_eq!(&record[0], "\"jane,doe\"@example.org");
+        assert_eq!(&record[1], "complaint, \"spam\" button");
         assert_eq!(record.len(), 8);
     }
 }

@@ -649,6 +649,10 @@ pub struct ExportWritten {
     pub new_left_out: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_new_left_out: Option<String>,
+    /// Why an export of changes (`--changed-since-last`) was written in full: the output
+    /// was last written in another format, or hashed otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub written_in_full: Option<String>,
 }
 
 /// Which entries an export covers.
@@ -658,6 +662,9 @@ pub struct ExportScope {
     pub since: Option<String>,
     /// Only entries changed since this output was last written by fbl.
     pub changed_since_last: bool,
+    /// The name the output's state is kept under, instead of its path: for an output that
+    /// is not a file (standard output, a pipe), where the path tells no reader from another.
+    pub state_name: Option<String>,
 }
 
 /// Runs everything the configuration names, with the store locked: send logs, mailboxes,
@@ -1115,25 +1122,58 @@ pub fn write_export_files(
 ) -> Result<ExportWritten> {
     // Keyed by the file the path leads to (absolute, links followed), so that `d.txt` and
     // `./d.txt` are one output and `d.txt` in two folders two. A state recorded before under
-    // the path as typed is read once when there is none under that key.
-    let state_name = export_state_key(path);
-    let typed_name = path.display().to_string();
+    // the path as typed is read once when there is none under that key. Standard output, a
+    // pipe or a device is no file that tells one reader from another: its state goes by the
+    // name given with it (`--state-name`), and a delta there without a name is refused
+    // rather than sharing one state with every other such output.
+    let (state_name, typed_name) = match &scope.state_name {
+        Some(name) => (format!("{STATE_NAME_PREFIX}{name}"), None),
+        None if scope.changed_since_last && is_stream(path) => anyhow::bail!(
+            "--changed-since-last to {}: standard output, a pipe or a device is no file that \
+             fbl can keep the point of the list it last wrote for; name that point with \
+             --state-name NAME (one name per reader of the changes), or write to a file",
+            path.display()
+        ),
+        None => (export_state_key(path), Some(path.display().to_string())),
+    };
+    let shape = state_format(format, options);
+    // The expiries due by `now` are recorded first, as `fbl run` records them: each takes
+    // its point of the change sequence, so that a delta carries an expiry no run has
+    // recorded yet (in its removals file, as a Postfix `DUNNO`), and a delta after a full
+    // export, applied in order, gives the list a full export would.
+    record_expiries(store, now).with_context(|| format!("export {}", path.display()))?;
     // The sequence, the list (read a page at a time) and its removals from one snapshot of
     // the store: the files show one state of the list, and the sequence recorded is the one
     // they hold, so a change committed meanwhile is exported next time.
-    let (seq_now, entries, removed_entries, new_left_out) = store.read_snapshot(|store| {
+    let (
+        seq_now,
+        (entries, main_file, removed_entries, removed_file),
+        new_left_out,
+        (whole, written_in_full),
+    ) = store.read_snapshot(|store| {
         let seq_now = store.change_seq()?;
-        let state = match store.export_state(&state_name)? {
-            Some(state) => Some(state),
-            None if typed_name != state_name => store.export_state(&typed_name)?,
-            None => None,
+        let state = match (store.export_state(&state_name)?, &typed_name) {
+            (Some(state), _) => Some(state),
+            (None, Some(typed)) if *typed != state_name => store.export_state(typed)?,
+            (None, _) => None,
         };
         let last_seq = state.as_ref().map(|state| state.change_seq);
         // What the output left out when it was last written, in which format: all it leaves
         // out is new when it was written in another format (or before fbl kept this), and
         // so are as many as the count grew by.
         let (last_format, last_left_out) = state.map_or((None, None), |s| (s.format, s.left_out));
-        let changed_after_seq = if scope.changed_since_last {
+        // Changes since an output written in another format, or hashed otherwise, would add
+        // only the new entries to a file its reader takes as another kind of list: it is
+        // written in full. (An output written before fbl kept its format is taken as it is.)
+        let written_in_full = match (&last_format, scope.changed_since_last) {
+            (Some(last), true) if *last != shape => Some(format!(
+                "written in full, not as the changes since it was last written: it was last \
+                 written as {}",
+                last.replace('+', " hashed with ")
+            )),
+            _ => None,
+        };
+        let changed_after_seq = if scope.changed_since_last && written_in_full.is_none() {
             last_seq
         } else {
             None
@@ -1142,14 +1182,58 @@ pub fn write_export_files(
             since: scope.since.clone(),
             after_seq: changed_after_seq,
         };
-        let entries = write_one(store, format, options, path, &range, false, now)?;
-        let removed_entries = match removed_path {
-            Some(removed) => write_one(store, format, options, removed, &range, true, now)?.written,
-            None => 0,
+        // The removals file of a whole list holds the addresses taken off since this output
+        // was last written (in this shape), not every address ever taken off: applied as a
+        // deletion at every run, the older ones would lift, again and again, a suppression
+        // the target has made itself since (an SES bounce, a listmonk blocklisting). The
+        // first time, and after a change of shape, it holds them all; with --since, those of
+        // the range asked for.
+        let same_shape = last_format.as_deref().is_none_or(|last| last == shape);
+        let removed_range = ChangeRange {
+            since: scope.since.clone(),
+            after_seq: match changed_after_seq {
+                Some(seq) => Some(seq),
+                None if scope.since.is_none() && same_shape => last_seq,
+                None => None,
+            },
+        };
+        // Both files are written whole and synced before either is put in place, so that a
+        // removals file that cannot be written leaves the list as it was too. An output that
+        // is a descriptor or a pipe is written as it is prepared, so it goes last.
+        let (entries, main_file, removed_entries, removed_file) = match removed_path {
+            Some(removed) if !is_stream(path) || is_stream(removed) => {
+                let (entries, main_file) =
+                    write_one(store, format, options, path, &range, false, now)?;
+                let (removed_entries, removed_file) =
+                    write_one(store, format, options, removed, &removed_range, true, now)?;
+                (
+                    entries,
+                    main_file,
+                    removed_entries.written,
+                    Some(removed_file),
+                )
+            }
+            Some(removed) => {
+                let (removed_entries, removed_file) =
+                    write_one(store, format, options, removed, &removed_range, true, now)?;
+                let (entries, main_file) =
+                    write_one(store, format, options, path, &range, false, now)?;
+                (
+                    entries,
+                    main_file,
+                    removed_entries.written,
+                    Some(removed_file),
+                )
+            }
+            None => {
+                let (entries, main_file) =
+                    write_one(store, format, options, path, &range, false, now)?;
+                (entries, main_file, 0, None)
+            }
         };
         // Which of those left out are new since the output was last written: the changes
         // after it, through the same writer into nothing (only when some are left out).
-        let same_format = last_format.as_deref() == Some(format.as_str());
+        let same_format = last_format.as_deref() == Some(shape.as_str());
         // An output of changes only (`--changed-since-last`) holds what is new already.
         let delta = changed_after_seq.is_some() || scope.since.is_some();
         let new_left_out = if entries.left_out == 0 || delta {
@@ -1167,12 +1251,18 @@ pub fn write_export_files(
         } else {
             (entries.left_out, entries.first_left_out.clone())
         };
-        Ok((seq_now, entries, removed_entries, new_left_out))
+        let whole = changed_after_seq.is_none() && scope.since.is_none();
+        Ok((
+            seq_now,
+            (entries, main_file, removed_entries, removed_file),
+            new_left_out,
+            (whole, written_in_full),
+        ))
     })?;
+    put_in_place(path, main_file, removed_path, removed_file)?;
     let place = store.location().to_string();
-    let kept_left_out =
-        (scope.since.is_none() && !scope.changed_since_last).then_some(entries.left_out);
-    record_export(store, &state_name, now, seq_now, format, kept_left_out)
+    let kept_left_out = whole.then_some(entries.left_out);
+    record_export(store, &state_name, now, seq_now, &shape, kept_left_out)
         .map_err(|error| store_failure(error, &place, Kept::Export))
         .with_context(|| format!("export {}", path.display()))?;
     Ok(ExportWritten {
@@ -1185,7 +1275,21 @@ pub fn write_export_files(
         first_left_out: entries.first_left_out,
         new_left_out: new_left_out.0,
         first_new_left_out: new_left_out.1,
+        written_in_full,
     })
+}
+
+/// The prefix of an output's state kept under the name given with `--state-name`: no
+/// output path (absolute, or as typed before fbl resolved it) begins with it in practice.
+const STATE_NAME_PREFIX: &str = "state-name:";
+
+/// The shape an output is written in, as its state keeps it (the `format` column): the
+/// format, and `+sha256` when its addresses are hashed. A delta is a delta of one shape.
+fn state_format(format: ExportFormat, options: &ExportOptions) -> String {
+    match options.hash {
+        None => format.as_str().to_string(),
+        Some(hash) => format!("{format}+{hash}"),
+    }
 }
 
 /// The name an output's `--changed-since-last` state is kept under: its absolute path with
@@ -1197,6 +1301,15 @@ fn export_state_key(path: &Path) -> String {
     }
 }
 
+/// Records the expiry of the suppressions due by `now` (see `expire_suppressions`).
+fn record_expiries(store: &mut Store, now: &str) -> Result<()> {
+    let mut batch = store.begin()?;
+    batch
+        .expire_suppressions(now)
+        .context("cannot record the expiries due")?;
+    batch.commit()
+}
+
 /// Records in the store that an output was written: up to which change, in which format,
 /// and, for a whole list, how many suppressed addresses it left out.
 fn record_export(
@@ -1204,11 +1317,11 @@ fn record_export(
     name: &str,
     now: &str,
     seq: i64,
-    format: ExportFormat,
+    format: &str,
     left_out: Option<u64>,
 ) -> Result<()> {
     let mut batch = store.begin()?;
-    batch.set_export_state(name, now, seq, format.as_str(), left_out)?;
+    batch.set_export_state(name, now, seq, format, left_out)?;
     batch.commit()
 }
 
@@ -1234,12 +1347,57 @@ fn left_out_changed(
     Ok((counted.left_out, counted.first_left_out))
 }
 
+/// Whether an output is written as it is prepared, with no rename: a descriptor (`-`,
+/// `/dev/stdout`), a device, a FIFO or a socket.
+fn is_stream(path: &Path) -> bool {
+    match atomic_file::resolve_output(path) {
+        Ok(atomic_file::OutputTarget::Descriptor(_)) => true,
+        Ok(atomic_file::OutputTarget::Path(real)) => {
+            std::fs::metadata(real).is_ok_and(|meta| !meta.is_file() && !meta.is_dir())
+        }
+        Err(_) => false,
+    }
+}
+
+/// Puts an export's prepared files in place: the list, then its removals file. When the
+/// removals file cannot be renamed in after the list was, says exactly that: the list is
+/// the new one, the removals file the old one, and nothing is recorded, so that the next
+/// export of changes covers these again.
+fn put_in_place(
+    path: &Path,
+    main_file: atomic_file::Prepared,
+    removed_path: Option<&Path>,
+    removed_file: Option<atomic_file::Prepared>,
+) -> Result<()> {
+    let main_pending = main_file.is_pending();
+    main_file
+        .put_in_place()
+        .with_context(|| format!("cannot write export {}", path.display()))?;
+    let (Some(removed_path), Some(removed_file)) = (removed_path, removed_file) else {
+        return Ok(());
+    };
+    removed_file.put_in_place().with_context(|| {
+        let main = if main_pending {
+            format!("export {} was replaced with the new list", path.display())
+        } else {
+            format!("export {} holds the new list", path.display())
+        };
+        format!(
+            "{main}, but its removals file {} was left as it was; this export is not \
+             recorded, so the next one with --changed-since-last covers its changes again",
+            removed_path.display()
+        )
+    })
+}
+
 /// Which changes an export covers.
 struct ChangeRange {
     since: Option<String>,
     after_seq: Option<i64>,
 }
 
+/// Writes one file of an export (the list, or with `removed` its removals) to its temporary
+/// file, whole and synced, ready to be put in place.
 fn write_one(
     store: &Store,
     format: ExportFormat,
@@ -1248,7 +1406,7 @@ fn write_one(
     range: &ChangeRange,
     removed: bool,
     now: &str,
-) -> Result<crate::export::Exported> {
+) -> Result<(crate::export::Exported, atomic_file::Prepared)> {
     if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(folder).with_context(|| {
             format!(
@@ -1264,7 +1422,7 @@ fn write_one(
         removed,
         now: now.to_string(),
     };
-    let written = atomic_file::write_atomically(path, |out| {
+    let written = atomic_file::prepare_atomically(path, |out| {
         let mut entries = store.suppressions(&filter);
         let written = crate::export::write_export(format, options, entries.by_ref(), out)?;
         // A read error must not leave a short file in place of the list: fail the write.

@@ -28,7 +28,9 @@ use std::path::{Path, PathBuf};
 /// set itself: filter it first) and postfix (DUNNO): use it as a deletion (listmonk:
 /// unblocklist; SES: a DELETE import job; Mailgun, Postmark: delete calls; Mailman, phpList:
 /// take them off the ban or suppression list), never as a normal import, which would
-/// suppress those addresses again (README, "Exports").
+/// suppress those addresses again. Every such deletion also lifts a suppression the target
+/// made itself (an SES bounce, a listmonk blocklisting): leave those addresses out first
+/// (README, "Exports").
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
     /// Output format
@@ -37,9 +39,11 @@ pub struct ExportArgs {
     /// Output file (required with --format); `-` is standard output
     #[arg(long, short, value_name = "PATH")]
     pub output: Option<PathBuf>,
-    /// Also write the removed and expired addresses to this file, in the same format. Not an
-    /// import file: it is the same shape as the list (but for mautic and postfix), so import
-    /// it as a deletion, never as a normal import (README, "Exports")
+    /// Also write the removed and expired addresses to this file, in the same format: those
+    /// of the range with --changed-since-last or --since, else those taken off since fbl last
+    /// wrote this output (all the first time). Not an import file: it is the same shape as the
+    /// list (but for mautic and postfix), so import it as a deletion, never as a normal import
+    /// (README, "Exports")
     #[arg(long, value_name = "PATH")]
     pub removed_output: Option<PathBuf>,
     /// Write each address as the lowercase hex SHA-256 of the lower-cased address, for
@@ -49,11 +53,17 @@ pub struct ExportArgs {
     /// Only entries changed at or after this RFC 3339 time (any offset)
     #[arg(long, value_name = "TIME", conflicts_with = "changed_since_last")]
     pub since: Option<String>,
-    /// Only entries changed since fbl last wrote this output (kept per absolute path); the
-    /// addresses taken off the list since then are written only with --removed-output, and
-    /// the next delta starts after them either way
+    /// Only entries changed since fbl last wrote this output (kept per absolute path, or
+    /// under --state-name); the addresses taken off the list since then are written only with
+    /// --removed-output, and the next delta starts after them either way. An output last
+    /// written in another format (or hashed otherwise) is written in full, and said so
     #[arg(long)]
     pub changed_since_last: bool,
+    /// Keep the point of the list this delta reaches under NAME instead of the output's path:
+    /// needed for --changed-since-last to standard output, a pipe or a device, which is no
+    /// file that tells one reader from another. One name per reader of the changes
+    #[arg(long, value_name = "NAME", requires = "changed_since_last")]
+    pub state_name: Option<String>,
     /// Print what was written as JSON
     #[arg(long)]
     pub json: bool,
@@ -105,13 +115,23 @@ pub fn check_outputs(context: &Context, outputs: &[(String, PathBuf)], json: boo
 
 pub fn run(context: &Context, args: ExportArgs) -> Result<Outcome> {
     let since = args.since.as_deref().map(since_in_store_form).transpose()?;
+    if let Some(name) = &args.state_name
+        && (name.is_empty() || name.chars().any(char::is_control))
+    {
+        bail!("--state-name {name:?}: give a name of visible characters");
+    }
     let scope = ExportScope {
         since,
         changed_since_last: args.changed_since_last,
+        state_name: args.state_name.clone(),
     };
     match (args.format, &args.output) {
         (Some(_), None) => bail!("--format needs --output PATH"),
         (None, Some(_)) => bail!("--output needs --format FORMAT"),
+        (None, None) if args.state_name.is_some() => bail!(
+            "--state-name goes with --format and --output: each configured export keeps its \
+             state under its own path"
+        ),
         _ => {}
     }
     let output = args.output.as_deref().map(output_path);
@@ -189,6 +209,9 @@ pub fn run(context: &Context, args: ExportArgs) -> Result<Outcome> {
         }
     }
     for w in &written {
+        if let Some(why) = &w.written_in_full {
+            eprintln!("fbl: export {} {}: {why}", w.format, w.path.display());
+        }
         if let Some(note) = left_out_note(w) {
             eprintln!("fbl: {note}");
         }
@@ -235,6 +258,19 @@ pub fn new_left_out_note(written: &crate::run::ExportWritten) -> Option<String> 
 
 fn note_of(written: &crate::run::ExportWritten, count: u64, first: &str, also: &str) -> String {
     let them = if count == 1 { "it" } else { "them" };
+    if crate::address::parse_typed(first).is_err() {
+        // Quoted: such an address may hold a space or a line break.
+        return format!(
+            "export {} {}: {} suppressed address{} left out{also} (first: {first:?}, not a valid \
+             address: kept from before fbl checked addresses, written it would be another \
+             address or break the file); fbl suppress list --invalid lists them: remove \
+             {them} and suppress the addresses meant",
+            written.format,
+            written.path.display(),
+            count,
+            if count == 1 { "" } else { "es" },
+        );
+    }
     let why = if written.format == crate::export::ExportFormat::Postfix.as_str() {
         format!(
             "postmap reads a line that begins with # as a comment, so reject {them} another way"

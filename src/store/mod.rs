@@ -1555,7 +1555,10 @@ impl Batch<'_> {
         Ok(true)
     }
 
-    /// Records the expiry of every entry whose time has come, so the history says so.
+    /// Records the expiry of every entry whose time has come, so the history says so. Each
+    /// expiry is a change of the list like a removal: it takes the next point of the change
+    /// sequence, so that an export of the changes since the last one (`change_seq > last`)
+    /// carries it.
     pub fn expire_suppressions(&mut self, now: &str) -> Result<u64> {
         let due: Vec<(String, String, Option<i64>)> = self.tx.query(
             "SELECT address, expires_at, last_history_id FROM suppressions
@@ -1568,7 +1571,9 @@ impl Batch<'_> {
                 address, expires_at, "expire", None, "expiry", None, None, *previous,
             )?;
             self.tx.execute(
-                "UPDATE suppressions SET removed_at = ?2, updated_at = ?2, last_history_id = ?3
+                "UPDATE suppressions SET removed_at = ?2, updated_at = ?2,
+                    change_seq = (SELECT coalesce(max(change_seq), 0) + 1 FROM suppressions),
+                    last_history_id = ?3
                  WHERE address = ?1",
                 params![address, expires_at, line],
             )?;

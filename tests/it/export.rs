@@ -1,6 +1,7 @@
 //! `fbl export` end to end on a real store: every format, atomic and deterministic files,
 //! incremental exports with removals.
 
+use crate::store::{Backend, TestStore};
 use crate::support::{arf, fbl, run, stdout};
 use std::path::Path;
 
@@ -257,7 +258,9 @@ fn every_format_from_a_fixture_store_matches_its_golden_file() {
     for format in fbl::export::ExportFormat::ALL {
         for (suffix, extra) in [("", vec![]), (".removed", vec!["--removed-output"])] {
             let name = format!("{}{suffix}.{}", format.as_str(), format.file_extension());
-            let main = dir.path().join("main");
+            // An output of its own: a second export of one output has in its removals file
+            // only the addresses taken off since the first.
+            let main = dir.path().join(format!("main-{name}"));
             let removed = dir.path().join("removed");
             let mut args = vec![
                 "export",
@@ -913,3 +916,327 @@ fn changed_since_last_is_kept_per_file_not_per_spelling() {
     assert_eq!(export(&other, "d.txt").lines().count(), 4);
     assert_eq!(export(&other, "d.txt"), "");
 }
+
+#[test]
+fn a_removals_file_that_cannot_be_written_leaves_the_list_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with_list(dir.path());
+    std::fs::write(dir.path().join("main.txt"), "old\n").unwrap();
+    std::fs::create_dir(dir.path().join("isdir")).unwrap();
+    let output = run(fbl(dir.path()).args([
+        "export",
+        "--format",
+        "plain",
+        "-o",
+        "main.txt",
+        "--removed-output",
+        "isdir",
+        "--changed-since-last",
+    ]));
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("isdir: it is a folder"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("main.txt")).unwrap(),
+        "old\n"
+    );
+    assert_eq!(
+        files_in(dir.path())
+            .iter()
+            .filter(|n| n.contains(".tmp"))
+            .count(),
+        0
+    );
+    // Nothing was recorded: the next delta is the whole list.
+    let output = run(fbl(dir.path()).args([
+        "export",
+        "--format",
+        "plain",
+        "-o",
+        "main.txt",
+        "--removed-output",
+        "removed.txt",
+        "--changed-since-last",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("main.txt"))
+            .unwrap()
+            .lines()
+            .count(),
+        4
+    );
+}
+
+#[test]
+fn a_delta_to_standard_output_needs_a_state_name_and_keeps_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with_list(dir.path());
+    let out = dir.path().join("stdout.txt");
+    let delta = |format: &str, name: Option<&str>| {
+        std::fs::write(&out, "").unwrap();
+        let mut args = vec![
+            "export",
+            "--format",
+            format,
+            "-o",
+            "-",
+            "--changed-since-last",
+        ];
+        if let Some(name) = name {
+            args.extend(["--state-name", name]);
+        }
+        let (code, stderr) = run_with_stdout_appended_to(dir.path(), &out, &args);
+        (code, stderr, std::fs::read_to_string(&out).unwrap())
+    };
+    // Without a name: refused, nothing written, nothing recorded.
+    let (code, stderr, written) = delta("ses", None);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("--state-name NAME"), "{stderr}");
+    assert_eq!(written, "");
+    // Each name keeps its own point: the first delta of each is the whole list.
+    let (code, stderr, written) = delta("ses", Some("ses-import"));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(written.lines().count(), 4, "{written}");
+    let (code, stderr, written) = delta("postfix", Some("postfix-map"));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(written.lines().count(), 4, "{written}");
+    let (code, _, written) = delta("postfix", Some("postfix-map"));
+    assert_eq!(code, Some(0));
+    assert_eq!(written, "");
+}
+
+#[test]
+fn a_delta_to_an_output_last_written_in_another_shape_is_written_in_full() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with_list(dir.path());
+    let delta = |args: &[&str]| {
+        let output = run(fbl(dir.path())
+            .args(["export", "-o", "list.out", "--changed-since-last"])
+            .args(args));
+        assert_eq!(output.status.code(), Some(0));
+        (
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+            std::fs::read_to_string(dir.path().join("list.out")).unwrap(),
+        )
+    };
+    assert_eq!(delta(&["--format", "plain"]).1.lines().count(), 4);
+    assert_eq!(
+        delta(&["--format", "plain"]),
+        (String::new(), String::new())
+    );
+    // Another format: the whole list, said once.
+    let (stderr, written) = delta(&["--format", "ses"]);
+    assert!(
+        stderr.contains("written in full") && stderr.contains("last written as plain"),
+        "{stderr}"
+    );
+    assert_eq!(written.lines().count(), 4, "{written}");
+    assert_eq!(delta(&["--format", "ses"]), (String::new(), String::new()));
+    // Hashed, then not: another shape each time.
+    let (stderr, written) = delta(&["--format", "csv", "--hash", "sha256"]);
+    assert!(stderr.contains("written in full"), "{stderr}");
+    assert_eq!(written.lines().count(), 5, "{written}");
+    let (stderr, written) = delta(&["--format", "csv"]);
+    assert!(
+        stderr.contains("last written as csv hashed with sha256"),
+        "{stderr}"
+    );
+    assert!(written.contains("@"), "{written}");
+}
+
+#[test]
+fn an_address_from_before_the_address_check_is_left_out_and_said() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with_list(dir.path());
+    // As a store written before fbl checked addresses may hold them.
+    let connection = rusqlite::Connection::open(dir.path().join("fbl.sqlite")).unwrap();
+    connection
+        .execute_batch(
+            "INSERT INTO suppressions (address, reason, source, first_seen, last_seen, count,
+                                       updated_at, change_seq)
+             VALUES ('jane doe@example.com', 'complaint', 'yahoo', '2026-01-01T00:00:00Z',
+                     '2026-01-01T00:00:00Z', 1, '2026-01-01T00:00:00Z', 90),
+                    ('line@example.com' || char(10) || 'x@example.com', 'complaint', 'yahoo',
+                     '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 1,
+                     '2026-01-01T00:00:00Z', 91)",
+        )
+        .unwrap();
+    drop(connection);
+    for format in ["postfix", "plain", "csv"] {
+        let output = run(fbl(dir.path()).args(["export", "--format", format, "-o", "list"]));
+        assert_eq!(output.status.code(), Some(0));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&format!(
+                "export {format} list: 2 suppressed addresses left out (first: \"jane \
+                 doe@example.com\", not a valid address"
+            )),
+            "{stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        let written = std::fs::read_to_string(dir.path().join("list")).unwrap();
+        assert!(
+            !written.contains("jane") && !written.contains("line@"),
+            "{written}"
+        );
+        assert!(written.contains("zoe@example.org"), "{written}");
+    }
+}
+
+#[test]
+fn a_whole_lists_removals_file_holds_the_removals_since_that_output_was_last_written() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with_list(dir.path());
+    let at = |now: &str, args: &[&str]| {
+        let output = run(fbl(dir.path()).env("FBL_NOW", now).args(args));
+        assert_eq!(output.status.code(), Some(0));
+    };
+    let remove = |now: &str, address: &str| {
+        at(now, &["suppress", "remove", address, "--reason", "asked"]);
+    };
+    let full = |now: &str, format: &str| {
+        at(
+            now,
+            &[
+                "export",
+                "--format",
+                format,
+                "-o",
+                "list.txt",
+                "--removed-output",
+                "removed.txt",
+            ],
+        );
+        (
+            std::fs::read_to_string(dir.path().join("list.txt")).unwrap(),
+            std::fs::read_to_string(dir.path().join("removed.txt")).unwrap(),
+        )
+    };
+    remove("2026-11-21T00:00:00Z", "mia@example.com");
+    // The first time: every address taken off.
+    let (list, removed) = full("2026-11-22T00:00:00Z", "plain");
+    assert_eq!(
+        list,
+        "Adam@example.net\nhand@example.org\nzoe@example.org\n"
+    );
+    assert_eq!(removed, "mia@example.com\n");
+    // Nothing taken off since: the whole list, no removal to apply again.
+    assert_eq!(full("2026-11-23T00:00:00Z", "plain").1, "");
+    remove("2026-11-24T00:00:00Z", "zoe@example.org");
+    assert_eq!(
+        full("2026-11-25T00:00:00Z", "plain"),
+        (
+            "Adam@example.net\nhand@example.org\n".to_string(),
+            "zoe@example.org\n".to_string()
+        )
+    );
+    // Another format at that output: every address taken off again, as the first time.
+    assert_eq!(
+        full("2026-11-26T00:00:00Z", "ses").1,
+        "mia@example.com,COMPLAINT\nzoe@example.org,COMPLAINT\n"
+    );
+}
+
+/// `fbl` on a test store with `[suppression]` expiring manual entries after 30 days, at `now`.
+fn fbl_expiring(test: &TestStore, now: &str) -> std::process::Command {
+    let config = test.dir.path().join("expiring.toml");
+    if !config.exists() {
+        std::fs::write(
+            &config,
+            "[suppression]\nexpire_after_days = { manual = 30 }\n",
+        )
+        .unwrap();
+    }
+    let mut command = test.fbl();
+    command.args(["--config", config.to_str().unwrap()]);
+    command.env("FBL_NOW", now);
+    command
+}
+
+fn read(test: &TestStore, name: &str) -> String {
+    std::fs::read_to_string(test.dir.path().join(name)).unwrap()
+}
+
+/// An expiry is a change of the list: a delta carries it, whether `fbl run` recorded it or
+/// its time only has passed, and the deltas applied in order give the list a full export
+/// gives.
+fn an_expiry_reaches_the_next_delta(backend: Backend) {
+    let test = TestStore::new(backend);
+    let start = "2026-11-01T00:00:00Z";
+    let add = |now: &str, args: &[&str]| {
+        let output = run(fbl_expiring(&test, now)
+            .args(["suppress", "add"])
+            .args(args));
+        assert_eq!(output.status.code(), Some(0));
+    };
+    add(start, &["a@example.com"]);
+    add(start, &["--reason", "complaint", "b@example.com"]);
+    let delta = |now: &str| {
+        let output = run(fbl_expiring(&test, now).args([
+            "export",
+            "--format",
+            "postfix",
+            "-o",
+            "map.txt",
+            "--removed-output",
+            "map-rm.txt",
+            "--changed-since-last",
+        ]));
+        assert_eq!(output.status.code(), Some(0));
+        (read(&test, "map.txt"), read(&test, "map-rm.txt"))
+    };
+    assert_eq!(
+        delta(start),
+        (
+            "a@example.com REJECT 5.7.1 suppressed: manual\n\
+             b@example.com REJECT 5.7.1 suppressed: complaint\n"
+                .to_string(),
+            String::new()
+        )
+    );
+
+    // Recorded by `fbl run`.
+    let output = run(fbl_expiring(&test, "2026-12-06T00:00:00Z").arg("run"));
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        delta("2026-12-06T00:00:00Z"),
+        (String::new(), "a@example.com DUNNO\n".to_string())
+    );
+
+    // Due by time only: no run recorded it.
+    add("2026-11-20T00:00:00Z", &["c@example.com"]);
+    assert_eq!(
+        delta("2026-11-20T00:00:01Z").0,
+        "c@example.com REJECT 5.7.1 suppressed: manual\n"
+    );
+    assert_eq!(
+        delta("2026-12-25T00:00:00Z"),
+        (String::new(), "c@example.com DUNNO\n".to_string())
+    );
+    // Nothing changed since: an empty delta.
+    assert_eq!(
+        delta("2026-12-26T00:00:00Z"),
+        (String::new(), String::new())
+    );
+    let output = run(fbl_expiring(&test, "2026-12-26T00:00:00Z")
+        .args(["export", "--format", "postfix", "-o", "full.txt"]));
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        read(&test, "full.txt"),
+        "b@example.com REJECT 5.7.1 suppressed: complaint\n"
+    );
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $name() { super::$name(super::Backend::Sqlite) } )*
+        }
+        mod postgres {
+            $( #[test] fn $name() { super::$name(super::Backend::Postgres) } )*
+        }
+    };
+}
+
+on_both_backends!(an_expiry_reaches_the_next_delta);

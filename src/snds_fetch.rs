@@ -523,8 +523,9 @@ impl Fetcher<'_> {
         let alerts = snds_alerts::ip_status_alerts(name, &changes.opened, &changes.closed);
         self.record_alerts(&mut batch, name, alerts, out)?;
         batch.commit()?;
-        account.ip_status_ranges = Some(report.ranges.len() as u64);
-        account.blocked_ranges = Some(report.ranges.iter().filter(|r| r.blocked).count() as u64);
+        // Distinct ranges: a line the answer repeats counts once.
+        account.ip_status_ranges = Some(changes.ranges);
+        account.blocked_ranges = Some(changes.blocked_ranges);
         Ok(())
     }
 

@@ -179,7 +179,10 @@ pub(super) fn describe(summary: &SndsSummary) -> String {
             ));
         }
         if let (Some(ranges), Some(blocked)) = (account.ip_status_ranges, account.blocked_ranges) {
-            line.push_str(&format!("; ip status {ranges} ranges, {blocked} blocked"));
+            line.push_str(&format!(
+                "; ip status {}, {blocked} blocked",
+                super::counted(ranges, "range", "ranges")
+            ));
         }
         text.push_str(&line);
         text.push('\n');

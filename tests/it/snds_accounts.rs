@@ -364,6 +364,22 @@ fn a_blocked_range_that_changes_shape_alerts_only_the_addresses_that_changed(bac
         "2026-11-21T12:00:00Z",
     );
     assert_eq!((code, alerts), (Some(0), Vec::<String>::new()));
+    // And the fetch counts that range once.
+    let output = run(fbl_at(&test, "2026-11-21T12:00:00Z").args([
+        "snds",
+        "fetch",
+        "--date",
+        "2026-11-19",
+        "--refresh",
+        "--json",
+    ]));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let account = &summary["summary"]["accounts"][0];
+    assert_eq!(
+        (&account["ip_status_ranges"], &account["blocked_ranges"]),
+        (&serde_json::json!(1), &serde_json::json!(1)),
+        "{summary}"
+    );
 
     let (code, alerts) = fetch_ip_status(
         &test,

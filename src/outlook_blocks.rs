@@ -363,7 +363,10 @@ fn postfix_sightings(input: impl BufRead, options: &ReadOptions) -> Vec<BlockSig
         let Some(open) = status.find('(') else {
             continue;
         };
-        let text = status[open + 1..].trim_end().trim_end_matches(')');
+        // The one `)` Postfix closes the reply with: the reply's own, such as `(in reply to
+        // MAIL FROM command)`, stay.
+        let text = status[open + 1..].trim_end();
+        let text = text.strip_suffix(')').unwrap_or(text);
         let Some(recognised) = recognise(text) else {
             continue;
         };
@@ -479,6 +482,12 @@ Nov 18 09:18:00 mta1 postfix/smtp[9]: 4ABF: to=<c@outlook.example>, relay=outloo
                     Some("2026-11-18T09:16:00Z")
                 ),
             ]
+        );
+        // The reply's text keeps its own closing parenthesis.
+        assert!(
+            found[1].text.ends_with("(in reply to MAIL FROM command)"),
+            "{}",
+            found[1].text
         );
     }
 

@@ -133,11 +133,14 @@ pub struct Recognised {
 /// or a Postfix line `host mx[ip] said: 421 RP-001 ...`). `None` when the text holds none.
 pub fn recognise(text: &str) -> Option<Recognised> {
     // Postfix and others prefix the remote host's own address: `host mx.example[192.0.2.7]
-    // said:`. That address is Microsoft's, not the sender's: read only what the host said.
-    let said = match text.find(" said:") {
-        Some(at) => &text[at + " said:".len()..],
-        None => text,
-    };
+    // said:`, or `refused to talk to me:` when the host rejects in its greeting (also after
+    // `delivery temporarily suspended:`). That address is Microsoft's, not the sender's:
+    // read only what the host said.
+    let said = [" said:", " refused to talk to me:"]
+        .iter()
+        .filter_map(|marker| text.rfind(marker).map(|at| at + marker.len()))
+        .max()
+        .map_or(text, |at| &text[at..]);
     let said = said
         .trim_start()
         .strip_prefix("smtp;")
@@ -201,7 +204,21 @@ fn parse_status(word: &str) -> Option<(u16, u16, u16)> {
 /// The first IP address in the text, which in Microsoft's replies is the sender's own
 /// (`messages from [203.0.113.5] weren't sent`, `The mail server [203.0.113.5] has been`).
 fn sender_ip(text: &str) -> Option<String> {
-    words(text)
+    // A host's own address written after its name (`mx.example[192.0.2.7]`) is not the
+    // sender's: blanked out before looking.
+    let mut bare = String::with_capacity(text.len());
+    let mut in_host_address = false;
+    let mut previous = ' ';
+    for c in text.chars() {
+        match c {
+            '[' if previous.is_ascii_alphanumeric() || previous == '.' => in_host_address = true,
+            ']' if in_host_address => in_host_address = false,
+            _ if in_host_address => {}
+            _ => bare.push(c),
+        }
+        previous = c;
+    }
+    words(&bare)
         .into_iter()
         .filter(|w| w.contains('.') || w.contains(':'))
         .find_map(|w| w.parse::<IpAddr>().ok())
@@ -243,6 +260,29 @@ mod tests {
              (S3140). You can also refer your provider to \
              http://mail.live.com/mail/troubleshooting.aspx#errors.",
             Some(("S3140", Block, Some("203.0.113.5"))),
+        );
+    }
+
+    /// A rejection in the greeting: Postfix writes `refused to talk to me:` (also after
+    /// `delivery temporarily suspended:`), not `said:`; the MX's address is not the sender's.
+    #[test]
+    fn a_greeting_rejection_names_the_sender_ip_not_the_mx() {
+        check(
+            "host outlook-com.olc.protection.outlook.com[52.101.8.33] refused to talk to me: \
+             550 SC-001 (BAY004-MC1F23) Unfortunately, messages from 203.0.113.6 weren't sent. \
+             Please contact your Internet service provider.",
+            Some(("SC-001", Block, Some("203.0.113.6"))),
+        );
+        check(
+            "delivery temporarily suspended: host hotmail-com.olc.protection.outlook.com\
+             [52.101.42.7] refused to talk to me: 421 RP-002 (BAY004-MC3F6) Unfortunately, \
+             some messages from 203.0.113.6 weren't sent.",
+            Some(("RP-002", Throttle, Some("203.0.113.6"))),
+        );
+        // With no sender address in the reply, the MX's is not taken for one.
+        check(
+            "host mx.example[192.0.2.9] refused to talk to me: 550 SC-004 blocked",
+            Some(("SC-004", Block, None)),
         );
     }
 

@@ -104,6 +104,11 @@ pub(super) struct PostfixState {
     counts: LineCounts,
     /// `host queue_id` of the line at hand, kept to look queue ids up without allocating.
     key: String,
+    /// For a queue id carried from an earlier import: the Message-ID its cleanup logged
+    /// before it was last seen there (an older log read again, where Postfix may have used
+    /// the id for another message), for that log's deliveries. The carried entry stays as
+    /// it is: that log is not newer.
+    earlier: HashMap<String, Option<String>>,
 }
 
 impl PostfixState {
@@ -122,6 +127,7 @@ impl PostfixState {
             },
             counts: LineCounts::default(),
             key: String::new(),
+            earlier: HashMap::new(),
         }
     }
 
@@ -199,16 +205,23 @@ impl PostfixState {
         self.key.push_str(queue_id);
         if daemon == "cleanup" {
             if let Some(message_id) = event.strip_prefix("message-id=") {
-                self.queue_ids.open(
-                    self.key.clone(),
-                    normalise_message_id(message_id),
-                    Seen::of(&line.stamp),
-                    None,
-                );
+                if self.before_carried(&line.stamp) {
+                    self.earlier
+                        .insert(self.key.clone(), normalise_message_id(message_id));
+                } else {
+                    self.queue_ids.open(
+                        self.key.clone(),
+                        normalise_message_id(message_id),
+                        Seen::of(&line.stamp),
+                        None,
+                    );
+                }
             }
             Step::Skip
         } else if event.trim_end() == "removed" {
-            if !self.before_carried(&line.stamp) {
+            if self.before_carried(&line.stamp) {
+                self.earlier.remove(&self.key);
+            } else {
                 self.queue_ids.close(&self.key);
             }
             Step::Skip
@@ -241,7 +254,7 @@ impl PostfixState {
             ));
         };
         let known = if before_carried {
-            None
+            self.earlier.get(&self.key).map(Option::as_deref)
         } else {
             self.queue_ids.message_id(&self.key)
         };

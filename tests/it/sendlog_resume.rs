@@ -882,3 +882,83 @@ fn a_configured_host_keeps_the_positions_whatever_the_machine_s_name() {
     assert_eq!(output.status.code(), Some(0));
     assert!(positions(dir.path()).is_empty());
 }
+
+/// Postfix reuses a short queue id. An older log imported again by hand (`fbl sendlog
+/// import mail.log.1` after the runs read it) used to put the queue id back on the old
+/// message: the newer message's delivery, read by the next run, was recorded under the old
+/// Message-ID, and the newer message had no recipient.
+#[test]
+fn an_older_log_read_again_leaves_a_reused_queue_id_on_its_newer_message() {
+    let dir = setup(&[("mail.log", "postfix")]);
+    let deferred = |time: &str, queue_id: &str, to: &str| {
+        format!(
+            "Nov 28 {time} mail01 postfix/smtp[1300]: {queue_id}: to=<{to}>, relay=none, delay=5, dsn=4.4.1, status=deferred (connect to mx.example.org[198.51.100.10]:25: Connection timed out)\n"
+        )
+    };
+    append(
+        dir.path(),
+        "mail.log",
+        &format!(
+            "{}{}",
+            cleanup("01:00:00", "3F2A1B4C5", "old@sender.example"),
+            deferred("01:00:05", "3F2A1B4C5", "olga@example.org")
+        ),
+    );
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{summary}");
+    std::fs::rename(dir.path().join("mail.log"), dir.path().join("mail.log.1")).unwrap();
+    append(
+        dir.path(),
+        "mail.log",
+        &format!(
+            "{}{}{}{}",
+            sent("01:20:00", "3F2A1B4C5", "olga@example.org"),
+            removed("01:20:00", "3F2A1B4C5"),
+            cleanup("09:00:00", "3F2A1B4C5", "new@sender.example"),
+            deferred("09:00:05", "3F2A1B4C5", "nina@example.org")
+        ),
+    );
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{summary}");
+
+    let output = run(fbl(dir.path())
+        .env("FBL_NOW", NOW)
+        .env("TZ", "UTC")
+        .args(["--config", "fbl.toml", "sendlog", "import", "mail.log.1"])
+        .args(["--format", "postfix"]));
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+
+    append(
+        dir.path(),
+        "mail.log",
+        &format!(
+            "{}{}",
+            sent("09:30:00", "3F2A1B4C5", "nina@example.org"),
+            removed("09:30:00", "3F2A1B4C5")
+        ),
+    );
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{summary}");
+    let db = rusqlite::Connection::open(dir.path().join("fbl.sqlite")).unwrap();
+    let mut statement = db
+        .prepare("SELECT message_id, recipient FROM send_log ORDER BY recipient")
+        .unwrap();
+    let rows: Vec<(String, String)> = statement
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                "new@sender.example".to_string(),
+                "nina@example.org".to_string()
+            ),
+            (
+                "old@sender.example".to_string(),
+                "olga@example.org".to_string()
+            ),
+        ]
+    );
+}

@@ -866,6 +866,10 @@ impl Ingester<'_> {
             }
             batch.commit()?;
         }
+        // Done: the send log's entries so far have been looked up for every complaint.
+        let mut batch = store.begin()?;
+        batch.set_reattribution_pending(false)?;
+        batch.commit()?;
         Ok(outcome)
     }
 }

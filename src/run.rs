@@ -220,7 +220,12 @@ fn import_send_log_from(
         resume,
     )
     .map_err(|error| store_failure(error, &place, Kept::SendLogEntries(committed)))?;
-    if imported.added > 0 {
+    // Also when a run before was stopped after its entries were committed and before the
+    // complaints were attributed again (killed, a reboot): they would wait for good.
+    let pending = store
+        .reattribution_pending()
+        .map_err(|error| store_failure(error, &place, Kept::SendLogImported))?;
+    if imported.added > 0 || pending {
         let reattributed = ingester
             .reattribute(store)
             .map_err(|error| store_failure(error, &place, Kept::SendLogImported))?;
@@ -253,6 +258,9 @@ fn store_send_log<R: BufRead>(
         Vec::new()
     };
     let mut read = read.carrying(carried.iter().cloned());
+    // Entries added in the batch at hand: committed with the mark that the complaints
+    // without a complainant must be attributed again (see `set_reattribution_pending`).
+    let mut added_before = imported.added;
     for (n, item) in read.by_ref().enumerate() {
         match item {
             Ok(entry) => {
@@ -281,6 +289,10 @@ fn store_send_log<R: BufRead>(
             }
         }
         if n % SEND_LOG_SLICE == SEND_LOG_SLICE - 1 {
+            if imported.added > added_before {
+                batch.set_reattribution_pending(true)?;
+                added_before = imported.added;
+            }
             batch.commit()?;
             *committed = imported.entries;
             batch = store.begin()?;
@@ -313,6 +325,9 @@ fn store_send_log<R: BufRead>(
         resume.position.byte_offset = resume.from + read.bytes_read();
         resume.position.lines = read.lines_read();
         batch.set_send_log_position(&resume.position)?;
+    }
+    if imported.added > added_before {
+        batch.set_reattribution_pending(true)?;
     }
     batch.commit()?;
     *committed = imported.entries;

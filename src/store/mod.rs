@@ -686,6 +686,17 @@ impl Store {
         Ok(result)
     }
 
+    /// Whether send-log entries were committed since the complaints without a complainant
+    /// were last attributed again (see `Batch::set_reattribution_pending`).
+    pub fn reattribution_pending(&self) -> Result<bool> {
+        let value: Option<i64> = self.db.query_opt(
+            "SELECT value FROM report_progress WHERE name = 'reattribution_pending'",
+            params![],
+            |r| r.get(0),
+        )?;
+        Ok(value.unwrap_or(0) != 0)
+    }
+
     /// The send-log entries of a Message-ID (without angle brackets), in the order they
     /// came in.
     pub fn send_log_for_message_id(&self, message_id: &str) -> Result<Vec<SendLogEntry>> {
@@ -1692,6 +1703,19 @@ impl Batch<'_> {
             ],
         )?;
         Ok(changed > 0)
+    }
+
+    /// Marks (or clears) that send-log entries were committed since the stored complaints
+    /// without a complainant were last attributed again: a run killed between the two (the
+    /// entries are committed slice by slice, then `reattribute` runs) leaves it set, and the
+    /// next import attributes them again even when it adds nothing.
+    pub fn set_reattribution_pending(&mut self, pending: bool) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO report_progress (name, value) VALUES ('reattribution_pending', ?1)
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            params![i64::from(pending)],
+        )?;
+        Ok(())
     }
 
     /// Deletes send-log entries sent (or, without a send time, imported) before `cutoff`.

@@ -962,3 +962,68 @@ fn an_older_log_read_again_leaves_a_reused_queue_id_on_its_newer_message() {
         ]
     );
 }
+
+/// A run stopped after its send-log entries were committed and before the stored complaints
+/// were attributed again (killed, a reboot) left those complaints without a complainant for
+/// good: the next import added nothing, so it attributed nothing. The store keeps that the
+/// attribution is due, and the next import does it.
+#[test]
+fn complaints_left_when_a_run_stopped_before_attributing_them_are_attributed_by_the_next() {
+    let dir = setup(&[("sends.csv", "csv")]);
+    std::fs::copy(
+        crate::support::fixtures()
+            .join("reports")
+            .join("jmrp-2026-unattributable-message-id-only.eml"),
+        dir.path().join("complaint.eml"),
+    )
+    .unwrap();
+    let output = run(fbl(dir.path()).env("FBL_NOW", NOW).args([
+        "--config",
+        "fbl.toml",
+        "ingest",
+        "complaint.eml",
+    ]));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "unattributed: {}",
+        stdout(&output)
+    );
+
+    // What a run stopped at that point leaves: the entry committed, with its mark, and no
+    // attribution.
+    {
+        let mut store = fbl::store::Store::open(&dir.path().join("fbl.sqlite")).unwrap();
+        let mut batch = store.begin().unwrap();
+        let entry = fbl::sendlog::SendLogEntry {
+            message_id: Some("20260720104501.9b1c77e0@mta1.example.com".to_string()),
+            recipient: "late@example.org".to_string(),
+            id: None,
+            campaign: None,
+            list: None,
+            source_ip: None,
+            sent_at: Some("2026-07-20T10:45:01Z".to_string()),
+        };
+        assert!(batch.add_send_log(&entry, NOW).unwrap());
+        batch.set_reattribution_pending(true).unwrap();
+        batch.commit().unwrap();
+    }
+    append(
+        dir.path(),
+        "sends.csv",
+        "message_id,recipient,sent_at\n<20260720104501.9b1c77e0@mta1.example.com>,late@example.org,2026-07-20T10:45:01Z\n",
+    );
+    let (_, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(summary["send_log"][0]["added"], 0, "{summary}");
+    assert_eq!(summary["send_log"][0]["reattributed"], 1, "{summary}");
+    let output = run(fbl(dir.path()).args([
+        "--config",
+        "fbl.toml",
+        "suppress",
+        "check",
+        "late@example.org",
+    ]));
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let store = fbl::store::Store::open(&dir.path().join("fbl.sqlite")).unwrap();
+    assert!(!store.reattribution_pending().unwrap());
+}

@@ -659,6 +659,18 @@ impl Config {
         // a letter or a case away from fbl's own reasons is a typo that would leave the list
         // never expiring, silently.
         const REASONS: [&str; 4] = ["complaint", "unsubscribe", "manual", "import"];
+        if let Some((reason, _)) = self
+            .suppression
+            .expire_after_days
+            .iter()
+            .find(|(_, days)| **days == 0)
+        {
+            bail!(
+                "[suppression] expire_after_days gives {reason:?} 0 days: every such entry would \
+                 expire as it is made, and nobody would be suppressed; give a number of days, or \
+                 leave {reason:?} out to keep its entries for good"
+            );
+        }
         for key in self.suppression.expire_after_days.keys() {
             let near = REASONS.iter().find(|reason| {
                 key != *reason

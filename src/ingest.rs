@@ -653,7 +653,11 @@ impl Ingester<'_> {
         // When the report says it was written; never later than now (a Date in the future,
         // a wrong clock or a forgery, would date the entry ahead and put off its expiry).
         let seen_at = crate::derivation::not_after_now(report.report_date.as_deref(), self.now);
-        let expires_at = suppression::expiry(reason, seen_at, self.policy);
+        // The expiry counts from when fbl acts on the report, not from its Date: an old
+        // report (a mailbox's backlog, a device's wrong clock, a Date the sender of an
+        // unsubscribe request wrote) would make an entry that has expired already, and
+        // suppress nobody.
+        let expires_at = suppression::expiry(reason, self.now, self.policy);
         for address in addresses {
             let change = batch.suppress(&SuppressRequest {
                 address,

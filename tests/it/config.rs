@@ -78,6 +78,13 @@ fn bad_values_are_errors_that_name_the_problem() {
             "{key}: {error:#}"
         );
     }
+    // 0 days would expire every entry as it is made: nobody would be suppressed.
+    let error =
+        Config::from_toml("[suppression]\nexpire_after_days = { complaint = 0 }\n").unwrap_err();
+    assert!(
+        format!("{error:#}").contains("gives \"complaint\" 0 days"),
+        "{error:#}"
+    );
     // fbl's reasons, and one of the user's own (`suppress add --reason legal`), are fine.
     Config::from_toml(
         "[suppression]\nexpire_after_days = { complaint = 30, unsubscribe = 10, manual = 5, import = 1, legal = 3 }\n",

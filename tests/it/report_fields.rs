@@ -123,3 +123,52 @@ fn mail_a_program_sent_to_an_unsubscribe_address_is_no_request() {
         assert_eq!(json["kind"], kind, "{name}: {json}");
     }
 }
+
+/// An expiry counts from when fbl takes the report in, not from its Date: an unsubscribe
+/// request dated 2015 by its sender's device (or a backlog's old complaint) made an entry
+/// that had expired already, and suppressed nobody, while ingest said "1 added".
+#[test]
+fn an_old_report_does_not_make_an_entry_that_has_expired_already() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("fbl.toml"),
+        "[store]\npath = \"fbl.sqlite\"\n\n[suppression]\n\
+         expire_after_days = { complaint = 730 }\n",
+    )
+    .unwrap();
+    let raw = String::from_utf8(arf("abuse", "old@example.org", "o@example.com"))
+        .unwrap()
+        .replace(
+            "Tue, 10 Nov 2026 12:00:00 +0000",
+            "Tue, 10 Nov 2015 12:00:00 +0000",
+        );
+    std::fs::write(dir.path().join("old.eml"), raw).unwrap();
+    let output = run(fbl(dir.path())
+        .env("FBL_NOW", "2026-11-20T08:00:00Z")
+        .args(["--config", "fbl.toml", "ingest", "old.eml"]));
+    assert_eq!(output.status.code(), Some(0));
+    let output = run(fbl(dir.path())
+        .env("FBL_NOW", "2026-11-20T08:00:00Z")
+        .args([
+            "--config",
+            "fbl.toml",
+            "suppress",
+            "show",
+            "old@example.org",
+        ]));
+    let shown: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        shown["suppressed"]["expires_at"], "2028-11-19T08:00:00Z",
+        "{shown}"
+    );
+    let output = run(fbl(dir.path())
+        .env("FBL_NOW", "2026-11-20T08:00:00Z")
+        .args([
+            "--config",
+            "fbl.toml",
+            "suppress",
+            "check",
+            "old@example.org",
+        ]));
+    assert_eq!(output.status.code(), Some(0));
+}

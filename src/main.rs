@@ -56,6 +56,11 @@ fn quiet_on_closed_pipe() {
             .map(String::as_str)
             .or_else(|| payload.downcast_ref::<&str>().copied())
             .unwrap_or("");
+        // Standard error cannot be written (a cron log on a full disk): nothing more can be
+        // said, so end as a fatal error without trying to print the panic.
+        if message.starts_with("failed printing to stderr") {
+            std::process::exit(2);
+        }
         if let Some(reason) = message.strip_prefix("failed printing to stdout") {
             if reason.contains("Broken pipe") {
                 std::process::exit(141);

@@ -1882,6 +1882,41 @@ fn output_that_cannot_be_written_is_an_error() {
     assert!(output.stderr.is_empty(), "{output:?}");
 }
 
+/// Standard error that cannot be written (a cron log on a full disk): the command ends with
+/// exit 2, not a panic (101) or an abort (134, when the panic could not be printed either).
+#[test]
+fn standard_error_that_cannot_be_written_ends_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    let commands: [&[&str]; 3] = [
+        &["suppress", "check", "not an address"],
+        &["suppress", "remove", "nobody@example.org", "--reason", "x"],
+        &["ingest", "missing.eml"],
+    ];
+    for args in commands {
+        let output = fbl(dir.path())
+            .args(["--db", "fbl.sqlite"])
+            .args(args)
+            .stderr(full())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {output:?}");
+        let output = fbl(dir.path())
+            .args(["--db", "fbl.sqlite"])
+            .args(args)
+            .stdout(full())
+            .stderr(full())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {output:?}");
+    }
+}
+
 /// `--db 'host=... password=...'` is not a file name: refused, and the password not shown.
 #[test]
 fn a_libpq_connection_string_is_refused_without_showing_it() {

@@ -42,6 +42,10 @@ pub struct RunSummary {
     pub alerts: Vec<SndsAlert>,
     /// What `after` did with the message files of each `[[source]]` that sets it.
     pub source_files: Vec<SourceFilesDone>,
+    /// Messages an MTA piped to `fbl ingest --mta` that were quarantined since the last run
+    /// (`#ID ORIGIN: REASON`): `ingest --mta` tells the MTA only that they are kept, so the
+    /// run tells a person, once.
+    pub quarantined_since_last_run: Vec<String>,
 }
 
 /// What a `[[source]]`'s `after` did with its message files, once the store kept them.
@@ -69,6 +73,7 @@ impl RunSummary {
             || self.report.as_ref().is_some_and(|r| r.needs_attention())
             || self.snds.as_ref().is_some_and(SndsSummary::needs_attention)
             || !self.alerts.is_empty()
+            || !self.quarantined_since_last_run.is_empty()
     }
 }
 
@@ -821,6 +826,11 @@ pub fn run(
         return Ok(summary);
     }
     let place = store.location().to_string();
+    let (untold, highest) = store.quarantined_from_stdin_untold()?;
+    summary.quarantined_since_last_run = untold
+        .iter()
+        .map(|entry| format!("#{} {}: {}", entry.id, entry.origin, entry.reason))
+        .collect();
     if let Some(snds) = &config.snds {
         let options = FetchOptions {
             days: Days::Missing,
@@ -870,6 +880,12 @@ pub fn run(
         now,
         &summary.send_log,
     )?);
+    // Told (and this run's own quarantine is in its summary): not again. Under the store's
+    // lock, nothing else quarantined meanwhile.
+    let (_, highest_now) = store.quarantined_from_stdin_untold()?;
+    let mut batch = store.begin()?;
+    batch.set_quarantine_told(highest.max(highest_now))?;
+    batch.commit()?;
     Ok(summary)
 }
 

@@ -185,6 +185,18 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
         for alert in &summary.alerts {
             println!("  alert: {}", alert.message);
         }
+        const SHOWN: usize = 10;
+        for line in summary.quarantined_since_last_run.iter().take(SHOWN) {
+            println!(
+                "  quarantined since the last run, from an MTA (fbl quarantine show ID): {line}"
+            );
+        }
+        if summary.quarantined_since_last_run.len() > SHOWN {
+            println!(
+                "  ... and {} more quarantined from an MTA (fbl quarantine list)",
+                summary.quarantined_since_last_run.len() - SHOWN
+            );
+        }
         if summary.dry_run {
             println!("  dry run: nothing was changed");
         }

@@ -860,6 +860,28 @@ impl Store {
         )
     }
 
+    /// The messages quarantined from standard input (`fbl ingest --mta -`, an MTA's pipe)
+    /// since `fbl run` last told of them, not released, and the quarantine's highest id now
+    /// (for `Batch::set_quarantine_told`). The first time, every such message.
+    pub fn quarantined_from_stdin_untold(&self) -> Result<(Vec<QuarantineEntry>, i64)> {
+        let told: Option<i64> = self.db.query_opt(
+            "SELECT value FROM report_progress WHERE name = 'quarantine_told'",
+            params![],
+            |r| r.get(0),
+        )?;
+        let highest: i64 = self
+            .db
+            .value("SELECT coalesce(max(id), 0) FROM quarantine", params![])?;
+        let told = told.unwrap_or(0);
+        let untold = self.db.query(
+            "SELECT id, sha256, quarantined_at, origin, reason, raw_size, released_at, report_id
+             FROM quarantine WHERE id > ?1 AND origin = '-' AND released_at IS NULL ORDER BY id",
+            params![told],
+            quarantine_from_row,
+        )?;
+        Ok((untold, highest))
+    }
+
     pub fn quarantine_list(&self, include_released: bool) -> Result<Vec<QuarantineEntry>> {
         self.db.query(
             "SELECT id, sha256, quarantined_at, origin, reason, raw_size, released_at, report_id
@@ -1714,6 +1736,16 @@ impl Batch<'_> {
             "INSERT INTO report_progress (name, value) VALUES ('reattribution_pending', ?1)
              ON CONFLICT (name) DO UPDATE SET value = excluded.value",
             params![i64::from(pending)],
+        )?;
+        Ok(())
+    }
+
+    /// Records that `fbl run` has told of the quarantine up to this id.
+    pub fn set_quarantine_told(&mut self, id: i64) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO report_progress (name, value) VALUES ('quarantine_told', ?1)
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            params![id],
         )?;
         Ok(())
     }

@@ -1463,6 +1463,40 @@ fn reattribute_leaves_a_stored_report_that_now_reads_as_broken() {
     assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
 }
 
+/// A report an MTA pipes to `fbl ingest --mta -` that is quarantined gives the MTA 0 (kept),
+/// and nobody heard of it: the next `fbl run` tells of it (exit 1), once.
+#[test]
+fn the_next_run_tells_of_what_an_mta_delivery_put_in_quarantine() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("fbl.toml"),
+        "[store]\npath = \"fbl.sqlite\"\n",
+    )
+    .unwrap();
+    let fbl_run = || {
+        let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "run"]));
+        (output.status.code(), stdout(&output))
+    };
+    assert_eq!(fbl_run(), (Some(0), String::new()));
+    let mut command = fbl(dir.path());
+    command.args(["--config", "fbl.toml", "ingest", "--mta", "-"]);
+    let output = run_with_stdin(
+        &mut command,
+        broken_arf("q@example.org", "q1@example.com").as_bytes(),
+    );
+    assert_eq!(output.status.code(), Some(0));
+
+    let (code, text) = fbl_run();
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains(
+            "quarantined since the last run, from an MTA (fbl quarantine show ID): #1 -:"
+        ),
+        "{text}"
+    );
+    assert_eq!(fbl_run(), (Some(0), String::new()), "told once");
+}
+
 /// `fbl ingest --mta -` speaks an MTA's exit codes (sysexits.h): 0 once the message is kept,
 /// stored or quarantined (fbl's 1 would make Postfix bounce the report to the feedback
 /// loop), 75 when it could not be kept, so that the MTA keeps it and retries: another fbl

@@ -398,11 +398,11 @@ pub fn run_step(
         if !import.path.is_file() {
             continue;
         }
-        let rotated = crate::run::rotated_path(&import.path);
+        let rotated = crate::run::rotated_paths(&import.path);
         let mut slices: Vec<(&Path, u64, Option<u64>)> = read
             .iter()
             .filter_map(|imported| imported.read_file.as_ref())
-            .filter(|(path, _, _)| *path == import.path || *path == rotated)
+            .filter(|(path, _, _)| *path == import.path || rotated.contains(path))
             .map(|(path, from, to)| (path.as_path(), *from, Some(*to)))
             .collect();
         if slices.is_empty() {

@@ -109,6 +109,9 @@ pub struct SendLogImported {
     /// `fbl run`: why the log was read from its start. Absent when reading resumed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from_start: Option<FromStart>,
+    /// `fbl run`: the log was truncated or replaced and no rotated copy holds what came
+    /// after where the last run stopped: lines may never be read (said in `errors`).
+    pub lines_may_be_missing: bool,
     /// `fbl run`: bytes of a last line still being written (no line end yet), left for the
     /// next run to read whole.
     pub partial_line_bytes: u64,
@@ -151,7 +154,7 @@ impl FromStart {
 impl SendLogImported {
     /// Bad lines, or a log none of whose lines could be read.
     pub fn needs_attention(&self) -> bool {
-        self.bad_lines > 0 || self.none_recognised
+        self.bad_lines > 0 || self.none_recognised || self.lines_may_be_missing
     }
 }
 
@@ -414,10 +417,16 @@ pub fn import_configured_send_log(
             return Ok(());
         }
         Some(kept) => {
-            let rotated = rotated_path(&import.path);
-            match std::fs::File::open(&rotated) {
-                // Renamed, it is the same file; copied (`copytruncate`), a copy of its bytes.
-                Ok(old) if is_where_it_was(&old, kept, file_length(&old, &rotated)?, false)? => {
+            // Renamed, it is the same file; copied (`copytruncate`), a copy of its bytes.
+            let found = rotated_paths(&import.path).into_iter().find_map(|rotated| {
+                let old = std::fs::File::open(&rotated).ok()?;
+                let length = file_length(&old, &rotated).ok()?;
+                is_where_it_was(&old, kept, length, false)
+                    .ok()?
+                    .then_some((old, rotated))
+            });
+            match found {
+                Some((old, rotated)) => {
                     // The writer is done with it: its last line is read even without a
                     // line end.
                     let imported = import_file_slice(
@@ -435,10 +444,32 @@ pub fn import_configured_send_log(
                     out.push(imported);
                     FromStart::Rotated
                 }
-                _ if length < kept.byte_offset => FromStart::Truncated,
-                _ => FromStart::Replaced,
+                None if length < kept.byte_offset => FromStart::Truncated,
+                None => FromStart::Replaced,
             }
         }
+    };
+    // A mail log truncated or replaced, and no rotated copy holds what came after the
+    // offset: lines written between the last run and the rotation may never be read (a copy
+    // compressed at once, without logrotate's `delaycompress`). Said, once, by this run. A
+    // CSV or JSON Lines log is the sender's own, which its tool may write anew each time.
+    let missed = match (&kept, why) {
+        (Some(kept), FromStart::Truncated | FromStart::Replaced)
+            if kept.byte_offset > 0 && import.format == SendLogFormat::Postfix =>
+        {
+            Some(format!(
+                "{}: {} since the last run, and no rotated copy ({}.1, or {}-DATE, \
+                 uncompressed) begins as it did: lines written after byte {} before that may \
+                 not have been read (keep the newest rotated copy uncompressed: logrotate's \
+                 delaycompress)",
+                import.path.display(),
+                why.as_str(),
+                import.path.display(),
+                import.path.display(),
+                kept.byte_offset
+            ))
+        }
+        _ => None,
     };
     let start = crate::store::SendLogPosition {
         byte_offset: 0,
@@ -457,17 +488,51 @@ pub fn import_configured_send_log(
         template,
         Some(why),
     )?;
+    let mut imported = imported;
+    if let Some(missed) = missed {
+        imported.errors.insert(0, missed);
+        imported.lines_may_be_missing = true;
+    }
     out.push(imported);
     Ok(())
 }
 
-/// Where logrotate puts a log it rotates by renaming: `PATH.1`, beside the file the path
-/// leads to (a link is followed: logrotate rotates the file, not the link).
-pub(crate) fn rotated_path(path: &Path) -> PathBuf {
+/// Where logrotate puts a log it rotates by renaming, beside the file the path leads to (a
+/// link is followed: logrotate rotates the file, not the link): `PATH.1`, then, with
+/// `dateext` (Red Hat's default), the two newest uncompressed `PATH-SUFFIX` files.
+pub(crate) fn rotated_paths(path: &Path) -> Vec<PathBuf> {
     let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let mut rotated = real.into_os_string();
-    rotated.push(".1");
-    PathBuf::from(rotated)
+    let mut first = real.clone().into_os_string();
+    first.push(".1");
+    let mut paths = vec![PathBuf::from(first)];
+    let (Some(folder), Some(name)) = (real.parent(), real.file_name()) else {
+        return paths;
+    };
+    let prefix = [name.as_encoded_bytes(), b"-"].concat();
+    const COMPRESSED: [&str; 6] = [".gz", ".xz", ".bz2", ".zst", ".lz4", ".Z"];
+    let mut dated: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(folder)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| {
+            let name = entry.file_name();
+            let bytes = name.as_encoded_bytes();
+            bytes.len() > prefix.len()
+                && bytes.starts_with(&prefix)
+                && !COMPRESSED
+                    .iter()
+                    .any(|suffix| bytes.ends_with(suffix.as_bytes()))
+        })
+        .filter_map(|entry| {
+            let meta = entry.metadata().ok()?;
+            meta.is_file()
+                .then(|| Some((meta.modified().ok()?, entry.path())))
+                .flatten()
+        })
+        .collect();
+    dated.sort_by_key(|entry| std::cmp::Reverse(entry.0));
+    paths.extend(dated.into_iter().take(2).map(|(_, path)| path));
+    paths
 }
 
 /// Imports a file from `kept`'s offset (a line boundary) to its last line end, or its end

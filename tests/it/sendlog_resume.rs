@@ -1027,3 +1027,87 @@ fn complaints_left_when_a_run_stopped_before_attributing_them_are_attributed_by_
     let store = fbl::store::Store::open(&dir.path().join("fbl.sqlite")).unwrap();
     assert!(!store.reattribution_pending().unwrap());
 }
+
+/// logrotate with `dateext` (Red Hat's default) renames `maillog` to `maillog-20261128`: the
+/// rest of it is read first, as from `maillog.1`. When the rotated copy is compressed at
+/// once (no `delaycompress`), what was written after the last run and before the rotation
+/// cannot be read: the run says so (exit 1), once.
+#[test]
+fn a_mail_log_rotated_with_a_date_is_followed_and_a_lost_rest_is_said() {
+    let dir = setup(&[("maillog", "postfix")]);
+    append(
+        dir.path(),
+        "maillog",
+        &format!(
+            "{}{}",
+            cleanup("01:00:00", "1AAA11111", "one@sender.example"),
+            sent("01:00:01", "1AAA11111", "one@example.net")
+        ),
+    );
+    assert_eq!(fbl_run(dir.path(), &[]).0, Some(0));
+    append(
+        dir.path(),
+        "maillog",
+        &format!(
+            "{}{}",
+            cleanup("02:00:00", "2BBB22222", "two@sender.example"),
+            sent("02:00:01", "2BBB22222", "two@example.net")
+        ),
+    );
+    std::fs::rename(
+        dir.path().join("maillog"),
+        dir.path().join("maillog-20261128"),
+    )
+    .unwrap();
+    append(
+        dir.path(),
+        "maillog",
+        &format!(
+            "{}{}",
+            cleanup("03:00:00", "3CCC33333", "three@sender.example"),
+            sent("03:00:01", "3CCC33333", "three@example.net")
+        ),
+    );
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{summary}");
+    assert_eq!(
+        send_log(dir.path()),
+        ["one@example.net", "three@example.net", "two@example.net"]
+    );
+    assert_eq!(summary["send_log"][1]["from_start"], "rotated", "{summary}");
+
+    // Rotated again, and the copy compressed at once: its rest is gone.
+    append(
+        dir.path(),
+        "maillog",
+        &format!(
+            "{}{}",
+            cleanup("04:00:00", "4DDD44444", "four@sender.example"),
+            sent("04:00:01", "4DDD44444", "four@example.net")
+        ),
+    );
+    std::fs::remove_file(dir.path().join("maillog-20261128")).unwrap();
+    std::fs::rename(
+        dir.path().join("maillog"),
+        dir.path().join("maillog-20261129.gz"),
+    )
+    .unwrap();
+    append(
+        dir.path(),
+        "maillog",
+        &cleanup("05:00:00", "5EEE55555", "five@sender.example"),
+    );
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(1), "{summary}");
+    let imported = &summary["send_log"][0];
+    assert_eq!(imported["from_start"], "truncated", "{summary}");
+    assert!(
+        imported["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("no rotated copy (maillog.1, or maillog-DATE, uncompressed)"),
+        "{summary}"
+    );
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0), "said once: {summary}");
+}

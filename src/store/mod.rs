@@ -583,7 +583,10 @@ impl Store {
         let Location::Sqlite(path) = &self.location else {
             return Ok(StoreLock { _file: None });
         };
-        let mut lock_path = path.clone().into_os_string();
+        // Beside the file itself: a store reached through a link, or by another path, is
+        // one store with one lock.
+        let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+        let mut lock_path = real.into_os_string();
         lock_path.push(".lock");
         let lock_path = PathBuf::from(lock_path);
         let file = File::options()

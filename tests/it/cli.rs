@@ -741,6 +741,13 @@ fn a_second_fbl_on_the_same_store_is_refused() {
         "an overlapping run has its own exit status"
     );
     assert!(String::from_utf8_lossy(&output.stderr).contains("another fbl is working"));
+    // The same store through a link, or by another path, is the same store.
+    std::os::unix::fs::symlink("fbl.sqlite", dir.path().join("link.sqlite")).unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    for db in ["link.sqlite", "sub/../fbl.sqlite"] {
+        let output = run(fbl(dir.path()).args(["--db", db, "ingest", "a.eml"]));
+        assert_eq!(output.status.code(), Some(3), "{db}");
+    }
 }
 
 #[test]

@@ -66,6 +66,11 @@ pub enum Invalid {
     #[error("it is longer than 254 bytes")]
     TooLong,
     #[error(
+        "the domain's last label is all digits: no top-level domain is, and an IP address is \
+         no mail domain"
+    )]
+    NumericTopLevel,
+    #[error(
         "the domain is not a valid internationalised domain name (IDNA, UTS #46): an xn-- label \
          does not decode, or it has a character a domain name cannot have"
     )]
@@ -314,6 +319,15 @@ fn check_domain(domain: &str) -> Result<(), Invalid> {
     check_domain_labels(domain)?;
     if !domain.contains('.') {
         return Err(Invalid::DotlessDomain);
+    }
+    // RFC 3696 section 2: a top-level domain is never all-numeric (`a@192.0.2.1` is an IP
+    // address written without its brackets, `a@example.123` a typo).
+    if domain
+        .rsplit('.')
+        .next()
+        .is_some_and(|top| top.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(Invalid::NumericTopLevel);
     }
     if !domain
         .chars()
@@ -576,6 +590,8 @@ mod tests {
             ("@example.org", Invalid::EmptyLocalPart),
             ("a@", Invalid::EmptyDomain),
             ("a@localhost", Invalid::DotlessDomain),
+            ("a@192.0.2.1", Invalid::NumericTopLevel),
+            ("a@example.123", Invalid::NumericTopLevel),
             ("a@.example.org", Invalid::EmptyLabel),
             ("a@example..org", Invalid::EmptyLabel),
             ("a@example.org.", Invalid::EmptyLabel),

@@ -20,6 +20,15 @@ pub trait SendLogLookup {
     fn has_entries(&self) -> bool {
         false
     }
+    /// Whether the send log has entries with this id: asked when `recipient_by_id` found
+    /// nobody, it means they name several recipients (a campaign-level id).
+    fn has_id(&self, _id: &str) -> bool {
+        false
+    }
+    /// Whether the send log has entries with this Message-ID (see `has_id`).
+    fn has_message_id(&self, _message_id: &str) -> bool {
+        false
+    }
 }
 
 /// A send log that knows nothing, for `fbl parse` and tests.
@@ -524,6 +533,7 @@ impl Attribution {
         out: &mut Attributed,
     ) {
         let ids: Vec<String> = out.recipients.iter().filter_map(|r| r.id.clone()).collect();
+        let mut several = None;
         for id in ids {
             if let Some(found) = send_log.recipient_by_id(&id) {
                 out.recipients.push(Recipient {
@@ -533,15 +543,31 @@ impl Attribution {
                 });
                 return;
             }
+            if several.is_none() && send_log.has_id(&id) {
+                several = Some(
+                    "the send log has the id for several recipients (an id of a \
+                    campaign, not of one message to one person): it names nobody",
+                );
+            }
         }
-        if let Some(message_id) = report.message_id.as_deref()
-            && let Some(found) = send_log.recipient_by_message_id(message_id)
-        {
-            out.recipients.push(Recipient {
-                address: address::normalise(&found),
-                id: None,
-                via: Via::SendLog,
-            });
+        if let Some(message_id) = report.message_id.as_deref() {
+            if let Some(found) = send_log.recipient_by_message_id(message_id) {
+                out.recipients.push(Recipient {
+                    address: address::normalise(&found),
+                    id: None,
+                    via: Via::SendLog,
+                });
+                return;
+            }
+            if several.is_none() && send_log.has_message_id(message_id) {
+                several = Some(
+                    "the send log has the Message-ID for several recipients: it \
+                    names nobody",
+                );
+            }
+        }
+        if let Some(note) = several {
+            out.notes.push(note.to_string());
         }
     }
 }

@@ -1049,6 +1049,12 @@ impl SendLogLookup for Store {
     fn recipient_by_id(&self, id: &str) -> Option<String> {
         lookup_id(&self.db, id)
     }
+    fn has_id(&self, id: &str) -> bool {
+        send_log_has(&self.db, "id", id.trim())
+    }
+    fn has_message_id(&self, message_id: &str) -> bool {
+        send_log_has(&self.db, "message_id", bare_message_id(message_id))
+    }
 }
 
 /// Whether the send log holds an entry (an error reads as "no": To is then used, as
@@ -1067,11 +1073,27 @@ fn report_id_by_digests(db: &Db, sha256: &[u8; 32], content_key: &[u8; 32]) -> R
     )
 }
 
-fn lookup_message_id(db: &Db, message_id: &str) -> Option<String> {
-    let bare = message_id
+/// A Message-ID as the send log keeps it: without angle brackets or white space around.
+fn bare_message_id(message_id: &str) -> &str {
+    message_id
         .trim()
         .trim_start_matches('<')
-        .trim_end_matches('>');
+        .trim_end_matches('>')
+}
+
+/// Whether the send log has an entry whose `column` (`id` or `message_id`) is `value`.
+fn send_log_has(db: &Db, column: &str, value: &str) -> bool {
+    !value.is_empty()
+        && db
+            .exists(
+                &format!("SELECT 1 FROM send_log WHERE {column} = ?1 AND {column} <> ''"),
+                params![value],
+            )
+            .unwrap_or(false)
+}
+
+fn lookup_message_id(db: &Db, message_id: &str) -> Option<String> {
+    let bare = bare_message_id(message_id);
     if bare.is_empty() {
         return None;
     }
@@ -1176,6 +1198,12 @@ impl SendLogLookup for ReportLookup {
     fn recipient_by_id(&self, id: &str) -> Option<String> {
         lookup_id(&self.store.db, id)
     }
+    fn has_id(&self, id: &str) -> bool {
+        send_log_has(&self.store.db, "id", id.trim())
+    }
+    fn has_message_id(&self, message_id: &str) -> bool {
+        send_log_has(&self.store.db, "message_id", bare_message_id(message_id))
+    }
 }
 
 impl SendLogLookup for Batch<'_> {
@@ -1187,6 +1215,12 @@ impl SendLogLookup for Batch<'_> {
     }
     fn recipient_by_id(&self, id: &str) -> Option<String> {
         lookup_id(self.tx, id)
+    }
+    fn has_id(&self, id: &str) -> bool {
+        send_log_has(self.tx, "id", id.trim())
+    }
+    fn has_message_id(&self, message_id: &str) -> bool {
+        send_log_has(self.tx, "message_id", bare_message_id(message_id))
     }
 }
 

@@ -172,3 +172,47 @@ fn an_old_report_does_not_make_an_entry_that_has_expired_already() {
         ]));
     assert_eq!(output.status.code(), Some(0));
 }
+
+/// A CFBL-Feedback-ID the send log has for three recipients (a campaign-level id, as RFC
+/// 9477's example is) names none of them, and the summary says why: it named the latest.
+#[test]
+fn a_feedback_id_of_several_recipients_names_nobody_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = crate::support::fixtures().join("reports");
+    std::fs::copy(fixtures.join("fbl.toml"), dir.path().join("fbl.toml")).unwrap();
+    std::fs::copy(
+        fixtures.join("jmrp-2026-cfbl-feedback-id.eml"),
+        dir.path().join("complaint.eml"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("sends.csv"),
+        "id,recipient,campaign,sent_at\n\
+         48213:july-deals-2026:8c1e0b2d,alice@outlook.example,july,2026-11-20T10:40:01Z\n\
+         48213:july-deals-2026:8c1e0b2d,bob@outlook.example,july,2026-11-20T10:40:02Z\n\
+         48213:july-deals-2026:8c1e0b2d,carol@outlook.example,july,2026-11-20T10:40:03Z\n",
+    )
+    .unwrap();
+    let fbl_here = || {
+        let mut command = fbl(dir.path());
+        command
+            .env("FBL_NOW", "2026-11-20T12:00:00Z")
+            .args(["--config", "fbl.toml"]);
+        command
+    };
+    let output = run(fbl_here().args(["sendlog", "import", "sends.csv", "--format", "csv"]));
+    assert_eq!(output.status.code(), Some(0));
+    let output = run(fbl_here().args(["ingest", "--json", "complaint.eml"]));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["attributed"], 0, "{summary}");
+    let reasons = summary["unattributed_reasons"].to_string();
+    assert!(reasons.contains("for several recipients"), "{reasons}");
+    for address in [
+        "alice@outlook.example",
+        "bob@outlook.example",
+        "carol@outlook.example",
+    ] {
+        let output = run(fbl_here().args(["suppress", "check", address]));
+        assert_eq!(output.status.code(), Some(1), "{address}");
+    }
+}

@@ -2,7 +2,7 @@
 
 use super::{Context, Outcome, print_json};
 use crate::address;
-use crate::store::{Store, SuppressRequest, SuppressionFilter};
+use crate::store::{Store, SuppressChange, SuppressRequest, SuppressionFilter};
 use crate::suppression::{self, Suppression};
 use anyhow::{Context as _, Result, bail};
 use std::io::BufRead;
@@ -203,8 +203,9 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
             let _lock = store.lock()?;
             let expires_at = suppression::expiry(&reason, now, &context.config.suppression);
             let mut batch = store.begin()?;
+            let mut listed = Vec::new();
             for address in &normalised {
-                batch.suppress(&SuppressRequest {
+                let change = batch.suppress(&SuppressRequest {
                     address,
                     reason: &reason,
                     source: "manual",
@@ -214,8 +215,14 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
                     actor: "manual",
                     now,
                 })?;
+                if change == SuppressChange::Unchanged {
+                    listed.push(address);
+                }
             }
             batch.commit()?;
+            for address in listed {
+                eprintln!("fbl: {address} was already on the suppression list; nothing changed");
+            }
             Ok(Outcome::Clean)
         }
         SuppressCommand::Remove { address, reason } => {
@@ -247,7 +254,8 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
             // One transaction, so that a failure imports nothing (importing again would count
             // every address twice); the list is read as it goes, never held in memory.
             let mut batch = store.begin()?;
-            let (mut read, mut added, mut invalid) = (0u64, 0u64, 0u64);
+            let (mut read, mut added, mut updated, mut unchanged, mut invalid) =
+                (0u64, 0u64, 0u64, 0u64, 0u64);
             let mut shown = Vec::new();
             for entry in entries {
                 let (line, raw, entry_reason) = entry?;
@@ -277,12 +285,23 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
                     actor: "import",
                     now,
                 })?;
-                if change == crate::store::SuppressChange::Added {
-                    added += 1;
+                match change {
+                    SuppressChange::Added => added += 1,
+                    SuppressChange::Updated => updated += 1,
+                    SuppressChange::Unchanged => unchanged += 1,
                 }
             }
             batch.commit()?;
-            println!("{read} addresses read, {added} added, {invalid} invalid");
+            // Updated (a stronger reason, an expiry lifted) and already listed (nothing
+            // changed) are said only when there are some, as a first import has none.
+            let mut summary = format!("{read} addresses read, {added} added");
+            if updated > 0 {
+                summary.push_str(&format!(", {updated} updated"));
+            }
+            if unchanged > 0 {
+                summary.push_str(&format!(", {unchanged} already listed"));
+            }
+            println!("{summary}, {invalid} invalid");
             for line in &shown {
                 println!("  {line}");
             }

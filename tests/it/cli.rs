@@ -2597,3 +2597,76 @@ fn a_folder_without_eml_files_says_what_it_did_not_read() {
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
     assert!(!stdout(&output).contains("not named"));
 }
+
+/// The same `suppress import` twice, or a `suppress add` of an address already on the list,
+/// changes nothing the second time: counts, history and the change sequence stay, so an
+/// export of the changes since the last one is empty; a line twice in one file is imported
+/// once. The summary says how many were already listed.
+#[test]
+fn importing_or_adding_the_same_addresses_again_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "l.txt",
+        b"a@example.com\nb@example.com\nb@example.com\n",
+    );
+    let output = run(fbl(dir.path()).args(["suppress", "import", "l.txt"]));
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        stdout(&output),
+        "3 addresses read, 2 added, 1 already listed, 0 invalid\n"
+    );
+    let add = || run(fbl(dir.path()).args(["suppress", "add", "c@example.com"]));
+    assert_eq!(add().status.code(), Some(0));
+    let export = [
+        "export",
+        "--format",
+        "plain",
+        "--output",
+        "inc.txt",
+        "--changed-since-last",
+    ];
+    assert_eq!(run(fbl(dir.path()).args(export)).status.code(), Some(0));
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+    assert_eq!(read("inc.txt").lines().count(), 3);
+    let state = |dir: &Path| {
+        let store = fbl::store::Store::open(&dir.join("fbl.sqlite")).unwrap();
+        let counts: Vec<u64> = ["a@example.com", "b@example.com", "c@example.com"]
+            .iter()
+            .map(|a| {
+                store
+                    .active_suppression(a, "2026-11-20T08:00:00Z")
+                    .unwrap()
+                    .unwrap()
+                    .count
+            })
+            .collect();
+        let history: usize = ["a@example.com", "b@example.com", "c@example.com"]
+            .iter()
+            .map(|a| store.history(a).unwrap().len())
+            .sum();
+        (counts, history, store.change_seq().unwrap())
+    };
+    let before = state(dir.path());
+    assert_eq!((&before.0, before.1), (&vec![1, 1, 1], 3));
+
+    let mut again = fbl(dir.path());
+    again.env("FBL_NOW", "2026-11-21T08:00:00Z");
+    let output = run(again.args(["suppress", "import", "l.txt"]));
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        stdout(&output),
+        "3 addresses read, 0 added, 3 already listed, 0 invalid\n"
+    );
+    let output = add();
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("c@example.com was already on the suppression list; nothing changed"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(state(dir.path()), before);
+    assert_eq!(run(fbl(dir.path()).args(export)).status.code(), Some(0));
+    assert_eq!(read("inc.txt"), "");
+}

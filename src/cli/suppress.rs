@@ -3,7 +3,7 @@
 use super::{Context, Outcome, print_json};
 use crate::address;
 use crate::store::{Store, SuppressChange, SuppressRequest, SuppressionFilter};
-use crate::suppression::{self, Suppression};
+use crate::suppression::{self, Suppression, escape_field};
 use anyhow::{Context as _, Result, bail};
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -50,7 +50,7 @@ pub enum SuppressCommand {
     Add {
         #[arg(required = true)]
         addresses: Vec<String>,
-        /// Reason kept with the entry
+        /// Reason kept with the entry (control characters replaced by spaces; not blank)
         #[arg(long, default_value = "manual")]
         reason: String,
     },
@@ -123,9 +123,9 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
                     writeln!(
                         out,
                         "{}\t{}\t{}\t{}\t{}\t{}\t{}",
-                        entry.address,
-                        entry.reason,
-                        entry.source,
+                        escape_field(&entry.address),
+                        escape_field(&entry.reason),
+                        escape_field(&entry.source),
                         entry.first_seen,
                         entry.last_seen,
                         entry.count,
@@ -172,7 +172,10 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
             } else if let Some(entry) = &entry {
                 println!(
                     "{} suppressed: {} ({}, since {})",
-                    entry.address, entry.reason, entry.source, entry.first_seen
+                    escape_field(&entry.address),
+                    escape_field(&entry.reason),
+                    escape_field(&entry.source),
+                    entry.first_seen
                 );
             } else if let Some(address) = not_suppressed {
                 println!("{address} not suppressed");
@@ -196,6 +199,7 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
             Ok(Outcome::Clean)
         }
         SuppressCommand::Add { addresses, reason } => {
+            let reason = typed_reason(&reason, "suppressed")?;
             let normalised = addresses
                 .iter()
                 .map(|a| parse_typed(a))
@@ -226,9 +230,7 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
             Ok(Outcome::Clean)
         }
         SuppressCommand::Remove { address, reason } => {
-            if reason.trim().is_empty() {
-                bail!("--reason must say why the address is removed");
-            }
+            let reason = typed_reason(&reason, "removed")?;
             // An entry kept before addresses were checked as closely as now (`a@b@c.com`)
             // can still be taken off by its exact text.
             let (normalised, invalid) = match address::parse_typed(&address) {
@@ -249,17 +251,33 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
             Ok(Outcome::Clean)
         }
         SuppressCommand::Import { file, reason } => {
+            let reason = typed_reason(&reason, "imported")?;
             let entries = read_import(&file, &reason)?;
             let _lock = store.lock()?;
             // One transaction, so that a failure imports nothing (importing again would count
             // every address twice); the list is read as it goes, never held in memory.
             let mut batch = store.begin()?;
-            let (mut read, mut added, mut updated, mut unchanged, mut invalid) =
-                (0u64, 0u64, 0u64, 0u64, 0u64);
+            let (mut read, mut added, mut updated, mut unchanged, mut invalid, mut cleaned) =
+                (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
             let mut shown = Vec::new();
             for entry in entries {
-                let (line, raw, entry_reason) = entry?;
+                let ImportEntry {
+                    line,
+                    address: raw,
+                    reason: entry_reason,
+                    cleaned: reason_cleaned,
+                } = entry?;
                 read += 1;
+                if reason_cleaned {
+                    cleaned += 1;
+                    if shown.len() < 20 {
+                        shown.push(format!(
+                            "{}:{line}: control characters (tab, line break) in the reason \
+                             replaced by spaces",
+                            file.display()
+                        ));
+                    }
+                }
                 let address = match address::parse_typed(&raw) {
                     Ok(address) => address,
                     Err(why) => {
@@ -301,12 +319,15 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
             if unchanged > 0 {
                 summary.push_str(&format!(", {unchanged} already listed"));
             }
+            if cleaned > 0 {
+                summary.push_str(&format!(", {cleaned} reasons cleaned"));
+            }
             println!("{summary}, {invalid} invalid");
             for line in &shown {
                 println!("  {line}");
             }
-            if invalid > shown.len() as u64 {
-                println!("  ... and {} more", invalid - shown.len() as u64);
+            if invalid + cleaned > shown.len() as u64 {
+                println!("  ... and {} more", invalid + cleaned - shown.len() as u64);
             }
             Ok(if invalid == 0 {
                 Outcome::Clean
@@ -323,8 +344,31 @@ fn parse_typed(raw: &str) -> Result<String> {
         .map_err(|why| anyhow::anyhow!("{raw:?} is not an email address: {why}"))
 }
 
-/// One address of an imported list: line number, address, reason.
-type ImportEntry = (u64, String, String);
+/// A reason typed on the command line, as it is kept (see `suppression::clean_reason`);
+/// refused when blank. `done` is what happens to the address (`removed`).
+fn typed_reason(reason: &str, done: &str) -> Result<String> {
+    let (clean, replaced) = suppression::clean_reason(reason);
+    if clean.is_empty() {
+        bail!("--reason must say why the address is {done}");
+    }
+    if replaced {
+        eprintln!(
+            "fbl: the reason's control characters (tab, line break) were replaced by spaces: \
+             {clean:?}"
+        );
+    }
+    Ok(clean)
+}
+
+/// One address of an imported list.
+struct ImportEntry {
+    line: u64,
+    address: String,
+    /// Cleaned (see `suppression::clean_reason`); the default when the line gives none.
+    reason: String,
+    /// Whether the line's reason had control characters, replaced by spaces.
+    cleaned: bool,
+}
 
 /// Reads a plain list or a CSV file, an entry at a time.
 fn read_import(
@@ -373,17 +417,32 @@ fn read_import(
             move |(index, record)| {
                 let record = record.with_context(|| format!("cannot read {shown}"))?;
                 let address = record.get(address_column).unwrap_or("").to_string();
-                let reason = reason_column
+                let (reason, cleaned) = reason_column
                     .and_then(|c| record.get(c))
-                    .filter(|r| !r.trim().is_empty())
-                    .unwrap_or(&default_reason)
-                    .to_string();
-                Ok((index as u64 + 2, address, reason))
+                    .map(suppression::clean_reason)
+                    .unwrap_or_default();
+                let reason = if reason.is_empty() {
+                    default_reason.clone()
+                } else {
+                    reason
+                };
+                Ok(ImportEntry {
+                    line: index as u64 + 2,
+                    address,
+                    reason,
+                    cleaned,
+                })
             },
         )))
     } else {
         let keep = |text: &str| !text.trim().is_empty() && !address::is_comment_line(text);
-        let head = keep(&first).then(|| Ok((1, first.trim().to_string(), default_reason.clone())));
+        let entry = move |line: u64, text: &str| ImportEntry {
+            line,
+            address: text.trim().to_string(),
+            reason: default_reason.clone(),
+            cleaned: false,
+        };
+        let head = keep(&first).then(|| Ok(entry(1, &first)));
         let rest = reader
             .lines()
             .enumerate()
@@ -391,11 +450,7 @@ fn read_import(
                 Err(error) => Some(Err(
                     anyhow::Error::new(error).context(format!("cannot read {shown}"))
                 )),
-                Ok(line) if keep(&line) => Some(Ok((
-                    index as u64 + 2,
-                    line.trim().to_string(),
-                    default_reason.clone(),
-                ))),
+                Ok(line) if keep(&line) => Some(Ok(entry(index as u64 + 2, &line))),
                 Ok(_) => None,
             });
         Ok(Box::new(head.into_iter().chain(rest)))
@@ -488,7 +543,10 @@ fn check_many(store: &Store, addresses: &[String], json: bool, now: &str) -> Res
             writeln!(
                 out,
                 "{} suppressed: {} ({}, since {})",
-                entry.address, entry.reason, entry.source, entry.first_seen
+                escape_field(&entry.address),
+                escape_field(&entry.reason),
+                escape_field(&entry.source),
+                entry.first_seen
             )?;
         } else {
             writeln!(out, "{normalised} not suppressed")?;

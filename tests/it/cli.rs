@@ -2670,3 +2670,97 @@ fn importing_or_adding_the_same_addresses_again_changes_nothing() {
     assert_eq!(run(fbl(dir.path()).args(export)).status.code(), Some(0));
     assert_eq!(read("inc.txt"), "");
 }
+
+/// A reason with a tab or a line break would start a field or a row of its own in the
+/// tab-separated `suppress list` and in `suppress check`'s lines (`cut -f1` would find an
+/// address nobody suppressed). Control characters in a reason are replaced by spaces where it
+/// comes in (`add`, `remove`, `import`, said so), and escaped where one kept before is printed;
+/// a blank reason is refused.
+#[test]
+fn control_characters_in_reasons_are_cleaned_in_and_escaped_out() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "inj.csv",
+        b"email,reason\nreal@example.com,\"complained\tvia phone\nvictim@example.org\"\n",
+    );
+    let output = run(fbl(dir.path()).args(["suppress", "import", "inj.csv"]));
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        stdout(&output).starts_with("1 addresses read, 1 added, 1 reasons cleaned, 0 invalid\n"),
+        "{}",
+        stdout(&output)
+    );
+    let output = run(fbl(dir.path()).args(["suppress", "list"]));
+    assert_eq!(
+        stdout(&output),
+        "real@example.com\tcomplained via phone victim@example.org\timport\t\
+         2026-11-20T08:00:00Z\t2026-11-20T08:00:00Z\t1\t-\n"
+    );
+
+    // Kept so before fbl cleaned reasons: printed escaped, one line each.
+    let mut store = fbl::store::Store::open(&dir.path().join("fbl.sqlite")).unwrap();
+    let mut batch = store.begin().unwrap();
+    batch
+        .suppress(&fbl::store::SuppressRequest {
+            address: "old@example.com",
+            reason: "asked\tby phone\r\nvictim@example.org\t\\",
+            source: "manual",
+            seen_at: "2026-11-01T00:00:00Z",
+            expires_at: None,
+            report_id: None,
+            actor: "manual",
+            now: "2026-11-01T00:00:00Z",
+        })
+        .unwrap();
+    batch.commit().unwrap();
+    drop(store);
+    let output = run(fbl(dir.path()).args(["suppress", "list"]));
+    let text = stdout(&output);
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(
+        text.contains("old@example.com\tasked\\tby phone\\r\\nvictim@example.org\\t\\\\\tmanual\t"),
+        "{text}"
+    );
+    let output = run_with_stdin(
+        fbl(dir.path()).args(["suppress", "check", "-"]),
+        b"old@example.com\nvictim@example.org\n",
+    );
+    assert_eq!(
+        stdout(&output),
+        "old@example.com suppressed: asked\\tby phone\\r\\nvictim@example.org\\t\\\\ (manual, \
+         since 2026-11-01T00:00:00Z)\nvictim@example.org not suppressed\n"
+    );
+    let output = run(fbl(dir.path()).args(["suppress", "check", "old@example.com"]));
+    assert_eq!(stdout(&output).lines().count(), 1);
+
+    // Typed reasons: cleaned and said so; blank ones refused like `remove`'s.
+    for blank in ["", "  ", "\t\n"] {
+        for command in [
+            ["suppress", "add", "new@example.com", "--reason", blank],
+            ["suppress", "remove", "old@example.com", "--reason", blank],
+        ] {
+            let output = run(fbl(dir.path()).args(command));
+            assert_eq!(output.status.code(), Some(2), "{command:?}");
+            assert!(
+                String::from_utf8_lossy(&output.stderr).contains("--reason must say why"),
+                "{command:?}"
+            );
+        }
+    }
+    let output = run(fbl(dir.path()).args([
+        "suppress",
+        "add",
+        "new@example.com",
+        "--reason",
+        "asked\nx@example.org",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("replaced by spaces"));
+    let output = run(fbl(dir.path()).args(["suppress", "check", "new@example.com"]));
+    assert!(
+        stdout(&output).starts_with("new@example.com suppressed: asked x@example.org (manual,"),
+        "{}",
+        stdout(&output)
+    );
+}

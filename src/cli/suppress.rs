@@ -272,21 +272,25 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
                     cleaned += 1;
                     if shown.len() < 20 {
                         shown.push(format!(
-                            "{}:{line}: control characters (tab, line break) in the reason \
-                             replaced by spaces",
+                            "{}:{line}: the reason's control characters (tab, line break) \
+                             replaced by spaces, or bytes that are not UTF-8 by U+FFFD",
                             file.display()
                         ));
                     }
                 }
-                let address = match address::parse_typed(&raw) {
+                let parsed = match &raw {
+                    Ok(raw) => address::parse_typed(raw)
+                        .map_err(|why| format!("{raw:?} is not an email address: {why}")),
+                    Err(lossy) => Err(format!(
+                        "{lossy:?} is not UTF-8 text, so not an email address"
+                    )),
+                };
+                let address = match parsed {
                     Ok(address) => address,
                     Err(why) => {
                         invalid += 1;
                         if shown.len() < 20 {
-                            shown.push(format!(
-                                "{}:{line}: {raw:?} is not an email address: {why}",
-                                file.display()
-                            ));
+                            shown.push(format!("{}:{line}: {why}", file.display()));
                         }
                         continue;
                     }
@@ -362,15 +366,22 @@ fn typed_reason(reason: &str, done: &str) -> Result<String> {
 
 /// One address of an imported list.
 struct ImportEntry {
+    /// The line of the file it starts on.
     line: u64,
-    address: String,
+    /// The address as written; the line's or cell's text, its bytes that are not UTF-8
+    /// replaced, when it is not UTF-8 (a bad line).
+    address: Result<String, String>,
     /// Cleaned (see `suppression::clean_reason`); the default when the line gives none.
     reason: String,
-    /// Whether the line's reason had control characters, replaced by spaces.
+    /// Whether the line's reason had control characters (replaced by spaces) or bytes that are
+    /// not UTF-8 (replaced by U+FFFD).
     cleaned: bool,
 }
 
-/// Reads a plain list or a CSV file, an entry at a time.
+/// Reads a plain list or a CSV file, an entry at a time. A line that is not UTF-8 (a
+/// Windows-1252 name, say) does not stop the import: in a plain list or in the address
+/// column, it is a bad line; elsewhere it does not matter (the reason is read as far as it is
+/// UTF-8).
 fn read_import(
     path: &PathBuf,
     default_reason: &str,
@@ -378,17 +389,17 @@ fn read_import(
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut reader = std::io::BufReader::with_capacity(256 * 1024, file);
-    let mut first = String::new();
+    let mut first = Vec::new();
     reader
-        .read_line(&mut first)
+        .read_until(b'\n', &mut first)
         .with_context(|| format!("cannot read {}", path.display()))?;
     // A list saved by Excel or another Windows program starts with a UTF-8 byte order mark,
     // which is not part of the header or of the first address (`fbl sendlog import` drops it
     // too).
-    if let Some(rest) = first.strip_prefix('\u{feff}') {
-        first = rest.to_string();
+    if first.starts_with("\u{feff}".as_bytes()) {
+        first.drain(..3);
     }
-    let header: Vec<String> = first
+    let header: Vec<String> = String::from_utf8_lossy(&first)
         .trim()
         .split(',')
         .map(|h| h.trim().trim_matches('"').to_ascii_lowercase())
@@ -409,51 +420,122 @@ fn read_import(
     let default_reason = default_reason.to_string();
     if let Some(address_column) = address_column {
         let reason_column = header.iter().position(|h| h == "reason");
+        let blank = std::rc::Rc::new(std::cell::RefCell::new(std::collections::VecDeque::new()));
         let csv = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
-            .from_reader(reader);
-        Ok(Box::new(csv.into_records().enumerate().map(
-            move |(index, record)| {
-                let record = record.with_context(|| format!("cannot read {shown}"))?;
-                let address = record.get(address_column).unwrap_or("").to_string();
-                let (reason, cleaned) = reason_column
-                    .and_then(|c| record.get(c))
-                    .map(suppression::clean_reason)
-                    .unwrap_or_default();
-                let reason = if reason.is_empty() {
-                    default_reason.clone()
-                } else {
-                    reason
-                };
-                Ok(ImportEntry {
-                    line: index as u64 + 2,
-                    address,
-                    reason,
-                    cleaned,
-                })
-            },
-        )))
+            .from_reader(BlankLines {
+                inner: reader,
+                line: 1,
+                content: false,
+                blank: blank.clone(),
+            });
+        // The line the record before ended on, counted from the header's (0). The CSV
+        // reader's own positions are where it began reading a record, before the blank lines
+        // it skipped (and, with CRLF ends, before the LF of the record before).
+        let mut last_line = 0;
+        Ok(Box::new(csv.into_byte_records().map(move |record| {
+            let record = record.with_context(|| format!("cannot read {shown}"))?;
+            // A record starts on the first line after the record before that is not blank,
+            // and ends as many lines on as its quoted fields hold line breaks.
+            let mut line = last_line + 1;
+            let mut blank = blank.borrow_mut();
+            while let Some(&first) = blank.front().filter(|&&first| first <= line) {
+                blank.pop_front();
+                if first == line {
+                    line += 1;
+                }
+            }
+            last_line = line
+                + record
+                    .iter()
+                    .map(|field| field.iter().filter(|&&b| b == b'\n').count() as u64)
+                    .sum::<u64>();
+            // The file's line: the header is its line 1.
+            let line = line + 1;
+            let cell = record.get(address_column).unwrap_or(b"");
+            let address = std::str::from_utf8(cell)
+                .map(str::to_string)
+                .map_err(|_| String::from_utf8_lossy(cell).into_owned());
+            let (reason, cleaned) = match reason_column.and_then(|c| record.get(c)) {
+                None => (String::new(), false),
+                Some(cell) => {
+                    let text = String::from_utf8_lossy(cell);
+                    let (reason, cleaned) = suppression::clean_reason(&text);
+                    (reason, cleaned || std::str::from_utf8(cell).is_err())
+                }
+            };
+            let reason = if reason.is_empty() {
+                default_reason.clone()
+            } else {
+                reason
+            };
+            Ok(ImportEntry {
+                line,
+                address,
+                reason,
+                cleaned,
+            })
+        })))
     } else {
         let keep = |text: &str| !text.trim().is_empty() && !address::is_comment_line(text);
-        let entry = move |line: u64, text: &str| ImportEntry {
-            line,
-            address: text.trim().to_string(),
-            reason: default_reason.clone(),
-            cleaned: false,
+        // A line that is not UTF-8 is kept (a bad line to name) unless its text, as far as it
+        // is UTF-8, is blank or a comment.
+        let entry = move |line: u64, bytes: &[u8]| {
+            let address = match std::str::from_utf8(bytes) {
+                Ok(text) => Ok(text.trim().to_string()),
+                Err(_) => Err(String::from_utf8_lossy(bytes).trim().to_string()),
+            };
+            let text = address.as_ref().unwrap_or_else(|lossy| lossy);
+            keep(text).then(|| ImportEntry {
+                line,
+                address,
+                reason: default_reason.clone(),
+                cleaned: false,
+            })
         };
-        let head = keep(&first).then(|| Ok(entry(1, &first)));
+        let head = entry(1, &first).map(Ok);
         let rest = reader
-            .lines()
+            .split(b'\n')
             .enumerate()
             .filter_map(move |(index, line)| match line {
                 Err(error) => Some(Err(
                     anyhow::Error::new(error).context(format!("cannot read {shown}"))
                 )),
-                Ok(line) if keep(&line) => Some(Ok(entry(index as u64 + 2, &line))),
-                Ok(_) => None,
+                Ok(line) => entry(index as u64 + 2, &line).map(Ok),
             });
         Ok(Box::new(head.into_iter().chain(rest)))
+    }
+}
+
+/// A reader that notes the numbers of the blank lines (empty, or a lone CR) it passes on,
+/// counted as the CSV reader counts lines (from 1), for `read_import` to skip.
+struct BlankLines<R> {
+    inner: R,
+    /// The line the next byte is on.
+    line: u64,
+    /// Whether that line has had a byte other than CR.
+    content: bool,
+    blank: std::rc::Rc<std::cell::RefCell<std::collections::VecDeque<u64>>>,
+}
+
+impl<R: std::io::Read> std::io::Read for BlankLines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        for &byte in &buf[..read] {
+            match byte {
+                b'\n' => {
+                    if !self.content {
+                        self.blank.borrow_mut().push_back(self.line);
+                    }
+                    self.line += 1;
+                    self.content = false;
+                }
+                b'\r' => {}
+                _ => self.content = true,
+            }
+        }
+        Ok(read)
     }
 }
 
@@ -502,13 +584,24 @@ fn check_many(store: &Store, addresses: &[String], json: bool, now: &str) -> Res
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut every = true;
-    let mut check = |raw: &str| -> Result<()> {
+    // `utf8`: false for a line of standard input that is not UTF-8 (`raw` has its bytes
+    // replaced), not an address.
+    let mut check = |raw: &str, utf8: bool| -> Result<()> {
         let raw = raw.trim();
         // Blank lines and `#` comments, as `suppress import` reads a plain list.
         if raw.is_empty() || address::is_comment_line(raw) {
             return Ok(());
         }
-        let (normalised, entry) = match check_address(store, raw, now)? {
+        let checked = if utf8 {
+            check_address(store, raw, now)?
+        } else {
+            Checked::NotAnAddress {
+                raw: raw.to_owned(),
+                why: "it is not UTF-8 text".to_string(),
+                entry: None,
+            }
+        };
+        let (normalised, entry) = match checked {
             Checked::Address { address, entry } => (address, entry),
             Checked::NotAnAddress {
                 raw,
@@ -555,11 +648,17 @@ fn check_many(store: &Store, addresses: &[String], json: bool, now: &str) -> Res
     };
     for address in addresses {
         if address == "-" {
-            for line in std::io::stdin().lock().lines() {
-                check(&line.context("cannot read standard input")?)?;
+            // Read as bytes: a line that is not UTF-8 is answered (not an address), and the
+            // lines after it are read.
+            for line in std::io::stdin().lock().split(b'\n') {
+                let line = line.context("cannot read standard input")?;
+                match std::str::from_utf8(&line) {
+                    Ok(text) => check(text, true)?,
+                    Err(_) => check(&String::from_utf8_lossy(&line), false)?,
+                }
             }
         } else {
-            check(address)?;
+            check(address, true)?;
         }
     }
     out.flush()?;

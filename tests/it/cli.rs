@@ -2764,3 +2764,76 @@ fn control_characters_in_reasons_are_cleaned_in_and_escaped_out() {
         stdout(&output)
     );
 }
+
+/// A line that is not UTF-8 (a Windows-1252 name) is a bad line of its own, named with its
+/// line number, not the end of the import: in a column fbl does not read it does not matter,
+/// in the address column or a plain list it is an invalid line. `suppress check -` answers
+/// such a line as not an address and reads on. A CSV list's line numbers count blank lines.
+#[test]
+fn a_line_that_is_not_utf8_is_a_bad_line_and_the_rest_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "names.csv",
+        b"email,name\ngood3@example.com,J\xe9r\xf4me\ngood4@example.com,x\n",
+    );
+    let output = run(fbl(dir.path()).args(["suppress", "import", "names.csv"]));
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(stdout(&output), "2 addresses read, 2 added, 0 invalid\n");
+
+    write(
+        dir.path(),
+        "bad.csv",
+        b"email,reason\nfive@example.com,x\n\nb\xe9@example.com,y\nnot an address,z\nsix@example.com,caf\xe9\n",
+    );
+    let output = run(fbl(dir.path()).args(["suppress", "import", "bad.csv"]));
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(
+        text.starts_with("4 addresses read, 2 added, 1 reasons cleaned, 2 invalid\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bad.csv:4: \"b\u{fffd}@example.com\" is not UTF-8 text"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bad.csv:5: \"not an address\" is not an email address"),
+        "{text}"
+    );
+    assert!(text.contains("bad.csv:6: the reason's"), "{text}");
+    write(
+        dir.path(),
+        "crlf.csv",
+        b"email\r\nseven@example.com\r\n\r\n\r\nnot an address\r\n\"a\r\n\r\nb\"\r\n\r\nagain\r\n",
+    );
+    let text = stdout(&run(
+        fbl(dir.path()).args(["suppress", "import", "crlf.csv"])
+    ));
+    assert!(text.contains("crlf.csv:5: \"not an address\""), "{text}");
+    assert!(text.contains("crlf.csv:6: \"a\\r\\n\\r\\nb\""), "{text}");
+    assert!(text.contains("crlf.csv:10: \"again\""), "{text}");
+
+    let list = b"good1@example.com\nj\xe9r\xf4me@example.fr\ngood2@example.com\n";
+    write(dir.path(), "names.txt", list);
+    let output = run(fbl(dir.path()).args(["suppress", "import", "names.txt"]));
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(
+        text.starts_with("3 addresses read, 2 added, 1 invalid\n")
+            && text.contains("names.txt:2: \"j\u{fffd}r\u{fffd}me@example.fr\" is not UTF-8 text"),
+        "{text}"
+    );
+
+    let output = run_with_stdin(fbl(dir.path()).args(["suppress", "check", "-"]), list);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[0].starts_with("good1@example.com suppressed: import"));
+    assert_eq!(
+        lines[1],
+        "\"j\u{fffd}r\u{fffd}me@example.fr\" is not an email address: it is not UTF-8 text"
+    );
+    assert!(lines[2].starts_with("good2@example.com suppressed: import"));
+}

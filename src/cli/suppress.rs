@@ -91,10 +91,15 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
                 removed,
                 now: now.to_string(),
             };
-            let mut entries: Vec<Suppression> = Vec::new();
+            // Written as it is read, never held in memory (a list of millions of entries):
+            // the JSON array an entry at a time, in the bytes `print_json` writes for the whole.
+            let mut entries = 0u64;
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            if !json {
+            if json {
+                use std::io::Write;
+                write!(out, "[").context("cannot write to standard output")?;
+            } else {
                 super::terminal_header(
                     &mut out,
                     &[
@@ -118,7 +123,15 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
                     return Ok(());
                 }
                 if json {
-                    entries.push(entry.clone());
+                    let text = serde_json::to_string_pretty(entry)?;
+                    write!(out, "{}", if entries == 0 { "\n" } else { ",\n" })
+                        .context("cannot write to standard output")?;
+                    // Indented one level, as in the array (a JSON string holds no line break).
+                    for (index, line) in text.lines().enumerate() {
+                        let end = if index == 0 { "" } else { "\n" };
+                        write!(out, "{end}  {line}").context("cannot write to standard output")?;
+                    }
+                    entries += 1;
                 } else {
                     writeln!(
                         out,
@@ -139,12 +152,13 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
                 }
                 Ok(())
             })?;
+            if json {
+                use std::io::Write;
+                let end = if entries == 0 { "]" } else { "\n]" };
+                writeln!(out, "{end}").context("cannot write to standard output")?;
+            }
             // Dropping the buffer would lose a failed last write (a full disk, a closed pipe).
             std::io::Write::flush(&mut out).context("cannot write to standard output")?;
-            drop(out);
-            if json {
-                print_json(&entries)?;
-            }
             Ok(Outcome::Clean)
         }
         SuppressCommand::Check { addresses, json }

@@ -2837,3 +2837,38 @@ fn a_line_that_is_not_utf8_is_a_bad_line_and_the_rest_is_read() {
     );
     assert!(lines[2].starts_with("good2@example.com suppressed: import"));
 }
+
+/// `suppress list --json` is written an entry at a time (a list of millions is never held in
+/// memory), in the bytes of one pretty-printed JSON array, empty or not.
+#[test]
+fn suppress_list_json_is_one_pretty_array_written_as_it_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let listed = |dir: &Path| {
+        let output = run(fbl(dir).args(["suppress", "list", "--json"]));
+        assert_eq!(output.status.code(), Some(0));
+        stdout(&output)
+    };
+    run(fbl(dir.path()).args(["suppress", "add", "a@example.com", "--reason", "x\ty"]));
+    let mut store = fbl::store::Store::open(&dir.path().join("fbl.sqlite")).unwrap();
+    let mut batch = store.begin().unwrap();
+    batch
+        .unsuppress("a@example.com", "gone", "manual", "2026-11-20T08:00:00Z")
+        .unwrap();
+    batch.commit().unwrap();
+    assert_eq!(listed(dir.path()), "[]\n");
+    for address in ["b@example.com", "c@example.com", "d@example.com"] {
+        run(fbl(dir.path()).args(["suppress", "add", address]));
+    }
+    let text = listed(dir.path());
+    let list: Vec<fbl::suppression::Suppression> = serde_json::from_str(&text).unwrap();
+    assert_eq!(list.len(), 3);
+    assert_eq!(text, serde_json::to_string_pretty(&list).unwrap() + "\n");
+    let output = run(fbl(dir.path()).args(["suppress", "list", "--json", "--removed"]));
+    let removed: Vec<fbl::suppression::Suppression> =
+        serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(
+        stdout(&output),
+        serde_json::to_string_pretty(&removed).unwrap() + "\n"
+    );
+    assert_eq!(removed[0].reason, "x y");
+}

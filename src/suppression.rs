@@ -43,9 +43,73 @@ pub fn expiry(reason: &str, seen_at: &str, policy: &SuppressionConfig) -> Option
     Some(expires.format("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
 
+/// A reason as it is kept: each run of control characters (tab, CR, LF, the other C0 and C1
+/// controls, DEL) and line or paragraph separators replaced by one space, then trimmed; and
+/// whether anything was replaced. A reason is printed in tab-separated lines (`fbl suppress
+/// list`, `check`), where such a character would start a field or a row of its own.
+pub fn clean_reason(reason: &str) -> (String, bool) {
+    let mut clean = String::with_capacity(reason.len());
+    let mut replaced = false;
+    let mut in_run = false;
+    for c in reason.chars() {
+        if c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
+            replaced = true;
+            if !in_run {
+                clean.push(' ');
+            }
+            in_run = true;
+        } else {
+            clean.push(c);
+            in_run = false;
+        }
+    }
+    (clean.trim().to_string(), replaced)
+}
+
+/// A field of a tab-separated line as printed: control characters, separators and the
+/// backslash escaped (`\t`, `\n`, `\u{1b}`, `\\`), so that a reason kept before fbl cleaned
+/// them cannot start a field or a row of its own.
+pub fn escape_field(field: &str) -> std::borrow::Cow<'_, str> {
+    let special = |c: char| c.is_control() || c == '\\' || c == '\u{2028}' || c == '\u{2029}';
+    if !field.contains(special) {
+        return std::borrow::Cow::Borrowed(field);
+    }
+    let mut escaped = String::with_capacity(field.len() + 8);
+    for c in field.chars() {
+        if special(c) {
+            escaped.extend(c.escape_debug());
+        } else {
+            escaped.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(escaped)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reasons_lose_control_characters_and_fields_escape_them() {
+        assert_eq!(
+            clean_reason("complained\tvia phone\r\nvictim@example.org"),
+            ("complained via phone victim@example.org".to_string(), true)
+        );
+        assert_eq!(
+            clean_reason(" asked\u{7f}\u{85} twice\n"),
+            ("asked  twice".to_string(), true)
+        );
+        assert_eq!(
+            clean_reason("plain reason"),
+            ("plain reason".to_string(), false)
+        );
+        assert_eq!(clean_reason("\u{1}\u{2}"), (String::new(), true));
+        assert_eq!(escape_field("plain"), "plain");
+        assert_eq!(
+            escape_field("a\tb\nc\r\u{1b}\\d"),
+            "a\\tb\\nc\\r\\u{1b}\\\\d"
+        );
+    }
 
     #[test]
     fn only_complaints_and_unsubscribes_suppress_by_default() {

@@ -2,8 +2,8 @@
 
 use super::{Context, Outcome, print_json};
 use crate::address;
-use crate::store::{Store, SuppressRequest, SuppressionFilter};
-use crate::suppression::{self, Suppression};
+use crate::store::{Store, SuppressChange, SuppressRequest, SuppressionFilter};
+use crate::suppression::{self, Suppression, escape_field};
 use anyhow::{Context as _, Result, bail};
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -50,7 +50,7 @@ pub enum SuppressCommand {
     Add {
         #[arg(required = true)]
         addresses: Vec<String>,
-        /// Reason kept with the entry
+        /// Reason kept with the entry (control characters replaced by spaces; not blank)
         #[arg(long, default_value = "manual")]
         reason: String,
     },
@@ -91,10 +91,15 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
                 removed,
                 now: now.to_string(),
             };
-            let mut entries: Vec<Suppression> = Vec::new();
+            // Written as it is read, never held in memory (a list of millions of entries):
+            // the JSON array an entry at a time, in the bytes `print_json` writes for the whole.
+            let mut entries = 0u64;
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            if !json {
+            if json {
+                use std::io::Write;
+                write!(out, "[").context("cannot write to standard output")?;
+            } else {
                 super::terminal_header(
                     &mut out,
                     &[
@@ -118,14 +123,22 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
                     return Ok(());
                 }
                 if json {
-                    entries.push(entry.clone());
+                    let text = serde_json::to_string_pretty(entry)?;
+                    write!(out, "{}", if entries == 0 { "\n" } else { ",\n" })
+                        .context("cannot write to standard output")?;
+                    // Indented one level, as in the array (a JSON string holds no line break).
+                    for (index, line) in text.lines().enumerate() {
+                        let end = if index == 0 { "" } else { "\n" };
+                        write!(out, "{end}  {line}").context("cannot write to standard output")?;
+                    }
+                    entries += 1;
                 } else {
                     writeln!(
                         out,
                         "{}\t{}\t{}\t{}\t{}\t{}\t{}",
-                        entry.address,
-                        entry.reason,
-                        entry.source,
+                        escape_field(&entry.address),
+                        escape_field(&entry.reason),
+                        escape_field(&entry.source),
                         entry.first_seen,
                         entry.last_seen,
                         entry.count,
@@ -139,12 +152,13 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
                 }
                 Ok(())
             })?;
+            if json {
+                use std::io::Write;
+                let end = if entries == 0 { "]" } else { "\n]" };
+                writeln!(out, "{end}").context("cannot write to standard output")?;
+            }
             // Dropping the buffer would lose a failed last write (a full disk, a closed pipe).
             std::io::Write::flush(&mut out).context("cannot write to standard output")?;
-            drop(out);
-            if json {
-                print_json(&entries)?;
-            }
             Ok(Outcome::Clean)
         }
         SuppressCommand::Check { addresses, json }
@@ -172,7 +186,10 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
             } else if let Some(entry) = &entry {
                 println!(
                     "{} suppressed: {} ({}, since {})",
-                    entry.address, entry.reason, entry.source, entry.first_seen
+                    escape_field(&entry.address),
+                    escape_field(&entry.reason),
+                    escape_field(&entry.source),
+                    entry.first_seen
                 );
             } else if let Some(address) = not_suppressed {
                 println!("{address} not suppressed");
@@ -196,6 +213,7 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
             Ok(Outcome::Clean)
         }
         SuppressCommand::Add { addresses, reason } => {
+            let reason = typed_reason(&reason, "suppressed")?;
             let normalised = addresses
                 .iter()
                 .map(|a| parse_typed(a))
@@ -203,8 +221,9 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
             let _lock = store.lock()?;
             let expires_at = suppression::expiry(&reason, now, &context.config.suppression);
             let mut batch = store.begin()?;
+            let mut listed = Vec::new();
             for address in &normalised {
-                batch.suppress(&SuppressRequest {
+                let change = batch.suppress(&SuppressRequest {
                     address,
                     reason: &reason,
                     source: "manual",
@@ -214,14 +233,18 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
                     actor: "manual",
                     now,
                 })?;
+                if change == SuppressChange::Unchanged {
+                    listed.push(address);
+                }
             }
             batch.commit()?;
+            for address in listed {
+                eprintln!("fbl: {address} was already on the suppression list; nothing changed");
+            }
             Ok(Outcome::Clean)
         }
         SuppressCommand::Remove { address, reason } => {
-            if reason.trim().is_empty() {
-                bail!("--reason must say why the address is removed");
-            }
+            let reason = typed_reason(&reason, "removed")?;
             // An entry kept before addresses were checked as closely as now (`a@b@c.com`)
             // can still be taken off by its exact text.
             let (normalised, invalid) = match address::parse_typed(&address) {
@@ -242,25 +265,46 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
             Ok(Outcome::Clean)
         }
         SuppressCommand::Import { file, reason } => {
+            let reason = typed_reason(&reason, "imported")?;
             let entries = read_import(&file, &reason)?;
             let _lock = store.lock()?;
             // One transaction, so that a failure imports nothing (importing again would count
             // every address twice); the list is read as it goes, never held in memory.
             let mut batch = store.begin()?;
-            let (mut read, mut added, mut invalid) = (0u64, 0u64, 0u64);
+            let (mut read, mut added, mut updated, mut unchanged, mut invalid, mut cleaned) =
+                (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
             let mut shown = Vec::new();
             for entry in entries {
-                let (line, raw, entry_reason) = entry?;
+                let ImportEntry {
+                    line,
+                    address: raw,
+                    reason: entry_reason,
+                    cleaned: reason_cleaned,
+                } = entry?;
                 read += 1;
-                let address = match address::parse_typed(&raw) {
+                if reason_cleaned {
+                    cleaned += 1;
+                    if shown.len() < 20 {
+                        shown.push(format!(
+                            "{}:{line}: the reason's control characters (tab, line break) \
+                             replaced by spaces, or bytes that are not UTF-8 by U+FFFD",
+                            file.display()
+                        ));
+                    }
+                }
+                let parsed = match &raw {
+                    Ok(raw) => address::parse_typed(raw)
+                        .map_err(|why| format!("{raw:?} is not an email address: {why}")),
+                    Err(lossy) => Err(format!(
+                        "{lossy:?} is not UTF-8 text, so not an email address"
+                    )),
+                };
+                let address = match parsed {
                     Ok(address) => address,
                     Err(why) => {
                         invalid += 1;
                         if shown.len() < 20 {
-                            shown.push(format!(
-                                "{}:{line}: {raw:?} is not an email address: {why}",
-                                file.display()
-                            ));
+                            shown.push(format!("{}:{line}: {why}", file.display()));
                         }
                         continue;
                     }
@@ -277,17 +321,31 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
                     actor: "import",
                     now,
                 })?;
-                if change == crate::store::SuppressChange::Added {
-                    added += 1;
+                match change {
+                    SuppressChange::Added => added += 1,
+                    SuppressChange::Updated => updated += 1,
+                    SuppressChange::Unchanged => unchanged += 1,
                 }
             }
             batch.commit()?;
-            println!("{read} addresses read, {added} added, {invalid} invalid");
+            // Updated (a stronger reason, an expiry lifted) and already listed (nothing
+            // changed) are said only when there are some, as a first import has none.
+            let mut summary = format!("{read} addresses read, {added} added");
+            if updated > 0 {
+                summary.push_str(&format!(", {updated} updated"));
+            }
+            if unchanged > 0 {
+                summary.push_str(&format!(", {unchanged} already listed"));
+            }
+            if cleaned > 0 {
+                summary.push_str(&format!(", {cleaned} reasons cleaned"));
+            }
+            println!("{summary}, {invalid} invalid");
             for line in &shown {
                 println!("  {line}");
             }
-            if invalid > shown.len() as u64 {
-                println!("  ... and {} more", invalid - shown.len() as u64);
+            if invalid + cleaned > shown.len() as u64 {
+                println!("  ... and {} more", invalid + cleaned - shown.len() as u64);
             }
             Ok(if invalid == 0 {
                 Outcome::Clean
@@ -304,10 +362,40 @@ fn parse_typed(raw: &str) -> Result<String> {
         .map_err(|why| anyhow::anyhow!("{raw:?} is not an email address: {why}"))
 }
 
-/// One address of an imported list: line number, address, reason.
-type ImportEntry = (u64, String, String);
+/// A reason typed on the command line, as it is kept (see `suppression::clean_reason`);
+/// refused when blank. `done` is what happens to the address (`removed`).
+fn typed_reason(reason: &str, done: &str) -> Result<String> {
+    let (clean, replaced) = suppression::clean_reason(reason);
+    if clean.is_empty() {
+        bail!("--reason must say why the address is {done}");
+    }
+    if replaced {
+        eprintln!(
+            "fbl: the reason's control characters (tab, line break) were replaced by spaces: \
+             {clean:?}"
+        );
+    }
+    Ok(clean)
+}
 
-/// Reads a plain list or a CSV file, an entry at a time.
+/// One address of an imported list.
+struct ImportEntry {
+    /// The line of the file it starts on.
+    line: u64,
+    /// The address as written; the line's or cell's text, its bytes that are not UTF-8
+    /// replaced, when it is not UTF-8 (a bad line).
+    address: Result<String, String>,
+    /// Cleaned (see `suppression::clean_reason`); the default when the line gives none.
+    reason: String,
+    /// Whether the line's reason had control characters (replaced by spaces) or bytes that are
+    /// not UTF-8 (replaced by U+FFFD).
+    cleaned: bool,
+}
+
+/// Reads a plain list or a CSV file, an entry at a time. A line that is not UTF-8 (a
+/// Windows-1252 name, say) does not stop the import: in a plain list or in the address
+/// column, it is a bad line; elsewhere it does not matter (the reason is read as far as it is
+/// UTF-8).
 fn read_import(
     path: &PathBuf,
     default_reason: &str,
@@ -315,17 +403,17 @@ fn read_import(
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut reader = std::io::BufReader::with_capacity(256 * 1024, file);
-    let mut first = String::new();
+    let mut first = Vec::new();
     reader
-        .read_line(&mut first)
+        .read_until(b'\n', &mut first)
         .with_context(|| format!("cannot read {}", path.display()))?;
     // A list saved by Excel or another Windows program starts with a UTF-8 byte order mark,
     // which is not part of the header or of the first address (`fbl sendlog import` drops it
     // too).
-    if let Some(rest) = first.strip_prefix('\u{feff}') {
-        first = rest.to_string();
+    if first.starts_with("\u{feff}".as_bytes()) {
+        first.drain(..3);
     }
-    let header: Vec<String> = first
+    let header: Vec<String> = String::from_utf8_lossy(&first)
         .trim()
         .split(',')
         .map(|h| h.trim().trim_matches('"').to_ascii_lowercase())
@@ -346,40 +434,122 @@ fn read_import(
     let default_reason = default_reason.to_string();
     if let Some(address_column) = address_column {
         let reason_column = header.iter().position(|h| h == "reason");
+        let blank = std::rc::Rc::new(std::cell::RefCell::new(std::collections::VecDeque::new()));
         let csv = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
-            .from_reader(reader);
-        Ok(Box::new(csv.into_records().enumerate().map(
-            move |(index, record)| {
-                let record = record.with_context(|| format!("cannot read {shown}"))?;
-                let address = record.get(address_column).unwrap_or("").to_string();
-                let reason = reason_column
-                    .and_then(|c| record.get(c))
-                    .filter(|r| !r.trim().is_empty())
-                    .unwrap_or(&default_reason)
-                    .to_string();
-                Ok((index as u64 + 2, address, reason))
-            },
-        )))
+            .from_reader(BlankLines {
+                inner: reader,
+                line: 1,
+                content: false,
+                blank: blank.clone(),
+            });
+        // The line the record before ended on, counted from the header's (0). The CSV
+        // reader's own positions are where it began reading a record, before the blank lines
+        // it skipped (and, with CRLF ends, before the LF of the record before).
+        let mut last_line = 0;
+        Ok(Box::new(csv.into_byte_records().map(move |record| {
+            let record = record.with_context(|| format!("cannot read {shown}"))?;
+            // A record starts on the first line after the record before that is not blank,
+            // and ends as many lines on as its quoted fields hold line breaks.
+            let mut line = last_line + 1;
+            let mut blank = blank.borrow_mut();
+            while let Some(&first) = blank.front().filter(|&&first| first <= line) {
+                blank.pop_front();
+                if first == line {
+                    line += 1;
+                }
+            }
+            last_line = line
+                + record
+                    .iter()
+                    .map(|field| field.iter().filter(|&&b| b == b'\n').count() as u64)
+                    .sum::<u64>();
+            // The file's line: the header is its line 1.
+            let line = line + 1;
+            let cell = record.get(address_column).unwrap_or(b"");
+            let address = std::str::from_utf8(cell)
+                .map(str::to_string)
+                .map_err(|_| String::from_utf8_lossy(cell).into_owned());
+            let (reason, cleaned) = match reason_column.and_then(|c| record.get(c)) {
+                None => (String::new(), false),
+                Some(cell) => {
+                    let text = String::from_utf8_lossy(cell);
+                    let (reason, cleaned) = suppression::clean_reason(&text);
+                    (reason, cleaned || std::str::from_utf8(cell).is_err())
+                }
+            };
+            let reason = if reason.is_empty() {
+                default_reason.clone()
+            } else {
+                reason
+            };
+            Ok(ImportEntry {
+                line,
+                address,
+                reason,
+                cleaned,
+            })
+        })))
     } else {
         let keep = |text: &str| !text.trim().is_empty() && !address::is_comment_line(text);
-        let head = keep(&first).then(|| Ok((1, first.trim().to_string(), default_reason.clone())));
+        // A line that is not UTF-8 is kept (a bad line to name) unless its text, as far as it
+        // is UTF-8, is blank or a comment.
+        let entry = move |line: u64, bytes: &[u8]| {
+            let address = match std::str::from_utf8(bytes) {
+                Ok(text) => Ok(text.trim().to_string()),
+                Err(_) => Err(String::from_utf8_lossy(bytes).trim().to_string()),
+            };
+            let text = address.as_ref().unwrap_or_else(|lossy| lossy);
+            keep(text).then(|| ImportEntry {
+                line,
+                address,
+                reason: default_reason.clone(),
+                cleaned: false,
+            })
+        };
+        let head = entry(1, &first).map(Ok);
         let rest = reader
-            .lines()
+            .split(b'\n')
             .enumerate()
             .filter_map(move |(index, line)| match line {
                 Err(error) => Some(Err(
                     anyhow::Error::new(error).context(format!("cannot read {shown}"))
                 )),
-                Ok(line) if keep(&line) => Some(Ok((
-                    index as u64 + 2,
-                    line.trim().to_string(),
-                    default_reason.clone(),
-                ))),
-                Ok(_) => None,
+                Ok(line) => entry(index as u64 + 2, &line).map(Ok),
             });
         Ok(Box::new(head.into_iter().chain(rest)))
+    }
+}
+
+/// A reader that notes the numbers of the blank lines (empty, or a lone CR) it passes on,
+/// counted as the CSV reader counts lines (from 1), for `read_import` to skip.
+struct BlankLines<R> {
+    inner: R,
+    /// The line the next byte is on.
+    line: u64,
+    /// Whether that line has had a byte other than CR.
+    content: bool,
+    blank: std::rc::Rc<std::cell::RefCell<std::collections::VecDeque<u64>>>,
+}
+
+impl<R: std::io::Read> std::io::Read for BlankLines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        for &byte in &buf[..read] {
+            match byte {
+                b'\n' => {
+                    if !self.content {
+                        self.blank.borrow_mut().push_back(self.line);
+                    }
+                    self.line += 1;
+                    self.content = false;
+                }
+                b'\r' => {}
+                _ => self.content = true,
+            }
+        }
+        Ok(read)
     }
 }
 
@@ -428,13 +598,24 @@ fn check_many(store: &Store, addresses: &[String], json: bool, now: &str) -> Res
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut every = true;
-    let mut check = |raw: &str| -> Result<()> {
+    // `utf8`: false for a line of standard input that is not UTF-8 (`raw` has its bytes
+    // replaced), not an address.
+    let mut check = |raw: &str, utf8: bool| -> Result<()> {
         let raw = raw.trim();
         // Blank lines and `#` comments, as `suppress import` reads a plain list.
         if raw.is_empty() || address::is_comment_line(raw) {
             return Ok(());
         }
-        let (normalised, entry) = match check_address(store, raw, now)? {
+        let checked = if utf8 {
+            check_address(store, raw, now)?
+        } else {
+            Checked::NotAnAddress {
+                raw: raw.to_owned(),
+                why: "it is not UTF-8 text".to_string(),
+                entry: None,
+            }
+        };
+        let (normalised, entry) = match checked {
             Checked::Address { address, entry } => (address, entry),
             Checked::NotAnAddress {
                 raw,
@@ -469,7 +650,10 @@ fn check_many(store: &Store, addresses: &[String], json: bool, now: &str) -> Res
             writeln!(
                 out,
                 "{} suppressed: {} ({}, since {})",
-                entry.address, entry.reason, entry.source, entry.first_seen
+                escape_field(&entry.address),
+                escape_field(&entry.reason),
+                escape_field(&entry.source),
+                entry.first_seen
             )?;
         } else {
             writeln!(out, "{normalised} not suppressed")?;
@@ -478,11 +662,17 @@ fn check_many(store: &Store, addresses: &[String], json: bool, now: &str) -> Res
     };
     for address in addresses {
         if address == "-" {
-            for line in std::io::stdin().lock().lines() {
-                check(&line.context("cannot read standard input")?)?;
+            // Read as bytes: a line that is not UTF-8 is answered (not an address), and the
+            // lines after it are read.
+            for line in std::io::stdin().lock().split(b'\n') {
+                let line = line.context("cannot read standard input")?;
+                match std::str::from_utf8(&line) {
+                    Ok(text) => check(text, true)?,
+                    Err(_) => check(&String::from_utf8_lossy(&line), false)?,
+                }
             }
         } else {
-            check(address)?;
+            check(address, true)?;
         }
     }
     out.flush()?;

@@ -1530,6 +1530,7 @@ impl Batch<'_> {
             Some((reason, first_seen, last_seen, expires_at, removed_at, previous)) => {
                 let expired = expires_at.as_deref().is_some_and(|e| e <= request.now);
                 let was_off = removed_at.is_some() || expired;
+                let (old_reason, old_expires_at) = (reason.clone(), expires_at.clone());
                 let reason = if was_off || reason_rank(request.reason) > reason_rank(&reason) {
                     request.reason.to_string()
                 } else {
@@ -1543,6 +1544,19 @@ impl Batch<'_> {
                         _ => None,
                     }
                 };
+                // A person's `suppress add` or an import brings no new evidence: when the
+                // entry is on the list and would keep its reason and expiry (its source stays
+                // while it is on the list), nothing changes, so that adding or importing the
+                // same list again leaves the count, the history and the change sequence (and
+                // so `export --changed-since-last`) as they were. A report always counts.
+                if !was_off
+                    && request.actor != "report"
+                    && request.report_id.is_none()
+                    && reason == old_reason
+                    && expires_at == old_expires_at
+                {
+                    return Ok(SuppressChange::Unchanged);
+                }
                 let first_seen = if was_off || request.seen_at < first_seen.as_str() {
                     request.seen_at.to_string()
                 } else {

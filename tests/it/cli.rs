@@ -2673,3 +2673,278 @@ fn a_folder_without_eml_files_says_what_it_did_not_read() {
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
     assert!(!stdout(&output).contains("not named"));
 }
+
+/// The same `suppress import` twice, or a `suppress add` of an address already on the list,
+/// changes nothing the second time: counts, history and the change sequence stay, so an
+/// export of the changes since the last one is empty; a line twice in one file is imported
+/// once. The summary says how many were already listed.
+#[test]
+fn importing_or_adding_the_same_addresses_again_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "l.txt",
+        b"a@example.com\nb@example.com\nb@example.com\n",
+    );
+    let output = run(fbl(dir.path()).args(["suppress", "import", "l.txt"]));
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        stdout(&output),
+        "3 addresses read, 2 added, 1 already listed, 0 invalid\n"
+    );
+    let add = || run(fbl(dir.path()).args(["suppress", "add", "c@example.com"]));
+    assert_eq!(add().status.code(), Some(0));
+    let export = [
+        "export",
+        "--format",
+        "plain",
+        "--output",
+        "inc.txt",
+        "--changed-since-last",
+    ];
+    assert_eq!(run(fbl(dir.path()).args(export)).status.code(), Some(0));
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+    assert_eq!(read("inc.txt").lines().count(), 3);
+    let state = |dir: &Path| {
+        let store = fbl::store::Store::open(&dir.join("fbl.sqlite")).unwrap();
+        let counts: Vec<u64> = ["a@example.com", "b@example.com", "c@example.com"]
+            .iter()
+            .map(|a| {
+                store
+                    .active_suppression(a, "2026-11-20T08:00:00Z")
+                    .unwrap()
+                    .unwrap()
+                    .count
+            })
+            .collect();
+        let history: usize = ["a@example.com", "b@example.com", "c@example.com"]
+            .iter()
+            .map(|a| store.history(a).unwrap().len())
+            .sum();
+        (counts, history, store.change_seq().unwrap())
+    };
+    let before = state(dir.path());
+    assert_eq!((&before.0, before.1), (&vec![1, 1, 1], 3));
+
+    let mut again = fbl(dir.path());
+    again.env("FBL_NOW", "2026-11-21T08:00:00Z");
+    let output = run(again.args(["suppress", "import", "l.txt"]));
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        stdout(&output),
+        "3 addresses read, 0 added, 3 already listed, 0 invalid\n"
+    );
+    let output = add();
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("c@example.com was already on the suppression list; nothing changed"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(state(dir.path()), before);
+    assert_eq!(run(fbl(dir.path()).args(export)).status.code(), Some(0));
+    assert_eq!(read("inc.txt"), "");
+}
+
+/// A reason with a tab or a line break would start a field or a row of its own in the
+/// tab-separated `suppress list` and in `suppress check`'s lines (`cut -f1` would find an
+/// address nobody suppressed). Control characters in a reason are replaced by spaces where it
+/// comes in (`add`, `remove`, `import`, said so), and escaped where one kept before is printed;
+/// a blank reason is refused.
+#[test]
+fn control_characters_in_reasons_are_cleaned_in_and_escaped_out() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "inj.csv",
+        b"email,reason\nreal@example.com,\"complained\tvia phone\nvictim@example.org\"\n",
+    );
+    let output = run(fbl(dir.path()).args(["suppress", "import", "inj.csv"]));
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        stdout(&output).starts_with("1 addresses read, 1 added, 1 reasons cleaned, 0 invalid\n"),
+        "{}",
+        stdout(&output)
+    );
+    let output = run(fbl(dir.path()).args(["suppress", "list"]));
+    assert_eq!(
+        stdout(&output),
+        "real@example.com\tcomplained via phone victim@example.org\timport\t\
+         2026-11-20T08:00:00Z\t2026-11-20T08:00:00Z\t1\t-\n"
+    );
+
+    // Kept so before fbl cleaned reasons: printed escaped, one line each.
+    let mut store = fbl::store::Store::open(&dir.path().join("fbl.sqlite")).unwrap();
+    let mut batch = store.begin().unwrap();
+    batch
+        .suppress(&fbl::store::SuppressRequest {
+            address: "old@example.com",
+            reason: "asked\tby phone\r\nvictim@example.org\t\\",
+            source: "manual",
+            seen_at: "2026-11-01T00:00:00Z",
+            expires_at: None,
+            report_id: None,
+            actor: "manual",
+            now: "2026-11-01T00:00:00Z",
+        })
+        .unwrap();
+    batch.commit().unwrap();
+    drop(store);
+    let output = run(fbl(dir.path()).args(["suppress", "list"]));
+    let text = stdout(&output);
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(
+        text.contains("old@example.com\tasked\\tby phone\\r\\nvictim@example.org\\t\\\\\tmanual\t"),
+        "{text}"
+    );
+    let output = run_with_stdin(
+        fbl(dir.path()).args(["suppress", "check", "-"]),
+        b"old@example.com\nvictim@example.org\n",
+    );
+    assert_eq!(
+        stdout(&output),
+        "old@example.com suppressed: asked\\tby phone\\r\\nvictim@example.org\\t\\\\ (manual, \
+         since 2026-11-01T00:00:00Z)\nvictim@example.org not suppressed\n"
+    );
+    let output = run(fbl(dir.path()).args(["suppress", "check", "old@example.com"]));
+    assert_eq!(stdout(&output).lines().count(), 1);
+
+    // Typed reasons: cleaned and said so; blank ones refused like `remove`'s.
+    for blank in ["", "  ", "\t\n"] {
+        for command in [
+            ["suppress", "add", "new@example.com", "--reason", blank],
+            ["suppress", "remove", "old@example.com", "--reason", blank],
+        ] {
+            let output = run(fbl(dir.path()).args(command));
+            assert_eq!(output.status.code(), Some(2), "{command:?}");
+            assert!(
+                String::from_utf8_lossy(&output.stderr).contains("--reason must say why"),
+                "{command:?}"
+            );
+        }
+    }
+    let output = run(fbl(dir.path()).args([
+        "suppress",
+        "add",
+        "new@example.com",
+        "--reason",
+        "asked\nx@example.org",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("replaced by spaces"));
+    let output = run(fbl(dir.path()).args(["suppress", "check", "new@example.com"]));
+    assert!(
+        stdout(&output).starts_with("new@example.com suppressed: asked x@example.org (manual,"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+/// A line that is not UTF-8 (a Windows-1252 name) is a bad line of its own, named with its
+/// line number, not the end of the import: in a column fbl does not read it does not matter,
+/// in the address column or a plain list it is an invalid line. `suppress check -` answers
+/// such a line as not an address and reads on. A CSV list's line numbers count blank lines.
+#[test]
+fn a_line_that_is_not_utf8_is_a_bad_line_and_the_rest_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "names.csv",
+        b"email,name\ngood3@example.com,J\xe9r\xf4me\ngood4@example.com,x\n",
+    );
+    let output = run(fbl(dir.path()).args(["suppress", "import", "names.csv"]));
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(stdout(&output), "2 addresses read, 2 added, 0 invalid\n");
+
+    write(
+        dir.path(),
+        "bad.csv",
+        b"email,reason\nfive@example.com,x\n\nb\xe9@example.com,y\nnot an address,z\nsix@example.com,caf\xe9\n",
+    );
+    let output = run(fbl(dir.path()).args(["suppress", "import", "bad.csv"]));
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(
+        text.starts_with("4 addresses read, 2 added, 1 reasons cleaned, 2 invalid\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bad.csv:4: \"b\u{fffd}@example.com\" is not UTF-8 text"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bad.csv:5: \"not an address\" is not an email address"),
+        "{text}"
+    );
+    assert!(text.contains("bad.csv:6: the reason's"), "{text}");
+    write(
+        dir.path(),
+        "crlf.csv",
+        b"email\r\nseven@example.com\r\n\r\n\r\nnot an address\r\n\"a\r\n\r\nb\"\r\n\r\nagain\r\n",
+    );
+    let text = stdout(&run(
+        fbl(dir.path()).args(["suppress", "import", "crlf.csv"])
+    ));
+    assert!(text.contains("crlf.csv:5: \"not an address\""), "{text}");
+    assert!(text.contains("crlf.csv:6: \"a\\r\\n\\r\\nb\""), "{text}");
+    assert!(text.contains("crlf.csv:10: \"again\""), "{text}");
+
+    let list = b"good1@example.com\nj\xe9r\xf4me@example.fr\ngood2@example.com\n";
+    write(dir.path(), "names.txt", list);
+    let output = run(fbl(dir.path()).args(["suppress", "import", "names.txt"]));
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(
+        text.starts_with("3 addresses read, 2 added, 1 invalid\n")
+            && text.contains("names.txt:2: \"j\u{fffd}r\u{fffd}me@example.fr\" is not UTF-8 text"),
+        "{text}"
+    );
+
+    let output = run_with_stdin(fbl(dir.path()).args(["suppress", "check", "-"]), list);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[0].starts_with("good1@example.com suppressed: import"));
+    assert_eq!(
+        lines[1],
+        "\"j\u{fffd}r\u{fffd}me@example.fr\" is not an email address: it is not UTF-8 text"
+    );
+    assert!(lines[2].starts_with("good2@example.com suppressed: import"));
+}
+
+/// `suppress list --json` is written an entry at a time (a list of millions is never held in
+/// memory), in the bytes of one pretty-printed JSON array, empty or not.
+#[test]
+fn suppress_list_json_is_one_pretty_array_written_as_it_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let listed = |dir: &Path| {
+        let output = run(fbl(dir).args(["suppress", "list", "--json"]));
+        assert_eq!(output.status.code(), Some(0));
+        stdout(&output)
+    };
+    run(fbl(dir.path()).args(["suppress", "add", "a@example.com", "--reason", "x\ty"]));
+    let mut store = fbl::store::Store::open(&dir.path().join("fbl.sqlite")).unwrap();
+    let mut batch = store.begin().unwrap();
+    batch
+        .unsuppress("a@example.com", "gone", "manual", "2026-11-20T08:00:00Z")
+        .unwrap();
+    batch.commit().unwrap();
+    assert_eq!(listed(dir.path()), "[]\n");
+    for address in ["b@example.com", "c@example.com", "d@example.com"] {
+        run(fbl(dir.path()).args(["suppress", "add", address]));
+    }
+    let text = listed(dir.path());
+    let list: Vec<fbl::suppression::Suppression> = serde_json::from_str(&text).unwrap();
+    assert_eq!(list.len(), 3);
+    assert_eq!(text, serde_json::to_string_pretty(&list).unwrap() + "\n");
+    let output = run(fbl(dir.path()).args(["suppress", "list", "--json", "--removed"]));
+    let removed: Vec<fbl::suppression::Suppression> =
+        serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(
+        stdout(&output),
+        serde_json::to_string_pretty(&removed).unwrap() + "\n"
+    );
+    assert_eq!(removed[0].reason, "x y");
+}

@@ -1928,6 +1928,70 @@ fn addresses_stored_before_idn_canonical_are_rewritten_and_merged(backend: Backe
     assert_eq!(store.counts().unwrap().send_log, 2, "two forms, one entry");
 }
 
+/// A person's `suppress add` or an import of an address already on the list, with nothing to
+/// change (its reason and expiry stay), changes nothing: no count, no history line, no point
+/// of the change sequence (which `export --changed-since-last` follows). A stronger reason
+/// still changes the entry, and a report (new evidence) still counts.
+fn adding_or_importing_a_listed_address_again_changes_nothing(backend: Backend) {
+    let test = TestStore::new(backend);
+    let mut store = test.open();
+    let by = |actor: &'static str, reason: &'static str, now: &'static str| SuppressRequest {
+        source: actor,
+        actor,
+        ..request("a@example.org", reason, now)
+    };
+    let mut batch = store.begin().unwrap();
+    let first = by("import", "import", "2026-11-01T00:00:00Z");
+    assert_eq!(batch.suppress(&first).unwrap(), SuppressChange::Added);
+    assert_eq!(batch.suppress(&first).unwrap(), SuppressChange::Unchanged);
+    batch.commit().unwrap();
+    let seq = store.change_seq().unwrap();
+
+    let mut batch = store.begin().unwrap();
+    for request in [
+        by("import", "import", "2026-11-02T00:00:00Z"),
+        by("manual", "asked by phone", "2026-11-02T00:00:00Z"),
+    ] {
+        assert_eq!(batch.suppress(&request).unwrap(), SuppressChange::Unchanged);
+    }
+    batch.commit().unwrap();
+    assert_eq!(store.change_seq().unwrap(), seq);
+    let entry = store
+        .active_suppression("a@example.org", "2026-11-03T00:00:00Z")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (entry.reason.as_str(), entry.count, entry.last_seen.as_str()),
+        ("import", 1, "2026-11-01T00:00:00Z")
+    );
+    assert_eq!(store.history("a@example.org").unwrap().len(), 1);
+
+    // A stronger reason by hand, then the same again; then a report.
+    let mut batch = store.begin().unwrap();
+    let manual = by("manual", "manual", "2026-11-03T00:00:00Z");
+    assert_eq!(batch.suppress(&manual).unwrap(), SuppressChange::Updated);
+    assert_eq!(batch.suppress(&manual).unwrap(), SuppressChange::Unchanged);
+    let report = request("a@example.org", "manual", "2026-11-04T00:00:00Z");
+    assert_eq!(batch.suppress(&report).unwrap(), SuppressChange::Updated);
+    batch.commit().unwrap();
+    let entry = store
+        .active_suppression("a@example.org", "2026-11-05T00:00:00Z")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (entry.reason.as_str(), entry.count, entry.last_seen.as_str()),
+        ("manual", 3, "2026-11-04T00:00:00Z")
+    );
+    let actions: Vec<String> = store
+        .history("a@example.org")
+        .unwrap()
+        .into_iter()
+        .map(|h| h.action)
+        .collect();
+    assert_eq!(actions, ["add", "update", "update"]);
+    assert_eq!(store.change_seq().unwrap(), seq + 2);
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1961,4 +2025,5 @@ on_both_backends!(
     a_postfix_message_deferred_across_log_rotation_is_recorded,
     addresses_stored_before_idn_canonical_are_rewritten_and_merged,
     quarantine_written_before_version_18_is_keyed_by_the_migration,
+    adding_or_importing_a_listed_address_again_changes_nothing,
 );

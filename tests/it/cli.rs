@@ -718,7 +718,7 @@ fn import_takes_plain_and_csv_lists_and_reports_invalid_lines() {
             ("TWO@example.org".to_string(), "import".to_string()),
         ]
     );
-    // Importing again changes nothing but the counts' history.
+    // Importing again changes nothing.
     let before = counts(dir.path()).suppressions;
     run(fbl(dir.path()).args(["suppress", "import", "list.csv"]));
     assert_eq!(counts(dir.path()).suppressions, before);

@@ -234,6 +234,9 @@ pub struct Summary {
     /// while it was read), with the error: they are where they were, not in the store, and
     /// the inputs after them were read.
     pub unreadable: Vec<String>,
+    /// Addresses on the suppression list that a not-spam report names, with the report's
+    /// id: fbl never takes them off by itself; a person may (`fbl suppress remove`).
+    pub not_spam_for_listed: Vec<String>,
     /// The quarantine rows this summary counts in `quarantined`, with their line of
     /// `quarantine_reasons` and whether they are counted in `untrusted`: a row released
     /// later in the run is taken out of the counts by its id.
@@ -256,7 +259,10 @@ struct QuarantinedRow {
 impl Summary {
     /// True when a person should look: something was quarantined or left unattributed.
     pub fn needs_attention(&self) -> bool {
-        self.quarantined > 0 || self.unattributed > 0 || !self.unreadable.is_empty()
+        self.quarantined > 0
+            || self.unattributed > 0
+            || !self.unreadable.is_empty()
+            || !self.not_spam_for_listed.is_empty()
     }
 
     pub fn add(&mut self, other: &Summary) {
@@ -283,6 +289,8 @@ impl Summary {
         self.quarantine_reasons
             .extend(other.quarantine_reasons.iter().cloned());
         self.unreadable.extend(other.unreadable.iter().cloned());
+        self.not_spam_for_listed
+            .extend(other.not_spam_for_listed.iter().cloned());
         self.quarantined_rows
             .extend(other.quarantined_rows.iter().cloned());
         for &id in &other.released_rows {
@@ -632,6 +640,19 @@ impl Ingester<'_> {
         report: &Report,
         summary: &mut Summary,
     ) -> Result<()> {
+        if report.kind == Kind::NotSpam {
+            // The user says the mail is wanted (RFC 6430): never a suppression, and never a
+            // removal either (one user's "not spam" is no consent for a list another report
+            // put them on), but a person should hear of it when the address is listed.
+            for address in report.recipient_addresses() {
+                if batch.is_suppressed(address, self.now)? {
+                    summary
+                        .not_spam_for_listed
+                        .push(format!("{address} (report {report_id})"));
+                }
+            }
+            return Ok(());
+        }
         if !matches!(report.kind, Kind::Complaint | Kind::Unsubscribe) {
             return Ok(());
         }

@@ -196,6 +196,13 @@ pub fn describe(summary: &Summary) -> String {
     for line in &summary.unreadable {
         let _ = writeln!(text, "  not read (left where it is): {line}");
     }
+    for line in &summary.not_spam_for_listed {
+        let _ = writeln!(
+            text,
+            "  not spam, says a report, of an address on the list (left on it; `fbl suppress \
+             remove` takes it off): {line}"
+        );
+    }
     text
 }
 

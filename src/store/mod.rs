@@ -1791,6 +1791,15 @@ impl Batch<'_> {
         Ok(())
     }
 
+    /// Whether an address is on the list now (neither removed nor expired at `now`).
+    pub fn is_suppressed(&self, address: &str, now: &str) -> Result<bool> {
+        self.tx.exists(
+            "SELECT 1 FROM suppressions
+             WHERE address = ?1 AND removed_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)",
+            params![address, now],
+        )
+    }
+
     /// Records that `fbl run` has told of the quarantine up to this id.
     pub fn set_quarantine_told(&mut self, id: i64) -> Result<()> {
         self.tx.execute(

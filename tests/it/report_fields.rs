@@ -216,3 +216,45 @@ fn a_feedback_id_of_several_recipients_names_nobody_and_says_so() {
         assert_eq!(output.status.code(), Some(1), "{address}");
     }
 }
+
+/// A not-spam report (RFC 6430) of an address on the list leaves it there (one user's "not
+/// spam" is no consent) and says so, for a person to decide; it was silent.
+#[test]
+fn a_not_spam_report_of_a_listed_address_is_said() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("complaint.eml"),
+        arf("abuse", "jo@example.org", "m1@example.com"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("not-spam.eml"),
+        arf("not-spam", "jo@example.org", "m2@example.com"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("other.eml"),
+        arf("not-spam", "al@example.org", "m3@example.com"),
+    )
+    .unwrap();
+    let ingest = |name: &str| {
+        let output = run(fbl(dir.path()).args(["--db", "fbl.sqlite", "ingest", name]));
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    };
+    assert_eq!(ingest("complaint.eml").0, Some(0));
+    let (code, text) = ingest("other.eml");
+    assert_eq!(code, Some(0), "not listed: nothing to say: {text}");
+    let (code, text) = ingest("not-spam.eml");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("not spam, says a report, of an address on the list")
+            && text.contains("jo@example.org (report 3)"),
+        "{text}"
+    );
+    let output =
+        run(fbl(dir.path()).args(["--db", "fbl.sqlite", "suppress", "check", "jo@example.org"]));
+    assert_eq!(output.status.code(), Some(0), "still on the list");
+}

@@ -1527,9 +1527,26 @@ impl Batch<'_> {
                 )?;
                 SuppressChange::Added
             }
-            Some((reason, first_seen, last_seen, expires_at, removed_at, previous)) => {
+            Some((reason, first_seen, last_seen, expires_at, removed_at, mut previous)) => {
                 let expired = expires_at.as_deref().is_some_and(|e| e <= request.now);
                 let was_off = removed_at.is_some() || expired;
+                if expired
+                    && removed_at.is_none()
+                    && let Some(at) = expires_at.as_deref()
+                {
+                    // Expired, and no `fbl run` has recorded it yet: its history says so
+                    // first, as `expire_suppressions` would have, before it is back on.
+                    previous = Some(self.history(
+                        request.address,
+                        at,
+                        "expire",
+                        None,
+                        "expiry",
+                        None,
+                        None,
+                        previous,
+                    )?);
+                }
                 let (old_reason, old_expires_at) = (reason.clone(), expires_at.clone());
                 let reason = if was_off || reason_rank(request.reason) > reason_rank(&reason) {
                     request.reason.to_string()

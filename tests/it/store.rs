@@ -301,6 +301,31 @@ fn removal_and_expiry_take_an_address_off_the_list_and_say_so(backend: Backend) 
             .action,
         "expire"
     );
+
+    // Expired, and no run recorded it yet, when a new report puts it back: the history has
+    // the expiry before the new add.
+    let mut batch = store.begin().unwrap();
+    let mut short = request("short@example.org", "unsubscribe", "2026-11-01T00:00:00Z");
+    short.expires_at = Some("2026-11-02T00:00:00Z");
+    batch.suppress(&short).unwrap();
+    batch
+        .suppress(&request("short@example.org", "complaint", later))
+        .unwrap();
+    batch.commit().unwrap();
+    let history: Vec<(String, String)> = store
+        .history("short@example.org")
+        .unwrap()
+        .into_iter()
+        .map(|line| (line.action, line.at))
+        .collect();
+    assert_eq!(
+        history,
+        [
+            ("add".to_string(), "2026-11-01T00:00:00Z".to_string()),
+            ("expire".to_string(), "2026-11-02T00:00:00Z".to_string()),
+            ("add".to_string(), later.to_string()),
+        ]
+    );
 }
 
 fn quarantine_keeps_bytes_once(backend: Backend) {

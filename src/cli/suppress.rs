@@ -413,23 +413,35 @@ fn read_import(
     if first.starts_with("\u{feff}".as_bytes()) {
         first.drain(..3);
     }
-    let header: Vec<String> = String::from_utf8_lossy(&first)
-        .trim()
-        .split(',')
-        .map(|h| h.trim().trim_matches('"').to_ascii_lowercase())
-        .collect();
-    let address_column = header.iter().position(|h| {
-        [
-            "email",
-            "address",
-            "email_address",
-            "emailaddress",
-            "email address",
-            "e-mail",
-            "e-mail address",
-        ]
-        .contains(&h.as_str())
-    });
+    let first_line = String::from_utf8_lossy(&first).trim().to_string();
+    let columns = |delimiter: char| -> Vec<String> {
+        first_line
+            .split(delimiter)
+            .map(|h| h.trim().trim_matches('"').to_ascii_lowercase())
+            .collect()
+    };
+    let address_column_of = |header: &[String]| {
+        header.iter().position(|h| {
+            [
+                "email",
+                "address",
+                "email_address",
+                "emailaddress",
+                "email address",
+                "e-mail",
+                "e-mail address",
+            ]
+            .contains(&h.as_str())
+        })
+    };
+    // Commas, or the semicolons a spreadsheet writes where the comma is the decimal mark
+    // (Excel in most of Europe), or tabs: whichever makes a header with an address column.
+    let (delimiter, header) = [',', ';', '\t']
+        .into_iter()
+        .map(|delimiter| (delimiter, columns(delimiter)))
+        .find(|(_, header)| address_column_of(header).is_some())
+        .unwrap_or_else(|| (',', columns(',')));
+    let address_column = address_column_of(&header);
     let shown = path.display().to_string();
     let default_reason = default_reason.to_string();
     if let Some(address_column) = address_column {
@@ -437,6 +449,7 @@ fn read_import(
         let blank = std::rc::Rc::new(std::cell::RefCell::new(std::collections::VecDeque::new()));
         let csv = csv::ReaderBuilder::new()
             .has_headers(false)
+            .delimiter(delimiter as u8)
             .flexible(true)
             .from_reader(BlankLines {
                 inner: reader,

@@ -696,6 +696,28 @@ fn import_takes_plain_and_csv_lists_and_reports_invalid_lines() {
     );
     let output = run(fbl(dir.path()).args(["suppress", "import", "mailchimp.csv"]));
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    // Excel in most of Europe separates with semicolons; a tab-separated export, with tabs.
+    write(
+        dir.path(),
+        "excel.csv",
+        b"\xef\xbb\xbfName;E-Mail;Reason\r\n\"Six, Jr\";six@example.org;complaint\r\n",
+    );
+    write(
+        dir.path(),
+        "tabs.tsv",
+        b"email\treason\nseven@example.org\tcomplaint\n",
+    );
+    for name in ["excel.csv", "tabs.tsv"] {
+        let output = run(fbl(dir.path()).args(["suppress", "import", name]));
+        assert_eq!(output.status.code(), Some(0), "{name}: {}", stdout(&output));
+    }
+    for address in ["six@example.org", "seven@example.org"] {
+        let output = run(fbl(dir.path()).args(["suppress", "check", address]));
+        assert_eq!(output.status.code(), Some(0), "{address}");
+        // Off again, for the list checked below.
+        let output = run(fbl(dir.path()).args(["suppress", "remove", address, "--reason", "t"]));
+        assert_eq!(output.status.code(), Some(0));
+    }
     let output = run(fbl(dir.path()).args(["suppress", "list", "--json"]));
     let list: Vec<serde_json::Value> = serde_json::from_str(&stdout(&output)).unwrap();
     let summary: Vec<(String, String)> = list

@@ -1719,9 +1719,13 @@ impl Batch<'_> {
             // the report's volumes. Entries with two different ids stay two.
             type Row = (i64, String, Option<String>, Option<String>, Option<String>);
             let before: Option<(Row, Option<String>)> = self.tx.query_opt(
+                // The entry with this very id first: a store written before this merge may
+                // hold the send twice (`''` and the id), and filling in the `''` one would
+                // collide with the other.
                 "SELECT rowid, id, campaign, list, source_ip, sent_at FROM send_log
                  WHERE message_id = ?1 AND message_id <> '' AND recipient = ?2
                    AND (id = '' OR ?3 = '' OR id = ?3)
+                 ORDER BY (id = ?3) DESC
                  LIMIT 1",
                 params![message_id, entry.recipient, id],
                 |r| {

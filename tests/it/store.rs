@@ -916,6 +916,45 @@ fn one_send_in_two_logs_is_one_entry(backend: Backend) {
     }
 }
 
+/// A store written before sends were merged may hold one send twice: from the Postfix log
+/// (no id) and from the CSV (with one). Reading the CSV again used to fill the id into the
+/// first and fail on the second (UNIQUE constraint), ending the import every time.
+#[test]
+fn a_send_kept_twice_by_an_older_fbl_is_read_again_without_error() {
+    use fbl::sendlog::SendLogEntry;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fbl.sqlite");
+    let csv = SendLogEntry {
+        message_id: Some("u1@s.example".to_string()),
+        recipient: "uma@outlook.example".to_string(),
+        id: Some("sub-1001".to_string()),
+        campaign: Some("black-friday".to_string()),
+        list: None,
+        source_ip: Some("203.0.113.5".to_string()),
+        sent_at: Some("2026-11-01T00:00:00Z".to_string()),
+    };
+    let now = "2026-11-02T00:00:00Z";
+    {
+        let mut store = Store::open(&path).unwrap();
+        let mut batch = store.begin().unwrap();
+        assert!(batch.add_send_log(&csv, now).unwrap());
+        batch.commit().unwrap();
+    }
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute(
+            "INSERT INTO send_log (message_id, recipient, id, sent_at, imported_at)
+             VALUES ('u1@s.example', 'uma@outlook.example', '', '2026-11-01T00:00:05Z', ?1)",
+            [now],
+        )
+        .unwrap();
+    let mut store = Store::open(&path).unwrap();
+    let mut batch = store.begin().unwrap();
+    assert!(!batch.add_send_log(&csv, now).unwrap());
+    batch.commit().unwrap();
+    assert_eq!(store.counts().unwrap().send_log, 2);
+}
+
 /// The id lookup once walked the whole send log (the partial index on `id` was never used)
 /// and matched an empty id against the entries that carry none.
 fn send_log_lookup_by_empty_id_finds_nobody(backend: Backend) {

@@ -247,12 +247,6 @@ impl PostfixState {
         if status != "sent" {
             return Step::Skip;
         }
-        // A hop to a content filter or another Postfix instance on this host (amavis on
-        // 127.0.0.1:10024, `postfix-out`): not a send. The instance that delivers the message
-        // logs its own line, which is the send, and which may be a rejection.
-        if relays_to_loopback(event) {
-            return Step::Skip;
-        }
         let Some(recipient) = normalise_recipient(address) else {
             return Step::Error(format!(
                 "queue id {queue_id}: recipient `{}` is not an email address",
@@ -607,26 +601,6 @@ fn split_queue_id(message: &str) -> Option<(&str, &str)> {
 }
 
 /// The recipient and status of `to=<rcpt>, relay=..., status=sent (...)`.
-/// Whether a delivery line's `relay=` is an address of this host (`relay=localhost[127.0.0.1]:10024`,
-/// `relay=[::1]:10025`).
-fn relays_to_loopback(event: &str) -> bool {
-    let Some(at) = event.find(" relay=") else {
-        return false;
-    };
-    let relay = &event[at + " relay=".len()..];
-    let relay = relay.split([',', ' ']).next().unwrap_or("");
-    let Some((_, rest)) = relay.split_once('[') else {
-        return false;
-    };
-    let Some((address, _)) = rest.split_once(']') else {
-        return false;
-    };
-    address
-        .trim_start_matches("IPv6:")
-        .parse::<std::net::IpAddr>()
-        .is_ok_and(|ip| ip.is_loopback())
-}
-
 fn parse_delivery(event: &str) -> Option<(&str, &str)> {
     let after_to = event.strip_prefix("to=<")?;
     // The address ends at the first `>` that ends the field.
@@ -725,28 +699,6 @@ mod tests {
         );
         assert_eq!(parse_delivery("to=<a@example.org"), None);
         assert_eq!(parse_delivery("from=<a@example.org>, status=sent"), None);
-    }
-
-    /// A hop to a content filter or a second instance on this host is not a send; a relay
-    /// elsewhere (a smarthost, an MX) or a local mailbox is.
-    #[test]
-    fn a_hop_to_this_host_is_no_send() {
-        for event in [
-            "to=<z@hotmail.com>, relay=127.0.0.1[127.0.0.1]:10024, dsn=2.0.0, status=sent (250 2.0.0 Ok, id=1, from MTA([127.0.0.1]:10025): 250 2.0.0 Ok: queued as 4Tcd)",
-            "to=<z@hotmail.com>, relay=localhost[::1]:10025, status=sent (250 queued as 4Tcd)",
-            "to=<z@hotmail.com>, relay=localhost[IPv6:::1]:10025, status=sent (250 ok)",
-        ] {
-            assert!(relays_to_loopback(event), "{event}");
-        }
-        for event in [
-            "to=<z@hotmail.com>, relay=smarthost.example[192.0.2.5]:587, status=sent (250 queued as 9X)",
-            "to=<z@hotmail.com>, relay=hotmail-com.olc.protection.outlook.com[52.101.8.33]:25, status=sent (250 ok)",
-            "to=<jo@example.org>, relay=private/dovecot-lmtp, status=sent (250 ok)",
-            "to=<jo@example.org>, relay=local, status=sent (delivered to mailbox)",
-            "to=<jo@example.org>, relay=none, status=sent",
-        ] {
-            assert!(!relays_to_loopback(event), "{event}");
-        }
     }
 
     #[test]

@@ -854,6 +854,7 @@ impl Ingester<'_> {
     /// import, or a change of the attribution settings), and acts on what is found.
     pub fn reattribute(&self, store: &mut Store) -> Result<Reattributed> {
         let mut outcome = Reattributed::default();
+        let pending = store.reattribution_pending()?;
         let ids = store.unattributed_report_ids()?;
         for chunk in ids.chunks(BATCH_SIZE) {
             let mut raws = Vec::with_capacity(chunk.len());
@@ -892,9 +893,11 @@ impl Ingester<'_> {
             batch.commit()?;
         }
         // Done: the send log's entries so far have been looked up for every complaint.
-        let mut batch = store.begin()?;
-        batch.set_reattribution_pending(false)?;
-        batch.commit()?;
+        if pending != 0 {
+            let mut batch = store.begin()?;
+            batch.clear_reattribution_pending(pending)?;
+            batch.commit()?;
+        }
         Ok(outcome)
     }
 }

@@ -233,7 +233,7 @@ fn import_send_log_from(
     let pending = store
         .reattribution_pending()
         .map_err(|error| store_failure(error, &place, Kept::SendLogImported))?;
-    if imported.added > 0 || pending {
+    if imported.added > 0 || pending != 0 {
         let reattributed = ingester
             .reattribute(store)
             .map_err(|error| store_failure(error, &place, Kept::SendLogImported))?;
@@ -298,7 +298,7 @@ fn store_send_log<R: BufRead>(
         }
         if n % SEND_LOG_SLICE == SEND_LOG_SLICE - 1 {
             if imported.added > added_before {
-                batch.set_reattribution_pending(true)?;
+                batch.set_reattribution_pending()?;
                 added_before = imported.added;
             }
             batch.commit()?;
@@ -335,7 +335,7 @@ fn store_send_log<R: BufRead>(
         batch.set_send_log_position(&resume.position)?;
     }
     if imported.added > added_before {
-        batch.set_reattribution_pending(true)?;
+        batch.set_reattribution_pending()?;
     }
     batch.commit()?;
     *committed = imported.entries;
@@ -945,11 +945,11 @@ pub fn run(
         now,
         &summary.send_log,
     )?);
-    // Told (and this run's own quarantine is in its summary): not again. Under the store's
-    // lock, nothing else quarantined meanwhile.
-    let (_, highest_now) = store.quarantined_from_stdin_untold()?;
+    // Told: not again. Up to what was read above only: on PostgreSQL another host's
+    // `ingest --mta` may have quarantined more since (this run's own are never from standard
+    // input, and are in its summary).
     let mut batch = store.begin()?;
-    batch.set_quarantine_told(highest.max(highest_now))?;
+    batch.set_quarantine_told(highest)?;
     batch.commit()?;
     Ok(summary)
 }

@@ -691,13 +691,14 @@ impl Store {
 
     /// Whether send-log entries were committed since the complaints without a complainant
     /// were last attributed again (see `Batch::set_reattribution_pending`).
-    pub fn reattribution_pending(&self) -> Result<bool> {
+    /// The mark's count: 0 when nothing is due.
+    pub fn reattribution_pending(&self) -> Result<i64> {
         let value: Option<i64> = self.db.query_opt(
             "SELECT value FROM report_progress WHERE name = 'reattribution_pending'",
             params![],
             |r| r.get(0),
         )?;
-        Ok(value.unwrap_or(0) != 0)
+        Ok(value.unwrap_or(0))
     }
 
     /// The send-log entries of a Message-ID (without angle brackets), in the order they
@@ -1803,11 +1804,25 @@ impl Batch<'_> {
     /// without a complainant were last attributed again: a run killed between the two (the
     /// entries are committed slice by slice, then `reattribute` runs) leaves it set, and the
     /// next import attributes them again even when it adds nothing.
-    pub fn set_reattribution_pending(&mut self, pending: bool) -> Result<()> {
+    pub fn set_reattribution_pending(&mut self) -> Result<()> {
+        // A count, not a flag: `clear_reattribution_pending` clears only what it read before
+        // it attributed, so that entries another host commits meanwhile (PostgreSQL) keep
+        // their mark.
         self.tx.execute(
-            "INSERT INTO report_progress (name, value) VALUES ('reattribution_pending', ?1)
-             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            params![i64::from(pending)],
+            "INSERT INTO report_progress (name, value) VALUES ('reattribution_pending', 1)
+             ON CONFLICT (name) DO UPDATE SET value = report_progress.value + 1",
+            params![],
+        )?;
+        Ok(())
+    }
+
+    /// Clears the mark `set_reattribution_pending` left, when it is still what `seen` says
+    /// (read by `Store::reattribution_pending` before the attribution began).
+    pub fn clear_reattribution_pending(&mut self, seen: i64) -> Result<()> {
+        self.tx.execute(
+            "UPDATE report_progress SET value = 0
+             WHERE name = 'reattribution_pending' AND value = ?1",
+            params![seen],
         )?;
         Ok(())
     }

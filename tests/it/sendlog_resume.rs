@@ -1005,7 +1005,7 @@ fn complaints_left_when_a_run_stopped_before_attributing_them_are_attributed_by_
             sent_at: Some("2026-07-20T10:45:01Z".to_string()),
         };
         assert!(batch.add_send_log(&entry, NOW).unwrap());
-        batch.set_reattribution_pending(true).unwrap();
+        batch.set_reattribution_pending().unwrap();
         batch.commit().unwrap();
     }
     append(
@@ -1025,7 +1025,7 @@ fn complaints_left_when_a_run_stopped_before_attributing_them_are_attributed_by_
     ]));
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
     let store = fbl::store::Store::open(&dir.path().join("fbl.sqlite")).unwrap();
-    assert!(!store.reattribution_pending().unwrap());
+    assert_eq!(store.reattribution_pending().unwrap(), 0);
 }
 
 /// logrotate with `dateext` (Red Hat's default) renames `maillog` to `maillog-20261128`: the

@@ -48,7 +48,7 @@ const HISTORY_CHAIN: &str = "WITH RECURSIVE chain (id) AS (
     )";
 
 /// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
-const MIGRATIONS: [(&str, &str); 19] = [
+const MIGRATIONS: [(&str, &str); 20] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/sqlite/0001_init.sql"),
@@ -124,6 +124,10 @@ const MIGRATIONS: [(&str, &str); 19] = [
     (
         "0019_export_left_out.sql",
         include_str!("../../schemas/sqlite/0019_export_left_out.sql"),
+    ),
+    (
+        "0020_expiry_index.sql",
+        include_str!("../../schemas/sqlite/0020_expiry_index.sql"),
     ),
 ];
 

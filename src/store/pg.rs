@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// Numbered migrations for PostgreSQL, the same numbers as SQLite's. The schema version is
 /// the highest row of `fbl_schema`.
-pub(super) const MIGRATIONS: [(&str, &str); 19] = [
+pub(super) const MIGRATIONS: [(&str, &str); 20] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/postgres/0001_init.sql"),
@@ -86,6 +86,10 @@ pub(super) const MIGRATIONS: [(&str, &str); 19] = [
     (
         "0019_export_left_out.sql",
         include_str!("../../schemas/postgres/0019_export_left_out.sql"),
+    ),
+    (
+        "0020_expiry_index.sql",
+        include_str!("../../schemas/postgres/0020_expiry_index.sql"),
     ),
 ];
 

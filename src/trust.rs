@@ -104,7 +104,11 @@ pub fn check(
             froms.len()
         ));
     }
-    let from = froms.first().copied().unwrap_or("");
+    // Comments are no part of the address (RFC 5322 section 3.2.2): `random@yahoo.com
+    // (<feedback@arf.mail.yahoo.com>)` is random's mail, whose `<...>` a reader that takes the
+    // last angle-addr would take for the loop's.
+    let from = without_comments(froms.first().copied().unwrap_or(""));
+    let from = from.as_str();
     let addresses = crate::address::split_list(from)
         .iter()
         .filter(|part| part.contains('@'))
@@ -159,12 +163,12 @@ pub fn check(
         if !authserv_id_of(value).is_some_and(|id| id.eq_ignore_ascii_case(&config.authserv_id)) {
             continue;
         }
-        let results = parse_authentication_results(value).map_err(|why| {
-            format!(
-                "an Authentication-Results field of {} cannot be read: {why}",
-                config.authserv_id
-            )
-        })?;
+        // A field that cannot be read says nothing: not a pass, and no disagreement (a forged
+        // one gains nothing by being unreadable; a real one in a shape this reader does not
+        // know should not refuse a report another field shows passed).
+        let Ok(results) = parse_authentication_results(value) else {
+            continue;
+        };
         fields.push(Recorded::of(&results, domain));
     }
     // A DMARC failure your server wrote outweighs any pass: a forger can add a header that
@@ -210,7 +214,15 @@ pub fn check(
                 config.authserv_id
             ));
         }
-        if let Some(other) = recorded.iter().find(|r| **r != recorded[0]) {
+        // A temporary error (a DNS timeout) of one verifier or hop beside another's pass is
+        // no sign of a forgery; any other difference is (a failure for the domain is what a
+        // copied signature gets, and no result for it what a message without one does).
+        let settled: Vec<&Vec<String>> = recorded
+            .iter()
+            .copied()
+            .filter(|r| r.is_empty() || !r.iter().all(|x| x == "temperror"))
+            .collect();
+        if let Some(other) = settled.iter().find(|r| ***r != *settled[0]) {
             let said = |r: &Vec<String>| match r.is_empty() {
                 true => "no result".to_string(),
                 false => r.join(" and "),
@@ -219,7 +231,7 @@ pub fn check(
                 "Authentication-Results fields of {} disagree on {method} for {domain} (one \
                  records {}, another {}): {remove}",
                 config.authserv_id,
-                said(recorded[0]),
+                said(settled[0]),
                 said(other)
             ));
         }
@@ -529,7 +541,10 @@ impl Recorded {
                         .property("smtp.mailfrom")
                         .or_else(|| result.property("smtp.helo"))
                         .filter(|p| !p.quoted)
-                        .map(|p| p.value.rsplit('@').next().unwrap_or(""));
+                        .map(|p| {
+                            let value = p.value.trim_start_matches('<').trim_end_matches('>');
+                            value.rsplit('@').next().unwrap_or("")
+                        });
                     let aligned = result.result == "pass"
                         && sender.is_some_and(|d| crate::address::is_within(d, domain));
                     let passed = recorded.spf.get_or_insert(false);
@@ -557,6 +572,39 @@ fn authserv_id_of(value: &str) -> Option<String> {
     reader.skip_cfws().ok()?;
     let (id, _) = reader.value().ok()?;
     (!id.is_empty()).then_some(id)
+}
+
+/// A header field value without its RFC 5322 comments (nested, with quoted pairs), quoted
+/// strings left whole (a `(` in a display name in quotes is no comment).
+fn without_comments(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let (mut depth, mut quoted, mut escaped) = (0u32, false, false);
+    for c in value.chars() {
+        if escaped {
+            escaped = false;
+            if depth == 0 {
+                out.push(c);
+            }
+            continue;
+        }
+        match c {
+            '\\' if quoted || depth > 0 => {
+                escaped = true;
+                if depth == 0 {
+                    out.push(c);
+                }
+            }
+            '"' if depth == 0 => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '(' if !quoted => depth += 1,
+            ')' if !quoted && depth > 0 => depth -= 1,
+            _ if depth > 0 => {}
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -741,7 +789,7 @@ mod tests {
     }
 
     #[test]
-    fn a_field_of_your_server_that_cannot_be_read_is_not_trusted() {
+    fn a_field_of_your_server_that_cannot_be_read_says_nothing() {
         for results in [
             "dkim=pass header.d=hotmail.com (a comment that never ends",
             r#"dkim=pass header.d=hotmail.com header.b="unclosed"#,
@@ -750,9 +798,46 @@ mod tests {
             let outer = headers(&format!(
                 "Authentication-Results: mx.sender.example; {results}\nFrom: staff@hotmail.com\n\n"
             ));
+            // Not a pass: it is not believed.
             let why = check(&outer, Reporter::Microsoft, false, &config()).unwrap_err();
-            assert!(why.contains("cannot be read"), "{results}: {why}");
+            assert!(why.contains("no DKIM or DMARC pass"), "{results}: {why}");
+            // Nor a disagreement: a real pass in another field stands.
+            let outer = headers(&format!(
+                "Authentication-Results: mx.sender.example; {results}\n\
+                 Authentication-Results: mx.sender.example; dkim=pass header.d=hotmail.com\n\
+                 From: staff@hotmail.com\n\n"
+            ));
+            assert_eq!(
+                check(&outer, Reporter::Microsoft, false, &config()),
+                Ok(()),
+                "{results}"
+            );
         }
+        // A temporary error of one verifier beside another's pass is no forgery; a failure
+        // for the domain (a copied signature) is.
+        for (other, trusted) in [
+            ("dkim=temperror (DNS timeout) header.d=hotmail.com", true),
+            ("dkim=fail (body hash mismatch) header.d=hotmail.com", false),
+        ] {
+            let outer = headers(&format!(
+                "Authentication-Results: mx.sender.example; {other}\n\
+                 Authentication-Results: mx.sender.example; dkim=pass header.d=hotmail.com\n\
+                 From: staff@hotmail.com\n\n"
+            ));
+            assert_eq!(
+                check(&outer, Reporter::Microsoft, false, &config()).is_ok(),
+                trusted,
+                "{other}"
+            );
+        }
+        // An SPF sender in angle brackets is read as its domain.
+        let outer = headers(
+            "Authentication-Results: mx.sender.example; spf=pass \
+             smtp.mailfrom=<staff@hotmail.com>; dkim=fail header.d=hotmail.com; \
+             dmarc=pass header.from=hotmail.com\n\
+             From: staff@hotmail.com\n\n",
+        );
+        assert_eq!(check(&outer, Reporter::Microsoft, false, &config()), Ok(()));
         // Another server's field is not read at all.
         let outer = headers(
             "Authentication-Results: other.example; dkim=pass (oops\n\
@@ -867,6 +952,30 @@ mod tests {
             let why = check(&outer, Reporter::Microsoft, false, &config()).unwrap_err();
             assert!(why.contains(says), "{froms}: {why}");
         }
+        // A comment is no address: the mail of a Yahoo or Outlook mailbox that writes the
+        // loop's address in a comment is that mailbox's, anyone's.
+        for (reporter, from) in [
+            (
+                Reporter::Yahoo,
+                "random@yahoo.com (<feedback@arf.mail.yahoo.com>)",
+            ),
+            (
+                Reporter::Microsoft,
+                "random@hotmail.com (<staff@hotmail.com>)",
+            ),
+        ] {
+            let outer = headers(&format!(
+                "Authentication-Results: mx.sender.example; dkim=pass header.d=yahoo.com; \
+                 dkim=pass header.d=hotmail.com\nFrom: {from}\n\n"
+            ));
+            let why = check(&outer, reporter, false, &config()).unwrap_err();
+            assert!(why.contains("a mailbox anyone can have"), "{from}: {why}");
+        }
+        // A display name in quotes keeps its parentheses.
+        let outer = headers(&format!(
+            "{signed}From: \"Staff (JMRP)\" <staff@hotmail.com>\n\n"
+        ));
+        assert_eq!(check(&outer, Reporter::Microsoft, false, &config()), Ok(()));
         // A display name with a comma in quotes is one address.
         let outer = headers(&format!(
             "{signed}From: \"Staff, Hotmail\" <staff@hotmail.com>\n\n"

@@ -152,11 +152,29 @@ fn declarations(raw: &[u8], boundary: &str) -> Vec<(usize, usize)> {
             Some(&byte) if quoted => byte == b'"',
             Some(&byte) => matches!(byte, b';' | b' ' | b'\t' | b'\r' | b'\n'),
         };
-        if closed {
+        if closed && in_content_type_field(&lower, at) {
             found.push((i, end));
         }
     }
     found
+}
+
+/// Whether `at` is inside a `Content-Type` field: the logical line it is on (its folded
+/// continuation lines joined) starts with `content-type:`. `lower` is the message lower-cased.
+/// Text that only looks like a parameter (`see boundary=b` in a part's content) is not.
+fn in_content_type_field(lower: &[u8], at: usize) -> bool {
+    let mut start = lower[..at]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |n| n + 1);
+    // A continuation line (starting with white space) belongs to the field above it.
+    while start > 0 && matches!(lower.get(start), Some(b' ' | b'\t')) {
+        start = lower[..start - 1]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |n| n + 1);
+    }
+    lower[start..].starts_with(b"content-type:")
 }
 
 #[cfg(test)]
@@ -197,6 +215,15 @@ mod tests {
             Some("user@xn--bcher-kva.de")
         );
         assert_eq!(message.parts[2].text_contents(), Some("second"));
+    }
+
+    #[test]
+    fn text_that_only_looks_like_a_declaration_is_left_as_it_is() {
+        let raw = b"Content-Type: multipart/mixed; boundary=b\n\n--b\n\
+            Content-Type: text/plain\n\nsee boundary=b here, and x--by\n--b--\n";
+        let fixed = String::from_utf8(renamed(raw, &parse(raw)).unwrap()).unwrap();
+        assert!(fixed.contains("see boundary=b here, and x--by"), "{fixed}");
+        assert!(fixed.starts_with("Content-Type: multipart/mixed; boundary==_fbl_"));
     }
 
     #[test]

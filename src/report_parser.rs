@@ -175,6 +175,17 @@ pub fn parse_with_limits(raw: &[u8], limits: ParseLimits) -> Parsed {
         (Some(copy), Some(again)) => (copy.as_slice(), again),
         _ => (raw, message),
     };
+    // The copy's structure, which may hold what a false delimiter hid from the first read.
+    if repaired.is_some()
+        && let Some(why) = too_complex(&message, limits)
+    {
+        let mut report = Report::empty(Kind::NotAReport, Format::None, reporter_of(&outer, None));
+        report.error = Some(why);
+        return Parsed {
+            report,
+            original: HeaderBlock::default(),
+        };
+    }
     let mut parsed = parse_message(raw, &outer, &message, limits);
     parsed.report.report_date = outer.get("Date").and_then(derivation::rfc3339_from_rfc5322);
     parsed
@@ -445,6 +456,9 @@ fn attached_report(part: &mail_parser::MessagePart, limits: ParseLimits) -> Opti
                 (Some(copy), Some(again)) => (copy.as_slice(), again),
                 _ => (contents, inner),
             };
+            if repaired.is_some() && too_complex(&inner, limits).is_some() {
+                return None;
+            }
             let inner_outer = HeaderBlock::parse(contents);
             loop_report(contents, &inner_outer, &inner)
         }

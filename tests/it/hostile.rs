@@ -199,3 +199,21 @@ fn deeply_nested_messages_are_refused_for_their_depth() {
     let error = report.error.unwrap_or_default();
     assert!(error.contains("nested more than 8 deep"), "{error}");
 }
+
+/// A false delimiter (`x--b--` inside the first part) ended the first read of the structure
+/// early: the part limit was checked on what it saw (two parts), and the copy read with the
+/// boundary renamed, holding 1,500 parts, was taken without a check.
+#[test]
+fn a_false_delimiter_does_not_hide_parts_from_the_part_limit() {
+    let mut raw = String::from(
+        "From: a@example.com\nMIME-Version: 1.0\n\
+         Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nx--b--\n",
+    );
+    for _ in 0..1500 {
+        raw.push_str("--b\nContent-Type: text/plain\n\npart\n");
+    }
+    raw.push_str("--b--\n");
+    let report = analyse(raw.as_bytes(), &attribution(), &NoSendLog);
+    let error = report.error.unwrap_or_default();
+    assert!(error.contains("more than 1000 MIME parts"), "{error}");
+}

@@ -61,8 +61,9 @@ fn an_incidents_count_may_carry_a_comment() {
     assert!(report.error.is_some());
 }
 
-/// Mail sent to an unsubscribe address by a program (an auto-reply, any `Auto-Submitted`
-/// but `no`, a read receipt) is no request: nobody is unsubscribed. A person's mail is.
+/// Mail sent to an unsubscribe address as an automatic reply (RFC 3834 `auto-replied`) or a
+/// read receipt is no request: nobody is unsubscribed. A person's mail is, and so is one a
+/// mail client generated for its user.
 #[test]
 fn mail_a_program_sent_to_an_unsubscribe_address_is_no_request() {
     let dir = tempfile::tempdir().unwrap();
@@ -95,13 +96,23 @@ fn mail_a_program_sent_to_an_unsubscribe_address_is_no_request() {
             "unsubscribe",
         ),
         (
-            "generated.eml",
+            "vacation.eml",
+            message(
+                "Auto-Submitted: auto-replied\n",
+                "text/plain",
+                "I am away until Monday.\n",
+            ),
+            "not_a_report",
+        ),
+        // A mail client's mailto unsubscribe, sent by a program for its user, may say so.
+        (
+            "client.eml",
             message(
                 "Auto-Submitted: auto-generated\n",
                 "text/plain",
-                "Your ticket was received.\n",
+                "unsubscribe\n",
             ),
-            "not_a_report",
+            "unsubscribe",
         ),
         (
             "receipt.eml",

@@ -1207,6 +1207,19 @@ pub fn write_configured_export(
 }
 
 /// Writes the suppression list (and optionally the removals) atomically in one format.
+/// How far back a whole list's removals file reaches (see `write_export_files`).
+pub const REMOVALS_WINDOW_DAYS: i64 = 30;
+
+/// The start of the removals window at `now` (RFC 3339).
+fn removals_window_start(now: &str) -> Result<String> {
+    let now = chrono::DateTime::parse_from_rfc3339(now).context("the time is not RFC 3339")?;
+    Ok(
+        (now.to_utc() - chrono::Duration::days(REMOVALS_WINDOW_DAYS))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string(),
+    )
+}
+
 pub fn write_export_files(
     store: &mut Store,
     format: ExportFormat,
@@ -1278,19 +1291,27 @@ pub fn write_export_files(
             since: scope.since.clone(),
             after_seq: changed_after_seq,
         };
-        // The removals file of a whole list holds the addresses taken off since this output
-        // was last written (in this shape), not every address ever taken off: applied as a
-        // deletion at every run, the older ones would lift, again and again, a suppression
-        // the target has made itself since (an SES bounce, a listmonk blocklisting). The
-        // first time, and after a change of shape, it holds them all; with --since, those of
-        // the range asked for.
+        // The removals file of a whole list holds the addresses taken off in the last
+        // `REMOVALS_WINDOW_DAYS`, not every address ever taken off: applied as a deletion at
+        // every import, the older ones would lift, again and again, a suppression the target
+        // has made itself since (an SES bounce, a listmonk blocklisting). A window, not "since
+        // this output was last written": a cron run every few minutes rewrites the file, and
+        // an importer that reads it once a day must still find the day's removals. The first
+        // time, and after a change of shape, it holds them all; with --since, those of the
+        // range asked for.
         let same_shape = last_format.as_deref().is_none_or(|last| last == shape);
-        let removed_range = ChangeRange {
-            since: scope.since.clone(),
-            after_seq: match changed_after_seq {
-                Some(seq) => Some(seq),
-                None if scope.since.is_none() && same_shape => last_seq,
-                None => None,
+        let removed_range = match changed_after_seq {
+            Some(seq) => ChangeRange {
+                since: scope.since.clone(),
+                after_seq: Some(seq),
+            },
+            None if scope.since.is_none() && same_shape && last_seq.is_some() => ChangeRange {
+                since: Some(removals_window_start(now)?),
+                after_seq: None,
+            },
+            None => ChangeRange {
+                since: scope.since.clone(),
+                after_seq: None,
             },
         };
         // Both files are written whole and synced before either is put in place, so that a

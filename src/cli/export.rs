@@ -40,8 +40,8 @@ pub struct ExportArgs {
     #[arg(long, short, value_name = "PATH")]
     pub output: Option<PathBuf>,
     /// Also write the removed and expired addresses to this file, in the same format: those
-    /// of the range with --changed-since-last or --since, else those taken off since fbl last
-    /// wrote this output (all the first time). Not an import file: it is the same shape as the
+    /// of the range with --changed-since-last or --since, else those taken off in the last
+    /// 30 days (all the first time). Not an import file: it is the same shape as the
     /// list (but for mautic and postfix), so import it as a deletion, never as a normal import
     /// (README, "Exports")
     #[arg(long, value_name = "PATH")]

@@ -1084,8 +1084,13 @@ fn an_address_from_before_the_address_check_is_left_out_and_said() {
     }
 }
 
+/// A whole list's removals file holds the addresses taken off in the last 30 days: not every
+/// address ever taken off (applied at every import, old deletions would lift again and again
+/// what the target suppressed itself since), and not only those since the output was last
+/// written (a cron run every few minutes rewrites it; an importer that reads it once a day
+/// must still find the day's removals).
 #[test]
-fn a_whole_lists_removals_file_holds_the_removals_since_that_output_was_last_written() {
+fn a_whole_lists_removals_file_holds_the_removals_of_the_last_30_days() {
     let dir = tempfile::tempdir().unwrap();
     store_with_list(dir.path());
     let at = |now: &str, args: &[&str]| {
@@ -1113,7 +1118,7 @@ fn a_whole_lists_removals_file_holds_the_removals_since_that_output_was_last_wri
             std::fs::read_to_string(dir.path().join("removed.txt")).unwrap(),
         )
     };
-    remove("2026-11-21T00:00:00Z", "mia@example.com");
+    remove("2026-10-01T00:00:00Z", "mia@example.com");
     // The first time: every address taken off.
     let (list, removed) = full("2026-11-22T00:00:00Z", "plain");
     assert_eq!(
@@ -1121,7 +1126,7 @@ fn a_whole_lists_removals_file_holds_the_removals_since_that_output_was_last_wri
         "Adam@example.net\nhand@example.org\nzoe@example.org\n"
     );
     assert_eq!(removed, "mia@example.com\n");
-    // Nothing taken off since: the whole list, no removal to apply again.
+    // Then those of the last 30 days only: mia's removal is older.
     assert_eq!(full("2026-11-23T00:00:00Z", "plain").1, "");
     remove("2026-11-24T00:00:00Z", "zoe@example.org");
     assert_eq!(
@@ -1131,9 +1136,13 @@ fn a_whole_lists_removals_file_holds_the_removals_since_that_output_was_last_wri
             "zoe@example.org\n".to_string()
         )
     );
+    // Written again a few minutes later (cron): the day's removal is still there.
+    assert_eq!(full("2026-11-25T00:10:00Z", "plain").1, "zoe@example.org\n");
+    // 30 days on, it is not.
+    assert_eq!(full("2026-12-25T00:10:00Z", "plain").1, "");
     // Another format at that output: every address taken off again, as the first time.
     assert_eq!(
-        full("2026-11-26T00:00:00Z", "ses").1,
+        full("2026-12-26T00:00:00Z", "ses").1,
         "mia@example.com,COMPLAINT\nzoe@example.org,COMPLAINT\n"
     );
 }

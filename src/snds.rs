@@ -72,13 +72,34 @@ const SECRET_PREFIX_CHARS: usize = 8;
 /// before a cut (`…`).
 fn redact_secret(text: &str, secret: &str) -> String {
     let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-    let mut out = text.replace(secret, "***");
+    // In any case of its letters: a server may echo a key upper-cased.
+    let mut out = replace_ignoring_ascii_case(text, secret, "***");
     if encoded != secret {
-        out = out.replace(&encoded, "***");
+        out = replace_ignoring_ascii_case(&out, &encoded, "***");
     }
     for form in [secret, encoded.as_str()] {
         out = mask_prefix_before_cut(&out, form);
     }
+    out
+}
+
+/// `text` with every occurrence of `needle`, compared without regard to ASCII case, replaced
+/// by `with`. ASCII lower-casing keeps every byte where it is, so offsets in the lower-cased
+/// copy are offsets in `text`, on character boundaries.
+fn replace_ignoring_ascii_case(text: &str, needle: &str, with: &str) -> String {
+    if needle.is_empty() {
+        return text.to_string();
+    }
+    let lower_text = text.to_ascii_lowercase();
+    let lower_needle = needle.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut from = 0;
+    while let Some(at) = lower_text[from..].find(&lower_needle) {
+        out.push_str(&text[from..from + at]);
+        out.push_str(with);
+        from += at + needle.len();
+    }
+    out.push_str(&text[from..]);
     out
 }
 
@@ -1416,6 +1437,17 @@ mod tests {
         )
         .unwrap();
         assert_eq!((parse.rows.len(), parse.rejected.len()), (2, 0));
+    }
+
+    #[test]
+    fn a_secret_echoed_in_another_case_is_masked() {
+        let key = "0f8b3c2a-51d7-4e9b-a1c3-7d2e9f4b6a10";
+        let text = format!("Invalid key {} here", key.to_ascii_uppercase());
+        assert_eq!(redact_secret(&text, key), "Invalid key *** here");
+        assert_eq!(
+            redact_secret("é0F8B3C2A-51D7-4E9B-A1C3-7D2E9F4B6A10é", key),
+            "é***é"
+        );
     }
 
     #[test]

@@ -452,8 +452,12 @@ impl SndsClient {
             if !retryable || attempt >= attempts {
                 return Err(failed.error);
             }
+            // What the server asks for, never less than the backoff (a `Retry-After: 0` or a
+            // date past would retry at once, every time), nor more than the longest backoff.
             let wait = match failed.retry_after {
-                Some(asked) => asked.min(self.options.max_backoff),
+                Some(asked) => asked
+                    .max(self.backoff(attempt))
+                    .min(self.options.max_backoff),
                 None => self.backoff(attempt),
             };
             (self.sleep)(wait);
@@ -570,7 +574,7 @@ const MAX_REDIRECTS: usize = 5;
 /// elsewhere would send it unencrypted: refused before connecting.
 fn legacy_redirects() -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(|attempt| {
-        if attempt.previous().len() >= MAX_REDIRECTS {
+        if attempt.previous().len() > MAX_REDIRECTS {
             let error = format!("more than {MAX_REDIRECTS} redirects");
             attempt.error(error)
         } else if !encrypted_or_loopback(attempt.url()) {

@@ -1193,6 +1193,21 @@ fn a_429_is_rate_limiting_retried_after_the_wait_it_asks_for() {
     assert_eq!(report.rows.len(), 4);
     assert_eq!(*sleeps.lock().unwrap(), [Duration::from_secs(1)]);
 
+    // `Retry-After: 0` (or a date past) is no reason to retry at once: the backoff stands.
+    let server = TestServer::start(move |_, nth| match nth {
+        0 => limited("0"),
+        _ => csv(DATA_CSV),
+    });
+    let (client, sleeps) = default_client();
+    client
+        .fetch_legacy_data(&format!("{}/snds", server.url()), KEY, None)
+        .unwrap();
+    let waited = sleeps.lock().unwrap().clone();
+    assert!(
+        waited.len() == 1 && waited[0] > Duration::ZERO,
+        "{waited:?}"
+    );
+
     // A longer wait than the longest backoff is cut to it; the retries stay bounded.
     let server = TestServer::start(move |_, _| limited("3600"));
     let (client, sleeps) = default_client();

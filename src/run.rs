@@ -718,7 +718,7 @@ fn forget_queue_ids_before(now: &str) -> Result<String> {
 }
 
 /// One export file written.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct ExportWritten {
     pub format: String,
     pub path: PathBuf,

@@ -215,6 +215,9 @@ pub fn run(context: &Context, args: ExportArgs) -> Result<Outcome> {
         if let Some(note) = left_out_note(w) {
             eprintln!("fbl: {note}");
         }
+        if let Some(note) = size_note(w) {
+            eprintln!("fbl: {note}");
+        }
     }
     if args.json {
         print_json(&written)?;
@@ -235,6 +238,30 @@ pub fn run(context: &Context, args: ExportArgs) -> Result<Outcome> {
         );
     }
     Ok(Outcome::Clean)
+}
+
+/// The most Mailgun's suppression upload takes (its control panel and its API's file upload
+/// refuse a larger CSV).
+const MAILGUN_UPLOAD_BYTES: u64 = 25 * 1024 * 1024;
+
+/// What to say of an export too big for its target to take in one file (a Mailgun CSV over
+/// 25 MB), when it is one.
+pub fn size_note(w: &crate::run::ExportWritten) -> Option<String> {
+    if w.format != "mailgun" {
+        return None;
+    }
+    let size = std::fs::metadata(&w.path)
+        .ok()
+        .filter(|meta| meta.is_file())?
+        .len();
+    (size > MAILGUN_UPLOAD_BYTES).then(|| {
+        format!(
+            "export mailgun {}: {size} bytes, more than the 25 MB Mailgun's suppression upload \
+             takes: upload it in parts under 25 MB, each with the header line, or through \
+             Mailgun's API",
+            w.path.display(),
+        )
+    })
 }
 
 /// The line that says which suppressed addresses an export left out, when it left out any.
@@ -289,4 +316,36 @@ fn note_of(written: &crate::run::ExportWritten, count: u64, first: &str, also: &
         count,
         if count == 1 { "" } else { "es" },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A Mailgun CSV over 25 MB is said to be too big for Mailgun's upload; a smaller one, and
+    /// another format's file that big, are not.
+    #[test]
+    fn a_mailgun_file_over_25_mb_is_said_to_be_too_big_to_upload() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.csv");
+        // Sparse: no 26 MB written to disk.
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(MAILGUN_UPLOAD_BYTES + 1)
+            .unwrap();
+        let small = dir.path().join("small.csv");
+        std::fs::write(&small, "address,created_at\n").unwrap();
+        let written = |format: &str, path: &std::path::Path| crate::run::ExportWritten {
+            format: format.to_string(),
+            path: path.to_path_buf(),
+            ..Default::default()
+        };
+        let note = size_note(&written("mailgun", &big)).unwrap();
+        assert!(
+            note.contains("26214401 bytes, more than the 25 MB Mailgun's suppression upload"),
+            "{note}"
+        );
+        assert_eq!(size_note(&written("mailgun", &small)), None);
+        assert_eq!(size_note(&written("csv", &big)), None);
+    }
 }

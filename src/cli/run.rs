@@ -134,6 +134,9 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
                 super::counted(export.entries, "entry", "entries"),
                 export.path.display()
             );
+            if let Some(note) = super::export::size_note(export) {
+                println!("  {note}");
+            }
         }
         for mailbox in &summary.mailboxes {
             if mailbox.busy {

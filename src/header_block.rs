@@ -180,6 +180,39 @@ fn decode(raw: &[u8]) -> Cow<'_, str> {
     Cow::Owned(text)
 }
 
+/// A header field value without its RFC 5322 comments (nested, with quoted pairs), quoted
+/// strings left whole (a `(` in a display name in quotes is no comment).
+pub fn without_comments(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let (mut depth, mut quoted, mut escaped) = (0u32, false, false);
+    for c in value.chars() {
+        if escaped {
+            escaped = false;
+            if depth == 0 {
+                out.push(c);
+            }
+            continue;
+        }
+        match c {
+            '\\' if quoted || depth > 0 => {
+                escaped = true;
+                if depth == 0 {
+                    out.push(c);
+                }
+            }
+            '"' if depth == 0 => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '(' if !quoted => depth += 1,
+            ')' if !quoted && depth > 0 => depth -= 1,
+            _ if depth > 0 => {}
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 /// Whether `raw` starts as an RFC 5322 message does: its first line that is not blank (after
 /// a UTF-8 byte-order mark, and an mbox `From ` line) is a header field, a name of printable
 /// ASCII (RFC 5322 `ftext`) and a colon; white space before the colon is the obsolete syntax

@@ -27,8 +27,7 @@ pub fn renamed(raw: &[u8], message: &Message) -> Option<Vec<u8>> {
         return None;
     }
     let ambiguous: Vec<&str> = boundaries
-        .iter()
-        .map(String::as_str)
+        .into_iter()
         .filter(|boundary| !boundary.is_empty() && occurs_off_delimiters(raw, boundary))
         .collect();
     if ambiguous.is_empty() {
@@ -43,15 +42,15 @@ pub fn renamed(raw: &[u8], message: &Message) -> Option<Vec<u8>> {
 }
 
 /// Every multipart boundary declared in `message` and the messages nested in it.
-fn collect(message: &Message, depth: usize, out: &mut Vec<String>) {
+fn collect<'m>(message: &'m Message, depth: usize, out: &mut Vec<&'m str>) {
     if depth > 8 {
         return;
     }
     for part in &message.parts {
         if let Some(boundary) = part.content_type().and_then(|ct| ct.attribute("boundary"))
-            && !out.iter().any(|known| known == boundary)
+            && !out.contains(&boundary)
         {
-            out.push(boundary.to_string());
+            out.push(boundary);
         }
         if let PartType::Message(inner) = &part.body {
             collect(inner, depth + 1, out);

@@ -168,13 +168,7 @@ pub fn parse_with_limits(raw: &[u8], limits: ParseLimits) -> Parsed {
     // A boundary that also occurs where it is no delimiter would cut a part short: the
     // structure is read again from a copy in which it is renamed (`mime_boundary`).
     let repaired = crate::mime_boundary::renamed(raw, &message);
-    let again = repaired
-        .as_deref()
-        .and_then(|copy| std::panic::catch_unwind(|| MIME.parse(copy)).ok().flatten());
-    let (raw, message) = match (&repaired, again) {
-        (Some(copy), Some(again)) => (copy.as_slice(), again),
-        _ => (raw, message),
-    };
+    let (raw, message) = read_again(raw, message, repaired.as_deref());
     // The copy's structure, which may hold what a false delimiter hid from the first read.
     if repaired.is_some()
         && let Some(why) = too_complex(&message, limits)
@@ -449,13 +443,7 @@ fn attached_report(part: &mail_parser::MessagePart, limits: ParseLimits) -> Opti
                 return None;
             }
             let repaired = crate::mime_boundary::renamed(contents, &inner);
-            let again = repaired
-                .as_deref()
-                .and_then(|copy| std::panic::catch_unwind(|| MIME.parse(copy)).ok().flatten());
-            let (contents, inner) = match (&repaired, again) {
-                (Some(copy), Some(again)) => (copy.as_slice(), again),
-                _ => (contents, inner),
-            };
+            let (contents, inner) = read_again(contents, inner, repaired.as_deref());
             if repaired.is_some() && too_complex(&inner, limits).is_some() {
                 return None;
             }
@@ -463,6 +451,22 @@ fn attached_report(part: &mail_parser::MessagePart, limits: ParseLimits) -> Opti
             loop_report(contents, &inner_outer, &inner)
         }
     }
+}
+
+/// The message read again from `copy` (`mime_boundary::renamed`), when there is one and the
+/// MIME layer reads it; else `raw` and the message read from it.
+fn read_again<'a>(
+    raw: &'a [u8],
+    message: Message<'a>,
+    copy: Option<&'a [u8]>,
+) -> (&'a [u8], Message<'a>) {
+    let again = copy.and_then(|copy| {
+        let message = std::panic::catch_unwind(|| MIME.parse(copy))
+            .ok()
+            .flatten()?;
+        Some((copy, message))
+    });
+    again.unwrap_or((raw, message))
 }
 
 /// Whether an attachment that is not `message/rfc822` may hold a saved message: a file named
@@ -632,29 +636,11 @@ fn kind_of_feedback_type(feedback_type: Option<&str>) -> Kind {
     }
 }
 
-/// A field value without its RFC 5322 comments (`2 (two)` is `2 `).
-fn without_comments(value: &str) -> String {
-    let mut bare = String::with_capacity(value.len());
-    let mut depth = 0u32;
-    let mut escaped = false;
-    for c in value.chars() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if depth > 0 => escaped = true,
-            '(' => depth += 1,
-            ')' if depth > 0 => depth -= 1,
-            _ if depth > 0 => {}
-            _ => bare.push(c),
-        }
-    }
-    bare
-}
-
 /// The Feedback-Type token of a field value, lower-cased: RFC 5322 comments, quotes and
 /// anything after the token (`not-spam;`, `auth-failure (dmarc)`) left out, so that a
 /// look-alike is never read as a complaint for its decoration.
 fn feedback_type_token(value: &str) -> String {
-    without_comments(value)
+    header_block::without_comments(value)
         .split(|c: char| c.is_whitespace() || c == ';' || c == ',')
         .map(|token| token.trim_matches(['"', '\'']))
         .find(|token| !token.is_empty())
@@ -716,7 +702,7 @@ fn read_feedback_fields(report: &mut Report, fields: &HeaderBlock, errors: &mut 
                 }
             }
             "incidents" if report.incidents.is_none() => {
-                match without_comments(value).trim().parse::<u64>() {
+                match header_block::without_comments(value).trim().parse::<u64>() {
                     Ok(n) if n > 0 => report.incidents = Some(n),
                     _ => errors.push(format!("Incidents is not a positive integer: {value:?}")),
                 }

@@ -107,7 +107,7 @@ pub fn check(
     // Comments are no part of the address (RFC 5322 section 3.2.2): `random@yahoo.com
     // (<feedback@arf.mail.yahoo.com>)` is random's mail, whose `<...>` a reader that takes the
     // last angle-addr would take for the loop's.
-    let from = without_comments(froms.first().copied().unwrap_or(""));
+    let from = crate::header_block::without_comments(froms.first().copied().unwrap_or(""));
     let from = from.as_str();
     let addresses = crate::address::split_list(from)
         .iter()
@@ -572,39 +572,6 @@ fn authserv_id_of(value: &str) -> Option<String> {
     reader.skip_cfws().ok()?;
     let (id, _) = reader.value().ok()?;
     (!id.is_empty()).then_some(id)
-}
-
-/// A header field value without its RFC 5322 comments (nested, with quoted pairs), quoted
-/// strings left whole (a `(` in a display name in quotes is no comment).
-fn without_comments(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    let (mut depth, mut quoted, mut escaped) = (0u32, false, false);
-    for c in value.chars() {
-        if escaped {
-            escaped = false;
-            if depth == 0 {
-                out.push(c);
-            }
-            continue;
-        }
-        match c {
-            '\\' if quoted || depth > 0 => {
-                escaped = true;
-                if depth == 0 {
-                    out.push(c);
-                }
-            }
-            '"' if depth == 0 => {
-                quoted = !quoted;
-                out.push(c);
-            }
-            '(' if !quoted => depth += 1,
-            ')' if !quoted && depth > 0 => depth -= 1,
-            _ if depth > 0 => {}
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -341,6 +341,9 @@ pub struct SuppressionFilter {
     pub now: String,
 }
 
+/// A suppression on the list at `?2` (now): neither removed nor expired.
+const ON_THE_LIST: &str = "removed_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)";
+
 /// Rows read per query when walking the suppression list.
 const PAGE_SIZE: usize = 10_000;
 
@@ -750,9 +753,10 @@ impl Store {
     /// The suppression of an address, if it is on the list and not expired at `now`.
     pub fn active_suppression(&self, address: &str, now: &str) -> Result<Option<Suppression>> {
         self.db.query_opt(
-            "SELECT address, reason, source, first_seen, last_seen, count, expires_at, removed_at
-             FROM suppressions
-             WHERE address = ?1 AND removed_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)",
+            &format!(
+                "SELECT address, reason, source, first_seen, last_seen, count, expires_at, removed_at
+                 FROM suppressions WHERE address = ?1 AND {ON_THE_LIST}"
+            ),
             params![address, now],
             suppression_from_row,
         )
@@ -1127,7 +1131,7 @@ fn only_recipient(db: &Db, column: &str, value: &str) -> Option<String> {
     let recipients: Vec<String> = db
         .query(
             &format!(
-                "SELECT recipient FROM send_log WHERE {column} = ?1 AND {column} <> '' LIMIT 8"
+                "SELECT recipient FROM send_log WHERE {column} = ?1 AND {column} <> '' LIMIT {FEW}"
             ),
             params![value],
             |r| r.get(0),
@@ -1834,8 +1838,7 @@ impl Batch<'_> {
     /// Whether an address is on the list now (neither removed nor expired at `now`).
     pub fn is_suppressed(&self, address: &str, now: &str) -> Result<bool> {
         self.tx.exists(
-            "SELECT 1 FROM suppressions
-             WHERE address = ?1 AND removed_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)",
+            &format!("SELECT 1 FROM suppressions WHERE address = ?1 AND {ON_THE_LIST}"),
             params![address, now],
         )
     }

@@ -772,7 +772,11 @@ pub fn normalise_recipient(text: &str) -> Option<String> {
     } else {
         crate::address::check_local_part(local).is_ok()
     };
-    let recipient = format!("{local}@{}", crate::address::recipient_domain(domain));
+    let recipient = format!(
+        "{}@{}",
+        crate::address::canonical_local_part(local),
+        crate::address::recipient_domain(domain)
+    );
     (domain_is_valid && local_is_valid && recipient.len() <= 254).then_some(recipient)
 }
 

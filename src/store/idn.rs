@@ -1,11 +1,12 @@
-//! Migration 0017's Rust part: every stored address in the form fbl keeps now, an
-//! internationalised domain in its Unicode form (`crate::address::canonical_domain`). Two
-//! suppressions that become one address are merged. An address UTS #46 refuses is left as it
-//! is and said once.
+//! Migrations 0017's and 0021's Rust part: every stored address in the form fbl keeps now, an
+//! internationalised domain in its Unicode form (`crate::address::canonical_domain`, 0017)
+//! and a local part beyond ASCII lower-cased (`crate::address::canonical_local_part`, 0021).
+//! Two suppressions that become one address are merged. An address UTS #46 refuses is left as
+//! it is and said once, by the first of the two to run.
 
 use super::db::params;
 use super::{HISTORY_CHAIN, Store, reason_rank};
-use crate::address::{Invalid, canonical_domain};
+use crate::address::{Invalid, canonical_domain, canonical_local_part};
 use anyhow::Result;
 use std::collections::BTreeSet;
 
@@ -19,17 +20,19 @@ enum Form {
     Invalid,
 }
 
-/// The form fbl keeps now of a stored address; the local part is left as it is.
+/// The form fbl keeps now of a stored address: its domain canonical (0017), and a local part
+/// with characters beyond ASCII lower-cased (0021, `crate::address::canonical_local_part`).
 fn form(address: &str) -> Form {
     let Some((local, domain)) = address.rsplit_once('@') else {
         return Form::Kept;
     };
+    let canonical_local = canonical_local_part(local);
     match canonical_domain(domain) {
-        Ok(canonical) if canonical == domain => Form::Kept,
+        Ok(canonical) if canonical == domain && canonical_local == local => Form::Kept,
         // The form `address::check` keeps, or none: an address no command could find again
         // once rewritten is left as it is.
         Ok(canonical) => match crate::address::check_canonical_domain(&canonical) {
-            Ok(()) => Form::Canonical(format!("{local}@{canonical}")),
+            Ok(()) => Form::Canonical(format!("{canonical_local}@{canonical}")),
             Err(_) => Form::Invalid,
         },
         Err(Invalid::InvalidIdn) => Form::Invalid,
@@ -64,8 +67,9 @@ impl Store {
         )
     }
 
-    /// Rewrites every stored address to the form fbl keeps now (see the module).
-    pub(super) fn canonical_stored_addresses(&self) -> Result<()> {
+    /// Rewrites every stored address to the form fbl keeps now (see the module). `say_invalid`
+    /// names the addresses left as they were (0017 does; 0021 finds the same ones again).
+    pub(super) fn canonical_stored_addresses(&self, say_invalid: bool) -> Result<()> {
         let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
         let mut invalid = BTreeSet::new();
         let mut note = |address: &str| {
@@ -273,7 +277,7 @@ impl Store {
             }
         }
 
-        if !invalid.is_empty() {
+        if say_invalid && !invalid.is_empty() {
             // Said once, here: the migration runs once. Nothing is deleted.
             let shown: Vec<&str> = invalid.iter().take(10).map(String::as_str).collect();
             eprintln!(

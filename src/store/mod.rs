@@ -48,7 +48,7 @@ const HISTORY_CHAIN: &str = "WITH RECURSIVE chain (id) AS (
     )";
 
 /// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
-const MIGRATIONS: [(&str, &str); 20] = [
+const MIGRATIONS: [(&str, &str); 21] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/sqlite/0001_init.sql"),
@@ -128,6 +128,10 @@ const MIGRATIONS: [(&str, &str); 20] = [
     (
         "0020_expiry_index.sql",
         include_str!("../../schemas/sqlite/0020_expiry_index.sql"),
+    ),
+    (
+        "0021_local_part_case.sql",
+        include_str!("../../schemas/sqlite/0021_local_part_case.sql"),
     ),
 ];
 
@@ -2043,7 +2047,10 @@ impl Store {
         }
         // Matched by its name, not its number: the number may change when migrations merge.
         if name.ends_with("_idn_canonical.sql") {
-            self.canonical_stored_addresses()?;
+            self.canonical_stored_addresses(true)?;
+        }
+        if name.ends_with("_local_part_case.sql") {
+            self.canonical_stored_addresses(false)?;
         }
         if name.ends_with("_quarantine_content_key.sql") {
             self.key_open_quarantine()?;

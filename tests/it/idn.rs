@@ -95,6 +95,8 @@ fn a_send_log_recipient_is_kept_in_the_same_form_as_a_complainant() {
         ("<User@XN--BCHER-KVA.DE>", "User@bücher.de"),
         ("user@BÜCHER.de", "user@bücher.de"),
         ("user@Example.ORG", "user@example.org"),
+        // A local part beyond ASCII lower-cased, as a complainant's is.
+        ("ÉLISE@example.fr", "élise@example.fr"),
         ("\"odd@local\"@xn--bcher-kva.de", "\"odd@local\"@bücher.de"),
         // A domain UTS #46 refuses stays as the log has it, lower-cased.
         ("user@XN--ZZ.de", "user@xn--zz.de"),
@@ -158,4 +160,46 @@ fn exports_write_each_consumer_the_form_it_matches() {
          josé@xn--bcher-kva.example REJECT 5.7.1 suppressed: asked\n"
     );
     assert_eq!(stderr, "");
+}
+
+/// A local part with letters beyond ASCII is one address whatever their case: the store folds
+/// only ASCII letters, so fbl keeps such a local part lower-cased (`ÉLISE@` is `élise@`).
+#[test]
+fn a_local_part_beyond_ascii_is_one_address_in_any_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run_with_stdin(
+        fbl(dir.path()).args(["ingest", "-"]),
+        &arf("abuse", "ÉLISE.Dupont@example.fr", "m1@example.com"),
+    );
+    assert_eq!(output.status.code(), Some(0));
+    for form in [
+        "élise.dupont@example.fr",
+        "ÉLISE.DUPONT@example.fr",
+        "Élise.Dupont@EXAMPLE.FR",
+    ] {
+        let output = run(fbl(dir.path()).args(["suppress", "check", form]));
+        assert_eq!(output.status.code(), Some(0), "{form}");
+    }
+    let output = run(fbl(dir.path()).args([
+        "suppress",
+        "add",
+        "élise.dupont@example.fr",
+        "--reason",
+        "asked by phone",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    let rows = listed(dir.path());
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["address"], "élise.dupont@example.fr");
+    // Removed under one spelling, it is off the list under every other.
+    let output = run(fbl(dir.path()).args([
+        "suppress",
+        "remove",
+        "Élise.Dupont@example.fr",
+        "--reason",
+        "re-subscribed",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    let output = run(fbl(dir.path()).args(["suppress", "check", "ÉLISE.DUPONT@example.fr"]));
+    assert_eq!(output.status.code(), Some(1));
 }

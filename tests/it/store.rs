@@ -1992,6 +1992,95 @@ fn addresses_stored_before_idn_canonical_are_rewritten_and_merged(backend: Backe
     assert_eq!(store.counts().unwrap().send_log, 2, "two forms, one entry");
 }
 
+/// A local part with letters beyond ASCII is kept lower-cased since migration 0021 (the store
+/// folds ASCII letters only). A store written before holds `ÉLISE@` and `élise@` as two
+/// addresses: the migration rewrites every address and merges the two suppressions of one
+/// person, as 0017 does for the two forms of a domain.
+fn local_parts_stored_before_0021_are_lower_cased_and_merged(backend: Backend) {
+    let test = TestStore::new(backend);
+    let rows = "INSERT INTO reports (id, sha256, ingested_at, origin, kind, format, reporter,
+             reported_at, reported_day, redacted, attributed, report_json, raw_packed, raw_size)
+         VALUES (5, 'r5', '2026-01-05T00:00:00Z', 'a.eml', 'complaint', 'arf', 'yahoo',
+             '2026-01-05T00:00:00Z', '2026-01-05', 0, 1, '{}', 'x', 1);
+         INSERT INTO suppressions (address, reason, source, first_seen, last_seen, count,
+             expires_at, removed_at, updated_at, change_seq, last_history_id)
+         VALUES ('ÉLISE@example.fr', 'complaint', 'yahoo', '2026-01-05T00:00:00Z',
+                 '2026-01-05T00:00:00Z', 1, NULL, NULL, '2026-01-05T00:00:00Z', 2, 2),
+                ('élise@example.fr', 'manual', 'manual', '2026-01-01T00:00:00Z',
+                 '2026-01-01T00:00:00Z', 1, NULL, NULL, '2026-01-01T00:00:00Z', 1, 1),
+                ('Jane@example.org', 'manual', 'manual', '2026-01-01T00:00:00Z',
+                 '2026-01-01T00:00:00Z', 1, NULL, NULL, '2026-01-01T00:00:00Z', 3, 3);
+         INSERT INTO suppression_history
+             (id, address, at, action, reason, actor, report_id, note, previous_id)
+         VALUES (1, 'élise@example.fr', '2026-01-01T00:00:00Z', 'add', 'manual', 'manual', NULL, NULL, NULL),
+                (2, 'ÉLISE@example.fr', '2026-01-05T00:00:00Z', 'add', 'complaint', 'report', 5, NULL, NULL),
+                (3, 'Jane@example.org', '2026-01-01T00:00:00Z', 'add', 'manual', 'manual', NULL, NULL, NULL);
+         INSERT INTO complainants (report_id, address, id, via)
+         VALUES (5, 'ÉLISE@example.fr', '', 'original_rcpt_to');
+         INSERT INTO send_log (message_id, recipient, id, imported_at)
+         VALUES ('m1@example.com', 'ÉLISE@example.fr', '', '2026-01-01T00:00:00Z');";
+    let rows = match backend {
+        Backend::Sqlite => rows.replace("'r5'", "X'05'").replace("'x'", "X'00'"),
+        Backend::Postgres => rows
+            .replace("'r5'", "'\\x05'::bytea")
+            .replace("'x'", "'\\x00'::bytea"),
+    };
+    let version = migration_names("sqlite")
+        .iter()
+        .position(|name| name.ends_with("_local_part_case.sql"))
+        .expect("the migration is listed");
+    store_of_version(&test, version, &rows);
+    if backend == Backend::Postgres {
+        crate::postgres::shared().psql_in(
+            &test.database(),
+            "SELECT setval(pg_get_serial_sequence('suppression_history', 'id'), 3)",
+        );
+    }
+    let output = test.fbl().args(["store", "info"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert!(output.stderr.is_empty(), "nothing to say");
+    let store = Store::open_at(&test.location).unwrap();
+    let addresses: Vec<String> = store
+        .suppressions(&SuppressionFilter::default())
+        .map(|s| s.address)
+        .collect();
+    // An all-ASCII local part keeps its spelling.
+    assert_eq!(addresses, ["Jane@example.org", "élise@example.fr"]);
+    let merged = store
+        .active_suppression("élise@example.fr", "2026-02-01T00:00:00Z")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            merged.reason.as_str(),
+            merged.count,
+            merged.first_seen.as_str()
+        ),
+        ("complaint", 2, "2026-01-01T00:00:00Z")
+    );
+    let actions: Vec<String> = store
+        .history("élise@example.fr")
+        .unwrap()
+        .into_iter()
+        .map(|h| h.action)
+        .collect();
+    assert_eq!(actions, ["add", "add", "merge"]);
+    let complainants: Vec<String> = store
+        .stored_report(5)
+        .unwrap()
+        .unwrap()
+        .complainants
+        .into_iter()
+        .map(|c| c.address)
+        .collect();
+    assert_eq!(complainants, ["élise@example.fr"]);
+    use fbl::attribution::SendLogLookup;
+    assert_eq!(
+        store.recipient_by_message_id("m1@example.com").as_deref(),
+        Some("élise@example.fr")
+    );
+}
+
 /// A person's `suppress add` or an import of an address already on the list, with nothing to
 /// change (its reason and expiry stay), changes nothing: no count, no history line, no point
 /// of the change sequence (which `export --changed-since-last` follows). A stronger reason
@@ -2088,6 +2177,7 @@ on_both_backends!(
     a_failed_read_snapshot_ends_and_the_connection_reads_on,
     a_postfix_message_deferred_across_log_rotation_is_recorded,
     addresses_stored_before_idn_canonical_are_rewritten_and_merged,
+    local_parts_stored_before_0021_are_lower_cased_and_merged,
     quarantine_written_before_version_18_is_keyed_by_the_migration,
     adding_or_importing_a_listed_address_again_changes_nothing,
 );

@@ -1,0 +1,11 @@
+-- fbl store, version 21: one form for a local part with letters beyond ASCII. The store
+-- compares addresses without the case of ASCII letters only (SQLite's NOCASE, citext in the
+-- "C" collation), so `ÉLISE@example.fr` and `élise@example.fr` were two addresses: a
+-- complaint under one did not suppress the other, and `fbl suppress check` of one did not
+-- find the other. fbl now keeps such a local part lower-cased (src/address.rs,
+-- `canonical_local_part`); an all-ASCII local part is kept as it came, as before.
+--
+-- Nothing changes in the schema. fbl rewrites the stored addresses when this migration runs,
+-- in the same transaction, as migration 0017 did for domains (src/store/idn.rs):
+-- suppressions, their history and evidence, complainants, the send log's recipients and
+-- Outlook.com block events, two suppressions that become one merged with a `merge` line.

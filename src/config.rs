@@ -181,25 +181,60 @@ pub struct SecretConfig {
 }
 
 impl SecretConfig {
-    /// Reads the secret. The error names where it looked, never the value.
+    /// Reads the secret. The error names where it looked, never the value. An empty secret
+    /// is refused: an HMAC under an empty key is one anyone can compute, and an empty
+    /// variable or a truncated file after a deploy would turn the check off silently.
     pub fn resolve(&self) -> Result<Vec<u8>> {
-        if let Some(secret) = &self.secret {
-            return Ok(secret.as_bytes().to_vec());
-        }
-        if let Some(name) = &self.secret_env {
-            let value = std::env::var(name)
-                .with_context(|| format!("environment variable {name} is not set"))?;
-            return Ok(value.trim_end_matches(['\r', '\n']).as_bytes().to_vec());
-        }
-        if let Some(path) = &self.secret_file {
+        let (value, origin) = if let Some(secret) = &self.secret {
+            (secret.as_bytes().to_vec(), "secret".to_string())
+        } else if let Some(name) = &self.secret_env {
+            let value = match std::env::var(name) {
+                Ok(value) => value,
+                Err(std::env::VarError::NotPresent) => {
+                    bail!("environment variable {name} is not set")
+                }
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    bail!("environment variable {name} is not valid UTF-8")
+                }
+            };
+            (
+                value.trim_end_matches(['\r', '\n']).as_bytes().to_vec(),
+                format!("environment variable {name}"),
+            )
+        } else if let Some(path) = &self.secret_file {
             let mut value = std::fs::read(path)
                 .with_context(|| format!("cannot read secret file {}", path.display()))?;
             while value.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
                 value.pop();
             }
-            return Ok(value);
+            (value, format!("secret file {}", path.display()))
+        } else {
+            bail!("no secret given: set one of secret, secret_env or secret_file")
+        };
+        if value.iter().all(u8::is_ascii_whitespace) {
+            bail!(
+                "the secret from {origin} is empty: a signature under an empty key is one \
+                 anyone can make; give the secret"
+            );
         }
-        bail!("no secret given: set one of secret, secret_env or secret_file")
+        Ok(value)
+    }
+
+    /// Exactly one of the three ways must be given: with two, which one is used would be a
+    /// guess the reader of the configuration cannot see.
+    pub(crate) fn check(&self, label: &str) -> Result<()> {
+        let given = [
+            self.secret.is_some(),
+            self.secret_env.is_some(),
+            self.secret_file.is_some(),
+        ]
+        .iter()
+        .filter(|given| **given)
+        .count();
+        if given != 1 {
+            bail!("{label}: give exactly one of secret, secret_env or secret_file");
+        }
+        Ok(())
     }
 
     fn masked(&self) -> SecretConfig {
@@ -687,6 +722,38 @@ impl Config {
                 );
             }
         }
+        if self.send_log.retention_days == 0 {
+            bail!(
+                "[send_log] retention_days is 0: every entry would be pruned as it is imported, \
+                 and no complaint carrying only an id or a Message-ID would be attributed; give \
+                 a number of days (the default is {})",
+                default_retention()
+            );
+        }
+        if self.limits.max_message_bytes == 0 {
+            bail!(
+                "[limits] max_message_bytes is 0: every message would be quarantined unread; \
+                 give a size in bytes (the default is {})",
+                default_max_message_bytes()
+            );
+        }
+        if self.attribution.order.is_empty() {
+            bail!(
+                "[attribution] order is empty: no complainant would ever be found; leave it out \
+                 for the default order, or name the ways to try"
+            );
+        }
+        if let Some(trust) = &self.trust
+            && trust.authserv_id.trim().is_empty()
+        {
+            bail!(
+                "[trust] authserv_id is empty: give the authserv-id your receiving server writes \
+                 first in Authentication-Results (e.g. mx.example.com)"
+            );
+        }
+        if self.store.password_env.is_some() && self.store.password_file.is_some() {
+            bail!("[store] has both password_env and password_file: give one");
+        }
         if let Some(url) = &self.store.url {
             if self.store.path.is_some() {
                 bail!(
@@ -743,6 +810,9 @@ impl Config {
         if uses_token && self.attribution.token.is_none() {
             bail!("attribution uses signed tokens but [attribution.token] gives no secret");
         }
+        if let Some(token) = &self.attribution.token {
+            token.check("[attribution.token]")?;
+        }
         let mut mailbox_names = std::collections::BTreeSet::new();
         for mailbox in &self.mailboxes {
             let name = &mailbox.name;
@@ -797,6 +867,9 @@ impl Config {
                     );
                 }
             }
+            if mailbox.port == Some(0) {
+                bail!("mailbox {name}: port 0 is no port (leave it out for the default)");
+            }
             if mailbox.limit == Some(0) {
                 bail!("mailbox {name}: limit must be at least 1 (leave it out for no limit)");
             }
@@ -816,6 +889,13 @@ impl Config {
             .iter()
             .filter(|s| **s)
             .count();
+            if let Some(secret) = mailbox
+                .oauth
+                .as_ref()
+                .and_then(|o| o.client_secret.as_ref())
+            {
+                secret.check(&format!("mailbox {name}: [mailbox.oauth] client_secret"))?;
+            }
             match mailbox.auth {
                 MailboxAuth::Password if password_sources != 1 => bail!(
                     "mailbox {name}: give exactly one of password_env, password_file, password_command"

@@ -180,6 +180,11 @@ impl SndsConfig {
         {
             bail!("snds api account {}: scopes is empty", api.name);
         }
+        if let Some(api) = &self.api
+            && let Some(secret) = &api.client_secret
+        {
+            secret.check(&format!("snds api account {}: client_secret", api.name))?;
+        }
         Ok(())
     }
 

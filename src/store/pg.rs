@@ -141,10 +141,33 @@ impl PostgresConfig {
     pub fn redacted(&self) -> String {
         match url::Url::parse(&self.url) {
             Ok(mut url) => {
+                let mut masked = false;
                 if url.password().is_some() {
                     let _ = url.set_password(Some("***"));
+                    masked = true;
                 }
-                url.set_query(None);
+                // The query's settings stay readable (`sslmode` says how the store is
+                // reached); only a password given there (`password`, `sslpassword`) is masked.
+                let pairs: Vec<(String, String)> = url
+                    .query_pairs()
+                    .map(|(key, value)| {
+                        if key.to_ascii_lowercase().contains("password") {
+                            masked = true;
+                            (key.into_owned(), "***".to_string())
+                        } else {
+                            (key.into_owned(), value.into_owned())
+                        }
+                    })
+                    .collect();
+                if !masked {
+                    // As written: a configuration that holds no secret reads the same masked.
+                    return self.url.clone();
+                }
+                if pairs.is_empty() {
+                    url.set_query(None);
+                } else {
+                    url.query_pairs_mut().clear().extend_pairs(pairs);
+                }
                 url.to_string()
             }
             Err(_) => "postgres://(unreadable URL)".to_string(),
@@ -403,12 +426,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn redacted_urls_hide_the_password_and_the_query() {
+    fn redacted_urls_hide_the_passwords_and_keep_the_settings() {
         let config = PostgresConfig::from_url(
-            "postgres://fbl:s3cret@db.example:5433/fbl?sslmode=verify-full&password=x",
+            "postgres://fbl:s3cret@db.example:5433/fbl?sslmode=verify-full&password=x&sslpassword=y",
         );
-        assert_eq!(config.redacted(), "postgres://fbl:***@db.example:5433/fbl");
+        assert_eq!(
+            config.redacted(),
+            "postgres://fbl:***@db.example:5433/fbl?sslmode=verify-full&password=***&sslpassword=***"
+        );
         assert!(!format!("{config:?}").contains("s3cret"));
+        // A URL with no password reads as written: its TLS mode can be checked in `fbl
+        // config`, and a configuration holding it holds no secret.
+        for url in [
+            "postgres://fbl@db.example/fbl?sslmode=verify-full",
+            "postgres://fbl@db.example/fbl",
+        ] {
+            assert_eq!(PostgresConfig::from_url(url).redacted(), url);
+        }
+        let config = PostgresConfig::from_url("postgres://fbl@db.example/fbl?PassWord=z");
+        assert_eq!(
+            config.redacted(),
+            "postgres://fbl@db.example/fbl?PassWord=***"
+        );
     }
 
     #[test]

@@ -221,3 +221,154 @@ fn an_snds_link_given_as_the_key_is_refused_without_showing_it() {
         "K-SECRET-1"
     );
 }
+
+/// Settings that would silently do nothing, or guess, are refused when the configuration is
+/// read, each naming what is wrong.
+#[test]
+fn settings_that_would_do_nothing_or_guess_are_refused() {
+    for (text, says) in [
+        (
+            "[send_log]\nretention_days = 0\n",
+            "[send_log] retention_days is 0",
+        ),
+        (
+            "[limits]\nmax_message_bytes = 0\n",
+            "[limits] max_message_bytes is 0",
+        ),
+        (
+            "[attribution]\norder = []\n",
+            "[attribution] order is empty",
+        ),
+        (
+            "[trust]\nauthserv_id = \" \"\n",
+            "[trust] authserv_id is empty",
+        ),
+        (
+            "[store]\nurl = \"postgres://fbl@db.example/fbl\"\npassword_env = \"P\"\n\
+             password_file = \"p\"\n",
+            "both password_env and password_file",
+        ),
+        (
+            "[[mailbox]]\nname = \"m\"\nhost = \"imap.example.com\"\nport = 0\nuser = \"u\"\n\
+             password_env = \"P\"\n",
+            "mailbox m: port 0",
+        ),
+        (
+            "[attribution.token]\nsecret = \"a\"\nsecret_env = \"B\"\n",
+            "[attribution.token]: give exactly one of secret, secret_env or secret_file",
+        ),
+        (
+            "[attribution.token]\n",
+            "[attribution.token]: give exactly one of secret, secret_env or secret_file",
+        ),
+        (
+            "[[mailbox]]\nname = \"m\"\nhost = \"imap.example.com\"\nuser = \"u\"\n\
+             auth = \"xoauth2\"\n[mailbox.oauth]\ntoken_url = \"https://t.example/token\"\n\
+             client_id = \"c\"\nscopes = [\"s\"]\nrefresh_token_file = \"rt\"\n\
+             client_secret = { secret = \"a\", secret_file = \"b\" }\n",
+            "mailbox m: [mailbox.oauth] client_secret: give exactly one",
+        ),
+    ] {
+        let error = Config::from_toml(text).unwrap_err();
+        assert!(format!("{error:#}").contains(says), "{text}: {error:#}");
+    }
+}
+
+/// An empty token secret (an empty variable, a truncated file, `secret = ""`) is refused: a
+/// signature under an empty key is one anyone can make, so a forged report carrying such a
+/// token would suppress whoever it names.
+#[test]
+fn an_empty_token_secret_is_refused_before_anything_is_read() {
+    use crate::support::{fbl, run};
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = support::fixtures().join("reports");
+    std::fs::copy(
+        fixtures.join("jmrp-2026-verp-id.eml"),
+        dir.path().join("r.eml"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("empty.key"), "\n").unwrap();
+    for (token, origin) in [
+        ("secret = \"\"", "the secret from secret is empty"),
+        (
+            "secret_env = \"FBL_TEST_EMPTY_SECRET\"",
+            "the secret from environment variable FBL_TEST_EMPTY_SECRET is empty",
+        ),
+        ("secret_file = \"empty.key\"", "the secret from secret file"),
+    ] {
+        std::fs::write(
+            dir.path().join("fbl.toml"),
+            format!(
+                "[attribution]\nheader = [{{ name = \"X-Fbl-Token\", value = \"token\" }}]\n\
+                 [attribution.token]\n{token}\n"
+            ),
+        )
+        .unwrap();
+        let output = run(fbl(dir.path())
+            .env("FBL_TEST_EMPTY_SECRET", "")
+            .env_remove("RUST_BACKTRACE")
+            .args(["--config", "fbl.toml", "ingest", "r.eml"]));
+        assert_eq!(output.status.code(), Some(2), "{token}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(origin), "{token}: {stderr}");
+        assert!(stderr.contains("anyone can make"), "{token}: {stderr}");
+    }
+    // A variable that is not set is said once, plainly.
+    std::fs::write(
+        dir.path().join("fbl.toml"),
+        "[attribution]\nheader = [{ name = \"X-Fbl-Token\", value = \"token\" }]\n\
+         [attribution.token]\nsecret_env = \"FBL_TEST_UNSET_SECRET\"\n",
+    )
+    .unwrap();
+    let output = run(fbl(dir.path())
+        .env_remove("FBL_TEST_UNSET_SECRET")
+        .env_remove("RUST_BACKTRACE")
+        .args(["--config", "fbl.toml", "ingest", "r.eml"]));
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.matches("not set").count(), 1, "said once: {stderr}");
+    assert!(
+        !stderr.contains("environment variable not found"),
+        "{stderr}"
+    );
+}
+
+/// A PostgreSQL URL whose query holds settings only (`?sslmode=verify-full`, as the README
+/// recommends) holds no secret: no warning at every cron run. One with a password in its
+/// query does, and `fbl config` shows the settings with the password masked.
+#[test]
+fn a_store_url_with_settings_only_is_no_secret() {
+    use crate::support::{fbl, run, stdout};
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fbl.toml");
+    for (url, warned) in [
+        ("postgres://fbl@127.0.0.1:9/fbl?sslmode=verify-full", false),
+        ("postgres://fbl@127.0.0.1:9/fbl", false),
+        (
+            "postgres://fbl@127.0.0.1:9/fbl?sslmode=disable&password=inline-pg-5e1f",
+            true,
+        ),
+    ] {
+        std::fs::write(
+            &path,
+            format!("[store]\nurl = \"{url}\"\npassword_env = \"FBL_PG_PW\"\n"),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "config"]));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            stderr.contains("readable by every user"),
+            warned,
+            "{url}: {stderr}"
+        );
+        let shown = stdout(&output);
+        assert_eq!(
+            shown.contains("sslmode="),
+            url.contains("sslmode="),
+            "the TLS mode is shown: {shown}"
+        );
+        assert!(!shown.contains("inline-pg-5e1f"), "{shown}");
+    }
+}

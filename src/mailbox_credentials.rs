@@ -5,7 +5,7 @@
 
 use crate::config::{MailboxAuth, MailboxConfig, MailboxOAuthConfig};
 use crate::imap_client::Auth;
-use crate::oauth::{OAuthClient, OAuthConfig, TokenSet};
+use crate::oauth::{OAuthClient, OAuthConfig, OAuthError, TokenSet};
 use anyhow::{Context, Result, bail};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -36,7 +36,7 @@ pub fn credentials(mailbox: &MailboxConfig) -> Result<Auth> {
                 run_secret_command(command, mailbox.command_dir.as_deref())
                     .with_context(|| format!("mailbox {name}: token_command"))?
             } else if let Some(oauth) = &mailbox.oauth {
-                refresh_access_token(oauth)
+                refresh_access_token(name, oauth)
                     .with_context(|| format!("mailbox {name}: OAuth token refresh"))?
             } else {
                 bail!("mailbox {name}: auth = \"xoauth2\" needs token_command or [mailbox.oauth]")
@@ -65,19 +65,35 @@ pub fn oauth_config(oauth: &MailboxOAuthConfig) -> Result<OAuthConfig> {
 }
 
 /// Trades the stored refresh token for an access token, keeping a rotated refresh token.
-pub fn refresh_access_token(oauth: &MailboxOAuthConfig) -> Result<String> {
+/// A rotated token that cannot be kept is said, and the run goes on with the access token it
+/// got: failing would waste it, and the token file still holds the old one either way.
+pub fn refresh_access_token(name: &str, oauth: &MailboxOAuthConfig) -> Result<String> {
     let path = &oauth.refresh_token_file;
     let refresh_token = read_secret_file(path).with_context(|| {
         format!(
-            "no refresh token in {}: run `fbl mailbox login NAME` once",
+            "no refresh token in {}: run `fbl mailbox login {name}` once",
             path.display()
         )
     })?;
     let client = OAuthClient::new(oauth_config(oauth)?)?;
-    let tokens = client.refresh(&refresh_token).map_err(|error| {
-        anyhow::anyhow!("{error}; if the grant expired, run `fbl mailbox login NAME` again")
-    })?;
-    save_refresh_token(path, &tokens, &refresh_token)?;
+    let tokens = client
+        .refresh(&refresh_token)
+        .map_err(|error| match error {
+            // Only a refused grant needs a person; a server error or a timeout passes.
+            OAuthError::InvalidGrant { .. } => {
+                anyhow::anyhow!("{error}; run `fbl mailbox login {name}` to sign in again")
+            }
+            error => anyhow::anyhow!(error),
+        })?;
+    if let Err(error) = save_refresh_token(path, &tokens, &refresh_token) {
+        eprintln!(
+            "fbl: warning: mailbox {name}: the token endpoint sent a new refresh token, and it \
+             could not be kept ({error:#}); this run reads the mailbox with the access token it \
+             got, but a server that revokes the old token will refuse the next run: make {} \
+             writable, then run `fbl mailbox login {name}` if it is refused",
+            path.display()
+        );
+    }
     Ok(tokens.access_token)
 }
 

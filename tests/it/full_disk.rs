@@ -1426,3 +1426,56 @@ fn a_store_on_a_read_only_file_system_says_its_folder_is_not_writable() {
     );
     passed();
 }
+
+/// A mailbox's token endpoint rotates the refresh token, and the disk that holds the token
+/// file is full: the run still reads the mailbox with the access token it got, says the new
+/// token was not kept and what to do, and the old token file is left whole.
+#[test]
+fn a_rotated_mailbox_token_that_cannot_be_kept_is_said_and_the_run_goes_on() {
+    if !as_root(
+        "full_disk::a_rotated_mailbox_token_that_cannot_be_kept_is_said_and_the_run_goes_on",
+    ) {
+        return;
+    }
+    let server = Dovecot::start();
+    let user = format!("oauth-{}", std::process::id());
+    let body = format!(
+        "{{\"access_token\":\"{}\",\"refresh_token\":\"rotated-refresh-7c1d\",\
+         \"token_type\":\"Bearer\",\"expires_in\":3600}}",
+        server.access_token(&user)
+    );
+    let (port, _requests) = crate::imap_poll::token_endpoint(200, body);
+    let disk = Tmpfs::mount("64k");
+    let token_file = disk.path().join("refresh-token");
+    std::fs::write(&token_file, "first-refresh-3b2a\n").unwrap();
+    disk.fill_leaving(0);
+    let (dir, _) = crate::imap_poll::xoauth2_setup(
+        &server,
+        &format!(
+            "[mailbox.oauth]\ntoken_url = \"http://127.0.0.1:{port}/token\"\n\
+             client_id = \"fbl-test\"\nscopes = [\"offline_access\"]\n\
+             refresh_token_file = \"{}\"\n",
+            token_file.display()
+        ),
+    );
+    let output = run(fbl(dir.path())
+        .env_remove("RUST_BACKTRACE")
+        .args(["--config", "fbl.toml", "run", "--json"]));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let summary: serde_json::Value =
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    assert_eq!(summary["ingest"]["stored"], 4, "{stderr}");
+    assert!(
+        stderr.contains("mailbox m365: the token endpoint sent a new refresh token")
+            && stderr.contains("fbl mailbox login m365"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("rotated-refresh-7c1d"), "{stderr}");
+    assert!(!stderr.contains("first-refresh-3b2a"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&token_file).unwrap(),
+        "first-refresh-3b2a\n",
+        "the old token is left whole"
+    );
+    passed();
+}

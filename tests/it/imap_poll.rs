@@ -411,7 +411,10 @@ fn since_and_limit_bound_a_first_run() {
 
 /// A one-shot OAuth token endpoint on loopback: answers each POST with `body` and `status`,
 /// and hands the request bodies it saw to the test.
-fn token_endpoint(status: u16, body: String) -> (u16, std::sync::mpsc::Receiver<String>) {
+pub(crate) fn token_endpoint(
+    status: u16,
+    body: String,
+) -> (u16, std::sync::mpsc::Receiver<String>) {
     use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -444,7 +447,7 @@ fn token_endpoint(status: u16, body: String) -> (u16, std::sync::mpsc::Receiver<
     (port, receiver)
 }
 
-fn xoauth2_setup(server: &Dovecot, auth_lines: &str) -> (tempfile::TempDir, String) {
+pub(crate) fn xoauth2_setup(server: &Dovecot, auth_lines: &str) -> (tempfile::TempDir, String) {
     let user = format!("oauth-{}", std::process::id());
     server.drop_into_maildir(&user, reports(0..4));
     let dir = tempfile::tempdir().unwrap();
@@ -529,7 +532,7 @@ fn an_expired_grant_says_to_log_in_again() {
     let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "run"]));
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("fbl mailbox login"), "{stderr}");
+    assert!(stderr.contains("fbl mailbox login m365"), "{stderr}");
     assert!(!stderr.contains("stale-refresh-token-9"), "{stderr}");
 }
 

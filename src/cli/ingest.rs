@@ -147,7 +147,8 @@ pub fn describe(summary: &Summary) -> String {
         summary.duplicates,
         summary.quarantined,
         if summary.already_quarantined > 0 {
-            format!(" ({} already in quarantine)", summary.already_quarantined)
+            // Not among the quarantined: the counts of this line add up to the messages.
+            format!(", {} already in quarantine", summary.already_quarantined)
         } else {
             String::new()
         },
@@ -228,6 +229,22 @@ mod tests {
             describe(&summary).starts_with(
                 "1 message: 1 stored, 0 duplicates, 0 quarantined; 1 released from quarantine \
                  (another delivery of their report is stored)\n"
+            ),
+            "{}",
+            describe(&summary)
+        );
+    }
+
+    /// The first line's counts add up to the messages read: a message seen again that was
+    /// already in quarantine is a count of its own, not one of the quarantined.
+    #[test]
+    fn the_summary_counts_add_up_to_the_messages() {
+        let mut summary = Summary::default();
+        (summary.messages, summary.stored, summary.duplicates) = (66, 53, 7);
+        (summary.quarantined, summary.already_quarantined) = (5, 1);
+        assert!(
+            describe(&summary).starts_with(
+                "66 messages: 53 stored, 7 duplicates, 5 quarantined, 1 already in quarantine\n"
             ),
             "{}",
             describe(&summary)

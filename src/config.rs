@@ -867,6 +867,27 @@ impl Config {
                     );
                 }
             }
+            // Refused when connecting too; said here so that `fbl config` and every command
+            // find it at once, as a configuration error (exit 2), not a run's failure.
+            if mailbox.security == MailboxSecurity::Plain
+                && !crate::imap_client::is_loopback_host(&mailbox.host)
+            {
+                bail!(
+                    "mailbox {name}: security = \"plain\" would send the password unencrypted \
+                     to {}; it is for loopback only: use \"tls\" or \"starttls\"",
+                    mailbox.host
+                );
+            }
+            if let Some(oauth) = &mailbox.oauth {
+                check_oauth_endpoints(
+                    &format!("mailbox {name}: [mailbox.oauth]"),
+                    [
+                        ("token_url", Some(&oauth.token_url)),
+                        ("authorize_url", oauth.authorize_url.as_ref()),
+                        ("device_code_url", oauth.device_code_url.as_ref()),
+                    ],
+                )?;
+            }
             if mailbox.port == Some(0) {
                 bail!("mailbox {name}: port 0 is no port (leave it out for the default)");
             }
@@ -1028,6 +1049,27 @@ impl Config {
         }
         config
     }
+}
+
+/// Refuses an OAuth endpoint that is not a URL, or plain http beyond loopback (tokens and
+/// secrets would cross the network unencrypted); the client refuses it too when it is used.
+pub(crate) fn check_oauth_endpoints<'a>(
+    label: &str,
+    endpoints: impl IntoIterator<Item = (&'a str, Option<&'a String>)>,
+) -> Result<()> {
+    for (key, endpoint) in endpoints {
+        let Some(endpoint) = endpoint else { continue };
+        let Ok(url) = url::Url::parse(endpoint) else {
+            bail!("{label} {key} {endpoint:?} is not a URL");
+        };
+        if !crate::snds_client::encrypted_or_loopback(&url) {
+            bail!(
+                "{label} {key} {endpoint:?}: plain http would send tokens and secrets \
+                 unencrypted; use https (http is for loopback only)"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Whether a shell command may print text written in it, a secret: every command but a

@@ -180,6 +180,16 @@ impl SndsConfig {
         {
             bail!("snds api account {}: scopes is empty", api.name);
         }
+        if let Some(api) = &self.api {
+            super::check_oauth_endpoints(
+                &format!("snds api account {}:", api.name),
+                [
+                    ("token_url", Some(&api.token_url)),
+                    ("authorize_url", Some(&api.authorize_url)),
+                    ("device_code_url", Some(&api.device_code_url)),
+                ],
+            )?;
+        }
         if let Some(api) = &self.api
             && let Some(secret) = &api.client_secret
         {

@@ -268,6 +268,22 @@ fn settings_that_would_do_nothing_or_guess_are_refused() {
              client_secret = { secret = \"a\", secret_file = \"b\" }\n",
             "mailbox m: [mailbox.oauth] client_secret: give exactly one",
         ),
+        (
+            "[[mailbox]]\nname = \"m\"\nhost = \"imap.example.com\"\nsecurity = \"plain\"\n\
+             user = \"u\"\npassword_env = \"P\"\n",
+            "mailbox m: security = \"plain\" would send the password unencrypted to \
+             imap.example.com",
+        ),
+        (
+            "[[mailbox]]\nname = \"m\"\nhost = \"imap.example.com\"\nuser = \"u\"\n\
+             auth = \"xoauth2\"\n[mailbox.oauth]\ntoken_url = \"http://login.example/token\"\n\
+             client_id = \"c\"\nscopes = [\"s\"]\nrefresh_token_file = \"rt\"\n",
+            "mailbox m: [mailbox.oauth] token_url \"http://login.example/token\": plain http",
+        ),
+        (
+            "[snds]\n[snds.api]\nname = \"api\"\ntoken_url = \"http://login.example/token\"\n",
+            "snds api account api: token_url \"http://login.example/token\": plain http",
+        ),
     ] {
         let error = Config::from_toml(text).unwrap_err();
         assert!(format!("{error:#}").contains(says), "{text}: {error:#}");

@@ -446,6 +446,7 @@ pub struct MailboxConfig {
     pub batch_size: usize,
     /// Only messages received on or after this day (YYYY-MM-DD), for a first run on a
     /// large old mailbox.
+    #[serde(default, deserialize_with = "date_quoted_or_not")]
     pub since: Option<chrono::NaiveDate>,
     /// At most this many messages per folder and run.
     pub limit: Option<usize>,
@@ -472,6 +473,33 @@ fn default_security() -> MailboxSecurity {
 fn default_auth() -> MailboxAuth {
     MailboxAuth::Password
 }
+/// A day written as TOML writes one (`since = 2026-01-01`) or quoted (`"2026-01-01"`).
+fn date_quoted_or_not<'de, D>(deserializer: D) -> Result<Option<chrono::NaiveDate>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Day {
+        Text(String),
+        Toml(toml::value::Datetime),
+    }
+    let text = match Day::deserialize(deserializer)? {
+        Day::Text(text) => text,
+        Day::Toml(datetime) if datetime.time.is_none() && datetime.offset.is_none() => {
+            datetime.to_string()
+        }
+        Day::Toml(datetime) => {
+            return Err(serde::de::Error::custom(format!(
+                "{datetime} is a time; give a day, YYYY-MM-DD"
+            )));
+        }
+    };
+    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| serde::de::Error::custom(format!("{text:?} is not a day, YYYY-MM-DD")))
+}
+
 fn default_connect_timeout() -> u64 {
     15
 }
@@ -829,9 +857,10 @@ impl Config {
             }
             // A message moved into a folder that is polled gets a new UID there, and would be
             // fetched and moved again on every run.
+            let after_label = format!("after = {:?}", mailbox.after);
             let moved_to = [
                 (
-                    "after = \"move:...\"",
+                    after_label.as_str(),
                     if let AfterAction::Move(f) = &after {
                         Some(f)
                     } else {

@@ -151,7 +151,7 @@ fn mailbox_settings_that_loop_or_do_nothing_are_refused() {
         ),
         (
             "folders = [\"inbox\"]\nafter = \"move:INBOX\"",
-            "also in folders",
+            "after = \"move:INBOX\" moves messages into \"INBOX\", which is also in folders",
         ),
         (
             "folders = [\"INBOX\", \"fbl-quarantine\"]\nquarantine_folder = \"fbl-quarantine\"",
@@ -183,6 +183,22 @@ fn mailbox_settings_that_loop_or_do_nothing_are_refused() {
             format!("{error:#}").contains(expected),
             "{extra}: {error:#}"
         );
+    }
+    // A day as TOML writes it, unquoted, is a day as the quoted one is; a time is not a day.
+    for since in ["2026-01-01", "\"2026-01-01\""] {
+        let config = Config::from_toml(&mailbox(&format!("since = {since}"))).unwrap();
+        assert_eq!(
+            config.mailboxes[0].since,
+            chrono::NaiveDate::from_ymd_opt(2026, 1, 1),
+            "{since}"
+        );
+    }
+    for (since, says) in [
+        ("2026-01-01T10:00:00Z", "is a time; give a day"),
+        ("\"1 Jan 2026\"", "\"1 Jan 2026\" is not a day, YYYY-MM-DD"),
+    ] {
+        let error = Config::from_toml(&mailbox(&format!("since = {since}"))).unwrap_err();
+        assert!(format!("{error:#}").contains(says), "{since}: {error:#}");
     }
     // Moving elsewhere, and a quarantine folder that is not polled, are fine.
     Config::from_toml(&mailbox(

@@ -69,8 +69,11 @@ impl SndsParseError {
 const SECRET_PREFIX_CHARS: usize = 8;
 
 /// `text` without `secret`, as sent or URL-encoded, nor its first 8 or more characters just
-/// before a cut (`…`).
-fn redact_secret(text: &str, secret: &str) -> String {
+/// before a cut (`…`), in any case of their letters.
+pub(crate) fn redact_secret(text: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        return text.to_owned();
+    }
     let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
     // In any case of its letters: a server may echo a key upper-cased.
     let mut out = replace_ignoring_ascii_case(text, secret, "***");
@@ -103,17 +106,27 @@ fn replace_ignoring_ascii_case(text: &str, needle: &str, with: &str) -> String {
     out
 }
 
+/// Whether `text` ends with `suffix`, compared without regard to ASCII case. A match starts
+/// where `suffix` starts, on a character boundary: other bytes compare exactly.
+fn ends_with_ignoring_ascii_case(text: &str, suffix: &str) -> bool {
+    text.len() >= suffix.len()
+        && text.is_char_boundary(text.len() - suffix.len())
+        && text.as_bytes()[text.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+}
+
 fn mask_prefix_before_cut(text: &str, secret: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find('…') {
         let before = &rest[..at];
-        // The longest start of the secret, of at least 8 characters, that ends at the cut.
+        // The longest start of the secret, of at least 8 characters, that ends at the cut, in
+        // any case of its letters (a server may echo a key upper-cased, and the whole of it
+        // is masked so before it is quoted; its start, cut off, must be too).
         let start_len = secret
             .char_indices()
             .map(|(index, c)| index + c.len_utf8())
             .skip(SECRET_PREFIX_CHARS - 1)
-            .filter(|end| before.ends_with(&secret[..*end]))
+            .filter(|end| ends_with_ignoring_ascii_case(before, &secret[..*end]))
             .last();
         match start_len {
             Some(len) => {
@@ -1444,6 +1457,11 @@ mod tests {
         let key = "0f8b3c2a-51d7-4e9b-a1c3-7d2e9f4b6a10";
         let text = format!("Invalid key {} here", key.to_ascii_uppercase());
         assert_eq!(redact_secret(&text, key), "Invalid key *** here");
+        // Cut short, in another case: its start is masked all the same.
+        let cut = format!("Invalid key {}…", &key.to_ascii_uppercase()[..12]);
+        assert_eq!(redact_secret(&cut, key), "Invalid key ***…");
+        let encoded = redact_secret("key=K%2fY%2BZ-1234…", "k/y+z-123456");
+        assert_eq!(encoded, "key=***…");
         assert_eq!(
             redact_secret("é0F8B3C2A-51D7-4E9B-A1C3-7D2E9F4B6A10é", key),
             "é***é"

@@ -1033,13 +1033,14 @@ fn a_backfilled_day_does_not_alert_an_episode_already_alerted_on_a_later_day() {
     );
 }
 
-/// Panics if `text` holds any 8 characters in a row of `secret`.
+/// Panics if `text` holds any 8 characters in a row of `secret`, in any case.
 fn assert_no_part_of(secret: &str, what: &str, text: &str) {
-    let chars: Vec<char> = secret.chars().collect();
+    let chars: Vec<char> = secret.to_ascii_lowercase().chars().collect();
+    let lower = text.to_ascii_lowercase();
     for window in chars.windows(8) {
         let part: String = window.iter().collect();
         assert!(
-            !text.contains(&part),
+            !lower.contains(&part),
             "{what} shows {part:?} of the key: {text}"
         );
     }
@@ -1048,17 +1049,24 @@ fn assert_no_part_of(secret: &str, what: &str, text: &str) {
 #[test]
 fn a_server_echoing_the_key_in_a_broken_row_shows_none_of_it() {
     let (dir, answers, _server) = legacy_setup();
-    // Rows whose first column quotes the key, from a server that echoes what it was sent;
-    // the padding puts the key across the point where an error stops quoting (60
-    // characters), leaving 8, 9, 17 or 33 of its characters before the cut.
+    // Rows whose first column quotes the key, from a server that echoes what it was sent,
+    // as sent, upper-cased or lower-cased; the padding puts the key across the point where
+    // an error stops quoting (60 characters), leaving 8, 9, 17 or 33 of its characters
+    // before the cut.
     let mut body = row("192.0.2.10", "2026-11-17", 1500, "GREEN", 0);
-    for left in [8, 9, 17, 33] {
-        let text = format!(
-            "{:<width$}{KEY} please renew",
-            "Unknown key in request:",
-            width = 60 - left
-        );
-        body.push_str(&format!("{text},,,,,,,,,,,,,\r\n"));
+    for echoed in [
+        KEY.to_owned(),
+        KEY.to_ascii_uppercase(),
+        KEY.to_ascii_lowercase(),
+    ] {
+        for left in [8, 9, 17, 33] {
+            let text = format!(
+                "{:<width$}{echoed} please renew",
+                "Unknown key in request:",
+                width = 60 - left
+            );
+            body.push_str(&format!("{text},,,,,,,,,,,,,\r\n"));
+        }
     }
     set_day(&answers, "2026-11-17", body.clone());
     set_latest(&answers, body);

@@ -503,6 +503,43 @@ fn an_expired_refresh_token_is_invalid_grant_without_the_token() {
 }
 
 #[test]
+fn a_token_echoed_where_an_oauth_error_is_cut_short_shows_none_of_it() {
+    // The description is quoted up to 300 characters: the padding puts the refresh token
+    // across that point, as sent and upper-cased, leaving 8 to 20 of its characters.
+    let echoes: Vec<String> = [REFRESH.to_owned(), REFRESH.to_ascii_uppercase()]
+        .into_iter()
+        .flat_map(|echoed| {
+            [8, 13, 20].map(|left| {
+                format!(
+                    "{:<width$}{echoed} is not valid",
+                    "AADSTS9002313: Invalid request. Token:",
+                    width = 300 - left
+                )
+            })
+        })
+        .collect();
+    let answers = echoes.clone();
+    let server = TestServer::start(move |_, nth| {
+        let description = serde_json::to_string(&answers[nth]).unwrap();
+        json(
+            400,
+            &format!(r#"{{"error":"invalid_grant","error_description":{description}}}"#),
+        )
+    });
+    let client = OAuthClient::new(oauth_config(&server)).unwrap();
+    for _ in &echoes {
+        let err = client.refresh(REFRESH).unwrap_err();
+        let shown = format!("{err} {err:?}").to_ascii_lowercase();
+        assert!(shown.contains("aadsts9002313"), "{shown}");
+        let chars: Vec<char> = REFRESH.to_ascii_lowercase().chars().collect();
+        for window in chars.windows(8) {
+            let part: String = window.iter().collect();
+            assert!(!shown.contains(&part), "shows {part:?}: {shown}");
+        }
+    }
+}
+
+#[test]
 fn token_endpoint_failures_are_typed() {
     let server = TestServer::start(|_, nth| match nth {
         0 => json(401, r#"{"error":"invalid_client"}"#),

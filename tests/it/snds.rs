@@ -1147,6 +1147,94 @@ fn a_cut_off_answer_is_set_aside_and_keeps_the_stored_figures() {
 }
 
 #[test]
+fn a_report_of_a_past_window_marks_ips_blocked_by_the_block_list_of_its_time() {
+    let (dir, answers, _server) = legacy_setup();
+    let at = |now: &str, args: &[&str]| {
+        run(fbl(dir.path())
+            .args(["--config", "fbl.toml"])
+            .args(args)
+            .env(KEY_ENV, KEY)
+            .env("FBL_NOW", now))
+    };
+    // Blocked when fetched on 12 November, no longer when fetched on the 20th; blocked
+    // again, another range, on the 25th.
+    set_day(
+        &answers,
+        "2026-11-11",
+        row("198.51.100.7", "2026-11-11", 9301, "RED", 0),
+    );
+    set_ip_status(
+        &answers,
+        "198.51.100.0,198.51.100.15,Yes,SpamHaus SBL/XBL\r\n",
+    );
+    let output = at(
+        "2026-11-12T08:00:00Z",
+        &["snds", "fetch", "--date", "2026-11-11"],
+    );
+    assert_ne!(output.status.code(), Some(2), "{output:?}");
+    set_ip_status(&answers, "");
+    let output = at(
+        "2026-11-20T08:00:00Z",
+        &["snds", "fetch", "--date", "2026-11-19"],
+    );
+    assert_ne!(output.status.code(), Some(2), "{output:?}");
+    set_ip_status(
+        &answers,
+        "203.0.113.40,203.0.113.47,Yes,E-mail address harvesting\r\n",
+    );
+    let output = at(
+        "2026-11-25T08:00:00Z",
+        &["snds", "fetch", "--date", "2026-11-24"],
+    );
+    assert_ne!(output.status.code(), Some(2), "{output:?}");
+
+    let report = |now: &str| {
+        let output = at(now, &["report", "--days", "7", "--format", "json"]);
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        let json = json_of(&output);
+        let blocked: Vec<(String, bool)> = json["ips"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|ip| {
+                (
+                    ip["ip"].as_str().unwrap().to_owned(),
+                    ip["snds_blocked"].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        let listed: Vec<(String, String)> = json["snds"]["ip_status"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|range| {
+                (
+                    range["first_ip"].as_str().unwrap().to_owned(),
+                    range["since"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        (blocked, listed)
+    };
+    // The week of 12 November: the range was blocked then.
+    assert_eq!(
+        report("2026-11-13T12:00:00Z"),
+        (
+            vec![("198.51.100.7".to_owned(), true)],
+            vec![("198.51.100.0".to_owned(), "2026-11-12T08:00:00Z".to_owned())]
+        )
+    );
+    // Today: the list of the last fetch.
+    assert_eq!(
+        report("2026-11-26T12:00:00Z"),
+        (
+            vec![],
+            vec![("203.0.113.40".to_owned(), "2026-11-25T08:00:00Z".to_owned())]
+        )
+    );
+}
+
+#[test]
 fn a_window_start_that_cannot_be_read_is_set_aside_not_filed_under_a_guessed_day() {
     let (dir, answers, _server) = legacy_setup();
     let good = row("192.0.2.10", "2026-11-17", 1500, "GREEN", 0);

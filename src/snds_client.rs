@@ -8,7 +8,7 @@
 //! errors carry `key=***`; reqwest's errors are stripped of their URL and scrubbed.
 
 use crate::oauth::{self, OAuthConfig};
-use crate::snds::{self, IpStatusRange, SndsDataRow, SndsParseError};
+use crate::snds::{self, AnswerEnd, IpStatusRange, SndsDataRow, SndsParseError};
 use crate::zone::Zone;
 use chrono::NaiveDate;
 use std::fmt;
@@ -279,6 +279,8 @@ impl fmt::Debug for Target {
 struct Answer {
     content_type: Option<String>,
     body: String,
+    /// Whether a cut in transfer would have failed the request.
+    end: AnswerEnd,
 }
 
 /// A failed try, and the wait the server asked for before the next (`Retry-After`).
@@ -378,7 +380,7 @@ impl SndsClient {
                 (target.shown, answer)
             }
         };
-        let ranges = snds::parse_ip_status_csv(&scrubbed(&answer.body, key))
+        let ranges = snds::parse_ip_status_csv_answer(&scrubbed(&answer.body, key), answer.end)
             .map_err(|err| parse_failure(err, &shown, Surface::Legacy, &[key]))?;
         Ok(IpStatusReport {
             body: answer.body,
@@ -416,8 +418,9 @@ impl SndsClient {
         let target = api_target(api_base_url, "api/report/status/ip")?;
         let answer = self.get(&target, Surface::Api, "", Some(access_token))?;
         let body = scrubbed(&answer.body, access_token);
-        let ranges = snds::parse_api_ip_status(&body, answer.content_type.as_deref())
-            .map_err(|err| parse_failure(err, &target.shown, Surface::Api, &[access_token]))?;
+        let ranges =
+            snds::parse_ip_status_answer(&body, answer.content_type.as_deref(), answer.end)
+                .map_err(|err| parse_failure(err, &target.shown, Surface::Api, &[access_token]))?;
         Ok(IpStatusReport {
             body: answer.body,
             content_type: answer.content_type,
@@ -541,8 +544,34 @@ impl SndsClient {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned);
+        let end = answer_end(&response);
         let body = response.text().map_err(transport)?;
-        Ok(Answer { content_type, body })
+        Ok(Answer {
+            content_type,
+            body,
+            end,
+        })
+    }
+}
+
+/// Whether the HTTP client checks that the whole body came: it does for a body of a told
+/// `Content-Length` or sent in chunks (a connection closed before the end is an error),
+/// not for one ended by closing the connection, which a connection dropped mid-answer
+/// looks exactly like.
+fn answer_end(response: &reqwest::blocking::Response) -> AnswerEnd {
+    let headers = response.headers();
+    let chunked = headers
+        .get_all(reqwest::header::TRANSFER_ENCODING)
+        .iter()
+        .any(|value| {
+            value
+                .to_str()
+                .is_ok_and(|value| value.to_ascii_lowercase().contains("chunked"))
+        });
+    if chunked || headers.contains_key(reqwest::header::CONTENT_LENGTH) {
+        AnswerEnd::Checked
+    } else {
+        AnswerEnd::Unchecked
     }
 }
 
@@ -621,8 +650,9 @@ fn data_report(
     zone: &Zone,
 ) -> Result<DataReport, SndsClientError> {
     let body = scrubbed(&answer.body, secret);
-    let parse = snds::parse_data_keeping_good_rows(&body, answer.content_type.as_deref(), zone)
-        .map_err(|err| parse_failure(err, shown, surface, &[secret]))?;
+    let parse =
+        snds::parse_data_keeping_good_rows(&body, answer.content_type.as_deref(), zone, answer.end)
+            .map_err(|err| parse_failure(err, shown, surface, &[secret]))?;
     let mut rejected = parse.rejected;
     for err in &mut rejected {
         err.redact(secret);
@@ -676,6 +706,8 @@ fn read_local(folder: &Path, name: &str) -> Result<(String, Answer), SndsClientE
         Answer {
             content_type: Some("text/csv".to_owned()),
             body,
+            // A file may be one a download cut short left behind.
+            end: AnswerEnd::Unchecked,
         },
     ))
 }

@@ -1147,6 +1147,90 @@ fn a_cut_off_answer_is_set_aside_and_keeps_the_stored_figures() {
 }
 
 #[test]
+fn an_answer_cut_late_in_its_last_row_keeps_the_stored_comments_and_block_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let day = "2026-11-17";
+    let good = row("192.0.2.10", day, 1500, "GREEN", 0);
+    let commented = row("198.51.100.7", day, 9301, "GREEN", 0).replace(
+        ",\r\n",
+        ",\"Abuse reported for: newsletter, promotions\"\r\n",
+    );
+    let data = format!("{good}{commented}");
+    let ranges = [
+        "192.0.2.254,192.0.3.1,Yes,Blocked due to user complaints or other evidence of spamming\r\n",
+        "198.51.100.0,198.51.100.15,Yes,SpamHaus SBL/XBL\r\n",
+        "203.0.113.40,203.0.113.47,Yes,E-mail address harvesting\r\n",
+    ];
+    let ip_status = ranges.concat();
+    // The second answers end (the connection closed, no length told) inside the comments,
+    // the fourteenth field, and inside the details of the second range of three: every
+    // field of the cut rows is there, only a line end is missing.
+    let data_cut = data[..data.find("newsletter").unwrap()].to_owned();
+    let ip_status_cut = format!("{}{}", ranges[0], &ranges[1][..ranges[1].len() - 6]);
+    let server = TestServer::start(move |request, n| {
+        if request.query().get("key").map(String::as_str) != Some(KEY) {
+            return respond(200, "text/html", SIGN_IN_PAGE);
+        }
+        match (request.path(), n) {
+            ("/snds/data.aspx", 0) => csv(&data),
+            ("/snds/data.aspx", _) => Reply::CloseWithoutLength {
+                body: data_cut.clone(),
+            },
+            ("/snds/ipStatus.aspx", 0) => csv(&ip_status),
+            _ => Reply::CloseWithoutLength {
+                body: ip_status_cut.clone(),
+            },
+        }
+    });
+    write_config(
+        dir.path(),
+        &legacy_account("main", &format!("{}/snds", server.url())),
+    );
+    let output = fbl_snds(dir.path(), &["snds", "fetch", "--date", day]);
+    // Exit 1 for the three blocked ranges, with no error.
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(output.stderr.is_empty(), "{output:?}");
+    let comments = |dir: &Path| -> Vec<Option<String>> {
+        stored_rows(dir)
+            .into_iter()
+            .map(|row| row.comments)
+            .collect()
+    };
+    let periods = |dir: &Path| -> Vec<(String, bool, String, Option<String>)> {
+        Store::open(&dir.join("fbl.sqlite"))
+            .unwrap()
+            .snds_ip_status_history("main")
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.first_ip, p.blocked, p.details, p.ended_at))
+            .collect()
+    };
+    let (comments_before, periods_before) = (comments(dir.path()), periods(dir.path()));
+    assert_eq!(
+        comments_before[1].as_deref(),
+        Some("Abuse reported for: newsletter, promotions")
+    );
+    assert_eq!(periods_before.len(), 3);
+
+    let output = fbl_snds(dir.path(), &["snds", "fetch", "--date", day, "--refresh"]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("snds account main day 2026-11-17: row set aside: snds csv line 2:")
+            && stderr.contains("ip status is not applied")
+            && stderr.matches("cut off").count() == 2,
+        "{stderr}"
+    );
+    assert!(
+        !format!("{}{stderr}", stdout(&output)).contains("no longer blocked"),
+        "{output:?}"
+    );
+    assert_eq!(comments(dir.path()), comments_before);
+    assert_eq!(periods(dir.path()), periods_before, "no range ended");
+    assert_no_key(&output);
+}
+
+#[test]
 fn a_report_of_a_past_window_marks_ips_blocked_by_the_block_list_of_its_time() {
     let (dir, answers, _server) = legacy_setup();
     let at = |now: &str, args: &[&str]| {

@@ -340,6 +340,114 @@ fn a_connection_closed_mid_response_is_a_network_error_and_retried() {
     assert_eq!(report.rows.len(), 4);
 }
 
+/// `body` split before its last row.
+fn split_last_row(body: &str) -> (&str, &str) {
+    let cut = body.trim_end().rfind('\n').unwrap() + 1;
+    (&body[..cut], &body[cut..])
+}
+
+#[test]
+fn an_answer_without_a_length_cut_anywhere_in_its_last_row_never_passes_for_whole() {
+    // The server closes the connection to end each answer: a cut in transfer looks the
+    // same to the client, whether it falls in the first field or the comments (field 14).
+    let answer = Arc::new(Mutex::new(String::new()));
+    let served = answer.clone();
+    let server = TestServer::start(move |_, _| Reply::CloseWithoutLength {
+        body: served.lock().unwrap().clone(),
+    });
+    let base = format!("{}/snds", server.url());
+    let (client, _) = default_client();
+    let (rows_before, last_row) = split_last_row(DATA_CSV);
+    let last_ip = last_row.split(',').next().unwrap();
+    assert!(last_row.contains("JMR Block\r\n"), "{last_row:?}");
+    // Every cut from the row's first byte to its CR; cut after the CR, it is whole.
+    for at in 1..last_row.len() - 1 {
+        *answer.lock().unwrap() = format!("{rows_before}{}", &last_row[..at]);
+        let report = client.fetch_legacy_data(&base, KEY, None).unwrap();
+        let ips: Vec<String> = report.rows.iter().map(|row| row.ip.to_string()).collect();
+        assert_eq!(ips.len(), 3, "cut at {at}: {ips:?}");
+        assert!(!ips.iter().any(|ip| ip == last_ip), "cut at {at}: {ips:?}");
+        let rejected: Vec<String> = report.rejected.iter().map(|e| e.to_string()).collect();
+        assert!(
+            rejected.len() == 1
+                && rejected[0].contains("line 4")
+                && rejected[0].contains("cut off"),
+            "cut at {at}: {rejected:?}"
+        );
+    }
+    for whole in [DATA_CSV.to_owned(), DATA_CSV.replace("\r\n", "\n")] {
+        *answer.lock().unwrap() = whole;
+        let report = client.fetch_legacy_data(&base, KEY, None).unwrap();
+        assert_eq!((report.rows.len(), report.rejected.len()), (4, 0));
+    }
+
+    // ipStatus is the whole block list, a range missing from it unblocked: a cut one is
+    // refused whole, wherever in the last row the cut falls (the details included).
+    let (ranges_before, last_range) = split_last_row(IP_STATUS_CSV);
+    assert!(
+        last_range.contains("Symantec Brightmail\"\r\n"),
+        "{last_range:?}"
+    );
+    for at in 1..last_range.len() - 1 {
+        *answer.lock().unwrap() = format!("{ranges_before}{}", &last_range[..at]);
+        let err = client.fetch_legacy_ip_status(&base, KEY).unwrap_err();
+        assert!(
+            matches!(err, SndsClientError::Unparseable { .. })
+                && err.to_string().contains("line 4")
+                && err.to_string().contains("cut off")
+                && err.to_string().contains("not applied"),
+            "cut at {at}: {err}"
+        );
+        assert_error_has_no_secret(&err, &err.to_string());
+    }
+    *answer.lock().unwrap() = IP_STATUS_CSV.to_owned();
+    assert_eq!(
+        client
+            .fetch_legacy_ip_status(&base, KEY)
+            .unwrap()
+            .ranges
+            .len(),
+        4
+    );
+}
+
+#[test]
+fn an_answer_whose_length_is_told_is_whole_without_a_final_line_end() {
+    // With a `Content-Length`, or in chunks, a cut in transfer is the HTTP client's error:
+    // what arrives is the whole answer, even when its last row has no line end.
+    let body = DATA_CSV.trim_end().to_owned();
+    let (first, second) = body.split_at(body.len() / 2);
+    let (first, second) = (first.to_owned(), second.to_owned());
+    let server = TestServer::start(move |request, _| match request.path() {
+        "/length/data.aspx" => csv(&body),
+        "/chunked/data.aspx" => Reply::Chunked {
+            chunks: vec![first.clone(), second.clone()],
+            finished: true,
+        },
+        _ => Reply::Chunked {
+            chunks: vec![first.clone()],
+            finished: false,
+        },
+    });
+    let (client, sleeps) = default_client();
+    for base in ["length", "chunked"] {
+        let report = client
+            .fetch_legacy_data(&format!("{}/{base}", server.url()), KEY, None)
+            .unwrap();
+        assert_eq!((report.rows.len(), report.rejected.len()), (4, 0), "{base}");
+        assert_eq!(report.rows[3].comments.as_deref(), Some("JMR Block"));
+    }
+    assert!(sleeps.lock().unwrap().is_empty());
+    let err = client
+        .fetch_legacy_data(&format!("{}/cut", server.url()), KEY, None)
+        .unwrap_err();
+    assert!(
+        matches!(err, SndsClientError::Network { attempts: 3, .. }),
+        "{err:?}"
+    );
+    assert_error_has_no_secret(&err, &err.to_string());
+}
+
 #[test]
 fn a_refused_connection_is_a_network_error() {
     let (client, sleeps) = default_client();

@@ -76,7 +76,7 @@ pub enum SndsClientError {
     )]
     UnsafeRedirect { url: String, host: String },
     /// 429: SNDS asks to be asked less often. Retried like a 5xx, after the wait it asks
-    /// for (cut to the longest backoff).
+    /// for (at most the longest backoff: a longer one is [`SndsClientError::ComeBackLater`]).
     #[error(
         "snds {url} answered http 429: rate limited{}{}",
         after_attempts(*.attempts),
@@ -87,6 +87,22 @@ pub enum SndsClientError {
         attempts: u32,
         /// The wait its `Retry-After` asked for, in seconds, when it said.
         retry_after_secs: Option<u64>,
+    },
+    /// A 429 or 5xx whose `Retry-After` asks for a longer wait than fbl waits within a run
+    /// (the longest backoff): not asked again in this run, rather than sooner than asked.
+    #[error(
+        "snds {url} answered http {status}{} and asked to come back after {retry_after_secs} s \
+         (at {come_back_at}), longer than fbl waits in a run: not asked again in this run; \
+         what was not fetched is asked for by the next run",
+        after_attempts(*.attempts)
+    )]
+    ComeBackLater {
+        url: String,
+        status: u16,
+        attempts: u32,
+        retry_after_secs: u64,
+        /// When that is, RFC 3339 in UTC.
+        come_back_at: String,
     },
     #[error("snds {url} failed{}: {message}", after_attempts(*.attempts))]
     Network {
@@ -195,7 +211,9 @@ pub struct SndsClientOptions {
     /// retried, other 4xx never.
     pub max_attempts: u32,
     /// The wait before the second try; it doubles for each further try up to `max_backoff`.
-    /// A wait the server asks for (`Retry-After`) replaces it, cut to `max_backoff`.
+    /// A wait the server asks for (`Retry-After`) replaces it when longer; one longer than
+    /// `max_backoff` is not waited for: the fetch fails with
+    /// [`SndsClientError::ComeBackLater`].
     pub first_backoff: Duration,
     pub max_backoff: Duration,
     pub zone: Zone,
@@ -287,6 +305,8 @@ struct Answer {
 struct Failed {
     error: SndsClientError,
     retry_after: Option<Duration>,
+    /// The status of an answer that failed; none for a transport error.
+    status: Option<u16>,
 }
 
 impl From<SndsClientError> for Failed {
@@ -294,6 +314,7 @@ impl From<SndsClientError> for Failed {
         Failed {
             error,
             retry_after: None,
+            status: None,
         }
     }
 }
@@ -452,15 +473,35 @@ impl SndsClient {
                 | SndsClientError::Timeout { .. } => true,
                 _ => false,
             };
-            if !retryable || attempt >= attempts {
+            if !retryable {
+                return Err(failed.error);
+            }
+            // A wait longer than a run waits (a cron job must not sleep for an hour) is not
+            // cut short either: asking again sooner than asked hammers a service that said it
+            // is overloaded or that this client asks too often. The next run asks.
+            if let (Some(asked), Some(status)) = (failed.retry_after, failed.status)
+                && asked > self.options.max_backoff
+            {
+                let come_back_at = chrono::TimeDelta::from_std(asked)
+                    .ok()
+                    .and_then(|wait| chrono::Utc::now().checked_add_signed(wait))
+                    .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                    .unwrap_or_else(|| "a time past any calendar".to_owned());
+                return Err(SndsClientError::ComeBackLater {
+                    url: target.shown.clone(),
+                    status,
+                    attempts: attempt,
+                    retry_after_secs: asked.as_secs(),
+                    come_back_at,
+                });
+            }
+            if attempt >= attempts {
                 return Err(failed.error);
             }
             // What the server asks for, never less than the backoff (a `Retry-After: 0` or a
-            // date past would retry at once, every time), nor more than the longest backoff.
+            // date past would retry at once, every time).
             let wait = match failed.retry_after {
-                Some(asked) => asked
-                    .max(self.backoff(attempt))
-                    .min(self.options.max_backoff),
+                Some(asked) => asked.max(self.backoff(attempt)),
                 None => self.backoff(attempt),
             };
             (self.sleep)(wait);
@@ -537,7 +578,11 @@ impl SndsClient {
             }),
         };
         if let Some(error) = error {
-            return Err(Failed { error, retry_after });
+            return Err(Failed {
+                error,
+                retry_after,
+                status: Some(status),
+            });
         }
         let content_type = response
             .headers()

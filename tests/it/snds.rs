@@ -1231,6 +1231,71 @@ fn an_answer_cut_late_in_its_last_row_keeps_the_stored_comments_and_block_list()
 }
 
 #[test]
+fn snds_asking_to_come_back_in_an_hour_is_not_asked_again_in_the_run_and_nothing_stored_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let day = "2026-11-17";
+    let body = format!(
+        "{}{}",
+        row("192.0.2.10", day, 1500, "GREEN", 0),
+        row("198.51.100.7", day, 9301, "RED", 12)
+    );
+    let server = TestServer::start(move |request, n| match (request.path(), n) {
+        ("/snds/data.aspx", 0) => csv(&body),
+        ("/snds/ipStatus.aspx", 0) => csv("198.51.100.0,198.51.100.15,Yes,SpamHaus SBL/XBL\r\n"),
+        _ => Reply::Respond {
+            status: 429,
+            headers: vec![("Retry-After", "3600".to_owned())],
+            body: "Too many requests".to_owned(),
+        },
+    });
+    write_config(
+        dir.path(),
+        &legacy_account("main", &format!("{}/snds", server.url())),
+    );
+    let output = fbl_snds(dir.path(), &["snds", "fetch", "--date", day]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(output.stderr.is_empty(), "{output:?}");
+    let rows_before = stored_rows(dir.path());
+    assert_eq!(rows_before.len(), 2);
+    let requests_before = server.requests().len();
+
+    let output = fbl_snds(dir.path(), &["snds", "fetch", "--date", day, "--refresh"]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "snds account main day 2026-11-17: snds {}/snds/data.aspx?key=***&date=111726 \
+             answered http 429 and asked to come back after 3600 s (at ",
+            server.url()
+        )) && stderr.contains("not asked again in this run"),
+        "{stderr}"
+    );
+    // One request, not retried, and the account's ipStatus not asked either.
+    let asked: Vec<String> = server.requests()[requests_before..]
+        .iter()
+        .map(|r| r.path().to_owned())
+        .collect();
+    assert_eq!(asked, ["/snds/data.aspx"]);
+    let rows_after = stored_rows(dir.path());
+    assert_eq!(
+        rows_after
+            .iter()
+            .map(|r| (&r.ip, r.trap_hits, &r.fetched_at))
+            .collect::<Vec<_>>(),
+        rows_before
+            .iter()
+            .map(|r| (&r.ip, r.trap_hits, &r.fetched_at))
+            .collect::<Vec<_>>()
+    );
+    let blocked = Store::open(&dir.path().join("fbl.sqlite"))
+        .unwrap()
+        .snds_current_ip_status(Some("main"))
+        .unwrap();
+    assert_eq!(blocked.len(), 1, "{blocked:?}");
+    assert_no_key(&output);
+}
+
+#[test]
 fn a_report_of_a_past_window_marks_ips_blocked_by_the_block_list_of_its_time() {
     let (dir, answers, _server) = legacy_setup();
     let at = |now: &str, args: &[&str]| {

@@ -1071,6 +1071,7 @@ fn no_error_shape_shows_the_key_or_token() {
             SndsClientError::Local { .. } => "local",
             SndsClientError::UnsafeRedirect { .. } => "unsafe-redirect",
             SndsClientError::RateLimited { .. } => "rate-limited",
+            SndsClientError::ComeBackLater { .. } => "come-back-later",
         })
         .collect();
     assert_eq!(
@@ -1321,6 +1322,104 @@ fn an_https_answer_redirecting_to_http_is_refused_beyond_loopback_only() {
 }
 
 #[test]
+fn a_wait_asked_for_longer_than_a_run_waits_is_not_cut_short_but_left_to_the_next_run() {
+    let in_two_hours = (chrono::Utc::now() + chrono::TimeDelta::hours(2)).to_rfc2822();
+    let server = TestServer::start(move |request, nth| {
+        let asking = |status: u16, wait: &str| Reply::Respond {
+            status,
+            headers: vec![("Retry-After", wait.to_owned())],
+            body: "come back later".to_owned(),
+        };
+        match (request.path(), nth) {
+            ("/limited/data.aspx", _) => asking(429, "3600"),
+            ("/down/data.aspx", 0) => respond(503, "text/plain", "down"),
+            ("/down/data.aspx", _) => asking(503, "120"),
+            ("/forever/data.aspx", _) => asking(429, &u64::MAX.to_string()),
+            _ => asking(429, &in_two_hours),
+        }
+    });
+    let (client, sleeps) = default_client();
+    let fetch = |base: &str| {
+        client
+            .fetch_legacy_data(&format!("{}/{base}", server.url()), KEY, None)
+            .unwrap_err()
+    };
+    let err = fetch("limited");
+    assert!(
+        matches!(
+            err,
+            SndsClientError::ComeBackLater {
+                status: 429,
+                attempts: 1,
+                retry_after_secs: 3600,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("answered http 429 and asked to come back after 3600 s (at 20")
+            && text.contains("not asked again in this run")
+            && text.contains("key=***"),
+        "{text}"
+    );
+    assert_error_has_no_secret(&err, &text);
+    assert!(sleeps.lock().unwrap().is_empty(), "no wait, no retry");
+    // A 503 that asks for two minutes on the second try: the first try's backoff only.
+    let err = fetch("down");
+    assert!(
+        matches!(
+            err,
+            SndsClientError::ComeBackLater {
+                status: 503,
+                attempts: 2,
+                retry_after_secs: 120,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("after 2 attempts"), "{err}");
+    // An HTTP date two hours ahead.
+    let err = fetch("dated");
+    assert!(
+        matches!(
+            err,
+            SndsClientError::ComeBackLater {
+                status: 429,
+                attempts: 1,
+                retry_after_secs: 7000..=7200,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // A wait past any calendar is no reason to fail otherwise.
+    let err = fetch("forever");
+    assert!(
+        err.to_string().contains("(at a time past any calendar)"),
+        "{err}"
+    );
+    assert_eq!(*sleeps.lock().unwrap(), [Duration::from_millis(100)]);
+    let paths: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| r.path().to_owned())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/limited/data.aspx",
+            "/down/data.aspx",
+            "/down/data.aspx",
+            "/dated/data.aspx",
+            "/forever/data.aspx"
+        ]
+    );
+}
+
+#[test]
 fn a_429_is_rate_limiting_retried_after_the_wait_it_asks_for() {
     let limited = |seconds: &str| Reply::Respond {
         status: 429,
@@ -1353,8 +1452,12 @@ fn a_429_is_rate_limiting_retried_after_the_wait_it_asks_for() {
         "{waited:?}"
     );
 
-    // A longer wait than the longest backoff is cut to it; the retries stay bounded.
-    let server = TestServer::start(move |_, _| limited("3600"));
+    // Within a run, a wait up to the longest backoff is honoured as asked.
+    let server = TestServer::start(move |_, nth| match nth {
+        0 => limited("1"),
+        1 => limited("0"),
+        _ => limited("1"),
+    });
     let (client, sleeps) = default_client();
     let err = client
         .fetch_api_ip_status(&server.url(), TOKEN)
@@ -1367,7 +1470,8 @@ fn a_429_is_rate_limiting_retried_after_the_wait_it_asks_for() {
     assert_eq!(server.requests().len(), 3);
     assert_eq!(
         *sleeps.lock().unwrap(),
-        [Duration::from_secs(1), Duration::from_secs(1)]
+        [Duration::from_secs(1), Duration::from_millis(200)]
     );
+    assert_error_has_no_secret(&err, &err.to_string());
     assert_error_has_no_secret(&err, &err.to_string());
 }

@@ -679,7 +679,7 @@ fn error_from_body(endpoint: &str, status: u16, body: &str, secrets: &[&str]) ->
         json.as_ref()
             .and_then(|json| json.get(name))
             .and_then(|value| value.as_str())
-            .map(|text| redact(&short(text, DESCRIPTION_CHARS), secrets))
+            .map(|text| short(&redact(text, secrets), DESCRIPTION_CHARS))
     };
     let error = field("error").map(|error| short(&error, 100));
     let description = field("error_description")
@@ -726,15 +726,14 @@ fn short(text: &str, max_chars: usize) -> String {
     }
 }
 
-/// `text` with every non-empty secret in it, and its URL-encoded form, replaced by `***`.
+/// `text` with every non-empty secret in it, and its URL-encoded form, replaced by `***`, in
+/// any case of their letters (a server may echo a key or token upper-cased), and the first 8
+/// or more characters of one just before a cut (`…`). Redact before cutting a text short:
+/// a cut may leave fewer than 8.
 pub(crate) fn redact(text: &str, secrets: &[&str]) -> String {
     let mut out = text.to_owned();
     for secret in secrets.iter().filter(|secret| !secret.is_empty()) {
-        out = out.replace(secret, MASK);
-        let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-        if encoded != *secret {
-            out = out.replace(&encoded, MASK);
-        }
+        out = crate::snds::redact_secret(&out, secret);
     }
     out
 }

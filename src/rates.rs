@@ -238,6 +238,15 @@ impl Window {
         }
     }
 
+    /// When the window ends: midnight (UTC) after its last day, RFC 3339.
+    pub fn end(&self) -> String {
+        chrono::NaiveDate::parse_from_str(&self.to_day, "%Y-%m-%d")
+            .ok()
+            .and_then(|day| day.succ_opt())
+            .map(|next| format!("{}T00:00:00Z", next.format("%Y-%m-%d")))
+            .unwrap_or_else(|| format!("{}T23:59:59Z", self.to_day))
+    }
+
     /// Every day of the window, in order.
     pub fn each_day(&self) -> Vec<String> {
         let Ok(mut day) = chrono::NaiveDate::parse_from_str(&self.from_day, "%Y-%m-%d") else {

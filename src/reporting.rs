@@ -239,7 +239,9 @@ fn gather(
         send_log_reporter_days,
         snds_days: store.snds_days(from, to, None)?,
         snds_available: store.has_snds()?,
-        snds_status: store.snds_ip_status()?,
+        // The block list of the window's time: today's for a window that ends today, the
+        // one SNDS showed then for a past one (ipStatus is kept as periods).
+        snds_status: store.snds_ip_status_before(&window.end())?,
         campaigns,
         complaints_without_campaign,
         domains: store.domain_counts(from, to)?,

@@ -69,8 +69,11 @@ impl SndsParseError {
 const SECRET_PREFIX_CHARS: usize = 8;
 
 /// `text` without `secret`, as sent or URL-encoded, nor its first 8 or more characters just
-/// before a cut (`…`).
-fn redact_secret(text: &str, secret: &str) -> String {
+/// before a cut (`…`), in any case of their letters.
+pub(crate) fn redact_secret(text: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        return text.to_owned();
+    }
     let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
     // In any case of its letters: a server may echo a key upper-cased.
     let mut out = replace_ignoring_ascii_case(text, secret, "***");
@@ -103,17 +106,27 @@ fn replace_ignoring_ascii_case(text: &str, needle: &str, with: &str) -> String {
     out
 }
 
+/// Whether `text` ends with `suffix`, compared without regard to ASCII case. A match starts
+/// where `suffix` starts, on a character boundary: other bytes compare exactly.
+fn ends_with_ignoring_ascii_case(text: &str, suffix: &str) -> bool {
+    text.len() >= suffix.len()
+        && text.is_char_boundary(text.len() - suffix.len())
+        && text.as_bytes()[text.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+}
+
 fn mask_prefix_before_cut(text: &str, secret: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find('…') {
         let before = &rest[..at];
-        // The longest start of the secret, of at least 8 characters, that ends at the cut.
+        // The longest start of the secret, of at least 8 characters, that ends at the cut, in
+        // any case of its letters (a server may echo a key upper-cased, and the whole of it
+        // is masked so before it is quoted; its start, cut off, must be too).
         let start_len = secret
             .char_indices()
             .map(|(index, c)| index + c.len_utf8())
             .skip(SECRET_PREFIX_CHARS - 1)
-            .filter(|end| before.ends_with(&secret[..*end]))
+            .filter(|end| ends_with_ignoring_ascii_case(before, &secret[..*end]))
             .last();
         match start_len {
             Some(len) => {
@@ -297,7 +310,7 @@ fn ordered<T: Ord>(a: T, b: T) -> (T, T) {
 /// The first broken row makes the whole body an error; [`parse_data_keeping_good_rows`]
 /// keeps the others.
 pub fn parse_data_csv(body: &str, zone: &Zone) -> Result<Vec<SndsDataRow>, SndsParseError> {
-    strict(data_csv(body, zone)?)
+    strict(data_csv(body, zone, AnswerEnd::Unchecked)?)
 }
 
 /// The rows of a data report that could be read, and one error (naming its line or item)
@@ -316,11 +329,12 @@ pub fn parse_data_keeping_good_rows(
     body: &str,
     content_type: Option<&str>,
     zone: &Zone,
+    end: AnswerEnd,
 ) -> Result<DataParse, SndsParseError> {
     let parse = if is_json(strip_bom(body), content_type) && !looks_like_html(body) {
         api_data_json(strip_bom(body), zone)?
     } else {
-        data_csv(body, zone)?
+        data_csv(body, zone, end)?
     };
     match parse.rejected.first() {
         Some(first) if parse.rows.is_empty() => Err(first.clone()),
@@ -335,7 +349,7 @@ fn strict(parse: DataParse) -> Result<Vec<SndsDataRow>, SndsParseError> {
     }
 }
 
-fn data_csv(body: &str, zone: &Zone) -> Result<DataParse, SndsParseError> {
+fn data_csv(body: &str, zone: &Zone, end: AnswerEnd) -> Result<DataParse, SndsParseError> {
     let body = strip_bom(body);
     if looks_like_html(body) {
         return Err(SndsParseError::SignInPage);
@@ -345,18 +359,11 @@ fn data_csv(body: &str, zone: &Zone) -> Result<DataParse, SndsParseError> {
         if first && is_header_row(fields, MIN_DATA_FIELDS, DATA_COLUMN_NAMES[0]) {
             return Ok(());
         }
-        // SNDS ends every row with a line end. A last row without one and short of fields
-        // is an answer cut off in transfer (a connection closed early, with no length to
-        // tell): its last field may be cut too, and storing it would overwrite the figures
-        // stored before with what is missing.
-        if !line_end && fields.len() < FULL_DATA_FIELDS {
+        if let Some(reason) = cut_off(end, line_end, fields.len(), FULL_DATA_FIELDS) {
+            // Storing it would overwrite the figures stored before with what is missing.
             parse.rejected.push(SndsParseError::BadRow {
                 line,
-                reason: format!(
-                    "the answer ends in this row, after {} of {FULL_DATA_FIELDS} fields and \
-                     without a line end: it was cut off, so the row is not kept",
-                    fields.len()
-                ),
+                reason: format!("{reason}, so the row is not kept"),
             });
             return Ok(());
         }
@@ -370,16 +377,36 @@ fn data_csv(body: &str, zone: &Zone) -> Result<DataParse, SndsParseError> {
     Ok(parse)
 }
 
-/// Parses an `ipStatus.aspx` body (or the API's CSV status report).
+/// Parses an `ipStatus.aspx` body (or the API's CSV status report), as a whole answer whose
+/// end nothing else checked (see [`AnswerEnd::Unchecked`]).
 pub fn parse_ip_status_csv(body: &str) -> Result<Vec<IpStatusRange>, SndsParseError> {
+    parse_ip_status_csv_answer(body, AnswerEnd::Unchecked)
+}
+
+/// Parses an `ipStatus.aspx` answer: one cut off in transfer (see [`AnswerEnd`]) is refused
+/// whole.
+pub fn parse_ip_status_csv_answer(
+    body: &str,
+    end: AnswerEnd,
+) -> Result<Vec<IpStatusRange>, SndsParseError> {
     let body = strip_bom(body);
     if looks_like_html(body) {
         return Err(SndsParseError::SignInPage);
     }
     let mut ranges = Vec::new();
-    for_each_csv_record(body, |line, fields, first, _| {
+    for_each_csv_record(body, |line, fields, first, line_end| {
         if first && is_header_row(fields, MIN_IP_STATUS_FIELDS, IP_STATUS_COLUMN_NAMES[0]) {
             return Ok(());
+        }
+        // The ipStatus answer is the whole block list: a range missing from it is read as
+        // unblocked. A cut answer lacks the ranges after the cut, so it is refused whole.
+        if let Some(reason) = cut_off(end, line_end, fields.len(), MIN_IP_STATUS_FIELDS) {
+            return Err(SndsParseError::BadRow {
+                line,
+                reason: format!(
+                    "{reason}, so the ip status is not applied (the stored one is kept)"
+                ),
+            });
         }
         let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
         let range = ip_status_from_fields(&fields)
@@ -388,6 +415,49 @@ pub fn parse_ip_status_csv(body: &str) -> Result<Vec<IpStatusRange>, SndsParseEr
         Ok(())
     })?;
     Ok(ranges)
+}
+
+/// Whether a cut in transfer would have been noticed before the parser sees an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerEnd {
+    /// The transport checked the answer's length: an HTTP body with a `Content-Length` or
+    /// in chunks, which the HTTP client fails when the connection closes before its end.
+    Checked,
+    /// Nothing did: an HTTP body ended by the server closing the connection (HTTP/1.1
+    /// without a length, which a connection dropped mid-answer looks exactly like), or a
+    /// file, which whatever wrote it may not have finished.
+    Unchecked,
+}
+
+/// Why a row that the answer ends in is taken for an answer cut off in transfer, or `None`.
+///
+/// SNDS ends every row with a line end (CRLF, formats.md 4.1), the last one too. A last row
+/// without one, in an answer whose end nothing checked, was cut in transfer: at any point
+/// of it, since a cut in the sample HELO, the JMR P1 sender, the comments or the ipStatus
+/// details leaves the right number of fields, and a value cut short (`192.0.2.25` of
+/// `192.0.2.254`, `Y` of `Yes`, `12` of `120` trap hits) is often a valid value itself. An
+/// answer whose length was checked arrived whole, so there only a last row short of
+/// `short_of` fields and without a line end is taken for cut (before it was sent).
+///
+/// What no check can see: a cut that falls just after a line end (between two rows, or
+/// before the first byte), which leaves whole rows only. The rows after it are missing,
+/// and the answer reads as a shorter one. Only a length (which SNDS sends when it gives
+/// one, and which the transport then checks) tells it.
+fn cut_off(end: AnswerEnd, line_end: bool, fields: usize, short_of: usize) -> Option<String> {
+    if line_end {
+        return None;
+    }
+    if fields < short_of {
+        return Some(format!(
+            "the answer ends in this row, after {fields} of {short_of} fields and without a \
+             line end: it was cut off"
+        ));
+    }
+    (end == AnswerEnd::Unchecked).then(|| {
+        "the answer ends in this row without the line end that ends every row SNDS writes, \
+         and its length was not told: it was cut off"
+            .to_owned()
+    })
 }
 
 /// Parses a data report from the new API, which may answer CSV in the legacy column order or
@@ -437,12 +507,22 @@ pub fn parse_api_ip_status(
     body: &str,
     content_type: Option<&str>,
 ) -> Result<Vec<IpStatusRange>, SndsParseError> {
+    parse_ip_status_answer(body, content_type, AnswerEnd::Unchecked)
+}
+
+/// Parses an IP status answer, CSV or JSON as for [`parse_api_ip_status`]: a CSV answer
+/// that was cut off (see [`AnswerEnd`]) is refused whole.
+pub fn parse_ip_status_answer(
+    body: &str,
+    content_type: Option<&str>,
+    end: AnswerEnd,
+) -> Result<Vec<IpStatusRange>, SndsParseError> {
     let body = strip_bom(body);
     if looks_like_html(body) {
         return Err(SndsParseError::SignInPage);
     }
     if !is_json(body, content_type) {
-        return parse_ip_status_csv(body);
+        return parse_ip_status_csv_answer(body, end);
     }
     let items = json_items(body)?;
     let mut ranges = Vec::with_capacity(items.len());
@@ -1130,9 +1210,13 @@ mod tests {
 
     #[test]
     fn keeping_good_rows_sets_the_broken_one_aside_with_its_line() {
-        let parse =
-            parse_data_keeping_good_rows(&fixture("data-bad-ip-on-line-3.csv"), None, &pacific())
-                .unwrap();
+        let parse = parse_data_keeping_good_rows(
+            &fixture("data-bad-ip-on-line-3.csv"),
+            None,
+            &pacific(),
+            AnswerEnd::Checked,
+        )
+        .unwrap();
         assert_eq!(parse.rows.len(), 1);
         assert_eq!(
             parse.rejected,
@@ -1145,6 +1229,7 @@ mod tests {
             r#"[{"ipAddress":"192.0.2.1","rcptCommands":1}, 5]"#,
             None,
             &pacific(),
+            AnswerEnd::Checked,
         )
         .unwrap();
         assert_eq!(parse.rows.len(), 1);
@@ -1163,8 +1248,13 @@ mod tests {
             .find(|l| l.starts_with(|c: char| c.is_ascii_digit()))
             .unwrap();
         let broken = good.replacen(good.split(',').next().unwrap(), "192.0.2.0/24", 1);
-        let parse =
-            parse_data_keeping_good_rows(&format!("{broken}\n{good}\n"), None, &pacific()).unwrap();
+        let parse = parse_data_keeping_good_rows(
+            &format!("{broken}\n{good}\n"),
+            None,
+            &pacific(),
+            AnswerEnd::Checked,
+        )
+        .unwrap();
         assert_eq!(parse.rows.len(), 1);
         assert!(matches!(
             parse.rejected[..],
@@ -1178,6 +1268,7 @@ mod tests {
             "Service temporarily unavailable, try later\n",
             None,
             &pacific(),
+            AnswerEnd::Checked,
         )
         .unwrap_err();
         assert!(
@@ -1185,11 +1276,21 @@ mod tests {
             "{err:?}"
         );
         assert_eq!(
-            parse_data_keeping_good_rows(&fixture("data-sign-in-page.html"), None, &pacific()),
+            parse_data_keeping_good_rows(
+                &fixture("data-sign-in-page.html"),
+                None,
+                &pacific(),
+                AnswerEnd::Checked
+            ),
             Err(SndsParseError::SignInPage)
         );
         assert_eq!(
-            parse_data_keeping_good_rows("", Some("application/json"), &pacific()),
+            parse_data_keeping_good_rows(
+                "",
+                Some("application/json"),
+                &pacific(),
+                AnswerEnd::Checked
+            ),
             Ok(DataParse::default())
         );
     }
@@ -1416,27 +1517,75 @@ mod tests {
     fn a_cut_off_last_line_is_set_aside() {
         let whole = "192.0.2.10,11/17/2026 4:00 PM,11/18/2026 4:00 PM,1500,1500,1500,GREEN,< 0.1%,,,0,mail.example.com,,\r\n";
         let cut = "198.51.100.7,11/17/2026 4:00 PM,11/18/2026 4:00 PM,9301,9301,9301,RED,0.6%,11/17/2026 4:00 PM";
-        let parse =
-            parse_data_keeping_good_rows(&format!("{whole}{cut}"), None, &Zone::utc()).unwrap();
-        assert_eq!(parse.rows.len(), 1);
-        assert_eq!(
-            parse.rejected,
-            [SndsParseError::BadRow {
-                line: 2,
-                reason: "the answer ends in this row, after 9 of 13 fields and without a line \
-                         end: it was cut off, so the row is not kept"
-                    .to_owned()
-            }]
-        );
-        // A whole row without a line end, and a short row that has one, are read.
+        for end in [AnswerEnd::Checked, AnswerEnd::Unchecked] {
+            let parse =
+                parse_data_keeping_good_rows(&format!("{whole}{cut}"), None, &Zone::utc(), end)
+                    .unwrap();
+            assert_eq!(parse.rows.len(), 1);
+            assert_eq!(
+                parse.rejected,
+                [SndsParseError::BadRow {
+                    line: 2,
+                    reason: "the answer ends in this row, after 9 of 13 fields and without a \
+                             line end: it was cut off, so the row is not kept"
+                        .to_owned()
+                }]
+            );
+        }
+        // Where the transport checked the length, a whole row without a line end, and a
+        // short row that has one, are read.
         let short = "192.0.2.11,11/17/2026 4:00 PM,11/18/2026 4:00 PM,7,7,7,GREEN,< 0.1%,,,0\n";
-        let parse = parse_data_keeping_good_rows(
-            &format!("{short}{}", whole.trim_end()),
-            None,
-            &Zone::utc(),
-        )
-        .unwrap();
+        let body = format!("{short}{}", whole.trim_end());
+        let parse =
+            parse_data_keeping_good_rows(&body, None, &Zone::utc(), AnswerEnd::Checked).unwrap();
         assert_eq!((parse.rows.len(), parse.rejected.len()), (2, 0));
+        // Where nothing checked it, the row without a line end may have been cut anywhere.
+        let parse =
+            parse_data_keeping_good_rows(&body, None, &Zone::utc(), AnswerEnd::Unchecked).unwrap();
+        assert_eq!((parse.rows.len(), parse.rejected.len()), (1, 1));
+    }
+
+    #[test]
+    fn an_unchecked_answer_cut_anywhere_in_its_last_row_keeps_nothing_of_it() {
+        let first = "192.0.2.10,11/17/2026 4:00 PM,11/18/2026 4:00 PM,1500,1500,1500,GREEN,< 0.1%,,,0,mail.example.com,,\r\n";
+        let last = "198.51.100.7,11/17/2026 4:00 PM,11/18/2026 4:00 PM,9301,9301,9301,RED,0.6%,11/17/2026 4:00 PM,11/18/2026 4:00 PM,120,ehlo.example.org,news@example.org,\"Abuse reported for: newsletter, promotions\"\r\n";
+        // Every cut from the first byte of the last row up to its line end.
+        for at in 1..last.len() - 1 {
+            let body = format!("{first}{}", &last[..at]);
+            let parse =
+                parse_data_keeping_good_rows(&body, None, &Zone::utc(), AnswerEnd::Unchecked)
+                    .unwrap();
+            assert_eq!(parse.rows.len(), 1, "cut at {at}: {:?}", &last[..at]);
+            assert!(
+                matches!(&parse.rejected[..], [SndsParseError::BadRow { line: 2, reason }]
+                    if reason.contains("cut off")),
+                "cut at {at}: {:?}",
+                parse.rejected
+            );
+        }
+        // Cut between CR and LF, the row is whole.
+        let body = format!("{first}{}", &last[..last.len() - 1]);
+        let parse =
+            parse_data_keeping_good_rows(&body, None, &Zone::utc(), AnswerEnd::Unchecked).unwrap();
+        assert_eq!((parse.rows.len(), parse.rejected.len()), (2, 0));
+        let ranges = "192.0.2.254,192.0.3.1,Yes,Blocked due to user complaints\r\n";
+        let last = "203.0.113.40,203.0.113.47,Yes,\"SpamHaus SBL/XBL, Symantec Brightmail\"\r\n";
+        for at in 1..last.len() - 1 {
+            let body = format!("{ranges}{}", &last[..at]);
+            let err = parse_ip_status_csv_answer(&body, AnswerEnd::Unchecked).unwrap_err();
+            assert!(
+                matches!(&err, SndsParseError::BadRow { line: 2, reason }
+                    if reason.contains("cut off") && reason.contains("not applied")),
+                "cut at {at}: {err:?}"
+            );
+        }
+        let whole = format!("{ranges}{last}");
+        assert_eq!(
+            parse_ip_status_csv_answer(&whole, AnswerEnd::Unchecked)
+                .unwrap()
+                .len(),
+            2
+        );
     }
 
     #[test]
@@ -1444,6 +1593,11 @@ mod tests {
         let key = "0f8b3c2a-51d7-4e9b-a1c3-7d2e9f4b6a10";
         let text = format!("Invalid key {} here", key.to_ascii_uppercase());
         assert_eq!(redact_secret(&text, key), "Invalid key *** here");
+        // Cut short, in another case: its start is masked all the same.
+        let cut = format!("Invalid key {}…", &key.to_ascii_uppercase()[..12]);
+        assert_eq!(redact_secret(&cut, key), "Invalid key ***…");
+        let encoded = redact_secret("key=K%2fY%2BZ-1234…", "k/y+z-123456");
+        assert_eq!(encoded, "key=***…");
         assert_eq!(
             redact_secret("é0F8B3C2A-51D7-4E9B-A1C3-7D2E9F4B6A10é", key),
             "é***é"

@@ -8,7 +8,7 @@
 //! errors carry `key=***`; reqwest's errors are stripped of their URL and scrubbed.
 
 use crate::oauth::{self, OAuthConfig};
-use crate::snds::{self, IpStatusRange, SndsDataRow, SndsParseError};
+use crate::snds::{self, AnswerEnd, IpStatusRange, SndsDataRow, SndsParseError};
 use crate::zone::Zone;
 use chrono::NaiveDate;
 use std::fmt;
@@ -76,7 +76,7 @@ pub enum SndsClientError {
     )]
     UnsafeRedirect { url: String, host: String },
     /// 429: SNDS asks to be asked less often. Retried like a 5xx, after the wait it asks
-    /// for (cut to the longest backoff).
+    /// for (at most the longest backoff: a longer one is [`SndsClientError::ComeBackLater`]).
     #[error(
         "snds {url} answered http 429: rate limited{}{}",
         after_attempts(*.attempts),
@@ -87,6 +87,22 @@ pub enum SndsClientError {
         attempts: u32,
         /// The wait its `Retry-After` asked for, in seconds, when it said.
         retry_after_secs: Option<u64>,
+    },
+    /// A 429 or 5xx whose `Retry-After` asks for a longer wait than fbl waits within a run
+    /// (the longest backoff): not asked again in this run, rather than sooner than asked.
+    #[error(
+        "snds {url} answered http {status}{} and asked to come back after {retry_after_secs} s \
+         (at {come_back_at}), longer than fbl waits in a run: not asked again in this run; \
+         what was not fetched is asked for by the next run",
+        after_attempts(*.attempts)
+    )]
+    ComeBackLater {
+        url: String,
+        status: u16,
+        attempts: u32,
+        retry_after_secs: u64,
+        /// When that is, RFC 3339 in UTC.
+        come_back_at: String,
     },
     #[error("snds {url} failed{}: {message}", after_attempts(*.attempts))]
     Network {
@@ -195,7 +211,9 @@ pub struct SndsClientOptions {
     /// retried, other 4xx never.
     pub max_attempts: u32,
     /// The wait before the second try; it doubles for each further try up to `max_backoff`.
-    /// A wait the server asks for (`Retry-After`) replaces it, cut to `max_backoff`.
+    /// A wait the server asks for (`Retry-After`) replaces it when longer; one longer than
+    /// `max_backoff` is not waited for: the fetch fails with
+    /// [`SndsClientError::ComeBackLater`].
     pub first_backoff: Duration,
     pub max_backoff: Duration,
     pub zone: Zone,
@@ -279,12 +297,16 @@ impl fmt::Debug for Target {
 struct Answer {
     content_type: Option<String>,
     body: String,
+    /// Whether a cut in transfer would have failed the request.
+    end: AnswerEnd,
 }
 
 /// A failed try, and the wait the server asked for before the next (`Retry-After`).
 struct Failed {
     error: SndsClientError,
     retry_after: Option<Duration>,
+    /// The status of an answer that failed; none for a transport error.
+    status: Option<u16>,
 }
 
 impl From<SndsClientError> for Failed {
@@ -292,6 +314,7 @@ impl From<SndsClientError> for Failed {
         Failed {
             error,
             retry_after: None,
+            status: None,
         }
     }
 }
@@ -378,7 +401,7 @@ impl SndsClient {
                 (target.shown, answer)
             }
         };
-        let ranges = snds::parse_ip_status_csv(&scrubbed(&answer.body, key))
+        let ranges = snds::parse_ip_status_csv_answer(&scrubbed(&answer.body, key), answer.end)
             .map_err(|err| parse_failure(err, &shown, Surface::Legacy, &[key]))?;
         Ok(IpStatusReport {
             body: answer.body,
@@ -416,8 +439,9 @@ impl SndsClient {
         let target = api_target(api_base_url, "api/report/status/ip")?;
         let answer = self.get(&target, Surface::Api, "", Some(access_token))?;
         let body = scrubbed(&answer.body, access_token);
-        let ranges = snds::parse_api_ip_status(&body, answer.content_type.as_deref())
-            .map_err(|err| parse_failure(err, &target.shown, Surface::Api, &[access_token]))?;
+        let ranges =
+            snds::parse_ip_status_answer(&body, answer.content_type.as_deref(), answer.end)
+                .map_err(|err| parse_failure(err, &target.shown, Surface::Api, &[access_token]))?;
         Ok(IpStatusReport {
             body: answer.body,
             content_type: answer.content_type,
@@ -449,15 +473,35 @@ impl SndsClient {
                 | SndsClientError::Timeout { .. } => true,
                 _ => false,
             };
-            if !retryable || attempt >= attempts {
+            if !retryable {
+                return Err(failed.error);
+            }
+            // A wait longer than a run waits (a cron job must not sleep for an hour) is not
+            // cut short either: asking again sooner than asked hammers a service that said it
+            // is overloaded or that this client asks too often. The next run asks.
+            if let (Some(asked), Some(status)) = (failed.retry_after, failed.status)
+                && asked > self.options.max_backoff
+            {
+                let come_back_at = chrono::TimeDelta::from_std(asked)
+                    .ok()
+                    .and_then(|wait| chrono::Utc::now().checked_add_signed(wait))
+                    .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                    .unwrap_or_else(|| "a time past any calendar".to_owned());
+                return Err(SndsClientError::ComeBackLater {
+                    url: target.shown.clone(),
+                    status,
+                    attempts: attempt,
+                    retry_after_secs: asked.as_secs(),
+                    come_back_at,
+                });
+            }
+            if attempt >= attempts {
                 return Err(failed.error);
             }
             // What the server asks for, never less than the backoff (a `Retry-After: 0` or a
-            // date past would retry at once, every time), nor more than the longest backoff.
+            // date past would retry at once, every time).
             let wait = match failed.retry_after {
-                Some(asked) => asked
-                    .max(self.backoff(attempt))
-                    .min(self.options.max_backoff),
+                Some(asked) => asked.max(self.backoff(attempt)),
                 None => self.backoff(attempt),
             };
             (self.sleep)(wait);
@@ -534,15 +578,45 @@ impl SndsClient {
             }),
         };
         if let Some(error) = error {
-            return Err(Failed { error, retry_after });
+            return Err(Failed {
+                error,
+                retry_after,
+                status: Some(status),
+            });
         }
         let content_type = response
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned);
+        let end = answer_end(&response);
         let body = response.text().map_err(transport)?;
-        Ok(Answer { content_type, body })
+        Ok(Answer {
+            content_type,
+            body,
+            end,
+        })
+    }
+}
+
+/// Whether the HTTP client checks that the whole body came: it does for a body of a told
+/// `Content-Length` or sent in chunks (a connection closed before the end is an error),
+/// not for one ended by closing the connection, which a connection dropped mid-answer
+/// looks exactly like.
+fn answer_end(response: &reqwest::blocking::Response) -> AnswerEnd {
+    let headers = response.headers();
+    let chunked = headers
+        .get_all(reqwest::header::TRANSFER_ENCODING)
+        .iter()
+        .any(|value| {
+            value
+                .to_str()
+                .is_ok_and(|value| value.to_ascii_lowercase().contains("chunked"))
+        });
+    if chunked || headers.contains_key(reqwest::header::CONTENT_LENGTH) {
+        AnswerEnd::Checked
+    } else {
+        AnswerEnd::Unchecked
     }
 }
 
@@ -621,8 +695,9 @@ fn data_report(
     zone: &Zone,
 ) -> Result<DataReport, SndsClientError> {
     let body = scrubbed(&answer.body, secret);
-    let parse = snds::parse_data_keeping_good_rows(&body, answer.content_type.as_deref(), zone)
-        .map_err(|err| parse_failure(err, shown, surface, &[secret]))?;
+    let parse =
+        snds::parse_data_keeping_good_rows(&body, answer.content_type.as_deref(), zone, answer.end)
+            .map_err(|err| parse_failure(err, shown, surface, &[secret]))?;
     let mut rejected = parse.rejected;
     for err in &mut rejected {
         err.redact(secret);
@@ -676,6 +751,8 @@ fn read_local(folder: &Path, name: &str) -> Result<(String, Answer), SndsClientE
         Answer {
             content_type: Some("text/csv".to_owned()),
             body,
+            // A file may be one a download cut short left behind.
+            end: AnswerEnd::Unchecked,
         },
     ))
 }

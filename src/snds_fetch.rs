@@ -255,7 +255,8 @@ fn after(error: &SndsClientError) -> AfterError {
         | SndsClientError::ClientSetup { .. }
         | SndsClientError::Local { .. }
         | SndsClientError::UnsafeRedirect { .. }
-        | SndsClientError::RateLimited { .. } => AfterError::StopAccount,
+        | SndsClientError::RateLimited { .. }
+        | SndsClientError::ComeBackLater { .. } => AfterError::StopAccount,
         SndsClientError::Unparseable { .. }
         | SndsClientError::Http { .. }
         | SndsClientError::Network { .. }

@@ -216,6 +216,36 @@ impl Store {
         )
     }
 
+    /// The ranges SNDS ipStatus listed just before `before` (RFC 3339), across accounts, in
+    /// the shape and order of `snds_ip_status` (which gives them for now): the periods that
+    /// had begun by then and not yet ended, with the `since` they had then. A report of a
+    /// past window marks IPs blocked by the list of its time, not by today's.
+    pub fn snds_ip_status_before(&self, before: &str) -> Result<Vec<crate::rates::SndsStatus>> {
+        let before = DateTime::parse_from_rfc3339(before)?.with_timezone(&Utc);
+        let time = |text: &str| {
+            DateTime::parse_from_rfc3339(text)
+                .ok()
+                .map(|time| time.with_timezone(&Utc))
+        };
+        let periods: Vec<IpStatusPeriod> = self
+            .snds_ip_status_all_accounts()?
+            .into_iter()
+            .filter(|period| time(&period.first_seen_at).is_some_and(|began| began < before))
+            .map(|mut period| {
+                // Ended since: still listed then.
+                if period
+                    .ended_at
+                    .as_deref()
+                    .is_some_and(|ended| time(ended).is_none_or(|ended| ended >= before))
+                {
+                    period.ended_at = None;
+                }
+                period
+            })
+            .collect();
+        Ok(status_parts(ip_status_since(&periods, true)))
+    }
+
     /// Every ipStatus period of every account, oldest first.
     pub fn snds_ip_status_all_accounts(&self) -> Result<Vec<IpStatusPeriod>> {
         self.db.query(
@@ -722,6 +752,33 @@ fn period_from_sql(r: &Row) -> Result<IpStatusPeriod> {
 
 /// Where a part sorts among others: by its first and last address (IPv4 before IPv6), and
 /// as written when those are no IPs.
+/// Parts of ipStatus periods as a report shows them: by `since`, then range; a range that
+/// several accounts list (the same IPs) is listed once, with the earliest start any saw.
+pub(crate) fn status_parts(mut parts: Vec<IpStatusSince>) -> Vec<crate::rates::SndsStatus> {
+    parts.sort_by_cached_key(|part| {
+        (
+            part.since.clone(),
+            address_order(part),
+            part.blocked,
+            part.period_id,
+        )
+    });
+    parts.dedup_by(|a, b| {
+        (&a.since, &a.first_ip, &a.last_ip, a.blocked)
+            == (&b.since, &b.first_ip, &b.last_ip, b.blocked)
+    });
+    parts
+        .into_iter()
+        .map(|part| crate::rates::SndsStatus {
+            first_ip: part.first_ip,
+            last_ip: part.last_ip,
+            blocked: part.blocked,
+            details: part.details,
+            since: part.since,
+        })
+        .collect()
+}
+
 pub(crate) fn address_order(
     part: &IpStatusSince,
 ) -> (Option<IpAddr>, Option<IpAddr>, String, String) {

@@ -61,6 +61,9 @@ pub enum Reply {
     /// A CSV body sent without a length, ended by closing the connection: a client cannot
     /// tell an answer cut off in transfer from a whole one.
     CloseWithoutLength { body: String },
+    /// A CSV body sent in chunks (`Transfer-Encoding: chunked`), with the last, empty chunk
+    /// that ends it when `finished`; without it, the connection closes mid-answer.
+    Chunked { chunks: Vec<String>, finished: bool },
 }
 
 pub fn respond(status: u16, content_type: &str, body: &str) -> Reply {
@@ -249,6 +252,16 @@ fn serve(
             let head = "HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nConnection: close\r\n\r\n";
             let _ = stream.write_all(head.as_bytes());
             let _ = stream.write_all(body.as_bytes());
+        }
+        Reply::Chunked { chunks, finished } => {
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+            let _ = stream.write_all(head.as_bytes());
+            for chunk in chunks.iter().filter(|chunk| !chunk.is_empty()) {
+                let _ = stream.write_all(format!("{:x}\r\n{chunk}\r\n", chunk.len()).as_bytes());
+            }
+            if finished {
+                let _ = stream.write_all(b"0\r\n\r\n");
+            }
         }
     }
     let _ = stream.flush();

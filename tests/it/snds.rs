@@ -1033,13 +1033,14 @@ fn a_backfilled_day_does_not_alert_an_episode_already_alerted_on_a_later_day() {
     );
 }
 
-/// Panics if `text` holds any 8 characters in a row of `secret`.
+/// Panics if `text` holds any 8 characters in a row of `secret`, in any case.
 fn assert_no_part_of(secret: &str, what: &str, text: &str) {
-    let chars: Vec<char> = secret.chars().collect();
+    let chars: Vec<char> = secret.to_ascii_lowercase().chars().collect();
+    let lower = text.to_ascii_lowercase();
     for window in chars.windows(8) {
         let part: String = window.iter().collect();
         assert!(
-            !text.contains(&part),
+            !lower.contains(&part),
             "{what} shows {part:?} of the key: {text}"
         );
     }
@@ -1048,17 +1049,24 @@ fn assert_no_part_of(secret: &str, what: &str, text: &str) {
 #[test]
 fn a_server_echoing_the_key_in_a_broken_row_shows_none_of_it() {
     let (dir, answers, _server) = legacy_setup();
-    // Rows whose first column quotes the key, from a server that echoes what it was sent;
-    // the padding puts the key across the point where an error stops quoting (60
-    // characters), leaving 8, 9, 17 or 33 of its characters before the cut.
+    // Rows whose first column quotes the key, from a server that echoes what it was sent,
+    // as sent, upper-cased or lower-cased; the padding puts the key across the point where
+    // an error stops quoting (60 characters), leaving 8, 9, 17 or 33 of its characters
+    // before the cut.
     let mut body = row("192.0.2.10", "2026-11-17", 1500, "GREEN", 0);
-    for left in [8, 9, 17, 33] {
-        let text = format!(
-            "{:<width$}{KEY} please renew",
-            "Unknown key in request:",
-            width = 60 - left
-        );
-        body.push_str(&format!("{text},,,,,,,,,,,,,\r\n"));
+    for echoed in [
+        KEY.to_owned(),
+        KEY.to_ascii_uppercase(),
+        KEY.to_ascii_lowercase(),
+    ] {
+        for left in [8, 9, 17, 33] {
+            let text = format!(
+                "{:<width$}{echoed} please renew",
+                "Unknown key in request:",
+                width = 60 - left
+            );
+            body.push_str(&format!("{text},,,,,,,,,,,,,\r\n"));
+        }
     }
     set_day(&answers, "2026-11-17", body.clone());
     set_latest(&answers, body);
@@ -1136,6 +1144,243 @@ fn a_cut_off_answer_is_set_aside_and_keeps_the_stored_figures() {
     );
     assert_eq!(traps(dir.path()), before, "the stored figures are kept");
     assert_no_key(&output);
+}
+
+#[test]
+fn an_answer_cut_late_in_its_last_row_keeps_the_stored_comments_and_block_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let day = "2026-11-17";
+    let good = row("192.0.2.10", day, 1500, "GREEN", 0);
+    let commented = row("198.51.100.7", day, 9301, "GREEN", 0).replace(
+        ",\r\n",
+        ",\"Abuse reported for: newsletter, promotions\"\r\n",
+    );
+    let data = format!("{good}{commented}");
+    let ranges = [
+        "192.0.2.254,192.0.3.1,Yes,Blocked due to user complaints or other evidence of spamming\r\n",
+        "198.51.100.0,198.51.100.15,Yes,SpamHaus SBL/XBL\r\n",
+        "203.0.113.40,203.0.113.47,Yes,E-mail address harvesting\r\n",
+    ];
+    let ip_status = ranges.concat();
+    // The second answers end (the connection closed, no length told) inside the comments,
+    // the fourteenth field, and inside the details of the second range of three: every
+    // field of the cut rows is there, only a line end is missing.
+    let data_cut = data[..data.find("newsletter").unwrap()].to_owned();
+    let ip_status_cut = format!("{}{}", ranges[0], &ranges[1][..ranges[1].len() - 6]);
+    let server = TestServer::start(move |request, n| {
+        if request.query().get("key").map(String::as_str) != Some(KEY) {
+            return respond(200, "text/html", SIGN_IN_PAGE);
+        }
+        match (request.path(), n) {
+            ("/snds/data.aspx", 0) => csv(&data),
+            ("/snds/data.aspx", _) => Reply::CloseWithoutLength {
+                body: data_cut.clone(),
+            },
+            ("/snds/ipStatus.aspx", 0) => csv(&ip_status),
+            _ => Reply::CloseWithoutLength {
+                body: ip_status_cut.clone(),
+            },
+        }
+    });
+    write_config(
+        dir.path(),
+        &legacy_account("main", &format!("{}/snds", server.url())),
+    );
+    let output = fbl_snds(dir.path(), &["snds", "fetch", "--date", day]);
+    // Exit 1 for the three blocked ranges, with no error.
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(output.stderr.is_empty(), "{output:?}");
+    let comments = |dir: &Path| -> Vec<Option<String>> {
+        stored_rows(dir)
+            .into_iter()
+            .map(|row| row.comments)
+            .collect()
+    };
+    let periods = |dir: &Path| -> Vec<(String, bool, String, Option<String>)> {
+        Store::open(&dir.join("fbl.sqlite"))
+            .unwrap()
+            .snds_ip_status_history("main")
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.first_ip, p.blocked, p.details, p.ended_at))
+            .collect()
+    };
+    let (comments_before, periods_before) = (comments(dir.path()), periods(dir.path()));
+    assert_eq!(
+        comments_before[1].as_deref(),
+        Some("Abuse reported for: newsletter, promotions")
+    );
+    assert_eq!(periods_before.len(), 3);
+
+    let output = fbl_snds(dir.path(), &["snds", "fetch", "--date", day, "--refresh"]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("snds account main day 2026-11-17: row set aside: snds csv line 2:")
+            && stderr.contains("ip status is not applied")
+            && stderr.matches("cut off").count() == 2,
+        "{stderr}"
+    );
+    assert!(
+        !format!("{}{stderr}", stdout(&output)).contains("no longer blocked"),
+        "{output:?}"
+    );
+    assert_eq!(comments(dir.path()), comments_before);
+    assert_eq!(periods(dir.path()), periods_before, "no range ended");
+    assert_no_key(&output);
+}
+
+#[test]
+fn snds_asking_to_come_back_in_an_hour_is_not_asked_again_in_the_run_and_nothing_stored_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let day = "2026-11-17";
+    let body = format!(
+        "{}{}",
+        row("192.0.2.10", day, 1500, "GREEN", 0),
+        row("198.51.100.7", day, 9301, "RED", 12)
+    );
+    let server = TestServer::start(move |request, n| match (request.path(), n) {
+        ("/snds/data.aspx", 0) => csv(&body),
+        ("/snds/ipStatus.aspx", 0) => csv("198.51.100.0,198.51.100.15,Yes,SpamHaus SBL/XBL\r\n"),
+        _ => Reply::Respond {
+            status: 429,
+            headers: vec![("Retry-After", "3600".to_owned())],
+            body: "Too many requests".to_owned(),
+        },
+    });
+    write_config(
+        dir.path(),
+        &legacy_account("main", &format!("{}/snds", server.url())),
+    );
+    let output = fbl_snds(dir.path(), &["snds", "fetch", "--date", day]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(output.stderr.is_empty(), "{output:?}");
+    let rows_before = stored_rows(dir.path());
+    assert_eq!(rows_before.len(), 2);
+    let requests_before = server.requests().len();
+
+    let output = fbl_snds(dir.path(), &["snds", "fetch", "--date", day, "--refresh"]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "snds account main day 2026-11-17: snds {}/snds/data.aspx?key=***&date=111726 \
+             answered http 429 and asked to come back after 3600 s (at ",
+            server.url()
+        )) && stderr.contains("not asked again in this run"),
+        "{stderr}"
+    );
+    // One request, not retried, and the account's ipStatus not asked either.
+    let asked: Vec<String> = server.requests()[requests_before..]
+        .iter()
+        .map(|r| r.path().to_owned())
+        .collect();
+    assert_eq!(asked, ["/snds/data.aspx"]);
+    let rows_after = stored_rows(dir.path());
+    assert_eq!(
+        rows_after
+            .iter()
+            .map(|r| (&r.ip, r.trap_hits, &r.fetched_at))
+            .collect::<Vec<_>>(),
+        rows_before
+            .iter()
+            .map(|r| (&r.ip, r.trap_hits, &r.fetched_at))
+            .collect::<Vec<_>>()
+    );
+    let blocked = Store::open(&dir.path().join("fbl.sqlite"))
+        .unwrap()
+        .snds_current_ip_status(Some("main"))
+        .unwrap();
+    assert_eq!(blocked.len(), 1, "{blocked:?}");
+    assert_no_key(&output);
+}
+
+#[test]
+fn a_report_of_a_past_window_marks_ips_blocked_by_the_block_list_of_its_time() {
+    let (dir, answers, _server) = legacy_setup();
+    let at = |now: &str, args: &[&str]| {
+        run(fbl(dir.path())
+            .args(["--config", "fbl.toml"])
+            .args(args)
+            .env(KEY_ENV, KEY)
+            .env("FBL_NOW", now))
+    };
+    // Blocked when fetched on 12 November, no longer when fetched on the 20th; blocked
+    // again, another range, on the 25th.
+    set_day(
+        &answers,
+        "2026-11-11",
+        row("198.51.100.7", "2026-11-11", 9301, "RED", 0),
+    );
+    set_ip_status(
+        &answers,
+        "198.51.100.0,198.51.100.15,Yes,SpamHaus SBL/XBL\r\n",
+    );
+    let output = at(
+        "2026-11-12T08:00:00Z",
+        &["snds", "fetch", "--date", "2026-11-11"],
+    );
+    assert_ne!(output.status.code(), Some(2), "{output:?}");
+    set_ip_status(&answers, "");
+    let output = at(
+        "2026-11-20T08:00:00Z",
+        &["snds", "fetch", "--date", "2026-11-19"],
+    );
+    assert_ne!(output.status.code(), Some(2), "{output:?}");
+    set_ip_status(
+        &answers,
+        "203.0.113.40,203.0.113.47,Yes,E-mail address harvesting\r\n",
+    );
+    let output = at(
+        "2026-11-25T08:00:00Z",
+        &["snds", "fetch", "--date", "2026-11-24"],
+    );
+    assert_ne!(output.status.code(), Some(2), "{output:?}");
+
+    let report = |now: &str| {
+        let output = at(now, &["report", "--days", "7", "--format", "json"]);
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        let json = json_of(&output);
+        let blocked: Vec<(String, bool)> = json["ips"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|ip| {
+                (
+                    ip["ip"].as_str().unwrap().to_owned(),
+                    ip["snds_blocked"].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        let listed: Vec<(String, String)> = json["snds"]["ip_status"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|range| {
+                (
+                    range["first_ip"].as_str().unwrap().to_owned(),
+                    range["since"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        (blocked, listed)
+    };
+    // The week of 12 November: the range was blocked then.
+    assert_eq!(
+        report("2026-11-13T12:00:00Z"),
+        (
+            vec![("198.51.100.7".to_owned(), true)],
+            vec![("198.51.100.0".to_owned(), "2026-11-12T08:00:00Z".to_owned())]
+        )
+    );
+    // Today: the list of the last fetch.
+    assert_eq!(
+        report("2026-11-26T12:00:00Z"),
+        (
+            vec![],
+            vec![("203.0.113.40".to_owned(), "2026-11-25T08:00:00Z".to_owned())]
+        )
+    );
 }
 
 #[test]

@@ -340,6 +340,114 @@ fn a_connection_closed_mid_response_is_a_network_error_and_retried() {
     assert_eq!(report.rows.len(), 4);
 }
 
+/// `body` split before its last row.
+fn split_last_row(body: &str) -> (&str, &str) {
+    let cut = body.trim_end().rfind('\n').unwrap() + 1;
+    (&body[..cut], &body[cut..])
+}
+
+#[test]
+fn an_answer_without_a_length_cut_anywhere_in_its_last_row_never_passes_for_whole() {
+    // The server closes the connection to end each answer: a cut in transfer looks the
+    // same to the client, whether it falls in the first field or the comments (field 14).
+    let answer = Arc::new(Mutex::new(String::new()));
+    let served = answer.clone();
+    let server = TestServer::start(move |_, _| Reply::CloseWithoutLength {
+        body: served.lock().unwrap().clone(),
+    });
+    let base = format!("{}/snds", server.url());
+    let (client, _) = default_client();
+    let (rows_before, last_row) = split_last_row(DATA_CSV);
+    let last_ip = last_row.split(',').next().unwrap();
+    assert!(last_row.contains("JMR Block\r\n"), "{last_row:?}");
+    // Every cut from the row's first byte to its CR; cut after the CR, it is whole.
+    for at in 1..last_row.len() - 1 {
+        *answer.lock().unwrap() = format!("{rows_before}{}", &last_row[..at]);
+        let report = client.fetch_legacy_data(&base, KEY, None).unwrap();
+        let ips: Vec<String> = report.rows.iter().map(|row| row.ip.to_string()).collect();
+        assert_eq!(ips.len(), 3, "cut at {at}: {ips:?}");
+        assert!(!ips.iter().any(|ip| ip == last_ip), "cut at {at}: {ips:?}");
+        let rejected: Vec<String> = report.rejected.iter().map(|e| e.to_string()).collect();
+        assert!(
+            rejected.len() == 1
+                && rejected[0].contains("line 4")
+                && rejected[0].contains("cut off"),
+            "cut at {at}: {rejected:?}"
+        );
+    }
+    for whole in [DATA_CSV.to_owned(), DATA_CSV.replace("\r\n", "\n")] {
+        *answer.lock().unwrap() = whole;
+        let report = client.fetch_legacy_data(&base, KEY, None).unwrap();
+        assert_eq!((report.rows.len(), report.rejected.len()), (4, 0));
+    }
+
+    // ipStatus is the whole block list, a range missing from it unblocked: a cut one is
+    // refused whole, wherever in the last row the cut falls (the details included).
+    let (ranges_before, last_range) = split_last_row(IP_STATUS_CSV);
+    assert!(
+        last_range.contains("Symantec Brightmail\"\r\n"),
+        "{last_range:?}"
+    );
+    for at in 1..last_range.len() - 1 {
+        *answer.lock().unwrap() = format!("{ranges_before}{}", &last_range[..at]);
+        let err = client.fetch_legacy_ip_status(&base, KEY).unwrap_err();
+        assert!(
+            matches!(err, SndsClientError::Unparseable { .. })
+                && err.to_string().contains("line 4")
+                && err.to_string().contains("cut off")
+                && err.to_string().contains("not applied"),
+            "cut at {at}: {err}"
+        );
+        assert_error_has_no_secret(&err, &err.to_string());
+    }
+    *answer.lock().unwrap() = IP_STATUS_CSV.to_owned();
+    assert_eq!(
+        client
+            .fetch_legacy_ip_status(&base, KEY)
+            .unwrap()
+            .ranges
+            .len(),
+        4
+    );
+}
+
+#[test]
+fn an_answer_whose_length_is_told_is_whole_without_a_final_line_end() {
+    // With a `Content-Length`, or in chunks, a cut in transfer is the HTTP client's error:
+    // what arrives is the whole answer, even when its last row has no line end.
+    let body = DATA_CSV.trim_end().to_owned();
+    let (first, second) = body.split_at(body.len() / 2);
+    let (first, second) = (first.to_owned(), second.to_owned());
+    let server = TestServer::start(move |request, _| match request.path() {
+        "/length/data.aspx" => csv(&body),
+        "/chunked/data.aspx" => Reply::Chunked {
+            chunks: vec![first.clone(), second.clone()],
+            finished: true,
+        },
+        _ => Reply::Chunked {
+            chunks: vec![first.clone()],
+            finished: false,
+        },
+    });
+    let (client, sleeps) = default_client();
+    for base in ["length", "chunked"] {
+        let report = client
+            .fetch_legacy_data(&format!("{}/{base}", server.url()), KEY, None)
+            .unwrap();
+        assert_eq!((report.rows.len(), report.rejected.len()), (4, 0), "{base}");
+        assert_eq!(report.rows[3].comments.as_deref(), Some("JMR Block"));
+    }
+    assert!(sleeps.lock().unwrap().is_empty());
+    let err = client
+        .fetch_legacy_data(&format!("{}/cut", server.url()), KEY, None)
+        .unwrap_err();
+    assert!(
+        matches!(err, SndsClientError::Network { attempts: 3, .. }),
+        "{err:?}"
+    );
+    assert_error_has_no_secret(&err, &err.to_string());
+}
+
 #[test]
 fn a_refused_connection_is_a_network_error() {
     let (client, sleeps) = default_client();
@@ -500,6 +608,43 @@ fn an_expired_refresh_token_is_invalid_grant_without_the_token() {
     );
     assert!(err.to_string().contains("AADSTS70008"), "{err}");
     assert_error_has_no_secret(&err, &err.to_string());
+}
+
+#[test]
+fn a_token_echoed_where_an_oauth_error_is_cut_short_shows_none_of_it() {
+    // The description is quoted up to 300 characters: the padding puts the refresh token
+    // across that point, as sent and upper-cased, leaving 8 to 20 of its characters.
+    let echoes: Vec<String> = [REFRESH.to_owned(), REFRESH.to_ascii_uppercase()]
+        .into_iter()
+        .flat_map(|echoed| {
+            [8, 13, 20].map(|left| {
+                format!(
+                    "{:<width$}{echoed} is not valid",
+                    "AADSTS9002313: Invalid request. Token:",
+                    width = 300 - left
+                )
+            })
+        })
+        .collect();
+    let answers = echoes.clone();
+    let server = TestServer::start(move |_, nth| {
+        let description = serde_json::to_string(&answers[nth]).unwrap();
+        json(
+            400,
+            &format!(r#"{{"error":"invalid_grant","error_description":{description}}}"#),
+        )
+    });
+    let client = OAuthClient::new(oauth_config(&server)).unwrap();
+    for _ in &echoes {
+        let err = client.refresh(REFRESH).unwrap_err();
+        let shown = format!("{err} {err:?}").to_ascii_lowercase();
+        assert!(shown.contains("aadsts9002313"), "{shown}");
+        let chars: Vec<char> = REFRESH.to_ascii_lowercase().chars().collect();
+        for window in chars.windows(8) {
+            let part: String = window.iter().collect();
+            assert!(!shown.contains(&part), "shows {part:?}: {shown}");
+        }
+    }
 }
 
 #[test]
@@ -926,6 +1071,7 @@ fn no_error_shape_shows_the_key_or_token() {
             SndsClientError::Local { .. } => "local",
             SndsClientError::UnsafeRedirect { .. } => "unsafe-redirect",
             SndsClientError::RateLimited { .. } => "rate-limited",
+            SndsClientError::ComeBackLater { .. } => "come-back-later",
         })
         .collect();
     assert_eq!(
@@ -1176,6 +1322,104 @@ fn an_https_answer_redirecting_to_http_is_refused_beyond_loopback_only() {
 }
 
 #[test]
+fn a_wait_asked_for_longer_than_a_run_waits_is_not_cut_short_but_left_to_the_next_run() {
+    let in_two_hours = (chrono::Utc::now() + chrono::TimeDelta::hours(2)).to_rfc2822();
+    let server = TestServer::start(move |request, nth| {
+        let asking = |status: u16, wait: &str| Reply::Respond {
+            status,
+            headers: vec![("Retry-After", wait.to_owned())],
+            body: "come back later".to_owned(),
+        };
+        match (request.path(), nth) {
+            ("/limited/data.aspx", _) => asking(429, "3600"),
+            ("/down/data.aspx", 0) => respond(503, "text/plain", "down"),
+            ("/down/data.aspx", _) => asking(503, "120"),
+            ("/forever/data.aspx", _) => asking(429, &u64::MAX.to_string()),
+            _ => asking(429, &in_two_hours),
+        }
+    });
+    let (client, sleeps) = default_client();
+    let fetch = |base: &str| {
+        client
+            .fetch_legacy_data(&format!("{}/{base}", server.url()), KEY, None)
+            .unwrap_err()
+    };
+    let err = fetch("limited");
+    assert!(
+        matches!(
+            err,
+            SndsClientError::ComeBackLater {
+                status: 429,
+                attempts: 1,
+                retry_after_secs: 3600,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("answered http 429 and asked to come back after 3600 s (at 20")
+            && text.contains("not asked again in this run")
+            && text.contains("key=***"),
+        "{text}"
+    );
+    assert_error_has_no_secret(&err, &text);
+    assert!(sleeps.lock().unwrap().is_empty(), "no wait, no retry");
+    // A 503 that asks for two minutes on the second try: the first try's backoff only.
+    let err = fetch("down");
+    assert!(
+        matches!(
+            err,
+            SndsClientError::ComeBackLater {
+                status: 503,
+                attempts: 2,
+                retry_after_secs: 120,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("after 2 attempts"), "{err}");
+    // An HTTP date two hours ahead.
+    let err = fetch("dated");
+    assert!(
+        matches!(
+            err,
+            SndsClientError::ComeBackLater {
+                status: 429,
+                attempts: 1,
+                retry_after_secs: 7000..=7200,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // A wait past any calendar is no reason to fail otherwise.
+    let err = fetch("forever");
+    assert!(
+        err.to_string().contains("(at a time past any calendar)"),
+        "{err}"
+    );
+    assert_eq!(*sleeps.lock().unwrap(), [Duration::from_millis(100)]);
+    let paths: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| r.path().to_owned())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/limited/data.aspx",
+            "/down/data.aspx",
+            "/down/data.aspx",
+            "/dated/data.aspx",
+            "/forever/data.aspx"
+        ]
+    );
+}
+
+#[test]
 fn a_429_is_rate_limiting_retried_after_the_wait_it_asks_for() {
     let limited = |seconds: &str| Reply::Respond {
         status: 429,
@@ -1208,8 +1452,12 @@ fn a_429_is_rate_limiting_retried_after_the_wait_it_asks_for() {
         "{waited:?}"
     );
 
-    // A longer wait than the longest backoff is cut to it; the retries stay bounded.
-    let server = TestServer::start(move |_, _| limited("3600"));
+    // Within a run, a wait up to the longest backoff is honoured as asked.
+    let server = TestServer::start(move |_, nth| match nth {
+        0 => limited("1"),
+        1 => limited("0"),
+        _ => limited("1"),
+    });
     let (client, sleeps) = default_client();
     let err = client
         .fetch_api_ip_status(&server.url(), TOKEN)
@@ -1222,7 +1470,8 @@ fn a_429_is_rate_limiting_retried_after_the_wait_it_asks_for() {
     assert_eq!(server.requests().len(), 3);
     assert_eq!(
         *sleeps.lock().unwrap(),
-        [Duration::from_secs(1), Duration::from_secs(1)]
+        [Duration::from_secs(1), Duration::from_millis(200)]
     );
+    assert_error_has_no_secret(&err, &err.to_string());
     assert_error_has_no_secret(&err, &err.to_string());
 }

@@ -203,6 +203,13 @@ pub fn describe(summary: &Summary) -> String {
              remove` takes it off): {line}"
         );
     }
+    for line in &summary.left_removed {
+        let _ = writeln!(
+            text,
+            "  complained before a person took the address off the list (left off it; `fbl \
+             suppress show` says when and why, `fbl suppress add` puts it back): {line}"
+        );
+    }
     text
 }
 

@@ -22,6 +22,7 @@ mod parse_golden;
 mod parse_properties;
 mod progress;
 mod quarantine_release;
+mod removal_stands;
 mod report;
 mod report_fields;
 mod report_html;

@@ -48,7 +48,7 @@ const HISTORY_CHAIN: &str = "WITH RECURSIVE chain (id) AS (
     )";
 
 /// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
-const MIGRATIONS: [(&str, &str); 20] = [
+const MIGRATIONS: [(&str, &str); 21] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/sqlite/0001_init.sql"),
@@ -128,6 +128,10 @@ const MIGRATIONS: [(&str, &str); 20] = [
     (
         "0020_expiry_index.sql",
         include_str!("../../schemas/sqlite/0020_expiry_index.sql"),
+    ),
+    (
+        "0021_fact_send.sql",
+        include_str!("../../schemas/sqlite/0021_fact_send.sql"),
     ),
 ];
 
@@ -333,6 +337,18 @@ pub enum SuppressChange {
     /// A report of a complaint made before a person took the address off the list: it
     /// stays off, and its history says so (action `not_readded`, with the removal).
     LeftRemoved,
+}
+
+/// What storing a send-log entry did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendLogChange {
+    /// A new entry.
+    Added,
+    /// The same send (Message-ID and recipient) was stored from another log: what the entry
+    /// adds (an id, campaign, list, source IP, send time) was filled in; no entry was added.
+    Merged,
+    /// Stored already, with all it says.
+    Known,
 }
 
 /// Which suppressions to read.
@@ -1825,8 +1841,14 @@ impl Batch<'_> {
             .context("a history line was not written")
     }
 
-    /// Adds a send-log entry; returns false when it was there already.
+    /// Adds a send-log entry; returns false when it was there already (see `send_log`).
     pub fn add_send_log(&mut self, entry: &SendLogEntry, now: &str) -> Result<bool> {
+        Ok(self.send_log(entry, now)? != SendLogChange::Known)
+    }
+
+    /// Adds a send-log entry, or merges it into the entry of the same send from another log
+    /// (see `SendLogChange`).
+    pub fn send_log(&mut self, entry: &SendLogEntry, now: &str) -> Result<SendLogChange> {
         let message_id = entry.message_id.as_deref().unwrap_or("");
         let id = entry.id.as_deref().unwrap_or("");
         if !message_id.is_empty() {
@@ -1872,7 +1894,7 @@ impl Batch<'_> {
                     || new_list != given(&list)
                     || new_ip != given(&source_ip);
                 if !regrouped && new_id == old_id && new_sent_at == given(&sent_at) {
-                    return Ok(false);
+                    return Ok(SendLogChange::Known);
                 }
                 self.tx.execute(
                     "UPDATE send_log SET id = ?2, campaign = ?3, list = ?4, source_ip = ?5,
@@ -1895,7 +1917,24 @@ impl Batch<'_> {
                         params![],
                     )?;
                 }
-                return Ok(true);
+                if new_campaign != given(&campaign) || new_list != given(&list) {
+                    // Complaints the report placed in this send were counted under no campaign
+                    // (or list): counted again by the next report, under the row's new ones.
+                    self.tx.execute(
+                        "UPDATE complaint_facts SET placed = -1
+                         WHERE send_rowid = ?1 AND send_rowid IS NOT NULL AND placed = 1",
+                        params![rowid],
+                    )?;
+                }
+                if new_id != old_id {
+                    // Complaints the report could not place, looked up again: one may carry
+                    // this id (its CFBL-Feedback-ID), which no row had.
+                    self.tx.execute(
+                        "UPDATE complaint_facts SET placed = -1 WHERE placed <= 0 AND placed = 0",
+                        params![],
+                    )?;
+                }
+                return Ok(SendLogChange::Merged);
             }
         }
         let changed = self.tx.execute(
@@ -1913,7 +1952,11 @@ impl Batch<'_> {
                 now
             ],
         )?;
-        Ok(changed > 0)
+        Ok(if changed > 0 {
+            SendLogChange::Added
+        } else {
+            SendLogChange::Known
+        })
     }
 
     /// Marks (or clears) that send-log entries were committed since the stored complaints

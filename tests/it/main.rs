@@ -27,6 +27,7 @@ mod report;
 mod report_fields;
 mod report_html;
 mod secrets;
+mod send_merge;
 mod sendlog_resume;
 mod snds;
 mod snds_accounts;

@@ -100,6 +100,9 @@ pub struct SendLogImported {
     /// Stored complaints that the new entries attributed.
     pub reattributed: u64,
     pub suppressions_added: u64,
+    /// Of the stored complaints attributed now, addresses a person took off the list after
+    /// the complaint was reported: left off it (see `ingest::Summary::left_removed`).
+    pub left_removed: Vec<String>,
     /// The first bad lines, with the reason.
     pub errors: Vec<String>,
     /// Bytes of the log read: from where the run before stopped to the last whole line
@@ -155,9 +158,13 @@ impl FromStart {
 }
 
 impl SendLogImported {
-    /// Bad lines, or a log none of whose lines could be read.
+    /// Bad lines, a log none of whose lines could be read, or a complaint it attributed
+    /// that a person's later removal leaves off the list.
     pub fn needs_attention(&self) -> bool {
-        self.bad_lines > 0 || self.none_recognised || self.lines_may_be_missing
+        self.bad_lines > 0
+            || self.none_recognised
+            || self.lines_may_be_missing
+            || !self.left_removed.is_empty()
     }
 }
 
@@ -242,6 +249,7 @@ fn import_send_log_from(
             .map_err(|error| store_failure(error, &place, Kept::SendLogImported))?;
         imported.reattributed = reattributed.attributed;
         imported.suppressions_added = reattributed.suppressions_added;
+        imported.left_removed = reattributed.left_removed;
     }
     Ok(imported)
 }

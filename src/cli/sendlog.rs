@@ -157,6 +157,9 @@ fn import(context: &Context, file: PathBuf, format: SendLogFormat, json: bool) -
         for error in &imported.errors {
             println!("  {error}");
         }
+        for line in &imported.left_removed {
+            println!("  {}", left_removed(line));
+        }
     }
     Ok(if imported.needs_attention() || blocks > 0 {
         Outcome::Attention
@@ -172,6 +175,14 @@ pub(crate) fn merged(imported: &crate::run::SendLogImported) -> String {
         0 => String::new(),
         n => format!(", {n} merged into sends already known from another log"),
     }
+}
+
+/// A complaint attributed now that a person's later removal leaves off the list.
+pub(crate) fn left_removed(line: &str) -> String {
+    format!(
+        "complained before a person took the address off the list (left off it; `fbl suppress \
+         show` says when and why, `fbl suppress add` puts it back): {line}"
+    )
 }
 
 /// `, N lines not recognised` for a log with lines in no shape its format knows.

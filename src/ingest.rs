@@ -237,6 +237,11 @@ pub struct Summary {
     /// Addresses on the suppression list that a not-spam report names, with the report's
     /// id: fbl never takes them off by itself; a person may (`fbl suppress remove`).
     pub not_spam_for_listed: Vec<String>,
+    /// Addresses a complaint or unsubscribe names that a person took off the list after it
+    /// was reported (`fbl suppress remove`), with the report's id: left off the list, as
+    /// that person decided (`fbl suppress show` says who removed it, when and why), and said
+    /// so that they hear of a complaint they may not have known of.
+    pub left_removed: Vec<String>,
     /// The quarantine rows this summary counts in `quarantined`, with their line of
     /// `quarantine_reasons` and whether they are counted in `untrusted`: a row released
     /// later in the run is taken out of the counts by its id.
@@ -263,6 +268,7 @@ impl Summary {
             || self.unattributed > 0
             || !self.unreadable.is_empty()
             || !self.not_spam_for_listed.is_empty()
+            || !self.left_removed.is_empty()
     }
 
     pub fn add(&mut self, other: &Summary) {
@@ -291,6 +297,7 @@ impl Summary {
         self.unreadable.extend(other.unreadable.iter().cloned());
         self.not_spam_for_listed
             .extend(other.not_spam_for_listed.iter().cloned());
+        self.left_removed.extend(other.left_removed.iter().cloned());
         self.quarantined_rows
             .extend(other.quarantined_rows.iter().cloned());
         for &id in &other.released_rows {
@@ -591,7 +598,9 @@ impl Ingester<'_> {
             .by_reporter
             .entry(report.reporter.as_str().to_string())
             .or_default() += 1;
-        self.act(batch, id, &report, summary)?;
+        // The complaint's time, as the store keeps it (`reports.reported_at`).
+        let reported_at = crate::derivation::not_after_now(report.report_date.as_deref(), self.now);
+        self.act(batch, id, &report, reported_at, summary)?;
         Ok(Outcome::Stored(id))
     }
 
@@ -632,12 +641,14 @@ impl Ingester<'_> {
         Ok(())
     }
 
-    /// Applies the suppression policy to a stored report.
+    /// Applies the suppression policy to a stored report, whose complaint the store dates
+    /// `reported_at` (its `reports.reported_at`).
     pub fn act(
         &self,
         batch: &mut Batch,
         report_id: i64,
         report: &Report,
+        reported_at: &str,
         summary: &mut Summary,
     ) -> Result<()> {
         if report.kind == Kind::NotSpam {
@@ -671,9 +682,11 @@ impl Ingester<'_> {
         let Some(reason) = suppression::reason_for(report.kind, self.policy) else {
             return Ok(());
         };
-        // When the report says it was written; never later than now (a Date in the future,
-        // a wrong clock or a forgery, would date the entry ahead and put off its expiry).
-        let seen_at = crate::derivation::not_after_now(report.report_date.as_deref(), self.now);
+        // When the report says it was written; never later than it was stored (a Date in
+        // the future, a wrong clock or a forgery, would date the entry ahead and put off its
+        // expiry). A complaint reported before a person's removal of the address does not
+        // put it back (`Batch::suppress`).
+        let seen_at = reported_at;
         // The expiry counts from when fbl acts on the report, not from its Date: an old
         // report (a mailbox's backlog, a device's wrong clock, a Date the sender of an
         // unsubscribe request wrote) would make an entry that has expired already, and
@@ -694,6 +707,9 @@ impl Ingester<'_> {
                 SuppressChange::Added => summary.suppressions_added += 1,
                 SuppressChange::Updated => summary.suppressions_updated += 1,
                 SuppressChange::Unchanged => {}
+                SuppressChange::LeftRemoved => summary
+                    .left_removed
+                    .push(format!("{address} (report {report_id})")),
             }
         }
         Ok(())
@@ -847,6 +863,9 @@ pub struct Reattributed {
     pub attributed: u64,
     pub suppressions_added: u64,
     pub suppressions_updated: u64,
+    /// Addresses left off the list because a person removed them after the complaint
+    /// (see `Summary::left_removed`).
+    pub left_removed: Vec<String>,
 }
 
 impl Ingester<'_> {
@@ -858,13 +877,13 @@ impl Ingester<'_> {
         let ids = store.unattributed_report_ids()?;
         for chunk in ids.chunks(BATCH_SIZE) {
             let mut raws = Vec::with_capacity(chunk.len());
-            for &id in chunk {
-                if let Some(raw) = store.report_raw(id)? {
-                    raws.push((id, raw));
+            for (id, reported_at) in chunk {
+                if let Some(raw) = store.report_raw(*id)? {
+                    raws.push((*id, reported_at, raw));
                 }
             }
             let mut batch = store.begin()?;
-            for (id, raw) in raws {
+            for (id, reported_at, raw) in raws {
                 outcome.examined += 1;
                 let report_parser::Parsed {
                     mut report,
@@ -886,9 +905,10 @@ impl Ingester<'_> {
                 batch.update_attribution(id, &report)?;
                 outcome.attributed += 1;
                 let mut summary = Summary::default();
-                self.act(&mut batch, id, &report, &mut summary)?;
+                self.act(&mut batch, id, &report, reported_at, &mut summary)?;
                 outcome.suppressions_added += summary.suppressions_added;
                 outcome.suppressions_updated += summary.suppressions_updated;
+                outcome.left_removed.extend(summary.left_removed);
             }
             batch.commit()?;
         }

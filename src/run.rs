@@ -11,7 +11,7 @@ use crate::mailbox_poll::{MailboxSummary, PollOptions, poll_mailbox};
 use crate::sendlog::{ReadOptions, SendLogFormat, SendLogReader, read_send_log};
 use crate::snds_alerts::SndsAlert;
 use crate::snds_fetch::{Days, FetchOptions, SndsSummary};
-use crate::store::{Store, SuppressionFilter};
+use crate::store::{SendLogChange, Store, SuppressionFilter};
 use anyhow::{Context, Result};
 use serde::Serialize;
 use std::io::BufRead;
@@ -83,6 +83,9 @@ pub struct SendLogImported {
     pub origin: String,
     pub entries: u64,
     pub added: u64,
+    /// Sends stored already from another log (a Postfix log and the mailer's CSV), which
+    /// this one completed (an id, campaign, list, source IP or send time): no entry added.
+    pub merged: u64,
     pub already_known: u64,
     /// Entries sent before the `retention_days` cutoff: not stored.
     pub older_than_retention: u64,
@@ -97,6 +100,9 @@ pub struct SendLogImported {
     /// Stored complaints that the new entries attributed.
     pub reattributed: u64,
     pub suppressions_added: u64,
+    /// Of the stored complaints attributed now, addresses a person took off the list after
+    /// the complaint was reported: left off it (see `ingest::Summary::left_removed`).
+    pub left_removed: Vec<String>,
     /// The first bad lines, with the reason.
     pub errors: Vec<String>,
     /// Bytes of the log read: from where the run before stopped to the last whole line
@@ -152,9 +158,13 @@ impl FromStart {
 }
 
 impl SendLogImported {
-    /// Bad lines, or a log none of whose lines could be read.
+    /// Bad lines, a log none of whose lines could be read, or a complaint it attributed
+    /// that a person's later removal leaves off the list.
     pub fn needs_attention(&self) -> bool {
-        self.bad_lines > 0 || self.none_recognised || self.lines_may_be_missing
+        self.bad_lines > 0
+            || self.none_recognised
+            || self.lines_may_be_missing
+            || !self.left_removed.is_empty()
     }
 }
 
@@ -233,12 +243,13 @@ fn import_send_log_from(
     let pending = store
         .reattribution_pending()
         .map_err(|error| store_failure(error, &place, Kept::SendLogImported))?;
-    if imported.added > 0 || pending != 0 {
+    if imported.added + imported.merged > 0 || pending != 0 {
         let reattributed = ingester
             .reattribute(store)
             .map_err(|error| store_failure(error, &place, Kept::SendLogImported))?;
         imported.reattributed = reattributed.attributed;
         imported.suppressions_added = reattributed.suppressions_added;
+        imported.left_removed = reattributed.left_removed;
     }
     Ok(imported)
 }
@@ -268,7 +279,7 @@ fn store_send_log<R: BufRead>(
     let mut read = read.carrying(carried.iter().cloned());
     // Entries added in the batch at hand: committed with the mark that the complaints
     // without a complainant must be attributed again (see `set_reattribution_pending`).
-    let mut added_before = imported.added;
+    let mut added_before = imported.added + imported.merged;
     for (n, item) in read.by_ref().enumerate() {
         match item {
             Ok(entry) => {
@@ -281,10 +292,12 @@ fn store_send_log<R: BufRead>(
                     .is_some_and(|sent_at| sent_at < cutoff)
                 {
                     imported.older_than_retention += 1;
-                } else if batch.add_send_log(&entry, now)? {
-                    imported.added += 1;
                 } else {
-                    imported.already_known += 1;
+                    match batch.send_log(&entry, now)? {
+                        SendLogChange::Added => imported.added += 1,
+                        SendLogChange::Merged => imported.merged += 1,
+                        SendLogChange::Known => imported.already_known += 1,
+                    }
                 }
             }
             Err(error) => {
@@ -297,9 +310,9 @@ fn store_send_log<R: BufRead>(
             }
         }
         if n % SEND_LOG_SLICE == SEND_LOG_SLICE - 1 {
-            if imported.added > added_before {
+            if imported.added + imported.merged > added_before {
                 batch.set_reattribution_pending()?;
-                added_before = imported.added;
+                added_before = imported.added + imported.merged;
             }
             batch.commit()?;
             *committed = imported.entries;
@@ -334,7 +347,7 @@ fn store_send_log<R: BufRead>(
         resume.position.lines = read.lines_read();
         batch.set_send_log_position(&resume.position)?;
     }
-    if imported.added > added_before {
+    if imported.added + imported.merged > added_before {
         batch.set_reattribution_pending()?;
     }
     batch.commit()?;

@@ -204,12 +204,35 @@ pub fn describe(summary: &Summary) -> String {
              remove` takes it off): {line}"
         );
     }
+    for line in &summary.left_removed {
+        let _ = writeln!(
+            text,
+            "  complained before a person took the address off the list (left off it; `fbl \
+             suppress show` says when and why, `fbl suppress add` puts it back): {line}"
+        );
+    }
     text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_summary_says_a_complaint_a_removal_leaves_off_the_list() {
+        let mut summary = Summary::default();
+        summary.left_removed = vec!["jane@example.org (report 2)".to_string()];
+        assert!(summary.needs_attention());
+        assert!(
+            describe(&summary).contains(
+                "\n  complained before a person took the address off the list (left off it; \
+                 `fbl suppress show` says when and why, `fbl suppress add` puts it back): \
+                 jane@example.org (report 2)\n"
+            ),
+            "{}",
+            describe(&summary)
+        );
+    }
 
     #[test]
     fn the_summary_says_what_left_the_quarantine() {

@@ -100,6 +100,9 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
             for error in &import.errors {
                 println!("  {error}");
             }
+            for line in &import.left_removed {
+                println!("  {}", super::sendlog::left_removed(line));
+            }
         }
         print!("{}", super::ingest::describe(&summary.ingest));
         if summary.expired > 0 {

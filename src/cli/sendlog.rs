@@ -137,9 +137,10 @@ fn import(context: &Context, file: PathBuf, format: SendLogFormat, json: bool) -
         print_json(&value)?;
     } else {
         println!(
-            "{} read: {} added, {} already known, {} older than retention, {} bad lines{}; {} pruned; {} stored complaints attributed now ({} suppressions added)",
+            "{} read: {} added{}, {} already known, {} older than retention, {} bad lines{}; {} pruned; {} stored complaints attributed now ({} suppressions added)",
             super::counted(imported.entries, "entry", "entries"),
             imported.added,
+            merged(&imported),
             imported.already_known,
             imported.older_than_retention,
             imported.bad_lines,
@@ -156,12 +157,32 @@ fn import(context: &Context, file: PathBuf, format: SendLogFormat, json: bool) -
         for error in &imported.errors {
             println!("  {error}");
         }
+        for line in &imported.left_removed {
+            println!("  {}", left_removed(line));
+        }
     }
     Ok(if imported.needs_attention() || blocks > 0 {
         Outcome::Attention
     } else {
         Outcome::Clean
     })
+}
+
+/// `, N merged into sends already known from another log` when some entries completed a
+/// send stored from another log (a Postfix log and the mailer's CSV): none was added.
+pub(crate) fn merged(imported: &crate::run::SendLogImported) -> String {
+    match imported.merged {
+        0 => String::new(),
+        n => format!(", {n} merged into sends already known from another log"),
+    }
+}
+
+/// A complaint attributed now that a person's later removal leaves off the list.
+pub(crate) fn left_removed(line: &str) -> String {
+    format!(
+        "complained before a person took the address off the list (left off it; `fbl suppress \
+         show` says when and why, `fbl suppress add` puts it back): {line}"
+    )
 }
 
 /// `, N lines not recognised` for a log with lines in no shape its format knows.

@@ -324,7 +324,8 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
                 match change {
                     SuppressChange::Added => added += 1,
                     SuppressChange::Updated => updated += 1,
-                    SuppressChange::Unchanged => unchanged += 1,
+                    // Only a report's complaint is left off the list (not an import).
+                    SuppressChange::Unchanged | SuppressChange::LeftRemoved => unchanged += 1,
                 }
             }
             batch.commit()?;

@@ -1,6 +1,6 @@
-//! Migrations 0017's and 0021's Rust part: every stored address in the form fbl keeps now, an
+//! Migrations 0017's and 0022's Rust part: every stored address in the form fbl keeps now, an
 //! internationalised domain in its Unicode form (`crate::address::canonical_domain`, 0017)
-//! and a local part beyond ASCII lower-cased (`crate::address::canonical_local_part`, 0021).
+//! and a local part beyond ASCII lower-cased (`crate::address::canonical_local_part`, 0022).
 //! Two suppressions that become one address are merged. An address UTS #46 refuses is left as
 //! it is and said once, by the first of the two to run.
 
@@ -21,7 +21,7 @@ enum Form {
 }
 
 /// The form fbl keeps now of a stored address: its domain canonical (0017), and a local part
-/// with characters beyond ASCII lower-cased (0021, `crate::address::canonical_local_part`).
+/// with characters beyond ASCII lower-cased (0022, `crate::address::canonical_local_part`).
 fn form(address: &str) -> Form {
     let Some((local, domain)) = address.rsplit_once('@') else {
         return Form::Kept;
@@ -68,7 +68,7 @@ impl Store {
     }
 
     /// Rewrites every stored address to the form fbl keeps now (see the module). `say_invalid`
-    /// names the addresses left as they were (0017 does; 0021 finds the same ones again).
+    /// names the addresses left as they were (0017 does; 0022 finds the same ones again).
     pub(super) fn canonical_stored_addresses(&self, say_invalid: bool) -> Result<()> {
         let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
         let mut invalid = BTreeSet::new();

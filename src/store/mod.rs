@@ -48,7 +48,7 @@ const HISTORY_CHAIN: &str = "WITH RECURSIVE chain (id) AS (
     )";
 
 /// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
-const MIGRATIONS: [(&str, &str); 21] = [
+const MIGRATIONS: [(&str, &str); 22] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/sqlite/0001_init.sql"),
@@ -130,8 +130,12 @@ const MIGRATIONS: [(&str, &str); 21] = [
         include_str!("../../schemas/sqlite/0020_expiry_index.sql"),
     ),
     (
-        "0021_local_part_case.sql",
-        include_str!("../../schemas/sqlite/0021_local_part_case.sql"),
+        "0021_fact_send.sql",
+        include_str!("../../schemas/sqlite/0021_fact_send.sql"),
+    ),
+    (
+        "0022_local_part_case.sql",
+        include_str!("../../schemas/sqlite/0022_local_part_case.sql"),
     ),
 ];
 
@@ -316,6 +320,10 @@ pub struct SuppressRequest<'a> {
     pub address: &'a str,
     pub reason: &'a str,
     pub source: &'a str,
+    /// When the address was seen. For a report (actor `report` with its `report_id`) the
+    /// time the store gives the complaint (`reports.reported_at`: the report's Date, never
+    /// after it was stored): a complaint reported before a person's latest removal of the
+    /// address (`fbl suppress remove`) does not put it back (see `Batch::suppress`).
     pub seen_at: &'a str,
     pub expires_at: Option<&'a str>,
     pub report_id: Option<i64>,
@@ -330,6 +338,21 @@ pub enum SuppressChange {
     Added,
     Updated,
     Unchanged,
+    /// A report of a complaint made before a person took the address off the list: it
+    /// stays off, and its history says so (action `not_readded`, with the removal).
+    LeftRemoved,
+}
+
+/// What storing a send-log entry did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendLogChange {
+    /// A new entry.
+    Added,
+    /// The same send (Message-ID and recipient) was stored from another log: what the entry
+    /// adds (an id, campaign, list, source IP, send time) was filled in; no entry was added.
+    Merged,
+    /// Stored already, with all it says.
+    Known,
 }
 
 /// Which suppressions to read.
@@ -1018,13 +1041,15 @@ impl Store {
         )
     }
 
-    /// Ids of complaint and unsubscribe reports without a complainant address.
-    pub fn unattributed_report_ids(&self) -> Result<Vec<i64>> {
+    /// Ids of complaint and unsubscribe reports without a complainant address, with the time
+    /// the store dates each (`reported_at`).
+    pub fn unattributed_report_ids(&self) -> Result<Vec<(i64, String)>> {
         self.db.query(
-            "SELECT id FROM reports WHERE attributed = 0 AND kind IN ('complaint', 'unsubscribe')
+            "SELECT id, reported_at FROM reports
+             WHERE attributed = 0 AND kind IN ('complaint', 'unsubscribe')
              ORDER BY id",
             params![],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
     }
 
@@ -1543,6 +1568,18 @@ impl Batch<'_> {
             Some((reason, first_seen, last_seen, expires_at, removed_at, mut previous)) => {
                 let expired = expires_at.as_deref().is_some_and(|e| e <= request.now);
                 let was_off = removed_at.is_some() || expired;
+                if was_off
+                    && request.actor == "report"
+                    && request.report_id.is_some()
+                    && let Some(removal) = self.latest_removal(request.address)?
+                    && earlier(request.seen_at, &removal.at)
+                {
+                    // A person took the address off the list after this complaint was
+                    // reported (a late report, `fbl quarantine retry`, `fbl reattribute`):
+                    // that decision was made after it, and stands. The report stays stored,
+                    // and the history names it and the removal.
+                    return self.leave_removed(request, &removal, expires_at, removed_at, previous);
+                }
                 if expired
                     && removed_at.is_none()
                     && let Some(at) = expires_at.as_deref()
@@ -1639,6 +1676,93 @@ impl Batch<'_> {
         Ok(change)
     }
 
+    /// A person's latest removal of an address (`fbl suppress remove`): the last `remove`
+    /// line of its history, if any.
+    fn latest_removal(&self, address: &str) -> Result<Option<Removal>> {
+        self.tx.query_opt(
+            &format!(
+                "{HISTORY_CHAIN}
+                 SELECT at, actor, note FROM suppression_history
+                 WHERE id IN (SELECT id FROM chain) AND action = 'remove'
+                 ORDER BY id DESC LIMIT 1"
+            ),
+            params![address],
+            |r| {
+                Ok(Removal {
+                    at: r.get(0)?,
+                    actor: r.get(1)?,
+                    why: r.get(2)?,
+                })
+            },
+        )
+    }
+
+    /// Records that a report's complaint, made before `removal`, leaves the address off the
+    /// list: a history line (with the report, so it is evidence too) that the suppression
+    /// points at. The list itself does not change, so no export sees a change; an expiry
+    /// due and not recorded yet is recorded first, as `expire_suppressions` would.
+    fn leave_removed(
+        &mut self,
+        request: &SuppressRequest,
+        removal: &Removal,
+        expires_at: Option<String>,
+        removed_at: Option<String>,
+        mut previous: Option<i64>,
+    ) -> Result<SuppressChange> {
+        if removed_at.is_none()
+            && let Some(at) = expires_at.as_deref()
+        {
+            let line = self.history(
+                request.address,
+                at,
+                "expire",
+                None,
+                "expiry",
+                None,
+                None,
+                previous,
+            )?;
+            self.tx.execute(
+                "UPDATE suppressions SET removed_at = ?2, updated_at = ?2,
+                    change_seq = (SELECT coalesce(max(change_seq), 0) + 1 FROM suppressions),
+                    last_history_id = ?3
+                 WHERE address = ?1",
+                params![request.address, at, line],
+            )?;
+            previous = Some(line);
+        }
+        let by = if removal.actor == "manual" {
+            "a person (fbl suppress remove)".to_string()
+        } else {
+            removal.actor.clone()
+        };
+        let note = format!(
+            "not back on the list: reported at {}, before its removal at {} by {by}{}",
+            request.seen_at,
+            removal.at,
+            removal
+                .why
+                .as_deref()
+                .map(|why| format!(": {why}"))
+                .unwrap_or_default()
+        );
+        let line = self.history(
+            request.address,
+            request.now,
+            "not_readded",
+            Some(request.reason),
+            request.actor,
+            request.report_id,
+            Some(&note),
+            previous,
+        )?;
+        self.tx.execute(
+            "UPDATE suppressions SET last_history_id = ?2 WHERE address = ?1",
+            params![request.address, line],
+        )?;
+        Ok(SuppressChange::LeftRemoved)
+    }
+
     /// Takes an address off the list. Returns false when it was not on it.
     pub fn unsuppress(&mut self, address: &str, why: &str, actor: &str, now: &str) -> Result<bool> {
         let on_list = self.tx.query_opt(
@@ -1721,8 +1845,14 @@ impl Batch<'_> {
             .context("a history line was not written")
     }
 
-    /// Adds a send-log entry; returns false when it was there already.
+    /// Adds a send-log entry; returns false when it was there already (see `send_log`).
     pub fn add_send_log(&mut self, entry: &SendLogEntry, now: &str) -> Result<bool> {
+        Ok(self.send_log(entry, now)? != SendLogChange::Known)
+    }
+
+    /// Adds a send-log entry, or merges it into the entry of the same send from another log
+    /// (see `SendLogChange`).
+    pub fn send_log(&mut self, entry: &SendLogEntry, now: &str) -> Result<SendLogChange> {
         let message_id = entry.message_id.as_deref().unwrap_or("");
         let id = entry.id.as_deref().unwrap_or("");
         if !message_id.is_empty() {
@@ -1768,7 +1898,7 @@ impl Batch<'_> {
                     || new_list != given(&list)
                     || new_ip != given(&source_ip);
                 if !regrouped && new_id == old_id && new_sent_at == given(&sent_at) {
-                    return Ok(false);
+                    return Ok(SendLogChange::Known);
                 }
                 self.tx.execute(
                     "UPDATE send_log SET id = ?2, campaign = ?3, list = ?4, source_ip = ?5,
@@ -1791,7 +1921,24 @@ impl Batch<'_> {
                         params![],
                     )?;
                 }
-                return Ok(true);
+                if new_campaign != given(&campaign) || new_list != given(&list) {
+                    // Complaints the report placed in this send were counted under no campaign
+                    // (or list): counted again by the next report, under the row's new ones.
+                    self.tx.execute(
+                        "UPDATE complaint_facts SET placed = -1
+                         WHERE send_rowid = ?1 AND send_rowid IS NOT NULL AND placed = 1",
+                        params![rowid],
+                    )?;
+                }
+                if new_id != old_id {
+                    // Complaints the report could not place, looked up again: one may carry
+                    // this id (its CFBL-Feedback-ID), which no row had.
+                    self.tx.execute(
+                        "UPDATE complaint_facts SET placed = -1 WHERE placed <= 0 AND placed = 0",
+                        params![],
+                    )?;
+                }
+                return Ok(SendLogChange::Merged);
             }
         }
         let changed = self.tx.execute(
@@ -1809,7 +1956,11 @@ impl Batch<'_> {
                 now
             ],
         )?;
-        Ok(changed > 0)
+        Ok(if changed > 0 {
+            SendLogChange::Added
+        } else {
+            SendLogChange::Known
+        })
     }
 
     /// Marks (or clears) that send-log entries were committed since the stored complaints
@@ -1949,6 +2100,24 @@ impl Batch<'_> {
             params![name, at, change_seq, format, left_out],
         )?;
         Ok(())
+    }
+}
+
+/// A removal of an address by a person: a `remove` line of its history.
+struct Removal {
+    at: String,
+    actor: String,
+    why: Option<String>,
+}
+
+/// Whether time `a` is before time `b` (RFC 3339; compared as text when either is not).
+fn earlier(a: &str, b: &str) -> bool {
+    match (
+        chrono::DateTime::parse_from_rfc3339(a),
+        chrono::DateTime::parse_from_rfc3339(b),
+    ) {
+        (Ok(a), Ok(b)) => a < b,
+        _ => a < b,
     }
 }
 

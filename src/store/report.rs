@@ -931,7 +931,9 @@ impl Spelling {
     /// Inserts the facts of the complaint reports `selection` picks: campaign and list
     /// through the send log (by Message-ID, else by the complainant's id), the
     /// complainant's domain, and the notes of an unattributed complaint (never NULL for
-    /// one: `kept_complaint_counts` counts the unattributed complaints by their notes).
+    /// one: `kept_complaint_counts` counts the unattributed complaints by their notes); and
+    /// the send-log row that placed it, for `Batch::add_send_log` to have it counted again
+    /// when that row gains a campaign or list.
     fn facts(&self, selection: &str) -> String {
         let Spelling {
             notes,
@@ -942,9 +944,9 @@ impl Spelling {
         let domain = self.domain_of("k.address");
         format!(
             "INSERT INTO complaint_facts
-                (report_id, reported_day, campaign, list, domain, notes, placed)
+                (report_id, reported_day, campaign, list, domain, notes, placed, send_rowid)
             SELECT p.id, p.reported_day, s.campaign, s.list, p.domain, p.notes,
-                   CASE WHEN s.rowid IS NOT NULL THEN 1 ELSE 0 END
+                   CASE WHEN s.rowid IS NOT NULL THEN 1 ELSE 0 END, s.rowid
             FROM (SELECT r.id, r.reported_day,
                     coalesce(
                         (SELECT s.rowid FROM send_log s

@@ -1992,11 +1992,11 @@ fn addresses_stored_before_idn_canonical_are_rewritten_and_merged(backend: Backe
     assert_eq!(store.counts().unwrap().send_log, 2, "two forms, one entry");
 }
 
-/// A local part with letters beyond ASCII is kept lower-cased since migration 0021 (the store
+/// A local part with letters beyond ASCII is kept lower-cased since migration 0022 (the store
 /// folds ASCII letters only). A store written before holds `ÉLISE@` and `élise@` as two
 /// addresses: the migration rewrites every address and merges the two suppressions of one
 /// person, as 0017 does for the two forms of a domain.
-fn local_parts_stored_before_0021_are_lower_cased_and_merged(backend: Backend) {
+fn local_parts_stored_before_0022_are_lower_cased_and_merged(backend: Backend) {
     let test = TestStore::new(backend);
     let rows = "INSERT INTO reports (id, sha256, ingested_at, origin, kind, format, reporter,
              reported_at, reported_day, redacted, attributed, report_json, raw_packed, raw_size)
@@ -2177,7 +2177,7 @@ on_both_backends!(
     a_failed_read_snapshot_ends_and_the_connection_reads_on,
     a_postfix_message_deferred_across_log_rotation_is_recorded,
     addresses_stored_before_idn_canonical_are_rewritten_and_merged,
-    local_parts_stored_before_0021_are_lower_cased_and_merged,
+    local_parts_stored_before_0022_are_lower_cased_and_merged,
     quarantine_written_before_version_18_is_keyed_by_the_migration,
     adding_or_importing_a_listed_address_again_changes_nothing,
 );

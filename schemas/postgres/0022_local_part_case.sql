@@ -1,4 +1,4 @@
--- fbl store, version 21: one form for a local part with letters beyond ASCII. The store
+-- fbl store, version 22: one form for a local part with letters beyond ASCII. The store
 -- compares addresses without the case of ASCII letters only (SQLite's NOCASE, citext in the
 -- "C" collation), so `ÉLISE@example.fr` and `élise@example.fr` were two addresses: a
 -- complaint under one did not suppress the other, and `fbl suppress check` of one did not

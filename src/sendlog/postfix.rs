@@ -11,6 +11,16 @@
 //!   and later sent gives one entry, at the time it was sent.
 //! - `4ABC12345: removed` (from qmgr, or postsuper) closes the queue id.
 //!
+//! A `status=sent` whose reply names the queue id the next MTA gave the message (`250 2.0.0
+//! Ok: queued as 5A6B7C8D9E`, also after amavisd-new's `from MTA(smtp:[127.0.0.1]:10025):`)
+//! is a hop, not a send, when that queue id is one of this log's (same host, open, carried
+//! from the log before, or among the last [`RECENTLY_REMOVED`] removed) and its cleanup logged
+//! the same Message-ID: a content filter, or another Postfix instance, gave the message back
+//! to Postfix, and the recipient's outcome is the delivery of the message queued again (sent,
+//! deferred, bounced). The filter answers once it has queued the message again, so the new
+//! queue id's cleanup line comes before the hop's. A relayhost on loopback (stunnel to a
+//! smarthost, a local KumoMTA) names a queue id that is none of this log's: a send.
+//!
 //! Everything else is skipped without error, including lines of other programs. A delivery
 //! whose queue id has no `message-id=` line before it (in this log, or carried from the one
 //! before, see below) is an error, as is one to a recipient that is no address.
@@ -109,6 +119,9 @@ pub(super) struct PostfixState {
     /// the id for another message), for that log's deliveries. The carried entry stays as
     /// it is: that log is not newer.
     earlier: HashMap<String, Option<String>>,
+    /// The queue ids removed last, with their Message-ID: a hop's line may come after the
+    /// message it queued again was delivered and removed.
+    recently_removed: RecentlyRemoved,
 }
 
 impl PostfixState {
@@ -128,6 +141,7 @@ impl PostfixState {
             counts: LineCounts::default(),
             key: String::new(),
             earlier: HashMap::new(),
+            recently_removed: RecentlyRemoved::default(),
         }
     }
 
@@ -221,8 +235,8 @@ impl PostfixState {
         } else if event.trim_end() == "removed" {
             if self.before_carried(&line.stamp) {
                 self.earlier.remove(&self.key);
-            } else {
-                self.queue_ids.close(&self.key);
+            } else if let Some(Some(message_id)) = self.queue_ids.close(&self.key) {
+                self.recently_removed.add(self.key.clone(), message_id);
             }
             Step::Skip
         } else if DELIVERY_AGENTS.contains(&daemon) {
@@ -272,6 +286,14 @@ impl PostfixState {
                 ));
             }
         };
+        // A hop to a content filter (amavisd-new on 127.0.0.1:10024) or to another Postfix
+        // instance, which queued the message again under a queue id of this log: the
+        // recipient's outcome is that queue id's delivery, not this hop.
+        if let Some(next) = queued_as(event)
+            && self.queued_again(next, &message_id)
+        {
+            return Step::Skip;
+        }
         let Some(sent_at) = self.utc(stamp) else {
             let reason = match *stamp {
                 Stamp::Classic { month, day, time } => format!(
@@ -301,6 +323,16 @@ impl PostfixState {
             source_ip: None,
             sent_at: Some(rfc3339_utc(sent_at)),
         })
+    }
+
+    /// Whether `queue_id`, on the host of the line at hand, is a Postfix queue id of this
+    /// log (open, carried, or removed a little before) whose cleanup logged `message_id`.
+    fn queued_again(&self, queue_id: &str, message_id: &str) -> bool {
+        let host = self.key.split_once(' ').map_or("", |(host, _)| host);
+        let key = format!("{host} {queue_id}");
+        self.queue_ids.message_id(&key) == Some(Some(message_id))
+            || self.earlier.get(&key).and_then(Option::as_deref) == Some(message_id)
+            || self.recently_removed.message_id(&key) == Some(message_id)
     }
 
     /// The UTC time of a timestamp, if it is a time between the years 0 and 9999.
@@ -415,10 +447,11 @@ impl OpenQueueIds {
         }
     }
 
-    fn close(&mut self, key: &str) {
-        if let Some((age, _, _, _)) = self.by_key.remove(key) {
-            self.by_age.remove(&age);
-        }
+    /// Forgets a queue id; its Message-ID, if it was open.
+    fn close(&mut self, key: &str) -> Option<Option<String>> {
+        let (age, message_id, _, _) = self.by_key.remove(key)?;
+        self.by_age.remove(&age);
+        Some(message_id)
     }
 
     /// Notes a later line of an open queue id.
@@ -435,6 +468,33 @@ impl OpenQueueIds {
         self.by_key
             .get(key)
             .map(|(_, message_id, _, _)| message_id.as_deref())
+    }
+}
+
+/// How many removed queue ids are remembered for the hops that name them.
+const RECENTLY_REMOVED: usize = 10_000;
+
+/// The last [`RECENTLY_REMOVED`] queue ids removed, by `host queue_id`, with their Message-ID.
+#[derive(Default)]
+struct RecentlyRemoved {
+    by_key: HashMap<String, String>,
+    order: std::collections::VecDeque<String>,
+}
+
+impl RecentlyRemoved {
+    fn add(&mut self, key: String, message_id: String) {
+        if self.by_key.insert(key.clone(), message_id).is_none() {
+            self.order.push_back(key);
+        }
+        while self.order.len() > RECENTLY_REMOVED {
+            if let Some(oldest) = self.order.pop_front() {
+                self.by_key.remove(&oldest);
+            }
+        }
+    }
+
+    fn message_id(&self, key: &str) -> Option<&str> {
+        self.by_key.get(key).map(String::as_str)
     }
 }
 
@@ -598,6 +658,19 @@ fn split_queue_id(message: &str) -> Option<(&str, &str)> {
         && queue_id.bytes().all(|byte| byte.is_ascii_alphanumeric())
         && queue_id != "NOQUEUE";
     looks_like_queue_id.then_some((queue_id, event))
+}
+
+/// The queue id a delivery's reply names, `250 2.0.0 Ok: queued as 4XyzAB12` (also after
+/// amavisd-new's `250 2.0.0 from MTA(smtp:[127.0.0.1]:10025): `): the next MTA's, which is
+/// this log's own when the hop was to a content filter that gave the message back to Postfix.
+fn queued_as(event: &str) -> Option<&str> {
+    let (_, status) = event.split_once(" status=")?;
+    let (_, after) = status.rsplit_once("queued as ")?;
+    let end = after
+        .find(|c: char| !c.is_ascii_alphanumeric())
+        .unwrap_or(after.len());
+    let queue_id = &after[..end];
+    (5..=20).contains(&queue_id.len()).then_some(queue_id)
 }
 
 /// The recipient and status of `to=<rcpt>, relay=..., status=sent (...)`.

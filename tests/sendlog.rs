@@ -635,6 +635,68 @@ mod postfix {
         );
     }
 
+    /// Berlin's clocks go back from 03:00 CEST to 02:00 CET on 25 October 2026: 02:00 to
+    /// 02:59 happen twice. A message deferred in the first of those hours and delivered in
+    /// the second, the next cron run, is read as delivered in the second (its earlier
+    /// instant is before the deferral carried from the run before). It used to be read as
+    /// older than the carried deferral, as a line of an older log, and was a bad line.
+    #[test]
+    fn a_deferral_carried_across_the_autumn_change_is_delivered_in_the_repeated_hour() {
+        let first = [
+            cleanup("Oct 25 02:20:00", "4ABC12345", "m1@x"),
+            delivery(
+                "Oct 25 02:30:05",
+                "4ABC12345",
+                "ann@example.org",
+                "deferred",
+            ),
+            cleanup("Oct 25 02:21:00", "5BCD23456", "m2@x"),
+            delivery(
+                "Oct 25 02:31:05",
+                "5BCD23456",
+                "bob@example.org",
+                "deferred",
+            ),
+        ]
+        .concat();
+        let mut reader = read_send_log(
+            SendLogFormat::Postfix,
+            first.as_bytes(),
+            &read_at("2026-10-25T00:40:00Z", "Europe/Berlin"),
+        );
+        assert_eq!(render(reader.by_ref()), "");
+        let open = reader.open_queue_ids();
+        assert_eq!(open[0].last_seen, "2026-10-25T00:30:05Z");
+        // An hour later, 02:40 again, CET.
+        let second = [
+            delivery("Oct 25 02:25:00", "4ABC12345", "ann@example.org", "sent"),
+            removed("Oct 25 02:25:00", "4ABC12345"),
+            delivery(
+                "Oct 25 02:26:00",
+                "5BCD23456",
+                "bob@example.org",
+                "deferred",
+            ),
+        ]
+        .concat();
+        let mut reader = read_send_log(
+            SendLogFormat::Postfix,
+            second.as_bytes(),
+            &read_at("2026-10-25T01:40:00Z", "Europe/Berlin"),
+        )
+        .carrying(open);
+        assert_eq!(
+            render(reader.by_ref()),
+            "ann@example.org message_id=m1@x sent_at=2026-10-25T01:25:00Z\n"
+        );
+        // Still queued: last seen in the repeated hour, not before it was carried.
+        let open = reader.open_queue_ids();
+        assert_eq!(
+            (open[0].queue_id.as_str(), open[0].last_seen.as_str()),
+            ("5BCD23456", "2026-10-25T01:26:00Z")
+        );
+    }
+
     #[test]
     fn rfc3339_timestamps_keep_their_own_offset() {
         let log = [

@@ -50,6 +50,9 @@
 //! day of clock skew), read in [`ReadOptions::zone`] with the offset of its own date.
 //! December lines read in January are of the year before; a log that spans New Year comes
 //! out in order. A date and time without an offset is read in [`ReadOptions::zone`] too.
+//! A local time repeated when the clocks go back is its earlier instant, but for a queue id
+//! carried from the log before: there, its later one when the earlier is before the queue
+//! id was last seen (deferred in the first of the two hours, delivered in the second).
 //!
 //! A line in none of these shapes is counted as unrecognised ([`LineCounts`]); a line of
 //! another program (dovecot, the kernel, `postfix/anvil`) is a syslog line and is not. A log
@@ -167,16 +170,17 @@ impl PostfixState {
             .by_age
             .values()
             .filter_map(|key| {
-                let (_, message_id, seen, _) = self.queue_ids.by_key.get(key)?;
+                let (_, message_id, seen, carried) = self.queue_ids.by_key.get(key)?;
                 let message_id = message_id.clone()?;
+                let utc = |stamp: &Stamp<'_>| stamp_utc_from(stamp, &self.options, *carried);
                 let last_seen = match seen {
                     Seen::Utc(time) => *time,
-                    Seen::Classic { month, day, time } => self.utc(&Stamp::Classic {
+                    Seen::Classic { month, day, time } => utc(&Stamp::Classic {
                         month: *month,
                         day: *day,
                         time,
                     })?,
-                    Seen::Written(text) => self.utc(&Stamp::Absolute(text))?,
+                    Seen::Written(text) => utc(&Stamp::Absolute(text))?,
                     Seen::Unknown => return None,
                 };
                 let (host, queue_id) = key.split_once(' ')?;
@@ -294,7 +298,7 @@ impl PostfixState {
         {
             return Step::Skip;
         }
-        let Some(sent_at) = self.utc(stamp) else {
+        let Some(sent_at) = stamp_utc_from(stamp, &self.options, self.carried_seen()) else {
             let reason = match *stamp {
                 Stamp::Classic { month, day, time } => format!(
                     "`{} {day} {}` is not a time in the nine years up to now",
@@ -335,18 +339,21 @@ impl PostfixState {
             || self.recently_removed.message_id(&key) == Some(message_id)
     }
 
-    /// The UTC time of a timestamp, if it is a time between the years 0 and 9999.
-    fn utc(&self, stamp: &Stamp<'_>) -> Option<DateTime<Utc>> {
-        stamp_utc(stamp, &self.options)
+    /// When the queue id of the line at hand (`self.key`), carried from an earlier import,
+    /// was last seen there.
+    fn carried_seen(&self) -> Option<DateTime<Utc>> {
+        match self.queue_ids.by_key.get(&self.key) {
+            Some((_, _, _, carried)) => *carried,
+            None => None,
+        }
     }
 
     /// Whether the line at hand (`self.key`) is older than the time its queue id, carried
     /// from an earlier import, was last seen there.
     fn before_carried(&self, stamp: &Stamp<'_>) -> bool {
-        match self.queue_ids.by_key.get(&self.key) {
-            Some((_, _, _, Some(carried))) => self.utc(stamp).is_some_and(|at| at < *carried),
-            _ => false,
-        }
+        self.carried_seen().is_some_and(|carried| {
+            stamp_utc_from(stamp, &self.options, Some(carried)).is_some_and(|at| at < carried)
+        })
     }
 }
 
@@ -368,6 +375,40 @@ fn stamp_utc(stamp: &Stamp<'_>, options: &ReadOptions) -> Option<DateTime<Utc>> 
         Stamp::Nil => return None,
     };
     (0..=9999).contains(&time.year()).then_some(time)
+}
+
+/// The UTC time of a timestamp of a queue id carried from an earlier import, last seen there
+/// at `carried`: a local time repeated when the clocks went back (the hour after 02:00 on the
+/// last Sunday of October in Europe) takes its later instant when the earlier one is before
+/// `carried`, as a message delivered in the repeated hour after a deferral logged in the
+/// first one. Else as [`stamp_utc`].
+fn stamp_utc_from(
+    stamp: &Stamp<'_>,
+    options: &ReadOptions,
+    carried: Option<DateTime<Utc>>,
+) -> Option<DateTime<Utc>> {
+    let time = stamp_utc(stamp, options)?;
+    let Some(carried) = carried.filter(|carried| time < *carried) else {
+        return Some(time);
+    };
+    let later = local_time(stamp, options)
+        .and_then(|local| options.zone.to_utc_later(local))
+        .filter(|later| *later >= carried && (0..=9999).contains(&later.year()));
+    Some(later.unwrap_or(time))
+}
+
+/// The local date and time of a timestamp written without an offset.
+fn local_time(stamp: &Stamp<'_>, options: &ReadOptions) -> Option<NaiveDateTime> {
+    let written = |text: &str| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").ok();
+    match *stamp {
+        Stamp::Classic { month, day, time } => {
+            let time = NaiveTime::parse_from_str(time, "%H:%M:%S%.f").ok()?;
+            options.classic_local(month, day, time)
+        }
+        Stamp::Absolute(text) => written(text),
+        Stamp::Apart { date, time } => written(&format!("{date}T{time}")),
+        Stamp::Nil => None,
+    }
 }
 
 /// `2026-11-28T01:49:26.5+01:00` (also `+0100`, `Z`) as written, and without an offset in

@@ -327,7 +327,12 @@ fn store_send_log<R: BufRead>(
     } else {
         Vec::new()
     };
-    let mut read = read.carrying(before.into_iter().chain(carried.iter().cloned()));
+    // Those of the log before not seen for longer than Postfix keeps a message queued are
+    // forgotten, as the store forgets them.
+    let before = before
+        .into_iter()
+        .filter(|id| id.last_seen.as_str() >= forget_queue_ids_before.as_str());
+    let mut read = read.carrying(before.chain(carried.iter().cloned()));
     // Entries added in the batch at hand: committed with the mark that the complaints
     // without a complainant must be attributed again (see `set_reattribution_pending`).
     let mut added_before = imported.added;

@@ -183,7 +183,62 @@ pub fn import_send_log(
     origin: &str,
     retention_days: u32,
 ) -> Result<SendLogImported> {
-    import_send_log_from(store, ingester, format, input, origin, retention_days, None)
+    import_send_log_from(
+        store,
+        ingester,
+        format,
+        input,
+        origin,
+        retention_days,
+        None,
+        Vec::new(),
+    )
+}
+
+/// Imports a send log file by hand (`fbl sendlog import FILE`), as [`import_send_log`]; a
+/// Postfix log's rotated copy (`FILE.1`, else the newest uncompressed `FILE-DATE`), when
+/// there is one, is read first for the queue ids it leaves open (its entries are not
+/// imported): a message queued before `FILE` began and delivered in it is joined, as `fbl
+/// run` joins it, not a bad line. The queue ids the logs imported before left open are
+/// known as for any import.
+pub fn import_send_log_file(
+    store: &mut Store,
+    ingester: &Ingester,
+    format: SendLogFormat,
+    input: impl BufRead,
+    path: &Path,
+    origin: &str,
+    retention_days: u32,
+) -> Result<SendLogImported> {
+    let mut before = Vec::new();
+    if format == SendLogFormat::Postfix {
+        let now = chrono::DateTime::parse_from_rfc3339(ingester.now)
+            .context("the run's time is not RFC 3339")?;
+        let options = ReadOptions {
+            now: now.to_utc(),
+            zone: crate::zone::Zone::system(),
+        };
+        let rotated = rotated_paths(path).into_iter().find_map(|rotated| {
+            let file = std::fs::File::open(&rotated).ok()?;
+            file.metadata().ok()?.is_file().then_some(file)
+        });
+        if let Some(file) = rotated {
+            let input = std::io::BufReader::with_capacity(256 * 1024, file);
+            let mut read = read_send_log(format, input, &options);
+            read.by_ref().for_each(drop);
+            before = read.open_queue_ids();
+        }
+    }
+    import_send_log_from(
+        store,
+        ingester,
+        format,
+        input,
+        origin,
+        retention_days,
+        None,
+        before,
+    )
 }
 
 /// Where a slice of a send log read by `fbl run` begins, and what to keep once it is read.
@@ -202,6 +257,9 @@ struct Resume {
     check_recognised: bool,
 }
 
+/// `before`: queue ids open at the end of the log before this one, known besides those the
+/// store keeps (and overridden by them).
+#[allow(clippy::too_many_arguments)]
 fn import_send_log_from(
     store: &mut Store,
     ingester: &Ingester,
@@ -210,6 +268,7 @@ fn import_send_log_from(
     origin: &str,
     retention_days: u32,
     resume: Option<Resume>,
+    before: Vec<crate::sendlog::postfix::OpenQueueId>,
 ) -> Result<SendLogImported> {
     let now = chrono::DateTime::parse_from_rfc3339(ingester.now)
         .context("the run's time is not RFC 3339")?;
@@ -236,6 +295,7 @@ fn import_send_log_from(
         &mut imported,
         &mut committed,
         resume,
+        before,
     )
     .map_err(|error| store_failure(error, &place, Kept::SendLogEntries(committed)))?;
     // Also when a run before was stopped after its entries were committed and before the
@@ -260,6 +320,7 @@ fn import_send_log_from(
 /// before left open, and those it leaves open are kept for the next, in the last slice.
 /// So is the position of a log `fbl run` reads (`resume`), once it was read to the end of
 /// its slice: never past an entry not committed, never past a line not read.
+#[allow(clippy::too_many_arguments)]
 fn store_send_log<R: BufRead>(
     store: &mut Store,
     now: &str,
@@ -268,6 +329,7 @@ fn store_send_log<R: BufRead>(
     imported: &mut SendLogImported,
     committed: &mut u64,
     resume: Option<Resume>,
+    before: Vec<crate::sendlog::postfix::OpenQueueId>,
 ) -> Result<()> {
     let mut batch = store.begin()?;
     let forget_queue_ids_before = forget_queue_ids_before(now)?;
@@ -276,7 +338,12 @@ fn store_send_log<R: BufRead>(
     } else {
         Vec::new()
     };
-    let mut read = read.carrying(carried.iter().cloned());
+    // Those of the log before not seen for longer than Postfix keeps a message queued are
+    // forgotten, as the store forgets them.
+    let before = before
+        .into_iter()
+        .filter(|id| id.last_seen.as_str() >= forget_queue_ids_before.as_str());
+    let mut read = read.carrying(before.chain(carried.iter().cloned()));
     // Entries added in the batch at hand: committed with the mark that the complaints
     // without a complainant must be attributed again (see `set_reattribution_pending`).
     let mut added_before = imported.added + imported.merged;
@@ -606,6 +673,7 @@ fn import_file_slice(
         &origin,
         retention_days,
         Some(resume),
+        Vec::new(),
     )?;
     imported.resumed_at = from_start.is_none().then_some(from);
     imported.from_start = from_start;

@@ -158,6 +158,12 @@ impl ReadOptions {
     /// that date exists and is not later than `now` plus [`CLOCK_SKEW`]. `None` for a date
     /// that is in none of them, or outside the years -9999 to 9999.
     pub fn classic_utc(&self, month: u32, day: u32, time: NaiveTime) -> Option<DateTime<Utc>> {
+        self.zone.to_utc(self.classic_local(month, day, time)?)
+    }
+
+    /// The local date and time of a classic syslog timestamp, of the year
+    /// [`classic_utc`](Self::classic_utc) takes.
+    pub fn classic_local(&self, month: u32, day: u32, time: NaiveTime) -> Option<NaiveDateTime> {
         let latest = self
             .zone
             .to_local(self.now.checked_add_signed(CLOCK_SKEW)?)?;
@@ -167,7 +173,6 @@ impl ReadOptions {
             .filter_map(|year| NaiveDate::from_ymd_opt(year, month, day))
             .map(|date| date.and_time(time))
             .find(|local| *local <= latest)
-            .and_then(|local| self.zone.to_utc(local))
     }
 }
 

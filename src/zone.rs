@@ -50,6 +50,17 @@ impl Zone {
     /// one takes the earlier instant (the offset before the change too). `None` outside the
     /// years -9999 to 9999.
     pub fn to_utc(&self, local: NaiveDateTime) -> Option<DateTime<Utc>> {
+        self.instant(local, false)
+    }
+
+    /// As [`to_utc`](Self::to_utc), but a local time repeated when the clocks go back takes
+    /// the later instant (the offset after the change): for a time that cannot be earlier
+    /// than one known before it.
+    pub fn to_utc_later(&self, local: NaiveDateTime) -> Option<DateTime<Utc>> {
+        self.instant(local, true)
+    }
+
+    fn instant(&self, local: NaiveDateTime, later_in_fold: bool) -> Option<DateTime<Utc>> {
         use chrono::{Datelike, Timelike};
         let civil = jiff::civil::DateTime::new(
             i16::try_from(local.year()).ok()?,
@@ -64,6 +75,7 @@ impl Zone {
         .ok()?;
         let offset = match self.0.to_ambiguous_timestamp(civil).offset() {
             AmbiguousOffset::Unambiguous { offset } => offset,
+            AmbiguousOffset::Fold { after, .. } if later_in_fold => after,
             AmbiguousOffset::Gap { before, .. } | AmbiguousOffset::Fold { before, .. } => before,
         };
         let utc = local.checked_sub_signed(TimeDelta::seconds(offset.seconds().into()))?;
@@ -108,10 +120,18 @@ mod tests {
             pacific.to_utc(local("2026-03-08 02:30:00")),
             utc("2026-03-08T10:30:00Z")
         );
-        // 1:30 on 1 November 2026 happens twice: the earlier, still PDT.
+        // 1:30 on 1 November 2026 happens twice: the earlier, still PDT; or the later, PST.
         assert_eq!(
             pacific.to_utc(local("2026-11-01 01:30:00")),
             utc("2026-11-01T08:30:00Z")
+        );
+        assert_eq!(
+            pacific.to_utc_later(local("2026-11-01 01:30:00")),
+            utc("2026-11-01T09:30:00Z")
+        );
+        assert_eq!(
+            pacific.to_utc_later(local("2026-07-01 12:00:00")),
+            utc("2026-07-01T19:00:00Z")
         );
         let paris = Zone::named("Europe/Paris").unwrap();
         assert_eq!(

@@ -405,6 +405,166 @@ mod postfix {
         );
     }
 
+    /// A hop to a content filter (amavisd-new on 127.0.0.1:10024), as Postfix's smtp client
+    /// logs it: the filter gave the message back to Postfix, which queued it as `next`.
+    fn hop(stamp: &str, queue_id: &str, recipient: &str, next: &str) -> String {
+        format!(
+            "{stamp} mail01 postfix/smtp[21]: {queue_id}: to=<{recipient}>, relay=127.0.0.1[127.0.0.1]:10024, \
+             delay=0.75, delays=0.1/0.02/0.01/0.62, dsn=2.0.0, status=sent (250 2.0.0 from \
+             MTA(smtp:[127.0.0.1]:10025): 250 2.0.0 Ok: queued as {next})\n"
+        )
+    }
+
+    fn outlook_block(stamp: &str, queue_id: &str, recipient: &str) -> String {
+        format!(
+            "{stamp} mail01 postfix/smtp[22]: {queue_id}: to=<{recipient}>, \
+             relay=outlook-example.mail.protection.outlook.example[192.0.2.77]:25, delay=0.9, \
+             delays=0.01/0.01/0.4/0.48, dsn=5.7.1, status=bounced (host \
+             outlook-example.mail.protection.outlook.example[192.0.2.77] said: 550 5.7.1 \
+             Unfortunately, messages from [203.0.113.5] weren't sent. Please contact your \
+             Internet service provider since part of their network is on our block list \
+             (S3150). (in reply to MAIL FROM command))\n"
+        )
+    }
+
+    /// A `status=sent` to a content filter is a hop, not a send: the message queued again
+    /// under a queue id of the same log, with the same Message-ID, is delivered, deferred or
+    /// bounced later, and that is the recipient's outcome. It used to be an entry at the
+    /// hop's time, so a message Outlook.com then refused counted as sent.
+    #[test]
+    fn a_hop_to_a_content_filter_is_not_a_send_its_requeued_delivery_is() {
+        let log = [
+            cleanup("Nov 28 09:12:01", "4F1A2B3C4D", "m1@x"),
+            cleanup("Nov 28 09:12:02", "5A6B7C8D9E", "m1@x"),
+            hop(
+                "Nov 28 09:12:02",
+                "4F1A2B3C4D",
+                "zoe@outlook.example",
+                "5A6B7C8D9E",
+            ),
+            hop(
+                "Nov 28 09:12:02",
+                "4F1A2B3C4D",
+                "ann@example.org",
+                "5A6B7C8D9E",
+            ),
+            removed("Nov 28 09:12:02", "4F1A2B3C4D"),
+            delivery("Nov 28 09:12:03", "5A6B7C8D9E", "ann@example.org", "sent"),
+            outlook_block("Nov 28 09:12:03", "5A6B7C8D9E", "zoe@outlook.example"),
+            removed("Nov 28 09:12:03", "5A6B7C8D9E"),
+        ]
+        .concat();
+        check(
+            SendLogFormat::Postfix,
+            &log,
+            "ann@example.org message_id=m1@x sent_at=2026-11-28T09:12:03Z",
+        );
+    }
+
+    /// The requeued message may be delivered and removed before the hop's own line is
+    /// logged (the filter answers late): the hop is still no send.
+    #[test]
+    fn a_hop_logged_after_its_requeued_message_was_removed_is_not_a_send() {
+        let log = [
+            cleanup("Nov 28 09:12:01", "4F1A2B3C4D", "m1@x"),
+            cleanup("Nov 28 09:12:02", "5A6B7C8D9E", "m1@x"),
+            outlook_block("Nov 28 09:12:02", "5A6B7C8D9E", "zoe@outlook.example"),
+            removed("Nov 28 09:12:02", "5A6B7C8D9E"),
+            hop(
+                "Nov 28 09:12:03",
+                "4F1A2B3C4D",
+                "zoe@outlook.example",
+                "5A6B7C8D9E",
+            ),
+            removed("Nov 28 09:12:03", "4F1A2B3C4D"),
+        ]
+        .concat();
+        check(SendLogFormat::Postfix, &log, "");
+    }
+
+    /// A relayhost on loopback (stunnel to a smarthost, a local KumoMTA or PowerMTA) is a
+    /// way out: its `queued as` names a queue id that is none of this log's, and the
+    /// delivery is a send. So is a `queued as` naming a queue id of this log that holds
+    /// another message (another host's queue id reused, a coincidence).
+    #[test]
+    fn a_loopback_relayhost_whose_queue_id_is_not_in_the_log_is_a_send() {
+        let log = [
+            cleanup("Nov 28 10:00:00", "7D8E9F0A1B", "m2@x"),
+            "Nov 28 10:00:01 mail01 postfix/smtp[20]: 7D8E9F0A1B: to=<cat@example.com>, \
+             relay=127.0.0.1[127.0.0.1]:10465, delay=0.4, delays=0.05/0.01/0.2/0.14, \
+             dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 4NvC2m3qRst5Uv6)\n"
+                .to_string(),
+            cleanup("Nov 28 10:00:02", "9A8B7C6D5E", "other@x"),
+            hop(
+                "Nov 28 10:00:03",
+                "7D8E9F0A1B",
+                "dan@example.com",
+                "9A8B7C6D5E",
+            ),
+            removed("Nov 28 10:00:03", "7D8E9F0A1B"),
+        ]
+        .concat();
+        check(
+            SendLogFormat::Postfix,
+            &log,
+            "cat@example.com message_id=m2@x sent_at=2026-11-28T10:00:01Z
+             dan@example.com message_id=m2@x sent_at=2026-11-28T10:00:03Z",
+        );
+    }
+
+    /// A hop in one log whose requeued message is bounced in the next: the requeued queue
+    /// id is carried like any other, and the hop in the first log was no send. A hop in the
+    /// next log to a queue id the first one opened is one too.
+    #[test]
+    fn a_hop_and_its_requeued_delivery_in_two_logs() {
+        let first = [
+            cleanup("Nov 28 09:12:01", "4F1A2B3C4D", "m1@x"),
+            cleanup("Nov 28 09:12:02", "5A6B7C8D9E", "m1@x"),
+            hop(
+                "Nov 28 09:12:02",
+                "4F1A2B3C4D",
+                "zoe@outlook.example",
+                "5A6B7C8D9E",
+            ),
+            removed("Nov 28 09:12:02", "4F1A2B3C4D"),
+            cleanup("Nov 28 09:20:00", "4B2C3D4E5F", "m3@x"),
+            cleanup("Nov 28 09:20:01", "6C7D8E9F0A", "m3@x"),
+        ]
+        .concat();
+        let mut reader = read_send_log(
+            SendLogFormat::Postfix,
+            first.as_bytes(),
+            &ReadOptions::utc(2026),
+        );
+        assert_eq!(render(reader.by_ref()), "");
+        let open = reader.open_queue_ids();
+        let second = [
+            hop(
+                "Nov 28 09:20:01",
+                "4B2C3D4E5F",
+                "bob@example.net",
+                "6C7D8E9F0A",
+            ),
+            removed("Nov 28 09:20:01", "4B2C3D4E5F"),
+            outlook_block("Nov 28 09:30:03", "5A6B7C8D9E", "zoe@outlook.example"),
+            removed("Nov 28 09:30:03", "5A6B7C8D9E"),
+            delivery("Nov 28 09:50:05", "6C7D8E9F0A", "bob@example.net", "sent"),
+            removed("Nov 28 09:50:05", "6C7D8E9F0A"),
+        ]
+        .concat();
+        let mut reader = read_send_log(
+            SendLogFormat::Postfix,
+            second.as_bytes(),
+            &ReadOptions::utc(2026),
+        )
+        .carrying(open);
+        assert_eq!(
+            render(reader.by_ref()),
+            "bob@example.net message_id=m3@x sent_at=2026-11-28T09:50:05Z\n"
+        );
+        assert!(reader.open_queue_ids().is_empty());
+    }
+
     fn read_at(now: &str, zone: &str) -> ReadOptions {
         ReadOptions {
             now: chrono::DateTime::parse_from_rfc3339(now).unwrap().to_utc(),
@@ -472,6 +632,68 @@ mod postfix {
              bob@example.org message_id=m1@x sent_at=2026-07-10T10:00:01Z
              cat@example.org message_id=m1@x sent_at=2026-03-29T01:30:00Z
              dan@example.org message_id=m1@x sent_at=2026-10-25T00:30:00Z",
+        );
+    }
+
+    /// Berlin's clocks go back from 03:00 CEST to 02:00 CET on 25 October 2026: 02:00 to
+    /// 02:59 happen twice. A message deferred in the first of those hours and delivered in
+    /// the second, the next cron run, is read as delivered in the second (its earlier
+    /// instant is before the deferral carried from the run before). It used to be read as
+    /// older than the carried deferral, as a line of an older log, and was a bad line.
+    #[test]
+    fn a_deferral_carried_across_the_autumn_change_is_delivered_in_the_repeated_hour() {
+        let first = [
+            cleanup("Oct 25 02:20:00", "4ABC12345", "m1@x"),
+            delivery(
+                "Oct 25 02:30:05",
+                "4ABC12345",
+                "ann@example.org",
+                "deferred",
+            ),
+            cleanup("Oct 25 02:21:00", "5BCD23456", "m2@x"),
+            delivery(
+                "Oct 25 02:31:05",
+                "5BCD23456",
+                "bob@example.org",
+                "deferred",
+            ),
+        ]
+        .concat();
+        let mut reader = read_send_log(
+            SendLogFormat::Postfix,
+            first.as_bytes(),
+            &read_at("2026-10-25T00:40:00Z", "Europe/Berlin"),
+        );
+        assert_eq!(render(reader.by_ref()), "");
+        let open = reader.open_queue_ids();
+        assert_eq!(open[0].last_seen, "2026-10-25T00:30:05Z");
+        // An hour later, 02:40 again, CET.
+        let second = [
+            delivery("Oct 25 02:25:00", "4ABC12345", "ann@example.org", "sent"),
+            removed("Oct 25 02:25:00", "4ABC12345"),
+            delivery(
+                "Oct 25 02:26:00",
+                "5BCD23456",
+                "bob@example.org",
+                "deferred",
+            ),
+        ]
+        .concat();
+        let mut reader = read_send_log(
+            SendLogFormat::Postfix,
+            second.as_bytes(),
+            &read_at("2026-10-25T01:40:00Z", "Europe/Berlin"),
+        )
+        .carrying(open);
+        assert_eq!(
+            render(reader.by_ref()),
+            "ann@example.org message_id=m1@x sent_at=2026-10-25T01:25:00Z\n"
+        );
+        // Still queued: last seen in the repeated hour, not before it was carried.
+        let open = reader.open_queue_ids();
+        assert_eq!(
+            (open[0].queue_id.as_str(), open[0].last_seen.as_str()),
+            ("5BCD23456", "2026-10-25T01:26:00Z")
         );
     }
 

@@ -3,7 +3,7 @@
 
 use super::{Context, Outcome, print_json};
 use crate::ingest::Ingester;
-use crate::run::import_send_log;
+use crate::run::{import_send_log, import_send_log_file};
 use crate::sendlog::SendLogFormat;
 use anyhow::{Context as _, Result, bail};
 use std::io::BufRead;
@@ -19,7 +19,9 @@ pub enum SendlogCommand {
     /// (columns message_id, recipient and optional id, campaign, list, source_ip, sent_at,
     /// status), postfix (mail logs: message-id from cleanup joined with deliveries by queue
     /// id; queue ids still open at the end are kept for the next import, so import a rotated
-    /// log before the current one). Exit 1 when some lines could not be read, a postfix log
+    /// log before the current one; the rotated copy of FILE, FILE.1 or the newest
+    /// uncompressed FILE-DATE, is read first for the message-ids of messages queued before
+    /// FILE began, its entries not imported). Exit 1 when some lines could not be read, a postfix log
     /// has no Postfix line, or new blocks were found. The whole file is read, whatever fbl run
     /// read of it before, and fbl run's positions are left as they are.
     Import {
@@ -112,14 +114,26 @@ fn import(context: &Context, file: PathBuf, format: SendLogFormat, json: bool) -
         dry_run: false,
         trust: context.config.trust.as_ref(),
     };
-    let imported = import_send_log(
-        &mut store,
-        &ingester,
-        format,
-        input,
-        &file.display().to_string(),
-        context.config.send_log.retention_days,
-    )?;
+    let imported = match &spooled {
+        // Standard input has no rotated copy.
+        Some(_) => import_send_log(
+            &mut store,
+            &ingester,
+            format,
+            input,
+            &file.display().to_string(),
+            context.config.send_log.retention_days,
+        )?,
+        None => import_send_log_file(
+            &mut store,
+            &ingester,
+            format,
+            input,
+            &file,
+            &file.display().to_string(),
+            context.config.send_log.retention_days,
+        )?,
+    };
     let place = store.location().to_string();
     let blocks = crate::reporting::scan_send_log(&mut store, path, format, &context.now).map_err(
         |error| {

@@ -11,6 +11,16 @@
 //!   and later sent gives one entry, at the time it was sent.
 //! - `4ABC12345: removed` (from qmgr, or postsuper) closes the queue id.
 //!
+//! A `status=sent` whose reply names the queue id the next MTA gave the message (`250 2.0.0
+//! Ok: queued as 5A6B7C8D9E`, also after amavisd-new's `from MTA(smtp:[127.0.0.1]:10025):`)
+//! is a hop, not a send, when that queue id is one of this log's (same host, open, carried
+//! from the log before, or among the last [`RECENTLY_REMOVED`] removed) and its cleanup logged
+//! the same Message-ID: a content filter, or another Postfix instance, gave the message back
+//! to Postfix, and the recipient's outcome is the delivery of the message queued again (sent,
+//! deferred, bounced). The filter answers once it has queued the message again, so the new
+//! queue id's cleanup line comes before the hop's. A relayhost on loopback (stunnel to a
+//! smarthost, a local KumoMTA) names a queue id that is none of this log's: a send.
+//!
 //! Everything else is skipped without error, including lines of other programs. A delivery
 //! whose queue id has no `message-id=` line before it (in this log, or carried from the one
 //! before, see below) is an error, as is one to a recipient that is no address.
@@ -40,6 +50,9 @@
 //! day of clock skew), read in [`ReadOptions::zone`] with the offset of its own date.
 //! December lines read in January are of the year before; a log that spans New Year comes
 //! out in order. A date and time without an offset is read in [`ReadOptions::zone`] too.
+//! A local time repeated when the clocks go back is its earlier instant, but for a queue id
+//! carried from the log before: there, its later one when the earlier is before the queue
+//! id was last seen (deferred in the first of the two hours, delivered in the second).
 //!
 //! A line in none of these shapes is counted as unrecognised ([`LineCounts`]); a line of
 //! another program (dovecot, the kernel, `postfix/anvil`) is a syslog line and is not. A log
@@ -109,6 +122,9 @@ pub(super) struct PostfixState {
     /// the id for another message), for that log's deliveries. The carried entry stays as
     /// it is: that log is not newer.
     earlier: HashMap<String, Option<String>>,
+    /// The queue ids removed last, with their Message-ID: a hop's line may come after the
+    /// message it queued again was delivered and removed.
+    recently_removed: RecentlyRemoved,
 }
 
 impl PostfixState {
@@ -128,6 +144,7 @@ impl PostfixState {
             counts: LineCounts::default(),
             key: String::new(),
             earlier: HashMap::new(),
+            recently_removed: RecentlyRemoved::default(),
         }
     }
 
@@ -153,16 +170,17 @@ impl PostfixState {
             .by_age
             .values()
             .filter_map(|key| {
-                let (_, message_id, seen, _) = self.queue_ids.by_key.get(key)?;
+                let (_, message_id, seen, carried) = self.queue_ids.by_key.get(key)?;
                 let message_id = message_id.clone()?;
+                let utc = |stamp: &Stamp<'_>| stamp_utc_from(stamp, &self.options, *carried);
                 let last_seen = match seen {
                     Seen::Utc(time) => *time,
-                    Seen::Classic { month, day, time } => self.utc(&Stamp::Classic {
+                    Seen::Classic { month, day, time } => utc(&Stamp::Classic {
                         month: *month,
                         day: *day,
                         time,
                     })?,
-                    Seen::Written(text) => self.utc(&Stamp::Absolute(text))?,
+                    Seen::Written(text) => utc(&Stamp::Absolute(text))?,
                     Seen::Unknown => return None,
                 };
                 let (host, queue_id) = key.split_once(' ')?;
@@ -221,8 +239,8 @@ impl PostfixState {
         } else if event.trim_end() == "removed" {
             if self.before_carried(&line.stamp) {
                 self.earlier.remove(&self.key);
-            } else {
-                self.queue_ids.close(&self.key);
+            } else if let Some(Some(message_id)) = self.queue_ids.close(&self.key) {
+                self.recently_removed.add(self.key.clone(), message_id);
             }
             Step::Skip
         } else if DELIVERY_AGENTS.contains(&daemon) {
@@ -272,7 +290,15 @@ impl PostfixState {
                 ));
             }
         };
-        let Some(sent_at) = self.utc(stamp) else {
+        // A hop to a content filter (amavisd-new on 127.0.0.1:10024) or to another Postfix
+        // instance, which queued the message again under a queue id of this log: the
+        // recipient's outcome is that queue id's delivery, not this hop.
+        if let Some(next) = queued_as(event)
+            && self.queued_again(next, &message_id)
+        {
+            return Step::Skip;
+        }
+        let Some(sent_at) = stamp_utc_from(stamp, &self.options, self.carried_seen()) else {
             let reason = match *stamp {
                 Stamp::Classic { month, day, time } => format!(
                     "`{} {day} {}` is not a time in the nine years up to now",
@@ -303,18 +329,31 @@ impl PostfixState {
         })
     }
 
-    /// The UTC time of a timestamp, if it is a time between the years 0 and 9999.
-    fn utc(&self, stamp: &Stamp<'_>) -> Option<DateTime<Utc>> {
-        stamp_utc(stamp, &self.options)
+    /// Whether `queue_id`, on the host of the line at hand, is a Postfix queue id of this
+    /// log (open, carried, or removed a little before) whose cleanup logged `message_id`.
+    fn queued_again(&self, queue_id: &str, message_id: &str) -> bool {
+        let host = self.key.split_once(' ').map_or("", |(host, _)| host);
+        let key = format!("{host} {queue_id}");
+        self.queue_ids.message_id(&key) == Some(Some(message_id))
+            || self.earlier.get(&key).and_then(Option::as_deref) == Some(message_id)
+            || self.recently_removed.message_id(&key) == Some(message_id)
+    }
+
+    /// When the queue id of the line at hand (`self.key`), carried from an earlier import,
+    /// was last seen there.
+    fn carried_seen(&self) -> Option<DateTime<Utc>> {
+        match self.queue_ids.by_key.get(&self.key) {
+            Some((_, _, _, carried)) => *carried,
+            None => None,
+        }
     }
 
     /// Whether the line at hand (`self.key`) is older than the time its queue id, carried
     /// from an earlier import, was last seen there.
     fn before_carried(&self, stamp: &Stamp<'_>) -> bool {
-        match self.queue_ids.by_key.get(&self.key) {
-            Some((_, _, _, Some(carried))) => self.utc(stamp).is_some_and(|at| at < *carried),
-            _ => false,
-        }
+        self.carried_seen().is_some_and(|carried| {
+            stamp_utc_from(stamp, &self.options, Some(carried)).is_some_and(|at| at < carried)
+        })
     }
 }
 
@@ -336,6 +375,40 @@ fn stamp_utc(stamp: &Stamp<'_>, options: &ReadOptions) -> Option<DateTime<Utc>> 
         Stamp::Nil => return None,
     };
     (0..=9999).contains(&time.year()).then_some(time)
+}
+
+/// The UTC time of a timestamp of a queue id carried from an earlier import, last seen there
+/// at `carried`: a local time repeated when the clocks went back (the hour after 02:00 on the
+/// last Sunday of October in Europe) takes its later instant when the earlier one is before
+/// `carried`, as a message delivered in the repeated hour after a deferral logged in the
+/// first one. Else as [`stamp_utc`].
+fn stamp_utc_from(
+    stamp: &Stamp<'_>,
+    options: &ReadOptions,
+    carried: Option<DateTime<Utc>>,
+) -> Option<DateTime<Utc>> {
+    let time = stamp_utc(stamp, options)?;
+    let Some(carried) = carried.filter(|carried| time < *carried) else {
+        return Some(time);
+    };
+    let later = local_time(stamp, options)
+        .and_then(|local| options.zone.to_utc_later(local))
+        .filter(|later| *later >= carried && (0..=9999).contains(&later.year()));
+    Some(later.unwrap_or(time))
+}
+
+/// The local date and time of a timestamp written without an offset.
+fn local_time(stamp: &Stamp<'_>, options: &ReadOptions) -> Option<NaiveDateTime> {
+    let written = |text: &str| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").ok();
+    match *stamp {
+        Stamp::Classic { month, day, time } => {
+            let time = NaiveTime::parse_from_str(time, "%H:%M:%S%.f").ok()?;
+            options.classic_local(month, day, time)
+        }
+        Stamp::Absolute(text) => written(text),
+        Stamp::Apart { date, time } => written(&format!("{date}T{time}")),
+        Stamp::Nil => None,
+    }
 }
 
 /// `2026-11-28T01:49:26.5+01:00` (also `+0100`, `Z`) as written, and without an offset in
@@ -415,10 +488,11 @@ impl OpenQueueIds {
         }
     }
 
-    fn close(&mut self, key: &str) {
-        if let Some((age, _, _, _)) = self.by_key.remove(key) {
-            self.by_age.remove(&age);
-        }
+    /// Forgets a queue id; its Message-ID, if it was open.
+    fn close(&mut self, key: &str) -> Option<Option<String>> {
+        let (age, message_id, _, _) = self.by_key.remove(key)?;
+        self.by_age.remove(&age);
+        Some(message_id)
     }
 
     /// Notes a later line of an open queue id.
@@ -435,6 +509,33 @@ impl OpenQueueIds {
         self.by_key
             .get(key)
             .map(|(_, message_id, _, _)| message_id.as_deref())
+    }
+}
+
+/// How many removed queue ids are remembered for the hops that name them.
+const RECENTLY_REMOVED: usize = 10_000;
+
+/// The last [`RECENTLY_REMOVED`] queue ids removed, by `host queue_id`, with their Message-ID.
+#[derive(Default)]
+struct RecentlyRemoved {
+    by_key: HashMap<String, String>,
+    order: std::collections::VecDeque<String>,
+}
+
+impl RecentlyRemoved {
+    fn add(&mut self, key: String, message_id: String) {
+        if self.by_key.insert(key.clone(), message_id).is_none() {
+            self.order.push_back(key);
+        }
+        while self.order.len() > RECENTLY_REMOVED {
+            if let Some(oldest) = self.order.pop_front() {
+                self.by_key.remove(&oldest);
+            }
+        }
+    }
+
+    fn message_id(&self, key: &str) -> Option<&str> {
+        self.by_key.get(key).map(String::as_str)
     }
 }
 
@@ -598,6 +699,19 @@ fn split_queue_id(message: &str) -> Option<(&str, &str)> {
         && queue_id.bytes().all(|byte| byte.is_ascii_alphanumeric())
         && queue_id != "NOQUEUE";
     looks_like_queue_id.then_some((queue_id, event))
+}
+
+/// The queue id a delivery's reply names, `250 2.0.0 Ok: queued as 4XyzAB12` (also after
+/// amavisd-new's `250 2.0.0 from MTA(smtp:[127.0.0.1]:10025): `): the next MTA's, which is
+/// this log's own when the hop was to a content filter that gave the message back to Postfix.
+fn queued_as(event: &str) -> Option<&str> {
+    let (_, status) = event.split_once(" status=")?;
+    let (_, after) = status.rsplit_once("queued as ")?;
+    let end = after
+        .find(|c: char| !c.is_ascii_alphanumeric())
+        .unwrap_or(after.len());
+    let queue_id = &after[..end];
+    (5..=20).contains(&queue_id.len()).then_some(queue_id)
 }
 
 /// The recipient and status of `to=<rcpt>, relay=..., status=sent (...)`.

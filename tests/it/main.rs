@@ -20,6 +20,7 @@ mod imap_client;
 mod imap_poll;
 mod parse_golden;
 mod parse_properties;
+mod postfix_content_filter;
 mod progress;
 mod quarantine_release;
 mod removal_stands;

@@ -1111,3 +1111,102 @@ fn a_mail_log_rotated_with_a_date_is_followed_and_a_lost_rest_is_said() {
     let (code, summary) = fbl_run(dir.path(), &[]);
     assert_eq!(code, Some(0), "said once: {summary}");
 }
+
+/// Berlin's clocks go back on 25 October 2026 (03:00 CEST is 02:00 CET again). A message
+/// deferred at 02:30 CEST, read by one cron run, and delivered at 02:25 CET, read by the
+/// next, is recorded at its delivery (01:25 UTC). Its time used to be read as the earlier
+/// 02:25 (CEST), before the deferral the first run carried: a bad line, exit 1, and no entry.
+#[test]
+fn a_deferral_delivered_in_the_hour_repeated_when_the_clocks_go_back_is_recorded() {
+    let dir = setup(&[("mail.log", "postfix")]);
+    let fbl_run_at = |now: &str| {
+        let output = run(fbl(dir.path())
+            .env("FBL_NOW", now)
+            .env("TZ", "Europe/Berlin")
+            .args(["--config", "fbl.toml", "run", "--json"]));
+        let summary: serde_json::Value =
+            serde_json::from_str(&stdout(&output)).unwrap_or(serde_json::Value::Null);
+        (output.status.code(), summary)
+    };
+    append(
+        dir.path(),
+        "mail.log",
+        "Oct 25 02:20:00 mail01 postfix/cleanup[1202]: 4ABC12345: message-id=<m1@sender.example>\n\
+             Oct 25 02:30:05 mail01 postfix/smtp[1300]: 4ABC12345: to=<ann@example.org>, relay=mx.example.org[198.51.100.10]:25, delay=5, delays=0.1/0/5/0, dsn=4.7.0, status=deferred (host mx.example.org[198.51.100.10] said: 421 4.7.0 Try again later (in reply to MAIL FROM command))\n",
+    );
+    let (code, summary) = fbl_run_at("2026-10-25T00:40:00Z");
+    assert_eq!(code, Some(0), "{summary}");
+    append(
+        dir.path(),
+        "mail.log",
+        "Oct 25 02:25:00 mail01 postfix/smtp[1301]: 4ABC12345: to=<ann@example.org>, relay=mx.example.org[198.51.100.10]:25, delay=3900, delays=3899/0/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 OK)\n\
+         Oct 25 02:25:00 mail01 postfix/qmgr[1100]: 4ABC12345: removed\n",
+    );
+    let (code, summary) = fbl_run_at("2026-10-25T01:40:00Z");
+    assert_eq!(code, Some(0), "{summary}");
+    assert_eq!(summary["send_log"][0]["bad_lines"], 0, "{summary}");
+    let db = rusqlite::Connection::open(dir.path().join("fbl.sqlite")).unwrap();
+    let sent_at: String = db
+        .query_row(
+            "SELECT sent_at FROM send_log WHERE recipient = 'ann@example.org'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(sent_at, "2026-10-25T01:25:00Z");
+}
+
+/// `fbl sendlog import mail.log` by hand after the cron runs: a message queued before
+/// logrotate renamed the log (its message-id= in `mail.log.1`) and delivered after it is
+/// joined as `fbl run` joins it, the rotated copy read first for the queue ids it left open.
+/// Its delivery used to be a bad line (exit 1) although the runs had recorded it.
+#[test]
+fn a_manual_import_of_the_current_log_knows_the_messages_queued_in_the_rotated_one() {
+    let dir = setup(&[("mail.log", "postfix")]);
+    let deferred = "Nov 28 01:00:05 mail01 postfix/smtp[1300]: 3F2A1B4C5: to=<olga@example.org>, relay=none, delay=5, dsn=4.4.1, status=deferred (connect to mx.example.org[198.51.100.10]:25: Connection timed out)\n";
+    append(
+        dir.path(),
+        "mail.log",
+        &format!(
+            "{}{deferred}",
+            cleanup("01:00:00", "3F2A1B4C5", "old@sender.example")
+        ),
+    );
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{summary}");
+    std::fs::rename(dir.path().join("mail.log"), dir.path().join("mail.log.1")).unwrap();
+    append(
+        dir.path(),
+        "mail.log",
+        &format!(
+            "{}{}{}{}",
+            sent("01:20:00", "3F2A1B4C5", "olga@example.org"),
+            removed("01:20:00", "3F2A1B4C5"),
+            cleanup("02:00:00", "4B3C2D1E0", "new@sender.example"),
+            sent("02:00:01", "4B3C2D1E0", "nina@example.org"),
+        ),
+    );
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{summary}");
+    assert_eq!(
+        send_log(dir.path()),
+        ["nina@example.org", "olga@example.org"]
+    );
+
+    let output = run(fbl(dir.path())
+        .env("FBL_NOW", NOW)
+        .env("TZ", "UTC")
+        .args(["--config", "fbl.toml", "sendlog", "import", "mail.log"])
+        .args(["--format", "postfix", "--json"]));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{summary}");
+    assert_eq!(
+        (
+            &summary["bad_lines"],
+            &summary["already_known"],
+            &summary["added"]
+        ),
+        (&0.into(), &2.into(), &0.into()),
+        "{summary}"
+    );
+}

@@ -179,10 +179,34 @@ pub fn poll_mailbox(
             }
         }
     }
+    left_flagged_deleted(mailbox, &mut session, &mut summary);
     let _ = session.logout();
     match fatal {
         Some(error) => Err(error),
         None => Ok(summary),
+    }
+}
+
+/// Says, once per folder, the messages fbl flagged `\Deleted` but did not expunge: the server
+/// lacks UIDPLUS, so an expunge would also have removed another client's `\Deleted` messages.
+fn left_flagged_deleted(
+    mailbox: &MailboxConfig,
+    session: &mut Session,
+    summary: &mut MailboxSummary,
+) {
+    for (folder, left) in session.take_left_flagged_deleted() {
+        summary.errors.push(format!(
+            "mailbox {} folder {folder}: {left} {} that fbl stored and moved or deleted {} \
+             left there flagged \\Deleted, not expunged: the server does not offer UIDPLUS, \
+             so an EXPUNGE would also remove the other messages flagged \\Deleted there, \
+             which fbl has not read (another client flagged them). fbl does not read them \
+             again; they go when a client expunges the folder. Have the server offer UIDPLUS \
+             (Dovecot: keep it in imap_capability), or expunge or undelete the other \
+             messages, or use after = \"seen\"",
+            mailbox.name,
+            if left == 1 { "message" } else { "messages" },
+            if left == 1 { "is" } else { "are" },
+        ));
     }
 }
 

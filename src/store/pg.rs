@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// Numbered migrations for PostgreSQL, the same numbers as SQLite's. The schema version is
 /// the highest row of `fbl_schema`.
-pub(super) const MIGRATIONS: [(&str, &str); 21] = [
+pub(super) const MIGRATIONS: [(&str, &str); 22] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/postgres/0001_init.sql"),
@@ -94,6 +94,10 @@ pub(super) const MIGRATIONS: [(&str, &str); 21] = [
     (
         "0021_local_part_case.sql",
         include_str!("../../schemas/postgres/0021_local_part_case.sql"),
+    ),
+    (
+        "0022_mailbox_unreadable.sql",
+        include_str!("../../schemas/postgres/0022_mailbox_unreadable.sql"),
     ),
 ];
 

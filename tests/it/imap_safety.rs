@@ -2,10 +2,12 @@
 //! without UIDPLUS (a plain EXPUNGE removes every message flagged `\Deleted`), a message the
 //! server cannot deliver, a server that echoes the password in its refusal.
 
-use crate::dovecot::Dovecot;
+use crate::dovecot::{Dovecot, seed};
 use crate::imap_poll::{Setup, reports};
 use crate::support::{run, stdout};
 use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
 
 /// Another client, over plain IMAP on loopback: appends messages and flags some `\Deleted`
 /// without expunging, as a mail client does.
@@ -129,4 +131,89 @@ fn mailbox_test_says_the_server_lacks_uidplus_and_move() {
         !text.contains("no UIDPLUS") && !text.contains("no MOVE"),
         "{text}"
     );
+}
+
+/// The file of a message in a user's Maildir folder (`dovecot-uidlist` names it by UID).
+fn message_file(server: &Dovecot, user: &str, folder: &str, uid: u32) -> PathBuf {
+    let mut maildir = server.maildir(user);
+    if folder != "INBOX" {
+        maildir = maildir.join(format!(".{folder}"));
+    }
+    let list = std::fs::read_to_string(maildir.join("dovecot-uidlist")).unwrap();
+    let base = list
+        .lines()
+        .skip(1)
+        .find(|line| line.split(' ').next() == Some(&uid.to_string()))
+        .and_then(|line| line.split_once(" :").map(|(_, name)| name.to_string()))
+        .unwrap_or_else(|| panic!("no UID {uid} in {list}"));
+    ["cur", "new"]
+        .iter()
+        .flat_map(|sub| std::fs::read_dir(maildir.join(sub)).unwrap())
+        .map(|entry| entry.unwrap().path())
+        .find(|path| {
+            let name = path.file_name().unwrap().to_string_lossy();
+            name.split(':').next() == Some(base.as_str())
+        })
+        .unwrap_or_else(|| panic!("no file for UID {uid} ({base})"))
+}
+
+/// The audit's case: one message the server cannot read (its file mode 000) in the first
+/// batch of 7 made every run fail on that batch, and took the folders after it along.
+#[test]
+fn a_message_the_server_cannot_deliver_stops_neither_its_batch_nor_the_next_folders() {
+    let server = Dovecot::start();
+    let setup = Setup::new(
+        &server,
+        "move:Processed",
+        "folders = [\"INBOX\", \"Second\"]",
+    );
+    let mut session = server.login(&setup.user, &setup.password);
+    seed(&mut session, "INBOX", reports(0..10));
+    session.create_folder_if_missing("Second").unwrap();
+    seed(&mut session, "Second", reports(10..13));
+    let _ = session.logout();
+    let broken = message_file(&server, &setup.user, "INBOX", 4);
+    std::fs::set_permissions(&broken, std::fs::Permissions::from_mode(0o000)).unwrap();
+
+    // Every run says it, by folder and UID, until the server can deliver it.
+    for run_number in 1..=2 {
+        let output = run(setup.fbl().args(["run", "--json"]));
+        let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "run {run_number}: {stderr}");
+        assert!(
+            stderr.contains("mailbox jmrp folder INBOX: UID 4 was not delivered"),
+            "run {run_number}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "run {run_number}: {stderr}");
+        assert_eq!(
+            summary["ingest"]["stored"],
+            if run_number == 1 { 12 } else { 0 },
+            "run {run_number}: {summary}"
+        );
+        assert_eq!(
+            summary["ingest"]["unreadable"].as_array().unwrap().len(),
+            1,
+            "{summary}"
+        );
+        let folders = summary["mailboxes"][0]["folders"].as_array().unwrap();
+        assert_eq!(folders.len(), 2, "{summary}");
+        assert!(folders[0]["unreadable"]["4"].is_string(), "{summary}");
+        assert_eq!(uids(&server, &setup, "INBOX").0, vec![4], "left untouched");
+        assert_eq!(uids(&server, &setup, "Second").0, Vec::<u32>::new());
+        assert_eq!(uids(&server, &setup, "Processed").0.len(), 12);
+    }
+
+    // Readable again: read, stored and moved like the others; then nothing more is said.
+    // (Dovecot may have renamed the file meanwhile, new/ to cur/.)
+    let broken = message_file(&server, &setup.user, "INBOX", 4);
+    std::fs::set_permissions(&broken, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (code, summary) = setup.run_json(&[]);
+    assert_eq!(code, Some(0), "{summary}");
+    assert_eq!(summary["ingest"]["stored"], 1, "{summary}");
+    assert_eq!(uids(&server, &setup, "INBOX").0, Vec::<u32>::new());
+    assert_eq!(uids(&server, &setup, "Processed").0.len(), 13);
+    let (code, summary) = setup.run_json(&[]);
+    assert_eq!(code, Some(0), "{summary}");
+    assert_eq!(summary["ingest"]["stored"], 0, "{summary}");
 }

@@ -989,10 +989,11 @@ fn login(
     auth: &Auth,
     client: imap::Client<imap::Connection>,
 ) -> Result<imap::Session<imap::Connection>, ImapError> {
+    // A server or proxy may echo the command it refuses, password or token included.
     let auth_failed = |server_said: String| ImapError::AuthFailed {
         user: auth.user().to_string(),
         host: opts.host.clone(),
-        server_said,
+        server_said: mask_secret(&server_said, auth),
     };
     let (result, details) = match auth {
         Auth::Password { user, password } => (client.login(user, password), None),
@@ -1013,8 +1014,35 @@ fn login(
         imap::Error::Validate(_) => auth_failed(
             "the user name or secret contains a line break, so nothing was sent".to_string(),
         ),
-        other => pre_login_error(opts, "logging in", other),
+        other => match pre_login_error(opts, "logging in", other) {
+            ImapError::Protocol(text) => ImapError::Protocol(mask_secret(&text, auth)),
+            ImapError::Tls(text) => ImapError::Tls(mask_secret(&text, auth)),
+            error => error,
+        },
     })
+}
+
+/// `text` with the password or access token of `auth` masked: as sent (an IMAP quoted
+/// string escapes `"` and `\`) or bare, URL-encoded, and for XOAUTH2 the base64 of the
+/// exchange that carries the token.
+fn mask_secret(text: &str, auth: &Auth) -> String {
+    use base64::Engine as _;
+    let (secret, sasl) = match auth {
+        Auth::Password { password, .. } => (password, None),
+        Auth::XOAuth2 { user, access_token } => (
+            access_token,
+            Some(
+                base64::engine::general_purpose::STANDARD
+                    .encode(format!("user={user}\x01auth=Bearer {access_token}\x01\x01")),
+            ),
+        ),
+    };
+    let quoted = secret.replace('\\', "\\\\").replace('"', "\\\"");
+    let mut forms = vec![quoted.as_str(), secret.as_str()];
+    if let Some(sasl) = &sasl {
+        forms.insert(0, sasl.as_str());
+    }
+    crate::oauth::redact(text, &forms)
 }
 
 fn with_details(server_said: String, details: Option<String>) -> String {

@@ -5,7 +5,9 @@
 use crate::dovecot::{Dovecot, seed};
 use crate::imap_poll::{Setup, reports};
 use crate::support::{run, stdout};
-use std::net::TcpStream;
+use fbl::imap_client::{Auth, ConnectOptions, Security, Session};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
@@ -216,4 +218,75 @@ fn a_message_the_server_cannot_deliver_stops_neither_its_batch_nor_the_next_fold
     let (code, summary) = setup.run_json(&[]);
     assert_eq!(code, Some(0), "{summary}");
     assert_eq!(summary["ingest"]["stored"], 0, "{summary}");
+}
+
+/// A fake IMAP server on loopback that refuses the login by echoing what it was sent, as a
+/// careless server or proxy might; answers one connection. Dovecot never echoes.
+fn echoing_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut writer = stream;
+        writer.write_all(b"* OK fake IMAP ready\r\n").unwrap();
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        let (tag, command) = line.trim_end().split_once(' ').unwrap();
+        let tag = tag.to_string();
+        let mut echo = command.to_string();
+        if command.starts_with("AUTHENTICATE") {
+            writer.write_all(b"+ \r\n").unwrap();
+            let mut response = String::new();
+            reader.read_line(&mut response).unwrap();
+            use base64::Engine as _;
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(response.trim_end())
+                .unwrap();
+            echo = format!(
+                "{} {}",
+                response.trim_end(),
+                String::from_utf8_lossy(&decoded).replace('\x01', " ")
+            );
+        }
+        writer
+            .write_all(format!("{tag} NO [AUTHENTICATIONFAILED] bad login: {echo}\r\n").as_bytes())
+            .unwrap();
+        let _ = reader.read_line(&mut line);
+    });
+    port
+}
+
+fn refusal(auth: &Auth) -> String {
+    let port = echoing_server();
+    let mut options = ConnectOptions::new("127.0.0.1", port, Security::Plain);
+    options.read_timeout = std::time::Duration::from_secs(10);
+    match Session::connect(&options, auth) {
+        Ok(_) => panic!("the fake server accepted the login"),
+        Err(error) => error.to_string(),
+    }
+}
+
+#[test]
+fn a_refusal_that_echoes_the_password_or_token_is_masked() {
+    for password in ["S3cretPassw0rd", r#"pa"ss\w0rd"#] {
+        let said = refusal(&Auth::Password {
+            user: "u@example.com".into(),
+            password: password.into(),
+        });
+        assert!(said.contains("bad login"), "{said}");
+        assert!(said.contains("u@example.com"), "{said}");
+        assert!(said.contains("***"), "{said}");
+        assert!(!said.contains("S3cret") && !said.contains("w0rd"), "{said}");
+    }
+    let said = refusal(&Auth::XOAuth2 {
+        user: "u@example.com".into(),
+        access_token: "ya29.TopSecretToken".into(),
+    });
+    assert!(said.contains("bad login") && said.contains("***"), "{said}");
+    assert!(!said.contains("TopSecret"), "{said}");
+    use base64::Engine as _;
+    let sent = base64::engine::general_purpose::STANDARD
+        .encode("user=u@example.com\x01auth=Bearer ya29.TopSecretToken\x01\x01");
+    assert!(!said.contains(&sent[..20]), "{said}");
 }

@@ -221,6 +221,9 @@ pub struct Session {
     capabilities: Vec<String>,
     selected: Option<String>,
     read_only: bool,
+    /// Without UIDPLUS: per folder, the UIDs this session flagged `\Deleted` and has not yet
+    /// expunged (a plain EXPUNGE is sent only when no other message is flagged).
+    own_deleted: std::collections::BTreeMap<String, std::collections::BTreeSet<u32>>,
 }
 
 impl fmt::Debug for Session {
@@ -288,6 +291,7 @@ impl Session {
             capabilities: Vec::new(),
             selected: None,
             read_only: false,
+            own_deleted: Default::default(),
         };
         // Servers such as Dovecot list MOVE and UIDPLUS only after login, so ask again now.
         // The raw answer is read because the crate's capability type cannot be named here.
@@ -482,7 +486,7 @@ impl Session {
 
     /// Moves messages of the selected folder to another folder: `UID MOVE` when offered,
     /// otherwise copy, flag `\Deleted` and expunge (`UID EXPUNGE` with UIDPLUS; without it a
-    /// plain `EXPUNGE`, which also removes any other message already flagged `\Deleted`).
+    /// plain `EXPUNGE` only when no other message is flagged `\Deleted`: see `expunge_set`).
     pub fn move_to(&mut self, uids: &[u32], folder: &str) -> Result<(), ImapError> {
         check_folder_name(folder)?;
         self.check_writable()?;
@@ -504,7 +508,8 @@ impl Session {
     }
 
     /// Deletes messages of the selected folder: flag `\Deleted`, then expunge (`UID EXPUNGE`
-    /// with UIDPLUS, else a plain `EXPUNGE`).
+    /// with UIDPLUS, else a plain `EXPUNGE` only when no other message is flagged `\Deleted`:
+    /// see `expunge_set`).
     pub fn delete(&mut self, uids: &[u32]) -> Result<(), ImapError> {
         self.check_writable()?;
         let mut sorted = uids.to_vec();
@@ -615,14 +620,46 @@ impl Session {
         Ok(())
     }
 
+    /// Expunges the messages of `set`, already flagged `\Deleted`. With UIDPLUS, `UID EXPUNGE`
+    /// of that set alone. Without it only a plain `EXPUNGE` exists, which removes every
+    /// message flagged `\Deleted`, another client's too (a report not read yet): it is sent
+    /// only when `UID SEARCH DELETED` finds no message but those this session flagged in the
+    /// folder. Otherwise fbl's own stay flagged `\Deleted` (they are stored, and never read
+    /// again: progress is by UID) until some client expunges the folder, and
+    /// [`Session::take_left_flagged_deleted`] says how many.
     fn expunge_set(&mut self, set: &str) -> Result<(), ImapError> {
-        let result = if self.has_uidplus() {
-            self.inner.uid_expunge(set)
-        } else {
-            self.inner.expunge()
-        };
-        self.check(result, || format!("EXPUNGE of UIDs {set}"))?;
+        if self.has_uidplus() {
+            let result = self.inner.uid_expunge(set);
+            self.check(result, || format!("EXPUNGE of UIDs {set}"))?;
+            return Ok(());
+        }
+        let folder = self.selected.clone().unwrap_or_default();
+        self.own_deleted
+            .entry(folder.clone())
+            .or_default()
+            .extend(set_uids(set));
+        let result = self.inner.uid_search("DELETED");
+        let flagged = self.check(result, || "UID SEARCH DELETED".into())?;
+        let own = self.own_deleted.entry(folder).or_default();
+        if flagged.iter().all(|uid| own.contains(uid)) {
+            let result = self.inner.expunge();
+            self.check(result, || format!("EXPUNGE of UIDs {set}"))?;
+            if let Some(folder) = &self.selected {
+                self.own_deleted.remove(folder);
+            }
+        }
         Ok(())
+    }
+
+    /// The messages this session flagged `\Deleted` but left unexpunged (a server without
+    /// UIDPLUS, and another client's message flagged `\Deleted` in the folder), by folder;
+    /// forgotten once taken.
+    pub fn take_left_flagged_deleted(&mut self) -> Vec<(String, usize)> {
+        std::mem::take(&mut self.own_deleted)
+            .into_iter()
+            .filter(|(_, uids)| !uids.is_empty())
+            .map(|(folder, uids)| (folder, uids.len()))
+            .collect()
     }
 
     /// Like [`Session::check`], but a `NO` for a target folder that does not exist becomes
@@ -733,6 +770,20 @@ pub fn uid_sets(sorted_uids: &[u32]) -> Vec<String> {
         sets.push(current);
     }
     sets
+}
+
+/// The UIDs of a set written by [`uid_sets`] (`5:9,12`).
+fn set_uids(set: &str) -> Vec<u32> {
+    let mut uids = Vec::new();
+    for item in set.split(',') {
+        let mut ends = item.splitn(2, ':').map(|n| n.parse::<u32>().ok());
+        match (ends.next().flatten(), ends.next()) {
+            (Some(uid), None) => uids.push(uid),
+            (Some(start), Some(Some(end))) => uids.extend(start.min(end)..=start.max(end)),
+            _ => {}
+        }
+    }
+    uids
 }
 
 /// Refuses folder names that cannot be sent on a command line.
@@ -938,10 +989,11 @@ fn login(
     auth: &Auth,
     client: imap::Client<imap::Connection>,
 ) -> Result<imap::Session<imap::Connection>, ImapError> {
+    // A server or proxy may echo the command it refuses, password or token included.
     let auth_failed = |server_said: String| ImapError::AuthFailed {
         user: auth.user().to_string(),
         host: opts.host.clone(),
-        server_said,
+        server_said: mask_secret(&server_said, auth),
     };
     let (result, details) = match auth {
         Auth::Password { user, password } => (client.login(user, password), None),
@@ -962,8 +1014,35 @@ fn login(
         imap::Error::Validate(_) => auth_failed(
             "the user name or secret contains a line break, so nothing was sent".to_string(),
         ),
-        other => pre_login_error(opts, "logging in", other),
+        other => match pre_login_error(opts, "logging in", other) {
+            ImapError::Protocol(text) => ImapError::Protocol(mask_secret(&text, auth)),
+            ImapError::Tls(text) => ImapError::Tls(mask_secret(&text, auth)),
+            error => error,
+        },
     })
+}
+
+/// `text` with the password or access token of `auth` masked: as sent (an IMAP quoted
+/// string escapes `"` and `\`) or bare, URL-encoded, and for XOAUTH2 the base64 of the
+/// exchange that carries the token.
+fn mask_secret(text: &str, auth: &Auth) -> String {
+    use base64::Engine as _;
+    let (secret, sasl) = match auth {
+        Auth::Password { password, .. } => (password, None),
+        Auth::XOAuth2 { user, access_token } => (
+            access_token,
+            Some(
+                base64::engine::general_purpose::STANDARD
+                    .encode(format!("user={user}\x01auth=Bearer {access_token}\x01\x01")),
+            ),
+        ),
+    };
+    let quoted = secret.replace('\\', "\\\\").replace('"', "\\\"");
+    let mut forms = vec![quoted.as_str(), secret.as_str()];
+    if let Some(sasl) = &sasl {
+        forms.insert(0, sasl.as_str());
+    }
+    crate::oauth::redact(text, &forms)
 }
 
 fn with_details(server_said: String, details: Option<String>) -> String {
@@ -1133,6 +1212,12 @@ mod tests {
         assert_eq!(uid_sets(&[1, 3, 5]), vec!["1,3,5".to_string()]);
         assert_eq!(uid_sets(&[]), Vec::<String>::new());
         assert_eq!(uid_sets(&[u32::MAX]), vec![u32::MAX.to_string()]);
+    }
+
+    #[test]
+    fn uid_sets_are_read_back() {
+        assert_eq!(set_uids("5:9,12"), vec![5, 6, 7, 8, 9, 12]);
+        assert_eq!(set_uids("3"), vec![3]);
     }
 
     #[test]

@@ -16,6 +16,13 @@ use std::time::Duration;
 /// A UID and the message's size in bytes.
 type UidSize = (u32, u32);
 
+/// A fetched message: its UID, its bytes (its head only when oversized) and, when oversized,
+/// its size.
+type Fetched = (u32, Vec<u8>, Option<u64>);
+
+/// A UID the server did not deliver, with what it said.
+type Undelivered = (u32, String);
+
 /// What polling one mailbox did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct MailboxSummary {
@@ -47,6 +54,11 @@ pub struct FolderSummary {
     /// folder's new messages were read all the same.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub refused_actions: BTreeMap<String, RefusedAction>,
+    /// Messages the server did not deliver (FETCH failed, or it closed the connection on
+    /// them), by UID, with what it said: left on the server untouched, asked for again at
+    /// every run until delivered or gone.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub unreadable: BTreeMap<u32, String>,
 }
 
 /// An action the server refused, and how many messages it left in the folder.
@@ -124,7 +136,7 @@ pub fn poll_mailbox(
         let _ = store.make_durable();
     }
     let mut fatal = None;
-    for folder in &mailbox.folders {
+    for (index, folder) in mailbox.folders.iter().enumerate() {
         let mut committed = 0;
         let polled = poll_folder(
             mailbox,
@@ -155,6 +167,15 @@ pub fn poll_mailbox(
                         refused.error
                     ));
                 }
+                for (uid, error) in &folder_summary.unreadable {
+                    summary.errors.push(format!(
+                        "mailbox {} folder {folder}: UID {uid} was not delivered by the server \
+                         ({error}); it is left there untouched and asked for again at every \
+                         run until the server delivers it or it is gone (look at its file on \
+                         the server: unreadable or damaged)",
+                        mailbox.name
+                    ));
+                }
                 summary.folders.push(folder_summary)
             }
             Err(error) if crate::store::is_disk_full(&error) => {
@@ -171,18 +192,49 @@ pub fn poll_mailbox(
                     mailbox.name
                 ));
                 // A folder the server answered about (no such folder, a command refused)
-                // leaves the session in step: the next folders are polled. A broken
-                // connection, or anything else, takes them with it.
-                if !answered_by_the_server(&error) {
-                    break;
+                // leaves the session in step: the next folders are polled. After a broken
+                // connection, or anything else, they are polled on a new one.
+                if !answered_by_the_server(&error) && index + 1 < mailbox.folders.len() {
+                    left_flagged_deleted(mailbox, &mut session, &mut summary);
+                    match open_session(mailbox) {
+                        Ok(fresh) => session = fresh,
+                        Err(error) => {
+                            summary.errors.push(format!("{error:#}"));
+                            break;
+                        }
+                    }
                 }
             }
         }
     }
+    left_flagged_deleted(mailbox, &mut session, &mut summary);
     let _ = session.logout();
     match fatal {
         Some(error) => Err(error),
         None => Ok(summary),
+    }
+}
+
+/// Says, once per folder, the messages fbl flagged `\Deleted` but did not expunge: the server
+/// lacks UIDPLUS, so an expunge would also have removed another client's `\Deleted` messages.
+fn left_flagged_deleted(
+    mailbox: &MailboxConfig,
+    session: &mut Session,
+    summary: &mut MailboxSummary,
+) {
+    for (folder, left) in session.take_left_flagged_deleted() {
+        summary.errors.push(format!(
+            "mailbox {} folder {folder}: {left} {} that fbl stored and moved or deleted {} \
+             left there flagged \\Deleted, not expunged: the server does not offer UIDPLUS, \
+             so an EXPUNGE would also remove the other messages flagged \\Deleted there, \
+             which fbl has not read (another client flagged them). fbl does not read them \
+             again; they go when a client expunges the folder. Have the server offer UIDPLUS \
+             (Dovecot: keep it in imap_capability), or expunge or undelete the other \
+             messages, or use after = \"seen\"",
+            mailbox.name,
+            if left == 1 { "message" } else { "messages" },
+            if left == 1 { "is" } else { "are" },
+        ));
     }
 }
 
@@ -260,31 +312,37 @@ fn poll_folder(
         uids.truncate(limit);
     }
     summary.new_messages = uids.len() as u64;
-    progress.start(
-        &format!("mailbox {name} {folder}"),
-        Some(summary.new_messages),
-    );
+    // Messages the server could not deliver on an earlier run (below the progress, which
+    // moved past them) are asked for again first: read now if the server delivers them,
+    // forgotten if they are gone, said again if not.
+    let retried = store.unreadable_messages(name, folder, status.uid_validity)?;
+    let mut work: Vec<u32> = retried
+        .iter()
+        .copied()
+        .filter(|&uid| uid <= last_uid)
+        .collect();
+    work.extend(uids);
+    progress.start(&format!("mailbox {name} {folder}"), Some(work.len() as u64));
     let mut done: u64 = 0;
     let after = mailbox.after_action();
     let mut prepared_folders = false;
-    for chunk in uids.chunks(mailbox.batch_size) {
-        // Sizes first, so that an oversized message is never loaded whole: only its head
-        // is fetched, to keep in quarantine.
-        let sizes = session.fetch_sizes(chunk)?;
-        let (big, small): (Vec<UidSize>, Vec<UidSize>) = sizes
-            .into_iter()
-            .partition(|(_, size)| u64::from(*size) > max_message_bytes);
-        let small_uids: Vec<u32> = small.iter().map(|(uid, _)| *uid).collect();
-        let mut messages: Vec<(u32, Vec<u8>, Option<u64>)> = session
-            .fetch_batch(&small_uids)?
-            .into_iter()
-            .map(|(uid, raw)| (uid, raw, None))
-            .collect();
-        for (uid, size) in big {
-            if let Some(head) = session.fetch_head(uid, head_bytes(max_message_bytes) as u32)? {
-                messages.push((uid, head, Some(u64::from(size))));
-            }
-        }
+    for chunk in work.chunks(mailbox.batch_size) {
+        let (mut messages, unreadable) = match fetch_chunk(session, chunk, max_message_bytes) {
+            Ok(messages) => (messages, Vec::new()),
+            // The server could not deliver the batch (FETCH failed, or it closed the
+            // connection: a message file it cannot read, say): each message is asked for
+            // alone, so that one it cannot deliver stops none of the others.
+            Err(error) => fetch_one_by_one(
+                mailbox,
+                folder,
+                status.uid_validity,
+                options,
+                session,
+                chunk,
+                max_message_bytes,
+                error,
+            )?,
+        };
         messages.sort_by_key(|(uid, _, _)| *uid);
         summary.fetched += messages.len() as u64;
         let mut groups: BTreeMap<String, Vec<u32>> = BTreeMap::new();
@@ -292,6 +350,37 @@ fn poll_folder(
         // failed statement or commit) is not counted.
         let mut counted = Summary::default();
         let mut batch = store.begin()?;
+        // A message the server could not deliver is left on the server untouched, recorded
+        // with the progress that moves past it, and asked for again at every run.
+        for (uid, error) in &unreadable {
+            if !options.dry_run {
+                batch.add_unreadable(
+                    name,
+                    folder,
+                    status.uid_validity,
+                    *uid,
+                    ingester.now,
+                    error,
+                )?;
+            }
+            summary.unreadable.insert(*uid, error.clone());
+            counted.unreadable.push(format!(
+                "imap:{name}/{folder};UIDVALIDITY={};UID={uid}: the server did not deliver it \
+                 ({error}); left on the server, asked for again at every run",
+                status.uid_validity
+            ));
+            done += 1;
+            progress.advance(done);
+        }
+        for uid in chunk {
+            if retried.binary_search(uid).is_ok()
+                && !unreadable.iter().any(|(u, _)| u == uid)
+                && !options.dry_run
+            {
+                // Delivered at last (and stored below), or gone from the folder.
+                batch.clear_unreadable(name, folder, status.uid_validity, *uid)?;
+            }
+        }
         for (uid, raw, oversized) in messages {
             let incoming = Incoming {
                 origin: format!(
@@ -360,6 +449,91 @@ fn poll_folder(
         batch.commit()?;
     }
     Ok(summary)
+}
+
+/// The messages of `uids` with, for one over `max_message_bytes`, its head and its size:
+/// sizes are asked first, so that an oversized message is never loaded whole (only its head
+/// is fetched, to keep in quarantine). UIDs no longer in the folder are missing.
+fn fetch_chunk(
+    session: &mut Session,
+    uids: &[u32],
+    max_message_bytes: u64,
+) -> Result<Vec<Fetched>, ImapError> {
+    let sizes = session.fetch_sizes(uids)?;
+    let (big, small): (Vec<UidSize>, Vec<UidSize>) = sizes
+        .into_iter()
+        .partition(|(_, size)| u64::from(*size) > max_message_bytes);
+    let small_uids: Vec<u32> = small.iter().map(|(uid, _)| *uid).collect();
+    let mut messages: Vec<Fetched> = session
+        .fetch_batch(&small_uids)?
+        .into_iter()
+        .map(|(uid, raw)| (uid, raw, None))
+        .collect();
+    for (uid, size) in big {
+        if let Some(head) = session.fetch_head(uid, head_bytes(max_message_bytes) as u32)? {
+            messages.push((uid, head, Some(u64::from(size))));
+        }
+    }
+    Ok(messages)
+}
+
+/// After a batch fetch failed with `error`: each message of `uids` asked for alone, on a new
+/// connection whenever the server closed the one before. Returns the messages delivered,
+/// and the UIDs the server did not deliver with what it said. An error is returned only
+/// when the server cannot be reached again.
+#[allow(clippy::too_many_arguments)]
+fn fetch_one_by_one(
+    mailbox: &MailboxConfig,
+    folder: &str,
+    uid_validity: u32,
+    options: PollOptions,
+    session: &mut Session,
+    uids: &[u32],
+    max_message_bytes: u64,
+    error: ImapError,
+) -> Result<(Vec<Fetched>, Vec<Undelivered>)> {
+    if error.is_transient() {
+        reopen(mailbox, folder, uid_validity, options, session)?;
+    }
+    let mut messages = Vec::new();
+    let mut unreadable = Vec::new();
+    for &uid in uids {
+        match fetch_chunk(session, &[uid], max_message_bytes) {
+            Ok(mut delivered) => messages.append(&mut delivered),
+            Err(error) => {
+                unreadable.push((uid, error.to_string()));
+                if error.is_transient() {
+                    reopen(mailbox, folder, uid_validity, options, session)?;
+                }
+            }
+        }
+    }
+    Ok((messages, unreadable))
+}
+
+/// Replaces a session the server closed with a new one, in `folder` again; refuses a folder
+/// whose UIDVALIDITY changed meanwhile (its UIDs mean other messages now).
+fn reopen(
+    mailbox: &MailboxConfig,
+    folder: &str,
+    uid_validity: u32,
+    options: PollOptions,
+    session: &mut Session,
+) -> Result<()> {
+    let mut fresh = open_session(mailbox)?;
+    let status = if options.dry_run {
+        fresh.examine(folder)?
+    } else {
+        fresh.select(folder)?
+    };
+    if status.uid_validity != uid_validity {
+        anyhow::bail!(
+            "the UIDVALIDITY of folder {folder:?} changed while it was read; the next run \
+             reads it again from the start"
+        );
+    }
+    *session = fresh;
+    Ok(())
 }
 
 /// Creates the folders that actions move messages into, when missing.

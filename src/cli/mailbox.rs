@@ -102,6 +102,14 @@ fn test(mailbox: &MailboxConfig) -> Result<Outcome> {
     if !session.has_move() {
         println!("  note: no MOVE; fbl will COPY, flag \\Deleted and expunge instead");
     }
+    if !session.has_uidplus() {
+        println!(
+            "  note: no UIDPLUS; with after = \"delete\" or \"move:...\" (or a quarantine \
+             folder) fbl can only expunge a whole folder, so it expunges only when no other \
+             message there is flagged \\Deleted, and otherwise leaves its own flagged \
+             \\Deleted (said by fbl run); have the server offer UIDPLUS"
+        );
+    }
     let folders = session.list_folders()?;
     println!("  folders: {}", folders.join(", "));
     let mut missing = Vec::new();

@@ -13,7 +13,7 @@ use super::{Dialect, Store};
 use anyhow::{Context, Result, bail};
 
 /// The tables copied, parents before children.
-const TABLES: [&str; 20] = [
+const TABLES: [&str; 21] = [
     "reports",
     "complainants",
     "quarantine",
@@ -31,6 +31,7 @@ const TABLES: [&str; 20] = [
     "snds_accounts",
     "mailbox_state",
     "mailbox_pending",
+    "mailbox_unreadable",
     "block_events",
     "block_scan_state",
     "report_alerts",

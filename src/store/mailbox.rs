@@ -61,9 +61,60 @@ impl Store {
             },
         )
     }
+
+    /// The UIDs of a folder's messages the server could not deliver, ascending: asked for
+    /// again at every run until delivered or gone.
+    pub fn unreadable_messages(
+        &self,
+        mailbox: &str,
+        folder: &str,
+        uid_validity: u32,
+    ) -> Result<Vec<u32>> {
+        self.db.query(
+            "SELECT uid FROM mailbox_unreadable
+             WHERE mailbox = ?1 AND folder = ?2 AND uid_validity = ?3 ORDER BY uid",
+            params![mailbox, folder, uid_validity],
+            |r| r.get(0),
+        )
+    }
 }
 
 impl Batch<'_> {
+    /// Records a message the server could not deliver (kept with when it first failed).
+    pub fn add_unreadable(
+        &mut self,
+        mailbox: &str,
+        folder: &str,
+        uid_validity: u32,
+        uid: u32,
+        at: &str,
+        error: &str,
+    ) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO mailbox_unreadable (mailbox, folder, uid_validity, uid, first_failed_at, error)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (mailbox, folder, uid_validity, uid) DO UPDATE SET error = excluded.error",
+            params![mailbox, folder, uid_validity, uid, at, error],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets a message recorded as undeliverable: read at last, or gone from the folder.
+    pub fn clear_unreadable(
+        &mut self,
+        mailbox: &str,
+        folder: &str,
+        uid_validity: u32,
+        uid: u32,
+    ) -> Result<()> {
+        self.tx.execute(
+            "DELETE FROM mailbox_unreadable
+             WHERE mailbox = ?1 AND folder = ?2 AND uid_validity = ?3 AND uid = ?4",
+            params![mailbox, folder, uid_validity, uid],
+        )?;
+        Ok(())
+    }
+
     /// Records progress; `last_uid` never goes backwards within one UIDVALIDITY.
     pub fn set_mailbox_progress(
         &mut self,
@@ -90,6 +141,10 @@ impl Batch<'_> {
     pub fn reset_mailbox(&mut self, mailbox: &str, folder: &str, uid_validity: u32) -> Result<()> {
         self.tx.execute(
             "DELETE FROM mailbox_pending WHERE mailbox = ?1 AND folder = ?2 AND uid_validity <> ?3",
+            params![mailbox, folder, uid_validity],
+        )?;
+        self.tx.execute(
+            "DELETE FROM mailbox_unreadable WHERE mailbox = ?1 AND folder = ?2 AND uid_validity <> ?3",
             params![mailbox, folder, uid_validity],
         )?;
         self.tx.execute(

@@ -137,6 +137,10 @@ const MIGRATIONS: [(&str, &str); 22] = [
         "0022_local_part_case.sql",
         include_str!("../../schemas/sqlite/0022_local_part_case.sql"),
     ),
+    (
+        "0022_mailbox_unreadable.sql",
+        include_str!("../../schemas/sqlite/0022_mailbox_unreadable.sql"),
+    ),
 ];
 
 /// What fbl kept of an output the last time it wrote it (`export_state`).

@@ -99,6 +99,10 @@ pub(super) const MIGRATIONS: [(&str, &str); 22] = [
         "0022_local_part_case.sql",
         include_str!("../../schemas/postgres/0022_local_part_case.sql"),
     ),
+    (
+        "0022_mailbox_unreadable.sql",
+        include_str!("../../schemas/postgres/0022_mailbox_unreadable.sql"),
+    ),
 ];
 
 /// The first key of fbl's two-key advisory locks on mailboxes.

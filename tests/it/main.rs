@@ -18,6 +18,7 @@ mod http_server;
 mod idn;
 mod imap_client;
 mod imap_poll;
+mod imap_safety;
 mod parse_golden;
 mod parse_properties;
 mod postfix_content_filter;

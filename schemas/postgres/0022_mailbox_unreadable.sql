@@ -1,0 +1,14 @@
+-- fbl store, version 22: messages an IMAP server could not deliver (FETCH failed, or the
+-- connection closed on them: an unreadable or corrupt file on the server). The folder's
+-- progress moves past them; they are asked for again at every run, and said, until the
+-- server delivers them (then they are read as any other) or they are gone.
+
+CREATE TABLE mailbox_unreadable (
+    mailbox         TEXT COLLATE "C"    NOT NULL,
+    folder          TEXT COLLATE "C"    NOT NULL,
+    uid_validity    BIGINT NOT NULL,
+    uid             BIGINT NOT NULL,
+    first_failed_at TEXT COLLATE "C"    NOT NULL,
+    error           TEXT COLLATE "C"    NOT NULL,             -- what the server said the last time
+    PRIMARY KEY (mailbox, folder, uid_validity, uid)
+);

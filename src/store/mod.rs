@@ -48,7 +48,7 @@ const HISTORY_CHAIN: &str = "WITH RECURSIVE chain (id) AS (
     )";
 
 /// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
-const MIGRATIONS: [(&str, &str); 22] = [
+const MIGRATIONS: [(&str, &str); 23] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/sqlite/0001_init.sql"),
@@ -138,8 +138,8 @@ const MIGRATIONS: [(&str, &str); 22] = [
         include_str!("../../schemas/sqlite/0022_local_part_case.sql"),
     ),
     (
-        "0022_mailbox_unreadable.sql",
-        include_str!("../../schemas/sqlite/0022_mailbox_unreadable.sql"),
+        "0023_mailbox_unreadable.sql",
+        include_str!("../../schemas/sqlite/0023_mailbox_unreadable.sql"),
     ),
 ];
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// Numbered migrations for PostgreSQL, the same numbers as SQLite's. The schema version is
 /// the highest row of `fbl_schema`.
-pub(super) const MIGRATIONS: [(&str, &str); 22] = [
+pub(super) const MIGRATIONS: [(&str, &str); 23] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/postgres/0001_init.sql"),
@@ -100,8 +100,8 @@ pub(super) const MIGRATIONS: [(&str, &str); 22] = [
         include_str!("../../schemas/postgres/0022_local_part_case.sql"),
     ),
     (
-        "0022_mailbox_unreadable.sql",
-        include_str!("../../schemas/postgres/0022_mailbox_unreadable.sql"),
+        "0023_mailbox_unreadable.sql",
+        include_str!("../../schemas/postgres/0023_mailbox_unreadable.sql"),
     ),
 ];
 

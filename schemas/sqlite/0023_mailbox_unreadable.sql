@@ -1,4 +1,4 @@
--- fbl store, version 22: messages an IMAP server could not deliver (FETCH failed, or the
+-- fbl store, version 23: messages an IMAP server could not deliver (FETCH failed, or the
 -- connection closed on them: an unreadable or corrupt file on the server). The folder's
 -- progress moves past them; they are asked for again at every run, and said, until the
 -- server delivers them (then they are read as any other) or they are gone.

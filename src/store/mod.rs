@@ -24,7 +24,7 @@ mod copy;
 pub use copy::{TableCopy, copy_store};
 mod idn;
 mod mailbox;
-pub use mailbox::{MailboxState, PendingAction};
+pub use mailbox::{MailboxState, PendingAction, ReleasedMessage};
 mod send_log_position;
 mod source_files;
 pub use send_log_position::SendLogPosition;
@@ -48,7 +48,7 @@ const HISTORY_CHAIN: &str = "WITH RECURSIVE chain (id) AS (
     )";
 
 /// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
-const MIGRATIONS: [(&str, &str); 20] = [
+const MIGRATIONS: [(&str, &str); 21] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/sqlite/0001_init.sql"),
@@ -128,6 +128,10 @@ const MIGRATIONS: [(&str, &str); 20] = [
     (
         "0020_expiry_index.sql",
         include_str!("../../schemas/sqlite/0020_expiry_index.sql"),
+    ),
+    (
+        "0021_quarantine_folder_left.sql",
+        include_str!("../../schemas/sqlite/0021_quarantine_folder_left.sql"),
     ),
 ];
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// Numbered migrations for PostgreSQL, the same numbers as SQLite's. The schema version is
 /// the highest row of `fbl_schema`.
-pub(super) const MIGRATIONS: [(&str, &str); 20] = [
+pub(super) const MIGRATIONS: [(&str, &str); 21] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/postgres/0001_init.sql"),
@@ -90,6 +90,10 @@ pub(super) const MIGRATIONS: [(&str, &str); 20] = [
     (
         "0020_expiry_index.sql",
         include_str!("../../schemas/postgres/0020_expiry_index.sql"),
+    ),
+    (
+        "0021_quarantine_folder_left.sql",
+        include_str!("../../schemas/postgres/0021_quarantine_folder_left.sql"),
     ),
 ];
 

@@ -21,6 +21,7 @@ mod imap_poll;
 mod parse_golden;
 mod parse_properties;
 mod progress;
+mod quarantine_folder;
 mod quarantine_release;
 mod report;
 mod report_fields;

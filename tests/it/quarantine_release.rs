@@ -23,7 +23,7 @@ fn report() -> Vec<u8> {
 }
 
 /// The report as delivered through a forwarder whose results `[trust]` does not accept.
-fn untrusted() -> Vec<u8> {
+pub(crate) fn untrusted() -> Vec<u8> {
     [
         b"Delivered-To: fbl-forward@example.com\n\
           Received: from forwarder.example.net (forwarder.example.net [198.51.100.7])\n\
@@ -36,7 +36,7 @@ fn untrusted() -> Vec<u8> {
 }
 
 /// The report as delivered straight to the sender's own MX.
-fn trusted() -> Vec<u8> {
+pub(crate) fn trusted() -> Vec<u8> {
     [
         b"Delivered-To: fbl@example.com\n\
           Received: from mta.arf.mail.yahoo.com (mta.arf.mail.yahoo.com [203.0.113.5])\n\

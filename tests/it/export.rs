@@ -1249,3 +1249,54 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(an_expiry_reaches_the_next_delta);
+
+/// A configured export to standard output, asked for its changes (`fbl export
+/// --changed-since-last`), is refused with what works instead: the message does not send the
+/// user to --state-name, which the configured exports do not take. The other configured
+/// export is written, and the command said there works.
+#[test]
+fn a_configured_delta_to_standard_output_says_what_works() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with_list(dir.path());
+    std::fs::write(
+        dir.path().join("fbl.toml"),
+        "[[export]]\nformat = \"plain\"\npath = \"/dev/stdout\"\n\n\
+         [[export]]\nformat = \"csv\"\npath = \"list.csv\"\n",
+    )
+    .unwrap();
+    let output =
+        run(fbl(dir.path()).args(["--config", "fbl.toml", "export", "--changed-since-last"]));
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr,
+        "fbl: export plain /dev/stdout: --changed-since-last needs the [[export]] written to a \
+         file, where fbl keeps the point of the list it last wrote; standard output, a pipe or \
+         a device is none, and the configured exports take no --state-name. For the changes \
+         there, run `fbl export --format plain --output /dev/stdout --changed-since-last \
+         --state-name NAME` (one NAME per reader of the changes), or give this [[export]] a \
+         file as its path\n\
+         fbl: 1 of 2 configured exports failed (each named above); the others were written\n"
+    );
+    assert_eq!(stdout(&output), "");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("list.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        5
+    );
+    // What the message says works.
+    let output = run(fbl(dir.path()).args([
+        "export",
+        "--format",
+        "plain",
+        "--output",
+        "/dev/stdout",
+        "--changed-since-last",
+        "--state-name",
+        "NAME",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(stdout(&output).lines().count(), 4);
+}

@@ -290,3 +290,28 @@ fn a_person_takes_an_untrusted_message_with_retry_trusted() {
     ]));
     assert_eq!(output.status.code(), Some(0));
 }
+
+/// `fbl quarantine list` prints one line per message, tab-separated: a file name with a tab
+/// and a line break in it (the origin) is escaped, never a field or a row of its own.
+#[test]
+fn quarantine_list_escapes_an_origin_with_a_tab_and_a_line_break() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "in/bad\tname\n\u{1b}[31m.eml",
+        b"not a report at all\n",
+    );
+    let output = run(fbl(dir.path()).args(["ingest", "in"]));
+    assert_eq!(output.status.code(), Some(1));
+    let output = run(fbl(dir.path()).args(["quarantine", "list"]));
+    assert_eq!(output.status.code(), Some(0));
+    let listed = stdout(&output);
+    assert_eq!(listed.lines().count(), 1, "{listed:?}");
+    let fields: Vec<&str> = listed.trim_end_matches('\n').split('\t').collect();
+    assert_eq!(fields.len(), 5, "{listed:?}");
+    assert!(
+        fields[3].ends_with("in/bad\\tname\\n\\u{1b}[31m.eml"),
+        "{listed:?}"
+    );
+    assert!(!listed.contains('\u{1b}'), "{listed:?}");
+}

@@ -30,6 +30,9 @@
 //! - Line-oriented text formats (plain, phpList, Mailman, Postfix) cannot carry a line break
 //!   inside a value, so control characters are removed from what they write. A hostile value
 //!   can therefore never add a second line. CSV and JSON formats quote and escape instead.
+//!   A reason or source an older fbl kept with control characters (before it cleaned them
+//!   on the way in) is written cleaned as a new one would be, in every format: a CSV cell
+//!   with a line break, valid as it is, still splits a row for an importer that reads lines.
 //! - No spreadsheet formula escaping: these files are read by importers, and prefixing an
 //!   address with `'` would make it a different address. RFC 4180 quoting already keeps a
 //!   value inside its cell.
@@ -454,6 +457,23 @@ fn line_safe(text: &str, strip_spaces: bool) -> Cow<'_, str> {
     Cow::Owned(text.chars().filter(|&c| !unsafe_char(c)).collect())
 }
 
+/// A reason or source as fbl keeps one today: a value kept by an older fbl (before it
+/// cleaned reasons on the way in) may hold tabs, line breaks or escape sequences, which would
+/// start a row or a line of their own in a CSV cell read line by line, a Postfix map or a
+/// terminal. Cleaned here as [`crate::suppression::clean_reason`] cleans a reason on the way
+/// in (each run of control characters and line or paragraph separators one space, then
+/// trimmed); a clean value is written as it is.
+fn kept_text(text: &str) -> Cow<'_, str> {
+    if text
+        .chars()
+        .any(|c| c.is_control() || c == '\u{2028}' || c == '\u{2029}')
+    {
+        Cow::Owned(crate::suppression::clean_reason(text).0)
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
 /// Makes free text safe inside one line: line breaks and other control characters become a
 /// space, so words stay apart.
 fn one_line_text(text: &str) -> Cow<'_, str> {
@@ -560,8 +580,8 @@ fn write_generic_csv<W: Write>(
         let entry = entry.borrow();
         csv.write_record([
             address.render(&entry.address),
-            &entry.reason,
-            &entry.source,
+            &kept_text(&entry.reason),
+            &kept_text(&entry.source),
             &entry.first_seen,
             &entry.last_seen,
             entry.expires_at.as_deref().unwrap_or(""),
@@ -599,8 +619,8 @@ fn write_generic_jsonl<W: Write>(
         let entry = entry.borrow();
         let row = GenericJsonRow {
             email: address.render(&entry.address),
-            reason: &entry.reason,
-            source: &entry.source,
+            reason: &kept_text(&entry.reason),
+            source: &kept_text(&entry.source),
             first_seen: &entry.first_seen,
             last_seen: &entry.last_seen,
             expires_at: entry.expires_at.as_deref(),
@@ -644,8 +664,8 @@ fn write_listmonk<W: Write>(
         serde_json::to_writer(
             &mut attributes,
             &ListmonkAttributes {
-                fbl_reason: &entry.reason,
-                fbl_source: &entry.source,
+                fbl_reason: &kept_text(&entry.reason),
+                fbl_source: &kept_text(&entry.source),
                 fbl_first_seen: &entry.first_seen,
                 fbl_last_seen: &entry.last_seen,
             },
@@ -681,10 +701,11 @@ fn write_mautic<W: Write>(
     for entry in entries {
         let entry = entry.borrow();
         let do_not_email = if entry.removed_at.is_some() { "0" } else { "1" };
+        let reason = kept_text(&entry.reason);
         let text = address.render(&entry.address);
         let other = a_label_form(text, false);
         for text in std::iter::once(text).chain(other.as_deref()) {
-            csv.write_record([text, do_not_email, &entry.reason])
+            csv.write_record([text, do_not_email, &reason])
                 .map_err(csv_error)?;
         }
         written += 1;
@@ -799,7 +820,7 @@ fn write_ses_csv<W: Write>(
             left_out.add(entry, &entry.address);
             continue;
         };
-        csv.write_record([text.as_ref(), ses_reason(&entry.reason)])
+        csv.write_record([text.as_ref(), ses_reason(&kept_text(&entry.reason))])
             .map_err(csv_error)?;
         written += 1;
     }
@@ -831,7 +852,7 @@ fn write_ses_jsonl<W: Write>(
         };
         let row = SesJsonRow {
             email_address: &text,
-            reason: ses_reason(&entry.reason),
+            reason: ses_reason(&kept_text(&entry.reason)),
         };
         serde_json::to_writer(&mut out, &row)?;
         out.write_all(b"\n")?;
@@ -960,7 +981,7 @@ fn write_postfix<W: Write>(
                 out.write_all(b" DUNNO\n")?;
             } else {
                 out.write_all(b" REJECT 5.7.1 suppressed: ")?;
-                out.write_all(one_line_text(entry.reason.trim()).as_bytes())?;
+                out.write_all(one_line_text(kept_text(&entry.reason).trim()).as_bytes())?;
                 out.write_all(b"\n")?;
             }
         }

@@ -36,6 +36,11 @@ pub struct MailboxSummary {
     /// run left it alone.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub busy: bool,
+    /// Messages taken out of the quarantine folder (or flagged there) because fbl released
+    /// them since they were moved there, by action (`move:Processed`, `delete`, `move:INBOX`
+    /// back where `after` keeps processed mail, `seen`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub released_from_quarantine: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -136,6 +141,8 @@ pub fn poll_mailbox(
         let _ = store.make_durable();
     }
     let mut fatal = None;
+    // Whether the session is still in step with the server after the folders.
+    let mut in_step = true;
     for (index, folder) in mailbox.folders.iter().enumerate() {
         let mut committed = 0;
         let polled = poll_folder(
@@ -194,17 +201,48 @@ pub fn poll_mailbox(
                 // A folder the server answered about (no such folder, a command refused)
                 // leaves the session in step: the next folders are polled. After a broken
                 // connection, or anything else, they are polled on a new one.
-                if !answered_by_the_server(&error) && index + 1 < mailbox.folders.len() {
+                if !answered_by_the_server(&error) {
+                    if index + 1 == mailbox.folders.len() {
+                        in_step = false;
+                        continue;
+                    }
                     left_flagged_deleted(mailbox, &mut session, &mut summary);
                     match open_session(mailbox) {
                         Ok(fresh) => session = fresh,
                         Err(error) => {
                             summary.errors.push(format!("{error:#}"));
+                            in_step = false;
                             break;
                         }
                     }
                 }
             }
+        }
+    }
+    if fatal.is_none() && in_step && !options.dry_run {
+        // After the folders: a quarantine move a crashed run left due is done by now, so a
+        // message released since is in the quarantine folder, where it is looked for.
+        match tidy_quarantine_folder(
+            mailbox,
+            &mut session,
+            store,
+            max_message_bytes,
+            ingester.now,
+            &mut summary,
+        ) {
+            Ok(()) => {}
+            Err(error) if crate::store::is_disk_full(&error) => {
+                let place = store.location().to_string();
+                fatal = Some(
+                    disk_full(error, &place, Kept::Messages(0))
+                        .context(format!("mailbox {} quarantine folder", mailbox.name)),
+                );
+            }
+            Err(error) => summary.errors.push(format!(
+                "mailbox {} quarantine folder {}: {error:#}",
+                mailbox.name,
+                mailbox.quarantine_folder.as_deref().unwrap_or_default()
+            )),
         }
     }
     left_flagged_deleted(mailbox, &mut session, &mut summary);
@@ -568,13 +606,25 @@ fn pending_groups(
     let after = mailbox.after_action().as_string();
     let mut groups: BTreeMap<String, Vec<u32>> = BTreeMap::new();
     for action in pending {
-        let current = if Some(&action.action) == quarantine.as_ref() || action.action == after {
-            action.action.clone()
-        } else {
-            let origin = format!(
+        let origin = || {
+            format!(
                 "imap:{}/{folder};UIDVALIDITY={uid_validity};UID={}",
                 mailbox.name, action.uid
-            );
+            )
+        };
+        let current = if Some(&action.action) == quarantine.as_ref() {
+            // A message released since its move was made due (a retry stored it, another
+            // delivery of its report was stored) needs no person: it takes `after`, as if it
+            // had been stored when read, rather than go where nobody would take it out.
+            if store.is_released_origin(&origin())? {
+                after.clone()
+            } else {
+                action.action.clone()
+            }
+        } else if action.action == after {
+            action.action.clone()
+        } else {
+            let origin = origin();
             if store.is_quarantined_origin(&origin)? {
                 quarantine.clone().unwrap_or_else(|| "keep".to_string())
             } else {
@@ -627,4 +677,179 @@ fn apply_actions(
         *summary.actions.entry(action.clone()).or_default() += uids.len() as u64;
     }
     Ok(())
+}
+
+/// Takes out of the mailbox's quarantine folder the messages fbl released since it moved
+/// them there (a retry stored them, or another delivery of their report was stored): they
+/// need no person any more. Each is found by its bytes: a message of the folder is taken
+/// out only when its SHA-256 (of its first bytes, for an oversized message of which only
+/// the head is kept) is that of a released quarantine row of this mailbox. It then takes
+/// `after`, as if it had been stored when read: moved to `after`'s folder, or deleted (its
+/// bytes are in the store), or, with `keep` or `seen`, moved back to the folder it was read
+/// from, where the next poll reads it as a duplicate (and marks it seen). The head of an
+/// oversized message would be quarantined again there, so with `keep` or `seen` it is only
+/// flagged `\Seen` where it is.
+///
+/// Crash-safe: the server is told first, and the rows are marked only after; a crash in
+/// between leaves them to the next poll, which finds the messages gone and marks them. An
+/// action the server refuses leaves its messages in the folder and their rows unmarked, to
+/// be tried again; it is said in the summary's errors.
+fn tidy_quarantine_folder(
+    mailbox: &MailboxConfig,
+    session: &mut Session,
+    store: &mut Store,
+    max_message_bytes: u64,
+    now: &str,
+    summary: &mut MailboxSummary,
+) -> Result<()> {
+    let Some(quarantine) = &mailbox.quarantine_folder else {
+        return Ok(());
+    };
+    let released = store.released_in_quarantine_folder(&mailbox.name)?;
+    if released.is_empty() {
+        return Ok(());
+    }
+    let found = match session.select(quarantine) {
+        // No quarantine folder: nothing of these is in it.
+        Err(ImapError::NoSuchFolder(_)) => Vec::new(),
+        Err(error) => return Err(error.into()),
+        Ok(_) => find_released(mailbox, session, &released, max_message_bytes)?,
+    };
+    // What each message found takes, by action.
+    let prefix = format!("imap:{}/", mailbox.name);
+    let mut groups: BTreeMap<String, (Vec<u32>, Vec<i64>)> = BTreeMap::new();
+    for (uid, row) in &found {
+        let head = row.kept < row.size;
+        let action = match mailbox.after_action() {
+            AfterAction::Move(target) => format!("move:{target}"),
+            AfterAction::Delete => "delete".to_string(),
+            AfterAction::Keep | AfterAction::Seen if head => "seen".to_string(),
+            AfterAction::Keep | AfterAction::Seen => {
+                match source_folder(&row.origin, &prefix) {
+                    Some(folder) if folder != quarantine.as_str() => format!("move:{folder}"),
+                    // An origin fbl cannot read back: flagged where it is.
+                    _ => "seen".to_string(),
+                }
+            }
+        };
+        let group = groups.entry(action).or_default();
+        group.0.push(*uid);
+        group.1.push(row.id);
+    }
+    let mut refused_rows = Vec::new();
+    for (action, (uids, ids)) in &groups {
+        let done: Result<(), ImapError> =
+            match AfterAction::parse(action).map_err(anyhow::Error::msg)? {
+                AfterAction::Keep => Ok(()),
+                AfterAction::Seen => session.mark_seen(uids),
+                AfterAction::Delete => session.delete(uids),
+                AfterAction::Move(target) => session
+                    .create_folder_if_missing(&target)
+                    .and_then(|_| session.move_to(uids, &target)),
+            };
+        match done {
+            Ok(()) => {
+                *summary
+                    .released_from_quarantine
+                    .entry(action.clone())
+                    .or_default() += uids.len() as u64;
+            }
+            Err(error) => {
+                let error = anyhow::Error::from(error);
+                if !answered_by_the_server(&error) {
+                    return Err(error);
+                }
+                summary.errors.push(format!(
+                    "mailbox {} quarantine folder {quarantine}: {} released {} left in the \
+                     folder, to be tried again next run: {action} was refused: {error:#}",
+                    mailbox.name,
+                    uids.len(),
+                    if uids.len() == 1 {
+                        "message"
+                    } else {
+                        "messages"
+                    },
+                ));
+                refused_rows.extend(ids.iter().copied());
+            }
+        }
+    }
+    // Every row is out of the folder now, but those whose action was refused: taken out, or
+    // not found there (a person took it out, or it never went there).
+    let left: Vec<i64> = released
+        .iter()
+        .map(|row| row.id)
+        .filter(|id| !refused_rows.contains(id))
+        .collect();
+    let mut batch = store.begin()?;
+    batch.set_left_quarantine_folder(&left, now)?;
+    batch.commit()?;
+    Ok(())
+}
+
+/// The messages of the selected quarantine folder that are released rows' messages, by their
+/// bytes, each with its row. Read in batches: sizes first, so that a message bigger than
+/// `max_message_bytes` is never loaded whole (only its head, when a released row is the head
+/// of a message of its size).
+fn find_released<'r>(
+    mailbox: &MailboxConfig,
+    session: &mut Session,
+    released: &'r [crate::store::ReleasedMessage],
+    max_message_bytes: u64,
+) -> Result<Vec<(u32, &'r crate::store::ReleasedMessage)>> {
+    use sha2::{Digest, Sha256};
+    let matching = |bytes: &[u8], kept_whole: bool| {
+        let digest = Sha256::digest(bytes);
+        released.iter().find(|row| {
+            row.kept == bytes.len() as u64
+                && (row.kept == row.size) == kept_whole
+                && row.sha256 == digest.as_slice()
+        })
+    };
+    let mut found = Vec::new();
+    let uids = session.uids_after(0, None)?;
+    for chunk in uids.chunks(mailbox.batch_size) {
+        let sizes = session.fetch_sizes(chunk)?;
+        let (big, small): (Vec<UidSize>, Vec<UidSize>) = sizes
+            .into_iter()
+            .partition(|(_, size)| u64::from(*size) > max_message_bytes);
+        let small: Vec<u32> = small.iter().map(|(uid, _)| *uid).collect();
+        for (uid, raw) in session.fetch_batch(&small)? {
+            if let Some(row) = matching(&raw, true) {
+                found.push((uid, row));
+            } else if let Some(row) = released.iter().find(|row| {
+                row.kept < row.size
+                    && row.size == raw.len() as u64
+                    && row.sha256 == Sha256::digest(&raw[..row.kept as usize]).as_slice()
+            }) {
+                // The head kept of a message under a larger limit then.
+                found.push((uid, row));
+            }
+        }
+        for (uid, size) in big {
+            let mut heads: Vec<u64> = released
+                .iter()
+                .filter(|row| row.kept < row.size && row.size == u64::from(size))
+                .map(|row| row.kept)
+                .collect();
+            heads.sort_unstable();
+            heads.dedup();
+            for kept in heads {
+                if let Some(head) = session.fetch_head(uid, kept as u32)?
+                    && let Some(row) = matching(&head, false)
+                {
+                    found.push((uid, row));
+                    break;
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The folder an origin of this mailbox (`imap:NAME/FOLDER;UIDVALIDITY=V;UID=U`) names.
+fn source_folder<'o>(origin: &'o str, prefix: &str) -> Option<&'o str> {
+    let rest = origin.strip_prefix(prefix)?;
+    let (folder, _) = rest.rsplit_once(";UIDVALIDITY=")?;
+    (!folder.is_empty()).then_some(folder)
 }

@@ -187,6 +187,11 @@ pub fn run(context: &Context, args: ExportArgs) -> Result<Outcome> {
             // Each configured export alone, as `fbl run` writes them: one that fails does not
             // keep the others from being written.
             for export in &context.config.exports {
+                if let Some(why) = delta_to_a_stream(export, &scope) {
+                    eprintln!("fbl: {why}");
+                    failed += 1;
+                    continue;
+                }
                 match crate::run::never_listed_over_a_list(&store, &export.path) {
                     Ok(None) => {}
                     Ok(Some(why)) => {
@@ -238,6 +243,39 @@ pub fn run(context: &Context, args: ExportArgs) -> Result<Outcome> {
         );
     }
     Ok(Outcome::Clean)
+}
+
+/// Why a configured export cannot be written as the changes since it was last written,
+/// when it cannot: its path is standard output, a pipe or a device, which tells no reader of
+/// the changes from another, so fbl keeps their point only under a name given with
+/// `--state-name`, which goes with `--format` and `--output`, not with the configured
+/// exports. Says what works instead.
+fn delta_to_a_stream(export: &crate::config::ExportConfig, scope: &ExportScope) -> Option<String> {
+    if !scope.changed_since_last || !is_stream(&export.path) {
+        return None;
+    }
+    let path = export.path.display();
+    let format = export.format;
+    Some(format!(
+        "export {format} {path}: --changed-since-last needs the [[export]] written to a file, \
+         where fbl keeps the point of the list it last wrote; standard output, a pipe or a \
+         device is none, and the configured exports take no --state-name. For the changes \
+         there, run `fbl export --format {format} --output {path} --changed-since-last \
+         --state-name NAME` (one NAME per reader of the changes), or give this [[export]] a \
+         file as its path"
+    ))
+}
+
+/// Whether an output is written as it is prepared, not renamed into place: a descriptor
+/// (`-`, `/dev/stdout`), a device, a FIFO or a socket.
+fn is_stream(path: &Path) -> bool {
+    match crate::atomic_file::resolve_output(path) {
+        Ok(OutputTarget::Descriptor(_)) => true,
+        Ok(OutputTarget::Path(real)) => {
+            std::fs::metadata(real).is_ok_and(|meta| !meta.is_file() && !meta.is_dir())
+        }
+        Err(_) => false,
+    }
 }
 
 /// The most Mailgun's suppression upload takes (its control panel and its API's file upload

@@ -3,6 +3,7 @@
 use super::{Context, Outcome, print_json};
 use crate::ingest::{Ingester, Outcome as IngestOutcome, Summary};
 use crate::mail_source::Incoming;
+use crate::suppression::escape_field;
 use anyhow::{Result, bail};
 use std::io::Write;
 
@@ -60,13 +61,16 @@ pub fn run(context: &Context, command: QuarantineCommand) -> Result<Outcome> {
                 )?;
                 drop(out);
                 for e in &entries {
+                    // An origin is a file's path, which may hold a tab or a line break, and a
+                    // reason may quote the message: escaped, so that neither starts a field
+                    // or a row of its own (nor sends the terminal an escape sequence).
                     println!(
                         "{}\t{}\t{} bytes\t{}\t{}{}",
                         e.id,
                         e.quarantined_at,
                         e.size,
-                        e.origin,
-                        e.reason,
+                        escape_field(&e.origin),
+                        escape_field(&e.reason),
                         match (&e.released_at, e.report_id) {
                             (Some(at), Some(report)) => {
                                 format!("\t(released {at}, stored as report {report})")

@@ -1,5 +1,6 @@
 //! The store's part of IMAP polling: progress per mailbox and folder (UIDVALIDITY and the
-//! highest committed UID), and the mailbox actions due after a commit.
+//! highest committed UID), the mailbox actions due after a commit, and the released
+//! messages still to be taken out of a mailbox's quarantine folder.
 
 use super::db::{Row, params};
 use super::{Batch, Store};
@@ -23,7 +24,66 @@ pub struct PendingAction {
     pub action: String,
 }
 
+/// A message a mailbox's poll quarantined, released since (stored by a retry, or another
+/// delivery of its report stored), that its quarantine folder may still hold: found there by
+/// its bytes, never by anything less.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleasedMessage {
+    /// The quarantine row.
+    pub id: i64,
+    /// SHA-256 of the bytes kept: the whole message, or only its head (`kept < size`).
+    pub sha256: Vec<u8>,
+    /// The message's size.
+    pub size: u64,
+    /// How many of its bytes the quarantine keeps (the head of an oversized message).
+    pub kept: u64,
+    /// Where it was read: `imap:NAME/FOLDER;UIDVALIDITY=V;UID=U`.
+    pub origin: String,
+}
+
 impl Store {
+    /// The messages of mailbox `mailbox` released from quarantine whose copy in the mailbox's
+    /// quarantine folder was not yet taken out, in quarantine order. Nearly always none: the
+    /// rows are found in a partial index of those released and not yet taken out.
+    pub fn released_in_quarantine_folder(&self, mailbox: &str) -> Result<Vec<ReleasedMessage>> {
+        // Origins are compared in byte order (PostgreSQL's column is COLLATE "C"): every
+        // origin of this mailbox lies between `imap:NAME/` and `imap:NAME0`.
+        let prefix = format!("imap:{mailbox}/");
+        let end = format!("imap:{mailbox}0");
+        let rows = self.db.query(
+            "SELECT id, sha256, raw_size, raw_packed, origin FROM quarantine
+             WHERE released_at IS NOT NULL AND left_folder_at IS NULL
+               AND origin >= ?1 AND origin < ?2
+             ORDER BY id",
+            params![prefix.as_str(), end.as_str()],
+            |r| {
+                let packed: Vec<u8> = r.get(3)?;
+                Ok(ReleasedMessage {
+                    id: r.get(0)?,
+                    sha256: r.get(1)?,
+                    size: r.get::<i64>(2)? as u64,
+                    kept: super::packed::unpack(&packed)?.len() as u64,
+                    origin: r.get(4)?,
+                })
+            },
+        )?;
+        Ok(rows
+            .into_iter()
+            .filter(|row| row.origin.starts_with(&prefix))
+            .collect())
+    }
+
+    /// Whether the message read from this origin was quarantined and released since (and no
+    /// row of that origin is still open): a move into the quarantine folder still due for it
+    /// is not wanted any more.
+    pub fn is_released_origin(&self, origin: &str) -> Result<bool> {
+        self.db.exists(
+            "SELECT 1 FROM quarantine WHERE origin = ?1 AND released_at IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM quarantine WHERE origin = ?1 AND released_at IS NULL)",
+            params![origin],
+        )
+    }
+
     pub fn mailbox_state(&self, mailbox: &str, folder: &str) -> Result<Option<MailboxState>> {
         self.db.query_opt(
             "SELECT mailbox, folder, uid_validity, last_uid, last_success_at
@@ -177,6 +237,18 @@ impl Batch<'_> {
                  ON CONFLICT (mailbox, folder, uid_validity, uid) DO UPDATE SET action = excluded.action",
                 params![mailbox, folder, uid_validity, uid, action],
             )?;
+        Ok(())
+    }
+
+    /// Records that released quarantine rows' messages are out of their mailbox's quarantine
+    /// folder (taken out, or found gone).
+    pub fn set_left_quarantine_folder(&mut self, ids: &[i64], now: &str) -> Result<()> {
+        for id in ids {
+            self.tx.execute(
+                "UPDATE quarantine SET left_folder_at = ?2 WHERE id = ?1",
+                params![id, now],
+            )?;
+        }
         Ok(())
     }
 

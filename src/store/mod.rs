@@ -24,7 +24,7 @@ mod copy;
 pub use copy::{TableCopy, copy_store};
 mod idn;
 mod mailbox;
-pub use mailbox::{MailboxState, PendingAction};
+pub use mailbox::{MailboxState, PendingAction, ReleasedMessage};
 mod send_log_position;
 mod source_files;
 pub use send_log_position::SendLogPosition;
@@ -48,7 +48,7 @@ const HISTORY_CHAIN: &str = "WITH RECURSIVE chain (id) AS (
     )";
 
 /// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
-const MIGRATIONS: [(&str, &str); 23] = [
+const MIGRATIONS: [(&str, &str); 24] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/sqlite/0001_init.sql"),
@@ -140,6 +140,10 @@ const MIGRATIONS: [(&str, &str); 23] = [
     (
         "0023_mailbox_unreadable.sql",
         include_str!("../../schemas/sqlite/0023_mailbox_unreadable.sql"),
+    ),
+    (
+        "0024_quarantine_folder_left.sql",
+        include_str!("../../schemas/sqlite/0024_quarantine_folder_left.sql"),
     ),
 ];
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// Numbered migrations for PostgreSQL, the same numbers as SQLite's. The schema version is
 /// the highest row of `fbl_schema`.
-pub(super) const MIGRATIONS: [(&str, &str); 23] = [
+pub(super) const MIGRATIONS: [(&str, &str); 24] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/postgres/0001_init.sql"),
@@ -102,6 +102,10 @@ pub(super) const MIGRATIONS: [(&str, &str); 23] = [
     (
         "0023_mailbox_unreadable.sql",
         include_str!("../../schemas/postgres/0023_mailbox_unreadable.sql"),
+    ),
+    (
+        "0024_quarantine_folder_left.sql",
+        include_str!("../../schemas/postgres/0024_quarantine_folder_left.sql"),
     ),
 ];
 

@@ -1249,3 +1249,120 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(an_expiry_reaches_the_next_delta);
+
+/// A configured export to standard output, asked for its changes (`fbl export
+/// --changed-since-last`), is refused with what works instead: the message does not send the
+/// user to --state-name, which the configured exports do not take. The other configured
+/// export is written, and the command said there works.
+#[test]
+fn a_configured_delta_to_standard_output_says_what_works() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with_list(dir.path());
+    std::fs::write(
+        dir.path().join("fbl.toml"),
+        "[[export]]\nformat = \"plain\"\npath = \"/dev/stdout\"\n\n\
+         [[export]]\nformat = \"csv\"\npath = \"list.csv\"\n",
+    )
+    .unwrap();
+    let output =
+        run(fbl(dir.path()).args(["--config", "fbl.toml", "export", "--changed-since-last"]));
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr,
+        "fbl: export plain /dev/stdout: --changed-since-last needs the [[export]] written to a \
+         file, where fbl keeps the point of the list it last wrote; standard output, a pipe or \
+         a device is none, and the configured exports take no --state-name. For the changes \
+         there, run `fbl export --format plain --output /dev/stdout --changed-since-last \
+         --state-name NAME` (one NAME per reader of the changes), or give this [[export]] a \
+         file as its path\n\
+         fbl: 1 of 2 configured exports failed (each named above); the others were written\n"
+    );
+    assert_eq!(stdout(&output), "");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("list.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        5
+    );
+    // What the message says works.
+    let output = run(fbl(dir.path()).args([
+        "export",
+        "--format",
+        "plain",
+        "--output",
+        "/dev/stdout",
+        "--changed-since-last",
+        "--state-name",
+        "NAME",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(stdout(&output).lines().count(), 4);
+}
+
+/// A reason and a source kept by an older fbl, before reasons were cleaned on the way in,
+/// with a line break, a tab and terminal escapes (written straight into the SQLite store
+/// here, as such a version left it): every export format writes that entry as it writes a
+/// clean one, the reason and source cleaned as fbl cleans them now (each run of control
+/// characters one space). No row, line or field is added, nothing else changes, and no
+/// control character but the line ends reaches a file.
+#[test]
+fn a_reason_kept_with_control_characters_before_they_were_cleaned_breaks_no_export() {
+    const HOSTILE_REASON: &str = "asked\r\nevil@attacker.example REJECT\t\u{1b}[31mnow\u{7}";
+    const CLEAN_REASON: &str = "asked evil@attacker.example REJECT [31mnow";
+    const HOSTILE_SOURCE: &str = "manual\n\u{1b}]0;title\u{7}";
+    const CLEAN_SOURCE: &str = "manual ]0;title";
+    let dir = tempfile::tempdir().unwrap();
+    store_with_list(dir.path());
+    let export = |format: fbl::export::ExportFormat, name: &str| {
+        let path = dir.path().join(name).join(format.as_str());
+        let output = run(fbl(dir.path()).args([
+            "export",
+            "--format",
+            format.as_str(),
+            "--output",
+            path.to_str().unwrap(),
+        ]));
+        assert_eq!(output.status.code(), Some(0), "{format}");
+        std::fs::read_to_string(&path).unwrap()
+    };
+    let clean: Vec<String> = fbl::export::ExportFormat::ALL
+        .iter()
+        .map(|&format| export(format, "clean"))
+        .collect();
+    // The store kept the entry so, and the cleaned text as reason and source would give
+    // these bytes: what each export must write.
+    let store = rusqlite::Connection::open(dir.path().join("fbl.sqlite")).unwrap();
+    let source: String = store
+        .query_row(
+            "SELECT source FROM suppressions WHERE address = 'hand@example.org'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(source, "manual");
+    let changed = store
+        .execute(
+            "UPDATE suppressions SET reason = ?1, source = ?2 WHERE address = 'hand@example.org'",
+            [HOSTILE_REASON, HOSTILE_SOURCE],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(store);
+    for (format, clean) in fbl::export::ExportFormat::ALL.iter().zip(&clean) {
+        let written = export(*format, "kept-before");
+        let expected = clean
+            .replace("asked", CLEAN_REASON)
+            .replace("manual", CLEAN_SOURCE);
+        assert_eq!(written, expected, "{format}");
+        assert!(
+            !written.chars().any(|c| c.is_control() && c != '\n'),
+            "{format}: {written:?}"
+        );
+        // The formats that carry the reason carry it cleaned.
+        if ["csv", "jsonl", "listmonk", "mautic", "postfix"].contains(&format.as_str()) {
+            assert!(written.contains(CLEAN_REASON), "{format}: {written}");
+        }
+    }
+}

@@ -23,6 +23,7 @@ mod parse_golden;
 mod parse_properties;
 mod postfix_content_filter;
 mod progress;
+mod quarantine_folder;
 mod quarantine_release;
 mod removal_stands;
 mod report;

@@ -23,7 +23,7 @@ fn report() -> Vec<u8> {
 }
 
 /// The report as delivered through a forwarder whose results `[trust]` does not accept.
-fn untrusted() -> Vec<u8> {
+pub(crate) fn untrusted() -> Vec<u8> {
     [
         b"Delivered-To: fbl-forward@example.com\n\
           Received: from forwarder.example.net (forwarder.example.net [198.51.100.7])\n\
@@ -36,7 +36,7 @@ fn untrusted() -> Vec<u8> {
 }
 
 /// The report as delivered straight to the sender's own MX.
-fn trusted() -> Vec<u8> {
+pub(crate) fn trusted() -> Vec<u8> {
     [
         b"Delivered-To: fbl@example.com\n\
           Received: from mta.arf.mail.yahoo.com (mta.arf.mail.yahoo.com [203.0.113.5])\n\
@@ -289,4 +289,29 @@ fn a_person_takes_an_untrusted_message_with_retry_trusted() {
         "twice@example.org",
     ]));
     assert_eq!(output.status.code(), Some(0));
+}
+
+/// `fbl quarantine list` prints one line per message, tab-separated: a file name with a tab
+/// and a line break in it (the origin) is escaped, never a field or a row of its own.
+#[test]
+fn quarantine_list_escapes_an_origin_with_a_tab_and_a_line_break() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "in/bad\tname\n\u{1b}[31m.eml",
+        b"not a report at all\n",
+    );
+    let output = run(fbl(dir.path()).args(["ingest", "in"]));
+    assert_eq!(output.status.code(), Some(1));
+    let output = run(fbl(dir.path()).args(["quarantine", "list"]));
+    assert_eq!(output.status.code(), Some(0));
+    let listed = stdout(&output);
+    assert_eq!(listed.lines().count(), 1, "{listed:?}");
+    let fields: Vec<&str> = listed.trim_end_matches('\n').split('\t').collect();
+    assert_eq!(fields.len(), 5, "{listed:?}");
+    assert!(
+        fields[3].ends_with("in/bad\\tname\\n\\u{1b}[31m.eml"),
+        "{listed:?}"
+    );
+    assert!(!listed.contains('\u{1b}'), "{listed:?}");
 }

@@ -831,6 +831,10 @@ pub struct ExportScope {
     /// The name the output's state is kept under, instead of its path: for an output that
     /// is not a file (standard output, a pipe), where the path tells no reader from another.
     pub state_name: Option<String>,
+    /// The host the output's file is on (`[send_log] host`, else the machine's name). On a
+    /// store several hosts share (PostgreSQL), a path names a file on one host: its state is
+    /// kept under the host too, so that each host's file gets the changes it has not had.
+    pub host: Option<String>,
 }
 
 /// Runs everything the configuration names, with the store locked: send logs, mailboxes,
@@ -999,8 +1003,9 @@ pub fn run(
             .context("expiry")?;
     // The imports pruned first: the run's figure counts theirs too.
     summary.send_log_pruned = pruned_now + summary.send_log.iter().map(|s| s.pruned).sum::<u64>();
+    let host = config.send_log.position_host();
     for export in &config.exports {
-        match never_listed_over_a_list(store, &export.path) {
+        match never_listed_over_a_list(store, &host, &export.path) {
             Ok(None) => {}
             Ok(Some(why)) => {
                 summary.source_errors.push(why);
@@ -1011,7 +1016,11 @@ pub fn run(
                 continue;
             }
         }
-        match write_configured_export(store, export, &ExportScope::default(), now) {
+        let scope = ExportScope {
+            host: Some(host.clone()),
+            ..ExportScope::default()
+        };
+        match write_configured_export(store, export, &scope, now) {
             Ok(written) => summary.exports.push(written),
             // The store's disk full, not the export's own (which fails this export only):
             // fatal (exit 2), as for a source.
@@ -1039,7 +1048,11 @@ pub fn run(
 /// export's file, which fbl never wrote, holds a list: a mistyped `[store] path` or a
 /// relative `FBL_DB` under cron opens a new, empty store, and would replace the list every
 /// list manager reads with an empty one, exit 0.
-pub(crate) fn never_listed_over_a_list(store: &Store, path: &Path) -> Result<Option<String>> {
+pub(crate) fn never_listed_over_a_list(
+    store: &Store,
+    host: &str,
+    path: &Path,
+) -> Result<Option<String>> {
     if store.change_seq()? != 0 {
         return Ok(None);
     }
@@ -1050,7 +1063,11 @@ pub(crate) fn never_listed_over_a_list(store: &Store, path: &Path) -> Result<Opt
         Ok(meta) if meta.is_file() => meta.len(),
         _ => return Ok(None),
     };
-    if size == 0 || store.export_state(&export_state_key(path))?.is_some() {
+    if size == 0
+        || store
+            .export_state(&export_state_key(store, Some(host), path))?
+            .is_some()
+    {
         return Ok(None);
     }
     Ok(Some(format!(
@@ -1324,7 +1341,14 @@ pub fn write_export_files(
              --state-name NAME (one name per reader of the changes), or write to a file",
             path.display()
         ),
-        None => (export_state_key(path), Some(path.display().to_string())),
+        // On a shared store, a state kept under the path as typed may be another host's.
+        None if store.dialect() == crate::store::Dialect::Postgres => {
+            (export_state_key(store, scope.host.as_deref(), path), None)
+        }
+        None => (
+            export_state_key(store, scope.host.as_deref(), path),
+            Some(path.display().to_string()),
+        ),
     };
     let shape = state_format(format, options);
     // The expiries due by `now` are recorded first, as `fbl run` records them: each takes
@@ -1491,11 +1515,20 @@ fn state_format(format: ExportFormat, options: &ExportOptions) -> String {
 }
 
 /// The name an output's `--changed-since-last` state is kept under: its absolute path with
-/// the links followed, or the path as given for a descriptor (`/dev/stdout`).
-fn export_state_key(path: &Path) -> String {
-    match atomic_file::resolve_output(path) {
+/// the links followed, or the path as given for a descriptor (`/dev/stdout`). On a store
+/// several hosts share (PostgreSQL), the host's name before it (see `ExportScope::host`): one
+/// host's delta point is not another's, whose file at the same path has not had the changes.
+fn export_state_key(store: &Store, host: Option<&str>, path: &Path) -> String {
+    let key = match atomic_file::resolve_output(path) {
         Ok(atomic_file::OutputTarget::Path(real)) => real.display().to_string(),
         _ => path.display().to_string(),
+    };
+    match store.dialect() {
+        crate::store::Dialect::Postgres => {
+            let host = host.map_or_else(host_name, str::to_string);
+            format!("host:{host}:{key}")
+        }
+        crate::store::Dialect::Sqlite => key,
     }
 }
 

@@ -124,6 +124,7 @@ pub fn run(context: &Context, args: ExportArgs) -> Result<Outcome> {
         since,
         changed_since_last: args.changed_since_last,
         state_name: args.state_name.clone(),
+        host: Some(context.config.send_log.position_host()),
     };
     match (args.format, &args.output) {
         (Some(_), None) => bail!("--format needs --output PATH"),
@@ -192,7 +193,11 @@ pub fn run(context: &Context, args: ExportArgs) -> Result<Outcome> {
                     failed += 1;
                     continue;
                 }
-                match crate::run::never_listed_over_a_list(&store, &export.path) {
+                match crate::run::never_listed_over_a_list(
+                    &store,
+                    scope.host.as_deref().unwrap_or_default(),
+                    &export.path,
+                ) {
                     Ok(None) => {}
                     Ok(Some(why)) => {
                         eprintln!("fbl: {why}");

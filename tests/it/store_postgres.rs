@@ -519,3 +519,63 @@ fn a_connection_dropped_mid_poll_moves_only_what_is_stored_and_the_next_run_comp
     assert_eq!(session.examine("Processed").unwrap().exists as usize, total);
     let _ = session.logout();
 }
+
+/// Two hosts share one PostgreSQL store, each writing the same `--changed-since-last`
+/// export path on its own disk: each host's file gets every change it has not had. A delta
+/// point kept under the path alone was shared, so the second host's first delta missed all
+/// the first host had exported.
+#[test]
+fn each_host_keeps_its_own_delta_point_on_a_shared_store() {
+    let test = TestStore::new(Backend::Postgres);
+    let dir = test.dir.path();
+    for host in ["mx1", "mx2"] {
+        std::fs::write(
+            dir.join(format!("{host}.toml")),
+            format!("[send_log]\nhost = \"{host}\"\n"),
+        )
+        .unwrap();
+    }
+    let output = run(test.fbl().args([
+        "--config",
+        "mx1.toml",
+        "suppress",
+        "add",
+        "a@example.org",
+        "b@example.org",
+        "--reason",
+        "asked",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    let out = dir.join("list.txt");
+    let delta = |host: &str| -> String {
+        let _ = std::fs::remove_file(&out);
+        let output = run(test.fbl().args([
+            "--config",
+            &format!("{host}.toml"),
+            "export",
+            "--format",
+            "plain",
+            "--output",
+            out.to_str().unwrap(),
+            "--changed-since-last",
+        ]));
+        assert_eq!(output.status.code(), Some(0), "{host}");
+        std::fs::read_to_string(&out).unwrap()
+    };
+    assert_eq!(delta("mx1"), "a@example.org\nb@example.org\n");
+    // mx2's disk has no such file yet: it gets the whole list, not mx1's empty delta.
+    assert_eq!(delta("mx2"), "a@example.org\nb@example.org\n");
+    assert_eq!(delta("mx1"), "", "nothing changed since mx1's last export");
+    let output = run(test.fbl().args([
+        "--config",
+        "mx2.toml",
+        "suppress",
+        "add",
+        "c@example.org",
+        "--reason",
+        "asked",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(delta("mx1"), "c@example.org\n");
+    assert_eq!(delta("mx2"), "c@example.org\n");
+}

@@ -813,7 +813,8 @@ impl LoopbackListener {
 
     /// Waits up to `timeout` for the browser's GET carrying `code` (or `error`), answers it
     /// with a small HTML page, and returns the code once `state` matches. Requests without
-    /// either parameter (a favicon) get a 404 and the wait goes on. Each connection is read
+    /// either parameter (a favicon) get a 404, and ones of another `state` a 400, and the wait
+    /// goes on. Each connection is read
     /// on its own thread, so a browser's idle pre-connection holds nothing up.
     pub fn wait_for_code(
         self,
@@ -896,6 +897,21 @@ fn answer_redirect(
             &mut stream,
             "404 Not Found",
             "This is not the sign-in redirect.",
+        );
+        return None;
+    }
+    // A redirect of another login (a stale tab, a forged request from anything that can reach
+    // loopback) is refused and the wait goes on: it must neither end this login nor give it
+    // someone else's code. The provider's own answer, code or error, carries this `state`.
+    if !pairs
+        .iter()
+        .any(|(key, value)| key == "state" && value == expected_state)
+    {
+        respond(
+            &mut stream,
+            "400 Bad Request",
+            "This is not the sign-in fbl is waiting for (its state differs, as from an older tab). \
+             fbl goes on waiting: sign in from the address fbl printed.",
         );
         return None;
     }

@@ -126,6 +126,20 @@ pub enum ImapError {
         port: u16,
         waited: Duration,
     },
+    /// No greeting after the TCP connection, with `starttls` or `plain`: most often a port
+    /// that speaks TLS from the first byte (993), which waits for the client's handshake; else
+    /// a server too busy to answer, so it is transient as a timeout is.
+    #[error(
+        "no greeting from IMAP server {host}:{port} within {} s: a port that speaks TLS from the \
+         first byte (993, IMAPS) waits for the client to start it; if this is one, use security \
+         = \"tls\" (starttls and plain are for port 143)",
+        waited.as_secs_f64()
+    )]
+    NoGreeting {
+        host: String,
+        port: u16,
+        waited: Duration,
+    },
     /// TLS could not be set up: certificate not trusted, wrong name, no STARTTLS, bad CA file.
     #[error("{0}")]
     Tls(String),
@@ -165,7 +179,10 @@ impl ImapError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            ImapError::Connect { .. } | ImapError::Timeout { .. } | ImapError::Protocol(_)
+            ImapError::Connect { .. }
+                | ImapError::Timeout { .. }
+                | ImapError::NoGreeting { .. }
+                | ImapError::Protocol(_)
         )
     }
 }
@@ -262,7 +279,7 @@ impl Session {
                 client
             }
             (Security::Starttls, Some(tls)) => {
-                let greeting = read_plain_line(opts, &mut tcp)?;
+                let greeting = read_plain_line(opts, &mut tcp).map_err(no_greeting)?;
                 check_greeting(opts, &greeting)?;
                 start_tls(opts, &mut tcp)?;
                 let stream = tls_handshake(opts, &tls, tcp)?;
@@ -275,7 +292,8 @@ impl Session {
                 let mut client = imap::Client::new(Box::new(tcp) as imap::Connection);
                 let greeting = client
                     .read_greeting()
-                    .map_err(|e| pre_login_error(opts, "reading the greeting", e))?;
+                    .map_err(|e| pre_login_error(opts, "reading the greeting", e))
+                    .map_err(no_greeting)?;
                 check_greeting(opts, &greeting)?;
                 client
             }
@@ -1043,6 +1061,15 @@ fn mask_secret(text: &str, auth: &Auth) -> String {
         forms.insert(0, sasl.as_str());
     }
     crate::oauth::redact(text, &forms)
+}
+
+/// A server silent after the TCP connection, with `starttls` or `plain` (see
+/// [`ImapError::NoGreeting`]).
+fn no_greeting(error: ImapError) -> ImapError {
+    match error {
+        ImapError::Timeout { host, port, waited } => ImapError::NoGreeting { host, port, waited },
+        other => other,
+    }
 }
 
 fn with_details(server_said: String, details: Option<String>) -> String {

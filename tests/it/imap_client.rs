@@ -164,6 +164,30 @@ fn tls_on_the_plain_port_says_so() {
     assert!(!text.contains("ca_file"), "{text}");
 }
 
+/// `security = "starttls"` (or `"plain"`) on the implicit-TLS port: the server waits for a
+/// TLS handshake and sends no greeting. Said for what it is, with the setting to use, not as
+/// a server that is down.
+#[test]
+fn starttls_on_the_tls_port_says_to_use_tls() {
+    let server = Dovecot::start();
+    let (user, pass) = server.add_user("starttlsimaps");
+    for security in [Security::Starttls, Security::Plain] {
+        let mut options = server.options(security);
+        options.host = "127.0.0.1".into();
+        options.port = server.imaps_port();
+        options.read_timeout = std::time::Duration::from_secs(1);
+        let error = Session::connect(&options, &password(&user, &pass)).unwrap_err();
+        assert!(matches!(error, ImapError::NoGreeting { .. }), "{error:?}");
+        assert!(error.is_transient(), "a busy server is silent too");
+        let text = error.to_string();
+        assert!(
+            text.contains("no greeting") && text.contains("use security = \"tls\""),
+            "{text}"
+        );
+        assert!(!text.contains("server is up"), "{text}");
+    }
+}
+
 #[test]
 fn without_ca_file_a_private_certificate_is_not_trusted() {
     let server = Dovecot::start();
@@ -224,8 +248,13 @@ fn silent_server_times_out_within_the_read_timeout() {
         let started = Instant::now();
         let error = Session::connect(&options, &password("fbl", "secret")).unwrap_err();
         let waited = started.elapsed();
+        // With starttls or plain, the silence is said as a missing greeting, with the hint
+        // for a port that waits for a TLS handshake.
         assert!(
-            matches!(error, ImapError::Timeout { .. }),
+            match security {
+                Security::Tls => matches!(error, ImapError::Timeout { .. }),
+                _ => matches!(error, ImapError::NoGreeting { .. }),
+            },
             "{security:?}: {error:?}"
         );
         assert!(

@@ -1341,10 +1341,12 @@ pub fn write_export_files(
              --state-name NAME (one name per reader of the changes), or write to a file",
             path.display()
         ),
-        // On a shared store, a state kept under the path as typed may be another host's.
-        None if store.dialect() == crate::store::Dialect::Postgres => {
-            (export_state_key(store, scope.host.as_deref(), path), None)
-        }
+        // On a shared store, the state an older fbl kept under the path alone is taken over
+        // by the first host that writes the file (and deleted then: see `record_export`).
+        None if store.dialect() == crate::store::Dialect::Postgres => (
+            export_state_key(store, scope.host.as_deref(), path),
+            Some(path_key(path)),
+        ),
         None => (
             export_state_key(store, scope.host.as_deref(), path),
             Some(path.display().to_string()),
@@ -1484,9 +1486,22 @@ pub fn write_export_files(
     put_in_place(path, main_file, removed_path, removed_file)?;
     let place = store.location().to_string();
     let kept_left_out = whole.then_some(entries.left_out);
-    record_export(store, &state_name, now, seq_now, &shape, kept_left_out)
-        .map_err(|error| store_failure(error, &place, Kept::Export))
-        .with_context(|| format!("export {}", path.display()))?;
+    // On a shared store, the state kept under the path alone was this host's to take over
+    // once: another host writing its own file at that path starts from a whole list.
+    let taken_over = typed_name
+        .as_deref()
+        .filter(|_| store.dialect() == crate::store::Dialect::Postgres);
+    record_export(
+        store,
+        &state_name,
+        taken_over,
+        now,
+        seq_now,
+        &shape,
+        kept_left_out,
+    )
+    .map_err(|error| store_failure(error, &place, Kept::Export))
+    .with_context(|| format!("export {}", path.display()))?;
     Ok(ExportWritten {
         format: format.as_str().to_string(),
         path: path.to_path_buf(),
@@ -1514,15 +1529,20 @@ fn state_format(format: ExportFormat, options: &ExportOptions) -> String {
     }
 }
 
+/// An output's absolute path with the links followed, or the path as given for a descriptor.
+fn path_key(path: &Path) -> String {
+    match atomic_file::resolve_output(path) {
+        Ok(atomic_file::OutputTarget::Path(real)) => real.display().to_string(),
+        _ => path.display().to_string(),
+    }
+}
+
 /// The name an output's `--changed-since-last` state is kept under: its absolute path with
 /// the links followed, or the path as given for a descriptor (`/dev/stdout`). On a store
 /// several hosts share (PostgreSQL), the host's name before it (see `ExportScope::host`): one
 /// host's delta point is not another's, whose file at the same path has not had the changes.
 fn export_state_key(store: &Store, host: Option<&str>, path: &Path) -> String {
-    let key = match atomic_file::resolve_output(path) {
-        Ok(atomic_file::OutputTarget::Path(real)) => real.display().to_string(),
-        _ => path.display().to_string(),
-    };
+    let key = path_key(path);
     match store.dialect() {
         crate::store::Dialect::Postgres => {
             let host = host.map_or_else(host_name, str::to_string);
@@ -1543,9 +1563,11 @@ fn record_expiries(store: &mut Store, now: &str) -> Result<()> {
 
 /// Records in the store that an output was written: up to which change, in which format,
 /// and, for a whole list, how many suppressed addresses it left out.
+/// `taken_over` names a state kept under another name that this one replaces.
 fn record_export(
     store: &mut Store,
     name: &str,
+    taken_over: Option<&str>,
     now: &str,
     seq: i64,
     format: &str,
@@ -1553,6 +1575,9 @@ fn record_export(
 ) -> Result<()> {
     let mut batch = store.begin()?;
     batch.set_export_state(name, now, seq, format, left_out)?;
+    if let Some(old) = taken_over.filter(|old| *old != name) {
+        batch.delete_export_state(old)?;
+    }
     batch.commit()
 }
 

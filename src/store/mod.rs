@@ -2109,6 +2109,13 @@ impl Batch<'_> {
         )?;
         Ok(())
     }
+
+    /// Forgets what was kept of an output under `name` (a state another name took over).
+    pub fn delete_export_state(&mut self, name: &str) -> Result<()> {
+        self.tx
+            .execute("DELETE FROM export_state WHERE name = ?1", params![name])?;
+        Ok(())
+    }
 }
 
 /// A removal of an address by a person: a `remove` line of its history.

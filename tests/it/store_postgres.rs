@@ -562,7 +562,19 @@ fn each_host_keeps_its_own_delta_point_on_a_shared_store() {
         assert_eq!(output.status.code(), Some(0), "{host}");
         std::fs::read_to_string(&out).unwrap()
     };
-    assert_eq!(delta("mx1"), "a@example.org\nb@example.org\n");
+    // The point an older fbl kept under the path alone, after exporting the two: the first
+    // host to write the file takes it over (nothing new for it), and it is gone for others.
+    let real = std::fs::canonicalize(dir).unwrap().join("list.txt");
+    shared().psql_in(
+        &test.database(),
+        &format!(
+            "INSERT INTO export_state (name, last_exported_at, last_change_seq, format)
+             SELECT '{}', '2026-11-01T00:00:00Z', max(change_seq), 'plain' FROM suppressions",
+            real.display()
+        ),
+    );
+    assert_eq!(delta("mx1"), "", "mx1 took over the point kept before");
+    assert_eq!(count(&test, "export_state"), 1, "one point, mx1's");
     // mx2's disk has no such file yet: it gets the whole list, not mx1's empty delta.
     assert_eq!(delta("mx2"), "a@example.org\nb@example.org\n");
     assert_eq!(delta("mx1"), "", "nothing changed since mx1's last export");

@@ -565,6 +565,197 @@ mod postfix {
         assert!(reader.open_queue_ids().is_empty());
     }
 
+    /// A delivery as Postfix's `daemon` logs it, to `relay`, with the reply `reply`.
+    fn sent_to(daemon: &str, queue_id: &str, recipient: &str, relay: &str, reply: &str) -> String {
+        format!(
+            "Nov 28 11:00:01 mail01 postfix/{daemon}[23]: {queue_id}: to=<{recipient}>, \
+             relay={relay}, delay=0.35, delays=0.1/0.01/0.01/0.23, dsn=2.7.0, \
+             status=sent ({reply})\n"
+        )
+    }
+
+    /// amavisd-new's answer when it discards a message (virus, spam, banned file, the older
+    /// `UBE` shape) or bounces it itself (its own DSN to the sender): Postfix logs
+    /// `status=sent`, but the message never left. It used to be an entry, so a message the
+    /// filter refused counted toward the complaint rate's denominator.
+    #[test]
+    fn a_message_amavis_discarded_or_bounced_is_no_send() {
+        let amavis = "127.0.0.1[127.0.0.1]:10024";
+        let log = [
+            cleanup("Nov 28 11:00:00", "3A1B2C3D4E", "m1@x"),
+            sent_to(
+                "smtp",
+                "3A1B2C3D4E",
+                "eve@example.com",
+                amavis,
+                "250 2.7.0 Ok, discarded, id=01890-11 - INFECTED: Eicar-Test-Signature",
+            ),
+            sent_to(
+                "smtp",
+                "3A1B2C3D4E",
+                "fay@example.net",
+                "localhost[::1]:10024",
+                "250 2.7.0 Ok, discarded, id=01891-03 - spam",
+            ),
+            sent_to(
+                "smtp",
+                "3A1B2C3D4E",
+                "gus@example.org",
+                amavis,
+                "250 2.7.0 Ok, discarded, id=01890-12 - BANNED: P=p003,L=1,M=multipart/mixed \
+                 | P=p002,L=1/2,M=application/x-msdownload,T=exe,N=invoice.exe",
+            ),
+            sent_to(
+                "smtp",
+                "3A1B2C3D4E",
+                "hal@example.com",
+                amavis,
+                "250 2.5.0 Ok, id=01892-05, BOUNCE",
+            ),
+            sent_to(
+                "smtp",
+                "3A1B2C3D4E",
+                "ida@example.com",
+                amavis,
+                "250 2.7.1 Ok, discarded, UBE, id=15656-03",
+            ),
+            sent_to(
+                "lmtp",
+                "3A1B2C3D4E",
+                "jan@example.com",
+                "mail01.sender.example[private/amavis]",
+                "250 2.7.0 Ok, discarded, id=01890-13-2 - spam",
+            ),
+            delivery("Nov 28 11:00:02", "3A1B2C3D4E", "kim@example.com", "sent"),
+            removed("Nov 28 11:00:02", "3A1B2C3D4E"),
+        ]
+        .concat();
+        check(
+            SendLogFormat::Postfix,
+            &log,
+            "kim@example.com message_id=m1@x sent_at=2026-11-28T11:00:02Z",
+        );
+    }
+
+    /// Only amavisd-new's exact replies, from a relay on this host, are kept by a filter: the
+    /// same words from a relayhost beyond loopback, and other replies with `discarded` in
+    /// them, are sends.
+    #[test]
+    fn other_replies_that_say_discarded_are_sends() {
+        let amavis = "127.0.0.1[127.0.0.1]:10024";
+        let log = [
+            cleanup("Nov 28 11:00:00", "3A1B2C3D4E", "m1@x"),
+            sent_to(
+                "smtp",
+                "3A1B2C3D4E",
+                "eve@example.com",
+                "smarthost.example.net[198.51.100.20]:587",
+                "250 2.7.0 Ok, discarded, id=01890-11 - spam",
+            ),
+            sent_to(
+                "smtp",
+                "3A1B2C3D4E",
+                "fay@example.net",
+                amavis,
+                "250 2.0.0 Ok, discarded, id=01890-11 - spam",
+            ),
+            sent_to(
+                "smtp",
+                "3A1B2C3D4E",
+                "gus@example.org",
+                amavis,
+                "250 2.7.0 Ok, discarded",
+            ),
+            sent_to(
+                "smtp",
+                "3A1B2C3D4E",
+                "hal@example.com",
+                amavis,
+                "250 2.7.0 Ok, discarded, id=spam - spam",
+            ),
+            sent_to(
+                "smtp",
+                "3A1B2C3D4E",
+                "ida@example.com",
+                amavis,
+                "250 2.0.0 Ok: message discarded duplicates, queued as 4NvD1a2B3c4D5e6",
+            ),
+            sent_to(
+                "smtp",
+                "3A1B2C3D4E",
+                "jan@example.com",
+                "[::ffff:192.0.2.9]:25",
+                "250 2.5.0 Ok, id=01892-05, BOUNCE",
+            ),
+            removed("Nov 28 11:00:02", "3A1B2C3D4E"),
+        ]
+        .concat();
+        check(
+            SendLogFormat::Postfix,
+            &log,
+            "eve@example.com message_id=m1@x sent_at=2026-11-28T11:00:01Z
+             fay@example.net message_id=m1@x sent_at=2026-11-28T11:00:01Z
+             gus@example.org message_id=m1@x sent_at=2026-11-28T11:00:01Z
+             hal@example.com message_id=m1@x sent_at=2026-11-28T11:00:01Z
+             ida@example.com message_id=m1@x sent_at=2026-11-28T11:00:01Z
+             jan@example.com message_id=m1@x sent_at=2026-11-28T11:00:01Z",
+        );
+    }
+
+    /// The hop rule and the discard rule together. A message filtered and queued again,
+    /// whose requeued copy a second filter pass (amavisd-new's outbound policy bank on
+    /// :10026) discards: neither the hop nor the discard is a send. And a message to two
+    /// recipients filtered one by one (`smtp-amavis_destination_recipient_limit = 1`),
+    /// passed for one and discarded for the other: only the passed one's requeued delivery
+    /// is a send.
+    #[test]
+    fn a_hop_then_a_discard_and_a_discard_for_one_recipient_of_two() {
+        let amavis = "127.0.0.1[127.0.0.1]:10024";
+        let log = [
+            cleanup("Nov 28 11:00:00", "5A7B8C9D0E", "m1@x"),
+            cleanup("Nov 28 11:00:01", "6B8C9D0E1F", "m1@x"),
+            hop(
+                "Nov 28 11:00:01",
+                "5A7B8C9D0E",
+                "jon@example.net",
+                "6B8C9D0E1F",
+            ),
+            removed("Nov 28 11:00:01", "5A7B8C9D0E"),
+            sent_to(
+                "smtp",
+                "6B8C9D0E1F",
+                "jon@example.net",
+                "127.0.0.1[127.0.0.1]:10026",
+                "250 2.7.0 Ok, discarded, id=01893-01 - spam",
+            ),
+            removed("Nov 28 11:00:02", "6B8C9D0E1F"),
+            cleanup("Nov 28 11:20:00", "3E5F6A7B8C", "m2@x"),
+            cleanup("Nov 28 11:20:01", "4F6A7B8C9D", "m2@x"),
+            hop(
+                "Nov 28 11:20:01",
+                "3E5F6A7B8C",
+                "ivy@example.org",
+                "4F6A7B8C9D",
+            ),
+            sent_to(
+                "smtp",
+                "3E5F6A7B8C",
+                "zoe@outlook.example",
+                amavis,
+                "250 2.7.0 Ok, discarded, id=01891-04 - spam",
+            ),
+            removed("Nov 28 11:20:02", "3E5F6A7B8C"),
+            delivery("Nov 28 11:20:03", "4F6A7B8C9D", "ivy@example.org", "sent"),
+            removed("Nov 28 11:20:03", "4F6A7B8C9D"),
+        ]
+        .concat();
+        check(
+            SendLogFormat::Postfix,
+            &log,
+            "ivy@example.org message_id=m2@x sent_at=2026-11-28T11:20:03Z",
+        );
+    }
+
     fn read_at(now: &str, zone: &str) -> ReadOptions {
         ReadOptions {
             now: chrono::DateTime::parse_from_rfc3339(now).unwrap().to_utc(),

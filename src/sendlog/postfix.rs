@@ -21,6 +21,11 @@
 //! queue id's cleanup line comes before the hop's. A relayhost on loopback (stunnel to a
 //! smarthost, a local KumoMTA) names a queue id that is none of this log's: a send.
 //!
+//! A `status=sent` from a relay on this host (loopback, or a unix socket) whose reply is
+//! amavisd-new's for a message it discarded (`250 2.7.0 Ok, discarded, id=12345-01 - spam`)
+//! or bounced itself (`250 2.5.0 Ok, id=12345-01, BOUNCE`) is no send either: the message
+//! went no further. Only those exact shapes; a relayhost's reply is never one.
+//!
 //! Everything else is skipped without error, including lines of other programs. A delivery
 //! whose queue id has no `message-id=` line before it (in this log, or carried from the one
 //! before, see below) is an error, as is one to a recipient that is no address.
@@ -263,6 +268,10 @@ impl PostfixState {
             self.queue_ids.seen(&self.key, stamp);
         }
         if status != "sent" {
+            return Step::Skip;
+        }
+        // amavisd-new discarded the message, or bounced it itself: it never left.
+        if kept_by_content_filter(event) {
             return Step::Skip;
         }
         let Some(recipient) = normalise_recipient(address) else {
@@ -712,6 +721,85 @@ fn queued_as(event: &str) -> Option<&str> {
         .unwrap_or(after.len());
     let queue_id = &after[..end];
     (5..=20).contains(&queue_id.len()).then_some(queue_id)
+}
+
+/// Whether a `status=sent` delivery is a content filter on this host (a relay on a loopback
+/// address or a unix socket) that kept the message: amavisd-new's reply when it discards a
+/// message (`final_*_destiny` D_DISCARD) or bounces it itself (D_BOUNCE, its own DSN to the
+/// sender). Postfix's client logs `sent`, yet the message went no further. Only amavisd-new's
+/// exact shapes (see [`amavis_kept`]), never any reply with `discarded` in it.
+fn kept_by_content_filter(event: &str) -> bool {
+    let Some((_, fields)) = event.split_once(", relay=") else {
+        return false;
+    };
+    let relay = fields.split(',').next().unwrap_or("");
+    let Some((_, status)) = fields.split_once(" status=sent (") else {
+        return false;
+    };
+    let reply = status.trim_end();
+    let Some(reply) = reply.strip_suffix(')') else {
+        return false;
+    };
+    relay_is_local(relay) && amavis_kept(reply)
+}
+
+/// Whether a delivery's `relay=` (`127.0.0.1[127.0.0.1]:10024`, `localhost[::1]:10024`,
+/// `host[private/amavis]`) is on this host: a loopback address, or a unix socket.
+fn relay_is_local(relay: &str) -> bool {
+    let Some((_, after)) = relay.split_once('[') else {
+        return false;
+    };
+    let Some((address, _)) = after.split_once(']') else {
+        return false;
+    };
+    if address.contains('/') {
+        return true;
+    }
+    match address.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(v4)) => v4.is_loopback(),
+        Ok(std::net::IpAddr::V6(v6)) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+        Err(_) => false,
+    }
+}
+
+/// amavisd-new's replies for a message it did not pass on, with its default
+/// `%smtp_reason_by_ccat` (`id=%n - INFECTED: %V`, `id=%n - spam`, `id=%n - BANNED: %F`):
+///
+/// - `250 2.7.0 Ok, discarded, id=12345-01 - INFECTED: Eicar-Test-Signature` (2.7.1 in
+///   older releases), and the older `250 2.7.1 Ok, discarded, UBE, id=12345-01`;
+/// - `250 2.5.0 Ok, id=12345-01, BOUNCE`: amavisd-new sent the sender a DSN itself.
+///
+/// `12345-01` is amavisd-new's log id (process id, task count, perhaps `-2` for a part of
+/// the recipients).
+fn amavis_kept(reply: &str) -> bool {
+    let is_log_id = |id: &str| {
+        let mut parts = id.split('-');
+        let first = parts.next().unwrap_or("");
+        let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+        let rest: Vec<&str> = parts.collect();
+        digits(first) && !rest.is_empty() && rest.iter().all(|part| digits(part))
+    };
+    if let Some(rest) = reply.strip_prefix("250 2.5.0 Ok, id=") {
+        return rest.strip_suffix(", BOUNCE").is_some_and(is_log_id);
+    }
+    let Some(rest) = reply
+        .strip_prefix("250 2.7.0 Ok, discarded, ")
+        .or_else(|| reply.strip_prefix("250 2.7.1 Ok, discarded, "))
+    else {
+        return false;
+    };
+    if let Some(id) = rest.strip_prefix("UBE, id=") {
+        return is_log_id(id);
+    }
+    let Some(rest) = rest.strip_prefix("id=") else {
+        return false;
+    };
+    match rest.split_once(" - ") {
+        Some((id, reason)) => is_log_id(id) && !reason.trim().is_empty(),
+        None => false,
+    }
 }
 
 /// The recipient and status of `to=<rcpt>, relay=..., status=sent (...)`.

@@ -2,7 +2,7 @@
 //! 127.0.0.1:10024, given back to Postfix on :10025 under a new queue id): the hop to the
 //! filter is no send, the requeued message's delivery is, across two runs. Real SQLite files.
 
-use crate::support::{fbl, run, stdout};
+use crate::support::{fbl, fixtures, run, stdout};
 use std::io::Write;
 use std::path::Path;
 
@@ -98,5 +98,51 @@ Nov 28 09:12:03 mail01 postfix/qmgr[1100]: 5A6B7C8D9E: removed
             "SELECT code || ' ' || ip || ' ' || recipient FROM block_events"
         ),
         ["S3150 203.0.113.5 zoe@outlook.example"]
+    );
+}
+
+/// `fbl sendlog import` of a log where amavisd-new discarded messages (a virus, spam, a
+/// banned file, spam for one recipient of two, spam on a second filter pass after a hop) and
+/// bounced one itself: Postfix logged each `status=sent` to 127.0.0.1:10024, but only the
+/// two messages that left are sends. The discarded and bounced ones used to be entries,
+/// counted in the complaint rate's denominator.
+#[test]
+fn messages_amavis_discarded_or_bounced_are_no_sends() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("fbl.toml"),
+        "[store]\npath = \"fbl.sqlite\"\n[send_log]\nretention_days = 5000\n",
+    )
+    .unwrap();
+    std::fs::copy(
+        fixtures().join("sendlog/postfix-amavis-discard.log"),
+        dir.path().join("mail.log"),
+    )
+    .unwrap();
+    let output = run(fbl(dir.path())
+        .env("FBL_NOW", NOW)
+        .env("TZ", "UTC")
+        .args(["--config", "fbl.toml", "sendlog", "import", "mail.log"])
+        .args(["--format", "postfix", "--json"]));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{summary}");
+    assert_eq!(
+        (
+            &summary["entries"],
+            &summary["added"],
+            &summary["bad_lines"]
+        ),
+        (&2.into(), &2.into(), &0.into()),
+        "{summary}"
+    );
+    assert_eq!(
+        rows(
+            dir.path(),
+            "SELECT recipient || ' ' || sent_at FROM send_log ORDER BY recipient"
+        ),
+        [
+            "ivy@example.org 2026-11-28T11:20:03Z",
+            "kim@example.com 2026-11-28T11:30:01Z"
+        ]
     );
 }

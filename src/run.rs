@@ -1605,7 +1605,7 @@ fn left_out_changed(
 
 /// Whether an output is written as it is prepared, with no rename: a descriptor (`-`,
 /// `/dev/stdout`), a device, a FIFO or a socket.
-fn is_stream(path: &Path) -> bool {
+pub(crate) fn is_stream(path: &Path) -> bool {
     match atomic_file::resolve_output(path) {
         Ok(atomic_file::OutputTarget::Descriptor(_)) => true,
         Ok(atomic_file::OutputTarget::Path(real)) => {

@@ -256,7 +256,7 @@ pub fn run(context: &Context, args: ExportArgs) -> Result<Outcome> {
 /// `--state-name`, which goes with `--format` and `--output`, not with the configured
 /// exports. Says what works instead.
 fn delta_to_a_stream(export: &crate::config::ExportConfig, scope: &ExportScope) -> Option<String> {
-    if !scope.changed_since_last || !is_stream(&export.path) {
+    if !scope.changed_since_last || !crate::run::is_stream(&export.path) {
         return None;
     }
     let path = export.path.display();
@@ -269,18 +269,6 @@ fn delta_to_a_stream(export: &crate::config::ExportConfig, scope: &ExportScope) 
          --state-name NAME` (one NAME per reader of the changes), or give this [[export]] a \
          file as its path"
     ))
-}
-
-/// Whether an output is written as it is prepared, not renamed into place: a descriptor
-/// (`-`, `/dev/stdout`), a device, a FIFO or a socket.
-fn is_stream(path: &Path) -> bool {
-    match crate::atomic_file::resolve_output(path) {
-        Ok(OutputTarget::Descriptor(_)) => true,
-        Ok(OutputTarget::Path(real)) => {
-            std::fs::metadata(real).is_ok_and(|meta| !meta.is_file() && !meta.is_dir())
-        }
-        Err(_) => false,
-    }
 }
 
 /// The most Mailgun's suppression upload takes (its control panel and its API's file upload

@@ -205,11 +205,7 @@ pub fn describe(summary: &Summary) -> String {
         );
     }
     for line in &summary.left_removed {
-        let _ = writeln!(
-            text,
-            "  complained before a person took the address off the list (left off it; `fbl \
-             suppress show` says when and why, `fbl suppress add` puts it back): {line}"
-        );
+        let _ = writeln!(text, "  {}", super::sendlog::left_removed(line));
     }
     text
 }

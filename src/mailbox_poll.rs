@@ -47,11 +47,27 @@ pub struct MailboxSummary {
 pub struct FolderSummary {
     pub folder: String,
     pub uid_validity: u32,
-    /// New messages found above the last committed UID.
+    /// New messages found above the last committed UID and read by this run (at most
+    /// `limit`).
     pub new_messages: u64,
+    /// New messages beyond `limit`, left for the next runs (from the same UID SEARCH).
+    pub left_for_next_runs: u64,
     pub fetched: u64,
-    /// Mailbox actions done, by action (`seen`, `move:Archive`, ...).
+    /// Messages this run committed to the store from this folder (stored, duplicates,
+    /// quarantined, or recorded as not delivered by the server).
+    pub committed: u64,
+    /// Mailbox actions this run did on the server, by action (`seen`, `move:Archive`, ...),
+    /// those it finished for an earlier run included.
     pub actions: BTreeMap<String, u64>,
+    /// Of `actions`, those an earlier run left pending (a crash, a timeout, a refusal) that
+    /// this run did, by action.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub pending_finished: BTreeMap<String, u64>,
+    /// Actions an earlier run left pending that the server had done already (the message
+    /// was no longer in the folder, or already flagged `\Seen`): forgotten, not done again
+    /// nor counted in `actions`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub pending_found_done: u64,
     /// True when UIDVALIDITY changed and the folder was read again from the start.
     pub rescanned: bool,
     /// Actions the server refused (a folder it will not create, say), with the number of
@@ -64,6 +80,13 @@ pub struct FolderSummary {
     /// every run until delivered or gone.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub unreadable: BTreeMap<u32, String>,
+    /// Set when the folder failed part-way: what is above is what was done before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// An action the server refused, and how many messages it left in the folder.
@@ -144,7 +167,10 @@ pub fn poll_mailbox(
     // Whether the session is still in step with the server after the folders.
     let mut in_step = true;
     for (index, folder) in mailbox.folders.iter().enumerate() {
-        let mut committed = 0;
+        let mut folder_summary = FolderSummary {
+            folder: folder.to_string(),
+            ..FolderSummary::default()
+        };
         let polled = poll_folder(
             mailbox,
             folder,
@@ -154,12 +180,13 @@ pub fn poll_mailbox(
             max_message_bytes,
             options,
             &mut summary.ingest,
-            &mut committed,
+            &mut folder_summary,
             progress,
         );
         progress.finish();
+        let committed = folder_summary.committed;
         match polled {
-            Ok(folder_summary) => {
+            Ok(()) => {
                 for (action, refused) in &folder_summary.refused_actions {
                     summary.errors.push(format!(
                         "mailbox {} folder {folder}: {} {} left in the folder, to be tried \
@@ -198,6 +225,12 @@ pub fn poll_mailbox(
                     "mailbox {} folder {folder}: {error:#}",
                     mailbox.name
                 ));
+                // A folder that was opened keeps its line: what it did before it failed
+                // (batches committed, actions done) stands, beside the error.
+                if folder_summary.uid_validity != 0 {
+                    folder_summary.error = Some(format!("{error:#}"));
+                    summary.folders.push(folder_summary);
+                }
                 // A folder the server answered about (no such folder, a command refused)
                 // leaves the session in step: the next folders are polled. After a broken
                 // connection, or anything else, they are polled on a new one.
@@ -302,20 +335,16 @@ fn poll_folder(
     max_message_bytes: u64,
     options: PollOptions,
     ingest: &mut Summary,
-    committed: &mut u64,
+    summary: &mut FolderSummary,
     progress: &mut dyn Progress,
-) -> Result<FolderSummary> {
+) -> Result<()> {
     let name = mailbox.name.as_str();
     let status = if options.dry_run {
         session.examine(folder)?
     } else {
         session.select(folder)?
     };
-    let mut summary = FolderSummary {
-        folder: folder.to_string(),
-        uid_validity: status.uid_validity,
-        ..FolderSummary::default()
-    };
+    summary.uid_validity = status.uid_validity;
     let state = store.mailbox_state(name, folder)?;
     let mut last_uid = match &state {
         Some(state) if state.uid_validity == status.uid_validity => state.last_uid,
@@ -341,12 +370,16 @@ fn poll_folder(
             session,
             store,
             &pending_groups(mailbox, folder, status.uid_validity, store, &pending)?,
-            &mut summary,
+            true,
+            summary,
         )?;
     }
 
     let mut uids = session.uids_after(last_uid, mailbox.since)?;
-    if let Some(limit) = mailbox.limit {
+    if let Some(limit) = mailbox.limit
+        && uids.len() > limit
+    {
+        summary.left_for_next_runs = (uids.len() - limit) as u64;
         uids.truncate(limit);
     }
     summary.new_messages = uids.len() as u64;
@@ -460,7 +493,7 @@ fn poll_folder(
         batch.set_mailbox_progress(name, folder, status.uid_validity, last_uid)?;
         batch.commit()?;
         ingest.add(&counted);
-        *committed = done;
+        summary.committed = done;
         if !prepared_folders {
             // A folder the server will not create is said by the moves into it.
             if let Err(error) = prepare_folders(mailbox, session)
@@ -477,7 +510,8 @@ fn poll_folder(
             session,
             store,
             &groups,
-            &mut summary,
+            false,
+            summary,
         )?;
     }
     if !options.dry_run {
@@ -486,7 +520,7 @@ fn poll_folder(
         batch.mark_mailbox_success(name, folder, ingester.now)?;
         batch.commit()?;
     }
-    Ok(summary)
+    Ok(())
 }
 
 /// The messages of `uids` with, for one over `max_message_bytes`, its head and its size:
@@ -638,7 +672,11 @@ fn pending_groups(
 
 /// Does the actions on the server, then forgets them in the store. An action the server
 /// refuses stays pending, and is noted in `summary.refused_actions`; any other failure (a
-/// broken connection) ends the folder.
+/// broken connection) ends the folder. `earlier` actions were left pending by an earlier
+/// run, which may have done them on the server without learning it (a timeout after the
+/// command was sent): those the server did already are only forgotten, and not counted
+/// as done by this run.
+#[allow(clippy::too_many_arguments)]
 fn apply_actions(
     mailbox: &MailboxConfig,
     folder: &str,
@@ -646,12 +684,35 @@ fn apply_actions(
     session: &mut Session,
     store: &mut Store,
     groups: &BTreeMap<String, Vec<u32>>,
+    earlier: bool,
     summary: &mut FolderSummary,
 ) -> Result<()> {
-    for (action, uids) in groups {
+    for (action, all) in groups {
+        if all.is_empty() {
+            continue;
+        }
+        let parsed = AfterAction::parse(action).map_err(anyhow::Error::msg)?;
+        let uids: Vec<u32> = if earlier {
+            let due = still_due(session, &parsed, all)?;
+            let found_done: Vec<u32> = all
+                .iter()
+                .copied()
+                .filter(|uid| due.binary_search(uid).is_err())
+                .collect();
+            if !found_done.is_empty() {
+                let mut batch = store.begin()?;
+                batch.clear_pending_actions(&mailbox.name, folder, uid_validity, &found_done)?;
+                batch.commit()?;
+                summary.pending_found_done += found_done.len() as u64;
+            }
+            due
+        } else {
+            all.clone()
+        };
         if uids.is_empty() {
             continue;
         }
+        let uids = &uids;
         let done: Result<(), ImapError> =
             match AfterAction::parse(action).map_err(anyhow::Error::msg)? {
                 AfterAction::Keep => Ok(()),
@@ -674,9 +735,41 @@ fn apply_actions(
         let mut batch = store.begin()?;
         batch.clear_pending_actions(&mailbox.name, folder, uid_validity, uids)?;
         batch.commit()?;
+        if matches!(parsed, AfterAction::Keep) {
+            continue;
+        }
         *summary.actions.entry(action.clone()).or_default() += uids.len() as u64;
+        if earlier {
+            *summary.pending_finished.entry(action.clone()).or_default() += uids.len() as u64;
+        }
     }
     Ok(())
+}
+
+/// Of `uids` (an earlier run's pending `action`), those the server has not done yet,
+/// ascending: a message still in the selected folder (for `seen`, still without `\Seen`).
+/// A message no longer there was moved or deleted already (by the earlier run, whose answer
+/// was lost, or by someone else); nothing is left to do for it.
+fn still_due(session: &mut Session, action: &AfterAction, uids: &[u32]) -> Result<Vec<u32>> {
+    let present: Vec<u32> = match action {
+        AfterAction::Keep => uids.to_vec(),
+        AfterAction::Seen => session.unseen_uids()?,
+        AfterAction::Delete | AfterAction::Move(_) => session
+            .fetch_sizes(uids)?
+            .into_iter()
+            .map(|(uid, _)| uid)
+            .collect(),
+    };
+    let mut present = present;
+    present.sort_unstable();
+    let mut due: Vec<u32> = uids
+        .iter()
+        .copied()
+        .filter(|uid| present.binary_search(uid).is_ok())
+        .collect();
+    due.sort_unstable();
+    due.dedup();
+    Ok(due)
 }
 
 /// Takes out of the mailbox's quarantine folder the messages fbl released since it moved

@@ -25,7 +25,9 @@ pub enum MailboxCommand {
         #[arg(long)]
         no_browser: bool,
     },
-    /// Show the progress kept per mailbox and folder (UIDVALIDITY, last UID, last success)
+    /// Show every configured mailbox's folders (never polled yet, or UIDVALIDITY, last UID,
+    /// last success), with actions still due and messages the server could not deliver;
+    /// then folders the store keeps that are no longer configured
     Status {
         /// Print the mailboxes' states as JSON
         #[arg(long)]
@@ -43,24 +45,114 @@ pub fn run(context: &Context, command: MailboxCommand) -> Result<Outcome> {
         } => login(find(context, &name)?, device_code, no_browser),
         MailboxCommand::Status { json } => {
             let store = context.open_existing_store()?;
-            let states = store.mailbox_states()?;
+            let folders = status(context, &store)?;
             if json {
-                print_json(&states)?;
+                print_json(&folders)?;
             } else {
-                for state in &states {
-                    println!(
-                        "{}\t{}\tUIDVALIDITY {}\tlast UID {}\tlast success {}",
-                        state.mailbox,
-                        state.folder,
-                        state.uid_validity,
-                        state.last_uid,
-                        state.last_success_at.as_deref().unwrap_or("never")
-                    );
+                for folder in &folders {
+                    println!("{}", status_line(folder));
                 }
             }
             Ok(Outcome::Clean)
         }
     }
+}
+
+/// What `fbl mailbox status` says of one folder.
+#[derive(Debug, serde::Serialize)]
+struct FolderStatus {
+    mailbox: String,
+    folder: String,
+    /// False for a folder the store keeps progress of that the configuration no longer
+    /// names (its mailbox, or the folder, removed or renamed).
+    configured: bool,
+    /// None for a folder never polled yet (no batch committed).
+    uid_validity: Option<u32>,
+    last_uid: Option<u32>,
+    last_success_at: Option<String>,
+    /// Mailbox actions committed to but not yet done on the server (refused, or left by a
+    /// crash): done first by the next run.
+    pending_actions: u64,
+    /// Messages the server could not deliver, asked for again at every run.
+    undeliverable: u64,
+}
+
+/// Every configured mailbox's folders, in the configuration's order, then the folders the
+/// store keeps progress of that are configured no more.
+fn status(context: &Context, store: &crate::store::Store) -> Result<Vec<FolderStatus>> {
+    use std::collections::BTreeMap;
+    let mut states: BTreeMap<(String, String), crate::store::MailboxState> = store
+        .mailbox_states()?
+        .into_iter()
+        .map(|state| ((state.mailbox.clone(), state.folder.clone()), state))
+        .collect();
+    let pending: BTreeMap<(String, String), u64> = store
+        .pending_action_counts()?
+        .into_iter()
+        .map(|(m, f, n)| ((m, f), n))
+        .collect();
+    let undeliverable: BTreeMap<(String, String), u64> = store
+        .unreadable_counts()?
+        .into_iter()
+        .map(|(m, f, n)| ((m, f), n))
+        .collect();
+    let row =
+        |key: &(String, String), configured: bool, state: Option<crate::store::MailboxState>| {
+            FolderStatus {
+                mailbox: key.0.clone(),
+                folder: key.1.clone(),
+                configured,
+                uid_validity: state.as_ref().map(|s| s.uid_validity),
+                last_uid: state.as_ref().map(|s| s.last_uid),
+                last_success_at: state.and_then(|s| s.last_success_at),
+                pending_actions: pending.get(key).copied().unwrap_or(0),
+                undeliverable: undeliverable.get(key).copied().unwrap_or(0),
+            }
+        };
+    let mut rows = Vec::new();
+    let mut configured = std::collections::BTreeSet::new();
+    for mailbox in &context.config.mailboxes {
+        for folder in &mailbox.folders {
+            let key = (mailbox.name.clone(), folder.clone());
+            if !configured.insert(key.clone()) {
+                continue;
+            }
+            let state = states.remove(&key);
+            rows.push(row(&key, true, state));
+        }
+    }
+    // What the store keeps of folders no longer configured: progress, or only actions
+    // due or messages undelivered.
+    let mut gone: std::collections::BTreeSet<(String, String)> = states.keys().cloned().collect();
+    gone.extend(pending.keys().cloned());
+    gone.extend(undeliverable.keys().cloned());
+    for key in gone {
+        if configured.contains(&key) {
+            continue;
+        }
+        let state = states.remove(&key);
+        rows.push(row(&key, false, state));
+    }
+    Ok(rows)
+}
+
+fn status_line(folder: &FolderStatus) -> String {
+    let mut line = format!("{}\t{}", folder.mailbox, folder.folder);
+    match (folder.uid_validity, folder.last_uid) {
+        (Some(uid_validity), Some(last_uid)) => line.push_str(&format!(
+            "\tUIDVALIDITY {uid_validity}\tlast UID {last_uid}\tlast success {}",
+            folder.last_success_at.as_deref().unwrap_or("never")
+        )),
+        _ => line.push_str("\tnever polled yet"),
+    }
+    line.push_str(&format!(
+        "\tpending actions {}\tundeliverable {}",
+        folder.pending_actions, folder.undeliverable
+    ));
+    if !folder.configured {
+        line.push_str("\tno longer configured");
+    }
+    line
 }
 
 fn find<'c>(context: &'c Context, name: &str) -> Result<&'c MailboxConfig> {

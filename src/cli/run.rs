@@ -149,27 +149,7 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
                 );
             }
             for folder in &mailbox.folders {
-                let actions: Vec<String> = folder
-                    .actions
-                    .iter()
-                    .map(|(a, n)| format!("{a} {n}"))
-                    .collect();
-                println!(
-                    "  mailbox {} {}: {} new{}{}",
-                    mailbox.mailbox,
-                    folder.folder,
-                    folder.new_messages,
-                    if folder.rescanned {
-                        " (UIDVALIDITY changed: read again from the start)"
-                    } else {
-                        ""
-                    },
-                    if actions.is_empty() {
-                        String::new()
-                    } else {
-                        format!("; {}", actions.join(", "))
-                    }
-                );
+                println!("  {}", folder_line(&mailbox.mailbox, folder));
             }
         }
         if let Some(report) = &summary.report {
@@ -223,6 +203,52 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
     } else {
         Outcome::Clean
     })
+}
+
+/// A folder's line in the summary: what this run read and did, what it left for the next
+/// runs (`limit`), what it finished for an earlier run, and the error that stopped it.
+fn folder_line(mailbox: &str, folder: &crate::mailbox_poll::FolderSummary) -> String {
+    let listed = |map: &std::collections::BTreeMap<String, u64>| {
+        map.iter()
+            .map(|(a, n)| format!("{a} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut line = format!(
+        "mailbox {mailbox} {}: {} new",
+        folder.folder, folder.new_messages
+    );
+    if folder.left_for_next_runs > 0 {
+        line.push_str(&format!(
+            " ({} more left for the next runs: limit)",
+            folder.left_for_next_runs
+        ));
+    }
+    if folder.rescanned {
+        line.push_str(" (UIDVALIDITY changed: read again from the start)");
+    }
+    if !folder.actions.is_empty() {
+        line.push_str(&format!("; {}", listed(&folder.actions)));
+    }
+    if !folder.pending_finished.is_empty() {
+        line.push_str(&format!(
+            " (of which left pending by an earlier run: {})",
+            listed(&folder.pending_finished)
+        ));
+    }
+    if folder.pending_found_done > 0 {
+        line.push_str(&format!(
+            "; {} left pending by an earlier run found done already on the server",
+            super::counted(folder.pending_found_done, "action", "actions")
+        ));
+    }
+    if let Some(error) = &folder.error {
+        line.push_str(&format!(
+            "; failed after {} committed: {error}",
+            super::counted(folder.committed, "message", "messages")
+        ));
+    }
+    line
 }
 
 /// A private temporary folder for a dry run's empty store, removed with what it holds when

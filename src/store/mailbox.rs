@@ -102,6 +102,28 @@ impl Store {
         )
     }
 
+    /// How many actions are due, per mailbox and folder (any UIDVALIDITY), by mailbox and
+    /// folder: for `fbl mailbox status`.
+    pub fn pending_action_counts(&self) -> Result<Vec<(String, String, u64)>> {
+        self.db.query(
+            "SELECT mailbox, folder, count(*) FROM mailbox_pending
+             GROUP BY mailbox, folder ORDER BY mailbox, folder",
+            params![],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get::<i64>(2)? as u64)),
+        )
+    }
+
+    /// How many messages the server could not deliver, per mailbox and folder, by mailbox
+    /// and folder: for `fbl mailbox status`.
+    pub fn unreadable_counts(&self) -> Result<Vec<(String, String, u64)>> {
+        self.db.query(
+            "SELECT mailbox, folder, count(*) FROM mailbox_unreadable
+             GROUP BY mailbox, folder ORDER BY mailbox, folder",
+            params![],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get::<i64>(2)? as u64)),
+        )
+    }
+
     /// Actions still due in a folder, by UID.
     pub fn pending_actions(
         &self,

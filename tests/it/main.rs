@@ -19,6 +19,7 @@ mod idn;
 mod imap_client;
 mod imap_poll;
 mod imap_safety;
+mod mailbox_summary;
 mod parse_golden;
 mod parse_properties;
 mod postfix_content_filter;

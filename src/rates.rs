@@ -396,6 +396,11 @@ pub const BLOCK_HISTORY_DAYS: i64 = 90;
 /// A gap longer than this many days between two sightings starts a new episode.
 pub const EPISODE_GAP_DAYS: i64 = 3;
 
+/// How far apart, in minutes, a bounce's and a send log's sightings of one rejection may be
+/// (the DSN's Arrival-Date or Date against the log line's time: seconds to minutes). A retry
+/// hours later is a rejection of its own.
+pub const SAME_REJECTION_MINUTES: i64 = 10;
+
 /// SNDS totals in the window.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SndsSummary {
@@ -1191,6 +1196,71 @@ pub fn snds_blocked(status: &[SndsStatus], ip: &str) -> bool {
                 _ => false,
             }
     })
+}
+
+/// One sighting per rejection: the sender's Postfix logs a rejection (source `send_log`) and
+/// sends back a DSN of it (source `bounce`), two sightings of one event. A bounce and a
+/// send-log sighting of the same IP, code and recipient (ASCII case aside) at most
+/// `SAME_REJECTION_MINUTES` apart are paired, one with one, and the pair counts once: the
+/// earlier sighting stays (the bounce when they are as early), whichever the store got first.
+/// Sightings of one source are never paired (two messages refused alike are two events), nor
+/// those without a recipient or a readable time. The order of those kept is kept.
+pub fn one_per_rejection(events: Vec<BlockEvent>) -> Vec<BlockEvent> {
+    type At = chrono::DateTime<chrono::FixedOffset>;
+    let at = |event: &BlockEvent| chrono::DateTime::parse_from_rfc3339(&event.seen_at).ok();
+    let mut candidates: Vec<(usize, String, At)> = events
+        .iter()
+        .enumerate()
+        .filter_map(|(i, event)| {
+            let recipient = event.recipient.as_deref().filter(|r| !r.is_empty())?;
+            Some((i, recipient.to_ascii_lowercase(), at(event)?))
+        })
+        .collect();
+    candidates.sort_by(|(a, ra, ta), (b, rb, tb)| {
+        let (a, b) = (&events[*a], &events[*b]);
+        (a.ip.as_str(), a.code.as_str(), ra, ta, a.source.as_str()).cmp(&(
+            b.ip.as_str(),
+            b.code.as_str(),
+            rb,
+            tb,
+            b.source.as_str(),
+        ))
+    });
+    let window = chrono::Duration::minutes(SAME_REJECTION_MINUTES);
+    let mut dropped = vec![false; events.len()];
+    // The kept sightings of the current IP, code and recipient not paired yet, oldest first.
+    let mut unpaired: std::collections::VecDeque<(usize, At)> = Default::default();
+    let mut previous: Option<(usize, &str)> = None;
+    for (i, recipient, t) in &candidates {
+        let event = &events[*i];
+        let same_group = previous.is_some_and(|(p, r)| {
+            let p = &events[p];
+            (p.ip.as_str(), p.code.as_str(), r)
+                == (event.ip.as_str(), event.code.as_str(), recipient)
+        });
+        if !same_group {
+            unpaired.clear();
+        }
+        previous = Some((*i, recipient));
+        while unpaired.front().is_some_and(|(_, u)| *t - *u > window) {
+            unpaired.pop_front();
+        }
+        let pair = unpaired
+            .iter()
+            .position(|(u, _)| events[*u].source != event.source);
+        match pair {
+            Some(k) => {
+                unpaired.remove(k);
+                dropped[*i] = true;
+            }
+            None => unpaired.push_back((*i, *t)),
+        }
+    }
+    events
+        .into_iter()
+        .zip(dropped)
+        .filter_map(|(event, dropped)| (!dropped).then_some(event))
+        .collect()
 }
 
 /// Groups sightings per IP and class into episodes: a gap longer than `EPISODE_GAP_DAYS`
@@ -2280,5 +2350,41 @@ mod tests {
             .expect("a list alert");
         assert_eq!(report.window.to_day, "2026-11-20");
         assert_eq!(list.event, "2026-W47");
+    }
+
+    #[test]
+    fn a_bounce_and_a_log_line_of_one_rejection_count_once() {
+        let seen = |source: &str, recipient: &str, at: &str| BlockEvent {
+            recipient: Some(recipient.into()),
+            source: source.into(),
+            ..block("203.0.113.5", "S3140", BlockClass::Block, at)
+        };
+        let events = vec![
+            seen("send_log", "zoe@outlook.example", "2026-11-18T09:15:01Z"),
+            seen("bounce", "Zoe@outlook.example", "2026-11-18T09:15:00Z"),
+            // Two messages refused alike in one log are two events.
+            seen("send_log", "amy@outlook.example", "2026-11-18T09:15:01Z"),
+            seen("send_log", "amy@outlook.example", "2026-11-18T09:16:01Z"),
+            seen("bounce", "amy@outlook.example", "2026-11-18T09:16:30Z"),
+            // Hours later, a rejection of its own.
+            seen("bounce", "zoe@outlook.example", "2026-11-18T12:15:00Z"),
+        ];
+        let kept = one_per_rejection(events.clone());
+        let at: Vec<(&str, &str)> = kept
+            .iter()
+            .map(|e| (e.source.as_str(), e.seen_at.as_str()))
+            .collect();
+        assert_eq!(
+            at,
+            [
+                ("bounce", "2026-11-18T09:15:00Z"),
+                ("send_log", "2026-11-18T09:15:01Z"),
+                ("send_log", "2026-11-18T09:16:01Z"),
+                ("bounce", "2026-11-18T12:15:00Z"),
+            ]
+        );
+        let mut reversed = events;
+        reversed.reverse();
+        assert_eq!(one_per_rejection(reversed).len(), 4);
     }
 }

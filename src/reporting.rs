@@ -302,7 +302,8 @@ fn block_history(store: &Store, window: &Window) -> Result<Vec<crate::rates::Blo
             }
         }
     }
-    Ok(events)
+    // A rejection both logged and bounced back is one.
+    Ok(crate::rates::one_per_rejection(events))
 }
 
 /// The first day block sightings are read from for a window.
@@ -465,7 +466,7 @@ pub fn delist_input(
     let (figures, blocks, ip_status, snds_available, snds_days) = store.read_snapshot(|store| {
         Ok((
             store.delist_figures(ip, &window.from_day)?,
-            store.block_events("", Some(ip))?,
+            crate::rates::one_per_rejection(store.block_events("", Some(ip))?),
             store.snds_ip_status_all_periods()?,
             store.has_snds()?,
             store.snds_days(&window.from_day, &window.to_day, Some(ip))?,

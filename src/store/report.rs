@@ -654,29 +654,9 @@ impl Store {
     /// listed once, and its addresses were listed since the earliest start any account saw.
     fn snds_status_periods(&self, open_only: bool) -> Result<Vec<SndsStatus>> {
         let periods = self.snds_ip_status_all_accounts()?;
-        let mut parts = super::snds::ip_status_since(&periods, open_only);
-        parts.sort_by_cached_key(|part| {
-            (
-                part.since.clone(),
-                super::snds::address_order(part),
-                part.blocked,
-                part.period_id,
-            )
-        });
-        parts.dedup_by(|a, b| {
-            (&a.since, &a.first_ip, &a.last_ip, a.blocked)
-                == (&b.since, &b.first_ip, &b.last_ip, b.blocked)
-        });
-        Ok(parts
-            .into_iter()
-            .map(|part| SndsStatus {
-                first_ip: part.first_ip,
-                last_ip: part.last_ip,
-                blocked: part.blocked,
-                details: part.details,
-                since: part.since,
-            })
-            .collect())
+        Ok(super::snds::status_parts(super::snds::ip_status_since(
+            &periods, open_only,
+        )))
     }
 
     /// Block events seen on or after `from_day`, or every one for an IP.

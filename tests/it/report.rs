@@ -1736,3 +1736,80 @@ fn snds_figures_sit_beside_the_utc_day_their_window_covers() {
     assert_eq!(day("2026-11-19")["snds"]["message_recipients"], 3000);
     assert!(day("2026-11-18")["snds"].is_null());
 }
+
+/// One Outlook.com rejection that the sender's Postfix logs and whose DSN reaches the
+/// feedback mailbox is one block sighting, whichever fbl reads first; a second rejection of
+/// the same recipient hours later is one of its own.
+#[test]
+fn a_rejection_both_logged_and_bounced_back_counts_once() {
+    let refused = "550 5.7.1 Unfortunately, messages from [203.0.113.5] weren't sent. Please contact your Internet service provider since part of their network is on our block list (S3140). You can also refer your provider to http://mail.live.example/mail/troubleshooting.aspx#errors.";
+    let log = format!(
+        "2026-11-18T09:15:01.772+00:00 mta1 postfix/smtp[9]: 4Nx7Qm2bTkz9sLd: to=<zoe.miller@outlook.example>, relay=outlook-example.olc.protection.outlook.example[192.0.2.77]:25, delay=1, dsn=5.7.1, status=bounced (host outlook-example.olc.protection.outlook.example[192.0.2.77] said: {refused} (in reply to MAIL FROM command))\n\
+         2026-11-18T12:40:00+00:00 mta1 postfix/smtp[9]: 4Nx8AAAAAAz9sLd: to=<zoe.miller@outlook.example>, relay=outlook-example.olc.protection.outlook.example[192.0.2.77]:25, delay=1, dsn=5.7.1, status=bounced (host outlook-example.olc.protection.outlook.example[192.0.2.77] said: {refused} (in reply to MAIL FROM command))\n"
+    );
+    let mut reports = Vec::new();
+    for log_first in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path();
+        std::fs::write(
+            path.join("fbl.toml"),
+            "[store]\npath = \"fbl.sqlite\"\n\n[send_log]\nretention_days = 5000\n",
+        )
+        .unwrap();
+        std::fs::write(path.join("mail.log"), &log).unwrap();
+        std::fs::create_dir(path.join("bounces")).unwrap();
+        std::fs::copy(
+            fixtures().join("bounces/outlook-s3140-postfix-dsn.eml"),
+            path.join("bounces/dsn.eml"),
+        )
+        .unwrap();
+        let now = "2026-11-18T18:00:00Z";
+        let import = || {
+            let output = run(fbl(path)
+                .args([
+                    "--config", "fbl.toml", "sendlog", "import", "--format", "postfix", "mail.log",
+                ])
+                .env("FBL_NOW", now));
+            assert_ne!(output.status.code(), Some(2), "{}", stdout(&output));
+        };
+        let ingest = || {
+            let output = run(fbl(path)
+                .args(["--config", "fbl.toml", "ingest", "bounces"])
+                .env("FBL_NOW", now));
+            assert_ne!(output.status.code(), Some(2), "{}", stdout(&output));
+            // The report scans the new bounce for blocks.
+            let output = run(fbl(path)
+                .args(["--config", "fbl.toml", "report", "--format", "json"])
+                .env("FBL_NOW", now));
+            assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+        };
+        if log_first {
+            import();
+            ingest();
+        } else {
+            ingest();
+            import();
+        }
+        let output = run(fbl(path)
+            .args(["--config", "fbl.toml", "report", "--format", "json"])
+            .env("FBL_NOW", now));
+        assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+        let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+        let blocks = report["blocks"].as_array().unwrap();
+        assert_eq!(blocks.len(), 1, "log first: {log_first}: {blocks:?}");
+        assert_eq!(blocks[0]["ip"], "203.0.113.5");
+        assert_eq!(
+            blocks[0]["sightings"], 2,
+            "log first: {log_first}: {blocks:?}"
+        );
+        assert_eq!(blocks[0]["first_seen"], "2026-11-18T09:15:00Z");
+        // Both sightings stay in the store, the bounce's as evidence.
+        let stored: i64 = rusqlite::Connection::open(path.join("fbl.sqlite"))
+            .unwrap()
+            .query_row("SELECT count(*) FROM block_events", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(stored, 3);
+        reports.push(blocks.clone());
+    }
+    assert_eq!(reports[0], reports[1], "the same report in either order");
+}

@@ -669,6 +669,14 @@ impl Session {
         Ok(())
     }
 
+    /// Hands the messages this session flagged `\Deleted` itself over to `next`, a session
+    /// that replaces it: they stay fbl's own, to be expunged or said.
+    pub fn hand_over_own_deleted(&mut self, next: &mut Session) {
+        for (folder, uids) in std::mem::take(&mut self.own_deleted) {
+            next.own_deleted.entry(folder).or_default().extend(uids);
+        }
+    }
+
     /// The messages this session flagged `\Deleted` but left unexpunged (a server without
     /// UIDPLUS, and another client's message flagged `\Deleted` in the folder), by folder;
     /// forgotten once taken.

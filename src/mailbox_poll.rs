@@ -604,6 +604,7 @@ fn reopen(
              reads it again from the start"
         );
     }
+    session.hand_over_own_deleted(&mut fresh);
     *session = fresh;
     Ok(())
 }

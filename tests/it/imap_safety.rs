@@ -290,3 +290,44 @@ fn a_refusal_that_echoes_the_password_or_token_is_masked() {
         .encode("user=u@example.com\x01auth=Bearer ya29.TopSecretToken\x01\x01");
     assert!(!said.contains(&sent[..20]), "{said}");
 }
+
+/// Without UIDPLUS, the messages fbl flagged `\Deleted` and could not expunge (another
+/// client's are there too) stay fbl's own across a new connection opened mid-folder (a message
+/// the server cannot deliver breaks the first): all are said, none is taken for another's.
+#[test]
+fn fbls_own_flagged_messages_stay_its_own_across_a_new_connection() {
+    let server = Dovecot::start_without_move_or_uidplus();
+    let setup = Setup::new(&server, "keep", "");
+    let mut other = other_client(&server, &setup);
+    append(&mut other, reports(0..5));
+    let _ = other.logout();
+    let (code, summary) = setup.run_json(&[]);
+    assert_eq!(code, Some(0), "{summary}");
+
+    // The user deletes a read one in a mail client (no expunge); ten more arrive, the eighth
+    // of them (UID 13, in fbl's second batch of 7) unreadable to the server.
+    let mut other = other_client(&server, &setup);
+    flag_deleted(&mut other, 3);
+    append(&mut other, reports(5..15));
+    let _ = other.logout();
+    let broken = message_file(&server, &setup.user, "INBOX", 13);
+    std::fs::set_permissions(&broken, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let config = setup.dir.path().join("fbl.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("after = \"keep\"", "after = \"delete\""),
+    )
+    .unwrap();
+
+    let output = run(setup.fbl().args(["run", "--json"]));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["ingest"]["stored"], 9, "{summary}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("folder INBOX: 9 messages"),
+        "every one fbl flagged is said: {stderr}"
+    );
+    let (_, deleted) = uids(&server, &setup, "INBOX");
+    assert_eq!(deleted, vec![3, 6, 7, 8, 9, 10, 11, 12, 14, 15]);
+}

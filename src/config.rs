@@ -847,6 +847,14 @@ impl Config {
             if !mailbox_names.insert(name) {
                 bail!("two [[mailbox]] entries are named {name:?}");
             }
+            // A mailbox's messages are kept as `imap:NAME/FOLDER;...`: a `/` in the name would
+            // make one mailbox's rows look like another's.
+            if name.is_empty() || name.contains(['/', ';']) || name.chars().any(char::is_control) {
+                bail!(
+                    "mailbox {name:?}: a mailbox name must not be empty nor hold a `/`, a `;` or \
+                     a control character"
+                );
+            }
             let after = AfterAction::parse(&mailbox.after)
                 .map_err(|e| anyhow::anyhow!("mailbox {name}: {e}"))?;
             if mailbox.batch_size == 0 {

@@ -638,24 +638,15 @@ impl Store {
         Ok(days)
     }
 
-    /// The ranges SNDS ipStatus lists now (periods not ended), across accounts.
-    pub fn snds_ip_status(&self) -> Result<Vec<SndsStatus>> {
-        self.snds_status_periods(true)
-    }
-
-    /// Every ipStatus period kept, ended or not, across accounts, oldest first.
+    /// Every ipStatus period kept, ended or not, across accounts, oldest first: the periods
+    /// cut into parts by when their addresses began to be listed so (a blocked range that grew
+    /// keeps its older addresses' start), by `since`, then range. Accounts that cover the same
+    /// IPs each keep a period of a range they both list; it is one range, listed once, and its
+    /// addresses were listed since the earliest start any account saw.
     pub fn snds_ip_status_all_periods(&self) -> Result<Vec<SndsStatus>> {
-        self.snds_status_periods(false)
-    }
-
-    /// The periods cut into parts by when their addresses began to be listed so (a blocked
-    /// range that grew keeps its older addresses' start), by `since`, then range. Accounts
-    /// that cover the same IPs each keep a period of a range they both list; it is one range,
-    /// listed once, and its addresses were listed since the earliest start any account saw.
-    fn snds_status_periods(&self, open_only: bool) -> Result<Vec<SndsStatus>> {
         let periods = self.snds_ip_status_all_accounts()?;
         Ok(super::snds::status_parts(super::snds::ip_status_since(
-            &periods, open_only,
+            &periods, false,
         )))
     }
 

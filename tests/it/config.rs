@@ -285,6 +285,11 @@ fn settings_that_would_do_nothing_or_guess_are_refused() {
             "mailbox m: [mailbox.oauth] client_secret: give exactly one",
         ),
         (
+            "[[mailbox]]\nname = \"a/b\"\nhost = \"imap.example.com\"\nuser = \"u\"\n\
+             password_env = \"P\"\n",
+            "mailbox \"a/b\": a mailbox name must not be empty nor hold a `/`",
+        ),
+        (
             "[[mailbox]]\nname = \"m\"\nhost = \"imap.example.com\"\nsecurity = \"plain\"\n\
              user = \"u\"\npassword_env = \"P\"\n",
             "mailbox m: security = \"plain\" would send the password unencrypted to \

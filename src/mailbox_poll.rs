@@ -443,13 +443,34 @@ fn poll_folder(
             done += 1;
             progress.advance(done);
         }
-        for uid in chunk {
-            if retried.binary_search(uid).is_ok()
-                && !unreadable.iter().any(|(u, _)| u == uid)
-                && !options.dry_run
-            {
-                // Delivered at last (and stored below), or gone from the folder.
-                batch.clear_unreadable(name, folder, status.uid_validity, *uid)?;
+        // A message asked for again is forgotten once delivered (and stored below), or gone
+        // from the folder: one the server answered for with nothing, yet still lists, stays.
+        let retried_here: Vec<u32> = chunk
+            .iter()
+            .copied()
+            .filter(|uid| {
+                retried.binary_search(uid).is_ok() && !unreadable.iter().any(|(u, _)| u == uid)
+            })
+            .collect();
+        if !retried_here.is_empty() && !options.dry_run {
+            let not_delivered: Vec<u32> = retried_here
+                .iter()
+                .copied()
+                .filter(|uid| !messages.iter().any(|(u, _, _)| u == uid))
+                .collect();
+            let still_listed: Vec<u32> = if not_delivered.is_empty() {
+                Vec::new()
+            } else {
+                session
+                    .fetch_sizes(&not_delivered)?
+                    .into_iter()
+                    .map(|(uid, _)| uid)
+                    .collect()
+            };
+            for uid in retried_here {
+                if !still_listed.contains(&uid) {
+                    batch.clear_unreadable(name, folder, status.uid_validity, uid)?;
+                }
             }
         }
         for (uid, raw, oversized) in messages {
@@ -900,12 +921,16 @@ fn find_released<'r>(
                 && row.sha256 == digest.as_slice()
         })
     };
+    // Every match is of a message of a released row's size: only those are downloaded.
+    let sizes_released: std::collections::HashSet<u64> =
+        released.iter().map(|row| row.size).collect();
     let mut found = Vec::new();
     let uids = session.uids_after(0, None)?;
     for chunk in uids.chunks(mailbox.batch_size) {
         let sizes = session.fetch_sizes(chunk)?;
         let (big, small): (Vec<UidSize>, Vec<UidSize>) = sizes
             .into_iter()
+            .filter(|(_, size)| sizes_released.contains(&u64::from(*size)))
             .partition(|(_, size)| u64::from(*size) > max_message_bytes);
         let small: Vec<u32> = small.iter().map(|(uid, _)| *uid).collect();
         for (uid, raw) in session.fetch_batch(&small)? {

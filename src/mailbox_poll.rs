@@ -267,7 +267,7 @@ pub fn poll_mailbox(
             Err(error) if crate::store::is_disk_full(&error) => {
                 let place = store.location().to_string();
                 fatal = Some(
-                    disk_full(error, &place, Kept::Messages(0))
+                    disk_full(error, &place, Kept::Messages(summary.ingest.messages))
                         .context(format!("mailbox {} quarantine folder", mailbox.name)),
                 );
             }

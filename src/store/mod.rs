@@ -1720,24 +1720,7 @@ impl Batch<'_> {
         if removed_at.is_none()
             && let Some(at) = expires_at.as_deref()
         {
-            let line = self.history(
-                request.address,
-                at,
-                "expire",
-                None,
-                "expiry",
-                None,
-                None,
-                previous,
-            )?;
-            self.tx.execute(
-                "UPDATE suppressions SET removed_at = ?2, updated_at = ?2,
-                    change_seq = (SELECT coalesce(max(change_seq), 0) + 1 FROM suppressions),
-                    last_history_id = ?3
-                 WHERE address = ?1",
-                params![request.address, at, line],
-            )?;
-            previous = Some(line);
+            previous = Some(self.record_expiry(request.address, at, previous)?);
         }
         let by = if removal.actor == "manual" {
             "a person (fbl suppress remove)".to_string()
@@ -1813,18 +1796,30 @@ impl Batch<'_> {
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
         for (address, expires_at, previous) in &due {
-            let line = self.history(
-                address, expires_at, "expire", None, "expiry", None, None, *previous,
-            )?;
-            self.tx.execute(
-                "UPDATE suppressions SET removed_at = ?2, updated_at = ?2,
-                    change_seq = (SELECT coalesce(max(change_seq), 0) + 1 FROM suppressions),
-                    last_history_id = ?3
-                 WHERE address = ?1",
-                params![address, expires_at, line],
-            )?;
+            self.record_expiry(address, expires_at, *previous)?;
         }
         Ok(due.len() as u64)
+    }
+
+    /// Takes an entry whose expiry `expires_at` is due off the list: its `expire` history line
+    /// (after `previous`), and the next point of the change sequence. Returns the line's id.
+    fn record_expiry(
+        &mut self,
+        address: &str,
+        expires_at: &str,
+        previous: Option<i64>,
+    ) -> Result<i64> {
+        let line = self.history(
+            address, expires_at, "expire", None, "expiry", None, None, previous,
+        )?;
+        self.tx.execute(
+            "UPDATE suppressions SET removed_at = ?2, updated_at = ?2,
+                change_seq = (SELECT coalesce(max(change_seq), 0) + 1 FROM suppressions),
+                last_history_id = ?3
+             WHERE address = ?1",
+            params![address, expires_at, line],
+        )?;
+        Ok(line)
     }
 
     /// Writes a history line of `address`, after its line `previous`; returns the new

@@ -585,20 +585,39 @@ fn fetch_one_by_one(
     max_message_bytes: u64,
     error: ImapError,
 ) -> Result<(Vec<Fetched>, Vec<Undelivered>)> {
+    // A server that stops answering is not one that cannot deliver a message: the folder
+    // stops here, as before, and the next run goes on from its progress (asking each message
+    // alone, a read timeout each, could hold a run for hours).
+    if let ImapError::Timeout { .. } = error {
+        return Err(error.into());
+    }
     if error.is_transient() {
         reopen(mailbox, folder, uid_validity, options, session)?;
     }
     let mut messages = Vec::new();
     let mut unreadable = Vec::new();
     for &uid in uids {
-        match fetch_chunk(session, &[uid], max_message_bytes) {
-            Ok(mut delivered) => messages.append(&mut delivered),
-            Err(error) => {
-                unreadable.push((uid, error.to_string()));
-                if error.is_transient() {
+        let mut asked = 0;
+        loop {
+            asked += 1;
+            match fetch_chunk(session, &[uid], max_message_bytes) {
+                Ok(mut delivered) => messages.append(&mut delivered),
+                Err(error @ ImapError::Timeout { .. }) => return Err(error.into()),
+                // A connection that broke may have broken for another reason than this
+                // message (a flaky network): it is asked for once more on a new connection,
+                // and said to be undeliverable only if that breaks too.
+                Err(error) if error.is_transient() && asked == 1 => {
                     reopen(mailbox, folder, uid_validity, options, session)?;
+                    continue;
+                }
+                Err(error) => {
+                    unreadable.push((uid, error.to_string()));
+                    if error.is_transient() {
+                        reopen(mailbox, folder, uid_validity, options, session)?;
+                    }
                 }
             }
+            break;
         }
     }
     Ok((messages, unreadable))

@@ -106,6 +106,9 @@ impl fmt::Debug for OAuthConfig {
     }
 }
 
+/// How long a refresh waits before asking a token endpoint that was briefly down once more.
+const REFRESH_RETRY_WAIT: Duration = Duration::from_secs(1);
+
 /// Why an OAuth step failed. None of the texts carries a token, secret, code or verifier.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OAuthError {
@@ -385,6 +388,18 @@ fn code_from_params(
     }
 }
 
+impl OAuthError {
+    /// A server error (5xx but 501, which will not change) or a refused or reset connection:
+    /// the endpoint may answer a moment later.
+    fn is_brief_outage(&self) -> bool {
+        match self {
+            OAuthError::Http { status, .. } => (500..600).contains(status) && *status != 501,
+            OAuthError::Network { .. } => true,
+            _ => false,
+        }
+    }
+}
+
 /// Talks to one provider's token and device endpoints.
 pub struct OAuthClient {
     config: OAuthConfig,
@@ -463,7 +478,16 @@ impl OAuthClient {
         if !scope.is_empty() {
             form.push(("scope", &scope));
         }
-        self.token_request(&form, &[refresh_token], Some(refresh_token))
+        match self.token_request(&form, &[refresh_token], Some(refresh_token)) {
+            // A token endpoint that is briefly down (a 5xx, a refused connection) is asked
+            // once more, so that one blip does not fail a cron run. Not after a timeout: the
+            // first request may have been served, and its rotated token with it.
+            Err(error) if error.is_brief_outage() => {
+                std::thread::sleep(REFRESH_RETRY_WAIT);
+                self.token_request(&form, &[refresh_token], Some(refresh_token))
+            }
+            result => result,
+        }
     }
 
     /// Starts the device grant: show the answer's `user_code` and `verification_uri` to the

@@ -647,12 +647,40 @@ fn a_token_echoed_where_an_oauth_error_is_cut_short_shows_none_of_it() {
     }
 }
 
+/// A token endpoint briefly down (a 5xx) is asked once more, so that one blip does not fail a
+/// cron run; a refusal of the grant, or a second failure, is not retried.
+#[test]
+fn a_token_endpoint_briefly_down_is_asked_once_more() {
+    let server = TestServer::start(|_, nth| match nth {
+        0 => respond(503, "text/plain", "busy"),
+        1 => json(
+            200,
+            r#"{"token_type":"Bearer","access_token":"AT-9","expires_in":3600}"#,
+        ),
+        2 | 3 => respond(500, "text/plain", "down"),
+        _ => json(400, r#"{"error":"invalid_grant"}"#),
+    });
+    let client = OAuthClient::new(oauth_config(&server)).unwrap();
+    assert_eq!(client.refresh(REFRESH).unwrap().access_token, "AT-9");
+    assert!(matches!(
+        client.refresh(REFRESH).unwrap_err(),
+        OAuthError::Http { status: 500, .. }
+    ));
+    assert!(matches!(
+        client.refresh(REFRESH).unwrap_err(),
+        OAuthError::InvalidGrant { .. }
+    ));
+    assert_eq!(server.requests().len(), 5, "a refused grant is asked once");
+}
+
 #[test]
 fn token_endpoint_failures_are_typed() {
+    // A 5xx is asked once more (see `a_token_endpoint_briefly_down_is_asked_once_more`):
+    // requests 1 and 2 are one refresh.
     let server = TestServer::start(|_, nth| match nth {
         0 => json(401, r#"{"error":"invalid_client"}"#),
-        1 => respond(502, "text/html", "<html>bad gateway</html>"),
-        2 => json(200, r#"{"token_type":"Bearer"}"#),
+        1 | 2 => respond(502, "text/html", "<html>bad gateway</html>"),
+        3 => json(200, r#"{"token_type":"Bearer"}"#),
         _ => Reply::Hang(Duration::from_secs(2)),
     });
     let mut config = oauth_config(&server);

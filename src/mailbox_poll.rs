@@ -572,8 +572,8 @@ fn fetch_chunk(
 
 /// After a batch fetch failed with `error`: each message of `uids` asked for alone, on a new
 /// connection whenever the server closed the one before. Returns the messages delivered,
-/// and the UIDs the server did not deliver with what it said. An error is returned only
-/// when the server cannot be reached again.
+/// and the UIDs the server did not deliver with what it said. An error is returned when the
+/// server stops answering (a read timeout) or cannot be reached again.
 #[allow(clippy::too_many_arguments)]
 fn fetch_one_by_one(
     mailbox: &MailboxConfig,

@@ -1764,23 +1764,7 @@ impl Batch<'_> {
         let Some(previous) = on_list else {
             return Ok(false);
         };
-        let line = self.history(
-            address,
-            now,
-            "remove",
-            None,
-            actor,
-            None,
-            Some(why),
-            previous,
-        )?;
-        self.tx.execute(
-            "UPDATE suppressions SET removed_at = ?2, updated_at = ?2,
-                change_seq = (SELECT coalesce(max(change_seq), 0) + 1 FROM suppressions),
-                last_history_id = ?3
-             WHERE address = ?1",
-            params![address, now, line],
-        )?;
+        self.take_off_list(address, now, "remove", actor, Some(why), previous)?;
         Ok(true)
     }
 
@@ -1801,23 +1785,35 @@ impl Batch<'_> {
         Ok(due.len() as u64)
     }
 
-    /// Takes an entry whose expiry `expires_at` is due off the list: its `expire` history line
-    /// (after `previous`), and the next point of the change sequence. Returns the line's id.
+    /// Takes an entry whose expiry `expires_at` is due off the list (see `take_off_list`).
     fn record_expiry(
         &mut self,
         address: &str,
         expires_at: &str,
         previous: Option<i64>,
     ) -> Result<i64> {
-        let line = self.history(
-            address, expires_at, "expire", None, "expiry", None, None, previous,
-        )?;
+        self.take_off_list(address, expires_at, "expire", "expiry", None, previous)
+    }
+
+    /// Takes an address off the list at `at`: its history line (`action`, after `previous`),
+    /// and the next point of the change sequence, so that an export of the changes carries
+    /// it. Returns the line's id.
+    fn take_off_list(
+        &mut self,
+        address: &str,
+        at: &str,
+        action: &str,
+        actor: &str,
+        note: Option<&str>,
+        previous: Option<i64>,
+    ) -> Result<i64> {
+        let line = self.history(address, at, action, None, actor, None, note, previous)?;
         self.tx.execute(
             "UPDATE suppressions SET removed_at = ?2, updated_at = ?2,
                 change_seq = (SELECT coalesce(max(change_seq), 0) + 1 FROM suppressions),
                 last_history_id = ?3
              WHERE address = ?1",
-            params![address, expires_at, line],
+            params![address, at, line],
         )?;
         Ok(line)
     }

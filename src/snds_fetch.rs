@@ -81,6 +81,12 @@ pub struct AccountFetched {
     /// Ranges in the ipStatus snapshot, when it was fetched.
     pub ip_status_ranges: Option<u64>,
     pub blocked_ranges: Option<u64>,
+    /// When SNDS asked this account to come back (a `Retry-After` longer than a run waits):
+    /// no run asks before then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub come_back_at: Option<String>,
+    /// Not asked in this run: SNDS asked an earlier one to come back at `come_back_at`.
+    pub waiting: bool,
 }
 
 /// A fetch's summary and the alerts it raised (each raised once, ever).
@@ -118,6 +124,10 @@ pub fn fetch(
     };
     for account in &snds.legacy {
         let name = &account.name;
+        if let Some(waiting) = waiting(store, name, now_time)? {
+            out.summary.accounts.push(waiting);
+            continue;
+        }
         let fetched = match snds_account::legacy_access(account) {
             Ok(access) => {
                 let source = Source::Legacy {
@@ -136,7 +146,11 @@ pub fn fetch(
         };
         out.summary.accounts.push(fetched);
     }
-    if let Some(api) = &snds.api {
+    if let Some(api) = &snds.api
+        && let Some(waiting) = waiting(store, &api.name, now_time)?
+    {
+        out.summary.accounts.push(waiting);
+    } else if let Some(api) = &snds.api {
         let name = &api.name;
         let fetched = match snds_account::access_token(snds, api, store, now) {
             Ok(access_token) => {
@@ -166,6 +180,20 @@ pub fn fetch(
         out.summary.accounts.push(fetched);
     }
     Ok(out)
+}
+
+/// An account SNDS asked to come back at a time not yet reached, said as not asked; None
+/// when it may be asked. Its token is not even refreshed: the wait is the service's.
+fn waiting(store: &Store, name: &str, now: DateTime<Utc>) -> Result<Option<AccountFetched>> {
+    let Some(at) = store.snds_come_back_at(name)? else {
+        return Ok(None);
+    };
+    let later = DateTime::parse_from_rfc3339(&at).is_ok_and(|at| at.with_timezone(&Utc) > now);
+    Ok(later.then(|| AccountFetched {
+        come_back_at: Some(at),
+        waiting: true,
+        ..AccountFetched::named(name)
+    }))
 }
 
 impl AccountFetched {
@@ -286,14 +314,21 @@ impl Fetcher<'_> {
         out: &mut Fetched,
     ) -> Result<AccountFetched> {
         let mut account = AccountFetched::named(name);
+        let asked_before = store.snds_come_back_at(name)?;
         let after_data = self.fetch_data(name, source, store, &mut account, out)?;
         if after_data != Some(AfterError::StopAccount) {
             match source.ip_status(self.client) {
                 Ok(report) => self.store_ip_status(name, &report, store, &mut account, out)?,
                 Err(error) => {
-                    self.failed(name, None, &error, source, out);
+                    self.failed(name, None, &error, source, &mut account, out);
                 }
             }
+        }
+        // Kept for the next runs, or forgotten once the account was asked again.
+        if account.come_back_at != asked_before {
+            let mut batch = store.begin()?;
+            batch.set_snds_come_back_at(name, account.come_back_at.as_deref())?;
+            batch.commit()?;
         }
         account.days.sort();
         account.days.dedup();
@@ -323,7 +358,9 @@ impl Fetcher<'_> {
                     }
                     latest = Some(report);
                 }
-                Err(error) => return Ok(Some(self.failed(name, None, &error, source, out))),
+                Err(error) => {
+                    return Ok(Some(self.failed(name, None, &error, source, account, out)));
+                }
             }
         }
         let days = match self.options.days {
@@ -356,7 +393,7 @@ impl Fetcher<'_> {
                     }
                 }
                 Err(error) => {
-                    failure = Some(self.failed(name, Some(day), &error, source, out));
+                    failure = Some(self.failed(name, Some(day), &error, source, account, out));
                     break;
                 }
             }
@@ -536,8 +573,22 @@ impl Fetcher<'_> {
         day: Option<NaiveDate>,
         error: &SndsClientError,
         source: &Source,
+        account: &mut AccountFetched,
         out: &mut Fetched,
     ) -> AfterError {
+        if let SndsClientError::ComeBackLater {
+            retry_after_secs, ..
+        } = error
+        {
+            // Counted from the run's time, as every time fbl keeps is.
+            let wait = TimeDelta::try_seconds(i64::try_from(*retry_after_secs).unwrap_or(i64::MAX))
+                .unwrap_or(TimeDelta::MAX);
+            let at = DateTime::parse_from_rfc3339(self.now)
+                .ok()
+                .and_then(|now| now.with_timezone(&Utc).checked_add_signed(wait))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC);
+            account.come_back_at = Some(at.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+        }
         let at = day.map(|day| format!(" day {day}")).unwrap_or_default();
         out.summary.errors.push(format!(
             "snds account {name}{at}: {error}{}",

@@ -152,6 +152,14 @@ fn fetch(
 pub(super) fn describe(summary: &SndsSummary) -> String {
     let mut text = String::new();
     for account in &summary.accounts {
+        if account.waiting {
+            text.push_str(&format!(
+                "  snds {}: not asked: SNDS asked to come back at {}\n",
+                account.account,
+                account.come_back_at.as_deref().unwrap_or("a later time")
+            ));
+            continue;
+        }
         let days = match (account.days.first(), account.days.last()) {
             (Some(first), Some(last)) if first != last => {
                 format!("{} days ({first} to {last})", account.days.len())
@@ -575,6 +583,11 @@ fn status(context: &Context, snds: &SndsConfig, json: bool) -> Result<Outcome> {
                 account.blocked_ranges,
                 stored.last_ip_status_at.as_deref().unwrap_or("never")
             );
+            if let Some(at) = &stored.come_back_at
+                && at.as_str() > context.now.as_str()
+            {
+                println!("  SNDS asked to come back at {at}: no fetch asks before then");
+            }
         }
     }
     Ok(if usable {

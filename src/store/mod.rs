@@ -48,7 +48,7 @@ const HISTORY_CHAIN: &str = "WITH RECURSIVE chain (id) AS (
     )";
 
 /// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
-const MIGRATIONS: [(&str, &str); 24] = [
+const MIGRATIONS: [(&str, &str); 25] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/sqlite/0001_init.sql"),
@@ -144,6 +144,10 @@ const MIGRATIONS: [(&str, &str); 24] = [
     (
         "0024_quarantine_folder_left.sql",
         include_str!("../../schemas/sqlite/0024_quarantine_folder_left.sql"),
+    ),
+    (
+        "0025_snds_come_back.sql",
+        include_str!("../../schemas/sqlite/0025_snds_come_back.sql"),
     ),
 ];
 

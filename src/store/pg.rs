@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// Numbered migrations for PostgreSQL, the same numbers as SQLite's. The schema version is
 /// the highest row of `fbl_schema`.
-pub(super) const MIGRATIONS: [(&str, &str); 24] = [
+pub(super) const MIGRATIONS: [(&str, &str); 25] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/postgres/0001_init.sql"),
@@ -106,6 +106,10 @@ pub(super) const MIGRATIONS: [(&str, &str); 24] = [
     (
         "0024_quarantine_folder_left.sql",
         include_str!("../../schemas/postgres/0024_quarantine_folder_left.sql"),
+    ),
+    (
+        "0025_snds_come_back.sql",
+        include_str!("../../schemas/postgres/0025_snds_come_back.sql"),
     ),
 ];
 

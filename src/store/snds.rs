@@ -141,6 +141,9 @@ pub struct SndsAccountState {
     pub rows_stored: u64,
     pub refresh_token_in_store: bool,
     pub refresh_token_saved_at: Option<String>,
+    /// When SNDS asked this account to come back (a `Retry-After` longer than a run waits),
+    /// until its next fetch goes through.
+    pub come_back_at: Option<String>,
 }
 
 const ROW_COLUMNS: &str = "account, day, ip, activity_start_raw, activity_end_raw, activity_start,
@@ -286,16 +289,16 @@ impl Store {
     }
 
     pub fn snds_account_state(&self, account: &str) -> Result<SndsAccountState> {
-        let (last_data_fetch_at, last_ip_status_at, refresh_token_in_store, saved_at) = self
-            .db
-            .query_opt(
-                "SELECT last_data_fetch_at, last_ip_status_at, refresh_token IS NOT NULL,
-                        refresh_token_saved_at
+        let (last_data_fetch_at, last_ip_status_at, refresh_token_in_store, saved_at, come_back_at) =
+            self.db
+                .query_opt(
+                    "SELECT last_data_fetch_at, last_ip_status_at, refresh_token IS NOT NULL,
+                        refresh_token_saved_at, come_back_at
                  FROM snds_accounts WHERE account = ?1",
-                params![account],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )?
-            .unwrap_or((None, None, false, None));
+                    params![account],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )?
+                .unwrap_or((None, None, false, None, None));
         let (newest_day, days_stored, rows_stored) = self.db.query_one(
             "SELECT max(day), count(DISTINCT day), count(*) FROM snds_data WHERE account = ?1",
             params![account],
@@ -310,7 +313,20 @@ impl Store {
             rows_stored,
             refresh_token_in_store,
             refresh_token_saved_at: saved_at,
+            come_back_at,
         })
+    }
+
+    /// When SNDS asked an account to come back, if it did and no fetch went through since.
+    pub fn snds_come_back_at(&self, account: &str) -> Result<Option<String>> {
+        Ok(self
+            .db
+            .query_opt(
+                "SELECT come_back_at FROM snds_accounts WHERE account = ?1",
+                params![account],
+                |r| r.get::<Option<String>>(0),
+            )?
+            .flatten())
     }
 
     /// The new API's refresh token, when it is kept in the store.
@@ -683,6 +699,16 @@ impl Batch<'_> {
                  ON CONFLICT (account) DO UPDATE SET refresh_token = excluded.refresh_token,
                     refresh_token_saved_at = excluded.refresh_token_saved_at",
             params![account, token, now],
+        )?;
+        Ok(())
+    }
+
+    /// Keeps when SNDS asked an account to come back (None: it asks for no wait any more).
+    pub fn set_snds_come_back_at(&mut self, account: &str, at: Option<&str>) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO snds_accounts (account, come_back_at) VALUES (?1, ?2)
+                 ON CONFLICT (account) DO UPDATE SET come_back_at = excluded.come_back_at",
+            params![account, at],
         )?;
         Ok(())
     }

@@ -1293,6 +1293,93 @@ fn snds_asking_to_come_back_in_an_hour_is_not_asked_again_in_the_run_and_nothing
         .unwrap();
     assert_eq!(blocked.len(), 1, "{blocked:?}");
     assert_no_key(&output);
+
+    // The runs before the time SNDS named do not ask: a cron run every ten minutes would
+    // otherwise be told to wait, and mail it, six times an hour. It is no failure: exit 0.
+    let requests_before = server.requests().len();
+    let at = |now: &str, args: &[&str]| {
+        run(fbl(dir.path())
+            .args(["--config", "fbl.toml"])
+            .args(args)
+            .env(KEY_ENV, KEY)
+            .env("FBL_NOW", now))
+    };
+    for (now, args) in [
+        ("2026-11-20T08:00:00Z", &["snds", "fetch"][..]),
+        ("2026-11-20T08:59:59Z", &["run"][..]),
+    ] {
+        let output = at(now, args);
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        assert!(output.stderr.is_empty(), "{output:?}");
+        assert_no_key(&output);
+    }
+    assert_eq!(
+        server.requests().len(),
+        requests_before,
+        "asked before the time"
+    );
+    let output = at("2026-11-20T08:00:00Z", &["snds", "fetch"]);
+    assert_eq!(
+        stdout(&output),
+        "  snds main: not asked: SNDS asked to come back at 2026-11-20T09:00:00Z\n"
+    );
+    let output = at("2026-11-20T08:30:00Z", &["snds", "status"]);
+    assert!(
+        stdout(&output).contains(
+            "  SNDS asked to come back at 2026-11-20T09:00:00Z: no fetch asks before then"
+        ),
+        "{output:?}"
+    );
+    // At the time named, it is asked again (and answers 429 again here).
+    let output = at("2026-11-20T09:00:01Z", &["snds", "fetch"]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert_eq!(server.requests().len(), requests_before + 1);
+    let state = Store::open(&dir.path().join("fbl.sqlite"))
+        .unwrap()
+        .snds_account_state("main")
+        .unwrap();
+    assert_eq!(state.come_back_at.as_deref(), Some("2026-11-20T10:00:01Z"));
+}
+
+#[test]
+fn an_account_asked_again_after_the_time_snds_named_forgets_it_once_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let day = "2026-11-17";
+    let body = row("192.0.2.10", day, 1500, "GREEN", 0);
+    let server = TestServer::start(move |request, n| match (request.path(), n) {
+        ("/snds/data.aspx", 0) => Reply::Respond {
+            status: 503,
+            headers: vec![("Retry-After", "600".to_owned())],
+            body: "busy".to_owned(),
+        },
+        ("/snds/data.aspx", _) => csv(&body),
+        _ => csv(""),
+    });
+    write_config(
+        dir.path(),
+        &legacy_account("main", &format!("{}/snds", server.url())),
+    );
+    let output = fbl_snds(dir.path(), &["snds", "fetch", "--date", day]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let come_back = |dir: &Path| {
+        Store::open(&dir.join("fbl.sqlite"))
+            .unwrap()
+            .snds_account_state("main")
+            .unwrap()
+            .come_back_at
+    };
+    assert_eq!(
+        come_back(dir.path()).as_deref(),
+        Some("2026-11-20T08:10:00Z")
+    );
+    let output = run(fbl(dir.path())
+        .args(["--config", "fbl.toml", "snds", "fetch", "--date", day])
+        .env(KEY_ENV, KEY)
+        .env("FBL_NOW", "2026-11-20T08:10:00Z"));
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(stored_rows(dir.path()).len(), 1);
+    assert_eq!(come_back(dir.path()), None);
+    assert_no_key(&output);
 }
 
 #[test]

@@ -13,6 +13,13 @@ fn main() -> ExitCode {
         Ok(fbl::cli::Outcome::Clean) => ExitCode::from(0),
         Ok(fbl::cli::Outcome::Attention) => ExitCode::from(1),
         Err(error) if is_closed_pipe(&error) => ExitCode::from(141),
+        Err(error)
+            if error
+                .downcast_ref::<fbl::store::StoreLocked>()
+                .is_some_and(|locked| locked.quiet) =>
+        {
+            ExitCode::from(3)
+        }
         Err(error) => {
             eprintln!("fbl: {error:#}");
             if let Some(hint) = fbl::store::write_refused(&error) {

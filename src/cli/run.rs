@@ -61,7 +61,7 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
         }
         _ => context.open_store()?,
     };
-    let _lock = store.lock()?;
+    let _lock = store.lock().map_err(quiet_overlap)?;
     let mut progress = TerminalProgress::stderr();
     let summary = crate::run::run(
         &context.config,
@@ -274,5 +274,28 @@ impl PreviewFolder {
 impl Drop for PreviewFolder {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// How long a run may hold the store before the cron run that finds it held says so. A run
+/// on a large backlog (a first poll of an old mailbox) may take longer than cron's interval:
+/// the runs it overlaps exit 3 without a word, so cron mails nothing; one held longer than
+/// this is stuck or too slow for its schedule, and each run that finds it says so.
+pub const OVERLAP_SAID_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// `fbl run` without a terminal (cron, a timer) that finds another run's lock taken less
+/// than `OVERLAP_SAID_AFTER` ago ends quietly; at a terminal, a person is told.
+fn quiet_overlap(error: anyhow::Error) -> anyhow::Error {
+    use std::io::IsTerminal;
+    match error.downcast::<crate::store::StoreLocked>() {
+        Ok(mut locked) => {
+            locked.quiet = !std::io::stderr().is_terminal()
+                && locked
+                    .holder
+                    .as_ref()
+                    .is_some_and(|holder| holder.held_for() < OVERLAP_SAID_AFTER);
+            locked.into()
+        }
+        Err(error) => error,
     }
 }

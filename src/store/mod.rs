@@ -195,10 +195,77 @@ impl std::fmt::Display for Location {
 /// Another fbl holds the store's lock: `main` gives this its own exit status, so cron can
 /// tell an overlapping run from a failure.
 #[derive(Debug, thiserror::Error)]
-#[error("another fbl is working on store {} (lock {} is held); this run did nothing", store.display(), lock.display())]
+#[error(
+    "another fbl{} is working on store {} (lock {} is held); this run did nothing",
+    holder.as_ref().map(LockHolder::described).unwrap_or_default(),
+    store.display(),
+    lock.display()
+)]
 pub struct StoreLocked {
     pub store: PathBuf,
     pub lock: PathBuf,
+    /// Who holds it, as it wrote in the lock file (None: a file an older fbl left empty, or
+    /// one that cannot be read).
+    pub holder: Option<LockHolder>,
+    /// Said by nobody: `fbl run` under cron finding a run that started less than
+    /// `OVERLAP_SAID_AFTER` ago (see `cli::run`).
+    pub quiet: bool,
+}
+
+/// What the fbl holding a store's lock wrote in the lock file: its process id and when it
+/// took the lock (the system's clock, not `--now`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockHolder {
+    pub pid: u32,
+    pub since: chrono::DateTime<chrono::Utc>,
+}
+
+impl LockHolder {
+    fn read(file: &mut File) -> Option<LockHolder> {
+        use std::io::Read;
+        let mut text = String::new();
+        file.take(256).read_to_string(&mut text).ok()?;
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        };
+        Some(LockHolder {
+            pid: field("pid")?.trim().parse().ok()?,
+            since: chrono::DateTime::parse_from_rfc3339(field("since")?.trim())
+                .ok()?
+                .with_timezone(&chrono::Utc),
+        })
+    }
+
+    /// How long it has held the lock, by the system's clock.
+    pub fn held_for(&self) -> std::time::Duration {
+        (chrono::Utc::now() - self.since)
+            .to_std()
+            .unwrap_or_default()
+    }
+
+    fn described(&self) -> String {
+        let minutes = self.held_for().as_secs() / 60;
+        let held = match minutes {
+            0 => "less than a minute".to_owned(),
+            m if m < 60 => format!("{m} min"),
+            m => format!("{} h {} min", m / 60, m % 60),
+        };
+        format!(
+            " (process {}, since {}, {held})",
+            self.pid,
+            self.since.format("%Y-%m-%dT%H:%M:%SZ")
+        )
+    }
+}
+
+/// Writes this process's id and the time into a lock file it holds.
+fn write_lock_holder(file: &mut File) -> std::io::Result<()> {
+    use std::io::{Seek, Write};
+    file.set_len(0)?;
+    file.rewind()?;
+    let since = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ");
+    write!(file, "pid {}\nsince {since}\n", std::process::id())
 }
 
 /// An exclusive lock on a SQLite store held for the life of the value (a `.lock` file
@@ -638,16 +705,28 @@ impl Store {
         let file = File::options()
             .create(true)
             .truncate(false)
+            .read(true)
             .write(true)
             .open(&lock_path)
             .with_context(|| format!("cannot open lock file {}", lock_path.display()))?;
         match file.try_lock() {
-            Ok(()) => Ok(StoreLock { _file: Some(file) }),
-            Err(std::fs::TryLockError::WouldBlock) => Err(StoreLocked {
-                store: path.clone(),
-                lock: lock_path,
+            Ok(()) => {
+                // Who holds it, for the run that finds it held. The lock is what counts: a
+                // file that cannot be written only makes that run say less.
+                let mut file = file;
+                let _ = write_lock_holder(&mut file);
+                Ok(StoreLock { _file: Some(file) })
             }
-            .into()),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut file = file;
+                Err(StoreLocked {
+                    store: path.clone(),
+                    lock: lock_path,
+                    holder: LockHolder::read(&mut file),
+                    quiet: false,
+                }
+                .into())
+            }
             Err(std::fs::TryLockError::Error(error)) => {
                 Err(error).with_context(|| format!("cannot lock {}", lock_path.display()))
             }

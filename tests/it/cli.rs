@@ -762,7 +762,7 @@ fn a_second_fbl_on_the_same_store_is_refused() {
         Some(3),
         "an overlapping run has its own exit status"
     );
-    assert!(String::from_utf8_lossy(&output.stderr).contains("another fbl is working"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains(") is working on store"));
     // The same store through a link, or by another path, is the same store.
     std::os::unix::fs::symlink("fbl.sqlite", dir.path().join("link.sqlite")).unwrap();
     std::fs::create_dir(dir.path().join("sub")).unwrap();
@@ -770,6 +770,59 @@ fn a_second_fbl_on_the_same_store_is_refused() {
         let output = run(fbl(dir.path()).args(["--db", db, "ingest", "a.eml"]));
         assert_eq!(output.status.code(), Some(3), "{db}");
     }
+}
+
+#[test]
+fn an_overlapping_cron_run_ends_quietly_until_the_run_it_overlaps_has_held_the_store_an_hour() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "fbl.toml", b"[store]\npath = \"fbl.sqlite\"\n");
+    let store = fbl::store::Store::open(&dir.path().join("fbl.sqlite")).unwrap();
+    let _lock = store.lock().unwrap();
+    let lock_file = dir.path().join("fbl.sqlite.lock");
+    let written = std::fs::read_to_string(&lock_file).unwrap();
+    assert!(
+        written.starts_with(&format!("pid {}\nsince 20", std::process::id())),
+        "{written}"
+    );
+    // Under cron (no terminal), a run that started minutes ago is no news: exit 3, silent.
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "run"]));
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    assert!(
+        output.stdout.is_empty() && output.stderr.is_empty(),
+        "{output:?}"
+    );
+    // Another command says who holds it.
+    let output =
+        run(fbl(dir.path()).args(["--config", "fbl.toml", "suppress", "add", "a@example.org"]));
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    let said = format!("fbl: another fbl (process {}, since ", std::process::id());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with(&said) && stderr.contains(", less than a minute) is working on store"),
+        "{stderr}"
+    );
+    // A run held for more than an hour is stuck or too slow for its schedule: said each time.
+    let since = (chrono::Utc::now() - chrono::TimeDelta::minutes(125))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    std::fs::write(&lock_file, format!("pid 4242\nsince {since}\n")).unwrap();
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "run"]));
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "fbl: another fbl (process 4242, since {since}, 2 h 5 min) is working on store "
+        )) && stderr.contains("this run did nothing"),
+        "{stderr}"
+    );
+    // A lock file an older fbl left empty: said, as before.
+    std::fs::write(&lock_file, "").unwrap();
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "run"]));
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).starts_with("fbl: another fbl is working on store"),
+        "{output:?}"
+    );
 }
 
 #[test]

@@ -165,12 +165,17 @@ pub fn ip_status_alerts(
 ) -> Vec<SndsAlert> {
     let alert = |period: &IpStatusPeriod, kind: AlertKind| {
         let range = range_text(&period.first_ip, &period.last_ip);
+        // What to do next: the delisting form asks for evidence `fbl report delist` gathers.
+        let next = format!(
+            "; `fbl report delist --ip {}` gathers what Microsoft's delisting form asks for",
+            period.first_ip
+        );
         let message = match kind {
             AlertKind::Blocked if period.details.is_empty() => {
-                format!("snds {account}: {range} is blocked by Outlook.com")
+                format!("snds {account}: {range} is blocked by Outlook.com{next}")
             }
             AlertKind::Blocked => format!(
-                "snds {account}: {range} is blocked by Outlook.com: {}",
+                "snds {account}: {range} is blocked by Outlook.com: {}{next}",
                 period.details
             ),
             _ => format!("snds {account}: {range} is no longer blocked by Outlook.com"),
@@ -333,7 +338,9 @@ mod tests {
         assert_eq!(
             messages,
             [
-                "snds main: 203.0.113.40-203.0.113.47 is blocked by Outlook.com: SpamHaus SBL/XBL",
+                "snds main: 203.0.113.40-203.0.113.47 is blocked by Outlook.com: SpamHaus SBL/XBL; \
+                 `fbl report delist --ip 203.0.113.40` gathers what Microsoft's delisting form \
+                 asks for",
                 "snds main: 192.0.2.9 is no longer blocked by Outlook.com",
             ]
         );

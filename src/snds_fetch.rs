@@ -253,6 +253,9 @@ impl Source {
             (SndsClientError::SignInPage { .. }, Source::Legacy { key_source, .. }) => {
                 format!("; check the key from {key_source}")
             }
+            (SndsClientError::Http { status: 401 | 403, .. }, Source::Legacy { key_source, .. }) => {
+                format!("; SNDS refused the key: check the key from {key_source}")
+            }
             (SndsClientError::NotFound { .. }, Source::Legacy { .. }) => {
                 "; the automated access link may have expired: copy the new one from the SNDS portal"
                     .to_owned()

@@ -295,6 +295,7 @@ fn each_failure_shape_is_a_clear_error_that_names_the_account_and_not_the_key() 
     let server = TestServer::start(|request, _| match request.path() {
         "/signin/data.aspx" => respond(200, "text/html", SIGN_IN_PAGE),
         "/gone/data.aspx" => respond(404, "text/plain", "gone"),
+        "/refusing/data.aspx" => respond(401, "text/plain", "unauthorized"),
         "/down/data.aspx" => respond(503, "text/plain", "down"),
         "/garbled/data.aspx" => csv("Service temporarily unavailable, try later\r\n"),
         "/garbled/ipStatus.aspx" => csv(""),
@@ -307,7 +308,7 @@ fn each_failure_shape_is_a_clear_error_that_names_the_account_and_not_the_key() 
     drop(closed);
     let url = server.url();
     let mut accounts = String::new();
-    for name in ["signin", "gone", "down", "garbled", "slow"] {
+    for name in ["signin", "gone", "refusing", "down", "garbled", "slow"] {
         accounts.push_str(&legacy_account(name, &format!("{url}/{name}")));
     }
     accounts.push_str(&legacy_account("refused", &closed_url));
@@ -347,6 +348,14 @@ fn each_failure_shape_is_a_clear_error_that_names_the_account_and_not_the_key() 
             "/signin/data.aspx?key=***",
             "answered with a sign-in page: the key is bad or expired",
             &format!("check the key from environment variable {KEY_ENV}"),
+        ],
+    );
+    expect(
+        "refusing",
+        &[
+            "/refusing/data.aspx?key=***",
+            "answered http 401",
+            &format!("SNDS refused the key: check the key from environment variable {KEY_ENV}"),
         ],
     );
     expect(
@@ -719,7 +728,9 @@ fn run_raises_each_alert_once_and_a_change_raises_one() {
             "snds main: 198.51.100.7 turned YELLOW on 2026-11-17 (was GREEN)",
             "snds main: 198.51.100.7 turned RED on 2026-11-18 (was YELLOW)",
             "snds main: 198.51.100.7 hit 9 spam traps on 2026-11-18",
-            "snds main: 198.51.100.0-198.51.100.15 is blocked by Outlook.com: Blocked due to user complaints or other evidence of spamming",
+            "snds main: 198.51.100.0-198.51.100.15 is blocked by Outlook.com: Blocked due to user \
+             complaints or other evidence of spamming; `fbl report delist --ip 198.51.100.0` \
+             gathers what Microsoft's delisting form asks for",
         ]
     );
     let account = &summary["snds"]["accounts"][0];

@@ -338,7 +338,9 @@ fn print_table(rows: &[ShownRow]) {
         "filter",
         "complaints",
         "traps",
-        "blocked",
+        // By the latest ipStatus, not on the row's day: fbl knows a block from when it
+        // first fetched the list that holds it (the lines under the table say since when).
+        "blocked now",
     ];
     if several_accounts {
         header.insert(0, "account");

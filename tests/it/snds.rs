@@ -915,7 +915,7 @@ fn show_prints_the_history_as_a_table_and_as_json() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0],
-        "day         ip            window                                   recipients  filter  complaints  traps  blocked"
+        "day         ip            window                                   recipients  filter  complaints  traps  blocked now"
     );
     assert_eq!(
         lines[1],

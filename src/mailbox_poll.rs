@@ -434,12 +434,9 @@ fn poll_folder(
                     error,
                 )?;
             }
+            // Said once, as the folder's error (standard error, with what to do), and kept in
+            // the folder's summary: not a second time among the ingest's unread files.
             summary.unreadable.insert(*uid, error.clone());
-            counted.unreadable.push(format!(
-                "imap:{name}/{folder};UIDVALIDITY={};UID={uid}: the server did not deliver it \
-                 ({error}); left on the server, asked for again at every run",
-                status.uid_validity
-            ));
             done += 1;
             progress.advance(done);
         }

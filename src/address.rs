@@ -394,9 +394,17 @@ const REDACTION_LOCAL_PARTS: [&str; 8] = [
     "xxxxx",
 ];
 
-/// True when a value stands for a removed address rather than being one.
+/// True when a value stands for a removed address rather than being one. A header value's
+/// address is what counts (`Redacted <redacted@aol.example>`, `"undisclosed"
+/// <undisclosed@example.net>`), as [`parse`] reads it, not the display name before it.
 pub fn is_redaction_token(raw: &str) -> bool {
-    let text = raw
+    let mut text = raw.trim();
+    if let Some(start) = text.rfind('<')
+        && let Some(len) = text[start + 1..].find('>')
+    {
+        text = &text[start + 1..start + 1 + len];
+    }
+    let text = text
         .trim()
         .trim_start_matches('<')
         .trim_end_matches('>')
@@ -407,12 +415,19 @@ pub fn is_redaction_token(raw: &str) -> bool {
     if lower.is_empty() || lower == "redacted" || lower == "undisclosed" {
         return true;
     }
-    let local = lower.split('@').next().unwrap_or("");
+    let (local, domain) = lower.rsplit_once('@').unwrap_or((&lower, ""));
     let local = local.trim_end_matches(':').trim_matches('"');
     REDACTION_LOCAL_PARTS.contains(&local)
-        || local.chars().all(|c| c == '*')
-        // A masked address (`j*******@outlook.com`, `ja****e@`): two stars in a row.
-        || local.contains("**")
+        || local.is_empty()
+        // A masked address (`j*******@outlook.com`, `ja****e@`, `j*e@`): a star is valid in
+        // a local part, but no subscriber's address has one.
+        || local.contains('*')
+        // A digest in place of the address (`5f4dcc3b...@cable.example`): MD5, SHA-1 or
+        // SHA-256 in hex.
+        || (matches!(local.len(), 32 | 40 | 64) && local.bytes().all(|b| b.is_ascii_hexdigit()))
+        // `.invalid` is reserved (RFC 2606): no mailbox is there.
+        || domain == "invalid"
+        || domain.trim_end_matches('.').ends_with(".invalid")
         // A mask of x's; `x@` and `xx@` are real (if rare) addresses.
         || (local.len() >= 3 && local.chars().all(|c| c == 'x'))
         // AOL even redacts inside VERP: `bounces+123-redacted=aol.example@...`.
@@ -881,9 +896,33 @@ mod tests {
             "xxx@example.org",
             "***@example.org",
             "*@example.org",
+            "j*e@example.org",
             "@example.org",
+            "jane.doe@redacted.invalid",
+            "5f4dcc3b5aa765d61d8327deb882cf99@cable.example",
+            "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12@cable.example",
         ] {
             assert!(is_redaction_token(mask), "{mask}");
+            assert_eq!(complainant(mask), None, "{mask}");
+        }
+        // A display name before the token: the address is what counts, both ways.
+        for token in [
+            "Redacted <redacted@aol.example>",
+            "\"undisclosed\" <undisclosed@example.net>",
+            "Hashed <hashed@cable.example>",
+            "\"Redacted\" <redacted@example.net>",
+            "Someone <>",
+        ] {
+            assert!(is_redaction_token(token), "{token}");
+            assert_eq!(complainant(token), None, "{token}");
+        }
+        for real in [
+            "Redacted Person <jane@example.org>",
+            "\"Hashed, Anna\" <anna@example.org>",
+            "deadbeef@example.org",
+        ] {
+            assert!(!is_redaction_token(real), "{real}");
+            assert!(complainant(real).is_some(), "{real}");
         }
     }
 }

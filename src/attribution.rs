@@ -150,7 +150,7 @@ impl Attribution {
                 strategy,
                 Strategy::To | Strategy::DeliveredTo | Strategy::XApparentlyTo
             );
-            if weak && let Some(why) = weak_sources_barred(&out, send_log) {
+            if weak && let Some(why) = weak_sources_barred(report, &out, send_log) {
                 // Said only when the strategy would have named someone.
                 let mut unused = Attributed::default();
                 self.run(*strategy, report, original, send_log, &mut unused);
@@ -582,12 +582,21 @@ fn written_address(part: &str) -> &str {
 }
 
 /// Why the weak strategies (To, Delivered-To, X-Apparently-To), which read headers anyone on
-/// the way may have set, must not run: a sender identifier was found and a send log is kept
-/// (it will resolve the id, also when the entry arrives later, and a To filled in now would
-/// stand in its way for good), or a sender token did not verify (the message was tampered
-/// with). Without any send log an id resolves nothing, and To is the best there is.
-fn weak_sources_barred(out: &Attributed, send_log: &dyn SendLogLookup) -> Option<&'static str> {
-    if out.forged {
+/// the way may have set, must not run: the provider redacted the complainant (then what
+/// those headers hold is its stand-in: an anonymised address, the feedback mailbox, a role
+/// address of the provider; June 2026 JMRP hides the complainant by policy), a sender
+/// identifier was found and a send log is kept (it will resolve the id, also when the entry
+/// arrives later, and a To filled in now would stand in its way for good), or a sender token
+/// did not verify (the message was tampered with). Without any send log an id resolves
+/// nothing, and To is the best there is.
+fn weak_sources_barred(
+    report: &Report,
+    out: &Attributed,
+    send_log: &dyn SendLogLookup,
+) -> Option<&'static str> {
+    if report.redacted {
+        Some("as the provider redacted the complainant (what stands there is not the complainant)")
+    } else if out.forged {
         Some("as a sender token does not verify")
     } else if out
         .recipients

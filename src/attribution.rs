@@ -150,7 +150,7 @@ impl Attribution {
                 strategy,
                 Strategy::To | Strategy::DeliveredTo | Strategy::XApparentlyTo
             );
-            if weak && let Some(why) = weak_sources_barred(report, &out, send_log) {
+            if weak && let Some(why) = weak_sources_barred(report, original, &out, send_log) {
                 // Said only when the strategy would have named someone.
                 let mut unused = Attributed::default();
                 self.run(*strategy, report, original, send_log, &mut unused);
@@ -591,11 +591,20 @@ fn written_address(part: &str) -> &str {
 /// nothing, and To is the best there is.
 fn weak_sources_barred(
     report: &Report,
+    original: &HeaderBlock,
     out: &Attributed,
     send_log: &dyn SendLogLookup,
 ) -> Option<&'static str> {
+    // The reported message was itself a feedback report (a report of a report): its To is
+    // the feedback mailbox it was sent to, never a subscriber.
+    let original_is_a_report = original.get("Content-Type").is_some_and(|value| {
+        let value = value.to_ascii_lowercase();
+        value.contains("multipart/report") && value.contains("feedback-report")
+    });
     if report.redacted {
         Some("as the provider redacted the complainant (what stands there is not the complainant)")
+    } else if original_is_a_report {
+        Some("as the reported message is itself a feedback report (its To is a feedback mailbox)")
     } else if out.forged {
         Some("as a sender token does not verify")
     } else if out
@@ -627,7 +636,27 @@ fn drop_the_senders_own(
         .chain(report.original_mail_from.as_deref())
         .filter_map(address::normalise)
         .collect();
-    if own.is_empty() {
+    // The list's own address as its List-Id spells it (RFC 2919: `Members
+    // <members.lists.example.com>` for members@lists.example.com), a list mailed with its
+    // subscribers in Bcc having it in To.
+    let list_id: Option<String> = original.get("List-Id").and_then(|value| {
+        let start = value.rfind('<')?;
+        let end = value[start..].find('>')? + start;
+        Some(value[start + 1..end].trim().to_ascii_lowercase())
+    });
+    let is_list_address = |address: &str| {
+        list_id.as_deref().is_some_and(|id| {
+            address.rsplit_once('@').is_some_and(|(local, domain)| {
+                id.len() == local.len() + 1 + domain.len()
+                    && id
+                        .get(..local.len())
+                        .is_some_and(|l| l.eq_ignore_ascii_case(local))
+                    && id.as_bytes()[local.len()] == b'.'
+                    && id[local.len() + 1..].eq_ignore_ascii_case(domain)
+            })
+        })
+    };
+    if own.is_empty() && list_id.is_none() {
         return;
     }
     let mut dropped = Vec::new();
@@ -636,7 +665,7 @@ fn drop_the_senders_own(
         let is_own = out.recipients[index]
             .address
             .as_deref()
-            .is_some_and(|a| own.iter().any(|o| o.eq_ignore_ascii_case(a)));
+            .is_some_and(|a| own.iter().any(|o| o.eq_ignore_ascii_case(a)) || is_list_address(a));
         if is_own {
             let recipient = out.recipients.remove(index);
             dropped.push((recipient.address.unwrap_or_default(), recipient.via));

@@ -578,6 +578,18 @@ fn create_temporary(folder: &Path, file_name: &OsStr, shown: &str) -> io::Result
                     ));
                 }
             }
+            // A folder that does not exist is said so, by name: fbl never makes it (a
+            // mistyped `/etc/postfx/` would put the map where nothing reads it).
+            Err(error) if error.kind() == io::ErrorKind::NotFound && !folder.is_dir() => {
+                return Err(io::Error::new(
+                    error.kind(),
+                    format!(
+                        "cannot create a temporary file for {shown}: its folder {} does not \
+                         exist (fbl does not create folders: check the path, or create it)",
+                        folder.display()
+                    ),
+                ));
+            }
             Err(error) => {
                 return Err(context(
                     error,
@@ -831,6 +843,14 @@ mod tests {
             )),
             "{message}"
         );
+        assert!(
+            message.contains(&format!(
+                "its folder {} does not exist",
+                folder.path().join("no-such-folder").display()
+            )),
+            "{message}"
+        );
+        assert!(!folder.path().join("no-such-folder").exists());
     }
 
     #[test]

@@ -721,7 +721,7 @@ impl Config {
         // Reasons are free text (`suppress add --reason`), so any key may be meant; but one
         // a letter or a case away from fbl's own reasons is a typo that would leave the list
         // never expiring, silently.
-        const REASONS: [&str; 4] = ["complaint", "unsubscribe", "manual", "import"];
+        const REASONS: [&str; 5] = crate::suppression::KNOWN_REASONS;
         if let Some((reason, _)) = self
             .suppression
             .expire_after_days
@@ -735,6 +735,15 @@ impl Config {
             );
         }
         for key in self.suppression.expire_after_days.keys() {
+            // Reasons are compared without letter case: a key is written in lower case, so
+            // that two keys never name one reason.
+            if *key != key.to_lowercase() {
+                bail!(
+                    "[suppression] expire_after_days names {key:?}: write it in lower case, \
+                     {:?} (reasons are compared without letter case)",
+                    key.to_lowercase()
+                );
+            }
             let near = REASONS.iter().find(|reason| {
                 key != *reason
                     && (key.eq_ignore_ascii_case(reason)
@@ -745,8 +754,8 @@ impl Config {
             if let Some(reason) = near {
                 bail!(
                     "[suppression] expire_after_days names {key:?}, which no suppression has: \
-                     write {reason:?} (fbl's reasons are complaint, unsubscribe, manual and \
-                     import, or the one given to suppress add --reason)"
+                     write {reason:?} (fbl's reasons are complaint, unsubscribe, bounce, manual \
+                     and import, or the one given to suppress add --reason)"
                 );
             }
         }

@@ -317,12 +317,9 @@ fn history_from(window: &Window) -> String {
         .unwrap_or_default()
 }
 
-/// Writes a report to a file, atomically (creating its folder).
+/// Writes a report to a file, atomically. Its folder must exist, as an export's: a
+/// mistyped folder is an error, never made.
 pub fn write_file(report: &ComplaintReport, format: ReportFormat, path: &Path) -> Result<()> {
-    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(folder)
-            .with_context(|| format!("cannot create folder {} for a report", folder.display()))?;
-    }
     atomic_file::write_atomically(path, |out| render(format, report, out))
         .with_context(|| format!("cannot write report {}", path.display()))
 }

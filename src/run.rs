@@ -74,6 +74,9 @@ impl RunSummary {
             || self.snds.as_ref().is_some_and(SndsSummary::needs_attention)
             || !self.alerts.is_empty()
             || !self.quarantined_since_last_run.is_empty()
+            // A suppressed address an export left out for the first time (said once): that
+            // person must be suppressed another way.
+            || self.exports.iter().any(|e| e.new_left_out > 0)
     }
 }
 
@@ -1005,7 +1008,7 @@ pub fn run(
     summary.send_log_pruned = pruned_now + summary.send_log.iter().map(|s| s.pruned).sum::<u64>();
     let host = config.send_log.position_host();
     for export in &config.exports {
-        match never_listed_over_a_list(store, &host, &export.path) {
+        match never_listed_over_a_list(store, &host, export) {
             Ok(None) => {}
             Ok(Some(why)) => {
                 summary.source_errors.push(why);
@@ -1047,12 +1050,15 @@ pub fn run(
 /// Why an export must not be written, when the store has never listed anyone and the
 /// export's file, which fbl never wrote, holds a list: a mistyped `[store] path` or a
 /// relative `FBL_DB` under cron opens a new, empty store, and would replace the list every
-/// list manager reads with an empty one, exit 0.
+/// list manager reads with an empty one, exit 0. A file that holds what the export writes
+/// for an empty list (the format's header line alone, with or without its line end) holds no
+/// list.
 pub(crate) fn never_listed_over_a_list(
     store: &Store,
     host: &str,
-    path: &Path,
+    export: &ExportConfig,
 ) -> Result<Option<String>> {
+    let path = export.path.as_path();
     if store.change_seq()? != 0 {
         return Ok(None);
     }
@@ -1064,6 +1070,7 @@ pub(crate) fn never_listed_over_a_list(
         _ => return Ok(None),
     };
     if size == 0
+        || holds_an_empty_list(&real, size, export)
         || store
             .export_state(&export_state_key(store, Some(host), path))?
             .is_some()
@@ -1077,6 +1084,23 @@ pub(crate) fn never_listed_over_a_list(
         path.display(),
         store.location()
     )))
+}
+
+/// Whether the file at `real` (`size` bytes) holds what the export writes for an empty list:
+/// a CSV format's header line alone (`email,doNotEmail,fbl_reason`), with or without its line
+/// end, or a JSON format's empty array; white space at its end aside.
+fn holds_an_empty_list(real: &Path, size: u64, export: &ExportConfig) -> bool {
+    let options = ExportOptions { hash: export.hash };
+    let mut empty = Vec::new();
+    let no_entries: [crate::suppression::Suppression; 0] = [];
+    if crate::export::write_export(export.format, &options, no_entries, &mut empty).is_err() {
+        return false;
+    }
+    // Read only when it may be such a file.
+    if size > empty.len() as u64 + 2 {
+        return false;
+    }
+    std::fs::read(real).is_ok_and(|bytes| bytes.trim_ascii_end() == empty.trim_ascii_end())
 }
 
 /// Expires the suppressions due by `now` and prunes the send-log entries sent before
@@ -1663,15 +1687,8 @@ fn write_one(
     removed: bool,
     now: &str,
 ) -> Result<(crate::export::Exported, atomic_file::Prepared)> {
-    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(folder).with_context(|| {
-            format!(
-                "cannot write export {}: cannot create its folder {}",
-                path.display(),
-                folder.display()
-            )
-        })?;
-    }
+    // A missing folder is an error, never made: a mistyped folder (`/etc/postfx/`) would
+    // put the file where its reader never looks, and the run would say nothing.
     let filter = SuppressionFilter {
         changed_since: range.since.clone(),
         changed_after_seq: range.after_seq,

@@ -35,9 +35,28 @@ pub fn reason_for(kind: Kind, policy: &SuppressionConfig) -> Option<&'static str
     }
 }
 
+/// The reasons fbl gives or knows (a report's, `suppress add`'s and `import`'s defaults, and
+/// the SES export's `BOUNCE`), in the lower case fbl keeps them in.
+pub const KNOWN_REASONS: [&str; 5] = ["complaint", "unsubscribe", "bounce", "manual", "import"];
+
+/// A reason as it comes in (`suppress add --reason`, an import's `reason` cell, an SES
+/// list's `COMPLAINT`): one of fbl's own reasons in any letter case is kept in lower case, so
+/// that `Unsubscribe` gets the expiry `unsubscribe` has and ranks as one; any other reason is
+/// free text, kept as written.
+pub fn fold_reason(reason: String) -> String {
+    match KNOWN_REASONS
+        .iter()
+        .find(|known| reason.eq_ignore_ascii_case(known))
+    {
+        Some(known) => (*known).to_string(),
+        None => reason,
+    }
+}
+
 /// When a suppression for `reason` first seen at `seen_at` (RFC 3339) expires, if ever.
+/// Reasons are compared without letter case (the configuration's keys are lower case).
 pub fn expiry(reason: &str, seen_at: &str, policy: &SuppressionConfig) -> Option<String> {
-    let days = *policy.expire_after_days.get(reason)?;
+    let days = *policy.expire_after_days.get(&reason.to_lowercase())?;
     let seen = chrono::DateTime::parse_from_rfc3339(seen_at).ok()?;
     let expires = seen.with_timezone(&chrono::Utc) + chrono::Duration::days(days as i64);
     Some(expires.format("%Y-%m-%dT%H:%M:%SZ").to_string())
@@ -135,5 +154,25 @@ mod tests {
             expiry("unsubscribe", "2026-11-01T00:00:00Z", &policy).as_deref(),
             Some("2026-12-01T00:00:00Z")
         );
+        // Without letter case: a reason kept before fbl folded its case, or free text.
+        assert_eq!(
+            expiry("UNSUBSCRIBE", "2026-11-01T00:00:00Z", &policy).as_deref(),
+            Some("2026-12-01T00:00:00Z")
+        );
+        policy.expire_after_days.insert("asked".into(), 1);
+        assert_eq!(
+            expiry("Asked", "2026-11-01T00:00:00Z", &policy).as_deref(),
+            Some("2026-11-02T00:00:00Z")
+        );
+    }
+
+    #[test]
+    fn fbl_reasons_are_folded_to_lower_case_and_other_reasons_kept() {
+        assert_eq!(fold_reason("Unsubscribe".into()), "unsubscribe");
+        assert_eq!(fold_reason("COMPLAINT".into()), "complaint");
+        assert_eq!(fold_reason("Bounce".into()), "bounce");
+        assert_eq!(fold_reason("Manual".into()), "manual");
+        assert_eq!(fold_reason("IMPORT".into()), "import");
+        assert_eq!(fold_reason("Asked by phone".into()), "Asked by phone");
     }
 }

@@ -196,7 +196,7 @@ pub fn run(context: &Context, args: ExportArgs) -> Result<Outcome> {
                 match crate::run::never_listed_over_a_list(
                     &store,
                     scope.host.as_deref().unwrap_or_default(),
-                    &export.path,
+                    export,
                 ) {
                     Ok(None) => {}
                     Ok(Some(why)) => {
@@ -247,7 +247,13 @@ pub fn run(context: &Context, args: ExportArgs) -> Result<Outcome> {
             context.config.exports.len()
         );
     }
-    Ok(Outcome::Clean)
+    // A suppressed address left out (said above) must be suppressed another way: a person
+    // is needed.
+    Ok(if written.iter().any(|w| w.left_out > 0) {
+        Outcome::Attention
+    } else {
+        Outcome::Clean
+    })
 }
 
 /// Why a configured export cannot be written as the changes since it was last written,

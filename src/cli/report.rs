@@ -93,9 +93,7 @@ fn emit(
 ) -> Result<()> {
     match output {
         Some(path) => {
-            if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(folder)?;
-            }
+            // Its folder must exist, as an export's: a mistyped folder is an error.
             crate::atomic_file::write_atomically(path, write)
                 .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
         }

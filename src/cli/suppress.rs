@@ -367,6 +367,7 @@ fn parse_typed(raw: &str) -> Result<String> {
 /// refused when blank. `done` is what happens to the address (`removed`).
 fn typed_reason(reason: &str, done: &str) -> Result<String> {
     let (clean, replaced) = suppression::clean_reason(reason);
+    let clean = suppression::fold_reason(clean);
     if clean.is_empty() {
         bail!("--reason must say why the address is {done}");
     }
@@ -393,26 +394,57 @@ struct ImportEntry {
     cleaned: bool,
 }
 
+/// The names of an address column in an imported CSV's header (lower-cased), the most
+/// telling first: with `Name,Address,Email`, the `Email` column is the address, and
+/// `Address` a postal one.
+const ADDRESS_COLUMNS: [&str; 7] = [
+    "email",
+    "e-mail",
+    "email address",
+    "e-mail address",
+    "email_address",
+    "emailaddress",
+    "address",
+];
+
 /// Reads a plain list or a CSV file, an entry at a time. A line that is not UTF-8 (a
 /// Windows-1252 name, say) does not stop the import: in a plain list or in the address
 /// column, it is a bad line; elsewhere it does not matter (the reason is read as far as it is
 /// UTF-8).
+///
+/// The first line that is neither blank nor a `#` comment says what the file is: a CSV
+/// header naming an address column; a first row of a CSV without a header whose first field
+/// is an address and whose second is one of fbl's reasons (`a@example.org,COMPLAINT`, as the
+/// SES export writes it); a header that names no address column (an error, said once); or
+/// else the first line of a plain list.
 fn read_import(
     path: &PathBuf,
     default_reason: &str,
 ) -> Result<Box<dyn Iterator<Item = Result<ImportEntry>>>> {
+    use std::io::Read as _;
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut reader = std::io::BufReader::with_capacity(256 * 1024, file);
+    // The first line with content, and its line in the file (blank lines and comments
+    // before it are skipped, as they would be in a plain list).
     let mut first = Vec::new();
-    reader
-        .read_until(b'\n', &mut first)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    // A list saved by Excel or another Windows program starts with a UTF-8 byte order mark,
-    // which is not part of the header or of the first address (`fbl sendlog import` drops it
-    // too).
-    if first.starts_with("\u{feff}".as_bytes()) {
-        first.drain(..3);
+    let mut first_line_number = 0u64;
+    loop {
+        first.clear();
+        let read = reader
+            .read_until(b'\n', &mut first)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        first_line_number += 1;
+        // A list saved by Excel or another Windows program starts with a UTF-8 byte order
+        // mark, which is not part of the header or of the first address (`fbl sendlog
+        // import` drops it too).
+        if first_line_number == 1 && first.starts_with(BYTE_ORDER_MARK) {
+            first.drain(..3);
+        }
+        let text = String::from_utf8_lossy(&first);
+        if read == 0 || !(text.trim().is_empty() || address::is_comment_line(&text)) {
+            break;
+        }
     }
     let first_line = String::from_utf8_lossy(&first).trim().to_string();
     let columns = |delimiter: char| -> Vec<String> {
@@ -422,89 +454,133 @@ fn read_import(
             .collect()
     };
     let address_column_of = |header: &[String]| {
-        header.iter().position(|h| {
-            [
-                "email",
-                "address",
-                "email_address",
-                "emailaddress",
-                "email address",
-                "e-mail",
-                "e-mail address",
-            ]
-            .contains(&h.as_str())
-        })
+        ADDRESS_COLUMNS
+            .iter()
+            .find_map(|name| header.iter().position(|h| h == name))
     };
     // Commas, or the semicolons a spreadsheet writes where the comma is the decimal mark
     // (Excel in most of Europe), or tabs: whichever makes a header with an address column.
-    let (delimiter, header) = [',', ';', '\t']
+    let with_header = [',', ';', '\t']
         .into_iter()
         .map(|delimiter| (delimiter, columns(delimiter)))
-        .find(|(_, header)| address_column_of(header).is_some())
-        .unwrap_or_else(|| (',', columns(',')));
-    let address_column = address_column_of(&header);
+        .find_map(|(delimiter, header)| {
+            let address_column = address_column_of(&header)?;
+            let reason_column = header.iter().position(|h| h == "reason");
+            Some((delimiter, address_column, reason_column))
+        });
+    // fbl's own SES export, `address,REASON` with no header: read back, not taken for a
+    // plain list whose every line is "not an email address".
+    let headerless = || {
+        let fields: Vec<&str> = first_line.split(',').map(str::trim).collect();
+        (fields.len() == 2
+            && address::parse_typed(fields[0]).is_ok()
+            && suppression::KNOWN_REASONS
+                .iter()
+                .any(|known| fields[1].eq_ignore_ascii_case(known)))
+        .then_some((',', 0, Some(1)))
+    };
     let shown = path.display().to_string();
     let default_reason = default_reason.to_string();
-    if let Some(address_column) = address_column {
-        let reason_column = header.iter().position(|h| h == "reason");
+    let csv_shape = match with_header {
+        // The CSV reader starts on the line after the header.
+        Some(shape) => Some((shape, first_line_number + 1, Vec::new())),
+        // It starts on the first row, given back to it.
+        None => headerless().map(|shape| (shape, first_line_number, std::mem::take(&mut first))),
+    };
+    if csv_shape.is_none() {
+        // A header (a line of several fields, none of them an address) that names no address
+        // column: one clear error, not every row "not an email address".
+        let fields = [',', ';', '\t']
+            .into_iter()
+            .map(columns)
+            .max_by_key(Vec::len)
+            .unwrap_or_default();
+        if fields.len() > 1
+            && fields
+                .iter()
+                .all(|field| address::parse_typed(field).is_err())
+        {
+            bail!(
+                "{shown}:{first_line_number}: no address column found in the header {first_line:?}; \
+                 name it email (or address, e-mail, Email Address), or give a plain list of \
+                 one address a line"
+            );
+        }
+    }
+    if let Some(((delimiter, address_column, reason_column), start, given_back)) = csv_shape {
         let blank = std::rc::Rc::new(std::cell::RefCell::new(std::collections::VecDeque::new()));
         let csv = csv::ReaderBuilder::new()
             .has_headers(false)
             .delimiter(delimiter as u8)
             .flexible(true)
             .from_reader(BlankLines {
-                inner: reader,
+                inner: std::io::Cursor::new(given_back).chain(reader),
                 line: 1,
                 content: false,
                 blank: blank.clone(),
             });
-        // The line the record before ended on, counted from the header's (0). The CSV
-        // reader's own positions are where it began reading a record, before the blank lines
-        // it skipped (and, with CRLF ends, before the LF of the record before).
+        // The line the record before ended on, counted from the line before the CSV
+        // reader's first (0). The CSV reader's own positions are where it began reading a
+        // record, before the blank lines it skipped (and, with CRLF ends, before the LF of
+        // the record before).
         let mut last_line = 0;
-        Ok(Box::new(csv.into_byte_records().map(move |record| {
-            let record = record.with_context(|| format!("cannot read {shown}"))?;
-            // A record starts on the first line after the record before that is not blank,
-            // and ends as many lines on as its quoted fields hold line breaks.
-            let mut line = last_line + 1;
-            let mut blank = blank.borrow_mut();
-            while let Some(&first) = blank.front().filter(|&&first| first <= line) {
-                blank.pop_front();
-                if first == line {
-                    line += 1;
-                }
-            }
-            last_line = line
-                + record
-                    .iter()
-                    .map(|field| field.iter().filter(|&&b| b == b'\n').count() as u64)
-                    .sum::<u64>();
-            // The file's line: the header is its line 1.
-            let line = line + 1;
-            let cell = record.get(address_column).unwrap_or(b"");
-            let address = std::str::from_utf8(cell)
-                .map(str::to_string)
-                .map_err(|_| String::from_utf8_lossy(cell).into_owned());
-            let (reason, cleaned) = match reason_column.and_then(|c| record.get(c)) {
-                None => (String::new(), false),
-                Some(cell) => {
-                    let text = String::from_utf8_lossy(cell);
-                    let (reason, cleaned) = suppression::clean_reason(&text);
-                    (reason, cleaned || std::str::from_utf8(cell).is_err())
-                }
-            };
-            let reason = if reason.is_empty() {
-                default_reason.clone()
-            } else {
-                reason
-            };
-            Ok(ImportEntry {
-                line,
-                address,
-                reason,
-                cleaned,
-            })
-        })))
+        Ok(Box::new(
+            csv.into_byte_records()
+                .map(move |record| {
+                    let record = record.with_context(|| format!("cannot read {shown}"))?;
+                    // A record starts on the first line after the record before that is not
+                    // blank, and ends as many lines on as its quoted fields hold line breaks.
+                    let mut line = last_line + 1;
+                    let mut blank = blank.borrow_mut();
+                    while let Some(&first) = blank.front().filter(|&&first| first <= line) {
+                        blank.pop_front();
+                        if first == line {
+                            line += 1;
+                        }
+                    }
+                    last_line = line
+                        + record
+                            .iter()
+                            .map(|field| field.iter().filter(|&&b| b == b'\n').count() as u64)
+                            .sum::<u64>();
+                    // The file's line.
+                    let line = line + start - 1;
+                    let cell = record.get(address_column).unwrap_or(b"");
+                    let address = std::str::from_utf8(cell)
+                        .map(str::to_string)
+                        .map_err(|_| String::from_utf8_lossy(cell).into_owned());
+                    // A `#` comment line: its first field starts with `#`, and it holds no
+                    // address where the address is (`#team@example.org,complaint` is one).
+                    let first_field = String::from_utf8_lossy(record.get(0).unwrap_or(b""));
+                    if first_field.trim_start().starts_with('#')
+                        && address
+                            .as_deref()
+                            .map_or(true, |a| address::parse_typed(a.trim()).is_err())
+                    {
+                        return Ok(None);
+                    }
+                    let (reason, cleaned) = match reason_column.and_then(|c| record.get(c)) {
+                        None => (String::new(), false),
+                        Some(cell) => {
+                            let text = String::from_utf8_lossy(cell);
+                            let (reason, cleaned) = suppression::clean_reason(&text);
+                            (reason, cleaned || std::str::from_utf8(cell).is_err())
+                        }
+                    };
+                    let reason = if reason.is_empty() {
+                        default_reason.clone()
+                    } else {
+                        suppression::fold_reason(reason)
+                    };
+                    Ok(Some(ImportEntry {
+                        line,
+                        address,
+                        reason,
+                        cleaned,
+                    }))
+                })
+                .filter_map(Result::transpose),
+        ))
     } else {
         let keep = |text: &str| !text.trim().is_empty() && !address::is_comment_line(text);
         // A line that is not UTF-8 is kept (a bad line to name) unless its text, as far as it
@@ -522,7 +598,7 @@ fn read_import(
                 cleaned: false,
             })
         };
-        let head = entry(1, &first).map(Ok);
+        let head = entry(first_line_number, &first).map(Ok);
         let rest = reader
             .split(b'\n')
             .enumerate()
@@ -530,7 +606,7 @@ fn read_import(
                 Err(error) => Some(Err(
                     anyhow::Error::new(error).context(format!("cannot read {shown}"))
                 )),
-                Ok(line) => entry(index as u64 + 2, &line).map(Ok),
+                Ok(line) => entry(index as u64 + first_line_number + 1, &line).map(Ok),
             });
         Ok(Box::new(head.into_iter().chain(rest)))
     }
@@ -566,6 +642,9 @@ impl<R: std::io::Read> std::io::Read for BlankLines<R> {
         Ok(read)
     }
 }
+
+/// The UTF-8 byte order mark a Windows program puts at the start of a text file.
+const BYTE_ORDER_MARK: &[u8] = b"\xef\xbb\xbf";
 
 /// The answer of `fbl suppress check` for one typed address.
 enum Checked {
@@ -680,9 +759,14 @@ fn check_many(store: &Store, addresses: &[String], json: bool, now: &str) -> Res
             // lines after it are read.
             for line in std::io::stdin().lock().split(b'\n') {
                 let line = line.context("cannot read standard input")?;
-                match std::str::from_utf8(&line) {
+                // A list saved by a Windows program starts with a UTF-8 byte order mark (and
+                // lists joined with `cat` may carry one on a later line): never part of an
+                // address, and left on it, the address would be answered "not suppressed".
+                // A CR before the LF goes with the trimming.
+                let line = line.strip_prefix(BYTE_ORDER_MARK).unwrap_or(&line);
+                match std::str::from_utf8(line) {
                     Ok(text) => check(text, true)?,
-                    Err(_) => check(&String::from_utf8_lossy(&line), false)?,
+                    Err(_) => check(&String::from_utf8_lossy(line), false)?,
                 }
             }
         } else {

@@ -48,7 +48,7 @@ const HISTORY_CHAIN: &str = "WITH RECURSIVE chain (id) AS (
     )";
 
 /// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
-const MIGRATIONS: [(&str, &str); 25] = [
+const MIGRATIONS: [(&str, &str); 26] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/sqlite/0001_init.sql"),
@@ -148,6 +148,10 @@ const MIGRATIONS: [(&str, &str); 25] = [
     (
         "0025_snds_come_back.sql",
         include_str!("../../schemas/sqlite/0025_snds_come_back.sql"),
+    ),
+    (
+        "0026_reason_case.sql",
+        include_str!("../../schemas/sqlite/0026_reason_case.sql"),
     ),
 ];
 
@@ -2210,14 +2214,18 @@ fn earlier(a: &str, b: &str) -> bool {
     }
 }
 
+/// How strong a reason is, without letter case (a reason kept before fbl folded the case of
+/// its own reasons, `Complaint`, is a complaint).
 fn reason_rank(reason: &str) -> u8 {
-    match reason {
-        "complaint" => 4,
-        "unsubscribe" => 3,
-        "manual" => 2,
-        "bounce" => 1,
-        _ => 0,
-    }
+    [
+        ("complaint", 4),
+        ("unsubscribe", 3),
+        ("manual", 2),
+        ("bounce", 1),
+    ]
+    .iter()
+    .find(|(known, _)| reason.eq_ignore_ascii_case(known))
+    .map_or(0, |(_, rank)| *rank)
 }
 
 fn suppression_from_row(row: &Row) -> Result<Suppression> {

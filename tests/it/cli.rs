@@ -611,6 +611,111 @@ fn suppress_check_takes_a_list_from_arguments_or_stdin() {
     );
 }
 
+/// fbl's own reasons are one reason whatever their letter case: folded to lower case as they
+/// come in (`suppress add --reason`, an import's `reason` column), so that they get their
+/// configured expiry and rank (an imported `Complaint` is not replaced by `manual`).
+#[test]
+fn reasons_are_compared_and_kept_without_letter_case() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("fbl.toml"),
+        "[suppression]\nexpire_after_days = { unsubscribe = 730 }\n",
+    )
+    .unwrap();
+    let fbl = || {
+        let mut command = fbl(dir.path());
+        command.args(["--config", "fbl.toml"]);
+        command
+    };
+    std::fs::write(
+        dir.path().join("list.csv"),
+        "email,reason\na@example.com,Unsubscribe\nb@example.com,UNSUBSCRIBE\n\
+         d@example.com,Complaint\nf@example.com,Asked by phone\n",
+    )
+    .unwrap();
+    let output = run(fbl().args(["suppress", "import", "list.csv"]));
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let output = run(fbl().args([
+        "suppress",
+        "add",
+        "e@example.com",
+        "--reason",
+        "Unsubscribe",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    std::fs::write(
+        dir.path().join("again.csv"),
+        "email,reason\nd@example.com,manual\n",
+    )
+    .unwrap();
+    let output = run(fbl().args(["suppress", "import", "again.csv"]));
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        stdout(&output).starts_with("1 addresses read, 0 added, 1 already listed"),
+        "a complaint is not downgraded: {}",
+        stdout(&output)
+    );
+    let output = run(fbl().args(["suppress", "list", "--json"]));
+    let list: Vec<serde_json::Value> = serde_json::from_str(&stdout(&output)).unwrap();
+    let entries: Vec<(&str, &str, Option<&str>)> = list
+        .iter()
+        .map(|e| {
+            (
+                e["address"].as_str().unwrap(),
+                e["reason"].as_str().unwrap(),
+                e["expires_at"].as_str(),
+            )
+        })
+        .collect();
+    let expiry = Some("2028-11-19T08:00:00Z");
+    assert_eq!(
+        entries,
+        [
+            ("a@example.com", "unsubscribe", expiry),
+            ("b@example.com", "unsubscribe", expiry),
+            ("d@example.com", "complaint", None),
+            ("e@example.com", "unsubscribe", expiry),
+            ("f@example.com", "Asked by phone", None),
+        ]
+    );
+}
+
+/// A list saved on Windows starts with a UTF-8 byte order mark and ends its lines with CRLF:
+/// its first address is still looked up (a send script filtering on the answer would mail a
+/// suppressed person), and so is one after a second mark (two such lists joined by `cat`).
+#[test]
+fn suppress_check_of_a_windows_list_drops_its_byte_order_mark_and_crs() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(fbl(dir.path()).args(["suppress", "add", "a@example.org", "b@example.org"]));
+    assert_eq!(output.status.code(), Some(0));
+    let output = run_with_stdin(
+        fbl(dir.path()).args(["suppress", "check", "-"]),
+        b"\xef\xbb\xbfa@example.org\r\nb@example.org\r\n\xef\xbb\xbfa@example.org\r\n",
+    );
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    let answers: Vec<&str> = text
+        .lines()
+        .map(|line| line.split(':').next().unwrap())
+        .collect();
+    assert_eq!(
+        answers,
+        [
+            "a@example.org suppressed",
+            "b@example.org suppressed",
+            "a@example.org suppressed"
+        ]
+    );
+    let output = run_with_stdin(
+        fbl(dir.path()).args(["suppress", "check", "-", "--json"]),
+        b"\xef\xbb\xbfnobody@example.org\r\n",
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let line: serde_json::Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    assert_eq!(line["address"], "nobody@example.org");
+    assert_eq!(line["suppressed"], false);
+}
+
 /// One rule for `suppress check`, one address or a list: what is not an email address is not
 /// on the list, so it is "not suppressed" (exit 1) with the reason, never a failure (exit 2
 /// is for a check that cannot be answered); an entry a store kept by that exact text before
@@ -1802,6 +1907,46 @@ fn a_store_that_never_listed_anyone_does_not_empty_an_export() {
     );
 }
 
+/// An export file that holds only its format's header line (as a list manager's template, or
+/// fbl's own export of an empty list copied over) is no list someone wrote: an empty store
+/// writes over it, with or without the header's line end. One row more is a list, kept.
+#[test]
+fn an_export_holding_only_its_header_is_not_taken_for_a_list() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "fbl.toml",
+        b"[store]\npath = \"fbl.sqlite\"\n[[export]]\nformat = \"mautic\"\npath = \"mautic.csv\"\n\
+          [[export]]\nformat = \"postmark\"\npath = \"postmark.json\"\n",
+    );
+    for header in [
+        "email,doNotEmail,fbl_reason\n",
+        "email,doNotEmail,fbl_reason",
+        "email,doNotEmail,fbl_reason\r\n",
+    ] {
+        let _ = std::fs::remove_file(dir.path().join("fbl.sqlite"));
+        write(dir.path(), "mautic.csv", header.as_bytes());
+        write(dir.path(), "postmark.json", b"[]");
+        let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "run"]));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{header:?}: {stderr}");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("mautic.csv")).unwrap(),
+            "email,doNotEmail,fbl_reason\n"
+        );
+    }
+    let _ = std::fs::remove_file(dir.path().join("fbl.sqlite"));
+    let list = "email,doNotEmail,fbl_reason\nx@example.org,1,complaint\n";
+    write(dir.path(), "mautic.csv", list.as_bytes());
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "run"]));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("has never listed anyone"));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("mautic.csv")).unwrap(),
+        list
+    );
+}
+
 /// The evidence `fbl suppress show` gives is report ids: `fbl store report ID` shows one
 /// (where it came from, whom it names and how, the parse result), `--raw` its bytes; `fbl
 /// store unattributed` lists the complaints that name nobody, with why (exit 1 when any).
@@ -2213,6 +2358,135 @@ fn suppress_import_reports_each_invalid_address_and_goes_on() {
         assert!(text.contains(&format!("list.txt:{line}: ")), "{text}");
     }
     assert_eq!(counts(dir.path()).suppressions, 2);
+}
+
+/// The list `suppress list --json` prints, as (address, reason) pairs.
+fn listed(dir: &std::path::Path) -> Vec<(String, String)> {
+    let output = run(fbl(dir).args(["suppress", "list", "--json"]));
+    let list: Vec<serde_json::Value> = serde_json::from_str(&stdout(&output)).unwrap();
+    list.iter()
+        .map(|e| {
+            (
+                e["address"].as_str().unwrap().to_string(),
+                e["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// A CSV header below blank lines (or a comment) is still the header, its rows counted by
+/// their line in the file.
+#[test]
+fn suppress_import_finds_a_csv_header_after_blank_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "l.csv",
+        b"\n# from the CRM\nemail,reason\na@example.com,complaint\nnot an address,complaint\n",
+    );
+    let output = run(fbl(dir.path()).args(["suppress", "import", "l.csv"]));
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.starts_with("2 addresses read, 1 added, 1 invalid\n"),
+        "{text}"
+    );
+    assert!(text.contains("l.csv:5: \"not an address\""), "{text}");
+    assert_eq!(
+        listed(dir.path()),
+        [("a@example.com".to_string(), "complaint".to_string())]
+    );
+}
+
+/// `#` comment lines inside a CSV are skipped as in a plain list, not invalid rows; a row
+/// whose address begins with `#` is an address.
+#[test]
+fn suppress_import_skips_comment_lines_in_a_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "l.csv",
+        b"email,reason\n# exported 2026-11-01, by hand\na@example.com,complaint\n\
+          #team@example.com,manual\n",
+    );
+    let output = run(fbl(dir.path()).args(["suppress", "import", "l.csv"]));
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert_eq!(text, "2 addresses read, 2 added, 0 invalid\n");
+    assert_eq!(
+        listed(dir.path()),
+        [
+            ("#team@example.com".to_string(), "manual".to_string()),
+            ("a@example.com".to_string(), "complaint".to_string()),
+        ]
+    );
+}
+
+/// With `Name,Address,Email`, the address is the `Email` column, not the postal `Address`.
+#[test]
+fn suppress_import_prefers_an_email_column_to_an_address_column() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "l.csv",
+        b"Name,Address,Email\nJane,\"1 Main St, Springfield\",jane@example.com\n",
+    );
+    let output = run(fbl(dir.path()).args(["suppress", "import", "l.csv"]));
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert_eq!(
+        listed(dir.path()),
+        [("jane@example.com".to_string(), "import".to_string())]
+    );
+}
+
+/// A header that names no address column is one clear error (exit 2, nothing imported), not
+/// an error for every row.
+#[test]
+fn suppress_import_of_a_header_without_an_address_column_says_so_once() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "l.csv",
+        b"E-mail-Adresse;Vorname\na@example.com;Anna\nb@example.com;Ben\n",
+    );
+    let output = run(fbl(dir.path()).args(["suppress", "import", "l.csv"]));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr,
+        "fbl: l.csv:1: no address column found in the header \"E-mail-Adresse;Vorname\"; \
+         name it email (or address, e-mail, Email Address), or give a plain list of one \
+         address a line\n"
+    );
+    assert_eq!(stdout(&output), "");
+}
+
+/// fbl's own SES export (`address,REASON`, no header) imports, its reasons folded: moving an
+/// SES list into fbl.
+#[test]
+fn suppress_import_reads_back_an_ses_export() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "ses.csv",
+        b"a@example.org,COMPLAINT\nb@example.org,BOUNCE\r\n\nnot an address,COMPLAINT\n",
+    );
+    let output = run(fbl(dir.path()).args(["suppress", "import", "ses.csv"]));
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.starts_with("3 addresses read, 2 added, 1 invalid\n"),
+        "{text}"
+    );
+    assert!(text.contains("ses.csv:4: \"not an address\""), "{text}");
+    assert_eq!(
+        listed(dir.path()),
+        [
+            ("a@example.org".to_string(), "complaint".to_string()),
+            ("b@example.org".to_string(), "bounce".to_string()),
+        ]
+    );
 }
 
 #[test]

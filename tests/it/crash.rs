@@ -71,6 +71,7 @@ fn killed_runs_lose_nothing_and_count_nothing_twice() {
     )
     .unwrap();
     let export = dir.path().join("exports/list.csv");
+    std::fs::create_dir(dir.path().join("exports")).unwrap();
     let command = || {
         let mut command = fbl(dir.path());
         command

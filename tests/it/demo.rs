@@ -7,7 +7,7 @@ fn the_demo_runs_the_main_job_and_a_second_run_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let demo = dir.path().join("demo");
     crate::support::copy_tree(&crate::support::fixtures().join("demo"), &demo);
-    let _ = std::fs::remove_dir_all(demo.join("exports"));
+    crate::support::empty_demo_exports(&demo);
     let _ = std::fs::remove_file(demo.join("fbl.sqlite"));
 
     let output = run(fbl(dir.path()).args(["run", "--config", "demo/fbl.toml", "--json"]));

@@ -41,6 +41,7 @@ fn every_format_is_written_atomically_and_deterministically() {
     let dir = tempfile::tempdir().unwrap();
     store_with_list(dir.path());
     let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
     for format in fbl::export::ExportFormat::ALL {
         let path = out.join(format.as_str());
         let output = run(fbl(dir.path()).args([
@@ -275,7 +276,13 @@ fn every_format_from_a_fixture_store_matches_its_golden_file() {
             let output = run(fbl(dir.path())
                 .env("FBL_NOW", "2026-11-01T00:00:00Z")
                 .args(&args));
-            assert_eq!(output.status.code(), Some(0));
+            // The fixture holds addresses some formats leave out: said, exit 1.
+            let left_out = String::from_utf8_lossy(&output.stderr).contains(" left out");
+            assert_eq!(
+                output.status.code(),
+                Some(if left_out { 1 } else { 0 }),
+                "{name}"
+            );
             let got = std::fs::read(if extra.is_empty() { &main } else { &removed }).unwrap();
             let expected_path = golden.join(&name);
             if crate::support::updating_golden() {
@@ -319,8 +326,11 @@ fn fbl_run_says_an_address_left_out_once() {
         let mut command = fbl(dir.path());
         command.env_remove("RUST_BACKTRACE");
         let output = run(command.args(["--config", "fbl.toml", "run"]));
-        assert_eq!(output.status.code(), Some(0));
-        String::from_utf8(output.stderr).unwrap()
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        // A person is needed when an address is newly left out: exit 1 exactly then.
+        let code = if stderr.is_empty() { 0 } else { 1 };
+        assert_eq!(output.status.code(), Some(code), "{stderr}");
+        stderr
     };
     add("jane@example.org");
     add("#hash@example.com");
@@ -356,10 +366,11 @@ fn fbl_run_says_an_address_left_out_once() {
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(summary["exports"][0]["left_out"], 2, "{summary}");
     assert_eq!(summary["exports"][0]["new_left_out"], 0, "{summary}");
-    // Asked for, the export says it every time.
+    // Asked for, the export says it every time, exit 1: a person is needed.
     let output = run(fbl(dir.path()).args([
         "--config", "fbl.toml", "export", "--format", "postfix", "--output", "access",
     ]));
+    assert_eq!(output.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("2 suppressed addresses left out"),
         "{}",
@@ -386,8 +397,11 @@ fn fbl_run_says_an_address_newly_left_out_by_a_format_change_or_an_upgrade() {
         let mut command = fbl(dir.path());
         command.env_remove("RUST_BACKTRACE");
         let output = run(command.args(["--config", "fbl.toml", "run"]));
-        assert_eq!(output.status.code(), Some(0));
-        String::from_utf8(output.stderr).unwrap()
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        // A person is needed when an address is newly left out: exit 1 exactly then.
+        let code = if stderr.is_empty() { 0 } else { 1 };
+        assert_eq!(output.status.code(), Some(code), "{stderr}");
+        stderr
     };
     config("postfix");
     let output = run(fbl(dir.path()).args([
@@ -434,7 +448,11 @@ fn postfix_map_leaves_out_an_address_postmap_would_read_as_a_comment() {
         "--output",
         map.to_str().unwrap(),
     ]));
-    assert_eq!(output.status.code(), Some(0), "the export does not fail");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "the export is written, but those addresses need a person"
+    );
     assert_eq!(
         std::fs::read_to_string(&map).unwrap(),
         "jane@example.org REJECT 5.7.1 suppressed: manual\n"
@@ -843,6 +861,67 @@ fn every_configured_export_is_tried_when_one_fails() {
     );
 }
 
+/// A missing folder is never made: a mistyped `/etc/postfx/` would put the map where Postfix
+/// never reads it, and cron would hear nothing. `fbl export` fails (exit 2); in `fbl run`
+/// that export fails alone (exit 1), the others written, and so does a report file.
+#[test]
+fn an_output_in_a_missing_folder_fails_naming_it_and_no_folder_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with_list(dir.path());
+    let fbl = |args: &[&str]| {
+        let mut command = fbl(dir.path());
+        command.env_remove("RUST_BACKTRACE");
+        run(command.args(args))
+    };
+    let output = fbl(&["export", "--format", "ses", "-o", "nodir/x.csv"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("its folder ") && stderr.contains("nodir does not exist"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("nodir").exists(), "the folder was made");
+
+    let deep = dir.path().join("etc/postfx/deep/fbl_suppressed");
+    std::fs::write(
+        dir.path().join("fbl.toml"),
+        format!(
+            "[[export]]\nformat = \"postfix\"\npath = {:?}\n\n\
+             [[export]]\nformat = \"plain\"\npath = \"first.txt\"\n\n\
+             [[report.output]]\nformat = \"html\"\npath = \"reprts/report.html\"\n",
+            deep.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let output = fbl(&["--config", "fbl.toml", "run"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "its folder {} does not exist",
+            dir.path().join("etc/postfx/deep").display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("reprts does not exist"), "{stderr}");
+    assert!(!dir.path().join("etc").exists(), "the folders were made");
+    assert!(!dir.path().join("reprts").exists(), "the folder was made");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("first.txt"))
+            .unwrap()
+            .lines()
+            .count(),
+        4,
+        "the other export is written"
+    );
+    // `fbl export` of the configured exports: the one that fails is named, exit 2.
+    let output = fbl(&["--config", "fbl.toml", "export"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("postfx/deep does not exist"), "{stderr}");
+    assert!(!dir.path().join("etc").exists(), "the folders were made");
+}
+
 #[test]
 fn a_killed_exports_temporary_file_is_removed_by_the_next_export() {
     let dir = tempfile::tempdir().unwrap();
@@ -1065,7 +1144,11 @@ fn an_address_from_before_the_address_check_is_left_out_and_said() {
     drop(connection);
     for format in ["postfix", "plain", "csv"] {
         let output = run(fbl(dir.path()).args(["export", "--format", format, "-o", "list"]));
-        assert_eq!(output.status.code(), Some(0));
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "left out: a person is needed"
+        );
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
             stderr.contains(&format!(
@@ -1317,6 +1400,7 @@ fn a_reason_kept_with_control_characters_before_they_were_cleaned_breaks_no_expo
     store_with_list(dir.path());
     let export = |format: fbl::export::ExportFormat, name: &str| {
         let path = dir.path().join(name).join(format.as_str());
+        let _ = std::fs::create_dir(dir.path().join(name));
         let output = run(fbl(dir.path()).args([
             "export",
             "--format",

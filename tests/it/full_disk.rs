@@ -1009,6 +1009,7 @@ fn a_full_store_disk_while_recording_an_export_is_fatal_and_the_file_is_whole() 
     let store = disk.path().join("fbl.sqlite");
     let db = store.to_str().unwrap();
     let list = dir.join("exports/list.csv");
+    std::fs::create_dir(dir.join("exports")).unwrap();
     let list_arg = list.to_str().unwrap();
     let addresses: String = (0..100).map(|i| format!("old{i}@example.org\n")).collect();
     std::fs::write(dir.join("list.txt"), addresses).unwrap();

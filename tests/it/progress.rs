@@ -256,7 +256,7 @@ fn run_draws_a_bar_for_a_local_source_on_a_terminal() {
     let dir = tempfile::tempdir().unwrap();
     let demo = dir.path().join("demo");
     crate::support::copy_tree(&crate::support::fixtures().join("demo"), &demo);
-    let _ = std::fs::remove_dir_all(demo.join("exports"));
+    crate::support::empty_demo_exports(&demo);
     let _ = std::fs::remove_file(demo.join("fbl.sqlite"));
     let messages = ["cur", "new"]
         .iter()

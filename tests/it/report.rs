@@ -114,6 +114,7 @@ pub fn fixture_store(extra_config: &str) -> Fixture {
         }
     }
     std::fs::write(path.join("sends.csv"), sends).unwrap();
+    std::fs::create_dir(path.join("out")).unwrap();
     let reports = path.join("reports");
     std::fs::create_dir(&reports).unwrap();
     let mut files = 0;
@@ -1458,7 +1459,7 @@ fn the_demo_writes_a_report_with_its_outlook_blocks() {
     let dir = tempfile::tempdir().unwrap();
     let demo = dir.path().join("demo");
     crate::support::copy_tree(&fixtures().join("demo"), &demo);
-    let _ = std::fs::remove_dir_all(demo.join("exports"));
+    crate::support::empty_demo_exports(&demo);
     let _ = std::fs::remove_file(demo.join("fbl.sqlite"));
     let output = run(fbl(dir.path()).args(["run", "--config", "demo/fbl.toml", "--json"]));
     let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();

@@ -2145,6 +2145,54 @@ fn adding_or_importing_a_listed_address_again_changes_nothing(backend: Backend) 
     assert_eq!(store.change_seq().unwrap(), seq + 2);
 }
 
+/// fbl's own reasons kept with capitals before 0026 (an imported `Complaint`, an SES list's
+/// `UNSUBSCRIBE`) are folded to lower case; free text is kept as written, and so is the
+/// history.
+fn reasons_stored_before_0026_are_folded_to_lower_case(backend: Backend) {
+    let test = TestStore::new(backend);
+    let rows = "INSERT INTO suppressions (address, reason, source, first_seen, last_seen, count,
+             expires_at, removed_at, updated_at, change_seq, last_history_id)
+         VALUES ('a@example.org', 'Complaint', 'import', '2026-01-01T00:00:00Z',
+                 '2026-01-01T00:00:00Z', 1, NULL, NULL, '2026-01-01T00:00:00Z', 1, 1),
+                ('b@example.org', 'UNSUBSCRIBE', 'import', '2026-01-01T00:00:00Z',
+                 '2026-01-01T00:00:00Z', 1, NULL, NULL, '2026-01-01T00:00:00Z', 2, 2),
+                ('c@example.org', 'Asked by phone', 'manual', '2026-01-01T00:00:00Z',
+                 '2026-01-01T00:00:00Z', 1, NULL, NULL, '2026-01-01T00:00:00Z', 3, 3),
+                ('d@example.org', 'bounce', 'import', '2026-01-01T00:00:00Z',
+                 '2026-01-01T00:00:00Z', 1, NULL, NULL, '2026-01-01T00:00:00Z', 4, 4);
+         INSERT INTO suppression_history
+             (id, address, at, action, reason, actor, report_id, note, previous_id)
+         VALUES (1, 'a@example.org', '2026-01-01T00:00:00Z', 'add', 'Complaint', 'import', NULL, NULL, NULL),
+                (2, 'b@example.org', '2026-01-01T00:00:00Z', 'add', 'UNSUBSCRIBE', 'import', NULL, NULL, NULL),
+                (3, 'c@example.org', '2026-01-01T00:00:00Z', 'add', 'Asked by phone', 'manual', NULL, NULL, NULL),
+                (4, 'd@example.org', '2026-01-01T00:00:00Z', 'add', 'bounce', 'import', NULL, NULL, NULL);";
+    let version = migration_names("sqlite")
+        .iter()
+        .position(|name| name.ends_with("_reason_case.sql"))
+        .expect("the migration is listed");
+    store_of_version(&test, version, rows);
+    let store = Store::open_at(&test.location).unwrap();
+    let reasons: Vec<(String, String)> = store
+        .suppressions(&SuppressionFilter::default())
+        .map(|s| (s.address, s.reason))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            ("a@example.org".to_string(), "complaint".to_string()),
+            ("b@example.org".to_string(), "unsubscribe".to_string()),
+            ("c@example.org".to_string(), "Asked by phone".to_string()),
+            ("d@example.org".to_string(), "bounce".to_string()),
+        ]
+    );
+    let history = store.history("a@example.org").unwrap();
+    assert_eq!(
+        history[0].reason.as_deref(),
+        Some("Complaint"),
+        "history is kept"
+    );
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -2180,4 +2228,5 @@ on_both_backends!(
     local_parts_stored_before_0022_are_lower_cased_and_merged,
     quarantine_written_before_version_18_is_keyed_by_the_migration,
     adding_or_importing_a_listed_address_again_changes_nothing,
+    reasons_stored_before_0026_are_folded_to_lower_case,
 );

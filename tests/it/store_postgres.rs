@@ -13,7 +13,7 @@ use std::process::Stdio;
 fn demo_in(dir: &Path) {
     let demo = dir.join("demo");
     copy_tree(&fixtures().join("demo"), &demo);
-    let _ = std::fs::remove_dir_all(demo.join("exports"));
+    crate::support::empty_demo_exports(&demo);
     let _ = std::fs::remove_file(demo.join("fbl.sqlite"));
 }
 

@@ -2608,8 +2608,14 @@ fn a_dry_run_prints_its_preview_off_a_terminal() {
 
 /// A sparse complaint (no Original-Rcpt-To) whose attached headers are `headers`.
 fn sparse_complaint(headers: &str) -> Vec<u8> {
+    complaint_without_recipient("staff@hotmail.com", "JMRP/1.0", headers)
+}
+
+/// An ARF complaint from `from` that states no recipient, whose attached headers end with
+/// `headers`.
+fn complaint_without_recipient(from: &str, user_agent: &str, headers: &str) -> Vec<u8> {
     format!(
-        "From: staff@hotmail.com\n\
+        "From: {from}\n\
          To: fbl@example.com\n\
          Subject: complaint\n\
          MIME-Version: 1.0\n\
@@ -2623,7 +2629,7 @@ fn sparse_complaint(headers: &str) -> Vec<u8> {
          Content-Type: message/feedback-report\n\
          \n\
          Feedback-Type: abuse\n\
-         User-Agent: JMRP/1.0\n\
+         User-Agent: {user_agent}\n\
          Version: 1\n\
          \n\
          --b\n\
@@ -2651,13 +2657,19 @@ fn weak_headers_never_name_the_sender_and_give_way_to_identifiers() {
         "fbl.toml",
         b"[attribution]\nheader = [\n  { name = \"X-Campaign-Ref\", value = \"id\" },\n  { name = \"X-Fbl-Token\", value = \"token\" },\n]\ntoken = { secret = \"fbl-test-secret\" }\n",
     );
-    let parse = |headers: &str| -> serde_json::Value {
+    // A feedback loop that states no recipient but redacts nothing: the weak headers are
+    // all there is.
+    let complaint = |headers: &str| {
+        complaint_without_recipient("feedback@fbl.isp.example", "ExampleFBL/1.0", headers)
+    };
+    let parse_message = |message: &[u8]| -> serde_json::Value {
         let output = run_with_stdin(
             fbl(dir.path()).args(["--config", "fbl.toml", "parse", "-"]),
-            &sparse_complaint(headers),
+            message,
         );
         serde_json::from_str(&stdout(&output)).unwrap()
     };
+    let parse = |headers: &str| parse_message(&complaint(headers));
     let addresses = |parsed: &serde_json::Value| -> Vec<String> {
         parsed["recipients"]
             .as_array()
@@ -2671,6 +2683,14 @@ fn weak_headers_never_name_the_sender_and_give_way_to_identifiers() {
     // The one address in To is the complainant.
     let parsed = parse("To: jane@example.net\n");
     assert_eq!(addresses(&parsed), ["jane@example.net"]);
+    // Not in a June 2026 JMRP report: Microsoft hides the complainant by policy, and what
+    // stands in To is a stand-in (formats.md 2.3).
+    let parsed = parse_message(&sparse_complaint("To: 5e3b1f0a@outlook.example\n"));
+    assert_eq!(addresses(&parsed), Vec::<String>::new());
+    assert!(
+        notes(&parsed).contains("as the provider redacted the complainant"),
+        "{parsed}"
+    );
 
     // Sent with the recipients in Bcc: To is the sender, or the list.
     let parsed = parse("To: Example Shop <news@example.com>\n");
@@ -2705,7 +2725,7 @@ fn weak_headers_never_name_the_sender_and_give_way_to_identifiers() {
     write(
         dir.path(),
         "r3.eml",
-        &sparse_complaint("X-Campaign-Ref: sub-r3\nTo: members@lists.example.com\n"),
+        &complaint("X-Campaign-Ref: sub-r3\nTo: members@lists.example.com\n"),
     );
     let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "ingest", "r3.eml"]));
     assert_eq!(output.status.code(), Some(1), "unattributed for now");

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// Numbered migrations for PostgreSQL, the same numbers as SQLite's. The schema version is
 /// the highest row of `fbl_schema`.
-pub(super) const MIGRATIONS: [(&str, &str); 25] = [
+pub(super) const MIGRATIONS: [(&str, &str); 26] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/postgres/0001_init.sql"),
@@ -110,6 +110,10 @@ pub(super) const MIGRATIONS: [(&str, &str); 25] = [
     (
         "0025_snds_come_back.sql",
         include_str!("../../schemas/postgres/0025_snds_come_back.sql"),
+    ),
+    (
+        "0026_fact_sent_day.sql",
+        include_str!("../../schemas/postgres/0026_fact_sent_day.sql"),
     ),
 ];
 

@@ -1256,7 +1256,8 @@ fn snds_volume_colour_band_trap_hits_and_ip_status_sit_beside_fbls_own_figures()
         .unwrap();
     assert_eq!(other["volume_source"], "send_log");
     // Where the send log has nothing, SNDS's volume rates Microsoft's complaints alone: the
-    // Yahoo complaint about 192.0.2.12 is counted, not rated (it was 1 in 1,000, warn).
+    // Yahoo complaint about 192.0.2.12 is counted, not rated (it was 1 in 1,000, warn); with
+    // none rated, there is no rate to call ok.
     let snds_only = report["ip_days"]
         .as_array()
         .unwrap()
@@ -1276,7 +1277,7 @@ fn snds_volume_colour_band_trap_hits_and_ip_status_sit_beside_fbls_own_figures()
             &serde_json::json!(0),
             &serde_json::json!(1000),
             &serde_json::json!("snds"),
-            &serde_json::json!("ok")
+            &serde_json::json!("not_judged")
         )
     );
     let ip12 = find(&report["ips"], "ip", "192.0.2.12");
@@ -1812,4 +1813,119 @@ fn a_rejection_both_logged_and_bounced_back_counts_once() {
         reports.push(blocks.clone());
     }
     assert_eq!(reports[0], reports[1], "the same report in either order");
+}
+
+/// 5,000 messages from 192.0.2.50 on 10 November and nothing after; 20 Yahoo complaints
+/// about them, reported on the 11th (12) and the 12th (8), each placed by the send log.
+/// `fbl report` showed `20 (0 rated) 5000 0.000% ok`: the complaints were rated against the
+/// days they were reported, which have no messages. Placed, they are rated against the day
+/// their message was sent.
+fn late_complaints_store() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path();
+    std::fs::write(
+        path.join("fbl.toml"),
+        "[store]\npath = \"fbl.sqlite\"\n\n[send_log]\nretention_days = 5000\n\n\
+         [report]\nsending_ips = [\"192.0.2.0/24\"]\n",
+    )
+    .unwrap();
+    let mut sends = String::from("message_id,recipient,campaign,list,source_ip,sent_at\n");
+    for i in 0..5000 {
+        sends.push_str(&format!(
+            "late-{i}@sender.example,y{i}@yahoo.com,late,news,192.0.2.50,2026-11-10T09:00:00Z\n"
+        ));
+    }
+    std::fs::write(path.join("sends.csv"), sends).unwrap();
+    let reports = path.join("reports");
+    std::fs::create_dir(&reports).unwrap();
+    for i in 0..20 {
+        let day = if i < 12 { "2026-11-11" } else { "2026-11-12" };
+        std::fs::write(
+            reports.join(format!("{i:03}.eml")),
+            complaint(
+                "192.0.2.50",
+                day,
+                &format!("late-{i}@sender.example"),
+                &format!("y{i}@yahoo.com"),
+            ),
+        )
+        .unwrap();
+    }
+    let output = run(fbl(path).args([
+        "--config",
+        "fbl.toml",
+        "sendlog",
+        "import",
+        "sends.csv",
+        "--format",
+        "csv",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    let output = run(fbl(path).args(["--config", "fbl.toml", "ingest", "reports"]));
+    assert_eq!(output.status.code(), Some(0));
+    Fixture { dir }
+}
+
+#[test]
+fn complaints_reported_after_their_send_day_are_rated_against_it() {
+    let fixture = late_complaints_store();
+    let check = |report: &serde_json::Value| {
+        let ip = find(&report["ips"], "ip", "192.0.2.50");
+        assert_eq!(
+            (&ip["complaints"], &ip["rated_complaints"], &ip["messages"]),
+            (&20.into(), &20.into(), &5000.into()),
+            "{ip:#}"
+        );
+        assert_eq!(ip["level"], "critical", "{ip:#}");
+        assert_eq!(ip["worst_day"], "2026-11-10", "{ip:#}");
+        let days: Vec<&serde_json::Value> = report["ip_days"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["ip"] == "192.0.2.50")
+            .collect();
+        assert_eq!(days.len(), 1, "{days:#?}");
+        assert_eq!(days[0]["day"], "2026-11-10");
+        assert_eq!(days[0]["rated_complaints"], 20);
+        assert_eq!(days[0]["level"], "critical");
+        let yahoo = find(&report["reporters"], "subject", "yahoo");
+        assert_eq!(
+            (
+                &yahoo["rated_complaints"],
+                &yahoo["messages"],
+                &yahoo["level"]
+            ),
+            (&20.into(), &5000.into(), &"critical".into()),
+            "{yahoo:#}"
+        );
+        // Campaign, list, IP and reporter agree.
+        let campaign = find(&report["campaigns"], "subject", "late");
+        assert_eq!(campaign["rate_percent"], ip["rate_percent"]);
+    };
+    let mut report = fixture.fbl();
+    report
+        .env("FBL_NOW", "2026-11-13T08:00:00Z")
+        .args(["report", "--format", "json", "--days", "7"]);
+    let output = run(&mut report);
+    assert_eq!(output.status.code(), Some(0));
+    check(&serde_json::from_str(&stdout(&output)).unwrap());
+
+    // `fbl run` alerts the IP's day.
+    let output = run(fixture
+        .fbl()
+        .env("FBL_NOW", "2026-11-13T08:00:00Z")
+        .args(["run", "--json"]));
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let alerts = &summary["report"]["alerts"];
+    assert!(
+        alerts
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["subject"] == "ip 192.0.2.50"
+                && a["event"] == "2026-11-10"
+                && a["level"] == "critical"),
+        "{alerts:#}"
+    );
 }

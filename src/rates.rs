@@ -215,6 +215,9 @@ pub struct ReportInput {
     /// Whether SNDS storage exists at all (false before SNDS is set up).
     pub snds_available: bool,
     pub snds_status: Vec<SndsStatus>,
+    /// The IPs SNDS gave figures for in the `BLOCK_HISTORY_DAYS` before the window ends:
+    /// those of a range ipStatus lists as blocked get a line, rows in the window or not.
+    pub snds_ips: Vec<String>,
     pub campaigns: Vec<CampaignCount>,
     /// Complaints the send log could not place in a campaign.
     pub complaints_without_campaign: u64,
@@ -787,6 +790,42 @@ pub fn build_report(
             });
         }
     }
+    // An IP SNDS ipStatus lists as blocked at the window's end is blocked now, whether or not
+    // the window holds a row of it: SNDS's figures come a day or two late, so a short window
+    // often holds none.
+    for ip in &input.snds_ips {
+        if snds_blocked(&input.snds_status, ip) && !ips.iter().any(|s| s.ip == *ip) {
+            ips.push(IpSummary {
+                ip: ip.clone(),
+                complaints: 0,
+                messages: None,
+                rated_complaints: 0,
+                rate_percent: None,
+                level: Level::NotJudged,
+                rate_level: Level::NotJudged,
+                worst_day: None,
+                worst_day_rate_percent: None,
+                worst_day_level: Level::NotJudged,
+                snds_filter_result: None,
+                trap_hits: 0,
+                snds_blocked: true,
+                outlook_block: None,
+                sending_ip: sending_ips
+                    .is_configured()
+                    .then(|| sending_ips.contains_text(ip)),
+            });
+        }
+    }
+    // A blocked range none of whose addresses fbl knows still counts: once, as one IP.
+    let unknown_blocked_ranges = input
+        .snds_status
+        .iter()
+        .filter(|range| range.blocked)
+        .filter(|range| {
+            !ips.iter()
+                .any(|s| snds_blocked(std::slice::from_ref(*range), &s.ip))
+        })
+        .count() as u64;
     // An IP's level: its rates', and an Outlook.com block in the window is critical
     // whatever the volume (throttling warn), as the overview's worst level has it.
     for summary in &mut ips {
@@ -1023,7 +1062,8 @@ pub fn build_report(
         .chain(recent_blocks.iter().map(|b| block_level(b.class)))
         // Each IP's level holds its window's rate and its blocks, SNDS ipStatus's among
         // them (SNDS's colour is not: shown only), so the worst is never below an IP's.
-        .chain(ips.iter().map(|s| s.level));
+        .chain(ips.iter().map(|s| s.level))
+        .chain((unknown_blocked_ranges > 0).then_some(Level::Critical));
     // Blocked: rejected in the window (bounces, send logs), or listed blocked by SNDS.
     let ips_blocked = recent_blocks
         .iter()
@@ -1031,7 +1071,8 @@ pub fn build_report(
         .map(|e| e.ip.as_str())
         .chain(ips.iter().filter(|s| s.snds_blocked).map(|s| s.ip.as_str()))
         .collect::<BTreeSet<_>>()
-        .len() as u64;
+        .len() as u64
+        + unknown_blocked_ranges;
     let overview = Overview {
         complaints: total,
         attributed: input.attributed,
@@ -2156,6 +2197,36 @@ mod tests {
             table.contains("IPs: 3 (2 critical, 1 warn)"),
             "the header counts blocked IPs as critical:\n{table}"
         );
+    }
+
+    /// A range ipStatus lists as blocked at the window's end counts whether or not the
+    /// window holds a row of its IPs: an IP SNDS gave figures for before gets a line, a
+    /// range fbl knows no address of counts once.
+    #[test]
+    fn an_snds_blocked_range_counts_without_a_row_in_the_window() {
+        let range = |first: &str, last: &str| SndsStatus {
+            first_ip: first.into(),
+            last_ip: last.into(),
+            blocked: true,
+            details: "Blocked due to user complaints or other evidence of spamming".into(),
+            since: "2026-11-19T00:00:00Z".into(),
+        };
+        let report = build(ReportInput {
+            snds_status: vec![
+                range("198.51.100.0", "198.51.100.15"),
+                range("203.0.113.0", "203.0.113.3"),
+            ],
+            snds_ips: vec!["198.51.100.7".into(), "192.0.2.1".into()],
+            ..ReportInput::default()
+        });
+        let ips: Vec<(&str, Level, bool)> = report
+            .ips
+            .iter()
+            .map(|s| (s.ip.as_str(), s.level, s.snds_blocked))
+            .collect();
+        assert_eq!(ips, [("198.51.100.7", Level::Critical, true)]);
+        assert_eq!(report.overview.ips_blocked, 2);
+        assert_eq!(report.overview.worst_level, Level::Critical);
     }
 
     /// An IP whose window total is judged above a threshold while no day is (each day under

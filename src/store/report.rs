@@ -60,6 +60,10 @@ pub struct DelistFigures {
     pub example_raw: Option<Vec<u8>>,
 }
 
+/// The `report_progress` entry of the highest report id whose complaints an alert step of
+/// `fbl run` has covered.
+const ALERTED_THROUGH: &str = "alerted_id";
+
 /// The name under which the bounce scan keeps its progress.
 const BOUNCE_SCAN: &str = "bounces";
 
@@ -620,6 +624,38 @@ impl Store {
         Ok(())
     }
 
+    /// The complaints the alert step has not seen yet: the highest report id stored, and
+    /// the earliest day a complaint stored after `alerted_through` (the id the last alert
+    /// step covered, `Batch::set_alerted_through`) was reported, when there is one.
+    pub fn complaints_to_alert(&self) -> Result<(i64, Option<String>)> {
+        let last_id: i64 = self
+            .db
+            .value("SELECT coalesce(max(id), 0) FROM reports", params![])?;
+        let alerted: i64 = self
+            .db
+            .query_opt(
+                "SELECT value FROM report_progress WHERE name = ?1",
+                params![ALERTED_THROUGH],
+                |r| r.get(0),
+            )?
+            .unwrap_or(0);
+        let earliest: Option<String> = self.db.value(
+            "SELECT min(reported_day) FROM reports
+             WHERE kind = 'complaint' AND id > ?1 AND id <= ?2",
+            params![alerted, last_id],
+        )?;
+        Ok((last_id, earliest))
+    }
+
+    /// The IPs SNDS gave figures for on the days `from_day` to `to_day`, in order.
+    pub fn snds_ips(&self, from_day: &str, to_day: &str) -> Result<Vec<String>> {
+        self.db.query(
+            "SELECT DISTINCT ip FROM snds_data WHERE day BETWEEN ?1 AND ?2 ORDER BY ip",
+            params![from_day, to_day],
+            |r| r.get(0),
+        )
+    }
+
     /// Whether any SNDS data is stored.
     pub fn has_snds(&self) -> Result<bool> {
         self.db.exists("SELECT 1 FROM snds_data LIMIT 1", params![])
@@ -908,6 +944,18 @@ impl Batch<'_> {
                 CASE WHEN excluded.last_report_id > block_scan_state.last_report_id
                      THEN excluded.last_report_id ELSE block_scan_state.last_report_id END",
             params![BOUNCE_SCAN, last_report_id],
+        )?;
+        Ok(())
+    }
+
+    /// Notes that the alert step has seen the complaints up to report id `id`.
+    pub fn set_alerted_through(&mut self, id: i64) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO report_progress (name, value) VALUES (?1, ?2)
+             ON CONFLICT (name) DO UPDATE SET value =
+                CASE WHEN excluded.value > report_progress.value
+                     THEN excluded.value ELSE report_progress.value END",
+            params![ALERTED_THROUGH, id],
         )?;
         Ok(())
     }

@@ -639,11 +639,15 @@ impl Store {
                 |r| r.get(0),
             )?
             .unwrap_or(0);
-        let earliest: Option<String> = self.db.value(
+        // Read by id (SQLite's `+`, as in `Spelling::complaint`): the reports stored since
+        // the last run, not every complaint through the kind index.
+        let sql = self.db.pick(
+            "SELECT min(reported_day) FROM reports
+             WHERE +kind = 'complaint' AND id > ?1 AND id <= ?2",
             "SELECT min(reported_day) FROM reports
              WHERE kind = 'complaint' AND id > ?1 AND id <= ?2",
-            params![alerted, last_id],
-        )?;
+        );
+        let earliest: Option<String> = self.db.value(sql, params![alerted, last_id])?;
         Ok((last_id, earliest))
     }
 

@@ -4,7 +4,9 @@
 //! renders and that `--format json` prints (`schemas/report-output.schema.json`). Pure: the
 //! day the report ends on is passed in.
 //!
-//! A rate is rated complaints ÷ messages in percent, and both sides count the same mail. Per
+//! A complaint is rated against the day its message was sent when the send log places it
+//! (`ComplaintCount::sent_day`), else the day it was reported: the messages of that day are
+//! the ones it is about. A rate is rated complaints ÷ messages in percent, and both sides count the same mail. Per
 //! IP and day, the send log's volume (every recipient) is the denominator of all the IP's
 //! complaints that day; only when the send log has nothing for the IP and day is SNDS's
 //! `message recipients` used, and then, as SNDS counts Outlook.com recipients alone, over
@@ -89,13 +91,34 @@ pub fn judge(
     (Some(rate), level)
 }
 
+/// `judge` for a figure whose rate is over `rated` of its `complaints` (those whose day's
+/// volume is known). When complaints were left unrated and none was rated there is no rate:
+/// 0% and `ok` would say that complaints nobody weighed were harmless.
+pub fn judge_rated(
+    complaints: u64,
+    rated: u64,
+    messages: Option<u64>,
+    thresholds: &Thresholds,
+) -> (Option<f64>, Level) {
+    if rated == 0 && complaints > 0 {
+        return (None, Level::NotJudged);
+    }
+    judge(rated, messages, thresholds)
+}
+
 // ---------------------------------------------------------------------------------------
 // What the store hands over.
 
-/// Complaints reported on one day about one source IP by one reporter.
+/// Complaints reported on one day about one source IP by one reporter, and about messages
+/// the send log says were sent on one day (or that it cannot place).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComplaintCount {
+    /// The day the complaints were reported.
     pub day: String,
+    /// The day their messages were sent, when the send log places them (the send-log row's
+    /// `sent_at`): the day they are rated against. `None` when the send log cannot place
+    /// them, or gives the send no time: they are rated against the day they were reported.
+    pub sent_day: Option<String>,
     pub source_ip: Option<String>,
     pub reporter: String,
     pub complaints: u64,
@@ -192,6 +215,9 @@ pub struct ReportInput {
     /// Whether SNDS storage exists at all (false before SNDS is set up).
     pub snds_available: bool,
     pub snds_status: Vec<SndsStatus>,
+    /// The IPs SNDS gave figures for in the `BLOCK_HISTORY_DAYS` before the window ends:
+    /// those of a range ipStatus lists as blocked get a line, rows in the window or not.
+    pub snds_ips: Vec<String>,
     pub campaigns: Vec<CampaignCount>,
     /// Complaints the send log could not place in a campaign.
     pub complaints_without_campaign: u64,
@@ -513,33 +539,48 @@ pub fn build_report(
     let mut without_ip = 0;
     let mut total = 0;
     let mut foreign: BTreeMap<u32, u64> = BTreeMap::new();
-    for count in input.complaints.iter().filter(|c| in_window(&c.day)) {
-        total += count.complaints;
-        let day = day_names.id(&count.day);
-        let reporter = reporter_names.id(&count.reporter);
+    // A complaint the send log places is rated against the day its message was sent (that
+    // day's messages are the ones it is about); any other against the day it was reported.
+    // The IP and reporter figures hold the complaints rated against the window's days; the
+    // overview's total, and the complaints without a source IP or about another sender's
+    // IPs, those reported in it.
+    for count in &input.complaints {
+        let reported = in_window(&count.day);
+        let rated_day = count.sent_day.as_deref().unwrap_or(&count.day);
+        let rated = in_window(rated_day);
+        if !reported && !rated {
+            continue;
+        }
+        let ip = count.source_ip.as_deref().filter(|ip| !ip.is_empty());
         // A complaint about mail from an IP that is not ours (another sender's, or a forged
         // report) is not over our messages to the reporter: listed apart, not rated.
-        let ours = count
-            .source_ip
-            .as_deref()
-            .filter(|ip| !ip.is_empty())
-            .is_none_or(|ip| !sending_ips.is_configured() || sending_ips.contains_text(ip));
+        let ours =
+            ip.is_none_or(|ip| !sending_ips.is_configured() || sending_ips.contains_text(ip));
+        if reported {
+            total += count.complaints;
+            match ip {
+                Some(ip) if !ours => {
+                    *foreign.entry(ip_names.id(ip)).or_default() += count.complaints;
+                }
+                Some(_) => {}
+                None => without_ip += count.complaints,
+            }
+        }
+        if !rated {
+            continue;
+        }
+        let day = day_names.id(rated_day);
+        let reporter = reporter_names.id(&count.reporter);
         reporter_day_complaints.push((reporter, day, count.complaints));
         if !ours {
             reporter_day_foreign.push((reporter, day, count.complaints));
         }
-        match count.source_ip.as_deref().filter(|ip| !ip.is_empty()) {
-            Some(ip) => {
-                let id = ip_names.id(ip);
-                ip_day_complaints.push((id, day, count.complaints));
-                if count.reporter == SNDS_REPORTER {
-                    ip_day_microsoft.push((id, day, count.complaints));
-                }
-                if sending_ips.is_configured() && !sending_ips.contains_text(ip) {
-                    *foreign.entry(id).or_default() += count.complaints;
-                }
+        if let Some(ip) = ip {
+            let id = ip_names.id(ip);
+            ip_day_complaints.push((id, day, count.complaints));
+            if count.reporter == SNDS_REPORTER {
+                ip_day_microsoft.push((id, day, count.complaints));
             }
-            None => without_ip += count.complaints,
         }
     }
     drop(input.complaints);
@@ -636,7 +677,8 @@ pub fn build_report(
             sent,
             snds_day.as_ref().map(|s| s.message_recipients),
         );
-        let (rate_percent, level) = judge(rated_complaints, messages, &thresholds);
+        let (rate_percent, level) =
+            judge_rated(complaints, rated_complaints, messages, &thresholds);
         ip_days.push(IpDay {
             ip: ip_names.name(key.0).to_string(),
             day: day_names.name(key.1).to_string(),
@@ -686,7 +728,8 @@ pub fn build_report(
         let known: Vec<&&IpDay> = days.iter().filter(|d| d.messages.is_some()).collect();
         let messages = (!known.is_empty()).then(|| known.iter().filter_map(|d| d.messages).sum());
         let rated_complaints: u64 = known.iter().map(|d| d.rated_complaints).sum();
-        let (rate_percent, level) = judge(rated_complaints, messages, &thresholds);
+        let (rate_percent, level) =
+            judge_rated(complaints, rated_complaints, messages, &thresholds);
         let worst = days
             .iter()
             .filter(|d| d.level > Level::NotJudged)
@@ -747,6 +790,42 @@ pub fn build_report(
             });
         }
     }
+    // An IP SNDS ipStatus lists as blocked at the window's end is blocked now, whether or not
+    // the window holds a row of it: SNDS's figures come a day or two late, so a short window
+    // often holds none.
+    for ip in &input.snds_ips {
+        if snds_blocked(&input.snds_status, ip) && !ips.iter().any(|s| s.ip == *ip) {
+            ips.push(IpSummary {
+                ip: ip.clone(),
+                complaints: 0,
+                messages: None,
+                rated_complaints: 0,
+                rate_percent: None,
+                level: Level::NotJudged,
+                rate_level: Level::NotJudged,
+                worst_day: None,
+                worst_day_rate_percent: None,
+                worst_day_level: Level::NotJudged,
+                snds_filter_result: None,
+                trap_hits: 0,
+                snds_blocked: true,
+                outlook_block: None,
+                sending_ip: sending_ips
+                    .is_configured()
+                    .then(|| sending_ips.contains_text(ip)),
+            });
+        }
+    }
+    // A blocked range none of whose addresses fbl knows still counts: once, as one IP.
+    let unknown_blocked_ranges = input
+        .snds_status
+        .iter()
+        .filter(|range| range.blocked)
+        .filter(|range| {
+            !ips.iter()
+                .any(|s| snds_blocked(std::slice::from_ref(*range), &s.ip))
+        })
+        .count() as u64;
     // An IP's level: its rates', and an Outlook.com block in the window is critical
     // whatever the volume (throttling warn), as the overview's worst level has it.
     for summary in &mut ips {
@@ -757,10 +836,15 @@ pub fn build_report(
             .chain(summary.snds_blocked.then_some(Level::Critical))
             .max()
             .unwrap_or(Level::NotJudged);
-        summary.level = summary
-            .rate_level
-            .max(summary.worst_day_level)
-            .max(block_level);
+        // Complaints left unrated while none was rated: an ok day beside them (one with
+        // messages and no complaint) says nothing of them, so the IP is not judged ok.
+        let unrated_only = summary.complaints > 0 && summary.rated_complaints == 0;
+        let worst_day_level = if unrated_only && summary.worst_day_level < Level::Warn {
+            Level::NotJudged
+        } else {
+            summary.worst_day_level
+        };
+        summary.level = summary.rate_level.max(worst_day_level).max(block_level);
     }
     ips.sort_by(|a, b| {
         let key = |s: &IpSummary| {
@@ -814,6 +898,8 @@ pub fn build_report(
             &thresholds,
         );
         row.complaints = complaints;
+        (row.rate_percent, row.level) =
+            judge_rated(complaints, row.rated_complaints, messages, &thresholds);
         reporter_days.push(row);
     }
     // Per reporter over the window: the messages of every day with a known volume, those
@@ -841,7 +927,7 @@ pub fn build_report(
                 .filter(|r| r.subject == reporter)
                 .map(|r| r.rated_complaints)
                 .sum();
-            let (rate_percent, level) = judge(rated, messages, &thresholds);
+            let (rate_percent, level) = judge_rated(complaints, rated, messages, &thresholds);
             RateRow {
                 subject: reporter.to_string(),
                 day: None,
@@ -976,7 +1062,8 @@ pub fn build_report(
         .chain(recent_blocks.iter().map(|b| block_level(b.class)))
         // Each IP's level holds its window's rate and its blocks, SNDS ipStatus's among
         // them (SNDS's colour is not: shown only), so the worst is never below an IP's.
-        .chain(ips.iter().map(|s| s.level));
+        .chain(ips.iter().map(|s| s.level))
+        .chain((unknown_blocked_ranges > 0).then_some(Level::Critical));
     // Blocked: rejected in the window (bounces, send logs), or listed blocked by SNDS.
     let ips_blocked = recent_blocks
         .iter()
@@ -984,7 +1071,8 @@ pub fn build_report(
         .map(|e| e.ip.as_str())
         .chain(ips.iter().filter(|s| s.snds_blocked).map(|s| s.ip.as_str()))
         .collect::<BTreeSet<_>>()
-        .len() as u64;
+        .len() as u64
+        + unknown_blocked_ranges;
     let overview = Overview {
         complaints: total,
         attributed: input.attributed,
@@ -1543,6 +1631,7 @@ mod tests {
     fn complaints(ip: &str, d: u32, reporter: &str, n: u64) -> ComplaintCount {
         ComplaintCount {
             day: day(d),
+            sent_day: None,
             source_ip: (!ip.is_empty()).then(|| ip.to_string()),
             reporter: reporter.to_string(),
             complaints: n,
@@ -1699,6 +1788,79 @@ mod tests {
             &IpRanges::default(),
             "2026-11-20T08:00:00Z",
         )
+    }
+
+    /// The audit's case: 20 complaints reported on the 11th and 12th about mail the send log
+    /// places on the 10th, the only day with messages. Rated against the 10th, in every
+    /// figure; and complaints left unrated while none were rated are never `ok` at 0%.
+    #[test]
+    fn a_placed_complaint_is_rated_against_its_send_day_and_unrated_ones_are_not_ok() {
+        let sent_on_10 = |d: u32, n: u64| ComplaintCount {
+            sent_day: Some(day(10)),
+            ..complaints("192.0.2.50", d, "yahoo", n)
+        };
+        let report = build_report(
+            ReportInput {
+                complaints: vec![sent_on_10(11, 12), sent_on_10(12, 8)],
+                send_log_ip_days: vec![volume("192.0.2.50", 10, 5000)],
+                send_log_reporter_days: vec![volume("yahoo", 10, 5000)],
+                ..ReportInput::default()
+            },
+            Window::ending(chrono::NaiveDate::from_ymd_opt(2026, 11, 13).unwrap(), 7),
+            Thresholds::default(),
+            &IpRanges::default(),
+            "now",
+        );
+        let ip = &report.ips[0];
+        assert_eq!((ip.complaints, ip.rated_complaints), (20, 20));
+        assert_eq!(
+            (ip.level, ip.worst_day.as_deref()),
+            (Level::Critical, Some("2026-11-10"))
+        );
+        assert_eq!(report.ip_days.len(), 1);
+        assert_eq!(report.reporters[0].level, Level::Critical);
+        assert_eq!(report.reporter_days[0].day.as_deref(), Some("2026-11-10"));
+        assert!(report.alerts.iter().any(|a| a.subject == "ip 192.0.2.50"));
+        assert_eq!(report.overview.complaints, 20);
+
+        // Reported in the window about mail sent before it: in the overview's total, not
+        // in the window's IP figures (they belong to the day they are about).
+        let short = build_report(
+            ReportInput {
+                complaints: vec![sent_on_10(11, 12), sent_on_10(12, 8)],
+                send_log_ip_days: vec![volume("192.0.2.50", 10, 5000)],
+                ..ReportInput::default()
+            },
+            Window::ending(chrono::NaiveDate::from_ymd_opt(2026, 11, 12).unwrap(), 2),
+            Thresholds::default(),
+            &IpRanges::default(),
+            "now",
+        );
+        assert_eq!(short.overview.complaints, 20);
+        assert!(short.ips.is_empty(), "{:?}", short.ips);
+
+        // Not placed, on days without messages: not judged, never `ok` at 0%.
+        let report = build(ReportInput {
+            complaints: vec![
+                complaints("192.0.2.50", 11, "yahoo", 12),
+                complaints("192.0.2.50", 12, "microsoft", 8),
+            ],
+            send_log_ip_days: vec![volume("192.0.2.50", 10, 5000)],
+            send_log_reporter_days: vec![volume("yahoo", 10, 5000)],
+            ..ReportInput::default()
+        });
+        let ip = &report.ips[0];
+        assert_eq!(ip.rated_complaints, 0);
+        assert_eq!((ip.rate_percent, ip.level), (None, Level::NotJudged));
+        for row in report.reporters.iter().chain(&report.reporter_days) {
+            assert_eq!(
+                (row.rate_percent, row.level),
+                (None, Level::NotJudged),
+                "{row:?}"
+            );
+        }
+        let table = table_of(&report);
+        assert!(!table.contains("0.000%  ok"), "{table}");
     }
 
     /// The send log counts every recipient: its volume rates every complaint about the IP
@@ -2035,6 +2197,36 @@ mod tests {
             table.contains("IPs: 3 (2 critical, 1 warn)"),
             "the header counts blocked IPs as critical:\n{table}"
         );
+    }
+
+    /// A range ipStatus lists as blocked at the window's end counts whether or not the
+    /// window holds a row of its IPs: an IP SNDS gave figures for before gets a line, a
+    /// range fbl knows no address of counts once.
+    #[test]
+    fn an_snds_blocked_range_counts_without_a_row_in_the_window() {
+        let range = |first: &str, last: &str| SndsStatus {
+            first_ip: first.into(),
+            last_ip: last.into(),
+            blocked: true,
+            details: "Blocked due to user complaints or other evidence of spamming".into(),
+            since: "2026-11-19T00:00:00Z".into(),
+        };
+        let report = build(ReportInput {
+            snds_status: vec![
+                range("198.51.100.0", "198.51.100.15"),
+                range("203.0.113.0", "203.0.113.3"),
+            ],
+            snds_ips: vec!["198.51.100.7".into(), "192.0.2.1".into()],
+            ..ReportInput::default()
+        });
+        let ips: Vec<(&str, Level, bool)> = report
+            .ips
+            .iter()
+            .map(|s| (s.ip.as_str(), s.level, s.snds_blocked))
+            .collect();
+        assert_eq!(ips, [("198.51.100.7", Level::Critical, true)]);
+        assert_eq!(report.overview.ips_blocked, 2);
+        assert_eq!(report.overview.worst_level, Level::Critical);
     }
 
     /// An IP whose window total is judged above a threshold while no day is (each day under

@@ -242,6 +242,7 @@ fn gather(
         // The block list of the window's time: today's for a window that ends today, the
         // one SNDS showed then for a past one (ipStatus is kept as periods).
         snds_status: store.snds_ip_status_before(&window.end())?,
+        snds_ips: store.snds_ips(&history_from(window), &window.to_day)?,
         campaigns,
         complaints_without_campaign,
         domains: store.domain_counts(from, to)?,
@@ -440,13 +441,40 @@ pub fn run_step(
             Err(error) => step.errors.push(format!("{error:#}")),
         }
     }
-    // Alerts concern the last days only: a short window is enough.
-    let alert_days = (crate::rates::ALERT_LOOKBACK_DAYS + 1) as u32;
-    match report_for(store, alert_days).and_then(|report| raise_new(store, &report.alerts, now)) {
+    // Alerts concern the last days, and the complaints stored since the last alert step
+    // however long ago they were reported (a mailbox's backlog, a first run): a campaign or
+    // list they put over a threshold is alerted once, as the report's alerts show it.
+    let raised = store.complaints_to_alert().and_then(|(through, earliest)| {
+        let days = alert_window_days(now, earliest.as_deref())?;
+        let report = report_for(store, days)?;
+        let alerts = raise_new(store, &report.alerts, now)?;
+        let mut batch = store.begin()?;
+        batch.set_alerted_through(through)?;
+        batch.commit()?;
+        Ok(alerts)
+    });
+    match raised {
         Ok(alerts) => step.alerts = alerts,
         Err(error) => failed(&mut step.errors, "alerts", error)?,
     }
     Ok(step)
+}
+
+/// The longest window an alert step reads: from the earliest day a complaint not alerted
+/// yet was reported, at most `ALERT_BACKLOG_DAYS`.
+const ALERT_BACKLOG_DAYS: i64 = 366;
+
+/// How many days the alert step's report covers: the last `ALERT_LOOKBACK_DAYS` and the day
+/// it ends on, or back to `earliest` (the earliest day a complaint stored since the last
+/// alert step was reported), whichever is longer.
+fn alert_window_days(now: &str, earliest: Option<&str>) -> Result<u32> {
+    let lookback = crate::rates::ALERT_LOOKBACK_DAYS + 1;
+    let today = day_of(now)?;
+    let backlog = earliest
+        .and_then(|day| chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").ok())
+        .map(|day| (today - day).num_days() + 1)
+        .unwrap_or(0);
+    Ok(backlog.clamp(lookback, ALERT_BACKLOG_DAYS) as u32)
 }
 
 /// Gathers the delisting packet's figures for one IP over the `days` days ending on `now`.

@@ -37,8 +37,11 @@ fn number(n: Option<u64>) -> String {
     n.map(|n| n.to_string()).unwrap_or_default()
 }
 
+/// The exact rate, as JSON writes it (the shortest decimal that reads back as the same
+/// number): never rounded, so that a rate just under a threshold never shows at it (2 in
+/// 2,001 was written `0.1000` beside `ok`).
 fn rate(rate: Option<f64>) -> String {
-    rate.map(|r| format!("{r:.4}")).unwrap_or_default()
+    rate.map(|r| r.to_string()).unwrap_or_default()
 }
 
 /// The `detail` of a figure with more complaints than messages, else nothing.
@@ -227,4 +230,53 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
         ])?;
     }
     writer.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ip_range::IpRanges;
+    use crate::rates::{ReportInput, Thresholds, Volume, Window, build_report};
+
+    /// 2 complaints in 2,001 messages is 0.09995…%, under warn's 0.1%: `ok`, and never
+    /// written as `0.1000`.
+    #[test]
+    fn a_rate_just_under_a_threshold_is_written_exactly_never_rounded_up() {
+        let day = "2026-11-19".to_string();
+        let input = ReportInput {
+            complaints: vec![crate::rates::ComplaintCount {
+                day: day.clone(),
+                sent_day: None,
+                source_ip: Some("192.0.2.10".into()),
+                reporter: "yahoo".into(),
+                complaints: 2,
+            }],
+            send_log_ip_days: vec![Volume {
+                key: "192.0.2.10".into(),
+                day,
+                messages: 2001,
+            }],
+            ..ReportInput::default()
+        };
+        let report = build_report(
+            input,
+            Window::ending(chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(), 7),
+            Thresholds::default(),
+            &IpRanges::default(),
+            "now",
+        );
+        let mut out = Vec::new();
+        write(&report, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let mut reader = ::csv::Reader::from_reader(text.as_bytes());
+        let row = reader
+            .records()
+            .map(Result::unwrap)
+            .find(|r| &r[0] == "ip_day")
+            .unwrap();
+        let written: f64 = row[6].parse().unwrap();
+        assert_eq!(written, 2.0 * 100.0 / 2001.0, "{text}");
+        assert!(written < 0.1, "{text}");
+        assert_eq!(&row[7], "ok");
+    }
 }

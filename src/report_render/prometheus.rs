@@ -6,6 +6,7 @@
 
 use crate::outlook_codes::BlockClass;
 use crate::rates::{ComplaintReport, Level};
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 /// A label value with `\`, `"` and newlines escaped.
@@ -328,15 +329,28 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
         "fbl_snds_ip_status_blocked",
         "SNDS ipStatus ranges listed now: 1 blocked, 0 listed but not blocked.",
     );
+    // One sample per series, whatever the list holds: a range listed twice (two SNDS
+    // accounts, or two parts of one range with the same ends and details) is blocked when
+    // any listing says so (`status_parts` merges them alike); a repeated series would make
+    // node_exporter reject the whole file.
+    let mut ranges: BTreeMap<(&str, &str, &str), bool> = BTreeMap::new();
     for s in &report.snds.ip_status {
-        status.add(
-            &[
-                ("first_ip", &s.first_ip),
-                ("last_ip", &s.last_ip),
-                ("details", &s.details),
-            ],
-            i64::from(s.blocked),
-        );
+        *ranges
+            .entry((&s.first_ip, &s.last_ip, &s.details))
+            .or_default() |= s.blocked;
+    }
+    for s in &report.snds.ip_status {
+        let key = (s.first_ip.as_str(), s.last_ip.as_str(), s.details.as_str());
+        if let Some(blocked) = ranges.remove(&key) {
+            status.add(
+                &[
+                    ("first_ip", &s.first_ip),
+                    ("last_ip", &s.last_ip),
+                    ("details", &s.details),
+                ],
+                i64::from(blocked),
+            );
+        }
     }
     families.push(status);
     let mut mailboxes = Family::new(
@@ -356,4 +370,48 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
         family.write(out)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ip_range::IpRanges;
+    use crate::rates::{ReportInput, SndsStatus, Thresholds, Window, build_report};
+
+    /// A range listed twice, blocked and not (as two SNDS accounts may list it), is one
+    /// series, blocked: a repeated series makes node_exporter reject the file.
+    #[test]
+    fn a_range_listed_twice_is_one_series() {
+        let listed = |blocked: bool| SndsStatus {
+            first_ip: "192.0.2.8".into(),
+            last_ip: "192.0.2.15".into(),
+            blocked,
+            details: "Blocked due to user complaints or other evidence of spamming".into(),
+            since: "2026-11-19T00:00:00Z".into(),
+        };
+        let report = build_report(
+            ReportInput {
+                snds_status: vec![listed(false), listed(true)],
+                ..ReportInput::default()
+            },
+            Window::ending(chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(), 7),
+            Thresholds::default(),
+            &IpRanges::default(),
+            "2026-11-20T08:00:00Z",
+        );
+        let mut out = Vec::new();
+        write(&report, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let series: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("fbl_snds_ip_status_blocked{"))
+            .collect();
+        assert_eq!(series.len(), 1, "{text}");
+        assert!(series[0].ends_with(" 1"), "{text}");
+        let mut seen = std::collections::BTreeSet::new();
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let (series, _) = line.rsplit_once(' ').unwrap();
+            assert!(seen.insert(series), "{series} repeats in\n{text}");
+        }
+    }
 }

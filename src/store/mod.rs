@@ -48,7 +48,7 @@ const HISTORY_CHAIN: &str = "WITH RECURSIVE chain (id) AS (
     )";
 
 /// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
-const MIGRATIONS: [(&str, &str); 26] = [
+const MIGRATIONS: [(&str, &str); 27] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/sqlite/0001_init.sql"),
@@ -152,6 +152,10 @@ const MIGRATIONS: [(&str, &str); 26] = [
     (
         "0026_reason_case.sql",
         include_str!("../../schemas/sqlite/0026_reason_case.sql"),
+    ),
+    (
+        "0027_fact_sent_day.sql",
+        include_str!("../../schemas/sqlite/0027_fact_sent_day.sql"),
     ),
 ];
 
@@ -2007,9 +2011,13 @@ impl Batch<'_> {
                         params![],
                     )?;
                 }
-                if new_campaign != given(&campaign) || new_list != given(&list) {
+                if new_campaign != given(&campaign)
+                    || new_list != given(&list)
+                    || new_sent_at != given(&sent_at)
+                {
                     // Complaints the report placed in this send were counted under no campaign
-                    // (or list): counted again by the next report, under the row's new ones.
+                    // (or list, or sent day): counted again by the next report, under the
+                    // row's new ones.
                     self.tx.execute(
                         "UPDATE complaint_facts SET placed = -1
                          WHERE send_rowid = ?1 AND send_rowid IS NOT NULL AND placed = 1",

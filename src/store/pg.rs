@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// Numbered migrations for PostgreSQL, the same numbers as SQLite's. The schema version is
 /// the highest row of `fbl_schema`.
-pub(super) const MIGRATIONS: [(&str, &str); 26] = [
+pub(super) const MIGRATIONS: [(&str, &str); 27] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/postgres/0001_init.sql"),
@@ -114,6 +114,10 @@ pub(super) const MIGRATIONS: [(&str, &str); 26] = [
     (
         "0026_reason_case.sql",
         include_str!("../../schemas/postgres/0026_reason_case.sql"),
+    ),
+    (
+        "0027_fact_sent_day.sql",
+        include_str!("../../schemas/postgres/0027_fact_sent_day.sql"),
     ),
 ];
 

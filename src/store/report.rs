@@ -60,6 +60,10 @@ pub struct DelistFigures {
     pub example_raw: Option<Vec<u8>>,
 }
 
+/// The `report_progress` entry of the highest report id whose complaints an alert step of
+/// `fbl run` has covered.
+const ALERTED_THROUGH: &str = "alerted_id";
+
 /// The name under which the bounce scan keeps its progress.
 const BOUNCE_SCAN: &str = "bounces";
 
@@ -68,8 +72,10 @@ const BOUNCE_SCAN: &str = "bounces";
 const SOURCE_COUNTS: &str = "source_id";
 
 impl Store {
-    /// Complaints per reported day, source IP and reporter for the days `from_day` to
-    /// `to_day` (inclusive), and how many of them were attributed and unattributed.
+    /// Complaints per reported day, sent day (when the send log places them on another
+    /// day), source IP and reporter: those reported in the days `from_day` to `to_day`
+    /// (inclusive), and those reported since `from_day` about mail sent in those days; and
+    /// how many of those reported in the days were attributed and unattributed.
     ///
     /// Read from what the report step keeps (`complaint_day_counts` kind `source`, and the
     /// facts of unattributed complaints) when that holds every complaint as it is now;
@@ -114,7 +120,9 @@ impl Store {
         Ok(!redo)
     }
 
-    /// `complaint_counts` from the counts kept by the report step.
+    /// `complaint_counts` from the counts kept by the report step: those per reported day,
+    /// source IP and reporter (kind `source`), less the complaints the send log says are
+    /// about mail of another day (kind `sent`), which come with that day.
     fn kept_complaint_counts(
         &self,
         from_day: &str,
@@ -126,7 +134,7 @@ impl Store {
              WHERE kind = 'source' AND day BETWEEN ?1 AND ?2",
             params![from_day, to_day],
         )?;
-        let counts = self.db.query_sized(
+        let mut counts = self.db.query_sized(
             "SELECT day, key, complaints FROM complaint_day_counts
              WHERE kind = 'source' AND day BETWEEN ?1 AND ?2 ORDER BY day, key",
             params![from_day, to_day],
@@ -138,12 +146,52 @@ impl Store {
                 total += complaints;
                 Ok(ComplaintCount {
                     day: r.get(0)?,
+                    sent_day: None,
                     source_ip: (!source_ip.is_empty()).then(|| source_ip.to_string()),
                     reporter: reporter.to_string(),
                     complaints,
                 })
             },
         )?;
+        let moved: Vec<(String, String, i64)> = self.db.query(
+            "SELECT day, key, complaints FROM complaint_day_counts
+             WHERE kind = 'sent' AND (day BETWEEN ?1 AND ?2 OR substr(key, 1, 10) BETWEEN ?1 AND ?2)",
+            params![from_day, to_day],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let mut at: std::collections::HashMap<(String, Option<String>, String), usize> = counts
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ((c.day.clone(), c.source_ip.clone(), c.reporter.clone()), i))
+            .collect();
+        for (sent_day, key, complaints) in moved {
+            let mut parts = key.splitn(3, KEY_SEPARATOR);
+            let (Some(day), Some(source_ip), Some(reporter)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            if !read_with_window(day, Some(&sent_day), from_day, to_day) {
+                continue;
+            }
+            let source_ip = (!source_ip.is_empty()).then(|| source_ip.to_string());
+            let complaints = complaints as u64;
+            if day >= from_day && day <= to_day {
+                let index = at.entry((day.to_string(), source_ip.clone(), reporter.to_string()));
+                if let std::collections::hash_map::Entry::Occupied(found) = index {
+                    let count = &mut counts[*found.get()];
+                    count.complaints = count.complaints.saturating_sub(complaints);
+                }
+            }
+            counts.push(ComplaintCount {
+                day: day.to_string(),
+                sent_day: Some(sent_day),
+                source_ip,
+                reporter: reporter.to_string(),
+                complaints,
+            });
+        }
+        counts.retain(|c| c.complaints > 0);
         // A fact has notes exactly when its complaint has no complainant (`Spelling::facts`);
         // the partial index complaint_facts_unattributed holds those facts alone.
         let unattributed = self.db.value::<i64>(
@@ -154,39 +202,56 @@ impl Store {
         Ok((counts, total.saturating_sub(unattributed), unattributed))
     }
 
-    /// `complaint_counts` counted from the index `reports_complaints_by_day`.
+    /// `complaint_counts` counted from the reports, each complaint placed in the send log
+    /// as the report step places it (`Spelling::facts`).
     fn counted_complaint_counts(
         &self,
         from_day: &str,
         to_day: &str,
     ) -> Result<(Vec<ComplaintCount>, u64, u64)> {
+        let send = Spelling::of(self.db.dialect()).send_of_report();
         let rows = self.db.query(
-            "SELECT reported_day, source_ip, reporter, attributed, count(*) FROM reports
-             WHERE kind = 'complaint' AND reported_day BETWEEN ?1 AND ?2
-             GROUP BY reported_day, source_ip, reporter, attributed
-             ORDER BY reported_day, source_ip, reporter, attributed",
-            params![from_day, to_day],
+            &format!(
+                "SELECT reported_day, sent_day, source_ip, reporter, attributed, count(*) FROM
+                    (SELECT r.reported_day, r.source_ip, r.reporter, r.attributed,
+                            (SELECT substr(x.sent_at, 1, 10) FROM send_log x
+                             WHERE x.rowid = {send}) AS sent_day
+                     FROM reports r
+                     WHERE r.kind = 'complaint' AND r.reported_day >= ?1) AS c
+                 GROUP BY reported_day, sent_day, source_ip, reporter, attributed
+                 ORDER BY reported_day, sent_day, source_ip, reporter, attributed"
+            ),
+            params![from_day],
             |row| {
                 Ok((
                     row.get::<String>(0)?,
                     row.get::<Option<String>>(1)?,
-                    row.get::<String>(2)?,
-                    row.get::<bool>(3)?,
-                    row.get::<i64>(4)? as u64,
+                    row.get::<Option<String>>(2)?,
+                    row.get::<String>(3)?,
+                    row.get::<bool>(4)?,
+                    row.get::<i64>(5)? as u64,
                 ))
             },
         )?;
         let mut counts: Vec<ComplaintCount> = Vec::new();
         let (mut attributed, mut unattributed) = (0, 0);
-        for (day, source_ip, reporter, is_attributed, n) in rows {
-            if is_attributed {
-                attributed += n;
-            } else {
-                unattributed += n;
+        for (day, sent_day, source_ip, reporter, is_attributed, n) in rows {
+            // The day it is rated against, when not the day it was reported.
+            let sent_day = sent_day.filter(|sent| *sent != day);
+            if !read_with_window(&day, sent_day.as_deref(), from_day, to_day) {
+                continue;
+            }
+            if day.as_str() <= to_day {
+                if is_attributed {
+                    attributed += n;
+                } else {
+                    unattributed += n;
+                }
             }
             match counts.last_mut() {
                 Some(last)
                     if last.day == day
+                        && last.sent_day == sent_day
                         && last.source_ip == source_ip
                         && last.reporter == reporter =>
                 {
@@ -194,6 +259,7 @@ impl Store {
                 }
                 _ => counts.push(ComplaintCount {
                     day,
+                    sent_day,
                     source_ip,
                     reporter,
                     complaints: n,
@@ -485,6 +551,26 @@ impl Store {
                     params![last_id],
                 )?;
             }
+            // Complaints whose message was sent on another day than they were reported, per
+            // sent day (the day they are rated against), reported day, source IP and
+            // reporter: `kept_complaint_counts` moves them from the reported day's counts.
+            tx.execute(
+                &format!(
+                    "INSERT INTO complaint_day_counts (kind, day, key, complaints)
+                     SELECT 'sent', f.sent_day,
+                            f.reported_day || {sep} || coalesce(r.source_ip, '') || {sep}
+                                || r.reporter AS k,
+                            {sign}count(*)
+                     FROM complaint_facts f JOIN reports r ON r.id = f.report_id
+                     WHERE ({selection}) AND f.sent_day IS NOT NULL
+                       AND f.sent_day <> f.reported_day
+                     GROUP BY f.sent_day, k
+                     ON CONFLICT (kind, day, key)
+                     DO UPDATE SET complaints = complaint_day_counts.complaints + excluded.complaints",
+                    sep = spelling.key_separator,
+                ),
+                params![last_id],
+            )?;
             Ok(())
         };
         let redo = "report_id IN (SELECT report_id FROM redo) AND CAST(?1 AS BIGINT) IS NOT NULL";
@@ -536,6 +622,42 @@ impl Store {
         tx.execute("DELETE FROM redo", params![])?;
         batch.commit()?;
         Ok(())
+    }
+
+    /// The complaints the alert step has not seen yet: the highest report id stored, and
+    /// the earliest day a complaint stored after `alerted_through` (the id the last alert
+    /// step covered, `Batch::set_alerted_through`) was reported, when there is one.
+    pub fn complaints_to_alert(&self) -> Result<(i64, Option<String>)> {
+        let last_id: i64 = self
+            .db
+            .value("SELECT coalesce(max(id), 0) FROM reports", params![])?;
+        let alerted: i64 = self
+            .db
+            .query_opt(
+                "SELECT value FROM report_progress WHERE name = ?1",
+                params![ALERTED_THROUGH],
+                |r| r.get(0),
+            )?
+            .unwrap_or(0);
+        // Read by id (SQLite's `+`, as in `Spelling::complaint`): the reports stored since
+        // the last run, not every complaint through the kind index.
+        let sql = self.db.pick(
+            "SELECT min(reported_day) FROM reports
+             WHERE +kind = 'complaint' AND id > ?1 AND id <= ?2",
+            "SELECT min(reported_day) FROM reports
+             WHERE kind = 'complaint' AND id > ?1 AND id <= ?2",
+        );
+        let earliest: Option<String> = self.db.value(sql, params![alerted, last_id])?;
+        Ok((last_id, earliest))
+    }
+
+    /// The IPs SNDS gave figures for on the days `from_day` to `to_day`, in order.
+    pub fn snds_ips(&self, from_day: &str, to_day: &str) -> Result<Vec<String>> {
+        self.db.query(
+            "SELECT DISTINCT ip FROM snds_data WHERE day BETWEEN ?1 AND ?2 ORDER BY ip",
+            params![from_day, to_day],
+            |r| r.get(0),
+        )
     }
 
     /// Whether any SNDS data is stored.
@@ -830,6 +952,18 @@ impl Batch<'_> {
         Ok(())
     }
 
+    /// Notes that the alert step has seen the complaints up to report id `id`.
+    pub fn set_alerted_through(&mut self, id: i64) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO report_progress (name, value) VALUES (?1, ?2)
+             ON CONFLICT (name) DO UPDATE SET value =
+                CASE WHEN excluded.value > report_progress.value
+                     THEN excluded.value ELSE report_progress.value END",
+            params![ALERTED_THROUGH, id],
+        )?;
+        Ok(())
+    }
+
     /// Records an alert; true when it is new (never raised before).
     pub fn raise_alert(
         &mut self,
@@ -845,6 +979,14 @@ impl Batch<'_> {
         )?;
         Ok(changed > 0)
     }
+}
+
+/// Whether a window's report reads complaints reported on `day` about mail sent on
+/// `sent_day` (when the send log places them on another day): those reported in the window,
+/// and those reported since its start about mail sent in it, which are rated against it.
+fn read_with_window(day: &str, sent_day: Option<&str>, from_day: &str, to_day: &str) -> bool {
+    let within = |d: &str| d >= from_day && d <= to_day;
+    within(day) || (day >= from_day && sent_day.is_some_and(within))
 }
 
 /// Between campaign and list in a `send_log_volume` key.
@@ -891,6 +1033,20 @@ impl Spelling {
         }
     }
 
+    /// The send-log row (its rowid) that places the complaint of report `r`: the first
+    /// with its Message-ID, else the first with its complainant's id.
+    fn send_of_report(&self) -> String {
+        let first_send = self.first_send;
+        format!(
+            "coalesce(
+                (SELECT s.rowid FROM send_log s
+                 WHERE r.message_id IS NOT NULL AND r.message_id <> ''
+                   AND s.message_id = r.message_id {first_send} LIMIT 1),
+                (SELECT s.rowid FROM complainants k JOIN send_log s ON s.id = k.id
+                 WHERE k.report_id = r.id AND k.id <> '' {first_send} LIMIT 1))"
+        )
+    }
+
     /// The lower-cased domain of an address column.
     fn domain_of(&self, column: &str) -> String {
         format!(
@@ -907,24 +1063,19 @@ impl Spelling {
     /// when that row gains a campaign or list.
     fn facts(&self, selection: &str) -> String {
         let Spelling {
-            notes,
-            complaint,
-            first_send,
-            ..
+            notes, complaint, ..
         } = self;
         let domain = self.domain_of("k.address");
+        let send = self.send_of_report();
         format!(
             "INSERT INTO complaint_facts
-                (report_id, reported_day, campaign, list, domain, notes, placed, send_rowid)
+                (report_id, reported_day, campaign, list, domain, notes, placed, send_rowid,
+                 sent_day)
             SELECT p.id, p.reported_day, s.campaign, s.list, p.domain, p.notes,
-                   CASE WHEN s.rowid IS NOT NULL THEN 1 ELSE 0 END, s.rowid
+                   CASE WHEN s.rowid IS NOT NULL THEN 1 ELSE 0 END, s.rowid,
+                   substr(s.sent_at, 1, 10)
             FROM (SELECT r.id, r.reported_day,
-                    coalesce(
-                        (SELECT s.rowid FROM send_log s
-                         WHERE r.message_id IS NOT NULL AND r.message_id <> ''
-                           AND s.message_id = r.message_id {first_send} LIMIT 1),
-                        (SELECT s.rowid FROM complainants k JOIN send_log s ON s.id = k.id
-                         WHERE k.report_id = r.id AND k.id <> '' {first_send} LIMIT 1)) AS send,
+                    {send} AS send,
                     (SELECT {domain} FROM complainants k
                      WHERE k.report_id = r.id AND k.address <> '' LIMIT 1) AS domain,
                     CASE WHEN r.attributed = 0 THEN coalesce({notes}, '[]') END AS notes
@@ -1062,8 +1213,33 @@ mod tests {
             2 => None,
             _ => Some(String::new()),
         };
+        report.message_id = Some(format!("m{n}@sender.example"));
         attribute(&mut report, n, !n.is_multiple_of(3));
         report
+    }
+
+    /// The send of complaint `n`'s message, but for every third one: sent the day it was
+    /// reported (even `n`) or the day before (odd `n`); with no time when `timed` is false.
+    fn send(store: &mut Store, range: std::ops::Range<usize>, timed: bool) {
+        let mut batch = store.begin().unwrap();
+        for n in range.filter(|n| n % 3 != 2) {
+            let reported = 1 + n % 5;
+            let sent_at = match reported - n % 2 {
+                0 => "2026-10-31T09:00:00Z".to_string(),
+                day => format!("2026-11-0{day}T09:00:00Z"),
+            };
+            let entry = crate::sendlog::SendLogEntry {
+                message_id: Some(format!("m{n}@sender.example")),
+                recipient: format!("user{n}@example.org"),
+                id: None,
+                campaign: None,
+                list: None,
+                source_ip: None,
+                sent_at: timed.then_some(sent_at),
+            };
+            batch.add_send_log(&entry, NOW).unwrap();
+        }
+        batch.commit().unwrap();
     }
 
     fn attribute(report: &mut Report, n: usize, attributed: bool) {
@@ -1110,16 +1286,22 @@ mod tests {
         ids
     }
 
-    /// Complaints per day, source IP and reporter, an empty IP read as none (as the report
-    /// reads it: the index counts a NULL and an empty IP apart), and the two totals.
-    type Normalised = (BTreeMap<(String, Option<String>, String), u64>, u64, u64);
+    /// Complaints per day, sent day, source IP and reporter, an empty IP read as none (as
+    /// the report reads it: the index counts a NULL and an empty IP apart), and the two
+    /// totals.
+    type Normalised = (
+        BTreeMap<(String, Option<String>, Option<String>, String), u64>,
+        u64,
+        u64,
+    );
 
     fn normalised(counts: (Vec<ComplaintCount>, u64, u64)) -> Normalised {
         let (rows, attributed, unattributed) = counts;
         let mut out = BTreeMap::new();
         for row in rows {
             let ip = row.source_ip.filter(|ip| !ip.is_empty());
-            *out.entry((row.day, ip, row.reporter)).or_default() += row.complaints;
+            *out.entry((row.day, row.sent_day, ip, row.reporter))
+                .or_default() += row.complaints;
         }
         (out, attributed, unattributed)
     }
@@ -1149,6 +1331,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut db = Store::open(&dir.path().join("store.sqlite")).unwrap();
         let first = store(&mut db, 0..40);
+        // Sends of most of them, some a day before the complaint; some with no time at
+        // first, given one by another log later.
+        send(&mut db, 0..30, true);
+        send(&mut db, 30..50, false);
         check(&db, false);
         db.refresh_report_summaries().unwrap();
         check(&db, true);
@@ -1158,6 +1344,11 @@ mod tests {
 
         // New complaints: counted from the index until the next report step.
         store(&mut db, 40..50);
+        check(&db, false);
+        db.refresh_report_summaries().unwrap();
+        check(&db, true);
+        // A send's time from another log: its complaints move to the day it gives.
+        send(&mut db, 30..50, true);
         check(&db, false);
         db.refresh_report_summaries().unwrap();
         check(&db, true);

@@ -793,6 +793,20 @@ pub(crate) fn status_parts(mut parts: Vec<IpStatusSince>) -> Vec<crate::rates::S
         (&a.since, &a.first_ip, &a.last_ip, a.blocked)
             == (&b.since, &b.first_ip, &b.last_ip, b.blocked)
     });
+    // Two accounts over the same IPs (a legacy key beside the API) may list one range, one
+    // as blocked and the other not, as each fetched it at its own time. It is one range, and
+    // shown once: blocked when any account lists it blocked, since Outlook.com refuses mail
+    // from an IP any view of SNDS says is blocked, and what a reader must act on is the block
+    // (its start and details are the blocked listing's). Written twice, Prometheus had two
+    // samples of one series, 0 and 1, and node_exporter rejects such a file.
+    let blocked: std::collections::HashSet<(String, String)> = parts
+        .iter()
+        .filter(|part| part.blocked)
+        .map(|part| (part.first_ip.clone(), part.last_ip.clone()))
+        .collect();
+    parts.retain(|part| {
+        part.blocked || !blocked.contains(&(part.first_ip.clone(), part.last_ip.clone()))
+    });
     parts
         .into_iter()
         .map(|part| crate::rates::SndsStatus {

@@ -373,14 +373,16 @@ fn every_format_renders_the_same_figures() {
         .unwrap();
     assert_eq!(
         (&critical[3], &critical[4], &critical[6], &critical[7]),
-        ("9", "2000", "0.4500", "critical")
+        ("9", "2000", "0.45", "critical")
     );
     assert_eq!((&headers[13], &critical[13]), ("rated_complaints", "9"));
     let ok = rows
         .iter()
         .find(|r| &r[0] == "ip_day" && &r[1] == "192.0.2.11" && &r[2] == "2026-11-19")
         .unwrap();
-    assert_eq!(&ok[6], "0.0667", "CSV keeps its four rounded decimals");
+    // CSV keeps the exact figure, as JSON does: never rounded up.
+    assert_eq!(&ok[6], (1.0f64 * 100.0 / 1500.0).to_string());
+    assert!(ok[6].starts_with("0.06666"), "{}", &ok[6]);
     // An IP's window row has no day beside its window rate; its worst day is in the detail.
     let window = rows
         .iter()
@@ -388,7 +390,7 @@ fn every_format_renders_the_same_figures() {
         .unwrap();
     assert_eq!(&window[2], "");
     assert!(
-        window[12].contains("worst day 2026-11-19 0.4500 critical"),
+        window[12].contains("worst day 2026-11-19 0.45 critical"),
         "{window:?}"
     );
     for section in [
@@ -1257,7 +1259,8 @@ fn snds_volume_colour_band_trap_hits_and_ip_status_sit_beside_fbls_own_figures()
         .unwrap();
     assert_eq!(other["volume_source"], "send_log");
     // Where the send log has nothing, SNDS's volume rates Microsoft's complaints alone: the
-    // Yahoo complaint about 192.0.2.12 is counted, not rated (it was 1 in 1,000, warn).
+    // Yahoo complaint about 192.0.2.12 is counted, not rated (it was 1 in 1,000, warn); with
+    // none rated, there is no rate to call ok.
     let snds_only = report["ip_days"]
         .as_array()
         .unwrap()
@@ -1277,7 +1280,7 @@ fn snds_volume_colour_band_trap_hits_and_ip_status_sit_beside_fbls_own_figures()
             &serde_json::json!(0),
             &serde_json::json!(1000),
             &serde_json::json!("snds"),
-            &serde_json::json!("ok")
+            &serde_json::json!("not_judged")
         )
     );
     let ip12 = find(&report["ips"], "ip", "192.0.2.12");
@@ -1813,4 +1816,263 @@ fn a_rejection_both_logged_and_bounced_back_counts_once() {
         reports.push(blocks.clone());
     }
     assert_eq!(reports[0], reports[1], "the same report in either order");
+}
+
+/// 5,000 messages from 192.0.2.50 on 10 November and nothing after; 20 Yahoo complaints
+/// about them, reported on the 11th (12) and the 12th (8), each placed by the send log.
+/// `fbl report` showed `20 (0 rated) 5000 0.000% ok`: the complaints were rated against the
+/// days they were reported, which have no messages. Placed, they are rated against the day
+/// their message was sent.
+fn late_complaints_store() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path();
+    std::fs::write(
+        path.join("fbl.toml"),
+        "[store]\npath = \"fbl.sqlite\"\n\n[send_log]\nretention_days = 5000\n\n\
+         [report]\nsending_ips = [\"192.0.2.0/24\"]\n",
+    )
+    .unwrap();
+    let mut sends = String::from("message_id,recipient,campaign,list,source_ip,sent_at\n");
+    for i in 0..5000 {
+        sends.push_str(&format!(
+            "late-{i}@sender.example,y{i}@yahoo.com,late,news,192.0.2.50,2026-11-10T09:00:00Z\n"
+        ));
+    }
+    std::fs::write(path.join("sends.csv"), sends).unwrap();
+    let reports = path.join("reports");
+    std::fs::create_dir(&reports).unwrap();
+    for i in 0..20 {
+        let day = if i < 12 { "2026-11-11" } else { "2026-11-12" };
+        std::fs::write(
+            reports.join(format!("{i:03}.eml")),
+            complaint(
+                "192.0.2.50",
+                day,
+                &format!("late-{i}@sender.example"),
+                &format!("y{i}@yahoo.com"),
+            ),
+        )
+        .unwrap();
+    }
+    let output = run(fbl(path).args([
+        "--config",
+        "fbl.toml",
+        "sendlog",
+        "import",
+        "sends.csv",
+        "--format",
+        "csv",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    let output = run(fbl(path).args(["--config", "fbl.toml", "ingest", "reports"]));
+    assert_eq!(output.status.code(), Some(0));
+    Fixture { dir }
+}
+
+#[test]
+fn complaints_reported_after_their_send_day_are_rated_against_it() {
+    let fixture = late_complaints_store();
+    let check = |report: &serde_json::Value| {
+        let ip = find(&report["ips"], "ip", "192.0.2.50");
+        assert_eq!(
+            (&ip["complaints"], &ip["rated_complaints"], &ip["messages"]),
+            (&20.into(), &20.into(), &5000.into()),
+            "{ip:#}"
+        );
+        assert_eq!(ip["level"], "critical", "{ip:#}");
+        assert_eq!(ip["worst_day"], "2026-11-10", "{ip:#}");
+        let days: Vec<&serde_json::Value> = report["ip_days"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["ip"] == "192.0.2.50")
+            .collect();
+        assert_eq!(days.len(), 1, "{days:#?}");
+        assert_eq!(days[0]["day"], "2026-11-10");
+        assert_eq!(days[0]["rated_complaints"], 20);
+        assert_eq!(days[0]["level"], "critical");
+        let yahoo = find(&report["reporters"], "subject", "yahoo");
+        assert_eq!(
+            (
+                &yahoo["rated_complaints"],
+                &yahoo["messages"],
+                &yahoo["level"]
+            ),
+            (&20.into(), &5000.into(), &"critical".into()),
+            "{yahoo:#}"
+        );
+        // Campaign, list, IP and reporter agree.
+        let campaign = find(&report["campaigns"], "subject", "late");
+        assert_eq!(campaign["rate_percent"], ip["rate_percent"]);
+    };
+    let mut report = fixture.fbl();
+    report
+        .env("FBL_NOW", "2026-11-13T08:00:00Z")
+        .args(["report", "--format", "json", "--days", "7"]);
+    let output = run(&mut report);
+    assert_eq!(output.status.code(), Some(0));
+    check(&serde_json::from_str(&stdout(&output)).unwrap());
+
+    // `fbl run` alerts the IP's day.
+    let output = run(fixture
+        .fbl()
+        .env("FBL_NOW", "2026-11-13T08:00:00Z")
+        .args(["run", "--json"]));
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let alerts = &summary["report"]["alerts"];
+    assert!(
+        alerts
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["subject"] == "ip 192.0.2.50"
+                && a["event"] == "2026-11-10"
+                && a["level"] == "critical"),
+        "{alerts:#}"
+    );
+}
+
+/// The fixture's complaints were reported on 17 to 19 November; a first `fbl run` on the
+/// 30th, more than seven days later, raised no alert for campaign spring (critical over all
+/// it drew) and list weekly, while `fbl report` listed both under its alerts: the run's
+/// window went by the day a complaint was reported. A backlog is alerted once, by the run
+/// that first sees it.
+#[test]
+fn a_backlog_reported_more_than_a_week_ago_is_alerted_once_as_the_report_lists_it() {
+    let fixture = fixture_store("");
+    let at = "2026-11-30T08:00:00Z";
+    let output = run(fixture
+        .fbl()
+        .env("FBL_NOW", at)
+        .args(["report", "--format", "json", "--days", "14"]));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let key = |a: &serde_json::Value| {
+        format!(
+            "{}_{} {} {}",
+            a["kind"].as_str().unwrap(),
+            a["level"].as_str().unwrap(),
+            a["subject"].as_str().unwrap(),
+            a["event"].as_str().unwrap()
+        )
+    };
+    let listed: Vec<String> = report["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(key)
+        .collect();
+    assert!(
+        listed.iter().any(|k| k.contains("campaign spring"))
+            && listed.iter().any(|k| k.contains("list weekly")),
+        "{listed:#?}"
+    );
+
+    let output = run(fixture.fbl().env("FBL_NOW", at).args(["run", "--json"]));
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let raised: Vec<String> = summary["report"]["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(key)
+        .collect();
+    for alert in &listed {
+        assert!(raised.contains(alert), "{alert} not raised: {raised:#?}");
+    }
+
+    // Raised once: the next run, and one a day later, raise nothing.
+    for at in [at, "2026-12-01T08:00:00Z"] {
+        let output = run(fixture.fbl().env("FBL_NOW", at).args(["run", "--json"]));
+        let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+        assert_eq!(summary["report"]["alerts"], serde_json::json!([]), "{at}");
+        assert_eq!(output.status.code(), Some(0));
+    }
+}
+
+/// The demo's SNDS ipStatus lists 198.51.100.0-198.51.100.15 as blocked; its SNDS figures
+/// come a day or two late, so a one-day window holds no row of those IPs. `--days 1` printed
+/// the range as blocked yet said `worst: not_judged`, 0 blocked, exited 0 with `--fail-on
+/// warn`, and Prometheus wrote a worst level of -1.
+#[test]
+fn a_short_window_counts_an_ip_snds_lists_as_blocked_at_its_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    crate::support::copy_tree(&fixtures().join("demo"), &demo);
+    let _ = std::fs::remove_dir_all(demo.join("exports"));
+    let _ = std::fs::remove_file(demo.join("fbl.sqlite"));
+    run(fbl(dir.path()).args(["run", "--config", "demo/fbl.toml"]));
+    let report = |format: &str| {
+        run(fbl(dir.path())
+            .env("FBL_NOW", "2026-11-20T12:00:00Z")
+            .args(["report", "--config", "demo/fbl.toml", "--days", "1"])
+            .args(["--fail-on", "warn", "--format", format]))
+    };
+    let output = report("json");
+    assert_eq!(output.status.code(), Some(1), "--fail-on warn");
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(json["overview"]["worst_level"], "critical", "{json:#}");
+    assert!(json["overview"]["ips_blocked"].as_u64().unwrap() >= 1);
+    let blocked = find(&json["ips"], "ip", "198.51.100.7");
+    assert_eq!(
+        (&blocked["snds_blocked"], &blocked["level"]),
+        (&true.into(), &"critical".into())
+    );
+    let validator = schema("report-output.schema.json");
+    assert_eq!(schema_errors(&validator, &json), Vec::<String>::new());
+    let prom = stdout(&report("prometheus"));
+    assert!(prom.contains("fbl_report_worst_level 2"), "{prom}");
+    check_prometheus(&prom);
+    let table = stdout(&report("table"));
+    assert!(table.contains("worst: critical"), "{table}");
+    assert_eq!(report("csv").status.code(), Some(1));
+}
+
+/// Two SNDS accounts over the same IPs (a legacy key beside another) list one ipStatus
+/// range, one as blocked and one not: Prometheus wrote the series
+/// `fbl_snds_ip_status_blocked{first_ip,last_ip,details}` twice, 1 and 0, which
+/// node_exporter rejects, and the table listed the range both ways.
+#[test]
+fn a_range_two_snds_accounts_list_differently_is_one_series_blocked() {
+    let fixture = fixture_store(
+        "\n[snds]\ntimezone = \"UTC\"\n\n\
+         [[snds.legacy]]\nname = \"old\"\nbase_url = \"file:snds-old\"\n\n\
+         [[snds.legacy]]\nname = \"new\"\nbase_url = \"file:snds-new\"\n",
+    );
+    for (folder, blocked) in [("snds-old", "No"), ("snds-new", "Yes")] {
+        let snds = fixture.path().join(folder);
+        std::fs::create_dir(&snds).unwrap();
+        std::fs::write(
+            snds.join("data-111926.csv"),
+            "192.0.2.10,11/19/2026 12:00 AM,11/19/2026 11:59 PM,3010,3005,3000,GREEN,< 0.1%,11/19/2026 6:12 PM,11/19/2026 8:40 PM,0,mta1.sender.example,,\r\n",
+        )
+        .unwrap();
+        std::fs::write(
+            snds.join("ipStatus.csv"),
+            format!("192.0.2.8,192.0.2.15,{blocked},Blocked due to user complaints or other evidence of spamming\r\n"),
+        )
+        .unwrap();
+    }
+    let output = run(fixture
+        .fbl()
+        .args(["snds", "fetch", "--date", "2026-11-19"]));
+    assert!(matches!(output.status.code(), Some(0 | 1)), "{output:?}");
+    let prom = stdout(&run(fixture.fbl().args([
+        "report",
+        "--days",
+        "7",
+        "--format",
+        "prometheus",
+    ])));
+    check_prometheus(&prom);
+    let series: Vec<&str> = prom
+        .lines()
+        .filter(|l| l.starts_with("fbl_snds_ip_status_blocked{"))
+        .collect();
+    assert_eq!(series.len(), 1, "{prom}");
+    assert!(series[0].ends_with(" 1"), "{prom}");
+    let json = report_json(&fixture, &["--days", "7"]);
+    let listed = json["snds"]["ip_status"].as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{listed:#?}");
+    assert_eq!(listed[0]["blocked"], true);
 }

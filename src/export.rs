@@ -646,8 +646,11 @@ struct ListmonkAttributes<'e> {
 }
 
 /// listmonk's subscriber import takes `email,name,attributes` with attributes as a JSON
-/// object; importing with mode `blocklist` blocklists every address in the file. The name is
-/// left empty: fbl does not know it.
+/// object; importing with mode `blocklist` blocklists every address in the file. fbl does
+/// not know the name: it writes the address's local part, as listmonk names a subscriber
+/// created without one. Some listmonk versions skip a row with an empty name ("invalid
+/// name"), which would blocklist nobody; a blocklist import of an existing subscriber sets
+/// its status only, so its own name stays.
 fn write_listmonk<W: Write>(
     entries: impl Iterator<Item = impl Borrow<Suppression>>,
     address: &mut AddressText,
@@ -673,7 +676,8 @@ fn write_listmonk<W: Write>(
         let text = address.render(&entry.address);
         let other = a_label_form(text, false);
         for text in std::iter::once(text).chain(other.as_deref()) {
-            csv.write_record([text.as_bytes(), b"", &attributes])
+            let name = text.rsplit_once('@').map_or(text, |(local, _)| local);
+            csv.write_record([text.as_bytes(), name.as_bytes(), &attributes])
                 .map_err(csv_error)?;
         }
         written += 1;
@@ -1224,8 +1228,8 @@ mod tests {
         );
         let listmonk = export(ExportFormat::Listmonk, None, &entries);
         assert!(
-            listmonk.contains("\nuser@bücher.de,,")
-                && listmonk.contains("\nuser@xn--bcher-kva.de,,"),
+            listmonk.contains("\nuser@bücher.de,user,")
+                && listmonk.contains("\nuser@xn--bcher-kva.de,user,"),
             "{listmonk}"
         );
         // Plain, CSV and JSON Lines keep one row per suppression, in the form fbl keeps.

@@ -311,6 +311,10 @@ fn parse_message(
     if let Some(parsed) = loop_report(raw, outer, message) {
         return parsed;
     }
+    // A DSN a mail system sent as multipart/mixed, or without its report-type.
+    if ctype == "multipart" && has_delivery_status_part(message) {
+        return not_a_complaint(outer, attached_message(message), Kind::Bounce);
+    }
     if is_apple_unsubscribe(outer) {
         let mut report = Report::empty(Kind::Unsubscribe, Format::None, Reporter::Apple);
         if let Some(from) = outer.get("From").and_then(address::complainant) {
@@ -661,7 +665,68 @@ fn attached_message<'a>(message: &'a Message<'a>) -> Option<Attached<'a>> {
             nested,
         });
     }
-    None
+    reported_message_mistyped(message)
+}
+
+/// The reported message of a report that attached it under a type of its own choosing
+/// (`text/plain`, `application/octet-stream`): the part after the feedback-report or
+/// delivery-status part, when it starts with a header field. Its Message-ID and the
+/// sender's identifiers in its headers are as good as in a `message/rfc822` part.
+fn reported_message_mistyped<'a>(message: &'a Message<'a>) -> Option<Attached<'a>> {
+    let report_part = message.parts.iter().skip(1).position(|part| {
+        part.content_type().is_some_and(|ct| {
+            ct.ctype().eq_ignore_ascii_case("message")
+                && ct.subtype().is_some_and(|s| {
+                    [
+                        "feedback-report",
+                        "delivery-status",
+                        "global-delivery-status",
+                    ]
+                    .iter()
+                    .any(|t| s.eq_ignore_ascii_case(t))
+                })
+        })
+    })?;
+    let part = message
+        .parts
+        .iter()
+        .skip(1)
+        .skip(report_part + 1)
+        .find(|part| !matches!(part.body, PartType::Multipart(_)))?;
+    let (ctype, subtype) = part
+        .content_type()
+        .map(|ct| {
+            (
+                ct.ctype().to_ascii_lowercase(),
+                ct.subtype().unwrap_or("").to_ascii_lowercase(),
+            )
+        })
+        .unwrap_or_else(|| ("text".to_string(), "plain".to_string()));
+    let fits = matches!(
+        (ctype.as_str(), subtype.as_str()),
+        ("text", "plain") | ("application", "octet-stream")
+    );
+    let raw = part.contents();
+    (fits && header_block::starts_with_field(raw)).then_some(Attached {
+        raw,
+        headers_only: false,
+        nested: None,
+    })
+}
+
+/// Whether a multipart holds an RFC 3464 delivery-status part (or RFC 6533's
+/// global-delivery-status) of its own: a bounce, also when sent as multipart/mixed or
+/// without its report-type.
+fn has_delivery_status_part(message: &Message) -> bool {
+    message.parts.iter().skip(1).any(|part| {
+        part.content_type().is_some_and(|ct| {
+            ct.ctype().eq_ignore_ascii_case("message")
+                && ct.subtype().is_some_and(|s| {
+                    s.eq_ignore_ascii_case("delivery-status")
+                        || s.eq_ignore_ascii_case("global-delivery-status")
+                })
+        })
+    })
 }
 
 fn not_a_complaint(outer: &HeaderBlock, attached: Option<Attached>, kind: Kind) -> Parsed {
@@ -2054,5 +2119,64 @@ mod tests {
                 "{extra}: not read as a person's mail"
             );
         }
+    }
+
+    #[test]
+    fn a_reported_message_attached_as_text_or_octet_stream_is_read() {
+        let text = std::str::from_utf8(EVERY_FIELD).unwrap();
+        let direct = parse(EVERY_FIELD);
+        assert!(direct.report.message_id.is_some());
+        let part = "\nContent-Type: message/rfc822\n";
+        assert!(text.contains(part));
+        for written in [
+            "\nContent-Type: text/plain; charset=utf-8\n",
+            "\nContent-Type: application/octet-stream\n",
+        ] {
+            let Parsed { report, original } = parse(text.replacen(part, written, 1).as_bytes());
+            assert_eq!(
+                (report.kind, report.error),
+                (Kind::Complaint, None),
+                "{written}"
+            );
+            assert_eq!(report.message_id, direct.report.message_id, "{written}");
+            assert_eq!(report.subject, direct.report.subject, "{written}");
+            assert_eq!(
+                original.get("Return-Path"),
+                direct.original.get("Return-Path")
+            );
+            assert!(!report.extensions.contains_key("x-fbl-missing-part"));
+        }
+        // A part that does not start with a header field is no message.
+        let notes = text.replacen(
+            part,
+            "\nContent-Type: text/plain\n\nThe original was deleted.\n\n",
+            1,
+        );
+        assert_eq!(parse(notes.as_bytes()).report.message_id, None);
+    }
+
+    #[test]
+    fn a_dsn_sent_as_multipart_mixed_is_a_bounce() {
+        let dsn = include_bytes!("../fixtures/reports/dsn-bounce-delivery-status.eml");
+        let text = std::str::from_utf8(dsn).unwrap();
+        let declared = "multipart/report; report-type=delivery-status;";
+        assert!(text.contains(declared));
+        let direct = parse(dsn).report;
+        assert_eq!(direct.kind, Kind::Bounce);
+        let mixed = text
+            .replacen(declared, "multipart/mixed;", 1)
+            .replacen(
+                "From: ",
+                "From: Mail System <postmaster@mx.example.net>\nX-Old-From: ",
+                1,
+            )
+            .replacen(
+                "Subject: ",
+                "Subject: Message not delivered\nX-Old-Subject: ",
+                1,
+            );
+        let report = parse(mixed.as_bytes()).report;
+        assert_eq!((report.kind, report.error), (Kind::Bounce, None));
+        assert_eq!(report.message_id, direct.message_id);
     }
 }

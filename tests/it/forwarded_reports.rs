@@ -325,3 +325,44 @@ fn a_forward_of_several_reports_is_quarantined_not_read_in_part() {
     assert_eq!(code, Some(0), "{all}");
     assert!(is_suppressed(dir.path(), "jane.doe@example.net"));
 }
+
+/// A helpdesk forwarding a colleague's forward is read through to the report, which
+/// suppresses its complainant. A report pasted into a forward's text, or attached as a
+/// `.txt` file, cannot be read reliably: it is quarantined with the reason, not filed as
+/// "not a report" (where a real complaint used to disappear). Ordinary mail that talks
+/// about reports is still not a report.
+#[test]
+fn a_forward_of_a_forward_is_read_and_a_pasted_report_quarantined() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("fbl.toml"), "").unwrap();
+    put(dir.path(), "forwarded-forward-of-forward-helpdesk.eml", "");
+    let (code, summary, all) = ingest(dir.path());
+    assert_eq!(code, Some(0), "{all}");
+    assert_eq!(summary["by_kind"]["complaint"], 1, "{summary}");
+    assert!(is_suppressed(dir.path(), "jane.doe@example.net"));
+    assert!(!is_suppressed(dir.path(), "helpdesk@example.com"));
+    assert!(!is_suppressed(dir.path(), "alice@example.com"));
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("fbl.toml"), "").unwrap();
+    for name in [
+        "forwarded-inline-in-text-body.eml",
+        "forwarded-as-text-attachment-report-txt.eml",
+        "ordinary-mail-mentioning-complaints.eml",
+    ] {
+        put(dir.path(), name, "");
+    }
+    let (code, summary, all) = ingest(dir.path());
+    assert_eq!(code, Some(1), "{all}");
+    assert_eq!(summary["quarantined"], 2, "{summary}");
+    assert_eq!(summary["by_kind"]["not_a_report"], 1, "{summary}");
+    let reasons = summary["quarantine_reasons"].to_string();
+    for said in [
+        "a forwarded feedback report that fbl cannot read reliably (an ARF report in the text of the message): forward it as an attachment (message/rfc822)",
+        "(an ARF report in the attached file \\\"report.txt\\\")",
+    ] {
+        assert!(reasons.contains(said), "{said}: {reasons}");
+    }
+    assert!(!reasons.contains("ordinary-mail"), "{reasons}");
+    assert!(!is_suppressed(dir.path(), "jane.doe@example.net"));
+}

@@ -286,3 +286,35 @@ fn only_the_unsubscribe_address_in_a_request_s_to_names_anyone() {
         ]
     );
 }
+
+/// Mail to a literal unsubscribe address that no person wrote is no request: out-of-office
+/// answers (an encoded-word, German or hyphenated subject, `X-Vacation` with `Precedence:
+/// bulk`), a mailer daemon's delay warning (a bounce), a ticket system's acknowledgement, a
+/// no-reply sender. They used to unsubscribe their senders. A person's mail still does.
+#[test]
+fn mail_no_person_wrote_to_the_unsubscribe_address_unsubscribes_nobody() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = crate::support::fixtures().join("unsubscribe");
+    let mut requests = Vec::new();
+    for entry in std::fs::read_dir(&fixtures).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "eml") {
+            continue;
+        }
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        requests.push((name, std::fs::read(&path).unwrap()));
+    }
+    assert_eq!(requests.len(), 8);
+    let requests: Vec<(&str, Vec<u8>)> = requests
+        .iter()
+        .map(|(name, bytes)| (name.as_str(), bytes.clone()))
+        .collect();
+    let config = "[store]\npath = \"fbl.sqlite\"\n\n[attribution]\n\
+                  unsubscribe_addresses = [\"unsubscribe@lists.example.com\"]\n";
+    let summary = ingest_requests(dir.path(), config, &requests);
+    assert_eq!(summary["stored"], 8, "{summary}");
+    assert_eq!(summary["by_kind"]["unsubscribe"], 1, "{summary}");
+    assert_eq!(summary["by_kind"]["bounce"], 1, "{summary}");
+    assert_eq!(summary["by_kind"]["not_a_report"], 6, "{summary}");
+    assert_eq!(suppressed(dir.path()), ["jane.doe@example.net"]);
+}

@@ -45,15 +45,7 @@ pub fn sightings_in_bounce(raw: &[u8]) -> Vec<BlockSighting> {
     let mut text_parts: Vec<String> = Vec::new();
     let mut message_id: Option<String> = None;
     for part in &message.parts {
-        let (ctype, subtype) = part
-            .content_type()
-            .map(|ct| {
-                (
-                    ct.ctype().to_ascii_lowercase(),
-                    ct.subtype().unwrap_or("").to_ascii_lowercase(),
-                )
-            })
-            .unwrap_or_else(|| ("text".to_string(), "plain".to_string()));
+        let (ctype, subtype) = crate::report_parser::type_and_subtype(part.content_type());
         match (ctype.as_str(), subtype.as_str()) {
             ("message", "delivery-status" | "global-delivery-status") => {
                 status_parts.push(part.contents())

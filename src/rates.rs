@@ -352,6 +352,37 @@ pub struct IpSummary {
     pub sending_ip: Option<bool>,
 }
 
+impl IpSummary {
+    /// An IP the window has no complaint or volume of, listed for its block: an Outlook.com
+    /// code seen in bounces or send logs, or SNDS ipStatus.
+    fn without_figures(
+        ip: &str,
+        snds_blocked: bool,
+        outlook_block: Option<String>,
+        sending_ips: &IpRanges,
+    ) -> IpSummary {
+        IpSummary {
+            ip: ip.to_owned(),
+            complaints: 0,
+            messages: None,
+            rated_complaints: 0,
+            rate_percent: None,
+            level: Level::NotJudged,
+            rate_level: Level::NotJudged,
+            worst_day: None,
+            worst_day_rate_percent: None,
+            worst_day_level: Level::NotJudged,
+            snds_filter_result: None,
+            trap_hits: 0,
+            snds_blocked,
+            outlook_block,
+            sending_ip: sending_ips
+                .is_configured()
+                .then(|| sending_ips.contains_text(ip)),
+        }
+    }
+}
+
 /// A figure with a rate: a reporter on a day, a campaign, a list, a recipient domain.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RateRow {
@@ -769,25 +800,12 @@ pub fn build_report(
     // IPs only seen in a block or in ipStatus still deserve a line.
     for episode in latest_block.values() {
         if !episode.ip.is_empty() && !ips.iter().any(|s| s.ip == episode.ip) {
-            ips.push(IpSummary {
-                ip: episode.ip.clone(),
-                complaints: 0,
-                messages: None,
-                rated_complaints: 0,
-                rate_percent: None,
-                level: Level::NotJudged,
-                rate_level: Level::NotJudged,
-                worst_day: None,
-                worst_day_rate_percent: None,
-                worst_day_level: Level::NotJudged,
-                snds_filter_result: None,
-                trap_hits: 0,
-                snds_blocked: episode.snds_blocked,
-                outlook_block: episode.codes.last().cloned(),
-                sending_ip: sending_ips
-                    .is_configured()
-                    .then(|| sending_ips.contains_text(&episode.ip)),
-            });
+            ips.push(IpSummary::without_figures(
+                &episode.ip,
+                episode.snds_blocked,
+                episode.codes.last().cloned(),
+                sending_ips,
+            ));
         }
     }
     // An IP SNDS ipStatus lists as blocked at the window's end is blocked now, whether or not
@@ -795,25 +813,7 @@ pub fn build_report(
     // often holds none.
     for ip in &input.snds_ips {
         if snds_blocked(&input.snds_status, ip) && !ips.iter().any(|s| s.ip == *ip) {
-            ips.push(IpSummary {
-                ip: ip.clone(),
-                complaints: 0,
-                messages: None,
-                rated_complaints: 0,
-                rate_percent: None,
-                level: Level::NotJudged,
-                rate_level: Level::NotJudged,
-                worst_day: None,
-                worst_day_rate_percent: None,
-                worst_day_level: Level::NotJudged,
-                snds_filter_result: None,
-                trap_hits: 0,
-                snds_blocked: true,
-                outlook_block: None,
-                sending_ip: sending_ips
-                    .is_configured()
-                    .then(|| sending_ips.contains_text(ip)),
-            });
+            ips.push(IpSummary::without_figures(ip, true, None, sending_ips));
         }
     }
     // A blocked range none of whose addresses fbl knows still counts: once, as one IP.

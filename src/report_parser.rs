@@ -278,15 +278,19 @@ fn count_parts(message: &Message, depth: usize) -> usize {
 }
 
 fn content_type_of(message: &Message) -> (String, String) {
-    message
-        .content_type()
-        .map(|ct| {
-            (
-                ct.ctype().to_ascii_lowercase(),
-                ct.subtype().unwrap_or("").to_ascii_lowercase(),
-            )
-        })
-        .unwrap_or_else(|| ("text".to_string(), "plain".to_string()))
+    type_and_subtype(message.content_type())
+}
+
+/// A message's or part's MIME type and subtype, lower-cased; `text/plain` when it states
+/// none (RFC 2045 §5.2).
+pub(crate) fn type_and_subtype(ct: Option<&mail_parser::ContentType>) -> (String, String) {
+    ct.map(|ct| {
+        (
+            ct.ctype().to_ascii_lowercase(),
+            ct.subtype().unwrap_or("").to_ascii_lowercase(),
+        )
+    })
+    .unwrap_or_else(|| ("text".to_string(), "plain".to_string()))
 }
 
 /// What a message is, read at the top level (a report forwarded inside it is read by
@@ -693,15 +697,7 @@ fn reported_message_mistyped<'a>(message: &'a Message<'a>) -> Option<Attached<'a
         .skip(1)
         .skip(report_part + 1)
         .find(|part| !matches!(part.body, PartType::Multipart(_)))?;
-    let (ctype, subtype) = part
-        .content_type()
-        .map(|ct| {
-            (
-                ct.ctype().to_ascii_lowercase(),
-                ct.subtype().unwrap_or("").to_ascii_lowercase(),
-            )
-        })
-        .unwrap_or_else(|| ("text".to_string(), "plain".to_string()));
+    let (ctype, subtype) = type_and_subtype(part.content_type());
     let fits = matches!(
         (ctype.as_str(), subtype.as_str()),
         ("text", "plain") | ("application", "octet-stream")

@@ -470,7 +470,7 @@ pub struct SndsSummary {
 }
 
 /// Something a person should hear about once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Alert {
     /// `complaint_rate`, `outlook_block`, `outlook_throttle`.
     pub kind: String,
@@ -480,6 +480,20 @@ pub struct Alert {
     /// Which occurrence: a day, or when a block began; empty for once-only subjects.
     pub event: String,
     pub message: String,
+    /// A complaint-rate alert's figures, for a machine reading `--json` (the message says
+    /// them for a person): the rated complaints, the messages, the rate and the threshold
+    /// it reached, in percent.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub figures: Option<AlertFigures>,
+}
+
+/// The figures behind a complaint-rate alert.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertFigures {
+    pub complaints: u64,
+    pub messages: u64,
+    pub rate_percent: f64,
+    pub threshold_percent: f64,
 }
 
 impl Alert {
@@ -1434,6 +1448,12 @@ pub fn alerts(report: &ComplaintReport) -> Vec<Alert> {
                     day.level.as_str(),
                     limit(day.level),
                 ),
+                figures: figures(
+                    day.rated_complaints,
+                    day.messages,
+                    day.rate_percent,
+                    limit(day.level),
+                ),
             });
         }
     }
@@ -1453,6 +1473,12 @@ pub fn alerts(report: &ComplaintReport) -> Vec<Alert> {
                     row.complaints,
                     row.messages.unwrap_or(0),
                     row.level.as_str(),
+                    limit(row.level),
+                ),
+                figures: figures(
+                    row.complaints,
+                    row.messages,
+                    row.rate_percent,
                     limit(row.level),
                 ),
             });
@@ -1487,6 +1513,12 @@ pub fn alerts(report: &ComplaintReport) -> Vec<Alert> {
                     row.level.as_str(),
                     limit(row.level),
                 ),
+                figures: figures(
+                    row.complaints,
+                    row.messages,
+                    row.rate_percent,
+                    limit(row.level),
+                ),
             });
         }
     }
@@ -1515,9 +1547,25 @@ pub fn alerts(report: &ComplaintReport) -> Vec<Alert> {
                 episode.meaning,
                 episode.last_text
             ),
+            figures: None,
         });
     }
     out
+}
+
+/// A complaint-rate alert's figures; None without a rate (never for a judged figure).
+fn figures(
+    complaints: u64,
+    messages: Option<u64>,
+    rate_percent: Option<f64>,
+    threshold_percent: f64,
+) -> Option<AlertFigures> {
+    Some(AlertFigures {
+        complaints,
+        messages: messages?,
+        rate_percent: rate_percent?,
+        threshold_percent,
+    })
 }
 
 /// The first day whose events a report alerts: `ALERT_LOOKBACK_DAYS` before its last day

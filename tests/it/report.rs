@@ -272,6 +272,38 @@ fn rates_per_ip_day_campaign_list_domain_and_reporter_are_judged_against_the_thr
         .collect();
     assert!(alerts.contains(&"ip 192.0.2.10"), "{alerts:?}");
     assert!(alerts.contains(&"campaign spring"), "{alerts:?}");
+    // A machine reads a rate alert's figures without parsing its message: the campaign's
+    // own, and a rate at or above the threshold it names.
+    for alert in report["alerts"].as_array().unwrap() {
+        assert_eq!(alert["kind"], "complaint_rate", "{alert}");
+        let (rate, threshold) = (
+            alert["rate_percent"].as_f64().unwrap(),
+            alert["threshold_percent"].as_f64().unwrap(),
+        );
+        assert!(rate >= threshold, "{alert}");
+        let (complaints, messages) = (
+            alert["complaints"].as_f64().unwrap(),
+            alert["messages"].as_f64().unwrap(),
+        );
+        assert!(
+            (complaints * 100.0 / messages - rate).abs() < 1e-9,
+            "{alert}"
+        );
+    }
+    let spring = find(&report["campaigns"], "subject", "spring");
+    let alert = report["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["subject"] == "campaign spring")
+        .unwrap();
+    assert_eq!(alert["complaints"], spring["complaints"]);
+    assert_eq!(alert["messages"], spring["messages"]);
+    assert_eq!(alert["rate_percent"], spring["rate_percent"]);
+    assert_eq!(
+        alert["threshold_percent"],
+        report["thresholds"][format!("{}_percent", alert["level"].as_str().unwrap())]
+    );
 
     // Thresholds come from [report].
     let strict = fixture_store("");

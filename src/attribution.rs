@@ -145,12 +145,16 @@ impl Attribution {
         send_log: &dyn SendLogLookup,
     ) -> Attributed {
         let mut out = Attributed::default();
+        // What bars the weak strategies whatever the others find: known once.
+        let barred_by_report = weak_sources_barred_by_report(report, original);
         for strategy in &self.order {
             let weak = matches!(
                 strategy,
                 Strategy::To | Strategy::DeliveredTo | Strategy::XApparentlyTo
             );
-            if weak && let Some(why) = weak_sources_barred(report, original, &out, send_log) {
+            if weak
+                && let Some(why) = barred_by_report.or_else(|| weak_sources_barred(&out, send_log))
+            {
                 // Said only when the strategy would have named someone.
                 let mut unused = Attributed::default();
                 self.run(*strategy, report, original, send_log, &mut unused);
@@ -582,30 +586,13 @@ fn written_address(part: &str) -> &str {
 }
 
 /// Why the weak strategies (To, Delivered-To, X-Apparently-To), which read headers anyone on
-/// the way may have set, must not run: the provider redacted the complainant (then what
-/// those headers hold is its stand-in: an anonymised address, the feedback mailbox, a role
-/// address of the provider; June 2026 JMRP hides the complainant by policy), a sender
+/// the way may have set, must not run, besides `weak_sources_barred_by_report`: a sender
 /// identifier was found and a send log is kept (it will resolve the id, also when the entry
 /// arrives later, and a To filled in now would stand in its way for good), or a sender token
 /// did not verify (the message was tampered with). Without any send log an id resolves
 /// nothing, and To is the best there is.
-fn weak_sources_barred(
-    report: &Report,
-    original: &HeaderBlock,
-    out: &Attributed,
-    send_log: &dyn SendLogLookup,
-) -> Option<&'static str> {
-    // The reported message was itself a feedback report (a report of a report): its To is
-    // the feedback mailbox it was sent to, never a subscriber.
-    let original_is_a_report = original.get("Content-Type").is_some_and(|value| {
-        let value = value.to_ascii_lowercase();
-        value.contains("multipart/report") && value.contains("feedback-report")
-    });
-    if report.redacted {
-        Some("as the provider redacted the complainant (what stands there is not the complainant)")
-    } else if original_is_a_report {
-        Some("as the reported message is itself a feedback report (its To is a feedback mailbox)")
-    } else if out.forged {
+fn weak_sources_barred(out: &Attributed, send_log: &dyn SendLogLookup) -> Option<&'static str> {
+    if out.forged {
         Some("as a sender token does not verify")
     } else if out
         .recipients
@@ -617,6 +604,25 @@ fn weak_sources_barred(
     } else {
         None
     }
+}
+
+/// Why the weak strategies must not run, whatever the other strategies find: the provider
+/// redacted the complainant (then To and Delivered-To hold a stand-in: an anonymised address,
+/// the feedback mailbox, a role address of the provider), or the reported message was itself
+/// a feedback report (a report of a report: its To is the feedback mailbox it was sent to).
+fn weak_sources_barred_by_report(report: &Report, original: &HeaderBlock) -> Option<&'static str> {
+    if crate::report_parser::redacted_by_provider(report, original) {
+        return Some(
+            "as the provider redacted the complainant (what stands there is not the complainant)",
+        );
+    }
+    let original_is_a_report = original.get("Content-Type").is_some_and(|value| {
+        let value = value.to_ascii_lowercase();
+        value.contains("multipart/report") && value.contains("feedback-report")
+    });
+    original_is_a_report.then_some(
+        "as the reported message is itself a feedback report (its To is a feedback mailbox)",
+    )
 }
 
 /// Takes out of what a weak strategy found, from `from` on, the addresses that are the

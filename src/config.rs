@@ -603,8 +603,23 @@ pub struct ExportConfig {
 impl Config {
     /// Reads and checks a configuration file.
     pub fn load(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read configuration file {}", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| {
+            // A relative path is read from the working folder, which under cron is the home
+            // folder (or `/`), not where the file was written: say which folder that was.
+            let from = if path.is_relative() {
+                std::env::current_dir()
+                    .map(|dir| {
+                        format!(
+                            " (a relative path, read from the working folder {}: give the full path under cron)",
+                            dir.display()
+                        )
+                    })
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            };
+            format!("cannot read configuration file {}{from}", path.display())
+        })?;
         let mut config = Config::from_toml(&text)
             .with_context(|| format!("invalid configuration file {}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
@@ -749,7 +764,9 @@ impl Config {
                     && (key.eq_ignore_ascii_case(reason)
                         || key.to_ascii_lowercase().trim_end_matches('s') == **reason
                         || [format!("{reason}d"), format!("{reason}ed")]
-                            .contains(&key.to_ascii_lowercase()))
+                            .contains(&key.to_ascii_lowercase())
+                        // A typo (`unsubscibe`, `complaitn`): one or two letters off.
+                        || edit_distance(&key.to_ascii_lowercase(), reason) <= 2)
             });
             if let Some(reason) = near {
                 bail!(
@@ -1258,4 +1275,20 @@ fn same_file(a: &Path, b: &Path) -> bool {
 #[cfg(not(unix))]
 fn same_file(_a: &Path, _b: &Path) -> bool {
     false
+}
+
+/// The number of letters to insert, delete or replace to turn `a` into `b` (Levenshtein).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let replaced = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = replaced.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
 }

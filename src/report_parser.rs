@@ -1075,17 +1075,7 @@ fn derive_missing(report: &mut Report, original: &HeaderBlock) {
 }
 
 fn is_redacted(report: &Report, original: &HeaderBlock, attached: Option<&Attached>) -> bool {
-    if report
-        .original_rcpt_to
-        .iter()
-        .any(|r| address::is_redaction_token(r))
-    {
-        return true;
-    }
-    if report.extensions.contains_key("redacted-address") {
-        return true;
-    }
-    if original.get_all("To").any(address::is_redaction_token) {
+    if redacted_by_provider(report, original) || to_is_redacted(original) {
         return true;
     }
     if let Some(attached) = attached {
@@ -1096,10 +1086,33 @@ fn is_redacted(report: &Report, original: &HeaderBlock, attached: Option<&Attach
             return true;
         }
     }
-    // Since June 2026 JMRP states no recipient at all: Microsoft hides it by policy.
-    report.reporter == Reporter::Microsoft
-        && report.original_rcpt_to.is_empty()
-        && !original.contains("X-HmXmrOriginalRecipient")
+    false
+}
+
+/// Whether the provider says, in what it wrote itself, that it removed the complainant: a
+/// redaction token in Original-Rcpt-To, a Redacted-Address field, or a June 2026 JMRP report,
+/// which states no recipient by policy. Then the reported message's To and Delivered-To hold a
+/// stand-in, never the complainant. A token in the reported message's own To is not enough:
+/// the sender may have written it (`undisclosed-recipients:;`, a Bcc mailing), and its other
+/// headers still name the recipient.
+pub(crate) fn redacted_by_provider(report: &Report, original: &HeaderBlock) -> bool {
+    report
+        .original_rcpt_to
+        .iter()
+        .any(|r| address::is_redaction_token(r))
+        || report.extensions.contains_key("redacted-address")
+        // Since June 2026 JMRP states no recipient at all: Microsoft hides it by policy.
+        || (report.reporter == Reporter::Microsoft
+            && report.original_rcpt_to.is_empty()
+            && !original.contains("X-HmXmrOriginalRecipient"))
+}
+
+/// Whether an address of the reported message's To is a redaction token.
+fn to_is_redacted(original: &HeaderBlock) -> bool {
+    original
+        .get_all("To")
+        .flat_map(address::split_list)
+        .any(|to| address::is_redaction_token(&to))
 }
 
 /// Legacy JMRP and Amazon SES: a complaint forwarded as multipart/mixed with the original
@@ -1155,7 +1168,7 @@ fn parse_forwarded(
     }
     fill_original(&mut report, &original, Some(attached));
     derive_missing(&mut report, &original);
-    report.redacted = original.get_all("To").any(address::is_redaction_token);
+    report.redacted = to_is_redacted(&original);
     Some(Parsed { report, original })
 }
 

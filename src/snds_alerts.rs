@@ -165,11 +165,18 @@ pub fn ip_status_alerts(
 ) -> Vec<SndsAlert> {
     let alert = |period: &IpStatusPeriod, kind: AlertKind| {
         let range = range_text(&period.first_ip, &period.last_ip);
-        // What to do next: the delisting form asks for evidence `fbl report delist` gathers.
-        let next = format!(
-            "; `fbl report delist --ip {}` gathers what Microsoft's delisting form asks for",
-            period.first_ip
-        );
+        // What to do next: the delisting form asks for evidence `fbl report delist` gathers,
+        // per sending IP. A range's first address is seldom one: name it for one IP only.
+        let next = if period.first_ip == period.last_ip {
+            format!(
+                "; `fbl report delist --ip {}` gathers what Microsoft's delisting form asks for",
+                period.first_ip
+            )
+        } else {
+            "; `fbl report delist --ip IP`, for each of your sending IPs in the range, gathers \
+             what Microsoft's delisting form asks for"
+                .to_owned()
+        };
         let message = match kind {
             AlertKind::Blocked if period.details.is_empty() => {
                 format!("snds {account}: {range} is blocked by Outlook.com{next}")
@@ -331,6 +338,7 @@ mod tests {
             &[
                 period(3, "203.0.113.40", "203.0.113.47", true),
                 period(4, "203.0.113.9", "203.0.113.9", false),
+                period(5, "203.0.113.77", "203.0.113.77", true),
             ],
             &[period(1, "192.0.2.9", "192.0.2.9", true)],
         );
@@ -339,12 +347,16 @@ mod tests {
             messages,
             [
                 "snds main: 203.0.113.40-203.0.113.47 is blocked by Outlook.com: SpamHaus SBL/XBL; \
-                 `fbl report delist --ip 203.0.113.40` gathers what Microsoft's delisting form \
+                 `fbl report delist --ip IP`, for each of your sending IPs in the range, gathers \
+                 what Microsoft's delisting form asks for",
+                // One IP: the command names it.
+                "snds main: 203.0.113.77 is blocked by Outlook.com: SpamHaus SBL/XBL; \
+                 `fbl report delist --ip 203.0.113.77` gathers what Microsoft's delisting form \
                  asks for",
                 "snds main: 192.0.2.9 is no longer blocked by Outlook.com",
             ]
         );
         assert_eq!(alerts[0].event, "period 3");
-        assert_eq!(alerts[1].event, "period 1");
+        assert_eq!(alerts[2].event, "period 1");
     }
 }

@@ -941,6 +941,20 @@ fn a_bad_configuration_is_fatal_and_named() {
         stderr.contains("fbl.toml") && stderr.contains("paht"),
         "{stderr}"
     );
+    // A relative path not found says from which folder it was read (cron's is not yours).
+    let sub = dir.path().join("elsewhere");
+    std::fs::create_dir(&sub).unwrap();
+    let output = run(fbl(&sub).args(["--config", "fbl.toml", "run"]));
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "cannot read configuration file fbl.toml (a relative path, read from the working \
+             folder {}: give the full path under cron)",
+            sub.canonicalize().unwrap().display()
+        )),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -2683,6 +2697,13 @@ fn weak_headers_never_name_the_sender_and_give_way_to_identifiers() {
     // The one address in To is the complainant.
     let parsed = parse("To: jane@example.net\n");
     assert_eq!(addresses(&parsed), ["jane@example.net"]);
+    // A Bcc mailing's To, written by the sender (`undisclosed-recipients:;`, a name with
+    // `<>`), is nobody, but the provider redacted nothing: Delivered-To still names the
+    // recipient.
+    for to in ["undisclosed-recipients:;", "Subscribers <>"] {
+        let parsed = parse(&format!("To: {to}\nDelivered-To: jane@example.net\n"));
+        assert_eq!(addresses(&parsed), ["jane@example.net"], "{to}: {parsed}");
+    }
     // Not in a June 2026 JMRP report: Microsoft hides the complainant by policy, and what
     // stands in To is a stand-in (formats.md 2.3).
     let parsed = parse_message(&sparse_complaint("To: 5e3b1f0a@outlook.example\n"));

@@ -62,7 +62,13 @@ fn bad_values_are_errors_that_name_the_problem() {
         assert!(format!("{error:#}").contains(says), "{text}: {error:#}");
     }
     // A reason a letter or a case away from fbl's own would never expire anything.
-    for (key, write) in [("complaints", "complaint"), ("imported", "import")] {
+    for (key, write) in [
+        ("complaints", "complaint"),
+        ("imported", "import"),
+        ("unsubscibe", "unsubscribe"),
+        ("complaitn", "complaint"),
+        ("bouce", "bounce"),
+    ] {
         let error = Config::from_toml(&format!(
             "[suppression]\nexpire_after_days = {{ {key} = 30 }}\n"
         ))
@@ -73,6 +79,13 @@ fn bad_values_are_errors_that_name_the_problem() {
             )),
             "{key}: {error:#}"
         );
+    }
+    // A reason of the user's own, not a typo of fbl's, is taken.
+    for key in ["legal", "gdpr_request", "asked"] {
+        Config::from_toml(&format!(
+            "[suppression]\nexpire_after_days = {{ {key} = 30 }}\n"
+        ))
+        .unwrap_or_else(|e| panic!("{key}: {e:#}"));
     }
     // Reasons are compared without letter case, so a key is written in lower case: fbl's
     // reasons and the user's own alike (two keys could otherwise name one reason).

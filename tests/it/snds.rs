@@ -729,8 +729,8 @@ fn run_raises_each_alert_once_and_a_change_raises_one() {
             "snds main: 198.51.100.7 turned RED on 2026-11-18 (was YELLOW)",
             "snds main: 198.51.100.7 hit 9 spam traps on 2026-11-18",
             "snds main: 198.51.100.0-198.51.100.15 is blocked by Outlook.com: Blocked due to user \
-             complaints or other evidence of spamming; `fbl report delist --ip 198.51.100.0` \
-             gathers what Microsoft's delisting form asks for",
+             complaints or other evidence of spamming; `fbl report delist --ip IP`, for each of \
+             your sending IPs in the range, gathers what Microsoft's delisting form asks for",
         ]
     );
     let account = &summary["snds"]["accounts"][0];

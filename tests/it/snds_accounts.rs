@@ -305,7 +305,8 @@ fn a_blocked_range_that_changes_shape_alerts_only_the_addresses_that_changed(bac
         alerts,
         [format!(
             "snds legacy: 198.51.100.0-198.51.100.15 is blocked by Outlook.com: {BLOCKED}; \
-             `fbl report delist --ip 198.51.100.0` gathers what Microsoft's delisting form asks for"
+             `fbl report delist --ip IP`, for each of your sending IPs in the range, gathers what \
+             Microsoft's delisting form asks for"
         )]
     );
 
@@ -319,7 +320,8 @@ fn a_blocked_range_that_changes_shape_alerts_only_the_addresses_that_changed(bac
         alerts,
         [format!(
             "snds legacy: 198.51.100.16-198.51.100.31 is blocked by Outlook.com: {BLOCKED}; \
-             `fbl report delist --ip 198.51.100.16` gathers what Microsoft's delisting form asks for"
+             `fbl report delist --ip IP`, for each of your sending IPs in the range, gathers what \
+             Microsoft's delisting form asks for"
         )]
     );
     assert_eq!(

@@ -1112,7 +1112,7 @@ fn to_is_redacted(original: &HeaderBlock) -> bool {
     original
         .get_all("To")
         .flat_map(address::split_list)
-        .any(|to| address::is_redaction_token(to))
+        .any(address::is_redaction_token)
 }
 
 /// Legacy JMRP and Amazon SES: a complaint forwarded as multipart/mixed with the original

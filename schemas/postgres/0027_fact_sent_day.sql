@@ -10,3 +10,11 @@
 
 ALTER TABLE complaint_facts ADD COLUMN sent_day TEXT;
 UPDATE complaint_facts SET placed = -1 WHERE placed = 1;
+
+-- The alert step now reaches back to the complaints stored since the run before
+-- (`report_progress` row `alerted_id`). A store upgraded from before had its complaints
+-- through that step's seven-day window already: they count as seen, so that the first run
+-- after the upgrade does not raise, for complaints of months ago, alerts no run raised then.
+INSERT INTO report_progress (name, value)
+    SELECT 'alerted_id', coalesce(max(id), 0) FROM reports WHERE true
+    ON CONFLICT (name) DO NOTHING;

@@ -2193,6 +2193,31 @@ fn reasons_stored_before_0026_are_folded_to_lower_case(backend: Backend) {
     );
 }
 
+/// The alert step reaches back to the complaints stored since the run before: a store from
+/// before 0027 counts its complaints as seen, so the first run after the upgrade raises no
+/// alert for a complaint of months ago that no run raised then.
+fn complaints_stored_before_0027_count_as_alerted(backend: Backend) {
+    let test = TestStore::new(backend);
+    let raw = crate::support::arf("abuse", "old@example.org", "m1@example.com");
+    let rows = format!(
+        "INSERT INTO reports (id, sha256, ingested_at, origin, kind, format, reporter,
+             reported_at, reported_day, redacted, attributed, report_json, raw_packed, raw_size,
+             content_key)
+         VALUES (7, {sha}, '2026-07-01T00:00:00Z', 'old.eml', 'complaint', 'arf', 'yahoo',
+             '2026-07-01T00:00:00Z', '2026-07-01', 0, 0, '{{}}', {packed}, {size}, {sha});",
+        sha = blob(backend, &fbl::store::sha256(&raw)),
+        packed = blob(backend, &fbl::store::pack(&raw).unwrap()),
+        size = raw.len()
+    );
+    let version = migration_names("sqlite")
+        .iter()
+        .position(|name| name.ends_with("_fact_sent_day.sql"))
+        .expect("the migration is listed");
+    store_of_version(&test, version, &rows);
+    let store = Store::open_at(&test.location).unwrap();
+    assert_eq!(store.complaints_to_alert().unwrap(), (7, None));
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -2229,4 +2254,5 @@ on_both_backends!(
     quarantine_written_before_version_18_is_keyed_by_the_migration,
     adding_or_importing_a_listed_address_again_changes_nothing,
     reasons_stored_before_0026_are_folded_to_lower_case,
+    complaints_stored_before_0027_count_as_alerted,
 );

@@ -94,14 +94,20 @@ pub fn normalise(raw: &str) -> Option<String> {
     parse(raw).ok()
 }
 
+/// What stands inside the last `<...>` of a header value (`Name <a@example.org>`,
+/// `List <id.example.org>`), if it has one.
+pub fn inside_angle_brackets(text: &str) -> Option<&str> {
+    let start = text.rfind('<')?;
+    let len = text[start + 1..].find('>')?;
+    Some(&text[start + 1..start + 1 + len])
+}
+
 /// [`normalise`], saying why when the text is not an address fbl keeps.
 pub fn parse(raw: &str) -> Result<String, Invalid> {
     let mut text = raw.trim();
     // "Name <addr>" and "<addr>; Thu, 1 Jan ..." forms.
-    if let Some(start) = text.rfind('<')
-        && let Some(len) = text[start + 1..].find('>')
-    {
-        text = &text[start + 1..start + 1 + len];
+    if let Some(inside) = inside_angle_brackets(text) {
+        text = inside;
     } else if let Some((first, _)) = text.split_once([';', ' ', ',']) {
         text = first;
     }
@@ -398,12 +404,8 @@ const REDACTION_LOCAL_PARTS: [&str; 8] = [
 /// address is what counts (`Redacted <redacted@aol.example>`, `"undisclosed"
 /// <undisclosed@example.net>`), as [`parse`] reads it, not the display name before it.
 pub fn is_redaction_token(raw: &str) -> bool {
-    let mut text = raw.trim();
-    if let Some(start) = text.rfind('<')
-        && let Some(len) = text[start + 1..].find('>')
-    {
-        text = &text[start + 1..start + 1 + len];
-    }
+    let text = raw.trim();
+    let text = inside_angle_brackets(text).unwrap_or(text);
     let text = text
         .trim()
         .trim_start_matches('<')

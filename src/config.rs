@@ -760,9 +760,9 @@ impl Config {
                 );
             }
             let near = REASONS.iter().find(|reason| {
+                // (A key in capitals was refused above.)
                 key != *reason
-                    && (key.eq_ignore_ascii_case(reason)
-                        || key.to_ascii_lowercase().trim_end_matches('s') == **reason
+                    && (key.to_ascii_lowercase().trim_end_matches('s') == **reason
                         || [format!("{reason}d"), format!("{reason}ed")]
                             .contains(&key.to_ascii_lowercase())
                         // A typo (`unsubscibe`, `complaitn`): one or two letters off.

@@ -352,11 +352,20 @@ fn parse_message(
         && let Some(what) = unreadable_report(message)
     {
         let mut report = Report::empty(Kind::NotAReport, Format::None, reporter_of(outer, None));
-        report.error = Some(format!(
-            "a forwarded feedback report that fbl cannot read reliably ({what}): forward it \
-             as an attachment (message/rfc822), or save it as an .eml file and give that to \
-             fbl ingest"
-        ));
+        report.error = Some(if what.starts_with(SES_NOTIFICATION) {
+            // An SNS notification (JSON) is no report in any form fbl reads, however it is
+            // forwarded: the setup must change, not the forwarding.
+            format!(
+                "{what}: fbl does not read SES's JSON notifications; have SES send complaints \
+                 by email instead (email feedback forwarding), which fbl reads"
+            )
+        } else {
+            format!(
+                "a forwarded feedback report that fbl cannot read reliably ({what}): forward it \
+                 as an attachment (message/rfc822), or save it as an .eml file and give that to \
+                 fbl ingest"
+            )
+        });
         return Parsed {
             report,
             original: HeaderBlock::default(),
@@ -538,7 +547,8 @@ fn report_markers(body: &[u8]) -> Option<&'static str> {
             .iter()
             .position(|b| !b.is_ascii_whitespace() && *b != b'>')
             .map_or(&[][..], |start| &line[start..]);
-        let lower = line[..line.len().min(200)].to_ascii_lowercase();
+        let lower_line = line.to_ascii_lowercase();
+        let lower = &lower_line[..lower_line.len().min(200)];
         let field = |name: &[u8]| {
             lower.strip_prefix(name).is_some_and(|rest| {
                 rest.trim_ascii_start().starts_with(b":") && !rest.trim_ascii().eq(b":")
@@ -548,9 +558,9 @@ fn report_markers(body: &[u8]) -> Option<&'static str> {
             return Some("a Microsoft JMRP report");
         }
         if lower.starts_with(b"content-type:")
-            && (contains(&lower, b"message/feedback-report")
-                || contains(&lower, b"report-type=feedback-report")
-                || contains(&lower, b"report-type=\"feedback-report\""))
+            && (contains(lower, b"message/feedback-report")
+                || contains(lower, b"report-type=feedback-report")
+                || contains(lower, b"report-type=\"feedback-report\""))
         {
             return Some("an ARF report");
         }
@@ -559,10 +569,13 @@ fn report_markers(body: &[u8]) -> Option<&'static str> {
         if feedback_type && agent_or_version {
             return Some("an ARF report");
         }
-        ses |= ses_complaint(&line.to_ascii_lowercase());
+        ses |= ses_complaint(&lower_line);
     }
-    ses.then_some("an Amazon SES complaint notification")
+    ses.then_some(SES_NOTIFICATION)
 }
+
+/// What `report_markers` calls an SES notification in JSON.
+const SES_NOTIFICATION: &str = "an Amazon SES complaint notification";
 
 /// Whether a line holds `"notificationType" : "Complaint"` (any case, any spaces).
 fn ses_complaint(lower: &[u8]) -> bool {
@@ -808,9 +821,10 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 fn kind_of_feedback_type(feedback_type: Option<&str>) -> Kind {
     match feedback_type.map(|t| t.to_ascii_lowercase()).as_deref() {
         Some("not-spam") => Kind::NotSpam,
-        // A type that says "not" (`not-junk`, say) is never a complaint: suppressing whom
-        // the user said the mail is wanted by is the costly mistake.
-        Some(other) if other.starts_with("not-") => Kind::NotSpam,
+        // A type that says "not" (`not-junk`, `notjunk`, say) is never a complaint:
+        // suppressing whom the user said the mail is wanted by is the costly mistake. No
+        // complaint type begins with "not".
+        Some(other) if other.starts_with("not") => Kind::NotSpam,
         Some("auth-failure") => Kind::AuthFailure,
         // The old draft's opt-out type asks for removal: an unsubscribe, not a complaint.
         Some("opt-out") | Some("unsubscribe") => Kind::Unsubscribe,
@@ -824,6 +838,24 @@ fn kind_of_feedback_type(feedback_type: Option<&str>) -> Kind {
 /// spellings loops write them (`not spam`, `Not_Spam`, `notspam`, `auth_failure`) are read
 /// as those types: `not spam` is not the type `not`.
 fn feedback_type_token(value: &str) -> String {
+    // Nearly every report writes one plain token (`abuse`): read without splitting.
+    let simple = value.trim();
+    if !simple.is_empty()
+        && simple
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !simple.starts_with('-')
+        && !simple.ends_with('-')
+        && !simple.contains("--")
+    {
+        let lower = simple.to_ascii_lowercase();
+        return match lower.as_str() {
+            "notspam" => "not-spam".to_string(),
+            "authfailure" => "auth-failure".to_string(),
+            "optout" => "opt-out".to_string(),
+            _ => lower,
+        };
+    }
     let value = header_block::without_comments(value);
     let words: Vec<String> = value
         .split([';', ','])
@@ -1362,10 +1394,7 @@ fn null_return_path(outer: &HeaderBlock) -> bool {
 /// `no-reply@accounts.example.org`): no person writes from those.
 fn is_a_system_sender(from: &str) -> bool {
     let from = header_block::without_comments(from).to_ascii_lowercase();
-    let address = match (from.rfind('<'), from.rfind('>')) {
-        (Some(open), Some(close)) if open < close => &from[open + 1..close],
-        _ => from.as_str(),
-    };
+    let address = address::inside_angle_brackets(&from).unwrap_or(from.as_str());
     let local = address
         .trim()
         .rsplit_once('@')
@@ -1823,6 +1852,13 @@ mod tests {
             ("opt_out", "opt-out", Kind::Unsubscribe),
             // A negation fbl does not know is never a complaint.
             ("not junk", "not-junk", Kind::NotSpam),
+            ("notjunk", "notjunk", Kind::NotSpam),
+            // One plain token, read without splitting, as the others.
+            ("Not-Spam", "not-spam", Kind::NotSpam),
+            ("ABUSE", "abuse", Kind::Complaint),
+            ("Auth-Failure", "auth-failure", Kind::AuthFailure),
+            (" abuse ", "abuse", Kind::Complaint),
+            ("NotJunk", "notjunk", Kind::NotSpam),
             // Unknown types are complaints, kept as written (fixtures/reports/README.md).
             ("complaint", "complaint", Kind::Complaint),
             ("abuse extra words", "abuse", Kind::Complaint),
@@ -1940,11 +1976,6 @@ mod tests {
                 format!("-----Original Message-----\n{jmrp}"),
                 "a Microsoft JMRP report in the text of the message",
             ),
-            (
-                "Content-Type: text/plain",
-                ses_json.to_string(),
-                "an Amazon SES complaint notification in the text of the message",
-            ),
         ] {
             let report = parse(&forwarded_with("fw", part, body.as_bytes())).report;
             assert_eq!(report.kind, Kind::NotAReport, "{says}");
@@ -1960,6 +1991,22 @@ mod tests {
                 ),
             );
         }
+        // An SES notification in JSON (an SNS topic mailed to the feedback address) is no
+        // report fbl reads however it is forwarded: the advice is to change SES's setup.
+        let report = parse(&forwarded_with(
+            "fw",
+            "Content-Type: text/plain",
+            ses_json.as_bytes(),
+        ))
+        .report;
+        assert_eq!(
+            report.error.as_deref(),
+            Some(
+                "an Amazon SES complaint notification in the text of the message: fbl does \
+                 not read SES's JSON notifications; have SES send complaints by email instead \
+                 (email feedback forwarding), which fbl reads"
+            )
+        );
         // The whole message a pasted report, not multipart.
         let pasted = format!(
             "From: a@example.com\nTo: fbl@example.com\nSubject: Fwd: Abuse report\n\n\

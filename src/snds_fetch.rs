@@ -590,7 +590,12 @@ impl Fetcher<'_> {
                 .ok()
                 .and_then(|now| now.with_timezone(&Utc).checked_add_signed(wait))
                 .unwrap_or(DateTime::<Utc>::MAX_UTC);
-            account.come_back_at = Some(at.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+            // A wait past year 9999 would not read back as RFC 3339: the end of 9999 is as
+            // good as never.
+            let last = DateTime::parse_from_rfc3339("9999-12-31T23:59:59Z")
+                .map(|last| last.with_timezone(&Utc))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC);
+            account.come_back_at = Some(at.min(last).format("%Y-%m-%dT%H:%M:%SZ").to_string());
         }
         let at = day.map(|day| format!(" day {day}")).unwrap_or_default();
         out.summary.errors.push(format!(

@@ -1353,6 +1353,31 @@ fn snds_asking_to_come_back_in_an_hour_is_not_asked_again_in_the_run_and_nothing
 }
 
 #[test]
+fn a_wait_past_the_calendar_is_kept_as_the_end_of_9999() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(move |_, _| Reply::Respond {
+        status: 503,
+        headers: vec![("Retry-After", "999999999999".to_owned())],
+        body: "busy".to_owned(),
+    });
+    write_config(
+        dir.path(),
+        &legacy_account("main", &format!("{}/snds", server.url())),
+    );
+    let output = fbl_snds(dir.path(), &["snds", "fetch", "--date", "2026-11-17"]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let state = Store::open(&dir.path().join("fbl.sqlite"))
+        .unwrap()
+        .snds_account_state("main")
+        .unwrap();
+    assert_eq!(state.come_back_at.as_deref(), Some("9999-12-31T23:59:59Z"));
+    let asked = server.requests().len();
+    let output = fbl_snds(dir.path(), &["snds", "fetch", "--date", "2026-11-17"]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(server.requests().len(), asked, "not asked again");
+}
+
+#[test]
 fn an_account_asked_again_after_the_time_snds_named_forgets_it_once_answered() {
     let dir = tempfile::tempdir().unwrap();
     let day = "2026-11-17";

@@ -171,7 +171,6 @@ pub fn arf(feedback_type: &str, rcpt_to: &str, message_id: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Copies a folder tree (the demo, for instance) so a test can run in a scratch copy.
 /// The demo's `exports` folder in a copy of it as a fresh clone has it: there, but empty
 /// (but for its `.gitignore`), whatever an earlier run in the checkout left in it. fbl
 /// never creates an output's folder.
@@ -186,6 +185,7 @@ pub fn empty_demo_exports(demo: &Path) {
     .unwrap();
 }
 
+/// Copies a folder tree (the demo, for instance) so a test can run in a scratch copy.
 pub fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {

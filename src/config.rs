@@ -191,7 +191,7 @@ impl SecretConfig {
             let value = match std::env::var(name) {
                 Ok(value) => value,
                 Err(std::env::VarError::NotPresent) => {
-                    bail!("environment variable {name} is not set")
+                    return Err(unset_variable(name, "secret_env", "secret_file"));
                 }
                 Err(std::env::VarError::NotUnicode(_)) => {
                     bail!("environment variable {name} is not valid UTF-8")
@@ -359,6 +359,17 @@ pub enum MailboxSecurity {
     Starttls,
     /// No encryption: refused unless the host is loopback.
     Plain,
+}
+
+impl MailboxSecurity {
+    /// As the configuration writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailboxSecurity::Tls => "tls",
+            MailboxSecurity::Starttls => "starttls",
+            MailboxSecurity::Plain => "plain",
+        }
+    }
 }
 
 /// How fbl logs in to a mailbox.
@@ -1275,6 +1286,15 @@ fn same_file(a: &Path, b: &Path) -> bool {
 #[cfg(not(unix))]
 fn same_file(_a: &Path, _b: &Path) -> bool {
     false
+}
+
+/// A secret's environment variable that is not set, saying what to do: cron starts fbl with
+/// almost no variables, which is where this is met first.
+pub fn unset_variable(name: &str, key: &str, file_key: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "environment variable {name} ({key}) is not set; cron sets almost none: give the \
+         secret by file instead ({file_key}, mode 0600), or set the variable in the crontab"
+    )
 }
 
 /// The number of letters to insert, delete or replace to turn `a` into `b` (Levenshtein).

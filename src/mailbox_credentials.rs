@@ -18,8 +18,9 @@ pub fn credentials(mailbox: &MailboxConfig) -> Result<Auth> {
     match mailbox.auth {
         MailboxAuth::Password => {
             let password = if let Some(var) = &mailbox.password_env {
-                std::env::var(var).with_context(|| {
-                    format!("mailbox {name}: environment variable {var} (password_env) is not set")
+                std::env::var(var).map_err(|_| {
+                    crate::config::unset_variable(var, "password_env", "password_file")
+                        .context(format!("mailbox {name}"))
                 })?
             } else if let Some(path) = &mailbox.password_file {
                 read_secret_file(path).with_context(|| format!("mailbox {name}: password_file"))?

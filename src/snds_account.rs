@@ -247,8 +247,10 @@ fn is_private(metadata: &std::fs::Metadata) -> bool {
 }
 
 fn read_env(name: &str, key: &str) -> Result<String> {
-    let value = std::env::var(name)
-        .map_err(|_| anyhow!("environment variable {name} ({key}) is not set"))?;
+    let value = std::env::var(name).map_err(|_| {
+        let file_key = key.replace("_env", "_file");
+        crate::config::unset_variable(name, key, &file_key)
+    })?;
     let value = value.trim().to_owned();
     if value.is_empty() {
         bail!("environment variable {name} ({key}) is empty");

@@ -191,8 +191,23 @@ pub fn describe(summary: &Summary) -> String {
     for (reason, count) in &summary.unattributed_reasons {
         let _ = writeln!(text, "  unattributed ({count}): {reason}");
     }
+    if !summary.unattributed_reasons.is_empty() {
+        // What a person does next, once per summary.
+        let _ = writeln!(
+            text,
+            "  (fbl store unattributed lists them; a send log imported later names those it \
+             places)"
+        );
+    }
     for line in &summary.quarantine_reasons {
         let _ = writeln!(text, "  quarantined: {line}");
+    }
+    if !summary.quarantine_reasons.is_empty() {
+        let _ = writeln!(
+            text,
+            "  (fbl quarantine list gives their ids; fbl quarantine show ID, and retry ID after \
+             a fix)"
+        );
     }
     for line in &summary.unreadable {
         let _ = writeln!(text, "  not read (left where it is): {line}");

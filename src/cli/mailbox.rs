@@ -181,11 +181,11 @@ fn find<'c>(context: &'c Context, name: &str) -> Result<&'c MailboxConfig> {
 
 fn test(mailbox: &MailboxConfig) -> Result<Outcome> {
     println!(
-        "mailbox {}: {}:{} ({:?}), user {}",
+        "mailbox {}: {}:{} ({}), user {}",
         mailbox.name,
         mailbox.host,
         mailbox.port(),
-        mailbox.security,
+        mailbox.security.as_str(),
         mailbox.user
     );
     let mut session = open_session(mailbox)?;

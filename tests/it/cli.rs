@@ -431,6 +431,15 @@ fn an_empty_message_is_quarantined() {
         "{}",
         stdout(&output)
     );
+    // And what to do next, once.
+    assert_eq!(
+        stdout(&output)
+            .matches("\n  (fbl quarantine list gives their ids; fbl quarantine show ID, and retry ID after a fix)\n")
+            .count(),
+        1,
+        "{}",
+        stdout(&output)
+    );
     write(dir.path(), "blank.eml", b"\r\n\n \n");
     let output = run(fbl(dir.path()).args(["ingest", "blank.eml"]));
     assert_eq!(output.status.code(), Some(1));

@@ -387,6 +387,11 @@ fn an_empty_token_secret_is_refused_before_anything_is_read() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.matches("not set").count(), 1, "said once: {stderr}");
+    // With what to do: cron, where it is met first, sets almost no variables.
+    assert!(
+        stderr.contains("give the secret by file instead (secret_file, mode 0600)"),
+        "{stderr}"
+    );
     assert!(
         !stderr.contains("environment variable not found"),
         "{stderr}"

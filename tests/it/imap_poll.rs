@@ -383,6 +383,12 @@ fn starttls_works_and_plain_is_refused_off_loopback() {
     let output = run(setup.fbl().args(["mailbox", "test", "jmrp"]));
     assert_eq!(output.status.code(), Some(0));
     assert!(stdout(&output).contains("logged in"));
+    // The security as the configuration writes it, not a Rust name.
+    assert!(
+        stdout(&output).contains(&format!(":{} (starttls), user ", server.imap_port())),
+        "{}",
+        stdout(&output)
+    );
 
     let plain = config
         .replace("security = \"starttls\"", "security = \"plain\"")

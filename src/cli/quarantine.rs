@@ -30,6 +30,18 @@ pub enum QuarantineCommand {
         #[arg(long)]
         raw: bool,
     },
+    /// Close quarantined messages a person looked at and found need nothing done (mail that
+    /// is no report, a test, spam sent to the feedback address), with the reason. Their bytes
+    /// stay (`fbl quarantine show ID --raw`, `list --all`); nothing is suppressed. Ids not
+    /// quarantined, or closed already, are said, exit 1
+    Dismiss {
+        /// Ids to close (`fbl quarantine list`)
+        #[arg(required = true)]
+        ids: Vec<i64>,
+        /// Why, kept with them
+        #[arg(long)]
+        reason: String,
+    },
     /// Process quarantined messages again (after an upgrade or a configuration change).
     /// Exit 1 when some stay in quarantine.
     Retry {
@@ -71,12 +83,15 @@ pub fn run(context: &Context, command: QuarantineCommand) -> Result<Outcome> {
                         e.size,
                         escape_field(&e.origin),
                         escape_field(&e.reason),
-                        match (&e.released_at, e.report_id) {
-                            (Some(at), Some(report)) => {
+                        match (&e.released_at, e.report_id, &e.dismissed) {
+                            (Some(at), Some(report), _) => {
                                 format!("\t(released {at}, stored as report {report})")
                             }
-                            (Some(at), None) => format!("\t(released {at})"),
-                            (None, _) => String::new(),
+                            (Some(at), None, Some(why)) => {
+                                format!("\t(dismissed {at}: {})", escape_field(why))
+                            }
+                            (Some(at), None, None) => format!("\t(released {at})"),
+                            (None, _, _) => String::new(),
                         }
                     );
                 }
@@ -100,6 +115,34 @@ pub fn run(context: &Context, command: QuarantineCommand) -> Result<Outcome> {
                 std::io::stdout().write_all(&bytes)?;
             } else {
                 print_json(&entry)?;
+            }
+            Ok(Outcome::Clean)
+        }
+        QuarantineCommand::Dismiss { ids, reason } => {
+            let reason = reason.trim();
+            if reason.is_empty() {
+                bail!("--reason is empty: say why these need nothing done; nothing was dismissed");
+            }
+            let _lock = store.lock()?;
+            let mut batch = store.begin()?;
+            let mut not_open = Vec::new();
+            let mut dismissed = 0;
+            for &id in &ids {
+                if batch.dismiss_quarantined(id, reason, &context.now)? {
+                    dismissed += 1;
+                } else {
+                    not_open.push(id.to_string());
+                }
+            }
+            batch.commit()?;
+            println!("{dismissed} dismissed");
+            if !not_open.is_empty() {
+                eprintln!(
+                    "fbl: not in quarantine (unknown, released or dismissed already; `fbl \
+                     quarantine list --all`): {}",
+                    not_open.join(", ")
+                );
+                return Ok(Outcome::Attention);
             }
             Ok(Outcome::Clean)
         }

@@ -48,7 +48,7 @@ const HISTORY_CHAIN: &str = "WITH RECURSIVE chain (id) AS (
     )";
 
 /// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
-const MIGRATIONS: [(&str, &str); 27] = [
+const MIGRATIONS: [(&str, &str); 28] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/sqlite/0001_init.sql"),
@@ -156,6 +156,10 @@ const MIGRATIONS: [(&str, &str); 27] = [
     (
         "0027_fact_sent_day.sql",
         include_str!("../../schemas/sqlite/0027_fact_sent_day.sql"),
+    ),
+    (
+        "0028_quarantine_dismissed.sql",
+        include_str!("../../schemas/sqlite/0028_quarantine_dismissed.sql"),
     ),
 ];
 
@@ -354,6 +358,9 @@ pub struct QuarantineEntry {
     pub size: u64,
     pub released_at: Option<String>,
     pub report_id: Option<i64>,
+    /// Why a person closed it (`fbl quarantine dismiss`), when one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dismissed: Option<String>,
 }
 
 /// A stored report, for `fbl store report`.
@@ -1012,7 +1019,8 @@ impl Store {
             .value("SELECT coalesce(max(id), 0) FROM quarantine", params![])?;
         let told = told.unwrap_or(0);
         let untold = self.db.query(
-            "SELECT id, sha256, quarantined_at, origin, reason, raw_size, released_at, report_id
+            "SELECT id, sha256, quarantined_at, origin, reason, raw_size, released_at, report_id,
+                    dismissed
              FROM quarantine WHERE id > ?1 AND origin = '-' AND released_at IS NULL ORDER BY id",
             params![told],
             quarantine_from_row,
@@ -1022,7 +1030,8 @@ impl Store {
 
     pub fn quarantine_list(&self, include_released: bool) -> Result<Vec<QuarantineEntry>> {
         self.db.query(
-            "SELECT id, sha256, quarantined_at, origin, reason, raw_size, released_at, report_id
+            "SELECT id, sha256, quarantined_at, origin, reason, raw_size, released_at, report_id,
+                    dismissed
              FROM quarantine WHERE ?1 OR released_at IS NULL ORDER BY id",
             params![include_released],
             quarantine_from_row,
@@ -1031,10 +1040,10 @@ impl Store {
 
     pub fn quarantined(&self, id: i64) -> Result<Option<(QuarantineEntry, Vec<u8>)>> {
         let row = self.db.query_opt(
-            "SELECT id, sha256, quarantined_at, origin, reason, raw_size, released_at, report_id, raw_packed
+            "SELECT id, sha256, quarantined_at, origin, reason, raw_size, released_at, report_id, dismissed, raw_packed
              FROM quarantine WHERE id = ?1",
             params![id],
-            |r| Ok((quarantine_from_row(r)?, r.get::<Vec<u8>>(8)?)),
+            |r| Ok((quarantine_from_row(r)?, r.get::<Vec<u8>>(9)?)),
         )?;
         match row {
             Some((entry, packed)) => Ok(Some((entry, packed::unpack(&packed)?))),
@@ -1569,6 +1578,17 @@ impl Batch<'_> {
             )?;
         }
         Ok(open)
+    }
+
+    /// Closes a quarantined message a person looked at and found needs nothing done, with
+    /// their reason; its bytes stay. False when it was released or dismissed already.
+    pub fn dismiss_quarantined(&mut self, id: i64, reason: &str, now: &str) -> Result<bool> {
+        let changed = self.tx.execute(
+            "UPDATE quarantine SET released_at = ?2, dismissed = ?3
+             WHERE id = ?1 AND released_at IS NULL",
+            params![id, now, reason],
+        )?;
+        Ok(changed > 0)
     }
 
     /// Releases the heads kept in quarantine of `raw` (an oversized message an earlier run
@@ -2259,6 +2279,7 @@ fn quarantine_from_row(row: &Row) -> Result<QuarantineEntry> {
         size: row.get::<i64>(5)? as u64,
         released_at: row.get(6)?,
         report_id: row.get(7)?,
+        dismissed: row.get(8)?,
     })
 }
 

@@ -315,3 +315,55 @@ fn quarantine_list_escapes_an_origin_with_a_tab_and_a_line_break() {
     );
     assert!(!listed.contains('\u{1b}'), "{listed:?}");
 }
+
+/// A person closes what needs nothing done: it leaves the open quarantine (`list`, `store
+/// info`, `retry` of all), keeps its bytes and says why; an id not open is said, exit 1.
+#[test]
+fn a_person_dismisses_a_quarantined_message_with_a_reason_and_its_bytes_stay() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = b"From: a@example.org\nContent-Type: multipart/report; report-type=feedback-report; boundary=\"x\"\n\n--x\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\nIncidents: several\n\n--x--\n";
+    write(dir.path(), "broken.eml", broken);
+    let output = run(fbl(dir.path()).args(["ingest", "broken.eml"]));
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let open = quarantine_list(dir.path(), false);
+    assert_eq!(open.len(), 1, "{open:?}");
+    let id = open[0]["id"].as_i64().unwrap().to_string();
+    // `retry` of all keeps failing on it: the reason it needs a person.
+    let output = run(fbl(dir.path()).args(["quarantine", "retry"]));
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+
+    let output = run(fbl(dir.path()).args([
+        "quarantine",
+        "dismiss",
+        &id,
+        "--reason",
+        "a test message of ours",
+    ]));
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(stdout(&output), "1 dismissed\n");
+    assert!(quarantine_list(dir.path(), false).is_empty());
+    let all = quarantine_list(dir.path(), true);
+    assert_eq!(all[0]["dismissed"], "a test message of ours", "{all:?}");
+    assert!(all[0]["released_at"].is_string(), "{all:?}");
+    let output = run(fbl(dir.path()).args(["quarantine", "retry"]));
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let output = run(fbl(dir.path()).args(["quarantine", "show", &id, "--raw"]));
+    assert_eq!(output.stdout, broken, "the bytes stay");
+    let output = run(fbl(dir.path()).args(["quarantine", "list", "--all"]));
+    assert!(
+        stdout(&output).contains("\t(dismissed 2026-11-20T08:00:00Z: a test message of ours)"),
+        "{}",
+        stdout(&output)
+    );
+
+    // Twice, or an unknown id: said, exit 1; an empty reason: refused, exit 2.
+    let output = run(fbl(dir.path()).args(["quarantine", "dismiss", &id, "999", "--reason", "x"]));
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert_eq!(stdout(&output), "0 dismissed\n");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains(&format!(": {id}, 999\n")),
+        "{output:?}"
+    );
+    let output = run(fbl(dir.path()).args(["quarantine", "dismiss", &id, "--reason", " "]));
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+}

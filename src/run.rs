@@ -976,6 +976,9 @@ pub fn run(
         summary.source_files.push(done);
     }
     if dry_run {
+        summary
+            .source_errors
+            .extend(dry_run_findings(config, store));
         return Ok(summary);
     }
     let place = store.location().to_string();
@@ -1101,6 +1104,56 @@ fn holds_an_empty_list(real: &Path, size: u64, export: &ExportConfig) -> bool {
         return false;
     }
     std::fs::read(real).is_ok_and(|bytes| bytes.trim_ascii_end() == empty.trim_ascii_end())
+}
+
+/// What a dry run, which imports, fetches and writes nothing, can still find wrong in the
+/// steps it leaves out, so that it checks a new configuration as the real run would: an
+/// output whose folder does not exist (fbl creates none), a send log that cannot be read, an
+/// SNDS account without its key or token. Nothing here touches the network.
+fn dry_run_findings(config: &Config, store: &Store) -> Vec<String> {
+    let mut found = Vec::new();
+    for (name, path) in config.run_outputs() {
+        if is_stream(&path) {
+            continue;
+        }
+        let folder = match path.parent() {
+            Some(folder) if !folder.as_os_str().is_empty() => folder,
+            _ => Path::new("."),
+        };
+        if !folder.is_dir() {
+            found.push(format!(
+                "dry run: {name} {}: its folder {} does not exist (fbl does not create folders)",
+                path.display(),
+                folder.display()
+            ));
+        }
+    }
+    for import in &config.send_log.imports {
+        if let Err(error) = std::fs::File::open(&import.path) {
+            found.push(format!(
+                "dry run: send log {}: cannot be read: {error}",
+                import.path.display()
+            ));
+        }
+    }
+    if let Some(snds) = &config.snds {
+        for account in &snds.legacy {
+            if let Err(error) = crate::snds_account::legacy_access(account) {
+                found.push(format!("dry run: snds account {}: {error:#}", account.name));
+            }
+        }
+        if let Some(api) = &snds.api {
+            match crate::snds_account::token_state(api, store) {
+                Ok(state) if !state.present => found.push(format!(
+                    "dry run: snds account {}: no refresh token: run `fbl snds login`",
+                    api.name
+                )),
+                Ok(_) => {}
+                Err(error) => found.push(format!("dry run: snds account {}: {error:#}", api.name)),
+            }
+        }
+    }
+    found
 }
 
 /// Expires the suppressions due by `now` and prunes the send-log entries sent before

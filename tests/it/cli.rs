@@ -2629,6 +2629,53 @@ fn a_dry_run_prints_its_preview_off_a_terminal() {
     assert_eq!(stdout(&output), "");
 }
 
+/// A dry run checks what the steps it leaves out would meet, as a new configuration's first
+/// test: an output whose folder does not exist, a send log that cannot be read, an SNDS
+/// account without its key. Each is said, exit 1, and nothing is made.
+#[test]
+fn a_dry_run_finds_what_the_real_run_would_fail_on() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "fbl.toml",
+        b"[store]\npath = \"fbl.sqlite\"\n\n[[source]]\nname = \"in\"\npath = \"in\"\n\n\
+          [send_log]\nimport = [{ path = \"missing.csv\", format = \"csv\" }]\n\n\
+          [[export]]\nformat = \"postfix\"\npath = \"etc/postfx/fbl_access\"\n\n\
+          [[export]]\nformat = \"plain\"\npath = \"plain.txt\"\n\n\
+          [[snds.legacy]]\nname = \"main\"\nkey_env = \"FBL_TEST_UNSET_SNDS_KEY\"\n",
+    );
+    write(
+        dir.path(),
+        "in/a.eml",
+        &arf("abuse", "jane@example.org", "m1@example.com"),
+    );
+    let output = run(fbl(dir.path()).env_remove("FBL_TEST_UNSET_SNDS_KEY").args([
+        "--config",
+        "fbl.toml",
+        "run",
+        "--dry-run",
+    ]));
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let said: Vec<&str> = stderr.lines().filter(|l| l.contains("dry run: ")).collect();
+    assert_eq!(said.len(), 3, "{stderr}");
+    assert!(
+        stderr.contains(
+            "fbl: dry run: [[export]] 1 path etc/postfx/fbl_access: its folder etc/postfx does \
+             not exist (fbl does not create folders)"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("fbl: dry run: send log "), "{stderr}");
+    assert!(
+        stderr.contains(
+            "fbl: dry run: snds account main: environment variable FBL_TEST_UNSET_SNDS_KEY"
+        ),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("etc").exists() && !dir.path().join("plain.txt").exists());
+}
+
 /// A sparse complaint (no Original-Rcpt-To) whose attached headers are `headers`.
 fn sparse_complaint(headers: &str) -> Vec<u8> {
     complaint_without_recipient("staff@hotmail.com", "JMRP/1.0", headers)

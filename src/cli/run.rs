@@ -88,11 +88,11 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
         // to less, a script), not only on a terminal.
         for import in &summary.send_log {
             println!(
-                "send log {}: {}, {} new, {} bad lines{}; {} stored complaints attributed by it; {}",
+                "send log {}: {}, {} new, {}{}; {} stored complaints attributed by it; {}",
                 import.origin,
                 super::counted(import.entries, "entry", "entries"),
                 import.added,
-                import.bad_lines,
+                super::counted(import.bad_lines, "bad line", "bad lines"),
                 super::sendlog::unrecognised(import),
                 import.reattributed,
                 super::sendlog::how_read(import)

@@ -151,13 +151,13 @@ fn import(context: &Context, file: PathBuf, format: SendLogFormat, json: bool) -
         print_json(&value)?;
     } else {
         println!(
-            "{} read: {} added{}, {} already known, {} older than retention, {} bad lines{}; {} pruned; {} stored complaints attributed now ({} suppressions added)",
+            "{} read: {} added{}, {} already known, {} older than retention, {}{}; {} pruned; {} stored complaints attributed now ({} suppressions added)",
             super::counted(imported.entries, "entry", "entries"),
             imported.added,
             merged(&imported),
             imported.already_known,
             imported.older_than_retention,
-            imported.bad_lines,
+            super::counted(imported.bad_lines, "bad line", "bad lines"),
             unrecognised(&imported),
             imported.pruned,
             imported.reattributed,

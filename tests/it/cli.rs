@@ -1050,6 +1050,21 @@ fn a_send_log_imported_later_attributes_stored_complaints() {
     assert_eq!(imported["added"], 3);
     assert_eq!(imported["bad_lines"], 1);
     assert_eq!(imported["reattributed"], 2);
+    // Said for a person too, in the singular.
+    let output = run(fbl(dir.path()).args([
+        "--config",
+        "fbl.toml",
+        "sendlog",
+        "import",
+        "sends.csv",
+        "--format",
+        "csv",
+    ]));
+    assert!(
+        stdout(&output).contains(", 1 bad line;"),
+        "{}",
+        stdout(&output)
+    );
     for address in ["verp.person@example.org", "msgid.person@example.org"] {
         let output = run(fbl(dir.path()).args(["suppress", "show", address]));
         let shown: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();

@@ -1139,12 +1139,15 @@ pub(crate) fn redacted_by_provider(report: &Report, original: &HeaderBlock) -> b
             && !original.contains("X-HmXmrOriginalRecipient"))
 }
 
-/// Whether an address of the reported message's To is a redaction token.
+/// Whether the reported message's To was emptied, or one of its addresses is a redaction
+/// token.
 fn to_is_redacted(original: &HeaderBlock) -> bool {
-    original
-        .get_all("To")
-        .flat_map(address::split_list)
-        .any(address::is_redaction_token)
+    original.get_all("To").any(|to| {
+        to.trim().is_empty()
+            || address::split_list(to)
+                .into_iter()
+                .any(address::is_redaction_token)
+    })
 }
 
 /// Legacy JMRP and Amazon SES: a complaint forwarded as multipart/mixed with the original

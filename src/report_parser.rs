@@ -691,18 +691,14 @@ fn attached_message<'a>(message: &'a Message<'a>) -> Option<Attached<'a>> {
 /// sender's identifiers in its headers are as good as in a `message/rfc822` part.
 fn reported_message_mistyped<'a>(message: &'a Message<'a>) -> Option<Attached<'a>> {
     let report_part = message.parts.iter().skip(1).position(|part| {
-        part.content_type().is_some_and(|ct| {
-            ct.ctype().eq_ignore_ascii_case("message")
-                && ct.subtype().is_some_and(|s| {
-                    [
-                        "feedback-report",
-                        "delivery-status",
-                        "global-delivery-status",
-                    ]
-                    .iter()
-                    .any(|t| s.eq_ignore_ascii_case(t))
-                })
-        })
+        is_message_part(
+            part,
+            &[
+                "feedback-report",
+                "delivery-status",
+                "global-delivery-status",
+            ],
+        )
     })?;
     let part = message
         .parts
@@ -727,14 +723,20 @@ fn reported_message_mistyped<'a>(message: &'a Message<'a>) -> Option<Attached<'a
 /// global-delivery-status) of its own: a bounce, also when sent as multipart/mixed or
 /// without its report-type.
 fn has_delivery_status_part(message: &Message) -> bool {
-    message.parts.iter().skip(1).any(|part| {
-        part.content_type().is_some_and(|ct| {
-            ct.ctype().eq_ignore_ascii_case("message")
-                && ct.subtype().is_some_and(|s| {
-                    s.eq_ignore_ascii_case("delivery-status")
-                        || s.eq_ignore_ascii_case("global-delivery-status")
-                })
-        })
+    message
+        .parts
+        .iter()
+        .skip(1)
+        .any(|part| is_message_part(part, &["delivery-status", "global-delivery-status"]))
+}
+
+/// Whether a part is `message/SUBTYPE` for one of `subtypes` (any letter case).
+fn is_message_part(part: &mail_parser::MessagePart, subtypes: &[&str]) -> bool {
+    part.content_type().is_some_and(|ct| {
+        ct.ctype().eq_ignore_ascii_case("message")
+            && ct
+                .subtype()
+                .is_some_and(|s| subtypes.iter().any(|t| s.eq_ignore_ascii_case(t)))
     })
 }
 
@@ -1321,27 +1323,33 @@ const AUTO_REPLY_SUBJECTS: [&str; 33] = [
     "automatisch beantwoord",
 ];
 
+/// The `Auto-Submitted` value (RFC 3834), lower-cased, without its comments.
+fn auto_submitted(outer: &HeaderBlock) -> Option<String> {
+    outer.get("Auto-Submitted").map(|v| {
+        header_block::without_comments(v)
+            .trim()
+            .to_ascii_lowercase()
+    })
+}
+
 /// An answer a program sent by itself: RFC 3834 `Auto-Submitted: auto-replied` (or
 /// `auto-notified`, RFC 5436), the common auto-responder headers (`X-Autoreply`,
 /// `X-Autorespond`, `X-Vacation`, ...), `Precedence: auto_reply`, or an out-of-office subject
 /// (`subject` decoded, see `subject_of`) in one of the languages of `AUTO_REPLY_SUBJECTS`.
 fn is_automatic_reply(outer: &HeaderBlock, subject: &str) -> bool {
     let subject = subject.trim().to_lowercase();
-    outer.get("Auto-Submitted").is_some_and(|v| {
-        let v = header_block::without_comments(v)
-            .trim()
-            .to_ascii_lowercase();
-        v.starts_with("auto-replied") || v.starts_with("auto-notified")
-    }) || [
-        "X-Autoreply",
-        "X-Autorespond",
-        "X-Autoresponder",
-        "X-AutoReply-From",
-        "X-Mail-Autoreply",
-        "X-Vacation",
-    ]
-    .iter()
-    .any(|name| outer.contains(name))
+    auto_submitted(outer)
+        .is_some_and(|v| v.starts_with("auto-replied") || v.starts_with("auto-notified"))
+        || [
+            "X-Autoreply",
+            "X-Autorespond",
+            "X-Autoresponder",
+            "X-AutoReply-From",
+            "X-Mail-Autoreply",
+            "X-Vacation",
+        ]
+        .iter()
+        .any(|name| outer.contains(name))
         || outer
             .get("Precedence")
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("auto_reply"))
@@ -1360,15 +1368,10 @@ fn is_automatic_reply(outer: &HeaderBlock, subject: &str) -> bool {
 /// notifications and automatic replies use); or a From whose local part is a mail system's
 /// or a no-reply address (MAILER-DAEMON, postmaster, noreply, ...).
 fn sent_by_a_program(outer: &HeaderBlock, subject: &str) -> bool {
-    let auto_submitted = outer
-        .get("Auto-Submitted")
-        .map(|v| {
-            header_block::without_comments(v)
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .filter(|v| !v.is_empty() && v != "no");
-    let auto_submitted = match auto_submitted.as_deref() {
+    let auto_submitted = match auto_submitted(outer)
+        .filter(|v| !v.is_empty() && v != "no")
+        .as_deref()
+    {
         None => false,
         Some(v) if v.starts_with("auto-generated") => outer.contains("X-Auto-Response-Suppress"),
         Some(_) => true,

@@ -264,12 +264,12 @@ mod csv {
     }
 
     #[test]
-    fn empty_input_has_no_header_and_a_header_alone_has_no_entries() {
-        check(
-            SendLogFormat::Csv,
-            "",
-            "error line 1: missing csv header row: the send log is empty",
-        );
+    fn empty_input_and_a_header_alone_have_no_entries_and_no_error() {
+        // A mailer that starts a new CSV file after rotating writes its header with its first
+        // send: until then the file is empty, and `fbl run` must not call that a bad line at
+        // every run.
+        check(SendLogFormat::Csv, "", "");
+        check(SendLogFormat::Csv, "\n\n", "");
         check(SendLogFormat::Csv, "message_id,recipient\n", "");
     }
 

@@ -761,6 +761,35 @@ fn a_log_read_empty_or_header_only_is_still_followed_through_a_rotation() {
     );
 }
 
+/// A mailer that starts a new CSV log (after rotating it, or emptying it) writes the header
+/// with its first send. Until then the file is empty: no entries, and nothing to say, at every
+/// run; once the header and a row come, they are read.
+#[test]
+fn an_empty_csv_log_is_not_a_bad_line_at_every_run() {
+    let dir = setup(&[("sends.csv", "csv")]);
+    append(
+        dir.path(),
+        "sends.csv",
+        &format!("{CSV_HEADER}{}", csv_row("a")),
+    );
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{summary}");
+    std::fs::write(dir.path().join("sends.csv"), "").unwrap();
+    for _ in 0..2 {
+        let (code, summary) = fbl_run(dir.path(), &[]);
+        assert_eq!(code, Some(0), "{summary}");
+        assert_eq!(summary["send_log"][0]["bad_lines"], 0, "{summary}");
+    }
+    append(
+        dir.path(),
+        "sends.csv",
+        &format!("{CSV_HEADER}{}", csv_row("b")),
+    );
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{summary}");
+    assert_eq!(send_log(dir.path()), ["a@example.org", "b@example.org"]);
+}
+
 /// A log rewritten in place past its first 4 KiB (the same file, the same beginning, at least
 /// as long) is told by the bytes just before the offset, and read from its start.
 #[test]

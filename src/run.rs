@@ -480,6 +480,7 @@ pub fn import_configured_send_log(
         read_at: ingester.now.to_string(),
     };
     let length = file_length(&file, &import.path)?;
+    let mut read_rotated_whole: Option<PathBuf> = None;
     let why = match &kept {
         None => FromStart::FirstRead,
         Some(kept) if kept.format != import.format.as_str() => FromStart::FormatChanged,
@@ -501,23 +502,41 @@ pub fn import_configured_send_log(
         }
         Some(kept) => {
             // Renamed, it is the same file; copied (`copytruncate`), a copy of its bytes.
-            let found = rotated_paths(&import.path).into_iter().find_map(|rotated| {
-                let old = std::fs::File::open(&rotated).ok()?;
-                let length = file_length(&old, &rotated).ok()?;
-                is_where_it_was(&old, kept, length, false)
-                    .ok()?
-                    .then_some((old, rotated))
+            let this_file = file_id(&file).ok();
+            let rotated: Vec<(std::fs::File, PathBuf)> = rotated_paths(&import.path)
+                .into_iter()
+                .filter_map(|rotated| {
+                    let old = std::fs::File::open(&rotated).ok()?;
+                    let is_file = old.metadata().ok()?.is_file();
+                    (is_file && file_id(&old).ok() != this_file).then_some((old, rotated))
+                })
+                .collect();
+            let found = rotated.iter().position(|(old, path)| {
+                file_length(old, path)
+                    .and_then(|length| is_where_it_was(old, kept, length, false))
+                    .unwrap_or(false)
             });
+            let start = crate::store::SendLogPosition {
+                byte_offset: 0,
+                lines: 0,
+                ..template.clone()
+            };
+            let mut rotated = rotated;
             match found {
-                Some((old, rotated)) => {
+                Some(index) => {
                     // The writer is done with it: its last line is read even without a
-                    // line end.
+                    // line end. Copies rotated after it (logrotate ran more than once since
+                    // the last run: `PATH-DATE` files newer than it) are read whole, oldest
+                    // first, before the new file.
+                    let newer = rotated.drain(..=index).collect::<Vec<_>>();
+                    let mut newer = newer.into_iter().rev();
+                    let (old, path) = newer.next().expect("the found copy");
                     let imported = import_file_slice(
                         store,
                         ingester,
                         import.format,
                         old,
-                        &rotated,
+                        &path,
                         kept,
                         true,
                         retention_days,
@@ -525,30 +544,84 @@ pub fn import_configured_send_log(
                         None,
                     )?;
                     out.push(imported);
+                    for (old, path) in newer {
+                        let imported = import_file_slice(
+                            store,
+                            ingester,
+                            import.format,
+                            old,
+                            &path,
+                            &start,
+                            true,
+                            retention_days,
+                            template.clone(),
+                            Some(FromStart::Rotated),
+                        )?;
+                        out.push(imported);
+                    }
                     FromStart::Rotated
                 }
-                None if length < kept.byte_offset => FromStart::Truncated,
-                None => FromStart::Replaced,
+                None => {
+                    let why = if length < kept.byte_offset {
+                        FromStart::Truncated
+                    } else {
+                        FromStart::Replaced
+                    };
+                    // The file read last is not found (rotated twice since the last run, the
+                    // host down over two nights; or compressed at once). The newest rotated
+                    // copy may be a whole day fbl never read: read it whole first (reading
+                    // again is harmless; skipping is not).
+                    if !rotated.is_empty() {
+                        let (old, path) = rotated.swap_remove(0);
+                        let imported = import_file_slice(
+                            store,
+                            ingester,
+                            import.format,
+                            old,
+                            &path,
+                            &start,
+                            true,
+                            retention_days,
+                            template.clone(),
+                            Some(why),
+                        )?;
+                        out.push(imported);
+                        read_rotated_whole = Some(path);
+                    }
+                    why
+                }
             }
         }
     };
     // A mail log truncated or replaced, and no rotated copy holds what came after the
     // offset: lines written between the last run and the rotation may never be read (a copy
-    // compressed at once, without logrotate's `delaycompress`). Said, once, by this run. A
-    // CSV or JSON Lines log is the sender's own, which its tool may write anew each time.
+    // compressed at once, without logrotate's `delaycompress`, or rotated more than once
+    // since). Said, once, by this run. A CSV or JSON Lines log is the sender's own, which its
+    // tool may write anew each time.
     let missed = match (&kept, why) {
         (Some(kept), FromStart::Truncated | FromStart::Replaced)
             if kept.byte_offset > 0 && import.format == SendLogFormat::Postfix =>
         {
+            let path = import.path.display();
+            let what = match &read_rotated_whole {
+                Some(_) => "rotated more than once (or truncated)",
+                None => why.as_str(),
+            };
+            let read = match &read_rotated_whole {
+                Some(rotated) => format!(
+                    "; {} was read whole, as it may hold lines no run read",
+                    rotated.display()
+                ),
+                None => String::new(),
+            };
             Some(format!(
-                "{}: {} since the last run, and no rotated copy ({}.1, or {}-DATE, \
-                 uncompressed) begins as it did: lines written after byte {} before that may \
-                 not have been read (keep the newest rotated copy uncompressed: logrotate's \
-                 delaycompress)",
-                import.path.display(),
-                why.as_str(),
-                import.path.display(),
-                import.path.display(),
+                "{path}: {what} since the last run, and no rotated copy ({path}.1, or \
+                 {path}-DATE, uncompressed) begins as it did{read}: lines written after byte \
+                 {} of the log read then may not have been read. If an older or compressed \
+                 copy holds them, import it: `zcat FILE.gz | fbl sendlog import --format \
+                 postfix -` (reading a line twice is harmless). Keep the newest rotated copy \
+                 uncompressed (logrotate's delaycompress), and run fbl more often than the log \
+                 rotates",
                 kept.byte_offset
             ))
         }

@@ -388,6 +388,130 @@ fn a_log_rotated_by_renaming_is_read_to_its_end_then_the_new_one_from_its_start(
     );
 }
 
+fn postfix_send(time: &str, queue_id: &str, name: &str) -> String {
+    format!(
+        "{}{}{}",
+        cleanup(time, queue_id, &format!("{name}@sender.example")),
+        sent(time, queue_id, &format!("{name}@example.net")),
+        removed(time, queue_id)
+    )
+}
+
+/// The host was down over two nightly rotations (or a backup of the store two days old was
+/// put back): the file the last run read is now `mail.log.2.gz`, and `mail.log.1` is a whole
+/// day no run read. It is read whole before the new `mail.log`, and the run says once that
+/// what came after its position in the file read last may be in a copy it does not read.
+#[test]
+fn a_log_rotated_twice_since_the_last_run_has_its_newest_copy_read_whole() {
+    let dir = setup(&[("mail.log", "postfix")]);
+    append(
+        dir.path(),
+        "mail.log",
+        &postfix_send("01:00:00", "1AAA11111", "one"),
+    );
+    assert_eq!(fbl_run(dir.path(), &[]).0, Some(0));
+    let path = |name: &str| dir.path().join(name);
+    std::fs::rename(path("mail.log"), path("mail.log.1")).unwrap();
+    append(
+        dir.path(),
+        "mail.log",
+        &postfix_send("02:00:00", "2BBB22222", "two"),
+    );
+    std::fs::rename(path("mail.log.1"), path("mail.log.2")).unwrap();
+    std::fs::rename(path("mail.log"), path("mail.log.1")).unwrap();
+    append(
+        dir.path(),
+        "mail.log",
+        &postfix_send("03:00:00", "3CCC33333", "three"),
+    );
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(1), "{summary}");
+    assert_eq!(
+        send_log(dir.path()),
+        ["one@example.net", "three@example.net", "two@example.net"],
+        "{summary}"
+    );
+    let logs = summary["send_log"].as_array().unwrap();
+    assert_eq!(logs.len(), 2, "{summary}");
+    assert!(logs[0]["origin"].as_str().unwrap().ends_with("mail.log.1"));
+    let said = logs[1]["errors"][0].as_str().unwrap();
+    assert!(
+        said.contains("mail.log.1 was read whole") && said.contains("fbl sendlog import"),
+        "{said}"
+    );
+    // Said once: the next run reads on in the new file.
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{summary}");
+}
+
+/// With logrotate's `dateext`, two rotations leave the file read last as the older of two
+/// dated copies: the rest of it is read, then the newer copy whole, then the new log.
+#[test]
+fn two_dated_rotations_since_the_last_run_are_both_read() {
+    let dir = setup(&[("maillog", "postfix")]);
+    append(
+        dir.path(),
+        "maillog",
+        &postfix_send("01:00:00", "1AAA11111", "one"),
+    );
+    assert_eq!(fbl_run(dir.path(), &[]).0, Some(0));
+    let path = |name: &str| dir.path().join(name);
+    let day = |n: u64| std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(n);
+    // Written after that run, before the first rotation.
+    append(
+        dir.path(),
+        "maillog",
+        &postfix_send("01:30:00", "4DDD44444", "four"),
+    );
+    std::fs::rename(path("maillog"), path("maillog-20261127")).unwrap();
+    append(
+        dir.path(),
+        "maillog",
+        &postfix_send("02:00:00", "2BBB22222", "two"),
+    );
+    std::fs::rename(path("maillog"), path("maillog-20261128")).unwrap();
+    for (name, time) in [
+        ("maillog-20261127", 1_795_000_000),
+        ("maillog-20261128", 1_795_086_400),
+    ] {
+        std::fs::File::options()
+            .write(true)
+            .open(path(name))
+            .unwrap()
+            .set_modified(day(time))
+            .unwrap();
+    }
+    append(
+        dir.path(),
+        "maillog",
+        &postfix_send("03:00:00", "3CCC33333", "three"),
+    );
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{summary}");
+    assert_eq!(
+        send_log(dir.path()),
+        [
+            "four@example.net",
+            "one@example.net",
+            "three@example.net",
+            "two@example.net"
+        ],
+        "{summary}"
+    );
+    let origins: Vec<&str> = summary["send_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|log| log["origin"].as_str().unwrap())
+        .collect();
+    assert!(
+        origins[0].ends_with("maillog-20261127")
+            && origins[1].ends_with("maillog-20261128")
+            && origins[2].ends_with("maillog"),
+        "{origins:?}"
+    );
+}
+
 /// `fbl run --dry-run` reads no send log and moves no position; `fbl sendlog import`
 /// reads the whole file and moves no position either.
 #[test]

@@ -55,9 +55,11 @@
 //! day of clock skew), read in [`ReadOptions::zone`] with the offset of its own date.
 //! December lines read in January are of the year before; a log that spans New Year comes
 //! out in order. A date and time without an offset is read in [`ReadOptions::zone`] too.
-//! A local time repeated when the clocks go back is its earlier instant, but for a queue id
-//! carried from the log before: there, its later one when the earlier is before the queue
-//! id was last seen (deferred in the first of the two hours, delivered in the second).
+//! A local time repeated when the clocks go back is its earlier instant, but after lines of
+//! the same log more than five minutes later (the repeated hour's lines follow the first
+//! pass's), and for a queue id carried from the log before when the earlier is before the
+//! queue id was last seen (deferred in the first of the two hours, delivered in the second):
+//! then its later one.
 //!
 //! A line in none of these shapes is counted as unrecognised ([`LineCounts`]); a line of
 //! another program (dovecot, the kernel, `postfix/anvil`) is a syslog line and is not. A log
@@ -130,7 +132,15 @@ pub(super) struct PostfixState {
     /// The queue ids removed last, with their Message-ID: a hop's line may come after the
     /// message it queued again was delivered and removed.
     recently_removed: RecentlyRemoved,
+    /// The latest instant of a `message-id=` or delivery line read in this log so far: a
+    /// local time repeated when the clocks went back, well before it, is the repeated hour's.
+    latest: Option<DateTime<Utc>>,
 }
+
+/// How far before the latest line read a line may be and still be taken as written in the
+/// first pass of an hour repeated when the clocks went back: syslog writes lines of several
+/// processes a little out of order, never by minutes.
+const OUT_OF_ORDER: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
 impl PostfixState {
     pub(super) fn new(options: &ReadOptions) -> PostfixState {
@@ -150,6 +160,7 @@ impl PostfixState {
             key: String::new(),
             earlier: HashMap::new(),
             recently_removed: RecentlyRemoved::default(),
+            latest: None,
         }
     }
 
@@ -228,6 +239,7 @@ impl PostfixState {
         self.key.push_str(queue_id);
         if daemon == "cleanup" {
             if let Some(message_id) = event.strip_prefix("message-id=") {
+                self.instant(&line.stamp);
                 if self.before_carried(&line.stamp) {
                     self.earlier
                         .insert(self.key.clone(), normalise_message_id(message_id));
@@ -307,7 +319,7 @@ impl PostfixState {
         {
             return Step::Skip;
         }
-        let Some(sent_at) = stamp_utc_from(stamp, &self.options, self.carried_seen()) else {
+        let Some(sent_at) = self.instant(stamp) else {
             let reason = match *stamp {
                 Stamp::Classic { month, day, time } => format!(
                     "`{} {day} {}` is not a time in the nine years up to now",
@@ -346,6 +358,22 @@ impl PostfixState {
         self.queue_ids.message_id(&key) == Some(Some(message_id))
             || self.earlier.get(&key).and_then(Option::as_deref) == Some(message_id)
             || self.recently_removed.message_id(&key) == Some(message_id)
+    }
+
+    /// The UTC time of the line at hand, kept as the latest when it is. A local time repeated
+    /// when the clocks went back takes its later instant when the earlier one is before the
+    /// time its queue id was last seen in an earlier import, or more than [`OUT_OF_ORDER`]
+    /// before the latest line of this log: the lines of the repeated hour follow the first
+    /// pass's in the log, and must not be read as an hour older than them.
+    fn instant(&mut self, stamp: &Stamp<'_>) -> Option<DateTime<Utc>> {
+        let floor = self.latest.map(|latest| latest - OUT_OF_ORDER);
+        let reference = match (self.carried_seen(), floor) {
+            (Some(carried), Some(floor)) => Some(carried.max(floor)),
+            (carried, floor) => carried.or(floor),
+        };
+        let at = stamp_utc_from(stamp, &self.options, reference)?;
+        self.latest = Some(self.latest.map_or(at, |latest| latest.max(at)));
+        Some(at)
     }
 
     /// When the queue id of the line at hand (`self.key`), carried from an earlier import,
@@ -878,6 +906,52 @@ mod tests {
                 &ReadOptions::utc(2026)
             )),
             1
+        );
+    }
+
+    /// The hour repeated when the clocks went back (01:00 to 02:00 on 1 November 2026 in Los
+    /// Angeles), within one log: lines of the second pass come after the first pass's and
+    /// are read as the later instant, so times never run backwards; lines a little out of
+    /// order in the first pass stay in it.
+    #[test]
+    fn the_repeated_hour_within_one_log_is_read_in_order() {
+        let options = ReadOptions {
+            now: "2026-11-01T12:00:00Z".parse().unwrap(),
+            zone: crate::zone::Zone::named("America/Los_Angeles").unwrap(),
+        };
+        let send = |time: &str, id: &str| {
+            format!(
+                "Nov  1 {time} mail01 postfix/cleanup[1]: {id}: message-id=<{id}@x>\n\
+                 Nov  1 {time} mail01 postfix/smtp[2]: {id}: to=<{id}@example.org>, relay=mx[192.0.2.1]:25, delay=1, dsn=2.0.0, status=sent (250 ok)\n\
+                 Nov  1 {time} mail01 postfix/qmgr[3]: {id}: removed\n"
+            )
+        };
+        let log = [
+            send("01:30:00", "1AAAA"),
+            send("01:59:30", "2BBBB"),
+            send("01:59:10", "3CCCC"),
+            send("01:10:00", "4DDDD"),
+            send("01:40:00", "5EEEE"),
+            send("02:05:00", "6FFFF"),
+        ]
+        .concat();
+        let times: Vec<String> = read_send_log(
+            crate::sendlog::SendLogFormat::Postfix,
+            log.as_bytes(),
+            &options,
+        )
+        .map(|entry| entry.unwrap().sent_at.unwrap())
+        .collect();
+        assert_eq!(
+            times,
+            [
+                "2026-11-01T08:30:00Z",
+                "2026-11-01T08:59:30Z",
+                "2026-11-01T08:59:10Z",
+                "2026-11-01T09:10:00Z",
+                "2026-11-01T09:40:00Z",
+                "2026-11-01T10:05:00Z",
+            ]
         );
     }
 

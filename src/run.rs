@@ -1290,8 +1290,15 @@ fn tidy_source(
                 );
             }
         }
-        std::fs::create_dir_all(folder)
-            .with_context(|| format!("cannot create {}", folder.display()))?;
+        // Never made: a mistyped name would put the reports where nobody looks for them.
+        if !folder.is_dir() {
+            anyhow::bail!(
+                "after = \"move:{}\": {} is not a folder (fbl creates none, as a mistyped \
+                 name would hide the files); create it, and the next run moves the files",
+                folder.display(),
+                std::path::absolute(folder)?.display()
+            );
+        }
     }
     // Nothing leaves the source before the store's commits are on disk.
     if !store.make_durable()? {

@@ -138,11 +138,23 @@ fn move_puts_the_files_into_a_maildir_or_a_folder_and_replaces_nothing() {
     );
     assert_eq!(std::fs::read(done.join("cur/2.host.1")).unwrap(), two);
 
-    // A plain folder, made when missing.
+    // A plain folder that does not exist is never made (a mistyped name would hide the
+    // files): said, exit 1, the files stay; once it is made, they are moved into it.
     let dir = tempfile::tempdir().unwrap();
     let inbox = maildir(dir.path(), "Maildir");
     put(inbox.join("new/1.host"), &one);
     config(dir.path(), "Maildir", "move:processed/fbl");
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(1), "{summary}");
+    assert!(
+        summary["source_errors"]
+            .to_string()
+            .contains("is not a folder (fbl creates none"),
+        "{summary}"
+    );
+    assert!(!dir.path().join("processed").exists());
+    assert_eq!(files(&inbox.join("new")), ["1.host"]);
+    std::fs::create_dir_all(dir.path().join("processed/fbl")).unwrap();
     let (code, summary) = fbl_run(dir.path(), &[]);
     assert_eq!(code, Some(0), "{summary}");
     assert_eq!(files(&dir.path().join("processed/fbl")), ["1.host"]);

@@ -481,11 +481,18 @@ impl Ingester<'_> {
                 n => format!("empty message ({n} bytes of white space only)"),
             };
             let known = summary.already_quarantined;
+            let first_from = batch.quarantine_origin(&digest)?;
             let outcome =
                 self.quarantine(batch, incoming, &digest, key, reason.clone(), summary)?;
             // Every empty delivery is a delivery lost, not the same broken message read
-            // again: it needs attention each time, though its (no) bytes are kept once.
-            if summary.already_quarantined > known {
+            // again: it needs attention each time, though its (no) bytes are kept once. But
+            // a file read again (a `[[source]]` reads its files at every run, and never
+            // deletes or moves an empty one) is the same loss: said no more once it is the
+            // file first quarantined, or a person dismissed the entry. A pipe's is always new.
+            let read_again = incoming.origin != "-"
+                && first_from
+                    .is_some_and(|(origin, dismissed)| dismissed || origin == incoming.origin);
+            if summary.already_quarantined > known && !read_again {
                 summary.already_quarantined = known;
                 summary.quarantined += 1;
                 summary

@@ -1543,6 +1543,16 @@ impl Batch<'_> {
         )
     }
 
+    /// Where the quarantined message with these bytes came from first, and whether a person
+    /// dismissed it, if one is kept.
+    pub fn quarantine_origin(&self, sha256: &[u8; 32]) -> Result<Option<(String, bool)>> {
+        self.tx.query_opt(
+            "SELECT origin, dismissed IS NOT NULL FROM quarantine WHERE sha256 = ?1",
+            params![&sha256[..]],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    }
+
     /// True when these bytes sit in quarantine, not yet released.
     pub fn is_quarantined(&self, sha256: &[u8; 32]) -> Result<bool> {
         self.tx.exists(

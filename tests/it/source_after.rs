@@ -190,6 +190,51 @@ fn a_file_written_just_now_or_empty_stays() {
     assert_eq!(output.status.code(), Some(0));
 }
 
+/// An empty file stays in the source (it may be a file still being written), so every run
+/// reads it again: the first run says it (exit 1), the next ones count it as already in
+/// quarantine and are silent, as for any other broken file. Another empty file is said at
+/// every run until a person dismisses the entry (`fbl quarantine dismiss`), as the summary
+/// asks. Both used to be said, exit 1, at every cron run, even after the dismissal.
+#[test]
+fn an_empty_file_left_in_a_source_is_said_once() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("in")).unwrap();
+    put(dir.path().join("in/empty.eml"), b"");
+    for after in ["keep", "delete"] {
+        config(dir.path(), "in", after);
+        let (code, summary) = fbl_run(dir.path(), &[]);
+        let first = after == "keep";
+        assert_eq!(code, Some(if first { 1 } else { 0 }), "{after}: {summary}");
+        assert_eq!(
+            summary["ingest"]["quarantined"],
+            u64::from(first),
+            "{after}: {summary}"
+        );
+    }
+    let output = run(fbl(dir.path())
+        .env_remove("RUST_BACKTRACE")
+        .args(["--config", "fbl.toml", "run"]));
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(stdout(&output), "", "silent under cron");
+    put(dir.path().join("in/empty-too.eml"), b"");
+    for _ in 0..2 {
+        let (code, summary) = fbl_run(dir.path(), &[]);
+        assert_eq!(code, Some(1), "another empty file: {summary}");
+    }
+    let output = run(fbl(dir.path()).args([
+        "--config",
+        "fbl.toml",
+        "quarantine",
+        "dismiss",
+        "1",
+        "--reason",
+        "empty files left by a broken delivery",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0), "dismissed: {summary}");
+}
+
 /// An mbox cannot have its messages taken out one by one: `after` other than `keep` is said,
 /// and the mbox is read and left whole; a folder the source reads is refused as a target;
 /// a value that is no action is a configuration error.

@@ -1816,6 +1816,44 @@ impl Batch<'_> {
         )
     }
 
+    /// Whether a person took the address off the list and nothing put it back since: it is
+    /// off the list (`removed_at`), and the latest line of its history that put it on or took
+    /// it off (a `not_readded` or `merge` line does neither) is a `fbl suppress remove`.
+    /// An import leaves such an address off (see `fbl suppress import --include-removed`).
+    pub fn removed_by_person(&self, address: &str) -> Result<Option<PersonRemoval>> {
+        let removed = self.tx.query_opt(
+            "SELECT 1 FROM suppressions WHERE address = ?1 AND removed_at IS NOT NULL",
+            params![address],
+            |r| r.get::<i64>(0),
+        )?;
+        if removed.is_none() {
+            return Ok(None);
+        }
+        let latest = self.tx.query_opt(
+            &format!(
+                "{HISTORY_CHAIN}
+                 SELECT action, actor, at, note FROM suppression_history
+                 WHERE id IN (SELECT id FROM chain) AND action NOT IN ('not_readded', 'merge')
+                 ORDER BY id DESC LIMIT 1"
+            ),
+            params![address],
+            |r| {
+                Ok((
+                    r.get::<String>(0)?,
+                    r.get::<String>(1)?,
+                    r.get::<String>(2)?,
+                    r.get::<Option<String>>(3)?,
+                ))
+            },
+        )?;
+        Ok(match latest {
+            Some((action, actor, at, why)) if action == "remove" && actor == "manual" => {
+                Some(PersonRemoval { at, why })
+            }
+            _ => None,
+        })
+    }
+
     /// Records that a report's complaint, made before `removal`, leaves the address off the
     /// list: a history line (with the report, so it is evidence too) that the suppression
     /// points at. The list itself does not change, so no export sees a change; an expiry
@@ -2222,6 +2260,14 @@ impl Batch<'_> {
             .execute("DELETE FROM export_state WHERE name = ?1", params![name])?;
         Ok(())
     }
+}
+
+/// A person's removal (`fbl suppress remove`) that keeps an address off the list: when, and
+/// the reason they gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonRemoval {
+    pub at: String,
+    pub why: Option<String>,
 }
 
 /// A removal of an address by a person: a `remove` line of its history.

@@ -794,6 +794,28 @@ impl Store {
         })
     }
 
+    /// Gives the entries whose reason was kept with capitals before fbl folded the case of
+    /// its own reasons (`Unsubscribe`, which migration 0026 made `unsubscribe`) the expiry
+    /// `[suppression] expire_after_days` gives that reason: kept with capitals, they got none.
+    /// Done by `fbl run`, in its own transaction; returns how many entries got one. An entry
+    /// that is due already is taken off the list by the expiry step that follows.
+    pub fn expire_folded_reasons(
+        &mut self,
+        policy: &crate::config::SuppressionConfig,
+        now: &str,
+    ) -> Result<u64> {
+        if crate::suppression::KNOWN_REASONS
+            .iter()
+            .all(|reason| !policy.expire_after_days.contains_key(*reason))
+        {
+            return Ok(0);
+        }
+        let mut batch = self.begin()?;
+        let given = batch.expire_folded_reasons(policy, now)?;
+        batch.commit()?;
+        Ok(given)
+    }
+
     /// Runs `read` in one read transaction, so that every query it makes sees the store as
     /// it was at the first of them, whatever other connections commit meanwhile: SQLite's
     /// deferred `BEGIN` (in WAL mode the snapshot is fixed by the first read; writers do not
@@ -1915,6 +1937,78 @@ impl Batch<'_> {
         };
         self.take_off_list(address, now, "remove", actor, Some(why), previous)?;
         Ok(true)
+    }
+
+    /// See `Store::expire_folded_reasons`. An entry qualifies when it is on the list with no
+    /// expiry, its reason has one in `policy`, and the history line that last put it on the
+    /// list gave that reason with capitals (`Unsubscribe`): that spelling alone kept it from
+    /// the expiry. Its expiry counts from its last change (`updated_at`), when the
+    /// lower-case reason would have got it; a history line (`update`, actor `expiry`) says so.
+    /// An entry given no expiry on purpose (a permanent `manual` entry a later `Unsubscribe`
+    /// strengthened, a key added to the configuration later) is left as it is.
+    pub fn expire_folded_reasons(
+        &mut self,
+        policy: &crate::config::SuppressionConfig,
+        now: &str,
+    ) -> Result<u64> {
+        let mut given = 0;
+        for reason in crate::suppression::KNOWN_REASONS {
+            if !policy.expire_after_days.contains_key(reason) {
+                continue;
+            }
+            let candidates: Vec<(String, String, Option<i64>)> = self.tx.query(
+                "SELECT address, updated_at, last_history_id FROM suppressions
+                 WHERE reason = ?1 AND removed_at IS NULL AND expires_at IS NULL
+                 ORDER BY address",
+                params![reason],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
+            for (address, changed_at, previous) in candidates {
+                let added_as = self.tx.query_opt(
+                    &format!(
+                        "{HISTORY_CHAIN}
+                         SELECT reason FROM suppression_history
+                         WHERE id IN (SELECT id FROM chain) AND action = 'add'
+                         ORDER BY id DESC LIMIT 1"
+                    ),
+                    params![address],
+                    |r| r.get::<Option<String>>(0),
+                )?;
+                let Some(Some(written)) = added_as else {
+                    continue;
+                };
+                if written == reason || !written.eq_ignore_ascii_case(reason) {
+                    continue;
+                }
+                let Some(expires_at) = crate::suppression::expiry(reason, &changed_at, policy)
+                else {
+                    continue;
+                };
+                let note = format!(
+                    "expiry {expires_at} from [suppression] expire_after_days: added as \
+                     {written:?} before fbl kept its reasons in lower case, it got none"
+                );
+                let line = self.history(
+                    &address,
+                    now,
+                    "update",
+                    Some(reason),
+                    "expiry",
+                    None,
+                    Some(&note),
+                    previous,
+                )?;
+                self.tx.execute(
+                    "UPDATE suppressions SET expires_at = ?2, updated_at = ?3,
+                        change_seq = (SELECT coalesce(max(change_seq), 0) + 1 FROM suppressions),
+                        last_history_id = ?4
+                     WHERE address = ?1",
+                    params![address, expires_at, now, line],
+                )?;
+                given += 1;
+            }
+        }
+        Ok(given)
     }
 
     /// Records the expiry of every entry whose time has come, so the history says so. Each

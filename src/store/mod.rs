@@ -1940,12 +1940,14 @@ impl Batch<'_> {
     }
 
     /// See `Store::expire_folded_reasons`. An entry qualifies when it is on the list with no
-    /// expiry, its reason has one in `policy`, and the history line that last put it on the
-    /// list gave that reason with capitals (`Unsubscribe`): that spelling alone kept it from
-    /// the expiry. Its expiry counts from its last change (`updated_at`), when the
-    /// lower-case reason would have got it; a history line (`update`, actor `expiry`) says so.
-    /// An entry given no expiry on purpose (a permanent `manual` entry a later `Unsubscribe`
-    /// strengthened, a key added to the configuration later) is left as it is.
+    /// expiry, its reason has one in `policy`, and its latest history line is the `add` that
+    /// gave that reason with capitals (`Unsubscribe`): that spelling alone kept it from the
+    /// expiry. Its expiry counts from when it was added (`updated_at`), as the lower-case
+    /// reason's would have; a history line (`update`, actor `expiry`) says so. The history is
+    /// not walked back (which every run would do again for every entry with no expiry): an
+    /// entry changed since it was added (a later report, a stronger reason over a permanent
+    /// `manual`) is left as it is, and so is one whose reason got its key in the
+    /// configuration later.
     pub fn expire_folded_reasons(
         &mut self,
         policy: &crate::config::SuppressionConfig,
@@ -1956,32 +1958,17 @@ impl Batch<'_> {
             if !policy.expire_after_days.contains_key(reason) {
                 continue;
             }
-            let candidates: Vec<(String, String, Option<i64>)> = self.tx.query(
-                "SELECT address, updated_at, last_history_id FROM suppressions
-                 WHERE reason = ?1 AND removed_at IS NULL AND expires_at IS NULL
-                 ORDER BY address",
+            let folded: Vec<(String, String, i64, String)> = self.tx.query(
+                "SELECT s.address, s.updated_at, s.last_history_id, h.reason
+                 FROM suppressions s JOIN suppression_history h ON h.id = s.last_history_id
+                 WHERE s.reason = ?1 AND s.removed_at IS NULL AND s.expires_at IS NULL
+                   AND h.action = 'add' AND h.reason <> ?1 AND lower(h.reason) = ?1
+                 ORDER BY s.address",
                 params![reason],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )?;
-            for (address, changed_at, previous) in candidates {
-                let added_as = self.tx.query_opt(
-                    &format!(
-                        "{HISTORY_CHAIN}
-                         SELECT reason FROM suppression_history
-                         WHERE id IN (SELECT id FROM chain) AND action = 'add'
-                         ORDER BY id DESC LIMIT 1"
-                    ),
-                    params![address],
-                    |r| r.get::<Option<String>>(0),
-                )?;
-                let Some(Some(written)) = added_as else {
-                    continue;
-                };
-                if written == reason || !written.eq_ignore_ascii_case(reason) {
-                    continue;
-                }
-                let Some(expires_at) = crate::suppression::expiry(reason, &changed_at, policy)
-                else {
+            for (address, added_at, previous, written) in folded {
+                let Some(expires_at) = crate::suppression::expiry(reason, &added_at, policy) else {
                     continue;
                 };
                 let note = format!(
@@ -1996,7 +1983,7 @@ impl Batch<'_> {
                     "expiry",
                     None,
                     Some(&note),
-                    previous,
+                    Some(previous),
                 )?;
                 self.tx.execute(
                     "UPDATE suppressions SET expires_at = ?2, updated_at = ?3,

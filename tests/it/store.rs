@@ -2196,7 +2196,7 @@ fn reasons_stored_before_0026_are_folded_to_lower_case(backend: Backend) {
 /// An entry added as `Unsubscribe` before 0026 got no expiry from `expire_after_days = {
 /// unsubscribe = ... }` (the key is lower case); 0026 folded its reason but could not give it
 /// one (the configuration is not known to a migration). The next `fbl run` does, counted from
-/// the entry's last change; one due already is taken off the list by the same run. Entries
+/// when it was added; one due already is taken off the list by the same run. Entries
 /// given no expiry on purpose are left alone, and a second run changes nothing.
 fn reasons_folded_by_0026_get_their_configured_expiry_at_the_next_run(backend: Backend) {
     let test = TestStore::new(backend);

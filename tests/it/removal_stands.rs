@@ -246,6 +246,19 @@ fn an_import_leaves_off_an_address_a_person_removed(backend: Backend) {
         .args(["suppress", "remove", "jane@example.org"])
         .args(["--reason", "asked to be mailed again, ticket 12"]));
     assert_eq!(output.status.code(), Some(0));
+    // A complaint she made before it, reported late, leaves her off (a `not_readded` line):
+    // the removal still stands.
+    let late = ingest(
+        &test,
+        "2026-11-12T10:00:00Z",
+        "late.eml",
+        &complaint(
+            "jane@example.org",
+            "b@news.example",
+            "Tue, 10 Nov 2026 13:00:00 +0000",
+        ),
+    );
+    assert_eq!(late["left_removed"].as_array().unwrap().len(), 1);
 
     // The old list imported again leaves her off, and says so (exit 1), twice alike: the
     // second import changes nothing either.
@@ -260,7 +273,7 @@ fn an_import_leaves_off_an_address_a_person_removed(backend: Backend) {
              (asked to be mailed again, ticket 12)\n"
         );
         assert!(!listed(&test, now));
-        assert_eq!(actions(&show(&test, now)), ["add", "remove"]);
+        assert_eq!(actions(&show(&test, now)), ["add", "remove", "not_readded"]);
     }
 
     // `--include-removed` puts her back, recorded as the import's doing; once more, it
@@ -273,8 +286,8 @@ fn an_import_leaves_off_an_address_a_person_removed(backend: Backend) {
     );
     assert!(listed(&test, "2026-11-15T00:00:01Z"));
     let shown = show(&test, "2026-11-15T00:00:01Z");
-    assert_eq!(actions(&shown), ["add", "remove", "add"]);
-    assert_eq!(shown["history"][2]["actor"], "import");
+    assert_eq!(actions(&shown), ["add", "remove", "not_readded", "add"]);
+    assert_eq!(shown["history"][3]["actor"], "import");
     let (out, code) = import(&test, "2026-11-16T00:00:00Z", &["--include-removed"]);
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(
@@ -283,7 +296,7 @@ fn an_import_leaves_off_an_address_a_person_removed(backend: Backend) {
     );
     assert_eq!(
         actions(&show(&test, "2026-11-16T00:00:01Z")),
-        ["add", "remove", "add"]
+        ["add", "remove", "not_readded", "add"]
     );
 }
 

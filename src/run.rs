@@ -1075,6 +1075,10 @@ pub fn run(
     let cutoff = chrono::DateTime::parse_from_rfc3339(now)
         .map(|t| t - chrono::Duration::days(config.send_log.retention_days as i64))
         .context("the run's time is not RFC 3339")?;
+    store
+        .expire_folded_reasons(&config.suppression, now)
+        .map_err(|error| store_failure(error, &place, Kept::Expiry))
+        .context("expiry")?;
     let pruned_now;
     (summary.expired, pruned_now) =
         expire(store, now, &cutoff.format("%Y-%m-%dT%H:%M:%SZ").to_string())

@@ -64,11 +64,19 @@ pub enum SuppressCommand {
     /// Import an existing list: one address per line (blank lines and `#` comments skipped,
     /// but `#a@example.org` is an address), or CSV with an `email`, `address`, `Email
     /// Address` or `E-mail` column (and optionally `reason`)
+    ///
+    /// An address a person took off the list (`fbl suppress remove`) is left off: the
+    /// summary counts and names them, and the command exits 1. `--include-removed` puts them
+    /// back.
     Import {
         file: PathBuf,
         /// Reason for entries that give none
         #[arg(long, default_value = "import")]
         reason: String,
+        /// Put back on the list the addresses a person took off it (`fbl suppress remove`),
+        /// which are otherwise left off
+        #[arg(long)]
+        include_removed: bool,
     },
 }
 
@@ -264,7 +272,11 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
             }
             Ok(Outcome::Clean)
         }
-        SuppressCommand::Import { file, reason } => {
+        SuppressCommand::Import {
+            file,
+            reason,
+            include_removed,
+        } => {
             let reason = typed_reason(&reason, "imported")?;
             let entries = read_import(&file, &reason)?;
             let _lock = store.lock()?;
@@ -273,6 +285,8 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
             let mut batch = store.begin()?;
             let (mut read, mut added, mut updated, mut unchanged, mut invalid, mut cleaned) =
                 (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
+            // Addresses a person took off the list, left off (without `--include-removed`).
+            let mut left_removed = 0u64;
             let mut shown = Vec::new();
             for entry in entries {
                 let ImportEntry {
@@ -309,6 +323,25 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
                         continue;
                     }
                 };
+                // A person's removal is a decision (the subscriber asked to be mailed again,
+                // the complaint was a mistake): an old list imported again does not undo it.
+                if !include_removed && let Some(removal) = batch.removed_by_person(&address)? {
+                    left_removed += 1;
+                    if shown.len() < 20 {
+                        shown.push(format!(
+                            "{}:{line}: {address} left off: a person took it off the list at \
+                             {}{}",
+                            file.display(),
+                            removal.at,
+                            removal
+                                .why
+                                .as_deref()
+                                .map(|why| format!(" ({})", escape_field(why)))
+                                .unwrap_or_default()
+                        ));
+                    }
+                    continue;
+                }
                 let expires_at =
                     suppression::expiry(&entry_reason, now, &context.config.suppression);
                 let change = batch.suppress(&SuppressRequest {
@@ -341,14 +374,21 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
             if cleaned > 0 {
                 summary.push_str(&format!(", {cleaned} reasons cleaned"));
             }
+            if left_removed > 0 {
+                summary.push_str(&format!(
+                    ", {left_removed} left off (a person took them off the list; \
+                     --include-removed puts them back)"
+                ));
+            }
             println!("{summary}, {invalid} invalid");
             for line in &shown {
                 println!("  {line}");
             }
-            if invalid + cleaned > shown.len() as u64 {
-                println!("  ... and {} more", invalid + cleaned - shown.len() as u64);
+            let said = invalid + cleaned + left_removed;
+            if said > shown.len() as u64 {
+                println!("  ... and {} more", said - shown.len() as u64);
             }
-            Ok(if invalid == 0 {
+            Ok(if invalid == 0 && left_removed == 0 {
                 Outcome::Clean
             } else {
                 Outcome::Attention

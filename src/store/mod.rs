@@ -794,6 +794,28 @@ impl Store {
         })
     }
 
+    /// Gives the entries whose reason was kept with capitals before fbl folded the case of
+    /// its own reasons (`Unsubscribe`, which migration 0026 made `unsubscribe`) the expiry
+    /// `[suppression] expire_after_days` gives that reason: kept with capitals, they got none.
+    /// Done by `fbl run`, in its own transaction; returns how many entries got one. An entry
+    /// that is due already is taken off the list by the expiry step that follows.
+    pub fn expire_folded_reasons(
+        &mut self,
+        policy: &crate::config::SuppressionConfig,
+        now: &str,
+    ) -> Result<u64> {
+        if crate::suppression::KNOWN_REASONS
+            .iter()
+            .all(|reason| !policy.expire_after_days.contains_key(*reason))
+        {
+            return Ok(0);
+        }
+        let mut batch = self.begin()?;
+        let given = batch.expire_folded_reasons(policy, now)?;
+        batch.commit()?;
+        Ok(given)
+    }
+
     /// Runs `read` in one read transaction, so that every query it makes sees the store as
     /// it was at the first of them, whatever other connections commit meanwhile: SQLite's
     /// deferred `BEGIN` (in WAL mode the snapshot is fixed by the first read; writers do not
@@ -1826,6 +1848,44 @@ impl Batch<'_> {
         )
     }
 
+    /// Whether a person took the address off the list and nothing put it back since: it is
+    /// off the list (`removed_at`), and the latest line of its history that put it on or took
+    /// it off (a `not_readded` or `merge` line does neither) is a `fbl suppress remove`.
+    /// An import leaves such an address off (see `fbl suppress import --include-removed`).
+    pub fn removed_by_person(&self, address: &str) -> Result<Option<PersonRemoval>> {
+        let removed = self.tx.query_opt(
+            "SELECT 1 FROM suppressions WHERE address = ?1 AND removed_at IS NOT NULL",
+            params![address],
+            |r| r.get::<i64>(0),
+        )?;
+        if removed.is_none() {
+            return Ok(None);
+        }
+        let latest = self.tx.query_opt(
+            &format!(
+                "{HISTORY_CHAIN}
+                 SELECT action, actor, at, note FROM suppression_history
+                 WHERE id IN (SELECT id FROM chain) AND action NOT IN ('not_readded', 'merge')
+                 ORDER BY id DESC LIMIT 1"
+            ),
+            params![address],
+            |r| {
+                Ok((
+                    r.get::<String>(0)?,
+                    r.get::<String>(1)?,
+                    r.get::<String>(2)?,
+                    r.get::<Option<String>>(3)?,
+                ))
+            },
+        )?;
+        Ok(match latest {
+            Some((action, actor, at, why)) if action == "remove" && actor == "manual" => {
+                Some(PersonRemoval { at, why })
+            }
+            _ => None,
+        })
+    }
+
     /// Records that a report's complaint, made before `removal`, leaves the address off the
     /// list: a history line (with the report, so it is evidence too) that the suppression
     /// points at. The list itself does not change, so no export sees a change; an expiry
@@ -1887,6 +1947,65 @@ impl Batch<'_> {
         };
         self.take_off_list(address, now, "remove", actor, Some(why), previous)?;
         Ok(true)
+    }
+
+    /// See `Store::expire_folded_reasons`. An entry qualifies when it is on the list with no
+    /// expiry, its reason has one in `policy`, and its latest history line is the `add` that
+    /// gave that reason with capitals (`Unsubscribe`): that spelling alone kept it from the
+    /// expiry. Its expiry counts from when it was added (`updated_at`), as the lower-case
+    /// reason's would have; a history line (`update`, actor `expiry`) says so. The history is
+    /// not walked back (which every run would do again for every entry with no expiry): an
+    /// entry changed since it was added (a later report, a stronger reason over a permanent
+    /// `manual`) is left as it is, and so is one whose reason got its key in the
+    /// configuration later.
+    pub fn expire_folded_reasons(
+        &mut self,
+        policy: &crate::config::SuppressionConfig,
+        now: &str,
+    ) -> Result<u64> {
+        let mut given = 0;
+        for reason in crate::suppression::KNOWN_REASONS {
+            if !policy.expire_after_days.contains_key(reason) {
+                continue;
+            }
+            let folded: Vec<(String, String, i64, String)> = self.tx.query(
+                "SELECT s.address, s.updated_at, s.last_history_id, h.reason
+                 FROM suppressions s JOIN suppression_history h ON h.id = s.last_history_id
+                 WHERE s.reason = ?1 AND s.removed_at IS NULL AND s.expires_at IS NULL
+                   AND h.action = 'add' AND h.reason <> ?1 AND lower(h.reason) = ?1
+                 ORDER BY s.address",
+                params![reason],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )?;
+            for (address, added_at, previous, written) in folded {
+                let Some(expires_at) = crate::suppression::expiry(reason, &added_at, policy) else {
+                    continue;
+                };
+                let note = format!(
+                    "expiry {expires_at} from [suppression] expire_after_days: added as \
+                     {written:?} before fbl kept its reasons in lower case, it got none"
+                );
+                let line = self.history(
+                    &address,
+                    now,
+                    "update",
+                    Some(reason),
+                    "expiry",
+                    None,
+                    Some(&note),
+                    Some(previous),
+                )?;
+                self.tx.execute(
+                    "UPDATE suppressions SET expires_at = ?2, updated_at = ?3,
+                        change_seq = (SELECT coalesce(max(change_seq), 0) + 1 FROM suppressions),
+                        last_history_id = ?4
+                     WHERE address = ?1",
+                    params![address, expires_at, now, line],
+                )?;
+                given += 1;
+            }
+        }
+        Ok(given)
     }
 
     /// Records the expiry of every entry whose time has come, so the history says so. Each
@@ -2232,6 +2351,14 @@ impl Batch<'_> {
             .execute("DELETE FROM export_state WHERE name = ?1", params![name])?;
         Ok(())
     }
+}
+
+/// A person's removal (`fbl suppress remove`) that keeps an address off the list: when, and
+/// the reason they gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonRemoval {
+    pub at: String,
+    pub why: Option<String>,
 }
 
 /// A removal of an address by a person: a `remove` line of its history.

@@ -217,10 +217,98 @@ fn a_complaint_made_before_a_removal_leaves_the_address_off(backend: Backend) {
     assert!(listed(&test, "2026-11-16T00:00:01Z"));
 }
 
+/// `fbl suppress import FILE` (with `extra` arguments) at `now`: its standard output and
+/// exit status.
+fn import(test: &TestStore, now: &str, extra: &[&str]) -> (String, Option<i32>) {
+    let output = run(test
+        .fbl()
+        .env("FBL_NOW", now)
+        .args(["suppress", "import", "old-list.txt"])
+        .args(extra));
+    (stdout(&output), output.status.code())
+}
+
+fn an_import_leaves_off_an_address_a_person_removed(backend: Backend) {
+    let test = TestStore::new(backend);
+    std::fs::write(
+        test.dir.path().join("old-list.txt"),
+        "jane@example.org\nbob@example.org\n",
+    )
+    .unwrap();
+    let (out, code) = import(&test, "2026-11-10T00:00:00Z", &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(listed(&test, "2026-11-10T00:00:01Z"));
+
+    // Jane asked to be mailed again; a person takes her off.
+    let output = run(test
+        .fbl()
+        .env("FBL_NOW", "2026-11-12T09:00:00Z")
+        .args(["suppress", "remove", "jane@example.org"])
+        .args(["--reason", "asked to be mailed again, ticket 12"]));
+    assert_eq!(output.status.code(), Some(0));
+    // A complaint she made before it, reported late, leaves her off (a `not_readded` line):
+    // the removal still stands.
+    let late = ingest(
+        &test,
+        "2026-11-12T10:00:00Z",
+        "late.eml",
+        &complaint(
+            "jane@example.org",
+            "b@news.example",
+            "Tue, 10 Nov 2026 13:00:00 +0000",
+        ),
+    );
+    assert_eq!(late["left_removed"].as_array().unwrap().len(), 1);
+
+    // The old list imported again leaves her off, and says so (exit 1), twice alike: the
+    // second import changes nothing either.
+    for now in ["2026-11-13T00:00:00Z", "2026-11-14T00:00:00Z"] {
+        let (out, code) = import(&test, now, &[]);
+        assert_eq!(code, Some(1), "a person hears of it: {out}");
+        assert_eq!(
+            out,
+            "2 addresses read, 0 added, 1 already listed, 1 left off (a person took them off \
+             the list; --include-removed puts them back), 0 invalid\n  old-list.txt:1: \
+             jane@example.org left off: a person took it off the list at 2026-11-12T09:00:00Z \
+             (asked to be mailed again, ticket 12)\n"
+        );
+        assert!(!listed(&test, now));
+        assert_eq!(actions(&show(&test, now)), ["add", "remove", "not_readded"]);
+    }
+
+    // `--include-removed` puts her back, recorded as the import's doing; once more, it
+    // changes nothing.
+    let (out, code) = import(&test, "2026-11-15T00:00:00Z", &["--include-removed"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(
+        out,
+        "2 addresses read, 1 added, 1 already listed, 0 invalid\n"
+    );
+    assert!(listed(&test, "2026-11-15T00:00:01Z"));
+    let shown = show(&test, "2026-11-15T00:00:01Z");
+    assert_eq!(actions(&shown), ["add", "remove", "not_readded", "add"]);
+    assert_eq!(shown["history"][3]["actor"], "import");
+    let (out, code) = import(&test, "2026-11-16T00:00:00Z", &["--include-removed"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(
+        out,
+        "2 addresses read, 0 added, 2 already listed, 0 invalid\n"
+    );
+    assert_eq!(
+        actions(&show(&test, "2026-11-16T00:00:01Z")),
+        ["add", "remove", "not_readded", "add"]
+    );
+}
+
 mod sqlite {
     #[test]
     fn a_complaint_made_before_a_removal_leaves_the_address_off() {
         super::a_complaint_made_before_a_removal_leaves_the_address_off(super::Backend::Sqlite)
+    }
+
+    #[test]
+    fn an_import_leaves_off_an_address_a_person_removed() {
+        super::an_import_leaves_off_an_address_a_person_removed(super::Backend::Sqlite)
     }
 }
 
@@ -228,5 +316,10 @@ mod postgres {
     #[test]
     fn a_complaint_made_before_a_removal_leaves_the_address_off() {
         super::a_complaint_made_before_a_removal_leaves_the_address_off(super::Backend::Postgres)
+    }
+
+    #[test]
+    fn an_import_leaves_off_an_address_a_person_removed() {
+        super::an_import_leaves_off_an_address_a_person_removed(super::Backend::Postgres)
     }
 }

@@ -2193,6 +2193,137 @@ fn reasons_stored_before_0026_are_folded_to_lower_case(backend: Backend) {
     );
 }
 
+/// An entry added as `Unsubscribe` before 0026 got no expiry from `expire_after_days = {
+/// unsubscribe = ... }` (the key is lower case); 0026 folded its reason but could not give it
+/// one (the configuration is not known to a migration). The next `fbl run` does, counted from
+/// when it was added; one due already is taken off the list by the same run. Entries
+/// given no expiry on purpose are left alone, and a second run changes nothing.
+fn reasons_folded_by_0026_get_their_configured_expiry_at_the_next_run(backend: Backend) {
+    let test = TestStore::new(backend);
+    // An entry, its change sequence `seq`, and its latest history line `last`.
+    let row = |seq: u32, last: u32, address: &str, reason: &str, at: &str| {
+        format!(
+            "INSERT INTO suppressions (address, reason, source, first_seen, last_seen, count,
+                 expires_at, removed_at, updated_at, change_seq, last_history_id)
+             VALUES ('{address}', '{reason}', 'import', '{at}', '{at}', 1, NULL, NULL, '{at}',
+                 {seq}, {last});"
+        )
+    };
+    let line = |id: u32, address: &str, action: &str, reason: &str, at: &str, previous: &str| {
+        format!(
+            "INSERT INTO suppression_history
+                 (id, address, at, action, reason, actor, report_id, note, previous_id)
+             VALUES ({id}, '{address}', '{at}', '{action}', '{reason}', 'import', NULL, NULL,
+                 {previous});"
+        )
+    };
+    let (jan, last_year) = ("2026-01-01T00:00:00Z", "2025-01-01T00:00:00Z");
+    let rows = [
+        // Imported as `Unsubscribe`: gets one, a year on from its import.
+        row(1, 1, "a@example.org", "Unsubscribe", jan),
+        line(1, "a@example.org", "add", "Unsubscribe", jan, "NULL"),
+        // The same, imported two years ago: gets one that is due, and leaves the list.
+        row(2, 2, "b@example.org", "UNSUBSCRIBE", last_year),
+        line(2, "b@example.org", "add", "UNSUBSCRIBE", last_year, "NULL"),
+        // Added in lower case with no expiry (the key came later): left as it is.
+        row(3, 3, "c@example.org", "unsubscribe", jan),
+        line(3, "c@example.org", "add", "unsubscribe", jan, "NULL"),
+        // A permanent `manual` entry an `Unsubscribe` import strengthened: left as it is,
+        // as a lower-case one would have been.
+        row(4, 5, "d@example.org", "Unsubscribe", jan),
+        line(4, "d@example.org", "add", "manual", last_year, "NULL"),
+        line(5, "d@example.org", "update", "Unsubscribe", jan, "4"),
+        // `Complaint`, whose reason has no expiry configured: left as it is.
+        row(5, 6, "e@example.org", "Complaint", jan),
+        line(6, "e@example.org", "add", "Complaint", jan, "NULL"),
+    ]
+    .concat();
+    let version = migration_names("sqlite")
+        .iter()
+        .position(|name| name.ends_with("_reason_case.sql"))
+        .expect("the migration is listed");
+    store_of_version(&test, version, &rows);
+    if backend == Backend::Postgres {
+        // The lines above were given their ids: the sequence goes on after them.
+        crate::postgres::shared().psql_in(
+            &test.database(),
+            "SELECT setval(pg_get_serial_sequence('suppression_history', 'id'), 6)",
+        );
+    }
+    std::fs::write(
+        test.dir.path().join("fbl.toml"),
+        "[suppression]\nexpire_after_days = { unsubscribe = 365 }\n",
+    )
+    .unwrap();
+    let fbl_run = || {
+        let output = crate::support::run(
+            test.fbl()
+                .env("FBL_NOW", "2026-06-01T00:00:00Z")
+                .args(["--config", "fbl.toml", "run", "--json"]),
+        );
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+    };
+    let summary = fbl_run();
+    assert_eq!(summary["expired"], 1, "{summary}");
+    let store = test.open();
+    let entries: Vec<(String, Option<String>, Option<String>)> = store
+        .suppressions(&SuppressionFilter {
+            now: "2026-06-01T00:00:00Z".to_string(),
+            ..SuppressionFilter::default()
+        })
+        .map(|s| (s.address, s.expires_at, s.removed_at))
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            (
+                "a@example.org".to_string(),
+                Some("2027-01-01T00:00:00Z".to_string()),
+                None
+            ),
+            ("c@example.org".to_string(), None, None),
+            ("d@example.org".to_string(), None, None),
+            ("e@example.org".to_string(), None, None),
+        ]
+    );
+    let history = store.history("a@example.org").unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(
+        (history[1].action.as_str(), history[1].actor.as_str()),
+        ("update", "expiry")
+    );
+    assert!(
+        history[1]
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("added as \"Unsubscribe\""),
+        "{:?}",
+        history[1].note
+    );
+    let actions: Vec<String> = store
+        .history("b@example.org")
+        .unwrap()
+        .into_iter()
+        .map(|h| h.action)
+        .collect();
+    assert_eq!(actions, ["add", "update", "expire"]);
+    let seq = store.change_seq().unwrap();
+    let summary = fbl_run();
+    assert_eq!(summary["expired"], 0, "{summary}");
+    assert_eq!(
+        store.change_seq().unwrap(),
+        seq,
+        "a second run changes nothing"
+    );
+}
+
 /// The alert step reaches back to the complaints stored since the run before: a store from
 /// before 0027 counts its complaints as seen, so the first run after the upgrade raises no
 /// alert for a complaint of months ago that no run raised then.
@@ -2255,4 +2386,5 @@ on_both_backends!(
     adding_or_importing_a_listed_address_again_changes_nothing,
     reasons_stored_before_0026_are_folded_to_lower_case,
     complaints_stored_before_0027_count_as_alerted,
+    reasons_folded_by_0026_get_their_configured_expiry_at_the_next_run,
 );

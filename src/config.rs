@@ -654,6 +654,16 @@ impl Config {
                     .join("fbl.sqlite"),
             ),
         };
+        for (name, path) in self.run_outputs() {
+            // `-` is standard output for `--output` only: here it would be a file named `-`
+            // beside this file, which no reader looks for.
+            if path.file_name() == Some(std::ffi::OsStr::new("-")) {
+                bail!(
+                    "{name} is \"-\": a configured output is a file (standard output is for \
+                     `fbl export --output -` and `fbl report --output -`); name a file"
+                );
+            }
+        }
         check_output_paths(&self.run_outputs(), store.as_deref(), Some(config_path))
     }
 

@@ -642,6 +642,15 @@ fn an_export_never_overwrites_the_store_the_configuration_or_another_output() {
             "[[export]]\nformat = \"plain\"\npath = \"fbl.sqlite\"\n",
             "is the store",
         ),
+        // `-` is standard output for `--output` only: here it used to write a file named `-`.
+        (
+            "[[export]]\nformat = \"plain\"\npath = \"-\"\n",
+            "[[export]] 1 path is \"-\": a configured output is a file",
+        ),
+        (
+            "[report]\n[[report.output]]\nformat = \"json\"\npath = \"-\"\n",
+            "[[report.output]] 1 path is \"-\"",
+        ),
     ] {
         std::fs::write(dir.path().join("fbl.toml"), toml).unwrap();
         let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "export"]));

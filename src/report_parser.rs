@@ -88,7 +88,20 @@ pub fn attribute(
             report.recipients = found.recipients;
             report.attribution_notes = found.notes;
             if report.recipient_addresses().is_empty() {
-                report.recipients.extend(from_sender);
+                // The sender's own address (its list's, one at its domain) asking to leave
+                // is a loop or a test, never a subscriber: it stays on, and is said.
+                let (own, others): (Vec<Recipient>, Vec<Recipient>) = from_sender
+                    .into_iter()
+                    .partition(|r| r.address.as_deref().is_some_and(|a| attribution.is_own(a)));
+                report.recipients.extend(others);
+                if let Some(address) = own.into_iter().find_map(|r| r.address) {
+                    report
+                        .attribution_notes
+                        .insert(0, OWN_ADDRESS_REQUEST.to_string());
+                    report.attribution_notes.push(format!(
+                        "From names {address}, the sender's own address: not unsubscribed"
+                    ));
+                }
             }
         }
         Kind::AuthFailure | Kind::Bounce | Kind::NotAReport => {}
@@ -117,6 +130,10 @@ pub fn attribute(
         }
     }
 }
+
+/// The reason an unsubscribe request from the sender's own address is left unattributed.
+pub const OWN_ADDRESS_REQUEST: &str = "an unsubscribe request from the sender's own address: nobody was unsubscribed \
+     ([attribution] own_domains says which domains are yours)";
 
 /// Parses one message without attributing it.
 pub fn parse(raw: &[u8]) -> Parsed {

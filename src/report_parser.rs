@@ -538,20 +538,127 @@ fn forwarded_again(
 /// a `message/feedback-report` or `report-type=feedback-report` Content-Type line, JMRP's
 /// `X-HmXmrOriginalRecipient:` line, or Amazon SES's complaint notification
 /// (`"notificationType":"Complaint"`). Read in the decoded bodies of text and attached parts,
-/// nested messages too; HTML is not read (a forward's text part says the same).
+/// nested messages too, and in the text of HTML parts (`html_text`): a forward written in
+/// HTML only (Outlook's, a web mail's) holds the pasted report there alone.
 fn unreadable_report(message: &Message) -> Option<String> {
     message.parts.iter().find_map(|part| {
         let what = match &part.body {
             PartType::Text(text) => report_markers(text.as_bytes()),
+            PartType::Html(html) => report_markers(html_text(html).as_bytes()),
             PartType::Binary(bytes) | PartType::InlineBinary(bytes) => report_markers(bytes),
             PartType::Message(inner) => return unreadable_report(inner),
-            PartType::Html(_) | PartType::Multipart(_) => None,
+            PartType::Multipart(_) => None,
         }?;
         Some(match part.attachment_name() {
             Some(name) => format!("{what} in the attached file {:?}", name.trim()),
             None => format!("{what} in the text of the message"),
         })
     })
+}
+
+/// The text of an HTML body as its reader sees its lines, for `report_markers` only: tags
+/// removed, a line break at each `<br>` and block element (`<p>`, `<div>`, a table row, ...),
+/// white space in the source one space (but in `<pre>`), comments, styles and scripts
+/// dropped, and the entities a pasted report's text shows decoded (`&nbsp;`, `&lt;`,
+/// `&quot;`, numeric ones).
+fn html_text(html: &str) -> String {
+    const BLOCKS: [&str; 20] = [
+        "br",
+        "p",
+        "div",
+        "tr",
+        "li",
+        "ul",
+        "ol",
+        "table",
+        "blockquote",
+        "pre",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "dt",
+        "dd",
+        "body",
+    ];
+    let mut out = String::with_capacity(html.len());
+    // Searched for the end of a comment, style or script without regard to case, once.
+    let lower_html = html.to_ascii_lowercase();
+    let (mut rest, mut pre) = (html, false);
+    while let Some(at) = rest.find(['<', '&', '\n', '\r', '\t', ' ', '\u{a0}']) {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let c = rest.chars().next().unwrap_or(' ');
+        if c == '<' {
+            let offset = html.len() - rest.len();
+            let lower = &lower_html[offset..];
+            let skip_to = if lower.starts_with("<!--") {
+                "-->"
+            } else if lower.starts_with("<style") {
+                "</style>"
+            } else if lower.starts_with("<script") {
+                "</script>"
+            } else {
+                ">"
+            };
+            let Some(end) = lower.find(skip_to).map(|e| e + skip_to.len()) else {
+                break;
+            };
+            let tag = rest[1..end - 1].trim_start_matches('/');
+            let name: String = tag
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect::<String>()
+                .to_ascii_lowercase();
+            if name == "pre" {
+                pre = !rest[1..].starts_with('/');
+            }
+            if BLOCKS.contains(&name.as_str()) && !out.ends_with('\n') {
+                out.push('\n');
+            }
+            rest = &rest[end..];
+        } else if c == '&' {
+            let entity = rest
+                .get(1..rest.len().min(12))
+                .and_then(|e| e.find(';').map(|end| &e[..end]));
+            let decoded = entity.and_then(|e| match e.to_ascii_lowercase().as_str() {
+                "nbsp" => Some(' '),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "amp" => Some('&'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                lower => lower
+                    .strip_prefix("#x")
+                    .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+                    .or_else(|| lower.strip_prefix('#').and_then(|n| n.parse().ok()))
+                    .and_then(char::from_u32),
+            });
+            match (entity, decoded) {
+                (Some(entity), Some(decoded)) => {
+                    out.push(if decoded == '\u{a0}' { ' ' } else { decoded });
+                    rest = &rest[entity.len() + 2..];
+                }
+                _ => {
+                    out.push('&');
+                    rest = &rest[1..];
+                }
+            }
+        } else if pre && (c == '\n' || c == '\r') {
+            out.push('\n');
+            rest = &rest[1..];
+        } else {
+            if !out.ends_with([' ', '\n']) {
+                out.push(' ');
+            }
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The kind of report `body` shows the markers of (see `unreadable_report`), if any.
@@ -1997,6 +2104,36 @@ mod tests {
             (
                 "Content-Type: text/plain",
                 format!("-----Original Message-----\n{jmrp}"),
+                "a Microsoft JMRP report in the text of the message",
+            ),
+            // Forwards written in HTML only: a web mail's `<div>` and `<br>` lines with the
+            // angle brackets as entities, Outlook's `<p class=MsoNormal>` paragraphs whose
+            // source breaks a line where the reader sees none.
+            (
+                "Content-Type: text/html; charset=utf-8",
+                format!(
+                    "<div dir=\"ltr\">---------- Forwarded message ---------<br>{}</div>",
+                    every_field
+                        .lines()
+                        .map(|l| l.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;"))
+                        .collect::<Vec<_>>()
+                        .join("<br>\n")
+                ),
+                "an ARF report in the text of the message",
+            ),
+            (
+                "Content-Type: text/html; charset=\"us-ascii\"",
+                format!(
+                    "<html><head><style><!-- p.MsoNormal {{margin:0cm}} --></style></head>\
+                     <body><p class=MsoNormal><b>From:</b> staff@hotmail.com<o:p></o:p></p>\n{}\
+                     </body></html>",
+                    jmrp.lines()
+                        .map(|l| format!(
+                            "<p class=MsoNormal><span\nstyle='font-size:11.0pt'>{}<o:p>&nbsp;</o:p></span></p>\n",
+                            l.replacen(": ", ":\n", 1).replace('<', "&lt;")
+                        ))
+                        .collect::<String>()
+                ),
                 "a Microsoft JMRP report in the text of the message",
             ),
         ] {

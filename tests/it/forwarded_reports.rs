@@ -327,8 +327,8 @@ fn a_forward_of_several_reports_is_quarantined_not_read_in_part() {
 }
 
 /// A helpdesk forwarding a colleague's forward is read through to the report, which
-/// suppresses its complainant. A report pasted into a forward's text, or attached as a
-/// `.txt` file, cannot be read reliably: it is quarantined with the reason, not filed as
+/// suppresses its complainant. A report pasted into a forward's text (an HTML-only forward's
+/// too), or attached as a `.txt` file, cannot be read reliably: it is quarantined with the reason, not filed as
 /// "not a report" (where a real complaint used to disappear). Ordinary mail that talks
 /// about reports is still not a report.
 #[test]
@@ -347,6 +347,7 @@ fn a_forward_of_a_forward_is_read_and_a_pasted_report_quarantined() {
     std::fs::write(dir.path().join("fbl.toml"), "").unwrap();
     for name in [
         "forwarded-inline-in-text-body.eml",
+        "forwarded-inline-in-html-body.eml",
         "forwarded-as-text-attachment-report-txt.eml",
         "ordinary-mail-mentioning-complaints.eml",
     ] {
@@ -354,7 +355,7 @@ fn a_forward_of_a_forward_is_read_and_a_pasted_report_quarantined() {
     }
     let (code, summary, all) = ingest(dir.path());
     assert_eq!(code, Some(1), "{all}");
-    assert_eq!(summary["quarantined"], 2, "{summary}");
+    assert_eq!(summary["quarantined"], 3, "{summary}");
     assert_eq!(summary["by_kind"]["not_a_report"], 1, "{summary}");
     let reasons = summary["quarantine_reasons"].to_string();
     for said in [
@@ -363,6 +364,10 @@ fn a_forward_of_a_forward_is_read_and_a_pasted_report_quarantined() {
     ] {
         assert!(reasons.contains(said), "{said}: {reasons}");
     }
+    assert!(
+        reasons.contains("forwarded-inline-in-html-body.eml"),
+        "{reasons}"
+    );
     assert!(!reasons.contains("ordinary-mail"), "{reasons}");
     assert!(!is_suppressed(dir.path(), "jane.doe@example.net"));
 }

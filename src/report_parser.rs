@@ -355,19 +355,16 @@ fn parse_message(
     }
     let subject = subject_of(outer, message);
     // A report forwarded inside another message (an abuse desk or a person forwarding it
-    // on); not one an auto-reply sent back with it (an out-of-office answer to the feedback
-    // address): that is the same complaint again, not a new one.
-    if !is_automatic_reply(outer, subject)
-        && let Some(parsed) = forwarded_report(message, limits, 0)
-    {
+    // on), whatever marks the forward as sent by a program: a ticket system passes reports
+    // on with `Auto-Submitted: auto-replied`, and a complaint dropped for that is lost
+    // without a word. Only an unsubscribe request is discarded for being automatic.
+    if let Some(parsed) = forwarded_report(message, limits, 0) {
         return parsed;
     }
     // A report fbl cannot read reliably: pasted into the text of a forward (its headers
     // rewritten by the mail client), or attached as a text file. Filed as not a report, a
     // real complaint would disappear without a word: it is quarantined for a person.
-    if !is_automatic_reply(outer, subject)
-        && let Some(what) = unreadable_report(message)
-    {
+    if let Some(what) = unreadable_report(message) {
         let mut report = Report::empty(Kind::NotAReport, Format::None, reporter_of(outer, None));
         report.error = Some(if what.starts_with(SES_NOTIFICATION) {
             // An SNS notification (JSON) is no report in any form fbl reads, however it is
@@ -490,7 +487,7 @@ fn attached_report(
             let inner_raw = inner.raw_message();
             let inner_outer = HeaderBlock::parse(inner_raw);
             loop_report(inner_raw, &inner_outer, inner)
-                .or_else(|| forwarded_again(&inner_outer, inner, limits, depth))
+                .or_else(|| forwarded_again(inner, limits, depth))
         }
         _ => {
             let contents = part.contents();
@@ -508,7 +505,7 @@ fn attached_report(
             }
             let inner_outer = HeaderBlock::parse(contents);
             loop_report(contents, &inner_outer, &inner)
-                .or_else(|| forwarded_again(&inner_outer, &inner, limits, depth))
+                .or_else(|| forwarded_again(&inner, limits, depth))
         }
     }
 }
@@ -518,14 +515,9 @@ fn attached_report(
 const MAX_FORWARDS: usize = 4;
 
 /// The report an attached message that is itself a forward carries (`forwarded_report`
-/// one level deeper); not one an automatic reply sent back with it.
-fn forwarded_again(
-    outer: &HeaderBlock,
-    message: &Message,
-    limits: ParseLimits,
-    depth: usize,
-) -> Option<Parsed> {
-    if depth + 1 >= MAX_FORWARDS || is_automatic_reply(outer, subject_of(outer, message)) {
+/// one level deeper), whatever marks it as sent by a program (see `parse_message`).
+fn forwarded_again(message: &Message, limits: ParseLimits, depth: usize) -> Option<Parsed> {
+    if depth + 1 >= MAX_FORWARDS {
         return None;
     }
     forwarded_report(message, limits, depth + 1)
@@ -2200,14 +2192,20 @@ mod tests {
                 "{text}"
             );
         }
-        // An out-of-office answer that sends the report back is the same complaint again.
+        // A report pasted into mail a program sent (a ticket system's `auto-replied`
+        // forward, an answer that quotes it) is a report all the same: a person looks.
         let every_field = std::str::from_utf8(EVERY_FIELD).unwrap();
         let answer = format!(
             "From: a@example.org\nTo: fbl@example.com\nSubject: Automatic reply: Abuse report\n\
              Auto-Submitted: auto-replied\n\nI am away.\n\n{every_field}"
         );
         let report = parse(answer.as_bytes()).report;
-        assert_eq!((report.kind, report.error), (Kind::NotAReport, None));
+        assert_eq!(report.kind, Kind::NotAReport);
+        assert!(
+            report
+                .error
+                .is_some_and(|e| e.contains("cannot read reliably"))
+        );
     }
 
     /// A message to an unsubscribe address: `From`, `Subject`, then `extra` header lines.

@@ -371,3 +371,49 @@ fn a_forward_of_a_forward_is_read_and_a_pasted_report_quarantined() {
     assert!(!reasons.contains("ordinary-mail"), "{reasons}");
     assert!(!is_suppressed(dir.path(), "jane.doe@example.net"));
 }
+
+/// A ticket system passes reports on as mail a program sent (`Auto-Submitted:
+/// auto-replied`, `auto-generated` with `X-Auto-Response-Suppress`, a no-reply sender, an
+/// automatic-reply subject): the report it carries, attached or a forward deep, used to be
+/// dropped as an automatic reply, filed as not a report, and its complainant never
+/// suppressed. It is read as the report; one pasted into its text is quarantined.
+#[test]
+fn a_report_forwarded_by_a_ticket_system_marked_automatic_is_read() {
+    for (fixture, prefix, complainant) in [
+        (
+            "forwarded-forward-of-forward-helpdesk.eml",
+            "Auto-Submitted: auto-replied\n",
+            "jane.doe@example.net",
+        ),
+        (
+            "forwarded-jmrp-legacy-thunderbird-message-rfc822.eml",
+            "Auto-Submitted: auto-generated\nX-Auto-Response-Suppress: All\n",
+            "lucy.grant@hotmail.example",
+        ),
+        (
+            "forwarded-ses-message-rfc822-inline.eml",
+            "Auto-Submitted: auto-replied (ticket 4711)\nPrecedence: auto_reply\n\
+             X-Autoreply: yes\n",
+            "carla.mendes@example.net",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("fbl.toml"), "").unwrap();
+        put(dir.path(), fixture, prefix);
+        let (code, summary, all) = ingest(dir.path());
+        assert_eq!(code, Some(0), "{fixture}: {all}");
+        assert_eq!(summary["by_kind"]["complaint"], 1, "{fixture}: {summary}");
+        assert!(is_suppressed(dir.path(), complainant), "{fixture}");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("fbl.toml"), "").unwrap();
+    put(
+        dir.path(),
+        "forwarded-inline-in-text-body.eml",
+        "Auto-Submitted: auto-replied\n",
+    );
+    let (code, summary, all) = ingest(dir.path());
+    assert_eq!(code, Some(1), "{all}");
+    assert_eq!(summary["quarantined"], 1, "{summary}");
+}

@@ -132,8 +132,9 @@ pub fn attribute(
 }
 
 /// The reason an unsubscribe request from the sender's own address is left unattributed.
-pub const OWN_ADDRESS_REQUEST: &str = "an unsubscribe request from the sender's own address: nobody was unsubscribed \
-     ([attribution] own_domains says which domains are yours)";
+pub const OWN_ADDRESS_REQUEST: &str = "an unsubscribe request from \
+     the sender's own address: its sender was not unsubscribed ([attribution] own_domains \
+     says which domains are yours)";
 
 /// Parses one message without attributing it.
 pub fn parse(raw: &[u8]) -> Parsed {

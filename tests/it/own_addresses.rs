@@ -80,8 +80,9 @@ fn ingest(dir: &Path, config: &str, messages: &[(&str, Vec<u8>)]) -> serde_json:
     serde_json::from_str(&stdout(&output)).unwrap()
 }
 
-const OWN_REQUEST: &str = "an unsubscribe request from the sender's own address: nobody was \
-     unsubscribed ([attribution] own_domains says which domains are yours)";
+const OWN_REQUEST: &str = "an unsubscribe request from \
+     the sender's own address: its sender was not unsubscribed ([attribution] own_domains \
+     says which domains are yours)";
 
 /// A request from the sender's own list address (a loop, a colleague's test) used to
 /// unsubscribe that address; so did one from a feedback mailbox. A subscriber's request, at

@@ -2169,6 +2169,21 @@ mod tests {
     }
 
     #[test]
+    fn the_text_of_html_is_read_as_its_reader_sees_it() {
+        assert_eq!(
+            html_text(
+                "<HTML><Style>p {}</STYLE><!-- <p>x</p> --><p>Feedback-Type:\n  abuse</p>\
+                 <div>To: &lt;a&#64;example.org&gt;&nbsp;&amp;&bogus; &#x3c;</div>\
+                 <pre>a\n  b</pre>c<br>d <script>e</script>&"
+            ),
+            "\nFeedback-Type: abuse\nTo: <a@example.org> &&bogus; <\na\nb\nc\nd &"
+        );
+        // Unclosed markup ends the text; bytes beyond ASCII pass through.
+        assert_eq!(html_text("é <b"), "é <b");
+        assert_eq!(html_text("<!-- never closed"), "<!-- never closed");
+    }
+
+    #[test]
     fn mail_that_only_mentions_report_words_is_not_quarantined() {
         let ordinary =
             include_bytes!("../fixtures/reports/ordinary-mail-mentioning-complaints.eml");

@@ -57,6 +57,55 @@ pub struct Attribution {
     unsubscribe_templates: Vec<VerpTemplate>,
     /// `unsubscribe_urls`: where a `List-Unsubscribe` link carries a signed token.
     unsubscribe_urls: Vec<UnsubscribeUrl>,
+    /// The sender's own domains (`own_domains`, else those of `unsubscribe_addresses` and
+    /// `verp`), canonical: an address at one or a subdomain never names a complainant.
+    own_domains: Vec<String>,
+    /// The sender's own addresses, lower-cased: the literal `unsubscribe_addresses`, and
+    /// the mailboxes' users (`with_own_addresses`).
+    own_addresses: Vec<String>,
+}
+
+/// Public mailbox providers: a sender whose unsubscribe address is at one owns that address,
+/// not the domain of all its users.
+const PUBLIC_MAILBOX_DOMAINS: [&str; 22] = [
+    "gmail.com",
+    "googlemail.com",
+    "outlook.com",
+    "hotmail.com",
+    "live.com",
+    "msn.com",
+    "yahoo.com",
+    "ymail.com",
+    "aol.com",
+    "icloud.com",
+    "me.com",
+    "mac.com",
+    "gmx.de",
+    "gmx.net",
+    "gmx.com",
+    "web.de",
+    "proton.me",
+    "protonmail.com",
+    "yandex.ru",
+    "mail.ru",
+    "qq.com",
+    "163.com",
+];
+
+/// The domain of an address or template, when it holds no placeholder, canonical.
+fn fixed_domain(address_or_template: &str) -> Option<String> {
+    let (_, domain) = address_or_template
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .rsplit_once('@')?;
+    let domain = domain.trim().trim_end_matches('.');
+    if domain.is_empty() || domain.contains('{') {
+        return None;
+    }
+    address::canonical_domain(domain)
+        .ok()
+        .map(std::borrow::Cow::into_owned)
 }
 
 /// The complainants found, and why none were, when none were.
@@ -96,7 +145,35 @@ impl Attribution {
             .iter()
             .map(|t| UnsubscribeUrl::parse(t))
             .collect::<Result<Vec<_>, _>>()?;
+        let own_domains = match &config.own_domains {
+            Some(domains) => domains
+                .iter()
+                .filter_map(|d| fixed_domain(&format!("@{d}")))
+                .collect(),
+            None => {
+                let mut derived: Vec<String> = config
+                    .unsubscribe_addresses
+                    .iter()
+                    .chain(&config.verp)
+                    .filter_map(|a| fixed_domain(a))
+                    .filter(|d| {
+                        !PUBLIC_MAILBOX_DOMAINS
+                            .iter()
+                            .any(|public| address::is_within(d, public))
+                    })
+                    .collect();
+                derived.sort();
+                derived.dedup();
+                derived
+            }
+        };
+        let own_addresses = literals
+            .iter()
+            .filter_map(|a| address::normalise(a))
+            .collect();
         Ok(Attribution {
+            own_domains,
+            own_addresses,
             order: config.order.clone(),
             headers: config
                 .header
@@ -112,6 +189,56 @@ impl Attribution {
             unsubscribe_templates,
             unsubscribe_urls,
         })
+    }
+
+    /// The sender's own addresses besides its domains: the feedback mailboxes' users (an
+    /// address at a public mailbox provider is the sender's, its domain is not).
+    pub fn with_own_addresses<'a>(mut self, addresses: impl IntoIterator<Item = &'a str>) -> Self {
+        self.own_addresses.extend(
+            addresses
+                .into_iter()
+                .filter(|a| a.contains('@'))
+                .filter_map(address::normalise),
+        );
+        self
+    }
+
+    /// Whether `address` is the sender's own (see `own_domains`, `own_addresses`): never
+    /// someone to suppress.
+    pub fn is_own(&self, address: &str) -> bool {
+        let Some(written) = address::normalise(address) else {
+            return false;
+        };
+        self.own_addresses
+            .iter()
+            .any(|own| own.eq_ignore_ascii_case(&written))
+            || written.rsplit_once('@').is_some_and(|(_, domain)| {
+                self.own_domains
+                    .iter()
+                    .any(|own| address::is_within(domain, own))
+            })
+    }
+
+    /// Takes out of what a strategy found, from `from` on, the addresses that are the
+    /// sender's own (`is_own`), each said in a note.
+    fn drop_own(&self, from: usize, out: &mut Attributed) {
+        let mut index = from;
+        while index < out.recipients.len() {
+            let own = out.recipients[index]
+                .address
+                .as_deref()
+                .is_some_and(|a| self.is_own(a));
+            if own {
+                let recipient = out.recipients.remove(index);
+                out.notes.push(format!(
+                    "{} names {}, the sender's own address: not a complainant",
+                    recipient.via.as_str(),
+                    recipient.address.unwrap_or_default()
+                ));
+            } else {
+                index += 1;
+            }
+        }
     }
 
     /// Whether a message with these headers was sent to one of the sender's
@@ -159,6 +286,7 @@ impl Attribution {
                 let mut unused = Attributed::default();
                 self.run(*strategy, report, original, send_log, &mut unused);
                 drop_the_senders_own(report, original, 0, &mut unused);
+                self.drop_own(0, &mut unused);
                 for recipient in unused.recipients {
                     if let Some(address) = recipient.address {
                         out.notes.push(format!(
@@ -174,6 +302,7 @@ impl Attribution {
             if weak {
                 drop_the_senders_own(report, original, before, &mut out);
             }
+            self.drop_own(before, &mut out);
             let found_address = out.recipients[before..].iter().any(|r| r.address.is_some());
             if found_address {
                 break;

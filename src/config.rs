@@ -131,6 +131,12 @@ pub struct AttributionConfig {
     /// A report whose attached headers hold such a link names whom the token names (`token`).
     #[serde(default)]
     pub unsubscribe_urls: Vec<String>,
+    /// The domains whose addresses are the sender's own (a subdomain of one too): never
+    /// suppressed by a complaint or an unsubscribe request. Left out, the domains of
+    /// `unsubscribe_addresses` and `verp` (a public mailbox provider's, as gmail.com, only
+    /// for that one address). The mailboxes' `user` addresses are always the sender's own.
+    #[serde(default)]
+    pub own_domains: Option<Vec<String>>,
 }
 
 fn default_order() -> Vec<Strategy> {
@@ -146,6 +152,7 @@ impl Default for AttributionConfig {
             token: None,
             unsubscribe_addresses: Vec::new(),
             unsubscribe_urls: Vec::new(),
+            own_domains: None,
         }
     }
 }
@@ -861,6 +868,18 @@ impl Config {
         }
         for template in &self.attribution.unsubscribe_urls {
             crate::attribution::UnsubscribeUrl::parse(template).map_err(anyhow::Error::msg)?;
+        }
+        for domain in self.attribution.own_domains.iter().flatten() {
+            let domain = domain.trim().trim_end_matches('.');
+            let valid = !domain.contains('@')
+                && crate::address::canonical_domain(domain)
+                    .is_ok_and(|d| crate::address::check_canonical_domain(&d).is_ok());
+            if !valid {
+                bail!(
+                    "[attribution] own_domains: {domain:?} is not a domain; give domains like \
+                     \"example.com\" (their subdomains are included)"
+                );
+            }
         }
         for header in &self.attribution.header {
             if header.value == HeaderValueKind::Base64Json && header.json_field.is_none() {

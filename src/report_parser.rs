@@ -88,7 +88,20 @@ pub fn attribute(
             report.recipients = found.recipients;
             report.attribution_notes = found.notes;
             if report.recipient_addresses().is_empty() {
-                report.recipients.extend(from_sender);
+                // The sender's own address (its list's, one at its domain) asking to leave
+                // is a loop or a test, never a subscriber: it stays on, and is said.
+                let (own, others): (Vec<Recipient>, Vec<Recipient>) = from_sender
+                    .into_iter()
+                    .partition(|r| r.address.as_deref().is_some_and(|a| attribution.is_own(a)));
+                report.recipients.extend(others);
+                if let Some(address) = own.into_iter().find_map(|r| r.address) {
+                    report
+                        .attribution_notes
+                        .insert(0, OWN_ADDRESS_REQUEST.to_string());
+                    report.attribution_notes.push(format!(
+                        "From names {address}, the sender's own address: not unsubscribed"
+                    ));
+                }
             }
         }
         Kind::AuthFailure | Kind::Bounce | Kind::NotAReport => {}
@@ -117,6 +130,11 @@ pub fn attribute(
         }
     }
 }
+
+/// The reason an unsubscribe request from the sender's own address is left unattributed.
+pub const OWN_ADDRESS_REQUEST: &str = "an unsubscribe request from \
+     the sender's own address: its sender was not unsubscribed ([attribution] own_domains \
+     says which domains are yours)";
 
 /// Parses one message without attributing it.
 pub fn parse(raw: &[u8]) -> Parsed {
@@ -338,19 +356,16 @@ fn parse_message(
     }
     let subject = subject_of(outer, message);
     // A report forwarded inside another message (an abuse desk or a person forwarding it
-    // on); not one an auto-reply sent back with it (an out-of-office answer to the feedback
-    // address): that is the same complaint again, not a new one.
-    if !is_automatic_reply(outer, subject)
-        && let Some(parsed) = forwarded_report(message, limits, 0)
-    {
+    // on), whatever marks the forward as sent by a program: a ticket system passes reports
+    // on with `Auto-Submitted: auto-replied`, and a complaint dropped for that is lost
+    // without a word. Only an unsubscribe request is discarded for being automatic.
+    if let Some(parsed) = forwarded_report(message, limits, 0) {
         return parsed;
     }
     // A report fbl cannot read reliably: pasted into the text of a forward (its headers
     // rewritten by the mail client), or attached as a text file. Filed as not a report, a
     // real complaint would disappear without a word: it is quarantined for a person.
-    if !is_automatic_reply(outer, subject)
-        && let Some(what) = unreadable_report(message)
-    {
+    if let Some(what) = unreadable_report(message) {
         let mut report = Report::empty(Kind::NotAReport, Format::None, reporter_of(outer, None));
         report.error = Some(if what.starts_with(SES_NOTIFICATION) {
             // An SNS notification (JSON) is no report in any form fbl reads, however it is
@@ -473,7 +488,7 @@ fn attached_report(
             let inner_raw = inner.raw_message();
             let inner_outer = HeaderBlock::parse(inner_raw);
             loop_report(inner_raw, &inner_outer, inner)
-                .or_else(|| forwarded_again(&inner_outer, inner, limits, depth))
+                .or_else(|| forwarded_again(inner, limits, depth))
         }
         _ => {
             let contents = part.contents();
@@ -491,7 +506,7 @@ fn attached_report(
             }
             let inner_outer = HeaderBlock::parse(contents);
             loop_report(contents, &inner_outer, &inner)
-                .or_else(|| forwarded_again(&inner_outer, &inner, limits, depth))
+                .or_else(|| forwarded_again(&inner, limits, depth))
         }
     }
 }
@@ -501,14 +516,9 @@ fn attached_report(
 const MAX_FORWARDS: usize = 4;
 
 /// The report an attached message that is itself a forward carries (`forwarded_report`
-/// one level deeper); not one an automatic reply sent back with it.
-fn forwarded_again(
-    outer: &HeaderBlock,
-    message: &Message,
-    limits: ParseLimits,
-    depth: usize,
-) -> Option<Parsed> {
-    if depth + 1 >= MAX_FORWARDS || is_automatic_reply(outer, subject_of(outer, message)) {
+/// one level deeper), whatever marks it as sent by a program (see `parse_message`).
+fn forwarded_again(message: &Message, limits: ParseLimits, depth: usize) -> Option<Parsed> {
+    if depth + 1 >= MAX_FORWARDS {
         return None;
     }
     forwarded_report(message, limits, depth + 1)
@@ -521,20 +531,127 @@ fn forwarded_again(
 /// a `message/feedback-report` or `report-type=feedback-report` Content-Type line, JMRP's
 /// `X-HmXmrOriginalRecipient:` line, or Amazon SES's complaint notification
 /// (`"notificationType":"Complaint"`). Read in the decoded bodies of text and attached parts,
-/// nested messages too; HTML is not read (a forward's text part says the same).
+/// nested messages too, and in the text of HTML parts (`html_text`): a forward written in
+/// HTML only (Outlook's, a web mail's) holds the pasted report there alone.
 fn unreadable_report(message: &Message) -> Option<String> {
     message.parts.iter().find_map(|part| {
         let what = match &part.body {
             PartType::Text(text) => report_markers(text.as_bytes()),
+            PartType::Html(html) => report_markers(html_text(html).as_bytes()),
             PartType::Binary(bytes) | PartType::InlineBinary(bytes) => report_markers(bytes),
             PartType::Message(inner) => return unreadable_report(inner),
-            PartType::Html(_) | PartType::Multipart(_) => None,
+            PartType::Multipart(_) => None,
         }?;
         Some(match part.attachment_name() {
             Some(name) => format!("{what} in the attached file {:?}", name.trim()),
             None => format!("{what} in the text of the message"),
         })
     })
+}
+
+/// The text of an HTML body as its reader sees its lines, for `report_markers` only: tags
+/// removed, a line break at each `<br>` and block element (`<p>`, `<div>`, a table row, ...),
+/// white space in the source one space (but in `<pre>`), comments, styles and scripts
+/// dropped, and the entities a pasted report's text shows decoded (`&nbsp;`, `&lt;`,
+/// `&quot;`, numeric ones).
+fn html_text(html: &str) -> String {
+    const BLOCKS: [&str; 20] = [
+        "br",
+        "p",
+        "div",
+        "tr",
+        "li",
+        "ul",
+        "ol",
+        "table",
+        "blockquote",
+        "pre",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "dt",
+        "dd",
+        "body",
+    ];
+    let mut out = String::with_capacity(html.len());
+    // Searched for the end of a comment, style or script without regard to case, once.
+    let lower_html = html.to_ascii_lowercase();
+    let (mut rest, mut pre) = (html, false);
+    while let Some(at) = rest.find(['<', '&', '\n', '\r', '\t', ' ', '\u{a0}']) {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let c = rest.chars().next().unwrap_or(' ');
+        if c == '<' {
+            let offset = html.len() - rest.len();
+            let lower = &lower_html[offset..];
+            let skip_to = if lower.starts_with("<!--") {
+                "-->"
+            } else if lower.starts_with("<style") {
+                "</style>"
+            } else if lower.starts_with("<script") {
+                "</script>"
+            } else {
+                ">"
+            };
+            let Some(end) = lower.find(skip_to).map(|e| e + skip_to.len()) else {
+                break;
+            };
+            let tag = rest[1..end - 1].trim_start_matches('/');
+            let name: String = tag
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect::<String>()
+                .to_ascii_lowercase();
+            if name == "pre" {
+                pre = !rest[1..].starts_with('/');
+            }
+            if BLOCKS.contains(&name.as_str()) && !out.ends_with('\n') {
+                out.push('\n');
+            }
+            rest = &rest[end..];
+        } else if c == '&' {
+            let entity = rest
+                .get(1..rest.len().min(12))
+                .and_then(|e| e.find(';').map(|end| &e[..end]));
+            let decoded = entity.and_then(|e| match e.to_ascii_lowercase().as_str() {
+                "nbsp" => Some(' '),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "amp" => Some('&'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                lower => lower
+                    .strip_prefix("#x")
+                    .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+                    .or_else(|| lower.strip_prefix('#').and_then(|n| n.parse().ok()))
+                    .and_then(char::from_u32),
+            });
+            match (entity, decoded) {
+                (Some(entity), Some(decoded)) => {
+                    out.push(if decoded == '\u{a0}' { ' ' } else { decoded });
+                    rest = &rest[entity.len() + 2..];
+                }
+                _ => {
+                    out.push('&');
+                    rest = &rest[1..];
+                }
+            }
+        } else if pre && (c == '\n' || c == '\r') {
+            out.push('\n');
+            rest = &rest[1..];
+        } else {
+            if !out.ends_with([' ', '\n']) {
+                out.push(' ');
+            }
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The kind of report `body` shows the markers of (see `unreadable_report`), if any.
@@ -1982,6 +2099,36 @@ mod tests {
                 format!("-----Original Message-----\n{jmrp}"),
                 "a Microsoft JMRP report in the text of the message",
             ),
+            // Forwards written in HTML only: a web mail's `<div>` and `<br>` lines with the
+            // angle brackets as entities, Outlook's `<p class=MsoNormal>` paragraphs whose
+            // source breaks a line where the reader sees none.
+            (
+                "Content-Type: text/html; charset=utf-8",
+                format!(
+                    "<div dir=\"ltr\">---------- Forwarded message ---------<br>{}</div>",
+                    every_field
+                        .lines()
+                        .map(|l| l.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;"))
+                        .collect::<Vec<_>>()
+                        .join("<br>\n")
+                ),
+                "an ARF report in the text of the message",
+            ),
+            (
+                "Content-Type: text/html; charset=\"us-ascii\"",
+                format!(
+                    "<html><head><style><!-- p.MsoNormal {{margin:0cm}} --></style></head>\
+                     <body><p class=MsoNormal><b>From:</b> staff@hotmail.com<o:p></o:p></p>\n{}\
+                     </body></html>",
+                    jmrp.lines()
+                        .map(|l| format!(
+                            "<p class=MsoNormal><span\nstyle='font-size:11.0pt'>{}<o:p>&nbsp;</o:p></span></p>\n",
+                            l.replacen(": ", ":\n", 1).replace('<', "&lt;")
+                        ))
+                        .collect::<String>()
+                ),
+                "a Microsoft JMRP report in the text of the message",
+            ),
         ] {
             let report = parse(&forwarded_with("fw", part, body.as_bytes())).report;
             assert_eq!(report.kind, Kind::NotAReport, "{says}");
@@ -2022,6 +2169,21 @@ mod tests {
     }
 
     #[test]
+    fn the_text_of_html_is_read_as_its_reader_sees_it() {
+        assert_eq!(
+            html_text(
+                "<HTML><Style>p {}</STYLE><!-- <p>x</p> --><p>Feedback-Type:\n  abuse</p>\
+                 <div>To: &lt;a&#64;example.org&gt;&nbsp;&amp;&bogus; &#x3c;</div>\
+                 <pre>a\n  b</pre>c<br>d <script>e</script>&"
+            ),
+            "\nFeedback-Type: abuse\nTo: <a@example.org> &&bogus; <\na\nb\nc\nd &"
+        );
+        // Unclosed markup ends the text; bytes beyond ASCII pass through.
+        assert_eq!(html_text("é <b"), "é <b");
+        assert_eq!(html_text("<!-- never closed"), "<!-- never closed");
+    }
+
+    #[test]
     fn mail_that_only_mentions_report_words_is_not_quarantined() {
         let ordinary =
             include_bytes!("../fixtures/reports/ordinary-mail-mentioning-complaints.eml");
@@ -2046,14 +2208,20 @@ mod tests {
                 "{text}"
             );
         }
-        // An out-of-office answer that sends the report back is the same complaint again.
+        // A report pasted into mail a program sent (a ticket system's `auto-replied`
+        // forward, an answer that quotes it) is a report all the same: a person looks.
         let every_field = std::str::from_utf8(EVERY_FIELD).unwrap();
         let answer = format!(
             "From: a@example.org\nTo: fbl@example.com\nSubject: Automatic reply: Abuse report\n\
              Auto-Submitted: auto-replied\n\nI am away.\n\n{every_field}"
         );
         let report = parse(answer.as_bytes()).report;
-        assert_eq!((report.kind, report.error), (Kind::NotAReport, None));
+        assert_eq!(report.kind, Kind::NotAReport);
+        assert!(
+            report
+                .error
+                .is_some_and(|e| e.contains("cannot read reliably"))
+        );
     }
 
     /// A message to an unsubscribe address: `From`, `Subject`, then `extra` header lines.

@@ -58,5 +58,7 @@ pub fn attribution_from(config: &Config) -> Result<Attribution> {
         ),
         None => None,
     };
-    Attribution::new(&config.attribution, secret).map_err(anyhow::Error::msg)
+    Ok(Attribution::new(&config.attribution, secret)
+        .map_err(anyhow::Error::msg)?
+        .with_own_addresses(config.mailboxes.iter().map(|m| m.user.as_str())))
 }

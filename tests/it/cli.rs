@@ -2909,20 +2909,21 @@ fn kind_of_wrapped(dir: &Path, outer: &str, attached: &[u8]) -> String {
     parsed["kind"].as_str().unwrap().to_owned()
 }
 
-/// A report comes back inside an out-of-office answer or a delay warning: that is the same
-/// complaint again, not a new one. An abuse desk forwarding it by hand still counts.
+/// A report inside a delay warning is a bounce. One inside mail a program sent (a ticket
+/// system's `auto-replied` forward, an automatic answer) is read as the report: dropped, a
+/// real complaint was lost. An abuse desk forwarding it by hand counts too.
 #[test]
-fn a_report_inside_an_auto_reply_or_a_delay_warning_is_not_a_new_complaint() {
+fn a_report_inside_an_auto_reply_is_read_and_inside_a_delay_warning_a_bounce() {
     let dir = tempfile::tempdir().unwrap();
     let report = arf("abuse", "jane@example.org", "m@example.com");
     let kind = |outer: &str| kind_of_wrapped(dir.path(), outer, &report);
     assert_eq!(
         kind("From: colleague@example.com\nSubject: Automatic reply: report\n"),
-        "not_a_report"
+        "complaint"
     );
     assert_eq!(
         kind("From: colleague@example.com\nAuto-Submitted: auto-replied\nSubject: Re: report\n"),
-        "not_a_report"
+        "complaint"
     );
     assert_eq!(
         kind(

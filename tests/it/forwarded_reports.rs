@@ -327,8 +327,8 @@ fn a_forward_of_several_reports_is_quarantined_not_read_in_part() {
 }
 
 /// A helpdesk forwarding a colleague's forward is read through to the report, which
-/// suppresses its complainant. A report pasted into a forward's text, or attached as a
-/// `.txt` file, cannot be read reliably: it is quarantined with the reason, not filed as
+/// suppresses its complainant. A report pasted into a forward's text (an HTML-only forward's
+/// too), or attached as a `.txt` file, cannot be read reliably: it is quarantined with the reason, not filed as
 /// "not a report" (where a real complaint used to disappear). Ordinary mail that talks
 /// about reports is still not a report.
 #[test]
@@ -347,6 +347,7 @@ fn a_forward_of_a_forward_is_read_and_a_pasted_report_quarantined() {
     std::fs::write(dir.path().join("fbl.toml"), "").unwrap();
     for name in [
         "forwarded-inline-in-text-body.eml",
+        "forwarded-inline-in-html-body.eml",
         "forwarded-as-text-attachment-report-txt.eml",
         "ordinary-mail-mentioning-complaints.eml",
     ] {
@@ -354,7 +355,7 @@ fn a_forward_of_a_forward_is_read_and_a_pasted_report_quarantined() {
     }
     let (code, summary, all) = ingest(dir.path());
     assert_eq!(code, Some(1), "{all}");
-    assert_eq!(summary["quarantined"], 2, "{summary}");
+    assert_eq!(summary["quarantined"], 3, "{summary}");
     assert_eq!(summary["by_kind"]["not_a_report"], 1, "{summary}");
     let reasons = summary["quarantine_reasons"].to_string();
     for said in [
@@ -363,6 +364,56 @@ fn a_forward_of_a_forward_is_read_and_a_pasted_report_quarantined() {
     ] {
         assert!(reasons.contains(said), "{said}: {reasons}");
     }
+    assert!(
+        reasons.contains("forwarded-inline-in-html-body.eml"),
+        "{reasons}"
+    );
     assert!(!reasons.contains("ordinary-mail"), "{reasons}");
     assert!(!is_suppressed(dir.path(), "jane.doe@example.net"));
+}
+
+/// A ticket system passes reports on as mail a program sent (`Auto-Submitted:
+/// auto-replied`, `auto-generated` with `X-Auto-Response-Suppress`, a no-reply sender, an
+/// automatic-reply subject): the report it carries, attached or a forward deep, used to be
+/// dropped as an automatic reply, filed as not a report, and its complainant never
+/// suppressed. It is read as the report; one pasted into its text is quarantined.
+#[test]
+fn a_report_forwarded_by_a_ticket_system_marked_automatic_is_read() {
+    for (fixture, prefix, complainant) in [
+        (
+            "forwarded-forward-of-forward-helpdesk.eml",
+            "Auto-Submitted: auto-replied\n",
+            "jane.doe@example.net",
+        ),
+        (
+            "forwarded-jmrp-legacy-thunderbird-message-rfc822.eml",
+            "Auto-Submitted: auto-generated\nX-Auto-Response-Suppress: All\n",
+            "lucy.grant@hotmail.example",
+        ),
+        (
+            "forwarded-ses-message-rfc822-inline.eml",
+            "Auto-Submitted: auto-replied (ticket 4711)\nPrecedence: auto_reply\n\
+             X-Autoreply: yes\n",
+            "carla.mendes@example.net",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("fbl.toml"), "").unwrap();
+        put(dir.path(), fixture, prefix);
+        let (code, summary, all) = ingest(dir.path());
+        assert_eq!(code, Some(0), "{fixture}: {all}");
+        assert_eq!(summary["by_kind"]["complaint"], 1, "{fixture}: {summary}");
+        assert!(is_suppressed(dir.path(), complainant), "{fixture}");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("fbl.toml"), "").unwrap();
+    put(
+        dir.path(),
+        "forwarded-inline-in-text-body.eml",
+        "Auto-Submitted: auto-replied\n",
+    );
+    let (code, summary, all) = ingest(dir.path());
+    assert_eq!(code, Some(1), "{all}");
+    assert_eq!(summary["quarantined"], 1, "{summary}");
 }

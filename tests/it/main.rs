@@ -20,6 +20,7 @@ mod imap_client;
 mod imap_poll;
 mod imap_safety;
 mod mailbox_summary;
+mod own_addresses;
 mod parse_golden;
 mod parse_properties;
 mod postfix_content_filter;

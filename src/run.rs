@@ -843,12 +843,14 @@ pub struct ExportScope {
 /// Runs everything the configuration names, with the store locked: send logs, mailboxes,
 /// local sources, expiry and pruning, exports. With `dry_run`, reads and parses everything
 /// and changes nothing, in the store, the mailboxes or the exports. Each mailbox folder and
-/// each source is a stretch of `progress`.
+/// each source is a stretch of `progress`. `now_read` is the moment `now` was read: SNDS's
+/// come-back time is counted from its answer, later in the run.
 pub fn run(
     config: &Config,
     store: &mut Store,
     attribution: &Attribution,
     now: &str,
+    now_read: std::time::Instant,
     dry_run: bool,
     progress: &mut dyn Progress,
 ) -> Result<RunSummary> {
@@ -993,7 +995,7 @@ pub fn run(
             refresh: false,
         };
         // Fails only when the store does; its disk full is fatal (exit 2), as for a source.
-        let fetched = crate::snds_fetch::fetch(snds, store, options, now)
+        let fetched = crate::snds_fetch::fetch_since(snds, store, options, now, now_read)
             .map_err(|error| store_failure(error, &place, Kept::Snds))
             .context("snds")?;
         summary.snds = Some(fetched.summary);

@@ -1155,7 +1155,100 @@ fn dry_run_findings(config: &Config, store: &Store) -> Vec<String> {
             }
         }
     }
+    found.extend(
+        readable_secret_files(config)
+            .into_iter()
+            .map(|warning| format!("dry run: {warning}")),
+    );
     found
+}
+
+/// The files the configuration reads a secret from (passwords, refresh tokens, client
+/// secrets, the token secret, SNDS keys and links), each with the setting that names it.
+fn secret_files(config: &Config) -> Vec<(String, &Path)> {
+    let mut files: Vec<(String, &Path)> = Vec::new();
+    if let Some(path) = &config.store.password_file {
+        files.push(("[store] password_file".to_owned(), path));
+    }
+    if let Some(path) = config
+        .attribution
+        .token
+        .as_ref()
+        .and_then(|token| token.secret_file.as_deref())
+    {
+        files.push(("[attribution] token secret_file".to_owned(), path));
+    }
+    for mailbox in &config.mailboxes {
+        let name = &mailbox.name;
+        if let Some(path) = &mailbox.password_file {
+            files.push((format!("mailbox {name} password_file"), path));
+        }
+        if let Some(oauth) = &mailbox.oauth {
+            files.push((
+                format!("mailbox {name} refresh_token_file"),
+                &oauth.refresh_token_file,
+            ));
+            if let Some(path) = oauth
+                .client_secret
+                .as_ref()
+                .and_then(|secret| secret.secret_file.as_deref())
+            {
+                files.push((format!("mailbox {name} client_secret secret_file"), path));
+            }
+        }
+    }
+    if let Some(snds) = &config.snds {
+        for account in &snds.legacy {
+            let name = &account.name;
+            if let Some(path) = &account.key_file {
+                files.push((format!("snds account {name} key_file"), path));
+            }
+            if let Some(path) = &account.access_url_file {
+                files.push((format!("snds account {name} access_url_file"), path));
+            }
+        }
+        if let Some(api) = &snds.api {
+            let name = &api.name;
+            if let Some(path) = &api.token_file {
+                files.push((format!("snds account {name} token_file"), path));
+            }
+            if let Some(path) = api
+                .client_secret
+                .as_ref()
+                .and_then(|secret| secret.secret_file.as_deref())
+            {
+                files.push((
+                    format!("snds account {name} client_secret secret_file"),
+                    path,
+                ));
+            }
+        }
+    }
+    files
+}
+
+/// A warning per file holding a secret that every user of this machine may read (links
+/// followed). Said by `fbl config` and `fbl run --dry-run`, not by every run: a cron job
+/// that warns at every run teaches people to ignore its mail.
+pub fn readable_secret_files(config: &Config) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut seen = std::collections::BTreeSet::new();
+    secret_files(config)
+        .into_iter()
+        .filter(|(_, path)| {
+            std::fs::metadata(path).is_ok_and(|metadata| {
+                metadata.is_file() && metadata.permissions().mode() & 0o004 != 0
+            })
+        })
+        .filter(|(_, path)| seen.insert(path.to_path_buf()))
+        .map(|(setting, path)| {
+            format!(
+                "{setting} {file} is readable by every user of this machine; it holds a secret: \
+                 chmod 600 {file}",
+                file = path.display()
+            )
+        })
+        .collect()
 }
 
 /// Expires the suppressions due by `now` and prunes the send-log entries sent before

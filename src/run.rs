@@ -16,6 +16,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What a run did, for the summary and `--json`.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -26,6 +27,10 @@ pub struct RunSummary {
     pub mailboxes: Vec<MailboxSummary>,
     /// Everything ingested, mailboxes and local sources together.
     pub ingest: Summary,
+    /// Of `ingest.messages`, `[[source]]` files read again whose very bytes an earlier run
+    /// stored (a source with `after = "keep"` reads its files at every run): not counted in
+    /// `ingest.duplicates`, which are other deliveries of a stored report.
+    pub already_stored: u64,
     pub expired: u64,
     /// Send-log entries pruned, by the imports and after them.
     pub send_log_pruned: u64,
@@ -865,6 +870,13 @@ pub fn run(
         dry_run,
         trust: config.trust.as_ref(),
     };
+    // Reports stored before this run: a source's file whose bytes are among them is a file
+    // read again, not a report delivered twice.
+    let stored_before = if config.sources.is_empty() {
+        0
+    } else {
+        store.last_report_id()?
+    };
     if !dry_run {
         for import in &config.send_log.imports {
             let imported = import_configured_send_log(
@@ -933,11 +945,36 @@ pub fn run(
             }
         };
         progress.start(&format!("source {}", source.name), inputs.known_total());
+        // Files read again are counted as they are read, on a connection of their own (the
+        // reading thread's); without one, they are counted as duplicates.
+        let read_again = AtomicU64::new(0);
+        let lookup = (stored_before > 0)
+            .then(|| Store::open_at(store.location()).ok())
+            .flatten();
+        let counted = &read_again;
+        let inputs = inputs.inspect(move |incoming| {
+            if let (Ok(incoming), Some(lookup)) = (incoming, &lookup)
+                && incoming.oversized.is_none()
+                && lookup
+                    .stored_bytes_up_to(&crate::store::sha256(&incoming.raw), stored_before)
+                    .unwrap_or(false)
+            {
+                counted.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        let duplicates_before = summary.ingest.duplicates;
         // The committed batches are counted, whatever happens next.
         let ingested = ingester.ingest_all(store, inputs, &mut summary.ingest, |done| {
             progress.advance(done)
         });
         progress.finish();
+        // Each is a duplicate to the ingest (its report is stored); those of batches not
+        // committed are not counted there either.
+        let again = read_again
+            .load(Ordering::Relaxed)
+            .min(summary.ingest.duplicates - duplicates_before);
+        summary.ingest.duplicates -= again;
+        summary.already_stored += again;
         match ingested {
             Ok(()) => {}
             // A store with no room left can take nothing more this run: fatal (exit 2), with

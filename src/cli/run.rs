@@ -107,7 +107,10 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
                 println!("  {}", super::sendlog::left_removed(line));
             }
         }
-        print!("{}", super::ingest::describe(&summary.ingest));
+        print!(
+            "{}",
+            super::ingest::describe_with(&summary.ingest, summary.already_stored)
+        );
         if summary.expired > 0 {
             println!("  expired suppressions: {}", summary.expired);
         }

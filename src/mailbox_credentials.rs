@@ -37,7 +37,7 @@ pub fn credentials(mailbox: &MailboxConfig) -> Result<Auth> {
                 run_secret_command(command, mailbox.command_dir.as_deref())
                     .with_context(|| format!("mailbox {name}: token_command"))?
             } else if let Some(oauth) = &mailbox.oauth {
-                refresh_access_token(name, oauth)
+                refresh_access_token(mailbox, oauth)
                     .with_context(|| format!("mailbox {name}: OAuth token refresh"))?
             } else {
                 bail!("mailbox {name}: auth = \"xoauth2\" needs token_command or [mailbox.oauth]")
@@ -65,10 +65,28 @@ pub fn oauth_config(oauth: &MailboxOAuthConfig) -> Result<OAuthConfig> {
     Ok(config)
 }
 
+/// The OAuth client settings of a mailbox, with its timeouts: a token request waits up to
+/// `connect_timeout_secs` to connect and `read_timeout_secs` more for its answer, as the
+/// mailbox's IMAP connection does (not the client's default 30 s in all).
+pub fn mailbox_oauth_config(
+    mailbox: &MailboxConfig,
+    oauth: &MailboxOAuthConfig,
+) -> Result<OAuthConfig> {
+    let mut config = oauth_config(oauth)?;
+    config.connect_timeout = Duration::from_secs(mailbox.connect_timeout_secs);
+    config.timeout = Duration::from_secs(
+        mailbox
+            .connect_timeout_secs
+            .saturating_add(mailbox.read_timeout_secs),
+    );
+    Ok(config)
+}
+
 /// Trades the stored refresh token for an access token, keeping a rotated refresh token.
 /// A rotated token that cannot be kept is said, and the run goes on with the access token it
 /// got: failing would waste it, and the token file still holds the old one either way.
-pub fn refresh_access_token(name: &str, oauth: &MailboxOAuthConfig) -> Result<String> {
+pub fn refresh_access_token(mailbox: &MailboxConfig, oauth: &MailboxOAuthConfig) -> Result<String> {
+    let name = &mailbox.name;
     let path = &oauth.refresh_token_file;
     let refresh_token = read_secret_file(path).with_context(|| {
         format!(
@@ -76,7 +94,7 @@ pub fn refresh_access_token(name: &str, oauth: &MailboxOAuthConfig) -> Result<St
             path.display()
         )
     })?;
-    let client = OAuthClient::new(oauth_config(oauth)?)?;
+    let client = OAuthClient::new(mailbox_oauth_config(mailbox, oauth)?)?;
     let tokens = client
         .refresh(&refresh_token)
         .map_err(|error| match error {

@@ -16,6 +16,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What a run did, for the summary and `--json`.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -26,6 +27,10 @@ pub struct RunSummary {
     pub mailboxes: Vec<MailboxSummary>,
     /// Everything ingested, mailboxes and local sources together.
     pub ingest: Summary,
+    /// Of `ingest.messages`, `[[source]]` files read again whose very bytes an earlier run
+    /// stored (a source with `after = "keep"` reads its files at every run): not counted in
+    /// `ingest.duplicates`, which are other deliveries of a stored report.
+    pub already_stored: u64,
     pub expired: u64,
     /// Send-log entries pruned, by the imports and after them.
     pub send_log_pruned: u64,
@@ -916,12 +921,14 @@ pub struct ExportScope {
 /// Runs everything the configuration names, with the store locked: send logs, mailboxes,
 /// local sources, expiry and pruning, exports. With `dry_run`, reads and parses everything
 /// and changes nothing, in the store, the mailboxes or the exports. Each mailbox folder and
-/// each source is a stretch of `progress`.
+/// each source is a stretch of `progress`. `now_read` is the moment `now` was read: SNDS's
+/// come-back time is counted from its answer, later in the run.
 pub fn run(
     config: &Config,
     store: &mut Store,
     attribution: &Attribution,
     now: &str,
+    now_read: std::time::Instant,
     dry_run: bool,
     progress: &mut dyn Progress,
 ) -> Result<RunSummary> {
@@ -935,6 +942,13 @@ pub fn run(
         now,
         dry_run,
         trust: config.trust.as_ref(),
+    };
+    // Reports stored before this run: a source's file whose bytes are among them is a file
+    // read again, not a report delivered twice.
+    let stored_before = if config.sources.is_empty() {
+        0
+    } else {
+        store.last_report_id()?
     };
     if !dry_run {
         for import in &config.send_log.imports {
@@ -1004,11 +1018,36 @@ pub fn run(
             }
         };
         progress.start(&format!("source {}", source.name), inputs.known_total());
+        // Files read again are counted as they are read, on a connection of their own (the
+        // reading thread's); without one, they are counted as duplicates.
+        let read_again = AtomicU64::new(0);
+        let lookup = (stored_before > 0)
+            .then(|| Store::open_at(store.location()).ok())
+            .flatten();
+        let counted = &read_again;
+        let inputs = inputs.inspect(move |incoming| {
+            if let (Ok(incoming), Some(lookup)) = (incoming, &lookup)
+                && incoming.oversized.is_none()
+                && lookup
+                    .stored_bytes_up_to(&crate::store::sha256(&incoming.raw), stored_before)
+                    .unwrap_or(false)
+            {
+                counted.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        let duplicates_before = summary.ingest.duplicates;
         // The committed batches are counted, whatever happens next.
         let ingested = ingester.ingest_all(store, inputs, &mut summary.ingest, |done| {
             progress.advance(done)
         });
         progress.finish();
+        // Each is a duplicate to the ingest (its report is stored); those of batches not
+        // committed are not counted there either.
+        let again = read_again
+            .load(Ordering::Relaxed)
+            .min(summary.ingest.duplicates - duplicates_before);
+        summary.ingest.duplicates -= again;
+        summary.already_stored += again;
         match ingested {
             Ok(()) => {}
             // A store with no room left can take nothing more this run: fatal (exit 2), with
@@ -1066,7 +1105,7 @@ pub fn run(
             refresh: false,
         };
         // Fails only when the store does; its disk full is fatal (exit 2), as for a source.
-        let fetched = crate::snds_fetch::fetch(snds, store, options, now)
+        let fetched = crate::snds_fetch::fetch_since(snds, store, options, now, now_read)
             .map_err(|error| store_failure(error, &place, Kept::Snds))
             .context("snds")?;
         summary.snds = Some(fetched.summary);
@@ -1230,7 +1269,100 @@ fn dry_run_findings(config: &Config, store: &Store) -> Vec<String> {
             }
         }
     }
+    found.extend(
+        readable_secret_files(config)
+            .into_iter()
+            .map(|warning| format!("dry run: {warning}")),
+    );
     found
+}
+
+/// The files the configuration reads a secret from (passwords, refresh tokens, client
+/// secrets, the token secret, SNDS keys and links), each with the setting that names it.
+fn secret_files(config: &Config) -> Vec<(String, &Path)> {
+    let mut files: Vec<(String, &Path)> = Vec::new();
+    if let Some(path) = &config.store.password_file {
+        files.push(("[store] password_file".to_owned(), path));
+    }
+    if let Some(path) = config
+        .attribution
+        .token
+        .as_ref()
+        .and_then(|token| token.secret_file.as_deref())
+    {
+        files.push(("[attribution] token secret_file".to_owned(), path));
+    }
+    for mailbox in &config.mailboxes {
+        let name = &mailbox.name;
+        if let Some(path) = &mailbox.password_file {
+            files.push((format!("mailbox {name} password_file"), path));
+        }
+        if let Some(oauth) = &mailbox.oauth {
+            files.push((
+                format!("mailbox {name} refresh_token_file"),
+                &oauth.refresh_token_file,
+            ));
+            if let Some(path) = oauth
+                .client_secret
+                .as_ref()
+                .and_then(|secret| secret.secret_file.as_deref())
+            {
+                files.push((format!("mailbox {name} client_secret secret_file"), path));
+            }
+        }
+    }
+    if let Some(snds) = &config.snds {
+        for account in &snds.legacy {
+            let name = &account.name;
+            if let Some(path) = &account.key_file {
+                files.push((format!("snds account {name} key_file"), path));
+            }
+            if let Some(path) = &account.access_url_file {
+                files.push((format!("snds account {name} access_url_file"), path));
+            }
+        }
+        if let Some(api) = &snds.api {
+            let name = &api.name;
+            if let Some(path) = &api.token_file {
+                files.push((format!("snds account {name} token_file"), path));
+            }
+            if let Some(path) = api
+                .client_secret
+                .as_ref()
+                .and_then(|secret| secret.secret_file.as_deref())
+            {
+                files.push((
+                    format!("snds account {name} client_secret secret_file"),
+                    path,
+                ));
+            }
+        }
+    }
+    files
+}
+
+/// A warning per file holding a secret that every user of this machine may read (links
+/// followed). Said by `fbl config` and `fbl run --dry-run`, not by every run: a cron job
+/// that warns at every run teaches people to ignore its mail.
+pub fn readable_secret_files(config: &Config) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut seen = std::collections::BTreeSet::new();
+    secret_files(config)
+        .into_iter()
+        .filter(|(_, path)| {
+            std::fs::metadata(path).is_ok_and(|metadata| {
+                metadata.is_file() && metadata.permissions().mode() & 0o004 != 0
+            })
+        })
+        .filter(|(_, path)| seen.insert(path.to_path_buf()))
+        .map(|(setting, path)| {
+            format!(
+                "{setting} {file} is readable by every user of this machine; it holds a secret: \
+                 chmod 600 {file}",
+                file = path.display()
+            )
+        })
+        .collect()
 }
 
 /// Expires the suppressions due by `now` and prunes the send-log entries sent before

@@ -235,7 +235,8 @@ impl Default for SndsClientOptions {
     }
 }
 
-/// A data report: the body as received, for archiving, and its rows.
+/// A data report: the body as received, with the key or token replaced by `***` wherever
+/// the server echoed it, and its rows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DataReport {
     pub body: String,
@@ -246,7 +247,8 @@ pub struct DataReport {
     pub rejected: Vec<SndsParseError>,
 }
 
-/// An IP status report: the body as received and its ranges.
+/// An IP status report: the body as received, scrubbed of the key or token as a
+/// [`DataReport`]'s, and its ranges.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IpStatusReport {
     pub body: String,
@@ -401,10 +403,11 @@ impl SndsClient {
                 (target.shown, answer)
             }
         };
-        let ranges = snds::parse_ip_status_csv_answer(&scrubbed(&answer.body, key), answer.end)
+        let body = scrubbed(&answer.body, key);
+        let ranges = snds::parse_ip_status_csv_answer(&body, answer.end)
             .map_err(|err| parse_failure(err, &shown, Surface::Legacy, &[key]))?;
         Ok(IpStatusReport {
-            body: answer.body,
+            body,
             content_type: answer.content_type,
             ranges,
         })
@@ -443,7 +446,7 @@ impl SndsClient {
             snds::parse_ip_status_answer(&body, answer.content_type.as_deref(), answer.end)
                 .map_err(|err| parse_failure(err, &target.shown, Surface::Api, &[access_token]))?;
         Ok(IpStatusReport {
-            body: answer.body,
+            body,
             content_type: answer.content_type,
             ranges,
         })
@@ -703,14 +706,14 @@ fn data_report(
         err.redact(secret);
     }
     Ok(DataReport {
-        body: answer.body,
+        body,
         content_type: answer.content_type,
         rows: parse.rows,
         rejected,
     })
 }
 
-/// The body to parse: `secret` (the key or token), as sent and URL-encoded, replaced by
+/// The body to parse and keep: `secret` (the key or token), as sent and URL-encoded, replaced by
 /// `***` wherever a server echoed it. An error quotes at most 60 characters of a value, so
 /// the secret must go before quoting: cut first, its first characters would be left.
 fn scrubbed(body: &str, secret: &str) -> String {

@@ -21,6 +21,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde::Serialize;
 use std::collections::BTreeSet;
+use std::time::Instant;
 
 /// A day asked for that had no data is asked again until it is this many days old.
 const DAYS_UNTIL_FINAL: i64 = 3;
@@ -96,16 +97,35 @@ pub struct Fetched {
     pub alerts: Vec<SndsAlert>,
 }
 
-/// Fetches every configured account. Fails only when the store does.
+/// Fetches every configured account. Fails only when the store does. `now` is taken as read
+/// when this is called: [`fetch_since`] for a run that read it earlier.
 pub fn fetch(
     snds: &SndsConfig,
     store: &mut Store,
     options: FetchOptions,
     now: &str,
 ) -> Result<Fetched> {
+    fetch_since(snds, store, options, now, Instant::now())
+}
+
+/// [`fetch`] in a run whose time `now` was read at `now_read`: the time SNDS asks to be
+/// come back at is counted from its answer, `now` plus the time since `now_read`, not from
+/// the run's start (a run that spent an hour on its mailboxes would ask an hour early).
+/// Every other time kept is the run's.
+pub fn fetch_since(
+    snds: &SndsConfig,
+    store: &mut Store,
+    options: FetchOptions,
+    now: &str,
+    now_read: Instant,
+) -> Result<Fetched> {
     let now_time = DateTime::parse_from_rfc3339(now)
         .context("the run's time is not RFC 3339")?
         .with_timezone(&Utc);
+    let clock = Clock {
+        run: now_time,
+        read: now_read,
+    };
     let mut out = Fetched::default();
     let client = match SndsClient::new(snds_account::client_options(snds)) {
         Ok(client) => client,
@@ -119,6 +139,7 @@ pub fn fetch(
         zone: snds.zone(),
         today: now_time.date_naive(),
         now,
+        clock,
         options,
         backfill_days: snds.backfill_days,
     };
@@ -182,8 +203,27 @@ pub fn fetch(
     Ok(out)
 }
 
-/// An account SNDS asked to come back at a time not yet reached, said as not asked; None
-/// when it may be asked. Its token is not even refreshed: the wait is the service's.
+/// The run's time and the moment it was read, for the time now in the run.
+#[derive(Clone, Copy)]
+struct Clock {
+    run: DateTime<Utc>,
+    read: Instant,
+}
+
+impl Clock {
+    /// The run's time plus the time since it was read: with `--now`/`FBL_NOW`, the time
+    /// given moves on as the run does.
+    fn current(&self) -> DateTime<Utc> {
+        TimeDelta::from_std(self.read.elapsed())
+            .ok()
+            .and_then(|elapsed| self.run.checked_add_signed(elapsed))
+            .unwrap_or(self.run)
+    }
+}
+
+/// An account SNDS asked to come back at a time not yet reached at `now` (the run's start:
+/// an account whose time comes while the run does other work is asked by the next run,
+/// never before its time), said as not asked; None when it may be asked. Its token is not even refreshed: the wait is the service's.
 fn waiting(store: &Store, name: &str, now: DateTime<Utc>) -> Result<Option<AccountFetched>> {
     let Some(at) = store.snds_come_back_at(name)? else {
         return Ok(None);
@@ -300,6 +340,7 @@ struct Fetcher<'a> {
     zone: Zone,
     today: NaiveDate,
     now: &'a str,
+    clock: Clock,
     options: FetchOptions,
     backfill_days: u32,
 }
@@ -583,12 +624,14 @@ impl Fetcher<'_> {
             retry_after_secs, ..
         } = error
         {
-            // Counted from the run's time, as every time fbl keeps is.
+            // Counted from the answer, which came just now: the run's time is its start,
+            // earlier by all the run did before.
             let wait = TimeDelta::try_seconds(i64::try_from(*retry_after_secs).unwrap_or(i64::MAX))
                 .unwrap_or(TimeDelta::MAX);
-            let at = DateTime::parse_from_rfc3339(self.now)
-                .ok()
-                .and_then(|now| now.with_timezone(&Utc).checked_add_signed(wait))
+            let at = self
+                .clock
+                .current()
+                .checked_add_signed(wait)
                 .unwrap_or(DateTime::<Utc>::MAX_UTC);
             // A wait past year 9999 would not read back as RFC 3339: the end of 9999 is as
             // good as never.

@@ -19,5 +19,10 @@ pub fn run(context: &Context, _args: ConfigArgs) -> Result<Outcome> {
         }
     }
     print!("{}", toml::to_string_pretty(&config)?);
+    // Said here and by `fbl run --dry-run`, the commands run to check a configuration, not
+    // by every run. A warning: the configuration is printed as asked, exit 0.
+    for warning in crate::run::readable_secret_files(&context.config) {
+        eprintln!("fbl: warning: {warning}");
+    }
     Ok(Outcome::Clean)
 }

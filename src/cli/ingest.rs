@@ -138,10 +138,16 @@ fn lock_waiting(
 
 /// The summary for a person.
 pub fn describe(summary: &Summary) -> String {
+    describe_with(summary, 0)
+}
+
+/// The summary for a person, with `already_stored` of its messages files read again whose
+/// very bytes an earlier run stored (`fbl run`'s sources), not among its duplicates.
+pub fn describe_with(summary: &Summary, already_stored: u64) -> String {
     let mut text = String::new();
     let _ = writeln!(
         text,
-        "{}: {} stored, {} duplicates, {} quarantined{}{}",
+        "{}: {} stored, {} duplicates, {} quarantined{}{}{}",
         super::counted(summary.messages, "message", "messages"),
         summary.stored,
         summary.duplicates,
@@ -149,6 +155,11 @@ pub fn describe(summary: &Summary) -> String {
         if summary.already_quarantined > 0 {
             // Not among the quarantined: the counts of this line add up to the messages.
             format!(", {} already in quarantine", summary.already_quarantined)
+        } else {
+            String::new()
+        },
+        if already_stored > 0 {
+            format!(", {already_stored} already stored (source files read again)")
         } else {
             String::new()
         },

@@ -22,6 +22,8 @@ pub struct RunArgs {
 }
 
 pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
+    // The run's time was read just before: SNDS's come-back time is counted from here.
+    let now_read = std::time::Instant::now();
     // Everything `run` does comes from the configuration: without one it would make an
     // empty store where it stands and exit 0, every night, as when a cron job loses the
     // FBL_CONFIG its author set in a login shell.
@@ -68,6 +70,7 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
         &mut store,
         &attribution,
         &context.now,
+        now_read,
         args.dry_run,
         &mut progress,
     );
@@ -104,7 +107,10 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
                 println!("  {}", super::sendlog::left_removed(line));
             }
         }
-        print!("{}", super::ingest::describe(&summary.ingest));
+        print!(
+            "{}",
+            super::ingest::describe_with(&summary.ingest, summary.already_stored)
+        );
         if summary.expired > 0 {
             println!("  expired suppressions: {}", summary.expired);
         }

@@ -1,5 +1,5 @@
 //! The store's part of tidying a local source after `fbl run`: whether a message file's bytes
-//! are kept.
+//! are kept, and whether they were stored by an earlier run (a file read again).
 
 use super::Store;
 use super::db::{Db, params};
@@ -19,6 +19,22 @@ impl Store {
             |r| r.get(0),
         )?;
         Ok(found.is_some())
+    }
+
+    /// The id of the newest stored report (0 for none): reports stored later have higher ids.
+    pub fn last_report_id(&self) -> Result<i64> {
+        self.db
+            .value("SELECT coalesce(max(id), 0) FROM reports", params![])
+    }
+
+    /// Whether a report of exactly these bytes was stored at or before report `last_id`:
+    /// a local source's file read again (`after = "keep"`, or a file `after` left for being
+    /// too new) rather than another delivery of its report.
+    pub fn stored_bytes_up_to(&self, sha256: &[u8; 32], last_id: i64) -> Result<bool> {
+        self.db.exists(
+            "SELECT 1 FROM reports WHERE sha256 = ?1 AND id <= ?2",
+            params![&sha256[..], last_id],
+        )
     }
 
     /// Makes every commit durable before something outside the store is removed on the

@@ -437,3 +437,44 @@ fn a_store_url_with_settings_only_is_no_secret() {
         assert!(!shown.contains("inline-pg-5e1f"), "{shown}");
     }
 }
+
+/// A mailbox's `connect_timeout_secs` and `read_timeout_secs` bound its OAuth token request
+/// too, not a fixed 30 s: a token endpoint that never answers fails the mailbox (and only it)
+/// in about the time its settings give.
+#[test]
+fn a_mailbox_token_request_keeps_the_mailbox_timeouts() {
+    use crate::http_server::{Reply, TestServer};
+    let server = TestServer::start(|_, _| Reply::Hang(std::time::Duration::from_secs(40)));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("fbl.toml"),
+        format!(
+            "[store]\npath = \"fbl.sqlite\"\n\n\
+             [[mailbox]]\nname = \"m365\"\nhost = \"127.0.0.1\"\nport = 1\n\
+             user = \"fbl\"\nauth = \"xoauth2\"\n\
+             connect_timeout_secs = 1\nread_timeout_secs = 2\n\
+             [mailbox.oauth]\ntoken_url = \"{}/token\"\nclient_id = \"fbl-test\"\n\
+             scopes = [\"offline_access\"]\nrefresh_token_file = \"refresh-token\"\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("refresh-token"), "refresh-token-value-7d1c").unwrap();
+    let started = std::time::Instant::now();
+    let output =
+        support::run(support::fbl(dir.path()).args(["--config", "fbl.toml", "run", "--json"]));
+    let took = started.elapsed();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let summary: serde_json::Value = serde_json::from_str(&support::stdout(&output)).unwrap();
+    let errors = summary["mailboxes"][0]["errors"].to_string();
+    assert!(
+        errors.contains("mailbox m365: OAuth token refresh"),
+        "{errors}"
+    );
+    assert!(!errors.contains("refresh-token-value-7d1c"), "{errors}");
+    assert_eq!(server.requests().len(), 1, "a timeout is not retried");
+    assert!(
+        took < std::time::Duration::from_secs(15),
+        "the token request took {took:?}: not bounded by the mailbox's 1 + 2 s"
+    );
+}

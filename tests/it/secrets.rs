@@ -207,3 +207,82 @@ fn a_world_readable_configuration_holding_a_secret_is_warned_about() {
         .unwrap();
     assert!(String::from_utf8_lossy(&output.stderr).is_empty());
 }
+
+#[test]
+fn a_secret_file_every_user_can_read_is_warned_about_by_config_and_dry_run_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mode = |name: &str, mode: u32| {
+        std::fs::set_permissions(dir.path().join(name), std::fs::Permissions::from_mode(mode))
+            .unwrap()
+    };
+    std::fs::create_dir(dir.path().join("snds")).unwrap();
+    std::fs::write(
+        dir.path().join("fbl.toml"),
+        "[store]\npath = \"fbl.sqlite\"\n\n\
+         [attribution]\n\
+         header = [{ name = \"X-Fbl-Token\", value = \"token\" }]\n\
+         token = { secret_file = \"token-secret\" }\n\n\
+         [snds]\n\
+         [[snds.legacy]]\n\
+         name = \"main\"\n\
+         key_file = \"snds-key\"\n\
+         base_url = \"https://snds.example.com/\"\n",
+    )
+    .unwrap();
+    mode("fbl.toml", 0o600);
+    std::fs::write(
+        dir.path().join("token-secret"),
+        "readable-token-secret-1a2b",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("snds-key"), "private-snds-key-3c4d").unwrap();
+    mode("token-secret", 0o644);
+    mode("snds-key", 0o600);
+    // Named as the configuration's folder is given: `--config fbl.toml`, here.
+    let warning = "[attribution] token secret_file token-secret is readable by every user of \
+                   this machine; it holds a secret: chmod 600 token-secret";
+    let fbl_here = |args: &[&str]| {
+        fbl(dir.path())
+            .args(["--config", "fbl.toml"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+
+    let output = fbl_here(&["config"]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr, format!("fbl: warning: {warning}\n"));
+
+    let output = fbl_here(&["run", "--dry-run"]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("fbl: dry run: {warning}\n")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("snds-key"), "{stderr}");
+
+    // The run itself does not say it: under cron it would be said at every run.
+    let output = fbl_here(&["run"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("readable by every user"), "{stderr}");
+
+    // Mended, nothing is said; no command ever shows a secret.
+    mode("token-secret", 0o600);
+    for args in [&["config"][..], &["run", "--dry-run"][..]] {
+        let output = fbl_here(args);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(!text.contains("readable by every user"), "{args:?}: {text}");
+        assert!(!text.contains("readable-token-secret-1a2b"), "{text}");
+        assert!(!text.contains("private-snds-key-3c4d"), "{text}");
+    }
+    let output = fbl_here(&["config"]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(output.stderr.is_empty(), "{output:?}");
+}

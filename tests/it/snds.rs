@@ -1305,6 +1305,16 @@ fn snds_asking_to_come_back_in_an_hour_is_not_asked_again_in_the_run_and_nothing
     assert_eq!(blocked.len(), 1, "{blocked:?}");
     assert_no_key(&output);
 
+    // An hour from the answer, which came as soon as the run began at 08:00:00 (a busy
+    // machine may take a second or two to get there).
+    let named = kept_come_back(dir.path())
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    assert!(
+        ("2026-11-20T09:00:00Z"..="2026-11-20T09:00:30Z").contains(&named.as_str()),
+        "{named}"
+    );
+
     // The runs before the time SNDS named do not ask: a cron run every ten minutes would
     // otherwise be told to wait, and mail it, six times an hour. It is no failure: exit 0.
     let requests_before = server.requests().len();
@@ -1332,24 +1342,26 @@ fn snds_asking_to_come_back_in_an_hour_is_not_asked_again_in_the_run_and_nothing
     let output = at("2026-11-20T08:00:00Z", &["snds", "fetch"]);
     assert_eq!(
         stdout(&output),
-        "  snds main: not asked: SNDS asked to come back at 2026-11-20T09:00:00Z\n"
+        format!("  snds main: not asked: SNDS asked to come back at {named}\n")
     );
     let output = at("2026-11-20T08:30:00Z", &["snds", "status"]);
     assert!(
-        stdout(&output).contains(
-            "  SNDS asked to come back at 2026-11-20T09:00:00Z: no fetch asks before then"
-        ),
+        stdout(&output).contains(&format!(
+            "  SNDS asked to come back at {named}: no fetch asks before then"
+        )),
         "{output:?}"
     );
     // At the time named, it is asked again (and answers 429 again here).
-    let output = at("2026-11-20T09:00:01Z", &["snds", "fetch"]);
+    let output = at(&named, &["snds", "fetch"]);
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     assert_eq!(server.requests().len(), requests_before + 1);
-    let state = Store::open(&dir.path().join("fbl.sqlite"))
-        .unwrap()
-        .snds_account_state("main")
-        .unwrap();
-    assert_eq!(state.come_back_at.as_deref(), Some("2026-11-20T10:00:01Z"));
+    // An hour from this answer.
+    let at = kept_come_back(dir.path());
+    let named = chrono::DateTime::parse_from_rfc3339(&named).unwrap();
+    assert!(
+        at >= named + chrono::TimeDelta::hours(1) && at <= named + chrono::TimeDelta::seconds(3630),
+        "{at}"
+    );
 }
 
 #[test]
@@ -1404,14 +1416,15 @@ fn an_account_asked_again_after_the_time_snds_named_forgets_it_once_answered() {
             .unwrap()
             .come_back_at
     };
-    assert_eq!(
-        come_back(dir.path()).as_deref(),
-        Some("2026-11-20T08:10:00Z")
+    let at = come_back(dir.path()).unwrap();
+    assert!(
+        ("2026-11-20T08:10:00Z"..="2026-11-20T08:10:30Z").contains(&at.as_str()),
+        "{at}"
     );
     let output = run(fbl(dir.path())
         .args(["--config", "fbl.toml", "snds", "fetch", "--date", day])
         .env(KEY_ENV, KEY)
-        .env("FBL_NOW", "2026-11-20T08:10:00Z"));
+        .env("FBL_NOW", &at));
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     assert_eq!(stored_rows(dir.path()).len(), 1);
     assert_eq!(come_back(dir.path()), None);
@@ -1539,4 +1552,55 @@ fn a_window_start_that_cannot_be_read_is_set_aside_not_filed_under_a_guessed_day
         ]
     );
     assert_no_key(&output);
+}
+
+/// The come-back time kept for account `main`, read back as a time.
+fn kept_come_back(dir: &Path) -> chrono::DateTime<chrono::Utc> {
+    let at = Store::open(&dir.join("fbl.sqlite"))
+        .unwrap()
+        .snds_account_state("main")
+        .unwrap()
+        .come_back_at
+        .expect("a come-back time kept");
+    chrono::DateTime::parse_from_rfc3339(&at)
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
+
+#[test]
+fn the_come_back_time_is_counted_from_snds_answer_not_from_the_run_start() {
+    // The first answer takes three seconds to fail; the retry is told to come back in an
+    // hour. The run started at 08:00:00 (FBL_NOW): the hour starts at 08:00:03 at the
+    // earliest, when SNDS answered.
+    for args in [&["run"][..], &["snds", "fetch", "--date", "2026-11-17"][..]] {
+        let dir = tempfile::tempdir().unwrap();
+        let server = TestServer::start(|request, n| match (request.path(), n) {
+            ("/snds/data.aspx", 0) => Reply::Hang(Duration::from_secs(3)),
+            _ => Reply::Respond {
+                status: 429,
+                headers: vec![("Retry-After", "3600".to_owned())],
+                body: "Too many requests".to_owned(),
+            },
+        });
+        write_config(
+            dir.path(),
+            &legacy_account("main", &format!("{}/snds", server.url())),
+        );
+        let output = fbl_snds(dir.path(), args);
+        assert_eq!(output.status.code(), Some(1), "{args:?} {output:?}");
+        assert_eq!(server.requests().len(), 2, "{args:?}");
+        let at = kept_come_back(dir.path());
+        let earliest = chrono::DateTime::parse_from_rfc3339("2026-11-20T09:00:03Z").unwrap();
+        let latest = chrono::DateTime::parse_from_rfc3339("2026-11-20T09:02:00Z").unwrap();
+        assert!(at >= earliest && at < latest, "{args:?}: {at}");
+        // A run just before that time does not ask; one at it does.
+        let before = (at - chrono::TimeDelta::seconds(10)).to_rfc3339();
+        let output = run(fbl(dir.path())
+            .args(["--config", "fbl.toml", "snds", "fetch"])
+            .env(KEY_ENV, KEY)
+            .env("FBL_NOW", &before));
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        assert_eq!(server.requests().len(), 2, "asked before the time");
+        assert_no_key(&output);
+    }
 }

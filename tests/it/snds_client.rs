@@ -1518,3 +1518,58 @@ fn a_429_is_rate_limiting_retried_after_the_wait_it_asks_for() {
     assert_error_has_no_secret(&err, &err.to_string());
     assert_error_has_no_secret(&err, &err.to_string());
 }
+
+#[test]
+fn a_report_keeps_no_key_or_token_its_server_echoed() {
+    // Each answer is whole and readable, with the key or token echoed where text may go.
+    let server = TestServer::start(|request, _| {
+        let bearer = request.header("authorization").unwrap_or("").to_owned();
+        let token = bearer.strip_prefix("Bearer ").unwrap_or("").to_owned();
+        let key = request
+            .target
+            .split_once("key=")
+            .map(|(_, key)| key.to_owned())
+            .unwrap_or_default();
+        match request.path() {
+            "/snds/data.aspx" => csv(&format!(
+                "{DATA_CSV}# served for key {key} ({KEY})\r\n{}",
+                echo_row(KEY, 20)
+            )),
+            "/snds/ipStatus.aspx" => csv(&format!(
+                "192.0.2.254,192.0.3.1,Yes,Blocked for key {KEY} and {key}\r\n"
+            )),
+            "/api/report/data/2026-11-17" => csv(&format!("{DATA_CSV}{}", echo_row(&token, 20))),
+            "/api/report/status/ip" => json(
+                200,
+                &format!(
+                    r#"[{{"firstIp":"192.0.2.254","lastIp":"192.0.3.1","blocked":true,"details":"for {token}"}}]"#
+                ),
+            ),
+            _ => respond(404, "text/plain", "no"),
+        }
+    });
+    let (client, _) = default_client();
+    let base = format!("{}/snds", server.url());
+    let day = NaiveDate::from_ymd_opt(2026, 11, 17).unwrap();
+
+    let data = client.fetch_legacy_data(&base, KEY, None).unwrap();
+    assert_eq!(data.rows.len(), 4);
+    assert!(data.body.contains("***"), "{}", data.body);
+    let status = client.fetch_legacy_ip_status(&base, KEY).unwrap();
+    assert_eq!(status.ranges.len(), 1);
+    assert_eq!(status.ranges[0].details, "Blocked for key *** and ***");
+    let api_data = client.fetch_api_data(&server.url(), TOKEN, day).unwrap();
+    assert_eq!(api_data.rows.len(), 4);
+    let api_status = client.fetch_api_ip_status(&server.url(), TOKEN).unwrap();
+    assert_eq!(api_status.ranges[0].details, "for ***");
+
+    for (what, body, debug) in [
+        ("legacy data", &data.body, format!("{data:?}")),
+        ("legacy ipStatus", &status.body, format!("{status:?}")),
+        ("api data", &api_data.body, format!("{api_data:?}")),
+        ("api status", &api_status.body, format!("{api_status:?}")),
+    ] {
+        assert_no_secret(what, body);
+        assert_no_secret(what, &debug);
+    }
+}

@@ -283,3 +283,56 @@ fn an_mbox_or_a_folder_the_source_reads_is_refused() {
         "{stderr}"
     );
 }
+
+/// Under `after = "keep"` a source's files are read again at every run: they are said as
+/// already stored, not as duplicates, which stay for another delivery of a stored report
+/// (the same report with other trace fields, or the same bytes twice within a run).
+#[test]
+fn files_kept_and_read_again_are_already_stored_not_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = maildir(dir.path(), "Maildir");
+    // With a Message-ID of its own, a report is known in another delivery too.
+    let with_id = |id: &str, report: Vec<u8>| {
+        let mut bytes = format!("Message-ID: <{id}@arf.mail.yahoo.com>\n").into_bytes();
+        bytes.extend_from_slice(&report);
+        bytes
+    };
+    let one = with_id("r1", arf("abuse", "a@example.org", "m1@example.com"));
+    let two = with_id("r2", arf("abuse", "b@example.org", "m2@example.com"));
+    put(inbox.join("new/1.host"), &one);
+    put(inbox.join("new/2.host"), &two);
+    // The same bytes twice in one run: a report delivered twice.
+    put(inbox.join("new/3.host"), &two);
+    config(dir.path(), "Maildir", "keep");
+
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{summary}");
+    assert_eq!(summary["ingest"]["stored"], 2, "{summary}");
+    assert_eq!(summary["ingest"]["duplicates"], 1, "{summary}");
+    assert_eq!(summary["already_stored"], 0, "{summary}");
+
+    // The next run reads the three files again and a new delivery of the first report, with
+    // a trace field of its own.
+    let mut again =
+        b"Received: from mx2.example.net by mx.example.com; Fri, 20 Nov 2026 07:00:00 +0000\n"
+            .to_vec();
+    again.extend_from_slice(&one);
+    put(inbox.join("new/4.host"), &again);
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{summary}");
+    assert_eq!(summary["ingest"]["messages"], 4, "{summary}");
+    assert_eq!(summary["ingest"]["stored"], 0, "{summary}");
+    assert_eq!(summary["already_stored"], 3, "{summary}");
+    assert_eq!(summary["ingest"]["duplicates"], 1, "{summary}");
+
+    // The summary a person reads says so.
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "run", "--dry-run"]));
+    assert!(
+        stdout(&output).starts_with(
+            "4 messages: 0 stored, 1 duplicates, 0 quarantined, 3 already stored (source files \
+             read again)\n"
+        ),
+        "{}",
+        stdout(&output)
+    );
+}

@@ -2,7 +2,7 @@
 
 use super::{Context, Outcome, print_json};
 use crate::config::MailboxConfig;
-use crate::mailbox_credentials::{oauth_config, write_private_file};
+use crate::mailbox_credentials::{mailbox_oauth_config, write_private_file};
 use crate::mailbox_poll::open_session;
 use crate::oauth::OAuthClient;
 use anyhow::{Context as _, Result, bail};
@@ -233,7 +233,7 @@ fn login(mailbox: &MailboxConfig, device_code: bool, no_browser: bool) -> Result
             mailbox.name
         );
     };
-    let client = OAuthClient::new(oauth_config(oauth)?)?;
+    let client = OAuthClient::new(mailbox_oauth_config(mailbox, oauth)?)?;
     let tokens = super::oauth_login::sign_in(&client, None, device_code, !no_browser)?;
     let Some(refresh_token) = tokens.refresh_token.as_deref() else {
         bail!(

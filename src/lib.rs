@@ -17,6 +17,7 @@ pub mod mail_source;
 pub mod mailbox_credentials;
 pub mod mailbox_poll;
 pub mod mime_boundary;
+pub mod mime_limits;
 pub mod oauth;
 pub mod outlook_blocks;
 pub mod outlook_codes;

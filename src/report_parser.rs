@@ -157,6 +157,15 @@ pub fn parse_with_limits(raw: &[u8], limits: ParseLimits) -> Parsed {
     // MIME layer would take the first for the end of an empty header.
     let raw = &raw[leading_blank_lines(raw)..];
     let outer = HeaderBlock::parse(raw);
+    // A few shapes cost the MIME layer far more than their size (`mime_limits`).
+    if let Some(why) = crate::mime_limits::too_costly(raw) {
+        let mut report = Report::empty(Kind::NotAReport, Format::None, reporter_of(&outer, None));
+        report.error = Some(why);
+        return Parsed {
+            report,
+            original: HeaderBlock::default(),
+        };
+    }
     // The MIME layer is a dependency: whatever it does on hostile input, this parser returns.
     let parsed = std::panic::catch_unwind(|| MIME.parse(raw));
     let Ok(parsed) = parsed else {

@@ -50,6 +50,49 @@ fn a_100000_line_header_block_is_bounded() {
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
 }
 
+/// RFC 2231 parameter sections by the thousand, in the report's own Content-Type or in the
+/// attached message's: mail-parser joins them with a search per section (80,000 took half a
+/// minute, a 20 MB message longer than any cron interval, holding the store's lock). Such a
+/// message is quarantined unread, with its reason; a complaint beside it is stored.
+#[test]
+fn a_content_type_with_thousands_of_parameter_sections_is_quarantined_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    let sections: String = (0..2_000).map(|n| format!(";\n p{n}*{n}=\"x\"")).collect();
+    let report = arf("abuse", "a@example.org", "m1@example.com");
+    let text = String::from_utf8(report).unwrap();
+    let outer = text.replacen(
+        "Content-Type: multipart/report;",
+        &format!("Content-Type: multipart/report{sections};"),
+        1,
+    );
+    assert_ne!(outer, text, "the fixture's Content-Type moved");
+    let inner = text.replacen(
+        "\nMessage-ID:",
+        &format!("\nContent-Type: text/plain{sections}\nMessage-ID:"),
+        1,
+    );
+    assert_ne!(inner, text, "the attached Message-ID moved");
+    std::fs::create_dir(dir.path().join("in")).unwrap();
+    std::fs::write(dir.path().join("in/outer.eml"), outer).unwrap();
+    std::fs::write(dir.path().join("in/inner.eml"), inner).unwrap();
+    std::fs::write(
+        dir.path().join("in/fine.eml"),
+        arf("abuse", "b@example.org", "m2@example.com"),
+    )
+    .unwrap();
+    let output = run(fbl(dir.path()).args(["ingest", "in", "--json"]));
+    assert_eq!(output.status.code(), Some(1));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["quarantined"], 2, "{summary}");
+    assert_eq!(summary["stored"], 1, "{summary}");
+    let reasons = summary["quarantine_reasons"].to_string();
+    assert_eq!(
+        reasons.matches("RFC 2231 parameter sections").count(),
+        2,
+        "{reasons}"
+    );
+}
+
 #[test]
 fn a_report_forwarded_inside_another_message_is_found() {
     let inner = arf("abuse", "inner@example.org", "i@example.com");

@@ -618,6 +618,46 @@ pub struct ExportConfig {
     pub removed_path: Option<PathBuf>,
 }
 
+/// A TOML error, without the text of its line and with the values it quotes masked when the
+/// line may hold a secret (its key names a password, secret, token, key or URL, as
+/// `password = "..."` written where fbl takes no password does): the error reaches cron's
+/// mail. Other errors are shown whole, with their line.
+fn toml_error(error: &toml::de::Error, text: &str) -> anyhow::Error {
+    let Some(span) = error.span() else {
+        return anyhow::anyhow!("{}", error.message().trim());
+    };
+    let start = span.start.min(text.len());
+    let line_start = text[..start].rfind('\n').map_or(0, |at| at + 1);
+    let line_end = text[start..].find('\n').map_or(text.len(), |at| start + at);
+    let key = text[line_start..line_end]
+        .split('=')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let secret_like = ["pass", "secret", "token", "key", "url", "credential"]
+        .iter()
+        .any(|word| key.contains(word));
+    if !secret_like {
+        return anyhow::anyhow!("{error}");
+    }
+    let mut message = String::new();
+    let mut quoted = false;
+    for part in error.message().trim().split('"') {
+        if quoted {
+            message.push_str("\"***\"");
+        } else {
+            message.push_str(part);
+        }
+        quoted = !quoted;
+    }
+    let message = message.replace('\n', "; ");
+    let line = text[..start].matches('\n').count() + 1;
+    let column = start - line_start + 1;
+    anyhow::anyhow!(
+        "line {line}, column {column}: {message} (the line is not shown, as it may hold a secret)"
+    )
+}
+
 impl Config {
     /// Reads and checks a configuration file.
     pub fn load(path: &Path) -> Result<Config> {
@@ -734,7 +774,7 @@ impl Config {
 
     /// Parses a configuration document and checks what serde cannot.
     pub fn from_toml(text: &str) -> Result<Config> {
-        let config: Config = toml::from_str(text)?;
+        let config: Config = toml::from_str(text).map_err(|error| toml_error(&error, text))?;
         config.check()?;
         Ok(config)
     }

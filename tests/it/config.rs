@@ -41,6 +41,48 @@ fn unknown_keys_are_errors() {
     }
 }
 
+/// A key written where fbl takes none, or a secret's value of the wrong type, is refused
+/// without the line's text or the value when its key names a secret: the message reaches
+/// cron's mail. It used to quote
+/// the line (`5 | password = "..."`) and the value (`invalid type: string "..."`).
+#[test]
+fn a_toml_error_never_shows_the_value_of_its_line() {
+    for (text, line) in [
+        (
+            "[[mailbox]]\nname = \"m\"\nhost = \"imap.example.com\"\nuser = \"u\"\n\
+             password = \"SECRET-pw-1\"\n",
+            5,
+        ),
+        ("[attribution]\ntoken = \"SECRET-tok-5\"\n", 2),
+        (
+            "[snds]\n[[snds.legacy]]\nname = \"a\"\nkey = \"SECRET-key-7\"\n",
+            4,
+        ),
+        (
+            "[store]\nurl = \"postgres://fbl@db.example/fbl\"\npassword_env = \"SECRET-x\" oops\n",
+            3,
+        ),
+    ] {
+        let error = format!("{:#}", Config::from_toml(text).unwrap_err());
+        assert!(!error.contains("SECRET"), "{text}: {error}");
+        assert!(
+            error.contains(&format!("line {line}, column ")),
+            "{text}: {error}"
+        );
+    }
+    let error = format!(
+        "{:#}",
+        Config::from_toml("[attribution]\nordre = []\n").unwrap_err()
+    );
+    assert!(error.contains("unknown field `ordre`"), "{error}");
+    // A line that holds no secret is shown, with its value: it helps.
+    let error = format!(
+        "{:#}",
+        Config::from_toml("[store]\npath = \"x\" oops\n").unwrap_err()
+    );
+    assert!(error.contains("path = \"x\" oops"), "{error}");
+}
+
 #[test]
 fn bad_values_are_errors_that_name_the_problem() {
     for (text, says) in [

@@ -36,6 +36,21 @@ pub fn run(context: &Context, args: IngestArgs) -> Result<Outcome> {
     if args.mta && args.paths.iter().any(|p| p.as_os_str() != "-") {
         anyhow::bail!("--mta reads the one message an MTA delivers on standard input: give `-`");
     }
+    // Without a configuration or a store named, the store would be `fbl.sqlite` in the MTA's
+    // working folder (Postfix's queue folder, procmail's home), which nobody reads: the
+    // MTA, told 0, would drop the only copy. Refused (75: the MTA keeps it and retries).
+    if args.mta
+        && context.config_path.is_none()
+        && matches!(&context.db, crate::store::Location::Sqlite(path) if path.is_relative())
+    {
+        let folder = std::env::current_dir()
+            .map(|dir| format!(" ({})", dir.display()))
+            .unwrap_or_default();
+        anyhow::bail!(
+            "ingest --mta needs --config PATH (or an absolute --db PATH): without them the \
+             report would go into a store in the MTA's working folder{folder}, which nobody reads"
+        );
+    }
     let attribution = super::parse::attribution_from(&context.config)?;
     let mut store = context.open_store()?;
     let _lock = if args.mta {

@@ -1732,11 +1732,29 @@ fn the_next_run_tells_of_what_an_mta_delivery_put_in_quarantine() {
 #[test]
 fn ingest_for_an_mta_exits_0_once_kept_and_75_when_it_cannot_keep() {
     let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("fbl.sqlite");
     let mta = |extra: &[&str], message: &[u8]| {
         let mut command = fbl(dir.path());
-        command.args(["ingest", "--mta"]).args(extra).arg("-");
+        command
+            .arg("--db")
+            .arg(&store)
+            .args(["ingest", "--mta"])
+            .args(extra)
+            .arg("-");
         run_with_stdin(&mut command, message)
     };
+    // Without --config or an absolute --db, the store would be one in the MTA's working
+    // folder, which nobody reads: 75, the MTA keeps the message, nothing is made.
+    let mut command = fbl(dir.path());
+    command.args(["ingest", "--mta", "-"]);
+    let output = run_with_stdin(&mut command, &arf("abuse", "", "m1@example.com"));
+    assert_eq!(output.status.code(), Some(75));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("ingest --mta needs --config PATH"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!store.exists());
     // Kept: an unattributed complaint, a broken report (quarantined).
     let output = mta(&[], &arf("abuse", "", "m1@example.com"));
     assert_eq!(output.status.code(), Some(0));
@@ -1783,6 +1801,8 @@ fn ingest_for_an_mta_exits_0_once_kept_and_75_when_it_cannot_keep() {
     // Standard input that cannot be read (here a folder): not kept, 75.
     let mut command = fbl(dir.path());
     command
+        .arg("--db")
+        .arg(&store)
         .args(["ingest", "--mta", "-"])
         .stdin(std::fs::File::open(dir.path()).unwrap());
     let output = run(&mut command);

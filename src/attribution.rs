@@ -60,6 +60,12 @@ pub struct Attribution {
     /// The sender's own domains (`own_domains`, else those of `unsubscribe_addresses` and
     /// `verp`), canonical: an address at one or a subdomain never names a complainant.
     own_domains: Vec<String>,
+    /// Whether `own_domains` was configured. Derived domains are only a guess (a sender may
+    /// share a domain with its subscribers: an ISP, a university, a mailbox provider missing
+    /// from [`PUBLIC_MAILBOX_DOMAINS`]): they bar only the weak strategies (To,
+    /// Delivered-To), never a strong one nor an unsubscribe request's sender, whose loss
+    /// would keep mailing someone who asked to stop.
+    own_domains_configured: bool,
     /// The sender's own addresses, lower-cased: the literal `unsubscribe_addresses`, and
     /// the mailboxes' users (`with_own_addresses`).
     own_addresses: Vec<String>,
@@ -173,6 +179,7 @@ impl Attribution {
             .collect();
         Ok(Attribution {
             own_domains,
+            own_domains_configured: config.own_domains.is_some(),
             own_addresses,
             order: config.order.clone(),
             headers: config
@@ -203,31 +210,35 @@ impl Attribution {
         self
     }
 
-    /// Whether `address` is the sender's own (see `own_domains`, `own_addresses`): never
-    /// someone to suppress.
-    pub fn is_own(&self, address: &str) -> bool {
+    /// Whether `address` is the sender's own: never someone to suppress. Its own addresses
+    /// (`own_addresses`, and any address a `verp` or `unsubscribe_addresses` template
+    /// matches) always are; an address at one of `own_domains` is when they were configured,
+    /// or, derived, for a weak strategy (`weak`) only.
+    pub fn is_own(&self, address: &str, weak: bool) -> bool {
         let Some(written) = address::normalise(address) else {
             return false;
         };
         self.own_addresses
             .iter()
             .any(|own| own.eq_ignore_ascii_case(&written))
-            || written.rsplit_once('@').is_some_and(|(_, domain)| {
-                self.own_domains
-                    .iter()
-                    .any(|own| address::is_within(domain, own))
-            })
+            || self.verp.iter().any(|t| t.capture(&written).is_some())
+            || ((weak || self.own_domains_configured)
+                && written.rsplit_once('@').is_some_and(|(_, domain)| {
+                    self.own_domains
+                        .iter()
+                        .any(|own| address::is_within(domain, own))
+                }))
     }
 
     /// Takes out of what a strategy found, from `from` on, the addresses that are the
     /// sender's own (`is_own`), each said in a note.
-    fn drop_own(&self, from: usize, out: &mut Attributed) {
+    fn drop_own(&self, from: usize, weak: bool, out: &mut Attributed) {
         let mut index = from;
         while index < out.recipients.len() {
             let own = out.recipients[index]
                 .address
                 .as_deref()
-                .is_some_and(|a| self.is_own(a));
+                .is_some_and(|a| self.is_own(a, weak));
             if own {
                 let recipient = out.recipients.remove(index);
                 out.notes.push(format!(
@@ -286,7 +297,7 @@ impl Attribution {
                 let mut unused = Attributed::default();
                 self.run(*strategy, report, original, send_log, &mut unused);
                 drop_the_senders_own(report, original, 0, &mut unused);
-                self.drop_own(0, &mut unused);
+                self.drop_own(0, true, &mut unused);
                 for recipient in unused.recipients {
                     if let Some(address) = recipient.address {
                         out.notes.push(format!(
@@ -302,7 +313,7 @@ impl Attribution {
             if weak {
                 drop_the_senders_own(report, original, before, &mut out);
             }
-            self.drop_own(before, &mut out);
+            self.drop_own(before, weak, &mut out);
             let found_address = out.recipients[before..].iter().any(|r| r.address.is_some());
             if found_address {
                 break;

@@ -90,9 +90,12 @@ pub fn attribute(
             if report.recipient_addresses().is_empty() {
                 // The sender's own address (its list's, one at its domain) asking to leave
                 // is a loop or a test, never a subscriber: it stays on, and is said.
-                let (own, others): (Vec<Recipient>, Vec<Recipient>) = from_sender
-                    .into_iter()
-                    .partition(|r| r.address.as_deref().is_some_and(|a| attribution.is_own(a)));
+                let (own, others): (Vec<Recipient>, Vec<Recipient>) =
+                    from_sender.into_iter().partition(|r| {
+                        r.address
+                            .as_deref()
+                            .is_some_and(|a| attribution.is_own(a, false))
+                    });
                 report.recipients.extend(others);
                 if let Some(address) = own.into_iter().find_map(|r| r.address) {
                     report

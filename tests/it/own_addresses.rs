@@ -1,7 +1,11 @@
-//! The sender's own addresses (its domains: `[attribution] own_domains`, by default those of
-//! `unsubscribe_addresses` and `verp`; its feedback mailboxes' users) are never suppressed,
-//! neither by an unsubscribe request sent from one nor by a complaint that names one. Such a
-//! message is stored and counted as unattributed, with its reason.
+//! The sender's own addresses are never suppressed, neither by an unsubscribe request sent
+//! from one nor by a complaint that names one. Such a message is stored and counted as
+//! unattributed, with its reason. Own: its feedback mailboxes' users, its literal
+//! `unsubscribe_addresses`, any address its `verp` or unsubscribe templates match, and an
+//! address at one of `[attribution] own_domains`. Without `own_domains`, the domains of
+//! `unsubscribe_addresses` and `verp` are taken as the sender's for the weak strategies (To,
+//! Delivered-To) only: a guess that must not keep mailing a subscriber who asked to leave,
+//! nor lose a complaint the send log or a token names.
 
 use crate::support::{fbl, run, stdout};
 use std::path::Path;
@@ -85,14 +89,17 @@ const OWN_REQUEST: &str = "an unsubscribe request from \
      says which domains are yours)";
 
 /// A request from the sender's own list address (a loop, a colleague's test) used to
-/// unsubscribe that address; so did one from a feedback mailbox. A subscriber's request, at
-/// a public mailbox provider where the sender also has an unsubscribe address, still does.
+/// unsubscribe that address; so did one from a feedback mailbox or a bounce address. A
+/// subscriber's request, at a public mailbox provider where the sender also has an
+/// unsubscribe address, still does; so does one from a domain the sender's addresses are at,
+/// unless `own_domains` says it is the sender's (an ISP or a university mails its own users).
 #[test]
 fn an_unsubscribe_request_from_the_sender_s_own_address_unsubscribes_nobody() {
     let dir = tempfile::tempdir().unwrap();
+    let config = format!("{CONFIG}own_domains = [\"example.com\", \"example.net\"]\n");
     let summary = ingest(
         dir.path(),
-        CONFIG,
+        &config,
         &[
             (
                 "list.eml",
@@ -141,6 +148,49 @@ fn an_unsubscribe_request_from_the_sender_s_own_address_unsubscribes_nobody() {
     );
     assert_eq!(summary["unattributed_reasons"][OWN_REQUEST], 1, "{summary}");
     assert_eq!(suppressed(dir.path()), ["news@example.com"]);
+
+    // Without `own_domains`, the domain of an unsubscribe address is no reason to ignore a
+    // request: a subscriber of the same ISP asking to leave is unsubscribed. Own addresses
+    // (a mailbox's user, what a template matches) still are ignored.
+    let dir = tempfile::tempdir().unwrap();
+    let summary = ingest(
+        dir.path(),
+        CONFIG,
+        &[
+            (
+                "neighbour.eml",
+                request("jane@example.com", "unsubscribe@example.com"),
+            ),
+            (
+                "verp.eml",
+                request("b-7@bounce.example.net", "unsubscribe@example.com"),
+            ),
+            (
+                "mailbox.eml",
+                request("FBL@gmail.com", "unsubscribe@example.com"),
+            ),
+        ],
+    );
+    assert_eq!(summary["unattributed_reasons"][OWN_REQUEST], 2, "{summary}");
+    assert_eq!(suppressed(dir.path()), ["jane@example.com"]);
+}
+
+/// A complaint the send log or a header names at a domain of the sender's unsubscribe
+/// address (a sender at an ISP, mailing that ISP's users) is that user's: suppressed. Only
+/// a weak strategy's To at such a domain is taken for the sender's own (the test below).
+#[test]
+fn a_strong_strategy_names_a_subscriber_at_the_sender_s_domain() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = complaint("To: felix.braun@example.com\nMessage-ID: <m7@mail.example.com>\n");
+    let text = String::from_utf8(report).unwrap().replacen(
+        "Feedback-Type: abuse\n",
+        "Feedback-Type: abuse\nOriginal-Rcpt-To: felix.braun@example.com\n",
+        1,
+    );
+    assert!(text.contains("Original-Rcpt-To"), "the fixture changed");
+    let summary = ingest(dir.path(), CONFIG, &[("c.eml", text.into_bytes())]);
+    assert_eq!(summary["unattributed"], 0, "{summary}");
+    assert_eq!(suppressed(dir.path()), ["felix.braun@example.com"]);
 }
 
 /// A newsletter sent with its subscribers in Bcc and `To: subscribers@example.com` (an

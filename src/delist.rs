@@ -24,7 +24,9 @@ pub struct DelistInput {
     pub ip_status: Vec<SndsStatus>,
     pub snds_available: bool,
     pub snds_days: Vec<SndsDay>,
-    /// Day, complaints, of which Microsoft's (the only ones SNDS's volume counts).
+    /// Day, complaints, of which Microsoft's (the only ones SNDS's volume counts). The day
+    /// is the one `fbl report` rates them against: their send day when the send log places
+    /// them, else the day they were reported.
     pub complaints_by_day: Vec<(String, u64, u64)>,
     pub send_log_by_day: Vec<(String, u64)>,
     /// Minutes from each complaint report to the suppression of its complainant; `None`

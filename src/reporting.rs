@@ -477,6 +477,32 @@ fn alert_window_days(now: &str, earliest: Option<&str>) -> Result<u32> {
     Ok(backlog.clamp(lookback, ALERT_BACKLOG_DAYS) as u32)
 }
 
+/// One IP's complaints per day they are rated against, and of those Microsoft's, as
+/// `fbl report` rates them (`rates::build_report`): a complaint the send log places on its
+/// send day counts on that day, any other on the day it was reported; days outside the
+/// window are left out.
+fn ip_complaints_by_rated_day(
+    counts: &[crate::rates::ComplaintCount],
+    ip: &str,
+    window: &Window,
+) -> Vec<(String, u64, u64)> {
+    let mut days: std::collections::BTreeMap<&str, (u64, u64)> = Default::default();
+    for count in counts.iter().filter(|c| c.source_ip.as_deref() == Some(ip)) {
+        let day = count.sent_day.as_deref().unwrap_or(&count.day);
+        if day < window.from_day.as_str() || day > window.to_day.as_str() {
+            continue;
+        }
+        let entry = days.entry(day).or_default();
+        entry.0 += count.complaints;
+        if count.reporter == crate::rates::SNDS_REPORTER {
+            entry.1 += count.complaints;
+        }
+    }
+    days.into_iter()
+        .map(|(day, (all, microsoft))| (day.to_string(), all, microsoft))
+        .collect()
+}
+
 /// Gathers the delisting packet's figures for one IP over the `days` days ending on `now`.
 pub fn delist_input(
     store: &Store,
@@ -488,15 +514,18 @@ pub fn delist_input(
     let settings = settings(config);
     let window = Window::ending(day_of(now)?, days);
     // One snapshot of the store for every figure of the packet, as for a report.
-    let (figures, blocks, ip_status, snds_available, snds_days) = store.read_snapshot(|store| {
-        Ok((
-            store.delist_figures(ip, &window.from_day)?,
-            crate::rates::one_per_rejection(store.block_events("", Some(ip))?),
-            store.snds_ip_status_all_periods()?,
-            store.has_snds()?,
-            store.snds_days(&window.from_day, &window.to_day, Some(ip))?,
-        ))
-    })?;
+    let (figures, complaints_by_day, blocks, ip_status, snds_available, snds_days) = store
+        .read_snapshot(|store| {
+            let (counts, _, _) = store.complaint_counts(&window.from_day, &window.to_day)?;
+            Ok((
+                store.delist_figures(ip, &window.from_day)?,
+                ip_complaints_by_rated_day(&counts, ip, &window),
+                crate::rates::one_per_rejection(store.block_events("", Some(ip))?),
+                store.snds_ip_status_all_periods()?,
+                store.has_snds()?,
+                store.snds_days(&window.from_day, &window.to_day, Some(ip))?,
+            ))
+        })?;
     let minutes = |from: &str, to: &str| -> Option<i64> {
         let from = chrono::DateTime::parse_from_rfc3339(from).ok()?;
         let to = chrono::DateTime::parse_from_rfc3339(to).ok()?;
@@ -536,7 +565,7 @@ pub fn delist_input(
         ip_status,
         snds_available,
         snds_days,
-        complaints_by_day: figures.complaints_by_day,
+        complaints_by_day,
         send_log_by_day: figures.send_log_by_day,
         suppression_minutes,
         suppressions_active: figures.suppressions_active,

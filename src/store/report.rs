@@ -48,8 +48,6 @@ pub struct SuppressionDelay {
 /// What the delisting packet needs from the store about one IP.
 #[derive(Debug, Clone, Default)]
 pub struct DelistFigures {
-    /// Day, complaints, of which Microsoft's.
-    pub complaints_by_day: Vec<(String, u64, u64)>,
     pub send_log_by_day: Vec<(String, u64)>,
     pub delays: Vec<SuppressionDelay>,
     pub suppressions_active: u64,
@@ -853,15 +851,6 @@ impl Store {
 
     /// What the delisting packet shows about one IP, for days from `from_day` on.
     pub fn delist_figures(&self, ip: &str, from_day: &str) -> Result<DelistFigures> {
-        let complaints_by_day = self.db.query(
-            "SELECT reported_day, count(*),
-                    sum(CASE WHEN reporter = 'microsoft' THEN 1 ELSE 0 END)
-             FROM reports
-             WHERE kind = 'complaint' AND reported_day >= ?2 AND source_ip = ?1
-             GROUP BY reported_day ORDER BY reported_day",
-            params![ip, from_day],
-            |r| Ok((r.get(0)?, r.get::<i64>(1)? as u64, r.get::<i64>(2)? as u64)),
-        )?;
         let send_log_by_day = self.db.query(
             "SELECT substr(sent_at, 1, 10) AS day, count(*) FROM send_log
              WHERE sent_at >= ?2 AND source_ip = ?1 GROUP BY day ORDER BY day",
@@ -911,7 +900,6 @@ impl Store {
             )?,
         };
         Ok(DelistFigures {
-            complaints_by_day,
             send_log_by_day,
             delays,
             suppressions_active,

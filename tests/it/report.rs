@@ -2108,3 +2108,46 @@ fn a_range_two_snds_accounts_list_differently_is_one_series_blocked() {
     assert_eq!(listed.len(), 1, "{listed:#?}");
     assert_eq!(listed[0]["blocked"], true);
 }
+
+/// The delisting packet rated complaints by the day they were reported: the twenty late
+/// complaints of 11 and 12 November showed against days with no messages, while `fbl report`
+/// rates them against the 5,000 messages of the 10th. The packet now agrees with the report.
+#[test]
+fn the_delisting_packet_rates_late_complaints_against_their_send_day_as_the_report_does() {
+    let fixture = late_complaints_store();
+    let output = run(fixture.fbl().env("FBL_NOW", "2026-11-13T08:00:00Z").args([
+        "report",
+        "delist",
+        "--ip",
+        "192.0.2.50",
+        "--days",
+        "7",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    let text = stdout(&output);
+    assert!(
+        text.contains(
+            "Complaints about mail from this IP: 20 in the period, against 5000 messages (0.400%)."
+        ),
+        "{text}"
+    );
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|line| line.trim_start().starts_with("2026-11-1"))
+        .collect();
+    assert_eq!(rows.len(), 1, "{text}");
+    let cells: Vec<&str> = rows[0].split_whitespace().collect();
+    assert_eq!(
+        cells,
+        [
+            "2026-11-10",
+            "20",
+            "5000",
+            "send",
+            "log",
+            "0.400%",
+            "critical"
+        ],
+        "{text}"
+    );
+}

@@ -8,7 +8,7 @@ use crate::config::{Config, ReportConfig};
 use crate::ingest::{Kept, disk_full};
 use crate::outlook_blocks::{BlockSighting, sightings_in_bounce, sightings_in_send_log};
 use crate::rates::{
-    Alert, ComplaintReport, REPORTER_DOMAINS, ReportInput, Volume, Window, build_report,
+    Alert, BlockEvent, ComplaintReport, REPORTER_DOMAINS, ReportInput, Volume, Window, build_report,
 };
 use crate::report_render::{ReportFormat, render};
 use crate::sendlog::{ReadOptions, SendLogFormat};
@@ -34,8 +34,12 @@ pub fn day_of(now: &str) -> Result<chrono::NaiveDate> {
         .date_naive())
 }
 
-/// Records the sightings; returns how many were new. A sighting without an IP in its text
-/// takes the send log's source IP of the refused message, when the send log knows it.
+/// Records the sightings; returns how many rejections are new: those the report counts now
+/// and did not before. A sighting of a rejection already stored from the other source (the
+/// send log's line of a refusal whose DSN was stored, or the DSN of one logged) is kept
+/// but is no new rejection: the report counts the pair once (`rates::one_per_rejection`).
+/// A sighting without an IP in its text takes the send log's source IP of the refused
+/// message, when the send log knows it.
 fn record(
     store: &mut Store,
     sightings: &[BlockSighting],
@@ -52,6 +56,22 @@ fn record(
             (None, None) => Ok(String::new()),
         })
         .collect::<Result<_>>()?;
+    // The sightings already stored that a new one may pair with, per IP, code and
+    // recipient (ASCII case aside), read before any is added.
+    type Group = (String, String, String);
+    let mut groups: BTreeMap<Group, (Vec<BlockEvent>, Vec<BlockEvent>)> = BTreeMap::new();
+    for (sighting, ip) in sightings.iter().zip(&ips) {
+        let recipient = sighting.recipient.as_deref().unwrap_or("");
+        let key = (
+            ip.clone(),
+            sighting.recognised.code.clone(),
+            recipient.to_ascii_lowercase(),
+        );
+        if !recipient.is_empty() && !groups.contains_key(&key) {
+            let stored = store.block_events_of_recipient(ip, &key.1, recipient)?;
+            groups.insert(key, (stored, Vec::new()));
+        }
+    }
     let mut batch = store.begin()?;
     let mut added = 0;
     for (sighting, ip) in sightings.iter().zip(&ips) {
@@ -69,11 +89,34 @@ fn record(
             report_id,
             found_at: now,
         };
-        if batch.add_block_event(&event)? {
-            added += 1;
+        if !batch.add_block_event(&event)? {
+            continue;
+        }
+        let recipient = event.recipient;
+        match groups.get_mut(&(
+            ip.clone(),
+            event.code.to_string(),
+            recipient.to_ascii_lowercase(),
+        )) {
+            Some((_, new)) => new.push(BlockEvent {
+                ip: ip.clone(),
+                code: event.code.to_string(),
+                class: event.class,
+                text: event.text.to_string(),
+                recipient: Some(recipient.to_string()),
+                seen_at: seen_at.to_string(),
+                source: source.to_string(),
+            }),
+            // No recipient: never paired, always a rejection of its own.
+            None => added += 1,
         }
     }
     batch.commit()?;
+    for (stored, new) in groups.into_values().filter(|(_, new)| !new.is_empty()) {
+        let before = crate::rates::one_per_rejection(stored.clone()).len();
+        let after = crate::rates::one_per_rejection(stored.into_iter().chain(new).collect()).len();
+        added += after.saturating_sub(before) as u64;
+    }
     Ok(added)
 }
 

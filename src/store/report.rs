@@ -788,6 +788,29 @@ impl Store {
         )
     }
 
+    /// The sightings of one IP and code whose recipient is `recipient` (ASCII case aside):
+    /// those `rates::one_per_rejection` may pair with a new sighting of that recipient.
+    pub fn block_events_of_recipient(
+        &self,
+        ip: &str,
+        code: &str,
+        recipient: &str,
+    ) -> Result<Vec<BlockEvent>> {
+        let mut found = self.db.query(
+            "SELECT ip, code, class, text, recipient, seen_at, source FROM block_events
+             WHERE ip = ?1 AND code = ?2 AND lower(recipient) = lower(?3) ORDER BY seen_at, id",
+            params![ip, code, recipient],
+            block_event_from_row,
+        )?;
+        // PostgreSQL's lower() folds letters beyond ASCII too.
+        found.retain(|e| {
+            e.recipient
+                .as_deref()
+                .is_some_and(|r| r.eq_ignore_ascii_case(recipient))
+        });
+        Ok(found)
+    }
+
     /// An IP's sightings before `before` (an RFC 3339 time), newest first.
     pub fn block_events_before(&self, ip: &str, before: &str) -> Result<Vec<BlockEvent>> {
         self.db.query(

@@ -6,7 +6,9 @@ use crate::address;
 use crate::config::{AttributionConfig, HeaderValueKind};
 use crate::header_block::HeaderBlock;
 use crate::outlook_codes::BlockClass;
-use crate::rates::{BlockEvent, SndsDay, SndsStatus, Thresholds, episodes, judge, percent};
+use crate::rates::{
+    BlockEvent, SndsDay, SndsStatus, Thresholds, counted, episodes, judge, percent,
+};
 use crate::verp::VerpTemplate;
 use std::fmt::Write as _;
 
@@ -24,7 +26,9 @@ pub struct DelistInput {
     pub ip_status: Vec<SndsStatus>,
     pub snds_available: bool,
     pub snds_days: Vec<SndsDay>,
-    /// Day, complaints, of which Microsoft's (the only ones SNDS's volume counts).
+    /// Day, complaints, of which Microsoft's (the only ones SNDS's volume counts). The day
+    /// is the one `fbl report` rates them against: their send day when the send log places
+    /// them, else the day they were reported.
     pub complaints_by_day: Vec<(String, u64, u64)>,
     pub send_log_by_day: Vec<(String, u64)>,
     /// Minutes from each complaint report to the suppression of its complainant; `None`
@@ -656,22 +660,25 @@ pub fn packet(input: &DelistInput, format: PacketFormat, redaction: &Redaction) 
     });
     summary.push(match latest_block {
         Some(e) => format!(
-            "Outlook.com has rejected mail from this IP since {} ({}: {}); last rejection {}, {} rejections seen.",
+            "Outlook.com has rejected mail from this IP since {} ({}: {}); last rejection {}, {} seen.",
             e.first_seen,
             e.codes.join(", "),
             e.meaning,
             e.last_seen,
-            e.sightings
+            counted(e.sightings, "rejection", "rejections")
         ),
         None => "No Outlook.com block (5xx) seen in our bounces or send log.".to_string(),
     });
     if let Some(e) = latest_throttle {
         summary.push(format!(
-            "Outlook.com deferred (4xx, rate limiting) mail from this IP from {} to {} ({}), {} times.",
+            "Outlook.com deferred (4xx, rate limiting) mail from this IP from {} to {} ({}), {}.",
             e.first_seen,
             e.last_seen,
             e.codes.join(", "),
-            e.sightings
+            match e.sightings {
+                1 => "once".to_string(),
+                n => format!("{n} times"),
+            }
         ));
     }
     summary.push(if !input.snds_available {
@@ -697,29 +704,40 @@ pub fn packet(input: &DelistInput, format: PacketFormat, redaction: &Redaction) 
         match volume {
             0 => String::new(),
             _ if rated == complaints => format!(
-                ", against {volume} messages ({})",
+                ", against {} ({})",
+                counted(volume, "message", "messages"),
                 percent(Some(rated as f64 * 100.0 / volume as f64))
             ),
             _ => format!(
-                "; {rated} of them on days of known volume, against {volume} messages ({})",
+                "; {rated} of them on days of known volume, against {} ({})",
+                counted(volume, "message", "messages"),
                 percent(Some(rated as f64 * 100.0 / volume as f64))
             ),
         }
     ));
     summary.push(format!(
-        "Complainants suppressed: {} of {} complaints; time from the provider's report to suppression: {}.",
+        "Complainants suppressed: {} of {}; time from the provider's report to suppression: {}.",
         suppressed.len(),
-        input.suppression_minutes.len(),
+        counted(
+            input.suppression_minutes.len() as u64,
+            "complaint",
+            "complaints"
+        ),
         delay_summary(&suppressed)
     ));
     summary.push(format!(
-        "Suppression list: {} addresses that we never mail again.",
-        input.suppressions_active
+        "Suppression list: {} that we never mail again.",
+        counted(input.suppressions_active, "address", "addresses")
     ));
     let loops: Vec<String> = input
         .reporters
         .iter()
-        .map(|(reporter, n, latest)| format!("{reporter} ({n} reports, latest {latest})"))
+        .map(|(reporter, n, latest)| {
+            format!(
+                "{reporter} ({}, latest {latest})",
+                counted(*n, "report", "reports")
+            )
+        })
         .collect();
     summary.push(if loops.is_empty() {
         "Feedback loops: no reports received yet.".to_string()
@@ -1007,6 +1025,54 @@ mod tests {
     }
 
     use super::*;
+
+    /// "1 reports", "1 rejections seen", "1 times", "1 of 1 complaints", "1 addresses":
+    /// counts of one read in the singular.
+    #[test]
+    fn counts_of_one_read_in_the_singular() {
+        let event = |code: &str, class: BlockClass, at: &str| crate::rates::BlockEvent {
+            ip: "192.0.2.10".into(),
+            code: code.into(),
+            class,
+            text: format!("550 {code}"),
+            recipient: None,
+            seen_at: at.into(),
+            source: "bounce".into(),
+        };
+        let input = DelistInput {
+            ip: "192.0.2.10".into(),
+            generated_at: "2026-11-20T08:00:00Z".into(),
+            from_day: "2026-11-01".into(),
+            thresholds: Thresholds::default(),
+            sending_ip: None,
+            blocks: vec![
+                event("S3140", BlockClass::Block, "2026-11-18T10:00:00Z"),
+                event("RP-001", BlockClass::Throttle, "2026-11-17T10:00:00Z"),
+            ],
+            ip_status: vec![],
+            snds_available: false,
+            snds_days: vec![],
+            complaints_by_day: vec![("2026-11-19".into(), 1, 0)],
+            send_log_by_day: vec![("2026-11-19".into(), 1)],
+            suppression_minutes: vec![Some(30)],
+            suppressions_active: 1,
+            reporters: vec![("yahoo".into(), 1, "2026-11-19T10:00:00Z".into())],
+            mailboxes: vec![],
+            example_headers: None,
+            example_complainants: vec![],
+        };
+        let text = packet(&input, PacketFormat::Text, &Redaction::default());
+        for expected in [
+            "last rejection 2026-11-18T10:00:00Z, 1 rejection seen.",
+            "(RP-001), once.",
+            "1 in the period, against 1 message (",
+            "Complainants suppressed: 1 of 1 complaint;",
+            "Suppression list: 1 address that we never mail again.",
+            "yahoo (1 report, latest 2026-11-19T10:00:00Z)",
+        ] {
+            assert!(text.contains(expected), "{expected}:\n{text}");
+        }
+    }
 
     fn redaction(toml: &str) -> Redaction {
         let config: AttributionConfig = toml::from_str(toml).unwrap();

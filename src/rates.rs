@@ -1438,12 +1438,12 @@ pub fn alerts(report: &ComplaintReport) -> Vec<Alert> {
                 subject: format!("ip {}", day.ip),
                 event: day.day.clone(),
                 message: format!(
-                    "ip {} complaint rate {} on {} ({} in {} messages, {}): {} (at or above {}%)",
+                    "ip {} complaint rate {} on {} ({} in {}, {}): {} (at or above {}%)",
                     day.ip,
                     percent(day.rate_percent),
                     day.day,
                     rated_text(day),
-                    day.messages.unwrap_or(0),
+                    counted(day.messages.unwrap_or(0), "message", "messages"),
                     source_name(day.volume_source),
                     day.level.as_str(),
                     limit(day.level),
@@ -1466,12 +1466,12 @@ pub fn alerts(report: &ComplaintReport) -> Vec<Alert> {
                 subject: format!("reporter {}", row.subject),
                 event: day.to_string(),
                 message: format!(
-                    "reporter {} complaint rate {} on {} ({} complaints in {} messages): {} (at or above {}%)",
+                    "reporter {} complaint rate {} on {} ({} in {}): {} (at or above {}%)",
                     row.subject,
                     percent(row.rate_percent),
                     day,
-                    row.complaints,
-                    row.messages.unwrap_or(0),
+                    counted(row.complaints, "complaint", "complaints"),
+                    counted(row.messages.unwrap_or(0), "message", "messages"),
                     row.level.as_str(),
                     limit(row.level),
                 ),
@@ -1505,11 +1505,11 @@ pub fn alerts(report: &ComplaintReport) -> Vec<Alert> {
                     String::new()
                 },
                 message: format!(
-                    "{what} {} complaint rate {} ({} complaints in {} messages): {} (at or above {}%)",
+                    "{what} {} complaint rate {} ({} in {}): {} (at or above {}%)",
                     row.subject,
                     percent(row.rate_percent),
-                    row.complaints,
-                    row.messages.unwrap_or(0),
+                    counted(row.complaints, "complaint", "complaints"),
+                    counted(row.messages.unwrap_or(0), "message", "messages"),
                     row.level.as_str(),
                     limit(row.level),
                 ),
@@ -1627,24 +1627,37 @@ pub fn more_complaints_than_messages(rate: Option<f64>) -> bool {
     rate.is_some_and(|r| r > 100.0)
 }
 
+/// A count and its noun, singular for one: `1 complaint`, `2 complaints`.
+pub fn counted(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 /// What a flagged rate (`more_complaints_than_messages`) means, for a note beside it.
 pub const MORE_COMPLAINTS_THAN_MESSAGES: &str = "more complaints than messages sent: the send log lacks messages these complaints are about (it is incomplete for this IP and day, or this figure); not a real rate, never judged";
 
 /// Which of an IP's complaints of a day its rate is over: `3 complaints`, or with an SNDS
-/// volume `1 Microsoft complaints of 3`.
+/// volume `1 Microsoft complaint of 3`.
 pub fn rated_text(day: &IpDay) -> String {
     match day.volume_source {
         VolumeSource::Snds => format!(
-            "{} Microsoft complaints of {}",
-            day.rated_complaints, day.complaints
+            "{} of {}",
+            counted(
+                day.rated_complaints,
+                "Microsoft complaint",
+                "Microsoft complaints"
+            ),
+            day.complaints
         ),
-        _ if day.rated_complaints != day.complaints => {
-            format!(
-                "{} rated complaints of {}",
-                day.rated_complaints, day.complaints
-            )
-        }
-        _ => format!("{} complaints", day.complaints),
+        _ if day.rated_complaints != day.complaints => format!(
+            "{} of {}",
+            counted(day.rated_complaints, "rated complaint", "rated complaints"),
+            day.complaints
+        ),
+        _ => counted(day.complaints, "complaint", "complaints"),
     }
 }
 
@@ -2590,6 +2603,100 @@ mod tests {
             .expect("a list alert");
         assert_eq!(report.window.to_day, "2026-11-20");
         assert_eq!(list.event, "2026-W47");
+    }
+
+    /// One of everything: a one-day window, one complaint of one IP, reporter and campaign
+    /// on a day of 500 messages, one left outside any campaign, one unattributed, one trap
+    /// hit, one IP red, a minimum volume of one message. Every count reads in the singular.
+    fn one_of_each() -> ComplaintReport {
+        let input = ReportInput {
+            complaints: vec![complaints("192.0.2.10", 20, "yahoo", 1)],
+            send_log_ip_days: vec![volume("192.0.2.10", 20, 500)],
+            send_log_reporter_days: vec![volume("yahoo", 20, 500)],
+            snds_days: vec![SndsDay {
+                message_recipients: 1,
+                ..snds("192.0.2.10", 20, 1, "red")
+            }],
+            snds_available: true,
+            campaigns: vec![CampaignCount {
+                campaign: Some("spring".into()),
+                list: None,
+                complaints: 1,
+                messages: 500,
+                complaints_all: 1,
+                messages_all: 500,
+            }],
+            complaints_without_campaign: 1,
+            attributed: 0,
+            unattributed: 1,
+            ..ReportInput::default()
+        };
+        build_report(
+            input,
+            Window::ending(chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(), 1),
+            Thresholds {
+                min_volume: 1,
+                ..Thresholds::default()
+            },
+            &IpRanges::default(),
+            "2026-11-20T08:00:00Z",
+        )
+    }
+
+    /// "1 complaints in 500 messages" read as a slip in every alert of one complaint.
+    #[test]
+    fn alerts_of_one_complaint_say_complaint() {
+        let report = one_of_each();
+        let messages: Vec<&str> = report.alerts.iter().map(|a| a.message.as_str()).collect();
+        for subject in ["ip 192.0.2.10", "reporter yahoo", "campaign spring"] {
+            assert!(
+                messages
+                    .iter()
+                    .any(|m| m.starts_with(subject) && m.contains("(1 complaint in 500 messages")),
+                "{subject}: {messages:#?}"
+            );
+        }
+        assert!(
+            !messages.iter().any(|m| m.contains("1 complaints")),
+            "{messages:#?}"
+        );
+    }
+
+    #[test]
+    fn the_table_says_one_day_message_complaint_trap_hit_and_ip() {
+        let table = table_of(&one_of_each());
+        for expected in [
+            "2026-11-20 to 2026-11-20 (1 day),",
+            "judged over 1 message or more",
+            "campaigns (through the send log; 1 complaint not placed)",
+            "SNDS: 1 trap hit; 1 IP red, 0 yellow",
+        ] {
+            assert!(table.contains(expected), "{expected}:\n{table}");
+        }
+    }
+
+    #[test]
+    fn the_html_page_says_one_day_message_complaint_trap_hit_and_recipient() {
+        let mut page = Vec::new();
+        crate::report_render::render(
+            crate::report_render::ReportFormat::Html,
+            &one_of_each(),
+            &mut page,
+        )
+        .unwrap();
+        let page = String::from_utf8(page).unwrap();
+        for expected in [
+            "2026-11-20 to 2026-11-20 (1 day),",
+            "judged only over 1 message or more",
+            "1 complaint could not be placed in a campaign",
+            "<p>1 complaint without a complainant address.</p>",
+            "(1 complaint in 500 messages)</title>",
+            "(1 complaint, 500 messages from the send log)",
+            "1 trap hit, 1 recipient</title>",
+            "<title>yahoo: 1 complaint (1 rated)",
+        ] {
+            assert!(page.contains(expected), "{expected}:\n{page}");
+        }
     }
 
     #[test]

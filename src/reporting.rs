@@ -8,7 +8,7 @@ use crate::config::{Config, ReportConfig};
 use crate::ingest::{Kept, disk_full};
 use crate::outlook_blocks::{BlockSighting, sightings_in_bounce, sightings_in_send_log};
 use crate::rates::{
-    Alert, ComplaintReport, REPORTER_DOMAINS, ReportInput, Volume, Window, build_report,
+    Alert, BlockEvent, ComplaintReport, REPORTER_DOMAINS, ReportInput, Volume, Window, build_report,
 };
 use crate::report_render::{ReportFormat, render};
 use crate::sendlog::{ReadOptions, SendLogFormat};
@@ -34,8 +34,12 @@ pub fn day_of(now: &str) -> Result<chrono::NaiveDate> {
         .date_naive())
 }
 
-/// Records the sightings; returns how many were new. A sighting without an IP in its text
-/// takes the send log's source IP of the refused message, when the send log knows it.
+/// Records the sightings; returns how many rejections are new: those the report counts now
+/// and did not before. A sighting of a rejection already stored from the other source (the
+/// send log's line of a refusal whose DSN was stored, or the DSN of one logged) is kept
+/// but is no new rejection: the report counts the pair once (`rates::one_per_rejection`).
+/// A sighting without an IP in its text takes the send log's source IP of the refused
+/// message, when the send log knows it.
 fn record(
     store: &mut Store,
     sightings: &[BlockSighting],
@@ -52,6 +56,22 @@ fn record(
             (None, None) => Ok(String::new()),
         })
         .collect::<Result<_>>()?;
+    // The sightings already stored that a new one may pair with, per IP, code and
+    // recipient (ASCII case aside), read before any is added.
+    type Group = (String, String, String);
+    let mut groups: BTreeMap<Group, (Vec<BlockEvent>, Vec<BlockEvent>)> = BTreeMap::new();
+    for (sighting, ip) in sightings.iter().zip(&ips) {
+        let recipient = sighting.recipient.as_deref().unwrap_or("");
+        let key = (
+            ip.clone(),
+            sighting.recognised.code.clone(),
+            recipient.to_ascii_lowercase(),
+        );
+        if !recipient.is_empty() && !groups.contains_key(&key) {
+            let stored = store.block_events_of_recipient(ip, &key.1, recipient)?;
+            groups.insert(key, (stored, Vec::new()));
+        }
+    }
     let mut batch = store.begin()?;
     let mut added = 0;
     for (sighting, ip) in sightings.iter().zip(&ips) {
@@ -69,11 +89,34 @@ fn record(
             report_id,
             found_at: now,
         };
-        if batch.add_block_event(&event)? {
-            added += 1;
+        if !batch.add_block_event(&event)? {
+            continue;
+        }
+        let recipient = event.recipient;
+        match groups.get_mut(&(
+            ip.clone(),
+            event.code.to_string(),
+            recipient.to_ascii_lowercase(),
+        )) {
+            Some((_, new)) => new.push(BlockEvent {
+                ip: ip.clone(),
+                code: event.code.to_string(),
+                class: event.class,
+                text: event.text.to_string(),
+                recipient: Some(recipient.to_string()),
+                seen_at: seen_at.to_string(),
+                source: source.to_string(),
+            }),
+            // No recipient: never paired, always a rejection of its own.
+            None => added += 1,
         }
     }
     batch.commit()?;
+    for (stored, new) in groups.into_values().filter(|(_, new)| !new.is_empty()) {
+        let before = crate::rates::one_per_rejection(stored.clone()).len();
+        let after = crate::rates::one_per_rejection(stored.into_iter().chain(new).collect()).len();
+        added += after.saturating_sub(before) as u64;
+    }
     Ok(added)
 }
 
@@ -477,6 +520,32 @@ fn alert_window_days(now: &str, earliest: Option<&str>) -> Result<u32> {
     Ok(backlog.clamp(lookback, ALERT_BACKLOG_DAYS) as u32)
 }
 
+/// One IP's complaints per day they are rated against, and of those Microsoft's, as
+/// `fbl report` rates them (`rates::build_report`): a complaint the send log places on its
+/// send day counts on that day, any other on the day it was reported; days outside the
+/// window are left out.
+fn ip_complaints_by_rated_day(
+    counts: &[crate::rates::ComplaintCount],
+    ip: &str,
+    window: &Window,
+) -> Vec<(String, u64, u64)> {
+    let mut days: std::collections::BTreeMap<&str, (u64, u64)> = Default::default();
+    for count in counts.iter().filter(|c| c.source_ip.as_deref() == Some(ip)) {
+        let day = count.sent_day.as_deref().unwrap_or(&count.day);
+        if day < window.from_day.as_str() || day > window.to_day.as_str() {
+            continue;
+        }
+        let entry = days.entry(day).or_default();
+        entry.0 += count.complaints;
+        if count.reporter == crate::rates::SNDS_REPORTER {
+            entry.1 += count.complaints;
+        }
+    }
+    days.into_iter()
+        .map(|(day, (all, microsoft))| (day.to_string(), all, microsoft))
+        .collect()
+}
+
 /// Gathers the delisting packet's figures for one IP over the `days` days ending on `now`.
 pub fn delist_input(
     store: &Store,
@@ -488,15 +557,18 @@ pub fn delist_input(
     let settings = settings(config);
     let window = Window::ending(day_of(now)?, days);
     // One snapshot of the store for every figure of the packet, as for a report.
-    let (figures, blocks, ip_status, snds_available, snds_days) = store.read_snapshot(|store| {
-        Ok((
-            store.delist_figures(ip, &window.from_day)?,
-            crate::rates::one_per_rejection(store.block_events("", Some(ip))?),
-            store.snds_ip_status_all_periods()?,
-            store.has_snds()?,
-            store.snds_days(&window.from_day, &window.to_day, Some(ip))?,
-        ))
-    })?;
+    let (figures, complaints_by_day, blocks, ip_status, snds_available, snds_days) = store
+        .read_snapshot(|store| {
+            let (counts, _, _) = store.complaint_counts(&window.from_day, &window.to_day)?;
+            Ok((
+                store.delist_figures(ip, &window.from_day)?,
+                ip_complaints_by_rated_day(&counts, ip, &window),
+                crate::rates::one_per_rejection(store.block_events("", Some(ip))?),
+                store.snds_ip_status_all_periods()?,
+                store.has_snds()?,
+                store.snds_days(&window.from_day, &window.to_day, Some(ip))?,
+            ))
+        })?;
     let minutes = |from: &str, to: &str| -> Option<i64> {
         let from = chrono::DateTime::parse_from_rfc3339(from).ok()?;
         let to = chrono::DateTime::parse_from_rfc3339(to).ok()?;
@@ -536,7 +608,7 @@ pub fn delist_input(
         ip_status,
         snds_available,
         snds_days,
-        complaints_by_day: figures.complaints_by_day,
+        complaints_by_day,
         send_log_by_day: figures.send_log_by_day,
         suppression_minutes,
         suppressions_active: figures.suppressions_active,

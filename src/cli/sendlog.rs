@@ -165,7 +165,12 @@ fn import(context: &Context, file: PathBuf, format: SendLogFormat, json: bool) -
         );
         if blocks > 0 {
             println!(
-                "{blocks} new Outlook.com block or throttling events in delivery statuses (see fbl report; the next fbl run alerts)"
+                "{} in delivery statuses (see fbl report; the next fbl run alerts)",
+                super::counted(
+                    blocks,
+                    "new Outlook.com block or throttling event",
+                    "new Outlook.com block or throttling events"
+                )
             );
         }
         for error in &imported.errors {

@@ -7,8 +7,8 @@
 use super::rate_cell;
 use crate::outlook_codes::BlockClass;
 use crate::rates::{
-    ComplaintReport, IpDay, Level, RateRow, VolumeSource, more_complaints_than_messages, percent,
-    rated_text,
+    ComplaintReport, IpDay, Level, RateRow, VolumeSource, counted, more_complaints_than_messages,
+    percent, rated_text,
 };
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -113,16 +113,16 @@ fn page_into(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
     writeln!(
         page,
         "<header><h1>Complaint report</h1>\
-         <p class=\"meta\">Worst level: {} &nbsp; {} to {} ({} days), generated {}.</p>\
-         <p class=\"meta\">Thresholds: warn at {}%, critical at {}%; a rate is judged only over {} messages or more, whatever it covers: an IP's or a reporter's day, a window's total, a campaign, a list or a domain.</p></header>",
+         <p class=\"meta\">Worst level: {} &nbsp; {} to {} ({}), generated {}.</p>\
+         <p class=\"meta\">Thresholds: warn at {}%, critical at {}%; a rate is judged only over {} or more, whatever it covers: an IP's or a reporter's day, a window's total, a campaign, a list or a domain.</p></header>",
         badge(o.worst_level),
         esc(&w.from_day),
         esc(&w.to_day),
-        w.days,
+        counted(w.days.into(), "day", "days"),
         esc(&report.generated_at),
         t.warn_percent,
         t.critical_percent,
-        t.min_volume
+        counted(t.min_volume, "message", "messages")
     )?;
 
     page.push_str("<section class=\"cards\" id=\"overview\">\n");
@@ -178,8 +178,12 @@ fn page_into(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
         if alerts.len() > TABLE_ROWS / 2 {
             writeln!(
                 page,
-                "<p class=\"note\">{} more alerts in the JSON output.</p>",
-                alerts.len() - TABLE_ROWS / 2
+                "<p class=\"note\">{} in the JSON output.</p>",
+                counted(
+                    (alerts.len() - TABLE_ROWS / 2) as u64,
+                    "more alert",
+                    "more alerts"
+                )
             )?;
         }
     }
@@ -225,15 +229,19 @@ fn page_into(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
     if report.complaints_without_campaign > 0 {
         writeln!(
             page,
-            "<p class=\"note\">{} complaints could not be placed in a campaign through the send log.</p>",
-            report.complaints_without_campaign
+            "<p class=\"note\">{} could not be placed in a campaign through the send log.</p>",
+            counted(
+                report.complaints_without_campaign,
+                "complaint",
+                "complaints"
+            )
         )?;
     }
     page.push_str("<section id=\"unattributed\"><h2>Unattributed complaints</h2>\n");
     writeln!(
         page,
-        "<p>{} complaints without a complainant address.</p>",
-        report.unattributed.complaints
+        "<p>{} without a complainant address.</p>",
+        counted(report.unattributed.complaints, "complaint", "complaints")
     )?;
     if !report.unattributed.top_reasons.is_empty() {
         page.push_str("<table><thead><tr><th class=\"n\">complaints</th><th>reason</th></tr></thead><tbody>\n");
@@ -501,14 +509,14 @@ fn rate_chart(report: &ComplaintReport, days: &[String], page: &mut String) -> s
             segment.push((x(i), y(rate)));
             write!(
                 points,
-                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{colour}\"><title>{} {}: {} ({} in {} messages)</title></circle>",
+                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{colour}\"><title>{} {}: {} ({} in {})</title></circle>",
                 x(i),
                 y(rate),
                 esc(ip),
                 esc(&day.day),
                 percent(day.rate_percent),
                 esc(&rated_text(day)),
-                day.messages.unwrap_or(0)
+                counted(day.messages.unwrap_or(0), "message", "messages")
             )?;
         }
         flush(&mut segment, page);
@@ -530,8 +538,11 @@ fn rate_chart(report: &ComplaintReport, days: &[String], page: &mut String) -> s
     if report.ips.len() > chosen.len() {
         writeln!(
             page,
-            "<p class=\"note\">The {} worst IPs with a judged day are drawn; the tables and the JSON output have all {}.</p>",
-            chosen.len(),
+            "<p class=\"note\">{}; the tables and the JSON output have all {}.</p>",
+            match chosen.len() {
+                1 => "The worst IP with a judged day is drawn".to_string(),
+                n => format!("The {n} worst IPs with a judged day are drawn"),
+            },
             report.ips.len()
         )?;
     }
@@ -631,14 +642,14 @@ fn strip(
                 Strip::Level => (
                     level_colour(day.level),
                     format!(
-                        "{} {}: {} ({}, {} messages{}){}",
+                        "{} {}: {} ({}, {}{}){}",
                         ip,
                         day.day,
                         day.level.as_str(),
                         rated_text(day),
                         day.messages
-                            .map(|m| m.to_string())
-                            .unwrap_or_else(|| "unknown".into()),
+                            .map(|m| counted(m, "message", "messages"))
+                            .unwrap_or_else(|| "unknown messages".into()),
                         match day.volume_source {
                             VolumeSource::Snds => " from SNDS, Outlook.com only",
                             VolumeSource::SendLog => " from the send log",
@@ -655,13 +666,13 @@ fn strip(
                     Some(s) => (
                         snds_colour(&s.filter_result),
                         format!(
-                            "{} {}: SNDS {} , complaint rate {}, {} trap hits, {} recipients",
+                            "{} {}: SNDS {} , complaint rate {}, {}, {}",
                             ip,
                             day.day,
                             s.filter_result,
                             s.complaint_rate,
-                            s.trap_hits,
-                            s.message_recipients
+                            counted(s.trap_hits, "trap hit", "trap hits"),
+                            counted(s.message_recipients, "recipient", "recipients")
                         ),
                     ),
                     None => continue,
@@ -763,7 +774,7 @@ fn reporter_bars(rows: &[RateRow], page: &mut String) -> std::fmt::Result {
         let length = (bar_w * row.complaints as f64 / most).max(1.0);
         writeln!(
             page,
-            "<text x=\"4\" y=\"{:.1}\">{}</text><rect x=\"{label_w}\" y=\"{top:.1}\" width=\"{length:.1}\" height=\"16\" fill=\"{}\"><title>{}: {} complaints ({} rated), rate {}</title></rect><text x=\"{:.1}\" y=\"{:.1}\">{} · {}</text>",
+            "<text x=\"4\" y=\"{:.1}\">{}</text><rect x=\"{label_w}\" y=\"{top:.1}\" width=\"{length:.1}\" height=\"16\" fill=\"{}\"><title>{}: {} ({} rated), rate {}</title></rect><text x=\"{:.1}\" y=\"{:.1}\">{} · {}</text>",
             top + 12.0,
             esc(&row.subject),
             match row.level {
@@ -771,7 +782,7 @@ fn reporter_bars(rows: &[RateRow], page: &mut String) -> std::fmt::Result {
                 level => level_colour(level),
             },
             esc(&row.subject),
-            row.complaints,
+            counted(row.complaints, "complaint", "complaints"),
             row.rated_complaints,
             rate_cell(row.rate_percent),
             label_w + length + 6.0,
@@ -844,8 +855,12 @@ fn ip_table(report: &ComplaintReport, page: &mut String) -> std::fmt::Result {
     if report.ips.len() > TABLE_ROWS {
         writeln!(
             page,
-            "<p class=\"note\">{} more IPs in the CSV and JSON output.</p>",
-            report.ips.len() - TABLE_ROWS
+            "<p class=\"note\">{} in the CSV and JSON output.</p>",
+            counted(
+                (report.ips.len() - TABLE_ROWS) as u64,
+                "more IP",
+                "more IPs"
+            )
         )?;
     }
     page.push_str("</section>\n");

@@ -1,7 +1,7 @@
 //! The terminal table: the overview, alerts, the worst IPs, reporters, campaigns, lists,
 //! domains, unattributed complaints, foreign IPs, Outlook.com blocks, SNDS and mailboxes.
 
-use crate::rates::{ComplaintReport, RateRow, more_complaints_than_messages};
+use crate::rates::{ComplaintReport, RateRow, counted, more_complaints_than_messages};
 use std::io::{self, Write};
 
 /// Rows shown per section; CSV and JSON have them all.
@@ -127,15 +127,18 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
     let o = &report.overview;
     writeln!(
         out,
-        "fbl complaint report {} to {} ({} days), generated {}",
-        w.from_day, w.to_day, w.days, report.generated_at
+        "fbl complaint report {} to {} ({}), generated {}",
+        w.from_day,
+        w.to_day,
+        counted(w.days.into(), "day", "days"),
+        report.generated_at
     )?;
     writeln!(
         out,
-        "thresholds: warn {}%, critical {}%, judged over {} messages or more (a day, a window's total, a campaign, a list, a domain); worst: {}",
+        "thresholds: warn {}%, critical {}%, judged over {} or more (a day, a window's total, a campaign, a list, a domain); worst: {}",
         t.warn_percent,
         t.critical_percent,
-        t.min_volume,
+        counted(t.min_volume, "message", "messages"),
         o.worst_level.as_str()
     )?;
     writeln!(
@@ -221,8 +224,8 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
         if report.ips.len() > MAX_ROWS {
             writeln!(
                 out,
-                "  ({} more IPs; --format csv or json lists them all)",
-                report.ips.len() - MAX_ROWS
+                "  ({}; --format csv or json lists them all)",
+                counted((report.ips.len() - MAX_ROWS) as u64, "more IP", "more IPs")
             )?;
         }
         if report
@@ -244,8 +247,12 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
     rate_table("reporters", &report.reporters, out)?;
     rate_table(
         &format!(
-            "campaigns (through the send log; {} complaints not placed)",
-            report.complaints_without_campaign
+            "campaigns (through the send log; {} not placed)",
+            counted(
+                report.complaints_without_campaign,
+                "complaint",
+                "complaints"
+            )
         ),
         &report.campaigns,
         out,
@@ -308,8 +315,10 @@ pub fn write(report: &ComplaintReport, out: &mut dyn Write) -> io::Result<()> {
     if report.snds.available {
         writeln!(
             out,
-            "\nSNDS: {} trap hits; {} IPs red, {} yellow on their latest day",
-            report.snds.trap_hits, report.snds.ips_red, report.snds.ips_yellow
+            "\nSNDS: {}; {} red, {} yellow on their latest day",
+            counted(report.snds.trap_hits, "trap hit", "trap hits"),
+            counted(report.snds.ips_red, "IP", "IPs"),
+            report.snds.ips_yellow
         )?;
         for status in &report.snds.ip_status {
             writeln!(

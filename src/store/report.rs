@@ -48,8 +48,6 @@ pub struct SuppressionDelay {
 /// What the delisting packet needs from the store about one IP.
 #[derive(Debug, Clone, Default)]
 pub struct DelistFigures {
-    /// Day, complaints, of which Microsoft's.
-    pub complaints_by_day: Vec<(String, u64, u64)>,
     pub send_log_by_day: Vec<(String, u64)>,
     pub delays: Vec<SuppressionDelay>,
     pub suppressions_active: u64,
@@ -718,16 +716,41 @@ impl Store {
             &sql.replacen(COLUMNS, "SELECT count(*) FROM snds_data", 1),
             params![filed_from, to_day, ip],
         )?;
+        // A window's start, fetch time and account repeat across rows: each is kept as a
+        // number, ranked below in the order of its text. A String of each per row took 15 MB
+        // of a 90-day report's peak over 1,000 IPs (BENCHMARKS.md, "`fbl report` over
+        // 1,000,000 complaints").
+        let mut texts: [std::collections::HashMap<String, u32>; 3] = Default::default();
         let mut days =
             self.db
                 .query_sized(&sql, params![filed_from, to_day, ip], rows as usize, |r| {
+                    let mut id = |n: usize, column: usize| -> Result<u32> {
+                        let text: String = r.get(column)?;
+                        let ids = &mut texts[n];
+                        let next = ids.len() as u32;
+                        Ok(*ids.entry(text).or_insert(next))
+                    };
                     let window = SndsWindow {
-                        start: r.get(9)?,
-                        fetched_at: r.get(10)?,
-                        account: r.get(11)?,
+                        start: id(0, 9)?,
+                        fetched_at: id(1, 10)?,
+                        account: id(2, 11)?,
                     };
                     Ok((snds_day_from_row(r)?, window))
                 })?;
+        let ranks = texts.map(|ids| {
+            let mut sorted: Vec<(String, u32)> = ids.into_iter().collect();
+            sorted.sort_unstable();
+            let mut rank = vec![0; sorted.len()];
+            for (at, (_, id)) in sorted.into_iter().enumerate() {
+                rank[id as usize] = at as u32;
+            }
+            rank
+        });
+        for (_, window) in &mut days {
+            window.start = ranks[0][window.start as usize];
+            window.fetched_at = ranks[1][window.fetched_at as usize];
+            window.account = ranks[2][window.account as usize];
+        }
         days.retain(|(d, _)| d.day.as_str() >= from_day && d.day.as_str() <= to_day);
         // One row per IP and window across accounts: the one fetched last comes first and
         // the others of its window are left out.
@@ -742,6 +765,8 @@ impl Store {
         });
         days.dedup_by(|(a, wa), (b, wb)| (&a.ip, &a.day, &wa.start) == (&b.ip, &b.day, &wb.start));
         let mut days: Vec<SndsDay> = days.into_iter().map(|(day, _)| day).collect();
+        // Collected in place, the list keeps the room the windows took beside each row.
+        days.shrink_to_fit();
         // The windows of a day added up as SQL's sum() and max() would, max() leaving NULLs
         // aside. A window's band "< 0.1%" is the only one that shows no percentage, and it
         // shows only when there is none: below_point_one counts only then.
@@ -788,6 +813,29 @@ impl Store {
             params![from_day, ip],
             block_event_from_row,
         )
+    }
+
+    /// The sightings of one IP and code whose recipient is `recipient` (ASCII case aside):
+    /// those `rates::one_per_rejection` may pair with a new sighting of that recipient.
+    pub fn block_events_of_recipient(
+        &self,
+        ip: &str,
+        code: &str,
+        recipient: &str,
+    ) -> Result<Vec<BlockEvent>> {
+        let mut found = self.db.query(
+            "SELECT ip, code, class, text, recipient, seen_at, source FROM block_events
+             WHERE ip = ?1 AND code = ?2 AND lower(recipient) = lower(?3) ORDER BY seen_at, id",
+            params![ip, code, recipient],
+            block_event_from_row,
+        )?;
+        // PostgreSQL's lower() folds letters beyond ASCII too.
+        found.retain(|e| {
+            e.recipient
+                .as_deref()
+                .is_some_and(|r| r.eq_ignore_ascii_case(recipient))
+        });
+        Ok(found)
     }
 
     /// An IP's sightings before `before` (an RFC 3339 time), newest first.
@@ -853,15 +901,6 @@ impl Store {
 
     /// What the delisting packet shows about one IP, for days from `from_day` on.
     pub fn delist_figures(&self, ip: &str, from_day: &str) -> Result<DelistFigures> {
-        let complaints_by_day = self.db.query(
-            "SELECT reported_day, count(*),
-                    sum(CASE WHEN reporter = 'microsoft' THEN 1 ELSE 0 END)
-             FROM reports
-             WHERE kind = 'complaint' AND reported_day >= ?2 AND source_ip = ?1
-             GROUP BY reported_day ORDER BY reported_day",
-            params![ip, from_day],
-            |r| Ok((r.get(0)?, r.get::<i64>(1)? as u64, r.get::<i64>(2)? as u64)),
-        )?;
         let send_log_by_day = self.db.query(
             "SELECT substr(sent_at, 1, 10) AS day, count(*) FROM send_log
              WHERE sent_at >= ?2 AND source_ip = ?1 GROUP BY day ORDER BY day",
@@ -911,7 +950,6 @@ impl Store {
             )?,
         };
         Ok(DelistFigures {
-            complaints_by_day,
             send_log_by_day,
             delays,
             suppressions_active,
@@ -1136,12 +1174,13 @@ fn covered_day(start: Option<&str>, end: Option<&str>) -> Option<String> {
     Some(middle.with_timezone(&chrono::Utc).date_naive().to_string())
 }
 
-/// What tells an SNDS row's activity window apart, and which account's copy of it to keep.
+/// What tells an SNDS row's activity window apart, and which account's copy of it to keep:
+/// each text as its rank among those read, which orders as the text does.
 struct SndsWindow {
     /// The window's start in UTC, or as SNDS wrote it when it could not be read.
-    start: String,
-    fetched_at: String,
-    account: String,
+    start: u32,
+    fetched_at: u32,
+    account: u32,
 }
 
 fn snds_day_from_row(r: &Row) -> Result<SndsDay> {

@@ -1850,6 +1850,79 @@ fn a_rejection_both_logged_and_bounced_back_counts_once() {
     assert_eq!(reports[0], reports[1], "the same report in either order");
 }
 
+/// `block_events_found` counted a rejection whose DSN was stored already as new when the
+/// send log then showed it (and `fbl run` the DSN of a logged one), while the report counts
+/// the pair once. It now counts the rejections that are new: of the log's two, one is the
+/// bounced one.
+#[test]
+fn block_events_found_counts_a_rejection_seen_in_a_bounce_and_the_log_once() {
+    let refused = "550 5.7.1 Unfortunately, messages from [203.0.113.5] weren't sent. Please contact your Internet service provider since part of their network is on our block list (S3140). You can also refer your provider to http://mail.live.example/mail/troubleshooting.aspx#errors.";
+    let log = format!(
+        "2026-11-18T09:15:01.772+00:00 mta1 postfix/smtp[9]: 4Nx7Qm2bTkz9sLd: to=<zoe.miller@outlook.example>, relay=outlook-example.olc.protection.outlook.example[192.0.2.77]:25, delay=1, dsn=5.7.1, status=bounced (host outlook-example.olc.protection.outlook.example[192.0.2.77] said: {refused} (in reply to MAIL FROM command))\n\
+         2026-11-18T12:40:00+00:00 mta1 postfix/smtp[9]: 4Nx8AAAAAAz9sLd: to=<zoe.miller@outlook.example>, relay=outlook-example.olc.protection.outlook.example[192.0.2.77]:25, delay=1, dsn=5.7.1, status=bounced (host outlook-example.olc.protection.outlook.example[192.0.2.77] said: {refused} (in reply to MAIL FROM command))\n"
+    );
+    let now = "2026-11-18T18:00:00Z";
+    for log_first in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path();
+        std::fs::write(
+            path.join("fbl.toml"),
+            "[store]\npath = \"fbl.sqlite\"\n\n[send_log]\nretention_days = 5000\n",
+        )
+        .unwrap();
+        std::fs::write(path.join("mail.log"), &log).unwrap();
+        std::fs::create_dir(path.join("bounces")).unwrap();
+        std::fs::copy(
+            fixtures().join("bounces/outlook-s3140-postfix-dsn.eml"),
+            path.join("bounces/dsn.eml"),
+        )
+        .unwrap();
+        let fbl_at = |args: &[&str]| {
+            let output = run(fbl(path)
+                .args(["--config", "fbl.toml"])
+                .args(args)
+                .env("FBL_NOW", now));
+            assert_ne!(output.status.code(), Some(2), "{}", stdout(&output));
+            output
+        };
+        let import = || {
+            let output = fbl_at(&[
+                "sendlog", "import", "--format", "postfix", "--json", "mail.log",
+            ]);
+            let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+            summary["block_events_found"].as_u64().unwrap()
+        };
+        if log_first {
+            assert_eq!(import(), 2, "both logged rejections are new");
+            fbl_at(&["ingest", "bounces"]);
+            // The run scans the new bounce: the DSN of a rejection the log showed.
+            let output = fbl_at(&["run", "--json"]);
+            let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+            assert_eq!(summary["report"]["block_events_found"], 0, "{summary:#}");
+        } else {
+            fbl_at(&["ingest", "bounces"]);
+            let output = fbl_at(&["run", "--json"]);
+            let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+            assert_eq!(summary["report"]["block_events_found"], 1, "{summary:#}");
+            // The 09:15 rejection is the bounced one; said in the singular.
+            let output = fbl_at(&["sendlog", "import", "--format", "postfix", "mail.log"]);
+            assert!(
+                stdout(&output).contains(
+                    "\n1 new Outlook.com block or throttling event in delivery statuses (see"
+                ),
+                "{}",
+                stdout(&output)
+            );
+        }
+        // Both sightings of the bounced rejection stay in the store, as before.
+        let stored: i64 = rusqlite::Connection::open(path.join("fbl.sqlite"))
+            .unwrap()
+            .query_row("SELECT count(*) FROM block_events", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(stored, 3, "log first: {log_first}");
+    }
+}
+
 /// 5,000 messages from 192.0.2.50 on 10 November and nothing after; 20 Yahoo complaints
 /// about them, reported on the 11th (12) and the 12th (8), each placed by the send log.
 /// `fbl report` showed `20 (0 rated) 5000 0.000% ok`: the complaints were rated against the
@@ -2107,4 +2180,47 @@ fn a_range_two_snds_accounts_list_differently_is_one_series_blocked() {
     let listed = json["snds"]["ip_status"].as_array().unwrap();
     assert_eq!(listed.len(), 1, "{listed:#?}");
     assert_eq!(listed[0]["blocked"], true);
+}
+
+/// The delisting packet rated complaints by the day they were reported: the twenty late
+/// complaints of 11 and 12 November showed against days with no messages, while `fbl report`
+/// rates them against the 5,000 messages of the 10th. The packet now agrees with the report.
+#[test]
+fn the_delisting_packet_rates_late_complaints_against_their_send_day_as_the_report_does() {
+    let fixture = late_complaints_store();
+    let output = run(fixture.fbl().env("FBL_NOW", "2026-11-13T08:00:00Z").args([
+        "report",
+        "delist",
+        "--ip",
+        "192.0.2.50",
+        "--days",
+        "7",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    let text = stdout(&output);
+    assert!(
+        text.contains(
+            "Complaints about mail from this IP: 20 in the period, against 5000 messages (0.400%)."
+        ),
+        "{text}"
+    );
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|line| line.trim_start().starts_with("2026-11-1"))
+        .collect();
+    assert_eq!(rows.len(), 1, "{text}");
+    let cells: Vec<&str> = rows[0].split_whitespace().collect();
+    assert_eq!(
+        cells,
+        [
+            "2026-11-10",
+            "20",
+            "5000",
+            "send",
+            "log",
+            "0.400%",
+            "critical"
+        ],
+        "{text}"
+    );
 }

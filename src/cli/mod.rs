@@ -34,13 +34,7 @@ pub enum Outcome {
 }
 
 /// A count with its noun: "1 entry", "2 entries", "0 entries".
-pub fn counted(n: u64, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
-    }
-}
+pub use crate::rates::counted;
 
 /// The exit status `fbl ingest --mta` gives for any failure: sysexits.h's EX_TEMPFAIL, on
 /// which an MTA (Postfix's pipe, procmail, a `.forward`) keeps the message and tries again.

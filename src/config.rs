@@ -619,7 +619,7 @@ pub struct ExportConfig {
 }
 
 /// A TOML error, without the text of its line and with the values it quotes masked when the
-/// line may hold a secret (its key names a password, secret, token, key or URL, as
+/// line may hold a secret (a key on it names a password, secret, token, key or URL, as
 /// `password = "..."` written where fbl takes no password does): the error reaches cron's
 /// mail. Other errors are shown whole, with their line.
 fn toml_error(error: &toml::de::Error, text: &str) -> anyhow::Error {
@@ -629,14 +629,11 @@ fn toml_error(error: &toml::de::Error, text: &str) -> anyhow::Error {
     let start = span.start.min(text.len());
     let line_start = text[..start].rfind('\n').map_or(0, |at| at + 1);
     let line_end = text[start..].find('\n').map_or(text.len(), |at| start + at);
-    let key = text[line_start..line_end]
-        .split('=')
-        .next()
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    // Every key of the line, an inline table's too (`oauth = { client_secret = ... }`).
+    let line = text[line_start..line_end].to_ascii_lowercase();
     let secret_like = ["pass", "secret", "token", "key", "url", "credential"]
         .iter()
-        .any(|word| key.contains(word));
+        .any(|word| line.contains(word));
     if !secret_like {
         return anyhow::anyhow!("{error}");
     }

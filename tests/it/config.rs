@@ -55,6 +55,11 @@ fn a_toml_error_never_shows_the_value_of_its_line() {
         ),
         ("[attribution]\ntoken = \"SECRET-tok-5\"\n", 2),
         (
+            "[[mailbox]]\nname = \"m\"\nhost = \"h.example\"\nuser = \"u\"\n\
+             oauth = { client_secret = { secret = \"SECRET-in-line\" }, bogus = 1 }\n",
+            5,
+        ),
+        (
             "[snds]\n[[snds.legacy]]\nname = \"a\"\nkey = \"SECRET-key-7\"\n",
             4,
         ),

@@ -486,12 +486,11 @@ impl Ingester<'_> {
                 self.quarantine(batch, incoming, &digest, key, reason.clone(), summary)?;
             // Every empty delivery is a delivery lost, not the same broken message read
             // again: it needs attention each time, though its (no) bytes are kept once. But
-            // a file read again (a `[[source]]` reads its files at every run, and never
-            // deletes or moves an empty one) is the same loss: said no more once it is the
-            // file first quarantined, or a person dismissed the entry. A pipe's is always new.
-            let read_again = incoming.origin != "-"
-                && first_from
-                    .is_some_and(|(origin, dismissed)| dismissed || origin == incoming.origin);
+            // the file first quarantined, read again (a `[[source]]` reads its files at every
+            // run, and never deletes or moves an empty one), is the same loss: said once.
+            // Another empty file is said until it is deleted; a pipe's is always new.
+            let read_again =
+                incoming.origin != "-" && first_from.as_deref() == Some(incoming.origin.as_str());
             if summary.already_quarantined > known && !read_again {
                 summary.already_quarantined = known;
                 summary.quarantined += 1;

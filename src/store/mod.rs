@@ -1565,13 +1565,12 @@ impl Batch<'_> {
         )
     }
 
-    /// Where the quarantined message with these bytes came from first, and whether a person
-    /// dismissed it, if one is kept.
-    pub fn quarantine_origin(&self, sha256: &[u8; 32]) -> Result<Option<(String, bool)>> {
+    /// Where the quarantined message with these bytes came from first, if one is kept.
+    pub fn quarantine_origin(&self, sha256: &[u8; 32]) -> Result<Option<String>> {
         self.tx.query_opt(
-            "SELECT origin, dismissed IS NOT NULL FROM quarantine WHERE sha256 = ?1",
+            "SELECT origin FROM quarantine WHERE sha256 = ?1",
             params![&sha256[..]],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| r.get(0),
         )
     }
 

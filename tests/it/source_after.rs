@@ -193,8 +193,9 @@ fn a_file_written_just_now_or_empty_stays() {
 /// An empty file stays in the source (it may be a file still being written), so every run
 /// reads it again: the first run says it (exit 1), the next ones count it as already in
 /// quarantine and are silent, as for any other broken file. Another empty file is said at
-/// every run until a person dismisses the entry (`fbl quarantine dismiss`), as the summary
-/// asks. Both used to be said, exit 1, at every cron run, even after the dismissal.
+/// every run until it is deleted: all empty messages share one quarantine entry, so a
+/// dismissal cannot tell them apart, and must not silence the empty deliveries to come. Both
+/// used to be said, exit 1, at every cron run.
 #[test]
 fn an_empty_file_left_in_a_source_is_said_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -232,7 +233,10 @@ fn an_empty_file_left_in_a_source_is_said_once() {
     ]));
     assert_eq!(output.status.code(), Some(0));
     let (code, summary) = fbl_run(dir.path(), &[]);
-    assert_eq!(code, Some(0), "dismissed: {summary}");
+    assert_eq!(code, Some(1), "dismissed, and still there: {summary}");
+    std::fs::remove_file(dir.path().join("in/empty-too.eml")).unwrap();
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0), "deleted: {summary}");
 }
 
 /// An mbox cannot have its messages taken out one by one: `after` other than `keep` is said,

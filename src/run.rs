@@ -263,6 +263,8 @@ struct Resume {
     /// Whether a log with lines but none in its format is said (a slice read from the
     /// start); a slice read on from a log read before may hold only other programs' lines.
     check_recognised: bool,
+    /// When the log was read up to `from`: the lines of the slice were written after it.
+    read_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// `before`: queue ids open at the end of the log before this one, known besides those the
@@ -294,6 +296,9 @@ fn import_send_log_from(
     let mut read = read_send_log(format, input, &options);
     if let Some(resume) = &resume {
         read = read.resuming(resume.lines_before, resume.header.clone());
+        if let Some(read_at) = resume.read_at {
+            read = read.written_after(read_at);
+        }
     }
     store_send_log(
         store,
@@ -745,6 +750,10 @@ fn import_file_slice(
         from,
         position,
         check_recognised: from == 0,
+        read_at: (from > 0)
+            .then(|| chrono::DateTime::parse_from_rfc3339(&kept.read_at).ok())
+            .flatten()
+            .map(|at| at.to_utc()),
     };
     let mut imported = import_send_log_from(
         store,

@@ -333,6 +333,16 @@ impl<R> SendLogReader<R> {
         self
     }
 
+    /// The reader of the rest of a Postfix log read before at `read_at`: its lines were
+    /// written after that, so a local time repeated when the clocks went back, whose earlier
+    /// instant is well before it, is the repeated hour's (see [`postfix`]).
+    pub fn written_after(mut self, read_at: DateTime<Utc>) -> Self {
+        if let FormatState::Postfix(state) = &mut self.state {
+            state.written_after(read_at);
+        }
+        self
+    }
+
     /// A Postfix log's queue ids open at this point (all of them once the reader is done),
     /// with their Message-ID, oldest first: for the reader of the next log. Empty for other
     /// formats.

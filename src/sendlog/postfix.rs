@@ -164,6 +164,12 @@ impl PostfixState {
         }
     }
 
+    /// Reads on from a point the log reached at `read_at`: the lines to come were written
+    /// after it (see `latest`).
+    pub(super) fn written_after(&mut self, read_at: DateTime<Utc>) {
+        self.latest = Some(self.latest.map_or(read_at, |latest| latest.max(read_at)));
+    }
+
     /// Opens the queue ids a log before this one left open, oldest first.
     pub(super) fn carry(&mut self, open: impl IntoIterator<Item = OpenQueueId>) {
         for carried in open {

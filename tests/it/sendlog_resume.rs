@@ -1309,6 +1309,53 @@ fn a_deferral_delivered_in_the_hour_repeated_when_the_clocks_go_back_is_recorded
     assert_eq!(sent_at, "2026-10-25T01:25:00Z");
 }
 
+/// The repeated hour read by two cron runs: the first reads the log in the first pass of
+/// 02:00 to 03:00 (CEST), the second reads on into the second pass (CET). A line of the second
+/// pass is read as written after the first run (its lines all were), not an hour earlier.
+#[test]
+fn the_repeated_hour_read_across_two_runs_is_read_in_order() {
+    let dir = setup(&[("mail.log", "postfix")]);
+    let fbl_run_at = |now: &str| {
+        let output = run(fbl(dir.path())
+            .env("FBL_NOW", now)
+            .env("TZ", "Europe/Berlin")
+            .args(["--config", "fbl.toml", "run", "--json"]));
+        let summary: serde_json::Value =
+            serde_json::from_str(&stdout(&output)).unwrap_or(serde_json::Value::Null);
+        (output.status.code(), summary)
+    };
+    let send = |time: &str, id: &str, to: &str| {
+        format!(
+            "Oct 25 {time} mail01 postfix/cleanup[1]: {id}: message-id=<{id}@sender.example>\n\
+             Oct 25 {time} mail01 postfix/smtp[2]: {id}: to=<{to}>, relay=mx[192.0.2.1]:25, delay=1, dsn=2.0.0, status=sent (250 ok)\n\
+             Oct 25 {time} mail01 postfix/qmgr[3]: {id}: removed\n"
+        )
+    };
+    append(
+        dir.path(),
+        "mail.log",
+        &send("02:50:00", "1AAAA", "ann@example.org"),
+    );
+    let (code, summary) = fbl_run_at("2026-10-25T00:55:00Z");
+    assert_eq!(code, Some(0), "{summary}");
+    append(
+        dir.path(),
+        "mail.log",
+        &send("02:05:00", "2BBBB", "bob@example.org"),
+    );
+    let (code, summary) = fbl_run_at("2026-10-25T01:10:00Z");
+    assert_eq!(code, Some(0), "{summary}");
+    let db = rusqlite::Connection::open(dir.path().join("fbl.sqlite")).unwrap();
+    let sent_at: String = db
+        .query_row(
+            "SELECT sent_at FROM send_log WHERE recipient = 'bob@example.org'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(sent_at, "2026-10-25T01:05:00Z");
+}
+
 /// `fbl sendlog import mail.log` by hand after the cron runs: a message queued before
 /// logrotate renamed the log (its message-id= in `mail.log.1`) and delivered after it is
 /// joined as `fbl run` joins it, the rotated copy read first for the queue ids it left open.

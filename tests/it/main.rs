@@ -31,6 +31,7 @@ mod removal_stands;
 mod report;
 mod report_fields;
 mod report_html;
+mod run_cron_mail;
 mod secrets;
 mod send_merge;
 mod sendlog_resume;

@@ -38,6 +38,7 @@ mod sendlog_resume;
 mod snds;
 mod snds_accounts;
 mod snds_client;
+mod snds_stale;
 mod source_after;
 mod store;
 mod store_postgres;

@@ -20,6 +20,9 @@ pub enum AlertKind {
     Blocked,
     /// ipStatus lists addresses in no blocked range that a range it listed before blocked.
     Unblocked,
+    /// The account's newest data day is more than `stale_after_days` behind the run's day:
+    /// SNDS stopped sending it data (once per episode: the event is that newest day).
+    NoNewData,
 }
 
 impl AlertKind {
@@ -30,6 +33,7 @@ impl AlertKind {
             AlertKind::TrapHits => "trap_hits",
             AlertKind::Blocked => "blocked",
             AlertKind::Unblocked => "unblocked",
+            AlertKind::NoNewData => "no_new_data",
         }
     }
 }
@@ -208,6 +212,40 @@ pub fn ip_status_alerts(
     blocked.chain(unblocked).collect()
 }
 
+/// The alert of an account whose newest stored data day (`newest`) is more than
+/// `stale_after_days` days before `today`, the run's day; None when it is not that far
+/// behind, when the account never had data (a new account: nothing has gone quiet), or when
+/// `stale_after_days` is 0. The event is the newest day: one alert while the data stays
+/// away, and one again if it comes back and stops once more. `check` says what to look at
+/// for this account's access (its key, or its sign-in).
+pub fn no_new_data_alert(
+    account: &str,
+    newest: Option<chrono::NaiveDate>,
+    today: chrono::NaiveDate,
+    stale_after_days: u32,
+    check: &str,
+) -> Option<SndsAlert> {
+    let newest = newest?;
+    let behind = (today - newest).num_days();
+    if stale_after_days == 0 || behind <= i64::from(stale_after_days) {
+        return None;
+    }
+    Some(SndsAlert {
+        account: account.to_owned(),
+        kind: AlertKind::NoNewData,
+        ip: String::new(),
+        day: Some(newest.to_string()),
+        detail: behind.to_string(),
+        message: format!(
+            "snds {account}: no SNDS data newer than {newest}, {behind} days before {today} \
+             (SNDS lags a day or two): check at the SNDS portal that the IP authorisation of \
+             your IPs is still active, and {check}; SNDS also lists nothing for IPs that sent \
+             no mail to Outlook.com"
+        ),
+        event: newest.to_string(),
+    })
+}
+
 /// `first-last`, or one IP when both ends are the same.
 pub fn range_text(first_ip: &str, last_ip: &str) -> String {
     if first_ip == last_ip {
@@ -220,6 +258,42 @@ pub fn range_text(first_ip: &str, last_ip: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_account_whose_data_stopped_alerts_after_the_lag_and_a_new_one_does_not() {
+        let day = |d: &str| d.parse::<chrono::NaiveDate>().unwrap();
+        let alert = |newest: Option<&str>, today: &str, after: u32| {
+            no_new_data_alert("main", newest.map(day), day(today), after, "the key")
+        };
+        // SNDS's usual lag of a day or two, and three days, are no alert.
+        assert_eq!(alert(Some("2026-11-22"), "2026-11-24", 3), None);
+        assert_eq!(alert(Some("2026-11-22"), "2026-11-25", 3), None);
+        let stale = alert(Some("2026-11-22"), "2026-11-27", 3).unwrap();
+        assert_eq!(stale.kind, AlertKind::NoNewData);
+        assert_eq!(stale.event, "2026-11-22");
+        assert_eq!(stale.detail, "5");
+        assert!(
+            stale.message.starts_with(
+                "snds main: no SNDS data newer than 2026-11-22, 5 days before 2026-11-27"
+            ),
+            "{}",
+            stale.message
+        );
+        assert!(
+            stale.message.contains("IP authorisation"),
+            "{}",
+            stale.message
+        );
+        // Another day later, the same episode: the same event, raised once by the store.
+        assert_eq!(
+            alert(Some("2026-11-22"), "2026-11-28", 3).unwrap().event,
+            stale.event
+        );
+        // A new account has nothing that went quiet; 0 turns the alert off.
+        assert_eq!(alert(None, "2026-11-27", 3), None);
+        assert_eq!(alert(Some("2026-11-22"), "2026-11-27", 0), None);
+        assert!(alert(Some("2026-11-22"), "2026-11-24", 1).is_some());
+    }
 
     fn kinds(alerts: &[SndsAlert]) -> Vec<AlertKind> {
         alerts.iter().map(|alert| alert.kind).collect()

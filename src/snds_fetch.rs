@@ -143,10 +143,20 @@ pub fn fetch_since(
         options,
         backfill_days: snds.backfill_days,
     };
+    let today = now_time.date_naive();
     for account in &snds.legacy {
         let name = &account.name;
+        let check = match account.local_folder() {
+            Some(folder) => format!("that {} still gets SNDS's files", folder.display()),
+            None => format!(
+                "that the key from {} still works (a new automated access link gives a new \
+                 key)",
+                account.key_source()
+            ),
+        };
         if let Some(waiting) = waiting(store, name, now_time)? {
             out.summary.accounts.push(waiting);
+            no_new_data(snds, store, name, today, now, &check, &mut out)?;
             continue;
         }
         let fetched = match snds_account::legacy_access(account) {
@@ -166,6 +176,7 @@ pub fn fetch_since(
             }
         };
         out.summary.accounts.push(fetched);
+        no_new_data(snds, store, name, today, now, &check, &mut out)?;
     }
     if let Some(api) = &snds.api
         && let Some(waiting) = waiting(store, &api.name, now_time)?
@@ -200,7 +211,52 @@ pub fn fetch_since(
         };
         out.summary.accounts.push(fetched);
     }
+    if let Some(api) = &snds.api {
+        let check = "that the account's sign-in still works (`fbl snds status`; `fbl snds \
+                     login` signs in again)";
+        no_new_data(snds, store, &api.name, today, now, check, &mut out)?;
+    }
     Ok(out)
+}
+
+/// Raises, once per episode, the alert of an account whose newest stored data day is more
+/// than `stale_after_days` behind `today` (see [`snds_alerts::no_new_data_alert`]), after
+/// the account was asked (or not: it waits, or its key cannot be read): a fetch that brings
+/// a new day ends the episode.
+fn no_new_data(
+    snds: &SndsConfig,
+    store: &mut Store,
+    name: &str,
+    today: NaiveDate,
+    now: &str,
+    check: &str,
+    out: &mut Fetched,
+) -> Result<()> {
+    let newest = store
+        .snds_newest_day(&crate::store::SndsRowFilter {
+            account: Some(name.to_owned()),
+            ..Default::default()
+        })?
+        .and_then(|day| day.parse::<NaiveDate>().ok());
+    let Some(alert) =
+        snds_alerts::no_new_data_alert(name, newest, today, snds.stale_after_days, check)
+    else {
+        return Ok(());
+    };
+    let mut batch = store.begin()?;
+    let raised = batch.record_snds_alert(
+        name,
+        alert.kind.as_str(),
+        &alert.ip,
+        &alert.event,
+        &alert.detail,
+        now,
+    )?;
+    batch.commit()?;
+    if raised {
+        out.alerts.push(alert);
+    }
+    Ok(())
 }
 
 /// The run's time and the moment it was read, for the time now in the run.

@@ -84,116 +84,33 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
             eprintln!("fbl: {note}");
         }
     }
-    if args.json {
+    // Under cron (standard output no terminal, no --json) the mail starts with why it was
+    // sent: the problems on standard error first, then what needs a person, then one line per
+    // area with news. At a terminal, and for a dry run's preview, the whole summary.
+    let for_cron =
+        !args.json && !summary.dry_run && !stdout_is_terminal() && summary.needs_attention();
+    if for_cron {
+        print_errors(&summary);
+        print!("{}", cron_text(&summary));
+    } else if args.json {
         print_json(&summary)?;
     } else if stdout_is_terminal() || summary.needs_attention() || summary.dry_run {
         // A dry run is asked for its preview: it prints it wherever its output goes (a pipe
         // to less, a script), not only on a terminal.
-        for import in &summary.send_log {
-            println!(
-                "send log {}: {}, {} new, {}{}; {} stored complaints attributed by it; {}",
-                import.origin,
-                super::counted(import.entries, "entry", "entries"),
-                import.added,
-                super::counted(import.bad_lines, "bad line", "bad lines"),
-                super::sendlog::unrecognised(import),
-                import.reattributed,
-                super::sendlog::how_read(import)
-            );
-            for error in &import.errors {
-                println!("  {error}");
-            }
-            for line in &import.left_removed {
-                println!("  {}", super::sendlog::left_removed(line));
-            }
-        }
-        print!(
-            "{}",
-            super::ingest::describe_with(&summary.ingest, summary.already_stored)
-        );
-        if summary.expired > 0 {
-            println!("  expired suppressions: {}", summary.expired);
-        }
-        for files in &summary.source_files {
-            println!(
-                "  source {}: {} {}{}",
-                files.source,
-                super::counted(files.done, "file", "files"),
-                match files.after.strip_prefix("move:") {
-                    Some(folder) => format!("moved to {folder}"),
-                    None => "deleted".to_string(),
-                },
-                match (files.left, files.failed) {
-                    (0, 0) => String::new(),
-                    (left, 0) => format!(
-                        "; {left} left (not kept in the store, written in the last two minutes, \
-                         or empty)"
-                    ),
-                    (left, failed) => format!(
-                        "; {left} left (not kept in the store, written in the last two \
-                         minutes, or empty), {failed} could not be moved or deleted"
-                    ),
-                }
-            );
-        }
-        for export in &summary.exports {
-            println!(
-                "  export {}: {} to {}",
-                export.format,
-                super::counted(export.entries, "entry", "entries"),
-                export.path.display()
-            );
-            if let Some(note) = super::export::size_note(export) {
-                println!("  {note}");
-            }
-        }
-        for mailbox in &summary.mailboxes {
-            if mailbox.busy {
-                println!(
-                    "  mailbox {}: another host is polling it; left to that host",
-                    mailbox.mailbox
-                );
-            }
-            for folder in &mailbox.folders {
-                println!("  {}", folder_line(&mailbox.mailbox, folder));
-            }
-        }
-        if let Some(report) = &summary.report {
-            for written in &report.written {
-                println!(
-                    "  report {}: {} days to {}",
-                    written.format,
-                    written.days,
-                    written.path.display()
-                );
-            }
-            for alert in &report.alerts {
-                println!("  alert: {}", alert.message);
-            }
-        }
-        if let Some(snds) = &summary.snds {
-            print!("{}", super::snds::describe(snds));
-        }
-        for alert in &summary.alerts {
-            println!("  alert: {}", alert.message);
-        }
-        const SHOWN: usize = 10;
-        for line in summary.quarantined_since_last_run.iter().take(SHOWN) {
-            println!(
-                "  quarantined since the last run, from an MTA (fbl quarantine show ID): {line}"
-            );
-        }
-        if summary.quarantined_since_last_run.len() > SHOWN {
-            println!(
-                "  ... and {} more quarantined from an MTA (fbl quarantine list)",
-                summary.quarantined_since_last_run.len() - SHOWN
-            );
-        }
-        if summary.dry_run {
-            println!("  dry run: nothing was changed");
-        }
+        print!("{}", full_text(&summary));
     }
-    // One line per problem on stderr, whatever the output format.
+    if !for_cron {
+        print_errors(&summary);
+    }
+    Ok(if summary.needs_attention() {
+        Outcome::Attention
+    } else {
+        Outcome::Clean
+    })
+}
+
+/// One line per problem on stderr, whatever the output format.
+fn print_errors(summary: &crate::run::RunSummary) {
     for error in summary
         .mailboxes
         .iter()
@@ -204,11 +121,307 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
     {
         eprintln!("fbl: {error}");
     }
-    Ok(if summary.needs_attention() {
-        Outcome::Attention
-    } else {
-        Outcome::Clean
-    })
+}
+
+/// The whole summary: at a terminal, and a dry run's preview.
+fn full_text(summary: &crate::run::RunSummary) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    for import in &summary.send_log {
+        let _ = writeln!(
+            text,
+            "send log {}: {}, {} new, {}{}; {} stored complaints attributed by it; {}",
+            import.origin,
+            super::counted(import.entries, "entry", "entries"),
+            import.added,
+            super::counted(import.bad_lines, "bad line", "bad lines"),
+            super::sendlog::unrecognised(import),
+            import.reattributed,
+            super::sendlog::how_read(import)
+        );
+        for error in &import.errors {
+            let _ = writeln!(text, "  {error}");
+        }
+        for line in &import.left_removed {
+            let _ = writeln!(text, "  {}", super::sendlog::left_removed(line));
+        }
+    }
+    text.push_str(&super::ingest::describe_with(
+        &summary.ingest,
+        summary.already_stored,
+    ));
+    if summary.expired > 0 {
+        let _ = writeln!(text, "  expired suppressions: {}", summary.expired);
+    }
+    for files in &summary.source_files {
+        let _ = writeln!(
+            text,
+            "  source {}: {} {}{}",
+            files.source,
+            super::counted(files.done, "file", "files"),
+            match files.after.strip_prefix("move:") {
+                Some(folder) => format!("moved to {folder}"),
+                None => "deleted".to_string(),
+            },
+            match (files.left, files.failed) {
+                (0, 0) => String::new(),
+                (left, 0) => format!(
+                    "; {left} left (not kept in the store, written in the last two minutes, \
+                     or empty)"
+                ),
+                (left, failed) => format!(
+                    "; {left} left (not kept in the store, written in the last two \
+                     minutes, or empty), {failed} could not be moved or deleted"
+                ),
+            }
+        );
+    }
+    for export in &summary.exports {
+        let _ = writeln!(
+            text,
+            "  export {}: {} to {}",
+            export.format,
+            super::counted(export.entries, "entry", "entries"),
+            export.path.display()
+        );
+        if let Some(note) = super::export::size_note(export) {
+            let _ = writeln!(text, "  {note}");
+        }
+    }
+    for mailbox in &summary.mailboxes {
+        if mailbox.busy {
+            let _ = writeln!(
+                text,
+                "  mailbox {}: another host is polling it; left to that host",
+                mailbox.mailbox
+            );
+        }
+        for folder in &mailbox.folders {
+            let _ = writeln!(text, "  {}", folder_line(&mailbox.mailbox, folder));
+        }
+    }
+    if let Some(report) = &summary.report {
+        for written in &report.written {
+            let _ = writeln!(
+                text,
+                "  report {}: {} days to {}",
+                written.format,
+                written.days,
+                written.path.display()
+            );
+        }
+        for alert in &report.alerts {
+            let _ = writeln!(text, "  alert: {}", alert.message);
+        }
+    }
+    if let Some(snds) = &summary.snds {
+        text.push_str(&super::snds::describe(snds));
+    }
+    for alert in &summary.alerts {
+        let _ = writeln!(text, "  alert: {}", alert.message);
+    }
+    const SHOWN: usize = 10;
+    for line in summary.quarantined_since_last_run.iter().take(SHOWN) {
+        let _ = writeln!(
+            text,
+            "  quarantined since the last run, from an MTA (fbl quarantine show ID): {line}"
+        );
+    }
+    if summary.quarantined_since_last_run.len() > SHOWN {
+        let _ = writeln!(
+            text,
+            "  ... and {} more quarantined from an MTA (fbl quarantine list)",
+            summary.quarantined_since_last_run.len() - SHOWN
+        );
+    }
+    if summary.dry_run {
+        let _ = writeln!(text, "  dry run: nothing was changed");
+    }
+    text
+}
+
+/// `fbl run` under cron when something needs a person (its problems are on standard error,
+/// written before this): first each thing that needs one on a line of its own (alerts, what
+/// was quarantined or left unattributed, send-log and mailbox trouble), so that the mail's
+/// first lines say why it was sent; then a short summary, one line per area with news.
+fn cron_text(summary: &crate::run::RunSummary) -> String {
+    use std::fmt::Write as _;
+    let mut attention = String::new();
+    let mut news = Vec::new();
+    for alert in summary.report.iter().flat_map(|r| &r.alerts) {
+        let _ = writeln!(attention, "alert: {}", alert.message);
+    }
+    for alert in &summary.alerts {
+        let _ = writeln!(attention, "alert: {}", alert.message);
+    }
+    const SHOWN: usize = 10;
+    for line in summary.quarantined_since_last_run.iter().take(SHOWN) {
+        let _ = writeln!(
+            attention,
+            "quarantined since the last run, from an MTA (fbl quarantine show ID): {line}"
+        );
+    }
+    if summary.quarantined_since_last_run.len() > SHOWN {
+        let _ = writeln!(
+            attention,
+            "... and {} more quarantined from an MTA (fbl quarantine list)",
+            summary.quarantined_since_last_run.len() - SHOWN
+        );
+    }
+    // The ingest summary's lines past its counts say what needs a person (quarantined,
+    // unattributed, not read, ...), each with what to do next.
+    let ingest = super::ingest::describe_with(&summary.ingest, summary.already_stored);
+    let mut ingest_lines = ingest.lines();
+    let counts = ingest_lines.next().unwrap_or_default().to_owned();
+    for line in ingest_lines {
+        let counted = [
+            "  kinds: ",
+            "  reporters: ",
+            "  complaints and unsubscribes: ",
+        ];
+        if counted.iter().any(|prefix| line.starts_with(prefix))
+            || line.starts_with("  suppressions: ")
+        {
+            continue;
+        }
+        match line.strip_prefix("  ") {
+            // A hint in brackets stays under the lines it is about.
+            Some(item) if !item.starts_with('(') => {
+                let _ = writeln!(attention, "{item}");
+            }
+            _ => {
+                let _ = writeln!(attention, "{line}");
+            }
+        }
+    }
+    for import in &summary.send_log {
+        if import.needs_attention() {
+            let _ = writeln!(
+                attention,
+                "send log {}: {}, {} new, {}{}; {} stored complaints attributed by it; {}",
+                import.origin,
+                super::counted(import.entries, "entry", "entries"),
+                import.added,
+                super::counted(import.bad_lines, "bad line", "bad lines"),
+                super::sendlog::unrecognised(import),
+                import.reattributed,
+                super::sendlog::how_read(import)
+            );
+            for error in &import.errors {
+                let _ = writeln!(attention, "  {error}");
+            }
+            for line in &import.left_removed {
+                let _ = writeln!(attention, "  {}", super::sendlog::left_removed(line));
+            }
+        } else if import.added > 0 || import.reattributed > 0 {
+            news.push(format!(
+                "send log {}: {}, {} stored complaints attributed by it",
+                import.origin,
+                super::counted(import.added, "new entry", "new entries"),
+                import.reattributed
+            ));
+        }
+    }
+    for mailbox in &summary.mailboxes {
+        for folder in &mailbox.folders {
+            if folder.error.is_some() {
+                let _ = writeln!(attention, "{}", folder_line(&mailbox.mailbox, folder));
+            } else if folder.new_messages > 0
+                || folder.left_for_next_runs > 0
+                || folder.rescanned
+                || !folder.pending_finished.is_empty()
+                || folder.pending_found_done > 0
+            {
+                news.push(folder_line(&mailbox.mailbox, folder));
+            }
+        }
+    }
+    if summary.ingest.messages > 0 {
+        news.insert(
+            0,
+            format!(
+                "{counts}; {} attributed, {} unattributed; suppressions: {} added, {} updated",
+                summary.ingest.attributed,
+                summary.ingest.unattributed,
+                summary.ingest.suppressions_added,
+                summary.ingest.suppressions_updated
+            ),
+        );
+    }
+    if summary.expired > 0 {
+        news.push(format!("expired suppressions: {}", summary.expired));
+    }
+    for files in &summary.source_files {
+        if files.failed > 0 {
+            let _ = writeln!(
+                attention,
+                "source {}: {} could not be moved or deleted",
+                files.source,
+                super::counted(files.failed, "file", "files")
+            );
+        }
+        if files.done > 0 {
+            news.push(format!(
+                "source {}: {} {}",
+                files.source,
+                super::counted(files.done, "file", "files"),
+                match files.after.strip_prefix("move:") {
+                    Some(folder) => format!("moved to {folder}"),
+                    None => "deleted".to_string(),
+                }
+            ));
+        }
+    }
+    if !summary.exports.is_empty() {
+        let written: Vec<String> = summary
+            .exports
+            .iter()
+            .map(|export| {
+                format!(
+                    "{} {}",
+                    export.format,
+                    super::counted(export.entries, "entry", "entries")
+                )
+            })
+            .collect();
+        news.push(format!("exports written: {}", written.join(", ")));
+        news.extend(summary.exports.iter().filter_map(super::export::size_note));
+    }
+    if let Some(report) = summary.report.as_ref().filter(|r| !r.written.is_empty()) {
+        let written: Vec<String> = report
+            .written
+            .iter()
+            .map(|written| format!("{} {} days", written.format, written.days))
+            .collect();
+        news.push(format!("reports written: {}", written.join(", ")));
+    }
+    if let Some(snds) = &summary.snds {
+        let with_news = crate::snds_fetch::SndsSummary {
+            accounts: snds
+                .accounts
+                .iter()
+                .filter(|a| a.waiting || a.rows_added > 0 || a.rows_updated > 0)
+                .cloned()
+                .collect(),
+            errors: Vec::new(),
+        };
+        news.extend(
+            super::snds::describe(&with_news)
+                .lines()
+                .map(|line| line.trim_start().to_owned()),
+        );
+    }
+    let mut text = attention;
+    if !news.is_empty() {
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str("this run:\n");
+        for line in news {
+            let _ = writeln!(text, "  {line}");
+        }
+    }
+    text
 }
 
 /// A folder's line in the summary: what this run read and did, what it left for the next

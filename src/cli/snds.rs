@@ -537,6 +537,10 @@ fn status(context: &Context, snds: &SndsConfig, json: bool) -> Result<Outcome> {
         });
     }
     let usable = accounts.iter().all(|account| account.problem.is_none());
+    let today = chrono::DateTime::parse_from_rfc3339(&context.now)
+        .context("the time is not RFC 3339")?
+        .with_timezone(&chrono::Utc)
+        .date_naive();
     let status = Status {
         timezone: snds.timezone.clone(),
         backfill_days: snds.backfill_days,
@@ -579,6 +583,27 @@ fn status(context: &Context, snds: &SndsConfig, json: bool) -> Result<Outcome> {
                     "  data: none stored; last fetched {}",
                     stored.last_data_fetch_at.as_deref().unwrap_or("never")
                 ),
+            }
+            if let Some(alert) = crate::snds_alerts::no_new_data_alert(
+                &account.account,
+                stored
+                    .newest_day
+                    .as_deref()
+                    .and_then(|day| day.parse().ok()),
+                today,
+                snds.stale_after_days,
+                "its key or sign-in",
+            ) {
+                println!(
+                    "  no data newer than {}: {} days behind (SNDS lags a day or two); check \
+                     the IP authorisation at the SNDS portal, and {}",
+                    alert.day.as_deref().unwrap_or_default(),
+                    alert.detail,
+                    match account.kind {
+                        "api" => "the sign-in (`fbl snds login`)",
+                        _ => "the key",
+                    }
+                );
             }
             println!(
                 "  ip status: blocked ranges {}; last checked {}",

@@ -34,6 +34,11 @@ pub struct SndsConfig {
     /// How many days back the first fetch of an account goes (SNDS keeps about 90).
     #[serde(default = "default_backfill_days")]
     pub backfill_days: u32,
+    /// An account whose newest SNDS day is more than this many days before the run's day
+    /// raises an alert, once per episode (SNDS lags a day or two; its IP authorisation lapsed
+    /// or its key stopped working, it sends nothing more). 0 never alerts.
+    #[serde(default = "default_stale_after_days")]
+    pub stale_after_days: u32,
     /// Extra trust roots (PEM), added to the system's, for a server with a private CA.
     pub ca_file: Option<PathBuf>,
 }
@@ -107,6 +112,11 @@ fn default_retry_backoff() -> u64 {
 fn default_backfill_days() -> u32 {
     30
 }
+/// SNDS data normally lags a day or two: three days behind is more than a lag.
+pub const DEFAULT_STALE_AFTER_DAYS: u32 = 3;
+fn default_stale_after_days() -> u32 {
+    DEFAULT_STALE_AFTER_DAYS
+}
 fn default_api_name() -> String {
     "api".to_owned()
 }
@@ -159,6 +169,9 @@ impl SndsConfig {
         }
         if !(1..=SNDS_HISTORY_DAYS).contains(&self.backfill_days) {
             bail!("snds backfill_days must be between 1 and {SNDS_HISTORY_DAYS}");
+        }
+        if self.stale_after_days > SNDS_HISTORY_DAYS {
+            bail!("snds stale_after_days must be between 0 (never alert) and {SNDS_HISTORY_DAYS}");
         }
         if self.timeout_secs == 0 || self.connect_timeout_secs == 0 {
             bail!("snds timeout_secs and connect_timeout_secs must be at least 1");

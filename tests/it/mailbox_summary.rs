@@ -210,7 +210,7 @@ fn a_folder_that_fails_part_way_keeps_its_line_with_what_was_done() {
         .unwrap_or_else(|| panic!("no line for INBOX: {text}"));
     assert!(
         line.starts_with(
-            "  mailbox jmrp INBOX: 24 new; move:Processed 7; failed after 7 \
+            "mailbox jmrp INBOX: 24 new; move:Processed 7; failed after 7 \
                           messages committed: "
         ) && line.contains("FOREIGN KEY"),
         "{line}"

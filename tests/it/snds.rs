@@ -762,7 +762,7 @@ fn run_raises_each_alert_once_and_a_change_raises_one() {
     );
     assert_eq!(code, Some(1));
 
-    // A new day with trap hits, told in the human summary under cron.
+    // A new day with trap hits, told in the human summary under cron: first in the mail.
     let body = row("198.51.100.7", "2026-11-19", 15000, "RED", 3)
         + &row("192.0.2.10", "2026-11-19", 4000, "GREEN", 0);
     set_day(&answers, "2026-11-19", body.clone());
@@ -776,9 +776,10 @@ fn run_raises_each_alert_once_and_a_change_raises_one() {
     let alerts: Vec<&str> = text.lines().filter(|l| l.contains("alert:")).collect();
     assert_eq!(
         alerts,
-        ["  alert: snds main: 198.51.100.7 hit 3 spam traps on 2026-11-19"],
+        ["alert: snds main: 198.51.100.7 hit 3 spam traps on 2026-11-19"],
         "{text}"
     );
+    assert!(text.starts_with("alert: "), "{text}");
     assert!(text.contains("snds main: 1 day (2026-11-19)"), "{text}");
     let store = Store::open(&dir.path().join("fbl.sqlite")).unwrap();
     let periods = store.snds_ip_status_history("main").unwrap();

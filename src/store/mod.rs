@@ -727,10 +727,10 @@ impl Store {
             libc::O_NOFOLLOW | libc::O_NONBLOCK,
         );
         let file = match options.open(&lock_path) {
-            Err(error)
-                if error.raw_os_error() == Some(libc::ELOOP)
-                    && std::fs::symlink_metadata(&lock_path)
-                        .is_ok_and(|m| m.file_type().is_symlink()) =>
+            // ELOOP, or EACCES where the kernel protects links in sticky folders.
+            Err(_)
+                if std::fs::symlink_metadata(&lock_path)
+                    .is_ok_and(|m| m.file_type().is_symlink()) =>
             {
                 bail!(
                     "the lock file {} is a symbolic link: fbl does not follow it (it could lead \

@@ -115,9 +115,23 @@ fn a_lock_file_that_is_a_link_is_refused_and_its_target_left_alone() {
     let dir = tempfile::tempdir().unwrap();
     let victim = dir.path().join("victim");
     std::fs::write(&victim, "precious\n").unwrap();
-    std::os::unix::fs::symlink(&victim, dir.path().join("fbl.sqlite.lock")).unwrap();
-    let output =
-        run(fbl(dir.path()).args(["--db", "fbl.sqlite", "suppress", "add", "jane@example.org"]));
+    // In a folder every user may write to, as the audit found it: as root, the link is
+    // another user's (the kernel may then refuse to open it at all).
+    let store = dir.path().join("store");
+    std::fs::create_dir(&store).unwrap();
+    chmod(&store, 0o1777);
+    let link = store.join("fbl.sqlite.lock");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    if is_root() {
+        std::os::unix::fs::lchown(&link, Some(OTHER_USER), Some(OTHER_USER)).unwrap();
+    }
+    let output = run(fbl(dir.path()).args([
+        "--db",
+        "store/fbl.sqlite",
+        "suppress",
+        "add",
+        "jane@example.org",
+    ]));
     assert_ne!(output.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

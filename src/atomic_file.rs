@@ -51,8 +51,8 @@ pub fn resolve_output(path: &Path) -> io::Result<OutputTarget> {
     resolve(path).map(|(target, _)| target)
 }
 
-/// [`resolve_output`], and whether a symbolic link was followed on the way.
-fn resolve(path: &Path) -> io::Result<(OutputTarget, bool)> {
+/// [`resolve_output`], and the symbolic links followed on the way, in order.
+fn resolve(path: &Path) -> io::Result<(OutputTarget, Vec<PathBuf>)> {
     let absolute = if path.is_absolute() {
         path.to_path_buf()
     } else {
@@ -61,7 +61,7 @@ fn resolve(path: &Path) -> io::Result<(OutputTarget, bool)> {
     let mut pending: Vec<OsString> = Vec::new();
     push_components(&mut pending, &absolute);
     let mut current = PathBuf::from("/");
-    let mut links = 0;
+    let mut links: Vec<PathBuf> = Vec::new();
     while let Some(name) = pending.pop() {
         if name == "/" {
             current = PathBuf::from("/");
@@ -78,12 +78,11 @@ fn resolve(path: &Path) -> io::Result<(OutputTarget, bool)> {
         if pending.is_empty()
             && let Some(descriptor) = descriptor_of(&candidate)?
         {
-            return Ok((OutputTarget::Descriptor(descriptor), links > 0));
+            return Ok((OutputTarget::Descriptor(descriptor), links));
         }
         match fs::symlink_metadata(&candidate) {
             Ok(metadata) if metadata.file_type().is_symlink() => {
-                links += 1;
-                if links > MAX_LINKS {
+                if links.len() as u32 >= MAX_LINKS {
                     return Err(io::Error::new(
                         io::ErrorKind::InvalidInput,
                         format!("too many levels of symbolic links in {}", path.display()),
@@ -91,13 +90,14 @@ fn resolve(path: &Path) -> io::Result<(OutputTarget, bool)> {
                 }
                 let target = fs::read_link(&candidate)?;
                 push_components(&mut pending, &target);
+                links.push(candidate);
             }
             // A name that does not exist (or cannot be looked at) is taken as it is: the
             // write that follows says what is wrong with it.
             _ => current = candidate,
         }
     }
-    Ok((OutputTarget::Path(current), links > 0))
+    Ok((OutputTarget::Path(current), links))
 }
 
 /// Puts the components of `path` on the stack `pending`, the first on top. An absolute
@@ -169,7 +169,10 @@ fn descriptor_of(path: &Path) -> io::Result<Option<i32>> {
 /// by a process that no longer runs (killed mid-write) are removed first.
 ///
 /// A symbolic link at `path` is followed: the file it leads to is replaced (its temporary
-/// file is in that file's folder) and the link stays.
+/// file is in that file's folder) and the link stays. What another local user could have set
+/// up is refused, naming the path and the owner: a link on the way that is not this user's
+/// or root's, a folder every user may change (without the sticky bit), and an existing
+/// output of another user's in a folder others may write to.
 ///
 /// When `path` is (or links to) one of this process's descriptors (`/dev/stdout`,
 /// `/dev/stderr`, `/dev/fd/N`, `/proc/self/fd/N`), the content is written to that open
@@ -276,10 +279,10 @@ pub fn prepare_atomically<T>(
             (OutputTarget::Descriptor(descriptor), _) => {
                 return Ok((write_descriptor(descriptor, path, write)?, done));
             }
-            (OutputTarget::Path(real), followed) => (real, followed),
+            (OutputTarget::Path(real), links) => (real, links),
         };
     // Named as given, and as the file replaced when a link led elsewhere.
-    let shown = if followed {
+    let shown = if !followed.is_empty() {
         format!("{} (link to {})", path.display(), real.display())
     } else {
         path.display().to_string()
@@ -294,7 +297,9 @@ pub fn prepare_atomically<T>(
         Some(folder) if !folder.as_os_str().is_empty() => folder,
         _ => Path::new("/"),
     };
-    let old = match fs::metadata(&real) {
+    let existing = fs::metadata(&real);
+    check_no_other_user(path, &followed, folder, existing.as_ref().ok())?;
+    let old = match existing {
         Ok(metadata) if metadata.is_dir() => {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -377,6 +382,93 @@ fn same_content(new: &Path, old: &Path, old_len: u64) -> io::Result<bool> {
             return Ok(false);
         }
     }
+}
+
+/// Refuses an output another local user could have set up to be written where they choose
+/// or read by them: a symbolic link on the way that is not this user's or root's (it could
+/// lead to any file this user may write, such as root's), a folder (of the output, or of a
+/// link on the way) any user may change without the sticky bit (any name in it can be
+/// replaced), and, in a folder others may write to (another user's, or group or world
+/// writable), an existing output that is not this user's or root's (its owner and mode
+/// would be kept: its owner could read the list).
+#[cfg(unix)]
+fn check_no_other_user(
+    path: &Path,
+    links: &[PathBuf],
+    folder: &Path,
+    existing: Option<&fs::Metadata>,
+) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let user = unsafe { libc::geteuid() };
+    let trusted = |uid: u32| uid == user || uid == 0;
+    let refuse = |why: String| {
+        Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("cannot write {}: {why}", path.display()),
+        ))
+    };
+    let open_to_all = |folder: &Path| -> bool {
+        fs::metadata(folder).is_ok_and(|m| m.mode() & 0o002 != 0 && m.mode() & 0o1000 == 0)
+    };
+    let to_do = "remove it, or write to a folder other users cannot change";
+    for link in links {
+        let Ok(metadata) = fs::symlink_metadata(link) else {
+            continue;
+        };
+        if !trusted(metadata.uid()) {
+            return refuse(format!(
+                "{} is a symbolic link owned by uid {}, another user than fbl's (uid {user}) \
+                 or root: fbl does not follow another user's link (it could lead to any \
+                 file); {to_do}",
+                link.display(),
+                metadata.uid()
+            ));
+        }
+        if let Some(parent) = link.parent()
+            && open_to_all(parent)
+        {
+            return refuse(format!(
+                "the symbolic link {} is in {}, which every user may change (writable by all, \
+                 without the sticky bit); write to a folder other users cannot change",
+                link.display(),
+                parent.display()
+            ));
+        }
+    }
+    if open_to_all(folder) {
+        return refuse(format!(
+            "its folder {} may be changed by every user (writable by all, without the sticky \
+             bit); write to a folder other users cannot change",
+            folder.display()
+        ));
+    }
+    if let Some(existing) = existing
+        && !existing.is_dir()
+        && !trusted(existing.uid())
+    {
+        let others_write =
+            fs::metadata(folder).is_ok_and(|m| !trusted(m.uid()) || m.mode() & 0o022 != 0);
+        if others_write {
+            return refuse(format!(
+                "it exists and is owned by uid {}, another user than fbl's (uid {user}) or \
+                 root, in a folder other users may write to: fbl would keep its owner and \
+                 mode, and that user could read the list; {to_do}",
+                existing.uid()
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_no_other_user(
+    _path: &Path,
+    _links: &[PathBuf],
+    _folder: &Path,
+    _existing: Option<&fs::Metadata>,
+) -> io::Result<()> {
+    Ok(())
 }
 
 /// Writes to a descriptor this process has open, through a buffer, on a duplicate of it: the
@@ -1042,6 +1134,112 @@ mod tests {
         }
         assert_eq!(metadata.mode() & 0o7777, 0o640);
         assert_eq!(fs::read(&path).unwrap(), b"new\n");
+    }
+
+    /// A user other than this one and root (`nobody`).
+    const OTHER_USER: u32 = 65534;
+
+    fn is_root() -> bool {
+        unsafe { libc::geteuid() == 0 }
+    }
+
+    fn chmod(path: &Path, mode: u32) {
+        fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_of_another_user_is_refused_and_its_target_left_alone() {
+        if !is_root() {
+            return;
+        }
+        let folder = tempfile::tempdir().unwrap();
+        let shared = folder.path().join("shared");
+        fs::create_dir(&shared).unwrap();
+        chmod(&shared, 0o1777);
+        let victim = folder.path().join("victim");
+        fs::write(&victim, "root only\n").unwrap();
+        let link = shared.join("postfix-access");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        std::os::unix::fs::lchown(&link, Some(OTHER_USER), Some(OTHER_USER)).unwrap();
+
+        let error = write_atomically(&link, |out| out.write_all(b"list\n")).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::PermissionDenied);
+        let text = error.to_string();
+        assert!(text.contains(&link.display().to_string()), "{text}");
+        assert!(text.contains("owned by uid 65534"), "{text}");
+        assert_eq!(fs::read(&victim).unwrap(), b"root only\n");
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+
+        // The same link of root's, in the same folder: followed, as documented.
+        std::os::unix::fs::lchown(&link, Some(0), Some(0)).unwrap();
+        write_atomically(&link, |out| out.write_all(b"list\n")).unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"list\n");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_of_another_user_in_a_folder_others_write_is_refused() {
+        use std::os::unix::fs::MetadataExt;
+        if !is_root() {
+            return;
+        }
+        let folder = tempfile::tempdir().unwrap();
+        let shared = folder.path().join("shared");
+        fs::create_dir(&shared).unwrap();
+        chmod(&shared, 0o1777);
+        let path = shared.join("suppressions.csv");
+        fs::write(&path, "").unwrap();
+        std::os::unix::fs::chown(&path, Some(OTHER_USER), Some(OTHER_USER)).unwrap();
+        chmod(&path, 0o666);
+
+        let error = write_atomically(&path, |out| out.write_all(b"a@example.com\n")).unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains(&path.display().to_string()), "{text}");
+        assert!(text.contains("owned by uid 65534"), "{text}");
+        assert_eq!(fs::read(&path).unwrap(), b"");
+        assert_eq!(names_in(&shared), vec!["suppressions.csv"]);
+
+        // Removed, the list is written, this user's and not readable by others.
+        fs::remove_file(&path).unwrap();
+        write_atomically(&path, |out| out.write_all(b"a@example.com\n")).unwrap();
+        let metadata = fs::metadata(&path).unwrap();
+        assert_eq!(metadata.uid(), 0);
+        assert_eq!(metadata.mode() & 0o777, 0o640);
+
+        // In a folder only root may change, a file of another user's keeps its owner.
+        let closed = folder.path().join("closed");
+        fs::create_dir(&closed).unwrap();
+        chmod(&closed, 0o755);
+        let kept = closed.join("list.csv");
+        fs::write(&kept, "").unwrap();
+        std::os::unix::fs::chown(&kept, Some(OTHER_USER), None).unwrap();
+        write_atomically(&kept, |out| out.write_all(b"a\n")).unwrap();
+        assert_eq!(fs::metadata(&kept).unwrap().uid(), OTHER_USER);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_folder_every_user_may_change_is_refused() {
+        let folder = tempfile::tempdir().unwrap();
+        let open = folder.path().join("open");
+        fs::create_dir(&open).unwrap();
+        chmod(&open, 0o777);
+        let path = open.join("list.csv");
+        let error = write_atomically(&path, |out| out.write_all(b"a\n")).unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("may be changed by every user"), "{text}");
+        assert!(text.contains(&open.display().to_string()), "{text}");
+        assert!(!path.exists());
+        // With the sticky bit (as /tmp), a new file is written.
+        chmod(&open, 0o1777);
+        write_atomically(&path, |out| out.write_all(b"a\n")).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"a\n");
     }
 
     /// The id of a process that has ended.

@@ -119,14 +119,23 @@ impl Inputs {
             return read_limited(std::io::stdin().lock(), "-".to_string(), self.max_bytes, 0)
                 .context("cannot read standard input");
         }
-        read_message(path, self.max_bytes)
+        read_message(path, self.max_bytes, false)
             .with_context(|| format!("cannot read {}", path.display()))
     }
 }
 
-/// Reads a message file; the error is the file system's, to tell a file that is gone.
-fn read_message(path: &Path, max_bytes: u64) -> std::io::Result<Incoming> {
-    let file = File::open(path)?;
+/// Reads a message file; the error is the file system's, to tell a file that is gone. A
+/// file `found` in a folder (not named by a person) is read only when it is a regular file,
+/// reached, if through a symbolic link, by a link of fbl's user or root: anyone who may
+/// write to the folder could put there a FIFO (whose opening waits forever), a device
+/// (`/dev/zero` never ends) or a link to a file only fbl's user may read (its first bytes
+/// would be shown in a quarantine reason).
+fn read_message(path: &Path, max_bytes: u64, found: bool) -> std::io::Result<Incoming> {
+    let file = if found {
+        open_found(path)?
+    } else {
+        File::open(path)?
+    };
     // The size read beforehand makes the buffer right at once: without it, reading starts
     // with small probing reads, then grows and copies the buffer.
     let size = file.metadata().map_or(0, |meta| meta.len());
@@ -148,7 +157,7 @@ impl Iterator for Inputs {
                 Pending::Folder { walk, left } => match walk.next() {
                     Some(Ok(path)) => {
                         *left = left.saturating_sub(1);
-                        match read_message(&path, self.max_bytes) {
+                        match read_message(&path, self.max_bytes, true) {
                             // Moved to `cur/` since `new/` was listed: read there.
                             Err(error)
                                 if error.kind() == std::io::ErrorKind::NotFound
@@ -177,6 +186,56 @@ impl Iterator for Inputs {
     }
 }
 
+/// The file at `path`, found in a folder, opened for reading if it is a regular file that
+/// fbl may read (see [`read_message`]); an error that says why not otherwise.
+#[cfg(unix)]
+fn open_found(path: &Path) -> std::io::Result<File> {
+    use std::io::{Error, ErrorKind};
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let refused = |why: String| Error::new(ErrorKind::InvalidInput, why);
+    let metadata = std::fs::symlink_metadata(path)?;
+    let mut flags = libc::O_NONBLOCK;
+    if metadata.file_type().is_symlink() {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let user = unsafe { libc::geteuid() };
+        if metadata.uid() != user && metadata.uid() != 0 {
+            return Err(refused(format!(
+                "it is a symbolic link owned by uid {}, another user than fbl's (uid {user}) or \
+                 root: not followed, it could lead to a file that user may not read",
+                metadata.uid()
+            )));
+        }
+    } else {
+        flags |= libc::O_NOFOLLOW;
+    }
+    let not_a_file = || {
+        refused(
+            "not a regular file (a FIFO, a device or a socket, or a link to one): only files \
+             are read in a folder"
+                .to_string(),
+        )
+    };
+    if !metadata.file_type().is_symlink() && !metadata.is_file() {
+        return Err(not_a_file());
+    }
+    // Not blocking, so that a FIFO put in its place meanwhile is not waited for; checked
+    // again once open.
+    let file = File::options().read(true).custom_flags(flags).open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(not_a_file());
+    }
+    Ok(file)
+}
+
+#[cfg(not(unix))]
+fn open_found(path: &Path) -> std::io::Result<File> {
+    File::open(path)
+}
+
+/// How much of a stream (standard input, a device) beyond `max_bytes` is counted for the
+/// size said of an oversized message; one that goes on longer is an error, not read.
+const STREAM_REST_LIMIT: u64 = 256 * 1024 * 1024;
+
 /// Reads up to `max_bytes` (and counts the rest); `size` is the expected size, 0 if unknown.
 fn read_limited(
     reader: impl Read,
@@ -189,9 +248,26 @@ fn read_limited(
     let mut limited = reader.take(max_bytes.saturating_add(1));
     limited.read_to_end(&mut raw)?;
     if raw.len() as u64 > max_bytes {
-        let mut rest = limited.into_inner();
-        let extra = std::io::copy(&mut rest, &mut std::io::sink())?;
-        let size = raw.len() as u64 + extra;
+        // A regular file's size is known: a sparse terabyte is not read to its end. A stream
+        // is counted up to a limit: `/dev/zero` never ends.
+        let size = if size >= raw.len() as u64 {
+            size
+        } else {
+            let mut rest = limited.into_inner().take(STREAM_REST_LIMIT + 1);
+            let extra = std::io::copy(&mut rest, &mut std::io::sink())?;
+            if extra > STREAM_REST_LIMIT {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "it goes on for more than {} MiB past the limit of {max_bytes} bytes \
+                         ([limits] max_message_bytes): not read (an endless stream, such as \
+                         /dev/zero?)",
+                        STREAM_REST_LIMIT >> 20
+                    ),
+                ));
+            }
+            raw.len() as u64 + extra
+        };
         raw.truncate(head_bytes(max_bytes));
         return Ok(Incoming {
             origin,
@@ -449,13 +525,32 @@ fn eml_file_or_folder(entry: &std::fs::DirEntry) -> Option<(Box<OsStr>, bool)> {
         return None;
     }
     let path = entry.path();
-    if path.is_dir() {
+    // A link of another user's to a folder is not walked (reading it, as an `.eml` file,
+    // says why).
+    if path.is_dir() && !foreign_link(entry) {
         return Some((name.into_boxed_os_str(), true));
     }
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("eml"))
         .then(|| (name.into_boxed_os_str(), false))
+}
+
+/// Whether an entry is a symbolic link owned by another user than fbl's and root.
+#[cfg(unix)]
+fn foreign_link(entry: &std::fs::DirEntry) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let user = unsafe { libc::geteuid() };
+    entry.file_type().is_ok_and(|t| t.is_symlink())
+        && entry
+            .metadata()
+            .is_ok_and(|m| m.uid() != user && m.uid() != 0)
+}
+
+#[cfg(not(unix))]
+fn foreign_link(_entry: &std::fs::DirEntry) -> bool {
+    false
 }
 
 pub fn is_maildir(folder: &Path) -> bool {
@@ -919,6 +1014,62 @@ mod tests {
             "{error}"
         );
         assert!(inputs.next().is_none());
+    }
+
+    /// A regular file's size is known from its metadata: the rest past the limit is not
+    /// read (a sparse terabyte used to be read to its end). Here, reading past the first
+    /// bytes fails.
+    #[test]
+    fn the_rest_of_an_oversized_file_is_not_read_when_its_size_is_known() {
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::other("read past the head"))
+            }
+        }
+        let reader = std::io::Cursor::new(vec![b'a'; 2_000]).chain(Broken);
+        let message = read_limited(reader, "big".into(), 1_000, 1 << 40).unwrap();
+        assert_eq!(message.oversized, Some(1 << 40));
+        assert_eq!(message.raw.len(), 1_000);
+    }
+
+    /// A stream of unknown size is counted up to a limit past `max_bytes`, then refused
+    /// with a message (`/dev/zero` never ends).
+    #[test]
+    fn an_endless_stream_is_counted_up_to_a_limit_then_refused() {
+        let endless = std::io::repeat(b'z').take(STREAM_REST_LIMIT + 10_000);
+        let error = read_limited(endless, "-".into(), 1_000, 0).unwrap_err();
+        assert!(error.to_string().contains("an endless stream"), "{error}");
+        let long = std::io::repeat(b'z').take(5_000);
+        let message = read_limited(long, "-".into(), 1_000, 0).unwrap();
+        assert_eq!(message.oversized, Some(5_000));
+    }
+
+    /// In a folder, a FIFO is not opened (opening it waited for a writer forever), a link
+    /// to a device is not read, and a link to a file is.
+    #[cfg(unix)]
+    #[test]
+    fn a_folder_walk_reads_files_not_a_fifo_or_a_device() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("in");
+        std::fs::create_dir(&folder).unwrap();
+        std::fs::write(folder.join("a.eml"), b"Subject: a\n\nx\n").unwrap();
+        std::fs::write(dir.path().join("b"), b"Subject: b\n\nx\n").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("b"), folder.join("b.eml")).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", folder.join("c.eml")).unwrap();
+        let fifo = std::ffi::CString::new(folder.join("d.eml").to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let results: Vec<_> = Inputs::open(std::slice::from_ref(&folder), 1 << 20)
+            .unwrap()
+            .collect();
+        assert_eq!(results.len(), 4);
+        assert_eq!(results[0].as_ref().unwrap().raw, b"Subject: a\n\nx\n");
+        assert_eq!(results[1].as_ref().unwrap().raw, b"Subject: b\n\nx\n");
+        for (result, name) in results[2..].iter().zip(["c.eml", "d.eml"]) {
+            let error = format!("{:#}", result.as_ref().unwrap_err());
+            assert!(error.contains(name), "{error}");
+            assert!(error.contains("not a regular file"), "{error}");
+        }
     }
 
     #[test]

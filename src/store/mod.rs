@@ -717,13 +717,38 @@ impl Store {
         let mut lock_path = real.into_os_string();
         lock_path.push(".lock");
         let lock_path = PathBuf::from(lock_path);
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&lock_path)
-            .with_context(|| format!("cannot open lock file {}", lock_path.display()))?;
+        let mut options = File::options();
+        options.create(true).truncate(false).read(true).write(true);
+        // A link there is not followed: another user who may write beside the store could
+        // make it lead to a file of fbl's user, which taking the lock would rewrite.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(
+            &mut options,
+            libc::O_NOFOLLOW | libc::O_NONBLOCK,
+        );
+        let file = match options.open(&lock_path) {
+            // ELOOP, or EACCES where the kernel protects links in sticky folders.
+            Err(_)
+                if std::fs::symlink_metadata(&lock_path)
+                    .is_ok_and(|m| m.file_type().is_symlink()) =>
+            {
+                bail!(
+                    "the lock file {} is a symbolic link: fbl does not follow it (it could lead \
+                     to any file); remove it, fbl makes the lock file itself",
+                    lock_path.display()
+                )
+            }
+            opened => {
+                opened.with_context(|| format!("cannot open lock file {}", lock_path.display()))?
+            }
+        };
+        if !file.metadata().is_ok_and(|m| m.is_file()) {
+            bail!(
+                "the lock file {} is not a regular file; remove it, fbl makes the lock file \
+                 itself",
+                lock_path.display()
+            );
+        }
         match file.try_lock() {
             Ok(()) => {
                 // Who holds it, for the run that finds it held. The lock is what counts: a

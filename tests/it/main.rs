@@ -14,6 +14,7 @@ mod forwarded_reports;
 mod full_disk;
 mod fuzz_regressions;
 mod hostile;
+mod hostile_files;
 mod http_server;
 mod idn;
 mod imap_client;

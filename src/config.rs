@@ -739,6 +739,71 @@ impl Config {
         outputs
     }
 
+    /// When fbl runs as root (`euid` 0): why it must not read the configuration at `path`, if
+    /// another user could have written what it says. Its `password_command` would run as
+    /// root, and its `password_file` could name any file root may read, sent to a server
+    /// that user chose. Such a user is one who owns the file, or a folder on its way
+    /// (symbolic links followed or not), or one who may write to either (group or every
+    /// user; a folder with the sticky bit, as `/tmp`, only lets them replace their own
+    /// files). Not root: None, the file can do no more than its reader may.
+    pub fn foreign_owner_refusal(path: &Path, euid: u32) -> Option<String> {
+        use std::os::unix::fs::MetadataExt;
+        if euid != 0 {
+            return None;
+        }
+        let absolute = std::path::absolute(path).ok()?;
+        let real = std::fs::canonicalize(path).ok();
+        // The file, then every folder above it, as named and as it really is.
+        let mut paths: Vec<&Path> = vec![&absolute];
+        paths.extend(absolute.ancestors().skip(1));
+        if let Some(real) = &real {
+            paths.push(real);
+            paths.extend(real.ancestors().skip(1));
+        }
+        let config = path.display();
+        for (i, at) in paths.iter().enumerate() {
+            // The file (as named or as it really is), or a folder.
+            let is_file = i == 0 || real.as_deref() == Some(*at);
+            let Ok(metadata) = std::fs::metadata(at) else {
+                continue;
+            };
+            let what = if is_file {
+                format!("the configuration file {config}")
+            } else {
+                format!(
+                    "{}, a folder holding the configuration file {config},",
+                    at.display()
+                )
+            };
+            let risk = "fbl runs as root here, so whoever can change the file could make \
+                        fbl run a command (password_command) or send any file (password_file) \
+                        as root";
+            if metadata.uid() != 0 {
+                return Some(format!(
+                    "{what} is owned by {owner}, not root: {risk}. Run `chown root {at}` and \
+                     `chmod go-w {at}`, or run fbl as {owner}",
+                    owner = user_name(metadata.uid()),
+                    at = at.display()
+                ));
+            }
+            let mode = metadata.mode();
+            let sticky = !is_file && mode & 0o1000 != 0;
+            if mode & 0o022 != 0 && !sticky {
+                let who = if mode & 0o002 != 0 {
+                    "every user".to_string()
+                } else {
+                    format!("the group {}", group_name(metadata.gid()))
+                };
+                return Some(format!(
+                    "{what} can be written by {who} (mode {:04o}): {risk}. Run `chmod go-w {}`",
+                    mode & 0o7777,
+                    at.display()
+                ));
+            }
+        }
+        None
+    }
+
     /// A warning when a configuration file that holds a secret inline (or a command that may
     /// print one) can be read by every user of the machine.
     pub fn permission_warning(&self, path: &Path) -> Option<String> {
@@ -1377,4 +1442,33 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
+}
+
+/// A user's name, or their number when the system has no name for it.
+fn user_name(uid: u32) -> String {
+    // SAFETY: getpwuid returns a pointer into static storage or null; the name is copied at
+    // once, and this runs while fbl reads its configuration, before any other thread starts.
+    unsafe {
+        let entry = libc::getpwuid(uid);
+        if !entry.is_null() && !(*entry).pw_name.is_null() {
+            return std::ffi::CStr::from_ptr((*entry).pw_name)
+                .to_string_lossy()
+                .into_owned();
+        }
+    }
+    format!("uid {uid}")
+}
+
+/// A group's name, or its number when the system has no name for it.
+fn group_name(gid: u32) -> String {
+    // SAFETY: as `user_name`, with getgrgid.
+    unsafe {
+        let entry = libc::getgrgid(gid);
+        if !entry.is_null() && !(*entry).gr_name.is_null() {
+            return std::ffi::CStr::from_ptr((*entry).gr_name)
+                .to_string_lossy()
+                .into_owned();
+        }
+    }
+    format!("gid {gid}")
 }

@@ -33,9 +33,13 @@
 //!   A reason or source an older fbl kept with control characters (before it cleaned them
 //!   on the way in) is written cleaned as a new one would be, in every format: a CSV cell
 //!   with a line break, valid as it is, still splits a row for an importer that reads lines.
-//! - No spreadsheet formula escaping: these files are read by importers, and prefixing an
-//!   address with `'` would make it a different address. RFC 4180 quoting already keeps a
-//!   value inside its cell.
+//! - Spreadsheet formulas: a CSV cell fbl derives or describes (the reason and source of
+//!   `csv`, listmonk's name, Mautic's `fbl_reason`) that starts with `=`, `+`, `-`, `@`, a tab
+//!   or a carriage return gets a `'` in front (OWASP's advice against CSV injection), so a
+//!   spreadsheet shows it as text rather than running it. The address itself is never
+//!   changed, in any format, `csv` included: importers and your own tools match it byte for
+//!   byte, and `'=x@example.com` is another address. RFC 4180 quoting already keeps a value
+//!   inside its cell.
 
 use std::borrow::Borrow;
 use std::borrow::Cow;
@@ -474,6 +478,18 @@ fn kept_text(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// A CSV cell of text fbl derives or describes, safe to open in a spreadsheet: one that
+/// starts with a character a spreadsheet reads as the start of a formula (`=`, `+`, `-`, `@`,
+/// a tab, a carriage return) gets a `'` in front, as OWASP advises against CSV injection.
+/// Never used for an address, which must stay what it is.
+fn formula_safe(text: &str) -> Cow<'_, str> {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        Cow::Owned(format!("'{text}"))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
 /// Makes free text safe inside one line: line breaks and other control characters become a
 /// space, so words stay apart.
 fn one_line_text(text: &str) -> Cow<'_, str> {
@@ -580,8 +596,8 @@ fn write_generic_csv<W: Write>(
         let entry = entry.borrow();
         csv.write_record([
             address.render(&entry.address),
-            &kept_text(&entry.reason),
-            &kept_text(&entry.source),
+            &formula_safe(&kept_text(&entry.reason)),
+            &formula_safe(&kept_text(&entry.source)),
             &entry.first_seen,
             &entry.last_seen,
             entry.expires_at.as_deref().unwrap_or(""),
@@ -648,7 +664,8 @@ struct ListmonkAttributes<'e> {
 /// listmonk's subscriber import takes `email,name,attributes` with attributes as a JSON
 /// object; importing with mode `blocklist` blocklists every address in the file. fbl does
 /// not know the name: it writes the address's local part, as listmonk names a subscriber
-/// created without one. Some listmonk versions skip a row with an empty name ("invalid
+/// created without one (with a `'` in front where a spreadsheet would read it as a formula,
+/// [`formula_safe`]). Some listmonk versions skip a row with an empty name ("invalid
 /// name"), which would blocklist nobody; a blocklist import of an existing subscriber sets
 /// its status only, so its own name stays.
 fn write_listmonk<W: Write>(
@@ -676,7 +693,7 @@ fn write_listmonk<W: Write>(
         let text = address.render(&entry.address);
         let other = a_label_form(text, false);
         for text in std::iter::once(text).chain(other.as_deref()) {
-            let name = text.rsplit_once('@').map_or(text, |(local, _)| local);
+            let name = formula_safe(text.rsplit_once('@').map_or(text, |(local, _)| local));
             csv.write_record([text.as_bytes(), name.as_bytes(), &attributes])
                 .map_err(csv_error)?;
         }
@@ -706,6 +723,7 @@ fn write_mautic<W: Write>(
         let entry = entry.borrow();
         let do_not_email = if entry.removed_at.is_some() { "0" } else { "1" };
         let reason = kept_text(&entry.reason);
+        let reason = formula_safe(&reason);
         let text = address.render(&entry.address);
         let other = a_label_form(text, false);
         for text in std::iter::once(text).chain(other.as_deref()) {
@@ -1277,5 +1295,56 @@ mod tests {
         let record = reader.records().next().unwrap().unwrap();
         assert_eq!(&record[1], "complaint, \"spam\" button");
         assert_eq!(record.len(), 8);
+    }
+
+    #[test]
+    fn text_cells_a_spreadsheet_would_run_get_a_quote_but_the_address_stays() {
+        let mut hostile = entry("=cmd|'/Ccalc'!A0@example.com", "=HYPERLINK(\"x\")");
+        hostile.source = "@SUM(1)".into();
+        let entries = [hostile, entry("-2+3@example.com", "+complaint")];
+        let csv = export(ExportFormat::Csv, None, &entries);
+        let rows: Vec<&str> = csv.lines().skip(1).collect();
+        assert!(
+            rows[0]
+                .starts_with("=cmd|'/Ccalc'!A0@example.com,\"'=HYPERLINK(\"\"x\"\")\",'@SUM(1),"),
+            "{csv}"
+        );
+        assert!(
+            rows[1].starts_with("-2+3@example.com,'+complaint,"),
+            "{csv}"
+        );
+        let listmonk = export(ExportFormat::Listmonk, None, &entries);
+        let rows: Vec<&str> = listmonk.lines().skip(1).collect();
+        assert!(
+            rows[0].starts_with("=cmd|'/Ccalc'!A0@example.com,'=cmd|'/Ccalc'!A0,\"{"),
+            "{listmonk}"
+        );
+        assert!(
+            rows[1].starts_with("-2+3@example.com,'-2+3,\"{"),
+            "{listmonk}"
+        );
+        let mautic = export(ExportFormat::Mautic, None, &entries);
+        assert!(
+            mautic.contains("\n=cmd|'/Ccalc'!A0@example.com,1,\"'=HYPERLINK(\"\"x\"\")\"\n"),
+            "{mautic}"
+        );
+        assert!(
+            mautic.contains("\n-2+3@example.com,1,'+complaint\n"),
+            "{mautic}"
+        );
+        // A cell that starts with anything else is as it was.
+        let plain = export(
+            ExportFormat::Csv,
+            None,
+            &[entry("a@example.com", "complaint")],
+        );
+        assert!(plain.contains("\na@example.com,complaint,"), "{plain}");
+        // Address-only formats write the address as it is.
+        for format in [ExportFormat::Plain, ExportFormat::Phplist] {
+            assert_eq!(
+                export(format, None, &entries),
+                "=cmd|'/Ccalc'!A0@example.com\n-2+3@example.com\n"
+            );
+        }
     }
 }

@@ -555,9 +555,14 @@ impl Ingester<'_> {
             let checked = if signed {
                 Ok(())
             } else {
-                crate::trust::check(&outer, report.reporter, own_unsubscribe, trust).and_then(
-                    |()| unsigned_request_names_its_sender(&outer, own_unsubscribe, &report),
+                crate::trust::check(
+                    &incoming.raw,
+                    &outer,
+                    report.reporter,
+                    own_unsubscribe,
+                    trust,
                 )
+                .and_then(|()| unsigned_request_names_its_sender(&outer, own_unsubscribe, &report))
             };
             if let Err(why) = checked {
                 // The reader looked these up before this thread stored what came ahead of

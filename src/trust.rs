@@ -77,11 +77,13 @@ const CONSUMER_DOMAINS: [&str; 10] = [
 /// The feedback loops' own addresses on consumer domains (formats.md section 2.1).
 const LOOP_ADDRESSES: [&str; 1] = ["staff@hotmail.com"];
 
-/// Checks a report's origin. `Err` says why it is not trusted.
+/// Checks a report's origin. `Err` says why it is not trusted. `raw` is the message, whose
+/// header block `outer` is.
 /// `own_unsubscribe`: the message is a subscriber's own unsubscribe request (Apple's
 /// one-click mail, sent from the subscriber's iCloud address), which can only take that
 /// address off the list; it may come from a consumer mailbox.
 pub fn check(
+    raw: &[u8],
     outer: &HeaderBlock,
     reporter: Reporter,
     own_unsubscribe: bool,
@@ -151,6 +153,16 @@ pub fn check(
         return Err(format!(
             "{from_address} is a mailbox anyone can have at {from_domain}, not a feedback loop's \
              address"
+        ));
+    }
+    // Your MTA can be made to remove a field of your authserv-id only in the form its filter
+    // matches (README's Postfix regexp): any other form naming it may be the sender's.
+    if let Some(form) = unplain_field(raw, &config.authserv_id) {
+        return Err(format!(
+            "an Authentication-Results field names {id} written with {form}, which your MTA's \
+             filter does not remove, so the sender may have written it; only \
+             `Authentication-Results: {id};` (white space alone between) is believed",
+            id = config.authserv_id
         ));
     }
     // What each field of your server records for `domain`. Your server's own field cannot
@@ -574,6 +586,111 @@ fn authserv_id_of(value: &str) -> Option<String> {
     (!id.is_empty()).then_some(id)
 }
 
+/// White space as POSIX `[[:space:]]` knows it in the C locale.
+fn posix_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+/// The field's name as the filter of README's recipe matches it.
+const AR_PREFIX: &[u8] = b"Authentication-Results:";
+
+/// Whether a field, as its bytes arrived (its lines and their line ends), is
+/// `Authentication-Results:`, white space, `id`, and white space or `;`: the form README's
+/// Postfix recipe (`/^Authentication-Results:[[:space:]]*ID[[:space:];]/`, case-insensitive)
+/// removes from incoming mail.
+fn is_plain_form(field: &[u8], id: &str) -> bool {
+    // The filter sees the field without its last line end.
+    let field = field.strip_suffix(b"\n").unwrap_or(field);
+    let field = field.strip_suffix(b"\r").unwrap_or(field);
+    let Some(rest) = field
+        .get(..AR_PREFIX.len())
+        .filter(|name| name.eq_ignore_ascii_case(AR_PREFIX))
+        .map(|_| &field[AR_PREFIX.len()..])
+    else {
+        return false;
+    };
+    let start = rest
+        .iter()
+        .position(|&b| !posix_space(b))
+        .unwrap_or(rest.len());
+    let rest = &rest[start..];
+    let id = id.as_bytes();
+    rest.len() > id.len()
+        && rest[..id.len()].eq_ignore_ascii_case(id)
+        && (posix_space(rest[id.len()]) || rest[id.len()] == b';')
+}
+
+/// What makes a field naming `id` another form than the plain one, for the reason.
+fn form_of(field: &[u8], value: &str) -> &'static str {
+    let name_end = field.iter().position(|&b| b == b':').unwrap_or(0);
+    if name_end != AR_PREFIX.len() - 1 {
+        return "something between the field name and its colon";
+    }
+    match value.trim_start().chars().next() {
+        Some('(') => "a comment before the authserv-id",
+        Some('"') => "the authserv-id in quotes",
+        _ => "a comment, a quote or other characters around the authserv-id",
+    }
+}
+
+/// The first `Authentication-Results` field of the header block of `raw` that `check` would
+/// read as one of `id`'s but that is not written in the plain form README's recipe removes
+/// (`is_plain_form`): what its form has instead. The fields are split as `HeaderBlock`
+/// splits them (each line decoded alone, continuation lines starting with a space or a tab,
+/// ending at the first blank line after a field), and each is read by `HeaderBlock` itself.
+fn unplain_field(raw: &[u8], id: &str) -> Option<&'static str> {
+    let raw = &raw[..raw.len().min(crate::header_block::MAX_HEADER_BLOCK_BYTES)];
+    let decoded = |line: &[u8]| -> String {
+        match std::str::from_utf8(line) {
+            Ok(text) => text.to_string(),
+            Err(_) => line.iter().map(|&b| b as char).collect(),
+        }
+    };
+    // Where the field being read starts, and whether a field was read before.
+    let mut current: Option<usize> = None;
+    let mut seen = false;
+    let mut line_start = 0;
+    let check = |from: usize, to: usize| -> Option<&'static str> {
+        let field = &raw[from..to];
+        let block = HeaderBlock::parse(field);
+        let (name, value) = block.fields().next()?;
+        let ours = name.eq_ignore_ascii_case("Authentication-Results")
+            && authserv_id_of(value).is_some_and(|found| found.eq_ignore_ascii_case(id));
+        (ours && !is_plain_form(field, id)).then(|| form_of(field, value))
+    };
+    while line_start < raw.len() {
+        let line_end =
+            memchr::memchr(b'\n', &raw[line_start..]).map_or(raw.len(), |p| line_start + p + 1);
+        let line = decoded(&raw[line_start..line_end]);
+        let line = line.strip_suffix('\n').unwrap_or(&line);
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.trim().is_empty() {
+            if current.is_some() || seen {
+                break;
+            }
+        } else if !line.starts_with([' ', '\t']) {
+            if let Some(from) = current.take()
+                && let Some(form) = check(from, line_start)
+            {
+                return Some(form);
+            }
+            let is_field = line.find(':').is_some_and(|colon| {
+                let name = line[..colon].trim_end();
+                !name.is_empty()
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii() && b != b' ' && b != b'\t')
+            });
+            if is_field {
+                current = Some(line_start);
+                seen = true;
+            }
+        }
+        line_start = line_end;
+    }
+    current.and_then(|from| check(from, line_start))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -586,6 +703,20 @@ mod tests {
         }
     }
 
+    /// `check` on a header block written out again, one field a line.
+    fn check_block(
+        outer: &HeaderBlock,
+        reporter: Reporter,
+        own_unsubscribe: bool,
+        config: &TrustConfig,
+    ) -> Result<(), String> {
+        let raw: String = outer
+            .fields()
+            .map(|(name, value)| format!("{name}: {value}\n"))
+            .collect();
+        check(raw.as_bytes(), outer, reporter, own_unsubscribe, config)
+    }
+
     fn headers(text: &str) -> HeaderBlock {
         HeaderBlock::parse(text.as_bytes())
     }
@@ -596,7 +727,10 @@ mod tests {
             "Authentication-Results: mx.sender.example; dkim=pass header.d=hotmail.com header.s=s1; spf=pass\n\
              From: staff@hotmail.com\n\n",
         );
-        assert_eq!(check(&outer, Reporter::Microsoft, false, &config()), Ok(()));
+        assert_eq!(
+            check_block(&outer, Reporter::Microsoft, false, &config()),
+            Ok(())
+        );
     }
 
     #[test]
@@ -605,25 +739,25 @@ mod tests {
         let foreign = headers(
             "Authentication-Results: evil.example; dkim=pass header.d=hotmail.com\nFrom: staff@hotmail.com\n\n",
         );
-        assert!(check(&foreign, Reporter::Microsoft, false, &config()).is_err());
+        assert!(check_block(&foreign, Reporter::Microsoft, false, &config()).is_err());
         // A pass for another domain.
         let other = headers(
             "Authentication-Results: mx.sender.example; dkim=pass header.d=evil.example\nFrom: staff@hotmail.com\n\n",
         );
-        assert!(check(&other, Reporter::Microsoft, false, &config()).is_err());
+        assert!(check_block(&other, Reporter::Microsoft, false, &config()).is_err());
         // A failed signature.
         let failed = headers(
             "Authentication-Results: mx.sender.example; dkim=fail header.d=hotmail.com\nFrom: staff@hotmail.com\n\n",
         );
-        assert!(check(&failed, Reporter::Microsoft, false, &config()).is_err());
+        assert!(check_block(&failed, Reporter::Microsoft, false, &config()).is_err());
         // A look-alike domain.
         let lookalike = headers(
             "Authentication-Results: mx.sender.example; dkim=pass header.d=nothotmail.com\nFrom: staff@nothotmail.com\n\n",
         );
-        assert!(check(&lookalike, Reporter::Microsoft, false, &config()).is_err());
+        assert!(check_block(&lookalike, Reporter::Microsoft, false, &config()).is_err());
         // An unknown reporter.
         let unknown = headers("From: fbl@random.example\n\n");
-        assert!(check(&unknown, Reporter::Other, false, &config()).is_err());
+        assert!(check_block(&unknown, Reporter::Other, false, &config()).is_err());
     }
 
     #[test]
@@ -639,7 +773,7 @@ mod tests {
             let outer = headers(&format!(
                 "Authentication-Results: mx.sender.example; dkim=pass header.d={domain}\nFrom: {from}\n\n"
             ));
-            let why = check(&outer, reporter, false, &config()).unwrap_err();
+            let why = check_block(&outer, reporter, false, &config()).unwrap_err();
             assert!(why.contains("anyone can have"), "{from}: {why}");
         }
         // The loops' own addresses, and subdomains where nobody has a mailbox, are trusted.
@@ -655,14 +789,21 @@ mod tests {
             let outer = headers(&format!(
                 "Authentication-Results: mx.sender.example; dkim=pass header.d={d}\nFrom: {from}\n\n"
             ));
-            assert_eq!(check(&outer, reporter, false, &config()), Ok(()), "{from}");
+            assert_eq!(
+                check_block(&outer, reporter, false, &config()),
+                Ok(()),
+                "{from}"
+            );
         }
         // An iCloud mailbox: its owner's own unsubscribe request, not a report about others.
         let icloud = headers(
             "Authentication-Results: mx.sender.example; dkim=pass header.d=icloud.com\nFrom: subscriber@icloud.com\n\n",
         );
-        assert_eq!(check(&icloud, Reporter::Apple, true, &config()), Ok(()));
-        assert!(check(&icloud, Reporter::Apple, false, &config()).is_err());
+        assert_eq!(
+            check_block(&icloud, Reporter::Apple, true, &config()),
+            Ok(())
+        );
+        assert!(check_block(&icloud, Reporter::Apple, false, &config()).is_err());
     }
 
     #[test]
@@ -672,7 +813,7 @@ mod tests {
              Authentication-Results: mx.sender.example; dkim=pass header.d=hotmail.com\n\
              From: staff@hotmail.com\n\n",
         );
-        let why = check(&outer, Reporter::Microsoft, false, &config()).unwrap_err();
+        let why = check_block(&outer, Reporter::Microsoft, false, &config()).unwrap_err();
         assert!(why.contains("records a failure"), "{why}");
         // A temporary error, or one failing signature beside a passing one, is no forgery.
         for results in [
@@ -683,7 +824,7 @@ mod tests {
                 "Authentication-Results: mx.sender.example; {results}\nFrom: feedback@arf.mail.yahoo.com\n\n"
             ));
             assert_eq!(
-                check(&outer, Reporter::Yahoo, false, &config()),
+                check_block(&outer, Reporter::Yahoo, false, &config()),
                 Ok(()),
                 "{results}"
             );
@@ -701,7 +842,7 @@ mod tests {
             let outer = headers(&format!(
                 "Authentication-Results: mx.sender.example; {results}\nFrom: staff@hotmail.com\n\n"
             ));
-            let why = check(&outer, Reporter::Microsoft, false, &config()).unwrap_err();
+            let why = check_block(&outer, Reporter::Microsoft, false, &config()).unwrap_err();
             assert!(why.starts_with("no DKIM or DMARC pass"), "{results}: {why}");
         }
     }
@@ -722,7 +863,7 @@ mod tests {
                 "Authentication-Results: mx.sender.example; {results}\nFrom: staff@hotmail.com\n\n"
             ));
             assert!(
-                check(&outer, Reporter::Microsoft, false, &config()).is_err(),
+                check_block(&outer, Reporter::Microsoft, false, &config()).is_err(),
                 "{results}"
             );
         }
@@ -748,7 +889,7 @@ mod tests {
                 "Authentication-Results: {field}\nFrom: staff@hotmail.com\n\n"
             ));
             assert_eq!(
-                check(&outer, Reporter::Microsoft, false, &config()),
+                check_block(&outer, Reporter::Microsoft, false, &config()),
                 Ok(()),
                 "{field}"
             );
@@ -766,7 +907,7 @@ mod tests {
                 "Authentication-Results: mx.sender.example; {results}\nFrom: staff@hotmail.com\n\n"
             ));
             // Not a pass: it is not believed.
-            let why = check(&outer, Reporter::Microsoft, false, &config()).unwrap_err();
+            let why = check_block(&outer, Reporter::Microsoft, false, &config()).unwrap_err();
             assert!(why.contains("no DKIM or DMARC pass"), "{results}: {why}");
             // Nor a disagreement: a real pass in another field stands.
             let outer = headers(&format!(
@@ -775,7 +916,7 @@ mod tests {
                  From: staff@hotmail.com\n\n"
             ));
             assert_eq!(
-                check(&outer, Reporter::Microsoft, false, &config()),
+                check_block(&outer, Reporter::Microsoft, false, &config()),
                 Ok(()),
                 "{results}"
             );
@@ -792,7 +933,7 @@ mod tests {
                  From: staff@hotmail.com\n\n"
             ));
             assert_eq!(
-                check(&outer, Reporter::Microsoft, false, &config()).is_ok(),
+                check_block(&outer, Reporter::Microsoft, false, &config()).is_ok(),
                 trusted,
                 "{other}"
             );
@@ -804,14 +945,20 @@ mod tests {
              dmarc=pass header.from=hotmail.com\n\
              From: staff@hotmail.com\n\n",
         );
-        assert_eq!(check(&outer, Reporter::Microsoft, false, &config()), Ok(()));
+        assert_eq!(
+            check_block(&outer, Reporter::Microsoft, false, &config()),
+            Ok(())
+        );
         // Another server's field is not read at all.
         let outer = headers(
             "Authentication-Results: other.example; dkim=pass (oops\n\
              Authentication-Results: mx.sender.example; dkim=pass header.d=hotmail.com\n\
              From: staff@hotmail.com\n\n",
         );
-        assert_eq!(check(&outer, Reporter::Microsoft, false, &config()), Ok(()));
+        assert_eq!(
+            check_block(&outer, Reporter::Microsoft, false, &config()),
+            Ok(())
+        );
     }
 
     #[test]
@@ -838,7 +985,7 @@ mod tests {
             let outer = headers(&format!(
                 "Authentication-Results: {fields}\nFrom: staff@hotmail.com\n\n"
             ));
-            let why = check(&outer, Reporter::Microsoft, false, &config()).unwrap_err();
+            let why = check_block(&outer, Reporter::Microsoft, false, &config()).unwrap_err();
             assert!(
                 why.contains("disagree on") && why.contains("(RFC 8601 section 5)"),
                 "{fields}: {why}"
@@ -849,7 +996,7 @@ mod tests {
             "Authentication-Results: mx.sender.example; dkim=none; dkim=pass header.d=hotmail.com\n\
              From: staff@hotmail.com\n\n",
         );
-        let why = check(&outer, Reporter::Microsoft, false, &config()).unwrap_err();
+        let why = check_block(&outer, Reporter::Microsoft, false, &config()).unwrap_err();
         assert!(why.contains("both none and pass"), "{why}");
         // A DMARC pass where your server's DKIM and SPF results show nothing that could pass.
         let outer = headers(
@@ -857,7 +1004,7 @@ mod tests {
              Authentication-Results: mx.sender.example; dmarc=pass header.from=hotmail.com\n\
              From: staff@hotmail.com\n\n",
         );
-        let why = check(&outer, Reporter::Microsoft, false, &config()).unwrap_err();
+        let why = check_block(&outer, Reporter::Microsoft, false, &config()).unwrap_err();
         assert!(why.contains("neither a DKIM nor an SPF pass"), "{why}");
     }
 
@@ -887,7 +1034,7 @@ mod tests {
                 "Authentication-Results: {fields}\nFrom: staff@hotmail.com\n\n"
             ));
             assert_eq!(
-                check(&outer, Reporter::Microsoft, false, &config()),
+                check_block(&outer, Reporter::Microsoft, false, &config()),
                 Ok(()),
                 "{fields}"
             );
@@ -916,7 +1063,7 @@ mod tests {
             ),
         ] {
             let outer = headers(&format!("{signed}{froms}\n"));
-            let why = check(&outer, Reporter::Microsoft, false, &config()).unwrap_err();
+            let why = check_block(&outer, Reporter::Microsoft, false, &config()).unwrap_err();
             assert!(why.contains(says), "{froms}: {why}");
         }
         // A comment is no address: the mail of a Yahoo or Outlook mailbox that writes the
@@ -935,19 +1082,25 @@ mod tests {
                 "Authentication-Results: mx.sender.example; dkim=pass header.d=yahoo.com; \
                  dkim=pass header.d=hotmail.com\nFrom: {from}\n\n"
             ));
-            let why = check(&outer, reporter, false, &config()).unwrap_err();
+            let why = check_block(&outer, reporter, false, &config()).unwrap_err();
             assert!(why.contains("a mailbox anyone can have"), "{from}: {why}");
         }
         // A display name in quotes keeps its parentheses.
         let outer = headers(&format!(
             "{signed}From: \"Staff (JMRP)\" <staff@hotmail.com>\n\n"
         ));
-        assert_eq!(check(&outer, Reporter::Microsoft, false, &config()), Ok(()));
+        assert_eq!(
+            check_block(&outer, Reporter::Microsoft, false, &config()),
+            Ok(())
+        );
         // A display name with a comma in quotes is one address.
         let outer = headers(&format!(
             "{signed}From: \"Staff, Hotmail\" <staff@hotmail.com>\n\n"
         ));
-        assert_eq!(check(&outer, Reporter::Microsoft, false, &config()), Ok(()));
+        assert_eq!(
+            check_block(&outer, Reporter::Microsoft, false, &config()),
+            Ok(())
+        );
     }
 
     #[test]
@@ -957,6 +1110,114 @@ mod tests {
         let outer = headers(
             "Authentication-Results: mx.sender.example;\n dmarc=pass header.from=feedback.isp.example\nFrom: feedbackloop@feedback.isp.example\n\n",
         );
-        assert_eq!(check(&outer, Reporter::Validity, false, &config), Ok(()));
+        assert_eq!(
+            check_block(&outer, Reporter::Validity, false, &config),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn only_the_form_the_mta_recipe_removes_is_believed() {
+        let pass = "dkim=pass header.d=hotmail.com header.s=s1";
+        let verdict = |field: String| {
+            let raw = format!("{field}\nFrom: staff@hotmail.com\n\nbody\n");
+            check(
+                raw.as_bytes(),
+                &headers(&raw),
+                Reporter::Microsoft,
+                false,
+                &config(),
+            )
+        };
+        // What README's Postfix regexp removes (case aside), folded or not.
+        for plain in [
+            format!("Authentication-Results: mx.sender.example; {pass}"),
+            format!("authentication-results:MX.Sender.Example;{pass}"),
+            format!("Authentication-Results: mx.sender.example (amavis); {pass}"),
+            format!("Authentication-Results: mx.sender.example 1; {pass}"),
+            format!("Authentication-Results:\r\n\tmx.sender.example;\r\n\t{pass}\r"),
+            format!("Authentication-Results: mx.sender.example\n\t; {pass}"),
+        ] {
+            assert_eq!(verdict(plain.clone()), Ok(()), "{plain:?}");
+        }
+        // What it leaves, that fbl would otherwise read as your server's.
+        for (forged, form) in [
+            (
+                format!("Authentication-Results: (x) mx.sender.example; {pass}"),
+                "a comment before the authserv-id",
+            ),
+            (
+                format!("Authentication-Results: \"mx.sender.example\"; {pass}"),
+                "the authserv-id in quotes",
+            ),
+            (
+                format!("Authentication-Results: mx.sender.example(x); {pass}"),
+                "a comment, a quote or other characters around the authserv-id",
+            ),
+            (
+                format!("Authentication-Results : mx.sender.example; {pass}"),
+                "something between the field name and its colon",
+            ),
+            (
+                format!("Authentication-Results\t: mx.sender.example; {pass}"),
+                "something between the field name and its colon",
+            ),
+            (
+                format!("Authentication-Results:\u{a0}mx.sender.example; {pass}"),
+                "a comment, a quote or other characters around the authserv-id",
+            ),
+            (
+                format!("Authentication-Results: mx.sender.example\u{a0}; {pass}"),
+                "a comment, a quote or other characters around the authserv-id",
+            ),
+        ] {
+            let why = verdict(forged.clone()).expect_err(&forged);
+            assert!(
+                why.contains(&format!(
+                    "an Authentication-Results field names mx.sender.example written with {form}"
+                )),
+                "{forged:?}: {why}"
+            );
+        }
+        // A non-plain form beside your server's plain field refuses the report too.
+        let both = format!(
+            "Authentication-Results: mx.sender.example; {pass}\nAuthentication-Results: (x) mx.sender.example; {pass}"
+        );
+        assert!(verdict(both).is_err());
+        // Another server's field, in any form, is ignored as before.
+        assert!(
+            verdict(format!(
+                "Authentication-Results: mx.sender.example; {pass}\nAuthentication-Results : (x) other.example; dkim=fail"
+            ))
+            .is_ok()
+        );
+        // Fields in the body are not the header's.
+        let raw = format!(
+            "Authentication-Results: mx.sender.example; {pass}\nFrom: staff@hotmail.com\n\nAuthentication-Results : mx.sender.example; {pass}\n"
+        );
+        assert_eq!(
+            check(
+                raw.as_bytes(),
+                &headers(&raw),
+                Reporter::Microsoft,
+                false,
+                &config()
+            ),
+            Ok(())
+        );
+        // Latin-1 bytes (NEL, 0x85) before the authserv-id are no white space to the filter.
+        let mut raw = b"Authentication-Results:\x85mx.sender.example; ".to_vec();
+        raw.extend_from_slice(pass.as_bytes());
+        raw.extend_from_slice(b"\nFrom: staff@hotmail.com\n\n");
+        assert!(
+            check(
+                &raw,
+                &HeaderBlock::parse(&raw),
+                Reporter::Microsoft,
+                false,
+                &config()
+            )
+            .is_err()
+        );
     }
 }

@@ -148,6 +148,10 @@ pub fn main() -> Result<Outcome> {
     };
     let config = match &cli.config {
         Some(path) => {
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            if let Some(refusal) = Config::foreign_owner_refusal(path, unsafe { libc::geteuid() }) {
+                bail!("{refusal}");
+            }
             let config = Config::load(path)?;
             if let Some(warning) = config.permission_warning(path) {
                 eprintln!("fbl: {warning}");

@@ -525,3 +525,143 @@ fn a_mailbox_token_request_keeps_the_mailbox_timeouts() {
         "the token request took {took:?}: not bounded by the mailbox's 1 + 2 s"
     );
 }
+
+/// root running a configuration another user could have written: its `password_command`
+/// would run as root, its `password_file` could name any file. fbl refuses it (exit 2),
+/// naming the file, its owner and the fix; a user who is not root runs their own as before.
+#[test]
+fn root_refuses_a_configuration_another_user_could_have_written() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fbl.toml");
+    std::fs::write(
+        &path,
+        "[store]\npath = \"fbl.sqlite\"\n\n[[mailbox]]\nname = \"m\"\nhost = \"127.0.0.1\"\n\
+         port = 1\nsecurity = \"plain\"\nuser = \"u\"\n\
+         password_command = \"id > ran-as.txt; echo x\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // Not root: no check, whoever owns the file.
+    assert_eq!(Config::foreign_owner_refusal(&path, 1000), None);
+    if !crate::dovecot::running_as_root() {
+        // Only root can give a file to another user; the rest needs root.
+        return;
+    }
+    assert_eq!(Config::foreign_owner_refusal(&path, 0), None);
+    let mode = |path: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    let refused = |args: &[&str]| {
+        let output = support::fbl(dir.path())
+            .args(["--config", "fbl.toml"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{output:?}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let nobody = crate::dovecot::NOBODY;
+
+    // Owned by another user: refused before the command runs.
+    std::os::unix::fs::chown(&path, Some(nobody), Some(nobody)).unwrap();
+    let stderr = refused(&["mailbox", "test", "m"]);
+    let full = std::path::absolute(&path).unwrap();
+    assert_eq!(
+        stderr,
+        format!(
+            "fbl: the configuration file fbl.toml is owned by nobody, not root: fbl runs as root \
+             here, so whoever can change the file could make fbl run a command \
+             (password_command) or send any file (password_file) as root. Run `chown root {0}` \
+             and `chmod go-w {0}`, or run fbl as nobody\n",
+            full.display()
+        )
+    );
+    assert!(!dir.path().join("ran-as.txt").exists());
+
+    // Owned by root but writable by every user, or by a group.
+    std::os::unix::fs::chown(&path, Some(0), Some(0)).unwrap();
+    mode(&path, 0o666);
+    let stderr = refused(&["config"]);
+    assert!(
+        stderr.starts_with(
+            "fbl: the configuration file fbl.toml can be written by every user (mode 0666)"
+        ) && stderr.contains(&format!("Run `chmod go-w {}`", full.display())),
+        "{stderr}"
+    );
+    mode(&path, 0o660);
+    assert!(refused(&["config"]).contains("can be written by the group root (mode 0660)"));
+
+    // The file is fine, its folder is not: another user could put their own file there.
+    mode(&path, 0o600);
+    mode(dir.path(), 0o777);
+    let stderr = refused(&["config"]);
+    assert!(
+        stderr.starts_with(&format!(
+            "fbl: {}, a folder holding the configuration file fbl.toml, can be written by every \
+             user (mode 0777)",
+            dir.path().display()
+        )),
+        "{stderr}"
+    );
+    mode(dir.path(), 0o700);
+    std::os::unix::fs::chown(dir.path(), Some(nobody), Some(nobody)).unwrap();
+    assert!(refused(&["config"]).contains(&format!(
+        "{}, a folder holding the configuration file fbl.toml, is owned by nobody, not root",
+        dir.path().display()
+    )));
+    std::os::unix::fs::chown(dir.path(), Some(0), Some(0)).unwrap();
+
+    // A symbolic link to a file another user owns is that file.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::copy(&path, other.path().join("real.toml")).unwrap();
+    std::os::unix::fs::chown(other.path().join("real.toml"), Some(nobody), Some(nobody)).unwrap();
+    std::os::unix::fs::symlink(other.path().join("real.toml"), dir.path().join("link.toml"))
+        .unwrap();
+    let output = support::fbl(dir.path())
+        .args(["--config", "link.toml", "config"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("is owned by nobody, not root"));
+
+    // root's own file, in a folder only root writes to, or a sticky one such as /tmp.
+    let ok = |dir: &std::path::Path| {
+        let output = support::fbl(dir)
+            .args(["--config", "fbl.toml", "config"])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        assert!(
+            !String::from_utf8_lossy(&output.stderr).contains("root"),
+            "{output:?}"
+        );
+    };
+    ok(dir.path());
+    mode(dir.path(), 0o1777);
+    ok(dir.path());
+
+    // nobody running their own file: no check.
+    mode(dir.path(), 0o777);
+    std::os::unix::fs::chown(&path, Some(nobody), Some(nobody)).unwrap();
+    let output = std::process::Command::new("setpriv")
+        .args([
+            "--reuid",
+            "nobody",
+            "--regid",
+            "nogroup",
+            "--clear-groups",
+            "--",
+        ])
+        .arg(env!("CARGO_BIN_EXE_fbl"))
+        .current_dir(dir.path())
+        .env_remove("RUST_BACKTRACE")
+        .args(["--config", "fbl.toml", "config"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(
+        !String::from_utf8_lossy(&output.stderr).contains("root"),
+        "{output:?}"
+    );
+}

@@ -1459,3 +1459,54 @@ fn a_reason_kept_with_control_characters_before_they_were_cleaned_breaks_no_expo
         }
     }
 }
+
+/// A suppressed address and a reason written to start a spreadsheet formula: the address is
+/// exported as it is (importers must match it), the text fbl derives or describes gets a `'`
+/// in front, so a spreadsheet shows it rather than running it.
+#[test]
+fn text_cells_a_spreadsheet_would_run_are_quoted_but_the_address_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let address = "=cmd|'/Ccalc'!A0@example.com";
+    let output = run(fbl(dir.path()).args([
+        "suppress",
+        "add",
+        address,
+        "--reason",
+        "=HYPERLINK(\"http://evil.example/\")",
+    ]));
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let export = |format: &str| {
+        let path = dir.path().join(format);
+        let output = run(fbl(dir.path()).args([
+            "export",
+            "--format",
+            format,
+            "--output",
+            path.to_str().unwrap(),
+        ]));
+        assert_eq!(output.status.code(), Some(0), "{format}: {output:?}");
+        std::fs::read_to_string(path).unwrap()
+    };
+    let csv = export("csv");
+    assert!(
+        csv.lines().nth(1).unwrap().starts_with(
+            "=cmd|'/Ccalc'!A0@example.com,\"'=HYPERLINK(\"\"http://evil.example/\"\")\","
+        ),
+        "{csv}"
+    );
+    let listmonk = export("listmonk");
+    assert!(
+        listmonk
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("=cmd|'/Ccalc'!A0@example.com,'=cmd|'/Ccalc'!A0,"),
+        "{listmonk}"
+    );
+    assert_eq!(
+        export("mautic"),
+        "email,doNotEmail,fbl_reason\n\
+         =cmd|'/Ccalc'!A0@example.com,1,\"'=HYPERLINK(\"\"http://evil.example/\"\")\"\n"
+    );
+    assert_eq!(export("phplist"), format!("{address}\n"));
+}

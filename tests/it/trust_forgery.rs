@@ -212,3 +212,56 @@ fn results_your_server_wrote_in_several_fields_are_trusted() {
         ["one@example.org", "three@example.org", "two@example.org"]
     );
 }
+
+/// Forms of your authserv-id that README's Postfix regexp
+/// (`/^Authentication-Results:[[:space:]]*mx\.sender\.example[[:space:];]/`) does not remove:
+/// the sender wrote them, so a pass in them is not believed, even where your server writes no
+/// DKIM result of its own.
+#[test]
+fn a_field_your_mta_does_not_remove_is_not_believed() {
+    let pass = "dkim=pass header.d=hotmail.com header.s=s1";
+    let forms = [
+        (
+            "comment.eml",
+            format!("Authentication-Results: (x) mx.sender.example; {pass}\n"),
+        ),
+        (
+            "quoted.eml",
+            format!("Authentication-Results: \"mx.sender.example\"; {pass}\n"),
+        ),
+        (
+            "after.eml",
+            format!("Authentication-Results: mx.sender.example(x); {pass}\n"),
+        ),
+        (
+            "colon.eml",
+            format!("Authentication-Results : mx.sender.example; {pass}\n"),
+        ),
+    ];
+    let mut reports: Vec<(&str, Vec<u8>)> = forms
+        .iter()
+        .map(|(name, head)| (*name, report(head, &format!("victim-{name}@example.com"))))
+        .collect();
+    reports.push((
+        "plain.eml",
+        report(
+            &format!("Authentication-Results: mx.sender.example; {pass}\n"),
+            "complainer@example.com",
+        ),
+    ));
+    let (summary, suppressed) = ingest(&reports);
+    assert_eq!(summary["untrusted"], 4, "{summary}");
+    for (file, _) in &forms {
+        let why = reason(&summary, file);
+        assert!(
+            why.starts_with(&format!(
+                "in/{file}: untrusted_reporter: an Authentication-Results field names mx.sender.example written with "
+            )) && why.ends_with(
+                "which your MTA's filter does not remove, so the sender may have written it; only \
+                 `Authentication-Results: mx.sender.example;` (white space alone between) is believed"
+            ),
+            "{why}"
+        );
+    }
+    assert_eq!(suppressed, ["complainer@example.com"]);
+}

@@ -449,12 +449,23 @@ pub fn domain_of(raw: &str) -> Option<String> {
 /// Whether `domain` is `parent` or a subdomain of it (case, a trailing dot and the form of
 /// an internationalised domain aside: `xn--bcher-kva.de` is within `bücher.de`).
 pub fn is_within(domain: &str, parent: &str) -> bool {
-    let canonical = |text: &str| -> String {
-        let text = text.trim().trim_end_matches('.');
-        canonical_domain(text).map_or_else(|_| text.to_ascii_lowercase(), Cow::into_owned)
-    };
-    let (domain, parent) = (canonical(domain), canonical(parent));
-    domain == parent || domain.ends_with(&format!(".{parent}"))
+    is_within_compared(&compared_domain(domain), &compared_domain(parent))
+}
+
+/// A domain in the form `is_within` compares: trimmed, without its trailing dot, canonical
+/// (or lower-cased when it is no valid domain). Worked out once, it can be held against
+/// many parents with `is_within_compared`.
+pub fn compared_domain(domain: &str) -> String {
+    let text = domain.trim().trim_end_matches('.');
+    canonical_domain(text).map_or_else(|_| text.to_ascii_lowercase(), Cow::into_owned)
+}
+
+/// `is_within` of two domains already in the form `compared_domain` gives.
+pub fn is_within_compared(domain: &str, parent: &str) -> bool {
+    domain == parent
+        || (domain.len() > parent.len()
+            && domain.ends_with(parent)
+            && domain.as_bytes()[domain.len() - parent.len() - 1] == b'.')
 }
 
 /// True for a `#` comment line of a plain address list (`suppress import`, `suppress check
@@ -755,6 +766,37 @@ mod tests {
         );
         assert!(is_within("mail.xn--bcher-kva.de", "bücher.de"));
         assert!(is_within("mail.bücher.de", "XN--BCHER-KVA.DE"));
+    }
+
+    #[test]
+    fn within_compared_domains_answers_as_is_within() {
+        let domains = [
+            "",
+            ".",
+            "com",
+            "outlook.com",
+            "mail.outlook.com",
+            "notoutlook.com",
+            "OUTLOOK.COM.",
+            "x.outlook.com.example",
+            "mail.xn--bcher-kva.de",
+            "bücher.de",
+            "a.bücher.de",
+            "xn--zz.com",
+            " live.com ",
+        ];
+        for domain in domains {
+            for parent in domains {
+                let (d, p) = (compared_domain(domain), compared_domain(parent));
+                assert_eq!(
+                    is_within_compared(&d, &p),
+                    d == p || d.ends_with(&format!(".{p}")),
+                    "{domain:?} in {parent:?}"
+                );
+            }
+        }
+        assert!(is_within_compared("mail.outlook.com", "outlook.com"));
+        assert!(!is_within_compared("notoutlook.com", "outlook.com"));
     }
 
     /// A label's length limit (63) is its A-label form's: a label of 32 `ü` is 64 bytes of

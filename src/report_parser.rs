@@ -1340,23 +1340,38 @@ fn parse_forwarded(
 
 /// Whether a From header's address is at one of Microsoft's mail domains (or a subdomain).
 /// Only the address counts: `"Forwarded via msn.com" <abuse@isp.example>` is not Microsoft.
+/// The domains of Microsoft's consumer mail (a From there is Outlook.com's JMRP).
+const MICROSOFT_DOMAINS: &[&str] = &[
+    "hotmail.com",
+    "outlook.com",
+    "live.com",
+    "msn.com",
+    "microsoft.com",
+];
+const YAHOO_DOMAINS: &[&str] = &["yahoo.com", "yahoo.net", "yahoo-inc.com", "yahoodns.net"];
+const AOL_DOMAINS: &[&str] = &["aol.com", "aol.net"];
+const SES_DOMAINS: &[&str] = &["amazonses.com"];
+const APPLE_DOMAINS: &[&str] = &["icloud.com", "me.com", "mac.com", "apple.com"];
+
 fn is_microsoft_domain(from: &str) -> bool {
-    from_domain_is(
-        from,
-        &[
-            "hotmail.com",
-            "outlook.com",
-            "live.com",
-            "msn.com",
-            "microsoft.com",
-        ],
-    )
+    from_domain_is(from, MICROSOFT_DOMAINS)
 }
 
 /// Whether a From header's address is at one of `domains` or a subdomain of one.
 fn from_domain_is(from: &str, domains: &[&str]) -> bool {
     address::domain_of(from)
         .is_some_and(|domain| domains.iter().any(|d| address::is_within(&domain, d)))
+}
+
+/// Whether `domain`, in the form `address::compared_domain` gives, is one of `parents` or
+/// a subdomain of one; `parents` are written in that form already (lower case, no dot at
+/// the end, no `xn--` label), so nothing is worked out again per parent.
+fn compared_within(domain: Option<&str>, parents: &[&str]) -> bool {
+    domain.is_some_and(|domain| {
+        parents
+            .iter()
+            .any(|parent| address::is_within_compared(domain, parent))
+    })
 }
 
 fn is_apple_unsubscribe(outer: &HeaderBlock) -> bool {
@@ -1558,34 +1573,35 @@ fn is_a_system_sender(from: &str) -> bool {
 /// Who sent a message, from its User-Agent, From and tell-tale headers.
 fn reporter_of(outer: &HeaderBlock, user_agent: Option<&str>) -> Reporter {
     let agent = user_agent.unwrap_or("").to_ascii_lowercase();
-    // The address of From, never its display name.
+    // The address of From, never its display name. Its domain is read once, for every
+    // provider's domains below.
     let from = outer.get("From").unwrap_or("");
-    let domain = address::domain_of(from).unwrap_or_default();
-    if agent.contains("jmrp") || is_microsoft_domain(from) {
+    let domain = address::domain_of(from);
+    let compared = domain.as_deref().map(address::compared_domain);
+    let within = |parents: &[&str]| compared_within(compared.as_deref(), parents);
+    if agent.contains("jmrp") || within(MICROSOFT_DOMAINS) {
         return Reporter::Microsoft;
     }
-    if agent.contains("yahoo")
-        || from_domain_is(
-            from,
-            &["yahoo.com", "yahoo.net", "yahoo-inc.com", "yahoodns.net"],
-        )
-        || outer.contains("X-Yahoo-Newman-Property")
+    if agent.contains("yahoo") || within(YAHOO_DOMAINS) || outer.contains("X-Yahoo-Newman-Property")
     {
         return Reporter::Yahoo;
     }
-    if agent.contains("aol") || from_domain_is(from, &["aol.com", "aol.net"]) {
+    if agent.contains("aol") || within(AOL_DOMAINS) {
         return Reporter::Aol;
     }
-    if agent.contains("returnpath") || outer.contains("X-Rp-Fbl") || domain.starts_with("feedback.")
+    if agent.contains("returnpath")
+        || outer.contains("X-Rp-Fbl")
+        || domain
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("feedback.")
     {
         return Reporter::Validity;
     }
-    if from_domain_is(from, &["amazonses.com"]) {
+    if within(SES_DOMAINS) {
         return Reporter::AmazonSes;
     }
-    if outer.contains("X-Apple-Unsubscribe")
-        || from_domain_is(from, &["icloud.com", "me.com", "mac.com", "apple.com"])
-    {
+    if outer.contains("X-Apple-Unsubscribe") || within(APPLE_DOMAINS) {
         return Reporter::Apple;
     }
     Reporter::Other
@@ -1594,6 +1610,51 @@ fn reporter_of(outer: &HeaderBlock, user_agent: Option<&str>) -> Reporter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_reporter_reads_the_from_domain_once_with_the_same_answers() {
+        let lists = [
+            MICROSOFT_DOMAINS,
+            YAHOO_DOMAINS,
+            AOL_DOMAINS,
+            SES_DOMAINS,
+            APPLE_DOMAINS,
+        ];
+        // The lists are written in the form domains are compared in.
+        for parent in lists.iter().flat_map(|list| list.iter()) {
+            assert_eq!(address::compared_domain(parent), *parent);
+        }
+        for from in [
+            "staff@hotmail.com",
+            "staff@HOTMAIL.COM.",
+            "Staff <staff@mail.Outlook.com>",
+            "x@notoutlook.com",
+            "x@outlook.com.example",
+            "feedback@arf.mail.yahoo.com",
+            "scomp@aol.net",
+            "reports@gaol.example",
+            "x@xaol.com",
+            "complaints@email-abuse.amazonses.com",
+            "x@ME.com",
+            "x@apple.com.",
+            "x@xn--bcher-kva.de",
+            "x@bücher.de",
+            "x@xn--zz.com",
+            "\"Forwarded via msn.com\" <abuse@isp.example>",
+            "not an address",
+            "",
+        ] {
+            let domain = address::domain_of(from);
+            let compared = domain.as_deref().map(address::compared_domain);
+            for list in lists {
+                assert_eq!(
+                    compared_within(compared.as_deref(), list),
+                    from_domain_is(from, list),
+                    "{from} in {list:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn the_reporter_is_told_by_the_from_address_not_its_display_name() {

@@ -490,7 +490,7 @@ pub fn import_configured_send_log(
         read_at: ingester.now.to_string(),
     };
     let length = file_length(&file, &import.path)?;
-    let mut read_rotated_whole: Option<PathBuf> = None;
+    let mut read_rotated_whole: Vec<String> = Vec::new();
     let why = match &kept {
         None => FromStart::FirstRead,
         Some(kept) if kept.format != import.format.as_str() => FromStart::FormatChanged,
@@ -513,15 +513,21 @@ pub fn import_configured_send_log(
         Some(kept) => {
             // Renamed, it is the same file; copied (`copytruncate`), a copy of its bytes.
             let this_file = file_id(&file).ok();
-            let rotated: Vec<(std::fs::File, PathBuf)> = rotated_paths(&import.path)
-                .into_iter()
-                .filter_map(|rotated| {
-                    let old = std::fs::File::open(&rotated).ok()?;
-                    let is_file = old.metadata().ok()?.is_file();
-                    (is_file && file_id(&old).ok() != this_file).then_some((old, rotated))
-                })
-                .collect();
-            let found = rotated.iter().position(|(old, path)| {
+            let read_at = chrono::DateTime::parse_from_rfc3339(&kept.read_at)
+                .ok()
+                .map(|at| std::time::SystemTime::from(at.to_utc()));
+            let mut rotated: Vec<(std::fs::File, PathBuf, std::time::SystemTime)> =
+                rotated_paths(&import.path)
+                    .into_iter()
+                    .filter_map(|rotated| {
+                        let old = std::fs::File::open(&rotated).ok()?;
+                        let meta = old.metadata().ok()?;
+                        let modified = meta.modified().ok()?;
+                        (meta.is_file() && file_id(&old).ok() != this_file)
+                            .then_some((old, rotated, modified))
+                    })
+                    .collect();
+            let found = rotated.iter().position(|(old, path, _)| {
                 file_length(old, path)
                     .and_then(|length| is_where_it_was(old, kept, length, false))
                     .unwrap_or(false)
@@ -531,16 +537,17 @@ pub fn import_configured_send_log(
                 lines: 0,
                 ..template.clone()
             };
-            let mut rotated = rotated;
-            match found {
-                Some(index) => {
-                    // The writer is done with it: its last line is read even without a
-                    // line end. Copies rotated after it (logrotate ran more than once since
-                    // the last run: `PATH-DATE` files newer than it) are read whole, oldest
-                    // first, before the new file.
-                    let newer = rotated.drain(..=index).collect::<Vec<_>>();
-                    let mut newer = newer.into_iter().rev();
-                    let (old, path) = newer.next().expect("the found copy");
+            let found = found.map(|index| rotated.remove(index));
+            // Other rotated copies written to since the last run (logrotate ran more than once
+            // since: the host down over two nights, a store backup put back) may hold lines no
+            // run read: read whole, oldest first, before the new file (reading again is
+            // harmless; skipping is not). One last written before that run (a `PATH.1` left
+            // from before a switch to `dateext`) was read then, or never will be.
+            rotated.retain(|(_, _, modified)| read_at.is_none_or(|read_at| *modified > read_at));
+            rotated.sort_by_key(|(_, _, modified)| *modified);
+            let why = match found {
+                // The writer is done with it: its last line is read even without a line end.
+                Some((old, path, _)) => {
                     let imported = import_file_slice(
                         store,
                         ingester,
@@ -554,53 +561,30 @@ pub fn import_configured_send_log(
                         None,
                     )?;
                     out.push(imported);
-                    for (old, path) in newer {
-                        let imported = import_file_slice(
-                            store,
-                            ingester,
-                            import.format,
-                            old,
-                            &path,
-                            &start,
-                            true,
-                            retention_days,
-                            template.clone(),
-                            Some(FromStart::Rotated),
-                        )?;
-                        out.push(imported);
-                    }
                     FromStart::Rotated
                 }
-                None => {
-                    let why = if length < kept.byte_offset {
-                        FromStart::Truncated
-                    } else {
-                        FromStart::Replaced
-                    };
-                    // The file read last is not found (rotated twice since the last run, the
-                    // host down over two nights; or compressed at once). The newest rotated
-                    // copy may be a whole day fbl never read: read it whole first (reading
-                    // again is harmless; skipping is not).
-                    if !rotated.is_empty() {
-                        let (old, path) = rotated.swap_remove(0);
-                        let imported = import_file_slice(
-                            store,
-                            ingester,
-                            import.format,
-                            old,
-                            &path,
-                            &start,
-                            true,
-                            retention_days,
-                            template.clone(),
-                            Some(why),
-                        )?;
-                        out.push(imported);
-                        read_rotated_whole = Some(path);
-                    }
-                    why
+                None if length < kept.byte_offset => FromStart::Truncated,
+                None => FromStart::Replaced,
+            };
+            for (old, path, _) in rotated {
+                let imported = import_file_slice(
+                    store,
+                    ingester,
+                    import.format,
+                    old,
+                    &path,
+                    &start,
+                    true,
+                    retention_days,
+                    template.clone(),
+                    Some(why),
+                )?;
+                out.push(imported);
+                if why != FromStart::Rotated {
+                    read_rotated_whole.push(path.display().to_string());
                 }
             }
+            why
         }
     };
     // A mail log truncated or replaced, and no rotated copy holds what came after the
@@ -613,16 +597,18 @@ pub fn import_configured_send_log(
             if kept.byte_offset > 0 && import.format == SendLogFormat::Postfix =>
         {
             let path = import.path.display();
-            let what = match &read_rotated_whole {
-                Some(_) => "rotated more than once (or truncated)",
-                None => why.as_str(),
+            let what = if read_rotated_whole.is_empty() {
+                why.as_str()
+            } else {
+                "rotated more than once (or truncated)"
             };
-            let read = match &read_rotated_whole {
-                Some(rotated) => format!(
-                    "; {} was read whole, as it may hold lines no run read",
-                    rotated.display()
-                ),
-                None => String::new(),
+            let read = if read_rotated_whole.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; {} read whole, as it may hold lines no run read",
+                    read_rotated_whole.join(" and ")
+                )
             };
             Some(format!(
                 "{path}: {what} since the last run, and no rotated copy ({path}.1, or \

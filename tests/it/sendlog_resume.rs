@@ -436,7 +436,7 @@ fn a_log_rotated_twice_since_the_last_run_has_its_newest_copy_read_whole() {
     assert!(logs[0]["origin"].as_str().unwrap().ends_with("mail.log.1"));
     let said = logs[1]["errors"][0].as_str().unwrap();
     assert!(
-        said.contains("mail.log.1 was read whole") && said.contains("fbl sendlog import"),
+        said.contains("mail.log.1 read whole") && said.contains("fbl sendlog import"),
         "{said}"
     );
     // Said once: the next run reads on in the new file.
@@ -445,7 +445,9 @@ fn a_log_rotated_twice_since_the_last_run_has_its_newest_copy_read_whole() {
 }
 
 /// With logrotate's `dateext`, two rotations leave the file read last as the older of two
-/// dated copies: the rest of it is read, then the newer copy whole, then the new log.
+/// dated copies: the rest of it is read, then the newer copy whole, then the new log. A
+/// `maillog.1` left from before a switch to `dateext`, last written before the last run, is
+/// not read again.
 #[test]
 fn two_dated_rotations_since_the_last_run_are_both_read() {
     let dir = setup(&[("maillog", "postfix")]);
@@ -470,9 +472,16 @@ fn two_dated_rotations_since_the_last_run_are_both_read() {
         &postfix_send("02:00:00", "2BBB22222", "two"),
     );
     std::fs::rename(path("maillog"), path("maillog-20261128")).unwrap();
+    append(
+        dir.path(),
+        "maillog.1",
+        &postfix_send("00:30:00", "5EEE55555", "stale"),
+    );
+    // NOW, the time of the runs, is 2026-11-28T12:00:00Z.
     for (name, time) in [
-        ("maillog-20261127", 1_795_000_000),
-        ("maillog-20261128", 1_795_086_400),
+        ("maillog.1", 1_795_132_800),
+        ("maillog-20261127", 1_795_870_800),
+        ("maillog-20261128", 1_795_874_400),
     ] {
         std::fs::File::options()
             .write(true)

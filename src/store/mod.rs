@@ -1978,10 +1978,11 @@ impl Batch<'_> {
     /// gave that reason with capitals (`Unsubscribe`): that spelling alone kept it from the
     /// expiry. Its expiry counts from when it was added (`updated_at`), as the lower-case
     /// reason's would have; a history line (`update`, actor `expiry`) says so. The history is
-    /// not walked back (which every run would do again for every entry with no expiry): an
-    /// entry changed since it was added (a later report, a stronger reason over a permanent
-    /// `manual`) is left as it is, and so is one whose reason got its key in the
-    /// configuration later.
+    /// not walked back: an entry changed since it was added (a later report, a stronger
+    /// reason over a permanent `manual`) is left as it is. The entries so kept are a fixed
+    /// set (every entry added since gets its expiry when added), so a reason is done once, the
+    /// first run its key is configured, and marked done (`report_progress`,
+    /// `folded_expiry:REASON`): no run after scans the list for it again.
     pub fn expire_folded_reasons(
         &mut self,
         policy: &crate::config::SuppressionConfig,
@@ -1992,6 +1993,18 @@ impl Batch<'_> {
             if !policy.expire_after_days.contains_key(reason) {
                 continue;
             }
+            let mark = format!("folded_expiry:{reason}");
+            if self.tx.exists(
+                "SELECT 1 FROM report_progress WHERE name = ?1",
+                params![mark],
+            )? {
+                continue;
+            }
+            self.tx.execute(
+                "INSERT INTO report_progress (name, value) VALUES (?1, 1)
+                 ON CONFLICT (name) DO NOTHING",
+                params![mark],
+            )?;
             let folded: Vec<(String, String, i64, String)> = self.tx.query(
                 "SELECT s.address, s.updated_at, s.last_history_id, h.reason
                  FROM suppressions s JOIN suppression_history h ON h.id = s.last_history_id

@@ -2314,10 +2314,10 @@ fn reasons_folded_by_0026_get_their_configured_expiry_at_the_next_run(backend: B
         .map(|h| h.action)
         .collect();
     assert_eq!(actions, ["add", "update", "expire"]);
-    // Done once: the runs after it do not scan the list again (an entry kept with capitals,
-    // as only a store older than 0026 can hold, is not looked for any more).
+    // Done once: the runs after it do not scan the list again (an entry as 0026 left it,
+    // its reason folded and its history line with capitals, is not looked for any more).
     let late = [
-        row(100, 100, "f@example.org", "Unsubscribe", jan),
+        row(100, 100, "f@example.org", "unsubscribe", jan),
         line(100, "f@example.org", "add", "Unsubscribe", jan, "NULL"),
     ]
     .concat();

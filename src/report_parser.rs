@@ -507,6 +507,10 @@ fn attached_report(
             if !header_block::starts_with_field(contents) {
                 return None;
             }
+            // Decoded only now: the outer message's scan did not see it (`mime_limits`).
+            if crate::mime_limits::too_costly(contents).is_some() {
+                return None;
+            }
             let inner = std::panic::catch_unwind(|| MIME.parse(contents)).ok()??;
             if too_complex(&inner, limits).is_some() {
                 return None;

@@ -93,6 +93,43 @@ fn a_content_type_with_thousands_of_parameter_sections_is_quarantined_unread() {
     );
 }
 
+/// The same, in a report forwarded as an `.eml` attachment, base64-encoded: fbl decodes and
+/// parses such an attachment itself, after the outer message's scan, so it is scanned once
+/// decoded and not parsed.
+#[test]
+fn an_attached_report_with_thousands_of_parameter_sections_is_not_parsed() {
+    use base64::Engine;
+    let sections: String = (0..2_000).map(|n| format!(";\n p{n}*{n}=\"x\"")).collect();
+    let report = String::from_utf8(arf("abuse", "a@example.org", "m1@example.com")).unwrap();
+    let hostile = report.replacen(
+        "Content-Type: multipart/report;",
+        &format!("Content-Type: multipart/report{sections};"),
+        1,
+    );
+    let wrap = |attached: &str| {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(attached);
+        let lines: Vec<&str> = encoded
+            .as_bytes()
+            .chunks(76)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        format!(
+            "From: Jane <jane@example.com>\nTo: abuse@example.net\nSubject: Fwd: report\n\
+             MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"f\"\n\n--f\n\
+             Content-Type: text/plain\n\nSee attached.\n--f\n\
+             Content-Type: application/octet-stream; name=\"report.eml\"\n\
+             Content-Disposition: attachment; filename=\"report.eml\"\n\
+             Content-Transfer-Encoding: base64\n\n{}\n--f--\n",
+            lines.join("\n")
+        )
+    };
+    // The well-formed report, so attached, is read: the shape is one fbl reads.
+    let fine = analyse(wrap(&report).as_bytes(), &attribution(), &NoSendLog);
+    assert_eq!(fine.kind, Kind::Complaint, "{:?}", fine.error);
+    let refused = analyse(wrap(&hostile).as_bytes(), &attribution(), &NoSendLog);
+    assert_ne!(refused.kind, Kind::Complaint);
+}
+
 #[test]
 fn a_report_forwarded_inside_another_message_is_found() {
     let inner = arf("abuse", "inner@example.org", "i@example.com");

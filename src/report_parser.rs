@@ -1342,8 +1342,6 @@ fn parse_forwarded(
     Some(Parsed { report, original })
 }
 
-/// Whether a From header's address is at one of Microsoft's mail domains (or a subdomain).
-/// Only the address counts: `"Forwarded via msn.com" <abuse@isp.example>` is not Microsoft.
 /// The domains of Microsoft's consumer mail (a From there is Outlook.com's JMRP).
 const MICROSOFT_DOMAINS: &[&str] = &[
     "hotmail.com",
@@ -1357,6 +1355,8 @@ const AOL_DOMAINS: &[&str] = &["aol.com", "aol.net"];
 const SES_DOMAINS: &[&str] = &["amazonses.com"];
 const APPLE_DOMAINS: &[&str] = &["icloud.com", "me.com", "mac.com", "apple.com"];
 
+/// Whether a From header's address is at one of Microsoft's mail domains (or a subdomain).
+/// Only the address counts: `"Forwarded via msn.com" <abuse@isp.example>` is not Microsoft.
 fn is_microsoft_domain(from: &str) -> bool {
     from_domain_is(from, MICROSOFT_DOMAINS)
 }

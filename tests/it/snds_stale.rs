@@ -117,7 +117,7 @@ fn snds_data_that_stops_raises_one_alert_per_episode_and_none_for_a_new_account(
         out.starts_with("alert: snds main: no SNDS data newer than 2026-11-23, 5 days before"),
         "{out}"
     );
-    // --json carries it as an alert of its own kind.
+    // Raised once, also with --json.
     let output = run(fbl(dir)
         .args(["--config", "fbl.toml", "run", "--json"])
         .env("FBL_NOW", "2026-11-29T06:00:00Z"));

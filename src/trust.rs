@@ -639,19 +639,22 @@ fn form_of(field: &[u8], value: &str) -> &'static str {
 /// splits them (each line decoded alone, continuation lines starting with a space or a tab,
 /// ending at the first blank line after a field), and each is read by `HeaderBlock` itself.
 fn unplain_field(raw: &[u8], id: &str) -> Option<&'static str> {
+    const NAME: &[u8] = b"authentication-results";
     let raw = &raw[..raw.len().min(crate::header_block::MAX_HEADER_BLOCK_BYTES)];
-    let decoded = |line: &[u8]| -> String {
-        match std::str::from_utf8(line) {
-            Ok(text) => text.to_string(),
-            Err(_) => line.iter().map(|&b| b as char).collect(),
-        }
-    };
     // Where the field being read starts, and whether a field was read before.
     let mut current: Option<usize> = None;
     let mut seen = false;
     let mut line_start = 0;
     let check = |from: usize, to: usize| -> Option<&'static str> {
         let field = &raw[from..to];
+        // Only a field whose name starts so can be one (a space before its colon aside):
+        // the others are not parsed, which would cost each complaint microseconds.
+        if !field
+            .get(..NAME.len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(NAME))
+        {
+            return None;
+        }
         let block = HeaderBlock::parse(field);
         let (name, value) = block.fields().next()?;
         let ours = name.eq_ignore_ascii_case("Authentication-Results")
@@ -661,25 +664,23 @@ fn unplain_field(raw: &[u8], id: &str) -> Option<&'static str> {
     while line_start < raw.len() {
         let line_end =
             memchr::memchr(b'\n', &raw[line_start..]).map_or(raw.len(), |p| line_start + p + 1);
-        let line = decoded(&raw[line_start..line_end]);
-        let line = line.strip_suffix('\n').unwrap_or(&line);
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        if line.trim().is_empty() {
+        let line = &raw[line_start..line_end];
+        if line.trim_ascii().is_empty() {
             if current.is_some() || seen {
                 break;
             }
-        } else if !line.starts_with([' ', '\t']) {
+        } else if !line.starts_with(b" ") && !line.starts_with(b"\t") {
             if let Some(from) = current.take()
                 && let Some(form) = check(from, line_start)
             {
                 return Some(form);
             }
-            let is_field = line.find(':').is_some_and(|colon| {
-                let name = line[..colon].trim_end();
+            let is_field = memchr::memchr(b':', line).is_some_and(|colon| {
+                let name = line[..colon].trim_ascii_end();
                 !name.is_empty()
                     && name
-                        .bytes()
-                        .all(|b| b.is_ascii() && b != b' ' && b != b'\t')
+                        .iter()
+                        .all(|&b| b.is_ascii() && b != b' ' && b != b'\t')
             });
             if is_field {
                 current = Some(line_start);

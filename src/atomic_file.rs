@@ -384,6 +384,18 @@ fn same_content(new: &Path, old: &Path, old_len: u64) -> io::Result<bool> {
     }
 }
 
+/// The effective user fbl runs as.
+pub fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Whether `uid` is the user fbl runs as, or root: the owners whose links and files fbl
+/// follows and writes.
+pub fn is_fbl_or_root(uid: u32) -> bool {
+    uid == euid() || uid == 0
+}
+
 /// Refuses an output another local user could have set up to be written where they choose
 /// or read by them: a symbolic link on the way that is not this user's or root's (it could
 /// lead to any file this user may write, such as root's), a folder (of the output, or of a
@@ -399,9 +411,8 @@ fn check_no_other_user(
     existing: Option<&fs::Metadata>,
 ) -> io::Result<()> {
     use std::os::unix::fs::MetadataExt;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let user = unsafe { libc::geteuid() };
-    let trusted = |uid: u32| uid == user || uid == 0;
+    let user = euid();
+    let trusted = is_fbl_or_root;
     let refuse = |why: String| {
         Err(io::Error::new(
             io::ErrorKind::PermissionDenied,

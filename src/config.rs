@@ -1445,9 +1445,10 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// A user's name, or their number when the system has no name for it.
-fn user_name(uid: u32) -> String {
+pub(crate) fn user_name(uid: u32) -> String {
     // SAFETY: getpwuid returns a pointer into static storage or null; the name is copied at
-    // once, and this runs while fbl reads its configuration, before any other thread starts.
+    // once, and fbl calls this from one thread at a time (while it reads its configuration,
+    // on the error path of `main`, or in `Store::open` before any worker thread starts).
     unsafe {
         let entry = libc::getpwuid(uid);
         if !entry.is_null() && !(*entry).pw_name.is_null() {

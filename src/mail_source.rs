@@ -196,9 +196,8 @@ fn open_found(path: &Path) -> std::io::Result<File> {
     let metadata = std::fs::symlink_metadata(path)?;
     let mut flags = libc::O_NONBLOCK;
     if metadata.file_type().is_symlink() {
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        let user = unsafe { libc::geteuid() };
-        if metadata.uid() != user && metadata.uid() != 0 {
+        let user = crate::atomic_file::euid();
+        if !crate::atomic_file::is_fbl_or_root(metadata.uid()) {
             return Err(refused(format!(
                 "it is a symbolic link owned by uid {}, another user than fbl's (uid {user}) or \
                  root: not followed, it could lead to a file that user may not read",
@@ -540,12 +539,10 @@ fn eml_file_or_folder(entry: &std::fs::DirEntry) -> Option<(Box<OsStr>, bool)> {
 #[cfg(unix)]
 fn foreign_link(entry: &std::fs::DirEntry) -> bool {
     use std::os::unix::fs::MetadataExt;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let user = unsafe { libc::geteuid() };
     entry.file_type().is_ok_and(|t| t.is_symlink())
         && entry
             .metadata()
-            .is_ok_and(|m| m.uid() != user && m.uid() != 0)
+            .is_ok_and(|m| !crate::atomic_file::is_fbl_or_root(m.uid()))
 }
 
 #[cfg(not(unix))]

@@ -548,22 +548,6 @@ fn folder_not_writable(path: &Path) -> Option<String> {
 /// `write_refused` explains.
 static NOT_WRITABLE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
 
-/// A user's name, or their number when the system has no name for it.
-fn user_name(uid: u32) -> String {
-    // SAFETY: getpwuid returns a pointer into static storage or null; the name is copied at
-    // once, and fbl calls this from one thread at a time (the error path of `main`, or
-    // `Store::open` before any worker thread starts).
-    unsafe {
-        let entry = libc::getpwuid(uid);
-        if !entry.is_null() && !(*entry).pw_name.is_null() {
-            return std::ffi::CStr::from_ptr((*entry).pw_name)
-                .to_string_lossy()
-                .into_owned();
-        }
-    }
-    format!("uid {uid}")
-}
-
 /// Why this process cannot `mode` (R_OK, W_OK) the store file at `path`, when it cannot and
 /// the file's owner and mode say why: a store made by root's cron and then used by a
 /// person, or the other way round.
@@ -582,7 +566,7 @@ fn file_access_problem(path: &Path, mode: libc::c_int) -> Option<String> {
     let meta = std::fs::metadata(path).ok()?;
     // SAFETY: geteuid cannot fail.
     let me = unsafe { libc::geteuid() };
-    let owner = user_name(meta.uid());
+    let owner = crate::config::user_name(meta.uid());
     if meta.uid() == me {
         return Some(format!(
             "its mode {:04o} does not let its owner, {owner}, {}",
@@ -599,7 +583,7 @@ fn file_access_problem(path: &Path, mode: libc::c_int) -> Option<String> {
          from {owner}'s crontab), or give this user access to the file and its -wal and -shm \
          files",
         meta.mode() & 0o7777,
-        user_name(me),
+        crate::config::user_name(me),
     ))
 }
 

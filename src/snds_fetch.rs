@@ -146,14 +146,7 @@ pub fn fetch_since(
     let today = now_time.date_naive();
     for account in &snds.legacy {
         let name = &account.name;
-        let check = match account.local_folder() {
-            Some(folder) => format!("that {} still gets SNDS's files", folder.display()),
-            None => format!(
-                "that the key from {} still works (a new automated access link gives a new \
-                 key)",
-                account.key_source()
-            ),
-        };
+        let check = legacy_access_check(account);
         if let Some(waiting) = waiting(store, name, now_time)? {
             out.summary.accounts.push(waiting);
             no_new_data(snds, store, name, today, now, &check, &mut out)?;
@@ -212,12 +205,34 @@ pub fn fetch_since(
         out.summary.accounts.push(fetched);
     }
     if let Some(api) = &snds.api {
-        let check = "that the account's sign-in still works (`fbl snds status`; `fbl snds \
-                     login` signs in again)";
-        no_new_data(snds, store, &api.name, today, now, check, &mut out)?;
+        no_new_data(
+            snds,
+            store,
+            &api.name,
+            today,
+            now,
+            API_ACCESS_CHECK,
+            &mut out,
+        )?;
     }
     Ok(out)
 }
+
+/// What to check of a legacy account's access when its data stops: its files' folder, or its
+/// key.
+pub fn legacy_access_check(account: &crate::config::SndsLegacyConfig) -> String {
+    match account.local_folder() {
+        Some(folder) => format!("that {} still gets SNDS's files", folder.display()),
+        None => format!(
+            "that the key from {} still works (a new automated access link gives a new key)",
+            account.key_source()
+        ),
+    }
+}
+
+/// What to check of the SNDS API account's access when its data stops.
+pub const API_ACCESS_CHECK: &str =
+    "that the account's sign-in still works (`fbl snds login` signs in again)";
 
 /// Raises, once per episode, the alert of an account whose newest stored data day is more
 /// than `stale_after_days` behind `today` (see [`snds_alerts::no_new_data_alert`]), after

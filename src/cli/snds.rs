@@ -584,6 +584,11 @@ fn status(context: &Context, snds: &SndsConfig, json: bool) -> Result<Outcome> {
                     stored.last_data_fetch_at.as_deref().unwrap_or("never")
                 ),
             }
+            // What the run's alert says to check, for this account.
+            let check = match snds.legacy.iter().find(|a| a.name == account.account) {
+                Some(legacy) => crate::snds_fetch::legacy_access_check(legacy),
+                None => crate::snds_fetch::API_ACCESS_CHECK.to_owned(),
+            };
             if let Some(alert) = crate::snds_alerts::no_new_data_alert(
                 &account.account,
                 stored
@@ -592,17 +597,13 @@ fn status(context: &Context, snds: &SndsConfig, json: bool) -> Result<Outcome> {
                     .and_then(|day| day.parse().ok()),
                 today,
                 snds.stale_after_days,
-                "its key or sign-in",
+                &check,
             ) {
                 println!(
                     "  no data newer than {}: {} days behind (SNDS lags a day or two); check \
-                     the IP authorisation at the SNDS portal, and {}",
+                     the IP authorisation at the SNDS portal, and {check}",
                     alert.day.as_deref().unwrap_or_default(),
                     alert.detail,
-                    match account.kind {
-                        "api" => "the sign-in (`fbl snds login`)",
-                        _ => "the key",
-                    }
                 );
             }
             println!(

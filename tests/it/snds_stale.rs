@@ -101,7 +101,7 @@ fn snds_data_that_stops_raises_one_alert_per_episode_and_none_for_a_new_account(
     assert!(
         status.contains(
             "  no data newer than 2026-11-18: 5 days behind (SNDS lags a day or two); check the \
-             IP authorisation at the SNDS portal, and the key\n"
+             IP authorisation at the SNDS portal, and that snds still gets SNDS's files\n"
         ),
         "{status}"
     );

@@ -123,28 +123,53 @@ fn print_errors(summary: &crate::run::RunSummary) {
     }
 }
 
+/// A send log's line, then its errors and the addresses it left off the list, indented.
+fn send_log_lines(text: &mut String, import: &crate::run::SendLogImported) {
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        text,
+        "send log {}: {}, {} new, {}{}; {} stored complaints attributed by it; {}",
+        import.origin,
+        super::counted(import.entries, "entry", "entries"),
+        import.added,
+        super::counted(import.bad_lines, "bad line", "bad lines"),
+        super::sendlog::unrecognised(import),
+        import.reattributed,
+        super::sendlog::how_read(import)
+    );
+    for error in &import.errors {
+        let _ = writeln!(text, "  {error}");
+    }
+    for line in &import.left_removed {
+        let _ = writeln!(text, "  {}", super::sendlog::left_removed(line));
+    }
+}
+
+/// The messages an MTA put in quarantine since the last run, the first ten of them.
+fn quarantined_from_an_mta(text: &mut String, indent: &str, lines: &[String]) {
+    use std::fmt::Write as _;
+    const SHOWN: usize = 10;
+    for line in lines.iter().take(SHOWN) {
+        let _ = writeln!(
+            text,
+            "{indent}quarantined since the last run, from an MTA (fbl quarantine show ID): {line}"
+        );
+    }
+    if lines.len() > SHOWN {
+        let _ = writeln!(
+            text,
+            "{indent}... and {} more quarantined from an MTA (fbl quarantine list)",
+            lines.len() - SHOWN
+        );
+    }
+}
+
 /// The whole summary: at a terminal, and a dry run's preview.
 fn full_text(summary: &crate::run::RunSummary) -> String {
     use std::fmt::Write as _;
     let mut text = String::new();
     for import in &summary.send_log {
-        let _ = writeln!(
-            text,
-            "send log {}: {}, {} new, {}{}; {} stored complaints attributed by it; {}",
-            import.origin,
-            super::counted(import.entries, "entry", "entries"),
-            import.added,
-            super::counted(import.bad_lines, "bad line", "bad lines"),
-            super::sendlog::unrecognised(import),
-            import.reattributed,
-            super::sendlog::how_read(import)
-        );
-        for error in &import.errors {
-            let _ = writeln!(text, "  {error}");
-        }
-        for line in &import.left_removed {
-            let _ = writeln!(text, "  {}", super::sendlog::left_removed(line));
-        }
+        send_log_lines(&mut text, import);
     }
     text.push_str(&super::ingest::describe_with(
         &summary.ingest,
@@ -220,20 +245,7 @@ fn full_text(summary: &crate::run::RunSummary) -> String {
     for alert in &summary.alerts {
         let _ = writeln!(text, "  alert: {}", alert.message);
     }
-    const SHOWN: usize = 10;
-    for line in summary.quarantined_since_last_run.iter().take(SHOWN) {
-        let _ = writeln!(
-            text,
-            "  quarantined since the last run, from an MTA (fbl quarantine show ID): {line}"
-        );
-    }
-    if summary.quarantined_since_last_run.len() > SHOWN {
-        let _ = writeln!(
-            text,
-            "  ... and {} more quarantined from an MTA (fbl quarantine list)",
-            summary.quarantined_since_last_run.len() - SHOWN
-        );
-    }
+    quarantined_from_an_mta(&mut text, "  ", &summary.quarantined_since_last_run);
     if summary.dry_run {
         let _ = writeln!(text, "  dry run: nothing was changed");
     }
@@ -254,20 +266,7 @@ fn cron_text(summary: &crate::run::RunSummary) -> String {
     for alert in &summary.alerts {
         let _ = writeln!(attention, "alert: {}", alert.message);
     }
-    const SHOWN: usize = 10;
-    for line in summary.quarantined_since_last_run.iter().take(SHOWN) {
-        let _ = writeln!(
-            attention,
-            "quarantined since the last run, from an MTA (fbl quarantine show ID): {line}"
-        );
-    }
-    if summary.quarantined_since_last_run.len() > SHOWN {
-        let _ = writeln!(
-            attention,
-            "... and {} more quarantined from an MTA (fbl quarantine list)",
-            summary.quarantined_since_last_run.len() - SHOWN
-        );
-    }
+    quarantined_from_an_mta(&mut attention, "", &summary.quarantined_since_last_run);
     // The ingest summary's lines past its counts say what needs a person (quarantined,
     // unattributed, not read, ...), each with what to do next.
     let ingest = super::ingest::describe_with(&summary.ingest, summary.already_stored);
@@ -296,23 +295,7 @@ fn cron_text(summary: &crate::run::RunSummary) -> String {
     }
     for import in &summary.send_log {
         if import.needs_attention() {
-            let _ = writeln!(
-                attention,
-                "send log {}: {}, {} new, {}{}; {} stored complaints attributed by it; {}",
-                import.origin,
-                super::counted(import.entries, "entry", "entries"),
-                import.added,
-                super::counted(import.bad_lines, "bad line", "bad lines"),
-                super::sendlog::unrecognised(import),
-                import.reattributed,
-                super::sendlog::how_read(import)
-            );
-            for error in &import.errors {
-                let _ = writeln!(attention, "  {error}");
-            }
-            for line in &import.left_removed {
-                let _ = writeln!(attention, "  {}", super::sendlog::left_removed(line));
-            }
+            send_log_lines(&mut attention, import);
         } else if import.added > 0 || import.reattributed > 0 {
             news.push(format!(
                 "send log {}: {}, {} stored complaints attributed by it",

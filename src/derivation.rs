@@ -61,6 +61,9 @@ pub fn parse_ip(text: &str) -> Option<IpAddr> {
         })
         // `::ffff:192.0.2.25` is the IPv4 address a dual-stack listener saw: one IP, one row.
         .map(|ip| ip.to_canonical())
+        // `0.0.0.0` or `::` is a placeholder a loop writes for "not known", never a sender:
+        // kept, it would be a sending IP of its own in every report.
+        .filter(|ip| !ip.is_unspecified())
 }
 
 /// Every IP literal in a piece of header text: inside `[...]` or `(...)`, or bare.
@@ -320,6 +323,9 @@ mod tests {
             Some("2001:db8::5".parse().unwrap())
         );
         assert_eq!(parse_ip("nonsense"), None);
+        // A placeholder for "not known" is no IP.
+        assert_eq!(parse_ip("0.0.0.0"), None);
+        assert_eq!(parse_ip("[::]"), None);
     }
 
     #[test]

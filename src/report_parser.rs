@@ -339,6 +339,7 @@ fn parse_message(
     if ctype == "multipart"
         && subtype == "report"
         && report_type.as_deref() == Some("delivery-status")
+        && !mislabelled_feedback_report(message)
     {
         return not_a_complaint(outer, attached_message(message), Kind::Bounce);
     }
@@ -431,12 +432,16 @@ fn loop_report(raw: &[u8], outer: &HeaderBlock, message: &Message) -> Option<Par
         Some("feedback-report") if subtype == "report" => {
             return Some(parse_arf(raw, outer, message, attached));
         }
-        Some("delivery-status") if subtype == "report" => return None,
+        Some("delivery-status") if subtype == "report" && !mislabelled_feedback_report(message) => {
+            return None;
+        }
         _ => {}
     }
     // A feedback-report part in a multipart/report without its report-type, or in a
     // multipart/mixed: a report written carelessly is still a report.
-    if report_type.as_deref() != Some("delivery-status") && has_feedback_report_part(message) {
+    if (report_type.as_deref() != Some("delivery-status") || mislabelled_feedback_report(message))
+        && has_feedback_report_part(message)
+    {
         return Some(parse_arf(raw, outer, message, attached));
     }
     parse_forwarded(outer, message, attached.as_ref())
@@ -554,7 +559,11 @@ fn unreadable_report(message: &Message) -> Option<String> {
         let what = match &part.body {
             PartType::Text(text) => report_markers(text.as_bytes()),
             PartType::Html(html) => report_markers(html_text(html).as_bytes()),
-            PartType::Binary(bytes) | PartType::InlineBinary(bytes) => report_markers(bytes),
+            PartType::Binary(bytes) | PartType::InlineBinary(bytes) => report_markers(bytes)
+                .or_else(|| report_markers_in_utf16(bytes))
+                .or_else(|| {
+                    is_outlook_item(part).then_some("an Outlook item, which may hold one,")
+                }),
             PartType::Message(inner) => return unreadable_report(inner),
             PartType::Multipart(_) => None,
         }?;
@@ -670,6 +679,55 @@ fn html_text(html: &str) -> String {
     out
 }
 
+/// An RFC 3464 address type (`rfc822`, `utf-8`, `x400`, `unknown`) or the like (`smtp`): a
+/// short token of letters, digits and hyphens, never an address.
+fn is_address_type(token: &str) -> bool {
+    (1..=16).contains(&token.len())
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// `report_markers` of a file that keeps its text as UTF-16LE, as Outlook keeps a forwarded
+/// message's fields in a `.msg` item or a `winmail.dat` (TNEF): each ASCII character a byte
+/// followed by a zero byte, the text starting at an even or an odd offset. Only the runs of
+/// such characters are read, each on a line of its own.
+fn report_markers_in_utf16(bytes: &[u8]) -> Option<&'static str> {
+    // A file of ASCII text has no zero bytes: not worth a second look.
+    if !bytes.contains(&0) {
+        return None;
+    }
+    (0..2).find_map(|start| {
+        let mut text = Vec::with_capacity(bytes.len() / 2);
+        for pair in bytes[start..].chunks_exact(2) {
+            match pair {
+                [c, 0] if c.is_ascii() && *c != 0 => text.push(*c),
+                _ if text.last() != Some(&b'\n') => text.push(b'\n'),
+                _ => {}
+            }
+        }
+        report_markers(&text)
+    })
+}
+
+/// Whether an attachment is an Outlook item (a message dragged into another, saved as
+/// `.msg`): a compound file fbl cannot read, whatever is in it. In a feedback mailbox it is
+/// most likely a report a person forwarded from Outlook.
+fn is_outlook_item(part: &mail_parser::MessagePart) -> bool {
+    let by_type = part.content_type().is_some_and(|ct| {
+        ct.ctype().eq_ignore_ascii_case("application")
+            && ct
+                .subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("vnd.ms-outlook"))
+    });
+    let by_name = part.attachment_name().is_some_and(|name| {
+        name.trim()
+            .rsplit_once('.')
+            .is_some_and(|(_, ext)| ext.eq_ignore_ascii_case("msg"))
+    });
+    by_type || by_name
+}
+
 /// The kind of report `body` shows the markers of (see `unreadable_report`), if any.
 fn report_markers(body: &[u8]) -> Option<&'static str> {
     let (mut feedback_type, mut agent_or_version) = (false, false);
@@ -758,6 +816,13 @@ fn may_be_a_message_file(part: &mail_parser::MessagePart) -> bool {
             _ => false,
         }
     })
+}
+
+/// A `multipart/report; report-type=delivery-status` that holds a feedback-report part and
+/// no delivery-status part: a complaint labelled as a bounce by a careless writer. Filed as a
+/// bounce, its complaint would be lost without a word.
+fn mislabelled_feedback_report(message: &Message) -> bool {
+    has_feedback_report_part(message) && !has_delivery_status_part(message)
 }
 
 fn has_feedback_report_part(message: &Message) -> bool {
@@ -892,12 +957,27 @@ fn parse_arf(
     let mut report = Report::empty(Kind::Complaint, Format::Arf, Reporter::Other);
     let mut errors: Vec<String> = Vec::new();
 
-    let feedback_part = message.parts.iter().skip(1).find(|part| {
+    let mut feedback_parts = message.parts.iter().skip(1).filter(|part| {
         part.content_type().is_some_and(|ct| {
             ct.subtype()
                 .is_some_and(|s| s.eq_ignore_ascii_case("feedback-report"))
         })
     });
+    let feedback_part = feedback_parts.next();
+    // RFC 5965 gives a report one feedback-report part. A second one that says something
+    // else (another complainant, another type) cannot be told apart from the first: reading
+    // the first alone would drop the other's complainant without a word.
+    if let Some(first) = feedback_part {
+        let others = feedback_parts
+            .filter(|part| part.contents() != first.contents())
+            .count();
+        if others > 0 {
+            errors.push(format!(
+                "{} message/feedback-report parts that say different things: a report has one",
+                others + 1
+            ));
+        }
+    }
     match feedback_part {
         Some(part) => {
             let fields = HeaderBlock::parse(part.contents());
@@ -1088,10 +1168,10 @@ fn read_feedback_fields(report: &mut Report, fields: &HeaderBlock, errors: &mut 
             "authentication-results" => report.authentication_results.push(value.to_string()),
             // One address a field (RFC 5965 section 3.2); a list written in one is each of them.
             "original-rcpt-to" => {
-                // An address type in front, as DSN fields have it (`rfc822; jane@...`),
-                // which some loops write here too, is no address.
+                // An address type in front, as DSN fields have it (`rfc822; jane@...`,
+                // `utf-8;`, and `smtp;` as some loops write it), is no address.
                 let value = match value.trim().split_once(';') {
-                    Some((kind, rest)) if kind.trim().eq_ignore_ascii_case("rfc822") => rest,
+                    Some((kind, rest)) if is_address_type(kind.trim()) => rest,
                     _ => value,
                 };
                 let parts = address::split_list(value);
@@ -1689,12 +1769,17 @@ mod tests {
     #[test]
     fn an_address_type_before_original_rcpt_to_is_not_an_address() {
         let fields =
-            HeaderBlock::parse(b"Feedback-Type: abuse\nOriginal-Rcpt-To: rfc822; <jane@example.net>\nOriginal-Rcpt-To: RFC822;joe@example.org\n\n");
+            HeaderBlock::parse(b"Feedback-Type: abuse\nOriginal-Rcpt-To: rfc822; <jane@example.net>\nOriginal-Rcpt-To: RFC822;joe@example.org\nOriginal-Rcpt-To: smtp;ann@example.com\nOriginal-Rcpt-To: utf-8; bo@example.com\n\n");
         let mut report = Report::empty(Kind::Complaint, Format::Arf, Reporter::Other);
         read_feedback_fields(&mut report, &fields, &mut Vec::new());
         assert_eq!(
             report.original_rcpt_to,
-            ["jane@example.net", "joe@example.org"]
+            [
+                "jane@example.net",
+                "joe@example.org",
+                "ann@example.com",
+                "bo@example.com"
+            ]
         );
     }
 
@@ -1933,6 +2018,67 @@ mod tests {
     }
 
     #[test]
+    fn an_outlook_item_or_utf16_winmail_dat_is_quarantined_not_filed_as_no_report() {
+        let utf16 = |text: &str| -> Vec<u8> {
+            text.encode_utf16()
+                .flat_map(|unit| unit.to_le_bytes())
+                .collect()
+        };
+        let fields = "Feedback-Type: abuse\r\nUser-Agent: ExampleNet-FBL/3.2\r\n\
+                      Version: 1\r\nOriginal-Rcpt-To: <jane@example.net>\r\n";
+        // Outlook keeps a forwarded item's text as UTF-16LE, between binary structures.
+        let mut msg = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00\x00\x3e\x00".to_vec();
+        msg.extend(utf16(fields));
+        msg.extend([0x00, 0x00, 0x1f, 0x00]);
+        let mut odd = vec![0x78u8];
+        odd.extend(utf16(fields));
+        for (headers, body, says) in [
+            (
+                "Content-Type: application/octet-stream; name=\"winmail.dat\"\n\
+                 Content-Transfer-Encoding: base64",
+                base64_lines(&odd),
+                "an ARF report in the attached file \"winmail.dat\"",
+            ),
+            (
+                "Content-Type: application/octet-stream; name=\"FW complaint.msg\"\n\
+                 Content-Transfer-Encoding: base64",
+                base64_lines(&msg),
+                "an ARF report in the attached file \"FW complaint.msg\"",
+            ),
+            // An Outlook item keeps its body compressed: nothing to see, still a forward.
+            (
+                "Content-Type: application/vnd.ms-outlook; name=\"item\"\n\
+                 Content-Transfer-Encoding: base64",
+                base64_lines(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00\x01\x02\x03"),
+                "an Outlook item, which may hold one, in the attached file \"item\"",
+            ),
+        ] {
+            let report = parse(&forwarding(headers, &body)).report;
+            assert_eq!(report.kind, Kind::NotAReport, "{says}");
+            assert_eq!(
+                report.error.as_deref(),
+                Some(
+                    format!(
+                        "a forwarded feedback report that fbl cannot read reliably ({says}): \
+                         forward it as an attachment (message/rfc822), or save it as an .eml \
+                         file and give that to fbl ingest"
+                    )
+                    .as_str()
+                ),
+            );
+        }
+        // A binary file with zero bytes and no report text stays an attachment.
+        let mut png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR".to_vec();
+        png.extend(utf16("Title: holiday"));
+        let report = parse(&forwarding(
+            "Content-Type: image/png; name=\"beach.png\"\nContent-Transfer-Encoding: base64",
+            &base64_lines(&png),
+        ))
+        .report;
+        assert_eq!((report.kind, report.error), (Kind::NotAReport, None));
+    }
+
+    #[test]
     fn an_attached_file_that_is_no_report_stays_an_attachment() {
         let ordinary = b"From: a@example.org\nTo: b@example.com\nSubject: hi\n\nhello\n";
         for (headers, body) in [
@@ -1962,6 +2108,60 @@ mod tests {
                 "{headers}"
             );
         }
+    }
+
+    /// A report with two feedback-report parts naming two complainants: reading the first
+    /// alone dropped the second without a word.
+    const TWO_FEEDBACK_PARTS: &str = "From: Abuse Desk <abuse@mail.example.net>\n\
+        To: fbl@example.com\n\
+        Subject: Abuse report\n\
+        Date: Tue, 10 Mar 2026 03:41:17 -0500\n\
+        MIME-Version: 1.0\n\
+        Content-Type: multipart/report; report-type=feedback-report; boundary=\"B\"\n\n\
+        --B\nContent-Type: text/plain\n\nThis is an abuse report.\n\n\
+        --B\nContent-Type: message/feedback-report\n\n\
+        Feedback-Type: abuse\nUser-Agent: ExampleNet-FBL/3.2\nVersion: 1\n\
+        Source-IP: 192.0.2.25\nOriginal-Rcpt-To: <jane.doe@example.net>\n\n\
+        --B\nContent-Type: message/feedback-report\n\n\
+        Feedback-Type: abuse\nUser-Agent: ExampleNet-FBL/3.2\nVersion: 1\n\
+        Source-IP: 192.0.2.25\nOriginal-Rcpt-To: <john.roe@example.net>\n\n\
+        --B\nContent-Type: message/rfc822\n\n\
+        From: Example Shop <news@example.com>\nTo: Jane Doe <jane.doe@example.net>\n\
+        Subject: Deals\nMessage-ID: <d-1@mta1.example.com>\n\nHello.\n\n--B--\n";
+
+    #[test]
+    fn two_feedback_report_parts_that_disagree_are_an_error() {
+        let report = parse(TWO_FEEDBACK_PARTS.as_bytes()).report;
+        assert_eq!(
+            report.error.as_deref(),
+            Some("2 message/feedback-report parts that say different things: a report has one")
+        );
+        // The same part twice (a writer's slip) says one thing: read.
+        let second = TWO_FEEDBACK_PARTS.replace("john.roe", "jane.doe");
+        let report = parse(second.as_bytes()).report;
+        assert_eq!(report.error, None);
+        assert_eq!(report.kind, Kind::Complaint);
+        assert_eq!(report.original_rcpt_to, ["jane.doe@example.net"]);
+    }
+
+    #[test]
+    fn a_feedback_report_labelled_delivery_status_is_read_as_the_report_it_is() {
+        let one = TWO_FEEDBACK_PARTS.replace("john.roe", "jane.doe");
+        let mislabelled = one.replace("report-type=feedback-report", "report-type=delivery-status");
+        let report = parse(mislabelled.as_bytes()).report;
+        assert_eq!((report.kind, report.format), (Kind::Complaint, Format::Arf));
+        assert_eq!(report.original_rcpt_to, ["jane.doe@example.net"]);
+        // A real bounce (a delivery-status part) that also carries a feedback-report part
+        // stays a bounce, as before.
+        let bounce = mislabelled.replacen(
+            "--B\nContent-Type: message/feedback-report",
+            "--B\nContent-Type: message/delivery-status\n\n\
+             Reporting-MTA: dns; mx.example.net\n\n\
+             Final-Recipient: rfc822; jane.doe@example.net\nAction: failed\nStatus: 5.1.1\n\n\
+             --B\nContent-Type: message/feedback-report",
+            1,
+        );
+        assert_eq!(parse(bounce.as_bytes()).report.kind, Kind::Bounce);
     }
 
     #[test]

@@ -131,14 +131,15 @@ impl Inputs {
 /// (`/dev/zero` never ends) or a link to a file only fbl's user may read (its first bytes
 /// would be shown in a quarantine reason).
 fn read_message(path: &Path, max_bytes: u64, found: bool) -> std::io::Result<Incoming> {
-    let file = if found {
+    let (file, size) = if found {
         open_found(path)?
     } else {
-        File::open(path)?
+        let file = File::open(path)?;
+        let size = file.metadata().map_or(0, |meta| meta.len());
+        (file, size)
     };
     // The size read beforehand makes the buffer right at once: without it, reading starts
     // with small probing reads, then grows and copies the buffer.
-    let size = file.metadata().map_or(0, |meta| meta.len());
     read_limited(file, path.display().to_string(), max_bytes, size)
 }
 
@@ -187,9 +188,10 @@ impl Iterator for Inputs {
 }
 
 /// The file at `path`, found in a folder, opened for reading if it is a regular file that
-/// fbl may read (see [`read_message`]); an error that says why not otherwise.
+/// fbl may read (see [`read_message`]), with its size as it was opened; an error that says
+/// why not otherwise.
 #[cfg(unix)]
-fn open_found(path: &Path) -> std::io::Result<File> {
+fn open_found(path: &Path) -> std::io::Result<(File, u64)> {
     use std::io::{Error, ErrorKind};
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     let refused = |why: String| Error::new(ErrorKind::InvalidInput, why);
@@ -220,15 +222,18 @@ fn open_found(path: &Path) -> std::io::Result<File> {
     // Not blocking, so that a FIFO put in its place meanwhile is not waited for; checked
     // again once open.
     let file = File::options().read(true).custom_flags(flags).open(path)?;
-    if !file.metadata()?.is_file() {
+    let opened = file.metadata()?;
+    if !opened.is_file() {
         return Err(not_a_file());
     }
-    Ok(file)
+    Ok((file, opened.len()))
 }
 
 #[cfg(not(unix))]
-fn open_found(path: &Path) -> std::io::Result<File> {
-    File::open(path)
+fn open_found(path: &Path) -> std::io::Result<(File, u64)> {
+    let file = File::open(path)?;
+    let size = file.metadata().map_or(0, |meta| meta.len());
+    Ok((file, size))
 }
 
 /// How much of a stream (standard input, a device) beyond `max_bytes` is counted for the

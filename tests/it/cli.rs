@@ -983,6 +983,7 @@ fn config_prints_the_effective_configuration_with_secrets_masked() {
 fn store_with_unattributed_jmrp(dir: &Path) {
     let fixtures = crate::support::fixtures().join("reports");
     std::fs::copy(fixtures.join("fbl.toml"), dir.join("fbl.toml")).unwrap();
+    std::fs::copy(fixtures.join("token-secret"), dir.join("token-secret")).unwrap();
     for name in [
         "jmrp-2026-verp-id.eml",
         "jmrp-2026-unattributable-message-id-only.eml",
@@ -3431,4 +3432,41 @@ fn suppress_list_json_is_one_pretty_array_written_as_it_is_read() {
         serde_json::to_string_pretty(&removed).unwrap() + "\n"
     );
     assert_eq!(removed[0].reason, "x y");
+}
+
+/// The reports' fixture configuration (the golden tests', the benchmarks') names its token
+/// secret in a file, not inline: a command run with it warns of nothing, on a fresh clone
+/// too (git keeps the files readable by all).
+#[test]
+fn the_fixture_configuration_runs_without_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = crate::support::fixtures().join("reports").join("fbl.toml");
+    let report = crate::support::fixtures()
+        .join("reports")
+        .join("arf-attached-message-base64.eml");
+    let output = run(fbl(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .args(["--db", "fbl.sqlite", "ingest", "--json"])
+        .arg(&report));
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["stored"], 1);
+    // Its tokens still verify: a fixture whose complainant only a signed token names.
+    let signed = crate::support::fixtures()
+        .join("reports")
+        .join("jmrp-2026-signed-token-header.eml");
+    assert!(signed.exists());
+    let output = run(fbl(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .args(["--db", "fbl.sqlite", "ingest", "--json"])
+        .arg(&signed));
+    assert!(output.stderr.is_empty());
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["attributed"], 1, "{summary}");
 }

@@ -159,9 +159,54 @@ pub fn describe(summary: &Summary) -> String {
 /// The summary for a person, with `already_stored` of its messages files read again whose
 /// very bytes an earlier run stored (`fbl run`'s sources), not among its duplicates.
 pub fn describe_with(summary: &Summary, already_stored: u64) -> String {
-    let mut text = String::new();
-    let _ = writeln!(
-        text,
+    describe_parts(summary, already_stored).text()
+}
+
+/// The ingest summary for a person, its lines kept apart: its figures, and what needs a
+/// person. `fbl run` prints them whole at a terminal, and under cron puts what needs a
+/// person first and the figures in a line of their own.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Described {
+    /// The first line: the messages read and what became of them.
+    pub headline: String,
+    /// The figures under it (kinds, reporters, attribution, suppressions), not indented.
+    pub counts: Vec<String>,
+    /// What needs a person (unattributed, quarantined, not read, ...), in order, each kind
+    /// followed by what to do next.
+    pub attention: Vec<Attention>,
+}
+
+/// A line of [`Described::attention`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attention {
+    /// A thing that needs a person, not indented.
+    Item(String),
+    /// What to do about the items before it, in brackets: it stays under them.
+    Hint(String),
+}
+
+impl Described {
+    /// The whole summary: the headline, then every other line indented by two spaces.
+    pub fn text(&self) -> String {
+        let mut text = String::new();
+        let _ = writeln!(text, "{}", self.headline);
+        for line in &self.counts {
+            let _ = writeln!(text, "  {line}");
+        }
+        for line in &self.attention {
+            match line {
+                Attention::Item(line) | Attention::Hint(line) => {
+                    let _ = writeln!(text, "  {line}");
+                }
+            }
+        }
+        text
+    }
+}
+
+/// [`describe_with`]'s lines, kept apart.
+pub fn describe_parts(summary: &Summary, already_stored: u64) -> Described {
+    let headline = format!(
         "{}: {} stored, {} duplicates, {} quarantined{}{}{}",
         super::counted(summary.messages, "message", "messages"),
         summary.stored,
@@ -193,18 +238,17 @@ pub fn describe_with(summary: &Summary, already_stored: u64) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let mut counts = Vec::new();
     if !summary.by_kind.is_empty() {
-        let _ = writeln!(text, "  kinds: {}", list(&summary.by_kind));
-        let _ = writeln!(text, "  reporters: {}", list(&summary.by_reporter));
+        counts.push(format!("kinds: {}", list(&summary.by_kind)));
+        counts.push(format!("reporters: {}", list(&summary.by_reporter)));
     }
-    let _ = writeln!(
-        text,
-        "  complaints and unsubscribes: {} attributed, {} unattributed",
+    counts.push(format!(
+        "complaints and unsubscribes: {} attributed, {} unattributed",
         summary.attributed, summary.unattributed
-    );
-    let _ = writeln!(
-        text,
-        "  suppressions: {} added, {} updated{}",
+    ));
+    counts.push(format!(
+        "suppressions: {} added, {} updated{}",
         summary.suppressions_added,
         summary.suppressions_updated,
         // More than the reports attributed: one report named several addresses.
@@ -213,42 +257,48 @@ pub fn describe_with(summary: &Summary, already_stored: u64) -> String {
         } else {
             ""
         }
-    );
+    ));
+    let mut attention = Vec::new();
     for (reason, count) in &summary.unattributed_reasons {
-        let _ = writeln!(text, "  unattributed ({count}): {reason}");
+        attention.push(Attention::Item(format!("unattributed ({count}): {reason}")));
     }
     if !summary.unattributed_reasons.is_empty() {
         // What a person does next, once per summary.
-        let _ = writeln!(
-            text,
-            "  (fbl store unattributed lists them; a send log imported later names those it \
+        attention.push(Attention::Hint(
+            "(fbl store unattributed lists them; a send log imported later names those it \
              places)"
-        );
+                .to_string(),
+        ));
     }
     for line in &summary.quarantine_reasons {
-        let _ = writeln!(text, "  quarantined: {line}");
+        attention.push(Attention::Item(format!("quarantined: {line}")));
     }
     if !summary.quarantine_reasons.is_empty() {
-        let _ = writeln!(
-            text,
-            "  (fbl quarantine list gives their ids; fbl quarantine show ID, and retry ID after \
+        attention.push(Attention::Hint(
+            "(fbl quarantine list gives their ids; fbl quarantine show ID, and retry ID after \
              a fix)"
-        );
+                .to_string(),
+        ));
     }
     for line in &summary.unreadable {
-        let _ = writeln!(text, "  not read (left where it is): {line}");
+        attention.push(Attention::Item(format!(
+            "not read (left where it is): {line}"
+        )));
     }
     for line in &summary.not_spam_for_listed {
-        let _ = writeln!(
-            text,
-            "  not spam, says a report, of an address on the list (left on it; `fbl suppress \
+        attention.push(Attention::Item(format!(
+            "not spam, says a report, of an address on the list (left on it; `fbl suppress \
              remove` takes it off): {line}"
-        );
+        )));
     }
     for line in &summary.left_removed {
-        let _ = writeln!(text, "  {}", super::sendlog::left_removed(line));
+        attention.push(Attention::Item(super::sendlog::left_removed(line)));
     }
-    text
+    Described {
+        headline,
+        counts,
+        attention,
+    }
 }
 
 #[cfg(test)]
@@ -293,6 +343,59 @@ mod tests {
             "{}",
             describe(&summary)
         );
+    }
+
+    /// The figures and what needs a person come apart, for `fbl run`'s cron mail to put the
+    /// latter first without reading the printed words; the whole text is the two together.
+    #[test]
+    fn the_summary_keeps_its_figures_apart_from_what_needs_a_person() {
+        let mut summary = Summary::default();
+        (summary.messages, summary.stored, summary.quarantined) = (3, 2, 1);
+        (summary.attributed, summary.unattributed) = (1, 1);
+        summary.by_kind.insert("abuse".to_string(), 2);
+        summary.by_reporter.insert("microsoft".to_string(), 2);
+        summary
+            .unattributed_reasons
+            .insert("no complainant found".to_string(), 1);
+        summary.quarantine_reasons = vec!["a.eml: not a report".to_string()];
+        summary.unreadable = vec!["b.eml: permission denied".to_string()];
+        let described = describe_parts(&summary, 0);
+        assert_eq!(
+            described.headline,
+            "3 messages: 2 stored, 0 duplicates, 1 quarantined"
+        );
+        assert_eq!(
+            described.counts,
+            [
+                "kinds: abuse 2",
+                "reporters: microsoft 2",
+                "complaints and unsubscribes: 1 attributed, 1 unattributed",
+                "suppressions: 0 added, 0 updated",
+            ]
+        );
+        let hint = |text: &str| Attention::Hint(text.to_string());
+        assert_eq!(
+            described.attention,
+            [
+                Attention::Item("unattributed (1): no complainant found".to_string()),
+                hint(
+                    "(fbl store unattributed lists them; a send log imported later names \
+                     those it places)"
+                ),
+                Attention::Item("quarantined: a.eml: not a report".to_string()),
+                hint(
+                    "(fbl quarantine list gives their ids; fbl quarantine show ID, and retry \
+                     ID after a fix)"
+                ),
+                Attention::Item(
+                    "not read (left where it is): b.eml: permission denied".to_string()
+                ),
+            ]
+        );
+        let text = describe(&summary);
+        assert!(text.starts_with("3 messages: 2 stored, 0 duplicates, 1 quarantined\n  kinds: "));
+        assert!(text.ends_with("\n  not read (left where it is): b.eml: permission denied\n"));
+        assert_eq!(text.lines().count(), 1 + 4 + 5);
     }
 
     /// The first line's counts add up to the messages read: a message seen again that was

@@ -269,27 +269,15 @@ fn cron_text(summary: &crate::run::RunSummary) -> String {
     quarantined_from_an_mta(&mut attention, "", &summary.quarantined_since_last_run);
     // The ingest summary's lines past its counts say what needs a person (quarantined,
     // unattributed, not read, ...), each with what to do next.
-    let ingest = super::ingest::describe_with(&summary.ingest, summary.already_stored);
-    let mut ingest_lines = ingest.lines();
-    let counts = ingest_lines.next().unwrap_or_default().to_owned();
-    for line in ingest_lines {
-        let counted = [
-            "  kinds: ",
-            "  reporters: ",
-            "  complaints and unsubscribes: ",
-        ];
-        if counted.iter().any(|prefix| line.starts_with(prefix))
-            || line.starts_with("  suppressions: ")
-        {
-            continue;
-        }
-        match line.strip_prefix("  ") {
-            // A hint in brackets stays under the lines it is about.
-            Some(item) if !item.starts_with('(') => {
+    let ingest = super::ingest::describe_parts(&summary.ingest, summary.already_stored);
+    for line in &ingest.attention {
+        match line {
+            super::ingest::Attention::Item(item) => {
                 let _ = writeln!(attention, "{item}");
             }
-            _ => {
-                let _ = writeln!(attention, "{line}");
+            // A hint in brackets stays under the lines it is about.
+            super::ingest::Attention::Hint(hint) => {
+                let _ = writeln!(attention, "  {hint}");
             }
         }
     }
@@ -323,7 +311,8 @@ fn cron_text(summary: &crate::run::RunSummary) -> String {
         news.insert(
             0,
             format!(
-                "{counts}; {} attributed, {} unattributed; suppressions: {} added, {} updated",
+                "{}; {} attributed, {} unattributed; suppressions: {} added, {} updated",
+                ingest.headline,
                 summary.ingest.attributed,
                 summary.ingest.unattributed,
                 summary.ingest.suppressions_added,

@@ -163,6 +163,9 @@ fn import(context: &Context, file: PathBuf, format: SendLogFormat, json: bool) -
             imported.reattributed,
             imported.suppressions_added
         );
+        if let Some(note) = no_lines_note(&imported, format, &file) {
+            println!("{note}");
+        }
         if blocks > 0 {
             println!(
                 "{} in delivery statuses (see fbl report; the next fbl run alerts)",
@@ -185,6 +188,42 @@ fn import(context: &Context, file: PathBuf, format: SendLogFormat, json: bool) -
     } else {
         Outcome::Clean
     })
+}
+
+/// What `fbl sendlog import` says of a log that held nothing to import: a person who gave
+/// the wrong file (a mailer's log not rotated in yet, an empty export) is told so, not only
+/// shown a row of zeros. `fbl run` says nothing of an empty send log: a mailer's new log
+/// is empty until its first send. A Postfix log with lines but no whole send says nothing
+/// more: the queue ids it leaves open wait for the next log.
+fn no_lines_note(
+    imported: &crate::run::SendLogImported,
+    format: SendLogFormat,
+    file: &std::path::Path,
+) -> Option<String> {
+    if imported.entries > 0
+        || imported.bad_lines > 0
+        || imported.unrecognised_lines > 0
+        || imported.none_recognised
+    {
+        return None;
+    }
+    let name = if file.as_os_str() == "-" {
+        "standard input".to_string()
+    } else {
+        file.display().to_string()
+    };
+    match (imported.bytes_read, format) {
+        (0, _) => Some(format!(
+            "{name} is empty: no send-log lines, nothing to import"
+        )),
+        (_, SendLogFormat::Csv) => Some(format!(
+            "{name} has no send-log lines (its header alone, or blank lines): nothing to import"
+        )),
+        (_, SendLogFormat::Jsonl) => Some(format!(
+            "{name} has no send-log lines (blank lines alone): nothing to import"
+        )),
+        _ => None,
+    }
 }
 
 /// `, N merged into sends already known from another log` when some entries completed a

@@ -983,6 +983,7 @@ fn config_prints_the_effective_configuration_with_secrets_masked() {
 fn store_with_unattributed_jmrp(dir: &Path) {
     let fixtures = crate::support::fixtures().join("reports");
     std::fs::copy(fixtures.join("fbl.toml"), dir.join("fbl.toml")).unwrap();
+    std::fs::copy(fixtures.join("token-secret"), dir.join("token-secret")).unwrap();
     for name in [
         "jmrp-2026-verp-id.eml",
         "jmrp-2026-unattributable-message-id-only.eml",
@@ -3431,4 +3432,136 @@ fn suppress_list_json_is_one_pretty_array_written_as_it_is_read() {
         serde_json::to_string_pretty(&removed).unwrap() + "\n"
     );
     assert_eq!(removed[0].reason, "x y");
+}
+
+/// `fbl sendlog import` of a log with nothing in it (zero bytes, a CSV header alone) says
+/// so, exit 0, rather than a row of zeros alone that looks like a log of known sends; `fbl
+/// run`, under cron, says nothing of an empty send log (a mailer's new log is empty until
+/// its first send).
+#[test]
+fn importing_an_empty_send_log_says_it_is_empty_and_a_run_stays_silent() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "empty.csv", b"");
+    write(
+        dir.path(),
+        "header.csv",
+        b"message_id,recipient,sent_at\n\n",
+    );
+    write(dir.path(), "empty.jsonl", b"\n");
+    for (file, format, said) in [
+        (
+            "empty.csv",
+            "csv",
+            "empty.csv is empty: no send-log lines, nothing to import\n",
+        ),
+        (
+            "header.csv",
+            "csv",
+            "header.csv has no send-log lines (its header alone, or blank lines): nothing to \
+             import\n",
+        ),
+        (
+            "empty.jsonl",
+            "jsonl",
+            "empty.jsonl has no send-log lines (blank lines alone): nothing to import\n",
+        ),
+        (
+            "empty.csv",
+            "postfix",
+            "empty.csv is empty: no send-log lines, nothing to import\n",
+        ),
+    ] {
+        let output = run(fbl(dir.path()).args(["sendlog", "import", file, "--format", format]));
+        assert_eq!(output.status.code(), Some(0), "{file} {format}");
+        assert_eq!(
+            stdout(&output),
+            format!(
+                "0 entries read: 0 added, 0 already known, 0 older than retention, 0 bad lines; \
+                 0 pruned; 0 stored complaints attributed now (0 suppressions added)\n{said}"
+            ),
+            "{file} {format}"
+        );
+        assert!(output.stderr.is_empty(), "{file} {format}");
+    }
+    // Standard input is named as such.
+    let output = run_with_stdin(
+        fbl(dir.path()).args(["sendlog", "import", "-", "--format", "csv"]),
+        b"",
+    );
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        stdout(&output)
+            .ends_with("\nstandard input is empty: no send-log lines, nothing to import\n"),
+        "{}",
+        stdout(&output)
+    );
+    // A log with entries is not said to have none.
+    write(
+        dir.path(),
+        "sends.csv",
+        b"message_id,recipient,sent_at\n<m1@example.com>,jane@example.org,2026-11-19T10:00:00Z\n",
+    );
+    let output = run(fbl(dir.path()).args(["sendlog", "import", "sends.csv", "--format", "csv"]));
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        stdout(&output).starts_with("1 entry read: 1 added,")
+            && stdout(&output).lines().count() == 1,
+        "{}",
+        stdout(&output)
+    );
+
+    // Under cron, a run whose send logs are empty has nothing to say.
+    write(
+        dir.path(),
+        "fbl.toml",
+        b"[store]\npath = \"fbl.sqlite\"\n[send_log]\nimport = [{ path = \"empty.csv\", format = \"csv\" }, \
+          { path = \"header.csv\", format = \"csv\" }]\n",
+    );
+    for _ in 0..2 {
+        let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "run"]));
+        assert_eq!(output.status.code(), Some(0));
+        assert_eq!(stdout(&output), "");
+        assert!(
+            output.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+/// The reports' fixture configuration (the golden tests', the benchmarks') names its token
+/// secret in a file, not inline: a command run with it warns of nothing, on a fresh clone
+/// too (git keeps the files readable by all).
+#[test]
+fn the_fixture_configuration_runs_without_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = crate::support::fixtures().join("reports").join("fbl.toml");
+    let report = crate::support::fixtures()
+        .join("reports")
+        .join("arf-attached-message-base64.eml");
+    let output = run(fbl(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .args(["--db", "fbl.sqlite", "ingest", "--json"])
+        .arg(&report));
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["stored"], 1);
+    // Its tokens still verify: a fixture whose complainant only a signed token names.
+    let signed = crate::support::fixtures()
+        .join("reports")
+        .join("jmrp-2026-signed-token-header.eml");
+    assert!(signed.exists());
+    let output = run(fbl(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .args(["--db", "fbl.sqlite", "ingest", "--json"])
+        .arg(&signed));
+    assert!(output.stderr.is_empty());
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["attributed"], 1, "{summary}");
 }

@@ -279,6 +279,11 @@ fn a_forward_of_several_reports_is_quarantined_not_read_in_part() {
         dir.path().join("fbl.toml"),
     )
     .unwrap();
+    std::fs::copy(
+        fixtures().join("reports").join("token-secret"),
+        dir.path().join("token-secret"),
+    )
+    .unwrap();
     let attach = |names: &[&str]| {
         let mut raw = String::from(
             "From: colleague@sender.example\nTo: fbl@sender.example\nSubject: Fwd: reports\n\

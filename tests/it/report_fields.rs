@@ -192,6 +192,11 @@ fn a_feedback_id_of_several_recipients_names_nobody_and_says_so() {
     let fixtures = crate::support::fixtures().join("reports");
     std::fs::copy(fixtures.join("fbl.toml"), dir.path().join("fbl.toml")).unwrap();
     std::fs::copy(
+        fixtures.join("token-secret"),
+        dir.path().join("token-secret"),
+    )
+    .unwrap();
+    std::fs::copy(
         fixtures.join("jmrp-2026-cfbl-feedback-id.eml"),
         dir.path().join("complaint.eml"),
     )

@@ -27,7 +27,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-/// The signing key the fixtures' tokens use (`fixtures/reports/fbl.toml`).
+/// The signing key the fixtures' tokens use (`fixtures/reports/token-secret`).
 const TOKEN_SECRET: &[u8] = b"fbl-test-secret";
 
 /// Message categories with their share per thousand and the fixture name prefixes in each.

@@ -419,7 +419,7 @@ fn a_report_forwarded_by_a_ticket_system_marked_automatic_is_read() {
 }
 
 /// An out-of-office reply that attaches the report it answers (`message/rfc822`, as sent).
-fn out_of_office_attaching(report: &[u8]) -> Vec<u8> {
+pub(crate) fn out_of_office_attaching(report: &[u8]) -> Vec<u8> {
     [
         b"Return-Path: <>\n\
           From: Ruth Becker <ruth.becker@example.com>\n\
@@ -606,4 +606,83 @@ fn a_report_received_directly_and_attached_to_another_message_counts_once() {
         suppression_counts(dir.path()),
         [(complainant.to_string(), 2)]
     );
+}
+
+/// With `[trust]`, a colleague's forward that may not suppress is set aside in quarantine;
+/// the report delivered directly, signed, releases it (another delivery of its report is
+/// stored: nobody needs to look at it). Arriving after the report was stored, such a
+/// forward is a duplicate, not quarantined.
+#[test]
+fn with_trust_a_quarantined_forward_of_a_report_is_released_by_its_direct_delivery() {
+    let report = std::fs::read(fixtures().join("reports/arf-rfc5965-every-field.eml")).unwrap();
+    let signed = [
+        b"Authentication-Results: mx1.example.com; dkim=pass header.d=example.net header.s=s1;\n \
+          dmarc=pass header.from=example.net\n"
+            .as_slice(),
+        &report,
+    ]
+    .concat();
+    let forward = colleague_forward_attaching(&report);
+    let open_quarantine = |dir: &Path| -> usize {
+        let output = run(fbl(dir).args(["--config", "fbl.toml", "quarantine", "list", "--json"]));
+        serde_json::from_str::<Vec<serde_json::Value>>(&stdout(&output))
+            .unwrap()
+            .len()
+    };
+    for forward_first in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("fbl.toml"),
+            "[trust]\nauthserv_id = \"mx1.example.com\"\nextra_domains = [\"example.net\"]\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.path().join("in")).unwrap();
+        let deliveries = if forward_first {
+            [&forward, &signed]
+        } else {
+            [&signed, &forward]
+        };
+        for (n, delivery) in deliveries.into_iter().enumerate() {
+            let name = format!("in/{n}.eml");
+            std::fs::write(dir.path().join(&name), delivery).unwrap();
+            let (code, summary, all) = ingest(dir.path());
+            std::fs::remove_file(dir.path().join(&name)).unwrap();
+            match (forward_first, n) {
+                (true, 0) => {
+                    assert_eq!(code, Some(1), "{all}");
+                    assert_eq!(summary["untrusted"], 1, "{summary}");
+                    assert_eq!(open_quarantine(dir.path()), 1);
+                }
+                (true, _) => {
+                    assert_eq!(code, Some(0), "{all}");
+                    assert_eq!(
+                        (&summary["stored"], &summary["released"]),
+                        (&1.into(), &1.into()),
+                        "{summary}"
+                    );
+                }
+                (false, 0) => {
+                    assert_eq!((code, &summary["stored"]), (Some(0), &1.into()), "{all}");
+                }
+                (false, _) => {
+                    assert_eq!(code, Some(0), "{all}");
+                    assert_eq!(
+                        (&summary["duplicates"], &summary["quarantined"]),
+                        (&1.into(), &0.into()),
+                        "{summary}"
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            open_quarantine(dir.path()),
+            0,
+            "forward first: {forward_first}"
+        );
+        assert_eq!(
+            suppression_counts(dir.path()),
+            [("jane.doe@example.net".to_string(), 1)],
+            "forward first: {forward_first}"
+        );
+    }
 }

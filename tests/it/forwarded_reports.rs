@@ -507,7 +507,8 @@ fn stored_reports(dir: &Path) -> u64 {
 fn a_report_received_directly_and_attached_to_another_message_counts_once() {
     let direct = std::fs::read(fixtures().join("reports/arf-rfc5965-every-field.eml")).unwrap();
     let complainant = "jane.doe@example.net";
-    let wrappers: [(&str, fn(&[u8]) -> Vec<u8>); 2] = [
+    type Wrap = fn(&[u8]) -> Vec<u8>;
+    let wrappers: [(&str, Wrap); 2] = [
         ("out-of-office reply", out_of_office_attaching),
         ("colleague's forward", colleague_forward_attaching),
     ];

@@ -1914,6 +1914,40 @@ mod tests {
         ]
     }
 
+    /// A report read from an attachment comes with the attached message, whose content key
+    /// is the report's as delivered directly (ingest de-duplicates on it); a forward of a
+    /// forward gives the innermost, a forward of several reports none, a report read from the
+    /// message itself none.
+    #[test]
+    fn a_report_read_from_an_attachment_gives_the_attached_message() {
+        use crate::content_key::content_key;
+        for report in [EVERY_FIELD, LEGACY_JMRP, SES] {
+            assert!(parse(report).inner.is_none());
+            for (headers, body) in attached_every_way(report) {
+                let forward = forwarding(headers, &body);
+                let inner = parse(&forward).inner.expect(headers);
+                assert_eq!(content_key(&inner), content_key(report), "{headers}");
+                let again = forwarding("Content-Type: message/rfc822", &forward);
+                let inner = parse(&again).inner.expect(headers);
+                assert_eq!(content_key(&inner), content_key(report), "{headers}");
+            }
+        }
+        let several = [
+            b"From: Dana <dana@example.com>\nSubject: FW: two\nMIME-Version: 1.0\n\
+              Content-Type: multipart/mixed; boundary=\"fw\"\n\n\
+              --fw\nContent-Type: message/rfc822\n\n"
+                .as_slice(),
+            EVERY_FIELD,
+            b"\n--fw\nContent-Type: message/rfc822\n\n",
+            SES,
+            b"\n--fw--\n",
+        ]
+        .concat();
+        let parsed = parse(&several);
+        assert!(parsed.report.error.is_some(), "{:?}", parsed.report);
+        assert!(parsed.inner.is_none());
+    }
+
     #[test]
     fn a_forwarded_legacy_jmrp_or_ses_complaint_is_read_as_it_arrived() {
         for (fixture, format, reporter, complainant) in [

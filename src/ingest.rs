@@ -1210,6 +1210,47 @@ mod tests {
         assert_eq!(stored_reports(&store), summary.stored);
     }
 
+    /// One message at a time (a mailbox's poll, `fbl quarantine retry`: parsed by the storing
+    /// thread), a report delivered directly and forwarded by a colleague is one report, in
+    /// either order.
+    #[test]
+    fn a_forward_of_a_stored_report_is_a_duplicate_one_message_at_a_time() {
+        let read = |name: &str| Incoming {
+            origin: name.to_string(),
+            raw: std::fs::read(
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("fixtures/reports")
+                    .join(name),
+            )
+            .unwrap(),
+            oversized: None,
+        };
+        let direct = read("jmrp-legacy-2016.eml");
+        let forward = read("forwarded-jmrp-legacy-thunderbird-message-rfc822.eml");
+        let dir = tempfile::tempdir().unwrap();
+        for (n, [first, second]) in [[&direct, &forward], [&forward, &direct]]
+            .into_iter()
+            .enumerate()
+        {
+            let mut store = Store::open(&dir.path().join(format!("{n}.sqlite"))).unwrap();
+            let mut summary = Summary::default();
+            let outcomes = with_ingester(|one| {
+                let mut batch = store.begin().unwrap();
+                let outcomes = [first, second]
+                    .map(|incoming| one.ingest_one(&mut batch, incoming, &mut summary).unwrap());
+                batch.commit().unwrap();
+                outcomes
+            });
+            assert!(
+                matches!(outcomes, [Outcome::Stored(id), Outcome::Duplicate(again)] if id == again),
+                "{}: {outcomes:?}",
+                first.origin
+            );
+            assert_eq!((summary.stored, summary.duplicates), (1, 1));
+            assert_eq!(stored_reports(&store), 1);
+        }
+    }
+
     /// An input that cannot be read is said, and the inputs after it are read: a source is
     /// not stopped for good by one file its reader may not open.
     #[test]

@@ -31,8 +31,12 @@ type Chunk = Vec<Result<(Incoming, Prepared)>>;
 /// The work on one message that needs no store, done ahead by the reading thread.
 struct Prepared {
     digest: [u8; 32],
-    /// What the message says, whichever way it was delivered (`content_key`).
+    /// What the message says, whichever way it was delivered (`content_key`): once parsed,
+    /// the attached report's when the report was read from a message attached to this one
+    /// (`delivery_key`).
     content_key: [u8; 32],
+    /// Whether `content_key` is final: the message was parsed (or is a head, never parsed).
+    keyed: bool,
     /// What the reader found of these bytes in the store.
     seen: Seen,
     /// None when stored, or when the work is left to the storing thread.
@@ -44,8 +48,10 @@ struct Prepared {
 enum Seen {
     /// Not looked up (no lookup connection, or the lookup failed): the storing thread does.
     Unknown,
-    /// Stored already, as this report (reports are never deleted: a duplicate).
-    Stored(i64),
+    /// Stored already, as this report (reports are never deleted: a duplicate); `by_digest`
+    /// when the report stored is of these very bytes (a file read again), not another
+    /// delivery of it.
+    Stored { id: i64, by_digest: bool },
     /// Not stored when the reader looked. A copy stored by this run after that is caught by
     /// the reports table's UNIQUE digest or content key when storing, or by the quarantine's
     /// when the copy was quarantined: the same bytes meet the same fate within a run. A
@@ -69,6 +75,7 @@ impl Prepared {
         Prepared {
             digest: sha256(&incoming.raw),
             content_key: content_key(&incoming.raw),
+            keyed: incoming.oversized.is_some(),
             seen: Seen::Unknown,
             work: None,
         }
@@ -83,22 +90,41 @@ impl Prepared {
         attribution: &Attribution,
     ) -> Result<Prepared> {
         let digest = sha256(&incoming.raw);
-        let content_key = content_key(&incoming.raw);
-        let seen = match lookup
+        let mut key = content_key(&incoming.raw);
+        let mut look = |key: &[u8; 32]| match lookup
             .as_mut()
-            .map(|lookup| lookup.report_id(&digest, &content_key))
+            .map(|lookup| lookup.report_match(&digest, key))
         {
-            Some(Ok(Some(id))) => Seen::Stored(id),
+            Some(Ok(Some((id, by_digest)))) => Seen::Stored { id, by_digest },
             Some(Ok(None)) => Seen::Absent,
             None | Some(Err(_)) => Seen::Unknown,
         };
-        let work = if incoming.oversized.is_some() || matches!(seen, Seen::Stored(_)) {
+        let mut seen = look(&key);
+        let stored = |seen: &Seen| matches!(seen, Seen::Stored { .. });
+        let mut parsed = None;
+        if incoming.oversized.is_none() && !stored(&seen) {
+            parsed = parse_caught(&incoming.raw);
+            // A report read from an attached message is that message's delivery: looked up
+            // by its key too (delivered directly, or forwarded by someone else, and stored).
+            if let Some(inner) = parsed.as_ref().and_then(delivery_key)
+                && inner != key
+            {
+                key = inner;
+                if seen == Seen::Absent {
+                    seen = look(&key);
+                }
+            }
+        }
+        // Parsed (so keyed), or the head of an oversized message, which is never parsed.
+        let keyed = parsed.is_some() || incoming.oversized.is_some();
+        let work = if incoming.oversized.is_some() || stored(&seen) {
             None
         } else {
-            let mut parsed = parse_caught(&incoming.raw);
             let mut attributed = false;
             if let (Some(parsed), Some(lookup)) = (parsed.as_mut(), lookup) {
-                let report_parser::Parsed { report, original } = parsed;
+                let report_parser::Parsed {
+                    report, original, ..
+                } = parsed;
                 report_parser::attribute(report, original, attribution, &*lookup);
                 attributed = true;
             }
@@ -110,7 +136,8 @@ impl Prepared {
         };
         Ok(Prepared {
             digest,
-            content_key,
+            content_key: key,
+            keyed,
             seen,
             work,
         })
@@ -157,6 +184,21 @@ fn unsigned_request_names_its_sender(
         )),
         None => Ok(()),
     }
+}
+
+/// The content key that de-duplicates a parsed message when it differs from its own: that
+/// of the message attached to it that the report was read from (a forward, an auto-reply
+/// quoting the report, a ticket system passing it on). The report delivered directly, or
+/// another forward of it, is then the same report: one complaint, however many ways it came.
+fn delivery_key(parsed: &report_parser::Parsed) -> Option<[u8; 32]> {
+    parsed.inner.as_deref().map(content_key)
+}
+
+/// The content key of the report `raw` carries attached (see `delivery_key`), if it is read
+/// from an attached message: for `fbl run`'s tidying of a local source, which asks whether
+/// the store keeps a file's report.
+pub fn attached_report_key(raw: &[u8]) -> Option<[u8; 32]> {
+    parse_caught(raw).as_ref().and_then(delivery_key)
 }
 
 /// Parses a message; None when the parser panicked (a bug, the message is quarantined).
@@ -251,6 +293,10 @@ pub struct Summary {
     /// run (settled when the batches' summaries are added) or of an earlier run.
     #[serde(skip)]
     released_rows: Vec<i64>,
+    /// Messages stored already as these very bytes before this run (a local source's file
+    /// read again: `Ingester::ingest_source`), not counted in `duplicates`.
+    #[serde(skip)]
+    pub read_again: u64,
 }
 
 /// A quarantine row a summary counts (see `Summary::quarantined_rows`).
@@ -292,6 +338,7 @@ impl Summary {
             *self.unattributed_reasons.entry(k.clone()).or_default() += v;
         }
         self.released += other.released;
+        self.read_again += other.read_again;
         self.quarantine_reasons
             .extend(other.quarantine_reasons.iter().cloned());
         self.unreadable.extend(other.unreadable.iter().cloned());
@@ -375,7 +422,33 @@ impl Ingester<'_> {
         store: &mut Store,
         inputs: impl Iterator<Item = Result<Incoming>> + Send,
         summary: &mut Summary,
+        progress: impl FnMut(u64),
+    ) -> Result<()> {
+        self.ingest_inputs(store, inputs, summary, progress, None)
+    }
+
+    /// `ingest_all` for a local source that `fbl run` reads at every run: a message whose
+    /// very bytes a report stored before this run has (its id at most `stored_before`) is a
+    /// file read again, counted in `summary.read_again` instead of `duplicates`. Told by the
+    /// reading thread's lookup; without its connection, such a file counts as a duplicate.
+    pub fn ingest_source(
+        &self,
+        store: &mut Store,
+        inputs: impl Iterator<Item = Result<Incoming>> + Send,
+        summary: &mut Summary,
+        progress: impl FnMut(u64),
+        stored_before: i64,
+    ) -> Result<()> {
+        self.ingest_inputs(store, inputs, summary, progress, Some(stored_before))
+    }
+
+    fn ingest_inputs(
+        &self,
+        store: &mut Store,
+        inputs: impl Iterator<Item = Result<Incoming>> + Send,
+        summary: &mut Summary,
         mut progress: impl FnMut(u64),
+        stored_before: Option<i64>,
     ) -> Result<()> {
         let location = store.location().clone();
         std::thread::scope(|scope| {
@@ -389,6 +462,7 @@ impl Ingester<'_> {
                 receiver.into_iter().flatten(),
                 summary,
                 &mut progress,
+                stored_before,
             );
             let read = reader.join();
             stored?;
@@ -406,6 +480,7 @@ impl Ingester<'_> {
         received: impl Iterator<Item = Result<(Incoming, Prepared)>>,
         summary: &mut Summary,
         progress: &mut impl FnMut(u64),
+        stored_before: Option<i64>,
     ) -> Result<()> {
         let place = store.location().to_string();
         // Messages of this run in committed transactions: what a failure leaves stored.
@@ -421,10 +496,25 @@ impl Ingester<'_> {
             for item in received.by_ref() {
                 match item {
                     Ok((incoming, prepared)) => {
-                        self.ingest_prepared(&mut batch, &incoming, prepared, &mut counted)
+                        let read_again = match prepared.seen {
+                            Seen::Stored {
+                                id,
+                                by_digest: true,
+                            } => {
+                                incoming.oversized.is_none()
+                                    && stored_before.is_some_and(|before| id <= before)
+                            }
+                            _ => false,
+                        };
+                        let outcome = self
+                            .ingest_prepared(&mut batch, &incoming, prepared, &mut counted)
                             .map_err(|error| {
                                 store_failure(error, &place, Kept::Messages(committed))
                             })?;
+                        if read_again && matches!(outcome, Outcome::Duplicate(_)) {
+                            counted.duplicates -= 1;
+                            counted.read_again += 1;
+                        }
                         done += 1;
                         progress(done);
                     }
@@ -471,7 +561,8 @@ impl Ingester<'_> {
     ) -> Result<Outcome> {
         summary.messages += 1;
         let digest = prepared.digest;
-        let key = &prepared.content_key;
+        let mut content_key = prepared.content_key;
+        let key = &content_key;
         // A delivery that lost its message (a broken pipe, a `.forward` gone wrong) must be
         // seen: the parser would take it for a message that is not a report. Checked before
         // the lookup, which would find an empty message stored by an earlier fbl.
@@ -501,9 +592,9 @@ impl Ingester<'_> {
             return Ok(outcome);
         }
         let stored = match prepared.seen {
-            Seen::Stored(id) => Some(id),
+            Seen::Stored { id, .. } => Some(id),
             Seen::Absent => None,
-            Seen::Unknown => batch.report_id_by_digests(&digest, &prepared.content_key)?,
+            Seen::Unknown => batch.report_id_by_digests(&digest, key)?,
         };
         if let Some(id) = stored {
             return self.duplicate(batch, incoming, &digest, key, id, summary);
@@ -525,9 +616,22 @@ impl Ingester<'_> {
                 "the parser failed on this message (a bug in fbl: please report it)".to_string();
             return self.quarantine(batch, incoming, &digest, key, reason, summary);
         };
+        // Parsed here: a report read from an attached message is keyed as that message, and
+        // is a duplicate when another delivery of it is stored (see `Prepared::ahead`).
+        if !prepared.keyed
+            && let Some(inner) = delivery_key(&parsed)
+            && inner != content_key
+        {
+            content_key = inner;
+            if let Some(id) = batch.report_id_by_digests(&digest, &content_key)? {
+                return self.duplicate(batch, incoming, &digest, &content_key, id, summary);
+            }
+        }
+        let key = &content_key;
         let report_parser::Parsed {
             mut report,
             original,
+            ..
         } = parsed;
         if let Some(error) = report.error.clone() {
             return self.quarantine(batch, incoming, &digest, key, error, summary);
@@ -587,7 +691,7 @@ impl Ingester<'_> {
             raw: &incoming.raw,
             packed: packed.as_deref(),
             sha256: digest,
-            content_key: Some(prepared.content_key),
+            content_key: Some(content_key),
             origin: &incoming.origin,
             report: &report,
             ingested_at: self.now,
@@ -899,6 +1003,7 @@ impl Ingester<'_> {
                 let report_parser::Parsed {
                     mut report,
                     original,
+                    ..
                 } = report_parser::parse(&raw);
                 // A report this fbl reads as broken (say two Feedback-Types that disagree, an
                 // error since it was stored), or as no longer a complaint or unsubscribe, is
@@ -1063,8 +1168,10 @@ mod tests {
         }
 
         // Again: every message is found stored (by the reading thread), none is parsed again.
+        // The fixtures' forwards of other fixtures' reports were duplicates the first time.
+        assert!(summary.duplicates > 0, "{summary:?}");
         let again = ingested(&mut ahead, messages.into_iter().map(Ok).collect(), |_| {});
-        assert_eq!(again.duplicates, summary.stored);
+        assert_eq!(again.duplicates, summary.stored + summary.duplicates);
         assert_eq!(again.stored, 0);
     }
 
@@ -1089,10 +1196,59 @@ mod tests {
             batch.commit().unwrap();
         });
         assert_eq!(summary, expected);
-        assert_eq!(summary.duplicates, summary.stored);
+        // Each report is stored once: its second copy is a duplicate, and so are both copies
+        // of a fixture that forwards another fixture's report.
+        let once = ingested(
+            &mut Store::open(&dir.path().join("once.sqlite")).unwrap(),
+            messages.iter().cloned().map(Ok).collect(),
+            |_| {},
+        );
+        assert_eq!(summary.stored, once.stored);
+        assert_eq!(summary.duplicates, once.stored + 2 * once.duplicates);
         assert_eq!(summary.already_quarantined, summary.quarantined);
         assert!(summary.quarantined > 0, "{summary:?}");
         assert_eq!(stored_reports(&store), summary.stored);
+    }
+
+    /// One message at a time (a mailbox's poll, `fbl quarantine retry`: parsed by the storing
+    /// thread), a report delivered directly and forwarded by a colleague is one report, in
+    /// either order.
+    #[test]
+    fn a_forward_of_a_stored_report_is_a_duplicate_one_message_at_a_time() {
+        let read = |name: &str| Incoming {
+            origin: name.to_string(),
+            raw: std::fs::read(
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("fixtures/reports")
+                    .join(name),
+            )
+            .unwrap(),
+            oversized: None,
+        };
+        let direct = read("jmrp-legacy-2016.eml");
+        let forward = read("forwarded-jmrp-legacy-thunderbird-message-rfc822.eml");
+        let dir = tempfile::tempdir().unwrap();
+        for (n, [first, second]) in [[&direct, &forward], [&forward, &direct]]
+            .into_iter()
+            .enumerate()
+        {
+            let mut store = Store::open(&dir.path().join(format!("{n}.sqlite"))).unwrap();
+            let mut summary = Summary::default();
+            let outcomes = with_ingester(|one| {
+                let mut batch = store.begin().unwrap();
+                let outcomes = [first, second]
+                    .map(|incoming| one.ingest_one(&mut batch, incoming, &mut summary).unwrap());
+                batch.commit().unwrap();
+                outcomes
+            });
+            assert!(
+                matches!(outcomes, [Outcome::Stored(id), Outcome::Duplicate(again)] if id == again),
+                "{}: {outcomes:?}",
+                first.origin
+            );
+            assert_eq!((summary.stored, summary.duplicates), (1, 1));
+            assert_eq!(stored_reports(&store), 1);
+        }
     }
 
     /// An input that cannot be read is said, and the inputs after it are read: a source is

@@ -30,6 +30,12 @@ static MIME: LazyLock<MessageParser> = LazyLock::new(|| {
 pub struct Parsed {
     pub report: Report,
     pub original: HeaderBlock,
+    /// When the report was read from a message attached to this one (a forward, an
+    /// auto-reply quoting it, a ticket system passing it on), that message's bytes as
+    /// attached (transfer encoding decoded): the report as it was delivered, whose content key
+    /// is the report's own (`ingest` keys de-duplication on it). None for a report read
+    /// from the message itself, and for a forward of several reports.
+    pub inner: Option<Vec<u8>>,
 }
 
 /// Limits that keep one message from costing unbounded memory or time.
@@ -50,6 +56,7 @@ pub fn analyse(raw: &[u8], attribution: &Attribution, send_log: &dyn SendLogLook
     let Parsed {
         mut report,
         original,
+        ..
     } = parse(raw);
     attribute(&mut report, &original, attribution, send_log);
     report
@@ -154,6 +161,7 @@ pub fn parse_with_limits(raw: &[u8], limits: ParseLimits) -> Parsed {
         return Parsed {
             report,
             original: HeaderBlock::default(),
+            inner: None,
         };
     }
     // Blank lines before the first field (a pipe or a tool that wrote a newline first): the
@@ -167,6 +175,7 @@ pub fn parse_with_limits(raw: &[u8], limits: ParseLimits) -> Parsed {
         return Parsed {
             report,
             original: HeaderBlock::default(),
+            inner: None,
         };
     }
     // The MIME layer is a dependency: whatever it does on hostile input, this parser returns.
@@ -178,6 +187,7 @@ pub fn parse_with_limits(raw: &[u8], limits: ParseLimits) -> Parsed {
         return Parsed {
             report,
             original: HeaderBlock::default(),
+            inner: None,
         };
     };
     let Some(message) = parsed else {
@@ -185,6 +195,7 @@ pub fn parse_with_limits(raw: &[u8], limits: ParseLimits) -> Parsed {
         return Parsed {
             report,
             original: HeaderBlock::default(),
+            inner: None,
         };
     };
     if let Some(why) = too_complex(&message, limits) {
@@ -193,6 +204,7 @@ pub fn parse_with_limits(raw: &[u8], limits: ParseLimits) -> Parsed {
         return Parsed {
             report,
             original: HeaderBlock::default(),
+            inner: None,
         };
     }
     // A boundary that also occurs where it is no delimiter would cut a part short: the
@@ -208,6 +220,7 @@ pub fn parse_with_limits(raw: &[u8], limits: ParseLimits) -> Parsed {
         return Parsed {
             report,
             original: HeaderBlock::default(),
+            inner: None,
         };
     }
     let mut parsed = parse_message(raw, &outer, &message, limits);
@@ -362,6 +375,7 @@ fn parse_message(
         return Parsed {
             report,
             original: outer.clone(),
+            inner: None,
         };
     }
     if looks_like_bounce(outer) {
@@ -397,6 +411,7 @@ fn parse_message(
         return Parsed {
             report,
             original: HeaderBlock::default(),
+            inner: None,
         };
     }
     let report = Report::empty(Kind::NotAReport, Format::None, reporter_of(outer, None));
@@ -411,7 +426,11 @@ fn parse_message(
     } else {
         HeaderBlock::default()
     };
-    Parsed { report, original }
+    Parsed {
+        report,
+        original,
+        inner: None,
+    }
 }
 
 /// A feedback loop's own report, of any shape it sends: RFC 5965 ARF (the sparse 2026 JMRP
@@ -485,6 +504,8 @@ fn forwarded_report(message: &Message, limits: ParseLimits, depth: usize) -> Opt
     let count = found.len();
     let (_, mut first) = found.into_iter().next()?;
     if count > 1 {
+        // Not any one report's delivery: another delivery of the first is no copy of this.
+        first.inner = None;
         first.report.error = Some(format!(
             "this message forwards {count} reports, and fbl reads one report a message: none \
              of them was acted on; forward each in a message of its own, or save them as .eml \
@@ -505,10 +526,12 @@ fn attached_report(
             let inner_raw = inner.raw_message();
             let inner_outer = HeaderBlock::parse(inner_raw);
             loop_report(inner_raw, &inner_outer, inner)
+                .map(|parsed| delivered_as(parsed, inner_raw))
                 .or_else(|| forwarded_again(inner, limits, depth))
         }
         _ => {
             let contents = part.contents();
+            let attached = contents;
             if !header_block::starts_with_field(contents) {
                 return None;
             }
@@ -527,9 +550,17 @@ fn attached_report(
             }
             let inner_outer = HeaderBlock::parse(contents);
             loop_report(contents, &inner_outer, &inner)
+                .map(|parsed| delivered_as(parsed, attached))
                 .or_else(|| forwarded_again(&inner, limits, depth))
         }
     }
+}
+
+/// A report read from an attached message, with that message's bytes (`Parsed::inner`): as
+/// attached, not a copy whose boundary `mime_boundary` renamed.
+fn delivered_as(mut parsed: Parsed, attached: &[u8]) -> Parsed {
+    parsed.inner = Some(attached.to_vec());
+    parsed
 }
 
 /// Forwards read through to find a report: a helpdesk forwarding a colleague's forward is
@@ -945,7 +976,11 @@ fn not_a_complaint(outer: &HeaderBlock, attached: Option<Attached>, kind: Kind) 
         .unwrap_or_default();
     let mut report = Report::empty(kind, Format::None, reporter_of(outer, None));
     fill_original(&mut report, &original, attached.as_ref());
-    Parsed { report, original }
+    Parsed {
+        report,
+        original,
+        inner: None,
+    }
 }
 
 fn parse_arf(
@@ -1024,7 +1059,11 @@ fn parse_arf(
     if !errors.is_empty() {
         report.error = Some(errors.join("; "));
     }
-    Parsed { report, original }
+    Parsed {
+        report,
+        original,
+        inner: None,
+    }
 }
 
 /// True when `needle` occurs in `haystack`, searched from the end (where a closing boundary
@@ -1419,7 +1458,11 @@ fn parse_forwarded(
     fill_original(&mut report, &original, Some(attached));
     derive_missing(&mut report, &original);
     report.redacted = to_is_redacted(&original);
-    Some(Parsed { report, original })
+    Some(Parsed {
+        report,
+        original,
+        inner: None,
+    })
 }
 
 /// The domains of Microsoft's consumer mail (a From there is Outlook.com's JMRP).
@@ -1956,6 +1999,40 @@ mod tests {
         ]
     }
 
+    /// A report read from an attachment comes with the attached message, whose content key
+    /// is the report's as delivered directly (ingest de-duplicates on it); a forward of a
+    /// forward gives the innermost, a forward of several reports none, a report read from the
+    /// message itself none.
+    #[test]
+    fn a_report_read_from_an_attachment_gives_the_attached_message() {
+        use crate::content_key::content_key;
+        for report in [EVERY_FIELD, LEGACY_JMRP, SES] {
+            assert!(parse(report).inner.is_none());
+            for (headers, body) in attached_every_way(report) {
+                let forward = forwarding(headers, &body);
+                let inner = parse(&forward).inner.expect(headers);
+                assert_eq!(content_key(&inner), content_key(report), "{headers}");
+                let again = forwarding("Content-Type: message/rfc822", &forward);
+                let inner = parse(&again).inner.expect(headers);
+                assert_eq!(content_key(&inner), content_key(report), "{headers}");
+            }
+        }
+        let several = [
+            b"From: Dana <dana@example.com>\nSubject: FW: two\nMIME-Version: 1.0\n\
+              Content-Type: multipart/mixed; boundary=\"fw\"\n\n\
+              --fw\nContent-Type: message/rfc822\n\n"
+                .as_slice(),
+            EVERY_FIELD,
+            b"\n--fw\nContent-Type: message/rfc822\n\n",
+            SES,
+            b"\n--fw--\n",
+        ]
+        .concat();
+        let parsed = parse(&several);
+        assert!(parsed.report.error.is_some(), "{:?}", parsed.report);
+        assert!(parsed.inner.is_none());
+    }
+
     #[test]
     fn a_forwarded_legacy_jmrp_or_ses_complaint_is_read_as_it_arrived() {
         for (fixture, format, reporter, complainant) in [
@@ -1974,7 +2051,9 @@ mod tests {
         ] {
             let direct = parse(fixture);
             for (headers, body) in attached_every_way(fixture) {
-                let Parsed { report, original } = parse(&forwarding(headers, &body));
+                let Parsed {
+                    report, original, ..
+                } = parse(&forwarding(headers, &body));
                 assert_eq!(report.error, None, "{headers}");
                 assert_eq!(
                     (report.kind, report.format, report.reporter),
@@ -2315,7 +2394,9 @@ mod tests {
             };
             let once = forwarded_with("inner", part, &body);
             let twice = forwarded_with("outer", "Content-Type: message/rfc822", &once);
-            let Parsed { report, original } = parse(&twice);
+            let Parsed {
+                report, original, ..
+            } = parse(&twice);
             assert_eq!(
                 (report.kind, report.error),
                 (Kind::Complaint, None),
@@ -2588,7 +2669,9 @@ mod tests {
                 "",
             ),
         ] {
-            let Parsed { report, original } = parse(&to_unsubscribe(from, subject, extra));
+            let Parsed {
+                report, original, ..
+            } = parse(&to_unsubscribe(from, subject, extra));
             assert_eq!(report.error, None, "{subject} {extra}");
             assert!(
                 original.fields().next().is_none(),
@@ -2619,7 +2702,9 @@ mod tests {
             "Return-Path: <max@example.de>\n",
         ] {
             let raw = to_unsubscribe("Max <max@example.de>", "unsubscribe", extra);
-            let Parsed { report, original } = parse(&raw);
+            let Parsed {
+                report, original, ..
+            } = parse(&raw);
             assert_eq!(report.kind, Kind::NotAReport, "{extra}");
             assert!(
                 original.contains("To"),
@@ -2639,7 +2724,9 @@ mod tests {
             "\nContent-Type: text/plain; charset=utf-8\n",
             "\nContent-Type: application/octet-stream\n",
         ] {
-            let Parsed { report, original } = parse(text.replacen(part, written, 1).as_bytes());
+            let Parsed {
+                report, original, ..
+            } = parse(text.replacen(part, written, 1).as_bytes());
             assert_eq!(
                 (report.kind, report.error),
                 (Kind::Complaint, None),

@@ -16,7 +16,6 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What a run did, for the summary and `--json`.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -1013,36 +1012,19 @@ pub fn run(
             }
         };
         progress.start(&format!("source {}", source.name), inputs.known_total());
-        // Files read again are counted as they are read, on a connection of their own (the
-        // reading thread's); without one, they are counted as duplicates.
-        let read_again = AtomicU64::new(0);
-        let lookup = (stored_before > 0)
-            .then(|| Store::open_at(store.location()).ok())
-            .flatten();
-        let counted = &read_again;
-        let inputs = inputs.inspect(move |incoming| {
-            if let (Ok(incoming), Some(lookup)) = (incoming, &lookup)
-                && incoming.oversized.is_none()
-                && lookup
-                    .stored_bytes_up_to(&crate::store::sha256(&incoming.raw), stored_before)
-                    .unwrap_or(false)
-            {
-                counted.fetch_add(1, Ordering::Relaxed);
-            }
-        });
-        let duplicates_before = summary.ingest.duplicates;
+        // Files read again are told by the ingest's own lookup of each file (whether the
+        // report found has these very bytes), not counted among its duplicates.
+        let read_again_before = summary.ingest.read_again;
         // The committed batches are counted, whatever happens next.
-        let ingested = ingester.ingest_all(store, inputs, &mut summary.ingest, |done| {
-            progress.advance(done)
-        });
+        let ingested = ingester.ingest_source(
+            store,
+            inputs,
+            &mut summary.ingest,
+            |done| progress.advance(done),
+            stored_before,
+        );
         progress.finish();
-        // Each is a duplicate to the ingest (its report is stored); those of batches not
-        // committed are not counted there either.
-        let again = read_again
-            .load(Ordering::Relaxed)
-            .min(summary.ingest.duplicates - duplicates_before);
-        summary.ingest.duplicates -= again;
-        summary.already_stored += again;
+        summary.already_stored += summary.ingest.read_again - read_again_before;
         match ingested {
             Ok(()) => {}
             // A store with no room left can take nothing more this run: fatal (exit 2), with
@@ -1467,7 +1449,15 @@ fn tidy_source(
         }
         let digest = crate::store::sha256(&incoming.raw);
         let key = crate::content_key::content_key(&incoming.raw);
-        if !store.keeps_message(&digest, &key)? {
+        // A forward (an auto-reply) of a report stored as delivered directly was a duplicate:
+        // its report is kept under the attached report's key. Parsed only for a file not
+        // found otherwise, which is rare.
+        let kept = store.keeps_message(&digest, &key)?
+            || match crate::ingest::attached_report_key(&incoming.raw) {
+                Some(inner) => store.keeps_message(&digest, &inner)?,
+                None => false,
+            };
+        if !kept {
             done.left += 1;
             continue;
         }

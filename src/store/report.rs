@@ -12,6 +12,34 @@ use crate::rates::{
 };
 use anyhow::Result;
 
+impl super::ReportLookup {
+    /// As `report_id`, and whether the report found is of these very bytes (a file read
+    /// again) rather than another delivery of it (its content key): one with these bytes is
+    /// the one found when there are both.
+    pub fn report_match(
+        &mut self,
+        sha256: &[u8; 32],
+        content_key: &[u8; 32],
+    ) -> Result<Option<(i64, bool)>> {
+        if self.in_read == 0 {
+            self.store.db.batch("BEGIN")?;
+        }
+        let found = self.store.db.query_opt(
+            "SELECT id, CASE WHEN sha256 = ?1 THEN 1 ELSE 0 END FROM reports
+             WHERE sha256 = ?1 OR content_key = ?2
+             ORDER BY 2 DESC LIMIT 1",
+            params![&sha256[..], &content_key[..]],
+            |r| Ok((r.get::<i64>(0)?, r.get::<i64>(1)? == 1)),
+        );
+        self.in_read += 1;
+        if self.in_read == Self::LOOKUPS_PER_READ || found.is_err() {
+            self.in_read = 0;
+            self.store.db.batch("COMMIT")?;
+        }
+        found
+    }
+}
+
 /// A stored bounce not yet searched for Outlook.com codes.
 pub struct BounceToScan {
     pub id: i64,

@@ -422,3 +422,273 @@ fn a_report_forwarded_by_a_ticket_system_marked_automatic_is_read() {
     assert_eq!(code, Some(1), "{all}");
     assert_eq!(summary["quarantined"], 1, "{summary}");
 }
+
+/// An out-of-office reply that attaches the report it answers (`message/rfc822`, as sent).
+pub(crate) fn out_of_office_attaching(report: &[u8]) -> Vec<u8> {
+    [
+        b"Return-Path: <>\n\
+          From: Ruth Becker <ruth.becker@example.com>\n\
+          To: fbl@example.com\n\
+          Subject: Automatic reply: FW: Your July deals are here\n\
+          Date: Tue, 10 Mar 2026 09:12:00 +0000\n\
+          Message-ID: <auto.5e1f@example.com>\n\
+          Auto-Submitted: auto-replied\n\
+          MIME-Version: 1.0\n\
+          Content-Type: multipart/mixed; boundary=\"=_ooo_41\"\n\n\
+          --=_ooo_41\n\
+          Content-Type: text/plain\n\n\
+          I am out of the office until 28 March.\n\n\
+          --=_ooo_41\n\
+          Content-Type: message/rfc822\n\n"
+            .as_slice(),
+        report,
+        b"\n--=_ooo_41--\n",
+    ]
+    .concat()
+}
+
+/// A colleague's forward, from a mail client that attached the report as a file
+/// (`application/octet-stream`, base64) with CRLF line endings.
+fn colleague_forward_attaching(report: &[u8]) -> Vec<u8> {
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD
+        .encode(crate::support::to_crlf(report))
+        .into_bytes();
+    let mut lines = Vec::new();
+    for line in encoded.chunks(76) {
+        lines.extend_from_slice(line);
+        lines.push(b'\n');
+    }
+    [
+        b"From: Marta Lindqvist <marta.lindqvist@example.com>\n\
+          To: fbl@example.com\n\
+          Subject: FW: complaint\n\
+          Date: Tue, 10 Mar 2026 10:30:00 +0000\n\
+          Message-ID: <fw.77a0@example.com>\n\
+          MIME-Version: 1.0\n\
+          Content-Type: multipart/mixed; boundary=\"=_fw_9\"\n\n\
+          --=_fw_9\n\
+          Content-Type: text/plain\n\n\
+          See the attached complaint.\n\n\
+          --=_fw_9\n\
+          Content-Type: application/octet-stream; name=\"report.eml\"\n\
+          Content-Disposition: attachment; filename=\"report.eml\"\n\
+          Content-Transfer-Encoding: base64\n\n"
+            .as_slice(),
+        &lines,
+        b"--=_fw_9--\n",
+    ]
+    .concat()
+}
+
+/// `fbl suppress list --json`: each listed address with its count of reports.
+fn suppression_counts(dir: &Path) -> Vec<(String, u64)> {
+    let output = run(fbl(dir).args(["--config", "fbl.toml", "suppress", "list", "--json"]));
+    let list: Vec<serde_json::Value> = serde_json::from_str(&stdout(&output)).unwrap();
+    list.iter()
+        .map(|entry| {
+            (
+                entry["address"].as_str().unwrap().to_string(),
+                entry["count"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn stored_reports(dir: &Path) -> u64 {
+    fbl::store::Store::open(&dir.join("fbl.sqlite"))
+        .unwrap()
+        .counts()
+        .unwrap()
+        .reports
+}
+
+/// A report that reaches fbl directly and again attached to another message (an out-of-office
+/// reply to the abuse desk's mail, a colleague forwarding it as a file) is one complaint,
+/// whichever comes first, in one ingest or two: the second is a duplicate, as another
+/// delivery of the report is, and the complainant's count is 1 (it used to be 2, every rate
+/// doubled). A forward of another report is still a report of its own.
+#[test]
+fn a_report_received_directly_and_attached_to_another_message_counts_once() {
+    let direct = std::fs::read(fixtures().join("reports/arf-rfc5965-every-field.eml")).unwrap();
+    let complainant = "jane.doe@example.net";
+    type Wrap = fn(&[u8]) -> Vec<u8>;
+    let wrappers: [(&str, Wrap); 2] = [
+        ("out-of-office reply", out_of_office_attaching),
+        ("colleague's forward", colleague_forward_attaching),
+    ];
+    for (what, wrap) in wrappers {
+        let forward = wrap(&direct);
+        for forward_first in [false, true] {
+            let case = format!("{what}, forward first: {forward_first}");
+            let (first, second) = if forward_first {
+                (&forward, &direct)
+            } else {
+                (&direct, &forward)
+            };
+            // In two ingests.
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("fbl.toml"), "").unwrap();
+            std::fs::create_dir_all(dir.path().join("in")).unwrap();
+            std::fs::write(dir.path().join("in/first.eml"), first).unwrap();
+            let (code, summary, all) = ingest(dir.path());
+            assert_eq!(code, Some(0), "{case}: {all}");
+            assert_eq!(summary["stored"], 1, "{case}: {summary}");
+            std::fs::remove_file(dir.path().join("in/first.eml")).unwrap();
+            std::fs::write(dir.path().join("in/second.eml"), second).unwrap();
+            let (code, summary, all) = ingest(dir.path());
+            assert_eq!(code, Some(0), "{case}: {all}");
+            assert_eq!(
+                (&summary["stored"], &summary["duplicates"]),
+                (&0.into(), &1.into()),
+                "{case}: {summary}"
+            );
+            assert_eq!(stored_reports(dir.path()), 1, "{case}");
+            assert_eq!(
+                suppression_counts(dir.path()),
+                [(complainant.to_string(), 1)],
+                "{case}"
+            );
+            // The report stored is the first delivery, its bytes as they came.
+            let report = evidence(dir.path(), complainant);
+            let origin = report["origin"].to_string();
+            assert!(origin.contains("first.eml"), "{case}: {report}");
+
+            // In one ingest: the second file is a duplicate of the first.
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("fbl.toml"), "").unwrap();
+            std::fs::create_dir_all(dir.path().join("in")).unwrap();
+            std::fs::write(dir.path().join("in/1.eml"), first).unwrap();
+            std::fs::write(dir.path().join("in/2.eml"), second).unwrap();
+            let (code, summary, all) = ingest(dir.path());
+            assert_eq!(code, Some(0), "{case}: {all}");
+            assert_eq!(
+                (&summary["stored"], &summary["duplicates"]),
+                (&1.into(), &1.into()),
+                "{case}: {summary}"
+            );
+            assert_eq!(
+                suppression_counts(dir.path()),
+                [(complainant.to_string(), 1)],
+                "{case}"
+            );
+        }
+    }
+
+    // The out-of-office reply and the colleague's forward of one report: one report too.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("fbl.toml"), "").unwrap();
+    std::fs::create_dir_all(dir.path().join("in")).unwrap();
+    std::fs::write(
+        dir.path().join("in/1.eml"),
+        out_of_office_attaching(&direct),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("in/2.eml"),
+        colleague_forward_attaching(&direct),
+    )
+    .unwrap();
+    // A forward of another report (its own Message-ID) is another complaint.
+    let text = String::from_utf8(direct.clone()).unwrap();
+    let other = text.replace(
+        "Message-ID: <fbl-20260310-0341-7731@",
+        "Message-ID: <another-0341-7731@",
+    );
+    assert_ne!(other, text);
+    std::fs::write(
+        dir.path().join("in/3.eml"),
+        out_of_office_attaching(other.as_bytes()),
+    )
+    .unwrap();
+    let (code, summary, all) = ingest(dir.path());
+    assert_eq!(code, Some(0), "{all}");
+    assert_eq!(
+        (&summary["stored"], &summary["duplicates"]),
+        (&2.into(), &1.into()),
+        "{summary}"
+    );
+    assert_eq!(
+        suppression_counts(dir.path()),
+        [(complainant.to_string(), 2)]
+    );
+}
+
+/// With `[trust]`, a colleague's forward that may not suppress is set aside in quarantine;
+/// the report delivered directly, signed, releases it (another delivery of its report is
+/// stored: nobody needs to look at it). Arriving after the report was stored, such a
+/// forward is a duplicate, not quarantined.
+#[test]
+fn with_trust_a_quarantined_forward_of_a_report_is_released_by_its_direct_delivery() {
+    let report = std::fs::read(fixtures().join("reports/arf-rfc5965-every-field.eml")).unwrap();
+    let signed = [
+        b"Authentication-Results: mx1.example.com; dkim=pass header.d=example.net header.s=s1;\n \
+          dmarc=pass header.from=example.net\n"
+            .as_slice(),
+        &report,
+    ]
+    .concat();
+    let forward = colleague_forward_attaching(&report);
+    let open_quarantine = |dir: &Path| -> usize {
+        let output = run(fbl(dir).args(["--config", "fbl.toml", "quarantine", "list", "--json"]));
+        serde_json::from_str::<Vec<serde_json::Value>>(&stdout(&output))
+            .unwrap()
+            .len()
+    };
+    for forward_first in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("fbl.toml"),
+            "[trust]\nauthserv_id = \"mx1.example.com\"\nextra_domains = [\"example.net\"]\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.path().join("in")).unwrap();
+        let deliveries = if forward_first {
+            [&forward, &signed]
+        } else {
+            [&signed, &forward]
+        };
+        for (n, delivery) in deliveries.into_iter().enumerate() {
+            let name = format!("in/{n}.eml");
+            std::fs::write(dir.path().join(&name), delivery).unwrap();
+            let (code, summary, all) = ingest(dir.path());
+            std::fs::remove_file(dir.path().join(&name)).unwrap();
+            match (forward_first, n) {
+                (true, 0) => {
+                    assert_eq!(code, Some(1), "{all}");
+                    assert_eq!(summary["untrusted"], 1, "{summary}");
+                    assert_eq!(open_quarantine(dir.path()), 1);
+                }
+                (true, _) => {
+                    assert_eq!(code, Some(0), "{all}");
+                    assert_eq!(
+                        (&summary["stored"], &summary["released"]),
+                        (&1.into(), &1.into()),
+                        "{summary}"
+                    );
+                }
+                (false, 0) => {
+                    assert_eq!((code, &summary["stored"]), (Some(0), &1.into()), "{all}");
+                }
+                (false, _) => {
+                    assert_eq!(code, Some(0), "{all}");
+                    assert_eq!(
+                        (&summary["duplicates"], &summary["quarantined"]),
+                        (&1.into(), &0.into()),
+                        "{summary}"
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            open_quarantine(dir.path()),
+            0,
+            "forward first: {forward_first}"
+        );
+        assert_eq!(
+            suppression_counts(dir.path()),
+            [("jane.doe@example.net".to_string(), 1)],
+            "forward first: {forward_first}"
+        );
+    }
+}

@@ -340,3 +340,28 @@ fn files_kept_and_read_again_are_already_stored_not_duplicates() {
         stdout(&output)
     );
 }
+
+/// A report delivered directly and again attached to an out-of-office reply is one report:
+/// the reply is a duplicate, and `delete` removes both files (the store keeps their report),
+/// as it removes another delivery of a stored report. Before, the reply was stored as a
+/// second complaint.
+#[test]
+fn a_reply_attaching_a_stored_report_is_a_duplicate_and_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = maildir(dir.path(), "Maildir");
+    let mut report = b"Message-ID: <r1@arf.mail.yahoo.com>\n".to_vec();
+    report.extend_from_slice(&arf("abuse", "a@example.org", "m1@example.com"));
+    put(inbox.join("new/1.host"), &report);
+    put(
+        inbox.join("new/2.host"),
+        &crate::forwarded_reports::out_of_office_attaching(&report),
+    );
+    config(dir.path(), "Maildir", "delete");
+    let (code, summary) = fbl_run(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{summary}");
+    assert_eq!(summary["ingest"]["stored"], 1, "{summary}");
+    assert_eq!(summary["ingest"]["duplicates"], 1, "{summary}");
+    assert_eq!(summary["source_files"][0]["done"], 2, "{summary}");
+    assert_eq!(summary["source_files"][0]["left"], 0, "{summary}");
+    assert!(files(&inbox.join("new")).is_empty());
+}

@@ -620,8 +620,9 @@ pub struct ExportConfig {
 
 /// A TOML error, without the text of its line and with the values it quotes masked when the
 /// line may hold a secret (a key on it names a password, secret, token, key or URL, as
-/// `password = "..."` written where fbl takes no password does): the error reaches cron's
-/// mail. Other errors are shown whole, with their line.
+/// `password = "..."` written where fbl takes no password does) or may be a line of a
+/// multi-line string: the error reaches cron's mail. Other errors are shown whole, with
+/// their line.
 fn toml_error(error: &toml::de::Error, text: &str) -> anyhow::Error {
     let Some(span) = error.span() else {
         return anyhow::anyhow!("{}", error.message().trim());
@@ -631,9 +632,16 @@ fn toml_error(error: &toml::de::Error, text: &str) -> anyhow::Error {
     let line_end = text[start..].find('\n').map_or(text.len(), |at| start + at);
     // Every key of the line, an inline table's too (`oauth = { client_secret = ... }`).
     let line = text[line_start..line_end].to_ascii_lowercase();
-    let secret_like = ["pass", "secret", "token", "key", "url", "credential"]
-        .iter()
-        .any(|word| line.contains(word));
+    // A line at or after the start of a multi-line string (`"""` or `'''`) may be one of its
+    // lines, which do not name its key (`password = """` is a line above), or the string is
+    // not closed and the error is at the end of the file. Such strings are rare in a
+    // configuration: every line from the first one's start on is taken as a secret's.
+    let before = &text[..line_end];
+    let in_multi_line_string = before.contains("\"\"\"") || before.contains("'''");
+    let secret_like = in_multi_line_string
+        || ["pass", "secret", "token", "key", "url", "credential"]
+            .iter()
+            .any(|word| line.contains(word));
     if !secret_like {
         return anyhow::anyhow!("{error}");
     }

@@ -171,8 +171,8 @@ fn descriptor_of(path: &Path) -> io::Result<Option<i32>> {
 /// A symbolic link at `path` is followed: the file it leads to is replaced (its temporary
 /// file is in that file's folder) and the link stays. What another local user could have set
 /// up is refused, naming the path and the owner: a link on the way that is not this user's
-/// or root's, a folder every user may change (without the sticky bit), and an existing
-/// output of another user's in a folder others may write to.
+/// or root's, a folder every user may change (without the sticky bit), or one above it, and
+/// an existing output of another user's in a folder others may write to.
 ///
 /// When `path` is (or links to) one of this process's descriptors (`/dev/stdout`,
 /// `/dev/stderr`, `/dev/fd/N`, `/proc/self/fd/N`), the content is written to that open
@@ -398,9 +398,9 @@ pub fn is_fbl_or_root(uid: u32) -> bool {
 
 /// Refuses an output another local user could have set up to be written where they choose
 /// or read by them: a symbolic link on the way that is not this user's or root's (it could
-/// lead to any file this user may write, such as root's), a folder (of the output, or of a
-/// link on the way) any user may change without the sticky bit (any name in it can be
-/// replaced), and, in a folder others may write to (another user's, or group or world
+/// lead to any file this user may write, such as root's), a folder (of the output or one
+/// above it, or of a link on the way) any user may change without the sticky bit (any name
+/// in it can be replaced), and, in a folder others may write to (another user's, or group or world
 /// writable), an existing output that is not this user's or root's (its owner and mode
 /// would be kept: its owner could read the list).
 #[cfg(unix)]
@@ -413,10 +413,22 @@ fn check_no_other_user(
     let to_do = "remove it, or write to a folder other users cannot change";
     let why = other_users_link(links, to_do)
         .or_else(|| {
-            open_to_all(folder).then(|| {
+            // The folder, or one above it: whoever may rename the names in that one may put
+            // a folder of their own in the place of the one the output is written to.
+            let open = folder.ancestors().find(|at| open_to_all(at))?;
+            Some(if open == folder {
                 format!(
                     "its folder {} may be changed by every user (writable by all, without the \
                      sticky bit); write to a folder other users cannot change",
+                    folder.display()
+                )
+            } else {
+                format!(
+                    "{}, a folder above its folder {}, may be changed by every user (writable \
+                     by all, without the sticky bit): anyone could put a folder of their own \
+                     in the place of {}; write to a folder other users cannot change",
+                    open.display(),
+                    folder.display(),
                     folder.display()
                 )
             })
@@ -1306,6 +1318,36 @@ mod tests {
         assert!(text.contains(&open.display().to_string()), "{text}");
         assert!(!path.exists());
         // With the sticky bit (as /tmp), a new file is written.
+        chmod(&open, 0o1777);
+        write_atomically(&path, |out| out.write_all(b"a\n")).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"a\n");
+    }
+
+    /// The output's own folder is closed, but a folder above it is open to every user: anyone
+    /// could rename the closed one away and put their own in its place (with a link in it to
+    /// a file of fbl's user). Used to be written; refused, naming the open folder.
+    #[test]
+    fn a_folder_above_that_every_user_may_change_is_refused() {
+        let folder = tempfile::tempdir().unwrap();
+        let open = folder.path().join("open");
+        let closed = open.join("closed");
+        fs::create_dir_all(&closed).unwrap();
+        chmod(&open, 0o777);
+        chmod(&closed, 0o755);
+        let path = closed.join("list.csv");
+        let error = write_atomically(&path, |out| out.write_all(b"a\n")).unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.starts_with(&format!(
+                "cannot write {}: {}, a folder above its folder {}, may be changed by every user",
+                path.display(),
+                open.display(),
+                closed.display()
+            )),
+            "{text}"
+        );
+        assert!(!path.exists());
+        // With the sticky bit (as /tmp), nobody else may rename the folder: it is written.
         chmod(&open, 0o1777);
         write_atomically(&path, |out| out.write_all(b"a\n")).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"a\n");

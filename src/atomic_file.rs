@@ -171,8 +171,8 @@ fn descriptor_of(path: &Path) -> io::Result<Option<i32>> {
 /// A symbolic link at `path` is followed: the file it leads to is replaced (its temporary
 /// file is in that file's folder) and the link stays. What another local user could have set
 /// up is refused, naming the path and the owner: a link on the way that is not this user's
-/// or root's, a folder every user may change (without the sticky bit), and an existing
-/// output of another user's in a folder others may write to.
+/// or root's, a folder every user may change (without the sticky bit), or one above it, and
+/// an existing output of another user's in a folder others may write to.
 ///
 /// When `path` is (or links to) one of this process's descriptors (`/dev/stdout`,
 /// `/dev/stderr`, `/dev/fd/N`, `/proc/self/fd/N`), the content is written to that open
@@ -398,9 +398,9 @@ pub fn is_fbl_or_root(uid: u32) -> bool {
 
 /// Refuses an output another local user could have set up to be written where they choose
 /// or read by them: a symbolic link on the way that is not this user's or root's (it could
-/// lead to any file this user may write, such as root's), a folder (of the output, or of a
-/// link on the way) any user may change without the sticky bit (any name in it can be
-/// replaced), and, in a folder others may write to (another user's, or group or world
+/// lead to any file this user may write, such as root's), a folder (of the output or one
+/// above it, or of a link on the way) any user may change without the sticky bit (any name
+/// in it can be replaced), and, in a folder others may write to (another user's, or group or world
 /// writable), an existing output that is not this user's or root's (its owner and mode
 /// would be kept: its owner could read the list).
 #[cfg(unix)]
@@ -410,66 +410,44 @@ fn check_no_other_user(
     folder: &Path,
     existing: Option<&fs::Metadata>,
 ) -> io::Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    let user = euid();
-    let trusted = is_fbl_or_root;
-    let refuse = |why: String| {
-        Err(io::Error::new(
+    let to_do = "remove it, or write to a folder other users cannot change";
+    let why = other_users_link(links, to_do)
+        .or_else(|| {
+            // The folder, or one above it: whoever may rename the names in that one may put
+            // a folder of their own in the place of the one the output is written to.
+            let open = folder.ancestors().find(|at| open_to_all(at))?;
+            Some(if open == folder {
+                format!(
+                    "its folder {} may be changed by every user (writable by all, without the \
+                     sticky bit); write to a folder other users cannot change",
+                    folder.display()
+                )
+            } else {
+                format!(
+                    "{}, a folder above its folder {}, may be changed by every user (writable \
+                     by all, without the sticky bit): anyone could put a folder of their own \
+                     in the place of {}; write to a folder other users cannot change",
+                    open.display(),
+                    folder.display(),
+                    folder.display()
+                )
+            })
+        })
+        .or_else(|| {
+            other_users_file(folder, existing).map(|owned| {
+                format!(
+                    "{owned}: fbl would keep its owner and mode, and that user could read the \
+                     list; {to_do}"
+                )
+            })
+        });
+    match why {
+        Some(why) => Err(io::Error::new(
             io::ErrorKind::PermissionDenied,
             format!("cannot write {}: {why}", path.display()),
-        ))
-    };
-    let open_to_all = |folder: &Path| -> bool {
-        fs::metadata(folder).is_ok_and(|m| m.mode() & 0o002 != 0 && m.mode() & 0o1000 == 0)
-    };
-    let to_do = "remove it, or write to a folder other users cannot change";
-    for link in links {
-        let Ok(metadata) = fs::symlink_metadata(link) else {
-            continue;
-        };
-        if !trusted(metadata.uid()) {
-            return refuse(format!(
-                "{} is a symbolic link owned by uid {}, another user than fbl's (uid {user}) \
-                 or root: fbl does not follow another user's link (it could lead to any \
-                 file); {to_do}",
-                link.display(),
-                metadata.uid()
-            ));
-        }
-        if let Some(parent) = link.parent()
-            && open_to_all(parent)
-        {
-            return refuse(format!(
-                "the symbolic link {} is in {}, which every user may change (writable by all, \
-                 without the sticky bit); write to a folder other users cannot change",
-                link.display(),
-                parent.display()
-            ));
-        }
+        )),
+        None => Ok(()),
     }
-    if open_to_all(folder) {
-        return refuse(format!(
-            "its folder {} may be changed by every user (writable by all, without the sticky \
-             bit); write to a folder other users cannot change",
-            folder.display()
-        ));
-    }
-    if let Some(existing) = existing
-        && !existing.is_dir()
-        && !trusted(existing.uid())
-    {
-        let others_write =
-            fs::metadata(folder).is_ok_and(|m| !trusted(m.uid()) || m.mode() & 0o022 != 0);
-        if others_write {
-            return refuse(format!(
-                "it exists and is owned by uid {}, another user than fbl's (uid {user}) or \
-                 root, in a folder other users may write to: fbl would keep its owner and \
-                 mode, and that user could read the list; {to_do}",
-                existing.uid()
-            ));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(not(unix))]
@@ -480,6 +458,98 @@ fn check_no_other_user(
     _existing: Option<&fs::Metadata>,
 ) -> io::Result<()> {
     Ok(())
+}
+
+/// Why fbl must not open the file at `path` in place (a SQLite store and the files SQLite
+/// and fbl keep beside it), when another local user could have set it up, by the rules of
+/// [`write_atomically`]: a symbolic link on the way that is not this user's or root's, or
+/// one in a folder every user may change, and an existing file that is not this user's or
+/// root's in a folder others may write to (another user's, or group or world writable, as
+/// `/tmp`). A folder every user may change is not refused by itself: the file is opened,
+/// not replaced by name. None when nothing is wrong, or `path` cannot be looked at (opening
+/// it says why).
+#[cfg(unix)]
+pub fn planted_by_another_user(path: &Path) -> Option<String> {
+    let (OutputTarget::Path(real), links) = resolve(path).ok()? else {
+        return None;
+    };
+    let folder = match real.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder,
+        _ => Path::new("/"),
+    };
+    let to_do = "remove it, or keep the store in a folder other users cannot change";
+    other_users_link(&links, to_do).or_else(|| {
+        other_users_file(folder, fs::metadata(&real).ok().as_ref()).map(|owned| {
+            format!(
+                "{}: {owned}, and that user could read or change what fbl keeps there; {to_do}",
+                real.display()
+            )
+        })
+    })
+}
+
+#[cfg(not(unix))]
+pub fn planted_by_another_user(_path: &Path) -> Option<String> {
+    None
+}
+
+/// Whether any user may change the names in `folder`: writable by all, without the sticky
+/// bit.
+#[cfg(unix)]
+fn open_to_all(folder: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(folder).is_ok_and(|m| m.mode() & 0o002 != 0 && m.mode() & 0o1000 == 0)
+}
+
+/// Why a symbolic link among `links` (followed on the way to a file) must not be followed:
+/// it is not this user's or root's, or it is in a folder every user may change.
+#[cfg(unix)]
+fn other_users_link(links: &[PathBuf], to_do: &str) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let user = euid();
+    for link in links {
+        let Ok(metadata) = fs::symlink_metadata(link) else {
+            continue;
+        };
+        if !is_fbl_or_root(metadata.uid()) {
+            return Some(format!(
+                "{} is a symbolic link owned by uid {}, another user than fbl's (uid {user}) \
+                 or root: fbl does not follow another user's link (it could lead to any \
+                 file); {to_do}",
+                link.display(),
+                metadata.uid()
+            ));
+        }
+        if let Some(parent) = link.parent()
+            && open_to_all(parent)
+        {
+            return Some(format!(
+                "the symbolic link {} is in {}, which every user may change (writable by all, \
+                 without the sticky bit); write to a folder other users cannot change",
+                link.display(),
+                parent.display()
+            ));
+        }
+    }
+    None
+}
+
+/// When `existing`, a file in `folder`, is neither this user's nor root's and `folder` is
+/// one others may write to (another user's, or group or world writable): says so.
+#[cfg(unix)]
+fn other_users_file(folder: &Path, existing: Option<&fs::Metadata>) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let existing = existing.filter(|m| !m.is_dir() && !is_fbl_or_root(m.uid()))?;
+    let others_write =
+        fs::metadata(folder).is_ok_and(|m| !is_fbl_or_root(m.uid()) || m.mode() & 0o022 != 0);
+    others_write.then(|| {
+        format!(
+            "it exists and is owned by uid {}, another user than fbl's (uid {}) or root, in a \
+             folder other users may write to",
+            existing.uid(),
+            euid()
+        )
+    })
 }
 
 /// Writes to a descriptor this process has open, through a buffer, on a duplicate of it: the
@@ -1248,6 +1318,36 @@ mod tests {
         assert!(text.contains(&open.display().to_string()), "{text}");
         assert!(!path.exists());
         // With the sticky bit (as /tmp), a new file is written.
+        chmod(&open, 0o1777);
+        write_atomically(&path, |out| out.write_all(b"a\n")).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"a\n");
+    }
+
+    /// The output's own folder is closed, but a folder above it is open to every user: anyone
+    /// could rename the closed one away and put their own in its place (with a link in it to
+    /// a file of fbl's user). Used to be written; refused, naming the open folder.
+    #[test]
+    fn a_folder_above_that_every_user_may_change_is_refused() {
+        let folder = tempfile::tempdir().unwrap();
+        let open = folder.path().join("open");
+        let closed = open.join("closed");
+        fs::create_dir_all(&closed).unwrap();
+        chmod(&open, 0o777);
+        chmod(&closed, 0o755);
+        let path = closed.join("list.csv");
+        let error = write_atomically(&path, |out| out.write_all(b"a\n")).unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.starts_with(&format!(
+                "cannot write {}: {}, a folder above its folder {}, may be changed by every user",
+                path.display(),
+                open.display(),
+                closed.display()
+            )),
+            "{text}"
+        );
+        assert!(!path.exists());
+        // With the sticky bit (as /tmp), nobody else may rename the folder: it is written.
         chmod(&open, 0o1777);
         write_atomically(&path, |out| out.write_all(b"a\n")).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"a\n");

@@ -620,8 +620,9 @@ pub struct ExportConfig {
 
 /// A TOML error, without the text of its line and with the values it quotes masked when the
 /// line may hold a secret (a key on it names a password, secret, token, key or URL, as
-/// `password = "..."` written where fbl takes no password does): the error reaches cron's
-/// mail. Other errors are shown whole, with their line.
+/// `password = "..."` written where fbl takes no password does) or may be a line of a
+/// multi-line string: the error reaches cron's mail. Other errors are shown whole, with
+/// their line.
 fn toml_error(error: &toml::de::Error, text: &str) -> anyhow::Error {
     let Some(span) = error.span() else {
         return anyhow::anyhow!("{}", error.message().trim());
@@ -631,9 +632,16 @@ fn toml_error(error: &toml::de::Error, text: &str) -> anyhow::Error {
     let line_end = text[start..].find('\n').map_or(text.len(), |at| start + at);
     // Every key of the line, an inline table's too (`oauth = { client_secret = ... }`).
     let line = text[line_start..line_end].to_ascii_lowercase();
-    let secret_like = ["pass", "secret", "token", "key", "url", "credential"]
-        .iter()
-        .any(|word| line.contains(word));
+    // A line at or after the start of a multi-line string (`"""` or `'''`) may be one of its
+    // lines, which do not name its key (`password = """` is a line above), or the string is
+    // not closed and the error is at the end of the file. Such strings are rare in a
+    // configuration: every line from the first one's start on is taken as a secret's.
+    let before = &text[..line_end];
+    let in_multi_line_string = before.contains("\"\"\"") || before.contains("'''");
+    let secret_like = in_multi_line_string
+        || ["pass", "secret", "token", "key", "url", "credential"]
+            .iter()
+            .any(|word| line.contains(word));
     if !secret_like {
         return anyhow::anyhow!("{error}");
     }
@@ -656,7 +664,8 @@ fn toml_error(error: &toml::de::Error, text: &str) -> anyhow::Error {
 }
 
 impl Config {
-    /// Reads and checks a configuration file.
+    /// Reads and checks a configuration file. As root, one naming a secret file or a command
+    /// program another user could change is refused ([`Config::secret_file_refusal`]).
     pub fn load(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path).with_context(|| {
             // A relative path is read from the working folder, which under cron is the home
@@ -682,6 +691,9 @@ impl Config {
         config
             .check_export_paths(path)
             .with_context(|| format!("invalid configuration file {}", path.display()))?;
+        if let Some(refusal) = config.secret_file_refusal(crate::atomic_file::euid()) {
+            bail!("{refusal}");
+        }
         Ok(config)
     }
 
@@ -747,61 +759,124 @@ impl Config {
     /// user; a folder with the sticky bit, as `/tmp`, only lets them replace their own
     /// files). Not root: None, the file can do no more than its reader may.
     pub fn foreign_owner_refusal(path: &Path, euid: u32) -> Option<String> {
-        use std::os::unix::fs::MetadataExt;
         if euid != 0 {
             return None;
         }
-        let absolute = std::path::absolute(path).ok()?;
-        let real = std::fs::canonicalize(path).ok();
-        // The file, then every folder above it, as named and as it really is.
-        let mut paths: Vec<&Path> = vec![&absolute];
-        paths.extend(absolute.ancestors().skip(1));
-        if let Some(real) = &real {
-            paths.push(real);
-            paths.extend(real.ancestors().skip(1));
+        foreign_path_refusal(
+            path,
+            &format!("the configuration file {}", path.display()),
+            "fbl runs as root here, so whoever can change the file could make fbl run a \
+             command (password_command) or send any file (password_file) as root",
+        )
+    }
+
+    /// When fbl runs as root (`euid` 0): why it must not use the secret files this
+    /// configuration names (`password_file`, `secret_file`, `refresh_token_file`, `key_file`,
+    /// `access_url_file`, `token_file`) or the files its `password_command` and
+    /// `token_command` run, if another user could change one, by the rule of
+    /// [`Config::foreign_owner_refusal`]. Such a user could read the secret, or make the file
+    /// a link to any file of root's, which fbl would send as the secret (or overwrite, for a
+    /// token fbl keeps); a program of theirs would run as root. A file that does not exist is
+    /// judged by its folders. Not root: None.
+    pub fn secret_file_refusal(&self, euid: u32) -> Option<String> {
+        if euid != 0 {
+            return None;
         }
-        let config = path.display();
-        for (i, at) in paths.iter().enumerate() {
-            // The file (as named or as it really is), or a folder.
-            let is_file = i == 0 || real.as_deref() == Some(*at);
-            let Ok(metadata) = std::fs::metadata(at) else {
-                continue;
-            };
-            let what = if is_file {
-                format!("the configuration file {config}")
-            } else {
-                format!(
-                    "{}, a folder holding the configuration file {config},",
-                    at.display()
-                )
-            };
-            let risk = "fbl runs as root here, so whoever can change the file could make \
-                        fbl run a command (password_command) or send any file (password_file) \
-                        as root";
-            if metadata.uid() != 0 {
-                return Some(format!(
-                    "{what} is owned by {owner}, not root: {risk}. Run `chown root {at}` and \
-                     `chmod go-w {at}`, or run fbl as {owner}",
-                    owner = user_name(metadata.uid()),
-                    at = at.display()
-                ));
+        let secret_risk = "fbl runs as root here, so whoever can change it could read the \
+                           secret, or make it a link to any file of root's, which fbl would \
+                           send as the secret";
+        let command_risk = "fbl runs as root here, so whoever can change it could make fbl \
+                            run any command as root";
+        for (named, path) in self.secret_files() {
+            let named = format!("the file {} ({named})", path.display());
+            if let Some(refusal) = foreign_path_refusal(&path, &named, secret_risk) {
+                return Some(refusal);
             }
-            let mode = metadata.mode();
-            let sticky = !is_file && mode & 0o1000 != 0;
-            if mode & 0o022 != 0 && !sticky {
-                let who = if mode & 0o002 != 0 {
-                    "every user".to_string()
-                } else {
-                    format!("the group {}", group_name(metadata.gid()))
-                };
-                return Some(format!(
-                    "{what} can be written by {who} (mode {:04o}): {risk}. Run `chmod go-w {}`",
-                    mode & 0o7777,
-                    at.display()
-                ));
+        }
+        for mailbox in &self.mailboxes {
+            let commands = [
+                ("password_command", &mailbox.password_command),
+                ("token_command", &mailbox.token_command),
+            ];
+            for (option, command) in commands {
+                let Some(command) = command else { continue };
+                for program in command_files(command, mailbox.command_dir.as_deref()) {
+                    let named = format!(
+                        "the file {} (run or read by mailbox {}'s {option})",
+                        program.display(),
+                        mailbox.name
+                    );
+                    if let Some(refusal) = foreign_path_refusal(&program, &named, command_risk) {
+                        return Some(refusal);
+                    }
+                }
             }
         }
         None
+    }
+
+    /// Every secret file the configuration names, with the option that names it.
+    fn secret_files(&self) -> Vec<(String, PathBuf)> {
+        let mut files = Vec::new();
+        let mut add = |named: String, path: Option<&PathBuf>| {
+            if let Some(path) = path {
+                files.push((named, path.clone()));
+            }
+        };
+        add(
+            "[store] password_file".to_string(),
+            self.store.password_file.as_ref(),
+        );
+        add(
+            "[attribution] token secret_file".to_string(),
+            self.attribution
+                .token
+                .as_ref()
+                .and_then(|t| t.secret_file.as_ref()),
+        );
+        for mailbox in &self.mailboxes {
+            let name = &mailbox.name;
+            add(
+                format!("mailbox {name} password_file"),
+                mailbox.password_file.as_ref(),
+            );
+            if let Some(oauth) = &mailbox.oauth {
+                add(
+                    format!("mailbox {name} refresh_token_file"),
+                    Some(&oauth.refresh_token_file),
+                );
+                add(
+                    format!("mailbox {name} client_secret secret_file"),
+                    oauth
+                        .client_secret
+                        .as_ref()
+                        .and_then(|s| s.secret_file.as_ref()),
+                );
+            }
+        }
+        if let Some(snds) = &self.snds {
+            for account in &snds.legacy {
+                let name = &account.name;
+                add(
+                    format!("snds legacy account {name} key_file"),
+                    account.key_file.as_ref(),
+                );
+                add(
+                    format!("snds legacy account {name} access_url_file"),
+                    account.access_url_file.as_ref(),
+                );
+            }
+            if let Some(api) = &snds.api {
+                add("snds api token_file".to_string(), api.token_file.as_ref());
+                add(
+                    "snds api client_secret secret_file".to_string(),
+                    api.client_secret
+                        .as_ref()
+                        .and_then(|s| s.secret_file.as_ref()),
+                );
+            }
+        }
+        files
     }
 
     /// A warning when a configuration file that holds a secret inline (or a command that may
@@ -1442,6 +1517,105 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
+}
+
+/// Why root must not trust the file at `path` (`named` in the message, which says `risk`):
+/// another user than root owns it, or a folder on its way (symbolic links followed or not),
+/// or may write to either (group or every user; a folder with the sticky bit, as `/tmp`,
+/// only lets them replace their own files). A name that does not exist is skipped, its
+/// folders are not.
+fn foreign_path_refusal(path: &Path, named: &str, risk: &str) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let absolute = std::path::absolute(path).ok()?;
+    let real = std::fs::canonicalize(path).ok();
+    // The file, then every folder above it, as named and as it really is.
+    let mut paths: Vec<&Path> = vec![&absolute];
+    paths.extend(absolute.ancestors().skip(1));
+    if let Some(real) = &real {
+        paths.push(real);
+        paths.extend(real.ancestors().skip(1));
+    }
+    for (i, at) in paths.iter().enumerate() {
+        // The file (as named or as it really is), or a folder.
+        let is_file = i == 0 || real.as_deref() == Some(*at);
+        let Ok(metadata) = std::fs::metadata(at) else {
+            continue;
+        };
+        let what = if is_file {
+            named.to_string()
+        } else {
+            format!("{}, a folder holding {named},", at.display())
+        };
+        if metadata.uid() != 0 {
+            return Some(format!(
+                "{what} is owned by {owner}, not root: {risk}. Run `chown root {at}` and \
+                 `chmod go-w {at}`, or run fbl as {owner}",
+                owner = user_name(metadata.uid()),
+                at = at.display()
+            ));
+        }
+        let mode = metadata.mode();
+        let sticky = !is_file && mode & 0o1000 != 0;
+        if mode & 0o022 != 0 && !sticky {
+            let who = if mode & 0o002 != 0 {
+                "every user".to_string()
+            } else {
+                format!("the group {}", group_name(metadata.gid()))
+            };
+            return Some(format!(
+                "{what} can be written by {who} (mode {:04o}): {risk}. Run `chmod go-w {}`",
+                mode & 0o7777,
+                at.display()
+            ));
+        }
+    }
+    None
+}
+
+/// The existing regular files a shell command names, as far as its words show them: its
+/// program when it is a bare name found on `PATH`, and every word with a `/` (the program,
+/// a script given to an interpreter, a file given to `cat`), relative ones from `dir`, where
+/// the command runs. Words the shell would expand (`$HOME/x`, `~/x`) are not followed.
+fn command_files(command: &str, dir: Option<&Path>) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut first = true;
+    for word in command.split(|c: char| c.is_whitespace() || ";|&<>()`".contains(c)) {
+        let word = word.trim_matches(|c| c == '\'' || c == '"');
+        if word.is_empty() {
+            continue;
+        }
+        // `NAME=value` before the program sets a variable.
+        let assignment = word.split_once('=').is_some_and(|(name, _)| {
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+        let path = if word.contains('/') {
+            let path = Path::new(word);
+            match dir {
+                Some(dir) if path.is_relative() => dir.join(path),
+                _ => path.to_path_buf(),
+            }
+        } else if first && !assignment {
+            first = false;
+            let found = std::env::var_os("PATH").and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|folder| folder.join(word))
+                    .find(|candidate| candidate.is_file())
+            });
+            match found {
+                Some(found) => found,
+                None => continue,
+            }
+        } else {
+            continue;
+        };
+        if !assignment {
+            first = false;
+        }
+        if path.is_file() && !files.contains(&path) {
+            files.push(path);
+        }
+    }
+    files
 }
 
 /// A user's name, or their number when the system has no name for it.

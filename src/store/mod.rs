@@ -605,6 +605,22 @@ pub fn write_refused(error: &anyhow::Error) -> Option<String> {
 impl Store {
     /// Opens (creating if needed) a SQLite store and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Store> {
+        // In a folder other users may write to (/tmp), the store, or a file SQLite keeps
+        // beside it, may have been put there by one of them: a link to a file of fbl's
+        // user, or a file they could read or change. Beside the real file, as SQLite puts
+        // them. (The lock file is opened without following a link: `lock`.)
+        let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let mut files = vec![path.to_path_buf()];
+        for suffix in ["-wal", "-shm", "-journal"] {
+            let mut name = real.clone().into_os_string();
+            name.push(suffix);
+            files.push(PathBuf::from(name));
+        }
+        for file in files {
+            if let Some(why) = crate::atomic_file::planted_by_another_user(&file) {
+                bail!("cannot open store {}: {why}", path.display());
+            }
+        }
         if !path.exists() {
             // The store holds personal data: readable by its owner only. SQLite gives its
             // -wal and -shm files the same mode.

@@ -271,3 +271,83 @@ fn quarantine_show_raw_writes_no_escape_sequences_to_a_terminal() {
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(output.stdout, hostile, "the exact bytes to a pipe");
 }
+
+/// A SQLite store in a folder every user may write to (sticky, as /tmp), where another user
+/// put the store's name, or the name of a file SQLite keeps beside it (`-wal`, `-shm`), as a
+/// link to a file of root's, or as a file of their own: root's fbl used to open them, writing
+/// the store (or its log) into root's file or into a file that user reads. Each is refused
+/// (exit 2), named with its owner, and the files are left as they were; root's own store
+/// there is used as before.
+#[test]
+fn a_store_or_its_companions_another_user_put_in_a_shared_folder_are_refused() {
+    if !is_root() {
+        // Only root can give a file to another user.
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "root only\n").unwrap();
+    chmod(&victim, 0o600);
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    chmod(&shared, 0o1777);
+    let store = shared.join("fbl.sqlite");
+    let add = || {
+        run(fbl(dir.path()).args([
+            "--db",
+            "shared/fbl.sqlite",
+            "suppress",
+            "add",
+            "jane@example.org",
+        ]))
+    };
+    let plant_link = |name: &str| {
+        let link = shared.join(name);
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        std::os::unix::fs::lchown(&link, Some(OTHER_USER), Some(OTHER_USER)).unwrap();
+        link
+    };
+    let plant_file = |name: &str| {
+        let file = shared.join(name);
+        std::fs::write(&file, "").unwrap();
+        std::os::unix::fs::chown(&file, Some(OTHER_USER), Some(OTHER_USER)).unwrap();
+        chmod(&file, 0o666);
+        file
+    };
+    let refused = |says: &str| {
+        let output = add();
+        assert_eq!(output.status.code(), Some(2), "{output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.starts_with("fbl: cannot open store shared/fbl.sqlite: ")
+                && stderr.contains(says),
+            "{stderr}"
+        );
+        assert_eq!(std::fs::read(&victim).unwrap(), b"root only\n");
+    };
+
+    // The store's own name.
+    let link = plant_link("fbl.sqlite");
+    refused("fbl.sqlite is a symbolic link owned by uid 65534");
+    std::fs::remove_file(&link).unwrap();
+    let planted = plant_file("fbl.sqlite");
+    refused("fbl.sqlite: it exists and is owned by uid 65534");
+    assert_eq!(std::fs::read(&planted).unwrap(), b"", "left as it was");
+    std::fs::remove_file(&planted).unwrap();
+
+    // root's own store there is used.
+    assert_eq!(add().status.code(), Some(0));
+    let metadata = std::fs::metadata(&store).unwrap();
+    assert_eq!((metadata.uid(), metadata.mode() & 0o777), (0, 0o600));
+
+    // The files SQLite opens beside it.
+    for name in ["fbl.sqlite-wal", "fbl.sqlite-shm"] {
+        let link = plant_link(name);
+        refused(&format!("{name} is a symbolic link owned by uid 65534"));
+        std::fs::remove_file(&link).unwrap();
+        let planted = plant_file(name);
+        refused(&format!("{name}: it exists and is owned by uid 65534"));
+        std::fs::remove_file(&planted).unwrap();
+    }
+    assert_eq!(add().status.code(), Some(0));
+}

@@ -286,3 +286,143 @@ fn a_secret_file_every_user_can_read_is_warned_about_by_config_and_dry_run_only(
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     assert!(output.stderr.is_empty(), "{output:?}");
 }
+
+/// root using a secret file or a `password_command` program another user could change: that
+/// user could read the secret, make the file a link to a file of root's (sent to the server
+/// as the password), or have their program run as root. fbl refuses (exit 2) before it reads
+/// or runs anything, naming the file, the option and the owner; root's own files, not
+/// writable by others, are used as before.
+#[test]
+fn root_refuses_secret_files_and_programs_another_user_could_change() {
+    use std::os::unix::fs::{PermissionsExt, chown};
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    let mode = |name: &str, mode: u32| {
+        std::fs::set_permissions(path(name), std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    let write_config = |mailbox_secret: &str| {
+        std::fs::write(
+            path("fbl.toml"),
+            format!(
+                "[store]\npath = \"fbl.sqlite\"\n\n\
+                 [attribution]\n\
+                 header = [{{ name = \"X-Fbl-Token\", value = \"token\" }}]\n\
+                 token = {{ secret_file = \"token-secret\" }}\n\n\
+                 [[mailbox]]\nname = \"m\"\nhost = \"127.0.0.1\"\nport = 1\n\
+                 security = \"plain\"\nuser = \"u\"\n{mailbox_secret}\n\n\
+                 [snds]\n[[snds.legacy]]\nname = \"main\"\nkey_file = \"snds-key\"\n\
+                 base_url = \"https://snds.example.com/\"\n"
+            ),
+        )
+        .unwrap();
+        mode("fbl.toml", 0o600);
+    };
+    write_config("password_file = \"imap.pass\"");
+    for (name, content) in [
+        ("token-secret", "zq7-token-secret"),
+        ("snds-key", "zq7-snds-key"),
+        ("imap.pass", "zq7-imap-password"),
+    ] {
+        std::fs::write(path(name), content).unwrap();
+        mode(name, 0o600);
+    }
+    // The script says when it ran (as whom).
+    std::fs::write(path("pw.sh"), "#!/bin/sh\nid > ran.txt\necho zq7-cmd\n").unwrap();
+    mode("pw.sh", 0o700);
+    let config = fbl::config::Config::load(&path("fbl.toml")).unwrap();
+    assert_eq!(config.secret_file_refusal(1000), None, "not root: no check");
+    if !crate::dovecot::running_as_root() {
+        return;
+    }
+    let nobody = crate::dovecot::NOBODY;
+    let run = |args: &[&str]| {
+        fbl(dir.path())
+            .args(["--config", "fbl.toml"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let refused = |args: &[&str]| {
+        let output = run(args);
+        assert_eq!(output.status.code(), Some(2), "{output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(!stderr.contains("zq7"), "{stderr}");
+        stderr
+    };
+    let accepted = || {
+        let output = run(&["config"]);
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        assert!(output.stderr.is_empty(), "{output:?}");
+    };
+    accepted();
+
+    // Each secret file owned by another user.
+    for (name, option) in [
+        ("imap.pass", "mailbox m password_file"),
+        ("token-secret", "[attribution] token secret_file"),
+        ("snds-key", "snds legacy account main key_file"),
+    ] {
+        chown(path(name), Some(nobody), Some(nobody)).unwrap();
+        let stderr = refused(&["config"]);
+        assert!(
+            stderr.starts_with(&format!(
+                "fbl: the file {name} ({option}) is owned by nobody, not root: fbl runs as \
+                 root here, so whoever can change it could read the secret"
+            )) && stderr.contains(&format!("`chown root {}`", path(name).display())),
+            "{stderr}"
+        );
+        chown(path(name), Some(0), Some(0)).unwrap();
+        accepted();
+    }
+    // Root's, but the group may write it.
+    mode("imap.pass", 0o620);
+    assert!(refused(&["config"]).contains("(mailbox m password_file) can be written by the group"));
+    mode("imap.pass", 0o600);
+    accepted();
+
+    // A program of another user's, named as a path, run directly or by an interpreter, or
+    // the file a command reads: refused before it runs.
+    for command in [
+        "./pw.sh",
+        "sh ./pw.sh",
+        &path("pw.sh").display().to_string(),
+    ] {
+        write_config(&format!("password_command = \"{command}\""));
+        chown(path("pw.sh"), Some(nobody), Some(nobody)).unwrap();
+        let stderr = refused(&["mailbox", "test", "m"]);
+        assert!(
+            stderr.contains("(run or read by mailbox m's password_command) is owned by nobody, not root: fbl runs as root here, so whoever can change it could make fbl run any command as root"),
+            "{command}: {stderr}"
+        );
+        assert!(!path("ran.txt").exists(), "{command}: the program ran");
+        chown(path("pw.sh"), Some(0), Some(0)).unwrap();
+        accepted();
+    }
+    write_config("password_command = \"cat imap.pass\"");
+    accepted();
+    write_config("password_command = \"cat ./imap.pass\"");
+    chown(path("imap.pass"), Some(nobody), Some(nobody)).unwrap();
+    assert!(
+        refused(&["config"]).contains("imap.pass (run or read by mailbox m's password_command)")
+    );
+    chown(path("imap.pass"), Some(0), Some(0)).unwrap();
+
+    // A folder holding one may be changed by every user (no sticky bit): anyone could put
+    // their own file there. With the sticky bit (as /tmp), root's file stays root's.
+    std::fs::create_dir(path("secrets")).unwrap();
+    std::fs::rename(path("imap.pass"), path("secrets/imap.pass")).unwrap();
+    write_config("password_file = \"secrets/imap.pass\"");
+    accepted();
+    mode("secrets", 0o777);
+    let stderr = refused(&["config"]);
+    assert!(
+        stderr.starts_with(&format!(
+            "fbl: {}, a folder holding the file secrets/imap.pass (mailbox m password_file), \
+             can be written by every user (mode 0777)",
+            path("secrets").display()
+        )),
+        "{stderr}"
+    );
+    mode("secrets", 0o1777);
+    accepted();
+}

@@ -772,8 +772,8 @@ impl Config {
 
     /// When fbl runs as root (`euid` 0): why it must not use the secret files this
     /// configuration names (`password_file`, `secret_file`, `refresh_token_file`, `key_file`,
-    /// `access_url_file`, `token_file`) or the files its `password_command` and
-    /// `token_command` run, if another user could change one, by the rule of
+    /// `access_url_file`, `token_file`), its CA files (`ca_file`), or the files its
+    /// `password_command` and `token_command` run, if another user could change one, by the rule of
     /// [`Config::foreign_owner_refusal`]. Such a user could read the secret, or make the file
     /// a link to any file of root's, which fbl would send as the secret (or overwrite, for a
     /// token fbl keeps); a program of theirs would run as root. A file that does not exist is
@@ -790,6 +790,29 @@ impl Config {
         for (named, path) in self.secret_files() {
             let named = format!("the file {} ({named})", path.display());
             if let Some(refusal) = foreign_path_refusal(&path, &named, secret_risk) {
+                return Some(refusal);
+            }
+        }
+        // A CA file decides which server fbl sends the password, token or key to.
+        let ca_risk = "fbl runs as root here, so whoever can change it could make fbl trust \
+                       their own server and send it the password or token";
+        let ca_files = [("[store] ca_file".to_string(), self.store.ca_file.as_ref())]
+            .into_iter()
+            .chain(self.mailboxes.iter().map(|mailbox| {
+                (
+                    format!("mailbox {} ca_file", mailbox.name),
+                    mailbox.ca_file.as_ref(),
+                )
+            }))
+            .chain(
+                self.snds
+                    .as_ref()
+                    .map(|snds| ("[snds] ca_file".to_string(), snds.ca_file.as_ref())),
+            );
+        for (named, path) in ca_files {
+            let Some(path) = path else { continue };
+            let named = format!("the file {} ({named})", path.display());
+            if let Some(refusal) = foreign_path_refusal(path, &named, ca_risk) {
                 return Some(refusal);
             }
         }

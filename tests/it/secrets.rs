@@ -425,4 +425,19 @@ fn root_refuses_secret_files_and_programs_another_user_could_change() {
     );
     mode("secrets", 0o1777);
     accepted();
+
+    // A CA file decides which server gets the password: another user's is refused too.
+    std::fs::write(path("ca.pem"), "-----BEGIN CERTIFICATE-----\n").unwrap();
+    mode("ca.pem", 0o644);
+    write_config("password_file = \"secrets/imap.pass\"\nca_file = \"ca.pem\"");
+    accepted();
+    chown(path("ca.pem"), Some(nobody), Some(nobody)).unwrap();
+    let stderr = refused(&["config"]);
+    assert!(
+        stderr.starts_with(
+            "fbl: the file ca.pem (mailbox m ca_file) is owned by nobody, not root: fbl runs \
+             as root here, so whoever can change it could make fbl trust their own server"
+        ),
+        "{stderr}"
+    );
 }

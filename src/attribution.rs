@@ -5,7 +5,8 @@
 use crate::address;
 use crate::config::{AttributionConfig, HeaderValueKind, Strategy};
 use crate::header_block::HeaderBlock;
-use crate::report::{Recipient, Report, Via};
+use crate::ip_range::IpRanges;
+use crate::report::{Kind, Recipient, Report, Via};
 use crate::token;
 use crate::verp::VerpTemplate;
 use base64::Engine;
@@ -69,6 +70,9 @@ pub struct Attribution {
     /// The sender's own addresses, lower-cased: the literal `unsubscribe_addresses`, and
     /// the mailboxes' users (`with_own_addresses`).
     own_addresses: Vec<String>,
+    /// `[report] sending_ips` (`with_sending_ips`): a fraud or virus report about mail from
+    /// one of them is about the sender's own mail. Empty when not configured.
+    sending_ips: IpRanges,
 }
 
 /// Public mailbox providers: a sender whose unsubscribe address is at one owns that address,
@@ -181,6 +185,7 @@ impl Attribution {
             own_domains,
             own_domains_configured: config.own_domains.is_some(),
             own_addresses,
+            sending_ips: IpRanges::default(),
             order: config.order.clone(),
             headers: config
                 .header
@@ -207,6 +212,13 @@ impl Attribution {
                 .filter(|a| a.contains('@'))
                 .filter_map(address::normalise),
         );
+        self
+    }
+
+    /// The sender's own sending IPs (`[report] sending_ips`): a fraud or virus report whose
+    /// Source-IP is one of them is about the sender's mail (`hold_unshown_fraud`).
+    pub fn with_sending_ips(mut self, sending_ips: IpRanges) -> Self {
+        self.sending_ips = sending_ips;
         self
     }
 
@@ -285,13 +297,19 @@ impl Attribution {
         let mut out = Attributed::default();
         // What bars the weak strategies whatever the others find: known once.
         let barred_by_report = weak_sources_barred_by_report(report, original);
+        let mut disagreeing = false;
         for strategy in &self.order {
             let weak = matches!(
                 strategy,
                 Strategy::To | Strategy::DeliveredTo | Strategy::XApparentlyTo
             );
             if weak
-                && let Some(why) = barred_by_report.or_else(|| weak_sources_barred(&out, send_log))
+                && let Some(why) = barred_by_report
+                    .or_else(|| {
+                        disagreeing
+                            .then_some("as a stronger strategy names several different addresses")
+                    })
+                    .or_else(|| weak_sources_barred(&out, send_log))
             {
                 // Said only when the strategy would have named someone.
                 let mut unused = Attributed::default();
@@ -314,13 +332,85 @@ impl Attribution {
                 drop_the_senders_own(report, original, before, &mut out);
             }
             self.drop_own(before, weak, &mut out);
+            if *strategy != Strategy::OriginalRcptTo && drop_disagreeing(before, &mut out) {
+                // Which of them complained cannot be told: the weak strategies, which read
+                // headers anyone on the way may set, do not pick one either.
+                disagreeing = true;
+                continue;
+            }
             let found_address = out.recipients[before..].iter().any(|r| r.address.is_some());
             if found_address {
                 break;
             }
         }
         dedup(&mut out.recipients);
+        self.hold_unshown_fraud(report, original, send_log, &mut out);
         out
+    }
+
+    /// A `fraud` or `virus` report (RFC 5965) is about mail that may not be the sender's at
+    /// all: a phishing message spoofing its domain, sent to a victim from someone else's
+    /// server. Its complainant is suppressed only when the mail is shown to be the sender's:
+    /// it carries one of the sender's identifiers (a token, an identifier header, a VERP
+    /// address, a CFBL-Feedback-ID, its Message-ID in the send log), or its Source-IP is one
+    /// of `[report] sending_ips`. Otherwise the report is kept and counted, nobody is
+    /// suppressed, and the notes say who was named, for a person to decide.
+    fn hold_unshown_fraud(
+        &self,
+        report: &Report,
+        original: &HeaderBlock,
+        send_log: &dyn SendLogLookup,
+        out: &mut Attributed,
+    ) {
+        let feedback_type = report
+            .feedback_type
+            .as_deref()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if report.kind != Kind::Complaint || !matches!(feedback_type.as_str(), "fraud" | "virus") {
+            return;
+        }
+        if !out.recipients.iter().any(|r| r.address.is_some())
+            || out.recipients.iter().any(|r| is_sender_identifier(r.via))
+        {
+            return;
+        }
+        let source_ip = report.source_ip.as_deref().map(str::trim);
+        if source_ip.is_some_and(|ip| self.sending_ips.contains_text(ip)) {
+            return;
+        }
+        // A provider's field (Original-Rcpt-To) named the complainant before the sender's
+        // identifiers were looked for: they are looked for now.
+        let mut probe = Attributed::default();
+        for strategy in self.order.iter().filter(|s| is_identifier_strategy(**s)) {
+            self.run(*strategy, report, original, send_log, &mut probe);
+        }
+        self.drop_own(0, false, &mut probe);
+        if !probe.forged && !probe.recipients.is_empty() {
+            return;
+        }
+        let ip = match source_ip {
+            _ if self.sending_ips.0.is_empty() => "[report] sending_ips is not set".to_string(),
+            Some(ip) => format!("Source-IP {ip} is not one of [report] sending_ips"),
+            None => "no Source-IP".to_string(),
+        };
+        out.notes.insert(
+            0,
+            format!(
+                "not shown to be your mail: a {feedback_type} report (spoofed mail is reported \
+                 so) with no sender identifier of yours, and {ip}; nobody suppressed (fbl \
+                 suppress add the address if the mail was yours)"
+            ),
+        );
+        for recipient in std::mem::take(&mut out.recipients) {
+            if let Some(address) = recipient.address {
+                out.notes.push(format!(
+                    "{} names {address}: not suppressed, the mail is not shown to be yours",
+                    recipient.via.as_str()
+                ));
+            }
+        }
     }
 
     fn run(
@@ -360,6 +450,9 @@ impl Attribution {
         }
         match strategy {
             Strategy::OriginalRcptTo => {
+                if self.removal_recipients(report, out) {
+                    return;
+                }
                 for value in &report.original_rcpt_to {
                     push_address(out, value, Via::OriginalRcptTo);
                 }
@@ -497,6 +590,47 @@ impl Attribution {
                 }
             }
         }
+    }
+
+    /// An old-draft `opt-out` report (draft-shafranovich-feedback-report) names the address
+    /// to unsubscribe in `Removal-Recipient`: that address is taken, before Original-Rcpt-To,
+    /// which names where the message was delivered (an alias, a forward) and is said in a note
+    /// when it differs. True when a Removal-Recipient named someone.
+    fn removal_recipients(&self, report: &Report, out: &mut Attributed) -> bool {
+        if report.kind != Kind::Unsubscribe {
+            return false;
+        }
+        let before = out.recipients.len();
+        for value in report
+            .extensions
+            .get("removal-recipient")
+            .into_iter()
+            .flatten()
+        {
+            for part in address::split_list(value) {
+                push_address(out, part, Via::RemovalRecipient);
+            }
+        }
+        if out.recipients.len() == before {
+            return false;
+        }
+        for value in &report.original_rcpt_to {
+            let Some(rcpt) = address::complainant(value) else {
+                continue;
+            };
+            let named = out.recipients[before..].iter().any(|r| {
+                r.address
+                    .as_deref()
+                    .is_some_and(|a| a.eq_ignore_ascii_case(&rcpt))
+            });
+            if !named {
+                out.notes.push(format!(
+                    "original_rcpt_to names {rcpt}: not unsubscribed, the report's \
+                     Removal-Recipient names the address to remove"
+                ));
+            }
+        }
+        true
     }
 
     fn header_value(
@@ -716,6 +850,63 @@ impl Attribution {
     }
 }
 
+/// Whether a complainant found this way shows the mail to be the sender's: found through an
+/// identifier the sender put into it, or the send log.
+fn is_sender_identifier(via: Via) -> bool {
+    matches!(
+        via,
+        Via::Header | Via::Verp | Via::Token | Via::CfblFeedbackId | Via::SendLog
+    )
+}
+
+/// The strategies that read the sender's own identifiers (`is_sender_identifier`).
+fn is_identifier_strategy(strategy: Strategy) -> bool {
+    matches!(
+        strategy,
+        Strategy::Header
+            | Strategy::Verp
+            | Strategy::Token
+            | Strategy::CfblFeedbackId
+            | Strategy::SendLog
+    )
+}
+
+/// One message goes to one recipient: when what one strategy found from `from` on names
+/// several different addresses (two `X-Fbl-Rcpt` fields, two `X-Apparently-To`), which of
+/// them complained cannot be told. They are taken out, each said in a note, and true is
+/// returned. Original-Rcpt-To is not asked: a provider states each recipient of a message
+/// sent to several (RFC 5965 section 3.2), and each complained.
+fn drop_disagreeing(from: usize, out: &mut Attributed) -> bool {
+    let mut addresses: Vec<&str> = Vec::new();
+    for address in out.recipients[from..]
+        .iter()
+        .filter_map(|r| r.address.as_deref())
+    {
+        if !addresses.iter().any(|a| a.eq_ignore_ascii_case(address)) {
+            addresses.push(address);
+        }
+    }
+    if addresses.len() < 2 {
+        return false;
+    }
+    let via = out.recipients[from].via.as_str();
+    let named = addresses.join(", ");
+    out.notes.push(format!(
+        "{via} names {} different addresses ({named}): one message goes to one recipient, \
+         which of them complained cannot be told; nobody is attributed",
+        addresses.len()
+    ));
+    let mut index = from;
+    while index < out.recipients.len() {
+        if out.recipients[index].address.is_some() {
+            out.recipients.remove(index);
+        } else {
+            index += 1;
+        }
+    }
+    true
+}
+
 /// The address in one address of a list (`Name <a@example.org>`, `a@example.org`), as
 /// written: a token may make its local part longer than an address fbl would keep.
 fn written_address(part: &str) -> &str {
@@ -766,9 +957,10 @@ fn weak_sources_barred_by_report(report: &Report, original: &HeaderBlock) -> Opt
 }
 
 /// Takes out of what a weak strategy found, from `from` on, the addresses that are the
-/// sender's own: the original's From, Sender, Reply-To, Return-Path, its envelope sender, and
-/// the list's posting address. A message sent with the recipients in Bcc has the sender or
-/// the list in To: that is nobody who complained.
+/// sender's own: the original's From, Sender, Reply-To, Return-Path, its envelope sender, the
+/// list's posting address, and any address at the From's domain, a subdomain of it or a
+/// domain above it (not a public mailbox provider's). A message sent with the recipients in
+/// Bcc has the sender or the list in To: that is nobody who complained.
 fn drop_the_senders_own(
     report: &Report,
     original: &HeaderBlock,
@@ -801,16 +993,40 @@ fn drop_the_senders_own(
             })
         })
     };
-    if own.is_empty() && list_id.is_none() {
+    // The domain the message came from (its From's), and those above and below it: a list
+    // mailed with its subscribers in Bcc has its own address in To, `subscribers@example.com`
+    // or `newsletter@news.example.com` for mail from `news@example.com`. A public mailbox
+    // provider's domain is not the sender's: its users are everyone.
+    let from_domains: Vec<String> = original
+        .get_all("From")
+        .flat_map(address::split_list)
+        .filter_map(address::normalise)
+        .filter_map(|a| a.rsplit_once('@').map(|(_, d)| address::compared_domain(d)))
+        .filter(|d| {
+            d.contains('.')
+                && !PUBLIC_MAILBOX_DOMAINS
+                    .iter()
+                    .any(|public| address::is_within(d, public))
+        })
+        .collect();
+    let at_from_domain = |address: &str| {
+        address.rsplit_once('@').is_some_and(|(_, domain)| {
+            let domain = address::compared_domain(domain);
+            from_domains.iter().any(|from| {
+                address::is_within_compared(&domain, from)
+                    || address::is_within_compared(from, &domain)
+            })
+        })
+    };
+    if own.is_empty() && list_id.is_none() && from_domains.is_empty() {
         return;
     }
     let mut dropped = Vec::new();
     let mut index = from;
     while index < out.recipients.len() {
-        let is_own = out.recipients[index]
-            .address
-            .as_deref()
-            .is_some_and(|a| own.iter().any(|o| o.eq_ignore_ascii_case(a)) || is_list_address(a));
+        let is_own = out.recipients[index].address.as_deref().is_some_and(|a| {
+            own.iter().any(|o| o.eq_ignore_ascii_case(a)) || is_list_address(a) || at_from_domain(a)
+        });
         if is_own {
             let recipient = out.recipients.remove(index);
             dropped.push((recipient.address.unwrap_or_default(), recipient.via));

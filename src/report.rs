@@ -104,6 +104,8 @@ impl Reporter {
 #[serde(rename_all = "snake_case")]
 pub enum Via {
     OriginalRcptTo,
+    /// `Removal-Recipient` of an old-draft `opt-out` report: the address to unsubscribe.
+    RemovalRecipient,
     JmrpOriginalRecipient,
     Header,
     Verp,
@@ -121,6 +123,7 @@ impl Via {
     pub fn as_str(self) -> &'static str {
         match self {
             Via::OriginalRcptTo => "original_rcpt_to",
+            Via::RemovalRecipient => "removal_recipient",
             Via::JmrpOriginalRecipient => "jmrp_original_recipient",
             Via::Header => "header",
             Via::Verp => "verp",

@@ -1376,9 +1376,9 @@ fn is_redacted(report: &Report, original: &HeaderBlock, attached: Option<&Attach
 }
 
 /// Whether the provider says, in what it wrote itself, that it removed the complainant: a
-/// redaction token in Original-Rcpt-To, a Redacted-Address field, or a June 2026 JMRP report,
-/// which states no recipient by policy. Then the reported message's To and Delivered-To hold a
-/// stand-in, never the complainant. A token in the reported message's own To is not enough:
+/// redaction token in Original-Rcpt-To or in legacy JMRP's X-HmXmrOriginalRecipient, a
+/// Redacted-Address field, or a June 2026 JMRP report, which states no recipient by policy.
+/// Then the reported message's To and Delivered-To hold a stand-in, never the complainant. A token in the reported message's own To is not enough:
 /// the sender may have written it (`undisclosed-recipients:;`, a Bcc mailing), and its other
 /// headers still name the recipient.
 pub(crate) fn redacted_by_provider(report: &Report, original: &HeaderBlock) -> bool {
@@ -1387,6 +1387,11 @@ pub(crate) fn redacted_by_provider(report: &Report, original: &HeaderBlock) -> b
         .iter()
         .any(|r| address::is_redaction_token(r))
         || report.extensions.contains_key("redacted-address")
+        // Legacy JMRP names the complainant in a field Microsoft adds: a token or a digest
+        // there (`redacted`, `<>`, `m*****@...`) hides it as one in Original-Rcpt-To does.
+        || original
+            .get_all("X-HmXmrOriginalRecipient")
+            .any(address::is_redaction_token)
         // Since June 2026 JMRP states no recipient at all: Microsoft hides it by policy.
         || (report.reporter == Reporter::Microsoft
             && report.original_rcpt_to.is_empty()
@@ -1457,7 +1462,7 @@ fn parse_forwarded(
     }
     fill_original(&mut report, &original, Some(attached));
     derive_missing(&mut report, &original);
-    report.redacted = to_is_redacted(&original);
+    report.redacted = redacted_by_provider(&report, &original) || to_is_redacted(&original);
     Some(Parsed {
         report,
         original,

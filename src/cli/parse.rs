@@ -60,5 +60,12 @@ pub fn attribution_from(config: &Config) -> Result<Attribution> {
     };
     Ok(Attribution::new(&config.attribution, secret)
         .map_err(anyhow::Error::msg)?
-        .with_own_addresses(config.mailboxes.iter().map(|m| m.user.as_str())))
+        .with_own_addresses(config.mailboxes.iter().map(|m| m.user.as_str()))
+        .with_sending_ips(
+            config
+                .report
+                .as_ref()
+                .map(|r| r.sending_ips())
+                .unwrap_or_default(),
+        ))
 }

@@ -4,6 +4,7 @@ mod dovecot;
 mod postgres;
 mod support;
 
+mod attribution_policy;
 mod cli;
 mod config;
 mod crash;

@@ -27,10 +27,11 @@ pub struct IngestArgs {
     /// store; print nothing on standard output
     #[arg(long, conflicts_with = "json")]
     pub mta: bool,
-    /// With --mta, how long to wait for another fbl's lock, in seconds
-    #[arg(long, requires = "mta", default_value_t = 300, value_name = "SECONDS")]
-    pub lock_wait: u64,
 }
+
+/// How long `ingest --mta` waits for another fbl's lock unless `--lock-wait` says: a cron
+/// run may hold it for minutes, and a delivery can wait that long.
+pub const MTA_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
 
 pub fn run(context: &Context, args: IngestArgs) -> Result<Outcome> {
     if args.mta && args.paths.iter().any(|p| p.as_os_str() != "-") {
@@ -53,11 +54,10 @@ pub fn run(context: &Context, args: IngestArgs) -> Result<Outcome> {
     }
     let attribution = super::parse::attribution_from(&context.config)?;
     let mut store = context.open_store()?;
-    let _lock = if args.mta {
-        lock_waiting(&store, std::time::Duration::from_secs(args.lock_wait))?
-    } else {
-        store.lock()?
-    };
+    if args.mta && context.lock_wait.is_none() {
+        store.set_lock_wait(MTA_LOCK_WAIT);
+    }
+    let _lock = store.lock()?;
     // From an MTA, the message on standard input is its only copy once fbl says 0: it is
     // kept whole, however big (the MTA's own size limit bounds it), never as a head that
     // asks for "the original" to be ingested again.
@@ -129,26 +129,6 @@ pub fn run(context: &Context, args: IngestArgs) -> Result<Outcome> {
     } else {
         Outcome::Clean
     })
-}
-
-/// Takes the store's lock, waiting up to `wait` while another fbl holds it (a cron run
-/// may hold it for minutes; a delivery can wait that long).
-fn lock_waiting(
-    store: &crate::store::Store,
-    wait: std::time::Duration,
-) -> Result<crate::store::StoreLock> {
-    let started = std::time::Instant::now();
-    loop {
-        match store.lock() {
-            Err(error)
-                if error.downcast_ref::<crate::store::StoreLocked>().is_some()
-                    && started.elapsed() < wait =>
-            {
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
-            locked => return locked,
-        }
-    }
 }
 
 /// The summary for a person.

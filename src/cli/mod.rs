@@ -70,6 +70,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "FBL_DB", value_name = "PATH|URL")]
     pub db: Option<String>,
 
+    /// How long to wait, in seconds, while another fbl holds the store's lock, before
+    /// exiting 3 (default: 0; `run` 60; `ingest --mta` 300)
+    #[arg(long, global = true, env = "FBL_LOCK_WAIT", value_name = "SECONDS")]
+    pub lock_wait: Option<u64>,
+
     /// The time to act as if it were, RFC 3339 (for tests and replays) [env: FBL_NOW]
     #[arg(long, global = true, env = "FBL_NOW", hide = true)]
     pub now: Option<String>,
@@ -108,6 +113,8 @@ pub struct Context {
     pub config_path: Option<PathBuf>,
     pub db: Location,
     pub now: String,
+    /// `--lock-wait`, when given: how long `Store::lock` waits for another fbl.
+    pub lock_wait: Option<std::time::Duration>,
 }
 
 impl Context {
@@ -115,7 +122,9 @@ impl Context {
     /// that put something in it: `ingest`, `run`, `sendlog import`, `suppress add` and
     /// `import`, the `snds` fetch and login, `mailbox`.
     pub fn open_store(&self) -> Result<Store> {
-        Store::open_at(&self.db)
+        let mut store = Store::open_at(&self.db)?;
+        store.set_lock_wait(self.lock_wait.unwrap_or_default());
+        Ok(store)
     }
 
     /// Opens the store for a command that reads it or acts on what it holds. A SQLite
@@ -200,6 +209,7 @@ pub fn main() -> Result<Outcome> {
         config_path: cli.config,
         db,
         now,
+        lock_wait: cli.lock_wait.map(std::time::Duration::from_secs),
     };
     match cli.command {
         Command::Parse(args) => parse::run(&context, args),

@@ -63,7 +63,8 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
         }
         _ => context.open_store()?,
     };
-    let _lock = store.lock().map_err(quiet_overlap)?;
+    let _lock = lock_for_run(&mut store, context.lock_wait.unwrap_or(RUN_LOCK_WAIT))
+        .map_err(quiet_overlap)?;
     let mut progress = TerminalProgress::stderr();
     let summary = crate::run::run(
         &context.config,
@@ -465,6 +466,37 @@ impl PreviewFolder {
 impl Drop for PreviewFolder {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// How long `fbl run` waits for another fbl's lock unless `--lock-wait` says. An MTA that
+/// pipes reports in (`ingest --mta`) takes the lock for a moment per message: a run that
+/// gave up at once would be skipped, without a word, for as long as mail streams in.
+pub const RUN_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Takes the store's lock for a run, waiting up to `wait` for another fbl; a person at a
+/// terminal is told that it waits.
+fn lock_for_run(
+    store: &mut crate::store::Store,
+    wait: std::time::Duration,
+) -> Result<crate::store::StoreLock> {
+    use std::io::IsTerminal;
+    store.set_lock_wait(std::time::Duration::ZERO);
+    match store.lock() {
+        Err(error)
+            if !wait.is_zero() && error.downcast_ref::<crate::store::StoreLocked>().is_some() =>
+        {
+            if std::io::stderr().is_terminal() {
+                eprintln!(
+                    "fbl: another fbl is working on store {}: waiting up to {} s for it",
+                    store.location(),
+                    wait.as_secs()
+                );
+            }
+            store.set_lock_wait(wait);
+            store.lock()
+        }
+        locked => locked,
     }
 }
 

@@ -184,6 +184,8 @@ pub struct Store {
     location: Location,
     /// Whether a `read_snapshot` is open on the connection.
     in_snapshot: std::cell::Cell<bool>,
+    /// How long `lock` waits while another fbl holds the store (`--lock-wait`).
+    lock_wait: std::time::Duration,
 }
 
 /// Where a store is.
@@ -208,7 +210,7 @@ impl std::fmt::Display for Location {
 /// tell an overlapping run from a failure.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "another fbl{} is working on store {} (lock {} is held); this run did nothing",
+    "another fbl{} is working on store {} (lock {} is held); nothing was done",
     holder.as_ref().map(LockHolder::described).unwrap_or_default(),
     store.display(),
     lock.display()
@@ -234,7 +236,8 @@ pub struct LockHolder {
 
 impl LockHolder {
     fn read(file: &mut File) -> Option<LockHolder> {
-        use std::io::Read;
+        use std::io::{Read, Seek};
+        file.rewind().ok()?;
         let mut text = String::new();
         file.take(256).read_to_string(&mut text).ok()?;
         let field = |name: &str| {
@@ -284,7 +287,76 @@ fn write_lock_holder(file: &mut File) -> std::io::Result<()> {
 /// beside it). A PostgreSQL store needs none: its writes are serialised by the server, and
 /// mailboxes are locked one by one (`Store::lock_mailbox`).
 pub struct StoreLock {
+    // Released first, before the lock file another fbl waits on.
+    _database: Option<DatabaseLock>,
     _file: Option<File>,
+}
+
+/// An exclusive `flock` on a SQLite database file itself, for as long as the value lives.
+/// SQLite's own locks are POSIX record locks, which every descriptor of the process on the
+/// file shares and the closing of any one of them drops: the descriptor taken here is
+/// therefore never closed (it is kept until the process ends, one per database file), and
+/// only its `flock` is released when the value is dropped. `flock` and record locks do not
+/// meet on Linux's local file systems.
+struct DatabaseLock {
+    file: std::sync::Arc<File>,
+}
+
+enum DatabaseLockError {
+    Held,
+    Io(std::io::Error),
+}
+
+impl DatabaseLock {
+    fn take(
+        database: &std::path::Path,
+    ) -> std::result::Result<Option<DatabaseLock>, DatabaseLockError> {
+        use std::sync::{Arc, Mutex};
+        /// A database file's device and inode, and a descriptor of it.
+        type Kept = ((u64, u64), Arc<File>);
+        /// Descriptors of database files, kept open until the end.
+        static KEPT: Mutex<Vec<Kept>> = Mutex::new(Vec::new());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+            let Ok(metadata) = std::fs::metadata(database) else {
+                // Not made yet (nothing to share with another path) or gone: the lock
+                // file alone holds.
+                return Ok(None);
+            };
+            let key = (metadata.dev(), metadata.ino());
+            let mut kept = KEPT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let file = match kept.iter().find(|(k, _)| *k == key) {
+                Some((_, file)) => Arc::clone(file),
+                None => {
+                    let file = File::options()
+                        .read(true)
+                        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+                        .open(database)
+                        .map_err(DatabaseLockError::Io)?;
+                    let file = Arc::new(file);
+                    kept.push((key, Arc::clone(&file)));
+                    file
+                }
+            };
+            match file.try_lock() {
+                Ok(()) => Ok(Some(DatabaseLock { file })),
+                Err(std::fs::TryLockError::WouldBlock) => Err(DatabaseLockError::Held),
+                Err(std::fs::TryLockError::Error(error)) => Err(DatabaseLockError::Io(error)),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = (database, &KEPT);
+            Ok(None)
+        }
+    }
+}
+
+impl Drop for DatabaseLock {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
 }
 
 /// A report to keep.
@@ -662,6 +734,7 @@ impl Store {
             db: Db::Sqlite(conn),
             location: Location::Sqlite(path.to_path_buf()),
             in_snapshot: Default::default(),
+            lock_wait: std::time::Duration::ZERO,
         };
         store
             .migrate()
@@ -678,6 +751,7 @@ impl Store {
                     db: Db::Postgres(Box::new(pg::connect(config)?)),
                     location: location.clone(),
                     in_snapshot: Default::default(),
+                    lock_wait: std::time::Duration::ZERO,
                 };
                 store
                     .migrate()
@@ -705,16 +779,41 @@ impl Store {
         self.db.dialect()
     }
 
-    /// Takes the store's lock, or fails at once when another fbl holds it. For a
-    /// PostgreSQL store this takes nothing: several hosts share it (see `lock_mailbox`).
+    /// How long `lock` waits while another fbl holds the store before it fails (none by
+    /// default: `--lock-wait`).
+    pub fn set_lock_wait(&mut self, wait: std::time::Duration) {
+        self.lock_wait = wait;
+    }
+
+    /// Takes the store's lock, waiting up to `set_lock_wait`'s time while another fbl holds
+    /// it, then failing with [`StoreLocked`]. For a PostgreSQL store this takes nothing:
+    /// several hosts share it (see `lock_mailbox`).
     pub fn lock(&self) -> Result<StoreLock> {
+        let started = std::time::Instant::now();
+        loop {
+            match self.lock_once() {
+                Err(error)
+                    if error.downcast_ref::<StoreLocked>().is_some()
+                        && started.elapsed() < self.lock_wait =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                locked => return locked,
+            }
+        }
+    }
+
+    fn lock_once(&self) -> Result<StoreLock> {
         let Location::Sqlite(path) = &self.location else {
-            return Ok(StoreLock { _file: None });
+            return Ok(StoreLock {
+                _file: None,
+                _database: None,
+            });
         };
         // Beside the file itself: a store reached through a link, or by another path, is
         // one store with one lock.
         let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
-        let mut lock_path = real.into_os_string();
+        let mut lock_path = real.clone().into_os_string();
         lock_path.push(".lock");
         let lock_path = PathBuf::from(lock_path);
         let mut options = File::options();
@@ -751,18 +850,51 @@ impl Store {
         }
         match file.try_lock() {
             Ok(()) => {
+                // The database file itself too: the lock file is named after the path, and a
+                // hard link or a bind-mounted file is the same store under another path,
+                // with a lock file of its own.
+                let database = match DatabaseLock::take(&real) {
+                    Ok(database) => database,
+                    Err(DatabaseLockError::Held) => {
+                        return Err(StoreLocked {
+                            store: path.clone(),
+                            lock: real,
+                            holder: None,
+                            quiet: false,
+                        }
+                        .into());
+                    }
+                    Err(DatabaseLockError::Io(error)) => {
+                        return Err(error)
+                            .with_context(|| format!("cannot lock {}", real.display()));
+                    }
+                };
                 // Who holds it, for the run that finds it held. The lock is what counts: a
                 // file that cannot be written only makes that run say less.
                 let mut file = file;
                 let _ = write_lock_holder(&mut file);
-                Ok(StoreLock { _file: Some(file) })
+                Ok(StoreLock {
+                    _file: Some(file),
+                    _database: database,
+                })
             }
             Err(std::fs::TryLockError::WouldBlock) => {
                 let mut file = file;
+                // A holder that has just taken the lock writes who it is a moment later: an
+                // empty file is read again for a little while before it is taken for an
+                // older fbl's, which is said.
+                let mut holder = LockHolder::read(&mut file);
+                for _ in 0..10 {
+                    if holder.is_some() {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    holder = LockHolder::read(&mut file);
+                }
                 Err(StoreLocked {
                     store: path.clone(),
                     lock: lock_path,
-                    holder: LockHolder::read(&mut file),
+                    holder,
                     quiet: false,
                 }
                 .into())

@@ -886,6 +886,87 @@ fn a_second_fbl_on_the_same_store_is_refused() {
     }
 }
 
+/// The lock file is named after the path; a hard link (or a bind-mounted file) is the same
+/// store under another path, with a lock file of its own: the database file is locked too.
+#[test]
+fn the_same_store_through_a_hard_link_is_refused_while_held() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "a.eml",
+        &arf("abuse", "a@example.org", "m@example.com"),
+    );
+    let store = fbl::store::Store::open(&dir.path().join("fbl.sqlite")).unwrap();
+    std::fs::create_dir(dir.path().join("other")).unwrap();
+    std::fs::hard_link(
+        dir.path().join("fbl.sqlite"),
+        dir.path().join("other/fbl.sqlite"),
+    )
+    .unwrap();
+    let lock = store.lock().unwrap();
+    let output = run(fbl(dir.path()).args(["--db", "other/fbl.sqlite", "ingest", "a.eml"]));
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("is working on store other/fbl.sqlite"),
+        "{output:?}"
+    );
+    assert_eq!(counts(dir.path()).reports, 0);
+    // Let go, the other path is free again; and taken again in this process, refused again.
+    drop(lock);
+    let output = run(fbl(dir.path()).args(["--db", "other/fbl.sqlite", "ingest", "a.eml"]));
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let _lock = store.lock().unwrap();
+    let output = run(fbl(dir.path()).args([
+        "--db",
+        "other/fbl.sqlite",
+        "suppress",
+        "add",
+        "b@example.org",
+    ]));
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+}
+
+/// `--lock-wait SECONDS` makes any command wait for another fbl's lock; `fbl run` waits a
+/// minute unless told otherwise (an MTA piping reports in holds it a moment per message).
+#[test]
+fn a_command_waits_for_a_lock_that_is_let_go() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "fbl.toml", b"[store]\npath = \"fbl.sqlite\"\n");
+    let store = fbl::store::Store::open(&dir.path().join("fbl.sqlite")).unwrap();
+    let hold_then_let_go = |store: fbl::store::Store| {
+        let lock = store.lock().unwrap();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(700));
+            drop(lock);
+            store
+        })
+    };
+    // Without --lock-wait, at once: 3.
+    let letting_go = hold_then_let_go(store);
+    let output =
+        run(fbl(dir.path()).args(["--config", "fbl.toml", "suppress", "add", "a@example.org"]));
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    let store = letting_go.join().unwrap();
+    // With it, done once the lock is let go.
+    let letting_go = hold_then_let_go(store);
+    let output = run(fbl(dir.path()).args([
+        "--config",
+        "fbl.toml",
+        "--lock-wait",
+        "30",
+        "suppress",
+        "add",
+        "a@example.org",
+    ]));
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let store = letting_go.join().unwrap();
+    // A run waits by default.
+    let letting_go = hold_then_let_go(store);
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "run"]));
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    letting_go.join().unwrap();
+}
+
 #[test]
 fn an_overlapping_cron_run_ends_quietly_until_the_run_it_overlaps_has_held_the_store_an_hour() {
     let dir = tempfile::tempdir().unwrap();
@@ -899,7 +980,7 @@ fn an_overlapping_cron_run_ends_quietly_until_the_run_it_overlaps_has_held_the_s
         "{written}"
     );
     // Under cron (no terminal), a run that started minutes ago is no news: exit 3, silent.
-    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "run"]));
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "--lock-wait", "0", "run"]));
     assert_eq!(output.status.code(), Some(3), "{output:?}");
     assert!(
         output.stdout.is_empty() && output.stderr.is_empty(),
@@ -920,21 +1001,38 @@ fn an_overlapping_cron_run_ends_quietly_until_the_run_it_overlaps_has_held_the_s
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string();
     std::fs::write(&lock_file, format!("pid 4242\nsince {since}\n")).unwrap();
-    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "run"]));
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "--lock-wait", "0", "run"]));
     assert_eq!(output.status.code(), Some(3), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.starts_with(&format!(
             "fbl: another fbl (process 4242, since {since}, 2 h 5 min) is working on store "
-        )) && stderr.contains("this run did nothing"),
+        )) && stderr.contains("nothing was done"),
         "{stderr}"
     );
     // A lock file an older fbl left empty: said, as before.
     std::fs::write(&lock_file, "").unwrap();
-    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "run"]));
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "--lock-wait", "0", "run"]));
     assert_eq!(output.status.code(), Some(3), "{output:?}");
     assert!(
         String::from_utf8_lossy(&output.stderr).starts_with("fbl: another fbl is working on store"),
+        "{output:?}"
+    );
+    // A holder that has just taken the lock and not yet written who it is: not said.
+    std::fs::write(&lock_file, "").unwrap();
+    let writer = {
+        let lock_file = lock_file.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(60));
+            let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ");
+            std::fs::write(&lock_file, format!("pid 4243\nsince {now}\n")).unwrap();
+        })
+    };
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "--lock-wait", "0", "run"]));
+    writer.join().unwrap();
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    assert!(
+        output.stdout.is_empty() && output.stderr.is_empty(),
         "{output:?}"
     );
 }

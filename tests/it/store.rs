@@ -2366,6 +2366,92 @@ fn complaints_stored_before_0027_count_as_alerted(backend: Backend) {
     assert_eq!(store.complaints_to_alert().unwrap(), (7, None));
 }
 
+/// Before 0029 the complaints per list and per complainant domain were kept per the day
+/// they were reported; 0029 counts them again per the day they are rated against (their
+/// message's send day when the send log gave one), and the report step, redoing a fact, takes
+/// its counts back from that same day.
+fn list_and_domain_counts_kept_before_0029_move_to_the_send_day(backend: Backend) {
+    let test = TestStore::new(backend);
+    let raw = crate::support::arf("abuse", "f1@yahoo.com", "fri-1@sender.example");
+    let sep = match backend {
+        Backend::Sqlite => "char(31)",
+        Backend::Postgres => "chr(31)",
+    };
+    let rows = format!(
+        "INSERT INTO reports (id, sha256, ingested_at, origin, kind, format, reporter,
+             reported_at, reported_day, redacted, attributed, report_json, raw_packed, raw_size,
+             content_key)
+         VALUES (7, {sha}, '2026-11-16T12:00:00Z', 'late.eml', 'complaint', 'arf', 'yahoo',
+             '2026-11-16T12:00:00Z', '2026-11-16', 0, 1, '{{}}', {packed}, {size}, {sha});
+         INSERT INTO complainants (report_id, address, id, via)
+             VALUES (7, 'f1@yahoo.com', '', 'original_rcpt_to');
+         INSERT INTO complaint_facts
+             (report_id, reported_day, campaign, list, domain, notes, placed, send_rowid, sent_day)
+             VALUES (7, '2026-11-16', 'friday', 'weekly', 'yahoo.com', NULL, -1, NULL,
+                     '2026-11-06');
+         INSERT INTO complaint_day_counts (kind, day, key, complaints) VALUES
+             ('campaign', '2026-11-16', 'friday' || {sep} || 'weekly', 1),
+             ('domain', '2026-11-16', 'yahoo.com', 1);
+         INSERT INTO report_progress (name, value) VALUES ('complaint_id', 7);",
+        sha = blob(backend, &fbl::store::sha256(&raw)),
+        packed = blob(backend, &fbl::store::pack(&raw).unwrap()),
+        size = raw.len()
+    );
+    let version = migration_names("sqlite")
+        .iter()
+        .position(|name| name.ends_with("_list_domain_sent_day.sql"))
+        .expect("the migration is listed");
+    store_of_version(&test, version, &rows);
+    let mut store = Store::open_at(&test.location).unwrap();
+    let domains = |store: &Store, day: &str| -> Vec<(String, u64)> {
+        store
+            .domain_counts(day, day)
+            .unwrap()
+            .into_iter()
+            .map(|d| (d.domain, d.complaints))
+            .collect()
+    };
+    let list_rated = |store: &Store, day: &str| -> Vec<(Option<String>, u64)> {
+        store
+            .campaign_counts(day, day)
+            .unwrap()
+            .into_iter()
+            .filter(|c| c.rated > 0)
+            .map(|c| (c.list, c.rated))
+            .collect()
+    };
+    assert_eq!(
+        domains(&store, "2026-11-06"),
+        [("yahoo.com".to_string(), 1)]
+    );
+    assert_eq!(domains(&store, "2026-11-16"), []);
+    assert_eq!(
+        list_rated(&store, "2026-11-06"),
+        [(Some("weekly".to_string()), 1)]
+    );
+    assert_eq!(list_rated(&store, "2026-11-16"), []);
+    // The campaign is still counted on the day reported.
+    let friday = store.campaign_counts("2026-11-16", "2026-11-16").unwrap();
+    assert_eq!(
+        friday
+            .iter()
+            .map(|c| (c.campaign.as_deref(), c.complaints))
+            .collect::<Vec<_>>(),
+        [(Some("friday"), 1)]
+    );
+
+    // The fact is redone: the send log (empty) no longer places it, so it counts on the day
+    // reported, and nothing is left on the send day.
+    store.refresh_report_summaries().unwrap();
+    assert_eq!(domains(&store, "2026-11-06"), []);
+    assert_eq!(
+        domains(&store, "2026-11-16"),
+        [("yahoo.com".to_string(), 1)]
+    );
+    assert_eq!(list_rated(&store, "2026-11-06"), []);
+    assert_eq!(list_rated(&store, "2026-11-16"), []);
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -2403,5 +2489,6 @@ on_both_backends!(
     adding_or_importing_a_listed_address_again_changes_nothing,
     reasons_stored_before_0026_are_folded_to_lower_case,
     complaints_stored_before_0027_count_as_alerted,
+    list_and_domain_counts_kept_before_0029_move_to_the_send_day,
     reasons_folded_by_0026_get_their_configured_expiry_at_the_next_run,
 );

@@ -838,18 +838,24 @@ impl Store {
         )
     }
 
-    /// The sightings of one IP and code whose recipient is `recipient` (ASCII case aside):
-    /// those `rates::one_per_rejection` may pair with a new sighting of that recipient.
+    /// The sightings of one IP and code whose recipient is `recipient` (ASCII case aside),
+    /// seen from `from` to `to` (`seen_at` compared as text): those `rates::one_per_rejection`
+    /// may pair with a new sighting of that recipient. The times bound the read of the IP's
+    /// sightings in its index (`block_events_by_ip`), which a blocked IP fills by the
+    /// thousand.
     pub fn block_events_of_recipient(
         &self,
         ip: &str,
         code: &str,
         recipient: &str,
+        from: &str,
+        to: &str,
     ) -> Result<Vec<BlockEvent>> {
         let mut found = self.db.query(
             "SELECT ip, code, class, text, recipient, seen_at, source FROM block_events
-             WHERE ip = ?1 AND code = ?2 AND lower(recipient) = lower(?3) ORDER BY seen_at, id",
-            params![ip, code, recipient],
+             WHERE ip = ?1 AND seen_at BETWEEN ?4 AND ?5
+               AND code = ?2 AND lower(recipient) = lower(?3) ORDER BY seen_at, id",
+            params![ip, code, recipient, from, to],
             block_event_from_row,
         )?;
         // PostgreSQL's lower() folds letters beyond ASCII too.

@@ -956,13 +956,40 @@ impl Store {
             "SELECT count(*) FROM suppressions WHERE removed_at IS NULL",
             params![],
         )? as u64;
-        let reporters = self.db.query(
-            "SELECT reporter, count(*), max(reported_at) FROM reports
-             WHERE kind IN ('complaint', 'not_spam', 'unsubscribe')
-             GROUP BY reporter ORDER BY count(*) DESC, reporter",
+        // Reports per reporter, counted per day from the index reports_complaints_by_day
+        // (kind, reported_day, source_ip, reporter) in its own order; then each reporter's
+        // latest report time, read from its latest day's reports alone (`reported_day` is
+        // the start of `reported_at`). A GROUP BY reporter read every row of the table,
+        // past the raw messages: 9 to 22 s over 1,000,000 complaints.
+        let kinds = "kind IN ('complaint', 'not_spam', 'unsubscribe')";
+        let per_day: Vec<(String, String, i64)> = self.db.query(
+            &format!(
+                "SELECT reporter, reported_day, count(*) FROM reports WHERE {kinds}
+                 GROUP BY kind, reported_day, source_ip, reporter"
+            ),
             params![],
-            |r| Ok((r.get(0)?, r.get::<i64>(1)? as u64, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
+        let mut by_reporter: std::collections::BTreeMap<String, (u64, String)> = Default::default();
+        for (reporter, day, n) in per_day {
+            let entry = by_reporter.entry(reporter).or_default();
+            entry.0 += n as u64;
+            if day > entry.1 {
+                entry.1 = day;
+            }
+        }
+        let mut reporters = Vec::with_capacity(by_reporter.len());
+        for (reporter, (n, day)) in by_reporter {
+            let latest: Option<String> = self.db.value(
+                &format!(
+                    "SELECT max(reported_at) FROM reports
+                     WHERE {kinds} AND reported_day = ?1 AND reporter = ?2"
+                ),
+                params![day, reporter],
+            )?;
+            reporters.push((reporter, n, latest.unwrap_or_default()));
+        }
+        reporters.sort_by(|a: &(String, u64, String), b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         let example: Option<Vec<u8>> = self.db.query_opt(
             "SELECT raw_packed FROM reports WHERE kind = 'complaint' AND source_ip = ?1
              ORDER BY attributed DESC, reported_at DESC, id DESC LIMIT 1",

@@ -171,6 +171,10 @@ pub struct CampaignCount {
     /// Complaints and messages of every day kept (a campaign's rate is over all of it).
     pub complaints_all: u64,
     pub messages_all: u64,
+    /// Complaints rated against the window's days (about messages sent in it when the send
+    /// log says when, else reported in it), counted for a list only: a list's rate is over
+    /// these and `messages`, like with like, as an IP's is.
+    pub rated: u64,
 }
 
 /// Complaints and messages of one recipient domain.
@@ -959,7 +963,8 @@ pub fn build_report(
     // Campaigns and lists.
     // A campaign is sent once: shown when it drew a complaint in the window, rated over all
     // its complaints and messages. A list is mailed on and on: rated over the window, its
-    // complaints reported and its messages sent in it.
+    // complaints rated against the window's days (`CampaignCount::rated`) and its messages
+    // sent in it.
     // Per name: complaints in the window, then the complaints and messages rated.
     let mut campaigns: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
     let mut lists: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
@@ -972,8 +977,8 @@ pub fn build_report(
         }
         if let Some(list) = &count.list {
             let entry = lists.entry(list.clone()).or_default();
-            entry.0 += count.complaints;
-            entry.1 += count.complaints;
+            entry.0 += count.rated;
+            entry.1 += count.rated;
             entry.2 += count.messages;
         }
     }
@@ -2549,6 +2554,7 @@ mod tests {
                     messages: 1500,
                     complaints_all: 8,
                     messages_all: 2000,
+                    rated: 6,
                 },
                 CampaignCount {
                     campaign: Some("summer".into()),
@@ -2557,6 +2563,7 @@ mod tests {
                     messages: 5000,
                     complaints_all: 1,
                     messages_all: 5000,
+                    rated: 1,
                 },
             ],
             unattributed: 9,
@@ -2625,6 +2632,7 @@ mod tests {
                 messages: 500,
                 complaints_all: 1,
                 messages_all: 500,
+                rated: 0,
             }],
             complaints_without_campaign: 1,
             attributed: 0,

@@ -57,20 +57,28 @@ fn record(
         })
         .collect::<Result<_>>()?;
     // The sightings already stored that a new one may pair with, per IP, code and
-    // recipient (ASCII case aside), read before any is added.
+    // recipient (ASCII case aside), read before any is added: those linked to the new
+    // sightings' times (`linked_sightings`).
     type Group = (String, String, String);
-    let mut groups: BTreeMap<Group, (Vec<BlockEvent>, Vec<BlockEvent>)> = BTreeMap::new();
+    let mut times: BTreeMap<Group, (&str, Vec<Instant>)> = BTreeMap::new();
     for (sighting, ip) in sightings.iter().zip(&ips) {
         let recipient = sighting.recipient.as_deref().unwrap_or("");
+        if recipient.is_empty() {
+            continue;
+        }
         let key = (
             ip.clone(),
             sighting.recognised.code.clone(),
             recipient.to_ascii_lowercase(),
         );
-        if !recipient.is_empty() && !groups.contains_key(&key) {
-            let stored = store.block_events_of_recipient(ip, &key.1, recipient)?;
-            groups.insert(key, (stored, Vec::new()));
-        }
+        let seen_at = sighting.at.as_deref().unwrap_or(fallback_at);
+        let entry = times.entry(key).or_insert((recipient, Vec::new()));
+        entry.1.extend(instant(seen_at));
+    }
+    let mut groups: BTreeMap<Group, (Vec<BlockEvent>, Vec<BlockEvent>)> = BTreeMap::new();
+    for (key, (recipient, new)) in times {
+        let stored = linked_sightings(store, &key.0, &key.1, recipient, &new)?;
+        groups.insert(key, (stored, Vec::new()));
     }
     let mut batch = store.begin()?;
     let mut added = 0;
@@ -118,6 +126,78 @@ fn record(
         added += after.saturating_sub(before) as u64;
     }
     Ok(added)
+}
+
+type Instant = chrono::DateTime<chrono::FixedOffset>;
+
+fn instant(seen_at: &str) -> Option<Instant> {
+    chrono::DateTime::parse_from_rfc3339(seen_at).ok()
+}
+
+/// The stored sightings of one IP, code and recipient that new ones seen at `new` may pair
+/// differently from how they pair now: those chained to the new times by sightings at most
+/// `SAME_REJECTION_MINUTES` apart. `rates::one_per_rejection` pairs in time order and
+/// forgets a sighting older than that: before a gap longer than it, and after one past the
+/// new times, it pairs the same with or without them, so the sightings beyond those gaps
+/// add as many rejections before as after and are not read. (A sighting whose time cannot
+/// be read is never paired, so it changes nothing either.) Read in a span of the IP's
+/// sightings around the new times, widened until the chain ends inside it: times are
+/// compared as text in the store, so the span has a day's margin for a time written with
+/// an offset (at most 14 hours) or other than fbl writes it.
+fn linked_sightings(
+    store: &Store,
+    ip: &str,
+    code: &str,
+    recipient: &str,
+    new: &[Instant],
+) -> Result<Vec<BlockEvent>> {
+    let (Some(&first), Some(&last)) = (new.iter().min(), new.iter().max()) else {
+        return Ok(Vec::new());
+    };
+    let window = chrono::Duration::minutes(crate::rates::SAME_REJECTION_MINUTES);
+    let margin = chrono::Duration::days(1);
+    let text = |at: Instant| {
+        at.with_timezone(&chrono::Utc)
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    };
+    let (mut from, mut to) = (first, last);
+    loop {
+        // Read from..to widened by the pairing window, plus the margin twice: sightings
+        // within one margin of the read's ends may have been written out of it.
+        let (read_from, read_to) = (from - window - margin * 2, to + window + margin * 2);
+        let stored = store.block_events_of_recipient(
+            ip,
+            code,
+            recipient,
+            &text(read_from),
+            &text(read_to),
+        )?;
+        let mut times: Vec<Instant> = stored.iter().filter_map(|e| instant(&e.seen_at)).collect();
+        times.extend_from_slice(new);
+        times.sort();
+        // The chain through the new times: back from the first, on from the last, while
+        // the next sighting is at most the window away.
+        let mut start = times.iter().position(|t| *t == first).unwrap_or(0);
+        while start > 0 && times[start] - times[start - 1] <= window {
+            start -= 1;
+        }
+        let mut end = times
+            .iter()
+            .rposition(|t| *t == last)
+            .unwrap_or(times.len() - 1);
+        while end + 1 < times.len() && times[end + 1] - times[end] <= window {
+            end += 1;
+        }
+        let (chain_from, chain_to) = (times[start], times[end]);
+        if chain_from - window >= read_from + margin && chain_to + window <= read_to - margin {
+            return Ok(stored
+                .into_iter()
+                .filter(|e| instant(&e.seen_at).is_some_and(|t| t >= chain_from && t <= chain_to))
+                .collect());
+        }
+        (from, to) = (chain_from, chain_to);
+    }
 }
 
 /// Searches the bounces stored since the last scan for Outlook.com codes. Returns how many
@@ -723,6 +803,133 @@ mod tests {
         let after = read_input(&reader, &window, &mut || Ok(())).unwrap();
         assert_one_state(&after);
         assert_eq!((after.attributed, after.unattributed), (6, 4));
+    }
+
+    /// Stores sightings of 203.0.113.5, S3140, amy@outlook.example at the times given, with
+    /// their sources.
+    fn store_sightings(store: &mut Store, at: &[(&str, &str)]) {
+        let mut batch = store.begin().unwrap();
+        for (seen_at, source) in at {
+            let event = NewBlockEvent {
+                ip: "203.0.113.5",
+                code: "S3140",
+                class: crate::outlook_codes::BlockClass::Block,
+                reply: Some(550),
+                status: Some("5.7.1"),
+                text: "on our block list (S3140)",
+                recipient: "amy@outlook.example",
+                seen_at,
+                source,
+                report_id: None,
+                found_at: NOW,
+            };
+            assert!(batch.add_block_event(&event).unwrap());
+        }
+        batch.commit().unwrap();
+    }
+
+    /// The rejections one new sighting adds to `stored`, as `record` counts them.
+    fn rejections_added(stored: &[BlockEvent], seen_at: &str, source: &str) -> usize {
+        let mut with = stored.to_vec();
+        with.push(BlockEvent {
+            seen_at: seen_at.to_string(),
+            source: source.to_string(),
+            ..stored[0].clone()
+        });
+        crate::rates::one_per_rejection(with).len()
+            - crate::rates::one_per_rejection(stored.to_vec()).len()
+    }
+
+    /// `record` read every sighting of the IP to pair one new sighting; it now reads those
+    /// chained to it by sightings at most ten minutes apart, and counts the same.
+    #[test]
+    fn a_new_sighting_is_paired_against_the_sightings_chained_to_it_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("fbl.sqlite")).unwrap();
+        store_sightings(
+            &mut store,
+            &[
+                ("2026-11-01T09:00:00Z", "bounce"),
+                ("2026-11-10T08:40:00Z", "send_log"),
+                ("2026-11-10T08:48:00Z", "bounce"),
+                // 08:56 UTC, written with an offset.
+                ("2026-11-10T09:56:00+01:00", "send_log"),
+                ("2026-11-12T09:00:00Z", "send_log"),
+            ],
+        );
+        let all = store
+            .block_events_of_recipient("203.0.113.5", "S3140", "amy@outlook.example", "", "9999")
+            .unwrap();
+        assert_eq!(all.len(), 5);
+        let new = "2026-11-10T09:05:00Z";
+        let linked = linked_sightings(
+            &store,
+            "203.0.113.5",
+            "S3140",
+            "AMY@outlook.example",
+            &[instant(new).unwrap()],
+        )
+        .unwrap();
+        let times: Vec<&str> = linked.iter().map(|e| e.seen_at.as_str()).collect();
+        assert_eq!(
+            times,
+            [
+                "2026-11-10T08:40:00Z",
+                "2026-11-10T08:48:00Z",
+                "2026-11-10T09:56:00+01:00"
+            ]
+        );
+        for source in ["bounce", "send_log"] {
+            assert_eq!(
+                rejections_added(&linked, new, source),
+                rejections_added(&all, new, source),
+                "{source}"
+            );
+        }
+        // The chain decides: 08:40 (log) and 08:48 (bounce) pair, so a bounce at 09:05
+        // pairs with the log's 08:56; without the 08:40 sighting it would not.
+        assert_eq!(rejections_added(&all, new, "bounce"), 0);
+        assert_eq!(rejections_added(&all[2..], new, "bounce"), 1);
+    }
+
+    /// A chain of sightings nine minutes apart for three days before the new one: read
+    /// wider until its start, and counted the same as over every sighting.
+    #[test]
+    fn a_chain_longer_than_the_read_is_followed_to_its_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("fbl.sqlite")).unwrap();
+        let start = instant("2026-11-07T09:00:00Z").unwrap();
+        let chain: Vec<(String, &str)> = (0..480)
+            .map(|i| {
+                let at = start + chrono::Duration::minutes(9 * i);
+                let source = if i % 3 == 0 { "bounce" } else { "send_log" };
+                (at.format("%Y-%m-%dT%H:%M:%SZ").to_string(), source)
+            })
+            .collect();
+        let mut at: Vec<(&str, &str)> = chain.iter().map(|(t, s)| (t.as_str(), *s)).collect();
+        at.push(("2026-11-06T20:00:00Z", "bounce"));
+        store_sightings(&mut store, &at);
+        let new = start + chrono::Duration::minutes(9 * 480);
+        let linked = linked_sightings(
+            &store,
+            "203.0.113.5",
+            "S3140",
+            "amy@outlook.example",
+            &[new],
+        )
+        .unwrap();
+        assert_eq!(linked.len(), 480);
+        let all = store
+            .block_events_of_recipient("203.0.113.5", "S3140", "amy@outlook.example", "", "9999")
+            .unwrap();
+        let new = new.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        for source in ["bounce", "send_log"] {
+            assert_eq!(
+                rejections_added(&linked, &new, source),
+                rejections_added(&all, &new, source),
+                "{source}"
+            );
+        }
     }
 
     /// A failed read ends the snapshot: the connection reads the latest commit after it.

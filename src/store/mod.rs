@@ -48,7 +48,7 @@ const HISTORY_CHAIN: &str = "WITH RECURSIVE chain (id) AS (
     )";
 
 /// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
-const MIGRATIONS: [(&str, &str); 28] = [
+const MIGRATIONS: [(&str, &str); 29] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/sqlite/0001_init.sql"),
@@ -160,6 +160,10 @@ const MIGRATIONS: [(&str, &str); 28] = [
     (
         "0028_quarantine_dismissed.sql",
         include_str!("../../schemas/sqlite/0028_quarantine_dismissed.sql"),
+    ),
+    (
+        "0029_list_domain_sent_day.sql",
+        include_str!("../../schemas/sqlite/0029_list_domain_sent_day.sql"),
     ),
 ];
 

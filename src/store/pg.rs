@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// Numbered migrations for PostgreSQL, the same numbers as SQLite's. The schema version is
 /// the highest row of `fbl_schema`.
-pub(super) const MIGRATIONS: [(&str, &str); 28] = [
+pub(super) const MIGRATIONS: [(&str, &str); 29] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/postgres/0001_init.sql"),
@@ -122,6 +122,10 @@ pub(super) const MIGRATIONS: [(&str, &str); 28] = [
     (
         "0028_quarantine_dismissed.sql",
         include_str!("../../schemas/postgres/0028_quarantine_dismissed.sql"),
+    ),
+    (
+        "0029_list_domain_sent_day.sql",
+        include_str!("../../schemas/postgres/0029_list_domain_sent_day.sql"),
     ),
 ];
 

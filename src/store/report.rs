@@ -90,6 +90,11 @@ pub struct DelistFigures {
 /// `fbl run` has covered.
 const ALERTED_THROUGH: &str = "alerted_id";
 
+/// The day a complaint fact is rated against: the day its message was sent when the send
+/// log says, else the day it was reported (`complaint_day_counts` kinds `list` and `domain`
+/// are kept per this day; migration 0029 counted them again so).
+const RATED_DAY: &str = "coalesce(sent_day, reported_day)";
+
 /// The name under which the bounce scan keeps its progress.
 const BOUNCE_SCAN: &str = "bounces";
 
@@ -381,14 +386,26 @@ impl Store {
     }
 
     /// Complaints reported in the days given per campaign and list of the message they are
-    /// about, with the messages the send log holds for each campaign and list. Complaints
-    /// the send log cannot place are counted under no campaign and no list.
+    /// about, and of those with a list, the complaints rated against the days given (about
+    /// mail sent in them when the send log says when, else reported in them), with the
+    /// messages the send log holds for each campaign and list. Complaints the send log
+    /// cannot place are counted under no campaign and no list.
     pub fn campaign_counts(&self, from_day: &str, to_day: &str) -> Result<Vec<CampaignCount>> {
         let in_window = |day: &str| !day.is_empty() && day >= from_day && day <= to_day;
         // Per key: complaints in the window and in all; messages sent in the window and in
-        // all (a send the log gives no time for counts in every window, as it may be in any).
-        let mut by_key: std::collections::BTreeMap<String, [u64; 4]> =
+        // all (a send the log gives no time for counts in every window, as it may be in any);
+        // complaints rated against the window.
+        let mut by_key: std::collections::BTreeMap<String, [u64; 5]> =
             std::collections::BTreeMap::new();
+        let rated: Vec<(String, i64)> = self.db.query(
+            "SELECT key, sum(complaints) FROM complaint_day_counts
+             WHERE kind = 'list' AND day BETWEEN ?1 AND ?2 GROUP BY key",
+            params![from_day, to_day],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        for (key, n) in rated {
+            by_key.entry(key).or_default()[4] += n as u64;
+        }
         let complaints: Vec<(String, String, i64)> = self.db.query(
             "SELECT key, day, sum(complaints) FROM complaint_day_counts
              WHERE kind = 'campaign' GROUP BY key, day",
@@ -421,9 +438,9 @@ impl Store {
         }
         Ok(by_key
             .into_iter()
-            .filter(|(key, counts)| windowed_keys.contains(key) || counts[2] > 0)
+            .filter(|(key, counts)| windowed_keys.contains(key) || counts[2] > 0 || counts[4] > 0)
             .map(
-                |(key, [complaints, complaints_all, messages, messages_all])| {
+                |(key, [complaints, complaints_all, messages, messages_all, rated])| {
                     let (campaign, list) = split_campaign_key(&key);
                     CampaignCount {
                         campaign,
@@ -432,14 +449,16 @@ impl Store {
                         messages,
                         complaints_all,
                         messages_all,
+                        rated,
                     }
                 },
             )
             .collect())
     }
 
-    /// Complaints per complainant domain (reported in the days given) and messages per
-    /// recipient domain (sent in those days), for the domains that had complaints.
+    /// Complaints per complainant domain (rated against the days given: about mail sent in
+    /// them when the send log says when, else reported in them) and messages per recipient
+    /// domain (sent in those days), for the domains that had complaints.
     pub fn domain_counts(&self, from_day: &str, to_day: &str) -> Result<Vec<DomainCount>> {
         let mut counts: Vec<DomainCount> = self.db.query(
             "SELECT key, sum(complaints) FROM complaint_day_counts
@@ -570,15 +589,19 @@ impl Store {
         let last_id = progress("complaint_id")?;
         // Facts leaving take their counts with them; facts coming add theirs.
         let count_facts = |sign: &str, selection: &str| -> Result<()> {
-            for (kind, key, filter) in [
-                ("campaign", campaign_key.as_str(), "1 = 1"),
-                ("domain", "domain", "domain IS NOT NULL"),
+            // Per campaign and list by the day reported (a campaign is shown when it drew a
+            // complaint in the window); per list and per domain by the day rated against
+            // (`RATED_DAY`), as the IP figures are.
+            for (kind, day, key, filter) in [
+                ("campaign", "reported_day", campaign_key.as_str(), "1 = 1"),
+                ("list", RATED_DAY, campaign_key.as_str(), "list IS NOT NULL"),
+                ("domain", RATED_DAY, "domain", "domain IS NOT NULL"),
             ] {
                 tx.execute(
                     &format!(
                         "INSERT INTO complaint_day_counts (kind, day, key, complaints)
-                         SELECT '{kind}', reported_day, {key} AS k, {sign}count(*) FROM complaint_facts
-                         WHERE ({selection}) AND {filter} GROUP BY reported_day, k
+                         SELECT '{kind}', {day} AS d, {key} AS k, {sign}count(*) FROM complaint_facts
+                         WHERE ({selection}) AND {filter} GROUP BY d, k
                          ON CONFLICT (kind, day, key)
                          DO UPDATE SET complaints = complaint_day_counts.complaints + excluded.complaints"
                     ),
@@ -843,18 +866,24 @@ impl Store {
         )
     }
 
-    /// The sightings of one IP and code whose recipient is `recipient` (ASCII case aside):
-    /// those `rates::one_per_rejection` may pair with a new sighting of that recipient.
+    /// The sightings of one IP and code whose recipient is `recipient` (ASCII case aside),
+    /// seen from `from` to `to` (`seen_at` compared as text): those `rates::one_per_rejection`
+    /// may pair with a new sighting of that recipient. The times bound the read of the IP's
+    /// sightings in its index (`block_events_by_ip`), which a blocked IP fills by the
+    /// thousand.
     pub fn block_events_of_recipient(
         &self,
         ip: &str,
         code: &str,
         recipient: &str,
+        from: &str,
+        to: &str,
     ) -> Result<Vec<BlockEvent>> {
         let mut found = self.db.query(
             "SELECT ip, code, class, text, recipient, seen_at, source FROM block_events
-             WHERE ip = ?1 AND code = ?2 AND lower(recipient) = lower(?3) ORDER BY seen_at, id",
-            params![ip, code, recipient],
+             WHERE ip = ?1 AND seen_at BETWEEN ?4 AND ?5
+               AND code = ?2 AND lower(recipient) = lower(?3) ORDER BY seen_at, id",
+            params![ip, code, recipient, from, to],
             block_event_from_row,
         )?;
         // PostgreSQL's lower() folds letters beyond ASCII too.
@@ -955,13 +984,40 @@ impl Store {
             "SELECT count(*) FROM suppressions WHERE removed_at IS NULL",
             params![],
         )? as u64;
-        let reporters = self.db.query(
-            "SELECT reporter, count(*), max(reported_at) FROM reports
-             WHERE kind IN ('complaint', 'not_spam', 'unsubscribe')
-             GROUP BY reporter ORDER BY count(*) DESC, reporter",
+        // Reports per reporter, counted per day from the index reports_complaints_by_day
+        // (kind, reported_day, source_ip, reporter) in its own order; then each reporter's
+        // latest report time, read from its latest day's reports alone (`reported_day` is
+        // the start of `reported_at`). A GROUP BY reporter read every row of the table,
+        // past the raw messages: 9 to 22 s over 1,000,000 complaints.
+        let kinds = "kind IN ('complaint', 'not_spam', 'unsubscribe')";
+        let per_day: Vec<(String, String, i64)> = self.db.query(
+            &format!(
+                "SELECT reporter, reported_day, count(*) FROM reports WHERE {kinds}
+                 GROUP BY kind, reported_day, source_ip, reporter"
+            ),
             params![],
-            |r| Ok((r.get(0)?, r.get::<i64>(1)? as u64, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
+        let mut by_reporter: std::collections::BTreeMap<String, (u64, String)> = Default::default();
+        for (reporter, day, n) in per_day {
+            let entry = by_reporter.entry(reporter).or_default();
+            entry.0 += n as u64;
+            if day > entry.1 {
+                entry.1 = day;
+            }
+        }
+        let mut reporters = Vec::with_capacity(by_reporter.len());
+        for (reporter, (n, day)) in by_reporter {
+            let latest: Option<String> = self.db.value(
+                &format!(
+                    "SELECT max(reported_at) FROM reports
+                     WHERE {kinds} AND reported_day = ?1 AND reporter = ?2"
+                ),
+                params![day, reporter],
+            )?;
+            reporters.push((reporter, n, latest.unwrap_or_default()));
+        }
+        reporters.sort_by(|a: &(String, u64, String), b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         let example: Option<Vec<u8>> = self.db.query_opt(
             "SELECT raw_packed FROM reports WHERE kind = 'complaint' AND source_ip = ?1
              ORDER BY attributed DESC, reported_at DESC, id DESC LIMIT 1",

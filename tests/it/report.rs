@@ -2224,3 +2224,118 @@ fn the_delisting_packet_rates_late_complaints_against_their_send_day_as_the_repo
         "{text}"
     );
 }
+
+/// A list mailed 20,000 times on Friday 6 November and 200 times a day after (a quiet
+/// spell), all to yahoo.com from 192.0.2.60; twelve complaints about Friday's mail reported
+/// on Monday 16 November. The list and the recipient domain counted them on the day they were
+/// reported, against the quiet days' 1,600 messages of an eight-day window: 0.75%, a critical
+/// list alert on Monday about mail that drew 12 complaints in 20,000. The IP and reporter
+/// figures rated them against Friday already; now the list and domain figures do too.
+#[test]
+fn list_and_domain_figures_rate_late_complaints_against_their_send_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path();
+    std::fs::write(
+        path.join("fbl.toml"),
+        "[store]\npath = \"fbl.sqlite\"\n\n[send_log]\nretention_days = 5000\n\n\
+         [report]\nsending_ips = [\"192.0.2.0/24\"]\n",
+    )
+    .unwrap();
+    let mut sends = String::from("message_id,recipient,campaign,list,source_ip,sent_at\n");
+    for i in 0..20_000 {
+        sends.push_str(&format!(
+            "fri-{i}@sender.example,f{i}@yahoo.com,friday,weekly,192.0.2.60,2026-11-06T09:00:00Z\n"
+        ));
+    }
+    for day in 7..=16 {
+        for i in 0..200 {
+            sends.push_str(&format!(
+                "q-{day}-{i}@sender.example,q{day}x{i}@yahoo.com,quiet,weekly,192.0.2.60,\
+                 2026-11-{day:02}T09:00:00Z\n"
+            ));
+        }
+    }
+    std::fs::write(path.join("sends.csv"), sends).unwrap();
+    let reports = path.join("reports");
+    std::fs::create_dir(&reports).unwrap();
+    for i in 0..12 {
+        std::fs::write(
+            reports.join(format!("{i:03}.eml")),
+            complaint(
+                "192.0.2.60",
+                "2026-11-16",
+                &format!("fri-{i}@sender.example"),
+                &format!("f{i}@yahoo.com"),
+            ),
+        )
+        .unwrap();
+    }
+    let output = run(fbl(path)
+        .args(["--config", "fbl.toml", "sendlog", "import", "sends.csv"])
+        .args(["--format", "csv"]));
+    assert_eq!(output.status.code(), Some(0));
+    let output = run(fbl(path).args(["--config", "fbl.toml", "ingest", "reports"]));
+    assert_eq!(output.status.code(), Some(0));
+    let fixture = Fixture { dir };
+    let now = "2026-11-16T18:00:00Z";
+    let report = |days: &str| -> serde_json::Value {
+        let output = run(fixture
+            .fbl()
+            .env("FBL_NOW", now)
+            .args(["report", "--format", "json", "--days", days]));
+        assert_eq!(output.status.code(), Some(0));
+        serde_json::from_str(&stdout(&output)).unwrap()
+    };
+    let rows =
+        |report: &serde_json::Value, section: &str, subject: &str| -> Vec<serde_json::Value> {
+            report[section]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|row| row["subject"] == subject)
+                .cloned()
+                .collect()
+        };
+
+    // Eight days, 9 to 16 November: Friday is outside, and so are its complaints, as they
+    // are for the IP.
+    let week = report("8");
+    let ip = find(&week["ips"], "ip", "192.0.2.60");
+    assert_eq!(ip["rated_complaints"], 0, "{ip:#}");
+    assert_eq!(
+        rows(&week, "lists", "weekly"),
+        Vec::<serde_json::Value>::new()
+    );
+    assert_eq!(
+        rows(&week, "recipient_domains", "yahoo.com"),
+        Vec::<serde_json::Value>::new()
+    );
+    // The campaign drew them in the window, and is rated over all of it.
+    let friday = find(&week["campaigns"], "subject", "friday");
+    assert_eq!(
+        (&friday["complaints"], &friday["messages"]),
+        (&12.into(), &20_000.into())
+    );
+
+    // Fourteen days: Friday's messages and its complaints, for the list, the domain and the
+    // IP alike.
+    let fortnight = report("14");
+    let ip = find(&fortnight["ips"], "ip", "192.0.2.60");
+    let weekly = find(&fortnight["lists"], "subject", "weekly");
+    let yahoo = find(&fortnight["recipient_domains"], "subject", "yahoo.com");
+    for row in [weekly, yahoo] {
+        assert_eq!(
+            (&row["complaints"], &row["messages"], &row["level"]),
+            (&12.into(), &22_000.into(), &"ok".into()),
+            "{row:#}"
+        );
+        assert_eq!(row["rate_percent"], ip["rate_percent"], "{row:#} {ip:#}");
+    }
+
+    // Monday's `fbl run` raises no list alert.
+    let output = run(fixture.fbl().env("FBL_NOW", now).args(["run", "--json"]));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let alerts = &summary["report"]["alerts"];
+    assert_eq!(alerts, &serde_json::json!([]), "{alerts:#}");
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+}

@@ -58,7 +58,7 @@ pub fn mta_requested() -> bool {
 /// check` of an address not suppressed or of something that is not an address, an SNDS
 /// alert or a failed SNDS fetch, a new report alert); 2 fatal (bad configuration, unusable
 /// store, an input path that does not exist); 3 another fbl is working on the same store
-/// (this run did nothing); 75 `ingest --mta` only, for any failure (the MTA retries).
+/// (nothing was done); 75 `ingest --mta` only, for any failure (the MTA retries).
 #[derive(Debug, Parser)]
 #[command(name = "fbl", version, max_term_width = 100)]
 pub struct Cli {

@@ -199,6 +199,9 @@ pub struct ServerOptions {
 /// A running Dovecot, killed when dropped.
 pub struct Dovecot {
     dir: Option<tempfile::TempDir>,
+    /// The CA files, fbl's as a client's: not in Dovecot's folder, which is nobody's when
+    /// the tests run as root (fbl as root refuses a CA file another user could change).
+    client_dir: tempfile::TempDir,
     child: Child,
     imap_port: u16,
     imaps_port: u16,
@@ -263,8 +266,16 @@ impl Dovecot {
             ),
         )
         .unwrap();
-        fs::write(root.join("ca.pem"), &certificates.ca).unwrap();
-        fs::write(root.join("unrelated-ca.pem"), &certificates.unrelated_ca).unwrap();
+        let client_dir = tempfile::Builder::new()
+            .prefix("fbl-dovecot-ca-")
+            .tempdir()
+            .expect("cannot make a temporary folder");
+        fs::write(client_dir.path().join("ca.pem"), &certificates.ca).unwrap();
+        fs::write(
+            client_dir.path().join("unrelated-ca.pem"),
+            &certificates.unrelated_ca,
+        )
+        .unwrap();
         fs::write(root.join("cert.pem"), &certificates.cert).unwrap();
         fs::write(root.join("key.pem"), &certificates.key).unwrap();
         fs::set_permissions(root.join("key.pem"), fs::Permissions::from_mode(0o600)).unwrap();
@@ -357,6 +368,7 @@ service imap-login {{
             .map_err(|e| format!("cannot start dovecot (apt-get install -y dovecot-imapd): {e}"))?;
         let mut server = Dovecot {
             dir: Some(dir),
+            client_dir,
             child,
             imap_port,
             imaps_port,
@@ -418,12 +430,12 @@ service imap-login {{
 
     /// The test CA that signed the server's certificate (PEM).
     pub fn ca_path(&self) -> PathBuf {
-        self.dir().join("ca.pem")
+        self.client_dir.path().join("ca.pem")
     }
 
     /// A CA that did not sign the server's certificate (PEM).
     pub fn unrelated_ca_path(&self) -> PathBuf {
-        self.dir().join("unrelated-ca.pem")
+        self.client_dir.path().join("unrelated-ca.pem")
     }
 
     /// Adds a user with a fresh password; a unique suffix keeps tests apart. Dovecot reads the

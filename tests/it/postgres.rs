@@ -91,6 +91,9 @@ pub struct PostgresOptions {
 /// A running PostgreSQL cluster, stopped and deleted when dropped.
 pub struct Postgres {
     path: PathBuf,
+    /// The CA files, fbl's as a client's: not in the server's folder, which is nobody's when
+    /// the tests run as root (fbl as root refuses a CA file another user could change).
+    client_dir: std::sync::Arc<tempfile::TempDir>,
     dir: Mutex<Option<tempfile::TempDir>>,
     child: Mutex<Child>,
     port: u16,
@@ -194,10 +197,20 @@ impl Postgres {
             Tls::Required => hba.push_str("hostssl all all 127.0.0.1/32 scram-sha-256\n"),
         }
         fs::write(path.join("data/pg_hba.conf"), hba).unwrap();
+        let client_dir = std::sync::Arc::new(
+            tempfile::Builder::new()
+                .prefix("fbl-postgres-ca-")
+                .tempdir()
+                .expect("cannot make a temporary folder"),
+        );
         if tls != Tls::Off {
             let certificates = certificates();
-            fs::write(path.join("ca.pem"), &certificates.ca).unwrap();
-            fs::write(path.join("unrelated-ca.pem"), &certificates.unrelated_ca).unwrap();
+            fs::write(client_dir.path().join("ca.pem"), &certificates.ca).unwrap();
+            fs::write(
+                client_dir.path().join("unrelated-ca.pem"),
+                &certificates.unrelated_ca,
+            )
+            .unwrap();
             fs::write(path.join("server.crt"), &certificates.cert).unwrap();
             fs::write(path.join("server.key"), &certificates.key).unwrap();
             // PostgreSQL refuses a key that others can read.
@@ -222,6 +235,7 @@ impl Postgres {
             let child = spawn_postgres(&bindir, &path, port, &name, tls, as_root);
             let server = Postgres {
                 path: path.clone(),
+                client_dir: std::sync::Arc::clone(&client_dir),
                 dir: Mutex::new(None),
                 child: Mutex::new(child),
                 port,
@@ -387,13 +401,13 @@ impl Postgres {
     /// `localhost` and 127.0.0.1. Panics when the server was started without TLS.
     pub fn ca_file(&self) -> PathBuf {
         assert!(self.tls != Tls::Off, "this server was started without TLS");
-        self.path.join("ca.pem")
+        self.client_dir.path().join("ca.pem")
     }
 
     /// A CA (PEM) that did not sign the server's certificate. Panics without TLS.
     pub fn unrelated_ca_file(&self) -> PathBuf {
         assert!(self.tls != Tls::Off, "this server was started without TLS");
-        self.path.join("unrelated-ca.pem")
+        self.client_dir.path().join("unrelated-ca.pem")
     }
 
     /// A TLS connector for the `postgres` crate that trusts the test CA (and the system's

@@ -20,8 +20,9 @@ use std::path::{Path, PathBuf};
 /// redirection is appended to). An output that is the store, the configuration file or
 /// another output of the same command is refused.
 ///
-/// Before importing: CSV cells are not formula-escaped (a valid address may begin with `=`),
-/// so open an export in a spreadsheet with care; run `postmap` on a postfix export; Postmark
+/// Before importing: in CSV, a reason, source or name that begins with `=`, `+`, `-` or `@`
+/// gets a `'` in front, but an address is never changed (a valid address may begin with
+/// `=`), so open an export in a spreadsheet with care; run `postmap` on a postfix export; Postmark
 /// takes at most 50 addresses a request (`{"Suppressions": [...]}`), so split the array;
 /// Mailgun's import takes files up to 25 MB. A removals file has the same shape as the full
 /// list in every format but mautic (doNotEmail 0, which also clears a Do-Not-Contact Mautic
@@ -335,9 +336,22 @@ fn note_of(written: &crate::run::ExportWritten, count: u64, first: &str, also: &
             if count == 1 { "" } else { "es" },
         );
     }
-    let why = if written.format == crate::export::ExportFormat::Postfix.as_str() {
+    let postfix = written.format == crate::export::ExportFormat::Postfix.as_str();
+    let mailman = written.format == crate::export::ExportFormat::Mailman.as_str();
+    let why = if postfix && first.starts_with('#') {
         format!(
             "postmap reads a line that begins with # as a comment, so reject {them} another way"
+        )
+    } else if mailman && first.starts_with('#') {
+        format!(
+            "Mailman reads a line that begins with # as a comment, so unsubscribe and ban {them} \
+             another way (the mailman-json export holds {them})"
+        )
+    } else if postfix {
+        format!(
+            "postmap folds letter case so that such a key would also match another address \
+             (groß@ folds to gross@), so the Unicode form is not in the map (the A-label form \
+             is, when the part before the @ is ASCII): reject {them} another way"
         )
     } else {
         format!(

@@ -336,22 +336,20 @@ fn note_of(written: &crate::run::ExportWritten, count: u64, first: &str, also: &
             if count == 1 { "" } else { "es" },
         );
     }
-    let postfix = written.format == crate::export::ExportFormat::Postfix.as_str();
-    let mailman = written.format == crate::export::ExportFormat::Mailman.as_str();
-    let why = if postfix && first.starts_with('#') {
+    // One line for every address left out: the reasons a format has are all said, as the
+    // first address left out may not be the only kind.
+    let why = if written.format == crate::export::ExportFormat::Postfix.as_str() {
         format!(
-            "postmap reads a line that begins with # as a comment, so reject {them} another way"
+            "postmap reads a line that begins with # as a comment, and folds letter case so \
+             that a key with ß or a like letter would also match another address (groß@ as \
+             gross@), so reject {them} another way (the A-label form of an internationalised \
+             domain is in the map when the part before the @ is ASCII)"
         )
-    } else if mailman && first.starts_with('#') {
+    } else if written.format == crate::export::ExportFormat::Mailman.as_str() {
         format!(
-            "Mailman reads a line that begins with # as a comment, so unsubscribe and ban {them} \
-             another way (the mailman-json export holds {them})"
-        )
-    } else if postfix {
-        format!(
-            "postmap folds letter case so that such a key would also match another address \
-             (groß@ folds to gross@), so the Unicode form is not in the map (the A-label form \
-             is, when the part before the @ is ASCII): reject {them} another way"
+            "Mailman holds no address whose part before the @ is not ASCII, and reads a line \
+             that begins with # as a comment (mailman-json holds those), so unsubscribe and \
+             ban {them} another way"
         )
     } else {
         format!(

@@ -337,7 +337,10 @@ fn fbl_run_says_an_address_left_out_once() {
     let note = |count: &str, also: &str, first: &str, them: &str| {
         format!(
             "fbl: export postfix access: {count} left out{also} (first: {first}): postmap reads \
-             a line that begins with # as a comment, so reject {them} another way\n"
+             a line that begins with # as a comment, and folds letter case so that a key with ß \
+             or a like letter would also match another address (groß@ as gross@), so reject \
+             {them} another way (the A-label form of an internationalised domain is in the map \
+             when the part before the @ is ASCII)\n"
         )
     };
     assert_eq!(
@@ -461,8 +464,10 @@ fn postfix_map_leaves_out_an_address_postmap_would_read_as_a_comment() {
         String::from_utf8(output.stderr).unwrap(),
         format!(
             "fbl: export postfix {}: 2 suppressed addresses left out (first: \
-             #hash@example.com): postmap reads a line that begins with # as a comment, so \
-             reject them another way\n",
+             #hash@example.com): postmap reads a line that begins with # as a comment, and \
+             folds letter case so that a key with ß or a like letter would also match another \
+             address (groß@ as gross@), so reject them another way (the A-label form of an \
+             internationalised domain is in the map when the part before the @ is ASCII)\n",
             map.display()
         )
     );
@@ -1549,8 +1554,9 @@ fn mailman_exports_hold_only_addresses_mailman_takes() {
         String::from_utf8(output.stderr).unwrap(),
         format!(
             "fbl: export mailman {}: 2 suppressed addresses left out (first: \
-             #hash@example.com): Mailman reads a line that begins with # as a comment, so \
-             unsubscribe and ban them another way (the mailman-json export holds them)\n",
+             #hash@example.com): Mailman holds no address whose part before the @ is not \
+             ASCII, and reads a line that begins with # as a comment (mailman-json holds \
+             those), so unsubscribe and ban them another way\n",
             plain.display()
         )
     );
@@ -1633,10 +1639,10 @@ fn postfix_map_leaves_out_a_key_postmap_would_fold_into_another_address() {
         String::from_utf8(output.stderr).unwrap(),
         format!(
             "fbl: export postfix {}: 2 suppressed addresses left out (first: \
-             groß@example.de): postmap folds letter case so that such a key would also match \
-             another address (groß@ folds to gross@), so the Unicode form is not in the map \
-             (the A-label form is, when the part before the @ is ASCII): reject them another \
-             way\n",
+             groß@example.de): postmap reads a line that begins with # as a comment, and \
+             folds letter case so that a key with ß or a like letter would also match another \
+             address (groß@ as gross@), so reject them another way (the A-label form of an \
+             internationalised domain is in the map when the part before the @ is ASCII)\n",
             map.display()
         )
     );

@@ -20,8 +20,9 @@ use std::path::{Path, PathBuf};
 /// redirection is appended to). An output that is the store, the configuration file or
 /// another output of the same command is refused.
 ///
-/// Before importing: CSV cells are not formula-escaped (a valid address may begin with `=`),
-/// so open an export in a spreadsheet with care; run `postmap` on a postfix export; Postmark
+/// Before importing: in CSV, a reason, source or name that begins with `=`, `+`, `-` or `@`
+/// gets a `'` in front, but an address is never changed (a valid address may begin with
+/// `=`), so open an export in a spreadsheet with care; run `postmap` on a postfix export; Postmark
 /// takes at most 50 addresses a request (`{"Suppressions": [...]}`), so split the array;
 /// Mailgun's import takes files up to 25 MB. A removals file has the same shape as the full
 /// list in every format but mautic (doNotEmail 0, which also clears a Do-Not-Contact Mautic
@@ -335,9 +336,20 @@ fn note_of(written: &crate::run::ExportWritten, count: u64, first: &str, also: &
             if count == 1 { "" } else { "es" },
         );
     }
+    // One line for every address left out: the reasons a format has are all said, as the
+    // first address left out may not be the only kind.
     let why = if written.format == crate::export::ExportFormat::Postfix.as_str() {
         format!(
-            "postmap reads a line that begins with # as a comment, so reject {them} another way"
+            "postmap reads a line that begins with # as a comment, and folds letter case so \
+             that a key with ß or a like letter would also match another address (groß@ as \
+             gross@), so reject {them} another way (the A-label form of an internationalised \
+             domain is in the map when the part before the @ is ASCII)"
+        )
+    } else if written.format == crate::export::ExportFormat::Mailman.as_str() {
+        format!(
+            "Mailman holds no address whose part before the @ is not ASCII, and reads a line \
+             that begins with # as a comment (mailman-json holds those), so unsubscribe and \
+             ban {them} another way"
         )
     } else {
         format!(

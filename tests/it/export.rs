@@ -337,7 +337,10 @@ fn fbl_run_says_an_address_left_out_once() {
     let note = |count: &str, also: &str, first: &str, them: &str| {
         format!(
             "fbl: export postfix access: {count} left out{also} (first: {first}): postmap reads \
-             a line that begins with # as a comment, so reject {them} another way\n"
+             a line that begins with # as a comment, and folds letter case so that a key with ß \
+             or a like letter would also match another address (groß@ as gross@), so reject \
+             {them} another way (the A-label form of an internationalised domain is in the map \
+             when the part before the @ is ASCII)\n"
         )
     };
     assert_eq!(
@@ -461,8 +464,10 @@ fn postfix_map_leaves_out_an_address_postmap_would_read_as_a_comment() {
         String::from_utf8(output.stderr).unwrap(),
         format!(
             "fbl: export postfix {}: 2 suppressed addresses left out (first: \
-             #hash@example.com): postmap reads a line that begins with # as a comment, so \
-             reject them another way\n",
+             #hash@example.com): postmap reads a line that begins with # as a comment, and \
+             folds letter case so that a key with ß or a like letter would also match another \
+             address (groß@ as gross@), so reject them another way (the A-label form of an \
+             internationalised domain is in the map when the part before the @ is ASCII)\n",
             map.display()
         )
     );
@@ -1509,4 +1514,225 @@ fn text_cells_a_spreadsheet_would_run_are_quoted_but_the_address_is_not() {
          =cmd|'/Ccalc'!A0@example.com,1,\"'=HYPERLINK(\"\"http://evil.example/\"\")\"\n"
     );
     assert_eq!(export("phplist"), format!("{address}\n"));
+}
+
+/// Mailman 3 holds ASCII addresses only, in lower case, looked up exactly, and its plain file
+/// reads a line that begins with `#` as a comment: both Mailman exports write what Mailman
+/// holds, each address once, and say what they leave out (`delmembers -f` would stop at a
+/// non-ASCII line and unsubscribe nobody; `Mixed.Case@` would never be matched).
+#[test]
+fn mailman_exports_hold_only_addresses_mailman_takes() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(fbl(dir.path()).args([
+        "suppress",
+        "add",
+        "#hash@example.com",
+        "Mixed.Case@example.com",
+        "jörg@example.de",
+        "user@bücher.de",
+        "jane@example.org",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    let plain = dir.path().join("mailman.txt");
+    let output = run(fbl(dir.path()).args([
+        "export",
+        "--format",
+        "mailman",
+        "--output",
+        plain.to_str().unwrap(),
+    ]));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "written, but two need a person"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&plain).unwrap(),
+        "jane@example.org\nmixed.case@example.com\nuser@xn--bcher-kva.de\n"
+    );
+    assert_eq!(
+        String::from_utf8(output.stderr).unwrap(),
+        format!(
+            "fbl: export mailman {}: 2 suppressed addresses left out (first: \
+             #hash@example.com): Mailman holds no address whose part before the @ is not \
+             ASCII, and reads a line that begins with # as a comment (mailman-json holds \
+             those), so unsubscribe and ban them another way\n",
+            plain.display()
+        )
+    );
+
+    let json = dir.path().join("mailman.json");
+    let output = run(fbl(dir.path()).args([
+        "export",
+        "--format",
+        "mailman-json",
+        "--output",
+        json.to_str().unwrap(),
+    ]));
+    assert_eq!(output.status.code(), Some(1));
+    let text = std::fs::read_to_string(&json).unwrap();
+    assert_eq!(
+        text,
+        "{\"emails\": [\n  \"#hash@example.com\",\n  \"jane@example.org\",\n  \
+         \"mixed.case@example.com\",\n  \"user@xn--bcher-kva.de\"\n]}\n"
+    );
+    assert_eq!(
+        String::from_utf8(output.stderr).unwrap(),
+        format!(
+            "fbl: export mailman-json {}: 1 suppressed address left out (first: \
+             jörg@example.de): mailman-json takes ASCII addresses only and the part before \
+             the @ is not ASCII, so suppress it another way\n",
+            json.display()
+        )
+    );
+    let document: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let errors: Vec<String> = schema_validator("export-mailman.schema.json")
+        .iter_errors(&document)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
+fn schema_validator(name: &str) -> jsonschema::Validator {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas")
+        .join(name);
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .should_validate_formats(true)
+        .should_ignore_unknown_formats(false)
+        .build(&schema)
+        .unwrap()
+}
+
+/// With SMTPUTF8, postmap folds keys (`ß` → `ss`): a line for `groß@example.de` would also
+/// reject the innocent `gross@example.de`. Such a line is left out and said; the A-label line
+/// of a domain with `ß` goes in.
+#[test]
+fn postfix_map_leaves_out_a_key_postmap_would_fold_into_another_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(fbl(dir.path()).args([
+        "suppress",
+        "add",
+        "groß@example.de",
+        "x@ß.de",
+        "jane@example.org",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    let map = dir.path().join("access");
+    let output = run(fbl(dir.path()).args([
+        "export",
+        "--format",
+        "postfix",
+        "--output",
+        map.to_str().unwrap(),
+    ]));
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        std::fs::read_to_string(&map).unwrap(),
+        "jane@example.org REJECT 5.7.1 suppressed: manual\n\
+         x@xn--zca.de REJECT 5.7.1 suppressed: manual\n"
+    );
+    assert_eq!(
+        String::from_utf8(output.stderr).unwrap(),
+        format!(
+            "fbl: export postfix {}: 2 suppressed addresses left out (first: \
+             groß@example.de): postmap reads a line that begins with # as a comment, and \
+             folds letter case so that a key with ß or a like letter would also match another \
+             address (groß@ as gross@), so reject them another way (the A-label form of an \
+             internationalised domain is in the map when the part before the @ is ASCII)\n",
+            map.display()
+        )
+    );
+}
+
+/// A reason given by hand or in an import is free text: the JSON Lines export still matches
+/// its schema, and a control character in a reason never reaches a file (replaced by a space
+/// on the way in, said).
+#[test]
+fn free_text_reasons_export_valid_json_lines_and_one_line_each() {
+    let dir = tempfile::tempdir().unwrap();
+    for (address, reason) in [
+        ("a@example.org", "=HYPERLINK(\"x\")"),
+        ("b@example.org", "reason, with \"quotes\""),
+        (
+            "c@example.org",
+            "line one\nc2@example.org OK\tand\u{1b}more",
+        ),
+    ] {
+        let output = run(fbl(dir.path()).args(["suppress", "add", address, "--reason", reason]));
+        assert_eq!(output.status.code(), Some(0));
+    }
+    std::fs::write(
+        dir.path().join("import.csv"),
+        "email,reason\nd@example.org,bounced hard\ne@example.org,\"nul\u{0}and\ttab\"\n",
+    )
+    .unwrap();
+    let output = run(fbl(dir.path()).args(["suppress", "import", "import.csv"]));
+    assert_eq!(output.status.code(), Some(0));
+
+    let jsonl = dir.path().join("list.jsonl");
+    let output = run(fbl(dir.path()).args([
+        "export",
+        "--format",
+        "jsonl",
+        "--output",
+        jsonl.to_str().unwrap(),
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    let validator = schema_validator("export-jsonl.schema.json");
+    let text = std::fs::read_to_string(&jsonl).unwrap();
+    let mut reasons = Vec::new();
+    for line in text.lines() {
+        let row: serde_json::Value = serde_json::from_str(line).unwrap();
+        let errors: Vec<String> = validator.iter_errors(&row).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{line}: {errors:?}");
+        reasons.push(row["reason"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        reasons,
+        [
+            "=HYPERLINK(\"x\")",
+            "reason, with \"quotes\"",
+            "line one c2@example.org OK and more",
+            "bounced hard",
+            "nul and tab"
+        ]
+    );
+    // The schema still refuses a reason with a line break, and an empty one.
+    for bad in ["two\nlines", ""] {
+        let row = serde_json::json!({
+            "email": "a@example.org", "reason": bad, "source": "manual",
+            "first_seen": "2026-11-20T08:00:00Z", "last_seen": "2026-11-20T08:00:00Z",
+            "expires_at": null, "count": 1, "removed_at": null
+        });
+        assert!(!validator.is_valid(&row), "{bad:?}");
+    }
+    // The Postfix map keeps one line per address.
+    let map = dir.path().join("access");
+    let output = run(fbl(dir.path()).args([
+        "export",
+        "--format",
+        "postfix",
+        "--output",
+        map.to_str().unwrap(),
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(std::fs::read_to_string(&map).unwrap().lines().count(), 5);
+}
+
+/// `fbl export --help` says what is formula-escaped in CSV: reasons, sources and names,
+/// never an address.
+#[test]
+fn export_help_says_csv_text_cells_are_formula_escaped_but_addresses_are_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = stdout(&run(fbl(dir.path()).args(["export", "--help"])));
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(!help.contains("not formula-escaped"), "{help}");
+    assert!(
+        help.contains("a reason, source or name that begins with `=`, `+`, `-` or `@` gets a `'` in front, but an address is never changed"),
+        "{help}"
+    );
 }

@@ -4,9 +4,12 @@
 //! Rows keep their ids, so that evidence, history and quarantine still point at the same
 //! reports; a row already in the target (same key) is left as it is, so a second run copies
 //! nothing and an interrupted one can be run again. The report summaries
-//! (`complaint_facts`, `complaint_day_counts`, `send_log_volume`, `report_progress`) are not
-//! copied: they count send-log rows by SQLite's rowid, and the target rebuilds them on its
-//! next report.
+//! (`complaint_facts`, `complaint_day_counts`, `send_log_volume`, and their progress in
+//! `report_progress`) are not copied: they count send-log rows by SQLite's rowid, and the
+//! target rebuilds them on its next report. The other rows of `report_progress` are state
+//! and are copied: the highest report id the alert step has seen (without it the first run on
+//! the copy raises alerts again for complaints of months ago that no run alerted), how far
+//! `fbl run` has told of the quarantine, a reattribution due, reasons whose expiry was given.
 
 use super::db::Value;
 use super::{Dialect, Store};
@@ -45,6 +48,10 @@ const WITH_ID: [&str; 5] = [
     "snds_ip_status",
     "snds_alerts",
 ];
+
+/// The rows of `report_progress` that are the report summaries' progress (not copied, as
+/// the summaries are not): every other row is copied.
+const SUMMARY_PROGRESS: &str = "'send_log_rowid', 'send_log_pruned', 'complaint_id', 'source_id'";
 
 /// Rows per transaction in the target.
 const CHUNK: usize = 2_000;
@@ -158,6 +165,7 @@ pub fn copy_store(source: &Store, target: &mut Store) -> Result<Vec<TableCopy>> 
             target: target_rows as u64,
         });
     }
+    report.push(copy_progress(conn, target)?);
     if target.dialect() == Dialect::Postgres {
         // Ids given by the copy: the target's own numbering goes on after them.
         for table in WITH_ID {
@@ -187,4 +195,42 @@ pub fn copy_store(source: &Store, target: &mut Store) -> Result<Vec<TableCopy>> 
         );
     }
     Ok(report)
+}
+
+/// Copies the state rows of `report_progress` (all but `SUMMARY_PROGRESS`). A row the target
+/// has already (`alerted_id`, which migration 0027 sets on an empty store) takes the source's
+/// value when that is higher: every such row only grows (a report id, a quarantine id, a
+/// count of reattributions due, a done mark), so a second copy changes nothing.
+fn copy_progress(conn: &rusqlite::Connection, target: &mut Store) -> Result<TableCopy> {
+    let rows: Vec<(String, i64)> = conn
+        .prepare(&format!(
+            "SELECT name, value FROM report_progress WHERE name NOT IN ({SUMMARY_PROGRESS})
+             ORDER BY name"
+        ))?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let batch = target.begin()?;
+    let mut copied = 0;
+    for (name, value) in &rows {
+        copied += batch
+            .tx
+            .execute(
+                "INSERT INTO report_progress (name, value) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value
+                 WHERE report_progress.value < excluded.value",
+                &[Value::Text(name), Value::Int(*value)],
+            )
+            .context("cannot copy a row of report_progress")?;
+    }
+    batch.commit()?;
+    let target_rows: i64 = target.db.value(
+        &format!("SELECT count(*) FROM report_progress WHERE name NOT IN ({SUMMARY_PROGRESS})"),
+        &[],
+    )?;
+    Ok(TableCopy {
+        table: "report_progress".to_string(),
+        source: rows.len() as u64,
+        copied,
+        target: target_rows as u64,
+    })
 }

@@ -655,6 +655,116 @@ fn utf8_len(first: u8) -> usize {
     }
 }
 
+/// A column a later migration's code relies on, that a store made by a short-lived
+/// development build can lack although its schema version says it has it: the migration of
+/// that number was another one in that build (migrations are tracked by number only).
+struct Repair {
+    table: &'static str,
+    column: &'static str,
+    /// The statements that add it as its migration does, per engine.
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+/// The columns checked after the migrations, each added when missing.
+///
+/// - 0016: builds from 150a4c8 to ff25135 made `send_log_positions` without `tail_sha256`,
+///   `tail_bytes` and `file_id` (0016 gained them in place). A row without them reads its log
+///   from the start once (its entries are known, so nothing is added twice).
+/// - 0021: builds from 87f42c3 to 5217a24 had `0021_local_part_case` (now 0022, which finds
+///   nothing left to do), so their stores at version 21 never had `0021_fact_send`.
+const REPAIRS: [Repair; 4] = [
+    Repair {
+        table: "send_log_positions",
+        column: "tail_sha256",
+        sqlite: "ALTER TABLE send_log_positions ADD COLUMN tail_sha256 TEXT NOT NULL DEFAULT '';",
+        postgres: "ALTER TABLE send_log_positions ADD COLUMN tail_sha256 TEXT COLLATE \"C\" NOT NULL DEFAULT '';
+                   ALTER TABLE send_log_positions ALTER COLUMN tail_sha256 DROP DEFAULT;",
+    },
+    Repair {
+        table: "send_log_positions",
+        column: "tail_bytes",
+        sqlite: "ALTER TABLE send_log_positions ADD COLUMN tail_bytes INTEGER NOT NULL DEFAULT 0;",
+        postgres: "ALTER TABLE send_log_positions ADD COLUMN tail_bytes BIGINT NOT NULL DEFAULT 0;
+                   ALTER TABLE send_log_positions ALTER COLUMN tail_bytes DROP DEFAULT;",
+    },
+    Repair {
+        table: "send_log_positions",
+        column: "file_id",
+        sqlite: "ALTER TABLE send_log_positions ADD COLUMN file_id TEXT NOT NULL DEFAULT '';",
+        postgres: "ALTER TABLE send_log_positions ADD COLUMN file_id TEXT COLLATE \"C\" NOT NULL DEFAULT '';
+                   ALTER TABLE send_log_positions ALTER COLUMN file_id DROP DEFAULT;",
+    },
+    Repair {
+        table: "complaint_facts",
+        column: "send_rowid",
+        sqlite: "ALTER TABLE complaint_facts ADD COLUMN send_rowid INTEGER;
+                 CREATE INDEX IF NOT EXISTS complaint_facts_by_send ON complaint_facts (send_rowid)
+                     WHERE send_rowid IS NOT NULL;
+                 UPDATE complaint_facts SET placed = -1
+                 WHERE placed = 1 AND (campaign IS NULL OR list IS NULL);",
+        postgres: "ALTER TABLE complaint_facts ADD COLUMN send_rowid BIGINT;
+                   CREATE INDEX IF NOT EXISTS complaint_facts_by_send ON complaint_facts (send_rowid)
+                       WHERE send_rowid IS NOT NULL;
+                   UPDATE complaint_facts SET placed = -1
+                   WHERE placed = 1 AND (campaign IS NULL OR list IS NULL);",
+    },
+];
+
+impl super::Store {
+    /// After the migrations: adds the columns of `REPAIRS` a store lacks, each as its
+    /// migration gives it, in one transaction (said on standard error: a store that needs it
+    /// was made by a development build). Two catalog queries when nothing is missing.
+    pub(super) fn repair_skipped_columns(&self) -> Result<()> {
+        let has = |table: &str, column: &str| -> Result<bool> {
+            self.db.exists(
+                self.db.pick(
+                    "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2",
+                    "SELECT 1 FROM information_schema.columns
+                     WHERE table_schema = current_schema() AND table_name::text = ?1
+                       AND column_name::text = ?2",
+                ),
+                &[Value::Text(table), Value::Text(column)],
+            )
+        };
+        let mut missing = Vec::new();
+        for repair in &REPAIRS {
+            if !has(repair.table, repair.column)? {
+                missing.push(repair);
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let sql: String = missing
+            .iter()
+            .map(|repair| self.db.pick(repair.sqlite, repair.postgres))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let names: Vec<String> = missing
+            .iter()
+            .map(|repair| format!("{}.{}", repair.table, repair.column))
+            .collect();
+        self.db
+            .batch(&format!("BEGIN;\n{sql}\nCOMMIT;"))
+            .inspect_err(|_| {
+                let _ = self.db.batch("ROLLBACK");
+            })
+            .with_context(|| {
+                format!(
+                    "the store lacks {} (made by a development build of fbl) and fbl cannot add it",
+                    names.join(", ")
+                )
+            })?;
+        eprintln!(
+            "fbl: the store lacked {} (made by a development build of fbl that numbered a \
+             migration otherwise): added",
+            names.join(", ")
+        );
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -40,6 +40,26 @@ fn form(address: &str) -> Form {
     }
 }
 
+/// What made `address` the same address as `canonical` (the form it was rewritten to), and
+/// the store migration whose job that is: its domain in another form (0017), its local part
+/// in other capitals (0022), or both. Either migration may do both: a store older than 0017
+/// has both done by 0017.
+fn merge_cause(address: &str, canonical: &str) -> &'static str {
+    let (local, domain) = address.rsplit_once('@').unwrap_or((address, ""));
+    let (canonical_local, canonical_domain) = canonical.rsplit_once('@').unwrap_or((canonical, ""));
+    match (
+        !domain.eq_ignore_ascii_case(canonical_domain),
+        !local.eq_ignore_ascii_case(canonical_local),
+    ) {
+        (true, true) => {
+            "its domain in another form and its local part in other capitals) by store \
+             migrations 0017 and 0022"
+        }
+        (false, true) => "its local part in other capitals) by store migration 0022",
+        _ => "its domain in another form) by store migration 0017",
+    }
+}
+
 /// One suppression row as the merge reads it.
 struct Row {
     reason: String,
@@ -429,9 +449,10 @@ impl Store {
             )?;
         }
         let mut note = format!(
-            "merged with {address} (the same address, its domain in another form) by store \
-             migration 0017: {} and {} reports or actions",
-            kept.count, other.count
+            "merged with {address} (the same address, {}: {} and {} reports or actions",
+            merge_cause(address, canonical),
+            kept.count,
+            other.count
         );
         if removal_kept {
             note.push_str(&format!(
@@ -488,5 +509,22 @@ impl Store {
             params![address],
         )?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod merge_note_tests {
+    use super::merge_cause;
+
+    #[test]
+    fn the_merge_note_names_what_differed() {
+        assert!(merge_cause("user@xn--bcher-kva.de", "user@bücher.de").ends_with("migration 0017"));
+        assert!(merge_cause("ÉLISE@example.net", "élise@example.net").ends_with("migration 0022"));
+        // A domain's ASCII case is no difference: the store folds it.
+        assert!(merge_cause("ÉLISE@Example.NET", "élise@example.net").ends_with("migration 0022"));
+        assert!(
+            merge_cause("ÉLISE@xn--bcher-kva.de", "élise@bücher.de")
+                .ends_with("migrations 0017 and 0022")
+        );
     }
 }

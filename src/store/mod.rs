@@ -2608,7 +2608,10 @@ impl Store {
                      version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
             )?;
         }
-        let result = self.apply_migrations(migrations);
+        // Then the columns a development build's store may lack (store/db.rs, `REPAIRS`).
+        let result = self
+            .apply_migrations(migrations)
+            .and_then(|()| self.repair_skipped_columns());
         if self.db.dialect() == Dialect::Postgres {
             self.db
                 .batch("SELECT pg_advisory_unlock(7236223434829018369)")?;

@@ -202,3 +202,54 @@ fn a_local_part_beyond_ascii_is_one_address_in_any_case() {
     let output = run(fbl(dir.path()).args(["suppress", "check", "ÉLISE.DUPONT@example.fr"]));
     assert_eq!(output.status.code(), Some(1));
 }
+
+/// Two suppressions of a store written before migration 0022 that differ only by the case of
+/// a local part beyond ASCII are merged by 0022, and the history's `merge` line says so (not
+/// that their domain was in another form, 0017's job); two whose domain differs say 0017.
+#[test]
+fn a_merge_line_names_what_differed_and_the_migration_that_merged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fbl.sqlite");
+    let version = std::fs::read_dir(crate::support::root().join("schemas/sqlite"))
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_string_lossy().as_ref() < "0022"
+        })
+        .count();
+    let suppression = |address: &str, seq: i64| {
+        format!(
+            "INSERT INTO suppressions (address, reason, source, first_seen, last_seen, count,
+                 expires_at, removed_at, updated_at, change_seq, last_history_id)
+             VALUES ('{address}', 'manual', 'manual', '2026-01-0{seq}T00:00:00Z',
+                 '2026-01-0{seq}T00:00:00Z', 1, NULL, NULL, '2026-01-0{seq}T00:00:00Z', {seq}, {seq});
+             INSERT INTO suppression_history
+                 (id, address, at, action, reason, actor, report_id, note, previous_id)
+             VALUES ({seq}, '{address}', '2026-01-0{seq}T00:00:00Z', 'add', 'manual', 'manual',
+                 NULL, NULL, NULL);"
+        )
+    };
+    let rows = [
+        suppression("élise@example.net", 1),
+        suppression("ÉLISE@example.net", 2),
+    ]
+    .concat();
+    crate::upgrade::sqlite_store_at(&path, version, None, &rows);
+    let output = run(fbl(dir.path()).args([
+        "--db",
+        path.to_str().unwrap(),
+        "suppress",
+        "show",
+        "élise@example.net",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    let shown = stdout(&output);
+    assert!(
+        shown.contains(
+            "merged with ÉLISE@example.net (the same address, its local part in other \
+             capitals) by store migration 0022"
+        ),
+        "{shown}"
+    );
+    assert!(!shown.contains("0017"), "{shown}");
+}

@@ -46,3 +46,4 @@ mod store;
 mod store_postgres;
 mod trust_forgery;
 mod unsubscribe_requests;
+mod upgrade;

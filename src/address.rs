@@ -424,12 +424,16 @@ pub fn is_redaction_token(raw: &str) -> bool {
         // A masked address (`j*******@outlook.com`, `ja****e@`, `j*e@`): a star is valid in
         // a local part, but no subscriber's address has one.
         || local.contains('*')
+        // The same with hashes (`j###e@`): one `#` is a real, if rare, address's.
+        || local.contains("##")
         // A digest in place of the address (`5f4dcc3b...@cable.example`): MD5, SHA-1 or
         // SHA-256 in hex.
         || (matches!(local.len(), 32 | 40 | 64) && local.bytes().all(|b| b.is_ascii_hexdigit()))
         // `.invalid` is reserved (RFC 2606): no mailbox is there.
         || domain == "invalid"
         || domain.trim_end_matches('.').ends_with(".invalid")
+        // A redaction word as a label of the domain (`jane@example.net.redacted`).
+        || domain.split('.').any(|label| label == "redacted")
         // A mask of x's; `x@` and `xx@` are real (if rare) addresses.
         || (local.len() >= 3 && local.chars().all(|c| c == 'x'))
         // AOL even redacts inside VERP: `bounces+123-redacted=aol.example@...`.
@@ -932,7 +936,12 @@ mod tests {
             assert_eq!(complainant(token), None, "{token}");
         }
         assert!(!is_redaction_token("jane@example.org"));
-        for real in ["x@example.org", "xx@example.org", "xavier@example.org"] {
+        for real in [
+            "x@example.org",
+            "xx@example.org",
+            "xavier@example.org",
+            "#hash@example.com",
+        ] {
             assert!(!is_redaction_token(real), "{real}");
             assert_eq!(complainant(real).as_deref(), Some(real));
         }
@@ -943,6 +952,9 @@ mod tests {
             "j*e@example.org",
             "@example.org",
             "jane.doe@redacted.invalid",
+            "j###e@example.org",
+            "jane@example.net.redacted",
+            "jane@redacted.example.net",
             "5f4dcc3b5aa765d61d8327deb882cf99@cable.example",
             "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12@cable.example",
         ] {

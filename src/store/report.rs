@@ -24,13 +24,18 @@ impl super::ReportLookup {
         if self.in_read == 0 {
             self.store.db.batch("BEGIN")?;
         }
-        let found = self.store.db.query_opt(
-            "SELECT id, CASE WHEN sha256 = ?1 THEN 1 ELSE 0 END FROM reports
-             WHERE sha256 = ?1 OR content_key = ?2
-             ORDER BY 2 DESC LIMIT 1",
-            params![&sha256[..], &content_key[..]],
-            |r| Ok((r.get::<i64>(0)?, r.get::<i64>(1)? == 1)),
-        );
+        // At most two rows (both columns are unique), picked here: an ORDER BY made SQLite
+        // build a temporary B-tree on every look-up, a tenth of the reading thread's time.
+        let found = self
+            .store
+            .db
+            .query(
+                "SELECT id, CASE WHEN sha256 = ?1 THEN 1 ELSE 0 END FROM reports
+                 WHERE sha256 = ?1 OR content_key = ?2",
+                params![&sha256[..], &content_key[..]],
+                |r| Ok((r.get::<i64>(0)?, r.get::<i64>(1)? == 1)),
+            )
+            .map(|rows| rows.into_iter().max_by_key(|&(_, same_bytes)| same_bytes));
         self.in_read += 1;
         if self.in_read == Self::LOOKUPS_PER_READ || found.is_err() {
             self.in_read = 0;

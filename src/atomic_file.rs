@@ -477,9 +477,23 @@ pub fn planted_by_another_user(path: &Path) -> Option<String> {
         Some(folder) if !folder.as_os_str().is_empty() => folder,
         _ => Path::new("/"),
     };
-    let to_do = "remove it, or keep the store in a folder other users cannot change";
+    let to_do = "run fbl as the user who owns the store, or keep the store in a folder other \
+                 users cannot change";
+    let existing = fs::metadata(&real).ok();
+    // A service user's store in that user's own folder (`/var/lib/fbl`, the folder its
+    // owner's and writable by it alone): nobody else could have put it there, and root may
+    // read it (`sudo fbl report`); SQLite gives files root makes beside it their owner.
+    let owners_own_folder = {
+        use std::os::unix::fs::MetadataExt;
+        existing.as_ref().is_some_and(|file| {
+            fs::metadata(folder).is_ok_and(|dir| dir.uid() == file.uid() && dir.mode() & 0o022 == 0)
+        })
+    };
     other_users_link(&links, to_do).or_else(|| {
-        other_users_file(folder, fs::metadata(&real).ok().as_ref()).map(|owned| {
+        if owners_own_folder {
+            return None;
+        }
+        other_users_file(folder, existing.as_ref()).map(|owned| {
             format!(
                 "{}: {owned}, and that user could read or change what fbl keeps there; {to_do}",
                 real.display()

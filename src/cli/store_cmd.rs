@@ -138,7 +138,8 @@ pub fn run(context: &Context, command: StoreCommand) -> Result<Outcome> {
             if !from.exists() {
                 bail!("no SQLite store at {}", from.display());
             }
-            let source = Store::open(&from)?;
+            let mut source = Store::open(&from)?;
+            source.set_lock_wait(context.lock_wait.unwrap_or_default());
             // Nothing may write to the source while it is copied.
             let _lock = source.lock()?;
             let mut target = Store::open_at(&target)?;

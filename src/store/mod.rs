@@ -278,6 +278,73 @@ impl LockHolder {
     }
 }
 
+/// Why a SQLite store file must not be used under this name: it has another one, a hard
+/// link or a bind mount of the file alone. SQLite keeps its write-ahead log (`-wal`, `-shm`)
+/// and fbl its lock file beside the name it was given, so two names for one file are two
+/// logs and two locks: a write through one name is lost when the other's log is replayed over
+/// it, and two fbl write at once. None when it has one name, or cannot be looked at.
+fn another_name(real: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let metadata = std::fs::metadata(real).ok()?;
+        if metadata.nlink() > 1 {
+            return Some(format!(
+                "{} has {} names (hard links): SQLite keeps its write-ahead log beside the name \
+                 used, so writes through one name are lost through the other; keep one name \
+                 (remove the other links) or use a symbolic link",
+                real.display(),
+                metadata.nlink()
+            ));
+        }
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+        let mounted = mounts.lines().any(|line| {
+            line.split(' ')
+                .nth(4)
+                .is_some_and(|point| Path::new(&unescape_mount_point(point)) == real)
+        });
+        if mounted {
+            return Some(format!(
+                "{} is a mount point (a file bind-mounted alone): SQLite keeps its write-ahead \
+                 log beside the name used, so the log written here is not the one the file's \
+                 other name sees; mount the store's folder, not the file",
+                real.display()
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = real;
+    None
+}
+
+/// A mount point as `/proc/self/mountinfo` writes it: space, tab, newline and backslash as
+/// three octal digits after a backslash.
+fn unescape_mount_point(point: &str) -> String {
+    let bytes = point.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|digits| bytes[i] == b'\\' && digits.iter().all(|d| (b'0'..=b'7').contains(d)))
+            .map(|d| {
+                u32::from(d[0] - b'0') * 64 + u32::from(d[1] - b'0') * 8 + u32::from(d[2] - b'0')
+            })
+            .and_then(|value| u8::try_from(value).ok());
+        match octal {
+            Some(byte) => {
+                out.push(byte);
+                i += 4;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Writes this process's id and the time into a lock file it holds.
 fn write_lock_holder(file: &mut File) -> std::io::Result<()> {
     use std::io::{Seek, Write};
@@ -291,76 +358,7 @@ fn write_lock_holder(file: &mut File) -> std::io::Result<()> {
 /// beside it). A PostgreSQL store needs none: its writes are serialised by the server, and
 /// mailboxes are locked one by one (`Store::lock_mailbox`).
 pub struct StoreLock {
-    // Released first, before the lock file another fbl waits on.
-    _database: Option<DatabaseLock>,
     _file: Option<File>,
-}
-
-/// An exclusive `flock` on a SQLite database file itself, for as long as the value lives.
-/// SQLite's own locks are POSIX record locks, which every descriptor of the process on the
-/// file shares and the closing of any one of them drops: the descriptor taken here is
-/// therefore never closed (it is kept until the process ends, one per database file), and
-/// only its `flock` is released when the value is dropped. `flock` and record locks do not
-/// meet on Linux's local file systems.
-struct DatabaseLock {
-    file: std::sync::Arc<File>,
-}
-
-enum DatabaseLockError {
-    Held,
-    Io(std::io::Error),
-}
-
-impl DatabaseLock {
-    fn take(
-        database: &std::path::Path,
-    ) -> std::result::Result<Option<DatabaseLock>, DatabaseLockError> {
-        use std::sync::{Arc, Mutex};
-        /// A database file's device and inode, and a descriptor of it.
-        type Kept = ((u64, u64), Arc<File>);
-        /// Descriptors of database files, kept open until the end.
-        static KEPT: Mutex<Vec<Kept>> = Mutex::new(Vec::new());
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-            let Ok(metadata) = std::fs::metadata(database) else {
-                // Not made yet (nothing to share with another path) or gone: the lock
-                // file alone holds.
-                return Ok(None);
-            };
-            let key = (metadata.dev(), metadata.ino());
-            let mut kept = KEPT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let file = match kept.iter().find(|(k, _)| *k == key) {
-                Some((_, file)) => Arc::clone(file),
-                None => {
-                    let file = File::options()
-                        .read(true)
-                        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-                        .open(database)
-                        .map_err(DatabaseLockError::Io)?;
-                    let file = Arc::new(file);
-                    kept.push((key, Arc::clone(&file)));
-                    file
-                }
-            };
-            match file.try_lock() {
-                Ok(()) => Ok(Some(DatabaseLock { file })),
-                Err(std::fs::TryLockError::WouldBlock) => Err(DatabaseLockError::Held),
-                Err(std::fs::TryLockError::Error(error)) => Err(DatabaseLockError::Io(error)),
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = (database, &KEPT);
-            Ok(None)
-        }
-    }
-}
-
-impl Drop for DatabaseLock {
-    fn drop(&mut self) {
-        let _ = self.file.unlock();
-    }
 }
 
 /// A report to keep.
@@ -697,6 +695,9 @@ impl Store {
                 bail!("cannot open store {}: {why}", path.display());
             }
         }
+        if let Some(why) = another_name(&real) {
+            bail!("cannot open store {}: {why}", path.display());
+        }
         if !path.exists() {
             // The store holds personal data: readable by its owner only. SQLite gives its
             // -wal and -shm files the same mode.
@@ -809,15 +810,12 @@ impl Store {
 
     fn lock_once(&self) -> Result<StoreLock> {
         let Location::Sqlite(path) = &self.location else {
-            return Ok(StoreLock {
-                _file: None,
-                _database: None,
-            });
+            return Ok(StoreLock { _file: None });
         };
         // Beside the file itself: a store reached through a link, or by another path, is
         // one store with one lock.
         let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
-        let mut lock_path = real.clone().into_os_string();
+        let mut lock_path = real.into_os_string();
         lock_path.push(".lock");
         let lock_path = PathBuf::from(lock_path);
         let mut options = File::options();
@@ -852,35 +850,25 @@ impl Store {
                 lock_path.display()
             );
         }
+        // Root working on a service user's store (`sudo fbl suppress add`) gives the lock
+        // file the store's owner, as SQLite does its -wal and -shm: left root's, the
+        // service's next run could not open it.
+        #[cfg(unix)]
+        if crate::atomic_file::euid() == 0 {
+            use std::os::unix::fs::MetadataExt;
+            if let (Ok(store), Ok(lock)) = (std::fs::metadata(path), file.metadata())
+                && lock.uid() != store.uid()
+            {
+                let _ = std::os::unix::fs::fchown(&file, Some(store.uid()), Some(store.gid()));
+            }
+        }
         match file.try_lock() {
             Ok(()) => {
-                // The database file itself too: the lock file is named after the path, and a
-                // hard link or a bind-mounted file is the same store under another path,
-                // with a lock file of its own.
-                let database = match DatabaseLock::take(&real) {
-                    Ok(database) => database,
-                    Err(DatabaseLockError::Held) => {
-                        return Err(StoreLocked {
-                            store: path.clone(),
-                            lock: real,
-                            holder: None,
-                            quiet: false,
-                        }
-                        .into());
-                    }
-                    Err(DatabaseLockError::Io(error)) => {
-                        return Err(error)
-                            .with_context(|| format!("cannot lock {}", real.display()));
-                    }
-                };
                 // Who holds it, for the run that finds it held. The lock is what counts: a
                 // file that cannot be written only makes that run say less.
                 let mut file = file;
                 let _ = write_lock_holder(&mut file);
-                Ok(StoreLock {
-                    _file: Some(file),
-                    _database: database,
-                })
+                Ok(StoreLock { _file: Some(file) })
             }
             Err(std::fs::TryLockError::WouldBlock) => {
                 let mut file = file;
@@ -2737,6 +2725,18 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mount_point_is_read_as_mountinfo_escapes_it() {
+        assert_eq!(
+            unescape_mount_point("/srv/my\\040store/fbl.sqlite"),
+            "/srv/my store/fbl.sqlite"
+        );
+        assert_eq!(unescape_mount_point("/a\\011b\\134c"), "/a\tb\\c");
+        // Not an escape: kept as it is, never a panic.
+        assert_eq!(unescape_mount_point("/x\\777y\\04"), "/x\\777y\\04");
+        assert_eq!(unescape_mount_point("/plain"), "/plain");
+    }
 
     /// A store's schema version is the number of migrations it has had, so each migration
     /// must sit at the position its number says, on both engines, and every file must be

@@ -886,44 +886,101 @@ fn a_second_fbl_on_the_same_store_is_refused() {
     }
 }
 
-/// The lock file is named after the path; a hard link (or a bind-mounted file) is the same
-/// store under another path, with a lock file of its own: the database file is locked too.
+/// SQLite keeps its write-ahead log, and fbl its lock file, beside the name a store is opened
+/// by: a store file with two names (a hard link) is two logs and two locks, and writes through
+/// one name are lost through the other. Refused under either name; a symbolic link is fine.
 #[test]
-fn the_same_store_through_a_hard_link_is_refused_while_held() {
+fn a_store_file_with_two_names_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     write(
         dir.path(),
         "a.eml",
         &arf("abuse", "a@example.org", "m@example.com"),
     );
-    let store = fbl::store::Store::open(&dir.path().join("fbl.sqlite")).unwrap();
+    let output = run(fbl(dir.path()).args(["ingest", "a.eml"]));
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
     std::fs::create_dir(dir.path().join("other")).unwrap();
     std::fs::hard_link(
         dir.path().join("fbl.sqlite"),
         dir.path().join("other/fbl.sqlite"),
     )
     .unwrap();
-    let lock = store.lock().unwrap();
-    let output = run(fbl(dir.path()).args(["--db", "other/fbl.sqlite", "ingest", "a.eml"]));
-    assert_eq!(output.status.code(), Some(3), "{output:?}");
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains("is working on store other/fbl.sqlite"),
-        "{output:?}"
-    );
-    assert_eq!(counts(dir.path()).reports, 0);
-    // Let go, the other path is free again; and taken again in this process, refused again.
-    drop(lock);
-    let output = run(fbl(dir.path()).args(["--db", "other/fbl.sqlite", "ingest", "a.eml"]));
+    for db in ["other/fbl.sqlite", "fbl.sqlite"] {
+        let output = run(fbl(dir.path()).args(["--db", db, "suppress", "check", "a@example.org"]));
+        assert_eq!(output.status.code(), Some(2), "{db}: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.starts_with(&format!("fbl: cannot open store {db}: "))
+                && stderr.contains("has 2 names (hard links)"),
+            "{stderr}"
+        );
+    }
+    std::fs::remove_file(dir.path().join("other/fbl.sqlite")).unwrap();
+    let output = run(fbl(dir.path()).args(["suppress", "check", "a@example.org"]));
     assert_eq!(output.status.code(), Some(0), "{output:?}");
-    let _lock = store.lock().unwrap();
+}
+
+/// As root, the store of a service user in that user's own folder (`/var/lib/fbl`) is read
+/// and changed (`sudo fbl suppress add`); the lock file root makes is the store owner's, so
+/// the service's next run can take it.
+#[test]
+fn root_works_on_a_service_users_store_in_its_own_folder() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if !crate::dovecot::running_as_root() {
+        return;
+    }
+    let nobody = crate::dovecot::NOBODY;
+    let dir = tempfile::tempdir().unwrap();
+    let service = dir.path().join("service");
+    std::fs::create_dir(&service).unwrap();
     let output = run(fbl(dir.path()).args([
         "--db",
-        "other/fbl.sqlite",
+        "service/fbl.sqlite",
+        "suppress",
+        "add",
+        "a@example.org",
+    ]));
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    std::fs::remove_file(service.join("fbl.sqlite.lock")).unwrap();
+    crate::dovecot::chown_tree(&service, nobody, nobody);
+    std::fs::set_permissions(&service, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let output = run(fbl(dir.path()).args([
+        "--db",
+        "service/fbl.sqlite",
         "suppress",
         "add",
         "b@example.org",
     ]));
-    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let output = run(fbl(dir.path()).args([
+        "--db",
+        "service/fbl.sqlite",
+        "suppress",
+        "check",
+        "b@example.org",
+    ]));
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    for name in ["fbl.sqlite.lock", "fbl.sqlite"] {
+        assert_eq!(
+            std::fs::metadata(service.join(name)).unwrap().uid(),
+            nobody,
+            "{name}"
+        );
+    }
+    // The same folder writable by its group: another user may have put the store there.
+    std::fs::set_permissions(&service, std::fs::Permissions::from_mode(0o775)).unwrap();
+    let output = run(fbl(dir.path()).args([
+        "--db",
+        "service/fbl.sqlite",
+        "suppress",
+        "check",
+        "b@example.org",
+    ]));
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("run fbl as the user who owns the store"),
+        "{output:?}"
+    );
 }
 
 /// `--lock-wait SECONDS` makes any command wait for another fbl's lock; `fbl run` waits a

@@ -102,6 +102,65 @@ const PUBLIC_MAILBOX_DOMAINS: [&str; 22] = [
     "163.com",
 ];
 
+/// Big mailbox providers' brands: `brand.tld` or `brand.co.tld` (`hotmail.co.uk`, `yahoo.fr`,
+/// `outlook.de`) is a public mailbox domain, as the `.com` in [`PUBLIC_MAILBOX_DOMAINS`] is.
+const PUBLIC_MAILBOX_BRANDS: [&str; 30] = [
+    "gmail",
+    "googlemail",
+    "yahoo",
+    "ymail",
+    "hotmail",
+    "outlook",
+    "live",
+    "msn",
+    "aol",
+    "icloud",
+    "me",
+    "mac",
+    "gmx",
+    "web",
+    "t-online",
+    "orange",
+    "free",
+    "laposte",
+    "wanadoo",
+    "comcast",
+    "verizon",
+    "att",
+    "sbcglobal",
+    "btinternet",
+    "mail",
+    "yandex",
+    "protonmail",
+    "proton",
+    "zoho",
+    "fastmail",
+];
+
+/// Whether `domain` is a public mailbox provider's (or a subdomain of one listed in
+/// [`PUBLIC_MAILBOX_DOMAINS`]): its users are everyone, not the sender. A brand of
+/// [`PUBLIC_MAILBOX_BRANDS`] followed by a top-level domain (`yahoo.fr`, `gmx.net`) or by a
+/// country's second level (`hotmail.co.uk`, `yahoo.com.br`) is one too; `mail.example.org`
+/// is not.
+fn is_public_mailbox_domain(domain: &str) -> bool {
+    let domain = address::compared_domain(domain);
+    if PUBLIC_MAILBOX_DOMAINS
+        .iter()
+        .any(|public| address::is_within(&domain, public))
+    {
+        return true;
+    }
+    match domain.split('.').collect::<Vec<_>>()[..] {
+        [brand, _] => PUBLIC_MAILBOX_BRANDS.contains(&brand),
+        [brand, second, country] => {
+            PUBLIC_MAILBOX_BRANDS.contains(&brand)
+                && matches!(second, "co" | "com" | "net" | "org" | "ne" | "or")
+                && country.len() == 2
+        }
+        _ => false,
+    }
+}
+
 /// The domain of an address or template, when it holds no placeholder, canonical.
 fn fixed_domain(address_or_template: &str) -> Option<String> {
     let (_, domain) = address_or_template
@@ -166,11 +225,7 @@ impl Attribution {
                     .iter()
                     .chain(&config.verp)
                     .filter_map(|a| fixed_domain(a))
-                    .filter(|d| {
-                        !PUBLIC_MAILBOX_DOMAINS
-                            .iter()
-                            .any(|public| address::is_within(d, public))
-                    })
+                    .filter(|d| !is_public_mailbox_domain(d))
                     .collect();
                 derived.sort();
                 derived.dedup();
@@ -332,7 +387,10 @@ impl Attribution {
                 drop_the_senders_own(report, original, before, &mut out);
             }
             self.drop_own(before, weak, &mut out);
-            if *strategy != Strategy::OriginalRcptTo && drop_disagreeing(before, &mut out) {
+            // Delivered-To names one address (see `run`): its fields never disagree.
+            if !matches!(strategy, Strategy::OriginalRcptTo | Strategy::DeliveredTo)
+                && drop_disagreeing(before, &mut out)
+            {
                 // Which of them complained cannot be told: the weak strategies, which read
                 // headers anyone on the way may set, do not pick one either.
                 disagreeing = true;
@@ -352,8 +410,9 @@ impl Attribution {
     /// all: a phishing message spoofing its domain, sent to a victim from someone else's
     /// server. Its complainant is suppressed only when the mail is shown to be the sender's:
     /// it carries one of the sender's identifiers (a token, an identifier header, a VERP
-    /// address, a CFBL-Feedback-ID, its Message-ID in the send log), or its Source-IP is one
-    /// of `[report] sending_ips`. Otherwise the report is kept and counted, nobody is
+    /// address, a CFBL-Feedback-ID, its Message-ID in the send log) that names the
+    /// complainant, directly or through the send log (a copy of a real newsletter keeps the
+    /// copier's), or its Source-IP is one of `[report] sending_ips`. Otherwise the report is kept and counted, nobody is
     /// suppressed, and the notes say who was named, for a person to decide.
     fn hold_unshown_fraud(
         &self,
@@ -387,7 +446,37 @@ impl Attribution {
             self.run(*strategy, report, original, send_log, &mut probe);
         }
         self.drop_own(0, false, &mut probe);
-        if !probe.forged && !probe.recipients.is_empty() {
+        // An identifier shows the mail to be yours only when it names the complainant:
+        // phishing that copies a real newsletter keeps the copier's token, identifier header
+        // or VERP address, which name the copier.
+        let mut named: Vec<String> = Vec::new();
+        for recipient in &probe.recipients {
+            named.extend(recipient.address.clone());
+            if let Some(id) = recipient.id.as_deref() {
+                named.extend(
+                    send_log
+                        .recipient_by_id(id)
+                        .and_then(|a| address::normalise(&a)),
+                );
+            }
+        }
+        if let Some(message_id) = report.message_id.as_deref() {
+            named.extend(
+                send_log
+                    .recipient_by_message_id(message_id)
+                    .and_then(|a| address::normalise(&a)),
+            );
+        }
+        let complainants: Vec<&str> = out
+            .recipients
+            .iter()
+            .filter_map(|r| r.address.as_deref())
+            .collect();
+        if !probe.forged
+            && named
+                .iter()
+                .any(|n| complainants.iter().any(|c| c.eq_ignore_ascii_case(n)))
+        {
             return;
         }
         let ip = match source_ip {
@@ -395,12 +484,26 @@ impl Attribution {
             Some(ip) => format!("Source-IP {ip} is not one of [report] sending_ips"),
             None => "no Source-IP".to_string(),
         };
+        let identifier = if probe.forged || probe.recipients.is_empty() {
+            "no sender identifier of yours".to_string()
+        } else if named.is_empty() {
+            "a sender identifier of yours that names nobody known (the send log does not \
+             resolve it)"
+                .to_string()
+        } else {
+            named.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+            format!(
+                "a sender identifier of yours that names someone else ({}), not the \
+                 complainant (a copy of your mail?)",
+                named.join(", ")
+            )
+        };
         out.notes.insert(
             0,
             format!(
                 "not shown to be your mail: a {feedback_type} report (spoofed mail is reported \
-                 so) with no sender identifier of yours, and {ip}; nobody suppressed (fbl \
-                 suppress add the address if the mail was yours)"
+                 so) with {identifier}, and {ip}; nobody suppressed (fbl suppress add the \
+                 address if the mail was yours)"
             ),
         );
         for recipient in std::mem::take(&mut out.recipients) {
@@ -574,10 +677,27 @@ impl Attribution {
                 }
             }
             Strategy::DeliveredTo => {
-                for name in ["Delivered-To", "X-Delivered-To", "X-Original-To"] {
-                    for value in original.get_all(name) {
-                        push_address(out, value, Via::DeliveredTo);
-                    }
+                // One subscriber, however many fields: Postfix writes X-Original-To (the
+                // address the sender mailed, before alias expansion) and Delivered-To (the
+                // final mailbox), and each forward hop adds a Delivered-To on top. The
+                // address mailed is X-Original-To, else the bottom-most Delivered-To (the
+                // first delivery); the bottom-most X-Original-To when a forward added more.
+                let last = |names: &[&str]| {
+                    original
+                        .fields()
+                        .filter(|(name, _)| names.iter().any(|n| n.eq_ignore_ascii_case(name)))
+                        .map(|(_, value)| value)
+                        .last()
+                };
+                if let Some(value) = [
+                    last(&["X-Original-To"]),
+                    last(&["Delivered-To", "X-Delivered-To"]),
+                ]
+                .into_iter()
+                .flatten()
+                .find(|value| address::complainant(value).is_some())
+                {
+                    push_address(out, value, Via::DeliveredTo);
                 }
             }
             Strategy::To => {
@@ -1002,12 +1122,7 @@ fn drop_the_senders_own(
         .flat_map(address::split_list)
         .filter_map(address::normalise)
         .filter_map(|a| a.rsplit_once('@').map(|(_, d)| address::compared_domain(d)))
-        .filter(|d| {
-            d.contains('.')
-                && !PUBLIC_MAILBOX_DOMAINS
-                    .iter()
-                    .any(|public| address::is_within(d, public))
-        })
+        .filter(|d| d.contains('.') && !is_public_mailbox_domain(d))
         .collect();
     let at_from_domain = |address: &str| {
         address.rsplit_once('@').is_some_and(|(_, domain)| {
@@ -1024,19 +1139,25 @@ fn drop_the_senders_own(
     let mut dropped = Vec::new();
     let mut index = from;
     while index < out.recipients.len() {
-        let is_own = out.recipients[index].address.as_deref().is_some_and(|a| {
-            own.iter().any(|o| o.eq_ignore_ascii_case(a)) || is_list_address(a) || at_from_domain(a)
+        let why = out.recipients[index].address.as_deref().and_then(|a| {
+            if own.iter().any(|o| o.eq_ignore_ascii_case(a)) || is_list_address(a) {
+                Some("the sender's own address")
+            } else if at_from_domain(a) {
+                Some("at the reported message's From domain")
+            } else {
+                None
+            }
         });
-        if is_own {
+        if let Some(why) = why {
             let recipient = out.recipients.remove(index);
-            dropped.push((recipient.address.unwrap_or_default(), recipient.via));
+            dropped.push((recipient.address.unwrap_or_default(), recipient.via, why));
         } else {
             index += 1;
         }
     }
-    for (address, via) in dropped {
+    for (address, via, why) in dropped {
         out.notes.push(format!(
-            "{} names {address}, the sender's own address: not a complainant",
+            "{} names {address}, {why}: not a complainant",
             via.as_str()
         ));
     }

@@ -281,13 +281,141 @@ fn the_weak_strategies_never_take_an_address_at_the_from_domain() {
     assert_eq!(summary["stored"], 5, "{summary}");
     assert_eq!(summary["unattributed"], 3, "{summary}");
     assert_eq!(
-        summary["unattributed_reasons"]["to names subscribers@example.com, the sender's own address: not a complainant"],
+        summary["unattributed_reasons"]["to names subscribers@example.com, at the reported message's From domain: not a complainant"],
         1,
         "{summary}"
     );
     assert_eq!(
         suppressed(dir.path()),
         ["jane@example.net", "member@gmail.com"]
+    );
+}
+
+/// A public mailbox provider's country domain (`hotmail.co.uk`, `yahoo.fr`) is not the
+/// sender's From domain either: a club mailing from one to its members there named nobody.
+#[test]
+fn a_public_mailbox_provider_s_country_domain_is_not_the_from_domain() {
+    let dir = tempfile::tempdir().unwrap();
+    let fields = "Source-IP: 192.0.2.25\n";
+    let summary = ingest(
+        dir.path(),
+        CONFIG,
+        &[
+            (
+                "uk.eml",
+                arf(
+                    "abuse",
+                    fields,
+                    "From: club@hotmail.co.uk\nTo: member@hotmail.co.uk\n",
+                ),
+            ),
+            (
+                "fr.eml",
+                arf(
+                    "abuse",
+                    fields,
+                    "From: club@yahoo.fr\nTo: membre@yahoo.fr\n",
+                ),
+            ),
+            (
+                "own.eml",
+                arf(
+                    "abuse",
+                    fields,
+                    "From: news@shop.example.co.uk\nTo: all@example.co.uk\n",
+                ),
+            ),
+        ],
+    );
+    assert_eq!(summary["stored"], 3, "{summary}");
+    assert_eq!(summary["unattributed"], 1, "{summary}");
+    assert_eq!(
+        suppressed(dir.path()),
+        ["member@hotmail.co.uk", "membre@yahoo.fr"]
+    );
+}
+
+/// Phishing that copies a real newsletter keeps the copier's identifier (here its
+/// `X-Fbl-Rcpt`): an identifier that names someone other than the reported recipient does
+/// not show the mail to be the sender's, and the victim is not suppressed.
+#[test]
+fn a_fraud_report_about_a_copied_newsletter_suppresses_nobody() {
+    let dir = tempfile::tempdir().unwrap();
+    let cloned = arf(
+        "fraud",
+        PHISH,
+        "From: security@example.com\nTo: victim@example.net\n\
+         X-Fbl-Rcpt: cloner@example.org\n",
+    );
+    let summary = ingest(
+        dir.path(),
+        CONFIG,
+        &[
+            ("cloned.eml", cloned.clone()),
+            (
+                "ours.eml",
+                arf(
+                    "fraud",
+                    "Source-IP: 203.0.113.200\nOriginal-Rcpt-To: <Ours@Example.net>\n",
+                    "From: news@example.com\nTo: ours@example.net\n\
+                     X-Fbl-Rcpt: ours@example.NET\n",
+                ),
+            ),
+        ],
+    );
+    assert_eq!(summary["stored"], 2, "{summary}");
+    assert_eq!(summary["unattributed"], 1, "{summary}");
+    assert_eq!(suppressed(dir.path()), ["Ours@example.net"]);
+    let parsed = parse(dir.path(), &cloned);
+    assert_eq!(parsed["recipients"], serde_json::json!([]), "{parsed}");
+    let notes = parsed["attribution_notes"].to_string();
+    assert!(
+        notes.contains("names someone else (cloner@example.org)"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("original_rcpt_to names victim@example.net: not suppressed"),
+        "{notes}"
+    );
+}
+
+/// Postfix writes X-Original-To (the address mailed, before an alias) and Delivered-To
+/// (the final mailbox), and each forward hop adds a Delivered-To on top: one subscriber,
+/// which named nobody ("several different addresses"). The address mailed is taken:
+/// X-Original-To, else the bottom-most Delivered-To.
+#[test]
+fn delivered_to_after_an_alias_or_a_forward_names_the_address_mailed() {
+    let dir = tempfile::tempdir().unwrap();
+    let fields = "Source-IP: 192.0.2.25\n";
+    let summary = ingest(
+        dir.path(),
+        CONFIG,
+        &[
+            (
+                "alias.eml",
+                arf(
+                    "abuse",
+                    fields,
+                    "From: news@example.com\nTo: undisclosed-recipients:;\n\
+                     Delivered-To: jane.mailbox@example.net\nX-Original-To: jane@example.org\n",
+                ),
+            ),
+            (
+                "forward.eml",
+                arf(
+                    "abuse",
+                    fields,
+                    "From: news@example.com\nTo: undisclosed-recipients:;\n\
+                     Delivered-To: john@forwarded.example\nX-Delivered-To: john@example.org\n",
+                ),
+            ),
+        ],
+    );
+    assert_eq!(summary["stored"], 2, "{summary}");
+    assert_eq!(summary["unattributed"], 0, "{summary}");
+    assert_eq!(
+        suppressed(dir.path()),
+        ["jane@example.org", "john@example.org"]
     );
 }
 

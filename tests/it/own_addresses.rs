@@ -222,7 +222,7 @@ fn a_to_at_the_sender_s_own_domain_is_not_the_complainant() {
     assert_eq!(summary["by_kind"]["complaint"], 2, "{summary}");
     assert_eq!(summary["unattributed"], 1, "{summary}");
     assert_eq!(
-        summary["unattributed_reasons"]["to names subscribers@example.com, the sender's own address: not a complainant"],
+        summary["unattributed_reasons"]["to names subscribers@example.com, at the reported message's From domain: not a complainant"],
         1,
         "{summary}"
     );

@@ -434,6 +434,11 @@ fn check_no_other_user(
             })
         })
         .or_else(|| {
+            // Root rewriting a service user's export in that user's own folder (`sudo fbl
+            // export`): the file stays that user's, who wrote it in the first place.
+            if existing.is_some_and(|file| is_owners_own_folder(folder, file)) {
+                return None;
+            }
             other_users_file(folder, existing).map(|owned| {
                 format!(
                     "{owned}: fbl would keep its owner and mode, and that user could read the \
@@ -483,12 +488,9 @@ pub fn planted_by_another_user(path: &Path) -> Option<String> {
     // A service user's store in that user's own folder (`/var/lib/fbl`, the folder its
     // owner's and writable by it alone): nobody else could have put it there, and root may
     // read it (`sudo fbl report`); SQLite gives files root makes beside it their owner.
-    let owners_own_folder = {
-        use std::os::unix::fs::MetadataExt;
-        existing.as_ref().is_some_and(|file| {
-            fs::metadata(folder).is_ok_and(|dir| dir.uid() == file.uid() && dir.mode() & 0o022 == 0)
-        })
-    };
+    let owners_own_folder = existing
+        .as_ref()
+        .is_some_and(|file| is_owners_own_folder(folder, file));
     other_users_link(&links, to_do).or_else(|| {
         if owners_own_folder {
             return None;
@@ -500,6 +502,23 @@ pub fn planted_by_another_user(path: &Path) -> Option<String> {
             )
         })
     })
+}
+
+/// For root: whether `folder` is the own folder of `file`'s owner, as a service user's
+/// `/var/lib/fbl` is: that user's, writable by it alone, in a folder root's and writable by
+/// root alone (so that user could not have made it anywhere else, such as in `/tmp` or its
+/// home). Nobody but that user and root could have put the file there.
+#[cfg(unix)]
+pub fn is_owners_own_folder(folder: &Path, file: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let private = |m: &fs::Metadata| m.mode() & 0o022 == 0;
+    euid() == 0
+        && fs::metadata(folder).is_ok_and(|dir| dir.uid() == file.uid() && private(&dir))
+        && folder
+            .canonicalize()
+            .ok()
+            .and_then(|real| real.parent().map(Path::to_path_buf))
+            .is_some_and(|parent| fs::metadata(parent).is_ok_and(|m| m.uid() == 0 && private(&m)))
 }
 
 #[cfg(not(unix))]

@@ -677,25 +677,31 @@ impl Attribution {
                 }
             }
             Strategy::DeliveredTo => {
-                // One subscriber, however many fields: Postfix writes X-Original-To (the
-                // address the sender mailed, before alias expansion) and Delivered-To (the
-                // final mailbox), and each forward hop adds a Delivered-To on top. The
-                // address mailed is X-Original-To, else the bottom-most Delivered-To (the
-                // first delivery); the bottom-most X-Original-To when a forward added more.
-                let last = |names: &[&str]| {
-                    original
-                        .fields()
-                        .filter(|(name, _)| names.iter().any(|n| n.eq_ignore_ascii_case(name)))
-                        .map(|(_, value)| value)
-                        .last()
-                };
-                if let Some(value) = [
-                    last(&["X-Original-To"]),
-                    last(&["Delivered-To", "X-Delivered-To"]),
-                ]
-                .into_iter()
-                .flatten()
-                .find(|value| address::complainant(value).is_some())
+                // One subscriber, however many fields. Each delivery hop puts its fields on
+                // top: a forward (`.forward`, an alias to another domain) adds a Delivered-To,
+                // and the hop that delivers to a mailbox writes X-Original-To (the address it
+                // was given) right above its Delivered-To. The address the sender mailed is
+                // the first hop's: the bottom-most Delivered-To, or the X-Original-To of that
+                // same hop (directly above it, or below it), which names the address before
+                // the first hop's own alias expansion. An X-Original-To higher up is a later
+                // hop's: the forward's target, not the subscriber.
+                let is =
+                    |name: &str, names: &[&str]| names.iter().any(|n| n.eq_ignore_ascii_case(name));
+                let fields: Vec<(&str, &str)> = original.fields().collect();
+                let first_delivery = fields
+                    .iter()
+                    .rposition(|(name, _)| is(name, &["Delivered-To", "X-Delivered-To"]));
+                let original_to = fields
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (name, _))| is(name, &["X-Original-To"]))
+                    .filter(|(at, _)| first_delivery.is_none_or(|d| *at + 1 >= d))
+                    .map(|(_, (_, value))| *value)
+                    .next_back();
+                if let Some(value) = [original_to, first_delivery.map(|d| fields[d].1)]
+                    .into_iter()
+                    .flatten()
+                    .find(|value| address::complainant(value).is_some())
                 {
                     push_address(out, value, Via::DeliveredTo);
                 }

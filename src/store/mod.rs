@@ -695,19 +695,46 @@ impl Store {
                 bail!("cannot open store {}: {why}", path.display());
             }
         }
-        if let Some(why) = another_name(&real) {
-            bail!("cannot open store {}: {why}", path.display());
+        // The store, and the files SQLite and fbl keep beside it: a hard link there (a
+        // companion linked to a file of root's, by the user whose folder it is) would have
+        // root write into, and give away, that file.
+        for suffix in ["", "-wal", "-shm", "-journal", ".lock"] {
+            let mut name = real.clone().into_os_string();
+            name.push(suffix);
+            if let Some(why) = another_name(Path::new(&name)) {
+                bail!("cannot open store {}: {why}", path.display());
+            }
         }
         if !path.exists() {
             // The store holds personal data: readable by its owner only. SQLite gives its
             // -wal and -shm files the same mode.
             use std::os::unix::fs::OpenOptionsExt;
-            std::fs::OpenOptions::new()
+            let created = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .mode(0o600)
                 .open(path)
                 .with_context(|| format!("cannot create store {}", path.display()))?;
+            // Root making the store in a service user's own folder (`sudo fbl suppress
+            // import` before the first cron run) makes it that user's: left root's, every run
+            // of the service would fail. SQLite gives its -wal and -shm the store's owner.
+            #[cfg(unix)]
+            if crate::atomic_file::euid() == 0 {
+                use std::os::unix::fs::MetadataExt;
+                let folder = match real.parent() {
+                    Some(folder) if !folder.as_os_str().is_empty() => folder.to_path_buf(),
+                    _ => PathBuf::from("."),
+                };
+                if let Ok(dir) = std::fs::metadata(&folder)
+                    && dir.uid() != 0
+                    && crate::atomic_file::is_owners_own_folder(&folder, &dir)
+                {
+                    std::os::unix::fs::fchown(&created, Some(dir.uid()), Some(dir.gid()))
+                        .with_context(|| {
+                            format!("cannot give store {} to its folder's owner", path.display())
+                        })?;
+                }
+            }
         }
         let conn = rusqlite::Connection::open(path).with_context(|| {
             match file_access_problem(path, libc::R_OK | libc::W_OK) {
@@ -849,6 +876,20 @@ impl Store {
                  itself",
                 lock_path.display()
             );
+        }
+        // One name only: a lock file that is a hard link to another file would have that file
+        // rewritten (and, by root, given away).
+        #[cfg(unix)]
+        if let Ok(opened) = file.metadata() {
+            use std::os::unix::fs::MetadataExt;
+            if opened.nlink() > 1 {
+                bail!(
+                    "the lock file {} has {} names (hard links): fbl does not write to it (it \
+                     could be any file's other name); remove it, fbl makes the lock file itself",
+                    lock_path.display(),
+                    opened.nlink()
+                );
+            }
         }
         // Root working on a service user's store (`sudo fbl suppress add`) gives the lock
         // file the store's owner, as SQLite does its -wal and -shm: left root's, the

@@ -409,13 +409,42 @@ fn delivered_to_after_an_alias_or_a_forward_names_the_address_mailed() {
                      Delivered-To: john@forwarded.example\nX-Delivered-To: john@example.org\n",
                 ),
             ),
+            // Real Postfix order: each hop's fields on top of the last. The first hop (an
+            // alias to another domain) adds a Delivered-To alone; the mailbox's hop writes its
+            // X-Original-To above its Delivered-To. That X-Original-To is the forward's target.
+            (
+                "postfix-forward.eml",
+                arf(
+                    "abuse",
+                    fields,
+                    "X-Original-To: ann@forwarded.example\nDelivered-To: ann@forwarded.example\n\
+                     Delivered-To: ann@example.org\n\
+                     From: news@example.com\nTo: undisclosed-recipients:;\n",
+                ),
+            ),
+            // One hop, Postfix order: X-Original-To (the alias mailed) right above the
+            // mailbox's Delivered-To.
+            (
+                "postfix-alias.eml",
+                arf(
+                    "abuse",
+                    fields,
+                    "X-Original-To: bo@example.org\nDelivered-To: bo.mailbox@example.net\n\
+                     From: news@example.com\nTo: undisclosed-recipients:;\n",
+                ),
+            ),
         ],
     );
-    assert_eq!(summary["stored"], 2, "{summary}");
+    assert_eq!(summary["stored"], 4, "{summary}");
     assert_eq!(summary["unattributed"], 0, "{summary}");
     assert_eq!(
         suppressed(dir.path()),
-        ["jane@example.org", "john@example.org"]
+        [
+            "ann@example.org",
+            "bo@example.org",
+            "jane@example.org",
+            "john@example.org"
+        ]
     );
 }
 

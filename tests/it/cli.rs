@@ -967,20 +967,103 @@ fn root_works_on_a_service_users_store_in_its_own_folder() {
             "{name}"
         );
     }
+    // Root rewrites the service's export in its folder (it stays the service's).
+    std::fs::write(service.join("list.txt"), "old\n").unwrap();
+    std::os::unix::fs::chown(service.join("list.txt"), Some(nobody), Some(nobody)).unwrap();
+    let output = run(fbl(dir.path()).args([
+        "--db",
+        "service/fbl.sqlite",
+        "export",
+        "--format",
+        "plain",
+        "--output",
+        "service/list.txt",
+    ]));
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(
+        std::fs::read_to_string(service.join("list.txt")).unwrap(),
+        "a@example.org\nb@example.org\n"
+    );
+    assert_eq!(
+        std::fs::metadata(service.join("list.txt")).unwrap().uid(),
+        nobody
+    );
+    // A companion that is a hard link (the service user linking a file of root's there)
+    // is refused before root writes to it.
+    std::fs::write(dir.path().join("roots-file"), "root's\n").unwrap();
+    std::fs::remove_file(service.join("fbl.sqlite.lock")).unwrap();
+    std::fs::hard_link(
+        dir.path().join("roots-file"),
+        service.join("fbl.sqlite.lock"),
+    )
+    .unwrap();
+    let fbl_in = |args: &[&str]| run(fbl(dir.path()).args(args));
+    let output = fbl_in(&[
+        "--db",
+        "service/fbl.sqlite",
+        "suppress",
+        "add",
+        "c@example.org",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("has 2 names (hard links)"),
+        "{output:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("roots-file")).unwrap(),
+        "root's\n"
+    );
+    assert_eq!(
+        std::fs::metadata(dir.path().join("roots-file"))
+            .unwrap()
+            .uid(),
+        0
+    );
+    std::fs::remove_file(service.join("fbl.sqlite.lock")).unwrap();
+    // Root making a new store in the service user's own folder makes it that user's.
+    let output = fbl_in(&[
+        "--db",
+        "service/new.sqlite",
+        "suppress",
+        "add",
+        "d@example.org",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    for name in ["new.sqlite", "new.sqlite.lock"] {
+        assert_eq!(
+            std::fs::metadata(service.join(name)).unwrap().uid(),
+            nobody,
+            "{name}"
+        );
+    }
     // The same folder writable by its group: another user may have put the store there.
     std::fs::set_permissions(&service, std::fs::Permissions::from_mode(0o775)).unwrap();
-    let output = run(fbl(dir.path()).args([
+    let output = fbl_in(&[
         "--db",
         "service/fbl.sqlite",
         "suppress",
         "check",
         "b@example.org",
-    ]));
+    ]);
     assert_eq!(output.status.code(), Some(2), "{output:?}");
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("run fbl as the user who owns the store"),
         "{output:?}"
     );
+    // A folder of that user's own where it could make one (here: in a folder every user may
+    // write, as /tmp) is no service folder: refused too.
+    std::fs::set_permissions(&service, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let output = fbl_in(&[
+        "--db",
+        "service/fbl.sqlite",
+        "suppress",
+        "check",
+        "b@example.org",
+    ]);
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
 }
 
 /// `--lock-wait SECONDS` makes any command wait for another fbl's lock; `fbl run` waits a

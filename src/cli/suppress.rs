@@ -61,9 +61,10 @@ pub enum SuppressCommand {
         #[arg(long)]
         reason: String,
     },
-    /// Import an existing list: one address per line (blank lines and `#` comments skipped,
-    /// but `#a@example.org` is an address), or CSV with an `email`, `address`, `Email
-    /// Address` or `E-mail` column (and optionally `reason`)
+    /// Import an existing list (a file, or `-` for standard input): one address per line
+    /// (blank lines and `#` comments skipped, but `#a@example.org` is an address), or CSV
+    /// with an `email`, `address`, `Email Address` or `E-mail` column (and optionally
+    /// `reason`)
     ///
     /// An address a person took off the list (`fbl suppress remove`) is left off: the
     /// summary counts and names them, and the command exits 1. `--include-removed` puts them
@@ -462,8 +463,14 @@ fn read_import(
     default_reason: &str,
 ) -> Result<Box<dyn Iterator<Item = Result<ImportEntry>>>> {
     use std::io::Read as _;
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    // `-` is standard input, as for `fbl ingest -` and `fbl suppress check -`.
+    let file: Box<dyn std::io::Read> = if path.as_os_str() == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(
+            std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?,
+        )
+    };
     let mut reader = std::io::BufReader::with_capacity(256 * 1024, file);
     // The first line with content, and its line in the file (blank lines and comments
     // before it are skipped, as they would be in a plain list).

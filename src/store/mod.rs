@@ -214,7 +214,8 @@ impl std::fmt::Display for Location {
 /// tell an overlapping run from a failure.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "another fbl{} is working on store {} (lock {} is held); nothing was done",
+    "another fbl{} is working on store {} (lock {} is held); nothing was done \
+     (`--lock-wait SECONDS` waits for it)",
     holder.as_ref().map(LockHolder::described).unwrap_or_default(),
     store.display(),
     lock.display()
@@ -292,9 +293,11 @@ fn another_name(real: &Path) -> Option<String> {
             return Some(format!(
                 "{} has {} names (hard links): SQLite keeps its write-ahead log beside the name \
                  used, so writes through one name are lost through the other; keep one name \
-                 (remove the other links) or use a symbolic link",
+                 (remove the other links: `find / -xdev -samefile {}` lists them) or use a \
+                 symbolic link",
                 real.display(),
-                metadata.nlink()
+                metadata.nlink(),
+                real.display()
             ));
         }
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;

@@ -3803,3 +3803,16 @@ fn the_fixture_configuration_runs_without_a_warning() {
     let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(summary["attributed"], 1, "{summary}");
 }
+
+/// `fbl suppress import -` reads the list from standard input, as `ingest -` and
+/// `suppress check -` do (it opened a file named `-`).
+#[test]
+fn suppress_import_reads_standard_input_from_a_dash() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = fbl(dir.path());
+    command.args(["suppress", "import", "-"]);
+    let output = run_with_stdin(&mut command, b"email,reason\none@example.org,legacy\n");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let output = run(fbl(dir.path()).args(["suppress", "check", "one@example.org"]));
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+}

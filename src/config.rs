@@ -775,7 +775,7 @@ impl Config {
     /// `access_url_file`, `token_file`), its CA files (`ca_file`), or the files its
     /// `password_command` and `token_command` run, if another user could change one, by the rule of
     /// [`Config::foreign_owner_refusal`]. Such a user could read the secret, or make the file
-    /// a link to any file of root's, which fbl would send as the secret (or overwrite, for a
+    /// a link to any file of root's, which fbl would use as the secret (or overwrite, for a
     /// token fbl keeps); a program of theirs would run as root. A file that does not exist is
     /// judged by its folders. Not root: None.
     pub fn secret_file_refusal(&self, euid: u32) -> Option<String> {
@@ -784,7 +784,7 @@ impl Config {
         }
         let secret_risk = "fbl runs as root here, so whoever can change it could read the \
                            secret, or make it a link to any file of root's, which fbl would \
-                           send as the secret";
+                           use as the secret";
         let command_risk = "fbl runs as root here, so whoever can change it could make fbl \
                             run any command as root";
         for (named, path) in self.secret_files() {
@@ -1570,11 +1570,24 @@ fn foreign_path_refusal(path: &Path, named: &str, risk: &str) -> Option<String> 
             format!("{}, a folder holding {named},", at.display())
         };
         if metadata.uid() != 0 {
+            // A folder of another user's (a service user's store folder, say) is theirs to
+            // keep: the file moves, not the folder's owner.
+            let fix = if is_file {
+                format!(
+                    "Run `chown root {at}` and `chmod go-w {at}`",
+                    at = at.display()
+                )
+            } else {
+                format!(
+                    "Move {} to a folder of root's (such as /etc/fbl), or `chown root {at}` \
+                     and `chmod go-w {at}` if nothing of that user's needs it",
+                    path.display(),
+                    at = at.display()
+                )
+            };
             return Some(format!(
-                "{what} is owned by {owner}, not root: {risk}. Run `chown root {at}` and \
-                 `chmod go-w {at}`, or run fbl as {owner}",
+                "{what} is owned by {owner}, not root: {risk}. {fix}, or run fbl as {owner}",
                 owner = user_name(metadata.uid()),
-                at = at.display()
             ));
         }
         let mode = metadata.mode();

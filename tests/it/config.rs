@@ -636,10 +636,20 @@ fn root_refuses_a_configuration_another_user_could_have_written() {
     );
     mode(dir.path(), 0o700);
     std::os::unix::fs::chown(dir.path(), Some(nobody), Some(nobody)).unwrap();
-    assert!(refused(&["config"]).contains(&format!(
-        "{}, a folder holding the configuration file fbl.toml, is owned by nobody, not root",
-        dir.path().display()
-    )));
+    let stderr = refused(&["config"]);
+    assert!(
+        stderr.contains(&format!(
+            "{}, a folder holding the configuration file fbl.toml, is owned by nobody, not root",
+            dir.path().display()
+        )),
+        "{stderr}"
+    );
+    // The folder is that user's to keep (a service user's store folder, say): the advice is
+    // to move the file first, not to take the folder away.
+    assert!(
+        stderr.contains("Move fbl.toml to a folder of root's (such as /etc/fbl)"),
+        "{stderr}"
+    );
     std::os::unix::fs::chown(dir.path(), Some(0), Some(0)).unwrap();
 
     // A symbolic link to a file another user owns is that file.

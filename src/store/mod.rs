@@ -279,12 +279,14 @@ impl LockHolder {
     }
 }
 
-/// Why a SQLite store file must not be used under this name: it has another one, a hard
-/// link or a bind mount of the file alone. SQLite keeps its write-ahead log (`-wal`, `-shm`)
-/// and fbl its lock file beside the name it was given, so two names for one file are two
-/// logs and two locks: a write through one name is lost when the other's log is replayed over
-/// it, and two fbl write at once. None when it has one name, or cannot be looked at.
-fn another_name(real: &Path) -> Option<String> {
+/// Why a SQLite store file, or a file SQLite or fbl keeps beside it, must not be used under
+/// this name: it has another one, a hard link or (`check_mounts`, for the store itself) a bind
+/// mount of the file alone. SQLite keeps its write-ahead log (`-wal`, `-shm`) and fbl its lock
+/// file beside the name it was given, so two names for one file are two logs and two locks: a
+/// write through one name is lost when the other's log is replayed over it, and two fbl write
+/// at once. A companion with another name could be any file's (root would write into it).
+/// None when it has one name, or cannot be looked at.
+fn another_name(real: &Path, check_mounts: bool) -> Option<String> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
@@ -299,6 +301,9 @@ fn another_name(real: &Path) -> Option<String> {
                 metadata.nlink(),
                 real.display()
             ));
+        }
+        if !check_mounts {
+            return None;
         }
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
         let mounted = mounts.lines().any(|line| {
@@ -316,7 +321,7 @@ fn another_name(real: &Path) -> Option<String> {
         }
     }
     #[cfg(not(unix))]
-    let _ = real;
+    let _ = (real, check_mounts);
     None
 }
 
@@ -398,21 +403,6 @@ impl ReportLookup {
             conn.pragma_update(None, "cache_size", -2048)?;
         }
         Ok(ReportLookup { store, in_read: 0 })
-    }
-
-    /// The id of the report with these bytes or this content key (another delivery of
-    /// it), when one was stored and committed.
-    pub fn report_id(&mut self, sha256: &[u8; 32], content_key: &[u8; 32]) -> Result<Option<i64>> {
-        if self.in_read == 0 {
-            self.store.db.batch("BEGIN")?;
-        }
-        let found = report_id_by_digests(&self.store.db, sha256, content_key);
-        self.in_read += 1;
-        if self.in_read == Self::LOOKUPS_PER_READ || found.is_err() {
-            self.in_read = 0;
-            self.store.db.batch("COMMIT")?;
-        }
-        found
     }
 }
 
@@ -686,25 +676,19 @@ impl Store {
         // beside it, may have been put there by one of them: a link to a file of fbl's
         // user, or a file they could read or change. Beside the real file, as SQLite puts
         // them. (The lock file is opened without following a link: `lock`.)
+        // Each of them, and the lock file, has one name only (`another_name`).
         let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        let mut files = vec![path.to_path_buf()];
-        for suffix in ["-wal", "-shm", "-journal"] {
-            let mut name = real.clone().into_os_string();
-            name.push(suffix);
-            files.push(PathBuf::from(name));
-        }
-        for file in files {
-            if let Some(why) = crate::atomic_file::planted_by_another_user(&file) {
-                bail!("cannot open store {}: {why}", path.display());
-            }
-        }
-        // The store, and the files SQLite and fbl keep beside it: a hard link there (a
-        // companion linked to a file of root's, by the user whose folder it is) would have
-        // root write into, and give away, that file.
         for suffix in ["", "-wal", "-shm", "-journal", ".lock"] {
             let mut name = real.clone().into_os_string();
             name.push(suffix);
-            if let Some(why) = another_name(Path::new(&name)) {
+            let name = PathBuf::from(name);
+            // The store as named, so that a link on the way is looked at.
+            let planted_at = if suffix.is_empty() { path } else { &name };
+            let why = (suffix != ".lock")
+                .then(|| crate::atomic_file::planted_by_another_user(planted_at))
+                .flatten()
+                .or_else(|| another_name(&name, suffix.is_empty()));
+            if let Some(why) = why {
                 bail!("cannot open store {}: {why}", path.display());
             }
         }

@@ -27,16 +27,6 @@ impl Store {
             .value("SELECT coalesce(max(id), 0) FROM reports", params![])
     }
 
-    /// Whether a report of exactly these bytes was stored at or before report `last_id`:
-    /// a local source's file read again (`after = "keep"`, or a file `after` left for being
-    /// too new) rather than another delivery of its report.
-    pub fn stored_bytes_up_to(&self, sha256: &[u8; 32], last_id: i64) -> Result<bool> {
-        self.db.exists(
-            "SELECT 1 FROM reports WHERE sha256 = ?1 AND id <= ?2",
-            params![&sha256[..], last_id],
-        )
-    }
-
     /// Makes every commit durable before something outside the store is removed on the
     /// strength of it: SQLite in WAL mode with `synchronous = NORMAL` syncs at a checkpoint,
     /// so one is run in full (waiting for readers up to the busy timeout). `false` when it

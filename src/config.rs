@@ -241,6 +241,17 @@ impl SecretConfig {
         if given != 1 {
             bail!("{label}: give exactly one of secret, secret_env or secret_file");
         }
+        // Known without reading anything: said by `fbl config` too, not only at first use.
+        if self
+            .secret
+            .as_ref()
+            .is_some_and(|secret| secret.bytes().all(|b| b.is_ascii_whitespace()))
+        {
+            bail!(
+                "{label}: secret is empty: anyone can make what an empty secret signs or \
+                 proves; give the secret"
+            );
+        }
         Ok(())
     }
 
@@ -1522,7 +1533,9 @@ fn same_file(_a: &Path, _b: &Path) -> bool {
 pub fn unset_variable(name: &str, key: &str, file_key: &str) -> anyhow::Error {
     anyhow::anyhow!(
         "environment variable {name} ({key}) is not set; cron sets almost none: give the \
-         secret by file instead ({file_key}, mode 0600), or set the variable in the crontab"
+         secret by file instead ({file_key}: readable by the user fbl runs as and nobody else; \
+         for a service user, `chown root:GROUP` and `chmod 640`), or set the variable in the \
+         crontab"
     )
 }
 
@@ -1572,10 +1585,22 @@ fn foreign_path_refusal(path: &Path, named: &str, risk: &str) -> Option<String> 
         if metadata.uid() != 0 {
             // A folder of another user's (a service user's store folder, say) is theirs to
             // keep: the file moves, not the folder's owner.
-            let fix = if is_file {
+            // A file in a folder of another user's would only be refused again for its
+            // folder once chowned: it must move.
+            let folder_is_roots = at
+                .parent()
+                .and_then(|folder| std::fs::metadata(folder).ok())
+                .is_some_and(|folder| folder.uid() == 0);
+            let fix = if is_file && folder_is_roots {
                 format!(
                     "Run `chown root {at}` and `chmod go-w {at}`",
                     at = at.display()
+                )
+            } else if is_file {
+                format!(
+                    "Move {at} to a folder of root's (such as /etc/fbl), then `chown root` and \
+                     `chmod go-w` it",
+                    at = path.display()
                 )
             } else {
                 format!(

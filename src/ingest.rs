@@ -735,6 +735,11 @@ impl Ingester<'_> {
         // The head of an oversized message has no content key of the message's.
         let content_key = incoming.oversized.is_none().then_some(content_key);
         self.release(batch, digest, content_key, id, summary)?;
+        // The whole message again (as the head's reason says to ingest it), stored before its
+        // head was quarantined: the head is released as when the message is stored after it.
+        if incoming.oversized.is_none() {
+            batch.release_quarantined_heads(&incoming.raw, id, self.now)?;
+        }
         summary.duplicates += 1;
         Ok(Outcome::Duplicate(id))
     }

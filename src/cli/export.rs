@@ -20,9 +20,10 @@ use std::path::{Path, PathBuf};
 /// redirection is appended to). An output that is the store, the configuration file or
 /// another output of the same command is refused.
 ///
-/// Before importing: in CSV, a reason, source or name that begins with `=`, `+`, `-` or `@`
-/// gets a `'` in front, but an address is never changed (a valid address may begin with
-/// `=`), so open an export in a spreadsheet with care; run `postmap` on a postfix export; Postmark
+/// Before importing: in the csv, listmonk and mautic files, a reason, source or name that
+/// begins with `=`, `+`, `-`, `@`, a tab or a carriage return gets a `'` in front, but an
+/// address is never changed (a valid address may begin with `=`), so open an export in a
+/// spreadsheet with care; run `postmap` on a postfix export; Postmark
 /// takes at most 50 addresses a request (`{"Suppressions": [...]}`), so split the array;
 /// Mailgun's import takes files up to 25 MB. A removals file has the same shape as the full
 /// list in every format but mautic (doNotEmail 0, which also clears a Do-Not-Contact Mautic
@@ -243,9 +244,12 @@ pub fn run(context: &Context, args: ExportArgs) -> Result<Outcome> {
         }
     }
     if failed > 0 {
+        let total = context.config.exports.len();
+        if failed == total {
+            bail!("every configured export failed ({total}, each named above)");
+        }
         bail!(
-            "{failed} of {} configured exports failed (each named above); the others were written",
-            context.config.exports.len()
+            "{failed} of {total} configured exports failed (each named above); the others were written"
         );
     }
     // A suppressed address left out (said above) must be suppressed another way: a person

@@ -120,7 +120,7 @@ pub struct Context {
 impl Context {
     /// Opens the store (creating it and applying migrations when needed), for the commands
     /// that put something in it: `ingest`, `run`, `sendlog import`, `suppress add` and
-    /// `import`, the `snds` fetch and login, `mailbox`.
+    /// `import`, the `snds` fetch and login.
     pub fn open_store(&self) -> Result<Store> {
         let mut store = Store::open_at(&self.db)?;
         store.set_lock_wait(self.lock_wait.unwrap_or_default());
@@ -137,7 +137,8 @@ impl Context {
         {
             bail!(
                 "no store at {}: name it with --config or --db (FBL_CONFIG, FBL_DB); \
-                 only ingest, run, sendlog import, suppress add and suppress import make a new one",
+                 only ingest, run, sendlog import, suppress add and import, and snds fetch and \
+                 login make a new one",
                 path.display()
             );
         }
@@ -252,6 +253,20 @@ fn print_json(value: &impl serde::Serialize) -> Result<()> {
 fn stdout_is_terminal() -> bool {
     use std::io::IsTerminal;
     std::io::stdout().is_terminal()
+}
+
+/// Refuses to write a message's bytes as they came (`command`, given `--raw`) to a terminal:
+/// bytes from outside could hold escape sequences that retitle it, clear it or worse. A
+/// file or a pipe takes them.
+fn refuse_raw_to_terminal(command: &str) -> Result<()> {
+    if stdout_is_terminal() {
+        bail!(
+            "{command} --raw writes the message's bytes as they came, which may hold sequences \
+             that change a terminal: not written to one. Redirect it to a file or a pipe: \
+             {command} --raw > message.eml, or | less"
+        );
+    }
+    Ok(())
 }
 
 /// The header line of a tab-separated listing, for a person: written only when standard

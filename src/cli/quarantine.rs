@@ -103,16 +103,7 @@ pub fn run(context: &Context, command: QuarantineCommand) -> Result<Outcome> {
                 bail!("no quarantined message with id {id}");
             };
             if raw {
-                // Bytes from outside, written raw to a terminal, could hold escape sequences
-                // that retitle it, clear it or worse: they go to a file or a pipe only.
-                if super::stdout_is_terminal() {
-                    bail!(
-                        "fbl quarantine show {id} --raw writes the message's bytes as they came, \
-                         which may hold sequences that change a terminal: not written to one. \
-                         Redirect it to a file or a pipe: fbl quarantine show {id} --raw > \
-                         message.eml, or | less"
-                    );
-                }
+                super::refuse_raw_to_terminal(&format!("fbl quarantine show {id}"))?;
                 // The bytes as kept; that they are not the whole message goes to standard
                 // error, so that it is seen and standard output stays the exact bytes.
                 if entry.size > bytes.len() as u64 {

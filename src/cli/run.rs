@@ -146,20 +146,22 @@ fn send_log_lines(text: &mut String, import: &crate::run::SendLogImported) {
     }
 }
 
-/// The messages an MTA put in quarantine since the last run, the first ten of them.
-fn quarantined_from_an_mta(text: &mut String, indent: &str, lines: &[String]) {
+/// The messages put in quarantine from standard input (an MTA, `fbl ingest -`) since the last
+/// run, the first ten of them.
+fn quarantined_from_standard_input(text: &mut String, indent: &str, lines: &[String]) {
     use std::fmt::Write as _;
     const SHOWN: usize = 10;
     for line in lines.iter().take(SHOWN) {
         let _ = writeln!(
             text,
-            "{indent}quarantined since the last run, from an MTA (fbl quarantine show ID): {line}"
+            "{indent}quarantined since the last run, from standard input (an MTA, fbl ingest -; fbl \
+             quarantine show ID): {line}"
         );
     }
     if lines.len() > SHOWN {
         let _ = writeln!(
             text,
-            "{indent}... and {} more quarantined from an MTA (fbl quarantine list)",
+            "{indent}... and {} more quarantined from standard input (fbl quarantine list)",
             lines.len() - SHOWN
         );
     }
@@ -246,7 +248,7 @@ fn full_text(summary: &crate::run::RunSummary) -> String {
     for alert in &summary.alerts {
         let _ = writeln!(text, "  alert: {}", alert.message);
     }
-    quarantined_from_an_mta(&mut text, "  ", &summary.quarantined_since_last_run);
+    quarantined_from_standard_input(&mut text, "  ", &summary.quarantined_since_last_run);
     if summary.dry_run {
         let _ = writeln!(text, "  dry run: nothing was changed");
     }
@@ -267,7 +269,7 @@ fn cron_text(summary: &crate::run::RunSummary) -> String {
     for alert in &summary.alerts {
         let _ = writeln!(attention, "alert: {}", alert.message);
     }
-    quarantined_from_an_mta(&mut attention, "", &summary.quarantined_since_last_run);
+    quarantined_from_standard_input(&mut attention, "", &summary.quarantined_since_last_run);
     // The ingest summary's lines past its counts say what needs a person (quarantined,
     // unattributed, not read, ...), each with what to do next.
     let ingest = super::ingest::describe_parts(&summary.ingest, summary.already_stored);

@@ -16,8 +16,8 @@ pub enum SendlogCommand {
     /// [send_log] retention_days, are skipped), prune stored entries older than that,
     /// attribute again the stored complaints that had no complainant, and record the
     /// Outlook.com blocks and throttling its delivery statuses show. Formats: csv and jsonl
-    /// (columns message_id, recipient and optional id, campaign, list, source_ip, sent_at,
-    /// status), postfix (mail logs: message-id from cleanup joined with deliveries by queue
+    /// (columns recipient, message_id and/or id, and optional campaign, list, source_ip,
+    /// sent_at, status), postfix (mail logs: message-id from cleanup joined with deliveries by queue
     /// id; queue ids still open at the end are kept for the next import, so import a rotated
     /// log before the current one; the rotated copy of FILE, FILE.1 or the newest
     /// uncompressed FILE-DATE, is read first for the message-ids of messages queued before

@@ -80,6 +80,8 @@ pub fn run(context: &Context, command: StoreCommand) -> Result<Outcome> {
         StoreCommand::Report { id, raw } => {
             let store = context.open_existing_store()?;
             if raw {
+                // A stored report's bytes came from outside as a quarantined one's did.
+                super::refuse_raw_to_terminal(&format!("fbl store report {id}"))?;
                 let Some(bytes) = store.report_raw(id)? else {
                     bail!("no stored report with id {id}");
                 };
@@ -124,6 +126,15 @@ pub fn run(context: &Context, command: StoreCommand) -> Result<Outcome> {
         }
         StoreCommand::Migrate { from, to, json } => {
             let target = match to {
+                Some(url)
+                    if !url.starts_with("postgres://") && !url.starts_with("postgresql://") =>
+                {
+                    bail!(
+                        "fbl store migrate copies into PostgreSQL: --to takes a postgres:// or \
+                         postgresql:// URL, not {url:?} (a SQLite store is copied with its file, \
+                         fbl closed)"
+                    );
+                }
                 Some(url) => Location::Postgres(crate::store::PostgresConfig {
                     url,
                     ..context.config.store.postgres().unwrap_or_default()

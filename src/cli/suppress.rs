@@ -365,7 +365,10 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
             batch.commit()?;
             // Updated (a stronger reason, an expiry lifted) and already listed (nothing
             // changed) are said only when there are some, as a first import has none.
-            let mut summary = format!("{read} addresses read, {added} added");
+            let mut summary = format!(
+                "{}, {added} added",
+                super::counted(read, "address read", "addresses read")
+            );
             if updated > 0 {
                 summary.push_str(&format!(", {updated} updated"));
             }
@@ -373,7 +376,10 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
                 summary.push_str(&format!(", {unchanged} already listed"));
             }
             if cleaned > 0 {
-                summary.push_str(&format!(", {cleaned} reasons cleaned"));
+                summary.push_str(&format!(
+                    ", {}",
+                    super::counted(cleaned, "reason cleaned", "reasons cleaned")
+                ));
             }
             if left_removed > 0 {
                 summary.push_str(&format!(

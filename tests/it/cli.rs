@@ -417,6 +417,25 @@ fn the_head_of_an_oversized_message_stays_in_quarantine_on_retry() {
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["report_id"], 1);
     assert!(list[0]["released_at"].is_string(), "{list:?}");
+
+    // The other way round: the original is stored (whole, as `ingest --mta` keeps it), then
+    // read again with the small limit. Its head is quarantined; ingesting the original again,
+    // as the reason says, is a duplicate, and releases the head all the same. It used to
+    // stay open until someone dismissed it.
+    std::fs::remove_file(dir.path().join("fbl.sqlite")).unwrap();
+    let output = run(fbl(dir.path()).args(["--config", "big.toml", "ingest", "big.eml"]));
+    assert_eq!(output.status.code(), Some(0));
+    let output = run(fbl(dir.path()).args(["--config", "small.toml", "ingest", "big.eml"]));
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert_eq!(counts(dir.path()).quarantined, 1);
+    let output = run(fbl(dir.path()).args(["--config", "big.toml", "ingest", "big.eml"]));
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(stdout(&output).is_empty() || !stdout(&output).contains("quarantined"));
+    assert_eq!(counts(dir.path()).quarantined, 0, "the head is released");
+    assert_eq!(counts(dir.path()).reports, 1);
+    let output = run(fbl(dir.path()).args(["quarantine", "list", "--all", "--json"]));
+    let list: Vec<serde_json::Value> = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(list[0]["report_id"], 1, "{list:?}");
 }
 
 /// An empty delivery (a broken pipe, `fbl ingest - < /dev/null`) used to be stored as a
@@ -660,7 +679,7 @@ fn reasons_are_compared_and_kept_without_letter_case() {
     let output = run(fbl().args(["suppress", "import", "again.csv"]));
     assert_eq!(output.status.code(), Some(0));
     assert!(
-        stdout(&output).starts_with("1 addresses read, 0 added, 1 already listed"),
+        stdout(&output).starts_with("1 address read, 0 added, 1 already listed"),
         "a complaint is not downgraded: {}",
         stdout(&output)
     );
@@ -1956,7 +1975,7 @@ fn the_next_run_tells_of_what_an_mta_delivery_put_in_quarantine() {
     assert_eq!(code, Some(1), "{text}");
     assert!(
         text.contains(
-            "quarantined since the last run, from an MTA (fbl quarantine show ID): #1 -:"
+            "quarantined since the last run, from standard input (an MTA, fbl ingest -; fbl quarantine show ID): #1 -:"
         ),
         "{text}"
     );
@@ -2799,7 +2818,7 @@ fn suppress_import_drops_a_utf8_byte_order_mark() {
     write(dir.path(), "b.txt", b"\xef\xbb\xbfplain@example.com\r\n");
     let output = run(fbl(dir.path()).args(["suppress", "import", "b.csv"]));
     assert_eq!(output.status.code(), Some(0));
-    assert_eq!(stdout(&output), "1 addresses read, 1 added, 0 invalid\n");
+    assert_eq!(stdout(&output), "1 address read, 1 added, 0 invalid\n");
     let output = run(fbl(dir.path()).args(["suppress", "import", "b.txt"]));
     assert_eq!(output.status.code(), Some(0));
     let output = run(fbl(dir.path()).args(["suppress", "list", "--json"]));
@@ -3486,7 +3505,7 @@ fn control_characters_in_reasons_are_cleaned_in_and_escaped_out() {
     let output = run(fbl(dir.path()).args(["suppress", "import", "inj.csv"]));
     assert_eq!(output.status.code(), Some(0));
     assert!(
-        stdout(&output).starts_with("1 addresses read, 1 added, 1 reasons cleaned, 0 invalid\n"),
+        stdout(&output).starts_with("1 address read, 1 added, 1 reason cleaned, 0 invalid\n"),
         "{}",
         stdout(&output)
     );
@@ -3589,7 +3608,7 @@ fn a_line_that_is_not_utf8_is_a_bad_line_and_the_rest_is_read() {
     assert_eq!(output.status.code(), Some(1));
     let text = stdout(&output);
     assert!(
-        text.starts_with("4 addresses read, 2 added, 1 reasons cleaned, 2 invalid\n"),
+        text.starts_with("4 addresses read, 2 added, 1 reason cleaned, 2 invalid\n"),
         "{text}"
     );
     assert!(

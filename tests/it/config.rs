@@ -426,7 +426,7 @@ fn an_empty_token_secret_is_refused_before_anything_is_read() {
     .unwrap();
     std::fs::write(dir.path().join("empty.key"), "\n").unwrap();
     for (token, origin) in [
-        ("secret = \"\"", "the secret from secret is empty"),
+        ("secret = \"\"", "[attribution.token]: secret is empty"),
         (
             "secret_env = \"FBL_TEST_EMPTY_SECRET\"",
             "the secret from environment variable FBL_TEST_EMPTY_SECRET is empty",
@@ -450,6 +450,22 @@ fn an_empty_token_secret_is_refused_before_anything_is_read() {
         assert!(stderr.contains(origin), "{token}: {stderr}");
         assert!(stderr.contains("anyone can make"), "{token}: {stderr}");
     }
+    // Written in the configuration, it is known without reading anything: `fbl config`, run
+    // to check a new configuration, says so too.
+    std::fs::write(
+        dir.path().join("fbl.toml"),
+        "[attribution]\nheader = [{ name = \"X-Fbl-Token\", value = \"token\" }]\n\
+         [attribution.token]\nsecret = \" \"\n",
+    )
+    .unwrap();
+    let output = run(fbl(dir.path())
+        .env_remove("RUST_BACKTRACE")
+        .args(["--config", "fbl.toml", "config"]));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("[attribution.token]: secret is empty"),
+        "{output:?}"
+    );
     // A variable that is not set is said once, plainly.
     std::fs::write(
         dir.path().join("fbl.toml"),
@@ -466,7 +482,9 @@ fn an_empty_token_secret_is_refused_before_anything_is_read() {
     assert_eq!(stderr.matches("not set").count(), 1, "said once: {stderr}");
     // With what to do: cron, where it is met first, sets almost no variables.
     assert!(
-        stderr.contains("give the secret by file instead (secret_file, mode 0600)"),
+        stderr.contains(
+            "give the secret by file instead (secret_file: readable by the user fbl runs as"
+        ),
         "{stderr}"
     );
     assert!(

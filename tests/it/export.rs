@@ -873,6 +873,22 @@ fn every_configured_export_is_tried_when_one_fails() {
         4,
         "the export after the failed one is written"
     );
+
+    // When every one fails, none is said to have been written.
+    std::fs::write(
+        dir.path().join("fbl.toml"),
+        "[[export]]\nformat = \"csv\"\npath = \"blocker/second.csv\"\n\
+         [[export]]\nformat = \"jsonl\"\npath = \"blocker/third.jsonl\"\n",
+    )
+    .unwrap();
+    let output = run(fbl(dir.path()).args(["--config", "fbl.toml", "export"]));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("every configured export failed (2, each named above)")
+            && !stderr.contains("the others were written"),
+        "{stderr}"
+    );
 }
 
 /// A missing folder is never made: a mistyped `/etc/postfx/` would put the map where Postfix
@@ -1732,7 +1748,7 @@ fn export_help_says_csv_text_cells_are_formula_escaped_but_addresses_are_not() {
     let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(!help.contains("not formula-escaped"), "{help}");
     assert!(
-        help.contains("a reason, source or name that begins with `=`, `+`, `-` or `@` gets a `'` in front, but an address is never changed"),
+        help.contains("in the csv, listmonk and mautic files, a reason, source or name that begins with `=`, `+`, `-`, `@`, a tab or a carriage return gets a `'` in front, but an address is never changed"),
         "{help}"
     );
 }

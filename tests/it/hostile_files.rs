@@ -272,6 +272,46 @@ fn quarantine_show_raw_writes_no_escape_sequences_to_a_terminal() {
     assert_eq!(output.stdout, hostile, "the exact bytes to a pipe");
 }
 
+/// The same for a stored report: `fbl store report ID --raw` wrote a sender-written message's
+/// bytes, escape sequences and all, to a terminal.
+#[test]
+fn store_report_raw_writes_no_escape_sequences_to_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = std::fs::read(
+        crate::support::fixtures().join("reports/yahoo-cfl-x-apparently-to-only.eml"),
+    )
+    .unwrap();
+    let mut hostile = b"X-Note: \x1b]0;pwned\x07\x1b[2J\x1b[H\n".to_vec();
+    hostile.extend_from_slice(&report);
+    std::fs::write(dir.path().join("hostile.eml"), &hostile).unwrap();
+    let output = run(fbl(dir.path()).args(["--db", "fbl.sqlite", "ingest", "hostile.eml"]));
+    assert_eq!(output.status.code(), Some(0), "stored: {output:?}");
+
+    let line = format!(
+        "{} --db fbl.sqlite store report 1 --raw",
+        quote(env!("CARGO_BIN_EXE_fbl"))
+    );
+    let mut script = Command::new("script");
+    script
+        .args(["--quiet", "--return", "--command", &line, "/dev/null"])
+        .current_dir(dir.path())
+        .env("SHELL", "/bin/sh")
+        .env("FBL_NOW", "2026-11-20T08:00:00Z")
+        .env_remove("RUST_BACKTRACE");
+    let output = run(&mut script);
+    assert_ne!(output.status.code(), Some(0));
+    let terminal = String::from_utf8_lossy(&output.stdout);
+    assert!(!terminal.contains("pwned"), "{terminal:?}");
+    assert!(
+        terminal.contains("fbl store report 1 --raw > message.eml"),
+        "{terminal:?}"
+    );
+
+    let output = run(fbl(dir.path()).args(["--db", "fbl.sqlite", "store", "report", "1", "--raw"]));
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(output.stdout, hostile, "the exact bytes to a pipe");
+}
+
 /// A SQLite store in a folder every user may write to (sticky, as /tmp), where another user
 /// put the store's name, or the name of a file SQLite keeps beside it (`-wal`, `-shm`), as a
 /// link to a file of root's, or as a file of their own: root's fbl used to open them, writing

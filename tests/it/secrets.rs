@@ -426,6 +426,28 @@ fn root_refuses_secret_files_and_programs_another_user_could_change() {
     mode("secrets", 0o1777);
     accepted();
 
+    // A file of another user's in that user's folder (a service user's state folder): the
+    // advice is to move it, since a `chown root` of the file alone would only be refused
+    // again for its folder.
+    mode("secrets", 0o750);
+    chown(path("secrets"), Some(nobody), Some(nobody)).unwrap();
+    chown(path("secrets/imap.pass"), Some(nobody), Some(nobody)).unwrap();
+    let stderr = refused(&["config"]);
+    assert!(
+        stderr.starts_with(
+            "fbl: the file secrets/imap.pass (mailbox m password_file) is owned by nobody, not \
+             root"
+        ) && stderr.contains(&format!(
+            "Move {} to a folder of root's (such as /etc/fbl), then `chown root` and `chmod \
+             go-w` it, or run fbl as nobody",
+            "secrets/imap.pass"
+        )) && !stderr.contains("Run `chown root"),
+        "{stderr}"
+    );
+    chown(path("secrets/imap.pass"), Some(0), Some(0)).unwrap();
+    chown(path("secrets"), Some(0), Some(0)).unwrap();
+    accepted();
+
     // A CA file decides which server gets the password: another user's is refused too.
     std::fs::write(path("ca.pem"), "-----BEGIN CERTIFICATE-----\n").unwrap();
     mode("ca.pem", 0o644);

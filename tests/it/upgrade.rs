@@ -76,7 +76,7 @@ fn a_store_migrated_to_postgresql_keeps_its_alert_state() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("1 quarantined"));
     let first = run(fbl(dir).args(["--db", &db, "run", "--config", "demo/fbl.toml"]));
     assert!(
-        stdout(&first).contains("quarantined since the last run, from an MTA"),
+        stdout(&first).contains("quarantined since the last run, from standard input"),
         "{}",
         stdout(&first)
     );

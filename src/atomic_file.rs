@@ -1404,6 +1404,35 @@ mod tests {
         assert_eq!(fs::read(&path).unwrap(), b"new\n");
     }
 
+    /// The line said of a file that lost its group gives commands a shell runs as they are:
+    /// a path with a space or a quote quoted, a group without a name by its number.
+    #[test]
+    fn a_lost_group_is_said_with_commands_that_run_as_given() {
+        let lost = GroupLost {
+            path: PathBuf::from("/srv/lists of jo's/block list.csv"),
+            had_group: "gid 4242".to_string(),
+            had_gid: 4242,
+            group: "fbl".to_string(),
+            gid: 999,
+            user: "fbl".to_string(),
+        };
+        let text = lost.message();
+        assert!(
+            text.starts_with(
+                "/srv/lists of jo's/block list.csv had group gid 4242 and now has group fbl: \
+                 fbl's user fbl is not a member of group gid 4242"
+            ),
+            "{text}"
+        );
+        for command in [
+            "`usermod -aG 4242 fbl`",
+            "`chgrp 4242 '/srv/lists of jo'\\''s'; chmod g+s '/srv/lists of jo'\\''s'`",
+            "`chgrp 4242 '/srv/lists of jo'\\''s/block list.csv'`",
+        ] {
+            assert!(text.contains(command), "{command} not in {text}");
+        }
+    }
+
     /// A user other than this one and root (`nobody`).
     const OTHER_USER: u32 = 65534;
 

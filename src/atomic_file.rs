@@ -164,8 +164,10 @@ fn descriptor_of(path: &Path) -> io::Result<Option<i32>> {
 /// The content goes to a temporary file in the same folder (`.NAME.PID.N.tmp`, the name
 /// shortened when it would be too long), through a buffer; the file is flushed and synced,
 /// renamed over `path`, and the folder is synced so the rename survives a crash. The file
-/// keeps the permissions, the group and (when running as root) the owner of the file it
-/// replaces, or gets mode 0640 when there was none. Temporary files of the same output left
+/// keeps the permissions, the group (when this user may give it: a group it is a member of,
+/// or the folder's when the folder is set-group-ID; see [`Prepared::group_lost`], which
+/// [`prepare_atomically`] hands back and this function does not) and (when running as root)
+/// the owner of the file it replaces, or gets mode 0640 when there was none. Temporary files of the same output left
 /// by a process that no longer runs (killed mid-write) are removed first.
 ///
 /// A symbolic link at `path` is followed: the file it leads to is replaced (its temporary
@@ -208,6 +210,8 @@ struct Rename {
     real: PathBuf,
     folder: PathBuf,
     shown: String,
+    /// The group the file replaced had and the new one could not be given.
+    group_lost: Option<GroupLost>,
 }
 
 impl Prepared {
@@ -215,6 +219,13 @@ impl Prepared {
     /// a rename), rather than written already or left as it was.
     pub fn is_pending(&self) -> bool {
         self.rename.is_some()
+    }
+
+    /// The group the file replaced had and the new version could not be given (see
+    /// [`GroupLost`]): lost once [`Prepared::put_in_place`] has renamed it in. None when the
+    /// group is kept, there was no file, or nothing is replaced (the same bytes, a stream).
+    pub fn group_lost(&self) -> Option<&GroupLost> {
+        self.rename.as_ref()?.group_lost.as_ref()
     }
 
     /// Renames the temporary file over the output and syncs its folder, so that the rename
@@ -330,9 +341,11 @@ pub fn prepare_atomically<T>(
         )
     };
 
-    if let Some(old) = &old {
-        keep_owner(&file, old).map_err(|e| context(e, describe("keep the owner and group on")))?;
-    }
+    let group_lost = match &old {
+        Some(old) => keep_owner(&file, old, &real)
+            .map_err(|e| context(e, describe("keep the owner and group on")))?,
+        None => None,
+    };
     set_permissions(&file, old.as_ref().map(fs::Metadata::permissions))
         .map_err(|e| context(e, describe("set permissions on")))?;
     let mut buffer = BufWriter::with_capacity(64 * 1024, file);
@@ -355,6 +368,7 @@ pub fn prepare_atomically<T>(
         folder: folder.to_path_buf(),
         real,
         shown,
+        group_lost,
     };
     Ok((
         value,
@@ -811,10 +825,12 @@ fn create_temporary(folder: &Path, file_name: &OsStr, shown: &str) -> io::Result
 
 /// Gives the new file the group of the file it replaces, and its owner too when running as
 /// root (nobody else may give a file away). A group this user may not give (one it is not a
-/// member of) is left as the new file has it: the mode set after is the old one, so the file
-/// is at most as open as a new file of this user's.
+/// member of, the new file not having it from a set-group-ID folder) is left as the new file
+/// has it, and said in the [`GroupLost`] handed back: the mode set after is the old one, so
+/// the file is at most as open as a new file of this user's, but a reader that read it
+/// through the old group (a list manager's user) can no longer.
 #[cfg(unix)]
-fn keep_owner(file: &File, old: &fs::Metadata) -> io::Result<()> {
+fn keep_owner(file: &File, old: &fs::Metadata, real: &Path) -> io::Result<Option<GroupLost>> {
     use std::os::unix::fs::MetadataExt;
     let new = file.metadata()?;
     // SAFETY: geteuid has no preconditions and cannot fail.
@@ -822,17 +838,155 @@ fn keep_owner(file: &File, old: &fs::Metadata) -> io::Result<()> {
     let owner = (root && new.uid() != old.uid()).then(|| old.uid());
     let group = (new.gid() != old.gid()).then(|| old.gid());
     if owner.is_none() && group.is_none() {
-        return Ok(());
+        return Ok(None);
     }
     match std::os::unix::fs::fchown(file, owner, group) {
-        Err(error) if error.raw_os_error() == Some(libc::EPERM) => Ok(()),
-        other => other,
+        Err(error) if error.raw_os_error() == Some(libc::EPERM) => {}
+        other => other?,
     }
+    // What the file has now, whatever the reason it is not the old group (EPERM, or a
+    // file system that ignores the change).
+    let now = file.metadata()?.gid();
+    if now == old.gid() {
+        return Ok(None);
+    }
+    Ok(Some(GroupLost {
+        path: real.to_path_buf(),
+        had_group: group_name(old.gid()),
+        had_gid: old.gid(),
+        group: group_name(now),
+        gid: now,
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        user: user_name(unsafe { libc::geteuid() }),
+    }))
 }
 
 #[cfg(not(unix))]
-fn keep_owner(_file: &File, _old: &fs::Metadata) -> io::Result<()> {
-    Ok(())
+fn keep_owner(_file: &File, _old: &fs::Metadata, _real: &Path) -> io::Result<Option<GroupLost>> {
+    Ok(None)
+}
+
+/// A file replaced that had a group the new version could not be given: this process's user
+/// is not a member of it, and the folder is not set-group-ID to it. Whoever read the file
+/// through that group (a list manager, user `list`, given the export by `chgrp list`) can no
+/// longer read it, and nothing else would say so.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GroupLost {
+    /// The file replaced (its links followed).
+    pub path: PathBuf,
+    /// The group the file had, by name (its number when the system has no name for it).
+    pub had_group: String,
+    pub had_gid: u32,
+    /// The group the file has now: this user's, or its folder's.
+    pub group: String,
+    pub gid: u32,
+    /// The user fbl runs as.
+    pub user: String,
+}
+
+impl GroupLost {
+    /// One line: the file, the group it had and the one it has now, and the two ways to let
+    /// that group's users read it again.
+    pub fn message(&self) -> String {
+        let file = self.path.display();
+        let folder = match self.path.parent() {
+            Some(folder) if !folder.as_os_str().is_empty() => folder,
+            _ => Path::new("/"),
+        };
+        let (folder, path) = (
+            shell_word(&folder.display().to_string()),
+            shell_word(&file.to_string()),
+        );
+        let (had, user) = (&self.had_group, &self.user);
+        // A group without a name is given by its number in the commands.
+        let group_arg = if *had == format!("gid {}", self.had_gid) {
+            self.had_gid.to_string()
+        } else {
+            shell_word(had)
+        };
+        let user_arg = shell_word(user);
+        format!(
+            "{file} had group {had} and now has group {group}: fbl's user {user} is not a \
+             member of group {had}, so it cannot give the new file that group, and the users of \
+             group {had} (a list manager) can no longer read it. Add {user} to the group \
+             (`usermod -aG {group_arg} {user_arg}`) or make the folder set-group-ID to it \
+             (`chgrp {group_arg} {folder}; chmod g+s {folder}`), then give the file its group \
+             back once (`chgrp {group_arg} {path}`)",
+            group = self.group,
+        )
+    }
+}
+
+/// A word as a shell takes it: as it is when it holds only characters no shell treats
+/// specially, else in single quotes.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+:@%,=".contains(&b));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+/// A user's name, or `uid N` when the system has no name for it.
+#[cfg(unix)]
+fn user_name(uid: u32) -> String {
+    let mut buffer = vec![0 as libc::c_char; 4096];
+    // SAFETY: an all-zero passwd is a valid value for getpwuid_r to fill in.
+    let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: the buffer and entry outlive the call; the name is copied before they go.
+    unsafe {
+        let status = libc::getpwuid_r(
+            uid,
+            &mut entry,
+            buffer.as_mut_ptr(),
+            buffer.len(),
+            &mut found,
+        );
+        if status == 0 && !found.is_null() && !entry.pw_name.is_null() {
+            return std::ffi::CStr::from_ptr(entry.pw_name)
+                .to_string_lossy()
+                .into_owned();
+        }
+    }
+    format!("uid {uid}")
+}
+
+/// A group's name, or `gid N` when the system has no name for it.
+#[cfg(unix)]
+fn group_name(gid: u32) -> String {
+    // A group with many members takes a big buffer: grow it while the call says so.
+    let mut size = 16 * 1024;
+    loop {
+        let mut buffer = vec![0 as libc::c_char; size];
+        // SAFETY: an all-zero group is a valid value for getgrgid_r to fill in.
+        let mut entry: libc::group = unsafe { std::mem::zeroed() };
+        let mut found: *mut libc::group = std::ptr::null_mut();
+        // SAFETY: the buffer and entry outlive the call; the name is copied before they go.
+        unsafe {
+            let status = libc::getgrgid_r(
+                gid,
+                &mut entry,
+                buffer.as_mut_ptr(),
+                buffer.len(),
+                &mut found,
+            );
+            if status == libc::ERANGE && size < 1 << 24 {
+                size *= 4;
+                continue;
+            }
+            if status == 0 && !found.is_null() && !entry.gr_name.is_null() {
+                return std::ffi::CStr::from_ptr(entry.gr_name)
+                    .to_string_lossy()
+                    .into_owned();
+            }
+        }
+        return format!("gid {gid}");
+    }
 }
 
 /// Gives the new file the old file's permissions, or 0640 (the list holds personal data:
@@ -1248,6 +1402,35 @@ mod tests {
         }
         assert_eq!(metadata.mode() & 0o7777, 0o640);
         assert_eq!(fs::read(&path).unwrap(), b"new\n");
+    }
+
+    /// The line said of a file that lost its group gives commands a shell runs as they are:
+    /// a path with a space or a quote quoted, a group without a name by its number.
+    #[test]
+    fn a_lost_group_is_said_with_commands_that_run_as_given() {
+        let lost = GroupLost {
+            path: PathBuf::from("/srv/lists of jo's/block list.csv"),
+            had_group: "gid 4242".to_string(),
+            had_gid: 4242,
+            group: "fbl".to_string(),
+            gid: 999,
+            user: "fbl".to_string(),
+        };
+        let text = lost.message();
+        assert!(
+            text.starts_with(
+                "/srv/lists of jo's/block list.csv had group gid 4242 and now has group fbl: \
+                 fbl's user fbl is not a member of group gid 4242"
+            ),
+            "{text}"
+        );
+        for command in [
+            "`usermod -aG 4242 fbl`",
+            "`chgrp 4242 '/srv/lists of jo'\\''s'; chmod g+s '/srv/lists of jo'\\''s'`",
+            "`chgrp 4242 '/srv/lists of jo'\\''s/block list.csv'`",
+        ] {
+            assert!(text.contains(command), "{command} not in {text}");
+        }
     }
 
     /// A user other than this one and root (`nobody`).

@@ -81,6 +81,8 @@ impl RunSummary {
             // A suppressed address an export left out for the first time (said once): that
             // person must be suppressed another way.
             || self.exports.iter().any(|e| e.new_left_out > 0)
+            // An export whose readers through its group (a list manager) lost it.
+            || self.exports.iter().any(|e| !e.groups_lost.is_empty())
     }
 }
 
@@ -894,6 +896,12 @@ pub struct ExportWritten {
     /// was last written in another format, or hashed otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub written_in_full: Option<String>,
+    /// The files replaced (the list, its removals file) that had a group fbl's user could
+    /// not give the new version (not a member of it, the folder not set-group-ID to it): its
+    /// readers through that group (a list manager) can no longer read it. Said by the run
+    /// that replaced it; the file has fbl's group after, so the runs after say nothing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups_lost: Vec<atomic_file::GroupLost>,
 }
 
 /// Which entries an export covers.
@@ -1761,7 +1769,7 @@ pub fn write_export_files(
             (whole, written_in_full),
         ))
     })?;
-    put_in_place(path, main_file, removed_path, removed_file)?;
+    let groups_lost = put_in_place(path, main_file, removed_path, removed_file)?;
     let place = store.location().to_string();
     let kept_left_out = whole.then_some(entries.left_out);
     // On a shared store, the state kept under the path alone was this host's to take over
@@ -1791,6 +1799,7 @@ pub fn write_export_files(
         new_left_out: new_left_out.0,
         first_new_left_out: new_left_out.1,
         written_in_full,
+        groups_lost,
     })
 }
 
@@ -1896,20 +1905,25 @@ pub(crate) fn is_stream(path: &Path) -> bool {
 /// Puts an export's prepared files in place: the list, then its removals file. When the
 /// removals file cannot be renamed in after the list was, says exactly that: the list is
 /// the new one, the removals file the old one, and nothing is recorded, so that the next
-/// export of changes covers these again.
+/// export of changes covers these again. Hands back the files put in place that lost their
+/// group (see [`atomic_file::GroupLost`]).
 fn put_in_place(
     path: &Path,
     main_file: atomic_file::Prepared,
     removed_path: Option<&Path>,
     removed_file: Option<atomic_file::Prepared>,
-) -> Result<()> {
+) -> Result<Vec<atomic_file::GroupLost>> {
+    let mut groups_lost = Vec::new();
     let main_pending = main_file.is_pending();
+    let main_lost = main_file.group_lost().cloned();
     main_file
         .put_in_place()
         .with_context(|| format!("cannot write export {}", path.display()))?;
+    groups_lost.extend(main_lost);
     let (Some(removed_path), Some(removed_file)) = (removed_path, removed_file) else {
-        return Ok(());
+        return Ok(groups_lost);
     };
+    let removed_lost = removed_file.group_lost().cloned();
     removed_file.put_in_place().with_context(|| {
         let main = if main_pending {
             format!("export {} was replaced with the new list", path.display())
@@ -1921,7 +1935,9 @@ fn put_in_place(
              recorded, so the next one with --changed-since-last covers its changes again",
             removed_path.display()
         )
-    })
+    })?;
+    groups_lost.extend(removed_lost);
+    Ok(groups_lost)
 }
 
 /// Which changes an export covers.

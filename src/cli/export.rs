@@ -230,6 +230,9 @@ pub fn run(context: &Context, args: ExportArgs) -> Result<Outcome> {
         if let Some(note) = size_note(w) {
             eprintln!("fbl: {note}");
         }
+        for note in group_lost_notes(w) {
+            eprintln!("fbl: {note}");
+        }
     }
     if args.json {
         print_json(&written)?;
@@ -252,13 +255,19 @@ pub fn run(context: &Context, args: ExportArgs) -> Result<Outcome> {
             "{failed} of {total} configured exports failed (each named above); the others were written"
         );
     }
-    // A suppressed address left out (said above) must be suppressed another way: a person
+    // A suppressed address left out (said above) must be suppressed another way, and a list
+    // manager that lost the group it read the file through must be given it back: a person
     // is needed.
-    Ok(if written.iter().any(|w| w.left_out > 0) {
-        Outcome::Attention
-    } else {
-        Outcome::Clean
-    })
+    Ok(
+        if written
+            .iter()
+            .any(|w| w.left_out > 0 || !w.groups_lost.is_empty())
+        {
+            Outcome::Attention
+        } else {
+            Outcome::Clean
+        },
+    )
 }
 
 /// Why a configured export cannot be written as the changes since it was last written,
@@ -304,6 +313,14 @@ pub fn size_note(w: &crate::run::ExportWritten) -> Option<String> {
             w.path.display(),
         )
     })
+}
+
+/// A line per file of an export that lost its group (the list, its removals file): which,
+/// and what to do (see [`crate::atomic_file::GroupLost`]).
+pub fn group_lost_notes(w: &crate::run::ExportWritten) -> impl Iterator<Item = String> + '_ {
+    w.groups_lost
+        .iter()
+        .map(|lost| format!("export {}: {}", w.format, lost.message()))
 }
 
 /// The line that says which suppressed addresses an export left out, when it left out any.

@@ -84,6 +84,10 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
         if let Some(note) = super::export::new_left_out_note(export) {
             eprintln!("fbl: {note}");
         }
+        // Said by the run that replaced the file: it has fbl's group after.
+        for note in super::export::group_lost_notes(export) {
+            eprintln!("fbl: {note}");
+        }
     }
     // Under cron (standard output no terminal, no --json) the mail starts with why it was
     // sent: the problems on standard error first, then what needs a person, then one line per

@@ -10,6 +10,7 @@ mod config;
 mod crash;
 mod demo;
 mod export;
+mod export_group;
 mod faults;
 mod forwarded_reports;
 mod full_disk;

@@ -47,7 +47,7 @@ pub enum StoreCommand {
 pub fn run(context: &Context, command: StoreCommand) -> Result<Outcome> {
     match command {
         StoreCommand::Info { json } => {
-            let store = context.open_existing_store()?;
+            let store = context.open_store_for_reading()?;
             // The version and the counts from one snapshot of the store.
             let (schema_version, counts) =
                 store.read_snapshot(|store| Ok((store.schema_version()?, store.counts()?)))?;
@@ -78,7 +78,7 @@ pub fn run(context: &Context, command: StoreCommand) -> Result<Outcome> {
             Ok(Outcome::Clean)
         }
         StoreCommand::Report { id, raw } => {
-            let store = context.open_existing_store()?;
+            let store = context.open_store_for_reading()?;
             if raw {
                 let Some(bytes) = store.report_raw(id)? else {
                     bail!("no stored report with id {id}");
@@ -94,7 +94,7 @@ pub fn run(context: &Context, command: StoreCommand) -> Result<Outcome> {
             Ok(Outcome::Clean)
         }
         StoreCommand::Unattributed { json } => {
-            let store = context.open_existing_store()?;
+            let store = context.open_store_for_reading()?;
             let reports = store.unattributed_reports()?;
             if json {
                 print_json(&reports)?;

@@ -967,10 +967,12 @@ impl Store {
         };
         // The first read is where SQLite finds it cannot read a WAL store this way.
         let version = store.schema_version().with_context(|| {
-            copy_it(
+            copy_it(if wal_left {
                 "SQLite cannot read its write-ahead log (the -wal file) without a -shm file \
-                 beside it, which it cannot make there",
-            )
+                 beside it, which it cannot make there"
+            } else {
+                "SQLite cannot read it without a -shm file beside it, which it cannot make there"
+            })
         })?;
         if let Db::Sqlite(conn) = &store.db {
             conn.pragma_update(None, "cache_size", -32768)?;

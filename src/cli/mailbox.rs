@@ -44,7 +44,7 @@ pub fn run(context: &Context, command: MailboxCommand) -> Result<Outcome> {
             no_browser,
         } => login(find(context, &name)?, device_code, no_browser),
         MailboxCommand::Status { json } => {
-            let store = context.open_existing_store()?;
+            let store = context.open_store_for_reading()?;
             let folders = status(context, &store)?;
             if json {
                 print_json(&folders)?;

@@ -132,6 +132,25 @@ impl Context {
     /// for every address and export an empty list over the real one, as when a cron job
     /// loses its `--config` and runs in another folder.
     pub fn open_existing_store(&self) -> Result<Store> {
+        self.refuse_missing_store()?;
+        self.open_store()
+    }
+
+    /// Opens the store for a command that only reads it (`store info`, `suppress list`,
+    /// `check` and `show`, `report`, `snds show` and `status`, `mailbox status`, `quarantine
+    /// list` and `show`): as `open_existing_store`, but a store this fbl cannot write (a
+    /// backup in a read-only place, another user's file) or one of a newer fbl that says
+    /// this one may read it is opened read-only, unmigrated (`Store::open_for_reading`).
+    pub fn open_store_for_reading(&self) -> Result<Store> {
+        self.refuse_missing_store()?;
+        let mut store = Store::open_for_reading(&self.db)?;
+        store.set_lock_wait(self.lock_wait.unwrap_or_default());
+        Ok(store)
+    }
+
+    /// A SQLite store that does not exist is an error for every command but those that may
+    /// make it (see `open_existing_store`).
+    fn refuse_missing_store(&self) -> Result<()> {
         if let Location::Sqlite(path) = &self.db
             && !path.exists()
         {
@@ -142,7 +161,7 @@ impl Context {
                 path.display()
             );
         }
-        self.open_store()
+        Ok(())
     }
 }
 

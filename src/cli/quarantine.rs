@@ -59,7 +59,12 @@ pub enum QuarantineCommand {
 }
 
 pub fn run(context: &Context, command: QuarantineCommand) -> Result<Outcome> {
-    let mut store = context.open_existing_store()?;
+    let mut store = match command {
+        QuarantineCommand::List { .. } | QuarantineCommand::Show { .. } => {
+            context.open_store_for_reading()?
+        }
+        _ => context.open_existing_store()?,
+    };
     match command {
         QuarantineCommand::List { all, json } => {
             let entries = store.quarantine_list(all)?;

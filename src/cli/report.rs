@@ -119,10 +119,18 @@ pub fn run(context: &Context, args: ReportArgs) -> Result<Outcome> {
     if let Some(output) = &output {
         super::export::check_outputs(context, &[("--output".to_owned(), output.clone())], false)?;
     }
-    let mut store = context.open_existing_store()?;
+    let mut store = context.open_store_for_reading()?;
     // New bounces are searched for blocks and the summaries brought up to date first,
-    // unless a running fbl holds the store (it does the same).
-    if let Ok(_lock) = store.lock() {
+    // unless a running fbl holds the store (it does the same), or this fbl may not write it
+    // (a backup in a read-only place, a newer fbl's store): its figures are then those the
+    // last fbl that wrote it kept.
+    if let Some(why) = store.read_only_reason() {
+        eprintln!(
+            "fbl: store {} read as it is ({why}): the report shows what it holds as of the \
+             last fbl that wrote it",
+            store.location()
+        );
+    } else if let Ok(_lock) = store.lock() {
         let place = store.location().to_string();
         reporting::scan_bounces(&mut store, &context.now)
             .and_then(|_| store.refresh_report_summaries())

@@ -232,7 +232,7 @@ struct Shown<'a> {
 }
 
 fn show(context: &Context, ip: Option<IpAddr>, days: u32, json: bool) -> Result<Outcome> {
-    let store = context.open_existing_store()?;
+    let store = context.open_store_for_reading()?;
     let mut filter = SndsRowFilter {
         ip: ip.map(|ip| ip.to_string()),
         ..SndsRowFilter::default()
@@ -475,7 +475,7 @@ struct Status {
 }
 
 fn status(context: &Context, snds: &SndsConfig, json: bool) -> Result<Outcome> {
-    let store = context.open_existing_store()?;
+    let store = context.open_store_for_reading()?;
     let blocked = |account: &str| -> Result<u64> {
         Ok(store
             .snds_current_ip_status(Some(account))?

@@ -47,7 +47,7 @@ pub enum StoreCommand {
 pub fn run(context: &Context, command: StoreCommand) -> Result<Outcome> {
     match command {
         StoreCommand::Info { json } => {
-            let store = context.open_existing_store()?;
+            let store = context.open_store_for_reading()?;
             // The version and the counts from one snapshot of the store.
             let (schema_version, counts) =
                 store.read_snapshot(|store| Ok((store.schema_version()?, store.counts()?)))?;
@@ -78,7 +78,7 @@ pub fn run(context: &Context, command: StoreCommand) -> Result<Outcome> {
             Ok(Outcome::Clean)
         }
         StoreCommand::Report { id, raw } => {
-            let store = context.open_existing_store()?;
+            let store = context.open_store_for_reading()?;
             if raw {
                 // A stored report's bytes came from outside as a quarantined one's did.
                 super::refuse_raw_to_terminal(&format!("fbl store report {id}"))?;
@@ -96,7 +96,7 @@ pub fn run(context: &Context, command: StoreCommand) -> Result<Outcome> {
             Ok(Outcome::Clean)
         }
         StoreCommand::Unattributed { json } => {
-            let store = context.open_existing_store()?;
+            let store = context.open_store_for_reading()?;
             let reports = store.unattributed_reports()?;
             if json {
                 print_json(&reports)?;

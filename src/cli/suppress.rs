@@ -85,6 +85,9 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
     // Adding to the list may start it; every other command needs the list that exists.
     let mut store = match command {
         SuppressCommand::Add { .. } | SuppressCommand::Import { .. } => context.open_store()?,
+        SuppressCommand::List { .. }
+        | SuppressCommand::Check { .. }
+        | SuppressCommand::Show { .. } => context.open_store_for_reading()?,
         _ => context.open_existing_store()?,
     };
     let now = context.now.as_str();

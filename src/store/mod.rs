@@ -47,8 +47,25 @@ const HISTORY_CHAIN: &str = "WITH RECURSIVE chain (id) AS (
         WHERE h.previous_id IS NOT NULL AND h.previous_id < h.id
     )";
 
+/// The schema version this fbl makes and knows: its number of migrations (the same on both
+/// engines).
+///
+/// Reading a newer store (after a downgrade): each store keeps, from migration 0030 on, a
+/// `read_compatible_from` (table `read_compatibility`, one row): the lowest schema version
+/// whose fbl may read the store as it is, without migrating it. A migration that only adds
+/// (a table, a column, an index, rows older queries do not see) leaves it as it is; one that
+/// changes what older read queries rely on (renames or drops a column or table, changes
+/// what a column means or how a value is written) raises it to its own number, in its SQL
+/// (`UPDATE read_compatibility SET read_compatible_from = N`). An fbl opens a store of a
+/// higher version than its own for commands that only read it when its own version is at
+/// least the store's `read_compatible_from`, and never writes it; a store without the
+/// marker (none before 0030) is refused, as is one whose marker is above this fbl's version
+/// (the message names the version needed).
+const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+const _: () = assert!(MIGRATIONS.len() == pg::MIGRATIONS.len());
+
 /// Numbered migrations, applied in order on open. The schema version is `PRAGMA user_version`.
-const MIGRATIONS: [(&str, &str); 29] = [
+const MIGRATIONS: [(&str, &str); 30] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/sqlite/0001_init.sql"),
@@ -165,6 +182,10 @@ const MIGRATIONS: [(&str, &str); 29] = [
         "0029_list_domain_sent_day.sql",
         include_str!("../../schemas/sqlite/0029_list_domain_sent_day.sql"),
     ),
+    (
+        "0030_read_compatibility.sql",
+        include_str!("../../schemas/sqlite/0030_read_compatibility.sql"),
+    ),
 ];
 
 /// What fbl kept of an output the last time it wrote it (`export_state`).
@@ -190,6 +211,9 @@ pub struct Store {
     in_snapshot: std::cell::Cell<bool>,
     /// How long `lock` waits while another fbl holds the store (`--lock-wait`).
     lock_wait: std::time::Duration,
+    /// Opened by `open_for_reading` without the right to write (see there): `lock`, and so
+    /// every command that writes, refuses it, and SQLite's connection is `query_only`.
+    read_only: Option<String>,
 }
 
 /// Where a store is.
@@ -610,6 +634,18 @@ fn folder_not_writable(path: &Path) -> Option<String> {
     ))
 }
 
+/// Whether this process cannot `mode` (R_OK, W_OK) the file at `path`, for whatever
+/// reason: its mode, an immutable file, a read-only mount (which stops root too).
+fn cannot_access(path: &Path, mode: libc::c_int) -> Option<std::io::Error> {
+    use std::os::unix::ffi::OsStrExt;
+    let name = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: a NUL-terminated path; access(2) only reads it.
+    if unsafe { libc::access(name.as_ptr(), mode) } == 0 {
+        return None;
+    }
+    Some(std::io::Error::last_os_error())
+}
+
 /// A SQLite store this process can read but not write (set by `Store::open`), and why: a
 /// write to it fails with SQLite's bare "attempt to write a readonly database", which
 /// `write_refused` explains.
@@ -672,6 +708,16 @@ pub fn write_refused(error: &anyhow::Error) -> Option<String> {
 impl Store {
     /// Opens (creating if needed) a SQLite store and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Store> {
+        let store = Store::connect(path)?;
+        store
+            .migrate()
+            .with_context(|| format!("cannot migrate store {}", path.display()))?;
+        Ok(store)
+    }
+
+    /// Refuses a store whose name, or the name of a file SQLite or fbl keeps beside it,
+    /// another user may have planted, or that has a second name.
+    fn check_names(path: &Path) -> Result<PathBuf> {
         // In a folder other users may write to (/tmp), the store, or a file SQLite keeps
         // beside it, may have been put there by one of them: a link to a file of fbl's
         // user, or a file they could read or change. Beside the real file, as SQLite puts
@@ -692,6 +738,12 @@ impl Store {
                 bail!("cannot open store {}: {why}", path.display());
             }
         }
+        Ok(real)
+    }
+
+    /// Opens (creating if needed) a SQLite store, without migrating it.
+    fn connect(path: &Path) -> Result<Store> {
+        let real = Store::check_names(path)?;
         if !path.exists() {
             // The store holds personal data: readable by its owner only. SQLite gives its
             // -wal and -shm files the same mode.
@@ -754,10 +806,8 @@ impl Store {
             location: Location::Sqlite(path.to_path_buf()),
             in_snapshot: Default::default(),
             lock_wait: std::time::Duration::ZERO,
+            read_only: None,
         };
-        store
-            .migrate()
-            .with_context(|| format!("cannot migrate store {}", path.display()))?;
         Ok(store)
     }
 
@@ -771,6 +821,7 @@ impl Store {
                     location: location.clone(),
                     in_snapshot: Default::default(),
                     lock_wait: std::time::Duration::ZERO,
+                    read_only: None,
                 };
                 store
                     .migrate()
@@ -778,6 +829,225 @@ impl Store {
                 Ok(store)
             }
         }
+    }
+
+    /// Opens a store for a command that only reads it (`store info`, `suppress check`,
+    /// `report`, ...). It must exist. Two cases differ from `open_at`:
+    ///
+    /// - A SQLite store this process cannot write (a backup in a read-only folder or on a
+    ///   read-only mount, a file of another user): opened read-only, never migrated, no
+    ///   lock file. SQLite reads a WAL store read-only only when it can make or open the
+    ///   `-shm` file beside it; when neither the file nor its folder can be written and the
+    ///   store has no write-ahead log left (no `-wal` file, or an empty one), nobody can be
+    ///   writing it, and it is opened `immutable` (no `-shm`, no locking). A `-wal` file with
+    ///   content holds committed changes: immutable would not see them, so the store is then
+    ///   opened `mode=ro`, which works when its `-shm` is there too, and otherwise fails
+    ///   saying to copy the store with its `-wal` to a writable place. A store at an older
+    ///   schema than this fbl's is refused the same way (fbl would migrate the copy).
+    /// - A store of a newer fbl (schema version above `SCHEMA_VERSION`): read, as it is, when
+    ///   its `read_compatible_from` says this fbl may (see `READ_COMPATIBLE_FROM`).
+    ///
+    /// Either way the store is read-only: `lock` refuses it, and so does every command that
+    /// writes, saying why (`read_only_reason`).
+    pub fn open_for_reading(location: &Location) -> Result<Store> {
+        match location {
+            Location::Sqlite(path) if Store::can_write(path) => {
+                let mut store = Store::connect(path)?;
+                if store.newer_but_readable()? {
+                    store.set_read_only(format!(
+                        "it is at schema version {}, newer than this fbl knows ({})",
+                        store.schema_version()?,
+                        SCHEMA_VERSION
+                    ))?;
+                    return Ok(store);
+                }
+                store
+                    .migrate()
+                    .with_context(|| format!("cannot migrate store {}", path.display()))?;
+                Ok(store)
+            }
+            Location::Sqlite(path) => Store::open_read_only(path),
+            Location::Postgres(config) => {
+                let mut store = Store {
+                    db: Db::Postgres(Box::new(pg::connect(config)?)),
+                    location: location.clone(),
+                    in_snapshot: Default::default(),
+                    lock_wait: std::time::Duration::ZERO,
+                    read_only: None,
+                };
+                let has_schema: i64 = store.db.value(
+                    "SELECT count(*) FROM information_schema.tables \
+                     WHERE table_schema = current_schema() AND table_name = 'fbl_schema'",
+                    params![],
+                )?;
+                if has_schema > 0 && store.newer_but_readable()? {
+                    let version = store.schema_version()?;
+                    store.db.batch("SET default_transaction_read_only = on")?;
+                    store.read_only = Some(format!(
+                        "it is at schema version {version}, newer than this fbl knows \
+                         ({SCHEMA_VERSION})"
+                    ));
+                    return Ok(store);
+                }
+                store
+                    .migrate()
+                    .with_context(|| format!("cannot migrate store {}", config.redacted()))?;
+                Ok(store)
+            }
+        }
+    }
+
+    /// Whether this process may write the SQLite store at `path` and the folder SQLite
+    /// keeps its `-wal` and `-shm` in (as root: unless a read-only mount or an immutable
+    /// file says no).
+    fn can_write(path: &Path) -> bool {
+        let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        cannot_access(&real, libc::W_OK).is_none() && folder_not_writable(&real).is_none()
+    }
+
+    /// `open_for_reading` of a SQLite store this process cannot write.
+    fn open_read_only(path: &Path) -> Result<Store> {
+        let real = Store::check_names(path)?;
+        let why_not = match cannot_access(&real, libc::W_OK) {
+            Some(error) => format!("the file is not writable ({error})"),
+            None => {
+                folder_not_writable(&real).unwrap_or_else(|| "it cannot be written".to_string())
+            }
+        };
+        let wal_name = {
+            let mut name = real.clone().into_os_string();
+            name.push("-wal");
+            PathBuf::from(name)
+        };
+        let wal_left = std::fs::metadata(&wal_name).is_ok_and(|m| m.len() > 0);
+        let immutable = !wal_left
+            && folder_not_writable(&real).is_some()
+            && cannot_access(&real, libc::W_OK).is_some();
+        // SQLite's URI: `%`, `?` and `#` would be read as its syntax.
+        let Some(name) = real.to_str() else {
+            bail!(
+                "cannot open store {}: its name is not UTF-8",
+                path.display()
+            )
+        };
+        let mut uri = String::from("file:");
+        for c in name.chars() {
+            match c {
+                '%' | '?' | '#' => uri.push_str(&format!("%{:02X}", c as u32)),
+                _ => uri.push(c),
+            }
+        }
+        let uri = format!(
+            "{uri}?mode=ro{}",
+            if immutable { "&immutable=1" } else { "" }
+        );
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+            | rusqlite::OpenFlags::SQLITE_OPEN_URI
+            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let copy_it = |what: &str| {
+            format!(
+                "cannot read store {}: fbl cannot write it ({why_not}), and {what}; copy it \
+                 (with its -wal file, if any) to a folder you can write, and give fbl the copy",
+                path.display()
+            )
+        };
+        let conn = rusqlite::Connection::open_with_flags(&uri, flags).with_context(|| {
+            match file_access_problem(&real, libc::R_OK) {
+                Some(why) => format!("cannot open store {}: {why}", path.display()),
+                None => format!("cannot open store {}", path.display()),
+            }
+        })?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        let mut store = Store {
+            db: Db::Sqlite(conn),
+            location: Location::Sqlite(path.to_path_buf()),
+            in_snapshot: Default::default(),
+            lock_wait: std::time::Duration::ZERO,
+            read_only: None,
+        };
+        // The first read is where SQLite finds it cannot read a WAL store this way.
+        let version = store.schema_version().with_context(|| {
+            copy_it(if wal_left {
+                "SQLite cannot read its write-ahead log (the -wal file) without a -shm file \
+                 beside it, which it cannot make there"
+            } else {
+                "SQLite cannot read it without a -shm file beside it, which it cannot make there"
+            })
+        })?;
+        if let Db::Sqlite(conn) = &store.db {
+            conn.pragma_update(None, "cache_size", -32768)?;
+        }
+        if version < SCHEMA_VERSION {
+            bail!(
+                "{}",
+                copy_it(&format!(
+                    "it is at schema version {version}, made by an older fbl: this one ({SCHEMA_VERSION}) \
+                     reads it only once migrated, which fbl does to the copy"
+                ))
+            );
+        }
+        // A newer store that does not let this fbl read it is refused here.
+        store.newer_but_readable()?;
+        store.set_read_only(format!("fbl cannot write it: {why_not}"))?;
+        Ok(store)
+    }
+
+    /// Marks the store read-only: SQLite's connection refuses every write too.
+    fn set_read_only(&mut self, why: String) -> Result<()> {
+        if let Db::Sqlite(conn) = &self.db {
+            conn.pragma_update(None, "query_only", true)?;
+        }
+        self.read_only = Some(why);
+        Ok(())
+    }
+
+    /// Why the store was opened read-only (`open_for_reading`), if it was: "fbl cannot
+    /// write it: ...", "it is at schema version N, newer than ...".
+    pub fn read_only_reason(&self) -> Option<&str> {
+        self.read_only.as_deref()
+    }
+
+    /// Whether the store is of a newer fbl (a schema version above `SCHEMA_VERSION`) that
+    /// this one may read: false for a store this fbl knows; an error, saying which fbl reads
+    /// it, for a newer one it may not.
+    fn newer_but_readable(&self) -> Result<bool> {
+        let version = self.schema_version()?;
+        if version <= SCHEMA_VERSION {
+            return Ok(false);
+        }
+        match self.read_compatible_from()? {
+            Some(from) if from <= SCHEMA_VERSION => Ok(true),
+            Some(from) => bail!(
+                "the store {} is at schema version {version}, newer than this fbl knows \
+                 ({SCHEMA_VERSION}), and only an fbl of schema version {from} or later may read \
+                 it: upgrade fbl",
+                self.location
+            ),
+            None => bail!(
+                "the store {} is at schema version {version}, newer than this fbl knows \
+                 ({SCHEMA_VERSION}), and does not say older fbl may read it: upgrade fbl",
+                self.location
+            ),
+        }
+    }
+
+    /// The store's `read_compatible_from` (migration 0030), `None` before it.
+    pub fn read_compatible_from(&self) -> Result<Option<i64>> {
+        let exists: i64 = self.db.value(
+            self.db.pick(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'read_compatibility'",
+                "SELECT count(*) FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name = 'read_compatibility'",
+            ),
+            params![],
+        )?;
+        if exists == 0 {
+            return Ok(None);
+        }
+        Ok(Some(self.db.value(
+            "SELECT coalesce(max(read_compatible_from), 0) FROM read_compatibility",
+            params![],
+        )?))
     }
 
     /// The SQLite file, for a SQLite store.
@@ -808,6 +1078,12 @@ impl Store {
     /// it, then failing with [`StoreLocked`]. For a PostgreSQL store this takes nothing:
     /// several hosts share it (see `lock_mailbox`).
     pub fn lock(&self) -> Result<StoreLock> {
+        if let Some(why) = &self.read_only {
+            bail!(
+                "store {} is opened for reading only ({why}); fbl changes nothing in it",
+                self.location
+            );
+        }
         let started = std::time::Instant::now();
         loop {
             match self.lock_once() {
@@ -2638,9 +2914,18 @@ impl Store {
     fn apply_migrations(&self, migrations: &[(&str, &str)]) -> Result<()> {
         let version = self.schema_version()?;
         if version as usize > migrations.len() {
+            let readable =
+                matches!(self.read_compatible_from(), Ok(Some(from)) if from <= SCHEMA_VERSION);
             bail!(
-                "the store is at schema version {version}, newer than this fbl knows ({}); upgrade fbl",
-                migrations.len()
+                "the store is at schema version {version}, newer than this fbl knows ({}); upgrade \
+                 fbl{}",
+                migrations.len(),
+                if readable {
+                    " to change it (commands that only read it, such as `fbl store info`, \
+                     `fbl suppress check` and `fbl report`, work with this one)"
+                } else {
+                    ""
+                }
             );
         }
         for (index, (name, sql)) in migrations.iter().enumerate().skip(version as usize) {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// Numbered migrations for PostgreSQL, the same numbers as SQLite's. The schema version is
 /// the highest row of `fbl_schema`.
-pub(super) const MIGRATIONS: [(&str, &str); 29] = [
+pub(super) const MIGRATIONS: [(&str, &str); 30] = [
     (
         "0001_init.sql",
         include_str!("../../schemas/postgres/0001_init.sql"),
@@ -126,6 +126,10 @@ pub(super) const MIGRATIONS: [(&str, &str); 29] = [
     (
         "0029_list_domain_sent_day.sql",
         include_str!("../../schemas/postgres/0029_list_domain_sent_day.sql"),
+    ),
+    (
+        "0030_read_compatibility.sql",
+        include_str!("../../schemas/postgres/0030_read_compatibility.sql"),
     ),
 ];
 

@@ -1404,11 +1404,15 @@ fn a_full_store_disk_while_expiring_is_fatal_with_the_shared_wording() {
     passed();
 }
 
-/// A store on a read-only file system cannot be used even to read (SQLite needs its -wal and
-/// -shm files): the error says so, instead of SQLite's "unable to open database file".
+/// A store on a read-only file system (a backup mounted read-only) is read by the commands
+/// that only read it (SQLite cannot make its -wal and -shm there: fbl opens it read-only);
+/// a command that writes says the folder is not writable, instead of SQLite's "unable to
+/// open database file".
 #[test]
-fn a_store_on_a_read_only_file_system_says_its_folder_is_not_writable() {
-    if !as_root("full_disk::a_store_on_a_read_only_file_system_says_its_folder_is_not_writable") {
+fn a_store_on_a_read_only_file_system_is_read_and_a_change_says_its_folder_is_not_writable() {
+    if !as_root(
+        "full_disk::a_store_on_a_read_only_file_system_is_read_and_a_change_says_its_folder_is_not_writable",
+    ) {
         return;
     }
     let work = tempfile::tempdir().unwrap();
@@ -1419,6 +1423,9 @@ fn a_store_on_a_read_only_file_system_says_its_folder_is_not_writable() {
     assert_eq!(output.status.code(), Some(0));
     mount(&["-o", "remount,ro", "tmpfs"], disk.path());
     let output = run(fbl(work.path()).args(["--db", db, "suppress", "check", "a@example.org"]));
+    assert_eq!(output.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("a@example.org suppressed"));
+    let output = run(fbl(work.path()).args(["--db", db, "suppress", "add", "b@example.org"]));
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

@@ -30,6 +30,7 @@ mod postfix_content_filter;
 mod progress;
 mod quarantine_folder;
 mod quarantine_release;
+mod readonly_store;
 mod removal_stands;
 mod report;
 mod report_fields;

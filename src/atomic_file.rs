@@ -195,6 +195,19 @@ pub fn write_atomically<T>(
     Ok(value)
 }
 
+/// [`write_atomically`], handing back besides the group the file replaced had and the new
+/// version could not be given (see [`GroupLost`]), for the caller to say: a report file
+/// written as an export is.
+pub fn write_atomically_keeping_group<T>(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<T>,
+) -> io::Result<(T, Option<GroupLost>)> {
+    let (value, prepared) = prepare_atomically(path, write)?;
+    let lost = prepared.group_lost().cloned();
+    prepared.put_in_place()?;
+    Ok((value, lost))
+}
+
 /// A new version of an output, written whole and synced to its temporary file, not yet put
 /// in place (see [`prepare_atomically`]). Dropped without [`Prepared::put_in_place`], its
 /// temporary file is removed and the output is left as it was.
@@ -453,6 +466,10 @@ fn check_no_other_user(
             if existing.is_some_and(|file| is_owners_own_folder(folder, file)) {
                 return None;
             }
+            // The same, a folder deeper (`/var/lib/fbl/exports`): refused, and said why.
+            if let Some(why) = existing.and_then(|file| owners_subfolder(folder, file)) {
+                return Some(why);
+            }
             other_users_file(folder, existing).map(|owned| {
                 format!(
                     "{owned}: fbl would keep its owner and mode, and that user could read the \
@@ -533,6 +550,72 @@ pub fn is_owners_own_folder(folder: &Path, file: &fs::Metadata) -> bool {
             .ok()
             .and_then(|real| real.parent().map(Path::to_path_buf))
             .is_some_and(|parent| fs::metadata(parent).is_ok_and(|m| m.uid() == 0 && private(&m)))
+}
+
+/// For root: why a file of another user's in a folder of that user's alone is not written
+/// when the folder is not that user's own folder as [`is_owners_own_folder`] takes it (one
+/// directly in a folder of root's): a folder above it is that user's (as `/var/lib/fbl`
+/// above `/var/lib/fbl/exports`), so that user could put a link in the place of the folder
+/// between fbl's check and its write (the rename into place), and have root write where it
+/// chooses (`/etc`). Names the folder where root may write it (that user's own folder, when
+/// one is above) and the other way: running the command as that user. None when the rule is
+/// not what refuses the file (not root, not a folder of the file's owner alone).
+#[cfg(unix)]
+fn owners_subfolder(folder: &Path, file: &fs::Metadata) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let private = |m: &fs::Metadata| m.mode() & 0o022 == 0;
+    let owner = file.uid();
+    let dir = fs::metadata(folder).ok()?;
+    if euid() != 0 || owner == 0 || dir.uid() != owner || !private(&dir) {
+        return None;
+    }
+    let real = folder.canonicalize().ok()?;
+    // The folder above it that is the user's own folder, if one is; else the first above it
+    // that is not root's alone, which is why this one is not.
+    let own = real.ancestors().skip(1).find(|at| {
+        fs::metadata(at).is_ok_and(|m| m.uid() == owner && private(&m))
+            && at
+                .parent()
+                .is_some_and(|up| fs::metadata(up).is_ok_and(|m| m.uid() == 0 && private(&m)))
+    });
+    let parent = real.parent().unwrap_or(Path::new("/"));
+    let name = user_name(owner);
+    let user = shell_word(&name);
+    let above = match fs::metadata(parent) {
+        Ok(m) if m.uid() != 0 => format!(
+            "{}, the folder above it, is {name}'s (uid {})",
+            parent.display(),
+            m.uid()
+        ),
+        Ok(m) => format!(
+            "{}, the folder above it, may be written by others than root (mode {:04o})",
+            parent.display(),
+            m.mode() & 0o7777
+        ),
+        Err(_) => format!(
+            "{}, the folder above it, cannot be looked at",
+            parent.display()
+        ),
+    };
+    let instead = match own {
+        Some(own) => format!(
+            "put the file in {} itself (root writes a file of {name}'s there), or",
+            own.display()
+        ),
+        None => format!(
+            "put the file in a folder of {name}'s alone directly in a folder of root's alone \
+             (as /var/lib/fbl in /var/lib), or"
+        ),
+    };
+    Some(format!(
+        "it is owned by {name} (uid {owner}), as its folder {} is, and fbl runs as root: root \
+         writes over another user's file only in that user's own folder directly in a folder \
+         of root's; here {above}, so {name} could put a link to another folder (/etc) in \
+         the place of {} between fbl's check and its write, and have root write there; \
+         {instead} run the command as {name} (`runuser -u {user} -- fbl ...`)",
+        folder.display(),
+        folder.display(),
+    ))
 }
 
 #[cfg(not(unix))]

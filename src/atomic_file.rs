@@ -324,20 +324,19 @@ pub fn prepare_atomically<T>(
         _ => Path::new("/"),
     };
     let existing = fs::metadata(&real);
-    // Root over a service user's file in a subfolder of that user's folder: looked at once,
-    // and written through the folder held open, the file looked at again there.
-    let subfolder_owner = existing
-        .as_ref()
-        .ok()
-        .filter(|file| is_owners_subfolder(folder, file))
-        .map(owner_of);
-    check_no_other_user(
-        path,
-        &followed,
-        folder,
-        existing.as_ref().ok(),
-        subfolder_owner.is_some(),
-    )?;
+    // Root writing in a subfolder of a service user's folder (a file of that user's, or a
+    // new one): looked at once, and written through the folder held open, the file looked at
+    // again there.
+    let new_or_file = match &existing {
+        Ok(file) => file.is_file(),
+        Err(error) => error.kind() == io::ErrorKind::NotFound,
+    };
+    let subfolder_owner = new_or_file
+        .then(|| owners_subfolder_owner(folder))
+        .flatten();
+    let owners_file = subfolder_owner
+        .is_some_and(|owner| existing.as_ref().is_ok_and(|file| owner_of(file) == owner));
+    check_no_other_user(path, &followed, folder, existing.as_ref().ok(), owners_file)?;
     let pinned = match subfolder_owner {
         Some(owner) => Some(PinnedFolder::open(folder, owner, &shown)?),
         None => None,
@@ -347,15 +346,16 @@ pub fn prepare_atomically<T>(
         Some(pinned) => {
             let target = pinned.path.join(file_name);
             let existing = fs::symlink_metadata(&target);
-            let same_owner = existing
-                .as_ref()
-                .is_ok_and(|file| file.is_file() && Some(owner_of(file)) == subfolder_owner);
-            if !same_owner {
+            let still = match &existing {
+                Ok(file) => file.is_file(),
+                Err(error) => error.kind() == io::ErrorKind::NotFound,
+            };
+            if !still {
                 return Err(io::Error::new(
                     io::ErrorKind::PermissionDenied,
                     format!(
                         "cannot write {shown}: it changed while fbl wrote it (no longer a \
-                         file of its folder's owner's); run again"
+                         file, or a link now); run again"
                     ),
                 ));
             }
@@ -509,7 +509,7 @@ fn check_no_other_user(
                 return None;
             }
             // The same, a folder deeper (`/var/lib/fbl/exports`): written through the folder
-            // held open (see `is_owners_subfolder`).
+            // held open (see `owners_subfolder_owner`).
             if subfolder {
                 return None;
             }
@@ -600,39 +600,38 @@ pub fn is_owners_own_folder(folder: &Path, file: &fs::Metadata) -> bool {
             .is_some_and(|parent| fs::metadata(parent).is_ok_and(|m| m.uid() == 0 && private(&m)))
 }
 
-/// For root: whether `folder` is a subfolder of `file`'s owner's own folder, as a service
-/// user's `/var/lib/fbl/exports` is: it and every folder above it up to a folder of root's
-/// alone (`/var/lib`) that user's, writable by it alone, two or more of them (one is
-/// [`is_owners_own_folder`]). Nobody but that user and root could have put the file there,
+/// For root: the owner of `folder` when it is a subfolder of that user's own folder, as a
+/// service user's `/var/lib/fbl/exports` is: it and every folder above it up to a folder of
+/// root's alone (`/var/lib`) that user's, writable by it alone, two or more of them (one is
+/// [`is_owners_own_folder`]). Nobody but that user and root could have put a file there,
 /// but that user may put a link in the place of the folder (`exports`, in its own folder)
-/// between fbl's checks and its rename, and have root write where it chooses (`/etc`): such
-/// an output is written through the folder held open ([`PinnedFolder`]), never by its path.
-/// False without `/proc/self/fd`, through which the held folder is named.
+/// between fbl's checks and its rename, and have root write where it chooses (`/etc`): an
+/// output there is written through the folder held open ([`PinnedFolder`]), never by its
+/// path. None without `/proc/self/fd`, through which the held folder is named.
 #[cfg(unix)]
-fn is_owners_subfolder(folder: &Path, file: &fs::Metadata) -> bool {
+fn owners_subfolder_owner(folder: &Path) -> Option<u32> {
     use std::os::unix::fs::MetadataExt;
     let private = |m: &fs::Metadata| m.mode() & 0o022 == 0;
-    let owner = file.uid();
-    if euid() != 0 || owner == 0 || !file.is_file() {
-        return false;
+    if euid() != 0 {
+        return None;
     }
-    let Ok(real) = folder.canonicalize() else {
-        return false;
-    };
+    let real = folder.canonicalize().ok()?;
+    let owner = fs::metadata(&real).ok()?.uid();
+    if owner == 0 {
+        return None;
+    }
     let mut depth = 0;
     for at in real.ancestors() {
-        match fs::metadata(at) {
-            Ok(m) if m.uid() == owner && private(&m) => depth += 1,
-            Ok(m) => {
-                return depth >= 2
-                    && m.uid() == 0
-                    && private(&m)
-                    && Path::new("/proc/self/fd").is_dir();
-            }
-            Err(_) => return false,
+        let m = fs::metadata(at).ok()?;
+        if m.uid() == owner && private(&m) {
+            depth += 1;
+            continue;
         }
+        let pinned =
+            depth >= 2 && m.uid() == 0 && private(&m) && Path::new("/proc/self/fd").is_dir();
+        return pinned.then_some(owner);
     }
-    false
+    None
 }
 
 /// The owner of a file.
@@ -648,8 +647,8 @@ fn owner_of(_file: &fs::Metadata) -> u32 {
 }
 
 #[cfg(not(unix))]
-fn is_owners_subfolder(_folder: &Path, _file: &fs::Metadata) -> bool {
-    false
+fn owners_subfolder_owner(_folder: &Path) -> Option<u32> {
+    None
 }
 
 /// The folder of an output held open, named through `/proc/self/fd/N`: whatever is renamed
@@ -1787,41 +1786,48 @@ mod tests {
 
     /// The id of a process that has ended.
     /// Root over a service user's export in a subfolder of that user's folder
-    /// (`/var/lib/fbl/exports`): written, the file kept that user's with its mode, through the
-    /// folder held open. That user swapping the subfolder for a link to a folder of root's
-    /// (`/etc`) between the checks and the rename does not make root write there: the new
-    /// file is in the folder checked, wherever it was moved.
+    /// (`/var/lib/fbl/exports`): written, a file there kept that user's with its mode,
+    /// through the folder held open. That user swapping the subfolder for a link to a folder
+    /// of root's (`/etc`) between the checks and the rename does not make root write there:
+    /// the new file is in the folder checked, wherever it was moved. The same for a new file.
     #[test]
     fn as_root_a_service_users_subfolder_swapped_before_the_rename_is_not_followed() {
         use std::os::unix::fs::MetadataExt;
         if !is_root() {
             return;
         }
-        let dir = tempfile::tempdir().unwrap();
-        let own = dir.path().join("svc");
-        let exports = own.join("exports");
-        fs::create_dir_all(&exports).unwrap();
-        let file = exports.join("list.txt");
-        fs::write(&file, "old@example.org\n").unwrap();
-        for (path, mode) in [(&own, 0o750), (&exports, 0o755), (&file, 0o640)] {
-            std::os::unix::fs::chown(path, Some(65534), Some(65534)).unwrap();
-            chmod(path, mode);
+        for existed in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let own = dir.path().join("svc");
+            let exports = own.join("exports");
+            fs::create_dir_all(&exports).unwrap();
+            let file = exports.join("list.txt");
+            let mut owned = vec![(&own, 0o750), (&exports, 0o755)];
+            if existed {
+                fs::write(&file, "old@example.org\n").unwrap();
+                owned.push((&file, 0o640));
+            }
+            for (path, mode) in owned {
+                std::os::unix::fs::chown(path, Some(65534), Some(65534)).unwrap();
+                chmod(path, mode);
+            }
+            let victim = dir.path().join("etc");
+            fs::create_dir(&victim).unwrap();
+
+            let ((), prepared) =
+                prepare_atomically(&file, |out| out.write_all(b"jane@example.org\n")).unwrap();
+            fs::rename(&exports, own.join("moved")).unwrap();
+            std::os::unix::fs::symlink(&victim, &exports).unwrap();
+            prepared.put_in_place().unwrap();
+
+            assert!(names_in(&victim).is_empty(), "{:?}", names_in(&victim));
+            let written = own.join("moved").join("list.txt");
+            assert_eq!(fs::read_to_string(&written).unwrap(), "jane@example.org\n");
+            let metadata = fs::metadata(&written).unwrap();
+            let owner = if existed { 65534 } else { 0 };
+            assert_eq!((metadata.uid(), metadata.mode() & 0o7777), (owner, 0o640));
+            assert_eq!(names_in(&own.join("moved")), ["list.txt"]);
         }
-        let victim = dir.path().join("etc");
-        fs::create_dir(&victim).unwrap();
-
-        let ((), prepared) =
-            prepare_atomically(&file, |out| out.write_all(b"jane@example.org\n")).unwrap();
-        fs::rename(&exports, own.join("moved")).unwrap();
-        std::os::unix::fs::symlink(&victim, &exports).unwrap();
-        prepared.put_in_place().unwrap();
-
-        assert!(names_in(&victim).is_empty(), "{:?}", names_in(&victim));
-        let written = own.join("moved").join("list.txt");
-        assert_eq!(fs::read_to_string(&written).unwrap(), "jane@example.org\n");
-        let metadata = fs::metadata(&written).unwrap();
-        assert_eq!((metadata.uid(), metadata.mode() & 0o7777), (65534, 0o640));
-        assert_eq!(names_in(&own.join("moved")), ["list.txt"]);
     }
 
     fn dead_process() -> u32 {

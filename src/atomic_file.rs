@@ -195,6 +195,19 @@ pub fn write_atomically<T>(
     Ok(value)
 }
 
+/// [`write_atomically`], handing back besides the group the file replaced had and the new
+/// version could not be given (see [`GroupLost`]), for the caller to say: a report file
+/// written as an export is.
+pub fn write_atomically_keeping_group<T>(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<T>,
+) -> io::Result<(T, Option<GroupLost>)> {
+    let (value, prepared) = prepare_atomically(path, write)?;
+    let lost = prepared.group_lost().cloned();
+    prepared.put_in_place()?;
+    Ok((value, lost))
+}
+
 /// A new version of an output, written whole and synced to its temporary file, not yet put
 /// in place (see [`prepare_atomically`]). Dropped without [`Prepared::put_in_place`], its
 /// temporary file is removed and the output is left as it was.
@@ -212,6 +225,8 @@ struct Rename {
     shown: String,
     /// The group the file replaced had and the new one could not be given.
     group_lost: Option<GroupLost>,
+    /// The folder held open, when `folder` and `real` are named through it: dropped last.
+    _pinned: Option<PinnedFolder>,
 }
 
 impl Prepared {
@@ -309,7 +324,45 @@ pub fn prepare_atomically<T>(
         _ => Path::new("/"),
     };
     let existing = fs::metadata(&real);
-    check_no_other_user(path, &followed, folder, existing.as_ref().ok())?;
+    // Root writing in a subfolder of a service user's folder (a file of that user's, or a
+    // new one): looked at once, and written through the folder held open, the file looked at
+    // again there.
+    let new_or_file = match &existing {
+        Ok(file) => file.is_file(),
+        Err(error) => error.kind() == io::ErrorKind::NotFound,
+    };
+    let subfolder_owner = new_or_file
+        .then(|| owners_subfolder_owner(folder))
+        .flatten();
+    let owners_file = subfolder_owner
+        .is_some_and(|owner| existing.as_ref().is_ok_and(|file| owner_of(file) == owner));
+    check_no_other_user(path, &followed, folder, existing.as_ref().ok(), owners_file)?;
+    let pinned = match subfolder_owner {
+        Some(owner) => Some(PinnedFolder::open(folder, owner, &shown)?),
+        None => None,
+    };
+    // Where the file is read, made and renamed: by its path, or in the folder held open.
+    let (folder, target, existing) = match &pinned {
+        Some(pinned) => {
+            let target = pinned.path.join(file_name);
+            let existing = fs::symlink_metadata(&target);
+            let still = match &existing {
+                Ok(file) => file.is_file(),
+                Err(error) => error.kind() == io::ErrorKind::NotFound,
+            };
+            if !still {
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    format!(
+                        "cannot write {shown}: it changed while fbl wrote it (no longer a \
+                         file, or a link now); run again"
+                    ),
+                ));
+            }
+            (pinned.path.as_path(), target, existing)
+        }
+        None => (folder, real.clone(), existing),
+    };
     let old = match existing {
         Ok(metadata) if metadata.is_dir() => {
             return Err(io::Error::new(
@@ -318,7 +371,7 @@ pub fn prepare_atomically<T>(
             ));
         }
         Ok(metadata) if !metadata.is_file() => {
-            return Ok((write_through(&real, &shown, write)?, done));
+            return Ok((write_through(&target, &shown, write)?, done));
         }
         Ok(metadata) => Some(metadata),
         Err(error) if error.kind() == io::ErrorKind::NotFound => None,
@@ -357,7 +410,7 @@ pub fn prepare_atomically<T>(
     // content last changed and whatever watches it (a `postmap` job, an import) is not woken
     // for nothing. The temporary file goes with the guard.
     if let Some(old) = &old
-        && same_content(&temporary, &real, old.len()).unwrap_or(false)
+        && same_content(&temporary, &target, old.len()).unwrap_or(false)
     {
         return Ok((value, done));
     }
@@ -366,9 +419,10 @@ pub fn prepare_atomically<T>(
     let rename = Rename {
         temporary: guard,
         folder: folder.to_path_buf(),
-        real,
+        real: target,
         shown,
         group_lost,
+        _pinned: pinned,
     };
     Ok((
         value,
@@ -423,6 +477,7 @@ fn check_no_other_user(
     links: &[PathBuf],
     folder: &Path,
     existing: Option<&fs::Metadata>,
+    subfolder: bool,
 ) -> io::Result<()> {
     let to_do = "remove it, or write to a folder other users cannot change";
     let why = other_users_link(links, to_do)
@@ -453,6 +508,15 @@ fn check_no_other_user(
             if existing.is_some_and(|file| is_owners_own_folder(folder, file)) {
                 return None;
             }
+            // The same, a folder deeper (`/var/lib/fbl/exports`): written through the folder
+            // held open (see `owners_subfolder_owner`).
+            if subfolder {
+                return None;
+            }
+            // A folder of that user's alone, but not down from one of root's: said why.
+            if let Some(why) = existing.and_then(|file| owners_subfolder(folder, file)) {
+                return Some(why);
+            }
             other_users_file(folder, existing).map(|owned| {
                 format!(
                     "{owned}: fbl would keep its owner and mode, and that user could read the \
@@ -475,6 +539,7 @@ fn check_no_other_user(
     _links: &[PathBuf],
     _folder: &Path,
     _existing: Option<&fs::Metadata>,
+    _subfolder: bool,
 ) -> io::Result<()> {
     Ok(())
 }
@@ -533,6 +598,156 @@ pub fn is_owners_own_folder(folder: &Path, file: &fs::Metadata) -> bool {
             .ok()
             .and_then(|real| real.parent().map(Path::to_path_buf))
             .is_some_and(|parent| fs::metadata(parent).is_ok_and(|m| m.uid() == 0 && private(&m)))
+}
+
+/// For root: the owner of `folder` when it is a subfolder of that user's own folder, as a
+/// service user's `/var/lib/fbl/exports` is: it and every folder above it up to a folder of
+/// root's alone (`/var/lib`) that user's, writable by it alone, two or more of them (one is
+/// [`is_owners_own_folder`]). Nobody but that user and root could have put a file there,
+/// but that user may put a link in the place of the folder (`exports`, in its own folder)
+/// between fbl's checks and its rename, and have root write where it chooses (`/etc`): an
+/// output there is written through the folder held open ([`PinnedFolder`]), never by its
+/// path. None without `/proc/self/fd`, through which the held folder is named.
+#[cfg(unix)]
+fn owners_subfolder_owner(folder: &Path) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let private = |m: &fs::Metadata| m.mode() & 0o022 == 0;
+    if euid() != 0 {
+        return None;
+    }
+    let real = folder.canonicalize().ok()?;
+    let owner = fs::metadata(&real).ok()?.uid();
+    if owner == 0 {
+        return None;
+    }
+    let mut depth = 0;
+    for at in real.ancestors() {
+        let m = fs::metadata(at).ok()?;
+        if m.uid() == owner && private(&m) {
+            depth += 1;
+            continue;
+        }
+        let pinned =
+            depth >= 2 && m.uid() == 0 && private(&m) && Path::new("/proc/self/fd").is_dir();
+        return pinned.then_some(owner);
+    }
+    None
+}
+
+/// The owner of a file.
+#[cfg(unix)]
+fn owner_of(file: &fs::Metadata) -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    file.uid()
+}
+
+#[cfg(not(unix))]
+fn owner_of(_file: &fs::Metadata) -> u32 {
+    0
+}
+
+#[cfg(not(unix))]
+fn owners_subfolder_owner(_folder: &Path) -> Option<u32> {
+    None
+}
+
+/// The folder of an output held open, named through `/proc/self/fd/N`: whatever is renamed
+/// or replaced on the way to it after it is opened, the temporary file, the rename and the
+/// sync are in this folder, the one checked. Kept open until the rename is done.
+#[cfg(unix)]
+struct PinnedFolder {
+    path: PathBuf,
+    _folder: File,
+}
+
+#[cfg(unix)]
+impl PinnedFolder {
+    /// Opens `folder` (the last name not followed if a link) and checks on what is open that
+    /// it is `owner`'s, writable by it alone, as it was when looked at by its path.
+    fn open(folder: &Path, owner: u32, shown: &str) -> io::Result<PinnedFolder> {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+        let changed = || {
+            io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "cannot write {shown}: its folder {} changed while fbl wrote it (no longer \
+                     a folder of uid {owner}'s alone); run again",
+                    folder.display()
+                ),
+            )
+        };
+        let opened = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+            .open(folder)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ELOOP) | Some(libc::ENOTDIR) => changed(),
+                _ => context(e, format!("cannot open the folder of {shown}")),
+            })?;
+        let metadata = opened.metadata()?;
+        if metadata.uid() != owner || metadata.mode() & 0o022 != 0 {
+            return Err(changed());
+        }
+        Ok(PinnedFolder {
+            path: PathBuf::from(format!("/proc/self/fd/{}", opened.as_raw_fd())),
+            _folder: opened,
+        })
+    }
+}
+
+#[cfg(not(unix))]
+struct PinnedFolder {
+    path: PathBuf,
+}
+
+#[cfg(not(unix))]
+impl PinnedFolder {
+    fn open(folder: &Path, _owner: u32, _shown: &str) -> io::Result<PinnedFolder> {
+        Ok(PinnedFolder {
+            path: folder.to_path_buf(),
+        })
+    }
+}
+
+/// For root: why a file of another user's in a folder of that user's alone is not written:
+/// the folders above it are not that user's alone up to a folder of root's alone (as
+/// `/var/lib/fbl/exports` is, from `/var/lib`), so another user than root could have set
+/// the folder up. Names the folder that breaks the chain and the other way: running the
+/// command as that user. None when the rule is not what refuses the file (not root, not a
+/// folder of the file's owner alone).
+#[cfg(unix)]
+fn owners_subfolder(folder: &Path, file: &fs::Metadata) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let private = |m: &fs::Metadata| m.mode() & 0o022 == 0;
+    let owner = file.uid();
+    let dir = fs::metadata(folder).ok()?;
+    if euid() != 0 || owner == 0 || dir.uid() != owner || !private(&dir) {
+        return None;
+    }
+    let real = folder.canonicalize().ok()?;
+    let stop = real
+        .ancestors()
+        .find(|at| !fs::metadata(at).is_ok_and(|m| m.uid() == owner && private(&m)))?;
+    let name = user_name(owner);
+    let user = shell_word(&name);
+    let above = match fs::metadata(stop) {
+        Ok(m) if m.uid() != 0 => format!("{}, above it, is uid {}'s", stop.display(), m.uid()),
+        Ok(m) => format!(
+            "{}, above it, may be written by others than root (mode {:04o})",
+            stop.display(),
+            m.mode() & 0o7777
+        ),
+        Err(_) => format!("{}, above it, cannot be looked at", stop.display()),
+    };
+    Some(format!(
+        "it is owned by {name} (uid {owner}), as its folder {} is, and fbl runs as root: root \
+         writes over another user's file only in folders of that user's alone down from a \
+         folder of root's alone (as /var/lib/fbl/exports, from /var/lib); here {above}, so \
+         another user than root could have set the folder up to be given the list; put the \
+         file in such a folder, or run the command as {name} (`runuser -u {user} -- fbl ...`)",
+        folder.display(),
+    ))
 }
 
 #[cfg(not(unix))]
@@ -1570,6 +1785,51 @@ mod tests {
     }
 
     /// The id of a process that has ended.
+    /// Root over a service user's export in a subfolder of that user's folder
+    /// (`/var/lib/fbl/exports`): written, a file there kept that user's with its mode,
+    /// through the folder held open. That user swapping the subfolder for a link to a folder
+    /// of root's (`/etc`) between the checks and the rename does not make root write there:
+    /// the new file is in the folder checked, wherever it was moved. The same for a new file.
+    #[test]
+    fn as_root_a_service_users_subfolder_swapped_before_the_rename_is_not_followed() {
+        use std::os::unix::fs::MetadataExt;
+        if !is_root() {
+            return;
+        }
+        for existed in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let own = dir.path().join("svc");
+            let exports = own.join("exports");
+            fs::create_dir_all(&exports).unwrap();
+            let file = exports.join("list.txt");
+            let mut owned = vec![(&own, 0o750), (&exports, 0o755)];
+            if existed {
+                fs::write(&file, "old@example.org\n").unwrap();
+                owned.push((&file, 0o640));
+            }
+            for (path, mode) in owned {
+                std::os::unix::fs::chown(path, Some(65534), Some(65534)).unwrap();
+                chmod(path, mode);
+            }
+            let victim = dir.path().join("etc");
+            fs::create_dir(&victim).unwrap();
+
+            let ((), prepared) =
+                prepare_atomically(&file, |out| out.write_all(b"jane@example.org\n")).unwrap();
+            fs::rename(&exports, own.join("moved")).unwrap();
+            std::os::unix::fs::symlink(&victim, &exports).unwrap();
+            prepared.put_in_place().unwrap();
+
+            assert!(names_in(&victim).is_empty(), "{:?}", names_in(&victim));
+            let written = own.join("moved").join("list.txt");
+            assert_eq!(fs::read_to_string(&written).unwrap(), "jane@example.org\n");
+            let metadata = fs::metadata(&written).unwrap();
+            let owner = if existed { 65534 } else { 0 };
+            assert_eq!((metadata.uid(), metadata.mode() & 0o7777), (owner, 0o640));
+            assert_eq!(names_in(&own.join("moved")), ["list.txt"]);
+        }
+    }
+
     fn dead_process() -> u32 {
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let id = child.id();

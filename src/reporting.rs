@@ -442,9 +442,16 @@ fn history_from(window: &Window) -> String {
 }
 
 /// Writes a report to a file, atomically. Its folder must exist, as an export's: a
-/// mistyped folder is an error, never made.
-pub fn write_file(report: &ComplaintReport, format: ReportFormat, path: &Path) -> Result<()> {
-    atomic_file::write_atomically(path, |out| render(format, report, out))
+/// mistyped folder is an error, never made. Hands back the group the file replaced had and
+/// the new one could not be given (fbl's user not a member of it), for the caller to say,
+/// as an export's is.
+pub fn write_file(
+    report: &ComplaintReport,
+    format: ReportFormat,
+    path: &Path,
+) -> Result<Option<atomic_file::GroupLost>> {
+    atomic_file::write_atomically_keeping_group(path, |out| render(format, report, out))
+        .map(|((), lost)| lost)
         .with_context(|| format!("cannot write report {}", path.display()))
 }
 
@@ -467,6 +474,12 @@ pub struct ReportWritten {
     pub format: ReportFormat,
     pub path: PathBuf,
     pub days: u32,
+    /// The file replaced had a group fbl's user could not give the new version (not a
+    /// member of it, the folder not set-group-ID to it): its readers through that group (a
+    /// web server's, a node_exporter's user) can no longer read it. Said by the run that
+    /// replaced it, as an export's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups_lost: Vec<atomic_file::GroupLost>,
 }
 
 /// What the report step of `fbl run` did.
@@ -482,7 +495,9 @@ pub struct RunReport {
 
 impl RunReport {
     pub fn needs_attention(&self) -> bool {
-        !self.alerts.is_empty() || !self.errors.is_empty()
+        !self.alerts.is_empty()
+            || !self.errors.is_empty()
+            || self.written.iter().any(|w| !w.groups_lost.is_empty())
     }
 }
 
@@ -556,10 +571,11 @@ pub fn run_step(
         let written = report_for(store, days)
             .and_then(|report| write_file(&report, output.format, &output.path));
         match written {
-            Ok(()) => step.written.push(ReportWritten {
+            Ok(lost) => step.written.push(ReportWritten {
                 format: output.format,
                 path: output.path.clone(),
                 days,
+                groups_lost: lost.into_iter().collect(),
             }),
             Err(error) => step.errors.push(format!("{error:#}")),
         }

@@ -24,7 +24,9 @@ use std::path::PathBuf;
 /// self-contained page with charts), prometheus (node_exporter textfile).
 ///
 /// Exit status: 0; 1 with --fail-on when the worst figure or block of the window is at that
-/// level or worse (an Outlook.com block counts as critical, throttling as warn); 2 fatal.
+/// level or worse (an Outlook.com block counts as critical, throttling as warn), or when the
+/// --output file replaced had a group fbl's user could not give it (said, with the fix); 2
+/// fatal.
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct ReportArgs {
@@ -86,23 +88,30 @@ fn check_days(days: u32) -> Result<u32> {
     Ok(days)
 }
 
-/// Writes text to a file atomically, or to standard output.
+/// Writes text to a file atomically, or to standard output. A file replaced that had a
+/// group fbl's user could not give the new version (a web server's user read it through
+/// that group) is said on standard error, naming the fix, as an export's: true when so.
 fn emit(
     output: Option<&PathBuf>,
+    what: &str,
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-) -> Result<()> {
+) -> Result<bool> {
     match output {
         Some(path) => {
             // Its folder must exist, as an export's: a mistyped folder is an error.
-            crate::atomic_file::write_atomically(path, write)
-                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
+            let ((), lost) = crate::atomic_file::write_atomically_keeping_group(path, write)
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+            if let Some(lost) = &lost {
+                eprintln!("fbl: {what}: {}", lost.message());
+            }
+            Ok(lost.is_some())
         }
         None => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
             write(&mut out)?;
             out.flush()?;
-            Ok(())
+            Ok(false)
         }
     }
 }
@@ -154,13 +163,26 @@ pub fn run(context: &Context, args: ReportArgs) -> Result<Outcome> {
             PacketFormat::Text
         };
         let text = packet(&input, format, &Redaction::new(&context.config.attribution));
-        emit(output.as_ref(), |out| out.write_all(text.as_bytes()))?;
-        return Ok(Outcome::Clean);
+        let lost = emit(output.as_ref(), "report delist", |out| {
+            out.write_all(text.as_bytes())
+        })?;
+        return Ok(if lost {
+            Outcome::Attention
+        } else {
+            Outcome::Clean
+        });
     }
     let settings = reporting::settings(&context.config);
     let days = check_days(args.days.unwrap_or(settings.days))?;
     let report = reporting::build(&store, &settings, days, &context.now)?;
-    emit(output.as_ref(), |out| render(args.format, &report, out))?;
+    let what = format!("report {}", args.format);
+    let lost = emit(output.as_ref(), &what, |out| {
+        render(args.format, &report, out)
+    })?;
+    // Its readers through the group (said above) need a person, as --fail-on's figures do.
+    if lost {
+        return Ok(Outcome::Attention);
+    }
     let limit = match args.fail_on {
         None => return Ok(Outcome::Clean),
         Some(FailOn::Warn) => Level::Warn,

@@ -89,6 +89,12 @@ pub fn run(context: &Context, args: RunArgs) -> Result<Outcome> {
             eprintln!("fbl: {note}");
         }
     }
+    // A [[report.output]] file that lost its group, as an export.
+    for written in summary.report.iter().flat_map(|r| &r.written) {
+        for lost in &written.groups_lost {
+            eprintln!("fbl: report {}: {}", written.format, lost.message());
+        }
+    }
     // Under cron (standard output no terminal, no --json) the mail starts with why it was
     // sent: the problems on standard error first, then what needs a person, then one line per
     // area with news. At a terminal, and for a dry run's preview, the whole summary.

@@ -281,3 +281,106 @@ fn export_group_is_kept_in_a_set_group_id_folder() {
     );
     assert_eq!(group_and_mode(&list), (LIST, 0o640));
 }
+
+/// A `[[report.output]]` file handed to its reader through its group (a node_exporter's or
+/// web server's user), rewritten by a run of a service user not in that group: said as an
+/// export's is, naming the file, both groups and the fix, exit 1, and in `--json` under the
+/// report file's `groups_lost`. Reports used to lose the group without a word. The next run
+/// says nothing.
+#[test]
+fn report_output_group_lost_by_a_run_is_said_with_the_fix() {
+    if !can_run() {
+        return;
+    }
+    let setup = Setup::new();
+    let config = setup.work.join("fbl.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[[report.output]]\nformat = \"csv\"\npath = \"out/report.csv\"\n");
+    std::fs::write(&config, text).unwrap();
+    setup.suppress("jane@example.org");
+    setup.hand_over("report.csv", "old report\n");
+
+    let output = setup.fbl(&[], &["run", "--json"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = stderr(&output);
+    let report = setup.out("report.csv");
+    let (had, now) = (group_name(LIST), group_name(NOBODY));
+    let said = format!(
+        "fbl: report csv: {} had group {had} and now has group {now}: fbl's user nobody is \
+         not a member of group {had}, so it cannot give the new file that group",
+        report.display()
+    );
+    assert!(text.contains(&said), "{said} not in {text}");
+    assert!(text.contains("`usermod -aG "), "{text}");
+    assert_eq!(text.matches("had group").count(), 1, "{text}");
+    assert_ne!(std::fs::read_to_string(&report).unwrap(), "old report\n");
+    assert_eq!(group_and_mode(&report), (NOBODY, 0o640));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let lost = &json["report"]["written"][0]["groups_lost"];
+    assert_eq!(lost.as_array().map(Vec::len), Some(1), "{json}");
+    assert_eq!(lost[0]["had_gid"], LIST);
+    assert_eq!(lost[0]["gid"], NOBODY);
+
+    let output = setup.fbl(&[], &["run"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("had group"));
+}
+
+/// `fbl report --output FILE` and `fbl report delist --output FILE` over a file handed to its
+/// reader through its group: said, exit 1; a member of the group keeps it, nothing said.
+#[test]
+fn report_output_group_lost_by_fbl_report_is_said_and_kept_by_a_member() {
+    if !can_run() {
+        return;
+    }
+    let setup = Setup::new();
+    setup.suppress("jane@example.org");
+    setup.hand_over("report.html", "old report\n");
+    setup.hand_over("delist.txt", "old packet\n");
+
+    let output = setup.fbl(
+        &[],
+        &["report", "--format", "html", "--output", "out/report.html"],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let said = format!(
+        "fbl: report html: {} had group {} and now has group {}",
+        setup.work.join("out/report.html").display(),
+        group_name(LIST),
+        group_name(NOBODY)
+    );
+    assert!(
+        stderr(&output).contains(&said),
+        "{said} not in {}",
+        stderr(&output)
+    );
+    assert_eq!(group_and_mode(&setup.out("report.html")), (NOBODY, 0o640));
+
+    let output = setup.fbl(
+        &[],
+        &[
+            "report",
+            "delist",
+            "--ip",
+            "192.0.2.1",
+            "--output",
+            "out/delist.txt",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("fbl: report delist: "),
+        "{}",
+        stderr(&output)
+    );
+    assert!(stderr(&output).contains("had group"), "{}", stderr(&output));
+
+    setup.hand_over("report.html", "old report\n");
+    let output = setup.fbl(
+        &[LIST],
+        &["report", "--format", "html", "--output", "out/report.html"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("had group"));
+    assert_eq!(group_and_mode(&setup.out("report.html")), (LIST, 0o640));
+}

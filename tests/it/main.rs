@@ -35,6 +35,7 @@ mod removal_stands;
 mod report;
 mod report_fields;
 mod report_html;
+mod root_subfolder;
 mod run_cron_mail;
 mod secrets;
 mod send_merge;

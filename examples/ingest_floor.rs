@@ -7,17 +7,49 @@
 //! It answers "how far can fbl's ingest go on this machine with this design?": the sum of
 //! the floors is the best any ingest of files into one SQLite file could do here, before
 //! attribution, the suppression history, summaries and the report's JSON.
-//! Everything runs on one thread; figures come from `getrusage`. BENCHMARKS.md, run 9.
+//! Everything runs on one thread; figures come from `getrusage`. BENCHMARKS.md, runs 9 and 20.
 //!
-//! `cargo run --release --example ingest_floor -- MAILDIR [--limit N] [--store PATH] [--repeat R]`
+//! Run 20 added: the SQLite settings as options (`--batch`, messages per transaction, default
+//! fbl's; `--cache-kib`, the page cache, default fbl's 32 MiB; `--wal-autocheckpoint`, pages,
+//! default SQLite's 1,000); the store with the raw messages kept uncompressed (no LZ4); and
+//! the whole floor measured in one pass (read, hash, pack, parse, store with a suppression),
+//! with fbl's parser, with mail-parser alone, and without LZ4, beside the sum of the stages.
+//!
+//! `cargo run --release --example ingest_floor -- MAILDIR [--limit N] [--store PATH] [--repeat R]
+//!  [--batch N] [--cache-kib K] [--wal-autocheckpoint P]`
 
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, params};
 use sha2::{Digest, Sha256};
 
-/// Messages per transaction, as `fbl ingest` commits them.
-const BATCH: usize = fbl::ingest::BATCH_SIZE;
+/// The SQLite settings of the floor's store.
+#[derive(Clone, Copy)]
+struct Settings {
+    /// Messages per transaction (`fbl ingest` commits `fbl::ingest::BATCH_SIZE`).
+    batch: usize,
+    /// Page cache in KiB (fbl's writer: 32 MiB).
+    cache_kib: i64,
+    /// `wal_autocheckpoint` in pages, if not SQLite's default (1,000).
+    wal_autocheckpoint: Option<i64>,
+}
+
+/// What one pass of the store floor does besides storing.
+#[derive(Clone, Copy, PartialEq)]
+enum Parse {
+    None,
+    MailParser,
+    Fbl,
+}
+
+/// One pass of the store floor: with a suppression per message or not, the raw message
+/// packed with LZ4 (as fbl stores it) or kept as it is, and parsed or not.
+#[derive(Clone, Copy)]
+struct Pass {
+    suppression: bool,
+    lz4: bool,
+    parse: Parse,
+}
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -25,9 +57,20 @@ fn main() -> anyhow::Result<()> {
     let mut limit = usize::MAX;
     let mut store = PathBuf::from("ingest-floor.sqlite");
     let mut repeat = 3;
+    let mut settings = Settings {
+        batch: fbl::ingest::BATCH_SIZE,
+        cache_kib: 32768,
+        wal_autocheckpoint: None,
+    };
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--limit" => limit = args.next().expect("--limit N").parse()?,
+            "--batch" => settings.batch = args.next().expect("--batch N").parse()?,
+            "--cache-kib" => settings.cache_kib = args.next().expect("--cache-kib K").parse()?,
+            "--wal-autocheckpoint" => {
+                settings.wal_autocheckpoint =
+                    Some(args.next().expect("--wal-autocheckpoint P").parse()?)
+            }
             "--store" => store = PathBuf::from(args.next().expect("--store PATH")),
             "--repeat" => repeat = args.next().expect("--repeat R").parse()?,
             _ => maildir = Some(PathBuf::from(arg)),
@@ -37,7 +80,15 @@ fn main() -> anyhow::Result<()> {
         maildir.expect("usage: ingest_floor MAILDIR [--limit N] [--store PATH] [--repeat R]");
     let files = list(&maildir, limit)?;
     let n = files.len();
-    println!("{n} messages from {}", maildir.display());
+    println!(
+        "{n} messages from {}; transactions of {}, page cache {} KiB, wal_autocheckpoint {}",
+        maildir.display(),
+        settings.batch,
+        settings.cache_kib,
+        settings
+            .wal_autocheckpoint
+            .map_or("1000 (default)".to_string(), |p| p.to_string())
+    );
 
     let bytes: usize = files
         .iter()
@@ -74,8 +125,23 @@ fn main() -> anyhow::Result<()> {
         })
     })?;
     let read_hash_pack = read_hash.plus(read_pack).minus(read);
-    let digest_store = best(repeat, || store_floor(&files, &store, false))?;
-    let suppression_store = best(repeat, || store_floor(&files, &store, true))?;
+    let pass = |suppression, lz4, parse| Pass {
+        suppression,
+        lz4,
+        parse,
+    };
+    let mut store_bytes = Vec::new();
+    let mut floor = |pass: Pass| -> anyhow::Result<Cpu> {
+        let cpu = best(repeat, || store_floor(&files, &store, settings, pass))?;
+        store_bytes.push(std::fs::metadata(&store)?.len());
+        Ok(cpu)
+    };
+    let digest_store = floor(pass(false, true, Parse::None))?;
+    let suppression_store = floor(pass(true, true, Parse::None))?;
+    let suppression_store_raw = floor(pass(true, false, Parse::None))?;
+    let whole_fbl = floor(pass(true, true, Parse::Fbl))?;
+    let whole_mail_parser = floor(pass(true, true, Parse::MailParser))?;
+    let whole_fbl_raw = floor(pass(true, false, Parse::Fbl))?;
 
     let per = |cpu: Cpu| cpu.per_message(n);
     let rows = [
@@ -98,6 +164,10 @@ fn main() -> anyhow::Result<()> {
             "SQLite: the same, and one suppression upserted",
             per(suppression_store.minus(read_hash_pack)),
         ),
+        (
+            "SQLite: the same, the raw message not compressed",
+            per(suppression_store_raw.minus(read_hash)),
+        ),
     ];
     println!("average message {} bytes", bytes / n.max(1));
     println!("| stage | user µs | system µs | total µs |");
@@ -108,21 +178,47 @@ fn main() -> anyhow::Result<()> {
             user + system
         );
     }
-    let floor = per(suppression_store.plus(read_parse).minus(read));
-    let total = floor.0 + floor.1;
+    let sum = per(suppression_store.plus(read_parse).minus(read));
+    let total = sum.0 + sum.1;
     println!(
         "| the sum: read, hash, pack, parse, store with a suppression | {:.1} | {:.1} | {total:.1} |",
-        floor.0, floor.1
+        sum.0, sum.1
     );
     println!(
         "at most {:.0} reports per CPU-second before attribution, history and summaries",
         1e6 / total
     );
+    println!();
+    println!(
+        "The whole floor in one pass (read, hash, [pack,] [parse,] store with a suppression):"
+    );
+    println!("| pass | user µs | system µs | total µs | store MB |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    let whole = [
+        ("LZ4, no parse", suppression_store, store_bytes[1]),
+        ("no LZ4, no parse", suppression_store_raw, store_bytes[2]),
+        ("LZ4, mail-parser alone", whole_mail_parser, store_bytes[4]),
+        ("LZ4, fbl's parser (fbl's floor)", whole_fbl, store_bytes[3]),
+        ("no LZ4, fbl's parser", whole_fbl_raw, store_bytes[5]),
+    ];
+    for (name, cpu, bytes) in whole {
+        let (user, system) = per(cpu);
+        println!(
+            "| {name} | {user:.1} | {system:.1} | {:.1} | {:.1} |",
+            user + system,
+            bytes as f64 / 1e6
+        );
+    }
     Ok(())
 }
 
 /// The smallest store that keeps fbl's guarantees, filled from scratch.
-fn store_floor(files: &[PathBuf], path: &Path, with_suppression: bool) -> anyhow::Result<()> {
+fn store_floor(
+    files: &[PathBuf],
+    path: &Path,
+    settings: Settings,
+    pass: Pass,
+) -> anyhow::Result<()> {
     for suffix in ["", "-wal", "-shm"] {
         let mut name = path.as_os_str().to_owned();
         name.push(suffix);
@@ -131,14 +227,18 @@ fn store_floor(files: &[PathBuf], path: &Path, with_suppression: bool) -> anyhow
     let mut conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.pragma_update(None, "cache_size", -32768)?;
+    conn.pragma_update(None, "cache_size", -settings.cache_kib)?;
+    if let Some(pages) = settings.wal_autocheckpoint {
+        conn.pragma_update(None, "wal_autocheckpoint", pages)?;
+    }
+    let mime_only = mail_parser::MessageParser::default();
     conn.execute_batch(
         "CREATE TABLE reports (id INTEGER PRIMARY KEY, sha256 BLOB NOT NULL UNIQUE,
              raw_packed BLOB NOT NULL, raw_size INTEGER NOT NULL);
          CREATE TABLE suppressions (address TEXT PRIMARY KEY COLLATE NOCASE,
              count INTEGER NOT NULL, last_report INTEGER NOT NULL) WITHOUT ROWID;",
     )?;
-    for chunk in files.chunks(BATCH) {
+    for chunk in files.chunks(settings.batch.max(1)) {
         let tx = conn.transaction()?;
         {
             let mut insert = tx.prepare_cached(
@@ -153,9 +253,22 @@ fn store_floor(files: &[PathBuf], path: &Path, with_suppression: bool) -> anyhow
             for file in chunk {
                 let raw = std::fs::read(file)?;
                 let digest = Sha256::digest(&raw);
-                let packed = fbl::store::pack(&raw)?;
-                insert.execute(params![&digest[..], packed, raw.len() as i64])?;
-                if with_suppression {
+                match pass.parse {
+                    Parse::None => {}
+                    Parse::MailParser => {
+                        std::hint::black_box(mime_only.parse(&raw[..]));
+                    }
+                    Parse::Fbl => {
+                        std::hint::black_box(fbl::report_parser::parse(&raw));
+                    }
+                }
+                if pass.lz4 {
+                    let packed = fbl::store::pack(&raw)?;
+                    insert.execute(params![&digest[..], packed, raw.len() as i64])?;
+                } else {
+                    insert.execute(params![&digest[..], &raw[..], raw.len() as i64])?;
+                }
+                if pass.suppression {
                     // A complainant per message, at a random place in the list, as real
                     // complainants are.
                     let address = format!("{}@example.net", hex::encode(&digest[..8]));

@@ -195,20 +195,6 @@ fn open_found(path: &Path) -> std::io::Result<(File, u64)> {
     use std::io::{Error, ErrorKind};
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     let refused = |why: String| Error::new(ErrorKind::InvalidInput, why);
-    let metadata = std::fs::symlink_metadata(path)?;
-    let mut flags = libc::O_NONBLOCK;
-    if metadata.file_type().is_symlink() {
-        let user = crate::atomic_file::euid();
-        if !crate::atomic_file::is_fbl_or_root(metadata.uid()) {
-            return Err(refused(format!(
-                "it is a symbolic link owned by uid {}, another user than fbl's (uid {user}) or \
-                 root: not followed, it could lead to a file that user may not read",
-                metadata.uid()
-            )));
-        }
-    } else {
-        flags |= libc::O_NOFOLLOW;
-    }
     let not_a_file = || {
         refused(
             "not a regular file (a FIFO, a device or a socket, or a link to one): only files \
@@ -216,12 +202,41 @@ fn open_found(path: &Path) -> std::io::Result<(File, u64)> {
                 .to_string(),
         )
     };
-    if !metadata.file_type().is_symlink() && !metadata.is_file() {
-        return Err(not_a_file());
-    }
-    // Not blocking, so that a FIFO put in its place meanwhile is not waited for; checked
-    // again once open.
-    let file = File::options().read(true).custom_flags(flags).open(path)?;
+    // Not blocking, so that a FIFO is not waited for (its opening would wait for a writer),
+    // and not made the controlling terminal if it is one; what was opened is checked on the
+    // descriptor. The usual case, a file, costs one `openat` and one `statx`: the name is
+    // looked at by itself only when the opening fails, to say why or to follow a link.
+    let flags = libc::O_NONBLOCK | libc::O_NOCTTY;
+    let file = match File::options()
+        .read(true)
+        .custom_flags(flags | libc::O_NOFOLLOW)
+        .open(path)
+    {
+        Ok(file) => file,
+        // A symbolic link (`ELOOP` under `O_NOFOLLOW`), a socket (`ENXIO`), or a real
+        // failure (gone, not permitted): the name says which.
+        Err(error) => {
+            let Ok(metadata) = std::fs::symlink_metadata(path) else {
+                return Err(error);
+            };
+            if !metadata.file_type().is_symlink() {
+                if !metadata.is_file() {
+                    return Err(not_a_file());
+                }
+                return Err(error);
+            }
+            if !crate::atomic_file::is_fbl_or_root(metadata.uid()) {
+                let user = crate::atomic_file::euid();
+                return Err(refused(format!(
+                    "it is a symbolic link owned by uid {}, another user than fbl's (uid \
+                     {user}) or root: not followed, it could lead to a file that user may not \
+                     read",
+                    metadata.uid()
+                )));
+            }
+            File::options().read(true).custom_flags(flags).open(path)?
+        }
+    };
     let opened = file.metadata()?;
     if !opened.is_file() {
         return Err(not_a_file());

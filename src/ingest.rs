@@ -15,8 +15,11 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Messages per transaction: large enough to be fast, small enough that a crash loses
-/// little work (the lost work is redone, never doubled, on the next run).
-pub const BATCH_SIZE: usize = 500;
+/// little work (the lost work is redone, never doubled, on the next run). 2,000 rather than
+/// 500 took 15 % less CPU at 100,000 messages (BENCHMARKS run 20): fewer commits write the
+/// same hot B-tree pages to the log fewer times. SQLite's write lock is held for one
+/// transaction, about a second at most here.
+pub const BATCH_SIZE: usize = 2000;
 
 /// The reading thread hands messages over in chunks of up to `CHUNK_MESSAGES` messages or
 /// `CHUNK_BYTES` bytes (one hand-over per message cost a thread wake-up each), and may be

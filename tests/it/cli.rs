@@ -1779,7 +1779,7 @@ fn a_source_that_fails_midway_counts_what_it_committed() {
 }
 
 /// A source whose second batch the store refuses to commit (a deferred constraint that the
-/// 550th report breaks, checked at COMMIT): the summary counts the first batch, which the
+/// report after the first batch breaks, checked at COMMIT): the summary counts the first batch, which the
 /// store holds, and not the refused one; the next run stores it.
 #[test]
 fn a_source_batch_the_store_refuses_is_not_counted() {

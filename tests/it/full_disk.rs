@@ -361,9 +361,9 @@ fn a_full_disk_stops_ingest_with_a_clear_error_and_loses_nothing_committed() {
     use rand::SeedableRng;
     let mut rng = rand::rngs::StdRng::seed_from_u64(9);
     let work = tempfile::tempdir().unwrap();
-    // The store alone needs about 250 KB; the first batch of the Maildir below about 1.8 MB
-    // more, the second 2.5 MB more.
-    let disk = Tmpfs::mount("3m");
+    // The store with the first batch of the Maildir below (2,000 small reports) fits in 7 MB;
+    // the second batch (3 MB of reports that do not compress) does not.
+    let disk = Tmpfs::mount("7m");
     let store = disk.path().join("fbl.sqlite");
     let db = store.to_str().unwrap();
 

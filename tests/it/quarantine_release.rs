@@ -137,7 +137,7 @@ fn storing_a_trusted_delivery_releases_the_untrusted_one_quarantined_before() {
 
 /// (b) Both copies in one ingest, the trusted one first: the reading thread looks the
 /// untrusted one up before the trusted one is committed (the storing thread commits every
-/// 500 messages), but the storing thread finds it stored: a duplicate, not quarantined.
+/// `BATCH_SIZE` messages), but the storing thread finds it stored: a duplicate, not quarantined.
 #[test]
 fn an_untrusted_delivery_after_a_trusted_one_in_the_same_ingest_is_a_duplicate() {
     let dir = tempfile::tempdir().unwrap();
@@ -155,11 +155,12 @@ fn an_untrusted_delivery_after_a_trusted_one_in_the_same_ingest_is_a_duplicate()
 
 /// (c) Both copies in one ingest, the untrusted one first: it is quarantined, then released
 /// when the trusted one is stored, and the run needs nobody: exit 0, nothing counted as
-/// quarantined. Once in one transaction, once across two (600 messages: the storing thread
-/// commits every 500).
+/// quarantined. Once in one transaction, once across two (the storing thread commits every
+/// `BATCH_SIZE` messages).
 #[test]
 fn a_trusted_delivery_after_an_untrusted_one_in_the_same_ingest_releases_it() {
-    for (count, second) in [(300, 250), (600, 550)] {
+    let batch = fbl::ingest::BATCH_SIZE;
+    for (count, second) in [(300, 250), (batch + 100, batch + 50)] {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "fbl.toml", CONFIG);
         maildir(dir.path(), count, (5, untrusted()), (second, trusted()));

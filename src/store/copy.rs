@@ -178,7 +178,10 @@ pub fn copy_store(
             chunk.clear();
             Ok(n)
         };
-        progress.start(&format!("copying {table}"), Some(source_count as u64));
+        // An empty table gets no line.
+        if source_count > 0 {
+            progress.start(&format!("copying {table}"), Some(source_count as u64));
+        }
         while let Some(row) = rows.next()? {
             let mut values = Vec::with_capacity(columns.len());
             for index in 0..columns.len() {
@@ -199,8 +202,10 @@ pub fn copy_store(
             }
         }
         copied += flush(&mut chunk, target)?;
-        progress.advance(source_rows);
-        progress.finish();
+        if source_count > 0 {
+            progress.advance(source_rows);
+            progress.finish();
+        }
         let target_rows: i64 = target
             .db
             .value(&format!("SELECT count(*) FROM {table}"), &[])?;

@@ -13,6 +13,7 @@
 
 use super::db::Value;
 use super::{Dialect, Store};
+use crate::ingest::Progress;
 use anyhow::{Context, Result, bail};
 
 /// The tables copied, parents before children.
@@ -53,8 +54,11 @@ const WITH_ID: [&str; 5] = [
 /// the summaries are not): every other row is copied.
 const SUMMARY_PROGRESS: &str = "'send_log_rowid', 'send_log_pruned', 'complaint_id', 'source_id'";
 
-/// Rows per transaction in the target.
-const CHUNK: usize = 2_000;
+/// Rows per statement (one multi-row `INSERT`, its own transaction) in the target at most.
+const BATCH_ROWS: usize = 1_000;
+
+/// Parameters per statement at most: well under PostgreSQL's 65,535 and SQLite's 32,766.
+const MAX_PARAMS: usize = 30_000;
 
 /// What the copy found for one table.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -63,6 +67,9 @@ pub struct TableCopy {
     pub source: u64,
     pub copied: u64,
     pub target: u64,
+    /// The target held every row of the source already (proved by the integer key, see
+    /// [`already_complete`]): nothing was read or sent.
+    pub skipped: bool,
 }
 
 /// A value read from the source, owned.
@@ -86,9 +93,15 @@ impl Owned {
     }
 }
 
-/// Copies every table of `source` (a SQLite store) into `target`. Fails, after copying,
+/// Copies every table of `source` (a SQLite store) into `target`, in multi-row statements,
+/// telling `progress` of each table (rows copied of the source's). A table whose rows are
+/// all in the target already is skipped (see [`already_complete`]). Fails, after copying,
 /// when a table of the target does not hold exactly the source's rows.
-pub fn copy_store(source: &Store, target: &mut Store) -> Result<Vec<TableCopy>> {
+pub fn copy_store(
+    source: &Store,
+    target: &mut Store,
+    progress: &mut dyn Progress,
+) -> Result<Vec<TableCopy>> {
     let Some(conn) = source.db.sqlite() else {
         bail!("the store to copy from must be a SQLite file");
     };
@@ -108,34 +121,67 @@ pub fn copy_store(source: &Store, target: &mut Store) -> Result<Vec<TableCopy>> 
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         let list = columns.join(", ");
-        let marks: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
-        let insert = format!(
-            "INSERT INTO {table} ({list}) VALUES ({}) ON CONFLICT DO NOTHING",
-            marks.join(", ")
-        );
+        let key = integer_key(conn, table)?;
+        let source_count: i64 =
+            conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
+        if let Some(key) = &key
+            && already_complete(conn, target, table, key)?
+        {
+            report.push(TableCopy {
+                table: table.to_string(),
+                source: source_count as u64,
+                copied: 0,
+                target: source_count as u64,
+                skipped: true,
+            });
+            continue;
+        }
+        let per_statement = (MAX_PARAMS / columns.len()).clamp(1, BATCH_ROWS);
+        let insert_for = |rows: usize| -> String {
+            let mut values = Vec::with_capacity(rows);
+            for row in 0..rows {
+                let marks: Vec<String> = (1..=columns.len())
+                    .map(|i| format!("?{}", row * columns.len() + i))
+                    .collect();
+                values.push(format!("({})", marks.join(", ")));
+            }
+            format!(
+                "INSERT INTO {table} ({list}) VALUES {} ON CONFLICT DO NOTHING",
+                values.join(", ")
+            )
+        };
+        let full_insert = insert_for(per_statement);
         let order = if table == &"send_log" { "rowid" } else { "1" };
         let mut statement =
             conn.prepare(&format!("SELECT {list} FROM {table} ORDER BY {order}"))?;
         let mut rows = statement.query([])?;
         let (mut source_rows, mut copied) = (0u64, 0u64);
-        let mut chunk: Vec<Vec<Owned>> = Vec::with_capacity(CHUNK);
+        let mut chunk: Vec<Vec<Owned>> = Vec::with_capacity(per_statement);
         let flush = |chunk: &mut Vec<Vec<Owned>>, target: &mut Store| -> Result<u64> {
             if chunk.is_empty() {
                 return Ok(0);
             }
+            let partial;
+            let insert = if chunk.len() == per_statement {
+                &full_insert
+            } else {
+                partial = insert_for(chunk.len());
+                &partial
+            };
+            let values: Vec<Value> = chunk.iter().flatten().map(Owned::value).collect();
             let batch = target.begin()?;
-            let mut n = 0;
-            for row in chunk.iter() {
-                let values: Vec<Value> = row.iter().map(Owned::value).collect();
-                n += batch
-                    .tx
-                    .execute(&insert, &values)
-                    .with_context(|| format!("cannot copy a row of {table}"))?;
-            }
+            let n = batch
+                .tx
+                .execute(insert, &values)
+                .with_context(|| format!("cannot copy rows of {table}"))?;
             batch.commit()?;
             chunk.clear();
             Ok(n)
         };
+        // An empty table gets no line.
+        if source_count > 0 {
+            progress.start(&format!("copying {table}"), Some(source_count as u64));
+        }
         while let Some(row) = rows.next()? {
             let mut values = Vec::with_capacity(columns.len());
             for index in 0..columns.len() {
@@ -150,11 +196,16 @@ pub fn copy_store(source: &Store, target: &mut Store) -> Result<Vec<TableCopy>> 
             }
             chunk.push(values);
             source_rows += 1;
-            if chunk.len() == CHUNK {
+            if chunk.len() == per_statement {
                 copied += flush(&mut chunk, target)?;
+                progress.advance(source_rows);
             }
         }
         copied += flush(&mut chunk, target)?;
+        if source_count > 0 {
+            progress.advance(source_rows);
+            progress.finish();
+        }
         let target_rows: i64 = target
             .db
             .value(&format!("SELECT count(*) FROM {table}"), &[])?;
@@ -163,6 +214,7 @@ pub fn copy_store(source: &Store, target: &mut Store) -> Result<Vec<TableCopy>> 
             source: source_rows,
             copied,
             target: target_rows as u64,
+            skipped: false,
         });
     }
     report.push(copy_progress(conn, target)?);
@@ -232,5 +284,48 @@ fn copy_progress(conn: &rusqlite::Connection, target: &mut Store) -> Result<Tabl
         source: rows.len() as u64,
         copied,
         target: target_rows as u64,
+        skipped: false,
     })
+}
+
+/// The table's primary key when it is one integer column (`id`), else `None`.
+fn integer_key(conn: &rusqlite::Connection, table: &str) -> Result<Option<String>> {
+    let keys: Vec<(String, String)> = conn
+        .prepare(&format!(
+            "SELECT name, upper(type) FROM pragma_table_info('{table}') WHERE pk > 0"
+        ))?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(match keys.as_slice() {
+        [(name, kind)] if kind == "INTEGER" => Some(name.clone()),
+        _ => None,
+    })
+}
+
+/// Whether the target holds a row for every key of the source's `table`, so that copying
+/// it would insert nothing (every row would meet `ON CONFLICT DO NOTHING`). Counts alone
+/// prove nothing (the target may hold other ids); the proof here is: the source's keys are
+/// dense (`max - min + 1 = count`, so they are exactly the integers `min..=max`), and the
+/// target's keys (unique, being its primary key) have the same count, minimum and maximum,
+/// so they are the same `count` distinct integers in the same range: the same set. A table
+/// with gaps in its ids (rows deleted) is copied again, which is still correct, only slower.
+fn already_complete(
+    conn: &rusqlite::Connection,
+    target: &Store,
+    table: &str,
+    key: &str,
+) -> Result<bool> {
+    let sql = format!("SELECT count(*), min({key}), max({key}) FROM {table}");
+    let (count, min, max): (i64, Option<i64>, Option<i64>) =
+        conn.query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let (Some(min), Some(max)) = (min, max) else {
+        return Ok(false);
+    };
+    if max.checked_sub(min).and_then(|d| d.checked_add(1)) != Some(count) {
+        return Ok(false);
+    }
+    let (target_count, target_min, target_max): (i64, Option<i64>, Option<i64>) = target
+        .db
+        .query_one(&sql, &[], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(target_count == count && target_min == Some(min) && target_max == Some(max))
 }

@@ -591,3 +591,150 @@ fn each_host_keeps_its_own_delta_point_on_a_shared_store() {
     assert_eq!(delta("mx1"), "c@example.org\n");
     assert_eq!(delta("mx2"), "c@example.org\n");
 }
+
+/// The rows of `sql` in a SQLite file, as `psql_in` gives them (columns joined by `|`, NULL
+/// empty).
+fn sqlite_rows(path: &Path, sql: &str) -> Vec<String> {
+    let db = rusqlite::Connection::open(path).unwrap();
+    let mut statement = db.prepare(sql).unwrap();
+    let columns = statement.column_count();
+    statement
+        .query_map([], |row| {
+            Ok((0..columns)
+                .map(|i| match row.get_ref(i).unwrap() {
+                    rusqlite::types::ValueRef::Null => String::new(),
+                    rusqlite::types::ValueRef::Integer(n) => n.to_string(),
+                    rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                    other => panic!("unexpected {other:?}"),
+                })
+                .collect::<Vec<_>>()
+                .join("|"))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// `fbl store migrate` of tables larger than one statement's rows (2,345 suppressions and
+/// history rows: two full batches and a partial one): the copy is the same rows, an
+/// interrupted copy (the last rows missing in the target) completes on the next run, and a
+/// run after a complete copy skips the history (integer ids, all there) without sending a
+/// row. Nothing is written to a standard error that is not a terminal.
+#[test]
+fn store_migrate_copies_in_batches_completes_an_interrupted_copy_and_skips_a_complete_table() {
+    const ROWS: usize = 2_345;
+    let source = TestStore::new(Backend::Sqlite);
+    drop(source.open());
+    let path = source.dir.path().join("fbl.sqlite");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(&format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {ROWS})
+             INSERT INTO suppressions (address, reason, source, first_seen, last_seen, count,
+                                       expires_at, removed_at, updated_at, change_seq,
+                                       last_history_id)
+             SELECT 'user' || i || '@example.org', 'complaint', 'report',
+                    '2026-11-01T00:00:00Z', '2026-11-02T00:00:00Z', i % 7 + 1,
+                    CASE WHEN i % 3 = 0 THEN '2027-01-01T00:00:00Z' END,
+                    CASE WHEN i % 5 = 0 THEN '2026-11-03T00:00:00Z' END,
+                    '2026-11-02T00:00:00Z', i, i FROM n;
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {ROWS})
+             INSERT INTO suppression_history (id, address, at, action, reason, actor, report_id,
+                                              note, previous_id)
+             SELECT i, 'user' || i || '@example.org', '2026-11-01T00:00:00Z', 'add',
+                    'complaint', 'manual', NULL, 'note ' || i, NULL FROM n;"
+        ))
+        .unwrap();
+    let db = path.display().to_string();
+    let target = TestStore::new(Backend::Postgres);
+    let url = target.db_arg();
+    let pgpass = target.dir.path().join("pgpass");
+    let migrate = || {
+        let output = run(fbl(source.dir.path())
+            .env("PGPASSFILE", &pgpass)
+            .args(["store", "migrate", "--from", &db, "--to", &url, "--json"]));
+        assert_eq!(output.status.code(), Some(0));
+        assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+        let tables: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+        let table = |name: &str| {
+            let table = tables
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["table"] == name)
+                .unwrap()
+                .clone();
+            assert_eq!(table["source"], ROWS as u64, "{table}");
+            assert_eq!(table["target"], ROWS as u64, "{table}");
+            (table["copied"].as_u64().unwrap(), table["skipped"] == true)
+        };
+        (table("suppressions"), table("suppression_history"))
+    };
+    let same = || {
+        for sql in [
+            "SELECT address, reason, source, first_seen, last_seen, count, expires_at,
+                    removed_at, updated_at, change_seq, last_history_id
+             FROM suppressions ORDER BY change_seq",
+            "SELECT id, address, at, action, reason, actor, report_id, note, previous_id
+             FROM suppression_history ORDER BY id",
+        ] {
+            let (a, b) = (
+                sqlite_rows(&path, sql),
+                shared().psql_in(&target.database(), sql),
+            );
+            assert_eq!(a.len(), ROWS);
+            assert!(a == b, "the copy differs: {sql}");
+        }
+    };
+    let first = migrate();
+    assert_eq!(first, ((ROWS as u64, false), (ROWS as u64, false)));
+    same();
+    // An interruption after the first batches: the rest is copied by the next run.
+    shared().psql_in(
+        &target.database(),
+        "DELETE FROM suppressions WHERE change_seq > 1500;
+         DELETE FROM suppression_history WHERE id > 1500",
+    );
+    let missing = (ROWS - 1500) as u64;
+    assert_eq!(migrate(), ((missing, false), (missing, false)));
+    same();
+    // All there: the history is skipped, the suppressions (keyed by address) copy nothing.
+    assert_eq!(migrate(), ((0, false), (0, true)));
+    same();
+
+    // On a terminal (util-linux `script`), standard output to a file: one line per table
+    // read, ending at all its rows; none for the skipped history or the empty tables.
+    let out = source.dir.path().join("migrate-stdout.txt");
+    let quote = |word: &str| format!("'{}'", word.replace('\'', r"'\''"));
+    let line = format!(
+        "{} store migrate --from {} --to {} >{}",
+        quote(env!("CARGO_BIN_EXE_fbl")),
+        quote(&db),
+        quote(&url),
+        quote(&out.display().to_string())
+    );
+    let output = run(std::process::Command::new("script")
+        .args(["--quiet", "--return", "--command", &line, "/dev/null"])
+        .current_dir(source.dir.path())
+        .env("SHELL", "/bin/sh")
+        .env("COLUMNS", "100")
+        .env("PGPASSFILE", &pgpass));
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let terminal = stdout(&output);
+    let lines: Vec<&str> = terminal
+        .split("\r\n")
+        .filter(|line| !line.is_empty())
+        .map(|line| line.rsplit('\r').next().unwrap().trim_end())
+        .collect();
+    assert_eq!(lines.len(), 1, "{terminal:?}");
+    assert!(
+        lines[0].starts_with("fbl: copying suppressions [####")
+            && lines[0].contains("] 2345/2345 100%"),
+        "{terminal:?}"
+    );
+    let printed = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        printed.contains("suppression_history          2345 rows, all there already (skipped)"),
+        "{printed}"
+    );
+}

@@ -1062,7 +1062,7 @@ fn keep_owner(file: &File, old: &fs::Metadata, real: &Path) -> io::Result<Option
     // What the file has now, whatever the reason it is not the old group (EPERM, or a
     // file system that ignores the change).
     let now = file.metadata()?.gid();
-    if now == old.gid() {
+    if now == old.gid() || !readers_lost(old.mode(), old.gid()) {
         return Ok(None);
     }
     Ok(Some(GroupLost {
@@ -1074,6 +1074,14 @@ fn keep_owner(file: &File, old: &fs::Metadata, real: &Path) -> io::Result<Option
         // SAFETY: geteuid has no preconditions and cannot fail.
         user: user_name(unsafe { libc::geteuid() }),
     }))
+}
+
+/// Whether a file of `mode` and group `gid`, given another group, shuts readers out: only
+/// when its group could read it and every user could not (a 0644 file is read by the list
+/// manager as "every user" still; a 0600 one never was through its group). Group root
+/// (gid 0) is left out: its members are root's equals, and fbl's user is not to be added.
+fn readers_lost(mode: u32, gid: u32) -> bool {
+    gid != 0 && mode & 0o040 != 0 && mode & 0o004 == 0
 }
 
 #[cfg(not(unix))]
@@ -1119,14 +1127,21 @@ impl GroupLost {
         } else {
             shell_word(had)
         };
-        let user_arg = shell_word(user);
+        // `usermod` takes a user's name: one without a name here is said by its number.
+        let add = if user.starts_with("uid ") {
+            format!("Add fbl's user ({user}, which has no name here) to the group")
+        } else {
+            format!(
+                "Add {user} to the group (`usermod -aG {group_arg} {}`)",
+                shell_word(user)
+            )
+        };
         format!(
             "{file} had group {had} and now has group {group}: fbl's user {user} is not a \
              member of group {had}, so it cannot give the new file that group, and the users of \
-             group {had} (a list manager) can no longer read it. Add {user} to the group \
-             (`usermod -aG {group_arg} {user_arg}`) or make the folder set-group-ID to it \
-             (`chgrp {group_arg} {folder}; chmod g+s {folder}`), then give the file its group \
-             back once (`chgrp {group_arg} {path}`)",
+             group {had} (a list manager) can no longer read it. {add} or make the folder \
+             set-group-ID to it (`chgrp {group_arg} {folder}; chmod g+s {folder}`), then give \
+             the file its group back once (`chgrp {group_arg} {path}`)",
             group = self.group,
         )
     }
@@ -1646,6 +1661,28 @@ mod tests {
         ] {
             assert!(text.contains(command), "{command} not in {text}");
         }
+        // A user without a name: no `usermod` command that cannot work.
+        let nameless = GroupLost {
+            user: "uid 1000".to_string(),
+            ..lost
+        }
+        .message();
+        assert!(!nameless.contains("usermod"), "{nameless}");
+        assert!(
+            nameless.contains("Add fbl's user (uid 1000, which has no name here) to the group"),
+            "{nameless}"
+        );
+    }
+
+    /// Said only when the group could read the file and every user could not; never for
+    /// group root.
+    #[test]
+    fn a_group_is_lost_only_for_readers_it_let_in() {
+        assert!(readers_lost(0o640, 38));
+        assert!(readers_lost(0o660, 38));
+        assert!(!readers_lost(0o644, 38), "every user reads it still");
+        assert!(!readers_lost(0o600, 38), "the group never read it");
+        assert!(!readers_lost(0o640, 0), "group root");
     }
 
     /// A user other than this one and root (`nobody`).

@@ -132,11 +132,12 @@ pub fn run(context: &Context, args: ReportArgs) -> Result<Outcome> {
     // New bounces are searched for blocks and the summaries brought up to date first,
     // unless a running fbl holds the store (it does the same), or this fbl may not write it
     // (a backup in a read-only place, a newer fbl's store): its figures are then those the
-    // last fbl that wrote it kept.
+    // last `fbl run` or `fbl report` that wrote it brought up to date.
     if let Some(why) = store.read_only_reason() {
         eprintln!(
-            "fbl: store {} read as it is ({why}): the report shows what it holds as of the \
-             last fbl that wrote it",
+            "fbl: store {} read as it is ({why}): the report's figures are those the last \
+             `fbl run` or `fbl report` that wrote it brought up to date (what was ingested or \
+             imported after it is left out)",
             store.location()
         );
     } else if let Ok(_lock) = store.lock() {

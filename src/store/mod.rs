@@ -634,6 +634,47 @@ fn folder_not_writable(path: &Path) -> Option<String> {
     ))
 }
 
+/// Why this process is not to write the SQLite store file `real`: it cannot (its mode, an
+/// immutable file, a read-only mount), or it runs as root, whom modes do not stop, and the
+/// file has no write permission for anyone: a backup made read-only on purpose (`chmod
+/// a-w`) is read, never migrated, by root too.
+fn file_not_writable(real: &Path) -> Option<String> {
+    if let Some(error) = cannot_access(real, libc::W_OK) {
+        return Some(format!("the file is not writable ({error})"));
+    }
+    no_write_permission_for_root(real).map(|mode| {
+        format!("the file has no write permission for anyone (mode {mode:04o}), which root keeps")
+    })
+}
+
+/// `folder_not_writable` of the store's folder, and, as root, a folder with no write
+/// permission for anyone (see `file_not_writable`).
+fn store_folder_not_writable(real: &Path) -> Option<String> {
+    if let Some(why) = folder_not_writable(real) {
+        return Some(why);
+    }
+    let folder = match real.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    no_write_permission_for_root(folder).map(|mode| {
+        format!(
+            "its folder {} has no write permission for anyone (mode {mode:04o}), which root keeps",
+            folder.display()
+        )
+    })
+}
+
+/// As root, the mode of `path` when it gives nobody write permission.
+fn no_write_permission_for_root(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    if crate::atomic_file::euid() != 0 {
+        return None;
+    }
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o7777;
+    (mode & 0o222 == 0).then_some(mode)
+}
+
 /// Whether this process cannot `mode` (R_OK, W_OK) the file at `path`, for whatever
 /// reason: its mode, an immutable file, a read-only mount (which stops root too).
 fn cannot_access(path: &Path, mode: libc::c_int) -> Option<std::io::Error> {
@@ -718,6 +759,13 @@ impl Store {
     /// Refuses a store whose name, or the name of a file SQLite or fbl keeps beside it,
     /// another user may have planted, or that has a second name.
     fn check_names(path: &Path) -> Result<PathBuf> {
+        Store::check_names_of(path, true)
+    }
+
+    /// `check_names`; `one_name` false leaves out the second-name check, for a store read
+    /// `immutable` (nobody writes it, so there is no log or lock to split): a backup kept
+    /// with hard links (`cp -al`, rsnapshot) is read where it lies.
+    fn check_names_of(path: &Path, one_name: bool) -> Result<PathBuf> {
         // In a folder other users may write to (/tmp), the store, or a file SQLite keeps
         // beside it, may have been put there by one of them: a link to a file of fbl's
         // user, or a file they could read or change. Beside the real file, as SQLite puts
@@ -733,7 +781,11 @@ impl Store {
             let why = (suffix != ".lock")
                 .then(|| crate::atomic_file::planted_by_another_user(planted_at))
                 .flatten()
-                .or_else(|| another_name(&name, suffix.is_empty()));
+                .or_else(|| {
+                    one_name
+                        .then(|| another_name(&name, suffix.is_empty()))
+                        .flatten()
+                });
             if let Some(why) = why {
                 bail!("cannot open store {}: {why}", path.display());
             }
@@ -902,27 +954,30 @@ impl Store {
     /// file says no).
     fn can_write(path: &Path) -> bool {
         let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        cannot_access(&real, libc::W_OK).is_none() && folder_not_writable(&real).is_none()
+        file_not_writable(&real).is_none() && store_folder_not_writable(&real).is_none()
     }
 
     /// `open_for_reading` of a SQLite store this process cannot write.
     fn open_read_only(path: &Path) -> Result<Store> {
-        let real = Store::check_names(path)?;
-        let why_not = match cannot_access(&real, libc::W_OK) {
-            Some(error) => format!("the file is not writable ({error})"),
-            None => {
-                folder_not_writable(&real).unwrap_or_else(|| "it cannot be written".to_string())
-            }
-        };
-        let wal_name = {
+        let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let companion = |suffix: &str| {
             let mut name = real.clone().into_os_string();
-            name.push("-wal");
+            name.push(suffix);
             PathBuf::from(name)
         };
-        let wal_left = std::fs::metadata(&wal_name).is_ok_and(|m| m.len() > 0);
-        let immutable = !wal_left
-            && folder_not_writable(&real).is_some()
-            && cannot_access(&real, libc::W_OK).is_some();
+        let file_locked = file_not_writable(&real);
+        let folder_locked = store_folder_not_writable(&real);
+        let why_not = file_locked
+            .clone()
+            .or_else(|| folder_locked.clone())
+            .unwrap_or_else(|| "it cannot be written".to_string());
+        let wal_left = std::fs::metadata(companion("-wal")).is_ok_and(|m| m.len() > 0);
+        // A `-shm` file says a process may have the store open (a live store another user
+        // writes, a read-only mount of a live folder): read it through SQLite's locking
+        // (`mode=ro`), never `immutable`, which would read pages torn by a checkpoint.
+        let shm_there = companion("-shm").exists();
+        let immutable = !wal_left && !shm_there && file_locked.is_some() && folder_locked.is_some();
+        let real = Store::check_names_of(path, !immutable)?;
         // SQLite's URI: `%`, `?` and `#` would be read as its syntax.
         let Some(name) = real.to_str() else {
             bail!(
@@ -967,7 +1022,10 @@ impl Store {
         };
         // The first read is where SQLite finds it cannot read a WAL store this way.
         let version = store.schema_version().with_context(|| {
-            copy_it(if wal_left {
+            copy_it(if shm_there {
+                "SQLite could not read it with the -shm file beside it (one it may not write, \
+                 or a process is writing the store)"
+            } else if wal_left {
                 "SQLite cannot read its write-ahead log (the -wal file) without a -shm file \
                  beside it, which it cannot make there"
             } else {

@@ -235,6 +235,36 @@ fn export_group_lost_by_fbl_export_is_said_for_each_file_and_in_json() {
     assert_eq!(lost[0]["user"], "nobody");
 }
 
+/// A file every user may read (0644), or one its group could not read (0600), shuts nobody
+/// out when it gets fbl's group: nothing is said, exit 0. It used to be said as a lost group
+/// (exit 1), with the advice to add fbl's user to the group.
+#[test]
+fn export_group_changed_that_let_no_reader_in_is_not_said() {
+    if !can_run() {
+        return;
+    }
+    for (mode, address) in [(0o644, "jane@example.org"), (0o600, "john@example.org")] {
+        let setup = Setup::new();
+        setup.suppress(address);
+        setup.hand_over("list.txt", "old@example.org\n");
+        chmod(&setup.out("list.txt"), mode);
+        let output = setup.fbl(&[], &["run"]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{mode:o}: {}",
+            stderr(&output)
+        );
+        assert!(!stderr(&output).contains("had group"), "{mode:o}");
+        let list = setup.out("list.txt");
+        assert_eq!(
+            std::fs::read_to_string(&list).unwrap(),
+            format!("{address}\n")
+        );
+        assert_eq!(group_and_mode(&list), (NOBODY, mode));
+    }
+}
+
 /// A service user in the list manager's group: the group is kept, and the mode; nothing said.
 #[test]
 fn export_group_is_kept_by_a_member_of_it() {

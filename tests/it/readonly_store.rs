@@ -337,3 +337,43 @@ mod postgres {
         super::a_newer_store_is_read_when_it_says_older_fbl_may(super::Backend::Postgres)
     }
 }
+
+/// Root, whom modes do not stop, reading a backup made read-only on purpose (file 0444,
+/// folder 0555): it used to take the normal path, migrating the store, refreshing its
+/// figures and leaving a lock file beside it. It now reads it as it is, as any user does;
+/// and a backup kept by hard links (`cp -al`, rsnapshot), which has two names, is read too.
+#[test]
+fn root_reads_a_read_only_backup_as_it_is_even_hard_linked() {
+    if !running_as_root() {
+        return;
+    }
+    let backup = Backup::new();
+    let _ = std::fs::remove_file(backup.folder.join("fbl.sqlite.lock"));
+    // The snapshot beside it, sharing the file (rsnapshot's `cp -al`).
+    let snapshot = backup.dir.path().join("snapshot");
+    std::fs::create_dir(&snapshot).unwrap();
+    std::fs::hard_link(&backup.store, snapshot.join("fbl.sqlite")).unwrap();
+    backup.make_read_only();
+    let before = std::fs::read(&backup.store).unwrap();
+    let files = backup.files();
+    let as_root = |args: &[&str]| {
+        run(fbl(backup.dir.path())
+            .env_remove("RUST_BACKTRACE")
+            .args(["--db", backup.store.to_str().unwrap()])
+            .args(args))
+    };
+    let check = as_root(&["suppress", "check", "gone@example.org"]);
+    assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
+    let report = as_root(&["report", "--format", "json"]);
+    assert_eq!(report.status.code(), Some(0), "{}", stderr(&report));
+    let info = as_root(&["store", "info"]);
+    assert_eq!(info.status.code(), Some(0), "{}", stderr(&info));
+    // A change is refused (here for the second name, before the mode is looked at).
+    let add = as_root(&["suppress", "add", "new@example.org"]);
+    assert_eq!(add.status.code(), Some(2), "{}", stderr(&add));
+    assert_eq!(backup.files(), files, "a file was left beside the backup");
+    assert!(
+        std::fs::read(&backup.store).unwrap() == before,
+        "the backup was changed"
+    );
+}

@@ -38,6 +38,7 @@ mod report_html;
 mod run_cron_mail;
 mod secrets;
 mod send_merge;
+mod sendlog_prune;
 mod sendlog_resume;
 mod snds;
 mod snds_accounts;

@@ -106,9 +106,18 @@ fn prune(store: &mut Store, cutoff: &str) -> u64 {
 fn a_prune_keeps_the_counts_exact_without_a_full_count(backend: Backend) {
     let test = TestStore::new(backend);
     let mut store = test.open();
-    let days = ["2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04"];
+    let days = [
+        "2026-11-01",
+        "2026-11-02",
+        "2026-11-03",
+        "2026-11-04",
+        "2026-11-06",
+        "2026-11-07",
+        "2026-11-08",
+        "2026-11-09",
+    ];
     let mut entries = Vec::new();
-    for n in 0..120u32 {
+    for n in 0..240u32 {
         let day = days[n as usize % days.len()];
         let (campaign, list) = match n % 5 {
             0 => (Some("black-friday"), Some("news")),
@@ -120,8 +129,8 @@ fn a_prune_keeps_the_counts_exact_without_a_full_count(backend: Backend) {
         let sent = (!n.is_multiple_of(11)).then_some(day);
         entries.push(entry(n, sent, campaign, list));
     }
-    add(&mut store, &entries[..60], "2026-11-01T12:00:00Z");
-    add(&mut store, &entries[60..], "2026-11-03T12:00:00Z");
+    add(&mut store, &entries[..120], "2026-11-01T12:00:00Z");
+    add(&mut store, &entries[120..], "2026-11-03T12:00:00Z");
     store.refresh_report_summaries().unwrap();
     let before = volumes(&test);
     assert!(
@@ -140,7 +149,7 @@ fn a_prune_keeps_the_counts_exact_without_a_full_count(backend: Backend) {
         .enumerate()
         .filter(|(i, e)| match &e.sent_at {
             Some(sent_at) => sent_at.as_str() < cutoff,
-            None => *i < 60,
+            None => *i < 120,
         })
         .count();
     assert_eq!(prune(&mut store, cutoff), due as u64);
@@ -160,14 +169,14 @@ fn a_prune_keeps_the_counts_exact_without_a_full_count(backend: Backend) {
 
     // The rows added last pruned (the highest rowids: SQLite gives them out again), then
     // rows added: counted, not taken for counted.
-    let late: Vec<SendLogEntry> = (200..210u32)
+    let late: Vec<SendLogEntry> = (1000..1010u32)
         .map(|n| entry(n, Some("2026-10-20"), Some("late"), Some("news")))
         .collect();
     add(&mut store, &late, "2026-11-04T12:00:00Z");
     store.refresh_report_summaries().unwrap();
     assert_eq!(prune(&mut store, "2026-11-03T00:00:00Z"), 10);
     assert!(!full_count_due(&test));
-    let fresh: Vec<SendLogEntry> = (300..320u32)
+    let fresh: Vec<SendLogEntry> = (1100..1120u32)
         .map(|n| entry(n, Some("2026-11-05"), Some("fresh"), None))
         .collect();
     add(&mut store, &fresh, "2026-11-05T12:00:00Z");
@@ -184,7 +193,7 @@ fn a_prune_keeps_the_counts_exact_without_a_full_count(backend: Backend) {
     let mut merged = entry(7, Some("2026-11-05"), Some("moved"), Some("news"));
     merged.source_ip = Some("198.51.100.9".to_string());
     let mut bare = merged.clone();
-    bare.message_id = Some("m999@s.example".to_string());
+    bare.message_id = Some("m9999@s.example".to_string());
     bare.id = None;
     bare.campaign = None;
     bare.list = None;
@@ -192,7 +201,7 @@ fn a_prune_keeps_the_counts_exact_without_a_full_count(backend: Backend) {
     add(&mut store, &[bare], "2026-11-05T12:00:00Z");
     store.refresh_report_summaries().unwrap();
     let mut filled = merged;
-    filled.message_id = Some("m999@s.example".to_string());
+    filled.message_id = Some("m9999@s.example".to_string());
     filled.id = None;
     add(&mut store, &[filled], "2026-11-05T13:00:00Z");
     assert!(!full_count_due(&test), "a merge moves the row's counts");
@@ -206,6 +215,16 @@ fn a_prune_keeps_the_counts_exact_without_a_full_count(backend: Backend) {
     store.refresh_report_summaries().unwrap();
     assert_eq!(volumes(&test), moved);
     assert_eq!(counted_again(&test, &mut store), moved, "as a full count");
+
+    // Most of the send log pruned (the retention lowered): counting what is left costs less
+    // than taking out what goes, and the report step does.
+    assert!(prune(&mut store, "2026-11-08T00:00:00Z") > 100);
+    assert!(full_count_due(&test));
+    store.refresh_report_summaries().unwrap();
+    let left = volumes(&test);
+    assert!(!left.iter().any(|v| v.contains("|2026-11-07|")), "{left:?}");
+    assert!(left.iter().any(|v| v.contains("|2026-11-08|")), "{left:?}");
+    assert_eq!(counted_again(&test, &mut store), left, "as a full count");
 }
 
 mod sqlite {

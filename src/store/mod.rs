@@ -2662,11 +2662,6 @@ impl Batch<'_> {
                 if !regrouped && new_id == old_id && new_sent_at == given(&sent_at) {
                     return Ok(SendLogChange::Known);
                 }
-                self.tx.execute(
-                    "UPDATE send_log SET id = ?2, campaign = ?3, list = ?4, source_ip = ?5,
-                     sent_at = ?6 WHERE rowid = ?1",
-                    params![rowid, new_id, new_campaign, new_list, new_ip, new_sent_at],
-                )?;
                 let counted: i64 = self
                     .tx
                     .query_opt(
@@ -2675,13 +2670,19 @@ impl Batch<'_> {
                         |r| r.get(0),
                     )?
                     .unwrap_or(0);
-                if rowid <= counted && (regrouped || new_sent_at != given(&sent_at)) {
-                    // The report counted this row under no IP, campaign or day: count again.
-                    self.tx.execute(
-                        "INSERT INTO report_progress (name, value) VALUES ('send_log_pruned', 1)
-                         ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                        params![],
-                    )?;
+                // The report counted this row under no IP, campaign or day: its counts move
+                // to its new ones (not the whole send log counted again).
+                let recount = rowid <= counted && (regrouped || new_sent_at != given(&sent_at));
+                if recount {
+                    report::adjust_send_log_volume(self.tx, -1, "rowid = ?1", params![rowid])?;
+                }
+                self.tx.execute(
+                    "UPDATE send_log SET id = ?2, campaign = ?3, list = ?4, source_ip = ?5,
+                     sent_at = ?6 WHERE rowid = ?1",
+                    params![rowid, new_id, new_campaign, new_list, new_ip, new_sent_at],
+                )?;
+                if recount {
+                    report::adjust_send_log_volume(self.tx, 1, "rowid = ?1", params![rowid])?;
                 }
                 if new_campaign != given(&campaign)
                     || new_list != given(&list)
@@ -2774,19 +2775,74 @@ impl Batch<'_> {
         Ok(())
     }
 
-    /// Deletes send-log entries sent (or, without a send time, imported) before `cutoff`.
+    /// Deletes send-log entries sent (or, without a send time, imported) before `cutoff`,
+    /// and takes those the report step had counted out of its counts (`send_log_volume`),
+    /// in the same transaction: a prune leaves the counts as a full count would make them,
+    /// without one.
     pub fn prune_send_log(&mut self, cutoff: &str) -> Result<u64> {
-        let pruned = self.tx.execute(
-            "DELETE FROM send_log WHERE coalesce(sent_at, imported_at) < ?1",
-            params![cutoff],
-        )?;
-        if pruned > 0 {
-            // The report's send-log volumes are counted again (see store/report.rs).
-            self.tx.execute(
-                "INSERT INTO report_progress (name, value) VALUES ('send_log_pruned', 1)
-                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        let counted: i64 = self
+            .tx
+            .query_opt(
+                "SELECT value FROM report_progress WHERE name = 'send_log_rowid'",
+                params![],
+                |r| r.get(0),
+            )?
+            .unwrap_or(0);
+        // Two conditions, each read through the index send_log_by_sent_at: as one,
+        // `coalesce(sent_at, imported_at) < ?1`, it read the whole send log at every run.
+        let selections = ["sent_at < ?1", "sent_at IS NULL AND imported_at < ?1"];
+        // Taking rows out costs more per row than counting them: past about a third of the
+        // send log (the retention lowered), the report step counts what is left instead.
+        let mut take_out = counted > 0;
+        if take_out {
+            let mut due: i64 = 0;
+            for selection in selections {
+                let rows: i64 = self.tx.value(
+                    &format!("SELECT count(*) FROM send_log WHERE {selection} AND rowid <= ?2"),
+                    params![cutoff, counted],
+                )?;
+                due += rows;
+            }
+            let span: i64 = self.tx.value(
+                "SELECT coalesce(max(rowid) - min(rowid) + 1, 0) FROM send_log",
                 params![],
             )?;
+            if due * 3 > span {
+                take_out = false;
+                self.tx.execute(
+                    "INSERT INTO report_progress (name, value) VALUES ('send_log_pruned', 1)
+                     ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                    params![],
+                )?;
+            }
+        }
+        let mut pruned = 0;
+        for selection in selections {
+            if take_out {
+                report::adjust_send_log_volume(
+                    self.tx,
+                    -1,
+                    &format!("{selection} AND rowid <= ?2"),
+                    params![cutoff, counted],
+                )?;
+            }
+            pruned += self.tx.execute(
+                &format!("DELETE FROM send_log WHERE {selection}"),
+                params![cutoff],
+            )?;
+        }
+        if pruned > 0 && take_out {
+            // The highest rows counted went: the report step's mark comes down to the highest
+            // left, so that a row given a freed rowid again (SQLite) is counted as new.
+            let last: i64 = self
+                .tx
+                .value("SELECT coalesce(max(rowid), 0) FROM send_log", params![])?;
+            if last < counted {
+                self.tx.execute(
+                    "UPDATE report_progress SET value = ?1 WHERE name = 'send_log_rowid'",
+                    params![last],
+                )?;
+            }
         }
         Ok(pruned)
     }

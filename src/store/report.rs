@@ -507,7 +507,6 @@ impl Store {
         let batch = self.begin()?;
         let tx: &Db = batch.tx;
         let spelling = Spelling::of(tx.dialect());
-        let domain = spelling.domain_of("recipient");
         let campaign_key = format!(
             "coalesce(campaign, '') || {} || coalesce(list, '')",
             spelling.key_separator
@@ -534,26 +533,7 @@ impl Store {
         }
         let grew = added > 0;
         if last_rowid < max_rowid {
-            for (kind, day, key, filter) in [
-                (
-                    "ip",
-                    "substr(sent_at, 1, 10)",
-                    "source_ip",
-                    "sent_at IS NOT NULL AND source_ip IS NOT NULL AND source_ip <> ''",
-                ),
-                (
-                    "domain",
-                    "substr(sent_at, 1, 10)",
-                    domain.as_str(),
-                    "sent_at IS NOT NULL",
-                ),
-                (
-                    "campaign",
-                    "coalesce(substr(sent_at, 1, 10), '')",
-                    campaign_key.as_str(),
-                    "(campaign IS NOT NULL OR list IS NOT NULL)",
-                ),
-            ] {
+            for (kind, day, key, filter) in volume_groups(&spelling) {
                 tx.execute(
                     &format!(
                         "INSERT INTO send_log_volume (kind, day, key, messages)
@@ -1122,6 +1102,90 @@ impl Batch<'_> {
 fn read_with_window(day: &str, sent_day: Option<&str>, from_day: &str, to_day: &str) -> bool {
     let within = |d: &str| d >= from_day && d <= to_day;
     within(day) || (day >= from_day && sent_day.is_some_and(within))
+}
+
+/// How `send_log_volume` counts the send log, per kind: the day and key of a row, and which
+/// rows count. One definition for the report step, which adds rows in, and for
+/// `take_back_send_log_volume`, which takes rows out.
+fn volume_groups(spelling: &Spelling) -> [(&'static str, &'static str, String, &'static str); 3] {
+    [
+        (
+            "ip",
+            "substr(sent_at, 1, 10)",
+            "source_ip".to_string(),
+            "sent_at IS NOT NULL AND source_ip IS NOT NULL AND source_ip <> ''",
+        ),
+        (
+            "domain",
+            "substr(sent_at, 1, 10)",
+            spelling.domain_of("recipient"),
+            "sent_at IS NOT NULL",
+        ),
+        (
+            "campaign",
+            "coalesce(substr(sent_at, 1, 10), '')",
+            format!(
+                "coalesce(campaign, '') || {} || coalesce(list, '')",
+                spelling.key_separator
+            ),
+            "(campaign IS NOT NULL OR list IS NOT NULL)",
+        ),
+    ]
+}
+
+/// Adds to (`sign` 1) or takes from (`sign` -1) `send_log_volume` the send-log rows
+/// `selection` picks (a condition on `send_log`, with `values` as its parameters), grouped as
+/// the report step counts them; a count brought to 0 leaves the table, as a full count would
+/// not have it. Only for rows the report step has counted (`rowid` at most its
+/// `send_log_rowid`), or is to count: the prune takes out the rows it deletes, in the same
+/// transaction, so that no prune makes the report count the whole send log again.
+pub(super) fn adjust_send_log_volume(
+    tx: &Db,
+    sign: i64,
+    selection: &str,
+    values: &[super::db::Value],
+) -> Result<()> {
+    let spelling = Spelling::of(tx.dialect());
+    // The keys compare as send_log_volume's do (PostgreSQL: COLLATE "C").
+    let text = match tx.dialect() {
+        super::Dialect::Sqlite => "TEXT",
+        super::Dialect::Postgres => "TEXT COLLATE \"C\"",
+    };
+    tx.execute(
+        &format!(
+            "CREATE TEMP TABLE IF NOT EXISTS volume_change
+                (kind {text} NOT NULL, day {text} NOT NULL, key {text} NOT NULL,
+                 messages BIGINT NOT NULL)"
+        ),
+        params![],
+    )?;
+    tx.execute("DELETE FROM volume_change", params![])?;
+    for (kind, day, key, filter) in volume_groups(&spelling) {
+        tx.execute(
+            &format!(
+                "INSERT INTO volume_change (kind, day, key, messages)
+                 SELECT '{kind}', {day} AS d, {key} AS k, {sign} * count(*) FROM send_log
+                 WHERE ({selection}) AND {filter} GROUP BY d, k"
+            ),
+            values,
+        )?;
+    }
+    tx.execute(
+        "INSERT INTO send_log_volume (kind, day, key, messages)
+         SELECT kind, day, key, messages FROM volume_change WHERE true
+         ON CONFLICT (kind, day, key)
+         DO UPDATE SET messages = send_log_volume.messages + excluded.messages",
+        params![],
+    )?;
+    if sign < 0 {
+        tx.execute(
+            "DELETE FROM send_log_volume WHERE messages <= 0
+             AND (kind, day, key) IN (SELECT kind, day, key FROM volume_change)",
+            params![],
+        )?;
+    }
+    tx.execute("DELETE FROM volume_change", params![])?;
+    Ok(())
 }
 
 /// Between campaign and list in a `send_log_volume` key.

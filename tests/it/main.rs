@@ -39,6 +39,7 @@ mod root_subfolder;
 mod run_cron_mail;
 mod secrets;
 mod send_merge;
+mod sendlog_prune;
 mod sendlog_resume;
 mod snds;
 mod snds_accounts;

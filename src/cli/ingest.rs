@@ -184,6 +184,15 @@ impl Described {
     }
 }
 
+/// How many lines of each list that grows with the input (quarantined, not read, ...) a
+/// summary names; the rest are counted.
+pub const SHOWN: usize = 10;
+
+/// How many lines of `lines` are past the first [`SHOWN`], when there are any.
+pub fn more_than_shown(lines: &[String]) -> Option<usize> {
+    Some(lines.len().saturating_sub(SHOWN)).filter(|&more| more > 0)
+}
+
 /// [`describe_with`]'s lines, kept apart.
 pub fn describe_parts(summary: &Summary, already_stored: u64) -> Described {
     let headline = format!(
@@ -250,29 +259,79 @@ pub fn describe_parts(summary: &Summary, already_stored: u64) -> Described {
                 .to_string(),
         ));
     }
-    for line in &summary.quarantine_reasons {
+    // Each list below grows with the input (10,000 broken files, 10,000 lines): the first
+    // SHOWN of each are named, the rest counted, so that a cron mail stays readable.
+    for line in summary.quarantine_reasons.iter().take(SHOWN) {
         attention.push(Attention::Item(format!("quarantined: {line}")));
     }
+    let more = summary.quarantine_reasons.len().saturating_sub(SHOWN);
+    if more > 0 {
+        // The rest by reason (a line is `ORIGIN: REASON`; an origin, a path or an
+        // `imap:` name, is taken to hold no ": "), the commonest first.
+        let mut by_reason = std::collections::BTreeMap::<&str, u64>::new();
+        for line in &summary.quarantine_reasons[SHOWN..] {
+            let reason = line.split_once(": ").map_or(line.as_str(), |(_, r)| r);
+            *by_reason.entry(reason).or_default() += 1;
+        }
+        let mut by_reason: Vec<(&str, u64)> = by_reason.into_iter().collect();
+        by_reason.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        for (reason, count) in by_reason.iter().take(SHOWN) {
+            attention.push(Attention::Item(format!(
+                "quarantined ({count} more): {reason}"
+            )));
+        }
+        if by_reason.len() > SHOWN {
+            let rest = &by_reason[SHOWN..];
+            attention.push(Attention::Item(format!(
+                "quarantined ({} more, for {} other reasons)",
+                rest.iter().map(|(_, count)| count).sum::<u64>(),
+                rest.len()
+            )));
+        }
+    }
     if !summary.quarantine_reasons.is_empty() {
-        attention.push(Attention::Hint(
+        attention.push(Attention::Hint(if more > 0 {
+            format!(
+                "(these {} are all in fbl quarantine list, with their ids; fbl quarantine show \
+                 ID, and retry ID after a fix)",
+                summary.quarantine_reasons.len()
+            )
+        } else {
             "(fbl quarantine list gives their ids; fbl quarantine show ID, and retry ID after \
              a fix)"
-                .to_string(),
-        ));
+                .to_string()
+        }));
     }
-    for line in &summary.unreadable {
+    for line in summary.unreadable.iter().take(SHOWN) {
         attention.push(Attention::Item(format!(
             "not read (left where it is): {line}"
         )));
     }
-    for line in &summary.not_spam_for_listed {
+    if let Some(more) = more_than_shown(&summary.unreadable) {
+        attention.push(Attention::Item(format!(
+            "not read (left where it is): {more} more (--json lists them all)"
+        )));
+    }
+    for line in summary.not_spam_for_listed.iter().take(SHOWN) {
         attention.push(Attention::Item(format!(
             "not spam, says a report, of an address on the list (left on it; `fbl suppress \
              remove` takes it off): {line}"
         )));
     }
-    for line in &summary.left_removed {
+    if let Some(more) = more_than_shown(&summary.not_spam_for_listed) {
+        attention.push(Attention::Item(format!(
+            "not spam, says a report, of an address on the list (left on it): {more} more \
+             (--json lists them all)"
+        )));
+    }
+    for line in summary.left_removed.iter().take(SHOWN) {
         attention.push(Attention::Item(super::sendlog::left_removed(line)));
+    }
+    if let Some(more) = more_than_shown(&summary.left_removed) {
+        attention.push(Attention::Item(format!(
+            "complained before a person took the address off the list (left off it): {more} \
+             more (--json lists them all)"
+        )));
     }
     Described {
         headline,

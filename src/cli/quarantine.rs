@@ -67,21 +67,38 @@ pub fn run(context: &Context, command: QuarantineCommand) -> Result<Outcome> {
     };
     match command {
         QuarantineCommand::List { all, json } => {
-            let entries = store.quarantine_list(all)?;
+            // Written as read, a row (a JSON element) at a time: a quarantine of 100,000
+            // messages is never held in memory, and the output is what printing the whole
+            // list at once gave.
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             if json {
-                print_json(&entries)?;
+                let mut first = true;
+                store.quarantine_each(all, |e| {
+                    // `serde_json::to_string_pretty` of the list: each element indented by
+                    // two spaces (a JSON string holds no line break of its own).
+                    let element = serde_json::to_string_pretty(&e)?;
+                    out.write_all(if first { b"[\n" } else { b",\n" })?;
+                    first = false;
+                    for (n, line) in element.lines().enumerate() {
+                        if n > 0 {
+                            out.write_all(b"\n")?;
+                        }
+                        write!(out, "  {line}")?;
+                    }
+                    Ok(())
+                })?;
+                out.write_all(if first { b"[]\n" } else { b"\n]\n" })?;
             } else {
-                let mut out = std::io::stdout().lock();
                 super::terminal_header(
                     &mut out,
                     &["ID", "QUARANTINED", "SIZE", "ORIGIN", "REASON"],
                 )?;
-                drop(out);
-                for e in &entries {
+                store.quarantine_each(all, |e| {
                     // An origin is a file's path, which may hold a tab or a line break, and a
                     // reason may quote the message: escaped, so that neither starts a field
                     // or a row of its own (nor sends the terminal an escape sequence).
-                    println!(
+                    writeln!(
+                        out,
                         "{}\t{}\t{} bytes\t{}\t{}{}",
                         e.id,
                         e.quarantined_at,
@@ -98,9 +115,12 @@ pub fn run(context: &Context, command: QuarantineCommand) -> Result<Outcome> {
                             (Some(at), None, None) => format!("\t(released {at})"),
                             (None, _, _) => String::new(),
                         }
-                    );
-                }
+                    )?;
+                    Ok(())
+                })?;
             }
+            // Dropping the buffer would lose a failed last write (a full disk, a closed pipe).
+            out.flush()?;
             Ok(Outcome::Clean)
         }
         QuarantineCommand::Show { id, raw } => {
@@ -173,7 +193,13 @@ pub fn run(context: &Context, command: QuarantineCommand) -> Result<Outcome> {
                 },
             };
             let ids: Vec<i64> = if ids.is_empty() {
-                store.quarantine_list(false)?.iter().map(|e| e.id).collect()
+                // Their ids only: not every entry's origin and reason at once.
+                let mut open = Vec::new();
+                store.quarantine_each(false, |e| {
+                    open.push(e.id);
+                    Ok(())
+                })?;
+                open
             } else {
                 ids
             };

@@ -151,8 +151,16 @@ fn send_log_lines(text: &mut String, import: &crate::run::SendLogImported) {
     for error in &import.errors {
         let _ = writeln!(text, "  {error}");
     }
-    for line in &import.left_removed {
+    // As many as the log names: the first few, then a count.
+    for line in import.left_removed.iter().take(super::ingest::SHOWN) {
         let _ = writeln!(text, "  {}", super::sendlog::left_removed(line));
+    }
+    if let Some(more) = super::ingest::more_than_shown(&import.left_removed) {
+        let _ = writeln!(
+            text,
+            "  complained before a person took the address off the list (left off it): {more} \
+             more (--json lists them all)"
+        );
     }
 }
 

@@ -54,9 +54,14 @@ pub enum SuppressCommand {
         #[arg(long, default_value = "manual")]
         reason: String,
     },
-    /// Take an address off the list; the reason is kept in its history
+    /// Take addresses off the list; the reason is kept in each one's history. Several
+    /// addresses, or `-` (one per line on standard input; blank lines and `#` comments
+    /// skipped), are taken off in one transaction, with a line per address on standard
+    /// output (removed, not on the list, not an email address); exit 1 when one was not
+    /// removed
     Remove {
-        address: String,
+        #[arg(required = true, value_name = "ADDRESS")]
+        addresses: Vec<String>,
         /// Why it is removed (required)
         #[arg(long)]
         reason: String,
@@ -255,11 +260,18 @@ pub fn run(context: &Context, command: SuppressCommand) -> Result<Outcome> {
             }
             Ok(Outcome::Clean)
         }
-        SuppressCommand::Remove { address, reason } => {
+        SuppressCommand::Remove { addresses, reason }
+            if addresses.len() > 1 || addresses[0] == "-" =>
+        {
+            let reason = typed_reason(&reason, "removed")?;
+            remove_many(&mut store, &addresses, &reason, now)
+        }
+        SuppressCommand::Remove { addresses, reason } => {
+            let address = &addresses[0];
             let reason = typed_reason(&reason, "removed")?;
             // An entry kept before addresses were checked as closely as now (`a@b@c.com`)
             // can still be taken off by its exact text.
-            let (normalised, invalid) = match address::parse_typed(&address) {
+            let (normalised, invalid) = match address::parse_typed(address) {
                 Ok(normalised) => (normalised, None),
                 Err(why) => (address.trim().to_string(), Some(why)),
             };
@@ -697,6 +709,104 @@ impl<R: std::io::Read> std::io::Read for BlankLines<R> {
         }
         Ok(read)
     }
+}
+
+/// What `fbl suppress remove` of a list did with one of its lines.
+enum Removal {
+    Removed(String),
+    NotListed(String),
+    NotAnAddress { raw: String, why: String },
+}
+
+/// `fbl suppress remove` of several addresses, or of `-` (a line each on standard input):
+/// one transaction, so that 100,000 removals take one lock and one commit, each kept in its
+/// address's history as one removal is; then a line per address, in order (once committed:
+/// a line never says removed of a removal not kept). Clean when every one was removed.
+fn remove_many(
+    store: &mut Store,
+    addresses: &[String],
+    reason: &str,
+    now: &str,
+) -> Result<Outcome> {
+    use std::io::Write;
+    let _lock = store.lock()?;
+    let mut batch = store.begin()?;
+    let mut done = Vec::new();
+    // `utf8`: false for a line of standard input that is not UTF-8 (`raw` has its bytes
+    // replaced): not an address, and not an entry's exact text either.
+    let mut remove = |raw: &str, utf8: bool| -> Result<()> {
+        let raw = raw.trim();
+        // Blank lines and `#` comments, as `suppress import` and `suppress check -` read a list.
+        if raw.is_empty() || address::is_comment_line(raw) {
+            return Ok(());
+        }
+        if !utf8 {
+            done.push(Removal::NotAnAddress {
+                raw: raw.to_owned(),
+                why: "it is not UTF-8 text".to_string(),
+            });
+            return Ok(());
+        }
+        // An entry kept before addresses were checked as closely as now is taken off by its
+        // exact text, as for one address.
+        let (normalised, invalid) = match address::parse_typed(raw) {
+            Ok(normalised) => (normalised, None),
+            Err(why) => (raw.to_owned(), Some(why.to_string())),
+        };
+        done.push(
+            match (
+                batch.unsuppress(&normalised, reason, "manual", now)?,
+                invalid,
+            ) {
+                (true, _) => Removal::Removed(normalised),
+                (false, Some(why)) => Removal::NotAnAddress {
+                    raw: raw.to_owned(),
+                    why,
+                },
+                (false, None) => Removal::NotListed(normalised),
+            },
+        );
+        Ok(())
+    };
+    for address in addresses {
+        if address == "-" {
+            for line in std::io::stdin().lock().split(b'\n') {
+                let line = line.context("cannot read standard input")?;
+                let line = line.strip_prefix(BYTE_ORDER_MARK).unwrap_or(&line);
+                match std::str::from_utf8(line) {
+                    Ok(text) => remove(text, true)?,
+                    Err(_) => remove(&String::from_utf8_lossy(line), false)?,
+                }
+            }
+        } else {
+            remove(address, true)?;
+        }
+    }
+    batch.commit()?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut every = true;
+    for removal in &done {
+        match removal {
+            Removal::Removed(address) => writeln!(out, "{address} removed")?,
+            Removal::NotListed(address) => {
+                every = false;
+                writeln!(out, "{address} was not on the suppression list")?;
+            }
+            Removal::NotAnAddress { raw, why } => {
+                every = false;
+                writeln!(
+                    out,
+                    "{raw:?} is not an email address: {why}; it is not on the suppression list"
+                )?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(if every {
+        Outcome::Clean
+    } else {
+        Outcome::Attention
+    })
 }
 
 /// The UTF-8 byte order mark a Windows program puts at the start of a text file.

@@ -452,7 +452,7 @@ impl Db {
     }
 
     /// Calls `each` for the rows of a query in order, until it returns false.
-    fn walk(
+    pub(crate) fn walk(
         &self,
         sql: &str,
         params: &[Value],

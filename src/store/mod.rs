@@ -1562,12 +1562,30 @@ impl Store {
     }
 
     pub fn quarantine_list(&self, include_released: bool) -> Result<Vec<QuarantineEntry>> {
-        self.db.query(
+        let mut entries = Vec::new();
+        self.quarantine_each(include_released, |entry| {
+            entries.push(entry);
+            Ok(())
+        })?;
+        Ok(entries)
+    }
+
+    /// [`Store::quarantine_list`]'s entries handed to `each` one at a time, in order, as they
+    /// are read (a quarantine of 100,000 messages is never held in memory).
+    pub fn quarantine_each(
+        &self,
+        include_released: bool,
+        mut each: impl FnMut(QuarantineEntry) -> Result<()>,
+    ) -> Result<()> {
+        self.db.walk(
             "SELECT id, sha256, quarantined_at, origin, reason, raw_size, released_at, report_id,
                     dismissed
              FROM quarantine WHERE ?1 OR released_at IS NULL ORDER BY id",
             params![include_released],
-            quarantine_from_row,
+            |row| {
+                each(quarantine_from_row(row)?)?;
+                Ok(true)
+            },
         )
     }
 

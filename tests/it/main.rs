@@ -22,6 +22,7 @@ mod idn;
 mod imap_client;
 mod imap_poll;
 mod imap_safety;
+mod large_output;
 mod mailbox_summary;
 mod own_addresses;
 mod parse_golden;

@@ -410,7 +410,8 @@ pub fn prepare_atomically<T>(
     // content last changed and whatever watches it (a `postmap` job, an import) is not woken
     // for nothing. The temporary file goes with the guard.
     if let Some(old) = &old
-        && same_content(&temporary, &target, old.len()).unwrap_or(false)
+        && let Ok(written) = file.metadata()
+        && same_content(&temporary, &written, &target, old).unwrap_or(false)
     {
         return Ok((value, done));
     }
@@ -432,13 +433,25 @@ pub fn prepare_atomically<T>(
     ))
 }
 
-/// Whether the file at `new` holds the same bytes as the one at `old` (`old_len` long).
-fn same_content(new: &Path, old: &Path, old_len: u64) -> io::Result<bool> {
+/// Whether the file at `new` (the temporary file, `new_meta` as written) holds the same bytes
+/// as the one at `old` (`old_meta` as looked at before). Each is opened without following a
+/// link, without blocking and never as a controlling terminal, and must be the very file
+/// looked at: in a folder another user may change (a service user's, written by root), a
+/// FIFO or a link put in either's place meanwhile is not read (root would wait on the FIFO
+/// for good, holding the store's lock); "not the same" then, and the rename says the rest.
+fn same_content(
+    new: &Path,
+    new_meta: &fs::Metadata,
+    old: &Path,
+    old_meta: &fs::Metadata,
+) -> io::Result<bool> {
     use std::io::Read;
-    if fs::metadata(new)?.len() != old_len {
+    if new_meta.len() != old_meta.len() {
         return Ok(false);
     }
-    let (mut a, mut b) = (fs::File::open(new)?, fs::File::open(old)?);
+    let (Some(mut a), Some(mut b)) = (open_same(new, new_meta), open_same(old, old_meta)) else {
+        return Ok(false);
+    };
     let (mut x, mut y) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
     loop {
         let n = a.read(&mut x)?;
@@ -450,6 +463,26 @@ fn same_content(new: &Path, old: &Path, old_len: u64) -> io::Result<bool> {
             return Ok(false);
         }
     }
+}
+
+/// The regular file at `path` opened for reading, if it is still the file `seen` describes
+/// (same device and inode), without following a link, blocking on a FIFO or taking a
+/// terminal.
+#[cfg(unix)]
+fn open_same(path: &Path, seen: &fs::Metadata) -> Option<fs::File> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let file = fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .ok()?;
+    let opened = file.metadata().ok()?;
+    (opened.is_file() && opened.dev() == seen.dev() && opened.ino() == seen.ino()).then_some(file)
+}
+
+#[cfg(not(unix))]
+fn open_same(path: &Path, _seen: &fs::Metadata) -> Option<fs::File> {
+    fs::File::open(path).ok()
 }
 
 /// The effective user fbl runs as.
@@ -731,6 +764,18 @@ fn owners_subfolder(folder: &Path, file: &fs::Metadata) -> Option<String> {
         .find(|at| !fs::metadata(at).is_ok_and(|m| m.uid() == owner && private(&m)))?;
     let name = user_name(owner);
     let user = shell_word(&name);
+    // The chain is sound: what is missing is the way to write in it held open.
+    if fs::metadata(stop).is_ok_and(|m| m.uid() == 0 && private(&m))
+        && !Path::new("/proc/self/fd").is_dir()
+    {
+        return Some(format!(
+            "it is owned by {name} (uid {owner}), as its folder {} is, and fbl runs as root: \
+             root writes over another user's file in a subfolder of that user's only through \
+             the folder held open, named in /proc/self/fd, which is not there (mount /proc), \
+             or run the command as {name} (`runuser -u {user} -- fbl ...`)",
+            folder.display(),
+        ));
+    }
     let above = match fs::metadata(stop) {
         Ok(m) if m.uid() != 0 => format!("{}, above it, is uid {}'s", stop.display(), m.uid()),
         Ok(m) => format!(
@@ -1672,6 +1717,40 @@ mod tests {
             nameless.contains("Add fbl's user (uid 1000, which has no name here) to the group"),
             "{nameless}"
         );
+    }
+
+    /// The old file swapped for a FIFO (or another file) after it was looked at: the
+    /// comparison reads neither, and does not wait on the FIFO (root did, for good, holding
+    /// the store's lock, in a service user's folder).
+    #[cfg(unix)]
+    #[test]
+    fn the_same_content_check_reads_only_the_files_it_looked_at() {
+        let dir = tempfile::tempdir().unwrap();
+        let (new, old) = (dir.path().join("new"), dir.path().join("old"));
+        fs::write(&new, "same\n").unwrap();
+        fs::write(&old, "same\n").unwrap();
+        let (new_meta, old_meta) = (fs::metadata(&new).unwrap(), fs::metadata(&old).unwrap());
+        assert!(same_content(&new, &new_meta, &old, &old_meta).unwrap());
+
+        // Another file with the same bytes in its place (the one looked at moved aside, so
+        // that its inode is not given to the new one): not the file looked at.
+        fs::rename(&old, dir.path().join("moved")).unwrap();
+        fs::write(&old, "same\n").unwrap();
+        assert!(!same_content(&new, &new_meta, &old, &old_meta).unwrap());
+
+        // A FIFO: answered at once, not waited on.
+        fs::remove_file(&old).unwrap();
+        let name = std::ffi::CString::new(old.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let (new2, old2) = (new.clone(), old.clone());
+        std::thread::spawn(move || {
+            let _ = sender.send(same_content(&new2, &new_meta, &old2, &old_meta).ok());
+        });
+        let answer = receiver
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the comparison waited on a FIFO");
+        assert_eq!(answer, Some(false));
     }
 
     /// Said only when the group could read the file and every user could not; never for

@@ -729,6 +729,23 @@ fn remove_many(
     now: &str,
 ) -> Result<Outcome> {
     use std::io::Write;
+    // Standard input is read whole first (a person pasting, a slow producer): neither the
+    // store's lock nor its write transaction waits on it, so cron's run is not held up.
+    let mut lines: Vec<(String, bool)> = Vec::new();
+    for address in addresses {
+        if address == "-" {
+            for line in std::io::stdin().lock().split(b'\n') {
+                let line = line.context("cannot read standard input")?;
+                let line = line.strip_prefix(BYTE_ORDER_MARK).unwrap_or(&line);
+                lines.push(match std::str::from_utf8(line) {
+                    Ok(text) => (text.to_owned(), true),
+                    Err(_) => (String::from_utf8_lossy(line).into_owned(), false),
+                });
+            }
+        } else {
+            lines.push((address.clone(), true));
+        }
+    }
     let _lock = store.lock()?;
     let mut batch = store.begin()?;
     let mut done = Vec::new();
@@ -768,19 +785,8 @@ fn remove_many(
         );
         Ok(())
     };
-    for address in addresses {
-        if address == "-" {
-            for line in std::io::stdin().lock().split(b'\n') {
-                let line = line.context("cannot read standard input")?;
-                let line = line.strip_prefix(BYTE_ORDER_MARK).unwrap_or(&line);
-                match std::str::from_utf8(line) {
-                    Ok(text) => remove(text, true)?,
-                    Err(_) => remove(&String::from_utf8_lossy(line), false)?,
-                }
-            }
-        } else {
-            remove(address, true)?;
-        }
+    for (line, utf8) in &lines {
+        remove(line, *utf8)?;
     }
     batch.commit()?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());

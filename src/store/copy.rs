@@ -60,6 +60,11 @@ const BATCH_ROWS: usize = 1_000;
 /// Parameters per statement at most: well under PostgreSQL's 65,535 and SQLite's 32,766.
 const MAX_PARAMS: usize = 30_000;
 
+/// Bytes of text and blobs per statement, past which it is sent before its row count is
+/// reached: a thousand raw reports of up to 25 MB each would pass PostgreSQL's 1 GB limit on
+/// one message (and hold as much in memory).
+const MAX_STATEMENT_BYTES: usize = 64 * 1024 * 1024;
+
 /// What the copy found for one table.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TableCopy {
@@ -182,6 +187,7 @@ pub fn copy_store(
         if source_count > 0 {
             progress.start(&format!("copying {table}"), Some(source_count as u64));
         }
+        let mut chunk_bytes = 0usize;
         while let Some(row) = rows.next()? {
             let mut values = Vec::with_capacity(columns.len());
             for index in 0..columns.len() {
@@ -190,14 +196,21 @@ pub fn copy_store(
                     ValueRef::Null => Owned::Null,
                     ValueRef::Integer(i) => Owned::Int(i),
                     ValueRef::Real(f) => Owned::Real(f),
-                    ValueRef::Text(t) => Owned::Text(String::from_utf8_lossy(t).into_owned()),
-                    ValueRef::Blob(b) => Owned::Blob(b.to_vec()),
+                    ValueRef::Text(t) => {
+                        chunk_bytes += t.len();
+                        Owned::Text(String::from_utf8_lossy(t).into_owned())
+                    }
+                    ValueRef::Blob(b) => {
+                        chunk_bytes += b.len();
+                        Owned::Blob(b.to_vec())
+                    }
                 });
             }
             chunk.push(values);
             source_rows += 1;
-            if chunk.len() == per_statement {
+            if chunk.len() == per_statement || chunk_bytes >= MAX_STATEMENT_BYTES {
                 copied += flush(&mut chunk, target)?;
+                chunk_bytes = 0;
                 progress.advance(source_rows);
             }
         }

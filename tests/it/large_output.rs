@@ -264,3 +264,34 @@ fn quarantine_list_does_not_hold_the_quarantine_in_memory() {
         assert!(peak < 100_000, "{args:?}: {peak} KiB");
     }
 }
+
+/// `suppress remove -` reads its list before it takes the store's lock: a person pasting
+/// addresses (standard input still open) does not hold up another fbl, as cron's run. It
+/// used to hold the lock and a write transaction while it read.
+#[test]
+fn suppress_remove_of_a_list_holds_no_lock_while_it_reads() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(fbl(dir.path()).args(["suppress", "add", "a@example.org"]));
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let mut remove = fbl(dir.path())
+        .args(["suppress", "remove", "--reason", "asked", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = remove.stdin.take().unwrap();
+    input.write_all(b"a@example.org\n").unwrap();
+    input.flush().unwrap();
+    // The list is still being typed: another fbl gets the store at once.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let other = run(fbl(dir.path()).args(["--lock-wait", "0", "suppress", "add", "b@example.org"]));
+    assert_eq!(other.status.code(), Some(0), "{other:?}");
+    drop(input);
+    let output = remove.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "a@example.org removed\n"
+    );
+}

@@ -169,3 +169,50 @@ fn root_refuses_a_service_users_subfolder_not_down_from_root_alone_and_says_why(
         "old@example.org\n"
     );
 }
+
+/// Without /proc (a container or a chroot that does not mount it), root cannot hold the
+/// folder open by name: the refusal says so, where it used to blame a folder of root's alone
+/// ("may be written by others than root (mode 0755)").
+#[test]
+fn without_proc_root_says_what_is_missing() {
+    if !is_root() {
+        return;
+    }
+    let unshare = std::process::Command::new("unshare")
+        .args(["-m", "true"])
+        .status();
+    if !unshare.is_ok_and(|status| status.success()) {
+        eprintln!("skipped: unshare -m cannot make a mount namespace here");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    chmod(dir.path(), 0o755);
+    service_layout(dir.path());
+    let real_exports = dir.path().join("top/svc/exports").canonicalize().unwrap();
+    // /proc hidden under an empty tmpfs in a mount namespace of the command's own.
+    let line = format!(
+        "mount -t tmpfs none /proc && exec {} --config fbl.toml export",
+        env!("CARGO_BIN_EXE_fbl")
+    );
+    let mut command = std::process::Command::new("unshare");
+    command
+        .args(["-m", "--propagation", "private", "sh", "-c", &line])
+        .current_dir(dir.path())
+        .env("FBL_NOW", "2026-11-20T08:00:00Z")
+        .env_remove("RUST_BACKTRACE");
+    let output = run(&mut command);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("named in /proc/self/fd, which is not there (mount /proc)"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("may be written by others than root"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(real_exports.join("list.txt")).unwrap(),
+        "old@example.org\n"
+    );
+}

@@ -334,6 +334,26 @@ pub fn prepare_atomically<T>(
     let subfolder_owner = new_or_file
         .then(|| owners_subfolder_owner(folder))
         .flatten();
+    // A new file there without /proc/self/fd would be made by its path, which that user
+    // could swap for a link between fbl's checks and its rename: refused, saying why.
+    if subfolder_owner.is_none()
+        && existing.is_err()
+        && new_or_file
+        && let Some(owner) = subfolder_chain_owner(folder)
+    {
+        let name = user_name(owner);
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "cannot write {shown}: it would be a new file in {}, a folder of {name}'s \
+                 (uid {owner}), and fbl runs as root: root writes in a subfolder of that user's \
+                 only through the folder held open, named in /proc/self/fd, which is not there \
+                 (mount /proc), or run the command as {name} (`runuser -u {} -- fbl ...`)",
+                folder.display(),
+                shell_word(&name),
+            ),
+        ));
+    }
     let owners_file = subfolder_owner
         .is_some_and(|owner| existing.as_ref().is_ok_and(|file| owner_of(file) == owner));
     check_no_other_user(path, &followed, folder, existing.as_ref().ok(), owners_file)?;
@@ -643,6 +663,14 @@ pub fn is_owners_own_folder(folder: &Path, file: &fs::Metadata) -> bool {
 /// path. None without `/proc/self/fd`, through which the held folder is named.
 #[cfg(unix)]
 fn owners_subfolder_owner(folder: &Path) -> Option<u32> {
+    subfolder_chain_owner(folder).filter(|_| Path::new("/proc/self/fd").is_dir())
+}
+
+/// As root, the user whose subfolder `folder` is, when every folder from it up to a folder
+/// of root's alone is that user's alone, at least two deep (what `owners_subfolder_owner`
+/// needs besides /proc/self/fd to write there held open).
+#[cfg(unix)]
+fn subfolder_chain_owner(folder: &Path) -> Option<u32> {
     use std::os::unix::fs::MetadataExt;
     let private = |m: &fs::Metadata| m.mode() & 0o022 == 0;
     if euid() != 0 {
@@ -660,9 +688,8 @@ fn owners_subfolder_owner(folder: &Path) -> Option<u32> {
             depth += 1;
             continue;
         }
-        let pinned =
-            depth >= 2 && m.uid() == 0 && private(&m) && Path::new("/proc/self/fd").is_dir();
-        return pinned.then_some(owner);
+        let chain = depth >= 2 && m.uid() == 0 && private(&m);
+        return chain.then_some(owner);
     }
     None
 }
@@ -681,6 +708,11 @@ fn owner_of(_file: &fs::Metadata) -> u32 {
 
 #[cfg(not(unix))]
 fn owners_subfolder_owner(_folder: &Path) -> Option<u32> {
+    None
+}
+
+#[cfg(not(unix))]
+fn subfolder_chain_owner(_folder: &Path) -> Option<u32> {
     None
 }
 

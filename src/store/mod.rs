@@ -796,6 +796,31 @@ impl Store {
     /// Opens (creating if needed) a SQLite store, without migrating it.
     fn connect(path: &Path) -> Result<Store> {
         let real = Store::check_names(path)?;
+        // Root, whom modes do not stop, leaves a store made read-only on purpose (a backup,
+        // `chmod a-w`) as it is, as every other user must: the commands that only read
+        // read it (`open_for_reading`); one that writes is refused here.
+        if real.exists()
+            && let Some(why) = no_write_permission_for_root(&real)
+                .map(|mode| {
+                    format!("the file has no write permission for anyone (mode {mode:04o})")
+                })
+                .or_else(|| {
+                    let folder = real.parent().filter(|f| !f.as_os_str().is_empty())?;
+                    no_write_permission_for_root(folder).map(|mode| {
+                        format!(
+                            "its folder {} has no write permission for anyone (mode {mode:04o})",
+                            folder.display()
+                        )
+                    })
+                })
+        {
+            bail!(
+                "cannot write store {}: {why}, which root keeps: a backup made read-only is \
+                 read by the commands that only read it; `chmod u+w` it (and its folder) to \
+                 change it",
+                path.display()
+            );
+        }
         if !path.exists() {
             // The store holds personal data: readable by its owner only. SQLite gives its
             // -wal and -shm files the same mode.
@@ -2680,14 +2705,7 @@ impl Batch<'_> {
                 if !regrouped && new_id == old_id && new_sent_at == given(&sent_at) {
                     return Ok(SendLogChange::Known);
                 }
-                let counted: i64 = self
-                    .tx
-                    .query_opt(
-                        "SELECT value FROM report_progress WHERE name = 'send_log_rowid'",
-                        params![],
-                        |r| r.get(0),
-                    )?
-                    .unwrap_or(0);
+                let counted = self.send_log_counted_up_to()?;
                 // The report counted this row under no IP, campaign or day: its counts move
                 // to its new ones (not the whole send log counted again).
                 let recount = rowid <= counted && (regrouped || new_sent_at != given(&sent_at));
@@ -2793,19 +2811,25 @@ impl Batch<'_> {
         Ok(())
     }
 
-    /// Deletes send-log entries sent (or, without a send time, imported) before `cutoff`,
-    /// and takes those the report step had counted out of its counts (`send_log_volume`),
-    /// in the same transaction: a prune leaves the counts as a full count would make them,
-    /// without one.
-    pub fn prune_send_log(&mut self, cutoff: &str) -> Result<u64> {
-        let counted: i64 = self
+    /// The send-log row up to which the report step has counted (`send_log_volume`); 0
+    /// before its first count.
+    fn send_log_counted_up_to(&self) -> Result<i64> {
+        Ok(self
             .tx
             .query_opt(
                 "SELECT value FROM report_progress WHERE name = 'send_log_rowid'",
                 params![],
                 |r| r.get(0),
             )?
-            .unwrap_or(0);
+            .unwrap_or(0))
+    }
+
+    /// Deletes send-log entries sent (or, without a send time, imported) before `cutoff`,
+    /// and takes those the report step had counted out of its counts (`send_log_volume`),
+    /// in the same transaction: a prune leaves the counts as a full count would make them,
+    /// without one.
+    pub fn prune_send_log(&mut self, cutoff: &str) -> Result<u64> {
+        let counted = self.send_log_counted_up_to()?;
         // Two conditions, each read through the index send_log_by_sent_at: as one,
         // `coalesce(sent_at, imported_at) < ?1`, it read the whole send log at every run.
         let selections = ["sent_at < ?1", "sent_at IS NULL AND imported_at < ?1"];

@@ -377,3 +377,38 @@ fn root_reads_a_read_only_backup_as_it_is_even_hard_linked() {
         "the backup was changed"
     );
 }
+
+/// Root's commands that write leave a backup made read-only on purpose as it is (the file
+/// and its folder without write permission for anyone), as every other user's must: root
+/// used to write it, migrating it and leaving a lock file, where modes do not stop root.
+#[test]
+fn root_does_not_write_a_backup_made_read_only() {
+    if !running_as_root() {
+        return;
+    }
+    let backup = Backup::new();
+    let _ = std::fs::remove_file(backup.folder.join("fbl.sqlite.lock"));
+    backup.make_read_only();
+    let before = std::fs::read(&backup.store).unwrap();
+    let files = backup.files();
+    let as_root = |args: &[&str]| {
+        run(fbl(backup.dir.path())
+            .env_remove("RUST_BACKTRACE")
+            .args(["--db", backup.store.to_str().unwrap()])
+            .args(args))
+    };
+    let add = as_root(&["suppress", "add", "new@example.org"]);
+    assert_eq!(add.status.code(), Some(2), "{}", stderr(&add));
+    assert!(
+        stderr(&add).contains("has no write permission for anyone"),
+        "{}",
+        stderr(&add)
+    );
+    let check = as_root(&["suppress", "check", "gone@example.org"]);
+    assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
+    assert_eq!(backup.files(), files, "a file was left beside the backup");
+    assert!(
+        std::fs::read(&backup.store).unwrap() == before,
+        "the backup was changed"
+    );
+}

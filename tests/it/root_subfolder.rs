@@ -189,6 +189,14 @@ fn without_proc_root_says_what_is_missing() {
     chmod(dir.path(), 0o755);
     service_layout(dir.path());
     let real_exports = dir.path().join("top/svc/exports").canonicalize().unwrap();
+    // A new export there too: it would be made by its path, which the service user could
+    // swap for a link meanwhile.
+    let config = std::fs::read_to_string(dir.path().join("fbl.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("fbl.toml"),
+        format!("{config}\n[[export]]\nformat = \"plain\"\npath = \"top/svc/exports/new.txt\"\n"),
+    )
+    .unwrap();
     // /proc hidden under an empty tmpfs in a mount namespace of the command's own.
     let line = format!(
         "mount -t tmpfs none /proc && exec {} --config fbl.toml export",
@@ -211,6 +219,11 @@ fn without_proc_root_says_what_is_missing() {
         !stderr.contains("may be written by others than root"),
         "{stderr}"
     );
+    assert!(
+        stderr.contains("it would be a new file in") && stderr.contains("(mount /proc)"),
+        "{stderr}"
+    );
+    assert!(!real_exports.join("new.txt").exists(), "made by its path");
     assert_eq!(
         std::fs::read_to_string(real_exports.join("list.txt")).unwrap(),
         "old@example.org\n"

@@ -1240,7 +1240,7 @@ fn shell_word(word: &str) -> String {
 
 /// A user's name, or `uid N` when the system has no name for it.
 #[cfg(unix)]
-fn user_name(uid: u32) -> String {
+pub(crate) fn user_name(uid: u32) -> String {
     let mut buffer = vec![0 as libc::c_char; 4096];
     // SAFETY: an all-zero passwd is a valid value for getpwuid_r to fill in.
     let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
@@ -1265,7 +1265,7 @@ fn user_name(uid: u32) -> String {
 
 /// A group's name, or `gid N` when the system has no name for it.
 #[cfg(unix)]
-fn group_name(gid: u32) -> String {
+pub(crate) fn group_name(gid: u32) -> String {
     // A group with many members takes a big buffer: grow it while the call says so.
     let mut size = 16 * 1024;
     loop {

@@ -1612,7 +1612,7 @@ fn foreign_path_refusal(path: &Path, named: &str, risk: &str) -> Option<String> 
             };
             return Some(format!(
                 "{what} is owned by {owner}, not root: {risk}. {fix}, or run fbl as {owner}",
-                owner = user_name(metadata.uid()),
+                owner = crate::atomic_file::user_name(metadata.uid()),
             ));
         }
         let mode = metadata.mode();
@@ -1621,7 +1621,10 @@ fn foreign_path_refusal(path: &Path, named: &str, risk: &str) -> Option<String> 
             let who = if mode & 0o002 != 0 {
                 "every user".to_string()
             } else {
-                format!("the group {}", group_name(metadata.gid()))
+                format!(
+                    "the group {}",
+                    crate::atomic_file::group_name(metadata.gid())
+                )
             };
             return Some(format!(
                 "{what} can be written by {who} (mode {:04o}): {risk}. Run `chmod go-w {}`",
@@ -1677,34 +1680,4 @@ fn command_files(command: &str, dir: Option<&Path>) -> Vec<PathBuf> {
         }
     }
     files
-}
-
-/// A user's name, or their number when the system has no name for it.
-pub(crate) fn user_name(uid: u32) -> String {
-    // SAFETY: getpwuid returns a pointer into static storage or null; the name is copied at
-    // once, and fbl calls this from one thread at a time (while it reads its configuration,
-    // on the error path of `main`, or in `Store::open` before any worker thread starts).
-    unsafe {
-        let entry = libc::getpwuid(uid);
-        if !entry.is_null() && !(*entry).pw_name.is_null() {
-            return std::ffi::CStr::from_ptr((*entry).pw_name)
-                .to_string_lossy()
-                .into_owned();
-        }
-    }
-    format!("uid {uid}")
-}
-
-/// A group's name, or its number when the system has no name for it.
-fn group_name(gid: u32) -> String {
-    // SAFETY: as `user_name`, with getgrgid.
-    unsafe {
-        let entry = libc::getgrgid(gid);
-        if !entry.is_null() && !(*entry).gr_name.is_null() {
-            return std::ffi::CStr::from_ptr((*entry).gr_name)
-                .to_string_lossy()
-                .into_owned();
-        }
-    }
-    format!("gid {gid}")
 }

@@ -710,7 +710,7 @@ fn file_access_problem(path: &Path, mode: libc::c_int) -> Option<String> {
     let meta = std::fs::metadata(path).ok()?;
     // SAFETY: geteuid cannot fail.
     let me = unsafe { libc::geteuid() };
-    let owner = crate::config::user_name(meta.uid());
+    let owner = crate::atomic_file::user_name(meta.uid());
     if meta.uid() == me {
         return Some(format!(
             "its mode {:04o} does not let its owner, {owner}, {}",
@@ -727,7 +727,7 @@ fn file_access_problem(path: &Path, mode: libc::c_int) -> Option<String> {
          from {owner}'s crontab), or give this user access to the file and its -wal and -shm \
          files",
         meta.mode() & 0o7777,
-        crate::config::user_name(me),
+        crate::atomic_file::user_name(me),
     ))
 }
 

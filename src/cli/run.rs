@@ -167,8 +167,8 @@ fn send_log_lines(text: &mut String, import: &crate::run::SendLogImported) {
 /// The messages put in quarantine from standard input (an MTA, `fbl ingest -`) since the last
 /// run, the first ten of them.
 fn quarantined_from_standard_input(text: &mut String, indent: &str, lines: &[String]) {
+    use super::ingest::{SHOWN, more_than_shown};
     use std::fmt::Write as _;
-    const SHOWN: usize = 10;
     for line in lines.iter().take(SHOWN) {
         let _ = writeln!(
             text,
@@ -176,11 +176,10 @@ fn quarantined_from_standard_input(text: &mut String, indent: &str, lines: &[Str
              quarantine show ID): {line}"
         );
     }
-    if lines.len() > SHOWN {
+    if let Some(more) = more_than_shown(lines) {
         let _ = writeln!(
             text,
-            "{indent}... and {} more quarantined from standard input (fbl quarantine list)",
-            lines.len() - SHOWN
+            "{indent}... and {more} more quarantined from standard input (fbl quarantine list)"
         );
     }
 }

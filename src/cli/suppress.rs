@@ -749,20 +749,20 @@ fn remove_many(
     let _lock = store.lock()?;
     let mut batch = store.begin()?;
     let mut done = Vec::new();
-    // `utf8`: false for a line of standard input that is not UTF-8 (`raw` has its bytes
-    // replaced): not an address, and not an entry's exact text either.
-    let mut remove = |raw: &str, utf8: bool| -> Result<()> {
+    // `utf8`: false for a line of standard input that is not UTF-8 (its bytes replaced): not
+    // an address, and not an entry's exact text either.
+    for (raw, utf8) in &lines {
         let raw = raw.trim();
         // Blank lines and `#` comments, as `suppress import` and `suppress check -` read a list.
         if raw.is_empty() || address::is_comment_line(raw) {
-            return Ok(());
+            continue;
         }
         if !utf8 {
             done.push(Removal::NotAnAddress {
                 raw: raw.to_owned(),
                 why: "it is not UTF-8 text".to_string(),
             });
-            return Ok(());
+            continue;
         }
         // An entry kept before addresses were checked as closely as now is taken off by its
         // exact text, as for one address.
@@ -783,10 +783,6 @@ fn remove_many(
                 (false, None) => Removal::NotListed(normalised),
             },
         );
-        Ok(())
-    };
-    for (line, utf8) in &lines {
-        remove(line, *utf8)?;
     }
     batch.commit()?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());

@@ -1106,7 +1106,7 @@ fn read_with_window(day: &str, sent_day: Option<&str>, from_day: &str, to_day: &
 
 /// How `send_log_volume` counts the send log, per kind: the day and key of a row, and which
 /// rows count. One definition for the report step, which adds rows in, and for
-/// `take_back_send_log_volume`, which takes rows out.
+/// `adjust_send_log_volume`, which takes rows out (a prune) or moves them (a merge).
 fn volume_groups(spelling: &Spelling) -> [(&'static str, &'static str, String, &'static str); 3] {
     [
         (
